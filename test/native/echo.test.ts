@@ -1,0 +1,253 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import type * as Native from '../../native';
+
+// Helpers (repeated per file: test/native holds only *.test.ts).
+const require = createRequire(import.meta.url);
+const native: typeof Native = require('../../native');
+
+type EngineConfig = Native.EngineConfig;
+
+function config(over: {
+  port?: number;
+  ringEntries?: number;
+  sqpoll?: Partial<EngineConfig['sqpoll']>;
+  taskrun?: EngineConfig['taskrun'];
+  bufferRing?: Partial<EngineConfig['bufferRing']>;
+  load?: Partial<EngineConfig['load']>;
+  maxDurationMs?: number;
+} = {}): EngineConfig {
+  return {
+    port: over.port ?? 0,
+    ringEntries: over.ringEntries ?? 256,
+    sqpoll: { enabled: false, idleMs: 1000, cpu: null, ...over.sqpoll },
+    taskrun: over.taskrun ?? 'defer',
+    bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
+    load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },
+    maxDurationMs: over.maxDurationMs ?? 10_000,
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Sum of the counts of a sparse histogram. */
+const histTotal = (h: Array<[number, number]>) => h.reduce((s, [, c]) => s + c, 0);
+
+/** Always stop, so one failing test cannot leave the engine running for the next. */
+function stopQuietly(): void {
+  try {
+    native.stop();
+  } catch {
+    /* nothing running */
+  }
+}
+
+afterEach(stopQuietly);
+
+/** Reads exactly n bytes from a socket (or fails on close/error/timeout). */
+function readExactly(sock: Socket, n: number, timeoutMs = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const timer = setTimeout(() => done(new Error(`timed out with ${got}/${n} bytes`)), timeoutMs);
+    const onData = (b: Buffer) => {
+      chunks.push(b);
+      got += b.length;
+      if (got >= n) done();
+    };
+    const onEnd = () => done(new Error(`connection closed with ${got}/${n} bytes`));
+    function done(err?: Error) {
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('error', done);
+      if (err) reject(err);
+      else {
+        const all = Buffer.concat(chunks);
+        if (all.length > n) sock.unshift(all.subarray(n));
+        resolve(all.subarray(0, n));
+      }
+    }
+    sock.on('data', onData);
+    sock.on('end', onEnd);
+    sock.on('error', done);
+  });
+}
+
+function connectTo(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+describe('echo through the native load generator', () => {
+  for (const messageBytes of [1, 128, 4096, 65536]) {
+    it(`echoes ${messageBytes}-byte messages intact (2 KiB provided buffers)`, async () => {
+      const started = native.start(
+        config({ bufferRing: { size: 2048, count: 1024 }, load: { connections: 8, messageBytes }, maxDurationMs: 5000 }),
+      );
+      expect(started.port).toBeGreaterThan(0);
+      await sleep(600);
+      const fin = native.stop()!;
+      expect(fin).not.toBeNull();
+      expect(fin.requests).toBeGreaterThan(0);
+      expect(fin.errors).toBe(0);
+      expect(fin.bytes).toBe(fin.requests * messageBytes);
+      expect(histTotal(fin.histogram)).toBe(fin.requests);
+    });
+  }
+
+  it('survives a provided-buffer ring far smaller than the data in flight (ENOBUFS)', async () => {
+    // 8 connections × 64 KiB in flight over 16 × 2 KiB buffers: multishot recvs run dry
+    // and must be re-armed as sends hand buffers back.
+    native.start(config({ bufferRing: { size: 2048, count: 16 }, load: { connections: 8, messageBytes: 65536 } }));
+    await sleep(500);
+    const fin = native.stop()!;
+    expect(fin.requests).toBeGreaterThan(0);
+    expect(fin.errors).toBe(0);
+    expect(fin.bytes).toBe(fin.requests * 65536);
+    expect(fin.enobufs).toBeGreaterThan(0);
+  });
+
+  it('runs several load threads', async () => {
+    const r = native.start(config({ load: { connections: 10, messageBytes: 512, threads: 3 } }));
+    expect(r.loadThreads).toBe(3);
+    await sleep(300);
+    const s = native.snapshot()!;
+    expect(s.activeConnections).toBe(10);
+    const fin = native.stop()!;
+    const requests = s.requests + fin.requests;
+    expect(requests).toBeGreaterThan(0);
+    expect(s.errors + fin.errors).toBe(0);
+    expect(s.bytes + fin.bytes).toBe(requests * 512);
+  });
+});
+
+describe('echo to an independent Node client', () => {
+  it('returns random 64 KiB, 1 B and 4 KiB payloads byte for byte', async () => {
+    const { port } = native.start(config({ load: { connections: 0 } }));
+    const sock = await connectTo(port);
+    try {
+      for (const size of [65536, 1, 4096]) {
+        const payload = randomBytes(size);
+        const echoed = readExactly(sock, size);
+        sock.write(payload);
+        expect((await echoed).equals(payload)).toBe(true);
+      }
+      // Pipelined: all three written back to back come back in order.
+      const parts = [randomBytes(65536), randomBytes(1), randomBytes(4096)];
+      const all = Buffer.concat(parts);
+      const echoed = readExactly(sock, all.length);
+      for (const p of parts) sock.write(p);
+      expect((await echoed).equals(all)).toBe(true);
+    } finally {
+      sock.destroy();
+    }
+  });
+
+  it('flushes the echo after the client half-closes, then closes', async () => {
+    const { port } = native.start(config({ load: { connections: 0 } }));
+    const sock = await connectTo(port);
+    const payload = randomBytes(200_000);
+    const received: Buffer[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      sock.on('data', (b) => received.push(b));
+      sock.on('end', resolve);
+      sock.on('error', reject);
+    });
+    sock.end(payload);
+    await ended;
+    expect(Buffer.concat(received).equals(payload)).toBe(true);
+    sock.destroy();
+    await sleep(50);
+    expect(native.snapshot()!.activeConnections).toBe(0);
+  });
+
+  it('serves many concurrent clients', async () => {
+    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { count: 64 } }));
+    const socks = await Promise.all(Array.from({ length: 20 }, () => connectTo(port)));
+    try {
+      await sleep(20);
+      expect(native.snapshot()!.activeConnections).toBe(20);
+      await Promise.all(
+        socks.map(async (s) => {
+          const payload = randomBytes(32 * 1024);
+          const echoed = readExactly(s, payload.length);
+          s.write(payload);
+          expect((await echoed).equals(payload)).toBe(true);
+        }),
+      );
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+    const fin = native.stop()!;
+    expect(fin.errors).toBe(0);
+  });
+});
+
+describe('snapshots', () => {
+  it('report deltas whose histogram counts add up to the requests', async () => {
+    native.start(config({ load: { connections: 16, messageBytes: 256 } }));
+    const snaps: Native.EngineSnapshot[] = [];
+    for (let i = 0; i < 6; i++) {
+      await sleep(100);
+      snaps.push(native.snapshot()!);
+    }
+    snaps.push(native.stop()!);
+    let requests = 0;
+    let histCounts = 0;
+    let bytes = 0;
+    for (const s of snaps) {
+      expect(histTotal(s.histogram)).toBe(s.requests); // per snapshot, by construction
+      requests += s.requests;
+      histCounts += histTotal(s.histogram);
+      bytes += s.bytes;
+      expect(s.errors).toBe(0);
+      // Sparse pairs, ascending, positive counts, inside the layout.
+      let last = -1;
+      for (const [i, c] of s.histogram) {
+        expect(i).toBeGreaterThan(last);
+        expect(i).toBeLessThan(736);
+        expect(c).toBeGreaterThan(0);
+        last = i;
+      }
+    }
+    expect(requests).toBeGreaterThan(0);
+    expect(histCounts).toBe(requests);
+    expect(bytes).toBe(requests * 256);
+    // Deltas, not totals: each middle snapshot is a slice of the run.
+    expect(snaps[2].requests).toBeLessThan(requests);
+    // Time moves forward, CPU is accounted, and the parts fit in the whole.
+    for (let i = 1; i < snaps.length; i++) expect(snaps[i].monotonicNs).toBeGreaterThan(snaps[i - 1].monotonicNs);
+    const sum = (k: 'serverCpuNs' | 'loadCpuNs' | 'processCpuNs') => snaps.reduce((a, s) => a + s[k], 0);
+    expect(sum('serverCpuNs')).toBeGreaterThan(0);
+    expect(sum('loadCpuNs')).toBeGreaterThan(0);
+    expect(sum('serverCpuNs') + sum('loadCpuNs')).toBeLessThanOrEqual(sum('processCpuNs') * 1.02 + 5e6);
+    expect(snaps[0].activeConnections).toBe(16);
+    expect(snaps[snaps.length - 1].running).toBe(false);
+  });
+
+  it('maxDurationMs stops the load by itself, without stop()', async () => {
+    native.start(config({ load: { connections: 4 }, maxDurationMs: 300 }));
+    expect(native.snapshot()!.running).toBe(true);
+    const t0 = Date.now();
+    let s = native.snapshot()!;
+    while (s.running && Date.now() - t0 < 3000) {
+      await sleep(50);
+      s = native.snapshot()!;
+    }
+    expect(s.running).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await sleep(100);
+    native.snapshot();
+    const after = native.snapshot()!;
+    expect(after.requests).toBe(0); // nothing completes any more
+    expect(after.activeConnections).toBe(0); // load threads closed their connections
+    const fin = native.stop()!;
+    expect(fin.requests).toBe(0);
+    expect(fin.errors).toBe(0);
+  });
+});

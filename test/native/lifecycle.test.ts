@@ -1,0 +1,278 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import type * as Native from '../../native';
+
+// Helpers (repeated per file: test/native holds only *.test.ts).
+const require = createRequire(import.meta.url);
+const native: typeof Native = require('../../native');
+
+type EngineConfig = Native.EngineConfig;
+
+function config(over: {
+  port?: number;
+  ringEntries?: number;
+  sqpoll?: Partial<EngineConfig['sqpoll']>;
+  taskrun?: EngineConfig['taskrun'];
+  bufferRing?: Partial<EngineConfig['bufferRing']>;
+  load?: Partial<EngineConfig['load']>;
+  maxDurationMs?: number;
+} = {}): EngineConfig {
+  return {
+    port: over.port ?? 0,
+    ringEntries: over.ringEntries ?? 256,
+    sqpoll: { enabled: false, idleMs: 1000, cpu: null, ...over.sqpoll },
+    taskrun: over.taskrun ?? 'defer',
+    bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
+    load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },
+    maxDurationMs: over.maxDurationMs ?? 10_000,
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const fdCount = () => readdirSync('/proc/self/fd').length;
+const taskCount = () => readdirSync('/proc/self/task').length;
+
+/** Always stop, so one failing test cannot leave the engine running for the next. */
+function stopQuietly(): void {
+  try {
+    native.stop();
+  } catch {
+    /* nothing running */
+  }
+}
+
+afterEach(stopQuietly);
+
+describe('start/stop lifecycle', () => {
+  it('stop() and snapshot() return null when nothing runs; stop() is idempotent', () => {
+    expect(native.stop()).toBeNull();
+    expect(native.snapshot()).toBeNull();
+    native.start(config({ load: { connections: 1 } }));
+    expect(native.stop()).not.toBeNull();
+    expect(native.stop()).toBeNull();
+  });
+
+  it('refuses a second start while running', () => {
+    native.start(config({ load: { connections: 1 } }));
+    expect(() => native.start(config())).toThrow(/engine already running: call stop\(\) first/);
+    expect(native.stop()).not.toBeNull();
+  });
+
+  it('200 start/stop cycles leave no file descriptors or threads behind', async () => {
+    // Warm up once so lazily created Node/libuv descriptors are counted in the baseline.
+    native.start(config({ load: { connections: 2 } }));
+    native.stop();
+    await sleep(50);
+    const fds0 = fdCount();
+    const tasks0 = taskCount();
+    let requests = 0;
+    for (let i = 0; i < 200; i++) {
+      // Every fourth cycle with SQPOLL, so its kernel thread comes and goes too.
+      const sqpoll = i % 4 === 3;
+      native.start(
+        config({
+          ringEntries: 64,
+          sqpoll: { enabled: sqpoll, idleMs: 10 },
+          taskrun: sqpoll ? 'default' : 'defer',
+          bufferRing: { count: 64 },
+          load: { connections: 2, messageBytes: 64 },
+          maxDurationMs: 5000,
+        }),
+      );
+      const fin = native.stop()!;
+      expect(fin.errors).toBe(0);
+      requests += fin.requests;
+    }
+    expect(requests).toBeGreaterThan(0);
+    expect(fdCount()).toBeLessThanOrEqual(fds0);
+    // Kernel io_uring threads (iou-sqp/iou-wrk) exit asynchronously: give them a moment.
+    const t0 = Date.now();
+    while (taskCount() > tasks0 && Date.now() - t0 < 3000) await sleep(50);
+    expect(taskCount()).toBeLessThanOrEqual(tasks0);
+  }, 30_000);
+
+  it('a failed start (bind, buffer ring) throws a one-line error and cleans up', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const fds0 = fdCount();
+    const tasks0 = taskCount();
+    try {
+      let err: any;
+      try {
+        native.start(config({ port }));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(Error);
+      expect(err.code).toBe('EADDRINUSE');
+      expect(err.errno).toBe(98);
+      expect(err.knob).toBe('server');
+      expect(err.message).toMatch(new RegExp(`bind 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
+      expect(err.message).not.toMatch(/\n/);
+    } finally {
+      blocker.close();
+    }
+
+    // Not a power of two: the kernel refuses to register the buffer ring.
+    let err: any;
+    try {
+      native.start(config({ bufferRing: { count: 3 } }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err?.code).toBe('EINVAL');
+    expect(err?.errno).toBe(22);
+    expect(err?.knob).toBe('server.bufferRing.count');
+
+    expect(native.stop()).toBeNull(); // nothing left running
+    expect(fdCount()).toBeLessThanOrEqual(fds0);
+    const t0 = Date.now();
+    while (taskCount() > tasks0 && Date.now() - t0 < 3000) await sleep(50);
+    expect(taskCount()).toBeLessThanOrEqual(tasks0);
+    // And the engine still starts afterwards.
+    native.start(config({ load: { connections: 1 } }));
+    expect(native.stop()!.errors).toBe(0);
+  });
+});
+
+describe('config validation', () => {
+  const bad: Array<[string, (c: any) => void, RegExp]> = [
+    ['bufferRing.count not a number', (c) => (c.bufferRing.count = '4096'), /config\.bufferRing\.count must be a number \(got string\)/],
+    ['maxDurationMs missing', (c) => delete c.maxDurationMs, /config\.maxDurationMs must be a number \(got undefined\)/],
+    ['sqpoll.enabled not a boolean', (c) => (c.sqpoll.enabled = 1), /config\.sqpoll\.enabled must be a boolean/],
+    ['sqpoll.cpu a string', (c) => (c.sqpoll.cpu = '1'), /config\.sqpoll\.cpu must be a number or null/],
+    ['taskrun unknown', (c) => (c.taskrun = 'fast'), /config\.taskrun must be 'defer', 'coop' or 'default'/],
+    ['load missing', (c) => delete c.load, /config\.load must be an object \(got undefined\)/],
+    ['load.messageBytes fractional', (c) => (c.load.messageBytes = 1.5), /config\.load\.messageBytes must be an integer/],
+  ];
+  for (const [name, mutate, message] of bad) {
+    it(`throws TypeError when ${name}`, () => {
+      const c: any = config();
+      mutate(c);
+      expect(() => native.start(c)).toThrow(TypeError);
+      expect(() => native.start(c)).toThrow(message);
+      expect(native.stop()).toBeNull();
+    });
+  }
+
+  it('throws RangeError naming the field for out-of-range values', () => {
+    const c: any = config();
+    c.load.threads = 0;
+    expect(() => native.start(c)).toThrow(RangeError);
+    expect(() => native.start(c)).toThrow(/config\.load\.threads must be between 1 and 64/);
+  });
+
+  it('rejects a non-object config', () => {
+    expect(() => (native.start as any)()).toThrow(/config must be an object \(got undefined\)/);
+  });
+});
+
+describe('ring setup knobs', () => {
+  it('SQPOLL is applied (flags contain SQPOLL) or rejected with an errno, and the run echoes', async () => {
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default' }));
+    if (r.applied.sqpollEnabled) {
+      expect(r.ring.flags).toContain('SQPOLL');
+      expect(r.rejected).toEqual([]);
+    } else {
+      const rej = r.rejected.find((x) => x.knob === 'server.sqpoll.enabled');
+      expect(rej?.errno).toBeGreaterThan(0);
+      expect(r.ring.flags).not.toContain('SQPOLL');
+    }
+    await sleep(300);
+    const fin = native.stop()!;
+    expect(fin.requests).toBeGreaterThan(0);
+    expect(fin.errors).toBe(0);
+  });
+
+  it('SQPOLL + taskrun defer: the kernel refuses the combination, recorded against server.taskrun', async () => {
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'defer', load: { messageBytes: 4096 } }));
+    if (!r.applied.sqpollEnabled) {
+      // SQPOLL itself refused here: then there is no combination to refuse.
+      expect(r.rejected.some((x) => x.knob === 'server.sqpoll.enabled' && x.errno > 0)).toBe(true);
+    } else {
+      const rej = r.rejected.find((x) => x.knob === 'server.taskrun');
+      expect(rej).toBeDefined();
+      expect(rej!.errno).toBe(22);
+      expect(rej!.code).toBe('EINVAL');
+      expect(rej!.requested).toBe('defer');
+      expect(rej!.reason).toMatch(/DEFER_TASKRUN.*SQPOLL/);
+      expect(rej!.reason).not.toMatch(/\n/);
+      expect(r.applied.taskrun).toBe('default');
+      expect(r.ring.flags).toContain('SQPOLL');
+      expect(r.ring.flags).not.toContain('DEFER_TASKRUN');
+    }
+    await sleep(300);
+    const fin = native.stop()!;
+    expect(fin.requests).toBeGreaterThan(0);
+    expect(fin.errors).toBe(0);
+    expect(fin.bytes).toBe(fin.requests * 4096);
+  });
+
+  it("counts the SQPOLL kernel thread's CPU as server CPU", async () => {
+    const sqpThreads = () =>
+      readdirSync('/proc/self/task').filter((t) => {
+        try {
+          return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('iou-sqp-');
+        } catch {
+          return false; // exited meanwhile
+        }
+      });
+    // SQPOLL threads of earlier tests exit asynchronously: measure only ours.
+    const t0 = Date.now();
+    while (sqpThreads().length > 0 && Date.now() - t0 < 3000) await sleep(20);
+    expect(sqpThreads()).toEqual([]);
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default', load: { connections: 16 } }));
+    if (!r.applied.sqpollEnabled) return; // refused here: nothing to account
+    await sleep(50);
+    const found = sqpThreads();
+    expect(found).toHaveLength(1);
+    const sqp = found[0];
+    const sqpNs = () => Number(readFileSync(`/proc/self/task/${sqp}/schedstat`, 'utf8').split(' ')[0]);
+    native.snapshot(); // the measured interval starts here...
+    const sqp0 = sqpNs();
+    await sleep(300);
+    const sqp1 = sqpNs();
+    const s = native.snapshot()!; // ...and ends here, so it contains [sqp0, sqp1]
+    expect(sqp1 - sqp0).toBeGreaterThan(0);
+    expect(s.serverCpuNs).toBeGreaterThanOrEqual(sqp1 - sqp0);
+    expect(s.serverCpuNs + s.loadCpuNs).toBeLessThanOrEqual(s.processCpuNs * 1.02 + 5e6);
+    expect(native.stop()!.errors).toBe(0);
+  });
+
+  it('an impossible SQPOLL CPU is rejected against server.sqpoll.cpu while SQPOLL stays on', async () => {
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100, cpu: 4000 }, taskrun: 'default' }));
+    if (r.applied.sqpollEnabled) {
+      const rej = r.rejected.find((x) => x.knob === 'server.sqpoll.cpu');
+      expect(rej?.errno).toBe(22);
+      expect(rej?.requested).toBe(4000);
+      expect(r.applied.sqpollCpu).toBeNull();
+      expect(r.ring.flags).not.toContain('SQ_AFF');
+    }
+    await sleep(200);
+    expect(native.stop()!.errors).toBe(0);
+  });
+
+  it('taskrun defer / coop / default set exactly their flags', () => {
+    const expected = {
+      defer: ['SINGLE_ISSUER', 'DEFER_TASKRUN'],
+      coop: ['COOP_TASKRUN'],
+      default: [],
+    } as const;
+    for (const taskrun of ['defer', 'coop', 'default'] as const) {
+      const r = native.start(config({ taskrun, load: { connections: 1 } }));
+      expect(r.applied.taskrun).toBe(taskrun);
+      expect(r.rejected).toEqual([]);
+      for (const f of ['SINGLE_ISSUER', 'DEFER_TASKRUN', 'COOP_TASKRUN']) {
+        expect(r.ring.flags.includes(f)).toBe((expected[taskrun] as readonly string[]).includes(f));
+      }
+      expect(r.ring.flags).toEqual(expect.arrayContaining(['CQSIZE', 'SUBMIT_ALL']));
+      expect(r.ring.cqEntries).toBe(2 * r.ring.sqEntries);
+      expect(r.ring.features).toEqual(expect.arrayContaining(['NODROP', 'FAST_POLL', 'SUBMIT_STABLE']));
+      native.stop();
+    }
+  });
+});
