@@ -8,7 +8,7 @@ import type { CapabilityProbe, EngineToHost, HostToEngine, NativeSnapshot, Nativ
 
 interface NativeEngine {
   start(config: NativeEngineConfig): NativeStarted;
-  snapshot(): NativeSnapshot;
+  snapshot(): NativeSnapshot | null;
   stop(): NativeSnapshot | null;
   probeCapabilities(): CapabilityProbe;
 }
@@ -55,7 +55,8 @@ function handle(message: HostToEngine): void {
       // depend on the host's event loop or on IPC latency.
       frameTimer = setInterval(() => {
         try {
-          post({ type: 'snapshot', snapshot: native.snapshot() });
+          const snapshot = native.snapshot();
+          if (snapshot) post({ type: 'snapshot', snapshot });
         } catch (err) {
           post({ type: 'error', during: 'snapshot', error: errorData(err) });
         }
