@@ -116,7 +116,7 @@ export class LabService implements LabApi {
       try {
         final = await this.supervisor.stop();
       } finally {
-        if (final) this.onSnapshot(final);
+        if (final) this.onSnapshot(final, true);
         this.run = null;
       }
       const summary = this.summarize(run);
@@ -136,7 +136,7 @@ export class LabService implements LabApi {
         // A ring's setup flags are fixed at creation, so a knob change restarts the engine
         // with the new profile; the run goes on as a new phase.
         const final = await this.supervisor.stop();
-        if (final) this.onSnapshot(final);
+        if (final) this.onSnapshot(final, true);
         const remainingMs = run.untilStopped ? UNTIL_STOPPED_LIMIT_S * 1000 : Math.max(1000, run.warmupMs + next.duration.measureS * 1000 - (nowNs() - run.t0Ns) / 1e6);
         const started = await this.supervisor.start(nativeConfigFor(next, remainingMs + 5000), this.frameIntervalMs);
         run.lastNs = nowNs();
@@ -172,7 +172,8 @@ export class LabService implements LabApi {
     return phase;
   }
 
-  private onSnapshot(snapshot: NativeSnapshot): void {
+  /** `final` marks the last snapshot of an engine we stopped ourselves (end or phase change). */
+  private onSnapshot(snapshot: NativeSnapshot, final = false): void {
     const run = this.run;
     if (!run) return;
     const intervalNs = Math.max(1, snapshot.monotonicNs - run.lastNs);
@@ -210,7 +211,7 @@ export class LabService implements LabApi {
     }
     this.emit({ type: 'frame', frame });
     // The native side stopped by itself (its hard time bound): end the run properly.
-    if (!snapshot.running && this.run === run) void this.stopRun().catch(() => undefined);
+    if (!final && !snapshot.running && this.run === run) void this.stopRun().catch(() => undefined);
   }
 
   private onCrash(error: LabError): void {
