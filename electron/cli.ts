@@ -56,7 +56,7 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
     return { values: values as ParsedValues };
   } catch (err) {
     const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '');
-    throw usageError(`uring-lab ${verb}: ${message}`, `see uring-lab ${verb} --help`);
+    throw usageError(`${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, `see uring-lab ${verb} --help`);
   }
 }
 

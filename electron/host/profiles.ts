@@ -126,6 +126,8 @@ function fixFor(issue: z.core.$ZodIssue): string {
       return `${path} must be at least ${String(issue.minimum)}`;
     case 'too_big':
       return `${path} must be at most ${String(issue.maximum)}`;
+    case 'custom':
+      return /power of two/.test(issue.message) ? `use a power of two such as ${path.endsWith('size') ? 2048 : 4096}` : `give ${path} a value that ${issue.message}`;
     default:
       return `correct ${path}`;
   }
