@@ -1,0 +1,57 @@
+/**
+ * One ECharts instance bound to an element: created on mount with a static base option,
+ * resized with its container, disposed on unmount. Redraws are coalesced to one per
+ * animation frame and merged (notMerge false, lazyUpdate true) so only data changes.
+ */
+import { onBeforeUnmount, onMounted, type Ref } from 'vue';
+import { echarts } from './echarts';
+
+type ECharts = ReturnType<typeof echarts.init>;
+
+export interface EChartHandle {
+  setOption(option: Record<string, unknown>): void;
+  /** Requests a redraw on the next animation frame (repeated requests coalesce). */
+  scheduleDraw(): void;
+}
+
+export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<string, unknown>, draw: () => void): EChartHandle {
+  let chart: ECharts | null = null;
+  let raf = 0;
+  let observer: ResizeObserver | null = null;
+
+  const handle: EChartHandle = {
+    setOption(option) {
+      chart?.setOption(option, { notMerge: false, lazyUpdate: true, silent: true });
+    },
+    scheduleDraw() {
+      if (raf || !chart) return;
+      raf = requestAnimationFrame(() => {
+        raf = 0;
+        if (chart) draw();
+      });
+    },
+  };
+
+  onMounted(() => {
+    if (!el.value) return;
+    chart = echarts.init(el.value, null, { renderer: 'canvas' });
+    chart.setOption(baseOption());
+    observer = new ResizeObserver(() => {
+      chart?.resize();
+      handle.scheduleDraw();
+    });
+    observer.observe(el.value);
+    draw();
+  });
+
+  onBeforeUnmount(() => {
+    if (raf) cancelAnimationFrame(raf);
+    raf = 0;
+    observer?.disconnect();
+    observer = null;
+    chart?.dispose();
+    chart = null;
+  });
+
+  return handle;
+}

@@ -1,0 +1,276 @@
+/**
+ * LabApi over WebSocket, for the browser host (`uring-lab serve`).
+ *
+ * Requests go out as {id, method, params}; the host answers {id, ok:true, result} or
+ * {id, ok:false, error:{code,message,field?,fix?}} (rejected as a LabError) and pushes
+ * {event: LabEvent} to every client. Every incoming message is validated against the
+ * contract's WsResponseSchema. A closed socket is reopened with exponential backoff;
+ * requests made while it is down wait for the next connection (up to their timeout), and
+ * requests in flight when it drops are rejected, because the host may or may not have run them.
+ */
+import {
+  LabError,
+  WsResponseSchema,
+  type DoctorReport,
+  type LabApi,
+  type LabEvent,
+  type LabMethod,
+  type Phase,
+  type RunStatus,
+  type RunSummary,
+} from '../../../electron/contract';
+import type { ConnectionState, LabConnection } from './connection';
+
+/** The slice of the DOM WebSocket this adapter uses (lets tests pass a fake). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+export type SocketFactory = (url: string) => SocketLike;
+
+export interface WsLabApiOptions {
+  url: string;
+  createSocket?: SocketFactory;
+  /** Per-request timeout, ms (startRun waits for the engine to apply every knob). */
+  requestTimeoutMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+const OPEN = 1;
+
+/** ws(s)://<host>/api?token=<token from the page's ?token=>. */
+export function buildWsUrl(loc: { protocol: string; host: string; search: string }): { url: string; token: string | null } {
+  const token = new URLSearchParams(loc.search).get('token');
+  const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
+  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  return { url: `${scheme}://${loc.host}/api${query}`, token };
+}
+
+interface Pending {
+  method: LabMethod;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  /** Serialized request; null once sent. */
+  payload: string | null;
+}
+
+export class WsLabApi implements LabApi {
+  readonly connection: LabConnection;
+  private socket: SocketLike | null = null;
+  private state: ConnectionState = { kind: 'connecting', attempt: 1 };
+  private readonly stateListeners = new Set<(s: ConnectionState) => void>();
+  private readonly eventListeners = new Set<(e: LabEvent) => void>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Consecutive connection attempts that failed (reset when one opens). */
+  private failures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private closedByUser = false;
+  private readonly createSocket: SocketFactory;
+  private readonly requestTimeoutMs: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+
+  constructor(private readonly opts: WsLabApiOptions) {
+    this.createSocket = opts.createSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.backoffInitialMs = opts.backoffInitialMs ?? 250;
+    this.backoffMaxMs = opts.backoffMaxMs ?? 5_000;
+    this.connection = {
+      current: () => this.state,
+      onChange: (listener) => {
+        this.stateListeners.add(listener);
+        return () => this.stateListeners.delete(listener);
+      },
+    };
+    this.open();
+  }
+
+  // ---- LabApi ------------------------------------------------------------------------
+
+  getStatus(): Promise<RunStatus> {
+    return this.call('getStatus') as Promise<RunStatus>;
+  }
+  startRun(params: Parameters<LabApi['startRun']>[0]): Promise<{ runId: string; phase: Phase }> {
+    return this.call('startRun', params) as Promise<{ runId: string; phase: Phase }>;
+  }
+  stopRun(): Promise<RunSummary | null> {
+    return this.call('stopRun') as Promise<RunSummary | null>;
+  }
+  setKnob(params: Parameters<LabApi['setKnob']>[0]): Promise<RunStatus> {
+    return this.call('setKnob', params) as Promise<RunStatus>;
+  }
+  doctor(): Promise<DoctorReport> {
+    return this.call('doctor') as Promise<DoctorReport>;
+  }
+  onEvent(listener: (event: LabEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => {
+      this.eventListeners.delete(listener);
+    };
+  }
+
+  /** Closes the socket for good (no reconnect); pending requests are rejected. */
+  close(): void {
+    this.closedByUser = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.socket?.close(1000, 'client closed');
+    this.socket = null;
+    this.failAll(new LabError({ code: 'DISCONNECTED', message: 'Connection to the lab host was closed' }), true);
+  }
+
+  // ---- internals ---------------------------------------------------------------------
+
+  private call(method: LabMethod, params?: unknown): Promise<unknown> {
+    const id = this.nextId++;
+    const payload = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new LabError({
+            code: 'TIMEOUT',
+            message: `The lab host did not answer ${method} within ${Math.round(this.requestTimeoutMs / 1000)} s`,
+            fix: 'check that `uring-lab serve` is still running, then retry',
+          }),
+        );
+      }, this.requestTimeoutMs);
+      const entry: Pending = { method, resolve, reject, timer, payload };
+      this.pending.set(id, entry);
+      if (this.socket && this.socket.readyState === OPEN) this.send(entry);
+    });
+  }
+
+  private send(entry: Pending): void {
+    if (entry.payload === null || !this.socket) return;
+    try {
+      this.socket.send(entry.payload);
+      entry.payload = null;
+    } catch {
+      // Socket died between the readyState check and send: onclose will follow; keep it queued.
+    }
+  }
+
+  private setState(state: ConnectionState): void {
+    this.state = state;
+    for (const l of this.stateListeners) l(state);
+  }
+
+  private open(): void {
+    if (this.closedByUser) return;
+    this.setState({ kind: 'connecting', attempt: this.failures + 1 });
+    let socket: SocketLike;
+    try {
+      socket = this.createSocket(this.opts.url);
+    } catch (err) {
+      this.scheduleReconnect(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.failures = 0;
+      this.setState({ kind: 'open' });
+      for (const entry of this.pending.values()) this.send(entry);
+    };
+    socket.onmessage = (ev) => {
+      if (this.socket === socket) this.handleMessage(ev.data);
+    };
+    socket.onerror = () => {
+      // The close event that follows carries what little the browser tells us.
+    };
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.failAll(
+        new LabError({
+          code: 'DISCONNECTED',
+          message: 'Connection to the lab host was lost before it answered',
+          fix: 'the request may or may not have taken effect; check the run state and retry',
+        }),
+        false,
+      );
+      const reason = ev.reason || (ev.code === 1006 ? 'connection refused or dropped' : `closed (${ev.code})`);
+      this.scheduleReconnect(reason);
+    };
+  }
+
+  private scheduleReconnect(reason: string): void {
+    if (this.closedByUser) return;
+    this.failures++;
+    const delay = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** (this.failures - 1));
+    this.setState({ kind: 'closed', attempt: this.failures, retryInMs: delay, reason });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.open();
+    }, delay);
+  }
+
+  /** Rejects requests already sent (their outcome is unknown); queued ones too if `all`. */
+  private failAll(err: LabError, all: boolean): void {
+    for (const [id, entry] of this.pending) {
+      if (!all && entry.payload !== null) continue;
+      clearTimeout(entry.timer);
+      this.pending.delete(id);
+      entry.reject(err);
+    }
+  }
+
+  private handleMessage(data: unknown): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(typeof data === 'string' ? data : String(data));
+    } catch {
+      console.warn('[uring-lab] ignoring a non-JSON message from the host');
+      return;
+    }
+    const parsed = WsResponseSchema.safeParse(raw);
+    if (!parsed.success) {
+      const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : undefined;
+      const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
+      const detail = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
+      if (entry && typeof id === 'number') {
+        clearTimeout(entry.timer);
+        this.pending.delete(id);
+        entry.reject(
+          new LabError({
+            code: 'PROTOCOL',
+            message: `The lab host sent a malformed answer to ${entry.method}: ${detail}`,
+            fix: 'the UI and the host are from different versions; restart `uring-lab serve` and reload',
+          }),
+        );
+      } else {
+        console.warn(`[uring-lab] ignoring a malformed message from the host: ${detail}`);
+      }
+      return;
+    }
+    const msg = parsed.data;
+    if ('event' in msg) {
+      for (const l of [...this.eventListeners]) {
+        try {
+          l(msg.event);
+        } catch (err) {
+          console.error('[uring-lab] event listener failed', err);
+        }
+      }
+      return;
+    }
+    const entry = this.pending.get(msg.id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    this.pending.delete(msg.id);
+    if (msg.ok) entry.resolve(msg.result);
+    else entry.reject(new LabError(msg.error));
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Live frames live OUTSIDE Pinia's deep reactivity: a fixed-capacity ring of the last
+ * FRAME_CAPACITY frames (60 s at 10 Hz), each with its histogram pre-folded into heatmap
+ * rows. Charts watch `version` (bumped per push) and redraw at most once per animation frame.
+ */
+import { shallowRef, type ShallowRef } from 'vue';
+import type { RunFrame } from '../../../electron/contract';
+import { toCoarseColumn, type CoarseColumn } from '../lab/latencyRows';
+
+export const FRAME_CAPACITY = 600;
+
+/** Fixed-capacity FIFO: pushing onto a full buffer evicts the oldest item. */
+export class RingBuffer<T> {
+  private items: (T | undefined)[];
+  private head = 0; // index of the oldest item
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    this.items = new Array<T | undefined>(capacity);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends `item`; returns the evicted oldest item when the buffer was full. */
+  push(item: T): T | undefined {
+    if (this.count < this.capacity) {
+      this.items[(this.head + this.count) % this.capacity] = item;
+      this.count++;
+      return undefined;
+    }
+    const evicted = this.items[this.head];
+    this.items[this.head] = item;
+    this.head = (this.head + 1) % this.capacity;
+    return evicted;
+  }
+
+  /** i-th item from the oldest (0) to the newest (length - 1). */
+  at(i: number): T | undefined {
+    if (i < 0) i += this.count;
+    if (i < 0 || i >= this.count) return undefined;
+    return this.items[(this.head + i) % this.capacity];
+  }
+
+  last(): T | undefined {
+    return this.count ? this.at(this.count - 1) : undefined;
+  }
+
+  toArray(): T[] {
+    const out: T[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.items[(this.head + i) % this.capacity] as T;
+    return out;
+  }
+
+  clear(): void {
+    this.items = new Array<T | undefined>(this.capacity);
+    this.head = 0;
+    this.count = 0;
+  }
+}
+
+export interface BufferedFrame {
+  frame: RunFrame;
+  column: CoarseColumn;
+}
+
+export class FrameBuffer {
+  readonly ring: RingBuffer<BufferedFrame>;
+  /** Run whose frames are buffered; null before the first frame. */
+  runId: string | null = null;
+  /** Frames received for this run, including those evicted from the ring. */
+  received = 0;
+  /** Sums over every frame received for this run (warm-up included). */
+  totals = { requests: 0, errors: 0, bytes: 0 };
+  /** Bumped on every change; charts watch it. */
+  readonly version: ShallowRef<number> = shallowRef(0);
+  /** The newest frame, for the numeric readouts. */
+  readonly latest: ShallowRef<RunFrame | null> = shallowRef(null);
+
+  constructor(capacity = FRAME_CAPACITY) {
+    this.ring = new RingBuffer<BufferedFrame>(capacity);
+  }
+
+  /** Appends a frame; a frame of another run starts a fresh buffer. Out-of-order frames are dropped. */
+  push(frame: RunFrame): boolean {
+    if (frame.runId !== this.runId) this.reset(frame.runId);
+    const last = this.ring.last();
+    if (last && frame.seq <= last.frame.seq) return false;
+    this.ring.push({ frame, column: toCoarseColumn(frame.histogram) });
+    this.received++;
+    this.totals = {
+      requests: this.totals.requests + frame.requests,
+      errors: this.totals.errors + frame.errors,
+      bytes: this.totals.bytes + frame.bytes,
+    };
+    this.latest.value = frame;
+    this.version.value++;
+    return true;
+  }
+
+  reset(runId: string | null = null): void {
+    this.ring.clear();
+    this.runId = runId;
+    this.received = 0;
+    this.totals = { requests: 0, errors: 0, bytes: 0 };
+    this.latest.value = null;
+    this.version.value++;
+  }
+
+  snapshot(): BufferedFrame[] {
+    return this.ring.toArray();
+  }
+}
+
+/** The app's one live buffer. */
+export const liveFrames = new FrameBuffer();

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import type { RunFrame } from '../../electron/contract';
+import { FrameBuffer, RingBuffer } from '../../renderer/src/stores/frameBuffer';
+
+const frame = (runId: string, seq: number): RunFrame => ({
+  runId,
+  seq,
+  phase: 0,
+  tMs: (seq + 1) * 100,
+  intervalMs: 100,
+  measuring: true,
+  requests: 10,
+  bytes: 100,
+  errors: seq % 2,
+  throughputRps: 100,
+  latencyUs: { p50: 1, p99: 2, max: 3 },
+  histogram: [[70, 10]],
+  serverCpuNs: 0,
+  loadCpuNs: 0,
+});
+
+describe('RingBuffer', () => {
+  it('keeps the newest `capacity` items in order', () => {
+    const r = new RingBuffer<number>(3);
+    expect(r.toArray()).toEqual([]);
+    expect(r.push(1)).toBeUndefined();
+    r.push(2);
+    r.push(3);
+    expect(r.push(4)).toBe(1);
+    expect(r.push(5)).toBe(2);
+    expect(r.length).toBe(3);
+    expect(r.toArray()).toEqual([3, 4, 5]);
+    expect(r.at(0)).toBe(3);
+    expect(r.at(-1)).toBe(5);
+    expect(r.at(3)).toBeUndefined();
+    expect(r.last()).toBe(5);
+    r.clear();
+    expect(r.length).toBe(0);
+    expect(r.last()).toBeUndefined();
+  });
+
+  it('survives many wraps', () => {
+    const r = new RingBuffer<number>(600);
+    for (let i = 0; i < 10_000; i++) r.push(i);
+    const a = r.toArray();
+    expect(a).toHaveLength(600);
+    expect(a[0]).toBe(9400);
+    expect(a[599]).toBe(9999);
+  });
+
+  it('rejects a bad capacity', () => {
+    expect(() => new RingBuffer(0)).toThrow(RangeError);
+  });
+});
+
+describe('FrameBuffer', () => {
+  it('buffers frames with their heatmap column and bumps the version', () => {
+    const b = new FrameBuffer(4);
+    const v0 = b.version.value;
+    for (let i = 0; i < 6; i++) b.push(frame('a', i));
+    expect(b.version.value).toBeGreaterThan(v0);
+    expect(b.snapshot().map((x) => x.frame.seq)).toEqual([2, 3, 4, 5]);
+    expect(b.snapshot()[0]!.column.total).toBe(10);
+    expect(b.received).toBe(6);
+    expect(b.totals).toEqual({ requests: 60, errors: 3, bytes: 600 });
+    expect(b.latest.value?.seq).toBe(5);
+  });
+
+  it('drops duplicate / out-of-order frames', () => {
+    const b = new FrameBuffer(10);
+    expect(b.push(frame('a', 0))).toBe(true);
+    expect(b.push(frame('a', 1))).toBe(true);
+    expect(b.push(frame('a', 1))).toBe(false);
+    expect(b.push(frame('a', 0))).toBe(false);
+    expect(b.snapshot()).toHaveLength(2);
+  });
+
+  it('starts over when a frame of another run arrives, and on reset', () => {
+    const b = new FrameBuffer(10);
+    b.push(frame('a', 0));
+    b.push(frame('a', 1));
+    b.push(frame('b', 0));
+    expect(b.runId).toBe('b');
+    expect(b.snapshot().map((x) => x.frame.runId)).toEqual(['b']);
+    expect(b.received).toBe(1);
+    b.reset(null);
+    expect(b.snapshot()).toEqual([]);
+    expect(b.latest.value).toBeNull();
+    expect(b.totals.requests).toBe(0);
+  });
+});
