@@ -3,12 +3,11 @@
 // outside network access cannot do).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findElectronBinary } from './electronBinary.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(import.meta.url);
 
 if (!existsSync(path.join(root, 'dist/electron/cli.js')) || !existsSync(path.join(root, 'dist/renderer/index.html'))
     || !existsSync(path.join(root, 'native/build/Release/uring_lab.node'))) {
@@ -17,16 +16,7 @@ if (!existsSync(path.join(root, 'dist/electron/cli.js')) || !existsSync(path.joi
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-function electronBinary() {
-  try {
-    const binary = require('electron'); // the path of the binary, if it was ever downloaded
-    return typeof binary === 'string' && existsSync(binary) ? binary : null;
-  } catch {
-    return null;
-  }
-}
-
-const electron = electronBinary();
+const electron = findElectronBinary();
 if (electron && (process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) {
   const args = [root, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
   spawn(electron, args, { stdio: 'inherit' }).on('exit', (code) => process.exit(code ?? 0));

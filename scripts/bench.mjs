@@ -1,0 +1,37 @@
+// `npm run bench`: the lab's speed numbers, printed rather than asserted. Each case is one
+// real `uring-lab run`; cases alternate so slow drift of the machine hits both alike.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const cli = path.join(root, 'dist/electron/cli.js');
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+
+const cases = [
+  { name: 'io_uring, SQPOLL off (taskrun defer)', sets: [] },
+  { name: 'io_uring, SQPOLL on  (taskrun default)', sets: ['server.sqpoll.enabled=true', 'server.taskrun=default'] },
+  { name: 'io_uring, 4 KiB messages', sets: ['load.messageBytes=4096'] },
+  { name: 'io_uring, 64 KiB messages, 8 conns', sets: ['load.messageBytes=65536', 'load.connections=8'] },
+];
+
+function run(sets) {
+  const args = [cli, 'run', '--duration', String(seconds), '--set', 'duration.warmupS=1', '--json', ...sets.flatMap((s) => ['--set', s])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`run failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+console.log(`uring-lab bench: ${rounds} round(s) × ${cases.length} cases, ${seconds} s measured each, 50 connections unless noted`);
+const results = new Map(cases.map((c) => [c.name, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const c of round % 2 ? [...cases].reverse() : cases) results.get(c.name).push(run(c.sets));
+}
+for (const c of cases) {
+  for (const s of results.get(c.name)) {
+    const rejected = s.rejected.map((r) => `${r.knob}:${r.code}`).join(',') || '-';
+    console.log(`${c.name.padEnd(40)} ${fmt(s.throughputRps).padStart(9)} req/s  p50 ${String(s.latencyUs.p50).padStart(5)} µs  p99 ${String(s.latencyUs.p99).padStart(6)} µs  p99.9 ${String(s.latencyUs.p999).padStart(6)} µs  server ${fmt(s.serverCpuNsPerReq)} ns/req  load ${fmt(s.loadCpuNsPerReq)} ns/req  frames ${s.frames}  refused ${rejected}`);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The `uring-lab` command line as users' scripts call it: real runs of the built CLI against
+ * the native engine, checked against the RunSummary contract.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DoctorReportSchema, RunSummarySchema } from '../../electron/contract';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Keys DESIGN.md promises in every RunSummary. */
+const DESIGN_KEYS = ['throughputRps', 'latencyUs', 'requests', 'errors', 'serverCpuNsPerReq', 'loadCpuNsPerReq', 'applied', 'rejected', 'probes', 'kernel', 'histogram', 'frames'];
+
+describe('uring-lab run', () => {
+  it('--json prints one RunSummary of a real run', () => {
+    const r = cli('run', '--duration', '2', '--set', 'duration.warmupS=0.5', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const raw = JSON.parse(lines[0]);
+    for (const key of DESIGN_KEYS) expect(raw).toHaveProperty(key);
+    for (const key of ['p50', 'p90', 'p99', 'p999', 'max']) expect(raw.latencyUs).toHaveProperty(key);
+    const s = RunSummarySchema.parse(raw);
+    expect(s.requests).toBeGreaterThan(1000);
+    expect(s.errors).toBe(0);
+    expect(s.throughputRps).toBeGreaterThan(0);
+    expect(s.measuredS).toBeGreaterThan(1.5);
+    expect(s.latencyUs.p50).toBeGreaterThan(0);
+    expect(s.latencyUs.p99).toBeGreaterThanOrEqual(s.latencyUs.p50);
+    expect(s.latencyUs.max).toBeGreaterThanOrEqual(s.latencyUs.p999);
+    // ~10 frames a second over warm-up plus the measured window
+    expect(s.frames).toBeGreaterThanOrEqual(20);
+    // the histogram's counts are the measured requests
+    expect(s.histogram.counts.reduce((sum, [, c]) => sum + c, 0)).toBe(s.requests);
+    expect(s.serverCpuNsPerReq).toBeGreaterThan(0);
+    expect(s.loadCpuNsPerReq).toBeGreaterThan(0);
+    expect(s.applied.server.sqpoll.enabled).toBe(false);
+    expect(s.probes).toEqual([]);
+  });
+
+  it('--set server.sqpoll.enabled=true is applied, or refused with the kernel errno', () => {
+    const r = cli('run', '--duration', '1', '--set', 'duration.warmupS=0.2', '--set', 'server.sqpoll.enabled=true', '--json');
+    expect(r.code).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    const refused = s.rejected.find((k) => k.knob === 'server.sqpoll.enabled');
+    if (refused) {
+      expect(refused.errno).toBeGreaterThan(0);
+      expect(s.applied.server.sqpoll.enabled).toBe(false);
+    } else {
+      expect(s.applied.server.sqpoll.enabled).toBe(true);
+      expect(s.ring.flags).toContain('SQPOLL');
+      // SQPOLL excludes DEFER_TASKRUN: the default taskrun=defer must be reported as refused
+      const taskrun = s.rejected.find((k) => k.knob === 'server.taskrun');
+      expect(taskrun?.code).toBe('EINVAL');
+      expect(s.applied.server.taskrun).not.toBe('defer');
+    }
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+  });
+
+  it('runs a profile file with a large message size', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'uring-lab-cli-'));
+    const file = path.join(dir, 'big.json');
+    writeFileSync(file, JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name: 'big-messages', load: { connections: 4, messageBytes: 65536 }, duration: { warmupS: 0.2, measureS: 1 } }));
+    const r = cli('run', '--profile', file, '--json');
+    expect(r.code).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    expect(s.profileName).toBe('big-messages');
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+    expect(s.bytes).toBe(s.requests * 65536);
+  });
+
+  it.each([
+    [['run', '--set', 'server.sqpol.enabled=true'], /server\.sqpol/],
+    [['run', '--set', 'server.sqpoll.enabled=maybe'], /server\.sqpoll\.enabled/],
+    [['run', '--set', 'load.connections=-3'], /load\.connections/],
+    [['run', '--set', 'server.sqpoll'], /server\.sqpoll/],
+    [['run', '--duration', 'soon'], /--duration/],
+    [['run', '--profile', '/nonexistent/p.json'], /\/nonexistent\/p\.json/],
+    [['run', '--frobnicate'], /--frobnicate/],
+    [['serve', '--port', 'http'], /--port/],
+    [['explode'], /unknown command "explode"/],
+  ])('bad input %j exits 2 with a one-line error naming it', (args, pattern) => {
+    const r = cli(...(args as string[]));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+    expect(lines[0]).toMatch(/^uring-lab: /);
+  });
+});
+
+describe('uring-lab doctor', () => {
+  it('--json reports the kernel, io_uring_disabled, SQPOLL and memlock with reasons', () => {
+    const r = cli('doctor', '--json');
+    expect(r.code).toBe(0);
+    const report = DoctorReportSchema.parse(JSON.parse(r.stdout));
+    const byId = new Map(report.checks.map((c) => [c.id, c]));
+    for (const id of ['kernel', 'io_uring_disabled', 'io_uring', 'sqpoll', 'memlock', 'iopoll']) {
+      expect(byId.has(id), id).toBe(true);
+      expect(byId.get(id)!.reason.length).toBeGreaterThan(10);
+    }
+    expect(report.kernel.release).toMatch(/^\d+\.\d+/);
+    expect(byId.get('io_uring')!.ok).toBe(true);
+    // Sockets on an IOPOLL ring are refused by every kernel; the doctor must say so.
+    expect(byId.get('iopoll')!.ok).toBe(false);
+    expect(byId.get('iopoll')!.value).toBe('EINVAL');
+    for (const c of report.checks) if (c.ok === false) expect(c.fix, c.id).toBeTruthy();
+  });
+
+  it('prints a readable report without --json', () => {
+    const r = cli('doctor');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/SQPOLL/);
+    expect(r.stdout).toMatch(/kernel\.io_uring_disabled/);
+  });
+});
