@@ -34,6 +34,7 @@ static struct {
 	struct load_thread *load;
 	unsigned nload;
 	uint64_t deadline_ns;
+	uint64_t load_stopped_ns; /* when stop() had joined every load thread */
 	struct cpu_helpers helpers;
 	struct cumulative prev;
 	struct cumulative cur; /* scratch, here to keep ~6 KiB off the stack */
@@ -152,6 +153,7 @@ static void shutdown_all(void)
 		load_thread_wake(&E.load[i]);
 	for (unsigned i = 0; i < E.nload; i++)
 		load_thread_join(&E.load[i]);
+	E.load_stopped_ns = mono_ns();
 	if (E.server_started)
 		echo_server_stop(&E.server);
 }
@@ -284,6 +286,9 @@ int engine_stop(struct engine_snapshot *snap)
 	}
 	shutdown_all();
 	take_snapshot(snap); /* every thread has exited: this is the final word */
+	/* The measured window ends when the load stopped, not after the server's teardown
+	 * (with SQPOLL, io_uring_queue_exit waits for the kernel thread to park). */
+	snap->monotonic_ns = E.load_stopped_ns;
 	snap->running = 0;
 	release_all();
 	pthread_mutex_unlock(&E.api_lock);
