@@ -4,17 +4,10 @@
  * The same file runs under child_process.fork (CLI, browser host, tests) and Electron's
  * utilityProcess (desktop), which differ only in how messages travel.
  */
-import type { CapabilityProbe, EngineToHost, HostToEngine, NativeSnapshot, NativeStarted, NativeEngineConfig } from './protocol';
+import type * as Native from '../../native';
+import type { EngineToHost, HostToEngine } from './protocol';
 
-interface NativeEngine {
-  start(config: NativeEngineConfig): NativeStarted;
-  snapshot(): NativeSnapshot | null;
-  stop(): NativeSnapshot | null;
-  probeCapabilities(): CapabilityProbe;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const native: NativeEngine = require('../../../native');
+const native: typeof Native = require('../../../native');
 
 interface ParentPortLike {
   postMessage(message: unknown): void;
@@ -43,7 +36,7 @@ function handle(message: HostToEngine): void {
   switch (message.type) {
     case 'start': {
       stopFrames();
-      let started: NativeStarted;
+      let started: Native.StartResult;
       try {
         started = native.start(message.config);
       } catch (err) {

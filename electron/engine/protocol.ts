@@ -3,50 +3,15 @@
  * this repository and ship together, so these are plain types; what comes from outside
  * (profiles, UI calls) was validated against contract.ts before it got here.
  */
-import type { RejectedKnob, SparseHistogram } from '../contract';
+import type * as Native from '../../native';
 
-/** The configuration the native engine takes (see native/index.d.ts). */
-export interface NativeEngineConfig {
-  port: number;
-  ringEntries: number;
-  sqpoll: { enabled: boolean; idleMs: number; cpu: number | null };
-  taskrun: 'defer' | 'coop' | 'default';
-  bufferRing: { size: number; count: number };
-  load: { connections: number; messageBytes: number; threads: number };
-  /** Hard bound: the native load threads stop by themselves after this long. */
-  maxDurationMs: number;
-}
-
-export interface NativeApplied {
-  sqpollEnabled: boolean;
-  sqpollCpu: number | null;
-  sqpollIdleMs: number;
-  taskrun: 'defer' | 'coop' | 'default';
-  ringEntries: number;
-  bufferRingSize: number;
-  bufferRingCount: number;
-}
-
-export interface NativeStarted {
-  port: number;
-  applied: NativeApplied;
-  rejected: RejectedKnob[];
-  ring: { flags: string[]; features: string[]; sqEntries: number; cqEntries: number };
-}
-
-export interface NativeSnapshot {
-  requests: number;
-  bytes: number;
-  errors: number;
-  enobufs: number;
-  histogram: SparseHistogram;
-  serverCpuNs: number;
-  loadCpuNs: number;
-  processCpuNs: number;
-  monotonicNs: number;
-  activeConnections: number;
-  running: boolean;
-}
+// The native addon's own declarations (native/index.d.ts) are the single source of these
+// shapes; the aliases name them as the host sees them.
+export type NativeEngineConfig = Native.EngineConfig & { port: number };
+export type NativeApplied = Native.AppliedKnobs;
+export type NativeStarted = Native.StartResult;
+export type NativeSnapshot = Native.EngineSnapshot;
+export type CapabilityProbe = Native.CapabilityProbe;
 
 export interface EngineErrorData {
   code: string;
@@ -68,24 +33,3 @@ export type EngineToHost =
   | { type: 'stopped'; final: NativeSnapshot | null }
   | { type: 'probed'; capabilities: CapabilityProbe }
   | { type: 'error'; during: 'start' | 'stop' | 'snapshot' | 'probe'; error: EngineErrorData };
-
-/** Result of one attempted ring setup during the capability probe. */
-export interface ProbeResult {
-  /** 0 when the kernel accepted it, else the positive errno. */
-  errno: number;
-  code: string;
-  reason: string;
-}
-
-export interface CapabilityProbe {
-  ring: ProbeResult;
-  sqpoll: ProbeResult;
-  deferTaskrun: ProbeResult;
-  coopTaskrun: ProbeResult;
-  /** A socket op (RECV) on an IOPOLL ring: the kernel answers EINVAL. */
-  iopollSocket: ProbeResult;
-  /** io_uring op names the kernel reports as supported (IORING_REGISTER_PROBE). */
-  ops: string[];
-  /** IORING_FEAT_* names. */
-  features: string[];
-}

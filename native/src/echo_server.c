@@ -456,6 +456,21 @@ static void handle_cqe(struct server_rt *rt, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* Handles every completion ready now, then hands returned buffers back to the kernel in
+ * one tail update. */
+static void reap_completions(struct server_rt *rt)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&rt->ring, head, cqe) {
+		handle_cqe(rt, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&rt->ring, seen);
+	buf_publish(rt);
+}
+
 /*
  * Re-arms connections that ran the buffer ring dry, now that some came back:
  * at most one per free buffer, oldest first. Re-arming all of them at once
@@ -486,14 +501,7 @@ static void serve(struct server_rt *rt)
 			return;
 		}
 
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-		io_uring_for_each_cqe(ring, head, cqe) {
-			handle_cqe(rt, cqe);
-			seen++;
-		}
-		io_uring_cq_advance(ring, seen);
-		buf_publish(rt);
+		reap_completions(rt);
 		/* Not only after returns: a re-armed connection may end (EOF) without
 		 * taking a buffer, and the rest of the starved list must not wait
 		 * for returns that never come. */
@@ -524,13 +532,7 @@ static int drain(struct server_rt *rt)
 		int ret = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
 		if (ret < 0 && ret != -ETIME && ret != -EINTR)
 			break;
-		unsigned head, seen = 0;
-		io_uring_for_each_cqe(ring, head, cqe) {
-			handle_cqe(rt, cqe);
-			seen++;
-		}
-		io_uring_cq_advance(ring, seen);
-		buf_publish(rt);
+		reap_completions(rt);
 	}
 	return rt->inflight == 0;
 }

@@ -1,48 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import type * as Native from '../../native';
-
-// Helpers (repeated per file: test/native holds only *.test.ts).
-const require = createRequire(import.meta.url);
-const native: typeof Native = require('../../native');
-
-type EngineConfig = Native.EngineConfig;
-
-function config(over: {
-  port?: number;
-  ringEntries?: number;
-  sqpoll?: Partial<EngineConfig['sqpoll']>;
-  taskrun?: EngineConfig['taskrun'];
-  bufferRing?: Partial<EngineConfig['bufferRing']>;
-  load?: Partial<EngineConfig['load']>;
-  maxDurationMs?: number;
-} = {}): EngineConfig {
-  return {
-    port: over.port ?? 0,
-    ringEntries: over.ringEntries ?? 256,
-    sqpoll: { enabled: false, idleMs: 1000, cpu: null, ...over.sqpoll },
-    taskrun: over.taskrun ?? 'defer',
-    bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
-    load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },
-    maxDurationMs: over.maxDurationMs ?? 10_000,
-  };
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { config, native, sleep, stopQuietly } from './engineHarness';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const taskCount = () => readdirSync('/proc/self/task').length;
-
-/** Always stop, so one failing test cannot leave the engine running for the next. */
-function stopQuietly(): void {
-  try {
-    native.stop();
-  } catch {
-    /* nothing running */
-  }
-}
 
 afterEach(stopQuietly);
 
