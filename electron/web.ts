@@ -49,8 +49,7 @@ export async function startWebHost(api: LabApi, options: WebHostOptions = {}): P
 
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
-    const origin = req.headers.origin;
-    const originOk = origin === undefined || new URL(origin).host === req.headers.host;
+    const originOk = sameOrigin(req.headers.origin, req.headers.host);
     if (url.pathname !== '/api' || !tokenMatches(url.searchParams.get('token'), token) || !originOk) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       socket.destroy();
@@ -107,6 +106,16 @@ export async function startWebHost(api: LabApi, options: WebHostOptions = {}): P
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Browsers always send Origin on WebSocket upgrades; non-browser clients may omit it. */
+function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false; // e.g. "null" from a file:// page
+  }
 }
 
 function tokenMatches(given: string | null, expected: string): boolean {

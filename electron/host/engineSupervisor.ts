@@ -49,6 +49,8 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   private waiter: Waiter | null = null;
   private shuttingDown = false;
   restarts = 0;
+  /** The engine process's pid, once it said it is ready. */
+  pid: number | null = null;
 
   constructor(private readonly spawn: EngineSpawner = () => forkEngine(), private readonly timeoutMs = 15_000) {
     super();
@@ -63,13 +65,14 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new LabError({ code: 'ENGINE_TIMEOUT', message: 'engine process did not start', fix: 'run `uring-lab doctor` and check that the native addon is built (npm run build:native)' })), this.timeoutMs);
       channel.onMessage((message) => {
-        if (message.type === 'ready') { clearTimeout(timer); resolve(); return; }
+        if (message.type === 'ready') { this.pid = message.pid; clearTimeout(timer); resolve(); return; }
         this.route(message);
       });
       channel.onExit((code, signal) => {
         clearTimeout(timer);
         this.channel = null;
         this.ready = null;
+        this.pid = null;
         const error = new LabError({
           code: 'ENGINE_CRASHED',
           message: `engine process exited (${signal ?? `code ${code}`})`,
