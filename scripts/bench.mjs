@@ -11,7 +11,9 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 
 const cases = [
   { name: 'io_uring, SQPOLL off (taskrun defer)', sets: [] },
+  { name: 'io_uring, SQPOLL off (taskrun coop)', sets: ['server.taskrun=coop'] },
   { name: 'io_uring, SQPOLL on  (taskrun default)', sets: ['server.sqpoll.enabled=true', 'server.taskrun=default'] },
+  { name: 'io_uring, SQPOLL on, pinned to CPU 1', sets: ['server.sqpoll.enabled=true', 'server.taskrun=default', 'server.sqpoll.cpu=1'] },
   { name: 'io_uring, 4 KiB messages', sets: ['load.messageBytes=4096'] },
   { name: 'io_uring, 64 KiB messages, 8 conns', sets: ['load.messageBytes=65536', 'load.connections=8'] },
 ];
