@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 /**
- * `uring-lab` command line: the lab without a window. Verbs and flags are a contract that
- * users' scripts rely on (DESIGN.md): exit 0 on success, 2 with a one-line error naming the
- * field and the fix on bad input, 1 when the run itself failed.
+ * `uring-lab` command line: the lab without a window. Verbs, flags and exit codes are a
+ * contract that users' scripts rely on (DESIGN.md):
+ *   0   the run completed cleanly;
+ *   1   the run failed, or completed with errors or with another lab run sharing the machine
+ *       (one line on stderr; with --json the summary is still printed, with status/failure);
+ *   2   bad input: one line naming the field and the fix; nothing started;
+ *   130 interrupted by SIGINT/SIGTERM: the run was stopped cleanly and its partial summary
+ *       printed with status "interrupted".
+ * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { LabError, Profile, RunSummary, DoctorReport } from './contract';
+import { INPUT_ERROR_CODES, LabError, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
 import { LabService } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 
@@ -16,12 +22,17 @@ const USAGE = `uring-lab — a lab for kernel-level I/O tuning (io_uring echo se
 Usage:
   uring-lab run [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
   uring-lab doctor [--json]
-  uring-lab serve [--port P]
+  uring-lab serve [--port P] [--token-file PATH]
 
   run      one measured run of the echo workload (warm-up, then --duration seconds measured);
            --json prints one RunSummary object on stdout
   doctor   what this machine offers: kernel, io_uring, SQPOLL, taskrun modes, memlock, BTF, tracefs
-  serve    the lab's UI in a browser, on 127.0.0.1 (prints the URL with its access token)
+  serve    the lab's UI in a browser, on 127.0.0.1 (prints the URL with its access token);
+           --token-file keeps the token (created 0600 when missing) so a restarted host keeps
+           its URL and an open tab reconnects by itself
+
+Exit codes: 0 completed cleanly; 1 failed or completed with errors; 2 bad input;
+130 interrupted (SIGINT/SIGTERM; the partial summary is still printed)
 
 Examples:
   uring-lab run --duration 3 --set server.sqpoll.enabled=true --json
@@ -76,6 +87,9 @@ export function buildRunProfile(values: { profile?: string; set?: string[]; dura
   return profile;
 }
 
+/** Exit code 130: the shell's convention for a command ended by SIGINT. */
+const EXIT_INTERRUPTED = 130;
+
 async function runCommand(args: string[]): Promise<number> {
   const { values } = parse('run', args, {
     profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
@@ -84,27 +98,66 @@ async function runCommand(args: string[]): Promise<number> {
   const profile = buildRunProfile(values as { profile?: string; set?: string[]; duration?: string });
 
   const lab = new LabService();
-  const interrupt = () => { void lab.stopRun(); };
-  process.once('SIGINT', interrupt);
+  let interruptedBy: string | null = null;
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (interruptedBy) {
+      // A second signal: the user really wants out; the engine process dies with us.
+      process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the run to stop\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    interruptedBy = signal;
+    void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   try {
-    const ended = new Promise<RunSummary>((resolve, reject) => {
+    const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
-        if (event.type === 'ended') resolve(event.summary);
-        if (event.type === 'failed') reject(new LabError(event.error));
+        if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') resolve(event);
         if (event.type === 'frame' && !values.json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
           process.stderr.write(`\r  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
         }
       });
     });
     await lab.startRun({ profile, untilStopped: false });
-    const summary = await ended;
+    const event = await terminal;
+    const summary = event.summary;
     if (process.stderr.isTTY && !values.json) process.stderr.write('\n');
     process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-    return summary.requests > 0 ? 0 : 1;
+    return exitCodeFor(summary);
   } finally {
     process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     await lab.close();
   }
+}
+
+/** The exit code for a run's summary, with its one stderr line where it is not 0. */
+export function exitCodeFor(summary: RunSummary): number {
+  const say = (line: string) => process.stderr.write(`uring-lab: ${oneLineText(line, 400)}\n`);
+  if (summary.status === 'interrupted') {
+    say(`run ${summary.runId} ${summary.failure?.message ?? 'interrupted'}; partial summary after ${summary.measuredS.toFixed(2)} s measured`);
+    return EXIT_INTERRUPTED;
+  }
+  if (summary.status === 'failed') {
+    const f = summary.failure;
+    say(`run ${summary.runId} failed: ${f?.message ?? 'unknown reason'}${f?.fix ? `; ${f.fix}` : ''}`);
+    return 1;
+  }
+  if (summary.errors > 0) {
+    say(`run ${summary.runId} completed with ${summary.errors} errors (failed connections or mismatched echoes); its numbers exclude them`);
+    return 1;
+  }
+  if (summary.contention.otherRuns.length > 0) {
+    const other = summary.contention.otherRuns[0];
+    say(`run ${summary.runId} shared this machine with another uring-lab run (pid ${other.pid}${summary.contention.otherRuns.length > 1 ? ` and ${summary.contention.otherRuns.length - 1} more` : ''}): its numbers are not its own; run one at a time`);
+    return 1;
+  }
+  if (summary.requests === 0) {
+    say(`run ${summary.runId} completed no request in its measured window`);
+    return 1;
+  }
+  return 0;
 }
 
 async function doctorCommand(args: string[]): Promise<number> {
@@ -121,15 +174,20 @@ async function doctorCommand(args: string[]): Promise<number> {
 }
 
 async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parse('serve', args, { port: { type: 'string' } });
+  const { values } = parse('serve', args, { port: { type: 'string' }, 'token-file': { type: 'string' } });
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
   const port = values.port === undefined ? 7420 : Number(values.port as string);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw usageError(`--port "${values.port}" is not a TCP port`, 'give a number from 0 to 65535 (0 picks a free one)', 'port');
   }
   const { startWebHost } = await import('./web');
+  let token: string | undefined;
+  if (values['token-file'] !== undefined) {
+    const { loadOrCreateToken } = await import('./host/tokenFile');
+    token = loadOrCreateToken(values['token-file'] as string);
+  }
   const lab = new LabService();
-  const web = await startWebHost(lab, { port });
+  const web = await startWebHost(lab, { port, token });
   process.stdout.write(`uring-lab is serving its UI at ${web.url}\n`);
   await new Promise<void>((resolve) => {
     const shutdown = () => resolve();
@@ -146,15 +204,26 @@ function fmtInt(n: number): string {
 }
 
 function formatSummary(s: RunSummary): string {
+  const cpu = (ns: number | null) => (ns === null ? 'n/a' : `${fmtInt(ns)} ns`);
+  const pct = (r: number | null) => (r === null ? '' : ` ${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`);
   const lines = [
-    `run ${s.runId} — ${s.profileName}, kernel ${s.kernel.release}`,
-    `  throughput   ${fmtInt(s.throughputRps)} req/s over ${s.measuredS.toFixed(2)} s (${fmtInt(s.requests)} requests, ${s.errors} errors)`,
+    `run ${s.runId} — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}${s.failure ? ` (${s.failure.code}: ${s.failure.message})` : ''}`,
+    `  throughput   ${fmtInt(s.throughputRps)} req/s over ${s.measuredS.toFixed(2)} s (${fmtInt(s.requests)} requests, ${s.errors} errors)${s.phases.length > 1 ? `, all ${s.phases.length} phases` : ''}`,
     `  latency µs   p50 ${s.latencyUs.p50}  p90 ${s.latencyUs.p90}  p99 ${s.latencyUs.p99}  p99.9 ${s.latencyUs.p999}  max ${s.latencyUs.max}`,
-    `  CPU/request  server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmtInt(s.serverCpuNsPerReq)} ns`}  load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmtInt(s.loadCpuNsPerReq)} ns`}`,
+    `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
+    `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
+    `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
     `  SQPOLL       ${s.applied.server.sqpoll.enabled ? 'on' : 'off'}   taskrun ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`,
   ];
+  if (s.phases.length > 1) {
+    for (const p of s.phases) {
+      const changed = p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start';
+      lines.push(`  phase ${p.index}      ${changed}: ${fmtInt(p.stats.throughputRps)} req/s${pct(p.vsPhase0?.throughputRps ?? null)}  p99 ${p.stats.latencyUs.p99} µs${pct(p.vsPhase0?.p99 ?? null)}  server ${cpu(p.stats.serverCpuNsPerReq)}/req`);
+    }
+  }
   for (const r of s.rejected) lines.push(`  refused      ${r.knob}=${JSON.stringify(r.requested)}: ${r.code} — ${r.reason}${r.fix ? ` (${r.fix})` : ''}`);
-  return `${lines.join('\n')}\n`;
+  for (const w of s.warnings) lines.push(`  warning      ${w}`);
+  return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
 }
 
 function formatDoctor(report: DoctorReport): string {
@@ -173,10 +242,11 @@ if (require.main === module) {
     (err) => {
       if (err instanceof LabError) {
         process.stderr.write(`uring-lab: ${err.oneLine()}\n`);
-        const inputError = err instanceof UsageError || ['USAGE', 'UNKNOWN_KEY', 'INVALID_VALUE', 'NOT_A_LEAF', 'READ_ONLY', 'SET_SYNTAX', 'PROFILE_INVALID', 'PROFILE_VERSION', 'PROFILE_UNREADABLE', 'PROFILE_NOT_JSON', 'EADDRINUSE'].includes(err.code);
-        process.exitCode = inputError ? 2 : 1;
+        process.exitCode = err instanceof UsageError || INPUT_ERROR_CODES.has(err.code) ? 2 : 1;
       } else {
-        process.stderr.write(`uring-lab: ${(err as Error).stack ?? String(err)}\n`);
+        // A bug of ours: still one bounded line; the stack only when asked for.
+        const text = process.env.URING_LAB_DEBUG ? (err as Error)?.stack ?? String(err) : `internal error: ${(err as Error)?.message ?? String(err)} (set URING_LAB_DEBUG=1 for the stack)`;
+        process.stderr.write(`uring-lab: ${process.env.URING_LAB_DEBUG ? text : oneLineText(text, 400)}\n`);
         process.exitCode = 1;
       }
     },

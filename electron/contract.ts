@@ -138,10 +138,15 @@ export const RingSetupSchema = z.object({
   cqEntries: z.number().int(),
 });
 
+export const KnobChangeSchema = z.object({ path: z.string(), from: z.unknown(), to: z.unknown() });
+export type KnobChange = z.infer<typeof KnobChangeSchema>;
+
 export const PhaseSchema = z.object({
   index: z.number().int().min(0),
   /** Milliseconds since the run started. */
   atMs: z.number(),
+  /** Knobs requested differently from the previous phase ([] for phase 0). */
+  changed: z.array(KnobChangeSchema),
   applied: ProfileSchema,
   rejected: z.array(RejectedKnobSchema),
   ring: RingSetupSchema,
@@ -164,10 +169,24 @@ export const RunFrameSchema = z.object({
   bytes: z.number().int().min(0),
   errors: z.number().int().min(0),
   throughputRps: z.number().min(0),
-  latencyUs: z.object({ p50: z.number(), p99: z.number(), max: z.number() }),
+  latencyUs: z.object({
+    p50: z.number(), p99: z.number(), max: z.number(),
+    /** p99 with coordinated omission corrected (HdrHistogram-style re-weighting of the sends a
+     *  closed loop skipped while it waited); equals p99 when nothing stalled. */
+    p99Corrected: z.number(),
+  }),
   histogram: SparseHistogramSchema,
   serverCpuNs: z.number().min(0),
   loadCpuNs: z.number().min(0),
+  /** Requests sent whose echo had not fully arrived at the end of the interval (gauge). */
+  inFlight: z.number().int().min(0),
+  /** Age of the oldest of those, µs (0 when none): a stall shows here even when no request completes. */
+  oldestInFlightUs: z.number().min(0),
+  /** The busiest load-generator thread's CPU share of the interval (0–1). ≥ 0.9: the frame may measure the generator. */
+  loadBusyShare: z.number().min(0),
+  /** Last frame of an engine instance (the run ended or a phase change restarted the engine):
+   *  its interval is shorter than the others and its rate is already weighted by it. */
+  final: z.boolean(),
 });
 export type RunFrame = z.infer<typeof RunFrameSchema>;
 
@@ -183,8 +202,45 @@ export const LatencySummarySchema = z.object({
   mean: z.number(),
 });
 
+/** The same statistics for the whole run and for each phase (measured frames only). */
+export const RunStatsSchema = z.object({
+  measuredS: z.number(),
+  requests: z.number().int(),
+  errors: z.number().int(),
+  throughputRps: z.number(),
+  latencyUs: LatencySummarySchema,
+  serverCpuNsPerReq: z.number().nullable(),
+  loadCpuNsPerReq: z.number().nullable(),
+});
+export type RunStats = z.infer<typeof RunStatsSchema>;
+
+export const PhaseResultSchema = PhaseSchema.extend({
+  /** Milliseconds since the run started when the phase ended. */
+  endMs: z.number(),
+  stats: RunStatsSchema,
+  /** Ratio to phase 0 (this / phase 0) of throughput, p50, p99, p99.9 and CPU per request;
+   *  null for phase 0 or where either side has no measured requests. */
+  vsPhase0: z.object({
+    throughputRps: z.number().nullable(),
+    p50: z.number().nullable(),
+    p99: z.number().nullable(),
+    p999: z.number().nullable(),
+    serverCpuNsPerReq: z.number().nullable(),
+  }).nullable(),
+  /** Latency counts of the phase's measured frames (same layout as the run's histogram). */
+  histogram: SparseHistogramSchema,
+});
+export type PhaseResult = z.infer<typeof PhaseResultSchema>;
+
+export const RunStatusWordSchema = z.enum(['completed', 'failed', 'interrupted']);
+export type RunStatusWord = z.infer<typeof RunStatusWordSchema>;
+
 export const RunSummarySchema = z.object({
   runId: z.string(),
+  /** completed: the window ran out (or was stopped by its controller); failed: see `failure`;
+   *  interrupted: SIGINT/SIGTERM or host shutdown stopped it early (partial numbers). */
+  status: RunStatusWordSchema,
+  failure: z.object({ code: z.string(), message: z.string(), fix: z.string().optional() }).nullable(),
   profileName: z.string(),
   startedAt: z.string(),
   measuredS: z.number(),
@@ -196,10 +252,28 @@ export const RunSummarySchema = z.object({
   /** Server CPU (its thread plus SQPOLL and io-wq kernel threads) per request, ns. */
   serverCpuNsPerReq: z.number().nullable(),
   loadCpuNsPerReq: z.number().nullable(),
+  /** Latency percentiles with coordinated omission corrected (see RunFrame.latencyUs.p99Corrected). */
+  latencyCorrectedUs: LatencySummarySchema,
+  /** Requests sent but not completed when the measured window closed, and the oldest's age. */
+  inFlightAtEnd: z.object({ requests: z.number().int().min(0), oldestUs: z.number().min(0) }),
+  /** The busiest load thread was ≥ 90 % busy over the measured window: the numbers may
+   *  measure the generator rather than the server. */
+  loadSaturated: z.boolean(),
+  /** That busiest load thread's CPU share of the measured window (0–1). */
+  loadBusyShare: z.number(),
+  /** Other things that used this machine's CPUs while the run measured. */
+  contention: z.object({
+    /** Other uring-lab runs that overlapped this one (same machine). */
+    otherRuns: z.array(z.object({ pid: z.number().int(), runId: z.string(), startedAt: z.string() })),
+    /** CPU used by processes other than this lab's, in CPUs (e.g. 0.8 = most of one core), or null if unknown. */
+    otherCpus: z.number().nullable(),
+  }),
+  /** One-line cautions about the numbers (contention, generator saturation, stalls, errors). */
+  warnings: z.array(z.string()),
   applied: ProfileSchema,
   rejected: z.array(RejectedKnobSchema),
   ring: RingSetupSchema,
-  phases: z.array(PhaseSchema),
+  phases: z.array(PhaseResultSchema),
   probes: z.array(ProbeStatusSchema),
   kernel: z.object({ release: z.string() }),
   histogram: z.object({
@@ -247,19 +321,75 @@ export const LabErrorSchema = z.object({
 });
 export type LabErrorData = z.infer<typeof LabErrorSchema>;
 
+/** Longest message / fix / field an error carries; longer text is elided with a count. */
+export const ERROR_TEXT_LIMITS = { message: 400, fix: 300, field: 120, code: 40 } as const;
+
+/**
+ * Makes untrusted text safe for one terminal line or one UI label: control characters
+ * (ANSI escapes, newlines that would forge a second `uring-lab:` line) are escaped as \xNN
+ * or \uNNNN, and text beyond `max` characters is cut with the number of characters left out.
+ */
+export function oneLineText(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+  if (escaped.length <= max) return escaped;
+  const keep = Math.max(0, max - 30);
+  return `${escaped.slice(0, keep)}… (${escaped.length - keep} more characters)`;
+}
+
+/** A value quoted for an error message: JSON where possible, bounded, escaped. */
+export function quoteValue(value: unknown, max = 60): string {
+  let text: string;
+  if (typeof value === 'number' && !Number.isFinite(value)) text = String(value);
+  else if (typeof value === 'bigint') text = `${value}`;
+  else {
+    try { text = JSON.stringify(value) ?? String(value); } catch { text = String(value); }
+  }
+  return oneLineText(text, max);
+}
+
+/**
+ * Error codes that mean the input was wrong (a flag, a profile, a knob, a resource budget):
+ * nothing started, and the CLI exits 2. Everything else is a failure of the run (exit 1).
+ */
+export const INPUT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'USAGE', 'UNKNOWN_KEY', 'INVALID_VALUE', 'NOT_A_LEAF', 'READ_ONLY', 'SET_SYNTAX',
+  'PROFILE_INVALID', 'PROFILE_VERSION', 'PROFILE_UNREADABLE', 'PROFILE_NOT_JSON',
+  'EADDRINUSE', 'RESOURCE_BUDGET', 'TOKEN_FILE', 'BAD_REQUEST',
+]);
+
 export class LabError extends Error {
   readonly code: string;
   readonly field?: string;
   readonly fix?: string;
   constructor(data: LabErrorData) {
-    super(data.message);
+    // Every error is bounded and free of control characters from the moment it exists, so
+    // no transport or terminal downstream can be flooded or forged by what a user typed.
+    super(oneLineText(String(data.message), ERROR_TEXT_LIMITS.message));
     this.name = 'LabError';
-    this.code = data.code;
-    this.field = data.field;
-    this.fix = data.fix;
+    this.code = oneLineText(String(data.code), ERROR_TEXT_LIMITS.code);
+    if (data.field !== undefined) this.field = oneLineText(String(data.field), ERROR_TEXT_LIMITS.field);
+    if (data.fix !== undefined) this.fix = oneLineText(String(data.fix), ERROR_TEXT_LIMITS.fix);
   }
   toData(): LabErrorData {
-    return { code: this.code, message: this.message, field: this.field, fix: this.fix };
+    const data: LabErrorData = { code: this.code, message: this.message };
+    if (this.field !== undefined) data.field = this.field;
+    if (this.fix !== undefined) data.fix = this.fix;
+    return data;
+  }
+  /** Any thrown value as a LabError (words kept, bounded and escaped like every LabError). */
+  static from(err: unknown, code = 'INTERNAL'): LabError {
+    if (err instanceof LabError) return err;
+    const e = err as { code?: unknown; message?: unknown; field?: unknown; fix?: unknown } | null;
+    return new LabError({
+      code: typeof e?.code === 'string' ? e.code : code,
+      message: typeof e?.message === 'string' ? e.message : String(err),
+      field: typeof e?.field === 'string' ? e.field : undefined,
+      fix: typeof e?.fix === 'string' ? e.fix : undefined,
+    });
   }
   /** One line for a terminal: what is wrong, with which field, and how to fix it. */
   oneLine(): string {
@@ -270,11 +400,24 @@ export class LabError extends Error {
 // ---------------------------------------------------------------------------------------
 // LabApi: the service every front end talks to (Electron preload, WebSocket, in-process)
 // ---------------------------------------------------------------------------------------
+export const RunStateSchema = z.enum(['idle', 'starting', 'running', 'stopping']);
+export type RunState = z.infer<typeof RunStateSchema>;
+
 export const RunStatusSchema = z.object({
   running: z.boolean(),
+  /** Where the run's lifecycle is; `running` is true for every state but idle. */
+  state: RunStateSchema,
   runId: z.string().nullable(),
+  /** The profile the asking client's next run uses (each client has its own). While a run
+   *  goes, its controller's profile is the run's current one. */
   profile: ProfileSchema,
+  /** Phases of the current run so far (the last one is in effect). */
+  phases: z.array(PhaseSchema),
   phase: PhaseSchema.nullable(),
+  /** True when the asking client controls the current run (it started it or took control). */
+  controller: z.boolean(),
+  /** Seq of the newest frame of the current run (-1 before the first), for resync after a reconnect. */
+  lastSeq: z.number().int(),
   lastSummary: RunSummarySchema.nullable(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
@@ -282,9 +425,15 @@ export type RunStatus = z.infer<typeof RunStatusSchema>;
 export const LabEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('frame'), frame: RunFrameSchema }),
   z.object({ type: z.literal('phase'), runId: z.string(), phase: PhaseSchema }),
+  // Exactly one of ended / failed / interrupted closes every run that started.
   z.object({ type: z.literal('ended'), runId: z.string(), summary: RunSummarySchema }),
-  z.object({ type: z.literal('failed'), runId: z.string(), error: LabErrorSchema }),
+  z.object({ type: z.literal('failed'), runId: z.string(), error: LabErrorSchema, summary: RunSummarySchema }),
+  z.object({ type: z.literal('interrupted'), runId: z.string(), reason: z.string(), summary: RunSummarySchema }),
+  /** Control of the run moved to another client (takeControl). */
+  z.object({ type: z.literal('control'), runId: z.string(), controllerId: z.string() }),
 ]);
+export type TerminalEvent = Extract<LabEvent, { type: 'ended' | 'failed' | 'interrupted' }>;
+export const TERMINAL_EVENT_TYPES = ['ended', 'failed', 'interrupted'] as const;
 export type LabEvent = z.infer<typeof LabEventSchema>;
 
 export const StartRunParamsSchema = z.strictObject({
@@ -292,7 +441,15 @@ export const StartRunParamsSchema = z.strictObject({
   /** Run until stopped (UI); otherwise the profile's warm-up + measure window bounds it. */
   untilStopped: z.boolean().default(false),
 });
-export const SetKnobParamsSchema = z.strictObject({ path: z.string().min(1), value: z.unknown() });
+export const SetKnobParamsSchema = z.strictObject({ path: z.string().min(1).max(200), value: z.unknown() });
+export const GetFramesParamsSchema = z.strictObject({ runId: z.string().max(100), fromSeq: z.number().int().min(0) });
+export const FramesResultSchema = z.object({
+  runId: z.string(),
+  frames: z.array(RunFrameSchema),
+  /** Frames from `fromSeq` on that the host no longer keeps (they are lost to this client). */
+  lost: z.number().int().min(0),
+});
+export type FramesResult = z.infer<typeof FramesResultSchema>;
 
 export interface LabApi {
   getStatus(): Promise<RunStatus>;
@@ -302,6 +459,10 @@ export interface LabApi {
   stopRun(): Promise<RunSummary | null>;
   /** Changes one knob. While a run is going this starts a new phase with the knob applied. */
   setKnob(params: z.input<typeof SetKnobParamsSchema>): Promise<RunStatus>;
+  /** Makes this client the controller of the current run (others then observe). */
+  takeControl(): Promise<RunStatus>;
+  /** Frames of the current run from `fromSeq` on, as far as the host still keeps them. */
+  getFrames(params: z.input<typeof GetFramesParamsSchema>): Promise<FramesResult>;
   doctor(): Promise<DoctorReport>;
   onEvent(listener: (event: LabEvent) => void): () => void;
 }
@@ -312,8 +473,24 @@ export const LAB_METHODS = {
   startRun: StartRunParamsSchema,
   stopRun: z.undefined().or(z.strictObject({})),
   setKnob: SetKnobParamsSchema,
+  takeControl: z.undefined().or(z.strictObject({})),
+  getFrames: GetFramesParamsSchema,
   doctor: z.undefined().or(z.strictObject({})),
 } as const;
+
+/**
+ * One client's view of the lab (a WebSocket connection, the Electron window, the CLI). The
+ * client that starts a run controls it; the others observe its frames and get NOT_CONTROLLER
+ * from stopRun/setKnob. Each client's pending profile is its own.
+ */
+export interface LabSession extends LabApi {
+  readonly clientId: string;
+  /** The client went away: its listeners are dropped; a run it controls goes on (bounded). */
+  dispose(): void;
+}
+export interface LabSessions {
+  session(clientId: string): LabSession;
+}
 export type LabMethod = keyof typeof LAB_METHODS;
 
 /** WebSocket envelope, client → host. */

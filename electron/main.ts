@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { EngineSupervisor, ENGINE_ENTRY, EngineChannel } from './host/engineSupervisor';
 import { LabService } from './host/labService';
 import { dispatchLabCall } from './host/labDispatch';
-import { LabError } from './contract';
+import { LabError, type LabSession } from './contract';
 import type { EngineToHost } from './engine/protocol';
 
 export const IPC_CALL = 'uring-lab:call';
@@ -34,6 +34,9 @@ function senderIsTrusted(event: IpcMainInvokeEvent): boolean {
   return frame !== null && frame.parent === null && frame.url.split(/[?#]/)[0] === RENDERER_URL;
 }
 
+/** Each window is its own LabApi client (it controls the runs it starts). */
+const windowSessions = new Map<number, LabSession>();
+
 function createWindow(lab: LabService): BrowserWindow {
   const win = new BrowserWindow({
     width: 1400,
@@ -50,8 +53,11 @@ function createWindow(lab: LabService): BrowserWindow {
   });
   win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   win.webContents.on('will-navigate', (event, url) => { if (url !== win.webContents.getURL()) event.preventDefault(); });
-  const unsubscribe = lab.onEvent((event) => { if (!win.isDestroyed()) win.webContents.send(IPC_EVENT, event); });
-  win.on('closed', unsubscribe);
+  const webContentsId = win.webContents.id;
+  const client = lab.session(`window-${webContentsId}`);
+  windowSessions.set(webContentsId, client);
+  client.onEvent((event) => { if (!win.isDestroyed()) win.webContents.send(IPC_EVENT, event); });
+  win.on('closed', () => { client.dispose(); windowSessions.delete(webContentsId); });
   void win.loadFile(RENDERER_INDEX);
   return win;
 }
@@ -63,7 +69,9 @@ app.whenReady().then(() => {
     if (!senderIsTrusted(event)) {
       return { ok: false, error: new LabError({ code: 'FORBIDDEN', message: 'lab calls are accepted only from the uring-lab window' }).toData() };
     }
-    return dispatchLabCall(lab, method, params);
+    const client = windowSessions.get(event.sender.id);
+    if (!client) return { ok: false, error: new LabError({ code: 'FORBIDDEN', message: 'this window has no lab session' }).toData() };
+    return dispatchLabCall(client, method, params);
   });
   createWindow(lab);
   app.on('activate', () => { if (BrowserWindow.getAllWindows().length === 0) createWindow(lab); });

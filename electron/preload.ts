@@ -24,6 +24,8 @@ const uringLab: LabApi = {
   startRun: (params) => call('startRun', params),
   stopRun: () => call('stopRun'),
   setKnob: (params) => call('setKnob', params),
+  takeControl: () => call('takeControl'),
+  getFrames: (params) => call('getFrames', params),
   doctor: () => call('doctor'),
   onEvent: (listener) => {
     const handler = (_event: unknown, labEvent: LabEvent) => listener(labEvent);

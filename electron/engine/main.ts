@@ -3,9 +3,14 @@
  * that a fault in kernel-facing code takes down this process, never the window or the CLI.
  * The same file runs under child_process.fork (CLI, browser host, tests) and Electron's
  * utilityProcess (desktop), which differ only in how messages travel.
+ *
+ * Native start/stop run on libuv's thread pool (they connect, allocate and join threads), so
+ * this process's event loop keeps answering: its heartbeat is what tells the host's watchdog
+ * the engine is alive, and a missing heartbeat means it is hung (or SIGSTOPped).
  */
+import { readFileSync } from 'node:fs';
 import type * as Native from '../../native';
-import type { EngineToHost, HostToEngine } from './protocol';
+import { ENGINE_HEARTBEAT_MS, type EngineErrorData, type EngineResources, type EngineToHost, type HostToEngine } from './protocol';
 
 const native: typeof Native = require('../../../native');
 
@@ -27,18 +32,54 @@ function stopFrames(): void {
   frameTimer = null;
 }
 
-function errorData(err: unknown): { code: string; message: string; errno?: number; knob?: string } {
-  const e = err as { code?: string; message?: string; errno?: number; knob?: string };
-  return { code: e.code ?? 'ENGINE_ERROR', message: e.message ?? String(err), errno: e.errno, knob: e.knob };
+function errorData(err: unknown): EngineErrorData {
+  const e = err as { code?: string; message?: string; errno?: number; knob?: string; fix?: string };
+  return { code: e.code ?? 'ENGINE_ERROR', message: e.message ?? String(err), errno: e.errno, knob: e.knob, fix: e.fix };
 }
 
+/** MemAvailable and RLIMIT_MEMLOCK, as the kernel reports them to this process. */
+function resourcesFor(config: Native.EngineConfig): EngineResources {
+  let memAvailableBytes: number | null = null;
+  let memlockBytes: number | null = null;
+  try {
+    const kib = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (kib) memAvailableBytes = Number(kib[1]) * 1024;
+  } catch { /* reported as unknown */ }
+  try {
+    const line = /^Max locked memory\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (line && line[1] !== 'unlimited') memlockBytes = Number(line[1]);
+  } catch { /* reported as unknown */ }
+  return { needs: native.memoryNeeds(config), memAvailableBytes, memlockBytes };
+}
+
+// One native call at a time: the host's supervisor already serialises, this guards anyway.
+let busy: Promise<void> = Promise.resolve();
+
 function handle(message: HostToEngine): void {
+  if (message.type === 'shutdown') {
+    stopFrames();
+    // A run still going: stop it synchronously so no native thread outlives the process.
+    try { native.stop(); } catch { /* exiting anyway */ }
+    process.exit(0);
+  }
+  busy = busy.then(() => handleNative(message)).catch(() => undefined);
+}
+
+async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>): Promise<void> {
   switch (message.type) {
+    case 'plan': {
+      try {
+        post({ type: 'planned', resources: resourcesFor(message.config) });
+      } catch (err) {
+        post({ type: 'error', during: 'plan', error: errorData(err) });
+      }
+      return;
+    }
     case 'start': {
       stopFrames();
       let started: Native.StartResult;
       try {
-        started = native.start(message.config);
+        started = await native.startAsync(message.config);
       } catch (err) {
         post({ type: 'error', during: 'start', error: errorData(err) });
         return;
@@ -59,7 +100,7 @@ function handle(message: HostToEngine): void {
     case 'stop': {
       stopFrames();
       try {
-        post({ type: 'stopped', final: native.stop() });
+        post({ type: 'stopped', final: await native.stopAsync() });
       } catch (err) {
         post({ type: 'error', during: 'stop', error: errorData(err) });
       }
@@ -73,11 +114,6 @@ function handle(message: HostToEngine): void {
       }
       return;
     }
-    case 'shutdown': {
-      stopFrames();
-      try { native.stop(); } catch { /* exiting anyway */ }
-      process.exit(0);
-    }
   }
 }
 
@@ -86,4 +122,5 @@ else process.on('message', (message) => handle(message as HostToEngine));
 // A host that dies without saying goodbye must not leave a load generator running.
 process.on('disconnect', () => handle({ type: 'shutdown' }));
 
+setInterval(() => post({ type: 'heartbeat' }), ENGINE_HEARTBEAT_MS).unref();
 post({ type: 'ready', pid: process.pid });

@@ -12,15 +12,30 @@ export type NativeApplied = Native.AppliedKnobs;
 export type NativeStarted = Native.StartResult;
 export type NativeSnapshot = Native.EngineSnapshot;
 export type CapabilityProbe = Native.CapabilityProbe;
+export type NativeMemoryNeeds = Native.MemoryNeeds;
 
 export interface EngineErrorData {
   code: string;
   message: string;
   errno?: number;
   knob?: string;
+  fix?: string;
 }
 
+/** What the engine's machine can give a run, read next to the engine (memory and limits). */
+export interface EngineResources {
+  needs: NativeMemoryNeeds;
+  /** MemAvailable from /proc/meminfo, bytes; null if unreadable. */
+  memAvailableBytes: number | null;
+  /** RLIMIT_MEMLOCK soft limit of the engine process, bytes; null = unlimited or unknown. */
+  memlockBytes: number | null;
+}
+
+/** The engine process says something at least this often (a heartbeat when idle). */
+export const ENGINE_HEARTBEAT_MS = 250;
+
 export type HostToEngine =
+  | { type: 'plan'; config: NativeEngineConfig }
   | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number }
   | { type: 'stop' }
   | { type: 'probe' }
@@ -28,8 +43,10 @@ export type HostToEngine =
 
 export type EngineToHost =
   | { type: 'ready'; pid: number }
+  | { type: 'heartbeat' }
+  | { type: 'planned'; resources: EngineResources }
   | { type: 'started'; started: NativeStarted }
   | { type: 'snapshot'; snapshot: NativeSnapshot }
   | { type: 'stopped'; final: NativeSnapshot | null }
   | { type: 'probed'; capabilities: CapabilityProbe }
-  | { type: 'error'; during: 'start' | 'stop' | 'snapshot' | 'probe'; error: EngineErrorData };
+  | { type: 'error'; during: 'plan' | 'start' | 'stop' | 'snapshot' | 'probe'; error: EngineErrorData };

@@ -1,13 +1,28 @@
 /**
- * Runs the engine in its own process and restarts it after a crash. The transport is
- * pluggable: child_process.fork under plain Node (CLI, browser host, tests) and Electron's
- * utilityProcess in the desktop app; both carry the same EngineToHost/HostToEngine messages.
+ * Runs the engine in its own process, serialises every call to it, watches it for hangs and
+ * replaces it after a fault. The transport is pluggable: child_process.fork under plain Node
+ * (CLI, browser host, tests) and Electron's utilityProcess in the desktop app; both carry the
+ * same EngineToHost/HostToEngine messages, and tests drive it with a fake channel.
+ *
+ * Three rules keep a run from ever being lost here:
+ *  - one queue: every request (start, stop, plan, probe for the doctor) waits for the one
+ *    before it, so no caller can find the engine "busy" and give up half-way;
+ *  - every request has a time limit that follows from the work asked (the caller says how
+ *    long it may take), and a watchdog: the engine process says something at least every
+ *    ENGINE_HEARTBEAT_MS, so silence for `unresponsiveMs` means it is hung (or SIGSTOPped) —
+ *    it is killed and reported as ENGINE_UNRESPONSIVE;
+ *  - a fault (exit or hang) is reported exactly once per engine process, as 'fault', and the
+ *    next request starts a fresh process.
  */
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { LabError } from '../contract';
-import type { CapabilityProbe, EngineToHost, HostToEngine, NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
+import {
+  ENGINE_HEARTBEAT_MS,
+  type CapabilityProbe, type EngineResources, type EngineToHost, type HostToEngine,
+  type NativeEngineConfig, type NativeSnapshot, type NativeStarted,
+} from '../engine/protocol';
 
 export interface EngineChannel {
   send(message: HostToEngine): void;
@@ -23,12 +38,29 @@ export const ENGINE_ENTRY = path.join(__dirname, '..', 'engine', 'main.js');
 /** child_process.fork transport: the default everywhere but inside Electron. */
 export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
   const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  // A send racing the child's exit fails asynchronously; the exit handler reports the fault.
+  child.on('error', () => undefined);
   return {
-    send: (message) => { if (child.connected) child.send(message); },
+    send: (message) => { if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); }); },
     onMessage: (listener) => child.on('message', (m) => listener(m as EngineToHost)),
     onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal)),
     kill: () => { child.kill('SIGKILL'); },
   };
+}
+
+export interface SupervisorOptions {
+  /** Silence longer than this from a live engine process means it is hung. */
+  unresponsiveMs?: number;
+  /** How long a new engine process may take to say it is ready. */
+  spawnTimeoutMs?: number;
+  /** Limit for requests whose caller gives none (plan, probe). */
+  defaultTimeoutMs?: number;
+}
+
+export interface EngineSupervisorEvents {
+  snapshot: [NativeSnapshot];
+  /** The engine process died or hung while it mattered; emitted once per process. */
+  fault: [LabError];
 }
 
 interface Waiter {
@@ -38,55 +70,187 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-export interface EngineSupervisorEvents {
-  snapshot: [NativeSnapshot];
-  crash: [LabError];
+/** One engine process and what the supervisor knows about it. */
+interface EngineProcess {
+  channel: EngineChannel;
+  ready: Promise<void>;
+  /** Fails `ready` (no effect once it resolved). */
+  failReady: (error: LabError) => void;
+  pid: number | null;
+  lastHeardAt: number;
+  /** Set once the process is gone or condemned; later messages from it are ignored. */
+  dead: boolean;
+  watchdog: NodeJS.Timeout | null;
 }
 
 export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
-  private channel: EngineChannel | null = null;
-  private ready: Promise<void> | null = null;
+  private engine: EngineProcess | null = null;
   private waiter: Waiter | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
   private shuttingDown = false;
+  private readonly unresponsiveMs: number;
+  private readonly spawnTimeoutMs: number;
+  private readonly defaultTimeoutMs: number;
+  /** Engine processes replaced after a fault. */
   restarts = 0;
-  /** The engine process's pid, once it said it is ready. */
-  pid: number | null = null;
 
-  constructor(private readonly spawn: EngineSpawner = () => forkEngine(), private readonly timeoutMs = 15_000) {
+  constructor(private readonly spawn: EngineSpawner = () => forkEngine(), options: SupervisorOptions = {}) {
     super();
+    this.unresponsiveMs = options.unresponsiveMs ?? 5_000;
+    this.spawnTimeoutMs = options.spawnTimeoutMs ?? 15_000;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000;
   }
 
-  /** Starts the engine process if it is not running; resolves once it said it is ready. */
-  private ensureProcess(): Promise<void> {
-    if (this.ready) return this.ready;
+  /** The current engine process's pid, once it said it is ready. */
+  get pid(): number | null {
+    return this.engine?.pid ?? null;
+  }
+
+  /** Whether an engine process is up (it may hold a running engine). */
+  get alive(): boolean {
+    return this.engine !== null && !this.engine.dead;
+  }
+
+  // ---- requests (all through one queue) -----------------------------------------------
+
+  /** What `config` needs in memory and what the engine's machine has. */
+  plan(config: NativeEngineConfig): Promise<EngineResources> {
+    return this.request({ type: 'plan', config }, 'planned', this.defaultTimeoutMs).then((m) => m.resources);
+  }
+
+  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number): Promise<NativeStarted> {
+    return (await this.request({ type: 'start', config, frameIntervalMs }, 'started', timeoutMs)).started;
+  }
+
+  /** Stops the running engine; null when no engine process is up (nothing to stop). */
+  async stop(timeoutMs: number): Promise<NativeSnapshot | null> {
+    return this.enqueue(async () => {
+      if (!this.alive) return null;
+      return (await this.send({ type: 'stop' }, 'stopped', timeoutMs)).final;
+    });
+  }
+
+  /** Creates throw-away rings with each setup flag to learn what this kernel accepts. */
+  async probe(): Promise<CapabilityProbe> {
+    return (await this.request({ type: 'probe' }, 'probed', this.defaultTimeoutMs)).capabilities;
+  }
+
+  /** Ends the engine process; safe to call more than once. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const engine = this.engine;
+    if (!engine || engine.dead) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { engine.channel.kill(); resolve(); }, 3000);
+      engine.channel.onExit(() => { clearTimeout(timer); resolve(); });
+      engine.channel.send({ type: 'shutdown' });
+    });
+  }
+
+  private request<T extends EngineToHost['type']>(message: HostToEngine, expect: T, timeoutMs: number): Promise<Extract<EngineToHost, { type: T }>> {
+    return this.enqueue(() => this.send(message, expect, timeoutMs));
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Sends one request to a (possibly fresh) engine and waits for its answer. Queue only. */
+  private async send<T extends EngineToHost['type']>(message: HostToEngine, expect: T, timeoutMs: number): Promise<Extract<EngineToHost, { type: T }>> {
+    const engine = await this.ensureProcess();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.condemn(engine, new LabError({
+          code: 'ENGINE_TIMEOUT',
+          message: `engine did not finish "${message.type}" in ${(timeoutMs / 1000).toFixed(1)} s`,
+          fix: 'the engine process was replaced; try again, with fewer connections or smaller buffers if it repeats',
+        }));
+      }, timeoutMs);
+      this.waiter = { expect, resolve: resolve as (m: EngineToHost) => void, reject, timer };
+      engine.channel.send(message);
+    });
+  }
+
+  // ---- the engine process -------------------------------------------------------------
+
+  private ensureProcess(): Promise<EngineProcess> {
+    if (this.engine && !this.engine.dead) return this.engine.ready.then(() => this.engine!);
     this.shuttingDown = false;
     const channel = this.spawn();
-    this.channel = channel;
-    this.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LabError({ code: 'ENGINE_TIMEOUT', message: 'engine process did not start', fix: 'run `uring-lab doctor` and check that the native addon is built (npm run build:native)' })), this.timeoutMs);
-      channel.onMessage((message) => {
-        if (message.type === 'ready') { this.pid = message.pid; clearTimeout(timer); resolve(); return; }
-        this.route(message);
-      });
-      channel.onExit((code, signal) => {
-        clearTimeout(timer);
-        this.channel = null;
-        this.ready = null;
-        this.pid = null;
-        const error = new LabError({
-          code: 'ENGINE_CRASHED',
-          message: `engine process exited (${signal ?? `code ${code}`})`,
-          fix: 'the lab restarts it on the next run; if it repeats, run `uring-lab doctor`',
-        });
-        reject(error);
-        this.failWaiter(error);
-        if (!this.shuttingDown) { this.restarts++; this.emit('crash', error); }
-      });
+    let markReady!: () => void;
+    let failReady!: (e: LabError) => void;
+    const ready = new Promise<void>((resolve, reject) => { markReady = resolve; failReady = reject; });
+    const engine: EngineProcess = {
+      channel,
+      ready,
+      failReady,
+      pid: null,
+      lastHeardAt: Date.now(),
+      dead: false,
+      watchdog: null,
+    };
+    engine.ready.catch(() => undefined);
+    this.engine = engine;
+    const spawnTimer = setTimeout(() => this.condemn(engine, new LabError({
+      code: 'ENGINE_UNRESPONSIVE', message: `engine process did not start in ${this.spawnTimeoutMs / 1000} s`,
+      fix: 'run `uring-lab doctor` and check that the native addon is built (npm run build:native)',
+    })), this.spawnTimeoutMs);
+    channel.onMessage((message) => {
+      if (engine.dead) return;
+      engine.lastHeardAt = Date.now();
+      if (message.type === 'ready') {
+        engine.pid = message.pid;
+        clearTimeout(spawnTimer);
+        markReady();
+        return;
+      }
+      this.route(message);
     });
-    return this.ready;
+    channel.onExit((code, signal) => {
+      clearTimeout(spawnTimer);
+      this.condemn(engine, new LabError({
+        code: 'ENGINE_CRASHED',
+        message: `engine process exited (${signal ?? `code ${code}`})`,
+        fix: 'the lab starts a fresh engine on the next run; if it repeats, run `uring-lab doctor`',
+      }));
+    });
+    engine.watchdog = setInterval(() => {
+      // Only a ready process owes heartbeats; a starting one is bounded by spawnTimer.
+      if (engine.pid !== null && Date.now() - engine.lastHeardAt > this.unresponsiveMs) {
+        this.condemn(engine, new LabError({
+          code: 'ENGINE_UNRESPONSIVE',
+          message: `engine process ${engine.pid} stopped answering (silent for ${(this.unresponsiveMs / 1000).toFixed(1)} s; hung or stopped)`,
+          fix: 'the lab killed it and starts a fresh engine on the next run; check `dmesg` and `uring-lab doctor` if it repeats',
+        }));
+      }
+    }, Math.max(50, Math.min(ENGINE_HEARTBEAT_MS * 2, this.unresponsiveMs / 4)));
+    engine.watchdog.unref?.();
+    return engine.ready.then(() => engine);
+  }
+
+  /**
+   * Ends an engine process that exited, hung or timed out: kills it, fails the pending
+   * request and the ready promise, and reports the fault once. Later calls are no-ops.
+   */
+  private condemn(engine: EngineProcess, error: LabError): void {
+    if (engine.dead) return;
+    engine.dead = true;
+    if (engine.watchdog) clearInterval(engine.watchdog);
+    engine.channel.kill();
+    if (this.engine === engine) this.engine = null;
+    // A process that never became ready fails its callers with the same error.
+    engine.failReady(error);
+    this.failWaiter(error);
+    if (!this.shuttingDown) {
+      this.restarts++;
+      this.emit('fault', error);
+    }
   }
 
   private route(message: EngineToHost): void {
+    if (message.type === 'heartbeat') return;
     if (message.type === 'snapshot') { this.emit('snapshot', message.snapshot); return; }
     const waiter = this.waiter;
     if (!waiter) return;
@@ -94,7 +258,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
       this.waiter = null;
       clearTimeout(waiter.timer);
       const e = message.error;
-      waiter.reject(new LabError({ code: e.code, message: e.message, field: e.knob, fix: fixForEngineError(e.code, e.knob) }));
+      waiter.reject(new LabError({ code: e.code, message: e.message, field: e.knob, fix: e.fix ?? fixForEngineError(e.code, e.knob) }));
       return;
     }
     if (message.type === waiter.expect) {
@@ -109,56 +273,20 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     this.waiter = null;
     if (waiter) { clearTimeout(waiter.timer); waiter.reject(error); }
   }
-
-  private async request<T extends EngineToHost['type']>(message: HostToEngine, expect: T): Promise<Extract<EngineToHost, { type: T }>> {
-    await this.ensureProcess();
-    if (this.waiter) throw new LabError({ code: 'ENGINE_BUSY', message: 'the engine is still answering a previous request', fix: 'wait for it and try again' });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        reject(new LabError({ code: 'ENGINE_TIMEOUT', message: `engine did not answer "${message.type}" in ${this.timeoutMs} ms`, fix: 'the engine process is being restarted; try again' }));
-        this.channel?.kill();
-      }, this.timeoutMs);
-      this.waiter = { expect, resolve: resolve as (m: EngineToHost) => void, reject, timer };
-      this.channel!.send(message);
-    });
-  }
-
-  async start(config: NativeEngineConfig, frameIntervalMs: number): Promise<NativeStarted> {
-    return (await this.request({ type: 'start', config, frameIntervalMs }, 'started')).started;
-  }
-
-  async stop(): Promise<NativeSnapshot | null> {
-    if (!this.channel) return null;
-    return (await this.request({ type: 'stop' }, 'stopped')).final;
-  }
-
-  /** Creates throw-away rings with each setup flag to learn what this kernel accepts. */
-  async probe(): Promise<CapabilityProbe> {
-    return (await this.request({ type: 'probe' }, 'probed')).capabilities;
-  }
-
-  /** Ends the engine process; safe to call more than once. */
-  async shutdown(): Promise<void> {
-    const channel = this.channel;
-    if (!channel) return;
-    this.shuttingDown = true;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { channel.kill(); resolve(); }, 3000);
-      channel.onExit(() => { clearTimeout(timer); resolve(); });
-      channel.send({ type: 'shutdown' });
-    });
-  }
 }
 
+/** Fixes for engine errors the binding did not already give one for. */
 function fixForEngineError(code: string, knob?: string): string {
   switch (code) {
     case 'EPERM':
       return 'io_uring may be disabled: check `sysctl kernel.io_uring_disabled` (0 allows it) and container seccomp; run `uring-lab doctor`';
     case 'ENOMEM':
-      return 'raise the locked-memory limit (ulimit -l) or lower server.ringEntries / server.bufferRing.count';
+      return 'the kernel could not allocate the rings or buffers: lower server.ringEntries, server.bufferRing.count × size or load.connections × load.messageBytes';
     case 'EADDRINUSE':
       return 'another process holds the port; let the lab pick one (port 0)';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'raise the open-file limit (`ulimit -n`) or lower load.connections';
     default:
       return knob ? `change ${knob} and try again; \`uring-lab doctor\` lists what this kernel supports` : 'run `uring-lab doctor` to see what this kernel supports';
   }

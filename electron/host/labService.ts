@@ -1,258 +1,435 @@
 /**
- * The lab's one service (LabApi) under plain Node: runs experiments on the engine process,
- * turns native snapshots into RunFrames, applies live knob changes as phases, and computes
- * the RunSummary. Electron's IPC, the WebSocket host and the CLI are thin transports over it.
+ * The lab's one service (LabApi) under plain Node, and the run lifecycle it enforces.
+ * Electron's IPC, the WebSocket host and the CLI are thin transports over its sessions.
+ *
+ * The lifecycle is a small state machine: idle → starting → running ⇄ (phase change) →
+ * stopping → idle. Every run that starts (the engine accepted it) ends with exactly one
+ * terminal event — `ended`, `failed` (code + one-line reason) or `interrupted` — whatever
+ * happens: the window runs out, its controller stops it, the engine crashes or hangs, a
+ * start or stop times out, calls race each other, or the host shuts down. Two mechanisms
+ * make that hold: every state change goes through one queue (`exclusive`), and `close()` of
+ * a run is idempotent (the first terminal event wins, later ones are dropped).
+ *
+ * Clients: each transport connection is a session with its own pending profile. The client
+ * that starts a run controls it; others observe its frames and get NOT_CONTROLLER from
+ * stopRun/setKnob until they call takeControl.
  */
-import os from 'node:os';
 import {
-  LabApi, LabError, LabEvent, Phase, Profile, RejectedKnob, RunFrame, RunStatus, RunSummary,
-  SetKnobParamsSchema, StartRunParamsSchema, HISTOGRAM_LAYOUT,
+  FramesResult, GetFramesParamsSchema, LabApi, LabError, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
+  RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema,
 } from '../contract';
-import type { NativeSnapshot, NativeStarted } from '../engine/protocol';
+import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engineSupervisor';
-import { HISTOGRAM_LAYOUT_DESCRIPTION, LatencyHistogram } from './histogram';
 import { defaultProfile, parseProfile, withKnob } from './profiles';
-import { appliedProfile, nativeConfigFor } from './nativeConfig';
+import { nativeConfigFor } from './nativeConfig';
+import { checkBudget } from './run/budget';
+import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
+import { RunRecord } from './run/runRecord';
 
 /** A run started from the UI goes on until stopped, but never longer than this. */
 export const UNTIL_STOPPED_LIMIT_S = 15 * 60;
+/** The client id of in-process callers (CLI, tests) using LabService as a LabApi. */
+export const LOCAL_CLIENT = 'local';
+/** Pending profiles kept for clients that went away (a reconnecting tab gets its own back). */
+const KEPT_CLIENT_PROFILES = 64;
 
 export interface LabServiceOptions {
   supervisor?: EngineSupervisor;
   frameIntervalMs?: number;
+  /** Where runs register themselves to detect each other; tests give a private folder. */
+  activeRunsDir?: string;
+  /** Time limits of engine start/stop; by default they follow from the work (engineTimeouts). */
+  timeouts?: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
+}
+
+/** How long the engine may take to start/stop `config`: it follows from the work asked. */
+export function engineTimeouts(config: NativeEngineConfig): { startMs: number; stopMs: number } {
+  const conns = config.load.connections;
+  const bytes = config.bufferRing.size * config.bufferRing.count + conns * 2 * config.load.messageBytes;
+  return {
+    // Connects (~1 ms each under load) and touching the buffers (≥ 100 MB/s even when swapping pages in).
+    startMs: Math.round(5_000 + conns * 5 + (bytes / 100e6) * 1000),
+    // One drain per thread (each bounded at 2 s natively) and closing every connection.
+    stopMs: Math.round(5_000 + 2_000 * (config.load.threads + 1) + conns * 2),
+  };
 }
 
 interface ActiveRun {
-  runId: string;
-  startedAt: string;
-  t0Ns: number;
-  lastNs: number;
-  seq: number;
-  untilStopped: boolean;
-  warmupMs: number;
-  phases: Phase[];
-  histogram: LatencyHistogram;
-  totals: { requests: number; bytes: number; errors: number; serverCpuNs: number; loadCpuNs: number; measuredNs: number };
+  readonly runId: string;
+  readonly record: RunRecord;
+  controllerId: string;
+  /** The profile of the phase in effect, as requested. */
+  profile: Profile;
+  config: NativeEngineConfig;
+  readonly untilStopped: boolean;
+  loadConnections: number;
   endTimer: NodeJS.Timeout | null;
+  readonly registry: ActiveRunRegistry;
+  readonly cpuWindow: MachineCpuWindow;
+  /** Set when the run's end began (stop under way); later ends are no-ops. */
+  ending: boolean;
+  /** Set when the terminal event went out. */
+  closed: boolean;
 }
 
-export class LabService implements LabApi {
-  private profile: Profile = defaultProfile();
+export class LabService implements LabApi, LabSessions {
+  private state: RunState = 'idle';
   private run: ActiveRun | null = null;
+  /** The last run that ended, for getFrames after a reconnect. */
+  private lastRecord: RunRecord | null = null;
   private lastSummary: RunSummary | null = null;
+  private readonly profiles = new Map<string, Profile>();
   private readonly listeners = new Set<(event: LabEvent) => void>();
   private readonly supervisor: EngineSupervisor;
   private readonly frameIntervalMs: number;
+  private readonly activeRunsDir?: string;
+  private readonly timeouts: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
   private queue: Promise<unknown> = Promise.resolve();
   private runCounter = 0;
+  private closing = false;
+  private readonly local: LabSession;
 
   constructor(options: LabServiceOptions = {}) {
     this.supervisor = options.supervisor ?? new EngineSupervisor();
     this.frameIntervalMs = options.frameIntervalMs ?? 100;
+    this.activeRunsDir = options.activeRunsDir;
+    this.timeouts = options.timeouts ?? engineTimeouts;
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
-    this.supervisor.on('crash', (error) => this.onCrash(error));
+    this.supervisor.on('fault', (error) => this.onFault(error));
+    this.local = this.session(LOCAL_CLIENT);
   }
 
-  onEvent(listener: (event: LabEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  // ---- sessions ------------------------------------------------------------------------
+
+  session(clientId: string): LabSession {
+    const own = new Set<(event: LabEvent) => void>();
+    const lab = this;
+    return {
+      clientId,
+      getStatus: () => lab.statusFor(clientId),
+      startRun: (params) => lab.startRunFor(clientId, params),
+      stopRun: () => lab.stopRunFor(clientId),
+      setKnob: (params) => lab.setKnobFor(clientId, params),
+      takeControl: () => lab.takeControlFor(clientId),
+      getFrames: (params) => lab.framesFor(params),
+      doctor: () => lab.doctor(),
+      onEvent(listener) {
+        own.add(listener);
+        lab.listeners.add(listener);
+        return () => { own.delete(listener); lab.listeners.delete(listener); };
+      },
+      dispose() {
+        for (const listener of own) lab.listeners.delete(listener);
+        own.clear();
+      },
+    };
   }
+
+  // LabApi of in-process callers (CLI, tests): the session of LOCAL_CLIENT.
+  getStatus(): Promise<RunStatus> { return this.local.getStatus(); }
+  startRun(params: Parameters<LabApi['startRun']>[0] = {}) { return this.local.startRun(params); }
+  stopRun(): Promise<RunSummary | null> { return this.local.stopRun(); }
+  setKnob(params: Parameters<LabApi['setKnob']>[0]): Promise<RunStatus> { return this.local.setKnob(params); }
+  takeControl(): Promise<RunStatus> { return this.local.takeControl(); }
+  getFrames(params: Parameters<LabApi['getFrames']>[0]): Promise<FramesResult> { return this.local.getFrames(params); }
+  onEvent(listener: (event: LabEvent) => void): () => void { return this.local.onEvent(listener); }
+
+  async doctor() {
+    const { runDoctor } = await import('./doctor');
+    // Through the supervisor's queue like every engine call, so it can never race a stop.
+    return runDoctor(() => this.supervisor.probe());
+  }
+
+  /**
+   * Stops a run in progress as `interrupted` (SIGINT/SIGTERM of the CLI, or a host that is
+   * closing). Resolves with its summary, or null when nothing was running.
+   */
+  interruptRun(reason: string): Promise<RunSummary | null> {
+    return this.exclusive(async () => {
+      const run = this.run;
+      if (!run) return null;
+      return this.endRun(run, 'interrupted', { code: 'INTERRUPTED', message: reason });
+    });
+  }
+
+  /** Ends the service: a run still going ends as interrupted, then the engine process exits. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const interrupted = this.interruptRun('the lab host is shutting down');
+    // A start that is still connecting must not hold the shutdown for its whole time limit.
+    await Promise.race([interrupted.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await this.supervisor.shutdown();
+    const run = this.run;
+    if (run) this.closeRun(run, 'interrupted', { code: 'INTERRUPTED', message: 'the lab host shut down' });
+  }
+
+  // ---- the state machine ----------------------------------------------------------------
 
   private emit(event: LabEvent): void {
-    for (const listener of this.listeners) listener(event);
+    for (const listener of [...this.listeners]) {
+      try { listener(event); } catch { /* one listener's fault must not starve the others */ }
+    }
   }
 
-  /** Run/stop/knob changes are applied one at a time, in the order they were asked for. */
+  /** State changes are applied one at a time, in the order they were asked for. */
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
     const next = this.queue.then(task, task);
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  async getStatus(): Promise<RunStatus> {
+  private profileOf(clientId: string): Profile {
+    return this.profiles.get(clientId) ?? defaultProfile();
+  }
+
+  private setProfileOf(clientId: string, profile: Profile): void {
+    this.profiles.delete(clientId);
+    this.profiles.set(clientId, profile);
+    while (this.profiles.size > KEPT_CLIENT_PROFILES) this.profiles.delete(this.profiles.keys().next().value!);
+  }
+
+  private async statusFor(clientId: string): Promise<RunStatus> {
     const run = this.run;
+    const controller = run !== null && run.controllerId === clientId;
     return {
-      running: run !== null,
+      running: this.state !== 'idle',
+      state: this.state,
       runId: run?.runId ?? null,
-      profile: this.profile,
-      phase: run ? run.phases[run.phases.length - 1] : null,
+      profile: controller ? run.profile : this.profileOf(clientId),
+      phases: run?.record.phaseList ?? [],
+      phase: run?.record.currentPhase ?? null,
+      controller,
+      lastSeq: run?.record.lastSeq ?? -1,
       lastSummary: this.lastSummary,
     };
   }
 
-  startRun(params: unknown = {}): Promise<{ runId: string; phase: Phase }> {
+  private startRunFor(clientId: string, params: unknown = {}): Promise<{ runId: string; phase: Phase }> {
     return this.exclusive(async () => {
       const parsed = StartRunParamsSchema.safeParse(params ?? {});
       if (!parsed.success) throw new LabError({ code: 'BAD_REQUEST', field: parsed.error.issues[0].path.join('.'), message: `startRun: ${parsed.error.issues[0].message}`, fix: 'pass { profile?, untilStopped? }' });
-      if (this.run) throw new LabError({ code: 'RUN_ACTIVE', message: `run ${this.run.runId} is still going`, fix: 'stop it first' });
-      const profile = parsed.data.profile === undefined ? this.profile : parseProfile(parsed.data.profile, 'startRun.profile');
+      if (this.closing) throw new LabError({ code: 'SHUTTING_DOWN', message: 'the lab host is shutting down', fix: 'start the lab again' });
+      if (this.run) {
+        throw new LabError({
+          code: 'RUN_ACTIVE', message: `run ${this.run.runId} is still going${this.run.controllerId === clientId ? '' : ' (controlled by another client)'}`,
+          fix: this.run.controllerId === clientId ? 'stop it first' : 'watch it, wait for it to end, or takeControl() and stop it',
+        });
+      }
+      const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
       const untilStopped = parsed.data.untilStopped;
       const boundS = untilStopped ? UNTIL_STOPPED_LIMIT_S : profile.duration.warmupS + profile.duration.measureS;
+      // The engine also stops by itself at this bound (plus slack), even if this host dies.
+      const config = nativeConfigFor(profile, boundS * 1000 + 5000);
 
-      const t0Ns = nowNs();
-      const started = await this.supervisor.start(nativeConfigFor(profile, boundS * 1000 + 5000), this.frameIntervalMs);
-      this.profile = profile;
-      const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${++this.runCounter}`;
-      const run: ActiveRun = {
-        runId, startedAt: new Date().toISOString(), t0Ns, lastNs: t0Ns, seq: 0, untilStopped,
-        warmupMs: profile.duration.warmupS * 1000, phases: [], histogram: new LatencyHistogram(),
-        totals: { requests: 0, bytes: 0, errors: 0, serverCpuNs: 0, loadCpuNs: 0, measuredNs: 0 },
-        endTimer: null,
-      };
-      this.run = run;
-      const phase = this.addPhase(run, profile, started);
-      // The engine also stops by itself (maxDurationMs); this timer is the normal end.
-      run.endTimer = setTimeout(() => { void this.stopRun().catch(() => undefined); }, boundS * 1000);
-      return { runId, phase };
+      this.state = 'starting';
+      try {
+        await this.checkResources(profile, config);
+        const t0Ns = nowNs();
+        const started = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
+        this.setProfileOf(clientId, profile);
+        const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++this.runCounter}`;
+        const record = new RunRecord(runId, t0Ns, profile.duration.warmupS * 1000);
+        const run: ActiveRun = {
+          runId, record, controllerId: clientId, profile, config, untilStopped,
+          loadConnections: profile.load.connections, endTimer: null,
+          registry: new ActiveRunRegistry(this.activeRunsDir), cpuWindow: new MachineCpuWindow(),
+          ending: false, closed: false,
+        };
+        const phase = record.addPhase(profile, started, nowNs());
+        this.run = run;
+        this.state = 'running';
+        run.registry.register(runId, record.startedAt);
+        if (record.warmupMs === 0) run.cpuWindow.begin(nowNs());
+        this.emit({ type: 'phase', runId, phase });
+        run.endTimer = setTimeout(() => { void this.endFromTimer(run); }, boundS * 1000);
+        return { runId, phase };
+      } finally {
+        if (this.state === 'starting') this.state = 'idle';
+      }
     });
   }
 
-  stopRun(): Promise<RunSummary | null> {
+  private async checkResources(profile: Profile, config: NativeEngineConfig): Promise<void> {
+    const refusal = checkBudget(profile, await this.supervisor.plan(config));
+    if (refusal) throw refusal;
+  }
+
+  private stopRunFor(clientId: string): Promise<RunSummary | null> {
     return this.exclusive(async () => {
       const run = this.run;
       if (!run) return null;
-      if (run.endTimer) clearTimeout(run.endTimer);
-      let final: NativeSnapshot | null = null;
-      try {
-        final = await this.supervisor.stop();
-      } finally {
-        if (final) this.onSnapshot(final, true);
-        this.run = null;
-      }
-      const summary = this.summarize(run);
-      this.lastSummary = summary;
-      this.emit({ type: 'ended', runId: run.runId, summary });
-      return summary;
+      this.assertController(run, clientId, 'stop');
+      return this.endRun(run, 'completed', null);
     });
   }
 
-  setKnob(params: unknown): Promise<RunStatus> {
+  private setKnobFor(clientId: string, params: unknown): Promise<RunStatus> {
     return this.exclusive(async () => {
       const parsed = SetKnobParamsSchema.safeParse(params);
       if (!parsed.success) throw new LabError({ code: 'BAD_REQUEST', field: parsed.error.issues[0].path.join('.'), message: `setKnob: ${parsed.error.issues[0].message}`, fix: 'pass { path: "server.sqpoll.enabled", value: true }' });
-      const next = withKnob(this.profile, parsed.data.path, parsed.data.value);
       const run = this.run;
-      if (run) {
-        // A ring's setup flags are fixed at creation, so a knob change restarts the engine
-        // with the new profile; the run goes on as a new phase.
-        const final = await this.supervisor.stop();
-        if (final) this.onSnapshot(final, true);
-        const remainingMs = run.untilStopped ? UNTIL_STOPPED_LIMIT_S * 1000 : Math.max(1000, run.warmupMs + next.duration.measureS * 1000 - (nowNs() - run.t0Ns) / 1e6);
-        const started = await this.supervisor.start(nativeConfigFor(next, remainingMs + 5000), this.frameIntervalMs);
-        run.lastNs = nowNs();
-        this.profile = next;
-        this.addPhase(run, next, started);
-      } else {
-        this.profile = next;
+      if (!run || run.controllerId !== clientId) {
+        if (run && this.state !== 'idle') this.assertController(run, clientId, 'change a knob of');
+        this.setProfileOf(clientId, withKnob(this.profileOf(clientId), parsed.data.path, parsed.data.value));
+        return this.statusFor(clientId);
       }
-      return this.getStatus();
+      const next = withKnob(run.profile, parsed.data.path, parsed.data.value);
+      await this.changePhase(run, next);
+      return this.statusFor(clientId);
     });
   }
 
-  async doctor() {
-    const { runDoctor } = await import('./doctor');
-    return runDoctor(() => this.supervisor.probe());
-  }
-
-  async close(): Promise<void> {
-    await this.stopRun().catch(() => undefined);
-    await this.supervisor.shutdown();
-  }
-
-  private addPhase(run: ActiveRun, requested: Profile, started: NativeStarted): Phase {
-    const phase: Phase = {
-      index: run.phases.length,
-      atMs: (nowNs() - run.t0Ns) / 1e6,
-      applied: appliedProfile(requested, started.applied),
-      rejected: started.rejected,
-      ring: started.ring,
-    };
-    run.phases.push(phase);
-    this.emit({ type: 'phase', runId: run.runId, phase });
-    return phase;
-  }
-
-  /** `final` marks the last snapshot of an engine we stopped ourselves (end or phase change). */
-  private onSnapshot(snapshot: NativeSnapshot, final = false): void {
-    const run = this.run;
-    if (!run) return;
-    const intervalNs = Math.max(1, snapshot.monotonicNs - run.lastNs);
-    const startMs = (run.lastNs - run.t0Ns) / 1e6;
-    run.lastNs = snapshot.monotonicNs;
-    const tMs = (snapshot.monotonicNs - run.t0Ns) / 1e6;
-    const measuring = startMs >= run.warmupMs;
-    const frameHistogram = new LatencyHistogram();
-    frameHistogram.addSparse(snapshot.histogram);
-    const frame: RunFrame = {
-      runId: run.runId,
-      seq: run.seq++,
-      phase: run.phases.length - 1,
-      tMs,
-      intervalMs: intervalNs / 1e6,
-      measuring,
-      requests: snapshot.requests,
-      bytes: snapshot.bytes,
-      errors: snapshot.errors,
-      throughputRps: snapshot.requests / (intervalNs / 1e9),
-      latencyUs: { p50: frameHistogram.quantileUs(0.5), p99: frameHistogram.quantileUs(0.99), max: frameHistogram.maxUs() },
-      histogram: snapshot.histogram,
-      serverCpuNs: snapshot.serverCpuNs,
-      loadCpuNs: snapshot.loadCpuNs,
-    };
-    if (measuring) {
-      const t = run.totals;
-      t.requests += snapshot.requests;
-      t.bytes += snapshot.bytes;
-      t.errors += snapshot.errors;
-      t.serverCpuNs += snapshot.serverCpuNs;
-      t.loadCpuNs += snapshot.loadCpuNs;
-      t.measuredNs += intervalNs;
-      run.histogram.addSparse(snapshot.histogram);
+  /**
+   * A ring's setup flags are fixed at creation, so a knob change restarts the engine with
+   * the new profile; the run goes on as a new phase. The budget is checked before the old
+   * engine stops, so a refused change leaves the run as it was.
+   */
+  private async changePhase(run: ActiveRun, next: Profile): Promise<void> {
+    const remainingMs = run.untilStopped
+      ? UNTIL_STOPPED_LIMIT_S * 1000 - run.record.elapsedMs(nowNs())
+      : run.record.warmupMs + next.duration.measureS * 1000 - run.record.elapsedMs(nowNs());
+    const config = nativeConfigFor(next, Math.max(1000, remainingMs) + 5000);
+    await this.checkResources(next, config);
+    if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended before the knob change`, fix: 'start a new run' });
+    try {
+      const final = await this.supervisor.stop(this.timeouts(run.config).stopMs);
+      if (final) this.frame(run, final, true);
+      if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
+      const started = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
+      run.profile = next;
+      run.config = config;
+      run.loadConnections = next.load.connections;
+      this.setProfileOf(run.controllerId, next);
+      const phase = run.record.addPhase(next, started, nowNs());
+      this.emit({ type: 'phase', runId: run.runId, phase });
+    } catch (err) {
+      // The old engine is gone and the new one did not start: the run cannot go on.
+      const error = LabError.from(err, 'ENGINE_ERROR');
+      if (!run.closed) await this.endRun(run, 'failed', { code: error.code, message: `knob change failed: ${error.message}`, fix: error.fix });
+      throw error;
     }
-    this.emit({ type: 'frame', frame });
-    // The native side stopped by itself (its hard time bound): end the run properly.
-    if (!final && !snapshot.running && this.run === run) void this.stopRun().catch(() => undefined);
   }
 
-  private onCrash(error: LabError): void {
-    const run = this.run;
-    if (!run) return;
+  private takeControlFor(clientId: string): Promise<RunStatus> {
+    return this.exclusive(async () => {
+      const run = this.run;
+      if (!run) throw new LabError({ code: 'NO_RUN', message: 'no run is going, so there is nothing to control', fix: 'start a run; its starter controls it' });
+      if (run.controllerId !== clientId) {
+        run.controllerId = clientId;
+        this.emit({ type: 'control', runId: run.runId, controllerId: clientId });
+      }
+      return this.statusFor(clientId);
+    });
+  }
+
+  private async framesFor(params: unknown): Promise<FramesResult> {
+    const parsed = GetFramesParamsSchema.safeParse(params);
+    if (!parsed.success) throw new LabError({ code: 'BAD_REQUEST', field: parsed.error.issues[0].path.join('.'), message: `getFrames: ${parsed.error.issues[0].message}`, fix: 'pass { runId, fromSeq }' });
+    const { runId, fromSeq } = parsed.data;
+    const record = this.run?.runId === runId ? this.run.record : this.lastRecord?.runId === runId ? this.lastRecord : null;
+    if (!record) {
+      throw new LabError({ code: 'RUN_UNKNOWN', field: 'runId', message: `run ${runId} is not known to this host (it may have restarted)`, fix: 'its frames are lost; getStatus shows the current run' });
+    }
+    return { runId, ...record.framesFrom(fromSeq) };
+  }
+
+  private assertController(run: ActiveRun, clientId: string, what: string): void {
+    if (run.controllerId === clientId) return;
+    throw new LabError({
+      code: 'NOT_CONTROLLER',
+      message: `run ${run.runId} is controlled by another client; this one observes it and cannot ${what} it`,
+      fix: 'call takeControl() (the UI: "Take control") to control it, or wait for it to end',
+    });
+  }
+
+  private endFromTimer(run: ActiveRun): Promise<unknown> {
+    return this.exclusive(async () => {
+      if (this.run === run && !run.ending) await this.endRun(run, 'completed', null);
+    }).catch(() => undefined);
+  }
+
+  /**
+   * Stops the engine of a run that is going and closes the run with `status`. A stop that
+   * fails turns the end into `failed` with its reason (unless the run was interrupted).
+   */
+  private async endRun(run: ActiveRun, status: RunSummary['status'], failure: RunSummary['failure']): Promise<RunSummary> {
+    if (run.ending || run.closed) return this.lastSummary!;
+    run.ending = true;
+    this.state = 'stopping';
     if (run.endTimer) clearTimeout(run.endTimer);
-    this.run = null;
-    this.emit({ type: 'failed', runId: run.runId, error: error.toData() });
+    try {
+      const final = await this.supervisor.stop(this.timeouts(run.config).stopMs);
+      if (final) this.frame(run, final, true);
+    } catch (err) {
+      const error = LabError.from(err, 'ENGINE_ERROR');
+      if (status === 'completed') {
+        status = 'failed';
+        failure = { code: error.code, message: `stopping the engine failed: ${error.message}`, fix: error.fix };
+      }
+    }
+    return this.closeRun(run, status, failure);
   }
 
-  private summarize(run: ActiveRun): RunSummary {
-    const t = run.totals;
-    const h = run.histogram;
-    const last = run.phases[run.phases.length - 1];
-    const rejected: RejectedKnob[] = last.rejected;
-    const measuredS = t.measuredNs / 1e9;
-    return {
-      runId: run.runId,
-      profileName: last.applied.name,
-      startedAt: run.startedAt,
-      measuredS,
-      throughputRps: measuredS > 0 ? t.requests / measuredS : 0,
-      latencyUs: { p50: h.quantileUs(0.5), p90: h.quantileUs(0.9), p99: h.quantileUs(0.99), p999: h.quantileUs(0.999), max: h.maxUs(), mean: h.meanUs() },
-      requests: t.requests,
-      bytes: t.bytes,
-      errors: t.errors,
-      serverCpuNsPerReq: t.requests > 0 ? t.serverCpuNs / t.requests : null,
-      loadCpuNsPerReq: t.requests > 0 ? t.loadCpuNs / t.requests : null,
-      applied: last.applied,
-      rejected,
-      ring: last.ring,
-      phases: run.phases,
-      // eBPF probes arrive in a later slice; until then none is attached, and we say so.
-      probes: [],
-      kernel: { release: os.release() },
-      histogram: {
-        layout: { unit: 'us', subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION },
-        counts: h.toSparse(),
-      },
-      frames: run.seq,
-    };
+  /** Emits the run's one terminal event with its summary; later calls for the run are no-ops. */
+  private closeRun(run: ActiveRun, status: RunSummary['status'], failure: RunSummary['failure']): RunSummary {
+    if (run.closed) return this.lastSummary!;
+    run.closed = true;
+    run.ending = true;
+    if (run.endTimer) clearTimeout(run.endTimer);
+    run.registry.scan();
+    run.registry.unregister();
+    const summary = run.record.summary(status, failure, {
+      otherRuns: run.registry.otherRuns(),
+      otherCpus: run.cpuWindow.begun ? run.cpuWindow.otherCpus(nowNs(), run.record.engineProcessCpuNs) : null,
+    });
+    if (this.run === run) {
+      this.run = null;
+      this.state = 'idle';
+    }
+    this.lastRecord = run.record;
+    this.lastSummary = summary;
+    if (status === 'completed') this.emit({ type: 'ended', runId: run.runId, summary });
+    else if (status === 'interrupted') this.emit({ type: 'interrupted', runId: run.runId, reason: failure?.message ?? 'interrupted', summary });
+    else this.emit({ type: 'failed', runId: run.runId, error: { code: failure?.code ?? 'FAILED', message: failure?.message ?? 'the run failed', fix: failure?.fix }, summary });
+    return summary;
+  }
+
+  /** The engine died or hung: the run cannot be stopped any more, only closed as failed. */
+  private onFault(error: LabError): void {
+    const run = this.run;
+    // A run whose stop is under way gets the same error from its stop request.
+    if (!run || run.ending) return;
+    this.closeRun(run, 'failed', { code: error.code, message: error.message, fix: error.fix });
+  }
+
+  private onSnapshot(snapshot: NativeSnapshot): void {
+    const run = this.run;
+    // Snapshots sent while a stop is on its way are still counted: they are deltas.
+    if (!run || run.closed) return;
+    this.frame(run, snapshot, false);
+    if (run.ending) return;
+    if (snapshot.serverError) {
+      void this.endAs(run, 'failed', { code: 'SERVER_FAILED', message: `the echo server stopped: ${snapshot.serverError}`, fix: 'run `uring-lab doctor`; if it repeats, report it with the profile' });
+    } else if (run.loadConnections > 0 && snapshot.liveLoadConnections === 0) {
+      void this.endAs(run, 'failed', { code: 'LOAD_CONNECTIONS_LOST', message: `all ${run.loadConnections} load connections were closed or reset by the peer`, fix: 'check what reset them (another process, a firewall rule, ss -K); the errors count says how many' });
+    } else if (!snapshot.running) {
+      // The engine stopped by itself at its hard time bound: end the run properly.
+      void this.endAs(run, 'completed', null);
+    }
+  }
+
+  private endAs(run: ActiveRun, status: RunSummary['status'], failure: RunSummary['failure']): Promise<unknown> {
+    return this.exclusive(async () => {
+      if (this.run === run && !run.ending) await this.endRun(run, status, failure);
+    }).catch(() => undefined);
+  }
+
+  private frame(run: ActiveRun, snapshot: NativeSnapshot, final: boolean): void {
+    const frame = run.record.addSnapshot(snapshot, final);
+    if (!run.cpuWindow.begun && frame.tMs >= run.record.warmupMs) run.cpuWindow.begin(nowNs());
+    if (frame.seq % 10 === 9) run.registry.scan();
+    this.emit({ type: 'frame', frame });
   }
 }
 

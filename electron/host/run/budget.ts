@@ -1,0 +1,51 @@
+/**
+ * Resource budget of a run, checked before anything starts. Valid knobs can still ask for
+ * more memory than the machine has (16384 buffers × 1 MiB is 16 GiB; 4096 connections ×
+ * 1 MiB messages is 8 GiB of load buffers): the engine would grow until the OOM killer
+ * or the swap ends the session. The byte counts come from the native engine's own formula
+ * (memoryNeeds, next to its allocations); the words and knob names are put here, once.
+ */
+import { LabError, Profile } from '../../contract';
+import type { EngineResources } from '../../engine/protocol';
+
+/** A run may use at most this share of the memory the kernel reports available. */
+export const MEMORY_BUDGET_SHARE = 0.5;
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Refuses a profile whose memory the machine cannot give; null when it fits. */
+export function checkBudget(profile: Profile, resources: EngineResources): LabError | null {
+  const { needs, memAvailableBytes, memlockBytes } = resources;
+  const { server, load } = profile;
+  const parts = [
+    { bytes: needs.bufferRingBytes, words: `buffer ring ${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size'] },
+    { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × 2 × ${formatBytes(load.messageBytes)} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes'] },
+    { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and connection state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['server.ringEntries', 'load.connections'] },
+  ].sort((a, b) => b.bytes - a.bytes);
+  const biggest = parts[0];
+  const breakdown = parts.filter((p) => p.bytes > 0).map((p) => p.words).join(', ');
+
+  if (memAvailableBytes !== null && needs.totalBytes > memAvailableBytes * MEMORY_BUDGET_SHARE) {
+    return new LabError({
+      code: 'RESOURCE_BUDGET',
+      field: biggest.knobs[0],
+      message: `this run needs ${formatBytes(needs.totalBytes)} of memory (${breakdown}) but the machine has ${formatBytes(memAvailableBytes)} available and a run may use half: ${formatBytes(memAvailableBytes * MEMORY_BUDGET_SHARE)}`,
+      fix: `lower ${biggest.knobs.join(' or ')}`,
+    });
+  }
+  if (memlockBytes !== null && needs.pinnedBytes > memlockBytes) {
+    return new LabError({
+      code: 'RESOURCE_BUDGET',
+      field: biggest.knobs[0],
+      message: `this run pins ${formatBytes(needs.pinnedBytes)} of memory but RLIMIT_MEMLOCK allows ${formatBytes(memlockBytes)}`,
+      fix: `raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit) or lower ${biggest.knobs.join(' or ')}`,
+    });
+  }
+  return null;
+}

@@ -1,0 +1,125 @@
+/**
+ * What else used this machine while a run measured. Two runs of the lab at once each get
+ * about half the CPUs and report halved numbers that look fine; so every run registers
+ * itself in a per-user directory of active runs and looks for others while it goes, and the
+ * CPU time of the whole machine (/proc/stat) is compared with the lab's own.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunSummary } from '../../contract';
+
+type OtherRun = RunSummary['contention']['otherRuns'][number];
+
+/** Per user: a run of another user shows up in the machine's CPU time instead. */
+export function activeRunsDir(): string {
+  const base = process.env.XDG_RUNTIME_DIR || os.tmpdir();
+  return path.join(base, `uring-lab-${process.getuid?.() ?? 'user'}`, 'active-runs');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class ActiveRunRegistry {
+  private file: string | null = null;
+  private readonly seen = new Map<string, OtherRun>();
+
+  constructor(private readonly dir = activeRunsDir()) {}
+
+  /** Marks this process's run as active; failures only cost the detection, never the run. */
+  register(runId: string, startedAt: string): void {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.file = path.join(this.dir, `${process.pid}-${runId.replace(/[^\w-]/g, '_')}.json`);
+      writeFileSync(this.file, JSON.stringify({ pid: process.pid, runId, startedAt }), { mode: 0o600 });
+    } catch {
+      this.file = null;
+    }
+    this.scan();
+  }
+
+  /** Looks for other live runs now; each one seen during this run is remembered. */
+  scan(): void {
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch { return; }
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      if (file === this.file || !name.endsWith('.json')) continue;
+      let entry: OtherRun;
+      try {
+        const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<OtherRun>;
+        if (typeof parsed.pid !== 'number' || typeof parsed.runId !== 'string' || typeof parsed.startedAt !== 'string') continue;
+        entry = { pid: parsed.pid, runId: parsed.runId, startedAt: parsed.startedAt };
+      } catch { continue; }
+      if (!alive(entry.pid)) {
+        // Left behind by a process that died without unregistering.
+        try { rmSync(file, { force: true }); } catch { /* another scanner removed it */ }
+        continue;
+      }
+      if (entry.pid === process.pid && this.file && path.basename(this.file) === name) continue;
+      this.seen.set(`${entry.pid}/${entry.runId}`, entry);
+    }
+  }
+
+  otherRuns(): OtherRun[] {
+    return [...this.seen.values()];
+  }
+
+  unregister(): void {
+    if (this.file) try { rmSync(this.file, { force: true }); } catch { /* gone already */ }
+    this.file = null;
+  }
+}
+
+/** Busy jiffies of the whole machine (all CPUs) from /proc/stat, or null. */
+function machineBusyTicks(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return user + nice + system + irq + softirq + (steal ?? 0);
+  } catch {
+    return null;
+  }
+}
+
+const TICK_NS = 1e9 / 100; // USER_HZ is 100 on every Linux ABI
+
+/**
+ * CPU used by everything but the lab during a window: machine busy time minus the engine
+ * process's CPU and this host process's CPU. Jiffy resolution (10 ms), so short windows
+ * read noisy; reported in CPUs (0.5 = half a core on average).
+ */
+export class MachineCpuWindow {
+  private startTicks: number | null = null;
+  private startHostUs = 0;
+  private startNs = 0;
+
+  begin(nowNs: number): void {
+    this.startTicks = machineBusyTicks();
+    const usage = process.cpuUsage();
+    this.startHostUs = usage.user + usage.system;
+    this.startNs = nowNs;
+  }
+
+  get begun(): boolean {
+    return this.startNs !== 0;
+  }
+
+  otherCpus(nowNs: number, engineCpuNs: number): number | null {
+    const endTicks = machineBusyTicks();
+    if (this.startTicks === null || endTicks === null || nowNs - this.startNs < 200e6) return null;
+    const usage = process.cpuUsage();
+    const hostNs = (usage.user + usage.system - this.startHostUs) * 1000;
+    const machineNs = (endTicks - this.startTicks) * TICK_NS;
+    const other = Math.max(0, machineNs - engineCpuNs - hostNs) / (nowNs - this.startNs);
+    return Math.round(other * 100) / 100;
+  }
+}

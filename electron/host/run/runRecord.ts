@@ -1,0 +1,300 @@
+/**
+ * The measurements of one run: native snapshots turned into RunFrames, accumulated per phase
+ * and for the whole run, and the RunSummary built from them. Pure bookkeeping — no engine,
+ * no timers — so the run state machine (labService.ts) stays about lifecycle and this stays
+ * about numbers, and both are tested apart.
+ *
+ * What the numbers include: only frames whose interval began after the warm-up ("measured");
+ * each frame's rate is its requests over its real interval (the last frame of an engine is
+ * shorter and weighted by its own length); CPU is per completed request.
+ */
+import os from 'node:os';
+import {
+  HISTOGRAM_LAYOUT, KnobChange, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
+} from '../../contract';
+import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
+import { HISTOGRAM_LAYOUT_DESCRIPTION, LatencyHistogram } from '../histogram';
+import { appliedProfile } from '../nativeConfig';
+
+/** A generator thread this busy (share of one CPU) may be what the run measures. */
+export const LOAD_SATURATION_SHARE = 0.9;
+/** Frames kept for clients that reconnect (getFrames): 10 minutes at 10 frames/s. */
+export const KEPT_FRAMES = 6000;
+/** An in-flight request older than this at any frame is reported as a stall. */
+export const STALL_WARNING_US = 1_000_000;
+
+class StatsAccumulator {
+  requests = 0;
+  bytes = 0;
+  errors = 0;
+  serverCpuNs = 0;
+  loadCpuNs = 0;
+  measuredNs = 0;
+  /** Summed CPU per load thread index over the measured frames. */
+  loadThreadCpuNs: number[] = [];
+  readonly histogram = new LatencyHistogram();
+  readonly corrected = new LatencyHistogram();
+
+  add(snapshot: NativeSnapshot, intervalNs: number): void {
+    this.requests += snapshot.requests;
+    this.bytes += snapshot.bytes;
+    this.errors += snapshot.errors;
+    this.serverCpuNs += snapshot.serverCpuNs;
+    this.loadCpuNs += snapshot.loadCpuNs;
+    this.measuredNs += intervalNs;
+    snapshot.loadThreadCpuNs.forEach((ns, i) => { this.loadThreadCpuNs[i] = (this.loadThreadCpuNs[i] ?? 0) + ns; });
+    this.histogram.addSparse(snapshot.histogram);
+    this.corrected.addSparse(snapshot.correctedHistogram);
+  }
+
+  /** The busiest load thread's share of the measured time (0 when nothing was measured). */
+  loadBusyShare(): number {
+    if (this.measuredNs <= 0) return 0;
+    return Math.max(0, ...this.loadThreadCpuNs) / this.measuredNs;
+  }
+
+  stats(): RunStats {
+    const measuredS = this.measuredNs / 1e9;
+    return {
+      measuredS,
+      requests: this.requests,
+      errors: this.errors,
+      throughputRps: measuredS > 0 ? this.requests / measuredS : 0,
+      latencyUs: latencySummary(this.histogram),
+      serverCpuNsPerReq: this.requests > 0 ? this.serverCpuNs / this.requests : null,
+      loadCpuNsPerReq: this.requests > 0 ? this.loadCpuNs / this.requests : null,
+    };
+  }
+}
+
+function latencySummary(h: LatencyHistogram): RunStats['latencyUs'] {
+  return { p50: h.quantileUs(0.5), p90: h.quantileUs(0.9), p99: h.quantileUs(0.99), p999: h.quantileUs(0.999), max: h.maxUs(), mean: h.meanUs() };
+}
+
+interface PhaseRecord {
+  phase: Phase;
+  requested: Profile;
+  endMs: number | null;
+  stats: StatsAccumulator;
+}
+
+export class RunRecord {
+  readonly startedAt = new Date().toISOString();
+  private seq = 0;
+  /** CLOCK_MONOTONIC ns of the end of the last frame (or of the last engine start). */
+  private lastNs: number;
+  private readonly phases: PhaseRecord[] = [];
+  private readonly overall = new StatsAccumulator();
+  private readonly kept: RunFrame[] = [];
+  /** Gauges of the newest frame: what was in flight when the window closed. */
+  private lastInFlight = { requests: 0, oldestUs: 0 };
+  private worstStallUs = 0;
+  /** Engine process CPU over the measured frames (for the contention estimate). */
+  engineProcessCpuNs = 0;
+
+  constructor(
+    readonly runId: string,
+    /** CLOCK_MONOTONIC ns when the run was asked to start: frame times count from here. */
+    readonly t0Ns: number,
+    readonly warmupMs: number,
+  ) {
+    this.lastNs = t0Ns;
+  }
+
+  get lastSeq(): number {
+    return this.seq - 1;
+  }
+
+  get phaseList(): Phase[] {
+    return this.phases.map((p) => p.phase);
+  }
+
+  get currentPhase(): Phase | null {
+    return this.phases[this.phases.length - 1]?.phase ?? null;
+  }
+
+  /** Time the run has been going, ms. */
+  elapsedMs(nowNs: number): number {
+    return (nowNs - this.t0Ns) / 1e6;
+  }
+
+  /** A new engine instance began (run start or a live knob change). */
+  addPhase(requested: Profile, started: NativeStarted, nowNs: number): Phase {
+    const previous = this.phases[this.phases.length - 1];
+    const atMs = this.elapsedMs(nowNs);
+    if (previous) previous.endMs = atMs;
+    const phase: Phase = {
+      index: this.phases.length,
+      atMs,
+      changed: previous ? knobChanges(previous.requested, requested) : [],
+      applied: appliedProfile(requested, started.applied),
+      rejected: started.rejected,
+      ring: started.ring,
+    };
+    this.phases.push({ phase, requested, endMs: null, stats: new StatsAccumulator() });
+    this.lastNs = nowNs;
+    return phase;
+  }
+
+  /** Turns one native snapshot into a frame and counts it. `final`: the engine's last one. */
+  addSnapshot(snapshot: NativeSnapshot, final: boolean): RunFrame {
+    const intervalNs = Math.max(1, snapshot.monotonicNs - this.lastNs);
+    const startMs = this.elapsedMs(this.lastNs);
+    this.lastNs = snapshot.monotonicNs;
+    const measuring = startMs >= this.warmupMs;
+    const frameHistogram = new LatencyHistogram();
+    frameHistogram.addSparse(snapshot.histogram);
+    const corrected = new LatencyHistogram();
+    corrected.addSparse(snapshot.correctedHistogram);
+    const busiestThreadNs = Math.max(0, ...snapshot.loadThreadCpuNs);
+    const frame: RunFrame = {
+      runId: this.runId,
+      seq: this.seq++,
+      phase: this.phases.length - 1,
+      tMs: this.elapsedMs(snapshot.monotonicNs),
+      intervalMs: intervalNs / 1e6,
+      measuring,
+      requests: snapshot.requests,
+      bytes: snapshot.bytes,
+      errors: snapshot.errors,
+      throughputRps: snapshot.requests / (intervalNs / 1e9),
+      latencyUs: {
+        p50: frameHistogram.quantileUs(0.5),
+        p99: frameHistogram.quantileUs(0.99),
+        max: frameHistogram.maxUs(),
+        p99Corrected: corrected.quantileUs(0.99),
+      },
+      histogram: snapshot.histogram,
+      serverCpuNs: snapshot.serverCpuNs,
+      loadCpuNs: snapshot.loadCpuNs,
+      inFlight: snapshot.inFlight,
+      oldestInFlightUs: snapshot.oldestInFlightUs,
+      loadBusyShare: busiestThreadNs / intervalNs,
+      final,
+    };
+    if (measuring) {
+      this.overall.add(snapshot, intervalNs);
+      this.phases[this.phases.length - 1]?.stats.add(snapshot, intervalNs);
+      this.lastInFlight = { requests: snapshot.inFlight, oldestUs: snapshot.oldestInFlightUs };
+      this.engineProcessCpuNs += snapshot.processCpuNs;
+    }
+    this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs);
+    this.kept.push(frame);
+    if (this.kept.length > KEPT_FRAMES) this.kept.shift();
+    return frame;
+  }
+
+  /** Frames from `fromSeq` on that are still kept, and how many of those asked for are gone. */
+  framesFrom(fromSeq: number): { frames: RunFrame[]; lost: number } {
+    const oldestKept = this.kept[0]?.seq ?? this.seq;
+    const lost = Math.max(0, Math.min(oldestKept, this.seq) - fromSeq);
+    return { frames: this.kept.filter((f) => f.seq >= fromSeq), lost };
+  }
+
+  /** Whether any measured frame has been counted yet. */
+  get measuredNs(): number {
+    return this.overall.measuredNs;
+  }
+
+  summary(status: RunStatusWord, failure: RunSummary['failure'], contention: RunSummary['contention']): RunSummary {
+    const last = this.phases[this.phases.length - 1];
+    const nowMs = this.elapsedMs(this.lastNs);
+    const phase0 = this.phases[0]?.stats.stats();
+    const phases: PhaseResult[] = this.phases.map((p, i) => {
+      const stats = p.stats.stats();
+      return {
+        ...p.phase,
+        endMs: p.endMs ?? nowMs,
+        stats,
+        vsPhase0: i === 0 || !phase0 ? null : {
+          throughputRps: ratio(stats.throughputRps, phase0.throughputRps, stats.requests, phase0.requests),
+          p50: ratio(stats.latencyUs.p50, phase0.latencyUs.p50, stats.requests, phase0.requests),
+          p99: ratio(stats.latencyUs.p99, phase0.latencyUs.p99, stats.requests, phase0.requests),
+          p999: ratio(stats.latencyUs.p999, phase0.latencyUs.p999, stats.requests, phase0.requests),
+          serverCpuNsPerReq: ratio(stats.serverCpuNsPerReq, phase0.serverCpuNsPerReq, stats.requests, phase0.requests),
+        },
+        histogram: p.stats.histogram.toSparse(),
+      };
+    });
+    const overall = this.overall.stats();
+    const loadBusyShare = Math.max(0, ...this.phases.map((p) => p.stats.loadBusyShare()));
+    const loadSaturated = loadBusyShare >= LOAD_SATURATION_SHARE;
+    const warnings = this.warnings(overall, loadBusyShare, contention, phases.length);
+    const applied = last?.phase.applied;
+    if (!applied) throw new Error('a run summary needs at least one phase');
+    return {
+      runId: this.runId,
+      status,
+      failure,
+      profileName: applied.name,
+      startedAt: this.startedAt,
+      measuredS: overall.measuredS,
+      throughputRps: overall.throughputRps,
+      latencyUs: overall.latencyUs,
+      requests: overall.requests,
+      bytes: this.overall.bytes,
+      errors: overall.errors,
+      serverCpuNsPerReq: overall.serverCpuNsPerReq,
+      loadCpuNsPerReq: overall.loadCpuNsPerReq,
+      latencyCorrectedUs: latencySummary(this.overall.corrected),
+      inFlightAtEnd: this.lastInFlight,
+      loadSaturated,
+      loadBusyShare,
+      contention,
+      warnings,
+      applied,
+      rejected: last.phase.rejected,
+      ring: last.phase.ring,
+      phases,
+      // eBPF probes arrive with the probes issue; until then none is attached, and we say so.
+      probes: [],
+      kernel: { release: os.release() },
+      histogram: {
+        layout: { unit: 'us', subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION },
+        counts: this.overall.histogram.toSparse(),
+      },
+      frames: this.seq,
+    };
+  }
+
+  private warnings(overall: RunStats, loadBusyShare: number, contention: RunSummary['contention'], phaseCount: number): string[] {
+    const warnings: string[] = [];
+    if (phaseCount > 1) warnings.push(`the run-level numbers mix ${phaseCount} phases with different knobs; compare the per-phase results`);
+    if (overall.errors > 0) warnings.push(`${overall.errors} request errors (failed connections or mismatched echoes) during the measured window`);
+    if (loadBusyShare >= LOAD_SATURATION_SHARE) {
+      warnings.push(`a load generator thread was ${Math.round(loadBusyShare * 100)} % busy: the numbers may measure the generator rather than the server (add load.threads or CPUs)`);
+    }
+    for (const other of contention.otherRuns) warnings.push(`another uring-lab run (pid ${other.pid}, ${other.runId}) used this machine at the same time: the numbers are shared`);
+    if (contention.otherCpus !== null && contention.otherCpus >= 0.25) {
+      warnings.push(`other processes used ${contention.otherCpus.toFixed(2)} CPUs while this run measured`);
+    }
+    if (this.worstStallUs >= STALL_WARNING_US) {
+      warnings.push(`a request waited ${(this.worstStallUs / 1e6).toFixed(1)} s (a stall): see latencyCorrectedUs, which re-weights the sends the closed loop skipped meanwhile`);
+    }
+    if (this.lastInFlight.requests > 0 && this.lastInFlight.oldestUs >= STALL_WARNING_US) {
+      warnings.push(`${this.lastInFlight.requests} requests were still in flight when the window closed, the oldest for ${(this.lastInFlight.oldestUs / 1e6).toFixed(1)} s`);
+    }
+    return warnings;
+  }
+}
+
+function ratio(value: number | null, base: number | null, requests: number, baseRequests: number): number | null {
+  if (value === null || base === null || requests === 0 || baseRequests === 0 || base === 0) return null;
+  return value / base;
+}
+
+/** Leaf knobs whose requested value differs between two profiles, as dotted paths. */
+export function knobChanges(before: Profile, after: Profile): KnobChange[] {
+  const changes: KnobChange[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
+      for (const key of new Set([...Object.keys(a as object), ...Object.keys(b as object)])) {
+        walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      }
+      return;
+    }
+    if (JSON.stringify(a) !== JSON.stringify(b)) changes.push({ path, from: a ?? null, to: b ?? null });
+  };
+  walk(before, after, '');
+  return changes;
+}

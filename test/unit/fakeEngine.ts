@@ -1,0 +1,149 @@
+/**
+ * A scriptable engine process for lifecycle tests: it speaks the real engine protocol over
+ * the EngineChannel interface, and each test decides how it behaves — answer, answer late,
+ * never answer, go silent (hang, like SIGSTOP), or die — so every ordering of calls and
+ * faults can be driven deterministically without a kernel.
+ */
+import type { EngineChannel } from '../../electron/host/engineSupervisor';
+import type { EngineToHost, HostToEngine, NativeSnapshot, NativeStarted } from '../../electron/engine/protocol';
+
+export type Reply = 'answer' | 'never' | 'hang' | 'crash' | 'error';
+
+export interface FakeBehaviour {
+  start: Reply;
+  stop: Reply;
+  /** Delay before an answered start/stop/probe replies, ms. */
+  delayMs: number;
+  /** Interval of snapshots while running, ms. */
+  snapshotMs: number;
+  /** Memory the plan reports as needed by a run, bytes. */
+  neededBytes: number;
+}
+
+export class FakeEngineHost {
+  behaviour: FakeBehaviour = { start: 'answer', stop: 'answer', delayMs: 5, snapshotMs: 20, neededBytes: 1 << 20 };
+  readonly engines: FakeEngine[] = [];
+
+  spawn = (): EngineChannel => {
+    const engine = new FakeEngine(this);
+    this.engines.push(engine);
+    return engine;
+  };
+
+  get current(): FakeEngine | undefined {
+    return this.engines[this.engines.length - 1];
+  }
+}
+
+export class FakeEngine implements EngineChannel {
+  private messageListeners: Array<(m: EngineToHost) => void> = [];
+  private exitListeners: Array<(code: number | null, signal: string | null) => void> = [];
+  private timers = new Set<NodeJS.Timeout>();
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  running = false;
+  exited = false;
+  /** Silent like a SIGSTOPped process: no heartbeats, snapshots or answers. */
+  hung = false;
+  readonly received: HostToEngine['type'][] = [];
+  readonly pid = 100_000 + Math.floor(Math.random() * 100_000);
+
+  constructor(private readonly host: FakeEngineHost) {
+    this.later(1, () => this.post({ type: 'ready', pid: this.pid }));
+    this.heartbeat = setInterval(() => this.post({ type: 'heartbeat' }), 25);
+  }
+
+  send(message: HostToEngine): void {
+    if (this.exited) return;
+    this.received.push(message.type);
+    const b = this.host.behaviour;
+    switch (message.type) {
+      case 'plan':
+        this.later(1, () => this.post({ type: 'planned', resources: { needs: { bufferRingBytes: b.neededBytes, loadBufferBytes: 0, ringBytes: 0, connectionStateBytes: 0, totalBytes: b.neededBytes, pinnedBytes: 0 }, memAvailableBytes: 8 * 2 ** 30, memlockBytes: null } }));
+        return;
+      case 'start':
+        return this.reply(b.start, () => {
+          this.running = true;
+          this.post({ type: 'started', started: fakeStarted() });
+          this.snapshotTimer = setInterval(() => this.post({ type: 'snapshot', snapshot: fakeSnapshot(true) }), b.snapshotMs);
+        });
+      case 'stop':
+        if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+        this.snapshotTimer = null;
+        return this.reply(b.stop, () => {
+          const was = this.running;
+          this.running = false;
+          this.post({ type: 'stopped', final: was ? fakeSnapshot(false) : null });
+        });
+      case 'probe':
+        return this.reply('answer', () => this.post({ type: 'probed', capabilities: { ring: ok(), sqpoll: ok(), deferTaskrun: ok(), coopTaskrun: ok(), iopollSocket: { errno: 22, code: 'EINVAL', reason: 'Invalid argument' }, ops: ['RECV'], features: ['NODROP'] } }));
+      case 'shutdown':
+        return this.exit(0, null);
+    }
+  }
+
+  onMessage(listener: (message: EngineToHost) => void): void { this.messageListeners.push(listener); }
+  onExit(listener: (code: number | null, signal: string | null) => void): void { this.exitListeners.push(listener); }
+  kill(): void { this.exit(null, 'SIGKILL'); }
+
+  /** Dies now, as if SIGKILLed from outside. */
+  crash(): void { this.exit(null, 'SIGKILL'); }
+
+  /** Stops talking, as if SIGSTOPped. */
+  hang(): void { this.hung = true; }
+
+  private reply(how: Reply, answer: () => void): void {
+    const delay = this.host.behaviour.delayMs;
+    switch (how) {
+      case 'answer': this.later(delay, answer); return;
+      case 'never': return; // alive and heartbeating, but this request never completes
+      case 'hang': this.later(delay, () => this.hang()); return;
+      case 'crash': this.later(delay, () => this.crash()); return;
+      case 'error': this.later(delay, () => this.post({ type: 'error', during: 'start', error: { code: 'EINVAL', message: 'fake refusal', knob: 'server.ringEntries' } })); return;
+    }
+  }
+
+  private post(message: EngineToHost): void {
+    if (this.exited || this.hung) return;
+    for (const l of this.messageListeners) l(message);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+  }
+
+  private exit(code: number | null, signal: string | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.running = false;
+    for (const t of this.timers) clearTimeout(t);
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    setTimeout(() => { for (const l of this.exitListeners) l(code, signal); }, 1);
+  }
+}
+
+function ok() {
+  return { errno: 0, code: '', reason: '' };
+}
+
+function fakeStarted(): NativeStarted {
+  return {
+    port: 40000,
+    applied: { sqpollEnabled: false, sqpollCpu: null, sqpollIdleMs: 1000, taskrun: 'defer', ringEntries: 4096, bufferRingSize: 2048, bufferRingCount: 4096 },
+    rejected: [],
+    ring: { flags: ['CQSIZE'], features: ['NODROP'], sqEntries: 4096, cqEntries: 8192 },
+    loadThreads: 1,
+  };
+}
+
+function fakeSnapshot(running: boolean): NativeSnapshot {
+  return {
+    requests: 100, bytes: 12_800, errors: 0, serverErrors: 0, enobufs: 0,
+    histogram: [[20, 50], [40, 50]], correctedHistogram: [[20, 50], [40, 50]],
+    serverCpuNs: 1e6, loadCpuNs: 1e6, loadThreadCpuNs: [1e6], processCpuNs: 2e6,
+    monotonicNs: Number(process.hrtime.bigint()), activeConnections: 4, liveLoadConnections: 4,
+    inFlight: 4, oldestInFlightUs: 30, running, serverError: null,
+  } as NativeSnapshot;
+}

@@ -1,0 +1,239 @@
+/**
+ * The run lifecycle under every ordering of calls and faults: start / stop / setKnob /
+ * doctor / takeControl from another client, and engine crash / hang / slow or never-ending
+ * start and stop. Whatever happens, each run that started ends with exactly one terminal
+ * event (ended, failed or interrupted), and the lab is usable afterwards.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LabEvent, TERMINAL_EVENT_TYPES } from '../../electron/contract';
+import { EngineSupervisor } from '../../electron/host/engineSupervisor';
+import { LabService } from '../../electron/host/labService';
+import { FakeEngineHost } from './fakeEngine';
+
+const PROFILE = { kind: 'uring-lab/profile', schemaVersion: 1, load: { connections: 4 }, duration: { warmupS: 0, measureS: 30 } };
+
+const labs: LabService[] = [];
+afterEach(async () => { await Promise.all(labs.splice(0).map((l) => l.close())); });
+
+function makeLab() {
+  const fake = new FakeEngineHost();
+  const supervisor = new EngineSupervisor(fake.spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+  const lab = new LabService({
+    supervisor, frameIntervalMs: 20,
+    activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
+    timeouts: () => ({ startMs: 400, stopMs: 400 }),
+  });
+  labs.push(lab);
+  const events: LabEvent[] = [];
+  lab.onEvent((e) => events.push(e));
+  return { fake, supervisor, lab, events };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function settle(lab: LabService): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const status = await lab.getStatus();
+    if (status.state === 'idle' || status.state === 'running') {
+      await sleep(30);
+      const again = await lab.getStatus();
+      if (again.state === status.state) return;
+    }
+    await sleep(20);
+  }
+  throw new Error('the lab never settled');
+}
+
+/** Every run that reported its first phase has exactly one terminal event. */
+function expectOneTerminalPerRun(events: LabEvent[]): void {
+  const started = new Set(events.filter((e) => e.type === 'phase').map((e) => (e as { runId: string }).runId));
+  for (const runId of started) {
+    const terminal = events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type) && (e as { runId: string }).runId === runId);
+    expect(terminal.map((e) => e.type), `terminal events of ${runId}`).toHaveLength(1);
+  }
+  // And no terminal event for a run that never started.
+  for (const e of events) {
+    if ((TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type)) expect(started.has((e as { runId: string }).runId)).toBe(true);
+  }
+}
+
+async function expectUsable(lab: LabService, fake: FakeEngineHost, events: LabEvent[]): Promise<void> {
+  fake.behaviour = { ...fake.behaviour, start: 'answer', stop: 'answer' };
+  await settle(lab);
+  const status = await lab.getStatus();
+  if (status.state === 'running') {
+    await lab.takeControl();
+    await lab.stopRun();
+  }
+  const { runId } = await lab.startRun({ profile: PROFILE });
+  await sleep(60);
+  const summary = await lab.stopRun();
+  expect(summary?.runId).toBe(runId);
+  expect(summary?.status).toBe('completed');
+  expect(summary?.requests).toBeGreaterThan(0);
+  expect(events.filter((e) => e.type === 'ended' && e.runId === runId)).toHaveLength(1);
+}
+
+type Step = 'start' | 'stop' | 'setKnob' | 'doctor' | 'crash' | 'hang' | 'observerStop' | 'takeControl';
+const STEPS: Step[] = ['start', 'stop', 'setKnob', 'doctor', 'crash', 'hang', 'observerStop', 'takeControl'];
+
+async function play(step: Step, ctx: ReturnType<typeof makeLab>, observer: ReturnType<LabService['session']>): Promise<unknown> {
+  const { lab, fake } = ctx;
+  switch (step) {
+    case 'start': return lab.startRun({ profile: PROFILE }).catch((e) => e);
+    case 'stop': return lab.stopRun().catch((e) => e);
+    case 'setKnob': return lab.setKnob({ path: 'server.sqpoll.enabled', value: true }).catch((e) => e);
+    case 'doctor': return lab.doctor().catch((e) => e);
+    case 'crash': fake.current?.crash(); return;
+    case 'hang': fake.current?.hang(); return;
+    case 'observerStop': return observer.stopRun().catch((e) => e);
+    case 'takeControl': return observer.takeControl().catch((e) => e);
+  }
+}
+
+describe('run lifecycle state machine', () => {
+  it('a started run that completes by itself ends once, with its summary', async () => {
+    const { lab, events } = makeLab();
+    await lab.startRun({ profile: { ...PROFILE, duration: { warmupS: 0, measureS: 0.2 } } });
+    await sleep(500);
+    expectOneTerminalPerRun(events);
+    const ended = events.find((e) => e.type === 'ended');
+    expect(ended && ended.type === 'ended' && ended.summary.status).toBe('completed');
+  });
+
+  it('a hung engine (silent, like SIGSTOP) fails the run with ENGINE_UNRESPONSIVE and is replaced', async () => {
+    const ctx = makeLab();
+    const { lab, fake, events } = ctx;
+    await lab.startRun({ profile: PROFILE });
+    await sleep(60);
+    const hungPid = fake.current!.pid;
+    fake.current!.hang();
+    await sleep(600);
+    const failed = events.find((e) => e.type === 'failed');
+    expect(failed && failed.type === 'failed' && failed.error.code).toBe('ENGINE_UNRESPONSIVE');
+    expect(failed && failed.type === 'failed' && failed.summary.status).toBe('failed');
+    expect(failed && failed.type === 'failed' && failed.summary.requests).toBeGreaterThan(0);
+    expect(fake.engines[0].exited).toBe(true);
+    await expectUsable(lab, fake, events);
+    expect(fake.current!.pid).not.toBe(hungPid);
+    expectOneTerminalPerRun(events);
+  });
+
+  it('a start that never answers times out, the engine is replaced, and the retry works', async () => {
+    const ctx = makeLab();
+    ctx.fake.behaviour.start = 'never';
+    const error = await ctx.lab.startRun({ profile: PROFILE }).catch((e) => e);
+    expect(error.code).toBe('ENGINE_TIMEOUT');
+    expect((await ctx.lab.getStatus()).state).toBe('idle');
+    await expectUsable(ctx.lab, ctx.fake, ctx.events);
+    expectOneTerminalPerRun(ctx.events);
+  });
+
+  it('doctor during a stop waits its turn instead of breaking the stop (finding 3)', async () => {
+    const ctx = makeLab();
+    ctx.fake.behaviour.delayMs = 80;
+    await ctx.lab.startRun({ profile: PROFILE });
+    const stop = ctx.lab.stopRun();
+    const doctor = ctx.lab.doctor();
+    const [summary, report] = await Promise.all([stop, doctor]);
+    expect(summary?.status).toBe('completed');
+    expect(report.checks.length).toBeGreaterThan(0);
+    await expectUsable(ctx.lab, ctx.fake, ctx.events);
+    expectOneTerminalPerRun(ctx.events);
+  });
+
+  it('an observer cannot stop or change the controller\'s run, and has its own pending profile', async () => {
+    const ctx = makeLab();
+    const observer = ctx.lab.session('observer');
+    await observer.setKnob({ path: 'load.connections', value: 7 });
+    expect((await ctx.lab.getStatus()).profile.load.connections).toBe(50);
+    const { runId } = await ctx.lab.startRun({ profile: PROFILE });
+    expect((await observer.stopRun().catch((e) => e)).code).toBe('NOT_CONTROLLER');
+    expect((await observer.setKnob({ path: 'server.sqpoll.enabled', value: true }).catch((e) => e)).code).toBe('NOT_CONTROLLER');
+    const status = await observer.getStatus();
+    expect(status.controller).toBe(false);
+    expect(status.runId).toBe(runId);
+    expect(status.phases).toHaveLength(1);
+    expect((await ctx.lab.getStatus()).controller).toBe(true);
+    const taken = await observer.takeControl();
+    expect(taken.controller).toBe(true);
+    expect(ctx.events.some((e) => e.type === 'control' && e.controllerId === 'observer')).toBe(true);
+    expect((await ctx.lab.stopRun().catch((e) => e)).code).toBe('NOT_CONTROLLER');
+    const summary = await observer.stopRun();
+    expect(summary?.runId).toBe(runId);
+    expect((await observer.getStatus()).profile.load.connections).toBe(7);
+  });
+
+  it('a client that reconnects recovers the frames it missed, or learns they are lost', async () => {
+    const ctx = makeLab();
+    const { runId } = await ctx.lab.startRun({ profile: PROFILE });
+    await sleep(150);
+    const status = await ctx.lab.getStatus();
+    expect(status.lastSeq).toBeGreaterThan(2);
+    const { frames, lost } = await ctx.lab.getFrames({ runId, fromSeq: 1 });
+    expect(lost).toBe(0);
+    expect(frames[0].seq).toBe(1);
+    expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => i + 1));
+    expect((await ctx.lab.getFrames({ runId: 'run-gone', fromSeq: 0 }).catch((e) => e)).code).toBe('RUN_UNKNOWN');
+  });
+
+  it('host shutdown interrupts a run with one interrupted event', async () => {
+    const ctx = makeLab();
+    await ctx.lab.startRun({ profile: PROFILE });
+    await sleep(60);
+    await ctx.lab.close();
+    const terminal = ctx.events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type));
+    expect(terminal.map((e) => e.type)).toEqual(['interrupted']);
+    expectOneTerminalPerRun(ctx.events);
+  });
+
+  it('a phase change whose new engine fails to start fails the run once', async () => {
+    const ctx = makeLab();
+    await ctx.lab.startRun({ profile: PROFILE });
+    await sleep(40);
+    ctx.fake.behaviour.start = 'error';
+    const error = await ctx.lab.setKnob({ path: 'server.sqpoll.enabled', value: true }).catch((e) => e);
+    expect(error.code).toBe('EINVAL');
+    const failed = ctx.events.filter((e) => e.type === 'failed');
+    expect(failed).toHaveLength(1);
+    await expectUsable(ctx.lab, ctx.fake, ctx.events);
+    expectOneTerminalPerRun(ctx.events);
+  });
+
+  // Every ordered triple of steps, with the engine's start and stop behaving in each way.
+  const replies = ['answer', 'hang', 'crash', 'never'] as const;
+  const triples: Step[][] = [];
+  for (const a of STEPS) for (const b of STEPS) for (const c of STEPS) triples.push([a, b, c]);
+
+  it(`every ordering of 3 steps from ${STEPS.length} (${triples.length} orderings × start/stop replies) ends each run exactly once`, async () => {
+    let cases = 0;
+    const runCase = async (i: number) => {
+      // Spread the engine behaviours over the orderings so each ordering meets each kind.
+      const startReply = replies[i % replies.length];
+      const stopReply = replies[Math.floor(i / replies.length) % replies.length];
+      const ctx = makeLab();
+      const observer = ctx.lab.session('observer');
+      await ctx.lab.startRun({ profile: PROFILE }); // each ordering begins with a run going
+      ctx.fake.behaviour = { ...ctx.fake.behaviour, start: startReply, stop: stopReply, delayMs: 10 };
+      const pending = [];
+      for (const step of ['start', ...triples[i]] as Step[]) {
+        pending.push(play(step, ctx, observer));
+        await sleep(5);
+      }
+      await Promise.all(pending);
+      await expectUsable(ctx.lab, ctx.fake, ctx.events);
+      expectOneTerminalPerRun(ctx.events);
+      await ctx.lab.close();
+      expectOneTerminalPerRun(ctx.events);
+      cases++;
+    };
+    // Cases are independent (each has its own lab and fake engine): run 16 at a time.
+    for (let i = 0; i < triples.length; i += 16) {
+      await Promise.all(triples.slice(i, i + 16).map((_, j) => runCase(i + j)));
+    }
+    expect(cases).toBe(triples.length);
+  }, 300_000);
+});
