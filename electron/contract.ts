@@ -100,8 +100,10 @@ export const PROFILE_SCHEMA_VERSION = 1;
 export const ProfileSchema = z.strictObject({
   kind: z.literal(PROFILE_KIND),
   schemaVersion: z.literal(PROFILE_SCHEMA_VERSION),
-  name: z.string().min(1).max(200).default('default'),
-  description: z.string().max(10_000).default(''),
+  // Names reach terminals and window titles: no control characters (ANSI escapes, newlines).
+  name: z.string().min(1).max(200).refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'without control characters').default('default'),
+  // A description may have lines and tabs, but no other control characters.
+  description: z.string().max(10_000).refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t), 'without control characters other than newlines and tabs').default(''),
   workload: z.literal('echo').default('echo'),
   topology: z.literal('loopback').default('loopback'),
   server: ServerSchema.prefault({}),
@@ -331,7 +333,8 @@ export const ERROR_TEXT_LIMITS = { message: 400, fix: 300, field: 120, code: 40 
  */
 export function oneLineText(text: string, max: number): string {
   // eslint-disable-next-line no-control-regex
-  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+  // Bidi controls too: they can make a terminal line read differently from what it says.
+  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });

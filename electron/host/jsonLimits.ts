@@ -27,6 +27,13 @@ export function assertJsonBounds(value: unknown, field: string, code = 'INVALID_
     if (depth > MAX_JSON_DEPTH) {
       throw new LabError({ code, field, message: `${field}: nested more than ${MAX_JSON_DEPTH} levels deep`, fix: 'a knob takes a number, boolean, string or null; a profile nests 3 levels' });
     }
-    for (const child of Object.values(node as Record<string, unknown>)) stack.push([child, depth + 1]);
+    // for…in counts as it goes: Object.values would first copy every entry of an 800k-key flood.
+    for (const key in node as Record<string, unknown>) {
+      if (!Object.prototype.hasOwnProperty.call(node, key)) continue;
+      if (nodes + stack.length >= MAX_JSON_NODES) {
+        throw new LabError({ code, field, message: `${field}: more than ${MAX_JSON_NODES} values`, fix: 'send a profile-sized value (a profile has about 40 keys)' });
+      }
+      stack.push([(node as Record<string, unknown>)[key], depth + 1]);
+    }
   }
 }

@@ -271,10 +271,10 @@ export class LabService implements LabApi, LabSessions {
       const run = this.run;
       if (!run || run.controllerId !== clientId) {
         if (run && this.state !== 'idle') this.assertController(run, clientId, 'change a knob of');
-        this.setProfileOf(clientId, withKnob(this.profileOf(clientId), parsed.data.path, parsed.data.value));
+        this.setProfileOf(clientId, withKnob(this.profileOf(clientId), parsed.data.path, parsed.data.value, 'setKnob'));
         return this.statusFor(clientId);
       }
-      const next = withKnob(run.profile, parsed.data.path, parsed.data.value);
+      const next = withKnob(run.profile, parsed.data.path, parsed.data.value, 'setKnob');
       await this.changePhase(run, next);
       return this.statusFor(clientId);
     });

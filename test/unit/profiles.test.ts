@@ -43,9 +43,9 @@ describe('profiles', () => {
     const next = withKnob(base, 'server.sqpoll.enabled', true);
     expect(next.server.sqpoll.enabled).toBe(true);
     expect(base.server.sqpoll.enabled).toBe(false); // the user's profile is untouched
-    expectLabError(() => withKnob(base, 'server.sqpoll.enabled', 'yes'), 'server.sqpoll.enabled', /expected boolean/);
+    expectLabError(() => withKnob(base, 'server.sqpoll.enabled', 'yes'), 'server.sqpoll.enabled', /must be a boolean \(true or false\) \(got the string "yes"\)/);
     expectLabError(() => withKnob(base, 'server.bufferRing.count', 1000), 'server.bufferRing.count', /power of two/);
-    expectLabError(() => withKnob(base, 'load.connections', 0), 'load.connections', /at least 1/);
+    expectLabError(() => withKnob(base, 'load.connections', 0), 'load.connections', /must be a whole number from 1 to 4096 \(got 0\)/);
   });
 
   it('names unknown paths and suggests the nearest key', () => {
