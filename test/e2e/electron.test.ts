@@ -30,7 +30,7 @@ describe.skipIf(skipReason !== null)('Electron shell', () => {
         nodeRequire: typeof (window as unknown as { require?: unknown }).require,
         nodeProcess: typeof (window as unknown as { process?: unknown }).process,
       }));
-      expect(surface.api).toEqual(['doctor', 'getStatus', 'onEvent', 'setKnob', 'startRun', 'stopRun']);
+      expect(surface.api).toEqual(['doctor', 'getFrames', 'getStatus', 'onEvent', 'setKnob', 'startRun', 'stopRun', 'takeControl']);
       expect(surface.nodeRequire).toBe('undefined');
       expect(surface.nodeProcess).toBe('undefined');
       const status = await page.evaluate(() => (window as unknown as { uringLab: { getStatus(): Promise<{ running: boolean }> } }).uringLab.getStatus());

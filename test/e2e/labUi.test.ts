@@ -1,75 +1,154 @@
 /**
  * End to end: the real renderer in Debian's Chromium, driven by playwright-core, against
- * `uring-lab serve` with the real engine. Starts a run, watches frames arrive in both charts,
- * flips SQPOLL mid-run and sees the applied state change, then stops.
+ * `uring-lab serve` with the real engine, spawned as a child process.
+ *
+ * - a run with SQPOLL toggled twice shows three phases in the per-phase table and three
+ *   curves in the percentile plot, live and after stopping (from the summary);
+ * - a second window observes the run and can take control;
+ * - the host killed under the page (SIGKILL) shows "connection lost — run state unknown";
+ *   restarted with the same token file, the page reconnects by itself and resyncs;
+ * - a wrong token says so and stops retrying.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { chromium, Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const ROOT = path.join(__dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CLI = path.join(ROOT, 'dist/electron/cli.js');
 
-let serve: ChildProcess;
-let url: string;
+interface Serve {
+  proc: ChildProcess;
+  url: string;
+  port: number;
+  token: string;
+}
+
+const started: ChildProcess[] = [];
 let browser: Browser;
-let page: Page;
+let tmp: string;
+
+/** `uring-lab serve …` as a child process; resolves with the URL it printed. */
+async function startServe(args: string[]): Promise<Serve> {
+  const proc = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(proc);
+  const found = await new Promise<RegExpExecArray>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL: ${out}`)), 20_000);
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9A-Za-z_-]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  return { proc, url: found[0], port: Number(found[1]), token: found[2]! };
+}
+
+/** Pids of `pid`'s children (the engine process the host forked). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`));
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function stopServe(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill(signal);
+  await exited;
+}
+
+/** Console errors and page errors of `page`, minus the browser's own network lines matching `expected`. */
+function collectErrors(page: Page, expected: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !expected.some((re) => re.test(m.text()))) errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+/** What Chromium itself logs when a WebSocket or fetch fails (the host is down, or refused the token). */
+const NETWORK_FAILURES = [
+  /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/api\?.*' failed/,
+  /^Failed to load resource: net::ERR_CONNECTION_REFUSED$/,
+  /^Failed to load resource: the server responded with a status of (403|426)/,
+];
+
+async function newPage(context?: BrowserContext): Promise<Page> {
+  const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
+  return ctx.newPage();
+}
+
+const attr = async (page: Page, testId: string, name: string) => Number(await page.getByTestId(testId).first().getAttribute(name));
+const text = async (page: Page, testId: string) => (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
+const measuredPhase = (page: Page, index: number) => page.locator(`[data-testid="phase-row"][data-phase="${index}"][data-measured="true"]`).count();
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does) or set CHROMIUM_PATH`);
-  serve = spawn(process.execPath, [path.join(ROOT, 'dist/electron/cli.js'), 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('serve printed no URL')), 20_000);
-    serve.stdout!.on('data', (chunk: Buffer) => {
-      const found = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/.exec(chunk.toString());
-      if (found) { clearTimeout(timer); resolve(found[0]); }
-    });
-    serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-  });
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-e2e-'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  for (const proc of started) await stopServe(proc);
+  rmSync(tmp, { recursive: true, force: true });
 });
 
-const attr = async (testId: string, name: string) => Number(await page.getByTestId(testId).getAttribute(name));
-
 describe('lab UI in Chromium', () => {
-  it('streams live frames, applies SQPOLL mid-run, and stops', async () => {
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-    await page.goto(url);
-    await expect.poll(() => page.getByTestId('run-state').textContent()).toBe('idle');
+  let host: Serve;
+  beforeAll(async () => {
+    host = await startServe(['--port', '0']);
+  });
+
+  it('shows three phases and three percentile curves after toggling SQPOLL twice', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
 
     await page.getByTestId('start-button').click();
-    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 15_000 }).toBe('running');
-    await expect.poll(() => attr('throughput-chart', 'data-frames'), { timeout: 15_000 }).toBeGreaterThanOrEqual(10);
-    await expect.poll(() => attr('latency-heatmap', 'data-cells'), { timeout: 15_000 }).toBeGreaterThan(0);
-    expect(await page.getByTestId('applied-sqpoll').textContent()).toBe('off');
-    const throughput = Number((await page.getByTestId('throughput-value').textContent())!.replace(/[^\d.]/g, ''));
-    expect(throughput).toBeGreaterThan(0);
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await expect.poll(() => attr(page, 'throughput-chart', 'data-frames'), { timeout: 15_000 }).toBeGreaterThanOrEqual(10);
+    await expect.poll(() => attr(page, 'latency-heatmap', 'data-cells'), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await text(page, 'applied-sqpoll')).toBe('off');
+    // phase 0 measured (after the warm-up): the table and the plot show it live
+    await expect.poll(() => measuredPhase(page, 0), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => attr(page, 'percentile-plot', 'data-curves'), { timeout: 5_000 }).toBe(1);
+    await page.waitForTimeout(1000); // a second of measured frames for the baseline
+    expect(await page.getByTestId('phase-table').getAttribute('data-source')).toBe('live');
 
-    const framesBeforeToggle = await attr('throughput-chart', 'data-frames');
-    await page.getByTestId('sqpoll-toggle').click();
-    // applied state follows what the kernel accepted: on, or off with the refusal listed
-    await expect.poll(async () => {
-      const applied = await page.getByTestId('applied-sqpoll').textContent();
-      const refused = await page.getByTestId('rejected-knobs').textContent();
-      return applied === 'on' || /sqpoll/i.test(refused ?? '');
-    }, { timeout: 15_000 }).toBe(true);
-    await expect.poll(() => attr('throughput-chart', 'data-frames'), { timeout: 15_000 }).toBeGreaterThan(framesBeforeToggle + 10);
-    await expect.poll(() => attr('latency-heatmap', 'data-frames'), { timeout: 15_000 }).toBeGreaterThan(framesBeforeToggle + 10);
+    for (const phase of [1, 2]) {
+      await page.getByTestId('sqpoll-toggle').click();
+      await expect.poll(() => measuredPhase(page, phase), { timeout: 15_000 }).toBe(1);
+      // let the phase gather a second of frames
+      await page.waitForTimeout(1000);
+    }
+    await expect.poll(() => attr(page, 'percentile-plot', 'data-curves'), { timeout: 5_000 }).toBe(3);
+    const changes = await page.locator('[data-testid="phase-row"] .change').allTextContents();
+    expect(changes).toEqual(['SQPOLL off → on', 'SQPOLL on → off']);
 
     if (process.env.URING_LAB_SCREENSHOT) {
       mkdirSync(path.dirname(process.env.URING_LAB_SCREENSHOT), { recursive: true });
@@ -77,7 +156,117 @@ describe('lab UI in Chromium', () => {
     }
 
     await page.getByTestId('stop-button').click();
-    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 15_000 }).toBe('idle');
-    expect(consoleErrors).toEqual([]);
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    // after the stop the same table and plot come from the run summary
+    await expect.poll(() => page.getByTestId('phase-table').getAttribute('data-source')).toBe('summary');
+    expect(await attr(page, 'phase-table', 'data-rows')).toBe(3);
+    await expect.poll(() => attr(page, 'percentile-plot', 'data-curves')).toBe(3);
+    expect(await page.getByTestId('summary-status').getAttribute('data-status')).toBe('completed');
+    expect(await text(page, 'summary-scope')).toMatch(/all 3 phases/);
+    expect(await page.getByTestId('summary-corrected').count()).toBe(1);
+
+    // each phase change ended an engine instance with a short last frame: none of them set the
+    // throughput axis (a 4× spike would); the axis stays near the steady per-phase rates
+    const phaseRps = (await page.locator('[data-testid="phase-row"] [data-metric="rps"] > div:first-child').allTextContents()).map((t) =>
+      Number(t.replace(/[^\d.]/g, '')),
+    );
+    expect(phaseRps).toHaveLength(3);
+    expect(await attr(page, 'throughput-chart', 'data-axis-max')).toBeLessThan(2 * Math.max(...phaseRps));
+
+    if (process.env.URING_LAB_SCREENSHOT_SUMMARY) await page.screenshot({ path: process.env.URING_LAB_SCREENSHOT_SUMMARY });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('lets a second window observe a run and take control of it', async () => {
+    const first = await newPage();
+    const second = await newPage(); // another context: another tab's sessionStorage, another client
+    const firstErrors = collectErrors(first);
+    const secondErrors = collectErrors(second);
+    await first.goto(host.url);
+    await second.goto(host.url);
+    await expect.poll(() => text(first, 'run-state')).toBe('idle');
+    await first.getByTestId('start-button').click();
+    await expect.poll(() => text(first, 'run-state'), { timeout: 15_000 }).toBe('running');
+
+    await expect.poll(() => second.getByTestId('observer-banner').count(), { timeout: 10_000 }).toBe(1);
+    expect(await text(second, 'run-state')).toBe('running');
+    expect(await second.getByTestId('stop-button').isDisabled()).toBe(true);
+    expect(await second.getByTestId('sqpoll-toggle').isDisabled()).toBe(true);
+    await expect.poll(() => attr(second, 'throughput-chart', 'data-frames'), { timeout: 10_000 }).toBeGreaterThan(5);
+
+    await second.getByTestId('take-control').click();
+    await expect.poll(() => second.getByTestId('observer-banner').count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => first.getByTestId('observer-banner').count(), { timeout: 10_000 }).toBe(1);
+    expect(await first.getByTestId('stop-button').isDisabled()).toBe(true);
+
+    await second.getByTestId('stop-button').click();
+    await expect.poll(() => text(second, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    await expect.poll(() => text(first, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    expect([...firstErrors, ...secondErrors]).toEqual([]);
+    await first.context().close();
+    await second.context().close();
+  });
+
+  it('says a wrong token is not valid for this host and stops retrying', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page, NETWORK_FAILURES);
+    let sockets = 0;
+    page.on('websocket', () => sockets++);
+    await page.goto(`http://127.0.0.1:${host.port}/?token=${'0'.repeat(64)}`);
+    const banner = page.locator('[data-testid="connection-banner"][data-kind="refused"]');
+    await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(1);
+    expect(await banner.getAttribute('data-reason')).toBe('bad-token');
+    expect(await banner.textContent()).toMatch(/token is not valid for this host.*open the URL `uring-lab serve` printed/);
+    expect(await text(page, 'run-state')).toBe('no access');
+    expect(await page.getByTestId('start-button').isDisabled()).toBe(true);
+    const attempts = sockets;
+    await page.waitForTimeout(3000); // the backoff would have retried several times by now
+    expect(sockets).toBe(attempts);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('lab UI when the host goes away', () => {
+  it('shows the lost state when the host is killed, and reconnects by itself when it is back', async () => {
+    const tokenFile = path.join(tmp, 'token');
+    const first = await startServe(['--port', '0', '--token-file', tokenFile]);
+    const page = await newPage();
+    const errors = collectErrors(page, NETWORK_FAILURES);
+    await page.goto(first.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await expect.poll(() => attr(page, 'throughput-chart', 'data-frames'), { timeout: 15_000 }).toBeGreaterThan(5);
+
+    const engines = childPids(first.proc.pid!);
+    await stopServe(first.proc, 'SIGKILL');
+    const lostBanner = page.locator('[data-testid="connection-banner"][data-kind="lost"]');
+    await expect.poll(() => lostBanner.count(), { timeout: 10_000 }).toBe(1);
+    expect(await lostBanner.textContent()).toMatch(/Connection lost — run state unknown/);
+    expect(await text(page, 'run-state')).toBe('unknown');
+    expect(await text(page, 'measuring')).toBe('stale');
+    expect(await page.getByTestId('stop-button').isDisabled()).toBe(true);
+    expect(await page.getByTestId('sqpoll-toggle').isDisabled()).toBe(true);
+    expect(await page.getByTestId('stale-tag').count()).toBeGreaterThanOrEqual(3);
+    if (process.env.URING_LAB_SCREENSHOT_LOST) await page.screenshot({ path: process.env.URING_LAB_SCREENSHOT_LOST });
+
+    // The engine notices its host is gone (IPC disconnect) and stops; an orphan would skew later runs.
+    await expect.poll(() => engines.filter(alive).length, { timeout: 10_000 }).toBe(0);
+
+    // Same token file, same port: the page finds the host again by itself.
+    const second = await startServe(['--port', String(first.port), '--token-file', tokenFile]);
+    expect(second.token).toBe(first.token);
+    await expect.poll(() => page.getByTestId('connection-banner').count(), { timeout: 15_000 }).toBe(0);
+    expect(await text(page, 'connection-state')).toBe('host connected');
+    // resynced: the new host runs nothing, and the run the page knew is reported, not pretended
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    expect(await page.getByTestId('run-vanished').textContent()).toMatch(/ended while disconnected — result unknown/);
+    expect(await page.getByTestId('start-button').isDisabled()).toBe(false);
+    expect(await page.getByTestId('stale-tag').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+    await stopServe(second.proc);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HISTOGRAM_LAYOUT, histogramBucketLowerUs, histogramBucketUpperUs } from '../../electron/contract';
-import { LatencyHistogram } from '../../electron/host/histogram';
+import { LatencyHistogram } from '../../electron/contract';
 
 /** The layout's index formula, as documented in contract.ts, for checking the bounds against. */
 function indexOf(us: number): number {
@@ -25,7 +25,7 @@ describe('latency histogram layout', () => {
   it('computes percentiles as the highest value in the bucket', () => {
     const h = new LatencyHistogram();
     // 90 requests at 20 µs, 9 at 100 µs, 1 at 5000 µs
-    h.addSparse([[20, 90], [indexOf(100), 9], [indexOf(5000), 1]]);
+    h.add([[20, 90], [indexOf(100), 9], [indexOf(5000), 1]]);
     expect(h.total).toBe(100);
     expect(h.quantileUs(0.5)).toBe(20);
     expect(h.quantileUs(0.9)).toBe(20);

@@ -21,9 +21,13 @@ import {
 } from '../../renderer/src/composables/useLatencyHeatmap';
 import {
   buildThroughputUpdate,
-  phaseLabel,
+  isShortFinalFrame,
+  niceCeil,
   throughputBaseOption,
+  typicalIntervalMs,
+  type ShortFinalPoint,
 } from '../../renderer/src/composables/useThroughputChart';
+import { phaseLabel } from '../../renderer/src/lab/knobWords';
 
 const profile = (sqpoll = false): Profile => {
   const p = ProfileSchema.parse({ kind: 'uring-lab/profile', schemaVersion: 1 });
@@ -34,6 +38,7 @@ const profile = (sqpoll = false): Profile => {
 const phase = (index: number, atMs: number, sqpoll: boolean, rejected: Phase['rejected'] = []): Phase => ({
   index,
   atMs,
+  changed: index === 0 ? [] : [{ path: 'server.sqpoll.enabled', from: !sqpoll, to: sqpoll }],
   applied: profile(sqpoll),
   rejected,
   ring: { flags: [], features: [], sqEntries: 8, cqEntries: 16 },
@@ -56,7 +61,7 @@ const frame = (seq: number, opts: Partial<RunFrame> = {}): RunFrame => ({
   bytes: 256_000,
   errors: 0,
   throughputRps: 10_000 + seq,
-  latencyUs: { p50: 100, p99: 250, max: 900 },
+  latencyUs: { p50: 100, p99: 250, max: 900, p99Corrected: 250 },
   histogram: [
     [bucketAt(100), 600],
     [bucketAt(105), 300],
@@ -64,6 +69,10 @@ const frame = (seq: number, opts: Partial<RunFrame> = {}): RunFrame => ({
   ],
   serverCpuNs: 1e6,
   loadCpuNs: 2e6,
+  inFlight: 50,
+  oldestInFlightUs: 300,
+  loadBusyShare: 0.4,
+  final: false,
   ...opts,
 });
 
@@ -223,7 +232,7 @@ describe('throughput chart option', () => {
     const frames = Array.from({ length: 30 }, (_, i) => frame(i));
     const u = buildThroughputUpdate(frames, [phase(0, 0, false)]);
     expect(u.frames).toBe(30);
-    const [rps, p99] = u.option.series as Array<{ id: string; data: Array<[number, number]> }>;
+    const [rps, , p99] = u.option.series as Array<{ id: string; data: Array<[number, number]> }>;
     expect(rps!.id).toBe('rps');
     expect(rps!.data[0]).toEqual([0.1, 10_000]);
     expect(p99!.id).toBe('p99');
@@ -255,21 +264,55 @@ describe('throughput chart option', () => {
   });
 
   it('keeps p99 positive for the log axis and has an empty default', () => {
-    const u = buildThroughputUpdate([frame(0, { latencyUs: { p50: 0, p99: 0, max: 0 } })], []);
-    expect((u.option.series as Array<{ data: Array<[number, number]> }>)[1]!.data[0]![1]).toBe(1);
+    const u = buildThroughputUpdate([frame(0, { latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } })], []);
+    expect((u.option.series as Array<{ id: string; data: Array<[number, number]> }>).find((x) => x.id === 'p99')!.data[0]![1]).toBe(1);
     expect(buildThroughputUpdate([], []).frames).toBe(0);
     const base = throughputBaseOption();
-    expect((base.series as Array<{ id: string }>).map((s) => s.id)).toEqual(['rps', 'p99']);
+    expect((base.series as Array<{ id: string }>).map((s) => s.id)).toEqual(['rps', 'rps-short', 'p99']);
   });
 
-  it('names refused knobs in phase labels', () => {
+  it('names changed and refused knobs in phase labels', () => {
     const refused = phase(1, 1000, false, [
       { knob: 'server.sqpoll.enabled', requested: true, errno: 1, code: 'EPERM', reason: 'needs CAP_SYS_NICE' },
     ]);
-    expect(phaseLabel(profile(false), refused)).toBe('SQPOLL on refused (EPERM)');
-    expect(phaseLabel(profile(false), phase(1, 0, false))).toBe('phase 1');
-    const taskrun = phase(2, 0, false);
-    taskrun.applied.server.taskrun = 'coop';
-    expect(phaseLabel(profile(false), taskrun)).toBe('taskrun coop');
+    refused.changed = [{ path: 'server.sqpoll.enabled', from: false, to: true }];
+    expect(phaseLabel(refused)).toBe('SQPOLL on refused (EPERM)');
+    expect(phaseLabel({ ...phase(1, 0, false), changed: [] })).toBe('phase 1');
+    const taskrun = { ...phase(2, 0, false), changed: [{ path: 'server.taskrun', from: 'defer', to: 'coop' }] };
+    expect(phaseLabel(taskrun)).toBe('taskrun coop');
+  });
+
+  it('keeps a short last frame of an engine off the throughput scale', () => {
+    // A steady ~100k req/s, then the final frame of the engine: 7 ms whose rate reads 467k req/s.
+    const frames = Array.from({ length: 30 }, (_, i) => frame(i, { throughputRps: 100_000 + (i % 3) * 1000, measuring: true }));
+    frames.push(frame(30, { tMs: 3007, intervalMs: 7, final: true, requests: 3269, throughputRps: 467_000 }));
+    const u = buildThroughputUpdate(frames, []);
+    expect(u.rpsAxisMax).toBeGreaterThanOrEqual(102_000);
+    expect(u.rpsAxisMax).toBeLessThan(150_000);
+    expect(u.shortFinalFrames).toBe(1);
+    const series = u.option.series as Array<{ id: string; data: unknown[] }>;
+    const line = series.find((x) => x.id === 'rps')!.data as Array<[number, number]>;
+    expect(line).toHaveLength(30);
+    expect(Math.max(...line.map((p) => p[1]))).toBeLessThanOrEqual(u.rpsAxisMax);
+    const markers = series.find((x) => x.id === 'rps-short')!.data as ShortFinalPoint[];
+    expect(markers).toHaveLength(1);
+    // drawn at the top edge as "off scale", its true rate kept for the tooltip
+    expect(markers[0]).toMatchObject({ value: [3.007, u.rpsAxisMax], symbol: 'triangle', rps: 467_000, intervalMs: 7 });
+    expect((u.option.yAxis as Array<{ max?: number }>)[0]!.max).toBe(u.rpsAxisMax);
+  });
+
+  it('keeps a final frame of full length on the line, and scales by short frames only when they are all there is', () => {
+    const full = [...Array.from({ length: 10 }, (_, i) => frame(i)), frame(10, { final: true, intervalMs: 80, throughputRps: 12_000 })];
+    const u = buildThroughputUpdate(full, []);
+    expect(u.shortFinalFrames).toBe(0);
+    expect(u.rpsAxisMax).toBeGreaterThanOrEqual(12_000);
+    expect(isShortFinalFrame({ final: true, intervalMs: 49 }, 100)).toBe(true);
+    expect(isShortFinalFrame({ final: false, intervalMs: 5 }, 100)).toBe(false);
+    expect(typicalIntervalMs([{ final: false, intervalMs: 100 }, { final: false, intervalMs: 101 }, { final: true, intervalMs: 3 }])).toBe(101);
+    const alone = buildThroughputUpdate([frame(0, { final: true, intervalMs: 5, throughputRps: 50_000 })], []);
+    expect(alone.rpsAxisMax).toBeGreaterThanOrEqual(50_000);
+    expect(niceCeil(102_000 * 1.05)).toBe(120_000);
+    expect(niceCeil(1)).toBe(1);
+    expect(niceCeil(0)).toBe(1);
   });
 });

@@ -13,10 +13,14 @@ const frame = (runId: string, seq: number): RunFrame => ({
   bytes: 100,
   errors: seq % 2,
   throughputRps: 100,
-  latencyUs: { p50: 1, p99: 2, max: 3 },
+  latencyUs: { p50: 1, p99: 2, max: 3, p99Corrected: 2 },
   histogram: [[70, 10]],
   serverCpuNs: 0,
   loadCpuNs: 0,
+  inFlight: 0,
+  oldestInFlightUs: 0,
+  loadBusyShare: 0.2,
+  final: false,
 });
 
 describe('RingBuffer', () => {
@@ -87,5 +91,30 @@ describe('FrameBuffer', () => {
     expect(b.snapshot()).toEqual([]);
     expect(b.latest.value).toBeNull();
     expect(b.totals.requests).toBe(0);
+    expect(b.tallies.size).toBe(0);
+    expect(b.lastSeq).toBe(-1);
+  });
+
+  it('counts frames it never got, from seq 0 and across gaps', () => {
+    const b = new FrameBuffer(10);
+    b.push(frame('a', 3)); // joined late: 0..2 missing
+    expect(b.missed.value).toBe(3);
+    b.push(frame('a', 4));
+    b.push(frame('a', 9)); // 5..8 missing
+    expect(b.missed.value).toBe(7);
+    expect(b.lastSeq).toBe(9);
+    b.push(frame('b', 0));
+    expect(b.missed.value).toBe(0);
+  });
+
+  it('keeps per-phase tallies of measured frames beyond the ring, warm-up left out', () => {
+    const b = new FrameBuffer(2);
+    b.push({ ...frame('a', 0), measuring: false });
+    for (let i = 1; i <= 5; i++) b.push({ ...frame('a', i), phase: i <= 3 ? 0 : 1 });
+    expect(b.snapshot()).toHaveLength(2);
+    expect(b.tallies.get(0)!.frames).toBe(3);
+    expect(b.tallies.get(0)!.requests).toBe(30);
+    expect(b.tallies.get(0)!.latency.total).toBe(30);
+    expect(b.tallies.get(1)!.frames).toBe(2);
   });
 });

@@ -3,9 +3,11 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   LabError,
   ProfileSchema,
+  type FramesResult,
   type LabApi,
   type LabEvent,
   type Phase,
+  type PhaseResult,
   type RunFrame,
   type RunStatus,
   type RunSummary,
@@ -13,6 +15,7 @@ import {
 import type { ConnectionState } from '../../renderer/src/lab/connection';
 import { FrameBuffer } from '../../renderer/src/stores/frameBuffer';
 import { useLabStore } from '../../renderer/src/stores/labStore';
+import { usePhaseResultsStore } from '../../renderer/src/stores/phaseResultsStore';
 
 const profile = (sqpoll = false) => {
   const p = ProfileSchema.parse({ kind: 'uring-lab/profile', schemaVersion: 1 });
@@ -22,14 +25,15 @@ const profile = (sqpoll = false) => {
 const phase = (index: number, applied: boolean, rejected: Phase['rejected'] = []): Phase => ({
   index,
   atMs: index * 1000,
+  changed: index === 0 ? [] : [{ path: 'server.sqpoll.enabled', from: !applied, to: applied }],
   applied: profile(applied),
   rejected,
   ring: { flags: [], features: [], sqEntries: 8, cqEntries: 16 },
 });
-const frame = (runId: string, seq: number): RunFrame => ({
+const frame = (runId: string, seq: number, phaseIndex = 0): RunFrame => ({
   runId,
   seq,
-  phase: 0,
+  phase: phaseIndex,
   tMs: seq * 100,
   intervalMs: 100,
   measuring: true,
@@ -37,13 +41,19 @@ const frame = (runId: string, seq: number): RunFrame => ({
   bytes: 1,
   errors: 0,
   throughputRps: 10,
-  latencyUs: { p50: 1, p99: 2, max: 3 },
-  histogram: [],
+  latencyUs: { p50: 1, p99: 2, max: 3, p99Corrected: 2 },
+  histogram: [[2, 1]],
   serverCpuNs: 0,
   loadCpuNs: 0,
+  inFlight: 0,
+  oldestInFlightUs: 0,
+  loadBusyShare: 0.1,
+  final: false,
 });
-const summary = (runId: string, phases: Phase[]): RunSummary =>
-  ({ runId, phases, profileName: 'default', throughputRps: 1 }) as unknown as RunSummary;
+const stats = { measuredS: 1, requests: 10, errors: 0, throughputRps: 10, latencyUs: { p50: 1, p90: 1, p99: 2, p999: 2, max: 3, mean: 1 }, serverCpuNsPerReq: 1, loadCpuNsPerReq: 1 };
+const result = (p: Phase): PhaseResult => ({ ...p, endMs: p.atMs + 1000, stats, vsPhase0: null, histogram: [[2, 10]] });
+const summary = (runId: string, phases: Phase[], status: RunSummary['status'] = 'completed'): RunSummary =>
+  ({ runId, status, failure: null, phases: phases.map(result), profileName: 'default', throughputRps: 1, warnings: [] }) as unknown as RunSummary;
 
 function fakeClient() {
   let listener: ((e: LabEvent) => void) | null = null;
@@ -52,9 +62,13 @@ function fakeClient() {
   let hostProfile = profile(false);
   const status = (over: Partial<RunStatus> = {}): RunStatus => ({
     running: false,
+    state: 'idle',
     runId: null,
     profile: hostProfile,
+    phases: [],
     phase: null,
+    controller: false,
+    lastSeq: -1,
     lastSummary: null,
     ...over,
   });
@@ -66,6 +80,8 @@ function fakeClient() {
       hostProfile = profile(value === true);
       return status();
     }),
+    takeControl: vi.fn(async () => status({ running: true, state: 'running', runId: 'r1', controller: true })),
+    getFrames: vi.fn(async ({ runId }: { runId: string; fromSeq: number }): Promise<FramesResult> => ({ runId, frames: [], lost: 0 })),
     doctor: vi.fn(),
     onEvent: (l: (e: LabEvent) => void) => {
       listener = l;
@@ -74,10 +90,11 @@ function fakeClient() {
   } satisfies LabApi;
   return {
     api,
+    status,
     client: {
       api,
       transport: 'ws' as const,
-      problem: null,
+      clientId: 'me',
       connection: {
         current: () => state,
         onChange: (l: (s: ConnectionState) => void) => {
@@ -95,6 +112,7 @@ function fakeClient() {
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
+const lost: ConnectionState = { kind: 'closed', attempt: 1, retryInMs: 250, reason: 'connection dropped' };
 
 describe('lab store', () => {
   beforeEach(() => setActivePinia(createPinia()));
@@ -107,6 +125,7 @@ describe('lab store', () => {
     expect(f.api.getStatus).toHaveBeenCalledTimes(1);
     expect(lab.statusLoaded).toBe(true);
     expect(lab.runState).toBe('idle');
+    expect(lab.shownState).toBe('idle');
     expect(lab.requestedSqpoll).toBe(false);
     expect(lab.appliedSqpoll).toBeNull();
 
@@ -134,6 +153,8 @@ describe('lab store', () => {
     expect((f.api.startRun.mock.calls[0] as unknown as [{ profile: { server: { sqpoll: { enabled: boolean } } } }])[0].profile.server.sqpoll.enabled).toBe(true);
     expect(lab.runState).toBe('running');
     expect(lab.runId).toBe('r1');
+    expect(lab.controller).toBe(true);
+    expect(lab.observing).toBe(false);
     expect(lab.appliedSqpoll).toBe(true);
     expect(buf.snapshot()).toHaveLength(1);
 
@@ -157,7 +178,7 @@ describe('lab store', () => {
     expect(buf.snapshot()).toHaveLength(2);
   });
 
-  it('shows start errors and failed runs', async () => {
+  it('shows start errors, and failed runs with their summary', async () => {
     const f = fakeClient();
     f.api.startRun.mockRejectedValueOnce(new LabError({ code: 'EPERM', message: 'io_uring_setup refused', fix: 'raise RLIMIT_MEMLOCK' }));
     const lab = useLabStore();
@@ -171,39 +192,200 @@ describe('lab store', () => {
 
     await lab.start();
     expect(lab.runState).toBe('running');
-    f.emit({ type: 'failed', runId: 'r1', error: { code: 'ENGINE_CRASHED', message: 'engine exited (SIGSEGV)' } });
+    f.emit({ type: 'failed', runId: 'r1', error: { code: 'ENGINE_CRASHED', message: 'engine exited (SIGSEGV)' }, summary: summary('r1', [phase(0, false)], 'failed') });
     expect(lab.runState).toBe('idle');
     expect(lab.lastError?.code).toBe('ENGINE_CRASHED');
+    expect(lab.summary?.status).toBe('failed');
   });
 
-  it('adopts a run started elsewhere and stores the summary when it ends', async () => {
+  it('keeps the reason of an interrupted run beside its summary', async () => {
     const f = fakeClient();
     const lab = useLabStore();
     lab.attach(f.client, new FrameBuffer(10));
     await flush();
+    await lab.start();
+    f.emit({ type: 'interrupted', runId: 'r1', reason: 'host shutting down (SIGTERM)', summary: summary('r1', [phase(0, false)], 'interrupted') });
+    expect(lab.runState).toBe('idle');
+    expect(lab.summary?.status).toBe('interrupted');
+    expect(lab.interruptedReason).toBe('host shutting down (SIGTERM)');
+  });
+
+  it('observes a run started elsewhere until it takes control', async () => {
+    const f = fakeClient();
+    const lab = useLabStore();
+    lab.attach(f.client, new FrameBuffer(10));
+    await flush();
+    f.api.getStatus.mockResolvedValue(f.status({ running: true, state: 'running', runId: 'other', phases: [phase(0, false)], controller: false, lastSeq: 0 }));
     f.emit({ type: 'phase', runId: 'other', phase: phase(0, false) });
+    await flush();
     expect(lab.runState).toBe('running');
     expect(lab.runId).toBe('other');
+    expect(lab.controller).toBe(false);
+    expect(lab.observing).toBe(true);
+
+    // a knob change from an observer: the host refuses; the fix says what to do
+    f.api.setKnob.mockRejectedValueOnce(new LabError({ code: 'NOT_CONTROLLER', message: 'another client controls this run' }));
+    await lab.setSqpoll(true);
+    expect(lab.lastError).toMatchObject({ code: 'NOT_CONTROLLER', fix: expect.stringMatching(/Take control/) });
+
+    f.api.takeControl.mockResolvedValueOnce(f.status({ running: true, state: 'running', runId: 'other', phases: [phase(0, false)], controller: true, lastSeq: 0 }));
+    await lab.takeControl();
+    expect(lab.controller).toBe(true);
+    expect(lab.observing).toBe(false);
+    expect(lab.lastError).toBeNull();
+
+    // another window takes it back
+    f.api.getStatus.mockResolvedValueOnce(f.status({ running: true, state: 'running', runId: 'other', phases: [phase(0, false)], controller: false, lastSeq: 0 }));
+    f.emit({ type: 'control', runId: 'other', controllerId: 'someone-else' });
+    expect(lab.controller).toBe(false);
+    await flush();
+    expect(lab.observing).toBe(true);
+
     f.emit({ type: 'ended', runId: 'other', summary: summary('other', [phase(0, false), phase(1, true)]) });
     expect(lab.runState).toBe('idle');
+    expect(lab.observing).toBe(false);
     expect(lab.summary?.runId).toBe('other');
     expect(lab.phases.map((p) => p.index)).toEqual([0, 1]);
     expect(lab.appliedSqpoll).toBe(true);
   });
 
-  it('resyncs status when the connection comes back', async () => {
+  it('joining a run mid-way fetches the frames before the first one it sees, in order', async () => {
+    const f = fakeClient();
+    const buf = new FrameBuffer(100);
+    const lab = useLabStore();
+    lab.attach(f.client, buf);
+    await flush();
+    f.api.getStatus.mockResolvedValue(f.status({ running: true, state: 'running', runId: 'other', phases: [phase(0, false)], controller: false, lastSeq: 11 }));
+    let answer: (r: FramesResult) => void = () => {};
+    f.api.getFrames.mockImplementationOnce(() => new Promise((r) => (answer = r)));
+    f.emit({ type: 'frame', frame: frame('other', 10) });
+    f.emit({ type: 'frame', frame: frame('other', 11) });
+    expect(f.api.getFrames).toHaveBeenCalledWith({ runId: 'other', fromSeq: 0 });
+    expect(buf.snapshot()).toHaveLength(0); // waiting for the history
+    answer({ runId: 'other', frames: [frame('other', 4), frame('other', 5)], lost: 4 });
+    await flush();
+    expect(buf.snapshot().map((b) => b.frame.seq)).toEqual([4, 5, 10, 11]);
+    expect(lab.framesLost).toBe(4 + 4); // 0..3 not kept by the host, 6..9 never arrived
+  });
+
+  it('says the run state is unknown while disconnected, then resyncs the same run and recovers missed frames', async () => {
+    const f = fakeClient();
+    const buf = new FrameBuffer(100);
+    const lab = useLabStore();
+    lab.attach(f.client, buf);
+    await flush();
+    await lab.start();
+    for (let s = 0; s < 5; s++) f.emit({ type: 'frame', frame: frame('r1', s) });
+
+    f.setConn(lost);
+    expect(lab.connected).toBe(false);
+    expect(lab.connectionLost).toBe(true);
+    expect(lab.shownState).toBe('unknown');
+    expect(lab.running).toBe(false); // never claims "running" without a connection
+
+    f.api.getStatus.mockResolvedValueOnce(
+      f.status({ running: true, state: 'running', runId: 'r1', phases: [phase(0, false), phase(1, true)], controller: true, lastSeq: 12 }),
+    );
+    f.api.getFrames.mockResolvedValueOnce({ runId: 'r1', frames: [5, 6, 7, 8, 9, 10, 11, 12].map((s) => frame('r1', s, s >= 8 ? 1 : 0)), lost: 0 });
+    f.setConn({ kind: 'open' });
+    await flush();
+    await flush();
+    expect(f.api.getFrames).toHaveBeenCalledWith({ runId: 'r1', fromSeq: 5 });
+    expect(lab.shownState).toBe('running');
+    expect(lab.connectionLost).toBe(false);
+    expect(lab.phases.map((p) => p.index)).toEqual([0, 1]); // the phase started while away
+    expect(buf.lastSeq).toBe(12);
+    expect(lab.framesLost).toBe(0);
+    expect(lab.vanishedRun).toBeNull();
+  });
+
+  it('shows "N frames lost" when the host no longer keeps the missed frames', async () => {
+    const f = fakeClient();
+    const buf = new FrameBuffer(100);
+    const lab = useLabStore();
+    lab.attach(f.client, buf);
+    await flush();
+    await lab.start();
+    f.emit({ type: 'frame', frame: frame('r1', 0) });
+    f.setConn(lost);
+    f.api.getStatus.mockResolvedValueOnce(f.status({ running: true, state: 'running', runId: 'r1', phases: [phase(0, false)], controller: true, lastSeq: 900 }));
+    f.api.getFrames.mockResolvedValueOnce({ runId: 'r1', frames: [frame('r1', 300)], lost: 299 });
+    f.setConn({ kind: 'open' });
+    await flush();
+    await flush();
+    expect(lab.framesLost).toBe(299);
+  });
+
+  it('marks a run that vanished while disconnected (host restarted) as ended with its result unknown', async () => {
     const f = fakeClient();
     const lab = useLabStore();
     lab.attach(f.client, new FrameBuffer(10));
     await flush();
-    f.setConn({ kind: 'closed', attempt: 1, retryInMs: 250, reason: 'dropped' });
-    expect(lab.connected).toBe(false);
-    f.api.getStatus.mockResolvedValueOnce({ running: true, runId: 'r9', profile: profile(true), phase: phase(3, true), lastSummary: null });
+    await lab.start();
+    f.emit({ type: 'frame', frame: frame('r1', 0) });
+    f.setConn(lost);
+    f.setConn({ kind: 'connecting', attempt: 2 });
+    expect(lab.shownState).toBe('unknown');
+    // the restarted host knows nothing of r1
     f.setConn({ kind: 'open' });
     await flush();
-    expect(f.api.getStatus).toHaveBeenCalledTimes(2);
-    expect(lab.runState).toBe('running');
-    expect(lab.runId).toBe('r9');
-    expect(lab.phase?.index).toBe(3);
+    expect(lab.runState).toBe('idle');
+    expect(lab.vanishedRun).toEqual({ runId: 'r1', message: 'ended while disconnected — result unknown' });
+    // its late frames (if any) are not adopted again
+    f.emit({ type: 'frame', frame: frame('r1', 1) });
+    expect(lab.runState).toBe('idle');
+    lab.dismissVanishedRun();
+    expect(lab.vanishedRun).toBeNull();
+  });
+
+  it('takes the summary of a run that ended while disconnected from the status', async () => {
+    const f = fakeClient();
+    const lab = useLabStore();
+    lab.attach(f.client, new FrameBuffer(10));
+    await flush();
+    await lab.start();
+    f.setConn(lost);
+    f.api.getStatus.mockResolvedValueOnce(f.status({ lastSummary: summary('r1', [phase(0, false)]) }));
+    f.setConn({ kind: 'open' });
+    await flush();
+    expect(lab.runState).toBe('idle');
+    expect(lab.vanishedRun).toBeNull();
+    expect(lab.summary?.runId).toBe('r1');
+  });
+
+  it('says so when the host refuses the token', async () => {
+    const f = fakeClient();
+    const lab = useLabStore();
+    lab.attach(f.client, new FrameBuffer(10));
+    await flush();
+    f.setConn({ kind: 'refused', reason: 'bad-token', message: "This link's token is not valid for this host", fix: 'open the URL' });
+    expect(lab.refused?.reason).toBe('bad-token');
+    expect(lab.shownState).toBe('no access');
+  });
+});
+
+describe('per-phase results store', () => {
+  beforeEach(() => setActivePinia(createPinia()));
+
+  it('computes rows live from frames, then switches to the summary when the run ends', async () => {
+    const f = fakeClient();
+    const lab = useLabStore();
+    lab.attach(f.client, new FrameBuffer(100));
+    await flush();
+    const results = usePhaseResultsStore();
+    await lab.start();
+    f.emit({ type: 'phase', runId: 'r1', phase: phase(1, true) });
+    for (let s = 0; s < 6; s++) f.emit({ type: 'frame', frame: frame('r1', s, s < 3 ? 0 : 1) });
+    results.refresh();
+    expect(results.source).toBe('live');
+    expect(results.rows.map((r) => [r.index, r.stats?.requests])).toEqual([
+      [0, 3],
+      [1, 3],
+    ]);
+    expect(results.rows[1]!.vsPhase0?.throughputRps).toBeCloseTo(1);
+
+    await lab.stop();
+    expect(results.source).toBe('summary');
+    expect(results.rows.map((r) => r.stats?.requests)).toEqual([10]);
   });
 });

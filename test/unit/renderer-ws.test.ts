@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LabError, ProfileSchema } from '../../electron/contract';
-import { WsLabApi, buildWsUrl, type SocketLike } from '../../renderer/src/lab/wsLabApi';
+import { WsLabApi, buildWsUrl, tokenCheckUrl, type SocketLike, type TokenVerdict } from '../../renderer/src/lab/wsLabApi';
+import { tabClientId } from '../../renderer/src/lab/labClient';
 
 class FakeSocket implements SocketLike {
   static all: FakeSocket[] = [];
@@ -37,18 +38,23 @@ class FakeSocket implements SocketLike {
 }
 
 const profile = ProfileSchema.parse({ kind: 'uring-lab/profile', schemaVersion: 1 });
-const status = { running: false, runId: null, profile, phase: null, lastSummary: null };
+const status = { running: false, state: 'idle', runId: null, profile, phases: [], phase: null, controller: false, lastSeq: -1, lastSummary: null };
 
-function makeApi() {
+function makeApi(verdict: TokenVerdict = 'unreachable') {
   FakeSocket.all = [];
+  const checks: string[] = [];
   const api = new WsLabApi({
-    url: 'ws://h/api?token=t',
+    url: 'ws://h/api?token=t&client=c1',
     createSocket: (url) => new FakeSocket(url),
+    checkToken: async (url) => {
+      checks.push(url);
+      return verdict;
+    },
     requestTimeoutMs: 1000,
     backoffInitialMs: 100,
     backoffMaxMs: 400,
   });
-  return { api, sock: () => FakeSocket.all[FakeSocket.all.length - 1]! };
+  return { api, checks, sock: () => FakeSocket.all[FakeSocket.all.length - 1]! };
 }
 
 describe('buildWsUrl', () => {
@@ -58,6 +64,24 @@ describe('buildWsUrl', () => {
       token: 'a+b',
     });
     expect(buildWsUrl({ protocol: 'https:', host: 'x', search: '' })).toEqual({ url: 'wss://x/api', token: null });
+  });
+
+  it("adds this tab's client id, and the token check asks the same path over HTTP", () => {
+    const { url } = buildWsUrl({ protocol: 'http:', host: '127.0.0.1:7070', search: '?token=abc' }, '0f'.repeat(16));
+    expect(url).toBe(`ws://127.0.0.1:7070/api?token=abc&client=${'0f'.repeat(16)}`);
+    expect(tokenCheckUrl(url)).toBe(`http://127.0.0.1:7070/api?token=abc&client=${'0f'.repeat(16)}`);
+    expect(tokenCheckUrl('wss://x/api?token=a')).toBe('https://x/api?token=a');
+  });
+
+  it('keeps one client id per tab in sessionStorage', () => {
+    const kept = new Map<string, string>();
+    const storage = { getItem: (k: string) => kept.get(k) ?? null, setItem: (k: string, v: string) => void kept.set(k, v) };
+    const id = tabClientId(storage);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(tabClientId(storage)).toBe(id);
+    expect(tabClientId(null)).not.toBe(id);
+    const broken = { getItem: () => { throw new Error('denied'); }, setItem: () => { throw new Error('denied'); } };
+    expect(tabClientId(broken)).toMatch(/^[0-9a-f]{32}$/);
   });
 });
 
@@ -94,15 +118,16 @@ describe('WsLabApi', () => {
     const off = api.onEvent((e) => seen.push(e.type));
     sock().open();
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    sock().receive({ event: { type: 'failed', runId: 'r', error: { code: 'ENGINE', message: 'boom' } } });
+    sock().receive({ event: { type: 'control', runId: 'r', controllerId: 'c2' } });
+    sock().receive({ event: { type: 'failed', runId: 'r', error: { code: 'ENGINE', message: 'boom' } } }); // no summary: malformed
     sock().receive({ event: { type: 'frame', frame: { runId: 'r' } } });
     sock().receive({ event: { type: 'nope' } });
     sock().onmessage?.({ data: 'not json' });
-    expect(seen).toEqual(['failed']);
-    expect(warn).toHaveBeenCalledTimes(3);
+    expect(seen).toEqual(['control']);
+    expect(warn).toHaveBeenCalledTimes(4);
     off();
-    sock().receive({ event: { type: 'failed', runId: 'r', error: { code: 'ENGINE', message: 'boom' } } });
-    expect(seen).toEqual(['failed']);
+    sock().receive({ event: { type: 'control', runId: 'r', controllerId: 'c2' } });
+    expect(seen).toEqual(['control']);
     warn.mockRestore();
   });
 
@@ -146,6 +171,7 @@ describe('WsLabApi', () => {
     sock().receive({ id: 2, ok: true, result: status });
     await expect(queued).resolves.toEqual(status);
     expect(states).toEqual(['open', 'closed:100', 'connecting', 'closed:200', 'connecting', 'open']);
+    expect(FakeSocket.all.map((x) => x.url)).toEqual(Array(3).fill('ws://h/api?token=t&client=c1'));
 
     // after a successful open the backoff starts over
     sock().drop();
@@ -153,5 +179,74 @@ describe('WsLabApi', () => {
     api.close();
     vi.advanceTimersByTime(1000);
     expect(FakeSocket.all).toHaveLength(3);
+  });
+
+  it('sends takeControl and getFrames', async () => {
+    const { api, sock } = makeApi();
+    sock().open();
+    const control = api.takeControl();
+    const frames = api.getFrames({ runId: 'r1', fromSeq: 42 });
+    expect(sock().sent).toEqual([{ id: 1, method: 'takeControl' }, { id: 2, method: 'getFrames', params: { runId: 'r1', fromSeq: 42 } }]);
+    sock().receive({ id: 1, ok: true, result: { ...status, controller: true } });
+    sock().receive({ id: 2, ok: true, result: { runId: 'r1', frames: [], lost: 3 } });
+    await expect(control).resolves.toMatchObject({ controller: true });
+    await expect(frames).resolves.toEqual({ runId: 'r1', frames: [], lost: 3 });
+  });
+
+  it('asks over HTTP after a connection that never opened, and stops for good on a refused token', async () => {
+    const { api, sock, checks } = makeApi('rejected');
+    const waiting = api.getStatus();
+    const refusedDone = expect(waiting).rejects.toMatchObject({ code: 'BAD_TOKEN' });
+    sock().drop(); // the upgrade was answered 403: the browser only sees a failed connection
+    expect(checks).toEqual(['http://h/api?token=t&client=c1']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.connection.current()).toMatchObject({ kind: 'refused', reason: 'bad-token', message: expect.stringMatching(/not valid for this host/) });
+    await refusedDone;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(FakeSocket.all).toHaveLength(1); // no more attempts
+    await expect(api.doctor()).rejects.toMatchObject({ code: 'BAD_TOKEN' });
+    // the user fixed the host: "Try again" connects once more
+    api.retryNow();
+    expect(FakeSocket.all).toHaveLength(2);
+    sock().open();
+    expect(api.connection.current()).toEqual({ kind: 'open' });
+  });
+
+  it('keeps retrying while the host is down or the token is accepted, and does not ask after a drop of an open connection', async () => {
+    for (const verdict of ['unreachable', 'accepted'] as const) {
+      const { api, sock, checks } = makeApi(verdict);
+      sock().open();
+      sock().drop(); // an open connection dropped: the host went away, the token was fine
+      expect(checks).toEqual([]);
+      await vi.advanceTimersByTimeAsync(100);
+      sock().drop(); // the restart is not up yet
+      expect(checks).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(200);
+      expect(FakeSocket.all).toHaveLength(3);
+      expect(api.connection.current()).toMatchObject({ kind: 'connecting', attempt: 3 });
+      sock().open();
+      expect(api.connection.current()).toEqual({ kind: 'open' });
+      api.close();
+    }
+  });
+
+  it('drops a retry already under way when the token check comes back refused', async () => {
+    FakeSocket.all = [];
+    let answer: (v: TokenVerdict) => void = () => {};
+    const api = new WsLabApi({
+      url: 'ws://h/api?token=t',
+      createSocket: (url) => new FakeSocket(url),
+      checkToken: () => new Promise((r) => (answer = r)),
+      backoffInitialMs: 10,
+    });
+    FakeSocket.all[0]!.drop();
+    await vi.advanceTimersByTimeAsync(10); // the retry starts before the check answers
+    expect(FakeSocket.all).toHaveLength(2);
+    answer('rejected');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.connection.current()).toMatchObject({ kind: 'refused' });
+    expect(FakeSocket.all[1]!.readyState).toBe(3);
+    FakeSocket.all[1]!.open(); // too late: ignored
+    expect(api.connection.current()).toMatchObject({ kind: 'refused' });
   });
 });

@@ -10,10 +10,9 @@
  */
 import os from 'node:os';
 import {
-  HISTOGRAM_LAYOUT, KnobChange, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
+  HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
-import { HISTOGRAM_LAYOUT_DESCRIPTION, LatencyHistogram } from '../histogram';
 import { appliedProfile } from '../nativeConfig';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
@@ -43,8 +42,8 @@ class StatsAccumulator {
     this.loadCpuNs += snapshot.loadCpuNs;
     this.measuredNs += intervalNs;
     snapshot.loadThreadCpuNs.forEach((ns, i) => { this.loadThreadCpuNs[i] = (this.loadThreadCpuNs[i] ?? 0) + ns; });
-    this.histogram.addSparse(snapshot.histogram);
-    this.corrected.addSparse(snapshot.correctedHistogram);
+    this.histogram.add(snapshot.histogram);
+    this.corrected.add(snapshot.correctedHistogram);
   }
 
   /** The busiest load thread's share of the measured time (0 when nothing was measured). */
@@ -143,9 +142,9 @@ export class RunRecord {
     this.lastNs = snapshot.monotonicNs;
     const measuring = startMs >= this.warmupMs;
     const frameHistogram = new LatencyHistogram();
-    frameHistogram.addSparse(snapshot.histogram);
+    frameHistogram.add(snapshot.histogram);
     const corrected = new LatencyHistogram();
-    corrected.addSparse(snapshot.correctedHistogram);
+    corrected.add(snapshot.correctedHistogram);
     const busiestThreadNs = Math.max(0, ...snapshot.loadThreadCpuNs);
     const frame: RunFrame = {
       runId: this.runId,

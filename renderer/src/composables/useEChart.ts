@@ -9,7 +9,8 @@ import { echarts } from './echarts';
 type ECharts = ReturnType<typeof echarts.init>;
 
 export interface EChartHandle {
-  setOption(option: Record<string, unknown>): void;
+  /** Merges `option`; components listed in `replace` (e.g. ['series']) are replaced by id instead. */
+  setOption(option: Record<string, unknown>, replace?: string[]): void;
   /** Requests a redraw on the next animation frame (repeated requests coalesce). */
   scheduleDraw(): void;
 }
@@ -20,8 +21,8 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
   let observer: ResizeObserver | null = null;
 
   const handle: EChartHandle = {
-    setOption(option) {
-      chart?.setOption(option, { notMerge: false, lazyUpdate: true, silent: true });
+    setOption(option, replace) {
+      chart?.setOption(option, { notMerge: false, lazyUpdate: true, silent: true, ...(replace ? { replaceMerge: replace } : {}) });
     },
     scheduleDraw() {
       if (raf || !chart) return;

@@ -5,57 +5,40 @@
  * wires them to an ECharts instance and the live frame buffer.
  */
 import { watch, type Ref } from 'vue';
-import type { Phase, Profile, RunFrame } from '../../../electron/contract';
+import type { Phase, RunFrame } from '../../../electron/contract';
 import { formatCompact, formatInt, formatUs, formatUsAxis } from '../lab/format';
+import { phaseLabel } from '../lab/knobWords';
 import type { FrameBuffer } from '../stores/frameBuffer';
 import { CHART, tooltipBase } from './chartTheme';
 import { useEChart } from './useEChart';
 
-// ---- phase labels ----------------------------------------------------------------------
+// ---- the short last frame of an engine instance ------------------------------------------
 
-/** Profile flattened to dotted paths → value, for diffing phases. */
-export function flattenProfile(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flattenProfile(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (prefix) out[prefix] = value;
-  return out;
+/**
+ * The last frame of an engine instance (`final`: the run ended, or a phase change restarted
+ * the engine) covers only the sliver of time until the engine stopped. Its rate is real but
+ * measured over a few milliseconds, so one such frame can read 4× the steady rate. Frames
+ * shorter than half the usual interval are drawn as separate markers and never set the
+ * throughput axis; a marker above the axis sits on its top edge as an up-triangle.
+ */
+export function isShortFinalFrame(frame: Pick<RunFrame, 'final' | 'intervalMs'>, typicalIntervalMs: number): boolean {
+  return frame.final && frame.intervalMs < typicalIntervalMs / 2;
 }
 
-const IGNORED_PATHS = new Set(['name', 'description', 'kind', 'schemaVersion']);
-
-/** Short label for a knob change: "SQPOLL on", "ring 1024", "taskrun coop". */
-export function knobLabel(path: string, value: unknown): string {
-  switch (path) {
-    case 'server.sqpoll.enabled':
-      return `SQPOLL ${value ? 'on' : 'off'}`;
-    case 'server.sqpoll.idleMs':
-      return `SQPOLL idle ${String(value)} ms`;
-    case 'server.sqpoll.cpu':
-      return `SQPOLL cpu ${value === null ? 'any' : String(value)}`;
-    case 'server.taskrun':
-      return `taskrun ${String(value)}`;
-    case 'server.ringEntries':
-      return `ring ${String(value)}`;
-    default: {
-      const leaf = path.split('.').slice(-2).join('.');
-      return `${leaf}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`;
-    }
-  }
+/** The median interval of the frames that are not final (100 ms when there are none). */
+export function typicalIntervalMs(frames: readonly Pick<RunFrame, 'final' | 'intervalMs'>[]): number {
+  const intervals = frames.filter((f) => !f.final && f.intervalMs > 0).map((f) => f.intervalMs);
+  if (!intervals.length) return 100;
+  intervals.sort((a, b) => a - b);
+  return intervals[Math.floor(intervals.length / 2)]!;
 }
 
-/** What changed from `prev` to `cur`, plus any refused knob: "SQPOLL on", "SQPOLL on refused (EPERM)". */
-export function phaseLabel(prev: Profile | undefined, cur: Phase): string {
-  const parts: string[] = [];
-  if (prev) {
-    const a = flattenProfile(prev);
-    const b = flattenProfile(cur.applied);
-    for (const [path, value] of Object.entries(b)) {
-      if (IGNORED_PATHS.has(path)) continue;
-      if (JSON.stringify(a[path]) !== JSON.stringify(value)) parts.push(knobLabel(path, value));
-    }
-  }
-  for (const r of cur.rejected) parts.push(`${knobLabel(r.knob, r.requested)} refused (${r.code})`);
-  return parts.length ? parts.join(', ') : `phase ${cur.index}`;
+/** The smallest "nice" number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) at or above `v`. */
+export function niceCeil(v: number): number {
+  if (!(v > 0) || !Number.isFinite(v)) return 1;
+  const decade = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * decade >= v * (1 - 1e-12)) return m * decade;
+  return 10 * decade;
 }
 
 // ---- options -------------------------------------------------------------------------
@@ -80,12 +63,22 @@ export function throughputBaseOption(): Record<string, unknown> {
       trigger: 'axis',
       axisPointer: { type: 'line', lineStyle: { color: '#46505d' } },
       formatter: (params: unknown) => {
-        const list = (Array.isArray(params) ? params : [params]) as Array<{ seriesId?: string; value?: [number, number]; marker?: string }>;
+        const list = (Array.isArray(params) ? params : [params]) as Array<{
+          seriesId?: string;
+          value?: [number, number];
+          data?: ShortFinalPoint | [number, number];
+          marker?: string;
+        }>;
         const first = list[0];
         if (!first?.value) return '';
         const lines = [`<span style="color:${CHART.text}">t = ${first.value[0].toFixed(1)} s</span>`];
         for (const p of list) {
           if (!p.value) continue;
+          if (p.seriesId === 'rps-short') {
+            const d = p.data as ShortFinalPoint;
+            lines.push(`${p.marker ?? ''}last frame of the engine: <b>${formatInt(d.rps)} req/s</b> over ${formatInt(d.intervalMs)} ms (kept off the scale)`);
+            continue;
+          }
           const v = p.seriesId === 'p99' ? formatUs(p.value[1]) : `${formatInt(p.value[1])} req/s`;
           lines.push(`${p.marker ?? ''}${p.seriesId === 'p99' ? 'p99' : 'throughput'} <b>${v}</b>`);
         }
@@ -98,7 +91,9 @@ export function throughputBaseOption(): Record<string, unknown> {
       min: 0,
       max: 10,
       splitLine: { show: false },
-      axisLabel: { ...axisCommon.axisLabel, formatter: (v: number) => `${Math.round(v * 10) / 10} s` },
+      // The ends sit half an interval beyond the first and last frames: labelled, they would
+      // repeat their neighbour rounded ("0.1 s 0.1 s").
+      axisLabel: { ...axisCommon.axisLabel, showMinLabel: false, showMaxLabel: false, formatter: (v: number) => `${Math.round(v * 10) / 10} s` },
     },
     yAxis: [
       {
@@ -137,6 +132,19 @@ export function throughputBaseOption(): Record<string, unknown> {
         markArea: { silent: true, data: [] },
       },
       {
+        // Short last frames of an engine instance (see isShortFinalFrame): markers, off the scale.
+        id: 'rps-short',
+        name: 'short last frame',
+        type: 'line',
+        yAxisIndex: 0,
+        showSymbol: true,
+        showAllSymbol: true,
+        symbolSize: 7,
+        lineStyle: { width: 0, opacity: 0 },
+        itemStyle: { color: CHART.throughput },
+        data: [],
+      },
+      {
         id: 'p99',
         name: 'p99 latency',
         type: 'line',
@@ -154,6 +162,18 @@ export interface ThroughputUpdate {
   option: Record<string, unknown>;
   /** Frames drawn (points per series). */
   frames: number;
+  /** Top of the throughput axis (req/s), set by the full-length frames only. */
+  rpsAxisMax: number;
+  /** Short last frames drawn as markers instead of on the line. */
+  shortFinalFrames: number;
+}
+
+/** A marker for a short last frame: its true rate and interval ride along for the tooltip. */
+export interface ShortFinalPoint {
+  value: [number, number];
+  symbol: string;
+  rps: number;
+  intervalMs: number;
 }
 
 /**
@@ -161,28 +181,43 @@ export interface ThroughputUpdate {
  * frame's point sits at its interval's end, ± half an interval of padding), phase lines.
  */
 export function buildThroughputUpdate(frames: readonly RunFrame[], phases: readonly Phase[]): ThroughputUpdate {
-  const rps: Array<[number, number]> = new Array(frames.length);
+  const typical = typicalIntervalMs(frames);
+  const rps: Array<[number, number]> = [];
+  const short: RunFrame[] = [];
   const p99: Array<[number, number]> = new Array(frames.length);
+  let rpsMax = 0;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i]!;
     const t = f.tMs / 1000;
-    rps[i] = [t, f.throughputRps];
+    if (isShortFinalFrame(f, typical)) short.push(f);
+    else {
+      rps.push([t, f.throughputRps]);
+      if (f.throughputRps > rpsMax) rpsMax = f.throughputRps;
+    }
     p99[i] = [t, Math.max(1, f.latencyUs.p99)]; // log axis: no zeros
   }
+  // Only short frames so far (a run that ended at once): they are all there is to scale by.
+  if (!rps.length) for (const f of short) rpsMax = Math.max(rpsMax, f.throughputRps);
+  const rpsAxisMax = niceCeil(rpsMax * 1.05);
+  const shortPoints: ShortFinalPoint[] = short.map((f) => ({
+    value: [f.tMs / 1000, Math.min(f.throughputRps, rpsAxisMax)],
+    symbol: f.throughputRps > rpsAxisMax ? 'triangle' : 'emptyCircle',
+    rps: f.throughputRps,
+    intervalMs: f.intervalMs,
+  }));
   const first = frames[0];
   const last = frames[frames.length - 1];
   const half = (first?.intervalMs ?? 100) / 2000;
   const min = first ? first.tMs / 1000 - half : 0;
   const max = last ? last.tMs / 1000 + half : 10;
 
-  const byIndex = new Map(phases.map((p) => [p.index, p]));
   const lines = phases
     .filter((p) => p.index > 0 && p.atMs / 1000 >= min && p.atMs / 1000 <= max)
     .map((p) => ({
       xAxis: p.atMs / 1000,
       lineStyle: { color: CHART.phase, type: 'dashed', width: 1 },
       label: {
-        formatter: phaseLabel(byIndex.get(p.index - 1)?.applied, p),
+        formatter: phaseLabel(p),
         position: 'end',
         distance: 3,
         color: CHART.phase,
@@ -213,10 +248,14 @@ export function buildThroughputUpdate(frames: readonly RunFrame[], phases: reado
 
   return {
     frames: frames.length,
+    rpsAxisMax,
+    shortFinalFrames: short.length,
     option: {
       xAxis: { min, max },
+      yAxis: [{ max: rpsAxisMax }, {}],
       series: [
         { id: 'rps', data: rps, markLine: { data: lines }, markArea: { data: areas } },
+        { id: 'rps-short', data: shortPoints },
         { id: 'p99', data: p99 },
       ],
     },
@@ -225,13 +264,18 @@ export function buildThroughputUpdate(frames: readonly RunFrame[], phases: reado
 
 // ---- composable ------------------------------------------------------------------------
 
-/** Draws `buffer` into the chart in `el`, at most once per animation frame. Returns the drawn frame count. */
-export function useThroughputChart(el: Ref<HTMLElement | null>, buffer: FrameBuffer, phases: Ref<readonly Phase[]>, drawn: Ref<number>): void {
+/** Draws `buffer` into the chart in `el`, at most once per animation frame; `drawn` gets the frame count and axis top. */
+export function useThroughputChart(
+  el: Ref<HTMLElement | null>,
+  buffer: FrameBuffer,
+  phases: Ref<readonly Phase[]>,
+  drawn: Ref<{ frames: number; rpsAxisMax: number }>,
+): void {
   const chart = useEChart(el, throughputBaseOption, () => {
     const frames = buffer.snapshot().map((b) => b.frame);
     const update = buildThroughputUpdate(frames, phases.value);
     chart.setOption(update.option);
-    drawn.value = update.frames;
+    drawn.value = { frames: update.frames, rpsAxisMax: update.rpsAxisMax };
   });
   watch([buffer.version, phases], () => chart.scheduleDraw());
 }

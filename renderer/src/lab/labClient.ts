@@ -2,8 +2,8 @@
  * Picks the LabApi transport: the Electron preload's `window.uringLab` (IPC) when present,
  * otherwise a WebSocket to the host that served this page (`uring-lab serve`).
  */
-import type { LabApi } from '../../../electron/contract';
-import { constantConnection, type LabConnection } from './connection';
+import { LabError, type LabApi } from '../../../electron/contract';
+import { constantConnection, type ConnectionState, type LabConnection } from './connection';
 import { WsLabApi, buildWsUrl } from './wsLabApi';
 
 declare global {
@@ -17,26 +17,71 @@ export interface LabClient {
   api: LabApi;
   connection: LabConnection;
   transport: 'ipc' | 'ws';
-  /** Why the client may not work at all (e.g. no token in the URL); shown as an error. */
-  problem: { code: string; message: string; fix?: string } | null;
+  /** The id this tab gives the host (WebSocket only): the host knows which client controls a run by it. */
+  clientId: string | null;
+}
+
+const CLIENT_ID_KEY = 'uring-lab.clientId';
+
+/**
+ * A per-tab client id kept in sessionStorage, so a reload or a reconnect after the host
+ * restarted is the same client (and keeps control of its run), while another tab is another client.
+ */
+export function tabClientId(storage: Pick<Storage, 'getItem' | 'setItem'> | null): string {
+  try {
+    const kept = storage?.getItem(CLIENT_ID_KEY);
+    if (kept && /^[0-9a-f]{32}$/.test(kept)) return kept;
+  } catch {
+    // Storage disabled: an id for this page load only.
+  }
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  try {
+    storage?.setItem(CLIENT_ID_KEY, id);
+  } catch {
+    // as above
+  }
+  return id;
+}
+
+const NO_TOKEN: Extract<ConnectionState, { kind: 'refused' }> = {
+  kind: 'refused',
+  reason: 'no-token',
+  message: 'This page was opened without its access token',
+  fix: 'open the exact URL printed by `uring-lab serve` (it ends in ?token=…)',
+};
+
+/** A LabApi that refuses everything: the page cannot reach the host at all. */
+function refusingLabApi(state: Extract<ConnectionState, { kind: 'refused' }>): LabApi {
+  const refuse = () => Promise.reject(new LabError({ code: 'NO_TOKEN', message: state.message, fix: state.fix }));
+  return {
+    getStatus: refuse,
+    startRun: refuse,
+    stopRun: refuse,
+    setKnob: refuse,
+    takeControl: refuse,
+    getFrames: refuse,
+    doctor: refuse,
+    onEvent: () => () => {},
+  };
+}
+
+function sessionStorageOrNull(win: Window): Storage | null {
+  try {
+    return win.sessionStorage;
+  } catch {
+    return null;
+  }
 }
 
 export function createLabClient(win: Window = window): LabClient {
   if (win.uringLab) {
-    return { api: win.uringLab, connection: constantConnection({ kind: 'ipc' }), transport: 'ipc', problem: null };
+    return { api: win.uringLab, connection: constantConnection({ kind: 'ipc' }), transport: 'ipc', clientId: null };
   }
-  const { url, token } = buildWsUrl(win.location);
+  const clientId = tabClientId(sessionStorageOrNull(win));
+  const { url, token } = buildWsUrl(win.location, clientId);
+  if (!token) return { api: refusingLabApi(NO_TOKEN), connection: constantConnection(NO_TOKEN), transport: 'ws', clientId };
   const api = new WsLabApi({ url });
-  return {
-    api,
-    connection: api.connection,
-    transport: 'ws',
-    problem: token
-      ? null
-      : {
-          code: 'NO_TOKEN',
-          message: 'This page was opened without its access token',
-          fix: 'open the exact URL printed by `uring-lab serve` (it ends in ?token=…)',
-        },
-  };
+  return { api, connection: api.connection, transport: 'ws', clientId };
 }

@@ -7,11 +7,17 @@
  * contract's WsResponseSchema. A closed socket is reopened with exponential backoff;
  * requests made while it is down wait for the next connection (up to their timeout), and
  * requests in flight when it drops are rejected, because the host may or may not have run them.
+ *
+ * A browser learns nothing about why a WebSocket upgrade failed, so after a connection that
+ * never opened the adapter asks the host over plain HTTP (GET /api?token=…): 403 means the
+ * token is not this host's, and retrying cannot help (state `refused`); anything else (or no
+ * answer: the host is down or restarting) means keep retrying.
  */
 import {
   LabError,
   WsResponseSchema,
   type DoctorReport,
+  type FramesResult,
   type LabApi,
   type LabEvent,
   type LabMethod,
@@ -33,9 +39,14 @@ export interface SocketLike {
 }
 export type SocketFactory = (url: string) => SocketLike;
 
+/** What the host said about the page's token: `rejected` (HTTP 403), `accepted`, or no answer. */
+export type TokenVerdict = 'rejected' | 'accepted' | 'unreachable';
+export type TokenCheck = (httpUrl: string) => Promise<TokenVerdict>;
+
 export interface WsLabApiOptions {
   url: string;
   createSocket?: SocketFactory;
+  checkToken?: TokenCheck;
   /** Per-request timeout, ms (startRun waits for the engine to apply every knob). */
   requestTimeoutMs?: number;
   backoffInitialMs?: number;
@@ -44,13 +55,41 @@ export interface WsLabApiOptions {
 
 const OPEN = 1;
 
-/** ws(s)://<host>/api?token=<token from the page's ?token=>. */
-export function buildWsUrl(loc: { protocol: string; host: string; search: string }): { url: string; token: string | null } {
+export const BAD_TOKEN: Extract<ConnectionState, { kind: 'refused' }> = {
+  kind: 'refused',
+  reason: 'bad-token',
+  message: "This link's token is not valid for this host",
+  fix: 'open the URL `uring-lab serve` printed (a host started without --token-file makes a new token each time it starts)',
+};
+
+/** ws(s)://<host>/api?token=<token from the page's ?token=>&client=<this tab's id>. */
+export function buildWsUrl(
+  loc: { protocol: string; host: string; search: string },
+  clientId?: string,
+): { url: string; token: string | null } {
   const token = new URLSearchParams(loc.search).get('token');
   const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
-  const query = token ? `?token=${encodeURIComponent(token)}` : '';
-  return { url: `${scheme}://${loc.host}/api${query}`, token };
+  const query = new URLSearchParams();
+  if (token) query.set('token', token);
+  if (clientId) query.set('client', clientId);
+  const qs = query.toString();
+  return { url: `${scheme}://${loc.host}/api${qs ? `?${qs}` : ''}`, token };
 }
+
+/** The HTTP twin of a ws(s):// URL, for the token check. */
+export function tokenCheckUrl(wsUrl: string): string {
+  return wsUrl.replace(/^ws(s?):/, 'http$1:');
+}
+
+/** Asks the host whether the token is good, over plain HTTP (see the file comment). */
+export const fetchTokenCheck: TokenCheck = async (httpUrl) => {
+  try {
+    const res = await fetch(httpUrl, { cache: 'no-store', credentials: 'omit' });
+    return res.status === 403 ? 'rejected' : 'accepted';
+  } catch {
+    return 'unreachable';
+  }
+};
 
 interface Pending {
   method: LabMethod;
@@ -73,13 +112,16 @@ export class WsLabApi implements LabApi {
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private closedByUser = false;
+  private refused = false;
   private readonly createSocket: SocketFactory;
+  private readonly checkToken: TokenCheck;
   private readonly requestTimeoutMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
 
   constructor(private readonly opts: WsLabApiOptions) {
     this.createSocket = opts.createSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
+    this.checkToken = opts.checkToken ?? fetchTokenCheck;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.backoffInitialMs = opts.backoffInitialMs ?? 250;
     this.backoffMaxMs = opts.backoffMaxMs ?? 5_000;
@@ -89,6 +131,7 @@ export class WsLabApi implements LabApi {
         this.stateListeners.add(listener);
         return () => this.stateListeners.delete(listener);
       },
+      retry: () => this.retryNow(),
     };
     this.open();
   }
@@ -107,6 +150,12 @@ export class WsLabApi implements LabApi {
   setKnob(params: Parameters<LabApi['setKnob']>[0]): Promise<RunStatus> {
     return this.call('setKnob', params) as Promise<RunStatus>;
   }
+  takeControl(): Promise<RunStatus> {
+    return this.call('takeControl') as Promise<RunStatus>;
+  }
+  getFrames(params: Parameters<LabApi['getFrames']>[0]): Promise<FramesResult> {
+    return this.call('getFrames', params) as Promise<FramesResult>;
+  }
   doctor(): Promise<DoctorReport> {
     return this.call('doctor') as Promise<DoctorReport>;
   }
@@ -115,6 +164,16 @@ export class WsLabApi implements LabApi {
     return () => {
       this.eventListeners.delete(listener);
     };
+  }
+
+  /** Connects again now: after a refusal (the user restarted the host), or instead of waiting out the backoff. */
+  retryNow(): void {
+    if (this.closedByUser || this.socket) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.refused = false;
+    this.failures = 0;
+    this.open();
   }
 
   /** Closes the socket for good (no reconnect); pending requests are rejected. */
@@ -132,6 +191,7 @@ export class WsLabApi implements LabApi {
   private call(method: LabMethod, params?: unknown): Promise<unknown> {
     const id = this.nextId++;
     const payload = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
+    if (this.refused) return Promise.reject(this.refusalError());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -164,19 +224,25 @@ export class WsLabApi implements LabApi {
     for (const l of this.stateListeners) l(state);
   }
 
+  private refusalError(): LabError {
+    return new LabError({ code: 'BAD_TOKEN', message: BAD_TOKEN.message, fix: BAD_TOKEN.fix });
+  }
+
   private open(): void {
-    if (this.closedByUser) return;
+    if (this.closedByUser || this.refused) return;
     this.setState({ kind: 'connecting', attempt: this.failures + 1 });
     let socket: SocketLike;
     try {
       socket = this.createSocket(this.opts.url);
     } catch (err) {
-      this.scheduleReconnect(err instanceof Error ? err.message : String(err));
+      this.scheduleReconnect(err instanceof Error ? err.message : String(err), false);
       return;
     }
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      opened = true;
       this.failures = 0;
       this.setState({ kind: 'open' });
       for (const entry of this.pending.values()) this.send(entry);
@@ -198,13 +264,14 @@ export class WsLabApi implements LabApi {
         }),
         false,
       );
-      const reason = ev.reason || (ev.code === 1006 ? 'connection refused or dropped' : `closed (${ev.code})`);
-      this.scheduleReconnect(reason);
+      const reason = ev.reason || (ev.code === 1006 ? (opened ? 'connection dropped' : 'connection refused') : `closed (${ev.code})`);
+      this.scheduleReconnect(reason, !opened);
     };
   }
 
-  private scheduleReconnect(reason: string): void {
-    if (this.closedByUser) return;
+  /** After a failed attempt: retry with backoff; if the socket never opened, ask whether the token is the problem. */
+  private scheduleReconnect(reason: string, neverOpened: boolean): void {
+    if (this.closedByUser || this.refused) return;
     this.failures++;
     const delay = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** (this.failures - 1));
     this.setState({ kind: 'closed', attempt: this.failures, retryInMs: delay, reason });
@@ -212,6 +279,23 @@ export class WsLabApi implements LabApi {
       this.retryTimer = null;
       this.open();
     }, delay);
+    if (neverOpened) void this.checkToken(tokenCheckUrl(this.opts.url)).then((verdict) => {
+      if (verdict === 'rejected') this.refuse();
+    });
+  }
+
+  /** The host refused the token: stop retrying, fail everything waiting, say why. */
+  private refuse(): void {
+    if (this.closedByUser || this.refused) return;
+    this.refused = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    // A retry may already be under way; its outcome no longer matters.
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000, 'token refused');
+    this.failAll(this.refusalError(), true);
+    this.setState(BAD_TOKEN);
   }
 
   /** Rejects requests already sent (their outcome is unknown); queued ones too if `all`. */

@@ -1,11 +1,14 @@
 /**
  * Live frames live OUTSIDE Pinia's deep reactivity: a fixed-capacity ring of the last
  * FRAME_CAPACITY frames (60 s at 10 Hz), each with its histogram pre-folded into heatmap
- * rows. Charts watch `version` (bumped per push) and redraw at most once per animation frame.
+ * rows, plus per-phase tallies over every measured frame of the run (for the live per-phase
+ * table and percentile plot, which must not forget what scrolled out of the ring).
+ * Charts watch `version` (bumped per push) and redraw at most once per animation frame.
  */
 import { shallowRef, type ShallowRef } from 'vue';
 import type { RunFrame } from '../../../electron/contract';
 import { toCoarseColumn, type CoarseColumn } from '../lab/latencyRows';
+import { PhaseTally } from '../lab/phaseResults';
 
 export const FRAME_CAPACITY = 600;
 
@@ -74,6 +77,12 @@ export class FrameBuffer {
   received = 0;
   /** Sums over every frame received for this run (warm-up included). */
   totals = { requests: 0, errors: 0, bytes: 0 };
+  /** Per-phase sums over the measured frames received for this run. */
+  readonly tallies = new Map<number, PhaseTally>();
+  /** Seq of the newest frame received, -1 before the first. */
+  lastSeq = -1;
+  /** Frames of this run never received (seq gaps, counted from seq 0): the live numbers lack them. */
+  readonly missed: ShallowRef<number> = shallowRef(0);
   /** Bumped on every change; charts watch it. */
   readonly version: ShallowRef<number> = shallowRef(0);
   /** The newest frame, for the numeric readouts. */
@@ -86,9 +95,13 @@ export class FrameBuffer {
   /** Appends a frame; a frame of another run starts a fresh buffer. Out-of-order frames are dropped. */
   push(frame: RunFrame): boolean {
     if (frame.runId !== this.runId) this.reset(frame.runId);
-    const last = this.ring.last();
-    if (last && frame.seq <= last.frame.seq) return false;
+    if (frame.seq <= this.lastSeq) return false;
+    if (frame.seq > this.lastSeq + 1) this.missed.value += frame.seq - this.lastSeq - 1;
+    this.lastSeq = frame.seq;
     this.ring.push({ frame, column: toCoarseColumn(frame.histogram) });
+    let tally = this.tallies.get(frame.phase);
+    if (!tally) this.tallies.set(frame.phase, (tally = new PhaseTally(frame.phase)));
+    tally.add(frame);
     this.received++;
     this.totals = {
       requests: this.totals.requests + frame.requests,
@@ -105,6 +118,9 @@ export class FrameBuffer {
     this.runId = runId;
     this.received = 0;
     this.totals = { requests: 0, errors: 0, bytes: 0 };
+    this.tallies.clear();
+    this.lastSeq = -1;
+    this.missed.value = 0;
     this.latest.value = null;
     this.version.value++;
   }

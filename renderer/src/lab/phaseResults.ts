@@ -1,0 +1,140 @@
+/**
+ * Per-phase results, "did that knob help?": the same statistics for every phase, from the
+ * run summary once the run has ended, or computed live from the frames received so far.
+ * Live numbers follow the host's rules (measured frames only; throughput = requests over the
+ * summed measured intervals; percentiles from the merged histogram), so they turn into the
+ * summary's numbers when the run ends instead of jumping. Pure, no DOM.
+ */
+import type { KnobChange, Phase, PhaseResult, RejectedKnob, RunFrame, RunStats, RunSummary } from '../../../electron/contract';
+import { LatencyHistogram } from '../../../electron/contract';
+
+/** Sums over one phase's measured frames (warm-up frames are left out, as in the summary). */
+export class PhaseTally {
+  frames = 0;
+  measuredMs = 0;
+  requests = 0;
+  errors = 0;
+  serverCpuNs = 0;
+  loadCpuNs = 0;
+  readonly latency = new LatencyHistogram();
+
+  constructor(readonly phase: number) {}
+
+  add(frame: RunFrame): void {
+    if (!frame.measuring) return;
+    this.frames++;
+    this.measuredMs += frame.intervalMs;
+    this.requests += frame.requests;
+    this.errors += frame.errors;
+    this.serverCpuNs += frame.serverCpuNs;
+    this.loadCpuNs += frame.loadCpuNs;
+    this.latency.add(frame.histogram);
+  }
+
+  /** The phase's statistics, or null before its first measured frame. */
+  stats(): RunStats | null {
+    if (this.frames === 0) return null;
+    const measuredS = this.measuredMs / 1000;
+    const h = this.latency;
+    return {
+      measuredS,
+      requests: this.requests,
+      errors: this.errors,
+      throughputRps: measuredS > 0 ? this.requests / measuredS : 0,
+      latencyUs: { p50: h.quantileUs(0.5), p90: h.quantileUs(0.9), p99: h.quantileUs(0.99), p999: h.quantileUs(0.999), max: h.maxUs(), mean: h.meanUs() },
+      serverCpuNsPerReq: this.requests > 0 ? this.serverCpuNs / this.requests : null,
+      loadCpuNsPerReq: this.requests > 0 ? this.loadCpuNs / this.requests : null,
+    };
+  }
+}
+
+export type VsPhase0 = NonNullable<PhaseResult['vsPhase0']>;
+
+/** Ratios to phase 0 (this / phase 0), with the summary's rule: null where either side has no requests. */
+export function ratiosVsPhase0(stats: RunStats | null, base: RunStats | null): VsPhase0 | null {
+  if (!stats || !base) return null;
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || !(stats.requests > 0) || !(base.requests > 0) || !(b > 0) ? null : a / b;
+  return {
+    throughputRps: ratio(stats.throughputRps, base.throughputRps),
+    p50: ratio(stats.latencyUs.p50, base.latencyUs.p50),
+    p99: ratio(stats.latencyUs.p99, base.latencyUs.p99),
+    p999: ratio(stats.latencyUs.p999, base.latencyUs.p999),
+    serverCpuNsPerReq: ratio(stats.serverCpuNsPerReq, base.serverCpuNsPerReq),
+  };
+}
+
+/** One row of the per-phase table and one curve of the percentile plot. */
+export interface PhaseRow {
+  index: number;
+  changed: KnobChange[];
+  rejected: RejectedKnob[];
+  /** Null while the phase has no measured frame yet (warm-up, or it just started). */
+  stats: RunStats | null;
+  vsPhase0: VsPhase0 | null;
+  latency: LatencyHistogram;
+}
+
+export type PhaseRowsSource = 'summary' | 'live';
+
+/** Rows from an ended run's summary (the host's numbers). */
+export function phaseRowsFromSummary(summary: Pick<RunSummary, 'phases'>): PhaseRow[] {
+  return [...summary.phases]
+    .sort((a, b) => a.index - b.index)
+    .map((p) => ({
+      index: p.index,
+      changed: p.changed,
+      rejected: p.rejected,
+      stats: p.stats.measuredS > 0 ? p.stats : null,
+      vsPhase0: p.vsPhase0,
+      latency: LatencyHistogram.from(p.histogram),
+    }));
+}
+
+/** Rows computed from the frames received so far, one per known phase (and per phase seen in frames). */
+export function phaseRowsFromTallies(phases: readonly Phase[], tallies: ReadonlyMap<number, PhaseTally>): PhaseRow[] {
+  const indexes = new Set<number>([...phases.map((p) => p.index), ...tallies.keys()]);
+  const byIndex = new Map(phases.map((p) => [p.index, p]));
+  const base = tallies.get(0)?.stats() ?? null;
+  return [...indexes]
+    .sort((a, b) => a - b)
+    .map((index) => {
+      const tally = tallies.get(index);
+      const stats = tally?.stats() ?? null;
+      const phase = byIndex.get(index);
+      return {
+        index,
+        changed: phase?.changed ?? [],
+        rejected: phase?.rejected ?? [],
+        stats,
+        vsPhase0: index === 0 ? null : ratiosVsPhase0(stats, base),
+        latency: tally?.latency ?? new LatencyHistogram(),
+      };
+    });
+}
+
+// ---- Δ vs phase 0 ----------------------------------------------------------------------
+
+/** Which way is better for a metric: more throughput; less latency and CPU. */
+export type MetricSense = 'higher' | 'lower';
+
+/**
+ * Changes within ±1 % are shown as "same": one run has no confidence interval, and colouring
+ * noise green or red would claim a verdict the numbers do not support (A/B runs give one).
+ */
+export const DELTA_NEUTRAL_BAND = 0.01;
+
+export interface PhaseDelta {
+  /** "+12.3 %", "−4.0 %". */
+  text: string;
+  verdict: 'better' | 'worse' | 'same';
+}
+
+export function phaseDelta(ratio: number | null | undefined, sense: MetricSense): PhaseDelta | null {
+  if (ratio == null || !Number.isFinite(ratio)) return null;
+  const change = ratio - 1;
+  const text = `${change >= 0 ? '+' : '−'}${Math.abs(change * 100).toFixed(1)} %`;
+  if (Math.abs(change) < DELTA_NEUTRAL_BAND) return { text, verdict: 'same' };
+  const up = change > 0;
+  return { text, verdict: up === (sense === 'higher') ? 'better' : 'worse' };
+}
