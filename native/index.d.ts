@@ -1,7 +1,13 @@
 /**
  * uring-lab native engine: an io_uring TCP echo server on its own thread and a
  * closed-loop load generator on native threads, one engine per process.
- * All functions are synchronous; start() and stop() block for milliseconds.
+ *
+ * start() and stop() block the calling thread (typically 1–150 ms, up to ~4 s when
+ * drains time out); startAsync() and stopAsync() do the same work on libuv's thread
+ * pool. The engine is always in one of four states: idle, starting, running or
+ * stopping. Only one start or stop can be in progress at a time. While one is in
+ * progress, snapshot() returns null without waiting, and any other start or stop is
+ * refused with code 'EBUSY'.
  */
 
 export type Taskrun = 'defer' | 'coop' | 'default';
@@ -81,7 +87,16 @@ export interface StartResult {
 /** [bucketIndex, count] pairs with count > 0, ascending by index. */
 export type SparseHistogram = Array<[number, number]>;
 
-/** Counters are deltas since the previous snapshot (or start); the last four fields are gauges. */
+/**
+ * Counters and histograms are deltas since the previous snapshot (or start); the fields from
+ * `monotonicNs` on are gauges.
+ *
+ * Round-trip latency is measured on the load thread as follows: t0 is one clock read just
+ * before the io_uring_submit_and_wait that really submits the request. The end time is one
+ * clock read right after the wait that reaped the echo's last byte returns, shared by the whole
+ * batch of completions. The difference is rounded up to whole µs (a 1.2 µs round trip records
+ * as 2), so no latency is ever understated, and none is overstated by 1 µs or more.
+ */
 export interface EngineSnapshot {
   /** Completed round trips; always equals the sum of `histogram` counts. */
   requests: number;
@@ -93,21 +108,61 @@ export interface EngineSnapshot {
   serverErrors: number;
   /** Multishot recvs ended by an empty provided-buffer ring (-ENOBUFS). */
   enobufs: number;
-  /** Round-trip latency in µs, layout as histogramLayout(). */
+  /** Raw round-trip latency in µs (what each request really took), layout as histogramLayout(). */
   histogram: SparseHistogram;
+  /**
+   * The same round trips corrected for coordinated omission, in the same layout. A closed loop
+   * stops sending while the server stalls, so a 2 s stall shows in `histogram` as one slow
+   * sample per connection. This histogram adds, HdrHistogram-style
+   * (recordValueWithExpectedInterval), the sends that were omitted: for each raw value v above
+   * E it also records v−E, v−2E, … while ≥ E, at most 100000 per sample. E is the load thread's
+   * EWMA of raw round trips (alpha 1/64, seeded by its first sample, updated after the
+   * correction so a stall does not raise its own E, at least 1 µs). E is per thread: when
+   * several connections of one thread come out of the same stall, the first raises E and the
+   * later ones add fewer synthetic samples. The total count is ≥ `requests`.
+   */
+  correctedHistogram: SparseHistogram;
   /** Server thread + its SQPOLL / io-wq kernel threads. */
   serverCpuNs: number;
-  /** Load threads + their io-wq kernel threads. */
+  /** Load threads + their io-wq kernel threads; always equals the sum of `loadThreadCpuNs`. */
   loadCpuNs: number;
+  /**
+   * CPU ns per load thread (its own thread clock + its io-wq helpers, read with exact
+   * per-thread CPU clocks), in start order; length = StartResult.loadThreads. Compared with the
+   * interval between two snapshots (`monotonicNs`), a value ≥ 90 % of it means that generator
+   * thread was saturated: the numbers then measure the load generator, not the server.
+   */
+  loadThreadCpuNs: number[];
   /** CLOCK_PROCESS_CPUTIME_ID (the whole Node process). */
   processCpuNs: number;
-  /** CLOCK_MONOTONIC at the snapshot. */
+  /** CLOCK_MONOTONIC at the snapshot (stop(): when the load threads had stopped). */
   monotonicNs: number;
   /** Connections open on the server side. */
   activeConnections: number;
-  /** False once the load threads stopped by themselves (maxDurationMs) or the server died. */
+  /**
+   * Gauge: requests that have been sent but whose echo has not fully arrived yet, over all load
+   * threads. It is at most `load.connections`, and 0 once the load has stopped. In the final
+   * snapshot from stop() it is the value just before the load threads were told to stop.
+   */
+  inFlight: number;
+  /**
+   * Gauge: age in µs (rounded up) at snapshot time of the oldest request counted in `inFlight`,
+   * or 0 when none is. A stalled server shows here while it stalls, before any slow sample
+   * reaches the histograms. In stop()'s final snapshot it is measured just before the stop.
+   */
+  oldestInFlightUs: number;
+  /** Gauge: load connections not dead (failed or closed); 0 once the load threads ended. Final snapshot: before the stop. */
+  liveLoadConnections: number;
+  /**
+   * False once the load threads stopped by themselves (maxDurationMs), or as soon as the server
+   * loop died (without waiting for its drain).
+   */
   running: boolean;
-  /** Set if the server loop died ('EFAULT: Bad address'), else null. */
+  /**
+   * The server loop's death, as the symbolic errno and its text, e.g. 'EFAULT: Bad address';
+   * null while it lives. Once set, `running` is false, and the value stays in every later
+   * snapshot, including the final one from stop(). The host should fail the run with it.
+   */
   serverError: string | null;
 }
 
@@ -120,9 +175,21 @@ export interface HistogramLayout {
   lowerBoundsUs: number[];
 }
 
-/** Error thrown by start() when the engine cannot run at all. */
+/**
+ * Error thrown by start() (and rejected by startAsync(), the same object shape) when the engine
+ * cannot run at all. The message is one line: the step or knob at fault, '(CODE): strerror', and
+ * '; fix' when there is one.
+ */
 export interface EngineStartError extends Error {
-  /** Symbolic errno, e.g. 'EADDRINUSE'. */
+  /**
+   * Symbolic errno, e.g. 'EADDRINUSE'. 'EMFILE' with knob 'load.connections' means that
+   * RLIMIT_NOFILE cannot hold the connections: each needs two descriptors, its load socket and
+   * the server's accepted socket. The engine first raises the soft limit to the hard limit. If
+   * that is still too low it refuses before opening anything, and the message says how many
+   * descriptors are needed and suggests `ulimit -n <n>`. 'ENOMEM' from the server ring or the
+   * buffer ring usually means RLIMIT_MEMLOCK (see memoryNeeds().pinnedBytes). 'EBUSY': another
+   * start or stop owns the engine (see EngineBusyError).
+   */
   code: string;
   /** Positive errno. */
   errno: number;
@@ -132,19 +199,125 @@ export interface EngineStartError extends Error {
 }
 
 /**
+ * start/startAsync/stop/stopAsync refused because the engine is running (a start) or another
+ * start or stop is in progress. The message says which, e.g.
+ * 'engine is starting (startAsync in progress): await startAsync(), then stop'.
+ */
+export interface EngineBusyError extends EngineStartError {
+  code: 'EBUSY';
+  errno: 16;
+  knob: 'server';
+  fix: string;
+}
+
+/**
  * Starts the server (and load threads if load.connections > 0). Returns once the
- * server listens and every load connection is connected.
- * @throws TypeError / RangeError naming the config field; EngineStartError; Error if already running.
+ * server listens and every load connection is connected; blocks the calling thread meanwhile.
+ * @throws TypeError / RangeError naming the config field; EngineStartError;
+ *   EngineBusyError if running, starting or stopping.
  */
 export function start(config: EngineConfig): StartResult;
-/** Deltas since the previous snapshot; null when nothing is running. */
+/**
+ * start() without blocking the JS thread. The config is validated and the engine is claimed
+ * (idle → starting) synchronously, before this returns. The connects and thread start-ups then
+ * run on libuv's thread pool. While the start is in progress, snapshot() returns null, and
+ * start/startAsync/stop/stopAsync are refused with EBUSY.
+ * Never throws: config TypeError/RangeError, EngineStartError and EngineBusyError all come back
+ * as a rejected promise, and the error objects are the same as those start() throws.
+ */
+export function startAsync(config: EngineConfig): Promise<StartResult>;
+/**
+ * Deltas since the previous snapshot. Returns null when the engine is not running, including
+ * while a start or stop is in progress. It never waits for a start or stop in progress, and never
+ * reads state that is only partly built.
+ */
 export function snapshot(): EngineSnapshot | null;
-/** Stops everything, returns the final snapshot; null when nothing is running. */
+/**
+ * Stops everything and returns the final snapshot, or null when nothing is running (so a second
+ * call is harmless). Blocks the calling thread while threads are joined and drained.
+ * @throws EngineBusyError while a startAsync or stopAsync is in progress.
+ */
 export function stop(): EngineSnapshot | null;
+/**
+ * stop() without blocking the JS thread. The engine is claimed (running → stopping)
+ * synchronously, so snapshot() returns null from the moment this returns. The joins and drains
+ * then run on libuv's thread pool. The promise resolves with the final snapshot, or with null
+ * when nothing was running. It rejects with EngineBusyError while a start or another stop is in
+ * progress.
+ */
+export function stopAsync(): Promise<EngineSnapshot | null>;
+
+/**
+ * Memory that start(config) would allocate, in bytes. It is computed by the same C functions
+ * that size the allocations, so the two cannot drift apart. Socket buffers, which the kernel
+ * grows and shrinks with the traffic, are not included.
+ */
+export interface MemoryNeeds {
+  /**
+   * Server: bufferRing.count × bufferRing.size of provided buffers (whole pages), plus their
+   * registered ring (16 B per buffer, whole pages) and 8 B per buffer of bookkeeping.
+   */
+  bufferRingBytes: number;
+  /** Load: a send and a receive buffer of load.messageBytes per connection, whole pages per load thread. */
+  loadBufferBytes: number;
+  /**
+   * Kernel pages of every io_uring: the server ring (ringEntries, CQ twice that) and one ring
+   * per load thread. Each ring counts its SQ/CQ region and its SQE array, in whole pages, after
+   * the kernel rounds both entry counts up to powers of two.
+   */
+  ringBytes: number;
+  /** Per-connection and per-thread structs on both sides. */
+  connectionStateBytes: number;
+  /** Sum of the four above. */
+  totalBytes: number;
+  /**
+   * Bytes this process would have charged against RLIMIT_MEMLOCK. Measured on Linux 6.18: the
+   * kernel charges every ring's pages (ringBytes) and the registered buffer ring's pages (not the
+   * buffers it points to) to the user's locked memory, unless the process has CAP_IPC_LOCK. With
+   * CAP_IPC_LOCK this is 0. The limit applies per user, across all of that user's processes, and
+   * a stopped run's rings are released asynchronously, so an immediate restart can briefly see
+   * them still charged.
+   */
+  pinnedBytes: number;
+  /** This process has CAP_IPC_LOCK (in the initial user namespace): nothing is charged. */
+  memlockExempt: boolean;
+  /** RLIMIT_MEMLOCK soft limit in bytes, or null when unlimited. */
+  memlockLimitBytes: number | null;
+}
+
+/**
+ * What start(config) would allocate (see MemoryNeeds). It validates the config exactly like
+ * start() and throws the same TypeError/RangeError. It needs no engine and does not touch a
+ * running one.
+ */
+export function memoryNeeds(config: EngineConfig): MemoryNeeds;
+
 export function histogramLayout(): HistogramLayout;
 /** Bucket index of a latency in µs (as the native recorder computes it). */
 export function histogramIndex(us: number): number;
-/** Absolute path of the loaded .node file. */
+/**
+ * Bucket index that the load generator records for a round trip of `ns` nanoseconds: ns is
+ * rounded up to whole µs ((ns + 999) / 1000), then histogramIndex. For example 1 ns → 1 µs and
+ * 1001 ns → 2 µs. Only 0 ns lands in bucket 0.
+ */
+export function histogramIndexNs(ns: number): number;
+
+/**
+ * Test/teaching hook; it will become the `serverPause` fault injection. The server thread sleeps
+ * once for `ms` (1..60000) at its next loop iteration, before it waits for completions. It
+ * serves nothing meanwhile, like a stalled server. An idle server (no traffic) starts the pause
+ * only when its next completion wakes it. Returns false (and does nothing) when the engine is not
+ * running.
+ */
+export function debugPauseServer(ms: number): boolean;
+/**
+ * Test hook: the server loop dies at its next iteration, as if io_uring_enter had failed with
+ * `errno` (e.g. 14 for EFAULT; EINTR, EAGAIN, EBUSY and ETIME are refused because the loop
+ * survives them). From then on snapshot().running is false and serverError is set. Returns false
+ * when the engine is not running.
+ */
+export function debugFailServer(errno: number): boolean;
+
 /** One throw-away ring setup during the capability probe: errno 0 means accepted. */
 export interface ProbeResult {
   errno: number;
@@ -168,4 +341,5 @@ export interface CapabilityProbe {
 /** What this kernel's io_uring accepts; independent of a running engine. */
 export function probeCapabilities(): CapabilityProbe;
 
+/** Absolute path of the loaded .node file. */
 export const addonPath: string;

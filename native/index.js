@@ -19,10 +19,17 @@ try {
 
 module.exports = {
   start: addon.start,
+  startAsync: addon.startAsync,
   snapshot: addon.snapshot,
   stop: addon.stop,
+  stopAsync: addon.stopAsync,
+  memoryNeeds: addon.memoryNeeds,
   histogramLayout: addon.histogramLayout,
   histogramIndex: addon.histogramIndex,
+  histogramIndexNs: addon.histogramIndexNs,
   probeCapabilities: addon.probeCapabilities,
+  // Test/teaching hooks: see index.d.ts.
+  debugPauseServer: addon.debugPauseServer,
+  debugFailServer: addon.debugFailServer,
   addonPath,
 };

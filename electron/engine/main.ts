@@ -37,19 +37,14 @@ function errorData(err: unknown): EngineErrorData {
   return { code: e.code ?? 'ENGINE_ERROR', message: e.message ?? String(err), errno: e.errno, knob: e.knob, fix: e.fix };
 }
 
-/** MemAvailable and RLIMIT_MEMLOCK, as the kernel reports them to this process. */
+/** What `config` needs (the native formula, with this process's memlock) and MemAvailable. */
 function resourcesFor(config: Native.EngineConfig): EngineResources {
   let memAvailableBytes: number | null = null;
-  let memlockBytes: number | null = null;
   try {
     const kib = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
     if (kib) memAvailableBytes = Number(kib[1]) * 1024;
   } catch { /* reported as unknown */ }
-  try {
-    const line = /^Max locked memory\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (line && line[1] !== 'unlimited') memlockBytes = Number(line[1]);
-  } catch { /* reported as unknown */ }
-  return { needs: native.memoryNeeds(config), memAvailableBytes, memlockBytes };
+  return { needs: native.memoryNeeds(config), memAvailableBytes };
 }
 
 // One native call at a time: the host's supervisor already serialises, this guards anyway.

@@ -22,13 +22,11 @@ export interface EngineErrorData {
   fix?: string;
 }
 
-/** What the engine's machine can give a run, read next to the engine (memory and limits). */
+/** What a run needs (with the engine process's RLIMIT_MEMLOCK) and what the machine has. */
 export interface EngineResources {
   needs: NativeMemoryNeeds;
   /** MemAvailable from /proc/meminfo, bytes; null if unreadable. */
   memAvailableBytes: number | null;
-  /** RLIMIT_MEMLOCK soft limit of the engine process, bytes; null = unlimited or unknown. */
-  memlockBytes: number | null;
 }
 
 /** The engine process says something at least this often (a heartbeat when idle). */

@@ -22,10 +22,17 @@
 
 namespace {
 
-// The Node environment (main thread or a worker) that started the engine. If
-// it is torn down without stop(), its cleanup hook stops the engine, so no
-// native thread outlives the JS that owns it.
+// The Node environment (main thread or a worker) that started the engine
+// (set when a start is claimed, so an async start counts too). If it is torn
+// down without stop(), its cleanup hook stops the engine, waiting for a start
+// or stop in progress first, so no native thread outlives the JS that owns it.
 std::atomic<napi_env> g_owner{ nullptr };
+
+void ReleaseOwner(napi_env env)
+{
+	napi_env expected = env;
+	g_owner.compare_exchange_strong(expected, nullptr);
+}
 
 void CleanupHook(void *arg)
 {
@@ -33,7 +40,7 @@ void CleanupHook(void *arg)
 	napi_env expected = env;
 	if (g_owner.compare_exchange_strong(expected, nullptr)) {
 		struct engine_snapshot s;
-		engine_stop(&s);
+		engine_stop_settled(&s);
 	}
 }
 
@@ -333,6 +340,12 @@ StartFailure DescribeFailure(const engine_error &err, const Parsed &p)
 				f = { "server", "io_uring_setup refused to create any ring",
 				      "io_uring is disabled (sysctl kernel.io_uring_disabled) or blocked by seccomp or "
 				      "container policy" };
+			else if (e == ENOMEM)
+				f = { "server.ringEntries",
+				      "io_uring_setup could not allocate a ring of server.ringEntries=" +
+					      std::to_string(c.ring.entries),
+				      "without CAP_IPC_LOCK the rings count against RLIMIT_MEMLOCK, per user: raise "
+				      "ulimit -l (see memoryNeeds().pinnedBytes) or use fewer ring entries" };
 			else
 				f = { "server.ringEntries",
 				      "io_uring_setup refused a ring of server.ringEntries=" + std::to_string(c.ring.entries) +
@@ -347,6 +360,14 @@ StartFailure DescribeFailure(const engine_error &err, const Parsed &p)
 			      "use fewer or smaller buffers" };
 			break;
 		case SERVER_STEP_BUF_RING_REGISTER:
+			if (e == ENOMEM) {
+				f = { "server.bufferRing.count",
+				      "kernel could not register a provided-buffer ring of server.bufferRing.count=" +
+					      std::to_string(c.buf_count) + " buffers",
+				      "without CAP_IPC_LOCK the buffer ring counts against RLIMIT_MEMLOCK, per user: "
+				      "raise ulimit -l (see memoryNeeds().pinnedBytes) or use fewer buffers" };
+				break;
+			}
 			f = { "server.bufferRing.count",
 			      "kernel refused to register a provided-buffer ring of server.bufferRing.count=" +
 				      std::to_string(c.buf_count) + " buffers",
@@ -398,6 +419,19 @@ StartFailure DescribeFailure(const engine_error &err, const Parsed &p)
 		case LOAD_STEP_CONNECT:
 			f = { "load.connections", "load connections could not connect to the server on 127.0.0.1", "" };
 			break;
+		case LOAD_STEP_FD_LIMIT: {
+			std::string soft = err.fds_soft == UINT64_MAX ? "unlimited" : std::to_string(err.fds_soft);
+			std::string hard = err.fds_hard == UINT64_MAX ? "unlimited" : std::to_string(err.fds_hard);
+			f = { "load.connections",
+			      "load.connections=" + std::to_string(c.connections) + " needs " +
+				      std::to_string(err.fds_needed) + " file descriptors (2 per connection: the load " +
+				      "socket and the server's accepted one, plus " + std::to_string(err.fds_open) +
+				      " already open and the engine's own) but RLIMIT_NOFILE allows " + soft +
+				      " (hard limit " + hard + ")",
+			      "raise the limit before starting (ulimit -n " + std::to_string(err.fds_needed) +
+				      ", or LimitNOFILE= for a service) or use fewer connections" };
+			break;
+		}
 		default:
 			f = { "load", "load start-up failed", "" };
 			break;
@@ -406,7 +440,8 @@ StartFailure DescribeFailure(const engine_error &err, const Parsed &p)
 	return f;
 }
 
-[[noreturn]] void ThrowStartError(Napi::Env env, const engine_error &err, const Parsed &p)
+// The error start() throws and startAsync() rejects with: one shape for both.
+Napi::Error StartError(Napi::Env env, const engine_error &err, const Parsed &p)
 {
 	int e = -err.err;
 	StartFailure f = DescribeFailure(err, p);
@@ -419,10 +454,51 @@ StartFailure DescribeFailure(const engine_error &err, const Parsed &p)
 	error.Set("knob", Napi::String::New(env, f.knob));
 	if (!f.fix.empty())
 		error.Set("fix", Napi::String::New(env, f.fix));
-	throw error;
+	return error;
+}
+
+// start/stop refused because another start or stop owns the engine.
+Napi::Error BusyError(Napi::Env env, bool stopping_call)
+{
+	std::string msg, fix;
+	switch (engine_state()) {
+	case ENGINE_STARTING:
+		msg = "engine is starting (startAsync in progress)";
+		fix = stopping_call ? "await startAsync(), then stop" : "await startAsync(), then stop() before starting again";
+		break;
+	case ENGINE_STOPPING:
+		msg = "engine is stopping (stopAsync in progress)";
+		fix = "await stopAsync()";
+		break;
+	default:
+		msg = "engine already running";
+		fix = "call stop() first";
+		break;
+	}
+	Napi::Error error = Napi::Error::New(env, msg + ": " + fix);
+	error.Set("code", Napi::String::New(env, "EBUSY"));
+	error.Set("errno", Napi::Number::New(env, EBUSY));
+	error.Set("knob", Napi::String::New(env, "server"));
+	error.Set("fix", Napi::String::New(env, fix));
+	return error;
 }
 
 // ---- snapshot ------------------------------------------------------------------
+
+Napi::Array SparseHistogram(Napi::Env env, const uint64_t *counts)
+{
+	Napi::Array h = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < LH_BUCKETS; i++) {
+		if (!counts[i])
+			continue;
+		Napi::Array pair = Napi::Array::New(env, 2);
+		pair.Set(0u, i);
+		pair.Set(1u, (double)counts[i]);
+		h.Set(n++, pair);
+	}
+	return h;
+}
 
 Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 {
@@ -432,22 +508,20 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	o.Set("errors", (double)s.errors);
 	o.Set("serverErrors", (double)s.server_errors);
 	o.Set("enobufs", (double)s.enobufs);
-	Napi::Array h = Napi::Array::New(env);
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < LH_BUCKETS; i++) {
-		if (!s.hist[i])
-			continue;
-		Napi::Array pair = Napi::Array::New(env, 2);
-		pair.Set(0u, i);
-		pair.Set(1u, (double)s.hist[i]);
-		h.Set(n++, pair);
-	}
-	o.Set("histogram", h);
+	o.Set("histogram", SparseHistogram(env, s.hist));
+	o.Set("correctedHistogram", SparseHistogram(env, s.corrected_hist));
 	o.Set("serverCpuNs", (double)s.server_cpu_ns);
 	o.Set("loadCpuNs", (double)s.load_cpu_ns);
+	Napi::Array per = Napi::Array::New(env, s.load_threads);
+	for (uint32_t i = 0; i < s.load_threads; i++)
+		per.Set(i, (double)s.load_thread_cpu_ns[i]);
+	o.Set("loadThreadCpuNs", per);
 	o.Set("processCpuNs", (double)s.process_cpu_ns);
 	o.Set("monotonicNs", (double)s.monotonic_ns);
 	o.Set("activeConnections", (double)s.active_connections);
+	o.Set("inFlight", (double)s.in_flight);
+	o.Set("oldestInFlightUs", (double)s.oldest_in_flight_us);
+	o.Set("liveLoadConnections", (double)s.live_load_connections);
 	o.Set("running", (bool)s.running);
 	if (s.server_loop_err)
 		o.Set("serverError", ErrnoCode(-s.server_loop_err) + ": " + ErrnoText(-s.server_loop_err));
@@ -458,26 +532,8 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 
 // ---- exports -----------------------------------------------------------------------
 
-Napi::Value Start(const Napi::CallbackInfo &info)
+Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const Parsed &p)
 {
-	Napi::Env env = info.Env();
-	Parsed p = ParseConfig(env, info[0]);
-	engine_started out;
-	engine_error err;
-
-	std::memset(&out, 0, sizeof(out));
-	int ret = engine_start(&p.cfg, &out, &err);
-	if (ret == -EBUSY) {
-		Napi::Error error = Napi::Error::New(env, "engine already running: call stop() first");
-		error.Set("code", Napi::String::New(env, "EBUSY"));
-		error.Set("errno", Napi::Number::New(env, EBUSY));
-		error.Set("knob", Napi::String::New(env, "server"));
-		throw error;
-	}
-	if (ret)
-		ThrowStartError(env, err, p);
-	g_owner.store(env);
-
 	const ring_setup_result &r = out.ring;
 	Napi::Object applied = Napi::Object::New(env);
 	applied.Set("sqpollEnabled", (bool)r.sqpoll);
@@ -509,6 +565,126 @@ Napi::Value Start(const Napi::CallbackInfo &info)
 	return result;
 }
 
+Napi::Value Start(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Parsed p = ParseConfig(env, info[0]);
+	engine_started out;
+	engine_error err;
+
+	std::memset(&out, 0, sizeof(out));
+	if (engine_start_begin())
+		throw BusyError(env, false);
+	g_owner.store(env);
+	if (engine_start_finish(&p.cfg, &out, &err, 0)) {
+		ReleaseOwner(env);
+		throw StartError(env, err, p);
+	}
+	return StartResultObject(env, out, p);
+}
+
+// Runs the part of OnOK/OnError that touches JS. When the environment is
+// being torn down (a worker terminated with the work still queued), Node
+// still runs the completion but JS can no longer be called: creating the
+// result throws, and node-addon-api's own rethrow would then terminate the
+// process. Nobody is left to receive the result, so it is dropped; the
+// engine has been settled already and the cleanup hook stops it.
+template <typename F> void SettleJs(F &&f)
+{
+	try {
+		f();
+	} catch (const Napi::Error &) {
+	}
+}
+
+// startAsync: the config is parsed and the engine claimed (IDLE -> STARTING)
+// here on the JS thread, so a bad config or a second start is refused at once
+// and a snapshot() meanwhile returns null; the connects and thread start-ups
+// run on libuv's pool. The engine stays STARTING until OnOK/OnError settles
+// it on the JS thread: until the promise settles, the start is in progress.
+class StartWorker : public Napi::AsyncWorker {
+public:
+	StartWorker(Napi::Env env, const Parsed &p)
+		: Napi::AsyncWorker(env, "uring_lab.startAsync"), deferred_(Napi::Promise::Deferred::New(env)), p_(p)
+	{
+		std::memset(&out_, 0, sizeof(out_));
+		std::memset(&err_, 0, sizeof(err_));
+	}
+
+	Napi::Promise Promise() const { return deferred_.Promise(); }
+
+protected:
+	void Execute() override
+	{
+		executed_ = true;
+		if (engine_start_finish(&p_.cfg, &out_, &err_, 1))
+			SetError("start failed"); // the words are made in OnError, on the JS thread
+	}
+
+	void OnOK() override
+	{
+		Settle();
+		SettleJs([&] { deferred_.Resolve(StartResultObject(Env(), out_, p_)); });
+	}
+
+	void OnError(const Napi::Error &) override
+	{
+		Settle();
+		ReleaseOwner(Env());
+		SettleJs([&] { deferred_.Reject(StartError(Env(), err_, p_).Value()); });
+	}
+
+	// Work cancelled before it ran (its environment going away) must not
+	// leave the engine claimed for ever, nor a finished one held.
+	void Destroy() override
+	{
+		if (!executed_)
+			engine_start_abandon();
+		else
+			Settle();
+		Napi::AsyncWorker::Destroy();
+	}
+
+private:
+	void Settle()
+	{
+		if (!settled_)
+			engine_settle();
+		settled_ = true;
+	}
+
+private:
+	Napi::Promise::Deferred deferred_;
+	Parsed p_;
+	engine_started out_;
+	engine_error err_;
+	bool executed_ = false;
+	bool settled_ = false;
+};
+
+Napi::Value StartAsync(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Promise::Deferred refused = Napi::Promise::Deferred::New(env);
+	Parsed p;
+
+	try {
+		p = ParseConfig(env, info[0]);
+	} catch (const Napi::Error &e) {
+		refused.Reject(e.Value());
+		return refused.Promise();
+	}
+	if (engine_start_begin()) {
+		refused.Reject(BusyError(env, false).Value());
+		return refused.Promise();
+	}
+	g_owner.store(env);
+	StartWorker *w = new StartWorker(env, p);
+	Napi::Promise promise = w->Promise();
+	w->Queue();
+	return promise;
+}
+
 Napi::Value Snapshot(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -522,10 +698,130 @@ Napi::Value Stop(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	struct engine_snapshot s;
-	if (engine_stop(&s) == -ENOTCONN)
+	int ret = engine_stop(&s);
+	if (ret == -ENOTCONN)
 		return env.Null();
-	g_owner.store(nullptr);
+	if (ret == -EBUSY)
+		throw BusyError(env, true);
+	ReleaseOwner(env);
 	return SnapshotObject(env, s);
+}
+
+// stopAsync: claimed here (RUNNING -> STOPPING), joined and drained on the
+// pool, and held STOPPING until OnOK settles it, like startAsync.
+class StopWorker : public Napi::AsyncWorker {
+public:
+	explicit StopWorker(Napi::Env env)
+		: Napi::AsyncWorker(env, "uring_lab.stopAsync"), deferred_(Napi::Promise::Deferred::New(env))
+	{
+		std::memset(&snap_, 0, sizeof(snap_));
+	}
+
+	Napi::Promise Promise() const { return deferred_.Promise(); }
+
+protected:
+	void Execute() override
+	{
+		executed_ = true;
+		engine_stop_finish(&snap_, 1);
+	}
+
+	void OnOK() override
+	{
+		Settle();
+		ReleaseOwner(Env());
+		SettleJs([&] { deferred_.Resolve(SnapshotObject(Env(), snap_)); });
+	}
+
+	// Cancelled before it ran: finish the stop here rather than leave the
+	// engine STOPPING with its threads running.
+	void Destroy() override
+	{
+		if (!executed_)
+			engine_stop_finish(&snap_, 0);
+		else
+			Settle();
+		Napi::AsyncWorker::Destroy();
+	}
+
+private:
+	void Settle()
+	{
+		if (!settled_)
+			engine_settle();
+		settled_ = true;
+	}
+
+	Napi::Promise::Deferred deferred_;
+	struct engine_snapshot snap_;
+	bool executed_ = false;
+	bool settled_ = false;
+};
+
+Napi::Value StopAsync(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int ret = engine_stop_begin();
+	if (ret) {
+		Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+		if (ret == -ENOTCONN)
+			d.Resolve(env.Null());
+		else
+			d.Reject(BusyError(env, true).Value());
+		return d.Promise();
+	}
+	StopWorker *w = new StopWorker(env);
+	Napi::Promise promise = w->Promise();
+	w->Queue();
+	return promise;
+}
+
+// memoryNeeds(config): what start(config) would allocate, from the functions
+// the allocations use; validates the config exactly like start().
+Napi::Value MemoryNeeds(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Parsed p = ParseConfig(env, info[0]);
+	struct engine_memory m;
+
+	engine_memory_needs(&p.cfg, &m);
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("bufferRingBytes", (double)m.buffer_ring);
+	o.Set("loadBufferBytes", (double)m.load_buffers);
+	o.Set("ringBytes", (double)m.rings);
+	o.Set("connectionStateBytes", (double)m.conn_state);
+	o.Set("totalBytes", (double)m.total);
+	o.Set("pinnedBytes", (double)m.memlock);
+	o.Set("memlockExempt", (bool)m.memlock_exempt);
+	o.Set("memlockLimitBytes",
+	      m.memlock_limit == UINT64_MAX ? Napi::Value(env.Null()) : Napi::Number::New(env, (double)m.memlock_limit));
+	return o;
+}
+
+// ---- test hooks ------------------------------------------------------------------------
+
+Napi::Value DebugPauseServer(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (!info[0].IsNumber())
+		throw Napi::TypeError::New(env, "debugPauseServer(ms): ms must be a number (got " + TypeName(info[0]) + ")");
+	double ms = info[0].As<Napi::Number>().DoubleValue();
+	if (!(ms >= 1 && ms <= 60000) || std::floor(ms) != ms)
+		throw Napi::RangeError::New(env, "debugPauseServer(ms): ms must be an integer between 1 and 60000");
+	return Napi::Boolean::New(env, engine_debug_pause_server((unsigned)ms) == 0);
+}
+
+Napi::Value DebugFailServer(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (!info[0].IsNumber())
+		throw Napi::TypeError::New(env, "debugFailServer(errno): errno must be a number (got " + TypeName(info[0]) + ")");
+	double e = info[0].As<Napi::Number>().DoubleValue();
+	// The loop shrugs off EINTR/EAGAIN/EBUSY/ETIME from io_uring_enter: those would not kill it.
+	if (!(e >= 1 && e <= 4095) || std::floor(e) != e || e == EINTR || e == EAGAIN || e == EBUSY || e == ETIME)
+		throw Napi::RangeError::New(env, "debugFailServer(errno): errno must be a positive errno other than "
+						 "EINTR, EAGAIN, EBUSY or ETIME");
+	return Napi::Boolean::New(env, engine_debug_fail_server(-(int)e) == 0);
 }
 
 Napi::Value HistogramLayout(const Napi::CallbackInfo &info)
@@ -552,6 +848,19 @@ Napi::Value HistogramIndex(const Napi::CallbackInfo &info)
 	if (!(us >= 0))
 		throw Napi::RangeError::New(env, "histogramIndex(us): us must be >= 0");
 	return Napi::Number::New(env, lh_index(us >= 1.8e19 ? UINT64_MAX : (uint64_t)us));
+}
+
+// The bucket the load generator records for a round trip of `ns` nanoseconds:
+// the same lh_ns_to_us() rounding up, then lh_index().
+Napi::Value HistogramIndexNs(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (!info[0].IsNumber())
+		throw Napi::TypeError::New(env, "histogramIndexNs(ns): ns must be a number (got " + TypeName(info[0]) + ")");
+	double ns = info[0].As<Napi::Number>().DoubleValue();
+	if (!(ns >= 0) || ns > 9e15)
+		throw Napi::RangeError::New(env, "histogramIndexNs(ns): ns must be between 0 and 9e15");
+	return Napi::Number::New(env, lh_index(lh_ns_to_us((uint64_t)ns)));
 }
 
 Napi::Object ProbeResultObject(Napi::Env env, int err)
@@ -594,10 +903,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	napi_add_env_cleanup_hook(env, CleanupHook, static_cast<napi_env>(env));
 	exports.Set("start", Napi::Function::New(env, Start, "start"));
+	exports.Set("startAsync", Napi::Function::New(env, StartAsync, "startAsync"));
 	exports.Set("snapshot", Napi::Function::New(env, Snapshot, "snapshot"));
 	exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
+	exports.Set("stopAsync", Napi::Function::New(env, StopAsync, "stopAsync"));
+	exports.Set("memoryNeeds", Napi::Function::New(env, MemoryNeeds, "memoryNeeds"));
+	exports.Set("debugPauseServer", Napi::Function::New(env, DebugPauseServer, "debugPauseServer"));
+	exports.Set("debugFailServer", Napi::Function::New(env, DebugFailServer, "debugFailServer"));
 	exports.Set("histogramLayout", Napi::Function::New(env, HistogramLayout, "histogramLayout"));
 	exports.Set("histogramIndex", Napi::Function::New(env, HistogramIndex, "histogramIndex"));
+	exports.Set("histogramIndexNs", Napi::Function::New(env, HistogramIndexNs, "histogramIndexNs"));
 	exports.Set("probeCapabilities", Napi::Function::New(env, ProbeCapabilities, "probeCapabilities"));
 	return exports;
 }

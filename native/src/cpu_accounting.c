@@ -36,6 +36,23 @@ int cpu_thread_ns(pthread_t thread, uint64_t *ns)
 	return 0;
 }
 
+/*
+ * The kernel's thread CPU clock id for a tid, as glibc's
+ * pthread_getcpuclockid builds it: ((~tid) << 3) | CPUCLOCK_PERTHREAD_MASK
+ * (4) | CPUCLOCK_SCHED (2). Valid for any thread of this process, the
+ * kernel's io_uring threads included; read exactly like our own threads.
+ */
+int cpu_tid_ns(pid_t tid, uint64_t *ns)
+{
+	clockid_t cid = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+
+	if (clock_gettime(cid, &ts))
+		return -errno;
+	*ns = ts_ns(&ts);
+	return 0;
+}
+
 uint64_t cpu_process_ns(void)
 {
 	struct timespec ts;
@@ -72,7 +89,17 @@ struct helper {
 	uint64_t ns;
 };
 
-static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_owner owner)
+static void charge(struct cpu_helpers *h, enum helper_owner owner, int load_idx, uint64_t d)
+{
+	if (owner == OWNER_SERVER) {
+		h->server_ns += d;
+	} else {
+		h->load_ns += d;
+		h->load_ns_by[load_idx] += d;
+	}
+}
+
+static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_owner owner, int load_idx)
 {
 	for (int i = 0; i < h->nslots; i++) {
 		if (h->slot[i].tid != tid)
@@ -80,10 +107,7 @@ static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_o
 		uint64_t d = ns > h->slot[i].last_ns ? ns - h->slot[i].last_ns : 0;
 		h->slot[i].last_ns = ns;
 		h->slot[i].seen = 1;
-		if (owner == OWNER_SERVER)
-			h->server_ns += d;
-		else
-			h->load_ns += d;
+		charge(h, owner, load_idx, d);
 		return;
 	}
 	if (h->nslots == CPU_HELPERS_MAX)
@@ -93,10 +117,7 @@ static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_o
 	h->slot[h->nslots].seen = 1;
 	h->nslots++;
 	/* First sighting: everything it used so far is new to us. */
-	if (owner == OWNER_SERVER)
-		h->server_ns += ns;
-	else
-		h->load_ns += ns;
+	charge(h, owner, load_idx, ns);
 }
 
 void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load_tids, int nload)
@@ -124,13 +145,17 @@ void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load
 		else
 			continue;
 		pid_t creator = (pid_t)atoi(buf + 8);
-		snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
-		if (read_small(path, buf, sizeof(buf)) <= 0)
-			continue; /* exited between readdir and now */
+		uint64_t ns;
+		if (cpu_tid_ns(tid, &ns)) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+			if (read_small(path, buf, sizeof(buf)) <= 0)
+				continue; /* exited between readdir and now */
+			ns = strtoull(buf, NULL, 10);
+		}
 		found[nfound].tid = tid;
 		found[nfound].creator = creator;
 		found[nfound].sqpoll = sqpoll;
-		found[nfound].ns = strtoull(buf, NULL, 10);
+		found[nfound].ns = ns;
 		nfound++;
 	}
 	closedir(d);
@@ -138,15 +163,21 @@ void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load
 	for (int i = 0; i < h->nslots; i++)
 		h->slot[i].seen = 0;
 
+	if (nload > CPU_LOAD_THREADS_MAX)
+		nload = CPU_LOAD_THREADS_MAX;
 	for (int i = 0; i < nfound; i++) {
 		pid_t c = found[i].creator;
 		enum helper_owner owner = OWNER_NONE;
+		int load_idx = 0;
 		if (c == server_tid && server_tid > 0) {
 			owner = OWNER_SERVER;
 		} else {
-			for (int j = 0; j < nload; j++)
-				if (load_tids[j] == c && c > 0)
+			for (int j = 0; j < nload; j++) {
+				if (load_tids[j] == c && c > 0) {
 					owner = OWNER_LOAD;
+					load_idx = j;
+				}
+			}
 			/* With SQPOLL the io-wq workers are created by the SQPOLL
 			 * thread, so an iou-wrk-<sqp tid> belongs to whoever owns
 			 * that SQPOLL thread. */
@@ -155,7 +186,7 @@ void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load
 					owner = OWNER_SERVER;
 		}
 		if (owner != OWNER_NONE)
-			account(h, found[i].tid, found[i].ns, owner);
+			account(h, found[i].tid, found[i].ns, owner, load_idx);
 	}
 
 	/* Forget helpers that are gone (their time is already in the totals),

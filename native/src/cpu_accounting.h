@@ -4,11 +4,12 @@
  *
  * Threads we create are measured with their CPU-time clocks. The kernel's
  * io_uring helper threads (SQPOLL "iou-sqp-<tid>" and io-wq "iou-wrk-<tid>")
- * are not ours to hold a clock for, so they are found by walking
- * /proc/self/task and read from /proc/self/task/<tid>/schedstat (first field:
- * ns on CPU). The <tid> in a helper's name is the task that created it, which
- * is how a helper is attributed to the server or to a load thread; helpers
- * of other rings in this process (e.g. libuv's) are left out.
+ * have no pthread_t, so they are found by walking /proc/self/task and read
+ * with the per-thread CPU clock of their tid (exact, like our own threads'
+ * clocks; /proc/.../schedstat, the fallback, lags up to a tick for a thread
+ * that is running). The <tid> in a helper's name is the task that created
+ * it, which is how a helper is attributed to the server or to one load
+ * thread; helpers of other rings in this process (e.g. libuv's) are left out.
  */
 #ifndef URING_LAB_CPU_ACCOUNTING_H
 #define URING_LAB_CPU_ACCOUNTING_H
@@ -25,10 +26,13 @@ extern "C" {
 uint64_t cpu_self_thread_ns(void);
 /* ns of CPU used by a live thread; negative errno if it is gone. */
 int cpu_thread_ns(pthread_t thread, uint64_t *ns);
+/* ns of CPU used by thread `tid` of this process; negative errno if gone. */
+int cpu_tid_ns(pid_t tid, uint64_t *ns);
 /* ns of CPU used by the whole process (CLOCK_PROCESS_CPUTIME_ID). */
 uint64_t cpu_process_ns(void);
 
 #define CPU_HELPERS_MAX 256
+#define CPU_LOAD_THREADS_MAX 64
 
 /*
  * Running totals of io_uring helper-thread CPU. Each helper's last reading is
@@ -45,10 +49,12 @@ struct cpu_helpers {
 	int nslots;
 	uint64_t server_ns; /* helpers created by the server thread (or its SQPOLL thread) */
 	uint64_t load_ns;   /* helpers created by load threads */
+	uint64_t load_ns_by[CPU_LOAD_THREADS_MAX]; /* the same, per load thread (load_tids order) */
 };
 
 void cpu_helpers_init(struct cpu_helpers *h);
-/* Walks /proc/self/task once and adds what each helper used since the last scan. */
+/* Walks /proc/self/task once and adds what each helper used since the last
+ * scan. nload is at most CPU_LOAD_THREADS_MAX. */
 void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load_tids, int nload);
 
 #ifdef __cplusplus

@@ -16,6 +16,13 @@
  * connection waits on the starved list and is re-armed as soon as sends hand
  * buffers back. Every held buffer sits in some FIFO whose send is in flight,
  * so buffers always come back and starvation cannot deadlock.
+ *
+ * An accept refused for lack of descriptors (-EMFILE/-ENFILE) ends the
+ * multishot accept while the connection stays in the backlog: re-arming at
+ * once would fail again at once, a busy spin. It is counted as a server
+ * error and re-armed after a 10 ms timeout instead. While stopping, a freshly
+ * accepted socket is closed at once: a recv armed on it after the drain's
+ * cancel-all would never be cancelled and the drain would wait its timeout.
  */
 #define _GNU_SOURCE
 #include "echo_server.h"
@@ -38,9 +45,18 @@
 #define BGID 7 /* provided-buffer group id, any 16-bit value */
 #define SEND_IOV_MAX 16
 #define DRAIN_TIMEOUT_NS (2ull * 1000000000ull)
+#define ACCEPT_BACKOFF_NS (10ull * 1000000ull)
 
 /* user_data = pointer | type; conns are malloc'd, so the low 3 bits are free. */
-enum ud_type { UD_ACCEPT = 1, UD_WAKE = 2, UD_RECV = 3, UD_SEND = 4, UD_CANCEL = 5, UD_PROBE = 6 };
+enum ud_type {
+	UD_ACCEPT = 1,
+	UD_WAKE = 2,
+	UD_RECV = 3,
+	UD_SEND = 4,
+	UD_CANCEL = 5,
+	UD_PROBE = 6,
+	UD_ACCEPT_RETRY = 7, /* backoff timeout after a refused accept */
+};
 #define UD_TYPE_MASK 7ull
 
 struct conn {
@@ -80,6 +96,7 @@ struct server_rt {
 
 	unsigned inflight;   /* requests that will still post a final CQE */
 	int stopping;
+	struct __kernel_timespec accept_backoff; /* read by the kernel while the timeout is armed */
 
 	struct conn *free_conns;
 	struct conn *starved, *starved_tail; /* FIFO: first starved, first re-armed */
@@ -122,25 +139,39 @@ static inline void buf_publish(struct server_rt *rt)
 	}
 }
 
+/* Sizes shared by buf_ring_create() and echo_server_memory(). */
+static size_t br_ring_bytes(unsigned count)
+{
+	return mem_page_round((uint64_t)count * sizeof(struct io_uring_buf));
+}
+
+static size_t br_bufs_bytes(unsigned count, unsigned size)
+{
+	return (size_t)count * size;
+}
+
+static size_t br_link_bytes(unsigned count)
+{
+	return (size_t)count * (sizeof(*((struct server_rt *)0)->buf_next) + sizeof(*((struct server_rt *)0)->buf_len));
+}
+
 /*
  * liburing 2.3 has no io_uring_setup_buf_ring(), so the ring memory is ours:
  * page-aligned anonymous memory registered with IORING_REGISTER_PBUF_RING.
  */
 static int buf_ring_create(struct server_rt *rt, enum server_step *step)
 {
-	long page = sysconf(_SC_PAGESIZE);
-
 	rt->buf_size = rt->pub->cfg.buf_size;
 	rt->buf_count = rt->pub->cfg.buf_count;
 	rt->buf_mask = io_uring_buf_ring_mask(rt->buf_count);
 
 	*step = SERVER_STEP_BUF_RING_ALLOC;
-	rt->br_bytes = ((size_t)rt->buf_count * sizeof(struct io_uring_buf) + page - 1) & ~((size_t)page - 1);
+	rt->br_bytes = br_ring_bytes(rt->buf_count);
 	void *br = mmap(NULL, rt->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (br == MAP_FAILED)
 		return -errno;
 	rt->br = br;
-	rt->bufs_bytes = (size_t)rt->buf_count * rt->buf_size;
+	rt->bufs_bytes = br_bufs_bytes(rt->buf_count, rt->buf_size);
 	void *bufs = mmap(NULL, rt->bufs_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (bufs == MAP_FAILED)
 		return -errno;
@@ -170,6 +201,30 @@ static int buf_ring_create(struct server_rt *rt, enum server_step *step)
 
 /* ---- connections ------------------------------------------------------ */
 
+/* Capacity of the conns[] pointer array once it holds n (it doubles from 64). */
+static unsigned conns_cap(unsigned n)
+{
+	unsigned cap = 64;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+void echo_server_memory(const struct echo_server_config *cfg, unsigned nconns, struct memory_needs *m)
+{
+	uint64_t ring = ring_kernel_bytes(cfg->ring.entries, ring_setup_cq_entries(cfg->ring.entries));
+	uint64_t br = br_ring_bytes(cfg->buf_count);
+
+	m->buffer_ring += br + mem_page_round(br_bufs_bytes(cfg->buf_count, cfg->buf_size)) +
+			  br_link_bytes(cfg->buf_count);
+	m->rings += ring;
+	/* The registered buffer ring counts, the buffers it points to do not. */
+	m->memlock += ring + br;
+	m->conn_state += (uint64_t)nconns * sizeof(struct conn) + conns_cap(nconns) * sizeof(struct conn *) +
+			 sizeof(struct server_rt);
+}
+
 static struct conn *conn_alloc(struct server_rt *rt)
 {
 	struct conn *c = rt->free_conns;
@@ -178,7 +233,7 @@ static struct conn *conn_alloc(struct server_rt *rt)
 		rt->free_conns = c->free_next;
 	} else {
 		if (rt->nconns == rt->cap_conns) {
-			unsigned cap = rt->cap_conns ? rt->cap_conns * 2 : 64;
+			unsigned cap = conns_cap(rt->nconns + 1);
 			struct conn **n = realloc(rt->conns, cap * sizeof(*n));
 			if (!n)
 				return NULL;
@@ -214,6 +269,18 @@ static void arm_accept(struct server_rt *rt)
 
 	io_uring_prep_multishot_accept(sqe, rt->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, ud(NULL, UD_ACCEPT));
+	rt->inflight++;
+}
+
+/* Re-arms the accept in ACCEPT_BACKOFF_NS; cancel-all ends it when stopping. */
+static void arm_accept_later(struct server_rt *rt)
+{
+	struct io_uring_sqe *sqe = get_sqe(&rt->ring);
+
+	rt->accept_backoff.tv_sec = 0;
+	rt->accept_backoff.tv_nsec = (long long)ACCEPT_BACKOFF_NS;
+	io_uring_prep_timeout(sqe, &rt->accept_backoff, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud(NULL, UD_ACCEPT_RETRY));
 	rt->inflight++;
 }
 
@@ -401,11 +468,19 @@ static void on_recv(struct server_rt *rt, struct conn *c, const struct io_uring_
 	conn_maybe_close(rt, c);
 }
 
+/* The accept failed for want of a resource that a retry right away would not find either. */
+static int accept_starved(int res)
+{
+	return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
 static void on_accept(struct server_rt *rt, const struct io_uring_cqe *cqe)
 {
 	int res = cqe->res;
 
-	if (res >= 0) {
+	if (res >= 0 && rt->stopping) {
+		close(res);
+	} else if (res >= 0) {
 		struct conn *c = conn_alloc(rt);
 		if (!c) {
 			close(res);
@@ -424,7 +499,11 @@ static void on_accept(struct server_rt *rt, const struct io_uring_cqe *cqe)
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		rt->inflight--;
-		if (!rt->stopping)
+		if (rt->stopping)
+			return;
+		if (accept_starved(res))
+			arm_accept_later(rt);
+		else
 			arm_accept(rt);
 	}
 }
@@ -452,6 +531,11 @@ static void handle_cqe(struct server_rt *rt, const struct io_uring_cqe *cqe)
 	case UD_PROBE:
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			rt->inflight--;
+		break;
+	case UD_ACCEPT_RETRY: /* -ETIME when it fired, -ECANCELED by the drain */
+		rt->inflight--;
+		if (!rt->stopping)
+			arm_accept(rt);
 		break;
 	}
 }
@@ -489,15 +573,38 @@ static void rearm_starved(struct server_rt *rt)
 	}
 }
 
+/* debugPauseServer(): one sleep on the server thread, nothing served meanwhile. */
+static void debug_pause(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	/* Signals are blocked on this thread, so no EINTR to resume from. */
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
 static void serve(struct server_rt *rt)
 {
 	struct io_uring *ring = &rt->ring;
+	struct echo_server *s = rt->pub;
 
 	while (!rt->stopping) {
-		int ret = io_uring_submit_and_wait(ring, 1);
+		int ret = 0;
+		/* Plain loads first: no locked instruction per iteration for hooks
+		 * that are almost never set. */
+		if (__builtin_expect(__atomic_load_n(&s->debug_pause_ms, __ATOMIC_RELAXED) ||
+				     __atomic_load_n(&s->debug_fail_err, __ATOMIC_RELAXED), 0)) {
+			unsigned pause_ms = __atomic_exchange_n(&s->debug_pause_ms, 0, __ATOMIC_RELAXED);
+			if (pause_ms)
+				debug_pause(pause_ms);
+			ret = __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
+		}
+		if (!ret)
+			ret = io_uring_submit_and_wait(ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
-			__atomic_store_n(&rt->pub->loop_err, ret, __ATOMIC_RELAXED);
+			/* Counted first, published second: a snapshot that sees the
+			 * error (acquire) also sees it counted. */
 			counter_add(&rt->pub->errors, 1);
+			__atomic_store_n(&rt->pub->loop_err, ret, __ATOMIC_RELEASE);
 			return;
 		}
 

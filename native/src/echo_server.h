@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "memory_needs.h"
 #include "ring_setup.h"
 
 #ifdef __cplusplus
@@ -54,10 +55,17 @@ struct echo_server {
 
 	/* Counters, written only by the server thread (relaxed atomics). */
 	uint64_t enobufs;   /* multishot recvs ended by an empty buffer ring */
-	uint64_t errors;    /* real errors (not peer resets / cancellations) */
+	uint64_t errors;    /* real errors (not peer resets / cancellations);
+			     * an accept refused for lack of fds counts too */
 	uint64_t accepted;
 	uint64_t active;    /* connections open right now */
 	int loop_err;       /* negative errno if the loop died, else 0 */
+
+	/* Test/teaching hooks, read by the loop once per iteration (relaxed
+	 * atomics; 0 = nothing asked). Checked before it waits, so an idle
+	 * server acts on them only when its next completion wakes it. */
+	unsigned debug_pause_ms; /* sleep this long once (the future serverPause fault) */
+	int debug_fail_err;      /* die as if io_uring_enter had returned this -errno */
 
 	/* Thread lifecycle. */
 	pthread_t thread;
@@ -76,6 +84,10 @@ struct echo_server {
 int echo_server_start(struct echo_server *s, const struct echo_server_config *cfg);
 /* Wakes the thread, joins it, closes the eventfd. Safe to call twice. */
 void echo_server_stop(struct echo_server *s);
+
+/* Adds what a server with this config and nconns connections allocates
+ * (see memory_needs.h). */
+void echo_server_memory(const struct echo_server_config *cfg, unsigned nconns, struct memory_needs *m);
 
 #ifdef __cplusplus
 }

@@ -16,3 +16,28 @@ void lh_accumulate(const struct latency_histogram *h, uint64_t *out)
 	for (unsigned i = 0; i < LH_BUCKETS; i++)
 		out[i] += __atomic_load_n(&h->counts[i], __ATOMIC_RELAXED);
 }
+
+void lh_record_corrected(struct latency_histogram *h, uint64_t us, uint64_t expected_us)
+{
+	uint64_t e = expected_us, left = LH_CORRECTION_MAX, v;
+
+	lh_record(h, us);
+	if (e == 0 || us <= e)
+		return;
+	/* The synthetic values us - k*E, largest first, one bucket per step. */
+	v = us - e;
+	while (v >= e && left) {
+		unsigned idx = lh_index(v);
+		uint64_t lo = lh_bucket_lower_us(idx);
+		uint64_t k;
+
+		if (lo < e)
+			lo = e;
+		k = (v - lo) / e + 1; /* v, v - E, ... that are still >= lo */
+		if (k > left)
+			k = left;
+		lh_add(h, idx, k);
+		left -= k;
+		v -= k * e; /* >= lo - E >= 0 */
+	}
+}

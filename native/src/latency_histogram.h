@@ -13,6 +13,10 @@
  * never needs a locked read-modify-write, and a reader never sees a torn
  * 64-bit value. Plain uint64_t (not _Atomic) keeps this header usable from
  * binding.cc.
+ *
+ * Values are whole microseconds rounded UP from nanoseconds (lh_ns_to_us):
+ * a 1.2 µs round trip is recorded as 2 µs, never as 1, so no latency is
+ * understated (a recorded value is less than 1 µs over the truth).
  */
 #ifndef URING_LAB_LATENCY_HISTOGRAM_H
 #define URING_LAB_LATENCY_HISTOGRAM_H
@@ -52,6 +56,31 @@ static inline void lh_record(struct latency_histogram *h, uint64_t us)
 	uint64_t *c = &h->counts[lh_index(us)];
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
+
+/* Writer side: n samples into one bucket at once. */
+static inline void lh_add(struct latency_histogram *h, unsigned index, uint64_t n)
+{
+	uint64_t *c = &h->counts[index];
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* Nanoseconds to whole microseconds, rounded up: never understates. */
+static inline uint64_t lh_ns_to_us(uint64_t ns)
+{
+	return (ns + 999) / 1000;
+}
+
+/* Synthetic samples one lh_record_corrected() call may add at most. */
+#define LH_CORRECTION_MAX 100000u
+
+/*
+ * HdrHistogram's recordValueWithExpectedInterval: records `us`, and when it
+ * exceeds the expected interval `expected_us`, also us - E, us - 2E, ...
+ * while >= E (at most LH_CORRECTION_MAX of them): the requests a closed
+ * loop did not send while it waited. Added a bucket at a time, so a long
+ * stall costs a few hundred stores, not one per synthetic sample.
+ */
+void lh_record_corrected(struct latency_histogram *h, uint64_t us, uint64_t expected_us);
 
 /* Lower bound (inclusive, µs) of bucket `index`. */
 uint64_t lh_bucket_lower_us(unsigned index);

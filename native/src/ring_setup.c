@@ -5,6 +5,35 @@
 #include <liburing.h>
 #include <string.h>
 
+#include "memory_needs.h"
+
+/* struct io_rings before its CQE array: p.cq_off.cqes on 6.18 x86-64. */
+#define RING_HEADER_BYTES 64u
+
+static uint64_t pow2_up(uint64_t n)
+{
+	uint64_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+unsigned ring_setup_cq_entries(unsigned sq_entries)
+{
+	return sq_entries * 2;
+}
+
+uint64_t ring_kernel_bytes(unsigned sq_entries, unsigned cq_entries)
+{
+	uint64_t sq = pow2_up(sq_entries), cq = pow2_up(cq_entries);
+	uint64_t region = RING_HEADER_BYTES + cq * sizeof(struct io_uring_cqe);
+
+	region = (region + 63) & ~63ull; /* the SQ array starts cache-aligned */
+	region += sq * sizeof(uint32_t);
+	return mem_page_round(region) + mem_page_round(sq * sizeof(struct io_uring_sqe));
+}
+
 #define TASKRUN_MASK (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | \
 		      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)
 
@@ -55,7 +84,7 @@ static int try_setup(struct io_uring *ring, const struct ring_setup_request *req
 	if (flags & IORING_SETUP_SQ_AFF)
 		p.sq_thread_cpu = (unsigned)req->sqpoll_cpu;
 	if (flags & IORING_SETUP_CQSIZE)
-		p.cq_entries = req->entries * 2;
+		p.cq_entries = ring_setup_cq_entries(req->entries);
 	res->attempts++;
 	int ret = io_uring_queue_init_params(req->entries, ring, &p);
 	if (ret == 0) {

@@ -6,6 +6,8 @@
 #ifndef URING_LAB_RING_SETUP_H
 #define URING_LAB_RING_SETUP_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,6 +58,16 @@ struct io_uring;
  * no combination of flags works at all.
  */
 int ring_setup(struct io_uring *ring, const struct ring_setup_request *req, struct ring_setup_result *res);
+
+/* CQ entries asked for (IORING_SETUP_CQSIZE) with a ring of sq_entries. */
+unsigned ring_setup_cq_entries(unsigned sq_entries);
+
+/*
+ * Kernel pages of one ring as io_uring_setup sizes them: the SQ/CQ region
+ * (header, CQEs, SQ index array) and the SQE array, each in whole pages,
+ * after the kernel's power-of-two round-up of both entry counts.
+ */
+uint64_t ring_kernel_bytes(unsigned sq_entries, unsigned cq_entries);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { config, native, sleep, stopQuietly } from './engineHarness';
+import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
 import type * as Native from '../../native';
-
-/** Sum of the counts of a sparse histogram. */
-const histTotal = (h: Array<[number, number]>) => h.reduce((s, [, c]) => s + c, 0);
 
 afterEach(stopQuietly);
 

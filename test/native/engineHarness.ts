@@ -32,10 +32,36 @@ export function config(over: {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function stopQuietly(): void {
-  try {
-    native.stop();
-  } catch {
-    /* nothing running */
+/**
+ * Stops whatever runs and never throws, so one failing test cannot leave the engine running
+ * for the next. A startAsync/stopAsync still in flight makes stop() refuse with EBUSY: wait for
+ * it to settle, then stop.
+ */
+export async function stopQuietly(): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      native.stop();
+      return;
+    } catch (e: any) {
+      if (e?.code !== 'EBUSY' || Date.now() - t0 > 10_000) return;
+    }
+    await sleep(20);
   }
+}
+
+/** Sum of the counts of a sparse histogram. */
+export const histTotal = (h: Native.SparseHistogram) => h.reduce((s, [, c]) => s + c, 0);
+
+const lowerBoundsUs = native.histogramLayout().lowerBoundsUs;
+
+/** Lower bound (µs) of the bucket holding quantile q of a sparse histogram. */
+export function quantileUs(h: Native.SparseHistogram, q: number): number {
+  const total = histTotal(h);
+  let seen = 0;
+  for (const [i, c] of h) {
+    seen += c;
+    if (seen >= q * total) return lowerBoundsUs[i];
+  }
+  return 0;
 }

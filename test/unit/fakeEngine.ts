@@ -59,7 +59,7 @@ export class FakeEngine implements EngineChannel {
     const b = this.host.behaviour;
     switch (message.type) {
       case 'plan':
-        this.later(1, () => this.post({ type: 'planned', resources: { needs: { bufferRingBytes: b.neededBytes, loadBufferBytes: 0, ringBytes: 0, connectionStateBytes: 0, totalBytes: b.neededBytes, pinnedBytes: 0 }, memAvailableBytes: 8 * 2 ** 30, memlockBytes: null } }));
+        this.later(1, () => this.post({ type: 'planned', resources: { needs: { bufferRingBytes: b.neededBytes, loadBufferBytes: 0, ringBytes: 0, connectionStateBytes: 0, totalBytes: b.neededBytes, pinnedBytes: 0, memlockExempt: true, memlockLimitBytes: null }, memAvailableBytes: 8 * 2 ** 30 } }));
         return;
       case 'start':
         return this.reply(b.start, () => {

@@ -21,7 +21,7 @@ export function formatBytes(bytes: number): string {
 
 /** Refuses a profile whose memory the machine cannot give; null when it fits. */
 export function checkBudget(profile: Profile, resources: EngineResources): LabError | null {
-  const { needs, memAvailableBytes, memlockBytes } = resources;
+  const { needs, memAvailableBytes } = resources;
   const { server, load } = profile;
   const parts = [
     { bytes: needs.bufferRingBytes, words: `buffer ring ${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size'] },
@@ -39,12 +39,15 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
       fix: `lower ${biggest.knobs.join(' or ')}`,
     });
   }
-  if (memlockBytes !== null && needs.pinnedBytes > memlockBytes) {
+  // Without CAP_IPC_LOCK the kernel charges every ring's pages and the registered buffer
+  // ring's pages (not the buffers) to the user's RLIMIT_MEMLOCK.
+  const memlock = needs.memlockLimitBytes;
+  if (!needs.memlockExempt && memlock !== null && needs.pinnedBytes > memlock) {
     return new LabError({
       code: 'RESOURCE_BUDGET',
-      field: biggest.knobs[0],
-      message: `this run pins ${formatBytes(needs.pinnedBytes)} of memory but RLIMIT_MEMLOCK allows ${formatBytes(memlockBytes)}`,
-      fix: `raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit) or lower ${biggest.knobs.join(' or ')}`,
+      field: 'server.ringEntries',
+      message: `this run locks ${formatBytes(needs.pinnedBytes)} of memory (io_uring rings and the buffer ring's registration) but RLIMIT_MEMLOCK allows ${formatBytes(memlock)}, shared by all of this user's processes`,
+      fix: 'raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit), or lower server.ringEntries, load.threads or server.bufferRing.count',
     });
   }
   return null;
