@@ -1,0 +1,156 @@
+/**
+ * The CLI's exit codes from real processes, each from a real cause: 0 clean, 1 failed or
+ * completed with errors (engine SIGSTOPped, connections reset, another run sharing the
+ * machine), 2 bad input (incl. a memory budget refusal), 130 SIGINT/SIGTERM — and with
+ * --json the summary is still printed and parseable, with its status and failure.
+ */
+import { describe, expect, it } from 'vitest';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { RunSummary, RunSummarySchema } from '../../electron/contract';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+
+interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Finished> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => { stdout += d; });
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The engine process forked by a CLI process. */
+async function enginePidOf(cliPid: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
+      if (out) return Number(out.split('\n')[0]);
+    } catch { /* not forked yet */ }
+    await sleep(50);
+  }
+  throw new Error('no engine process');
+}
+
+function summaryOf(r: Finished): RunSummary {
+  const lines = r.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return RunSummarySchema.parse(JSON.parse(lines[0]));
+}
+
+function expectOneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^uring-lab: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines[0].length).toBeLessThan(1200);
+}
+
+describe('uring-lab run exit codes', () => {
+  it('SIGINT stops the run cleanly: exit 130, partial summary with status interrupted', async () => {
+    const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']);
+    await enginePidOf(child.pid!);
+    await sleep(1500);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code).toBe(130);
+    const s = summaryOf(r);
+    expect(s.status).toBe('interrupted');
+    expect(s.failure?.message).toMatch(/SIGINT/);
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.measuredS).toBeLessThan(10);
+    expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+  });
+
+  it('SIGTERM is an interruption too: exit 130', async () => {
+    const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
+    await enginePidOf(child.pid!);
+    await sleep(1000);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code).toBe(130);
+    expect(summaryOf(r).status).toBe('interrupted');
+  });
+
+  it('an engine stopped with SIGSTOP is found hung: exit 1, status failed, ENGINE_UNRESPONSIVE, summary printed (finding 4)', async () => {
+    const { child, done } = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']);
+    const engine = await enginePidOf(child.pid!);
+    await sleep(2000);
+    process.kill(engine, 'SIGSTOP');
+    const started = Date.now();
+    const r = await done;
+    // The watchdog (5 s of silence), not the run's 20 s window, ended it.
+    expect(Date.now() - started).toBeLessThan(12_000);
+    expect(r.code).toBe(1);
+    const s = summaryOf(r);
+    expect(s.status).toBe('failed');
+    expect(s.failure?.code).toBe('ENGINE_UNRESPONSIVE');
+    expect(s.requests).toBeGreaterThan(0);
+    expectOneErrorLine(r.stderr, /ENGINE|stopped answering/);
+    // The stopped engine was killed, not left behind.
+    expect(() => process.kill(engine, 0)).toThrow();
+  });
+
+  it('load connections reset mid-run: exit 1, status failed, errors counted (finding 5)', async () => {
+    const { child, done } = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=6', '--json']);
+    const engine = await enginePidOf(child.pid!);
+    await sleep(1500);
+    // Find the engine's listening port and destroy every established socket on it.
+    const listening = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' }).split('\n').find((l) => l.includes(`pid=${engine},`));
+    const port = /127\.0\.0\.1:(\d+)/.exec(listening ?? '')?.[1];
+    expect(port, 'engine listening port').toBeTruthy();
+    execFileSync('ss', ['-K', '-tn', 'state', 'established', `( sport = :${port} )`]);
+    const r = await done;
+    expect(r.code).toBe(1);
+    const s = summaryOf(r);
+    expect(s.status).toBe('failed');
+    expect(s.failure?.code).toBe('LOAD_CONNECTIONS_LOST');
+    expect(s.errors).toBeGreaterThanOrEqual(6);
+    expectOneErrorLine(r.stderr, /load connections/);
+  });
+
+  it('two runs at once: each says it shared the machine, exit 1 (finding 5)', async () => {
+    const args = ['run', '--duration', '2', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json'];
+    const a = start(args);
+    await sleep(300);
+    const b = start(args);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    for (const [r, other] of [[ra, b.child.pid], [rb, a.child.pid]] as const) {
+      expect(r.code).toBe(1);
+      const s = summaryOf(r);
+      expect(s.status).toBe('completed');
+      expect(s.contention.otherRuns.map((o) => o.pid)).toContain(other);
+      expect(s.warnings.join(' ')).toMatch(/another uring-lab run/);
+      expectOneErrorLine(r.stderr, /shared this machine with another uring-lab run/);
+    }
+  });
+
+  it('a profile beyond the memory budget is refused before anything starts: exit 2 naming the knobs and bytes (finding 7)', async () => {
+    const { done } = start(['run', '--duration', '1', '--set', 'server.bufferRing.count=32768', '--set', 'server.bufferRing.size=1048576', '--json']);
+    const r = await done;
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expectOneErrorLine(r.stderr, /server\.bufferRing\.(count|size)/);
+    expect(r.stderr).toMatch(/32768 × 1\.0 MiB = 32\.0 GiB/);
+    expect(r.stderr).toMatch(/available/);
+    expect(r.stderr).not.toMatch(/ulimit -l/);
+  });
+
+  it('a clean run exits 0 with status completed and nothing on stderr', async () => {
+    const { done } = start(['run', '--duration', '1', '--set', 'duration.warmupS=0.2', '--set', 'load.connections=4', '--json']);
+    const r = await done;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const s = summaryOf(r);
+    expect(s.status).toBe('completed');
+    expect(s.failure).toBeNull();
+    expect(s.inFlightAtEnd.requests).toBeGreaterThanOrEqual(0);
+    expect(typeof s.loadSaturated).toBe('boolean');
+    expect(s.latencyCorrectedUs.p99).toBeGreaterThan(0);
+  });
+});

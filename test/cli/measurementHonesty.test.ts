@@ -1,0 +1,69 @@
+/**
+ * Numbers that do not hide what happened: a stall shows in the corrected latency and the
+ * warnings (finding 10), requests still in flight when the window closes are counted, and
+ * the generator's own CPU share is reported.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { RunSummarySchema } from '../../electron/contract';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function run(args: string[], during?: (cliPid: number) => Promise<void>) {
+  const child = spawn(process.execPath, [CLI, 'run', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  if (during) void during(child.pid!);
+  return done;
+}
+
+async function enginePidOf(cliPid: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
+      if (out) return Number(out.split('\n')[0]);
+    } catch { /* not yet */ }
+    await sleep(50);
+  }
+  throw new Error('no engine process');
+}
+
+describe('measurement honesty', () => {
+  it('a 2 s stall in a closed-loop run shows in the corrected percentiles and a warning, not only in max', async () => {
+    const r = await run(['--duration', '6', '--set', 'duration.warmupS=0', '--set', 'load.connections=16'], async (cliPid) => {
+      const engine = await enginePidOf(cliPid);
+      await sleep(2000);
+      process.kill(engine, 'SIGSTOP');
+      await sleep(2000);
+      process.kill(engine, 'SIGCONT');
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    // The closed loop sent nothing while stalled: raw p99 barely moves, max holds the stall.
+    expect(s.latencyUs.max).toBeGreaterThan(1_500_000);
+    // Re-weighted for the sends it skipped, the tail is the stall.
+    expect(s.latencyCorrectedUs.p99).toBeGreaterThan(100_000);
+    expect(s.latencyCorrectedUs.p99).toBeGreaterThan(s.latencyUs.p99 * 10);
+    expect(s.warnings.join(' ')).toMatch(/stall/);
+  }, 30_000);
+
+  it('reports the generator\'s busy share and what was in flight when the window closed', async () => {
+    const r = await run(['--duration', '1.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=32']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    expect(s.loadBusyShare).toBeGreaterThan(0);
+    expect(s.loadBusyShare).toBeLessThanOrEqual(1.05);
+    expect(s.loadSaturated).toBe(s.loadBusyShare >= 0.9);
+    if (s.loadSaturated) expect(s.warnings.join(' ')).toMatch(/generator/);
+    // A closed loop always has up to one request per connection outstanding.
+    expect(s.inFlightAtEnd.requests).toBeLessThanOrEqual(32);
+    expect(s.phases).toHaveLength(1);
+    expect(s.phases[0].stats.requests).toBe(s.requests);
+    expect(s.phases[0].vsPhase0).toBeNull();
+  }, 30_000);
+});
