@@ -79,7 +79,10 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
         post({ type: 'error', during: 'start', error: errorData(err) });
         return;
       }
-      post({ type: 'started', started });
+      // Zero the counters: the first frame must not carry the CPU of connecting and touching
+      // buffers, nor requests from before the phase's time origin.
+      const baseline = native.snapshot();
+      post({ type: 'started', started, atNs: baseline?.monotonicNs ?? Number(process.hrtime.bigint()) });
       // Snapshots are taken here, next to the native engine, so their spacing does not
       // depend on the host's event loop or on IPC latency.
       frameTimer = setInterval(() => {

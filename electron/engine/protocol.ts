@@ -43,7 +43,9 @@ export type EngineToHost =
   | { type: 'ready'; pid: number }
   | { type: 'heartbeat' }
   | { type: 'planned'; resources: EngineResources }
-  | { type: 'started'; started: NativeStarted }
+  /** `atNs`: CLOCK_MONOTONIC when the engine was up and its counters were zeroed (the
+   *  phase's time origin: connecting and allocating are not part of any frame). */
+  | { type: 'started'; started: NativeStarted; atNs: number }
   | { type: 'snapshot'; snapshot: NativeSnapshot }
   | { type: 'stopped'; final: NativeSnapshot | null }
   | { type: 'probed'; capabilities: CapabilityProbe }

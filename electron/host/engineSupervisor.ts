@@ -118,8 +118,10 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     return this.request({ type: 'plan', config }, 'planned', this.defaultTimeoutMs).then((m) => m.resources);
   }
 
-  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number): Promise<NativeStarted> {
-    return (await this.request({ type: 'start', config, frameIntervalMs }, 'started', timeoutMs)).started;
+  /** Starts the engine; resolves with what it applied and when its counters began (atNs). */
+  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number): Promise<{ started: NativeStarted; atNs: number }> {
+    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs }, 'started', timeoutMs);
+    return { started, atNs };
   }
 
   /** Stops the running engine; null when no engine process is up (nothing to stop). */

@@ -219,24 +219,24 @@ export class LabService implements LabApi, LabSessions {
       const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
       const untilStopped = parsed.data.untilStopped;
       const boundS = untilStopped ? UNTIL_STOPPED_LIMIT_S : profile.duration.warmupS + profile.duration.measureS;
-      // The engine also stops by itself at this bound (plus slack), even if this host dies.
-      const config = nativeConfigFor(profile, boundS * 1000 + 5000);
+      const config = this.engineConfig(profile, boundS * 1000);
 
       this.state = 'starting';
       try {
         await this.checkResources(profile, config);
-        const t0Ns = nowNs();
-        const started = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
+        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
         this.setProfileOf(clientId, profile);
         const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++this.runCounter}`;
-        const record = new RunRecord(runId, t0Ns, profile.duration.warmupS * 1000);
+        // Time 0 is when the engine was up: a slow start (thousands of connects, gigabytes of
+        // buffers) must not eat the warm-up, nor count as measured time.
+        const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000);
         const run: ActiveRun = {
           runId, record, controllerId: clientId, profile, config, untilStopped,
           loadConnections: profile.load.connections, endTimer: null,
           registry: new ActiveRunRegistry(this.activeRunsDir), cpuWindow: new MachineCpuWindow(),
           ending: false, closed: false,
         };
-        const phase = record.addPhase(profile, started, nowNs());
+        const phase = record.addPhase(profile, started, atNs);
         this.run = run;
         this.state = 'running';
         run.registry.register(runId, record.startedAt);
@@ -248,6 +248,16 @@ export class LabService implements LabApi, LabSessions {
         if (this.state === 'starting') this.state = 'idle';
       }
     });
+  }
+
+  /**
+   * The engine also stops by itself, even if this host dies: its bound counts from the start
+   * call, so it covers the run's window, the time the start may take, and some slack.
+   */
+  private engineConfig(profile: Profile, windowMs: number): NativeEngineConfig {
+    const config = nativeConfigFor(profile, windowMs);
+    config.maxDurationMs = Math.round(windowMs + 5000 + this.timeouts(config).startMs);
+    return config;
   }
 
   private async checkResources(profile: Profile, config: NativeEngineConfig): Promise<void> {
@@ -289,19 +299,19 @@ export class LabService implements LabApi, LabSessions {
     const remainingMs = run.untilStopped
       ? UNTIL_STOPPED_LIMIT_S * 1000 - run.record.elapsedMs(nowNs())
       : run.record.warmupMs + next.duration.measureS * 1000 - run.record.elapsedMs(nowNs());
-    const config = nativeConfigFor(next, Math.max(1000, remainingMs) + 5000);
+    const config = this.engineConfig(next, Math.max(1000, remainingMs));
     await this.checkResources(next, config);
     if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended before the knob change`, fix: 'start a new run' });
     try {
       const final = await this.supervisor.stop(this.timeouts(run.config).stopMs);
       if (final) this.frame(run, final, true);
       if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
-      const started = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
+      const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
       this.setProfileOf(run.controllerId, next);
-      const phase = run.record.addPhase(next, started, nowNs());
+      const phase = run.record.addPhase(next, started, atNs);
       this.emit({ type: 'phase', runId: run.runId, phase });
     } catch (err) {
       // The old engine is gone and the new one did not start: the run cannot go on.

@@ -64,7 +64,7 @@ export class FakeEngine implements EngineChannel {
       case 'start':
         return this.reply(b.start, () => {
           this.running = true;
-          this.post({ type: 'started', started: fakeStarted() });
+          this.post({ type: 'started', started: fakeStarted(), atNs: Number(process.hrtime.bigint()) });
           this.snapshotTimer = setInterval(() => this.post({ type: 'snapshot', snapshot: fakeSnapshot(true) }), b.snapshotMs);
         });
       case 'stop':
