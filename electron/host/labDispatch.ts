@@ -1,24 +1,21 @@
 /**
  * Carries one LabApi call that arrived over a transport (Electron IPC, WebSocket): checks the
  * method name and parameters against the contract and turns every failure into error data
- * ({code, message, field, fix}), so no transport ever sees an opaque rejection.
+ * ({code, message, field, fix}, bounded and escaped by LabError), so no transport ever sees an
+ * opaque rejection and no caller's input can make a call throw past this point.
  */
-import { LAB_METHODS, LabApi, LabError, LabErrorData, LabMethod } from '../contract';
+import { LAB_METHODS, LabApi, LabError, LabErrorData, LabMethod, WsRequestSchema, WsResponse } from '../contract';
+import { assertJsonBounds } from './jsonLimits';
 
 export type LabCallResult = { ok: true; result: unknown } | { ok: false; error: LabErrorData };
-
-export function toLabErrorData(err: unknown): LabErrorData {
-  if (err instanceof LabError) return err.toData();
-  const e = err as { code?: unknown; message?: unknown };
-  return { code: typeof e?.code === 'string' ? e.code : 'INTERNAL', message: typeof e?.message === 'string' ? e.message : String(err) };
-}
 
 export async function dispatchLabCall(api: LabApi, method: unknown, params: unknown): Promise<LabCallResult> {
   try {
     if (typeof method !== 'string' || !Object.prototype.hasOwnProperty.call(LAB_METHODS, method)) {
-      throw new LabError({ code: 'UNKNOWN_METHOD', field: 'method', message: `unknown LabApi method ${JSON.stringify(method)}`, fix: `use one of ${Object.keys(LAB_METHODS).join(', ')}` });
+      throw new LabError({ code: 'UNKNOWN_METHOD', field: 'method', message: `unknown LabApi method ${JSON.stringify(String(method))}`, fix: `use one of ${Object.keys(LAB_METHODS).join(', ')}` });
     }
     const schema = LAB_METHODS[method as LabMethod];
+    assertJsonBounds(params, 'params', 'BAD_REQUEST');
     const parsed = schema.safeParse(params);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -31,9 +28,56 @@ export async function dispatchLabCall(api: LabApi, method: unknown, params: unkn
       case 'startRun': return { ok: true, result: await api.startRun(args ?? {}) };
       case 'stopRun': return { ok: true, result: await api.stopRun() };
       case 'setKnob': return { ok: true, result: await api.setKnob(args) };
+      case 'takeControl': return { ok: true, result: await api.takeControl() };
+      case 'getFrames': return { ok: true, result: await api.getFrames(args) };
       case 'doctor': return { ok: true, result: await api.doctor() };
+      default: {
+        const unhandled: never = method as never;
+        throw new LabError({ code: 'UNKNOWN_METHOD', field: 'method', message: `LabApi method ${String(unhandled)} has no dispatcher` });
+      }
     }
   } catch (err) {
-    return { ok: false, error: toLabErrorData(err) };
+    return { ok: false, error: LabError.from(err).toData() };
+  }
+}
+
+/**
+ * One WebSocket text message in, its answer out (JSON text, never a throw): parsed, bounded
+ * before anything walks it recursively, checked against the envelope, then dispatched.
+ * `text` null is a binary message, which the LabApi does not speak. Answers to messages
+ * without a usable integer id carry id -1.
+ */
+export async function answerLabMessage(api: LabApi, text: string | null): Promise<string> {
+  let id = -1;
+  let answer: WsResponse;
+  try {
+    if (text === null) {
+      throw new LabError({ code: 'BAD_REQUEST', message: 'binary messages are not part of the LabApi', fix: 'send {id, method, params} as a JSON text message' });
+    }
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      throw new LabError({ code: 'BAD_REQUEST', message: 'message is not JSON', fix: 'send {id, method, params} as JSON' });
+    }
+    // The id first (a plain property read), so even a message refused as too deep is answered by id.
+    const claimed = (message as { id?: unknown } | null)?.id;
+    if (typeof claimed === 'number' && Number.isSafeInteger(claimed)) id = claimed;
+    assertJsonBounds(message, 'message', 'BAD_REQUEST');
+    const request = WsRequestSchema.safeParse(message);
+    if (!request.success) {
+      const issue = request.error.issues[0];
+      const field = issue.path.map(String).join('.') || 'message';
+      throw new LabError({ code: 'BAD_REQUEST', field, message: `${field}: ${issue.message}`, fix: 'send {id: integer, method: one of the LabApi methods, params}' });
+    }
+    answer = { id, ...(await dispatchLabCall(api, request.data.method, request.data.params)) };
+  } catch (err) {
+    answer = { id, ok: false, error: LabError.from(err).toData() };
+  }
+  try {
+    return JSON.stringify(answer);
+  } catch (err) {
+    // A result that cannot be serialised (a bug, not the caller's): say so rather than go silent.
+    return JSON.stringify({ id, ok: false, error: LabError.from(err).toData() } satisfies WsResponse);
   }
 }
