@@ -21,7 +21,9 @@ const cases = [
 function run(sets) {
   const args = [cli, 'run', '--duration', String(seconds), '--set', 'duration.warmupS=1', '--json', ...sets.flatMap((s) => ['--set', s])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`run failed (${r.status}): ${r.stderr}`);
+  // Exit 1 can still carry a summary (errors, contention): print it with its reason.
+  if (r.status !== 0 && !r.stdout.trim()) throw new Error(`run failed (${r.status}): ${r.stderr}`);
+  if (r.status !== 0) process.stderr.write(r.stderr);
   return JSON.parse(r.stdout);
 }
 
@@ -34,6 +36,6 @@ for (let round = 0; round < rounds; round++) {
 for (const c of cases) {
   for (const s of results.get(c.name)) {
     const rejected = s.rejected.map((r) => `${r.knob}:${r.code}`).join(',') || '-';
-    console.log(`${c.name.padEnd(40)} ${fmt(s.throughputRps).padStart(9)} req/s  p50 ${String(s.latencyUs.p50).padStart(5)} µs  p99 ${String(s.latencyUs.p99).padStart(6)} µs  p99.9 ${String(s.latencyUs.p999).padStart(6)} µs  server ${fmt(s.serverCpuNsPerReq)} ns/req  load ${fmt(s.loadCpuNsPerReq)} ns/req  frames ${s.frames}  refused ${rejected}`);
+    console.log(`${c.name.padEnd(40)} ${fmt(s.throughputRps).padStart(9)} req/s  p50 ${String(s.latencyUs.p50).padStart(5)} µs  p99 ${String(s.latencyUs.p99).padStart(6)} µs  p99.9 ${String(s.latencyUs.p999).padStart(6)} µs  corrected p99 ${String(s.latencyCorrectedUs.p99).padStart(6)} µs  server ${fmt(s.serverCpuNsPerReq)} ns/req  load ${fmt(s.loadCpuNsPerReq)} ns/req  load thread ${Math.round(s.loadBusyShare * 100)} % busy${s.loadSaturated ? ' (saturated)' : ''}  in flight at end ${s.inFlightAtEnd.requests}  frames ${s.frames}  ${s.status}  refused ${rejected}`);
   }
 }
