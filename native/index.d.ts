@@ -2,6 +2,12 @@
  * uring-lab native engine: an io_uring TCP echo server on its own thread and a
  * closed-loop load generator on native threads, one engine per process.
  *
+ * The JS API is engine protocol v1: configs carry `protocol: 1`, start results answer with it.
+ * The `server` and `load` subtrees use the same key names and nesting as a profile's `server`
+ * and `load`, and every result reports settings by those paths or by io_uring names (ring setup
+ * flags, setup steps). No profile path is spelled here or in the addon: the host maps a
+ * refused setting's flag or a start error's step to its knob through its knob catalogue.
+ *
  * start() and stop() block the calling thread (typically 1–150 ms, up to ~4 s when
  * drains time out); startAsync() and stopAsync() do the same work on libuv's thread
  * pool. The engine is always in one of four states: idle, starting, running or
@@ -10,59 +16,112 @@
  * refused with code 'EBUSY'.
  */
 
+/** The engine protocol version this addon speaks. */
+export const PROTOCOL_VERSION: 1;
+
 export type Taskrun = 'defer' | 'coop' | 'default';
 
-export interface EngineConfig {
-  /** Listening port on 127.0.0.1; 0 or absent picks an ephemeral port. */
-  port?: number;
-  /** Server ring SQ entries; the CQ gets twice as many (IORING_SETUP_CQSIZE). */
+export interface SqpollSettings {
+  enabled: boolean;
+  /** IORING_SETUP_SQ_AFF CPU; null leaves the SQPOLL thread unpinned. */
+  cpu: number | null;
+  /** sq_thread_idle in ms; the kernel takes 0 as 1000. */
+  idleMs: number;
+}
+
+export interface BufferRingSettings {
+  /** Bytes per provided buffer. */
+  size: number;
+  /** Buffers in the ring (the kernel wants a power of two, <= 32768). */
+  count: number;
+}
+
+/** The server subtree of an EngineConfig: a profile's `server`, plus `rings`. */
+export interface ServerConfig {
+  /** Only 'io_uring' runs today; 'epoll' is refused with a RangeError until the engine issue brings it. */
+  engine: 'io_uring' | 'epoll';
+  /** Server rings; only 1 today (anything else is a RangeError until the engine issue). */
+  rings: number;
+  /** Server ring SQ entries (1..32768; the kernel wants a power of two); the CQ gets twice as many (CQSIZE). */
   ringEntries: number;
-  sqpoll: {
-    enabled: boolean;
-    /** sq_thread_idle in ms; the kernel takes 0 as 1000. */
-    idleMs: number;
-    /** IORING_SETUP_SQ_AFF CPU; null leaves the SQPOLL thread unpinned. */
-    cpu: number | null;
-  };
+  sqpoll: SqpollSettings;
   /** 'defer' = SINGLE_ISSUER|DEFER_TASKRUN, 'coop' = COOP_TASKRUN, 'default' = neither. */
   taskrun: Taskrun;
-  /** Provided-buffer ring: `count` buffers (power of two, <= 32768) of `size` bytes. */
-  bufferRing: { size: number; count: number };
-  load: {
-    /** Closed-loop connections; 0 runs the server only (for an external client). */
-    connections: number;
-    messageBytes: number;
-    /** Load threads (1..64); never more than connections. */
-    threads: number;
-  };
-  /** Hard bound: load threads stop by themselves after this many ms (required). */
+  /** The provided-buffer ring the server receives into. */
+  bufferRing: BufferRingSettings;
+}
+
+/** The load subtree of an EngineConfig: a profile's `load` (its `mode` is implied: closed loop). */
+export interface LoadConfig {
+  /** Closed-loop connections; 0 runs the server only (for an external client). */
+  connections: number;
+  messageBytes: number;
+  /** Load threads (1..64); never more than connections. */
+  threads: number;
+}
+
+/**
+ * What to run. The host validates a profile against its knob catalogue first; the addon only
+ * asserts types and hard safety bounds. A wrong type throws TypeError and an out-of-range value
+ * RangeError, with a message naming the field as `config.<path>`, e.g.
+ * `config.server.bufferRing.count must be a number (got string)`.
+ */
+export interface EngineConfig {
+  /** Must be 1 (PROTOCOL_VERSION); anything else is a TypeError naming config.protocol. */
+  protocol: 1;
+  /** Listening port on 127.0.0.1; 0 picks an ephemeral port. */
+  port: number;
+  /** Hard bound: load threads stop by themselves after this many ms. */
   maxDurationMs: number;
+  server: ServerConfig;
+  load: LoadConfig;
 }
 
-export interface AppliedKnobs {
-  sqpollEnabled: boolean;
-  sqpollCpu: number | null;
-  /** The idle time in effect (0 requested with SQPOLL on reads as 1000). */
-  sqpollIdleMs: number;
-  taskrun: Taskrun;
-  /** SQ entries the kernel gave the ring. */
-  ringEntries: number;
-  bufferRingSize: number;
-  bufferRingCount: number;
+/** What the kernel really accepted, in the same paths as the config. */
+export interface AppliedSettings {
+  server: {
+    /** SQ entries the kernel gave the ring. */
+    ringEntries: number;
+    /** enabled: SQPOLL took effect; cpu: null unless SQ_AFF took effect; idleMs: the idle time
+     *  in effect (0 requested with SQPOLL on reads as 1000). */
+    sqpoll: SqpollSettings;
+    /** The task-run mode in effect ('default' when DEFER/COOP_TASKRUN were refused). */
+    taskrun: Taskrun;
+    bufferRing: BufferRingSettings;
+  };
 }
 
-/** A knob the kernel refused; the engine dropped it and ran without. */
-export interface RejectedKnob {
-  /** Profile path: 'server.sqpoll.enabled' | 'server.sqpoll.cpu' | 'server.taskrun'. */
-  knob: string;
-  requested: unknown;
+/**
+ * Why a requested setting did not take effect:
+ * - 'refused': the kernel refused the flag on its own (unsupported on this kernel, not
+ *   permitted, a bad value such as an offline CPU for SQ_AFF). `errno` is the kernel's.
+ * - 'conflicts_with_sqpoll': the kernel refused the flag only together with SQPOLL (it refuses
+ *   DEFER_TASKRUN and COOP_TASKRUN with SQPOLL with EINVAL: task-run modes describe an
+ *   application that submits for itself, and with SQPOLL the kernel thread submits).
+ * - 'moot_without_sqpoll': SQ_AFF, dropped because SQPOLL, which it pins, was refused;
+ *   `errno` is SQPOLL's.
+ * - 'needs_single_issuer': DEFER_TASKRUN, dropped because SINGLE_ISSUER, which it requires,
+ *   was refused; `errno` is SINGLE_ISSUER's.
+ */
+export type RefusalCause = 'refused' | 'conflicts_with_sqpoll' | 'moot_without_sqpoll' | 'needs_single_issuer';
+
+/** A ring setup flag the config asked for that the kernel refused; the engine dropped it and ran without. */
+export interface RefusedSetting {
+  /**
+   * The IORING_SETUP_* flag without the prefix: 'SQPOLL' (sqpoll.enabled), 'SQ_AFF'
+   * (sqpoll.cpu), 'DEFER_TASKRUN', 'SINGLE_ISSUER' (taskrun 'defer'), 'COOP_TASKRUN' (taskrun
+   * 'coop'). SUBMIT_ALL and CQSIZE are the engine's own: dropping them shows only in ring.flags.
+   */
+  setting: string;
+  cause: RefusalCause;
   /** Positive errno from io_uring_setup. */
   errno: number;
   /** Symbolic errno, e.g. 'EINVAL'. */
   code: string;
-  /** One line: what the kernel refused and why. */
-  reason: string;
-  fix?: string;
+  /** strerror, e.g. 'Invalid argument'. */
+  errnoText: string;
+  /** The config value that asked for the flag: true (SQPOLL), the CPU (SQ_AFF), the taskrun mode. */
+  requested: unknown;
 }
 
 export interface RingSetup {
@@ -76,9 +135,20 @@ export interface RingSetup {
 }
 
 export interface StartResult {
+  protocol: 1;
   port: number;
-  applied: AppliedKnobs;
-  rejected: RejectedKnob[];
+  applied: AppliedSettings;
+  /**
+   * Every requested setting the kernel refused, in the order the fallback dropped them. The
+   * server ring is first tried with everything requested plus SUBMIT_ALL|CQSIZE. On EINVAL with
+   * SQPOLL and a task-run mode, the modes are dropped (SINGLE_ISSUER stays: the kernel allows it
+   * with SQPOLL), 'conflicts_with_sqpoll'. Otherwise flags are suspected one at a time in the
+   * order SQ_AFF, SQPOLL (with SQ_AFF), DEFER_TASKRUN, COOP_TASKRUN, SINGLE_ISSUER (with
+   * DEFER_TASKRUN), SUBMIT_ALL, CQSIZE: the first whose removal lets setup succeed is the one
+   * refused. If SQPOLL goes after the task-run mode was dropped only because of it, the mode is
+   * tried again. debugRingFallback() runs this same code against a fake kernel.
+   */
+  refused: RefusedSetting[];
   ring: RingSetup;
   /** Load threads actually started: min(load.threads, load.connections). */
   loadThreads: number;
@@ -176,25 +246,56 @@ export interface HistogramLayout {
 }
 
 /**
+ * Where a start failed (EngineStartError.step). Server steps: 'SERVER_EVENTFD',
+ * 'SERVER_THREAD', 'SERVER_RING_SETUP' (io_uring_setup refused even the plainest ring; ENOMEM
+ * usually means RLIMIT_MEMLOCK), 'BUF_RING_ALLOC', 'BUF_RING_REGISTER' (EINVAL: the count is not
+ * a power of two; ENOMEM: RLIMIT_MEMLOCK), 'MULTISHOT_RECV' (the kernel is older than 6.0),
+ * 'SERVER_SOCKET', 'SERVER_BIND', 'SERVER_LISTEN', 'SERVER_SUBMIT'. Load steps: 'LOAD_ALLOC',
+ * 'LOAD_EVENTFD', 'LOAD_THREAD', 'LOAD_RING_SETUP', 'LOAD_SOCKET', 'LOAD_CONNECT'. Engine steps:
+ * 'FD_LIMIT' (checked before anything opens: RLIMIT_NOFILE cannot hold the connections, code
+ * EMFILE), 'ENGINE_BUSY' (another start or stop owns the engine, code EBUSY).
+ */
+export type StartStep =
+  | 'ENGINE_BUSY'
+  | 'FD_LIMIT'
+  | 'SERVER_EVENTFD'
+  | 'SERVER_THREAD'
+  | 'SERVER_RING_SETUP'
+  | 'BUF_RING_ALLOC'
+  | 'BUF_RING_REGISTER'
+  | 'MULTISHOT_RECV'
+  | 'SERVER_SOCKET'
+  | 'SERVER_BIND'
+  | 'SERVER_LISTEN'
+  | 'SERVER_SUBMIT'
+  | 'LOAD_ALLOC'
+  | 'LOAD_EVENTFD'
+  | 'LOAD_THREAD'
+  | 'LOAD_RING_SETUP'
+  | 'LOAD_SOCKET'
+  | 'LOAD_CONNECT';
+
+/**
  * Error thrown by start() (and rejected by startAsync(), the same object shape) when the engine
- * cannot run at all. The message is one line: the step or knob at fault, '(CODE): strerror', and
- * '; fix' when there is one.
+ * cannot run at all; everything started so far has been cleaned up. The message is one line:
+ * what failed, in words naming the concept and its numbers (never a profile path), then
+ * '(CODE): strerror', then '; fix' when there is one. For example:
+ * 'could not bind 127.0.0.1:8080 (EADDRINUSE): Address already in use; use port 0 ...', or
+ * '200 load connections need 432 file descriptors (...) but RLIMIT_NOFILE allows 100 (hard
+ * limit 100) (EMFILE): Too many open files; raise the limit before starting (ulimit -n 432, ...'.
  */
 export interface EngineStartError extends Error {
   /**
-   * Symbolic errno, e.g. 'EADDRINUSE'. 'EMFILE' with knob 'load.connections' means that
-   * RLIMIT_NOFILE cannot hold the connections: each needs two descriptors, its load socket and
-   * the server's accepted socket. The engine first raises the soft limit to the hard limit. If
-   * that is still too low it refuses before opening anything, and the message says how many
-   * descriptors are needed and suggests `ulimit -n <n>`. 'ENOMEM' from the server ring or the
-   * buffer ring usually means RLIMIT_MEMLOCK (see memoryNeeds().pinnedBytes). 'EBUSY': another
-   * start or stop owns the engine (see EngineBusyError).
+   * Symbolic errno, e.g. 'EADDRINUSE'. With step 'FD_LIMIT' it is 'EMFILE': each connection
+   * needs two descriptors, its load socket and the server's accepted socket. The engine first
+   * raises the soft limit to the hard limit; if that is still too low it refuses before opening
+   * anything. 'ENOMEM' from 'SERVER_RING_SETUP' or 'BUF_RING_REGISTER' usually means
+   * RLIMIT_MEMLOCK (see memoryNeeds().pinnedBytes).
    */
   code: string;
   /** Positive errno. */
   errno: number;
-  /** Profile path of the knob at fault, or 'server' / 'load.*' for a step. */
-  knob: string;
+  step: StartStep;
   fix?: string;
 }
 
@@ -206,7 +307,7 @@ export interface EngineStartError extends Error {
 export interface EngineBusyError extends EngineStartError {
   code: 'EBUSY';
   errno: 16;
-  knob: 'server';
+  step: 'ENGINE_BUSY';
   fix: string;
 }
 
@@ -254,14 +355,14 @@ export function stopAsync(): Promise<EngineSnapshot | null>;
  */
 export interface MemoryNeeds {
   /**
-   * Server: bufferRing.count × bufferRing.size of provided buffers (whole pages), plus their
+   * Server: server.bufferRing.count × size of provided buffers (whole pages), plus their
    * registered ring (16 B per buffer, whole pages) and 8 B per buffer of bookkeeping.
    */
   bufferRingBytes: number;
   /** Load: a send and a receive buffer of load.messageBytes per connection, whole pages per load thread. */
   loadBufferBytes: number;
   /**
-   * Kernel pages of every io_uring: the server ring (ringEntries, CQ twice that) and one ring
+   * Kernel pages of every io_uring: the server ring (server.ringEntries, CQ twice that) and one ring
    * per load thread. Each ring counts its SQ/CQ region and its SQE array, in whole pages, after
    * the kernel rounds both entry counts up to powers of two.
    */
@@ -286,8 +387,8 @@ export interface MemoryNeeds {
 }
 
 /**
- * What start(config) would allocate (see MemoryNeeds). It validates the config exactly like
- * start() and throws the same TypeError/RangeError. It needs no engine and does not touch a
+ * What start(config) would allocate (see MemoryNeeds), for a protocol v1 config. It validates
+ * the config exactly like start() and throws the same TypeError/RangeError. It needs no engine and does not touch a
  * running one.
  */
 export function memoryNeeds(config: EngineConfig): MemoryNeeds;
@@ -317,6 +418,35 @@ export function debugPauseServer(ms: number): boolean;
  * when the engine is not running.
  */
 export function debugFailServer(errno: number): boolean;
+
+/** A flag combination the fake kernel of debugRingFallback refuses. */
+export interface FakeRefusal {
+  /** Ring setup flags without the prefix ('SQPOLL', 'DEFER_TASKRUN', ...): an attempt that
+   *  includes all of them is refused. The first matching refusal wins. */
+  flags: string[];
+  /** Positive errno the fake returns, e.g. 22 for EINVAL. */
+  errno: number;
+}
+
+export interface RingFallbackRun {
+  /** Set when no combination was accepted (start would fail at SERVER_RING_SETUP with it). */
+  error: { errno: number; code: string; errnoText: string } | null;
+  applied: AppliedSettings['server'];
+  refused: RefusedSetting[];
+  /** features is always [] and the entry counts are the request's rounded up to powers of two. */
+  ring: RingSetup;
+  /** The flags of every setup attempt, in order. */
+  attempts: string[][];
+}
+
+/**
+ * Test hook: runs the engine's real ring-setup fallback (the code behind StartResult.refused)
+ * for a `server` config subtree against a fake kernel that refuses the listed flag combinations
+ * and accepts everything else, and returns what would be applied and refused. No ring is
+ * created and nothing else runs, so it needs no engine and no kernel that refuses anything.
+ * @throws TypeError / RangeError naming `request.<path>` or `refusals[i]`.
+ */
+export function debugRingFallback(request: ServerConfig, refusals: FakeRefusal[]): RingFallbackRun;
 
 /** One throw-away ring setup during the capability probe: errno 0 means accepted. */
 export interface ProbeResult {

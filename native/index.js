@@ -18,6 +18,7 @@ try {
 }
 
 module.exports = {
+  PROTOCOL_VERSION: addon.PROTOCOL_VERSION,
   start: addon.start,
   startAsync: addon.startAsync,
   snapshot: addon.snapshot,
@@ -31,5 +32,6 @@ module.exports = {
   // Test/teaching hooks: see index.d.ts.
   debugPauseServer: addon.debugPauseServer,
   debugFailServer: addon.debugFailServer,
+  debugRingFallback: addon.debugRingFallback,
   addonPath,
 };

@@ -73,7 +73,7 @@ describe('startAsync / stopAsync', () => {
     const again = await rejection(native.startAsync(config()));
     expect(again.code).toBe('EBUSY');
     expect(again.errno).toBe(16);
-    expect(again.knob).toBe('server');
+    expect(again.step).toBe('ENGINE_BUSY');
     expect(again.message).toMatch(/^engine is starting \(startAsync in progress\)/);
     expect(thrown(() => native.start(config())).code).toBe('EBUSY');
     expect(thrown(() => native.stop()).code).toBe('EBUSY');
@@ -105,7 +105,7 @@ describe('startAsync / stopAsync', () => {
         const sync = thrown(() => native.start(c));
         const async = await rejection(native.startAsync(c));
         expect(async).toBeInstanceOf(Error);
-        for (const k of ['message', 'code', 'errno', 'knob', 'fix']) expect(async[k]).toEqual(sync[k]);
+        for (const k of ['message', 'code', 'errno', 'step', 'fix']) expect(async[k]).toEqual(sync[k]);
         expect(native.snapshot()).toBeNull(); // the failed start left nothing behind
       }
     } finally {
@@ -114,10 +114,10 @@ describe('startAsync / stopAsync', () => {
 
     // Config errors are rejections too, with the same class and words.
     const bad: any = config();
-    bad.bufferRing.count = '4096';
+    bad.server.bufferRing.count = '4096';
     const err = await rejection(native.startAsync(bad));
     expect(err).toBeInstanceOf(TypeError);
-    expect(err.message).toMatch(/config\.bufferRing\.count must be a number \(got string\)/);
+    expect(err.message).toMatch(/config\.server\.bufferRing\.count must be a number \(got string\)/);
 
     // Nothing was left claimed.
     await native.startAsync(config({ load: { connections: 1 } }));

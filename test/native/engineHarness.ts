@@ -10,23 +10,31 @@ export const native: typeof Native = createRequire(__filename)('../../native');
 
 export type EngineConfig = Native.EngineConfig;
 
+/** A small protocol v1 engine config; server knobs are given flat (ringEntries, sqpoll, ...). */
 export function config(over: {
   port?: number;
+  engine?: Native.ServerConfig['engine'];
+  rings?: number;
   ringEntries?: number;
-  sqpoll?: Partial<EngineConfig['sqpoll']>;
-  taskrun?: EngineConfig['taskrun'];
-  bufferRing?: Partial<EngineConfig['bufferRing']>;
-  load?: Partial<EngineConfig['load']>;
+  sqpoll?: Partial<Native.ServerConfig['sqpoll']>;
+  taskrun?: Native.Taskrun;
+  bufferRing?: Partial<Native.ServerConfig['bufferRing']>;
+  load?: Partial<Native.LoadConfig>;
   maxDurationMs?: number;
 } = {}): EngineConfig {
   return {
+    protocol: 1,
     port: over.port ?? 0,
-    ringEntries: over.ringEntries ?? 256,
-    sqpoll: { enabled: false, idleMs: 1000, cpu: null, ...over.sqpoll },
-    taskrun: over.taskrun ?? 'defer',
-    bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
-    load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },
     maxDurationMs: over.maxDurationMs ?? 10_000,
+    server: {
+      engine: over.engine ?? 'io_uring',
+      rings: over.rings ?? 1,
+      ringEntries: over.ringEntries ?? 256,
+      sqpoll: { enabled: false, cpu: null, idleMs: 1000, ...over.sqpoll },
+      taskrun: over.taskrun ?? 'defer',
+      bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
+    },
+    load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },
   };
 }
 

@@ -72,7 +72,7 @@ describe('start/stop lifecycle', () => {
       expect(err).toBeInstanceOf(Error);
       expect(err.code).toBe('EADDRINUSE');
       expect(err.errno).toBe(98);
-      expect(err.knob).toBe('server');
+      expect(err.step).toBe('SERVER_BIND');
       expect(err.message).toMatch(new RegExp(`bind 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
       expect(err.message).not.toMatch(/\n/);
     } finally {
@@ -88,7 +88,7 @@ describe('start/stop lifecycle', () => {
     }
     expect(err?.code).toBe('EINVAL');
     expect(err?.errno).toBe(22);
-    expect(err?.knob).toBe('server.bufferRing.count');
+    expect(err?.step).toBe('BUF_RING_REGISTER');
 
     expect(native.stop()).toBeNull(); // nothing left running
     expect(fdCount()).toBeLessThanOrEqual(fds0);
@@ -103,11 +103,11 @@ describe('start/stop lifecycle', () => {
 
 describe('config validation', () => {
   const bad: Array<[string, (c: any) => void, RegExp]> = [
-    ['bufferRing.count not a number', (c) => (c.bufferRing.count = '4096'), /config\.bufferRing\.count must be a number \(got string\)/],
+    ['bufferRing.count not a number', (c) => (c.server.bufferRing.count = '4096'), /config\.server\.bufferRing\.count must be a number \(got string\)/],
     ['maxDurationMs missing', (c) => delete c.maxDurationMs, /config\.maxDurationMs must be a number \(got undefined\)/],
-    ['sqpoll.enabled not a boolean', (c) => (c.sqpoll.enabled = 1), /config\.sqpoll\.enabled must be a boolean/],
-    ['sqpoll.cpu a string', (c) => (c.sqpoll.cpu = '1'), /config\.sqpoll\.cpu must be a number or null/],
-    ['taskrun unknown', (c) => (c.taskrun = 'fast'), /config\.taskrun must be 'defer', 'coop' or 'default'/],
+    ['sqpoll.enabled not a boolean', (c) => (c.server.sqpoll.enabled = 1), /config\.server\.sqpoll\.enabled must be a boolean/],
+    ['sqpoll.cpu a string', (c) => (c.server.sqpoll.cpu = '1'), /config\.server\.sqpoll\.cpu must be a number or null/],
+    ['taskrun unknown', (c) => (c.server.taskrun = 'fast'), /config\.server\.taskrun must be 'defer', 'coop' or 'default'/],
     ['load missing', (c) => delete c.load, /config\.load must be an object \(got undefined\)/],
     ['load.messageBytes fractional', (c) => (c.load.messageBytes = 1.5), /config\.load\.messageBytes must be an integer/],
   ];
@@ -131,16 +131,32 @@ describe('config validation', () => {
   it('rejects a non-object config', () => {
     expect(() => (native.start as any)()).toThrow(/config must be an object \(got undefined\)/);
   });
+
+  it('speaks protocol 1 only, and refuses epoll and several rings until the engine issue brings them', () => {
+    expect(native.PROTOCOL_VERSION).toBe(1);
+    const c: any = config();
+    c.protocol = 2;
+    expect(() => native.start(c)).toThrow(TypeError);
+    expect(() => native.start(c)).toThrow(/config\.protocol must be 1 \(got 2\)/);
+    expect(() => native.start(config({ engine: 'epoll' }))).toThrow(RangeError);
+    expect(() => native.start(config({ engine: 'epoll' }))).toThrow(/config\.server\.engine .*epoll server arrives with the engine issue/);
+    expect(() => native.start(config({ rings: 2 }))).toThrow(RangeError);
+    expect(() => native.start(config({ rings: 2 }))).toThrow(/config\.server\.rings must be 1 .*several rings arrive with the engine issue/);
+    expect(native.stop()).toBeNull();
+    const r = native.start(config({ load: { connections: 1 } }));
+    expect(r.protocol).toBe(1);
+    expect(native.stop()!.errors).toBe(0);
+  });
 });
 
 describe('ring setup knobs', () => {
   it('SQPOLL is applied (flags contain SQPOLL) or rejected with an errno, and the run echoes', async () => {
     const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default' }));
-    if (r.applied.sqpollEnabled) {
+    if (r.applied.server.sqpoll.enabled) {
       expect(r.ring.flags).toContain('SQPOLL');
-      expect(r.rejected).toEqual([]);
+      expect(r.refused).toEqual([]);
     } else {
-      const rej = r.rejected.find((x) => x.knob === 'server.sqpoll.enabled');
+      const rej = r.refused.find((x) => x.setting === 'SQPOLL');
       expect(rej?.errno).toBeGreaterThan(0);
       expect(r.ring.flags).not.toContain('SQPOLL');
     }
@@ -150,22 +166,23 @@ describe('ring setup knobs', () => {
     expect(fin.errors).toBe(0);
   });
 
-  it('SQPOLL + taskrun defer: the kernel refuses the combination, recorded against server.taskrun', async () => {
+  it('SQPOLL + taskrun defer: the kernel refuses the combination, recorded against DEFER_TASKRUN', async () => {
     const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'defer', load: { messageBytes: 4096 } }));
-    if (!r.applied.sqpollEnabled) {
+    if (!r.applied.server.sqpoll.enabled) {
       // SQPOLL itself refused here: then there is no combination to refuse.
-      expect(r.rejected.some((x) => x.knob === 'server.sqpoll.enabled' && x.errno > 0)).toBe(true);
+      expect(r.refused.some((x) => x.setting === 'SQPOLL' && x.errno > 0)).toBe(true);
     } else {
-      const rej = r.rejected.find((x) => x.knob === 'server.taskrun');
+      const rej = r.refused.find((x) => x.setting === 'DEFER_TASKRUN');
       expect(rej).toBeDefined();
       expect(rej!.errno).toBe(22);
       expect(rej!.code).toBe('EINVAL');
       expect(rej!.requested).toBe('defer');
-      expect(rej!.reason).toMatch(/DEFER_TASKRUN.*SQPOLL/);
-      expect(rej!.reason).not.toMatch(/\n/);
-      expect(r.applied.taskrun).toBe('default');
+      expect(rej!.cause).toBe('conflicts_with_sqpoll');
+      expect(rej!.errnoText).toBe('Invalid argument');
+      expect(r.applied.server.taskrun).toBe('default');
       expect(r.ring.flags).toContain('SQPOLL');
       expect(r.ring.flags).not.toContain('DEFER_TASKRUN');
+      expect(r.ring.flags).toContain('SINGLE_ISSUER'); // the kernel allows it with SQPOLL
     }
     await sleep(300);
     const fin = native.stop()!;
@@ -188,7 +205,7 @@ describe('ring setup knobs', () => {
     while (sqpThreads().length > 0 && Date.now() - t0 < 3000) await sleep(20);
     expect(sqpThreads()).toEqual([]);
     const r = native.start(config({ sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default', load: { connections: 16 } }));
-    if (!r.applied.sqpollEnabled) return; // refused here: nothing to account
+    if (!r.applied.server.sqpoll.enabled) return; // refused here: nothing to account
     await sleep(50);
     const found = sqpThreads();
     expect(found).toHaveLength(1);
@@ -205,13 +222,14 @@ describe('ring setup knobs', () => {
     expect(native.stop()!.errors).toBe(0);
   });
 
-  it('an impossible SQPOLL CPU is rejected against server.sqpoll.cpu while SQPOLL stays on', async () => {
+  it('an impossible SQPOLL CPU is refused as SQ_AFF while SQPOLL stays on', async () => {
     const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100, cpu: 4000 }, taskrun: 'default' }));
-    if (r.applied.sqpollEnabled) {
-      const rej = r.rejected.find((x) => x.knob === 'server.sqpoll.cpu');
+    if (r.applied.server.sqpoll.enabled) {
+      const rej = r.refused.find((x) => x.setting === 'SQ_AFF');
       expect(rej?.errno).toBe(22);
       expect(rej?.requested).toBe(4000);
-      expect(r.applied.sqpollCpu).toBeNull();
+      expect(rej?.cause).toBe('refused');
+      expect(r.applied.server.sqpoll.cpu).toBeNull();
       expect(r.ring.flags).not.toContain('SQ_AFF');
     }
     await sleep(200);
@@ -226,8 +244,8 @@ describe('ring setup knobs', () => {
     } as const;
     for (const taskrun of ['defer', 'coop', 'default'] as const) {
       const r = native.start(config({ taskrun, load: { connections: 1 } }));
-      expect(r.applied.taskrun).toBe(taskrun);
-      expect(r.rejected).toEqual([]);
+      expect(r.applied.server.taskrun).toBe(taskrun);
+      expect(r.refused).toEqual([]);
       for (const f of ['SINGLE_ISSUER', 'DEFER_TASKRUN', 'COOP_TASKRUN']) {
         expect(r.ring.flags.includes(f)).toBe((expected[taskrun] as readonly string[]).includes(f));
       }

@@ -60,7 +60,7 @@ describe('memoryNeeds', () => {
 
   it('validates like start() and needs no engine', () => {
     expect(() => (native.memoryNeeds as any)({})).toThrow(TypeError);
-    expect(() => native.memoryNeeds({ ...config(), ringEntries: 0 })).toThrow(/config\.ringEntries must be between/);
+    expect(() => native.memoryNeeds(config({ ringEntries: 0 }))).toThrow(/config\.server\.ringEntries must be between/);
     expect(native.snapshot()).toBeNull();
   });
 });
@@ -70,7 +70,7 @@ describe('file descriptor limit', () => {
     const r = inChild(
       'ulimit -n 100',
       `const out = {};
-       try { n.start(${childConfig(200)}); out.sync = 'started'; n.stop(); } catch (e) { out.sync = { message: e.message, code: e.code, errno: e.errno, knob: e.knob, fix: e.fix }; }
+       try { n.start(${childConfig(200)}); out.sync = 'started'; n.stop(); } catch (e) { out.sync = { message: e.message, code: e.code, errno: e.errno, step: e.step, fix: e.fix }; }
        n.startAsync(${childConfig(200)}).then(() => ({}), (e) => ({ message: e.message, code: e.code })).then((a) => {
          out.async = a;
          out.small = n.start(${childConfig(10)}).port > 0;
@@ -80,12 +80,12 @@ describe('file descriptor limit', () => {
     );
     expect(r.sync.code).toBe('EMFILE');
     expect(r.sync.errno).toBe(24);
-    expect(r.sync.knob).toBe('load.connections');
-    expect(r.sync.message).toMatch(/load\.connections=200 needs (\d+) file descriptors/);
+    expect(r.sync.step).toBe('FD_LIMIT');
+    expect(r.sync.message).toMatch(/200 load connections need (\d+) file descriptors/);
     expect(r.sync.message).toMatch(/RLIMIT_NOFILE allows 100 \(hard limit 100\)/);
     expect(r.sync.message).toMatch(/\(EMFILE\): Too many open files/);
     expect(r.sync.fix).toMatch(/ulimit -n \d+/);
-    expect(Number(r.sync.message.match(/needs (\d+)/)[1])).toBeGreaterThan(400);
+    expect(Number(r.sync.message.match(/need (\d+)/)[1])).toBeGreaterThan(400);
     expect(r.async).toEqual({ message: r.sync.message, code: 'EMFILE' });
     // A config that fits still starts under the same limit.
     expect(r.small).toBe(true);

@@ -1,0 +1,263 @@
+// The engine's lifecycle from JS: start/startAsync, snapshot, stop/stopAsync, memoryNeeds.
+//
+// The Node environment (main thread or a worker) that started the engine is its owner (set
+// when a start is claimed, so an async start counts too). If it is torn down without stop(),
+// its cleanup hook stops the engine, waiting for a start or stop in progress first, so no
+// native thread outlives the JS that owns it.
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "binding/config.h"
+#include "binding/exports.h"
+#include "binding/marshal.h"
+#include "binding/start_errors.h"
+
+namespace {
+
+std::atomic<napi_env> g_owner{ nullptr };
+
+void ReleaseOwner(napi_env env)
+{
+	napi_env expected = env;
+	g_owner.compare_exchange_strong(expected, nullptr);
+}
+
+void CleanupHook(void *arg)
+{
+	napi_env env = static_cast<napi_env>(arg);
+	napi_env expected = env;
+	if (g_owner.compare_exchange_strong(expected, nullptr)) {
+		struct engine_snapshot s;
+		engine_stop_settled(&s);
+	}
+}
+
+// Runs the part of OnOK/OnError that touches JS. When the environment is
+// being torn down (a worker terminated with the work still queued), Node
+// still runs the completion but JS can no longer be called: creating the
+// result throws, and node-addon-api's own rethrow would then terminate the
+// process. Nobody is left to receive the result, so it is dropped; the
+// engine has been settled already and the cleanup hook stops it.
+template <typename F> void SettleJs(F &&f)
+{
+	try {
+		f();
+	} catch (const Napi::Error &) {
+	}
+}
+
+// Work on libuv's pool that holds the engine's claim until its promise settles on the JS
+// thread (engine_settle), so "in progress" means the same to C and to JS.
+class HeldWork : public Napi::AsyncWorker {
+public:
+	HeldWork(Napi::Env env, const char *name)
+		: Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env))
+	{
+	}
+
+	Napi::Promise Promise() const { return deferred_.Promise(); }
+
+protected:
+	void Settle()
+	{
+		if (!settled_)
+			engine_settle();
+		settled_ = true;
+	}
+
+	Napi::Promise::Deferred deferred_;
+	bool executed_ = false;
+
+private:
+	bool settled_ = false;
+};
+
+// startAsync: the config is parsed and the engine claimed (IDLE -> STARTING)
+// on the JS thread, so a bad config or a second start is refused at once
+// and a snapshot() meanwhile returns null; the connects and thread start-ups
+// run on libuv's pool.
+class StartWork : public HeldWork {
+public:
+	StartWork(Napi::Env env, const engine_config &cfg) : HeldWork(env, "uring_lab.startAsync"), cfg_(cfg)
+	{
+		std::memset(&out_, 0, sizeof(out_));
+		std::memset(&err_, 0, sizeof(err_));
+	}
+
+protected:
+	void Execute() override
+	{
+		executed_ = true;
+		if (engine_start_finish(&cfg_, &out_, &err_, 1))
+			SetError("start failed"); // the words are made in OnError, on the JS thread
+	}
+
+	void OnOK() override
+	{
+		Settle();
+		SettleJs([&] { deferred_.Resolve(StartResultObject(Env(), out_, cfg_)); });
+	}
+
+	void OnError(const Napi::Error &) override
+	{
+		Settle();
+		ReleaseOwner(Env());
+		SettleJs([&] { deferred_.Reject(StartError(Env(), err_, cfg_).Value()); });
+	}
+
+	// Work cancelled before it ran (its environment going away) must not
+	// leave the engine claimed for ever, nor a finished one held.
+	void Destroy() override
+	{
+		if (!executed_)
+			engine_start_abandon();
+		else
+			Settle();
+		Napi::AsyncWorker::Destroy();
+	}
+
+private:
+	engine_config cfg_;
+	engine_started out_;
+	engine_error err_;
+};
+
+// stopAsync: claimed on the JS thread (RUNNING -> STOPPING), joined and drained on the pool.
+class StopWork : public HeldWork {
+public:
+	explicit StopWork(Napi::Env env) : HeldWork(env, "uring_lab.stopAsync") { std::memset(&snap_, 0, sizeof(snap_)); }
+
+protected:
+	void Execute() override
+	{
+		executed_ = true;
+		engine_stop_finish(&snap_, 1);
+	}
+
+	void OnOK() override
+	{
+		Settle();
+		ReleaseOwner(Env());
+		SettleJs([&] { deferred_.Resolve(SnapshotObject(Env(), snap_)); });
+	}
+
+	// Cancelled before it ran: finish the stop here rather than leave the
+	// engine STOPPING with its threads running.
+	void Destroy() override
+	{
+		if (!executed_)
+			engine_stop_finish(&snap_, 0);
+		else
+			Settle();
+		Napi::AsyncWorker::Destroy();
+	}
+
+private:
+	struct engine_snapshot snap_;
+};
+
+Napi::Promise Rejected(Napi::Env env, const Napi::Error &e)
+{
+	Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+	d.Reject(e.Value());
+	return d.Promise();
+}
+
+Napi::Value Start(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	engine_config cfg = ParseEngineConfig(env, info[0]);
+	engine_started out;
+	engine_error err;
+
+	std::memset(&out, 0, sizeof(out));
+	if (engine_start_begin())
+		throw BusyError(env, false);
+	g_owner.store(env);
+	if (engine_start_finish(&cfg, &out, &err, 0)) {
+		ReleaseOwner(env);
+		throw StartError(env, err, cfg);
+	}
+	return StartResultObject(env, out, cfg);
+}
+
+Napi::Value StartAsync(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	engine_config cfg;
+
+	try {
+		cfg = ParseEngineConfig(env, info[0]);
+	} catch (const Napi::Error &e) {
+		return Rejected(env, e);
+	}
+	if (engine_start_begin())
+		return Rejected(env, BusyError(env, false));
+	g_owner.store(env);
+	StartWork *w = new StartWork(env, cfg);
+	Napi::Promise promise = w->Promise();
+	w->Queue();
+	return promise;
+}
+
+Napi::Value Snapshot(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct engine_snapshot s;
+	if (engine_snapshot(&s) == -ENOTCONN)
+		return env.Null();
+	return SnapshotObject(env, s);
+}
+
+Napi::Value Stop(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct engine_snapshot s;
+	int ret = engine_stop(&s);
+	if (ret == -ENOTCONN)
+		return env.Null();
+	if (ret == -EBUSY)
+		throw BusyError(env, true);
+	ReleaseOwner(env);
+	return SnapshotObject(env, s);
+}
+
+Napi::Value StopAsync(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int ret = engine_stop_begin();
+	if (ret == -ENOTCONN) {
+		Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+		d.Resolve(env.Null());
+		return d.Promise();
+	}
+	if (ret)
+		return Rejected(env, BusyError(env, true));
+	StopWork *w = new StopWork(env);
+	Napi::Promise promise = w->Promise();
+	w->Queue();
+	return promise;
+}
+
+// What start(config) would allocate, from the functions the allocations use; validates the
+// config exactly like start().
+Napi::Value MemoryNeeds(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	engine_config cfg = ParseEngineConfig(env, info[0]);
+	struct engine_memory m;
+
+	engine_memory_needs(&cfg, &m);
+	return MemoryNeedsObject(env, m);
+}
+
+} // namespace
+
+void ExportEngineCalls(Napi::Env env, Napi::Object exports)
+{
+	napi_add_env_cleanup_hook(env, CleanupHook, static_cast<napi_env>(env));
+	SetFunctions(env, exports,
+		     { { "start", Start }, { "startAsync", StartAsync }, { "snapshot", Snapshot }, { "stop", Stop },
+		       { "stopAsync", StopAsync }, { "memoryNeeds", MemoryNeeds } });
+}

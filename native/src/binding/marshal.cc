@@ -1,0 +1,248 @@
+// C results to JS objects; see marshal.h.
+#include "binding/marshal.h"
+
+#include <liburing.h>
+
+#include <initializer_list>
+
+#include "binding/config.h"
+#include "binding/errno_words.h"
+
+namespace {
+
+const struct {
+	unsigned bit;
+	const char *name;
+} kSetupFlags[] = {
+	{ IORING_SETUP_IOPOLL, "IOPOLL" },
+	{ IORING_SETUP_SQPOLL, "SQPOLL" },
+	{ IORING_SETUP_SQ_AFF, "SQ_AFF" },
+	{ IORING_SETUP_CQSIZE, "CQSIZE" },
+	{ IORING_SETUP_CLAMP, "CLAMP" },
+	{ IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL" },
+	{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN" },
+	{ IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG" },
+	{ IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER" },
+	{ IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN" },
+};
+
+const char *FlagName(unsigned bit)
+{
+	for (const auto &f : kSetupFlags)
+		if (f.bit == bit)
+			return f.name;
+	return "UNKNOWN";
+}
+
+// names[i], or `fallback` past the end.
+template <size_t N> const char *Named(const char *const (&names)[N], unsigned i, const char *fallback)
+{
+	return i < N ? names[i] : fallback;
+}
+
+const char *TaskrunName(taskrun_mode m)
+{
+	static const char *const names[] = { "default", "coop", "defer" }; // enum taskrun_mode
+	return Named(names, m, "default");
+}
+
+const char *CauseName(refusal_cause c)
+{
+	// enum refusal_cause; RefusalCause in index.d.ts
+	static const char *const names[] = { "refused", "conflicts_with_sqpoll", "moot_without_sqpoll",
+					     "needs_single_issuer" };
+	return Named(names, c, "refused");
+}
+
+// The config value that asked for a flag.
+Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
+{
+	switch (flag) {
+	case IORING_SETUP_SQPOLL:
+		return Napi::Boolean::New(env, req.sqpoll);
+	case IORING_SETUP_SQ_AFF:
+		return Napi::Number::New(env, req.sqpoll_cpu);
+	case IORING_SETUP_SINGLE_ISSUER:
+	case IORING_SETUP_DEFER_TASKRUN:
+	case IORING_SETUP_COOP_TASKRUN:
+		return Napi::String::New(env, TaskrunName(req.taskrun));
+	default:
+		return env.Null();
+	}
+}
+
+// 64-bit counters as JS numbers (exact up to 2^53).
+struct NumberField {
+	const char *name;
+	uint64_t value;
+};
+
+void SetNumbers(Napi::Object o, std::initializer_list<NumberField> fields)
+{
+	for (const NumberField &f : fields)
+		o.Set(f.name, (double)f.value);
+}
+
+Napi::Array SparseHistogram(Napi::Env env, const uint64_t *counts)
+{
+	Napi::Array h = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < LH_BUCKETS; i++) {
+		if (!counts[i])
+			continue;
+		Napi::Array pair = Napi::Array::New(env, 2);
+		pair.Set(0u, i);
+		pair.Set(1u, (double)counts[i]);
+		h.Set(n++, pair);
+	}
+	return h;
+}
+
+} // namespace
+
+Napi::Array FlagNames(Napi::Env env, unsigned flags)
+{
+	Napi::Array a = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (const auto &f : kSetupFlags)
+		if (flags & f.bit)
+			a.Set(n++, f.name);
+	return a;
+}
+
+unsigned FlagBit(const std::string &name)
+{
+	for (const auto &f : kSetupFlags)
+		if (name == f.name)
+			return f.bit;
+	return 0;
+}
+
+Napi::Array FeatureNames(Napi::Env env, unsigned features)
+{
+	// Bits after LINKED_FILE are newer than liburing 2.3's header.
+	static const char *names[] = {
+		"SINGLE_MMAP", "NODROP",	 "SUBMIT_STABLE",    "RW_CUR_POS",  "CUR_PERSONALITY", "FAST_POLL",
+		"POLL_32BITS", "SQPOLL_NONFIXED", "EXT_ARG",	     "NATIVE_WORKERS", "RSRC_TAGS",	   "CQE_SKIP",
+		"LINKED_FILE", "REG_REG_RING",	 "RECVSEND_BUNDLE", "MIN_TIMEOUT", "RW_ATTR",	   "NO_IOWAIT",
+	};
+	Napi::Array a = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (unsigned bit = 0; bit < 32; bit++) {
+		if (!(features & (1u << bit)))
+			continue;
+		if (bit < sizeof(names) / sizeof(names[0]))
+			a.Set(n++, names[bit]);
+		else
+			a.Set(n++, "BIT" + std::to_string(bit));
+	}
+	return a;
+}
+
+Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const ring_setup_result &r)
+{
+	Napi::Object sqpoll = Napi::Object::New(env);
+	sqpoll.Set("enabled", (bool)r.sqpoll);
+	sqpoll.Set("cpu", r.sqpoll_cpu >= 0 ? Napi::Value(Napi::Number::New(env, r.sqpoll_cpu)) : env.Null());
+	// The kernel takes an idle time of 0 as its default of one second.
+	unsigned idle = requested.ring.sqpoll_idle_ms;
+	sqpoll.Set("idleMs", r.sqpoll && idle == 0 ? 1000u : idle);
+
+	Napi::Object buffer_ring = Napi::Object::New(env);
+	buffer_ring.Set("size", requested.buf_size);
+	buffer_ring.Set("count", requested.buf_count);
+
+	Napi::Object server = Napi::Object::New(env);
+	server.Set("ringEntries", r.sq_entries);
+	server.Set("sqpoll", sqpoll);
+	server.Set("taskrun", TaskrunName(r.taskrun));
+	server.Set("bufferRing", buffer_ring);
+	return server;
+}
+
+Napi::Array RefusedSettings(Napi::Env env, const ring_setup_result &r, const ring_request &requested)
+{
+	Napi::Array refused = Napi::Array::New(env);
+	for (int i = 0; i < r.nrefused; i++) {
+		const ring_refusal &x = r.refused[i];
+		int e = -x.err;
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("setting", FlagName(x.flag));
+		o.Set("cause", CauseName(x.cause));
+		o.Set("errno", e);
+		o.Set("code", ErrnoCode(e));
+		o.Set("errnoText", ErrnoText(e));
+		o.Set("requested", Requested(env, x.flag, requested));
+		refused.Set((uint32_t)i, o);
+	}
+	return refused;
+}
+
+Napi::Object RingObject(Napi::Env env, const ring_setup_result &r)
+{
+	Napi::Object ring = Napi::Object::New(env);
+	ring.Set("flags", FlagNames(env, r.flags));
+	ring.Set("features", FeatureNames(env, r.features));
+	ring.Set("sqEntries", r.sq_entries);
+	ring.Set("cqEntries", r.cq_entries);
+	return ring;
+}
+
+Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const engine_config &cfg)
+{
+	Napi::Object applied = Napi::Object::New(env);
+	applied.Set("server", AppliedServer(env, cfg.server, out.ring));
+
+	Napi::Object result = Napi::Object::New(env);
+	result.Set("protocol", kProtocolVersion);
+	result.Set("port", out.port);
+	result.Set("applied", applied);
+	result.Set("refused", RefusedSettings(env, out.ring, cfg.server.ring));
+	result.Set("ring", RingObject(env, out.ring));
+	result.Set("loadThreads", out.load_threads);
+	return result;
+}
+
+Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
+{
+	Napi::Object o = Napi::Object::New(env);
+	SetNumbers(o, { { "requests", s.requests },
+			{ "bytes", s.bytes },
+			{ "errors", s.errors },
+			{ "serverErrors", s.server_errors },
+			{ "enobufs", s.enobufs } });
+	o.Set("histogram", SparseHistogram(env, s.hist));
+	o.Set("correctedHistogram", SparseHistogram(env, s.corrected_hist));
+	SetNumbers(o, { { "serverCpuNs", s.server_cpu_ns }, { "loadCpuNs", s.load_cpu_ns } });
+	Napi::Array per = Napi::Array::New(env, s.load_threads);
+	for (uint32_t i = 0; i < s.load_threads; i++)
+		per.Set(i, (double)s.load_thread_cpu_ns[i]);
+	o.Set("loadThreadCpuNs", per);
+	SetNumbers(o, { { "processCpuNs", s.process_cpu_ns },
+			{ "monotonicNs", s.monotonic_ns },
+			{ "activeConnections", s.active_connections },
+			{ "inFlight", s.in_flight },
+			{ "oldestInFlightUs", s.oldest_in_flight_us },
+			{ "liveLoadConnections", s.live_load_connections } });
+	o.Set("running", (bool)s.running);
+	if (s.server_loop_err)
+		o.Set("serverError", ErrnoCode(-s.server_loop_err) + ": " + ErrnoText(-s.server_loop_err));
+	else
+		o.Set("serverError", env.Null());
+	return o;
+}
+
+Napi::Object MemoryNeedsObject(Napi::Env env, const engine_memory &m)
+{
+	Napi::Object o = Napi::Object::New(env);
+	SetNumbers(o, { { "bufferRingBytes", m.buffer_ring },
+			{ "loadBufferBytes", m.load_buffers },
+			{ "ringBytes", m.rings },
+			{ "connectionStateBytes", m.conn_state },
+			{ "totalBytes", m.total },
+			{ "pinnedBytes", m.memlock } });
+	o.Set("memlockExempt", (bool)m.memlock_exempt);
+	o.Set("memlockLimitBytes",
+	      m.memlock_limit == UINT64_MAX ? Napi::Value(env.Null()) : Napi::Number::New(env, (double)m.memlock_limit));
+	return o;
+}

@@ -1,0 +1,196 @@
+/* CPU time of our threads, the io_uring kernel helpers and the process. */
+#define _GNU_SOURCE
+#include "core/cpu_accounting.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+
+uint64_t cpu_self_thread_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return timespec_ns(&ts);
+}
+
+int cpu_thread_ns(pthread_t thread, uint64_t *ns)
+{
+	clockid_t cid;
+	struct timespec ts;
+	int ret = pthread_getcpuclockid(thread, &cid);
+	if (ret)
+		return -ret;
+	if (clock_gettime(cid, &ts))
+		return -errno;
+	*ns = timespec_ns(&ts);
+	return 0;
+}
+
+/*
+ * The kernel's thread CPU clock id for a tid, as glibc's
+ * pthread_getcpuclockid builds it: ((~tid) << 3) | CPUCLOCK_PERTHREAD_MASK
+ * (4) | CPUCLOCK_SCHED (2). Valid for any thread of this process, the
+ * kernel's io_uring threads included; read exactly like our own threads.
+ */
+int cpu_tid_ns(pid_t tid, uint64_t *ns)
+{
+	clockid_t cid = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+
+	if (clock_gettime(cid, &ts))
+		return -errno;
+	*ns = timespec_ns(&ts);
+	return 0;
+}
+
+uint64_t cpu_process_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return timespec_ns(&ts);
+}
+
+/* Reads a small /proc file into buf (NUL-terminated); returns length or -errno. */
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, size - 1);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+void cpu_helpers_init(struct cpu_helpers *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+enum helper_owner { OWNER_NONE, OWNER_SERVER, OWNER_LOAD };
+
+struct helper {
+	pid_t tid;
+	pid_t creator; /* the <tid> in iou-sqp-<tid> / iou-wrk-<tid> */
+	int sqpoll;
+	uint64_t ns;
+};
+
+static void charge(struct cpu_helpers *h, enum helper_owner owner, int load_idx, uint64_t d)
+{
+	if (owner == OWNER_SERVER) {
+		h->server_ns += d;
+	} else {
+		h->load_ns += d;
+		h->load_ns_by[load_idx] += d;
+	}
+}
+
+static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_owner owner, int load_idx)
+{
+	for (int i = 0; i < h->nslots; i++) {
+		if (h->slot[i].tid != tid)
+			continue;
+		uint64_t d = ns > h->slot[i].last_ns ? ns - h->slot[i].last_ns : 0;
+		h->slot[i].last_ns = ns;
+		h->slot[i].seen = 1;
+		charge(h, owner, load_idx, d);
+		return;
+	}
+	if (h->nslots == CPU_HELPERS_MAX)
+		return; /* absurdly many helpers: the excess goes unaccounted */
+	h->slot[h->nslots].tid = tid;
+	h->slot[h->nslots].last_ns = ns;
+	h->slot[h->nslots].seen = 1;
+	h->nslots++;
+	/* First sighting: everything it used so far is new to us. */
+	charge(h, owner, load_idx, ns);
+}
+
+void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load_tids, int nload)
+{
+	struct helper found[CPU_HELPERS_MAX];
+	int nfound = 0;
+	char path[64], buf[128];
+
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && nfound < CPU_HELPERS_MAX) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		pid_t tid = (pid_t)atoi(de->d_name);
+		snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
+		if (read_small(path, buf, sizeof(buf)) <= 0)
+			continue;
+		int sqpoll;
+		if (!strncmp(buf, "iou-sqp-", 8))
+			sqpoll = 1;
+		else if (!strncmp(buf, "iou-wrk-", 8))
+			sqpoll = 0;
+		else
+			continue;
+		pid_t creator = (pid_t)atoi(buf + 8);
+		uint64_t ns;
+		if (cpu_tid_ns(tid, &ns)) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+			if (read_small(path, buf, sizeof(buf)) <= 0)
+				continue; /* exited between readdir and now */
+			ns = strtoull(buf, NULL, 10);
+		}
+		found[nfound].tid = tid;
+		found[nfound].creator = creator;
+		found[nfound].sqpoll = sqpoll;
+		found[nfound].ns = ns;
+		nfound++;
+	}
+	closedir(d);
+
+	for (int i = 0; i < h->nslots; i++)
+		h->slot[i].seen = 0;
+
+	if (nload > CPU_LOAD_THREADS_MAX)
+		nload = CPU_LOAD_THREADS_MAX;
+	for (int i = 0; i < nfound; i++) {
+		pid_t c = found[i].creator;
+		enum helper_owner owner = OWNER_NONE;
+		int load_idx = 0;
+		if (c == server_tid && server_tid > 0) {
+			owner = OWNER_SERVER;
+		} else {
+			for (int j = 0; j < nload; j++) {
+				if (load_tids[j] == c && c > 0) {
+					owner = OWNER_LOAD;
+					load_idx = j;
+				}
+			}
+			/* With SQPOLL the io-wq workers are created by the SQPOLL
+			 * thread, so an iou-wrk-<sqp tid> belongs to whoever owns
+			 * that SQPOLL thread. */
+			for (int j = 0; owner == OWNER_NONE && j < nfound; j++)
+				if (found[j].sqpoll && found[j].tid == c && found[j].creator == server_tid)
+					owner = OWNER_SERVER;
+		}
+		if (owner != OWNER_NONE)
+			account(h, found[i].tid, found[i].ns, owner, load_idx);
+	}
+
+	/* Forget helpers that are gone (their time is already in the totals),
+	 * so a recycled tid starts from zero. */
+	int w = 0;
+	for (int i = 0; i < h->nslots; i++)
+		if (h->slot[i].seen)
+			h->slot[w++] = h->slot[i];
+	h->nslots = w;
+}

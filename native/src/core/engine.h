@@ -1,0 +1,138 @@
+/*
+ * One engine per process: a server thread plus the load threads, started, sampled and stopped
+ * together. The engine starts "a server" and "loads" through core/server.h and core/load.h,
+ * whichever kinds the config names. Every function returns 0 or a negative errno; a failed
+ * start says at which step (core/start_step.h). Turning that into words is the binding's job.
+ *
+ * Start and stop may run on any thread (the binding runs them on libuv's
+ * pool for startAsync/stopAsync) while snapshot() is called from the JS
+ * thread: a state word says who may touch the engine. Each of start and
+ * stop is split into a quick claim, made on the caller's thread so a second
+ * claim fails at once, and the slow rest. The async callers also hold the
+ * claim after the slow part until their promise settles (engine_settle()),
+ * so "in progress" means the same thing to C and to JS.
+ */
+#ifndef URING_LAB_CORE_ENGINE_H
+#define URING_LAB_CORE_ENGINE_H
+
+#include <stdint.h>
+
+#include "core/latency_histogram.h"
+#include "core/load.h"
+#include "core/ring_setup.h"
+#include "core/server.h"
+#include "core/start_step.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum engine_state {
+	ENGINE_IDLE = 0,
+	ENGINE_STARTING, /* only the starting thread touches the engine */
+	ENGINE_RUNNING,  /* snapshot() may read it */
+	ENGINE_STOPPING, /* only the stopping thread touches the engine */
+};
+
+struct engine_load_config {
+	enum load_kind kind;
+	unsigned connections; /* 0: server only */
+	unsigned msg_bytes;
+	unsigned threads;     /* 1..LOAD_THREADS_MAX */
+};
+
+struct engine_config {
+	struct server_config server;
+	struct engine_load_config load;
+	uint64_t max_duration_ms; /* load threads stop by themselves after this */
+};
+
+struct engine_started {
+	int port;
+	struct ring_setup_result ring;
+	unsigned load_threads; /* threads actually started: min(threads, connections) */
+};
+
+/* Where start() failed, with the negative errno. */
+struct engine_error {
+	struct start_error at;
+	/* STEP_FD_LIMIT: descriptors needed, and RLIMIT_NOFILE after
+	 * trying to raise the soft limit to the hard one. */
+	uint64_t fds_needed, fds_open, fds_soft, fds_hard;
+};
+
+/* Deltas since the previous snapshot (or start), except the gauges. */
+struct engine_snapshot {
+	uint64_t requests; /* completed round trips (== sum of hist) */
+	uint64_t bytes;
+	uint64_t errors;   /* load errors + server errors */
+	uint64_t server_errors;
+	uint64_t enobufs;
+	uint64_t hist[LH_BUCKETS];
+	uint64_t corrected_hist[LH_BUCKETS]; /* coordinated-omission corrected */
+	uint64_t server_cpu_ns;
+	uint64_t load_cpu_ns; /* == sum of load_thread_cpu_ns */
+	uint64_t load_thread_cpu_ns[LOAD_THREADS_MAX];
+	unsigned load_threads; /* entries used in load_thread_cpu_ns */
+	uint64_t process_cpu_ns;
+	/* gauges */
+	uint64_t monotonic_ns;
+	uint64_t active_connections;
+	uint64_t in_flight;           /* requests sent whose echo has not fully arrived */
+	uint64_t oldest_in_flight_us; /* age of the oldest of them, rounded up; 0 if none */
+	uint64_t live_load_connections;
+	int running;
+	int server_loop_err; /* negative errno if the server loop died, else 0 */
+};
+
+/* Bytes a config will allocate; see memory_needs.h. */
+struct engine_memory {
+	uint64_t buffer_ring, load_buffers, rings, conn_state, total;
+	uint64_t memlock; /* charged to RLIMIT_MEMLOCK without CAP_IPC_LOCK */
+	int memlock_exempt; /* this process has CAP_IPC_LOCK: nothing is charged */
+	uint64_t memlock_limit; /* RLIMIT_MEMLOCK soft limit, UINT64_MAX when unlimited */
+};
+
+/* ENGINE_* now; only a hint by the time the caller reads it. */
+int engine_state(void);
+
+/* IDLE -> STARTING, or -EBUSY. */
+int engine_start_begin(void);
+/* The rest of start, after engine_start_begin(): RUNNING, or IDLE again on
+ * failure; with `hold`, the engine stays STARTING until engine_settle(). */
+int engine_start_finish(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err,
+			int hold);
+/* Gives back a claim whose start never ran (STARTING -> IDLE). */
+void engine_start_abandon(void);
+/* begin + finish; a refused claim is -EBUSY at STEP_ENGINE_BUSY. */
+int engine_start(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err);
+
+/* -ENOTCONN unless RUNNING: never waits for a start or stop in progress. */
+int engine_snapshot(struct engine_snapshot *snap);
+
+/* RUNNING -> STOPPING; -ENOTCONN when idle, -EBUSY while starting or stopping. */
+int engine_stop_begin(void);
+/* Final snapshot, after engine_stop_begin(); ends IDLE (with `hold`: stays
+ * STOPPING until engine_settle()). The in-flight and live-connection gauges
+ * are the values just before the load was stopped. */
+void engine_stop_finish(struct engine_snapshot *snap, int hold);
+/* Moves a held start or stop on to the state its finish decided. */
+void engine_settle(void);
+/* begin + finish. */
+int engine_stop(struct engine_snapshot *snap);
+/* For teardown: settles a held start or stop, waits (bounded) for one still
+ * working, then stops; -ENOTCONN when nothing is left running. */
+int engine_stop_settled(struct engine_snapshot *snap);
+
+/* What start(cfg) would allocate (memory_needs.c); needs no engine. */
+void engine_memory_needs(const struct engine_config *cfg, struct engine_memory *m);
+
+/* Test hooks (see core/server.h); -ENOTCONN unless RUNNING. */
+int engine_debug_pause_server(unsigned ms);
+int engine_debug_fail_server(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

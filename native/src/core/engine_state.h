@@ -1,0 +1,54 @@
+/*
+ * The engine's own state, shared by engine.c (the state word, start and stop) and
+ * engine_snapshot.c (reading it). Nothing outside core/engine*.c includes this.
+ */
+#ifndef URING_LAB_CORE_ENGINE_STATE_H
+#define URING_LAB_CORE_ENGINE_STATE_H
+
+#include <pthread.h>
+
+#include "core/cpu_accounting.h"
+#include "core/engine.h"
+
+/* Cumulative values, kept so snapshots can report deltas without ever
+ * resetting a counter that another thread writes. */
+struct cumulative {
+	uint64_t bytes, load_errors, server_errors, enobufs;
+	uint64_t hist[LH_BUCKETS];
+	uint64_t chist[LH_BUCKETS];
+	uint64_t server_cpu_ns, process_cpu_ns;
+	uint64_t load_thread_ns[LOAD_THREADS_MAX];
+};
+
+struct engine {
+	pthread_mutex_t api_lock;
+	pthread_cond_t settled; /* broadcast when a start or stop has finished (held or not) */
+	pthread_mutex_t cpu_lock;
+	int state;     /* enum engine_state; written under api_lock */
+	int held;      /* a finished start/stop waits for engine_settle()... */
+	int settle_to; /* ...to move to this state */
+	struct server server;
+	int server_started;
+	struct load *load;
+	unsigned nload;
+	uint64_t deadline_ns;
+	uint64_t load_stopped_ns; /* when stop() had joined every load thread */
+	struct cpu_helpers helpers;
+	struct cumulative prev;
+	struct cumulative cur; /* scratch, here to keep ~12 KiB off the stack */
+};
+
+/* In-flight and live-connection gauges, summed over the load threads. */
+struct load_gauges {
+	uint64_t in_flight, oldest_us, live;
+};
+
+/* engine_snapshot.c */
+/* Runs on a server/load thread just before its ring (and helpers) exit: the worker hook. */
+void engine_before_ring_exit(void *engine);
+/* Counters start from zero now. */
+void engine_reset_counters(struct engine *eng);
+void engine_read_load_gauges(struct engine *eng, struct load_gauges *g);
+void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s);
+
+#endif

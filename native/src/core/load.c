@@ -1,0 +1,67 @@
+/* The engine's side of the load interface; see load.h. */
+#include "core/load.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+unsigned load_thread_count(unsigned connections, unsigned threads)
+{
+	unsigned n = connections ? threads : 0;
+
+	if (n > connections)
+		n = connections;
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	return n;
+}
+
+unsigned load_thread_conns(unsigned connections, unsigned nload, unsigned i)
+{
+	return connections / nload + (i < connections % nload);
+}
+
+int load_init(struct load *l, const struct load_ops *ops, const struct load_config *cfg,
+	      const struct worker_hook *before_exit)
+{
+	memset(l, 0, sizeof(*l));
+	l->ops = ops;
+	l->cfg = *cfg;
+	worker_init(&l->worker, WORKER_LOAD, before_exit);
+	l->inflight_t0 = calloc(cfg->nconns ? cfg->nconns : 1, sizeof(*l->inflight_t0));
+	if (!l->inflight_t0) {
+		l->worker.fail.step = STEP_LOAD_ALLOC;
+		l->worker.fail.err = -ENOMEM;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int load_start(struct load *l, struct latch *ready)
+{
+	return worker_start(&l->worker, &l->ops->body, l, ready);
+}
+
+void load_join(struct load *l)
+{
+	worker_join(&l->worker);
+	free(l->inflight_t0);
+	l->inflight_t0 = NULL;
+}
+
+unsigned load_inflight(const struct load *l, uint64_t *oldest_t0)
+{
+	unsigned n = 0;
+
+	if (!l->inflight_t0) /* joined: nothing of it is in flight */
+		return 0;
+	for (unsigned i = 0; i < l->cfg.nconns; i++) {
+		uint64_t t0 = __atomic_load_n(&l->inflight_t0[i], __ATOMIC_RELAXED);
+		if (!t0)
+			continue;
+		n++;
+		if (t0 < *oldest_t0)
+			*oldest_t0 = t0;
+	}
+	return n;
+}

@@ -1,0 +1,68 @@
+/*
+ * What a config will allocate (engine_memory_needs), from the functions each server and load
+ * sizes its allocations with, and whether this process is charged for locked memory.
+ */
+#define _GNU_SOURCE
+#include "core/memory_needs.h"
+
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/engine.h"
+
+/*
+ * The kernel skips RLIMIT_MEMLOCK accounting for a ring creator capable of
+ * CAP_IPC_LOCK in the initial user namespace. Capability sets are read with
+ * capget; a full identity uid_map stands for "initial namespace".
+ */
+int memlock_exempt(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	unsigned long inside, outside, count;
+	int init_ns = 0;
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;
+	if (!(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK)))
+		return 0;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+		init_ns = inside == 0 && outside == 0 && count == 4294967295ul;
+	fclose(f);
+	return init_ns;
+}
+
+void engine_memory_needs(const struct engine_config *cfg, struct engine_memory *m)
+{
+	const struct server_ops *server = server_ops_for(cfg->server.engine);
+	const struct load_ops *load = load_ops_for(cfg->load.kind);
+	unsigned nload = load_thread_count(cfg->load.connections, cfg->load.threads);
+	struct memory_needs n;
+	struct rlimit rl;
+
+	memset(&n, 0, sizeof(n));
+	if (server)
+		server->memory(&cfg->server, cfg->load.connections, &n);
+	for (unsigned i = 0; load && i < nload; i++)
+		load->memory(load_thread_conns(cfg->load.connections, nload, i), cfg->load.msg_bytes, &n);
+
+	memset(m, 0, sizeof(*m));
+	m->buffer_ring = n.buffer_ring;
+	m->load_buffers = n.load_buffers;
+	m->rings = n.rings;
+	m->conn_state = n.conn_state;
+	m->total = n.buffer_ring + n.load_buffers + n.rings + n.conn_state;
+	m->memlock_exempt = memlock_exempt();
+	m->memlock = m->memlock_exempt ? 0 : n.memlock;
+	m->memlock_limit = UINT64_MAX;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		m->memlock_limit = rl.rlim_cur;
+}

@@ -1,0 +1,262 @@
+/* Ring creation with per-flag fallback; see ring_setup.h. */
+#include "core/ring_setup.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <string.h>
+
+#include "core/memory_needs.h"
+
+/* struct io_rings before its CQE array: p.cq_off.cqes on 6.18 x86-64. */
+#define RING_HEADER_BYTES 64u
+
+static uint64_t pow2_up(uint64_t n)
+{
+	uint64_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+unsigned ring_setup_cq_entries(unsigned sq_entries)
+{
+	return sq_entries * 2;
+}
+
+uint64_t ring_kernel_bytes(unsigned sq_entries, unsigned cq_entries)
+{
+	uint64_t sq = pow2_up(sq_entries), cq = pow2_up(cq_entries);
+	uint64_t region = RING_HEADER_BYTES + cq * sizeof(struct io_uring_cqe);
+
+	region = (region + 63) & ~63ull; /* the SQ array starts cache-aligned */
+	region += sq * sizeof(uint32_t);
+	return mem_page_round(region) + mem_page_round(sq * sizeof(struct io_uring_sqe));
+}
+
+static int kernel_init(void *ctx, unsigned entries, struct io_uring *ring, struct io_uring_params *p)
+{
+	(void)ctx;
+	return io_uring_queue_init_params(entries, ring, p);
+}
+
+static void kernel_exit(void *ctx, struct io_uring *ring)
+{
+	(void)ctx;
+	io_uring_queue_exit(ring);
+}
+
+const struct ring_creator ring_creator_kernel = { kernel_init, kernel_exit, NULL };
+
+int ring_create(struct io_uring *ring, unsigned entries, struct io_uring_params *p)
+{
+	return ring_creator_kernel.init(ring_creator_kernel.ctx, entries, ring, p);
+}
+
+/* The task-run modes; SINGLE_ISSUER is not one (it is allowed with SQPOLL). */
+#define TASKRUN_MODES (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)
+
+/*
+ * Flags in the order they are suspected when setup fails. SQ_AFF comes before SQPOLL because
+ * a bad CPU should not cost the whole SQPOLL thread. Removing a flag also removes what means
+ * nothing without it (`mask`); those are recorded with the cause `others`. SUBMIT_ALL and
+ * CQSIZE are the engine's own, not requested settings, so dropping them shows only in the
+ * flags that took effect.
+ */
+struct flag_group {
+	unsigned mask;    /* what is removed */
+	unsigned primary; /* what is blamed */
+	enum refusal_cause others;
+};
+
+static const struct flag_group groups[] = {
+	{ IORING_SETUP_SQ_AFF, IORING_SETUP_SQ_AFF, REFUSAL_REFUSED },
+	{ IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, IORING_SETUP_SQPOLL, REFUSAL_MOOT_WITHOUT_SQPOLL },
+	{ IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_DEFER_TASKRUN, REFUSAL_REFUSED },
+	{ IORING_SETUP_COOP_TASKRUN, IORING_SETUP_COOP_TASKRUN, REFUSAL_REFUSED },
+	{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+	  REFUSAL_NEEDS_SINGLE_ISSUER },
+	{ IORING_SETUP_SUBMIT_ALL, IORING_SETUP_SUBMIT_ALL, REFUSAL_REFUSED },
+	{ IORING_SETUP_CQSIZE, IORING_SETUP_CQSIZE, REFUSAL_REFUSED },
+};
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
+
+static unsigned taskrun_flags(enum taskrun_mode m)
+{
+	switch (m) {
+	case TASKRUN_DEFER:
+		/* DEFER_TASKRUN requires SINGLE_ISSUER. */
+		return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	case TASKRUN_COOP:
+		return IORING_SETUP_COOP_TASKRUN;
+	default:
+		return 0;
+	}
+}
+
+/* One ring_setup_with() call. */
+struct setup {
+	const struct ring_creator *creator;
+	struct io_uring *ring;
+	const struct ring_request *req;
+	struct ring_setup_result *res;
+	unsigned settings; /* flags the request implies: the ones a refusal is recorded for */
+};
+
+static int try_setup(struct setup *s, unsigned flags)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = flags;
+	if (flags & IORING_SETUP_SQPOLL)
+		p.sq_thread_idle = s->req->sqpoll_idle_ms;
+	if (flags & IORING_SETUP_SQ_AFF)
+		p.sq_thread_cpu = (unsigned)s->req->sqpoll_cpu;
+	if (flags & IORING_SETUP_CQSIZE)
+		p.cq_entries = ring_setup_cq_entries(s->req->entries);
+	s->res->attempts++;
+	int ret = s->creator->init(s->creator->ctx, s->req->entries, s->ring, &p);
+	if (ret == 0) {
+		s->res->flags = flags;
+		s->res->features = p.features;
+		s->res->sq_entries = p.sq_entries;
+		s->res->cq_entries = p.cq_entries;
+	}
+	return ret;
+}
+
+/* Records each requested setting among `flags` (one bit at a time). */
+static void record(struct setup *s, unsigned flags, int err, enum refusal_cause cause)
+{
+	struct ring_setup_result *res = s->res;
+
+	flags &= s->settings;
+	for (unsigned bit = 1; flags && bit; bit <<= 1) {
+		if (!(flags & bit) || res->nrefused == RING_REFUSAL_MAX)
+			continue;
+		flags &= ~bit;
+		res->refused[res->nrefused++] = (struct ring_refusal){ .flag = bit, .err = err, .cause = cause };
+	}
+}
+
+static void forget(struct ring_setup_result *res, unsigned flag)
+{
+	int w = 0;
+
+	for (int i = 0; i < res->nrefused; i++)
+		if (res->refused[i].flag != flag)
+			res->refused[w++] = res->refused[i];
+	res->nrefused = w;
+}
+
+/* Removes group g from flags for good, recording why. */
+static unsigned drop(struct setup *s, const struct flag_group *g, unsigned flags, int err)
+{
+	record(s, g->primary & flags, err, REFUSAL_REFUSED);
+	if (g->primary == IORING_SETUP_SQPOLL) {
+		/* SQ_AFF means nothing now, whether it was still on or an earlier guess took it. */
+		forget(s->res, IORING_SETUP_SQ_AFF);
+		record(s, IORING_SETUP_SQ_AFF, err, REFUSAL_MOOT_WITHOUT_SQPOLL);
+	} else {
+		record(s, g->mask & ~g->primary & flags, err, g->others);
+	}
+	return flags & ~g->mask;
+}
+
+int ring_setup(struct io_uring *ring, const struct ring_request *req, struct ring_setup_result *res)
+{
+	return ring_setup_with(&ring_creator_kernel, ring, req, res);
+}
+
+int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, const struct ring_request *req,
+		    struct ring_setup_result *res)
+{
+	struct setup s = { .creator = creator, .ring = ring, .req = req, .res = res };
+	unsigned want_taskrun = taskrun_flags(req->taskrun);
+	unsigned flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | want_taskrun;
+	/* Task-run flags dropped only because SQPOLL was on: worth restoring if SQPOLL goes. */
+	unsigned conflicted = 0;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (req->sqpoll) {
+		flags |= IORING_SETUP_SQPOLL;
+		if (req->sqpoll_cpu >= 0)
+			flags |= IORING_SETUP_SQ_AFF;
+	}
+	s.settings = flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE);
+
+	for (;;) {
+		ret = try_setup(&s, flags);
+		if (ret == 0)
+			break;
+
+		/*
+		 * The kernel rejects COOP/DEFER_TASKRUN together with SQPOLL (task-work modes
+		 * describe an application that submits for itself; with SQPOLL the kernel thread
+		 * does). Known cause, so no need to guess: drop the modes first. SINGLE_ISSUER stays
+		 * where the kernel allows it with SQPOLL, and goes next if it does not.
+		 */
+		if (ret == -EINVAL && (flags & IORING_SETUP_SQPOLL) && (flags & want_taskrun)) {
+			unsigned next = flags & TASKRUN_MODES ? flags & TASKRUN_MODES : flags & want_taskrun;
+			flags &= ~next;
+			conflicted |= next;
+			continue;
+		}
+
+		/* Which single group, once removed, lets setup succeed? */
+		int fixed = 0;
+		for (unsigned g = 0; g < NGROUPS && !fixed; g++) {
+			if (!(flags & groups[g].primary))
+				continue;
+			if (try_setup(&s, flags & ~groups[g].mask) == 0) {
+				flags = drop(&s, &groups[g], flags, ret);
+				fixed = 1;
+			}
+		}
+		if (fixed)
+			break;
+
+		/* More than one culprit: drop the most suspect group for good and go on. */
+		unsigned g;
+		for (g = 0; g < NGROUPS; g++)
+			if (flags & groups[g].primary)
+				break;
+		if (g == NGROUPS)
+			return ret; /* even a plain ring is refused */
+		flags = drop(&s, &groups[g], flags, ret);
+		if (groups[g].primary == IORING_SETUP_SQPOLL && conflicted) {
+			flags |= want_taskrun;
+			conflicted = 0;
+		}
+	}
+
+	if (conflicted) {
+		if (flags & IORING_SETUP_SQPOLL) {
+			/* In the order they were dropped: the mode, then SINGLE_ISSUER. */
+			record(&s, conflicted & TASKRUN_MODES, -EINVAL, REFUSAL_CONFLICTS_WITH_SQPOLL);
+			record(&s, conflicted & ~TASKRUN_MODES, -EINVAL, REFUSAL_CONFLICTS_WITH_SQPOLL);
+		} else {
+			/* SQPOLL was refused later on: the task-run mode may work after all. */
+			creator->exit(creator->ctx, ring);
+			ret = try_setup(&s, flags | want_taskrun);
+			if (ret < 0) {
+				record(&s, want_taskrun & ~flags, ret, REFUSAL_REFUSED);
+				ret = try_setup(&s, flags);
+				if (ret < 0)
+					return ret;
+			}
+		}
+	}
+
+	res->sqpoll = !!(res->flags & IORING_SETUP_SQPOLL);
+	res->sqpoll_cpu = (res->flags & IORING_SETUP_SQ_AFF) ? req->sqpoll_cpu : -1;
+	if (res->flags & IORING_SETUP_DEFER_TASKRUN)
+		res->taskrun = TASKRUN_DEFER;
+	else if (res->flags & IORING_SETUP_COOP_TASKRUN)
+		res->taskrun = TASKRUN_COOP;
+	else
+		res->taskrun = TASKRUN_DEFAULT;
+	return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * Every io_uring in the engine is created here: the server ring with the flags a config asks
+ * for, the load rings, and doctor's throw-away rings. fio style: try what was requested, and
+ * when the kernel refuses, find the flag it refused, drop it, retry, and record the refusal
+ * (the flag, the errno and why) so the host can say what really ran. Which profile knob a flag
+ * belongs to is the host's business: no profile path appears here.
+ */
+#ifndef URING_LAB_CORE_RING_SETUP_H
+#define URING_LAB_CORE_RING_SETUP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct io_uring;
+struct io_uring_params;
+
+enum taskrun_mode { TASKRUN_DEFAULT = 0, TASKRUN_COOP = 1, TASKRUN_DEFER = 2 };
+
+struct ring_request {
+	unsigned entries;
+	int sqpoll;
+	unsigned sqpoll_idle_ms;
+	int sqpoll_cpu; /* -1: let the scheduler choose (no SQ_AFF) */
+	enum taskrun_mode taskrun;
+};
+
+/* Why a requested flag did not take effect (RefusedSetting.cause in index.d.ts). */
+enum refusal_cause {
+	/* The kernel refused the flag on its own (unsupported, not permitted, bad value). */
+	REFUSAL_REFUSED = 0,
+	/* The kernel refused the flag only in combination with IORING_SETUP_SQPOLL. */
+	REFUSAL_CONFLICTS_WITH_SQPOLL,
+	/* SQ_AFF, dropped because SQPOLL (which it pins) was refused; err is SQPOLL's. */
+	REFUSAL_MOOT_WITHOUT_SQPOLL,
+	/* DEFER_TASKRUN, dropped because SINGLE_ISSUER (which it requires) was refused; err is SINGLE_ISSUER's. */
+	REFUSAL_NEEDS_SINGLE_ISSUER,
+};
+
+struct ring_refusal {
+	unsigned flag; /* one IORING_SETUP_* bit the request implied */
+	int err;       /* negative errno from io_uring_setup */
+	enum refusal_cause cause;
+};
+
+#define RING_REFUSAL_MAX 8
+
+struct ring_setup_result {
+	unsigned flags;     /* IORING_SETUP_* that took effect */
+	unsigned features;  /* IORING_FEAT_* the kernel reported */
+	unsigned sq_entries, cq_entries;
+	int sqpoll;         /* SQPOLL took effect */
+	int sqpoll_cpu;     /* -1 unless SQ_AFF took effect */
+	enum taskrun_mode taskrun; /* the mode that took effect */
+	int attempts;       /* io_uring_setup calls made */
+	struct ring_refusal refused[RING_REFUSAL_MAX];
+	int nrefused;
+};
+
+/*
+ * How one attempt really creates (and destroys) a ring. The engine uses ring_creator_kernel
+ * (io_uring_queue_init_params / io_uring_queue_exit); the binding's debugRingFallback test hook
+ * passes a fake that refuses chosen flag combinations, to run the fallback without a kernel
+ * that refuses anything.
+ */
+struct ring_creator {
+	int (*init)(void *ctx, unsigned entries, struct io_uring *ring, struct io_uring_params *p);
+	void (*exit)(void *ctx, struct io_uring *ring);
+	void *ctx;
+};
+
+extern const struct ring_creator ring_creator_kernel;
+
+/* One attempt with exactly these params, no fallback (doctor's probes). 0 or -errno. */
+int ring_create(struct io_uring *ring, unsigned entries, struct io_uring_params *p);
+
+/*
+ * Initialises `ring` on the calling thread (SINGLE_ISSUER binds the ring to its creator) with
+ * the requested flags plus SUBMIT_ALL and CQSIZE (CQ = 2 × entries), dropping what the kernel
+ * refuses. Returns 0, or the negative errno of the plainest setup when no combination of flags
+ * works at all.
+ */
+int ring_setup(struct io_uring *ring, const struct ring_request *req, struct ring_setup_result *res);
+/* The same with another creator (the test hook's fake). */
+int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, const struct ring_request *req,
+		    struct ring_setup_result *res);
+
+/* CQ entries asked for (IORING_SETUP_CQSIZE) with a ring of sq_entries. */
+unsigned ring_setup_cq_entries(unsigned sq_entries);
+
+/*
+ * Kernel pages of one ring as io_uring_setup sizes them: the SQ/CQ region
+ * (header, CQEs, SQ index array) and the SQE array, each in whole pages,
+ * after the kernel's power-of-two round-up of both entry counts.
+ */
+uint64_t ring_kernel_bytes(unsigned sq_entries, unsigned cq_entries);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

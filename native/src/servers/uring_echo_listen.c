@@ -1,0 +1,180 @@
+/*
+ * The io_uring echo server's listening side: the check that this kernel does multishot recv
+ * with provided buffers, the listening socket on 127.0.0.1, and the multishot accept.
+ *
+ * An accept refused for lack of descriptors (-EMFILE/-ENFILE) ends the multishot accept while
+ * the connection stays in the backlog: re-arming at once would fail again at once, a busy
+ * spin. It is counted as a server error and re-armed after a 10 ms timeout instead. While
+ * stopping, a freshly accepted socket is closed at once: a recv armed on it after the drain's
+ * cancel-all would never be cancelled and the drain would wait its timeout.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/counters.h"
+#include "core/loopback.h"
+#include "core/sqe.h"
+#include "servers/uring_echo_state.h"
+
+#define ACCEPT_BACKOFF_NS (10 * NS_PER_MS)
+
+/* Hands a buffer a probe CQE took straight back. */
+static void probe_return_buffer(struct echo_state *st, unsigned cqe_flags)
+{
+	if (cqe_flags & IORING_CQE_F_BUFFER) {
+		buffer_ring_return(&st->bufs, buffer_ring_taken(&st->bufs, cqe_flags));
+		buffer_ring_publish(&st->bufs);
+	}
+}
+
+/*
+ * Checks that this kernel does multishot recv with buffer select (Linux 6.0+)
+ * before anything depends on it: a socketpair, one byte, one recv.
+ */
+int probe_multishot_recv(struct echo_state *st)
+{
+	struct io_uring_cqe *cqe;
+	int sv[2];
+	int ret = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	if (write(sv[1], "x", 1) != 1) {
+		ret = -errno;
+		goto out;
+	}
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+	io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = ECHO_BUFFER_GROUP;
+	io_uring_sqe_set_data64(sqe, user_data(TAG_PROBE, 0));
+
+	ret = io_uring_submit_and_wait(&st->ring, 1);
+	if (ret < 0)
+		goto out;
+	ret = io_uring_peek_cqe(&st->ring, &cqe);
+	if (ret < 0)
+		goto out;
+	int res = cqe->res;
+	unsigned flags = cqe->flags;
+	io_uring_cqe_seen(&st->ring, cqe);
+	if (res < 0) {
+		ret = res; /* -EINVAL: multishot recv not supported */
+		goto out;
+	}
+	probe_return_buffer(st, flags);
+	ret = 0;
+	if (flags & IORING_CQE_F_MORE) {
+		/* Still armed: closing the peer ends it with res 0. */
+		close(sv[1]);
+		sv[1] = -1;
+		do {
+			if (io_uring_wait_cqe(&st->ring, &cqe))
+				break;
+			flags = cqe->flags;
+			probe_return_buffer(st, flags);
+			io_uring_cqe_seen(&st->ring, cqe);
+		} while (flags & IORING_CQE_F_MORE);
+	}
+out:
+	close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	return ret;
+}
+
+int listen_socket(struct echo_state *st, enum start_step *step)
+{
+	struct sockaddr_in addr = loopback_addr(st->pub->cfg.port);
+	socklen_t len = sizeof(addr);
+
+	/* A fixed port must be reusable right after the previous run's TIME_WAITs (SO_REUSEADDR). */
+	*step = STEP_SERVER_SOCKET;
+	st->listen_fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
+	if (st->listen_fd < 0)
+		return st->listen_fd;
+
+	*step = STEP_SERVER_BIND;
+	if (bind(st->listen_fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+
+	*step = STEP_SERVER_LISTEN;
+	if (listen(st->listen_fd, SOMAXCONN))
+		return -errno;
+	if (getsockname(st->listen_fd, (struct sockaddr *)&addr, &len))
+		return -errno;
+	st->pub->port = ntohs(addr.sin_port);
+	return 0;
+}
+
+void arm_accept(struct echo_state *st)
+{
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+
+	io_uring_prep_multishot_accept(sqe, st->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, user_data(TAG_ACCEPT, 0));
+	st->inflight++;
+}
+
+/* Re-arms the accept in ACCEPT_BACKOFF_NS; cancel-all ends it when stopping. */
+static void arm_accept_later(struct echo_state *st)
+{
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+
+	st->accept_backoff = kernel_timespec(ACCEPT_BACKOFF_NS);
+	io_uring_prep_timeout(sqe, &st->accept_backoff, 0, 0);
+	io_uring_sqe_set_data64(sqe, user_data(TAG_ACCEPT_RETRY, 0));
+	st->inflight++;
+}
+
+/* The accept failed for want of a resource that a retry right away would not find either. */
+static int accept_starved(int res)
+{
+	return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
+void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+
+	if (res >= 0 && st->stopping) {
+		close(res);
+	} else if (res >= 0) {
+		struct conn *c = conn_alloc(st);
+		if (!c) {
+			close(res);
+			counter_add(&st->pub->errors, 1);
+		} else {
+			int one = 1;
+			/* Echo replies are small writes: do not let Nagle hold them. */
+			setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			c->fd = res;
+			counter_add(&st->pub->accepted, 1);
+			counter_add(&st->pub->active, 1);
+			conn_arm_recv(st, c);
+		}
+	} else if (!echo_benign(res) && res != -EINTR && res != -EAGAIN) {
+		counter_add(&st->pub->errors, 1);
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		st->inflight--;
+		if (st->stopping)
+			return;
+		if (accept_starved(res))
+			arm_accept_later(st);
+		else
+			arm_accept(st);
+	}
+}
+
+/* The backoff timeout ended: -ETIME when it fired, -ECANCELED by the drain. */
+void on_accept_retry(struct echo_state *st)
+{
+	st->inflight--;
+	if (!st->stopping)
+		arm_accept(st);
+}
