@@ -13,7 +13,7 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { INPUT_ERROR_CODES, LabError, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
+import { formatKnobValue, knobLabel, LabError, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
 import { LabService } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 
@@ -213,15 +213,15 @@ function formatSummary(s: RunSummary): string {
     `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
-    `  SQPOLL       ${s.applied.server.sqpoll.enabled ? 'on' : 'off'}   taskrun ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`,
+    `  ${knobLabel('server.sqpoll.enabled').padEnd(12)} ${formatKnobValue('server.sqpoll.enabled', s.applied.server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`,
   ];
   if (s.phases.length > 1) {
     for (const p of s.phases) {
-      const changed = p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start';
+      const changed = p.changed.map((c) => `${knobLabel(c.path)} ${formatKnobValue(c.path, c.from)}→${formatKnobValue(c.path, c.to)}`).join(', ') || 'start';
       lines.push(`  phase ${p.index}      ${changed}: ${fmtInt(p.stats.throughputRps)} req/s${pct(p.vsPhase0?.throughputRps ?? null)}  p99 ${p.stats.latencyUs.p99} µs${pct(p.vsPhase0?.p99 ?? null)}  server ${cpu(p.stats.serverCpuNsPerReq)}/req`);
     }
   }
-  for (const r of s.rejected) lines.push(`  refused      ${r.knob}=${JSON.stringify(r.requested)}: ${r.code} — ${r.reason}${r.fix ? ` (${r.fix})` : ''}`);
+  for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   for (const w of s.warnings) lines.push(`  warning      ${w}`);
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
 }
@@ -242,7 +242,7 @@ if (require.main === module) {
     (err) => {
       if (err instanceof LabError) {
         process.stderr.write(`uring-lab: ${err.oneLine()}\n`);
-        process.exitCode = err instanceof UsageError || INPUT_ERROR_CODES.has(err.code) ? 2 : 1;
+        process.exitCode = err instanceof UsageError || err.kind === 'input' ? 2 : 1;
       } else {
         // A bug of ours: still one bounded line; the stack only when asked for.
         const text = process.env.URING_LAB_DEBUG ? (err as Error)?.stack ?? String(err) : `internal error: ${(err as Error)?.message ?? String(err)} (set URING_LAB_DEBUG=1 for the stack)`;

@@ -6,14 +6,12 @@
 import { app, BrowserWindow, ipcMain, session, utilityProcess, IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EngineSupervisor, ENGINE_ENTRY, EngineChannel } from './host/engineSupervisor';
+import { EngineSupervisor, ENGINE_ENTRY, EngineChannel } from './host/engine/supervisor';
 import { LabService } from './host/labService';
 import { dispatchLabCall } from './host/labDispatch';
-import { LabError, type LabSession } from './contract';
+import { IPC_CALL, IPC_EVENT, LabError, type LabSession } from './contract';
 import type { EngineToHost } from './engine/protocol';
 
-export const IPC_CALL = 'uring-lab:call';
-export const IPC_EVENT = 'uring-lab:event';
 
 const RENDERER_INDEX = path.join(__dirname, '..', 'renderer', 'index.html');
 const RENDERER_URL = pathToFileURL(RENDERER_INDEX).href;

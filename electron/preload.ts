@@ -1,37 +1,31 @@
 /**
- * contextBridge: exposes exactly the LabApi as `window.uringLab`, nothing else. Failures are
- * rejected as plain {code, message, field, fix} objects because contextBridge strips every
- * property but `message` from Error instances.
+ * contextBridge: exposes exactly the LabApi as `window.uringLab`, nothing else, derived from
+ * the contract's method names (so a new LabApi method needs no edit here). Failures are
+ * rejected as plain {code, kind, message, field, fix} objects because contextBridge strips
+ * every property but `message` from Error instances.
+ *
+ * Sandboxed preloads can only require 'electron': scripts/post-build.mjs bundles this file
+ * with the zod-free method list (contract/labMethods.ts) into dist/electron/preload.js.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import type { LabApi, LabEvent } from './contract';
+import type { LabApi, LabCallResult, LabEvent } from './contract';
+import { IPC_CALL, IPC_EVENT, LAB_METHOD_NAMES } from './contract/labMethods';
 
-// Sandboxed preloads can only require 'electron', so the channel names are repeated here
-// rather than imported from main.ts.
-const IPC_CALL = 'uring-lab:call';
-const IPC_EVENT = 'uring-lab:event';
-
-type CallResult = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string; field?: string; fix?: string } };
-
-async function call<T>(method: string, params?: unknown): Promise<T> {
-  const response = (await ipcRenderer.invoke(IPC_CALL, method, params)) as CallResult;
-  if (response.ok) return response.result as T;
+async function call(method: string, params?: unknown): Promise<unknown> {
+  const response = (await ipcRenderer.invoke(IPC_CALL, method, params)) as LabCallResult;
+  if (response.ok) return response.result;
   throw response.error;
 }
 
-const uringLab: LabApi = {
-  getStatus: () => call('getStatus'),
-  startRun: (params) => call('startRun', params),
-  stopRun: () => call('stopRun'),
-  setKnob: (params) => call('setKnob', params),
-  takeControl: () => call('takeControl'),
-  getFrames: (params) => call('getFrames', params),
-  doctor: () => call('doctor'),
-  onEvent: (listener) => {
+const methods = Object.fromEntries(LAB_METHOD_NAMES.map((method) => [method, (params?: unknown) => call(method, params)]));
+
+const uringLab = {
+  ...methods,
+  onEvent: (listener: (event: LabEvent) => void) => {
     const handler = (_event: unknown, labEvent: LabEvent) => listener(labEvent);
     ipcRenderer.on(IPC_EVENT, handler);
     return () => { ipcRenderer.removeListener(IPC_EVENT, handler); };
   },
-};
+} as LabApi;
 
 contextBridge.exposeInMainWorld('uringLab', uringLab);

@@ -33,8 +33,8 @@ function stopFrames(): void {
 }
 
 function errorData(err: unknown): EngineErrorData {
-  const e = err as { code?: string; message?: string; errno?: number; knob?: string; fix?: string };
-  return { code: e.code ?? 'ENGINE_ERROR', message: e.message ?? String(err), errno: e.errno, knob: e.knob, fix: e.fix };
+  const e = err as { code?: string; message?: string; errno?: number; step?: string; fix?: string };
+  return { code: e.code ?? 'ENGINE_ERROR', message: e.message ?? String(err), errno: e.errno, step: e.step, fix: e.fix };
 }
 
 /** What `config` needs (the native formula, with this process's memlock) and MemAvailable. */
@@ -121,4 +121,4 @@ else process.on('message', (message) => handle(message as HostToEngine));
 process.on('disconnect', () => handle({ type: 'shutdown' }));
 
 setInterval(() => post({ type: 'heartbeat' }), ENGINE_HEARTBEAT_MS).unref();
-post({ type: 'ready', pid: process.pid });
+post({ type: 'ready', pid: process.pid, protocol: native.PROTOCOL_VERSION });

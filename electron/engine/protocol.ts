@@ -6,19 +6,23 @@
 import type * as Native from '../../native';
 
 // The native addon's own declarations (native/index.d.ts) are the single source of these
-// shapes; the aliases name them as the host sees them.
-export type NativeEngineConfig = Native.EngineConfig & { port: number };
-export type NativeApplied = Native.AppliedKnobs;
+// shapes (engine protocol v1: configuration and applied knobs at their profile paths); the
+// aliases name them as the host sees them.
+export type NativeEngineConfig = Native.EngineConfig;
+export type NativeApplied = Native.StartResult['applied'];
+export type NativeRefusal = Native.RefusedSetting;
 export type NativeStarted = Native.StartResult;
 export type NativeSnapshot = Native.EngineSnapshot;
 export type CapabilityProbe = Native.CapabilityProbe;
 export type NativeMemoryNeeds = Native.MemoryNeeds;
 
+/** An engine error as it crosses to the host: the native start error's shape (no knob:
+ *  the host's adapter maps `step` to a knob through the catalogue). */
 export interface EngineErrorData {
   code: string;
   message: string;
   errno?: number;
-  knob?: string;
+  step?: string;
   fix?: string;
 }
 
@@ -28,6 +32,12 @@ export interface EngineResources {
   /** MemAvailable from /proc/meminfo, bytes; null if unreadable. */
   memAvailableBytes: number | null;
 }
+
+/**
+ * Version of the engine protocol: the addon's configuration and result shapes, and these
+ * messages. Both sides ship together; the supervisor refuses an engine that speaks another.
+ */
+export const ENGINE_PROTOCOL_VERSION = 1;
 
 /** The engine process says something at least this often (a heartbeat when idle). */
 export const ENGINE_HEARTBEAT_MS = 250;
@@ -40,7 +50,8 @@ export type HostToEngine =
   | { type: 'shutdown' };
 
 export type EngineToHost =
-  | { type: 'ready'; pid: number }
+  /** `protocol`: the engine protocol version the addon speaks (ENGINE_PROTOCOL_VERSION). */
+  | { type: 'ready'; pid: number; protocol: number }
   | { type: 'heartbeat' }
   | { type: 'planned'; resources: EngineResources }
   /** `atNs`: CLOCK_MONOTONIC when the engine was up and its counters were zeroed (the

@@ -1,11 +1,13 @@
 /**
  * The system doctor: what this machine offers the lab, each item with the reason behind it
  * and a fix where something is missing. io_uring capabilities are probed by creating real
- * rings in the engine process, because only the kernel knows what it will accept.
+ * rings in the engine process, because only the kernel knows what it will accept. A ring flag
+ * a knob needs is explained in that knob's catalogue words (its kernel need, its fix), so the
+ * doctor and a refused run say the same thing.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import type { DoctorCheck, DoctorReport } from '../contract';
+import { knobAt, type DoctorCheck, type DoctorReport } from '../contract';
 import type { CapabilityProbe } from '../engine/protocol';
 
 export type CapabilityProber = () => Promise<CapabilityProbe>;
@@ -64,17 +66,28 @@ function ioUringChecks(caps: CapabilityProbe | null, probeError: string | null):
   const missing = needed.filter((op) => !caps.ops.includes(op));
   checks.push({ id: 'io_uring_ops', label: 'io_uring ops', ok: missing.length === 0, value: `${caps.ops.length} supported`, reason: missing.length ? `missing: ${missing.join(', ')}` : `includes ${needed.join(', ')}`, fix: missing.length ? 'a newer kernel (6.0+) supports every op the lab uses' : undefined });
 
-  const flag = (id: string, label: string, result: CapabilityProbe['sqpoll'], good: string, fix: string): DoctorCheck =>
-    result.errno === 0
-      ? { id, label, ok: true, value: 'available', reason: good }
-      : { id, label, ok: false, value: result.code, reason: `ring setup refused with ${result.code}: ${result.reason}`, fix };
-  checks.push(flag('sqpoll', 'SQPOLL', caps.sqpoll, 'a kernel thread can poll the submission queue (IORING_SETUP_SQPOLL)', 'SQPOLL needs kernel 5.13+ unprivileged, or CAP_SYS_NICE before that'));
-  checks.push(flag('defer_taskrun', 'DEFER_TASKRUN', caps.deferTaskrun, 'task work can be deferred to the issuing thread (SINGLE_ISSUER|DEFER_TASKRUN, 6.1+)', 'use server.taskrun=coop on kernels before 6.1'));
-  checks.push(flag('coop_taskrun', 'COOP_TASKRUN', caps.coopTaskrun, 'completions run without an interrupting IPI (COOP_TASKRUN, 5.19+)', 'use server.taskrun=default on kernels before 5.19'));
+  checks.push(flagCheck('sqpoll', 'SQPOLL', caps.sqpoll, 'a kernel thread can poll the submission queue (IORING_SETUP_SQPOLL)', 'server.sqpoll.enabled'));
+  checks.push(flagCheck('defer_taskrun', 'DEFER_TASKRUN', caps.deferTaskrun, 'task work can be deferred to the issuing thread (SINGLE_ISSUER|DEFER_TASKRUN)', 'server.taskrun'));
+  checks.push(flagCheck('coop_taskrun', 'COOP_TASKRUN', caps.coopTaskrun, 'completions run without an interrupting IPI (COOP_TASKRUN)', 'server.taskrun'));
   checks.push(caps.iopollSocket.errno === 0
     ? { id: 'iopoll', label: 'IOPOLL on sockets', ok: null, value: 'accepted?', reason: 'the kernel accepted a socket op on an IOPOLL ring, which it normally refuses' }
     : { id: 'iopoll', label: 'IOPOLL on sockets', ok: false, value: caps.iopollSocket.code, reason: `an IOPOLL ring refuses socket ops (${caps.iopollSocket.code}): IOPOLL only applies to O_DIRECT storage on devices with poll queues`, fix: 'for networks use NAPI busy poll (kernel 6.9+, not effective on lo) instead of IOPOLL' });
   return checks;
+}
+
+/**
+ * A ring setup flag probed on its own. Refused, it is explained by the knob that asks for it:
+ * the kernel the knob's catalogue row says it needs, and the row's fix for a refusal.
+ */
+function flagCheck(id: string, label: string, result: CapabilityProbe['sqpoll'], good: string, knobPath: string): DoctorCheck {
+  if (result.errno === 0) return { id, label, ok: true, value: 'available', reason: good };
+  const row = knobAt(knobPath);
+  const needs = row?.kernel ? `; ${knobPath} needs ${row.kernel}` : '';
+  return {
+    id, label, ok: false, value: result.code,
+    reason: `ring setup refused with ${result.code}: ${result.reason}${needs}`,
+    fix: row?.refusal?.refused?.fix ?? `leave ${knobPath} at its default`,
+  };
 }
 
 function memlockCheck(): DoctorCheck {

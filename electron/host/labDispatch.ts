@@ -4,38 +4,27 @@
  * ({code, message, field, fix}, bounded and escaped by LabError), so no transport ever sees an
  * opaque rejection and no caller's input can make a call throw past this point.
  */
-import { LAB_METHODS, LabApi, LabError, LabErrorData, LabMethod, WsRequestSchema, WsResponse } from '../contract';
+import { LAB_METHODS, LabApi, LabCallResult, LabError, LabMethod, WsRequestSchema, WsResponse } from '../contract';
 import { assertJsonBounds } from './jsonLimits';
 
-export type LabCallResult = { ok: true; result: unknown } | { ok: false; error: LabErrorData };
+export type { LabCallResult };
 
 export async function dispatchLabCall(api: LabApi, method: unknown, params: unknown): Promise<LabCallResult> {
   try {
     if (typeof method !== 'string' || !Object.prototype.hasOwnProperty.call(LAB_METHODS, method)) {
       throw new LabError({ code: 'UNKNOWN_METHOD', field: 'method', message: `unknown LabApi method ${JSON.stringify(String(method))}`, fix: `use one of ${Object.keys(LAB_METHODS).join(', ')}` });
     }
-    const schema = LAB_METHODS[method as LabMethod];
+    const { params: schema } = LAB_METHODS[method as LabMethod];
     assertJsonBounds(params, 'params', 'BAD_REQUEST');
     const parsed = schema.safeParse(params);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = ['params', ...issue.path.map(String)].join('.');
-      throw new LabError({ code: 'BAD_REQUEST', field, message: `${method}: ${field}: ${issue.message}`, fix: `check the ${method} parameters against electron/contract.ts` });
+      throw new LabError({ code: 'BAD_REQUEST', field, message: `${method}: ${field}: ${issue.message}`, fix: `check the ${method} parameters against electron/contract/labApi.ts` });
     }
-    const args = parsed.data as never;
-    switch (method as LabMethod) {
-      case 'getStatus': return { ok: true, result: await api.getStatus() };
-      case 'startRun': return { ok: true, result: await api.startRun(args ?? {}) };
-      case 'stopRun': return { ok: true, result: await api.stopRun() };
-      case 'setKnob': return { ok: true, result: await api.setKnob(args) };
-      case 'takeControl': return { ok: true, result: await api.takeControl() };
-      case 'getFrames': return { ok: true, result: await api.getFrames(args) };
-      case 'doctor': return { ok: true, result: await api.doctor() };
-      default: {
-        const unhandled: never = method as never;
-        throw new LabError({ code: 'UNKNOWN_METHOD', field: 'method', message: `LabApi method ${String(unhandled)} has no dispatcher` });
-      }
-    }
+    // The table guarantees every method exists on the api with these (validated) params.
+    const call = api[method as LabMethod] as (params?: unknown) => Promise<unknown>;
+    return { ok: true, result: await call.call(api, parsed.data) };
   } catch (err) {
     return { ok: false, error: LabError.from(err).toData() };
   }

@@ -19,9 +19,9 @@ import {
   RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
-import { EngineSupervisor } from './engineSupervisor';
+import { EngineSupervisor } from './engine/supervisor';
 import { defaultProfile, parseProfile, withKnob } from './profiles';
-import { nativeConfigFor } from './nativeConfig';
+import { nativeConfigFor } from './engine/adapter';
 import { checkBudget } from './run/budget';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
@@ -45,7 +45,7 @@ export interface LabServiceOptions {
 /** How long the engine may take to start/stop `config`: it follows from the work asked. */
 export function engineTimeouts(config: NativeEngineConfig): { startMs: number; stopMs: number } {
   const conns = config.load.connections;
-  const bytes = config.bufferRing.size * config.bufferRing.count + conns * 2 * config.load.messageBytes;
+  const bytes = config.server.bufferRing.size * config.server.bufferRing.count + conns * 2 * config.load.messageBytes;
   return {
     // Connects (~1 ms each under load) and touching the buffers (≥ 100 MB/s even when swapping pages in).
     startMs: Math.round(5_000 + conns * 5 + (bytes / 100e6) * 1000),
@@ -401,7 +401,7 @@ export class LabService implements LabApi, LabSessions {
     this.lastSummary = summary;
     if (status === 'completed') this.emit({ type: 'ended', runId: run.runId, summary });
     else if (status === 'interrupted') this.emit({ type: 'interrupted', runId: run.runId, reason: failure?.message ?? 'interrupted', summary });
-    else this.emit({ type: 'failed', runId: run.runId, error: { code: failure?.code ?? 'FAILED', message: failure?.message ?? 'the run failed', fix: failure?.fix }, summary });
+    else this.emit({ type: 'failed', runId: run.runId, error: new LabError({ code: failure?.code ?? 'FAILED', message: failure?.message ?? 'the run failed', fix: failure?.fix }).toData(), summary });
     return summary;
   }
 

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { LabEvent } from '../../electron/contract';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engineSupervisor';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 
 const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { LabService } from '../../electron/host/labService';
 import { MAX_MESSAGE_BYTES, startWebHost, WebHost } from '../../electron/web';
 import { ERROR_TEXT_LIMITS, RunSummarySchema, WsResponseSchema } from '../../electron/contract';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engineSupervisor';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import {
   closePayload, connectLab, encodeFrame, labClient, mulberry32, rawExchange, responseHeads,
   splitUpgradeReply, upgradeRequest, waitFor, type LabClient, type WsAnswer,

@@ -13,7 +13,7 @@ import { LabService } from '../../electron/host/labService';
 import { startWebHost, WebHost } from '../../electron/web';
 import { loadOrCreateToken } from '../../electron/host/tokenFile';
 import { LabEvent, LabSession, LabSessions, RunSummarySchema, WsResponseSchema } from '../../electron/contract';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engineSupervisor';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import {
   closePayload, connectLab, decodeFrames, encodeFrame, labClient, rawExchange, responseHeads, splitUpgradeReply,
   upgradeRequest, waitFor,

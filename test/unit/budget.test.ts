@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkBudget, formatBytes } from '../../electron/host/run/budget';
 import { engineTimeouts } from '../../electron/host/labService';
-import { nativeConfigFor } from '../../electron/host/nativeConfig';
+import { nativeConfigFor } from '../../electron/host/engine/adapter';
 import { defaultProfile, withKnob } from '../../electron/host/profiles';
 import type { EngineResources } from '../../electron/engine/protocol';
 

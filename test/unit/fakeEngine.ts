@@ -4,8 +4,8 @@
  * never answer, go silent (hang, like SIGSTOP), or die — so every ordering of calls and
  * faults can be driven deterministically without a kernel.
  */
-import type { EngineChannel } from '../../electron/host/engineSupervisor';
-import type { EngineToHost, HostToEngine, NativeSnapshot, NativeStarted } from '../../electron/engine/protocol';
+import type { EngineChannel } from '../../electron/host/engine/supervisor';
+import { ENGINE_PROTOCOL_VERSION, type EngineToHost, type HostToEngine, type NativeSnapshot, type NativeStarted } from '../../electron/engine/protocol';
 
 export type Reply = 'answer' | 'never' | 'hang' | 'crash' | 'error';
 
@@ -49,7 +49,7 @@ export class FakeEngine implements EngineChannel {
   readonly pid = 100_000 + Math.floor(Math.random() * 100_000);
 
   constructor(private readonly host: FakeEngineHost) {
-    this.later(1, () => this.post({ type: 'ready', pid: this.pid }));
+    this.later(1, () => this.post({ type: 'ready', pid: this.pid, protocol: ENGINE_PROTOCOL_VERSION }));
     this.heartbeat = setInterval(() => this.post({ type: 'heartbeat' }), 25);
   }
 
@@ -99,7 +99,7 @@ export class FakeEngine implements EngineChannel {
       case 'never': return; // alive and heartbeating, but this request never completes
       case 'hang': this.later(delay, () => this.hang()); return;
       case 'crash': this.later(delay, () => this.crash()); return;
-      case 'error': this.later(delay, () => this.post({ type: 'error', during: 'start', error: { code: 'EINVAL', message: 'fake refusal', knob: 'server.ringEntries' } })); return;
+      case 'error': this.later(delay, () => this.post({ type: 'error', during: 'start', error: { code: 'EINVAL', errno: 22, message: 'fake refusal', step: 'SERVER_RING_SETUP' } })); return;
     }
   }
 
@@ -130,9 +130,10 @@ function ok() {
 
 function fakeStarted(): NativeStarted {
   return {
+    protocol: 1,
     port: 40000,
-    applied: { sqpollEnabled: false, sqpollCpu: null, sqpollIdleMs: 1000, taskrun: 'defer', ringEntries: 4096, bufferRingSize: 2048, bufferRingCount: 4096 },
-    rejected: [],
+    applied: { server: { ringEntries: 4096, sqpoll: { enabled: false, cpu: null, idleMs: 1000 }, taskrun: 'defer', bufferRing: { size: 2048, count: 4096 } } },
+    refused: [],
     ring: { flags: ['CQSIZE'], features: ['NODROP'], sqEntries: 4096, cqEntries: 8192 },
     loadThreads: 1,
   };

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LabEvent, TERMINAL_EVENT_TYPES } from '../../electron/contract';
-import { EngineSupervisor } from '../../electron/host/engineSupervisor';
+import { EngineSupervisor } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 import { FakeEngineHost } from './fakeEngine';
 

@@ -1,32 +1,62 @@
 /**
- * Translation between a validated Profile and the native engine's configuration, and back
- * from what the kernel accepted to the profile as applied.
+ * The engine protocol adapter: a validated Profile becomes the engine's configuration, and
+ * what the engine reports (knobs the kernel applied, ring setup flags it refused, the setup
+ * step that failed) becomes profile terms again. All of it is derived from the knob
+ * catalogue: the engine protocol carries each `engine: true` knob at its profile path, and a
+ * refused flag or failed step is put back on the knob whose row lists it in `settings`.
  */
-import type { Profile } from '../contract';
-import type { NativeApplied, NativeEngineConfig } from '../engine/protocol';
+import { knobEntries, knobForSetting, LabError, Profile, RejectedKnob } from '../../contract';
+import { setValueAt, valueAt } from '../profiles';
+import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type EngineErrorData } from '../../engine/protocol';
 
+const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
+
+/** The engine configuration of `profile`; the engine stops by itself after `maxDurationMs`. */
 export function nativeConfigFor(profile: Profile, maxDurationMs: number): NativeEngineConfig {
-  const { server, load } = profile;
-  return {
-    port: 0,
-    ringEntries: server.ringEntries,
-    sqpoll: { enabled: server.sqpoll.enabled, idleMs: server.sqpoll.idleMs, cpu: server.sqpoll.cpu },
-    taskrun: server.taskrun,
-    bufferRing: { size: server.bufferRing.size, count: server.bufferRing.count },
-    load: { connections: load.connections, messageBytes: load.messageBytes, threads: load.threads },
-    maxDurationMs: Math.round(maxDurationMs),
-  };
+  const config: Record<string, unknown> = { protocol: ENGINE_PROTOCOL_VERSION, port: 0, maxDurationMs: Math.round(maxDurationMs) };
+  for (const entry of ENGINE_KNOBS) setValueAt(config, entry.path.split('.'), valueAt(profile, entry.path.split('.')));
+  return config as unknown as NativeEngineConfig;
 }
 
-/** The requested profile with every knob replaced by the value the kernel really accepted. */
+/** The requested profile with every knob the engine reports replaced by what it applied. */
 export function appliedProfile(requested: Profile, applied: NativeApplied): Profile {
-  const profile = structuredClone(requested);
-  profile.server.sqpoll.enabled = applied.sqpollEnabled;
-  profile.server.sqpoll.cpu = applied.sqpollCpu;
-  profile.server.sqpoll.idleMs = applied.sqpollIdleMs;
-  profile.server.taskrun = applied.taskrun;
-  profile.server.ringEntries = applied.ringEntries;
-  profile.server.bufferRing.size = applied.bufferRingSize;
-  profile.server.bufferRing.count = applied.bufferRingCount;
-  return profile;
+  const profile = structuredClone(requested) as unknown as Record<string, unknown>;
+  for (const entry of ENGINE_KNOBS) {
+    const value = valueAt(applied, entry.path.split('.'));
+    if (value !== undefined) setValueAt(profile, entry.path.split('.'), value);
+  }
+  return profile as unknown as Profile;
+}
+
+/** Ring setup flags the kernel refused, as the knobs they belong to, with reasons and fixes. */
+export function rejectedKnobs(refused: readonly NativeRefusal[]): RejectedKnob[] {
+  const byKnob = new Map<string, RejectedKnob>();
+  for (const r of refused) {
+    const row = knobForSetting(r.setting);
+    const knob = row?.path ?? r.setting;
+    // One knob can own several flags (taskrun: DEFER_TASKRUN + SINGLE_ISSUER): report it once.
+    if (byKnob.has(knob)) continue;
+    const words = row?.refusal?.[r.cause];
+    byKnob.set(knob, {
+      knob,
+      requested: r.requested,
+      errno: r.errno,
+      code: r.code,
+      reason: `${words?.reason ?? `the kernel refused ${r.setting}`} (${r.code}: ${r.errnoText})`,
+      fix: words?.fix ?? (row ? `change ${row.path} (${row.label}); \`uring-lab doctor\` lists what this kernel supports` : undefined),
+    });
+  }
+  return [...byKnob.values()];
+}
+
+/** A failed engine start in profile terms: the step's knob becomes the error's field. */
+export function startError(error: EngineErrorData): LabError {
+  const row = error.step ? knobForSetting(error.step) : undefined;
+  return new LabError({
+    code: error.code ?? 'ENGINE_ERROR',
+    kind: error.errno ? 'kernel' : 'engine',
+    message: row ? `${row.label} (${row.path}): ${error.message}` : error.message,
+    field: row?.path,
+    fix: error.fix ?? (row ? `change ${row.path} and try again; \`uring-lab doctor\` lists what this kernel supports` : 'run `uring-lab doctor` to see what this kernel supports'),
+  });
 }

@@ -17,12 +17,13 @@
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { LabError } from '../contract';
+import { LabError } from '../../contract';
+import { startError } from './adapter';
 import {
-  ENGINE_HEARTBEAT_MS,
+  ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
   type CapabilityProbe, type EngineResources, type EngineToHost, type HostToEngine,
   type NativeEngineConfig, type NativeSnapshot, type NativeStarted,
-} from '../engine/protocol';
+} from '../../engine/protocol';
 
 export interface EngineChannel {
   send(message: HostToEngine): void;
@@ -33,7 +34,7 @@ export interface EngineChannel {
 
 export type EngineSpawner = () => EngineChannel;
 
-export const ENGINE_ENTRY = path.join(__dirname, '..', 'engine', 'main.js');
+export const ENGINE_ENTRY = path.join(__dirname, '..', '..', 'engine', 'main.js');
 
 /** child_process.fork transport: the default everywhere but inside Electron. */
 export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
@@ -203,8 +204,16 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
       if (engine.dead) return;
       engine.lastHeardAt = Date.now();
       if (message.type === 'ready') {
-        engine.pid = message.pid;
         clearTimeout(spawnTimer);
+        if (message.protocol !== ENGINE_PROTOCOL_VERSION) {
+          this.condemn(engine, new LabError({
+            code: 'ENGINE_PROTOCOL', kind: 'internal',
+            message: `the engine speaks protocol ${message.protocol}, this host ${ENGINE_PROTOCOL_VERSION}`,
+            fix: 'rebuild so both match: npm run build',
+          }));
+          return;
+        }
+        engine.pid = message.pid;
         markReady();
         return;
       }
@@ -259,8 +268,8 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     if (message.type === 'error') {
       this.waiter = null;
       clearTimeout(waiter.timer);
-      const e = message.error;
-      waiter.reject(new LabError({ code: e.code, message: e.message, field: e.knob, fix: e.fix ?? fixForEngineError(e.code, e.knob) }));
+      // Words for the step's knob come from the catalogue, through the adapter.
+      waiter.reject(startError(message.error));
       return;
     }
     if (message.type === waiter.expect) {
@@ -274,22 +283,5 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     const waiter = this.waiter;
     this.waiter = null;
     if (waiter) { clearTimeout(waiter.timer); waiter.reject(error); }
-  }
-}
-
-/** Fixes for engine errors the binding did not already give one for. */
-function fixForEngineError(code: string, knob?: string): string {
-  switch (code) {
-    case 'EPERM':
-      return 'io_uring may be disabled: check `sysctl kernel.io_uring_disabled` (0 allows it) and container seccomp; run `uring-lab doctor`';
-    case 'ENOMEM':
-      return 'the kernel could not allocate the rings or buffers: lower server.ringEntries, server.bufferRing.count × size or load.connections × load.messageBytes';
-    case 'EADDRINUSE':
-      return 'another process holds the port; let the lab pick one (port 0)';
-    case 'EMFILE':
-    case 'ENFILE':
-      return 'raise the open-file limit (`ulimit -n`) or lower load.connections';
-    default:
-      return knob ? `change ${knob} and try again; \`uring-lab doctor\` lists what this kernel supports` : 'run `uring-lab doctor` to see what this kernel supports';
   }
 }

@@ -13,7 +13,7 @@ import {
   HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
-import { appliedProfile } from '../nativeConfig';
+import { appliedProfile, rejectedKnobs } from '../engine/adapter';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
 export const LOAD_SATURATION_SHARE = 0.9;
@@ -127,7 +127,7 @@ export class RunRecord {
       atMs,
       changed: previous ? knobChanges(previous.requested, requested) : [],
       applied: appliedProfile(requested, started.applied),
-      rejected: started.rejected,
+      rejected: rejectedKnobs(started.refused),
       ring: started.ring,
     };
     this.phases.push({ phase, requested, endMs: null, stats: new StatsAccumulator() });
@@ -177,7 +177,9 @@ export class RunRecord {
       this.lastInFlight = { requests: snapshot.inFlight, oldestUs: snapshot.oldestInFlightUs };
       this.engineProcessCpuNs += snapshot.processCpuNs;
     }
-    this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs);
+    // A stall shows either as a request still waiting at a frame, or (when the whole engine
+    // was stopped between two frames) as a completed request that took that long.
+    this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
     this.kept.push(frame);
     if (this.kept.length > KEPT_FRAMES) this.kept.shift();
     return frame;

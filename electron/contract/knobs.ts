@@ -1,0 +1,231 @@
+/**
+ * The knob catalogue: one row per tunable of a profile, and the only place a knob is
+ * described. The profile schema (profile.ts), the engine configuration (the engine protocol
+ * mirrors the profile's `server`/`load` paths), the mapping of kernel refusals back to knobs,
+ * the UI's knob panel, phase labels, the CLI summary and the doctor's fixes all read it.
+ *
+ * Adding a knob is one row here plus the native code that applies it. A row says:
+ *  - `schema`: the zod schema with its bounds and default (the default profile is the best
+ *    general configuration this lab knows);
+ *  - `label`, `help`, `unit`: how people see it;
+ *  - `kernel`: the Linux version or capability it needs, where it needs one;
+ *  - `applies`: `new-ring` (a change during a run restarts the engine as a new phase),
+ *    `next-run` (takes effect when a run starts), `metadata` (no effect on the engine);
+ *  - `engine`: whether the engine protocol carries it (at the same path as in the profile);
+ *  - `settings`: the ring setup flags and setup steps the native core reports for it, so a
+ *    refusal or a failed step is put back on the right knob;
+ *  - `refusal`: words for each cause of a refusal (the errno's own words come from the
+ *    binding, the one place an errno becomes words).
+ */
+import { z } from 'zod';
+
+const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
+const powerOfTwo = (min: number, max: number) =>
+  z.number().int().min(min).max(max).refine(isPowerOfTwo, `must be a power of two (${min} … ${max})`);
+
+export type KnobUnit = 'bytes' | 'ms' | 's' | 'µs' | 'entries' | 'buffers' | 'connections' | 'threads' | 'CPU';
+
+export interface KnobRow<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  label: string;
+  help: string;
+  unit?: KnobUnit;
+  kernel?: string;
+  applies: 'new-ring' | 'next-run' | 'metadata';
+  engine: boolean;
+  settings?: readonly string[];
+  refusal?: Readonly<Record<string, { reason: string; fix: string }>>;
+}
+
+/** A catalogue row; the identity function keeps each row's schema type for the profile type. */
+function knob<S extends z.ZodType>(row: KnobRow<S>): KnobRow<S> {
+  return row;
+}
+
+export const KNOBS = {
+  name: knob({
+    // Names reach terminals and window titles: no control characters (ANSI escapes, newlines).
+    schema: z.string().min(1).max(200).refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'without control characters').default('default'),
+    label: 'Profile name', help: 'What this tuning profile is called in runs, exports and A/B reports.', applies: 'metadata', engine: false,
+  }),
+  description: knob({
+    // A description may have lines and tabs, but no other control characters.
+    schema: z.string().max(10_000).refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t), 'without control characters other than newlines and tabs').default(''),
+    label: 'Description', help: 'When to use this profile, in a sentence or two.', applies: 'metadata', engine: false,
+  }),
+  workload: knob({
+    schema: z.literal('echo').default('echo'),
+    label: 'Workload', help: 'echo: a TCP echo server with a load generator on this machine (storage arrives with the storage issue).', applies: 'next-run', engine: false,
+  }),
+  topology: knob({
+    schema: z.literal('loopback').default('loopback'),
+    label: 'Topology', help: 'loopback: server and load on 127.0.0.1 (veth arrives with the topology issue).', applies: 'next-run', engine: false,
+  }),
+  server: {
+    engine: knob({
+      schema: z.literal('io_uring').default('io_uring'),
+      label: 'Server engine', help: 'io_uring: multishot accept and recv into a provided buffer ring (the epoll baseline arrives with the engine issue).',
+      applies: 'new-ring', engine: true,
+    }),
+    rings: knob({
+      schema: z.literal(1).default(1),
+      label: 'Rings', help: 'Server rings, one per worker thread (several arrive with the engine issue).',
+      applies: 'new-ring', engine: true,
+    }),
+    ringEntries: knob({
+      schema: powerOfTwo(8, 32_768).default(4096),
+      label: 'Ring entries', unit: 'entries', help: 'Submission queue entries of the server ring; the completion queue gets twice as many.',
+      applies: 'new-ring', engine: true, settings: ['SERVER_RING_SETUP'],
+    }),
+    sqpoll: {
+      enabled: knob({
+        schema: z.boolean().default(false),
+        label: 'SQPOLL', help: 'A kernel thread polls the submission queue, so submitting needs no io_uring_enter call; it spins while busy and costs a CPU.',
+        kernel: 'Linux 5.11 without CAP_SYS_ADMIN', applies: 'new-ring', engine: true, settings: ['SQPOLL'],
+        refusal: {
+          refused: { reason: 'the kernel refused an SQPOLL ring', fix: 'set server.sqpoll.enabled to false, or run with CAP_SYS_NICE on kernels before 5.11' },
+        },
+      }),
+      cpu: knob({
+        schema: z.number().int().min(0).max(4095).nullable().default(null),
+        label: 'SQPOLL CPU', unit: 'CPU', help: 'CPU the SQPOLL thread is pinned to (IORING_SETUP_SQ_AFF); empty lets the scheduler choose.',
+        applies: 'new-ring', engine: true, settings: ['SQ_AFF'],
+        refusal: {
+          refused: { reason: 'the kernel refused to pin the SQPOLL thread to that CPU', fix: 'pick a CPU this process may run on (see the doctor), or leave server.sqpoll.cpu empty' },
+          moot_without_sqpoll: { reason: 'a CPU for the SQPOLL thread means nothing without SQPOLL', fix: 'enable server.sqpoll.enabled, or leave server.sqpoll.cpu empty' },
+        },
+      }),
+      idleMs: knob({
+        schema: z.number().int().min(0).max(60_000).default(1000),
+        label: 'SQPOLL idle', unit: 'ms', help: 'How long the SQPOLL thread spins without work before it sleeps; the kernel takes 0 as 1000.',
+        applies: 'new-ring', engine: true,
+      }),
+    },
+    taskrun: knob({
+      schema: z.enum(['defer', 'coop', 'default']).default('defer'),
+      label: 'Task run', help: 'How completion work runs: defer (SINGLE_ISSUER|DEFER_TASKRUN, on the next wait), coop (COOP_TASKRUN, no IPI), or the kernel default (IPIs).',
+      kernel: 'defer: Linux 6.1; coop: Linux 5.19', applies: 'new-ring', engine: true, settings: ['DEFER_TASKRUN', 'COOP_TASKRUN', 'SINGLE_ISSUER'],
+      refusal: {
+        conflicts_with_sqpoll: { reason: 'SQPOLL rings take neither DEFER_TASKRUN nor COOP_TASKRUN (the SQPOLL thread runs the task work)', fix: "set server.taskrun to 'default' when server.sqpoll.enabled is true" },
+        refused: { reason: 'the kernel does not offer this task-run mode', fix: "use server.taskrun 'coop' before Linux 6.1, or 'default' before 5.19" },
+      },
+    }),
+    bufferRing: {
+      size: knob({
+        schema: powerOfTwo(64, 1 << 20).default(2048),
+        label: 'Buffer size', unit: 'bytes', help: 'Bytes per provided receive buffer; a message larger than this spans several buffers.',
+        applies: 'new-ring', engine: true,
+      }),
+      count: knob({
+        schema: powerOfTwo(1, 32_768).default(4096),
+        label: 'Buffers', unit: 'buffers', help: 'Provided buffers in the ring; too few for the connections in flight shows as ENOBUFS re-arms.',
+        kernel: 'Linux 5.19 (provided-buffer rings)', applies: 'new-ring', engine: true, settings: ['BUF_RING_ALLOC', 'BUF_RING_REGISTER'],
+      }),
+    },
+  },
+  load: {
+    mode: knob({
+      schema: z.literal('closed').default('closed'),
+      label: 'Load mode', help: 'closed: each connection sends, waits for the whole echo, then sends again (open loop arrives with the load issue).',
+      applies: 'next-run', engine: false,
+    }),
+    connections: knob({
+      schema: z.number().int().min(1).max(4096).default(50),
+      label: 'Connections', unit: 'connections', help: 'Load connections, each with one message in flight.',
+      applies: 'new-ring', engine: true, settings: ['LOAD_SOCKET', 'LOAD_CONNECT', 'FD_LIMIT'],
+    }),
+    messageBytes: knob({
+      schema: z.number().int().min(1).max(1 << 20).default(128),
+      label: 'Message size', unit: 'bytes', help: 'Bytes per echoed message; every byte is checked on its way back.',
+      applies: 'new-ring', engine: true, settings: ['LOAD_ALLOC'],
+    }),
+    threads: knob({
+      schema: z.number().int().min(1).max(64).default(1),
+      label: 'Load threads', unit: 'threads', help: 'Load generator threads, each with its own ring and share of the connections.',
+      applies: 'new-ring', engine: true, settings: ['LOAD_THREAD', 'LOAD_RING_SETUP'],
+    }),
+  },
+  probes: {
+    enabled: knob({
+      schema: z.boolean().default(true),
+      label: 'eBPF probes', help: 'Attach the kernel probes while the lab runs (the probes arrive with the probes issue; runs report none attached).',
+      applies: 'next-run', engine: false,
+    }),
+  },
+  duration: {
+    warmupS: knob({
+      schema: z.number().min(0).max(600).default(1),
+      label: 'Warm-up', unit: 's', help: 'Seconds drawn but not counted, so caches, the scheduler and TCP settle first.',
+      applies: 'next-run', engine: false,
+    }),
+    measureS: knob({
+      schema: z.number().min(0.1).max(3600).default(10),
+      label: 'Measured', unit: 's', help: 'Seconds counted in the summary after the warm-up.',
+      applies: 'next-run', engine: false,
+    }),
+  },
+} as const;
+
+export type KnobTree = { readonly [key: string]: KnobRow | KnobTree };
+
+function isRow(node: KnobRow | KnobTree): node is KnobRow {
+  return typeof (node as KnobRow).label === 'string' && (node as KnobRow).schema instanceof z.ZodType;
+}
+
+/** A catalogue row with its dotted profile path. */
+export type KnobEntry = KnobRow & { path: string };
+
+/** Every row in catalogue order, with its path. */
+export function knobEntries(tree: KnobTree = KNOBS, prefix = ''): KnobEntry[] {
+  const entries: KnobEntry[] = [];
+  for (const [key, node] of Object.entries(tree)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (isRow(node)) entries.push({ ...node, path });
+    else entries.push(...knobEntries(node, path));
+  }
+  return entries;
+}
+
+const BY_PATH = new Map(knobEntries().map((entry) => [entry.path, entry]));
+
+/** The row of a dotted path, or undefined. */
+export function knobAt(path: string): KnobEntry | undefined {
+  return BY_PATH.get(path);
+}
+
+/** The row that owns a native setup flag or step (e.g. 'SQPOLL', 'BUF_RING_REGISTER'). */
+export function knobForSetting(setting: string): KnobEntry | undefined {
+  for (const entry of BY_PATH.values()) if (entry.settings?.includes(setting)) return entry;
+  return undefined;
+}
+
+/** The label of a path for people ("SQPOLL"), falling back to the path itself. */
+export function knobLabel(path: string): string {
+  return BY_PATH.get(path)?.label ?? path;
+}
+
+/** A value in a knob's unit, for a label or a summary line. */
+export function formatKnobValue(path: string, value: unknown): string {
+  const row = BY_PATH.get(path);
+  if (value === null || value === undefined) return row?.unit === 'CPU' ? 'any' : 'none';
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
+  if (typeof value === 'number' && row?.unit) {
+    // "Connections 50", not "Connections 50 connections": the label already names the unit.
+    const labelSaysUnit = row.label.toLowerCase().split(' ').pop() === row.unit.toLowerCase();
+    return labelSaysUnit ? value.toLocaleString('en-US') : `${value.toLocaleString('en-US')} ${row.unit === 'bytes' ? 'B' : row.unit}`;
+  }
+  return String(value);
+}
+
+// ---- the profile's schema, derived from the catalogue ---------------------------------
+
+type ShapeOf<T> = { -readonly [K in keyof T]: T[K] extends KnobRow<infer S> ? S : z.ZodPrefault<z.ZodObject<ShapeOf<T[K]>, z.core.$strict>> };
+
+/** Nested strict objects following the catalogue; every level defaults from `{}`. */
+export function schemaShape<T extends KnobTree>(tree: T): ShapeOf<T> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, node] of Object.entries(tree)) {
+    shape[key] = isRow(node) ? node.schema : z.strictObject(schemaShape(node)).prefault({});
+  }
+  return shape as ShapeOf<T>;
+}

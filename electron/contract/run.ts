@@ -1,0 +1,246 @@
+/**
+ * What a run produces and reports: the knobs the kernel applied and refused, phases, the
+ * ~100 ms RunFrame, the RunSummary (the `run --json` output, also stored with each run), the
+ * run status a client sees, the events every client receives, and the doctor's report.
+ */
+import { z } from 'zod';
+import { LabErrorSchema } from './errors';
+import { SparseHistogramSchema } from './histogram';
+import { ProfileSchema } from './profile';
+
+// ---------------------------------------------------------------------------------------
+// What the kernel accepted and refused
+// ---------------------------------------------------------------------------------------
+export const RejectedKnobSchema = z.object({
+  /** Dotted profile path of the knob, e.g. `server.sqpoll.enabled`. */
+  knob: z.string(),
+  requested: z.unknown(),
+  /** Positive errno the kernel returned (e.g. 22), 0 when the lab refused it up front. */
+  errno: z.number().int(),
+  /** Symbolic errno, e.g. `EINVAL`. */
+  code: z.string(),
+  reason: z.string(),
+  fix: z.string().optional(),
+});
+export type RejectedKnob = z.infer<typeof RejectedKnobSchema>;
+
+export const ProbeStatusSchema = z.object({ name: z.string(), attached: z.boolean(), reason: z.string() });
+
+/** Ring setup flags that really took effect, as the engine recorded them. */
+export const RingSetupSchema = z.object({
+  flags: z.array(z.string()),
+  features: z.array(z.string()),
+  sqEntries: z.number().int(),
+  cqEntries: z.number().int(),
+});
+
+export const KnobChangeSchema = z.object({ path: z.string(), from: z.unknown(), to: z.unknown() });
+export type KnobChange = z.infer<typeof KnobChangeSchema>;
+
+export const PhaseSchema = z.object({
+  index: z.number().int().min(0),
+  /** Milliseconds since the run started. */
+  atMs: z.number(),
+  /** Knobs requested differently from the previous phase ([] for phase 0). */
+  changed: z.array(KnobChangeSchema),
+  applied: ProfileSchema,
+  rejected: z.array(RejectedKnobSchema),
+  ring: RingSetupSchema,
+});
+export type Phase = z.infer<typeof PhaseSchema>;
+
+// ---------------------------------------------------------------------------------------
+// RunFrame: one ~100 ms snapshot of a running experiment
+// ---------------------------------------------------------------------------------------
+export const RunFrameSchema = z.object({
+  runId: z.string(),
+  seq: z.number().int().min(0),
+  phase: z.number().int().min(0),
+  /** End of the interval, milliseconds since the run started. */
+  tMs: z.number(),
+  intervalMs: z.number(),
+  /** False during warm-up: such frames are drawn but not counted in the summary. */
+  measuring: z.boolean(),
+  requests: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  errors: z.number().int().min(0),
+  throughputRps: z.number().min(0),
+  latencyUs: z.object({
+    p50: z.number(), p99: z.number(), max: z.number(),
+    /** p99 with coordinated omission corrected (HdrHistogram-style re-weighting of the sends a
+     *  closed loop skipped while it waited); equals p99 when nothing stalled. */
+    p99Corrected: z.number(),
+  }),
+  histogram: SparseHistogramSchema,
+  serverCpuNs: z.number().min(0),
+  loadCpuNs: z.number().min(0),
+  /** Requests sent whose echo had not fully arrived at the end of the interval (gauge). */
+  inFlight: z.number().int().min(0),
+  /** Age of the oldest of those, µs (0 when none): a stall shows here even when no request completes. */
+  oldestInFlightUs: z.number().min(0),
+  /** The busiest load-generator thread's CPU share of the interval (0–1). ≥ 0.9: the frame may measure the generator. */
+  loadBusyShare: z.number().min(0),
+  /** Last frame of an engine instance (the run ended or a phase change restarted the engine):
+   *  its interval is shorter than the others and its rate is already weighted by it. */
+  final: z.boolean(),
+});
+export type RunFrame = z.infer<typeof RunFrameSchema>;
+
+// ---------------------------------------------------------------------------------------
+// RunSummary: the `run --json` output, also stored with each run
+// ---------------------------------------------------------------------------------------
+export const LatencySummarySchema = z.object({
+  p50: z.number(),
+  p90: z.number(),
+  p99: z.number(),
+  p999: z.number(),
+  max: z.number(),
+  mean: z.number(),
+});
+
+/** The same statistics for the whole run and for each phase (measured frames only). */
+export const RunStatsSchema = z.object({
+  measuredS: z.number(),
+  requests: z.number().int(),
+  errors: z.number().int(),
+  throughputRps: z.number(),
+  latencyUs: LatencySummarySchema,
+  serverCpuNsPerReq: z.number().nullable(),
+  loadCpuNsPerReq: z.number().nullable(),
+});
+export type RunStats = z.infer<typeof RunStatsSchema>;
+
+export const PhaseResultSchema = PhaseSchema.extend({
+  /** Milliseconds since the run started when the phase ended. */
+  endMs: z.number(),
+  stats: RunStatsSchema,
+  /** Ratio to phase 0 (this / phase 0) of throughput, p50, p99, p99.9 and CPU per request;
+   *  null for phase 0 or where either side has no measured requests. */
+  vsPhase0: z.object({
+    throughputRps: z.number().nullable(),
+    p50: z.number().nullable(),
+    p99: z.number().nullable(),
+    p999: z.number().nullable(),
+    serverCpuNsPerReq: z.number().nullable(),
+  }).nullable(),
+  /** Latency counts of the phase's measured frames (same layout as the run's histogram). */
+  histogram: SparseHistogramSchema,
+});
+export type PhaseResult = z.infer<typeof PhaseResultSchema>;
+
+export const RunStatusWordSchema = z.enum(['completed', 'failed', 'interrupted']);
+export type RunStatusWord = z.infer<typeof RunStatusWordSchema>;
+
+export const RunSummarySchema = z.object({
+  runId: z.string(),
+  /** completed: the window ran out (or was stopped by its controller); failed: see `failure`;
+   *  interrupted: SIGINT/SIGTERM or host shutdown stopped it early (partial numbers). */
+  status: RunStatusWordSchema,
+  failure: z.object({ code: z.string(), message: z.string(), fix: z.string().optional() }).nullable(),
+  profileName: z.string(),
+  startedAt: z.string(),
+  measuredS: z.number(),
+  throughputRps: z.number(),
+  latencyUs: LatencySummarySchema,
+  requests: z.number().int(),
+  bytes: z.number().int(),
+  errors: z.number().int(),
+  /** Server CPU (its thread plus SQPOLL and io-wq kernel threads) per request, ns. */
+  serverCpuNsPerReq: z.number().nullable(),
+  loadCpuNsPerReq: z.number().nullable(),
+  /** Latency percentiles with coordinated omission corrected (see RunFrame.latencyUs.p99Corrected). */
+  latencyCorrectedUs: LatencySummarySchema,
+  /** Requests sent but not completed when the measured window closed, and the oldest's age. */
+  inFlightAtEnd: z.object({ requests: z.number().int().min(0), oldestUs: z.number().min(0) }),
+  /** The busiest load thread was ≥ 90 % busy over the measured window: the numbers may
+   *  measure the generator rather than the server. */
+  loadSaturated: z.boolean(),
+  /** That busiest load thread's CPU share of the measured window (0–1). */
+  loadBusyShare: z.number(),
+  /** Other things that used this machine's CPUs while the run measured. */
+  contention: z.object({
+    /** Other uring-lab runs that overlapped this one (same machine). */
+    otherRuns: z.array(z.object({ pid: z.number().int(), runId: z.string(), startedAt: z.string() })),
+    /** CPU used by processes other than this lab's, in CPUs (e.g. 0.8 = most of one core), or null if unknown. */
+    otherCpus: z.number().nullable(),
+  }),
+  /** One-line cautions about the numbers (contention, generator saturation, stalls, errors). */
+  warnings: z.array(z.string()),
+  applied: ProfileSchema,
+  rejected: z.array(RejectedKnobSchema),
+  ring: RingSetupSchema,
+  phases: z.array(PhaseResultSchema),
+  probes: z.array(ProbeStatusSchema),
+  kernel: z.object({ release: z.string() }),
+  histogram: z.object({
+    layout: z.object({
+      unit: z.literal('us'),
+      subBucketBits: z.number().int(),
+      linearBuckets: z.number().int(),
+      bucketCount: z.number().int(),
+      description: z.string(),
+    }),
+    counts: SparseHistogramSchema,
+  }),
+  frames: z.number().int(),
+});
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+// ---------------------------------------------------------------------------------------
+// Doctor
+// ---------------------------------------------------------------------------------------
+export const DoctorCheckSchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  /** true = available, false = missing/refused, null = could not be determined. */
+  ok: z.boolean().nullable(),
+  value: z.string(),
+  reason: z.string(),
+  fix: z.string().optional(),
+});
+export const DoctorReportSchema = z.object({
+  kernel: z.object({ release: z.string() }),
+  checks: z.array(DoctorCheckSchema),
+});
+export type DoctorCheck = z.infer<typeof DoctorCheckSchema>;
+export type DoctorReport = z.infer<typeof DoctorReportSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Run status and events (every client receives the events; see labApi.ts)
+// ---------------------------------------------------------------------------------------
+export const RunStateSchema = z.enum(['idle', 'starting', 'running', 'stopping']);
+export type RunState = z.infer<typeof RunStateSchema>;
+
+export const RunStatusSchema = z.object({
+  running: z.boolean(),
+  /** Where the run's lifecycle is; `running` is true for every state but idle. */
+  state: RunStateSchema,
+  runId: z.string().nullable(),
+  /** The profile the asking client's next run uses (each client has its own). While a run
+   *  goes, its controller's profile is the run's current one. */
+  profile: ProfileSchema,
+  /** Phases of the current run so far (the last one is in effect). */
+  phases: z.array(PhaseSchema),
+  phase: PhaseSchema.nullable(),
+  /** True when the asking client controls the current run (it started it or took control). */
+  controller: z.boolean(),
+  /** Seq of the newest frame of the current run (-1 before the first), for resync after a reconnect. */
+  lastSeq: z.number().int(),
+  lastSummary: RunSummarySchema.nullable(),
+});
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const LabEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('frame'), frame: RunFrameSchema }),
+  z.object({ type: z.literal('phase'), runId: z.string(), phase: PhaseSchema }),
+  // Exactly one of ended / failed / interrupted closes every run that started.
+  z.object({ type: z.literal('ended'), runId: z.string(), summary: RunSummarySchema }),
+  z.object({ type: z.literal('failed'), runId: z.string(), error: LabErrorSchema, summary: RunSummarySchema }),
+  z.object({ type: z.literal('interrupted'), runId: z.string(), reason: z.string(), summary: RunSummarySchema }),
+  /** Control of the run moved to another client (takeControl). */
+  z.object({ type: z.literal('control'), runId: z.string(), controllerId: z.string() }),
+]);
+export type TerminalEvent = Extract<LabEvent, { type: 'ended' | 'failed' | 'interrupted' }>;
+export const TERMINAL_EVENT_TYPES = ['ended', 'failed', 'interrupted'] as const;
+export type LabEvent = z.infer<typeof LabEventSchema>;
+
