@@ -1,11 +1,11 @@
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import App from './App.vue';
-import { createLabClient } from './lab/labClient';
-import { useLabStore } from './stores/labStore';
+import { createLabClient } from './api/labClient';
+import { attachLab } from './stores/attach';
 import './styles.css';
 
 const pinia = createPinia();
 const app = createApp(App).use(pinia);
-useLabStore(pinia).attach(createLabClient());
+attachLab(createLabClient());
 app.mount('#app');

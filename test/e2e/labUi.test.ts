@@ -100,6 +100,11 @@ async function newPage(context?: BrowserContext): Promise<Page> {
 
 const attr = async (page: Page, testId: string, name: string) => Number(await page.getByTestId(testId).first().getAttribute(name));
 const text = async (page: Page, testId: string) => (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
+/** A knob's control and what the kernel applied, by its catalogue path (the knob panel is generic over the catalogue). */
+const knobInput = (page: Page, path: string) => page.locator(`[data-testid="knob"][data-knob="${path}"] [data-testid="knob-input"]`);
+const knobApplied = async (page: Page, path: string) =>
+  (await page.locator(`[data-testid="knob"][data-knob="${path}"] [data-testid="knob-applied"]`).textContent())?.trim() ?? '';
+const SQPOLL = 'server.sqpoll.enabled';
 const measuredPhase = (page: Page, index: number) => page.locator(`[data-testid="phase-row"][data-phase="${index}"][data-measured="true"]`).count();
 
 beforeAll(async () => {
@@ -133,7 +138,7 @@ describe('lab UI in Chromium', () => {
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
     await expect.poll(() => attr(page, 'throughput-chart', 'data-frames'), { timeout: 15_000 }).toBeGreaterThanOrEqual(10);
     await expect.poll(() => attr(page, 'latency-heatmap', 'data-cells'), { timeout: 15_000 }).toBeGreaterThan(0);
-    expect(await text(page, 'applied-sqpoll')).toBe('off');
+    expect(await knobApplied(page, SQPOLL)).toBe('off');
     // phase 0 measured (after the warm-up): the table and the plot show it live
     await expect.poll(() => measuredPhase(page, 0), { timeout: 15_000 }).toBe(1);
     await expect.poll(() => attr(page, 'percentile-plot', 'data-curves'), { timeout: 5_000 }).toBe(1);
@@ -141,7 +146,7 @@ describe('lab UI in Chromium', () => {
     expect(await page.getByTestId('phase-table').getAttribute('data-source')).toBe('live');
 
     for (const phase of [1, 2]) {
-      await page.getByTestId('sqpoll-toggle').click();
+      await knobInput(page, SQPOLL).click();
       await expect.poll(() => measuredPhase(page, phase), { timeout: 15_000 }).toBe(1);
       // let the phase gather a second of frames
       await page.waitForTimeout(1000);
@@ -192,7 +197,7 @@ describe('lab UI in Chromium', () => {
     await expect.poll(() => second.getByTestId('observer-banner').count(), { timeout: 10_000 }).toBe(1);
     expect(await text(second, 'run-state')).toBe('running');
     expect(await second.getByTestId('stop-button').isDisabled()).toBe(true);
-    expect(await second.getByTestId('sqpoll-toggle').isDisabled()).toBe(true);
+    expect(await knobInput(second, SQPOLL).isDisabled()).toBe(true);
     await expect.poll(() => attr(second, 'throughput-chart', 'data-frames'), { timeout: 10_000 }).toBeGreaterThan(5);
 
     await second.getByTestId('take-control').click();
@@ -248,7 +253,7 @@ describe('lab UI when the host goes away', () => {
     expect(await text(page, 'run-state')).toBe('unknown');
     expect(await text(page, 'measuring')).toBe('stale');
     expect(await page.getByTestId('stop-button').isDisabled()).toBe(true);
-    expect(await page.getByTestId('sqpoll-toggle').isDisabled()).toBe(true);
+    expect(await knobInput(page, SQPOLL).isDisabled()).toBe(true);
     expect(await page.getByTestId('stale-tag').count()).toBeGreaterThanOrEqual(3);
     if (process.env.URING_LAB_SCREENSHOT_LOST) await page.screenshot({ path: process.env.URING_LAB_SCREENSHOT_LOST });
 

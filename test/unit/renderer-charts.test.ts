@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  HISTOGRAM_LAYOUT,
-  ProfileSchema,
-  histogramBucketLowerUs,
-  type Phase,
-  type Profile,
-  type RunFrame,
-} from '../../electron/contract';
-import { LATENCY_ROWS, ROWS_PER_OCTAVE, rowOfUs, toCoarseColumn, visibleRowRange } from '../../renderer/src/lab/latencyRows';
+import { HISTOGRAM_LAYOUT, type Phase, type RunFrame } from '../../electron/contract';
 import {
   buildColorRamp,
   buildHeatmapUpdate,
@@ -16,9 +8,9 @@ import {
   heatmapBaseOption,
   rampToRgba,
   rasterizeHeatmap,
-  rowAxisLabel,
   type HeatmapColumnInput,
-} from '../../renderer/src/composables/useLatencyHeatmap';
+} from '../../renderer/src/charts/heatmapOption';
+import { LATENCY_ROWS, ROWS_PER_OCTAVE, rowAxisLabel, rowOfUs, toCoarseColumn, visibleRowRange } from '../../renderer/src/charts/latencyRows';
 import {
   buildThroughputUpdate,
   isShortFinalFrame,
@@ -26,55 +18,33 @@ import {
   throughputBaseOption,
   typicalIntervalMs,
   type ShortFinalPoint,
-} from '../../renderer/src/composables/useThroughputChart';
-import { phaseLabel } from '../../renderer/src/lab/knobWords';
+} from '../../renderer/src/charts/throughputOption';
+import { phaseLabel } from '../../renderer/src/format/knobText';
+import { bucketOf, runFrame, sqpollPhase } from './renderer-fixtures';
 
-const profile = (sqpoll = false): Profile => {
-  const p = ProfileSchema.parse({ kind: 'uring-lab/profile', schemaVersion: 1 });
-  p.server.sqpoll.enabled = sqpoll;
-  return p;
-};
+const phase = (index: number, atMs: number, sqpoll: boolean, rejected: Phase['rejected'] = []) => sqpollPhase(index, sqpoll, { atMs, rejected });
 
-const phase = (index: number, atMs: number, sqpoll: boolean, rejected: Phase['rejected'] = []): Phase => ({
-  index,
-  atMs,
-  changed: index === 0 ? [] : [{ path: 'server.sqpoll.enabled', from: !sqpoll, to: sqpoll }],
-  applied: profile(sqpoll),
-  rejected,
-  ring: { flags: [], features: [], sqEntries: 8, cqEntries: 16 },
-});
-
-/** Smallest bucket whose lower bound is ≥ us (the layout has no inverse, so search it). */
-function bucketAt(us: number): number {
-  for (let b = HISTOGRAM_LAYOUT.bucketCount - 1; b >= 0; b--) if (histogramBucketLowerUs(b) <= us) return b;
-  return 0;
-}
-
-const frame = (seq: number, opts: Partial<RunFrame> = {}): RunFrame => ({
-  runId: 'r1',
-  seq,
-  phase: 0,
-  tMs: (seq + 1) * 100,
-  intervalMs: 100,
-  measuring: seq >= 10,
-  requests: 1000,
-  bytes: 256_000,
-  errors: 0,
-  throughputRps: 10_000 + seq,
-  latencyUs: { p50: 100, p99: 250, max: 900, p99Corrected: 250 },
-  histogram: [
-    [bucketAt(100), 600],
-    [bucketAt(105), 300],
-    [bucketAt(250), 100],
-  ],
-  serverCpuNs: 1e6,
-  loadCpuNs: 2e6,
-  inFlight: 50,
-  oldestInFlightUs: 300,
-  loadBusyShare: 0.4,
-  final: false,
-  ...opts,
-});
+const frame = (seq: number, opts: Partial<RunFrame> = {}): RunFrame =>
+  runFrame({
+    seq,
+    tMs: (seq + 1) * 100,
+    measuring: seq >= 10,
+    requests: 1000,
+    bytes: 256_000,
+    throughputRps: 10_000 + seq,
+    latencyUs: { p50: 100, p99: 250, max: 900, p99Corrected: 250 },
+    histogram: [
+      [bucketOf(100), 600],
+      [bucketOf(105), 300],
+      [bucketOf(250), 100],
+    ],
+    serverCpuNs: 1e6,
+    loadCpuNs: 2e6,
+    inFlight: 50,
+    oldestInFlightUs: 300,
+    loadBusyShare: 0.4,
+    ...opts,
+  });
 
 const columns = (frames: RunFrame[]): HeatmapColumnInput[] => frames.map((f) => ({ frame: f, column: toCoarseColumn(f.histogram) }));
 
@@ -110,9 +80,9 @@ describe('latency rows', () => {
 
   it('folds a sparse histogram into coarse rows, keeping the total', () => {
     const col = toCoarseColumn([
-      [bucketAt(100), 5],
-      [bucketAt(101), 7],
-      [bucketAt(1000), 2],
+      [bucketOf(100), 5],
+      [bucketOf(101), 7],
+      [bucketOf(1000), 2],
     ]);
     expect(col.total).toBe(14);
     expect(col.cells).toEqual([
@@ -279,7 +249,7 @@ describe('throughput chart option', () => {
     expect(phaseLabel(refused)).toBe('SQPOLL on refused (EPERM)');
     expect(phaseLabel({ ...phase(1, 0, false), changed: [] })).toBe('phase 1');
     const taskrun = { ...phase(2, 0, false), changed: [{ path: 'server.taskrun', from: 'defer', to: 'coop' }] };
-    expect(phaseLabel(taskrun)).toBe('taskrun coop');
+    expect(phaseLabel(taskrun)).toBe('Task run coop');
   });
 
   it('keeps a short last frame of an engine off the throughput scale', () => {

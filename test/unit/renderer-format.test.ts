@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytesPerSec, formatCompact, formatElapsed, formatInt, formatNs, formatUs, formatUsAxis } from '../../renderer/src/lab/format';
+import { formatBytesPerSec, formatCompact, formatElapsed, formatInt, formatNs, formatUs, formatUsAxis } from '../../renderer/src/format/numbers';
 
 describe('renderer number formatting', () => {
   it('formats latencies with units', () => {

@@ -1,27 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { RunFrame } from '../../electron/contract';
 import { FrameBuffer, RingBuffer } from '../../renderer/src/stores/frameBuffer';
+import { runFrame } from './renderer-fixtures';
 
-const frame = (runId: string, seq: number): RunFrame => ({
-  runId,
-  seq,
-  phase: 0,
-  tMs: (seq + 1) * 100,
-  intervalMs: 100,
-  measuring: true,
-  requests: 10,
-  bytes: 100,
-  errors: seq % 2,
-  throughputRps: 100,
-  latencyUs: { p50: 1, p99: 2, max: 3, p99Corrected: 2 },
-  histogram: [[70, 10]],
-  serverCpuNs: 0,
-  loadCpuNs: 0,
-  inFlight: 0,
-  oldestInFlightUs: 0,
-  loadBusyShare: 0.2,
-  final: false,
-});
+const frame = (runId: string, seq: number) =>
+  runFrame({ runId, seq, tMs: (seq + 1) * 100, requests: 10, bytes: 100, errors: seq % 2, throughputRps: 100, histogram: [[70, 10]], loadBusyShare: 0.2 });
 
 describe('RingBuffer', () => {
   it('keeps the newest `capacity` items in order', () => {

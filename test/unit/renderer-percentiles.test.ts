@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { HISTOGRAM_LAYOUT, histogramBucketLowerUs, histogramBucketUpperUs } from '../../electron/contract';
-import { highestEquivalentUs, LatencyHistogram } from '../../electron/contract';
+import { highestEquivalentUs, histogramBucketUpperUs, LatencyHistogram } from '../../electron/contract';
 import {
   buildPercentileUpdate,
   latencyAxisRange,
   percentileBaseOption,
   percentileCurve,
   percentileText,
-} from '../../renderer/src/composables/usePercentileChart';
-
-/** The bucket holding `us` (the layout has no inverse, so search it). */
-function bucketOf(us: number): number {
-  for (let b = HISTOGRAM_LAYOUT.bucketCount - 1; b >= 0; b--) if (histogramBucketLowerUs(b) <= us) return b;
-  return 0;
-}
+} from '../../renderer/src/charts/percentileOption';
+import { bucketOf } from './renderer-fixtures';
 
 /** 10 000 requests: 9 000 at 20 µs, 900 at 100 µs, 90 at 1 ms, 9 at 10 ms, 1 at 50 ms. */
 function knownHistogram(): LatencyHistogram {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HISTOGRAM_LAYOUT, histogramBucketLowerUs, ProfileSchema, type Phase, type PhaseResult, type RunFrame } from '../../electron/contract';
-import { knobChangeText, knobName, knobValueText, phaseLabel, refusedKnobText } from '../../renderer/src/lab/knobWords';
-import { highestEquivalentUs } from '../../electron/contract';
+import { highestEquivalentUs, type Phase, type PhaseResult, type RunFrame } from '../../electron/contract';
+import { knobChangeText, phaseLabel, refusedKnobText } from '../../renderer/src/format/knobText';
 import {
   DELTA_NEUTRAL_BAND,
   PhaseTally,
@@ -9,61 +8,40 @@ import {
   phaseRowsFromSummary,
   phaseRowsFromTallies,
   ratiosVsPhase0,
-} from '../../renderer/src/lab/phaseResults';
+} from '../../renderer/src/stores/phaseRows';
+import { bucketOf, runFrame, sqpollPhase } from './renderer-fixtures';
 
-function bucketOf(us: number): number {
-  for (let b = HISTOGRAM_LAYOUT.bucketCount - 1; b >= 0; b--) if (histogramBucketLowerUs(b) <= us) return b;
-  return 0;
-}
+const phase = (index: number, changed: Phase['changed'] = []): Phase => sqpollPhase(index, false, { changed });
 
-const profile = ProfileSchema.parse({ kind: 'uring-lab/profile', schemaVersion: 1 });
-const phase = (index: number, changed: Phase['changed'] = []): Phase => ({
-  index,
-  atMs: index * 1000,
-  changed,
-  applied: profile,
-  rejected: [],
-  ring: { flags: [], features: [], sqEntries: 8, cqEntries: 16 },
-});
-
-const frame = (seq: number, phaseIndex: number, opts: Partial<RunFrame> = {}): RunFrame => ({
-  runId: 'r',
-  seq,
-  phase: phaseIndex,
-  tMs: (seq + 1) * 100,
-  intervalMs: 100,
-  measuring: true,
-  requests: 1000,
-  bytes: 128_000,
-  errors: 0,
-  throughputRps: 10_000,
-  latencyUs: { p50: 50, p99: 90, max: 200, p99Corrected: 90 },
-  histogram: [
-    [bucketOf(50), 900],
-    [bucketOf(90), 90],
-    [bucketOf(200), 10],
-  ],
-  serverCpuNs: 2_000_000,
-  loadCpuNs: 3_000_000,
-  inFlight: 10,
-  oldestInFlightUs: 100,
-  loadBusyShare: 0.5,
-  final: false,
-  ...opts,
-});
+const frame = (seq: number, phaseIndex: number, opts: Partial<RunFrame> = {}): RunFrame =>
+  runFrame({
+    runId: 'r',
+    seq,
+    phase: phaseIndex,
+    tMs: (seq + 1) * 100,
+    requests: 1000,
+    bytes: 128_000,
+    throughputRps: 10_000,
+    latencyUs: { p50: 50, p99: 90, max: 200, p99Corrected: 90 },
+    histogram: [
+      [bucketOf(50), 900],
+      [bucketOf(90), 90],
+      [bucketOf(200), 10],
+    ],
+    serverCpuNs: 2_000_000,
+    loadCpuNs: 3_000_000,
+    inFlight: 10,
+    oldestInFlightUs: 100,
+    loadBusyShare: 0.5,
+    ...opts,
+  });
 
 describe('knob words', () => {
-  it('derives names from the profile path', () => {
-    expect(knobName('server.sqpoll.enabled')).toBe('SQPOLL');
-    expect(knobName('server.sqpoll.idleMs')).toBe('SQPOLL.idleMs');
-    expect(knobName('server.bufferRing.size')).toBe('bufferRing.size');
-    expect(knobName('load.connections')).toBe('connections');
-    expect(knobName('server.numa.cpus')).toBe('NUMA.cpus');
-    expect(knobValueText(true)).toBe('on');
-    expect(knobValueText(null)).toBe('unset');
-    expect(knobValueText([1, 2])).toBe('[1,2]');
+  it('takes labels and values from the knob catalogue', () => {
     expect(knobChangeText({ path: 'server.sqpoll.enabled', from: false, to: true })).toBe('SQPOLL off → on');
-    expect(knobChangeText({ path: 'server.ringEntries', from: 4096, to: 256 })).toBe('ringEntries 4096 → 256');
+    expect(knobChangeText({ path: 'server.ringEntries', from: 4096, to: 256 })).toBe('Ring entries 4,096 → 256');
+    expect(knobChangeText({ path: 'server.sqpoll.cpu', from: null, to: 3 })).toBe('SQPOLL CPU any → 3');
+    expect(knobChangeText({ path: 'server.bufferRing.size', from: 2048, to: 4096 })).toBe('Buffer size 2,048 B → 4,096 B');
     expect(refusedKnobText({ knob: 'server.sqpoll.enabled', requested: true, errno: 1, code: 'EPERM', reason: '' })).toBe('SQPOLL on refused (EPERM)');
     expect(phaseLabel(phase(2, [{ path: 'server.sqpoll.enabled', from: true, to: false }]))).toBe('SQPOLL off');
   });

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LabError, ProfileSchema } from '../../electron/contract';
-import { WsLabApi, buildWsUrl, tokenCheckUrl, type SocketLike, type TokenVerdict } from '../../renderer/src/lab/wsLabApi';
-import { tabClientId } from '../../renderer/src/lab/labClient';
+import { LAB_METHOD_NAMES, LabError, ProfileSchema } from '../../electron/contract';
+import { tabClientId } from '../../renderer/src/api/clientId';
+import { WsLabApi, type SocketLike } from '../../renderer/src/api/wsLabApi';
+import { buildWsUrl, tokenCheckUrl, type TokenVerdict } from '../../renderer/src/api/wsUrl';
 
 class FakeSocket implements SocketLike {
   static all: FakeSocket[] = [];
@@ -40,7 +41,7 @@ class FakeSocket implements SocketLike {
 const profile = ProfileSchema.parse({ kind: 'uring-lab/profile', schemaVersion: 1 });
 const status = { running: false, state: 'idle', runId: null, profile, phases: [], phase: null, controller: false, lastSeq: -1, lastSummary: null };
 
-function makeApi(verdict: TokenVerdict = 'unreachable') {
+function makeApi(verdict: TokenVerdict = 'unreachable', validateResults?: boolean) {
   FakeSocket.all = [];
   const checks: string[] = [];
   const api = new WsLabApi({
@@ -53,6 +54,7 @@ function makeApi(verdict: TokenVerdict = 'unreachable') {
     requestTimeoutMs: 1000,
     backoffInitialMs: 100,
     backoffMaxMs: 400,
+    validateResults,
   });
   return { api, checks, sock: () => FakeSocket.all[FakeSocket.all.length - 1]! };
 }
@@ -106,7 +108,7 @@ describe('WsLabApi', () => {
     sock().open();
     const p = api.setKnob({ path: 'server.sqpol.enabled', value: true });
     expect(sock().sent[0]).toEqual({ id: 1, method: 'setKnob', params: { path: 'server.sqpol.enabled', value: true } });
-    sock().receive({ id: 1, ok: false, error: { code: 'UNKNOWN_KNOB', message: 'no such knob', field: 'path', fix: 'use server.sqpoll.enabled' } });
+    sock().receive({ id: 1, ok: false, error: { code: 'UNKNOWN_KNOB', kind: 'input', message: 'no such knob', field: 'path', fix: 'use server.sqpoll.enabled' } });
     const err = await p.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LabError);
     expect(err).toMatchObject({ code: 'UNKNOWN_KNOB', message: 'no such knob', field: 'path', fix: 'use server.sqpoll.enabled' });
@@ -129,6 +131,28 @@ describe('WsLabApi', () => {
     sock().receive({ event: { type: 'control', runId: 'r', controllerId: 'c2' } });
     expect(seen).toEqual(['control']);
     warn.mockRestore();
+  });
+
+  it('has one method per row of the method table, each a call by name', () => {
+    const { api, sock } = makeApi();
+    sock().open();
+    for (const method of LAB_METHOD_NAMES) expect(typeof api[method]).toBe('function');
+    void api.getFrames({ runId: 'r', fromSeq: 0 });
+    expect(sock().sent).toEqual([{ id: 1, method: 'getFrames', params: { runId: 'r', fromSeq: 0 } }]);
+  });
+
+  it("checks each result against its method's result schema in development and tests", async () => {
+    const checked = makeApi();
+    checked.sock().open();
+    const p = checked.api.getStatus();
+    checked.sock().receive({ id: 1, ok: true, result: { ...status, lastSeq: 'many' } });
+    await expect(p).rejects.toMatchObject({ code: 'PROTOCOL', message: expect.stringMatching(/getStatus: lastSeq/) });
+
+    const unchecked = makeApi('unreachable', false);
+    unchecked.sock().open();
+    const q = unchecked.api.getStatus();
+    unchecked.sock().receive({ id: 1, ok: true, result: { ...status, lastSeq: 'many' } });
+    await expect(q).resolves.toMatchObject({ lastSeq: 'many' });
   });
 
   it('rejects a malformed answer with a PROTOCOL error', async () => {

@@ -1,14 +1,14 @@
 /**
- * Live frames live OUTSIDE Pinia's deep reactivity: a fixed-capacity ring of the last
- * FRAME_CAPACITY frames (60 s at 10 Hz), each with its histogram pre-folded into heatmap
- * rows, plus per-phase tallies over every measured frame of the run (for the live per-phase
+ * The live frame buffer, kept OUTSIDE Pinia's deep reactivity (the frames store holds it
+ * raw): a fixed-capacity ring of the last FRAME_CAPACITY frames (60 s at 10 Hz), each with
+ * its histogram pre-folded into heatmap rows, plus per-phase tallies over every measured frame of the run (for the live per-phase
  * table and percentile plot, which must not forget what scrolled out of the ring).
  * Charts watch `version` (bumped per push) and redraw at most once per animation frame.
  */
 import { shallowRef, type ShallowRef } from 'vue';
 import type { RunFrame } from '../../../electron/contract';
-import { toCoarseColumn, type CoarseColumn } from '../lab/latencyRows';
-import { PhaseTally } from '../lab/phaseResults';
+import { toCoarseColumn, type CoarseColumn } from '../charts/latencyRows';
+import { PhaseTally } from './phaseRows';
 
 export const FRAME_CAPACITY = 600;
 
@@ -129,6 +129,3 @@ export class FrameBuffer {
     return this.ring.toArray();
   }
 }
-
-/** The app's one live buffer. */
-export const liveFrames = new FrameBuffer();

@@ -7,13 +7,15 @@
 import { defineStore } from 'pinia';
 import { ref, shallowRef, watch } from 'vue';
 import type { RunSummary } from '../../../electron/contract';
-import { phaseRowsFromSummary, phaseRowsFromTallies, type PhaseRow, type PhaseRowsSource } from '../lab/phaseResults';
-import { useLabStore } from './labStore';
+import { useFramesStore } from './frames';
+import { phaseRowsFromSummary, phaseRowsFromTallies, type PhaseRow, type PhaseRowsSource } from './phaseRows';
+import { useRunStore } from './run';
 
 export const PHASE_RESULTS_REFRESH_MS = 250;
 
 export const usePhaseResultsStore = defineStore('phaseResults', () => {
-  const lab = useLabStore();
+  const run = useRunStore();
+  const frames = useFramesStore();
   const rows = shallowRef<PhaseRow[]>([]);
   const source = ref<PhaseRowsSource>('live');
   /** Run the rows belong to (null: none yet). */
@@ -26,23 +28,23 @@ export const usePhaseResultsStore = defineStore('phaseResults', () => {
     if (timer) clearTimeout(timer);
     timer = null;
     lastAt = Date.now();
-    const summary = lab.summary;
-    const buffer = lab.frameBuffer();
+    const summary = run.summary;
+    const buffer = frames.buffer;
     // The shown run's summary when it has one; its live frames while it goes (or if it vanished);
     // with no run shown (page just opened), the host's last summary.
-    if (summary && (summary.runId === lab.runId || (!lab.runId && !lab.runLive))) {
+    if (summary && (summary.runId === run.runId || (!run.runId && !run.runLive))) {
       if (cached?.summary !== summary) cached = { summary, rows: phaseRowsFromSummary(summary) };
       rows.value = cached.rows;
       source.value = 'summary';
       rowsRunId.value = summary.runId;
-    } else if (lab.runId && buffer.runId === lab.runId) {
-      rows.value = phaseRowsFromTallies(lab.phases, buffer.tallies);
+    } else if (run.runId && buffer.runId === run.runId) {
+      rows.value = phaseRowsFromTallies(run.phases, buffer.tallies);
       source.value = 'live';
-      rowsRunId.value = lab.runId;
+      rowsRunId.value = run.runId;
     } else {
       rows.value = [];
       source.value = 'live';
-      rowsRunId.value = lab.runId;
+      rowsRunId.value = run.runId;
     }
   }
 
@@ -53,7 +55,7 @@ export const usePhaseResultsStore = defineStore('phaseResults', () => {
   }
 
   watch(
-    [() => lab.frameBuffer().version.value, () => lab.summary, () => lab.phases, () => lab.runId, () => lab.runLive],
+    [() => frames.buffer.version.value, () => run.summary, () => run.phases, () => run.runId, () => run.runLive],
     // Run or summary switches show at once; frame-by-frame updates are throttled.
     (now, before) => (now[1] !== before[1] || now[3] !== before[3] || now[4] !== before[4] ? refresh() : schedule()),
   );

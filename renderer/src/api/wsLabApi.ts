@@ -2,30 +2,23 @@
  * LabApi over WebSocket, for the browser host (`uring-lab serve`).
  *
  * Requests go out as {id, method, params}; the host answers {id, ok:true, result} or
- * {id, ok:false, error:{code,message,field?,fix?}} (rejected as a LabError) and pushes
+ * {id, ok:false, error:{code,kind,message,field?,fix?}} (rejected as a LabError) and pushes
  * {event: LabEvent} to every client. Every incoming message is validated against the
- * contract's WsResponseSchema. A closed socket is reopened with exponential backoff;
- * requests made while it is down wait for the next connection (up to their timeout), and
- * requests in flight when it drops are rejected, because the host may or may not have run them.
+ * contract's WsResponseSchema; in development and tests each result is also checked against
+ * its method's result schema (LAB_METHODS[method].result), so a host that drifted from the
+ * contract fails loudly. The methods themselves are generated from the method table
+ * (labMethods.ts): this file only knows `call(method, params)`.
  *
- * A browser learns nothing about why a WebSocket upgrade failed, so after a connection that
- * never opened the adapter asks the host over plain HTTP (GET /api?token=…): 403 means the
- * token is not this host's, and retrying cannot help (state `refused`); anything else (or no
- * answer: the host is down or restarting) means keep retrying.
+ * A closed socket is reopened with exponential backoff; requests made while it is down wait
+ * for the next connection (up to their timeout), and requests in flight when it drops are
+ * rejected, because the host may or may not have run them. After a connection that never
+ * opened the adapter asks the host whether the token is the problem (wsUrl.ts): if it is,
+ * retrying cannot help (state `refused`); anything else means keep retrying.
  */
-import {
-  LabError,
-  WsResponseSchema,
-  type DoctorReport,
-  type FramesResult,
-  type LabApi,
-  type LabEvent,
-  type LabMethod,
-  type Phase,
-  type RunStatus,
-  type RunSummary,
-} from '../../../electron/contract';
+import { LAB_METHODS, LabError, WsResponseSchema, type LabEvent, type LabMethod } from '../../../electron/contract';
 import type { ConnectionState, LabConnection } from './connection';
+import { labMethodsOver, type LabMethods } from './labMethods';
+import { BAD_TOKEN, fetchTokenCheck, tokenCheckUrl, type TokenCheck } from './wsUrl';
 
 /** The slice of the DOM WebSocket this adapter uses (lets tests pass a fake). */
 export interface SocketLike {
@@ -39,10 +32,6 @@ export interface SocketLike {
 }
 export type SocketFactory = (url: string) => SocketLike;
 
-/** What the host said about the page's token: `rejected` (HTTP 403), `accepted`, or no answer. */
-export type TokenVerdict = 'rejected' | 'accepted' | 'unreachable';
-export type TokenCheck = (httpUrl: string) => Promise<TokenVerdict>;
-
 export interface WsLabApiOptions {
   url: string;
   createSocket?: SocketFactory;
@@ -51,45 +40,12 @@ export interface WsLabApiOptions {
   requestTimeoutMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Check every result against its method's result schema (default: in development and tests). */
+  validateResults?: boolean;
 }
 
 const OPEN = 1;
-
-export const BAD_TOKEN: Extract<ConnectionState, { kind: 'refused' }> = {
-  kind: 'refused',
-  reason: 'bad-token',
-  message: "This link's token is not valid for this host",
-  fix: 'open the URL `uring-lab serve` printed (a host started without --token-file makes a new token each time it starts)',
-};
-
-/** ws(s)://<host>/api?token=<token from the page's ?token=>&client=<this tab's id>. */
-export function buildWsUrl(
-  loc: { protocol: string; host: string; search: string },
-  clientId?: string,
-): { url: string; token: string | null } {
-  const token = new URLSearchParams(loc.search).get('token');
-  const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
-  const query = new URLSearchParams();
-  if (token) query.set('token', token);
-  if (clientId) query.set('client', clientId);
-  const qs = query.toString();
-  return { url: `${scheme}://${loc.host}/api${qs ? `?${qs}` : ''}`, token };
-}
-
-/** The HTTP twin of a ws(s):// URL, for the token check. */
-export function tokenCheckUrl(wsUrl: string): string {
-  return wsUrl.replace(/^ws(s?):/, 'http$1:');
-}
-
-/** Asks the host whether the token is good, over plain HTTP (see the file comment). */
-export const fetchTokenCheck: TokenCheck = async (httpUrl) => {
-  try {
-    const res = await fetch(httpUrl, { cache: 'no-store', credentials: 'omit' });
-    return res.status === 403 ? 'rejected' : 'accepted';
-  } catch {
-    return 'unreachable';
-  }
-};
+const PROTOCOL_FIX = 'the UI and the host are from different versions; restart `uring-lab serve` and reload';
 
 interface Pending {
   method: LabMethod;
@@ -100,7 +56,18 @@ interface Pending {
   payload: string | null;
 }
 
-export class WsLabApi implements LabApi {
+/** Up to three zod issues in one line. */
+function issuesText(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+// The LabApi methods (getStatus, startRun, …) are generated in the constructor, one `call`
+// per method-table row; this interface merges their types into the class.
+export interface WsLabApi extends LabMethods {}
+export class WsLabApi {
   readonly connection: LabConnection;
   private socket: SocketLike | null = null;
   private state: ConnectionState = { kind: 'connecting', attempt: 1 };
@@ -118,6 +85,7 @@ export class WsLabApi implements LabApi {
   private readonly requestTimeoutMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
+  private readonly validateResults: boolean;
 
   constructor(private readonly opts: WsLabApiOptions) {
     this.createSocket = opts.createSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
@@ -125,6 +93,8 @@ export class WsLabApi implements LabApi {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.backoffInitialMs = opts.backoffInitialMs ?? 250;
     this.backoffMaxMs = opts.backoffMaxMs ?? 5_000;
+    this.validateResults = opts.validateResults ?? import.meta.env.DEV;
+    Object.assign(this, labMethodsOver((method, params) => this.call(method, params)));
     this.connection = {
       current: () => this.state,
       onChange: (listener) => {
@@ -136,34 +106,33 @@ export class WsLabApi implements LabApi {
     this.open();
   }
 
-  // ---- LabApi ------------------------------------------------------------------------
-
-  getStatus(): Promise<RunStatus> {
-    return this.call('getStatus') as Promise<RunStatus>;
-  }
-  startRun(params: Parameters<LabApi['startRun']>[0]): Promise<{ runId: string; phase: Phase }> {
-    return this.call('startRun', params) as Promise<{ runId: string; phase: Phase }>;
-  }
-  stopRun(): Promise<RunSummary | null> {
-    return this.call('stopRun') as Promise<RunSummary | null>;
-  }
-  setKnob(params: Parameters<LabApi['setKnob']>[0]): Promise<RunStatus> {
-    return this.call('setKnob', params) as Promise<RunStatus>;
-  }
-  takeControl(): Promise<RunStatus> {
-    return this.call('takeControl') as Promise<RunStatus>;
-  }
-  getFrames(params: Parameters<LabApi['getFrames']>[0]): Promise<FramesResult> {
-    return this.call('getFrames', params) as Promise<FramesResult>;
-  }
-  doctor(): Promise<DoctorReport> {
-    return this.call('doctor') as Promise<DoctorReport>;
-  }
   onEvent(listener: (event: LabEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => {
       this.eventListeners.delete(listener);
     };
+  }
+
+  /** Sends one LabApi request; every generated method is this. */
+  call(method: LabMethod, params?: unknown): Promise<unknown> {
+    const id = this.nextId++;
+    const payload = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
+    if (this.refused) return Promise.reject(this.refusalError());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new LabError({
+            code: 'TIMEOUT',
+            message: `The lab host did not answer ${method} within ${Math.round(this.requestTimeoutMs / 1000)} s`,
+            fix: 'check that `uring-lab serve` is still running, then retry',
+          }),
+        );
+      }, this.requestTimeoutMs);
+      const entry: Pending = { method, resolve, reject, timer, payload };
+      this.pending.set(id, entry);
+      if (this.socket && this.socket.readyState === OPEN) this.send(entry);
+    });
   }
 
   /** Connects again now: after a refusal (the user restarted the host), or instead of waiting out the backoff. */
@@ -187,27 +156,6 @@ export class WsLabApi implements LabApi {
   }
 
   // ---- internals ---------------------------------------------------------------------
-
-  private call(method: LabMethod, params?: unknown): Promise<unknown> {
-    const id = this.nextId++;
-    const payload = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
-    if (this.refused) return Promise.reject(this.refusalError());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new LabError({
-            code: 'TIMEOUT',
-            message: `The lab host did not answer ${method} within ${Math.round(this.requestTimeoutMs / 1000)} s`,
-            fix: 'check that `uring-lab serve` is still running, then retry',
-          }),
-        );
-      }, this.requestTimeoutMs);
-      const entry: Pending = { method, resolve, reject, timer, payload };
-      this.pending.set(id, entry);
-      if (this.socket && this.socket.readyState === OPEN) this.send(entry);
-    });
-  }
 
   private send(entry: Pending): void {
     if (entry.payload === null || !this.socket) return;
@@ -302,10 +250,18 @@ export class WsLabApi implements LabApi {
   private failAll(err: LabError, all: boolean): void {
     for (const [id, entry] of this.pending) {
       if (!all && entry.payload !== null) continue;
-      clearTimeout(entry.timer);
-      this.pending.delete(id);
-      entry.reject(err);
+      this.settle(id, entry, () => entry.reject(err));
     }
+  }
+
+  private settle(id: number, entry: Pending, outcome: () => void): void {
+    clearTimeout(entry.timer);
+    this.pending.delete(id);
+    outcome();
+  }
+
+  private protocolError(method: LabMethod, detail: string): LabError {
+    return new LabError({ code: 'PROTOCOL', message: `The lab host sent a malformed answer to ${method}: ${detail}`, fix: PROTOCOL_FIX });
   }
 
   private handleMessage(data: unknown): void {
@@ -320,23 +276,9 @@ export class WsLabApi implements LabApi {
     if (!parsed.success) {
       const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : undefined;
       const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
-      const detail = parsed.error.issues
-        .slice(0, 3)
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ');
-      if (entry && typeof id === 'number') {
-        clearTimeout(entry.timer);
-        this.pending.delete(id);
-        entry.reject(
-          new LabError({
-            code: 'PROTOCOL',
-            message: `The lab host sent a malformed answer to ${entry.method}: ${detail}`,
-            fix: 'the UI and the host are from different versions; restart `uring-lab serve` and reload',
-          }),
-        );
-      } else {
-        console.warn(`[uring-lab] ignoring a malformed message from the host: ${detail}`);
-      }
+      const detail = issuesText(parsed.error.issues);
+      if (entry && typeof id === 'number') this.settle(id, entry, () => entry.reject(this.protocolError(entry.method, detail)));
+      else console.warn(`[uring-lab] ignoring a malformed message from the host: ${detail}`);
       return;
     }
     const msg = parsed.data;
@@ -352,9 +294,9 @@ export class WsLabApi implements LabApi {
     }
     const entry = this.pending.get(msg.id);
     if (!entry) return;
-    clearTimeout(entry.timer);
-    this.pending.delete(msg.id);
-    if (msg.ok) entry.resolve(msg.result);
-    else entry.reject(new LabError(msg.error));
+    if (!msg.ok) return this.settle(msg.id, entry, () => entry.reject(new LabError(msg.error)));
+    const checked = this.validateResults ? LAB_METHODS[entry.method].result.safeParse(msg.result) : null;
+    if (checked && !checked.success) this.settle(msg.id, entry, () => entry.reject(this.protocolError(entry.method, issuesText(checked.error.issues))));
+    else this.settle(msg.id, entry, () => entry.resolve(msg.result));
   }
 }

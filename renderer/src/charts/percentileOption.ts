@@ -1,17 +1,14 @@
 /**
- * HdrHistogram-style percentile plot: latency (µs, log) against the percentile on a
+ * HdrHistogram-style percentile plot options: latency (µs, log) against the percentile on a
  * 1/(1−p) log axis, so 90 %, 99 %, 99.9 % and 99.99 % get equal room and the tail is as
  * readable as the median. One curve per phase, from the phase's merged histogram.
  *
- * The curve maths and option builders are pure (unit tested); the composable wires them to
- * an ECharts instance and the per-phase rows.
+ * The curve maths and option builders are pure (unit tested); usePercentileChart.ts draws them.
  */
-import { watch, type Ref } from 'vue';
-import { formatUs } from '../lab/format';
 import type { LatencyHistogram } from '../../../electron/contract';
-import { CHART, phaseColor, tooltipBase } from './chartTheme';
-import { useEChart } from './useEChart';
-import { rowAxisLabel } from './useLatencyHeatmap';
+import { formatUs, trimZeros } from '../format/numbers';
+import { rowAxisLabel } from './latencyRows';
+import { axisStyle, CHART, phaseColor, tooltipBase } from './theme';
 
 /** Points per decade of 1/(1−p): 0 … 90 % gets ten, 90 … 99 % ten, and so on. */
 export const PERCENTILE_STEPS_PER_DECADE = 10;
@@ -47,10 +44,6 @@ export function percentileCurve(counts: LatencyHistogram, stepsPerDecade = PERCE
   return points;
 }
 
-function trimZeros(s: string): string {
-  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
-}
-
 /** The percentile at axis position x = 1/(1−p), with as many decimals as the decade needs: "90 %", "99.9 %". */
 export function percentileText(x: number): string {
   if (!(x > 1)) return '0 %';
@@ -60,13 +53,7 @@ export function percentileText(x: number): string {
 
 // ---- options -------------------------------------------------------------------------
 
-const axisCommon = {
-  axisLine: { lineStyle: { color: CHART.axisLine } },
-  axisTick: { lineStyle: { color: CHART.axisLine } },
-  axisLabel: { color: CHART.text, fontFamily: CHART.sans, fontSize: 11, hideOverlap: true },
-  splitLine: { lineStyle: { color: CHART.splitLine } },
-  nameTextStyle: { color: CHART.text, fontSize: 11 },
-};
+const axisCommon = { ...axisStyle, axisLabel: { ...axisStyle.axisLabel, hideOverlap: true } };
 
 interface TooltipParam {
   seriesName?: string;
@@ -196,17 +183,4 @@ export function buildPercentileUpdate(phases: readonly PercentileCurveInput[]): 
     yMax: 2 ** to,
     option: { xAxis: { max: xMax }, yAxis: { min: from, max: to, interval }, series },
   };
-}
-
-// ---- composable ------------------------------------------------------------------------
-
-/** Draws one percentile curve per phase of `phases` into the chart in `el`; `drawn` gets the curve count. */
-export function usePercentileChart(el: Ref<HTMLElement | null>, phases: Ref<readonly PercentileCurveInput[]>, drawn: Ref<number>): void {
-  const chart = useEChart(el, percentileBaseOption, () => {
-    const update = buildPercentileUpdate(phases.value);
-    // Series are replaced, not merged: a new run has fewer phases than the last one.
-    chart.setOption(update.option, ['series']);
-    drawn.value = update.curves;
-  });
-  watch(phases, () => chart.scheduleDraw());
 }

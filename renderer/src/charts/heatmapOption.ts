@@ -1,24 +1,20 @@
 /**
- * Latency heatmap: one column per frame, one row per quarter octave of latency (log scale),
- * colour = requests in that cell on a log scale. Only the rows around the observed latencies
- * are drawn (octave-aligned, see visibleRowRange).
+ * Latency heatmap options: one column per frame, one row per quarter octave of latency (log
+ * scale), colour = requests in that cell on a log scale. Only the rows around the observed
+ * latencies are drawn (octave-aligned, see visibleRowRange).
  *
  * ECharts draws the frame of the chart (category axes, colour legend via visualMap, phase
  * lines); the cells themselves are painted into one bitmap shown as a `graphic` image in the
- * grid, because a heatmap series makes one canvas element per cell and 60 s × ~15 rows
- * (~10k cells) redrawn at 10 Hz costs hundreds of ms per frame. The colours are the
- * visualMap's (same palette, same linear interpolation), so the legend stays true.
+ * grid (useLatencyHeatmap.ts), because a heatmap series makes one canvas element per cell and
+ * 60 s × ~15 rows (~10k cells) redrawn at 10 Hz costs hundreds of ms per frame. The colours
+ * are the visualMap's (same palette, same linear interpolation), so the legend stays true.
  *
- * The option builders and the painter are pure (unit tested); the composable wires them to
- * an ECharts instance and the live frame buffer.
+ * The option builders and the rasteriser are pure (unit tested).
  */
-import { shallowRef, watch, type Ref, type ShallowRef } from 'vue';
 import type { Phase } from '../../../electron/contract';
-import { formatCompact, formatInt, formatUs } from '../lab/format';
-import { LATENCY_ROWS, visibleRowRange, type CoarseColumn, type LatencyRowLayout } from '../lab/latencyRows';
-import type { FrameBuffer } from '../stores/frameBuffer';
-import { CHART } from './chartTheme';
-import { useEChart } from './useEChart';
+import { formatCompact } from '../format/numbers';
+import { LATENCY_ROWS, rowAxisLabel, visibleRowRange, type CoarseColumn, type LatencyRowLayout } from './latencyRows';
+import { CHART } from './theme';
 
 export interface HeatmapColumnInput {
   frame: { tMs: number; phase: number; seq: number };
@@ -27,19 +23,6 @@ export interface HeatmapColumnInput {
 
 /** Grid margins (px) inside the chart element; the cell bitmap fills the rest. */
 export const HEATMAP_GRID = { left: CHART.gridLeft, right: CHART.gridRight, top: 14, bottom: 26 } as const;
-
-/**
- * Label for a y category value (the row's lower bound in µs, as a string). Labels sit on
- * octave rows (powers of two), rounded the way people say them: 1 ms, 4 ms, 16 ms, 1 s.
- */
-export function rowAxisLabel(value: string | number): string {
-  const us = Number(value);
-  if (!(us >= 1)) return '<1 µs';
-  if (us < 1000) return `${Math.round(us)} µs`;
-  const [v, unit] = us < 1_000_000 ? [us / 1000, 'ms'] : [us / 1_000_000, 's'];
-  const digits = v < 10 ? 1 : v < 100 ? 2 : 3;
-  return `${Number(v.toPrecision(digits))} ${unit}`;
-}
 
 // ---- colour --------------------------------------------------------------------------
 
@@ -271,103 +254,4 @@ export function cellAt(
     if (c[0] > x) break;
   }
   return { t: update.xLabels[x] ?? '', lowerUs: row.lowerUs, upperUs: row.upperUs, count };
-}
-
-// ---- composable ------------------------------------------------------------------------
-
-export interface HeatmapHover {
-  left: number;
-  top: number;
-  lines: string[];
-}
-
-export function useLatencyHeatmap(
-  el: Ref<HTMLElement | null>,
-  buffer: FrameBuffer,
-  phases: Ref<readonly Phase[]>,
-  drawn: Ref<{ frames: number; cells: number }>,
-): { hover: ShallowRef<HeatmapHover | null>; onPointer: (ev: PointerEvent) => void; onLeave: () => void } {
-  let last: HeatmapUpdate | null = null;
-  let gridW = 0;
-  let gridH = 0;
-  const hover = shallowRef<HeatmapHover | null>(null);
-  // Cell bitmap (frames × rows px) and two grid-sized canvases used in turn, so each redraw
-  // hands ECharts a different image object (it repaints) without allocating a new canvas.
-  const cellCanvas = document.createElement('canvas');
-  const surfaces = [document.createElement('canvas'), document.createElement('canvas')];
-  let turn = 0;
-
-  function paint(update: HeatmapUpdate, w: number, h: number): HTMLCanvasElement {
-    const dpr = window.devicePixelRatio || 1;
-    const out = surfaces[(turn = 1 - turn)]!;
-    const W = Math.max(1, Math.round(w * dpr));
-    const H = Math.max(1, Math.round(h * dpr));
-    if (out.width !== W || out.height !== H) {
-      out.width = W;
-      out.height = H;
-    }
-    const ctx = out.getContext('2d');
-    if (!ctx) return out;
-    ctx.clearRect(0, 0, W, H);
-    if (!update.frames || !update.rows) return out;
-    cellCanvas.width = update.frames;
-    cellCanvas.height = update.rows;
-    const cctx = cellCanvas.getContext('2d');
-    if (!cctx) return out;
-    cctx.putImageData(new ImageData(rasterizeHeatmap(update), update.frames, update.rows), 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(cellCanvas, 0, 0, W, H);
-    return out;
-  }
-
-  const chart = useEChart(el, heatmapBaseOption, () => {
-    const host = el.value;
-    if (!host) return;
-    const update = buildHeatmapUpdate(buffer.snapshot(), phases.value);
-    last = update;
-    gridW = Math.max(0, host.clientWidth - HEATMAP_GRID.left - HEATMAP_GRID.right);
-    gridH = Math.max(0, host.clientHeight - HEATMAP_GRID.top - HEATMAP_GRID.bottom);
-    const canvas = paint(update, gridW, gridH);
-    chart.setOption({
-      ...update.option,
-      graphic: {
-        elements: [
-          {
-            id: 'cells',
-            type: 'image',
-            x: HEATMAP_GRID.left,
-            y: HEATMAP_GRID.top,
-            // above the grid's split lines, below the phase lines
-            z: 2,
-            silent: true,
-            style: { image: canvas, width: gridW, height: gridH },
-          },
-        ],
-      },
-    });
-    drawn.value = { frames: update.frames, cells: update.cells.length };
-  });
-  watch([buffer.version, phases], () => chart.scheduleDraw());
-
-  function onPointer(ev: PointerEvent) {
-    const host = el.value;
-    if (!host || !last) return;
-    const box = host.getBoundingClientRect();
-    const px = ev.clientX - box.left - HEATMAP_GRID.left;
-    const py = ev.clientY - box.top - HEATMAP_GRID.top;
-    const cell = cellAt(last, px, py, gridW, gridH);
-    if (!cell) {
-      hover.value = null;
-      return;
-    }
-    const left = ev.clientX - box.left;
-    const top = ev.clientY - box.top;
-    hover.value = {
-      left: left + 14 + 190 > box.width ? left - 200 : left + 14,
-      top: Math.max(0, top - 60),
-      lines: [`t = ${cell.t} s`, `${formatUs(cell.lowerUs)} – ${formatUs(cell.upperUs)}`, `${formatInt(cell.count)} requests`],
-    };
-  }
-
-  return { hover, onPointer, onLeave: () => (hover.value = null) };
 }

@@ -34,3 +34,12 @@ export const tooltipBase = {
 export function phaseColor(index: number): string {
   return CHART.phases[((index % CHART.phases.length) + CHART.phases.length) % CHART.phases.length]!;
 }
+
+/** Axis lines, ticks, labels and split lines every chart shares. */
+export const axisStyle = {
+  axisLine: { lineStyle: { color: CHART.axisLine } },
+  axisTick: { lineStyle: { color: CHART.axisLine } },
+  axisLabel: { color: CHART.text, fontFamily: CHART.sans, fontSize: 11 },
+  splitLine: { lineStyle: { color: CHART.splitLine } },
+  nameTextStyle: { color: CHART.text, fontSize: 11 },
+};

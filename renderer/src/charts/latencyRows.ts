@@ -151,3 +151,17 @@ export function visibleRowRange(
   }
   return { from, to };
 }
+
+/**
+ * Label for a latency row (its lower bound in µs): octave rows are labelled the way people
+ * say them, 1 ms, 4 ms, 16 ms, 1 s. The heatmap's rows and the percentile plot's latency
+ * axis both use it, so the two latency views read alike.
+ */
+export function rowAxisLabel(value: string | number): string {
+  const us = Number(value);
+  if (!(us >= 1)) return '<1 µs';
+  if (us < 1000) return `${Math.round(us)} µs`;
+  const [v, unit] = us < 1_000_000 ? [us / 1000, 'ms'] : [us / 1_000_000, 's'];
+  const digits = v < 10 ? 1 : v < 100 ? 2 : 3;
+  return `${Number(v.toPrecision(digits))} ${unit}`;
+}

@@ -1,16 +1,12 @@
 /**
- * Throughput chart: requests/s (left axis) and p99 latency (right axis, log) against
- * seconds since the run started; phase changes (knob toggles) as labelled vertical lines,
- * warm-up as a shaded band. The option builders are pure (unit tested); the composable
- * wires them to an ECharts instance and the live frame buffer.
+ * Throughput chart options: requests/s (left axis) and p99 latency (right axis, log) against
+ * seconds since the run started; phase changes (knob changes) as labelled vertical lines,
+ * warm-up as a shaded band. Pure (unit tested); useThroughputChart.ts draws them.
  */
-import { watch, type Ref } from 'vue';
 import type { Phase, RunFrame } from '../../../electron/contract';
-import { formatCompact, formatInt, formatUs, formatUsAxis } from '../lab/format';
-import { phaseLabel } from '../lab/knobWords';
-import type { FrameBuffer } from '../stores/frameBuffer';
-import { CHART, tooltipBase } from './chartTheme';
-import { useEChart } from './useEChart';
+import { phaseLabel } from '../format/knobText';
+import { formatCompact, formatInt, formatUs, formatUsAxis } from '../format/numbers';
+import { axisStyle, CHART, tooltipBase } from './theme';
 
 // ---- the short last frame of an engine instance ------------------------------------------
 
@@ -42,14 +38,6 @@ export function niceCeil(v: number): number {
 }
 
 // ---- options -------------------------------------------------------------------------
-
-const axisCommon = {
-  axisLine: { lineStyle: { color: CHART.axisLine } },
-  axisTick: { lineStyle: { color: CHART.axisLine } },
-  axisLabel: { color: CHART.text, fontFamily: CHART.sans, fontSize: 11 },
-  splitLine: { lineStyle: { color: CHART.splitLine } },
-  nameTextStyle: { color: CHART.text, fontSize: 11 },
-};
 
 /** The chart's static option (axes, styles); the series data comes from buildThroughputUpdate. */
 export function throughputBaseOption(): Record<string, unknown> {
@@ -86,34 +74,34 @@ export function throughputBaseOption(): Record<string, unknown> {
       },
     },
     xAxis: {
-      ...axisCommon,
+      ...axisStyle,
       type: 'value',
       min: 0,
       max: 10,
       splitLine: { show: false },
       // The ends sit half an interval beyond the first and last frames: labelled, they would
       // repeat their neighbour rounded ("0.1 s 0.1 s").
-      axisLabel: { ...axisCommon.axisLabel, showMinLabel: false, showMaxLabel: false, formatter: (v: number) => `${Math.round(v * 10) / 10} s` },
+      axisLabel: { ...axisStyle.axisLabel, showMinLabel: false, showMaxLabel: false, formatter: (v: number) => `${Math.round(v * 10) / 10} s` },
     },
     yAxis: [
       {
-        ...axisCommon,
+        ...axisStyle,
         type: 'value',
         name: 'req/s',
         nameGap: 8,
         min: 0,
         axisLine: { show: false },
-        axisLabel: { ...axisCommon.axisLabel, formatter: (v: number) => formatCompact(v) },
+        axisLabel: { ...axisStyle.axisLabel, formatter: (v: number) => formatCompact(v) },
       },
       {
-        ...axisCommon,
+        ...axisStyle,
         type: 'log',
         logBase: 10,
         name: 'p99',
         nameGap: 8,
         axisLine: { show: false },
         splitLine: { show: false },
-        axisLabel: { ...axisCommon.axisLabel, formatter: (v: number) => formatUsAxis(v) },
+        axisLabel: { ...axisStyle.axisLabel, formatter: (v: number) => formatUsAxis(v) },
       },
     ],
     series: [
@@ -260,22 +248,4 @@ export function buildThroughputUpdate(frames: readonly RunFrame[], phases: reado
       ],
     },
   };
-}
-
-// ---- composable ------------------------------------------------------------------------
-
-/** Draws `buffer` into the chart in `el`, at most once per animation frame; `drawn` gets the frame count and axis top. */
-export function useThroughputChart(
-  el: Ref<HTMLElement | null>,
-  buffer: FrameBuffer,
-  phases: Ref<readonly Phase[]>,
-  drawn: Ref<{ frames: number; rpsAxisMax: number }>,
-): void {
-  const chart = useEChart(el, throughputBaseOption, () => {
-    const frames = buffer.snapshot().map((b) => b.frame);
-    const update = buildThroughputUpdate(frames, phases.value);
-    chart.setOption(update.option);
-    drawn.value = { frames: update.frames, rpsAxisMax: update.rpsAxisMax };
-  });
-  watch([buffer.version, phases], () => chart.scheduleDraw());
 }

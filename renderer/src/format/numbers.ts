@@ -6,7 +6,8 @@
 const EN = 'en-US';
 const intFmt = new Intl.NumberFormat(EN, { maximumFractionDigits: 0 });
 
-function trimZeros(s: string): string {
+/** "1.50" → "1.5", "2.0" → "2": decimals without trailing zeros. */
+export function trimZeros(s: string): string {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }
 

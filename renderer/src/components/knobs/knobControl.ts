@@ -1,0 +1,76 @@
+/**
+ * How the knob panel draws the catalogue (electron/contract/knobs.ts), read from each row's
+ * own zod schema, so a knob added to the catalogue appears with no edit here: a switch for a
+ * boolean, a select for an enum, fixed text for a single literal (a knob with one possible
+ * value today), a number input with the schema's bounds for a number; a nullable knob gets an
+ * "any"/"none" choice. Groups follow the catalogue tree (server, load, duration, …).
+ */
+import { z } from 'zod';
+import { KNOBS, knobEntries, type KnobEntry, type KnobTree } from '../../../../electron/contract';
+
+export type KnobControl =
+  | { kind: 'switch' }
+  | { kind: 'select'; options: readonly unknown[] }
+  | { kind: 'number'; min: number | null; max: number | null; integer: boolean }
+  /** One possible value (a literal), free text, or a schema the panel does not know: shown, not edited. */
+  | { kind: 'fixed' };
+
+export interface KnobControlSpec {
+  control: KnobControl;
+  /** The knob takes null ("any" CPU, "none"). */
+  nullable: boolean;
+}
+
+function controlOf(schema: z.ZodType): KnobControl {
+  if (schema instanceof z.ZodBoolean) return { kind: 'switch' };
+  const choices = schema instanceof z.ZodLiteral ? [...schema.values] : schema instanceof z.ZodEnum ? [...schema.options] : null;
+  if (choices) return choices.length > 1 ? { kind: 'select', options: choices } : { kind: 'fixed' };
+  if (schema instanceof z.ZodNumber) return { kind: 'number', min: schema.minValue, max: schema.maxValue, integer: schema.isInt };
+  return { kind: 'fixed' };
+}
+
+/** The control of a schema, seen through its default and nullable wrappers. */
+export function knobControl(schema: z.ZodType): KnobControlSpec {
+  let inner = schema;
+  let nullable = false;
+  for (;;) {
+    if (inner instanceof z.ZodDefault || inner instanceof z.ZodPrefault) inner = inner.unwrap() as z.ZodType;
+    else if (inner instanceof z.ZodNullable) {
+      nullable = true;
+      inner = inner.unwrap() as z.ZodType;
+    } else break;
+  }
+  return { control: controlOf(inner), nullable };
+}
+
+export type KnobInput = { ok: true; value: unknown } | { ok: false; message: string };
+
+/** Text typed into a number knob as its value (empty: null where the knob takes it), checked against the row's schema. */
+export function parseKnobNumber(entry: Pick<KnobEntry, 'schema'>, text: string): KnobInput {
+  const trimmed = text.trim();
+  const value = trimmed === '' ? (knobControl(entry.schema).nullable ? null : undefined) : Number(trimmed);
+  if (value === undefined) return { ok: false, message: 'a value is needed' };
+  const checked = entry.schema.safeParse(value);
+  return checked.success ? { ok: true, value: checked.data } : { ok: false, message: checked.error.issues[0]?.message ?? 'not a valid value' };
+}
+
+export interface KnobGroup {
+  /** The catalogue's top-level key (server, load, …); top-level rows form `experiment`. */
+  key: string;
+  title: string;
+  rows: KnobEntry[];
+}
+
+/** The catalogue's rows with an effect on a run, grouped by their top-level key, in catalogue order. */
+export function knobGroups(tree: KnobTree = KNOBS): KnobGroup[] {
+  const groups = new Map<string, KnobGroup>();
+  for (const entry of knobEntries(tree)) {
+    if (entry.applies === 'metadata') continue;
+    const dot = entry.path.indexOf('.');
+    const key = dot < 0 ? 'experiment' : entry.path.slice(0, dot);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { key, title: key[0]!.toUpperCase() + key.slice(1), rows: [] }));
+    group.rows.push(entry);
+  }
+  return [...groups.values()];
+}

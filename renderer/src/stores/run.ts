@@ -1,0 +1,306 @@
+/**
+ * The run as this page knows it: its state, who controls it, its phases (the knobs the kernel
+ * applied and refused), its summary once it ended, and the run events that drive all that.
+ *
+ * The host is the source of truth. While the connection is down the page does not know the
+ * run state and says so (`shownState` 'unknown'); on reconnect it resyncs from getStatus,
+ * fetches the frames it missed (getFrames), and a run that vanished meanwhile is reported as
+ * ended with its result unknown, never as still running.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef, watch } from 'vue';
+import type { LabEvent, Phase, RunFrame, RunState, RunStatus, RunSummary } from '../../../electron/contract';
+import { useConnectionStore } from './connection';
+import { useErrorStore } from './errors';
+import { useFramesStore } from './frames';
+import { useKnobsStore } from './knobs';
+
+export type { RunState };
+/** What the toolbar shows: the host's run state, or why it is not known. */
+export type ShownState = RunState | 'unknown' | 'connecting' | 'no access';
+
+/** A run the page showed as live that was gone when the connection came back. */
+export interface VanishedRun {
+  runId: string;
+  message: string;
+}
+
+export const useRunStore = defineStore('run', () => {
+  const conn = useConnectionStore();
+  const frames = useFramesStore();
+  const errors = useErrorStore();
+  /** Runs that ended, failed or vanished: late frames of theirs are ignored. */
+  const finishedRuns = new Set<string>();
+  /** The run that was live when the connection dropped; checked against the host on reconnect. */
+  let liveRunAtDrop: string | null = null;
+  /** Frames that arrived while missed ones were being fetched: pushed after them, in order. */
+  let recovery: { runId: string; queued: RunFrame[] } | null = null;
+
+  const runState = ref<RunState>('idle');
+  const runId = ref<string | null>(null);
+  /** True when this page controls the current run (it started it or took control). */
+  const controller = ref(true);
+  /** Phases of the current (or last) run, ascending. */
+  const phases = shallowRef<Phase[]>([]);
+  const summary = shallowRef<RunSummary | null>(null);
+  /** Why the last run was interrupted (the `interrupted` event's reason), for the summary panel. */
+  const interruptedReason = ref<string | null>(null);
+  const vanishedRun = shallowRef<VanishedRun | null>(null);
+  const statusLoaded = ref(false);
+
+  const phase = computed<Phase | null>(() => phases.value[phases.value.length - 1] ?? null);
+  /** Run state as far as this page can vouch for it. */
+  const shownState = computed<ShownState>(() => {
+    if (conn.connected) return runState.value;
+    if (conn.refused) return 'no access';
+    return conn.everConnected ? 'unknown' : 'connecting';
+  });
+  const runLive = computed(() => runState.value !== 'idle');
+  const running = computed(() => conn.connected && runState.value === 'running');
+  const busy = computed(() => runState.value === 'starting' || runState.value === 'stopping');
+  /** Another window controls the live run: this one watches. */
+  const observing = computed(() => conn.connected && runLive.value && !controller.value);
+  /** Knobs the kernel (or the lab) refused in the phase in effect. */
+  const rejected = computed(() => phase.value?.rejected ?? []);
+
+  function upsertPhase(p: Phase): void {
+    const list = phases.value.filter((x) => x.index !== p.index);
+    list.push(p);
+    list.sort((a, b) => a.index - b.index);
+    phases.value = list;
+  }
+
+  /** Switches the UI to run `id` (our own start, or one started by another client). */
+  function adoptRun(id: string): void {
+    if (runId.value === id) return;
+    runId.value = id;
+    phases.value = [];
+    // Until the host says otherwise, only a run this page is starting is this page's.
+    controller.value = runState.value === 'starting';
+    if (frames.buffer.runId !== id) frames.buffer.reset(id);
+  }
+
+  /** A run ended (any terminal event, or its summary found on reconnect). */
+  function finishRun(s: RunSummary): void {
+    finishedRuns.add(s.runId);
+    summary.value = s;
+    if (s.runId === runId.value || runId.value === null) {
+      runId.value = s.runId;
+      if (s.phases.length) phases.value = [...s.phases].sort((a, b) => a.index - b.index);
+      runState.value = 'idle';
+    }
+  }
+
+  /** The run the page showed is gone from the host and its summary with it (the host restarted). */
+  function markVanished(id: string): void {
+    finishedRuns.add(id);
+    vanishedRun.value = { runId: id, message: 'ended while disconnected — result unknown' };
+    if (runId.value === id) runState.value = 'idle';
+  }
+
+  /** Takes the host's word on the run (and on this client's profile). */
+  function applyStatus(status: RunStatus): void {
+    useKnobsStore().adoptProfile(status.profile);
+    const dropped = liveRunAtDrop;
+    liveRunAtDrop = null;
+    if (dropped && status.runId !== dropped && !finishedRuns.has(dropped)) {
+      if (status.lastSummary?.runId === dropped) finishRun(status.lastSummary);
+      else markVanished(dropped);
+    }
+    if (status.running && status.runId && !finishedRuns.has(status.runId)) {
+      adoptRun(status.runId);
+      // Our own start or stop may be in flight; its answer settles those states.
+      if (!(runState.value === 'stopping' && status.state === 'running')) runState.value = status.state === 'idle' ? 'running' : status.state;
+      controller.value = status.controller;
+      for (const p of status.phases) upsertPhase(p);
+      if (status.phase) upsertPhase(status.phase);
+      const buffer = frames.buffer;
+      if (status.lastSeq > buffer.lastSeq && buffer.runId === status.runId) void recoverFrames(status.runId, buffer.lastSeq + 1);
+    } else if (runState.value !== 'starting') {
+      // Not running on the host: a run we showed as live ended without us seeing its end.
+      if (runLive.value && runId.value && !finishedRuns.has(runId.value)) {
+        if (status.lastSummary?.runId === runId.value) finishRun(status.lastSummary);
+        else markVanished(runId.value);
+      }
+      runState.value = 'idle';
+      if (status.lastSummary && status.lastSummary.runId !== summary.value?.runId) {
+        finishedRuns.add(status.lastSummary.runId);
+        summary.value = status.lastSummary;
+      }
+    }
+    statusLoaded.value = true;
+  }
+
+  /** Fetches frames `fromSeq`… of `id` the page missed; live frames meanwhile wait in order. */
+  async function recoverFrames(id: string, fromSeq: number): Promise<void> {
+    const api = conn.api();
+    if (!api || recovery) return;
+    recovery = { runId: id, queued: [] };
+    try {
+      const res = await api.getFrames({ runId: id, fromSeq });
+      // Frames the host no longer keeps show up as a seq gap in the buffer (frames lost).
+      if (res.runId === id && frames.buffer.runId === id) for (const f of res.frames) frames.buffer.push(f);
+    } catch {
+      // The run may have ended meanwhile; what is missing stays counted as lost.
+    } finally {
+      const queued = recovery?.queued ?? [];
+      recovery = null;
+      for (const f of queued) if (!finishedRuns.has(f.runId)) frames.buffer.push(f);
+    }
+  }
+
+  /** A frame or phase of run `id`: a run not ours (another window started it) is adopted and asked about. */
+  function followRun(id: string): void {
+    if (id !== runId.value) {
+      adoptRun(id);
+      // Ours is adopted from startRun's answer; another's phases and controller come from the host.
+      if (runState.value !== 'starting') void refreshStatus();
+    }
+    if (runState.value === 'idle') runState.value = 'running';
+  }
+
+  function handleEvent(ev: LabEvent): void {
+    switch (ev.type) {
+      case 'frame': {
+        const f = ev.frame;
+        if (finishedRuns.has(f.runId)) return;
+        if (f.runId !== runId.value && runState.value === 'stopping') return;
+        followRun(f.runId);
+        const buffer = frames.buffer;
+        // Joined a run in the middle (another window started it): fetch what came before.
+        if (conn.api() && !recovery && buffer.runId === f.runId && buffer.lastSeq === -1 && f.seq > 0) void recoverFrames(f.runId, 0);
+        if (recovery && recovery.runId === f.runId) recovery.queued.push(f);
+        else buffer.push(f);
+        return;
+      }
+      case 'phase':
+        if (finishedRuns.has(ev.runId)) return;
+        followRun(ev.runId);
+        upsertPhase(ev.phase);
+        return;
+      case 'ended':
+        finishRun(ev.summary);
+        return;
+      case 'failed':
+        finishRun(ev.summary);
+        errors.report(ev.error);
+        if (runState.value === 'starting') runState.value = 'idle';
+        return;
+      case 'interrupted':
+        finishRun(ev.summary);
+        interruptedReason.value = ev.reason;
+        return;
+      case 'control': {
+        if (ev.runId !== runId.value) return;
+        const me = conn.clientId();
+        if (me) controller.value = ev.controllerId === me;
+        void refreshStatus();
+        return;
+      }
+    }
+  }
+
+  async function refreshStatus(): Promise<void> {
+    const api = conn.api();
+    if (!api) return;
+    try {
+      applyStatus(await api.getStatus());
+    } catch (err) {
+      // Losing the connection again is shown by the connection banner, not as an error.
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code !== 'DISCONNECTED' && code !== 'BAD_TOKEN') errors.report(err);
+    }
+  }
+
+  // The connection went down: remember the live run, to check on it; it came (back) up: resync.
+  watch(
+    () => conn.connected,
+    (now, before) => {
+      if (before && !now && runLive.value && runId.value) liveRunAtDrop ??= runId.value;
+      if (now && !before) void refreshStatus();
+    },
+    { flush: 'sync' },
+  );
+
+  async function start(): Promise<void> {
+    const api = conn.api();
+    if (!api || runState.value !== 'idle' || !conn.connected) return;
+    runState.value = 'starting';
+    errors.dismiss();
+    interruptedReason.value = null;
+    vanishedRun.value = null;
+    runId.value = null;
+    phases.value = [];
+    frames.buffer.reset(null);
+    try {
+      const res = await api.startRun({ untilStopped: true, profile: useKnobsStore().profile ?? undefined });
+      // The run may already have ended or failed (events can overtake the answer).
+      if (finishedRuns.has(res.runId)) return;
+      adoptRun(res.runId);
+      controller.value = true;
+      upsertPhase(res.phase);
+      if (runState.value === 'starting') runState.value = 'running';
+    } catch (err) {
+      errors.report(err);
+      if (runState.value === 'starting') runState.value = 'idle';
+    }
+  }
+
+  async function stop(): Promise<void> {
+    const api = conn.api();
+    if (!api || (runState.value !== 'running' && runState.value !== 'starting')) return;
+    runState.value = 'stopping';
+    try {
+      const s = await api.stopRun();
+      if (s) finishRun(s);
+      else runState.value = 'idle';
+    } catch (err) {
+      errors.report(err);
+      runState.value = 'running';
+      await refreshStatus();
+    }
+  }
+
+  async function takeControl(): Promise<void> {
+    const api = conn.api();
+    if (!api) return;
+    try {
+      applyStatus(await api.takeControl());
+      if (errors.last?.code === 'NOT_CONTROLLER') errors.dismiss();
+    } catch (err) {
+      errors.report(err);
+    }
+  }
+
+  function dismissVanishedRun(): void {
+    vanishedRun.value = null;
+  }
+
+  return {
+    // state
+    runState,
+    runId,
+    controller,
+    phases,
+    summary,
+    interruptedReason,
+    vanishedRun,
+    statusLoaded,
+    // getters
+    phase,
+    shownState,
+    runLive,
+    running,
+    busy,
+    observing,
+    rejected,
+    // actions
+    applyStatus,
+    refreshStatus,
+    handleEvent,
+    start,
+    stop,
+    takeControl,
+    dismissVanishedRun,
+  };
+});

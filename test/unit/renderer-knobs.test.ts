@@ -1,0 +1,89 @@
+import { createPinia, setActivePinia } from 'pinia';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { knobAt, knobEntries, type KnobEntry } from '../../electron/contract';
+import { knobControl, knobGroups, parseKnobNumber } from '../../renderer/src/components/knobs/knobControl';
+import { valueAtPath } from '../../renderer/src/stores/knobs';
+import { attached, profile, sqpollPhase } from './renderer-fixtures';
+
+const row = (path: string): KnobEntry => {
+  const entry = knobAt(path);
+  if (!entry) throw new Error(`no catalogue row ${path}`);
+  return entry;
+};
+const controlAt = (path: string) => knobControl(row(path).schema);
+
+describe('knob panel model, read from the catalogue', () => {
+  it('picks each control from the row schema', () => {
+    expect(controlAt('server.sqpoll.enabled')).toEqual({ control: { kind: 'switch' }, nullable: false });
+    expect(controlAt('server.taskrun')).toEqual({ control: { kind: 'select', options: ['defer', 'coop', 'default'] }, nullable: false });
+    // one possible value today: fixed text, not a control
+    expect(controlAt('server.engine')).toEqual({ control: { kind: 'fixed' }, nullable: false });
+    expect(controlAt('server.ringEntries')).toEqual({ control: { kind: 'number', min: 8, max: 32_768, integer: true }, nullable: false });
+    expect(controlAt('server.sqpoll.cpu')).toEqual({ control: { kind: 'number', min: 0, max: 4095, integer: true }, nullable: true });
+    expect(controlAt('duration.measureS').control).toEqual({ kind: 'number', min: 0.1, max: 3600, integer: false });
+  });
+
+  it('groups every row with an effect on a run by its top-level key, in catalogue order', () => {
+    const groups = knobGroups();
+    expect(groups.map((g) => [g.key, g.title])).toEqual([
+      ['experiment', 'Experiment'],
+      ['server', 'Server'],
+      ['load', 'Load'],
+      ['probes', 'Probes'],
+      ['duration', 'Duration'],
+    ]);
+    const shown = groups.flatMap((g) => g.rows.map((r) => r.path));
+    expect(shown).toEqual(knobEntries().filter((e) => e.applies !== 'metadata').map((e) => e.path));
+    expect(shown).not.toContain('name');
+    expect(groups.find((g) => g.key === 'server')!.rows.map((r) => r.path)).toContain('server.sqpoll.enabled');
+  });
+
+  it('checks typed numbers against the row schema, empty meaning null where the knob takes it', () => {
+    expect(parseKnobNumber(row('server.ringEntries'), ' 256 ')).toEqual({ ok: true, value: 256 });
+    expect(parseKnobNumber(row('server.ringEntries'), '1000')).toEqual({ ok: false, message: expect.stringMatching(/power of two/) });
+    expect(parseKnobNumber(row('server.ringEntries'), '')).toEqual({ ok: false, message: 'a value is needed' });
+    expect(parseKnobNumber(row('load.connections'), '5000')).toMatchObject({ ok: false });
+    expect(parseKnobNumber(row('server.sqpoll.cpu'), '')).toEqual({ ok: true, value: null });
+    expect(parseKnobNumber(row('server.sqpoll.cpu'), '3')).toEqual({ ok: true, value: 3 });
+  });
+
+  it('reads a dotted path of a profile', () => {
+    const p = profile(true);
+    expect(valueAtPath(p, 'server.sqpoll.enabled')).toBe(true);
+    expect(valueAtPath(p, 'server.sqpoll.cpu')).toBeNull();
+    expect(valueAtPath(p, 'server.nope.enabled')).toBeUndefined();
+    expect(valueAtPath(null, 'server')).toBeUndefined();
+  });
+});
+
+describe('knobs store, generic over paths', () => {
+  beforeEach(() => setActivePinia(createPinia()));
+
+  it('keeps a pending value per path, null included, and shows requested vs applied per path', async () => {
+    const { f, run, knobs } = await attached();
+    const cpu = knobs.setKnob('server.sqpoll.cpu', 1);
+    const size = knobs.setKnob('server.bufferRing.size', 4096);
+    expect(knobs.isPending('server.sqpoll.cpu')).toBe(true);
+    expect(knobs.isPending('server.bufferRing.size')).toBe(true);
+    expect(knobs.isPending('server.sqpoll.enabled')).toBe(false);
+    expect(knobs.requested('server.sqpoll.cpu')).toBe(1);
+    await Promise.all([cpu, size]);
+    expect(f.api.setKnob).toHaveBeenCalledWith({ path: 'server.sqpoll.cpu', value: 1 });
+    expect(knobs.requested('server.bufferRing.size')).toBe(4096);
+    expect(knobs.pending.size).toBe(0);
+
+    const back = knobs.setKnob('server.sqpoll.cpu', null);
+    expect(knobs.isPending('server.sqpoll.cpu')).toBe(true);
+    expect(knobs.requested('server.sqpoll.cpu')).toBeNull();
+    await back;
+
+    // the kernel refuses the CPU pin: applied and refused per path
+    await run.start();
+    const refused = { knob: 'server.sqpoll.cpu', requested: 1, errno: 22, code: 'EINVAL', reason: 'no such CPU', fix: 'pick a CPU' };
+    f.emit({ type: 'phase', runId: 'r1', phase: sqpollPhase(1, true, { rejected: [refused] }) });
+    expect(knobs.applied('server.sqpoll.enabled')).toBe(true);
+    expect(knobs.applied('server.sqpoll.cpu')).toBeNull();
+    expect(knobs.refusals('server.sqpoll.cpu')).toEqual([refused]);
+    expect(knobs.refusals('server.sqpoll.enabled')).toEqual([]);
+  });
+});
