@@ -13,5 +13,6 @@ export * from './histogram';
 export * from './knobs';
 export * from './profile';
 export * from './run';
+export * from './runStats';
 export * from './labApi';
 export * from './labMethods';

@@ -95,7 +95,7 @@ describe('FrameBuffer', () => {
     for (let i = 1; i <= 5; i++) b.push({ ...frame('a', i), phase: i <= 3 ? 0 : 1 });
     expect(b.snapshot()).toHaveLength(2);
     expect(b.tallies.get(0)!.frames).toBe(3);
-    expect(b.tallies.get(0)!.requests).toBe(30);
+    expect(b.tallies.get(0)!.stats()!.requests).toBe(30);
     expect(b.tallies.get(0)!.latency.total).toBe(30);
     expect(b.tallies.get(1)!.frames).toBe(2);
   });

@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import {
-  HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
+  HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, rejectedKnobs } from '../engine/adapter';
@@ -22,27 +22,15 @@ export const KEPT_FRAMES = 6000;
 /** An in-flight request older than this at any frame is reported as a stall. */
 export const STALL_WARNING_US = 1_000_000;
 
-class StatsAccumulator {
-  requests = 0;
-  bytes = 0;
-  errors = 0;
-  serverCpuNs = 0;
-  loadCpuNs = 0;
-  measuredNs = 0;
+/** The shared tally, plus what only the host has: CPU per load thread, the corrected histogram. */
+class StatsAccumulator extends RunTally {
   /** Summed CPU per load thread index over the measured frames. */
   loadThreadCpuNs: number[] = [];
-  readonly histogram = new LatencyHistogram();
   readonly corrected = new LatencyHistogram();
 
-  add(snapshot: NativeSnapshot, intervalNs: number): void {
-    this.requests += snapshot.requests;
-    this.bytes += snapshot.bytes;
-    this.errors += snapshot.errors;
-    this.serverCpuNs += snapshot.serverCpuNs;
-    this.loadCpuNs += snapshot.loadCpuNs;
-    this.measuredNs += intervalNs;
+  override add(snapshot: NativeSnapshot, intervalNs: number): void {
+    super.add(snapshot, intervalNs);
     snapshot.loadThreadCpuNs.forEach((ns, i) => { this.loadThreadCpuNs[i] = (this.loadThreadCpuNs[i] ?? 0) + ns; });
-    this.histogram.add(snapshot.histogram);
     this.corrected.add(snapshot.correctedHistogram);
   }
 
@@ -51,23 +39,6 @@ class StatsAccumulator {
     if (this.measuredNs <= 0) return 0;
     return Math.max(0, ...this.loadThreadCpuNs) / this.measuredNs;
   }
-
-  stats(): RunStats {
-    const measuredS = this.measuredNs / 1e9;
-    return {
-      measuredS,
-      requests: this.requests,
-      errors: this.errors,
-      throughputRps: measuredS > 0 ? this.requests / measuredS : 0,
-      latencyUs: latencySummary(this.histogram),
-      serverCpuNsPerReq: this.requests > 0 ? this.serverCpuNs / this.requests : null,
-      loadCpuNsPerReq: this.requests > 0 ? this.loadCpuNs / this.requests : null,
-    };
-  }
-}
-
-function latencySummary(h: LatencyHistogram): RunStats['latencyUs'] {
-  return { p50: h.quantileUs(0.5), p90: h.quantileUs(0.9), p99: h.quantileUs(0.99), p999: h.quantileUs(0.999), max: h.maxUs(), mean: h.meanUs() };
 }
 
 interface PhaseRecord {
@@ -207,13 +178,7 @@ export class RunRecord {
         ...p.phase,
         endMs: p.endMs ?? nowMs,
         stats,
-        vsPhase0: i === 0 || !phase0 ? null : {
-          throughputRps: ratio(stats.throughputRps, phase0.throughputRps, stats.requests, phase0.requests),
-          p50: ratio(stats.latencyUs.p50, phase0.latencyUs.p50, stats.requests, phase0.requests),
-          p99: ratio(stats.latencyUs.p99, phase0.latencyUs.p99, stats.requests, phase0.requests),
-          p999: ratio(stats.latencyUs.p999, phase0.latencyUs.p999, stats.requests, phase0.requests),
-          serverCpuNsPerReq: ratio(stats.serverCpuNsPerReq, phase0.serverCpuNsPerReq, stats.requests, phase0.requests),
-        },
+        vsPhase0: i === 0 ? null : ratiosVsPhase0(stats, phase0),
         histogram: p.stats.histogram.toSparse(),
       };
     });
@@ -277,11 +242,6 @@ export class RunRecord {
     }
     return warnings;
   }
-}
-
-function ratio(value: number | null, base: number | null, requests: number, baseRequests: number): number | null {
-  if (value === null || base === null || requests === 0 || baseRequests === 0 || base === 0) return null;
-  return value / base;
 }
 
 /** Leaf knobs whose requested value differs between two profiles, as dotted paths. */

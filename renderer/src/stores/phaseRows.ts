@@ -6,63 +6,34 @@
  * summary's numbers when the run ends instead of jumping. Pure, no DOM.
  */
 import type { KnobChange, Phase, PhaseResult, RejectedKnob, RunFrame, RunStats, RunSummary } from '../../../electron/contract';
-import { LatencyHistogram } from '../../../electron/contract';
+import { LatencyHistogram, ratiosVsPhase0, RunTally, type VsPhase0 } from '../../../electron/contract';
 
-/** Sums over one phase's measured frames (warm-up frames are left out, as in the summary). */
+/** One phase's measured frames, tallied by the shared rules (contract/runStats.ts); warm-up frames are left out, as in the summary. */
 export class PhaseTally {
   frames = 0;
-  measuredMs = 0;
-  requests = 0;
-  errors = 0;
-  serverCpuNs = 0;
-  loadCpuNs = 0;
-  readonly latency = new LatencyHistogram();
+  private readonly tally = new RunTally();
 
   constructor(readonly phase: number) {}
+
+  /** The phase's merged latency histogram. */
+  get latency(): LatencyHistogram {
+    return this.tally.histogram;
+  }
 
   add(frame: RunFrame): void {
     if (!frame.measuring) return;
     this.frames++;
-    this.measuredMs += frame.intervalMs;
-    this.requests += frame.requests;
-    this.errors += frame.errors;
-    this.serverCpuNs += frame.serverCpuNs;
-    this.loadCpuNs += frame.loadCpuNs;
-    this.latency.add(frame.histogram);
+    this.tally.add(frame, frame.intervalMs * 1e6);
   }
 
   /** The phase's statistics, or null before its first measured frame. */
   stats(): RunStats | null {
-    if (this.frames === 0) return null;
-    const measuredS = this.measuredMs / 1000;
-    const h = this.latency;
-    return {
-      measuredS,
-      requests: this.requests,
-      errors: this.errors,
-      throughputRps: measuredS > 0 ? this.requests / measuredS : 0,
-      latencyUs: { p50: h.quantileUs(0.5), p90: h.quantileUs(0.9), p99: h.quantileUs(0.99), p999: h.quantileUs(0.999), max: h.maxUs(), mean: h.meanUs() },
-      serverCpuNsPerReq: this.requests > 0 ? this.serverCpuNs / this.requests : null,
-      loadCpuNsPerReq: this.requests > 0 ? this.loadCpuNs / this.requests : null,
-    };
+    return this.frames === 0 ? null : this.tally.stats();
   }
 }
 
-export type VsPhase0 = NonNullable<PhaseResult['vsPhase0']>;
-
-/** Ratios to phase 0 (this / phase 0), with the summary's rule: null where either side has no requests. */
-export function ratiosVsPhase0(stats: RunStats | null, base: RunStats | null): VsPhase0 | null {
-  if (!stats || !base) return null;
-  const ratio = (a: number | null, b: number | null) =>
-    a === null || b === null || !(stats.requests > 0) || !(base.requests > 0) || !(b > 0) ? null : a / b;
-  return {
-    throughputRps: ratio(stats.throughputRps, base.throughputRps),
-    p50: ratio(stats.latencyUs.p50, base.latencyUs.p50),
-    p99: ratio(stats.latencyUs.p99, base.latencyUs.p99),
-    p999: ratio(stats.latencyUs.p999, base.latencyUs.p999),
-    serverCpuNsPerReq: ratio(stats.serverCpuNsPerReq, base.serverCpuNsPerReq),
-  };
-}
+export type { VsPhase0 };
+export { ratiosVsPhase0 };
 
 /** One row of the per-phase table and one curve of the percentile plot. */
 export interface PhaseRow {

@@ -1,0 +1,72 @@
+/**
+ * The statistics of a run or a phase, computed by one set of rules wherever they are
+ * computed — the host's summary and the renderer's live per-phase table — so a live number
+ * turns into the summary's number when the run ends instead of jumping:
+ * only measured intervals count; throughput is requests over the summed measured time;
+ * percentiles come from the merged histogram; CPU is per completed request.
+ */
+import { LatencyHistogram, type SparseHistogram } from './histogram';
+import type { PhaseResult, RunStats } from './run';
+
+/** What one measured interval adds (a native snapshot or a RunFrame both have these). */
+export interface IntervalCounts {
+  requests: number;
+  bytes: number;
+  errors: number;
+  serverCpuNs: number;
+  loadCpuNs: number;
+  histogram: SparseHistogram;
+}
+
+export class RunTally {
+  requests = 0;
+  bytes = 0;
+  errors = 0;
+  serverCpuNs = 0;
+  loadCpuNs = 0;
+  measuredNs = 0;
+  readonly histogram = new LatencyHistogram();
+
+  add(interval: IntervalCounts, intervalNs: number): void {
+    this.requests += interval.requests;
+    this.bytes += interval.bytes;
+    this.errors += interval.errors;
+    this.serverCpuNs += interval.serverCpuNs;
+    this.loadCpuNs += interval.loadCpuNs;
+    this.measuredNs += intervalNs;
+    this.histogram.add(interval.histogram);
+  }
+
+  stats(): RunStats {
+    const measuredS = this.measuredNs / 1e9;
+    return {
+      measuredS,
+      requests: this.requests,
+      errors: this.errors,
+      throughputRps: measuredS > 0 ? this.requests / measuredS : 0,
+      latencyUs: latencySummary(this.histogram),
+      serverCpuNsPerReq: this.requests > 0 ? this.serverCpuNs / this.requests : null,
+      loadCpuNsPerReq: this.requests > 0 ? this.loadCpuNs / this.requests : null,
+    };
+  }
+}
+
+export function latencySummary(h: LatencyHistogram): RunStats['latencyUs'] {
+  return { p50: h.quantileUs(0.5), p90: h.quantileUs(0.9), p99: h.quantileUs(0.99), p999: h.quantileUs(0.999), max: h.maxUs(), mean: h.meanUs() };
+}
+
+export type VsPhase0 = NonNullable<PhaseResult['vsPhase0']>;
+
+/** Ratios to phase 0 (this / phase 0); null where either side has no requests or a zero base. */
+export function ratiosVsPhase0(stats: RunStats | null | undefined, base: RunStats | null | undefined): VsPhase0 | null {
+  if (!stats || !base) return null;
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || !(stats.requests > 0) || !(base.requests > 0) || !(b > 0) ? null : a / b;
+  return {
+    throughputRps: ratio(stats.throughputRps, base.throughputRps),
+    p50: ratio(stats.latencyUs.p50, base.latencyUs.p50),
+    p99: ratio(stats.latencyUs.p99, base.latencyUs.p99),
+    p999: ratio(stats.latencyUs.p999, base.latencyUs.p999),
+    serverCpuNsPerReq: ratio(stats.serverCpuNsPerReq, base.serverCpuNsPerReq),
+  };
+}
