@@ -60,3 +60,15 @@ export function startError(error: EngineErrorData): LabError {
     fix: error.fix ?? (row ? `change ${row.path} and try again; \`uring-lab doctor\` lists what this kernel supports` : 'run `uring-lab doctor` to see what this kernel supports'),
   });
 }
+
+/** How long the engine may take to start/stop `config`: it follows from the work asked. */
+export function engineTimeouts(config: NativeEngineConfig): { startMs: number; stopMs: number } {
+  const conns = config.load.connections;
+  const bytes = config.server.bufferRing.size * config.server.bufferRing.count + conns * 2 * config.load.messageBytes;
+  return {
+    // Connects (~1 ms each under load) and touching the buffers (≥ 100 MB/s even when swapping pages in).
+    startMs: Math.round(5_000 + conns * 5 + (bytes / 100e6) * 1000),
+    // One drain per thread (each bounded at 2 s natively) and closing every connection.
+    stopMs: Math.round(5_000 + 2_000 * (config.load.threads + 1) + conns * 2),
+  };
+}
