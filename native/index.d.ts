@@ -47,6 +47,13 @@ export interface ServerConfig {
   sqpoll: SqpollSettings;
   /** 'defer' = SINGLE_ISSUER|DEFER_TASKRUN, 'coop' = COOP_TASKRUN, 'default' = neither. */
   taskrun: Taskrun;
+  /**
+   * Register the server ring's fd with the kernel right after the ring is created
+   * (io_uring_register_ring_fd, Linux 5.18), so each io_uring_enter skips the fdget/fdput of
+   * the ring's file. A kernel that refuses it (EINVAL before 5.18) leaves the ring running
+   * without it, and the refusal is reported as 'REGISTERED_RING_FD'. Load rings never register.
+   */
+  registeredRingFd: boolean;
   /** The provided-buffer ring the server receives into. */
   bufferRing: BufferRingSettings;
 }
@@ -87,6 +94,8 @@ export interface AppliedSettings {
     sqpoll: SqpollSettings;
     /** The task-run mode in effect ('default' when DEFER/COOP_TASKRUN were refused). */
     taskrun: Taskrun;
+    /** The ring's fd is registered (io_uring_register_ring_fd succeeded); false when not requested or refused. */
+    registeredRingFd: boolean;
     bufferRing: BufferRingSettings;
   };
 }
@@ -105,22 +114,24 @@ export interface AppliedSettings {
  */
 export type RefusalCause = 'refused' | 'conflicts_with_sqpoll' | 'moot_without_sqpoll' | 'needs_single_issuer';
 
-/** A ring setup flag the config asked for that the kernel refused; the engine dropped it and ran without. */
+/** A ring setting the config asked for that the kernel refused; the engine dropped it and ran without. */
 export interface RefusedSetting {
   /**
    * The IORING_SETUP_* flag without the prefix: 'SQPOLL' (sqpoll.enabled), 'SQ_AFF'
    * (sqpoll.cpu), 'DEFER_TASKRUN', 'SINGLE_ISSUER' (taskrun 'defer'), 'COOP_TASKRUN' (taskrun
    * 'coop'). SUBMIT_ALL and CQSIZE are the engine's own: dropping them shows only in ring.flags.
+   * Or 'REGISTERED_RING_FD' (registeredRingFd): not a setup flag but the registration right
+   * after setup, always with cause 'refused'.
    */
   setting: string;
   cause: RefusalCause;
-  /** Positive errno from io_uring_setup. */
+  /** Positive errno from io_uring_setup (from io_uring_register for 'REGISTERED_RING_FD'). */
   errno: number;
   /** Symbolic errno, e.g. 'EINVAL'. */
   code: string;
   /** strerror, e.g. 'Invalid argument'. */
   errnoText: string;
-  /** The config value that asked for the flag: true (SQPOLL), the CPU (SQ_AFF), the taskrun mode. */
+  /** The config value that asked for the setting: true (SQPOLL, REGISTERED_RING_FD), the CPU (SQ_AFF), the taskrun mode. */
   requested: unknown;
 }
 
@@ -146,7 +157,8 @@ export interface StartResult {
    * order SQ_AFF, SQPOLL (with SQ_AFF), DEFER_TASKRUN, COOP_TASKRUN, SINGLE_ISSUER (with
    * DEFER_TASKRUN), SUBMIT_ALL, CQSIZE: the first whose removal lets setup succeed is the one
    * refused. If SQPOLL goes after the task-run mode was dropped only because of it, the mode is
-   * tried again. debugRingFallback() runs this same code against a fake kernel.
+   * tried again. Then, if registeredRingFd asks for it, the ring's fd is registered; a refusal
+   * comes last ('REGISTERED_RING_FD'). debugRingFallback() runs this same code against a fake kernel.
    */
   refused: RefusedSetting[];
   ring: RingSetup;
@@ -422,7 +434,8 @@ export function debugFailServer(errno: number): boolean;
 /** A flag combination the fake kernel of debugRingFallback refuses. */
 export interface FakeRefusal {
   /** Ring setup flags without the prefix ('SQPOLL', 'DEFER_TASKRUN', ...): an attempt that
-   *  includes all of them is refused. The first matching refusal wins. */
+   *  includes all of them is refused. The first matching refusal wins. A rule that also names
+   *  'REGISTERED_RING_FD' refuses the fd registration instead, on a ring with its other flags. */
   flags: string[];
   /** Positive errno the fake returns, e.g. 22 for EINVAL. */
   errno: number;

@@ -110,6 +110,14 @@ export const KNOBS = {
         refused: { reason: 'the kernel does not offer this task-run mode', fix: "use server.taskrun 'coop' before Linux 6.1, or 'default' before 5.19" },
       },
     }),
+    registeredRingFd: knob({
+      schema: z.boolean().default(false),
+      label: 'Registered ring fd', help: "Registers the server ring's fd with the kernel (io_uring_register_ring_fd), so each io_uring_enter skips the fdget/fdput of the ring's file.",
+      kernel: 'Linux 5.18', applies: 'new-ring', engine: true, settings: ['REGISTERED_RING_FD'],
+      refusal: {
+        refused: { reason: "the kernel refused to register the ring's fd (io_uring_register_ring_fd needs Linux 5.18)", fix: 'set server.registeredRingFd to false; the ring runs the same without it, one fdget/fdput per io_uring_enter dearer' },
+      },
+    }),
     bufferRing: {
       size: knob({
         schema: powerOfTwo(64, 1 << 20).default(2048),

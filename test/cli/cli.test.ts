@@ -67,6 +67,16 @@ describe('uring-lab run', () => {
     expect(s.errors).toBe(0);
   });
 
+  it('--set server.registeredRingFd=true registers the server ring\'s fd (Linux 5.18+)', () => {
+    const r = cli('run', '--duration', '1', '--set', 'duration.warmupS=0.2', '--set', 'server.registeredRingFd=true', '--json');
+    expect(r.code).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    expect(s.applied.server.registeredRingFd).toBe(true);
+    expect(s.rejected.find((k) => k.knob === 'server.registeredRingFd')).toBeUndefined();
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+  });
+
   it('runs a profile file with a large message size', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'uring-lab-cli-'));
     const file = path.join(dir, 'big.json');

@@ -18,6 +18,7 @@ export function config(over: {
   ringEntries?: number;
   sqpoll?: Partial<Native.ServerConfig['sqpoll']>;
   taskrun?: Native.Taskrun;
+  registeredRingFd?: boolean;
   bufferRing?: Partial<Native.ServerConfig['bufferRing']>;
   load?: Partial<Native.LoadConfig>;
   maxDurationMs?: number;
@@ -32,6 +33,7 @@ export function config(over: {
       ringEntries: over.ringEntries ?? 256,
       sqpoll: { enabled: false, cpu: null, idleMs: 1000, ...over.sqpoll },
       taskrun: over.taskrun ?? 'defer',
+      registeredRingFd: over.registeredRingFd ?? false,
       bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
     },
     load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },

@@ -104,6 +104,7 @@ server_config ParseServer(const Fields &s)
 		c.ring.taskrun = TASKRUN_DEFAULT;
 	else
 		throw Napi::TypeError::New(env, s.Path("taskrun") + " must be " + modes + " (got '" + taskrun + "')");
+	c.ring.register_fd = s.Bool("registeredRingFd");
 
 	Fields br = s.Object("bufferRing");
 	c.buf_size = (unsigned)br.Integer("size", 1, 1 << 30);

@@ -26,8 +26,13 @@ const struct {
 	{ IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN" },
 };
 
+// RING_SETTING_REGISTERED_FD, named beside the flags in refusals (it is not a setup flag).
+constexpr const char *kRegisteredRingFd = "REGISTERED_RING_FD";
+
 const char *FlagName(unsigned bit)
 {
+	if (bit == RING_SETTING_REGISTERED_FD)
+		return kRegisteredRingFd;
 	for (const auto &f : kSetupFlags)
 		if (f.bit == bit)
 			return f.name;
@@ -66,6 +71,8 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
 	case IORING_SETUP_DEFER_TASKRUN:
 	case IORING_SETUP_COOP_TASKRUN:
 		return Napi::String::New(env, TaskrunName(req.taskrun));
+	case RING_SETTING_REGISTERED_FD:
+		return Napi::Boolean::New(env, req.register_fd);
 	default:
 		return env.Null();
 	}
@@ -112,6 +119,8 @@ Napi::Array FlagNames(Napi::Env env, unsigned flags)
 
 unsigned FlagBit(const std::string &name)
 {
+	if (name == kRegisteredRingFd)
+		return RING_SETTING_REGISTERED_FD;
 	for (const auto &f : kSetupFlags)
 		if (name == f.name)
 			return f.bit;
@@ -156,6 +165,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("ringEntries", r.sq_entries);
 	server.Set("sqpoll", sqpoll);
 	server.Set("taskrun", TaskrunName(r.taskrun));
+	server.Set("registeredRingFd", (bool)r.registered_fd);
 	server.Set("bufferRing", buffer_ring);
 	return server;
 }

@@ -11,7 +11,8 @@
 
 // IORING_SETUP_* names without the prefix: ["SQPOLL", "CQSIZE", ...].
 Napi::Array FlagNames(Napi::Env env, unsigned flags);
-// The IORING_SETUP_* bit of a name from FlagNames, or 0.
+// The IORING_SETUP_* bit of a name from FlagNames, RING_SETTING_REGISTERED_FD for
+// 'REGISTERED_RING_FD', or 0.
 unsigned FlagBit(const std::string &name);
 // IORING_FEAT_* names without the prefix; unknown bits read "BIT<n>".
 Napi::Array FeatureNames(Napi::Env env, unsigned features);

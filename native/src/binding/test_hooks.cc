@@ -17,7 +17,9 @@ namespace {
 
 // A stand-in for io_uring_queue_init_params: refuses an attempt whose flags include every
 // flag of a rule (the first such rule's errno), accepts anything else, and remembers every
-// attempt's flags. It never touches the io_uring struct, so nothing needs to be exited.
+// attempt's flags. It never touches the io_uring struct, so nothing needs to be exited. A rule
+// naming REGISTERED_RING_FD refuses the fd registration instead, on a ring whose flags include
+// the rule's other flags.
 struct FakeKernel {
 	struct Rule {
 		unsigned flags;
@@ -25,6 +27,7 @@ struct FakeKernel {
 	};
 	std::vector<Rule> rules;
 	std::vector<unsigned> attempts;
+	unsigned accepted = 0; // flags of the last accepted attempt
 
 	static unsigned Pow2(unsigned n)
 	{
@@ -44,10 +47,21 @@ struct FakeKernel {
 		p->sq_entries = Pow2(entries);
 		p->cq_entries = Pow2((p->flags & IORING_SETUP_CQSIZE) ? p->cq_entries : 2 * entries);
 		p->features = 0;
+		k->accepted = p->flags;
 		return 0;
 	}
 
 	static void Exit(void *, struct io_uring *) {}
+
+	static int RegisterFd(void *ctx, struct io_uring *)
+	{
+		FakeKernel *k = static_cast<FakeKernel *>(ctx);
+		unsigned have = k->accepted | RING_SETTING_REGISTERED_FD;
+		for (const Rule &r : k->rules)
+			if ((r.flags & RING_SETTING_REGISTERED_FD) && (have & r.flags) == r.flags)
+				return -r.err;
+		return 1;
+	}
 };
 
 std::vector<FakeKernel::Rule> ParseRules(Napi::Env env, const Napi::Value &v)
@@ -107,7 +121,7 @@ Napi::Value DebugRingFallback(const Napi::CallbackInfo &info)
 	server_config server = ParseServerConfig(env, info[0], "request");
 	FakeKernel kernel;
 	kernel.rules = ParseRules(env, info[1]);
-	const ring_creator creator = { FakeKernel::Init, FakeKernel::Exit, &kernel };
+	const ring_creator creator = { FakeKernel::Init, FakeKernel::Exit, FakeKernel::RegisterFd, &kernel };
 	struct io_uring ring;
 	ring_setup_result res;
 

@@ -46,7 +46,13 @@ static void kernel_exit(void *ctx, struct io_uring *ring)
 	io_uring_queue_exit(ring);
 }
 
-const struct ring_creator ring_creator_kernel = { kernel_init, kernel_exit, NULL };
+static int kernel_register_fd(void *ctx, struct io_uring *ring)
+{
+	(void)ctx;
+	return io_uring_register_ring_fd(ring);
+}
+
+const struct ring_creator ring_creator_kernel = { kernel_init, kernel_exit, kernel_register_fd, NULL };
 
 int ring_create(struct io_uring *ring, unsigned entries, struct io_uring_params *p)
 {
@@ -164,6 +170,23 @@ static unsigned drop(struct setup *s, const struct flag_group *g, unsigned flags
 	return flags & ~g->mask;
 }
 
+/*
+ * Registers the ring's fd (Linux 5.18): liburing then enters with IORING_ENTER_REGISTERED_RING
+ * and the kernel skips the fdget/fdput of the ring's file on every io_uring_enter. Older
+ * kernels answer EINVAL; the ring works the same without it, so that is a refusal.
+ */
+static void register_fd(struct setup *s)
+{
+	int ret = s->creator->register_fd(s->creator->ctx, s->ring);
+
+	if (ret > 0) {
+		s->res->registered_fd = 1;
+		return;
+	}
+	/* liburing returns how many fds were registered: 0 is a refusal without an errno. */
+	record(s, RING_SETTING_REGISTERED_FD, ret < 0 ? ret : -EINVAL, REFUSAL_REFUSED);
+}
+
 int ring_setup(struct io_uring *ring, const struct ring_request *req, struct ring_setup_result *res)
 {
 	return ring_setup_with(&ring_creator_kernel, ring, req, res);
@@ -186,6 +209,8 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 			flags |= IORING_SETUP_SQ_AFF;
 	}
 	s.settings = flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE);
+	if (req->register_fd)
+		s.settings |= RING_SETTING_REGISTERED_FD;
 
 	for (;;) {
 		ret = try_setup(&s, flags);
@@ -258,5 +283,7 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 		res->taskrun = TASKRUN_COOP;
 	else
 		res->taskrun = TASKRUN_DEFAULT;
+	if (req->register_fd)
+		register_fd(&s);
 	return 0;
 }

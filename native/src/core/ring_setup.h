@@ -25,7 +25,16 @@ struct ring_request {
 	unsigned sqpoll_idle_ms;
 	int sqpoll_cpu; /* -1: let the scheduler choose (no SQ_AFF) */
 	enum taskrun_mode taskrun;
+	int register_fd; /* io_uring_register_ring_fd() once the ring exists (Linux 5.18) */
 };
+
+/*
+ * Not an IORING_SETUP_* flag but a setting applied right after setup: the registration of the
+ * ring's fd with the kernel, so io_uring_enter skips the fdget/fdput of the ring's file. Its
+ * refusal goes in the same list as the flags' (ring_refusal.flag), so one list says everything
+ * a request asked for that did not take effect. No setup flag uses this bit.
+ */
+#define RING_SETTING_REGISTERED_FD (1u << 31)
 
 /* Why a requested flag did not take effect (RefusedSetting.cause in index.d.ts). */
 enum refusal_cause {
@@ -40,8 +49,8 @@ enum refusal_cause {
 };
 
 struct ring_refusal {
-	unsigned flag; /* one IORING_SETUP_* bit the request implied */
-	int err;       /* negative errno from io_uring_setup */
+	unsigned flag; /* one IORING_SETUP_* bit the request implied, or RING_SETTING_REGISTERED_FD */
+	int err;       /* negative errno from io_uring_setup (io_uring_register for the fd) */
 	enum refusal_cause cause;
 };
 
@@ -54,20 +63,23 @@ struct ring_setup_result {
 	int sqpoll;         /* SQPOLL took effect */
 	int sqpoll_cpu;     /* -1 unless SQ_AFF took effect */
 	enum taskrun_mode taskrun; /* the mode that took effect */
+	int registered_fd;  /* io_uring_register_ring_fd() took effect */
 	int attempts;       /* io_uring_setup calls made */
 	struct ring_refusal refused[RING_REFUSAL_MAX];
 	int nrefused;
 };
 
 /*
- * How one attempt really creates (and destroys) a ring. The engine uses ring_creator_kernel
- * (io_uring_queue_init_params / io_uring_queue_exit); the binding's debugRingFallback test hook
- * passes a fake that refuses chosen flag combinations, to run the fallback without a kernel
- * that refuses anything.
+ * How one attempt really creates (and destroys) a ring, and registers its fd. The engine uses
+ * ring_creator_kernel (io_uring_queue_init_params / io_uring_queue_exit /
+ * io_uring_register_ring_fd); the binding's debugRingFallback test hook passes a fake that
+ * refuses chosen flag combinations, to run the fallback without a kernel that refuses anything.
  */
 struct ring_creator {
 	int (*init)(void *ctx, unsigned entries, struct io_uring *ring, struct io_uring_params *p);
 	void (*exit)(void *ctx, struct io_uring *ring);
+	/* 1 when the ring's fd was registered, else -errno (liburing's io_uring_register_ring_fd). */
+	int (*register_fd)(void *ctx, struct io_uring *ring);
 	void *ctx;
 };
 
@@ -79,8 +91,10 @@ int ring_create(struct io_uring *ring, unsigned entries, struct io_uring_params 
 /*
  * Initialises `ring` on the calling thread (SINGLE_ISSUER binds the ring to its creator) with
  * the requested flags plus SUBMIT_ALL and CQSIZE (CQ = 2 × entries), dropping what the kernel
- * refuses. Returns 0, or the negative errno of the plainest setup when no combination of flags
- * works at all.
+ * refuses. Then, if asked, registers the ring's fd; the registration belongs to the calling
+ * thread too, and io_uring_queue_exit undoes it. A refused registration is recorded and the
+ * ring runs without it. Returns 0, or the negative errno of the plainest setup when no
+ * combination of flags works at all.
  */
 int ring_setup(struct io_uring *ring, const struct ring_request *req, struct ring_setup_result *res);
 /* The same with another creator (the test hook's fake). */
