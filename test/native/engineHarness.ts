@@ -5,12 +5,18 @@
  */
 import { createRequire } from 'node:module';
 import type * as Native from '../../native';
+import { nativeConfigFor } from '../../electron/host/engine/adapter';
+import { defaultProfile } from '../../electron/host/profiles';
 
 export const native: typeof Native = createRequire(__filename)('../../native');
 
 export type EngineConfig = Native.EngineConfig;
 
-/** A small protocol v1 engine config; server knobs are given flat (ringEntries, sqpoll, ...). */
+/**
+ * A small protocol v1 engine config: every engine knob at the catalogue's default (so a new
+ * knob needs no edit here), with smaller rings and fewer connections for quick tests; server
+ * knobs are given flat (ringEntries, sqpoll, ...).
+ */
 export function config(over: {
   port?: number;
   engine?: Native.ServerConfig['engine'];
@@ -23,20 +29,19 @@ export function config(over: {
   load?: Partial<Native.LoadConfig>;
   maxDurationMs?: number;
 } = {}): EngineConfig {
+  const base = nativeConfigFor(defaultProfile(), over.maxDurationMs ?? 10_000);
+  const { port, load, sqpoll, bufferRing, maxDurationMs: _bound, ...server } = over;
   return {
-    protocol: 1,
-    port: over.port ?? 0,
-    maxDurationMs: over.maxDurationMs ?? 10_000,
+    ...base,
+    port: port ?? 0,
     server: {
-      engine: over.engine ?? 'io_uring',
-      rings: over.rings ?? 1,
-      ringEntries: over.ringEntries ?? 256,
-      sqpoll: { enabled: false, cpu: null, idleMs: 1000, ...over.sqpoll },
-      taskrun: over.taskrun ?? 'defer',
-      registeredRingFd: over.registeredRingFd ?? false,
-      bufferRing: { size: 2048, count: 1024, ...over.bufferRing },
+      ...base.server,
+      ringEntries: 256,
+      ...server,
+      sqpoll: { ...base.server.sqpoll, ...sqpoll },
+      bufferRing: { ...base.server.bufferRing, count: 1024, ...bufferRing },
     },
-    load: { connections: 8, messageBytes: 128, threads: 1, ...over.load },
+    load: { ...base.load, connections: 8, ...load },
   };
 }
 
