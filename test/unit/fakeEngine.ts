@@ -35,6 +35,9 @@ export class FakeEngineHost {
   }
 }
 
+/** Fake engine pids: never a real process here (above the kernel's default pid_max). */
+let nextFakePid = 5_000_000;
+
 export class FakeEngine implements EngineChannel {
   private messageListeners: Array<(m: EngineToHost) => void> = [];
   private exitListeners: Array<(code: number | null, signal: string | null) => void> = [];
@@ -46,7 +49,7 @@ export class FakeEngine implements EngineChannel {
   /** Silent like a SIGSTOPped process: no heartbeats, snapshots or answers. */
   hung = false;
   readonly received: HostToEngine['type'][] = [];
-  readonly pid = 100_000 + Math.floor(Math.random() * 100_000);
+  readonly pid = nextFakePid++;
 
   constructor(private readonly host: FakeEngineHost) {
     this.later(1, () => this.post({ type: 'ready', pid: this.pid, protocol: ENGINE_PROTOCOL_VERSION }));
