@@ -66,8 +66,11 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
     const { values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
     return { values: values as ParsedValues };
   } catch (err) {
-    const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '');
-    throw usageError(`${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, `see uring-lab ${verb} --help`);
+    const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
+    // "argument is ambiguous": a value that starts with '-' (e.g. --duration -1) must be attached.
+    const ambiguous = /option '(--[\w-]+)' argument is ambiguous/i.exec(message);
+    const fix = ambiguous ? `attach a value that starts with '-' with '=', e.g. ${ambiguous[1]}=-1 (then it is checked like any other value)` : `see uring-lab ${verb} --help`;
+    throw usageError(`${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, fix);
   }
 }
 

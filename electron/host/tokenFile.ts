@@ -13,6 +13,8 @@ import { LabError } from '../contract';
 const TOKEN = /^[0-9a-fA-F]{32,128}$/;
 /** Longer than any token file with its newline: anything bigger is not one. */
 const MAX_FILE_BYTES = 256;
+/** Never "remove it": the path may be any file the user gave by mistake. */
+const NOT_A_TOKEN_FIX = 'give --token-file a path of its own (a missing file is created with a new token)';
 
 /**
  * The token in `file`, or a fresh one written there (created with O_EXCL, mode 0600) when the
@@ -44,6 +46,13 @@ function readToken(file: string): string | null {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw tokenError(file, 'is not a regular file', 'give --token-file the path of a file (it is created if missing)');
+    // What the file holds is checked before who may read it: advice to chmod (or remove) a
+    // file is only given for a real token file, never for, say, /etc/passwd given by mistake.
+    if (stat.size > MAX_FILE_BYTES) throw tokenError(file, `does not hold a token (${stat.size} bytes)`, NOT_A_TOKEN_FIX);
+    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, length).toString('utf8').trim();
+    if (!TOKEN.test(text)) throw tokenError(file, 'does not hold a token (32–128 hex characters)', NOT_A_TOKEN_FIX);
     const uid = process.getuid?.();
     if (uid !== undefined && stat.uid !== uid) {
       throw tokenError(file, `belongs to uid ${stat.uid}, not to you (uid ${uid})`, `use a token file of your own, or chown it: chown ${uid} ${shellQuote(file)}`);
@@ -51,11 +60,6 @@ function readToken(file: string): string | null {
     if ((stat.mode & 0o077) !== 0) {
       throw tokenError(file, `is open to other users (mode ${(stat.mode & 0o777).toString(8).padStart(3, '0')})`, `chmod 600 ${shellQuote(file)}`);
     }
-    if (stat.size > MAX_FILE_BYTES) throw tokenError(file, `does not hold a token (${stat.size} bytes)`, notATokenFix(file));
-    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const text = buffer.subarray(0, length).toString('utf8').trim();
-    if (!TOKEN.test(text)) throw tokenError(file, 'does not hold a token (32–128 hex characters)', notATokenFix(file));
     return text;
   } finally {
     closeSync(fd);
@@ -92,10 +96,6 @@ function createToken(file: string): string | null {
 
 function tokenError(file: string, problem: string, fix: string): LabError {
   return new LabError({ code: 'TOKEN_FILE', field: 'token-file', message: `token file ${file} ${problem}`, fix });
-}
-
-function notATokenFix(file: string): string {
-  return `remove it to have a new token made (rm ${shellQuote(file)}), or write 32–128 hex characters into it`;
 }
 
 function shellQuote(text: string): string {

@@ -100,6 +100,11 @@ describe('uring-lab run', () => {
     [['run', '--frobnicate'], /--frobnicate/],
     [['serve', '--port', 'http'], /--port/],
     [['explode'], /unknown command "explode"/],
+    [['run', '--duration', '-1'], /--duration.*--duration=-1/],
+    [['run', '--duration', '1e400'], /--duration "1e400"/],
+    [['run', '--profile', '/etc'], /\/etc: is a directory/],
+    [['run', '--profile', '/dev/zero'], /\/dev\/zero: is a character device/],
+    [['serve', '--token-file', '/etc/passwd'], /token file \/etc\/passwd does not hold a token/],
   ])('bad input %j exits 2 with a one-line error naming it', (args, pattern) => {
     const r = cli(...(args as string[]));
     expect(r.code).toBe(2);

@@ -378,6 +378,17 @@ describe('token file', () => {
     }
   });
 
+  it('never advises chmod or rm for a file that is not a token file (e.g. /etc/passwd given by mistake)', () => {
+    const file = path.join(dir, 'passwd-like');
+    writeFileSync(file, 'root:x:0:0:root:/root:/bin/bash\n', { mode: 0o644 });
+    let error: { code?: string; fix?: string; message?: string } = {};
+    try { loadOrCreateToken(file); } catch (e) { error = e as typeof error; }
+    expect(error.code).toBe('TOKEN_FILE');
+    expect(error.message).toMatch(/does not hold a token/);
+    expect(error.fix).not.toMatch(/chmod|rm /);
+    expect(error.fix).toMatch(/path of its own/);
+  });
+
   it('refuses a file that belongs to another user', (ctx) => {
     if (process.getuid?.() !== 0) {
       console.log('token file: the other-owner case needs root to chown a file to another uid; not run as uid', process.getuid?.());
