@@ -35,16 +35,18 @@ interface MethodRow<P extends z.ZodType, R extends z.ZodType> {
   result: R;
   /** One line for people and for generated docs. */
   doc: string;
+  /** Params that work, for the fix of a refused call. */
+  example?: unknown;
 }
 const method = <P extends z.ZodType, R extends z.ZodType>(row: MethodRow<P, R>) => row;
 
 export const LAB_METHODS = {
   getStatus: method({ params: NoParams, result: RunStatusSchema, doc: 'The run state as this client sees it (its profile, whether it controls the run).' }),
-  startRun: method({ params: StartRunParamsSchema, result: z.object({ runId: z.string(), phase: PhaseSchema }), doc: 'Starts a run; resolves once the engine applied (or refused) every knob.' }),
+  startRun: method({ params: StartRunParamsSchema.prefault({}), result: z.object({ runId: z.string(), phase: PhaseSchema }), doc: 'Starts a run; resolves once the engine applied (or refused) every knob.', example: { untilStopped: true } }),
   stopRun: method({ params: NoParams, result: RunSummarySchema.nullable(), doc: 'Stops the run this client controls; resolves with its summary (null if nothing ran).' }),
-  setKnob: method({ params: SetKnobParamsSchema, result: RunStatusSchema, doc: 'Changes one knob; during a run this client controls, a new phase with the knob applied.' }),
+  setKnob: method({ params: SetKnobParamsSchema, result: RunStatusSchema, doc: 'Changes one knob; during a run this client controls, a new phase with the knob applied.', example: { path: 'server.sqpoll.enabled', value: true } }),
   takeControl: method({ params: NoParams, result: RunStatusSchema, doc: 'Makes this client the controller of the current run (others then observe).' }),
-  getFrames: method({ params: GetFramesParamsSchema, result: FramesResultSchema, doc: 'Frames of the current (or last) run from fromSeq on, as far as the host keeps them.' }),
+  getFrames: method({ params: GetFramesParamsSchema, result: FramesResultSchema, doc: 'Frames of the current (or last) run from fromSeq on, as far as the host keeps them.', example: { runId: 'run-…', fromSeq: 0 } }),
   doctor: method({ params: NoParams, result: DoctorReportSchema, doc: 'What this machine offers the lab, with reasons and fixes.' }),
 } as const satisfies Record<LabMethod, MethodRow<z.ZodType, z.ZodType>>;
 

@@ -17,8 +17,9 @@
  * (A little over 400 lines on purpose: every transition of the state machine reads in one
  * file; the numbers live in run/runRecord.ts and the engine in engine/.)
  */
+import type { z } from 'zod';
 import {
-  FramesResult, GetFramesParamsSchema, LabApi, LabError, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
+  FramesResult, GetFramesParamsSchema, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
   RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
@@ -28,6 +29,7 @@ import { engineTimeouts, nativeConfigFor } from './engine/adapter';
 
 export { engineTimeouts };
 import { checkBudget } from './run/budget';
+import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
 
@@ -97,8 +99,8 @@ export class LabService implements LabApi, LabSessions {
   session(clientId: string): LabSession {
     const own = new Set<(event: LabEvent) => void>();
     const lab = this;
-    return {
-      clientId,
+    // Each method validates its params once, from the method table, then runs for this client.
+    const methods: { [M in LabMethod]: (params: ReturnType<typeof parseParams<M>>) => Promise<unknown> } = {
       getStatus: () => lab.statusFor(clientId),
       startRun: (params) => lab.startRunFor(clientId, params),
       stopRun: () => lab.stopRunFor(clientId),
@@ -106,6 +108,14 @@ export class LabService implements LabApi, LabSessions {
       takeControl: () => lab.takeControlFor(clientId),
       getFrames: (params) => lab.framesFor(params),
       doctor: () => lab.doctor(),
+    };
+    const api = Object.fromEntries(LAB_METHOD_NAMES.map((name) => [
+      name,
+      async (params?: unknown) => (methods[name] as (p: unknown) => Promise<unknown>)(parseParams(name, params)),
+    ])) as unknown as Omit<LabApi, 'onEvent'>;
+    return {
+      clientId,
+      ...api,
       onEvent(listener) {
         own.add(listener);
         lab.listeners.add(listener);
@@ -198,10 +208,9 @@ export class LabService implements LabApi, LabSessions {
     };
   }
 
-  private startRunFor(clientId: string, params: unknown = {}): Promise<{ runId: string; phase: Phase }> {
+  private startRunFor(clientId: string, params: z.output<typeof StartRunParamsSchema> | undefined): Promise<{ runId: string; phase: Phase }> {
+    const parsed = { data: params ?? { untilStopped: false } };
     return this.exclusive(async () => {
-      const parsed = StartRunParamsSchema.safeParse(params ?? {});
-      if (!parsed.success) throw new LabError({ code: 'BAD_REQUEST', field: parsed.error.issues[0].path.join('.'), message: `startRun: ${parsed.error.issues[0].message}`, fix: 'pass { profile?, untilStopped? }' });
       if (this.closing) throw new LabError({ code: 'SHUTTING_DOWN', message: 'the lab host is shutting down', fix: 'start the lab again' });
       if (this.run) {
         throw new LabError({
@@ -267,10 +276,9 @@ export class LabService implements LabApi, LabSessions {
     });
   }
 
-  private setKnobFor(clientId: string, params: unknown): Promise<RunStatus> {
+  private setKnobFor(clientId: string, params: z.output<typeof SetKnobParamsSchema>): Promise<RunStatus> {
+    const parsed = { data: params };
     return this.exclusive(async () => {
-      const parsed = SetKnobParamsSchema.safeParse(params);
-      if (!parsed.success) throw new LabError({ code: 'BAD_REQUEST', field: parsed.error.issues[0].path.join('.'), message: `setKnob: ${parsed.error.issues[0].message}`, fix: 'pass { path: "server.sqpoll.enabled", value: true }' });
       const run = this.run;
       if (!run || run.controllerId !== clientId) {
         if (run && this.state !== 'idle') this.assertController(run, clientId, 'change a knob of');
@@ -326,10 +334,8 @@ export class LabService implements LabApi, LabSessions {
     });
   }
 
-  private async framesFor(params: unknown): Promise<FramesResult> {
-    const parsed = GetFramesParamsSchema.safeParse(params);
-    if (!parsed.success) throw new LabError({ code: 'BAD_REQUEST', field: parsed.error.issues[0].path.join('.'), message: `getFrames: ${parsed.error.issues[0].message}`, fix: 'pass { runId, fromSeq }' });
-    const { runId, fromSeq } = parsed.data;
+  private async framesFor(params: z.output<typeof GetFramesParamsSchema>): Promise<FramesResult> {
+    const { runId, fromSeq } = params;
     const record = this.run?.runId === runId ? this.run.record : this.lastRecord?.runId === runId ? this.lastRecord : null;
     if (!record) {
       throw new LabError({ code: 'RUN_UNKNOWN', field: 'runId', message: `run ${runId} is not known to this host (it may have restarted)`, fix: 'its frames are lost; getStatus shows the current run' });
