@@ -4,7 +4,7 @@
  * itself in a per-user directory of active runs and looks for others while it goes, and the
  * CPU time of the whole machine (/proc/stat) is compared with the lab's own.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunSummary } from '../../contract';
@@ -28,6 +28,8 @@ function alive(pid: number): boolean {
 
 export class ActiveRunRegistry {
   private file: string | null = null;
+  /** The folder passed the ownership check; an untrusted one is neither written nor read. */
+  private trusted = false;
   private readonly seen = new Map<string, OtherRun>();
 
   constructor(private readonly dir = activeRunsDir()) {}
@@ -36,8 +38,20 @@ export class ActiveRunRegistry {
   register(runId: string, startedAt: string): void {
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      this.file = path.join(this.dir, `${process.pid}-${runId.replace(/[^\w-]/g, '_')}.json`);
-      writeFileSync(this.file, JSON.stringify({ pid: process.pid, runId, startedAt }), { mode: 0o600 });
+      // In a shared temp folder another user could have made this folder (or a link to one):
+      // use it only if it is a real folder of ours that nobody else can write to.
+      // (A sticky parent such as /tmp itself is fine: nobody can rename our folder in it.)
+      const parent = lstatSync(path.dirname(this.dir));
+      const chain = (parent.mode & 0o1000) !== 0 ? [this.dir] : [path.dirname(this.dir), this.dir];
+      for (const dir of chain) {
+        const stat = lstatSync(dir);
+        if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) throw new Error(`${dir} is not ours alone`);
+      }
+      this.trusted = true;
+      const file = path.join(this.dir, `${process.pid}-${runId.replace(/[^\w-]/g, '_')}.json`);
+      // 'wx' is O_CREAT|O_EXCL: never follows a link planted at that name.
+      writeFileSync(file, JSON.stringify({ pid: process.pid, runId, startedAt }), { mode: 0o600, flag: 'wx' });
+      this.file = file;
     } catch {
       this.file = null;
     }
@@ -46,6 +60,7 @@ export class ActiveRunRegistry {
 
   /** Looks for other live runs now; each one seen during this run is remembered. */
   scan(): void {
+    if (!this.trusted) return;
     let names: string[];
     try { names = readdirSync(this.dir); } catch { return; }
     for (const name of names) {
@@ -62,7 +77,6 @@ export class ActiveRunRegistry {
         try { rmSync(file, { force: true }); } catch { /* another scanner removed it */ }
         continue;
       }
-      if (entry.pid === process.pid && this.file && path.basename(this.file) === name) continue;
       this.seen.set(`${entry.pid}/${entry.runId}`, entry);
     }
   }
