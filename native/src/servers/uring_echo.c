@@ -51,13 +51,15 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	}
 }
 
-/* Handles every completion ready now (and any that arrive meanwhile), then hands returned
- * buffers back to the kernel in one tail update. */
+/* Handles every completion ready now (and any that arrive meanwhile), then sends what they
+ * queued (one send per connection), then hands returned buffers back to the kernel in one
+ * tail update. */
 static void reap_completions(void *ctx)
 {
 	struct echo_state *st = ctx;
 
 	cqe_reap(&st->ring, UINT_MAX, handle_cqe, st);
+	flush_dirty(st);
 	buffer_ring_publish(&st->bufs);
 }
 
@@ -178,6 +180,7 @@ static void server_teardown(void *state, int ran)
 		free(st->conns[i]);
 	}
 	free(st->conns);
+	free(st->dirty);
 	if (st->listen_fd >= 0)
 		close(st->listen_fd);
 	/* If a request could not be reaped its buffer may still be written to:

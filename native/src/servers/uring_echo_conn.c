@@ -8,13 +8,23 @@
  *
  * Only one send per connection is in flight so the byte stream stays in
  * order; the FIFO is intrusive (buf_next[] indexed by buffer id), so queuing
- * costs no allocation. When several buffers are queued they go out in one
- * sendmsg, which matters for large messages that span many buffers.
+ * costs no allocation. No completion handler sends: a recv or send completion
+ * only marks the connection dirty, and after the reaping loop flush_dirty()
+ * issues one send per dirty connection with nothing in flight, over its whole
+ * FIFO (one sendmsg, up to SEND_IOV_MAX iovecs). So the buffers of a message
+ * that arrived in one batch leave as one send (one TCP segment train, one
+ * wake-up of the peer) instead of the first buffer leaving alone.
+ * A connection whose last recv CQE carried IORING_CQE_F_SOCK_NONEMPTY (and
+ * F_MORE) waits: more of its data is already queued and will complete on
+ * the live multishot recv. At 64 KiB over 2 KiB buffers the kernel requeues
+ * the recv after 32 buffers; without the wait ~1.4 sends per message went
+ * out, with it exactly 1.
  *
  * If the ring runs dry the kernel ends the multishot recv with -ENOBUFS; the
  * connection waits on the starved list and is re-armed as soon as sends hand
- * buffers back. Every held buffer sits in some FIFO whose send is in flight,
- * so buffers always come back and starvation cannot deadlock.
+ * buffers back. Every held buffer sits in some FIFO whose send is in flight
+ * or that is flushed at the end of this loop iteration, so buffers always
+ * come back and starvation cannot deadlock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,18 +52,20 @@ size_t echo_link_bytes(unsigned buf_count)
 
 size_t echo_conn_state_bytes(unsigned nconns)
 {
-	return (size_t)nconns * sizeof(struct conn) + conns_cap(nconns) * sizeof(struct conn *) +
-	       sizeof(struct echo_state);
+	return (size_t)nconns * sizeof(struct conn) +
+	       conns_cap(nconns) * (sizeof(struct conn *) + sizeof(uint32_t)) + sizeof(struct echo_state);
 }
 
 struct conn *conn_alloc(struct echo_state *st)
 {
 	struct conn *c = st->free_conns;
 	uint32_t slot;
+	unsigned dirty = 0;
 
 	if (c) {
 		st->free_conns = c->free_next;
 		slot = c->slot;
+		dirty = c->dirty; /* still listed in st->dirty: keep it listed once */
 	} else {
 		if (st->nconns == st->cap_conns) {
 			unsigned cap = conns_cap(st->nconns + 1);
@@ -61,6 +73,10 @@ struct conn *conn_alloc(struct echo_state *st)
 			if (!n)
 				return NULL;
 			st->conns = n;
+			uint32_t *d = realloc(st->dirty, cap * sizeof(*d));
+			if (!d)
+				return NULL;
+			st->dirty = d;
 			st->cap_conns = cap;
 		}
 		c = malloc(sizeof(*c));
@@ -70,6 +86,7 @@ struct conn *conn_alloc(struct echo_state *st)
 		st->conns[st->nconns++] = c;
 	}
 	memset(c, 0, sizeof(*c));
+	c->dirty = dirty;
 	c->fd = -1;
 	c->slot = slot;
 	c->q_head = c->q_tail = -1;
@@ -124,6 +141,15 @@ static void fifo_drop(struct echo_state *st, struct conn *c)
 	}
 	c->q_tail = -1;
 	c->head_off = 0;
+}
+
+/* The FIFO may need a send: flush_dirty() looks at it after the reaping loop. */
+static void mark_dirty(struct echo_state *st, struct conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	st->dirty[st->ndirty++] = c->slot;
 }
 
 /* Closes the connection once nothing of it is left in the kernel or the FIFO. */
@@ -190,7 +216,7 @@ void conn_on_send(struct echo_state *st, struct conn *c, int res)
 
 	if (res <= 0) {
 		if ((res == -EINTR || res == -EAGAIN) && !st->stopping) {
-			conn_send(st, c);
+			mark_dirty(st, c);
 			return;
 		}
 		if (!echo_benign(res) && !st->stopping)
@@ -221,7 +247,7 @@ void conn_on_send(struct echo_state *st, struct conn *c, int res)
 	if (c->failed || st->stopping)
 		fifo_drop(st, c);
 	else if (c->q_head >= 0)
-		conn_send(st, c);
+		mark_dirty(st, c);
 	conn_maybe_close(st, c);
 }
 
@@ -241,15 +267,22 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 			else
 				c->q_head = (int32_t)bid;
 			c->q_tail = (int32_t)bid;
-			if (!c->send_inflight)
-				conn_send(st, c);
+			mark_dirty(st, c);
 		}
 	}
 
-	if (cqe->flags & IORING_CQE_F_MORE)
+	if (cqe->flags & IORING_CQE_F_MORE) {
+		/* More is queued on the socket: the live recv will post another CQE
+		 * (data, ENOBUFS or its end), which marks the connection again. */
+		c->defer = !!(cqe->flags & IORING_CQE_F_SOCK_NONEMPTY);
 		return;
+	}
 
-	/* The multishot recv is over; decide whether it should be re-armed. */
+	/* The multishot recv is over; decide whether it should be re-armed. Its FIFO must not
+	 * wait for a CQE that will not come (ENOBUFS, EOF): send it now. */
+	c->defer = 0;
+	if (c->q_head >= 0)
+		mark_dirty(st, c);
 	c->recv_armed = 0;
 	st->inflight--;
 	if (res == -ENOBUFS) {
@@ -269,6 +302,31 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 		fifo_drop(st, c);
 	}
 	conn_maybe_close(st, c);
+}
+
+/*
+ * After the reaping loop: one send per dirty connection that has nothing in flight, over its
+ * whole FIFO, in the order the connections got data. A send in flight finishes first; its
+ * completion marks the connection dirty again if more is queued.
+ */
+void flush_dirty(struct echo_state *st)
+{
+	for (unsigned i = 0; i < st->ndirty; i++) {
+		struct conn *c = st->conns[st->dirty[i]];
+
+		c->dirty = 0;
+		/* A deferred one is marked again by its next recv CQE. */
+		if (c->fd < 0 || c->send_inflight || c->q_head < 0 || (c->defer && !st->stopping))
+			continue;
+		if (c->failed || st->stopping) {
+			/* While stopping, nothing new is started: the drain must be able to finish. */
+			fifo_drop(st, c);
+			conn_maybe_close(st, c);
+			continue;
+		}
+		conn_send(st, c);
+	}
+	st->ndirty = 0;
 }
 
 /*

@@ -16,7 +16,8 @@
 #include "core/user_data.h"
 
 #define ECHO_BUFFER_GROUP 7 /* provided-buffer group id, any 16-bit value */
-#define SEND_IOV_MAX 16
+/* iovecs of one sendmsg: a 64 KiB message over 2 KiB buffers is 32 of them. */
+#define SEND_IOV_MAX 64
 
 /* user_data tags of this ring (core/user_data.h); the index is the connection's slot. */
 enum echo_tag {
@@ -35,6 +36,8 @@ struct conn {
 	unsigned eof : 1;     /* peer finished sending: flush the FIFO, then close */
 	unsigned failed : 1;  /* socket error: drop the FIFO, close */
 	unsigned starved : 1; /* on the starved list, waiting for buffers */
+	unsigned dirty : 1;   /* listed in echo_state.dirty: the FIFO may need a send */
+	unsigned defer : 1;   /* last recv CQE: more data already queued on the socket */
 	int q_head, q_tail;   /* FIFO of buffer ids, -1 when empty */
 	unsigned head_off;    /* bytes of the head buffer already sent */
 	struct conn *starved_prev, *starved_next;
@@ -63,6 +66,10 @@ struct echo_state {
 	struct conn *starved, *starved_tail; /* FIFO: first starved, first re-armed */
 	struct conn **conns; /* every conn ever allocated, by slot, for lookups and teardown */
 	unsigned nconns, cap_conns;
+	/* Slots whose FIFO may need a send, in the order they got data; sent after the reaping
+	 * loop. A conn is listed at most once (its dirty bit), so cap_conns entries suffice. */
+	uint32_t *dirty;
+	unsigned ndirty;
 };
 
 /* uring_echo_conn.c: a connection's echo path. */
@@ -72,6 +79,7 @@ struct conn *conn_alloc(struct echo_state *st);
 void conn_arm_recv(struct echo_state *st, struct conn *c);
 void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
 void conn_on_send(struct echo_state *st, struct conn *c, int res);
+void flush_dirty(struct echo_state *st);
 void rearm_starved(struct echo_state *st);
 /* Errors that are just the peer going away or our own cancellation. */
 int echo_benign(int res);
