@@ -216,7 +216,9 @@ function formatSummary(s: RunSummary): string {
     `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
-    `  ${knobLabel('server.sqpoll.enabled').padEnd(12)} ${formatKnobValue('server.sqpoll.enabled', s.applied.server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`,
+    s.applied.server.engine === 'io_uring'
+      ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', s.applied.server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
+      : `  server       ${s.applied.server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
   ];
   if (s.phases.length > 1) {
     for (const p of s.phases) {

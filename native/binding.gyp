@@ -27,6 +27,8 @@
         "src/loads/echo_load.c",
         "src/loads/echo_load_request.c",
         "src/loads/loads.c",
+        "src/servers/epoll_echo.c",
+        "src/servers/epoll_echo_conn.c",
         "src/servers/servers.c",
         "src/servers/uring_echo.c",
         "src/servers/uring_echo_conn.c",

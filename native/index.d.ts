@@ -1,5 +1,5 @@
 /**
- * uring-lab native engine: an io_uring TCP echo server on its own thread and a
+ * uring-lab native engine: a TCP echo server (io_uring, or the epoll baseline) on its own thread and a
  * closed-loop load generator on native threads, one engine per process.
  *
  * The JS API is engine protocol v1: configs carry `protocol: 1`, start results answer with it.
@@ -38,7 +38,13 @@ export interface BufferRingSettings {
 
 /** The server subtree of an EngineConfig: a profile's `server`, plus `rings`. */
 export interface ServerConfig {
-  /** Only 'io_uring' runs today; 'epoll' is refused with a RangeError until the engine issue brings it. */
+  /**
+   * 'io_uring': the io_uring echo server. 'epoll': the baseline, an edge-triggered epoll echo
+   * server with non-blocking sockets on its own thread. The ring knobs (ringEntries, sqpoll,
+   * taskrun, registeredRingFd, bufferRing) configure the io_uring server only: with 'epoll' they
+   * are still type-checked but do not apply (see AppliedSettings and StartResult.ring). The
+   * load generator runs on io_uring either way.
+   */
   engine: 'io_uring' | 'epoll';
   /** Server rings; only 1 today (anything else is a RangeError until the engine issue). */
   rings: number;
@@ -84,9 +90,15 @@ export interface EngineConfig {
   load: LoadConfig;
 }
 
-/** What the kernel really accepted, in the same paths as the config. */
+/**
+ * What the kernel really accepted, in the same paths as the config. With engine 'epoll' there is
+ * no server ring: the ring knobs did not apply, nothing was refused, and they are reported at
+ * their requested values (the descriptions below are about the io_uring server).
+ */
 export interface AppliedSettings {
   server: {
+    /** The server that ran. */
+    engine: 'io_uring' | 'epoll';
     /** SQ entries the kernel gave the ring. */
     ringEntries: number;
     /** enabled: SQPOLL took effect; cpu: null unless SQ_AFF took effect; idleMs: the idle time
@@ -161,6 +173,7 @@ export interface StartResult {
    * comes last ('REGISTERED_RING_FD'). debugRingFallback() runs this same code against a fake kernel.
    */
   refused: RefusedSetting[];
+  /** The server ring; with engine 'epoll' (no ring) `{ flags: [], features: [], sqEntries: 0, cqEntries: 0 }`. */
   ring: RingSetup;
   /** Load threads actually started: min(load.threads, load.connections). */
   loadThreads: number;
@@ -379,7 +392,11 @@ export interface MemoryNeeds {
    * the kernel rounds both entry counts up to powers of two.
    */
   ringBytes: number;
-  /** Per-connection and per-thread structs on both sides. */
+  /**
+   * Per-connection and per-thread structs on both sides. With engine 'epoll' it also holds the
+   * server's buffers (64 KiB pending per connection at worst, plus one scratch buffer), and
+   * bufferRingBytes and the server's share of ringBytes are 0.
+   */
   connectionStateBytes: number;
   /** Sum of the four above. */
   totalBytes: number;

@@ -15,13 +15,18 @@
  *  - `settings`: the ring setup flags and setup steps the native core reports for it, so a
  *    refusal or a failed step is put back on the right knob;
  *  - `refusal`: words for each cause of a refusal (the errno's own words come from the
- *    binding, the one place an errno becomes words).
+ *    binding, the one place an errno becomes words);
+ *  - `engines`: the server engines it means something for (io_uring ring knobs do nothing
+ *    for the epoll baseline).
  */
 import { z } from 'zod';
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const powerOfTwo = (min: number, max: number) =>
   z.number().int().min(min).max(max).refine(isPowerOfTwo, `must be a power of two (${min} … ${max})`);
+
+/** Ring knobs: the epoll server has no io_uring ring for them to act on. */
+const IO_URING_ONLY = ['io_uring'] as const;
 
 export type KnobUnit = 'bytes' | 'ms' | 's' | 'µs' | 'entries' | 'buffers' | 'connections' | 'threads' | 'CPU';
 
@@ -35,6 +40,9 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   engine: boolean;
   settings?: readonly string[];
   refusal?: Readonly<Record<string, { reason: string; fix: string }>>;
+  /** Server engines the knob means something for (absent: all); with another engine a
+   *  requested non-default value is reported refused, never shown as applied. */
+  engines?: readonly ('io_uring' | 'epoll')[];
 }
 
 /** A catalogue row; the identity function keeps each row's schema type for the profile type. */
@@ -63,8 +71,8 @@ export const KNOBS = {
   }),
   server: {
     engine: knob({
-      schema: z.literal('io_uring').default('io_uring'),
-      label: 'Server engine', help: 'io_uring: multishot accept and recv into a provided buffer ring (the epoll baseline arrives with the engine issue).',
+      schema: z.enum(['io_uring', 'epoll']).default('io_uring'),
+      label: 'Server engine', help: 'io_uring: multishot accept and recv into a provided buffer ring; epoll: the baseline, edge-triggered epoll with non-blocking sockets (ring knobs do not apply).',
       applies: 'new-ring', engine: true,
     }),
     rings: knob({
@@ -73,12 +81,14 @@ export const KNOBS = {
       applies: 'new-ring', engine: true,
     }),
     ringEntries: knob({
+      engines: IO_URING_ONLY,
       schema: powerOfTwo(8, 32_768).default(4096),
       label: 'Ring entries', unit: 'entries', help: 'Submission queue entries of the server ring; the completion queue gets twice as many.',
       applies: 'new-ring', engine: true, settings: ['SERVER_RING_SETUP'],
     }),
     sqpoll: {
       enabled: knob({
+      engines: IO_URING_ONLY,
         schema: z.boolean().default(false),
         label: 'SQPOLL', help: 'A kernel thread polls the submission queue, so submitting needs no io_uring_enter call; it spins while busy and costs a CPU.',
         kernel: 'Linux 5.11 without CAP_SYS_ADMIN', applies: 'new-ring', engine: true, settings: ['SQPOLL'],
@@ -87,6 +97,7 @@ export const KNOBS = {
         },
       }),
       cpu: knob({
+      engines: IO_URING_ONLY,
         schema: z.number().int().min(0).max(4095).nullable().default(null),
         label: 'SQPOLL CPU', unit: 'CPU', help: 'CPU the SQPOLL thread is pinned to (IORING_SETUP_SQ_AFF); empty lets the scheduler choose.',
         applies: 'new-ring', engine: true, settings: ['SQ_AFF'],
@@ -96,12 +107,14 @@ export const KNOBS = {
         },
       }),
       idleMs: knob({
+      engines: IO_URING_ONLY,
         schema: z.number().int().min(0).max(60_000).default(1000),
         label: 'SQPOLL idle', unit: 'ms', help: 'How long the SQPOLL thread spins without work before it sleeps; the kernel takes 0 as 1000.',
         applies: 'new-ring', engine: true,
       }),
     },
     taskrun: knob({
+      engines: IO_URING_ONLY,
       schema: z.enum(['defer', 'coop', 'default']).default('defer'),
       label: 'Task run', help: 'How completion work runs: defer (SINGLE_ISSUER|DEFER_TASKRUN, on the next wait), coop (COOP_TASKRUN, no IPI), or the kernel default (IPIs).',
       kernel: 'defer: Linux 6.1; coop: Linux 5.19', applies: 'new-ring', engine: true, settings: ['DEFER_TASKRUN', 'COOP_TASKRUN', 'SINGLE_ISSUER'],
@@ -111,6 +124,7 @@ export const KNOBS = {
       },
     }),
     registeredRingFd: knob({
+      engines: IO_URING_ONLY,
       schema: z.boolean().default(false),
       label: 'Registered ring fd', help: "Registers the server ring's fd with the kernel (io_uring_register_ring_fd), so each io_uring_enter skips the fdget/fdput of the ring's file.",
       kernel: 'Linux 5.18', applies: 'new-ring', engine: true, settings: ['REGISTERED_RING_FD'],
@@ -120,11 +134,13 @@ export const KNOBS = {
     }),
     bufferRing: {
       size: knob({
+      engines: IO_URING_ONLY,
         schema: powerOfTwo(64, 1 << 20).default(2048),
         label: 'Buffer size', unit: 'bytes', help: 'Bytes per provided receive buffer; a message larger than this spans several buffers.',
         applies: 'new-ring', engine: true,
       }),
       count: knob({
+      engines: IO_URING_ONLY,
         schema: powerOfTwo(1, 32_768).default(4096),
         label: 'Buffers', unit: 'buffers', help: 'Provided buffers in the ring; too few for the connections in flight shows as ENOBUFS re-arms.',
         kernel: 'Linux 5.19 (provided-buffer rings)', applies: 'new-ring', engine: true, settings: ['BUF_RING_ALLOC', 'BUF_RING_REGISTER'],

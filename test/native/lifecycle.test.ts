@@ -132,14 +132,14 @@ describe('config validation', () => {
     expect(() => (native.start as any)()).toThrow(/config must be an object \(got undefined\)/);
   });
 
-  it('speaks protocol 1 only, and refuses epoll and several rings until the engine issue brings them', () => {
+  it('speaks protocol 1 only, and refuses an unknown engine and several rings until the engine issue brings them', () => {
     expect(native.PROTOCOL_VERSION).toBe(1);
     const c: any = config();
     c.protocol = 2;
     expect(() => native.start(c)).toThrow(TypeError);
     expect(() => native.start(c)).toThrow(/config\.protocol must be 1 \(got 2\)/);
-    expect(() => native.start(config({ engine: 'epoll' }))).toThrow(RangeError);
-    expect(() => native.start(config({ engine: 'epoll' }))).toThrow(/config\.server\.engine .*epoll server arrives with the engine issue/);
+    expect(() => native.start(config({ engine: 'kqueue' as never }))).toThrow(RangeError);
+    expect(() => native.start(config({ engine: 'kqueue' as never }))).toThrow(/config\.server\.engine must be 'io_uring' or 'epoll' \(got 'kqueue'\)/);
     expect(() => native.start(config({ rings: 2 }))).toThrow(RangeError);
     expect(() => native.start(config({ rings: 2 }))).toThrow(/config\.server\.rings must be 1 .*several rings arrive with the engine issue/);
     expect(native.stop()).toBeNull();

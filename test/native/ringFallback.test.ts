@@ -21,6 +21,7 @@ describe('ring setup fallback (fake kernel)', () => {
     expect(attempts(r)).toEqual([sorted(['SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER', 'DEFER_TASKRUN'])]);
     expect(r.refused).toEqual([]);
     expect(r.applied).toEqual({
+      engine: 'io_uring',
       ringEntries: 256,
       sqpoll: { enabled: false, cpu: null, idleMs: 1000 },
       taskrun: 'defer',

@@ -21,11 +21,38 @@ export function nativeConfigFor(profile: Profile, maxDurationMs: number): Native
 /** The requested profile with every knob the engine reports replaced by what it applied. */
 export function appliedProfile(requested: Profile, applied: NativeApplied): Profile {
   const profile = structuredClone(requested) as unknown as Record<string, unknown>;
+  const engine = engineOf(requested, applied);
   for (const entry of ENGINE_KNOBS) {
-    const value = valueAt(applied, entry.path.split('.'));
-    if (value !== undefined) setValueAt(profile, entry.path.split('.'), value);
+    const path = entry.path.split('.');
+    // A knob that does nothing for this engine is not "applied": it shows its default (off).
+    const value = entry.engines && !entry.engines.includes(engine) ? entry.schema.parse(undefined) : valueAt(applied, path);
+    if (value !== undefined) setValueAt(profile, path, value);
   }
   return profile as unknown as Profile;
+}
+
+function engineOf(requested: Profile, applied: NativeApplied): Profile['server']['engine'] {
+  return ((applied as { server?: { engine?: Profile['server']['engine'] } }).server?.engine) ?? requested.server.engine;
+}
+
+/**
+ * Knobs asked for that the engine in use has no use for (ring knobs with the epoll server):
+ * refused by the lab itself (errno 0), so the summary never shows them as if they applied.
+ */
+export function inapplicableKnobs(requested: Profile, applied: NativeApplied): RejectedKnob[] {
+  const engine = engineOf(requested, applied);
+  const rejected: RejectedKnob[] = [];
+  for (const entry of ENGINE_KNOBS) {
+    if (!entry.engines || entry.engines.includes(engine)) continue;
+    const value = valueAt(requested, entry.path.split('.'));
+    if (JSON.stringify(value) === JSON.stringify(entry.schema.parse(undefined))) continue;
+    rejected.push({
+      knob: entry.path, requested: value, errno: 0, code: 'NOT_APPLICABLE',
+      reason: `${entry.label} acts on io_uring rings; the ${engine} server has none, so it did nothing`,
+      fix: `set server.engine to ${entry.engines.join(' or ')} to use it, or leave ${entry.path} at its default`,
+    });
+  }
+  return rejected;
 }
 
 /** Ring setup flags the kernel refused, as the knobs they belong to, with reasons and fixes. */

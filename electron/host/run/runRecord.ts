@@ -13,7 +13,7 @@ import {
   HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
-import { appliedProfile, rejectedKnobs } from '../engine/adapter';
+import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
 export const LOAD_SATURATION_SHARE = 0.9;
@@ -98,7 +98,7 @@ export class RunRecord {
       atMs,
       changed: previous ? knobChanges(previous.requested, requested) : [],
       applied: appliedProfile(requested, started.applied),
-      rejected: rejectedKnobs(started.refused),
+      rejected: [...rejectedKnobs(started.refused), ...inapplicableKnobs(requested, started.applied)],
       ring: started.ring,
     };
     this.phases.push({ phase, requested, endMs: null, stats: new StatsAccumulator() });

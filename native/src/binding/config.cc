@@ -71,10 +71,13 @@ server_config ParseServer(const Fields &s)
 	std::memset(&c, 0, sizeof(c));
 
 	std::string engine = s.String("engine", "'io_uring' or 'epoll'");
-	if (engine != "io_uring")
-		throw Napi::RangeError::New(env, s.Path("engine") + " must be 'io_uring' for now (got '" + engine +
-							 "'): the epoll server arrives with the engine issue");
-	c.engine = SERVER_ENGINE_IO_URING;
+	if (engine == "io_uring")
+		c.engine = SERVER_ENGINE_IO_URING;
+	else if (engine == "epoll")
+		c.engine = SERVER_ENGINE_EPOLL;
+	else
+		throw Napi::RangeError::New(env, s.Path("engine") + " must be 'io_uring' or 'epoll' (got '" + engine + "')");
+	// The ring knobs below are parsed (and checked) whichever engine runs; epoll ignores them.
 	double rings = s.Integer("rings", 0, 1 << 20);
 	if (rings != 1)
 		throw Napi::RangeError::New(env, s.Path("rings") + " must be 1 for now (got " +

@@ -148,8 +148,40 @@ Napi::Array FeatureNames(Napi::Env env, unsigned features)
 	return a;
 }
 
+namespace {
+
+// The epoll server has no io_uring: its ring knobs did not apply, and there is nothing the
+// kernel refused or changed. They are reported at their requested values (what the host
+// already holds), so `applied` never claims a ring setting took effect differently.
+Napi::Object AppliedEpollServer(Napi::Env env, const server_config &requested)
+{
+	const ring_request &q = requested.ring;
+	Napi::Object sqpoll = Napi::Object::New(env);
+	sqpoll.Set("enabled", (bool)q.sqpoll);
+	sqpoll.Set("cpu", q.sqpoll_cpu >= 0 ? Napi::Value(Napi::Number::New(env, q.sqpoll_cpu)) : env.Null());
+	sqpoll.Set("idleMs", q.sqpoll_idle_ms);
+
+	Napi::Object buffer_ring = Napi::Object::New(env);
+	buffer_ring.Set("size", requested.buf_size);
+	buffer_ring.Set("count", requested.buf_count);
+
+	Napi::Object server = Napi::Object::New(env);
+	server.Set("engine", "epoll");
+	server.Set("ringEntries", q.entries);
+	server.Set("sqpoll", sqpoll);
+	server.Set("taskrun", TaskrunName(q.taskrun));
+	server.Set("registeredRingFd", (bool)q.register_fd);
+	server.Set("bufferRing", buffer_ring);
+	return server;
+}
+
+} // namespace
+
 Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const ring_setup_result &r)
 {
+	if (requested.engine == SERVER_ENGINE_EPOLL)
+		return AppliedEpollServer(env, requested);
+
 	Napi::Object sqpoll = Napi::Object::New(env);
 	sqpoll.Set("enabled", (bool)r.sqpoll);
 	sqpoll.Set("cpu", r.sqpoll_cpu >= 0 ? Napi::Value(Napi::Number::New(env, r.sqpoll_cpu)) : env.Null());
@@ -162,6 +194,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	buffer_ring.Set("count", requested.buf_count);
 
 	Napi::Object server = Napi::Object::New(env);
+	server.Set("engine", "io_uring");
 	server.Set("ringEntries", r.sq_entries);
 	server.Set("sqpoll", sqpoll);
 	server.Set("taskrun", TaskrunName(r.taskrun));

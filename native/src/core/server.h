@@ -1,5 +1,5 @@
 /*
- * What the engine needs from a server, whichever engine it runs (io_uring today, epoll next):
+ * What the engine needs from a server, whichever engine it runs (io_uring or epoll):
  * a struct server the engine owns and reads, and a small table of operations. The server runs
  * on its own worker thread; everything it publishes for snapshots lives here, written only by
  * that thread.
@@ -20,7 +20,7 @@ extern "C" {
 struct latch;
 struct server_ops;
 
-enum server_engine { SERVER_ENGINE_IO_URING = 0 };
+enum server_engine { SERVER_ENGINE_IO_URING = 0, SERVER_ENGINE_EPOLL = 1 };
 
 struct server_config {
 	enum server_engine engine;
@@ -35,7 +35,7 @@ struct server {
 	struct server_config cfg;
 	struct worker worker;
 
-	/* Filled in by start-up, before the worker reports. */
+	/* Filled in by start-up, before the worker reports; ring stays zero for a server without an io_uring (epoll). */
 	int port;
 	struct ring_setup_result ring;
 

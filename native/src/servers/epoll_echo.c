@@ -1,0 +1,230 @@
+/*
+ * The epoll echo server thread: start-up (the epoll set, the listening socket on 127.0.0.1),
+ * the loop, accept, teardown. A connection's echo path is in epoll_echo_conn.c.
+ *
+ * One edge-triggered epoll set holds the listening socket, every connection and the worker's
+ * wake-up eventfd (core/worker.c), so stop() wakes epoll_wait like it wakes an io_uring wait.
+ * The loop is epoll_wait, every event, then one pass over the connections whose turn ended
+ * with input left (epoll_wait does not block while there are any).
+ *
+ * Accepting: the listening socket is non-blocking and accept4 runs until EAGAIN. An accept
+ * refused for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) leaves the
+ * connection in the backlog: retrying at once would fail at once, a busy spin, and with edge
+ * triggering no new event would come for it anyway. It is counted as a server error and
+ * accepting resumes after 10 ms (the epoll_wait timeout), as the io_uring server does.
+ *
+ * There is no io_uring here: the server's ring result stays zero (no flags, no features, no
+ * entries), and its CPU is this thread's CPU clock alone (no SQPOLL or io-wq helpers).
+ */
+#define _GNU_SOURCE
+#include "servers/epoll_echo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/counters.h"
+#include "core/loopback.h"
+#include "servers/epoll_echo_state.h"
+
+#define ACCEPT_BACKOFF_NS (10 * NS_PER_MS)
+#define EVENTS_PER_WAIT 256
+
+/* Accepts until the backlog is empty (EAGAIN) or accepting has to pause. */
+static void accept_all(struct epoll_state *st)
+{
+	if (st->accept_resume_ns)
+		return;
+	for (;;) {
+		int fd = accept4(st->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			int one = 1;
+			/* Echo replies are small writes: do not let Nagle hold them. */
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			if (econn_open(st, fd))
+				counter_add(&st->pub->errors, 1);
+			continue;
+		}
+		/* That connection went away before we took it: on to the next. */
+		if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		/* EMFILE, ENFILE, ENOBUFS, ENOMEM (and anything unexpected): a retry right away
+		 * would fail the same way. */
+		counter_add(&st->pub->errors, 1);
+		st->accept_resume_ns = mono_ns() + ACCEPT_BACKOFF_NS;
+		return;
+	}
+}
+
+/* epoll_wait's timeout: 0 while connections wait for their next turn, until the accept
+ * backoff ends while paused, otherwise none. */
+static int wait_timeout_ms(const struct epoll_state *st)
+{
+	if (st->ready)
+		return 0;
+	if (st->accept_resume_ns) {
+		uint64_t now = mono_ns();
+		if (now >= st->accept_resume_ns)
+			return 0;
+		return (int)((st->accept_resume_ns - now + NS_PER_MS - 1) / NS_PER_MS);
+	}
+	return -1;
+}
+
+/* debugPauseServer(): one sleep on the server thread, nothing served meanwhile. */
+static void debug_pause(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	/* Signals are blocked on this thread, so no EINTR to resume from. */
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+/* The loop, until woken or dead (the worker body's run). */
+static void serve(void *state)
+{
+	struct epoll_state *st = state;
+	struct server *s = st->pub;
+	struct epoll_event events[EVENTS_PER_WAIT];
+
+	while (!st->stopping) {
+		int n = 0;
+		/* The same test hooks as the io_uring server, read the same way. */
+		if (__builtin_expect(__atomic_load_n(&s->debug_pause_ms, __ATOMIC_RELAXED) ||
+				     __atomic_load_n(&s->debug_fail_err, __ATOMIC_RELAXED), 0)) {
+			int pause_ms = __atomic_exchange_n(&s->debug_pause_ms, 0, __ATOMIC_RELAXED);
+			if (pause_ms > 0)
+				debug_pause((unsigned)pause_ms);
+			n = __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
+		}
+		if (!n) {
+			n = epoll_wait(st->epfd, events, EVENTS_PER_WAIT, wait_timeout_ms(st));
+			if (n < 0)
+				n = errno == EINTR ? 0 : -errno;
+		}
+		if (n < 0) {
+			/* Counted first, published second: a snapshot that sees the error
+			 * (acquire) also sees it counted. */
+			counter_add(&s->errors, 1);
+			__atomic_store_n(&s->loop_err, n, __ATOMIC_RELEASE);
+			return;
+		}
+
+		for (int i = 0; i < n; i++) {
+			uint64_t key = events[i].data.u64;
+			if (key == EPOLL_KEY_WAKE)
+				st->stopping = 1;
+			else if (key == EPOLL_KEY_LISTEN)
+				accept_all(st);
+			else if (key < st->nconns && st->conns[key]->fd >= 0)
+				econn_serve(st, st->conns[key]);
+		}
+		if (st->stopping)
+			break;
+		if (st->accept_resume_ns && mono_ns() >= st->accept_resume_ns) {
+			st->accept_resume_ns = 0;
+			accept_all(st);
+		}
+		if (st->ready)
+			econn_serve_ready(st);
+	}
+}
+
+static int epoll_add(struct epoll_state *st, int fd, uint32_t events, uint64_t key)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = key };
+
+	return epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* The listening socket: non-blocking, reusable right after the previous run's TIME_WAITs. */
+static int listen_socket(struct epoll_state *st, enum start_step *step)
+{
+	struct sockaddr_in addr = loopback_addr(st->pub->cfg.port);
+	socklen_t len = sizeof(addr);
+
+	*step = STEP_SERVER_SOCKET;
+	st->listen_fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
+	if (st->listen_fd < 0)
+		return st->listen_fd;
+	if (fcntl(st->listen_fd, F_SETFL, O_NONBLOCK))
+		return -errno;
+
+	*step = STEP_SERVER_BIND;
+	if (bind(st->listen_fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+
+	*step = STEP_SERVER_LISTEN;
+	if (listen(st->listen_fd, SOMAXCONN))
+		return -errno;
+	if (getsockname(st->listen_fd, (struct sockaddr *)&addr, &len))
+		return -errno;
+	st->pub->port = ntohs(addr.sin_port);
+	return 0;
+}
+
+/* Everything up to listening: the scratch buffer, the epoll set (the wake-up eventfd and the
+ * listening socket in it). The epoll set counts as the server's socket setup
+ * (STEP_SERVER_SOCKET): there is no ring to blame. */
+static int server_setup(void *owner, void *state, enum start_step *step)
+{
+	struct server *s = owner;
+	struct epoll_state *st = state;
+	int ret;
+
+	st->pub = s;
+	st->listen_fd = -1;
+	st->epfd = -1;
+	*step = STEP_SERVER_SOCKET;
+	st->scratch = malloc(EPOLL_ECHO_CHUNK);
+	if (!st->scratch)
+		return -ENOMEM;
+	st->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (st->epfd < 0)
+		return -errno;
+	/* Level-triggered: once written, the eventfd stays readable until the thread is gone. */
+	ret = epoll_add(st, s->worker.wake_fd, EPOLLIN, EPOLL_KEY_WAKE);
+	if (ret)
+		return ret;
+
+	ret = listen_socket(st, step);
+	if (ret)
+		return ret;
+	*step = STEP_SERVER_LISTEN;
+	return epoll_add(st, st->listen_fd, EPOLLIN | EPOLLET, EPOLL_KEY_LISTEN);
+}
+
+static void server_teardown(void *state, int ran)
+{
+	struct epoll_state *st = state;
+
+	(void)ran;
+	/* No ring and no helpers, but the engine's last CPU scan runs here like everywhere else. */
+	worker_before_ring_exit(&st->pub->worker);
+	econn_free_all(st);
+	if (st->listen_fd >= 0)
+		close(st->listen_fd);
+	if (st->epfd >= 0)
+		close(st->epfd);
+	free(st->scratch);
+}
+
+static void epoll_echo_memory(const struct server_config *cfg, unsigned nconns, struct memory_needs *m)
+{
+	(void)cfg;
+	m->conn_state += epoll_conn_state_bytes(nconns);
+}
+
+const struct server_ops epoll_echo_server_ops = {
+	.body = { sizeof(struct epoll_state), server_setup, serve, server_teardown },
+	.memory = epoll_echo_memory,
+};

@@ -1,0 +1,244 @@
+/*
+ * The epoll echo server's connection path. Every socket is non-blocking and edge-triggered:
+ * an event means "something changed", so a connection is served until the kernel says EAGAIN
+ * (or until its turn ends, see below).
+ *
+ * A read lands in the thread's scratch buffer and is written straight back. Whatever the
+ * socket does not take (a short write, or EAGAIN) is copied into the connection's pending
+ * buffer, EPOLLOUT joins its interest set, and the connection is not read again until the
+ * pending bytes are written: a client that does not read its echoes stops being read (TCP flow
+ * control does the rest), so a connection never holds more than one read's worth. EPOLLOUT is
+ * in the set only while bytes are pending; otherwise every ACK would wake the loop.
+ *
+ * Fairness: a connection gets EPOLL_ECHO_READS_PER_TURN reads per event. If it still has input
+ * then, it goes on the ready list and is served again after the rest of the batch (epoll will
+ * not report it again: with edge triggering, its input is old news).
+ *
+ * EOF (a read of 0) is a half-close: what is pending is written, then the socket closes.
+ * Resets and broken pipes are the peer going away, not server errors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/counters.h"
+#include "servers/epoll_echo_state.h"
+
+size_t epoll_conn_state_bytes(unsigned nconns)
+{
+	/* The worst case: every connection holding a pending buffer, plus the scratch buffer. */
+	return (size_t)nconns * (sizeof(struct econn) + sizeof(struct econn *) + EPOLL_ECHO_CHUNK) + EPOLL_ECHO_CHUNK;
+}
+
+/* Errors that are just the peer going away. */
+static int peer_gone(int err)
+{
+	return err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ECONNABORTED || err == ETIMEDOUT;
+}
+
+static void conn_close(struct epoll_state *st, struct econn *c, int err)
+{
+	if (err && !peer_gone(err) && !st->stopping)
+		counter_add(&st->pub->errors, 1);
+	/* Closing the only descriptor of the socket also takes it out of the epoll set. */
+	close(c->fd);
+	c->fd = -1;
+	c->head = c->tail = 0;
+	counter_add(&st->pub->active, (uint64_t)-1);
+	/* A queued conn stays on the ready list (its queued bit keeps it off twice); the ready pass
+	 * skips it if it is still closed then, or serves its new socket, which is harmless. */
+	c->free_next = st->free_conns;
+	st->free_conns = c;
+}
+
+static int set_interest(struct epoll_state *st, struct econn *c, int want_out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET | (want_out ? EPOLLOUT : 0), .data.u64 = c->slot };
+
+	if (epoll_ctl(st->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		return -errno;
+	c->want_out = want_out ? 1 : 0;
+	return 0;
+}
+
+static struct econn *conn_alloc(struct epoll_state *st)
+{
+	struct econn *c = st->free_conns;
+
+	if (c) {
+		st->free_conns = c->free_next;
+		return c;
+	}
+	if (st->nconns == st->cap_conns) {
+		unsigned cap = st->cap_conns ? st->cap_conns * 2 : 64;
+		struct econn **grown = realloc(st->conns, sizeof(*grown) * cap);
+		if (!grown)
+			return NULL;
+		st->conns = grown;
+		st->cap_conns = cap;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->slot = st->nconns;
+	st->conns[st->nconns++] = c;
+	return c;
+}
+
+int econn_open(struct epoll_state *st, int fd)
+{
+	struct econn *c = conn_alloc(st);
+	int ret;
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->want_out = 0;
+	c->eof = 0;
+	c->head = c->tail = 0;
+	/* Edge-triggered: adding a socket that already has input reports it at once. */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = c->slot };
+	if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		ret = -errno;
+		close(fd);
+		c->fd = -1;
+		c->free_next = st->free_conns;
+		st->free_conns = c;
+		return ret;
+	}
+	counter_add(&st->pub->accepted, 1);
+	counter_add(&st->pub->active, 1);
+	return 0;
+}
+
+/* Writes buf[*off, len) until done or EAGAIN; 0, or the errno that ends the connection. */
+static int write_some(int fd, const char *buf, size_t *off, size_t len)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			*off += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		else
+			return n < 0 ? errno : EPIPE;
+	}
+	return 0;
+}
+
+/* Keeps what the socket did not take of scratch[off, len); 0 or ENOMEM. */
+static int keep_pending(struct econn *c, const char *scratch, size_t off, size_t len)
+{
+	if (!c->pending && !(c->pending = malloc(EPOLL_ECHO_CHUNK)))
+		return ENOMEM;
+	memcpy(c->pending, scratch + off, len - off);
+	c->head = 0;
+	c->tail = len - off;
+	return 0;
+}
+
+static void queue_ready(struct epoll_state *st, struct econn *c)
+{
+	if (c->queued)
+		return;
+	c->queued = 1;
+	c->ready_next = NULL;
+	if (st->ready_tail)
+		st->ready_tail->ready_next = c;
+	else
+		st->ready = c;
+	st->ready_tail = c;
+}
+
+void econn_serve(struct epoll_state *st, struct econn *c)
+{
+	int err;
+
+	for (unsigned reads = 0;;) {
+		if (c->head < c->tail) {
+			err = write_some(c->fd, c->pending, &c->head, c->tail);
+			if (err)
+				goto fail;
+			if (c->head < c->tail) {
+				/* Still pending: wait for room, and do not read meanwhile. */
+				if (!c->want_out && (err = -set_interest(st, c, 1)))
+					goto fail;
+				return;
+			}
+			c->head = c->tail = 0;
+		}
+		if (c->eof) {
+			conn_close(st, c, 0);
+			return;
+		}
+		if (reads == EPOLL_ECHO_READS_PER_TURN) {
+			queue_ready(st, c);
+			break;
+		}
+		ssize_t n = recv(c->fd, st->scratch, EPOLL_ECHO_CHUNK, MSG_DONTWAIT);
+		if (n > 0) {
+			size_t off = 0;
+			reads++;
+			err = write_some(c->fd, st->scratch, &off, (size_t)n);
+			if (!err && off < (size_t)n)
+				err = keep_pending(c, st->scratch, off, (size_t)n);
+			if (err)
+				goto fail;
+		} else if (n == 0) {
+			c->eof = 1;
+		} else if (errno == EINTR) {
+			continue;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			break;
+		} else {
+			err = errno;
+			goto fail;
+		}
+	}
+	/* Nothing pending: EPOLLOUT would only wake the loop for nothing. */
+	if (c->want_out && (err = -set_interest(st, c, 0)))
+		goto fail;
+	return;
+fail:
+	conn_close(st, c, err);
+}
+
+void econn_serve_ready(struct epoll_state *st)
+{
+	struct econn *c = st->ready;
+
+	st->ready = st->ready_tail = NULL;
+	while (c) {
+		struct econn *next = c->ready_next;
+		c->queued = 0;
+		if (c->fd >= 0)
+			econn_serve(st, c);
+		c = next;
+	}
+}
+
+void econn_free_all(struct epoll_state *st)
+{
+	for (unsigned i = 0; i < st->nconns; i++) {
+		struct econn *c = st->conns[i];
+		if (c->fd >= 0) {
+			close(c->fd);
+			counter_add(&st->pub->active, (uint64_t)-1);
+		}
+		free(c->pending);
+		free(c);
+	}
+	free(st->conns);
+	st->conns = NULL;
+	st->nconns = st->cap_conns = 0;
+	st->free_conns = NULL;
+	st->ready = st->ready_tail = NULL;
+}

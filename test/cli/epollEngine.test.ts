@@ -1,0 +1,49 @@
+/**
+ * `uring-lab run --set server.engine=epoll`: the epoll baseline through the built CLI, checked
+ * against the RunSummary contract.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RunSummarySchema } from '../../electron/contract';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'run', ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('uring-lab run with the epoll server', () => {
+  it('--set server.engine=epoll runs the epoll baseline', () => {
+    const r = run('--duration', '1', '--set', 'server.engine=epoll', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout.trim()));
+    expect(s.status).toBe('completed');
+    expect(s.applied.server.engine).toBe('epoll');
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+    expect(s.throughputRps).toBeGreaterThan(0);
+    expect(s.serverCpuNsPerReq).toBeGreaterThan(0);
+    // No io_uring on the server: nothing refused, no ring flags.
+    expect(s.rejected).toEqual([]);
+    expect(s.ring.flags).toEqual([]);
+  });
+
+  it('reports ring knobs asked for with epoll as refused (not applicable), never as applied', () => {
+    const r = run('--duration', '1', '--set', 'server.engine=epoll', '--set', 'server.sqpoll.enabled=true', '--set', 'server.bufferRing.count=1024', '--json');
+    expect(r.status).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout.trim()));
+    expect(s.applied.server.sqpoll.enabled).toBe(false);
+    expect(s.applied.server.bufferRing.count).toBe(4096);
+    const refused = Object.fromEntries(s.rejected.map((k) => [k.knob, k]));
+    expect(refused['server.sqpoll.enabled']).toMatchObject({ code: 'NOT_APPLICABLE', errno: 0, requested: true });
+    expect(refused['server.sqpoll.enabled'].reason).toMatch(/epoll server has none/);
+    expect(refused['server.bufferRing.count']).toMatchObject({ code: 'NOT_APPLICABLE', requested: 1024 });
+    expect(s.rejected).toHaveLength(2);
+  });
+
+  it('refuses an unknown engine before it starts', () => {
+    const r = run('--duration', '1', '--set', 'server.engine=kqueue', '--json');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/server\.engine must be one of "io_uring", "epoll"/);
+  });
+});
