@@ -16,6 +16,10 @@ const cases = [
   { name: 'io_uring, SQPOLL on, pinned to CPU 1', sets: ['server.sqpoll.enabled=true', 'server.taskrun=default', 'server.sqpoll.cpu=1'] },
   { name: 'io_uring, 4 KiB messages', sets: ['load.messageBytes=4096'] },
   { name: 'io_uring, 64 KiB messages, 8 conns', sets: ['load.messageBytes=65536', 'load.connections=8'] },
+  // The epoll baseline: the same load, the same frames and counters, a plain epoll server.
+  { name: 'epoll,    128 B messages', sets: ['server.engine=epoll'] },
+  { name: 'epoll,    4 KiB messages', sets: ['server.engine=epoll', 'load.messageBytes=4096'] },
+  { name: 'epoll,    64 KiB messages, 8 conns', sets: ['server.engine=epoll', 'load.messageBytes=65536', 'load.connections=8'] },
 ];
 
 function run(sets) {
