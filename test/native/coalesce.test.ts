@@ -2,50 +2,19 @@
 // sendmsg per connection over its whole FIFO of received buffers. A message that spans several
 // provided buffers must come back whole and in order, and so must back-to-back messages.
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { connectTo, readExactly } from './socketClient';
 
 afterEach(stopQuietly);
 
-function connectTo(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
-/** Collects exactly n bytes from a socket (fails on close, error or timeout). */
-function collect(sock: Socket, n: number, timeoutMs = 8000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const timer = setTimeout(() => done(new Error(`timed out with ${got}/${n} bytes`)), timeoutMs);
-    const onData = (b: Buffer) => {
-      chunks.push(b);
-      got += b.length;
-      if (got >= n) done();
-    };
-    const onEnd = () => done(new Error(`connection closed with ${got}/${n} bytes`));
-    function done(err?: Error) {
-      clearTimeout(timer);
-      sock.off('data', onData);
-      sock.off('end', onEnd);
-      sock.off('error', done);
-      if (err) reject(err);
-      else if (got !== n) reject(new Error(`got ${got} bytes, expected ${n}`));
-      else resolve(Buffer.concat(chunks));
-    }
-    sock.on('data', onData);
-    sock.on('end', onEnd);
-    sock.on('error', done);
-  });
-}
 
 /** Writes the messages back to back (one write each, no waiting) and checks the echo. */
 async function pipelined(sock: Socket, messages: Buffer[]): Promise<void> {
   const all = Buffer.concat(messages);
-  const echoed = collect(sock, all.length);
+  const echoed = readExactly(sock, all.length, { exact: true });
   for (const m of messages) sock.write(m);
   const back = await echoed;
   // Compare message by message so a failure names the first one out of place.
@@ -79,7 +48,7 @@ describe('ordered coalescing over 2 KiB provided buffers', () => {
         await Promise.all(
           socks.map(async (s) => {
             const payload = randomBytes(4096);
-            const echoed = collect(s, payload.length);
+            const echoed = readExactly(s, payload.length, { exact: true });
             s.write(payload);
             expect((await echoed).equals(payload)).toBe(true);
           }),

@@ -1,47 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { connectTo, readExactly } from './socketClient';
 import type * as Native from '../../native';
 
 afterEach(stopQuietly);
 
-/** Reads exactly n bytes from a socket (or fails on close/error/timeout). */
-function readExactly(sock: Socket, n: number, timeoutMs = 5000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const timer = setTimeout(() => done(new Error(`timed out with ${got}/${n} bytes`)), timeoutMs);
-    const onData = (b: Buffer) => {
-      chunks.push(b);
-      got += b.length;
-      if (got >= n) done();
-    };
-    const onEnd = () => done(new Error(`connection closed with ${got}/${n} bytes`));
-    function done(err?: Error) {
-      clearTimeout(timer);
-      sock.off('data', onData);
-      sock.off('end', onEnd);
-      sock.off('error', done);
-      if (err) reject(err);
-      else {
-        const all = Buffer.concat(chunks);
-        if (all.length > n) sock.unshift(all.subarray(n));
-        resolve(all.subarray(0, n));
-      }
-    }
-    sock.on('data', onData);
-    sock.on('end', onEnd);
-    sock.on('error', done);
-  });
-}
 
-function connectTo(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 describe('echo through the native load generator', () => {
   for (const messageBytes of [1, 128, 4096, 65536]) {
@@ -86,9 +51,10 @@ describe('echo through the native load generator', () => {
   });
 });
 
-describe('echo to an independent Node client', () => {
+// The server's contract with any TCP client holds for both server engines.
+for (const engine of ['io_uring', 'epoll'] as const) describe(`echo to an independent Node client (${engine})`, () => {
   it('returns random 64 KiB, 1 B and 4 KiB payloads byte for byte', async () => {
-    const { port } = native.start(config({ load: { connections: 0 } }));
+    const { port } = native.start(config({ engine, load: { connections: 0 } }));
     const sock = await connectTo(port);
     try {
       for (const size of [65536, 1, 4096]) {
@@ -109,7 +75,7 @@ describe('echo to an independent Node client', () => {
   });
 
   it('flushes the echo after the client half-closes, then closes', async () => {
-    const { port } = native.start(config({ load: { connections: 0 } }));
+    const { port } = native.start(config({ engine, load: { connections: 0 } }));
     const sock = await connectTo(port);
     const payload = randomBytes(200_000);
     const received: Buffer[] = [];
@@ -127,7 +93,7 @@ describe('echo to an independent Node client', () => {
   });
 
   it('serves many concurrent clients', async () => {
-    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { count: 64 } }));
+    const { port } = native.start(config({ engine, load: { connections: 0 }, bufferRing: { count: 64 } }));
     const socks = await Promise.all(Array.from({ length: 20 }, () => connectTo(port)));
     try {
       await sleep(20);

@@ -7,7 +7,10 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+
+#include "start_step.h"
 
 static inline struct sockaddr_in loopback_addr(uint16_t port)
 {
@@ -30,6 +33,37 @@ static inline int tcp_socket(int level, int option)
 		return -errno;
 	setsockopt(fd, level, option, &one, sizeof(one));
 	return fd;
+}
+
+/*
+ * The server's listening socket on 127.0.0.1:port (0: ephemeral), reusable right after the
+ * previous run's TIME_WAITs (SO_REUSEADDR). Stores the fd in *fd as soon as it exists (the
+ * caller closes it whatever happens) and the bound port in *bound_port; 0 or -errno, with
+ * *step naming the call that failed.
+ */
+static inline int loopback_listen(uint16_t port, int nonblocking, int *fd, int *bound_port, enum start_step *step)
+{
+	struct sockaddr_in addr = loopback_addr(port);
+	socklen_t len = sizeof(addr);
+
+	*step = STEP_SERVER_SOCKET;
+	*fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
+	if (*fd < 0)
+		return *fd;
+	if (nonblocking && fcntl(*fd, F_SETFL, O_NONBLOCK))
+		return -errno;
+
+	*step = STEP_SERVER_BIND;
+	if (bind(*fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+
+	*step = STEP_SERVER_LISTEN;
+	if (listen(*fd, SOMAXCONN))
+		return -errno;
+	if (getsockname(*fd, (struct sockaddr *)&addr, &len))
+		return -errno;
+	*bound_port = ntohs(addr.sin_port);
+	return 0;
 }
 
 #endif

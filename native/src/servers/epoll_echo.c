@@ -149,27 +149,7 @@ static int epoll_add(struct epoll_state *st, int fd, uint32_t events, uint64_t k
 /* The listening socket: non-blocking, reusable right after the previous run's TIME_WAITs. */
 static int listen_socket(struct epoll_state *st, enum start_step *step)
 {
-	struct sockaddr_in addr = loopback_addr(st->pub->cfg.port);
-	socklen_t len = sizeof(addr);
-
-	*step = STEP_SERVER_SOCKET;
-	st->listen_fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
-	if (st->listen_fd < 0)
-		return st->listen_fd;
-	if (fcntl(st->listen_fd, F_SETFL, O_NONBLOCK))
-		return -errno;
-
-	*step = STEP_SERVER_BIND;
-	if (bind(st->listen_fd, (struct sockaddr *)&addr, sizeof(addr)))
-		return -errno;
-
-	*step = STEP_SERVER_LISTEN;
-	if (listen(st->listen_fd, SOMAXCONN))
-		return -errno;
-	if (getsockname(st->listen_fd, (struct sockaddr *)&addr, &len))
-		return -errno;
-	st->pub->port = ntohs(addr.sin_port);
-	return 0;
+	return loopback_listen(st->pub->cfg.port, 1, &st->listen_fd, &st->pub->port, step);
 }
 
 /* Everything up to listening: the scratch buffer, the epoll set (the wake-up eventfd and the

@@ -89,26 +89,7 @@ out:
 
 int listen_socket(struct echo_state *st, enum start_step *step)
 {
-	struct sockaddr_in addr = loopback_addr(st->pub->cfg.port);
-	socklen_t len = sizeof(addr);
-
-	/* A fixed port must be reusable right after the previous run's TIME_WAITs (SO_REUSEADDR). */
-	*step = STEP_SERVER_SOCKET;
-	st->listen_fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
-	if (st->listen_fd < 0)
-		return st->listen_fd;
-
-	*step = STEP_SERVER_BIND;
-	if (bind(st->listen_fd, (struct sockaddr *)&addr, sizeof(addr)))
-		return -errno;
-
-	*step = STEP_SERVER_LISTEN;
-	if (listen(st->listen_fd, SOMAXCONN))
-		return -errno;
-	if (getsockname(st->listen_fd, (struct sockaddr *)&addr, &len))
-		return -errno;
-	st->pub->port = ntohs(addr.sin_port);
-	return 0;
+	return loopback_listen(st->pub->cfg.port, 0, &st->listen_fd, &st->pub->port, step);
 }
 
 void arm_accept(struct echo_state *st)
