@@ -41,7 +41,7 @@ export interface ServerConfig {
   /**
    * 'io_uring': the io_uring echo server. 'epoll': the baseline, an edge-triggered epoll echo
    * server with non-blocking sockets on its own thread. The ring knobs (ringEntries, sqpoll,
-   * taskrun, registeredRingFd, bufferRing) configure the io_uring server only: with 'epoll' they
+   * taskrun, registeredRingFd, iopoll, bufferRing) configure the io_uring server only: with 'epoll' they
    * are still type-checked but do not apply (see AppliedSettings and StartResult.ring). The
    * load generator runs on io_uring either way.
    */
@@ -60,6 +60,14 @@ export interface ServerConfig {
    * without it, and the refusal is reported as 'REGISTERED_RING_FD'. Load rings never register.
    */
   registeredRingFd: boolean;
+  /**
+   * Ask for IORING_SETUP_IOPOLL on the server ring (busy-polled completions; meant for O_DIRECT
+   * storage on devices with poll queues). The kernel accepts an IOPOLL ring but refuses socket
+   * ops on it with EINVAL, so once the ring settles with IOPOLL it gets one recv on a
+   * socketpair; if that fails the ring is made again without IOPOLL and 'IOPOLL' is reported
+   * refused (cause 'refused', the recv's errno, requested true). Load rings never use it.
+   */
+  iopoll: boolean;
   /** The provided-buffer ring the server receives into. */
   bufferRing: BufferRingSettings;
 }
@@ -108,6 +116,8 @@ export interface AppliedSettings {
     taskrun: Taskrun;
     /** The ring's fd is registered (io_uring_register_ring_fd succeeded); false when not requested or refused. */
     registeredRingFd: boolean;
+    /** IOPOLL took effect and the ring took a socket op; false when not requested or refused. */
+    iopoll: boolean;
     bufferRing: BufferRingSettings;
   };
 }
@@ -133,22 +143,24 @@ export interface RefusedSetting {
    * (sqpoll.cpu), 'DEFER_TASKRUN', 'SINGLE_ISSUER' (taskrun 'defer'), 'COOP_TASKRUN' (taskrun
    * 'coop'). SUBMIT_ALL and CQSIZE are the engine's own: dropping them shows only in ring.flags.
    * Or 'REGISTERED_RING_FD' (registeredRingFd): not a setup flag but the registration right
-   * after setup, always with cause 'refused'.
+   * after setup, always with cause 'refused'. Or 'IOPOLL' (iopoll): refused by setup, or by
+   * the socket recv the settled IOPOLL ring is given (EINVAL on every kernel so far), cause 'refused'.
    */
   setting: string;
   cause: RefusalCause;
-  /** Positive errno from io_uring_setup (from io_uring_register for 'REGISTERED_RING_FD'). */
+  /** Positive errno from io_uring_setup (from io_uring_register for 'REGISTERED_RING_FD'; for
+   *  'IOPOLL', from setup or from the socket recv's completion). */
   errno: number;
   /** Symbolic errno, e.g. 'EINVAL'. */
   code: string;
   /** strerror, e.g. 'Invalid argument'. */
   errnoText: string;
-  /** The config value that asked for the setting: true (SQPOLL, REGISTERED_RING_FD), the CPU (SQ_AFF), the taskrun mode. */
+  /** The config value that asked for the setting: true (SQPOLL, REGISTERED_RING_FD, IOPOLL), the CPU (SQ_AFF), the taskrun mode. */
   requested: unknown;
 }
 
 export interface RingSetup {
-  /** IORING_SETUP_* that took effect, without the prefix: 'SQPOLL', 'SQ_AFF', 'CQSIZE', 'SUBMIT_ALL',
+  /** IORING_SETUP_* that took effect, without the prefix: 'IOPOLL', 'SQPOLL', 'SQ_AFF', 'CQSIZE', 'SUBMIT_ALL',
    *  'COOP_TASKRUN', 'SINGLE_ISSUER', 'DEFER_TASKRUN'. */
   flags: string[];
   /** IORING_FEAT_* the kernel reported, without the prefix: 'NODROP', 'FAST_POLL', ... */
@@ -166,10 +178,11 @@ export interface StartResult {
    * server ring is first tried with everything requested plus SUBMIT_ALL|CQSIZE. On EINVAL with
    * SQPOLL and a task-run mode, the modes are dropped (SINGLE_ISSUER stays: the kernel allows it
    * with SQPOLL), 'conflicts_with_sqpoll'. Otherwise flags are suspected one at a time in the
-   * order SQ_AFF, SQPOLL (with SQ_AFF), DEFER_TASKRUN, COOP_TASKRUN, SINGLE_ISSUER (with
+   * order SQ_AFF, SQPOLL (with SQ_AFF), IOPOLL, DEFER_TASKRUN, COOP_TASKRUN, SINGLE_ISSUER (with
    * DEFER_TASKRUN), SUBMIT_ALL, CQSIZE: the first whose removal lets setup succeed is the one
    * refused. If SQPOLL goes after the task-run mode was dropped only because of it, the mode is
-   * tried again. Then, if registeredRingFd asks for it, the ring's fd is registered; a refusal
+   * tried again. A ring that settled with IOPOLL is given one socket recv; refused, the ring is
+   * made again without IOPOLL ('IOPOLL', with the recv's errno). Then, if registeredRingFd asks for it, the ring's fd is registered; a refusal
    * comes last ('REGISTERED_RING_FD'). debugRingFallback() runs this same code against a fake kernel.
    */
   refused: RefusedSetting[];

@@ -132,6 +132,15 @@ export const KNOBS = {
         refused: { reason: "the kernel refused to register the ring's fd (io_uring_register_ring_fd needs Linux 5.18)", fix: 'set server.registeredRingFd to false; the ring runs the same without it, one fdget/fdput per io_uring_enter dearer' },
       },
     }),
+    iopoll: knob({
+      engines: IO_URING_ONLY,
+      schema: z.boolean().default(false),
+      label: 'IOPOLL', help: 'Busy-polls completions instead of interrupts; only for O_DIRECT storage on devices with poll queues — sockets refuse it.',
+      kernel: 'Linux 5.1; O_DIRECT storage on a device with poll queues', applies: 'new-ring', engine: true, settings: ['IOPOLL'],
+      refusal: {
+        refused: { reason: 'IOPOLL rings poll block devices with poll queues; the kernel refuses socket operations on them (EINVAL)', fix: 'leave server.iopoll off for the echo workload; for networks busy-poll with NAPI (server.napiBusyPollUs, arriving with the engine issue; Linux 6.9, not effective on lo)' },
+      },
+    }),
     bufferRing: {
       size: knob({
       engines: IO_URING_ONLY,

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DoctorReportSchema, RunSummarySchema } from '../../electron/contract';
+import { DoctorReportSchema, KNOBS, RunSummarySchema } from '../../electron/contract';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
@@ -73,6 +73,20 @@ describe('uring-lab run', () => {
     const s = RunSummarySchema.parse(JSON.parse(r.stdout));
     expect(s.applied.server.registeredRingFd).toBe(true);
     expect(s.rejected.find((k) => k.knob === 'server.registeredRingFd')).toBeUndefined();
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+  });
+
+  it('--set server.iopoll=true is refused (EINVAL: sockets on an IOPOLL ring) and the run goes on without it', () => {
+    const r = cli('run', '--duration', '1', '--set', 'server.iopoll=true', '--json');
+    expect(r.code).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    expect(s.applied.server.iopoll).toBe(false);
+    const iopoll = s.rejected.find((k) => k.knob === 'server.iopoll');
+    expect(iopoll?.code).toBe('EINVAL');
+    expect(iopoll?.requested).toBe(true);
+    expect(iopoll?.reason).toContain(KNOBS.server.iopoll.refusal!.refused.reason);
+    expect(iopoll?.fix).toBe(KNOBS.server.iopoll.refusal!.refused.fix);
     expect(s.requests).toBeGreaterThan(0);
     expect(s.errors).toBe(0);
   });

@@ -17,14 +17,9 @@ export type EngineConfig = Native.EngineConfig;
  * knob needs no edit here), with smaller rings and fewer connections for quick tests; server
  * knobs are given flat (ringEntries, sqpoll, ...).
  */
-export function config(over: {
+export function config(over: Partial<Omit<Native.ServerConfig, 'sqpoll' | 'bufferRing'>> & {
   port?: number;
-  engine?: Native.ServerConfig['engine'];
-  rings?: number;
-  ringEntries?: number;
   sqpoll?: Partial<Native.ServerConfig['sqpoll']>;
-  taskrun?: Native.Taskrun;
-  registeredRingFd?: boolean;
   bufferRing?: Partial<Native.ServerConfig['bufferRing']>;
   load?: Partial<Native.LoadConfig>;
   maxDurationMs?: number;

@@ -20,7 +20,10 @@ describe('ring setup fallback (fake kernel)', () => {
     expect(r.error).toBeNull();
     expect(attempts(r)).toEqual([sorted(['SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER', 'DEFER_TASKRUN'])]);
     expect(r.refused).toEqual([]);
+    // Everything as requested (the catalogue's defaults for the knobs not named here).
+    const { rings: _rings, ...requested } = config({ taskrun: 'defer', ringEntries: 256 }).server;
     expect(r.applied).toEqual({
+      ...requested,
       engine: 'io_uring',
       ringEntries: 256,
       sqpoll: { enabled: false, cpu: null, idleMs: 1000 },

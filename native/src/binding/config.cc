@@ -108,6 +108,7 @@ server_config ParseServer(const Fields &s)
 	else
 		throw Napi::TypeError::New(env, s.Path("taskrun") + " must be " + modes + " (got '" + taskrun + "')");
 	c.ring.register_fd = s.Bool("registeredRingFd");
+	c.ring.iopoll = s.Bool("iopoll");
 
 	Fields br = s.Object("bufferRing");
 	c.buf_size = (unsigned)br.Integer("size", 1, 1 << 30);

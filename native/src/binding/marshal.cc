@@ -73,6 +73,8 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
 		return Napi::String::New(env, TaskrunName(req.taskrun));
 	case RING_SETTING_REGISTERED_FD:
 		return Napi::Boolean::New(env, req.register_fd);
+	case IORING_SETUP_IOPOLL:
+		return Napi::Boolean::New(env, req.iopoll);
 	default:
 		return env.Null();
 	}
@@ -171,6 +173,7 @@ Napi::Object AppliedEpollServer(Napi::Env env, const server_config &requested)
 	server.Set("sqpoll", sqpoll);
 	server.Set("taskrun", TaskrunName(q.taskrun));
 	server.Set("registeredRingFd", (bool)q.register_fd);
+	server.Set("iopoll", (bool)q.iopoll);
 	server.Set("bufferRing", buffer_ring);
 	return server;
 }
@@ -199,6 +202,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("sqpoll", sqpoll);
 	server.Set("taskrun", TaskrunName(r.taskrun));
 	server.Set("registeredRingFd", (bool)r.registered_fd);
+	server.Set("iopoll", (bool)r.iopoll);
 	server.Set("bufferRing", buffer_ring);
 	return server;
 }

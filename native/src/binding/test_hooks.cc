@@ -19,7 +19,8 @@ namespace {
 // flag of a rule (the first such rule's errno), accepts anything else, and remembers every
 // attempt's flags. It never touches the io_uring struct, so nothing needs to be exited. A rule
 // naming REGISTERED_RING_FD refuses the fd registration instead, on a ring whose flags include
-// the rule's other flags.
+// the rule's other flags. Like the real kernel, it refuses the socket op that follows an
+// accepted IOPOLL ring with EINVAL (unless a rule names IOPOLL, which refuses the setup itself).
 struct FakeKernel {
 	struct Rule {
 		unsigned flags;
@@ -61,6 +62,12 @@ struct FakeKernel {
 			if ((r.flags & RING_SETTING_REGISTERED_FD) && (have & r.flags) == r.flags)
 				return -r.err;
 		return 1;
+	}
+
+	static int SocketCheck(void *ctx, struct io_uring *)
+	{
+		FakeKernel *k = static_cast<FakeKernel *>(ctx);
+		return (k->accepted & IORING_SETUP_IOPOLL) ? -EINVAL : 0;
 	}
 };
 
@@ -121,7 +128,7 @@ Napi::Value DebugRingFallback(const Napi::CallbackInfo &info)
 	server_config server = ParseServerConfig(env, info[0], "request");
 	FakeKernel kernel;
 	kernel.rules = ParseRules(env, info[1]);
-	const ring_creator creator = { FakeKernel::Init, FakeKernel::Exit, FakeKernel::RegisterFd, &kernel };
+	const ring_creator creator = { FakeKernel::Init, FakeKernel::Exit, FakeKernel::RegisterFd, FakeKernel::SocketCheck, &kernel };
 	struct io_uring ring;
 	ring_setup_result res;
 

@@ -7,11 +7,8 @@
  */
 #include "core/capabilities.h"
 
-#include <errno.h>
 #include <liburing.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/ring_setup.h"
 
@@ -50,32 +47,12 @@ static int try_setup(unsigned flags, unsigned *features)
 static int try_iopoll_socket(void)
 {
 	struct io_uring ring;
-	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
-	char byte;
-	int sv[2], ret;
+	int ret;
 
 	ret = open_ring(&ring, IORING_SETUP_IOPOLL, NULL);
 	if (ret < 0)
 		return ret;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-		ret = -errno;
-		io_uring_queue_exit(&ring);
-		return ret;
-	}
-	io_uring_prep_recv(io_uring_get_sqe(&ring), sv[0], &byte, 1, 0);
-	ret = io_uring_submit(&ring);
-	if (ret == 1) {
-		ret = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
-		if (ret == 0) {
-			ret = cqe->res < 0 ? cqe->res : 0;
-			io_uring_cqe_seen(&ring, cqe);
-		}
-	} else if (ret >= 0) {
-		ret = -EIO;
-	}
-	close(sv[0]);
-	close(sv[1]);
+	ret = ring_socket_recv_check(&ring);
 	io_uring_queue_exit(&ring);
 	return ret;
 }

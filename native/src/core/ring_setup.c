@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <liburing.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/memory_needs.h"
 
@@ -52,7 +54,51 @@ static int kernel_register_fd(void *ctx, struct io_uring *ring)
 	return io_uring_register_ring_fd(ring);
 }
 
-const struct ring_creator ring_creator_kernel = { kernel_init, kernel_exit, kernel_register_fd, NULL };
+int ring_socket_recv_check(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct __kernel_timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+	char byte = 0;
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	/* A byte is waiting, so a ring that takes socket ops completes the recv at once. */
+	if (write(sv[1], &byte, 1) != 1) {
+		ret = -errno;
+		goto out;
+	}
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		ret = -EBUSY;
+		goto out;
+	}
+	io_uring_prep_recv(sqe, sv[0], &byte, 1, 0);
+	ret = io_uring_submit(ring);
+	if (ret == 1) {
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+		if (ret == 0) {
+			ret = cqe->res < 0 ? cqe->res : 0;
+			io_uring_cqe_seen(ring, cqe);
+		}
+	} else if (ret >= 0) {
+		ret = -EIO;
+	}
+out:
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+}
+
+static int kernel_socket_check(void *ctx, struct io_uring *ring)
+{
+	(void)ctx;
+	return ring_socket_recv_check(ring);
+}
+
+const struct ring_creator ring_creator_kernel = { kernel_init, kernel_exit, kernel_register_fd, kernel_socket_check,
+						  NULL };
 
 int ring_create(struct io_uring *ring, unsigned entries, struct io_uring_params *p)
 {
@@ -78,6 +124,7 @@ struct flag_group {
 static const struct flag_group groups[] = {
 	{ IORING_SETUP_SQ_AFF, IORING_SETUP_SQ_AFF, REFUSAL_REFUSED },
 	{ IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, IORING_SETUP_SQPOLL, REFUSAL_MOOT_WITHOUT_SQPOLL },
+	{ IORING_SETUP_IOPOLL, IORING_SETUP_IOPOLL, REFUSAL_REFUSED },
 	{ IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_DEFER_TASKRUN, REFUSAL_REFUSED },
 	{ IORING_SETUP_COOP_TASKRUN, IORING_SETUP_COOP_TASKRUN, REFUSAL_REFUSED },
 	{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
@@ -187,6 +234,24 @@ static void register_fd(struct setup *s)
 	record(s, RING_SETTING_REGISTERED_FD, ret < 0 ? ret : -EINVAL, REFUSAL_REFUSED);
 }
 
+/*
+ * An IOPOLL ring settles, but the kernel refuses socket ops on it (EINVAL in the CQE): it polls
+ * block devices with poll queues. Only a real socket op tells, so the settled ring gets one; if
+ * it is refused, the ring is made again with the same flags minus IOPOLL and IOPOLL is recorded
+ * refused with the op's errno. 0, or -errno when the ring without IOPOLL cannot be made.
+ */
+static int iopoll_check(struct setup *s)
+{
+	int err = s->creator->socket_check(s->creator->ctx, s->ring);
+
+	if (err == 0)
+		return 0;
+	unsigned flags = s->res->flags & ~IORING_SETUP_IOPOLL;
+	s->creator->exit(s->creator->ctx, s->ring);
+	record(s, IORING_SETUP_IOPOLL, err, REFUSAL_REFUSED);
+	return try_setup(s, flags);
+}
+
 int ring_setup(struct io_uring *ring, const struct ring_request *req, struct ring_setup_result *res)
 {
 	return ring_setup_with(&ring_creator_kernel, ring, req, res);
@@ -208,6 +273,8 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 		if (req->sqpoll_cpu >= 0)
 			flags |= IORING_SETUP_SQ_AFF;
 	}
+	if (req->iopoll)
+		flags |= IORING_SETUP_IOPOLL;
 	s.settings = flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE);
 	if (req->register_fd)
 		s.settings |= RING_SETTING_REGISTERED_FD;
@@ -275,6 +342,13 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 		}
 	}
 
+	if (res->flags & IORING_SETUP_IOPOLL) {
+		ret = iopoll_check(&s);
+		if (ret < 0)
+			return ret;
+	}
+
+	res->iopoll = !!(res->flags & IORING_SETUP_IOPOLL);
 	res->sqpoll = !!(res->flags & IORING_SETUP_SQPOLL);
 	res->sqpoll_cpu = (res->flags & IORING_SETUP_SQ_AFF) ? req->sqpoll_cpu : -1;
 	if (res->flags & IORING_SETUP_DEFER_TASKRUN)

@@ -26,6 +26,7 @@ struct ring_request {
 	int sqpoll_cpu; /* -1: let the scheduler choose (no SQ_AFF) */
 	enum taskrun_mode taskrun;
 	int register_fd; /* io_uring_register_ring_fd() once the ring exists (Linux 5.18) */
+	int iopoll;      /* IORING_SETUP_IOPOLL, kept only if the ring then takes a socket op */
 };
 
 /*
@@ -64,6 +65,7 @@ struct ring_setup_result {
 	int sqpoll_cpu;     /* -1 unless SQ_AFF took effect */
 	enum taskrun_mode taskrun; /* the mode that took effect */
 	int registered_fd;  /* io_uring_register_ring_fd() took effect */
+	int iopoll;         /* IOPOLL took effect (and the ring took a socket op) */
 	int attempts;       /* io_uring_setup calls made */
 	struct ring_refusal refused[RING_REFUSAL_MAX];
 	int nrefused;
@@ -80,6 +82,8 @@ struct ring_creator {
 	void (*exit)(void *ctx, struct io_uring *ring);
 	/* 1 when the ring's fd was registered, else -errno (liburing's io_uring_register_ring_fd). */
 	int (*register_fd)(void *ctx, struct io_uring *ring);
+	/* 0 when the ring completes a recv on a socket, else -errno (ring_socket_recv_check). */
+	int (*socket_check)(void *ctx, struct io_uring *ring);
 	void *ctx;
 };
 
@@ -89,9 +93,20 @@ extern const struct ring_creator ring_creator_kernel;
 int ring_create(struct io_uring *ring, unsigned entries, struct io_uring_params *p);
 
 /*
+ * Submits one 1-byte RECV on a fresh AF_UNIX socketpair (with a byte already waiting) on
+ * `ring` and waits up to a second for its completion: 0 when the recv completed, else -errno
+ * (the CQE's result, or the submit's or the wait's). An IOPOLL ring settles fine but the
+ * kernel refuses socket ops on it with EINVAL in the CQE; this is how both doctor's probe and
+ * the server ring's setup find that out. Must run on the thread that owns the ring.
+ */
+int ring_socket_recv_check(struct io_uring *ring);
+
+/*
  * Initialises `ring` on the calling thread (SINGLE_ISSUER binds the ring to its creator) with
  * the requested flags plus SUBMIT_ALL and CQSIZE (CQ = 2 × entries), dropping what the kernel
- * refuses. Then, if asked, registers the ring's fd; the registration belongs to the calling
+ * refuses. With iopoll, a ring that settled with IOPOLL must then complete a socket recv
+ * (ring_socket_recv_check); if it does not, the ring is made again without IOPOLL and IOPOLL is
+ * recorded as refused with that errno. Then, if asked, registers the ring's fd; the registration belongs to the calling
  * thread too, and io_uring_queue_exit undoes it. A refused registration is recorded and the
  * ring runs without it. Returns 0, or the negative errno of the plainest setup when no
  * combination of flags works at all.
