@@ -34,6 +34,14 @@ export interface BufferRingSettings {
   size: number;
   /** Buffers in the ring (the kernel wants a power of two, <= 32768). */
   count: number;
+  /**
+   * Config: map the count × size pool with MAP_HUGETLB on 2 MiB huge pages (rounded up to
+   * whole huge pages). When the mapping fails (ENOMEM: too few huge pages reserved in
+   * vm.nr_hugepages) the pool uses normal pages, the run goes on, and 'HUGEPAGES' is reported
+   * refused with the mmap's errno. Applied: the pool really is on huge pages (false when not
+   * requested or refused; with 'epoll', the requested value, as for the other ring knobs).
+   */
+  hugepages: boolean;
 }
 
 /** The server subtree of an EngineConfig: a profile's `server`, plus `rings`. */
@@ -145,17 +153,19 @@ export interface RefusedSetting {
    * Or 'REGISTERED_RING_FD' (registeredRingFd): not a setup flag but the registration right
    * after setup, always with cause 'refused'. Or 'IOPOLL' (iopoll): refused by setup, or by
    * the socket recv the settled IOPOLL ring is given (EINVAL on every kernel so far), cause 'refused'.
+   * Or 'HUGEPAGES' (bufferRing.hugepages): not a ring setting but the buffer pool's MAP_HUGETLB
+   * mapping, cause 'refused', with the mmap's errno (ENOMEM without enough reserved huge pages).
    */
   setting: string;
   cause: RefusalCause;
   /** Positive errno from io_uring_setup (from io_uring_register for 'REGISTERED_RING_FD'; for
-   *  'IOPOLL', from setup or from the socket recv's completion). */
+   *  'IOPOLL', from setup or from the socket recv's completion; for 'HUGEPAGES', from mmap). */
   errno: number;
   /** Symbolic errno, e.g. 'EINVAL'. */
   code: string;
   /** strerror, e.g. 'Invalid argument'. */
   errnoText: string;
-  /** The config value that asked for the setting: true (SQPOLL, REGISTERED_RING_FD, IOPOLL), the CPU (SQ_AFF), the taskrun mode. */
+  /** The config value that asked for the setting: true (SQPOLL, REGISTERED_RING_FD, IOPOLL, HUGEPAGES), the CPU (SQ_AFF), the taskrun mode. */
   requested: unknown;
 }
 
@@ -393,7 +403,8 @@ export function stopAsync(): Promise<EngineSnapshot | null>;
  */
 export interface MemoryNeeds {
   /**
-   * Server: server.bufferRing.count × size of provided buffers (whole pages), plus their
+   * Server: server.bufferRing.count × size of provided buffers (whole pages; whole 2 MiB huge
+   * pages when bufferRing.hugepages asks for them, even if the kernel then refuses), plus their
    * registered ring (16 B per buffer, whole pages) and 8 B per buffer of bookkeeping.
    */
   bufferRingBytes: number;

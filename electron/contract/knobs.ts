@@ -154,6 +154,15 @@ export const KNOBS = {
         label: 'Buffers', unit: 'buffers', help: 'Provided buffers in the ring; too few for the connections in flight shows as ENOBUFS re-arms.',
         kernel: 'Linux 5.19 (provided-buffer rings)', applies: 'new-ring', engine: true, settings: ['BUF_RING_ALLOC', 'BUF_RING_REGISTER'],
       }),
+      hugepages: knob({
+      engines: IO_URING_ONLY,
+        schema: z.boolean().default(false),
+        label: 'Huge pages', help: 'Maps the provided-buffer pool on 2 MiB huge pages (MAP_HUGETLB): fewer TLB misses on a large pool; needs reserved huge pages.',
+        kernel: 'reserved huge pages (vm.nr_hugepages)', applies: 'new-ring', engine: true, settings: ['HUGEPAGES'],
+        refusal: {
+          refused: { reason: 'no free huge pages for the buffer pool (MAP_HUGETLB failed)', fix: 'reserve some: sysctl vm.nr_hugepages=N (N × 2 MiB ≥ the pool: bufferRing.count × size)' },
+        },
+      }),
     },
   },
   load: {

@@ -91,6 +91,25 @@ describe('uring-lab run', () => {
     expect(s.errors).toBe(0);
   });
 
+  it('--set server.bufferRing.hugepages=true applies, or is refused with the catalogue\'s words, and the run goes on', () => {
+    // vm.nr_hugepages is left as it is on this machine (usually 0: refused with ENOMEM).
+    const r = cli('run', '--duration', '1', '--set', 'server.bufferRing.hugepages=true', '--json');
+    expect(r.code).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    const huge = s.rejected.find((k) => k.knob === 'server.bufferRing.hugepages');
+    if (s.applied.server.bufferRing.hugepages) {
+      expect(huge).toBeUndefined();
+    } else {
+      expect(huge).toBeDefined();
+      expect(huge!.errno).toBeGreaterThan(0);
+      expect(huge!.requested).toBe(true);
+      expect(huge!.reason).toContain(KNOBS.server.bufferRing.hugepages.refusal!.refused.reason);
+      expect(huge!.fix).toBe(KNOBS.server.bufferRing.hugepages.refusal!.refused.fix);
+    }
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+  });
+
   it('runs a profile file with a large message size', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'uring-lab-cli-'));
     const file = path.join(dir, 'big.json');

@@ -56,7 +56,7 @@ describe('epoll echo through the native load generator', () => {
       sqpoll: { enabled: true, cpu: 4000, idleMs: 0 },
       taskrun: 'coop',
       registeredRingFd: true,
-      bufferRing: { size: 2048, count: 1024 },
+      bufferRing: { ...requested.bufferRing, size: 2048, count: 1024 },
     });
     expect(r.refused).toEqual([]);
     expect(native.stop()!.errors).toBe(0);

@@ -29,7 +29,7 @@ describe('ring setup fallback (fake kernel)', () => {
       sqpoll: { enabled: false, cpu: null, idleMs: 1000 },
       taskrun: 'defer',
       registeredRingFd: false,
-      bufferRing: { size: 2048, count: 1024 },
+      bufferRing: { ...requested.bufferRing, size: 2048, count: 1024 },
     });
     expect(r.ring.cqEntries).toBe(2 * r.ring.sqEntries);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LabError, ProfileSchema } from '../../electron/contract';
+import { KNOBS, LabError, ProfileSchema } from '../../electron/contract';
 import { defaultProfile, loadProfileFile, parseProfile, parseSetAssignment, withKnob } from '../../electron/host/profiles';
 
 function expectLabError(fn: () => unknown, field: string, messagePart: RegExp): LabError {
@@ -24,7 +24,10 @@ describe('profiles', () => {
   it('fills every key from defaults when given only kind and schemaVersion', () => {
     const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1 });
     expect(p.server.sqpoll).toEqual({ enabled: false, cpu: null, idleMs: 1000 });
-    expect(p.server.bufferRing).toEqual({ size: 2048, count: 4096 });
+    expect(p.server.bufferRing).toMatchObject({ size: 2048, count: 4096 });
+    // Every buffer-ring knob of the catalogue, at its default.
+    for (const [key, row] of Object.entries(KNOBS.server.bufferRing)) expect(p.server.bufferRing[key as keyof typeof p.server.bufferRing], key).toEqual(row.schema.parse(undefined));
+    expect(Object.keys(p.server.bufferRing).sort()).toEqual(Object.keys(KNOBS.server.bufferRing).sort());
     expect(p.load.connections).toBe(50);
     expect(p.duration).toEqual({ warmupS: 1, measureS: 10 });
   });

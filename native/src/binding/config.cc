@@ -113,6 +113,7 @@ server_config ParseServer(const Fields &s)
 	Fields br = s.Object("bufferRing");
 	c.buf_size = (unsigned)br.Integer("size", 1, 1 << 30);
 	c.buf_count = (unsigned)br.Integer("count", 1, 65536);
+	c.buf_hugepages = br.Bool("hugepages");
 	return c;
 }
 

@@ -28,11 +28,15 @@ const struct {
 
 // RING_SETTING_REGISTERED_FD, named beside the flags in refusals (it is not a setup flag).
 constexpr const char *kRegisteredRingFd = "REGISTERED_RING_FD";
+// RING_SETTING_HUGEPAGES: the server's buffer pool on huge pages (not a ring setting at all).
+constexpr const char *kHugepages = "HUGEPAGES";
 
 const char *FlagName(unsigned bit)
 {
 	if (bit == RING_SETTING_REGISTERED_FD)
 		return kRegisteredRingFd;
+	if (bit == RING_SETTING_HUGEPAGES)
+		return kHugepages;
 	for (const auto &f : kSetupFlags)
 		if (f.bit == bit)
 			return f.name;
@@ -75,6 +79,9 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
 		return Napi::Boolean::New(env, req.register_fd);
 	case IORING_SETUP_IOPOLL:
 		return Napi::Boolean::New(env, req.iopoll);
+	case RING_SETTING_HUGEPAGES:
+		// Only ever refused when bufferRing.hugepages asked for it.
+		return Napi::Boolean::New(env, true);
 	default:
 		return env.Null();
 	}
@@ -166,6 +173,7 @@ Napi::Object AppliedEpollServer(Napi::Env env, const server_config &requested)
 	Napi::Object buffer_ring = Napi::Object::New(env);
 	buffer_ring.Set("size", requested.buf_size);
 	buffer_ring.Set("count", requested.buf_count);
+	buffer_ring.Set("hugepages", (bool)requested.buf_hugepages);
 
 	Napi::Object server = Napi::Object::New(env);
 	server.Set("engine", "epoll");
@@ -195,6 +203,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	Napi::Object buffer_ring = Napi::Object::New(env);
 	buffer_ring.Set("size", requested.buf_size);
 	buffer_ring.Set("count", requested.buf_count);
+	buffer_ring.Set("hugepages", (bool)r.hugepages);
 
 	Napi::Object server = Napi::Object::New(env);
 	server.Set("engine", "io_uring");

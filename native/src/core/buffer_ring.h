@@ -19,6 +19,8 @@ struct buffer_ring {
 	size_t ring_bytes;
 	unsigned char *bufs;
 	size_t bufs_bytes;
+	int hugepages;      /* bufs are on 2 MiB huge pages (MAP_HUGETLB) */
+	int huge_err;       /* -errno of a refused MAP_HUGETLB (the pool then uses normal pages), else 0 */
 	unsigned size, count;
 	int mask;
 	uint16_t group;     /* buffer group id the SQEs select from */
@@ -28,15 +30,19 @@ struct buffer_ring {
 };
 
 /* Maps and registers the ring, with every buffer available. 0, or -errno with *step at fault
- * (STEP_BUF_RING_ALLOC or STEP_BUF_RING_REGISTER); unregister and unmap clean up either way. */
+ * (STEP_BUF_RING_ALLOC or STEP_BUF_RING_REGISTER); unregister and unmap clean up either way.
+ * With hugepages the buffers are mapped with MAP_HUGETLB (2 MiB pages, the pool rounded up to
+ * whole huge pages); when that mapping fails (ENOMEM: too few reserved huge pages) they are
+ * mapped on normal pages instead and b->huge_err keeps the errno: not a failure. */
 int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned size, unsigned count, uint16_t group,
-		       enum start_step *step);
+		       int hugepages, enum start_step *step);
 /* Before the ring exits. */
 void buffer_ring_unregister(struct buffer_ring *b, struct io_uring *ring);
 /* Only once no request can write any more (after a drain that reaped everything). */
 void buffer_ring_unmap(struct buffer_ring *b);
-/* Adds what a buffer ring of count × size allocates and pins (see memory_needs.h). */
-void buffer_ring_memory(unsigned size, unsigned count, struct memory_needs *m);
+/* Adds what a buffer ring of count × size allocates and pins (see memory_needs.h); with
+ * hugepages the buffers count as whole 2 MiB pages, as buffer_ring_create maps them. */
+void buffer_ring_memory(unsigned size, unsigned count, int hugepages, struct memory_needs *m);
 
 static inline unsigned char *buffer_ring_addr(const struct buffer_ring *b, unsigned bid)
 {

@@ -37,6 +37,13 @@ struct ring_request {
  */
 #define RING_SETTING_REGISTERED_FD (1u << 31)
 
+/*
+ * Not a ring setting either: the server's provided-buffer pool on huge pages (MAP_HUGETLB).
+ * The server records its refusal in its ring's result, beside the flags', with the mmap's
+ * errno (the pool then runs on normal pages). No setup flag uses this bit.
+ */
+#define RING_SETTING_HUGEPAGES (1u << 30)
+
 /* Why a requested flag did not take effect (RefusedSetting.cause in index.d.ts). */
 enum refusal_cause {
 	/* The kernel refused the flag on its own (unsupported, not permitted, bad value). */
@@ -50,7 +57,7 @@ enum refusal_cause {
 };
 
 struct ring_refusal {
-	unsigned flag; /* one IORING_SETUP_* bit the request implied, or RING_SETTING_REGISTERED_FD */
+	unsigned flag; /* one IORING_SETUP_* bit the request implied, RING_SETTING_REGISTERED_FD or _HUGEPAGES */
 	int err;       /* negative errno from io_uring_setup (io_uring_register for the fd) */
 	enum refusal_cause cause;
 };
@@ -66,6 +73,7 @@ struct ring_setup_result {
 	enum taskrun_mode taskrun; /* the mode that took effect */
 	int registered_fd;  /* io_uring_register_ring_fd() took effect */
 	int iopoll;         /* IOPOLL took effect (and the ring took a socket op) */
+	int hugepages;      /* the server's buffer pool is on huge pages (set by the server, not ring_setup) */
 	int attempts;       /* io_uring_setup calls made */
 	struct ring_refusal refused[RING_REFUSAL_MAX];
 	int nrefused;

@@ -28,6 +28,7 @@ struct server_config {
 	struct ring_request ring;
 	unsigned buf_size;  /* bytes per provided buffer */
 	unsigned buf_count; /* buffers in the provided-buffer ring */
+	int buf_hugepages;  /* map the provided buffers with MAP_HUGETLB (2 MiB pages), falling back to normal pages */
 };
 
 struct server {

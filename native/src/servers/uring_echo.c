@@ -112,8 +112,16 @@ static void serve(void *state)
 static int buffers_create(struct echo_state *st, enum start_step *step)
 {
 	unsigned count = st->pub->cfg.buf_count;
-	int ret = buffer_ring_create(&st->bufs, &st->ring, st->pub->cfg.buf_size, count, ECHO_BUFFER_GROUP, step);
+	struct ring_setup_result *res = &st->pub->ring;
+	int ret = buffer_ring_create(&st->bufs, &st->ring, st->pub->cfg.buf_size, count, ECHO_BUFFER_GROUP,
+				     st->pub->cfg.buf_hugepages, step);
 
+	/* Huge pages asked for but not had: the pool runs on normal pages, and says so. */
+	res->hugepages = st->bufs.hugepages;
+	if (st->bufs.huge_err && res->nrefused < RING_REFUSAL_MAX)
+		res->refused[res->nrefused++] = (struct ring_refusal){
+			.flag = RING_SETTING_HUGEPAGES, .err = st->bufs.huge_err, .cause = REFUSAL_REFUSED
+		};
 	if (ret)
 		return ret;
 	*step = STEP_BUF_RING_ALLOC;
@@ -195,7 +203,7 @@ static void uring_echo_memory(const struct server_config *cfg, unsigned nconns, 
 {
 	uint64_t ring = ring_kernel_bytes(cfg->ring.entries, ring_setup_cq_entries(cfg->ring.entries));
 
-	buffer_ring_memory(cfg->buf_size, cfg->buf_count, m);
+	buffer_ring_memory(cfg->buf_size, cfg->buf_count, cfg->buf_hugepages, m);
 	m->buffer_ring += echo_link_bytes(cfg->buf_count);
 	m->rings += ring;
 	m->memlock += ring;
