@@ -6,6 +6,14 @@ import { config, native, sleep, stopQuietly } from './engineHarness';
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const taskCount = () => readdirSync('/proc/self/task').length;
 
+/** No more descriptors or threads than the baseline (kernel io_uring threads exit asynchronously). */
+async function expectNoLeaks(fds0: number, tasks0: number): Promise<void> {
+  expect(fdCount()).toBeLessThanOrEqual(fds0);
+  const t0 = Date.now();
+  while (taskCount() > tasks0 && Date.now() - t0 < 3000) await sleep(50);
+  expect(taskCount()).toBeLessThanOrEqual(tasks0);
+}
+
 afterEach(stopQuietly);
 
 describe('start/stop lifecycle', () => {
@@ -49,11 +57,24 @@ describe('start/stop lifecycle', () => {
       requests += fin.requests;
     }
     expect(requests).toBeGreaterThan(0);
-    expect(fdCount()).toBeLessThanOrEqual(fds0);
-    // Kernel io_uring threads (iou-sqp/iou-wrk) exit asynchronously: give them a moment.
-    const t0 = Date.now();
-    while (taskCount() > tasks0 && Date.now() - t0 < 3000) await sleep(50);
-    expect(taskCount()).toBeLessThanOrEqual(tasks0);
+    await expectNoLeaks(fds0, tasks0);
+  }, 30_000);
+
+  it('100 epoll start/stop cycles leave no file descriptors or threads behind', async () => {
+    native.start(config({ engine: 'epoll', load: { connections: 2 } }));
+    native.stop();
+    await sleep(50);
+    const fds0 = fdCount();
+    const tasks0 = taskCount();
+    let requests = 0;
+    for (let i = 0; i < 100; i++) {
+      native.start(config({ engine: 'epoll', load: { connections: 2, messageBytes: 64 }, maxDurationMs: 5000 }));
+      const fin = native.stop()!;
+      expect(fin.errors).toBe(0);
+      requests += fin.requests;
+    }
+    expect(requests).toBeGreaterThan(0);
+    await expectNoLeaks(fds0, tasks0);
   }, 30_000);
 
   it('a failed start (bind, buffer ring) throws a one-line error and cleans up', async () => {

@@ -3,6 +3,7 @@
 
 #include <liburing.h>
 
+#include <cstring>
 #include <initializer_list>
 
 #include "binding/config.h"
@@ -162,43 +163,34 @@ namespace {
 // The epoll server has no io_uring: its ring knobs did not apply, and there is nothing the
 // kernel refused or changed. They are reported at their requested values (what the host
 // already holds), so `applied` never claims a ring setting took effect differently.
-Napi::Object AppliedEpollServer(Napi::Env env, const server_config &requested)
+ring_setup_result AsRequested(const server_config &requested)
 {
 	const ring_request &q = requested.ring;
-	Napi::Object sqpoll = Napi::Object::New(env);
-	sqpoll.Set("enabled", (bool)q.sqpoll);
-	sqpoll.Set("cpu", q.sqpoll_cpu >= 0 ? Napi::Value(Napi::Number::New(env, q.sqpoll_cpu)) : env.Null());
-	sqpoll.Set("idleMs", q.sqpoll_idle_ms);
-
-	Napi::Object buffer_ring = Napi::Object::New(env);
-	buffer_ring.Set("size", requested.buf_size);
-	buffer_ring.Set("count", requested.buf_count);
-	buffer_ring.Set("hugepages", (bool)requested.buf_hugepages);
-
-	Napi::Object server = Napi::Object::New(env);
-	server.Set("engine", "epoll");
-	server.Set("ringEntries", q.entries);
-	server.Set("sqpoll", sqpoll);
-	server.Set("taskrun", TaskrunName(q.taskrun));
-	server.Set("registeredRingFd", (bool)q.register_fd);
-	server.Set("iopoll", (bool)q.iopoll);
-	server.Set("bufferRing", buffer_ring);
-	return server;
+	ring_setup_result r;
+	std::memset(&r, 0, sizeof(r));
+	r.sq_entries = q.entries;
+	r.sqpoll = q.sqpoll;
+	r.sqpoll_cpu = q.sqpoll_cpu;
+	r.taskrun = q.taskrun;
+	r.registered_fd = q.register_fd;
+	r.iopoll = q.iopoll;
+	r.hugepages = requested.buf_hugepages;
+	return r;
 }
 
 } // namespace
 
-Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const ring_setup_result &r)
+Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const ring_setup_result &setup)
 {
-	if (requested.engine == SERVER_ENGINE_EPOLL)
-		return AppliedEpollServer(env, requested);
+	const bool epoll = requested.engine == SERVER_ENGINE_EPOLL;
+	const ring_setup_result &r = epoll ? AsRequested(requested) : setup;
 
 	Napi::Object sqpoll = Napi::Object::New(env);
 	sqpoll.Set("enabled", (bool)r.sqpoll);
 	sqpoll.Set("cpu", r.sqpoll_cpu >= 0 ? Napi::Value(Napi::Number::New(env, r.sqpoll_cpu)) : env.Null());
-	// The kernel takes an idle time of 0 as its default of one second.
+	// The kernel takes an idle time of 0 as its default of one second (only on a real SQPOLL ring).
 	unsigned idle = requested.ring.sqpoll_idle_ms;
-	sqpoll.Set("idleMs", r.sqpoll && idle == 0 ? 1000u : idle);
+	sqpoll.Set("idleMs", !epoll && r.sqpoll && idle == 0 ? 1000u : idle);
 
 	Napi::Object buffer_ring = Napi::Object::New(env);
 	buffer_ring.Set("size", requested.buf_size);
@@ -206,7 +198,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	buffer_ring.Set("hugepages", (bool)r.hugepages);
 
 	Napi::Object server = Napi::Object::New(env);
-	server.Set("engine", "io_uring");
+	server.Set("engine", epoll ? "epoll" : "io_uring");
 	server.Set("ringEntries", r.sq_entries);
 	server.Set("sqpoll", sqpoll);
 	server.Set("taskrun", TaskrunName(r.taskrun));
