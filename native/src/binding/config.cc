@@ -84,6 +84,10 @@ server_config ParseServer(const Fields &s)
 							 std::to_string((long long)rings) +
 							 "): several rings arrive with the engine issue");
 
+	c.workers = 1;
+	c.numa_node = -1;
+	c.multishot = 1;
+
 	c.ring.entries = (unsigned)s.Integer("ringEntries", 1, 32768);
 
 	Fields sq = s.Object("sqpoll");

@@ -22,6 +22,14 @@ struct server_ops;
 
 enum server_engine { SERVER_ENGINE_IO_URING = 0, SERVER_ENGINE_EPOLL = 1 };
 
+/* server.rings: worker threads, each with its own ring (or epoll instance) and SO_REUSEPORT listener. */
+#define SERVER_WORKERS_MAX 64
+/* server.numa.cpus: at most this many CPUs listed. */
+#define SERVER_CPUS_MAX 256
+
+/* What a server error happened on (errors by kind in frames). */
+enum server_err_op { SERVER_ERR_ACCEPT = 0, SERVER_ERR_RECV, SERVER_ERR_SEND, SERVER_ERR_OTHER, SERVER_ERR_OPS };
+
 struct server_config {
 	enum server_engine engine;
 	uint16_t port; /* 0: ephemeral */
@@ -29,6 +37,21 @@ struct server_config {
 	unsigned buf_size;  /* bytes per provided buffer */
 	unsigned buf_count; /* buffers in the provided-buffer ring */
 	int buf_hugepages;  /* map the provided buffers with MAP_HUGETLB (2 MiB pages), falling back to normal pages */
+	int buf_incremental; /* IOU_PBUF_RING_INC (6.12): large buffers consumed in pieces */
+
+	unsigned workers;    /* server.rings: 1..SERVER_WORKERS_MAX */
+	int sqpoll_shared;   /* one SQPOLL thread for all rings (IORING_SETUP_ATTACH_WQ to worker 0's ring) */
+	int numa_node;       /* -1: no memory policy; else rings, pools and connection state bound to it */
+	int cpus[SERVER_CPUS_MAX]; /* server.numa.cpus: worker i pinned to cpus[i % ncpus] */
+	unsigned ncpus;      /* 0: not pinned */
+
+	int multishot;           /* multishot recv (else one-shot recv re-armed per completion) */
+	int recv_bundle;         /* IORING_RECVSEND_BUNDLE (6.10) */
+	int send_zc;             /* IORING_OP_SEND_ZC with IORING_SEND_ZC_REPORT_USAGE */
+	int registered_buffers;  /* the receive pool registered (io_uring_register_buffers); fixed-buffer sends where possible */
+	int direct_descriptors;  /* registered file table, direct accept, IOSQE_FIXED_FILE ops */
+	unsigned napi_busy_poll_us; /* IORING_REGISTER_NAPI (6.9), 0: off */
+	unsigned min_wait_us;    /* IORING_ENTER_EXT_ARG min_wait_usec (6.12), 0: off */
 };
 
 struct server {
@@ -46,6 +69,21 @@ struct server {
 	uint64_t accepted;
 	uint64_t active;    /* connections open right now */
 	int loop_err;       /* negative errno if the loop died, else 0 (counted first, then published: release) */
+
+	/* Per-frame engine counters (cumulative, single writer; snapshots report deltas). */
+	uint64_t errors_by_op[SERVER_ERR_OPS]; /* the same errors as `errors`, by what failed */
+	uint64_t enters;      /* io_uring_enter calls the loop made (submit and/or wait); epoll: epoll_wait calls */
+	uint64_t cqes;        /* completions reaped; epoll: events handled */
+	uint64_t recv_cqes;   /* recv completions carrying data; epoll: read() calls that returned data */
+	uint64_t sends;       /* send operations completed (send, sendmsg, SEND_ZC); epoll: write/writev calls */
+	uint64_t bytes_out;   /* bytes echoed back */
+	uint64_t zc_sends;    /* SEND_ZC the kernel really sent zero-copy (usage report) */
+	uint64_t zc_copied;   /* SEND_ZC the kernel copied anyway (loopback always does) */
+	uint64_t rearms;      /* recvs re-armed after ENOBUFS */
+	/* Gauges. */
+	uint64_t cq_overflows; /* the kernel's CQ overflow count (*cq.koverflow), cumulative */
+	uint64_t bufs_in_use;  /* provided buffers held by the server (in FIFOs or sends) right now */
+	uint64_t bufs_total;   /* provided buffers in the pool */
 
 	/* Test/teaching hooks, read by the loop once per iteration (relaxed atomics; 0 = nothing
 	 * asked). Checked before it waits, so an idle server acts on them only when its next
