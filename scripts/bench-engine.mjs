@@ -1,0 +1,630 @@
+// `npm run bench:engine`: the lab's echo server measured against independent baselines.
+//
+// For every point of the grid (1, 50, 1000 connections × 128 B, 4 KiB, 64 KiB messages) it
+// measures, interleaved round by round so machine noise hits every configuration alike:
+//   with the lab's own load (`uring-lab run`, one RunSummary each):
+//     the epoll engine, io_uring with the defaults, io_uring "best" (a named knob set);
+//   with bench/echo_client, a closed-loop client written against the plain socket API:
+//     bench/minimal_epoll_echo (a minimal, correct, level-triggered epoll server, no lab code),
+//     `uring-lab server` with the epoll engine, io_uring default and io_uring best.
+// The server runs on CPU 0, the load on CPU 1. With the lab's load the server's CPU is the
+// summary's serverCpuNsPerReq (server threads incl. SQPOLL/io-wq); with echo_client it is the
+// server process's whole thread group (io_uring's kernel threads included), read by the client
+// at the exact edges of its measured window. Both C programs are compiled with `cc -O2` into a
+// temporary directory. Targets (issue 7): best io_uring ≤ 1.0× the server CPU per request of
+// the epoll engine and of the minimal epoll server at every point, ≤ 0.9× at 1000 connections.
+//
+//   npm run bench:engine -- [--quick] [--rounds N] [--seconds S] [--warmup S]
+//                           [--grid 50x4096,1000x*] [--only id,...] [--best k=v,...] [--out FILE]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const cli = path.join(root, 'dist/electron/cli.js');
+const require = createRequire(import.meta.url);
+
+const USAGE = `npm run bench:engine -- [options]
+  --quick           1 round, 1 s measured, 0.5 s warm-up (a smoke run; numbers are rough)
+  --rounds N        rounds per grid point, configurations interleaved (default 3; medians)
+  --seconds S       measured seconds per configuration and round (default 1.5)
+  --warmup S        warm-up seconds before each measurement (default 0.5)
+  --grid LIST       grid points as CONNSxBYTES, '*' for any: e.g. 50x4096,1000x* (default all)
+  --only LIST       configuration ids: run-epoll,run-uring,run-best,min-epoll,srv-epoll,srv-uring,srv-best
+  --best LIST       the io_uring "best" knob set as key=value,... (default: chosen from the catalogue)
+  --out FILE        also write every sample and the verdicts as JSON`;
+
+// ---- options ---------------------------------------------------------------------------
+
+function parseOptions(argv) {
+  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null };
+  let quick = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') quick = true;
+    else if (a === '--rounds') o.rounds = positiveNumber(a, value(), true);
+    else if (a === '--seconds') o.seconds = positiveNumber(a, value());
+    else if (a === '--warmup') o.warmup = positiveNumber(a, value(), false, true);
+    else if (a === '--grid') o.grid = value();
+    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--best') o.best = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
+    else fail(`unknown option ${a}`);
+  }
+  // --quick changes only what was not given explicitly.
+  const defaults = quick ? { rounds: 1, seconds: 1, warmup: 0.5 } : { rounds: 3, seconds: 1.5, warmup: 0.5 };
+  for (const [k, v] of Object.entries(defaults)) o[k] ??= v;
+  return o;
+}
+
+function positiveNumber(name, raw, integer = false, zeroOk = false) {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!zeroOk && n === 0) || (integer && !Number.isInteger(n)) || n > 3600) fail(`${name} "${raw}" is not a ${integer ? 'whole ' : ''}number in range`);
+  return n;
+}
+
+function fail(message) {
+  console.error(`bench:engine: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+const CONNS = [1, 50, 1000];
+const SIZES = [128, 4096, 65536];
+
+function gridPoints(filter) {
+  const all = CONNS.flatMap((conns) => SIZES.map((bytes) => ({ conns, bytes })));
+  if (!filter) return all;
+  const wanted = filter.split(',').map((t) => {
+    const m = /^\s*(\*|\d+)\s*x\s*(\*|\d+)\s*$/i.exec(t);
+    if (!m) fail(`--grid "${t}": write CONNSxBYTES, e.g. 50x4096 or 1000x*`);
+    return { conns: m[1] === '*' ? null : Number(m[1]), bytes: m[2] === '*' ? null : Number(m[2]) };
+  });
+  // Any point asked for explicitly runs, on the grid or not (e.g. 8x65536, the issue's old baseline).
+  const points = [];
+  for (const w of wanted) {
+    const matches = w.conns !== null && w.bytes !== null ? [{ conns: w.conns, bytes: w.bytes }]
+      : all.filter((p) => (w.conns === null || p.conns === w.conns) && (w.bytes === null || p.bytes === w.bytes));
+    for (const p of matches) if (!points.some((q) => q.conns === p.conns && q.bytes === p.bytes)) points.push(p);
+  }
+  if (!points.length) fail(`--grid "${filter}" matches no point`);
+  return points;
+}
+
+// ---- the knob catalogue, read at run time (knobs are being added as the engine grows) ----
+
+let catalogue;
+try {
+  catalogue = require(path.join(root, 'dist/electron/contract/knobs.js'));
+} catch (err) {
+  console.error(`bench:engine: cannot load the knob catalogue from dist/ (${err.message}); run npm run build first`);
+  process.exit(2);
+}
+const hasKnob = (p) => Boolean(catalogue.knobAt(p));
+const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse(v).success;
+
+/**
+ * io_uring "best": the receive path that costs least per request on this kernel (engine_review.md):
+ * recv bundles (one CQE for a message spanning several buffers) and incrementally consumed
+ * large buffers (a 64 KiB message fits one buffer, a 128 B one takes only 128 B of it), a
+ * registered ring fd and direct descriptors (no fdget/fdput per enter and per op). Without
+ * incremental buffers a 64 KiB buffer per 128 B message would be wasteful, so the buffers
+ * drop to 16 KiB. Only knobs the catalogue has are used; the kernel may still refuse one,
+ * which the results show.
+ */
+function chooseBest(override) {
+  if (override) {
+    return override.map((kv) => {
+      const eq = kv.indexOf('=');
+      if (eq < 1) fail(`--best "${kv}": write key=value`);
+      return [kv.slice(0, eq), kv.slice(eq + 1)];
+    });
+  }
+  const incremental = knobAccepts('server.bufferRing.incremental', true);
+  const candidates = [
+    ['server.recvBundle', true],
+    ['server.bufferRing.incremental', true],
+    ['server.bufferRing.size', incremental ? 65536 : 16384],
+    ['server.bufferRing.count', incremental ? 2048 : 8192],
+    ['server.registeredRingFd', true],
+    ['server.directDescriptors', true],
+  ];
+  return candidates.filter(([k, v]) => knobAccepts(k, v)).map(([k, v]) => [k, JSON.stringify(v)]);
+}
+
+// ---- pinning ---------------------------------------------------------------------------
+
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+const haveTaskset = spawnSync('taskset', ['--version'], { encoding: 'utf8' }).status === 0;
+const cpuCount = os.cpus().length;
+
+/**
+ * How a `uring-lab run` is pinned: the server's worker by server.numa.cpus, the load by
+ * load.cpus. Without load.cpus (the engine runs server and load threads in one process, and
+ * the CLI refuses a server CPU outside the affinity taskset would give that process), every
+ * thread of the engine process except the server worker (`uring-srv-*`) and io_uring's own
+ * threads (`iou-*`) is moved to the load CPU as soon as it appears, during the warm-up.
+ */
+function runPinning() {
+  if (cpuCount < 2) return { sets: [], moveThreads: false, server: false, load: false, words: 'not pinned (one CPU)' };
+  const server = hasKnob('server.numa.cpus');
+  const load = hasKnob('load.cpus');
+  const sets = [];
+  if (server) sets.push(`server.numa.cpus=[${SERVER_CPU}]`);
+  if (load) sets.push(`load.cpus=[${LOAD_CPU}]`);
+  const moveThreads = server && !load && haveTaskset;
+  const words = !server
+    ? 'NOT pinned: this build has no server.numa.cpus knob (server and load threads share one process)'
+    : `server worker on CPU ${SERVER_CPU} (server.numa.cpus), load on CPU ${LOAD_CPU} (${load ? 'load.cpus' : moveThreads ? 'its threads moved there with taskset -p after start: no load.cpus knob in this build' : 'NOT pinned: neither load.cpus nor taskset'})`;
+  return { sets, moveThreads, words, server, load };
+}
+
+/** Direct children of a process (there is no /proc/PID/task/TID/children on every kernel). */
+function childrenOf(pid) {
+  const kids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) kids.push(Number(name));
+    } catch { /* gone */ }
+  }
+  return kids;
+}
+
+/**
+ * Moves every thread of the processes `rootPid` started (the engine process) to `cpu`, except the server workers and
+ * io_uring's threads, each thread once. It sweeps every 25 ms until the server worker has
+ * existed for `settleMs` with no new thread to move (the load threads start beside it), or
+ * until `deadlineMs`; `done` resolves with the number of threads moved and whether a server
+ * worker was seen.
+ */
+function threadMover(rootPid, cpu, settleMs, deadlineMs) {
+  const moved = new Set();
+  const skip = /^(uring-srv-|iou-)/;
+  const t0 = Date.now();
+  let sawServerAt = null;
+  let lastMoveAt = t0;
+  let finish;
+  const done = new Promise((resolve) => { finish = resolve; });
+  const sweep = () => {
+    // Not the CLI itself: it checks server.numa.cpus against its own affinity before it starts.
+    const pids = childrenOf(rootPid);
+    for (let i = 0; i < pids.length; i++) pids.push(...childrenOf(pids[i]));
+    for (const pid of pids) {
+      let tids = [];
+      try { tids = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+      for (const tid of tids) {
+        if (moved.has(tid)) continue;
+        let comm = '';
+        try { comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(); } catch { continue; }
+        if (comm.startsWith('uring-srv-')) sawServerAt ??= Date.now();
+        if (skip.test(comm)) continue;
+        if (spawnSync('taskset', ['-p', '-c', String(cpu), tid], { stdio: 'ignore' }).status === 0) {
+          moved.add(tid);
+          lastMoveAt = Date.now();
+        }
+      }
+    }
+    const now = Date.now();
+    if ((sawServerAt !== null && now - sawServerAt >= settleMs && now - lastMoveAt >= settleMs) || now - t0 >= deadlineMs) {
+      clearInterval(timer);
+      finish({ moved: moved.size, sawServer: sawServerAt !== null });
+    }
+  };
+  const timer = setInterval(sweep, 25);
+  return { done, stop() { clearInterval(timer); finish({ moved: moved.size, sawServer: sawServerAt !== null }); } };
+}
+
+// ---- building the C programs ----------------------------------------------------------
+
+function buildC(dir) {
+  const bins = {};
+  for (const name of ['minimal_epoll_echo', 'echo_client']) {
+    const out = path.join(dir, name);
+    const r = spawnSync('cc', ['-O2', '-Wall', '-o', out, path.join(root, 'bench', `${name}.c`)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cc ${name}.c failed: ${(r.stderr || r.error?.message || '').trim()}`);
+    bins[name] = out;
+  }
+  return bins;
+}
+
+// ---- process helpers -------------------------------------------------------------------
+
+/** Every child still running, so an interrupted bench leaves no server behind. */
+const liveChildren = new Set();
+
+function track(child) {
+  liveChildren.add(child);
+  child.on('close', () => liveChildren.delete(child));
+  return child;
+}
+
+/** Runs a command to completion (bounded by timeoutMs), collecting stdout and stderr. */
+function runProcess(cmd, args, timeoutMs, onSpawn = null) {
+  return new Promise((resolve) => {
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    if (onSpawn) onSpawn(child);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    }, timeoutMs);
+    child.on('error', (err) => { stderr += err.message; });
+    child.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr, timedOut }); });
+  });
+}
+
+/**
+ * A server that prints {"event":"listening","port":P,"pid":N} first. Resolves with the child,
+ * the port, the serving pid and a `stop()` that SIGTERMs it and returns its remaining stdout.
+ */
+function startServer(cmd, args, startTimeoutMs = 20_000) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const lines = [];
+    let stderr = '';
+    let listening = null;
+    const exited = new Promise((res) => child.on('close', (status, signal) => res({ status, signal })));
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', (err) => reject(err));
+    const rl = readline.createInterface({ input: child.stdout });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no "listening" line within ${startTimeoutMs / 1000} s: ${oneLine(stderr)}`));
+    }, startTimeoutMs);
+    rl.on('line', (line) => {
+      if (listening) { lines.push(line); return; }
+      let ev;
+      try { ev = JSON.parse(line); } catch { lines.push(line); return; }
+      if (ev.event !== 'listening') { lines.push(line); return; }
+      listening = ev;
+      clearTimeout(timer);
+      resolve({
+        child, port: ev.port, pid: ev.pid,
+        async stop() {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          const end = await exited;
+          clearTimeout(killer);
+          return { ...end, lines, stderr };
+        },
+      });
+    });
+    exited.then(({ status, signal }) => {
+      if (!listening) {
+        clearTimeout(timer);
+        reject(new Error(`exited (${status ?? signal}) before listening: ${oneLine(stderr)}`));
+      }
+    });
+  });
+}
+
+/** A child's stderr as one bounded line, for a table cell. */
+const oneLine = (text, max = 240) => String(text).replace(/\s+/g, ' ').trim().slice(0, max);
+
+const withTaskset = (cpu, cmd, args) => (cpu !== null && haveTaskset ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+
+// ---- one measurement per configuration kind ----------------------------------------------
+
+async function measureRun(cfg, point, o, pin) {
+  const sets = [
+    `duration.warmupS=${o.warmup}`, `load.connections=${point.conns}`, `load.messageBytes=${point.bytes}`,
+    ...pin.sets, ...cfg.sets,
+  ];
+  let mover = null;
+  const r = await runProcess(process.execPath, [cli, 'run', '--duration', String(o.seconds), '--json', ...sets.flatMap((s) => ['--set', s])],
+    (o.warmup + o.seconds + 90) * 1000, (child) => {
+      // Done within the warm-up when it can be: a sweep costs CPU the measurement would see.
+      if (pin.moveThreads) mover = threadMover(child.pid, LOAD_CPU, Math.min(150, o.warmup * 300), 10_000);
+    });
+  if (mover) mover.stop();
+  const moved = mover ? await mover.done : null;
+  let s;
+  try { s = JSON.parse(r.stdout.trim().split('\n').pop()); } catch { s = null; }
+  if (!s || typeof s.throughputRps !== 'number') {
+    return { ok: false, error: `run exited ${r.status ?? r.signal}${r.timedOut ? ' (timed out)' : ''}: ${oneLine(r.stderr)}` };
+  }
+  const pinnedCpus = s.applied?.server?.numa?.cpus;
+  const serverPinned = Array.isArray(pinnedCpus) && pinnedCpus.length === 1 && pinnedCpus[0] === SERVER_CPU;
+  return {
+    ok: s.status === 'completed' && s.errors === 0 && s.requests > 0,
+    error: s.status !== 'completed' ? `${s.status}: ${s.failure?.message ?? ''}` : s.errors ? `${s.errors} request errors` : !s.requests ? 'no request completed' : null,
+    throughputRps: s.throughputRps,
+    latencyUs: { p50: s.latencyUs.p50, p99: s.latencyUs.p99, p999: s.latencyUs.p999 },
+    serverNsPerReq: s.serverCpuNsPerReq,
+    loadNsPerReq: s.loadCpuNsPerReq,
+    loadBusyShare: s.loadBusyShare,
+    saturated: Boolean(s.loadSaturated),
+    requests: s.requests,
+    contention: (s.contention?.otherRuns?.length ?? 0) > 0,
+    // CPUs' worth of other processes' work while it measured (the machine minus the lab).
+    otherCpus: s.contention?.otherCpus ?? null,
+    serverPinned,
+    loadThreadsMoved: moved ? moved.moved : null,
+    warning: [
+      pin.server && !serverPinned ? `server not pinned to CPU ${SERVER_CPU} (server.numa.cpus not applied)` : null,
+      moved && !moved.sawServer ? 'load threads not moved (no uring-srv thread seen)' : null,
+    ].filter(Boolean).join('; ') || null,
+    rejected: (s.rejected ?? []).map((k) => `${k.knob}:${k.code}`),
+  };
+}
+
+async function measureWithClient(server, bins, point, o, extraPids = []) {
+  const [cmd, args] = withTaskset(null, bins.echo_client, [
+    '--port', String(server.port), '--conns', String(point.conns), '--bytes', String(point.bytes),
+    '--warmup', String(o.warmup), '--duration', String(o.seconds), '--cpu', String(cpuCount >= 2 ? LOAD_CPU : 0),
+    '--server-pid', String(server.pid), ...extraPids.flatMap((p) => ['--server-pid', String(p)]),
+  ]);
+  const r = await runProcess(cmd, args, (o.warmup + o.seconds + 90) * 1000);
+  let c;
+  try { c = JSON.parse(r.stdout.trim()); } catch { c = null; }
+  if (!c) return { ok: false, error: `echo_client exited ${r.status ?? r.signal}: ${oneLine(r.stderr)}` };
+  const engine = c.serverCpu.find((e) => e.pid === server.pid);
+  const tree = c.serverCpu.every((e) => e.ok) ? c.serverCpu.reduce((sum, e) => sum + e.ns, 0) : null;
+  const failed = c.mismatches ? `${c.mismatches} echo mismatches` : c.connectionsLost ? `${c.connectionsLost} connections lost`
+    : !c.requests ? 'no echo completed in the measured window (server stalled)' : !engine?.ok ? 'server CPU unreadable' : null;
+  return {
+    ok: !failed,
+    error: failed,
+    throughputRps: c.throughputRps,
+    latencyUs: { p50: c.latencyUs.p50, p99: c.latencyUs.p99, p999: c.latencyUs.p999 },
+    // The serving process (all its threads, io_uring's kernel threads included) ...
+    serverNsPerReq: engine?.ok && c.requests ? engine.ns / c.requests : null,
+    // ... and with the host process that started it (uring-lab server's Node side), the whole tree.
+    treeNsPerReq: tree !== null && c.requests ? tree / c.requests : null,
+    loadNsPerReq: c.clientCpuNsPerReq,
+    loadBusyShare: c.clientBusyShare,
+    saturated: c.saturated,
+    requests: c.requests,
+    cpuSource: c.serverCpu.map((e) => e.source).join('+'),
+    // CPUs' worth of other processes' work in the window: the machine's busy time minus the
+    // server's and the client's (/proc/stat ticks: ±0.02 CPU).
+    otherCpus: tree !== null && c.measuredS > 0 ? Math.max(0, (c.machineBusyNs - tree - c.clientCpuNs) / 1e9 / c.measuredS) : null,
+    warning: c.connectionsIdle ? `${c.connectionsIdle} of ${c.conns} connections got no echo in the window (starved)` : null,
+  };
+}
+
+async function measureMinimal(cfg, point, o, bins) {
+  const [cmd, args] = withTaskset(null, bins.minimal_epoll_echo, ['--port', '0', ...(cpuCount >= 2 ? ['--cpu', String(SERVER_CPU)] : [])]);
+  let server;
+  try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `minimal server: ${err.message}` }; }
+  try {
+    const m = await measureWithClient(server, bins, point, o);
+    return { ...m, treeNsPerReq: m.serverNsPerReq };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measureServerVerb(cfg, point, o, bins) {
+  const sets = [`load.messageBytes=${point.bytes}`, ...cfg.sets];
+  // --duration bounds the server even if this script dies; SIGTERM ends it sooner.
+  const [cmd, args] = withTaskset(cpuCount >= 2 ? SERVER_CPU : null, process.execPath,
+    [cli, 'server', '--json', '--port', '0', '--duration', String(Math.ceil(o.warmup + o.seconds + 120)), ...sets.flatMap((s) => ['--set', s])]);
+  let server;
+  try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `uring-lab server: ${err.message}` }; }
+  let m;
+  try {
+    m = await measureWithClient(server, bins, point, o, server.child.pid !== server.pid ? [server.child.pid] : []);
+  } finally {
+    const end = await server.stop();
+    let summary = null;
+    for (const line of end.lines) { try { const ev = JSON.parse(line); if (ev.event === 'summary') summary = ev; } catch { /* not JSON */ } }
+    if (m) {
+      m.rejected = (summary?.rejected ?? []).map((k) => `${k.knob}:${k.code}`);
+      if (summary && summary.status !== 'completed') { m.ok = false; m.error = `server ${summary.status}: ${summary.failure?.message ?? ''}`; }
+      if (!summary) m.warning = [m.warning, `no server summary (exit ${end.status ?? end.signal})`].filter(Boolean).join('; ');
+    }
+  }
+  return m;
+}
+
+// ---- statistics and the table ---------------------------------------------------------
+
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+
+function summarize(samples) {
+  const ok = samples.filter((s) => s.ok);
+  const pick = (f) => median(ok.map(f));
+  return {
+    rounds: ok.length,
+    failed: samples.length - ok.length,
+    throughputRps: pick((s) => s.throughputRps),
+    p50Us: pick((s) => s.latencyUs.p50),
+    p99Us: pick((s) => s.latencyUs.p99),
+    p999Us: pick((s) => s.latencyUs.p999),
+    serverNsPerReq: pick((s) => s.serverNsPerReq),
+    treeNsPerReq: pick((s) => s.treeNsPerReq),
+    loadNsPerReq: pick((s) => s.loadNsPerReq),
+    loadBusyShare: pick((s) => s.loadBusyShare),
+    saturatedRounds: ok.filter((s) => s.saturated).length,
+    contentionRounds: ok.filter((s) => s.contention).length,
+    otherCpus: pick((s) => s.otherCpus),
+    rejected: [...new Set(samples.flatMap((s) => s.rejected ?? []))],
+    errors: [...new Set(samples.flatMap((s) => [s.error, s.warning]).filter(Boolean))],
+  };
+}
+
+/** best / baseline of server CPU per request: the ratio of medians, and the range of the per-round ratios. */
+function ratio(cfgs, num, den, metric, target, name) {
+  const a = cfgs[num];
+  const b = cfgs[den];
+  if (!a || !b) return null;
+  const ma = a.summary[metric];
+  const mb = b.summary[metric];
+  const perRound = [];
+  for (let i = 0; i < Math.min(a.samples.length, b.samples.length); i++) {
+    const x = a.samples[i];
+    const y = b.samples[i];
+    if (x.ok && y.ok && x[metric] && y[metric]) perRound.push(x[metric] / y[metric]);
+  }
+  const value = ma && mb ? ma / mb : null;
+  return {
+    name, num, den, metric, target,
+    value, perRoundMin: perRound.length ? Math.min(...perRound) : null, perRoundMax: perRound.length ? Math.max(...perRound) : null,
+    verdict: target === null ? 'info' : value === null ? 'n/a' : value <= target ? 'PASS' : 'MISS',
+  };
+}
+
+/**
+ * The issue's absolute targets, against the server it measured ("today", with an independent
+ * client): 4 KiB × 50 connections ~12.5k ns/request, to ≤ 0.45×; 64 KiB × 8 connections ~35k,
+ * to ≤ 0.5× (checked at 8 and 50 connections, the grid's nearest point).
+ */
+const ISSUE_BASELINES = [
+  { bytes: 4096, conns: [50], ns: 12_500, target: 0.45 },
+  { bytes: 65536, conns: [8, 50], ns: 35_000, target: 0.5 },
+];
+
+function againstIssueBaseline(cfgs, id, metric, point, name) {
+  const base = ISSUE_BASELINES.find((b) => b.bytes === point.bytes && b.conns.includes(point.conns));
+  const c = cfgs[id];
+  if (!base || !c) return null;
+  const value = c.summary[metric] ? c.summary[metric] / base.ns : null;
+  const perRound = c.samples.filter((x) => x.ok && x[metric]).map((x) => x[metric] / base.ns);
+  return {
+    name: `${name} / the issue's ${fmtInt(base.ns)} ns`, num: id, den: `issue baseline ${base.ns} ns`, metric, target: base.target,
+    value, perRoundMin: perRound.length ? Math.min(...perRound) : null, perRoundMax: perRound.length ? Math.max(...perRound) : null,
+    verdict: value === null ? 'n/a' : value <= base.target ? 'PASS' : 'MISS',
+  };
+}
+
+const fmtInt = (n) => (n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US'));
+const fmtUs = (n) => (n === null || n === undefined ? '-' : n >= 100 ? String(Math.round(n)) : n.toFixed(1));
+const sizeWords = (b) => (b >= 1024 && b % 1024 === 0 ? `${b / 1024} KiB` : `${b} B`);
+
+function printPoint(point, cfgs, ratios, o) {
+  console.log(`\n== ${point.conns} connection${point.conns === 1 ? '' : 's'} × ${sizeWords(point.bytes)}  (medians of ${o.rounds} round${o.rounds === 1 ? '' : 's'}, ${o.seconds} s measured each) ==`);
+  console.log(`${'configuration'.padEnd(34)} ${'load'.padEnd(11)} ${'req/s'.padStart(9)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'p99.9 µs'.padStart(9)} ${'server ns/req'.padStart(14)} ${'tree ns/req'.padStart(12)} ${'load ns/req'.padStart(12)} ${'load busy'.padStart(10)}  notes`);
+  for (const [, c] of Object.entries(cfgs)) {
+    const s = c.summary;
+    const notes = [];
+    if (s.saturatedRounds) notes.push(`LOAD SATURATED in ${s.saturatedRounds}/${s.rounds}`);
+    if (s.contentionRounds) notes.push(`shared the machine with another run in ${s.contentionRounds}/${s.rounds}`);
+    if (s.otherCpus !== null && s.otherCpus >= 0.1) notes.push(`other processes used ${s.otherCpus.toFixed(2)} CPUs`);
+    if (s.failed) notes.push(`${s.failed} round(s) failed`);
+    if (s.rejected.length) notes.push(`refused ${s.rejected.join(' ')}`);
+    if (s.errors.length) notes.push(s.errors.join('; ').slice(0, 160));
+    console.log(`${c.label.padEnd(34)} ${c.client.padEnd(11)} ${fmtInt(s.throughputRps).padStart(9)} ${fmtUs(s.p50Us).padStart(8)} ${fmtUs(s.p99Us).padStart(8)} ${fmtUs(s.p999Us).padStart(9)} ${fmtInt(s.serverNsPerReq).padStart(14)} ${fmtInt(s.treeNsPerReq).padStart(12)} ${fmtInt(s.loadNsPerReq).padStart(12)} ${(s.loadBusyShare === null ? '-' : `${Math.round(s.loadBusyShare * 100)} %`).padStart(10)}  ${notes.join('; ')}`);
+  }
+  for (const r of ratios) {
+    const range = r.perRoundMin === null ? '' : ` (rounds ${r.perRoundMin.toFixed(2)}–${r.perRoundMax.toFixed(2)})`;
+    const target = r.target === null ? '(no target: for reference)' : `target ≤ ${r.target.toFixed(2)}×  ${r.verdict}`;
+    console.log(`  ${r.name.padEnd(66)} ${r.value === null ? '   -  ' : `${r.value.toFixed(2)}×`.padStart(6)}${range.padEnd(22)} ${target}`);
+  }
+}
+
+// ---- main ------------------------------------------------------------------------------
+
+const startedAt = new Date().toISOString();
+const o = parseOptions(process.argv.slice(2));
+const points = gridPoints(o.grid);
+const best = chooseBest(o.best);
+const bestName = best.length ? best.map(([k, v]) => `${k.replace(/^server\./, '')}=${v}`).join(' ') : '(no extra knobs in this build: same as default)';
+const pin = runPinning();
+
+const CONFIGS = [
+  { id: 'run-epoll', label: 'epoll engine', client: 'lab load', kind: 'run', sets: ['server.engine=epoll'] },
+  { id: 'run-uring', label: 'io_uring default', client: 'lab load', kind: 'run', sets: ['server.engine=io_uring'] },
+  { id: 'run-best', label: 'io_uring best', client: 'lab load', kind: 'run', sets: ['server.engine=io_uring', ...best.map(([k, v]) => `${k}=${v}`)] },
+  { id: 'min-epoll', label: 'minimal epoll server (bench/)', client: 'echo_client', kind: 'minimal', sets: [] },
+  { id: 'srv-epoll', label: 'uring-lab server, epoll', client: 'echo_client', kind: 'server', sets: ['server.engine=epoll'] },
+  { id: 'srv-uring', label: 'uring-lab server, io_uring default', client: 'echo_client', kind: 'server', sets: ['server.engine=io_uring'] },
+  { id: 'srv-best', label: 'uring-lab server, io_uring best', client: 'echo_client', kind: 'server', sets: ['server.engine=io_uring', ...best.map(([k, v]) => `${k}=${v}`)] },
+];
+const unknown = (o.only ?? []).filter((id) => !CONFIGS.some((c) => c.id === id));
+if (unknown.length) fail(`--only: unknown configuration ${unknown.join(', ')}`);
+const configs = o.only ? CONFIGS.filter((c) => o.only.includes(c.id)) : CONFIGS;
+
+const serverVerb = spawnSync(process.execPath, [cli, 'server', '--help'], { encoding: 'utf8' });
+const haveServerVerb = serverVerb.status === 0;
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const child of liveChildren) child.kill('SIGTERM');
+    process.exit(130);
+  });
+}
+let bins;
+try {
+  bins = buildC(tmp);
+} catch (err) {
+  console.error(`bench:engine: ${err.message}`);
+  process.exit(1);
+}
+
+const perConfigS = o.warmup + o.seconds + 0.7;
+console.log(`uring-lab bench:engine — ${points.length} grid point(s) × ${configs.length} configurations × ${o.rounds} round(s), ~${Math.ceil((points.length * configs.length * o.rounds * perConfigS) / 60)} min`);
+console.log(`  kernel ${os.release()}, ${cpuCount} CPUs; lab load: ${pin.words}; echo_client on CPU ${LOAD_CPU}, servers it drives on CPU ${SERVER_CPU} (taskset/sched_setaffinity)`);
+console.log(`  io_uring best = ${bestName}`);
+console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
+console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
+if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
+
+const results = [];
+for (const point of points) {
+  const byId = Object.fromEntries(configs.map((c) => [c.id, { ...c, samples: [] }]));
+  for (let round = 0; round < o.rounds; round++) {
+    // Alternate the order so a slow drift of the machine does not favour whoever goes first.
+    const order = round % 2 ? [...configs].reverse() : configs;
+    for (const cfg of order) {
+      let sample;
+      if (cfg.kind === 'run') sample = await measureRun(cfg, point, o, pin);
+      else if (cfg.kind === 'minimal') sample = await measureMinimal(cfg, point, o, bins);
+      else if (!haveServerVerb) sample = { ok: false, error: 'uring-lab server is not in this build' };
+      else sample = await measureServerVerb(cfg, point, o, bins);
+      byId[cfg.id].samples.push(sample);
+      process.stderr.write(`  ${point.conns}×${point.bytes} round ${round + 1}/${o.rounds} ${cfg.id}: ${sample.throughputRps !== undefined ? `${fmtInt(sample.throughputRps)} req/s, server ${fmtInt(sample.serverNsPerReq)} ns/req` : ''}${sample.error || sample.warning ? ` (${[sample.error, sample.warning].filter(Boolean).join('; ')})` : ''}\n`);
+    }
+  }
+  for (const c of Object.values(byId)) c.summary = summarize(c.samples);
+  const limit = point.conns >= 1000 ? 0.9 : 1.0;
+  const ratios = [
+    ratio(byId, 'run-best', 'run-epoll', 'serverNsPerReq', limit, 'best io_uring / epoll engine, lab load (server threads)'),
+    ratio(byId, 'srv-best', 'srv-epoll', 'treeNsPerReq', limit, 'best io_uring / epoll engine, echo_client (process tree)'),
+    ratio(byId, 'srv-best', 'min-epoll', 'treeNsPerReq', limit, 'best io_uring / minimal epoll server, echo_client (process tree)'),
+    againstIssueBaseline(byId, 'srv-best', 'treeNsPerReq', point, 'best io_uring, echo_client (process tree)'),
+    ratio(byId, 'run-uring', 'run-epoll', 'serverNsPerReq', null, 'default io_uring / epoll engine, lab load'),
+    ratio(byId, 'srv-uring', 'min-epoll', 'treeNsPerReq', null, 'default io_uring / minimal epoll server, echo_client'),
+  ].filter(Boolean);
+  printPoint(point, byId, ratios, o);
+  results.push({ ...point, configs: byId, ratios });
+}
+
+const verdicts = results.flatMap((r) => r.ratios.map((x) => x.verdict));
+const saturated = results.flatMap((r) => Object.values(r.configs).filter((c) => c.summary.saturatedRounds).map((c) => `${r.conns}×${r.bytes} ${c.id}`));
+console.log(`\ntargets: ${verdicts.filter((v) => v === 'PASS').length} PASS, ${verdicts.filter((v) => v === 'MISS').length} MISS, ${verdicts.filter((v) => v === 'n/a').length} n/a (a configuration failed or was not run)`);
+for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') console.log(`  MISS ${r.conns}×${sizeWords(r.bytes)}: ${x.name} ${x.value.toFixed(2)}× > ${x.target.toFixed(2)}×`);
+if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the numbers may measure the load, not the server): ${saturated.join(', ')}`);
+
+if (o.out) {
+  writeFileSync(o.out, `${JSON.stringify({
+    kind: 'uring-lab/bench-engine', startedAt, finishedAt: new Date().toISOString(), kernel: os.release(), cpus: cpuCount,
+    options: o, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb,
+    points: results,
+  }, null, 2)}\n`);
+  console.log(`results written to ${o.out}`);
+}

@@ -1,0 +1,186 @@
+/**
+ * The independent baselines of `npm run bench:engine`: bench/echo_client (a plain-socket
+ * closed-loop client) against bench/minimal_epoll_echo and against `uring-lab server`, for
+ * real, checking every echoed byte. If the client could not see a corrupted echo, or the
+ * minimal server lost bytes on partial writes, the bench's ratios would compare nonsense.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.join(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/electron/cli.js');
+
+let dir = '';
+let client = '';
+let minimalServer = '';
+
+interface ClientResult {
+  conns: number; bytes: number; requests: number; throughputRps: number; measuredS: number;
+  latencyUs: { p50: number; p99: number; p999: number; max: number };
+  mismatches: number; connectionsLost: number; connectionsOpen: number;
+  clientCpuNs: number; serverCpuNs: number | null; serverCpuNsPerReq: number | null;
+  serverCpu: { pid: number; ok: boolean; ns: number; source: string; threads: number }[];
+}
+
+function runClient(args: string[]): Promise<{ code: number | null; result: ClientResult; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(client, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve({ code, result: JSON.parse(stdout) as ClientResult, stderr });
+      } catch {
+        reject(new Error(`echo_client printed no JSON (exit ${code}): ${stderr}`));
+      }
+    });
+  });
+}
+
+/** Starts a server that prints {"event":"listening","port","pid"} first; resolves with it and its later lines. */
+function startListening(cmd: string, args: string[]): Promise<{ child: ChildProcess; port: number; pid: number; lines: string[]; exited: Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let stderr = '';
+    let listening = false;
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    child.stderr!.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`not listening after 10 s: ${stderr}`)); }, 10_000);
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (listening) { lines.push(line); return; }
+      const ev = JSON.parse(line);
+      expect(ev.event).toBe('listening');
+      listening = true;
+      clearTimeout(timer);
+      resolve({ child, port: ev.port, pid: ev.pid, lines, exited });
+    });
+    void exited.then((code) => { if (!listening) { clearTimeout(timer); reject(new Error(`exited ${code} before listening: ${stderr}`)); } });
+  });
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'bench-engine-test-'));
+  client = path.join(dir, 'echo_client');
+  minimalServer = path.join(dir, 'minimal_epoll_echo');
+  for (const [out, src] of [[client, 'echo_client.c'], [minimalServer, 'minimal_epoll_echo.c']]) {
+    // -Werror: a warning in a benchmark's measuring code is a bug waiting to skew numbers.
+    const r = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(ROOT, 'bench', src)], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  }
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bench/echo_client against bench/minimal_epoll_echo', () => {
+  it('echoes 4 connections × 1 KiB intact and measures both sides', async () => {
+    const server = await startListening(minimalServer, ['--port', '0']);
+    try {
+      const { code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '1024', '--warmup', '0.2', '--duration', '1', '--server-pid', String(server.pid)]);
+      expect(code).toBe(0);
+      expect(result.mismatches).toBe(0);
+      expect(result.connectionsLost).toBe(0);
+      expect(result.connectionsOpen).toBe(4);
+      expect(result.requests).toBeGreaterThan(100);
+      expect(result.measuredS).toBeGreaterThan(0.9);
+      expect(result.latencyUs.p50).toBeGreaterThan(0);
+      expect(result.latencyUs.p99).toBeGreaterThanOrEqual(result.latencyUs.p50);
+      expect(result.latencyUs.max).toBeGreaterThanOrEqual(result.latencyUs.p999);
+      expect(result.clientCpuNs).toBeGreaterThan(0);
+      // The server's CPU over the client's window, from its one thread's schedstat.
+      expect(result.serverCpu).toEqual([expect.objectContaining({ pid: server.pid, ok: true, source: 'schedstat', threads: 1 })]);
+      expect(result.serverCpuNs).toBeGreaterThan(0);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    // SIGTERM ends it cleanly, with its count of what it echoed.
+    expect(await server.exited).toBe(0);
+    expect(JSON.parse(server.lines.at(-1)!)).toMatchObject({ event: 'stopped' });
+  });
+
+  it('echoes 1 MiB messages intact through partial reads and writes', async () => {
+    const server = await startListening(minimalServer, ['--port', '0']);
+    try {
+      const { code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', String(1 << 20), '--warmup', '0', '--duration', '0.5']);
+      expect(code).toBe(0);
+      expect(result.mismatches).toBe(0);
+      expect(result.connectionsLost).toBe(0);
+      expect(result.requests).toBeGreaterThan(4);
+      expect(result.serverCpuNs).toBeNull(); // no --server-pid given
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  });
+});
+
+describe('bench/echo_client checks every byte', () => {
+  it('reports a server that corrupts one byte, and exits 1', async () => {
+    // An echo server that flips one bit of the 3000th byte of every connection's stream.
+    const server = net.createServer((sock) => {
+      let offset = 0;
+      sock.setNoDelay(true);
+      sock.on('data', (chunk) => {
+        const at = 3000 - offset;
+        if (at >= 0 && at < chunk.length) chunk[at] ^= 0x01;
+        offset += chunk.length;
+        sock.write(chunk);
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const { code, result } = await runClient(['--port', String(port), '--conns', '2', '--bytes', '1024', '--warmup', '0', '--duration', '0.5']);
+      expect(code).toBe(1);
+      expect(result.mismatches).toBe(2);
+      // The corrupted connections are dropped (a byte stream cannot be resynchronised).
+      expect(result.connectionsLost).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('bench/echo_client against uring-lab server', () => {
+  for (const engine of ['io_uring', 'epoll']) {
+    it(`${engine}: echoes 4 connections × 1 KiB intact; the server's summary agrees`, async () => {
+      const server = await startListening(process.execPath, [CLI, 'server', '--json', '--port', '0', '--duration', '20', '--set', `server.engine=${engine}`, '--set', 'load.messageBytes=1024']);
+      let result: ClientResult;
+      try {
+        const r = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '1024', '--warmup', '0.2', '--duration', '1', '--server-pid', String(server.pid)]);
+        expect(r.code).toBe(0);
+        result = r.result;
+      } finally {
+        server.child.kill('SIGTERM');
+      }
+      expect(await server.exited).toBe(0);
+      expect(result.mismatches).toBe(0);
+      expect(result.connectionsLost).toBe(0);
+      expect(result.requests).toBeGreaterThan(100);
+      // The listening pid is the engine process that serves: its threads' CPU moved.
+      expect(server.pid).not.toBe(server.child.pid);
+      expect(result.serverCpu[0]).toMatchObject({ pid: server.pid, ok: true });
+      expect(result.serverCpuNs).toBeGreaterThan(0);
+      const summary = server.lines.map((l) => JSON.parse(l)).find((ev) => ev.event === 'summary');
+      expect(summary).toMatchObject({ status: 'completed', port: server.port, pid: server.pid, messageBytes: 1024 });
+      expect(summary.applied.server.engine).toBe(engine);
+      // The server counted at least what the client measured (it also saw the warm-up).
+      expect(summary.connectionsServed ?? 4).toBeGreaterThanOrEqual(4);
+      if (summary.bytesEchoed !== null) expect(summary.bytesEchoed).toBeGreaterThanOrEqual(result.requests * 1024);
+    });
+  }
+});
