@@ -27,6 +27,33 @@ export interface SqpollSettings {
   cpu: number | null;
   /** sq_thread_idle in ms; the kernel takes 0 as 1000. */
   idleMs: number;
+  /**
+   * Config: with several rings, workers 1.. create their rings with IORING_SETUP_ATTACH_WQ to
+   * worker 0's ring, so one SQPOLL thread (and one io-wq) serves every ring; a refusal leaves
+   * that worker with its own SQPOLL thread and reports 'ATTACH_WQ' with the errno (cause
+   * 'moot_without_sqpoll' when worker 0 got no SQPOLL thread to share). SINGLE_ISSUER is kept
+   * with it: the kernel allows SQPOLL + SINGLE_ISSUER + ATTACH_WQ (only the task-run modes
+   * conflict with SQPOLL). Applied: every other ring attached (one ring: SQPOLL took effect).
+   */
+  shared: boolean;
+}
+
+/** server.numa: where the worker threads run and their memory lives. */
+export interface NumaSettings {
+  /**
+   * Config: set_mempolicy(MPOL_BIND, node) on each worker thread before its ring, buffers and
+   * connection state are first touched; with `cpus` null the workers are also pinned to the
+   * node's CPUs. The host refuses a node that does not exist before starting. Applied: the
+   * policy took effect on every worker (checked with get_mempolicy), else null and 'NUMA_NODE'
+   * is refused with the errno.
+   */
+  node: number | null;
+  /**
+   * Config: worker i pinned to cpus[i % cpus.length] (pthread_setaffinity_np, before its ring
+   * exists: an SQPOLL thread copies its creator's affinity). Applied: the same list when every
+   * worker got its CPU, else null and 'NUMA_CPUS' refused with the errno.
+   */
+  cpus: number[] | null;
 }
 
 export interface BufferRingSettings {
@@ -42,6 +69,37 @@ export interface BufferRingSettings {
    * requested or refused; with 'epoll', the requested value, as for the other ring knobs).
    */
   hugepages: boolean;
+  /**
+   * Config: register the ring with IOU_PBUF_RING_INC (Linux 6.12): the kernel fills each buffer
+   * piece by piece across receives (of any connection), and a buffer returns to the ring once
+   * the kernel has finished it and every piece of it was echoed. A kernel that refuses it gets
+   * a plain ring, and 'BUF_INCREMENTAL' is reported refused with its errno. Applied: it took effect.
+   */
+  incremental: boolean;
+}
+
+/**
+ * The io_uring server's receive and send path (in ServerConfig as config, in AppliedSettings as
+ * what took effect; a refused one is false in applied and listed in StartResult.refused).
+ */
+export interface EchoPathSettings {
+  /** Multishot recv (default); false: one-shot recv with buffer select, re-armed per completion. */
+  multishot: boolean;
+  /** IORING_RECVSEND_BUNDLE on the recv: one CQE over several consecutive buffers (Linux 6.10);
+   *  refused 'RECV_BUNDLE' (EINVAL) without IORING_FEAT_RECVSEND_BUNDLE. */
+  recvBundle: boolean;
+  /** Echo with SEND_ZC / SENDMSG_ZC and IORING_SEND_ZC_REPORT_USAGE; a piece returns only after
+   *  the notification. Frames count zero-copy vs copied sends (loopback always copies).
+   *  Refused 'SEND_ZC' when the ring's opcode probe lacks them. */
+  sendZeroCopy: boolean;
+  /** The receive pool also registered (io_uring_register_buffers, in <= 1 GiB iovecs); with
+   *  sendZeroCopy a one-piece send is a fixed-buffer SEND_ZC. Refused 'REGISTERED_BUFFERS' with
+   *  the registration's errno (ENOMEM over RLIMIT_MEMLOCK). */
+  registeredBuffers: boolean;
+  /** A sparse registered file table (load.connections + 1024, at most RLIMIT_NOFILE), multishot
+   *  accept direct, IOSQE_FIXED_FILE recv/send, close_direct. Refused 'DIRECT_DESCRIPTORS' with
+   *  the registration's errno; a full table fails accepts with ENFILE (counted, backed off). */
+  directDescriptors: boolean;
 }
 
 /** The server subtree of an EngineConfig: a profile's `server`, plus `rings`. */
@@ -54,7 +112,13 @@ export interface ServerConfig {
    * load generator runs on io_uring either way.
    */
   engine: 'io_uring' | 'epoll';
-  /** Server rings; only 1 today (anything else is a RangeError until the engine issue). */
+  /**
+   * Server worker threads (1..64), each with its own ring (epoll: its own epoll set) and its own
+   * SO_REUSEPORT listener on the one port: worker 0 binds `port` (0: ephemeral), the others the
+   * port it got, and the kernel spreads connections over them by a hash of the 4-tuple. Worker 0
+   * starts first; a failure of any worker fails the start (everything stopped). Snapshots sum
+   * the workers (per worker in `serverWorkers`).
+   */
   rings: number;
   /** Server ring SQ entries (1..32768; the kernel wants a power of two); the CQ gets twice as many (CQSIZE). */
   ringEntries: number;
@@ -78,6 +142,20 @@ export interface ServerConfig {
   iopoll: boolean;
   /** The provided-buffer ring the server receives into. */
   bufferRing: BufferRingSettings;
+  /** IORING_REGISTER_NAPI (opcode 27, Linux 6.9) with this busy-poll timeout in µs on every
+   *  server ring; 0: off. No effect on lo (no NAPI ids), though the kernel accepts it. Refused
+   *  'NAPI' with the registration's errno (EINVAL on an IOPOLL ring). */
+  napiBusyPollUs: number;
+  /** The serve loop's waits ask for a whole CQ of completions but return once this many µs have
+   *  passed with at least one (IORING_ENTER_EXT_ARG min_wait_usec, IORING_FEAT_MIN_TIMEOUT, 6.12);
+   *  0: off. Refused 'MIN_WAIT' (EOPNOTSUPP) without the feature. */
+  minWaitUs: number;
+  numa: NumaSettings;
+  multishot: EchoPathSettings['multishot'];
+  recvBundle: EchoPathSettings['recvBundle'];
+  sendZeroCopy: EchoPathSettings['sendZeroCopy'];
+  registeredBuffers: EchoPathSettings['registeredBuffers'];
+  directDescriptors: EchoPathSettings['directDescriptors'];
 }
 
 /** The load subtree of an EngineConfig: a profile's `load` (its `mode` is implied: closed loop). */
@@ -127,6 +205,19 @@ export interface AppliedSettings {
     /** IOPOLL took effect and the ring took a socket op; false when not requested or refused. */
     iopoll: boolean;
     bufferRing: BufferRingSettings;
+    /** Worker threads that ran. */
+    rings: number;
+    /** The busy-poll timeout registered on every ring; 0 when off or refused. */
+    napiBusyPollUs: number;
+    /** min_wait_usec the loops wait with; 0 when off or refused. */
+    minWaitUs: number;
+    numa: NumaSettings;
+    /** The receive and send path as it took effect (see EchoPathSettings). */
+    multishot: boolean;
+    recvBundle: boolean;
+    sendZeroCopy: boolean;
+    registeredBuffers: boolean;
+    directDescriptors: boolean;
   };
 }
 
@@ -155,6 +246,12 @@ export interface RefusedSetting {
    * the socket recv the settled IOPOLL ring is given (EINVAL on every kernel so far), cause 'refused'.
    * Or 'HUGEPAGES' (bufferRing.hugepages): not a ring setting but the buffer pool's MAP_HUGETLB
    * mapping, cause 'refused', with the mmap's errno (ENOMEM without enough reserved huge pages).
+   * Or the receive/send path's 'RECV_BUNDLE', 'BUF_INCREMENTAL', 'SEND_ZC', 'REGISTERED_BUFFERS',
+   * 'DIRECT_DESCRIPTORS' (see EchoPathSettings), cause 'refused', requested true.
+   * Or the workers' 'ATTACH_WQ' (sqpoll.shared; cause 'moot_without_sqpoll' when worker 0 has no
+   * SQPOLL thread), 'NAPI' (napiBusyPollUs), 'MIN_WAIT' (minWaitUs, EOPNOTSUPP without
+   * IORING_FEAT_MIN_TIMEOUT), 'NUMA_NODE' / 'NUMA_CPUS' (numa), requested true. With several
+   * rings, a refusal of any worker is listed once (the first worker's errno).
    */
   setting: string;
   cause: RefusalCause;
@@ -200,6 +297,57 @@ export interface StartResult {
   ring: RingSetup;
   /** Load threads actually started: min(load.threads, load.connections). */
   loadThreads: number;
+  /** Each server worker as it started (length = server.rings). */
+  serverWorkers: ServerWorkerStarted[];
+}
+
+export interface ServerWorkerStarted {
+  /** Its thread id (named 'uring-srv-<i>' in /proc/self/task/<tid>/comm). */
+  tid: number;
+  /** The CPU it is pinned to (numa.cpus), else null. */
+  cpu: number | null;
+  /** The node its memory policy is bound to (numa.node), else null. */
+  numaNode: number | null;
+  /** Its ring shares worker 0's SQPOLL thread (sqpoll.shared; false for worker 0). */
+  attachedWq: boolean;
+}
+
+/**
+ * The server's own counters over one snapshot interval, summed over its workers (deltas,
+ * except the buffer gauges). The epoll server counts epoll_wait calls as `enters`, events as
+ * `cqes`, reads that returned data as `recvs`, send() calls as `sends`.
+ */
+export interface ServerCounters {
+  /** io_uring_enter calls the serve loops made (with SQPOLL, none while the thread is awake and
+   *  completions are waiting: enters per request is what shows SQPOLL's effect). */
+  enters: number;
+  /** Completions reaped. */
+  cqes: number;
+  /** Receive completions carrying data. */
+  recvs: number;
+  /** Send operations completed. */
+  sends: number;
+  /** Bytes echoed back. */
+  bytesOut: number;
+  /** SEND_ZC the kernel really sent zero-copy / copied anyway (loopback always copies). */
+  zeroCopySends: number;
+  copiedSends: number;
+  /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after that. */
+  enobufs: number;
+  rearms: number;
+  /** CQEs the kernel could not post into a full CQ (its koverflow counter) this interval. */
+  cqOverflows: number;
+  /** Gauges: provided buffers held by the server now, and in its pools. */
+  buffersInUse: number;
+  buffersTotal: number;
+  /** The worker threads' user and system CPU (from /proc/self/task/TID/stat: scaled by the
+   *  kernel to the exact runtime, but in 10 ms ticks), and their SQPOLL threads' CPU apart
+   *  (exact). serverCpuNs is the exact total of workers and every io_uring helper. */
+  userCpuNs: number;
+  systemCpuNs: number;
+  sqpollCpuNs: number;
+  /** Real server errors (as serverErrors) by what failed. */
+  errorsByOp: { accept: number; recv: number; send: number; other: number };
 }
 
 /** [bucketIndex, count] pairs with count > 0, ascending by index. */
@@ -257,6 +405,10 @@ export interface EngineSnapshot {
   monotonicNs: number;
   /** Connections open on the server side. */
   activeConnections: number;
+  /** The server's own counters (see ServerCounters). */
+  server: ServerCounters;
+  /** Per worker: connections it accepted since start (cumulative) and has open now (gauges). */
+  serverWorkers: Array<{ accepted: number; active: number }>;
   /**
    * Gauge: requests that have been sent but whose echo has not fully arrived yet, over all load
    * threads. It is at most `load.connections`, and 0 once the load has stopped. In the final
@@ -504,6 +656,9 @@ export function debugRingFallback(request: ServerConfig, refusals: FakeRefusal[]
 
 /** One throw-away ring setup during the capability probe: errno 0 means accepted. */
 export interface ProbeResult {
+  /** The kernel took it (a tried probe) or reports it (a feature bit, an opcode). */
+  available: boolean;
+  /** The errno of a refusal; 0 when available, and for a stated capability that is absent (code ABSENT). */
   errno: number;
   code: string;
   reason: string;
@@ -516,6 +671,30 @@ export interface CapabilityProbe {
   coopTaskrun: ProbeResult;
   /** A RECV on a socket, on an IOPOLL ring: kernels answer EINVAL. */
   iopollSocket: ProbeResult;
+  /** A second SQPOLL ring sharing the first's thread (IORING_SETUP_ATTACH_WQ). */
+  attachWq: ProbeResult;
+  /** A 1-entry provided-buffer ring registered (IORING_REGISTER_PBUF_RING, 5.19). */
+  bufferRing: ProbeResult;
+  /** The same with IOU_PBUF_RING_INC (6.12); EINVAL where the kernel does not know the flag. */
+  incrementalBuffers: ProbeResult;
+  /** IORING_REGISTER_NAPI (6.9) registered and unregistered; lo has no NAPI ids, so no effect there. */
+  napi: ProbeResult;
+  /** io_uring_register_buffers() of one page. */
+  registeredBuffers: ProbeResult;
+  /** io_uring_register_files_sparse(): the table direct descriptors live in. */
+  sparseFiles: ProbeResult;
+  /** ACCEPT with IORING_ACCEPT_MULTISHOT completed and stayed armed (CQE_F_MORE). */
+  multishotAccept: ProbeResult;
+  /** RECV with IORING_RECV_MULTISHOT from a buffer ring completed and stayed armed. */
+  multishotRecv: ProbeResult;
+  /** IORING_FEAT_RECVSEND_BUNDLE in a ring's features (6.10). */
+  recvBundle: ProbeResult;
+  /** IORING_FEAT_MIN_TIMEOUT in a ring's features (6.12). */
+  minWait: ProbeResult;
+  /** IORING_OP_SEND_ZC in io_uring_get_probe (6.0). */
+  sendZeroCopy: ProbeResult;
+  /** IORING_OP_SENDMSG_ZC in io_uring_get_probe (6.1). */
+  sendmsgZeroCopy: ProbeResult;
   /** IORING_OP_* names (without prefix) the kernel supports. */
   ops: string[];
   /** IORING_FEAT_* names of a plain ring. */

@@ -16,6 +16,13 @@ const cases = [
   { name: 'io_uring, SQPOLL on, pinned to CPU 1', sets: ['server.sqpoll.enabled=true', 'server.taskrun=default', 'server.sqpoll.cpu=1'] },
   { name: 'io_uring, 4 KiB messages', sets: ['load.messageBytes=4096'] },
   { name: 'io_uring, 64 KiB messages, 8 conns', sets: ['load.messageBytes=65536', 'load.connections=8'] },
+  // The receive/send path: the old default (2 KiB whole buffers) against today's (64 × 64 KiB
+  // incremental), and the knobs that are off by default.
+  { name: 'io_uring, 4 KiB, old 2 KiB buffers', sets: ['load.messageBytes=4096', 'server.bufferRing.size=2048', 'server.bufferRing.count=4096', 'server.bufferRing.incremental=false'] },
+  { name: 'io_uring, 64 KiB, 8 conns, old 2 KiB buffers', sets: ['load.messageBytes=65536', 'load.connections=8', 'server.bufferRing.size=2048', 'server.bufferRing.count=4096', 'server.bufferRing.incremental=false'] },
+  { name: 'io_uring, 64 KiB, 8 conns, recv bundles', sets: ['load.messageBytes=65536', 'load.connections=8', 'server.recvBundle=true'] },
+  { name: 'io_uring, 64 KiB, 8 conns, direct descriptors', sets: ['load.messageBytes=65536', 'load.connections=8', 'server.directDescriptors=true', 'server.registeredRingFd=true'] },
+  { name: 'io_uring, 4 KiB, SEND_ZC (copied on lo)', sets: ['load.messageBytes=4096', 'server.sendZeroCopy=true'] },
   // The epoll baseline: the same load, the same frames and counters, a plain epoll server.
   { name: 'epoll,    128 B messages', sets: ['server.engine=epoll'] },
   { name: 'epoll,    4 KiB messages', sets: ['server.engine=epoll', 'load.messageBytes=4096'] },
@@ -40,6 +47,6 @@ for (let round = 0; round < rounds; round++) {
 for (const c of cases) {
   for (const s of results.get(c.name)) {
     const rejected = s.rejected.map((r) => `${r.knob}:${r.code}`).join(',') || '-';
-    console.log(`${c.name.padEnd(40)} ${fmt(s.throughputRps).padStart(9)} req/s  p50 ${String(s.latencyUs.p50).padStart(5)} µs  p99 ${String(s.latencyUs.p99).padStart(6)} µs  p99.9 ${String(s.latencyUs.p999).padStart(6)} µs  corrected p99 ${String(s.latencyCorrectedUs.p99).padStart(6)} µs  server ${fmt(s.serverCpuNsPerReq)} ns/req  load ${fmt(s.loadCpuNsPerReq)} ns/req  load thread ${Math.round(s.loadBusyShare * 100)} % busy${s.loadSaturated ? ' (saturated)' : ''}  in flight at end ${s.inFlightAtEnd.requests}  frames ${s.frames}  ${s.status}  refused ${rejected}`);
+    console.log(`${c.name.padEnd(48)} ${fmt(s.throughputRps).padStart(9)} req/s  p50 ${String(s.latencyUs.p50).padStart(5)} µs  p99 ${String(s.latencyUs.p99).padStart(6)} µs  p99.9 ${String(s.latencyUs.p999).padStart(6)} µs  corrected p99 ${String(s.latencyCorrectedUs.p99).padStart(6)} µs  server ${fmt(s.serverCpuNsPerReq)} ns/req  load ${fmt(s.loadCpuNsPerReq)} ns/req  load thread ${Math.round(s.loadBusyShare * 100)} % busy${s.loadSaturated ? ' (saturated)' : ''}  in flight at end ${s.inFlightAtEnd.requests}  frames ${s.frames}  ${s.status}  refused ${rejected}`);
   }
 }

@@ -52,6 +52,40 @@ export type Phase = z.infer<typeof PhaseSchema>;
 // ---------------------------------------------------------------------------------------
 // RunFrame: one ~100 ms snapshot of a running experiment
 // ---------------------------------------------------------------------------------------
+/**
+ * The server's own counters over one frame, summed over its workers (server.rings). Counts are
+ * per interval; buffersInUse/buffersTotal are gauges. The epoll server counts epoll_wait calls
+ * as enters, events as cqes, reads that returned data as recvs and send() calls as sends.
+ */
+export const ServerFrameSchema = z.object({
+  /** io_uring_enter calls of the serve loops (with SQPOLL none while the kernel thread is awake
+   *  and completions wait: enters per request is what shows SQPOLL's effect). */
+  enters: z.number().min(0),
+  cqes: z.number().min(0),
+  /** Receive completions carrying data. */
+  recvs: z.number().min(0),
+  sends: z.number().min(0),
+  bytesOut: z.number().min(0),
+  /** SEND_ZC sends the kernel really did zero-copy, and those it copied (loopback always copies). */
+  zeroCopySends: z.number().min(0),
+  copiedSends: z.number().min(0),
+  /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after it. */
+  enobufs: z.number().min(0),
+  rearms: z.number().min(0),
+  /** Completions the kernel could not post into a full CQ (its overflow counter). */
+  cqOverflows: z.number().min(0),
+  buffersInUse: z.number().min(0),
+  buffersTotal: z.number().min(0),
+  /** Worker threads' user and system CPU (tick-granular: 10 ms), and their SQPOLL threads' CPU
+   *  apart. serverCpuNs is the exact total of workers and every io_uring helper. */
+  userCpuNs: z.number().min(0),
+  systemCpuNs: z.number().min(0),
+  sqpollCpuNs: z.number().min(0),
+  /** Real server errors by what failed. */
+  errorsByOp: z.object({ accept: z.number().min(0), recv: z.number().min(0), send: z.number().min(0), other: z.number().min(0) }),
+});
+export type ServerFrame = z.infer<typeof ServerFrameSchema>;
+
 export const RunFrameSchema = z.object({
   runId: z.string(),
   seq: z.number().int().min(0),
@@ -83,6 +117,8 @@ export const RunFrameSchema = z.object({
   /** Last frame of an engine instance (the run ended or a phase change restarted the engine):
    *  its interval is shorter than the others and its rate is already weighted by it. */
   final: z.boolean(),
+  /** The server's counters this frame; null when this lab runs no server (load against another). */
+  server: ServerFrameSchema.nullable(),
 });
 export type RunFrame = z.infer<typeof RunFrameSchema>;
 
@@ -110,6 +146,29 @@ export const RunStatsSchema = z.object({
 });
 export type RunStats = z.infer<typeof RunStatsSchema>;
 
+/**
+ * The server's work per completed request over measured frames (null without a server or
+ * without requests): enters per request is the number that makes SQPOLL's effect visible.
+ * Counts (enobufs … copiedSends) are totals over the measured frames.
+ */
+export const EngineStatsSchema = z.object({
+  entersPerReq: z.number(),
+  cqesPerReq: z.number(),
+  sendsPerReq: z.number(),
+  recvsPerReq: z.number(),
+  enobufs: z.number(),
+  rearms: z.number(),
+  cqOverflows: z.number(),
+  zeroCopySends: z.number(),
+  copiedSends: z.number(),
+  /** Server worker threads' user / system CPU and SQPOLL threads' CPU per request, ns. */
+  userCpuNsPerReq: z.number(),
+  systemCpuNsPerReq: z.number(),
+  sqpollCpuNsPerReq: z.number(),
+  errorsByOp: z.object({ accept: z.number(), recv: z.number(), send: z.number(), other: z.number() }),
+});
+export type EngineStats = z.infer<typeof EngineStatsSchema>;
+
 export const PhaseResultSchema = PhaseSchema.extend({
   /** Milliseconds since the run started when the phase ended. */
   endMs: z.number(),
@@ -125,6 +184,8 @@ export const PhaseResultSchema = PhaseSchema.extend({
   }).nullable(),
   /** Latency counts of the phase's measured frames (same layout as the run's histogram). */
   histogram: SparseHistogramSchema,
+  /** The phase's server work per request (see EngineStatsSchema). */
+  engine: EngineStatsSchema.nullable(),
 });
 export type PhaseResult = z.infer<typeof PhaseResultSchema>;
 
@@ -148,6 +209,8 @@ export const RunSummarySchema = z.object({
   /** Server CPU (its thread plus SQPOLL and io-wq kernel threads) per request, ns. */
   serverCpuNsPerReq: z.number().nullable(),
   loadCpuNsPerReq: z.number().nullable(),
+  /** The server's work per request over the measured window (see EngineStatsSchema). */
+  engine: EngineStatsSchema.nullable(),
   /** Latency percentiles with coordinated omission corrected (see RunFrame.latencyUs.p99Corrected). */
   latencyCorrectedUs: LatencySummarySchema,
   /** Requests sent but not completed when the measured window closed, and the oldest's age. */
@@ -198,11 +261,59 @@ export const DoctorCheckSchema = z.object({
   reason: z.string(),
   fix: z.string().optional(),
 });
+/** A capability knobs need (a catalogue row's `needs`), as the doctor found it on this machine. */
+export const DoctorCapabilitySchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  /** null: could not be determined (the probe failed), as a check's `ok`. */
+  available: z.boolean().nullable(),
+  /** Why it is (not) available: the probe's outcome, with the errno where the kernel gave one. */
+  reason: z.string(),
+  fix: z.string().optional(),
+  /** What to know even when available (NAPI busy poll does nothing on lo). */
+  note: z.string().optional(),
+});
+/** One catalogue knob on this machine: a knob that needs nothing the doctor probes is available. */
+export const DoctorKnobSchema = z.object({
+  path: z.string(),
+  /** The capability id of the knob's catalogue row (`needs`), when it has one. */
+  needs: z.string().optional(),
+  /** false: this machine cannot use it (the UI disables it); null: the doctor could not tell. */
+  available: z.boolean().nullable(),
+  reason: z.string().optional(),
+  fix: z.string().optional(),
+  note: z.string().optional(),
+});
+export const DoctorNumaSchema = z.object({
+  /** NUMA nodes and their CPUs (sysfs); a machine without the node directory is one node with every online CPU. */
+  nodes: z.array(z.object({ id: z.number().int(), cpus: z.array(z.number().int()) })),
+  /** Where the node list came from. */
+  source: z.enum(['sysfs', 'assumed']),
+  /** CPUs online on this machine. */
+  onlineCpus: z.array(z.number().int()),
+  /** CPUs this process may run on (its scheduler affinity, Cpus_allowed_list). */
+  allowedCpus: z.array(z.number().int()),
+});
+export const DoctorHugepagesSchema = z.object({
+  /** vm.nr_hugepages: default-size huge pages reserved. */
+  total: z.number().int(),
+  free: z.number().int(),
+  sizeBytes: z.number().int(),
+});
 export const DoctorReportSchema = z.object({
   kernel: z.object({ release: z.string() }),
   checks: z.array(DoctorCheckSchema),
+  numa: DoctorNumaSchema,
+  /** Null where /proc/meminfo says nothing about huge pages. */
+  hugepages: DoctorHugepagesSchema.nullable(),
+  capabilities: z.array(DoctorCapabilitySchema),
+  /** Every catalogue knob, in catalogue order, with its availability here. */
+  knobs: z.array(DoctorKnobSchema),
 });
 export type DoctorCheck = z.infer<typeof DoctorCheckSchema>;
+export type DoctorCapability = z.infer<typeof DoctorCapabilitySchema>;
+export type DoctorKnob = z.infer<typeof DoctorKnobSchema>;
+export type DoctorNuma = z.infer<typeof DoctorNumaSchema>;
 export type DoctorReport = z.infer<typeof DoctorReportSchema>;
 
 // ---------------------------------------------------------------------------------------

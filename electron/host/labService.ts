@@ -29,6 +29,7 @@ import { engineTimeouts, nativeConfigFor } from './engine/adapter';
 
 export { engineTimeouts };
 import { checkBudget } from './run/budget';
+import { checkTopology } from './run/topology';
 import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
@@ -263,6 +264,9 @@ export class LabService implements LabApi, LabSessions {
   }
 
   private async checkResources(profile: Profile, config: NativeEngineConfig): Promise<void> {
+    // Nodes and CPUs that do not exist here are bad input: refused before the engine plans.
+    const misfit = checkTopology(profile);
+    if (misfit) throw misfit;
     const refusal = checkBudget(profile, await this.supervisor.plan(config));
     if (refusal) throw refusal;
   }

@@ -34,10 +34,24 @@ const CHANGES: { path: string; value: unknown }[] = [
 
 interface Usage { fds: number; threads: number; rssKiB: number }
 
-function usage(pid: number): Usage {
+function readUsage(pid: number): Usage {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)![1]);
   return { fds: readdirSync(`/proc/${pid}/fd`).length, threads: field('Threads'), rssKiB: field('VmRSS') };
+}
+
+/** The engine's usage once its server has accepted every load connection (a start returns
+ *  once the load connected; the accepts complete a moment later, up to ~20 ms with SQPOLL on
+ *  a busy machine): the same descriptor and thread count twice, 100 ms apart. */
+async function usage(pid: number): Promise<Usage> {
+  let last = readUsage(pid);
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = readUsage(pid);
+    if (now.fds === last.fds && now.threads === last.threads) return now;
+    last = now;
+  }
+  return last;
 }
 
 describe('live reconfiguration', () => {
@@ -51,10 +65,10 @@ describe('live reconfiguration', () => {
       expect(status.running, `change ${i}`).toBe(true);
       if (i === WARM - 1) {
         // Settle to the same point of the cycle the final reading is taken at.
-        baseline = usage(pid);
+        baseline = await usage(pid);
       }
     }
-    const after = usage(pid);
+    const after = await usage(pid);
     const summary = await lab.stopRun();
     expect(summary?.status).toBe('completed');
     expect(summary?.phases.length).toBe(221);

@@ -26,10 +26,11 @@ async function pipelined(sock: Socket, messages: Buffer[]): Promise<void> {
   }
 }
 
+// Whole (non-incremental) 2 KiB buffers: a message spans several, and 16 of them run dry.
 describe('ordered coalescing over 2 KiB provided buffers', () => {
   it('echoes 4 KiB messages intact under many load connections', async () => {
     native.start(
-      config({ bufferRing: { size: 2048, count: 1024 }, load: { connections: 64, messageBytes: 4096, threads: 2 } }),
+      config({ bufferRing: { size: 2048, count: 1024, incremental: false }, load: { connections: 64, messageBytes: 4096, threads: 2 } }),
     );
     await sleep(700);
     const fin = native.stop()!;
@@ -41,7 +42,7 @@ describe('ordered coalescing over 2 KiB provided buffers', () => {
   });
 
   it('echoes 4 KiB payloads to 40 independent clients at once, byte for byte', async () => {
-    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 256 } }));
+    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 256, incremental: false } }));
     const socks = await Promise.all(Array.from({ length: 40 }, () => connectTo(port)));
     try {
       for (let round = 0; round < 5; round++) {
@@ -61,7 +62,7 @@ describe('ordered coalescing over 2 KiB provided buffers', () => {
   });
 
   it('returns back-to-back messages on one connection in order', async () => {
-    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 1024 } }));
+    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 1024, incremental: false } }));
     const sock = await connectTo(port);
     try {
       // 4 KiB messages, then mixed sizes; 48 × 4 KiB is 96 buffers, more than one sendmsg's
@@ -76,7 +77,7 @@ describe('ordered coalescing over 2 KiB provided buffers', () => {
   });
 
   it('keeps order on several pipelining connections while the buffer ring runs dry (ENOBUFS)', async () => {
-    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 16 } }));
+    const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 16, incremental: false } }));
     const socks = await Promise.all(Array.from({ length: 6 }, () => connectTo(port)));
     try {
       await Promise.all(socks.map((s) => pipelined(s, Array.from({ length: 24 }, () => randomBytes(4096)))));

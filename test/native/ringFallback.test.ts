@@ -15,21 +15,21 @@ const sorted = (flags: string[]) => [...flags].sort();
 const attempts = (r: ReturnType<typeof run>) => r.attempts.map(sorted);
 
 describe('ring setup fallback (fake kernel)', () => {
-  it('accepts the request in one attempt: the requested flags plus SUBMIT_ALL and CQSIZE', () => {
+  it('accepts the request in one attempt: the requested flags plus SUBMIT_ALL, CQSIZE and CLAMP', () => {
     const r = run({ taskrun: 'defer', ringEntries: 256 }, []);
     expect(r.error).toBeNull();
-    expect(attempts(r)).toEqual([sorted(['SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER', 'DEFER_TASKRUN'])]);
+    expect(attempts(r)).toEqual([sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER', 'DEFER_TASKRUN'])]);
     expect(r.refused).toEqual([]);
     // Everything as requested (the catalogue's defaults for the knobs not named here).
-    const { rings: _rings, ...requested } = config({ taskrun: 'defer', ringEntries: 256 }).server;
+    const requested = config({ taskrun: 'defer', ringEntries: 256 }).server;
     expect(r.applied).toEqual({
       ...requested,
       engine: 'io_uring',
       ringEntries: 256,
-      sqpoll: { enabled: false, cpu: null, idleMs: 1000 },
+      sqpoll: { enabled: false, cpu: null, idleMs: 1000, shared: false },
       taskrun: 'defer',
       registeredRingFd: false,
-      bufferRing: { ...requested.bufferRing, size: 2048, count: 1024 },
+      bufferRing: requested.bufferRing, // the catalogue's size, the harness's count
     });
     expect(r.ring.cqEntries).toBe(2 * r.ring.sqEntries);
   });
@@ -37,28 +37,28 @@ describe('ring setup fallback (fake kernel)', () => {
   it('suspects SQ_AFF before SQPOLL: a bad CPU costs only the pinning', () => {
     const r = run({ sqpoll: { enabled: true, cpu: 3, idleMs: 0 }, taskrun: 'default' }, [{ flags: ['SQ_AFF'], errno: EINVAL }]);
     expect(attempts(r)).toEqual([
-      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE']),
-      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE']),
+      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
+      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
     ]);
     expect(r.refused).toEqual([
       { setting: 'SQ_AFF', cause: 'refused', errno: EINVAL, code: 'EINVAL', errnoText: 'Invalid argument', requested: 3 },
     ]);
     // idleMs 0 with SQPOLL on is the kernel's 1000.
-    expect(r.applied.sqpoll).toEqual({ enabled: true, cpu: null, idleMs: 1000 });
+    expect(r.applied.sqpoll).toEqual({ enabled: true, cpu: null, idleMs: 1000, shared: false });
   });
 
   it('drops SQPOLL (after trying without SQ_AFF) when the kernel refuses it, and reports SQ_AFF moot', () => {
     const r = run({ sqpoll: { enabled: true, cpu: 1, idleMs: 10 }, taskrun: 'default' }, [{ flags: ['SQPOLL'], errno: EPERM }]);
     expect(attempts(r)).toEqual([
-      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE']),
-      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE']),
-      sorted(['SUBMIT_ALL', 'CQSIZE']),
+      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
+      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
+      sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
     ]);
     expect(r.refused.map((x) => [x.setting, x.cause, x.code, x.requested])).toEqual([
       ['SQPOLL', 'refused', 'EPERM', true],
       ['SQ_AFF', 'moot_without_sqpoll', 'EPERM', 1],
     ]);
-    expect(r.applied.sqpoll).toEqual({ enabled: false, cpu: null, idleMs: 10 });
+    expect(r.applied.sqpoll).toEqual({ enabled: false, cpu: null, idleMs: 10, shared: false });
   });
 
   it('drops the task-run mode on EINVAL with SQPOLL and keeps SINGLE_ISSUER where the kernel allows it', () => {
@@ -68,8 +68,8 @@ describe('ring setup fallback (fake kernel)', () => {
     ];
     const defer = run({ sqpoll: { enabled: true }, taskrun: 'defer' }, conflicts);
     expect(attempts(defer)).toEqual([
-      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER', 'DEFER_TASKRUN']),
-      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER']),
+      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER', 'DEFER_TASKRUN']),
+      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
     ]);
     expect(defer.refused.map((x) => [x.setting, x.cause, x.errno, x.requested])).toEqual([
       ['DEFER_TASKRUN', 'conflicts_with_sqpoll', EINVAL, 'defer'],
@@ -78,7 +78,7 @@ describe('ring setup fallback (fake kernel)', () => {
     expect(defer.applied.taskrun).toBe('default');
 
     const coop = run({ sqpoll: { enabled: true }, taskrun: 'coop' }, conflicts);
-    expect(attempts(coop)).toEqual([sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'COOP_TASKRUN']), sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE'])]);
+    expect(attempts(coop)).toEqual([sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'COOP_TASKRUN']), sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP'])]);
     expect(coop.refused.map((x) => [x.setting, x.cause, x.requested])).toEqual([['COOP_TASKRUN', 'conflicts_with_sqpoll', 'coop']]);
     expect(coop.applied.sqpoll.enabled).toBe(true);
   });
@@ -89,7 +89,7 @@ describe('ring setup fallback (fake kernel)', () => {
       { flags: ['SQPOLL', 'SINGLE_ISSUER'], errno: EINVAL },
     ]);
     expect(r.attempts).toHaveLength(3);
-    expect(sorted(r.ring.flags)).toEqual(sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE']));
+    expect(sorted(r.ring.flags)).toEqual(sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']));
     expect(r.refused.map((x) => [x.setting, x.cause])).toEqual([
       ['DEFER_TASKRUN', 'conflicts_with_sqpoll'],
       ['SINGLE_ISSUER', 'conflicts_with_sqpoll'],
@@ -102,7 +102,7 @@ describe('ring setup fallback (fake kernel)', () => {
       { flags: ['SQPOLL'], errno: EPERM },
     ]);
     expect(r.error).toBeNull();
-    expect(sorted(r.attempts.at(-1)!)).toEqual(sorted(['SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER', 'DEFER_TASKRUN']));
+    expect(sorted(r.attempts.at(-1)!)).toEqual(sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER', 'DEFER_TASKRUN']));
     expect(r.refused.map((x) => [x.setting, x.cause, x.code])).toEqual([['SQPOLL', 'refused', 'EPERM']]);
     expect(r.applied.taskrun).toBe('defer');
     expect(r.applied.sqpoll.enabled).toBe(false);
@@ -117,9 +117,9 @@ describe('ring setup fallback (fake kernel)', () => {
     const noSingleIssuer = run({ taskrun: 'defer' }, [{ flags: ['SINGLE_ISSUER'], errno: EINVAL }]);
     // DEFER_TASKRUN alone is tried first (it is the more suspect flag), then the pair.
     expect(attempts(noSingleIssuer)).toEqual([
-      sorted(['SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER', 'DEFER_TASKRUN']),
-      sorted(['SUBMIT_ALL', 'CQSIZE', 'SINGLE_ISSUER']),
-      sorted(['SUBMIT_ALL', 'CQSIZE']),
+      sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER', 'DEFER_TASKRUN']),
+      sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
+      sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
     ]);
     expect(noSingleIssuer.refused.map((x) => [x.setting, x.cause])).toEqual([
       ['SINGLE_ISSUER', 'refused'],
@@ -130,7 +130,7 @@ describe('ring setup fallback (fake kernel)', () => {
   it("drops SUBMIT_ALL and CQSIZE silently (they are the engine's, not settings)", () => {
     const r = run({ taskrun: 'default' }, [{ flags: ['SUBMIT_ALL'], errno: EINVAL }]);
     expect(r.refused).toEqual([]);
-    expect(r.ring.flags).toEqual(['CQSIZE']);
+    expect(r.ring.flags).toEqual(['CQSIZE', 'CLAMP']);
   });
 
   it("fails with the plainest ring's errno when nothing is accepted", () => {

@@ -139,6 +139,7 @@ function fakeStarted(): NativeStarted {
     refused: [],
     ring: { flags: ['CQSIZE'], features: ['NODROP'], sqEntries: 4096, cqEntries: 8192 },
     loadThreads: 1,
+    serverWorkers: [{ tid: 1, cpu: null, numaNode: null, attachedWq: false }],
   };
 }
 
@@ -149,5 +150,11 @@ function fakeSnapshot(running: boolean): NativeSnapshot {
     serverCpuNs: 1e6, loadCpuNs: 1e6, loadThreadCpuNs: [1e6], processCpuNs: 2e6,
     monotonicNs: Number(process.hrtime.bigint()), activeConnections: 4, liveLoadConnections: 4,
     inFlight: 4, oldestInFlightUs: 30, running, serverError: null,
+    server: {
+      enters: 60, cqes: 200, recvs: 100, sends: 100, bytesOut: 12_800, zeroCopySends: 0, copiedSends: 0,
+      enobufs: 0, rearms: 0, cqOverflows: 0, buffersInUse: 4, buffersTotal: 4096,
+      userCpuNs: 2e5, systemCpuNs: 8e5, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
+    },
+    serverWorkers: [{ accepted: 4, active: 4 }],
   } as NativeSnapshot;
 }

@@ -23,8 +23,8 @@ function expectLabError(fn: () => unknown, field: string, messagePart: RegExp): 
 describe('profiles', () => {
   it('fills every key from defaults when given only kind and schemaVersion', () => {
     const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1 });
-    expect(p.server.sqpoll).toEqual({ enabled: false, cpu: null, idleMs: 1000 });
-    expect(p.server.bufferRing).toMatchObject({ size: 2048, count: 4096 });
+    expect(p.server.sqpoll).toEqual({ enabled: false, cpu: null, idleMs: 1000, shared: false });
+    expect(p.server.bufferRing).toMatchObject({ size: KNOBS.server.bufferRing.size.schema.parse(undefined), count: KNOBS.server.bufferRing.count.schema.parse(undefined) });
     // Every buffer-ring knob of the catalogue, at its default.
     for (const [key, row] of Object.entries(KNOBS.server.bufferRing)) expect(p.server.bufferRing[key as keyof typeof p.server.bufferRing], key).toEqual(row.schema.parse(undefined));
     expect(Object.keys(p.server.bufferRing).sort()).toEqual(Object.keys(KNOBS.server.bufferRing).sort());

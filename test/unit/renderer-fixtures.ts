@@ -68,6 +68,7 @@ export function runFrame(over: Partial<RunFrame> = {}): RunFrame {
     oldestInFlightUs: 0,
     loadBusyShare: 0.1,
     final: false,
+    server: null,
     ...over,
   };
 }
@@ -89,7 +90,7 @@ function withValue(p: Profile, path: string, value: unknown): Profile {
 }
 
 const stats = { measuredS: 1, requests: 10, errors: 0, throughputRps: 10, latencyUs: { p50: 1, p90: 1, p99: 2, p999: 2, max: 3, mean: 1 }, serverCpuNsPerReq: 1, loadCpuNsPerReq: 1 };
-const result = (p: Phase): PhaseResult => ({ ...p, endMs: p.atMs + 1000, stats, vsPhase0: null, histogram: [[2, 10]] });
+const result = (p: Phase): PhaseResult => ({ ...p, endMs: p.atMs + 1000, stats, vsPhase0: null, histogram: [[2, 10]], engine: null });
 /** A summary of `runId` with one result per phase (10 requests each). */
 export const runSummary = (runId: string, phases: Phase[], status: RunSummary['status'] = 'completed'): RunSummary =>
   ({ runId, status, failure: null, phases: phases.map(result), profileName: 'default', throughputRps: 1, warnings: [] }) as unknown as RunSummary;

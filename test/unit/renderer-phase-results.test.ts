@@ -94,6 +94,7 @@ describe('per-phase results from frames', () => {
       stats,
       vsPhase0: index ? { throughputRps: 1.1, p50: 1, p99: 0.9, p999: null, serverCpuNsPerReq: 1 } : null,
       histogram: [[bucketOf(3), 100]],
+      engine: null,
     });
     const rows = phaseRowsFromSummary({ phases: [result(1), result(0)] });
     expect(rows.map((r) => r.index)).toEqual([0, 1]);

@@ -24,7 +24,8 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
   const { needs, memAvailableBytes } = resources;
   const { server, load } = profile;
   const parts = [
-    { bytes: needs.bufferRingBytes, words: `buffer ring ${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size'] },
+    // Every server worker (server.rings) has its own pool.
+    { bytes: needs.bufferRingBytes, words: `buffer ring ${server.rings > 1 ? `${server.rings} rings × ` : ''}${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size', ...(server.rings > 1 ? ['server.rings'] : [])] },
     { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × 2 × ${formatBytes(load.messageBytes)} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes'] },
     { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and connection state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['server.ringEntries', 'load.connections'] },
   ].sort((a, b) => b.bytes - a.bytes);

@@ -10,7 +10,8 @@
  */
 import os from 'node:os';
 import {
-  HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
+  EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
+  ServerFrame,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -22,16 +23,57 @@ export const KEPT_FRAMES = 6000;
 /** An in-flight request older than this at any frame is reported as a stall. */
 export const STALL_WARNING_US = 1_000_000;
 
-/** The shared tally, plus what only the host has: CPU per load thread, the corrected histogram. */
+/** The server's frame counters of a snapshot (null when it has none). */
+export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
+  const s = snapshot.server;
+  if (!s) return null;
+  return {
+    enters: s.enters, cqes: s.cqes, recvs: s.recvs, sends: s.sends, bytesOut: s.bytesOut,
+    zeroCopySends: s.zeroCopySends, copiedSends: s.copiedSends, enobufs: s.enobufs, rearms: s.rearms,
+    cqOverflows: s.cqOverflows, buffersInUse: s.buffersInUse, buffersTotal: s.buffersTotal,
+    userCpuNs: s.userCpuNs, systemCpuNs: s.systemCpuNs, sqpollCpuNs: s.sqpollCpuNs,
+    errorsByOp: { ...s.errorsByOp },
+  };
+}
+
+/** Server counters summed over measured frames. */
+type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal'>;
+
+/** The shared tally, plus what only the host has: CPU per load thread, the corrected histogram,
+ *  the server's own counters. */
 class StatsAccumulator extends RunTally {
   /** Summed CPU per load thread index over the measured frames. */
   loadThreadCpuNs: number[] = [];
   readonly corrected = new LatencyHistogram();
+  /** Null until a measured frame had a server. */
+  server: ServerTotals | null = null;
 
   override add(snapshot: NativeSnapshot, intervalNs: number): void {
     super.add(snapshot, intervalNs);
     snapshot.loadThreadCpuNs.forEach((ns, i) => { this.loadThreadCpuNs[i] = (this.loadThreadCpuNs[i] ?? 0) + ns; });
     this.corrected.add(snapshot.correctedHistogram);
+    const s = snapshot.server;
+    if (s) {
+      const t = this.server ??= {
+        enters: 0, cqes: 0, recvs: 0, sends: 0, bytesOut: 0, zeroCopySends: 0, copiedSends: 0, enobufs: 0, rearms: 0,
+        cqOverflows: 0, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
+      };
+      for (const key of ['enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'enobufs', 'rearms', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key];
+      for (const op of ['accept', 'recv', 'send', 'other'] as const) t.errorsByOp[op] += s.errorsByOp[op];
+    }
+  }
+
+  /** The server's work per request; null without a server or without requests. */
+  engineStats(): EngineStats | null {
+    const t = this.server;
+    const n = this.requests;
+    if (!t || !(n > 0)) return null;
+    return {
+      entersPerReq: t.enters / n, cqesPerReq: t.cqes / n, sendsPerReq: t.sends / n, recvsPerReq: t.recvs / n,
+      enobufs: t.enobufs, rearms: t.rearms, cqOverflows: t.cqOverflows, zeroCopySends: t.zeroCopySends, copiedSends: t.copiedSends,
+      userCpuNsPerReq: t.userCpuNs / n, systemCpuNsPerReq: t.systemCpuNs / n, sqpollCpuNsPerReq: t.sqpollCpuNs / n,
+      errorsByOp: { ...t.errorsByOp },
+    };
   }
 
   /** The busiest load thread's share of the measured time (0 when nothing was measured). */
@@ -141,6 +183,7 @@ export class RunRecord {
       oldestInFlightUs: snapshot.oldestInFlightUs,
       loadBusyShare: busiestThreadNs / intervalNs,
       final,
+      server: serverFrame(snapshot),
     };
     if (measuring) {
       this.overall.add(snapshot, intervalNs);
@@ -180,6 +223,7 @@ export class RunRecord {
         stats,
         vsPhase0: i === 0 ? null : ratiosVsPhase0(stats, phase0),
         histogram: p.stats.histogram.toSparse(),
+        engine: p.stats.engineStats(),
       };
     });
     const overall = this.overall.stats();
@@ -188,6 +232,10 @@ export class RunRecord {
     const warnings = this.warnings(overall, loadBusyShare, contention, phases.length);
     const applied = last?.phase.applied;
     if (!applied) throw new Error('a run summary needs at least one phase');
+    // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
+    if (this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
+      warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
+    }
     return {
       runId: this.runId,
       status,
@@ -202,6 +250,7 @@ export class RunRecord {
       errors: overall.errors,
       serverCpuNsPerReq: overall.serverCpuNsPerReq,
       loadCpuNsPerReq: overall.loadCpuNsPerReq,
+      engine: this.overall.engineStats(),
       latencyCorrectedUs: latencySummary(this.overall.corrected),
       inFlightAtEnd: this.lastInFlight,
       loadSaturated,

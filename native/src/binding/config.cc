@@ -78,15 +78,39 @@ server_config ParseServer(const Fields &s)
 	else
 		throw Napi::RangeError::New(env, s.Path("engine") + " must be 'io_uring' or 'epoll' (got '" + engine + "')");
 	// The ring knobs below are parsed (and checked) whichever engine runs; epoll ignores them.
-	double rings = s.Integer("rings", 0, 1 << 20);
-	if (rings != 1)
-		throw Napi::RangeError::New(env, s.Path("rings") + " must be 1 for now (got " +
-							 std::to_string((long long)rings) +
-							 "): several rings arrive with the engine issue");
-
-	c.workers = 1;
-	c.numa_node = -1;
-	c.multishot = 1;
+	// server.rings: worker threads, each with its own ring (or epoll set) and SO_REUSEPORT listener.
+	c.workers = (unsigned)s.Integer("rings", 1, SERVER_WORKERS_MAX);
+	c.napi_busy_poll_us = (unsigned)s.Integer("napiBusyPollUs", 0, 1e6);
+	c.min_wait_us = (unsigned)s.Integer("minWaitUs", 0, 1e6);
+	// server.numa: the host checks the nodes and CPUs exist; here only types and bounds.
+	Fields numa = s.Object("numa");
+	Napi::Value node = numa.Get("node");
+	if (node.IsNull())
+		c.numa_node = -1;
+	else if (node.IsNumber())
+		c.numa_node = (int)numa.Integer("node", 0, 1023);
+	else
+		ThrowType(env, numa.Path("node"), "a number or null", node);
+	Napi::Value cpus = numa.Get("cpus");
+	if (cpus.IsArray()) {
+		Napi::Array a = cpus.As<Napi::Array>();
+		if (a.Length() < 1 || a.Length() > SERVER_CPUS_MAX)
+			throw Napi::RangeError::New(env, numa.Path("cpus") + " must list 1 to " + std::to_string(SERVER_CPUS_MAX) +
+								 " CPUs (got " + std::to_string(a.Length()) + ")");
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Value v = a.Get(i);
+			std::string path = numa.Path("cpus") + "[" + std::to_string(i) + "]";
+			if (!v.IsNumber())
+				ThrowType(env, path, "a number", v);
+			double d = v.As<Napi::Number>().DoubleValue();
+			if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > 4095)
+				throw Napi::RangeError::New(env, path + " must be an integer between 0 and 4095");
+			c.cpus[i] = (int)d;
+		}
+		c.ncpus = a.Length();
+	} else if (!cpus.IsNull()) {
+		ThrowType(env, numa.Path("cpus"), "an array of CPU numbers or null", cpus);
+	}
 
 	c.ring.entries = (unsigned)s.Integer("ringEntries", 1, 32768);
 
@@ -100,6 +124,7 @@ server_config ParseServer(const Fields &s)
 	else
 		ThrowType(env, sq.Path("cpu"), "a number or null", cpu);
 	c.ring.sqpoll_idle_ms = (unsigned)sq.Integer("idleMs", 0, 4294967295.0);
+	c.sqpoll_shared = sq.Bool("shared");
 
 	const char *modes = "'defer', 'coop' or 'default'";
 	std::string taskrun = s.String("taskrun", modes);
@@ -118,6 +143,13 @@ server_config ParseServer(const Fields &s)
 	c.buf_size = (unsigned)br.Integer("size", 1, 1 << 30);
 	c.buf_count = (unsigned)br.Integer("count", 1, 65536);
 	c.buf_hugepages = br.Bool("hugepages");
+	c.buf_incremental = br.Bool("incremental");
+	// The receive and send path (the io_uring server's; epoll ignores them).
+	c.multishot = s.Bool("multishot");
+	c.recv_bundle = s.Bool("recvBundle");
+	c.send_zc = s.Bool("sendZeroCopy");
+	c.registered_buffers = s.Bool("registeredBuffers");
+	c.direct_descriptors = s.Bool("directDescriptors");
 	return c;
 }
 
@@ -166,6 +198,7 @@ engine_config ParseEngineConfig(Napi::Env env, const Napi::Value &config)
 	Fields load = c.Object("load");
 	cfg.load.kind = LOAD_ECHO;
 	cfg.load.connections = (unsigned)load.Integer("connections", 0, 65536);
+	cfg.server.expected_conns = cfg.load.connections;
 	cfg.load.msg_bytes = (unsigned)load.Integer("messageBytes", 1, 1 << 30);
 	cfg.load.threads = (unsigned)load.Integer("threads", 1, LOAD_THREADS_MAX);
 	return cfg;

@@ -25,12 +25,37 @@ const struct {
 	{ IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG" },
 	{ IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER" },
 	{ IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN" },
+	{ RING_SETUP_ATTACH_WQ, "ATTACH_WQ" },
+};
+
+// The server workers' settings beside the ring's (ring_setup.h): NAPI registration, the loop's
+// minimum wait, and the worker threads' NUMA placement.
+const struct {
+	unsigned bit;
+	const char *name;
+} kWorkerSettings[] = {
+	{ RING_SETTING_NAPI, "NAPI" },
+	{ RING_SETTING_MIN_WAIT, "MIN_WAIT" },
+	{ RING_SETTING_NUMA_NODE, "NUMA_NODE" },
+	{ RING_SETTING_NUMA_CPUS, "NUMA_CPUS" },
 };
 
 // RING_SETTING_REGISTERED_FD, named beside the flags in refusals (it is not a setup flag).
 constexpr const char *kRegisteredRingFd = "REGISTERED_RING_FD";
 // RING_SETTING_HUGEPAGES: the server's buffer pool on huge pages (not a ring setting at all).
 constexpr const char *kHugepages = "HUGEPAGES";
+// The io_uring server's receive/send path knobs (ring_setup.h RING_SETTING_*), refused with the
+// errno of the feature check or registration that refused them; each asked for with `true`.
+const struct {
+	unsigned bit;
+	const char *name;
+} kPathSettings[] = {
+	{ RING_SETTING_RECV_BUNDLE, "RECV_BUNDLE" },
+	{ RING_SETTING_BUF_INCREMENTAL, "BUF_INCREMENTAL" },
+	{ RING_SETTING_SEND_ZC, "SEND_ZC" },
+	{ RING_SETTING_REGISTERED_BUFFERS, "REGISTERED_BUFFERS" },
+	{ RING_SETTING_DIRECT_DESCRIPTORS, "DIRECT_DESCRIPTORS" },
+};
 
 const char *FlagName(unsigned bit)
 {
@@ -38,6 +63,12 @@ const char *FlagName(unsigned bit)
 		return kRegisteredRingFd;
 	if (bit == RING_SETTING_HUGEPAGES)
 		return kHugepages;
+	for (const auto &f : kWorkerSettings)
+		if (f.bit == bit)
+			return f.name;
+	for (const auto &f : kPathSettings)
+		if (f.bit == bit)
+			return f.name;
 	for (const auto &f : kSetupFlags)
 		if (f.bit == bit)
 			return f.name;
@@ -80,8 +111,21 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
 		return Napi::Boolean::New(env, req.register_fd);
 	case IORING_SETUP_IOPOLL:
 		return Napi::Boolean::New(env, req.iopoll);
+	case RING_SETUP_ATTACH_WQ:
+	case RING_SETTING_NAPI:
+	case RING_SETTING_MIN_WAIT:
+	case RING_SETTING_NUMA_NODE:
+	case RING_SETTING_NUMA_CPUS:
+		// Only ever refused when sqpoll.shared, napiBusyPollUs, minWaitUs or numa asked for them.
 	case RING_SETTING_HUGEPAGES:
 		// Only ever refused when bufferRing.hugepages asked for it.
+		return Napi::Boolean::New(env, true);
+	case RING_SETTING_RECV_BUNDLE:
+	case RING_SETTING_BUF_INCREMENTAL:
+	case RING_SETTING_SEND_ZC:
+	case RING_SETTING_REGISTERED_BUFFERS:
+	case RING_SETTING_DIRECT_DESCRIPTORS:
+		// Only ever refused when their knob asked for them.
 		return Napi::Boolean::New(env, true);
 	default:
 		return env.Null();
@@ -131,6 +175,12 @@ unsigned FlagBit(const std::string &name)
 {
 	if (name == kRegisteredRingFd)
 		return RING_SETTING_REGISTERED_FD;
+	for (const auto &f : kWorkerSettings)
+		if (name == f.name)
+			return f.bit;
+	for (const auto &f : kPathSettings)
+		if (name == f.name)
+			return f.bit;
 	for (const auto &f : kSetupFlags)
 		if (name == f.name)
 			return f.bit;
@@ -175,6 +225,12 @@ ring_setup_result AsRequested(const server_config &requested)
 	r.registered_fd = q.register_fd;
 	r.iopoll = q.iopoll;
 	r.hugepages = requested.buf_hugepages;
+	r.multishot = requested.multishot;
+	r.recv_bundle = requested.recv_bundle;
+	r.buf_incremental = requested.buf_incremental;
+	r.send_zc = requested.send_zc;
+	r.registered_buffers = requested.registered_buffers;
+	r.direct_descriptors = requested.direct_descriptors;
 	return r;
 }
 
@@ -196,6 +252,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	buffer_ring.Set("size", requested.buf_size);
 	buffer_ring.Set("count", requested.buf_count);
 	buffer_ring.Set("hugepages", (bool)r.hugepages);
+	buffer_ring.Set("incremental", (bool)r.buf_incremental);
 
 	Napi::Object server = Napi::Object::New(env);
 	server.Set("engine", epoll ? "epoll" : "io_uring");
@@ -205,6 +262,22 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("registeredRingFd", (bool)r.registered_fd);
 	server.Set("iopoll", (bool)r.iopoll);
 	server.Set("bufferRing", buffer_ring);
+	server.Set("multishot", (bool)r.multishot);
+	server.Set("recvBundle", (bool)r.recv_bundle);
+	server.Set("sendZeroCopy", (bool)r.send_zc);
+	server.Set("registeredBuffers", (bool)r.registered_buffers);
+	server.Set("directDescriptors", (bool)r.direct_descriptors);
+	// The workers' knobs. With epoll the io_uring ones read as requested (like the ring knobs);
+	// rings and numa apply to both servers and come from what the workers really did.
+	server.Set("rings", requested.workers);
+	// sqpoll.shared: every other ring attached to worker 0's SQPOLL thread (one ring: its own).
+	sqpoll.Set("shared", epoll ? (bool)requested.sqpoll_shared : (bool)(requested.sqpoll_shared && setup.attached_wq));
+	server.Set("napiBusyPollUs", epoll || setup.napi ? requested.napi_busy_poll_us : 0u);
+	server.Set("minWaitUs", epoll ? requested.min_wait_us : setup.min_wait_us);
+	Napi::Object numa = Napi::Object::New(env);
+	numa.Set("node", setup.numa_node >= 0 ? Napi::Value(Napi::Number::New(env, setup.numa_node)) : env.Null());
+	numa.Set("cpus", env.Null()); // StartResultObject fills it in from each worker's pinning
+	server.Set("numa", numa);
 	return server;
 }
 
@@ -248,6 +321,27 @@ Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const e
 	result.Set("refused", RefusedSettings(env, out.ring, cfg.server.ring));
 	result.Set("ring", RingObject(env, out.ring));
 	result.Set("loadThreads", out.load_threads);
+
+	// numa.cpus applied only if every worker got the CPU it was given (cpus[i % n]).
+	bool pinned = cfg.server.ncpus > 0;
+	Napi::Array workers = Napi::Array::New(env, out.workers);
+	for (uint32_t i = 0; i < out.workers; i++) {
+		Napi::Object w = Napi::Object::New(env);
+		w.Set("tid", out.worker_tid[i]);
+		w.Set("cpu", out.worker_cpu[i] >= 0 ? Napi::Value(Napi::Number::New(env, out.worker_cpu[i])) : env.Null());
+		w.Set("numaNode", out.worker_node[i] >= 0 ? Napi::Value(Napi::Number::New(env, out.worker_node[i])) : env.Null());
+		w.Set("attachedWq", (bool)out.worker_attached[i]);
+		workers.Set(i, w);
+		if (pinned && out.worker_cpu[i] != cfg.server.cpus[i % cfg.server.ncpus])
+			pinned = false;
+	}
+	result.Set("serverWorkers", workers);
+	if (pinned) {
+		Napi::Array cpus = Napi::Array::New(env, cfg.server.ncpus);
+		for (uint32_t i = 0; i < cfg.server.ncpus; i++)
+			cpus.Set(i, cfg.server.cpus[i]);
+		applied.Get("server").As<Napi::Object>().Get("numa").As<Napi::Object>().Set("cpus", cpus);
+	}
 	return result;
 }
 
@@ -273,6 +367,38 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			{ "oldestInFlightUs", s.oldest_in_flight_us },
 			{ "liveLoadConnections", s.live_load_connections } });
 	o.Set("running", (bool)s.running);
+
+	// The server's own counters, summed over its workers (deltas; buffers are gauges).
+	Napi::Object server = Napi::Object::New(env);
+	SetNumbers(server, { { "enters", s.enters },
+			     { "cqes", s.cqes },
+			     { "recvs", s.recv_cqes },
+			     { "sends", s.sends },
+			     { "bytesOut", s.bytes_out },
+			     { "zeroCopySends", s.zc_sends },
+			     { "copiedSends", s.zc_copied },
+			     { "enobufs", s.enobufs },
+			     { "rearms", s.rearms },
+			     { "cqOverflows", s.cq_overflows },
+			     { "buffersInUse", s.bufs_in_use },
+			     { "buffersTotal", s.bufs_total },
+			     { "userCpuNs", s.server_user_ns },
+			     { "systemCpuNs", s.server_sys_ns },
+			     { "sqpollCpuNs", s.sqpoll_cpu_ns } });
+	Napi::Object by_op = Napi::Object::New(env);
+	SetNumbers(by_op, { { "accept", s.errors_by_op[SERVER_ERR_ACCEPT] },
+			    { "recv", s.errors_by_op[SERVER_ERR_RECV] },
+			    { "send", s.errors_by_op[SERVER_ERR_SEND] },
+			    { "other", s.errors_by_op[SERVER_ERR_OTHER] } });
+	server.Set("errorsByOp", by_op);
+	o.Set("server", server);
+	Napi::Array workers = Napi::Array::New(env, s.workers);
+	for (uint32_t i = 0; i < s.workers; i++) {
+		Napi::Object w = Napi::Object::New(env);
+		SetNumbers(w, { { "accepted", s.worker_accepted[i] }, { "active", s.worker_active[i] } });
+		workers.Set(i, w);
+	}
+	o.Set("serverWorkers", workers);
 	if (s.server_loop_err)
 		o.Set("serverError", ErrnoCode(-s.server_loop_err) + ": " + ErrnoText(-s.server_loop_err));
 	else

@@ -134,6 +134,13 @@ Napi::Value DebugRingFallback(const Napi::CallbackInfo &info)
 
 	std::memset(&ring, 0, sizeof(ring));
 	int ret = ring_setup_with(&creator, &ring, &server.ring, &res);
+	// No server runs here: its receive/send path reads as requested (only the ring is on trial).
+	res.multishot = server.multishot;
+	res.recv_bundle = server.recv_bundle;
+	res.buf_incremental = server.buf_incremental;
+	res.send_zc = server.send_zc;
+	res.registered_buffers = server.registered_buffers;
+	res.direct_descriptors = server.direct_descriptors;
 
 	Napi::Object out = Napi::Object::New(env);
 	if (ret) {

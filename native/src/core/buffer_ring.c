@@ -3,6 +3,7 @@
 #include "core/buffer_ring.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -15,6 +16,12 @@
 
 /* The huge page size the pool is mapped with (MAP_HUGE_2MB). */
 #define HUGE_PAGE_BYTES ((uint64_t)2 << 20)
+
+/* Per-buffer bookkeeping: off + refs (u32), slot_bid + bid_slot (u16), in_ring (u8). */
+static size_t meta_bytes(unsigned count)
+{
+	return (size_t)count * (2 * sizeof(uint32_t) + 2 * sizeof(uint16_t) + sizeof(uint8_t));
+}
 
 /* Sizes shared by buffer_ring_create() and buffer_ring_memory(). */
 static size_t ring_bytes(unsigned count)
@@ -48,10 +55,22 @@ static void *map_huge(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned size, unsigned count, uint16_t group,
-		       int hugepages, enum start_step *step)
+/* Registers the mapped ring; `flags` goes in the field 2.3 calls `pad` (the kernel's `flags`). */
+static int register_ring(struct buffer_ring *b, struct io_uring *ring, uint16_t flags)
 {
 	struct io_uring_buf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)b->ring;
+	reg.ring_entries = b->count;
+	reg.bgid = b->group;
+	reg.pad = flags;
+	return io_uring_register_buf_ring(ring, &reg, 0);
+}
+
+int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned size, unsigned count, uint16_t group,
+		       int hugepages, int incremental, enum start_step *step)
+{
 
 	memset(b, 0, sizeof(*b));
 	b->size = size;
@@ -79,18 +98,55 @@ int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned si
 			return -errno;
 	}
 
+	b->meta = calloc(1, meta_bytes(count));
+	if (!b->meta)
+		return -ENOMEM;
+	b->off = b->meta;
+	b->refs = b->off + count;
+	b->slot_bid = (uint16_t *)(b->refs + count);
+	b->bid_slot = b->slot_bid + count;
+	b->in_ring = (uint8_t *)(b->bid_slot + count);
+
 	*step = STEP_BUF_RING_REGISTER;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)b->ring;
-	reg.ring_entries = count;
-	reg.bgid = group;
-	int ret = io_uring_register_buf_ring(ring, &reg, 0);
+	int ret = -EINVAL;
+	if (incremental) {
+		/* Kernels before 6.12 refuse the flag (EINVAL): a plain ring then, and say so. */
+		ret = register_ring(b, ring, IOU_PBUF_RING_INC);
+		if (ret)
+			b->inc_err = ret;
+		else
+			b->incremental = 1;
+	}
+	if (ret)
+		ret = register_ring(b, ring, 0);
 	if (ret)
 		return ret;
 	b->registered = 1;
 
 	io_uring_buf_ring_init(b->ring);
 	for (unsigned bid = 0; bid < count; bid++)
+		buffer_ring_return(b, bid);
+	buffer_ring_publish(b);
+	return 0;
+}
+
+int buffer_ring_restart(struct buffer_ring *b, struct io_uring *ring)
+{
+	int ret;
+
+	if (!b->incremental)
+		return 0; /* a plain ring's buffers start at 0 every time anyway */
+	io_uring_unregister_buf_ring(ring, b->group);
+	b->registered = 0;
+	ret = register_ring(b, ring, IOU_PBUF_RING_INC);
+	if (ret)
+		return ret;
+	b->registered = 1;
+	memset(b->meta, 0, meta_bytes(b->count));
+	b->pending = 0;
+	b->available = 0;
+	io_uring_buf_ring_init(b->ring);
+	for (unsigned bid = 0; bid < b->count; bid++)
 		buffer_ring_return(b, bid);
 	buffer_ring_publish(b);
 	return 0;
@@ -105,6 +161,8 @@ void buffer_ring_unregister(struct buffer_ring *b, struct io_uring *ring)
 
 void buffer_ring_unmap(struct buffer_ring *b)
 {
+	free(b->meta);
+	b->meta = NULL;
 	if (b->bufs)
 		munmap(b->bufs, b->bufs_bytes);
 	if (b->ring)
@@ -118,7 +176,48 @@ void buffer_ring_memory(unsigned size, unsigned count, int hugepages, struct mem
 	uint64_t ring = ring_bytes(count);
 
 	/* As requested: huge pages rounded up to whole 2 MiB (a refused request maps less). */
-	m->buffer_ring += ring + bufs_bytes(size, count, hugepages);
+	m->buffer_ring += ring + bufs_bytes(size, count, hugepages) + meta_bytes(count);
 	/* The registered ring counts against RLIMIT_MEMLOCK, the buffers it points to do not. */
 	m->memlock += ring;
+}
+
+unsigned buffer_ring_consume(struct buffer_ring *b, int res, unsigned cqe_flags,
+			     void (*piece)(void *ctx, unsigned bid, unsigned off, unsigned len), void *ctx)
+{
+	unsigned bid = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+	unsigned slot = b->bid_slot[bid];
+	unsigned left = res > 0 ? (unsigned)res : 0;
+	unsigned done = 0;
+
+	/* Walk the slots the kernel took, from the one the CQE names: a plain recv takes one, a
+	 * bundle ceil(res / size) (fewer when the first is an incremental buffer's remainder). */
+	for (;;) {
+		bid = b->slot_bid[slot & (unsigned)b->mask];
+		unsigned off = b->off[bid];
+		unsigned take = b->size - off;
+		if (take > left)
+			take = left;
+		left -= take;
+		/* The kernel finished with a buffer unless it is the last one and, incremental, it
+		 * said it keeps using it (F_BUF_MORE). A plain ring's buffer is finished by any
+		 * receive, however short. */
+		int finished = left || !b->incremental || !(cqe_flags & IORING_CQE_F_BUF_MORE);
+		if (b->incremental)
+			b->off[bid] = off + take;
+		if (finished) {
+			b->in_ring[bid] = 0;
+			b->available--;
+			done++;
+		}
+		if (take) {
+			b->refs[bid]++;
+			piece(ctx, bid, off, take);
+		} else if (finished && !b->refs[bid]) {
+			buffer_ring_return(b, bid); /* a zero-byte completion that still used it up */
+		}
+		if (!left)
+			break;
+		slot++;
+	}
+	return done;
 }

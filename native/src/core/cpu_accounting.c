@@ -86,17 +86,20 @@ struct helper {
 	uint64_t ns;
 };
 
-static void charge(struct cpu_helpers *h, enum helper_owner owner, int load_idx, uint64_t d)
+static void charge(struct cpu_helpers *h, enum helper_owner owner, int load_idx, int sqpoll, uint64_t d)
 {
 	if (owner == OWNER_SERVER) {
 		h->server_ns += d;
+		if (sqpoll)
+			h->server_sqpoll_ns += d;
 	} else {
 		h->load_ns += d;
 		h->load_ns_by[load_idx] += d;
 	}
 }
 
-static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_owner owner, int load_idx)
+static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_owner owner, int load_idx,
+		    int sqpoll)
 {
 	for (int i = 0; i < h->nslots; i++) {
 		if (h->slot[i].tid != tid)
@@ -104,7 +107,7 @@ static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_o
 		uint64_t d = ns > h->slot[i].last_ns ? ns - h->slot[i].last_ns : 0;
 		h->slot[i].last_ns = ns;
 		h->slot[i].seen = 1;
-		charge(h, owner, load_idx, d);
+		charge(h, owner, load_idx, sqpoll, d);
 		return;
 	}
 	if (h->nslots == CPU_HELPERS_MAX)
@@ -114,10 +117,19 @@ static void account(struct cpu_helpers *h, pid_t tid, uint64_t ns, enum helper_o
 	h->slot[h->nslots].seen = 1;
 	h->nslots++;
 	/* First sighting: everything it used so far is new to us. */
-	charge(h, owner, load_idx, ns);
+	charge(h, owner, load_idx, sqpoll, ns);
 }
 
-void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load_tids, int nload)
+static int is_server(pid_t tid, const pid_t *server_tids, int nserver)
+{
+	for (int i = 0; i < nserver; i++)
+		if (server_tids[i] == tid && tid > 0)
+			return 1;
+	return 0;
+}
+
+void cpu_helpers_scan(struct cpu_helpers *h, const pid_t *server_tids, int nserver, const pid_t *load_tids,
+		      int nload)
 {
 	struct helper found[CPU_HELPERS_MAX];
 	int nfound = 0;
@@ -166,7 +178,7 @@ void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load
 		pid_t c = found[i].creator;
 		enum helper_owner owner = OWNER_NONE;
 		int load_idx = 0;
-		if (c == server_tid && server_tid > 0) {
+		if (is_server(c, server_tids, nserver)) {
 			owner = OWNER_SERVER;
 		} else {
 			for (int j = 0; j < nload; j++) {
@@ -179,11 +191,11 @@ void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load
 			 * thread, so an iou-wrk-<sqp tid> belongs to whoever owns
 			 * that SQPOLL thread. */
 			for (int j = 0; owner == OWNER_NONE && j < nfound; j++)
-				if (found[j].sqpoll && found[j].tid == c && found[j].creator == server_tid)
+				if (found[j].sqpoll && found[j].tid == c && is_server(found[j].creator, server_tids, nserver))
 					owner = OWNER_SERVER;
 		}
 		if (owner != OWNER_NONE)
-			account(h, found[i].tid, found[i].ns, owner, load_idx);
+			account(h, found[i].tid, found[i].ns, owner, load_idx, found[i].sqpoll);
 	}
 
 	/* Forget helpers that are gone (their time is already in the totals),
@@ -193,4 +205,29 @@ void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load
 		if (h->slot[i].seen)
 			h->slot[w++] = h->slot[i];
 	h->nslots = w;
+}
+
+int cpu_tid_user_sys_ns(pid_t tid, uint64_t *user_ns, uint64_t *sys_ns)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* The name (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	/* Fields 3..13 (state ... cmajflt), then 14 utime and 15 stime. */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -EIO;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		hz = 100;
+	*user_ns = ut * (NS_PER_SEC / (uint64_t)hz);
+	*sys_ns = st * (NS_PER_SEC / (uint64_t)hz);
+	return 0;
 }

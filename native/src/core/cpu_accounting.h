@@ -47,15 +47,26 @@ struct cpu_helpers {
 		int seen; /* mark for this scan */
 	} slot[CPU_HELPERS_MAX];
 	int nslots;
-	uint64_t server_ns; /* helpers created by the server thread (or its SQPOLL thread) */
+	uint64_t server_ns; /* helpers created by a server worker thread (or its SQPOLL thread) */
+	uint64_t server_sqpoll_ns; /* the part of server_ns used by SQPOLL threads themselves */
 	uint64_t load_ns;   /* helpers created by load threads */
 	uint64_t load_ns_by[CPU_LOAD_THREADS_MAX]; /* the same, per load thread (load_tids order) */
 };
 
 void cpu_helpers_init(struct cpu_helpers *h);
 /* Walks /proc/self/task once and adds what each helper used since the last
- * scan. nload is at most CPU_LOAD_THREADS_MAX. */
-void cpu_helpers_scan(struct cpu_helpers *h, pid_t server_tid, const pid_t *load_tids, int nload);
+ * scan. The server's helpers are those created by any of its nserver worker threads
+ * (server.rings; with sqpoll.shared the one SQPOLL thread is worker 0's). nload is at most
+ * CPU_LOAD_THREADS_MAX. */
+void cpu_helpers_scan(struct cpu_helpers *h, const pid_t *server_tids, int nserver, const pid_t *load_tids,
+		      int nload);
+
+/*
+ * User and system CPU of thread `tid` of this process, from /proc/self/task/TID/stat (utime,
+ * stime). The kernel scales the two so they add up to the thread's exact runtime, but hands
+ * them out in clock ticks (USER_HZ, 100 here: 10 ms). 0, or -errno once the thread is gone.
+ */
+int cpu_tid_user_sys_ns(pid_t tid, uint64_t *user_ns, uint64_t *sys_ns);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #include "core/engine.h"
 
 #include <errno.h>
+#include <liburing.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,7 +76,8 @@ int engine_state(void)
 }
 
 /* Joins everything started so far; the load threads first, so their
- * connections are closed while the server still answers. */
+ * connections are closed while the servers still answer. Every worker is woken before any
+ * is joined, so their drains run side by side. */
 static void shutdown_all(void)
 {
 	for (unsigned i = 0; i < engine.nload; i++)
@@ -82,8 +85,10 @@ static void shutdown_all(void)
 	for (unsigned i = 0; i < engine.nload; i++)
 		load_join(&engine.load[i]);
 	engine.load_stopped_ns = mono_ns();
-	if (engine.server_started)
-		server_stop(&engine.server);
+	for (unsigned i = 0; i < engine.nservers; i++)
+		worker_wake(&engine.servers[i].worker);
+	for (unsigned i = 0; i < engine.nservers; i++)
+		server_stop(&engine.servers[i]);
 }
 
 static void release_all(void)
@@ -91,7 +96,11 @@ static void release_all(void)
 	free(engine.load);
 	engine.load = NULL;
 	engine.nload = 0;
-	engine.server_started = 0;
+	/* snapshot() only reads the servers while RUNNING, and the state word says we are not. */
+	free(engine.servers);
+	engine.servers = NULL;
+	engine.nservers = 0;
+	engine.started_servers = 0;
 }
 
 int engine_start_begin(void)
@@ -127,25 +136,133 @@ int engine_start(const struct engine_config *cfg, struct engine_started *out, st
 	return engine_start_finish(cfg, out, err, 0);
 }
 
-/* Starts the server and waits until it listens (or gave up). */
-static int start_server(const struct engine_config *cfg, struct engine_error *err)
+void engine_server_config(const struct engine_config *cfg, struct server_config *out)
+{
+	*out = cfg->server;
+	if (out->workers < 1)
+		out->workers = 1;
+	/*
+	 * The CQ holds every completion the kernel may post before the loop reaps: at most one
+	 * data-carrying recv CQE per provided buffer, plus per connection an EOF or error CQE and a
+	 * send CQE. SO_REUSEPORT promises no balance, so each worker is sized as if every
+	 * connection were its own; then multishot never overflows in steady state.
+	 */
+	out->ring.cq_min = cfg->server.buf_count + 2 * cfg->load.connections;
+}
+
+/* Starts servers [from, to) and waits until each listens (or gave up); 0 or the first failure. */
+static int start_server_group(unsigned from, unsigned to, struct engine_error *err)
 {
 	struct latch ready;
-	int ret;
 
-	server_init(&engine.server, &cfg->server, &before_ring_exit);
-	latch_init(&ready, 1);
-	ret = server_start(&engine.server, &ready);
-	if (ret == 0) {
-		engine.server_started = 1;
-		latch_wait(&ready);
+	latch_init(&ready, (int)(to - from));
+	for (unsigned i = from; i < to; i++) {
+		if (server_start(&engine.servers[i], &ready)) {
+			/* This one and the ones never started will not count down. */
+			for (unsigned j = i; j < to; j++)
+				latch_count_down(&ready);
+			break;
+		}
+		engine.started_servers = i + 1;
 	}
+	latch_wait(&ready);
 	latch_destroy(&ready);
-	if (engine.server.worker.fail.err) {
-		err->at = engine.server.worker.fail;
-		return err->at.err;
+	for (unsigned i = from; i < to; i++) {
+		if (engine.servers[i].worker.fail.err) {
+			err->at = engine.servers[i].worker.fail;
+			return err->at.err;
+		}
 	}
 	return 0;
+}
+
+/*
+ * Starts the server workers and waits until each listens (or gave up). Worker 0 goes first:
+ * the others bind the port it got, and with sqpoll.shared attach to its ring's SQPOLL thread
+ * (IORING_SETUP_ATTACH_WQ with its ring fd). A failure of any worker fails the start; the
+ * caller stops every worker started.
+ */
+static int start_servers(const struct engine_config *cfg, struct engine_error *err)
+{
+	struct server_config scfg;
+	int ret;
+
+	engine_server_config(cfg, &scfg);
+	engine.servers = calloc(scfg.workers, sizeof(*engine.servers));
+	if (!engine.servers) {
+		err->at = (struct start_error){ STEP_SERVER_THREAD, -ENOMEM };
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < scfg.workers; i++)
+		server_init(&engine.servers[i], &scfg, i, &before_ring_exit);
+	__atomic_store_n(&engine.nservers, scfg.workers, __ATOMIC_RELEASE);
+
+	ret = start_server_group(0, 1, err);
+	if (ret || scfg.workers == 1)
+		return ret;
+	struct server *first = &engine.servers[0];
+	for (unsigned i = 1; i < scfg.workers; i++) {
+		struct server *s = &engine.servers[i];
+		s->cfg.port = (uint16_t)first->port;
+		/* Only an SQPOLL thread is worth sharing; without one there is nothing to attach to. */
+		if (scfg.sqpoll_shared && first->ring.sqpoll && first->ring_fd >= 0) {
+			s->attach_wq = 1;
+			s->wq_fd = first->ring_fd;
+		}
+	}
+	return start_server_group(1, scfg.workers, err);
+}
+
+static int has_refusal(const struct ring_setup_result *r, unsigned flag)
+{
+	for (int i = 0; i < r->nrefused; i++)
+		if (r->refused[i].flag == flag)
+			return 1;
+	return 0;
+}
+
+/* The SQPOLL refusal's errno of worker 0 (why sharing it was moot), else -EINVAL. */
+static int sqpoll_err(const struct ring_setup_result *r)
+{
+	for (int i = 0; i < r->nrefused; i++)
+		if (r->refused[i].flag == IORING_SETUP_SQPOLL)
+			return r->refused[i].err;
+	return -EINVAL;
+}
+
+/* What the start reports: worker 0's ring, what every worker got, each one's placement. */
+static void report_started(const struct engine_config *cfg, struct engine_started *out)
+{
+	const struct server *first = &engine.servers[0];
+
+	out->port = first->port;
+	out->ring = first->ring;
+	out->workers = engine.nservers;
+	for (unsigned i = 0; i < engine.nservers; i++) {
+		const struct server *s = &engine.servers[i];
+		out->worker_tid[i] = __atomic_load_n(&s->worker.tid, __ATOMIC_RELAXED);
+		out->worker_cpu[i] = s->ring.cpu;
+		out->worker_node[i] = s->ring.numa_node;
+		out->worker_attached[i] = s->ring.attached_wq;
+		if (i == 0)
+			continue;
+		/* A setting counts as applied only if every worker got it. */
+		out->ring.napi &= s->ring.napi;
+		if (s->ring.min_wait_us != out->ring.min_wait_us)
+			out->ring.min_wait_us = 0;
+		if (s->ring.numa_node != out->ring.numa_node)
+			out->ring.numa_node = -1;
+		for (int j = 0; j < s->ring.nrefused; j++)
+			if (!has_refusal(&out->ring, s->ring.refused[j].flag))
+				ring_refuse(&out->ring, s->ring.refused[j].flag, s->ring.refused[j].err, s->ring.refused[j].cause);
+	}
+	/* sqpoll.shared: every other ring attached to worker 0's SQPOLL thread. */
+	out->ring.attached_wq = first->ring.sqpoll;
+	for (unsigned i = 1; i < engine.nservers; i++)
+		out->ring.attached_wq &= engine.servers[i].ring.attached_wq;
+	if (cfg->server.sqpoll_shared && cfg->server.engine == SERVER_ENGINE_IO_URING && !first->ring.sqpoll &&
+	    !has_refusal(&out->ring, RING_SETUP_ATTACH_WQ))
+		ring_refuse(&out->ring, RING_SETUP_ATTACH_WQ, sqpoll_err(&first->ring), REFUSAL_MOOT_WITHOUT_SQPOLL);
 }
 
 /* Starts nload load threads and waits until every one is connected (or gave up). */
@@ -166,7 +283,7 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 	for (unsigned i = 0; i < nload; i++) {
 		struct load *l = &engine.load[i];
 		struct load_config lcfg = {
-			.port = (uint16_t)engine.server.port,
+			.port = (uint16_t)engine.servers[0].port,
 			.nconns = load_thread_conns(cfg->load.connections, nload, i),
 			.msg_bytes = cfg->load.msg_bytes,
 			.conn_base = base,
@@ -202,7 +319,7 @@ int engine_start_finish(const struct engine_config *cfg, struct engine_started *
 	int ret;
 
 	memset(err, 0, sizeof(*err));
-	ret = fd_limit_ensure(cfg->load.connections, nload, err);
+	ret = fd_limit_ensure(cfg->load.connections, nload, cfg->server.workers ? cfg->server.workers : 1, err);
 	if (ret) {
 		finish_state(ENGINE_IDLE, hold);
 		return ret;
@@ -213,7 +330,7 @@ int engine_start_finish(const struct engine_config *cfg, struct engine_started *
 	engine_reset_counters(&engine);
 	engine.deadline_ns = mono_ns() + cfg->max_duration_ms * NS_PER_MS;
 
-	ret = start_server(cfg, err);
+	ret = start_servers(cfg, err);
 	if (ret == 0)
 		ret = start_loads(cfg, nload, err);
 	if (ret) {
@@ -223,8 +340,7 @@ int engine_start_finish(const struct engine_config *cfg, struct engine_started *
 		return ret;
 	}
 
-	out->port = engine.server.port;
-	out->ring = engine.server.ring;
+	report_started(cfg, out);
 	out->load_threads = engine.nload;
 	/* The lock orders everything above before a snapshot that sees RUNNING. */
 	finish_state(ENGINE_RUNNING, hold);
@@ -323,12 +439,14 @@ int engine_stop_settled(struct engine_snapshot *snap)
 
 /* ---- test hooks: stored for the server loop, which reads them once per iteration ---- */
 
-static int store_if_running(int *hook, int value)
+/* Every worker gets the hook: a paused or failed server is all of them. */
+static int store_if_running(size_t offset, int value)
 {
 	int ret = lock_if_running();
 
 	if (ret == 0) {
-		__atomic_store_n(hook, value, __ATOMIC_RELAXED);
+		for (unsigned i = 0; i < engine.nservers; i++)
+			__atomic_store_n((int *)((char *)&engine.servers[i] + offset), value, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&engine.api_lock);
 	}
 	return ret;
@@ -336,10 +454,10 @@ static int store_if_running(int *hook, int value)
 
 int engine_debug_pause_server(unsigned ms)
 {
-	return store_if_running(&engine.server.debug_pause_ms, (int)ms);
+	return store_if_running(offsetof(struct server, debug_pause_ms), (int)ms);
 }
 
 int engine_debug_fail_server(int err)
 {
-	return store_if_running(&engine.server.debug_fail_err, err);
+	return store_if_running(offsetof(struct server, debug_fail_err), err);
 }

@@ -49,8 +49,16 @@ struct engine_config {
 
 struct engine_started {
 	int port;
+	/* Worker 0's ring, with every other worker's refusals that worker 0 did not have appended,
+	 * and attached_wq / napi / min_wait_us / cpu only where every worker got them (see
+	 * engine_start_finish). */
 	struct ring_setup_result ring;
 	unsigned load_threads; /* threads actually started: min(threads, connections) */
+	unsigned workers;      /* server worker threads (server.rings) */
+	int worker_tid[SERVER_WORKERS_MAX];
+	int worker_cpu[SERVER_WORKERS_MAX];  /* -1: not pinned to one CPU */
+	int worker_node[SERVER_WORKERS_MAX]; /* -1: no memory policy */
+	int worker_attached[SERVER_WORKERS_MAX]; /* ring attached to worker 0's SQPOLL thread (ATTACH_WQ) */
 };
 
 /* Where start() failed, with the negative errno. */
@@ -75,7 +83,20 @@ struct engine_snapshot {
 	uint64_t load_thread_cpu_ns[LOAD_THREADS_MAX];
 	unsigned load_threads; /* entries used in load_thread_cpu_ns */
 	uint64_t process_cpu_ns;
+	/* The server's own counters, summed over its workers (deltas); see struct server. */
+	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, rearms;
+	uint64_t errors_by_op[SERVER_ERR_OPS];
+	uint64_t cq_overflows;  /* the kernel's CQ overflow count, this interval */
+	/* Server CPU split: the worker threads' user and system time (from /proc/self/task/TID/stat,
+	 * which the kernel scales so utime + stime = the exact runtime; tick-granular: 10 ms at
+	 * USER_HZ 100), and their SQPOLL threads' CPU apart (exact thread clocks). server_cpu_ns
+	 * stays the exact total of workers + every io_uring helper. */
+	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
 	/* gauges */
+	uint64_t bufs_in_use, bufs_total; /* provided buffers held / in the pools, over all workers */
+	unsigned workers;
+	uint64_t worker_accepted[SERVER_WORKERS_MAX]; /* cumulative connections each worker accepted */
+	uint64_t worker_active[SERVER_WORKERS_MAX];
 	uint64_t monotonic_ns;
 	uint64_t active_connections;
 	uint64_t in_flight;           /* requests sent whose echo has not fully arrived */
@@ -123,6 +144,10 @@ int engine_stop(struct engine_snapshot *snap);
 /* For teardown: settles a held start or stop, waits (bounded) for one still
  * working, then stops; -ENOTCONN when nothing is left running. */
 int engine_stop_settled(struct engine_snapshot *snap);
+
+/* The server config a worker really runs with: cfg->server plus what follows from the whole
+ * config (the CQ sized for the connections; see engine.c). */
+void engine_server_config(const struct engine_config *cfg, struct server_config *out);
 
 /* What start(cfg) would allocate (memory_needs.c); needs no engine. */
 void engine_memory_needs(const struct engine_config *cfg, struct engine_memory *m);

@@ -5,32 +5,69 @@
  * second lock, cpu_lock, guards the helper-thread CPU totals, which the server and load
  * threads also update right before their rings go away.
  */
+#define _GNU_SOURCE
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/counters.h"
 #include "core/engine_state.h"
 
+/* The server workers' tids (at most SERVER_WORKERS_MAX); how many. */
+static int server_tids(struct engine *eng, pid_t *tids)
+{
+	/* May run on a worker thread while the engine is still starting the others. */
+	unsigned n = __atomic_load_n(&eng->nservers, __ATOMIC_ACQUIRE);
+
+	if (n > SERVER_WORKERS_MAX)
+		n = SERVER_WORKERS_MAX;
+	for (unsigned i = 0; i < n; i++)
+		tids[i] = __atomic_load_n(&eng->servers[i].worker.tid, __ATOMIC_RELAXED);
+	return (int)n;
+}
+
 /* Walks /proc/self/task for io_uring helpers; under cpu_lock. */
 static void scan_helpers_locked(struct engine *eng)
 {
-	pid_t tids[LOAD_THREADS_MAX];
+	pid_t tids[LOAD_THREADS_MAX], stids[SERVER_WORKERS_MAX];
 	/* May run on a load thread while the engine is still adding threads. */
 	unsigned n = __atomic_load_n(&eng->nload, __ATOMIC_ACQUIRE);
+	int ns = server_tids(eng, stids);
 
 	if (n > LOAD_THREADS_MAX)
 		n = LOAD_THREADS_MAX;
 	for (unsigned i = 0; i < n; i++)
 		tids[i] = __atomic_load_n(&eng->load[i].worker.tid, __ATOMIC_RELAXED);
-	cpu_helpers_scan(&eng->helpers, __atomic_load_n(&eng->server.worker.tid, __ATOMIC_RELAXED), tids, (int)n);
+	cpu_helpers_scan(&eng->helpers, stids, ns, tids, (int)n);
+}
+
+/* Worker i's user/system time now, kept if it went up (under cpu_lock). A worker that has
+ * exited keeps its last reading, taken on its own thread just before its ring went away. */
+static void read_worker_times_locked(struct engine *eng, unsigned i, pid_t tid)
+{
+	uint64_t u, sy;
+
+	if (tid <= 0 || cpu_tid_user_sys_ns(tid, &u, &sy))
+		return;
+	if (u > eng->times[i].user_ns)
+		eng->times[i].user_ns = u;
+	if (sy > eng->times[i].sys_ns)
+		eng->times[i].sys_ns = sy;
 }
 
 void engine_before_ring_exit(void *engine)
 {
 	struct engine *eng = engine;
+	pid_t stids[SERVER_WORKERS_MAX];
+	pid_t self = gettid();
+	int ns;
 
 	pthread_mutex_lock(&eng->cpu_lock);
 	scan_helpers_locked(eng);
+	ns = server_tids(eng, stids);
+	for (int i = 0; i < ns; i++)
+		if (stids[i] == self)
+			read_worker_times_locked(eng, (unsigned)i, self);
 	pthread_mutex_unlock(&eng->cpu_lock);
 }
 
@@ -38,7 +75,29 @@ void engine_reset_counters(struct engine *eng)
 {
 	cpu_helpers_init(&eng->helpers);
 	memset(&eng->prev, 0, sizeof(eng->prev));
+	memset(eng->times, 0, sizeof(eng->times));
 	eng->prev.process_cpu_ns = cpu_process_ns();
+}
+
+static void read_server_counters(struct engine *eng, struct cumulative *c)
+{
+	for (unsigned i = 0; i < eng->nservers; i++) {
+		struct server *s = &eng->servers[i];
+		c->server_errors += counter_get(&s->errors);
+		c->enobufs += counter_get(&s->enobufs);
+		c->server_cpu_ns += worker_cpu_ns(&s->worker);
+		c->enters += counter_get(&s->enters);
+		c->cqes += counter_get(&s->cqes);
+		c->recv_cqes += counter_get(&s->recv_cqes);
+		c->sends += counter_get(&s->sends);
+		c->bytes_out += counter_get(&s->bytes_out);
+		c->zc_sends += counter_get(&s->zc_sends);
+		c->zc_copied += counter_get(&s->zc_copied);
+		c->rearms += counter_get(&s->rearms);
+		c->cq_overflows += counter_get(&s->cq_overflows);
+		for (unsigned k = 0; k < SERVER_ERR_OPS; k++)
+			c->errors_by_op[k] += counter_get(&s->errors_by_op[k]);
+	}
 }
 
 static void read_cumulative(struct engine *eng, struct cumulative *c)
@@ -52,13 +111,19 @@ static void read_cumulative(struct engine *eng, struct cumulative *c)
 		c->load_errors += counter_get(&l->errors);
 		c->load_thread_ns[i] = worker_cpu_ns(&l->worker);
 	}
-	c->server_errors = counter_get(&eng->server.errors);
-	c->enobufs = counter_get(&eng->server.enobufs);
-	c->server_cpu_ns = worker_cpu_ns(&eng->server.worker);
+	read_server_counters(eng, c);
 
 	pthread_mutex_lock(&eng->cpu_lock);
 	scan_helpers_locked(eng);
 	c->server_cpu_ns += eng->helpers.server_ns;
+	c->sqpoll_cpu_ns = eng->helpers.server_sqpoll_ns;
+	for (unsigned i = 0; i < eng->nservers; i++) {
+		struct worker *w = &eng->servers[i].worker;
+		if (!__atomic_load_n(&w->exited, __ATOMIC_ACQUIRE))
+			read_worker_times_locked(eng, i, __atomic_load_n(&w->tid, __ATOMIC_RELAXED));
+		c->server_user_ns += eng->times[i].user_ns;
+		c->server_sys_ns += eng->times[i].sys_ns;
+	}
 	/* A load thread's io-wq helpers count as that thread's CPU. */
 	for (unsigned i = 0; i < eng->nload; i++)
 		c->load_thread_ns[i] += eng->helpers.load_ns_by[i];
@@ -99,7 +164,10 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	struct load_gauges g;
 	/* Before the counters: the snapshot that reports the loop's death also
 	 * counts its error (the server counts, then publishes). */
-	int loop_err = __atomic_load_n(&eng->server.loop_err, __ATOMIC_ACQUIRE);
+	int loop_err = 0;
+
+	for (unsigned i = 0; i < eng->nservers && !loop_err; i++)
+		loop_err = __atomic_load_n(&eng->servers[i].loop_err, __ATOMIC_ACQUIRE);
 
 	read_cumulative(eng, c);
 	memset(s, 0, sizeof(*s));
@@ -121,13 +189,35 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		s->load_cpu_ns += s->load_thread_cpu_ns[i];
 	}
 	s->process_cpu_ns = delta(&p->process_cpu_ns, c->process_cpu_ns);
+	s->enters = delta(&p->enters, c->enters);
+	s->cqes = delta(&p->cqes, c->cqes);
+	s->recv_cqes = delta(&p->recv_cqes, c->recv_cqes);
+	s->sends = delta(&p->sends, c->sends);
+	s->bytes_out = delta(&p->bytes_out, c->bytes_out);
+	s->zc_sends = delta(&p->zc_sends, c->zc_sends);
+	s->zc_copied = delta(&p->zc_copied, c->zc_copied);
+	s->rearms = delta(&p->rearms, c->rearms);
+	s->cq_overflows = delta(&p->cq_overflows, c->cq_overflows);
+	for (unsigned k = 0; k < SERVER_ERR_OPS; k++)
+		s->errors_by_op[k] = delta(&p->errors_by_op[k], c->errors_by_op[k]);
+	s->server_user_ns = delta(&p->server_user_ns, c->server_user_ns);
+	s->server_sys_ns = delta(&p->server_sys_ns, c->server_sys_ns);
+	s->sqpoll_cpu_ns = delta(&p->sqpoll_cpu_ns, c->sqpoll_cpu_ns);
 
 	engine_read_load_gauges(eng, &g);
 	s->in_flight = g.in_flight;
 	s->oldest_in_flight_us = g.oldest_us;
 	s->live_load_connections = g.live;
 	s->monotonic_ns = mono_ns();
-	s->active_connections = counter_get(&eng->server.active);
+	s->workers = eng->nservers;
+	for (unsigned i = 0; i < eng->nservers; i++) {
+		struct server *sv = &eng->servers[i];
+		s->worker_accepted[i] = counter_get(&sv->accepted);
+		s->worker_active[i] = counter_get(&sv->active);
+		s->active_connections += s->worker_active[i];
+		s->bufs_in_use += counter_get(&sv->bufs_in_use);
+		s->bufs_total += counter_get(&sv->bufs_total);
+	}
 	s->server_loop_err = loop_err;
 
 	int load_running = 0;
@@ -137,6 +227,16 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		load_running = s->monotonic_ns < eng->deadline_ns;
 	/* A dead server loop ends the run now, not once its drain (up to 2 s)
 	 * and teardown have let the thread exit. */
-	s->running = load_running && !s->server_loop_err &&
-		     !__atomic_load_n(&eng->server.worker.exited, __ATOMIC_ACQUIRE);
+	int servers_up = 1;
+	for (unsigned i = 0; i < eng->nservers; i++)
+		servers_up &= !__atomic_load_n(&eng->servers[i].worker.exited, __ATOMIC_ACQUIRE);
+	/* A loop that died after loop_err was read above, and whose thread has already exited (its
+	 * drain was quick): its death and its error count belong to the next snapshot, which reads
+	 * both; this one must not say "stopped" without saying why. */
+	if (!servers_up && !loop_err) {
+		for (unsigned i = 0; i < eng->nservers; i++)
+			if (__atomic_load_n(&eng->servers[i].loop_err, __ATOMIC_ACQUIRE))
+				servers_up = 1;
+	}
+	s->running = load_running && !s->server_loop_err && servers_up;
 }

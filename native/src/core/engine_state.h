@@ -18,6 +18,15 @@ struct cumulative {
 	uint64_t chist[LH_BUCKETS];
 	uint64_t server_cpu_ns, process_cpu_ns;
 	uint64_t load_thread_ns[LOAD_THREADS_MAX];
+	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, rearms, cq_overflows;
+	uint64_t errors_by_op[SERVER_ERR_OPS];
+	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
+};
+
+/* A worker's user/system time as last read (from /proc while it lives, from its own thread
+ * just before it exits), so a worker that has gone keeps what it used. */
+struct worker_times {
+	uint64_t user_ns, sys_ns;
 };
 
 struct engine {
@@ -27,8 +36,12 @@ struct engine {
 	int state;     /* enum engine_state; written under api_lock */
 	int held;      /* a finished start/stop waits for engine_settle()... */
 	int settle_to; /* ...to move to this state */
-	struct server server;
-	int server_started;
+	/* server.rings workers, each a struct server with its own thread, ring (or epoll set) and
+	 * SO_REUSEPORT listener; nservers of them were initialised, started_servers started. */
+	struct server *servers;
+	unsigned nservers;
+	unsigned started_servers;
+	struct worker_times times[SERVER_WORKERS_MAX];
 	struct load *load;
 	unsigned nload;
 	uint64_t deadline_ns;

@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 
 /* Descriptors beyond one per load socket and one per accepted socket. */
-#define FD_SLACK_SERVER 5 /* eventfd, ring, listener, the multishot probe's socketpair */
+#define FD_SLACK_SERVER 5 /* per server worker: eventfd, ring, listener, the multishot probe's socketpair */
 #define FD_SLACK_LOAD 2   /* per load thread: eventfd, ring */
 #define FD_MARGIN 16      /* what the host opens while we run */
 
@@ -31,11 +31,11 @@ static uint64_t limit_value(rlim_t v)
 	return v == RLIM_INFINITY ? UINT64_MAX : (uint64_t)v;
 }
 
-int fd_limit_ensure(unsigned connections, unsigned nload, struct engine_error *err)
+int fd_limit_ensure(unsigned connections, unsigned nload, unsigned nservers, struct engine_error *err)
 {
 	struct rlimit rl;
 	uint64_t open = count_open_fds();
-	uint64_t need = open + 2ull * connections + FD_SLACK_SERVER + FD_SLACK_LOAD * (uint64_t)nload + FD_MARGIN;
+	uint64_t need = open + 2ull * connections + FD_SLACK_SERVER * (uint64_t)nservers + FD_SLACK_LOAD * (uint64_t)nload + FD_MARGIN;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return 0; /* cannot tell: let the sockets speak for themselves */

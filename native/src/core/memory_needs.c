@@ -48,9 +48,14 @@ void engine_memory_needs(const struct engine_config *cfg, struct engine_memory *
 	struct memory_needs n;
 	struct rlimit rl;
 
+	struct server_config scfg;
+
 	memset(&n, 0, sizeof(n));
-	if (server)
-		server->memory(&cfg->server, cfg->load.connections, &n);
+	/* Every worker (server.rings) has its own ring (CQ sized as the engine sizes it) and pool;
+	 * the connections, and with them the connection state, are shared out among them. */
+	engine_server_config(cfg, &scfg);
+	for (unsigned i = 0; server && i < scfg.workers; i++)
+		server->memory(&scfg, load_thread_conns(cfg->load.connections, scfg.workers, i), &n);
 	for (unsigned i = 0; load && i < nload; i++)
 		load->memory(load_thread_conns(cfg->load.connections, nload, i), cfg->load.msg_bytes, &n);
 

@@ -5,6 +5,7 @@
 #include <liburing.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/memory_needs.h"
@@ -21,9 +22,46 @@ static uint64_t pow2_up(uint64_t n)
 	return p;
 }
 
-unsigned ring_setup_cq_entries(unsigned sq_entries)
+/* IORING_MAX_CQ_ENTRIES: 2 × IORING_MAX_ENTRIES (32768). */
+#define RING_MAX_CQ_ENTRIES 65536u
+
+unsigned ring_setup_cq_entries(unsigned sq_entries, unsigned cq_min)
 {
-	return sq_entries * 2;
+	uint64_t want = (uint64_t)sq_entries * 2;
+
+	if (cq_min > want)
+		want = cq_min;
+	want = pow2_up(want);
+	return want > RING_MAX_CQ_ENTRIES ? RING_MAX_CQ_ENTRIES : (unsigned)want;
+}
+
+void ring_refuse(struct ring_setup_result *res, unsigned setting, int err, int cause)
+{
+	if (res->nrefused < RING_REFUSAL_MAX)
+		res->refused[res->nrefused++] = (struct ring_refusal){ .flag = setting, .err = err,
+								       .cause = (enum refusal_cause)cause };
+}
+
+/* struct io_uring_napi of 6.9+ (opcode/op_param since 6.13 sit in what was pad: zero is
+ * "register, dynamic tracking", the 6.9 behaviour). */
+struct ring_napi {
+	uint32_t busy_poll_to;
+	uint8_t prefer_busy_poll;
+	uint8_t pad[3];
+	uint64_t resv;
+};
+#define RING_REGISTER_NAPI 27
+
+void ring_register_napi(struct io_uring *ring, unsigned busy_poll_us, struct ring_setup_result *res)
+{
+	struct ring_napi napi = { .busy_poll_to = busy_poll_us, .prefer_busy_poll = 0 };
+	/* The ring's own fd: a registered ring fd only counts with IORING_REGISTER_USE_REGISTERED_RING. */
+	long ret = syscall(__NR_io_uring_register, ring->ring_fd, RING_REGISTER_NAPI, &napi, 1);
+
+	if (ret == 0)
+		res->napi = 1;
+	else
+		ring_refuse(res, RING_SETTING_NAPI, -errno, REFUSAL_REFUSED);
 }
 
 uint64_t ring_kernel_bytes(unsigned sq_entries, unsigned cq_entries)
@@ -122,6 +160,8 @@ struct flag_group {
 };
 
 static const struct flag_group groups[] = {
+	/* Attaching to another ring's SQPOLL thread is the newest, least certain request. */
+	{ RING_SETUP_ATTACH_WQ, RING_SETUP_ATTACH_WQ, REFUSAL_REFUSED },
 	{ IORING_SETUP_SQ_AFF, IORING_SETUP_SQ_AFF, REFUSAL_REFUSED },
 	{ IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, IORING_SETUP_SQPOLL, REFUSAL_MOOT_WITHOUT_SQPOLL },
 	{ IORING_SETUP_IOPOLL, IORING_SETUP_IOPOLL, REFUSAL_REFUSED },
@@ -130,7 +170,7 @@ static const struct flag_group groups[] = {
 	{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
 	  REFUSAL_NEEDS_SINGLE_ISSUER },
 	{ IORING_SETUP_SUBMIT_ALL, IORING_SETUP_SUBMIT_ALL, REFUSAL_REFUSED },
-	{ IORING_SETUP_CQSIZE, IORING_SETUP_CQSIZE, REFUSAL_REFUSED },
+	{ IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP, IORING_SETUP_CQSIZE, REFUSAL_REFUSED },
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -167,7 +207,9 @@ static int try_setup(struct setup *s, unsigned flags)
 	if (flags & IORING_SETUP_SQ_AFF)
 		p.sq_thread_cpu = (unsigned)s->req->sqpoll_cpu;
 	if (flags & IORING_SETUP_CQSIZE)
-		p.cq_entries = ring_setup_cq_entries(s->req->entries);
+		p.cq_entries = ring_setup_cq_entries(s->req->entries, s->req->cq_min);
+	if (flags & RING_SETUP_ATTACH_WQ)
+		p.wq_fd = (unsigned)s->req->wq_fd;
 	s->res->attempts++;
 	int ret = s->creator->init(s->creator->ctx, s->req->entries, s->ring, &p);
 	if (ret == 0) {
@@ -262,12 +304,17 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 {
 	struct setup s = { .creator = creator, .ring = ring, .req = req, .res = res };
 	unsigned want_taskrun = taskrun_flags(req->taskrun);
-	unsigned flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | want_taskrun;
+	/* CLAMP: a CQ asked bigger than the kernel's maximum is cut to it, not refused. */
+	unsigned flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | want_taskrun;
 	/* Task-run flags dropped only because SQPOLL was on: worth restoring if SQPOLL goes. */
 	unsigned conflicted = 0;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
+	res->numa_node = -1;
+	res->cpu = -1;
+	if (req->attach_wq)
+		flags |= RING_SETUP_ATTACH_WQ;
 	if (req->sqpoll) {
 		flags |= IORING_SETUP_SQPOLL;
 		if (req->sqpoll_cpu >= 0)
@@ -275,7 +322,7 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 	}
 	if (req->iopoll)
 		flags |= IORING_SETUP_IOPOLL;
-	s.settings = flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE);
+	s.settings = flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP);
 	if (req->register_fd)
 		s.settings |= RING_SETTING_REGISTERED_FD;
 
@@ -349,6 +396,7 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 	}
 
 	res->iopoll = !!(res->flags & IORING_SETUP_IOPOLL);
+	res->attached_wq = !!(res->flags & RING_SETUP_ATTACH_WQ);
 	res->sqpoll = !!(res->flags & IORING_SETUP_SQPOLL);
 	res->sqpoll_cpu = (res->flags & IORING_SETUP_SQ_AFF) ? req->sqpoll_cpu : -1;
 	if (res->flags & IORING_SETUP_DEFER_TASKRUN)

@@ -27,6 +27,13 @@ struct ring_request {
 	enum taskrun_mode taskrun;
 	int register_fd; /* io_uring_register_ring_fd() once the ring exists (Linux 5.18) */
 	int iopoll;      /* IORING_SETUP_IOPOLL, kept only if the ring then takes a socket op */
+	/* CQ entries wanted at least (0: 2 × entries); rounded up to a power of two, never below
+	 * 2 × entries, and clamped by the kernel to its maximum (IORING_SETUP_CLAMP). */
+	unsigned cq_min;
+	/* IORING_SETUP_ATTACH_WQ to wq_fd (server.sqpoll.shared: worker 0's ring), so one SQPOLL
+	 * thread and one io-wq serve every ring; refused, the ring is made on its own. */
+	int attach_wq;
+	int wq_fd;
 };
 
 /*
@@ -43,6 +50,38 @@ struct ring_request {
  * errno (the pool then runs on normal pages). No setup flag uses this bit.
  */
 #define RING_SETTING_HUGEPAGES (1u << 30)
+
+/*
+ * Settings of the server's workers applied after (or before) the ring's setup, refused beside
+ * the flags with their errno; no setup flag uses these bits:
+ * NAPI: IORING_REGISTER_NAPI (opcode 27, Linux 6.9) with the busy-poll timeout.
+ * MIN_WAIT: the serve loop's IORING_ENTER_EXT_ARG min_wait_usec, which needs
+ *   IORING_FEAT_MIN_TIMEOUT (Linux 6.12); refused with EOPNOTSUPP when the feature is absent.
+ * NUMA_NODE / NUMA_CPUS: the worker thread's memory policy (set_mempolicy) and CPU affinity
+ *   (pthread_setaffinity_np), set before the ring exists.
+ */
+#define RING_SETTING_NAPI (1u << 29)
+#define RING_SETTING_MIN_WAIT (1u << 28)
+#define RING_SETTING_NUMA_NODE (1u << 27)
+#define RING_SETTING_NUMA_CPUS (1u << 26)
+/* IORING_SETUP_ATTACH_WQ is 1U << 5 in every header; named here for the refusal list. */
+#define RING_SETUP_ATTACH_WQ (1u << 5)
+/* IORING_FEAT_MIN_TIMEOUT (6.12), newer than liburing 2.3's header. */
+#define RING_FEAT_MIN_TIMEOUT (1u << 15)
+/*
+ * The io_uring echo server's receive and send path knobs, refused beside the flags with the
+ * errno of the registration or feature check that refused them (the server then runs without):
+ * RECV_BUNDLE: IORING_RECVSEND_BUNDLE needs IORING_FEAT_RECVSEND_BUNDLE (6.10), else EINVAL.
+ * BUF_INCREMENTAL: the buffer ring registered with IOU_PBUF_RING_INC (6.12).
+ * SEND_ZC: IORING_OP_SEND_ZC / SENDMSG_ZC in the ring's opcode probe (6.0 / 6.1).
+ * REGISTERED_BUFFERS: io_uring_register_buffers over the receive pool (RLIMIT_MEMLOCK).
+ * DIRECT_DESCRIPTORS: io_uring_register_files_sparse, the table direct accepts fill.
+ */
+#define RING_SETTING_RECV_BUNDLE (1u << 25)
+#define RING_SETTING_BUF_INCREMENTAL (1u << 24)
+#define RING_SETTING_SEND_ZC (1u << 23)
+#define RING_SETTING_REGISTERED_BUFFERS (1u << 22)
+#define RING_SETTING_DIRECT_DESCRIPTORS (1u << 21)
 
 /* Why a requested flag did not take effect (RefusedSetting.cause in index.d.ts). */
 enum refusal_cause {
@@ -62,7 +101,7 @@ struct ring_refusal {
 	enum refusal_cause cause;
 };
 
-#define RING_REFUSAL_MAX 8
+#define RING_REFUSAL_MAX 16
 
 struct ring_setup_result {
 	unsigned flags;     /* IORING_SETUP_* that took effect */
@@ -74,6 +113,13 @@ struct ring_setup_result {
 	int registered_fd;  /* io_uring_register_ring_fd() took effect */
 	int iopoll;         /* IOPOLL took effect (and the ring took a socket op) */
 	int hugepages;      /* the server's buffer pool is on huge pages (set by the server, not ring_setup) */
+	int attached_wq;    /* ATTACH_WQ took effect: this ring shares worker 0's SQPOLL thread and io-wq */
+	int napi;           /* IORING_REGISTER_NAPI took effect (ring_register_napi) */
+	unsigned min_wait_us; /* min_wait_usec the serve loop waits with (0: off or refused) */
+	int numa_node;      /* the worker's memory policy is bound to this node; -1: none (set by the server) */
+	int cpu;            /* the worker thread is pinned to this CPU; -1: not pinned (set by the server) */
+	/* The echo server's receive and send path as it took effect (set by the server). */
+	int multishot, recv_bundle, buf_incremental, send_zc, registered_buffers, direct_descriptors;
 	int attempts;       /* io_uring_setup calls made */
 	struct ring_refusal refused[RING_REFUSAL_MAX];
 	int nrefused;
@@ -124,8 +170,23 @@ int ring_setup(struct io_uring *ring, const struct ring_request *req, struct rin
 int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, const struct ring_request *req,
 		    struct ring_setup_result *res);
 
-/* CQ entries asked for (IORING_SETUP_CQSIZE) with a ring of sq_entries. */
-unsigned ring_setup_cq_entries(unsigned sq_entries);
+/*
+ * CQ entries asked for (IORING_SETUP_CQSIZE) with a ring of sq_entries that wants at least
+ * cq_min (0: none): the next power of two >= max(2 × sq_entries, cq_min), at most the kernel's
+ * IORING_MAX_CQ_ENTRIES (65536; the kernel clamps too, IORING_SETUP_CLAMP).
+ */
+unsigned ring_setup_cq_entries(unsigned sq_entries, unsigned cq_min);
+
+/*
+ * IORING_REGISTER_NAPI (opcode 27, Linux 6.9) on `ring` with busy_poll_us (raw
+ * io_uring_register: liburing 2.3 has no helper): the ring's waits busy-poll the NAPI
+ * contexts of its sockets. Records res->napi, or the refusal (RING_SETTING_NAPI) with errno.
+ * No effect on lo (its traffic has no NAPI id), though the kernel accepts it.
+ */
+void ring_register_napi(struct io_uring *ring, unsigned busy_poll_us, struct ring_setup_result *res);
+
+/* Appends a refusal (no-op when the list is full). */
+void ring_refuse(struct ring_setup_result *res, unsigned setting, int err, int cause);
 
 /*
  * Kernel pages of one ring as io_uring_setup sizes them: the SQ/CQ region

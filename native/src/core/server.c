@@ -1,13 +1,35 @@
 /* The engine's side of the server interface; see server.h. */
+#define _GNU_SOURCE
 #include "core/server.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-void server_init(struct server *s, const struct server_config *cfg, const struct worker_hook *before_exit)
+#include "core/loopback.h"
+
+/* <numaif.h> without libnuma: the two modes and flag we use. */
+#define SERVER_MPOL_BIND 2
+#define SERVER_MPOL_F_ADDR_UNUSED 0
+
+void server_init(struct server *s, const struct server_config *cfg, unsigned index,
+		 const struct worker_hook *before_exit)
 {
 	memset(s, 0, sizeof(*s));
 	s->ops = server_ops_for(cfg->engine);
 	s->cfg = *cfg;
+	s->index = index;
+	s->ring_fd = -1;
+	s->wq_fd = -1;
+	/* Not pinned, no memory policy, until server_place_thread says otherwise. */
+	s->ring.cpu = -1;
+	s->ring.numa_node = -1;
 	worker_init(&s->worker, WORKER_SERVER, before_exit);
 }
 
@@ -20,4 +42,138 @@ void server_stop(struct server *s)
 {
 	worker_wake(&s->worker);
 	worker_join(&s->worker);
+}
+
+/* The CPUs of NUMA node `node` from sysfs ("0-3,8-11"); 0 or -errno (ENOENT: no such node). */
+static int node_cpus(int node, cpu_set_t *set)
+{
+	char path[64], buf[1024];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = '\0';
+	CPU_ZERO(set);
+	for (char *p = buf; *p && *p != '\n';) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+		if (end == p)
+			break;
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		for (long c = lo; c <= hi && c < CPU_SETSIZE; c++)
+			CPU_SET((int)c, set);
+		p = *end == ',' ? end + 1 : end;
+	}
+	return CPU_COUNT(set) ? 0 : -ENOENT;
+}
+
+/* MPOL_BIND to `node` for this thread, checked with get_mempolicy; 0 or -errno. */
+static int bind_memory(int node)
+{
+	unsigned long mask[(1024 + 63) / 64], got[(1024 + 63) / 64];
+	unsigned long maxnode = sizeof(mask) * 8;
+	int mode = -1;
+
+	if (node < 0 || (unsigned long)node >= maxnode)
+		return -EINVAL;
+	memset(mask, 0, sizeof(mask));
+	mask[node / 64] |= 1ul << (node % 64);
+	/* The kernel reads maxnode - 1 bits. */
+	if (syscall(SYS_set_mempolicy, SERVER_MPOL_BIND, mask, maxnode + 1))
+		return -errno;
+	memset(got, 0, sizeof(got));
+	if (syscall(SYS_get_mempolicy, &mode, got, maxnode + 1, NULL, SERVER_MPOL_F_ADDR_UNUSED))
+		return -errno;
+	return mode == SERVER_MPOL_BIND && (got[node / 64] & (1ul << (node % 64))) ? 0 : -EINVAL;
+}
+
+void server_place_thread(const struct server *s, struct ring_setup_result *res)
+{
+	const struct server_config *c = &s->cfg;
+	char name[16];
+	cpu_set_t set;
+	int want_cpu = -1, have_set = 0, ret;
+
+	/* A name to find the workers by in /proc/self/task (tests, perf, top -H). */
+	snprintf(name, sizeof(name), "uring-srv-%u", s->index);
+	pthread_setname_np(pthread_self(), name);
+
+	CPU_ZERO(&set);
+	if (c->ncpus) {
+		want_cpu = c->cpus[s->index % c->ncpus];
+		if (want_cpu >= 0 && want_cpu < CPU_SETSIZE) {
+			CPU_SET(want_cpu, &set);
+			have_set = 1;
+		} else {
+			ring_refuse(res, RING_SETTING_NUMA_CPUS, -EINVAL, REFUSAL_REFUSED);
+		}
+	} else if (c->numa_node >= 0) {
+		ret = node_cpus(c->numa_node, &set);
+		if (ret)
+			ring_refuse(res, RING_SETTING_NUMA_NODE, ret, REFUSAL_REFUSED);
+		else
+			have_set = 1;
+	}
+	if (have_set) {
+		/* Before the ring: an SQPOLL thread created by this thread copies its affinity. */
+		ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (ret)
+			ring_refuse(res, c->ncpus ? RING_SETTING_NUMA_CPUS : RING_SETTING_NUMA_NODE, -ret, REFUSAL_REFUSED);
+		else if (c->ncpus)
+			res->cpu = want_cpu;
+	}
+	if (c->numa_node >= 0) {
+		/* Before the first touch of the ring, the buffers and the connection state: pages
+		 * are placed by the policy of the task that faults them in. */
+		ret = bind_memory(c->numa_node);
+		if (ret)
+			ring_refuse(res, RING_SETTING_NUMA_NODE, ret, REFUSAL_REFUSED);
+		else
+			res->numa_node = c->numa_node;
+	}
+}
+
+void server_record_placement(struct ring_setup_result *dst, const struct ring_setup_result *placed)
+{
+	dst->cpu = placed->cpu;
+	dst->numa_node = placed->numa_node;
+	for (int i = 0; i < placed->nrefused; i++)
+		ring_refuse(dst, placed->refused[i].flag, placed->refused[i].err, placed->refused[i].cause);
+}
+
+int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *step)
+{
+	struct sockaddr_in addr = loopback_addr(s->cfg.port);
+	socklen_t len = sizeof(addr);
+	int one = 1;
+
+	*step = STEP_SERVER_SOCKET;
+	*fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
+	if (*fd < 0)
+		return *fd;
+	/* Several workers: each its own listener on one port, the kernel spreads connections
+	 * over them by a hash of the 4-tuple. One worker keeps the port exclusive. */
+	if (s->cfg.workers > 1 && setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		return -errno;
+	if (nonblocking && fcntl(*fd, F_SETFL, O_NONBLOCK))
+		return -errno;
+
+	*step = STEP_SERVER_BIND;
+	if (bind(*fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+
+	*step = STEP_SERVER_LISTEN;
+	if (listen(*fd, SOMAXCONN))
+		return -errno;
+	if (getsockname(*fd, (struct sockaddr *)&addr, &len))
+		return -errno;
+	s->port = ntohs(addr.sin_port);
+	return 0;
 }

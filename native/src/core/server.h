@@ -50,6 +50,7 @@ struct server_config {
 	int send_zc;             /* IORING_OP_SEND_ZC with IORING_SEND_ZC_REPORT_USAGE */
 	int registered_buffers;  /* the receive pool registered (io_uring_register_buffers); fixed-buffer sends where possible */
 	int direct_descriptors;  /* registered file table, direct accept, IOSQE_FIXED_FILE ops */
+	unsigned expected_conns; /* load.connections (set by the binding): sizes the direct-descriptor table */
 	unsigned napi_busy_poll_us; /* IORING_REGISTER_NAPI (6.9), 0: off */
 	unsigned min_wait_us;    /* IORING_ENTER_EXT_ARG min_wait_usec (6.12), 0: off */
 };
@@ -58,6 +59,13 @@ struct server {
 	const struct server_ops *ops;
 	struct server_config cfg;
 	struct worker worker;
+	/* server.rings: which worker this is (0..cfg.workers-1). Worker 0 binds cfg.port (0:
+	 * ephemeral) and the others the port it got, each with SO_REUSEPORT when workers > 1. */
+	unsigned index;
+	/* sqpoll.shared, workers > 0: IORING_SETUP_ATTACH_WQ to worker 0's ring fd (attach_wq). */
+	int attach_wq;
+	int wq_fd;
+	int ring_fd; /* this worker's ring fd once set up (worker 0's is what the others attach to); -1: none */
 
 	/* Filled in by start-up, before the worker reports; ring stays zero for a server without an io_uring (epoll). */
 	int port;
@@ -103,8 +111,23 @@ struct server_ops {
 /* The implementation of an engine (servers/servers.c); NULL if there is none. */
 const struct server_ops *server_ops_for(enum server_engine engine);
 
-/* Fills in a server before it starts: nothing open, nothing running. */
-void server_init(struct server *s, const struct server_config *cfg, const struct worker_hook *before_exit);
+/* Fills in a server (worker `index` of cfg->workers) before it starts: nothing open, nothing running. */
+void server_init(struct server *s, const struct server_config *cfg, unsigned index,
+		 const struct worker_hook *before_exit);
+/*
+ * On the worker thread, before its ring, buffers or connection state exist (first touch
+ * decides where pages land, and an SQPOLL thread copies its creator's affinity): names the
+ * thread "uring-srv-<index>", pins it to cfg.cpus[index % ncpus] (or to numa_node's CPUs when
+ * no CPUs are listed) and binds its memory policy to numa_node. What took effect is recorded
+ * in *res (cpu, numa_node; refusals as RING_SETTING_NUMA_CPUS / _NUMA_NODE); a refusal leaves
+ * the thread where it was and the run goes on (the host checks the topology up front).
+ */
+void server_place_thread(const struct server *s, struct ring_setup_result *res);
+/* Copies what server_place_thread recorded into the ring's result (ring_setup zeroes it). */
+void server_record_placement(struct ring_setup_result *dst, const struct ring_setup_result *placed);
+/* This worker's listening socket on 127.0.0.1:cfg.port (SO_REUSEPORT when workers > 1), its
+ * fd in *fd as soon as it exists (the caller closes it), s->port set; 0 or -errno, *step at fault. */
+int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *step);
 /* Starts the server thread; it reports on `ready` once it listens, or has given up
  * (s->worker.fail). 0, or -errno when the thread could not even start. */
 int server_start(struct server *s, struct latch *ready);

@@ -177,7 +177,7 @@ static void load_run(void *state)
 static void echo_load_memory(unsigned nconns, unsigned msg_bytes, struct memory_needs *m)
 {
 	unsigned entries = ring_entries(nconns);
-	uint64_t ring = ring_kernel_bytes(entries, ring_setup_cq_entries(entries));
+	uint64_t ring = ring_kernel_bytes(entries, ring_setup_cq_entries(entries, 0));
 
 	m->load_buffers += buffer_bytes(nconns, msg_bytes);
 	m->rings += ring;

@@ -49,7 +49,7 @@ static void accept_all(struct epoll_state *st)
 			/* Echo replies are small writes: do not let Nagle hold them. */
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			if (econn_open(st, fd))
-				counter_add(&st->pub->errors, 1);
+				econn_error(st, SERVER_ERR_ACCEPT);
 			continue;
 		}
 		/* That connection went away before we took it: on to the next. */
@@ -59,7 +59,7 @@ static void accept_all(struct epoll_state *st)
 			return;
 		/* EMFILE, ENFILE, ENOBUFS, ENOMEM (and anything unexpected): a retry right away
 		 * would fail the same way. */
-		counter_add(&st->pub->errors, 1);
+		econn_error(st, SERVER_ERR_ACCEPT);
 		st->accept_resume_ns = mono_ns() + ACCEPT_BACKOFF_NS;
 		return;
 	}
@@ -107,6 +107,8 @@ static void serve(void *state)
 			n = __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
 		}
 		if (!n) {
+			/* epoll_wait is this server's trip to the kernel for events: its `enters`. */
+			counter_add(&s->enters, 1);
 			n = epoll_wait(st->epfd, events, EVENTS_PER_WAIT, wait_timeout_ms(st));
 			if (n < 0)
 				n = errno == EINTR ? 0 : -errno;
@@ -114,11 +116,14 @@ static void serve(void *state)
 		if (n < 0) {
 			/* Counted first, published second: a snapshot that sees the error
 			 * (acquire) also sees it counted. */
+			counter_add(&s->errors_by_op[SERVER_ERR_OTHER], 1);
 			counter_add(&s->errors, 1);
 			__atomic_store_n(&s->loop_err, n, __ATOMIC_RELEASE);
 			return;
 		}
 
+		/* Events are this server's completions: its `cqes`. */
+		counter_add(&s->cqes, (uint64_t)n);
 		for (int i = 0; i < n; i++) {
 			uint64_t key = events[i].data.u64;
 			if (key == EPOLL_KEY_WAKE)
@@ -149,7 +154,7 @@ static int epoll_add(struct epoll_state *st, int fd, uint32_t events, uint64_t k
 /* The listening socket: non-blocking, reusable right after the previous run's TIME_WAITs. */
 static int listen_socket(struct epoll_state *st, enum start_step *step)
 {
-	return loopback_listen(st->pub->cfg.port, 1, &st->listen_fd, &st->pub->port, step);
+	return server_listen(st->pub, 1, &st->listen_fd, step);
 }
 
 /* Everything up to listening: the scratch buffer, the epoll set (the wake-up eventfd and the
@@ -164,6 +169,8 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 	st->pub = s;
 	st->listen_fd = -1;
 	st->epfd = -1;
+	/* Before the scratch buffer and the connection state are touched (see server.h). */
+	server_place_thread(s, &s->ring);
 	*step = STEP_SERVER_SOCKET;
 	st->scratch = malloc(EPOLL_ECHO_CHUNK);
 	if (!st->scratch)

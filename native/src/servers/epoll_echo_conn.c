@@ -40,10 +40,17 @@ static int peer_gone(int err)
 	return err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ECONNABORTED || err == ETIMEDOUT;
 }
 
-static void conn_close(struct epoll_state *st, struct econn *c, int err)
+void econn_error(struct epoll_state *st, enum server_err_op op)
+{
+	counter_add(&st->pub->errors_by_op[op], 1);
+	counter_add(&st->pub->errors, 1);
+}
+
+/* `op`: what failed when err is set (a real error counts by it). */
+static void conn_close(struct epoll_state *st, struct econn *c, int err, enum server_err_op op)
 {
 	if (err && !peer_gone(err) && !st->stopping)
-		counter_add(&st->pub->errors, 1);
+		econn_error(st, op);
 	/* Closing the only descriptor of the socket also takes it out of the epoll set. */
 	close(c->fd);
 	c->fd = -1;
@@ -117,13 +124,17 @@ int econn_open(struct epoll_state *st, int fd)
 	return 0;
 }
 
-/* Writes buf[*off, len) until done or EAGAIN; 0, or the errno that ends the connection. */
-static int write_some(int fd, const char *buf, size_t *off, size_t len)
+/* Writes buf[*off, len) until done or EAGAIN; 0, or the errno that ends the connection. Each
+ * send() call counts in `sends`, the bytes it took in `bytes_out`. */
+static int write_some(struct server *pub, int fd, const char *buf, size_t *off, size_t len)
 {
 	while (*off < len) {
 		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
+		counter_add(&pub->sends, 1);
+		if (n > 0) {
 			*off += (size_t)n;
+			counter_add(&pub->bytes_out, (uint64_t)n);
+		}
 		else if (n < 0 && errno == EINTR)
 			continue;
 		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -160,15 +171,18 @@ static void queue_ready(struct epoll_state *st, struct econn *c)
 
 void econn_serve(struct epoll_state *st, struct econn *c)
 {
+	enum server_err_op op = SERVER_ERR_SEND;
 	int err;
 
 	for (unsigned reads = 0;;) {
 		if (c->head < c->tail) {
-			err = write_some(c->fd, c->pending, &c->head, c->tail);
+			op = SERVER_ERR_SEND;
+			err = write_some(st->pub, c->fd, c->pending, &c->head, c->tail);
 			if (err)
 				goto fail;
 			if (c->head < c->tail) {
 				/* Still pending: wait for room, and do not read meanwhile. */
+				op = SERVER_ERR_OTHER;
 				if (!c->want_out && (err = -set_interest(st, c, 1)))
 					goto fail;
 				return;
@@ -176,7 +190,7 @@ void econn_serve(struct epoll_state *st, struct econn *c)
 			c->head = c->tail = 0;
 		}
 		if (c->eof) {
-			conn_close(st, c, 0);
+			conn_close(st, c, 0, SERVER_ERR_OTHER);
 			return;
 		}
 		if (reads == EPOLL_ECHO_READS_PER_TURN) {
@@ -187,9 +201,14 @@ void econn_serve(struct epoll_state *st, struct econn *c)
 		if (n > 0) {
 			size_t off = 0;
 			reads++;
-			err = write_some(c->fd, st->scratch, &off, (size_t)n);
-			if (!err && off < (size_t)n)
+			/* A read that returned data: this server's recv completion. */
+			counter_add(&st->pub->recv_cqes, 1);
+			op = SERVER_ERR_SEND;
+			err = write_some(st->pub, c->fd, st->scratch, &off, (size_t)n);
+			if (!err && off < (size_t)n) {
+				op = SERVER_ERR_OTHER;
 				err = keep_pending(c, st->scratch, off, (size_t)n);
+			}
 			if (err)
 				goto fail;
 		} else if (n == 0) {
@@ -200,15 +219,17 @@ void econn_serve(struct epoll_state *st, struct econn *c)
 			break;
 		} else {
 			err = errno;
+			op = SERVER_ERR_RECV;
 			goto fail;
 		}
 	}
 	/* Nothing pending: EPOLLOUT would only wake the loop for nothing. */
+	op = SERVER_ERR_OTHER;
 	if (c->want_out && (err = -set_interest(st, c, 0)))
 		goto fail;
 	return;
 fail:
-	conn_close(st, c, err);
+	conn_close(st, c, err, op);
 }
 
 void econn_serve_ready(struct epoll_state *st)

@@ -48,6 +48,8 @@ struct epoll_state {
 };
 
 /* epoll_echo_conn.c: a connection's echo path. */
+/* A server error, counted in `errors` and by what failed (errors_by_op). */
+void econn_error(struct epoll_state *st, enum server_err_op op);
 size_t epoll_conn_state_bytes(unsigned nconns);
 /* A new connection on accepted socket fd (non-blocking), added to the epoll set; 0 or -errno
  * (fd is then closed). */

@@ -4,18 +4,24 @@
  *
  * The ring is created on this thread, not by the engine: SINGLE_ISSUER ties the ring to its
  * creator, and DEFER_TASKRUN only runs completions when that task waits in io_uring_enter. The
- * loop is io_uring_submit_and_wait(1), then every ready CQE, then one buffer-ring publish.
+ * loop is one counted io_uring_enter (submit and wait for one, see loop_enter; none with a busy
+ * SQPOLL thread), then every ready CQE, then one buffer-ring publish. With server.rings each
+ * worker thread runs this whole file for its own ring, pool and SO_REUSEPORT listener.
  */
 #define _GNU_SOURCE
 #include "servers/uring_echo.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/counters.h"
 #include "core/cqe.h"
 #include "core/sqe.h"
@@ -31,7 +37,13 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		conn_on_recv(st, st->conns[user_data_index(data)], cqe);
 		break;
 	case TAG_SEND:
-		conn_on_send(st, st->conns[user_data_index(data)], cqe->res);
+		conn_on_send(st, st->conns[user_data_index(data)], cqe);
+		break;
+	case TAG_RECV_CANCEL:
+		conn_on_cancel(st, st->conns[user_data_index(data)]);
+		break;
+	case TAG_CLOSE:
+		st->inflight--;
 		break;
 	case TAG_ACCEPT:
 		on_accept(st, cqe);
@@ -61,6 +73,7 @@ static void reap_completions(void *ctx)
 	cqe_reap(&st->ring, UINT_MAX, handle_cqe, st);
 	flush_dirty(st);
 	buffer_ring_publish(&st->bufs);
+	echo_gauges(st);
 }
 
 /* debugPauseServer(): one sleep on the server thread, nothing served meanwhile. */
@@ -70,6 +83,112 @@ static void debug_pause(unsigned ms)
 
 	/* Signals are blocked on this thread, so no EINTR to resume from. */
 	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+/* liburing 2.3's INT_FLAG_REG_RING: ring->enter_ring_fd is an index in the registered table. */
+#define ECHO_INT_FLAG_REG_RING 1
+
+/*
+ * What io_uring_submit does first (liburing 2.2/2.3's __io_uring_flush_sq): hands the SQEs
+ * queued since the last flush to the kernel by moving the SQ tail (the SQ array is the identity
+ * map, written here the way 2.2 did so either liburing version agrees). Returns how many the
+ * kernel has not consumed yet.
+ */
+static unsigned flush_sq(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned ktail = *sq->ktail;
+	unsigned to_submit = sq->sqe_tail - sq->sqe_head;
+
+	if (to_submit) {
+		do {
+			sq->array[ktail & sq->ring_mask] = sq->sqe_head & sq->ring_mask;
+			ktail++;
+			sq->sqe_head++;
+		} while (--to_submit);
+		io_uring_smp_store_release(sq->ktail, ktail);
+	}
+	return ktail - io_uring_smp_load_acquire(sq->khead);
+}
+
+/*
+ * With SQPOLL the kernel thread submits and completes while this one runs, so a completion
+ * that is about to arrive is better waited for here, in user space, than in io_uring_enter:
+ * the loop polls its CQ tail for up to SQPOLL_CQ_SPIN_NS before it goes to sleep. That is what
+ * makes an SQPOLL ring syscall-free while busy (enters per request near 0), paid for in this
+ * thread's CPU (an idle ring spins that long once, then sleeps).
+ */
+#define SQPOLL_CQ_SPIN_NS (50 * 1000)
+
+static void cq_spin(struct io_uring *ring)
+{
+	uint64_t until = mono_ns() + SQPOLL_CQ_SPIN_NS;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (io_uring_cq_ready(ring))
+				return;
+			__builtin_ia32_pause();
+		}
+		/* The completion may wait for a thread that wants this CPU (the SQPOLL thread, the
+		 * load): let it run rather than spin against it. Not an io_uring_enter, and its cost
+		 * shows in this thread's system time. */
+		sched_yield();
+	} while (mono_ns() < until);
+}
+
+/*
+ * The loop's one trip to the kernel, made by hand instead of io_uring_submit_and_wait so that
+ * every io_uring_enter is counted (s->enters) and none is made that is not needed:
+ * - without SQPOLL, always one enter: submit what was queued and wait for a completion (only
+ *   run task work, no wait, when completions are already waiting);
+ * - with SQPOLL, the kernel thread submits: enter only to wake it (IORING_SQ_NEED_WAKEUP), to
+ *   flush an overflowed CQ, or to sleep when no completion is waiting after cq_spin. A busy
+ *   SQPOLL ring thus serves many requests per enter, which is what enters per request shows.
+ * The rare submit inside sqe_get (a full SQ) goes through liburing and is not counted.
+ * With min_wait_us (IORING_FEAT_MIN_TIMEOUT, 6.12), a wait asks for a whole CQ's worth of
+ * completions but returns once min_wait_us has passed with at least one: batching bought with
+ * up to that much latency. Returns the enter's result, 0 when none was needed, or -errno.
+ */
+static int loop_enter(struct echo_state *st)
+{
+	struct io_uring *ring = &st->ring;
+	struct server *s = st->pub;
+	unsigned submit = flush_sq(ring);
+	unsigned kflags = IO_URING_READ_ONCE(*ring->sq.kflags);
+	unsigned flags = IORING_ENTER_GETEVENTS, wait_nr = 1;
+	int fd = ring->ring_fd;
+	struct io_uring_getevents_arg arg;
+	void *argp = NULL;
+	size_t argsz = 0;
+	long ret;
+
+	if (ring->flags & IORING_SETUP_SQPOLL && !io_uring_cq_ready(ring) && !(kflags & IORING_SQ_NEED_WAKEUP))
+		cq_spin(ring);
+	if (io_uring_cq_ready(ring))
+		wait_nr = 0;
+	if (ring->flags & IORING_SETUP_SQPOLL) {
+		if (kflags & IORING_SQ_NEED_WAKEUP)
+			flags |= IORING_ENTER_SQ_WAKEUP;
+		else if (!wait_nr && !(kflags & IORING_SQ_CQ_OVERFLOW))
+			return 0; /* the thread is awake and takes what was queued; completions wait */
+		submit = 0;
+	}
+	if (wait_nr && s->ring.min_wait_us) {
+		memset(&arg, 0, sizeof(arg));
+		arg.pad = s->ring.min_wait_us; /* min_wait_usec since 6.12 */
+		argp = &arg;
+		argsz = sizeof(arg);
+		flags |= IORING_ENTER_EXT_ARG;
+		wait_nr = ring->cq.ring_entries;
+	}
+	if (ring->int_flags & ECHO_INT_FLAG_REG_RING) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	counter_add(&s->enters, 1);
+	ret = syscall(__NR_io_uring_enter, fd, submit, wait_nr, flags, argp, argsz);
+	return ret < 0 ? -errno : (int)ret;
 }
 
 /* The loop, until woken or dead (the worker body's run). */
@@ -90,7 +209,7 @@ static void serve(void *state)
 			ret = __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
 		}
 		if (!ret)
-			ret = io_uring_submit_and_wait(&st->ring, 1);
+			ret = loop_enter(st);
 		if (submit_failed(ret)) {
 			/* Counted first, published second: a snapshot that sees the
 			 * error (acquire) also sees it counted. */
@@ -99,7 +218,12 @@ static void serve(void *state)
 			return;
 		}
 
+		/* Counted by how far the CQ head moved (only this thread moves it). */
+		unsigned head = *st->ring.cq.khead;
 		reap_completions(st);
+		counter_add(&s->cqes, *st->ring.cq.khead - head);
+		/* The kernel's count of CQEs it could not post (cumulative; 0 unless the CQ overflowed). */
+		__atomic_store_n(&s->cq_overflows, IO_URING_READ_ONCE(*st->ring.cq.koverflow), __ATOMIC_RELAXED);
 		/* Not only after returns: a re-armed connection may end (EOF) without
 		 * taking a buffer, and the rest of the starved list must not wait
 		 * for returns that never come. */
@@ -108,26 +232,126 @@ static void serve(void *state)
 	}
 }
 
-/* The buffer ring and the FIFO links over its buffers. */
+static void refuse(struct echo_state *st, unsigned setting, int err)
+{
+	ring_refuse(&st->pub->ring, setting, err, REFUSAL_REFUSED);
+}
+
+/* server.registeredBuffers: the receive pool registered with the ring (io_uring_register_buffers)
+ * in iovecs of at most 1 GiB (the kernel's limit per iovec) holding whole buffers, so a
+ * piece's registered index is its offset / chunk. Pinned pages count against RLIMIT_MEMLOCK
+ * (ENOMEM when over it, unless CAP_IPC_LOCK): refused, the server runs without. */
+static void register_pool(struct echo_state *st)
+{
+	struct buffer_ring *b = &st->bufs;
+	size_t pool = (size_t)b->count * b->size;
+	size_t chunk = ((size_t)1 << 30) / b->size * b->size;
+	unsigned n = (unsigned)((pool + chunk - 1) / chunk);
+	struct iovec *iov = calloc(n, sizeof(*iov));
+	int ret = -ENOMEM;
+
+	if (iov) {
+		for (unsigned i = 0; i < n; i++) {
+			size_t at = (size_t)i * chunk;
+			iov[i].iov_base = b->bufs + at;
+			iov[i].iov_len = pool - at < chunk ? pool - at : chunk;
+		}
+		ret = io_uring_register_buffers(&st->ring, iov, n);
+		free(iov);
+	}
+	if (ret) {
+		refuse(st, RING_SETTING_REGISTERED_BUFFERS, ret);
+		return;
+	}
+	st->fixed_bufs = 1;
+	st->fixed_chunk = chunk;
+}
+
+/* server.sendZeroCopy: SENDMSG_ZC (6.1) is what a send over several pieces needs, SEND_ZC (6.0)
+ * what one piece takes; a kernel without both refuses (EINVAL as the opcodes would). */
+static void check_send_zc(struct echo_state *st)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&st->ring);
+	int ok = probe && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
+		 io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+
+	if (probe)
+		io_uring_free_probe(probe);
+	if (ok)
+		st->send_zc = 1;
+	else
+		refuse(st, RING_SETTING_SEND_ZC, probe ? -EINVAL : -ENOMEM);
+}
+
+/* server.directDescriptors: a sparse file table the multishot accept fills (direct accept), so
+ * recv/send/close name sockets by index (IOSQE_FIXED_FILE) and skip a file get/put per op.
+ * Sized from the load's connections plus headroom (1024, for clients from outside such as
+ * `uring-lab server`'s), at most RLIMIT_NOFILE (the kernel refuses more with EMFILE); a full
+ * table makes accepts fail with ENFILE, counted and backed off like EMFILE. */
+static void register_files(struct echo_state *st)
+{
+	unsigned n = st->pub->cfg.expected_conns + 1024;
+	struct rlimit rl;
+	int ret;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n)
+		n = (unsigned)rl.rlim_cur;
+	ret = io_uring_register_files_sparse(&st->ring, n);
+	if (ret) {
+		refuse(st, RING_SETTING_DIRECT_DESCRIPTORS, ret);
+		return;
+	}
+	st->direct = 1;
+}
+
+/*
+ * The receive and send path's resources: the buffer ring (incremental if asked and allowed),
+ * the pieces over it, and what the knobs ask for (bundles, SEND_ZC, the registered pool, the
+ * file table). Each knob the kernel refuses is recorded with its errno and left off: the
+ * server runs without it. What took effect goes in the ring's result for `applied`.
+ */
 static int buffers_create(struct echo_state *st, enum start_step *step)
 {
-	unsigned count = st->pub->cfg.buf_count;
+	const struct server_config *cfg = &st->pub->cfg;
 	struct ring_setup_result *res = &st->pub->ring;
-	int ret = buffer_ring_create(&st->bufs, &st->ring, st->pub->cfg.buf_size, count, ECHO_BUFFER_GROUP,
-				     st->pub->cfg.buf_hugepages, step);
+	int ret = buffer_ring_create(&st->bufs, &st->ring, cfg->buf_size, cfg->buf_count, ECHO_BUFFER_GROUP,
+				     cfg->buf_hugepages, cfg->buf_incremental, step);
 
 	/* Huge pages asked for but not had: the pool runs on normal pages, and says so. */
 	res->hugepages = st->bufs.hugepages;
-	if (st->bufs.huge_err && res->nrefused < RING_REFUSAL_MAX)
-		res->refused[res->nrefused++] = (struct ring_refusal){
-			.flag = RING_SETTING_HUGEPAGES, .err = st->bufs.huge_err, .cause = REFUSAL_REFUSED
-		};
+	if (st->bufs.huge_err)
+		refuse(st, RING_SETTING_HUGEPAGES, st->bufs.huge_err);
+	if (st->bufs.inc_err)
+		refuse(st, RING_SETTING_BUF_INCREMENTAL, st->bufs.inc_err);
 	if (ret)
 		return ret;
 	*step = STEP_BUF_RING_ALLOC;
-	st->buf_next = malloc(sizeof(*st->buf_next) * count);
-	st->buf_len = malloc(sizeof(*st->buf_len) * count);
-	return st->buf_next && st->buf_len ? 0 : -ENOMEM;
+	ret = echo_recv_path_init(st);
+	if (ret)
+		return ret;
+
+	st->multishot = cfg->multishot;
+	if (cfg->recv_bundle) {
+		/* Older kernels would read the ioprio bit as garbage (EINVAL per recv): check first. */
+		if (res->features & IORING_FEAT_RECVSEND_BUNDLE)
+			st->bundle = 1;
+		else
+			refuse(st, RING_SETTING_RECV_BUNDLE, -EINVAL);
+	}
+	if (cfg->send_zc)
+		check_send_zc(st);
+	if (cfg->registered_buffers)
+		register_pool(st);
+	if (cfg->direct_descriptors)
+		register_files(st);
+
+	res->multishot = st->multishot;
+	res->recv_bundle = st->bundle;
+	res->buf_incremental = st->bufs.incremental;
+	res->send_zc = st->send_zc;
+	res->registered_buffers = st->fixed_bufs;
+	res->direct_descriptors = st->direct;
+	return 0;
 }
 
 /* Everything up to listening: the ring, its buffers, the multishot check, the socket, and the
@@ -138,13 +362,33 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 	struct echo_state *st = state;
 	int ret;
 
+	struct ring_setup_result placed;
+	struct ring_request req = s->cfg.ring;
+
 	st->pub = s;
 	st->listen_fd = -1;
+	/* CPU and memory placement first: the ring, its SQPOLL thread and the buffers follow it. */
+	memset(&placed, 0, sizeof(placed));
+	placed.cpu = placed.numa_node = -1;
+	server_place_thread(s, &placed);
+	req.attach_wq = s->attach_wq;
+	req.wq_fd = s->wq_fd;
 	*step = STEP_SERVER_RING_SETUP;
-	ret = ring_setup(&st->ring, &s->cfg.ring, &s->ring);
+	ret = ring_setup(&st->ring, &req, &s->ring);
+	server_record_placement(&s->ring, &placed);
 	if (ret)
 		return ret;
 	st->ring_ok = 1;
+	s->ring_fd = st->ring.ring_fd;
+	if (s->cfg.napi_busy_poll_us)
+		ring_register_napi(&st->ring, s->cfg.napi_busy_poll_us, &s->ring);
+	if (s->cfg.min_wait_us) {
+		/* Older kernels would take the field as padding and ignore it: refuse instead. */
+		if (s->ring.features & RING_FEAT_MIN_TIMEOUT)
+			s->ring.min_wait_us = s->cfg.min_wait_us;
+		else
+			ring_refuse(&s->ring, RING_SETTING_MIN_WAIT, -EOPNOTSUPP, REFUSAL_REFUSED);
+	}
 
 	ret = buffers_create(st, step);
 	if (ret)
@@ -152,6 +396,11 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 
 	*step = STEP_MULTISHOT_RECV;
 	ret = probe_multishot_recv(st);
+	if (ret)
+		return ret;
+	/* The probe's byte must not leave an incremental ring's buffers misaligned. */
+	*step = STEP_BUF_RING_REGISTER;
+	ret = buffer_ring_restart(&st->bufs, &st->ring);
 	if (ret)
 		return ret;
 
@@ -182,7 +431,9 @@ static void server_teardown(void *state, int ran)
 		io_uring_queue_exit(&st->ring);
 	for (unsigned i = 0; i < st->nconns; i++) {
 		if (st->conns[i]->fd >= 0) {
-			close(st->conns[i]->fd);
+			/* A direct descriptor went with the ring's file table. */
+			if (!st->direct)
+				close(st->conns[i]->fd);
 			counter_add(&st->pub->active, (uint64_t)-1);
 		}
 		free(st->conns[i]);
@@ -195,16 +446,22 @@ static void server_teardown(void *state, int ran)
 	 * leaking the memory is the safe choice (never seen in practice). */
 	if (drained)
 		buffer_ring_unmap(&st->bufs);
-	free(st->buf_next);
-	free(st->buf_len);
+	/* The gauges go back to what they were before this server existed. */
+	counter_add(&st->pub->bufs_in_use, (uint64_t)0 - st->bufs_in_use_shown);
+	if (st->pieces)
+		counter_add(&st->pub->bufs_total, (uint64_t)0 - st->bufs.count);
+	free(st->pieces);
 }
 
 static void uring_echo_memory(const struct server_config *cfg, unsigned nconns, struct memory_needs *m)
 {
-	uint64_t ring = ring_kernel_bytes(cfg->ring.entries, ring_setup_cq_entries(cfg->ring.entries));
+	uint64_t ring = ring_kernel_bytes(cfg->ring.entries, ring_setup_cq_entries(cfg->ring.entries, cfg->ring.cq_min));
 
 	buffer_ring_memory(cfg->buf_size, cfg->buf_count, cfg->buf_hugepages, m);
-	m->buffer_ring += echo_link_bytes(cfg->buf_count);
+	m->buffer_ring += echo_link_bytes(cfg);
+	/* server.registeredBuffers pins the whole pool (RLIMIT_MEMLOCK). */
+	if (cfg->registered_buffers)
+		m->memlock += (uint64_t)cfg->buf_count * cfg->buf_size;
 	m->rings += ring;
 	m->memlock += ring;
 	m->conn_state += echo_conn_state_bytes(nconns);

@@ -1,34 +1,49 @@
 /*
  * A connection's echo path on the io_uring echo server.
  *
- *   multishot recv (buffer select) -> CQE names a provided buffer ->
- *   buffer appended to the connection's send FIFO -> sent back from the very
- *   same memory -> once the send has consumed it, the buffer goes back to
- *   the ring.
+ *   recv (buffer select; multishot by default) -> the CQE names a provided buffer (a bundle:
+ *   the first of several) -> the bytes become pieces appended to the connection's send FIFO ->
+ *   sent back from the very same memory -> once the send (for SEND_ZC: its notification) is
+ *   done with a piece, its hold on the buffer is dropped, and a buffer nobody holds and the
+ *   kernel has finished with goes back to the ring.
  *
- * Only one send per connection is in flight so the byte stream stays in
- * order; the FIFO is intrusive (buf_next[] indexed by buffer id), so queuing
- * costs no allocation. No completion handler sends: a recv or send completion
- * only marks the connection dirty, and after the reaping loop flush_dirty()
- * issues one send per dirty connection with nothing in flight, over its whole
- * FIFO (one sendmsg, up to SEND_IOV_MAX iovecs). So the buffers of a message
- * that arrived in one batch leave as one send (one TCP segment train, one
- * wake-up of the peer) instead of the first buffer leaving alone.
- * A connection whose last recv CQE carried IORING_CQE_F_SOCK_NONEMPTY (and
- * F_MORE) waits: more of its data is already queued and will complete on
- * the live multishot recv. At 64 KiB over 2 KiB buffers the kernel requeues
- * the recv after 32 buffers; without the wait ~1.4 sends per message went
- * out, with it exactly 1.
+ * Pieces, not buffers, make the FIFO: with an incremental ring (IOU_PBUF_RING_INC) one large
+ * buffer serves many receives, of several connections, so a buffer is shared; with a plain
+ * ring a piece is one buffer. Pieces of the same buffer that follow each other in a FIFO are
+ * merged, so a 64 KiB message received in pieces of one buffer still leaves as one iovec.
  *
- * If the ring runs dry the kernel ends the multishot recv with -ENOBUFS; the
- * connection waits on the starved list and is re-armed as soon as sends hand
- * buffers back. Every held buffer sits in some FIFO whose send is in flight
- * or that is flushed at the end of this loop iteration, so buffers always
- * come back and starvation cannot deadlock.
+ * Only one send per connection is in flight so the byte stream stays in order. No completion
+ * handler sends: a recv or send completion only marks the connection dirty, and after the
+ * reaping loop flush_dirty() issues one send per dirty connection with nothing in flight, over
+ * its whole FIFO (one sendmsg, up to SEND_IOV_MAX iovecs). So the pieces of a message that
+ * arrived in one batch leave as one send (one TCP segment train, one wake-up of the peer)
+ * instead of the first leaving alone. A connection whose last recv CQE carried
+ * IORING_CQE_F_SOCK_NONEMPTY waits: more of its data is already queued and will complete on
+ * the live recv. At 64 KiB over 2 KiB buffers the kernel requeues the recv after 32 buffers;
+ * without the wait ~1.4 sends per message went out, with it exactly 1.
+ *
+ * Starvation and hogs:
+ *  - If the ring runs dry the kernel ends the recv with -ENOBUFS; the connection waits on the
+ *    starved list. It is re-armed only once a watermark of buffers is back: an eighth of the
+ *    ring, or one message's worth of that connection (its last burst), whichever is more.
+ *    Re-arming one connection per returned buffer made each re-armed recv take that one
+ *    buffer and hit ENOBUFS again (8 × 64 KiB over 16 buffers: 62 ENOBUFS and 5.8 enters per
+ *    request). If no send is in flight nothing would come back to reach the watermark, so the
+ *    oldest starved connection is re-armed anyway.
+ *  - A peer that sends but never reads would otherwise hold the whole pool: its echoes cannot
+ *    leave, so its FIFO only grows. Above a per-connection cap (an eighth of the pool's bytes,
+ *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv cancelled,
+ *    a one-shot one not re-armed) until the FIFO has drained below half the cap; the kernel
+ *    keeps the rest in the socket and TCP pushes back on the peer. Others go on echoing.
+ *
+ * Every held buffer sits in some FIFO whose send is in flight or that is flushed at the end of
+ * this loop iteration (or in a capped connection's FIFO, at most an eighth of the pool each),
+ * so buffers come back and starvation cannot deadlock.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/counters.h"
@@ -45,15 +60,107 @@ static unsigned conns_cap(unsigned n)
 	return cap;
 }
 
-size_t echo_link_bytes(unsigned buf_count)
+/* Pieces allocated up front: a plain ring never has more pieces than buffers; an incremental
+ * one starts with eight per buffer and grows if small messages cut buffers finer. */
+static unsigned initial_pieces(unsigned buf_count, int incremental)
 {
-	return (size_t)buf_count * (sizeof(int32_t) + sizeof(uint32_t)); /* buf_next + buf_len */
+	return incremental ? buf_count * 8 : buf_count;
+}
+
+size_t echo_link_bytes(const struct server_config *cfg)
+{
+	return (size_t)initial_pieces(cfg->buf_count, cfg->buf_incremental) * sizeof(struct piece);
 }
 
 size_t echo_conn_state_bytes(unsigned nconns)
 {
 	return (size_t)nconns * sizeof(struct conn) +
 	       conns_cap(nconns) * (sizeof(struct conn *) + sizeof(uint32_t)) + sizeof(struct echo_state);
+}
+
+/* Links pieces [from, to) into the free list. */
+static void pieces_free_range(struct echo_state *st, unsigned from, unsigned to)
+{
+	for (unsigned i = to; i-- > from;) {
+		st->pieces[i].next = st->piece_free;
+		st->piece_free = (int32_t)i;
+	}
+}
+
+int echo_recv_path_init(struct echo_state *st)
+{
+	struct buffer_ring *b = &st->bufs;
+
+	st->npieces = initial_pieces(b->count, b->incremental);
+	st->pieces = malloc(sizeof(*st->pieces) * st->npieces);
+	if (!st->pieces)
+		return -ENOMEM;
+	st->piece_free = -1;
+	pieces_free_range(st, 0, st->npieces);
+	st->cap_bytes = (size_t)b->count * b->size / 8;
+	if (st->cap_bytes < b->size)
+		st->cap_bytes = b->size;
+	/* At least 8 pieces: a small pool of large incremental buffers (64 × 64 KiB) must still
+	 * let a 1 MiB message queue a few pieces while its peer reads. */
+	st->cap_pieces = b->count / 8 > 8 ? b->count / 8 : 8;
+	counter_add(&st->pub->bufs_total, b->count);
+	return 0;
+}
+
+void echo_gauges(struct echo_state *st)
+{
+	uint64_t in_use = st->bufs.count - st->bufs.available;
+
+	if (in_use != st->bufs_in_use_shown) {
+		counter_add(&st->pub->bufs_in_use, in_use - st->bufs_in_use_shown);
+		st->bufs_in_use_shown = in_use;
+	}
+}
+
+void echo_error(struct echo_state *st, enum server_err_op op)
+{
+	counter_add(&st->pub->errors, 1);
+	counter_add(&st->pub->errors_by_op[op], 1);
+}
+
+/* A free piece (the array doubles when none is left), or -1 without memory. */
+static int32_t piece_alloc(struct echo_state *st)
+{
+	if (st->piece_free < 0) {
+		unsigned n = st->npieces * 2;
+		struct piece *p = realloc(st->pieces, sizeof(*p) * n);
+		if (!p)
+			return -1;
+		st->pieces = p;
+		pieces_free_range(st, st->npieces, n);
+		st->npieces = n;
+	}
+	int32_t i = st->piece_free;
+	st->piece_free = st->pieces[i].next;
+	return i;
+}
+
+/* Drops a piece: its hold on the buffer, and the piece itself. */
+static void piece_release(struct echo_state *st, int32_t i)
+{
+	buffer_ring_put(&st->bufs, st->pieces[i].bid);
+	st->pieces[i].next = st->piece_free;
+	st->piece_free = i;
+}
+
+static void discard_piece(void *ctx, unsigned bid, unsigned off, unsigned len)
+{
+	struct echo_state *st = ctx;
+
+	(void)off;
+	(void)len;
+	buffer_ring_put(&st->bufs, bid);
+}
+
+void echo_recv_discard(struct echo_state *st, int res, unsigned cqe_flags)
+{
+	if (cqe_flags & IORING_CQE_F_BUFFER)
+		buffer_ring_consume(&st->bufs, res, cqe_flags, discard_piece, st);
 }
 
 struct conn *conn_alloc(struct echo_state *st)
@@ -90,18 +197,46 @@ struct conn *conn_alloc(struct echo_state *st)
 	c->fd = -1;
 	c->slot = slot;
 	c->q_head = c->q_tail = -1;
+	c->hold_head = c->hold_tail = -1;
 	return c;
+}
+
+/* The connection's socket on an SQE: a direct descriptor is an index in the file table. */
+static void sqe_conn_fd(const struct echo_state *st, struct io_uring_sqe *sqe)
+{
+	if (st->direct)
+		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 void conn_arm_recv(struct echo_state *st, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	/* Length 0: up to the selected buffer's size (its remainder, incremental). */
+	if (st->multishot)
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	else
+		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+	if (st->bundle)
+		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = ECHO_BUFFER_GROUP;
+	sqe_conn_fd(st, sqe);
 	io_uring_sqe_set_data64(sqe, user_data(TAG_RECV, c->slot));
 	c->recv_armed = 1;
+	st->inflight++;
+}
+
+/* Ends a live recv early (its CQE comes with -ECANCELED); the cancel's own CQE is TAG_RECV_CANCEL. */
+static void conn_cancel_recv(struct echo_state *st, struct conn *c)
+{
+	if (!c->recv_armed || c->cancel_inflight)
+		return;
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+	io_uring_prep_cancel64(sqe, user_data(TAG_RECV, c->slot), 0);
+	io_uring_sqe_set_data64(sqe, user_data(TAG_RECV_CANCEL, c->slot));
+	c->cancel_inflight = 1;
+	c->recv_cancelled = 1;
 	st->inflight++;
 }
 
@@ -132,15 +267,44 @@ static void unstarve(struct echo_state *st, struct conn *c)
 	c->starved = 0;
 }
 
+/* Hands back the pieces a SEND_ZC sent, once its notification says the kernel let go. */
+static void hold_release(struct echo_state *st, struct conn *c)
+{
+	while (c->hold_head >= 0) {
+		int32_t i = c->hold_head;
+		c->hold_head = st->pieces[i].next;
+		piece_release(st, i);
+	}
+	c->hold_tail = -1;
+}
+
+/* Pops the FIFO's head piece: released, or held for a SEND_ZC notification. */
+static void fifo_pop(struct echo_state *st, struct conn *c, int hold)
+{
+	int32_t i = c->q_head;
+
+	c->q_head = st->pieces[i].next;
+	if (c->q_head < 0)
+		c->q_tail = -1;
+	c->head_off = 0;
+	c->queued_pieces--;
+	if (!hold) {
+		piece_release(st, i);
+		return;
+	}
+	st->pieces[i].next = -1;
+	if (c->hold_tail >= 0)
+		st->pieces[c->hold_tail].next = i;
+	else
+		c->hold_head = i;
+	c->hold_tail = i;
+}
+
 static void fifo_drop(struct echo_state *st, struct conn *c)
 {
-	while (c->q_head >= 0) {
-		int bid = c->q_head;
-		c->q_head = st->buf_next[bid];
-		buffer_ring_return(&st->bufs, (unsigned)bid);
-	}
-	c->q_tail = -1;
-	c->head_off = 0;
+	while (c->q_head >= 0)
+		fifo_pop(st, c, 0);
+	c->queued_bytes = 0;
 }
 
 /* The FIFO may need a send: flush_dirty() looks at it after the reaping loop. */
@@ -155,10 +319,18 @@ static void mark_dirty(struct echo_state *st, struct conn *c)
 /* Closes the connection once nothing of it is left in the kernel or the FIFO. */
 static void conn_maybe_close(struct echo_state *st, struct conn *c)
 {
-	if (!(c->eof || c->failed) || c->recv_armed || c->send_inflight || c->q_head >= 0)
+	if (!(c->eof || c->failed) || c->recv_armed || c->send_inflight || c->cancel_inflight || c->q_head >= 0)
 		return;
 	unstarve(st, c);
-	close(c->fd);
+	if (st->direct) {
+		/* Frees the file-table slot; nothing waits on it but the drain's count. */
+		struct io_uring_sqe *sqe = sqe_get(&st->ring);
+		io_uring_prep_close_direct(sqe, (unsigned)c->fd);
+		io_uring_sqe_set_data64(sqe, user_data(TAG_CLOSE, c->slot));
+		st->inflight++;
+	} else {
+		close(c->fd);
+	}
 	c->fd = -1;
 	counter_add(&st->pub->active, (uint64_t)-1);
 	c->free_next = st->free_conns;
@@ -170,36 +342,64 @@ static void conn_fail(struct echo_state *st, struct conn *c)
 	c->failed = 1;
 	fifo_drop(st, c);
 	unstarve(st, c);
-	/* Ends the multishot recv (it completes with 0) without a cancel SQE. */
-	if (c->recv_armed)
-		shutdown(c->fd, SHUT_RDWR);
+	/* Ends the recv (it completes with 0) without a cancel SQE; a direct descriptor has no
+	 * fd to shut down, so its recv is cancelled instead. */
+	if (c->recv_armed) {
+		if (st->direct)
+			conn_cancel_recv(st, c);
+		else
+			shutdown(c->fd, SHUT_RDWR);
+	}
 	conn_maybe_close(st, c);
 }
 
-/* Sends the FIFO from its head: one buffer with send, several with sendmsg. */
+/* The registered-buffer index of a pool address (the pool is registered in fixed_chunk pieces). */
+static unsigned fixed_index(const struct echo_state *st, const void *addr)
+{
+	return (unsigned)((size_t)((const unsigned char *)addr - st->bufs.bufs) / st->fixed_chunk);
+}
+
+/* Sends the FIFO from its head: one piece with send, several with sendmsg (or their _ZC forms). */
 static void conn_send(struct echo_state *st, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 	unsigned off = c->head_off;
 	int n = 0;
 
-	for (int bid = c->q_head; bid >= 0 && n < SEND_IOV_MAX; bid = st->buf_next[bid]) {
-		c->iov[n].iov_base = buffer_ring_addr(&st->bufs, (unsigned)bid) + off;
-		c->iov[n].iov_len = st->buf_len[bid] - off;
+	for (int32_t i = c->q_head; i >= 0 && n < SEND_IOV_MAX; i = st->pieces[i].next) {
+		const struct piece *p = &st->pieces[i];
+		c->iov[n].iov_base = buffer_ring_addr(&st->bufs, p->bid) + p->off + off;
+		c->iov[n].iov_len = p->len - off;
 		off = 0;
 		n++;
 	}
 	/* MSG_NOSIGNAL: a peer that vanished must give -EPIPE, not SIGPIPE. */
-	if (n == 1) {
+	if (n == 1 && st->send_zc && st->fixed_bufs) {
+		/* One range of the registered pool: the kernel skips pinning the pages per send. */
+		io_uring_prep_send_zc_fixed(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL,
+					    IORING_SEND_ZC_REPORT_USAGE, fixed_index(st, c->iov[0].iov_base));
+	} else if (n == 1 && st->send_zc) {
+		io_uring_prep_send_zc(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL,
+				      IORING_SEND_ZC_REPORT_USAGE);
+	} else if (n == 1) {
 		io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
 	} else {
 		memset(&c->msg, 0, sizeof(c->msg));
 		c->msg.msg_iov = c->iov;
 		c->msg.msg_iovlen = (size_t)n;
-		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+		if (st->send_zc) {
+			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+		} else {
+			io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+		}
 	}
+	sqe_conn_fd(st, sqe);
 	io_uring_sqe_set_data64(sqe, user_data(TAG_SEND, c->slot));
 	c->send_inflight = 1;
+	c->last_burst = c->burst_bytes;
+	c->burst_bytes = 0;
+	st->sends_inflight++;
 	st->inflight++;
 }
 
@@ -209,98 +409,205 @@ int echo_benign(int res)
 	       res == -ECONNABORTED || res == -ETIMEDOUT;
 }
 
-void conn_on_send(struct echo_state *st, struct conn *c, int res)
+/* Below half the cap again: a capped connection's recv starts over. */
+static void conn_maybe_uncap(struct echo_state *st, struct conn *c)
+{
+	if (!c->capped || c->queued_bytes > st->cap_bytes / 2 || c->queued_pieces > st->cap_pieces / 2)
+		return;
+	c->capped = 0;
+	if (!c->recv_armed && !c->eof && !c->failed && !st->stopping)
+		conn_arm_recv(st, c);
+}
+
+/* The send's end: the last CQE of a plain send, or a SEND_ZC's notification. */
+static void send_done(struct echo_state *st, struct conn *c)
 {
 	c->send_inflight = 0;
+	st->sends_inflight--;
 	st->inflight--;
-
-	if (res <= 0) {
-		if ((res == -EINTR || res == -EAGAIN) && !st->stopping) {
-			mark_dirty(st, c);
-			return;
-		}
-		if (!echo_benign(res) && !st->stopping)
-			counter_add(&st->pub->errors, 1);
-		conn_fail(st, c);
-		return;
-	}
-
-	/* Short or full, consume what went out and hand finished buffers back. */
-	unsigned left = (unsigned)res;
-	while (left && c->q_head >= 0) {
-		int bid = c->q_head;
-		unsigned rem = st->buf_len[bid] - c->head_off;
-		if (left >= rem) {
-			left -= rem;
-			c->q_head = st->buf_next[bid];
-			c->head_off = 0;
-			buffer_ring_return(&st->bufs, (unsigned)bid);
-		} else {
-			c->head_off += left;
-			left = 0;
-		}
-	}
-	if (c->q_head < 0)
-		c->q_tail = -1;
-
+	hold_release(st, c);
 	/* While stopping, nothing new is started: the drain must be able to finish. */
 	if (c->failed || st->stopping)
 		fifo_drop(st, c);
 	else if (c->q_head >= 0)
 		mark_dirty(st, c);
+	conn_maybe_uncap(st, c);
 	conn_maybe_close(st, c);
+}
+
+void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+
+	if (cqe->flags & IORING_CQE_F_NOTIF) {
+		/* SEND_ZC's second CQE: the kernel no longer needs the memory. With
+		 * REPORT_USAGE, res says whether it copied after all (loopback always does). */
+		counter_add((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED ? &st->pub->zc_copied : &st->pub->zc_sends, 1);
+		send_done(st, c);
+		return;
+	}
+	/* A SEND_ZC whose CQE has F_MORE posts a notification later: until then the pieces it
+	 * sent stay held and no other send starts (the stream stays ordered, the memory intact). */
+	int hold = !!(cqe->flags & IORING_CQE_F_MORE);
+
+	counter_add(&st->pub->sends, 1);
+	if (res <= 0) {
+		if ((res == -EINTR || res == -EAGAIN) && !st->stopping) {
+			if (!hold) {
+				send_done(st, c);
+				mark_dirty(st, c);
+			}
+			return;
+		}
+		if (!echo_benign(res) && !st->stopping)
+			echo_error(st, SERVER_ERR_SEND);
+		c->failed = 1;
+		/* A SEND_ZC may still reference what it was given until its notification. */
+		while (c->q_head >= 0)
+			fifo_pop(st, c, hold);
+		c->queued_bytes = 0;
+		unstarve(st, c);
+		if (!hold)
+			send_done(st, c);
+		return;
+	}
+
+	counter_add(&st->pub->bytes_out, (uint64_t)res);
+	/* Short or full, consume what went out. */
+	unsigned left = (unsigned)res;
+	while (left && c->q_head >= 0) {
+		const struct piece *p = &st->pieces[c->q_head];
+		unsigned rem = p->len - c->head_off;
+		if (left >= rem) {
+			left -= rem;
+			c->queued_bytes -= rem;
+			fifo_pop(st, c, hold);
+		} else {
+			c->head_off += left;
+			c->queued_bytes -= left;
+			left = 0;
+		}
+	}
+	if (!hold)
+		send_done(st, c);
+}
+
+/* A piece of a recv completion, appended to the connection's FIFO (merged with the tail when
+ * it continues it in the same buffer). */
+struct recv_ctx {
+	struct echo_state *st;
+	struct conn *c;
+};
+
+static void queue_piece(void *ctx, unsigned bid, unsigned off, unsigned len)
+{
+	struct recv_ctx *r = ctx;
+	struct echo_state *st = r->st;
+	struct conn *c = r->c;
+
+	if (c->failed || st->stopping) {
+		buffer_ring_put(&st->bufs, bid);
+		return;
+	}
+	c->queued_bytes += len;
+	c->burst_bytes += len;
+	if (c->q_tail >= 0) {
+		struct piece *t = &st->pieces[c->q_tail];
+		if (t->bid == bid && t->off + t->len == off) {
+			t->len += len;
+			st->bufs.refs[bid]--; /* the tail's hold covers it */
+			return;
+		}
+	}
+	int32_t i = piece_alloc(st);
+	if (i < 0) {
+		/* No memory for bookkeeping: this connection cannot go on in order. */
+		buffer_ring_put(&st->bufs, bid);
+		c->queued_bytes -= len;
+		echo_error(st, SERVER_ERR_OTHER);
+		conn_fail(st, c);
+		return;
+	}
+	st->pieces[i] = (struct piece){ .bid = bid, .off = off, .len = len, .next = -1 };
+	if (c->q_tail >= 0)
+		st->pieces[c->q_tail].next = i;
+	else
+		c->q_head = i;
+	c->q_tail = i;
+	c->queued_pieces++;
 }
 
 void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe)
 {
 	int res = cqe->res;
 
-	if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = buffer_ring_taken(&st->bufs, cqe->flags);
-		if (c->failed || st->stopping) {
-			buffer_ring_return(&st->bufs, bid);
-		} else {
-			st->buf_len[bid] = (uint32_t)res;
-			st->buf_next[bid] = -1;
-			if (c->q_tail >= 0)
-				st->buf_next[c->q_tail] = (int32_t)bid;
-			else
-				c->q_head = (int32_t)bid;
-			c->q_tail = (int32_t)bid;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		struct recv_ctx r = { st, c };
+		buffer_ring_consume(&st->bufs, res, cqe->flags, queue_piece, &r);
+	}
+	if (res > 0) {
+		counter_add(&st->pub->recv_cqes, 1);
+		if (!c->failed && !st->stopping)
 			mark_dirty(st, c);
+		/* Holding too much (its peer does not read its echoes): stop receiving. */
+		if (!c->capped && (c->queued_bytes > st->cap_bytes || c->queued_pieces > st->cap_pieces)) {
+			c->capped = 1;
+			if (cqe->flags & IORING_CQE_F_MORE)
+				conn_cancel_recv(st, c);
 		}
 	}
 
 	if (cqe->flags & IORING_CQE_F_MORE) {
 		/* More is queued on the socket: the live recv will post another CQE
 		 * (data, ENOBUFS or its end), which marks the connection again. */
-		c->defer = !!(cqe->flags & IORING_CQE_F_SOCK_NONEMPTY);
+		c->defer = !!(cqe->flags & IORING_CQE_F_SOCK_NONEMPTY) && !c->capped;
 		return;
 	}
 
-	/* The multishot recv is over; decide whether it should be re-armed. Its FIFO must not
-	 * wait for a CQE that will not come (ENOBUFS, EOF): send it now. */
+	/* The recv is over (a one-shot recv always is); decide whether it should be re-armed. Its
+	 * FIFO must not wait for a CQE that will not come (ENOBUFS, EOF, cap): send it now. */
 	c->defer = 0;
 	if (c->q_head >= 0)
 		mark_dirty(st, c);
 	c->recv_armed = 0;
 	st->inflight--;
-	if (res == -ENOBUFS) {
+	int ours = c->recv_cancelled && res == -ECANCELED; /* the cap's own cancel */
+	c->recv_cancelled = 0;
+	if (c->failed || st->stopping) {
+		/* nothing more for it */
+	} else if (ours && !c->capped) {
+		conn_arm_recv(st, c); /* drained before the cancel landed */
+	} else if (c->capped && (res > 0 || ours || res == -ENOBUFS)) {
+		/* Parked until its FIFO drains (conn_maybe_uncap re-arms it). */
+		if (res == -ENOBUFS)
+			counter_add(&st->pub->enobufs, 1);
+		conn_maybe_uncap(st, c);
+	} else if (res == -ENOBUFS) {
 		counter_add(&st->pub->enobufs, 1);
-		if (!c->failed && !st->stopping)
-			starve(st, c);
+		starve(st, c);
 	} else if (res > 0) {
-		/* Data delivered but multishot stopped (e.g. CQ overflow): keep going. */
-		if (!c->failed && !st->stopping)
-			conn_arm_recv(st, c);
+		/* A one-shot recv, or a multishot one that stopped (e.g. CQ overflow): keep going. */
+		conn_arm_recv(st, c);
+		c->defer = !!(cqe->flags & IORING_CQE_F_SOCK_NONEMPTY);
 	} else if (res == 0) {
 		c->eof = 1; /* peer closed its side: echo what is queued, then close */
 	} else {
-		if (!echo_benign(res) && !st->stopping)
-			counter_add(&st->pub->errors, 1);
+		if (!echo_benign(res))
+			echo_error(st, SERVER_ERR_RECV);
 		c->failed = 1;
 		fifo_drop(st, c);
 	}
+	if (st->stopping && !c->failed)
+		c->failed = 1;
+	conn_maybe_close(st, c);
+}
+
+/* The cancel of a connection's recv completed (its result does not matter: the recv either
+ * ended with -ECANCELED or had already ended). */
+void conn_on_cancel(struct echo_state *st, struct conn *c)
+{
+	c->cancel_inflight = 0;
+	st->inflight--;
 	conn_maybe_close(st, c);
 }
 
@@ -329,20 +636,43 @@ void flush_dirty(struct echo_state *st)
 	st->ndirty = 0;
 }
 
+/* Buffers a starved connection should find before it is re-armed: an eighth of the ring, or
+ * its last burst (one message's worth), whichever is more, but never more than the ring. */
+static unsigned rearm_watermark(const struct echo_state *st, const struct conn *c)
+{
+	unsigned want = st->bufs.count / 8;
+	size_t burst = (c->last_burst + st->bufs.size - 1) / st->bufs.size;
+
+	if (burst > want)
+		want = (unsigned)burst;
+	if (want < 1)
+		want = 1;
+	return want < st->bufs.count ? want : st->bufs.count;
+}
+
 /*
- * Re-arms connections that ran the buffer ring dry, now that some came back:
- * at most one per available buffer, oldest first. Re-arming all of them at once
+ * Re-arms connections that ran the buffer ring dry, oldest first, each once the watermark of
+ * buffers is available for it. Re-arming all of them at once, or one per returned buffer,
  * would mostly buy a burst of fresh -ENOBUFS completions.
  */
 void rearm_starved(struct echo_state *st)
 {
 	unsigned budget = st->bufs.available;
 
-	while (st->starved && budget--) {
+	while (st->starved) {
 		struct conn *c = st->starved;
+		unsigned want = rearm_watermark(st, c);
+		/* Below the watermark, wait for the sends in flight to hand buffers back; with
+		 * none in flight nothing would, so the oldest goes anyway. */
+		int anyway = budget && !st->sends_inflight && budget == st->bufs.available;
+		if (budget < want && !anyway)
+			break;
 		unstarve(st, c);
-		if (!c->failed)
+		if (!c->failed && !c->capped) {
 			conn_arm_recv(st, c);
+			counter_add(&st->pub->rearms, 1);
+		}
 		conn_maybe_close(st, c);
+		budget = budget > want ? budget - want : 0;
 	}
 }

@@ -22,11 +22,12 @@
 
 #define ACCEPT_BACKOFF_NS (10 * NS_PER_MS)
 
-/* Hands a buffer a probe CQE took straight back. */
-static void probe_return_buffer(struct echo_state *st, unsigned cqe_flags)
+/* Hands a buffer a probe CQE took straight back (the receive path's accounting: with an
+ * incremental ring the kernel may keep using it). */
+static void probe_return_buffer(struct echo_state *st, int res, unsigned cqe_flags)
 {
 	if (cqe_flags & IORING_CQE_F_BUFFER) {
-		buffer_ring_return(&st->bufs, buffer_ring_taken(&st->bufs, cqe_flags));
+		echo_recv_discard(st, res, cqe_flags);
 		buffer_ring_publish(&st->bufs);
 	}
 }
@@ -66,7 +67,7 @@ int probe_multishot_recv(struct echo_state *st)
 		ret = res; /* -EINVAL: multishot recv not supported */
 		goto out;
 	}
-	probe_return_buffer(st, flags);
+	probe_return_buffer(st, res, flags);
 	ret = 0;
 	if (flags & IORING_CQE_F_MORE) {
 		/* Still armed: closing the peer ends it with res 0. */
@@ -76,7 +77,7 @@ int probe_multishot_recv(struct echo_state *st)
 			if (io_uring_wait_cqe(&st->ring, &cqe))
 				break;
 			flags = cqe->flags;
-			probe_return_buffer(st, flags);
+			probe_return_buffer(st, cqe->res, flags);
 			io_uring_cqe_seen(&st->ring, cqe);
 		} while (flags & IORING_CQE_F_MORE);
 	}
@@ -89,15 +90,38 @@ out:
 
 int listen_socket(struct echo_state *st, enum start_step *step)
 {
-	return loopback_listen(st->pub->cfg.port, 0, &st->listen_fd, &st->pub->port, step);
+	return server_listen(st->pub, 0, &st->listen_fd, step);
 }
 
 void arm_accept(struct echo_state *st)
 {
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 
-	io_uring_prep_multishot_accept(sqe, st->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (st->direct) {
+		/* A direct descriptor has no fd to setsockopt on: accepted sockets inherit
+		 * TCP_NODELAY from the listener instead (set here, before any accept). */
+		int one = 1;
+		setsockopt(st->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* No SOCK_CLOEXEC: a direct descriptor is no fd, and the kernel refuses the
+		 * flag with a file slot (EINVAL). */
+		io_uring_prep_multishot_accept_direct(sqe, st->listen_fd, NULL, NULL, 0);
+	} else {
+		io_uring_prep_multishot_accept(sqe, st->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	}
 	io_uring_sqe_set_data64(sqe, user_data(TAG_ACCEPT, 0));
+	st->inflight++;
+}
+
+/* Closes an accepted socket nobody will serve: an fd, or a slot of the direct file table. */
+static void accepted_close(struct echo_state *st, int res)
+{
+	if (!st->direct) {
+		close(res);
+		return;
+	}
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+	io_uring_prep_close_direct(sqe, (unsigned)res);
+	io_uring_sqe_set_data64(sqe, user_data(TAG_CLOSE, 0));
 	st->inflight++;
 }
 
@@ -123,29 +147,34 @@ void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe)
 	int res = cqe->res;
 
 	if (res >= 0 && st->stopping) {
-		close(res);
+		accepted_close(st, res);
 	} else if (res >= 0) {
 		struct conn *c = conn_alloc(st);
 		if (!c) {
-			close(res);
-			counter_add(&st->pub->errors, 1);
+			accepted_close(st, res);
+			echo_error(st, SERVER_ERR_OTHER);
 		} else {
 			int one = 1;
-			/* Echo replies are small writes: do not let Nagle hold them. */
-			setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			c->fd = res;
+			/* Echo replies are small writes: do not let Nagle hold them (a direct
+			 * descriptor inherited it from the listener, see arm_accept). */
+			if (!st->direct)
+				setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			c->fd = res; /* with direct descriptors: its index in the file table */
 			counter_add(&st->pub->accepted, 1);
 			counter_add(&st->pub->active, 1);
 			conn_arm_recv(st, c);
 		}
 	} else if (!echo_benign(res) && res != -EINTR && res != -EAGAIN) {
-		counter_add(&st->pub->errors, 1);
+		/* ENFILE with direct descriptors: the file table is full (backed off below). */
+		echo_error(st, SERVER_ERR_ACCEPT);
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		st->inflight--;
 		if (st->stopping)
 			return;
-		if (accept_starved(res))
+		/* Any real error, not only a starved one, waits the backoff: an accept the
+		 * kernel refuses outright would otherwise spin at a million CQEs a second. */
+		if (accept_starved(res) || (res < 0 && !echo_benign(res) && res != -EINTR && res != -EAGAIN))
 			arm_accept_later(st);
 		else
 			arm_accept(st);

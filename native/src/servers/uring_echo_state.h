@@ -19,6 +19,20 @@
 /* iovecs of one sendmsg: a 64 KiB message over 2 KiB buffers is 32 of them. */
 #define SEND_IOV_MAX 64
 
+/* Flag values newer than liburing 2.3's headers (kernel uapi). */
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4) /* sqe->ioprio of a buffer-select recv, Linux 6.10 */
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3) /* SEND_ZC ioprio: say in the notification if it copied, 6.2 */
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31) /* notification res: the kernel copied after all */
+#endif
+
 /* user_data tags of this ring (core/user_data.h); the index is the connection's slot. */
 enum echo_tag {
 	TAG_ACCEPT = TAG_OWN,
@@ -26,20 +40,36 @@ enum echo_tag {
 	TAG_RECV,
 	TAG_SEND,
 	TAG_PROBE, /* start-up's multishot recv probe */
+	TAG_RECV_CANCEL, /* cancel of a connection's recv (buffer cap, or failing with a direct descriptor) */
+	TAG_CLOSE, /* close of a direct descriptor */
+};
+
+/* A received byte range a connection holds: part of one provided buffer (a plain ring's buffer
+ * is one piece; an incremental buffer can be cut in many, for several connections). */
+struct piece {
+	uint32_t bid, off, len;
+	int32_t next; /* next in its FIFO (or the free list), -1 at the end */
 };
 
 struct conn {
-	int fd;
+	int fd;               /* the socket, or with direct descriptors its index in the ring's file table */
 	uint32_t slot;        /* index in echo_state.conns, its user_data index */
 	unsigned recv_armed : 1;
-	unsigned send_inflight : 1;
+	unsigned send_inflight : 1; /* a send, or a SEND_ZC's notification, is still to come */
 	unsigned eof : 1;     /* peer finished sending: flush the FIFO, then close */
 	unsigned failed : 1;  /* socket error: drop the FIFO, close */
 	unsigned starved : 1; /* on the starved list, waiting for buffers */
 	unsigned dirty : 1;   /* listed in echo_state.dirty: the FIFO may need a send */
 	unsigned defer : 1;   /* last recv CQE: more data already queued on the socket */
-	int q_head, q_tail;   /* FIFO of buffer ids, -1 when empty */
-	unsigned head_off;    /* bytes of the head buffer already sent */
+	unsigned capped : 1;  /* holds more than the per-connection cap: recv stopped until it drains */
+	unsigned cancel_inflight : 1; /* a TAG_RECV_CANCEL for its recv is still to complete */
+	unsigned recv_cancelled : 1;  /* its live recv was cancelled by us: -ECANCELED is no error */
+	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
+	unsigned head_off;    /* bytes of the head piece already sent */
+	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
+	size_t queued_bytes;  /* bytes in the FIFO not yet sent */
+	unsigned queued_pieces;
+	size_t burst_bytes, last_burst; /* received since the last send was issued; the last such burst */
 	struct conn *starved_prev, *starved_next;
 	struct conn *free_next;
 	/* sendmsg state; must stay put while the send is in flight (with SQPOLL
@@ -55,8 +85,18 @@ struct echo_state {
 	int listen_fd;
 
 	struct buffer_ring bufs;
-	int32_t *buf_next;  /* FIFO links, by buffer id */
-	uint32_t *buf_len;  /* bytes received into each buffer */
+	struct piece *pieces; /* grows (doubling) when an incremental ring cuts buffers finer */
+	unsigned npieces;
+	int32_t piece_free;   /* free list of pieces, -1 when empty */
+
+	/* The receive and send path as they took effect (a refused knob is off here). */
+	int multishot, bundle, send_zc, direct;
+	int fixed_bufs;       /* the pool is registered (io_uring_register_buffers) */
+	size_t fixed_chunk;   /* bytes per registered iovec (the pool in <= 1 GiB chunks of whole buffers) */
+	size_t cap_bytes;     /* per-connection cap of held bytes ... */
+	unsigned cap_pieces;  /* ... and held pieces (so an incremental pool cannot be pinned by crumbs) */
+	unsigned sends_inflight; /* sends (and SEND_ZC notifications) still to complete */
+	uint64_t bufs_in_use_shown; /* what bufs_in_use last said for this server */
 
 	unsigned inflight;  /* requests that will still post a final CQE */
 	int stopping;
@@ -73,12 +113,21 @@ struct echo_state {
 };
 
 /* uring_echo_conn.c: a connection's echo path. */
-size_t echo_link_bytes(unsigned buf_count);
+size_t echo_link_bytes(const struct server_config *cfg);
 size_t echo_conn_state_bytes(unsigned nconns);
+/* The receive path's state over a created buffer ring (pieces, caps); 0 or -ENOMEM. */
+int echo_recv_path_init(struct echo_state *st);
+/* Hands back what one recv completion that nobody keeps (the start-up probe) used. */
+void echo_recv_discard(struct echo_state *st, int res, unsigned cqe_flags);
+/* A server error, counted in `errors` and by what failed. */
+void echo_error(struct echo_state *st, enum server_err_op op);
+/* Publishes the buffer gauge (bufs_in_use) after a reaping loop. */
+void echo_gauges(struct echo_state *st);
 struct conn *conn_alloc(struct echo_state *st);
 void conn_arm_recv(struct echo_state *st, struct conn *c);
 void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
-void conn_on_send(struct echo_state *st, struct conn *c, int res);
+void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
+void conn_on_cancel(struct echo_state *st, struct conn *c);
 void flush_dirty(struct echo_state *st);
 void rearm_starved(struct echo_state *st);
 /* Errors that are just the peer going away or our own cancellation. */

@@ -1,0 +1,41 @@
+/**
+ * `uring-lab run --json` with several rings and a shared SQPOLL thread: the summary reports
+ * what applied and the server's work per request (enters, CQEs, sends, recvs, SQPOLL CPU).
+ */
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { RunSummarySchema } from '../../electron/contract';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+
+function run(...sets: string[]) {
+  const args = [CLI, 'run', '--json', '--duration', '1.5', '--set', 'duration.warmupS=0.3', '--set', 'load.connections=32'];
+  for (const s of sets) args.push('--set', s);
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return RunSummarySchema.parse(JSON.parse(r.stdout));
+}
+
+describe('run with several rings', () => {
+  it('2 rings sharing one SQPOLL thread: applied, and the summary has per-request engine ratios', () => {
+    const s = run('server.rings=2', 'server.sqpoll.enabled=true', 'server.sqpoll.shared=true', 'server.taskrun=default');
+    expect(s.applied.server.rings).toBe(2);
+    expect(s.applied.server.sqpoll).toMatchObject({ enabled: true, shared: true });
+    expect(s.rejected).toEqual([]);
+    expect(s.errors).toBe(0);
+    expect(s.engine).not.toBeNull();
+    expect(s.engine!.cqesPerReq).toBeGreaterThanOrEqual(1);
+    expect(s.engine!.sendsPerReq).toBeGreaterThan(0.5);
+    expect(s.engine!.recvsPerReq).toBeGreaterThan(0.5);
+    expect(s.engine!.sqpollCpuNsPerReq).toBeGreaterThan(0);
+    expect(s.phases[0].engine).not.toBeNull();
+  });
+
+  it('epoll with 2 rings counts epoll_wait calls as enters; no SQPOLL CPU', () => {
+    const s = run('server.engine=epoll', 'server.rings=2');
+    expect(s.applied.server.rings).toBe(2);
+    expect(s.engine!.entersPerReq).toBeGreaterThan(0);
+    expect(s.engine!.sqpollCpuNsPerReq).toBe(0);
+  });
+});
