@@ -4,13 +4,21 @@
  * rings in the engine process, because only the kernel knows what it will accept. A ring flag
  * a knob needs is explained in that knob's catalogue words (its kernel need, its fix), so the
  * doctor and a refused run say the same thing.
+ *
+ * Knob availability: a catalogue row names the capability it needs (`needs`, knobs.ts); this
+ * file turns the probe into one verdict per capability (CAPABILITIES below) and gives every
+ * catalogue knob its capability's verdict. The UI disables an unavailable knob with these words.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import { knobAt, type DoctorCheck, type DoctorReport } from '../contract';
+import {
+  knobAt, knobEntries, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
+  type KnobEntry,
+} from '../contract';
 import type { CapabilityProbe } from '../engine/protocol';
 
 export type CapabilityProber = () => Promise<CapabilityProbe>;
+export type Hugepages = NonNullable<DoctorReport['hugepages']>;
 
 export async function runDoctor(probe?: CapabilityProber): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
@@ -23,12 +31,18 @@ export async function runDoctor(probe?: CapabilityProber): Promise<DoctorReport>
   if (probe) {
     try { caps = await probe(); } catch (err) { probeError = (err as Error).message; }
   }
+  const hugepages = readHugepages(readText('/proc/meminfo') ?? '');
+  const numa = readNuma();
+  const capabilities = capabilitiesFrom(caps, probeError, hugepages, numa);
   checks.push(...ioUringChecks(caps, probeError));
+  checks.push(...capabilityChecks(capabilities));
   checks.push(memlockCheck());
   checks.push(btfCheck());
   checks.push(tracefsCheck());
-  checks.push(numaCheck());
-  return { kernel: { release }, checks };
+  checks.push(numaCheck(numa));
+  checks.push(cpusCheck(numa));
+  checks.push(hugepagesCheck(hugepages));
+  return { kernel: { release }, checks, numa, hugepages, capabilities, knobs: knobAvailability(capabilities) };
 }
 
 function readText(path: string): string | null {
@@ -124,13 +138,223 @@ function tracefsCheck(): DoctorCheck {
   return { id: 'tracefs', label: 'tracefs', ok: false, value: 'not mounted', reason: 'tracefs is not mounted: classic tracepoint probes cannot find their events (tp_btf probes still work)', fix: 'mount -t tracefs tracefs /sys/kernel/tracing' };
 }
 
-function numaCheck(): DoctorCheck {
-  let nodes: string[] = [];
-  try { nodes = readdirSync('/sys/devices/system/node').filter((n) => /^node\d+$/.test(n)); } catch { /* no sysfs node dir */ }
-  const detail = nodes.map((n) => `${n}: cpus ${readText(`/sys/devices/system/node/${n}/cpulist`) ?? '?'}`).join('; ');
+// ---- NUMA, CPUs, huge pages ---------------------------------------------------------
+
+/** "0-3,8,10-11" (a sysfs/proc CPU list) → [0,1,2,3,8,10,11]; empty or malformed parts are skipped. */
+export function parseCpuList(text: string): number[] {
+  const cpus = new Set<number>();
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    for (let c = from; c <= to && c - from < 65_536; c++) cpus.add(c);
+  }
+  return [...cpus].sort((a, b) => a - b);
+}
+
+/** [0,1,2,5] → "0-2,5": how a CPU list is written for people (and in sysfs). */
+export function formatCpuList(cpus: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < cpus.length; i++) {
+    let j = i;
+    while (j + 1 < cpus.length && cpus[j + 1] === cpus[j]! + 1) j++;
+    parts.push(j > i ? `${cpus[i]}-${cpus[j]}` : String(cpus[i]));
+    i = j;
+  }
+  return parts.join(',');
+}
+
+/**
+ * NUMA nodes with their CPUs from sysfs (`sysfs` = /sys/devices/system), and the CPUs this
+ * process may use from its Cpus_allowed_list (`status` = /proc/self/status). A machine (or
+ * container) without the node directory is one node with every online CPU.
+ */
+export function readNuma(sysfs = '/sys/devices/system', status = readText('/proc/self/status') ?? ''): DoctorNuma {
+  const online = parseCpuList(readText(`${sysfs}/cpu/online`) ?? '');
+  const onlineCpus = online.length ? online : os.cpus().map((_, i) => i);
+  let names: string[] = [];
+  try { names = readdirSync(`${sysfs}/node`).filter((n) => /^node\d+$/.test(n)); } catch { /* no node directory */ }
+  const nodes = names
+    .map((n) => ({ id: Number(n.slice(4)), cpus: parseCpuList(readText(`${sysfs}/node/${n}/cpulist`) ?? '') }))
+    .sort((a, b) => a.id - b.id);
+  const allowedLine = /^Cpus_allowed_list:\s*(.*)$/m.exec(status);
+  const allowed = allowedLine ? parseCpuList(allowedLine[1]!) : [];
   return {
-    id: 'numa', label: 'NUMA nodes', ok: nodes.length > 0 ? true : null,
-    value: String(nodes.length || 'unknown'),
-    reason: nodes.length ? `${detail}; ${os.cpus().length} CPUs online` : 'no NUMA information in sysfs',
+    nodes: nodes.length ? nodes : [{ id: 0, cpus: onlineCpus }],
+    source: nodes.length ? 'sysfs' : 'assumed',
+    onlineCpus,
+    allowedCpus: allowed.length ? allowed : onlineCpus,
   };
+}
+
+/** Default-size huge pages from /proc/meminfo's text, or null where it says nothing of them. */
+export function readHugepages(meminfo: string): Hugepages | null {
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(meminfo);
+    return m ? Number(m[1]) : null;
+  };
+  const total = field('HugePages_Total');
+  const free = field('HugePages_Free');
+  const sizeKiB = field('Hugepagesize');
+  if (total === null || free === null || sizeKiB === null) return null;
+  return { total, free, sizeBytes: sizeKiB * 1024 };
+}
+
+function numaCheck(numa: DoctorNuma): DoctorCheck {
+  const detail = numa.nodes.map((n) => `node${n.id}: CPUs ${formatCpuList(n.cpus) || 'none'}`).join('; ');
+  return {
+    id: 'numa', label: 'NUMA nodes', ok: true, value: String(numa.nodes.length),
+    reason: numa.source === 'sysfs'
+      ? `${detail} (server.numa.node takes one of these ids)`
+      : `no /sys/devices/system/node: one node assumed, with every online CPU (${formatCpuList(numa.onlineCpus)})`,
+  };
+}
+
+function cpusCheck(numa: DoctorNuma): DoctorCheck {
+  const all = numa.allowedCpus.length === numa.onlineCpus.length;
+  return {
+    id: 'cpus', label: 'CPUs this process may use', ok: true, value: formatCpuList(numa.allowedCpus),
+    reason: all
+      ? `every online CPU (${numa.onlineCpus.length}); server.numa.cpus and server.sqpoll.cpu must be among them`
+      : `${numa.allowedCpus.length} of ${numa.onlineCpus.length} online CPUs (${formatCpuList(numa.onlineCpus)}): the affinity or cpuset this process runs in; pinning outside it is refused`,
+  };
+}
+
+function hugepagesCheck(h: Hugepages | null): DoctorCheck {
+  if (!h) return { id: 'hugepages', label: 'Huge pages', ok: null, value: 'unknown', reason: '/proc/meminfo says nothing about huge pages (a kernel without CONFIG_HUGETLBFS?)' };
+  const size = `${h.sizeBytes / (1024 * 1024)} MiB`;
+  return h.free > 0
+    ? { id: 'hugepages', label: 'Huge pages', ok: true, value: `${h.free} free of ${h.total}`, reason: `${h.free} free ${size} pages reserved (vm.nr_hugepages=${h.total}) for server.bufferRing.hugepages` }
+    : { id: 'hugepages', label: 'Huge pages', ok: false, value: `${h.free} free of ${h.total}`, reason: h.total ? `all ${h.total} reserved ${size} pages are in use` : `none reserved (vm.nr_hugepages=0): a MAP_HUGETLB buffer pool gets ENOMEM`, fix: hugepagesFix(h) };
+}
+
+/** `sysctl vm.nr_hugepages=N` with N enough for the default buffer pool (count × size), on top of what is in use. */
+function hugepagesFix(h: Hugepages | null): string {
+  const count = Number(knobAt('server.bufferRing.count')?.schema.parse(undefined) ?? 4096);
+  const size = Number(knobAt('server.bufferRing.size')?.schema.parse(undefined) ?? 2048);
+  const pageBytes = h?.sizeBytes || 2 * 1024 * 1024;
+  const pool = count * size;
+  const need = Math.ceil(pool / pageBytes);
+  const inUse = h ? h.total - h.free : 0;
+  return `reserve some: sysctl vm.nr_hugepages=${inUse + need} (${need} × ${pageBytes / (1024 * 1024)} MiB ≥ the default pool, bufferRing.count × size = ${pool / (1024 * 1024)} MiB; more for a larger pool)`;
+}
+
+// ---- capabilities and knob availability ---------------------------------------------
+
+type ProbeResult = CapabilityProbe['sqpoll'];
+
+interface CapabilityDef {
+  id: string;
+  label: string;
+  /** The kernel it arrived in, for a reason that says what to upgrade to. */
+  since: string;
+  /** The probe's results it rests on (all must be available). */
+  results: (caps: CapabilityProbe) => (ProbeResult | undefined)[];
+  /** What was tried, for "… refused with EINVAL". */
+  tried: string;
+  /** Fix when missing; default: a kernel of `since` or newer. */
+  fix?: string;
+  note?: string;
+}
+
+/**
+ * Every capability a knob may need, and the probe results it rests on. A capability here that
+ * no catalogue row names yet is still reported (a knob that arrives later finds it ready).
+ */
+const CAPABILITIES: readonly CapabilityDef[] = [
+  { id: 'sqpoll', label: 'SQPOLL', since: 'Linux 5.11 (unprivileged 5.13)', tried: 'an IORING_SETUP_SQPOLL ring', results: (c) => [c.sqpoll] },
+  { id: 'attachWq', label: 'Shared SQPOLL thread (ATTACH_WQ)', since: 'Linux 5.11', tried: 'a second SQPOLL ring with IORING_SETUP_ATTACH_WQ', results: (c) => [c.sqpoll, c.attachWq] },
+  { id: 'multishot', label: 'Multishot recv', since: 'Linux 6.0', tried: 'a multishot RECV from a buffer ring', results: (c) => [c.multishotRecv] },
+  // No knob: the io_uring server always accepts this way; listed so a kernel without it is seen.
+  { id: 'multishotAccept', label: 'Multishot accept', since: 'Linux 5.19', tried: 'a multishot ACCEPT', results: (c) => [c.multishotAccept] },
+  { id: 'recvBundle', label: 'Recv bundles', since: 'Linux 6.10', tried: 'IORING_FEAT_RECVSEND_BUNDLE', results: (c) => [c.recvBundle] },
+  { id: 'incrementalBuffers', label: 'Incremental buffer rings', since: 'Linux 6.12', tried: 'a buffer ring registered with IOU_PBUF_RING_INC', results: (c) => [c.incrementalBuffers] },
+  { id: 'sendZeroCopy', label: 'Zero-copy send (SEND_ZC)', since: 'Linux 6.0', tried: 'IORING_OP_SEND_ZC in the opcode probe', results: (c) => [c.sendZeroCopy], note: 'on loopback the kernel copies every SEND_ZC: frames count them as copied sends' },
+  { id: 'registeredBuffers', label: 'Registered buffers', since: 'Linux 5.1', tried: 'io_uring_register_buffers of one page', results: (c) => [c.registeredBuffers], fix: 'raise RLIMIT_MEMLOCK (`ulimit -l unlimited`) or run with CAP_IPC_LOCK; registered buffers are pinned and charged to it' },
+  { id: 'directDescriptors', label: 'Direct descriptors', since: 'Linux 5.19 (sparse file table)', tried: 'a sparse registered file table', results: (c) => [c.sparseFiles] },
+  { id: 'napi', label: 'NAPI busy poll', since: 'Linux 6.9 with CONFIG_NET_RX_BUSY_POLL', tried: 'IORING_REGISTER_NAPI', results: (c) => [c.napi], note: 'no effect on lo: loopback traffic has no NAPI id, so there is nothing to busy-poll (it needs a NIC or veth)' },
+  { id: 'minWait', label: 'Minimum batch wait', since: 'Linux 6.12', tried: 'IORING_FEAT_MIN_TIMEOUT', results: (c) => [c.minWait] },
+];
+
+/** One verdict per capability: the probe's results where the kernel decides, /proc/meminfo for huge pages. */
+export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: string | null, hugepages: Hugepages | null, numa: DoctorNuma = readNuma()): DoctorCapability[] {
+  const out: DoctorCapability[] = [];
+  for (const def of CAPABILITIES) {
+    if (!caps) {
+      // Not known, rather than missing: a probe that failed says nothing about the kernel.
+      out.push({ id: def.id, label: def.label, available: null, reason: probeError ? `the io_uring probe failed: ${probeError}` : 'io_uring was not probed', fix: 'build the native addon (npm run build:native) and run `uring-lab doctor` again' });
+      continue;
+    }
+    const results = def.results(caps);
+    const bad = results.findIndex((r) => !r || !(r.available ?? r.errno === 0));
+    const missing = bad < 0 ? undefined : results[bad];
+    if (bad < 0) {
+      // A feature bit or an opcode is stated by the kernel (its own words), the rest were tried.
+      const stated = results.every((r) => r!.reason.startsWith('the kernel reports'));
+      const reason = stated ? results.map((r) => r!.reason).join('; ') : `the kernel took ${def.tried}`;
+      out.push({ id: def.id, label: def.label, available: true, reason, ...(def.note ? { note: def.note } : {}) });
+      continue;
+    }
+    // A result the engine did not report at all is an engine older than this host.
+    const why = !missing ? `${def.tried}: not reported by this engine (rebuild the native addon)`
+      : missing.code === 'ABSENT' ? missing.reason
+      : `${def.tried}: refused with ${missing.code} (${missing.reason})`;
+    // EINVAL/ABSENT: the kernel does not know it; another errno (ENOMEM, EPERM) has its own fix.
+    const unknownToKernel = !missing || missing.code === 'ABSENT' || missing.code === 'EINVAL' || missing.code === 'EOPNOTSUPP';
+    out.push({ id: def.id, label: def.label, available: false, reason: `${why}; needs ${def.since}`, fix: def.fix && !unknownToKernel ? def.fix : `a kernel of ${def.since} or newer` });
+  }
+  out.push(iopollSocketsCapability(caps, probeError));
+  // Always there (a machine has at least one node and one CPU): what matters is which, so the
+  // knob shows the values it may take; a node or CPU outside these is refused when a run starts.
+  const nodes = numa.nodes.map((n) => `node ${n.id} (CPUs ${formatCpuList(n.cpus) || 'none'})`).join(', ');
+  out.push({ id: 'numaNodes', label: 'NUMA nodes', available: true, reason: `${numa.nodes.length} node${numa.nodes.length === 1 ? '' : 's'}${numa.source === 'assumed' ? ' (assumed: no node directory in sysfs)' : ''}`, note: `nodes here: ${nodes}` });
+  out.push({ id: 'cpus', label: 'CPUs this process may use', available: true, reason: `${numa.allowedCpus.length} of ${numa.onlineCpus.length} online CPUs`, note: `this process may run on CPUs ${formatCpuList(numa.allowedCpus)}` });
+  out.push(hugepages && hugepages.free > 0
+    ? { id: 'hugepages', label: 'Huge pages', available: true, reason: `${hugepages.free} free huge pages of ${hugepages.sizeBytes / (1024 * 1024)} MiB (vm.nr_hugepages=${hugepages.total})` }
+    : { id: 'hugepages', label: 'Huge pages', available: false, reason: hugepages ? (hugepages.total ? `all ${hugepages.total} reserved huge pages are in use` : 'no huge pages reserved (vm.nr_hugepages=0): MAP_HUGETLB would fail with ENOMEM') : '/proc/meminfo says nothing about huge pages', fix: hugepagesFix(hugepages) });
+  return out;
+}
+
+/** IOPOLL on sockets: the kernel refuses socket ops on IOPOLL rings; storage (where it belongs) arrives later. */
+function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: string | null): DoctorCapability {
+  const row = knobAt('server.iopoll');
+  const label = 'IOPOLL on sockets';
+  if (!caps) return { id: 'iopollSockets', label, available: null, reason: probeError ? `the io_uring probe failed: ${probeError}` : 'io_uring was not probed', fix: 'build the native addon (npm run build:native)' };
+  const r = caps.iopollSocket;
+  if (r.errno === 0) return { id: 'iopollSockets', label, available: true, reason: 'the kernel completed a socket recv on an IOPOLL ring, which kernels normally refuse' };
+  return {
+    id: 'iopollSockets', label, available: false,
+    reason: `an IOPOLL ring refuses socket ops (${r.code}): IOPOLL polls O_DIRECT storage on devices with poll queues, and the echo workload has only sockets (storage arrives with the storage workload)`,
+    fix: row?.refusal?.refused?.fix ?? 'leave server.iopoll off; for networks busy-poll with NAPI',
+  };
+}
+
+/** Every catalogue knob with the verdict of the capability its row needs (none: available;
+ *  null: the doctor could not tell, e.g. the probe failed). */
+export function knobAvailability(capabilities: readonly DoctorCapability[], entries: readonly KnobEntry[] = knobEntries()): DoctorKnob[] {
+  const byId = new Map(capabilities.map((c) => [c.id, c]));
+  return entries.map((entry): DoctorKnob => {
+    if (!entry.needs) return { path: entry.path, available: true };
+    const cap = byId.get(entry.needs);
+    if (!cap) return { path: entry.path, needs: entry.needs, available: null, reason: `the doctor has no probe for "${entry.needs}", so it cannot say whether this machine offers it` };
+    return {
+      path: entry.path, needs: entry.needs, available: cap.available,
+      ...(cap.available === true ? {} : { reason: cap.reason }),
+      ...(cap.fix && cap.available !== true ? { fix: cap.fix } : {}),
+      ...(cap.note ? { note: cap.note } : {}),
+    };
+  });
+}
+
+/** Capabilities as doctor lines, for those the io_uring checks above do not already show. */
+function capabilityChecks(capabilities: readonly DoctorCapability[]): DoctorCheck[] {
+  const shown = new Set(['sqpoll', 'iopollSockets', 'hugepages', 'numaNodes', 'cpus']);
+  return capabilities
+    .filter((c) => !shown.has(c.id))
+    .map((c) => ({
+      id: c.id, label: c.label, ok: c.available, value: c.available === true ? 'available' : c.available === false ? 'missing' : 'unknown',
+      reason: c.note ? `${c.reason}; ${c.note}` : c.reason,
+      ...(c.fix && c.available !== true ? { fix: c.fix } : {}),
+    }));
 }

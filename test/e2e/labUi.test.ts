@@ -7,16 +7,21 @@
  * - a second window observes the run and can take control;
  * - the host killed under the page (SIGKILL) shows "connection lost — run state unknown";
  *   restarted with the same token file, the page reconnects by itself and resyncs;
- * - a wrong token says so and stops retrying.
+ * - a wrong token says so and stops retrying;
+ * - the knob panel lists every catalogue knob with its availability on this machine (IOPOLL
+ *   disabled with the doctor's reason), and a run shows the engine counters (enters/request).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const ROOT = path.join(__dirname, '../..');
+/** The contract as built into dist (what the served page was built against). */
+const BUILT_CONTRACT = createRequire(__filename)(path.join(ROOT, 'dist/electron/contract')) as typeof import('../../electron/contract');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CLI = path.join(ROOT, 'dist/electron/cli.js');
 
@@ -211,6 +216,67 @@ describe('lab UI in Chromium', () => {
     expect([...firstErrors, ...secondErrors]).toEqual([]);
     await first.context().close();
     await second.context().close();
+  });
+
+  it('lists every catalogue knob with its availability here, IOPOLL disabled with its reason, and the engine counters live', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    // the panel asks the doctor on connect; the availability states come from its report
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+
+    // every catalogue knob of the built contract with an effect on a run (the metadata rows,
+    // name and description, are the profile's own words in the panel head), each with a state
+    const shown = await page.locator('[data-testid="knob"]').evaluateAll((els) =>
+      els.map((el) => ({ path: el.getAttribute('data-knob'), available: el.getAttribute('data-available') })),
+    );
+    const catalogue = BUILT_CONTRACT.knobEntries().filter((e) => e.applies !== 'metadata');
+    expect(shown.map((k) => k.path)).toEqual(catalogue.map((e) => e.path));
+    for (const k of shown) expect(['available', 'unavailable'], k.path!).toContain(k.available);
+    // a knob's kernel need is visible text
+    for (const e of catalogue.filter((e) => e.kernel)) {
+      expect(await page.locator(`[data-testid="knob"][data-knob="${e.path}"] .need`).textContent(), e.path).toBe(`needs ${e.kernel}`);
+    }
+    const knob = (p: string) => page.locator(`[data-testid="knob"][data-knob="${p}"]`);
+
+    // IOPOLL: the kernel refuses socket ops on IOPOLL rings, so the switch is disabled and the
+    // doctor's reason and fix are on the page as text
+    expect(await knob('server.iopoll').getAttribute('data-available')).toBe('unavailable');
+    expect(await knobInput(page, 'server.iopoll').isDisabled()).toBe(true);
+    const reason = knob('server.iopoll').getByTestId('knob-unavailable-reason');
+    expect(await reason.isVisible()).toBe(true);
+    expect(await reason.textContent()).toMatch(/IOPOLL ring refuses socket ops \(EINVAL\)/);
+    expect(await knob('server.iopoll').getByTestId('knob-unavailable-fix').textContent()).toMatch(/NAPI/);
+    // SQPOLL is there on this kernel, and says so
+    expect(await knob(SQPOLL).getAttribute('data-available')).toBe('available');
+    expect(await knobInput(page, SQPOLL).isDisabled()).toBe(false);
+    // the panel's verdicts are the doctor's (`uring-lab doctor --json`), knob by knob
+    const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8' })) as { knobs: { path: string; available: boolean }[] };
+    const verdict = new Map(doctor.knobs.map((k) => [k.path, k.available ? 'available' : 'unavailable']));
+    for (const k of shown) expect(k.available, k.path!).toBe(verdict.get(k.path!));
+
+    // a short run: the counters panel shows enters per request as a number
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    const enters = page.locator('[data-testid="counter-ratio"][data-counter="enters"]');
+    await expect.poll(() => enters.count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(async () => Number(await enters.getAttribute('data-value')), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await enters.textContent()).toMatch(/^\s*[\d.,]+\s+enters\/req\s*$/);
+    expect(await page.getByTestId('counter-pool').textContent()).toMatch(/[\d,]+ \/ [\d,]+/);
+    expect(await page.locator('[data-testid="counter-cpu"][data-counter="sqpoll"]').count()).toBe(1);
+
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+
+    // the Doctor view: NUMA nodes and the CPUs this process may use, and the knobs' verdicts
+    await page.getByTestId('view-doctor').click();
+    await expect.poll(() => page.locator('[data-testid="doctor-check"][data-check="numa"]').count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.locator('[data-testid="doctor-check"][data-check="numa"]').textContent()).toMatch(/node0: CPUs \d/);
+    expect(await page.locator('[data-testid="doctor-check"][data-check="cpus"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="doctor-knob"][data-knob="server.iopoll"]').getAttribute('data-available')).toBe('false');
+    expect(errors).toEqual([]);
+    await page.context().close();
   });
 
   it('says a wrong token is not valid for this host and stops retrying', async () => {

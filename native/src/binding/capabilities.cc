@@ -5,15 +5,40 @@
 #include "binding/marshal.h"
 #include "core/capabilities.h"
 
+#include <string>
+
 namespace {
 
 Napi::Object ProbeResultObject(Napi::Env env, int err)
 {
 	Napi::Object o = Napi::Object::New(env);
+	o.Set("available", err == 0);
 	o.Set("errno", err < 0 ? -err : 0);
 	o.Set("code", err < 0 ? ErrnoCode(-err) : "OK");
 	o.Set("reason", err < 0 ? ErrnoText(-err) : "accepted");
 	return o;
+}
+
+// A capability the kernel states rather than one tried: a feature bit of a ring, or an opcode
+// of io_uring_get_probe. Absent, there is no errno to give, so the code says ABSENT.
+Napi::Object StatedResultObject(Napi::Env env, bool present, const std::string &what)
+{
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("available", present);
+	o.Set("errno", 0);
+	o.Set("code", present ? "OK" : "ABSENT");
+	o.Set("reason", present ? "the kernel reports " + what : "the kernel does not report " + what);
+	return o;
+}
+
+bool OpSupported(const struct capability_probe &caps, const char *name)
+{
+	for (int op = 0; op < caps.op_count; op++) {
+		const char *n = capability_op_name(op);
+		if (caps.op_supported[op] && n && std::string(n) == name)
+			return true;
+	}
+	return false;
 }
 
 Napi::Value ProbeCapabilities(const Napi::CallbackInfo &info)
@@ -28,6 +53,20 @@ Napi::Value ProbeCapabilities(const Napi::CallbackInfo &info)
 	out.Set("deferTaskrun", ProbeResultObject(env, caps.defer_taskrun_err));
 	out.Set("coopTaskrun", ProbeResultObject(env, caps.coop_taskrun_err));
 	out.Set("iopollSocket", ProbeResultObject(env, caps.iopoll_socket_err));
+	out.Set("attachWq", ProbeResultObject(env, caps.attach_wq_err));
+	out.Set("bufferRing", ProbeResultObject(env, caps.buf_ring_err));
+	out.Set("incrementalBuffers", ProbeResultObject(env, caps.buf_ring_inc_err));
+	out.Set("napi", ProbeResultObject(env, caps.napi_err));
+	out.Set("registeredBuffers", ProbeResultObject(env, caps.registered_buffers_err));
+	out.Set("sparseFiles", ProbeResultObject(env, caps.sparse_files_err));
+	out.Set("multishotAccept", ProbeResultObject(env, caps.multishot_accept_err));
+	out.Set("multishotRecv", ProbeResultObject(env, caps.multishot_recv_err));
+	out.Set("recvBundle", StatedResultObject(env, (caps.features & CAPABILITY_FEAT_RECVSEND_BUNDLE) != 0,
+						 "IORING_FEAT_RECVSEND_BUNDLE"));
+	out.Set("minWait", StatedResultObject(env, (caps.features & CAPABILITY_FEAT_MIN_TIMEOUT) != 0,
+					      "IORING_FEAT_MIN_TIMEOUT"));
+	out.Set("sendZeroCopy", StatedResultObject(env, OpSupported(caps, "SEND_ZC"), "IORING_OP_SEND_ZC"));
+	out.Set("sendmsgZeroCopy", StatedResultObject(env, OpSupported(caps, "SENDMSG_ZC"), "IORING_OP_SENDMSG_ZC"));
 	Napi::Array ops = Napi::Array::New(env);
 	uint32_t n = 0;
 	for (int op = 0; op < caps.op_count; op++) {

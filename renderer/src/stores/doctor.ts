@@ -1,4 +1,7 @@
-/** What this machine offers the lab (the doctor's report), asked for when the Doctor view opens. */
+/**
+ * What this machine offers the lab (the doctor's report): asked for when the Doctor view opens,
+ * and by the knob panel, which disables the knobs the report says this machine cannot use.
+ */
 import { defineStore } from 'pinia';
 import { ref, shallowRef } from 'vue';
 import type { DoctorReport, LabErrorData } from '../../../electron/contract';
@@ -26,5 +29,10 @@ export const useDoctorStore = defineStore('doctor', () => {
     }
   }
 
-  return { report, checking, failure, check };
+  /** Checks once per connection when nothing was checked yet (the knob panel needs the knobs' availability). */
+  async function ensure(): Promise<void> {
+    if (!report.value) await check();
+  }
+
+  return { report, checking, failure, check, ensure };
 });

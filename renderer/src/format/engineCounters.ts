@@ -1,0 +1,120 @@
+/**
+ * The engine counters of one frame (its `server` object: what the server did in the frame's
+ * interval) as the Live view shows them: per-request ratios (enters/request is the number that
+ * makes SQPOLL's effect visible: with the SQPOLL thread submitting, the server stops entering
+ * the kernel), the buffer pool, ENOBUFS and re-arms, zero-copy vs copied sends, CQ overflows,
+ * and the server's CPU split into user, system and the SQPOLL thread. Pure, no DOM.
+ */
+import type { RunFrame } from '../../../electron/contract';
+import { formatInt, formatNs, formatPercent, trimZeros } from './numbers';
+
+/** The counters a frame carries (electron/contract/run.ts ServerFrameSchema). */
+export type ServerCounters = NonNullable<RunFrame['server']>;
+
+/** The frame fields this view reads; `server` is null without a server (and absent from a host older than this page). */
+export type CountersFrame = Pick<RunFrame, 'requests' | 'intervalMs' | 'phase'> & { server?: ServerCounters | null };
+
+/** One number with its label, its text, and the raw value (for tests and data attributes). */
+export interface CounterCell {
+  key: string;
+  label: string;
+  text: string;
+  value: number | null;
+  /** A remark shown beside it, or a reason it is highlighted. */
+  title?: string;
+  warn?: boolean;
+}
+
+export interface EngineCountersView {
+  /** enters, CQEs, sends and recvs per request of the frame (null value: no request completed). */
+  ratios: CounterCell[];
+  pool: CounterCell & { inUse: number; total: number; fraction: number | null };
+  events: CounterCell[];
+  sends: { zeroCopy: number; copied: number; text: string; note: string | null };
+  cpu: CounterCell[];
+  /** Frames the CPU split is summed over. */
+  cpuFrames: number;
+  errors: { total: number; text: string };
+  requests: number;
+}
+
+/** The sentence the UI shows when every SEND_ZC was copied (loopback, msg_zerocopy.rst "Loopback"). */
+export const LOOPBACK_ZC_NOTE = 'on loopback the kernel copies every SEND_ZC';
+
+/** A ratio with up to three significant digits: 1, 0.5, 2.04, 0.013, 12.3, 1,234. */
+export function formatRatio(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '—';
+  if (value === 0) return '0';
+  const a = Math.abs(value);
+  if (a >= 1000) return formatInt(value);
+  const magnitude = Math.floor(Math.log10(a));
+  return trimZeros(value.toFixed(Math.max(0, 2 - magnitude)));
+}
+
+/** Frames the CPU split is summed over: the engine reads thread CPU in 10 ms ticks, so one
+ *  100 ms frame shows 0 or 10 % steps; about a second of frames reads true to a few %. */
+export const CPU_WINDOW_FRAMES = 10;
+
+/**
+ * The view of a frame's counters, or null when the frame has none (an older engine, or no
+ * frame). Ratios and counts are the frame's own; the CPU split is summed over `window` (the
+ * newest frames of the same phase, the frame itself among them; just the frame by default).
+ */
+export function engineCountersView(frame: CountersFrame | null | undefined, window?: readonly CountersFrame[]): EngineCountersView | null {
+  const s = frame?.server;
+  if (!frame || !s) return null;
+  const req = frame.requests;
+  const per = (n: number) => (req > 0 ? n / req : null);
+  const ratio = (key: string, label: string, n: number, title: string): CounterCell => {
+    const value = per(n);
+    return { key, label, value, text: formatRatio(value), title };
+  };
+  const cpuFrames = (window ?? [frame]).filter((f) => f.server && f.phase === frame.phase);
+  const cpuRequests = cpuFrames.reduce((n, f) => n + f.requests, 0);
+  const intervalNs = cpuFrames.reduce((n, f) => n + f.intervalMs, 0) * 1e6;
+  const cpuSum = (pick: (c: ServerCounters) => number) => cpuFrames.reduce((n, f) => n + pick(f.server!), 0);
+  const cpuCell = (key: string, label: string, pick: (c: ServerCounters) => number, title: string): CounterCell => {
+    const ns = cpuSum(pick);
+    return {
+      key, label, value: ns, title,
+      // per request, and the share of one CPU over the frames' time
+      text: `${formatNs(cpuRequests > 0 ? ns / cpuRequests : null)}/req · ${intervalNs > 0 ? formatPercent(ns / intervalNs) : '—'}`,
+    };
+  };
+  const fraction = s.buffersTotal > 0 ? s.buffersInUse / s.buffersTotal : null;
+  const errors = s.errorsByOp.accept + s.errorsByOp.recv + s.errorsByOp.send + s.errorsByOp.other;
+  const errorParts = (['accept', 'recv', 'send', 'other'] as const).filter((k) => s.errorsByOp[k] > 0).map((k) => `${k} ${formatInt(s.errorsByOp[k])}`);
+  return {
+    requests: req,
+    ratios: [
+      ratio('enters', 'enters/req', s.enters, 'io_uring_enter calls the server made per request: SQPOLL and batching bring it down'),
+      ratio('cqes', 'CQEs/req', s.cqes, 'completions the server reaped per request'),
+      ratio('sends', 'sends/req', s.sends, 'send operations per request (coalescing brings it below 1)'),
+      ratio('recvs', 'recvs/req', s.recvs, 'receive completions per request'),
+    ],
+    pool: {
+      key: 'pool', label: 'buffers in use', inUse: s.buffersInUse, total: s.buffersTotal, fraction, value: fraction,
+      text: s.buffersTotal > 0 ? `${formatInt(s.buffersInUse)} / ${formatInt(s.buffersTotal)} (${formatPercent(fraction)})` : 'no buffer pool',
+      warn: fraction !== null && fraction >= 0.9,
+      title: 'provided buffers the server holds at the end of the frame, of the pool',
+    },
+    events: [
+      { key: 'enobufs', label: 'ENOBUFS', value: s.enobufs, text: formatInt(s.enobufs), warn: s.enobufs > 0, title: 'receives that found the buffer pool empty' },
+      { key: 'rearms', label: 're-arms', value: s.rearms, text: formatInt(s.rearms), title: 'multishot receives armed again after they ended' },
+      { key: 'cqOverflows', label: 'CQ overflows', value: s.cqOverflows, text: formatInt(s.cqOverflows), warn: s.cqOverflows > 0, title: 'completions that did not fit the completion queue' },
+    ],
+    sends: {
+      zeroCopy: s.zeroCopySends,
+      copied: s.copiedSends,
+      text: s.zeroCopySends + s.copiedSends === 0 ? 'no SEND_ZC sends' : `${formatInt(s.zeroCopySends)} zero-copy · ${formatInt(s.copiedSends)} copied`,
+      note: s.copiedSends > 0 && s.zeroCopySends === 0 ? LOOPBACK_ZC_NOTE : null,
+    },
+    cpuFrames: cpuFrames.length,
+    cpu: [
+      cpuCell('user', 'user', (c) => c.userCpuNs, 'server threads in user space'),
+      cpuCell('system', 'system', (c) => c.systemCpuNs, 'server threads in the kernel'),
+      cpuCell('sqpoll', 'SQPOLL', (c) => c.sqpollCpuNs, 'the SQPOLL kernel thread, apart from the server threads (it spins while busy)'),
+    ],
+    errors: { total: errors, text: errors === 0 ? 'none' : errorParts.join(' · ') },
+  };
+}

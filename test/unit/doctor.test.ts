@@ -1,0 +1,208 @@
+/**
+ * The doctor's derivations: a probe becomes one verdict per capability, every catalogue knob
+ * gets the verdict of the capability its row `needs`, and NUMA nodes, CPUs and huge pages are
+ * read from sysfs/proc text. The probe results here are built by hand so each branch (refused
+ * with an errno, not reported, probe failed) is exercised; test/native/capabilities.test.ts
+ * checks the real probe on this kernel.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CapabilityProbe, ProbeResult } from '../../native';
+import { DoctorReportSchema, knobEntries, type KnobEntry } from '../../electron/contract';
+import { capabilitiesFrom, formatCpuList, knobAvailability, parseCpuList, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
+
+const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accepted' };
+const EINVAL: ProbeResult = { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' };
+const stated = (what: string, present = true): ProbeResult =>
+  present ? { available: true, errno: 0, code: 'OK', reason: `the kernel reports ${what}` } : { available: false, errno: 0, code: 'ABSENT', reason: `the kernel does not report ${what}` };
+
+/** A 6.18-like probe; `over` replaces results. */
+function probe(over: Partial<CapabilityProbe> = {}): CapabilityProbe {
+  return {
+    ring: OK, sqpoll: OK, deferTaskrun: OK, coopTaskrun: OK, iopollSocket: EINVAL, attachWq: OK, bufferRing: OK,
+    incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK,
+    recvBundle: stated('IORING_FEAT_RECVSEND_BUNDLE'), minWait: stated('IORING_FEAT_MIN_TIMEOUT'),
+    sendZeroCopy: stated('IORING_OP_SEND_ZC'), sendmsgZeroCopy: stated('IORING_OP_SENDMSG_ZC'),
+    ops: ['SEND_ZC'], features: ['RECVSEND_BUNDLE', 'MIN_TIMEOUT'], ...over,
+  };
+}
+const NO_HUGEPAGES = { total: 0, free: 0, sizeBytes: 2 << 20 };
+const SOME_HUGEPAGES = { total: 16, free: 12, sizeBytes: 2 << 20 };
+const cap = (list: ReturnType<typeof capabilitiesFrom>, id: string) => list.find((c) => c.id === id)!;
+
+/** Rows as the catalogue will have them once the other engine knobs land (a row per capability). */
+function rowsNeeding(...needs: string[]): KnobEntry[] {
+  const base = knobEntries().find((e) => e.path === 'server.iopoll')!;
+  return needs.map((n) => ({ ...base, path: `test.${n}`, needs: n as KnobEntry['needs'] }));
+}
+
+describe('capabilities from the probe', () => {
+  it('has a verdict for every capability a catalogue row needs, and for the ones no row names yet', () => {
+    const caps = capabilitiesFrom(probe(), null, NO_HUGEPAGES);
+    const ids = caps.map((c) => c.id);
+    for (const e of knobEntries()) if (e.needs) expect(ids, e.path).toContain(e.needs);
+    for (const id of ['sqpoll', 'attachWq', 'multishot', 'recvBundle', 'incrementalBuffers', 'sendZeroCopy', 'registeredBuffers', 'directDescriptors', 'napi', 'minWait', 'hugepages', 'iopollSockets', 'numaNodes', 'cpus']) {
+      expect(ids).toContain(id);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('says the same kernel version as the catalogue row that needs it', () => {
+    const none = probe(Object.fromEntries(Object.keys(probe()).filter((k) => k !== 'ops' && k !== 'features' && k !== 'ring').map((k) => [k, EINVAL])));
+    const caps = capabilitiesFrom(none, null, NO_HUGEPAGES);
+    let compared = 0;
+    for (const e of knobEntries()) {
+      const version = e.needs && e.kernel ? /Linux (\d+\.\d+)/.exec(e.kernel)?.[1] : undefined;
+      if (!version || e.needs === 'iopollSockets') continue;
+      expect(cap(caps, e.needs!).reason, e.path).toContain(`needs Linux ${version}`);
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(5); // SQPOLL, shared SQPOLL, multishot, bundles, incremental, SEND_ZC, NAPI, min-wait …
+  });
+
+  it('a refused probe gives the errno and the kernel version it needs; a feature bit not reported says so', () => {
+    const caps = capabilitiesFrom(probe({ incrementalBuffers: EINVAL, recvBundle: stated('IORING_FEAT_RECVSEND_BUNDLE', false) }), null, NO_HUGEPAGES);
+    expect(cap(caps, 'incrementalBuffers')).toMatchObject({ available: false, fix: 'a kernel of Linux 6.12 or newer' });
+    expect(cap(caps, 'incrementalBuffers').reason).toMatch(/IOU_PBUF_RING_INC: refused with EINVAL \(Invalid argument\); needs Linux 6\.12/);
+    expect(cap(caps, 'recvBundle')).toMatchObject({ available: false });
+    expect(cap(caps, 'recvBundle').reason).toMatch(/does not report IORING_FEAT_RECVSEND_BUNDLE; needs Linux 6\.10/);
+    expect(cap(caps, 'minWait')).toMatchObject({ available: true, reason: 'the kernel reports IORING_FEAT_MIN_TIMEOUT' });
+  });
+
+  it('registered buffers refused with ENOMEM point at the memlock limit, not at a kernel upgrade', () => {
+    const caps = capabilitiesFrom(probe({ registeredBuffers: { available: false, errno: 12, code: 'ENOMEM', reason: 'Cannot allocate memory' } }), null, NO_HUGEPAGES);
+    expect(cap(caps, 'registeredBuffers').fix).toMatch(/RLIMIT_MEMLOCK/);
+  });
+
+  it('shared SQPOLL needs SQPOLL itself; the multishot recv knob rests on the recv probe, accept is its own line', () => {
+    const caps = capabilitiesFrom(probe({ sqpoll: { available: false, errno: 1, code: 'EPERM', reason: 'Operation not permitted' }, multishotRecv: EINVAL }), null, NO_HUGEPAGES);
+    expect(cap(caps, 'attachWq').available).toBe(false);
+    expect(cap(caps, 'attachWq').reason).toMatch(/EPERM/);
+    expect(cap(caps, 'multishot').available).toBe(false);
+    expect(cap(caps, 'multishotAccept').available).toBe(true);
+    const noAccept = capabilitiesFrom(probe({ multishotAccept: EINVAL }), null, NO_HUGEPAGES);
+    expect(cap(noAccept, 'multishot').available).toBe(true);
+    expect(cap(noAccept, 'multishotAccept')).toMatchObject({ available: false, fix: 'a kernel of Linux 5.19 or newer' });
+  });
+
+  it('NAPI is available with the note that it does nothing on lo; SEND_ZC with the loopback copy note', () => {
+    const caps = capabilitiesFrom(probe(), null, NO_HUGEPAGES);
+    expect(cap(caps, 'napi')).toMatchObject({ available: true });
+    expect(cap(caps, 'napi').note).toMatch(/no effect on lo/);
+    expect(cap(caps, 'sendZeroCopy').note).toMatch(/on loopback the kernel copies every SEND_ZC/);
+  });
+
+  it('huge pages: available only with free ones, else the nr_hugepages fix sized for the default pool', () => {
+    expect(cap(capabilitiesFrom(probe(), null, SOME_HUGEPAGES), 'hugepages').available).toBe(true);
+    const none = cap(capabilitiesFrom(probe(), null, NO_HUGEPAGES), 'hugepages');
+    expect(none.available).toBe(false);
+    // The default pool (catalogue count × size) in 2 MiB pages.
+    const row = (k: string) => knobEntries().find((e) => e.path === `server.bufferRing.${k}`)!.schema.parse(undefined) as number;
+    const pages = Math.ceil((row('count') * row('size')) / (2 << 20));
+    expect(none.fix).toMatch(new RegExp(`sysctl vm\\.nr_hugepages=${pages}\\b`));
+    const allUsed = cap(capabilitiesFrom(probe(), null, { total: 3, free: 0, sizeBytes: 2 << 20 }), 'hugepages');
+    expect(allUsed.reason).toMatch(/all 3 reserved/);
+    expect(allUsed.fix).toMatch(new RegExp(`nr_hugepages=${3 + pages}\\b`));
+    expect(cap(capabilitiesFrom(probe(), null, null), 'hugepages').available).toBe(false);
+  });
+
+  it('NUMA nodes and CPUs are always there; their notes name the values the knobs may take', () => {
+    const numa = { nodes: [{ id: 0, cpus: [0, 1, 2, 3] }, { id: 1, cpus: [4, 5, 6, 7] }], source: 'sysfs' as const, onlineCpus: [0, 1, 2, 3, 4, 5, 6, 7], allowedCpus: [2, 3, 4] };
+    const caps = capabilitiesFrom(probe(), null, NO_HUGEPAGES, numa);
+    expect(cap(caps, 'numaNodes')).toMatchObject({ available: true, note: 'nodes here: node 0 (CPUs 0-3), node 1 (CPUs 4-7)' });
+    expect(cap(caps, 'cpus')).toMatchObject({ available: true, reason: '3 of 8 online CPUs', note: 'this process may run on CPUs 2-4' });
+    const knobs = knobAvailability(caps);
+    expect(knobs.find((k) => k.path === 'server.numa.node')?.note ?? 'nodes here: (no row yet)').toMatch(/^nodes here: /);
+  });
+
+  it('a failed probe makes every probed capability unavailable, with the failure as the reason', () => {
+    const caps = capabilitiesFrom(null, 'engine exited', SOME_HUGEPAGES);
+    for (const c of caps) {
+      // what the doctor reads from /proc and sysfs does not depend on the probe
+      if (['hugepages', 'numaNodes', 'cpus'].includes(c.id)) expect(c.available).toBe(true);
+      // not known rather than missing: a failed probe says nothing about the kernel
+      else expect({ id: c.id, available: c.available, reason: c.reason }).toMatchObject({ available: null, reason: expect.stringMatching(/probe failed: engine exited/) });
+    }
+    const iopoll = knobAvailability(caps).find((k) => k.path === 'server.iopoll')!;
+    expect(iopoll).toMatchObject({ available: null, reason: expect.stringMatching(/probe failed/) });
+  });
+});
+
+describe('knob availability', () => {
+  it('lists every catalogue knob once, in catalogue order; a knob needing nothing is available', () => {
+    const knobs = knobAvailability(capabilitiesFrom(probe(), null, NO_HUGEPAGES));
+    expect(knobs.map((k) => k.path)).toEqual(knobEntries().map((e) => e.path));
+    for (const k of knobs) {
+      const row = knobEntries().find((e) => e.path === k.path)!;
+      if (!row.needs) expect(k, k.path).toEqual({ path: k.path, available: true });
+      else expect(k.needs).toBe(row.needs);
+    }
+  });
+
+  it('IOPOLL on sockets is unavailable with the EINVAL reason and the NAPI pointer; SQPOLL available here', () => {
+    const knobs = knobAvailability(capabilitiesFrom(probe(), null, NO_HUGEPAGES));
+    const iopoll = knobs.find((k) => k.path === 'server.iopoll')!;
+    expect(iopoll.available).toBe(false);
+    expect(iopoll.reason).toMatch(/EINVAL/);
+    expect(iopoll.reason).toMatch(/storage/);
+    expect(iopoll.fix).toMatch(/NAPI/);
+    expect(knobs.find((k) => k.path === 'server.sqpoll.enabled')).toMatchObject({ available: true, needs: 'sqpoll' });
+    expect(knobs.find((k) => k.path === 'server.bufferRing.hugepages')).toMatchObject({ available: false, fix: expect.stringMatching(/sysctl vm\.nr_hugepages=/) });
+  });
+
+  it('gives the capability verdict, its fix and its note to each row that needs it', () => {
+    const caps = capabilitiesFrom(probe({ minWait: stated('IORING_FEAT_MIN_TIMEOUT', false) }), null, NO_HUGEPAGES);
+    const knobs = knobAvailability(caps, rowsNeeding('minWait', 'napi', 'noSuchProbe'));
+    expect(knobs[0]).toMatchObject({ path: 'test.minWait', available: false, fix: 'a kernel of Linux 6.12 or newer' });
+    expect(knobs[1]).toMatchObject({ path: 'test.napi', available: true, note: expect.stringMatching(/no effect on lo/) });
+    expect(knobs[1]!.reason).toBeUndefined();
+    expect(knobs[2]).toMatchObject({ path: 'test.noSuchProbe', available: null, reason: expect.stringMatching(/no probe for "noSuchProbe"/) });
+  });
+});
+
+describe('NUMA, CPUs and huge pages from sysfs and proc', () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'doctor-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('parses and writes CPU lists', () => {
+    expect(parseCpuList('0-3,8,10-11\n')).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(parseCpuList('')).toEqual([]);
+    expect(parseCpuList('1,0,1')).toEqual([0, 1]);
+    expect(formatCpuList([0, 1, 2, 3, 8, 10, 11])).toBe('0-3,8,10-11');
+    expect(formatCpuList([5])).toBe('5');
+  });
+
+  it('reads nodes with their CPUs, and the CPUs this process may use', () => {
+    const sys = path.join(tmp, 'two-nodes');
+    mkdirSync(path.join(sys, 'cpu'), { recursive: true });
+    writeFileSync(path.join(sys, 'cpu/online'), '0-7\n');
+    for (const [n, cpus] of [['node1', '4-7'], ['node0', '0-3'], ['possible', 'x']] as const) {
+      mkdirSync(path.join(sys, 'node', n), { recursive: true });
+      writeFileSync(path.join(sys, 'node', n, 'cpulist'), `${cpus}\n`);
+    }
+    const numa = readNuma(sys, 'Name:\tnode\nCpus_allowed:\tf0\nCpus_allowed_list:\t4-7\n');
+    expect(numa).toEqual({ nodes: [{ id: 0, cpus: [0, 1, 2, 3] }, { id: 1, cpus: [4, 5, 6, 7] }], source: 'sysfs', onlineCpus: [0, 1, 2, 3, 4, 5, 6, 7], allowedCpus: [4, 5, 6, 7] });
+  });
+
+  it('a machine without the node directory is one node with every online CPU', () => {
+    const sys = path.join(tmp, 'no-nodes');
+    mkdirSync(path.join(sys, 'cpu'), { recursive: true });
+    writeFileSync(path.join(sys, 'cpu/online'), '0-3\n');
+    expect(readNuma(sys, '')).toEqual({ nodes: [{ id: 0, cpus: [0, 1, 2, 3] }], source: 'assumed', onlineCpus: [0, 1, 2, 3], allowedCpus: [0, 1, 2, 3] });
+  });
+
+  it('reads huge pages from meminfo', () => {
+    expect(readHugepages('HugePages_Total:      16\nHugePages_Free:       12\nHugePages_Rsvd: 0\nHugepagesize:       2048 kB\n')).toEqual({ total: 16, free: 12, sizeBytes: 2 << 20 });
+    expect(readHugepages('MemTotal: 1 kB\n')).toBeNull();
+  });
+
+  it('this machine: the report validates, lists its nodes and every knob', async () => {
+    const report = DoctorReportSchema.parse(await runDoctor());
+    expect(report.numa.nodes.length).toBeGreaterThanOrEqual(1);
+    expect(report.numa.allowedCpus.length).toBeGreaterThanOrEqual(1);
+    expect(report.knobs).toHaveLength(knobEntries().length);
+    expect(report.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['numa', 'cpus', 'hugepages']));
+  });
+});

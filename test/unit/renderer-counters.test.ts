@@ -1,0 +1,98 @@
+/**
+ * The engine counters panel's formatting: per-request ratios of the newest frame, the buffer
+ * pool, ENOBUFS/re-arms/CQ overflows, zero-copy vs copied sends (with the loopback sentence),
+ * and the server CPU split, from a frame's `server` object; nothing without one.
+ */
+import { describe, expect, it } from 'vitest';
+import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, type ServerCounters } from '../../renderer/src/format/engineCounters';
+
+function counters(over: Partial<ServerCounters> = {}): ServerCounters {
+  return {
+    enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0,
+    enobufs: 0, rearms: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096,
+    userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0,
+    errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
+  };
+}
+const frame = (server: ServerCounters | null | undefined, requests = 1000, intervalMs = 100) => ({ requests, intervalMs, phase: 0, server });
+
+describe('engine counters panel', () => {
+  it('shows nothing for a frame without counters', () => {
+    expect(engineCountersView(null)).toBeNull();
+    expect(engineCountersView(frame(undefined))).toBeNull();
+    expect(engineCountersView(frame(null))).toBeNull();
+  });
+
+  it('gives enters, CQEs, sends and recvs per request of the frame', () => {
+    const v = engineCountersView(frame(counters()))!;
+    expect(v.ratios.map((c) => [c.label, c.text, c.value])).toEqual([
+      ['enters/req', '2', 2],
+      ['CQEs/req', '4.1', 4.1],
+      ['sends/req', '1', 1],
+      ['recvs/req', '2.05', 2.05],
+    ]);
+  });
+
+  it('SQPOLL shows as no enters per request, and its thread CPU apart', () => {
+    const v = engineCountersView(frame(counters({ enters: 3, sqpollCpuNs: 95_000_000 })))!;
+    expect(v.ratios[0]!.text).toBe('0.003');
+    const sq = v.cpu.find((c) => c.key === 'sqpoll')!;
+    expect(sq.text).toBe('95 µs/req · 95.0 %');
+    expect(v.cpu.map((c) => c.label)).toEqual(['user', 'system', 'SQPOLL']);
+    expect(v.cpu[0]!.text).toBe('20 µs/req · 20.0 %');
+  });
+
+  it('sums the CPU split over the window of the same phase (10 ms CPU ticks read true over a second)', () => {
+    const tick = (userCpuNs: number, phase = 0) => ({ ...frame(counters({ userCpuNs, systemCpuNs: 0 })), phase });
+    const latest = tick(0);
+    // ten frames of 1000 requests each, one 10 ms user tick among them; one frame of an earlier phase is left out
+    const window = [latest, ...Array.from({ length: 8 }, () => tick(0)), tick(10_000_000), tick(50_000_000, 1)];
+    const v = engineCountersView(latest, window)!;
+    expect(v.cpuFrames).toBe(10);
+    expect(v.cpu[0]!.text).toBe('1 µs/req · 1.0 %');
+    expect(v.cpu[0]!.value).toBe(10_000_000);
+    // without a window: the frame alone
+    expect(engineCountersView(latest)!.cpuFrames).toBe(1);
+  });
+
+  it('a frame without requests has no ratios (—), not infinities', () => {
+    const v = engineCountersView(frame(counters(), 0))!;
+    expect(v.ratios.every((c) => c.text === '—' && c.value === null)).toBe(true);
+    expect(v.cpu[0]!.text).toBe('—/req · 20.0 %');
+  });
+
+  it('buffer pool occupancy, highlighted near full; ENOBUFS and overflows highlighted when they happen', () => {
+    expect(engineCountersView(frame(counters()))!.pool).toMatchObject({ text: '50 / 4,096 (1.2 %)', warn: false });
+    const full = engineCountersView(frame(counters({ buffersInUse: 4000, enobufs: 7, rearms: 7, cqOverflows: 2 })))!;
+    expect(full.pool.warn).toBe(true);
+    expect(full.events.map((c) => [c.label, c.text, c.warn ?? false])).toEqual([
+      ['ENOBUFS', '7', true],
+      ['re-arms', '7', false],
+      ['CQ overflows', '2', true],
+    ]);
+    expect(engineCountersView(frame(counters({ buffersTotal: 0, buffersInUse: 0 })))!.pool.text).toBe('no buffer pool');
+  });
+
+  it('zero-copy vs copied sends, with the loopback sentence only when every SEND_ZC was copied', () => {
+    expect(engineCountersView(frame(counters()))!.sends).toMatchObject({ text: 'no SEND_ZC sends', note: null });
+    const lo = engineCountersView(frame(counters({ copiedSends: 990 })))!.sends;
+    expect(lo).toMatchObject({ text: '0 zero-copy · 990 copied', note: LOOPBACK_ZC_NOTE });
+    expect(LOOPBACK_ZC_NOTE).toBe('on loopback the kernel copies every SEND_ZC');
+    expect(engineCountersView(frame(counters({ copiedSends: 5, zeroCopySends: 900 })))!.sends.note).toBeNull();
+  });
+
+  it('errors by op, only the ones that happened', () => {
+    expect(engineCountersView(frame(counters()))!.errors).toEqual({ total: 0, text: 'none' });
+    expect(engineCountersView(frame(counters({ errorsByOp: { accept: 0, recv: 3, send: 1, other: 0 } })))!.errors).toEqual({ total: 4, text: 'recv 3 · send 1' });
+  });
+
+  it('formats ratios with up to three significant digits', () => {
+    expect(formatRatio(1)).toBe('1');
+    expect(formatRatio(0.5)).toBe('0.5');
+    expect(formatRatio(0.0125)).toBe('0.0125');
+    expect(formatRatio(12.34)).toBe('12.3');
+    expect(formatRatio(1234.4)).toBe('1,234');
+    expect(formatRatio(0)).toBe('0');
+    expect(formatRatio(null)).toBe('—');
+  });
+});
