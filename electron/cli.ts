@@ -16,27 +16,43 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { formatKnobValue, knobLabel, LabError, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
 import { LabService } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
+import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
+
+/** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
+const SERVER_DEFAULT_PORT = 7421;
 
 const USAGE = `uring-lab — a lab for kernel-level I/O tuning (io_uring echo server + load generator)
 
 Usage:
   uring-lab run [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
+  uring-lab server [--port P] [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
   uring-lab doctor [--json]
   uring-lab serve [--port P] [--token-file PATH]
 
   run      one measured run of the echo workload (warm-up, then --duration seconds measured);
            --json prints one RunSummary object on stdout
-  doctor   what this machine offers: kernel, io_uring, SQPOLL, taskrun modes, memlock, BTF, tracefs
+  server   the echo server alone, no load, on 127.0.0.1:P (default ${SERVER_DEFAULT_PORT}; 0 picks a free
+           port), for a client of your own. Prints one line when it listens (--json:
+           {"event":"listening","port":P,"pid":N}, N the engine process that serves), then,
+           on SIGINT/SIGTERM or after --duration seconds, its summary (--json: one object with
+           "event":"summary"): connections served, bytes echoed, requests (bytes echoed /
+           load.messageBytes: set it to your client's message size), server CPU, applied and
+           refused knobs. Without --duration it runs until a signal, at most ${SERVER_MAX_DURATION_S / 3600} h.
+           --set takes server.* knobs and load.messageBytes; a second signal exits at once (130)
+  doctor   what this machine offers: kernel, io_uring and each capability a knob needs, memlock,
+           BTF, tracefs, NUMA nodes and CPUs, huge pages; then the knobs it cannot use, and why
   serve    the lab's UI in a browser, on 127.0.0.1 (prints the URL with its access token);
            --token-file keeps the token (created 0600 when missing) so a restarted host keeps
            its URL and an open tab reconnects by itself
 
-Exit codes: 0 completed cleanly; 1 failed or completed with errors; 2 bad input;
+Exit codes: 0 completed cleanly (server: also when ended by SIGINT/SIGTERM); 1 failed or
+completed with errors; 2 bad input (server: also a port in use);
 130 interrupted (SIGINT/SIGTERM; the partial summary is still printed)
 
 Examples:
   uring-lab run --duration 3 --set server.sqpoll.enabled=true --json
-  uring-lab run --set load.connections=8 --set load.messageBytes=4096`;
+  uring-lab run --set load.connections=8 --set load.messageBytes=4096
+  uring-lab server --port 9000 --set server.engine=epoll --set load.messageBytes=4096`;
 
 class UsageError extends LabError {}
 
@@ -52,10 +68,11 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (verb) {
     case 'run': return runCommand(rest);
+    case 'server': return serverCommand(rest);
     case 'doctor': return doctorCommand(rest);
     case 'serve': return serveCommand(rest);
     default:
-      throw usageError(`unknown command "${verb}"`, 'use one of: run, doctor, serve (uring-lab --help)', 'command');
+      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, doctor, serve (uring-lab --help)', 'command');
   }
 }
 
@@ -163,6 +180,123 @@ export function exitCodeFor(summary: RunSummary): number {
   return 0;
 }
 
+/**
+ * `--set` for `uring-lab server`: the server's knobs, and load.messageBytes (the size its
+ * requests are counted in). Other load knobs and the run's window would be silently ignored
+ * by a server with no load, so they are refused (a wrong experiment is worse than an error).
+ */
+export function buildServerProfile(values: { profile?: string; set?: string[] }): Profile {
+  let profile = values.profile ? loadProfileFile(values.profile) : defaultProfile();
+  for (const assignment of values.set ?? []) {
+    const key = String(assignment).split('=')[0].trim();
+    if (key.startsWith('load.') && key !== 'load.messageBytes') {
+      throw usageError(`--set ${oneLineText(key, 80)}: uring-lab server runs no load, so load knobs do not apply to it`, 'drop it; the only load key the server reads is load.messageBytes (the message size its requests are counted in)', key);
+    }
+    if (key.startsWith('duration.')) {
+      throw usageError(`--set ${oneLineText(key, 80)}: uring-lab server has no warm-up or measured window`, 'use --duration SECONDS (without it the server runs until SIGINT/SIGTERM)', key);
+    }
+    const { path, value } = parseSetAssignment(assignment);
+    profile = withKnob(profile, path, value);
+  }
+  return profile;
+}
+
+function parsePort(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(port) || port > 65535) {
+    throw usageError(`--port "${oneLineText(text, 40)}" is not a TCP port`, 'give a number from 0 to 65535 (0 picks a free one)', 'port');
+  }
+  return port;
+}
+
+async function serverCommand(args: string[]): Promise<number> {
+  const { values } = parse('server', args, {
+    port: { type: 'string' }, profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
+  });
+  if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
+  const port = parsePort(values.port as string | undefined, SERVER_DEFAULT_PORT);
+  let durationS: number | null = null;
+  if (values.duration !== undefined) {
+    durationS = Number(values.duration);
+    if (!Number.isFinite(durationS) || durationS < 0.1 || durationS > SERVER_MAX_DURATION_S) {
+      throw usageError(`--duration "${oneLineText(String(values.duration), 40)}" is not a number of seconds between 0.1 and ${SERVER_MAX_DURATION_S}`, 'give the seconds to serve, e.g. --duration 60, or leave it out to serve until SIGINT/SIGTERM', 'duration');
+    }
+  }
+  const profile = buildServerProfile(values as { profile?: string; set?: string[] });
+
+  // A reader that took the listening line and left (`| head -1`) must not crash the server
+  // with EPIPE: it serves on, and its summary goes nowhere.
+  process.stdout.on('error', () => undefined);
+  const server = new ServerOnly({ profile, port, durationS });
+  let stoppedBy: string | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stoppedBy) {
+      // A second signal: out now; the engine process exits with us (it follows its IPC channel).
+      process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the server's summary\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    stoppedBy = signal;
+    server.stop(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let listening: ServerListening;
+    try {
+      listening = await server.start();
+    } catch (err) {
+      throw portError(LabError.from(err), port) ?? err;
+    }
+    process.stdout.write(values.json
+      ? `${JSON.stringify({ event: 'listening', port: listening.port, pid: listening.pid })}\n`
+      : `${oneLineText(`uring-lab server: ${listening.applied.server.engine} echo server listening on 127.0.0.1:${listening.port} (pid ${listening.pid}); ${durationS === null ? `SIGINT/SIGTERM stops it (at most ${SERVER_MAX_DURATION_S / 3600} h)` : `stops after ${durationS} s, or on SIGINT/SIGTERM`}`, 600)}\n`);
+    const summary = await server.ended;
+    process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatServerSummary(summary));
+    const say = (line: string) => process.stderr.write(`uring-lab: ${oneLineText(line, 400)}\n`);
+    if (summary.status === 'failed') {
+      say(`server on port ${summary.port} failed: ${summary.failure?.message ?? 'unknown reason'}${summary.failure?.fix ? `; ${summary.failure.fix}` : ''}`);
+      return 1;
+    }
+    if (summary.serverErrors > 0) {
+      say(`server on port ${summary.port} had ${summary.serverErrors} server errors (failed accepts, receives or sends; peer resets are not counted)`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** A refused bind is bad input (the port the user chose), named by its flag, with the fix. */
+function portError(error: LabError, port: number): UsageError | null {
+  if (error.code === 'EADDRINUSE') {
+    return usageError(`--port ${port}: 127.0.0.1:${port} is already in use (EADDRINUSE)`, `pick another port, --port 0 for a free one, or stop what listens there (ss -ltnp 'sport = :${port}')`, 'port');
+  }
+  if (error.code === 'EACCES') {
+    return usageError(`--port ${port}: binding 127.0.0.1:${port} was refused (EACCES: ports below 1024 need CAP_NET_BIND_SERVICE)`, 'use a port from 1024 up, or --port 0 for a free one', 'port');
+  }
+  return null;
+}
+
+function formatServerSummary(s: ServerSummary): string {
+  const server = s.applied.server;
+  const lines = [
+    `server 127.0.0.1:${s.port} (pid ${s.pid}) — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}, ended by ${s.endedBy}, after ${s.servedS.toFixed(2)} s`,
+    `  connections  ${fmtInt(s.connectionsServed)} served (at most ${s.peakOpenConnections} open at once, ${s.openConnectionsAtStop} open at the stop)${s.workers.length > 1 ? `; per worker ${s.workers.map((w) => w.accepted).join(' / ')}` : ''}`,
+    `  echoed       ${fmtInt(s.bytesEchoed)} bytes = ${fmtInt(s.requests)} requests of ${s.messageBytes} B (bytes, not messages: load.messageBytes sets the size)`,
+    `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}`,
+    `  server CPU   ${fmtInt(s.serverCpuNs)} ns${s.serverCpuNsPerReq === null ? '' : ` = ${fmtInt(s.serverCpuNsPerReq)} ns/request`} (server thread + io_uring helpers); engine process ${fmtInt(s.engineProcessCpuNs)} ns`,
+    `  errors       ${s.serverErrors} server errors${s.serverErrors > 0 ? ` (accept ${s.serverErrorsByOp.accept}, recv ${s.serverErrorsByOp.recv}, send ${s.serverErrorsByOp.send}, other ${s.serverErrorsByOp.other})` : ''}, ${s.enobufs} ENOBUFS, ${s.counters.cqOverflows} CQ overflows`,
+    server.engine === 'io_uring'
+      ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
+      : `  server       ${server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
+  ];
+  for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
+  return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
+}
+
 async function doctorCommand(args: string[]): Promise<number> {
   const { values } = parse('doctor', args, { json: { type: 'boolean' } });
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
@@ -238,6 +372,11 @@ function formatDoctor(report: DoctorReport): string {
     const why = `      ${c.reason}`;
     return c.fix && c.ok !== true ? `${head}\n${why}\n      fix: ${c.fix}` : `${head}\n${why}`;
   });
+  // The knobs this machine cannot use (the UI disables them with the same words), and notes.
+  const unusable = report.knobs.filter((k) => k.available !== true);
+  if (unusable.length) lines.push('', 'Knobs this machine cannot use (NO) or the doctor could not check (?):');
+  for (const k of unusable) lines.push(`${k.available === false ? 'NO ' : '?  '} ${knobLabel(k.path)} (${k.path})\n      ${k.reason ?? ''}${k.fix ? `\n      fix: ${k.fix}` : ''}`);
+  for (const k of report.knobs.filter((k) => k.available && k.note)) lines.push(`note ${knobLabel(k.path)} (${k.path}): ${k.note}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -13,8 +13,8 @@ const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
 interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[]): { child: ChildProcess; done: Promise<Finished> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], options: { detached?: boolean } = {}): { child: ChildProcess; done: Promise<Finished> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => { stdout += d; });
@@ -65,6 +65,26 @@ describe('uring-lab run exit codes', () => {
     expect(s.requests).toBeGreaterThan(0);
     expect(s.measuredS).toBeLessThan(10);
     expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+  });
+
+  it('Ctrl-C at a terminal (SIGINT to the whole process group) still ends in an orderly interruption', async () => {
+    // The CLI leads its own group here, as a shell's foreground job does; the terminal's SIGINT
+    // reaches every process in it. The engine has a group of its own (forkEngine), so only the
+    // CLI gets it and stops the engine in order; `uring-lab server`'s test shows the crash an
+    // engine in the CLI's group would have been.
+    const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json'], { detached: true });
+    const engine = await enginePidOf(child.pid!);
+    await sleep(1500);
+    process.kill(-child.pid!, 'SIGINT');
+    const r = await done;
+    expect(r.code).toBe(130);
+    const s = summaryOf(r);
+    expect(s.status).toBe('interrupted');
+    expect(s.failure?.code).not.toBe('ENGINE_CRASHED');
+    expect(s.requests).toBeGreaterThan(0);
+    expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+    await sleep(500);
+    expect(() => process.kill(engine, 0)).toThrow(); // and it ended with its host
   });
 
   it('SIGTERM is an interruption too: exit 130', async () => {

@@ -36,9 +36,15 @@ export type EngineSpawner = () => EngineChannel;
 
 export const ENGINE_ENTRY = path.join(__dirname, '..', '..', 'engine', 'main.js');
 
-/** child_process.fork transport: the default everywhere but inside Electron. */
+/**
+ * child_process.fork transport: the default everywhere but inside Electron. The engine gets a
+ * process group of its own: Ctrl-C at a terminal signals the whole foreground group, and an
+ * engine killed by that SIGINT would lose the counts since its last snapshot and turn the
+ * host's orderly stop (it gets the same signal) into a crash. The engine still ends with its
+ * host: it shuts down when its IPC channel closes (the host exited, even by SIGKILL).
+ */
 export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
-  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', detached: true });
   // A send racing the child's exit fails asynchronously; the exit handler reports the fault.
   child.on('error', () => undefined);
   return {

@@ -1,0 +1,324 @@
+/**
+ * `uring-lab server` from real processes: the CLI's engine serves a client that shares no
+ * code with the lab (plain Node sockets), byte-exact; the listening line names the port and
+ * the engine process whose threads serve; SIGTERM/SIGINT or --duration end it with its
+ * server-side summary and exit 0; bad input and a port in use are one line and exit 2.
+ */
+import { describe, expect, it } from 'vitest';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { connectTo, readExactly } from '../native/socketClient';
+import type { ServerSummary } from '../../electron/host/serverOnly';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+
+interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+interface Started {
+  child: ChildProcess;
+  done: Promise<Finished>;
+  /** Resolves with the first stdout line (the listening line), or rejects if the CLI exits first. */
+  firstLine: Promise<string>;
+}
+
+function startCli(args: string[], options: { detached?: boolean } = {}): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
+  let stdout = '';
+  let stderr = '';
+  let lineWaiter: ((line: string) => void) | null = null;
+  const firstLine = new Promise<string>((resolve, reject) => {
+    lineWaiter = resolve;
+    child.on('exit', (code) => reject(new Error(`exited (${code}) before a line: ${stderr}`)));
+  });
+  firstLine.catch(() => undefined);
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+    const nl = stdout.indexOf('\n');
+    if (nl >= 0 && lineWaiter) { lineWaiter(stdout.slice(0, nl)); lineWaiter = null; }
+  });
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done, firstLine };
+}
+
+function runCli(args: string[]): Promise<Finished> {
+  return startCli(args).done;
+}
+
+function expectOneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^uring-lab: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines[0].length).toBeLessThan(1200);
+}
+
+function summaryOf(r: Finished): ServerSummary {
+  const lines = r.stdout.trim().split('\n');
+  expect(lines, r.stdout).toHaveLength(2);
+  return JSON.parse(lines[1]) as ServerSummary;
+}
+
+/** The threads of a process: tid, name (comm) and CPU time in ns (schedstat: ns resolution). */
+function threadsOf(pid: number): Array<{ tid: number; comm: string; cpuNs: number }> {
+  const threads = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const cpuNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      threads.push({ tid: Number(tid), comm, cpuNs });
+    } catch { /* the thread exited meanwhile */ }
+  }
+  return threads;
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** Echoes `perConnection` random bytes over each of `connections` sockets; checks them byte for byte. */
+async function echoThrough(port: number, connections: number, perConnection: number, chunk = 16 * 1024): Promise<void> {
+  await Promise.all(Array.from({ length: connections }, async () => {
+    const sock = await connectTo(port);
+    try {
+      for (let sent = 0; sent < perConnection; sent += chunk) {
+        const data = randomBytes(Math.min(chunk, perConnection - sent));
+        const echoed = readExactly(sock, data.length, { exact: false });
+        sock.write(data);
+        expect((await echoed).equals(data)).toBe(true);
+      }
+    } finally {
+      sock.destroy();
+    }
+  }));
+}
+
+const MiB = 1024 * 1024;
+
+describe('uring-lab server', () => {
+  for (const engine of ['io_uring', 'epoll'] as const) {
+    it(`${engine}: serves an external plain-socket client byte-exact; SIGTERM ends it with its summary, exit 0`, async () => {
+      const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', `server.engine=${engine}`, '--set', 'load.messageBytes=4096']);
+      const listening = JSON.parse(await cli.firstLine) as { event: string; port: number; pid: number };
+      // Exactly these keys: scripts parse this line.
+      expect(Object.keys(listening)).toEqual(['event', 'port', 'pid']);
+      expect(listening.event).toBe('listening');
+      expect(listening.port).toBeGreaterThan(0);
+      // The pid is the engine process (the CLI's child), not the CLI.
+      expect(listening.pid).not.toBe(cli.child.pid);
+      expect(parentOf(listening.pid)).toBe(cli.child.pid);
+
+      // The listening pid's threads include the server's: the engine names it uring-srv-0.
+      const serverThread = () => threadsOf(listening.pid).find((t) => t.comm === 'uring-srv-0');
+      const before = serverThread();
+      expect(before, threadsOf(listening.pid).map((t) => t.comm).join(',')).toBeDefined();
+      const connections = 4;
+      await echoThrough(listening.port, connections, MiB / connections);
+      // A second round on fresh connections: the server keeps accepting.
+      await echoThrough(listening.port, 2, 64 * 1024);
+      // And that thread is the one that did the echoing: it ran meanwhile.
+      const after = serverThread();
+      expect(after!.tid).toBe(before!.tid);
+      expect(after!.cpuNs).toBeGreaterThan(before!.cpuNs);
+
+      // One connection left open across a few snapshots: the summary sees it open at the stop.
+      const idle = await connectTo(listening.port);
+      await new Promise((r) => setTimeout(r, 800));
+      cli.child.kill('SIGTERM');
+      const r = await cli.done;
+      idle.destroy();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      const s = summaryOf(r);
+      expect(s.event).toBe('summary');
+      expect(s.status).toBe('completed');
+      expect(s.endedBy).toBe('SIGTERM');
+      expect(s.failure).toBeNull();
+      expect(s.port).toBe(listening.port);
+      expect(s.pid).toBe(listening.pid);
+      expect(s.connectionsServed).toBe(connections + 2 + 1);
+      expect(s.workers).toEqual([{ tid: before!.tid, accepted: connections + 2 + 1 }]);
+      expect(s.openConnectionsAtStop).toBe(1);
+      const sent = MiB + 2 * 64 * 1024;
+      expect(s.bytesEchoed).toBeGreaterThanOrEqual(sent);
+      expect(s.messageBytes).toBe(4096);
+      expect(s.bytesEchoed).toBe(sent); // nothing but our bytes, each echoed once
+      expect(s.requests).toBe(Math.floor(s.bytesEchoed / 4096));
+      expect(s.counters.recvs).toBeGreaterThan(0);
+      expect(s.counters.sends).toBeGreaterThan(0);
+      expect(s.counters.enters).toBeGreaterThan(0);
+      expect(s.requestsNote).toMatch(/byte stream/);
+      expect(s.serverCpuNs).toBeGreaterThan(0);
+      expect(s.serverCpuNsPerReq).toBeCloseTo(s.serverCpuNs / s.requests, 6);
+      expect(s.engineProcessCpuNs).toBeGreaterThanOrEqual(s.serverCpuNs);
+      expect(s.peakOpenConnections).toBeGreaterThanOrEqual(1);
+      expect(s.serverErrors).toBe(0);
+      expect(s.applied.server.engine).toBe(engine);
+      expect(Array.isArray(s.rejected)).toBe(true);
+      expect(s.servedS).toBeGreaterThan(0);
+      expect(s.servedS).toBeLessThan(30);
+      // The engine process went with it.
+      expect(() => process.kill(listening.pid, 0)).toThrow();
+    });
+  }
+
+  it('server.rings=2: two serving threads on one port, connections summed over them and listed per worker', async () => {
+    const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', 'server.rings=2']);
+    const listening = JSON.parse(await cli.firstLine) as { port: number; pid: number };
+    const names = threadsOf(listening.pid).map((t) => t.comm);
+    expect(names).toContain('uring-srv-0');
+    expect(names).toContain('uring-srv-1');
+    await echoThrough(listening.port, 16, 1024);
+    cli.child.kill('SIGTERM');
+    const r = await cli.done;
+    expect(r.code, r.stderr).toBe(0);
+    const s = summaryOf(r);
+    expect(s.applied.server.rings).toBe(2);
+    expect(s.connectionsServed).toBe(16);
+    expect(s.workers).toHaveLength(2);
+    expect(s.workers[0].accepted + s.workers[1].accepted).toBe(16);
+    expect(s.bytesEchoed).toBe(16 * 1024);
+  });
+
+  it('a second signal exits at once (130, no summary) while the first waits for a stuck engine', async () => {
+    const cli = startCli(['server', '--json', '--port', '0', '--duration', '30']);
+    const listening = JSON.parse(await cli.firstLine) as { pid: number };
+    // A stopped engine cannot answer the stop the first signal asks for.
+    process.kill(listening.pid, 'SIGSTOP');
+    try {
+      cli.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      cli.child.kill('SIGTERM');
+      const r = await cli.done;
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(r.code).toBe(130);
+      expect(r.stdout.trim().split('\n')).toHaveLength(1); // the listening line only
+      expectOneErrorLine(r.stderr, /SIGTERM again, exiting without waiting/);
+    } finally {
+      // Its host is gone: resumed, the engine sees its IPC channel closed and exits.
+      process.kill(listening.pid, 'SIGCONT');
+    }
+    for (let i = 0; i < 100; i++) {
+      try { process.kill(listening.pid, 0); } catch { return; }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`engine ${listening.pid} outlived its host by 10 s`);
+  });
+
+  it('an engine failure is exit 1 with the summary still printed: engine killed, or hung (SIGSTOP, found by the watchdog)', async () => {
+    for (const [signal, code] of [['SIGKILL', 'ENGINE_CRASHED'], ['SIGSTOP', 'ENGINE_UNRESPONSIVE']] as const) {
+      const cli = startCli(['server', '--json', '--port', '0', '--duration', '30']);
+      const listening = JSON.parse(await cli.firstLine) as { port: number; pid: number };
+      await echoThrough(listening.port, 1, 8192);
+      await new Promise((r) => setTimeout(r, 600)); // a snapshot has counted it
+      process.kill(listening.pid, signal);
+      const r = await cli.done;
+      // Either way the engine process is gone (a hung one was killed by the watchdog).
+      expect(() => process.kill(listening.pid, 0)).toThrow();
+      expect(r.code, `${signal}: ${r.stderr}`).toBe(1);
+      const s = summaryOf(r);
+      expect(s.status).toBe('failed');
+      expect(s.failure?.code).toBe(code);
+      expect(s.bytesEchoed).toBe(8192);
+      expectOneErrorLine(r.stderr, new RegExp(`server on port ${listening.port} failed: engine process`));
+    }
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) ends it the same way: summary, exit 0 (plain output: a human line with port and pid)', async () => {
+    // The CLI leads its own group, as a shell's foreground job does, and the terminal's SIGINT
+    // goes to the group: the engine, in a group of its own, must not die of it (that would be
+    // ENGINE_CRASHED and exit 1) but be stopped in order by the CLI.
+    const cli = startCli(['server', '--port', '0', '--duration', '30'], { detached: true });
+    const line = await cli.firstLine;
+    const m = /listening on 127\.0\.0\.1:(\d+) \(pid (\d+)\)/.exec(line);
+    expect(m, line).not.toBeNull();
+    await echoThrough(Number(m![1]), 1, 4096);
+    process.kill(-cli.child.pid!, 'SIGINT');
+    const r = await cli.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/completed, ended by SIGINT/);
+    expect(r.stdout).toMatch(/connections {2}1 served/);
+  });
+
+  it('--duration 1 ends by itself: exit 0, the summary says so', async () => {
+    const t0 = Date.now();
+    const r = await runCli(['server', '--json', '--port', '0', '--duration', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = summaryOf(r);
+    expect(s.status).toBe('completed');
+    expect(s.endedBy).toMatch(/duration \(1 s\)/);
+    expect(s.servedS).toBeGreaterThanOrEqual(0.95);
+    expect(s.servedS).toBeLessThan(3);
+    expect(s.connectionsServed).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it('--profile FILE: its server knobs apply and its load.messageBytes counts requests; its run window is not used', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'uring-lab-server-'));
+    const file = path.join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify({
+      kind: 'uring-lab/profile', schemaVersion: 1, name: 'server-test', server: { engine: 'epoll' },
+      load: { connections: 500, messageBytes: 512 }, duration: { warmupS: 0, measureS: 600 },
+    }));
+    try {
+      const cli = startCli(['server', '--json', '--port', '0', '--duration', '0.5', '--profile', file]);
+      const listening = JSON.parse(await cli.firstLine) as { port: number };
+      await echoThrough(listening.port, 1, 2048, 512);
+      const r = await cli.done;
+      expect(r.code, r.stderr).toBe(0);
+      const s = summaryOf(r);
+      expect(s.profileName).toBe('server-test');
+      expect(s.applied.server.engine).toBe('epoll');
+      expect(s.messageBytes).toBe(512);
+      expect(s.bytesEchoed).toBe(2048);
+      expect(s.requests).toBe(4);
+      // No load of its own despite load.connections 500: only our one connection came in.
+      expect(s.connectionsServed).toBe(1);
+      expect(s.servedS).toBeLessThan(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bad input is one line naming the field and exit 2, nothing started', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--port', '70000'], /--port "70000" is not a TCP port/],
+      [['--port', '-1'], /port/],
+      [['--port', ''], /--port "" is not a TCP port/],
+      [['--duration', 'x'], /--duration "x"/],
+      [['--duration', '100000'], /--duration "100000" .* between 0\.1 and 86400/],
+      [['--set', 'load.connections=8'], /load\.connections: uring-lab server runs no load/],
+      [['--set', 'duration.measureS=3'], /use --duration/],
+      [['--set', 'server.sqpol.enabled=true'], /unknown profile key "server\.sqpol"/],
+      [['--set', 'server.ringEntries=1000'], /server\.ringEntries/],
+      [['--profile', '/nonexistent/profile.json'], /profile/],
+      [['--bogus'], /unknown option '--bogus'/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await runCli(['server', '--json', ...args]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expectOneErrorLine(r.stderr, pattern);
+    }
+  });
+
+  it('a port in use is bad input: one line naming --port, EADDRINUSE and the fix, exit 2', async () => {
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const r = await runCli(['server', '--json', '--port', String(port), '--duration', '5']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expectOneErrorLine(r.stderr, new RegExp(`--port ${port}: 127\\.0\\.0\\.1:${port} is already in use \\(EADDRINUSE\\); .*--port 0`));
+    } finally {
+      holder.close();
+    }
+  });
+});
