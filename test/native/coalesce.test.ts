@@ -78,8 +78,13 @@ describe('ordered coalescing over 2 KiB provided buffers', () => {
 
   it('keeps order on several pipelining connections while the buffer ring runs dry (ENOBUFS)', async () => {
     const { port } = native.start(config({ load: { connections: 0 }, bufferRing: { size: 2048, count: 16, incremental: false } }));
-    const socks = await Promise.all(Array.from({ length: 6 }, () => connectTo(port)));
+    // 16 connections: each may hold at most an eighth of the pool (the per-connection cap, ~2
+    // buffers here) before its recv is paused, so only many connections at once run it dry.
+    const socks = await Promise.all(Array.from({ length: 16 }, () => connectTo(port)));
     try {
+      // The server sleeps 200 ms on its next wake-up (the first data): meanwhile every socket's
+      // data queues up, so once it runs, the multishot recvs drain the 16 buffers at once.
+      native.debugPauseServer(200);
       await Promise.all(socks.map((s) => pipelined(s, Array.from({ length: 24 }, () => randomBytes(4096)))));
     } finally {
       for (const s of socks) s.destroy();
