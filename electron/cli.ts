@@ -3,13 +3,14 @@
  * `uring-lab` command line: the lab without a window. Verbs, flags and exit codes are a
  * contract that users' scripts rely on (DESIGN.md):
  *   0   the run completed cleanly;
- *   1   the run failed, or completed with errors or with another lab run sharing the machine
+ *   1   the run failed, or completed with errors, timeouts or with another lab run sharing the machine
  *       (one line on stderr; with --json the summary is still printed, with status/failure);
  *   2   bad input: one line naming the field and the fix; nothing started;
  *   130 interrupted by SIGINT/SIGTERM: the run was stopped cleanly and its partial summary
  *       printed with status "interrupted".
  * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
+import { isIPv4 } from 'node:net';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -17,6 +18,7 @@ import { formatKnobValue, knobLabel, LabError, oneLineText, Profile, RunSummary,
 import { LabService } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
+import { parseTarget, probeTarget, resolveTarget, targetConnectError } from './host/loadOnly';
 
 /** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
 const SERVER_DEFAULT_PORT = 7421;
@@ -25,20 +27,29 @@ const USAGE = `uring-lab — a lab for kernel-level I/O tuning (io_uring echo se
 
 Usage:
   uring-lab run [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
-  uring-lab server [--port P] [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
+  uring-lab server [--port P] [--bind ADDR] [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
+  uring-lab load --target HOST:PORT [--profile FILE] [--set load.*=value]... [--duration SECONDS] [--json]
   uring-lab doctor [--json]
   uring-lab serve [--port P] [--token-file PATH]
 
   run      one measured run of the echo workload (warm-up, then --duration seconds measured);
            --json prints one RunSummary object on stdout
   server   the echo server alone, no load, on 127.0.0.1:P (default ${SERVER_DEFAULT_PORT}; 0 picks a free
-           port), for a client of your own. Prints one line when it listens (--json:
-           {"event":"listening","port":P,"pid":N}, N the engine process that serves), then,
+           port), for a client of your own; --bind ADDR listens on that IPv4 address instead
+           (0.0.0.0: every interface, for a uring-lab load on another host). Prints one line
+           when it listens (--json:
+           {"event":"listening","port":P,"pid":N}, N the engine process that serves; with
+           --bind also "address"), then,
            on SIGINT/SIGTERM or after --duration seconds, its summary (--json: one object with
            "event":"summary"): connections served, bytes echoed, requests (bytes echoed /
            load.messageBytes: set it to your client's message size), server CPU, applied and
            refused knobs. Without --duration it runs until a signal, at most ${SERVER_MAX_DURATION_S / 3600} h.
            --set takes server.* knobs and load.messageBytes; a second signal exits at once (130)
+  load     the load alone against a TCP echo server that is not this lab's (uring-lab server
+           on another host, or anyone's): HOST is an IPv4 address or a name resolving to one.
+           Warm-up, then --duration seconds measured, like run; --json prints one RunSummary
+           with "target" set and the server-side fields null (serverCpuNsPerReq, engine): the
+           server is not ours to measure. --set takes load.* and duration.* keys, not server.*
   doctor   what this machine offers: kernel, io_uring and each capability a knob needs, memlock,
            BTF, tracefs, NUMA nodes and CPUs, huge pages; then the knobs it cannot use, and why
   serve    the lab's UI in a browser, on 127.0.0.1 (prints the URL with its access token);
@@ -46,13 +57,15 @@ Usage:
            its URL and an open tab reconnects by itself
 
 Exit codes: 0 completed cleanly (server: also when ended by SIGINT/SIGTERM); 1 failed or
-completed with errors; 2 bad input (server: also a port in use);
+completed with errors (load: also a --target that refuses or does not answer); 2 bad input
+(server: also a port in use; load: a malformed or unresolvable --target, a server.* --set);
 130 interrupted (SIGINT/SIGTERM; the partial summary is still printed)
 
 Examples:
   uring-lab run --duration 3 --set server.sqpoll.enabled=true --json
   uring-lab run --set load.connections=8 --set load.messageBytes=4096
-  uring-lab server --port 9000 --set server.engine=epoll --set load.messageBytes=4096`;
+  uring-lab server --port 9000 --set server.engine=epoll --set load.messageBytes=4096
+  uring-lab load --target 10.0.0.2:9000 --duration 5 --set load.connections=16 --json`;
 
 class UsageError extends LabError {}
 
@@ -69,10 +82,11 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'run': return runCommand(rest);
     case 'server': return serverCommand(rest);
+    case 'load': return loadCommand(rest);
     case 'doctor': return doctorCommand(rest);
     case 'serve': return serveCommand(rest);
     default:
-      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, doctor, serve (uring-lab --help)', 'command');
+      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, load, doctor, serve (uring-lab --help)', 'command');
   }
 }
 
@@ -168,6 +182,10 @@ export function exitCodeFor(summary: RunSummary): number {
     say(`run ${summary.runId} completed with ${summary.errors} errors (failed connections or mismatched echoes); its numbers exclude them`);
     return 1;
   }
+  if ((summary.timeouts ?? 0) > 0) {
+    say(`run ${summary.runId} completed with ${summary.timeouts} requests timed out (older than load.timeoutMs; their connections were abandoned); its numbers exclude them`);
+    return 1;
+  }
   if (summary.contention.otherRuns.length > 0) {
     const other = summary.contention.otherRuns[0];
     say(`run ${summary.runId} shared this machine with another uring-lab run (pid ${other.pid}${summary.contention.otherRuns.length > 1 ? ` and ${summary.contention.otherRuns.length - 1} more` : ''}): its numbers are not its own; run one at a time`);
@@ -198,7 +216,88 @@ export function buildServerProfile(values: { profile?: string; set?: string[] })
     const { path, value } = parseSetAssignment(assignment);
     profile = withKnob(profile, path, value);
   }
+  // The storage workload runs no server at all: `uring-lab run` is its verb.
+  if (profile.workload !== 'echo') {
+    throw usageError(`workload "${profile.workload}": uring-lab server runs the echo server only`, 'use `uring-lab run --set workload=storage` for the storage workload', 'workload');
+  }
   return profile;
+}
+
+/**
+ * `--set` for `uring-lab load`: the load's knobs and the run's window. The server is someone
+ * else's, so a server.* key would be silently ignored: refused (exit 2), as `uring-lab server`
+ * refuses load.* keys. A profile file's server part is carried as requested (`applied`), unused.
+ */
+export function buildLoadProfile(values: { profile?: string; set?: string[]; duration?: string }): Profile {
+  for (const assignment of values.set ?? []) {
+    const key = String(assignment).split('=')[0].trim();
+    if (key === 'server' || key.startsWith('server.')) {
+      throw usageError(`--set ${oneLineText(key, 80)}: uring-lab load runs no server (the server at --target is not this lab's), so server knobs do not apply to it`, 'drop it, and set the server\'s knobs where it runs (uring-lab server --set ... on that host)', key);
+    }
+  }
+  const profile = buildRunProfile(values);
+  // Only the echo workload over the network has a meaning against a remote echo server.
+  const shape = profile as unknown as { workload?: string; topology?: string };
+  if (shape.workload !== undefined && shape.workload !== 'echo') {
+    throw usageError(`workload "${oneLineText(String(shape.workload), 40)}": uring-lab load drives a TCP echo server only`, 'use the echo workload (workload=echo), or `uring-lab run` for the others', 'workload');
+  }
+  if (shape.topology !== undefined && shape.topology !== 'loopback') {
+    throw usageError(`topology "${oneLineText(String(shape.topology), 40)}": uring-lab load connects to --target over this host's network; it sets up no topology`, 'leave topology at loopback (the target decides where the server is)', 'topology');
+  }
+  return profile;
+}
+
+async function loadCommand(args: string[]): Promise<number> {
+  const { values } = parse('load', args, {
+    target: { type: 'string' }, profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
+  });
+  if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
+  const parsed = parseTarget(values.target as string | undefined);
+  const profile = buildLoadProfile(values as { profile?: string; set?: string[]; duration?: string });
+  const target = await resolveTarget(parsed);
+  // Fail fast, in one line, where nothing listens or nothing answers (see loadOnly.ts).
+  await probeTarget(target);
+
+  const lab = new LabService();
+  let interruptedBy: string | null = null;
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (interruptedBy) {
+      process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the run to stop\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    interruptedBy = signal;
+    void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  try {
+    const terminal = new Promise<TerminalEvent>((resolve) => {
+      lab.onEvent((event) => {
+        if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') resolve(event);
+        if (event.type === 'frame' && !values.json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
+          process.stderr.write(`\r  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
+        }
+      });
+    });
+    try {
+      await lab.startLoad({ profile, target });
+    } catch (err) {
+      // The engine's connects were refused after the probe's succeeded (the server went away).
+      const error = LabError.from(err);
+      if (/^E(CONNREFUSED|TIMEDOUT|HOSTUNREACH|NETUNREACH|CONNRESET)$/.test(error.code)) {
+        throw targetConnectError(`${target.host}:${target.port}`, error.code, error.message);
+      }
+      throw error;
+    }
+    const summary = (await terminal).summary;
+    if (process.stderr.isTTY && !values.json) process.stderr.write('\n');
+    process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    return exitCodeFor(summary);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await lab.close();
+  }
 }
 
 function parsePort(text: string | undefined, fallback: number): number {
@@ -212,10 +311,15 @@ function parsePort(text: string | undefined, fallback: number): number {
 
 async function serverCommand(args: string[]): Promise<number> {
   const { values } = parse('server', args, {
-    port: { type: 'string' }, profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
+    port: { type: 'string' }, bind: { type: 'string' }, profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
   });
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
   const port = parsePort(values.port as string | undefined, SERVER_DEFAULT_PORT);
+  const bind = values.bind === undefined ? null : String(values.bind);
+  if (bind !== null && !isIPv4(bind)) {
+    throw usageError(`--bind "${oneLineText(bind, 60)}" is not an IPv4 address`, 'give one of this host\'s IPv4 addresses, or 0.0.0.0 for every interface (ip -4 addr lists them)', 'bind');
+  }
+  const address = bind ?? '127.0.0.1';
   let durationS: number | null = null;
   if (values.duration !== undefined) {
     durationS = Number(values.duration);
@@ -228,7 +332,7 @@ async function serverCommand(args: string[]): Promise<number> {
   // A reader that took the listening line and left (`| head -1`) must not crash the server
   // with EPIPE: it serves on, and its summary goes nowhere.
   process.stdout.on('error', () => undefined);
-  const server = new ServerOnly({ profile, port, durationS });
+  const server = new ServerOnly({ profile, port, durationS, bind });
   let stoppedBy: string | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stoppedBy) {
@@ -246,11 +350,12 @@ async function serverCommand(args: string[]): Promise<number> {
     try {
       listening = await server.start();
     } catch (err) {
-      throw portError(LabError.from(err), port) ?? err;
+      throw portError(LabError.from(err), port, address) ?? err;
     }
     process.stdout.write(values.json
-      ? `${JSON.stringify({ event: 'listening', port: listening.port, pid: listening.pid })}\n`
-      : `${oneLineText(`uring-lab server: ${listening.applied.server.engine} echo server listening on 127.0.0.1:${listening.port} (pid ${listening.pid}); ${durationS === null ? `SIGINT/SIGTERM stops it (at most ${SERVER_MAX_DURATION_S / 3600} h)` : `stops after ${durationS} s, or on SIGINT/SIGTERM`}`, 600)}\n`);
+      // The contract's line; `address` only with --bind (the default is 127.0.0.1).
+      ? `${JSON.stringify(bind === null ? { event: 'listening', port: listening.port, pid: listening.pid } : { event: 'listening', port: listening.port, pid: listening.pid, address: listening.address })}\n`
+      : `${oneLineText(`uring-lab server: ${listening.applied.server.engine} echo server listening on ${listening.address}:${listening.port} (pid ${listening.pid}); ${durationS === null ? `SIGINT/SIGTERM stops it (at most ${SERVER_MAX_DURATION_S / 3600} h)` : `stops after ${durationS} s, or on SIGINT/SIGTERM`}`, 600)}\n`);
     const summary = await server.ended;
     process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatServerSummary(summary));
     const say = (line: string) => process.stderr.write(`uring-lab: ${oneLineText(line, 400)}\n`);
@@ -270,12 +375,15 @@ async function serverCommand(args: string[]): Promise<number> {
 }
 
 /** A refused bind is bad input (the port the user chose), named by its flag, with the fix. */
-function portError(error: LabError, port: number): UsageError | null {
+function portError(error: LabError, port: number, address = '127.0.0.1'): UsageError | null {
+  if (error.code === 'EADDRNOTAVAIL') {
+    return usageError(`--bind ${address}: this host has no such address (EADDRNOTAVAIL)`, 'give one of this host\'s IPv4 addresses (ip -4 addr), or 0.0.0.0 for every interface', 'bind');
+  }
   if (error.code === 'EADDRINUSE') {
-    return usageError(`--port ${port}: 127.0.0.1:${port} is already in use (EADDRINUSE)`, `pick another port, --port 0 for a free one, or stop what listens there (ss -ltnp 'sport = :${port}')`, 'port');
+    return usageError(`--port ${port}: ${address}:${port} is already in use (EADDRINUSE)`, `pick another port, --port 0 for a free one, or stop what listens there (ss -ltnp 'sport = :${port}')`, 'port');
   }
   if (error.code === 'EACCES') {
-    return usageError(`--port ${port}: binding 127.0.0.1:${port} was refused (EACCES: ports below 1024 need CAP_NET_BIND_SERVICE)`, 'use a port from 1024 up, or --port 0 for a free one', 'port');
+    return usageError(`--port ${port}: binding ${address}:${port} was refused (EACCES: ports below 1024 need CAP_NET_BIND_SERVICE)`, 'use a port from 1024 up, or --port 0 for a free one', 'port');
   }
   return null;
 }
@@ -283,7 +391,7 @@ function portError(error: LabError, port: number): UsageError | null {
 function formatServerSummary(s: ServerSummary): string {
   const server = s.applied.server;
   const lines = [
-    `server 127.0.0.1:${s.port} (pid ${s.pid}) — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}, ended by ${s.endedBy}, after ${s.servedS.toFixed(2)} s`,
+    `server ${s.address}:${s.port} (pid ${s.pid}) — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}, ended by ${s.endedBy}, after ${s.servedS.toFixed(2)} s`,
     `  connections  ${fmtInt(s.connectionsServed)} served (at most ${s.peakOpenConnections} open at once, ${s.openConnectionsAtStop} open at the stop)${s.workers.length > 1 ? `; per worker ${s.workers.map((w) => w.accepted).join(' / ')}` : ''}`,
     `  echoed       ${fmtInt(s.bytesEchoed)} bytes = ${fmtInt(s.requests)} requests of ${s.messageBytes} B (bytes, not messages: load.messageBytes sets the size)`,
     `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}`,
@@ -345,12 +453,18 @@ function formatSummary(s: RunSummary): string {
   const pct = (r: number | null) => (r === null ? '' : ` ${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`);
   const lines = [
     `run ${s.runId} — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}${s.failure ? ` (${s.failure.code}: ${s.failure.message})` : ''}`,
-    `  throughput   ${fmtInt(s.throughputRps)} req/s over ${s.measuredS.toFixed(2)} s (${fmtInt(s.requests)} requests, ${s.errors} errors)${s.phases.length > 1 ? `, all ${s.phases.length} phases` : ''}`,
+    `  throughput   ${fmtInt(s.throughputRps)} req/s${s.offeredRps ? ` of ${fmtInt(s.offeredRps)} offered (open loop)` : ''} over ${s.measuredS.toFixed(2)} s (${fmtInt(s.requests)} requests, ${s.errors} errors${s.timeouts ? `, ${s.timeouts} timeouts` : ''})${s.phases.length > 1 ? `, all ${s.phases.length} phases` : ''}`,
     `  latency µs   p50 ${s.latencyUs.p50}  p90 ${s.latencyUs.p90}  p99 ${s.latencyUs.p99}  p99.9 ${s.latencyUs.p999}  max ${s.latencyUs.max}`,
-    `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
+    s.offeredRps
+      ? `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (open loop: latency is from intended send times, nothing to correct)`
+      : `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
-    s.applied.server.engine === 'io_uring'
+    s.storage
+      ? `  storage      ${s.storage.pattern} ${s.storage.blockBytes} B × QD ${s.storage.queueDepth} × ${s.storage.jobs} job${s.storage.jobs === 1 ? '' : 's'}: ${fmtInt(s.throughputRps)} IOPS, ${(s.storage.bytesPerS / 1048576).toFixed(1)} MiB/s on ${s.storage.device || 'an unknown device'}, ${s.storage.path}${s.storage.labCreated ? ` (the lab's test file${s.storage.deleted ? ', deleted' : ', NOT deleted'})` : ''}${s.storage.verified ? ', every read checked' : ''}; ring flags ${s.ring.flags.join('|') || 'none'}`
+      : s.target
+      ? `  target       ${s.target.host === s.target.address ? '' : `${s.target.host} = `}${s.target.address}:${s.target.port}, an echo server not run by this lab: no server-side numbers`
+      : s.applied.server.engine === 'io_uring'
       ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', s.applied.server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
       : `  server       ${s.applied.server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
   ];

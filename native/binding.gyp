@@ -27,6 +27,7 @@
         "src/loads/echo_load.c",
         "src/loads/echo_load_request.c",
         "src/loads/loads.c",
+        "src/loads/storage_load.c",
         "src/servers/epoll_echo.c",
         "src/servers/epoll_echo_conn.c",
         "src/servers/servers.c",

@@ -158,13 +158,39 @@ export interface ServerConfig {
   directDescriptors: EchoPathSettings['directDescriptors'];
 }
 
-/** The load subtree of an EngineConfig: a profile's `load` (its `mode` is implied: closed loop). */
+/** The load subtree of an EngineConfig: a profile's `load`. */
 export interface LoadConfig {
-  /** Closed-loop connections; 0 runs the server only (for an external client). */
+  /** Load connections; 0 runs the server only (for an external client). */
   connections: number;
   messageBytes: number;
   /** Load threads (1..64); never more than connections. */
   threads: number;
+  /**
+   * mode, pipeline, rateRps, timeoutMs and cpus may be left out (callers from before them): a
+   * closed loop, one message per connection, no timeout, not pinned.
+   *
+   * 'closed': every connection keeps `pipeline` messages outstanding, each replaced when its
+   * echo is back; latency from the submit that sent it. 'open' (like wrk2): `rateRps` requests
+   * per second on a fixed schedule, each thread taking the share of its connections; request g
+   * of a thread is intended at start + g / rate on its connection g mod n, started then if the
+   * connection has fewer than `pipeline` out, else queued; latency is measured from the
+   * intended time either way, so a server stall shows as latency of every request scheduled
+   * during it (and correctedHistogram gets the same samples: nothing is omitted).
+   */
+  mode?: 'closed' | 'open';
+  /** Messages outstanding per connection (1..4096); echoes come back in order and are checked. */
+  pipeline?: number;
+  /** Open loop: requests per second over all connections (> 0; RangeError naming
+   *  config.load.rateRps when mode is 'open' without it). Null for a closed loop. */
+  rateRps?: number | null;
+  /** A request unanswered this long (ms) after its send was posted counts in `timeouts` (with
+   *  the others started on its connection) and the connection is shut down and abandoned (no
+   *  error counted); an open loop's queueing before the send is latency, not timeout. 0: never.
+   *  Checked 8 times per timeout, at least every 50 ms (and at most every 1 ms). */
+  timeoutMs?: number;
+  /** Load thread i pinned to cpus[i % cpus.length] before its ring exists (the host refuses CPUs
+   *  that do not exist first); a refused pin fails the start at 'LOAD_CPU'. Null: not pinned. */
+  cpus?: number[] | null;
 }
 
 /**
@@ -182,6 +208,67 @@ export interface EngineConfig {
   maxDurationMs: number;
   server: ServerConfig;
   load: LoadConfig;
+  /**
+   * `uring-lab load`: run the load alone against someone else's TCP echo server at this IPv4
+   * address (dotted; the host resolves names) and port (1..65535). No server worker starts:
+   * `port` is unused, the start result's `port` is this one, `applied.server` echoes the request
+   * (nothing of it ran), `refused` and `serverWorkers` are empty, `ring` is all zeros; snapshots
+   * have `server: null`, `serverCpuNs: 0`, and `activeConnections` counts the load's open
+   * connections. Needs load.connections >= 1 (RangeError otherwise). Absent or null: our own
+   * server on 127.0.0.1. A refused connect fails the start at 'LOAD_CONNECT' (ECONNREFUSED).
+   */
+  target?: { host: string; port: number } | null;
+  /**
+   * `uring-lab server --bind`: the IPv4 address (dotted) every server worker listens on, e.g.
+   * '0.0.0.0' for clients on other hosts. Absent or null: 127.0.0.1. An address this host does
+   * not have fails the start at 'SERVER_BIND' (EADDRNOTAVAIL).
+   */
+  bind?: string | null;
+  /**
+   * 'storage': no server and no echo load; load.threads storage jobs (fio's numjobs: each has
+   * the whole storage.queueDepth in flight) run against storage.path, each with its own ring
+   * made with the server's ring knobs (ringEntries, sqpoll, taskrun, iopoll, registeredRingFd;
+   * registeredBuffers = READ/WRITE_FIXED, directDescriptors = a registered file). Absent: 'echo'.
+   */
+  workload?: 'echo' | 'storage';
+  storage?: StorageConfig;
+}
+
+/** The storage workload's target; the host has resolved and checked it (electron/host/run/storage.ts). */
+export interface StorageConfig {
+  /** A regular file or block device (never null here: the host gives its test file's path). */
+  path: string;
+  /** The region used is [0, fileSizeMiB MiB), cut to the file's or device's size and whole blocks. */
+  fileSizeMiB: number;
+  /** Bytes per I/O, a multiple of 512. */
+  blockBytes: number;
+  pattern: 'randread' | 'read' | 'randwrite' | 'write';
+  /** I/Os in flight per job. */
+  queueDepth: number;
+  /** O_DIRECT. */
+  direct: boolean;
+  /** Host-only: profile knob the native side ignores. */
+  allowDevice?: boolean;
+  /** Before the jobs: size the file and write the pattern (word at offset o = o ^ seed) over it. Only for a file the lab created. */
+  fill?: boolean;
+  /** Check every read block against the pattern (a mismatch counts as an error). */
+  verify?: boolean;
+  /** The pattern's seed (0..2^53-1); writes write the pattern with it. */
+  seed?: number;
+}
+
+/** The storage target as the jobs used it (StartResult.storage). */
+export interface StorageStarted {
+  path: string;
+  /** The region used, bytes. */
+  sizeBytes: number;
+  /** The block device holding the file (or the device itself), by its /sys/dev/block name; '' if unknown. */
+  device: string;
+  devMajor: number;
+  devMinor: number;
+  blockDevice: boolean;
+  filled: boolean;
+  verified: boolean;
 }
 
 /**
@@ -233,7 +320,10 @@ export interface AppliedSettings {
  * - 'needs_single_issuer': DEFER_TASKRUN, dropped because SINGLE_ISSUER, which it requires,
  *   was refused; `errno` is SINGLE_ISSUER's.
  */
-export type RefusalCause = 'refused' | 'conflicts_with_sqpoll' | 'moot_without_sqpoll' | 'needs_single_issuer';
+export type RefusalCause = 'refused' | 'conflicts_with_sqpoll' | 'moot_without_sqpoll' | 'needs_single_issuer'
+  /** IOPOLL on a storage job: the ring was accepted, then the device failed its first I/O with
+   *  EOPNOTSUPP (no poll queues); the job runs without IOPOLL. */
+  | 'no_poll_queues';
 
 /** A ring setting the config asked for that the kernel refused; the engine dropped it and ran without. */
 export interface RefusedSetting {
@@ -299,6 +389,8 @@ export interface StartResult {
   loadThreads: number;
   /** Each server worker as it started (length = server.rings). */
   serverWorkers: ServerWorkerStarted[];
+  /** The storage workload's target; null for echo. */
+  storage: StorageStarted | null;
 }
 
 export interface ServerWorkerStarted {
@@ -370,6 +462,8 @@ export interface EngineSnapshot {
   bytes: number;
   /** Load errors (echo mismatches, failed connections) plus serverErrors. */
   errors: number;
+  /** Load requests abandoned after load.timeoutMs with their connection (not in errors). */
+  timeouts: number;
   /** Real server-side errors (peer resets and cancellations are not errors). */
   serverErrors: number;
   /** Multishot recvs ended by an empty provided-buffer ring (-ENOBUFS). */
@@ -403,15 +497,16 @@ export interface EngineSnapshot {
   processCpuNs: number;
   /** CLOCK_MONOTONIC at the snapshot (stop(): when the load threads had stopped). */
   monotonicNs: number;
-  /** Connections open on the server side. */
+  /** Connections open on the server side (with a `target`: the load's open connections). */
   activeConnections: number;
-  /** The server's own counters (see ServerCounters). */
-  server: ServerCounters;
+  /** The server's own counters (see ServerCounters); null with a `target` (no server of ours). */
+  server: ServerCounters | null;
   /** Per worker: connections it accepted since start (cumulative) and has open now (gauges). */
   serverWorkers: Array<{ accepted: number; active: number }>;
   /**
    * Gauge: requests that have been sent but whose echo has not fully arrived yet, over all load
-   * threads. It is at most `load.connections`, and 0 once the load has stopped. In the final
+   * threads (started requests, queued ones of a pipeline included). It is at most
+   * `load.connections` × `load.pipeline`, and 0 once the load has stopped. In the final
    * snapshot from stop() it is the value just before the load threads were told to stop.
    */
   inFlight: number;
@@ -473,7 +568,13 @@ export type StartStep =
   | 'LOAD_THREAD'
   | 'LOAD_RING_SETUP'
   | 'LOAD_SOCKET'
-  | 'LOAD_CONNECT';
+  | 'LOAD_CONNECT'
+  /** Pinning a load thread to its load.cpus CPU. */
+  | 'LOAD_CPU'
+  /** Storage workload: opening/sizing the target, writing the lab's pattern, a job's first I/O. */
+  | 'STORAGE_OPEN'
+  | 'STORAGE_FILL'
+  | 'STORAGE_IO';
 
 /**
  * Error thrown by start() (and rejected by startAsync(), the same object shape) when the engine

@@ -14,8 +14,13 @@
 // temporary directory. Targets (issue 7): best io_uring ≤ 1.0× the server CPU per request of
 // the epoll engine and of the minimal epoll server at every point, ≤ 0.9× at 1000 connections.
 //
+// Open-loop rows (issue 8, `--no-open` skips them): at 50 connections × 128 B, io_uring
+// default, the closed loop's median throughput is the maximum; the open loop (load.mode open)
+// then runs at 25, 50, 75 and 90 % of it, and each row shows the achieved vs the offered rate
+// and p99 (measured from the intended send times).
+//
 //   npm run bench:engine -- [--quick] [--rounds N] [--seconds S] [--warmup S]
-//                           [--grid 50x4096,1000x*] [--only id,...] [--best k=v,...] [--out FILE]
+//                           [--grid 50x4096,1000x*] [--only id,...] [--best k=v,...] [--no-open] [--out FILE]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -36,12 +41,13 @@ const USAGE = `npm run bench:engine -- [options]
   --grid LIST       grid points as CONNSxBYTES, '*' for any: e.g. 50x4096,1000x* (default all)
   --only LIST       configuration ids: run-epoll,run-uring,run-best,min-epoll,srv-epoll,srv-uring,srv-best
   --best LIST       the io_uring "best" knob set as key=value,... (default: chosen from the catalogue)
+  --no-open         skip the open-loop rows (50 × 128 B at 25/50/75/90 % of the closed-loop maximum)
   --out FILE        also write every sample and the verdicts as JSON`;
 
 // ---- options ---------------------------------------------------------------------------
 
 function parseOptions(argv) {
-  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null };
+  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true };
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -57,6 +63,7 @@ function parseOptions(argv) {
     else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--best') o.best = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--no-open') o.open = false;
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}`);
   }
@@ -608,6 +615,54 @@ for (const point of points) {
   results.push({ ...point, configs: byId, ratios });
 }
 
+// ---- open-loop rows ------------------------------------------------------------------------
+
+async function openLoopRows() {
+  const point = { conns: 50, bytes: 128 };
+  const cfg = { id: 'run-uring', sets: ['server.engine=io_uring'] };
+  // The closed loop's maximum: the grid's run-uring median at 50×128 when it ran, else measured now.
+  const fromGrid = results.find((r) => r.conns === 50 && r.bytes === 128)?.configs['run-uring']?.summary;
+  let max = fromGrid?.throughputRps ?? null;
+  if (!max) {
+    const closed = [];
+    for (let round = 0; round < o.rounds; round++) closed.push(await measureRun(cfg, point, o, pin));
+    max = median(closed.filter((x) => x.ok).map((x) => x.throughputRps));
+  }
+  if (!max) return { error: 'the closed loop at 50×128 produced no throughput', rows: [] };
+  const fractions = [0.25, 0.5, 0.75, 0.9];
+  const rows = fractions.map((f) => ({ fraction: f, offeredRps: Math.round(f * max), samples: [] }));
+  for (let round = 0; round < o.rounds; round++) {
+    const order = round % 2 ? [...rows].reverse() : rows;
+    for (const row of order) {
+      const sample = await measureRun({ sets: [...cfg.sets, 'load.mode=open', `load.rateRps=${row.offeredRps}`] }, point, o, pin);
+      row.samples.push(sample);
+      process.stderr.write(`  open loop ${Math.round(row.fraction * 100)} % (${fmtInt(row.offeredRps)} req/s) round ${round + 1}/${o.rounds}: ${sample.throughputRps !== undefined ? `${fmtInt(sample.throughputRps)} req/s, p99 ${fmtInt(sample.latencyUs.p99)} µs` : ''}${sample.error ? ` (${sample.error})` : ''}\n`);
+    }
+  }
+  for (const row of rows) {
+    const ok = row.samples.filter((x) => x.ok);
+    row.achievedRps = median(ok.map((x) => x.throughputRps));
+    row.achievedShare = row.achievedRps === null ? null : row.achievedRps / row.offeredRps;
+    row.p99Us = median(ok.map((x) => x.latencyUs.p99));
+    row.p50Us = median(ok.map((x) => x.latencyUs.p50));
+  }
+  return { closedMaxRps: max, rows };
+}
+
+let openLoop = null;
+if (o.open && (!o.only || o.only.includes('run-uring'))) {
+  openLoop = await openLoopRows();
+  console.log(`\nopen loop at 50 × 128 B, io_uring default (load.mode open; latency from intended send times)`);
+  if (openLoop.error) console.log(`  ${openLoop.error}`);
+  else {
+    console.log(`  closed-loop maximum: ${fmtInt(openLoop.closedMaxRps)} req/s`);
+    console.log(`  ${'share'.padEnd(6)} ${'offered'.padStart(10)} ${'achieved'.padStart(10)} ${'ratio'.padStart(7)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)}`);
+    for (const r of openLoop.rows) {
+      console.log(`  ${`${Math.round(r.fraction * 100)} %`.padEnd(6)} ${fmtInt(r.offeredRps).padStart(10)} ${(r.achievedRps === null ? 'n/a' : fmtInt(r.achievedRps)).padStart(10)} ${(r.achievedShare === null ? 'n/a' : `${(r.achievedShare * 100).toFixed(1)} %`).padStart(7)} ${(r.p50Us === null ? 'n/a' : fmtInt(r.p50Us)).padStart(8)} ${(r.p99Us === null ? 'n/a' : fmtInt(r.p99Us)).padStart(8)}`);
+    }
+  }
+}
+
 const verdicts = results.flatMap((r) => r.ratios.map((x) => x.verdict));
 const saturated = results.flatMap((r) => Object.values(r.configs).filter((c) => c.summary.saturatedRounds).map((c) => `${r.conns}×${r.bytes} ${c.id}`));
 console.log(`\ntargets: ${verdicts.filter((v) => v === 'PASS').length} PASS, ${verdicts.filter((v) => v === 'MISS').length} MISS, ${verdicts.filter((v) => v === 'n/a').length} n/a (a configuration failed or was not run)`);
@@ -618,7 +673,7 @@ if (o.out) {
   writeFileSync(o.out, `${JSON.stringify({
     kind: 'uring-lab/bench-engine', startedAt, finishedAt: new Date().toISOString(), kernel: os.release(), cpus: cpuCount,
     options: o, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb,
-    points: results,
+    points: results, openLoop,
   }, null, 2)}\n`);
   console.log(`results written to ${o.out}`);
 }

@@ -64,6 +64,7 @@ const INPUT_CODES: ReadonlySet<string> = new Set([
 ]);
 const ENGINE_CODES: ReadonlySet<string> = new Set([
   'ENGINE_CRASHED', 'ENGINE_UNRESPONSIVE', 'ENGINE_TIMEOUT', 'ENGINE_ERROR', 'SERVER_FAILED', 'LOAD_CONNECTIONS_LOST',
+  'LOAD_TIMED_OUT',
 ]);
 
 /** The kind of an error whose thrower did not say: errno names (E…) are the kernel's. */

@@ -70,8 +70,8 @@ export const KNOBS = {
     label: 'Description', help: 'When to use this profile, in a sentence or two.', applies: 'metadata', engine: false,
   }),
   workload: knob({
-    schema: z.literal('echo').default('echo'),
-    label: 'Workload', help: 'echo: a TCP echo server with a load generator on this machine (storage arrives with the storage issue).', applies: 'next-run', engine: false,
+    schema: z.enum(['echo', 'storage']).default('echo'),
+    label: 'Workload', help: 'echo: a TCP echo server with a load generator on this machine; storage: fio-like jobs reading or writing storage.path (or a test file the lab creates and deletes) with the server ring knobs.', applies: 'next-run', engine: true,
   }),
   topology: knob({
     schema: z.literal('loopback').default('loopback'),
@@ -157,6 +157,8 @@ export const KNOBS = {
       kernel: 'Linux 5.1; O_DIRECT storage on a device with poll queues', applies: 'new-ring', engine: true, settings: ['IOPOLL'], needs: 'iopollSockets',
       refusal: {
         refused: { reason: 'IOPOLL rings poll block devices with poll queues; the kernel refuses socket operations on them (EINVAL)', fix: 'leave server.iopoll off for the echo workload; for networks busy-poll with NAPI (server.napiBusyPollUs; Linux 6.9, not effective on lo)' },
+        // The storage workload: the host names the device in the reason (electron/host/run/storage.ts).
+        no_poll_queues: { reason: 'the device accepted the IOPOLL ring and then failed the first I/O (EOPNOTSUPP): it has no poll queues; the jobs ran interrupt-driven', fix: 'NVMe: boot with nvme.poll_queues=N on the kernel command line; virtio-blk and most other devices have none; else set server.iopoll to false' },
       },
     }),
     multishot: knob({
@@ -281,9 +283,29 @@ export const KNOBS = {
   },
   load: {
     mode: knob({
-      schema: z.literal('closed').default('closed'),
-      label: 'Load mode', help: 'closed: each connection sends, waits for the whole echo, then sends again (open loop arrives with the load issue).',
-      applies: 'next-run', engine: false,
+      schema: z.enum(['closed', 'open']).default('closed'),
+      label: 'Load mode', help: 'closed: each connection keeps load.pipeline messages outstanding, sending the next when one comes back. open: load.rateRps requests per second on a fixed schedule (like wrk2), latency measured from each request\'s intended send time, so a stalled server shows as latency, not as a lower rate.',
+      applies: 'new-ring', engine: true,
+    }),
+    pipeline: knob({
+      schema: z.number().int().min(1).max(1024).default(1),
+      label: 'Pipeline', help: 'Messages outstanding per connection (closed loop), or at most outstanding per connection (open loop: a request due while its connection has this many out waits, still timed from its intended send time). Echoes come back in order and every byte is checked.',
+      applies: 'new-ring', engine: true,
+    }),
+    rateRps: knob({
+      schema: z.number().min(1).max(10_000_000).nullable().default(null),
+      label: 'Open-loop rate (requests/s)', help: 'Open loop only (required there): requests per second over all connections, request i of a thread intended at start + i / its share of the rate; empty for a closed loop.',
+      applies: 'new-ring', engine: true,
+    }),
+    cpus: knob({
+      schema: z.array(z.number().int().min(0).max(4095)).min(1).max(64).nullable().default(null),
+      label: 'Load CPUs', unit: 'CPU', help: 'Pins load thread i to CPU cpus[i mod n] before its ring exists (keep the generator off the server\'s CPUs); empty: not pinned.',
+      applies: 'new-ring', engine: true, settings: ['LOAD_CPU'], needs: 'cpus',
+    }),
+    timeoutMs: knob({
+      schema: z.number().int().min(0).max(3_600_000).default(5000),
+      label: 'Request timeout', unit: 'ms', help: 'A request unanswered this long after it was sent counts as a timeout (reported apart from errors) and its connection is abandoned, so a wedged server ends in a result instead of a hang; an open loop\'s queueing before the send is latency, not timeout. 0: never.',
+      applies: 'new-ring', engine: true,
     }),
     connections: knob({
       schema: z.number().int().min(1).max(4096).default(50),
@@ -299,6 +321,45 @@ export const KNOBS = {
       schema: z.number().int().min(1).max(64).default(1),
       label: 'Load threads', unit: 'threads', help: 'Load generator threads, each with its own ring and share of the connections.',
       applies: 'new-ring', engine: true, settings: ['LOAD_THREAD', 'LOAD_RING_SETUP'],
+    }),
+  },
+  storage: {
+    // The storage workload (workload: 'storage'): fio's terms where fio has one (bs, rw, iodepth,
+    // direct, size, filename), so an export to fio can translate them one to one.
+    path: knob({
+      schema: z.string().min(1).max(4000).nullable().default(null),
+      label: 'Storage path', help: "The file or block device the jobs read or write (fio's filename); empty: a test file the lab creates in its data directory, fills with its pattern and deletes after the run. A file you name is read-only unless the pattern writes; a device needs storage.allowDevice.",
+      applies: 'new-ring', engine: true, settings: ['STORAGE_OPEN', 'STORAGE_FILL', 'STORAGE_IO'],
+    }),
+    fileSizeMiB: knob({
+      schema: z.number().int().min(1).max(1 << 20).default(1024),
+      label: 'File size', help: "The region used, from offset 0 (fio's size): the lab's test file is made this large; a file or device you name is used up to this size and never extended.",
+      applies: 'new-ring', engine: true,
+    }),
+    blockBytes: knob({
+      schema: z.number().int().min(512).max(1 << 24).refine((n) => n % 512 === 0, 'must be a multiple of 512').default(4096),
+      label: 'Block size', unit: 'bytes', help: "Bytes per read or write (fio's bs); with O_DIRECT a multiple of the device's logical block size.",
+      applies: 'new-ring', engine: true,
+    }),
+    pattern: knob({
+      schema: z.enum(['randread', 'read', 'randwrite', 'write']).default('randread'),
+      label: 'Pattern', help: "fio's rw: random or sequential reads or writes. Reads of the lab's test file are checked block by block; writes write the lab's pattern.",
+      applies: 'new-ring', engine: true,
+    }),
+    queueDepth: knob({
+      schema: z.number().int().min(1).max(4096).default(32),
+      label: 'Queue depth', unit: 'entries', help: "I/Os in flight per job (fio's iodepth); load.threads is the number of jobs (fio's numjobs), each with the whole queue depth.",
+      applies: 'new-ring', engine: true,
+    }),
+    direct: knob({
+      schema: z.boolean().default(true),
+      label: 'O_DIRECT', help: 'Opens the target with O_DIRECT, bypassing the page cache (fio direct=1); IOPOLL needs it.',
+      applies: 'new-ring', engine: true,
+    }),
+    allowDevice: knob({
+      schema: z.boolean().default(false),
+      label: 'Allow device', help: 'Lets storage.path name a block device; writes to a device that is mounted, swapped on or held by another device are still refused.',
+      applies: 'new-ring', engine: false,
     }),
   },
   probes: {

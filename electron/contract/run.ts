@@ -98,17 +98,23 @@ export const RunFrameSchema = z.object({
   requests: z.number().int().min(0),
   bytes: z.number().int().min(0),
   errors: z.number().int().min(0),
+  /** Load requests abandoned after load.timeoutMs with their connection (not in errors);
+   *  absent in frames from before the open-loop issue. */
+  timeouts: z.number().int().min(0).optional(),
   throughputRps: z.number().min(0),
   latencyUs: z.object({
     p50: z.number(), p99: z.number(), max: z.number(),
     /** p99 with coordinated omission corrected (HdrHistogram-style re-weighting of the sends a
-     *  closed loop skipped while it waited); equals p99 when nothing stalled. */
+     *  closed loop skipped while it waited); equals p99 when nothing stalled. In open-loop mode
+     *  (load.mode open) latency is already measured from each request's intended send time,
+     *  so nothing was omitted and this equals p99. */
     p99Corrected: z.number(),
   }),
   histogram: SparseHistogramSchema,
   serverCpuNs: z.number().min(0),
   loadCpuNs: z.number().min(0),
-  /** Requests sent whose echo had not fully arrived at the end of the interval (gauge). */
+  /** Requests started (sent, or queued behind others of a load.pipeline) whose echo had not
+   *  fully arrived at the end of the interval (gauge). */
   inFlight: z.number().int().min(0),
   /** Age of the oldest of those, µs (0 when none): a stall shows here even when no request completes. */
   oldestInFlightUs: z.number().min(0),
@@ -198,14 +204,38 @@ export const RunSummarySchema = z.object({
    *  interrupted: SIGINT/SIGTERM or host shutdown stopped it early (partial numbers). */
   status: RunStatusWordSchema,
   failure: z.object({ code: z.string(), message: z.string(), fix: z.string().optional() }).nullable(),
+  /** `uring-lab load`: the echo server the load ran against — `host` as given, the IPv4
+   *  `address` it resolved to, `port` — which is not the lab's: then the server-side fields
+   *  (serverCpuNsPerReq, engine, every phase's serverCpuNsPerReq and engine) are null, `applied`
+   *  carries the profile's server part as requested (nothing of it ran), `rejected` is [] and
+   *  `ring` is empty. Null (absent in older summaries): the lab's own server on 127.0.0.1. */
+  target: z.object({ host: z.string(), address: z.string(), port: z.number().int() }).nullable().optional(),
+  /** workload 'storage': the target (`path`, the `device` holding it by its /sys/dev/block name,
+   *  whether the lab created it and has `deleted` it, whether every read was `verified` against
+   *  the lab's pattern) and the run's shape; then throughputRps is IOPS, `requests` are I/Os,
+   *  `bytesPerS` the bytes moved per measured second, and the server-side fields are null (no
+   *  server runs: the jobs' CPU is loadCpuNsPerReq). Null or absent: the echo workload. */
+  storage: z.object({
+    workload: z.literal('storage'), path: z.string(), labCreated: z.boolean(), deleted: z.boolean(), device: z.string(),
+    blockDevice: z.boolean(), sizeBytes: z.number(), verified: z.boolean(), pattern: z.enum(['randread', 'read', 'randwrite', 'write']),
+    blockBytes: z.number().int(), queueDepth: z.number().int(), jobs: z.number().int(), bytesPerS: z.number(),
+  }).nullable().optional(),
   profileName: z.string(),
   startedAt: z.string(),
   measuredS: z.number(),
   throughputRps: z.number(),
+  /** Open loop (load.mode open): the schedule's rate, load.rateRps, to compare with
+   *  throughputRps (a warning when achieved < 98 % of it); null for a closed loop. Absent in
+   *  summaries from before the open-loop issue. */
+  offeredRps: z.number().nullable().optional(),
   latencyUs: LatencySummarySchema,
   requests: z.number().int(),
   bytes: z.number().int(),
   errors: z.number().int(),
+  /** Load requests abandoned after load.timeoutMs (each with its connection), apart from
+   *  errors, over the whole run (warm-up included: a connection lost then stays lost);
+   *  absent in summaries from before the open-loop issue. */
+  timeouts: z.number().int().min(0).optional(),
   /** Server CPU (its thread plus SQPOLL and io-wq kernel threads) per request, ns. */
   serverCpuNsPerReq: z.number().nullable(),
   loadCpuNsPerReq: z.number().nullable(),

@@ -15,6 +15,8 @@ export type NativeStarted = Native.StartResult;
 export type NativeSnapshot = Native.EngineSnapshot;
 export type CapabilityProbe = Native.CapabilityProbe;
 export type NativeMemoryNeeds = Native.MemoryNeeds;
+/** `uring-lab load`: someone else's echo server (an IPv4 address the host resolved, a port). */
+export type NativeTarget = NonNullable<Native.EngineConfig['target']>;
 
 /** An engine error as it crosses to the host: the native start error's shape (no knob:
  *  the host's adapter maps `step` to a knob through the catalogue). */

@@ -33,6 +33,10 @@ import { checkTopology } from './run/topology';
 import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
+import { planStorage, releaseStorage, withStoragePlan, type StoragePlan } from './run/storage';
+
+/** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
+export type LoadTarget = NonNullable<RunSummary['target']>;
 
 /** A run started from the UI goes on until stopped, but never longer than this. */
 export const UNTIL_STOPPED_LIMIT_S = 15 * 60;
@@ -58,7 +62,13 @@ interface ActiveRun {
   profile: Profile;
   config: NativeEngineConfig;
   readonly untilStopped: boolean;
+  /** `uring-lab load`: the load runs against this echo server, and no server of ours runs. */
+  readonly target: LoadTarget | null;
+  /** workload 'storage': the target for the whole run (the lab's test file is deleted when it closes). */
+  readonly storage: StoragePlan | null;
   loadConnections: number;
+  /** Load requests timed out so far (load.timeoutMs): why the connections went, if they all did. */
+  timeouts?: number;
   endTimer: NodeJS.Timeout | null;
   readonly registry: ActiveRunRegistry;
   readonly cpuWindow: MachineCpuWindow;
@@ -132,6 +142,14 @@ export class LabService implements LabApi, LabSessions {
   // LabApi of in-process callers (CLI, tests): the session of LOCAL_CLIENT.
   getStatus(): Promise<RunStatus> { return this.local.getStatus(); }
   startRun(params: Parameters<LabApi['startRun']>[0] = {}) { return this.local.startRun(params); }
+  /**
+   * The load alone against someone else's echo server (`uring-lab load`), as a run of the local
+   * client. In-process callers only, on purpose: it is not a LabApi method, so no UI or WebSocket
+   * client can aim this machine's load at another host. `target.address` must be IPv4.
+   */
+  startLoad(params: { profile: Profile; target: LoadTarget }): Promise<{ runId: string; phase: Phase }> {
+    return this.startRunFor(LOCAL_CLIENT, { profile: params.profile, untilStopped: false }, params.target);
+  }
   stopRun(): Promise<RunSummary | null> { return this.local.stopRun(); }
   setKnob(params: Parameters<LabApi['setKnob']>[0]): Promise<RunStatus> { return this.local.setKnob(params); }
   takeControl(): Promise<RunStatus> { return this.local.takeControl(); }
@@ -209,7 +227,7 @@ export class LabService implements LabApi, LabSessions {
     };
   }
 
-  private startRunFor(clientId: string, params: z.output<typeof StartRunParamsSchema> | undefined): Promise<{ runId: string; phase: Phase }> {
+  private startRunFor(clientId: string, params: z.output<typeof StartRunParamsSchema> | undefined, target: LoadTarget | null = null): Promise<{ runId: string; phase: Phase }> {
     const parsed = { data: params ?? { untilStopped: false } };
     return this.exclusive(async () => {
       if (this.closing) throw new LabError({ code: 'SHUTTING_DOWN', message: 'the lab host is shutting down', fix: 'start the lab again' });
@@ -222,24 +240,32 @@ export class LabService implements LabApi, LabSessions {
       const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
       const untilStopped = parsed.data.untilStopped;
       const boundS = untilStopped ? UNTIL_STOPPED_LIMIT_S : profile.duration.warmupS + profile.duration.measureS;
-      const config = this.engineConfig(profile, boundS * 1000);
+      let config = this.engineConfig(profile, boundS * 1000, target);
 
       this.state = 'starting';
+      let storage: StoragePlan | null = null;
       try {
+        // workload 'storage': the target is checked (and the lab's test file made) first: the
+        // engine's plan already reads the path. A start that fails deletes the file (finally).
+        storage = planStorage(profile);
+        config = withStoragePlan(config, storage);
         await this.checkResources(profile, config);
         const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
         this.setProfileOf(clientId, profile);
         const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++this.runCounter}`;
         // Time 0 is when the engine was up: a slow start (thousands of connects, gigabytes of
         // buffers) must not eat the warm-up, nor count as measured time.
-        const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000);
+        const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000, target);
         const run: ActiveRun = {
-          runId, record, controllerId: clientId, profile, config, untilStopped,
-          loadConnections: profile.load.connections, endTimer: null,
+          runId, record, controllerId: clientId, profile, config, untilStopped, target, storage,
+          // Storage jobs have no connections to lose.
+          loadConnections: storage ? 0 : profile.load.connections, endTimer: null,
           registry: new ActiveRunRegistry(this.activeRunsDir), cpuWindow: new MachineCpuWindow(),
           ending: false, closed: false,
         };
+        record.storagePlan = storage;
         const phase = record.addPhase(profile, started, atNs);
+        storage = null; // the run owns it now: closeRun deletes the test file
         this.run = run;
         this.state = 'running';
         run.registry.register(runId, record.startedAt);
@@ -248,6 +274,7 @@ export class LabService implements LabApi, LabSessions {
         run.endTimer = setTimeout(() => { void this.endFromTimer(run); }, boundS * 1000);
         return { runId, phase };
       } finally {
+        releaseStorage(storage); // a start that failed leaves no test file behind
         if (this.state === 'starting') this.state = 'idle';
       }
     });
@@ -257,8 +284,8 @@ export class LabService implements LabApi, LabSessions {
    * The engine also stops by itself, even if this host dies: its bound counts from the start
    * call, so it covers the run's window, the time the start may take, and some slack.
    */
-  private engineConfig(profile: Profile, windowMs: number): NativeEngineConfig {
-    const config = nativeConfigFor(profile, windowMs);
+  private engineConfig(profile: Profile, windowMs: number, target: LoadTarget | null): NativeEngineConfig {
+    const config = nativeConfigFor(profile, windowMs, target && { host: target.address, port: target.port });
     config.maxDurationMs = Math.round(windowMs + 5000 + this.timeouts(config).startMs);
     return config;
   }
@@ -304,7 +331,14 @@ export class LabService implements LabApi, LabSessions {
     const remainingMs = run.untilStopped
       ? UNTIL_STOPPED_LIMIT_S * 1000 - run.record.elapsedMs(nowNs())
       : run.record.warmupMs + next.duration.measureS * 1000 - run.record.elapsedMs(nowNs());
-    const config = this.engineConfig(next, Math.max(1000, remainingMs));
+    // Storage: the target is the run's (the lab's test file is filled again for the new phase);
+    // switching workload or target mid-run is refused, and a user's target is checked again
+    // (a change to a write pattern must pass the same safety checks as a start).
+    if ((next.workload === 'storage') !== !!run.storage || (run.storage && (next.storage.path !== run.profile.storage.path || next.storage.allowDevice !== run.profile.storage.allowDevice))) {
+      throw new LabError({ code: 'STORAGE_TARGET', kind: 'input', field: next.workload !== run.profile.workload ? 'workload' : 'storage.path', message: 'the workload and the storage target cannot change during a run', fix: 'stop this run and start another with the new target' });
+    }
+    if (run.storage && !run.storage.labCreated) planStorage(next);
+    const config = withStoragePlan(this.engineConfig(next, Math.max(1000, remainingMs), run.target), run.storage);
     await this.checkResources(next, config);
     if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended before the knob change`, fix: 'start a new run' });
     try {
@@ -392,6 +426,7 @@ export class LabService implements LabApi, LabSessions {
     if (run.endTimer) clearTimeout(run.endTimer);
     run.registry.scan();
     run.registry.unregister();
+    releaseStorage(run.storage); // before the summary, which says whether the test file is gone
     const summary = run.record.summary(status, failure, {
       otherRuns: run.registry.otherRuns(),
       otherCpus: run.cpuWindow.begun ? run.cpuWindow.otherCpus(nowNs(), run.record.engineProcessCpuNs) : null,
@@ -421,9 +456,13 @@ export class LabService implements LabApi, LabSessions {
     // Snapshots sent while a stop is on its way are still counted: they are deltas.
     if (!run || run.closed) return;
     this.frame(run, snapshot, false);
+    run.timeouts = (run.timeouts ?? 0) + (snapshot.timeouts ?? 0);
     if (run.ending) return;
     if (snapshot.serverError) {
       void this.endAs(run, 'failed', { code: 'SERVER_FAILED', message: `the echo server stopped: ${snapshot.serverError}`, fix: 'run `uring-lab doctor`; if it repeats, report it with the profile' });
+    } else if (run.loadConnections > 0 && snapshot.liveLoadConnections === 0 && (run.timeouts ?? 0) > 0) {
+      // A wedged server: every connection was abandoned after load.timeoutMs, not reset.
+      void this.endAs(run, 'failed', { code: 'LOAD_TIMED_OUT', message: `all ${run.loadConnections} load connections were abandoned: the server left requests unanswered for longer than load.timeoutMs (${run.timeouts} requests timed out)`, fix: 'see why the server stopped answering (a stall, a wedged process); raise load.timeoutMs if such waits are expected' });
     } else if (run.loadConnections > 0 && snapshot.liveLoadConnections === 0) {
       void this.endAs(run, 'failed', { code: 'LOAD_CONNECTIONS_LOST', message: `all ${run.loadConnections} load connections were closed or reset by the peer`, fix: 'check what reset them (another process, a firewall rule, ss -K); the errors count says how many' });
     } else if (!snapshot.running) {

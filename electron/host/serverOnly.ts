@@ -36,9 +36,11 @@ const SERVER_COUNTERS = [
   'userCpuNs', 'systemCpuNs', 'sqpollCpuNs',
 ] as const;
 type ServerCounter = typeof SERVER_COUNTERS[number];
-type ServerErrorsByOp = NativeSnapshot['server']['errorsByOp'];
+type ServerErrorsByOp = NonNullable<NativeSnapshot['server']>['errorsByOp'];
 
 export interface ServerListening {
+  /** The IPv4 address it listens on (--bind; 127.0.0.1 by default). */
+  address: string;
   port: number;
   /** The engine process: its threads accept, receive and echo. */
   pid: number;
@@ -59,6 +61,8 @@ export interface ServerSummary {
   endedBy: string;
   failure: { code: string; message: string; fix?: string } | null;
   profileName: string;
+  /** The IPv4 address it listened on (--bind; 127.0.0.1 by default). */
+  address: string;
   port: number;
   pid: number;
   startedAt: string;
@@ -103,6 +107,8 @@ export interface ServerOnlyOptions {
   profile: Profile;
   /** 0 picks a free port. */
   port: number;
+  /** IPv4 address to listen on (uring-lab server --bind); null/absent: 127.0.0.1. */
+  bind?: string | null;
   /** null: until stop(), at most SERVER_MAX_DURATION_S. */
   durationS: number | null;
   supervisor?: EngineSupervisor;
@@ -110,9 +116,10 @@ export interface ServerOnlyOptions {
 }
 
 /** The native engine configuration of a server with no load. */
-export function serverOnlyConfig(profile: Profile, port: number, boundMs: number): NativeEngineConfig {
+export function serverOnlyConfig(profile: Profile, port: number, boundMs: number, bind: string | null = null): NativeEngineConfig {
   const config = nativeConfigFor(profile, boundMs);
   config.port = port;
+  if (bind) config.bind = bind;
   // The engine's "server only" mode: no load thread, no connection of its own.
   config.load = { ...config.load, connections: 0, threads: 1 };
   return config;
@@ -153,7 +160,7 @@ export class ServerOnly {
     this.boundS = options.durationS ?? SERVER_MAX_DURATION_S;
     // The engine's own bound (it keeps serving past it, but reports running: false, and a
     // host that died takes the engine process with it): the window plus start-up slack.
-    this.config = serverOnlyConfig(options.profile, options.port, this.boundS * 1000);
+    this.config = serverOnlyConfig(options.profile, options.port, this.boundS * 1000, options.bind ?? null);
     this.config.maxDurationMs = Math.round(this.boundS * 1000 + 5000 + engineTimeouts(this.config).startMs);
     this.ended = new Promise((resolve) => { this.resolveEnded = resolve; });
   }
@@ -175,6 +182,7 @@ export class ServerOnly {
     this.startedAt = new Date().toISOString();
     const applied = appliedProfile(profile, started.applied);
     this.listening = {
+      address: this.options.bind ?? '127.0.0.1',
       port: started.port,
       pid: this.supervisor.pid ?? 0,
       serverThreads: (started.serverWorkers ?? []).map((w) => w.tid),
@@ -271,6 +279,7 @@ export class ServerOnly {
       endedBy,
       failure,
       profileName: this.options.profile.name,
+      address: listening.address,
       port: listening.port,
       pid: listening.pid,
       startedAt: this.startedAt,

@@ -17,8 +17,9 @@ describe('knob panel model, read from the catalogue', () => {
     expect(controlAt('server.sqpoll.enabled')).toEqual({ control: { kind: 'switch' }, nullable: false });
     expect(controlAt('server.taskrun')).toEqual({ control: { kind: 'select', options: ['defer', 'coop', 'default'] }, nullable: false });
     expect(controlAt('server.engine')).toEqual({ control: { kind: 'select', options: ['io_uring', 'epoll'] }, nullable: false });
-    // one possible value: fixed text, not a control
-    expect(controlAt('workload')).toEqual({ control: { kind: 'fixed' }, nullable: false });
+    expect(controlAt('workload')).toEqual({ control: { kind: 'select', options: ['echo', 'storage'] }, nullable: false });
+    // no control for free text yet: a path shows as fixed text
+    expect(controlAt('storage.path')).toEqual({ control: { kind: 'fixed' }, nullable: true });
     expect(controlAt('server.rings')).toEqual({ control: { kind: 'number', min: 1, max: 64, integer: true }, nullable: false });
     expect(controlAt('server.ringEntries')).toEqual({ control: { kind: 'number', min: 8, max: 32_768, integer: true }, nullable: false });
     expect(controlAt('server.sqpoll.cpu')).toEqual({ control: { kind: 'number', min: 0, max: 4095, integer: true }, nullable: true });
@@ -31,6 +32,7 @@ describe('knob panel model, read from the catalogue', () => {
       ['experiment', 'Experiment'],
       ['server', 'Server'],
       ['load', 'Load'],
+      ['storage', 'Storage'],
       ['probes', 'Probes'],
       ['duration', 'Duration'],
     ]);

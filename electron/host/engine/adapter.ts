@@ -7,14 +7,19 @@
  */
 import { knobEntries, knobForSetting, LabError, Profile, RejectedKnob } from '../../contract';
 import { setValueAt, valueAt } from '../profiles';
-import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type EngineErrorData } from '../../engine/protocol';
+import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData } from '../../engine/protocol';
 
 const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
 
-/** The engine configuration of `profile`; the engine stops by itself after `maxDurationMs`. */
-export function nativeConfigFor(profile: Profile, maxDurationMs: number): NativeEngineConfig {
+/**
+ * The engine configuration of `profile`; the engine stops by itself after `maxDurationMs`.
+ * With `target` (uring-lab load) no server of ours runs: the load connects there (an IPv4
+ * address: names are resolved by the caller), and the profile's server part is only carried.
+ */
+export function nativeConfigFor(profile: Profile, maxDurationMs: number, target: NativeTarget | null = null): NativeEngineConfig {
   const config: Record<string, unknown> = { protocol: ENGINE_PROTOCOL_VERSION, port: 0, maxDurationMs: Math.round(maxDurationMs) };
   for (const entry of ENGINE_KNOBS) setValueAt(config, entry.path.split('.'), valueAt(profile, entry.path.split('.')));
+  if (target) config.target = { host: target.host, port: target.port };
   return config as unknown as NativeEngineConfig;
 }
 
@@ -91,10 +96,15 @@ export function startError(error: EngineErrorData): LabError {
 /** How long the engine may take to start/stop `config`: it follows from the work asked. */
 export function engineTimeouts(config: NativeEngineConfig): { startMs: number; stopMs: number } {
   const conns = config.load.connections;
-  const bytes = config.server.bufferRing.size * config.server.bufferRing.count + conns * 2 * config.load.messageBytes;
+  // A target (uring-lab load) allocates no server buffers here.
+  const serverBytes = config.target ? 0 : config.server.bufferRing.size * config.server.bufferRing.count;
+  const bytes = serverBytes + conns * 2 * config.load.messageBytes;
+  // Storage: writing the pattern over the lab's test file (≥ 50 MB/s on a slow disk; path null or fill: the lab's file).
+  const st = config.workload === 'storage' ? config.storage : undefined;
+  const fillMs = st && (st.fill || st.path === null) ? ((st.fileSizeMiB * 1048576) / 50e6) * 1000 : 0;
   return {
     // Connects (~1 ms each under load) and touching the buffers (≥ 100 MB/s even when swapping pages in).
-    startMs: Math.round(5_000 + conns * 5 + (bytes / 100e6) * 1000),
+    startMs: Math.round(5_000 + conns * 5 + (bytes / 100e6) * 1000 + fillMs),
     // One drain per thread (each bounded at 2 s natively) and closing every connection.
     stopMs: Math.round(5_000 + 2_000 * (config.load.threads + 1) + conns * 2),
   };

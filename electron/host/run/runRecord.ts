@@ -15,6 +15,7 @@ import {
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
+import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
 export const LOAD_SATURATION_SHARE = 0.9;
@@ -101,14 +102,21 @@ export class RunRecord {
   /** Gauges of the newest frame: what was in flight when the window closed. */
   private lastInFlight = { requests: 0, oldestUs: 0 };
   private worstStallUs = 0;
+  /** Load requests abandoned after load.timeoutMs over every frame, warm-up included. */
+  private timeouts = 0;
   /** Engine process CPU over the measured frames (for the contention estimate). */
   engineProcessCpuNs = 0;
+  /** workload 'storage': its target (set by the lab service before the first phase); no server runs. */
+  storagePlan: StoragePlan | null = null;
+  private lastStarted: NativeStarted | null = null;
 
   constructor(
     readonly runId: string,
     /** CLOCK_MONOTONIC ns when the run was asked to start: frame times count from here. */
     readonly t0Ns: number,
     readonly warmupMs: number,
+    /** `uring-lab load`: the echo server is someone else's, so nothing server-side is measured. */
+    readonly target: NonNullable<RunSummary['target']> | null = null,
   ) {
     this.lastNs = t0Ns;
   }
@@ -140,10 +148,12 @@ export class RunRecord {
       atMs,
       changed: previous ? knobChanges(previous.requested, requested) : [],
       applied: appliedProfile(requested, started.applied),
-      rejected: [...rejectedKnobs(started.refused), ...inapplicableKnobs(requested, started.applied)],
+      // A target's server is not ours: nothing of the profile's server part was refused either.
+      rejected: this.target ? [] : storageRefusalWords([...rejectedKnobs(started.refused), ...inapplicableKnobs(requested, started.applied)], started),
       ring: started.ring,
     };
     this.phases.push({ phase, requested, endMs: null, stats: new StatsAccumulator() });
+    this.lastStarted = started;
     this.lastNs = nowNs;
     return phase;
   }
@@ -169,6 +179,7 @@ export class RunRecord {
       requests: snapshot.requests,
       bytes: snapshot.bytes,
       errors: snapshot.errors,
+      timeouts: snapshot.timeouts,
       throughputRps: snapshot.requests / (intervalNs / 1e9),
       latencyUs: {
         p50: frameHistogram.quantileUs(0.5),
@@ -191,6 +202,8 @@ export class RunRecord {
       this.lastInFlight = { requests: snapshot.inFlight, oldestUs: snapshot.oldestInFlightUs };
       this.engineProcessCpuNs += snapshot.processCpuNs;
     }
+    // Warm-up included: a request abandoned then is as lost (and its connection with it).
+    this.timeouts += snapshot.timeouts ?? 0;
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
@@ -216,7 +229,7 @@ export class RunRecord {
     const nowMs = this.elapsedMs(this.lastNs);
     const phase0 = this.phases[0]?.stats.stats();
     const phases: PhaseResult[] = this.phases.map((p, i) => {
-      const stats = p.stats.stats();
+      const stats = this.withoutServer(p.stats.stats());
       return {
         ...p.phase,
         endMs: p.endMs ?? nowMs,
@@ -226,31 +239,44 @@ export class RunRecord {
         engine: p.stats.engineStats(),
       };
     });
-    const overall = this.overall.stats();
+    const overall = this.withoutServer(this.overall.stats());
     const loadBusyShare = Math.max(0, ...this.phases.map((p) => p.stats.loadBusyShare()));
     const loadSaturated = loadBusyShare >= LOAD_SATURATION_SHARE;
     const warnings = this.warnings(overall, loadBusyShare, contention, phases.length);
     const applied = last?.phase.applied;
     if (!applied) throw new Error('a run summary needs at least one phase');
+    // Open loop: the schedule's rate beside the achieved one (a schedule the engine could not
+    // keep, or connections lost to timeouts, shows as a shortfall).
+    const offeredRps = applied.load.mode === 'open' ? applied.load.rateRps : null;
+    if (offeredRps && overall.measuredS > 0 && overall.throughputRps < 0.98 * offeredRps) {
+      warnings.push(`the open loop achieved ${Math.round(overall.throughputRps)} requests/s of the ${offeredRps} offered (${(100 * overall.throughputRps / offeredRps).toFixed(1)} %): the server or the generator could not keep the schedule`);
+    }
+    if (this.timeouts > 0) {
+      warnings.push(`${this.timeouts} requests timed out (older than load.timeoutMs = ${applied.load.timeoutMs} ms); their connections were abandoned`);
+    }
     // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
-    if (this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
+    if (!this.target && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
     }
     return {
       runId: this.runId,
       status,
       failure,
+      target: this.target,
+      storage: this.storagePlan && this.lastStarted ? storageSummary(this.storagePlan, this.lastStarted, last.requested, this.overall.bytes, overall.measuredS) : null,
       profileName: applied.name,
       startedAt: this.startedAt,
       measuredS: overall.measuredS,
       throughputRps: overall.throughputRps,
+      offeredRps,
       latencyUs: overall.latencyUs,
       requests: overall.requests,
       bytes: this.overall.bytes,
       errors: overall.errors,
+      timeouts: this.timeouts,
       serverCpuNsPerReq: overall.serverCpuNsPerReq,
       loadCpuNsPerReq: overall.loadCpuNsPerReq,
-      engine: this.overall.engineStats(),
+      engine: this.storagePlan ? null : this.overall.engineStats(),
       latencyCorrectedUs: latencySummary(this.overall.corrected),
       inFlightAtEnd: this.lastInFlight,
       loadSaturated,
@@ -272,6 +298,11 @@ export class RunRecord {
     };
   }
 
+  /** With a target the server's CPU is not ours to measure: null, not the 0 we saw. */
+  private withoutServer(stats: RunStats): RunStats {
+    return this.target || this.storagePlan ? { ...stats, serverCpuNsPerReq: null } : stats;
+  }
+
   private warnings(overall: RunStats, loadBusyShare: number, contention: RunSummary['contention'], phaseCount: number): string[] {
     const warnings: string[] = [];
     if (phaseCount > 1) warnings.push(`the run-level numbers mix ${phaseCount} phases with different knobs; compare the per-phase results`);
@@ -284,7 +315,11 @@ export class RunRecord {
       warnings.push(`other processes used ${contention.otherCpus.toFixed(2)} CPUs while this run measured`);
     }
     if (this.worstStallUs >= STALL_WARNING_US) {
-      warnings.push(`a request waited ${(this.worstStallUs / 1e6).toFixed(1)} s (a stall): see latencyCorrectedUs, which re-weights the sends the closed loop skipped meanwhile`);
+      // An open loop measures from intended send times: its latencyUs already holds the stall.
+      const openLoop = this.phases.some((p) => p.requested.load.mode === 'open');
+      warnings.push(openLoop
+        ? `a request waited ${(this.worstStallUs / 1e6).toFixed(1)} s (a stall): the open loop's latencyUs includes every request scheduled during it`
+        : `a request waited ${(this.worstStallUs / 1e6).toFixed(1)} s (a stall): see latencyCorrectedUs, which re-weights the sends the closed loop skipped meanwhile`);
     }
     if (this.lastInFlight.requests > 0 && this.lastInFlight.oldestUs >= STALL_WARNING_US) {
       warnings.push(`${this.lastInFlight.requests} requests were still in flight when the window closed, the oldest for ${(this.lastInFlight.oldestUs / 1e6).toFixed(1)} s`);

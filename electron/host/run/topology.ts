@@ -103,6 +103,22 @@ export function checkTopology(profile: Profile, topology: Topology = readTopolog
       fix: 'list only those CPUs, or leave server.numa.cpus empty',
     });
   }
+  // load.mode open needs its rate: refused here, before anything starts, in one line.
+  if (profile.load.mode === 'open' && profile.load.rateRps === null) {
+    return new LabError({
+      code: 'INVALID_VALUE', kind: 'input', field: 'load.rateRps',
+      message: 'load.rateRps: an open loop (load.mode open) needs a rate in requests per second',
+      fix: 'set load.rateRps (e.g. --set load.rateRps=20000), or use load.mode closed',
+    });
+  }
+  const badLoadCpu = profile.load.cpus?.find((c) => !allowed.has(c));
+  if (badLoadCpu !== undefined) {
+    return new LabError({
+      code: 'INVALID_VALUE', kind: 'input', field: 'load.cpus',
+      message: `load.cpus: CPU ${badLoadCpu} does not exist or is not one this process may run on; ${cpuWords(topology)}`,
+      fix: 'list only those CPUs, or leave load.cpus empty',
+    });
+  }
   if (sqpoll.cpu !== null && !allowed.has(sqpoll.cpu)) {
     return new LabError({
       code: 'INVALID_VALUE', kind: 'input', field: 'server.sqpoll.cpu',

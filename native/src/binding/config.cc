@@ -1,6 +1,8 @@
 // Engine protocol v1 config parsing; see config.h.
 #include "binding/config.h"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -153,6 +155,56 @@ server_config ParseServer(const Fields &s)
 	return c;
 }
 
+// workload "storage" and its `storage` subtree (absent: the echo workload). The host resolved
+// storage.path (null: the test file it created) and checked it may be used; fill, verify and
+// seed are the host's, not profile knobs. The server's ring knobs apply to each job's ring.
+void ParseStorage(const Fields &c, engine_config &cfg)
+{
+	Napi::Env env = c.Env();
+	Napi::Value workload = c.Get("workload");
+	if (workload.IsUndefined() || workload.IsNull())
+		return;
+	std::string w = c.String("workload", "'echo' or 'storage'");
+	if (w == "echo")
+		return;
+	if (w != "storage")
+		throw Napi::RangeError::New(env, c.Path("workload") + " must be 'echo' or 'storage' (got '" + w.substr(0, 64) + "')");
+	cfg.storage_workload = 1;
+	Fields s = c.Object("storage");
+	storage_config &st = cfg.storage;
+	std::string path = s.String("path", "a path string (the host resolves null to its test file)");
+	if (path.empty() || path.size() >= sizeof(st.path) || path.find('\0') != std::string::npos)
+		throw Napi::RangeError::New(env, s.Path("path") + " must be a non-empty path shorter than " +
+							 std::to_string(sizeof(st.path)) + " bytes");
+	std::memcpy(st.path, path.c_str(), path.size() + 1);
+	st.size_bytes = (uint64_t)s.Integer("fileSizeMiB", 1, 1 << 24) << 20;
+	st.block_bytes = (unsigned)s.Integer("blockBytes", 512, 1 << 24);
+	if (st.block_bytes % 512)
+		throw Napi::RangeError::New(env, s.Path("blockBytes") + " must be a multiple of 512");
+	std::string pattern = s.String("pattern", "'randread', 'read', 'randwrite' or 'write'");
+	if (pattern == "randread")
+		st.pattern = STORAGE_RANDREAD;
+	else if (pattern == "read")
+		st.pattern = STORAGE_READ;
+	else if (pattern == "randwrite")
+		st.pattern = STORAGE_RANDWRITE;
+	else if (pattern == "write")
+		st.pattern = STORAGE_WRITE;
+	else
+		throw Napi::RangeError::New(env, s.Path("pattern") + " must be 'randread', 'read', 'randwrite' or 'write' (got '" +
+							 pattern.substr(0, 64) + "')");
+	st.queue_depth = (unsigned)s.Integer("queueDepth", 1, 4096);
+	st.direct = s.Bool("direct");
+	Napi::Value fill = s.Get("fill"), verify = s.Get("verify"), seed = s.Get("seed");
+	st.fill = fill.IsUndefined() ? 0 : s.Bool("fill");
+	st.verify = verify.IsUndefined() ? 0 : s.Bool("verify");
+	st.seed = seed.IsUndefined() ? 0 : (uint64_t)s.Integer("seed", 0, 9007199254740991.0);
+	st.ring = cfg.server.ring;
+	st.registered_buffers = cfg.server.registered_buffers;
+	st.direct_descriptors = cfg.server.direct_descriptors;
+	cfg.load.kind = LOAD_STORAGE;
+}
+
 } // namespace
 
 std::string TypeName(const Napi::Value &v)
@@ -201,6 +253,83 @@ engine_config ParseEngineConfig(Napi::Env env, const Napi::Value &config)
 	cfg.server.expected_conns = cfg.load.connections;
 	cfg.load.msg_bytes = (unsigned)load.Integer("messageBytes", 1, 1 << 30);
 	cfg.load.threads = (unsigned)load.Integer("threads", 1, LOAD_THREADS_MAX);
+	// load.mode / pipeline / rateRps / timeoutMs / cpus: the host checks that the CPUs exist
+	// and that open mode has a rate; here types and hard bounds (and the rate, which the
+	// schedule divides by). Each may be absent (callers from before them): the closed loop
+	// with one message per connection and no timeout.
+	Napi::Value vmode = load.Get("mode");
+	std::string mode = vmode.IsUndefined() ? "closed" : load.String("mode", "'closed' or 'open'");
+	if (mode == "closed")
+		cfg.load.mode = LOAD_CLOSED;
+	else if (mode == "open")
+		cfg.load.mode = LOAD_OPEN;
+	else
+		throw Napi::RangeError::New(env, load.Path("mode") + " must be 'closed' or 'open' (got '" + mode.substr(0, 64) + "')");
+	cfg.load.pipeline = load.Get("pipeline").IsUndefined() ? 1 : (unsigned)load.Integer("pipeline", 1, 4096);
+	Napi::Value rate = load.Get("rateRps");
+	if (rate.IsNumber()) {
+		double r = rate.As<Napi::Number>().DoubleValue();
+		if (!std::isfinite(r) || r <= 0 || r > 1e9)
+			throw Napi::RangeError::New(env, load.Path("rateRps") + " must be above 0 and at most 1e9");
+		cfg.load.rate_rps = r;
+	} else if (!rate.IsNull() && !rate.IsUndefined()) {
+		ThrowType(env, load.Path("rateRps"), "a number or null", rate);
+	}
+	if (cfg.load.mode == LOAD_OPEN && cfg.load.rate_rps <= 0)
+		throw Napi::RangeError::New(env, load.Path("rateRps") + " is required when load.mode is 'open'");
+	cfg.load.timeout_ms = load.Get("timeoutMs").IsUndefined() ? 0 : (uint64_t)load.Integer("timeoutMs", 0, 3.6e6);
+	Napi::Value lcpus = load.Get("cpus");
+	if (lcpus.IsArray()) {
+		Napi::Array a = lcpus.As<Napi::Array>();
+		if (a.Length() < 1 || a.Length() > LOAD_THREADS_MAX)
+			throw Napi::RangeError::New(env, load.Path("cpus") + " must list 1 to " + std::to_string(LOAD_THREADS_MAX) +
+								 " CPUs (got " + std::to_string(a.Length()) + ")");
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Value v = a.Get(i);
+			std::string path = load.Path("cpus") + "[" + std::to_string(i) + "]";
+			if (!v.IsNumber())
+				ThrowType(env, path, "a number", v);
+			double d = v.As<Napi::Number>().DoubleValue();
+			if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > 4095)
+				throw Napi::RangeError::New(env, path + " must be an integer between 0 and 4095");
+			cfg.load.cpus[i] = (int)d;
+		}
+		cfg.load.ncpus = a.Length();
+	} else if (!lcpus.IsNull() && !lcpus.IsUndefined()) {
+		ThrowType(env, load.Path("cpus"), "an array of CPU numbers or null", lcpus);
+	}
+
+	// bind (uring-lab server --bind): the IPv4 address the server listens on; absent or null,
+	// 127.0.0.1. Dotted form only: the host resolves nothing here.
+	Napi::Value bind = c.Get("bind");
+	if (!bind.IsUndefined() && !bind.IsNull()) {
+		std::string addr = c.String("bind", "an IPv4 address string or null");
+		struct in_addr a;
+		if (addr.size() > 15 || inet_pton(AF_INET, addr.c_str(), &a) != 1)
+			throw Napi::RangeError::New(env, "config.bind must be an IPv4 address such as 0.0.0.0 (got '" +
+							 addr.substr(0, 64) + "')");
+		cfg.server.bind_given = 1;
+		cfg.server.bind_addr = a.s_addr;
+	}
+
+	// target (uring-lab load): someone else's echo server; absent or null, ours on 127.0.0.1.
+	// The host resolves names: here only a dotted IPv4 address.
+	Napi::Value target = c.Get("target");
+	if (!target.IsUndefined() && !target.IsNull()) {
+		Fields t = c.Object("target");
+		std::string host = t.String("host", "an IPv4 address string");
+		struct in_addr a;
+		if (host.size() > 15 || inet_pton(AF_INET, host.c_str(), &a) != 1)
+			throw Napi::RangeError::New(env, t.Path("host") + " must be an IPv4 address such as 10.0.0.2 (got '" +
+								 host.substr(0, 64) + "')");
+		cfg.target.enabled = 1;
+		cfg.target.addr = a.s_addr;
+		cfg.target.port = (uint16_t)t.Integer("port", 1, 65535);
+		if (cfg.load.connections < 1)
+			throw Napi::RangeError::New(env, "config.load.connections must be at least 1 with a target (got 0: "
+							 "a load with no connection would measure nothing)");
+	}
+	ParseStorage(c, cfg);
 	return cfg;
 }
 

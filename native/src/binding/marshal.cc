@@ -91,7 +91,7 @@ const char *CauseName(refusal_cause c)
 {
 	// enum refusal_cause; RefusalCause in index.d.ts
 	static const char *const names[] = { "refused", "conflicts_with_sqpoll", "moot_without_sqpoll",
-					     "needs_single_issuer" };
+					     "needs_single_issuer", "no_poll_queues" };
 	return Named(names, c, "refused");
 }
 
@@ -312,7 +312,19 @@ Napi::Object RingObject(Napi::Env env, const ring_setup_result &r)
 Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const engine_config &cfg)
 {
 	Napi::Object applied = Napi::Object::New(env);
-	applied.Set("server", AppliedServer(env, cfg.server, out.ring));
+	if (cfg.target.enabled) {
+		// A target (uring-lab load): no server of ours ran, so nothing of it was applied or
+		// refused; its settings read as requested, as epoll's ring knobs do (AsRequested).
+		server_config as_requested = cfg.server;
+		as_requested.engine = SERVER_ENGINE_EPOLL;
+		Napi::Object server = AppliedServer(env, as_requested, out.ring);
+		server.Set("engine", cfg.server.engine == SERVER_ENGINE_EPOLL ? "epoll" : "io_uring");
+		server.Get("numa").As<Napi::Object>().Set("node", cfg.server.numa_node >= 0 ?
+			Napi::Value(Napi::Number::New(env, cfg.server.numa_node)) : env.Null());
+		applied.Set("server", server);
+	} else {
+		applied.Set("server", AppliedServer(env, cfg.server, out.ring));
+	}
 
 	Napi::Object result = Napi::Object::New(env);
 	result.Set("protocol", kProtocolVersion);
@@ -336,6 +348,22 @@ Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const e
 			pinned = false;
 	}
 	result.Set("serverWorkers", workers);
+	// The storage workload: the target as the jobs use it (the host names the device in the
+	// summary and in an IOPOLL refusal).
+	if (cfg.storage_workload) {
+		Napi::Object st = Napi::Object::New(env);
+		st.Set("path", cfg.storage.path);
+		st.Set("sizeBytes", (double)out.storage.size_bytes);
+		st.Set("device", out.storage.device);
+		st.Set("devMajor", out.storage.dev_major);
+		st.Set("devMinor", out.storage.dev_minor);
+		st.Set("blockDevice", (bool)out.storage.is_block_device);
+		st.Set("filled", (bool)cfg.storage.fill);
+		st.Set("verified", (bool)cfg.storage.verify);
+		result.Set("storage", st);
+	} else {
+		result.Set("storage", env.Null());
+	}
 	if (pinned) {
 		Napi::Array cpus = Napi::Array::New(env, cfg.server.ncpus);
 		for (uint32_t i = 0; i < cfg.server.ncpus; i++)
@@ -351,6 +379,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	SetNumbers(o, { { "requests", s.requests },
 			{ "bytes", s.bytes },
 			{ "errors", s.errors },
+			{ "timeouts", s.timeouts },
 			{ "serverErrors", s.server_errors },
 			{ "enobufs", s.enobufs } });
 	o.Set("histogram", SparseHistogram(env, s.hist));
@@ -391,7 +420,8 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			    { "send", s.errors_by_op[SERVER_ERR_SEND] },
 			    { "other", s.errors_by_op[SERVER_ERR_OTHER] } });
 	server.Set("errorsByOp", by_op);
-	o.Set("server", server);
+	// No worker of ours (a target: uring-lab load): no server counters at all, not zeros.
+	o.Set("server", s.workers ? Napi::Value(server) : env.Null());
 	Napi::Array workers = Napi::Array::New(env, s.workers);
 	for (uint32_t i = 0; i < s.workers; i++) {
 		Napi::Object w = Napi::Object::New(env);

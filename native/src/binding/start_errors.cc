@@ -1,6 +1,8 @@
 // Start errors in words; see start_errors.h.
 #include "binding/start_errors.h"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <string>
 
@@ -58,6 +60,10 @@ Words Describe(const engine_error &err, const engine_config &c)
 {
 	int e = -err.at.err;
 	std::string port = std::to_string(c.server.port);
+	char bound[INET_ADDRSTRLEN] = "127.0.0.1";
+	if (c.server.bind_given)
+		inet_ntop(AF_INET, &c.server.bind_addr, bound, sizeof(bound));
+	std::string listen_at = std::string(bound) + ":" + port;
 	std::string conns = std::to_string(c.load.connections);
 
 	switch (err.at.step) {
@@ -80,9 +86,11 @@ Words Describe(const engine_error &err, const engine_config &c)
 	case STEP_SERVER_SOCKET:
 		return { "could not create the listening socket", "" };
 	case STEP_SERVER_BIND:
-		return { "could not bind 127.0.0.1:" + port, "use port 0 for an ephemeral port, or free the port" };
+		return { "could not bind " + listen_at, c.server.bind_given ?
+			 "use port 0 for an ephemeral port, or free the port; the address must be 0.0.0.0 or one of this host's (EADDRNOTAVAIL)" :
+			 "use port 0 for an ephemeral port, or free the port" };
 	case STEP_SERVER_LISTEN:
-		return { "could not listen on 127.0.0.1:" + port, "" };
+		return { "could not listen on " + listen_at, "" };
 	case STEP_SERVER_SUBMIT:
 		return { "could not submit the server's first requests", "" };
 	case STEP_LOAD_ALLOC:
@@ -99,8 +107,28 @@ Words Describe(const engine_error &err, const engine_config &c)
 		return { "could not create " + conns + " load sockets",
 			 "each connection needs two descriptors (client and server side): raise ulimit -n or use fewer "
 			 "connections" };
+	case STEP_LOAD_CPU:
+		return { "a load thread could not be pinned to its load.cpus CPU",
+			 "list CPUs this process may run on (`uring-lab doctor`), or leave load.cpus empty" };
 	case STEP_LOAD_CONNECT:
+		if (c.target.enabled) {
+			char addr[INET_ADDRSTRLEN] = "";
+			inet_ntop(AF_INET, &c.target.addr, addr, sizeof(addr));
+			std::string at = std::string(addr) + ":" + std::to_string(c.target.port);
+			return { "load connections could not connect to the echo server at " + at,
+				 "is a server listening there? (uring-lab server, or any TCP echo server; a firewall may also refuse)" };
+		}
 		return { "load connections could not connect to the server on 127.0.0.1", "" };
+	case STEP_STORAGE_OPEN:
+		return { std::string("could not open the storage target ") + c.storage.path + (c.storage.direct ? " (O_DIRECT)" : ""),
+			 c.storage.direct && e == EINVAL ? "this filesystem refuses O_DIRECT (tmpfs does): put the file on a disk, or set storage.direct to false"
+							 : "check storage.path exists and this user may open it" };
+	case STEP_STORAGE_FILL:
+		return { "could not write the test pattern over " + std::to_string(c.storage.size_bytes >> 20) + " MiB of " + c.storage.path,
+			 "free disk space in the lab's data directory, or use a smaller storage.fileSizeMiB" };
+	case STEP_STORAGE_IO:
+		return { std::string("the first I/O on ") + c.storage.path + " failed",
+			 "O_DIRECT needs storage.blockBytes to be a multiple of the device's logical block size; check storage.*" };
 	default:
 		return { "engine start-up failed", "" };
 	}

@@ -235,6 +235,16 @@ static void report_started(const struct engine_config *cfg, struct engine_starte
 {
 	const struct server *first = &engine.servers[0];
 
+	if (!engine.nservers) {
+		/* A target: no ring, no worker of ours; the port the load connected to. */
+		memset(&out->ring, 0, sizeof(out->ring));
+		out->ring.sqpoll_cpu = -1;
+		out->ring.numa_node = -1;
+		out->ring.cpu = -1;
+		out->port = cfg->target.port;
+		out->workers = 0;
+		return;
+	}
 	out->port = first->port;
 	out->ring = first->ring;
 	out->workers = engine.nservers;
@@ -283,12 +293,21 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 	for (unsigned i = 0; i < nload; i++) {
 		struct load *l = &engine.load[i];
 		struct load_config lcfg = {
-			.port = (uint16_t)engine.servers[0].port,
+			/* A target (uring-lab load) instead of our own worker 0's port on 127.0.0.1. */
+			.port = cfg->target.enabled ? cfg->target.port : (uint16_t)engine.servers[0].port,
+			.addr = cfg->target.enabled ? cfg->target.addr : 0,
 			.nconns = load_thread_conns(cfg->load.connections, nload, i),
 			.msg_bytes = cfg->load.msg_bytes,
 			.conn_base = base,
 			.deadline_ns = engine.deadline_ns,
+			.mode = cfg->load.mode,
+			.pipeline = cfg->load.pipeline ? cfg->load.pipeline : 1,
+			.timeout_ns = cfg->load.timeout_ms * 1000000ull,
+			.cpu = cfg->load.ncpus ? cfg->load.cpus[i % cfg->load.ncpus] : -1,
 		};
+		/* This thread's share of the open-loop schedule is its share of the connections. */
+		if (cfg->load.mode == LOAD_OPEN)
+			lcfg.rate_rps = cfg->load.rate_rps * lcfg.nconns / cfg->load.connections;
 		base += lcfg.nconns;
 		int ret = load_init(l, ops, &lcfg, &before_ring_exit);
 		__atomic_store_n(&engine.nload, i + 1, __ATOMIC_RELEASE);
@@ -312,14 +331,110 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 	return 0;
 }
 
+/*
+ * workload "storage": no server and no echo load. The target is prepared once (opened, sized,
+ * filled with the pattern when the lab created it), then load.threads storage jobs start, each
+ * with its own ring, and the start waits until every one has done its first I/O (or gave up).
+ * The result's ring is job 0's with every other job's refusals appended, like the servers'.
+ */
+static int start_storage(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err)
+{
+	unsigned nload = cfg->load.threads < 1 ? 1 : cfg->load.threads > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : cfg->load.threads;
+	enum start_step step = STEP_STORAGE_OPEN;
+	struct latch ready;
+	int ret;
+
+	engine.storage = cfg->storage;
+	ret = storage_prepare(&engine.storage, &out->storage, &step);
+	if (ret) {
+		err->at = (struct start_error){ step, ret };
+		return ret;
+	}
+	engine.load = aligned_alloc(64, sizeof(*engine.load) * nload);
+	if (!engine.load) {
+		err->at = (struct start_error){ STEP_LOAD_ALLOC, -ENOMEM };
+		return -ENOMEM;
+	}
+	latch_init(&ready, (int)nload);
+	for (unsigned i = 0; i < nload; i++) {
+		struct load *l = &engine.load[i];
+		struct load_config lcfg = {
+			.nconns = engine.storage.queue_depth, /* one in-flight slot per queued I/O */
+			.msg_bytes = engine.storage.block_bytes,
+			.conn_base = i,
+			.deadline_ns = engine.deadline_ns,
+			.cpu = -1,
+			.storage = &engine.storage,
+		};
+		ret = load_init(l, &storage_load_ops, &lcfg, &before_ring_exit);
+		__atomic_store_n(&engine.nload, i + 1, __ATOMIC_RELEASE);
+		if (ret == 0)
+			ret = load_start(l, &ready);
+		if (ret) {
+			for (unsigned j = i; j < nload; j++)
+				latch_count_down(&ready);
+			break;
+		}
+	}
+	latch_wait(&ready);
+	latch_destroy(&ready);
+	for (unsigned i = 0; i < engine.nload; i++) {
+		if (engine.load[i].worker.fail.err) {
+			err->at = engine.load[i].worker.fail;
+			return err->at.err;
+		}
+	}
+	out->port = 0;
+	out->workers = 0;
+	out->ring = engine.load[0].ring;
+	for (unsigned i = 1; i < engine.nload; i++) {
+		const struct ring_setup_result *r = &engine.load[i].ring;
+		for (int k = 0; k < r->nrefused; k++)
+			if (!has_refusal(&out->ring, r->refused[k].flag))
+				ring_refuse(&out->ring, r->refused[k].flag, r->refused[k].err, r->refused[k].cause);
+		/* Applied only where every job got it. */
+		out->ring.registered_buffers &= r->registered_buffers;
+		out->ring.direct_descriptors &= r->direct_descriptors;
+		out->ring.iopoll &= r->iopoll;
+		out->ring.sqpoll &= r->sqpoll;
+	}
+	out->load_threads = engine.nload;
+	return 0;
+}
+
+static int start_storage_workload(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err,
+				  int hold)
+{
+	int ret;
+
+	engine.load = NULL;
+	engine.nload = 0;
+	engine_reset_counters(&engine);
+	engine.deadline_ns = mono_ns() + cfg->max_duration_ms * NS_PER_MS;
+	ret = start_storage(cfg, out, err);
+	if (ret) {
+		shutdown_all();
+		release_all();
+		finish_state(ENGINE_IDLE, hold);
+		return ret;
+	}
+	finish_state(ENGINE_RUNNING, hold);
+	return 0;
+}
+
 int engine_start_finish(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err,
 			int hold)
 {
+	if (cfg->storage_workload) {
+		memset(err, 0, sizeof(*err));
+		return start_storage_workload(cfg, out, err, hold);
+	}
 	unsigned nload = load_thread_count(cfg->load.connections, cfg->load.threads);
 	int ret;
 
 	memset(err, 0, sizeof(*err));
-	ret = fd_limit_ensure(cfg->load.connections, nload, cfg->server.workers ? cfg->server.workers : 1, err);
+	ret = fd_limit_ensure(cfg->load.connections, nload,
+			     cfg->target.enabled ? 0 : cfg->server.workers ? cfg->server.workers : 1, err);
 	if (ret) {
 		finish_state(ENGINE_IDLE, hold);
 		return ret;
@@ -330,7 +445,8 @@ int engine_start_finish(const struct engine_config *cfg, struct engine_started *
 	engine_reset_counters(&engine);
 	engine.deadline_ns = mono_ns() + cfg->max_duration_ms * NS_PER_MS;
 
-	ret = start_servers(cfg, err);
+	/* With a target the server is someone else's (uring-lab load): only the load runs here. */
+	ret = cfg->target.enabled ? 0 : start_servers(cfg, err);
 	if (ret == 0)
 		ret = start_loads(cfg, nload, err);
 	if (ret) {

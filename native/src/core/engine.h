@@ -22,6 +22,7 @@
 #include "core/ring_setup.h"
 #include "core/server.h"
 #include "core/start_step.h"
+#include "loads/storage_load.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,11 +40,31 @@ struct engine_load_config {
 	unsigned connections; /* 0: server only */
 	unsigned msg_bytes;
 	unsigned threads;     /* 1..LOAD_THREADS_MAX */
+	/* load.mode, load.pipeline, load.rateRps (open: spread over the threads by their share of
+	 * the connections), load.timeoutMs (0: none), load.cpus (thread i on cpus[i % ncpus]). */
+	enum load_mode mode;
+	unsigned pipeline;
+	double rate_rps;
+	uint64_t timeout_ms;
+	int cpus[LOAD_THREADS_MAX];
+	unsigned ncpus;
+};
+
+/* `uring-lab load`: the load connects to someone else's echo server; no server of ours runs. */
+struct engine_target {
+	int enabled;
+	uint32_t addr; /* IPv4, network byte order */
+	uint16_t port;
 };
 
 struct engine_config {
 	struct server_config server;
 	struct engine_load_config load;
+	struct engine_target target; /* enabled: no server workers start, the load connects there */
+	/* workload "storage": no server and no echo load; load.threads storage jobs run against
+	 * storage.path instead (loads/storage_load.h). */
+	int storage_workload;
+	struct storage_config storage;
 	uint64_t max_duration_ms; /* load threads stop by themselves after this */
 };
 
@@ -59,6 +80,9 @@ struct engine_started {
 	int worker_cpu[SERVER_WORKERS_MAX];  /* -1: not pinned to one CPU */
 	int worker_node[SERVER_WORKERS_MAX]; /* -1: no memory policy */
 	int worker_attached[SERVER_WORKERS_MAX]; /* ring attached to worker 0's SQPOLL thread (ATTACH_WQ) */
+	/* Storage workload: the target as storage_prepare found it; ring is job 0's, with the other
+	 * jobs' refusals appended. */
+	struct storage_info storage;
 };
 
 /* Where start() failed, with the negative errno. */
@@ -74,6 +98,7 @@ struct engine_snapshot {
 	uint64_t requests; /* completed round trips (== sum of hist) */
 	uint64_t bytes;
 	uint64_t errors;   /* load errors + server errors */
+	uint64_t timeouts; /* load requests abandoned after load.timeoutMs (not in errors) */
 	uint64_t server_errors;
 	uint64_t enobufs;
 	uint64_t hist[LH_BUCKETS];

@@ -109,6 +109,7 @@ static void read_cumulative(struct engine *eng, struct cumulative *c)
 		lh_accumulate(&l->corrected, c->chist);
 		c->bytes += counter_get(&l->bytes);
 		c->load_errors += counter_get(&l->errors);
+		c->load_timeouts += counter_get(&l->timeouts);
 		c->load_thread_ns[i] = worker_cpu_ns(&l->worker);
 	}
 	read_server_counters(eng, c);
@@ -178,6 +179,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	}
 	s->bytes = delta(&p->bytes, c->bytes);
 	uint64_t load_errors = delta(&p->load_errors, c->load_errors);
+	s->timeouts = delta(&p->load_timeouts, c->load_timeouts);
 	s->server_errors = delta(&p->server_errors, c->server_errors);
 	s->errors = load_errors + s->server_errors;
 	s->enobufs = delta(&p->enobufs, c->enobufs);
@@ -219,6 +221,9 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		s->bufs_total += counter_get(&sv->bufs_total);
 	}
 	s->server_loop_err = loop_err;
+	/* No server of ours (a target): the open connections are the load's. */
+	if (!eng->nservers)
+		s->active_connections = g.live;
 
 	int load_running = 0;
 	for (unsigned i = 0; i < eng->nload; i++)

@@ -13,7 +13,7 @@
 /* Cumulative values, kept so snapshots can report deltas without ever
  * resetting a counter that another thread writes. */
 struct cumulative {
-	uint64_t bytes, load_errors, server_errors, enobufs;
+	uint64_t bytes, load_errors, load_timeouts, server_errors, enobufs;
 	uint64_t hist[LH_BUCKETS];
 	uint64_t chist[LH_BUCKETS];
 	uint64_t server_cpu_ns, process_cpu_ns;
@@ -44,6 +44,8 @@ struct engine {
 	struct worker_times times[SERVER_WORKERS_MAX];
 	struct load *load;
 	unsigned nload;
+	/* Storage workload: the config the jobs read for the whole run (storage_prepare clamps its size). */
+	struct storage_config storage;
 	uint64_t deadline_ns;
 	uint64_t load_stopped_ns; /* when stop() had joined every load thread */
 	struct cpu_helpers helpers;

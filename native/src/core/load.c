@@ -51,16 +51,14 @@ void load_join(struct load *l)
 
 unsigned load_inflight(const struct load *l, uint64_t *oldest_t0)
 {
-	unsigned n = 0;
-
 	if (!l->inflight_t0) /* joined: nothing of it is in flight */
 		return 0;
+	/* With a pipeline a connection has several requests out: the count is the thread's gauge,
+	 * the oldest is the oldest connection head. */
+	unsigned n = (unsigned)__atomic_load_n(&l->outstanding, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < l->cfg.nconns; i++) {
 		uint64_t t0 = __atomic_load_n(&l->inflight_t0[i], __ATOMIC_RELAXED);
-		if (!t0)
-			continue;
-		n++;
-		if (t0 < *oldest_t0)
+		if (t0 && t0 < *oldest_t0)
 			*oldest_t0 = t0;
 	}
 	return n;

@@ -12,6 +12,7 @@
 #include "core/cpu_accounting.h"
 #include "core/latency_histogram.h"
 #include "core/memory_needs.h"
+#include "core/ring_setup.h"
 #include "core/worker.h"
 
 #ifdef __cplusplus
@@ -23,15 +24,28 @@ struct load_ops;
 
 #define LOAD_THREADS_MAX CPU_LOAD_THREADS_MAX /* 64 */
 
-enum load_kind { LOAD_ECHO = 0 };
+enum load_kind { LOAD_ECHO = 0, LOAD_STORAGE };
+
+struct storage_config; /* loads/storage_load.h */
+enum load_mode { LOAD_CLOSED = 0, LOAD_OPEN };
 
 /* One load thread's share of the load. */
 struct load_config {
 	uint16_t port;        /* the server's */
+	uint32_t addr;        /* the server's IPv4 address, network byte order; 0: 127.0.0.1 */
 	unsigned nconns;
 	unsigned msg_bytes;
 	unsigned conn_base;   /* index of this thread's first connection, seeds its patterns */
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC: the thread stops by itself here */
+	/* load.mode/pipeline/rateRps/timeoutMs/cpus (see loads/echo_load.h for what they do). */
+	enum load_mode mode;
+	unsigned pipeline;    /* messages outstanding per connection (closed), or at most (open) */
+	double rate_rps;      /* open: this thread's share of load.rateRps */
+	uint64_t timeout_ns;  /* a request older than this is a timeout; 0: never */
+	int cpu;              /* pinned to this CPU before the ring exists; -1: not pinned */
+	/* Storage jobs: the target and ring knobs, shared read-only by every job (NULL for echo);
+	 * conn_base is then the job's index and nconns its queue depth. */
+	const struct storage_config *storage;
 };
 
 struct load {
@@ -47,12 +61,18 @@ struct load {
 	struct latency_histogram corrected;
 	uint64_t bytes;      /* echoed bytes of completed round trips */
 	uint64_t errors;     /* mismatched echoes, failed connections */
+	uint64_t timeouts;   /* requests abandoned after timeout_ns (not in errors) */
 	uint64_t live_conns; /* gauge: connections not dead (0 once the thread ended) */
-	/* Per connection: CLOCK_MONOTONIC t0 of its outstanding request, 0 when it has none.
+	uint64_t outstanding; /* gauge: requests started whose echo has not fully arrived */
+	/* Per connection: CLOCK_MONOTONIC t0 of its oldest outstanding request (with a pipeline,
+	 * the head of its queue; in open mode its intended send time), 0 when it has none.
 	 * Allocated by load_init and freed by load_join, so a snapshot may scan it for as long as
 	 * the thread is joinable. */
 	uint64_t *inflight_t0;
 	int running;         /* 1 from start until the loop ends (stop() or deadline) */
+	/* Storage jobs: the job's ring as it took effect, refusals included (set by its setup,
+	 * before it reports ready; the echo load leaves it zero). */
+	struct ring_setup_result ring;
 } __attribute__((aligned(64))); /* threads' counters on separate cache lines */
 
 struct load_ops {

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "core/memory_needs.h"
+#include "loads/echo_load.h"
 
 #include <linux/capability.h>
 #include <stdio.h>
@@ -54,10 +55,28 @@ void engine_memory_needs(const struct engine_config *cfg, struct engine_memory *
 	/* Every worker (server.rings) has its own ring (CQ sized as the engine sizes it) and pool;
 	 * the connections, and with them the connection state, are shared out among them. */
 	engine_server_config(cfg, &scfg);
-	for (unsigned i = 0; server && i < scfg.workers; i++)
+	/* workload "storage": no server and no echo load, but load.threads jobs of queue_depth
+	 * blocks each (the blocks pinned too when registered: READ/WRITE_FIXED). */
+	if (cfg->storage_workload) {
+		unsigned jobs = cfg->load.threads < 1 ? 1 : cfg->load.threads > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : cfg->load.threads;
+		for (unsigned i = 0; i < jobs; i++) {
+			storage_load_ops.memory(cfg->storage.queue_depth, cfg->storage.block_bytes, &n);
+			if (cfg->storage.registered_buffers)
+				n.memlock += mem_page_round((uint64_t)cfg->storage.queue_depth * cfg->storage.block_bytes);
+		}
+		server = NULL;
+		load = NULL;
+	}
+	/* A target (uring-lab load) runs no server here: only the load allocates. */
+	for (unsigned i = 0; server && !cfg->target.enabled && i < scfg.workers; i++)
 		server->memory(&scfg, load_thread_conns(cfg->load.connections, scfg.workers, i), &n);
 	for (unsigned i = 0; load && i < nload; i++)
 		load->memory(load_thread_conns(cfg->load.connections, nload, i), cfg->load.msg_bytes, &n);
+	/* load.pipeline > 1: the echo load's extra send slots (its memory op counts one). */
+	if (cfg->load.kind == LOAD_ECHO && cfg->load.pipeline > 1)
+		for (unsigned i = 0; load && i < nload; i++)
+			echo_load_pipeline_memory(load_thread_conns(cfg->load.connections, nload, i),
+						  cfg->load.msg_bytes, cfg->load.pipeline, &n);
 
 	memset(m, 0, sizeof(*m));
 	m->buffer_ring = n.buffer_ring;

@@ -389,7 +389,8 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 		}
 	}
 
-	if (res->flags & IORING_SETUP_IOPOLL) {
+	/* A file ring's IOPOLL is checked by its first read (storage_load.c), not by a socket. */
+	if ((res->flags & IORING_SETUP_IOPOLL) && !req->iopoll_files) {
 		ret = iopoll_check(&s);
 		if (ret < 0)
 			return ret;

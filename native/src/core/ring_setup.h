@@ -27,6 +27,9 @@ struct ring_request {
 	enum taskrun_mode taskrun;
 	int register_fd; /* io_uring_register_ring_fd() once the ring exists (Linux 5.18) */
 	int iopoll;      /* IORING_SETUP_IOPOLL, kept only if the ring then takes a socket op */
+	/* The ring is for files (a storage job): IOPOLL is kept without the socket check, which
+	 * would refuse it; the job checks it with its first read instead (loads/storage_load.h). */
+	int iopoll_files;
 	/* CQ entries wanted at least (0: 2 × entries); rounded up to a power of two, never below
 	 * 2 × entries, and clamped by the kernel to its maximum (IORING_SETUP_CLAMP). */
 	unsigned cq_min;
@@ -93,6 +96,9 @@ enum refusal_cause {
 	REFUSAL_MOOT_WITHOUT_SQPOLL,
 	/* DEFER_TASKRUN, dropped because SINGLE_ISSUER (which it requires) was refused; err is SINGLE_ISSUER's. */
 	REFUSAL_NEEDS_SINGLE_ISSUER,
+	/* IOPOLL: the ring was accepted, then the device failed the first I/O with EOPNOTSUPP because
+	 * it has no poll queues; err is that completion's. */
+	REFUSAL_NO_POLL_QUEUES,
 };
 
 struct ring_refusal {

@@ -154,6 +154,10 @@ int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *s
 	socklen_t len = sizeof(addr);
 	int one = 1;
 
+	/* --bind: a server for clients on other hosts (0.0.0.0 or one of this host's addresses). */
+	if (s->cfg.bind_given)
+		addr.sin_addr.s_addr = s->cfg.bind_addr;
+
 	*step = STEP_SERVER_SOCKET;
 	*fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
 	if (*fd < 0)

@@ -33,6 +33,10 @@ enum server_err_op { SERVER_ERR_ACCEPT = 0, SERVER_ERR_RECV, SERVER_ERR_SEND, SE
 struct server_config {
 	enum server_engine engine;
 	uint16_t port; /* 0: ephemeral */
+	/* uring-lab server --bind: the IPv4 address to listen on (network byte order) when
+	 * bind_given; otherwise 127.0.0.1 (the lab's own loopback runs). */
+	int bind_given;
+	uint32_t bind_addr;
 	struct ring_request ring;
 	unsigned buf_size;  /* bytes per provided buffer */
 	unsigned buf_count; /* buffers in the provided-buffer ring */

@@ -28,7 +28,11 @@ extern "C" {
 	X(LOAD_THREAD)       /* pthread_create for a load thread */                                      \
 	X(LOAD_RING_SETUP)   /* a load thread's ring */                                                  \
 	X(LOAD_SOCKET)                                                                                   \
-	X(LOAD_CONNECT)
+	X(LOAD_CONNECT)                                                                                  \
+	X(LOAD_CPU)          /* pinning a load thread to its load.cpus CPU */                          \
+	X(STORAGE_OPEN)      /* the storage target: open, fstat, size (no such file, not permitted, O_DIRECT refused) */ \
+	X(STORAGE_FILL)      /* writing the pattern over the lab's test file (ENOSPC) */                 \
+	X(STORAGE_IO)        /* a storage job's first I/O failed (other than IOPOLL's EOPNOTSUPP) */
 
 enum start_step {
 	STEP_NONE = 0,

@@ -1,0 +1,233 @@
+/**
+ * The storage workload's target, decided and checked by the host before the engine starts.
+ *
+ * Safety, by construction: the engine only ever opens the path this module gives it, and that
+ * is either a file the lab creates here (O_EXCL, in its data directory, deleted after the run)
+ * or the path the user named in storage.path. On top of that:
+ *  - a block device needs storage.allowDevice: true;
+ *  - a write to a block device that is mounted (/proc/self/mounts, partitions included), swapped
+ *    on (/proc/swaps) or held by another device (device mapper, RAID: /sys/.../holders) is refused;
+ *  - a file the user named is opened read-only unless the pattern writes, is never extended
+ *    (the engine uses at most min(fileSizeMiB, its size)), and is never filled or checked:
+ *    its content is not the lab's to know.
+ * Every refusal is one line naming the field, an `input` error (the CLI exits 2).
+ */
+import { randomInt } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
+import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
+
+/** What a storage run uses, and whether the lab owns it. */
+export interface StoragePlan {
+  /** The path the engine opens. */
+  path: string;
+  /** The lab created it (and deletes it after the run). */
+  labCreated: boolean;
+  /** The engine fills it with the pattern before each phase and checks every read. */
+  verify: boolean;
+  seed: number;
+  deleted: boolean;
+}
+
+/** The lab's data directory: $XDG_DATA_HOME/uring-lab, else ~/.local/share/uring-lab. */
+export function labDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'uring-lab');
+}
+
+/** Where the lab's test files live; one per run, named with the pid so leftovers are found. */
+export function storageDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(labDataDir(env), 'storage');
+}
+
+const TEST_FILE = /^test-(\d+)-[0-9a-f]+\.dat$/;
+
+function input(field: string, message: string, fix: string): LabError {
+  return new LabError({ code: 'STORAGE_TARGET', kind: 'input', field, message: `${field}: ${message}`, fix });
+}
+
+const writes = (p: Profile) => p.storage.pattern === 'randwrite' || p.storage.pattern === 'write';
+
+/** Removes test files left by lab processes that no longer exist (a host crash mid-run). */
+function removeLeftovers(dir: string): void {
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    const m = TEST_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try { process.kill(pid, 0); } catch (e) { alive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
+    if (!alive) try { unlinkSync(join(dir, name)); } catch { /* someone else's race: fine */ }
+  }
+}
+
+/** "MAJ:MIN" of a block device, or of the device holding a file. */
+const devId = (rdev: number) => `${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00)}`;
+
+/** The /sys/dev/block link target of MAJ:MIN, or null. */
+function sysBlock(id: string): string | null {
+  try { return readlinkSync(`/sys/dev/block/${id}`); } catch { return null; }
+}
+
+/**
+ * Why writing to this block device would hurt something, or null: it (or one of its partitions,
+ * or the disk it is a partition of) is mounted or swapped on, or another device holds it.
+ */
+function deviceInUse(st: Stats): string | null {
+  const id = devId(st.rdev);
+  const self = sysBlock(id);
+  // Same device, a partition of it (its sysfs path below ours), or the disk it belongs to.
+  const related = (otherId: string) => {
+    if (otherId === id) return true;
+    const other = sysBlock(otherId);
+    return !!(self && other && (other.startsWith(`${self}/`) || self.startsWith(`${other}/`)));
+  };
+  const sourceOf = (source: string): string | null => {
+    if (!source.startsWith('/')) return null;
+    try {
+      const s = statSync(source);
+      return s.isBlockDevice() ? devId(s.rdev) : null;
+    } catch { return null; }
+  };
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const [source, mountpoint] = line.split(' ');
+    if (!source) continue;
+    const other = sourceOf(source.replace(/\\040/g, ' '));
+    if (other && related(other)) return `it is mounted (${source} on ${mountpoint})`;
+  }
+  // Mounts whose source is not a device node (e.g. overlay) still name their st_dev.
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      if (f.length > 4 && related(f[2])) return `it is mounted (${f[4]})`;
+    }
+  } catch { /* mounts above were checked */ }
+  try {
+    for (const line of readFileSync('/proc/swaps', 'utf8').split('\n').slice(1)) {
+      const other = sourceOf(line.split(/\s+/)[0] ?? '');
+      if (other && related(other)) return `it is in use as swap (${line.split(/\s+/)[0]})`;
+    }
+  } catch { /* no swap accounting: nothing swapped */ }
+  if (self) {
+    try {
+      const holders = readdirSync(join('/sys/dev/block', id, 'holders'));
+      if (holders.length) return `another device holds it (${holders.join(', ')})`;
+    } catch { /* no holders directory */ }
+  }
+  return null;
+}
+
+/**
+ * Checks the profile's storage target and makes the lab's test file when it has to. Returns
+ * null for other workloads. Throws one-line input errors naming the field.
+ */
+export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.env): StoragePlan | null {
+  if (profile.workload !== 'storage') return null;
+  const s = profile.storage;
+  if (profile.server.engine !== 'io_uring') {
+    throw input('server.engine', `the storage workload runs io_uring jobs; '${profile.server.engine}' has nothing to offer it`, "set server.engine to 'io_uring' (or leave it at its default)");
+  }
+  if (profile.server.iopoll && !s.direct) {
+    throw input('server.iopoll', 'IOPOLL polls O_DIRECT I/O only; with storage.direct false every I/O would fail', 'set storage.direct to true, or server.iopoll to false');
+  }
+  const seed = randomInt(1, 2 ** 47);
+  if (s.path === null) {
+    const dir = storageDir(env);
+    try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
+      throw input('storage.path', `cannot make the lab's data directory ${dir} (${(e as NodeJS.ErrnoException).code})`, 'set XDG_DATA_HOME to a writable directory on a disk, or name a file in storage.path');
+    }
+    removeLeftovers(dir);
+    const path = join(dir, `test-${process.pid}-${randomInt(2 ** 40).toString(16)}.dat`);
+    // O_EXCL: the lab writes only a file it has just created itself.
+    closeSync(openSync(path, 'wx', 0o600));
+    return { path, labCreated: true, verify: true, seed, deleted: false };
+  }
+
+  const path = resolve(s.path);
+  let st: Stats;
+  try { st = statSync(path); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw input('storage.path', `${path} cannot be used (${code}); the lab creates a test file only when storage.path is empty`, code === 'ENOENT' ? 'name an existing file or device, or leave storage.path empty for a test file' : 'check the path and its permissions');
+  }
+  if (st.isBlockDevice()) {
+    if (!s.allowDevice) {
+      throw input('storage.path', `${path} is a block device; the lab uses one only when storage.allowDevice is true`, 'set storage.allowDevice to true if you mean it, or name a regular file');
+    }
+    if (writes(profile)) {
+      const busy = deviceInUse(st);
+      if (busy) throw input('storage.path', `refusing to ${profile.storage.pattern} ${path}: ${busy}`, 'use a device nothing uses (unmount it first), a file, or a read pattern');
+    }
+    return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false };
+  }
+  if (!st.isFile()) {
+    throw input('storage.path', `${path} is neither a regular file nor a block device`, 'name a file or a block device');
+  }
+  if (st.size < s.blockBytes) {
+    throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path empty for a test file');
+  }
+  return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false };
+}
+
+/** The engine config of a storage run: the target and how to treat it. */
+export function withStoragePlan(config: NativeEngineConfig, plan: StoragePlan | null): NativeEngineConfig {
+  if (!plan || !config.storage) return config;
+  return { ...config, storage: { ...config.storage, path: plan.path, fill: plan.labCreated, verify: plan.verify, seed: plan.seed } };
+}
+
+/** Deletes the lab's test file (once); a file the user named is never touched. */
+export function releaseStorage(plan: StoragePlan | null): void {
+  if (!plan || !plan.labCreated || plan.deleted) return;
+  try { unlinkSync(plan.path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return; }
+  plan.deleted = true;
+}
+
+/** Is this file name one of the lab's test files? (tests, leftovers) */
+export function isLabTestFile(path: string): boolean {
+  return TEST_FILE.test(basename(path));
+}
+
+/**
+ * The IOPOLL refusal with the device named and the fix for that device: NVMe has poll queues
+ * when booted with nvme.poll_queues=N; virtio-blk and most others have none.
+ */
+export function storageRefusalWords(rejected: RejectedKnob[], started: NativeStarted): RejectedKnob[] {
+  const st = started.storage;
+  if (!st) return rejected;
+  return rejected.map((r) => {
+    if (r.knob !== 'server.iopoll' || r.code !== 'EOPNOTSUPP') return r;
+    const dev = st.device ? `${st.device} (${st.devMajor}:${st.devMinor})` : `device ${st.devMajor}:${st.devMinor}`;
+    const fix = st.device.startsWith('nvme')
+      ? `boot with nvme.poll_queues=N on the kernel command line (N > 0; see /sys/block/${st.device.replace(/p\d+$/, '')}/queue/io_poll), or set server.iopoll to false`
+      : st.device.startsWith('vd')
+        ? 'virtio-blk has no poll queues, so there is nothing to enable on this device: set server.iopoll to false (NVMe with nvme.poll_queues=N polls)'
+        : 'this device driver offers no poll queues (NVMe does with nvme.poll_queues=N on the kernel command line): set server.iopoll to false';
+    return {
+      ...r,
+      reason: `${dev} holding ${st.path} accepted the IOPOLL ring and then failed the first I/O with EOPNOTSUPP: it has no poll queues; the jobs ran interrupt-driven (${r.code}: ${r.reason.split('(EOPNOTSUPP: ')[1]?.replace(/\)$/, '') ?? 'Operation not supported'})`,
+      fix,
+    };
+  });
+}
+
+/** The summary's `storage` part. */
+export function storageSummary(plan: StoragePlan, started: NativeStarted, profile: Profile, bytes: number, measuredS: number): NonNullable<RunSummary['storage']> {
+  const st = started.storage;
+  return {
+    workload: 'storage',
+    path: plan.path,
+    labCreated: plan.labCreated,
+    deleted: plan.deleted,
+    device: st?.device ?? '',
+    blockDevice: st?.blockDevice ?? false,
+    sizeBytes: st?.sizeBytes ?? 0,
+    verified: plan.verify,
+    pattern: profile.storage.pattern,
+    blockBytes: profile.storage.blockBytes,
+    queueDepth: profile.storage.queueDepth,
+    jobs: started.loadThreads,
+    bytesPerS: measuredS > 0 ? bytes / measuredS : 0,
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * `uring-lab load --target` from real processes: the lab's load generator alone against an
+ * echo server that is not its own — a separate `uring-lab server` process, and a plain Node
+ * `net` echo server in this test process that shares no code with the lab — with the server's
+ * own count of echoed bytes checked against the load's. Exit codes: 0 clean; 1 a target that
+ * refuses, or an echo server that corrupts bytes; 2 a malformed target or a server.* --set;
+ * 130 SIGINT with the partial summary.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { RunSummary, RunSummarySchema } from '../../electron/contract';
+import type { ServerSummary } from '../../electron/host/serverOnly';
+
+const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+// A private active-runs folder: another lab run on this machine (a neighbour's test) would
+// otherwise be reported as contention and turn exit 0 into 1, which is not what is tested here.
+const RUNTIME_DIR = mkdtempSync(path.join(tmpdir(), 'uring-lab-loadverb-'));
+afterAll(() => rmSync(RUNTIME_DIR, { recursive: true, force: true }));
+
+interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Finished>; firstLine: Promise<string> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_RUNTIME_DIR: RUNTIME_DIR } });
+  let stdout = '';
+  let stderr = '';
+  let lineWaiter: ((line: string) => void) | null = null;
+  const firstLine = new Promise<string>((resolve, reject) => {
+    lineWaiter = resolve;
+    child.on('exit', (code) => reject(new Error(`exited (${code}) before a line: ${stderr}`)));
+  });
+  firstLine.catch(() => undefined);
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+    const nl = stdout.indexOf('\n');
+    if (nl >= 0 && lineWaiter) { lineWaiter(stdout.slice(0, nl)); lineWaiter = null; }
+  });
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done, firstLine };
+}
+
+const runCli = (args: string[]) => start(args).done;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function summaryOf(r: Finished): RunSummary {
+  const lines = r.stdout.trim().split('\n');
+  expect(lines, `${r.stdout}\n${r.stderr}`).toHaveLength(1);
+  return RunSummarySchema.parse(JSON.parse(lines[0]));
+}
+
+function expectOneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^uring-lab: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines[0].length).toBeLessThan(1200);
+}
+
+/** What makes a load summary: completed cleanly, and nothing server-side claimed. */
+function expectCleanLoadSummary(s: RunSummary, port: number): void {
+  expect(s.status, JSON.stringify(s.failure)).toBe('completed');
+  expect(s.target).toEqual({ host: '127.0.0.1', address: '127.0.0.1', port });
+  expect(s.requests).toBeGreaterThan(0);
+  expect(s.errors).toBe(0);
+  expect(s.throughputRps).toBeGreaterThan(0);
+  expect(s.bytes).toBe(s.requests * s.applied.load.messageBytes);
+  expect(s.latencyUs.p50).toBeGreaterThan(0);
+  // The server is not ours: none of its numbers are made up as zeros.
+  expect(s.serverCpuNsPerReq).toBeNull();
+  expect(s.engine).toBeNull();
+  for (const p of s.phases) {
+    expect(p.stats.serverCpuNsPerReq).toBeNull();
+    expect(p.engine).toBeNull();
+  }
+  expect(s.rejected).toEqual([]);
+  expect(s.ring).toEqual({ flags: [], features: [], sqEntries: 0, cqEntries: 0 });
+  // The load's own CPU is still measured.
+  expect(s.loadCpuNsPerReq).toBeGreaterThan(0);
+}
+
+/** An echo server of plain Node sockets; `transform` may corrupt what it echoes. */
+async function nodeEchoServer(transform: (chunk: Buffer) => Buffer = (c) => c): Promise<{ server: Server; port: number; stats: { connections: number; bytes: number }; close(): Promise<void> }> {
+  const stats = { connections: 0, bytes: 0 };
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    stats.connections++;
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined); // the load resets its connections when it stops
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk) => { stats.bytes += chunk.length; socket.write(transform(chunk)); });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    server, port, stats,
+    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+  };
+}
+
+/** The engine process forked by a CLI process. */
+async function enginePidOf(cliPid: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
+      if (out) return Number(out.split('\n')[0]);
+    } catch { /* not forked yet */ }
+    await sleep(50);
+  }
+  throw new Error('no engine process');
+}
+
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+describe('uring-lab load --target', () => {
+  it('drives a separate `uring-lab server` process: exit 0, the server echoed at least what the load counted', async () => {
+    const server = start(['server', '--json', '--port', '0', '--duration', '60']);
+    try {
+      const listening = JSON.parse(await server.firstLine) as { event: string; port: number };
+      expect(listening.event).toBe('listening');
+      const r = await runCli(['load', '--target', `127.0.0.1:${listening.port}`, '--duration', '1', '--set', 'load.connections=8', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      const s = summaryOf(r);
+      expectCleanLoadSummary(s, listening.port);
+      expect(s.applied.load.connections).toBe(8);
+
+      server.child.kill('SIGTERM');
+      const end = await server.done;
+      expect(end.code, end.stderr).toBe(0);
+      const served = JSON.parse(end.stdout.trim().split('\n')[1]) as ServerSummary;
+      // 8 load connections plus the one probe connection of the CLI (it connects and leaves).
+      expect(served.connectionsServed).toBe(9);
+      // The measured window is a part of what the server echoed (warm-up and drain too).
+      expect(served.bytesEchoed).toBeGreaterThanOrEqual(s.bytes);
+      expect(served.serverErrors).toBe(0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('drives a plain Node `net` echo server: exit 0, every counted byte really crossed', async () => {
+    const echo = await nodeEchoServer();
+    try {
+      const r = await runCli(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '1', '--set', 'load.connections=4', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const s = summaryOf(r);
+      expectCleanLoadSummary(s, echo.port);
+      expect(echo.stats.connections).toBe(4 + 1); // the load's four, and the probe
+      expect(echo.stats.bytes).toBeGreaterThanOrEqual(s.bytes);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  it('a host name resolves to its IPv4 address; the text summary says the target is not the lab\'s', async () => {
+    const echo = await nodeEchoServer();
+    try {
+      const r = await runCli(['load', '--target', `localhost:${echo.port}`, '--duration', '0.5', '--set', 'load.connections=2', '--set', 'duration.warmupS=0']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`target +localhost = 127\\.0\\.0\\.1:${echo.port}, an echo server not run by this lab`));
+      expect(r.stdout).toMatch(/CPU\/request +server n\/a +load \d/);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  it('an echo server that flips a byte: errors counted, exit 1 with one line', async () => {
+    const echo = await nodeEchoServer((chunk) => { const out = Buffer.from(chunk); out[0] ^= 0xff; return out; });
+    try {
+      const r = await runCli(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
+      expect(r.code).toBe(1);
+      const s = summaryOf(r);
+      expect(s.errors).toBeGreaterThan(0);
+      expect(s.serverCpuNsPerReq).toBeNull();
+      expectOneErrorLine(r.stderr, /errors|connections were closed/);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  it('nothing listening at the target: exit 1, one line naming --target and the fix', async () => {
+    const port = await freePort();
+    const r = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expectOneErrorLine(r.stderr, new RegExp(`--target 127\\.0\\.0\\.1:${port}: connection refused.*ECONNREFUSED.*is a server listening there`));
+  });
+
+  it('bad input is exit 2 with one line, and nothing starts', async () => {
+    for (const [args, pattern] of [
+      [['--target', 'nonsense'], /--target "nonsense" is not HOST:PORT/],
+      [['--target', '127.0.0.1:70000'], /port 70000/],
+      [['--target', '[::1]:7421'], /IPv6/],
+      [[], /--target .*missing/],
+      [['--target', '127.0.0.1:9', '--set', 'server.sqpoll.enabled=true'], /--set server\.sqpoll\.enabled: uring-lab load runs no server/],
+      [['--target', 'no-such-host.invalid:9'], /does not resolve/],
+    ] as Array<[string[], RegExp]>) {
+      const r = await runCli(['load', ...args, '--json']);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expectOneErrorLine(r.stderr, pattern);
+    }
+  });
+
+  it('SIGINT stops the load cleanly: exit 130 with the partial summary', async () => {
+    const echo = await nodeEchoServer();
+    try {
+      const { child, done } = start(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
+      await enginePidOf(child.pid!);
+      await sleep(1500);
+      child.kill('SIGINT');
+      const r = await done;
+      expect(r.code).toBe(130);
+      const s = summaryOf(r);
+      expect(s.status).toBe('interrupted');
+      expect(s.failure?.message).toMatch(/SIGINT/);
+      expect(s.requests).toBeGreaterThan(0);
+      expect(s.measuredS).toBeLessThan(10);
+      expect(s.serverCpuNsPerReq).toBeNull();
+      expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+    } finally {
+      await echo.close();
+    }
+  });
+});
+
+describe('uring-lab server --bind', () => {
+  it('listens on the address it is given, and refuses one this host does not have (exit 2)', async () => {
+    // 127.0.0.2 is this host's too (all of 127/8 is loopback) but not where the default listens.
+    const server = start(['server', '--json', '--port', '0', '--bind', '127.0.0.2', '--duration', '30']);
+    try {
+      const listening = JSON.parse(await server.firstLine) as { port: number; address: string };
+      expect(listening.address).toBe('127.0.0.2');
+      const r = await runCli(['load', '--target', `127.0.0.2:${listening.port}`, '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(summaryOf(r).requests).toBeGreaterThan(0);
+      // Not on 127.0.0.1: the default address has nothing there.
+      const refused = await runCli(['load', '--target', `127.0.0.1:${listening.port}`, '--duration', '0.5', '--json']);
+      expect(refused.code).toBe(1);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.done;
+    }
+    const bad = await runCli(['server', '--port', '0', '--bind', '192.0.2.1', '--duration', '1']);
+    expect(bad.code).toBe(2);
+    expectOneErrorLine(bad.stderr, /--bind 192\.0\.2\.1: this host has no such address \(EADDRNOTAVAIL\)/);
+    const malformed = await runCli(['server', '--port', '0', '--bind', 'everywhere']);
+    expect(malformed.code).toBe(2);
+    expectOneErrorLine(malformed.stderr, /--bind "everywhere" is not an IPv4 address/);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * `uring-lab run` with workload "storage", end to end through the CLI: the lab's test file is
+ * created in the data directory ($XDG_DATA_HOME/uring-lab/storage), every read is checked and
+ * the file is gone afterwards; IOPOLL is refused with EOPNOTSUPP naming the device; and the
+ * safety rules, with real targets: a block device needs storage.allowDevice, a write to a
+ * mounted device is refused (a loop device over a scratch file, so even a broken check could
+ * only hurt that file), a file the user named is written only within its own size, and
+ * nothing else in the data directory is touched.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.join(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/electron/cli.js');
+// On the repository's disk: the lab's file needs O_DIRECT, which tmpfs refuses.
+const dir = mkdtempSync(path.join(ROOT, '.storage-cli-'));
+const xdg = path.join(dir, 'xdg');
+const storageDir = path.join(xdg, 'uring-lab', 'storage');
+// A private runtime directory: other lab runs on this machine (other test files, other users)
+// would otherwise mark these runs as shared (exit 1); these tests check behaviour, not numbers.
+const runtime = path.join(dir, 'run');
+mkdirSync(runtime);
+const env = { ...process.env, XDG_DATA_HOME: xdg, XDG_RUNTIME_DIR: runtime };
+
+function cli(...sets: string[]) {
+  const args = ['run', '--json', '--duration', '0.6', '--set', 'workload=storage', '--set', 'duration.warmupS=0.2'];
+  for (const s of sets) args.push('--set', s);
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stderr: r.stderr, summary: r.status === 0 ? JSON.parse(r.stdout) : null };
+}
+
+const testFiles = () => (existsSync(storageDir) ? readdirSync(storageDir).filter((n) => n.startsWith('test-')) : []);
+
+let loopDev = '';
+let loopMnt = '';
+beforeAll(() => {
+  mkdirSync(storageDir, { recursive: true });
+  // A scratch block device: a loop device over a 16 MiB file with ext4 on it.
+  const img = path.join(dir, 'loop.img');
+  writeFileSync(img, Buffer.alloc(16 << 20));
+  const lo = spawnSync('losetup', ['--find', '--show', img], { encoding: 'utf8' });
+  if (lo.status === 0) {
+    loopDev = lo.stdout.trim();
+    // No lazy inode-table/journal init: the kernel would write it in the background while mounted.
+    spawnSync('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', loopDev]);
+    loopMnt = path.join(dir, 'mnt');
+    mkdirSync(loopMnt);
+    if (spawnSync('mount', [loopDev, loopMnt]).status !== 0) loopMnt = '';
+  }
+});
+afterAll(() => {
+  if (loopMnt) spawnSync('umount', [loopMnt]);
+  if (loopDev) spawnSync('losetup', ['-d', loopDev]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('uring-lab run, workload storage', () => {
+  it('O_DIRECT randread of the lab\'s test file: every read verified, the file deleted, nothing else touched', () => {
+    const sentinel = path.join(storageDir, 'keep-me.dat');
+    writeFileSync(sentinel, 'not the lab\'s');
+    const r = cli('storage.fileSizeMiB=64');
+    expect(r.code, r.stderr).toBe(0);
+    const s = r.summary;
+    expect(s.storage).toMatchObject({ workload: 'storage', labCreated: true, deleted: true, verified: true, pattern: 'randread', sizeBytes: 64 << 20, blockBytes: 4096, queueDepth: 32, jobs: 1 });
+    expect(s.storage.path.startsWith(storageDir)).toBe(true);
+    expect(s.storage.device).not.toBe('');
+    expect(s.requests).toBeGreaterThan(100);
+    expect(s.errors).toBe(0);
+    expect(s.storage.bytesPerS).toBeGreaterThan(0);
+    expect(s.serverCpuNsPerReq).toBeNull();
+    expect(existsSync(s.storage.path)).toBe(false);
+    expect(testFiles()).toEqual([]);
+    expect(readFileSync(sentinel, 'utf8')).toBe('not the lab\'s');
+  }, 30_000);
+
+  it('randwrite on the lab\'s file, then the same file is gone; SQPOLL jobs', () => {
+    const r = cli('storage.fileSizeMiB=16', 'storage.pattern=randwrite', 'server.sqpoll.enabled=true', 'server.taskrun=default');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary.storage).toMatchObject({ pattern: 'randwrite', labCreated: true, deleted: true });
+    expect(r.summary.applied.server.sqpoll.enabled).toBe(true);
+    expect(r.summary.requests).toBeGreaterThan(100);
+    expect(r.summary.errors).toBe(0);
+    expect(testFiles()).toEqual([]);
+  }, 30_000);
+
+  it('IOPOLL on this disk: refused with EOPNOTSUPP, the device named, the run completes without it', () => {
+    const r = cli('storage.fileSizeMiB=16', 'server.iopoll=true');
+    expect(r.code, r.stderr).toBe(0);
+    const refusal = r.summary.rejected.find((x: { knob: string }) => x.knob === 'server.iopoll');
+    expect(refusal).toMatchObject({ errno: 95, code: 'EOPNOTSUPP', requested: true });
+    expect(refusal.reason).toContain(r.summary.storage.device);
+    expect(refusal.reason).toContain('no poll queues');
+    expect(refusal.fix).toMatch(/poll_queues|virtio/);
+    expect(r.summary.applied.server.iopoll).toBe(false);
+    expect(r.summary.errors).toBe(0);
+    expect(r.summary.requests).toBeGreaterThan(100);
+  }, 30_000);
+
+  it('SIGINT mid-run: exit 130 with the partial summary, and the test file is deleted all the same', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '--json', '--duration', '30', '--set', 'workload=storage', '--set', 'storage.fileSizeMiB=16', '--set', 'duration.warmupS=0'],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    const t0 = Date.now();
+    while (testFiles().length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    const [name] = testFiles();
+    expect(name).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1500)); // filled, started, measuring
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const summary = JSON.parse(stdout);
+    expect(summary.status).toBe('interrupted');
+    expect(summary.storage).toMatchObject({ labCreated: true, deleted: true });
+    expect(summary.storage.path.endsWith(name)).toBe(true);
+    expect(testFiles()).toEqual([]);
+  }, 30_000);
+
+  it('a block device without storage.allowDevice: exit 2 naming the field, before anything runs', () => {
+    const dev = loopDev || '/dev/vda';
+    const r = cli(`storage.path=${dev}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('storage.path');
+    expect(r.stderr).toContain('allowDevice');
+  });
+
+  it('a write to a mounted device is refused (exit 2); a read of it with allowDevice runs', () => {
+    if (!loopMnt) return expect.fail('no loop device could be set up and mounted (losetup/mkfs.ext4/mount as root)');
+    const before = readFileSync(path.join(dir, 'loop.img'));
+    const w = cli(`storage.path=${loopDev}`, 'storage.allowDevice=true', 'storage.pattern=randwrite');
+    expect(w.code).toBe(2);
+    expect(w.stderr).toMatch(/storage\.path: refusing to randwrite .* mounted/);
+    const r = cli(`storage.path=${loopDev}`, 'storage.allowDevice=true', 'storage.fileSizeMiB=64');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary.storage).toMatchObject({ blockDevice: true, labCreated: false, verified: false, sizeBytes: 16 << 20 });
+    expect(r.summary.storage.device).toMatch(/^loop\d+$/);
+    expect(r.summary.errors).toBe(0);
+    expect(readFileSync(path.join(dir, 'loop.img')).equals(before)).toBe(true);
+  }, 30_000);
+
+  it('a file the user named is written only within its own size; a missing path is exit 2', () => {
+    const mine = path.join(dir, 'mine.dat');
+    writeFileSync(mine, Buffer.alloc(1 << 20, 0xab));
+    const r = cli(`storage.path=${mine}`, 'storage.pattern=write', 'storage.fileSizeMiB=64');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary.storage).toMatchObject({ labCreated: false, deleted: false, verified: false, sizeBytes: 1 << 20 });
+    expect(statSync(mine).size).toBe(1 << 20); // never extended
+    expect(readFileSync(mine).readBigUInt64LE(8) ^ 8n).toBe(readFileSync(mine).readBigUInt64LE(0)); // the lab's pattern: word at o = o ^ seed
+    expect(existsSync(mine)).toBe(true); // not the lab's to delete
+
+    const missing = cli(`storage.path=${path.join(dir, 'nope.dat')}`, 'storage.pattern=write');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('storage.path');
+    expect(existsSync(path.join(dir, 'nope.dat'))).toBe(false);
+    closeSync(openSync(mine, 'r'));
+  }, 30_000);
+});
