@@ -220,6 +220,11 @@ export function buildServerProfile(values: { profile?: string; set?: string[] })
   if (profile.workload !== 'echo') {
     throw usageError(`workload "${profile.workload}": uring-lab server runs the echo server only`, 'use `uring-lab run --set workload=storage` for the storage workload', 'workload');
   }
+  // topology "veth" pairs the server with this lab's own load; a server for outside clients
+  // listens on this host's network (--bind), so it would be silently ignored: refused.
+  if (profile.topology !== 'loopback') {
+    throw usageError(`topology "${profile.topology}": uring-lab server listens on this host's network for outside clients; it sets up no topology`, 'leave topology at loopback and choose the address with --bind (`uring-lab run --set topology=veth` runs the lab across a veth pair)', 'topology');
+  }
   return profile;
 }
 

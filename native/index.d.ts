@@ -225,6 +225,13 @@ export interface EngineConfig {
    */
   bind?: string | null;
   /**
+   * topology "veth": the network namespace file (/run/netns/NAME, set up by the host) every
+   * server worker joins with setns(CLONE_NEWNET) on its own thread before its listener; with
+   * `bind` set to the namespace's veth address, the load (host namespace) connects there.
+   * A missing namespace fails the start at 'SERVER_SOCKET' (ENOENT). Absent or null: none.
+   */
+  serverNetns?: string | null;
+  /**
    * 'storage': no server and no echo load; load.threads storage jobs (fio's numjobs: each has
    * the whole storage.queueDepth in flight) run against storage.path, each with its own ring
    * made with the server's ring knobs (ringEntries, sqpoll, taskrun, iopoll, registeredRingFd;

@@ -74,8 +74,9 @@ export const KNOBS = {
     label: 'Workload', help: 'echo: a TCP echo server with a load generator on this machine; storage: fio-like jobs reading or writing storage.path (or a test file the lab creates and deletes) with the server ring knobs.', applies: 'next-run', engine: true,
   }),
   topology: knob({
-    schema: z.literal('loopback').default('loopback'),
-    label: 'Topology', help: 'loopback: server and load on 127.0.0.1 (veth arrives with the topology issue).', applies: 'next-run', engine: false,
+    schema: z.enum(['loopback', 'veth']).default('loopback'),
+    label: 'Topology', help: 'loopback: server and load on 127.0.0.1; veth: the server in a network namespace of its own, reached by the load over a veth pair (a /30 of 10.213.0.0/16; needs root or CAP_NET_ADMIN).',
+    kernel: 'veth: root or CAP_NET_ADMIN, and iproute2', applies: 'next-run', engine: false,
   }),
   server: {
     engine: knob({

@@ -210,6 +210,11 @@ export const RunSummarySchema = z.object({
    *  carries the profile's server part as requested (nothing of it ran), `rejected` is [] and
    *  `ring` is empty. Null (absent in older summaries): the lab's own server on 127.0.0.1. */
   target: z.object({ host: z.string(), address: z.string(), port: z.number().int() }).nullable().optional(),
+  /** topology 'veth': the server ran in network namespace `netns` listening on `serverAddress`,
+   *  the load connected from `loadAddress` over the veth pair; `gro`: GRO on at both ends (veth's
+   *  NAPI receive path, what server.napiBusyPollUs polls). Null or absent: loopback (or no
+   *  server of ours). */
+  topology: z.object({ kind: z.literal('veth'), serverAddress: z.string(), loadAddress: z.string(), netns: z.string(), gro: z.boolean() }).nullable().optional(),
   /** workload 'storage': the target (`path`, the `device` holding it by its /sys/dev/block name,
    *  whether the lab created it and has `deleted` it, whether every read was `verified` against
    *  the lab's pattern) and the run's shape; then throughputRps is IOPS, `requests` are I/Os,

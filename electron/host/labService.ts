@@ -34,6 +34,7 @@ import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
 import { planStorage, releaseStorage, withStoragePlan, type StoragePlan } from './run/storage';
+import { setUpVeth, tearDownVeth, vethRefusal, type VethTopology } from './run/veth';
 
 /** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
 export type LoadTarget = NonNullable<RunSummary['target']>;
@@ -66,6 +67,8 @@ interface ActiveRun {
   readonly target: LoadTarget | null;
   /** workload 'storage': the target for the whole run (the lab's test file is deleted when it closes). */
   readonly storage: StoragePlan | null;
+  /** topology 'veth': the run's namespace and pair, removed when the run closes (however it ends). */
+  readonly veth: VethTopology | null;
   loadConnections: number;
   /** Load requests timed out so far (load.timeoutMs): why the connections went, if they all did. */
   timeouts?: number;
@@ -240,11 +243,21 @@ export class LabService implements LabApi, LabSessions {
       const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
       const untilStopped = parsed.data.untilStopped;
       const boundS = untilStopped ? UNTIL_STOPPED_LIMIT_S : profile.duration.warmupS + profile.duration.measureS;
+      // topology 'veth' needs root or CAP_NET_ADMIN: refused up front, as bad input (exit 2).
+      const wantVeth = profile.topology === 'veth' && !target;
+      const vethMisfit = wantVeth ? vethRefusal() : null;
+      if (vethMisfit) throw vethMisfit;
       let config = this.engineConfig(profile, boundS * 1000, target);
 
       this.state = 'starting';
       let storage: StoragePlan | null = null;
+      let veth: VethTopology | null = null;
       try {
+        // The namespace and pair exist before the engine starts: its server workers join it.
+        if (wantVeth) {
+          veth = setUpVeth();
+          config = this.engineConfig(profile, boundS * 1000, target, veth);
+        }
         // workload 'storage': the target is checked (and the lab's test file made) first: the
         // engine's plan already reads the path. A start that fails deletes the file (finally).
         storage = planStorage(profile);
@@ -257,15 +270,17 @@ export class LabService implements LabApi, LabSessions {
         // buffers) must not eat the warm-up, nor count as measured time.
         const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000, target);
         const run: ActiveRun = {
-          runId, record, controllerId: clientId, profile, config, untilStopped, target, storage,
+          runId, record, controllerId: clientId, profile, config, untilStopped, target, storage, veth,
           // Storage jobs have no connections to lose.
           loadConnections: storage ? 0 : profile.load.connections, endTimer: null,
           registry: new ActiveRunRegistry(this.activeRunsDir), cpuWindow: new MachineCpuWindow(),
           ending: false, closed: false,
         };
         record.storagePlan = storage;
+        if (veth) record.topology = { kind: 'veth', serverAddress: veth.serverAddress, loadAddress: veth.loadAddress, netns: veth.netns, gro: veth.gro };
         const phase = record.addPhase(profile, started, atNs);
         storage = null; // the run owns it now: closeRun deletes the test file
+        veth = null; // likewise the namespace and pair: closeRun removes them
         this.run = run;
         this.state = 'running';
         run.registry.register(runId, record.startedAt);
@@ -275,6 +290,7 @@ export class LabService implements LabApi, LabSessions {
         return { runId, phase };
       } finally {
         releaseStorage(storage); // a start that failed leaves no test file behind
+        tearDownVeth(veth); // nor a namespace
         if (this.state === 'starting') this.state = 'idle';
       }
     });
@@ -284,8 +300,13 @@ export class LabService implements LabApi, LabSessions {
    * The engine also stops by itself, even if this host dies: its bound counts from the start
    * call, so it covers the run's window, the time the start may take, and some slack.
    */
-  private engineConfig(profile: Profile, windowMs: number, target: LoadTarget | null): NativeEngineConfig {
+  private engineConfig(profile: Profile, windowMs: number, target: LoadTarget | null, veth: VethTopology | null = null): NativeEngineConfig {
     const config = nativeConfigFor(profile, windowMs, target && { host: target.address, port: target.port });
+    if (veth) {
+      // The server listens on the namespace's end of the pair; the load connects to that address.
+      config.bind = veth.serverAddress;
+      config.serverNetns = veth.netnsPath;
+    }
     config.maxDurationMs = Math.round(windowMs + 5000 + this.timeouts(config).startMs);
     return config;
   }
@@ -338,7 +359,7 @@ export class LabService implements LabApi, LabSessions {
       throw new LabError({ code: 'STORAGE_TARGET', kind: 'input', field: next.workload !== run.profile.workload ? 'workload' : 'storage.path', message: 'the workload and the storage target cannot change during a run', fix: 'stop this run and start another with the new target' });
     }
     if (run.storage && !run.storage.labCreated) planStorage(next);
-    const config = withStoragePlan(this.engineConfig(next, Math.max(1000, remainingMs), run.target), run.storage);
+    const config = withStoragePlan(this.engineConfig(next, Math.max(1000, remainingMs), run.target, run.veth), run.storage);
     await this.checkResources(next, config);
     if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended before the knob change`, fix: 'start a new run' });
     try {
@@ -427,6 +448,7 @@ export class LabService implements LabApi, LabSessions {
     run.registry.scan();
     run.registry.unregister();
     releaseStorage(run.storage); // before the summary, which says whether the test file is gone
+    tearDownVeth(run.veth); // stop, engine crash or hang alike: the namespace and pair go with the run
     const summary = run.record.summary(status, failure, {
       otherRuns: run.registry.otherRuns(),
       otherCpus: run.cpuWindow.begun ? run.cpuWindow.otherCpus(nowNs(), run.record.engineProcessCpuNs) : null,

@@ -327,7 +327,7 @@ describe('class 3d: types are named in words', () => {
     { name: 'a number as a string', run: () => parseProfile({ ...K, load: { connections: '50' } }, 'x'), message: /load\.connections must be a whole number from 1 to 4096 \(got the string "50"\)/ },
     { name: 'an enum typo gets a suggestion', run: () => viaSet('server.taskrun=deferr'), message: /server\.taskrun must be one of "defer", "coop", "default" \(got the string "deferr"\)/, fix: /did you mean "defer"\?.*--set server\.taskrun=defer \(the default\)/ },
     { name: 'an enum given a number', run: () => parseProfile({ ...K, server: { taskrun: 3 } }, 'x'), message: /one of "defer", "coop", "default" \(got 3\)/ },
-    { name: 'a single-valued literal', run: () => parseProfile({ ...K, topology: 'veth' }, 'x'), message: /topology must be "loopback" \(got the string "veth"\)/ },
+    { name: 'a topology that does not exist', run: () => parseProfile({ ...K, topology: 'bridge' }, 'x'), message: /topology must be one of "loopback", "veth" \(got the string "bridge"\)/ },
     { name: 'a group given a number', run: () => parseProfile({ ...K, server: 5 }, 'x'), message: new RegExp(`server must be an object with the keys ${Object.keys(KNOBS.server).join(', ')} \\(got 5\\)`), fix: /leave server out for the defaults/ },
     { name: 'a group given an array', run: () => parseProfile({ ...K, duration: [1, 10] }, 'x'), message: /duration must be an object with the keys warmupS, measureS \(got an array \[1,10\]\)/ },
     { name: 'a group given null', run: () => parseProfile({ ...K, load: null }, 'x'), message: /load must be an object .* \(got null\)/ },

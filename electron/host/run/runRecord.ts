@@ -108,6 +108,8 @@ export class RunRecord {
   engineProcessCpuNs = 0;
   /** workload 'storage': its target (set by the lab service before the first phase); no server runs. */
   storagePlan: StoragePlan | null = null;
+  /** topology 'veth': where the server and the load were (set by the lab service); null: loopback. */
+  topology: RunSummary['topology'] = null;
   private lastStarted: NativeStarted | null = null;
 
   constructor(
@@ -255,14 +257,19 @@ export class RunRecord {
       warnings.push(`${this.timeouts} requests timed out (older than load.timeoutMs = ${applied.load.timeoutMs} ms); their connections were abandoned`);
     }
     // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
-    if (!this.target && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
+    if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
+    }
+    // veth receives through NAPI only with GRO on (the lab turns it on with ethtool where it can).
+    if (this.topology?.kind === 'veth' && !this.topology.gro && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
+      warnings.push('NAPI busy poll was registered but GRO could not be turned on for the veth pair (ethtool missing?), so veth received without NAPI and there was nothing to poll');
     }
     return {
       runId: this.runId,
       status,
       failure,
       target: this.target,
+      topology: this.topology,
       storage: this.storagePlan && this.lastStarted ? storageSummary(this.storagePlan, this.lastStarted, last.requested, this.overall.bytes, overall.measuredS) : null,
       profileName: applied.name,
       startedAt: this.startedAt,

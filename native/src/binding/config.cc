@@ -312,6 +312,18 @@ engine_config ParseEngineConfig(Napi::Env env, const Napi::Value &config)
 		cfg.server.bind_addr = a.s_addr;
 	}
 
+	// serverNetns (topology "veth"): the namespace file (/run/netns/NAME, made by the host's
+	// electron/host/run/veth.ts) the server workers join before listening; absent or null: none.
+	Napi::Value netns = c.Get("serverNetns");
+	if (!netns.IsUndefined() && !netns.IsNull()) {
+		std::string path = c.String("serverNetns", "a /run/netns path or null");
+		if (path.empty() || path[0] != '/' || path.size() >= sizeof(cfg.server.netns))
+			throw Napi::RangeError::New(env, "config.serverNetns must be an absolute path shorter than " +
+							 std::to_string(sizeof(cfg.server.netns)) + " bytes (got '" +
+							 path.substr(0, 64) + "')");
+		memcpy(cfg.server.netns, path.c_str(), path.size() + 1);
+	}
+
 	// target (uring-lab load): someone else's echo server; absent or null, ours on 127.0.0.1.
 	// The host resolves names: here only a dotted IPv4 address.
 	Napi::Value target = c.Get("target");

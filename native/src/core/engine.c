@@ -295,7 +295,9 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 		struct load_config lcfg = {
 			/* A target (uring-lab load) instead of our own worker 0's port on 127.0.0.1. */
 			.port = cfg->target.enabled ? cfg->target.port : (uint16_t)engine.servers[0].port,
-			.addr = cfg->target.enabled ? cfg->target.addr : 0,
+			/* Our own server bound to one address (topology "veth": the namespace's end of
+			 * the pair) is reached there; 0 (also for --bind 0.0.0.0) is 127.0.0.1. */
+			.addr = cfg->target.enabled ? cfg->target.addr : cfg->server.bind_given ? cfg->server.bind_addr : 0,
 			.nconns = load_thread_conns(cfg->load.connections, nload, i),
 			.msg_bytes = cfg->load.msg_bytes,
 			.conn_base = base,

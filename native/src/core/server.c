@@ -159,6 +159,23 @@ int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *s
 		addr.sin_addr.s_addr = s->cfg.bind_addr;
 
 	*step = STEP_SERVER_SOCKET;
+	/* topology "veth": join the server's namespace first. setns(CLONE_NEWNET) moves only this
+	 * (worker) thread, so the listener and every accepted socket live in the namespace while
+	 * the load threads connect from the host's side of the veth pair. Reported as the
+	 * listening socket's step: it is the socket that could not be made where it belongs. */
+	if (s->cfg.netns[0]) {
+		int nsfd = open(s->cfg.netns, O_RDONLY | O_CLOEXEC);
+
+		if (nsfd < 0)
+			return -errno;
+		if (setns(nsfd, CLONE_NEWNET)) {
+			int ret = -errno;
+
+			close(nsfd);
+			return ret;
+		}
+		close(nsfd);
+	}
 	*fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
 	if (*fd < 0)
 		return *fd;

@@ -37,6 +37,10 @@ struct server_config {
 	 * bind_given; otherwise 127.0.0.1 (the lab's own loopback runs). */
 	int bind_given;
 	uint32_t bind_addr;
+	/* topology "veth": the network namespace (/run/netns/NAME) every worker joins with setns
+	 * on its own thread before its listener, so the server lives behind the veth pair while
+	 * the load stays in the host's namespace. Empty: the caller's namespace. */
+	char netns[128];
 	struct ring_request ring;
 	unsigned buf_size;  /* bytes per provided buffer */
 	unsigned buf_count; /* buffers in the provided-buffer ring */
