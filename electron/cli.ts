@@ -466,7 +466,7 @@ function formatSummary(s: RunSummary): string {
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
     s.storage
-      ? `  storage      ${s.storage.pattern} ${s.storage.blockBytes} B × QD ${s.storage.queueDepth} × ${s.storage.jobs} job${s.storage.jobs === 1 ? '' : 's'}: ${fmtInt(s.throughputRps)} IOPS, ${(s.storage.bytesPerS / 1048576).toFixed(1)} MiB/s on ${s.storage.device || 'an unknown device'}, ${s.storage.path}${s.storage.labCreated ? ` (the lab's test file${s.storage.deleted ? ', deleted' : ', NOT deleted'})` : ''}${s.storage.verified ? ', every read checked' : ''}; ring flags ${s.ring.flags.join('|') || 'none'}`
+      ? `  storage      ${s.storage.pattern} ${s.storage.blockBytes} B × QD ${s.storage.queueDepth} × ${s.storage.jobs} job${s.storage.jobs === 1 ? '' : 's'}: ${fmtInt(s.throughputRps)} IOPS, ${(s.storage.bytesPerS / 1048576).toFixed(1)} MiB/s on ${s.storage.device || 'an unknown device'}, ${s.storage.path}${s.storage.labCreated ? ` (the lab's test file${s.storage.deleted ? ', deleted' : s.applied.storage.keep ? ', kept as asked' : ', NOT deleted'})` : ''}${s.storage.verified ? ', every read checked' : ''}; ring flags ${s.ring.flags.join('|') || 'none'}`
       : s.target
       ? `  target       ${s.target.host === s.target.address ? '' : `${s.target.host} = `}${s.target.address}:${s.target.port}, an echo server not run by this lab: no server-side numbers`
       : s.applied.server.engine === 'io_uring'

@@ -357,6 +357,11 @@ export const KNOBS = {
       label: 'O_DIRECT', help: 'Opens the target with O_DIRECT, bypassing the page cache (fio direct=1); IOPOLL needs it.',
       applies: 'new-ring', engine: true,
     }),
+    keep: knob({
+      schema: z.boolean().default(false),
+      label: 'Keep test file', help: "Keeps the lab's test file after a run that started (renamed kept-<time>.dat in the lab's data directory, so the next run's clean-up of leftovers leaves it alone; the summary names it); a file you named is never deleted either way.",
+      applies: 'next-run', engine: false,
+    }),
     allowDevice: knob({
       schema: z.boolean().default(false),
       label: 'Allow device', help: 'Lets storage.path name a block device; writes to a device that is mounted, swapped on or held by another device are still refused.',

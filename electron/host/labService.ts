@@ -447,7 +447,7 @@ export class LabService implements LabApi, LabSessions {
     if (run.endTimer) clearTimeout(run.endTimer);
     run.registry.scan();
     run.registry.unregister();
-    releaseStorage(run.storage); // before the summary, which says whether the test file is gone
+    releaseStorage(run.storage, true); // before the summary, which says whether the test file is gone (or where it was kept)
     tearDownVeth(run.veth); // stop, engine crash or hang alike: the namespace and pair go with the run
     const summary = run.record.summary(status, failure, {
       otherRuns: run.registry.otherRuns(),

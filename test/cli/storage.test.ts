@@ -8,7 +8,7 @@
  * nothing else in the data directory is touched.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -83,6 +83,20 @@ describe('uring-lab run, workload storage', () => {
     expect(r.summary.requests).toBeGreaterThan(100);
     expect(r.summary.errors).toBe(0);
     expect(testFiles()).toEqual([]);
+  }, 30_000);
+
+  it('storage.keep: the test file outlives the run under a kept- name the next run\'s clean-up leaves alone', () => {
+    const r = cli('storage.fileSizeMiB=16', 'storage.keep=true');
+    expect(r.code, r.stderr).toBe(0);
+    const kept = r.summary.storage.path as string;
+    expect(r.summary.storage).toMatchObject({ labCreated: true, deleted: false });
+    expect(path.basename(kept)).toMatch(/^kept-\d{14}-[0-9a-f]+\.dat$/);
+    expect(statSync(kept).size).toBe(16 << 20);
+    expect(testFiles()).toEqual([]);
+    // A later run (which removes dead runs' test-<pid>-… leftovers) does not take it.
+    expect(cli('storage.fileSizeMiB=16').code).toBe(0);
+    expect(existsSync(kept)).toBe(true);
+    unlinkSync(kept);
   }, 30_000);
 
   it('IOPOLL on this disk: refused with EOPNOTSUPP, the device named, the run completes without it', () => {

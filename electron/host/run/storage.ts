@@ -13,9 +13,9 @@
  * Every refusal is one line naming the field, an `input` error (the CLI exits 2).
  */
 import { randomInt } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
 import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
 
@@ -29,6 +29,8 @@ export interface StoragePlan {
   verify: boolean;
   seed: number;
   deleted: boolean;
+  /** storage.keep: a lab file is renamed out of the leftovers' way instead of deleted. */
+  keep: boolean;
 }
 
 /** The lab's data directory: $XDG_DATA_HOME/uring-lab, else ~/.local/share/uring-lab. */
@@ -143,7 +145,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
     const path = join(dir, `test-${process.pid}-${randomInt(2 ** 40).toString(16)}.dat`);
     // O_EXCL: the lab writes only a file it has just created itself.
     closeSync(openSync(path, 'wx', 0o600));
-    return { path, labCreated: true, verify: true, seed, deleted: false };
+    return { path, labCreated: true, verify: true, seed, deleted: false, keep: s.keep };
   }
 
   const path = resolve(s.path);
@@ -160,7 +162,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
       const busy = deviceInUse(st);
       if (busy) throw input('storage.path', `refusing to ${profile.storage.pattern} ${path}: ${busy}`, 'use a device nothing uses (unmount it first), a file, or a read pattern');
     }
-    return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false };
+    return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false, keep: false };
   }
   if (!st.isFile()) {
     throw input('storage.path', `${path} is neither a regular file nor a block device`, 'name a file or a block device');
@@ -168,7 +170,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (st.size < s.blockBytes) {
     throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path empty for a test file');
   }
-  return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false };
+  return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false, keep: false };
 }
 
 /** The engine config of a storage run: the target and how to treat it. */
@@ -177,9 +179,21 @@ export function withStoragePlan(config: NativeEngineConfig, plan: StoragePlan | 
   return { ...config, storage: { ...config.storage, path: plan.path, fill: plan.labCreated, verify: plan.verify, seed: plan.seed } };
 }
 
-/** Deletes the lab's test file (once); a file the user named is never touched. */
-export function releaseStorage(plan: StoragePlan | null): void {
+/**
+ * Deletes the lab's test file (once); a file the user named is never touched. With
+ * storage.keep, a run that started (`ran`) keeps it instead, renamed `kept-<time>-<random>.dat`:
+ * the test-<pid>-… name would be taken for a dead run's leftover and deleted by the next
+ * storage run. A start that failed deletes it whatever keep says (nothing was measured on it).
+ */
+export function releaseStorage(plan: StoragePlan | null, ran = false): void {
   if (!plan || !plan.labCreated || plan.deleted) return;
+  if (plan.keep && ran) {
+    if (isLabTestFile(plan.path)) {
+      const kept = join(dirname(plan.path), `kept-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomInt(2 ** 40).toString(16)}.dat`);
+      try { renameSync(plan.path, kept); plan.path = kept; } catch { /* kept under its own name: still not deleted */ }
+    }
+    return;
+  }
   try { unlinkSync(plan.path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return; }
   plan.deleted = true;
 }
