@@ -46,7 +46,19 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   /** The capability of this machine the knob needs (probed by the doctor, electron/host/doctor.ts);
    *  where the doctor finds it missing, the UI disables the knob with the doctor's reason and fix. */
   needs?: KnobNeed;
+  /** The workloads `needs` holds for (absent: all): IOPOLL needs sockets that poll only for the
+   *  echo workload; on storage the run itself reports a device without poll queues. */
+  needsFor?: readonly Workload[];
+  /** The workloads the knob means something for (absent: all); the panel hides it for the others. */
+  workloads?: readonly Workload[];
 }
+
+/** What a run does (the `workload` knob). */
+export type Workload = 'echo' | 'storage';
+/** Knobs of the echo server and its load generator: a storage run has no sockets. */
+const ECHO_ONLY = ['echo'] as const;
+/** The storage jobs' knobs: nothing of them exists in an echo run. */
+const STORAGE_ONLY = ['storage'] as const;
 
 /** Capabilities the doctor probes for knobs (the `needs` of a row). */
 export type KnobNeed =
@@ -74,6 +86,7 @@ export const KNOBS = {
     label: 'Workload', help: 'echo: a TCP echo server with a load generator on this machine; storage: fio-like jobs reading or writing storage.path (or a test file the lab creates and deletes) with the server ring knobs.', applies: 'next-run', engine: true,
   }),
   topology: knob({
+    workloads: ECHO_ONLY,
     schema: z.enum(['loopback', 'veth']).default('loopback'),
     label: 'Topology', help: 'loopback: server and load on 127.0.0.1; veth: the server in a network namespace of its own, reached by the load over a veth pair (a /30 of 10.213.0.0/16; needs root or CAP_NET_ADMIN).',
     kernel: 'veth: root or CAP_NET_ADMIN, and iproute2', applies: 'next-run', engine: false,
@@ -85,6 +98,7 @@ export const KNOBS = {
       applies: 'new-ring', engine: true,
     }),
     rings: knob({
+      workloads: ECHO_ONLY,
       schema: z.number().int().min(1).max(64).default(1),
       label: 'Rings', unit: 'threads', help: 'Server worker threads, each with its own ring (or epoll set) and its own SO_REUSEPORT listener on the one port; the kernel spreads connections over them by a hash.',
       applies: 'new-ring', engine: true, settings: ['SERVER_THREAD'],
@@ -122,6 +136,7 @@ export const KNOBS = {
         applies: 'new-ring', engine: true, needs: 'sqpoll',
       }),
       shared: knob({
+        workloads: ECHO_ONLY,
         engines: IO_URING_ONLY,
         schema: z.boolean().default(false),
         label: 'Shared SQPOLL', help: "With several rings, one SQPOLL thread serves them all (IORING_SETUP_ATTACH_WQ to worker 0's ring) instead of one spinning thread per ring.",
@@ -155,7 +170,7 @@ export const KNOBS = {
       engines: IO_URING_ONLY,
       schema: z.boolean().default(false),
       label: 'IOPOLL', help: 'Busy-polls completions instead of interrupts; only for O_DIRECT storage on devices with poll queues — sockets refuse it.',
-      kernel: 'Linux 5.1; O_DIRECT storage on a device with poll queues', applies: 'new-ring', engine: true, settings: ['IOPOLL'], needs: 'iopollSockets',
+      kernel: 'Linux 5.1; O_DIRECT storage on a device with poll queues', applies: 'new-ring', engine: true, settings: ['IOPOLL'], needs: 'iopollSockets', needsFor: ECHO_ONLY,
       refusal: {
         refused: { reason: 'IOPOLL rings poll block devices with poll queues; the kernel refuses socket operations on them (EINVAL)', fix: 'leave server.iopoll off for the echo workload; for networks busy-poll with NAPI (server.napiBusyPollUs; Linux 6.9, not effective on lo)' },
         // The storage workload: the host names the device in the reason (electron/host/run/storage.ts).
@@ -163,12 +178,14 @@ export const KNOBS = {
       },
     }),
     multishot: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.boolean().default(true),
       label: 'Multishot recv', help: 'One recv request per connection keeps posting completions as data arrives; off: a one-shot recv is armed again after every completion (one more SQE each time).',
       kernel: 'Linux 6.0', applies: 'new-ring', engine: true, settings: ['MULTISHOT_RECV'], needs: 'multishot',
     }),
     recvBundle: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.boolean().default(false),
       label: 'Recv bundles', help: 'One recv completion may fill several provided buffers in a row (IORING_RECVSEND_BUNDLE): a message larger than a buffer costs one CQE instead of one per buffer.',
@@ -179,6 +196,7 @@ export const KNOBS = {
     }),
     bufferRing: {
       size: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
         // Default 64 KiB with incremental consumption (below): a 64 KiB echo is one recv and one
         // send, and small messages share buffers instead of each taking a whole one. Measured
@@ -189,6 +207,7 @@ export const KNOBS = {
         applies: 'new-ring', engine: true,
       }),
       count: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
         // Default 64 × 64 KiB = 4 MiB: the buffers are used in ring order, so a smaller pool stays
         // in cache; 16–256 measured alike within noise at 8–1000 conns × 64 KiB (ENOBUFS stays
@@ -198,6 +217,7 @@ export const KNOBS = {
         kernel: 'Linux 5.19 (provided-buffer rings)', applies: 'new-ring', engine: true, settings: ['BUF_RING_ALLOC', 'BUF_RING_REGISTER'],
       }),
       hugepages: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
         schema: z.boolean().default(false),
         label: 'Huge pages', help: 'Maps the provided-buffer pool on 2 MiB huge pages (MAP_HUGETLB): fewer TLB misses on a large pool; needs reserved huge pages.',
@@ -207,6 +227,7 @@ export const KNOBS = {
         },
       }),
       incremental: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
         // Default on (Linux 6.12; refused and reported elsewhere): what lets 64 KiB buffers serve
         // 128 B messages without 64 KiB of pool per message.
@@ -228,6 +249,7 @@ export const KNOBS = {
       },
     }),
     sendZeroCopy: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.boolean().default(false),
       label: 'Zero-copy send', help: 'Echoes with SEND_ZC/SENDMSG_ZC: the NIC reads the buffers in place and a notification returns them. On loopback the kernel copies anyway (frames count copied sends), so it only costs here.',
@@ -246,6 +268,7 @@ export const KNOBS = {
       },
     }),
     napiBusyPollUs: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.number().int().min(0).max(1_000_000).default(0),
       label: 'NAPI busy poll', unit: 'µs', help: "Registers NAPI busy polling on every server ring (IORING_REGISTER_NAPI): waits poll the NIC's queues this long instead of sleeping for an interrupt. No effect on lo (loopback has no NAPI), only on a NIC or veth; 0 is off.",
@@ -255,6 +278,7 @@ export const KNOBS = {
       },
     }),
     minWaitUs: knob({
+      workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.number().int().min(0).max(1_000_000).default(0),
       label: 'Minimum wait', unit: 'µs', help: 'The serve loop waits for a whole batch of completions but returns once this long has passed with at least one (min_wait_usec): fewer io_uring_enter calls, up to this much latency added; 0 is off.',
@@ -265,6 +289,7 @@ export const KNOBS = {
     }),
     numa: {
       node: knob({
+        workloads: ECHO_ONLY,
         schema: z.number().int().min(0).max(1023).nullable().default(null),
         label: 'NUMA node', help: "Binds each server worker's memory (ring, buffers, connection state) to this node with set_mempolicy before first touch, and pins the workers to its CPUs unless NUMA CPUs are given; empty: no binding.",
         applies: 'new-ring', engine: true, settings: ['NUMA_NODE'], needs: 'numaNodes',
@@ -273,6 +298,7 @@ export const KNOBS = {
         },
       }),
       cpus: knob({
+        workloads: ECHO_ONLY,
         schema: z.array(z.number().int().min(0).max(4095)).min(1).max(256).nullable().default(null),
         label: 'NUMA CPUs', unit: 'CPU', help: 'Pins server worker i to CPU cpus[i mod n] before its ring exists (an SQPOLL thread copies the affinity of the thread that creates it); empty: not pinned.',
         applies: 'new-ring', engine: true, settings: ['NUMA_CPUS'], needs: 'cpus',
@@ -284,36 +310,43 @@ export const KNOBS = {
   },
   load: {
     mode: knob({
+      workloads: ECHO_ONLY,
       schema: z.enum(['closed', 'open']).default('closed'),
       label: 'Load mode', help: 'closed: each connection keeps load.pipeline messages outstanding, sending the next when one comes back. open: load.rateRps requests per second on a fixed schedule (like wrk2), latency measured from each request\'s intended send time, so a stalled server shows as latency, not as a lower rate.',
       applies: 'new-ring', engine: true,
     }),
     pipeline: knob({
+      workloads: ECHO_ONLY,
       schema: z.number().int().min(1).max(1024).default(1),
       label: 'Pipeline', help: 'Messages outstanding per connection (closed loop), or at most outstanding per connection (open loop: a request due while its connection has this many out waits, still timed from its intended send time). Echoes come back in order and every byte is checked.',
       applies: 'new-ring', engine: true,
     }),
     rateRps: knob({
+      workloads: ECHO_ONLY,
       schema: z.number().min(1).max(10_000_000).nullable().default(null),
       label: 'Open-loop rate (requests/s)', help: 'Open loop only (required there): requests per second over all connections, request i of a thread intended at start + i / its share of the rate; empty for a closed loop.',
       applies: 'new-ring', engine: true,
     }),
     cpus: knob({
+      workloads: ECHO_ONLY,
       schema: z.array(z.number().int().min(0).max(4095)).min(1).max(64).nullable().default(null),
       label: 'Load CPUs', unit: 'CPU', help: 'Pins load thread i to CPU cpus[i mod n] before its ring exists (keep the generator off the server\'s CPUs); empty: not pinned.',
       applies: 'new-ring', engine: true, settings: ['LOAD_CPU'], needs: 'cpus',
     }),
     timeoutMs: knob({
+      workloads: ECHO_ONLY,
       schema: z.number().int().min(0).max(3_600_000).default(5000),
       label: 'Request timeout', unit: 'ms', help: 'A request unanswered this long after it was sent counts as a timeout (reported apart from errors) and its connection is abandoned, so a wedged server ends in a result instead of a hang; an open loop\'s queueing before the send is latency, not timeout. 0: never.',
       applies: 'new-ring', engine: true,
     }),
     connections: knob({
+      workloads: ECHO_ONLY,
       schema: z.number().int().min(1).max(4096).default(50),
       label: 'Connections', unit: 'connections', help: 'Load connections, each with one message in flight.',
       applies: 'new-ring', engine: true, settings: ['LOAD_SOCKET', 'LOAD_CONNECT', 'FD_LIMIT'],
     }),
     messageBytes: knob({
+      workloads: ECHO_ONLY,
       schema: z.number().int().min(1).max(1 << 20).default(128),
       label: 'Message size', unit: 'bytes', help: 'Bytes per echoed message; every byte is checked on its way back.',
       applies: 'new-ring', engine: true, settings: ['LOAD_ALLOC'],
@@ -328,41 +361,49 @@ export const KNOBS = {
     // The storage workload (workload: 'storage'): fio's terms where fio has one (bs, rw, iodepth,
     // direct, size, filename), so an export to fio can translate them one to one.
     path: knob({
+      workloads: STORAGE_ONLY,
       schema: z.string().min(1).max(4000).nullable().default(null),
       label: 'Storage path', help: "The file or block device the jobs read or write (fio's filename); empty: a test file the lab creates in its data directory, fills with its pattern and deletes after the run. A file you name is read-only unless the pattern writes; a device needs storage.allowDevice.",
       applies: 'new-ring', engine: true, settings: ['STORAGE_OPEN', 'STORAGE_FILL', 'STORAGE_IO'],
     }),
     fileSizeMiB: knob({
+      workloads: STORAGE_ONLY,
       schema: z.number().int().min(1).max(1 << 20).default(1024),
       label: 'File size', help: "The region used, from offset 0 (fio's size): the lab's test file is made this large; a file or device you name is used up to this size and never extended.",
       applies: 'new-ring', engine: true,
     }),
     blockBytes: knob({
+      workloads: STORAGE_ONLY,
       schema: z.number().int().min(512).max(1 << 24).refine((n) => n % 512 === 0, 'must be a multiple of 512').default(4096),
       label: 'Block size', unit: 'bytes', help: "Bytes per read or write (fio's bs); with O_DIRECT a multiple of the device's logical block size.",
       applies: 'new-ring', engine: true,
     }),
     pattern: knob({
+      workloads: STORAGE_ONLY,
       schema: z.enum(['randread', 'read', 'randwrite', 'write']).default('randread'),
       label: 'Pattern', help: "fio's rw: random or sequential reads or writes. Reads of the lab's test file are checked block by block; writes write the lab's pattern.",
       applies: 'new-ring', engine: true,
     }),
     queueDepth: knob({
+      workloads: STORAGE_ONLY,
       schema: z.number().int().min(1).max(4096).default(32),
       label: 'Queue depth', unit: 'entries', help: "I/Os in flight per job (fio's iodepth); load.threads is the number of jobs (fio's numjobs), each with the whole queue depth.",
       applies: 'new-ring', engine: true,
     }),
     direct: knob({
+      workloads: STORAGE_ONLY,
       schema: z.boolean().default(true),
       label: 'O_DIRECT', help: 'Opens the target with O_DIRECT, bypassing the page cache (fio direct=1); IOPOLL needs it.',
       applies: 'new-ring', engine: true,
     }),
     keep: knob({
+      workloads: STORAGE_ONLY,
       schema: z.boolean().default(false),
       label: 'Keep test file', help: "Keeps the lab's test file after a run that started (renamed kept-<time>.dat in the lab's data directory, so the next run's clean-up of leftovers leaves it alone; the summary names it); a file you named is never deleted either way.",
       applies: 'next-run', engine: false,
     }),
     allowDevice: knob({
+      workloads: STORAGE_ONLY,
       schema: z.boolean().default(false),
       label: 'Allow device', help: 'Lets storage.path name a block device; writes to a device that is mounted, swapped on or held by another device are still refused.',
       applies: 'new-ring', engine: false,

@@ -325,7 +325,7 @@ function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: strin
   if (r.errno === 0) return { id: 'iopollSockets', label, available: true, reason: 'the kernel completed a socket recv on an IOPOLL ring, which kernels normally refuse' };
   return {
     id: 'iopollSockets', label, available: false,
-    reason: `an IOPOLL ring refuses socket ops (${r.code}): IOPOLL polls O_DIRECT storage on devices with poll queues, and the echo workload has only sockets (storage arrives with the storage workload)`,
+    reason: `an IOPOLL ring refuses socket ops (${r.code}): IOPOLL polls O_DIRECT storage on devices with poll queues, and the echo workload has only sockets; with workload "storage" it polls the disk where the device has poll queues`,
     fix: row?.refusal?.refused?.fix ?? 'leave server.iopoll off; for networks busy-poll with NAPI',
   };
 }

@@ -8,8 +8,13 @@
  * - the host killed under the page (SIGKILL) shows "connection lost — run state unknown";
  *   restarted with the same token file, the page reconnects by itself and resyncs;
  * - a wrong token says so and stops retrying;
- * - the knob panel lists every catalogue knob with its availability on this machine (IOPOLL
- *   disabled with the doctor's reason), and a run shows the engine counters (enters/request).
+ * - the knob panel lists every catalogue knob of the echo workload with its availability on
+ *   this machine (IOPOLL disabled with the doctor's reason), and a run shows the engine
+ *   counters (enters/request);
+ * - switching the workload to storage enables the IOPOLL switch and shows the storage knobs
+ *   (the echo-only ones hidden), and a short storage run reads IOPS;
+ * - an open-loop run (load.mode open at 2000 requests/s) shows the offered rate and the
+ *   timeouts count, live and in the summary.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -226,12 +231,15 @@ describe('lab UI in Chromium', () => {
     // the panel asks the doctor on connect; the availability states come from its report
     await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
 
-    // every catalogue knob of the built contract with an effect on a run (the metadata rows,
-    // name and description, are the profile's own words in the panel head), each with a state
+    // every catalogue knob of the built contract with an effect on an echo run (the metadata
+    // rows, name and description, are the profile's own words in the panel head; the storage
+    // rows do nothing for echo), each with a state
+    expect(await page.getByTestId('knob-panel').getAttribute('data-workload')).toBe('echo');
     const shown = await page.locator('[data-testid="knob"]').evaluateAll((els) =>
       els.map((el) => ({ path: el.getAttribute('data-knob'), available: el.getAttribute('data-available') })),
     );
-    const catalogue = BUILT_CONTRACT.knobEntries().filter((e) => e.applies !== 'metadata');
+    const catalogue = BUILT_CONTRACT.knobEntries().filter((e) => e.applies !== 'metadata' && (!e.workloads || e.workloads.includes('echo')));
+    expect(catalogue.some((e) => e.path.startsWith('storage.'))).toBe(false);
     expect(shown.map((k) => k.path)).toEqual(catalogue.map((e) => e.path));
     for (const k of shown) expect(['available', 'unavailable'], k.path!).toContain(k.available);
     // a knob's kernel need is visible text
@@ -275,6 +283,89 @@ describe('lab UI in Chromium', () => {
     expect(await page.locator('[data-testid="doctor-check"][data-check="numa"]').textContent()).toMatch(/node0: CPUs \d/);
     expect(await page.locator('[data-testid="doctor-check"][data-check="cpus"]').count()).toBe(1);
     expect(await page.locator('[data-testid="doctor-knob"][data-knob="server.iopoll"]').getAttribute('data-available')).toBe('false');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('switching the workload to storage enables IOPOLL and shows the storage knobs; a storage run reads IOPS', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const knob = (p: string) => page.locator(`[data-testid="knob"][data-knob="${p}"]`);
+    expect(await knobInput(page, 'server.iopoll').isDisabled()).toBe(true);
+    expect(await knob('storage.path').count()).toBe(0);
+    expect(await text(page, 'toolbar-workload')).toBe('io_uring echo · loopback');
+
+    await knobInput(page, 'workload').selectOption({ label: 'storage' });
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-workload'), { timeout: 5_000 }).toBe('storage');
+    expect(await text(page, 'toolbar-workload')).toBe('io_uring storage');
+    // IOPOLL: the doctor's "sockets refuse it" is about echo; on storage the run checks the device
+    expect(await knob('server.iopoll').getAttribute('data-available')).toBe('available');
+    expect(await knobInput(page, 'server.iopoll').isDisabled()).toBe(false);
+    expect(await knob('server.iopoll').getByTestId('knob-unavailable').count()).toBe(0);
+    // the storage rows are there, storage.path as free text; the echo load's sockets are not
+    const storageRows = BUILT_CONTRACT.knobEntries().filter((e) => e.path.startsWith('storage.') && e.applies !== 'metadata');
+    for (const e of storageRows) expect(await knob(e.path).count(), e.path).toBe(1);
+    expect(await knobInput(page, 'storage.path').getAttribute('type')).toBe('text');
+    for (const p of ['load.connections', 'load.messageBytes', 'load.mode', 'load.rateRps', 'load.pipeline', 'server.bufferRing.size']) expect(await knob(p).count(), p).toBe(0);
+    expect(await knob('load.threads').count()).toBe(1);
+    expect(await attr(page, 'knob-hidden-count', 'data-value')).toBeGreaterThan(0);
+
+    // a short storage run with IOPOLL on a small test file: throughput in IOPS, and IOPOLL either
+    // applied (a device with poll queues) or refused by the device with EOPNOTSUPP (virtio here)
+    const size = knobInput(page, 'storage.fileSizeMiB');
+    await size.fill('8');
+    await size.press('Enter');
+    await expect.poll(() => knob('storage.fileSizeMiB').locator('.pending').count(), { timeout: 5_000 }).toBe(0);
+    expect(await size.inputValue()).toBe('8');
+    await knobInput(page, 'server.iopoll').click();
+    await expect.poll(() => knobInput(page, 'server.iopoll').getAttribute('aria-checked'), { timeout: 5_000 }).toBe('true');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await expect.poll(() => attr(page, 'throughput-value', 'data-value'), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await text(page, 'throughput-unit')).toBe('IOPS');
+    expect(await text(page, 'chart-unit')).toBe('IOPS');
+    const refusal = knob('server.iopoll').getByTestId('knob-refused');
+    if ((await refusal.count()) === 0) expect(await knobApplied(page, 'server.iopoll')).toBe('on');
+    else expect(await refusal.getAttribute('data-code')).toBe('EOPNOTSUPP');
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    await expect.poll(() => text(page, 'summary-throughput-unit'), { timeout: 5_000 }).toBe('IOPS');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('an open-loop run shows the offered rate and the timeouts count, live and in the summary', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    // the rate first (nullable: untick "none"), then the mode
+    const rate = page.locator('[data-testid="knob"][data-knob="load.rateRps"]');
+    await rate.getByTestId('knob-null').uncheck();
+    await knobInput(page, 'load.rateRps').fill('2000');
+    await knobInput(page, 'load.rateRps').press('Enter');
+    await expect.poll(() => rate.locator('.pending').count(), { timeout: 5_000 }).toBe(0);
+    expect(await knobInput(page, 'load.rateRps').inputValue()).toBe('2000');
+    await knobInput(page, 'load.mode').selectOption({ label: 'open' });
+    await expect.poll(async () => (await knobInput(page, 'load.mode').locator('option:checked').textContent())?.trim(), { timeout: 5_000 }).toBe('open');
+
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await expect.poll(() => attr(page, 'offered-rate', 'data-value'), { timeout: 15_000 }).toBe(2000);
+    expect(await text(page, 'offered-rate')).toMatch(/of 2,000 req\/s offered/);
+    expect(await text(page, 'open-loop-note')).toMatch(/intended send time/);
+    expect(await text(page, 'timeouts-value')).toMatch(/^\d[\d,]* timeouts?$/);
+    await expect.poll(() => attr(page, 'throughput-value', 'data-value'), { timeout: 15_000 }).toBeGreaterThan(0);
+    await page.waitForTimeout(1500); // past the 1 s warm-up: measured frames for the summary
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    await expect.poll(() => page.getByTestId('summary-offered').count(), { timeout: 5_000 }).toBe(1);
+    expect(await attr(page, 'summary-offered', 'data-value')).toBe(2000);
+    expect(await text(page, 'summary-offered')).toMatch(/intended send time/);
+    expect(await attr(page, 'summary-timeouts', 'data-value')).toBe(0);
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CapabilityProbe, ProbeResult } from '../../native';
-import { DoctorReportSchema, knobAt, knobEntries, type DoctorReport, type KnobEntry } from '../../electron/contract';
+import { DoctorReportSchema, knobAt, knobEntries, type DoctorReport, type KnobEntry, type Workload } from '../../electron/contract';
 import { capabilitiesFrom, knobAvailability as doctorKnobs } from '../../electron/host/doctor';
-import { blockedByMachine, knobAvailability } from '../../renderer/src/components/knobs/availability';
+import { blockedByMachine, knobApplies, knobAvailability } from '../../renderer/src/components/knobs/availability';
 
 const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accepted' };
 const EINVAL: ProbeResult = { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' };
@@ -90,5 +90,50 @@ describe('knob availability in the panel', () => {
     const r = report();
     const missing = { ...row('server.iopoll'), path: 'server.fromTheFuture' };
     expect(knobAvailability(r, missing)).toMatchObject({ state: 'unknown', text: 'the doctor did not list this knob' });
+  });
+});
+
+describe('knobs by workload', () => {
+  const paths = (w: Workload) => knobEntries().filter((e) => knobApplies(e, w)).map((e) => e.path);
+
+  it('IOPOLL: the doctor\'s socket verdict holds for echo only; for storage it is enabled (the run checks the device)', () => {
+    const r = report();
+    const echo = knobAvailability(r, row('server.iopoll'), false, 'echo');
+    expect(echo.state).toBe('unavailable');
+    expect(blockedByMachine(echo, false, false)).toBe(true);
+    const storage = knobAvailability(r, row('server.iopoll'), false, 'storage');
+    expect(storage).toEqual({ state: 'available', needs: null, text: '', reason: null, fix: null, note: null });
+    expect(blockedByMachine(storage, false, false)).toBe(false);
+    // the default workload is echo: the verdict callers without a workload get
+    expect(knobAvailability(r, row('server.iopoll')).state).toBe('unavailable');
+    // before the report too: nothing to wait for on storage
+    expect(knobAvailability(null, row('server.iopoll'), true, 'storage').state).toBe('available');
+    // other needs hold whatever the workload (SQPOLL is probed once for both)
+    expect(knobAvailability(r, row('server.sqpoll.enabled'), false, 'storage')).toMatchObject({ state: 'available', needs: 'sqpoll' });
+  });
+
+  it('a row with needsFor has needs, and only IOPOLL narrows its need', () => {
+    const narrowed = knobEntries().filter((e) => e.needsFor);
+    expect(narrowed.map((e) => e.path)).toEqual(['server.iopoll']);
+    for (const e of narrowed) expect(e.needs, e.path).toBeTruthy();
+  });
+
+  it('storage shows its own rows and the ring knobs its jobs use, not the echo server\'s or the load\'s sockets', () => {
+    const storage = paths('storage');
+    for (const e of knobEntries().filter((e) => e.path.startsWith('storage.'))) expect(storage, e.path).toContain(e.path);
+    // the job rings: what electron/host/run/storage.ts and native/src/loads/storage_load.c use
+    for (const p of ['workload', 'server.engine', 'server.ringEntries', 'server.sqpoll.enabled', 'server.sqpoll.cpu', 'server.sqpoll.idleMs',
+      'server.taskrun', 'server.registeredRingFd', 'server.iopoll', 'server.registeredBuffers', 'server.directDescriptors', 'load.threads',
+      'duration.warmupS', 'duration.measureS']) expect(storage, p).toContain(p);
+    for (const p of ['load.connections', 'load.messageBytes', 'load.mode', 'load.rateRps', 'load.pipeline', 'load.timeoutMs', 'load.cpus',
+      'server.rings', 'server.sqpoll.shared', 'server.bufferRing.size', 'server.bufferRing.count', 'server.multishot', 'server.sendZeroCopy',
+      'server.napiBusyPollUs', 'server.numa.node', 'topology']) expect(storage, p).not.toContain(p);
+  });
+
+  it('echo shows every row but the storage ones', () => {
+    const echo = paths('echo');
+    expect(echo).toEqual(knobEntries().filter((e) => !e.path.startsWith('storage.')).map((e) => e.path));
+    // no row applies to no workload
+    for (const e of knobEntries()) expect(knobApplies(e, 'echo') || knobApplies(e, 'storage'), e.path).toBe(true);
   });
 });

@@ -48,7 +48,7 @@ describe('FrameBuffer', () => {
     expect(b.snapshot().map((x) => x.frame.seq)).toEqual([2, 3, 4, 5]);
     expect(b.snapshot()[0]!.column.total).toBe(10);
     expect(b.received).toBe(6);
-    expect(b.totals).toEqual({ requests: 60, errors: 3, bytes: 600 });
+    expect(b.totals).toEqual({ requests: 60, errors: 3, bytes: 600, timeouts: 0 });
     expect(b.latest.value?.seq).toBe(5);
   });
 

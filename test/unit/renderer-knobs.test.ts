@@ -1,7 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { knobAt, knobEntries, type KnobEntry } from '../../electron/contract';
-import { knobControl, knobGroups, parseKnobNumber } from '../../renderer/src/components/knobs/knobControl';
+import { knobControl, knobGroups, parseKnobNumber, parseKnobText } from '../../renderer/src/components/knobs/knobControl';
 import { valueAtPath } from '../../renderer/src/stores/knobs';
 import { attached, profile, sqpollPhase } from './renderer-fixtures';
 
@@ -18,8 +18,10 @@ describe('knob panel model, read from the catalogue', () => {
     expect(controlAt('server.taskrun')).toEqual({ control: { kind: 'select', options: ['defer', 'coop', 'default'] }, nullable: false });
     expect(controlAt('server.engine')).toEqual({ control: { kind: 'select', options: ['io_uring', 'epoll'] }, nullable: false });
     expect(controlAt('workload')).toEqual({ control: { kind: 'select', options: ['echo', 'storage'] }, nullable: false });
-    // no control for free text yet: a path shows as fixed text
-    expect(controlAt('storage.path')).toEqual({ control: { kind: 'fixed' }, nullable: true });
+    // free text (a path), nullable: empty is the lab's own test file
+    expect(controlAt('storage.path')).toEqual({ control: { kind: 'text', maxLength: 4000 }, nullable: true });
+    // a CPU list has no control of its own: shown, not edited
+    expect(controlAt('load.cpus').control).toEqual({ kind: 'fixed' });
     expect(controlAt('server.rings')).toEqual({ control: { kind: 'number', min: 1, max: 64, integer: true }, nullable: false });
     expect(controlAt('server.ringEntries')).toEqual({ control: { kind: 'number', min: 8, max: 32_768, integer: true }, nullable: false });
     expect(controlAt('server.sqpoll.cpu')).toEqual({ control: { kind: 'number', min: 0, max: 4095, integer: true }, nullable: true });
@@ -49,6 +51,14 @@ describe('knob panel model, read from the catalogue', () => {
     expect(parseKnobNumber(row('load.connections'), '5000')).toMatchObject({ ok: false });
     expect(parseKnobNumber(row('server.sqpoll.cpu'), '')).toEqual({ ok: true, value: null });
     expect(parseKnobNumber(row('server.sqpoll.cpu'), '3')).toEqual({ ok: true, value: 3 });
+  });
+
+  it('checks typed text against the row schema, empty meaning null where the knob takes it', () => {
+    expect(parseKnobText(row('storage.path'), '/dev/nvme0n1')).toEqual({ ok: true, value: '/dev/nvme0n1' });
+    expect(parseKnobText(row('storage.path'), '')).toEqual({ ok: true, value: null });
+    expect(parseKnobText(row('storage.path'), 'x'.repeat(4001))).toMatchObject({ ok: false, message: expect.stringMatching(/4000/) });
+    // a knob that does not take null: empty is checked as text (a name needs one character)
+    expect(parseKnobText(row('name'), '')).toMatchObject({ ok: false });
   });
 
   it('reads a dotted path of a profile', () => {

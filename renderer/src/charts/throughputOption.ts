@@ -39,8 +39,12 @@ export function niceCeil(v: number): number {
 
 // ---- options -------------------------------------------------------------------------
 
-/** The chart's static option (axes, styles); the series data comes from buildThroughputUpdate. */
-export function throughputBaseOption(): Record<string, unknown> {
+/**
+ * The chart's static option (axes, styles); the series data comes from buildThroughputUpdate.
+ * `unit` is read when a tooltip shows: req/s, or IOPS for a storage run (its axis name is set
+ * per redraw, buildThroughputUpdate).
+ */
+export function throughputBaseOption(unit: () => string = () => 'req/s'): Record<string, unknown> {
   return {
     animation: false,
     backgroundColor: 'transparent',
@@ -64,10 +68,10 @@ export function throughputBaseOption(): Record<string, unknown> {
           if (!p.value) continue;
           if (p.seriesId === 'rps-short') {
             const d = p.data as ShortFinalPoint;
-            lines.push(`${p.marker ?? ''}last frame of the engine: <b>${formatInt(d.rps)} req/s</b> over ${formatInt(d.intervalMs)} ms (kept off the scale)`);
+            lines.push(`${p.marker ?? ''}last frame of the engine: <b>${formatInt(d.rps)} ${unit()}</b> over ${formatInt(d.intervalMs)} ms (kept off the scale)`);
             continue;
           }
-          const v = p.seriesId === 'p99' ? formatUs(p.value[1]) : `${formatInt(p.value[1])} req/s`;
+          const v = p.seriesId === 'p99' ? formatUs(p.value[1]) : `${formatInt(p.value[1])} ${unit()}`;
           lines.push(`${p.marker ?? ''}${p.seriesId === 'p99' ? 'p99' : 'throughput'} <b>${v}</b>`);
         }
         return lines.join('<br/>');
@@ -168,7 +172,7 @@ export interface ShortFinalPoint {
  * The per-redraw option: series data, x range (aligned with the heatmap's columns: each
  * frame's point sits at its interval's end, ± half an interval of padding), phase lines.
  */
-export function buildThroughputUpdate(frames: readonly RunFrame[], phases: readonly Phase[]): ThroughputUpdate {
+export function buildThroughputUpdate(frames: readonly RunFrame[], phases: readonly Phase[], unit = 'req/s'): ThroughputUpdate {
   const typical = typicalIntervalMs(frames);
   const rps: Array<[number, number]> = [];
   const short: RunFrame[] = [];
@@ -240,7 +244,7 @@ export function buildThroughputUpdate(frames: readonly RunFrame[], phases: reado
     shortFinalFrames: short.length,
     option: {
       xAxis: { min, max },
-      yAxis: [{ max: rpsAxisMax }, {}],
+      yAxis: [{ max: rpsAxisMax, name: unit }, {}],
       series: [
         { id: 'rps', data: rps, markLine: { data: lines }, markArea: { data: areas } },
         { id: 'rps-short', data: shortPoints },

@@ -14,12 +14,14 @@ export function useThroughputChart(
   buffer: Readonly<Ref<FrameBuffer>>,
   phases: Ref<readonly Phase[]>,
   drawn: Ref<{ frames: number; rpsAxisMax: number }>,
+  /** The throughput unit: req/s, or IOPS for a storage run. */
+  unit: Ref<string>,
 ): void {
-  const chart = useEChart(el, throughputBaseOption, () => {
+  const chart = useEChart(el, () => throughputBaseOption(() => unit.value), () => {
     const frames = buffer.value.snapshot().map((b) => b.frame);
-    const update = buildThroughputUpdate(frames, phases.value);
+    const update = buildThroughputUpdate(frames, phases.value, unit.value);
     chart.setOption(update.option);
     drawn.value = { frames: update.frames, rpsAxisMax: update.rpsAxisMax };
   });
-  watch([buffer, () => buffer.value.version.value, phases], () => chart.scheduleDraw());
+  watch([buffer, () => buffer.value.version.value, phases, unit], () => chart.scheduleDraw());
 }

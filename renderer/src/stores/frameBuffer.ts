@@ -75,8 +75,8 @@ export class FrameBuffer {
   runId: string | null = null;
   /** Frames received for this run, including those evicted from the ring. */
   received = 0;
-  /** Sums over every frame received for this run (warm-up included). */
-  totals = { requests: 0, errors: 0, bytes: 0 };
+  /** Sums over every frame received for this run (warm-up included); timeouts: load.timeoutMs expiries, apart from errors. */
+  totals = { requests: 0, errors: 0, bytes: 0, timeouts: 0 };
   /** Per-phase sums over the measured frames received for this run. */
   readonly tallies = new Map<number, PhaseTally>();
   /** Seq of the newest frame received, -1 before the first. */
@@ -107,6 +107,7 @@ export class FrameBuffer {
       requests: this.totals.requests + frame.requests,
       errors: this.totals.errors + frame.errors,
       bytes: this.totals.bytes + frame.bytes,
+      timeouts: this.totals.timeouts + (frame.timeouts ?? 0),
     };
     this.latest.value = frame;
     this.version.value++;
@@ -117,7 +118,7 @@ export class FrameBuffer {
     this.ring.clear();
     this.runId = runId;
     this.received = 0;
-    this.totals = { requests: 0, errors: 0, bytes: 0 };
+    this.totals = { requests: 0, errors: 0, bytes: 0, timeouts: 0 };
     this.tallies.clear();
     this.lastSeq = -1;
     this.missed.value = 0;

@@ -4,7 +4,7 @@
  * with the doctor's reason and fix as visible text (see blockedByMachine for when it stays
  * changeable). Pure, no DOM.
  */
-import type { DoctorReport, KnobEntry } from '../../../../electron/contract';
+import type { DoctorReport, KnobEntry, Workload } from '../../../../electron/contract';
 
 export interface KnobAvailability {
   /** unknown: no report yet (or the report does not list the knob). */
@@ -19,7 +19,28 @@ export interface KnobAvailability {
   note: string | null;
 }
 
-export function knobAvailability(report: DoctorReport | null, entry: Pick<KnobEntry, 'path' | 'needs'>, checking = false): KnobAvailability {
+/**
+ * Does the knob mean something for `workload`? From its catalogue row's `workloads` (absent:
+ * every workload). The panel hides the others: storage.* in an echo run, the echo server's
+ * buffer ring and the load's connections in a storage run.
+ */
+export function knobApplies(entry: Pick<KnobEntry, 'workloads'>, workload: Workload): boolean {
+  return !entry.workloads || entry.workloads.includes(workload);
+}
+
+/**
+ * The doctor's verdict on the knob for `workload`. The doctor probes capabilities with no
+ * workload in mind; a row's `needsFor` says which workloads its `needs` holds for (IOPOLL needs
+ * sockets that poll only for echo), and for the others the knob needs nothing probed: a
+ * storage run reports a device without poll queues itself, as a refusal with its errno.
+ */
+export function knobAvailability(
+  report: DoctorReport | null,
+  entry: Pick<KnobEntry, 'path' | 'needs' | 'needsFor'>,
+  checking = false,
+  workload: Workload = 'echo',
+): KnobAvailability {
+  if (entry.needs && entry.needsFor && !entry.needsFor.includes(workload)) return { state: 'available', needs: null, text: '', reason: null, fix: null, note: null };
   const needs = entry.needs ?? null;
   const listed = report?.knobs?.find((k) => k.path === entry.path);
   if (!listed) {

@@ -2,8 +2,8 @@
  * How the knob panel draws the catalogue (electron/contract/knobs.ts), read from each row's
  * own zod schema, so a knob added to the catalogue appears with no edit here: a switch for a
  * boolean, a select for an enum, fixed text for a single literal (a knob with one possible
- * value today), a number input with the schema's bounds for a number; a nullable knob gets an
- * "any"/"none" choice. Groups follow the catalogue tree (server, load, duration, …).
+ * value today), a number input with the schema's bounds for a number, a text input for a string
+ * (storage.path); a nullable knob gets an "any"/"none" choice (an empty text is null). Groups follow the catalogue tree (server, load, duration, …).
  */
 import { z } from 'zod';
 import { KNOBS, knobEntries, type KnobEntry, type KnobTree } from '../../../../electron/contract';
@@ -12,7 +12,9 @@ export type KnobControl =
   | { kind: 'switch' }
   | { kind: 'select'; options: readonly unknown[] }
   | { kind: 'number'; min: number | null; max: number | null; integer: boolean }
-  /** One possible value (a literal), free text, or a schema the panel does not know: shown, not edited. */
+  /** Free text (a path), up to the schema's maximum length. */
+  | { kind: 'text'; maxLength: number | null }
+  /** One possible value (a literal), or a schema the panel does not know (a CPU list): shown, not edited. */
   | { kind: 'fixed' };
 
 export interface KnobControlSpec {
@@ -26,6 +28,7 @@ function controlOf(schema: z.ZodType): KnobControl {
   const choices = schema instanceof z.ZodLiteral ? [...schema.values] : schema instanceof z.ZodEnum ? [...schema.options] : null;
   if (choices) return choices.length > 1 ? { kind: 'select', options: choices } : { kind: 'fixed' };
   if (schema instanceof z.ZodNumber) return { kind: 'number', min: schema.minValue, max: schema.maxValue, integer: schema.isInt };
+  if (schema instanceof z.ZodString) return { kind: 'text', maxLength: schema.maxLength };
   return { kind: 'fixed' };
 }
 
@@ -50,6 +53,13 @@ export function parseKnobNumber(entry: Pick<KnobEntry, 'schema'>, text: string):
   const trimmed = text.trim();
   const value = trimmed === '' ? (knobControl(entry.schema).nullable ? null : undefined) : Number(trimmed);
   if (value === undefined) return { ok: false, message: 'a value is needed' };
+  const checked = entry.schema.safeParse(value);
+  return checked.success ? { ok: true, value: checked.data } : { ok: false, message: checked.error.issues[0]?.message ?? 'not a valid value' };
+}
+
+/** Text typed into a text knob as its value (empty: null where the knob takes it), checked against the row's schema. */
+export function parseKnobText(entry: Pick<KnobEntry, 'schema'>, text: string): KnobInput {
+  const value = text === '' && knobControl(entry.schema).nullable ? null : text;
   const checked = entry.schema.safeParse(value);
   return checked.success ? { ok: true, value: checked.data } : { ok: false, message: checked.error.issues[0]?.message ?? 'not a valid value' };
 }
