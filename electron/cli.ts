@@ -131,6 +131,15 @@ async function runCommand(args: string[]): Promise<number> {
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
   const profile = buildRunProfile(values as { profile?: string; set?: string[]; duration?: string });
 
+  return superviseRun(Boolean(values.json), (lab) => lab.startRun({ profile, untilStopped: false }).then(() => undefined));
+}
+
+/**
+ * A run of `run` or `load` from start to its one terminal event: SIGINT/SIGTERM interrupt it
+ * in order (a second signal exits at once), progress goes to a terminal's stderr, the summary
+ * to stdout (`--json`: one line), and its exit code says how it ended.
+ */
+async function superviseRun(json: boolean, start: (lab: LabService) => Promise<void>): Promise<number> {
   const lab = new LabService();
   let interruptedBy: string | null = null;
   const interrupt = (signal: NodeJS.Signals) => {
@@ -148,16 +157,15 @@ async function runCommand(args: string[]): Promise<number> {
     const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
         if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') resolve(event);
-        if (event.type === 'frame' && !values.json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
+        if (event.type === 'frame' && !json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
           process.stderr.write(`\r  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
         }
       });
     });
-    await lab.startRun({ profile, untilStopped: false });
-    const event = await terminal;
-    const summary = event.summary;
-    if (process.stderr.isTTY && !values.json) process.stderr.write('\n');
-    process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    await start(lab);
+    const summary = (await terminal).summary;
+    if (process.stderr.isTTY && !json) process.stderr.write('\n');
+    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
     return exitCodeFor(summary);
   } finally {
     process.off('SIGINT', interrupt);
@@ -263,27 +271,7 @@ async function loadCommand(args: string[]): Promise<number> {
   // Fail fast, in one line, where nothing listens or nothing answers (see loadOnly.ts).
   await probeTarget(target);
 
-  const lab = new LabService();
-  let interruptedBy: string | null = null;
-  const interrupt = (signal: NodeJS.Signals) => {
-    if (interruptedBy) {
-      process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the run to stop\n`);
-      process.exit(EXIT_INTERRUPTED);
-    }
-    interruptedBy = signal;
-    void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
-  try {
-    const terminal = new Promise<TerminalEvent>((resolve) => {
-      lab.onEvent((event) => {
-        if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') resolve(event);
-        if (event.type === 'frame' && !values.json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
-          process.stderr.write(`\r  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
-        }
-      });
-    });
+  return superviseRun(Boolean(values.json), async (lab) => {
     try {
       await lab.startLoad({ profile, target });
     } catch (err) {
@@ -294,15 +282,7 @@ async function loadCommand(args: string[]): Promise<number> {
       }
       throw error;
     }
-    const summary = (await terminal).summary;
-    if (process.stderr.isTTY && !values.json) process.stderr.write('\n');
-    process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-    return exitCodeFor(summary);
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    await lab.close();
-  }
+  });
 }
 
 function parsePort(text: string | undefined, fallback: number): number {
