@@ -275,15 +275,16 @@ static void report_started(const struct engine_config *cfg, struct engine_starte
 		ring_refuse(&out->ring, RING_SETUP_ATTACH_WQ, sqpoll_err(&first->ring), REFUSAL_MOOT_WITHOUT_SQPOLL);
 }
 
-/* Starts nload load threads and waits until every one is connected (or gave up). */
-static int start_loads(const struct engine_config *cfg, unsigned nload, struct engine_error *err)
+/*
+ * Starts nload load threads, thread i with configs[i], and waits until every one is up
+ * (connected, or its first I/O done) or gave up. A start that fails still counts the latch
+ * down for itself and every thread after it, so the wait always ends.
+ */
+static int start_load_threads(const struct load_ops *ops, const struct load_config *configs, unsigned nload,
+			      struct engine_error *err)
 {
-	const struct load_ops *ops = load_ops_for(cfg->load.kind);
 	struct latch ready;
-	unsigned base = 0;
 
-	if (!nload)
-		return 0;
 	engine.load = aligned_alloc(64, sizeof(*engine.load) * nload);
 	if (!engine.load) {
 		err->at = (struct start_error){ STEP_LOAD_ALLOC, -ENOMEM };
@@ -292,26 +293,7 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 	latch_init(&ready, (int)nload);
 	for (unsigned i = 0; i < nload; i++) {
 		struct load *l = &engine.load[i];
-		struct load_config lcfg = {
-			/* A target (uring-lab load) instead of our own worker 0's port on 127.0.0.1. */
-			.port = cfg->target.enabled ? cfg->target.port : (uint16_t)engine.servers[0].port,
-			/* Our own server bound to one address (topology "veth": the namespace's end of
-			 * the pair) is reached there; 0 (also for --bind 0.0.0.0) is 127.0.0.1. */
-			.addr = cfg->target.enabled ? cfg->target.addr : cfg->server.bind_given ? cfg->server.bind_addr : 0,
-			.nconns = load_thread_conns(cfg->load.connections, nload, i),
-			.msg_bytes = cfg->load.msg_bytes,
-			.conn_base = base,
-			.deadline_ns = engine.deadline_ns,
-			.mode = cfg->load.mode,
-			.pipeline = cfg->load.pipeline ? cfg->load.pipeline : 1,
-			.timeout_ns = cfg->load.timeout_ms * 1000000ull,
-			.cpu = cfg->load.ncpus ? cfg->load.cpus[i % cfg->load.ncpus] : -1,
-		};
-		/* This thread's share of the open-loop schedule is its share of the connections. */
-		if (cfg->load.mode == LOAD_OPEN)
-			lcfg.rate_rps = cfg->load.rate_rps * lcfg.nconns / cfg->load.connections;
-		base += lcfg.nconns;
-		int ret = load_init(l, ops, &lcfg, &before_ring_exit);
+		int ret = load_init(l, ops, &configs[i], &before_ring_exit);
 		__atomic_store_n(&engine.nload, i + 1, __ATOMIC_RELEASE);
 		if (ret == 0)
 			ret = load_start(l, &ready);
@@ -333,6 +315,39 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 	return 0;
 }
 
+/* Starts nload echo load threads and waits until every one is connected (or gave up). */
+static int start_loads(const struct engine_config *cfg, unsigned nload, struct engine_error *err)
+{
+	struct load_config configs[LOAD_THREADS_MAX];
+	unsigned base = 0;
+
+	if (!nload)
+		return 0;
+	for (unsigned i = 0; i < nload; i++) {
+		struct load_config lcfg = {
+			/* A target (uring-lab load) instead of our own worker 0's port on 127.0.0.1. */
+			.port = cfg->target.enabled ? cfg->target.port : (uint16_t)engine.servers[0].port,
+			/* Our own server bound to one address (topology "veth": the namespace's end of
+			 * the pair) is reached there; 0 (also for --bind 0.0.0.0) is 127.0.0.1. */
+			.addr = cfg->target.enabled ? cfg->target.addr : cfg->server.bind_given ? cfg->server.bind_addr : 0,
+			.nconns = load_thread_conns(cfg->load.connections, nload, i),
+			.msg_bytes = cfg->load.msg_bytes,
+			.conn_base = base,
+			.deadline_ns = engine.deadline_ns,
+			.mode = cfg->load.mode,
+			.pipeline = cfg->load.pipeline ? cfg->load.pipeline : 1,
+			.timeout_ns = cfg->load.timeout_ms * 1000000ull,
+			.cpu = cfg->load.ncpus ? cfg->load.cpus[i % cfg->load.ncpus] : -1,
+		};
+		/* This thread's share of the open-loop schedule is its share of the connections. */
+		if (cfg->load.mode == LOAD_OPEN)
+			lcfg.rate_rps = cfg->load.rate_rps * lcfg.nconns / cfg->load.connections;
+		base += lcfg.nconns;
+		configs[i] = lcfg;
+	}
+	return start_load_threads(load_ops_for(cfg->load.kind), configs, nload, err);
+}
+
 /*
  * workload "storage": no server and no echo load. The target is prepared once (opened, sized,
  * filled with the pattern when the lab created it), then load.threads storage jobs start, each
@@ -343,7 +358,7 @@ static int start_storage(const struct engine_config *cfg, struct engine_started 
 {
 	unsigned nload = cfg->load.threads < 1 ? 1 : cfg->load.threads > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : cfg->load.threads;
 	enum start_step step = STEP_STORAGE_OPEN;
-	struct latch ready;
+	struct load_config configs[LOAD_THREADS_MAX];
 	int ret;
 
 	engine.storage = cfg->storage;
@@ -352,15 +367,8 @@ static int start_storage(const struct engine_config *cfg, struct engine_started 
 		err->at = (struct start_error){ step, ret };
 		return ret;
 	}
-	engine.load = aligned_alloc(64, sizeof(*engine.load) * nload);
-	if (!engine.load) {
-		err->at = (struct start_error){ STEP_LOAD_ALLOC, -ENOMEM };
-		return -ENOMEM;
-	}
-	latch_init(&ready, (int)nload);
 	for (unsigned i = 0; i < nload; i++) {
-		struct load *l = &engine.load[i];
-		struct load_config lcfg = {
+		configs[i] = (struct load_config){
 			.nconns = engine.storage.queue_depth, /* one in-flight slot per queued I/O */
 			.msg_bytes = engine.storage.block_bytes,
 			.conn_base = i,
@@ -368,24 +376,10 @@ static int start_storage(const struct engine_config *cfg, struct engine_started 
 			.cpu = -1,
 			.storage = &engine.storage,
 		};
-		ret = load_init(l, &storage_load_ops, &lcfg, &before_ring_exit);
-		__atomic_store_n(&engine.nload, i + 1, __ATOMIC_RELEASE);
-		if (ret == 0)
-			ret = load_start(l, &ready);
-		if (ret) {
-			for (unsigned j = i; j < nload; j++)
-				latch_count_down(&ready);
-			break;
-		}
 	}
-	latch_wait(&ready);
-	latch_destroy(&ready);
-	for (unsigned i = 0; i < engine.nload; i++) {
-		if (engine.load[i].worker.fail.err) {
-			err->at = engine.load[i].worker.fail;
-			return err->at.err;
-		}
-	}
+	ret = start_load_threads(&storage_load_ops, configs, nload, err);
+	if (ret)
+		return ret;
 	out->port = 0;
 	out->workers = 0;
 	out->ring = engine.load[0].ring;
