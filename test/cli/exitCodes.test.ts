@@ -5,23 +5,13 @@
  * --json the summary is still printed and parseable, with its status and failure.
  */
 import { describe, expect, it } from 'vitest';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { RunSummary, RunSummarySchema } from '../../electron/contract';
+import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
-const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
-interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[], options: { detached?: boolean } = {}): { child: ChildProcess; done: Promise<Finished> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; });
-  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
+const start = (args: string[], options: { detached?: boolean } = {}) => startCli(args, options);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,13 +33,6 @@ function summaryOf(r: Finished): RunSummary {
   return RunSummarySchema.parse(JSON.parse(lines[0]));
 }
 
-function expectOneErrorLine(stderr: string, pattern: RegExp): void {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^uring-lab: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(lines[0].length).toBeLessThan(1200);
-}
 
 describe('uring-lab run exit codes', () => {
   it('SIGINT stops the run cleanly: exit 130, partial summary with status interrupted', async () => {

@@ -7,41 +7,21 @@
  * 130 SIGINT with the partial summary.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { RunSummary, RunSummarySchema } from '../../electron/contract';
 import type { ServerSummary } from '../../electron/host/serverOnly';
+import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
-const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 // A private active-runs folder: another lab run on this machine (a neighbour's test) would
 // otherwise be reported as contention and turn exit 0 into 1, which is not what is tested here.
 const RUNTIME_DIR = mkdtempSync(path.join(tmpdir(), 'uring-lab-loadverb-'));
 afterAll(() => rmSync(RUNTIME_DIR, { recursive: true, force: true }));
 
-interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Finished>; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_RUNTIME_DIR: RUNTIME_DIR } });
-  let stdout = '';
-  let stderr = '';
-  let lineWaiter: ((line: string) => void) | null = null;
-  const firstLine = new Promise<string>((resolve, reject) => {
-    lineWaiter = resolve;
-    child.on('exit', (code) => reject(new Error(`exited (${code}) before a line: ${stderr}`)));
-  });
-  firstLine.catch(() => undefined);
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-    const nl = stdout.indexOf('\n');
-    if (nl >= 0 && lineWaiter) { lineWaiter(stdout.slice(0, nl)); lineWaiter = null; }
-  });
-  child.stderr!.on('data', (d) => { stderr += d; });
-  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done, firstLine };
-}
+const start = (args: string[]) => startCli(args, { env: { ...process.env, XDG_RUNTIME_DIR: RUNTIME_DIR } });
 
 const runCli = (args: string[]) => start(args).done;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,13 +32,6 @@ function summaryOf(r: Finished): RunSummary {
   return RunSummarySchema.parse(JSON.parse(lines[0]));
 }
 
-function expectOneErrorLine(stderr: string, pattern: RegExp): void {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^uring-lab: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(lines[0].length).toBeLessThan(1200);
-}
 
 /** What makes a load summary: completed cleanly, and nothing server-side claimed. */
 function expectCleanLoadSummary(s: RunSummary, port: number): void {

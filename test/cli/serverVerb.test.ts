@@ -5,7 +5,6 @@
  * server-side summary and exit 0; bad input and a port in use are one line and exit 2.
  */
 import { describe, expect, it } from 'vitest';
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,49 +12,15 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { connectTo, readExactly } from '../native/socketClient';
 import type { ServerSummary } from '../../electron/host/serverOnly';
+import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
-const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
-interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-interface Started {
-  child: ChildProcess;
-  done: Promise<Finished>;
-  /** Resolves with the first stdout line (the listening line), or rejects if the CLI exits first. */
-  firstLine: Promise<string>;
-}
-
-function startCli(args: string[], options: { detached?: boolean } = {}): Started {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
-  let stdout = '';
-  let stderr = '';
-  let lineWaiter: ((line: string) => void) | null = null;
-  const firstLine = new Promise<string>((resolve, reject) => {
-    lineWaiter = resolve;
-    child.on('exit', (code) => reject(new Error(`exited (${code}) before a line: ${stderr}`)));
-  });
-  firstLine.catch(() => undefined);
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-    const nl = stdout.indexOf('\n');
-    if (nl >= 0 && lineWaiter) { lineWaiter(stdout.slice(0, nl)); lineWaiter = null; }
-  });
-  child.stderr!.on('data', (d) => { stderr += d; });
-  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done, firstLine };
-}
 
 function runCli(args: string[]): Promise<Finished> {
   return startCli(args).done;
 }
 
-function expectOneErrorLine(stderr: string, pattern: RegExp): void {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^uring-lab: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(lines[0].length).toBeLessThan(1200);
-}
 
 function summaryOf(r: Finished): ServerSummary {
   const lines = r.stdout.trim().split('\n');

@@ -9,30 +9,19 @@
  * Needs root and iproute2 (ip, ss); skipped with the reason otherwise.
  */
 import { describe, expect, it } from 'vitest';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { hasNetAdmin, vethRefusal } from '../../electron/host/run/veth';
 import type { RunSummary } from '../../electron/contract';
+import { CLI, startCli } from './cliProcess';
 
-const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? null;
 const SS = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].find((p) => existsSync(p)) ?? null;
 const ETHTOOL = ['/usr/sbin/ethtool', '/sbin/ethtool', '/usr/bin/ethtool'].find((p) => existsSync(p)) ?? null;
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
 const skipReason = process.getuid?.() !== 0 ? 'not root (veth needs CAP_NET_ADMIN)' : !IP ? 'ip (iproute2) is missing' : !SS ? 'ss (iproute2) is missing' : null;
 
-interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function startCli(args: string[]): { child: ChildProcess; done: Promise<Finished> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; });
-  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
 
 function ip(args: string[]): string {
   return execFileSync(IP!, args, { encoding: 'utf8' });

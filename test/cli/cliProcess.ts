@@ -1,0 +1,48 @@
+/**
+ * The built CLI as a real child process, for the CLI tests: its exit, its output, and its first
+ * stdout line (`server`'s listening line) as soon as it is written.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { expect } from 'vitest';
+
+export const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+
+export interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+export interface Started {
+  child: ChildProcess;
+  done: Promise<Finished>;
+  /** Resolves with the first stdout line, or rejects if the CLI exits first. */
+  firstLine: Promise<string>;
+}
+
+/** `detached`: the CLI leads its own process group, as a shell's foreground job does. */
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; detached?: boolean } = {}): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, detached: options.detached });
+  let stdout = '';
+  let stderr = '';
+  let lineWaiter: ((line: string) => void) | null = null;
+  const firstLine = new Promise<string>((resolve, reject) => {
+    lineWaiter = resolve;
+    child.on('exit', (code) => reject(new Error(`exited (${code}) before a line: ${stderr}`)));
+  });
+  firstLine.catch(() => undefined);
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+    const nl = stdout.indexOf('\n');
+    if (nl >= 0 && lineWaiter) { lineWaiter(stdout.slice(0, nl)); lineWaiter = null; }
+  });
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done, firstLine };
+}
+
+/** stderr is exactly one `uring-lab: ` line matching `pattern`, bounded in length. */
+export function expectOneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^uring-lab: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines[0].length).toBeLessThan(1200);
+}
