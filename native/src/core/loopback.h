@@ -1,4 +1,4 @@
-/* Sockets on 127.0.0.1, where the server listens and the load connects (the lab's only topology). */
+/* Sockets on 127.0.0.1 (where the server listens by default and the load connects), and the TCP socket both sides make. */
 #ifndef URING_LAB_CORE_LOOPBACK_H
 #define URING_LAB_CORE_LOOPBACK_H
 
@@ -33,37 +33,6 @@ static inline int tcp_socket(int level, int option)
 		return -errno;
 	setsockopt(fd, level, option, &one, sizeof(one));
 	return fd;
-}
-
-/*
- * The server's listening socket on 127.0.0.1:port (0: ephemeral), reusable right after the
- * previous run's TIME_WAITs (SO_REUSEADDR). Stores the fd in *fd as soon as it exists (the
- * caller closes it whatever happens) and the bound port in *bound_port; 0 or -errno, with
- * *step naming the call that failed.
- */
-static inline int loopback_listen(uint16_t port, int nonblocking, int *fd, int *bound_port, enum start_step *step)
-{
-	struct sockaddr_in addr = loopback_addr(port);
-	socklen_t len = sizeof(addr);
-
-	*step = STEP_SERVER_SOCKET;
-	*fd = tcp_socket(SOL_SOCKET, SO_REUSEADDR);
-	if (*fd < 0)
-		return *fd;
-	if (nonblocking && fcntl(*fd, F_SETFL, O_NONBLOCK))
-		return -errno;
-
-	*step = STEP_SERVER_BIND;
-	if (bind(*fd, (struct sockaddr *)&addr, sizeof(addr)))
-		return -errno;
-
-	*step = STEP_SERVER_LISTEN;
-	if (listen(*fd, SOMAXCONN))
-		return -errno;
-	if (getsockname(*fd, (struct sockaddr *)&addr, &len))
-		return -errno;
-	*bound_port = ntohs(addr.sin_port);
-	return 0;
 }
 
 #endif
