@@ -139,7 +139,7 @@ describe.skipIf(skipReason !== null)(`topology veth${skipReason ? ` (skipped: ${
     expectNothingLeft(next.child.pid!);
   }, 60_000);
 
-  it.skipIf(!SETPRIV)('without CAP_NET_ADMIN (nobody): exit 2, one line naming topology with the reason and fix', () => {
+  it.skipIf(!SETPRIV)(`without CAP_NET_ADMIN (nobody): exit 2, one line naming topology with the reason and fix${SETPRIV ? '' : ' (skipped: setpriv is missing)'}`, () => {
     const r = execFileSyncResult(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--set', 'topology=veth', '--duration', '1']);
     expect(r.code).toBe(2);
     const lines = r.stderr.trimEnd().split('\n');

@@ -68,7 +68,7 @@ describe('send path knobs', () => {
 
   // A real refusal: without CAP_IPC_LOCK and with a 1 MiB RLIMIT_MEMLOCK, registering the
   // pool (4 MiB) fails with the kernel's ENOMEM; the server runs without it and says so.
-  it.skipIf(process.getuid?.() !== 0)('registered buffers over RLIMIT_MEMLOCK: refused with ENOMEM, the echo goes on', () => {
+  it.skipIf(process.getuid?.() !== 0)(`registered buffers over RLIMIT_MEMLOCK: refused with ENOMEM, the echo goes on${process.getuid?.() !== 0 ? ' (skipped: not root, cannot drop CAP_IPC_LOCK with setpriv)' : ''}`, () => {
     const cfg = config({ registeredBuffers: true, ringEntries: 64, bufferRing: { size: 65536, count: 64 }, load: { connections: 2, messageBytes: 4096 } });
     const script = `const n = require(${JSON.stringify(path.resolve(__dirname, '../../native'))});
       const r = n.start(JSON.parse(process.argv[1]));

@@ -120,7 +120,7 @@ describe('a worker that cannot start', () => {
   // pthread_create fails with EAGAIN. Needs root and the v1 pids controller; skipped without.
   const pidsRoot = '/sys/fs/cgroup/pids';
   const usable = existsSync(`${pidsRoot}/cgroup.procs`) && process.getuid?.() === 0;
-  it.skipIf(!usable)('fails the whole start with its errno and step, stops worker 0, leaves nothing behind', () => {
+  it.skipIf(!usable)(`fails the whole start with its errno and step, stops worker 0, leaves nothing behind${usable ? '' : ' (skipped: needs root and a pids cgroup to make worker 1\'s thread fail)'}`, () => {
     const cg = `${pidsRoot}/uring-lab-test-${process.pid}`;
     mkdirSync(cg);
     try {
