@@ -2,9 +2,10 @@
  * The built CLI as a real child process, for the CLI tests: its exit, its output, and its first
  * stdout line (`server`'s listening line) as soon as it is written.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { RunSummary, RunSummarySchema } from '../../electron/contract';
 
 export const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
@@ -45,4 +46,25 @@ export function expectOneErrorLine(stderr: string, pattern: RegExp): void {
   expect(lines[0]).toMatch(/^uring-lab: /);
   expect(lines[0]).toMatch(pattern);
   expect(lines[0].length).toBeLessThan(1200);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The engine process forked by a CLI process (waits up to 5 s for the fork). */
+export async function enginePidOf(cliPid: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
+      if (out) return Number(out.split('\n')[0]);
+    } catch { /* not forked yet */ }
+    await sleep(50);
+  }
+  throw new Error('no engine process');
+}
+
+/** The one RunSummary line `--json` printed on stdout, checked against the contract. */
+export function runSummaryOf(r: Finished): RunSummary {
+  const lines = r.stdout.trim().split('\n');
+  expect(lines, `${r.stdout}\n${r.stderr}`).toHaveLength(1);
+  return RunSummarySchema.parse(JSON.parse(lines[0]));
 }

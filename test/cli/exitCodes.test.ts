@@ -6,32 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { RunSummary, RunSummarySchema } from '../../electron/contract';
-import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
+import { enginePidOf, expectOneErrorLine, runSummaryOf, sleep, startCli } from './cliProcess';
 
 
 
 const start = (args: string[], options: { detached?: boolean } = {}) => startCli(args, options);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The engine process forked by a CLI process. */
-async function enginePidOf(cliPid: number): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
-      if (out) return Number(out.split('\n')[0]);
-    } catch { /* not forked yet */ }
-    await sleep(50);
-  }
-  throw new Error('no engine process');
-}
-
-function summaryOf(r: Finished): RunSummary {
-  const lines = r.stdout.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  return RunSummarySchema.parse(JSON.parse(lines[0]));
-}
 
 
 describe('uring-lab run exit codes', () => {
@@ -42,7 +22,7 @@ describe('uring-lab run exit codes', () => {
     child.kill('SIGINT');
     const r = await done;
     expect(r.code).toBe(130);
-    const s = summaryOf(r);
+    const s = runSummaryOf(r);
     expect(s.status).toBe('interrupted');
     expect(s.failure?.message).toMatch(/SIGINT/);
     expect(s.requests).toBeGreaterThan(0);
@@ -61,7 +41,7 @@ describe('uring-lab run exit codes', () => {
     process.kill(-child.pid!, 'SIGINT');
     const r = await done;
     expect(r.code).toBe(130);
-    const s = summaryOf(r);
+    const s = runSummaryOf(r);
     expect(s.status).toBe('interrupted');
     expect(s.failure?.code).not.toBe('ENGINE_CRASHED');
     expect(s.requests).toBeGreaterThan(0);
@@ -77,7 +57,7 @@ describe('uring-lab run exit codes', () => {
     child.kill('SIGTERM');
     const r = await done;
     expect(r.code).toBe(130);
-    expect(summaryOf(r).status).toBe('interrupted');
+    expect(runSummaryOf(r).status).toBe('interrupted');
   });
 
   it('an engine stopped with SIGSTOP is found hung: exit 1, status failed, ENGINE_UNRESPONSIVE, summary printed (finding 4)', async () => {
@@ -90,7 +70,7 @@ describe('uring-lab run exit codes', () => {
     // The watchdog (5 s of silence), not the run's 20 s window, ended it.
     expect(Date.now() - started).toBeLessThan(12_000);
     expect(r.code).toBe(1);
-    const s = summaryOf(r);
+    const s = runSummaryOf(r);
     expect(s.status).toBe('failed');
     expect(s.failure?.code).toBe('ENGINE_UNRESPONSIVE');
     expect(s.requests).toBeGreaterThan(0);
@@ -110,7 +90,7 @@ describe('uring-lab run exit codes', () => {
     execFileSync('ss', ['-K', '-tn', 'state', 'established', `( sport = :${port} )`]);
     const r = await done;
     expect(r.code).toBe(1);
-    const s = summaryOf(r);
+    const s = runSummaryOf(r);
     expect(s.status).toBe('failed');
     expect(s.failure?.code).toBe('LOAD_CONNECTIONS_LOST');
     expect(s.errors).toBeGreaterThanOrEqual(6);
@@ -125,7 +105,7 @@ describe('uring-lab run exit codes', () => {
     const [ra, rb] = await Promise.all([a.done, b.done]);
     for (const [r, other] of [[ra, b.child.pid], [rb, a.child.pid]] as const) {
       expect(r.code).toBe(1);
-      const s = summaryOf(r);
+      const s = runSummaryOf(r);
       expect(s.status).toBe('completed');
       expect(s.contention.otherRuns.map((o) => o.pid)).toContain(other);
       expect(s.warnings.join(' ')).toMatch(/another uring-lab run/);
@@ -149,7 +129,7 @@ describe('uring-lab run exit codes', () => {
     const r = await done;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const s = summaryOf(r);
+    const s = runSummaryOf(r);
     expect(s.status).toBe('completed');
     expect(s.failure).toBeNull();
     expect(s.inFlightAtEnd.requests).toBeGreaterThanOrEqual(0);

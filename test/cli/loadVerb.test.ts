@@ -7,14 +7,13 @@
  * 130 SIGINT with the partial summary.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
-import { RunSummary, RunSummarySchema } from '../../electron/contract';
+import { RunSummary } from '../../electron/contract';
 import type { ServerSummary } from '../../electron/host/serverOnly';
-import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
+import { enginePidOf, expectOneErrorLine, runSummaryOf, sleep, startCli } from './cliProcess';
 
 // A private active-runs folder: another lab run on this machine (a neighbour's test) would
 // otherwise be reported as contention and turn exit 0 into 1, which is not what is tested here.
@@ -24,13 +23,6 @@ afterAll(() => rmSync(RUNTIME_DIR, { recursive: true, force: true }));
 const start = (args: string[]) => startCli(args, { env: { ...process.env, XDG_RUNTIME_DIR: RUNTIME_DIR } });
 
 const runCli = (args: string[]) => start(args).done;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function summaryOf(r: Finished): RunSummary {
-  const lines = r.stdout.trim().split('\n');
-  expect(lines, `${r.stdout}\n${r.stderr}`).toHaveLength(1);
-  return RunSummarySchema.parse(JSON.parse(lines[0]));
-}
 
 
 /** What makes a load summary: completed cleanly, and nothing server-side claimed. */
@@ -75,18 +67,6 @@ async function nodeEchoServer(transform: (chunk: Buffer) => Buffer = (c) => c): 
   };
 }
 
-/** The engine process forked by a CLI process. */
-async function enginePidOf(cliPid: number): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
-      if (out) return Number(out.split('\n')[0]);
-    } catch { /* not forked yet */ }
-    await sleep(50);
-  }
-  throw new Error('no engine process');
-}
-
 /** A port nothing listens on: bound, then released. */
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -105,7 +85,7 @@ describe('uring-lab load --target', () => {
       const r = await runCli(['load', '--target', `127.0.0.1:${listening.port}`, '--duration', '1', '--set', 'load.connections=8', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toBe('');
-      const s = summaryOf(r);
+      const s = runSummaryOf(r);
       expectCleanLoadSummary(s, listening.port);
       expect(s.applied.load.connections).toBe(8);
 
@@ -128,7 +108,7 @@ describe('uring-lab load --target', () => {
     try {
       const r = await runCli(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '1', '--set', 'load.connections=4', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      const s = summaryOf(r);
+      const s = runSummaryOf(r);
       expectCleanLoadSummary(s, echo.port);
       expect(echo.stats.connections).toBe(4 + 1); // the load's four, and the probe
       expect(echo.stats.bytes).toBeGreaterThanOrEqual(s.bytes);
@@ -154,7 +134,7 @@ describe('uring-lab load --target', () => {
     try {
       const r = await runCli(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
       expect(r.code).toBe(1);
-      const s = summaryOf(r);
+      const s = runSummaryOf(r);
       expect(s.errors).toBeGreaterThan(0);
       expect(s.serverCpuNsPerReq).toBeNull();
       expectOneErrorLine(r.stderr, /errors|connections were closed/);
@@ -196,7 +176,7 @@ describe('uring-lab load --target', () => {
       child.kill('SIGINT');
       const r = await done;
       expect(r.code).toBe(130);
-      const s = summaryOf(r);
+      const s = runSummaryOf(r);
       expect(s.status).toBe('interrupted');
       expect(s.failure?.message).toMatch(/SIGINT/);
       expect(s.requests).toBeGreaterThan(0);
@@ -218,7 +198,7 @@ describe('uring-lab server --bind', () => {
       expect(listening.address).toBe('127.0.0.2');
       const r = await runCli(['load', '--target', `127.0.0.2:${listening.port}`, '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      expect(summaryOf(r).requests).toBeGreaterThan(0);
+      expect(runSummaryOf(r).requests).toBeGreaterThan(0);
       // Not on 127.0.0.1: the default address has nothing there.
       const refused = await runCli(['load', '--target', `127.0.0.1:${listening.port}`, '--duration', '0.5', '--json']);
       expect(refused.code).toBe(1);

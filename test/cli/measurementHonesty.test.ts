@@ -4,12 +4,12 @@
  * the generator's own CPU share is reported.
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { RunSummarySchema } from '../../electron/contract';
+import { enginePidOf, sleep } from './cliProcess';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function run(args: string[], during?: (cliPid: number) => Promise<void>) {
   const child = spawn(process.execPath, [CLI, 'run', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -20,17 +20,6 @@ function run(args: string[], during?: (cliPid: number) => Promise<void>) {
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
   if (during) void during(child.pid!);
   return done;
-}
-
-async function enginePidOf(cliPid: number): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
-      if (out) return Number(out.split('\n')[0]);
-    } catch { /* not yet */ }
-    await sleep(50);
-  }
-  throw new Error('no engine process');
 }
 
 describe('measurement honesty', () => {
