@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { config, native, sleep, stopQuietly } from './engineHarness';
+import { config, native, sleep, stopQuietly, type EngineConfig } from './engineHarness';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const taskCount = () => readdirSync('/proc/self/task').length;
@@ -31,62 +31,57 @@ describe('start/stop lifecycle', () => {
     expect(native.stop()).not.toBeNull();
   });
 
-  it('200 start/stop cycles leave no file descriptors or threads behind', async () => {
-    // Warm up once so lazily created Node/libuv descriptors are counted in the baseline.
-    native.start(config({ load: { connections: 2 } }));
+  /**
+   * Starts and stops the engine 200 times with cycleConfig(i) (after one warm-up start with
+   * warmConfig, so lazily created Node/libuv descriptors are in the baseline): every cycle
+   * error-free, some requests served, and no descriptor or thread left behind.
+   */
+  async function cyclesLeaveNothing(warmConfig: EngineConfig, cycleConfig: (i: number) => EngineConfig): Promise<void> {
+    native.start(warmConfig);
     native.stop();
     await sleep(50);
     const fds0 = fdCount();
     const tasks0 = taskCount();
     let requests = 0;
     for (let i = 0; i < 200; i++) {
-      // Every fourth cycle with SQPOLL, so its kernel thread comes and goes too.
-      const sqpoll = i % 4 === 3;
-      native.start(
-        config({
-          ringEntries: 64,
-          sqpoll: { enabled: sqpoll, idleMs: 10 },
-          taskrun: sqpoll ? 'default' : 'defer',
-          bufferRing: { count: 64 },
-          load: { connections: 2, messageBytes: 64 },
-          maxDurationMs: 5000,
-        }),
-      );
+      native.start(cycleConfig(i));
       const fin = native.stop()!;
       expect(fin.errors).toBe(0);
       requests += fin.requests;
     }
     expect(requests).toBeGreaterThan(0);
     await expectNoLeaks(fds0, tasks0);
+  }
+
+  it('200 start/stop cycles leave no file descriptors or threads behind', async () => {
+    await cyclesLeaveNothing(config({ load: { connections: 2 } }), (i) => {
+      // Every fourth cycle with SQPOLL, so its kernel thread comes and goes too.
+      const sqpoll = i % 4 === 3;
+      return config({
+        ringEntries: 64,
+        sqpoll: { enabled: sqpoll, idleMs: 10 },
+        taskrun: sqpoll ? 'default' : 'defer',
+        bufferRing: { count: 64 },
+        load: { connections: 2, messageBytes: 64 },
+        maxDurationMs: 5000,
+      });
+    });
   }, 30_000);
 
   it('200 start/stop cycles with 2 rings (some with a shared SQPOLL thread, some epoll) leave nothing behind', async () => {
-    native.start(config({ rings: 2, load: { connections: 2 } }));
-    native.stop();
-    await sleep(50);
-    const fds0 = fdCount();
-    const tasks0 = taskCount();
-    let requests = 0;
-    for (let i = 0; i < 200; i++) {
+    await cyclesLeaveNothing(config({ rings: 2, load: { connections: 2 } }), (i) => {
       const sqpoll = i % 4 === 3;
-      native.start(
-        config({
-          engine: i % 8 === 5 ? 'epoll' : 'io_uring',
-          rings: 2,
-          ringEntries: 64,
-          sqpoll: { enabled: sqpoll, shared: sqpoll, idleMs: 10 },
-          taskrun: sqpoll ? 'default' : 'defer',
-          bufferRing: { count: 64 },
-          load: { connections: 4, messageBytes: 64 },
-          maxDurationMs: 5000,
-        }),
-      );
-      const fin = native.stop()!;
-      expect(fin.errors).toBe(0);
-      requests += fin.requests;
-    }
-    expect(requests).toBeGreaterThan(0);
-    await expectNoLeaks(fds0, tasks0);
+      return config({
+        engine: i % 8 === 5 ? 'epoll' : 'io_uring',
+        rings: 2,
+        ringEntries: 64,
+        sqpoll: { enabled: sqpoll, shared: sqpoll, idleMs: 10 },
+        taskrun: sqpoll ? 'default' : 'defer',
+        bufferRing: { count: 64 },
+        load: { connections: 4, messageBytes: 64 },
+        maxDurationMs: 5000,
+      });
+    });
   }, 60_000);
 
   it('a failed start with several rings stops every worker: nothing left, and the engine starts again', async () => {
