@@ -4,7 +4,9 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { expect } from 'vitest';
+import { activeRunsDir } from '../../electron/host/run/contention';
 import { RunSummary, RunSummarySchema } from '../../electron/contract';
 
 export const CLI = path.join(__dirname, '../../dist/electron/cli.js');
@@ -67,4 +69,19 @@ export function runSummaryOf(r: Finished): RunSummary {
   const lines = r.stdout.trim().split('\n');
   expect(lines, `${r.stdout}\n${r.stderr}`).toHaveLength(1);
   return RunSummarySchema.parse(JSON.parse(lines[0]));
+}
+
+/**
+ * Waits until the CLI process's run is running (past its start: it registered itself among the
+ * active runs), so a fault injected now hits a run, not a start (up to 15 s). The CLI inherits
+ * this process's environment, so both see the same registry folder.
+ */
+export async function runningRunOf(cliPid: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if (readdirSync(activeRunsDir()).some((f) => f.startsWith(`${cliPid}-`))) return;
+    } catch { /* the folder is made by the first run */ }
+    await sleep(50);
+  }
+  throw new Error(`the run of CLI ${cliPid} did not reach running in 15 s`);
 }

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hasNetAdmin, vethRefusal } from '../../electron/host/run/veth';
 import type { RunSummary } from '../../electron/contract';
-import { CLI, startCli } from './cliProcess';
+import { CLI, runningRunOf, startCli } from './cliProcess';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? null;
 const SS = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].find((p) => existsSync(p)) ?? null;
@@ -114,6 +114,8 @@ describe.skipIf(skipReason !== null)(`topology veth${skipReason ? ` (skipped: ${
     const { child, done } = startCli(['run', '--set', 'topology=veth', '--duration', '8', '--json']);
     const pid = child.pid!;
     await until('the listener in the namespace', () => listenerIn(pid));
+    // Killed during its start the engine would fail the start (no run, no summary): kill it mid-run.
+    await runningRunOf(pid);
     const [engine] = await until('the engine process', () => { const c = childrenOf(pid); return c.length ? c : null; });
     process.kill(engine, 'SIGKILL');
     const r = await done;
