@@ -10,6 +10,7 @@
         "src/binding/errno_words.cc",
         "src/binding/histogram.cc",
         "src/binding/marshal.cc",
+        "src/binding/probes.cc",
         "src/binding/start_errors.cc",
         "src/binding/test_hooks.cc",
         "src/core/buffer_ring.c",
@@ -28,6 +29,9 @@
         "src/loads/echo_load_request.c",
         "src/loads/loads.c",
         "src/loads/storage_load.c",
+        "src/probes/probe_loader.c",
+        "src/probes/probe_reader.c",
+        "src/probes/probe_transport.c",
         "src/servers/epoll_echo.c",
         "src/servers/epoll_echo_conn.c",
         "src/servers/servers.c",
@@ -35,9 +39,11 @@
         "src/servers/uring_echo_conn.c",
         "src/servers/uring_echo_listen.c"
       ],
+      "dependencies": ["probes_bpf"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "src"
+        "src",
+        "<(SHARED_INTERMEDIATE_DIR)/probes"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -49,7 +55,53 @@
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-fexceptions"],
-      "libraries": ["-luring", "-lpthread"]
+      "libraries": ["-luring", "-lpthread", "-lbpf", "-lelf", "-lz"]
+    },
+    {
+      "target_name": "probes_bpf",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_bpf_probes",
+          "message": "probes: vmlinux.h, BPF objects and skeletons",
+          "inputs": [
+            "src/probes/build_bpf.sh",
+            "src/probes/kernel_histogram.h",
+            "src/probes/probe_common.bpf.h",
+            "src/probes/uring_latency.bpf.c", "src/probes/uring_latency.h",
+            "src/probes/uring_calls.bpf.c", "src/probes/uring_calls.h",
+            "src/probes/runqueue.bpf.c", "src/probes/runqueue.h",
+            "src/probes/sqpoll.bpf.c", "src/probes/sqpoll.h", "src/probes/sqpoll.bpf.h",
+            "src/probes/softirq.bpf.c", "src/probes/softirq.h",
+            "src/probes/tcp_events.bpf.c", "src/probes/tcp_events.h"
+          ],
+          "outputs": [
+            "<(SHARED_INTERMEDIATE_DIR)/probes/uring_latency.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/uring_calls.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/runqueue.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/sqpoll.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/softirq.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/tcp_events.skel.h"
+          ],
+          "action": ["bash", "src/probes/build_bpf.sh", "<(SHARED_INTERMEDIATE_DIR)/probes",
+                     "uring_latency", "uring_calls", "runqueue", "sqpoll", "softirq", "tcp_events"]
+        }
+      ]
+    },
+    {
+      "target_name": "uring-lab-probe-helper",
+      "type": "executable",
+      "dependencies": ["probes_bpf"],
+      "sources": [
+        "src/probes/probe_helper.c",
+        "src/probes/probe_loader.c",
+        "src/probes/probe_transport.c"
+      ],
+      "include_dirs": ["src", "<(SHARED_INTERMEDIATE_DIR)/probes"],
+      "cflags!": ["-O3"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11"],
+      "libraries": ["-lbpf", "-lelf", "-lz"]
     }
   ]
 }

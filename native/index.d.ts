@@ -812,5 +812,140 @@ export interface CapabilityProbe {
 /** What this kernel's io_uring accepts; independent of a running engine. */
 export function probeCapabilities(): CapabilityProbe;
 
+// ---- eBPF probes (issue 9; the probes contract, /work/briefs/probes_contract.md) ----
+// Kernel-time histograms use KERNEL_HISTOGRAM_LAYOUT: unit ns, 64 linear buckets, 5 sub-bucket
+// bits, max exponent 36, 1056 buckets (native/src/probes/kernel_histogram.h).
+
+export type ProbeName = 'uring_latency' | 'uring_calls' | 'runqueue' | 'sqpoll' | 'softirq' | 'tcp_events';
+
+export interface ProbeAttachOptions {
+  /** Thread group to watch: the engine process (process.pid in electron/engine/main.ts). */
+  tgid: number;
+  /** Probe names to attach; absent = all. */
+  probes?: ProbeName[];
+  /** tcp_events' channel: 'ringbuf' (default where the kernel has one) or 'perfbuf' (forces the
+   *  perf-buffer fallback, for tests). A perf buffer needs CAP_PERFMON in this process. */
+  eventChannel?: 'ringbuf' | 'perfbuf';
+  /** uring_calls: count io_uring_enter in the kernel on its syscall tracepoint (default false).
+   *  Opt-in because enabling any syscall tracepoint puts EVERY task's syscalls on the traced slow
+   *  path; without it `uring.enters` is 0, `uring.entersSource` null and the engine's own count
+   *  (snapshot server.enters) is the source, as uring_calls' status reason says. */
+  syscallEnters?: boolean;
+}
+
+export interface NativeProbeStatus {
+  name: ProbeName;
+  attached: boolean;
+  /** Which program variant attached: 'tp_btf' | 'raw_tp' | 'tracepoint', or several joined by
+   *  '+' ('tracepoint+tp_btf': uring_calls counts io_uring_enter on its syscall tracepoint);
+   *  null if none. fentry/kprobe are never used. */
+  variant: string | null;
+  /** Why it is not attached (first useful verifier/errno line), or a note when attached degraded; null otherwise. */
+  reason: string | null;
+  /** What would make it attach (capabilities, mount tracefs, kernel config), null when attached. */
+  fix: string | null;
+  /** 'in-process' (the engine had CAP_BPF+CAP_PERFMON or root) | 'helper' (fds from the privileged probe helper) | null. */
+  loadedBy: 'in-process' | 'helper' | null;
+}
+
+export interface NativeKernelFrame {
+  /** CLOCK_MONOTONIC ns at the read: the same clock the engine snapshot uses. */
+  monotonicNs: number;
+  uring: {
+    /** Requests submitted / completions posted on the SERVER's rings (rings whose submitter is a server
+     *  worker thread `uring-srv-*` or its SQPOLL thread `iou-sqp-*`), this interval. */
+    submits: number; completions: number;
+    /** io_uring_enter syscalls by server threads (0 unless counted: see entersSource), and
+     *  io_uring_cqring_wait events (waits for CQEs) of server threads. */
+    enters: number; cqWaits: number;
+    /** Where `enters` comes from: 'syscall_tracepoint' (syscalls:sys_enter_io_uring_enter) or
+     *  'raw_sys_enter' (raw sys_enter filtered on the number, where tracefs is not readable), both
+     *  only with probesAttach's syscallEnters; null: not counted in the kernel (the default), the
+     *  engine's own count (server.enters) is the source. */
+    entersSource: 'syscall_tracepoint' | 'raw_sys_enter' | null;
+    /** io_uring_queue_async_work (punted to io-wq), io_uring_cqe_overflow, io_uring_short_write, io_uring_req_failed. */
+    ioWqPunts: number; cqeOverflows: number; shortWrites: number; reqFailed: number;
+    /** Fraction of request legs whose latency is timed (latencyNs, taskWorkLatencyNs, byOpcode), e.g.
+     *  1/32; submits and completions are always exact. A leg runs from a submission (or, for a
+     *  multishot request, from its previous completion) to the next completion; each 1/rate-th leg
+     *  start per CPU is timed, whole. The histograms hold ≈ completions × rate samples. null when
+     *  uring_latency is not attached. */
+    latencySampleRate: number | null;
+    /** In-kernel request latency, submission → completion, all opcodes (ns histogram, sparse), of the
+     *  sampled legs (latencySampleRate). For multishot requests each completion after the first is
+     *  timed from the previous completion of the same request; a request armed before the probes
+     *  attached (a multishot recv) is timed from its completions on. */
+    latencyNs: [number, number][];
+    /** Task-work add → completion (ns), where task work was used, of the sampled legs. */
+    taskWorkLatencyNs: [number, number][];
+    /** Per opcode (only opcodes timed this interval): name as the kernel's BTF spells it without IORING_OP_
+     *  (opcode 63 'OTHER' holds any opcode ≥ 63, none on 6.18); count = its timed (sampled) completions.
+     *  Their histograms sum to latencyNs exactly. */
+    byOpcode: { opcode: number; name: string; count: number; latencyNs: [number, number][] }[];
+  };
+  runqueue: {
+    /** Wakeup (or preempted re-enqueue) → switch-in delay of the engine's threads (ns histogram, sparse). */
+    latencyNs: [number, number][];
+    count: number;
+    /** Switch-outs while runnable (preemptions) of the engine's threads. */
+    preemptions: number;
+  };
+  sqpoll: {
+    /** On-CPU ns of the engine's `iou-sqp-*` threads this interval, and their wake-ups (sched_wakeup). */
+    onCpuNs: number; wakeups: number;
+  };
+  softirq: {
+    /** Softirq time (ns) and entries, all CPUs: NET_RX and NET_TX (the network path), plus NAPI polls.
+     *  Entries and polls are exact; the times are estimates from a sample of the softirqs (timeSampleRate). */
+    netRxNs: number; netTxNs: number; netRxCount: number; netTxCount: number; napiPolls: number;
+    /** Fraction of NET_RX/NET_TX softirqs timed (each whole, per CPU every 1/rate-th), e.g. 1/8; each
+     *  timed one counts 1/rate times in netRxNs/netTxNs. null when softirq is not attached. */
+    timeSampleRate: number | null;
+  };
+  tcp: {
+    retransmits: number;
+    /** kfree_skb with a drop reason other than NOT_SPECIFIED/CONSUMED-style non-drops, on TCP. */
+    drops: number;
+    /** Events the ring buffer (or perf buffer) could not take: counted, never silent. */
+    lostEvents: number;
+    /** At most 256 per frame (the rest counted in `truncated`): what happened, with its reason word. */
+    events: { monotonicNs: number; kind: 'retransmit' | 'drop'; reason: string | null; sport: number; dport: number; state: string | null }[];
+    truncated: number;
+    /** 'ringbuf' | 'perfbuf' — which event channel is in use (null: tcp_events not attached, or
+     *  its channel could not be opened here; its status says why). */
+    channel: string | null;
+  };
+  /** BPF run-time stats (BPF_ENABLE_STATS) over this interval, per program; null when stats cannot be enabled. */
+  overhead: { program: string; probe: ProbeName; runTimeNs: number; runCount: number }[] | null;
+}
+
+/** Loads and attaches (in-process when privileged, else through the probe helper). Never throws for a
+ *  probe that cannot attach: its status says why. Replaces any probes already attached. Throws
+ *  TypeError for bad options (tgid not a pid, an unknown probe name, a bad eventChannel).
+ *  Environment: URING_LAB_PROBE_HELPER (the helper's path), URING_LAB_PROBE_FORCE_FALLBACK=1
+ *  (test hook: only the raw_tp variants are tried; the status says so). */
+export function probesAttach(options: ProbeAttachOptions): NativeProbeStatus[];
+/** Reads and resets every per-CPU histogram/counter; drains the event channel. null when nothing is attached. */
+export function probesRead(): NativeKernelFrame | null;
+/** Detaches and frees every program, link and map (idempotent). Also happens when the process dies (fds close). */
+export function probesDetach(): void;
+/** Doctor: attaches each probe to nothing in particular (tgid 0 filter) for a moment and detaches; the statuses. */
+export function probesCheck(): NativeProbeStatus[];
+
+/** The privileged probe helper as probesAttach would use it (for the doctor): its path
+ *  (URING_LAB_PROBE_HELPER; else resources/ in a package; else next to the addon), whether it is
+ *  there and executable, whether its file capabilities hold cap_bpf,cap_perfmon+ep; reason and
+ *  fix when it cannot help (null when it can). Only used when the engine itself lacks the
+ *  capabilities. */
+export function probeHelper(): { path: string; found: boolean; capabilities: boolean; reason: string | null; fix: string | null };
+
+/** KERNEL_HISTOGRAM_LAYOUT as the probes record it (native/src/probes/kernel_histogram.h). */
+export function kernelHistogramLayout(): {
+  unit: 'ns'; linearBuckets: number; subBucketBits: number; maxExponent: number; bucketCount: number;
+};
+/** Bucket index the BPF programs record a time of `ns` nanoseconds in (the same kh_index()
+ *  they are compiled with); ns an integer 0..2^53-1, else RangeError. */
+export function kernelHistogramIndex(ns: number): number;
+
 /** Absolute path of the loaded .node file. */
 export const addonPath: string;

@@ -29,6 +29,13 @@ module.exports = {
   histogramIndex: addon.histogramIndex,
   histogramIndexNs: addon.histogramIndexNs,
   probeCapabilities: addon.probeCapabilities,
+  probesAttach: addon.probesAttach,
+  probesRead: addon.probesRead,
+  probesDetach: addon.probesDetach,
+  probesCheck: addon.probesCheck,
+  probeHelper: addon.probeHelper,
+  kernelHistogramLayout: addon.kernelHistogramLayout,
+  kernelHistogramIndex: addon.kernelHistogramIndex,
   // Test/teaching hooks: see index.d.ts.
   debugPauseServer: addon.debugPauseServer,
   debugFailServer: addon.debugFailServer,

@@ -1,7 +1,7 @@
 // The addon's entry. The binding is split by job: config.cc reads configs, errno_words.cc is
 // the one place an errno becomes words, start_errors.cc and marshal.cc shape what goes back to
-// JS, and each of engine_calls.cc, histogram.cc, capabilities.cc and test_hooks.cc exports its
-// own functions (index.d.ts documents them all).
+// JS, and each of engine_calls.cc, histogram.cc, capabilities.cc, test_hooks.cc and probes.cc
+// exports its own functions (index.d.ts documents them all).
 #include <napi.h>
 
 #include "binding/config.h"
@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	ExportHistogram(env, exports);
 	ExportCapabilities(env, exports);
 	ExportTestHooks(env, exports);
+	ExportProbes(env, exports);
 	return exports;
 }
 

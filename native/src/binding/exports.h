@@ -24,5 +24,8 @@ void ExportHistogram(Napi::Env env, Napi::Object exports);
 void ExportCapabilities(Napi::Env env, Napi::Object exports);
 // test_hooks.cc: debugPauseServer, debugFailServer, debugRingFallback.
 void ExportTestHooks(Napi::Env env, Napi::Object exports);
+// probes.cc: probesAttach, probesRead, probesDetach, probesCheck (the eBPF probes),
+// probeHelper, kernelHistogramLayout, kernelHistogramIndex.
+void ExportProbes(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -1,0 +1,415 @@
+// probesAttach/probesRead/probesDetach/probesCheck: the eBPF probes (src/probes) for JS.
+// One probe set per process: attached in-process when this process may load tracing programs
+// (root, or CAP_BPF+CAP_PERFMON), else through the privileged probe helper when it is found
+// and has its file capabilities, else not at all with the reason and the fix per probe.
+#include "binding/exports.h"
+
+extern "C" {
+#include "probes/kernel_histogram.h"
+#include "probes/probe_loader.h"
+#include "probes/probe_reader.h"
+#include "probes/probe_transport.h"
+#include "probes/tcp_events.h"
+}
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace {
+
+struct AttachedProbes {
+	probe_set set;
+	probe_reader *reader = nullptr;
+	bool attached = false;
+	std::string channel_note;
+};
+
+AttachedProbes g_probes;
+std::unique_ptr<kernel_frame> g_frame;
+
+void Detach()
+{
+	probe_reader_free(g_probes.reader);
+	g_probes.reader = nullptr;
+	if (g_probes.attached)
+		probe_set_close(&g_probes.set);
+	g_probes.attached = false;
+	g_probes.channel_note.clear();
+}
+
+int ProbeId(const std::string &name)
+{
+	for (int i = 0; i < PROBE_COUNT; i++)
+		if (name == probe_names[i])
+			return i;
+	return -1;
+}
+
+std::string AllProbeNames()
+{
+	std::string s;
+	for (int i = 0; i < PROBE_COUNT; i++)
+		s += std::string(i ? ", " : "") + "'" + probe_names[i] + "'";
+	return s;
+}
+
+// The helper: URING_LAB_PROBE_HELPER; else, in a package (the addon under
+// resources/app.asar.unpacked/), resources/uring-lab-probe-helper (builder.yml's
+// extraResources, setcap'd by the deb); else next to this addon (build/Release/).
+std::string HelperPath()
+{
+	const char *env = getenv("URING_LAB_PROBE_HELPER");
+	if (env && *env)
+		return env;
+	Dl_info info;
+	if (dladdr(reinterpret_cast<void *>(&HelperPath), &info) && info.dli_fname) {
+		std::string p = info.dli_fname;
+		size_t unpacked = p.find("/app.asar.unpacked/");
+		if (unpacked != std::string::npos)
+			return p.substr(0, unpacked + 1) + PROBE_HELPER_NAME;
+		size_t slash = p.rfind('/');
+		if (slash != std::string::npos)
+			return p.substr(0, slash + 1) + PROBE_HELPER_NAME;
+	}
+	return PROBE_HELPER_NAME;
+}
+
+// Loads `mask` for `tgid` the way this process can; never throws.
+void LoadProbes(const probe_load_options &o, probe_set *out)
+{
+	if (probe_process_privileged()) {
+		probe_load(&o, out);
+		return;
+	}
+	std::string helper = HelperPath();
+	const std::string fix_helper = "grant the probe helper its capabilities: sudo setcap cap_bpf,cap_perfmon+ep " + helper +
+				       " (add cap_sys_admin for run-time overhead stats), or run the lab as root";
+	char why[PROBE_TEXT] = "";
+	memset(out, 0, sizeof(*out));
+	out->stats_fd = -1;
+	if (access(helper.c_str(), X_OK)) {
+		std::string reason = "no CAP_BPF/CAP_PERFMON (and no probe helper at " + helper + ")";
+		probe_set_unprivileged(out, o.mask, reason.c_str(),
+				       ("build or install the probe helper (npm run build:native builds it next to the addon; URING_LAB_PROBE_HELPER names another), then " +
+					fix_helper).c_str());
+		return;
+	}
+	if (!probe_helper_has_caps(helper.c_str(), why, sizeof(why))) {
+		std::string reason = std::string("no CAP_BPF/CAP_PERFMON: ") + why;
+		probe_set_unprivileged(out, o.mask, reason.c_str(), fix_helper.c_str());
+		return;
+	}
+	if (probe_helper_run(helper.c_str(), &o, out, why, sizeof(why))) {
+		// It has its capabilities: what failed is in its own words, not a missing setcap.
+		std::string reason = std::string("probe helper failed: ") + why;
+		probe_set_unprivileged(out, o.mask, reason.c_str(),
+				       ("run the lab as root to load the probes in-process, or fix what " + helper + " reports").c_str());
+	}
+}
+
+Napi::Value NullOr(Napi::Env env, const char *s)
+{
+	return s && *s ? Napi::String::New(env, s) : env.Null();
+}
+
+Napi::Array Statuses(Napi::Env env, const probe_set &s, const std::string &channel_note)
+{
+	Napi::Array out = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (int i = 0; i < PROBE_COUNT; i++) {
+		const probe_status &st = s.status[i];
+		if (!st.requested)
+			continue;
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("name", probe_names[i]);
+		o.Set("attached", st.attached != 0);
+		o.Set("variant", NullOr(env, st.attached ? st.variant : nullptr));
+		std::string reason = st.reason;
+		if (i == PROBE_TCP_EVENTS && st.attached && !channel_note.empty())
+			reason = reason.empty() ? channel_note : reason + "; " + channel_note;
+		o.Set("reason", NullOr(env, reason.c_str()));
+		o.Set("fix", NullOr(env, st.attached ? nullptr : st.fix));
+		o.Set("loadedBy", !st.attached ? env.Null()
+				  : s.loaded_by == PROBE_LOADED_HELPER ? Napi::String::New(env, "helper")
+								       : Napi::String::New(env, "in-process"));
+		out.Set(n++, o);
+	}
+	return out;
+}
+
+Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsObject())
+		throw Napi::TypeError::New(env, "probesAttach: options must be an object { tgid, probes? }");
+	Napi::Object opts = info[0].As<Napi::Object>();
+	Napi::Value tgidv = opts.Get("tgid");
+	double tgid = tgidv.IsNumber() ? tgidv.As<Napi::Number>().DoubleValue() : -1;
+	if (!(tgid >= 1 && tgid <= 0x3fffffff && tgid == (double)(int)tgid))
+		throw Napi::TypeError::New(env, "probesAttach: options.tgid must be a process id (a positive integer), e.g. process.pid");
+	unsigned mask = PROBE_ALL_MASK;
+	Napi::Value pv = opts.Get("probes");
+	if (!pv.IsUndefined()) {
+		if (!pv.IsArray())
+			throw Napi::TypeError::New(env, "probesAttach: options.probes must be an array of probe names (" + AllProbeNames() + ")");
+		Napi::Array a = pv.As<Napi::Array>();
+		mask = 0;
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Value v = a.Get(i);
+			int id = v.IsString() ? ProbeId(v.As<Napi::String>().Utf8Value()) : -1;
+			if (id < 0)
+				throw Napi::TypeError::New(env, "probesAttach: options.probes[" + std::to_string(i) +
+									"] must be one of " + AllProbeNames());
+			mask |= 1u << id;
+		}
+	}
+	bool force_perfbuf = false;
+	Napi::Value ch = opts.Get("eventChannel");
+	if (!ch.IsUndefined()) {
+		std::string c = ch.IsString() ? ch.As<Napi::String>().Utf8Value() : "";
+		if (c != "ringbuf" && c != "perfbuf")
+			throw Napi::TypeError::New(env, "probesAttach: options.eventChannel must be 'ringbuf' or 'perfbuf'");
+		force_perfbuf = c == "perfbuf";
+	}
+	bool syscall_enters = false;
+	Napi::Value se = opts.Get("syscallEnters");
+	if (!se.IsUndefined()) {
+		if (!se.IsBoolean())
+			throw Napi::TypeError::New(env, "probesAttach: options.syscallEnters must be true or false");
+		syscall_enters = se.As<Napi::Boolean>().Value();
+	}
+
+	Detach();
+	probe_load_options o = { (int)tgid, mask, force_perfbuf, syscall_enters };
+	LoadProbes(o, &g_probes.set);
+	g_probes.attached = true;
+	bool any = false;
+	for (int i = 0; i < PROBE_COUNT; i++)
+		any = any || g_probes.set.status[i].attached;
+	if (any) {
+		if (!g_frame)
+			g_frame.reset(new kernel_frame);
+		g_probes.reader = probe_reader_new(&g_probes.set);
+		if (!g_probes.reader) {
+			std::string err = std::string("probe reader: ") + strerror(errno);
+			Detach();
+			throw Napi::Error::New(env, err);
+		}
+		const char *ce = probe_reader_channel_error(g_probes.reader);
+		if (ce)
+			g_probes.channel_note = std::string("events unavailable: ") + ce + " (counters still work)";
+	}
+	return Statuses(env, g_probes.set, g_probes.channel_note);
+}
+
+Napi::Array Sparse(Napi::Env env, const uint64_t *h)
+{
+	Napi::Array out = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < KH_BUCKETS; i++) {
+		if (!h[i])
+			continue;
+		Napi::Array pair = Napi::Array::New(env, 2);
+		pair.Set(0u, Napi::Number::New(env, i));
+		pair.Set(1u, Napi::Number::New(env, (double)h[i]));
+		out.Set(n++, pair);
+	}
+	return out;
+}
+
+Napi::Number Num(Napi::Env env, uint64_t v)
+{
+	return Napi::Number::New(env, (double)v);
+}
+
+Napi::Value ProbesRead(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (!g_probes.reader)
+		return env.Null();
+	kernel_frame &f = *g_frame;
+	probe_reader_read(g_probes.reader, &f);
+
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("monotonicNs", Num(env, f.monotonic_ns));
+
+	Napi::Object uring = Napi::Object::New(env);
+	uring.Set("submits", Num(env, f.uring.submits));
+	uring.Set("completions", Num(env, f.uring.completions));
+	uring.Set("enters", Num(env, f.uring.enters));
+	uring.Set("cqWaits", Num(env, f.uring.cq_waits));
+	uring.Set("ioWqPunts", Num(env, f.uring.io_wq_punts));
+	uring.Set("cqeOverflows", Num(env, f.uring.cqe_overflows));
+	uring.Set("shortWrites", Num(env, f.uring.short_writes));
+	uring.Set("reqFailed", Num(env, f.uring.req_failed));
+	uring.Set("entersSource", f.uring.enters_source == PROBE_ENTERS_SYSCALL_TRACEPOINT ? Napi::Value(Napi::String::New(env, "syscall_tracepoint"))
+				  : f.uring.enters_source == PROBE_ENTERS_RAW_SYS_ENTER  ? Napi::Value(Napi::String::New(env, "raw_sys_enter"))
+											  : env.Null());
+	uring.Set("latencySampleRate", f.uring.latency_sample_rate > 0 ? Napi::Value(Napi::Number::New(env, f.uring.latency_sample_rate)) : env.Null());
+	uring.Set("latencyNs", Sparse(env, f.uring.latency));
+	uring.Set("taskWorkLatencyNs", Sparse(env, f.uring.task_work));
+	Napi::Array ops = Napi::Array::New(env);
+	uint32_t nops = 0;
+	for (int op = 0; op < LAT_MAX_OPCODES; op++) {
+		if (!f.uring.opcode_count[op])
+			continue;
+		// The last entry holds every opcode from LAT_OTHER_OPCODE up (none on 6.18).
+		const char *name = op == LAT_OTHER_OPCODE ? "OTHER" : probe_btf_enum_name("io_uring_op", "IORING_OP_", (unsigned)op);
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("opcode", op);
+		o.Set("name", name ? std::string(name) : "OP_" + std::to_string(op));
+		o.Set("count", Num(env, f.uring.opcode_count[op]));
+		o.Set("latencyNs", Sparse(env, f.uring.opcode_latency[op]));
+		ops.Set(nops++, o);
+	}
+	uring.Set("byOpcode", ops);
+	out.Set("uring", uring);
+
+	Napi::Object rq = Napi::Object::New(env);
+	rq.Set("latencyNs", Sparse(env, f.runqueue.latency));
+	rq.Set("count", Num(env, f.runqueue.count));
+	rq.Set("preemptions", Num(env, f.runqueue.preemptions));
+	out.Set("runqueue", rq);
+
+	Napi::Object sqp = Napi::Object::New(env);
+	sqp.Set("onCpuNs", Num(env, f.sqpoll.on_cpu_ns));
+	sqp.Set("wakeups", Num(env, f.sqpoll.wakeups));
+	out.Set("sqpoll", sqp);
+
+	Napi::Object si = Napi::Object::New(env);
+	si.Set("netRxNs", Num(env, f.softirq.net_rx_ns));
+	si.Set("netTxNs", Num(env, f.softirq.net_tx_ns));
+	si.Set("netRxCount", Num(env, f.softirq.net_rx_count));
+	si.Set("netTxCount", Num(env, f.softirq.net_tx_count));
+	si.Set("napiPolls", Num(env, f.softirq.napi_polls));
+	si.Set("timeSampleRate", f.softirq.time_sample_rate > 0 ? Napi::Value(Napi::Number::New(env, f.softirq.time_sample_rate)) : env.Null());
+	out.Set("softirq", si);
+
+	Napi::Object tcp = Napi::Object::New(env);
+	tcp.Set("retransmits", Num(env, f.tcp.retransmits));
+	tcp.Set("drops", Num(env, f.tcp.drops));
+	tcp.Set("lostEvents", Num(env, f.tcp.lost));
+	Napi::Array events = Napi::Array::New(env);
+	for (int i = 0; i < f.tcp.nevents; i++) {
+		const probe_tcp_event &e = f.tcp.events[i];
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("monotonicNs", Num(env, e.monotonic_ns));
+		o.Set("kind", e.kind == TCP_EVENT_RETRANSMIT ? "retransmit" : "drop");
+		o.Set("reason", e.kind == TCP_EVENT_DROP
+					? (e.reason_name ? Napi::String::New(env, e.reason_name)
+							 : Napi::String::New(env, "REASON_" + std::to_string(e.reason)))
+					: env.Null());
+		o.Set("sport", e.sport);
+		o.Set("dport", e.dport);
+		o.Set("state", NullOr(env, probe_tcp_state_name(e.state)));
+		events.Set((uint32_t)i, o);
+	}
+	tcp.Set("events", events);
+	tcp.Set("truncated", Num(env, f.tcp.truncated));
+	tcp.Set("channel", f.tcp.channel ? Napi::Value(Napi::String::New(env, f.tcp.channel)) : env.Null());
+	out.Set("tcp", tcp);
+
+	if (f.has_overhead) {
+		Napi::Array oh = Napi::Array::New(env);
+		for (int i = 0; i < f.noverhead; i++) {
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("program", f.overhead[i].program);
+			o.Set("probe", probe_names[f.overhead[i].probe]);
+			o.Set("runTimeNs", Num(env, f.overhead[i].run_time_ns));
+			o.Set("runCount", Num(env, f.overhead[i].run_count));
+			oh.Set((uint32_t)i, o);
+		}
+		out.Set("overhead", oh);
+	} else {
+		out.Set("overhead", env.Null());
+	}
+	return out;
+}
+
+Napi::Value ProbesDetach(const Napi::CallbackInfo &info)
+{
+	Detach();
+	return info.Env().Undefined();
+}
+
+// The doctor's question: would each probe attach? Tried for real (tgid 0: nothing of ours),
+// then closed at once; the set attached for a run (if any) is not touched.
+Napi::Value ProbesCheck(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	probe_set s;
+	probe_load_options o = { 0, PROBE_ALL_MASK, false, false };
+	LoadProbes(o, &s);
+	Napi::Array out = Statuses(env, s, "");
+	probe_set_close(&s);
+	return out;
+}
+
+// The doctor's view of the probe helper: where the addon looks for it, whether it is there,
+// and whether its file capabilities let it load the probes (the same checks probesAttach makes).
+Napi::Value ProbeHelper(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = HelperPath();
+	char why[PROBE_TEXT] = "";
+	bool found = access(path.c_str(), X_OK) == 0;
+	bool caps = found && probe_helper_has_caps(path.c_str(), why, sizeof(why));
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("path", path);
+	o.Set("found", found);
+	o.Set("capabilities", caps);
+	if (!found)
+		o.Set("reason", path + ": " + strerror(errno));
+	else
+		o.Set("reason", NullOr(env, caps ? nullptr : why));
+	o.Set("fix", caps ? env.Null()
+			  : Napi::Value(Napi::String::New(env, found ? "sudo setcap cap_bpf,cap_perfmon+ep " + path +
+									      " (add cap_sys_admin for run-time overhead stats)"
+								    : "npm run build:native builds it next to the addon; URING_LAB_PROBE_HELPER names another")));
+	return o;
+}
+
+// KERNEL_HISTOGRAM_LAYOUT as the probes record it, for the TypeScript layout to be pinned to.
+Napi::Value KernelHistogramLayout(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("unit", "ns");
+	o.Set("linearBuckets", KH_LINEAR_BUCKETS);
+	o.Set("subBucketBits", KH_SUB_BUCKET_BITS);
+	o.Set("maxExponent", KH_MAX_EXPONENT);
+	o.Set("bucketCount", KH_BUCKETS);
+	return o;
+}
+
+// The bucket the BPF programs record `ns` in: the very kh_index() they are compiled with.
+Napi::Value KernelHistogramIndex(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	double ns = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+	if (!(ns >= 0) || ns > 9007199254740991.0 || ns != (double)(unsigned long long)ns)
+		throw Napi::RangeError::New(env, "kernelHistogramIndex(ns): ns must be an integer between 0 and 2^53-1");
+	return Napi::Number::New(env, kh_index((unsigned long long)ns));
+}
+
+} // namespace
+
+void ExportProbes(Napi::Env env, Napi::Object exports)
+{
+	SetFunctions(env, exports,
+		     { { "probesAttach", ProbesAttach },
+		       { "probesRead", ProbesRead },
+		       { "probesDetach", ProbesDetach },
+		       { "probesCheck", ProbesCheck },
+		       { "probeHelper", ProbeHelper },
+		       { "kernelHistogramLayout", KernelHistogramLayout },
+		       { "kernelHistogramIndex", KernelHistogramIndex } });
+	// Detach when the environment goes (worker thread exit, process exit): fds close anyway
+	// at exit, this makes a worker's teardown as clean.
+	env.AddCleanupHook([]() { Detach(); });
+}

@@ -1,0 +1,479 @@
+/**
+ * The eBPF probes (issue 9) under real load: attached in-process here (root), their counts
+ * against the engine's own, SQPOLL's effect on io_uring_enter, the run-queue histogram, the
+ * perf-buffer fallback, nothing left attached after detach or kill -9, and the unprivileged
+ * paths (no helper: the reasons; a setcap'd helper: loadedBy 'helper').
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProbeName } from '../../native';
+import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
+
+const isRoot = process.getuid?.() === 0;
+const helperBuilt = join(dirname(native.addonPath), 'uring-lab-probe-helper');
+
+afterEach(async () => {
+  native.probesDetach();
+  await stopQuietly();
+});
+
+/**
+ * The BPF programs process `pid` holds (by prog or link fd), by id, from /proc/PID/fdinfo:
+ * exact for one process, whatever else is loaded on the machine.
+ */
+function heldProgramIds(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
+    const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids];
+}
+
+/** Of `ids`, those still loaded that carry our program names (ul_*). */
+function ourProgramIds(ids: number[]): number[] {
+  return ids.filter((id) => {
+    try {
+      const p = JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', String(id), '-j'], { encoding: 'utf8' }));
+      return String(p.name).startsWith('ul_');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Names of the BPF programs `ids`. */
+function programNames(ids: number[]): string[] {
+  return ids.map((id) => String(JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', String(id), '-j'], { encoding: 'utf8' })).name));
+}
+
+function programExists(id: number): boolean {
+  try {
+    execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The BPF maps process `pid` holds, by id (its probes' maps: programs hold theirs too). */
+function heldMapIds(pid: number): number[] {
+  const ids: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-map') continue;
+      const m = /^map_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.push(Number(m[1]));
+    } catch {
+      continue;
+    }
+  }
+  return ids;
+}
+
+function mapExists(id: number): boolean {
+  try {
+    execFileSync('bpftool', ['map', 'show', 'id', String(id)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('kernel histogram layout (what the BPF programs record)', () => {
+  it('is the contract\'s KERNEL_HISTOGRAM_LAYOUT, bucket for bucket', () => {
+    expect(native.kernelHistogramLayout()).toEqual({
+      unit: 'ns', linearBuckets: 64, subBucketBits: 5, maxExponent: 36, bucketCount: 1056,
+    });
+    // The contract's formula, written out independently of the C.
+    const index = (v: number) => {
+      if (v < 64) return v;
+      if (v >= 2 ** 37) return 1055;
+      const e = Math.floor(Math.log2(v));
+      return 64 + (e - 6) * 32 + (Math.floor(v / 2 ** (e - 5)) & 31);
+    };
+    const values = [0, 1, 63, 64, 65, 66, 127, 128, 1000, 4095, 4096, 999_999, 2 ** 36, 2 ** 37 - 1, 2 ** 37, 2 ** 50];
+    for (let e = 6; e <= 38; e++) values.push(2 ** e - 1, 2 ** e, 2 ** e + 1, Math.floor(1.5 * 2 ** e));
+    for (const v of values) expect(native.kernelHistogramIndex(v), String(v)).toBe(index(v));
+    expect(native.kernelHistogramIndex(2 ** 37 - 1)).toBe(1055);
+    expect(() => native.kernelHistogramIndex(-1)).toThrow(RangeError);
+    expect(() => native.kernelHistogramIndex(1.5)).toThrow(RangeError);
+  });
+});
+
+describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipped: not root, the probes need CAP_BPF+CAP_PERFMON)'}`, () => {
+  it('attaches every probe with a tp_btf/raw_tp/tracepoint variant, never fentry or kprobe', () => {
+    const statuses = native.probesCheck();
+    expect(statuses.map((s) => s.name).sort()).toEqual(
+      ['runqueue', 'softirq', 'sqpoll', 'tcp_events', 'uring_calls', 'uring_latency'],
+    );
+    for (const s of statuses) {
+      expect(s, s.name).toMatchObject({ attached: true, fix: null, loadedBy: 'in-process' });
+      for (const part of s.variant!.split('+')) expect(['tp_btf', 'raw_tp', 'tracepoint']).toContain(part);
+    }
+    // The check leaves nothing attached in this process.
+    expect(ourProgramIds(heldProgramIds(process.pid))).toEqual([]);
+  });
+
+  it('counts the server\'s completions within 2 % of the engine\'s CQEs; run queue and latency histograms fill', async () => {
+    const st = native.probesAttach({ tgid: process.pid });
+    expect(st.every((s) => s.attached)).toBe(true);
+    // By default io_uring_enter is not counted in the kernel (no syscall tracepoint): the status says so.
+    expect(st.find((s) => s.name === 'uring_calls')!.reason).toMatch(/engine's own count/);
+    native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+    await sleep(1000);
+    // Whole-run totals, read once the engine has stopped: no completion can fall between the
+    // engine's count and the probe's (on a busy machine two reads can be tens of ms apart).
+    const s = native.stop()!;
+    const k = native.probesRead()!;
+    expect(s.server!.cqes).toBeGreaterThan(1000);
+    expect(Math.abs(k.uring.completions - s.server!.cqes) / s.server!.cqes).toBeLessThan(0.02);
+    expect(k.uring.submits).toBeGreaterThan(0);
+    // Latency is timed for a sample of the request legs, each 1/rate-th leg start per CPU (a
+    // counter, not a coin), and every completion ends one leg: the histogram holds completions ×
+    // rate up to the legs in flight at the window's edges and the per-CPU counters' phase (a few
+    // samples) and the rare leg not started because its slot lost the opcode to a collision.
+    // Seen here: within 2 samples of ~2000; 3 % + 10 leaves room for those and nothing else.
+    const rate = k.uring.latencySampleRate!;
+    expect(rate).toBeGreaterThan(0);
+    expect(rate).toBeLessThanOrEqual(1);
+    const sampled = histTotal(k.uring.latencyNs);
+    expect(sampled).toBeGreaterThan(0);
+    expect(Math.abs(sampled - k.uring.completions * rate)).toBeLessThanOrEqual(0.03 * k.uring.completions * rate + 10);
+    // RECV is multishot: its CQEs after the first carry no request, only user_data.
+    const byName = new Map(k.uring.byOpcode.map((o) => [o.name, o]));
+    expect(byName.get('SEND')?.count).toBeGreaterThan(0);
+    expect(byName.get('RECV')?.count).toBeGreaterThan(0);
+    expect(k.uring.byOpcode.reduce((a, o) => a + o.count, 0)).toBe(histTotal(k.uring.latencyNs));
+    expect(histTotal(k.runqueue.latencyNs)).toBe(k.runqueue.count);
+    expect(k.runqueue.count).toBeGreaterThan(0);
+    expect(k.uring.entersSource).toBeNull();
+    expect(k.uring.enters).toBe(0);
+    // Softirq entries counted exactly, their time estimated from a sample (each timed one counts
+    // 1/rate times): the mean per NET_RX softirq must be a plausible one (50 ns … 1 ms).
+    const sirqRate = k.softirq.timeSampleRate!;
+    expect(sirqRate).toBeGreaterThan(0);
+    expect(sirqRate).toBeLessThanOrEqual(1);
+    expect(k.softirq.netRxCount).toBeGreaterThan(100);
+    expect(k.softirq.netRxNs / k.softirq.netRxCount).toBeGreaterThan(50);
+    expect(k.softirq.netRxNs / k.softirq.netRxCount).toBeLessThan(1e6);
+    expect(k.tcp.channel).toBe('ringbuf');
+    // Run-time stats: every program that ran has its time.
+    expect(k.overhead).not.toBeNull();
+    const ran = k.overhead!.filter((o) => o.runCount > 0);
+    expect(ran.length).toBeGreaterThan(0);
+    for (const o of ran) expect(o.runTimeNs).toBeGreaterThan(0);
+  });
+
+  it('io_uring_enter calls per request fall at least 5x with SQPOLL', async () => {
+    const entersPerRequest = async (sqpoll: boolean) => {
+      // io_uring_enter counted in the kernel: the opt-in syscall tracepoint.
+      native.probesAttach({ tgid: process.pid, probes: ['uring_calls', 'sqpoll'], syscallEnters: true });
+      // 50 connections keep the server busy: with few, it mostly waits for CQEs, and a wait is
+      // an io_uring_enter with or without SQPOLL.
+      const started = native.start(config({ sqpoll: { enabled: sqpoll }, load: { connections: 50, messageBytes: 128 }, maxDurationMs: 5000 }));
+      expect(started.applied.server.sqpoll.enabled, JSON.stringify(started.refused)).toBe(sqpoll);
+      await sleep(200);
+      native.snapshot();
+      native.probesRead();
+      await sleep(800);
+      const s = native.snapshot()!;
+      const k = native.probesRead()!;
+      expect(k.uring.entersSource).toBe('syscall_tracepoint');
+      await stopQuietly();
+      native.probesDetach();
+      // SQPOLL's spinning thread shares 2 vCPUs with the load here: fewer requests, still plenty.
+      expect(s.requests).toBeGreaterThan(200);
+      return { perRequest: k.uring.enters / s.requests, sqpollOnCpuNs: k.sqpoll.onCpuNs };
+    };
+    // On 2 vCPUs shared with other work, a starved SQPOLL thread sleeps and must be woken by an
+    // io_uring_enter: up to three off/on pairs, and one of them must show SQPOLL's 5x.
+    const pairs: Array<{ off: number; on: number }> = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const off = await entersPerRequest(false);
+      const on = await entersPerRequest(true);
+      expect(off.sqpollOnCpuNs).toBe(0);
+      expect(on.sqpollOnCpuNs).toBeGreaterThan(0);
+      pairs.push({ off: off.perRequest, on: on.perRequest });
+      if (on.perRequest * 5 <= off.perRequest) break;
+    }
+    const seen = pairs.map((p) => `off ${p.off.toFixed(4)} / on ${p.on.toFixed(4)}`).join(', ');
+    const best = pairs[pairs.length - 1];
+    expect(best.on * 5, seen).toBeLessThanOrEqual(best.off);
+  });
+
+  it('measures the SQPOLL thread alone and from inside runqueue\'s programs alike', async () => {
+    const started = native.start(config({ sqpoll: { enabled: true }, load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+    expect(started.applied.server.sqpoll.enabled, JSON.stringify(started.refused)).toBe(true);
+    const measured = async (probes: ProbeName[]) => {
+      const st = native.probesAttach({ tgid: process.pid, probes });
+      native.probesRead();
+      await sleep(300);
+      return { st: st.find((s) => s.name === 'sqpoll')!, k: native.probesRead()! };
+    };
+    const alone = await measured(['sqpoll']);
+    expect(alone.st).toMatchObject({ attached: true, reason: null });
+    // With runqueue, one program per scheduler event serves both (fewer programs run).
+    const inside = await measured(['runqueue', 'sqpoll']);
+    expect(inside.st.attached).toBe(true);
+    expect(inside.st.reason).toMatch(/inside runqueue's programs/);
+    expect(inside.k.overhead!.some((o) => o.probe === 'sqpoll')).toBe(false);
+    // The spinning thread is on a CPU most of the time either way: 300 ms hold well over 10 ms of it.
+    for (const { k } of [alone, inside]) expect(k.sqpoll.onCpuNs).toBeGreaterThan(10e6);
+    expect(inside.k.runqueue.count).toBeGreaterThan(0);
+  });
+
+  it('runs on the raw_tp fallback programs too (forced), with real counts', async () => {
+    process.env.URING_LAB_PROBE_FORCE_FALLBACK = '1';
+    let st;
+    try {
+      st = native.probesAttach({ tgid: process.pid, syscallEnters: true });
+    } finally {
+      delete process.env.URING_LAB_PROBE_FORCE_FALLBACK;
+    }
+    for (const s of st) expect(s, s.name).toMatchObject({ attached: true, variant: 'raw_tp' });
+    native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+    await sleep(700);
+    const s = native.stop()!; // whole-run totals, as above
+    const k = native.probesRead()!;
+    expect(Math.abs(k.uring.completions - s.server!.cqes) / s.server!.cqes).toBeLessThan(0.02);
+    expect(k.uring.entersSource).toBe('raw_sys_enter');
+    expect(Math.abs(k.uring.enters - s.server!.enters) / s.server!.enters).toBeLessThan(0.02);
+    expect(histTotal(k.uring.latencyNs)).toBeGreaterThan(0);
+    expect(k.runqueue.count).toBeGreaterThan(0);
+    expect(k.softirq.netRxCount).toBeGreaterThan(0);
+  });
+
+  it('reports drops with their reason through the forced perf-buffer fallback', async () => {
+    const st = native.probesAttach({ tgid: process.pid, probes: ['tcp_events'], eventChannel: 'perfbuf' });
+    expect(st[0]).toMatchObject({ attached: true, reason: null });
+    native.probesRead();
+    // A SYN to a closed loopback port: the kernel drops it (NO_SOCKET) and answers RST.
+    const port = 1 + (process.pid % 1000);
+    await new Promise<void>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: 40000 + port });
+      s.on('error', () => resolve());
+      s.on('connect', () => { s.destroy(); resolve(); });
+    });
+    await sleep(50);
+    const k = native.probesRead()!;
+    expect(k.tcp.channel).toBe('perfbuf');
+    const ours = k.tcp.events.filter((e) => e.kind === 'drop' && e.dport === 40000 + port);
+    expect(ours.length).toBeGreaterThan(0);
+    expect(ours[0].reason).toBe('NO_SOCKET');
+    expect(k.tcp.drops).toBeGreaterThanOrEqual(ours.length);
+  });
+
+  it('times requests armed before it attached (multishot RECV) from one completion to the next', async () => {
+    native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+    await sleep(200);
+    // The engine's multishot recvs were all armed before this: no submission to time them from.
+    native.probesAttach({ tgid: process.pid, probes: ['uring_latency'] });
+    native.probesRead();
+    await sleep(500);
+    const k = native.probesRead()!;
+    // About half the server's completions are RECVs (each echo is a RECV and a SEND): at the
+    // sampling rate, at least a quarter of all sampled completions must be RECVs, whose opcode
+    // the probe learnt at a wake-up (their multishot CQEs carry no request).
+    const expected = k.uring.completions * k.uring.latencySampleRate!;
+    expect(expected).toBeGreaterThan(40);
+    const recv = k.uring.byOpcode.find((o) => o.name === 'RECV');
+    expect(recv?.count).toBeGreaterThan(expected / 4);
+    expect(histTotal(k.uring.taskWorkLatencyNs)).toBeGreaterThan(expected / 4);
+  });
+
+  it('reports retransmits and drops as ring-buffer events, with ports, state and reason', () => {
+    // A connection inside a private network namespace whose lo goes down under it: the kernel
+    // drops its segments (QDISC_DROP) and retransmits on the RTO (200 ms minimum).
+    const ns = `p1probe${process.pid}`;
+    const script = `
+      const net = require('net');
+      const { execFileSync } = require('child_process');
+      const srv = net.createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); });
+      srv.listen(0, '127.0.0.1', () => {
+        const port = srv.address().port;
+        const c = net.connect(port, '127.0.0.1', () => {
+          c.write(Buffer.alloc(1000, 1));
+          setTimeout(() => {
+            execFileSync('ip', ['link', 'set', 'lo', 'down']);
+            c.write(Buffer.alloc(1000, 2));
+            setTimeout(() => { console.log(port); process.exit(0); }, 700);
+          }, 50);
+        });
+        c.on('error', () => {});
+      });`;
+    native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
+    native.probesRead();
+    execFileSync('ip', ['netns', 'add', ns]);
+    let port: number;
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      port = Number(execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }));
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+    const k = native.probesRead()!;
+    expect(k.tcp.channel).toBe('ringbuf');
+    const ours = k.tcp.events.filter((e) => e.sport === port || e.dport === port);
+    const retransmits = ours.filter((e) => e.kind === 'retransmit');
+    expect(retransmits.length).toBeGreaterThan(0);
+    expect(retransmits[0]).toMatchObject({ reason: null, dport: port, state: 'ESTABLISHED' });
+    expect(ours.some((e) => e.kind === 'drop' && e.reason === 'QDISC_DROP')).toBe(true);
+    expect(k.tcp.retransmits).toBeGreaterThanOrEqual(retransmits.length);
+    expect(k.tcp.lostEvents).toBe(0);
+  });
+
+  it('keeps at most 256 events per frame and counts the rest as truncated', async () => {
+    native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
+    native.probesRead();
+    // 400 SYNs to a closed loopback port: 400 NO_SOCKET drops.
+    const port = 40000 + (process.pid % 1000);
+    for (let i = 0; i < 400; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port });
+        s.on('error', () => resolve());
+        s.on('connect', () => { s.destroy(); resolve(); });
+      })));
+    }
+    const k = native.probesRead()!;
+    expect(k.tcp.events).toHaveLength(256);
+    // Every counted event was delivered, truncated or lost; the channel is drained and the
+    // counters read a moment apart, so a machine-wide event may fall between the two.
+    const accounted = k.tcp.events.length + k.tcp.truncated + k.tcp.lostEvents;
+    expect(Math.abs(accounted - (k.tcp.drops + k.tcp.retransmits))).toBeLessThanOrEqual(2);
+    expect(k.tcp.drops).toBeGreaterThanOrEqual(400);
+  });
+
+  it('leaves nothing attached after probesDetach()', async () => {
+    native.probesAttach({ tgid: process.pid });
+    const ids = ourProgramIds(heldProgramIds(process.pid));
+    const maps = heldMapIds(process.pid);
+    expect(ids.length).toBeGreaterThan(10);
+    expect(maps.length).toBeGreaterThan(10);
+    // The default set traces no syscall (that would put every task on the slow path), and
+    // sqpoll runs inside runqueue's programs: one program per scheduler event.
+    const names = programNames(ids);
+    expect(names.filter((n) => n.startsWith('ul_calls_ent_'))).toEqual([]);
+    expect(names.filter((n) => n.startsWith('ul_sqp_'))).toEqual([]);
+    expect(names.filter((n) => n.startsWith('ul_rq_switch_'))).toHaveLength(1);
+    native.probesDetach();
+    native.probesDetach(); // idempotent
+    expect(native.probesRead()).toBeNull();
+    expect(heldProgramIds(process.pid)).toEqual([]);
+    expect(heldMapIds(process.pid)).toEqual([]);
+    // Freeing after the last reference goes is deferred (RCU, a workqueue): allow a moment.
+    for (let i = 0; i < 50 && (ids.some(programExists) || maps.some(mapExists)); i++) await sleep(100);
+    expect(ids.filter(programExists)).toEqual([]);
+    expect(maps.filter(mapExists)).toEqual([]);
+  });
+
+  it('leaves nothing attached after kill -9 of the process that attached', async () => {
+    const child = spawn(process.execPath, ['-e', `
+      const n = require(${JSON.stringify(join(dirname(native.addonPath), '..', '..'))});
+      n.probesAttach({ tgid: process.pid });
+      console.log('attached');
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d) => String(d).includes('attached') && resolve());
+        child.on('exit', () => reject(new Error('child exited before attaching')));
+      });
+      const ids = ourProgramIds(heldProgramIds(child.pid!));
+      const maps = heldMapIds(child.pid!);
+      expect(ids.length).toBeGreaterThan(10);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // Freeing after the last reference goes is deferred (RCU, a workqueue): allow a moment.
+      for (let i = 0; i < 50 && (ids.some(programExists) || maps.some(mapExists)); i++) await sleep(100);
+      expect(ids.filter(programExists)).toEqual([]);
+      expect(maps.filter(mapExists)).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+/** Runs `script` as node under uid/gid 65534 with no capabilities; its stdout's JSON. */
+function runUnprivileged(script: string, env: Record<string, string> = {}): any {
+  const out = execFileSync('setpriv', [
+    '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--',
+    process.execPath, '-e', script,
+  ], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  return JSON.parse(out);
+}
+
+describe.skipIf(!isRoot)(`eBPF probes, unprivileged engine (setpriv to nobody)${isRoot ? '' : ' (skipped: not root, cannot setpriv or setcap)'}`, () => {
+  const addonDir = join(dirname(native.addonPath), '..', '..');
+  const script = `
+    const n = require(${JSON.stringify(addonDir)});
+    const st = n.probesAttach({ tgid: process.pid, probes: ['uring_latency', 'runqueue', 'tcp_events'] });
+    let frame = null;
+    if (st.some((s) => s.attached)) {
+      const end = Date.now() + 300; while (Date.now() < end) {}
+      frame = n.probesRead();
+    }
+    n.probesDetach();
+    console.log(JSON.stringify({ st, frame }));`;
+
+  it('without a capable helper: every probe not attached, with the reason and the fix', () => {
+    const { st, frame } = runUnprivileged(script, { URING_LAB_PROBE_HELPER: '/nonexistent/uring-lab-probe-helper' });
+    expect(st).toHaveLength(3);
+    for (const s of st) {
+      expect(s.attached).toBe(false);
+      expect(s.reason).toMatch(/no CAP_BPF\/CAP_PERFMON/);
+      expect(s.fix).toMatch(/setcap cap_bpf,cap_perfmon\+ep|run the lab as root/);
+      expect(s.loadedBy).toBeNull();
+    }
+    expect(frame).toBeNull();
+  });
+
+  it('with the helper setcap cap_bpf,cap_perfmon+ep: loadedBy helper and real counts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'probe-helper-'));
+    const helper = join(dir, 'uring-lab-probe-helper');
+    try {
+      chmodSync(dir, 0o755);
+      copyFileSync(helperBuilt, helper);
+      chmodSync(helper, 0o755);
+      // Without capabilities first: the helper is found but cannot help.
+      const bare = runUnprivileged(script, { URING_LAB_PROBE_HELPER: helper });
+      expect(bare.st[0].reason).toMatch(/no file capabilities/);
+      const helperSeen = () => {
+        process.env.URING_LAB_PROBE_HELPER = helper;
+        try {
+          return native.probeHelper();
+        } finally {
+          delete process.env.URING_LAB_PROBE_HELPER;
+        }
+      };
+      expect(helperSeen()).toMatchObject({ path: helper, found: true, capabilities: false });
+      expect(helperSeen().fix).toContain(`setcap cap_bpf,cap_perfmon+ep ${helper}`);
+      execFileSync('setcap', ['cap_bpf,cap_perfmon+ep', helper]);
+      expect(helperSeen()).toMatchObject({ found: true, capabilities: true, reason: null, fix: null });
+      const { st, frame } = runUnprivileged(script, { URING_LAB_PROBE_HELPER: helper });
+      for (const s of st) expect(s, s.name).toMatchObject({ attached: true, loadedBy: 'helper' });
+      // Map lookups on the passed fds need no capability: the engine reads real counts.
+      expect(frame.runqueue.count).toBeGreaterThan(0);
+      expect(frame.tcp.channel).toBe('ringbuf');
+      // Run-time stats need CAP_SYS_ADMIN, which this helper was not given.
+      expect(frame.overhead).toBeNull();
+      // Given it, the helper passes the stats fd too, and the engine reads each program's
+      // run time through its own (unprivileged) fds.
+      execFileSync('setcap', ['cap_bpf,cap_perfmon,cap_sys_admin+ep', helper]);
+      const withStats = runUnprivileged(script, { URING_LAB_PROBE_HELPER: helper });
+      expect(withStats.frame.overhead.some((o: any) => o.runCount > 0 && o.runTimeNs > 0)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
