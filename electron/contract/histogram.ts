@@ -118,3 +118,74 @@ export class LatencyHistogram {
 }
 
 
+
+// ---------------------------------------------------------------------------------------
+// Kernel time histograms (eBPF probes): the same log-linear scheme in NANOSECONDS over a
+// longer range, shared with native/src/probes (which must agree; test/unit/kernelHistogram
+// pins that they do). Values >= 2^37 ns (~137 s) land in the last bucket.
+// ---------------------------------------------------------------------------------------
+
+/** A log-linear layout: `linearBuckets` exact buckets, then 2^subBucketBits per octave up to 2^(maxExponent+1). */
+export interface LogLinearLayout {
+  readonly subBucketBits: number;
+  readonly linearBuckets: number;
+  readonly maxExponent: number;
+  readonly bucketCount: number;
+}
+
+export const KERNEL_HISTOGRAM_LAYOUT = {
+  unit: 'ns',
+  subBucketBits: 5,
+  linearBuckets: 64,
+  maxExponent: 36,
+  bucketCount: 64 + (36 - 6 + 1) * 32, // 1056
+} as const;
+
+export const KERNEL_HISTOGRAM_LAYOUT_DESCRIPTION =
+  'HDR-style log-linear buckets in nanoseconds: indexes 0..63 hold exactly 0..63 ns; above that each ' +
+  'power of two [2^e, 2^(e+1)) for e = 6..36 is split into 32 equal sub-buckets, index = 64 + (e-6)*32 + ' +
+  '((v >> (e-5)) & 31); values >= 2^37 ns fall into the last bucket. counts are [index, count] pairs.';
+
+/** Bucket index of `value` (same unit as the layout) in `layout`. */
+export function logLinearIndex(layout: LogLinearLayout, value: number): number {
+  const v = Math.max(0, Math.floor(value));
+  if (v < layout.linearBuckets) return v;
+  if (v >= 2 ** (layout.maxExponent + 1)) return layout.bucketCount - 1;
+  const exponent = Math.floor(Math.log2(v));
+  // log2 of a double can round up just below a power of two: correct it with exact compares.
+  const e = 2 ** exponent > v ? exponent - 1 : 2 ** (exponent + 1) <= v ? exponent + 1 : exponent;
+  const linearBits = Math.log2(layout.linearBuckets);
+  const subCount = 2 ** layout.subBucketBits;
+  const sub = Math.floor(v / 2 ** (e - layout.subBucketBits)) % subCount;
+  return layout.linearBuckets + (e - linearBits) * subCount + sub;
+}
+
+/** Lower bound (inclusive) of bucket `index` of `layout`. */
+export function logLinearLower(layout: LogLinearLayout, index: number): number {
+  if (index < layout.linearBuckets) return index;
+  const subCount = 2 ** layout.subBucketBits;
+  const octave = Math.floor((index - layout.linearBuckets) / subCount);
+  const sub = (index - layout.linearBuckets) % subCount;
+  const exponent = Math.log2(layout.linearBuckets) + octave;
+  return (subCount + sub) * 2 ** (exponent - layout.subBucketBits);
+}
+
+/** Upper bound (exclusive) of bucket `index` of `layout`. */
+export function logLinearUpper(layout: LogLinearLayout, index: number): number {
+  return index + 1 < layout.bucketCount ? logLinearLower(layout, index + 1) : 2 ** (layout.maxExponent + 1);
+}
+
+/** Lower bound (inclusive, ns) of kernel histogram bucket `index`. */
+export function kernelBucketLowerNs(index: number): number {
+  return logLinearLower(KERNEL_HISTOGRAM_LAYOUT, index);
+}
+
+/** Upper bound (exclusive, ns) of kernel histogram bucket `index`. */
+export function kernelBucketUpperNs(index: number): number {
+  return logLinearUpper(KERNEL_HISTOGRAM_LAYOUT, index);
+}
+
+/** Kernel histogram bucket of a time in ns (the native probes' formula). */
+export function kernelBucketIndex(ns: number): number {
+  return logLinearIndex(KERNEL_HISTOGRAM_LAYOUT, ns);
+}

@@ -9,10 +9,16 @@
  * the engine is alive, and a missing heartbeat means it is hung (or SIGSTOPped).
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type * as Native from '../../native';
-import { ENGINE_HEARTBEAT_MS, type EngineErrorData, type EngineResources, type EngineToHost, type HostToEngine } from './protocol';
+import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON } from '../contract/kernel';
+import {
+  ENGINE_HEARTBEAT_MS, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineToHost, type HostToEngine,
+  type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
+} from './protocol';
 
 const native: typeof Native = require('../../../native');
+const probesNative = native as unknown as NativeProbesApi;
 
 interface ParentPortLike {
   postMessage(message: unknown): void;
@@ -47,6 +53,63 @@ function resourcesFor(config: Native.EngineConfig): EngineResources {
   return { needs: native.memoryNeeds(config), memAvailableBytes };
 }
 
+// ---- eBPF probes: attached after each native start, read with each snapshot, detached on stop,
+// shutdown and failed starts. A probe that fails never fails the run: its status says why.
+let probesAttached = false;
+
+function notAttached(reason: string, fix: string | null): NativeProbeStatus[] {
+  return PROBE_NAMES.map((name) => ({ name, attached: false, variant: null, reason, fix, loadedBy: null }));
+}
+
+function attachProbes(request: ProbesRequest | undefined): NativeProbeStatus[] {
+  detachProbes();
+  if (!request?.enabled) return notAttached(PROBES_DISABLED_REASON, 'set probes.enabled=true to attach them');
+  if (typeof probesNative.probesAttach !== 'function') {
+    return notAttached('this build of the native addon has no eBPF probes', 'rebuild it with the probes: npm run build:native (needs clang, bpftool and libbpf-dev: scripts/setup.sh)');
+  }
+  try {
+    const wanted = PROBE_NAMES.filter((name) => request.perRequest || !PER_REQUEST_PROBES.includes(name));
+    const attached = probesNative.probesAttach({ tgid: process.pid, probes: [...wanted] });
+    probesAttached = attached.some((s) => s.attached);
+    // The probes left out say why, in the lab's order.
+    return PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
+      ?? { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null });
+  } catch (err) {
+    detachProbes();
+    return notAttached(`loading the probes failed: ${(err as Error).message ?? String(err)}`, 'run `uring-lab doctor` to see what each probe needs');
+  }
+}
+
+/** The probes' interval since the last read (their maps are reset); null when none is attached.
+ *  `engineEnters`, the engine's own io_uring_enter count over the same interval, is the source of
+ *  `uring.enters` unless the kernel counts them (entersSource null: the default, no syscall tracepoint). */
+function readKernel(engineEnters?: number): NativeKernelFrame | null {
+  if (!probesAttached) return null;
+  try {
+    const k = probesNative.probesRead?.() ?? null;
+    if (k && k.uring.entersSource === null && engineEnters !== undefined) k.uring.enters = engineEnters;
+    return k;
+  } catch {
+    // A failed read loses this interval's kernel data only; the frame still goes out.
+    return null;
+  }
+}
+
+function detachProbes(): void {
+  if (!probesAttached) return;
+  probesAttached = false;
+  try { probesNative.probesDetach?.(); } catch { /* the fds close with the process anyway */ }
+}
+
+function privileges(): EnginePrivileges {
+  let capEff: string | null = null;
+  try { capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? null; } catch { /* unknown */ }
+  // Where probesAttach would look for it (the addon's own rule: the variable, the package's resources/, next to the .node file).
+  const helper = (native as { probeHelper?: () => { path: string } }).probeHelper;
+  const probeHelper = typeof helper === 'function' ? helper().path : process.env.URING_LAB_PROBE_HELPER || path.join(path.dirname(native.addonPath), 'uring-lab-probe-helper');
+  return { uid: process.getuid?.() ?? -1, capEff, probeHelper };
+}
+
 // One native call at a time: the host's supervisor already serialises, this guards anyway.
 let busy: Promise<void> = Promise.resolve();
 
@@ -55,6 +118,7 @@ function handle(message: HostToEngine): void {
     stopFrames();
     // A run still going: stop it synchronously so no native thread outlives the process.
     try { native.stop(); } catch { /* exiting anyway */ }
+    detachProbes();
     process.exit(0);
   }
   busy = busy.then(() => handleNative(message)).catch(() => undefined);
@@ -76,19 +140,25 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       try {
         started = await native.startAsync(message.config);
       } catch (err) {
+        detachProbes();
         post({ type: 'error', during: 'start', error: errorData(err) });
         return;
       }
+      // Probes watch this process's threads, which exist now; attaching takes a moment (load
+      // and verify), so it happens before the baseline: kernel and engine counts start together.
+      const probes = attachProbes(message.probes);
+      readKernel();
       // Zero the counters: the first frame must not carry the CPU of connecting and touching
       // buffers, nor requests from before the phase's time origin.
       const baseline = native.snapshot();
-      post({ type: 'started', started, atNs: baseline?.monotonicNs ?? Number(process.hrtime.bigint()) });
+      post({ type: 'started', started: { ...started, probes }, atNs: baseline?.monotonicNs ?? Number(process.hrtime.bigint()) });
       // Snapshots are taken here, next to the native engine, so their spacing does not
       // depend on the host's event loop or on IPC latency.
       frameTimer = setInterval(() => {
         try {
           const snapshot = native.snapshot();
-          if (snapshot) post({ type: 'snapshot', snapshot });
+          // The kernel read right after the snapshot: one interval, one clock (monotonicNs of both).
+          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: readKernel(snapshot.server?.enters) } });
         } catch (err) {
           post({ type: 'error', during: 'snapshot', error: errorData(err) });
         }
@@ -98,8 +168,12 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
     case 'stop': {
       stopFrames();
       try {
-        post({ type: 'stopped', final: await native.stopAsync() });
+        const final = await native.stopAsync();
+        const kernel = readKernel(final?.server?.enters);
+        detachProbes();
+        post({ type: 'stopped', final: final && { ...final, kernel } });
       } catch (err) {
+        detachProbes();
         post({ type: 'error', during: 'stop', error: errorData(err) });
       }
       return;
@@ -109,6 +183,17 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
         post({ type: 'probed', capabilities: native.probeCapabilities() });
       } catch (err) {
         post({ type: 'error', during: 'probe', error: errorData(err) });
+      }
+      return;
+    }
+    case 'probesCheck': {
+      try {
+        const probes = typeof probesNative.probesCheck === 'function'
+          ? probesNative.probesCheck()
+          : notAttached('this build of the native addon has no eBPF probes', 'rebuild it with the probes: npm run build:native');
+        post({ type: 'probesChecked', probes, privileges: privileges() });
+      } catch (err) {
+        post({ type: 'error', during: 'probesCheck', error: errorData(err) });
       }
       return;
     }

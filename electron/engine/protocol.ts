@@ -11,12 +11,40 @@ import type * as Native from '../../native';
 export type NativeEngineConfig = Native.EngineConfig;
 export type NativeApplied = Native.StartResult['applied'];
 export type NativeRefusal = Native.RefusedSetting;
-export type NativeStarted = Native.StartResult;
-export type NativeSnapshot = Native.EngineSnapshot;
+/** A start's result; `probes`: each eBPF probe as the engine process attached it after the start. */
+export type NativeStarted = Native.StartResult & { probes?: NativeProbeStatus[] };
+/** An engine snapshot; `kernel`: the probes read right after it (null when none is attached). */
+export type NativeSnapshot = Native.EngineSnapshot & { kernel?: NativeKernelFrame | null };
 export type CapabilityProbe = Native.CapabilityProbe;
 export type NativeMemoryNeeds = Native.MemoryNeeds;
 /** `uring-lab load`: someone else's echo server (an IPv4 address the host resolved, a port). */
 export type NativeTarget = NonNullable<Native.EngineConfig['target']>;
+
+// ---- eBPF probes (issue 9): native/index.d.ts's probe API ----
+export type NativeProbeName = Native.ProbeName;
+export type NativeProbeStatus = Native.NativeProbeStatus;
+export type NativeKernelFrame = Native.NativeKernelFrame;
+/** The addon's probe functions; optional because an addon built without probes lacks them. */
+export interface NativeProbesApi {
+  probesAttach?(options: Native.ProbeAttachOptions): NativeProbeStatus[];
+  probesRead?(): NativeKernelFrame | null;
+  probesDetach?(): void;
+  probesCheck?(): NativeProbeStatus[];
+}
+/** Whether a run attaches probes (the profile's probes.enabled). */
+export interface ProbesRequest {
+  enabled: boolean;
+  /** Also the per-request probes (PER_REQUEST_PROBES); absent: false. */
+  perRequest?: boolean;
+}
+/** The engine process's identity as the kernel sees it, for the doctor's privilege checks. */
+export interface EnginePrivileges {
+  uid: number;
+  /** CapEff of /proc/self/status (hex), null if unreadable. */
+  capEff: string | null;
+  /** Where the addon looks for the probe helper (URING_LAB_PROBE_HELPER, else next to the addon). */
+  probeHelper: string;
+}
 
 /** An engine error as it crosses to the host: the native start error's shape (no knob:
  *  the host's adapter maps `step` to a knob through the catalogue). */
@@ -46,9 +74,11 @@ export const ENGINE_HEARTBEAT_MS = 250;
 
 export type HostToEngine =
   | { type: 'plan'; config: NativeEngineConfig }
-  | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number }
+  | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number; probes?: ProbesRequest }
   | { type: 'stop' }
   | { type: 'probe' }
+  /** Doctor: attach each eBPF probe for a moment (no run), then detach. */
+  | { type: 'probesCheck' }
   | { type: 'shutdown' };
 
 export type EngineToHost =
@@ -62,4 +92,5 @@ export type EngineToHost =
   | { type: 'snapshot'; snapshot: NativeSnapshot }
   | { type: 'stopped'; final: NativeSnapshot | null }
   | { type: 'probed'; capabilities: CapabilityProbe }
-  | { type: 'error'; during: 'plan' | 'start' | 'stop' | 'snapshot' | 'probe'; error: EngineErrorData };
+  | { type: 'probesChecked'; probes: NativeProbeStatus[]; privileges: EnginePrivileges }
+  | { type: 'error'; during: 'plan' | 'start' | 'stop' | 'snapshot' | 'probe' | 'probesCheck'; error: EngineErrorData };

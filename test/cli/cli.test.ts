@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DoctorReportSchema, KNOBS, RunSummarySchema } from '../../electron/contract';
+import { DoctorReportSchema, KNOBS, PROBE_NAMES, RunSummarySchema } from '../../electron/contract';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
@@ -44,7 +44,9 @@ describe('uring-lab run', () => {
     expect(s.serverCpuNsPerReq).toBeGreaterThan(0);
     expect(s.loadCpuNsPerReq).toBeGreaterThan(0);
     expect(s.applied.server.sqpoll.enabled).toBe(false);
-    expect(s.probes).toEqual([]);
+    // Every eBPF probe is listed: attached, or not with its reason (test/cli/probes.test.ts checks them in depth).
+    expect(s.probes.map((p) => p.name).sort()).toEqual([...PROBE_NAMES].sort());
+    for (const p of s.probes) expect(p.attached || p.reason.length > 0).toBe(true);
   });
 
   it('--set server.sqpoll.enabled=true is applied, or refused with the kernel errno', () => {

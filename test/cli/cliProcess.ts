@@ -74,14 +74,28 @@ export function runSummaryOf(r: Finished): RunSummary {
 /**
  * Waits until the CLI process's run is running (past its start: it registered itself among the
  * active runs), so a fault injected now hits a run, not a start (up to 15 s). The CLI inherits
- * this process's environment, so both see the same registry folder.
+ * this process's environment, so both see the same registry folder, unless it was given
+ * another XDG_RUNTIME_DIR: pass that as `runtimeDir`.
  */
-export async function runningRunOf(cliPid: number): Promise<void> {
+export async function runningRunOf(cliPid: number, runtimeDir?: string): Promise<void> {
+  const dir = runtimeDir === undefined ? activeRunsDir() : registryUnder(runtimeDir);
   for (let i = 0; i < 300; i++) {
     try {
-      if (readdirSync(activeRunsDir()).some((f) => f.startsWith(`${cliPid}-`))) return;
+      if (readdirSync(dir).some((f) => f.startsWith(`${cliPid}-`))) return;
     } catch { /* the folder is made by the first run */ }
     await sleep(50);
   }
   throw new Error(`the run of CLI ${cliPid} did not reach running in 15 s`);
+}
+
+/** The registry folder a CLI with XDG_RUNTIME_DIR=`runtimeDir` uses (the lab's own rule, not a copy of it). */
+function registryUnder(runtimeDir: string): string {
+  const saved = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = runtimeDir;
+  try {
+    return activeRunsDir();
+  } finally {
+    if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+    else process.env.XDG_RUNTIME_DIR = saved;
+  }
 }

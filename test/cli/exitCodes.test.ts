@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { enginePidOf, expectOneErrorLine, runSummaryOf, sleep, startCli } from './cliProcess';
+import { enginePidOf, expectOneErrorLine, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
 
 
 
@@ -18,6 +18,7 @@ describe('uring-lab run exit codes', () => {
   it('SIGINT stops the run cleanly: exit 130, partial summary with status interrupted', async () => {
     const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']);
     await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!); // past the start (the probes attach during it): the fault hits a run
     await sleep(1500);
     child.kill('SIGINT');
     const r = await done;
@@ -37,6 +38,7 @@ describe('uring-lab run exit codes', () => {
     // engine in the CLI's group would have been.
     const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json'], { detached: true });
     const engine = await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!); // past the start (the probes attach during it): the fault hits a run
     await sleep(1500);
     process.kill(-child.pid!, 'SIGINT');
     const r = await done;
@@ -53,6 +55,7 @@ describe('uring-lab run exit codes', () => {
   it('SIGTERM is an interruption too: exit 130', async () => {
     const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
     await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!); // past the start (the probes attach during it): the fault hits a run
     await sleep(1000);
     child.kill('SIGTERM');
     const r = await done;
@@ -63,6 +66,7 @@ describe('uring-lab run exit codes', () => {
   it('an engine stopped with SIGSTOP is found hung: exit 1, status failed, ENGINE_UNRESPONSIVE, summary printed (finding 4)', async () => {
     const { child, done } = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']);
     const engine = await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!); // past the start (the probes attach during it): the fault hits a run
     await sleep(2000);
     process.kill(engine, 'SIGSTOP');
     const started = Date.now();
@@ -82,6 +86,7 @@ describe('uring-lab run exit codes', () => {
   it('load connections reset mid-run: exit 1, status failed, errors counted (finding 5)', async () => {
     const { child, done } = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=6', '--json']);
     const engine = await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!); // past the start (the probes attach during it): the fault hits a run
     await sleep(1500);
     // Find the engine's listening port and destroy every established socket on it.
     const listening = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' }).split('\n').find((l) => l.includes(`pid=${engine},`));

@@ -13,7 +13,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { RunSummary } from '../../electron/contract';
 import type { ServerSummary } from '../../electron/host/serverOnly';
-import { enginePidOf, expectOneErrorLine, runSummaryOf, sleep, startCli } from './cliProcess';
+import { enginePidOf, expectOneErrorLine, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
 
 // A private active-runs folder: another lab run on this machine (a neighbour's test) would
 // otherwise be reported as contention and turn exit 0 into 1, which is not what is tested here.
@@ -172,6 +172,7 @@ describe('uring-lab load --target', () => {
     try {
       const { child, done } = start(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
       await enginePidOf(child.pid!);
+      await runningRunOf(child.pid!, RUNTIME_DIR); // past the start (the probes attach during it): the signal hits a run
       await sleep(1500);
       child.kill('SIGINT');
       const r = await done;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { RunSummarySchema } from '../../electron/contract';
-import { enginePidOf, sleep } from './cliProcess';
+import { enginePidOf, runningRunOf, sleep } from './cliProcess';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
@@ -26,6 +26,7 @@ describe('measurement honesty', () => {
   it('a 2 s stall in a closed-loop run shows in the corrected percentiles and a warning, not only in max', async () => {
     const r = await run(['--duration', '6', '--set', 'duration.warmupS=0', '--set', 'load.connections=16'], async (cliPid) => {
       const engine = await enginePidOf(cliPid);
+      await runningRunOf(cliPid); // past the start (the probes attach during it): the stall hits the run
       await sleep(2000);
       process.kill(engine, 'SIGSTOP');
       await sleep(2000);

@@ -80,6 +80,9 @@ export class FakeEngine implements EngineChannel {
         });
       case 'probe':
         return this.reply('answer', () => this.post({ type: 'probed', capabilities: { ring: ok(), sqpoll: ok(), deferTaskrun: ok(), coopTaskrun: ok(), iopollSocket: { errno: 22, code: 'EINVAL', reason: 'Invalid argument' }, ops: ['RECV'], features: ['NODROP'] } }));
+      case 'probesCheck':
+        // The doctor's eBPF probe check: the fake has no kernel, so every probe is refused.
+        return this.reply('answer', () => this.post({ type: 'probesChecked', privileges: { uid: 0, capEff: null, probeHelper: '/nonexistent/uring-lab-probe-helper' }, probes: [{ name: 'runqueue', attached: false, variant: null, reason: 'fake engine: no kernel', fix: null, loadedBy: null }] }));
       case 'shutdown':
         return this.exit(0, null);
     }

@@ -7,7 +7,7 @@
  */
 import { knobEntries, knobForSetting, LabError, Profile, RejectedKnob } from '../../contract';
 import { setValueAt, valueAt } from '../profiles';
-import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData } from '../../engine/protocol';
+import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData, type ProbesRequest } from '../../engine/protocol';
 
 const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
 
@@ -21,6 +21,11 @@ export function nativeConfigFor(profile: Profile, maxDurationMs: number, target:
   for (const entry of ENGINE_KNOBS) setValueAt(config, entry.path.split('.'), valueAt(profile, entry.path.split('.')));
   if (target) config.target = { host: target.host, port: target.port };
   return config as unknown as NativeEngineConfig;
+}
+
+/** Whether the engine process attaches the eBPF probes after starting `profile` (probes.* is not an engine knob). */
+export function probesRequestFor(profile: Profile): ProbesRequest {
+  return { enabled: profile.probes.enabled, perRequest: profile.probes.perRequest };
 }
 
 /** The requested profile with every knob the engine reports replaced by what it applied. */

@@ -21,8 +21,8 @@ import { LabError } from '../../contract';
 import { startError } from './adapter';
 import {
   ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
-  type CapabilityProbe, type EngineResources, type EngineToHost, type HostToEngine,
-  type NativeEngineConfig, type NativeSnapshot, type NativeStarted,
+  type CapabilityProbe, type EnginePrivileges, type EngineResources, type EngineToHost, type HostToEngine,
+  type NativeEngineConfig, type NativeProbeStatus, type NativeSnapshot, type NativeStarted, type ProbesRequest,
 } from '../../engine/protocol';
 
 export interface EngineChannel {
@@ -126,8 +126,8 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   }
 
   /** Starts the engine; resolves with what it applied and when its counters began (atNs). */
-  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number): Promise<{ started: NativeStarted; atNs: number }> {
-    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs }, 'started', timeoutMs);
+  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number, probes?: ProbesRequest): Promise<{ started: NativeStarted; atNs: number }> {
+    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes }, 'started', timeoutMs);
     return { started, atNs };
   }
 
@@ -142,6 +142,13 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   /** Creates throw-away rings with each setup flag to learn what this kernel accepts. */
   async probe(): Promise<CapabilityProbe> {
     return (await this.request({ type: 'probe' }, 'probed', this.defaultTimeoutMs)).capabilities;
+  }
+
+  /** Doctor: each eBPF probe loaded and attached for a moment in the engine process (its
+   *  privileges are what count), and that process's uid and effective capabilities. */
+  async probesCheck(): Promise<{ probes: NativeProbeStatus[]; privileges: EnginePrivileges }> {
+    const { probes, privileges } = await this.request({ type: 'probesCheck' }, 'probesChecked', this.defaultTimeoutMs);
+    return { probes, privileges };
   }
 
   /** Ends the engine process; safe to call more than once. */

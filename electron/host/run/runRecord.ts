@@ -16,6 +16,7 @@ import {
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
+import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
 export const LOAD_SATURATION_SHARE = 0.9;
@@ -89,6 +90,8 @@ interface PhaseRecord {
   requested: Profile;
   endMs: number | null;
   stats: StatsAccumulator;
+  /** The probes' measured frames of this phase. */
+  kernel: KernelAccumulator;
 }
 
 export class RunRecord {
@@ -98,6 +101,7 @@ export class RunRecord {
   private lastNs: number;
   private readonly phases: PhaseRecord[] = [];
   private readonly overall = new StatsAccumulator();
+  private readonly overallKernel = new KernelAccumulator();
   private readonly kept: RunFrame[] = [];
   /** Gauges of the newest frame: what was in flight when the window closed. */
   private lastInFlight = { requests: 0, oldestUs: 0 };
@@ -154,7 +158,9 @@ export class RunRecord {
       rejected: this.target ? [] : storageRefusalWords([...rejectedKnobs(started.refused), ...inapplicableKnobs(requested, started.applied)], started),
       ring: started.ring,
     };
-    this.phases.push({ phase, requested, endMs: null, stats: new StatsAccumulator() });
+    // Probes are attached again at every engine start, so each phase says how it went.
+    if (started.probes) phase.probes = started.probes.map(probeStatusOf);
+    this.phases.push({ phase, requested, endMs: null, stats: new StatsAccumulator(), kernel: new KernelAccumulator() });
     this.lastStarted = started;
     this.lastNs = nowNs;
     return phase;
@@ -197,10 +203,15 @@ export class RunRecord {
       loadBusyShare: busiestThreadNs / intervalNs,
       final,
       server: serverFrame(snapshot),
+      kernel: snapshot.kernel ? kernelFrameOf(snapshot.kernel, this.t0Ns, snapshot.server?.enters ?? null) : null,
     };
     if (measuring) {
       this.overall.add(snapshot, intervalNs);
       this.phases[this.phases.length - 1]?.stats.add(snapshot, intervalNs);
+      if (frame.kernel) {
+        this.overallKernel.add(frame.kernel, intervalNs, snapshot.requests);
+        this.phases[this.phases.length - 1]?.kernel.add(frame.kernel, intervalNs, snapshot.requests);
+      }
       this.lastInFlight = { requests: snapshot.inFlight, oldestUs: snapshot.oldestInFlightUs };
       this.engineProcessCpuNs += snapshot.processCpuNs;
     }
@@ -239,6 +250,8 @@ export class RunRecord {
         vsPhase0: i === 0 ? null : ratiosVsPhase0(stats, phase0),
         histogram: p.stats.histogram.toSparse(),
         engine: p.stats.engineStats(),
+        ...(p.phase.probes ? { probes: withOverhead(p.phase.probes, p.kernel) } : {}),
+        kernel: p.kernel.stats(),
       };
     });
     const overall = this.withoutServer(this.overall.stats());
@@ -294,9 +307,10 @@ export class RunRecord {
       rejected: last.phase.rejected,
       ring: last.phase.ring,
       phases,
-      // eBPF probes arrive with the probes issue; until then none is attached, and we say so.
-      probes: [],
+      // The last phase's probes (what the run ended with), each with its cost over the whole run.
+      probes: last.phase.probes ? withOverhead(last.phase.probes, this.overallKernel) : [],
       kernel: { release: os.release() },
+      kernelStats: this.overallKernel.stats(),
       histogram: {
         layout: { unit: 'us', subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION },
         counts: this.overall.histogram.toSparse(),

@@ -1,0 +1,264 @@
+/**
+ * What the eBPF probes report (issue 9): each probe's status, the kernel's share of a RunFrame,
+ * and the per-phase aggregates a RunSummary carries. The native side (native/src/probes) reads
+ * per-CPU maps once per frame; the host turns that read into `RunFrame.kernel` and sums the
+ * measured frames into `KernelStats` (electron/host/run/probes.ts).
+ *
+ * Scope of every count: the engine process only (its tgid is filtered in the kernel), and for
+ * io_uring counts only the SERVER's rings (rings submitted to by a `uring-srv-*` worker or its
+ * `iou-sqp-*` thread): the load generator's rings are not counted. Softirq time is machine-wide
+ * (softirqs run on behalf of every process); TCP events are every TCP socket's on the machine.
+ * Times are nanoseconds in the KERNEL_HISTOGRAM_LAYOUT (histogram.ts).
+ */
+import { z } from 'zod';
+import { KERNEL_HISTOGRAM_LAYOUT, kernelBucketLowerNs, kernelBucketUpperNs, SparseHistogramSchema, type SparseHistogram } from './histogram';
+
+/** The probes, in the order the lab lists them. */
+export const PROBE_NAMES = ['uring_latency', 'uring_calls', 'runqueue', 'sqpoll', 'softirq', 'tcp_events'] as const;
+export const ProbeNameSchema = z.enum(PROBE_NAMES);
+export type ProbeName = z.infer<typeof ProbeNameSchema>;
+
+/** Reason of every probe of a run with `probes.enabled` false (the probes were not asked for). */
+export const PROBES_DISABLED_REASON = 'disabled by probes.enabled';
+
+/**
+ * Probes that run on every request or packet (io_uring submissions and completions, network
+ * softirqs): even sampled, their tracepoints cost over 1 µs of CPU per request at 50 × 128 B on
+ * loopback (−38 % throughput, +77 % p99: npm run bench:probes -- --per-request), which would
+ * distort the very numbers the lab measures. They
+ * attach only with probes.perRequest; the others fire per context switch, per wait or per rare
+ * event and stay within the overhead budget.
+ */
+export const PER_REQUEST_PROBES: readonly ProbeName[] = ['uring_latency', 'softirq'];
+export const PER_REQUEST_OFF_REASON = 'a per-request probe, off by default: it runs on every request or packet and costs over 1 µs of CPU per request (at 50 × 128 B: −38 % throughput; npm run bench:probes -- --per-request), enough to change the numbers it explains';
+
+/**
+ * A probe's cost over the run's measured window, from the kernel's BPF run-time stats
+ * (BPF_ENABLE_STATS: run_time_ns and run_cnt of each of its programs, read every frame):
+ *   nsPerEvent = Σ run_time_ns / Σ run_cnt over the probe's programs (time inside the program
+ *                per event it handled: the probe's in-kernel cost, not the tracepoint's dispatch);
+ *   events     = Σ run_cnt (program invocations);
+ *   cpuShare   = Σ run_time_ns / (measured seconds × online CPUs): the fraction of the machine's
+ *                CPU time the probe used (0.01 = 1 % of every CPU).
+ */
+export const ProbeOverheadSchema = z.object({
+  nsPerEvent: z.number().min(0),
+  events: z.number().min(0),
+  cpuShare: z.number().min(0),
+});
+export type ProbeOverhead = z.infer<typeof ProbeOverheadSchema>;
+
+/**
+ * One probe: attached (and which program variant), or why not and what would make it attach.
+ * `name`, `attached`, `reason` are the DESIGN contract; `reason` is always a sentence (for an
+ * attached probe: which variant, or the note of a degraded attach).
+ */
+export const ProbeStatusSchema = z.object({
+  name: z.string(),
+  attached: z.boolean(),
+  reason: z.string(),
+  /** 'tp_btf' | 'raw_tp' | 'tracepoint' (the program variant that attached); null when none did. Absent in old summaries. */
+  variant: z.string().nullable().optional(),
+  /** What would make it attach (capabilities, tracefs, kernel config); null when attached. */
+  fix: z.string().nullable().optional(),
+  /** 'in-process': the engine loaded it (root or CAP_BPF+CAP_PERFMON); 'helper': the privileged probe helper did. */
+  loadedBy: z.enum(['in-process', 'helper']).nullable().optional(),
+  /** Measured cost over the measured window (summary only); null in a live phase or without run-time stats. */
+  overhead: ProbeOverheadSchema.nullable().optional(),
+});
+export type ProbeStatus = z.infer<typeof ProbeStatusSchema>;
+
+// ---------------------------------------------------------------------------------------
+// RunFrame.kernel: one interval of kernel data, read next to the engine snapshot
+// ---------------------------------------------------------------------------------------
+const count = z.number().min(0);
+
+export const TcpEventSchema = z.object({
+  /** When it happened, ms since the run started (the frame's time base). */
+  tMs: z.number(),
+  kind: z.enum(['retransmit', 'drop']),
+  /** kfree_skb's drop reason word (e.g. 'TCP_INVALID_SEQUENCE'); null for retransmits. */
+  reason: z.string().nullable(),
+  sport: z.number().int(),
+  dport: z.number().int(),
+  /** The socket's TCP state word (e.g. 'ESTABLISHED'), null when unknown. */
+  state: z.string().nullable(),
+});
+
+export const KernelFrameSchema = z.object({
+  /** When the probes' maps were read, ms since the run started: the same clock (CLOCK_MONOTONIC)
+   *  and origin as the frame's tMs; the read follows the engine snapshot by microseconds. */
+  tMs: z.number(),
+  uring: z.object({
+    /** Requests submitted to / completions posted by the server's rings this interval. */
+    submits: count, completions: count,
+    /** io_uring_enter syscalls of the server's threads (see entersSource), and waits for CQEs
+     *  (io_uring_cqring_wait, counted in the kernel). */
+    enters: count, cqWaits: count,
+    /** Where `enters` comes from: 'engine' (the server's own count, server.enters: the default,
+     *  because counting a syscall in the kernel puts every task's syscalls on the traced slow
+     *  path), 'syscall_tracepoint' or 'raw_sys_enter' (counted in the kernel), null (not counted:
+     *  no server of ours). Absent in frames from before it existed. */
+    entersSource: z.enum(['engine', 'syscall_tracepoint', 'raw_sys_enter']).nullable().optional(),
+    /** Requests punted to io-wq worker threads (io_uring_queue_async_work): a hidden cost. */
+    ioWqPunts: count,
+    /** Completions the CQ could not take (io_uring_cqe_overflow), short writes, failed requests. */
+    cqeOverflows: count, shortWrites: count, reqFailed: count,
+    /** Fraction of request legs timed into the latency histograms (e.g. 1/32: each CPU times
+     *  every 32nd leg, whole), so they hold ≈ completions × rate samples; submits and completions
+     *  are exact. Null when uring_latency is not attached; absent in older frames. */
+    latencySampleRate: z.number().min(0).max(1).nullable().optional(),
+    /** In-kernel latency submission → completion (ns), all opcodes, of the sampled legs; a
+     *  multishot request's later completions are timed from its previous completion. */
+    latencyNs: SparseHistogramSchema,
+    /** Task-work add → completion (ns), where task work was used. */
+    taskWorkLatencyNs: SparseHistogramSchema,
+    /** Per opcode seen this interval; `name` as liburing spells it without IORING_OP_ (RECV, SEND…). */
+    byOpcode: z.array(z.object({ opcode: z.number().int(), name: z.string(), count, latencyNs: SparseHistogramSchema })),
+  }),
+  runqueue: z.object({
+    /** Wakeup (or re-enqueue after preemption) → switch-in delay of the engine's threads (ns). */
+    latencyNs: SparseHistogramSchema,
+    count,
+    /** Switch-outs of an engine thread that was still runnable (preemptions). */
+    preemptions: count,
+  }),
+  sqpoll: z.object({
+    /** On-CPU ns of the engine's SQPOLL threads (`iou-sqp-*`) this interval, and their wake-ups. */
+    onCpuNs: count, wakeups: count,
+  }),
+  softirq: z.object({
+    /** NET_RX / NET_TX softirq time (ns) and entries on every CPU, and NAPI polls (napi:napi_poll).
+     *  Entries and polls are exact; the times are estimated from the timed sample (timeSampleRate). */
+    netRxNs: count, netTxNs: count, netRxCount: count, netTxCount: count, napiPolls: count,
+    /** Fraction of NET_RX/NET_TX softirqs timed (each timed one counts 1/rate times); null when
+     *  softirq is not attached; absent in older frames. */
+    timeSampleRate: z.number().min(0).max(1).nullable().optional(),
+  }),
+  tcp: z.object({
+    /** tcp:tcp_retransmit_skb events. */
+    retransmits: count,
+    /** skb:kfree_skb of TCP packets with a real drop reason (not NOT_SPECIFIED / consumed). */
+    drops: count,
+    /** Events the ring buffer (or perf buffer) could not take: counted, never silent. */
+    lostEvents: count,
+    /** At most 256 events per frame; the rest are counted in `truncated`. */
+    events: z.array(TcpEventSchema),
+    truncated: count,
+    /** 'ringbuf' | 'perfbuf': the event channel in use; null when tcp_events is not attached
+     *  or its channel could not be opened (its status says why). */
+    channel: z.string().nullable(),
+  }),
+  /** BPF run-time stats over this interval per program; null when stats could not be enabled. */
+  overhead: z.array(z.object({ program: z.string(), probe: z.string(), runTimeNs: count, runCount: count })).nullable(),
+});
+export type KernelFrame = z.infer<typeof KernelFrameSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Aggregates over measured frames (per phase and for the run)
+// ---------------------------------------------------------------------------------------
+/** Percentiles of a kernel time histogram (ns, the highest value of the bucket: never understated). */
+export const KernelLatencySchema = z.object({
+  count: z.number().min(0),
+  p50: z.number(), p90: z.number(), p99: z.number(), p999: z.number(), max: z.number(), mean: z.number(),
+});
+export type KernelLatency = z.infer<typeof KernelLatencySchema>;
+
+/**
+ * The kernel's view of a phase (or the run) over its measured frames that carried kernel data.
+ * Per-request ratios divide by the client requests completed in those frames (null without
+ * requests), so entersPerReq is comparable with `engine.entersPerReq` (the engine's own count).
+ */
+export const KernelStatsSchema = z.object({
+  /** Measured seconds with kernel data and how many frames they were. */
+  measuredS: z.number(),
+  frames: z.number().int(),
+  /** Client requests completed in those frames (the per-request denominator). */
+  requests: z.number(),
+  uring: z.object({
+    submits: count, completions: count, enters: count, cqWaits: count,
+    ioWqPunts: count, cqeOverflows: count, shortWrites: count, reqFailed: count,
+    /** io_uring_enter calls / completions / io-wq punts of the server per client request. */
+    entersPerReq: z.number().nullable(),
+    /** Where the enters came from (the frames' entersSource; 'engine' by default). */
+    entersSource: z.enum(['engine', 'syscall_tracepoint', 'raw_sys_enter']).nullable().optional(),
+    /** The latency histograms' sample rate (see KernelFrame), null when not timed. */
+    latencySampleRate: z.number().nullable().optional(),
+    completionsPerReq: z.number().nullable(),
+    ioWqPuntsPerReq: z.number().nullable(),
+    /** In-kernel request latency (submission → completion), ns, of the sampled legs (`count` is samples). */
+    latencyNs: KernelLatencySchema,
+    taskWorkLatencyNs: KernelLatencySchema,
+    byOpcode: z.array(z.object({ opcode: z.number().int(), name: z.string(), count, p50Ns: z.number(), p99Ns: z.number() })),
+  }),
+  runqueue: z.object({ latencyNs: KernelLatencySchema, preemptions: count }),
+  sqpoll: z.object({
+    onCpuNs: count, wakeups: count,
+    /** onCpuNs / measured ns: 1.0 = one CPU kept busy by the SQPOLL threads. */
+    cpuShare: z.number().min(0),
+  }),
+  softirq: z.object({ netRxMs: count, netTxMs: count, netRxCount: count, netTxCount: count, napiPolls: count }),
+  tcp: z.object({ retransmits: count, drops: count, lostEvents: count, truncated: count }),
+  /** The two kernel histograms summed (sparse, KERNEL_HISTOGRAM_LAYOUT), for heatmap-free comparison. */
+  histograms: z.object({ uringLatencyNs: SparseHistogramSchema, runqueueNs: SparseHistogramSchema }),
+});
+export type KernelStats = z.infer<typeof KernelStatsSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Percentiles over the ns layout (host summaries and the renderer compute the same numbers)
+// ---------------------------------------------------------------------------------------
+export class KernelHistogram {
+  readonly counts = new Float64Array(KERNEL_HISTOGRAM_LAYOUT.bucketCount);
+  total = 0;
+
+  add(pairs: SparseHistogram): void {
+    const last = this.counts.length - 1;
+    for (const [index, n] of pairs) {
+      if (!(n > 0)) continue;
+      // An out-of-range index is a producer's bug; clamping keeps the count honest.
+      this.counts[Math.min(Math.max(index, 0), last)]! += n;
+      this.total += n;
+    }
+  }
+
+  /** Time (ns) at quantile q in [0, 1]: the highest value of its bucket; 0 when empty. */
+  quantileNs(q: number): number {
+    if (this.total === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.total));
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i]!;
+      if (seen >= rank) return kernelBucketUpperNs(i) - 1;
+    }
+    return kernelBucketUpperNs(this.counts.length - 1) - 1;
+  }
+
+  maxNs(): number {
+    for (let i = this.counts.length - 1; i >= 0; i--) if (this.counts[i]! > 0) return kernelBucketUpperNs(i) - 1;
+    return 0;
+  }
+
+  /** Mean (ns), each bucket counted at its midpoint. */
+  meanNs(): number {
+    if (this.total === 0) return 0;
+    let sum = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      const c = this.counts[i]!;
+      if (c > 0) sum += (c * (kernelBucketLowerNs(i) + kernelBucketUpperNs(i) - 1)) / 2;
+    }
+    return sum / this.total;
+  }
+
+  summary(): KernelLatency {
+    return {
+      count: this.total, p50: this.quantileNs(0.5), p90: this.quantileNs(0.9), p99: this.quantileNs(0.99),
+      p999: this.quantileNs(0.999), max: this.maxNs(), mean: this.meanNs(),
+    };
+  }
+
+  toSparse(): SparseHistogram {
+    const pairs: SparseHistogram = [];
+    for (let i = 0; i < this.counts.length; i++) if (this.counts[i]! > 0) pairs.push([i, this.counts[i]!]);
+    return pairs;
+  }
+}

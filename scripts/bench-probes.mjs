@@ -1,0 +1,189 @@
+// `npm run bench:probes`: what the eBPF probes cost the run they watch.
+//
+// The same load twice per round — probes on, probes off (`uring-lab run --json --set
+// probes.enabled=true|false`) — interleaved ABAB… so machine noise hits both alike, at
+// 50 connections × 128 B by default (the issue's point), the server worker on CPU 0 and the
+// load on CPU 1 where there are two CPUs. Per round it prints throughput and p99; then the
+// medians, the deltas (on vs off, %), the range of the per-round deltas, and each probe's own
+// cost from the kernel's BPF run-time stats (ns/event and CPU share, the summary's
+// probes[].overhead). Target (issue 9): all probes together ≤ 3 % throughput and ≤ 5 % p99.
+//
+// "On" is the default probe set (per-request probes off, as a run gets them); --per-request
+// measures every probe together (probes.perRequest=true), the issue's "all probes" case.
+//
+//   npm run bench:probes -- [--per-request] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+// URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
+const cli = process.env.URING_LAB_CLI || path.join(root, 'dist/electron/cli.js');
+
+const USAGE = `npm run bench:probes -- [options]
+  --rounds N        rounds, each one run with probes on and one with probes off (default 4, at least 1)
+  --seconds S       measured seconds per run (default 3)
+  --warmup S        warm-up seconds per run (default 1)
+  --connections N   load connections (default 50)
+  --bytes N         message bytes (default 128)
+  --per-request     "on" attaches every probe (probes.perRequest=true), not the default set
+  --out FILE        also write every sample as JSON`;
+
+function fail(message) {
+  console.error(`bench:probes: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseOptions(argv) {
+  const o = { rounds: 4, seconds: 3, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => (i + 1 < argv.length ? argv[++i] : fail(`${a} needs a value`));
+    const num = (raw, integer, min) => {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) fail(`${a} "${raw}" is not a ${integer ? 'whole ' : ''}number ≥ ${min}`);
+      return n;
+    };
+    if (a === '--rounds') o.rounds = num(value(), true, 1);
+    else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
+    else if (a === '--warmup') o.warmup = num(value(), false, 0);
+    else if (a === '--connections') o.connections = num(value(), true, 1);
+    else if (a === '--bytes') o.bytes = num(value(), true, 1);
+    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--per-request') o.perRequest = true;
+    else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
+    else fail(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const opts = parseOptions(process.argv.slice(2));
+const pinned = os.cpus().length >= 2;
+
+/** One `uring-lab run --json`; resolves with its RunSummary. Exit 1 with a summary is a run that
+ *  completed with a caution (e.g. another run overlapped): its numbers are still printed. */
+function runOnce(probes) {
+  const args = [
+    cli, 'run', '--json', '--duration', String(opts.seconds),
+    '--set', `probes.enabled=${probes}`,
+    '--set', `probes.perRequest=${probes && opts.perRequest}`,
+    '--set', `duration.warmupS=${opts.warmup}`,
+    '--set', `load.connections=${opts.connections}`,
+    '--set', `load.messageBytes=${opts.bytes}`,
+    ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    // Bounded: warm-up + measured + generous start/stop time.
+    const killer = setTimeout(() => child.kill('SIGKILL'), (opts.warmup + opts.seconds + 60) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      let summary = null;
+      try { summary = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
+      if ((code === 0 || code === 1) && summary?.status === 'completed') resolve(summary);
+      else reject(new Error(`uring-lab run exited ${code}: ${err.trim().split('\n')[0] || out.trim().slice(0, 300)}`));
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (on, off) => (off > 0 ? ((on - off) / off) * 100 : NaN);
+const fmtPct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`;
+
+process.on('SIGINT', () => process.exit(130));
+
+const samples = [];
+console.log(`bench:probes: ${opts.perRequest ? 'every probe (probes.perRequest=true)' : 'the default probe set (per-request probes off)'}; ${opts.rounds} rounds × (probes on, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
+console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  attached');
+for (let round = 0; round < opts.rounds; round++) {
+  // ABAB… with the order swapped every other round, so neither side always runs first.
+  const order = round % 2 === 0 ? [true, false] : [false, true];
+  for (const probes of order) {
+    let s;
+    // A failed run (e.g. dist/ being rebuilt under it) is retried twice after a pause; the pair stays interleaved.
+    for (let attempt = 1; ; attempt++) {
+      try { s = await runOnce(probes); break; } catch (e) {
+        if (attempt >= 3) throw e;
+        console.log(`       run failed (${e.message}); retrying in 20 s`);
+        await new Promise((r) => setTimeout(r, 20_000));
+      }
+    }
+    const attached = s.probes.filter((p) => p.attached).length;
+    const otherCpus = s.contention?.otherCpus ?? null;
+    samples.push({ round, probes, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
+    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${attached}/${s.probes.length}`);
+    for (const w of s.warnings) if (/another uring-lab run/.test(w)) console.log(`       warning: ${w}`);
+  }
+}
+
+const on = samples.filter((s) => s.probes);
+const off = samples.filter((s) => !s.probes);
+const perRound = [...new Set(samples.map((s) => s.round))].map((r) => {
+  const a = on.find((s) => s.round === r);
+  const b = off.find((s) => s.round === r);
+  return { tput: pct(a.throughputRps, b.throughputRps), p99: pct(a.p99Us, b.p99Us), cpu: pct(a.serverCpuNsPerReq, b.serverCpuNsPerReq) };
+});
+const tputOn = median(on.map((s) => s.throughputRps));
+const tputOff = median(off.map((s) => s.throughputRps));
+const p99On = median(on.map((s) => s.p99Us));
+const p99Off = median(off.map((s) => s.p99Us));
+const tputDelta = pct(tputOn, tputOff);
+const p99Delta = pct(p99On, p99Off);
+const cpuOn = median(on.map((s) => s.serverCpuNsPerReq));
+const cpuOff = median(off.map((s) => s.serverCpuNsPerReq));
+const busyOther = samples.filter((s) => s.otherCpus !== null && s.otherCpus >= 0.25).length;
+const range = (xs) => `${fmtPct(Math.min(...xs))} … ${fmtPct(Math.max(...xs))}`;
+
+console.log('');
+console.log(`medians      probes on: ${tputOn.toFixed(0)} req/s, p99 ${p99On.toFixed(0)} µs   probes off: ${tputOff.toFixed(0)} req/s, p99 ${p99Off.toFixed(0)} µs`);
+console.log(`throughput   ${fmtPct(tputDelta)} with probes (per-round deltas ${range(perRound.map((r) => r.tput))}); target ≥ -3 %: ${-tputDelta <= 3 ? 'met' : 'NOT met'}`);
+console.log(`p99          ${fmtPct(p99Delta)} with probes (per-round deltas ${range(perRound.map((r) => r.p99))}); target ≤ +5 %: ${p99Delta <= 5 ? 'met' : 'NOT met'}`);
+console.log(`server CPU   ${fmtPct(pct(cpuOn, cpuOff))} per request with probes (${cpuOn.toFixed(0)} vs ${cpuOff.toFixed(0)} ns, per-round deltas ${range(perRound.map((r) => r.cpu))}; the probe programs that fire in the server's threads count in it)`);
+if (busyOther > 0) console.log(`caution      ${busyOther} of ${samples.length} runs had other processes using ≥ 0.25 CPUs: the deltas include their noise (run on a quiet machine)`);
+
+// Each probe's own cost, from the summaries' run-time stats (medians over the probes-on runs).
+const names = [...new Set(on.flatMap((s) => s.probeStatuses.map((p) => p.name)))];
+console.log('');
+console.log(`${'probe'.padEnd(15)} ${'variant'.padEnd(18)} ${'ns/event: median (range)'.padEnd(26)} ${'events/s'.padStart(9)}  CPU share (of all ${os.cpus().length} CPUs)`);
+for (const name of names) {
+  const rows = on.map((s) => ({ status: s.probeStatuses.find((p) => p.name === name), measuredS: s.kernelStats?.measuredS || opts.seconds }));
+  const attachedRows = rows.filter((r) => r.status?.attached);
+  if (attachedRows.length === 0) {
+    console.log(`${name.padEnd(15)} not attached: ${rows[0]?.status?.reason ?? 'no status'}`);
+    continue;
+  }
+  const variant = String(attachedRows[0].status.variant).padEnd(18);
+  const measured = attachedRows.filter((r) => r.status.overhead);
+  if (measured.length === 0) {
+    // e.g. a probe whose events are handled by another probe's programs (its status says so).
+    console.log(`${name.padEnd(15)} ${variant} no run-time stats of its own: ${attachedRows[0].status.reason}`);
+    continue;
+  }
+  const ns = measured.map((r) => r.status.overhead.nsPerEvent);
+  const rate = median(measured.map((r) => r.status.overhead.events / r.measuredS));
+  const share = median(measured.map((r) => r.status.overhead.cpuShare));
+  const nsText = `${median(ns).toFixed(0)} (${Math.min(...ns).toFixed(0)}–${Math.max(...ns).toFixed(0)})`;
+  console.log(`${name.padEnd(15)} ${variant} ${nsText.padEnd(26)} ${rate.toFixed(0).padStart(9)}  ${(share * 100).toFixed(3)} %`);
+}
+const shareOf = (s) => s.probeStatuses.reduce((n, p) => n + (p.overhead?.cpuShare ?? 0), 0);
+const totalShare = median(on.map(shareOf));
+// Σ run_time_ns = share × measured ns × CPUs: the programs' CPU per echo request, beside the run's own CPU per request.
+const nsPerReq = median(on.map((s) => (shareOf(s) * s.measuredS * 1e9 * os.cpus().length) / s.requests));
+const runNsPerReq = median(on.map((s) => (s.serverCpuNsPerReq ?? 0) + (s.loadCpuNsPerReq ?? 0)));
+console.log(`${'all probes'.padEnd(15)} ${''.padEnd(18)} ${''.padEnd(26)} ${''.padStart(9)}  ${(totalShare * 100).toFixed(3)} % (median of the runs' sums)`);
+console.log(`\nthe programs' CPU per request: ${nsPerReq.toFixed(0)} ns (median), against ${runNsPerReq.toFixed(0)} ns of server + load CPU per request (${((nsPerReq / runNsPerReq) * 100).toFixed(1)} %)`);
+
+if (opts.out) {
+  writeFileSync(opts.out, JSON.stringify({ options: opts, samples, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta }, perRound }, null, 2));
+  console.log(`\nsamples written to ${opts.out}`);
+}

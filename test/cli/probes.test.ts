@@ -1,0 +1,286 @@
+/**
+ * The eBPF probes from the host's side, with real runs: the engine process attaches them after
+ * each start and every frame carries their interval (on the frame's clock); the summary lists
+ * every probe with the variant that attached and its measured cost; `probes.enabled=false`
+ * attaches nothing and says so; an engine killed -9 mid-run leaves none of its programs loaded;
+ * an unprivileged engine with no probe helper runs without probes and says why and how to fix it.
+ *
+ * Needs root (the probes load in-process) and bpftool for the leak check; skipped with the reason otherwise.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DoctorReportSchema, PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, RunFrameSchema, RunSummarySchema, type LabEvent, type RunFrame, type RunSummary } from '../../electron/contract';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { LabService } from '../../electron/host/labService';
+import { CLI, enginePidOf, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
+
+const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
+const BPFTOOL = ['/usr/sbin/bpftool', '/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p)) ?? null;
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+const SETCAP = ['/usr/sbin/setcap', '/sbin/setcap', '/usr/bin/setcap'].find((p) => existsSync(p)) ?? null;
+const HELPER = path.join(__dirname, '../../native/build/Release/uring-lab-probe-helper');
+const root = process.getuid?.() === 0;
+
+const supervisor = new EngineSupervisor(() => forkEngine(ENGINE));
+const lab = new LabService({ supervisor });
+afterAll(() => lab.close());
+
+const profile = (probes: boolean, perRequest = true) => ({
+  kind: 'uring-lab/profile', schemaVersion: 1,
+  load: { connections: 8 },
+  probes: { enabled: probes, perRequest },
+  duration: { warmupS: 0, measureS: 1 },
+});
+
+/** One short run through the lab service: its frames and its summary. */
+async function runThroughLab(probes: boolean, perRequest = true): Promise<{ frames: RunFrame[]; summary: RunSummary }> {
+  const frames: RunFrame[] = [];
+  let done!: (s: RunSummary) => void;
+  const ended = new Promise<RunSummary>((resolve) => { done = resolve; });
+  const off = lab.onEvent((e: LabEvent) => {
+    if (e.type === 'frame') frames.push(e.frame);
+    if (e.type === 'ended' || e.type === 'failed' || e.type === 'interrupted') done(e.summary);
+  });
+  try {
+    await lab.startRun({ profile: profile(probes, perRequest) });
+    const summary = await ended;
+    return { frames, summary: RunSummarySchema.parse(summary) };
+  } finally {
+    off();
+  }
+}
+
+/** Ids of the BPF programs a process holds open (its fds' fdinfo says prog_id). */
+function progIdsOf(pid: number): number[] {
+  const ids: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.push(Number(m[1]));
+    } catch { /* closed meanwhile */ }
+  }
+  return ids;
+}
+
+function loadedProgIds(): Set<number> {
+  const list = JSON.parse(execFileSync(BPFTOOL!, ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number }[];
+  return new Set(list.map((p) => p.id));
+}
+
+describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not root, the probes cannot load in-process)'}`, () => {
+  it('every probe attaches with a variant, frames carry kernel data on the frame clock, the summary has the aggregates and overhead', async () => {
+    const { frames, summary } = await runThroughLab(true);
+    expect(summary.status).toBe('completed');
+    expect(summary.probes.map((p) => p.name).sort()).toEqual([...PROBE_NAMES].sort());
+    for (const p of summary.probes) {
+      expect(p.attached, `${p.name}: ${p.reason}`).toBe(true);
+      expect(p.variant).toMatch(/tp_btf|raw_tp|tracepoint/);
+      expect(p.loadedBy).toBe('in-process');
+    }
+    expect(summary.phases[0]!.probes?.every((p) => p.attached)).toBe(true);
+
+    for (const f of frames) RunFrameSchema.parse(f);
+    const withKernel = frames.filter((f) => f.kernel);
+    expect(withKernel.length).toBe(frames.length);
+    // The kernel read follows the engine snapshot by microseconds, never a frame later.
+    for (const f of withKernel) expect(Math.abs(f.kernel!.tMs - f.tMs)).toBeLessThan(f.intervalMs);
+    const sum = (pick: (f: RunFrame) => number) => withKernel.reduce((n, f) => n + pick(f), 0);
+    expect(sum((f) => f.kernel!.uring.completions)).toBeGreaterThan(0);
+    expect(sum((f) => f.kernel!.runqueue.count)).toBeGreaterThan(0);
+
+    const k = summary.kernelStats!;
+    expect(k.frames).toBeGreaterThan(0);
+    expect(k.uring.completions).toBeGreaterThan(0);
+    expect(k.uring.latencyNs.p99).toBeGreaterThanOrEqual(k.uring.latencyNs.p50);
+    expect(k.runqueue.latencyNs.count).toBeGreaterThan(0);
+    expect(summary.phases[0]!.kernel?.uring.completions).toBe(k.uring.completions);
+    // Same frames, same interval: the probe's completions are the engine's own CQE count (issue: within 2 %).
+    const engineCqes = summary.engine!.cqesPerReq * summary.requests;
+    expect(Math.abs(k.uring.completions - engineCqes) / engineCqes).toBeLessThan(0.02);
+    // Run-time stats: every attached probe's programs ran and cost something measurable.
+    const costed = summary.probes.filter((p) => p.overhead && p.overhead.events > 0);
+    expect(costed.length).toBeGreaterThan(0);
+    for (const p of costed) {
+      expect(p.overhead!.nsPerEvent).toBeGreaterThan(0);
+      expect(p.overhead!.cpuShare).toBeGreaterThan(0);
+      expect(p.overhead!.cpuShare).toBeLessThan(1);
+    }
+  }, 60_000);
+
+  it('a knob change re-attaches the probes for the new phase; each phase\'s kernel view agrees with its engine counts (SQPOLL: fewer enters per request)', async () => {
+    let done!: (s: RunSummary) => void;
+    const ended = new Promise<RunSummary>((resolve) => { done = resolve; });
+    const off = lab.onEvent((e: LabEvent) => { if (e.type === 'ended' || e.type === 'failed' || e.type === 'interrupted') done(e.summary); });
+    try {
+      await lab.startRun({ profile: { ...profile(true), duration: { warmupS: 0, measureS: 2.5 } } });
+      await sleep(1000);
+      await lab.setKnob({ path: 'server.sqpoll.enabled', value: true });
+      const summary = RunSummarySchema.parse(await ended);
+      expect(summary.phases).toHaveLength(2);
+      const [before, after] = summary.phases as [RunSummary['phases'][0], RunSummary['phases'][0]];
+      expect(after.applied.server.sqpoll.enabled).toBe(true);
+      for (const phase of [before, after]) {
+        expect(phase.probes?.every((p) => p.attached)).toBe(true);
+        expect(phase.kernel?.uring.completions).toBeGreaterThan(0);
+        // Enters: the engine's own count by default (a syscall tracepoint would slow every task),
+        // or the kernel's (entersSource); either way the same interval as the engine's counters.
+        expect(phase.kernel!.uring.entersSource).toMatch(/^(engine|syscall_tracepoint|raw_sys_enter)$/);
+        const engineEnters = phase.engine!.entersPerReq * phase.stats.requests;
+        expect(Math.abs(phase.kernel!.uring.enters - engineEnters), `phase ${phase.index}: probe ${phase.kernel!.uring.enters} enters, engine ${engineEnters}; probes ${JSON.stringify(phase.probes)}`).toBeLessThanOrEqual(0.02 * engineEnters + 5);
+      }
+      // How much fewer depends on how often the server must wait for completions (issue 9's ≥ 5× is
+      // pinned under controlled load in test/native/probes.test.ts); here: fewer, per phase.
+      expect(after.kernel!.uring.entersPerReq!).toBeLessThan(before.kernel!.uring.entersPerReq!);
+      // The run's aggregates are the phases' together.
+      expect(summary.kernelStats!.uring.completions).toBe(before.kernel!.uring.completions + after.kernel!.uring.completions);
+    } finally {
+      off();
+    }
+  }, 60_000);
+
+  it('by default (probes.perRequest false) the per-request probes stay off and say why; the others attach', async () => {
+    const { frames, summary } = await runThroughLab(true, false);
+    expect(summary.status).toBe('completed');
+    expect(summary.probes.map((p) => p.name)).toEqual([...PROBE_NAMES]);
+    for (const p of summary.probes) {
+      if (PER_REQUEST_PROBES.includes(p.name)) {
+        expect(p.attached).toBe(false);
+        expect(p.reason).toBe(PER_REQUEST_OFF_REASON);
+        expect(p.fix).toMatch(/probes\.perRequest=true/);
+      } else {
+        expect(p.attached, `${p.name}: ${p.reason}`).toBe(true);
+      }
+    }
+    // The run-queue still fills; io_uring completions are not traced (0), enters come from the engine.
+    const withKernel = frames.filter((f) => f.kernel);
+    expect(withKernel.length).toBe(frames.length);
+    expect(withKernel.reduce((n, f) => n + f.kernel!.runqueue.count, 0)).toBeGreaterThan(0);
+    expect(withKernel.reduce((n, f) => n + f.kernel!.uring.completions, 0)).toBe(0);
+  }, 60_000);
+
+  it('probes.enabled=false: no kernel in any frame, every probe not attached "disabled by probes.enabled"', async () => {
+    const { frames, summary } = await runThroughLab(false);
+    expect(summary.status).toBe('completed');
+    expect(frames.length).toBeGreaterThan(0);
+    for (const f of frames) expect(f.kernel).toBeNull();
+    expect(summary.kernelStats).toBeNull();
+    expect(summary.probes.map((p) => p.name).sort()).toEqual([...PROBE_NAMES].sort());
+    for (const p of summary.probes) {
+      expect(p.attached).toBe(false);
+      expect(p.reason).toBe(PROBES_DISABLED_REASON);
+      expect(p.overhead ?? null).toBeNull();
+    }
+  }, 60_000);
+
+  it.skipIf(!BPFTOOL)(`the engine killed -9 mid-run leaves none of its programs loaded${BPFTOOL ? '' : ' (skipped: bpftool is missing)'}`, async () => {
+    const cli = startCli(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=4']);
+    try {
+      // A CLI that ends before its run is running says why here, rather than as a 15 s timeout.
+      const endedEarly = cli.done.then((r) => { throw new Error(`the CLI exited (${r.code ?? r.signal}) before its run was running: ${r.stderr.trim()}`); });
+      endedEarly.catch(() => undefined);
+      await Promise.race([runningRunOf(cli.child.pid!), endedEarly]);
+      const engine = await enginePidOf(cli.child.pid!);
+      const held = progIdsOf(engine);
+      expect(held.length).toBeGreaterThan(0);
+      const loaded = loadedProgIds();
+      for (const id of held) expect(loaded.has(id)).toBe(true);
+      process.kill(engine, 'SIGKILL');
+      // The kernel frees a program once its last fd and link are gone (freeing is deferred a little).
+      let left = held;
+      for (let i = 0; i < 100 && left.length > 0; i++) {
+        await sleep(50);
+        const now = loadedProgIds();
+        left = held.filter((id) => now.has(id));
+      }
+      expect(left, `programs ${left.join(', ')} of the killed engine are still loaded`).toEqual([]);
+      const r = await cli.done;
+      expect(r.code).not.toBe(0);
+    } finally {
+      cli.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('the doctor checks each probe in the engine process, with its privileges, the helper and the sysctl', () => {
+    const report = DoctorReportSchema.parse(JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8', timeout: 60_000 })));
+    const byId = new Map(report.checks.map((c) => [c.id, c]));
+    for (const name of PROBE_NAMES) {
+      const check = byId.get(`probe_${name}`);
+      expect(check, `no doctor check for probe ${name}`).toBeDefined();
+      expect(check!.ok, `${name}: ${check!.reason}`).toBe(true);
+      expect(check!.value).toMatch(/tp_btf|raw_tp|tracepoint/);
+    }
+    expect(byId.get('bpf_privileges')).toMatchObject({ ok: true, value: 'root' });
+    expect(byId.get('probe_helper')?.reason).toContain('uring-lab-probe-helper');
+    expect(byId.get('unprivileged_bpf_disabled')?.value).toBe(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim());
+  }, 60_000);
+
+  /** The CLI as nobody with no capabilities; `helper`: URING_LAB_PROBE_HELPER. */
+  function cliAsNobody(home: string, helper: string, args: string[]): string {
+    return execFileSync(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args], {
+      encoding: 'utf8', timeout: 60_000,
+      // nobody needs a runtime and data folder of its own.
+      env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, URING_LAB_PROBE_HELPER: helper },
+    });
+  }
+
+  function runAsNobody(home: string, helper: string): RunSummary {
+    const out = cliAsNobody(home, helper, ['run', '--json', '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--set', 'probes.perRequest=true']);
+    return runSummaryOf({ code: 0, signal: null, stdout: out, stderr: '' });
+  }
+
+  it.skipIf(!SETPRIV)(`an unprivileged engine without the probe helper: the run completes and each probe says why and how to fix it${SETPRIV ? '' : ' (skipped: setpriv is missing)'}`, () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-probes-'));
+    chmodSync(home, 0o777);
+    try {
+      const summary = runAsNobody(home, path.join(home, 'no-helper'));
+      expect(summary.status).toBe('completed');
+      expect(summary.requests).toBeGreaterThan(0);
+      expect(summary.kernelStats).toBeNull();
+      expect(summary.probes.map((p) => p.name).sort()).toEqual([...PROBE_NAMES].sort());
+      for (const p of summary.probes) {
+        expect(p.attached).toBe(false);
+        expect(p.reason).toMatch(/CAP_BPF\/CAP_PERFMON/);
+        expect(p.reason).toContain('no-helper');
+        expect(p.fix).toMatch(/setcap cap_bpf,cap_perfmon/);
+      }
+      // The doctor, from the same unprivileged engine: why, and what to do, per probe and overall.
+      const report = DoctorReportSchema.parse(JSON.parse(cliAsNobody(home, path.join(home, 'no-helper'), ['doctor', '--json'])));
+      const byId = new Map(report.checks.map((c) => [c.id, c]));
+      expect(byId.get('bpf_privileges')).toMatchObject({ ok: false, value: expect.stringMatching(/^uid 65534/) });
+      expect(byId.get('probe_helper')).toMatchObject({ ok: false, value: 'absent' });
+      expect(byId.get('probe_helper')?.fix).toBeTruthy();
+      for (const name of PROBE_NAMES) {
+        const check = byId.get(`probe_${name}`)!;
+        expect(check.ok).toBe(false);
+        expect(check.reason).toMatch(/CAP_BPF\/CAP_PERFMON/);
+        expect(check.fix).toMatch(/setcap cap_bpf,cap_perfmon/);
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it.skipIf(!SETPRIV || !SETCAP || !existsSync(HELPER))(`an unprivileged engine with a setcap'd probe helper gets every probe through it${SETPRIV && SETCAP && existsSync(HELPER) ? '' : ' (skipped: setpriv, setcap or the built helper is missing)'}`, () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-probes-'));
+    chmodSync(home, 0o777);
+    try {
+      // A copy holds the capabilities, as the deb's after-install script gives the installed one.
+      const helper = path.join(home, 'uring-lab-probe-helper');
+      execFileSync('cp', [HELPER, helper]);
+      execFileSync(SETCAP!, ['cap_bpf,cap_perfmon,cap_sys_admin+ep', helper]);
+      const summary = runAsNobody(home, helper);
+      expect(summary.status).toBe('completed');
+      for (const p of summary.probes) {
+        expect(p.attached, `${p.name}: ${p.reason}`).toBe(true);
+        expect(p.loadedBy).toBe('helper');
+      }
+      expect(summary.kernelStats!.uring.completions).toBeGreaterThan(0);
+      expect(summary.kernelStats!.runqueue.latencyNs.count).toBeGreaterThan(0);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

@@ -1,0 +1,118 @@
+/**
+ * The kernel (ns) histogram layout the eBPF probes record into: the TypeScript helpers agree with
+ * the contract's bit formula and with the native addon's own index function (the BPF programs'),
+ * and the host's overhead maths follow the documented formula.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  KERNEL_HISTOGRAM_LAYOUT, KernelHistogram, kernelBucketIndex, kernelBucketLowerNs, kernelBucketUpperNs,
+  HISTOGRAM_LAYOUT, histogramBucketLowerUs, logLinearLower,
+} from '../../electron/contract';
+import { KernelAccumulator, overheadOf } from '../../electron/host/run/probes';
+
+/** The contract's formula with integer shifts, as C computes it. */
+function contractIndex(v: bigint): number {
+  if (v < 64n) return Number(v);
+  if (v >= 1n << 37n) return 1055;
+  const e = v.toString(2).length - 1;
+  return 64 + (e - 6) * 32 + Number((v >> BigInt(e - 5)) & 31n);
+}
+
+/** Values around every bucket edge plus a spread of odd values. */
+function sampleValues(): bigint[] {
+  const values: bigint[] = [];
+  for (let v = 0n; v < 300n; v++) values.push(v);
+  for (let e = 6n; e <= 38n; e++) {
+    for (let sub = 0n; sub < 32n; sub++) {
+      const edge = (32n + sub) << (e - 5n);
+      values.push(edge - 1n, edge, edge + 1n);
+    }
+  }
+  let x = 0x9e3779b97f4a7c15n;
+  for (let i = 0; i < 5000; i++) {
+    x = (x * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
+    values.push(x >> BigInt(27 + (i % 30)));
+  }
+  return values;
+}
+
+describe('kernel histogram layout (ns)', () => {
+  it('has the contract shape: 64 linear buckets, 32 per octave up to 2^37 ns, 1056 buckets', () => {
+    expect(KERNEL_HISTOGRAM_LAYOUT).toMatchObject({ unit: 'ns', linearBuckets: 64, subBucketBits: 5, maxExponent: 36, bucketCount: 1056 });
+    expect(kernelBucketUpperNs(1055)).toBe(2 ** 37);
+    expect(kernelBucketLowerNs(64)).toBe(64);
+    expect(kernelBucketLowerNs(96)).toBe(128);
+  });
+
+  it('index() is the contract formula, and every value lies in its bucket', () => {
+    for (const v of sampleValues()) {
+      const n = Number(v);
+      const index = kernelBucketIndex(n);
+      expect(index, `value ${v}`).toBe(contractIndex(v));
+      if (v < 1n << 37n) {
+        expect(kernelBucketLowerNs(index)).toBeLessThanOrEqual(n);
+        expect(kernelBucketUpperNs(index)).toBeGreaterThan(n);
+      }
+    }
+  });
+
+  it('buckets tile the range without gaps and are at most 1/32 of their value wide', () => {
+    for (let i = 0; i + 1 < KERNEL_HISTOGRAM_LAYOUT.bucketCount; i++) {
+      expect(kernelBucketUpperNs(i)).toBe(kernelBucketLowerNs(i + 1));
+      if (i >= 64) expect((kernelBucketUpperNs(i) - kernelBucketLowerNs(i)) / kernelBucketLowerNs(i)).toBeLessThanOrEqual(1 / 32);
+    }
+  });
+
+  it('the generic layout helpers still give the µs layout of the client histogram', () => {
+    for (let i = 0; i < HISTOGRAM_LAYOUT.bucketCount; i += 7) expect(logLinearLower(HISTOGRAM_LAYOUT, i)).toBe(histogramBucketLowerUs(i));
+  });
+
+  it('agrees with the native addon (the kh_index() the BPF programs are compiled with)', () => {
+    const native = require('../../native') as { kernelHistogramIndex: (ns: number) => number; kernelHistogramLayout: () => unknown };
+    expect(native.kernelHistogramLayout()).toEqual({ ...KERNEL_HISTOGRAM_LAYOUT });
+    for (const v of sampleValues()) {
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) continue;
+      expect(native.kernelHistogramIndex(Number(v)), `value ${v}`).toBe(kernelBucketIndex(Number(v)));
+    }
+  });
+
+  it('percentiles report the highest value of the bucket (never understated)', () => {
+    const h = new KernelHistogram();
+    h.add([[kernelBucketIndex(1000), 99], [kernelBucketIndex(1_000_000), 1]]);
+    expect(h.quantileNs(0.5)).toBe(kernelBucketUpperNs(kernelBucketIndex(1000)) - 1);
+    expect(h.quantileNs(0.99)).toBe(kernelBucketUpperNs(kernelBucketIndex(1000)) - 1);
+    expect(h.quantileNs(1)).toBe(kernelBucketUpperNs(kernelBucketIndex(1_000_000)) - 1);
+    expect(h.maxNs()).toBeGreaterThanOrEqual(1_000_000);
+  });
+});
+
+describe('probe overhead maths', () => {
+  it('ns/event = Σ run_time / Σ run_cnt; CPU share = Σ run_time / (measured s × CPUs)', () => {
+    expect(overheadOf(5_000_000, 10_000, 1e9, 2)).toEqual({ nsPerEvent: 500, events: 10_000, cpuShare: 0.0025 });
+    expect(overheadOf(0, 0, 1e9, 2)).toEqual({ nsPerEvent: 0, events: 0, cpuShare: 0 });
+  });
+
+  it('sums frames per probe, and a frame without run-time stats makes the overhead unknown', () => {
+    const frame = (overhead: { program: string; probe: string; runTimeNs: number; runCount: number }[] | null) => ({
+      tMs: 0,
+      uring: { submits: 10, completions: 10, enters: 5, cqWaits: 0, ioWqPunts: 1, cqeOverflows: 0, shortWrites: 0, reqFailed: 0, latencyNs: [[100, 10]] as [number, number][], taskWorkLatencyNs: [], byOpcode: [] },
+      runqueue: { latencyNs: [[80, 3]] as [number, number][], count: 3, preemptions: 1 },
+      sqpoll: { onCpuNs: 0, wakeups: 0 },
+      softirq: { netRxNs: 2e6, netTxNs: 0, netRxCount: 4, netTxCount: 0, napiPolls: 0 },
+      tcp: { retransmits: 0, drops: 0, lostEvents: 0, events: [], truncated: 0, channel: 'ringbuf' },
+      overhead,
+    });
+    const acc = new KernelAccumulator();
+    acc.add(frame([{ program: 'a', probe: 'runqueue', runTimeNs: 3000, runCount: 10 }, { program: 'b', probe: 'runqueue', runTimeNs: 1000, runCount: 10 }]), 1e8, 10);
+    acc.add(frame([{ program: 'a', probe: 'runqueue', runTimeNs: 3000, runCount: 10 }]), 1e8, 10);
+    const o = acc.overheadByProbe(2).get('runqueue')!;
+    expect(o.nsPerEvent).toBeCloseTo(7000 / 30);
+    expect(o.cpuShare).toBeCloseTo(7000 / (2e8 * 2));
+    const stats = acc.stats()!;
+    expect(stats.uring.entersPerReq).toBe(0.5);
+    expect(stats.softirq.netRxMs).toBe(4);
+    expect(stats.runqueue.latencyNs.count).toBe(6);
+    acc.add(frame(null), 1e8, 10);
+    expect(acc.overheadByProbe(2).size).toBe(0);
+  });
+});
