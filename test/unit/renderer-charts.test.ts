@@ -2,23 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { HISTOGRAM_LAYOUT, type Phase, type RunFrame } from '../../electron/contract';
 import {
   buildColorRamp,
-  buildHeatmapUpdate,
+  buildHeatmapModel,
   cellAt,
+  colourScaleTop,
+  rasterizeColumns,
+  shiftColumnsLeft,
   heatColor,
-  heatmapBaseOption,
   rampToRgba,
   rasterizeHeatmap,
   type HeatmapColumnInput,
-} from '../../renderer/src/charts/heatmapOption';
+} from '../../renderer/src/charts/heatmapModel';
 import { LATENCY_ROWS, ROWS_PER_OCTAVE, rowAxisLabel, rowOfUs, toCoarseColumn, visibleRowRange } from '../../renderer/src/charts/latencyRows';
-import {
-  buildThroughputUpdate,
-  isShortFinalFrame,
-  niceCeil,
-  throughputBaseOption,
-  typicalIntervalMs,
-  type ShortFinalPoint,
-} from '../../renderer/src/charts/throughputOption';
+import { buildThroughputModel, isShortFinalFrame, nearestPoint, niceCeil, rpsTicks, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
 import { phaseLabel } from '../../renderer/src/format/knobText';
 import { bucketOf, runFrame, sqpollPhase } from './renderer-fixtures';
 
@@ -107,54 +102,53 @@ describe('latency rows', () => {
   });
 });
 
-describe('latency heatmap option', () => {
+describe('latency heatmap model', () => {
   it('emits one column per frame and only non-zero cells, with log colour values', () => {
     const frames = Array.from({ length: 20 }, (_, i) => frame(i));
-    const u = buildHeatmapUpdate(columns(frames));
+    const u = buildHeatmapModel(columns(frames));
     expect(u.frames).toBe(20);
+    expect(u.columnsWithData).toBe(20);
     // 100 and 105 µs share a row; 250 µs is another
-    expect(u.cells).toHaveLength(40);
+    expect(u.cellCount).toBe(40);
     expect(u.maxCount).toBe(900);
-    const [x, y, logv, count] = u.cells[0]!;
-    expect(x).toBe(0);
+    const [row, count] = u.columns[0]!.cells[0]!;
     expect(count).toBe(900);
-    expect(logv).toBeCloseTo(Math.log10(900));
-    expect(LATENCY_ROWS.rows[u.fromRow + y]!.lowerUs).toBeLessThanOrEqual(100);
-    const xLabels = (u.option.xAxis as { data: string[] }).data;
-    expect(xLabels[0]).toBe('0.1');
-    expect(xLabels[19]).toBe('2.0');
-    const yLabels = (u.option.yAxis as { data: string[] }).data;
-    expect(yLabels.length).toBe(u.toRow - u.fromRow + 1);
-    expect(u.rows).toBe(yLabels.length);
-    expect(yLabels.map(rowAxisLabel)).toContain('128 µs');
-    expect((u.option.visualMap as { max: number }).max).toBeCloseTo(Math.log10(900));
-    expect(u.maxLog).toBeCloseTo(Math.log10(900));
-    // the option only merges categories, colour range and phase lines: never the cells
-    expect((u.option.series as Array<{ data?: unknown }>)[0]!.data).toBeUndefined();
+    expect(row).toBeGreaterThanOrEqual(u.fromRow);
+    expect(LATENCY_ROWS.rows[row]!.lowerUs).toBeLessThanOrEqual(100);
+    expect(u.times[0]).toBeCloseTo(0.1);
+    expect(u.times[19]).toBeCloseTo(2.0);
+    expect(u.rows).toBe(u.toRow - u.fromRow + 1);
+    expect(LATENCY_ROWS.rows.slice(u.fromRow, u.toRow + 1).map((r) => r.label)).toContain('128 µs');
+    // the colour scale's top: log10 of the largest count, rounded up to a twentieth of a decade
+    expect(u.maxLog).toBeCloseTo(3);
   });
 
   it('handles no frames and frames without samples', () => {
-    expect(buildHeatmapUpdate([]).cells).toHaveLength(0);
-    const u = buildHeatmapUpdate(columns([frame(0, { histogram: [] })]));
+    expect(buildHeatmapModel([]).cellCount).toBe(0);
+    const u = buildHeatmapModel(columns([frame(0, { histogram: [] })]));
     expect(u.frames).toBe(1);
-    expect(u.cells).toHaveLength(0);
-    expect((u.option.visualMap as { max: number }).max).toBe(1);
+    expect(u.cellCount).toBe(0);
+    expect(u.maxLog).toBe(1);
   });
 
-  it('marks the first column of each new phase', () => {
-    const frames = Array.from({ length: 10 }, (_, i) => frame(i, { phase: i < 6 ? 0 : 1 }));
-    const u = buildHeatmapUpdate(columns(frames), [phase(0, 0, false), phase(1, 600, true)]);
-    const series = (u.option.series as Array<{ markLine: { data: Array<{ xAxis: number }> } }>)[0]!;
-    expect(series.markLine.data.map((d) => d.xAxis)).toEqual([6]);
+  it('holds the colour scale when asked, whatever the data', () => {
+    const frames = Array.from({ length: 5 }, (_, i) => frame(i));
+    expect(buildHeatmapModel(columns(frames), LATENCY_ROWS, 5).maxLog).toBe(5);
+    expect(buildHeatmapModel(columns(frames), LATENCY_ROWS, null).maxLog).toBeCloseTo(3);
   });
 
-  it('has a base option with category axes, a log colour legend and no per-cell elements', () => {
-    const base = heatmapBaseOption();
-    expect((base.xAxis as { type: string }).type).toBe('category');
-    expect((base.yAxis as { type: string }).type).toBe('category');
-    expect((base.series as Array<{ type: string; data: unknown[] }>)[0]!).toMatchObject({ type: 'heatmap', data: [] });
-    expect((base.visualMap as { inRange: { color: string[] } }).inRange.color.length).toBeGreaterThan(2);
-    expect(base.animation).toBe(false);
+  it('draws the p50 / p99 / p99.9 lines through the rows of the frame\'s own percentiles', () => {
+    const frames = Array.from({ length: 4 }, (_, i) => frame(i));
+    const u = buildHeatmapModel(columns(frames));
+    const [p50, p99, p999] = u.quantileRows;
+    // 900 of 1000 samples at 100–105 µs: p50 in that row; p99 and p99.9 at 250 µs
+    const rowOf = (us: number) => rowOfUs(us) - u.fromRow;
+    expect(Math.floor(p50![0]!)).toBe(rowOf(100));
+    expect(Math.floor(p99![0]!)).toBe(rowOf(250));
+    expect(Math.floor(p999![0]!)).toBe(rowOf(250));
+    // a frame without samples leaves a gap in the line
+    const gap = buildHeatmapModel(columns([frame(0), frame(1, { histogram: [] })]));
+    expect(Number.isNaN(gap.quantileRows[0]![1]!)).toBe(true);
   });
 });
 
@@ -169,27 +163,51 @@ describe('heatmap painter', () => {
     expect([...rampToRgba(['rgb(1,2,3)', 'rgb(255,0,9)'])]).toEqual([1, 2, 3, 255, 255, 0, 9, 255]);
   });
 
-  it('rasterizes one pixel per cell, row 0 at the bottom, empty cells transparent', () => {
+  it('rasterizes one pixel per cell by log10 count, row 0 at the bottom, empty cells transparent', () => {
     const rgba = rampToRgba(buildColorRamp(['#000000', '#ffffff'], 3)); // 0, 128, 255
-    const px = rasterizeHeatmap(
-      { frames: 3, rows: 2, maxLog: 2, cells: [[0, 0, 0, 1], [1, 1, 2, 100], [2, 0, 1, 10]] },
-      rgba,
-    );
+    const col = (cells: Array<[number, number]>) => ({ cells, minRow: 0, maxRow: 1, total: 0, maxCount: 0, quantilesUs: [], quantileRows: [] });
+    // fromRow 5: rows 5 and 6 drawn; counts 1 (log 0), 100 (log 2 = max), 10 (log 1)
+    const px = rasterizeHeatmap({ frames: 3, rows: 2, maxLog: 2, fromRow: 5, columns: [col([[5, 1]]), col([[6, 100], [9, 4]]), col([[5, 10]])] }, rgba);
     expect(px).toHaveLength(3 * 2 * 4);
     const pixel = (x: number, top: number) => [...px.slice((top * 3 + x) * 4, (top * 3 + x) * 4 + 4)];
-    expect(pixel(0, 1)).toEqual([0, 0, 0, 255]); // cell (0, row 0) → bottom line
-    expect(pixel(1, 0)).toEqual([255, 255, 255, 255]); // cell (1, row 1) → top line, max colour
+    expect(pixel(0, 1)).toEqual([0, 0, 0, 255]); // cell (0, row 5) → bottom line
+    expect(pixel(1, 0)).toEqual([255, 255, 255, 255]); // cell (1, row 6) → top line, max colour
     expect(pixel(2, 1)).toEqual([128, 128, 128, 255]);
     expect(pixel(0, 0)).toEqual([0, 0, 0, 0]); // empty
     expect(pixel(2, 0)).toEqual([0, 0, 0, 0]);
+    // a reused buffer is cleared first; rows outside the range (row 9) are not drawn
+    const again = rasterizeHeatmap({ frames: 3, rows: 2, maxLog: 2, fromRow: 5, columns: [null, null, null] }, rgba, px);
+    expect(again).toBe(px);
+    expect([...again].every((b) => b === 0)).toBe(true);
+  });
+
+  it('slides a full window by shifting the bitmap and painting only the new column: the same pixels as a full repaint', () => {
+    const all = Array.from({ length: 12 }, (_, i) =>
+      frame(i, { histogram: [[bucketOf(100 + i * 7), 20 - (i % 5)], [bucketOf(250), 1 + (i % 3)]] }),
+    );
+    const before = buildHeatmapModel(columns(all.slice(0, 10)));
+    const after = buildHeatmapModel(columns(all.slice(2, 12)));
+    expect([after.fromRow, after.rows, after.maxLog]).toEqual([before.fromRow, before.rows, before.maxLog]);
+    const px = rasterizeHeatmap(before);
+    shiftColumnsLeft(px, before.frames, before.rows, 2);
+    rasterizeColumns(after, px, after.frames - 2, after.frames);
+    expect([...px]).toEqual([...rasterizeHeatmap(after)]);
+  });
+
+  it('moves the colour scale in twentieths of a decade', () => {
+    expect(colourScaleTop(900)).toBe(3);
+    expect(colourScaleTop(1000)).toBe(3);
+    expect(colourScaleTop(1001)).toBe(3.05);
+    expect(colourScaleTop(0)).toBe(1);
   });
 
   it('finds the cell under the pointer for the tooltip', () => {
     const frames = Array.from({ length: 4 }, (_, i) => frame(i));
-    const u = buildHeatmapUpdate(columns(frames));
-    const y = u.cells[0]![1];
+    const u = buildHeatmapModel(columns(frames));
+    const y = u.columns[0]!.cells[0]![0] - u.fromRow;
     const hit = cellAt(u, 130, ((u.rows - 1 - y) + 0.5) * (200 / u.rows), 400, 200);
-    expect(hit).toMatchObject({ t: '0.2', count: 900 });
+    expect(hit).toMatchObject({ count: 900 });
+    expect(hit!.t).toBeCloseTo(0.2);
     expect(hit!.lowerUs).toBeLessThanOrEqual(100);
     expect(hit!.upperUs).toBeGreaterThan(100);
     expect(cellAt(u, -1, 10, 400, 200)).toBeNull();
@@ -197,48 +215,43 @@ describe('heatmap painter', () => {
   });
 });
 
-describe('throughput chart option', () => {
-  it('plots req/s and p99 against seconds, padded by half an interval', () => {
+describe('throughput chart model', () => {
+  it('plots req/s and p99 against seconds, padded by half an interval, on the shared ticks', () => {
     const frames = Array.from({ length: 30 }, (_, i) => frame(i));
-    const u = buildThroughputUpdate(frames, [phase(0, 0, false)]);
+    const u = buildThroughputModel(frames, [phase(0, 0, false)], 'req/s', 600);
     expect(u.frames).toBe(30);
-    const [rps, , p99] = u.option.series as Array<{ id: string; data: Array<[number, number]> }>;
-    expect(rps!.id).toBe('rps');
-    expect(rps!.data[0]).toEqual([0.1, 10_000]);
-    expect(p99!.id).toBe('p99');
-    expect(p99!.data[29]).toEqual([3, 250]);
-    const x = u.option.xAxis as { min: number; max: number };
-    expect(x.min).toBeCloseTo(0.05);
-    expect(x.max).toBeCloseTo(3.05);
+    expect(u.rps[0]).toEqual([0.1, 10_000]);
+    expect(u.p99[29]).toEqual([3, 250]);
+    expect(u.window.min).toBeCloseTo(0.05);
+    expect(u.window.max).toBeCloseTo(3.05);
+    expect(u.ticks).toEqual([0.5, 1, 1.5, 2, 2.5, 3]);
+    expect(u.rpsTicks[0]).toBe(0);
+    expect(u.rpsTicks[u.rpsTicks.length - 1]).toBeLessThanOrEqual(u.rpsAxisMax);
+    expect(rpsTicks(120_000)).toEqual([0, 30_000, 60_000, 90_000, 120_000]);
+    expect(nearestPoint(u, 0.74)).toBe(6);
+    expect(nearestPoint(u, 99)).toBe(29);
   });
 
   it('labels phase changes with the knob that changed', () => {
     const frames = Array.from({ length: 30 }, (_, i) => frame(i));
     const phases = [phase(0, 0, false), phase(1, 1500, true), phase(2, 2500, false)];
-    const u = buildThroughputUpdate(frames, phases);
-    const rps = (u.option.series as Array<{ markLine: { data: Array<{ xAxis: number; label: { formatter: string } }> } }>)[0]!;
-    expect(rps.markLine.data.map((d) => [d.xAxis, d.label.formatter])).toEqual([
-      [1.5, 'SQPOLL on'],
-      [2.5, 'SQPOLL off'],
+    const u = buildThroughputModel(frames, phases);
+    expect(u.phaseLines).toEqual([
+      { t: 1.5, text: 'SQPOLL on' },
+      { t: 2.5, text: 'SQPOLL off' },
     ]);
   });
 
   it('shades warm-up frames', () => {
     const frames = Array.from({ length: 30 }, (_, i) => frame(i));
-    const u = buildThroughputUpdate(frames, []);
-    const rps = (u.option.series as Array<{ markArea: { data: Array<[{ xAxis: number }, { xAxis: number }]> } }>)[0]!;
-    expect(rps.markArea.data).toHaveLength(1);
-    expect(rps.markArea.data[0]![1].xAxis).toBeCloseTo(1.05);
-    const measured = buildThroughputUpdate(frames.slice(10), []);
-    expect((measured.option.series as Array<{ markArea: { data: unknown[] } }>)[0]!.markArea.data).toHaveLength(0);
+    expect(buildThroughputModel(frames, []).warmupTo).toBeCloseTo(1.05);
+    expect(buildThroughputModel(frames.slice(10), []).warmupTo).toBeNull();
   });
 
   it('keeps p99 positive for the log axis and has an empty default', () => {
-    const u = buildThroughputUpdate([frame(0, { latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } })], []);
-    expect((u.option.series as Array<{ id: string; data: Array<[number, number]> }>).find((x) => x.id === 'p99')!.data[0]![1]).toBe(1);
-    expect(buildThroughputUpdate([], []).frames).toBe(0);
-    const base = throughputBaseOption();
-    expect((base.series as Array<{ id: string }>).map((s) => s.id)).toEqual(['rps', 'rps-short', 'p99']);
+    const u = buildThroughputModel([frame(0, { latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } })], []);
+    expect(u.p99[0]![1]).toBe(1);
+    expect(buildThroughputModel([], []).frames).toBe(0);
   });
 
   it('names changed and refused knobs in phase labels', () => {
@@ -256,30 +269,26 @@ describe('throughput chart option', () => {
     // A steady ~100k req/s, then the final frame of the engine: 7 ms whose rate reads 467k req/s.
     const frames = Array.from({ length: 30 }, (_, i) => frame(i, { throughputRps: 100_000 + (i % 3) * 1000, measuring: true }));
     frames.push(frame(30, { tMs: 3007, intervalMs: 7, final: true, requests: 3269, throughputRps: 467_000 }));
-    const u = buildThroughputUpdate(frames, []);
+    const u = buildThroughputModel(frames, []);
     expect(u.rpsAxisMax).toBeGreaterThanOrEqual(102_000);
     expect(u.rpsAxisMax).toBeLessThan(150_000);
     expect(u.shortFinalFrames).toBe(1);
-    const series = u.option.series as Array<{ id: string; data: unknown[] }>;
-    const line = series.find((x) => x.id === 'rps')!.data as Array<[number, number]>;
-    expect(line).toHaveLength(30);
-    expect(Math.max(...line.map((p) => p[1]))).toBeLessThanOrEqual(u.rpsAxisMax);
-    const markers = series.find((x) => x.id === 'rps-short')!.data as ShortFinalPoint[];
-    expect(markers).toHaveLength(1);
-    // drawn at the top edge as "off scale", its true rate kept for the tooltip
-    expect(markers[0]).toMatchObject({ value: [3.007, u.rpsAxisMax], symbol: 'triangle', rps: 467_000, intervalMs: 7 });
-    expect((u.option.yAxis as Array<{ max?: number }>)[0]!.max).toBe(u.rpsAxisMax);
+    expect(u.rps).toHaveLength(30);
+    expect(Math.max(...u.rps.map((p) => p[1]))).toBeLessThanOrEqual(u.rpsAxisMax);
+    expect(u.short).toHaveLength(1);
+    // drawn at the top edge as "off scale", its true rate kept for the readout
+    expect(u.short[0]).toEqual({ t: 3.007, y: u.rpsAxisMax, offScale: true, rps: 467_000, intervalMs: 7 });
   });
 
   it('keeps a final frame of full length on the line, and scales by short frames only when they are all there is', () => {
     const full = [...Array.from({ length: 10 }, (_, i) => frame(i)), frame(10, { final: true, intervalMs: 80, throughputRps: 12_000 })];
-    const u = buildThroughputUpdate(full, []);
+    const u = buildThroughputModel(full, []);
     expect(u.shortFinalFrames).toBe(0);
     expect(u.rpsAxisMax).toBeGreaterThanOrEqual(12_000);
     expect(isShortFinalFrame({ final: true, intervalMs: 49 }, 100)).toBe(true);
     expect(isShortFinalFrame({ final: false, intervalMs: 5 }, 100)).toBe(false);
     expect(typicalIntervalMs([{ final: false, intervalMs: 100 }, { final: false, intervalMs: 101 }, { final: true, intervalMs: 3 }])).toBe(101);
-    const alone = buildThroughputUpdate([frame(0, { final: true, intervalMs: 5, throughputRps: 50_000 })], []);
+    const alone = buildThroughputModel([frame(0, { final: true, intervalMs: 5, throughputRps: 50_000 })], []);
     expect(alone.rpsAxisMax).toBeGreaterThanOrEqual(50_000);
     expect(niceCeil(102_000 * 1.05)).toBe(120_000);
     expect(niceCeil(1)).toBe(1);

@@ -1,6 +1,6 @@
 /** Colours and text styles shared by the charts (match styles.css). */
 export const CHART = {
-  text: '#8b95a3',
+  text: '#9aa4b2',
   textStrong: '#c9d1db',
   axisLine: '#2a313b',
   splitLine: '#1d232b',
@@ -12,8 +12,13 @@ export const CHART = {
   tooltipBorder: '#2f3742',
   mono: 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", "Liberation Mono", monospace',
   sans: 'system-ui, -apple-system, "Segoe UI", Cantarell, "Noto Sans", "DejaVu Sans", sans-serif',
-  /** Heatmap: dark violet → teal → yellow (viridis-like), the lowest count still visible on the background. */
-  heat: ['#2b2462', '#2f4f8f', '#26808e', '#2fb07f', '#8fd14f', '#f4e35a'],
+  /** Heatmap: violet → blue → teal → yellow (viridis-like, brightening). Even the lowest count
+   *  (one request) stands ≥ 3:1 against the panel (WCAG non-text contrast; unit tested). */
+  heat: ['#6a5acd', '#4f86d6', '#2fa8a8', '#3fc482', '#9bd84f', '#f4e35a'],
+  /** The panel behind the charts (styles.css --panel), for contrast checks. */
+  panel: '#141920',
+  /** Percentile lines over the heatmaps: p50, p99, p99.9. */
+  quantiles: ['#eef2f6', '#f2a85b', '#ff6b8b'],
   /** One colour per phase (percentile curves, phase table swatches); repeats after eight phases. */
   phases: ['#5cb8ff', '#f2a85b', '#3ecf8e', '#b58cff', '#ef6461', '#f4e35a', '#4dd0e1', '#c3cad3'],
   /** Both charts use the same horizontal margins so their time axes line up. */

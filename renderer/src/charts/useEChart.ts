@@ -36,6 +36,9 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
   onMounted(() => {
     if (!el.value) return;
     chart = echarts.init(el.value, null, { renderer: 'canvas' });
+    // zrender keeps requesting animation frames for 10 still frames after every update; with
+    // no animations here one is enough (each extra frame is a full main-frame commit of the page).
+    chart.getZr().setSleepAfterStill(1);
     chart.setOption(baseOption());
     observer = new ResizeObserver(() => {
       chart?.resize();

@@ -1,7 +1,10 @@
 /**
  * Binds the percentile plot (percentileOption.ts) to an ECharts instance and the per-phase rows.
  */
-import { watch, type Ref } from 'vue';
+import { onBeforeUnmount, watch, type Ref } from 'vue';
+
+/** Least time between two redraws of the percentile plot while frames stream in. */
+export const PERCENTILE_REDRAW_MS = 500;
 import { buildPercentileUpdate, percentileBaseOption, type PercentileCurveInput } from './percentileOption';
 import { useEChart } from './useEChart';
 
@@ -13,5 +16,20 @@ export function usePercentileChart(el: Ref<HTMLElement | null>, phases: Ref<read
     chart.setOption(update.option, ['series']);
     drawn.value = update.curves;
   });
-  watch(phases, () => chart.scheduleDraw());
+  // A per-phase cumulative curve moves slowly: redrawn at most every PERCENTILE_REDRAW_MS
+  // (the last change always drawn), which keeps its chart's full re-layout off most frames.
+  let last = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  watch(phases, () => {
+    if (timer) return;
+    const wait = Math.max(0, last + PERCENTILE_REDRAW_MS - performance.now());
+    timer = setTimeout(() => {
+      timer = null;
+      last = performance.now();
+      chart.scheduleDraw();
+    }, wait);
+  });
+  onBeforeUnmount(() => {
+    if (timer) clearTimeout(timer);
+  });
 }

@@ -23,6 +23,8 @@ function sig(value: number, digits: number): string {
 export function formatUs(us: number | null | undefined): string {
   if (us == null || !Number.isFinite(us)) return '—';
   const a = Math.abs(us);
+  // Kernel times (the probes' ns histograms) reach below a microsecond.
+  if (a > 0 && a < 1) return `${Math.round(us * 1000)} ns`;
   if (a < 10) return `${trimZeros(us.toFixed(1))} µs`;
   if (a < 1000) return `${Math.round(us)} µs`;
   if (a < 1_000_000) return `${sig(us / 1000, 3)} ms`;

@@ -1,12 +1,13 @@
 /**
  * The live frame buffer, kept OUTSIDE Pinia's deep reactivity (the frames store holds it
- * raw): a fixed-capacity ring of the last FRAME_CAPACITY frames (60 s at 10 Hz), each with
- * its histogram pre-folded into heatmap rows, plus per-phase tallies over every measured frame of the run (for the live per-phase
+ * raw): a fixed-capacity ring of the last FRAME_CAPACITY frames (60 s at 10 Hz: memory stays
+ * bounded however long the run), each with its client and kernel histograms pre-folded into heatmap rows, plus per-phase tallies over every measured frame of the run (for the live per-phase
  * table and percentile plot, which must not forget what scrolled out of the ring).
  * Charts watch `version` (bumped per push) and redraw at most once per animation frame.
  */
 import { shallowRef, type ShallowRef } from 'vue';
 import type { RunFrame } from '../../../electron/contract';
+import { KERNEL_LATENCY_ROWS } from '../charts/kernelRows';
 import { toCoarseColumn, type CoarseColumn } from '../charts/latencyRows';
 import { PhaseTally } from './phaseRows';
 
@@ -66,7 +67,23 @@ export class RingBuffer<T> {
 
 export interface BufferedFrame {
   frame: RunFrame;
+  /** The client histogram folded into heatmap rows (once, on arrival: each redraw reuses it). */
   column: CoarseColumn;
+  /** The probes' io_uring in-kernel latency and run-queue latency, folded likewise; null when
+   *  the frame carries no kernel data (no probe attached, or a host without probes). */
+  uring: CoarseColumn | null;
+  runqueue: CoarseColumn | null;
+}
+
+/** A frame with its histograms folded into heatmap rows. */
+export function bufferedFrame(frame: RunFrame): BufferedFrame {
+  const kernel = frame.kernel;
+  return {
+    frame,
+    column: toCoarseColumn(frame.histogram),
+    uring: kernel ? toCoarseColumn(kernel.uring.latencyNs, KERNEL_LATENCY_ROWS) : null,
+    runqueue: kernel ? toCoarseColumn(kernel.runqueue.latencyNs, KERNEL_LATENCY_ROWS) : null,
+  };
 }
 
 export class FrameBuffer {
@@ -77,6 +94,8 @@ export class FrameBuffer {
   received = 0;
   /** Sums over every frame received for this run (warm-up included); timeouts: load.timeoutMs expiries, apart from errors. */
   totals = { requests: 0, errors: 0, bytes: 0, timeouts: 0 };
+  /** The probes' TCP counts over every frame received for this run (frames with kernel data). */
+  kernelTotals = { retransmits: 0, drops: 0, lostEvents: 0 };
   /** Per-phase sums over the measured frames received for this run. */
   readonly tallies = new Map<number, PhaseTally>();
   /** Seq of the newest frame received, -1 before the first. */
@@ -98,7 +117,7 @@ export class FrameBuffer {
     if (frame.seq <= this.lastSeq) return false;
     if (frame.seq > this.lastSeq + 1) this.missed.value += frame.seq - this.lastSeq - 1;
     this.lastSeq = frame.seq;
-    this.ring.push({ frame, column: toCoarseColumn(frame.histogram) });
+    this.ring.push(bufferedFrame(frame));
     let tally = this.tallies.get(frame.phase);
     if (!tally) this.tallies.set(frame.phase, (tally = new PhaseTally(frame.phase)));
     tally.add(frame);
@@ -109,6 +128,14 @@ export class FrameBuffer {
       bytes: this.totals.bytes + frame.bytes,
       timeouts: this.totals.timeouts + (frame.timeouts ?? 0),
     };
+    if (frame.kernel) {
+      const tcp = frame.kernel.tcp;
+      this.kernelTotals = {
+        retransmits: this.kernelTotals.retransmits + tcp.retransmits,
+        drops: this.kernelTotals.drops + tcp.drops,
+        lostEvents: this.kernelTotals.lostEvents + tcp.lostEvents,
+      };
+    }
     this.latest.value = frame;
     this.version.value++;
     return true;
@@ -119,6 +146,7 @@ export class FrameBuffer {
     this.runId = runId;
     this.received = 0;
     this.totals = { requests: 0, errors: 0, bytes: 0, timeouts: 0 };
+    this.kernelTotals = { retransmits: 0, drops: 0, lostEvents: 0 };
     this.tallies.clear();
     this.lastSeq = -1;
     this.missed.value = 0;
@@ -126,7 +154,19 @@ export class FrameBuffer {
     this.version.value++;
   }
 
-  snapshot(): BufferedFrame[] {
-    return this.ring.toArray();
+  private snap: { version: number; items: readonly BufferedFrame[] } | null = null;
+
+  /** The buffered frames, oldest first; one shared array per version (every chart of a redraw reads the same one: do not mutate). */
+  snapshot(): readonly BufferedFrame[] {
+    const version = this.version.value;
+    if (this.snap?.version !== version) this.snap = { version, items: this.ring.toArray() };
+    return this.snap.items;
+  }
+
+  /** The newest `n` frames, newest first. */
+  recent(n: number): RunFrame[] {
+    const out: RunFrame[] = [];
+    for (let k = 1; k <= Math.min(n, this.ring.length); k++) out.push(this.ring.at(-k)!.frame);
+    return out;
   }
 }

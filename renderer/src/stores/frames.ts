@@ -4,13 +4,35 @@
  * `missed`) are what components and charts react to.
  */
 import { defineStore } from 'pinia';
-import { computed, markRaw, shallowRef } from 'vue';
+import { computed, markRaw, shallowRef, watch } from 'vue';
+import type { RunFrame } from '../../../electron/contract';
 import { FrameBuffer } from './frameBuffer';
+
+/**
+ * The numeric readouts (stats, counters, probe costs) follow the frames at most this often:
+ * numbers changing ten times a second cannot be read, and each text update re-lays out and
+ * repaints the page while the charts draw every frame.
+ */
+export const READOUT_REFRESH_MS = 250;
 
 export const useFramesStore = defineStore('frames', () => {
   const buffer = shallowRef<FrameBuffer>(markRaw(new FrameBuffer()));
   /** The newest frame of the buffered run, for the numeric readouts. */
   const latest = computed(() => buffer.value.latest.value);
+  /** `latest`, refreshed at most every READOUT_REFRESH_MS (a new run's first frame at once): what text readouts show. */
+  const readout = shallowRef<RunFrame | null>(null);
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let lastAt = -Infinity;
+  function refreshReadout(): void {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    lastAt = Date.now();
+    readout.value = buffer.value.latest.value;
+  }
+  watch(latest, (now, before) => {
+    if (!now || !before || now.runId !== before.runId) return refreshReadout();
+    if (!timer) timer = setTimeout(refreshReadout, Math.max(0, lastAt + READOUT_REFRESH_MS - Date.now()));
+  });
   /** Frames of the shown run this page never got (the host no longer kept them, or gaps). */
   const lost = computed(() => buffer.value.missed.value);
 
@@ -19,5 +41,5 @@ export const useFramesStore = defineStore('frames', () => {
     buffer.value = markRaw(next);
   }
 
-  return { buffer, latest, lost, use };
+  return { buffer, latest, readout, lost, use };
 });

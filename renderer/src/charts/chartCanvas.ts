@@ -1,0 +1,80 @@
+/**
+ * What the canvas charts (heatmaps, throughput) draw alike: the canvas sized for the device
+ * pixel ratio, the shared time axis, and phase lines with labels laid out so they never
+ * overprint each other or an axis (timeAxis.ts layoutPhaseLabels).
+ */
+import { CHART } from './theme';
+import { layoutPhaseLabels, timeTickLabel, timeToX, type TimeWindow } from './timeAxis';
+
+export interface PlotRect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+export const CHART_FONT = `11px ${CHART.sans}`;
+const LANE_PX = 14;
+
+/** Sizes `canvas` to `width` × `height` CSS px at the device pixel ratio and clears it; null without a 2D context. */
+export function prepareCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
+  const dpr = window.devicePixelRatio || 1;
+  const W = Math.max(1, Math.round(width * dpr));
+  const H = Math.max(1, Math.round(height * dpr));
+  if (canvas.width !== W || canvas.height !== H) {
+    canvas.width = W;
+    canvas.height = H;
+  }
+  // Opaque (on the panel's colour): the compositor copies it without blending it over the page.
+  const ctx = canvas.getContext('2d', { alpha: false });
+  if (!ctx) return null;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.fillStyle = CHART.panel;
+  ctx.fillRect(0, 0, width, height);
+  ctx.font = CHART_FONT;
+  ctx.textBaseline = 'middle';
+  return ctx;
+}
+
+/** The time axis under the plot: base line, ticks and labels at `ticks` (s). */
+export function drawTimeAxis(ctx: CanvasRenderingContext2D, plot: PlotRect, window: TimeWindow, ticks: readonly number[]): void {
+  const bottom = plot.top + plot.height;
+  ctx.fillStyle = CHART.axisLine;
+  ctx.fillRect(plot.left, bottom, plot.width, 1);
+  ctx.fillStyle = CHART.text;
+  ctx.textAlign = 'center';
+  for (const t of ticks) {
+    const x = plot.left + timeToX(t, window, plot.width);
+    ctx.fillRect(Math.round(x), bottom, 1, 4);
+    ctx.fillText(timeTickLabel(t), x, bottom + 12);
+  }
+}
+
+/** Dashed phase lines at `lines` (time s, label), labels in the plot's top lanes on a backdrop. */
+export function drawPhaseLines(ctx: CanvasRenderingContext2D, plot: PlotRect, window: TimeWindow, lines: readonly { t: number; text: string }[]): void {
+  const visible = lines.filter((l) => l.t > window.min && l.t < window.max);
+  if (!visible.length) return;
+  const marks = visible.map((l) => ({ x: timeToX(l.t, window, plot.width), text: l.text, width: ctx.measureText(l.text).width }));
+  const placed = layoutPhaseLabels(marks, plot.width, { shortWidth: (s) => ctx.measureText(s).width });
+  ctx.strokeStyle = CHART.phase;
+  ctx.lineWidth = 1;
+  ctx.setLineDash([4, 3]);
+  for (const m of marks) {
+    const x = Math.round(plot.left + m.x) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(x, plot.top);
+    ctx.lineTo(x, plot.top + plot.height);
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  ctx.textAlign = 'left';
+  placed.forEach((p) => {
+    if (p.left == null || plot.height < LANE_PX * (p.lane + 1)) return;
+    const w = ctx.measureText(p.text).width;
+    const y = plot.top + 2 + p.lane * LANE_PX;
+    ctx.fillStyle = 'rgba(20, 25, 32, 0.82)';
+    ctx.fillRect(plot.left + p.left - 2, y, w + 4, LANE_PX - 1);
+    ctx.fillStyle = CHART.phase;
+    ctx.fillText(p.text, plot.left + p.left, y + LANE_PX / 2);
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * Paints a HeatmapModel (heatmapModel.ts) on a 2D canvas: the cells as one bitmap scaled
+ * without smoothing, the latency axis (octave labels, thinned to fit), the shared time axis
+ * (timeAxis.ts: same window and step as the throughput chart above), phase lines with labels
+ * laid out so they never overprint each other or an axis, and the p50 / p99 / p99.9 lines.
+ * One full repaint costs well under a millisecond at 60 s × 10 frames/s.
+ */
+import { phaseLabel } from '../format/knobText';
+import type { Phase } from '../../../electron/contract';
+import { drawPhaseLines, drawTimeAxis, prepareCanvas, type PlotRect } from './chartCanvas';
+import { rasterizeColumns, rasterizeHeatmap, shiftColumnsLeft, type HeatmapModel } from './heatmapModel';
+import { CHART } from './theme';
+import { timeTicks, type TimeWindow } from './timeAxis';
+
+/** Plot margins (CSS px) inside the canvas: left/right as the throughput chart's grid, so time ticks line up. */
+export const HEATMAP_PLOT = { left: CHART.gridLeft, right: CHART.gridRight, top: 6, bottom: 20 } as const;
+
+/** Least vertical room between two latency labels. */
+const Y_LABEL_PX = 13;
+
+export interface HeatmapPaintInput {
+  model: HeatmapModel;
+  window: TimeWindow;
+  tickStep: number;
+  phases: readonly Phase[];
+  /** Which percentile lines to draw (index into model.quantileRows). */
+  quantiles: readonly number[];
+}
+
+/**
+ * A canvas painter with its cell bitmap. Once the 60 s window is full, each new frame slides
+ * it by one column: the bitmap is shifted and only the new column rasterized, unless the row
+ * range or the colour scale changed (then all of it is).
+ */
+export class HeatmapPainter {
+  private readonly cellCanvas = document.createElement('canvas');
+  private pixels: Uint8ClampedArray<ArrayBuffer> | undefined;
+  /** What `pixels` holds: its geometry, scale and the time of its last column. */
+  private held: { frames: number; rows: number; fromRow: number; maxLog: number; lastT: number; lastColumn: object | null } | null = null;
+
+  /** The cell bitmap of `model`, from the one held when only new columns arrived. */
+  private bitmap(model: HeatmapModel): Uint8ClampedArray<ArrayBuffer> {
+    const h = this.held;
+    const lastT = model.times[model.frames - 1] ?? NaN;
+    const lastColumn = model.columns[model.frames - 1] ?? null;
+    let shift = -1;
+    // Columns are folded once per frame and never change: the same column object at the same
+    // time is the same frame (a time alone could repeat in another run).
+    if (h && h.lastColumn && this.pixels && h.frames === model.frames && h.rows === model.rows && h.fromRow === model.fromRow && h.maxLog === model.maxLog) {
+      // How far the window slid: where the column drawn last sits now.
+      for (let k = 0; k <= Math.min(8, model.frames - 1); k++) {
+        if (model.times[model.frames - 1 - k] === h.lastT && model.columns[model.frames - 1 - k] === h.lastColumn) {
+          shift = k;
+          break;
+        }
+      }
+    }
+    if (shift >= 0 && this.pixels) {
+      if (shift > 0) {
+        shiftColumnsLeft(this.pixels, model.frames, model.rows, shift);
+        rasterizeColumns(model, this.pixels, model.frames - shift, model.frames);
+      }
+    } else {
+      this.pixels = rasterizeHeatmap(model, undefined, this.pixels);
+    }
+    this.held = { frames: model.frames, rows: model.rows, fromRow: model.fromRow, maxLog: model.maxLog, lastT, lastColumn };
+    return this.pixels!;
+  }
+
+  /** Paints `input` into `canvas` sized `width` × `height` CSS px; returns the plot rectangle. */
+  paint(canvas: HTMLCanvasElement, width: number, height: number, input: HeatmapPaintInput): PlotRect {
+    const plot = {
+      left: HEATMAP_PLOT.left,
+      top: HEATMAP_PLOT.top,
+      width: Math.max(0, width - HEATMAP_PLOT.left - HEATMAP_PLOT.right),
+      height: Math.max(0, height - HEATMAP_PLOT.top - HEATMAP_PLOT.bottom),
+    };
+    const ctx = prepareCanvas(canvas, width, height);
+    if (!ctx || plot.width < 4 || plot.height < 4) return plot;
+    const { model } = input;
+    const rowH = model.rows > 0 ? plot.height / model.rows : 0;
+
+    // Latency axis: a label and grid line at each octave's lower edge, thinned to fit.
+    ctx.textAlign = 'right';
+    let lastLabelY = Infinity;
+    for (let y = 0; y < model.rows; y++) {
+      const row = model.layout.rows[model.fromRow + y]!;
+      if (!row.octaveStart && !(y === 0 && row.lowerUs < model.layout.resolutionUs)) continue;
+      const py = plot.top + plot.height - y * rowH;
+      if (lastLabelY - py < Y_LABEL_PX && lastLabelY !== Infinity) continue;
+      if (py - plot.top < Y_LABEL_PX / 2 - 1) continue; // would overprint the top edge
+      lastLabelY = py;
+      ctx.fillStyle = CHART.splitLine;
+      ctx.fillRect(plot.left, Math.round(py), plot.width, 1);
+      ctx.fillStyle = CHART.text;
+      ctx.fillText(row.label, plot.left - 6, Math.min(py, plot.top + plot.height - 5));
+    }
+
+    // Cells: one pixel per cell, scaled without smoothing.
+    if (model.frames && model.rows) {
+      const pixels = this.bitmap(model);
+      if (this.cellCanvas.width !== model.frames || this.cellCanvas.height !== model.rows) {
+        this.cellCanvas.width = model.frames;
+        this.cellCanvas.height = model.rows;
+      }
+      const cctx = this.cellCanvas.getContext('2d');
+      if (cctx) {
+        cctx.putImageData(new ImageData(pixels, model.frames, model.rows), 0, 0);
+        ctx.imageSmoothingEnabled = false;
+        ctx.drawImage(this.cellCanvas, plot.left, plot.top, plot.width, plot.height);
+      }
+    }
+
+    drawTimeAxis(ctx, plot, input.window, timeTicks(input.window, input.tickStep));
+
+    // Percentile lines (p50 solid, p99 solid, p99.9 dashed), through each column's centre.
+    if (model.frames) {
+      const colW = plot.width / model.frames;
+      ctx.lineWidth = 1.25;
+      ctx.lineJoin = 'round';
+      for (const q of input.quantiles) {
+        const ys = model.quantileRows[q];
+        if (!ys) continue;
+        ctx.strokeStyle = CHART.quantiles[q] ?? CHART.textStrong;
+        ctx.setLineDash(q === 2 ? [4, 3] : []);
+        ctx.beginPath();
+        let pen = false;
+        for (let x = 0; x < model.frames; x++) {
+          const r = ys[x]!;
+          if (!Number.isFinite(r)) {
+            pen = false;
+            continue;
+          }
+          const px = plot.left + (x + 0.5) * colW;
+          const py = plot.top + plot.height - Math.min(model.rows, Math.max(0, r)) * rowH;
+          if (pen) ctx.lineTo(px, py);
+          else ctx.moveTo(px, py);
+          pen = true;
+        }
+        ctx.stroke();
+      }
+      ctx.setLineDash([]);
+    }
+
+    drawPhaseLines(ctx, plot, input.window, input.phases.filter((p) => p.index > 0).map((p) => ({ t: p.atMs / 1000, text: phaseLabel(p) })));
+    return plot;
+  }
+}

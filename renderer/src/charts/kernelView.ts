@@ -1,0 +1,183 @@
+/**
+ * What the live view says about the eBPF probes: each probe's state (attached with its
+ * variant, or why not and the fix) and its measured cost, the counters of the recent kernel
+ * frames (enters per second and per request, io-wq punts, softirq time, TCP retransmits,
+ * drops, lost events), and the empty-state line of a kernel heatmap whose probe is missing.
+ * Pure, no DOM.
+ */
+import type { KernelFrame, Phase, ProbeStatus, RunFrame, RunSummary } from '../../../electron/contract';
+import { formatRatio } from '../format/engineCounters';
+import { formatInt, formatNs, formatPercent } from '../format/numbers';
+
+/** Frames the counters and live costs average over (1 s at 10 frames/s): one frame is noisy. */
+export const KERNEL_WINDOW_FRAMES = 10;
+
+/** The probe each kernel heatmap depends on. */
+export const HEATMAP_PROBE = { uring: 'uring_latency', runqueue: 'runqueue' } as const;
+
+/** Probe statuses of the shown run: its summary's once it ended, else its latest phase's; null when unknown. */
+export function shownProbeStatuses(
+  runId: string | null,
+  phase: Pick<Phase, 'probes'> | null,
+  summary: Pick<RunSummary, 'runId' | 'probes'> | null,
+): ProbeStatus[] | null {
+  if (summary && (runId === null || summary.runId === runId) && summary.probes.length) return summary.probes;
+  return phase?.probes ?? null;
+}
+
+/**
+ * Why a kernel heatmap has nothing to draw, for its empty state; null when it should draw.
+ * `framesWithData`: frames in the window that carried kernel data.
+ */
+export function kernelEmptyText(opts: {
+  probe: string;
+  statuses: readonly ProbeStatus[] | null;
+  framesWithData: number;
+  frames: number;
+  runLive: boolean;
+}): string | null {
+  const status = opts.statuses?.find((s) => s.name === opts.probe);
+  if (status && !status.attached) return `probes not attached: ${status.reason}${status.fix ? ` — fix: ${status.fix}` : ''}`;
+  if (opts.framesWithData > 0) return null;
+  if (opts.frames === 0) return opts.runLive ? 'waiting for the first frame…' : 'kernel latency appears here during a run (probes attach at start)';
+  if (!opts.statuses) return 'probes not attached: this run\'s frames carry no kernel data (a host without probes, or probes.enabled off)';
+  return status ? 'probe attached: no samples in these frames yet' : `probes not attached: ${opts.probe} is not in this run's probe list`;
+}
+
+// ---- counters ------------------------------------------------------------------------------
+
+export interface KernelCounterCell {
+  key: string;
+  label: string;
+  text: string;
+  value: number | null;
+  title: string;
+  warn?: boolean;
+}
+
+export interface KernelCountersView {
+  cells: KernelCounterCell[];
+  /** Frames averaged over (with kernel data). */
+  frames: number;
+}
+
+type KernelTotals = { retransmits: number; drops: number; lostEvents: number };
+
+/**
+ * The counters of the recent frames (`recent`: newest first; frames without kernel data are
+ * skipped), rates per second of their summed intervals, plus the run's TCP totals. Null when
+ * none of them carried kernel data.
+ */
+export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTotals): KernelCountersView | null {
+  let seconds = 0;
+  let requests = 0;
+  let frames = 0;
+  const sum = { enters: 0, completions: 0, ioWqPunts: 0, cqWaits: 0, softirqNs: 0, sqpollNs: 0, preemptions: 0, retransmits: 0, drops: 0, lost: 0 };
+  for (const f of recent) {
+    const k: KernelFrame | null | undefined = f.kernel;
+    if (!k || !(f.intervalMs > 0)) continue;
+    frames++;
+    seconds += f.intervalMs / 1000;
+    requests += f.requests;
+    sum.enters += k.uring.enters;
+    sum.completions += k.uring.completions;
+    sum.ioWqPunts += k.uring.ioWqPunts;
+    sum.cqWaits += k.uring.cqWaits;
+    sum.softirqNs += k.softirq.netRxNs + k.softirq.netTxNs;
+    sum.sqpollNs += k.sqpoll.onCpuNs;
+    sum.preemptions += k.runqueue.preemptions;
+    sum.retransmits += k.tcp.retransmits;
+    sum.drops += k.tcp.drops;
+    sum.lost += k.tcp.lostEvents;
+  }
+  if (frames === 0) return null;
+  const perS = (n: number) => n / seconds;
+  const perReq = (n: number) => (requests > 0 ? n / requests : null);
+  const cells: KernelCounterCell[] = [
+    { key: 'entersPerS', label: 'enters/s', value: perS(sum.enters), text: formatInt(perS(sum.enters)), title: 'io_uring_enter calls of the server threads per second (probe uring_calls)' },
+    {
+      key: 'entersPerReq',
+      label: 'enters/req',
+      value: perReq(sum.enters),
+      text: formatRatio(perReq(sum.enters)),
+      title: 'io_uring_enter calls per client request: SQPOLL brings it towards 0',
+    },
+    { key: 'ioWqPunts', label: 'io-wq punts/s', value: perS(sum.ioWqPunts), text: formatInt(perS(sum.ioWqPunts)), title: 'requests punted to io-wq worker threads (io_uring_queue_async_work): a hidden cost', warn: sum.ioWqPunts > 0 },
+    { key: 'cqWaits', label: 'CQ waits/s', value: perS(sum.cqWaits), text: formatInt(perS(sum.cqWaits)), title: 'waits for completions (io_uring_cqring_wait)' },
+    {
+      key: 'softirqMs',
+      label: 'softirq ms/s',
+      value: perS(sum.softirqNs) / 1e6,
+      text: formatRatio(perS(sum.softirqNs) / 1e6),
+      title: 'NET_RX + NET_TX softirq time on all CPUs, ms per second (machine-wide)',
+    },
+    { key: 'sqpollCpu', label: 'SQPOLL CPU', value: sum.sqpollNs / (seconds * 1e9), text: formatPercent(sum.sqpollNs / (seconds * 1e9)), title: 'on-CPU share of the SQPOLL threads (of one CPU)' },
+    { key: 'preemptions', label: 'preempt/s', value: perS(sum.preemptions), text: formatInt(perS(sum.preemptions)), title: "the engine's threads switched out while still runnable" },
+    { key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), title: 'TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)', warn: totals.retransmits > 0 },
+    { key: 'drops', label: 'drops', value: totals.drops, text: formatInt(totals.drops), title: 'TCP packets dropped with a reason this run (skb:kfree_skb)', warn: totals.drops > 0 },
+    { key: 'lostEvents', label: 'lost events', value: totals.lostEvents, text: formatInt(totals.lostEvents), title: 'TCP events the ring buffer could not take this run: counted, never silent', warn: totals.lostEvents > 0 },
+  ];
+  return { cells, frames };
+}
+
+// ---- probe panel ---------------------------------------------------------------------------
+
+export interface ProbeRow {
+  name: string;
+  attached: boolean;
+  /** "tp_btf · in-process", or "not attached". */
+  state: string;
+  reason: string;
+  fix: string | null;
+  /** Cost: ns per event and CPU share, with what the share is of; null when not measured. */
+  cost: { nsPerEvent: number; cpuShare: number; events: number; text: string; scope: 'live' | 'summary' } | null;
+}
+
+/**
+ * One row per probe: state and cost. The cost is the summary's (measured window, share of all
+ * CPUs) once the run ended, else the recent frames' BPF run-time stats (share of one CPU).
+ */
+export function probeRows(statuses: readonly ProbeStatus[] | null, recent: readonly RunFrame[]): ProbeRow[] {
+  if (!statuses) return [];
+  const live = new Map<string, { ns: number; count: number }>();
+  let ns = 0;
+  for (const f of recent) {
+    const overhead = f.kernel?.overhead;
+    if (!overhead) continue;
+    ns += f.intervalMs * 1e6;
+    for (const p of overhead) {
+      const acc = live.get(p.probe) ?? { ns: 0, count: 0 };
+      acc.ns += p.runTimeNs;
+      acc.count += p.runCount;
+      live.set(p.probe, acc);
+    }
+  }
+  return statuses.map((s) => {
+    let cost: ProbeRow['cost'] = null;
+    if (s.overhead) {
+      cost = {
+        nsPerEvent: s.overhead.nsPerEvent,
+        cpuShare: s.overhead.cpuShare,
+        events: s.overhead.events,
+        scope: 'summary',
+        text: `${formatNs(s.overhead.nsPerEvent)}/event · ${formatPercent(s.overhead.cpuShare)} of all CPUs`,
+      };
+    } else {
+      const acc = live.get(s.name);
+      if (acc && ns > 0 && s.attached) {
+        const nsPerEvent = acc.count > 0 ? acc.ns / acc.count : 0;
+        const cpuShare = acc.ns / ns;
+        cost = { nsPerEvent, cpuShare, events: acc.count, scope: 'live', text: `${formatNs(nsPerEvent)}/event · ${formatPercent(cpuShare)} of one CPU` };
+      }
+    }
+    const how = [s.variant, s.loadedBy].filter(Boolean).join(' · ');
+    return {
+      name: s.name,
+      attached: s.attached,
+      state: s.attached ? (how ? `attached · ${how}` : 'attached') : 'not attached',
+      reason: s.reason,
+      fix: s.fix ?? null,
+      cost,
+    };
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Paints a ThroughputModel (throughputModel.ts) on a 2D canvas: req/s as a line over a light
+ * area (left axis), p99 as a dashed line on an octave axis (right, labelled like the heatmaps'
+ * latency rows), the warm-up band, short last frames as markers off the scale, and the shared
+ * time axis and phase lines (chartCanvas.ts). Same margins as the heatmaps: ticks line up.
+ */
+import { formatCompact } from '../format/numbers';
+import { drawPhaseLines, drawTimeAxis, prepareCanvas, type PlotRect } from './chartCanvas';
+import { rowAxisLabel } from './latencyRows';
+import { CHART } from './theme';
+import type { ThroughputModel } from './throughputModel';
+import { timeToX } from './timeAxis';
+
+export const THROUGHPUT_PLOT = { left: CHART.gridLeft, right: CHART.gridRight, top: 18, bottom: 20 } as const;
+
+export function paintThroughput(canvas: HTMLCanvasElement, width: number, height: number, m: ThroughputModel): PlotRect {
+  const plot = {
+    left: THROUGHPUT_PLOT.left,
+    top: THROUGHPUT_PLOT.top,
+    width: Math.max(0, width - THROUGHPUT_PLOT.left - THROUGHPUT_PLOT.right),
+    height: Math.max(0, height - THROUGHPUT_PLOT.top - THROUGHPUT_PLOT.bottom),
+  };
+  const ctx = prepareCanvas(canvas, width, height);
+  if (!ctx || plot.width < 4 || plot.height < 4) return plot;
+  const bottom = plot.top + plot.height;
+  const x = (t: number) => plot.left + timeToX(t, m.window, plot.width);
+  const yRps = (v: number) => bottom - (m.rpsAxisMax > 0 ? Math.min(1, v / m.rpsAxisMax) : 0) * plot.height;
+  const l2min = Math.log2(m.p99Axis.min);
+  const l2span = Math.max(1e-9, Math.log2(m.p99Axis.max) - l2min);
+  const yP99 = (us: number) => bottom - Math.min(1, Math.max(0, (Math.log2(us) - l2min) / l2span)) * plot.height;
+
+  // Axis names, grid and labels: req/s left, p99 octaves right.
+  ctx.fillStyle = CHART.text;
+  ctx.textAlign = 'right';
+  ctx.fillText(m.unit, plot.left - 6, plot.top - 10);
+  let lastY = Infinity;
+  for (const v of m.rpsTicks) {
+    const y = yRps(v);
+    if (lastY - y < 12) continue;
+    lastY = y;
+    ctx.fillStyle = CHART.splitLine;
+    ctx.fillRect(plot.left, Math.round(y), plot.width, 1);
+    ctx.fillStyle = CHART.text;
+    ctx.fillText(formatCompact(v), plot.left - 6, Math.min(y, bottom - 5));
+  }
+  ctx.textAlign = 'left';
+  ctx.fillText('p99', plot.left + plot.width + 6, plot.top - 10);
+  lastY = Infinity;
+  for (const v of m.p99Axis.ticks) {
+    const y = yP99(v);
+    if (lastY - y < 12) continue;
+    lastY = y;
+    ctx.fillText(rowAxisLabel(v), plot.left + plot.width + 6, Math.max(plot.top + 5, Math.min(y, bottom - 5)));
+  }
+
+  // Warm-up band.
+  if (m.warmupTo !== null && m.warmupTo > m.window.min) {
+    const x1 = Math.min(plot.left + plot.width, x(m.warmupTo));
+    ctx.fillStyle = CHART.warmup;
+    ctx.fillRect(plot.left, plot.top, x1 - plot.left, plot.height);
+    if (x1 - plot.left > 50) {
+      ctx.fillStyle = CHART.text;
+      ctx.textAlign = 'left';
+      ctx.fillText('warm-up', plot.left + 4, bottom - 8);
+    }
+  }
+
+  // req/s: area then line.
+  if (m.rps.length) {
+    ctx.beginPath();
+    ctx.moveTo(x(m.rps[0]![0]), bottom);
+    for (const [t, v] of m.rps) ctx.lineTo(x(t), yRps(v));
+    ctx.lineTo(x(m.rps[m.rps.length - 1]![0]), bottom);
+    ctx.closePath();
+    ctx.fillStyle = 'rgba(92, 184, 255, 0.08)';
+    ctx.fill();
+    ctx.beginPath();
+    m.rps.forEach(([t, v], i) => (i ? ctx.lineTo(x(t), yRps(v)) : ctx.moveTo(x(t), yRps(v))));
+    ctx.strokeStyle = CHART.throughput;
+    ctx.lineWidth = 1.5;
+    ctx.lineJoin = 'round';
+    ctx.stroke();
+  }
+
+  // p99: dashed.
+  if (m.p99.length) {
+    ctx.beginPath();
+    m.p99.forEach(([t, us], i) => (i ? ctx.lineTo(x(t), yP99(us)) : ctx.moveTo(x(t), yP99(us))));
+    ctx.strokeStyle = CHART.p99;
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 3]);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  // Short last frames: a ring, or an up-triangle on the top edge when off the scale.
+  ctx.strokeStyle = CHART.throughput;
+  ctx.fillStyle = CHART.throughput;
+  ctx.lineWidth = 1.25;
+  for (const s of m.short) {
+    const px = x(s.t);
+    const py = yRps(s.y);
+    ctx.beginPath();
+    if (s.offScale) {
+      ctx.moveTo(px, py - 1);
+      ctx.lineTo(px - 4, py + 6);
+      ctx.lineTo(px + 4, py + 6);
+      ctx.closePath();
+      ctx.fill();
+    } else {
+      ctx.arc(px, py, 3.5, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+  }
+
+  drawTimeAxis(ctx, plot, m.window, m.ticks);
+  drawPhaseLines(ctx, plot, m.window, m.phaseLines);
+  return plot;
+}
