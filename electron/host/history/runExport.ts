@@ -1,0 +1,88 @@
+/**
+ * A saved run as a file to take elsewhere: `json` (the meta and every frame, to load back or
+ * analyse), `csv` (one row per frame with its main numbers, for a spreadsheet) and `md` (the
+ * summary as Markdown, to paste into a ticket).
+ */
+import { knobLabel, oneLineText, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
+import { defaultProfile } from '../profiles';
+import { knobChanges } from '../run/runRecord';
+
+/** The CSV's columns: what each frame measured, in the frame's units. */
+const CSV_COLUMNS: Array<[string, (f: RunFrame) => number | boolean | string]> = [
+  ['seq', (f) => f.seq], ['phase', (f) => f.phase], ['tMs', (f) => f.tMs], ['intervalMs', (f) => f.intervalMs], ['measuring', (f) => f.measuring],
+  ['requests', (f) => f.requests], ['bytes', (f) => f.bytes], ['errors', (f) => f.errors], ['timeouts', (f) => f.timeouts ?? ''],
+  ['throughputRps', (f) => f.throughputRps], ['p50Us', (f) => f.latencyUs.p50], ['p99Us', (f) => f.latencyUs.p99],
+  ['p99CorrectedUs', (f) => f.latencyUs.p99Corrected], ['maxUs', (f) => f.latencyUs.max], ['inFlight', (f) => f.inFlight],
+  ['oldestInFlightUs', (f) => f.oldestInFlightUs], ['serverCpuNs', (f) => f.serverCpuNs], ['loadCpuNs', (f) => f.loadCpuNs],
+  ['loadBusyShare', (f) => f.loadBusyShare], ['final', (f) => f.final],
+];
+
+export function framesCsv(frames: RunFrame[]): string {
+  const lines = [CSV_COLUMNS.map(([name]) => name).join(',')];
+  for (const frame of frames) lines.push(CSV_COLUMNS.map(([, value]) => String(value(frame))).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+/** Text from a run (a profile name, a warning) inside a Markdown table cell or line. */
+const cell = (text: string) => oneLineText(text, 300).replace(/\|/g, '\\|');
+
+function statsTable(stats: RunStats): string[] {
+  const l = stats.latencyUs;
+  return [
+    '| throughput (req/s) | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | requests | errors | measured s |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${fmt(stats.throughputRps)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${fmt(stats.requests)} | ${fmt(stats.errors)} | ${fmt(stats.measuredS, 2)} |`,
+  ];
+}
+
+export function runMarkdown(run: GetRunResult): string {
+  const { meta } = run;
+  const s = meta.summary;
+  const lines = [`# uring-lab run ${meta.runId} — ${cell(meta.name)}`, ''];
+  lines.push(`- status: **${meta.status}**${s?.failure ? ` (${cell(s.failure.code)}: ${cell(s.failure.message)})` : ''}${meta.recovered ? ` — ${cell(meta.recovered.reason)}` : ''}`);
+  lines.push(`- started ${meta.startedAt}${meta.endedAt ? `, ended ${meta.endedAt}` : ', still going'}; workload ${meta.workload}${s ? `; kernel ${cell(s.kernel.release)}` : ''}`);
+  if (run.pinned) lines.push('- pinned');
+  lines.push('');
+  if (s) {
+    lines.push(...statsTable({ measuredS: s.measuredS, requests: s.requests, errors: s.errors, throughputRps: s.throughputRps, latencyUs: s.latencyUs, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq }));
+    lines.push('', `CPU per request: server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmt(s.serverCpuNsPerReq)} ns`}, load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmt(s.loadCpuNsPerReq)} ns`}; corrected p99 ${s.latencyCorrectedUs.p99} µs; ${s.frames} frames.`);
+  } else if (meta.recovered) {
+    lines.push('No summary: the lab process ended without closing the run. From the frames it saved (measured frames only):', '');
+    lines.push(...statsTable(meta.recovered.stats));
+    lines.push('', `${meta.recovered.frames} frames saved.`);
+  } else {
+    lines.push('The run is still going: no numbers yet.');
+  }
+  const applied = s?.applied ?? meta.phases[meta.phases.length - 1]?.applied ?? meta.profile;
+  const changed = knobChanges(defaultProfile(), applied).filter((c) => c.path !== 'name' && !c.path.startsWith('description'));
+  lines.push('', '## Knobs (as applied, where they differ from the defaults)', '');
+  if (changed.length === 0) lines.push('All defaults.');
+  for (const c of changed) lines.push(`- ${cell(knobLabel(c.path))} (\`${c.path}\`): ${cell(JSON.stringify(c.to))}`);
+  const rejected = s?.rejected ?? meta.phases[meta.phases.length - 1]?.rejected ?? [];
+  if (rejected.length) {
+    lines.push('', '## Refused by the kernel', '');
+    for (const r of rejected) lines.push(`- \`${r.knob}\` = ${cell(JSON.stringify(r.requested))}: ${r.code} — ${cell(r.reason)}`);
+  }
+  if (s && s.phases.length > 1) {
+    lines.push('', '## Phases', '', '| phase | changed | req/s | p99 µs |', '|---:|---|---:|---:|');
+    for (const p of s.phases) lines.push(`| ${p.index} | ${cell(p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start')} | ${fmt(p.stats.throughputRps)} | ${p.stats.latencyUs.p99} |`);
+  }
+  if (s?.warnings.length) {
+    lines.push('', '## Warnings', '');
+    for (const w of s.warnings) lines.push(`- ${cell(w)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function exportRun(run: GetRunResult, format: RunExportFormat): ExportRunResult {
+  const id = run.meta.runId;
+  switch (format) {
+    case 'json':
+      return { filename: `${id}.json`, mediaType: 'application/json', text: `${JSON.stringify({ kind: 'uring-lab/run', meta: run.meta, pinned: run.pinned, frames: run.frames })}\n` };
+    case 'csv':
+      return { filename: `${id}.csv`, mediaType: 'text/csv', text: framesCsv(run.frames) };
+    case 'md':
+      return { filename: `${id}.md`, mediaType: 'text/markdown', text: runMarkdown(run) };
+  }
+}

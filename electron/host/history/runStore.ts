@@ -1,0 +1,568 @@
+/**
+ * The run history on disk: one folder per run under the runs directory
+ * ($XDG_DATA_HOME/uring-lab/runs, or URING_LAB_RUNS_DIR):
+ *
+ *   <runId>/meta.json     StoredRunMeta, rewritten atomically (temp file, fsync, rename) at the
+ *                         start, at each phase change and at the end
+ *   <runId>/frames.jsonl  the frames, appended while the run goes (frameLog.ts)
+ *   <runId>/frames.idx    the byte offset of every 256th frame line, so a page of a long run is
+ *                         read without reading what comes before it
+ *   <runId>/pinned        present when the run is pinned (kept by retention)
+ *   index.json            a cache of the list rows, keyed by each meta.json's inode, size and
+ *                         times: listing 1,000 runs reads one file and stats the folders
+ *                         instead of parsing 1,000 summaries
+ *
+ * Why JSON Lines and not SQLite: appending a line is one write(2) that a kill -9 cannot tear
+ * in the middle of the file, reading back needs no native module (none to rebuild for each
+ * Electron ABI), every file is readable with jq, and several lab processes (a CLI run, the
+ * window, a browser host) share the folder without a database lock: each run has one writer
+ * (its owner), the index is only a cache that every reader checks against the files.
+ * The pin is a file of its own for the same reason: pinning a running run never races its
+ * owner's rewrite of meta.json.
+ *
+ * Crash safety: a meta that still says `running` while its owner (pid + start time + boot) is
+ * gone is a run whose host died; the next open marks it `interrupted`, with the statistics of
+ * the frames it saved (RunTally: the summary's own rules), its summary null.
+ */
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { mkdir as mkdirAsync, readdir as readdirAsync, readFile as readFileAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import {
+  LabError, oneLineText, RunTally, STORED_RUN_FORMAT, StoredRunMetaSchema, type GetRunResult, type ListRunsResult, type Phase, type Profile, type RunFrame,
+  type RunHeadline, type RunListRow, type RunSummary, type StoredRunMeta,
+} from '../../contract';
+import { RunIdSchema, RunListRowSchema, RunOwnerSchema, StoredRunStatusSchema } from '../../contract/history';
+import { labDataDir } from '../run/storage';
+import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from './atomicFile';
+import { FrameLog, readFrames } from './frameLog';
+import { currentOwner, ownerAlive } from './owner';
+
+export const DEFAULT_MAX_RUNS = 500;
+export const DEFAULT_MAX_BYTES = 2 * 2 ** 30;
+
+export interface RunStoreOptions {
+  /** The runs directory. */
+  dir: string;
+  /** Retention: at most this many runs are kept (pinned ones and the newest always). */
+  maxRuns?: number;
+  /** Retention: at most this many bytes of runs are kept (same exceptions). */
+  maxBytes?: number;
+  /** Retention runs after a run at most this often per folder and process (default 2 s). */
+  pruneIntervalMs?: number;
+}
+
+/** Per runs folder, this process's retention schedule (shared by every store of the folder). */
+const pruneSchedules = new Map<string, { lastAt: number; keep: Set<string>; pending: Promise<void> | null }>();
+
+const META = 'meta.json';
+const FRAMES = 'frames.jsonl';
+const FRAMES_INDEX = 'frames.idx';
+const PINNED = 'pinned';
+const INDEX = 'index.json';
+/** Folders of runs being deleted: renamed away first so a list never sees half a run. */
+const DELETING_PREFIX = '.deleting-';
+
+/** One size variable of the environment: a positive integer, or one line naming it. */
+function envCount(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new LabError({ code: 'USAGE', kind: 'input', field: name, message: `${name}=${oneLineText(text, 40)} is not a positive whole number`, fix: `set ${name} to a whole number ≥ 1, or unset it (default ${fallback})` });
+  }
+  return value;
+}
+
+/**
+ * Where the history lives and how much of it is kept, from the environment:
+ * URING_LAB_RUNS_DIR (absolute), URING_LAB_RUNS_MAX (runs), URING_LAB_RUNS_MAX_BYTES.
+ */
+export function runStoreOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RunStoreOptions {
+  const dirText = env.URING_LAB_RUNS_DIR;
+  if (dirText !== undefined && dirText !== '' && !isAbsolute(dirText)) {
+    throw new LabError({ code: 'USAGE', kind: 'input', field: 'URING_LAB_RUNS_DIR', message: `URING_LAB_RUNS_DIR=${oneLineText(dirText, 80)} is not an absolute path`, fix: 'give an absolute folder, e.g. /var/tmp/uring-lab-runs, or unset it' });
+  }
+  return {
+    dir: dirText ? dirText : join(labDataDir(env), 'runs'),
+    maxRuns: envCount(env, 'URING_LAB_RUNS_MAX', DEFAULT_MAX_RUNS),
+    maxBytes: envCount(env, 'URING_LAB_RUNS_MAX_BYTES', DEFAULT_MAX_BYTES),
+  };
+}
+
+/** What a list row holds that does not change without meta.json changing. */
+const CachedRowSchema = RunListRowSchema.omit({ pinned: true, bytesOnDisk: true }).extend({ frames: z.number().int().nullable() });
+type CachedRow = z.infer<typeof CachedRowSchema>;
+const IndexSchema = z.object({
+  format: z.literal(STORED_RUN_FORMAT),
+  rows: z.record(z.string(), z.object({ key: z.string(), row: CachedRowSchema })),
+});
+type Index = z.infer<typeof IndexSchema>;
+
+/** Changes whenever meta.json is replaced (a rename brings a new inode and ctime). */
+/** A run folder's files as retention and the list need them. */
+interface RunFiles { runId: string; meta: Stats | null; pinned: boolean; framesBytes: number }
+
+/** The entries of the runs folder that may be runs (not the index, temp files or deletions). */
+const runFolders = (entries: string[]) => entries.filter((name) => !name.startsWith('.') && name !== INDEX && RunIdSchema.safeParse(name).success);
+
+const statKey = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+
+/** A file's stat, or null when it is not there (ENOTDIR: a stray file where a run folder would be). */
+function statOrNull(file: string): Stats | null {
+  try { return statSync(file, { throwIfNoEntry: false }) ?? null; } catch { return null; }
+}
+
+/**
+ * What a list row needs of a meta.json, validated on its own: listing (and retention, which
+ * runs inside a host carrying frames) must not pay for validating every run's whole summary and
+ * profile. The whole meta is validated when the run is opened (get).
+ */
+const HeadlineStatsSchema = z.object({ throughputRps: z.number(), latencyUs: z.object({ p50: z.number(), p99: z.number() }), requests: z.number().int(), errors: z.number().int() });
+const MetaRowSchema = z.object({
+  format: z.literal(STORED_RUN_FORMAT),
+  runId: RunIdSchema, name: z.string(), startedAt: z.string(), endedAt: z.string().nullable(), status: StoredRunStatusSchema, workload: z.string(),
+  summary: HeadlineStatsSchema.extend({ frames: z.number().int() }).nullable(),
+  recovered: z.object({ stats: HeadlineStatsSchema, frames: z.number().int() }).nullable(),
+  owner: RunOwnerSchema,
+});
+type MetaRow = z.infer<typeof MetaRowSchema>;
+
+function headlineOf(meta: MetaRow): RunHeadline | null {
+  if (meta.summary) {
+    const s = meta.summary;
+    return { throughputRps: s.throughputRps, p50Us: s.latencyUs.p50, p99Us: s.latencyUs.p99, requests: s.requests, errors: s.errors };
+  }
+  if (meta.recovered) {
+    const s = meta.recovered.stats;
+    return { throughputRps: s.throughputRps, p50Us: s.latencyUs.p50, p99Us: s.latencyUs.p99, requests: s.requests, errors: s.errors };
+  }
+  return null;
+}
+
+function rowOf(meta: MetaRow): CachedRow {
+  return {
+    runId: meta.runId, name: meta.name, startedAt: meta.startedAt, endedAt: meta.endedAt, status: meta.status, workload: meta.workload,
+    headline: headlineOf(meta), frames: meta.summary?.frames ?? meta.recovered?.frames ?? null,
+  };
+}
+
+/** A list row with its frame count (null while running), for retention and the CLI. */
+export type StoredRunRow = RunListRow & { frames: number | null };
+
+function listPage({ rows, unreadable }: { rows: StoredRunRow[]; unreadable: number }, params: { limit: number; offset: number }): ListRunsResult {
+  return { runs: rows.slice(params.offset, params.offset + params.limit).map(({ frames: _frames, ...row }) => row), total: rows.length, unreadable };
+}
+
+export function unknownRun(runId: string, dir: string): LabError {
+  return new LabError({ code: 'RUN_UNKNOWN', kind: 'input', field: 'runId', message: `no saved run ${JSON.stringify(runId)} in ${dir}`, fix: 'uring-lab runs list shows the saved runs (and their ids)' });
+}
+
+export class RunStore {
+  readonly dir: string;
+  readonly maxRuns: number;
+  readonly maxBytes: number;
+  readonly pruneIntervalMs: number;
+  private leftoversRemoved = false;
+
+  constructor(options: RunStoreOptions) {
+    this.dir = options.dir;
+    this.maxRuns = options.maxRuns ?? DEFAULT_MAX_RUNS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.pruneIntervalMs = options.pruneIntervalMs ?? 2000;
+  }
+
+  private runDir(runId: string): string {
+    // Every id that reaches the disk is a plain folder name (no '/', no leading dot).
+    const parsed = RunIdSchema.safeParse(runId);
+    if (!parsed.success) throw new LabError({ code: 'RUN_UNKNOWN', kind: 'input', field: 'runId', message: `${JSON.stringify(oneLineText(String(runId), 100))} is not a run id`, fix: 'uring-lab runs list shows the saved runs (and their ids)' });
+    return join(this.dir, runId);
+  }
+
+  // ---- writing a run -------------------------------------------------------------------
+
+  /** Creates the run's folder and its meta (`running`); frames follow through the writer. */
+  begin(start: { runId: string; startedAt: string; profile: Profile; phases: Phase[] }): StoredRunWriter {
+    const dir = this.runDir(start.runId);
+    // Off the event loop like every write of a run. Exclusive: one writer per folder; a run id
+    // met twice is refused (that run is not saved), never interleaved with the saved one.
+    const ready = (async () => {
+      await mkdirAsync(this.dir, { recursive: true });
+      try { await mkdirAsync(dir); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`a saved run ${start.runId} already exists in ${this.dir} (kept as it is)`);
+        throw err;
+      }
+    })();
+    const meta: StoredRunMeta = {
+      format: STORED_RUN_FORMAT, runId: start.runId, name: start.profile.name, startedAt: start.startedAt, endedAt: null,
+      status: 'running', workload: start.profile.workload, profile: start.profile, phases: start.phases, summary: null, recovered: null,
+      owner: currentOwner(),
+    };
+    const frames = new FrameLog(join(dir, FRAMES), ready);
+    return new StoredRunWriter(this, dir, meta, frames, ready);
+  }
+
+  // ---- reading -------------------------------------------------------------------------
+
+  private readMeta(runId: string): StoredRunMeta {
+    const dir = this.runDir(runId);
+    let text: string;
+    try { text = readFileSync(join(dir, META), 'utf8'); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unknownRun(runId, this.dir);
+      throw err;
+    }
+    let json: unknown;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    const parsed = StoredRunMetaSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = json === undefined ? 'not JSON' : `${issue.path.join('.') || 'top'}: ${issue.message}`;
+      throw new LabError({ code: 'RUN_UNREADABLE', kind: 'internal', field: 'runId', message: `saved run ${runId}: ${join(dir, META)} is not a valid run record (${where})`, fix: 'it is left on disk as it is; delete it with uring-lab runs delete if it is of no use' });
+    }
+    const meta = parsed.data;
+    return meta.status === 'running' && !ownerAlive(meta.owner) ? this.recover(meta) : meta;
+  }
+
+  /** The list's part of a meta (a run whose owner died is recovered first, from the whole meta). */
+  private readMetaRow(runId: string, text: string | null): MetaRow {
+    if (text === null) throw unknownRun(runId, this.dir);
+    const row = MetaRowSchema.parse(JSON.parse(text));
+    return row.status === 'running' && !ownerAlive(row.owner) ? MetaRowSchema.parse(this.readMeta(runId)) : row;
+  }
+
+  /**
+   * A run whose host died: `interrupted`, with the statistics of the frames it saved. Several
+   * processes may do this at once: they write the same content.
+   */
+  private recover(meta: StoredRunMeta): StoredRunMeta {
+    const dir = this.runDir(meta.runId);
+    const { frames } = readFrames(join(dir, FRAMES));
+    const tally = new RunTally();
+    for (const frame of frames) if (frame.measuring) tally.add(frame, frame.intervalMs * 1e6);
+    const last = frames[frames.length - 1];
+    const endedAt = last ? new Date(Date.parse(meta.startedAt) + last.tMs).toISOString() : meta.startedAt;
+    const recovered: StoredRunMeta = {
+      ...meta, status: 'interrupted', endedAt,
+      recovered: { stats: tally.stats(), frames: frames.length, reason: `the lab process (pid ${meta.owner.pid}) ended without closing the run (a crash, kill -9 or power loss); ${frames.length} frames were saved up to its last write` },
+    };
+    writeFileAtomic(join(dir, META), `${JSON.stringify(recovered)}\n`);
+    return recovered;
+  }
+
+  /** Every run's row, newest first; with `unreadable` the folders that are not a valid run. */
+  rows(): { rows: StoredRunRow[]; unreadable: number } {
+    this.removeDeletedLeftovers();
+    let entries: string[];
+    try { entries = readdirSync(this.dir); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], unreadable: 0 };
+      throw err;
+    }
+    const files = runFolders(entries).map((runId): RunFiles => {
+      const dir = join(this.dir, runId);
+      return {
+        runId, meta: statOrNull(join(dir, META)), pinned: existsSync(join(dir, PINNED)),
+        framesBytes: (statOrNull(join(dir, FRAMES))?.size ?? 0) + (statOrNull(join(dir, FRAMES_INDEX))?.size ?? 0),
+      };
+    });
+    const { rows, unreadable, index } = this.assemble(files);
+    if (index) this.writeIndex(index);
+    return { rows, unreadable };
+  }
+
+  /**
+   * The same, with the file system calls on libuv's thread pool: retention runs this while the
+   * host carries frames and heartbeats, and a folder of hundreds of runs must not stall them.
+   */
+  async rowsAsync(): Promise<{ rows: StoredRunRow[]; unreadable: number }> {
+    this.removeDeletedLeftovers();
+    let entries: string[];
+    try { entries = await readdirAsync(this.dir); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], unreadable: 0 };
+      throw err;
+    }
+    const statAsync = (file: string) => stat(file).catch(() => null);
+    const files: RunFiles[] = [];
+    const folders = runFolders(entries);
+    for (let i = 0; i < folders.length; i += 32) {
+      files.push(...await Promise.all(folders.slice(i, i + 32).map(async (runId): Promise<RunFiles> => {
+        const dir = join(this.dir, runId);
+        const [meta, frames, framesIndex, pinned] = await Promise.all([statAsync(join(dir, META)), statAsync(join(dir, FRAMES)), statAsync(join(dir, FRAMES_INDEX)), statAsync(join(dir, PINNED))]);
+        return { runId, meta, pinned: pinned !== null, framesBytes: (frames?.size ?? 0) + (framesIndex?.size ?? 0) };
+      })));
+    }
+    const index = this.parseIndex(await readFileAsync(join(this.dir, INDEX), 'utf8').catch(() => null));
+    // The metas the rows need read (unchanged ones come from the index; running ones are checked).
+    const needed = files.filter((f) => f.meta && (index.rows[f.runId]?.key !== statKey(f.meta) || index.rows[f.runId].row.status === 'running'));
+    const metaTexts = new Map<string, string | null>();
+    for (let i = 0; i < needed.length; i += 32) {
+      await Promise.all(needed.slice(i, i + 32).map(async ({ runId }) => {
+        metaTexts.set(runId, await readFileAsync(join(this.dir, runId, META), 'utf8').catch(() => null));
+      }));
+    }
+    const assembled = this.assemble(files, index, metaTexts);
+    if (assembled.index) {
+      const temp = join(this.dir, `.${INDEX}.${process.pid}.async.tmp`);
+      await writeFileAsync(temp, JSON.stringify(assembled.index)).then(() => renameAsync(temp, join(this.dir, INDEX))).catch(() => rm(temp, { force: true }));
+    }
+    return { rows: assembled.rows, unreadable: assembled.unreadable };
+  }
+
+  /**
+   * Rows from the folders' files: cached rows where meta.json is unchanged, else read from it
+   * (from `metaTexts` where the caller read it already, off the event loop).
+   */
+  private assemble(files: RunFiles[], index: Index = this.readIndex(), metaTexts: Map<string, string | null> | null = null): { rows: StoredRunRow[]; unreadable: number; index: Index | null } {
+    const metaText = (runId: string) => (metaTexts?.has(runId) ? metaTexts.get(runId) ?? null : readFileSync(join(this.dir, runId, META), 'utf8'));
+    const next: Index = { format: STORED_RUN_FORMAT, rows: {} };
+    let changed = false;
+    let unreadable = 0;
+    const rows: StoredRunRow[] = [];
+    for (const { runId, meta: metaStat, pinned, framesBytes } of files) {
+      // A folder without meta.json is a run being created this instant (or not a run).
+      if (!metaStat) continue;
+      const key = statKey(metaStat);
+      let row = index.rows[runId]?.key === key ? index.rows[runId].row : null;
+      // A `running` row is checked every time: its owner may have died since it was cached.
+      if (!row || (row.status === 'running' && !this.ownerOfRowAlive(metaText, runId))) {
+        try {
+          row = rowOf(this.readMetaRow(runId, metaText(runId)));
+        } catch {
+          unreadable++;
+          continue;
+        }
+        changed = true;
+        // Keyed by the stat taken before the read: a meta replaced since is read again next time.
+        next.rows[runId] = { key, row };
+      } else {
+        next.rows[runId] = { key, row };
+      }
+      rows.push({ ...row, pinned, bytesOnDisk: metaStat.size + framesBytes });
+    }
+    rows.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.runId < b.runId ? 1 : -1));
+    const indexChanged = changed || Object.keys(index.rows).length !== Object.keys(next.rows).length;
+    return { rows, unreadable, index: indexChanged ? next : null };
+  }
+
+  /** A cached `running` row's owner, read from the meta itself (the cache holds no owner). */
+  private ownerOfRowAlive(metaText: (runId: string) => string | null, runId: string): boolean {
+    try {
+      const meta = JSON.parse(metaText(runId) ?? '') as { owner?: Parameters<typeof ownerAlive>[0] };
+      return meta.owner ? ownerAlive(meta.owner) : false;
+    } catch { return false; }
+  }
+
+  list(params: { limit: number; offset: number }): ListRunsResult {
+    return listPage(this.rows(), params);
+  }
+
+  /** The same for a host: its file system calls do not hold up frames and heartbeats. */
+  async listAsync(params: { limit: number; offset: number }): Promise<ListRunsResult> {
+    return listPage(await this.rowsAsync(), params);
+  }
+
+  /** `maxBytes`: a page also ends at about this many bytes of frames (the LabApi's bound). */
+  get(params: { runId: string; fromSeq: number; limit: number }, maxBytes = Number.POSITIVE_INFINITY): GetRunResult {
+    const meta = this.readMeta(params.runId);
+    const dir = this.runDir(params.runId);
+    const page = readFrames(join(dir, FRAMES), params.fromSeq, params.limit, maxBytes);
+    return { meta, pinned: existsSync(join(dir, PINNED)), frames: page.frames, nextSeq: page.nextSeq, skippedLines: page.skippedLines };
+  }
+
+  /** The meta and every frame (exports, `runs show --json`). */
+  getAll(runId: string): GetRunResult {
+    return this.get({ runId, fromSeq: 0, limit: Number.POSITIVE_INFINITY });
+  }
+
+  pin(runId: string, pinned: boolean): { runId: string; pinned: boolean } {
+    const dir = this.runDir(runId);
+    this.readMeta(runId); // an unknown id is refused, not pinned into existence
+    if (pinned) writeFileSync(join(dir, PINNED), '');
+    else rmSync(join(dir, PINNED), { force: true });
+    syncDirectory(dir);
+    return { runId, pinned };
+  }
+
+  delete(runId: string): { runId: string; deleted: true } {
+    const dir = this.runDir(runId);
+    const meta = this.readMeta(runId);
+    if (meta.status === 'running') {
+      throw new LabError({ code: 'RUN_ACTIVE', kind: 'input', field: 'runId', message: `run ${runId} is still going (lab process ${meta.owner.pid})`, fix: 'stop it first, then delete it' });
+    }
+    this.remove(runId, dir);
+    return { runId, deleted: true };
+  }
+
+  private remove(runId: string, dir: string): void {
+    // Renamed away first (atomic): no list ever shows a half-deleted run.
+    const doomed = join(this.dir, `${DELETING_PREFIX}${runId}.${process.pid}`);
+    renameSync(dir, doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+
+  /** Folders of deletions a crash cut short. */
+  private removeDeletedLeftovers(): void {
+    if (this.leftoversRemoved) return;
+    this.leftoversRemoved = true;
+    let entries: string[] = [];
+    try { entries = readdirSync(this.dir); } catch { return; }
+    for (const name of entries) if (name.startsWith(DELETING_PREFIX)) rmSync(join(this.dir, name), { recursive: true, force: true });
+  }
+
+  /**
+   * Retention: removes the oldest unpinned runs that have ended until at most maxRuns runs and
+   * maxBytes bytes remain. Pinned runs, runs still going and `keep` (runs that just ended) are
+   * never removed, so the caps may be exceeded by them. Returns the removed ids.
+   */
+  async prune(keep: string[] = []): Promise<string[]> {
+    const { rows } = await this.rowsAsync();
+    let count = rows.length;
+    let bytes = rows.reduce((sum, r) => sum + r.bytesOnDisk, 0);
+    const removed: string[] = [];
+    const candidates = rows.filter((r) => !r.pinned && r.status !== 'running' && !keep.includes(r.runId)).reverse(); // oldest first
+    for (const row of candidates) {
+      if (count <= this.maxRuns && bytes <= this.maxBytes) break;
+      const doomed = join(this.dir, `${DELETING_PREFIX}${row.runId}.${process.pid}`);
+      try {
+        await renameAsync(join(this.dir, row.runId), doomed);
+      } catch { continue; /* deleted by another process meanwhile */ }
+      await rm(doomed, { recursive: true, force: true });
+      removed.push(row.runId);
+      count--;
+      bytes -= row.bytesOnDisk;
+    }
+    return removed;
+  }
+
+  // ---- the index cache -----------------------------------------------------------------
+
+  private readIndex(): Index {
+    let text: string | null = null;
+    try { text = readFileSync(join(this.dir, INDEX), 'utf8'); } catch { /* missing: rebuilt from the metas */ }
+    return this.parseIndex(text);
+  }
+
+  private parseIndex(text: string | null): Index {
+    try {
+      const parsed = IndexSchema.safeParse(JSON.parse(text ?? ''));
+      if (parsed.success) return parsed.data;
+    } catch { /* missing or torn by a crash: rebuilt from the metas */ }
+    return { format: STORED_RUN_FORMAT, rows: {} };
+  }
+
+  /**
+   * Atomic (renamed into place) but not fsynced: a cache needs readers never to see half of
+   * it, not to survive a power cut; a failed write only means the next list rebuilds it.
+   */
+  private writeIndex(index: Index): void {
+    const temp = join(this.dir, `.${INDEX}.${process.pid}.tmp`);
+    try {
+      writeFileSync(temp, JSON.stringify(index));
+      renameSync(temp, join(this.dir, INDEX));
+    } catch {
+      rmSync(temp, { force: true });
+    }
+  }
+
+  // ---- used by the writer --------------------------------------------------------------
+
+  /** @internal */
+  writeMeta(dir: string, meta: StoredRunMeta): Promise<void> {
+    return writeFileAtomicAsync(join(dir, META), `${JSON.stringify(meta)}\n`);
+  }
+
+  /**
+   * Retention after a run: at once when this process has not pruned this folder for
+   * pruneIntervalMs, else once when that time is up (many runs ending together, as in a test
+   * that runs hundreds, cost one scan, not hundreds). `keep`: the run that just ended.
+   */
+  pruneSoon(keep: string): Promise<void> {
+    let schedule = pruneSchedules.get(this.dir);
+    if (!schedule) pruneSchedules.set(this.dir, schedule = { lastAt: 0, keep: new Set(), pending: null });
+    schedule.keep.add(keep);
+    const due = schedule.lastAt + this.pruneIntervalMs - Date.now();
+    schedule.pending ??= new Promise<void>((resolve, reject) => {
+      // Ref'd on purpose: a CLI that just ran waits for its prune before it exits.
+      setTimeout(() => {
+        const s = schedule!;
+        s.pending = null;
+        s.lastAt = Date.now();
+        const keepIds = [...s.keep];
+        s.keep.clear();
+        this.prune(keepIds).then(() => resolve(), reject);
+      }, Math.max(0, due));
+    });
+    return schedule.pending;
+  }
+}
+
+/**
+ * The open run of this process: frames go to frames.jsonl as they come (one write each); phases
+ * and the end rewrite meta.json off the event loop, one after the other (`settled` resolves when
+ * every write so far is on disk). At the end the frames are synced before the meta says the run
+ * ended, so an ended run always has its frames; then retention runs.
+ */
+export class StoredRunWriter {
+  private ended = false;
+  private saving: Promise<void> = Promise.resolve();
+  /** The first thing that went wrong saving this run (the run itself goes on). */
+  problem: string | null = null;
+
+  /** Set when the run's folder could not be made (nothing of it is written, nothing else is touched). */
+  private unsaved = false;
+
+  constructor(private readonly store: RunStore, readonly dir: string, private meta: StoredRunMeta, private readonly frameLog: FrameLog, ready: Promise<void>) {
+    // frames.jsonl exists before the meta names the run, so a reader never finds a run without
+    // it; until the meta lands the folder is not listed.
+    this.saving = ready.then(() => frameLog.written, (err) => {
+      this.unsaved = true;
+      this.problem ??= `it could not be saved to the run history: ${(err as Error).message}`;
+    });
+    this.save();
+  }
+
+  get runId(): string {
+    return this.meta.runId;
+  }
+
+  /** Resolves when everything written so far is on disk (never rejects). */
+  get settled(): Promise<void> {
+    return this.saving;
+  }
+
+  frame(frame: RunFrame): void {
+    if (this.ended) return;
+    this.frameLog.append(frame);
+  }
+
+  /** A phase began (the start or a knob change). */
+  phases(phases: Phase[]): void {
+    if (this.ended) return;
+    this.meta = { ...this.meta, phases };
+    this.save();
+  }
+
+  /**
+   * The run ended with `summary`. Returns what is known by now to have gone wrong saving it
+   * (a failed start of the history, a frame write), or null; the final writes follow (settled).
+   */
+  end(summary: RunSummary): string | null {
+    if (this.ended) return this.problem;
+    this.ended = true;
+    this.meta = { ...this.meta, status: summary.status, endedAt: new Date().toISOString(), summary };
+    this.problem ??= this.frameLog.problem;
+    const known = this.problem;
+    this.saving = this.saving.then(() => this.frameLog.close());
+    this.save();
+    // Not part of `settled`: a list right after the end must not wait for a throttled prune.
+    // A prune that fails leaves the runs as they were; the next one tries again.
+    void this.saving.then(() => this.store.pruneSoon(this.meta.runId)).catch(() => undefined);
+    return known;
+  }
+
+  private save(): void {
+    const meta = this.meta;
+    this.saving = this.saving.then(() => (this.unsaved ? undefined : this.store.writeMeta(this.dir, meta))).catch((err) => {
+      this.problem ??= `writing ${this.dir}/meta.json failed: ${(err as Error).message}`;
+    });
+  }
+}

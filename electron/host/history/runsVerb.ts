@@ -1,0 +1,116 @@
+/**
+ * `uring-lab runs`: the run history from a terminal.
+ *   runs list [--json]                        saved runs, newest first
+ *   runs show ID [--json]                     one run (--json: its meta and every frame)
+ *   runs export ID --format json|csv|md [--out FILE]
+ *   runs delete ID | runs pin ID | runs unpin ID
+ * Bad input (an unknown subcommand, flag or id) is one line naming it and the fix, exit 2.
+ * It reads the history directly (no engine is started): the same store the LabApi serves.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LabError, oneLineText, RunExportFormatSchema } from '../../contract';
+import { exportRun, runMarkdown } from './runExport';
+import { RunStore, runStoreOptionsFromEnv, type StoredRunRow } from './runStore';
+
+export const RUNS_USAGE = `  uring-lab runs list [--json]
+  uring-lab runs show ID [--json]
+  uring-lab runs export ID --format json|csv|md [--out FILE]
+  uring-lab runs delete ID | runs pin ID | runs unpin ID`;
+
+const SUBCOMMANDS = ['list', 'show', 'export', 'delete', 'pin', 'unpin'] as const;
+
+function usage(message: string, fix: string, field?: string): LabError {
+  return new LabError({ code: 'USAGE', kind: 'input', message, fix, field });
+}
+
+function parse(sub: string, args: string[], options: Record<string, { type: 'string' | 'boolean' }>, ids: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
+    throw usage(`runs ${sub}: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, `uring-lab runs ${sub} takes: ${usageOf(sub)}`);
+  }
+  if (parsed.positionals.length !== ids) {
+    throw usage(ids === 0 ? `runs ${sub}: unexpected argument ${JSON.stringify(oneLineText(parsed.positionals[0], 60))}` : `runs ${sub}: ${parsed.positionals.length === 0 ? 'which run? the ID is missing' : `one run ID, got ${parsed.positionals.length}`}`,
+      `uring-lab runs ${sub} takes: ${usageOf(sub)} (uring-lab runs list shows the ids)`, 'ID');
+  }
+  return { values: parsed.values as Record<string, string | boolean | undefined>, id: parsed.positionals[0] };
+}
+
+function usageOf(sub: string): string {
+  return RUNS_USAGE.split('\n').find((l) => l.includes(`runs ${sub}`))?.trim().replace(/^uring-lab /, '') ?? sub;
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function formatSize(bytes: number): string {
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+function formatRows(rows: StoredRunRow[], total: number, dir: string): string {
+  if (total === 0) return `no saved runs in ${dir}\n`;
+  const lines = rows.map((r) => {
+    const h = r.headline;
+    const numbers = h ? `${fmtInt(h.throughputRps).padStart(10)} req/s  p50 ${String(h.p50Us).padStart(6)} µs  p99 ${String(h.p99Us).padStart(6)} µs  ${h.errors} errors` : '(no numbers yet)';
+    return oneLineText(`${r.pinned ? '*' : ' '} ${r.runId}  ${r.startedAt.slice(0, 19).replace('T', ' ')}  ${r.status.padEnd(11)} ${r.workload.padEnd(7)} ${numbers}  ${r.frames ?? '-'} frames  ${formatSize(r.bytesOnDisk)}  ${r.name}`, 400);
+  });
+  return `${lines.join('\n')}\n${total} saved runs in ${dir} (* pinned)\n`;
+}
+
+/** Runs `uring-lab runs ...`; returns the exit code (bad input throws an `input` LabError: exit 2). */
+export async function runsCommand(args: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    out(`${RUNS_USAGE}\n`);
+    return sub === undefined ? 2 : 0;
+  }
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
+    throw usage(`runs: unknown subcommand ${JSON.stringify(oneLineText(sub, 40))}`, `use one of: ${SUBCOMMANDS.join(', ')}`, 'command');
+  }
+  const store = new RunStore(runStoreOptionsFromEnv());
+  switch (sub) {
+    case 'list': {
+      const { values } = parse(sub, rest, { json: { type: 'boolean' } }, 0);
+      const { rows, unreadable } = store.rows();
+      if (values.json) out(`${JSON.stringify({ runs: rows.map(({ frames: _f, ...row }) => row), total: rows.length, unreadable })}\n`);
+      else out(formatRows(rows, rows.length, store.dir) + (unreadable ? `${unreadable} folders in ${store.dir} are not readable runs (left as they are)\n` : ''));
+      return 0;
+    }
+    case 'show': {
+      const { values, id } = parse(sub, rest, { json: { type: 'boolean' } }, 1);
+      const run = store.getAll(id);
+      out(values.json ? `${JSON.stringify(run)}\n` : `${runMarkdown(run)}\n${run.frames.length} frames${run.skippedLines ? ` (${run.skippedLines} unreadable lines skipped)` : ''} in ${store.dir}/${id}\n`);
+      return 0;
+    }
+    case 'export': {
+      const { values, id } = parse(sub, rest, { format: { type: 'string' }, out: { type: 'string' } }, 1);
+      const format = RunExportFormatSchema.safeParse(values.format);
+      if (!format.success) {
+        throw usage(`runs export: --format ${values.format === undefined ? 'is missing' : `${JSON.stringify(oneLineText(String(values.format), 40))} is not a format`}`, 'give --format json, csv or md', 'format');
+      }
+      const file = exportRun(store.getAll(id), format.data);
+      if (typeof values.out === 'string') {
+        try {
+          writeFileSync(values.out, file.text);
+        } catch (err) {
+          throw usage(`runs export: --out ${oneLineText(values.out, 120)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'give a path in a folder that exists and that you can write', 'out');
+        }
+      } else out(file.text);
+      return 0;
+    }
+    case 'delete': {
+      const { id } = parse(sub, rest, {}, 1);
+      store.delete(id);
+      out(`deleted run ${id}\n`);
+      return 0;
+    }
+    default: {
+      const { id } = parse(sub, rest, {}, 1);
+      store.pin(id, sub === 'pin');
+      out(`${sub === 'pin' ? 'pinned' : 'unpinned'} run ${id}${sub === 'pin' ? ' (retention keeps it)' : ''}\n`);
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `uring-lab runs` as a command: its subcommands on a run the CLI really made, and its bad
+ * input — an unknown subcommand, flag, format or id, a missing id, a bad URING_LAB_RUNS_*
+ * setting — refused with exit 2 and one line naming what is wrong, leaving the runs as they were.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListRunsResultSchema, type RunSummary } from '../../electron/contract';
+import { expectOneErrorLine, runSummaryOf, startCli } from './cliProcess';
+
+const RUNTIME_DIR = mkdtempSync(path.join(tmpdir(), 'uring-lab-runsverb-rt-'));
+const RUNS_DIR = mkdtempSync(path.join(tmpdir(), 'uring-lab-runsverb-runs-'));
+const OUT_DIR = mkdtempSync(path.join(tmpdir(), 'uring-lab-runsverb-out-'));
+afterAll(() => { for (const d of [RUNTIME_DIR, RUNS_DIR, OUT_DIR]) rmSync(d, { recursive: true, force: true }); });
+
+const env = { ...process.env, XDG_RUNTIME_DIR: RUNTIME_DIR, URING_LAB_RUNS_DIR: RUNS_DIR };
+const runs = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => startCli(['runs', ...args], { env: { ...env, ...extraEnv } }).done;
+
+let summary: RunSummary;
+beforeAll(async () => {
+  const done = await startCli(['run', '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json'], { env }).done;
+  expect(done.code, done.stderr).toBe(0);
+  summary = runSummaryOf(done);
+}, 60_000);
+
+const listed = async () => ListRunsResultSchema.parse(JSON.parse((await runs(['list', '--json'])).stdout));
+
+describe('uring-lab runs', () => {
+  it('exports csv to a file and md to stdout', async () => {
+    const out = path.join(OUT_DIR, 'frames.csv');
+    const csv = await runs(['export', summary.runId, '--format', 'csv', '--out', out]);
+    expect(csv.code, csv.stderr).toBe(0);
+    const rows = readFileSync(out, 'utf8').trimEnd().split('\n');
+    expect(rows[0]).toMatch(/^seq,phase,tMs,intervalMs,measuring,requests,/);
+    expect(rows).toHaveLength(summary.frames + 1);
+    const requestsColumn = rows[0].split(',').indexOf('requests');
+    expect(rows.slice(1).reduce((n, r) => n + Number(r.split(',')[requestsColumn]), 0)).toBe(summary.requests);
+
+    const md = await runs(['export', summary.runId, '--format', 'md']);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toContain(`# uring-lab run ${summary.runId}`);
+    expect(md.stdout).toContain(`| ${Math.round(summary.throughputRps).toLocaleString('en-US')} | ${summary.latencyUs.p50} |`);
+    expect(md.stdout).toContain(`kernel ${summary.kernel.release}`);
+    const json = await runs(['export', summary.runId, '--format', 'json']);
+    expect(JSON.parse(json.stdout).meta.summary.requests).toBe(summary.requests);
+  });
+
+  it('pins and unpins', async () => {
+    expect((await runs(['pin', summary.runId])).code).toBe(0);
+    expect((await listed()).runs[0]).toMatchObject({ runId: summary.runId, pinned: true });
+    expect((await runs(['list'])).stdout).toMatch(new RegExp(`^\\* ${summary.runId}`, 'm'));
+    expect((await runs(['unpin', summary.runId])).code).toBe(0);
+    expect((await listed()).runs[0].pinned).toBe(false);
+  });
+
+  it('refuses bad input with exit 2 and one line naming it, changing nothing', async () => {
+    const before = readdirSync(path.join(RUNS_DIR, summary.runId)).sort();
+    const cases: Array<[string[], RegExp, NodeJS.ProcessEnv?]> = [
+      [['frobnicate'], /unknown subcommand "frobnicate".*list, show, export, delete, pin, unpin/],
+      [['show'], /runs show: which run\? the ID is missing/],
+      [['show', 'run-19990101000000-1-1'], /no saved run "run-19990101000000-1-1".*runs list/],
+      [['delete', '../../etc'], /is not a run id/],
+      [['pin', summary.runId, 'extra'], /one run ID, got 2/],
+      [['list', '--bogus'], /runs list: unknown option '--bogus'/],
+      [['export', summary.runId], /--format is missing.*json, csv or md/],
+      [['export', summary.runId, '--format', 'xml'], /--format "xml" is not a format/],
+      [['export', summary.runId, '--format', 'md', '--out', path.join(OUT_DIR, 'no/such/dir/x.md')], /--out .*ENOENT/],
+      [['list'], /URING_LAB_RUNS_MAX=many is not a positive whole number/, { URING_LAB_RUNS_MAX: 'many' }],
+      [['list'], /URING_LAB_RUNS_DIR=runs is not an absolute path/, { URING_LAB_RUNS_DIR: 'runs' }],
+    ];
+    for (const [args, pattern, extraEnv] of cases) {
+      const r = await runs(args, extraEnv);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expectOneErrorLine(r.stderr, pattern);
+      expect(r.stdout).toBe('');
+    }
+    expect(readdirSync(path.join(RUNS_DIR, summary.runId)).sort()).toEqual(before);
+    const usage = await runs([]);
+    expect(usage.code).toBe(2);
+    expect(usage.stdout).toContain('uring-lab runs export ID --format json|csv|md [--out FILE]');
+  });
+
+  it('deletes a run with its folder; the id is then unknown', async () => {
+    const del = await runs(['delete', summary.runId]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(del.stdout).toBe(`deleted run ${summary.runId}\n`);
+    expect(existsSync(path.join(RUNS_DIR, summary.runId))).toBe(false);
+    expect((await listed()).total).toBe(0);
+    const again = await runs(['delete', summary.runId]);
+    expect(again.code).toBe(2);
+    expectOneErrorLine(again.stderr, /no saved run/);
+    expect((await runs(['list'])).stdout).toMatch(/^no saved runs in /);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * The run history through the LabApi: every run the lab service runs (here against the
+ * scriptable fake engine) is saved as it goes and listed when it ends, its phases follow knob
+ * changes, and the history methods answer over the same dispatcher every transport uses, with
+ * one-line errors naming the field. A history that cannot be written never stops a run: its
+ * summary says why it was not saved.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ListRunsResultSchema, GetRunResultSchema, type RunSummary, type TerminalEvent } from '../../electron/contract';
+import { EngineSupervisor } from '../../electron/host/engine/supervisor';
+import { dispatchLabCall } from '../../electron/host/labDispatch';
+import { LabService } from '../../electron/host/labService';
+import { FakeEngineHost } from './fakeEngine';
+
+const PROFILE = { kind: 'uring-lab/profile', schemaVersion: 1, name: 'history trial', load: { connections: 4 }, duration: { warmupS: 0, measureS: 30 } };
+
+const labs: LabService[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(labs.splice(0).map((l) => l.close()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function temp(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+function makeLab(runsDir = temp('uring-lab-history-')) {
+  const fake = new FakeEngineHost();
+  const supervisor = new EngineSupervisor(fake.spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+  const lab = new LabService({ supervisor, frameIntervalMs: 20, activeRunsDir: temp('uring-lab-active-'), runsDir, timeouts: () => ({ startMs: 400, stopMs: 400 }) });
+  labs.push(lab);
+  return { lab, runsDir };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runFor(lab: LabService, ms: number, during?: () => Promise<unknown>): Promise<RunSummary> {
+  const terminal = new Promise<TerminalEvent>((resolve) => lab.onEvent((e) => { if (e.type === 'ended' || e.type === 'failed' || e.type === 'interrupted') resolve(e); }));
+  await lab.startRun({ profile: PROFILE });
+  await sleep(ms / 2);
+  await during?.();
+  await sleep(ms / 2);
+  await lab.stopRun();
+  return (await terminal).summary;
+}
+
+describe('runs of the lab service', () => {
+  it('are saved as they go and listed with their summary when they end', async () => {
+    const { lab, runsDir } = makeLab();
+    const terminal = new Promise<TerminalEvent>((resolve) => lab.onEvent((e) => { if (e.type === 'ended') resolve(e); }));
+    const { runId } = await lab.startRun({ profile: PROFILE });
+    await sleep(200);
+    // While it goes: listed as running, its frames already on disk.
+    const during = ListRunsResultSchema.parse(await lab.listRuns());
+    expect(during.runs[0]).toMatchObject({ runId, status: 'running', headline: null, name: 'history trial' });
+    const framesSoFar = readFileSync(path.join(runsDir, runId, 'frames.jsonl'), 'utf8').trim().split('\n').length;
+    expect(framesSoFar).toBeGreaterThan(3);
+    await lab.stopRun();
+    const { summary } = await terminal;
+    const listed = ListRunsResultSchema.parse(await lab.listRuns({ limit: 10 }));
+    expect(listed.total).toBe(1);
+    expect(listed.runs[0]).toMatchObject({ runId, status: 'completed', headline: { requests: summary.requests, throughputRps: summary.throughputRps, p99Us: summary.latencyUs.p99 } });
+    const run = GetRunResultSchema.parse(await lab.getRun({ runId }));
+    expect(run.meta.summary).toEqual(summary);
+    expect(run.frames.length).toBe(summary.frames);
+    expect(run.frames.map((f) => f.seq)).toEqual([...Array(summary.frames).keys()]);
+    expect(run.meta.profile.name).toBe('history trial');
+  });
+
+  it('keep their phases: a knob change during the run is a second phase on disk', async () => {
+    const { lab } = makeLab();
+    const summary = await runFor(lab, 300, () => lab.setKnob({ path: 'load.connections', value: 2 }));
+    const run = await lab.getRun({ runId: summary.runId });
+    expect(run.meta.phases).toHaveLength(2);
+    expect(run.meta.phases[1].changed).toEqual([{ path: 'load.connections', from: 4, to: 2 }]);
+    expect(new Set(run.frames.map((f) => f.phase))).toEqual(new Set([0, 1]));
+  });
+
+  it('are pinned, exported and deleted through the dispatcher, with one-line errors naming the field', async () => {
+    const { lab, runsDir } = makeLab();
+    const summary = await runFor(lab, 150);
+    const call = (method: string, params: unknown) => dispatchLabCall(lab, method, params);
+    expect(await call('pinRun', { runId: summary.runId, pinned: true })).toEqual({ ok: true, result: { runId: summary.runId, pinned: true } });
+    expect((await lab.listRuns()).runs[0].pinned).toBe(true);
+    const md = await call('exportRun', { runId: summary.runId, format: 'md' });
+    expect(md.ok && (md.result as { text: string }).text).toContain(`${summary.requests.toLocaleString('en-US')} |`);
+    const unknown = await call('getRun', { runId: 'run-none' });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 'RUN_UNKNOWN', kind: 'input', field: 'runId' } });
+    const traversal = await call('deleteRun', { runId: '../etc' });
+    expect(traversal).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', field: 'params.runId' } });
+    expect(await call('listRuns', { limit: -1 })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', field: 'params.limit' } });
+    expect(await call('exportRun', { runId: summary.runId, format: 'xml' })).toMatchObject({ ok: false, error: { field: 'params.format' } });
+    expect(await call('deleteRun', { runId: summary.runId })).toEqual({ ok: true, result: { runId: summary.runId, deleted: true } });
+    expect((await lab.listRuns()).total).toBe(0);
+    expect(() => readFileSync(path.join(runsDir, summary.runId, 'meta.json'))).toThrow(/ENOENT/);
+  });
+
+  it('go on when the history cannot be written; the summary says why the run was not saved', async () => {
+    const notAFolder = path.join(temp('uring-lab-history-'), 'file');
+    writeFileSync(notAFolder, '');
+    const { lab } = makeLab(notAFolder);
+    const summary = await runFor(lab, 150);
+    expect(summary.status).toBe('completed');
+    expect(summary.requests).toBeGreaterThan(0);
+    expect(summary.warnings.find((w) => w.startsWith('run history:'))).toMatch(/could not be saved to the run history: .*(ENOTDIR|EEXIST)/);
+  });
+});
