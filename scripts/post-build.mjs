@@ -15,3 +15,5 @@ await build({
   external: ['electron'],
   logLevel: 'warning',
 });
+// resources/profile.schema.json follows the knob catalogue at every build (test/unit/profileSchema.test.ts checks it).
+await import('./gen-profile-schema.mjs');

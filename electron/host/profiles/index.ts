@@ -12,6 +12,12 @@
  *   profileShape.ts    the schema, keys and default at a path (a knob's default from the catalogue)
  *   keySuggestions.ts  "did you mean" for keys and choices
  *   messageText.ts     untrusted text bounded and escaped for an error line
+ *   migrate.ts         earlier schema versions (v0: flat keys) migrated forward; newer ones refused
+ *   jsonSchema.ts      the JSON Schema shipped in resources/profile.schema.json
+ *   presets.ts         the presets in resources/profiles/
+ *   profileStore.ts    the user's saved profiles (atomic writes)
+ *   profileApi.ts      the LabApi's profile methods
+ *   export/            json, fio, tuned and shell exports, and the `uring-lab export` verb
  *
  * Every way in is untrusted and bounded before anything walks it recursively: files by
  * MAX_PROFILE_BYTES and the scanner, `--set` by MAX_SET_CHARS and the key path limits, and
@@ -20,7 +26,7 @@
  */
 export { defaultProfile, setValueAt, valueAt } from './profileShape';
 export { parseProfile } from './validate';
-export { loadProfileFile, MAX_PROFILE_BYTES } from './profileFile';
+export { checkProfileFile, checkProfileText, loadProfileFile, MAX_PROFILE_BYTES } from './profileFile';
 export { firstInvalidUtf8 } from './utf8';
 export { scanJson } from './jsonScanner';
 export { parseSetAssignment, withKnob, MAX_SET_CHARS, MAX_KEY_PATH_CHARS, MAX_KEY_PATH_SEGMENTS } from './knobAssignment';

@@ -10,15 +10,34 @@ import { MAX_JSON_DEPTH } from '../jsonLimits';
 import { lineColumn, scanJson } from './jsonScanner';
 import { displayPath, showSource } from './messageText';
 import { decodeUtf8 } from './utf8';
-import { validateProfile } from './validate';
+import { checkProfile, type CheckedProfile } from './validate';
 
 /** Largest profile file read (a real one is well under 2 KiB). */
 export const MAX_PROFILE_BYTES = 1 << 20;
 
 /** Reads and validates a profile file (`--profile FILE`). Every failure is one bounded line. */
 export function loadProfileFile(path: string): Profile {
+  return checkProfileFile(path).profile;
+}
+
+/** loadProfileFile, saying also which older version the file was migrated from (migrate.ts). */
+export function checkProfileFile(path: string): CheckedProfile {
   const shown = showSource(path);
-  const text = readProfileText(String(path), shown);
+  return checkProfileText(readProfileText(String(path), shown), shown);
+}
+
+/**
+ * A profile from its JSON text (a file's, or an import's pasted or uploaded text): bounded,
+ * scanned (line and column of a syntax error, duplicate keys, depth), then checked.
+ */
+export function checkProfileText(text: string, shown: string): CheckedProfile {
+  if (text.length > MAX_PROFILE_BYTES) {
+    throw new LabError({ code: 'PROFILE_INVALID', field: 'profile', message: `${shown}: is ${text.length} characters; a profile is at most 1 MiB`, fix: 'give a profile .json file (a profile is well under 2 KiB)' });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) {
+    throw new LabError({ code: 'PROFILE_NOT_JSON', field: 'profile', message: `${shown}: is empty`, fix: `a profile is one JSON object, e.g. {"kind": "${PROFILE_KIND}", "schemaVersion": ${PROFILE_SCHEMA_VERSION}}` });
+  }
   const scan = scanJson(text);
   if (!scan.ok) {
     const { line, column } = lineColumn(text, scan.offset);
@@ -38,7 +57,7 @@ export function loadProfileFile(path: string): Profile {
     // The scanner accepted it, so this is a limit of JSON.parse itself; say so without echoing the file.
     throw new LabError({ code: 'PROFILE_NOT_JSON', field: 'profile', message: `${shown}: could not be parsed as JSON (${err instanceof RangeError ? 'too deeply nested' : 'rejected by the JSON parser'})`, fix: 'give a profile .json file' });
   }
-  return validateProfile(json, shown, scan.raws, 'json');
+  return checkProfile(json, shown, scan.raws, 'json');
 }
 
 const FILE_TYPE_WORDS: Array<[(s: Stats) => boolean, string]> = [

@@ -4,6 +4,7 @@
  * schema derived from the knob catalogue, and refused with one line naming the field.
  */
 import { LabError, Profile, ProfileSchema, PROFILE_KIND, PROFILE_SCHEMA_VERSION } from '../../contract';
+import { migrateProfile } from './migrate';
 import { showSource, type Style } from './messageText';
 import { valueAt } from './profileShape';
 import { boundsOrThrow, describeGot, issuesToLabError, valueError, WHOLE_PROFILE } from './refusals';
@@ -18,7 +19,35 @@ export function parseProfile(input: unknown, source = 'profile'): Profile {
  *             (only files have it: JSON.parse has already turned 1e400 into Infinity).
  */
 export function validateProfile(input: unknown, source: string, raws: Map<string, string>, style: Style): Profile {
+  return checkProfile(input, source, raws, style).profile;
+}
+
+/** What an import needs to say: the profile, and the version it was migrated from (null: none). */
+export interface CheckedProfile {
+  profile: Profile;
+  migratedFrom: number | null;
+}
+
+/** validateProfile, after `$schema` is set aside and an older version migrated (migrate.ts). */
+export function checkProfile(input: unknown, source: string, raws: Map<string, string>, style: Style): CheckedProfile {
   boundsOrThrow(input, source, WHOLE_PROFILE, 'PROFILE_INVALID');
+  // `$schema` names the JSON Schema for editors (exported files carry it); it is no knob.
+  if (input !== null && typeof input === 'object' && !Array.isArray(input) && Object.hasOwn(input, '$schema')) {
+    const { $schema, ...rest } = input as Record<string, unknown>;
+    if (typeof $schema !== 'string') {
+      throw new LabError({ code: 'PROFILE_INVALID', field: '$schema', message: `${source}: $schema must be text, the JSON Schema's URL (got ${describeGot($schema)})`, fix: 'remove "$schema", or give the URL of the profile schema' });
+    }
+    input = rest;
+  }
+  const migrated = migrateProfile(input, source, raws);
+  if (migrated.migratedFrom !== null) {
+    // The old document's values were checked in its own keys; the new shape is checked as any.
+    return { profile: checkCurrent(migrated.document, source, new Map(), style), migratedFrom: migrated.migratedFrom };
+  }
+  return { profile: checkCurrent(input, source, raws, style), migratedFrom: null };
+}
+
+function checkCurrent(input: unknown, source: string, raws: Map<string, string>, style: Style): Profile {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new LabError({
       code: 'PROFILE_INVALID', field: WHOLE_PROFILE,
@@ -52,7 +81,10 @@ export function validateProfile(input: unknown, source: string, raws: Map<string
     throw new LabError({
       code: 'PROFILE_VERSION', field: 'schemaVersion',
       message: `${source}: schemaVersion ${describeGot(version, raws.get('["schemaVersion"]'))} is not supported by this uring-lab (it reads schemaVersion ${PROFILE_SCHEMA_VERSION})`,
-      fix: `upgrade uring-lab, or export the profile again from this version`,
+      // Newer versions were refused by migrateProfile; what is left is older or not a version.
+      fix: version === 0
+        ? 'a schemaVersion 0 profile (uring-lab 0.x) has no "kind": remove "kind" to have it migrated, or write the file as schemaVersion 1'
+        : `write "schemaVersion": ${PROFILE_SCHEMA_VERSION} (or 0 for a uring-lab 0.x file without "kind")`,
     });
   }
   const result = ProfileSchema.safeParse(input);

@@ -1,0 +1,166 @@
+/**
+ * The user's saved profiles: `$XDG_DATA_HOME/uring-lab/profiles/NAME.json` (the lab's data
+ * directory, as run/storage.ts labDataDir), each an exported JSON profile (export/json.ts) that
+ * `uring-lab run --profile` reads as it is. Writes are atomic (a temp file in the same folder,
+ * fsync, rename, fsync of the folder), so a crash leaves the old file or the new one, never half
+ * of one; every check happens before the first write, so a refused save or import touches nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError, type LabErrorData, type Profile } from '../../contract';
+import { labDataDir } from '../run/storage';
+import { profileJson } from './export/json';
+import { slug } from './export/common';
+import { userText } from './messageText';
+import { loadProfileFile } from './profileFile';
+
+/** A saved profile's name is its file name: letters, digits, space, dot, dash, underscore. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+/** Most saved profiles listed (a store is a few dozen). */
+const MAX_LISTED = 1000;
+
+export interface SavedProfile {
+  name: string;
+  description: string;
+  /** When the file was last written (ISO 8601). */
+  savedAt: string;
+  profile: Profile;
+}
+
+export function profilesDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(labDataDir(env), 'profiles');
+}
+
+/** Refuses a name that is not a plain file name, in one line naming the field. */
+export function checkProfileName(name: string, field = 'name'): string {
+  if (typeof name !== 'string' || !NAME.test(name) || name.endsWith('.')) {
+    throw new LabError({
+      code: 'INVALID_VALUE', kind: 'input', field,
+      message: `${field}: "${userText(String(name), 80)}" is not a profile name (1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit)`,
+      fix: `use e.g. "${slug(String(name)).replace(/^[^A-Za-z0-9]+/, '') || 'my-profile'}"`,
+    });
+  }
+  return name;
+}
+
+/** A store name made from free text (a profile's own name), for imports that give none. */
+export function storeNameFor(text: string): string {
+  const name = text.normalize('NFKD').replace(/[^A-Za-z0-9 ._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/[ .]+$/, '').slice(0, 64);
+  return NAME.test(name) ? name : 'imported';
+}
+
+export class ProfileStore {
+  constructor(readonly dir: string = profilesDir()) {}
+
+  /** Every saved profile that reads as one, newest first; files that do not are left alone. */
+  list(): SavedProfile[] {
+    return this.scan().profiles;
+  }
+
+  /** The saved profiles, and the files that do not read as one with why (edited by hand, a newer version). */
+  scan(): { profiles: SavedProfile[]; unreadable: Array<{ name: string; error: LabErrorData }> } {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir).filter((f) => f.endsWith('.json') && NAME.test(f.slice(0, -5)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { profiles: [], unreadable: [] };
+      throw err;
+    }
+    const profiles: SavedProfile[] = [];
+    const unreadable: Array<{ name: string; error: LabErrorData }> = [];
+    for (const f of files.sort().slice(0, MAX_LISTED)) {
+      try {
+        profiles.push(this.read(f.slice(0, -5)));
+      } catch (err) {
+        // The user's file all the same: reported, never deleted or rewritten.
+        unreadable.push({ name: f.slice(0, -5), error: LabError.from(err).toData() });
+      }
+    }
+    profiles.sort((a, b) => b.savedAt.localeCompare(a.savedAt) || a.name.localeCompare(b.name));
+    return { profiles, unreadable };
+  }
+
+  has(name: string): boolean {
+    try { return statSync(this.pathOf(checkProfileName(name))).isFile(); } catch { return false; }
+  }
+
+  read(name: string): SavedProfile {
+    const path = this.pathOf(checkProfileName(name));
+    const profile = loadProfileFile(path);
+    return { name, description: profile.description, savedAt: statSync(path).mtime.toISOString(), profile };
+  }
+
+  /** Saves (or replaces) NAME; the profile's own name becomes NAME, so lists and runs agree. */
+  save(name: string, profile: Profile): SavedProfile {
+    checkProfileName(name);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeAtomically(this.pathOf(name), profileJson({ ...profile, name }));
+    return this.read(name);
+  }
+
+  /**
+   * Saves under NAME, else NAME-2, NAME-3, … — never over a saved profile, even one another
+   * client saves at the same moment (the file appears by link(2), which refuses a taken name).
+   */
+  saveNew(wanted: string, profile: Profile): SavedProfile {
+    const base = checkProfileName(wanted);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (let i = 1; i < 1000; i++) {
+      const name = i === 1 ? base : `${base.slice(0, 60)}-${i}`;
+      if (this.has(name)) continue;
+      if (writeAtomically(this.pathOf(name), profileJson({ ...profile, name }), 0o600, false)) return this.read(name);
+    }
+    throw new LabError({ code: 'PROFILE_EXISTS', kind: 'input', field: 'name', message: `name: "${base}" and its numbered copies are all taken`, fix: 'give the import a name of its own' });
+  }
+
+  delete(name: string): void {
+    try {
+      unlinkSync(this.pathOf(checkProfileName(name)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw new LabError({ code: 'PROFILE_UNKNOWN', kind: 'input', field: 'name', message: `name: no saved profile is called "${userText(name, 80)}"`, fix: 'listProfiles shows the saved ones' });
+    }
+  }
+
+  private pathOf(name: string): string {
+    return join(this.dir, `${name}.json`);
+  }
+}
+
+/**
+ * temp file in the same folder → write → fsync → rename over the target → fsync the folder.
+ * `replace` false: link(2) instead of rename, so a taken name is refused (returns false), never replaced.
+ */
+export function writeAtomically(path: string, text: string, mode = 0o600, replace = true): boolean {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    try {
+      const bytes = Buffer.from(text, 'utf8');
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (replace) renameSync(tmp, path);
+    else {
+      try {
+        linkSync(tmp, path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw err;
+      } finally {
+        unlinkSync(tmp);
+      }
+    }
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* already renamed, unlinked, or never made */ }
+    throw err;
+  }
+  // The rename (or link) itself is durable once the folder is synced.
+  const dirFd = openSync(join(path, '..'), 'r');
+  try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
+  return true;
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# uring-lab profile "tuned echo": checks this machine, sets the sysctls the profile
+# implies (asking before each change), then runs it headless with `uring-lab run`.
+# Made by `uring-lab export --format shell`.
+#   bash THIS_FILE            check, ask, run
+#   bash THIS_FILE --dry-run  (or DRY_RUN=1) print the commands that would change something, run nothing
+#   bash THIS_FILE -- --json  arguments after -- go to `uring-lab run` (--json, --duration S)
+#   URING_LAB=/path/to/uring-lab picks the binary (default: uring-lab on PATH)
+set -euo pipefail
+
+DRY_RUN="${DRY_RUN:-0}"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--dry-run) DRY_RUN=1; shift ;;
+	--) shift; break ;;
+	-h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+	*) echo "unknown argument: $1 (use --dry-run, --help, or -- ARGS for uring-lab run)" >&2; exit 2 ;;
+	esac
+done
+URING_LAB="${URING_LAB:-uring-lab}"
+
+# A command that changes something: printed in a dry run, run otherwise.
+run() {
+	if [ "$DRY_RUN" = 1 ]; then
+		printf '+'; printf ' %q' "$@"; printf '\n'
+	else
+		"$@"
+	fi
+}
+warn() { echo "warning: $*" >&2; }
+
+# Sets a sysctl after asking; `at_least` only ever raises it (a reservation others may use too).
+set_sysctl() {
+	local key="$1" want="$2" how="$3" why="$4" now
+	if ! now="$(sysctl -n "$key" 2>/dev/null)"; then
+		warn "$key: this kernel has no such setting (skipped; $why)"
+		return 0
+	fi
+	if [ "$now" = "$want" ] || { [ "$how" = at_least ] && [ "$now" -ge "$want" ] 2>/dev/null; }; then
+		echo "ok: $key = $now"
+		return 0
+	fi
+	if [ "$DRY_RUN" = 1 ]; then
+		run sysctl -w "$key=$want"
+		return 0
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		warn "$key is $now, the profile wants $want ($why): changing it needs root (sudo bash $0)"
+		return 0
+	fi
+	local answer=""
+	read -r -p "Set $key from $now to $want ($why)? [y/N] " answer || true
+	case "$answer" in
+	y | Y | yes) run sysctl -w "$key=$want" ;;
+	*) echo "left $key at $now" ;;
+	esac
+}
+
+# ---- checks ----
+# The kernel each knob in effect needs; uring-lab reports a knob this kernel lacks as refused.
+release="$(uname -r)"
+major="${release%%.*}"; rest="${release#*.}"; minor="${rest%%[!0-9]*}"
+needs_kernel() {
+	if [ "$major" -lt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -lt "$2" ]; }; then
+		warn "$3 needs Linux $1.$2; this kernel is $release: the run will report it refused"
+	else
+		echo "ok: $3 (Linux $1.$2; this kernel is $release)"
+	fi
+}
+needs_kernel 6 12 'server.bufferRing.incremental (Incremental buffers)'
+needs_kernel 6 9 'server.napiBusyPollUs (NAPI busy poll)'
+needs_kernel 6 0 'server.multishot (Multishot recv)'
+needs_kernel 5 19 'server.bufferRing.count (Buffers)'
+needs_kernel 5 19 'server.directDescriptors (Direct descriptors)'
+needs_kernel 5 11 'server.sqpoll.enabled (SQPOLL)'
+needs_kernel 5 1 'server.registeredBuffers (Registered buffers)'
+# topology veth: the lab makes a network namespace and a veth pair.
+if [ "$(id -u)" != 0 ]; then warn "topology veth needs root or CAP_NET_ADMIN (uring-lab refuses the run otherwise)"; fi
+command -v ip >/dev/null || warn "topology veth needs iproute2 (ip)"
+# server.registeredBuffers: the buffer pools (16384 KiB) are pinned, within RLIMIT_MEMLOCK unless root.
+memlock="$(ulimit -l)"
+if [ "$(id -u)" != 0 ] && [ "$memlock" != unlimited ] && [ "$memlock" -lt 16384 ]; then warn "ulimit -l is $memlock KiB; server.registeredBuffers pins 16384 KiB (raise it: ulimit -l 16384)"; fi
+if ! command -v "$URING_LAB" >/dev/null; then
+	if [ "$DRY_RUN" = 1 ]; then warn "$URING_LAB is not on PATH (install uring-lab, or set URING_LAB=)"; else
+		echo "$URING_LAB is not on PATH: install uring-lab, or set URING_LAB=/path/to/uring-lab" >&2; exit 1
+	fi
+fi
+
+# ---- sysctls (the same settings as `uring-lab export --format tuned`) ----
+command -v sysctl >/dev/null || { echo "sysctl (procps) is needed to read and set the profile's sysctls" >&2; exit 1; }
+# server.engine = "io_uring"
+set_sysctl kernel.io_uring_disabled 0 exactly 'io_uring for every process: the server rings and the load generator (Linux 6.6+)'
+# server.bufferRing.hugepages = true
+set_sysctl vm.nr_hugepages 8 at_least 'at least: 2 ring(s) × bufferRing.count × size on 2 MiB pages'
+# server.napiBusyPollUs = 50
+set_sysctl net.core.busy_poll 50 exactly 'busy-poll the NIC queue this many µs in poll/select/epoll waits'
+# server.napiBusyPollUs = 50
+set_sysctl net.core.busy_read 50 exactly 'and in blocking socket reads, like the ring'\''s NAPI wait'
+# server.numa.node = 0
+set_sysctl kernel.numa_balancing 0 exactly 'no NUMA-balancing faults and migrations on the bound workers (as tuned network-latency)'
+# server.sqpoll.cpu: keeps other tasks and the timer tick off the CPU the SQPOLL thread spins on
+grep -qw -- isolcpus=1 /proc/cmdline || echo 'hint: add "isolcpus=1 nohz_full=1" to the kernel command line and reboot (keeps other tasks and the timer tick off the CPU the SQPOLL thread spins on); this script does not change boot settings'
+# server.napiBusyPollUs: busy polling is for latency: no deep C-state exits on the polling CPUs (as tuned latency-performance)
+echo 'hint: tuned'\''s [cpu] force_latency=cstate.id_no_zero:1|3 (busy polling is for latency: no deep C-state exits on the polling CPUs (as tuned latency-performance); uring-lab export --format tuned); this script does not change CPU power settings'
+
+# ---- the run: uring-lab run with every knob that differs from the defaults ----
+run "$URING_LAB" run \
+	--set 'name=tuned echo' \
+	--set topology=veth \
+	--set server.rings=2 \
+	--set server.sqpoll.enabled=true \
+	--set server.sqpoll.cpu=1 \
+	--set server.taskrun=default \
+	--set server.bufferRing.count=128 \
+	--set server.bufferRing.hugepages=true \
+	--set server.registeredBuffers=true \
+	--set server.directDescriptors=true \
+	--set server.napiBusyPollUs=50 \
+	--set server.numa.node=0 \
+	--set 'server.numa.cpus=[0,1]' \
+	--set load.connections=8 \
+	--set load.messageBytes=4096 \
+	--set duration.warmupS=0.5 \
+	--set duration.measureS=2 \
+	"$@"

@@ -1,0 +1,176 @@
+/**
+ * The profile exports (issue 10): golden files for each format from three representative
+ * profiles (the default echo profile, a tuned echo profile that implies sysctls and boot
+ * settings, and the storage IOPOLL preset), then what other tools make of them: `fio
+ * --parse-only` accepts the fio job, `bash -n` the shell script, whose dry run prints the
+ * commands — and the printed `uring-lab run` line, read back by the CLI's own --set parser,
+ * is the exported profile again. Regenerate the golden files with UPDATE_GOLDEN=1 after a
+ * deliberate change, and read the diff.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildRunProfile } from '../../electron/cli';
+import { LabError, type Profile } from '../../electron/contract';
+import { loadProfileFile, parseProfile } from '../../electron/host/profiles';
+import { EXPORT_FORMATS, exportProfile } from '../../electron/host/profiles/export';
+import { kernelVersionIn } from '../../electron/host/profiles/export/common';
+import { setArgument } from '../../electron/host/profiles/export/shell';
+import { presetsDir } from '../../electron/host/profiles/presets';
+
+const GOLDEN = path.join(__dirname, '../golden/export');
+const work = mkdtempSync(path.join(tmpdir(), 'uring-lab-export-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const TUNED_ECHO = parseProfile({
+  kind: 'uring-lab/profile', schemaVersion: 1, name: 'tuned echo', description: "NAPI, huge pages, a pinned SQPOLL thread, NUMA node 0.\nIt's a test profile: quotes ' and \" and $HOME stay text.",
+  topology: 'veth',
+  server: {
+    rings: 2, sqpoll: { enabled: true, cpu: 1 }, taskrun: 'default', napiBusyPollUs: 50, registeredBuffers: true, directDescriptors: true,
+    bufferRing: { hugepages: true, size: 65536, count: 128 }, numa: { node: 0, cpus: [0, 1] },
+  },
+  load: { connections: 8, messageBytes: 4096 },
+  duration: { warmupS: 0.5, measureS: 2 },
+});
+const PROFILES: Record<string, Profile> = {
+  'loopback-default': loadProfileFile(path.join(presetsDir(), 'loopback-default.json')),
+  'tuned-echo': TUNED_ECHO,
+  'storage-iopoll': loadProfileFile(path.join(presetsDir(), 'storage-iopoll.json')),
+};
+const SUFFIX = { json: '.json', fio: '.fio', tuned: '.tuned.conf', shell: '.sh' } as const;
+
+describe('export golden files', () => {
+  for (const [name, profile] of Object.entries(PROFILES)) {
+    for (const format of EXPORT_FORMATS) {
+      it(`${name} as ${format}`, () => {
+        const exported = exportProfile(profile, format);
+        expect(exported.filename.endsWith(SUFFIX[format])).toBe(true);
+        const file = path.join(GOLDEN, `${name}${SUFFIX[format]}`);
+        if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, exported.text);
+        expect(exported.text).toBe(readFileSync(file, 'utf8'));
+      });
+    }
+  }
+});
+
+describe('what the other tools make of the exports', () => {
+  it('fio --parse-only accepts every fio job', () => {
+    for (const [name, profile] of Object.entries(PROFILES)) {
+      const file = path.join(work, `${name}.fio`);
+      writeFileSync(file, exportProfile(profile, 'fio').text);
+      const r = spawnSync('fio', ['--parse-only', file], { encoding: 'utf8' });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    }
+  });
+
+  it('a profile named "global" still makes a job (fio reads [global] as defaults)', () => {
+    const file = path.join(work, 'global.fio');
+    writeFileSync(file, exportProfile(parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, name: 'Global' }), 'fio').text);
+    expect(readFileSync(file, 'utf8')).toMatch(/^\[uring-lab-global\]$/m);
+    const r = spawnSync('fio', ['--parse-only', file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('maps the ring knobs to fio options and lists the knobs fio has no word for', () => {
+    const text = exportProfile(TUNED_ECHO, 'fio').text;
+    for (const line of ['ioengine=io_uring', 'sqthread_poll=1', 'sqthread_poll_cpu=1', 'fixedbufs=1', 'registerfiles=1', 'numjobs=2', 'thread=1', 'cpus_allowed=0,1', 'numa_cpu_nodes=0', 'numa_mem_policy=bind:0', 'iodepth=32', 'bs=4096', 'rw=randread', 'direct=1', 'time_based=1', 'runtime=2000ms', 'ramp_time=500ms']) {
+      expect(text.split('\n'), line).toContain(line);
+    }
+    expect(text).toMatch(/^;\s+server\.napiBusyPollUs = 50$/m);
+    expect(exportProfile(PROFILES['storage-iopoll'], 'fio').text.split('\n')).toContain('hipri=1');
+    // A write job on a path of the user's: fio will not refuse a mounted device as the lab does.
+    const writes = exportProfile(parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path: '/dev/vdb', allowDevice: true, pattern: 'randwrite' } }), 'fio').text;
+    expect(writes).toMatch(/^;\s+this job WRITES to its filename/m);
+    expect(writes.split('\n')).toContain('filename=/dev/vdb');
+    // The epoll baseline has no ring: a psync job, the ring knobs listed as without effect.
+    const epoll = exportProfile(parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, server: { engine: 'epoll', sqpoll: { enabled: true } } }), 'fio').text;
+    expect(epoll.split('\n')).toContain('ioengine=psync');
+    expect(epoll).not.toMatch(/^sqthread_poll/m);
+    expect(epoll).toMatch(/server\.sqpoll\.enabled = true \(does nothing with server\.engine epoll\)/);
+  });
+
+  it('refuses a value an INI file cannot carry, naming the knob', () => {
+    const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path: '/tmp/a\nb' } });
+    let err: unknown;
+    try { exportProfile(p, 'fio'); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(LabError);
+    expect((err as LabError).field).toBe('storage.path');
+    expect((err as LabError).kind).toBe('input');
+  });
+
+  it('tuned.conf has the implied sysctls and boot settings, each after the comment naming its knob', () => {
+    const lines = exportProfile(TUNED_ECHO, 'tuned').text.split('\n');
+    const expectPair = (setting: string, knob: RegExp) => {
+      const i = lines.indexOf(setting);
+      expect(i, setting).toBeGreaterThan(0);
+      expect(lines[i - 1]).toMatch(knob);
+    };
+    expectPair('kernel.io_uring_disabled=0', /^# server\.engine = "io_uring"/);
+    expectPair('net.core.busy_poll=50', /^# server\.napiBusyPollUs = 50/);
+    expectPair('net.core.busy_read=50', /^# server\.napiBusyPollUs = 50/);
+    // 2 rings × ceil(128 × 64 KiB / 2 MiB) = 2 × 4 huge pages.
+    expectPair('vm.nr_hugepages=8', /^# server\.bufferRing\.hugepages = true/);
+    expectPair('kernel.numa_balancing=0', /^# server\.numa\.node = 0/);
+    expectPair('cmdline_sqpoll=isolcpus=1 nohz_full=1', /^# server\.sqpoll\.cpu = 1/);
+    expectPair('force_latency=cstate.id_no_zero:1|3', /^# server\.napiBusyPollUs = 50/);
+    expect(lines.indexOf('[sysctl]')).toBeLessThan(lines.indexOf('[cpu]'));
+    expect(lines.indexOf('[cpu]')).toBeLessThan(lines.indexOf('[bootloader]'));
+    // The default profile implies only io_uring being enabled.
+    const plain = exportProfile(PROFILES['loopback-default'], 'tuned').text;
+    expect(plain.split('\n').filter((l) => /^[a-z_]+\.[a-z_.]+=/.test(l))).toEqual(['kernel.io_uring_disabled=0']);
+    expect(plain).not.toContain('[bootloader]');
+    expect(plain).not.toContain('[cpu]');
+  });
+
+  it('the shell script passes bash -n, and its dry run prints the commands that run the same profile', () => {
+    for (const [name, profile] of Object.entries(PROFILES)) {
+      const file = path.join(work, `${name}.sh`);
+      writeFileSync(file, exportProfile(profile, 'shell').text);
+      execFileSync('bash', ['-n', file]);
+      for (const dry of [['--dry-run'], []]) {
+        const r = spawnSync('bash', [file, ...dry], {
+          encoding: 'utf8', input: '',
+          env: { ...process.env, URING_LAB: '/opt/uring-lab/bin/uring-lab', ...(dry.length ? {} : { DRY_RUN: '1' }), PATH: `/usr/sbin:/sbin:${process.env.PATH}` },
+        });
+        expect(r.status, `${name} ${dry.join(' ')}: ${r.stderr}`).toBe(0);
+        const printed = r.stdout.split('\n').filter((l) => l.startsWith('+ '));
+        const run = printed.find((l) => l.startsWith('+ /opt/uring-lab/bin/uring-lab run'));
+        expect(run, `${name}: the run command is printed`).toBeDefined();
+        // Every printed command is a sysctl change or the run: the dry run changed nothing itself.
+        for (const l of printed) expect(l).toMatch(/^\+ (sysctl -w [a-z_.]+=\d+|\/opt\/uring-lab\/bin\/uring-lab run( --set .+)?)$/);
+        // Read the printed words back as bash would, then through the CLI's --set parser.
+        const argv = execFileSync('bash', ['-c', `eval "set -- ${run!.slice(2)}"; printf '%s\\0' "$@"`], { encoding: 'utf8' }).split('\0').slice(0, -1);
+        expect(argv.slice(0, 2)).toEqual(['/opt/uring-lab/bin/uring-lab', 'run']);
+        const sets = argv.slice(2).filter((_, i) => i % 2 === 1);
+        const again = buildRunProfile({ set: sets });
+        expect({ ...again, description: profile.description }).toEqual(profile);
+      }
+    }
+  });
+
+  it('the shell script asks before it changes a sysctl', () => {
+    const text = exportProfile(TUNED_ECHO, 'shell').text;
+    expect(text).toMatch(/read -r -p "Set \$key from \$now to \$want/);
+    expect(text).toMatch(/^set_sysctl net\.core\.busy_poll 50 exactly /m);
+    expect(text).toMatch(/^set_sysctl vm\.nr_hugepages 8 at_least /m);
+    // topology veth and registered buffers: their privileges are checked.
+    expect(text).toMatch(/topology veth needs root or CAP_NET_ADMIN/);
+    expect(text).toMatch(/ulimit -l/);
+  });
+
+  it('writes --set values the parser reads back as the same value', () => {
+    for (const [p, v] of [['name', 'a b'], ['name', '123'], ['name', ' padded '], ['name', 'null'], ['storage.path', '/x y'], ['server.numa.cpus', [0, 3]], ['load.rateRps', 20000.5], ['server.sqpoll.cpu', null]] as const) {
+      const profile = buildRunProfile({ set: [setArgument(p, v)] });
+      expect(p.split('.').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], profile), `${p}=${JSON.stringify(v)}`).toEqual(v);
+    }
+  });
+
+  it("reads the kernel a knob needs from its row's words", () => {
+    expect(kernelVersionIn('defer: Linux 6.1; coop: Linux 5.19', 'coop')).toEqual([5, 19]);
+    expect(kernelVersionIn('defer: Linux 6.1; coop: Linux 5.19', 'default')).toBeNull();
+    expect(kernelVersionIn('Linux 6.0 (usage reports 6.2)', true)).toEqual([6, 0]);
+    expect(kernelVersionIn('reserved huge pages (vm.nr_hugepages)', true)).toBeNull();
+  });
+});
