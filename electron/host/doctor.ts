@@ -9,18 +9,31 @@
  * file turns the probe into one verdict per capability (CAPABILITIES below) and gives every
  * catalogue knob its capability's verdict. The UI disables an unavailable knob with these words.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import {
   knobAt, knobEntries, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry,
 } from '../contract';
-import type { CapabilityProbe } from '../engine/protocol';
+import type { CapabilityProbe, NativeMemoryNeeds } from '../engine/protocol';
 
 export type CapabilityProber = () => Promise<CapabilityProbe>;
 export type Hugepages = NonNullable<DoctorReport['hugepages']>;
 
-export async function runDoctor(probe?: CapabilityProber): Promise<DoctorReport> {
+/** What the chosen profile would lock and allocate (the engine's own formula), for the memlock check. */
+export type MemoryPlanner = () => Promise<NativeMemoryNeeds>;
+
+/** Why topology "veth" cannot run here, or null (run/veth.ts's vethRefusal; passed in, so this file stays free of the run modules). */
+export type VethRefusal = () => { code: string; message: string; fix?: string } | null;
+
+/** The eBPF probe checks: each probe attached for a moment in the engine process, its privileges, the helper (run/probes.ts's probeDoctorChecks; passed in like veth). */
+export type ProbeChecks = () => Promise<DoctorCheck[]>;
+
+export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, veth?: VethRefusal, probes?: ProbeChecks): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   const release = os.release();
   checks.push({ id: 'kernel', label: 'Kernel', ok: true, value: release, reason: `Linux ${release} on ${os.arch()}` });
@@ -36,13 +49,26 @@ export async function runDoctor(probe?: CapabilityProber): Promise<DoctorReport>
   const capabilities = capabilitiesFrom(caps, probeError, hugepages, numa);
   checks.push(...ioUringChecks(caps, probeError));
   checks.push(...capabilityChecks(capabilities));
-  checks.push(memlockCheck());
+  checks.push(memlockCheck(await planned(plan)));
   checks.push(btfCheck());
   checks.push(tracefsCheck());
+  if (probes) checks.push(...await probes());
   checks.push(numaCheck(numa));
   checks.push(cpusCheck(numa));
   checks.push(hugepagesCheck(hugepages));
+  checks.push(blockPollCheck(readBlockPoll()));
+  checks.push(netnsCheck(veth));
+  checks.push(await fioCheck());
   return { kernel: { release }, checks, numa, hugepages, capabilities, knobs: knobAvailability(capabilities) };
+}
+
+/** Bytes for people, in binary units ("8.0 MiB"). */
+function bytesText(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 function readText(path: string): string | null {
@@ -78,7 +104,9 @@ function ioUringChecks(caps: CapabilityProbe | null, probeError: string | null):
 
   const needed = ['ACCEPT', 'RECV', 'SEND', 'READ', 'PROVIDE_BUFFERS', 'SEND_ZC'];
   const missing = needed.filter((op) => !caps.ops.includes(op));
-  checks.push({ id: 'io_uring_ops', label: 'io_uring ops', ok: missing.length === 0, value: `${caps.ops.length} supported`, reason: missing.length ? `missing: ${missing.join(', ')}` : `includes ${needed.join(', ')}`, fix: missing.length ? 'a newer kernel (6.0+) supports every op the lab uses' : undefined });
+  checks.push({ id: 'io_uring_ops', label: 'io_uring ops', ok: missing.length === 0, value: `${caps.ops.length} supported`, reason: `${missing.length ? `missing: ${missing.join(', ')}` : `includes ${needed.join(', ')}`}; supported: ${caps.ops.join(', ')}`, fix: missing.length ? 'a newer kernel (6.0+) supports every op the lab uses' : undefined });
+  // The features a plain ring reports (IORING_FEAT_*): the kernel's own list, shown in full.
+  checks.push({ id: 'io_uring_features', label: 'io_uring features', ok: true, value: `${caps.features.length} reported`, reason: caps.features.join(', ') || 'the kernel reported none' });
 
   checks.push(flagCheck('sqpoll', 'SQPOLL', caps.sqpoll, 'a kernel thread can poll the submission queue (IORING_SETUP_SQPOLL)', 'server.sqpoll.enabled'));
   checks.push(flagCheck('defer_taskrun', 'DEFER_TASKRUN', caps.deferTaskrun, 'task work can be deferred to the issuing thread (SINGLE_ISSUER|DEFER_TASKRUN)', 'server.taskrun'));
@@ -104,21 +132,60 @@ function flagCheck(id: string, label: string, result: CapabilityProbe['sqpoll'],
   };
 }
 
-function memlockCheck(): DoctorCheck {
-  const limits = readText('/proc/self/limits') ?? '';
-  const line = limits.split('\n').find((l) => l.startsWith('Max locked memory'));
+/** What the chosen profile would lock, or why that is not known (no engine: the check falls back to the bare limit). */
+export interface MemlockPlan {
+  needs: NativeMemoryNeeds | null;
+  error: string | null;
+}
+
+async function planned(plan?: MemoryPlanner): Promise<MemlockPlan> {
+  if (!plan) return { needs: null, error: null };
+  try {
+    return { needs: await plan(), error: null };
+  } catch (err) {
+    return { needs: null, error: (err as Error).message };
+  }
+}
+
+/**
+ * RLIMIT_MEMLOCK against what the current profile locks: the engine's own count of the pages
+ * the kernel charges (every ring, the buffer ring's registration), measured in the engine
+ * process whose limit applies. Without a plan (no engine) only the bare limit is judged.
+ */
+export function memlockCheck(plan: MemlockPlan = { needs: null, error: null }, limitsText = readText('/proc/self/limits') ?? '', isRoot = process.getuid?.() === 0): DoctorCheck {
+  const id = 'memlock';
+  const label = 'Locked memory (RLIMIT_MEMLOCK)';
+  const lowerFix = 'raise it (`ulimit -l unlimited`, LimitMEMLOCK= in the systemd unit, memlock in /etc/security/limits.conf), or lower server.ringEntries, load.threads or server.bufferRing.count';
+  const needs = plan.needs;
+  if (needs) {
+    const pinned = bytesText(needs.pinnedBytes);
+    const limit = needs.memlockLimitBytes;
+    if (needs.memlockExempt) {
+      return { id, label, ok: true, value: limit === null ? 'unlimited' : bytesText(limit), reason: 'CAP_IPC_LOCK: the kernel charges none of the current profile\'s rings or buffer-ring pages to the limit, however large' };
+    }
+    if (limit === null) return { id, label, ok: true, value: 'unlimited', reason: `the current profile locks ${pinned} (rings and the buffer ring's registration); no limit applies` };
+    const ok = needs.pinnedBytes <= limit;
+    return {
+      id, label, ok, value: bytesText(limit),
+      reason: ok
+        ? `the current profile locks ${pinned} of the ${bytesText(limit)} allowed (rings and the buffer ring's registration); the limit is per user, shared by all of this user's processes`
+        : `the current profile locks ${pinned} (rings and the buffer ring's registration) but the limit is ${bytesText(limit)}: its run would be refused (RESOURCE_BUDGET)`,
+      ...(ok ? {} : { fix: lowerFix }),
+    };
+  }
+  const line = limitsText.split('\n').find((l) => l.startsWith('Max locked memory'));
   const soft = line?.split(/\s{2,}/)[1]?.trim() ?? 'unknown';
   const unlimited = soft === 'unlimited';
   const bytes = unlimited ? Infinity : Number(soft);
-  const isRoot = process.getuid?.() === 0;
   const ok = unlimited || isRoot || bytes >= 64 * 1024 * 1024;
+  const unplanned = plan.error ? `; what the current profile locks is unknown (${plan.error})` : '';
   return {
-    id: 'memlock', label: 'Locked memory (RLIMIT_MEMLOCK)', ok,
-    value: unlimited ? 'unlimited' : Number.isFinite(bytes) ? `${Math.round(bytes / 1024)} KiB` : soft,
-    reason: ok
+    id, label, ok,
+    value: unlimited ? 'unlimited' : Number.isFinite(bytes) ? bytesText(bytes) : soft,
+    reason: (ok
       ? (isRoot && !unlimited ? 'running as root (CAP_IPC_LOCK): registered buffers are not charged against the limit' : 'enough for registered buffers and rings')
-      : 'registered buffers are charged against this limit; small limits give ENOMEM',
-    fix: ok ? undefined : 'raise it: `ulimit -l unlimited` or LimitMEMLOCK= in the systemd unit / memlock in /etc/security/limits.conf',
+      : 'registered buffers are charged against this limit; small limits give ENOMEM') + unplanned,
+    fix: ok ? undefined : lowerFix,
   };
 }
 
@@ -135,7 +202,14 @@ function tracefsCheck(): DoctorCheck {
   if (existsSync('/sys/kernel/debug/tracing/events')) {
     return { id: 'tracefs', label: 'tracefs', ok: true, value: '/sys/kernel/debug/tracing', reason: 'tracepoint formats are readable through debugfs' };
   }
-  return { id: 'tracefs', label: 'tracefs', ok: false, value: 'not mounted', reason: 'tracefs is not mounted: classic tracepoint probes cannot find their events (tp_btf probes still work)', fix: 'mount -t tracefs tracefs /sys/kernel/tracing' };
+  // Only uring_calls needs it (its classic tracepoint), and only the probe helper and engine read it.
+  const why = 'Of the eBPF probes only uring_calls uses a classic tracepoint (syscalls:sys_enter_io_uring_enter); without it that probe counts io_uring_enter on raw sys_enter, which runs for every syscall and costs more (tp_btf and raw_tp need no tracefs)';
+  const mount = (readText('/proc/self/mounts') ?? '').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'tracefs')?.[1];
+  if (mount) {
+    // Mounted but not readable here: tracefs is root-only (mode 700) unless mounted otherwise.
+    return { id: 'tracefs', label: 'tracefs', ok: false, value: `${mount} (not readable)`, reason: `tracefs is mounted at ${mount} but this user cannot read it (root-only by default), and neither can the probe helper (CAP_BPF/CAP_PERFMON do not open files). ${why}`, fix: `let them read it: mount -o remount,mode=755 ${mount} (or run the lab as root)` };
+  }
+  return { id: 'tracefs', label: 'tracefs', ok: false, value: 'not mounted', reason: `tracefs is not mounted: classic tracepoints cannot be found. ${why}`, fix: 'mount -t tracefs tracefs /sys/kernel/tracing' };
 }
 
 // ---- NUMA, CPUs, huge pages ---------------------------------------------------------
@@ -357,4 +431,71 @@ function capabilityChecks(capabilities: readonly DoctorCapability[]): DoctorChec
       reason: c.note ? `${c.reason}; ${c.note}` : c.reason,
       ...(c.fix && c.available !== true ? { fix: c.fix } : {}),
     }));
+}
+
+// ---- polled storage, namespaces, fio ------------------------------------------------
+
+/** A block device and whether its queue can poll (queue/io_poll is 1 where it has poll queues). */
+export interface BlockPollDevice {
+  name: string;
+  ioPoll: boolean;
+}
+
+/** Block devices from sysfs (`sysBlock` = /sys/block), skipping ram disks, which never poll. */
+export function readBlockPoll(sysBlock = '/sys/block'): BlockPollDevice[] {
+  let names: string[] = [];
+  try { names = readdirSync(sysBlock).sort(); } catch { /* no sysfs */ }
+  return names
+    .filter((n) => !/^(ram|zram)\d+$/.test(n))
+    .map((name) => ({ name, ioPoll: readText(`${sysBlock}/${name}/queue/io_poll`) === '1' }));
+}
+
+/**
+ * IOPOLL for the storage workload: the kernel polls completions only on devices with poll
+ * queues (NVMe with nvme.poll_queues=N); elsewhere the first I/O fails with EOPNOTSUPP and the
+ * run reports server.iopoll refused (no_poll_queues).
+ */
+export function blockPollCheck(devices: readonly BlockPollDevice[], nvmePollQueues = readText('/sys/module/nvme/parameters/poll_queues')): DoctorCheck {
+  const id = 'iopoll_storage';
+  const label = 'IOPOLL on block devices';
+  const polling = devices.filter((d) => d.ioPoll).map((d) => d.name);
+  const nvmeQueues = nvmePollQueues === null ? '' : `; nvme.poll_queues=${nvmePollQueues}`;
+  if (polling.length) {
+    return { id, label, ok: true, value: polling.join(', '), reason: `these devices have poll queues (queue/io_poll=1): server.iopoll with workload "storage" polls a test file on them${nvmeQueues}` };
+  }
+  const real = devices.filter((d) => !d.name.startsWith('loop')).map((d) => d.name);
+  const shown = real.length ? real.join(', ') : devices.length ? 'loop devices only' : 'no block devices';
+  return {
+    id, label, ok: false, value: 'no poll queues',
+    reason: `no block device here has poll queues (queue/io_poll=0 on ${shown}${nvmeQueues}): a storage run with server.iopoll is refused with no_poll_queues and runs interrupt-driven`,
+    fix: real.some((n) => n.startsWith('nvme'))
+      ? 'boot with nvme.poll_queues=N (N > 0) on the kernel command line, or reload the nvme module with poll_queues=N'
+      : 'virtio-blk, loop and most drivers have no poll queues; on an NVMe disk boot with nvme.poll_queues=N — otherwise leave server.iopoll off',
+  };
+}
+
+/** Topology "veth": a network namespace and a veth pair need CAP_NET_ADMIN and iproute2's ip. */
+export function netnsCheck(veth?: VethRefusal): DoctorCheck {
+  const id = 'netns';
+  const label = 'Namespaces and veth';
+  if (!veth) return { id, label, ok: null, value: 'not checked', reason: 'the doctor ran without the topology check' };
+  const refusal = veth();
+  if (!refusal) return { id, label, ok: true, value: 'CAP_NET_ADMIN, ip', reason: 'this process may create a network namespace and a veth pair: topology "veth" can run (a NAPI path that lo lacks)' };
+  return { id, label, ok: false, value: refusal.code === 'TOPOLOGY_NEEDS_IPROUTE2' ? 'no ip command' : 'no CAP_NET_ADMIN', reason: refusal.message, ...(refusal.fix ? { fix: refusal.fix } : {}) };
+}
+
+/** fio on PATH, with its version: exports to fio are checked with `fio --parse-only`. */
+/** Async: `fio --version` may take a while on a busy machine, and the doctor shares the host's event loop with a run's engine watchdog. */
+export async function fioCheck(pathVar = process.env.PATH ?? ''): Promise<DoctorCheck> {
+  const id = 'fio';
+  const label = 'fio';
+  const found = pathVar.split(':').filter(Boolean).map((dir) => `${dir}/fio`).find((p) => existsSync(p));
+  if (!found) {
+    return { id, label, ok: false, value: 'absent', reason: 'fio is not on PATH: a profile exported with --format fio cannot be run or checked (fio --parse-only) here', fix: 'install it: apt-get install fio (dnf install fio)' };
+  }
+  let version = 'unknown version';
+  try {
+    version = (await execFileAsync(found, ['--version'], { encoding: 'utf8', timeout: 5000 })).stdout.trim();
+  } catch { /* present but would not say its version: still present */ }
+  return { id, label, ok: true, value: version, reason: `${found}: runs the fio export of a profile (the storage analogue)` };
 }

@@ -1,0 +1,148 @@
+/**
+ * Saved runs (the host's run history): the list, the run opened for replay, pin / delete /
+ * export, and the two runs picked for comparison (kept in the layout store, which the A/B view
+ * reads). Every answer is validated against the history contract at this edge.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { z } from 'zod';
+import { LAB_METHODS, LabError, type LabApi, type LabErrorData, type LabMethod, type RunFrame } from '../../../electron/contract';
+import { MAX_FRAMES_PER_GET, type GetRunResult, type RunExportFormat, type RunListRow } from '../../../electron/contract/history';
+import { downloadText } from '../format/chartExport';
+import { useConnectionStore } from './connection';
+import { toErrorData } from './errors';
+import { useLayoutStore } from './layout';
+
+/**
+ * Calls a LabApi method and validates its answer with the method table's result schema (the
+ * WebSocket client checks results only in development). A transport without the method (a
+ * preload from another build) is refused in words instead of a TypeError.
+ */
+export async function callLab<M extends LabMethod>(
+  api: LabApi,
+  method: M,
+  params: z.input<(typeof LAB_METHODS)[M]['params']>,
+): Promise<z.output<(typeof LAB_METHODS)[M]['result']>> {
+  const fn = (api as unknown as Record<string, unknown>)[method];
+  if (typeof fn !== 'function') {
+    throw new LabError({ code: 'UNSUPPORTED', message: `this lab host does not offer "${method}"`, fix: 'run the UI and the host from the same uring-lab version (restart `uring-lab serve` after an update)' });
+  }
+  const answer = await (fn as (p: unknown) => Promise<unknown>).call(api, params);
+  const parsed = (LAB_METHODS[method].result as z.ZodType).safeParse(answer);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LabError({ code: 'PROTOCOL', message: `the host's answer to ${method} does not match the contract (${issue?.path.join('.') || '(root)'}: ${issue?.message})`, fix: 'run the UI and the host from the same uring-lab version' });
+  }
+  return parsed.data as z.output<(typeof LAB_METHODS)[M]['result']>;
+}
+
+/** Frames a replay holds at most (an hour at 10 frames/s); a longer run shows its first hour. */
+export const REPLAY_MAX_FRAMES = 36_000;
+
+/** A saved run opened for replay: its meta and its frames, as stored. */
+export interface OpenedRun {
+  runId: string;
+  meta: GetRunResult['meta'];
+  pinned: boolean;
+  frames: RunFrame[];
+  /** More frames are stored than the replay holds. */
+  truncated: boolean;
+  skippedLines: number;
+}
+
+export const useHistoryStore = defineStore('history', () => {
+  const conn = useConnectionStore();
+  const layout = useLayoutStore();
+  const runs = shallowRef<RunListRow[]>([]);
+  const total = ref(0);
+  const unreadable = ref(0);
+  const loading = ref(false);
+  const loaded = ref(false);
+  /** Why the last list / pin / delete / export failed (shown in the view). */
+  const failure = shallowRef<LabErrorData | null>(null);
+  const opened = shallowRef<OpenedRun | null>(null);
+  const opening = ref<string | null>(null);
+
+  /** The runs picked for comparison that are still listed. */
+  const compare = computed(() => layout.compare);
+
+  function apiOrThrow(): LabApi {
+    const api = conn.api();
+    if (!api) throw new LabError({ code: 'DISCONNECTED', message: 'not connected to the lab host', fix: 'wait for the connection to come back' });
+    return api;
+  }
+
+  async function guarded<T>(task: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const out = await task();
+      failure.value = null;
+      return out;
+    } catch (err) {
+      failure.value = toErrorData(err);
+      return undefined;
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    if (loading.value) return;
+    loading.value = true;
+    await guarded(async () => {
+      const res = await callLab(apiOrThrow(), 'listRuns', { limit: 1000, offset: 0 });
+      runs.value = res.runs;
+      total.value = res.total;
+      unreadable.value = res.unreadable;
+      loaded.value = true;
+    });
+    loading.value = false;
+  }
+
+  /** Loads a saved run (every frame, paged) for replay. */
+  async function open(runId: string): Promise<void> {
+    opening.value = runId;
+    await guarded(async () => {
+      const api = apiOrThrow();
+      // As few pages as the host allows (it may answer fewer frames than asked: nextSeq says where to go on).
+      let res = await callLab(api, 'getRun', { runId, limit: Math.min(REPLAY_MAX_FRAMES, MAX_FRAMES_PER_GET) });
+      const first = res;
+      const frames = [...res.frames];
+      let skippedLines = res.skippedLines;
+      while (res.nextSeq !== null && frames.length < REPLAY_MAX_FRAMES) {
+        res = await callLab(api, 'getRun', { runId, fromSeq: res.nextSeq, limit: Math.min(REPLAY_MAX_FRAMES - frames.length, MAX_FRAMES_PER_GET) });
+        frames.push(...res.frames);
+        skippedLines += res.skippedLines;
+      }
+      if (opening.value !== runId) return; // another run was asked for meanwhile
+      opened.value = { runId, meta: first.meta, pinned: first.pinned, frames, truncated: res.nextSeq !== null, skippedLines };
+    });
+    if (opening.value === runId) opening.value = null;
+  }
+
+  function close(): void {
+    opened.value = null;
+    opening.value = null;
+  }
+
+  async function pin(runId: string, pinned: boolean): Promise<void> {
+    const res = await guarded(() => callLab(apiOrThrow(), 'pinRun', { runId, pinned }));
+    if (!res) return;
+    runs.value = runs.value.map((r) => (r.runId === res.runId ? { ...r, pinned: res.pinned } : r));
+    if (opened.value?.runId === res.runId) opened.value = { ...opened.value, pinned: res.pinned };
+  }
+
+  async function remove(runId: string): Promise<void> {
+    const res = await guarded(() => callLab(apiOrThrow(), 'deleteRun', { runId }));
+    if (!res) return;
+    runs.value = runs.value.filter((r) => r.runId !== runId);
+    total.value = Math.max(0, total.value - 1);
+    if (opened.value?.runId === runId) close();
+    if (layout.compare.includes(runId)) layout.toggleCompare(runId);
+  }
+
+  /** The host's export of a saved run, downloaded as the file it names. */
+  async function exportRun(runId: string, format: RunExportFormat): Promise<void> {
+    const res = await guarded(() => callLab(apiOrThrow(), 'exportRun', { runId, format }));
+    if (res) downloadText(res.filename, res.mediaType, res.text);
+  }
+
+  return { runs, total, unreadable, loading, loaded, failure, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
+});

@@ -1,0 +1,137 @@
+/**
+ * Tuning profiles in the UI: the shipped presets (with when to use each), the user's saved
+ * profiles, import of a profile file (the host validates it and names the field that is wrong;
+ * the text the user gave is kept, so nothing is lost), export in each format, apply and save.
+ * The host keeps each client's profile; the layout store remembers which preset or saved
+ * profile was applied last, so the Profiles view can say so after a reload.
+ */
+import { defineStore } from 'pinia';
+import { ref, shallowRef } from 'vue';
+import { z } from 'zod';
+import { LabError, PresetSchema, PROFILE_EXPORT_FORMATS, SavedProfileSchema, type LabApi, type LabErrorData } from '../../../electron/contract';
+import { downloadText } from '../format/chartExport';
+import { useConnectionStore } from './connection';
+import { toErrorData } from './errors';
+import { callLab } from './history';
+import { useKnobsStore } from './knobs';
+import { useLayoutStore } from './layout';
+import { useRunStore } from './run';
+
+export type Preset = z.infer<typeof PresetSchema>;
+export type SavedProfile = z.infer<typeof SavedProfileSchema>;
+export type ProfileExportFormat = (typeof PROFILE_EXPORT_FORMATS)[number];
+export { PROFILE_EXPORT_FORMATS };
+
+/** What the last import said: its error (with the field), or what it migrated from. */
+export type ImportOutcome = { ok: true; name: string; migratedFrom: number | null } | { ok: false; error: LabErrorData };
+
+export const useProfilesStore = defineStore('profiles', () => {
+  const conn = useConnectionStore();
+  const layout = useLayoutStore();
+  const presets = shallowRef<Preset[]>([]);
+  const saved = shallowRef<SavedProfile[]>([]);
+  const loaded = ref(false);
+  const busy = ref(false);
+  const failure = shallowRef<LabErrorData | null>(null);
+  /** The import box's text, kept here so a refused import (or a view switch) loses nothing. */
+  const importText = ref('');
+  const importName = ref('');
+  const importOutcome = shallowRef<ImportOutcome | null>(null);
+
+  function apiOrThrow(): LabApi {
+    const api = conn.api();
+    if (!api) throw new LabError({ code: 'DISCONNECTED', message: 'not connected to the lab host', fix: 'wait for the connection to come back' });
+    return api;
+  }
+
+  async function guarded<T>(task: () => Promise<T>): Promise<T | undefined> {
+    busy.value = true;
+    try {
+      const out = await task();
+      failure.value = null;
+      return out;
+    } catch (err) {
+      failure.value = toErrorData(err);
+      return undefined;
+    } finally {
+      busy.value = false;
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    await guarded(async () => {
+      const api = apiOrThrow();
+      const [p, s] = await Promise.all([
+        callLab(api, 'listPresets', undefined),
+        callLab(api, 'listProfiles', undefined),
+      ]);
+      presets.value = p.presets;
+      saved.value = s.profiles;
+      loaded.value = true;
+    });
+  }
+
+  /** Makes `profile` this client's profile (during a run it controls: a new phase). */
+  async function apply(profile: unknown, remembered: { kind: 'preset' | 'saved'; name: string }): Promise<void> {
+    const status = await guarded(() => callLab(apiOrThrow(), 'applyProfile', { profile }));
+    if (!status) return;
+    useRunStore().applyStatus(status);
+    layout.lastProfile = remembered;
+  }
+
+  /** Saves the current knobs (this client's profile on the host) under `name`. */
+  async function saveCurrent(name: string): Promise<void> {
+    const done = await guarded(() => callLab(apiOrThrow(), 'saveProfile', { name }));
+    if (!done) return;
+    layout.lastProfile = { kind: 'saved', name };
+    await refresh();
+  }
+
+  async function remove(name: string): Promise<void> {
+    const done = await guarded(() => callLab(apiOrThrow(), 'deleteProfile', { name }));
+    if (!done) return;
+    if (layout.lastProfile?.kind === 'saved' && layout.lastProfile.name === name) layout.lastProfile = null;
+    await refresh();
+  }
+
+  /**
+   * Imports `importText`: the host validates, migrates, saves and applies it, or refuses with
+   * one field-level error, touching nothing. The text stays in the box either way.
+   */
+  async function importProfile(): Promise<ImportOutcome | null> {
+    const api = conn.api();
+    if (!api) return null;
+    busy.value = true;
+    try {
+      const name = importName.value.trim();
+      const res = await callLab(api, 'importProfile', { text: importText.value, ...(name ? { name } : {}) });
+      importOutcome.value = { ok: true, name: res.name, migratedFrom: res.migratedFrom };
+      layout.lastProfile = { kind: 'saved', name: res.name };
+      await useRunStore().refreshStatus();
+      busy.value = false;
+      await refresh();
+    } catch (err) {
+      importOutcome.value = { ok: false, error: toErrorData(err) };
+    } finally {
+      busy.value = false;
+    }
+    return importOutcome.value;
+  }
+
+  /** The host's export of `profile` (absent: this client's current one), downloaded as the file it names. */
+  async function exportProfile(format: ProfileExportFormat, profile?: unknown): Promise<void> {
+    const res = await guarded(() => callLab(apiOrThrow(), 'exportProfile', { format, ...(profile === undefined ? {} : { profile }) }));
+    if (res) downloadText(res.filename, res.mediaType, res.text);
+  }
+
+  /** The name of the client's current profile (the knob panel's), for the save box. */
+  function currentName(): string {
+    return useKnobsStore().profile?.name ?? '';
+  }
+
+  return {
+    presets, saved, loaded, busy, failure, importText, importName, importOutcome,
+    refresh, apply, saveCurrent, remove, importProfile, exportProfile, currentName,
+  };
+});
+

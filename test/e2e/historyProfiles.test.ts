@@ -1,0 +1,229 @@
+/**
+ * End to end: the History, Profiles and Doctor views in Debian's Chromium (playwright-core)
+ * against `uring-lab serve` with the real engine, its run history and saved profiles in a
+ * temp dir.
+ *
+ * - a run made in the UI is listed in History after a page reload and reopens with its charts
+ *   (the replayed heatmap draws its frames), and the chart export offers a PNG of it;
+ * - a malformed profile pasted into the import box is refused with the field named inline, the
+ *   text stays in the box and nothing is saved;
+ * - a preset applied is the tab's profile after a reload, and the page says which preset it was;
+ * - the current profile exported in each format downloads what the host made (checked by content);
+ * - the doctor shows this machine's kernel release (os.release()).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const ROOT = path.join(__dirname, '../..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CLI = path.join(ROOT, 'dist/electron/cli.js');
+
+let browser: Browser;
+let tmp: string;
+let proc: ChildProcess | null = null;
+let url = '';
+
+/** `uring-lab serve --port 0` with its data (runs, profiles) and runtime dirs in `tmp`. */
+async function startServe(): Promise<void> {
+  const env = {
+    ...process.env,
+    XDG_DATA_HOME: path.join(tmp, 'data'),
+    XDG_RUNTIME_DIR: path.join(tmp, 'runtime'),
+    URING_LAB_RUNS_DIR: path.join(tmp, 'runs'),
+  };
+  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  proc = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL: ${out}`)), 20_000);
+    proc!.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9A-Za-z_-]+/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[0]);
+      }
+    });
+    proc!.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+}
+
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+async function newPage(): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  return ctx.newPage();
+}
+
+const text = async (page: Page, testId: string) => (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
+
+/** Runs `click` and returns the file it downloaded: its suggested name and its text. */
+async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; text: string; bytes: Buffer }> {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), click()]);
+  const bytes = readFileSync(await dl.path());
+  return { name: dl.suggestedFilename(), text: bytes.toString('utf8'), bytes };
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does) or set CHROMIUM_PATH`);
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-views-'));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  await startServe();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (proc && proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc!.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('History, Profiles and Doctor views in Chromium', () => {
+  it('lists a run in History after a reload and reopens it with its charts', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await expect.poll(async () => Number(await page.getByTestId('latency-heatmap').getAttribute('data-frames')), { timeout: 15_000 }).toBeGreaterThanOrEqual(10);
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    // the toolbar names the run it shows
+    const runId = await page.locator('.toolbar .run-id').getAttribute('title');
+    expect(runId).toBeTruthy();
+
+    await page.getByTestId('view-history').click();
+    await page.reload();
+    // the open view is remembered across the reload (layout in localStorage)
+    const row = page.locator(`[data-testid="history-run"][data-run="${runId}"]`);
+    await expect.poll(() => row.count(), { timeout: 15_000 }).toBe(1);
+    expect(await row.getAttribute('data-status')).toBe('completed');
+    expect(Number((await row.locator('td.num').first().textContent())!.replace(/[^\d]/g, ''))).toBeGreaterThan(0);
+    // the run is on disk, in the history's folder
+    expect(readdirSync(path.join(tmp, 'runs')).join(' ')).toContain(runId!);
+
+    await row.getByTestId('history-open').click();
+    const replay = page.getByTestId('history-replay');
+    await expect.poll(() => replay.getAttribute('data-run'), { timeout: 15_000 }).toBe(runId);
+    const heatmap = replay.getByTestId('latency-heatmap');
+    await expect.poll(async () => Number(await heatmap.getAttribute('data-frames')), { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
+    expect(Number(await replay.getAttribute('data-frames'))).toBe(Number(await heatmap.getAttribute('data-frames')));
+    await expect.poll(async () => Number(await replay.getByTestId('throughput-chart').getAttribute('data-frames'))).toBeGreaterThanOrEqual(10);
+    expect(await replay.getByTestId('summary-status').getAttribute('data-status')).toBe('completed');
+
+    // the replayed charts export: a PNG of the heatmap, the frames as CSV
+    await replay.getByTestId('chart-export-toggle').click();
+    const png = await download(page, () => replay.locator('[data-testid="chart-export-png"][data-target="latency-heatmap"]').click());
+    expect(png.name).toMatch(new RegExp(`^${runId}-[a-z0-9-]+\\.png$`));
+    expect(png.bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a'); // the PNG signature
+    expect(png.bytes.length).toBeGreaterThan(2000);
+    await replay.getByTestId('chart-export-toggle').click();
+    const csv = await download(page, () => replay.locator('[data-testid="chart-export-csv"][data-kind="frames"]').click());
+    const lines = csv.text.trim().split('\n');
+    expect(lines[0]).toMatch(/^t_s,seq,phase,measuring/);
+    expect(lines.length - 1).toBe(Number(await replay.getAttribute('data-frames')));
+
+    // the host's own export of the saved run
+    const md = await download(page, () => row.getByTestId('history-export').selectOption('md').then(() => undefined));
+    expect(md.name).toMatch(/\.md$/);
+    expect(md.text).toContain(runId!);
+
+    // pin survives a reload (the host keeps it); delete asks first, then removes the folder
+    await row.getByTestId('history-pin').click();
+    await expect.poll(() => row.getAttribute('data-pinned')).toBe('true');
+    await page.reload();
+    await expect.poll(() => row.getAttribute('data-pinned'), { timeout: 15_000 }).toBe('true');
+    page.once('dialog', (d) => void d.accept());
+    await row.getByTestId('history-delete').click();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
+    expect(readdirSync(path.join(tmp, 'runs')).join(' ')).not.toContain(runId!);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('refuses a malformed profile with the field named inline, keeping the text and saving nothing', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await page.getByTestId('view-profiles').click();
+    await expect.poll(async () => Number(await page.getByTestId('profiles').getAttribute('data-presets')), { timeout: 15_000 }).toBeGreaterThan(0);
+    const savedBefore = await page.getByTestId('profiles').getAttribute('data-saved');
+
+    const bad = JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name: 'bad-one', server: { ringEntries: 'lots' } }, null, 2);
+    await page.getByTestId('profile-import-text').fill(bad);
+    await page.getByTestId('profile-import-button').click();
+    const error = page.getByTestId('profile-import-error');
+    await expect.poll(() => error.count(), { timeout: 10_000 }).toBe(1);
+    expect(await error.getAttribute('data-field')).toMatch(/server\.ringEntries/);
+    expect(await error.textContent()).toMatch(/ringEntries/);
+    expect(await page.getByTestId('profile-import-text').inputValue()).toBe(bad);
+    expect(await page.getByTestId('profile-import-text').getAttribute('aria-invalid')).toBe('true');
+    await page.reload();
+    await expect.poll(async () => Number(await page.getByTestId('profiles').getAttribute('data-presets')), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await page.getByTestId('profiles').getAttribute('data-saved')).toBe(savedBefore);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('applies a preset, remembers it across a reload, and exports the current profile in each format', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await page.getByTestId('view-profiles').click();
+    await expect.poll(() => text(page, 'profile-current'), { timeout: 15_000 }).not.toBe('—');
+    const preset = page.locator('[data-testid="preset"][data-preset="loopback-sqpoll"]');
+    await preset.getByTestId('preset-apply').click();
+    await expect.poll(() => text(page, 'profile-current'), { timeout: 10_000 }).toBe('loopback-sqpoll');
+    // the host keeps this tab's profile; the page remembers which preset it was (and the open view)
+    await page.reload();
+    await expect.poll(() => text(page, 'profile-last'), { timeout: 15_000 }).toMatch(/preset .loopback-sqpoll./);
+    await expect.poll(() => text(page, 'profile-current'), { timeout: 15_000 }).toBe('loopback-sqpoll');
+    const name = await text(page, 'profile-current');
+    const exported: Record<string, { name: string; text: string; bytes: Buffer }> = {};
+    for (const format of ['json', 'fio', 'tuned', 'shell']) {
+      exported[format] = await download(page, () => page.locator(`[data-testid="profile-export-current"][data-format="${format}"]`).click());
+    }
+    const json = JSON.parse(exported.json!.text) as { kind: string; name: string; $schema?: string };
+    expect(json).toMatchObject({ kind: 'uring-lab/profile', name });
+    expect(json.$schema).toBeTruthy();
+    expect(exported.fio!.text).toMatch(/ioengine=io_uring/);
+    expect(exported.tuned!.text).toMatch(/^\[main\]/m);
+    expect(exported.shell!.text).toMatch(/^#!.*(bash|sh)/);
+    expect(exported.shell!.text).toContain('uring-lab run');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows this machine's kernel release in the Doctor", async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await page.getByTestId('view-doctor').click();
+    const kernel = page.locator('[data-testid="doctor-check"][data-check="kernel"] .value');
+    await expect.poll(async () => (await kernel.count()) && (await kernel.textContent())?.trim(), { timeout: 15_000 }).toBe(os.release());
+    // the checks this round added: polled storage, namespaces, fio
+    for (const id of ['iopoll_storage', 'netns', 'fio', 'memlock', 'io_uring_features']) {
+      expect(await page.locator(`[data-testid="doctor-check"][data-check="${id}"]`).count()).toBe(1);
+    }
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
