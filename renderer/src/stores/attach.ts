@@ -3,6 +3,7 @@
  * tests pass a fake client and a buffer of their own.
  */
 import type { LabClient } from '../api/labClient';
+import { useAbStore } from './ab';
 import { useConnectionStore } from './connection';
 import type { FrameBuffer } from './frameBuffer';
 import { useFramesStore } from './frames';
@@ -12,5 +13,10 @@ export function attachLab(client: LabClient, buffer?: FrameBuffer): void {
   if (buffer) useFramesStore().use(buffer);
   // The run store follows the connection from its first state on, so it exists first.
   const run = useRunStore();
-  useConnectionStore().attach(client, run.handleEvent);
+  const ab = useAbStore();
+  // A/B events go to the A/B store; every other event is the run store's.
+  useConnectionStore().attach(client, (event) => {
+    if (event.type === 'abProgress' || event.type === 'abEnded') ab.handleEvent(event);
+    else run.handleEvent(event);
+  });
 }

@@ -1,0 +1,168 @@
+/**
+ * AbReport: the `--json` output of `uring-lab ab`, the A/B view's data and the HTML report's.
+ * DESIGN.md fixes `a`, `b`, `rounds` and `metrics` [{name, a {median, samples}, b {median,
+ * samples}, ratio, ci, pValue, verdict}]; the rest says how the numbers were made (order of the
+ * arms, seed, resamples, noise) so a reader can judge them.
+ */
+import { z } from 'zod';
+import { SparseHistogramSchema } from './histogram';
+import { ProfileSchema } from './profile';
+import { RejectedKnobSchema, RunStatusWordSchema } from './run';
+
+export const AB_METRIC_NAMES = ['throughputRps', 'p50Us', 'p99Us', 'p999Us', 'serverCpuNsPerReq', 'loadCpuNsPerReq'] as const;
+export const AbMetricNameSchema = z.enum(AB_METRIC_NAMES);
+export type AbMetricName = z.infer<typeof AbMetricNameSchema>;
+
+export const AbVerdictSchema = z.enum(['better', 'worse', '~', 'insufficient']);
+
+export const AbArmSchema = z.object({
+  /** The profile's name, and the profile as the kernel accepted it in the arm's first round. */
+  profileName: z.string(),
+  applied: ProfileSchema,
+  rejected: z.array(RejectedKnobSchema),
+});
+
+/** One arm of one round: one run of the lab (its own engine start, warm-up discarded). */
+export const AbRoundArmSchema = z.object({
+  round: z.number().int().min(0),
+  arm: z.enum(['a', 'b']),
+  /** Position in the whole experiment (0-based): the interleaved order actually run. */
+  order: z.number().int().min(0),
+  runId: z.string(),
+  status: RunStatusWordSchema,
+  failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  measuredS: z.number(),
+  requests: z.number().int(),
+  errors: z.number().int(),
+  /** The metric values of this round (null: not measurable, e.g. no server CPU against a target). */
+  metrics: z.record(AbMetricNameSchema, z.number().nullable()),
+  histogram: SparseHistogramSchema,
+  /** Per measured frame: [tMs since the arm's start, sparse histogram] for the heatmaps. */
+  frames: z.array(z.tuple([z.number(), SparseHistogramSchema])),
+});
+export type AbRoundArm = z.infer<typeof AbRoundArmSchema>;
+
+export const AbMetricSchema = z.object({
+  name: AbMetricNameSchema,
+  /** 'higher' (throughput) or 'lower' (latency, CPU) is better. */
+  sense: z.enum(['higher', 'lower']),
+  a: z.object({ median: z.number().nullable(), samples: z.array(z.number()) }),
+  b: z.object({ median: z.number().nullable(), samples: z.array(z.number()) }),
+  /** median(B) / median(A); null when either arm has no samples. */
+  ratio: z.number().nullable(),
+  /** 95 % bootstrap CI of the ratio ([low, high]); null when not computable. */
+  ci: z.tuple([z.number(), z.number()]).nullable(),
+  ciMethod: z.enum(['bca', 'percentile']).nullable(),
+  /** Two-sided Mann–Whitney U p-value over the rounds. */
+  pValue: z.number().nullable(),
+  /** The same, Holm–Bonferroni adjusted over the metrics of this report. */
+  pValueHolm: z.number().nullable(),
+  verdict: AbVerdictSchema,
+  /** A/A spread: coefficient of variation of each arm's rounds. */
+  spread: z.object({ a: z.number().nullable(), b: z.number().nullable() }),
+  /** Set when the spread exceeds the effect claimed (|ratio − 1|). */
+  noiseWarning: z.string().nullable(),
+});
+export type AbMetric = z.infer<typeof AbMetricSchema>;
+
+/** A percentile of the pooled histograms of each arm, and the ratio B/A with a bootstrap over rounds. */
+export const AbPercentileSchema = z.object({
+  percentile: z.number(),
+  aUs: z.number().nullable(),
+  bUs: z.number().nullable(),
+  ratio: z.number().nullable(),
+  ci: z.tuple([z.number(), z.number()]).nullable(),
+});
+
+export const AbReportSchema = z.object({
+  kind: z.literal('uring-lab/ab-report'),
+  version: z.literal(1),
+  experimentId: z.string(),
+  status: z.enum(['completed', 'interrupted', 'failed']),
+  failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  a: AbArmSchema,
+  b: AbArmSchema,
+  /** Rounds asked for and rounds where both arms completed. */
+  rounds: z.number().int().min(0),
+  roundsRequested: z.number().int().min(1),
+  durationS: z.number(),
+  warmupS: z.number(),
+  /** The interleaved order as run, e.g. "ABBA BAAB …" (randomised blocks, from `seed`). */
+  order: z.string(),
+  seed: z.number().int(),
+  resamples: z.number().int(),
+  noiseThreshold: z.number(),
+  alpha: z.number(),
+  metrics: z.array(AbMetricSchema),
+  percentiles: z.array(AbPercentileSchema),
+  /** Knob paths whose applied values differ between A and B: what the comparison really compares. */
+  knobDiff: z.array(z.object({ path: z.string(), a: z.unknown(), b: z.unknown() })),
+  /** Knobs requested differently whose applied values are the same (refused on one side, or both). */
+  identicalAfterRefusals: z.boolean(),
+  warnings: z.array(z.string()),
+  /** What else was busy: the 1-minute load average at start and end, other lab runs seen. */
+  machine: z.object({ cpus: z.number().int(), loadAvgStart: z.number(), loadAvgEnd: z.number(), otherRuns: z.number().int() }),
+  samples: z.array(AbRoundArmSchema),
+});
+export type AbReport = z.infer<typeof AbReportSchema>;
+
+/** Live progress of an experiment (CLI stderr, the UI's progress view). */
+export const AbProgressSchema = z.object({
+  experimentId: z.string(),
+  /** Arm-runs done and in all. */
+  done: z.number().int(),
+  total: z.number().int(),
+  round: z.number().int(),
+  arm: z.enum(['a', 'b']),
+  /** Running medians of throughput and p99 per arm so far. */
+  medians: z.object({
+    a: z.object({ throughputRps: z.number().nullable(), p99Us: z.number().nullable() }),
+    b: z.object({ throughputRps: z.number().nullable(), p99Us: z.number().nullable() }),
+  }),
+  etaS: z.number(),
+});
+export type AbProgress = z.infer<typeof AbProgressSchema>;
+
+// ---- LabApi: A/B experiments from the UI (host/ab/abController.ts) ----------------------
+
+export const ExperimentIdSchema = z.string().regex(/^ab-[A-Za-z0-9._-]{1,96}$/, 'an experiment id (ab-…, as `uring-lab ab list` and the A/B view show it)');
+
+export const StartAbParamsSchema = z.strictObject({
+  /** The two profiles (validated by the host like any profile). */
+  a: z.unknown(),
+  b: z.unknown(),
+  rounds: z.number().int().min(1).max(1000).optional(),
+  durationS: z.number().min(0.1).max(3600).optional(),
+  warmupS: z.number().min(0).max(600).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+});
+
+export const AbStateSchema = z.object({
+  running: z.boolean(),
+  experimentId: z.string().nullable(),
+  progress: AbProgressSchema.nullable(),
+  /** The report of the last experiment this host ran (null before the first). */
+  lastReport: AbReportSchema.nullable(),
+});
+export type AbState = z.infer<typeof AbStateSchema>;
+
+export const AbListRowSchema = z.object({
+  experimentId: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  /** `running` while its lab process is still at it; otherwise the report's status. */
+  status: z.enum(['running', 'completed', 'interrupted', 'failed']),
+  a: z.string(),
+  b: z.string(),
+  rounds: z.number().int(),
+  roundsRequested: z.number().int(),
+  /** Throughput's ratio B/A and verdict: the headline. */
+  throughput: z.object({ ratio: z.number().nullable(), verdict: z.string() }),
+});
+export type AbListRow = z.infer<typeof AbListRowSchema>;
+
+export const ExperimentIdParamsSchema = z.strictObject({ experimentId: ExperimentIdSchema });
+export const ExportAbParamsSchema = z.strictObject({ experimentId: ExperimentIdSchema, format: z.enum(['json', 'html']) });
+export const ExportAbResultSchema = z.object({ filename: z.string(), mediaType: z.string(), text: z.string() });

@@ -1,0 +1,198 @@
+/**
+ * `uring-lab ab A.json B.json [--rounds N] [--duration S] [--warmup S] [--seed N] [--json]
+ * [--out report.html]`: an A/B experiment headless. Progress on a terminal's stderr; the report
+ * as text (or one JSON line with --json) on stdout; --out writes the self-contained HTML report
+ * (temp file + rename, so an existing file is never left half-written).
+ *
+ * Exit codes as `run`'s: 0 completed; 1 failed (an arm could not run) or a shared machine;
+ * 2 bad input (a profile, a flag); 130 interrupted by SIGINT/SIGTERM (the report of the rounds
+ * done so far is still printed and written, with status "interrupted").
+ */
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LabError, type Profile } from '../../contract';
+import type { AbReport } from '../../contract/ab';
+import { LabService } from '../labService';
+import { loadProfileFile } from '../profiles';
+import { AbStore } from './abStore';
+import { abReportHtml } from './html';
+import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, labArmRunner, startAbExperiment } from './runner';
+
+export const AB_USAGE = `  uring-lab ab A.json B.json [--rounds N] [--duration S] [--warmup S] [--seed N] [--json] [--out report.html]
+  uring-lab ab list [--json] | ab show ID [--json] | ab export ID --format json|html [--out FILE] | ab delete ID`;
+
+export const AB_HELP = `  ab       an A/B experiment: N rounds (default ${AB_DEFAULT_ROUNDS}) of profile A and profile B, interleaved in
+           randomised ABBA/BAAB blocks, each arm its own run (engine restarted, warm-up discarded,
+           --duration seconds measured, default ${AB_DEFAULT_DURATION_S}); per metric the medians, B/A with a 95 %
+           bootstrap CI (seeded: --seed makes it reproducible), a Mann–Whitney U p-value and a
+           verdict (better / worse / ~ / insufficient, ±2 % noise band); --json prints the AbReport,
+           --out writes a self-contained HTML report. Every experiment is saved beside the run
+           history (URING_LAB_RUNS_DIR/experiments, after every arm: a host that dies leaves its
+           finished rounds, marked interrupted); list, show, export or delete them by id`;
+
+function input(field: string, message: string, fix: string): LabError {
+  return new LabError({ code: 'USAGE', kind: 'input', field, message, fix });
+}
+
+function numberFlag(name: string, raw: string | undefined, min: number, max: number, integer: boolean): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw input(name, `ab: --${name} "${raw}" is not ${integer ? 'a whole number' : 'a number'} between ${min} and ${max}`, `give e.g. --${name} ${integer ? Math.max(min, 10) : 3}`);
+  }
+  return v;
+}
+
+export interface AbCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  isTTY: boolean;
+}
+
+export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY) }): Promise<number> {
+  // `ab list|show|export|delete`: the saved experiments (a profile file of that name wins).
+  if (args[0] && SAVED_VERBS.includes(args[0]) && !existsSync(args[0])) return savedCommand(args[0], args.slice(1), io);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        rounds: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
+        json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw input('ab', `ab: ${(err as Error).message.split('\n')[0].replace(/\.$/, '')}`, 'see uring-lab ab --help');
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(`Usage:\n${AB_USAGE}\n\n${AB_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 2) {
+    throw input('profiles', `ab: needs exactly two profile files (A and B), got ${positionals.length}`, 'uring-lab ab A.json B.json (the same file twice is an A/A experiment)');
+  }
+  const rounds = numberFlag('rounds', values.rounds, 1, 1000, true) ?? AB_DEFAULT_ROUNDS;
+  const durationS = numberFlag('duration', values.duration, 0.1, 3600, false) ?? AB_DEFAULT_DURATION_S;
+  const warmupS = numberFlag('warmup', values.warmup, 0, 600, false);
+  const seed = numberFlag('seed', values.seed, 0, 2 ** 31 - 1, true);
+  const [fileA, fileB] = positionals;
+  const named = (file: string, p: Profile): Profile => (p.name && p.name !== 'default' ? p : { ...p, name: path.basename(file).replace(/\.json$/i, '') });
+  // Both profiles are read before anything runs: a bad B must not cost A's rounds.
+  const a = named(fileA, loadProfileFile(fileA));
+  const b = named(fileB, loadProfileFile(fileB));
+  if (values.out !== undefined && !values.out.trim()) throw input('out', 'ab: --out is empty', 'name the HTML file to write, e.g. --out report.html');
+
+  const lab = new LabService();
+  const store = new AbStore();
+  const experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
+    if (!io.isTTY || values.json) return;
+    const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
+    io.stderr(`\r  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s   `);
+  }, (report, final) => { store.save(report, final); });
+  let signals = 0;
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      io.stderr(`uring-lab: ${signal} again, exiting without waiting for the experiment to stop\n`);
+      process.exit(130);
+    }
+    experiment.interrupt(`interrupted by ${signal}`);
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  let report: AbReport;
+  try {
+    report = await experiment.report;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await lab.close();
+  }
+  if (io.isTTY && !values.json) io.stderr('\n');
+  if (values.out) emit(abReportHtml(report), values.out, io);
+  io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatAbReport(report));
+  if (report.status === 'interrupted') {
+    io.stderr(`uring-lab: experiment ${report.experimentId} ${report.failure?.message ?? 'interrupted'}; ${report.rounds} rounds counted\n`);
+    return 130;
+  }
+  if (report.status === 'failed') {
+    io.stderr(`uring-lab: experiment ${report.experimentId} failed: ${report.failure?.message ?? 'unknown'}\n`);
+    return 1;
+  }
+  if (report.machine.otherRuns > 0) {
+    io.stderr(`uring-lab: experiment ${report.experimentId} shared this machine with another uring-lab run: its numbers are not its own; run one at a time\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** The report as text for a terminal. */
+export function formatAbReport(r: AbReport): string {
+  const f = (v: number | null, d = 0) => (v === null ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+  const lines = [
+    `A/B ${r.experimentId}: A = ${r.a.profileName}, B = ${r.b.profileName} — ${r.status}, ${r.rounds}/${r.roundsRequested} rounds, ${r.durationS} s each, order ${r.order}, seed ${r.seed}`,
+    '',
+    `${'metric'.padEnd(20)}${'A'.padStart(12)}${'B'.padStart(12)}${'B/A'.padStart(8)}  ${'95 % CI'.padEnd(15)}${'p'.padStart(7)}  verdict`,
+  ];
+  for (const m of r.metrics) {
+    const ci = m.ci ? `${f(m.ci[0], 3)}–${f(m.ci[1], 3)}` : '—';
+    const p = m.pValue === null ? '—' : m.pValue < 0.001 ? '<0.001' : f(m.pValue, 3);
+    lines.push(`${m.name.padEnd(20)}${f(m.a.median, 1).padStart(12)}${f(m.b.median, 1).padStart(12)}${(m.ratio === null ? '—' : f(m.ratio, 3)).padStart(8)}  ${ci.padEnd(15)}${p.padStart(7)}  ${m.verdict}`);
+  }
+  lines.push('', 'pooled percentiles (µs):');
+  for (const p of r.percentiles) lines.push(`  p${String(p.percentile).padEnd(5)} A ${f(p.aUs).padStart(8)}  B ${f(p.bUs).padStart(8)}  B/A ${p.ratio === null ? '—' : f(p.ratio, 3)}${p.ci ? ` (${f(p.ci[0], 3)}–${f(p.ci[1], 3)})` : ''}`);
+  if (r.knobDiff.length) {
+    lines.push('', 'knobs that differ (applied):');
+    for (const d of r.knobDiff) lines.push(`  ${d.path}: A ${JSON.stringify(d.a)}  B ${JSON.stringify(d.b)}`);
+  }
+  if (r.warnings.length) {
+    lines.push('', 'warnings:');
+    for (const w of r.warnings) lines.push(`  - ${w}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const SAVED_VERBS = ['list', 'show', 'export', 'delete'];
+
+/** Writes `text` to `out` through a temp file and a rename (never a half-written file), or to stdout. */
+function emit(text: string, out: string | undefined, io: AbCommandIo): void {
+  if (!out) { io.stdout(text); return; }
+  const tmp = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, out);
+}
+
+async function savedCommand(verb: string, args: string[], io: AbCommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' } } });
+  } catch (err) {
+    throw input('ab', `ab ${verb}: ${(err as Error).message.split('\n')[0].replace(/\.$/, '')}`, 'see uring-lab ab --help');
+  }
+  const { values, positionals } = parsed;
+  const store = new AbStore();
+  if (verb === 'list') {
+    if (positionals.length) throw input('ab', `ab list takes no arguments, got "${positionals[0].slice(0, 60)}"`, 'uring-lab ab list [--json]');
+    const rows = store.list();
+    if (values.json) io.stdout(`${JSON.stringify({ experiments: rows })}\n`);
+    else if (!rows.length) io.stdout('no saved A/B experiments\n');
+    else for (const r of rows) io.stdout(`${r.experimentId}  ${r.startedAt}  ${r.status.padEnd(11)}  A=${r.a}  B=${r.b}  ${r.rounds}/${r.roundsRequested} rounds  throughput B/A ${r.throughput.ratio === null ? '—' : r.throughput.ratio.toFixed(3)} ${r.throughput.verdict}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw input('experimentId', `ab ${verb}: needs one experiment id`, `uring-lab ab ${verb} ab-… (uring-lab ab list shows them)`);
+  const id = positionals[0];
+  if (verb === 'show') {
+    const { report, running } = store.get(id);
+    io.stdout(values.json ? `${JSON.stringify(report)}\n` : `${running ? '(still running: the rounds so far)\n' : ''}${formatAbReport(report)}`);
+    return 0;
+  }
+  if (verb === 'export') {
+    const format = values.format;
+    if (format !== 'json' && format !== 'html') throw input('format', `ab export: --format must be json or html, got ${format === undefined ? 'nothing' : `"${format.slice(0, 40)}"`}`, 'add --format html (a self-contained report) or --format json (the AbReport)');
+    emit(store.export(id, format).text, values.out, io);
+    return 0;
+  }
+  store.delete(id);
+  return 0;
+}

@@ -1,0 +1,106 @@
+/**
+ * A/B experiments in the run history: `<runs dir>/experiments/<experimentId>.json`, one file per
+ * experiment, rewritten atomically (temp, fsync, rename) after every arm-run. Each arm is also
+ * a run of its own in the history (the lab saves every run), so an experiment file holds the
+ * report: rounds, statistics and what was compared.
+ *
+ * Crash safety without a recovery step: while the experiment goes, the file's report already
+ * says `interrupted` ("the lab process ended before the experiment finished") over the rounds
+ * done so far, and `final: false` with its owner (pid + start time + boot). A reader shows it
+ * as running while that owner lives; if the owner died, what is on disk is the truth — the
+ * finished rounds, marked interrupted. The last write replaces it with the final report.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { LabError } from '../../contract';
+import { AbReportSchema, ExperimentIdSchema, type AbListRow, type AbReport } from '../../contract/ab';
+import { RunOwnerSchema } from '../../contract/history';
+import { writeFileAtomic } from '../history/atomicFile';
+import { currentOwner, ownerAlive } from '../history/owner';
+import { runStoreOptionsFromEnv } from '../history/runStore';
+import { abReportHtml } from './html';
+
+const StoredExperimentSchema = z.object({
+  format: z.literal(1),
+  final: z.boolean(),
+  owner: RunOwnerSchema,
+  report: AbReportSchema,
+});
+type StoredExperiment = z.infer<typeof StoredExperimentSchema>;
+
+
+export const HOST_DIED = { code: 'HOST_DIED', message: 'the lab process ended before the experiment finished; the rounds it completed are kept' } as const;
+
+export class AbStore {
+  private dirCache: string | null = null;
+
+  /** `runsDir` overrides URING_LAB_RUNS_DIR (tests); resolved at first use, so a bad environment is an error of that call. */
+  constructor(private readonly runsDir?: string) {}
+
+  get dir(): string {
+    this.dirCache ??= join(this.runsDir ?? runStoreOptionsFromEnv().dir, 'experiments');
+    return this.dirCache;
+  }
+
+  private file(experimentId: string): string {
+    const id = ExperimentIdSchema.safeParse(experimentId);
+    if (!id.success) throw new LabError({ code: 'AB_UNKNOWN', kind: 'input', field: 'experimentId', message: `"${String(experimentId).slice(0, 100)}" is not an experiment id`, fix: 'use an id from the A/B list (ab-…)' });
+    return join(this.dir, `${experimentId}.json`);
+  }
+
+  /** Saves the experiment as it stands; `final` once its report is complete. Failures to save never stop an experiment. */
+  save(report: AbReport, final: boolean): boolean {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      const record: StoredExperiment = { format: 1, final, owner: currentOwner(), report };
+      writeFileAtomic(this.file(report.experimentId), JSON.stringify(record));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private read(experimentId: string): StoredExperiment {
+    const path = this.file(experimentId);
+    if (!existsSync(path)) throw new LabError({ code: 'AB_UNKNOWN', kind: 'input', field: 'experimentId', message: `no saved A/B experiment ${experimentId}`, fix: 'uring-lab ab list shows the saved ones' });
+    return StoredExperimentSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  }
+
+  get(experimentId: string): { report: AbReport; running: boolean } {
+    const stored = this.read(experimentId);
+    return { report: stored.report, running: !stored.final && ownerAlive(stored.owner) };
+  }
+
+  list(): AbListRow[] {
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch { return []; }
+    const rows: AbListRow[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      try {
+        const { report, running } = this.get(name.slice(0, -5));
+        const tp = report.metrics.find((m) => m.name === 'throughputRps');
+        rows.push({
+          experimentId: report.experimentId, startedAt: report.startedAt, endedAt: report.endedAt,
+          status: running ? 'running' : report.status,
+          a: report.a.profileName, b: report.b.profileName, rounds: report.rounds, roundsRequested: report.roundsRequested,
+          throughput: { ratio: tp?.ratio ?? null, verdict: tp?.verdict ?? 'insufficient' },
+        });
+      } catch { /* a torn or foreign file is not an experiment */ }
+    }
+    return rows.sort((x, y) => y.startedAt.localeCompare(x.startedAt));
+  }
+
+  delete(experimentId: string): void {
+    this.read(experimentId);
+    rmSync(this.file(experimentId), { force: true });
+  }
+
+  export(experimentId: string, format: 'json' | 'html'): { filename: string; mediaType: string; text: string } {
+    const { report } = this.get(experimentId);
+    return format === 'json'
+      ? { filename: `${experimentId}.json`, mediaType: 'application/json', text: `${JSON.stringify(report, null, 2)}\n` }
+      : { filename: `${experimentId}.html`, mediaType: 'text/html', text: abReportHtml(report) };
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * From the rounds of an A/B experiment to its AbReport: per metric the medians, the ratio B/A
+ * with its bootstrap CI, the U test and the verdict (statistics.ts); the pooled-histogram
+ * percentiles with a bootstrap over rounds (a p99.9 of one 3 s round rests on a few hundred
+ * requests, the pooled one on all of them); what was really compared (applied knobs, refusals);
+ * and the noise guard (A/A spread against the effect claimed).
+ */
+import { LatencyHistogram, type Profile, type SparseHistogram } from '../../contract';
+import { AB_METRIC_NAMES, type AbMetric, type AbMetricName, type AbReport, type AbRoundArm } from '../../contract/ab';
+import { bootstrapRatio, holmAdjust, mannWhitneyU, seededRandom, spreadOf, verdictOf, type MetricSense } from './statistics';
+import { median } from 'simple-statistics';
+
+export const AB_SENSE: Record<AbMetricName, MetricSense> = {
+  throughputRps: 'higher', p50Us: 'lower', p99Us: 'lower', p999Us: 'lower', serverCpuNsPerReq: 'lower', loadCpuNsPerReq: 'lower',
+};
+
+/** Percentiles of the pooled histograms compared in every report. */
+export const POOLED_PERCENTILES = [50, 90, 99, 99.9] as const;
+
+export interface AbStatisticsOptions {
+  seed: number;
+  resamples: number;
+  alpha: number;
+  noise: number;
+}
+
+/** Rounds that count: both arms of the round completed (a failed arm drops its round from the comparison). */
+export function countedRounds(samples: readonly AbRoundArm[]): Set<number> {
+  const ok = new Map<number, number>();
+  for (const s of samples) if (s.status === 'completed' && s.requests > 0) ok.set(s.round, (ok.get(s.round) ?? 0) + 1);
+  return new Set([...ok].filter(([, n]) => n === 2).map(([r]) => r));
+}
+
+export function metricsOf(samples: readonly AbRoundArm[], options: AbStatisticsOptions): AbMetric[] {
+  const rounds = countedRounds(samples);
+  const valuesOf = (arm: 'a' | 'b', name: AbMetricName) => samples
+    .filter((s) => s.arm === arm && rounds.has(s.round))
+    .sort((x, y) => x.round - y.round)
+    .map((s) => s.metrics[name])
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const partial = AB_METRIC_NAMES.map((name, i) => {
+    const a = valuesOf('a', name);
+    const b = valuesOf('b', name);
+    const medA = a.length ? median(a) : null;
+    const medB = b.length ? median(b) : null;
+    const ratio = medA && medB !== null ? medB / medA : null;
+    const boot = a.length >= 2 && b.length >= 2 && medA ? bootstrapRatio(a, b, { seed: options.seed + i, resamples: options.resamples }) : null;
+    const test = a.length && b.length ? mannWhitneyU(a, b) : null;
+    return { name, a, b, medA, medB, ratio, boot, pValue: test && Number.isFinite(test.pValue) ? test.pValue : null };
+  });
+  const present = partial.filter((m) => m.pValue !== null);
+  const holm = holmAdjust(present.map((m) => m.pValue as number));
+  return partial.map((m) => {
+    const sense = AB_SENSE[m.name];
+    const ci = m.boot && Number.isFinite(m.boot.ci[0]) && Number.isFinite(m.boot.ci[1]) ? m.boot.ci : null;
+    const verdict = m.pValue === null || ci === null
+      ? 'insufficient'
+      : verdictOf({ sense, samplesA: m.a.length, samplesB: m.b.length, pValue: m.pValue, ci, alpha: options.alpha, noise: options.noise });
+    const spread = { a: spreadOf(m.a), b: spreadOf(m.b) };
+    const worst = Math.max(spread.a ?? 0, spread.b ?? 0);
+    const effect = m.ratio === null ? 0 : Math.abs(m.ratio - 1);
+    const noiseWarning = verdict !== 'insufficient' && worst > effect && worst > options.noise
+      ? `${m.name}: the rounds of one arm vary by ${(100 * worst).toFixed(1)} % (CV), more than the ${(100 * effect).toFixed(1)} % difference between A and B`
+      : null;
+    const holmIndex = present.findIndex((p) => p.name === m.name);
+    return {
+      name: m.name, sense,
+      a: { median: m.medA, samples: m.a },
+      b: { median: m.medB, samples: m.b },
+      ratio: m.ratio, ci, ciMethod: ci ? m.boot!.method : null,
+      pValue: m.pValue, pValueHolm: holmIndex >= 0 ? holm[holmIndex] : null,
+      verdict, spread, noiseWarning,
+    };
+  });
+}
+
+function pooledQuantile(histograms: readonly SparseHistogram[], q: number): number | null {
+  const pooled = new LatencyHistogram();
+  for (const h of histograms) pooled.add(h);
+  return pooled.total > 0 ? pooled.quantileUs(q) : null;
+}
+
+/**
+ * Per percentile: the value in each arm's pooled histogram, the ratio B/A, and a percentile
+ * bootstrap over rounds (resample each arm's rounds, pool, take the percentile).
+ */
+export function pooledPercentiles(samples: readonly AbRoundArm[], options: AbStatisticsOptions): AbReport['percentiles'] {
+  const rounds = countedRounds(samples);
+  const hist = (arm: 'a' | 'b') => samples.filter((s) => s.arm === arm && rounds.has(s.round)).map((s) => s.histogram);
+  const a = hist('a');
+  const b = hist('b');
+  const random = seededRandom(options.seed ^ 0x5bd1e995);
+  const draws = Math.min(options.resamples, 1000);
+  return POOLED_PERCENTILES.map((p) => {
+    const q = p / 100;
+    const aUs = pooledQuantile(a, q);
+    const bUs = pooledQuantile(b, q);
+    const ratio = aUs && bUs !== null ? bUs / aUs : null;
+    let ci: [number, number] | null = null;
+    if (ratio !== null && a.length >= 2 && b.length >= 2) {
+      const ratios: number[] = [];
+      const pick = (xs: readonly SparseHistogram[]) => xs.map(() => xs[Math.floor(random() * xs.length)]);
+      for (let i = 0; i < draws; i++) {
+        const ra = pooledQuantile(pick(a), q);
+        const rb = pooledQuantile(pick(b), q);
+        if (ra && rb !== null) ratios.push(rb / ra);
+      }
+      ratios.sort((x, y) => x - y);
+      if (ratios.length) ci = [ratios[Math.floor(0.025 * (ratios.length - 1))], ratios[Math.ceil(0.975 * (ratios.length - 1))]];
+    }
+    return { percentile: p, aUs, bUs, ratio, ci };
+  });
+}
+
+/** Knob paths (leaves) whose values differ between two profiles. */
+export function knobDifferences(a: Profile, b: Profile): { path: string; a: unknown; b: unknown }[] {
+  const out: { path: string; a: unknown; b: unknown }[] = [];
+  const skip = new Set(['name', 'description', 'kind', 'schemaVersion', '$schema']);
+  const walk = (x: unknown, y: unknown, path: string[]) => {
+    const isObj = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (isObj(x) && isObj(y)) {
+      const keys = new Set([...Object.keys(x as object), ...Object.keys(y as object)]);
+      for (const k of [...keys].sort()) {
+        if (path.length === 0 && skip.has(k)) continue;
+        walk((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], [...path, k]);
+      }
+      return;
+    }
+    if (JSON.stringify(x) !== JSON.stringify(y)) out.push({ path: path.join('.'), a: x, b: y });
+  };
+  walk(a, b, []);
+  return out;
+}

@@ -1,0 +1,279 @@
+/**
+ * The A/B runner: rounds of A and B interleaved in randomised blocks (ABBA or BAAB per pair of
+ * rounds, from a seed), each arm one run of the lab with its own engine start and its own
+ * warm-up discarded, so no ring, buffer or connection outlives its arm; then the report.
+ *
+ * Interleaving is what makes the comparison fair on a machine whose speed drifts (thermal,
+ * other tenants): a drift hits both arms alike (Google Benchmark's random interleaving, the
+ * benchstat advice; ../shared/reference/profiles_ab.md §3).
+ */
+import os from 'node:os';
+import { median } from 'simple-statistics';
+import type { LabEvent, Profile, RunSummary, SparseHistogram } from '../../contract';
+import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
+import { HOST_DIED } from './abStore';
+import { countedRounds, knobDifferences, metricsOf, pooledPercentiles } from './report';
+import { MIN_SAMPLES_PER_ARM } from './statistics';
+import { seededRandom } from './statistics';
+
+/** One arm-run's outcome, as the runner needs it. */
+export interface ArmOutcome {
+  summary: RunSummary;
+  /** Measured frames: [tMs since the run started, sparse histogram]. */
+  frames: [number, SparseHistogram][];
+}
+
+/** Runs one arm: a whole run of the lab with `profile`, resolved at its terminal event. */
+export interface ArmRunner {
+  runArm(profile: Profile): Promise<ArmOutcome>;
+  /** Stops the arm in progress as interrupted (its run ends; the runner stops after it). */
+  interrupt(reason: string): Promise<void>;
+}
+
+export interface AbExperimentOptions {
+  a: Profile;
+  b: Profile;
+  rounds: number;
+  durationS: number;
+  /** Warm-up of every arm (discarded); default: each profile's own duration.warmupS. */
+  warmupS?: number;
+  seed?: number;
+  resamples?: number;
+  alpha?: number;
+  noise?: number;
+}
+
+export const AB_DEFAULT_ROUNDS = 10;
+export const AB_DEFAULT_DURATION_S = 3;
+
+/** The interleaved order: blocks of two rounds, each ABBA or BAAB at random; an odd last round AB or BA. */
+export function interleavedOrder(rounds: number, seed: number): { round: number; arm: 'a' | 'b' }[] {
+  const random = seededRandom(seed);
+  const order: { round: number; arm: 'a' | 'b' }[] = [];
+  for (let r = 0; r < rounds; r += 2) {
+    const aFirst = random() < 0.5;
+    const first: 'a' | 'b' = aFirst ? 'a' : 'b';
+    const second: 'a' | 'b' = aFirst ? 'b' : 'a';
+    order.push({ round: r, arm: first }, { round: r, arm: second });
+    if (r + 1 < rounds) order.push({ round: r + 1, arm: second }, { round: r + 1, arm: first });
+  }
+  return order;
+}
+
+function metricsOfSummary(summary: RunSummary): Record<AbMetricName, number | null> {
+  const ok = summary.requests > 0;
+  return {
+    throughputRps: ok ? summary.throughputRps : null,
+    p50Us: ok ? summary.latencyUs.p50 : null,
+    p99Us: ok ? summary.latencyUs.p99 : null,
+    p999Us: ok ? summary.latencyUs.p999 : null,
+    serverCpuNsPerReq: summary.serverCpuNsPerReq,
+    loadCpuNsPerReq: summary.loadCpuNsPerReq,
+  };
+}
+
+/** The arm's profile: the experiment's window, everything else as the user gave it. */
+function armProfile(profile: Profile, options: AbExperimentOptions): Profile {
+  return { ...profile, duration: { warmupS: options.warmupS ?? profile.duration.warmupS, measureS: options.durationS } };
+}
+
+export interface AbRun {
+  experimentId: string;
+  /** Resolves with the report (also when interrupted or failed: status says which). */
+  report: Promise<AbReport>;
+  /** Stops after the arm in progress ends (that arm is interrupted and not counted). */
+  interrupt(reason: string): void;
+}
+
+/** Consecutive failed arm-runs after which the experiment gives up (the engine cannot run one side). */
+const MAX_CONSECUTIVE_FAILURES = 2;
+
+/**
+ * Starts an experiment. `onSaved(report, final)` gets the report after every arm-run (as it
+ * would read if the host died now: the rounds so far, `interrupted`) and the final one, for
+ * the history (abStore.ts).
+ */
+export function startAbExperiment(
+  options: AbExperimentOptions,
+  arms: ArmRunner,
+  onProgress: (p: AbProgress) => void = () => undefined,
+  onSaved: (report: AbReport, final: boolean) => void = () => undefined,
+): AbRun {
+  const experimentId = `ab-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  const seed = options.seed ?? (Date.now() % 2 ** 31);
+  let interrupted: string | null = null;
+  const run: AbRun = {
+    experimentId,
+    interrupt(reason) {
+      if (interrupted) return;
+      interrupted = reason;
+      void arms.interrupt(reason).catch(() => undefined);
+    },
+    report: (async () => {
+      const startedAt = new Date().toISOString();
+      const loadAvgStart = os.loadavg()[0];
+      const order = interleavedOrder(options.rounds, seed);
+      const samples: AbRoundArm[] = [];
+      const applied: { a: RunSummary | null; b: RunSummary | null } = { a: null, b: null };
+      let failure: AbReport['failure'] = null;
+      let consecutiveFailures = 0;
+      let otherRuns = 0;
+      const t0 = Date.now();
+      const saveSoFar = () => onSaved(buildReport({
+        experimentId, options, seed, startedAt, samples, applied, failure: HOST_DIED, interrupted: HOST_DIED.message, loadAvgStart, otherRuns,
+      }), false);
+      saveSoFar();
+      for (let i = 0; i < order.length && !interrupted; i++) {
+        const { round, arm } = order[i];
+        const profile = armProfile(arm === 'a' ? options.a : options.b, options);
+        let outcome: ArmOutcome;
+        try {
+          outcome = await arms.runArm(profile);
+        } catch (err) {
+          // A start refused (bad input on one side, a resource budget): nothing to compare.
+          const e = err as { code?: string; message?: string };
+          failure = { code: e.code ?? 'AB_ARM_FAILED', message: `arm ${arm.toUpperCase()} of round ${round + 1} could not start: ${e.message ?? String(err)}` };
+          break;
+        }
+        const s = outcome.summary;
+        applied[arm] ??= s;
+        otherRuns = Math.max(otherRuns, s.contention.otherRuns.length);
+        samples.push({
+          round, arm, order: i, runId: s.runId, status: s.status,
+          failure: s.failure ? { code: s.failure.code, message: s.failure.message } : null,
+          measuredS: s.measuredS, requests: s.requests, errors: s.errors,
+          metrics: metricsOfSummary(s), histogram: s.histogram.counts, frames: outcome.frames,
+        });
+        if (s.status === 'failed') {
+          if (++consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
+            failure = { code: s.failure?.code ?? 'AB_ARM_FAILED', message: `${MAX_CONSECUTIVE_FAILURES} arm-runs in a row failed; the last: ${s.failure?.message ?? 'unknown'}` };
+            break;
+          }
+        } else consecutiveFailures = 0;
+        saveSoFar();
+        const done = i + 1;
+        const elapsedS = (Date.now() - t0) / 1000;
+        const runningMedian = (a: 'a' | 'b', name: AbMetricName) => {
+          const xs = samples.filter((x) => x.arm === a && x.status === 'completed').map((x) => x.metrics[name]).filter((v): v is number => v !== null);
+          return xs.length ? median(xs) : null;
+        };
+        const next = order[Math.min(i + 1, order.length - 1)];
+        onProgress({
+          experimentId, done, total: order.length, round: next.round, arm: next.arm,
+          medians: {
+            a: { throughputRps: runningMedian('a', 'throughputRps'), p99Us: runningMedian('a', 'p99Us') },
+            b: { throughputRps: runningMedian('b', 'throughputRps'), p99Us: runningMedian('b', 'p99Us') },
+          },
+          etaS: Math.round((elapsedS / done) * (order.length - done)),
+        });
+      }
+      const report = buildReport({
+        experimentId, options, seed, startedAt, samples, applied, failure, interrupted, loadAvgStart, otherRuns,
+      });
+      onSaved(report, true);
+      return report;
+    })(),
+  };
+  return run;
+}
+
+interface ReportInput {
+  experimentId: string;
+  options: AbExperimentOptions;
+  seed: number;
+  startedAt: string;
+  samples: AbRoundArm[];
+  applied: { a: RunSummary | null; b: RunSummary | null };
+  failure: AbReport['failure'];
+  interrupted: string | null;
+  loadAvgStart: number;
+  otherRuns: number;
+}
+
+function buildReport(input: ReportInput): AbReport {
+  const { options, samples, applied } = input;
+  const statOptions = { seed: input.seed, resamples: options.resamples ?? 2000, alpha: options.alpha ?? 0.05, noise: options.noise ?? 0.02 };
+  const metrics = metricsOf(samples, statOptions);
+  const rounds = countedRounds(samples).size;
+  const appliedA = applied.a?.applied ?? options.a;
+  const appliedB = applied.b?.applied ?? options.b;
+  const requestedDiff = knobDifferences(options.a, options.b);
+  const knobDiff = knobDifferences(appliedA, appliedB);
+  const identicalAfterRefusals = requestedDiff.length > 0 && knobDiff.length === 0 && applied.a !== null && applied.b !== null;
+  const warnings: string[] = [];
+  if (identicalAfterRefusals) {
+    warnings.push(`A and B ran the same configuration: they were asked to differ in ${requestedDiff.map((d) => d.path).join(', ')}, but after the kernel's refusals the applied knobs are identical; any difference is noise`);
+  } else if (requestedDiff.length === 0) {
+    warnings.push('A and B are the same profile: this is an A/A experiment (every verdict should be ~)');
+  }
+  for (const [arm, s] of [['A', applied.a], ['B', applied.b]] as const) {
+    for (const r of s?.rejected ?? []) warnings.push(`${arm}: ${r.knob} was refused (${r.reason}); ${arm} ran without it`);
+  }
+  const loadDiff = requestedDiff.filter((d) => d.path.startsWith('load.'));
+  if (loadDiff.length) warnings.push(`A and B use different load settings (${loadDiff.map((d) => d.path).join(', ')}): the comparison includes the load change, not only the server's`);
+  if (rounds < MIN_SAMPLES_PER_ARM) warnings.push(`only ${rounds} rounds with both arms completed; a verdict needs at least ${MIN_SAMPLES_PER_ARM} (increase --rounds)`);
+  for (const m of metrics) if (m.noiseWarning) warnings.push(m.noiseWarning);
+  const cpus = os.cpus().length;
+  if (input.loadAvgStart > cpus * 0.5) warnings.push(`the machine was busy when the experiment started (load average ${input.loadAvgStart.toFixed(2)} on ${cpus} CPUs): close other work or expect noise`);
+  if (input.otherRuns > 0) warnings.push('another uring-lab run shared this machine during the experiment: its numbers are not its own');
+  const failedArms = samples.filter((s) => s.status !== 'completed');
+  if (failedArms.length) warnings.push(`${failedArms.length} arm-runs did not complete and their rounds are left out: ${failedArms.map((s) => `round ${s.round + 1} ${s.arm.toUpperCase()} (${s.failure?.message ?? s.status})`).join('; ')}`);
+
+  const orderText = [...samples].sort((x, y) => x.order - y.order).map((s) => s.arm.toUpperCase()).join('').replace(/(.{4})/g, '$1 ').trim();
+  const hostDied = input.failure?.code === HOST_DIED.code;
+  const report: AbReport = {
+    kind: 'uring-lab/ab-report', version: 1,
+    experimentId: input.experimentId,
+    status: input.failure && !hostDied ? 'failed' : input.interrupted ? 'interrupted' : 'completed',
+    failure: input.failure ?? (input.interrupted ? { code: 'INTERRUPTED', message: input.interrupted } : null),
+    startedAt: input.startedAt, endedAt: new Date().toISOString(),
+    a: { profileName: options.a.name, applied: appliedA, rejected: applied.a?.rejected ?? [] },
+    b: { profileName: options.b.name, applied: appliedB, rejected: applied.b?.rejected ?? [] },
+    rounds, roundsRequested: options.rounds,
+    durationS: options.durationS,
+    warmupS: options.warmupS ?? options.a.duration.warmupS,
+    order: orderText, seed: input.seed,
+    resamples: statOptions.resamples, noiseThreshold: statOptions.noise, alpha: statOptions.alpha,
+    metrics, percentiles: pooledPercentiles(samples, statOptions),
+    knobDiff, identicalAfterRefusals, warnings,
+    machine: { cpus, loadAvgStart: input.loadAvgStart, loadAvgEnd: os.loadavg()[0], otherRuns: input.otherRuns },
+    samples,
+  };
+  return AbReportSchema.parse(report);
+}
+
+/** The lab's own arm runner: each arm one run of a LabService-like host, frames collected from its events. */
+export interface ArmHost {
+  startRun(params: { profile: Profile; untilStopped: false }): Promise<{ runId: string }>;
+  interruptRun(reason: string): Promise<unknown>;
+  onEvent(listener: (event: LabEvent) => void): () => void;
+  /** The experiment is over (whatever its end): e.g. the client's own profile is put back. */
+  done?(): void;
+}
+
+export function labArmRunner(host: ArmHost): ArmRunner {
+  return {
+    async runArm(profile) {
+      const frames: [number, SparseHistogram][] = [];
+      let runId: string | null = null;
+      const early: LabEvent[] = [];
+      let resolveTerminal!: (s: RunSummary) => void;
+      const terminal = new Promise<RunSummary>((resolve) => { resolveTerminal = resolve; });
+      const take = (event: LabEvent) => {
+        if (event.type === 'frame' && event.frame.runId === runId && event.frame.measuring) frames.push([event.frame.tMs, event.frame.histogram]);
+        if ((event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') && event.summary.runId === runId) resolveTerminal(event.summary);
+      };
+      const off = host.onEvent((event) => { if (runId === null) early.push(event); else take(event); });
+      try {
+        runId = (await host.startRun({ profile, untilStopped: false })).runId;
+        for (const e of early.splice(0)) take(e);
+        return { summary: await terminal, frames };
+      } finally {
+        off();
+      }
+    },
+    async interrupt(reason) {
+      await host.interruptRun(reason);
+    },
+  };
+}

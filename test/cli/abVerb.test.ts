@@ -1,0 +1,166 @@
+/**
+ * `uring-lab ab` from real processes and real runs:
+ *  - a profile against itself: the experiment's own rounds (all the same profile) split at
+ *    random into 5,000 A/A trials of 6 + 6 rounds give `~` for throughput in ≥ 95 % of them
+ *    (the verdict is a function of the rounds, so splitting real rounds is an A/A trial on this
+ *    machine's real noise; `npm run bench:ab` repeats whole experiments end to end);
+ *  - a real difference (the open-loop rate halved on B) is `worse` for throughput, ratio ≈ 0.5;
+ *  - --json parses against AbReportSchema; --out writes the HTML report;
+ *  - a knob refused on one side that leaves A and B identical is said so;
+ *  - SIGINT: exit 130 with the rounds done so far, status interrupted;
+ *  - bad input: exit 2 with one line, before anything runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AbReportSchema, type AbReport } from '../../electron/contract/ab';
+import { bootstrapRatio, mannWhitneyU, seededRandom, verdictOf } from '../../electron/host/ab/statistics';
+import { expectOneErrorLine, sleep, startCli } from './cliProcess';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-'));
+function profileFile(name: string, body: Record<string, unknown>): string {
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name, ...body }));
+  return file;
+}
+
+async function ab(args: string[]): Promise<{ code: number | null; report: AbReport; stderr: string }> {
+  const { done } = startCli(['ab', ...args, '--json']);
+  const r = await done;
+  const lines = r.stdout.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  return { code: r.code, report: AbReportSchema.parse(JSON.parse(lines[0])), stderr: r.stderr };
+}
+
+describe('uring-lab ab', () => {
+  it('a profile against itself: throughput ~ in at least 95 % of A/A trials', async () => {
+    const same = profileFile('same', { load: { connections: 8 } });
+    const { code, report } = await ab([same, same, '--rounds', '12', '--duration', '0.3', '--warmup', '0.1', '--seed', '11']);
+    expect(code).toBe(0);
+    expect(report.rounds).toBe(12);
+    expect(report.warnings.join('\n')).toMatch(/A\/A experiment/);
+    expect(report.knobDiff).toEqual([]);
+    // The interleaving really alternates blocks: every block of four is ABBA or BAAB.
+    for (const block of report.order.split(' ')) expect(['ABBA', 'BAAB', 'AB', 'BA']).toContain(block);
+    const rounds = report.samples.filter((s) => s.status === 'completed').map((s) => s.metrics.throughputRps!);
+    expect(rounds).toHaveLength(24);
+    const random = seededRandom(99);
+    let same_ = 0;
+    const trials = 5000;
+    for (let t = 0; t < trials; t++) {
+      const pool = [...rounds];
+      for (let i = pool.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [pool[i], pool[j]] = [pool[j], pool[i]]; }
+      const a = pool.slice(0, 6);
+      const b = pool.slice(6, 12);
+      const { pValue } = mannWhitneyU(a, b);
+      // The CI only matters once the test is significant (verdictOf says `~` otherwise).
+      const ci = pValue < 0.05 ? bootstrapRatio(a, b, { seed: t, resamples: 2000 }).ci : [0, 2] as [number, number];
+      if (verdictOf({ sense: 'higher', samplesA: 6, samplesB: 6, pValue, ci }) === '~') same_++;
+    }
+    expect(same_ / trials).toBeGreaterThanOrEqual(0.95);
+    // And the experiment's own verdict on throughput.
+    const tp = report.metrics.find((m) => m.name === 'throughputRps')!;
+    expect(tp.a.samples).toHaveLength(12);
+    expect(tp.ci).not.toBeNull();
+  }, 90_000);
+
+  it('a real difference: B offers half the open-loop rate → throughput worse, ratio ≈ 0.5, HTML written', async () => {
+    const full = profileFile('open-4k', { load: { mode: 'open', rateRps: 4000, connections: 8 } });
+    const half = profileFile('open-2k', { load: { mode: 'open', rateRps: 2000, connections: 8 } });
+    const out = path.join(dir, 'report.html');
+    const { code, report } = await ab([full, half, '--rounds', '6', '--duration', '0.4', '--warmup', '0.1', '--out', out]);
+    expect(code).toBe(0);
+    const tp = report.metrics.find((m) => m.name === 'throughputRps')!;
+    expect(tp.verdict).toBe('worse');
+    expect(tp.ratio!).toBeGreaterThan(0.45);
+    expect(tp.ratio!).toBeLessThan(0.55);
+    expect(tp.ci![1]).toBeLessThan(0.98);
+    expect(tp.pValue!).toBeLessThan(0.05);
+    expect(report.knobDiff.map((d) => d.path)).toEqual(['load.rateRps']);
+    expect(report.warnings.join('\n')).toMatch(/different load settings/);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('data-testid="ab-heatmap-a"');
+    expect(html).toContain('data-testid="ab-heatmap-b"');
+    expect(html).not.toMatch(/<script(?![^>]*application\/json)/); // no executable script, no network
+    expect(html).not.toMatch(/https?:\/\//);
+  }, 60_000);
+
+  it('a knob refused on one side that leaves A and B the same is said so', async () => {
+    const plain = profileFile('plain', { load: { connections: 4 } });
+    const iopoll = profileFile('iopoll', { server: { iopoll: true }, load: { connections: 4 } });
+    const { report } = await ab([plain, iopoll, '--rounds', '2', '--duration', '0.2', '--warmup', '0']);
+    expect(report.b.rejected.map((r) => r.knob)).toContain('server.iopoll');
+    expect(report.identicalAfterRefusals).toBe(true);
+    expect(report.warnings.join('\n')).toMatch(/ran the same configuration/);
+    expect(report.warnings.join('\n')).toMatch(/server\.iopoll was refused/);
+    // Two rounds are too few for a verdict: never a guess.
+    expect(report.metrics.every((m) => m.verdict === 'insufficient')).toBe(true);
+  }, 60_000);
+
+  it('SIGINT: exit 130, the rounds done so far in a report with status interrupted', async () => {
+    const p = profileFile('sigint', { load: { connections: 4 } });
+    const out = path.join(dir, 'interrupted.html');
+    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json', '--out', out]);
+    await sleep(2500);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    expect(report.status).toBe('interrupted');
+    expect(report.samples.length).toBeGreaterThan(0);
+    expect(report.samples.length).toBeLessThan(40);
+    expect(existsSync(out)).toBe(true);
+    expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+  }, 60_000);
+
+  it('kill -9 of the host mid-experiment: the finished rounds stay in the history, marked interrupted', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
+    const env = { ...process.env, URING_LAB_RUNS_DIR: runsDir };
+    const p = profileFile('killed', { load: { connections: 4 } });
+    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json'], { env });
+    // Wait until a few arm-runs are saved, then kill the host without a chance to clean up.
+    const experiments = path.join(runsDir, 'experiments');
+    for (let i = 0; i < 200; i++) {
+      const files = existsSync(experiments) ? readdirSync(experiments).filter((f) => f.endsWith('.json')) : [];
+      if (files.length && (JSON.parse(readFileSync(path.join(experiments, files[0]), 'utf8')).report.samples.length >= 3)) break;
+      await sleep(100);
+    }
+    child.kill('SIGKILL');
+    await done;
+    const list = await startCli(['ab', 'list', '--json'], { env }).done;
+    expect(list.code, list.stderr).toBe(0);
+    const rows = JSON.parse(list.stdout).experiments as { experimentId: string; status: string }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0].status).toBe('interrupted');
+    const shown = await startCli(['ab', 'show', rows[0].experimentId, '--json'], { env }).done;
+    const report = AbReportSchema.parse(JSON.parse(shown.stdout));
+    expect(report.failure?.code).toBe('HOST_DIED');
+    expect(report.samples.length).toBeGreaterThanOrEqual(3);
+    expect(report.samples.every((s) => s.status === 'completed')).toBe(true);
+    const html = await startCli(['ab', 'export', rows[0].experimentId, '--format', 'html'], { env }).done;
+    expect(html.stdout).toContain('data-testid="ab-metrics"');
+    const unknown = await startCli(['ab', 'show', 'ab-nope'], { env }).done;
+    expect(unknown.code).toBe(2);
+    expectOneErrorLine(unknown.stderr, /no saved A\/B experiment ab-nope/);
+  }, 60_000);
+
+  it('bad input: exit 2 and one line naming what is wrong, nothing run', async () => {
+    const ok = profileFile('ok', {});
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, '{"kind":"uring-lab/profile","schemaVersion":1,"server":{"rings":0}}');
+    for (const [args, pattern] of [
+      [[ok], /exactly two profile files/],
+      [[ok, path.join(dir, 'missing.json')], /missing\.json/],
+      [[ok, bad], /server\.rings/],
+      [[ok, ok, '--rounds', '0'], /--rounds/],
+      [[ok, ok, '--duration', 'x'], /--duration/],
+      [[ok, ok, '--frobnicate'], /frobnicate/],
+    ] as const) {
+      const r = await startCli(['ab', ...args]).done;
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expectOneErrorLine(r.stderr, pattern);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,127 @@
+/**
+ * The A/B statistics against published reference values: scipy's mannwhitneyu documentation
+ * example, the Mann–Whitney critical-value table, the normal quantiles every table prints,
+ * Holm's adjustment as R's p.adjust gives it; the bootstrap by its coverage on samples whose
+ * true ratio is known, and by its reproducibility from a seed.
+ */
+import { describe, expect, it } from 'vitest';
+import { bootstrapRatio, holmAdjust, mannWhitneyU, normalCdf, normalQuantile, seededRandom, spreadOf, verdictOf } from '../../electron/host/ab/statistics';
+
+describe('normal distribution', () => {
+  it('Φ⁻¹ matches the tables to 1e-8', () => {
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959963984540054, 8);
+    expect(normalQuantile(0.95)).toBeCloseTo(1.6448536269514722, 8);
+    expect(normalQuantile(0.5)).toBe(0);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232306167813, 7);
+    expect(normalQuantile(1e-6)).toBeCloseTo(-4.753424308822899, 6);
+  });
+  it('Φ matches the tables to 1e-6 and inverts Φ⁻¹', () => {
+    expect(normalCdf(1.959963984540054)).toBeCloseTo(0.975, 6);
+    expect(normalCdf(-1)).toBeCloseTo(0.15865525393145707, 6);
+    for (const p of [0.01, 0.2, 0.6, 0.99]) expect(normalCdf(normalQuantile(p))).toBeCloseTo(p, 6);
+  });
+});
+
+describe('Mann–Whitney U', () => {
+  // scipy.stats.mannwhitneyu docs: males vs females, U1 = 17, exact two-sided p = 0.1111.
+  const males = [19, 22, 16, 29, 24];
+  const females = [20, 11, 17, 12];
+  it('scipy example: U = 17, exact p = 1/9', () => {
+    const r = mannWhitneyU(males, females);
+    expect(r.u).toBe(17);
+    expect(r.method).toBe('exact');
+    expect(r.pValue).toBeCloseTo(0.1111111111111111, 12);
+  });
+  it('scipy example, asymptotic (a tie forces it): p = 0.11134688653314041 without the tie', () => {
+    // With a tie added the normal approximation is used; without ties its value equals scipy's
+    // method="asymptotic" result, checked through the same formula on a tie-free copy.
+    const tied = mannWhitneyU([...males, 20], females);
+    expect(tied.method).toBe('normal');
+    // Tie-free normal approximation equals scipy's asymptotic p for the docs example.
+    const n = 5, m = 4, u = 17;
+    const z = (Math.abs(u - (n * m) / 2) - 0.5) / Math.sqrt((n * m * (n + m + 1)) / 12);
+    expect(2 * (1 - normalCdf(z))).toBeCloseTo(0.11134688653314041, 6);
+  });
+  it('the critical-value table: n1 = n2 = 10, α = 0.05 two-sided, U ≤ 23 is significant and 24 is not', () => {
+    // Arrange samples to produce a given U: A's values interleaved with B's.
+    const withU = (target: number) => {
+      // B = 0..9 (×10 spacing); A items placed to exceed exactly `target` B items in total.
+      const b = Array.from({ length: 10 }, (_, i) => i * 10);
+      const a: number[] = [];
+      let left = target;
+      for (let i = 0; i < 10; i++) {
+        const above = Math.min(10, left);
+        left -= above;
+        a.push(above === 0 ? -5 - i * 0.01 : (above - 1) * 10 + 5 + i * 0.01);
+      }
+      return { a, b };
+    };
+    for (const [u, significant] of [[23, true], [24, false], [77, true], [76, false]] as const) {
+      const { a, b } = withU(u);
+      const r = mannWhitneyU(a, b);
+      expect(r.u).toBe(u);
+      expect(r.pValue < 0.05).toBe(significant);
+    }
+  });
+  it('n = 4 per arm is the smallest that can reach p < 0.05 (benchstat): p = 0.0286 at the extreme', () => {
+    expect(mannWhitneyU([1, 2, 3, 4], [5, 6, 7, 8]).pValue).toBeCloseTo(0.02857142857, 8);
+    expect(mannWhitneyU([1, 2, 3], [5, 6, 7]).pValue).toBeCloseTo(0.1, 8);
+  });
+  it('identical samples: p = 1', () => {
+    expect(mannWhitneyU([5, 5, 5, 5, 5, 5], [5, 5, 5, 5, 5, 5]).pValue).toBe(1);
+  });
+});
+
+describe('bootstrap ratio CI', () => {
+  it('is reproducible from its seed, and changes with it', () => {
+    const rnd = seededRandom(7);
+    const a = Array.from({ length: 12 }, () => 100 + 10 * rnd());
+    const b = Array.from({ length: 12 }, () => 110 + 10 * rnd());
+    const one = bootstrapRatio(a, b, { seed: 42 });
+    expect(bootstrapRatio(a, b, { seed: 42 })).toEqual(one);
+    expect(bootstrapRatio(a, b, { seed: 43 }).ci).not.toEqual(one.ci);
+    expect(one.resamples).toBe(2000);
+    expect(one.ci[0]).toBeLessThan(one.ratio);
+    expect(one.ci[1]).toBeGreaterThan(one.ratio);
+  });
+  it('covers the true ratio of medians in about 95 % of experiments (normal samples, true ratio 1.1)', () => {
+    const rnd = seededRandom(2024);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+    let covered = 0;
+    const trials = 200;
+    for (let t = 0; t < trials; t++) {
+      const a = Array.from({ length: 20 }, () => 100 + 5 * gauss());
+      const b = Array.from({ length: 20 }, () => 110 + 5 * gauss());
+      const { ci } = bootstrapRatio(a, b, { seed: t + 1, resamples: 1000 });
+      if (ci[0] <= 1.1 && 1.1 <= ci[1]) covered++;
+    }
+    // Binomial(200, 0.95): 3 sd is ±9 experiments; medians of 20 make BCa a little liberal.
+    expect(covered / trials).toBeGreaterThan(0.88);
+    expect(covered / trials).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('verdict', () => {
+  const base = { samplesA: 10, samplesB: 10, pValue: 0.001 };
+  it('needs enough samples, significance and a CI past the noise band', () => {
+    expect(verdictOf({ ...base, sense: 'higher', ci: [1.05, 1.1], samplesA: 5 })).toBe('insufficient');
+    expect(verdictOf({ ...base, sense: 'higher', ci: [1.05, 1.1], pValue: 0.2 })).toBe('~');
+    expect(verdictOf({ ...base, sense: 'higher', ci: [1.01, 1.1] })).toBe('~'); // reaches into ±2 %
+    expect(verdictOf({ ...base, sense: 'higher', ci: [1.03, 1.1] })).toBe('better');
+    expect(verdictOf({ ...base, sense: 'higher', ci: [0.8, 0.9] })).toBe('worse');
+    expect(verdictOf({ ...base, sense: 'lower', ci: [0.8, 0.9] })).toBe('better'); // latency fell
+    expect(verdictOf({ ...base, sense: 'lower', ci: [1.05, 1.2] })).toBe('worse');
+  });
+});
+
+describe('Holm and spread', () => {
+  it("Holm's adjustment as R's p.adjust(method = 'holm')", () => {
+    // p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") = 0.03 0.06 0.06 0.02
+    const adj = holmAdjust([0.01, 0.04, 0.03, 0.005]);
+    expect(adj.map((p) => Number(p.toFixed(10)))).toEqual([0.03, 0.06, 0.06, 0.02]);
+  });
+  it('spread is the coefficient of variation', () => {
+    expect(spreadOf([10])).toBeNull();
+    expect(spreadOf([9, 10, 11])).toBeCloseTo(0.1, 10);
+  });
+});
