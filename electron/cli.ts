@@ -17,8 +17,12 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { formatKnobValue, knobLabel, LabError, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
 import { LabService } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
+import { exportCommand } from './host/profiles/export/exportVerb';
 import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
 import { parseTarget, probeTarget, resolveTarget, targetConnectError } from './host/loadOnly';
+import { kernelSummaryLines } from './host/run/probes';
+import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
+import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
 
 /** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
 const SERVER_DEFAULT_PORT = 7421;
@@ -30,7 +34,10 @@ Usage:
   uring-lab server [--port P] [--bind ADDR] [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
   uring-lab load --target HOST:PORT [--profile FILE] [--set load.*=value]... [--duration SECONDS] [--json]
   uring-lab doctor [--json]
+  uring-lab export PROFILE.json --format json|fio|tuned|shell [--out FILE]
   uring-lab serve [--port P] [--token-file PATH]
+${RUNS_USAGE}
+${AB_USAGE}
 
   run      one measured run of the echo workload (warm-up, then --duration seconds measured);
            --json prints one RunSummary object on stdout
@@ -52,6 +59,16 @@ Usage:
            server is not ours to measure. --set takes load.* and duration.* keys, not server.*
   doctor   what this machine offers: kernel, io_uring and each capability a knob needs, memlock,
            BTF, tracefs, NUMA nodes and CPUs, huge pages; then the knobs it cannot use, and why
+  export   a profile file in another format, on stdout or in --out FILE (written whole or not
+           at all): json (with "$schema", every knob), fio (a job for the storage analogue),
+           tuned (a tuned.conf of the sysctls it implies), shell (a script that checks, asks,
+           sets the sysctls and runs it; --dry-run prints the commands). Bad file or format: exit 2
+${AB_HELP}
+  runs     the run history: every run is saved (URING_LAB_RUNS_DIR, default
+           $XDG_DATA_HOME/uring-lab/runs; the oldest unpinned beyond URING_LAB_RUNS_MAX runs or
+           URING_LAB_RUNS_MAX_BYTES bytes are pruned); a run whose lab process died shows as
+           interrupted with the frames it saved. export: json (meta and frames), csv (one row
+           per frame), md (the summary for a ticket), to stdout or --out FILE
   serve    the lab's UI in a browser, on 127.0.0.1 (prints the URL with its access token);
            --token-file keeps the token (created 0600 when missing) so a restarted host keeps
            its URL and an open tab reconnects by itself
@@ -84,9 +101,12 @@ async function main(argv: string[]): Promise<number> {
     case 'server': return serverCommand(rest);
     case 'load': return loadCommand(rest);
     case 'doctor': return doctorCommand(rest);
+    case 'export': return exportCommand(rest);
     case 'serve': return serveCommand(rest);
+    case 'runs': return runsCommand(rest);
+    case 'ab': return abCommand(rest);
     default:
-      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, load, doctor, serve (uring-lab --help)', 'command');
+      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, load, doctor, export, serve, runs (uring-lab --help)', 'command');
   }
 }
 
@@ -459,6 +479,7 @@ function formatSummary(s: RunSummary): string {
       lines.push(`  phase ${p.index}      ${changed}: ${fmtInt(p.stats.throughputRps)} req/s${pct(p.vsPhase0?.throughputRps ?? null)}  p99 ${p.stats.latencyUs.p99} µs${pct(p.vsPhase0?.p99 ?? null)}  server ${cpu(p.stats.serverCpuNsPerReq)}/req`);
     }
   }
+  lines.push(...kernelSummaryLines(s));
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   for (const w of s.warnings) lines.push(`  warning      ${w}`);
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;

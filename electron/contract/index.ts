@@ -7,12 +7,18 @@
  *   labApi.ts    the LabApi method table, from which the API type and every transport derive
  *   errors.ts    errors as data {code, kind, message, field?, fix?} and their one-line text
  *   histogram.ts the latency histogram layout and percentile maths
+ *   history.ts   saved runs on disk and the history methods' params and results
+ *   kernel.ts    eBPF probe statuses, RunFrame.kernel and the kernel aggregates of a summary
  */
 export * from './errors';
 export * from './histogram';
+export * from './kernel';
 export * from './knobs';
 export * from './profile';
 export * from './run';
+export * from './events';
+export * from './ab';
 export * from './runStats';
 export * from './labApi';
 export * from './labMethods';
+export * from './history';

@@ -23,12 +23,36 @@ import { z } from 'zod';
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const powerOfTwo = (min: number, max: number) =>
-  z.number().int().min(min).max(max).refine(isPowerOfTwo, `must be a power of two (${min} … ${max})`);
+  z.number().int().min(min).max(max).refine(isPowerOfTwo, `must be a power of two (${min} … ${max})`)
+    // The profile's JSON Schema (resources/profile.schema.json) says it as the list of powers.
+    .meta({ enum: Array.from({ length: Math.log2(max) - Math.log2(min) + 1 }, (_, i) => min * 2 ** i) });
 
 /** Ring knobs: the epoll server has no io_uring ring for them to act on. */
 const IO_URING_ONLY = ['io_uring'] as const;
 
 export type KnobUnit = 'bytes' | 'ms' | 's' | 'µs' | 'entries' | 'buffers' | 'connections' | 'threads' | 'CPU';
+
+/** Another knob's value in the profile being exported, by dotted path. */
+export type KnobLookup = (path: string) => unknown;
+
+/** A system setting a knob implies: a line of the tuned export, and a step of the shell export. */
+export interface SystemSetting {
+  /** `sysctl`: set by tuned and by the shell export (asking first); `cpu` (tuned's CPU plugin) and
+   *  `bootloader` (the kernel command line): set by tuned, only hinted at by the shell export. */
+  section: 'sysctl' | 'cpu' | 'bootloader';
+  key: string;
+  value: string;
+  /** Why the knob implies it, in a few words (the comment on its line). */
+  why: string;
+}
+
+/** How a knob reads in other tools' files (the profile exports, electron/host/profiles/export/). */
+export interface KnobExports<V> {
+  /** fio job options of the storage analogue (null: none in this profile); absent: fio has no word for the knob. */
+  fio?(value: V, at: KnobLookup): { options?: Record<string, string | number>; note?: string } | null;
+  /** The sysctls and kernel command-line settings the value implies (tuned export, shell export). */
+  system?(value: V, at: KnobLookup): SystemSetting[];
+}
 
 export interface KnobRow<S extends z.ZodType = z.ZodType> {
   schema: S;
@@ -51,6 +75,8 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   needsFor?: readonly Workload[];
   /** The workloads the knob means something for (absent: all); the panel hides it for the others. */
   workloads?: readonly Workload[];
+  /** Its fio options and implied system settings, for the exports; absent: none. */
+  exports?: KnobExports<z.output<S>>;
 }
 
 /** What a run does (the `workload` knob). */
@@ -73,17 +99,18 @@ function knob<S extends z.ZodType>(row: KnobRow<S>): KnobRow<S> {
 export const KNOBS = {
   name: knob({
     // Names reach terminals and window titles: no control characters (ANSI escapes, newlines).
-    schema: z.string().min(1).max(200).refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'without control characters').default('default'),
+    schema: z.string().min(1).max(200).refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'without control characters').meta({ pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' }).default('default'),
     label: 'Profile name', help: 'What this tuning profile is called in runs, exports and A/B reports.', applies: 'metadata', engine: false,
   }),
   description: knob({
     // A description may have lines and tabs, but no other control characters.
-    schema: z.string().max(10_000).refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t), 'without control characters other than newlines and tabs').default(''),
+    schema: z.string().max(10_000).refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t), 'without control characters other than newlines and tabs').meta({ pattern: '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$' }).default(''),
     label: 'Description', help: 'When to use this profile, in a sentence or two.', applies: 'metadata', engine: false,
   }),
   workload: knob({
     schema: z.enum(['echo', 'storage']).default('echo'),
     label: 'Workload', help: 'echo: a TCP echo server with a load generator on this machine; storage: fio-like jobs reading or writing storage.path (or a test file the lab creates and deletes) with the server ring knobs.', applies: 'next-run', engine: true,
+    exports: { fio: (v) => (v === 'echo' ? { note: 'an echo profile: this job is the storage analogue of its server ring (storage.* at their values)' } : {}) },
   }),
   topology: knob({
     workloads: ECHO_ONLY,
@@ -96,12 +123,17 @@ export const KNOBS = {
       schema: z.enum(['io_uring', 'epoll']).default('io_uring'),
       label: 'Server engine', help: 'io_uring: multishot accept and recv into a provided buffer ring; epoll: the baseline, edge-triggered epoll with non-blocking sockets (ring knobs do not apply).',
       applies: 'new-ring', engine: true,
+      exports: {
+        fio: (v) => (v === 'io_uring' ? { options: { ioengine: 'io_uring' } } : { options: { ioengine: 'psync' }, note: 'server.engine epoll: epoll has no meaning for files; psync (one blocking pread/pwrite per I/O) is the baseline without io_uring' }),
+        system: () => [{ section: 'sysctl', key: 'kernel.io_uring_disabled', value: '0', why: 'io_uring for every process: the server rings and the load generator (Linux 6.6+)' }],
+      },
     }),
     rings: knob({
       workloads: ECHO_ONLY,
       schema: z.number().int().min(1).max(64).default(1),
       label: 'Rings', unit: 'threads', help: 'Server worker threads, each with its own ring (or epoll set) and its own SO_REUSEPORT listener on the one port; the kernel spreads connections over them by a hash.',
       applies: 'new-ring', engine: true, settings: ['SERVER_THREAD'],
+      exports: { fio: (v, at) => (at('workload') === 'echo' ? { options: { numjobs: v } } : null) },
     }),
     ringEntries: knob({
       engines: IO_URING_ONLY,
@@ -118,6 +150,7 @@ export const KNOBS = {
         refusal: {
           refused: { reason: 'the kernel refused an SQPOLL ring', fix: 'set server.sqpoll.enabled to false, or run with CAP_SYS_NICE on kernels before 5.11' },
         },
+        exports: { fio: (v) => (v ? { options: { sqthread_poll: 1 } } : {}) },
       }),
       cpu: knob({
       engines: IO_URING_ONLY,
@@ -127,6 +160,10 @@ export const KNOBS = {
         refusal: {
           refused: { reason: 'the kernel refused to pin the SQPOLL thread to that CPU', fix: 'pick a CPU this process may run on (see the doctor), or leave server.sqpoll.cpu empty' },
           moot_without_sqpoll: { reason: 'a CPU for the SQPOLL thread means nothing without SQPOLL', fix: 'enable server.sqpoll.enabled, or leave server.sqpoll.cpu empty' },
+        },
+        exports: {
+          fio: (v, at) => (v !== null && at('server.sqpoll.enabled') === true ? { options: { sqthread_poll_cpu: v } } : {}),
+          system: (v, at) => (v !== null && at('server.sqpoll.enabled') === true ? [{ section: 'bootloader', key: 'cmdline_sqpoll', value: `isolcpus=${v} nohz_full=${v}`, why: 'keeps other tasks and the timer tick off the CPU the SQPOLL thread spins on' }] : []),
         },
       }),
       idleMs: knob({
@@ -176,6 +213,7 @@ export const KNOBS = {
         // The storage workload: the host names the device in the reason (electron/host/run/storage.ts).
         no_poll_queues: { reason: 'the device accepted the IOPOLL ring and then failed the first I/O (EOPNOTSUPP): it has no poll queues; the jobs ran interrupt-driven', fix: 'NVMe: boot with nvme.poll_queues=N on the kernel command line; virtio-blk and most other devices have none; else set server.iopoll to false' },
       },
+      exports: { fio: (v) => (v ? { options: { hipri: 1 } } : {}) },
     }),
     multishot: knob({
       workloads: ECHO_ONLY,
@@ -225,6 +263,14 @@ export const KNOBS = {
         refusal: {
           refused: { reason: 'no free huge pages for the buffer pool (MAP_HUGETLB failed)', fix: 'reserve some: sysctl vm.nr_hugepages=N (N × 2 MiB ≥ the pool: bufferRing.count × size)' },
         },
+        exports: {
+          system: (v, at) => {
+            if (!v) return [];
+            // Each server worker maps its own pool, rounded up to whole 2 MiB pages (native/src/core/buffer_ring.c).
+            const perRing = Math.ceil((Number(at('server.bufferRing.count')) * Number(at('server.bufferRing.size'))) / (2 << 20));
+            return [{ section: 'sysctl', key: 'vm.nr_hugepages', value: String(perRing * Number(at('server.rings'))), why: `at least: ${String(at('server.rings'))} ring(s) × bufferRing.count × size on 2 MiB pages` }];
+          },
+        },
       }),
       incremental: knob({
       workloads: ECHO_ONLY,
@@ -247,6 +293,7 @@ export const KNOBS = {
       refusal: {
         refused: { reason: 'the kernel refused to register the buffer pool (ENOMEM: over the locked-memory limit)', fix: 'raise ulimit -l above bufferRing.count × size (or run with CAP_IPC_LOCK), or set server.registeredBuffers to false' },
       },
+      exports: { fio: (v) => (v ? { options: { fixedbufs: 1 } } : {}) },
     }),
     sendZeroCopy: knob({
       workloads: ECHO_ONLY,
@@ -266,6 +313,7 @@ export const KNOBS = {
       refusal: {
         refused: { reason: 'the kernel refused a sparse registered file table (EMFILE: larger than RLIMIT_NOFILE)', fix: 'raise ulimit -n above load.connections + 1024, or set server.directDescriptors to false' },
       },
+      exports: { fio: (v) => (v ? { options: { registerfiles: 1 } } : {}) },
     }),
     napiBusyPollUs: knob({
       workloads: ECHO_ONLY,
@@ -275,6 +323,13 @@ export const KNOBS = {
       kernel: 'Linux 6.9', applies: 'new-ring', engine: true, settings: ['NAPI'], needs: 'napi',
       refusal: {
         refused: { reason: 'the kernel refused IORING_REGISTER_NAPI (it needs Linux 6.9 with CONFIG_NET_RX_BUSY_POLL, and no IOPOLL ring)', fix: 'set server.napiBusyPollUs to 0' },
+      },
+      exports: {
+        system: (v) => (v > 0 ? [
+          { section: 'sysctl', key: 'net.core.busy_poll', value: String(v), why: 'busy-poll the NIC queue this many µs in poll/select/epoll waits' },
+          { section: 'sysctl', key: 'net.core.busy_read', value: String(v), why: 'and in blocking socket reads, like the ring\'s NAPI wait' },
+          { section: 'cpu', key: 'force_latency', value: 'cstate.id_no_zero:1|3', why: 'busy polling is for latency: no deep C-state exits on the polling CPUs (as tuned latency-performance)' },
+        ] : []),
       },
     }),
     minWaitUs: knob({
@@ -296,6 +351,10 @@ export const KNOBS = {
         refusal: {
           refused: { reason: "the kernel refused to bind the worker's memory to that node", fix: 'pick a node `uring-lab doctor` lists, or leave server.numa.node empty' },
         },
+        exports: {
+          fio: (v) => (v === null ? {} : { options: { numa_cpu_nodes: v, numa_mem_policy: `bind:${v}` } }),
+          system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'kernel.numa_balancing', value: '0', why: 'no NUMA-balancing faults and migrations on the bound workers (as tuned network-latency)' }]),
+        },
       }),
       cpus: knob({
         workloads: ECHO_ONLY,
@@ -305,6 +364,7 @@ export const KNOBS = {
         refusal: {
           refused: { reason: 'the kernel refused to pin a worker to that CPU', fix: 'pick CPUs this process may run on (`uring-lab doctor`), or leave server.numa.cpus empty' },
         },
+        exports: { fio: (v) => (v === null ? {} : { options: { cpus_allowed: v.join(','), cpus_allowed_policy: 'split' } }) },
       }),
     },
   },
@@ -355,6 +415,7 @@ export const KNOBS = {
       schema: z.number().int().min(1).max(64).default(1),
       label: 'Load threads', unit: 'threads', help: 'Load generator threads, each with its own ring and share of the connections.',
       applies: 'new-ring', engine: true, settings: ['LOAD_THREAD', 'LOAD_RING_SETUP'],
+      exports: { fio: (v, at) => (at('workload') === 'storage' ? { options: { numjobs: v } } : null) },
     }),
   },
   storage: {
@@ -365,36 +426,42 @@ export const KNOBS = {
       schema: z.string().min(1).max(4000).nullable().default(null),
       label: 'Storage path', help: "The file or block device the jobs read or write (fio's filename); empty: a test file the lab creates in its data directory, fills with its pattern and deletes after the run. A file you name is read-only unless the pattern writes; a device needs storage.allowDevice.",
       applies: 'new-ring', engine: true, settings: ['STORAGE_OPEN', 'STORAGE_FILL', 'STORAGE_IO'],
+      exports: { fio: (v) => (v === null ? { note: 'storage.path empty: fio makes a test file of its own per job in the current directory' } : { options: { filename: v.replace(/:/g, '\\:') } }) },
     }),
     fileSizeMiB: knob({
       workloads: STORAGE_ONLY,
       schema: z.number().int().min(1).max(1 << 20).default(1024),
       label: 'File size', help: "The region used, from offset 0 (fio's size): the lab's test file is made this large; a file or device you name is used up to this size and never extended.",
       applies: 'new-ring', engine: true,
+      exports: { fio: (v) => ({ options: { size: `${v}M` } }) },
     }),
     blockBytes: knob({
       workloads: STORAGE_ONLY,
-      schema: z.number().int().min(512).max(1 << 24).refine((n) => n % 512 === 0, 'must be a multiple of 512').default(4096),
+      schema: z.number().int().min(512).max(1 << 24).refine((n) => n % 512 === 0, 'must be a multiple of 512').meta({ multipleOf: 512 }).default(4096),
       label: 'Block size', unit: 'bytes', help: "Bytes per read or write (fio's bs); with O_DIRECT a multiple of the device's logical block size.",
       applies: 'new-ring', engine: true,
+      exports: { fio: (v) => ({ options: { bs: v } }) },
     }),
     pattern: knob({
       workloads: STORAGE_ONLY,
       schema: z.enum(['randread', 'read', 'randwrite', 'write']).default('randread'),
       label: 'Pattern', help: "fio's rw: random or sequential reads or writes. Reads of the lab's test file are checked block by block; writes write the lab's pattern.",
       applies: 'new-ring', engine: true,
+      exports: { fio: (v, at) => ({ options: { rw: v }, note: (v === 'write' || v === 'randwrite') && at('storage.path') !== null ? 'this job WRITES to its filename: fio, unlike uring-lab, does not refuse a mounted or swapped-on device' : undefined }) },
     }),
     queueDepth: knob({
       workloads: STORAGE_ONLY,
       schema: z.number().int().min(1).max(4096).default(32),
       label: 'Queue depth', unit: 'entries', help: "I/Os in flight per job (fio's iodepth); load.threads is the number of jobs (fio's numjobs), each with the whole queue depth.",
       applies: 'new-ring', engine: true,
+      exports: { fio: (v) => ({ options: { iodepth: v } }) },
     }),
     direct: knob({
       workloads: STORAGE_ONLY,
       schema: z.boolean().default(true),
       label: 'O_DIRECT', help: 'Opens the target with O_DIRECT, bypassing the page cache (fio direct=1); IOPOLL needs it.',
       applies: 'new-ring', engine: true,
+      exports: { fio: (v) => ({ options: { direct: v ? 1 : 0 } }) },
     }),
     keep: knob({
       workloads: STORAGE_ONLY,
@@ -412,7 +479,12 @@ export const KNOBS = {
   probes: {
     enabled: knob({
       schema: z.boolean().default(true),
-      label: 'eBPF probes', help: 'Attach the kernel probes while the lab runs (the probes arrive with the probes issue; runs report none attached).',
+      label: 'eBPF probes', help: 'Attach the eBPF probes (io_uring in-kernel latency and calls, run-queue latency, SQPOLL CPU, network softirqs, TCP retransmits and drops) to the engine while the lab runs; each frame carries their counts. Needs root or CAP_BPF+CAP_PERFMON (or the probe helper); a probe that cannot attach says why and the run goes on. Their measured cost is in the summary.',
+      applies: 'next-run', engine: false,
+    }),
+    perRequest: knob({
+      schema: z.boolean().default(false),
+      label: 'Per-request probes', help: 'Also attach the probes that run on every request or packet: io_uring in-kernel latency per opcode and network softirq time. They cost over 1 µs of CPU per request (at 50 × 128 B: −38 % throughput; measured: the probe panel and npm run bench:probes -- --per-request), so they are off by default; turn them on to see inside the kernel, and compare runs with the same setting.',
       applies: 'next-run', engine: false,
     }),
   },
@@ -421,11 +493,13 @@ export const KNOBS = {
       schema: z.number().min(0).max(600).default(1),
       label: 'Warm-up', unit: 's', help: 'Seconds drawn but not counted, so caches, the scheduler and TCP settle first.',
       applies: 'next-run', engine: false,
+      exports: { fio: (v) => ({ options: { ramp_time: `${Math.round(v * 1000)}ms` } }) },
     }),
     measureS: knob({
       schema: z.number().min(0.1).max(3600).default(10),
       label: 'Measured', unit: 's', help: 'Seconds counted in the summary after the warm-up.',
       applies: 'next-run', engine: false,
+      exports: { fio: (v) => ({ options: { time_based: 1, runtime: `${Math.round(v * 1000)}ms` } }) },
     }),
   },
 } as const;

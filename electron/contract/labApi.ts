@@ -8,7 +8,14 @@
 import { z } from 'zod';
 import { LabErrorSchema } from './errors';
 import { LAB_METHOD_NAMES, type LabMethod } from './labMethods';
-import { DoctorReportSchema, LabEventSchema, PhaseSchema, RunFrameSchema, RunStatusSchema, RunSummarySchema, type LabEvent } from './run';
+import {
+  DeleteRunResultSchema, ExportRunParamsSchema, ExportRunResultSchema, GetRunParamsSchema, GetRunResultSchema, ListRunsParamsSchema, ListRunsResultSchema,
+  PinRunParamsSchema, PinRunResultSchema, RunIdParamsSchema,
+} from './history';
+import { ProfileSchema } from './profile';
+import { AbListRowSchema, AbReportSchema, AbStateSchema, ExperimentIdParamsSchema, ExportAbParamsSchema, ExportAbResultSchema, StartAbParamsSchema } from './ab';
+import { LabEventSchema, type LabEvent } from './events';
+import { DoctorReportSchema, PhaseSchema, RunFrameSchema, RunStatusSchema, RunSummarySchema } from './run';
 
 export { LAB_METHOD_NAMES, type LabMethod };
 
@@ -30,6 +37,37 @@ export const FramesResultSchema = z.object({
 });
 export type FramesResult = z.infer<typeof FramesResultSchema>;
 
+// ---- tuning profiles: presets, the user's saved profiles, import, export (host/profiles/) ----
+/** A saved profile's name is its file name (host/profiles/profileStore.ts checks it in words). */
+const ProfileNameSchema = z.string().min(1).max(64);
+export const PresetSchema = z.object({ id: z.string(), name: z.string(), description: z.string(), profile: ProfileSchema });
+export const SavedProfileSchema = z.object({ name: z.string(), description: z.string(), savedAt: z.string(), profile: ProfileSchema });
+export const SaveProfileParamsSchema = z.strictObject({
+  name: ProfileNameSchema,
+  /** Absent: this client's current profile. Validated by the host. */
+  profile: z.unknown().optional(),
+});
+export const ImportProfileParamsSchema = z.strictObject({
+  /** The profile file's text (JSON; schemaVersion 0 is migrated). */
+  text: z.string().max(1 << 20),
+  /** The name to save it under; absent: its own name (a taken name gets -2, -3, …). */
+  name: ProfileNameSchema.optional(),
+});
+export const ImportProfileResultSchema = z.object({
+  profile: ProfileSchema,
+  /** The schemaVersion it was migrated from, or null when it was current. */
+  migratedFrom: z.number().int().nullable(),
+  /** The name it was saved under. */
+  name: z.string(),
+});
+export const PROFILE_EXPORT_FORMATS = ['json', 'fio', 'tuned', 'shell'] as const;
+export const ExportProfileParamsSchema = z.strictObject({
+  /** Absent: this client's current profile. Validated by the host. */
+  profile: z.unknown().optional(),
+  format: z.enum(PROFILE_EXPORT_FORMATS),
+});
+export const ExportProfileResultSchema = z.object({ filename: z.string(), mediaType: z.string(), text: z.string() });
+
 interface MethodRow<P extends z.ZodType, R extends z.ZodType> {
   params: P;
   result: R;
@@ -48,6 +86,25 @@ export const LAB_METHODS = {
   takeControl: method({ params: NoParams, result: RunStatusSchema, doc: 'Makes this client the controller of the current run (others then observe).' }),
   getFrames: method({ params: GetFramesParamsSchema, result: FramesResultSchema, doc: 'Frames of the current (or last) run from fromSeq on, as far as the host keeps them.', example: { runId: 'run-…', fromSeq: 0 } }),
   doctor: method({ params: NoParams, result: DoctorReportSchema, doc: 'What this machine offers the lab, with reasons and fixes.' }),
+  listRuns: method({ params: ListRunsParamsSchema.prefault({}), result: ListRunsResultSchema, doc: 'Saved runs, newest first, with their headline numbers (a page: limit, offset).', example: { limit: 50, offset: 0 } }),
+  getRun: method({ params: GetRunParamsSchema, result: GetRunResultSchema, doc: 'A saved run: its meta (profile, phases, status, summary) and its frames from fromSeq on (at most limit; nextSeq for the rest).', example: { runId: 'run-…', fromSeq: 0 } }),
+  deleteRun: method({ params: RunIdParamsSchema, result: DeleteRunResultSchema, doc: 'Deletes a saved run (not one still going).', example: { runId: 'run-…' } }),
+  pinRun: method({ params: PinRunParamsSchema, result: PinRunResultSchema, doc: 'Pins (keeps from retention) or unpins a saved run.', example: { runId: 'run-…', pinned: true } }),
+  exportRun: method({ params: ExportRunParamsSchema, result: ExportRunResultSchema, doc: 'A saved run as a file: json (meta and frames), csv (one row per frame) or md (the summary for a ticket).', example: { runId: 'run-…', format: 'md' } }),
+  listPresets: method({ params: NoParams, result: z.object({ presets: z.array(PresetSchema) }), doc: 'The preset profiles shipped with the lab, each with when to use it.' }),
+  listProfiles: method({ params: NoParams, result: z.object({ profiles: z.array(SavedProfileSchema), unreadable: z.array(z.object({ name: z.string(), error: LabErrorSchema })) }), doc: "The user's saved profiles, newest first, and the files of the store that do not read as one (left in place)." }),
+  saveProfile: method({ params: SaveProfileParamsSchema, result: SavedProfileSchema, doc: "Saves a profile (absent: this client's current one) under a name, replacing one of that name.", example: { name: 'my-sqpoll' } }),
+  deleteProfile: method({ params: z.strictObject({ name: ProfileNameSchema }), result: z.object({ name: z.string() }), doc: 'Deletes a saved profile.', example: { name: 'my-sqpoll' } }),
+  importProfile: method({ params: ImportProfileParamsSchema, result: ImportProfileResultSchema, doc: "Checks a profile file's text, saves it and makes it this client's profile; refused with the field at fault, nothing saved.", example: { text: '{"kind": "uring-lab/profile", "schemaVersion": 1}' } }),
+  exportProfile: method({ params: ExportProfileParamsSchema, result: ExportProfileResultSchema, doc: "A profile (absent: this client's current one) as a file: json, a fio job, a tuned.conf or a shell script.", example: { format: 'fio' } }),
+  startAb: method({ params: StartAbParamsSchema, result: z.object({ experimentId: z.string() }), doc: 'Starts an A/B experiment: rounds of profiles a and b interleaved (ABBA/BAAB), each arm a run of this client; progress and the report arrive as abProgress/abEnded events.', example: { a: { kind: 'uring-lab/profile', schemaVersion: 1 }, b: { kind: 'uring-lab/profile', schemaVersion: 1, server: { engine: 'epoll' } }, rounds: 10, durationS: 3 } }),
+  stopAb: method({ params: NoParams, result: AbReportSchema.nullable(), doc: 'Stops the A/B experiment this client started; resolves with the report of the rounds done (null if none was going).' }),
+  getAbState: method({ params: NoParams, result: AbStateSchema, doc: 'Whether an A/B experiment is going, its progress, and the last report.' }),
+  listAb: method({ params: NoParams, result: z.object({ experiments: z.array(AbListRowSchema) }), doc: 'Saved A/B experiments, newest first.' }),
+  getAb: method({ params: ExperimentIdParamsSchema, result: z.object({ report: AbReportSchema, running: z.boolean() }), doc: 'A saved A/B experiment (while it runs: the rounds so far).', example: { experimentId: 'ab-…' } }),
+  exportAb: method({ params: ExportAbParamsSchema, result: ExportAbResultSchema, doc: 'A saved A/B experiment as a file: json (the AbReport) or html (a self-contained report).', example: { experimentId: 'ab-…', format: 'html' } }),
+  deleteAb: method({ params: ExperimentIdParamsSchema, result: z.null(), doc: 'Deletes a saved A/B experiment (not one that is going).', example: { experimentId: 'ab-…' } }),
+  applyProfile: method({ params: z.strictObject({ profile: z.unknown() }), result: RunStatusSchema, doc: "Makes a whole profile this client's; during a run it controls, a new phase with it applied.", example: { profile: { kind: 'uring-lab/profile', schemaVersion: 1 } } }),
 } as const satisfies Record<LabMethod, MethodRow<z.ZodType, z.ZodType>>;
 
 type Params<M extends LabMethod> = z.input<(typeof LAB_METHODS)[M]['params']>;

@@ -3,7 +3,10 @@
  * (a sandboxed script bundled on its own) can derive its bridge from them without zod. The
  * method table in labApi.ts is typed against this list, so the two cannot drift.
  */
-export const LAB_METHOD_NAMES = ['getStatus', 'startRun', 'stopRun', 'setKnob', 'takeControl', 'getFrames', 'doctor'] as const;
+export const LAB_METHOD_NAMES = ['getStatus', 'startRun', 'stopRun', 'setKnob', 'takeControl', 'getFrames', 'doctor',
+  'listRuns', 'getRun', 'deleteRun', 'pinRun', 'exportRun',
+  'listPresets', 'listProfiles', 'saveProfile', 'deleteProfile', 'importProfile', 'exportProfile', 'applyProfile',
+  'startAb', 'stopAb', 'getAbState', 'listAb', 'getAb', 'exportAb', 'deleteAb'] as const;
 export type LabMethod = (typeof LAB_METHOD_NAMES)[number];
 
 /** IPC channels between the Electron main process and the preload. */

@@ -4,8 +4,8 @@
  * run status a client sees, the events every client receives, and the doctor's report.
  */
 import { z } from 'zod';
-import { LabErrorSchema } from './errors';
 import { SparseHistogramSchema } from './histogram';
+import { KernelFrameSchema, KernelStatsSchema, ProbeStatusSchema } from './kernel';
 import { ProfileSchema } from './profile';
 
 // ---------------------------------------------------------------------------------------
@@ -23,8 +23,6 @@ export const RejectedKnobSchema = z.object({
   fix: z.string().optional(),
 });
 export type RejectedKnob = z.infer<typeof RejectedKnobSchema>;
-
-export const ProbeStatusSchema = z.object({ name: z.string(), attached: z.boolean(), reason: z.string() });
 
 /** Ring setup flags that really took effect, as the engine recorded them. */
 export const RingSetupSchema = z.object({
@@ -46,6 +44,9 @@ export const PhaseSchema = z.object({
   applied: ProfileSchema,
   rejected: z.array(RejectedKnobSchema),
   ring: RingSetupSchema,
+  /** Each eBPF probe as attached for this phase (attached again at every engine start); absent
+   *  in phases from before the probes issue. */
+  probes: z.array(ProbeStatusSchema).optional(),
 });
 export type Phase = z.infer<typeof PhaseSchema>;
 
@@ -125,6 +126,9 @@ export const RunFrameSchema = z.object({
   final: z.boolean(),
   /** The server's counters this frame; null when this lab runs no server (load against another). */
   server: ServerFrameSchema.nullable(),
+  /** The eBPF probes' counters and histograms over the same interval (kernel.ts); null when no
+   *  probe is attached, absent in frames from before the probes issue. */
+  kernel: KernelFrameSchema.nullable().optional(),
 });
 export type RunFrame = z.infer<typeof RunFrameSchema>;
 
@@ -192,6 +196,9 @@ export const PhaseResultSchema = PhaseSchema.extend({
   histogram: SparseHistogramSchema,
   /** The phase's server work per request (see EngineStatsSchema). */
   engine: EngineStatsSchema.nullable(),
+  /** The eBPF probes' view of the phase's measured frames (kernel.ts); null when no probe
+   *  attached, absent in summaries from before the probes issue. */
+  kernel: KernelStatsSchema.nullable().optional(),
 });
 export type PhaseResult = z.infer<typeof PhaseResultSchema>;
 
@@ -268,8 +275,14 @@ export const RunSummarySchema = z.object({
   rejected: z.array(RejectedKnobSchema),
   ring: RingSetupSchema,
   phases: z.array(PhaseResultSchema),
+  /** Each eBPF probe of the last phase: attached (variant, who loaded it) or why not (reason,
+   *  fix), with its measured overhead over the whole measured window. */
   probes: z.array(ProbeStatusSchema),
   kernel: z.object({ release: z.string() }),
+  /** The eBPF probes' view of the whole measured window (the run-level twin of each phase's
+   *  `kernel`; named apart because `kernel` holds the release). Null when no probe attached,
+   *  absent in summaries from before the probes issue. */
+  kernelStats: KernelStatsSchema.nullable().optional(),
   histogram: z.object({
     layout: z.object({
       unit: z.literal('us'),
@@ -376,17 +389,6 @@ export const RunStatusSchema = z.object({
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-export const LabEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('frame'), frame: RunFrameSchema }),
-  z.object({ type: z.literal('phase'), runId: z.string(), phase: PhaseSchema }),
-  // Exactly one of ended / failed / interrupted closes every run that started.
-  z.object({ type: z.literal('ended'), runId: z.string(), summary: RunSummarySchema }),
-  z.object({ type: z.literal('failed'), runId: z.string(), error: LabErrorSchema, summary: RunSummarySchema }),
-  z.object({ type: z.literal('interrupted'), runId: z.string(), reason: z.string(), summary: RunSummarySchema }),
-  /** Control of the run moved to another client (takeControl). */
-  z.object({ type: z.literal('control'), runId: z.string(), controllerId: z.string() }),
-]);
-export type TerminalEvent = Extract<LabEvent, { type: 'ended' | 'failed' | 'interrupted' }>;
-export const TERMINAL_EVENT_TYPES = ['ended', 'failed', 'interrupted'] as const;
-export type LabEvent = z.infer<typeof LabEventSchema>;
+// LabEventSchema (run events and A/B events) lives in events.ts: it also carries A/B reports,
+// whose schema (ab.ts) builds on this file's.
 

@@ -25,7 +25,8 @@ import {
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
 import { defaultProfile, parseProfile, withKnob } from './profiles';
-import { engineTimeouts, nativeConfigFor } from './engine/adapter';
+import { deleteSavedProfile, exportProfileFor, importProfileFor, presetList, savedProfileList, saveProfileFor, type ProfileClient } from './profiles/profileApi';
+import { engineTimeouts, nativeConfigFor, probesRequestFor } from './engine/adapter';
 
 export { engineTimeouts };
 import { checkBudget } from './run/budget';
@@ -33,8 +34,12 @@ import { checkTopology } from './run/topology';
 import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
+import { probeDoctorChecks } from './run/probes';
+import { LabHistory, type RunSaving } from './history/labHistory';
 import { planStorage, releaseStorage, withStoragePlan, type StoragePlan } from './run/storage';
 import { setUpVeth, tearDownVeth, vethRefusal, type VethTopology } from './run/veth';
+import { AbController } from './ab/abController';
+import { AbStore } from './ab/abStore';
 
 /** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
 export type LoadTarget = NonNullable<RunSummary['target']>;
@@ -43,6 +48,9 @@ export type LoadTarget = NonNullable<RunSummary['target']>;
 export const UNTIL_STOPPED_LIMIT_S = 15 * 60;
 /** The client id of in-process callers (CLI, tests) using LabService as a LabApi. */
 export const LOCAL_CLIENT = 'local';
+/** Runs started by every LabService of this process: with the pid, a run id is never reused
+ *  (it names the run's folder in the history). */
+let runsStartedInProcess = 0;
 /** Pending profiles kept for clients that went away (a reconnecting tab gets its own back). */
 const KEPT_CLIENT_PROFILES = 64;
 
@@ -51,6 +59,8 @@ export interface LabServiceOptions {
   frameIntervalMs?: number;
   /** Where runs register themselves to detect each other; tests give a private folder. */
   activeRunsDir?: string;
+  /** Where runs are saved (the run history); default URING_LAB_RUNS_DIR, else $XDG_DATA_HOME/uring-lab/runs. */
+  runsDir?: string;
   /** Time limits of engine start/stop; by default they follow from the work (engineTimeouts). */
   timeouts?: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
 }
@@ -75,6 +85,8 @@ interface ActiveRun {
   endTimer: NodeJS.Timeout | null;
   readonly registry: ActiveRunRegistry;
   readonly cpuWindow: MachineCpuWindow;
+  /** The run's copy in the history (frames appended as they come, the summary at the end). */
+  history?: RunSaving;
   /** Set when the run's end began (stop under way); later ends are no-ops. */
   ending: boolean;
   /** Set when the terminal event went out. */
@@ -92,9 +104,11 @@ export class LabService implements LabApi, LabSessions {
   private readonly supervisor: EngineSupervisor;
   private readonly frameIntervalMs: number;
   private readonly activeRunsDir?: string;
+  private readonly history: LabHistory;
+  /** A/B experiments (one at a time), each arm a run of the client that started it. */
+  private readonly ab: AbController;
   private readonly timeouts: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
   private queue: Promise<unknown> = Promise.resolve();
-  private runCounter = 0;
   private closing = false;
   private readonly local: LabSession;
 
@@ -102,6 +116,16 @@ export class LabService implements LabApi, LabSessions {
     this.supervisor = options.supervisor ?? new EngineSupervisor();
     this.frameIntervalMs = options.frameIntervalMs ?? 100;
     this.activeRunsDir = options.activeRunsDir;
+    this.history = new LabHistory(options.runsDir);
+    this.ab = new AbController((clientId) => {
+      const session = this.session(clientId);
+      // Each arm's run makes its profile the client's; the client gets its own knobs back after the experiment.
+      const before = this.profileOf(clientId);
+      return {
+        startRun: (p) => session.startRun(p), interruptRun: (reason) => this.interruptRun(reason), onEvent: (l) => session.onEvent(l),
+        done: () => this.setProfileOf(clientId, before),
+      };
+    }, (event) => this.emit(event), new AbStore(options.runsDir));
     this.timeouts = options.timeouts ?? engineTimeouts;
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
     this.supervisor.on('fault', (error) => this.onFault(error));
@@ -121,7 +145,26 @@ export class LabService implements LabApi, LabSessions {
       setKnob: (params) => lab.setKnobFor(clientId, params),
       takeControl: () => lab.takeControlFor(clientId),
       getFrames: (params) => lab.framesFor(params),
-      doctor: () => lab.doctor(),
+      listRuns: async (params) => lab.history.list(params),
+      getRun: async (params) => lab.history.get(params),
+      deleteRun: async (params) => lab.history.delete(params.runId),
+      pinRun: async (params) => lab.history.pin(params.runId, params.pinned),
+      exportRun: async (params) => lab.history.export(params.runId, params.format),
+      doctor: () => lab.doctorFor(clientId),
+      listPresets: async () => presetList(),
+      listProfiles: async () => savedProfileList(),
+      saveProfile: (params) => saveProfileFor(lab.profileClient(clientId), params),
+      deleteProfile: async (params) => deleteSavedProfile(params),
+      importProfile: (params) => importProfileFor(lab.profileClient(clientId), params),
+      exportProfile: (params) => exportProfileFor(lab.profileClient(clientId), params),
+      applyProfile: (params) => lab.applyProfileFor(clientId, parseProfile(params.profile, 'applyProfile.profile')),
+      startAb: async (params) => lab.ab.start(clientId, { ...params, a: parseProfile(params.a, 'startAb.a'), b: parseProfile(params.b, 'startAb.b') }),
+      stopAb: () => lab.ab.stop(clientId),
+      getAbState: async () => lab.ab.state(),
+      listAb: async () => lab.ab.list(),
+      getAb: async (params) => lab.ab.get(params.experimentId),
+      exportAb: async (params) => lab.ab.export(params.experimentId, params.format),
+      deleteAb: async (params) => { lab.ab.delete(params.experimentId); return null; },
     };
     const api = Object.fromEntries(LAB_METHOD_NAMES.map((name) => [
       name,
@@ -157,12 +200,38 @@ export class LabService implements LabApi, LabSessions {
   setKnob(params: Parameters<LabApi['setKnob']>[0]): Promise<RunStatus> { return this.local.setKnob(params); }
   takeControl(): Promise<RunStatus> { return this.local.takeControl(); }
   getFrames(params: Parameters<LabApi['getFrames']>[0]): Promise<FramesResult> { return this.local.getFrames(params); }
+  listRuns(params?: Parameters<LabApi['listRuns']>[0]) { return this.local.listRuns(params); }
+  getRun(params: Parameters<LabApi['getRun']>[0]) { return this.local.getRun(params); }
+  deleteRun(params: Parameters<LabApi['deleteRun']>[0]) { return this.local.deleteRun(params); }
+  pinRun(params: Parameters<LabApi['pinRun']>[0]) { return this.local.pinRun(params); }
+  exportRun(params: Parameters<LabApi['exportRun']>[0]) { return this.local.exportRun(params); }
+  listPresets() { return this.local.listPresets(); }
+  listProfiles() { return this.local.listProfiles(); }
+  saveProfile(params: Parameters<LabApi['saveProfile']>[0]) { return this.local.saveProfile(params); }
+  deleteProfile(params: Parameters<LabApi['deleteProfile']>[0]) { return this.local.deleteProfile(params); }
+  importProfile(params: Parameters<LabApi['importProfile']>[0]) { return this.local.importProfile(params); }
+  exportProfile(params: Parameters<LabApi['exportProfile']>[0]) { return this.local.exportProfile(params); }
+  applyProfile(params: Parameters<LabApi['applyProfile']>[0]) { return this.local.applyProfile(params); }
+  startAb(params: Parameters<LabApi['startAb']>[0]) { return this.local.startAb(params); }
+  stopAb() { return this.local.stopAb(); }
+  getAbState() { return this.local.getAbState(); }
+  listAb() { return this.local.listAb(); }
+  getAb(params: Parameters<LabApi['getAb']>[0]) { return this.local.getAb(params); }
+  exportAb(params: Parameters<LabApi['exportAb']>[0]) { return this.local.exportAb(params); }
+  deleteAb(params: Parameters<LabApi['deleteAb']>[0]) { return this.local.deleteAb(params); }
   onEvent(listener: (event: LabEvent) => void): () => void { return this.local.onEvent(listener); }
 
   async doctor() {
+    return this.doctorFor(LOCAL_CLIENT);
+  }
+
+  /** The doctor, with locked memory judged against what this client's profile would lock. */
+  private async doctorFor(clientId: string) {
     const { runDoctor } = await import('./doctor');
+    const profile = this.profileOf(clientId);
     // Through the supervisor's queue like every engine call, so it can never race a stop.
-    return runDoctor(() => this.supervisor.probe());
+    return runDoctor(() => this.supervisor.probe(), async () => (await this.supervisor.plan(this.engineConfig(profile, 1000, null))).needs, () => vethRefusal(),
+      () => probeDoctorChecks(() => this.supervisor.probesCheck()));
   }
 
   /**
@@ -181,12 +250,15 @@ export class LabService implements LabApi, LabSessions {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    const abStopped = this.ab.close();
     const interrupted = this.interruptRun('the lab host is shutting down');
     // A start that is still connecting must not hold the shutdown for its whole time limit.
     await Promise.race([interrupted.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await this.supervisor.shutdown();
     const run = this.run;
     if (run) this.closeRun(run, 'interrupted', { code: 'INTERRUPTED', message: 'the lab host shut down' });
+    await abStopped;
+    await this.history.settled(); // the last run's meta and frames are on disk before the host goes
   }
 
   // ---- the state machine ----------------------------------------------------------------
@@ -263,9 +335,9 @@ export class LabService implements LabApi, LabSessions {
         storage = planStorage(profile);
         config = withStoragePlan(config, storage);
         await this.checkResources(profile, config);
-        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
+        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(profile));
         this.setProfileOf(clientId, profile);
-        const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++this.runCounter}`;
+        const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++runsStartedInProcess}`;
         // Time 0 is when the engine was up: a slow start (thousands of connects, gigabytes of
         // buffers) must not eat the warm-up, nor count as measured time.
         const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000, target);
@@ -279,6 +351,7 @@ export class LabService implements LabApi, LabSessions {
         record.storagePlan = storage;
         if (veth) record.topology = { kind: 'veth', serverAddress: veth.serverAddress, loadAddress: veth.loadAddress, netns: veth.netns, gro: veth.gro };
         const phase = record.addPhase(profile, started, atNs);
+        run.history = this.history.begin({ runId, startedAt: record.startedAt, profile, phases: record.phaseList });
         storage = null; // the run owns it now: closeRun deletes the test file
         veth = null; // likewise the namespace and pair: closeRun removes them
         this.run = run;
@@ -328,6 +401,25 @@ export class LabService implements LabApi, LabSessions {
     });
   }
 
+  /** A client's profile as the profile methods (host/profiles/profileApi.ts) see it. */
+  private profileClient(clientId: string): ProfileClient {
+    return { current: async () => (await this.statusFor(clientId)).profile, apply: (profile) => this.applyProfileFor(clientId, profile) };
+  }
+
+  /** A whole profile made the client's, as setKnob does for one knob (a new phase during its run). */
+  private applyProfileFor(clientId: string, profile: Profile): Promise<RunStatus> {
+    return this.exclusive(async () => {
+      const run = this.run;
+      if (!run || run.controllerId !== clientId) {
+        if (run && this.state !== 'idle') this.assertController(run, clientId, 'apply a profile to');
+        this.setProfileOf(clientId, profile);
+        return this.statusFor(clientId);
+      }
+      await this.changePhase(run, profile);
+      return this.statusFor(clientId);
+    });
+  }
+
   private setKnobFor(clientId: string, params: z.output<typeof SetKnobParamsSchema>): Promise<RunStatus> {
     const parsed = { data: params };
     return this.exclusive(async () => {
@@ -366,12 +458,13 @@ export class LabService implements LabApi, LabSessions {
       const final = await this.supervisor.stop(this.timeouts(run.config).stopMs);
       if (final) this.frame(run, final, true);
       if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
-      const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs);
+      const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(next));
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
       this.setProfileOf(run.controllerId, next);
       const phase = run.record.addPhase(next, started, atNs);
+      run.history?.phases(run.record.phaseList);
       this.emit({ type: 'phase', runId: run.runId, phase });
     } catch (err) {
       // The old engine is gone and the new one did not start: the run cannot go on.
@@ -453,6 +546,10 @@ export class LabService implements LabApi, LabSessions {
       otherRuns: run.registry.otherRuns(),
       otherCpus: run.cpuWindow.begun ? run.cpuWindow.otherCpus(nowNs(), run.record.engineProcessCpuNs) : null,
     });
+    // Its end is written off the event loop; the history methods wait for it, so a client that
+    // lists runs on `ended` finds it ended.
+    const unsaved = run.history?.end(summary);
+    if (unsaved) summary.warnings.push(`run history: ${unsaved}`);
     if (this.run === run) {
       this.run = null;
       this.state = 'idle';
@@ -501,6 +598,7 @@ export class LabService implements LabApi, LabSessions {
 
   private frame(run: ActiveRun, snapshot: NativeSnapshot, final: boolean): void {
     const frame = run.record.addSnapshot(snapshot, final);
+    run.history?.frame(frame);
     if (!run.cpuWindow.begun && frame.tMs >= run.record.warmupMs) run.cpuWindow.begin(nowNs());
     if (frame.seq % 10 === 9) run.registry.scan();
     this.emit({ type: 'frame', frame });
