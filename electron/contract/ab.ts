@@ -37,6 +37,9 @@ export const AbRoundArmSchema = z.object({
   /** The metric values of this round (null: not measurable, e.g. no server CPU against a target). */
   metrics: z.record(AbMetricNameSchema, z.number().nullable()),
   histogram: SparseHistogramSchema,
+  /** Where probes ran: the round's kernel histograms (KERNEL_HISTOGRAM_LAYOUT, ns): io_uring
+   *  in-kernel latency (per-request probes only) and run-queue delay; null without probes. */
+  kernel: z.object({ uringLatencyNs: SparseHistogramSchema, runqueueNs: SparseHistogramSchema }).nullable(),
   /** Per measured frame: [tMs since the arm's start, sparse histogram] for the heatmaps. */
   frames: z.array(z.tuple([z.number(), SparseHistogramSchema])),
 });

@@ -45,6 +45,9 @@ describe('uring-lab ab', () => {
     for (const block of report.order.split(' ')) expect(['ABBA', 'BAAB', 'AB', 'BA']).toContain(block);
     const rounds = report.samples.filter((s) => s.status === 'completed').map((s) => s.metrics.throughputRps!);
     expect(rounds).toHaveLength(24);
+    // Probes ran (root here): each round carries its kernel histograms beside the client's.
+    expect(report.samples.every((s) => s.kernel !== null)).toBe(true);
+    expect(report.samples.some((s) => s.kernel!.runqueueNs.length > 0)).toBe(true);
     const random = seededRandom(99);
     let same_ = 0;
     const trials = 5000;

@@ -244,14 +244,5 @@ export function splitUpgradeReply(data: Buffer): { head: HttpResponseHead | null
   return { head: head ?? null, frames: head?.status === 101 ? decodeFrames(data.subarray(end + 4)) : [] };
 }
 
-/** A 32-bit seeded PRNG (mulberry32): the same seed replays the same inputs. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A 32-bit seeded PRNG (mulberry32, the A/B bootstrap's): the same seed replays the same inputs. */
+export { seededRandom as mulberry32 } from '../../electron/host/ab/statistics';

@@ -9,36 +9,16 @@
  *   none) and shows both heatmaps and the metrics table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-
-const ROOT = path.join(__dirname, '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CLI = path.join(ROOT, 'dist/electron/cli.js');
+import type { Browser, Page } from 'playwright-core';
+import { CLI, closeAll, collectErrors, launchChromium, privateLabEnv, startServe, type Serve } from './labPage';
 
 let browser: Browser;
 let tmp: string;
-let proc: ChildProcess | null = null;
-let url = '';
-
-async function startServe(): Promise<void> {
-  const env = { ...process.env, XDG_DATA_HOME: path.join(tmp, 'data'), XDG_RUNTIME_DIR: path.join(tmp, 'runtime'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
-  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  proc = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL: ${out}`)), 20_000);
-    proc!.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9A-Za-z_-]+/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[0]); }
-    });
-    proc!.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-}
+let serve: Serve;
 
 async function newPage(): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
@@ -46,31 +26,18 @@ async function newPage(): Promise<Page> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does) or set CHROMIUM_PATH`);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-abview-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  await startServe();
+  browser = await launchChromium();
+  serve = await startServe(tmp);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((r) => proc!.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeAll(browser, serve, tmp));
 
 describe('A/B in Chromium', () => {
   it('runs current knobs against one change and shows the verdict, the knob and both heatmaps', async () => {
     const page = await newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
+    const errors = collectErrors(page);
+    await page.goto(serve.url);
     await page.getByTestId('view-ab').click();
     // A change that names no knob: refused by the host with the field, nothing runs.
     await page.getByTestId('ab-change-path').fill('server.nosuchknob');
@@ -100,8 +67,7 @@ describe('A/B in Chromium', () => {
     writeFileSync(a, JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name: 'io_uring', load: { connections: 4 } }));
     writeFileSync(b, JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name: 'epoll', server: { engine: 'epoll' }, load: { connections: 4 } }));
     const out = path.join(tmp, 'report.html');
-    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'runtime-cli'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs-cli') };
-    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    const env = privateLabEnv(tmp, 'cli');
     const code = await new Promise<number | null>((resolve) => {
       const p = spawn(process.execPath, [CLI, 'ab', a, b, '--rounds', '2', '--duration', '0.3', '--warmup', '0', '--out', out], { stdio: 'ignore', env });
       p.once('exit', resolve);

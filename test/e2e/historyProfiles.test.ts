@@ -12,61 +12,21 @@
  * - the doctor shows this machine's kernel release (os.release()).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-
-const ROOT = path.join(__dirname, '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CLI = path.join(ROOT, 'dist/electron/cli.js');
+import type { Browser, Page } from 'playwright-core';
+import { closeAll, collectErrors, launchChromium, startServe, text, type Serve } from './labPage';
 
 let browser: Browser;
 let tmp: string;
-let proc: ChildProcess | null = null;
+let serve: Serve;
 let url = '';
-
-/** `uring-lab serve --port 0` with its data (runs, profiles) and runtime dirs in `tmp`. */
-async function startServe(): Promise<void> {
-  const env = {
-    ...process.env,
-    XDG_DATA_HOME: path.join(tmp, 'data'),
-    XDG_RUNTIME_DIR: path.join(tmp, 'runtime'),
-    URING_LAB_RUNS_DIR: path.join(tmp, 'runs'),
-  };
-  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  proc = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL: ${out}`)), 20_000);
-    proc!.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9A-Za-z_-]+/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[0]);
-      }
-    });
-    proc!.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-}
-
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  return errors;
-}
 
 async function newPage(): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   return ctx.newPage();
 }
-
-const text = async (page: Page, testId: string) => (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
 
 /** Runs `click` and returns the file it downloaded: its suggested name and its text. */
 async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; text: string; bytes: Buffer }> {
@@ -76,24 +36,13 @@ async function download(page: Page, click: () => Promise<void>): Promise<{ name:
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does) or set CHROMIUM_PATH`);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-views-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  await startServe();
+  browser = await launchChromium();
+  serve = await startServe(tmp);
+  url = serve.url;
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((r) => proc!.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeAll(browser, serve, tmp));
 
 describe('History, Profiles and Doctor views in Chromium', () => {
   it('lists a run in History after a reload and reopens it with its charts', async () => {
@@ -118,7 +67,7 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     expect(await row.getAttribute('data-status')).toBe('completed');
     expect(Number((await row.locator('td.num').first().textContent())!.replace(/[^\d]/g, ''))).toBeGreaterThan(0);
     // the run is on disk, in the history's folder
-    expect(readdirSync(path.join(tmp, 'runs')).join(' ')).toContain(runId!);
+    expect(readdirSync(serve.env.URING_LAB_RUNS_DIR!).join(' ')).toContain(runId!);
 
     await row.getByTestId('history-open').click();
     const replay = page.getByTestId('history-replay');
@@ -154,7 +103,7 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     page.once('dialog', (d) => void d.accept());
     await row.getByTestId('history-delete').click();
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
-    expect(readdirSync(path.join(tmp, 'runs')).join(' ')).not.toContain(runId!);
+    expect(readdirSync(serve.env.URING_LAB_RUNS_DIR!).join(' ')).not.toContain(runId!);
     expect(errors).toEqual([]);
     await page.context().close();
   });

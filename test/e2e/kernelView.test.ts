@@ -13,77 +13,29 @@
  *   probes.enabled" and the run still runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { PROBE_NAMES, PROBES_DISABLED_REASON } from '../../electron/contract';
-
-const ROOT = path.join(__dirname, '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CLI = path.join(ROOT, 'dist/electron/cli.js');
+import { attr, closeAll, collectErrors, launchChromium, startServe, text, type Serve } from './labPage';
 
 let browser: Browser;
-let serve: ChildProcess | undefined;
+let serve: Serve;
 let url = '';
 let tmp: string;
 
-async function startServe(): Promise<void> {
-  // A private runtime dir (the one-run-per-machine check must not see other suites' runs) and
-  // data dir (saved runs stay out of the user's history).
-  const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data') };
-  mkdirSync(env.XDG_RUNTIME_DIR, { mode: 0o700 });
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-  serve = proc;
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL: ${out}`)), 20_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9A-Za-z_-]+/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[0]);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-}
-
-const attr = async (page: Page, testId: string, name: string) => Number(await page.getByTestId(testId).first().getAttribute(name));
-const text = async (page: Page, testId: string) => (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
 const knobInput = (page: Page, p: string) => page.locator(`[data-testid="knob"][data-knob="${p}"] [data-testid="knob-input"]`);
 const focused = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? null);
 
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  return errors;
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does) or set CHROMIUM_PATH`);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-kernel-view-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  await startServe();
+  browser = await launchChromium();
+  serve = await startServe(tmp);
+  url = serve.url;
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (serve && serve.exitCode === null && serve.signalCode === null) {
-    const exited = new Promise((r) => serve!.once('exit', r));
-    serve.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeAll(browser, serve, tmp));
 
 describe('kernel view in Chromium', () => {
   it('draws kernel heatmaps and the probe panel during a run started and stopped with Space, at 1024×700', async () => {

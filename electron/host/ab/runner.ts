@@ -142,7 +142,7 @@ export function startAbExperiment(
           round, arm, order: i, runId: s.runId, status: s.status,
           failure: s.failure ? { code: s.failure.code, message: s.failure.message } : null,
           measuredS: s.measuredS, requests: s.requests, errors: s.errors,
-          metrics: metricsOfSummary(s), histogram: s.histogram.counts, frames: outcome.frames,
+          metrics: metricsOfSummary(s), histogram: s.histogram.counts, kernel: s.kernelStats?.histograms ?? null, frames: outcome.frames,
         });
         if (s.status === 'failed') {
           if (++consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {

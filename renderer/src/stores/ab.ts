@@ -6,10 +6,10 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import { LabError, type AbListRow, type AbProgress, type AbReport, type LabApi, type LabErrorData, type LabEvent, type Profile } from '../../../electron/contract';
+import { LabError, type AbListRow, type AbProgress, type AbReport, type LabErrorData, type LabEvent, type Profile } from '../../../electron/contract';
 import { downloadText } from '../format/chartExport';
 import { useConnectionStore } from './connection';
-import { toErrorData } from './errors';
+import { viewCalls } from './viewCalls';
 import { callLab } from './history';
 import { useKnobsStore } from './knobs';
 import { useRunStore } from './run';
@@ -61,25 +61,7 @@ export const useAbStore = defineStore('ab', () => {
   const rounds = ref(10);
   const durationS = ref(3);
 
-  function api(): LabApi {
-    const x = conn.api();
-    if (!x) throw new LabError({ code: 'DISCONNECTED', message: 'not connected to the lab host', fix: 'wait for the connection to come back' });
-    return x;
-  }
-
-  async function guarded<T>(task: () => Promise<T>): Promise<T | undefined> {
-    busy.value = true;
-    try {
-      const out = await task();
-      failure.value = null;
-      return out;
-    } catch (err) {
-      failure.value = toErrorData(err);
-      return undefined;
-    } finally {
-      busy.value = false;
-    }
-  }
+  const { api, guarded } = viewCalls(() => conn.api(), failure, busy);
 
   async function profileOf(source: AbSource): Promise<Profile> {
     const current = useKnobsStore().profile;

@@ -10,7 +10,7 @@ import { LAB_METHODS, LabError, type LabApi, type LabErrorData, type LabMethod, 
 import { MAX_FRAMES_PER_GET, type GetRunResult, type RunExportFormat, type RunListRow } from '../../../electron/contract/history';
 import { downloadText } from '../format/chartExport';
 import { useConnectionStore } from './connection';
-import { toErrorData } from './errors';
+import { viewCalls } from './viewCalls';
 import { useLayoutStore } from './layout';
 
 /**
@@ -66,22 +66,7 @@ export const useHistoryStore = defineStore('history', () => {
   /** The runs picked for comparison that are still listed. */
   const compare = computed(() => layout.compare);
 
-  function apiOrThrow(): LabApi {
-    const api = conn.api();
-    if (!api) throw new LabError({ code: 'DISCONNECTED', message: 'not connected to the lab host', fix: 'wait for the connection to come back' });
-    return api;
-  }
-
-  async function guarded<T>(task: () => Promise<T>): Promise<T | undefined> {
-    try {
-      const out = await task();
-      failure.value = null;
-      return out;
-    } catch (err) {
-      failure.value = toErrorData(err);
-      return undefined;
-    }
-  }
+  const { api: apiOrThrow, guarded } = viewCalls(() => conn.api(), failure);
 
   async function refresh(): Promise<void> {
     if (loading.value) return;

@@ -8,9 +8,10 @@
 import { defineStore } from 'pinia';
 import { ref, shallowRef } from 'vue';
 import { z } from 'zod';
-import { LabError, PresetSchema, PROFILE_EXPORT_FORMATS, SavedProfileSchema, type LabApi, type LabErrorData } from '../../../electron/contract';
+import { PresetSchema, PROFILE_EXPORT_FORMATS, SavedProfileSchema, type LabErrorData } from '../../../electron/contract';
 import { downloadText } from '../format/chartExport';
 import { useConnectionStore } from './connection';
+import { viewCalls } from './viewCalls';
 import { toErrorData } from './errors';
 import { callLab } from './history';
 import { useKnobsStore } from './knobs';
@@ -38,25 +39,7 @@ export const useProfilesStore = defineStore('profiles', () => {
   const importName = ref('');
   const importOutcome = shallowRef<ImportOutcome | null>(null);
 
-  function apiOrThrow(): LabApi {
-    const api = conn.api();
-    if (!api) throw new LabError({ code: 'DISCONNECTED', message: 'not connected to the lab host', fix: 'wait for the connection to come back' });
-    return api;
-  }
-
-  async function guarded<T>(task: () => Promise<T>): Promise<T | undefined> {
-    busy.value = true;
-    try {
-      const out = await task();
-      failure.value = null;
-      return out;
-    } catch (err) {
-      failure.value = toErrorData(err);
-      return undefined;
-    } finally {
-      busy.value = false;
-    }
-  }
+  const { api: apiOrThrow, guarded } = viewCalls(() => conn.api(), failure, busy);
 
   async function refresh(): Promise<void> {
     await guarded(async () => {
