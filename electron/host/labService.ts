@@ -141,8 +141,11 @@ export class LabService implements LabApi, LabSessions {
     const methods: { [M in LabMethod]: (params: ReturnType<typeof parseParams<M>>) => Promise<unknown> } = {
       getStatus: () => lab.statusFor(clientId),
       startRun: (params) => lab.startRunFor(clientId, params),
-      stopRun: () => lab.stopRunFor(clientId),
-      setKnob: (params) => lab.setKnobFor(clientId, params),
+      // During an A/B experiment its arms are runs of their own: Stop stops the experiment (the
+      // arm in progress ends interrupted, not as a short completed round), and a knob change
+      // would turn an arm into two configurations, so it is refused until the experiment ends.
+      stopRun: () => (lab.ab.state().running ? lab.ab.stop(clientId).then(() => null) : lab.stopRunFor(clientId)),
+      setKnob: (params) => { lab.refuseDuringAb(params.path); return lab.setKnobFor(clientId, params); },
       takeControl: () => lab.takeControlFor(clientId),
       getFrames: (params) => lab.framesFor(params),
       listRuns: async (params) => lab.history.list(params),
@@ -157,7 +160,7 @@ export class LabService implements LabApi, LabSessions {
       deleteProfile: async (params) => deleteSavedProfile(params),
       importProfile: (params) => importProfileFor(lab.profileClient(clientId), params),
       exportProfile: (params) => exportProfileFor(lab.profileClient(clientId), params),
-      applyProfile: (params) => lab.applyProfileFor(clientId, parseProfile(params.profile, 'applyProfile.profile')),
+      applyProfile: (params) => { lab.refuseDuringAb('profile'); return lab.applyProfileFor(clientId, parseProfile(params.profile, 'applyProfile.profile')); },
       startAb: async (params) => lab.ab.start(clientId, { ...params, a: parseProfile(params.a, 'startAb.a'), b: parseProfile(params.b, 'startAb.b') }),
       stopAb: () => lab.ab.stop(clientId),
       getAbState: async () => lab.ab.state(),
@@ -390,6 +393,18 @@ export class LabService implements LabApi, LabSessions {
     if (misfit) throw misfit;
     const refusal = checkBudget(profile, await this.supervisor.plan(config));
     if (refusal) throw refusal;
+  }
+
+  /**
+   * While an A/B experiment runs, knob changes are refused: during an arm one would mix two
+   * configurations in it, and between arms it would be overwritten when the experiment gives
+   * the client its knobs back.
+   */
+  private refuseDuringAb(field: string): void {
+    const state = this.ab.state();
+    if (state.running) {
+      throw new LabError({ code: 'AB_ACTIVE', field, message: `A/B experiment ${state.experimentId} is running: a knob change now would mix two configurations in one arm`, fix: 'wait for the experiment to end, or stop it (A/B view) and change the knobs then' });
+    }
   }
 
   private stopRunFor(clientId: string): Promise<RunSummary | null> {

@@ -1,0 +1,64 @@
+/**
+ * A/B through the LabApi (what the UI calls), with the real engine: progress events arrive and
+ * the report ends it; while an arm runs a knob change is refused (it would mix two
+ * configurations in one arm) and Stop stops the whole experiment (the arm in progress ends
+ * interrupted, not as a short completed round); the client gets its own knobs back; a second
+ * experiment while one runs is refused; the experiment is listed among the saved ones.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AbReportSchema, type AbProgress, type AbReport, type LabEvent } from '../../electron/contract';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { LabService } from '../../electron/host/labService';
+
+const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
+const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-service-'));
+const lab = new LabService({ runsDir, supervisor: new EngineSupervisor(() => forkEngine(ENGINE)) });
+afterAll(() => lab.close());
+
+const profile = (name: string, server: Record<string, unknown> = {}) => ({ kind: 'uring-lab/profile', schemaVersion: 1, name, server, load: { connections: 4 }, duration: { warmupS: 0, measureS: 1 } });
+
+describe('A/B through the LabApi', () => {
+  it('progress, refusals during an arm, Stop ends the experiment interrupted, knobs given back, saved', async () => {
+    await lab.setKnob({ path: 'load.connections', value: 3 });
+    const progress: AbProgress[] = [];
+    let ended!: (r: AbReport) => void;
+    const report = new Promise<AbReport>((resolve) => { ended = resolve; });
+    const off = lab.onEvent((e: LabEvent) => {
+      if (e.type === 'abProgress') progress.push(e.progress);
+      if (e.type === 'abEnded') ended(e.report);
+    });
+    try {
+      const { experimentId } = await lab.startAb({ a: profile('a'), b: profile('b', { engine: 'epoll' }), rounds: 20, durationS: 0.5, warmupS: 0 });
+      await expect(lab.startAb({ a: profile('a'), b: profile('b') })).rejects.toMatchObject({ code: 'AB_ACTIVE' });
+      // Wait for an arm to be running, then try to change a knob under it.
+      for (let i = 0; i < 100 && !(await lab.getStatus()).running; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await lab.getStatus()).running).toBe(true);
+      await expect(lab.setKnob({ path: 'server.sqpoll.enabled', value: true })).rejects.toMatchObject({ code: 'AB_ACTIVE', kind: 'input', field: 'server.sqpoll.enabled' });
+      // Let two arm-runs finish, then Stop (the UI's Stop button calls stopRun).
+      for (let i = 0; i < 200 && progress.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress[0]!.total).toBe(40);
+      await lab.stopRun();
+      const r = AbReportSchema.parse(await report);
+      expect(r.experimentId).toBe(experimentId);
+      expect(r.status).toBe('interrupted');
+      expect(r.samples.length).toBeGreaterThanOrEqual(2);
+      expect(r.samples.length).toBeLessThan(40);
+      // The arm that was stopped is not a completed short round.
+      expect(r.samples.filter((s) => s.status === 'completed').every((s) => s.measuredS > 0.4)).toBe(true);
+      // The client's own knobs are back (the arms' profiles did not stay).
+      expect((await lab.getStatus()).profile.load.connections).toBe(3);
+      const { experiments } = await lab.listAb();
+      expect(experiments.map((x) => x.experimentId)).toContain(experimentId);
+      expect((await lab.getAbState()).running).toBe(false);
+      const html = await lab.exportAb({ experimentId, format: 'html' });
+      expect(html.text).toContain('data-testid="ab-metrics"');
+      await expect(lab.getAb({ experimentId: 'ab-nope' })).rejects.toMatchObject({ code: 'AB_UNKNOWN', field: 'experimentId' });
+    } finally {
+      off();
+    }
+  }, 60_000);
+});
