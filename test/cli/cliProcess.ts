@@ -99,3 +99,24 @@ function registryUnder(runtimeDir: string): string {
     else process.env.XDG_RUNTIME_DIR = saved;
   }
 }
+
+/**
+ * SIGINT to a CLI run 1.5 s into its measured window (past its start: the probes attach during
+ * it), then the checks every interrupted run must pass: exit 130, one `interrupted by SIGINT`
+ * line, a partial summary with requests and less than 10 s measured. Returns the summary.
+ */
+export async function interruptedMidRun(started: Started, runtimeDir?: string): Promise<RunSummary> {
+  await enginePidOf(started.child.pid!);
+  await runningRunOf(started.child.pid!, runtimeDir);
+  await sleep(1500);
+  started.child.kill('SIGINT');
+  const r = await started.done;
+  expect(r.code).toBe(130);
+  const s = runSummaryOf(r);
+  expect(s.status).toBe('interrupted');
+  expect(s.failure?.message).toMatch(/SIGINT/);
+  expect(s.requests).toBeGreaterThan(0);
+  expect(s.measuredS).toBeLessThan(10);
+  expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+  return s;
+}

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { enginePidOf, expectOneErrorLine, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
+import { enginePidOf, expectOneErrorLine, interruptedMidRun, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
 
 
 
@@ -16,19 +16,7 @@ const start = (args: string[], options: { detached?: boolean } = {}) => startCli
 
 describe('uring-lab run exit codes', () => {
   it('SIGINT stops the run cleanly: exit 130, partial summary with status interrupted', async () => {
-    const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']);
-    await enginePidOf(child.pid!);
-    await runningRunOf(child.pid!); // past the start (the probes attach during it): the fault hits a run
-    await sleep(1500);
-    child.kill('SIGINT');
-    const r = await done;
-    expect(r.code).toBe(130);
-    const s = runSummaryOf(r);
-    expect(s.status).toBe('interrupted');
-    expect(s.failure?.message).toMatch(/SIGINT/);
-    expect(s.requests).toBeGreaterThan(0);
-    expect(s.measuredS).toBeLessThan(10);
-    expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+    await interruptedMidRun(start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']));
   });
 
   it('Ctrl-C at a terminal (SIGINT to the whole process group) still ends in an orderly interruption', async () => {
