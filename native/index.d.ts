@@ -816,7 +816,7 @@ export function probeCapabilities(): CapabilityProbe;
 // Kernel-time histograms use KERNEL_HISTOGRAM_LAYOUT: unit ns, 64 linear buckets, 5 sub-bucket
 // bits, max exponent 36, 1056 buckets (native/src/probes/kernel_histogram.h).
 
-export type ProbeName = 'uring_latency' | 'uring_calls' | 'runqueue' | 'sqpoll' | 'softirq' | 'tcp_events';
+export type ProbeName = 'uring_latency' | 'uring_calls' | 'runqueue' | 'sqpoll' | 'softirq' | 'tcp_events' | 'offcpu' | 'memory' | 'profile';
 
 export interface ProbeAttachOptions {
   /** Thread group to watch: the engine process (process.pid in electron/engine/main.ts). */

@@ -13,6 +13,7 @@
 export * from './errors';
 export * from './histogram';
 export * from './kernel';
+export * from './diagnose';
 export * from './knobs';
 export * from './profile';
 export * from './run';

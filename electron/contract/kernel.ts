@@ -11,10 +11,11 @@
  * Times are nanoseconds in the KERNEL_HISTOGRAM_LAYOUT (histogram.ts).
  */
 import { z } from 'zod';
+import { KernelMemoryFrameSchema, KernelOffCpuFrameSchema, KernelProfileFrameSchema, KernelSchedFrameSchema } from './diagnose';
 import { KERNEL_HISTOGRAM_LAYOUT, kernelBucketLowerNs, kernelBucketUpperNs, SparseHistogramSchema, type SparseHistogram } from './histogram';
 
 /** The probes, in the order the lab lists them. */
-export const PROBE_NAMES = ['uring_latency', 'uring_calls', 'runqueue', 'sqpoll', 'softirq', 'tcp_events'] as const;
+export const PROBE_NAMES = ['uring_latency', 'uring_calls', 'runqueue', 'sqpoll', 'softirq', 'tcp_events', 'offcpu', 'memory', 'profile'] as const;
 export const ProbeNameSchema = z.enum(PROBE_NAMES);
 export type ProbeName = z.infer<typeof ProbeNameSchema>;
 
@@ -151,6 +152,11 @@ export const KernelFrameSchema = z.object({
   }),
   /** BPF run-time stats over this interval per program; null when stats could not be enabled. */
   overhead: z.array(z.object({ program: z.string(), probe: z.string(), runTimeNs: count, runCount: count })).nullable(),
+  /** Spike evidence (issue 12, diagnose.ts); null when its probe is not attached, absent in older frames. */
+  sched: KernelSchedFrameSchema.nullable().optional(),
+  memory: KernelMemoryFrameSchema.nullable().optional(),
+  offCpu: KernelOffCpuFrameSchema.nullable().optional(),
+  profile: KernelProfileFrameSchema.nullable().optional(),
 });
 export type KernelFrame = z.infer<typeof KernelFrameSchema>;
 

@@ -4,6 +4,7 @@
  * run status a client sees, the events every client receives, and the doctor's report.
  */
 import { z } from 'zod';
+import { InjectionResultSchema, ProfilesSchema, SpikeReportSchema, SystemFrameSchema } from './diagnose';
 import { SparseHistogramSchema } from './histogram';
 import { KernelFrameSchema, KernelStatsSchema, ProbeStatusSchema } from './kernel';
 import { ProfileSchema } from './profile';
@@ -129,6 +130,9 @@ export const RunFrameSchema = z.object({
   /** The eBPF probes' counters and histograms over the same interval (kernel.ts); null when no
    *  probe is attached, absent in frames from before the probes issue. */
   kernel: KernelFrameSchema.nullable().optional(),
+  /** Spike evidence the engine reads from /proc (diagnose.ts); null when this lab runs no server,
+   *  absent in frames from before issue 12. */
+  system: SystemFrameSchema.nullable().optional(),
 });
 export type RunFrame = z.infer<typeof RunFrameSchema>;
 
@@ -283,6 +287,15 @@ export const RunSummarySchema = z.object({
    *  `kernel`; named apart because `kernel` holds the release). Null when no probe attached,
    *  absent in summaries from before the probes issue. */
   kernelStats: KernelStatsSchema.nullable().optional(),
+  /** The fault injections requested (diagnose.inject / --inject), each applied or why not;
+   *  absent in summaries from before issue 12 (diagnose.ts). */
+  injections: z.array(InjectionResultSchema).optional(),
+  /** The spike report of the run (found spikes, their causes and evidence); null when no frame
+   *  was measured, absent in summaries from before issue 12. */
+  spikes: SpikeReportSchema.nullable().optional(),
+  /** On-CPU stack profiles per phase and off-CPU blocks; null when profiling was off or could
+   *  not attach (probes say why), absent in summaries from before issue 12. */
+  profiles: ProfilesSchema.nullable().optional(),
   histogram: z.object({
     layout: z.object({
       unit: z.literal('us'),
