@@ -77,7 +77,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(summary.probes.map((p) => p.name).sort()).toEqual([...PROBE_NAMES].sort());
     for (const p of summary.probes) {
       expect(p.attached, `${p.name}: ${p.reason}`).toBe(true);
-      expect(p.variant).toMatch(/tp_btf|raw_tp|tracepoint/);
+      expect(p.variant).toMatch(/tp_btf|raw_tp|tracepoint|perf_event/);
       expect(p.loadedBy).toBe('in-process');
     }
     expect(summary.phases[0]!.probes?.every((p) => p.attached)).toBe(true);
@@ -210,7 +210,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
       const check = byId.get(`probe_${name}`);
       expect(check, `no doctor check for probe ${name}`).toBeDefined();
       expect(check!.ok, `${name}: ${check!.reason}`).toBe(true);
-      expect(check!.value).toMatch(/tp_btf|raw_tp|tracepoint/);
+      expect(check!.value).toMatch(/tp_btf|raw_tp|tracepoint|perf_event/);
     }
     expect(byId.get('bpf_privileges')).toMatchObject({ ok: true, value: 'root' });
     expect(byId.get('probe_helper')?.reason).toContain('uring-lab-probe-helper');

@@ -116,11 +116,13 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
   it('attaches every probe with a tp_btf/raw_tp/tracepoint variant, never fentry or kprobe', () => {
     const statuses = native.probesCheck();
     expect(statuses.map((s) => s.name).sort()).toEqual(
-      ['runqueue', 'softirq', 'sqpoll', 'tcp_events', 'uring_calls', 'uring_latency'],
+      ['memory', 'offcpu', 'profile', 'runqueue', 'softirq', 'sqpoll', 'tcp_events', 'uring_calls', 'uring_latency'],
     );
     for (const s of statuses) {
       expect(s, s.name).toMatchObject({ attached: true, fix: null, loadedBy: 'in-process' });
-      for (const part of s.variant!.split('+')) expect(['tp_btf', 'raw_tp', 'tracepoint']).toContain(part);
+      // profile is a perf_event program on cpu-clock events, not a tracepoint one.
+      if (s.name === 'profile') expect(s.variant).toBe('perf_event');
+      else for (const part of s.variant!.split('+')) expect(['tp_btf', 'raw_tp', 'tracepoint']).toContain(part);
     }
     // The check leaves nothing attached in this process.
     expect(ourProgramIds(heldProgramIds(process.pid))).toEqual([]);
@@ -242,7 +244,11 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     } finally {
       delete process.env.URING_LAB_PROBE_FORCE_FALLBACK;
     }
-    for (const s of st) expect(s, s.name).toMatchObject({ attached: true, variant: 'raw_tp' });
+    // offcpu has no raw_tp program (bpf_get_task_stack needs a BTF-typed task): its own tp_btf
+    // one, not inside runqueue's raw_tp program; profile is a perf_event program.
+    const variants: Partial<Record<ProbeName, string>> = { offcpu: 'tp_btf', profile: 'perf_event' };
+    for (const s of st) expect(s, s.name).toMatchObject({ attached: true, variant: variants[s.name] ?? 'raw_tp' });
+    expect(st.find((s) => s.name === 'offcpu')!.reason ?? '').not.toMatch(/inside runqueue/);
     native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
     await sleep(700);
     const s = native.stop()!; // whole-run totals, as above
@@ -253,6 +259,8 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(histTotal(k.uring.latencyNs)).toBeGreaterThan(0);
     expect(k.runqueue.count).toBeGreaterThan(0);
     expect(k.softirq.netRxCount).toBeGreaterThan(0);
+    // The raw_tp sched_switch program names competitors too.
+    expect(k.sched!.competitors.length).toBeGreaterThan(0);
   });
 
   it('reports drops with their reason through the forced perf-buffer fallback', async () => {

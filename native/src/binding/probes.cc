@@ -15,6 +15,8 @@ extern "C" {
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -184,8 +186,29 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 		syscall_enters = se.As<Napi::Boolean>().Value();
 	}
 
+	unsigned profile_hz = PROBE_DEFAULT_PROFILE_HZ;
+	Napi::Value hzv = opts.Get("profileHz");
+	if (!hzv.IsUndefined()) {
+		double hz = hzv.IsNumber() ? hzv.As<Napi::Number>().DoubleValue() : -1;
+		if (!(hz >= 0 && hz <= PROBE_MAX_PROFILE_HZ && hz == (double)(int)hz))
+			throw Napi::TypeError::New(env, "probesAttach: options.profileHz must be an integer from 0 (no profile probe) to " +
+								std::to_string(PROBE_MAX_PROFILE_HZ) + ", e.g. 99");
+		profile_hz = (unsigned)hz;
+	}
+	// 0 Hz: no profile probe at all (it is left out, as if not named).
+	if (!profile_hz)
+		mask &= ~(1u << PROBE_PROFILE);
+	unsigned offcpu_min_us = PROBE_DEFAULT_OFFCPU_MIN_US;
+	Napi::Value omv = opts.Get("offCpuMinUs");
+	if (!omv.IsUndefined()) {
+		double us = omv.IsNumber() ? omv.As<Napi::Number>().DoubleValue() : -1;
+		if (!(us >= 0 && us <= 60e6 && us == (double)(long long)us))
+			throw Napi::TypeError::New(env, "probesAttach: options.offCpuMinUs must be an integer number of microseconds from 0 to 60000000, e.g. 1000");
+		offcpu_min_us = (unsigned)us;
+	}
+
 	Detach();
-	probe_load_options o = { (int)tgid, mask, force_perfbuf, syscall_enters };
+	probe_load_options o = { (int)tgid, mask, force_perfbuf, syscall_enters, offcpu_min_us, profile_hz };
 	LoadProbes(o, &g_probes.set);
 	g_probes.attached = true;
 	bool any = false;
@@ -200,6 +223,7 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 			Detach();
 			throw Napi::Error::New(env, err);
 		}
+		probe_reader_set_options(g_probes.reader, offcpu_min_us, profile_hz);
 		const char *ce = probe_reader_channel_error(g_probes.reader);
 		if (ce)
 			g_probes.channel_note = std::string("events unavailable: ") + ce + " (counters still work)";
@@ -225,6 +249,115 @@ Napi::Array Sparse(Napi::Env env, const uint64_t *h)
 Napi::Number Num(Napi::Env env, uint64_t v)
 {
 	return Napi::Number::New(env, (double)v);
+}
+
+// Instruction pointers as lowercase hex without 0x (kernel addresses exceed 2^53), leaf first.
+Napi::Array Ips(Napi::Env env, const uint64_t *ips, int n)
+{
+	Napi::Array out = Napi::Array::New(env, n > 0 ? (size_t)n : 0);
+	char buf[24];
+	for (int i = 0; i < n; i++) {
+		snprintf(buf, sizeof(buf), "%" PRIx64, ips[i]);
+		out.Set((uint32_t)i, Napi::String::New(env, buf));
+	}
+	return out;
+}
+
+Napi::Array CpuList(Napi::Env env, uint64_t mask)
+{
+	Napi::Array out = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (int c = 0; c < 64; c++)
+		if ((mask >> c) & 1)
+			out.Set(n++, Napi::Number::New(env, c));
+	return out;
+}
+
+// Issue 12's evidence: sched, memory, offCpu, profile (each null when its probe is not attached).
+void SetDiagnosis(Napi::Env env, Napi::Object out, const kernel_frame &f)
+{
+	if (f.has_sched) {
+		Napi::Object sched = Napi::Object::New(env);
+		Napi::Array comps = Napi::Array::New(env);
+		for (int i = 0; i < f.sched.ncompetitors; i++) {
+			const probe_competitor &c = f.sched.competitors[i];
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("pid", c.pid);
+			o.Set("tgid", c.tgid);
+			o.Set("comm", c.comm);
+			o.Set("onCpuNs", Num(env, c.on_cpu_ns));
+			o.Set("preemptedEngine", Num(env, c.preempted_engine));
+			o.Set("cpus", CpuList(env, c.cpus));
+			comps.Set((uint32_t)i, o);
+		}
+		sched.Set("competitors", comps);
+		sched.Set("othersOnCpuNs", Num(env, f.sched.others_on_cpu_ns));
+		out.Set("sched", sched);
+	} else {
+		out.Set("sched", env.Null());
+	}
+	if (f.has_memory) {
+		Napi::Object m = Napi::Object::New(env);
+		m.Set("directReclaimNs", Num(env, f.memory.direct_ns));
+		m.Set("directReclaimCount", Num(env, f.memory.direct_count));
+		m.Set("memcgReclaimNs", Num(env, f.memory.memcg_ns));
+		m.Set("memcgReclaimCount", Num(env, f.memory.memcg_count));
+		m.Set("compactionNs", Num(env, f.memory.compaction_ns));
+		m.Set("compactionCount", Num(env, f.memory.compaction_count));
+		m.Set("engineReclaimNs", Num(env, f.memory.engine_ns));
+		Napi::Array tasks = Napi::Array::New(env);
+		for (int i = 0; i < f.memory.ntasks; i++) {
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("pid", f.memory.tasks[i].pid);
+			o.Set("comm", f.memory.tasks[i].comm);
+			o.Set("reclaimNs", Num(env, f.memory.tasks[i].ns));
+			tasks.Set((uint32_t)i, o);
+		}
+		m.Set("byTask", tasks);
+		out.Set("memory", m);
+	} else {
+		out.Set("memory", env.Null());
+	}
+	if (f.has_offcpu) {
+		Napi::Object oc = Napi::Object::New(env);
+		oc.Set("minUs", f.offcpu.min_us);
+		Napi::Array events = Napi::Array::New(env);
+		for (int i = 0; i < f.offcpu.nevents; i++) {
+			const probe_offcpu_event &e = f.offcpu.events[i];
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("tid", e.tid);
+			o.Set("comm", e.comm);
+			o.Set("offNs", Num(env, e.off_ns));
+			o.Set("endMonotonicNs", Num(env, e.end_ns));
+			o.Set("kernelIps", Ips(env, e.ips, e.nframes));
+			events.Set((uint32_t)i, o);
+		}
+		oc.Set("events", events);
+		oc.Set("truncated", Num(env, f.offcpu.truncated));
+		out.Set("offCpu", oc);
+	} else {
+		out.Set("offCpu", env.Null());
+	}
+	if (f.has_profile) {
+		Napi::Object p = Napi::Object::New(env);
+		p.Set("hz", f.profile.hz);
+		Napi::Array samples = Napi::Array::New(env);
+		for (int i = 0; i < f.profile.nsamples; i++) {
+			const probe_profile_sample &s = f.profile.samples[i];
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("tid", s.tid);
+			o.Set("comm", s.comm);
+			o.Set("kernelIps", Ips(env, s.kernel_ips, s.nkernel));
+			o.Set("userIps", Ips(env, s.user_ips, s.nuser));
+			o.Set("count", Num(env, s.count));
+			samples.Set((uint32_t)i, o);
+		}
+		p.Set("samples", samples);
+		p.Set("lost", Num(env, f.profile.lost));
+		out.Set("profile", p);
+	} else {
+		out.Set("profile", env.Null());
+	}
 }
 
 Napi::Value ProbesRead(const Napi::CallbackInfo &info)
@@ -314,6 +447,8 @@ Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 	tcp.Set("channel", f.tcp.channel ? Napi::Value(Napi::String::New(env, f.tcp.channel)) : env.Null());
 	out.Set("tcp", tcp);
 
+	SetDiagnosis(env, out, f);
+
 	if (f.has_overhead) {
 		Napi::Array oh = Napi::Array::New(env);
 		for (int i = 0; i < f.noverhead; i++) {
@@ -343,7 +478,7 @@ Napi::Value ProbesCheck(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	probe_set s;
-	probe_load_options o = { 0, PROBE_ALL_MASK, false, false };
+	probe_load_options o = { 0, PROBE_ALL_MASK, false, false, PROBE_DEFAULT_OFFCPU_MIN_US, PROBE_DEFAULT_PROFILE_HZ };
 	LoadProbes(o, &s);
 	Napi::Array out = Statuses(env, s, "");
 	probe_set_close(&s);

@@ -5,6 +5,7 @@
  * (probe_transport.c) and exits. It keeps nothing: the engine's fds hold the programs.
  *
  *   uring-lab-probe-helper --tgid PID --probes MASK --socket-fd FD [--perfbuf] [--syscall-enters]
+ *                          [--offcpu-min-us N] [--profile-hz N]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +21,7 @@
 
 static void usage(const char *why)
 {
-	fprintf(stderr, "%s: %s\nusage: %s --tgid PID --probes MASK --socket-fd FD [--perfbuf] [--syscall-enters]\n", PROBE_HELPER_NAME,
+	fprintf(stderr, "%s: %s\nusage: %s --tgid PID --probes MASK --socket-fd FD [--perfbuf] [--syscall-enters] [--offcpu-min-us N] [--profile-hz N]\n", PROBE_HELPER_NAME,
 		why, PROBE_HELPER_NAME);
 	exit(2);
 }
@@ -39,7 +40,8 @@ static long number(const char *s, long max, const char *what)
 
 int main(int argc, char **argv)
 {
-	struct probe_load_options o = { .tgid = -1, .mask = 0, .force_perfbuf = 0, .syscall_enters = 0 };
+	struct probe_load_options o = { .tgid = -1, .mask = 0, .force_perfbuf = 0, .syscall_enters = 0,
+					.offcpu_min_us = PROBE_DEFAULT_OFFCPU_MIN_US, .profile_hz = PROBE_DEFAULT_PROFILE_HZ };
 	struct probe_set set;
 	int sock = -1, type = 0, err, i;
 	socklen_t len = sizeof(type);
@@ -55,6 +57,10 @@ int main(int argc, char **argv)
 			o.force_perfbuf = 1;
 		else if (!strcmp(argv[i], "--syscall-enters"))
 			o.syscall_enters = 1;
+		else if (!strcmp(argv[i], "--offcpu-min-us") && i + 1 < argc)
+			o.offcpu_min_us = (unsigned)number(argv[++i], 60000000, "--offcpu-min-us: microseconds");
+		else if (!strcmp(argv[i], "--profile-hz") && i + 1 < argc)
+			o.profile_hz = (unsigned)number(argv[++i], PROBE_MAX_PROFILE_HZ, "--profile-hz: samples per second");
 		else
 			usage("unknown argument");
 	}

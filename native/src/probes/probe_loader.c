@@ -12,9 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "memory.skel.h"
+#include "offcpu.skel.h"
+#include "profile.skel.h"
 #include "runqueue.skel.h"
 #include "softirq.skel.h"
 #include "sqpoll.skel.h"
@@ -33,6 +38,8 @@ const char *const probe_names[PROBE_COUNT] = {
 	[PROBE_URING_LATENCY] = "uring_latency", [PROBE_URING_CALLS] = "uring_calls",
 	[PROBE_RUNQUEUE] = "runqueue",           [PROBE_SQPOLL] = "sqpoll",
 	[PROBE_SOFTIRQ] = "softirq",             [PROBE_TCP_EVENTS] = "tcp_events",
+	[PROBE_OFFCPU] = "offcpu",               [PROBE_MEMORY] = "memory",
+	[PROBE_PROFILE] = "profile",
 };
 
 #define TRACEFS_ENTER_EVENT "/sys/kernel/tracing/events/syscalls/sys_enter_io_uring_enter"
@@ -40,6 +47,9 @@ const char *const probe_names[PROBE_COUNT] = {
 #define FIX_LOCKDOWN "kernel lockdown is in confidentiality mode (/sys/kernel/security/lockdown), which forbids BPF reading kernel memory: boot with lockdown=integrity or none"
 #define NOTE_ENTERS_FROM_ENGINE "io_uring_enter calls come from the engine's own count: counting them in the kernel takes a syscall tracepoint, which puts every task's syscalls on the slow path (opt in with probesAttach syscallEnters)"
 #define NOTE_SQPOLL_IN_RUNQUEUE "runs inside runqueue's programs (ul_rq_*, one program per scheduler event for both): its cost is counted there"
+#define NOTE_OFFCPU_IN_RUNQUEUE "runs inside runqueue's sched_switch program (ul_rq_switch_b, one program per scheduler event): its cost is counted there"
+#define FIX_OFFCPU_BTF "offcpu reads a blocked task's stack with bpf_get_task_stack, which needs a tp_btf program: a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y) that accepts tp_btf/sched_switch"
+#define FIX_PERF "perf_event_open needs CAP_PERFMON (run the lab as root, or setcap the probe helper with cap_perfmon), or sysctl kernel.perf_event_paranoid=-1 for a process without it"
 #define FIX_BTF "a kernel built with CONFIG_DEBUG_INFO_BTF=y (/sys/kernel/btf/vmlinux)"
 
 /* ---- libbpf's messages: kept so a refusal can quote its first useful line ---- */
@@ -199,6 +209,8 @@ SKEL_GLUE(runqueue)
 SKEL_GLUE(sqpoll)
 SKEL_GLUE(softirq)
 SKEL_GLUE(tcp_events)
+SKEL_GLUE(offcpu)
+SKEL_GLUE(memory)
 
 /* uring_calls: share uring_latency's ring classification when it is attached; the
  * io_uring_enter counter only when asked for (its syscall tracepoint slows every task down). */
@@ -219,8 +231,22 @@ static void configure_uring_calls(void *s, const struct probe_set *set, const st
 /* runqueue: also run sqpoll's handlers when sqpoll is asked for (see sqpoll.bpf.h). */
 static void configure_runqueue(void *s, const struct probe_set *set, const struct probe_load_options *o)
 {
+	struct runqueue_bpf *skel = s;
+	int offcpu = (o->mask >> PROBE_OFFCPU) & 1;
+
 	(void)set;
-	((struct runqueue_bpf *)s)->rodata->with_sqpoll = (o->mask >> PROBE_SQPOLL) & 1;
+	skel->rodata->with_sqpoll = (o->mask >> PROBE_SQPOLL) & 1;
+	/* offcpu too: its handler in ul_rq_switch_b (the raw_tp program never runs it). */
+	skel->rodata->with_offcpu = offcpu;
+	skel->rodata->offcpu_min_ns = (__u64)o->offcpu_min_us * 1000;
+	if (!offcpu)
+		bpf_map__set_max_entries(skel->maps.offcpu_events, 4096); /* unused: the smallest ring */
+}
+
+static void configure_offcpu(void *s, const struct probe_set *set, const struct probe_load_options *o)
+{
+	(void)set;
+	((struct offcpu_bpf *)s)->rodata->offcpu_min_ns = (__u64)o->offcpu_min_us * 1000;
 }
 
 static void configure_tcp_events(void *s, const struct probe_set *set, const struct probe_load_options *o)
@@ -241,6 +267,7 @@ static void configure_tcp_events(void *s, const struct probe_set *set, const str
 }
 
 static const char *const btf_then_raw[] = { "b", "r", NULL };
+static const char *const btf_only[] = { "b", NULL };
 /* io_uring_enter (opt-in, syscall_enters): the syscall's own tracepoint fires for it alone;
  * raw sys_enter for all. */
 static const char *const calls_variants[] = { "tb", "rb", "r", NULL };
@@ -253,6 +280,9 @@ static const struct probe_desc descs[PROBE_COUNT] = {
 	[PROBE_SQPOLL] = DESC(sqpoll, NULL, btf_then_raw),
 	[PROBE_SOFTIRQ] = DESC(softirq, NULL, btf_then_raw),
 	[PROBE_TCP_EVENTS] = DESC(tcp_events, configure_tcp_events, btf_then_raw),
+	[PROBE_OFFCPU] = DESC(offcpu, configure_offcpu, btf_only),
+	[PROBE_MEMORY] = DESC(memory, NULL, btf_then_raw),
+	/* profile is not a tracepoint probe: load_profile() loads and attaches it. */
 };
 
 static const char *letter_name(char v)
@@ -483,6 +513,169 @@ static int sqpoll_in_runqueue(struct probe_set *set)
 	return 0;
 }
 
+/* offcpu inside runqueue's tp_btf sched_switch program (configure_runqueue): its maps are
+ * runqueue's, kept under offcpu's name too for the reader. 0, or -errno. */
+static int offcpu_in_runqueue(struct probe_set *set)
+{
+	static const char *const maps[] = { "offcpu_start", "offcpu_events", "offcpu_counters" };
+	struct probe_status *st = &set->status[PROBE_OFFCPU];
+	int i, err;
+
+	if (strcmp(set->status[PROBE_RUNQUEUE].variant, "tp_btf"))
+		return -ENOENT; /* the raw_tp program cannot read a task's stack */
+	for (i = 0; i < 3; i++) {
+		int fd = probe_set_fd(set, PROBE_RUNQUEUE, PROBE_FD_MAP, maps[i]);
+
+		if (fd < 0)
+			return -ENOENT;
+		if ((err = add_fd(set, PROBE_OFFCPU, PROBE_FD_MAP, maps[i], fd))) {
+			drop_probe_fds(set, PROBE_OFFCPU);
+			return err;
+		}
+	}
+	st->attached = 1;
+	snprintf(st->variant, sizeof(st->variant), "tp_btf");
+	snprintf(st->reason, sizeof(st->reason), "%s", NOTE_OFFCPU_IN_RUNQUEUE);
+	return 0;
+}
+
+/* Online CPUs from /sys/devices/system/cpu/online ("0-1,4"): a bit each in `mask` (CPUs < 1024). */
+static int online_cpus(unsigned char *mask, int max)
+{
+	char buf[512];
+	FILE *f = fopen("/sys/devices/system/cpu/online", "r");
+	int n = 0;
+	char *p;
+
+	memset(mask, 0, (size_t)max / 8);
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	for (p = buf; *p && *p != '\n';) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+
+		if (end == p)
+			return -EINVAL;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		for (long c = a; c <= b && c < max; c++, n++)
+			mask[c / 8] |= (unsigned char)(1u << (c % 8));
+		p = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+/*
+ * profile: a BPF_PROG_TYPE_PERF_EVENT program on a software cpu-clock event per online CPU,
+ * sample_freq = profile_hz. Each event is attached with a BPF link (BPF_LINK_TYPE_PERF_EVENT):
+ * the link holds the perf event, so the set keeps only link fds, like every other probe, and
+ * closing them (or dying) ends the sampling. Not libbpf's perf link: its destroy disables the
+ * event, which would stop the sampling our dup of the link keeps alive.
+ */
+static void load_profile(const struct probe_load_options *o, struct probe_set *set)
+{
+	struct probe_status *st = &set->status[PROBE_PROFILE];
+	unsigned char cpus[1024 / 8];
+	struct profile_bpf *skel;
+	struct bpf_map *m;
+	int ncpus, nattached = 0, err = 0, prog_fd, cpu;
+
+	libbpf_log_len = 0;
+	libbpf_log[0] = 0;
+	if (!o->profile_hz || o->profile_hz > PROBE_MAX_PROFILE_HZ) {
+		snprintf(st->reason, sizeof(st->reason), "profileHz %u is outside 1…%d", o->profile_hz, PROBE_MAX_PROFILE_HZ);
+		snprintf(st->fix, sizeof(st->fix), "pass profileHz between 1 and %d (0 leaves the profile probe out)", PROBE_MAX_PROFILE_HZ);
+		return;
+	}
+	ncpus = online_cpus(cpus, 1024);
+	if (ncpus <= 0) {
+		snprintf(st->reason, sizeof(st->reason), "reading /sys/devices/system/cpu/online: %s", strerror(ncpus ? -ncpus : ENOENT));
+		snprintf(st->fix, sizeof(st->fix), "mount sysfs at /sys");
+		return;
+	}
+	skel = profile_bpf__open();
+	if (!skel) {
+		errno_reason(errno, "open", st->reason, sizeof(st->reason));
+		snprintf(st->fix, sizeof(st->fix), "%s", FIX_BTF);
+		return;
+	}
+	skel->rodata->targ_tgid = (unsigned)o->tgid;
+	err = profile_bpf__load(skel);
+	if (err) {
+		errno_reason(-err, "load", st->reason, sizeof(st->reason));
+		snprintf(st->fix, sizeof(st->fix), "%s", err == -EPERM || err == -EACCES ? FIX_CAPS : "report it with this reason: the verifier refused the perf_event program");
+		goto out;
+	}
+	prog_fd = bpf_program__fd(skel->progs.ul_prof_sample_p);
+	for (cpu = 0; cpu < 1024; cpu++) {
+		struct perf_event_attr attr;
+		int pfd, lfd;
+
+		if (!(cpus[cpu / 8] & (1u << (cpu % 8))))
+			continue;
+		memset(&attr, 0, sizeof(attr));
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.size = sizeof(attr);
+		attr.config = PERF_COUNT_SW_CPU_CLOCK;
+		attr.freq = 1;
+		attr.sample_freq = o->profile_hz;
+		pfd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (pfd < 0) {
+			if (errno == ENODEV)
+				continue; /* went offline since */
+			err = -errno;
+			snprintf(st->reason, sizeof(st->reason), "perf_event_open (cpu-clock, CPU %d): %s", cpu, strerror(errno));
+			snprintf(st->fix, sizeof(st->fix), "%s", err == -EACCES || err == -EPERM ? FIX_PERF : "a kernel with CONFIG_PERF_EVENTS");
+			goto out;
+		}
+		lfd = bpf_link_create(prog_fd, pfd, BPF_PERF_EVENT, NULL);
+		if (lfd < 0) {
+			/* Kernels before 5.15: the event itself carries the program; its fd is the link. */
+			if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog_fd)) {
+				err = -errno;
+				close(pfd);
+				errno_reason(-err, "attach to the cpu-clock event", st->reason, sizeof(st->reason));
+				snprintf(st->fix, sizeof(st->fix), "a kernel that attaches BPF programs to perf events (4.9+)");
+				goto out;
+			}
+			lfd = pfd;
+		} else {
+			close(pfd); /* the link holds the event */
+		}
+		err = add_fd(set, PROBE_PROFILE, PROBE_FD_LINK, "ul_prof_sample_p", lfd);
+		close(lfd);
+		if (err) {
+			snprintf(st->reason, sizeof(st->reason), "keeping the link fds: %s", strerror(-err));
+			goto out;
+		}
+		nattached++;
+	}
+	if ((err = add_fd(set, PROBE_PROFILE, PROBE_FD_PROG, "ul_prof_sample_p", prog_fd))) {
+		snprintf(st->reason, sizeof(st->reason), "keeping the program fd: %s", strerror(-err));
+		goto out;
+	}
+	bpf_object__for_each_map(m, skel->obj) {
+		if (bpf_map__name(m)[0] == '.' || strchr(bpf_map__name(m), '.'))
+			continue;
+		if ((err = add_fd(set, PROBE_PROFILE, PROBE_FD_MAP, bpf_map__name(m), bpf_map__fd(m)))) {
+			snprintf(st->reason, sizeof(st->reason), "keeping the fd of map %s: %s", bpf_map__name(m), strerror(-err));
+			goto out;
+		}
+	}
+	st->attached = 1;
+	snprintf(st->variant, sizeof(st->variant), "perf_event");
+	snprintf(st->reason, sizeof(st->reason), "cpu-clock at %u Hz on %d CPUs", o->profile_hz, nattached);
+out:
+	if (err)
+		drop_probe_fds(set, PROBE_PROFILE);
+	profile_bpf__destroy(skel);
+}
+
 static void load_one(enum probe_id id, const struct probe_load_options *o, struct probe_set *set)
 {
 	struct probe_status *st = &set->status[id];
@@ -496,6 +689,12 @@ static void load_one(enum probe_id id, const struct probe_load_options *o, struc
 
 	if (id == PROBE_SQPOLL && set->status[PROBE_RUNQUEUE].attached && !sqpoll_in_runqueue(set))
 		return;
+	if (id == PROBE_OFFCPU && set->status[PROBE_RUNQUEUE].attached && !offcpu_in_runqueue(set))
+		return;
+	if (id == PROBE_PROFILE) {
+		load_profile(o, set);
+		return;
+	}
 	if (id == PROBE_URING_LATENCY && tracepoint_params("io_uring_complete") != 4 &&
 	    tracepoint_params("io_uring_complete") >= 0) {
 		snprintf(st->reason, sizeof(st->reason),
@@ -549,6 +748,8 @@ static void load_one(enum probe_id id, const struct probe_load_options *o, struc
 		snprintf(st->fix, sizeof(st->fix), "%s", lockdown_confidentiality() ? FIX_LOCKDOWN : FIX_CAPS);
 	else if (!vmlinux_btf())
 		snprintf(st->fix, sizeof(st->fix), "%s", FIX_BTF);
+	else if (id == PROBE_OFFCPU)
+		snprintf(st->fix, sizeof(st->fix), "%s", FIX_OFFCPU_BTF);
 	else
 		snprintf(st->fix, sizeof(st->fix), "report it with this reason: the verifier or kernel refused every variant");
 }

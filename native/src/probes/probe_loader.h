@@ -21,11 +21,15 @@ enum probe_id {
 	PROBE_SQPOLL,
 	PROBE_SOFTIRQ,
 	PROBE_TCP_EVENTS,
+	PROBE_OFFCPU,
+	PROBE_MEMORY,
+	PROBE_PROFILE,
 	PROBE_COUNT
 };
 
 #define PROBE_ALL_MASK ((1u << PROBE_COUNT) - 1)
-#define PROBE_MAX_FDS 128
+/* SCM_RIGHTS takes at most 253 fds per message (SCM_MAX_FD), the stats fd included. */
+#define PROBE_MAX_FDS 192
 #define PROBE_TEXT 256
 
 /* The contract's ProbeName of each probe_id. */
@@ -75,7 +79,13 @@ struct probe_load_options {
 	int force_perfbuf;  /* tcp_events: use the perf buffer even where a ring buffer exists */
 	int syscall_enters; /* uring_calls: count io_uring_enter on a syscall tracepoint (opt-in:
 			     * it puts every task's syscalls on the slow path); else not counted */
+	unsigned offcpu_min_us; /* offcpu: blocks at least this long are sent with their stack */
+	unsigned profile_hz;    /* profile: samples per second per CPU (cpu-clock perf event) */
 };
+
+#define PROBE_DEFAULT_OFFCPU_MIN_US 1000
+#define PROBE_DEFAULT_PROFILE_HZ 99
+#define PROBE_MAX_PROFILE_HZ 1000
 
 /* Loads and attaches what `o` asks for; never fails as a whole: each status says. */
 void probe_load(const struct probe_load_options *o, struct probe_set *out);

@@ -11,11 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "memory.h"
+#include "profile.h"
 #include "runqueue.h"
 #include "softirq.h"
 #include "sqpoll.h"
 #include "tcp_events.h"
 #include "uring_calls.h"
+
+/* The hash maps drained each read (competitors, memory's tasks, profile's counts) hold at most
+ * this many entries (their max_entries). */
+#define PROBE_DRAIN_MAX 16384
 
 struct probe_reader {
 	const struct probe_set *set;
@@ -37,6 +43,18 @@ struct probe_reader {
 	char channel_error[PROBE_TEXT];
 	struct kernel_frame *filling;
 	uint64_t perf_lost;
+	/* Issue 12: memory's counters at the previous read, offcpu's ring, profile's stack cache
+	 * (a stack id names one stack for the map's life: bpf_get_stackid without REUSE_STACKID
+	 * never replaces one), the settings reported. */
+	struct mem_counters mem_c;
+	struct offcpu_counters off_c;
+	struct ring_buffer *off_rb;
+	uint64_t prof_lost;
+	uint64_t **stacks;
+	int *stack_len;
+	unsigned nstacks;
+	unsigned offcpu_min_us, profile_hz;
+	void *keys;              /* scratch for draining a hash map's keys */
 };
 
 static uint64_t monotonic_ns(void)
@@ -166,6 +184,45 @@ static void open_channel(struct probe_reader *r)
 	}
 }
 
+static int on_offcpu_event(void *ctx, void *data, size_t size)
+{
+	struct probe_reader *r = ctx;
+	struct kernel_frame *f = r->filling;
+	const struct offcpu_event *e = data;
+	struct probe_offcpu_event *o;
+
+	if (!f || size < sizeof(*e))
+		return 0;
+	if (f->offcpu.nevents >= PROBE_MAX_OFFCPU_EVENTS) {
+		/* Full: keep the longest blocks (the ones that explain a spike), count the rest. */
+		int i, shortest = 0;
+
+		for (i = 1; i < f->offcpu.nevents; i++)
+			if (f->offcpu.events[i].off_ns < f->offcpu.events[shortest].off_ns)
+				shortest = i;
+		f->offcpu.truncated++;
+		if (f->offcpu.events[shortest].off_ns >= e->off_ns)
+			return 0;
+		o = &f->offcpu.events[shortest];
+	} else {
+		o = &f->offcpu.events[f->offcpu.nevents++];
+	}
+	o->tid = e->tid;
+	memcpy(o->comm, e->comm, sizeof(o->comm));
+	o->comm[sizeof(o->comm) - 1] = 0;
+	o->off_ns = e->off_ns;
+	o->end_ns = e->end_ns;
+	o->nframes = e->nframes < 0 ? 0 : e->nframes > OFFCPU_MAX_FRAMES ? OFFCPU_MAX_FRAMES : e->nframes;
+	memcpy(o->ips, e->ips, sizeof(o->ips[0]) * (size_t)o->nframes);
+	return 0;
+}
+
+void probe_reader_set_options(struct probe_reader *r, unsigned offcpu_min_us, unsigned profile_hz)
+{
+	r->offcpu_min_us = offcpu_min_us;
+	r->profile_hz = profile_hz;
+}
+
 const char *probe_reader_channel_error(const struct probe_reader *r)
 {
 	return r->channel_error[0] ? r->channel_error : NULL;
@@ -195,6 +252,18 @@ struct probe_reader *probe_reader_new(const struct probe_set *set)
 		return NULL;
 	}
 	open_channel(r);
+	r->keys = calloc(PROBE_DRAIN_MAX, sizeof(struct profile_key));
+	if (!r->keys) {
+		probe_reader_free(r);
+		free(scratch);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (map_fd(r, PROBE_OFFCPU, "offcpu_events") >= 0) {
+		r->off_rb = ring_buffer__new(map_fd(r, PROBE_OFFCPU, "offcpu_events"), on_offcpu_event, r, NULL);
+		if (!r->off_rb)
+			snprintf(r->channel_error, sizeof(r->channel_error), "offcpu ring buffer: %s", strerror(errno));
+	}
 	/* A first read sets the baselines: the next one reports from here. */
 	probe_reader_read(r, scratch);
 	free(scratch);
@@ -217,6 +286,237 @@ static uint64_t sqpoll_on_cpu_total(struct probe_reader *r, uint64_t now, uint64
 		prev = &key;
 	}
 	return total;
+}
+
+/*
+ * Takes every entry out of a hash map: its keys first (deleting while walking would skip some),
+ * then each value with BPF_MAP_LOOKUP_AND_DELETE_ELEM, so each read reports what accrued since
+ * the previous one and entries of tasks gone do not pile up. A BPF program adding to an entry in
+ * the instant between its copy and its deletion loses that add (ns-wide; the price of not
+ * keeping a per-key history here). Calls `each(ctx, key, value)`; returns the entries taken.
+ */
+static int drain_hash(struct probe_reader *r, int fd, size_t ksize, size_t vsize,
+		      void (*each)(void *ctx, const void *key, const void *value), void *ctx)
+{
+	char *keys = r->keys, value[256];
+	int n = 0, i, got = 0;
+
+	if (fd < 0 || vsize > sizeof(value))
+		return 0;
+	while (n < PROBE_DRAIN_MAX &&
+	       !bpf_map_get_next_key(fd, n ? keys + (size_t)(n - 1) * ksize : NULL, keys + (size_t)n * ksize))
+		n++;
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_and_delete_elem(fd, keys + (size_t)i * ksize, value))
+			continue;
+		each(ctx, keys + (size_t)i * ksize, value);
+		got++;
+	}
+	return got;
+}
+
+struct competitors_ctx {
+	struct kernel_frame *f;
+	struct probe_competitor *all;
+	int n;
+};
+
+static void take_competitor(void *c, const void *key, const void *value)
+{
+	struct competitors_ctx *cc = c;
+	const struct rq_competitor *v = value;
+	struct probe_competitor *o;
+
+	if (cc->n >= PROBE_DRAIN_MAX)
+		return;
+	o = &cc->all[cc->n++];
+	memcpy(&o->pid, key, sizeof(o->pid));
+	o->tgid = v->tgid;
+	memcpy(o->comm, v->comm, sizeof(o->comm));
+	o->comm[sizeof(o->comm) - 1] = 0;
+	o->on_cpu_ns = v->on_cpu_ns;
+	o->preempted_engine = v->preempted_engine;
+	o->cpus = v->cpus;
+}
+
+static int by_on_cpu_desc(const void *a, const void *b)
+{
+	const struct probe_competitor *x = a, *y = b;
+
+	if (x->on_cpu_ns != y->on_cpu_ns)
+		return x->on_cpu_ns < y->on_cpu_ns ? 1 : -1;
+	return x->preempted_engine < y->preempted_engine ? 1 : x->preempted_engine > y->preempted_engine ? -1 : 0;
+}
+
+/* sched.competitors: the interval's top PROBE_MAX_COMPETITORS, the rest summed. */
+static void read_competitors(struct probe_reader *r, struct kernel_frame *f)
+{
+	struct competitors_ctx cc = { f, NULL, 0 };
+	int fd = map_fd(r, PROBE_RUNQUEUE, "rq_competitors"), i;
+
+	if (fd < 0)
+		return;
+	f->has_sched = 1;
+	cc.all = calloc(PROBE_DRAIN_MAX, sizeof(*cc.all));
+	if (!cc.all)
+		return;
+	drain_hash(r, fd, sizeof(__u32), sizeof(struct rq_competitor), take_competitor, &cc);
+	qsort(cc.all, (size_t)cc.n, sizeof(*cc.all), by_on_cpu_desc);
+	for (i = 0; i < cc.n; i++) {
+		if (i < PROBE_MAX_COMPETITORS)
+			f->sched.competitors[f->sched.ncompetitors++] = cc.all[i];
+		else
+			f->sched.others_on_cpu_ns += cc.all[i].on_cpu_ns;
+	}
+	free(cc.all);
+}
+
+struct mem_tasks_ctx {
+	struct kernel_frame *f;
+};
+
+/* Keeps the PROBE_MAX_MEM_TASKS largest, in order (insertion into a short sorted list). */
+static void take_mem_task(void *c, const void *key, const void *value)
+{
+	struct kernel_frame *f = ((struct mem_tasks_ctx *)c)->f;
+	const struct mem_task *v = value;
+	struct probe_mem_task t;
+	int i, n = f->memory.ntasks;
+
+	memcpy(&t.pid, key, sizeof(t.pid));
+	memcpy(t.comm, v->comm, sizeof(t.comm));
+	t.comm[sizeof(t.comm) - 1] = 0;
+	t.ns = v->ns;
+	if (n == PROBE_MAX_MEM_TASKS && f->memory.tasks[n - 1].ns >= t.ns)
+		return;
+	if (n < PROBE_MAX_MEM_TASKS)
+		f->memory.ntasks = ++n;
+	for (i = n - 1; i > 0 && f->memory.tasks[i - 1].ns < t.ns; i--)
+		f->memory.tasks[i] = f->memory.tasks[i - 1];
+	f->memory.tasks[i] = t;
+}
+
+static void read_memory(struct probe_reader *r, struct kernel_frame *f)
+{
+	struct mem_tasks_ctx mc = { f };
+	int fd = map_fd(r, PROBE_MEMORY, "mem_counters");
+
+	if (fd < 0)
+		return;
+	f->has_memory = 1;
+	COUNTERS_DELTA(r, fd, struct mem_counters, r->mem_c, {
+		f->memory.direct_ns = D(ns[MEM_DIRECT_RECLAIM]);
+		f->memory.direct_count = D(count[MEM_DIRECT_RECLAIM]);
+		f->memory.memcg_ns = D(ns[MEM_MEMCG_RECLAIM]);
+		f->memory.memcg_count = D(count[MEM_MEMCG_RECLAIM]);
+		f->memory.compaction_ns = D(ns[MEM_COMPACTION]);
+		f->memory.compaction_count = D(count[MEM_COMPACTION]);
+		f->memory.engine_ns = D(engine_ns);
+	});
+	drain_hash(r, map_fd(r, PROBE_MEMORY, "mem_tasks"), sizeof(__u32), sizeof(struct mem_task), take_mem_task, &mc);
+}
+
+static void read_offcpu(struct probe_reader *r, struct kernel_frame *f)
+{
+	if (map_fd(r, PROBE_OFFCPU, "offcpu_events") < 0)
+		return;
+	f->has_offcpu = 1;
+	f->offcpu.min_us = r->offcpu_min_us;
+	r->filling = f;
+	if (r->off_rb)
+		ring_buffer__consume(r->off_rb);
+	r->filling = NULL;
+	COUNTERS_DELTA(r, map_fd(r, PROBE_OFFCPU, "offcpu_counters"), struct offcpu_counters, r->off_c, {
+		f->offcpu.truncated += D(truncated);
+	});
+}
+
+/* A stack of the stack map, resolved once per id (kept for the reader's life). */
+static int stack_of(struct probe_reader *r, int fd, int id, const uint64_t **ips)
+{
+	uint64_t buf[PROFILE_MAX_FRAMES];
+	int n;
+
+	*ips = NULL;
+	if (id < 0 || fd < 0)
+		return 0;
+	if ((unsigned)id >= r->nstacks) {
+		unsigned size = r->nstacks ? r->nstacks : 1024;
+		uint64_t **s;
+		int *l;
+
+		while (size <= (unsigned)id)
+			size *= 2;
+		s = realloc(r->stacks, size * sizeof(*s));
+		if (!s)
+			return 0;
+		r->stacks = s;
+		l = realloc(r->stack_len, size * sizeof(*l));
+		if (!l)
+			return 0;
+		r->stack_len = l;
+		memset(r->stacks + r->nstacks, 0, (size - r->nstacks) * sizeof(*s));
+		memset(r->stack_len + r->nstacks, 0, (size - r->nstacks) * sizeof(*l));
+		r->nstacks = size;
+	}
+	if (!r->stacks[id]) {
+		memset(buf, 0, sizeof(buf));
+		if (bpf_map_lookup_elem(fd, &id, buf))
+			return 0;
+		for (n = 0; n < PROFILE_MAX_FRAMES && buf[n]; n++)
+			;
+		r->stacks[id] = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
+		if (!r->stacks[id])
+			return 0;
+		memcpy(r->stacks[id], buf, sizeof(uint64_t) * (size_t)n);
+		r->stack_len[id] = n;
+	}
+	*ips = r->stacks[id];
+	return r->stack_len[id];
+}
+
+struct profile_ctx {
+	struct probe_reader *r;
+	struct kernel_frame *f;
+	int stacks_fd;
+};
+
+static void take_profile_sample(void *c, const void *key, const void *value)
+{
+	struct profile_ctx *pc = c;
+	struct kernel_frame *f = pc->f;
+	const struct profile_key *k = key;
+	const struct profile_value *v = value;
+	struct probe_profile_sample *o;
+
+	if (f->profile.nsamples >= PROBE_MAX_PROFILE_SAMPLES) {
+		f->profile.lost += v->count;
+		return;
+	}
+	o = &f->profile.samples[f->profile.nsamples++];
+	o->tid = k->tid;
+	memcpy(o->comm, v->comm, sizeof(o->comm));
+	o->comm[sizeof(o->comm) - 1] = 0;
+	o->count = v->count;
+	o->nkernel = stack_of(pc->r, pc->stacks_fd, k->kernel_stack, &o->kernel_ips);
+	o->nuser = stack_of(pc->r, pc->stacks_fd, k->user_stack, &o->user_ips);
+}
+
+static void read_profile(struct probe_reader *r, struct kernel_frame *f)
+{
+	struct profile_ctx pc = { r, f, map_fd(r, PROBE_PROFILE, "prof_stacks") };
+	struct profile_counters c;
+	int fd = map_fd(r, PROBE_PROFILE, "prof_counts");
+
+	if (fd < 0)
+		return;
+	f->has_profile = 1;
+	f->profile.hz = r->profile_hz;
+	drain_hash(r, fd, sizeof(struct profile_key), sizeof(struct profile_value), take_profile_sample, &pc);
+	if (!sum_percpu_u64(r, map_fd(r, PROBE_PROFILE, "prof_counters"), 0, &c, sizeof(c) / 8)) {
+		f->profile.lost += c.lost - r->prof_lost;
+		r->prof_lost = c.lost;
+	}
 }
 
 static void read_overhead(struct probe_reader *r, struct kernel_frame *f)
@@ -331,6 +631,10 @@ void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 	r->perf_lost = 0;
 	f->tcp.channel = r->rb ? "ringbuf" : r->pb ? "perfbuf" : NULL;
 
+	read_competitors(r, f);
+	read_memory(r, f);
+	read_offcpu(r, f);
+	read_profile(r, f);
 	read_overhead(r, f);
 }
 
@@ -340,6 +644,12 @@ void probe_reader_free(struct probe_reader *r)
 		return;
 	ring_buffer__free(r->rb);
 	perf_buffer__free(r->pb);
+	ring_buffer__free(r->off_rb);
+	for (unsigned i = 0; i < r->nstacks; i++)
+		free(r->stacks[i]);
+	free(r->stacks);
+	free(r->stack_len);
+	free(r->keys);
 	free(r->percpu);
 	free(r);
 }

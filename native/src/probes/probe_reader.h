@@ -11,6 +11,7 @@
 
 #include "kernel_histogram.h"
 #include "probe_loader.h"
+#include "offcpu.h"
 #include "uring_latency.h"
 
 #ifdef __cplusplus
@@ -18,6 +19,39 @@ extern "C" {
 #endif
 
 #define PROBE_MAX_EVENTS 256
+#define PROBE_MAX_COMPETITORS 16   /* sched.competitors: the largest by on-CPU time */
+#define PROBE_MAX_MEM_TASKS 8      /* memory.byTask */
+#define PROBE_MAX_OFFCPU_EVENTS 256 /* offCpu.events per frame: the longest; the others counted in truncated */
+#define PROBE_MAX_PROFILE_SAMPLES 1024 /* distinct (thread, stacks) per frame; the rest in lost */
+
+struct probe_competitor {
+	unsigned pid, tgid;
+	char comm[16];
+	uint64_t on_cpu_ns, preempted_engine, cpus; /* cpus: bit per CPU */
+};
+
+struct probe_mem_task {
+	unsigned pid;
+	char comm[16];
+	uint64_t ns;
+};
+
+struct probe_offcpu_event {
+	unsigned tid;
+	char comm[16];
+	uint64_t off_ns, end_ns;
+	int nframes;
+	uint64_t ips[OFFCPU_MAX_FRAMES];
+};
+
+struct probe_profile_sample {
+	unsigned tid;
+	char comm[16];
+	uint64_t count;
+	/* Owned by the reader's stack cache, valid until probe_reader_free(); leaf first. */
+	const uint64_t *kernel_ips, *user_ips;
+	int nkernel, nuser;
+};
 
 struct probe_tcp_event {
 	uint64_t monotonic_ns;
@@ -65,6 +99,33 @@ struct kernel_frame {
 	int has_overhead;
 	int noverhead;
 	struct probe_overhead overhead[PROBE_MAX_FDS];
+	/* Issue 12's evidence; each has_* is 0 when its probe is not attached (the frame's null). */
+	int has_sched;
+	struct {
+		int ncompetitors;
+		struct probe_competitor competitors[PROBE_MAX_COMPETITORS];
+		uint64_t others_on_cpu_ns;
+	} sched;
+	int has_memory;
+	struct {
+		uint64_t direct_ns, direct_count, memcg_ns, memcg_count, compaction_ns, compaction_count, engine_ns;
+		int ntasks;
+		struct probe_mem_task tasks[PROBE_MAX_MEM_TASKS];
+	} memory;
+	int has_offcpu;
+	struct {
+		unsigned min_us;
+		int nevents;
+		struct probe_offcpu_event events[PROBE_MAX_OFFCPU_EVENTS];
+		uint64_t truncated;
+	} offcpu;
+	int has_profile;
+	struct {
+		unsigned hz;
+		int nsamples;
+		struct probe_profile_sample samples[PROBE_MAX_PROFILE_SAMPLES];
+		uint64_t lost;
+	} profile;
 };
 
 struct probe_reader;
@@ -72,6 +133,8 @@ struct probe_reader;
 /* A reader over `set` (which it does not own: close the set after the reader). Its first read
  * reports what happened since this call. NULL with errno on failure. */
 struct probe_reader *probe_reader_new(const struct probe_set *set);
+/* The settings the frame reports (offCpu.minUs, profile.hz): what the probes were loaded with. */
+void probe_reader_set_options(struct probe_reader *r, unsigned offcpu_min_us, unsigned profile_hz);
 /* Fills `out` with the interval since the previous read. */
 void probe_reader_read(struct probe_reader *r, struct kernel_frame *out);
 void probe_reader_free(struct probe_reader *r);

@@ -133,9 +133,10 @@ int probe_helper_has_caps(const char *path, char *why, size_t size)
 int probe_helper_run(const char *path, const struct probe_load_options *o, struct probe_set *out, char *why,
 		     size_t size)
 {
-	char tgid_arg[32], mask_arg[32];
-	char *argv[10] = { (char *)path, "--tgid", tgid_arg, "--probes", mask_arg, "--socket-fd", "3" };
-	int argc = 7;
+	char tgid_arg[32], mask_arg[32], offcpu_arg[32], hz_arg[32];
+	char *argv[14] = { (char *)path, "--tgid", tgid_arg, "--probes", mask_arg, "--socket-fd", "3",
+			   "--offcpu-min-us", offcpu_arg, "--profile-hz", hz_arg };
+	int argc = 11;
 	posix_spawn_file_actions_t fa;
 	struct pollfd pfd;
 	int sv[2], errpipe[2], err, status;
@@ -151,6 +152,8 @@ int probe_helper_run(const char *path, const struct probe_load_options *o, struc
 	argv[argc] = NULL;
 	snprintf(tgid_arg, sizeof(tgid_arg), "%d", o->tgid);
 	snprintf(mask_arg, sizeof(mask_arg), "%u", o->mask);
+	snprintf(offcpu_arg, sizeof(offcpu_arg), "%u", o->offcpu_min_us);
+	snprintf(hz_arg, sizeof(hz_arg), "%u", o->profile_hz);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		err = -errno;
 		snprintf(why, size, "socketpair: %s", strerror(errno));

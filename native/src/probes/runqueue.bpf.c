@@ -5,22 +5,44 @@
  * its next switch-in. With with_sqpoll set by the loader (sqpoll attached too), the same
  * programs also run sqpoll's handlers (sqpoll.bpf.h): one program per scheduler event, not two.
  *
- * sched_switch runs for every context switch of the machine: both tgid tests come first (two
- * loads in tp_btf), and a switch between two foreign tasks touches no map and reads no clock.
+ * sched_switch runs for every context switch of the machine. Which tasks ran instead of the
+ * engine (sched.competitors) needs every switch on the engine's CPUs: one clock read, a
+ * per-CPU array entry and a hash lookup of the outgoing task per switch (an insert at its first),
+ * and nothing more on CPUs no watched thread has run on (README: its measured cost). With with_offcpu (offcpu attached too, tp_btf), the same
+ * program runs offcpu's handler (offcpu.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "sqpoll.bpf.h"
+#include "offcpu.bpf.h"
 #include "runqueue.h"
 
+#ifndef TASK_RUNNING
 #define TASK_RUNNING 0
+#endif
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader: sqpoll is attached through these programs. */
 const volatile bool with_sqpoll = false;
+/* Set by the loader: offcpu is attached through the sched_switch program (tp_btf only). */
+const volatile bool with_offcpu = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct rq_competitor);
+} rq_competitors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rq_cpu_state);
+} rq_cpu SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -67,6 +89,71 @@ static __always_inline int on_wakeup(const bool btf, struct task_struct *p, cons
 	return 0;
 }
 
+/* The competitor entry of task `p` (not of the watched tgid), made when it is missing. */
+static __always_inline struct rq_competitor *competitor(const bool btf, struct task_struct *p, __u32 pid)
+{
+	struct rq_competitor *v = bpf_map_lookup_elem(&rq_competitors, &pid), init = {};
+
+	if (v)
+		return v;
+	init.tgid = KREAD(btf, p, tgid);
+	if (btf)
+		__builtin_memcpy(init.comm, p->comm, sizeof(init.comm));
+	else
+		BPF_CORE_READ_STR_INTO(&init.comm, p, comm);
+	bpf_map_update_elem(&rq_competitors, &pid, &init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&rq_competitors, &pid);
+}
+
+/*
+ * Which tasks ran on the engine's CPUs instead of it: the outgoing task's on-CPU span since its
+ * switch-in (per-CPU timestamp) goes to its entry, unless it is the idle task (pid 0) or of the
+ * watched tgid, and only on a CPU a watched thread has run on since the probes attached.
+ */
+static __always_inline void competitors_on_switch(const bool btf, struct task_struct *prev, int prev_ours,
+						  struct task_struct *next, int next_ours, unsigned int prev_state)
+{
+	struct rq_cpu_state *st;
+	struct rq_competitor *v;
+	__u32 zero = 0, pid;
+	__u64 now, cpu;
+
+	st = bpf_map_lookup_elem(&rq_cpu, &zero);
+	if (!st)
+		return;
+	if (next_ours)
+		st->engine_seen = 1;
+	if (!st->engine_seen)
+		return;
+	now = bpf_ktime_get_ns();
+	cpu = bpf_get_smp_processor_id();
+	pid = KREAD(btf, prev, pid);
+	if (!prev_ours && pid && st->in_ns) {
+		v = competitor(btf, prev, pid);
+		if (v) {
+			/* Plain adds: a task runs on one CPU at a time, and it is `prev` here
+			 * (or `next`, below) on the CPU it is switching on, so no other CPU
+			 * writes its entry meanwhile (an atomic costs ~20 ns per switch). */
+			v->on_cpu_ns += now - st->in_ns;
+			/* The name now (a task that exec'd since its entry was made has a new one):
+			 * two loads in place in tp_btf; raw_tp keeps the first name it copied. */
+			if (btf)
+				__builtin_memcpy(v->comm, prev->comm, sizeof(v->comm));
+			if (cpu < 64 && !(v->cpus & (1ull << cpu)))
+				v->cpus |= 1ull << cpu;
+		}
+	}
+	st->in_ns = now;
+	if (prev_ours && prev_state == TASK_RUNNING && !next_ours) {
+		pid = KREAD(btf, next, pid);
+		if (pid) {
+			v = competitor(btf, next, pid);
+			if (v)
+				v->preempted_engine += 1;
+		}
+	}
+}
+
 static __always_inline int on_switch(const bool btf, struct task_struct *prev, struct task_struct *next,
 				     unsigned int prev_state)
 {
@@ -75,8 +162,11 @@ static __always_inline int on_switch(const bool btf, struct task_struct *prev, s
 	struct rq_counters *c;
 	__u64 *ts;
 
+	competitors_on_switch(btf, prev, prev_ours, next, next_ours, prev_state);
 	if (!prev_ours && !next_ours)
 		return 0;
+	if (btf && with_offcpu)
+		offcpu_on_switch(prev, prev_ours, next, next_ours, prev_state);
 	if (with_sqpoll)
 		sqp_on_switch(btf, prev, prev_ours, next, next_ours);
 	if (prev_ours && prev_state == TASK_RUNNING) {
