@@ -9,6 +9,7 @@
         "src/binding/engine_calls.cc",
         "src/binding/errno_words.cc",
         "src/binding/histogram.cc",
+        "src/binding/inject.cc",
         "src/binding/marshal.cc",
         "src/binding/probes.cc",
         "src/binding/start_errors.cc",
@@ -25,6 +26,10 @@
         "src/core/ring_setup.c",
         "src/core/server.c",
         "src/core/worker.c",
+        "src/inject/cpu_hog.c",
+        "src/inject/inject.c",
+        "src/inject/memory_pressure.c",
+        "src/inject/softirq_load.c",
         "src/loads/echo_load.c",
         "src/loads/echo_load_request.c",
         "src/loads/loads.c",
@@ -52,7 +57,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-O3"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-fno-omit-frame-pointer"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-fexceptions"],
       "libraries": ["-luring", "-lpthread", "-lbpf", "-lelf", "-lz"]
@@ -73,7 +78,10 @@
             "src/probes/runqueue.bpf.c", "src/probes/runqueue.h",
             "src/probes/sqpoll.bpf.c", "src/probes/sqpoll.h", "src/probes/sqpoll.bpf.h",
             "src/probes/softirq.bpf.c", "src/probes/softirq.h",
-            "src/probes/tcp_events.bpf.c", "src/probes/tcp_events.h"
+            "src/probes/tcp_events.bpf.c", "src/probes/tcp_events.h",
+            "src/probes/offcpu.bpf.c", "src/probes/offcpu.h", "src/probes/offcpu.bpf.h",
+            "src/probes/memory.bpf.c", "src/probes/memory.h",
+            "src/probes/profile.bpf.c", "src/probes/profile.h"
           ],
           "outputs": [
             "<(SHARED_INTERMEDIATE_DIR)/probes/uring_latency.skel.h",
@@ -81,10 +89,14 @@
             "<(SHARED_INTERMEDIATE_DIR)/probes/runqueue.skel.h",
             "<(SHARED_INTERMEDIATE_DIR)/probes/sqpoll.skel.h",
             "<(SHARED_INTERMEDIATE_DIR)/probes/softirq.skel.h",
-            "<(SHARED_INTERMEDIATE_DIR)/probes/tcp_events.skel.h"
+            "<(SHARED_INTERMEDIATE_DIR)/probes/tcp_events.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/offcpu.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/memory.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/probes/profile.skel.h"
           ],
           "action": ["bash", "src/probes/build_bpf.sh", "<(SHARED_INTERMEDIATE_DIR)/probes",
-                     "uring_latency", "uring_calls", "runqueue", "sqpoll", "softirq", "tcp_events"]
+                     "uring_latency", "uring_calls", "runqueue", "sqpoll", "softirq", "tcp_events",
+                     "offcpu", "memory", "profile"]
         }
       ]
     },

@@ -717,7 +717,7 @@ export function histogramIndex(us: number): number;
 export function histogramIndexNs(ns: number): number;
 
 /**
- * Test/teaching hook; it will become the `serverPause` fault injection. The server thread sleeps
+ * Test/teaching hook, the same pause as the `serverPause` fault injection. The server thread sleeps
  * once for `ms` (1..60000) at its next loop iteration, before it waits for completions. It
  * serves nothing meanwhile, like a stalled server. An idle server (no traffic) starts the pause
  * only when its next completion wakes it. Returns false (and does nothing) when the engine is not
@@ -812,6 +812,57 @@ export interface CapabilityProbe {
 /** What this kernel's io_uring accepts; independent of a running engine. */
 export function probeCapabilities(): CapabilityProbe;
 
+// ---- Fault injection (issue 12's chaos panel; native/src/inject) ----
+
+export type InjectionKind = 'cpuHog' | 'memoryPressure' | 'ioWqPunt' | 'bufferStarvation' | 'serverPause' | 'softirqLoad';
+export interface InjectStartOptions {
+  kind: InjectionKind;
+  /** 1 … 60000; it ends by itself at the deadline (children exit, toggles expire). */
+  durationMs: number;
+  /** The engine's CPUs (server.numa.cpus ∪ load.cpus, else all online; [] = all online): hogs
+   *  and load pin one child per CPU, memoryPressure's one child runs on all of them. */
+  cpus: number[];
+}
+/** detail: what runs where, e.g. "2 children on CPUs 0,1", memoryPressure adds its cgroup. */
+export interface InjectStarted { id: number; kind: InjectionKind; pids: number[]; detail: string }
+/** Thrown by injectStart: code 'INJECT_REFUSED'; message = reason + '; ' + fix. */
+export interface InjectRefusedError extends Error {
+  code: 'INJECT_REFUSED';
+  /** What and why, one line. */
+  reason: string;
+  fix: string;
+  /** Positive errno and its name, when a system call refused. */
+  errno?: number;
+  errnoCode?: string;
+  /** The option at fault, for a bad argument ('options', 'kind', 'durationMs', 'cpus'). */
+  field?: string;
+}
+/**
+ * Starts one bounded fault:
+ * - cpuHog: one child per CPU ("uring-lab-hog", pinned), busy until the deadline;
+ * - memoryPressure: one child ("uring-lab-mempress") in the memory cgroup
+ *   `uring-lab-inject-<enginePid>-<id>` at the root of the memory hierarchy (v2 /sys/fs/cgroup,
+ *   v1 /sys/fs/cgroup/memory), limit 64 MiB, reading a 512 MiB sparse O_TMPFILE in /var/tmp
+ *   round and round so memcg reclaim runs continuously (clean page cache only). The cgroup is
+ *   removed once the child is reaped; if the engine process dies it is left (empty) for the
+ *   host to remove by name;
+ * - softirqLoad: one child per CPU ("uring-lab-softirq", pinned) blasting small UDP datagrams
+ *   at an unread loopback socket: NET_RX softirq on that CPU;
+ * - serverPause / ioWqPunt / bufferStarvation: toggles on every worker of the running engine's
+ *   server (pause; sends with IOSQE_ASYNC; consumed provided buffers withheld, then all handed
+ *   back at the deadline). ioWqPunt and bufferStarvation need the io_uring server.
+ * Task names are cut to 15 characters by the kernel: comm reads 'uring-lab-hog',
+ * 'uring-lab-mempr', 'uring-lab-softi'.
+ * Children die with the engine process (PR_SET_PDEATHSIG, tied to the calling thread: call it
+ * from the JS thread). Throws InjectRefusedError: no engine running (server toggles), the epoll
+ * server (ioWqPunt, bufferStarvation), no memory cgroup, /var/tmp on tmpfs, a bad argument.
+ */
+export function injectStart(options: InjectStartOptions): InjectStarted;
+/** Ends every active injection now (kills and reaps children, removes cgroups, clears toggles). Idempotent. */
+export function injectStopAll(): void;
+/** Active injections (for tests and the engine's end-of-run report); pids: children still running. */
+export function injectActive(): { id: number; kind: InjectionKind; pids: number[]; endsInMs: number }[];
+
 // ---- eBPF probes (issue 9; the probes contract, /work/briefs/probes_contract.md) ----
 // Kernel-time histograms use KERNEL_HISTOGRAM_LAYOUT: unit ns, 64 linear buckets, 5 sub-bucket
 // bits, max exponent 36, 1056 buckets (native/src/probes/kernel_histogram.h).
@@ -831,6 +882,12 @@ export interface ProbeAttachOptions {
    *  path; without it `uring.enters` is 0, `uring.entersSource` null and the engine's own count
    *  (snapshot server.enters) is the source, as uring_calls' status reason says. */
   syscallEnters?: boolean;
+  /** profile: samples per second per CPU of the cpu-clock software event (default 99, at most
+   *  1000); 0 leaves the profile probe out (no status, `profile` null). */
+  profileHz?: number;
+  /** offcpu: only blocks of the engine's lab threads at least this long (µs) are sent with
+   *  their kernel stack (default 1000). */
+  offCpuMinUs?: number;
 }
 
 export interface NativeProbeStatus {
@@ -838,7 +895,7 @@ export interface NativeProbeStatus {
   attached: boolean;
   /** Which program variant attached: 'tp_btf' | 'raw_tp' | 'tracepoint', or several joined by
    *  '+' ('tracepoint+tp_btf': uring_calls counts io_uring_enter on its syscall tracepoint);
-   *  null if none. fentry/kprobe are never used. */
+   *  'perf_event' for profile (a perf_event program on cpu-clock events); null if none. fentry/kprobe are never used. */
   variant: string | null;
   /** Why it is not attached (first useful verifier/errno line), or a note when attached degraded; null otherwise. */
   reason: string | null;
@@ -917,6 +974,46 @@ export interface NativeKernelFrame {
   };
   /** BPF run-time stats (BPF_ENABLE_STATS) over this interval, per program; null when stats cannot be enabled. */
   overhead: { program: string; probe: ProbeName; runTimeNs: number; runCount: number }[] | null;
+  /** Which tasks ran on the engine's CPUs instead of it (runqueue's sched_switch program), this
+   *  interval; null when runqueue is not attached. competitors: the 16 largest by on-CPU time
+   *  (ns, on CPUs an engine thread has run on since attach), neither the idle task nor the
+   *  engine's own threads; preemptedEngine: times it was switched in right after an engine
+   *  thread was preempted (still runnable); cpus: the CPUs it ran on. The rest summed in
+   *  othersOnCpuNs. comm is the name at its last switch-out. */
+  sched: {
+    competitors: { pid: number; tgid: number; comm: string; onCpuNs: number; preemptedEngine: number; cpus: number[] }[];
+    othersOnCpuNs: number;
+  } | null;
+  /** Reclaim and compaction of all tasks this interval (vmscan/compaction begin→end): time (ns)
+   *  and count per kind, what the engine's threads spent of it, and the 8 tasks that spent the
+   *  most (reclaim + compaction). null when memory is not attached. */
+  memory: {
+    directReclaimNs: number; directReclaimCount: number; memcgReclaimNs: number; memcgReclaimCount: number;
+    compactionNs: number; compactionCount: number; engineReclaimNs: number;
+    byTask: { pid: number; comm: string; reclaimNs: number }[];
+  } | null;
+  /** Blocks (switched out not runnable) of the engine's lab threads (uring-*, iou-*) of at least
+   *  minUs that ended this interval: thread, time blocked (ns), the block's end (CLOCK_MONOTONIC
+   *  ns, as monotonicNs) and the kernel stack it blocked in (bpf_get_task_stack at its switch-in:
+   *  instruction pointers, lowercase hex without 0x, LEAF FIRST, the scheduler's own frames left
+   *  out by the kernel). At most 256 per frame, the longest; the others (and what the ring
+   *  buffer could not take) counted in truncated. null when offcpu is not attached. */
+  offCpu: {
+    minUs: number;
+    events: { tid: number; comm: string; offNs: number; endMonotonicNs: number; kernelIps: string[] }[];
+    truncated: number;
+  } | null;
+  /** On-CPU samples of the engine's threads this interval (cpu-clock at hz per CPU): per
+   *  (thread, kernel stack, user stack) the sample count; IPs lowercase hex without 0x, leaf
+   *  first; kernelIps empty for a sample in user mode, userIps empty for a kernel thread (iou-*).
+   *  User stacks unwind by frame pointers (the addon is built with them). lost: samples with no
+   *  stack at all, or beyond a full map, or beyond 1024 distinct stacks in one interval. null
+   *  when profile is not attached. */
+  profile: {
+    hz: number;
+    samples: { tid: number; comm: string; kernelIps: string[]; userIps: string[]; count: number }[];
+    lost: number;
+  } | null;
 }
 
 /** Loads and attaches (in-process when privileged, else through the probe helper). Never throws for a

@@ -36,6 +36,10 @@ module.exports = {
   probeHelper: addon.probeHelper,
   kernelHistogramLayout: addon.kernelHistogramLayout,
   kernelHistogramIndex: addon.kernelHistogramIndex,
+  // Fault injection: see index.d.ts.
+  injectStart: addon.injectStart,
+  injectStopAll: addon.injectStopAll,
+  injectActive: addon.injectActive,
   // Test/teaching hooks: see index.d.ts.
   debugPauseServer: addon.debugPauseServer,
   debugFailServer: addon.debugFailServer,

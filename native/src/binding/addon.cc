@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	ExportCapabilities(env, exports);
 	ExportTestHooks(env, exports);
 	ExportProbes(env, exports);
+	ExportInject(env, exports);
 	return exports;
 }
 

@@ -27,5 +27,7 @@ void ExportTestHooks(Napi::Env env, Napi::Object exports);
 // probes.cc: probesAttach, probesRead, probesDetach, probesCheck (the eBPF probes),
 // probeHelper, kernelHistogramLayout, kernelHistogramIndex.
 void ExportProbes(Napi::Env env, Napi::Object exports);
+// inject.cc: injectStart, injectStopAll, injectActive (fault injection).
+void ExportInject(Napi::Env env, Napi::Object exports);
 
 #endif

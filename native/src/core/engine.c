@@ -573,3 +573,26 @@ int engine_debug_fail_server(int err)
 {
 	return store_if_running(offsetof(struct server, debug_fail_err), err);
 }
+
+int engine_set_toggle(enum engine_toggle which, uint64_t until_ns)
+{
+	int ret = lock_if_running();
+
+	if (ret)
+		return ret;
+	if (!engine.nservers) {
+		ret = -ENODEV;
+	} else if (which != ENGINE_TOGGLE_PAUSE && engine.servers[0].cfg.engine != SERVER_ENGINE_IO_URING) {
+		ret = -EOPNOTSUPP;
+	} else {
+		for (unsigned i = 0; i < engine.nservers; i++) {
+			struct server *s = &engine.servers[i];
+			uint64_t *until = which == ENGINE_TOGGLE_PAUSE ? &s->pause_until_ns :
+					  which == ENGINE_TOGGLE_PUNT  ? &s->punt_until_ns :
+									 &s->starve_until_ns;
+			__atomic_store_n(until, until_ns, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&engine.api_lock);
+	return ret;
+}

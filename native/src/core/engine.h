@@ -177,6 +177,16 @@ void engine_server_config(const struct engine_config *cfg, struct server_config 
 /* What start(cfg) would allocate (memory_needs.c); needs no engine. */
 void engine_memory_needs(const struct engine_config *cfg, struct engine_memory *m);
 
+/* The server fault toggles (core/server.h). */
+enum engine_toggle { ENGINE_TOGGLE_PAUSE = 0, ENGINE_TOGGLE_PUNT, ENGINE_TOGGLE_STARVE };
+/*
+ * Sets a fault toggle on every server worker until the CLOCK_MONOTONIC deadline until_ns (0
+ * clears it). -ENOTCONN unless RUNNING; -ENODEV when no server of ours runs (a target, the
+ * storage workload); -EOPNOTSUPP for PUNT and STARVE on the epoll server (no ring, no buffer
+ * ring). The server loops check the deadline themselves.
+ */
+int engine_set_toggle(enum engine_toggle which, uint64_t until_ns);
+
 /* Test hooks (see core/server.h); -ENOTCONN unless RUNNING. */
 int engine_debug_pause_server(unsigned ms);
 int engine_debug_fail_server(int err);

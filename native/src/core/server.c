@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/loopback.h"
 
 /* <numaif.h> without libnuma: the two modes and flag we use. */
@@ -36,6 +38,49 @@ void server_init(struct server *s, const struct server_config *cfg, unsigned ind
 int server_start(struct server *s, struct latch *ready)
 {
 	return worker_start(&s->worker, &s->ops->body, s, ready);
+}
+
+/* A pause sleeps in slices this long, re-reading its deadline: injectStopAll ends it this soon. */
+#define PAUSE_SLICE_NS (5 * NS_PER_MS)
+
+int server_toggle_live(uint64_t *until_ns, uint64_t now)
+{
+	uint64_t until = __atomic_load_n(until_ns, __ATOMIC_RELAXED);
+
+	if (!until)
+		return 0;
+	if (now < until)
+		return 1;
+	/* Expired: cleared, but a new deadline stored meanwhile stays. */
+	__atomic_compare_exchange_n(until_ns, &until, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int server_run_hooks(struct server *s)
+{
+	int ms = __atomic_exchange_n(&s->debug_pause_ms, 0, __ATOMIC_RELAXED);
+
+	/* debugPauseServer(ms) is a serverPause that starts when the loop sees it. */
+	if (ms > 0) {
+		uint64_t until = mono_ns() + (uint64_t)ms * NS_PER_MS;
+		uint64_t cur = __atomic_load_n(&s->pause_until_ns, __ATOMIC_RELAXED);
+		if (until > cur)
+			__atomic_store_n(&s->pause_until_ns, until, __ATOMIC_RELAXED);
+	}
+	for (;;) {
+		uint64_t now = mono_ns();
+		uint64_t until = __atomic_load_n(&s->pause_until_ns, __ATOMIC_RELAXED);
+		if (!server_toggle_live(&s->pause_until_ns, now))
+			break;
+		uint64_t slice = until - now < PAUSE_SLICE_NS ? until - now : PAUSE_SLICE_NS;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice };
+		/* The sleep watches the wake-up eventfd without reading it: a stop (worker_wake)
+		 * ends the pause at once, and the loop still sees the wake-up afterwards. */
+		struct pollfd wake = { .fd = s->worker.wake_fd, .events = POLLIN };
+		if (ppoll(&wake, 1, &ts, NULL) > 0)
+			break;
+	}
+	return __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
 }
 
 void server_stop(struct server *s)

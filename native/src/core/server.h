@@ -104,9 +104,25 @@ struct server {
 	/* Test/teaching hooks, read by the loop once per iteration (relaxed atomics; 0 = nothing
 	 * asked). Checked before it waits, so an idle server acts on them only when its next
 	 * completion wakes it. */
-	int debug_pause_ms;      /* sleep this long once (the future serverPause fault) */
+	int debug_pause_ms;      /* sleep this long once (becomes a pause_until_ns deadline) */
 	int debug_fail_err;      /* die as if io_uring_enter had returned this -errno */
+	/* Fault injection toggles (inject/, engine_set_toggle): each is the CLOCK_MONOTONIC deadline
+	 * (ns) it expires at, 0 = off. The loop checks the deadline itself, so a toggle ends on time
+	 * even if nobody clears it; clearing it (injectStopAll) ends it at the loop's next look. */
+	uint64_t pause_until_ns;  /* serverPause: serve nothing until then */
+	uint64_t punt_until_ns;   /* ioWqPunt: sends carry IOSQE_ASYNC (io_uring server only) */
+	uint64_t starve_until_ns; /* bufferStarvation: consumed buffers are withheld (io_uring server only) */
 };
+
+/* Whether any hook or toggle asks the loop for something: one cheap check per iteration. */
+static inline int server_hooks_asked(const struct server *s)
+{
+	return (__atomic_load_n(&s->debug_pause_ms, __ATOMIC_RELAXED) |
+		__atomic_load_n(&s->debug_fail_err, __ATOMIC_RELAXED)) != 0 ||
+	       (__atomic_load_n(&s->pause_until_ns, __ATOMIC_RELAXED) |
+		__atomic_load_n(&s->punt_until_ns, __ATOMIC_RELAXED) |
+		__atomic_load_n(&s->starve_until_ns, __ATOMIC_RELAXED)) != 0;
+}
 
 struct server_ops {
 	/* The server thread's life (setup's owner is the struct server): its setup returns once
@@ -139,6 +155,16 @@ int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *s
 /* Starts the server thread; it reports on `ready` once it listens, or has given up
  * (s->worker.fail). 0, or -errno when the thread could not even start. */
 int server_start(struct server *s, struct latch *ready);
+/*
+ * On the server thread, when server_hooks_asked(): runs a pause (debugPauseServer's
+ * debug_pause_ms, or serverPause's pause_until_ns) by sleeping in short slices up to its
+ * deadline, so a cleared toggle ends it within a slice and a stop at once; then returns (and clears) the
+ * debug_fail_err asked for, or 0.
+ */
+int server_run_hooks(struct server *s);
+/* Whether a toggle deadline is still ahead at `now`; an expired one is cleared (0), unless it
+ * was set anew meanwhile. */
+int server_toggle_live(uint64_t *until_ns, uint64_t now);
 /* Wakes the server thread and joins it. Safe to call twice. */
 void server_stop(struct server *s);
 

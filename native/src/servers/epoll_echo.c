@@ -80,15 +80,6 @@ static int wait_timeout_ms(const struct epoll_state *st)
 	return -1;
 }
 
-/* debugPauseServer(): one sleep on the server thread, nothing served meanwhile. */
-static void debug_pause(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	/* Signals are blocked on this thread, so no EINTR to resume from. */
-	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-}
-
 /* The loop, until woken or dead (the worker body's run). */
 static void serve(void *state)
 {
@@ -99,13 +90,9 @@ static void serve(void *state)
 	while (!st->stopping) {
 		int n = 0;
 		/* The same test hooks as the io_uring server, read the same way. */
-		if (__builtin_expect(__atomic_load_n(&s->debug_pause_ms, __ATOMIC_RELAXED) ||
-				     __atomic_load_n(&s->debug_fail_err, __ATOMIC_RELAXED), 0)) {
-			int pause_ms = __atomic_exchange_n(&s->debug_pause_ms, 0, __ATOMIC_RELAXED);
-			if (pause_ms > 0)
-				debug_pause((unsigned)pause_ms);
-			n = __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
-		}
+		/* serverPause is the only toggle this server has (no ring to punt from, no buffer ring). */
+		if (__builtin_expect(server_hooks_asked(s), 0))
+			n = server_run_hooks(s);
 		if (!n) {
 			/* epoll_wait is this server's trip to the kernel for events: its `enters`. */
 			counter_add(&s->enters, 1);

@@ -55,6 +55,10 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		st->inflight--;
 		st->stopping = 1;
 		break;
+	case TAG_INJECT_TICK:
+		st->inflight--;
+		st->tick_armed = 0;
+		break;
 	case TAG_CANCEL:
 	case TAG_PROBE:
 		if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -72,17 +76,53 @@ static void reap_completions(void *ctx)
 
 	cqe_reap(&st->ring, UINT_MAX, handle_cqe, st);
 	flush_dirty(st);
-	buffer_ring_publish(&st->bufs);
+	/* bufferStarvation: returned buffers pile up unpublished until the window ends. */
+	if (!st->withholding)
+		buffer_ring_publish(&st->bufs);
 	echo_gauges(st);
 }
 
-/* debugPauseServer(): one sleep on the server thread, nothing served meanwhile. */
-static void debug_pause(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+/* bufferStarvation's wake-up period: with every connection starved nothing else completes,
+ * and the loop must still see the window end (or a stop-all clear it) this soon. */
+#define INJECT_TICK_NS (10 * NS_PER_MS)
 
-	/* Signals are blocked on this thread, so no EINTR to resume from. */
-	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+static void arm_inject_tick(struct echo_state *st)
+{
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+
+	st->tick_ts = kernel_timespec(INJECT_TICK_NS);
+	io_uring_prep_timeout(sqe, &st->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, user_data(TAG_INJECT_TICK, 0));
+	st->tick_armed = 1;
+	st->inflight++;
+}
+
+/*
+ * The test hooks and fault toggles, when server_hooks_asked() or a window of ours is open:
+ * a pause (server_run_hooks), then which of ioWqPunt and bufferStarvation hold now. When a
+ * starvation window ends every withheld buffer is published at once and the starved
+ * connections are re-armed. Returns the debug_fail_err asked for, or 0.
+ */
+static int run_hooks(struct echo_state *st)
+{
+	struct server *s = st->pub;
+	int ret = server_run_hooks(s);
+	uint64_t now = mono_ns();
+
+	st->punt = server_toggle_live(&s->punt_until_ns, now);
+	int starve = server_toggle_live(&s->starve_until_ns, now) && !st->stopping;
+	if (starve && !st->tick_armed)
+		arm_inject_tick(st);
+	if (st->withholding && !starve) {
+		st->withholding = 0;
+		buffer_ring_publish(&st->bufs);
+		echo_gauges(st);
+		/* Now, not after the wait: with every connection starved no completion would come. */
+		if (st->starved && st->bufs.available && !st->stopping)
+			rearm_starved(st);
+	}
+	st->withholding = starve;
+	return ret;
 }
 
 /* liburing 2.3's INT_FLAG_REG_RING: ring->enter_ring_fd is an index in the registered table. */
@@ -201,13 +241,8 @@ static void serve(void *state)
 		int ret = 0;
 		/* Plain loads first: no locked instruction per iteration for hooks
 		 * that are almost never set. */
-		if (__builtin_expect(__atomic_load_n(&s->debug_pause_ms, __ATOMIC_RELAXED) ||
-				     __atomic_load_n(&s->debug_fail_err, __ATOMIC_RELAXED), 0)) {
-			int pause_ms = __atomic_exchange_n(&s->debug_pause_ms, 0, __ATOMIC_RELAXED);
-			if (pause_ms > 0)
-				debug_pause((unsigned)pause_ms);
-			ret = __atomic_exchange_n(&s->debug_fail_err, 0, __ATOMIC_RELAXED);
-		}
+		if (__builtin_expect(server_hooks_asked(s) || st->punt || st->withholding, 0))
+			ret = run_hooks(st);
 		if (!ret)
 			ret = loop_enter(st);
 		if (submit_failed(ret)) {
@@ -227,7 +262,7 @@ static void serve(void *state)
 		/* Not only after returns: a re-armed connection may end (EOF) without
 		 * taking a buffer, and the rest of the starved list must not wait
 		 * for returns that never come. */
-		if (st->starved && st->bufs.available && !st->stopping)
+		if (st->starved && st->bufs.available && !st->stopping && !st->withholding)
 			rearm_starved(st);
 	}
 }

@@ -109,7 +109,9 @@ int echo_recv_path_init(struct echo_state *st)
 
 void echo_gauges(struct echo_state *st)
 {
-	uint64_t in_use = st->bufs.count - st->bufs.available;
+	/* Buffers returned but not yet published (withheld by bufferStarvation) are still in use:
+	 * the kernel cannot pick them. */
+	uint64_t in_use = st->bufs.count - st->bufs.available + (unsigned)st->bufs.pending;
 
 	if (in_use != st->bufs_in_use_shown) {
 		counter_add(&st->pub->bufs_in_use, in_use - st->bufs_in_use_shown);
@@ -395,6 +397,9 @@ static void conn_send(struct echo_state *st, struct conn *c)
 		}
 	}
 	sqe_conn_fd(st, sqe);
+	/* ioWqPunt: the kernel skips the inline attempt and hands the send to an io-wq worker. */
+	if (st->punt)
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, user_data(TAG_SEND, c->slot));
 	c->send_inflight = 1;
 	c->last_burst = c->burst_bytes;

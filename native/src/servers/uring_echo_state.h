@@ -42,6 +42,7 @@ enum echo_tag {
 	TAG_PROBE, /* start-up's multishot recv probe */
 	TAG_RECV_CANCEL, /* cancel of a connection's recv (buffer cap, or failing with a direct descriptor) */
 	TAG_CLOSE, /* close of a direct descriptor */
+	TAG_INJECT_TICK, /* bufferStarvation's periodic wake-up: the loop re-reads its deadline */
 };
 
 /* A received byte range a connection holds: part of one provided buffer (a plain ring's buffer
@@ -101,6 +102,12 @@ struct echo_state {
 	unsigned inflight;  /* requests that will still post a final CQE */
 	int stopping;
 	struct __kernel_timespec accept_backoff; /* read by the kernel while the timeout is armed */
+
+	/* Fault injection as this loop applies it (server.h's toggles, read once per iteration). */
+	int punt;        /* ioWqPunt: sends go with IOSQE_ASYNC */
+	int withholding; /* bufferStarvation: returned buffers stay unpublished (bufs.pending) */
+	int tick_armed;  /* a TAG_INJECT_TICK timeout is in flight */
+	struct __kernel_timespec tick_ts; /* read by the kernel while the tick is armed */
 
 	struct conn *free_conns;
 	struct conn *starved, *starved_tail; /* FIFO: first starved, first re-armed */
