@@ -20,6 +20,7 @@
  *    for the epoll baseline).
  */
 import { z } from 'zod';
+import { INJECTION_KINDS, InjectionSchema, type Injection } from './diagnose';
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const powerOfTwo = (min: number, max: number) =>
@@ -30,7 +31,7 @@ const powerOfTwo = (min: number, max: number) =>
 /** Ring knobs: the epoll server has no io_uring ring for them to act on. */
 const IO_URING_ONLY = ['io_uring'] as const;
 
-export type KnobUnit = 'bytes' | 'ms' | 's' | 'µs' | 'entries' | 'buffers' | 'connections' | 'threads' | 'CPU';
+export type KnobUnit = 'bytes' | 'ms' | 's' | 'µs' | 'entries' | 'buffers' | 'connections' | 'threads' | 'CPU' | 'Hz';
 
 /** Another knob's value in the profile being exported, by dotted path. */
 export type KnobLookup = (path: string) => unknown;
@@ -77,6 +78,9 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   workloads?: readonly Workload[];
   /** Its fio options and implied system settings, for the exports; absent: none. */
   exports?: KnobExports<z.output<S>>;
+  /** A panel of its own edits it, and the generic knob panel leaves it out: 'chaos' (the fault
+   *  injections' schedule, renderer/src/components/diagnose/). */
+  panel?: 'chaos';
 }
 
 /** What a run does (the `workload` knob). */
@@ -488,6 +492,24 @@ export const KNOBS = {
       applies: 'next-run', engine: false,
     }),
   },
+  diagnose: {
+    profileHz: knob({
+      schema: z.number().int().min(0).max(999).default(99),
+      label: 'Stack sampling', unit: 'Hz', help: 'On-CPU stack samples per second per CPU of the engine\'s threads (a BPF program on the cpu-clock software event; with probes.enabled), folded per phase and per spike into flame graphs. 99 Hz, off the timer\'s beat; 0: off.',
+      applies: 'next-run', engine: false,
+    }),
+    offCpuMinUs: knob({
+      schema: z.number().int().min(1).max(60_000_000).default(1000),
+      label: 'Off-CPU threshold', unit: 'µs', help: 'Blocks of the engine\'s threads at least this long (not runnable: waiting, sleeping) are recorded with the kernel stack they blocked in (with probes.enabled); shorter ones are not, which keeps the probe cheap.',
+      applies: 'next-run', engine: false,
+    }),
+    inject: knob({
+      schema: z.array(InjectionSchema).max(64).superRefine(refuseOverlaps).default([]),
+      label: 'Fault injections', panel: 'chaos',
+      help: `Faults the lab injects into its own run to teach and to calibrate spike attribution, each at atMs (ms since the run started, warm-up included) for durationMs: ${INJECTION_KINDS.join(', ')}. Bounded and cleaned up on stop and on a crash. CLI: uring-lab run --inject cpuHog@4s:1s (repeatable; appended to these). One that the run does not reach is reported not applied; two of the same kind may not overlap.`,
+      applies: 'next-run', engine: false,
+    }),
+  },
   duration: {
     warmupS: knob({
       schema: z.number().min(0).max(600).default(1),
@@ -503,6 +525,21 @@ export const KNOBS = {
     }),
   },
 } as const;
+
+/** Two injections of the same kind at once would be one fault with two reports: refused, naming
+ *  the later one (`diagnose.inject[i]`) and what to do. */
+function refuseOverlaps(list: Injection[], ctx: z.RefinementCtx): void {
+  list.forEach((b, j) => {
+    const i = list.findIndex((a, k) => k < j && a.kind === b.kind && a.atMs < b.atMs + b.durationMs && b.atMs < a.atMs + a.durationMs);
+    if (i < 0) return;
+    const a = list[i]!;
+    ctx.addIssue({
+      code: 'custom', path: [j],
+      message: `diagnose.inject[${j}] (${b.kind} at ${b.atMs} ms for ${b.durationMs} ms) overlaps diagnose.inject[${i}] (${a.kind} at ${a.atMs} ms for ${a.durationMs} ms)`,
+      params: { field: `diagnose.inject[${j}]`, fix: `start it at ${a.atMs + a.durationMs} ms or later, or remove one of the two` },
+    });
+  });
+}
 
 export type KnobTree = { readonly [key: string]: KnobRow | KnobTree };
 

@@ -15,10 +15,28 @@ import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLE
 import {
   ENGINE_HEARTBEAT_MS, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineToHost, type HostToEngine,
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
+  type DiagnoseRequest, type EngineKernelFrame,
 } from './protocol';
+import { InjectionSchedule, type NativeInjectApi } from './injections';
+import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
+import { SystemEvidence, engineCpus } from './systemEvidence';
 
 const native: typeof Native = require('../../../native');
 const probesNative = native as unknown as NativeProbesApi;
+const injectNative = native as unknown as NativeInjectApi;
+
+// ---- issue 12: /proc evidence per frame, stacks named here (the process whose stacks they
+// are; kallsyms read once per engine process), fault injections on the run's clock.
+const symbolizer = new Symbolizer();
+let systemEvidence: SystemEvidence | null = null;
+let injections: InjectionSchedule | null = null;
+
+/** Ends the running injections (their endedAtMs: now; the next snapshot reports it). */
+function stopInjections(): void {
+  injections?.stop();
+  // Also what an earlier engine of this process may have left (idempotent natively).
+  try { injectNative.injectStopAll?.(); } catch { /* children die with PDEATHSIG anyway */ }
+}
 
 interface ParentPortLike {
   postMessage(message: unknown): void;
@@ -61,19 +79,27 @@ function notAttached(reason: string, fix: string | null): NativeProbeStatus[] {
   return PROBE_NAMES.map((name) => ({ name, attached: false, variant: null, reason, fix, loadedBy: null }));
 }
 
-function attachProbes(request: ProbesRequest | undefined): NativeProbeStatus[] {
+/** Why the profile probe is not attached when diagnose.profileHz is 0. */
+const PROFILE_OFF_REASON = 'on-CPU stack sampling is off (diagnose.profileHz is 0)';
+
+function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined): NativeProbeStatus[] {
   detachProbes();
   if (!request?.enabled) return notAttached(PROBES_DISABLED_REASON, 'set probes.enabled=true to attach them');
   if (typeof probesNative.probesAttach !== 'function') {
     return notAttached('this build of the native addon has no eBPF probes', 'rebuild it with the probes: npm run build:native (needs clang, bpftool and libbpf-dev: scripts/setup.sh)');
   }
   try {
-    const wanted = PROBE_NAMES.filter((name) => request.perRequest || !PER_REQUEST_PROBES.includes(name));
-    const attached = probesNative.probesAttach({ tgid: process.pid, probes: [...wanted] });
+    const profileHz = diagnose?.profileHz ?? 99;
+    const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0));
+    // profileHz / offCpuMinUs: the issue-12 probes' options (an addon from before them ignores them).
+    const options = { tgid: process.pid, probes: [...wanted], profileHz, offCpuMinUs: diagnose?.offCpuMinUs ?? 1000 };
+    const attached = probesNative.probesAttach(options as Native.ProbeAttachOptions);
     probesAttached = attached.some((s) => s.attached);
     // The probes left out say why, in the lab's order.
     return PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
-      ?? { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null });
+      ?? (name === 'profile' && profileHz === 0
+        ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: 'set diagnose.profileHz (e.g. 99) to sample stacks', loadedBy: null }
+        : { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null }));
   } catch (err) {
     detachProbes();
     return notAttached(`loading the probes failed: ${(err as Error).message ?? String(err)}`, 'run `uring-lab doctor` to see what each probe needs');
@@ -83,16 +109,26 @@ function attachProbes(request: ProbesRequest | undefined): NativeProbeStatus[] {
 /** The probes' interval since the last read (their maps are reset); null when none is attached.
  *  `engineEnters`, the engine's own io_uring_enter count over the same interval, is the source of
  *  `uring.enters` unless the kernel counts them (entersSource null: the default, no syscall tracepoint). */
-function readKernel(engineEnters?: number): NativeKernelFrame | null {
+function readKernel(engineEnters?: number): EngineKernelFrame | null {
   if (!probesAttached) return null;
   try {
     const k = probesNative.probesRead?.() ?? null;
     if (k && k.uring.entersSource === null && engineEnters !== undefined) k.uring.enters = engineEnters;
-    return k;
+    return k && symbolized(k);
   } catch {
     // A failed read loses this interval's kernel data only; the frame still goes out.
     return null;
   }
+}
+
+/** The frame with its stacks named (symbolize.ts); a stack that cannot be named keeps its
+ *  frames as [unknown] rather than losing the interval. */
+function symbolized(k: NativeKernelFrame): EngineKernelFrame {
+  const { profile, offCpu, ...rest } = k as NativeKernelFrame & { profile?: NativeProfileFrame | null; offCpu?: NativeOffCpuFrame | null };
+  const out: EngineKernelFrame = rest;
+  if (profile !== undefined) out.profile = profile && symbolizer.profile(profile);
+  if (offCpu !== undefined) out.offCpu = offCpu && symbolizer.offCpu(offCpu);
+  return out;
 }
 
 function detachProbes(): void {
@@ -116,6 +152,7 @@ let busy: Promise<void> = Promise.resolve();
 function handle(message: HostToEngine): void {
   if (message.type === 'shutdown') {
     stopFrames();
+    stopInjections();
     // A run still going: stop it synchronously so no native thread outlives the process.
     try { native.stop(); } catch { /* exiting anyway */ }
     detachProbes();
@@ -136,6 +173,13 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
     }
     case 'start': {
       stopFrames();
+      // The probes filter by this process's tgid, not by thread, so they attach before the
+      // native start: a load that starts before its counters are zeroed must not wait out the
+      // probes' load and verification (≈ 0.5–1 s for nine programs, longer than a short
+      // load.timeoutMs), and the server's rings are seen from their creation. Stack names are
+      // read here too (once per engine process), for the same reason.
+      if (message.probes?.enabled) symbolizer.preload();
+      const probes = attachProbes(message.probes, message.diagnose);
       let started: Native.StartResult;
       try {
         started = await native.startAsync(message.config);
@@ -144,21 +188,26 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
         post({ type: 'error', during: 'start', error: errorData(err) });
         return;
       }
-      // Probes watch this process's threads, which exist now; attaching takes a moment (load
-      // and verify), so it happens before the baseline: kernel and engine counts start together.
-      const probes = attachProbes(message.probes);
+      // Kernel and engine counts start together: the read below empties what the probes saw of
+      // the start (connecting, touching buffers).
       readKernel();
       // Zero the counters: the first frame must not carry the CPU of connecting and touching
       // buffers, nor requests from before the phase's time origin.
       const baseline = native.snapshot();
-      post({ type: 'started', started: { ...started, probes }, atNs: baseline?.monotonicNs ?? Number(process.hrtime.bigint()) });
+      const atNs = baseline?.monotonicNs ?? Number(process.hrtime.bigint());
+      systemEvidence = new SystemEvidence(engineCpus(message.config.server?.numa?.cpus, message.config.load?.cpus));
+      injections?.stop();
+      const runT0Ns = message.diagnose?.runT0Ns ?? atNs;
+      injections = new InjectionSchedule(message.diagnose?.injections ?? [], systemEvidence.cpus, injectNative, () => (Number(process.hrtime.bigint()) - runT0Ns) / 1e6);
+      post({ type: 'started', started: { ...started, probes }, atNs });
+      injections.start();
       // Snapshots are taken here, next to the native engine, so their spacing does not
       // depend on the host's event loop or on IPC latency.
       frameTimer = setInterval(() => {
         try {
           const snapshot = native.snapshot();
           // The kernel read right after the snapshot: one interval, one clock (monotonicNs of both).
-          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: readKernel(snapshot.server?.enters) } });
+          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: readKernel(snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
         } catch (err) {
           post({ type: 'error', during: 'snapshot', error: errorData(err) });
         }
@@ -167,11 +216,14 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
     }
     case 'stop': {
       stopFrames();
+      // Faults end before the engine: a hog or a paused server must not slow its stop, and an
+      // injection's end is the stop's time.
+      stopInjections();
       try {
         const final = await native.stopAsync();
         const kernel = readKernel(final?.server?.enters);
         detachProbes();
-        post({ type: 'stopped', final: final && { ...final, kernel } });
+        post({ type: 'stopped', final: final && { ...final, kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
       } catch (err) {
         detachProbes();
         post({ type: 'error', during: 'stop', error: errorData(err) });

@@ -4,6 +4,9 @@
  * (profiles, UI calls) was validated against contract.ts before it got here.
  */
 import type * as Native from '../../native';
+import type { SystemFrame } from '../contract/diagnose';
+import type { DiagnoseRequest, IndexedInjectionResult } from './injections';
+import type { SymbolizedOffCpuFrame, SymbolizedProfileFrame } from './symbolize';
 
 // The native addon's own declarations (native/index.d.ts) are the single source of these
 // shapes (engine protocol v1: configuration and applied knobs at their profile paths); the
@@ -13,8 +16,21 @@ export type NativeApplied = Native.StartResult['applied'];
 export type NativeRefusal = Native.RefusedSetting;
 /** A start's result; `probes`: each eBPF probe as the engine process attached it after the start. */
 export type NativeStarted = Native.StartResult & { probes?: NativeProbeStatus[] };
-/** An engine snapshot; `kernel`: the probes read right after it (null when none is attached). */
-export type NativeSnapshot = Native.EngineSnapshot & { kernel?: NativeKernelFrame | null };
+/** An engine snapshot; `kernel`: the probes read right after it (null when none is attached).
+ *  Issue 12: `system`, the /proc evidence over the same interval (systemEvidence.ts);
+ *  `injections`, the outcomes so far of this engine's fault injections (injections.ts). */
+export type NativeSnapshot = Native.EngineSnapshot & {
+  kernel?: EngineKernelFrame | null;
+  system?: SystemFrame | null;
+  injections?: IndexedInjectionResult[];
+};
+/** The probes' frame as it leaves the engine process: stacks symbolized there (symbolize.ts),
+ *  the process whose stacks they are. */
+export type EngineKernelFrame = Omit<NativeKernelFrame, 'profile' | 'offCpu'> & {
+  profile?: SymbolizedProfileFrame | null;
+  offCpu?: SymbolizedOffCpuFrame | null;
+};
+export type { DiagnoseRequest, IndexedInjectionResult };
 export type CapabilityProbe = Native.CapabilityProbe;
 export type NativeMemoryNeeds = Native.MemoryNeeds;
 /** `uring-lab load`: someone else's echo server (an IPv4 address the host resolved, a port). */
@@ -74,7 +90,7 @@ export const ENGINE_HEARTBEAT_MS = 250;
 
 export type HostToEngine =
   | { type: 'plan'; config: NativeEngineConfig }
-  | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number; probes?: ProbesRequest }
+  | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number; probes?: ProbesRequest; diagnose?: DiagnoseRequest }
   | { type: 'stop' }
   | { type: 'probe' }
   /** Doctor: attach each eBPF probe for a moment (no run), then detach. */

@@ -16,6 +16,9 @@ import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rej
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
 import { checkBudget } from './run/budget';
 import { checkTopology } from './run/topology';
+import type { InjectionResult } from '../contract/diagnose';
+import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';
+import { removeDeadInjectCgroups } from './run/injectCleanup';
 
 /**
  * A server without --duration runs until a signal, but never longer than this: a forgotten
@@ -55,6 +58,9 @@ export type ServerEndReason = 'signal' | 'duration' | 'limit' | 'failure';
 
 export interface ServerSummary {
   event: 'summary';
+  /** The fault injections asked for (--inject, diagnose.inject), each applied or why not
+   *  (server-side faults for your own client: serverPause, ioWqPunt, cpuHog, …). */
+  injections: InjectionResult[];
   /** completed: stopped by a signal or its duration; failed: see `failure`. */
   status: 'completed' | 'failed';
   /** What ended it, in words: 'SIGTERM', 'duration 30 s', 'the 24 h limit', or the failure. */
@@ -173,7 +179,9 @@ export class ServerOnly {
       if (misfit) throw misfit;
       const refusal = checkBudget(profile, await this.supervisor.plan(this.config));
       if (refusal) throw refusal;
-      ({ started, atNs: this.atNs } = await this.supervisor.start(this.config, this.intervalMs, engineTimeouts(this.config).startMs));
+      removeDeadInjectCgroups();
+      // No probes here (the server alone); fault injections do run, on the session's clock.
+      ({ started, atNs: this.atNs } = await this.supervisor.start(this.config, this.intervalMs, engineTimeouts(this.config).startMs, undefined, diagnoseRequestFor(profile.diagnose, new Set(), null)));
     } catch (err) {
       await this.supervisor.shutdown();
       throw LabError.from(err, 'ENGINE_ERROR');
@@ -225,6 +233,7 @@ export class ServerOnly {
 
   /** Sums one snapshot's deltas (a final one carries no gauge worth keeping). */
   private add(snapshot: NativeSnapshot, final: boolean): void {
+    for (const outcome of snapshot.injections ?? []) this.injectionOutcomes.set(outcome.index, outcome);
     this.totals.serverCpuNs += snapshot.serverCpuNs;
     this.totals.processCpuNs += snapshot.processCpuNs;
     this.totals.serverErrors += snapshot.serverErrors;
@@ -264,8 +273,14 @@ export class ServerOnly {
     this.resolveEnded(this.summary(reason, failure));
   }
 
+  private readonly injectionOutcomes = new Map<number, IndexedInjectionResult>();
+
   private summary(reason: ServerEndReason, failure: ServerSummary['failure']): ServerSummary {
     const listening = this.listening!;
+    const injections = this.options.profile.diagnose.inject.map((injection, i) => {
+      const { index: _index, ...outcome } = this.injectionOutcomes.get(i) ?? notReached(i, injection);
+      return outcome;
+    });
     const messageBytes = this.options.profile.load.messageBytes;
     const bytesEchoed = this.counters.bytesOut;
     const requests = Math.floor(bytesEchoed / messageBytes);
@@ -304,6 +319,7 @@ export class ServerOnly {
       rejected: listening.rejected,
       ring: listening.ring,
       kernel: { release: os.release() },
+      injections,
     };
   }
 }

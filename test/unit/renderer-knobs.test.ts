@@ -36,11 +36,15 @@ describe('knob panel model, read from the catalogue', () => {
       ['load', 'Load'],
       ['storage', 'Storage'],
       ['probes', 'Probes'],
+      ['diagnose', 'Diagnose'],
       ['duration', 'Duration'],
     ]);
     const shown = groups.flatMap((g) => g.rows.map((r) => r.path));
-    expect(shown).toEqual(knobEntries().filter((e) => e.applies !== 'metadata').map((e) => e.path));
+    expect(shown).toEqual(knobEntries().filter((e) => e.applies !== 'metadata' && !e.panel).map((e) => e.path));
     expect(shown).not.toContain('name');
+    // The fault injections' schedule is the chaos panel's to edit, not a generic control.
+    expect(shown).not.toContain('diagnose.inject');
+    expect(shown).toContain('diagnose.profileHz');
     expect(groups.find((g) => g.key === 'server')!.rows.map((r) => r.path)).toContain('server.sqpoll.enabled');
   });
 

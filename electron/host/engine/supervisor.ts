@@ -23,6 +23,7 @@ import {
   ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
   type CapabilityProbe, type EnginePrivileges, type EngineResources, type EngineToHost, type HostToEngine,
   type NativeEngineConfig, type NativeProbeStatus, type NativeSnapshot, type NativeStarted, type ProbesRequest,
+  type DiagnoseRequest,
 } from '../../engine/protocol';
 
 export interface EngineChannel {
@@ -126,8 +127,8 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   }
 
   /** Starts the engine; resolves with what it applied and when its counters began (atNs). */
-  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number, probes?: ProbesRequest): Promise<{ started: NativeStarted; atNs: number }> {
-    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes }, 'started', timeoutMs);
+  async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number, probes?: ProbesRequest, diagnose?: DiagnoseRequest): Promise<{ started: NativeStarted; atNs: number }> {
+    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes, diagnose }, 'started', timeoutMs);
     return { started, atNs };
   }
 

@@ -9,7 +9,7 @@ import { LabError, Profile, ProfileSchema, quoteValue } from '../../contract';
 import { suggestKey } from './keySuggestions';
 import { displayPath, showSource, userText, type Style } from './messageText';
 import { defOf, schemaAt, setValueAt, shapeOf, unwrap } from './profileShape';
-import { boundsOrThrow, issuesToLabError, valueError } from './refusals';
+import { boundsOrThrow, issuesToLabError, refinementError, valueError } from './refusals';
 import { defaultAssignment, knobExample, parseSetValue } from './setSyntax';
 import { firstInexactNumber } from './validate';
 
@@ -121,5 +121,5 @@ function checkKnobValue(segments: string[], value: unknown, source: string, styl
   if (inexact) throw valueError(segments, source, style, value, raw);
   if (!leaf) return;
   const result = (leaf as z.ZodType).safeParse(value);
-  if (!result.success) throw valueError(segments, source, style, value, raw);
+  if (!result.success) throw refinementError(result.error.issues, source) ?? valueError(segments, source, style, value, raw);
 }

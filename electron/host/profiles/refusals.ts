@@ -36,7 +36,19 @@ export function issuesToLabError(issues: z.core.$ZodIssue[], source: string, sty
   }
   if (unknown.length > 0) return unknownKeysError(unknown, source);
   const issue = issues[0];
+  const own = refinementError(issues, source);
+  if (own) return own;
   return valueError(issue.path, source, style, valueAt(input, issue.path), raws.get(JSON.stringify(issue.path)), issue);
+}
+
+/** A refinement that carries its own words (params.fix; a rule across items such as
+ *  overlapping injections) says them: the schema's generic "must be" would not. */
+export function refinementError(issues: z.core.$ZodIssue[], source: string): LabError | null {
+  const paramsOf = (i: z.core.$ZodIssue) => (i.code === 'custom' ? (i as z.core.$ZodIssueCustom).params as { field?: string; fix?: string } | undefined : undefined);
+  const issue = issues.find((i) => typeof paramsOf(i)?.fix === 'string');
+  if (!issue) return null;
+  const own = paramsOf(issue) as { field?: string; fix: string };
+  return new LabError({ code: 'INVALID_VALUE', kind: 'input', field: own.field ?? issue.path.join('.'), message: `${source}: ${issue.message}`, fix: own.fix });
 }
 
 const MAX_NAMED_KEYS = 3;

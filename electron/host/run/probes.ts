@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import {
   KernelHistogram, PROBE_NAMES, type DoctorCheck, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
 } from '../../contract';
-import type { EnginePrivileges, NativeKernelFrame, NativeProbeStatus } from '../../engine/protocol';
+import type { EngineKernelFrame, EnginePrivileges, NativeProbeStatus } from '../../engine/protocol';
 
 /** A native probe status in contract terms: `reason` is always a sentence. */
 export function probeStatusOf(s: NativeProbeStatus): ProbeStatus {
@@ -39,10 +39,11 @@ export function probeStatusOf(s: NativeProbeStatus): ProbeStatus {
  * kernel did not count io_uring_enter (the default: a syscall tracepoint would slow every task's
  * syscalls), `engineEnters` (the snapshot's server.enters, same interval) is the count.
  */
-export function kernelFrameOf(k: NativeKernelFrame, t0Ns: number, engineEnters: number | null = null): KernelFrame {
+export function kernelFrameOf(k: EngineKernelFrame, t0Ns: number, engineEnters: number | null = null): KernelFrame {
   const ms = (ns: number) => (ns - t0Ns) / 1e6;
   const kernelCounted = k.uring.entersSource != null;
   return {
+    ...diagnoseFramesOf(k, ms),
     tMs: ms(k.monotonicNs),
     uring: {
       ...k.uring,
@@ -59,6 +60,23 @@ export function kernelFrameOf(k: NativeKernelFrame, t0Ns: number, engineEnters: 
     },
     overhead: k.overhead ? k.overhead.map((o) => ({ ...o })) : null,
   };
+}
+
+/** Issue 12's probe parts (stacks already named by the engine), on the run's clock; absent
+ *  where the addon has no such probe. */
+function diagnoseFramesOf(k: EngineKernelFrame, ms: (ns: number) => number): Pick<KernelFrame, 'sched' | 'memory' | 'offCpu' | 'profile'> {
+  const x = k as EngineKernelFrame & Partial<Pick<KernelFrame, 'sched' | 'memory'>>;
+  const out: Pick<KernelFrame, 'sched' | 'memory' | 'offCpu' | 'profile'> = {};
+  if (x.sched !== undefined) out.sched = x.sched;
+  if (x.memory !== undefined) out.memory = x.memory;
+  if (k.offCpu !== undefined) {
+    out.offCpu = k.offCpu && {
+      minUs: k.offCpu.minUs, truncated: k.offCpu.truncated,
+      events: k.offCpu.events.map((e) => ({ tid: e.tid, comm: e.comm, offMs: e.offNs / 1e6, endTMs: ms(e.endMonotonicNs), stack: e.stack })),
+    };
+  }
+  if (k.profile !== undefined) out.profile = k.profile;
+  return out;
 }
 
 const URING_COUNTS = ['submits', 'completions', 'enters', 'cqWaits', 'ioWqPunts', 'cqeOverflows', 'shortWrites', 'reqFailed'] as const;

@@ -17,6 +17,9 @@ import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
+import { SpikeReporter } from '../diagnose/report';
+import type { Injection, InjectionResult } from '../../contract/diagnose';
+import { notReached } from '../../engine/injections';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
 export const LOAD_SATURATION_SHARE = 0.9;
@@ -115,6 +118,12 @@ export class RunRecord {
   /** topology 'veth': where the server and the load were (set by the lab service); null: loopback. */
   topology: RunSummary['topology'] = null;
   private lastStarted: NativeStarted | null = null;
+  /** Spike detection and stack profiles, fed every frame (RunSummary.spikes, .profiles). */
+  private readonly diagnosis = new SpikeReporter();
+  /** The run's fault injections as its first phase asked (diagnose.inject: applies at the next
+   *  run), and the latest outcome the engine reported for each, by request index. */
+  injectionsRequested: Injection[] = [];
+  private readonly injectionOutcomes = new Map<number, InjectionResult>();
 
   constructor(
     readonly runId: string,
@@ -147,6 +156,7 @@ export class RunRecord {
   /** A new engine instance began (run start or a live knob change). */
   addPhase(requested: Profile, started: NativeStarted, nowNs: number): Phase {
     const previous = this.phases[this.phases.length - 1];
+    if (!previous) this.injectionsRequested = [...(requested.diagnose?.inject ?? [])];
     const atMs = this.elapsedMs(nowNs);
     if (previous) previous.endMs = atMs;
     const phase: Phase = {
@@ -204,7 +214,10 @@ export class RunRecord {
       final,
       server: serverFrame(snapshot),
       kernel: snapshot.kernel ? kernelFrameOf(snapshot.kernel, this.t0Ns, snapshot.server?.enters ?? null) : null,
+      // The contract's rule: evidence for a server of ours (none for a target's or storage).
+      system: snapshot.server ? snapshot.system ?? null : null,
     };
+    for (const { index, ...outcome } of snapshot.injections ?? []) this.injectionOutcomes.set(index, outcome);
     if (measuring) {
       this.overall.add(snapshot, intervalNs);
       this.phases[this.phases.length - 1]?.stats.add(snapshot, intervalNs);
@@ -220,6 +233,7 @@ export class RunRecord {
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
+    this.diagnosis.push(frame);
     this.kept.push(frame);
     if (this.kept.length > KEPT_FRAMES) this.kept.shift();
     return frame;
@@ -230,6 +244,25 @@ export class RunRecord {
     const oldestKept = this.kept[0]?.seq ?? this.seq;
     const lost = Math.max(0, Math.min(oldestKept, this.seq) - fromSeq);
     return { frames: this.kept.filter((f) => f.seq >= fromSeq), lost };
+  }
+
+  /** Request indices of the injections that began or were refused (not to be sent again). */
+  begunInjections(): Set<number> {
+    return new Set(this.injectionOutcomes.keys());
+  }
+
+  /** Each requested injection's outcome, in request order. One still running when the engine
+   *  died (no stop to end it) ended with it: at the last frame. */
+  injectionResults(): InjectionResult[] {
+    const lastMs = this.elapsedMs(this.lastNs);
+    return this.injectionsRequested.map((injection, i) => {
+      const outcome = this.injectionOutcomes.get(i);
+      if (!outcome) {
+        const { index: _index, ...unreached } = notReached(i, injection);
+        return unreached;
+      }
+      return outcome.applied && outcome.endedAtMs === null ? { ...outcome, endedAtMs: Math.max(lastMs, outcome.startedAtMs ?? 0) } : outcome;
+    });
   }
 
   /** Whether any measured frame has been counted yet. */
@@ -277,7 +310,7 @@ export class RunRecord {
     if (this.topology?.kind === 'veth' && !this.topology.gro && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but GRO could not be turned on for the veth pair (ethtool missing?), so veth received without NAPI and there was nothing to poll');
     }
-    return {
+    return this.withDiagnosis({
       runId: this.runId,
       status,
       failure,
@@ -316,7 +349,15 @@ export class RunRecord {
         counts: this.overall.histogram.toSparse(),
       },
       frames: this.seq,
-    };
+      injections: this.injectionResults(),
+    });
+  }
+
+  /** The spike report (with the injections that overlapped each spike) and the stack profiles. */
+  private withDiagnosis(summary: RunSummary): RunSummary {
+    summary.spikes = this.diagnosis.report(this.runId, summary.injections ?? []);
+    summary.profiles = this.diagnosis.profiles.profiles();
+    return summary;
   }
 
   /** With a target the server's CPU is not ours to measure: null, not the 0 we saw. */

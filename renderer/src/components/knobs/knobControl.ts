@@ -75,7 +75,9 @@ export interface KnobGroup {
 export function knobGroups(tree: KnobTree = KNOBS): KnobGroup[] {
   const groups = new Map<string, KnobGroup>();
   for (const entry of knobEntries(tree)) {
-    if (entry.applies === 'metadata') continue;
+    // Metadata has no effect on a run; a row with a panel of its own (diagnose.inject: the
+    // chaos panel) is edited there, not as a generic control.
+    if (entry.applies === 'metadata' || entry.panel) continue;
     const dot = entry.path.indexOf('.');
     const key = dot < 0 ? 'experiment' : entry.path.slice(0, dot);
     let group = groups.get(key);

@@ -1,0 +1,365 @@
+/**
+ * Stack symbolization in the engine process: the stacks the probes sample are this process's
+ * own threads', so its /proc/self/maps and the files mapped in it are the ones that name them.
+ *
+ *  - kernel IPs: /proc/kallsyms (text symbols), loaded once per engine process, sorted, binary
+ *    search. Kernel addresses do not fit a JS number: every x86-64 kernel address is in the
+ *    canonical upper half (0xffff…), so the low 48 bits are the key.
+ *  - user IPs: /proc/self/maps → the mapped file → its ELF64 symbol table (.symtab, else
+ *    .dynsym; STT_FUNC and IFUNC with their sizes). A small reader of our own: npm has no
+ *    maintained ELF parser, and the subset needed (headers, PT_LOAD, symbol tables) is small.
+ *    C++ names stay mangled: npm has no maintained demangler (c++filt reads them back).
+ *  - unresolved: `[unknown]`; an anonymous executable mapping (V8's generated code): `[jit]`.
+ *
+ * Folded stacks follow the flame-graph convention: "comm;user root…leaf;kernel root…leaf_[k]".
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import type { FoldedStack } from '../contract/diagnose';
+
+export const UNKNOWN = '[unknown]';
+export const JIT = '[jit]';
+
+// ---- native shapes (native/index.d.ts, probes: issue 12) -------------------------------
+// IPs are lowercase hex without 0x, leaf first, as the kernel returns them.
+export interface NativeProfileSample { tid: number; comm: string; kernelIps: string[]; userIps: string[]; count: number }
+export interface NativeProfileFrame { hz: number; samples: NativeProfileSample[]; lost: number }
+export interface NativeOffCpuEvent { tid: number; comm: string; offNs: number; endMonotonicNs: number; kernelIps: string[] }
+export interface NativeOffCpuFrame { minUs: number; events: NativeOffCpuEvent[]; truncated: number }
+
+// ---- kernel: /proc/kallsyms ---------------------------------------------------------------
+
+/** Kernel text symbols, sorted by address (low 48 bits). */
+export class KernelSymbols {
+  private readonly addrs: Float64Array;
+  private readonly names: string[];
+
+  constructor(kallsyms: string) {
+    const rows: [number, string][] = [];
+    let start = 0;
+    while (start < kallsyms.length) {
+      let end = kallsyms.indexOf('\n', start);
+      if (end < 0) end = kallsyms.length;
+      // "ffffffff81000000 T _stext" or "ffffffffc0a01000 t name\t[module]"
+      const line = kallsyms.slice(start, end);
+      start = end + 1;
+      const type = line.charCodeAt(17);
+      // t/T: text; w/W: weak (functions among them).
+      if (line.length < 20 || !(type === 84 || type === 116 || type === 87 || type === 119)) continue;
+      const key = kernelKey(line.slice(0, 16));
+      if (key === null || key === 0) continue;
+      const tab = line.indexOf('\t', 19);
+      rows.push([key, tab < 0 ? line.slice(19) : line.slice(19, tab)]);
+    }
+    rows.sort((a, b) => a[0] - b[0]);
+    this.addrs = Float64Array.from(rows, (r) => r[0]);
+    this.names = rows.map((r) => r[1]);
+  }
+
+  /** Symbols loaded (0: the addresses are hidden, kptr_restrict without privilege). */
+  get size(): number {
+    return this.names.length;
+  }
+
+  /** The function containing `hex` (nearest symbol at or below it), or null. */
+  resolve(hex: string): string | null {
+    const key = kernelKey(hex);
+    if (key === null) return null;
+    const i = floorIndex(this.addrs, key);
+    if (i < 0) return null;
+    // Past the last symbol (or in a gap far beyond one): not ours to name.
+    if (i === this.addrs.length - 1 && key - this.addrs[i]! > 1 << 20) return null;
+    return this.names[i]!;
+  }
+}
+
+/** Low 48 bits of a canonical upper-half address ("ffff…", 16 hex digits); null otherwise. */
+function kernelKey(hex: string): number | null {
+  if (hex.length !== 16 || !hex.startsWith('ffff')) return null;
+  const key = parseInt(hex.slice(4), 16);
+  return Number.isNaN(key) ? null : key;
+}
+
+/** Largest i with sorted[i] ≤ key, or -1. */
+function floorIndex(sorted: Float64Array, key: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= key) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return found;
+}
+
+// ---- user: ELF64 symbol tables --------------------------------------------------------------
+
+const SHT_SYMTAB = 2;
+const SHT_DYNSYM = 11;
+const PT_LOAD = 1;
+const STT_FUNC = 2;
+const STT_GNU_IFUNC = 10;
+
+interface LoadSegment { offset: number; vaddr: number; filesz: number }
+
+/** An ELF64 little-endian file's function symbols and loadable segments. */
+export class ElfSymbols {
+  readonly segments: LoadSegment[] = [];
+  private readonly starts: Float64Array;
+  private readonly ends: Float64Array;
+  private readonly names: string[];
+  /** Which table the names came from ('.symtab', '.dynsym', or null: none). */
+  readonly table: '.symtab' | '.dynsym' | null;
+
+  constructor(path: string) {
+    const fd = openSync(path, 'r');
+    try {
+      const read = (offset: number, length: number): Buffer => {
+        const b = Buffer.alloc(length);
+        let done = 0;
+        while (done < length) {
+          const n = readSync(fd, b, done, length - done, offset + done);
+          if (n <= 0) throw new Error(`${path}: ELF truncated at ${offset + done}`);
+          done += n;
+        }
+        return b;
+      };
+      const h = read(0, 64);
+      // \x7fELF, ELFCLASS64, ELFDATA2LSB: the only kind this lab runs on.
+      if (h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) throw new Error(`${path}: not a little-endian ELF64 file`);
+      const phoff = Number(h.readBigUInt64LE(32));
+      const shoff = Number(h.readBigUInt64LE(40));
+      const phentsize = h.readUInt16LE(54);
+      const phnum = h.readUInt16LE(56);
+      const shentsize = h.readUInt16LE(58);
+      const shnum = h.readUInt16LE(60);
+      const ph = read(phoff, phentsize * phnum);
+      for (let i = 0; i < phnum; i++) {
+        const o = i * phentsize;
+        if (ph.readUInt32LE(o) !== PT_LOAD) continue;
+        this.segments.push({ offset: Number(ph.readBigUInt64LE(o + 8)), vaddr: Number(ph.readBigUInt64LE(o + 16)), filesz: Number(ph.readBigUInt64LE(o + 32)) });
+      }
+      const sections = shnum > 0 ? read(shoff, shentsize * shnum) : Buffer.alloc(0);
+      const section = (i: number) => {
+        const o = i * shentsize;
+        return { type: sections.readUInt32LE(o + 4), offset: Number(sections.readBigUInt64LE(o + 24)), size: Number(sections.readBigUInt64LE(o + 32)), link: sections.readUInt32LE(o + 40), entsize: Number(sections.readBigUInt64LE(o + 56)) };
+      };
+      let table: ReturnType<typeof section> | null = null;
+      let tableName: ElfSymbols['table'] = null;
+      for (const [type, name] of [[SHT_SYMTAB, '.symtab'], [SHT_DYNSYM, '.dynsym']] as const) {
+        for (let i = 0; i < shnum && !table; i++) {
+          const s = section(i);
+          if (s.type === type && s.size > 0) { table = s; tableName = name; }
+        }
+        if (table) break;
+      }
+      this.table = tableName;
+      const rows: [number, number, number][] = [];
+      let strtab: Buffer = Buffer.alloc(0);
+      if (table) {
+        const strs = section(table.link);
+        strtab = read(strs.offset, strs.size);
+        const syms = read(table.offset, table.size);
+        const entsize = table.entsize || 24;
+        for (let o = 0; o + 24 <= syms.length; o += entsize) {
+          const info = syms[o + 4]! & 0xf;
+          if (info !== STT_FUNC && info !== STT_GNU_IFUNC) continue;
+          const value = Number(syms.readBigUInt64LE(o + 8));
+          if (value === 0 || syms.readUInt16LE(o + 6) === 0) continue; // undefined (imported)
+          rows.push([value, Number(syms.readBigUInt64LE(o + 16)), syms.readUInt32LE(o)]);
+        }
+      }
+      rows.sort((a, b) => a[0] - b[0]);
+      this.starts = Float64Array.from(rows, (r) => r[0]);
+      this.ends = Float64Array.from(rows, (r) => r[0] + Math.max(1, r[1]));
+      this.names = rows.map((r) => {
+        const end = strtab.indexOf(0, r[2]);
+        return strtab.toString('utf8', r[2], end < 0 ? strtab.length : end);
+      });
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  /** The virtual address (as linked) of a file offset, through the PT_LOAD segments. */
+  vaddrOf(fileOffset: number): number | null {
+    for (const s of this.segments) {
+      if (fileOffset >= s.offset && fileOffset < s.offset + s.filesz) return fileOffset - s.offset + s.vaddr;
+    }
+    return null;
+  }
+
+  /** The function whose [value, value + size) holds `vaddr`, or null. Sizes overlap for
+   *  aliases; the nearest start at or below wins, as long as its size covers the address
+   *  (else the one before it may: a small function nested in a large one is rare but legal). */
+  resolve(vaddr: number): string | null {
+    for (let i = floorIndex(this.starts, vaddr), tries = 0; i >= 0 && tries < 4; i--, tries++) {
+      if (vaddr < this.ends[i]!) return this.names[i]!;
+    }
+    return null;
+  }
+}
+
+interface Mapping { start: number; end: number; offset: number; path: string | null }
+
+/** /proc/self/maps' executable mappings. */
+export function readExecutableMappings(maps = readFileSync('/proc/self/maps', 'latin1')): Mapping[] {
+  const out: Mapping[] = [];
+  for (const line of maps.split('\n')) {
+    // "start-end perms offset dev inode   path"
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) \S+ \d+\s*(.*)$/.exec(line);
+    if (!m || m[3]![2] !== 'x') continue;
+    const path = m[5]!.trim();
+    // No name: anonymous memory (generated code). A replaced file cannot be read back.
+    const named = path === '' ? null : path.endsWith(' (deleted)') ? '[deleted]' : path;
+    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), offset: parseInt(m[4]!, 16), path: named });
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/** Names this process's user IPs. */
+export class UserSymbols {
+  private mappings: Mapping[] = [];
+  private readonly files = new Map<string, ElfSymbols | null>();
+  private readonly cache = new Map<string, string>();
+
+  constructor(private readonly readMaps: () => string = () => readFileSync('/proc/self/maps', 'latin1')) {
+    this.reloadMaps();
+  }
+
+  reloadMaps(): void {
+    this.mappings = readExecutableMappings(this.readMaps());
+  }
+
+  resolve(hex: string): string {
+    const hit = this.cache.get(hex);
+    if (hit !== undefined) return hit;
+    const ip = parseInt(hex, 16);
+    let map = this.find(ip);
+    // A library loaded after the last read (dlopen of the addon, a JIT region): read again once.
+    if (!map) { this.reloadMaps(); map = this.find(ip); }
+    const name = this.name(ip, map);
+    // JIT regions are reused for other code: not cached.
+    if (name !== JIT) this.cache.set(hex, name);
+    return name;
+  }
+
+  private find(ip: number): Mapping | null {
+    const m = this.mappings;
+    let lo = 0;
+    let hi = m.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ip < m[mid]!.start) hi = mid - 1;
+      else if (ip >= m[mid]!.end) lo = mid + 1;
+      else return m[mid]!;
+    }
+    return null;
+  }
+
+  /** Reads the symbol tables of every file mapped executable now (node's alone takes a few
+   *  hundred ms), so the first frames with stacks do not pay for it. */
+  preload(): void {
+    for (const map of this.mappings) if (map.path?.startsWith('/')) this.elfOf(map.path);
+  }
+
+  private elfOf(path: string): ElfSymbols | null {
+    let elf = this.files.get(path);
+    if (elf === undefined) {
+      try { elf = new ElfSymbols(path); } catch { elf = null; }
+      this.files.set(path, elf);
+    }
+    return elf;
+  }
+
+  private name(ip: number, map: Mapping | null): string {
+    if (!map) return UNKNOWN;
+    if (map.path === null) return JIT;
+    if (!map.path.startsWith('/')) return UNKNOWN; // [vdso], [vsyscall]
+    const elf = this.elfOf(map.path);
+    if (!elf) return UNKNOWN;
+    const vaddr = elf.vaddrOf(ip - map.start + map.offset);
+    return (vaddr !== null && elf.resolve(vaddr)) || UNKNOWN;
+  }
+}
+
+// ---- the engine's symbolizer ----------------------------------------------------------
+
+export interface SymbolizedOffCpuEvent { tid: number; comm: string; offNs: number; endMonotonicNs: number; stack: string }
+export interface SymbolizedOffCpuFrame { minUs: number; events: SymbolizedOffCpuEvent[]; truncated: number }
+export interface SymbolizedProfileFrame { hz: number; samples: number; lost: number; folded: FoldedStack[] }
+
+/** One per engine process: kallsyms is read at the first stack, maps as they change. */
+export class Symbolizer {
+  private kernel: KernelSymbols | null = null;
+  private user: UserSymbols | null = null;
+  private readonly kernelCache = new Map<string, string>();
+
+  constructor(private readonly kallsyms: () => string = () => readFileSync('/proc/kallsyms', 'latin1')) {}
+
+  /** Loads kallsyms and the mapped files' symbols now (the engine does it while the native
+   *  start runs on the thread pool): ~0.5 s of parsing that must not delay the first frames. */
+  preload(): void {
+    this.loadKernel();
+    this.user ??= new UserSymbols();
+    this.user.reloadMaps();
+    this.user.preload();
+  }
+
+  private loadKernel(): KernelSymbols {
+    if (!this.kernel) {
+      try { this.kernel = new KernelSymbols(this.kallsyms()); } catch { this.kernel = new KernelSymbols(''); }
+    }
+    return this.kernel;
+  }
+
+  kernelName(hex: string): string {
+    const hit = this.kernelCache.get(hex);
+    if (hit !== undefined) return hit;
+    const name = this.loadKernel().resolve(hex) ?? UNKNOWN;
+    this.kernelCache.set(hex, name);
+    return name;
+  }
+
+  userName(hex: string): string {
+    this.user ??= new UserSymbols();
+    return this.user.resolve(hex);
+  }
+
+  /** A kernel stack (leaf first) folded root first: "entry_SYSCALL_64;…;schedule". */
+  foldKernel(ips: readonly string[]): string {
+    const names: string[] = [];
+    for (let i = ips.length - 1; i >= 0; i--) names.push(this.kernelName(ips[i]!));
+    return names.join(';');
+  }
+
+  /** "comm;user root…leaf;kernel root…leaf_[k]". */
+  foldSample(s: Pick<NativeProfileSample, 'comm' | 'kernelIps' | 'userIps'>): string {
+    const parts = [s.comm];
+    for (let i = s.userIps.length - 1; i >= 0; i--) parts.push(this.userName(s.userIps[i]!));
+    for (let i = s.kernelIps.length - 1; i >= 0; i--) parts.push(`${this.kernelName(s.kernelIps[i]!)}_[k]`);
+    return parts.join(';');
+  }
+
+  profile(p: NativeProfileFrame): SymbolizedProfileFrame {
+    const folded = new Map<string, number>();
+    let samples = 0;
+    for (const s of p.samples) {
+      const key = this.foldSample(s);
+      folded.set(key, (folded.get(key) ?? 0) + s.count);
+      samples += s.count;
+    }
+    return { hz: p.hz, samples, lost: p.lost, folded: [...folded].sort((a, b) => b[1] - a[1]) };
+  }
+
+  offCpu(o: NativeOffCpuFrame): SymbolizedOffCpuFrame {
+    return {
+      minUs: o.minUs,
+      truncated: o.truncated,
+      events: o.events.map((e) => ({ tid: e.tid, comm: e.comm, offNs: e.offNs, endMonotonicNs: e.endMonotonicNs, stack: this.foldKernel(e.kernelIps) })),
+    };
+  }
+}
