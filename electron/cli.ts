@@ -14,7 +14,7 @@ import { isIPv4 } from 'node:net';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { formatKnobValue, knobLabel, LabError, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
+import { formatKnobValue, knobLabel, LabError, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
 import { LabService } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -23,6 +23,7 @@ import { parseTarget, probeTarget, resolveTarget, targetConnectError } from './h
 import { kernelSummaryLines } from './host/run/probes';
 import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
 import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
+import { DIAGNOSE_HELP, DIAGNOSE_USAGE, diagnoseCommand } from './host/diagnose/diagnoseCommand';
 
 /** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
 const SERVER_DEFAULT_PORT = 7421;
@@ -30,17 +31,20 @@ const SERVER_DEFAULT_PORT = 7421;
 const USAGE = `uring-lab — a lab for kernel-level I/O tuning (io_uring echo server + load generator)
 
 Usage:
-  uring-lab run [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
-  uring-lab server [--port P] [--bind ADDR] [--profile FILE] [--set key.path=value]... [--duration SECONDS] [--json]
+  uring-lab run [--profile FILE] [--set key.path=value]... [--inject KIND@START:DURATION]... [--duration SECONDS] [--json]
+  uring-lab server [--port P] [--bind ADDR] [--profile FILE] [--set key.path=value]... [--inject KIND@START:DURATION]... [--duration SECONDS] [--json]
   uring-lab load --target HOST:PORT [--profile FILE] [--set load.*=value]... [--duration SECONDS] [--json]
   uring-lab doctor [--json]
   uring-lab export PROFILE.json --format json|fio|tuned|shell [--out FILE]
   uring-lab serve [--port P] [--token-file PATH]
 ${RUNS_USAGE}
+${DIAGNOSE_USAGE}
 ${AB_USAGE}
 
   run      one measured run of the echo workload (warm-up, then --duration seconds measured);
-           --json prints one RunSummary object on stdout
+           --json prints one RunSummary object on stdout; --inject cpuHog@4s:1s injects a fault
+           4 s into the run (warm-up included) for 1 s (repeatable; appended to diagnose.inject;
+           kinds cpuHog, memoryPressure, ioWqPunt, bufferStarvation, serverPause, softirqLoad)
   server   the echo server alone, no load, on 127.0.0.1:P (default ${SERVER_DEFAULT_PORT}; 0 picks a free
            port), for a client of your own; --bind ADDR listens on that IPv4 address instead
            (0.0.0.0: every interface, for a uring-lab load on another host). Prints one line
@@ -64,6 +68,7 @@ ${AB_USAGE}
            tuned (a tuned.conf of the sysctls it implies), shell (a script that checks, asks,
            sets the sysctls and runs it; --dry-run prints the commands). Bad file or format: exit 2
 ${AB_HELP}
+${DIAGNOSE_HELP}
   runs     the run history: every run is saved (URING_LAB_RUNS_DIR, default
            $XDG_DATA_HOME/uring-lab/runs; the oldest unpinned beyond URING_LAB_RUNS_MAX runs or
            URING_LAB_RUNS_MAX_BYTES bytes are pruned); a run whose lab process died shows as
@@ -105,8 +110,9 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': return serveCommand(rest);
     case 'runs': return runsCommand(rest);
     case 'ab': return abCommand(rest);
+    case 'diagnose': return diagnoseCommand(rest);
     default:
-      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, load, doctor, export, serve, runs (uring-lab --help)', 'command');
+      throw usageError(`unknown command "${verb}"`, 'use one of: run, server, load, doctor, export, serve, runs, ab, diagnose (uring-lab --help)', 'command');
   }
 }
 
@@ -141,15 +147,30 @@ export function buildRunProfile(values: { profile?: string; set?: string[]; dura
   return profile;
 }
 
+/** `--inject KIND@START:DURATION`s appended to the profile's diagnose.inject, checked as the
+ *  knob is (two of one kind that overlap are refused, naming diagnose.inject[i]). */
+export function withInjections(profile: Profile, specs: readonly string[]): Profile {
+  if (specs.length === 0) return profile;
+  const added = specs.map((spec) => {
+    try {
+      return parseInjectSpec(String(spec));
+    } catch (err) {
+      throw usageError(oneLineText((err as Error).message, 300), 'give KIND@START:DURATION with times as 4s, 1.5s or 500ms, e.g. --inject cpuHog@4s:1s', 'inject');
+    }
+  });
+  return withKnob(profile, 'diagnose.inject', [...profile.diagnose.inject, ...added], '--inject');
+}
+
 /** Exit code 130: the shell's convention for a command ended by SIGINT. */
 const EXIT_INTERRUPTED = 130;
 
 async function runCommand(args: string[]): Promise<number> {
   const { values } = parse('run', args, {
     profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
+    inject: { type: 'string', multiple: true },
   });
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
-  const profile = buildRunProfile(values as { profile?: string; set?: string[]; duration?: string });
+  const profile = withInjections(buildRunProfile(values as { profile?: string; set?: string[]; duration?: string }), (values.inject as string[] | undefined) ?? []);
 
   return superviseRun(Boolean(values.json), (lab) => lab.startRun({ profile, untilStopped: false }).then(() => undefined));
 }
@@ -317,6 +338,7 @@ function parsePort(text: string | undefined, fallback: number): number {
 async function serverCommand(args: string[]): Promise<number> {
   const { values } = parse('server', args, {
     port: { type: 'string' }, bind: { type: 'string' }, profile: { type: 'string' }, set: { type: 'string', multiple: true }, duration: { type: 'string' }, json: { type: 'boolean' },
+    inject: { type: 'string', multiple: true },
   });
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
   const port = parsePort(values.port as string | undefined, SERVER_DEFAULT_PORT);
@@ -332,7 +354,8 @@ async function serverCommand(args: string[]): Promise<number> {
       throw usageError(`--duration "${oneLineText(String(values.duration), 40)}" is not a number of seconds between 0.1 and ${SERVER_MAX_DURATION_S}`, 'give the seconds to serve, e.g. --duration 60, or leave it out to serve until SIGINT/SIGTERM', 'duration');
     }
   }
-  const profile = buildServerProfile(values as { profile?: string; set?: string[] });
+  // Server-side faults for your own client (serverPause, ioWqPunt, cpuHog…), from the listen on.
+  const profile = withInjections(buildServerProfile(values as { profile?: string; set?: string[] }), (values.inject as string[] | undefined) ?? []);
 
   // A reader that took the listening line and left (`| head -1`) must not crash the server
   // with EPIPE: it serves on, and its summary goes nowhere.
@@ -407,7 +430,18 @@ function formatServerSummary(s: ServerSummary): string {
       : `  server       ${server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
   ];
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
+  lines.push(...injectionLines(s.injections));
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
+}
+
+/** One line per requested fault injection: when it really ran and what it was, or why not. */
+function injectionLines(injections: RunSummary['injections']): string[] {
+  return (injections ?? []).map((i) => {
+    const asked = `${i.kind} at ${i.atMs} ms for ${i.durationMs} ms`;
+    return i.applied
+      ? `  injected     ${asked}: ran ${Math.round(i.startedAtMs ?? 0)}…${i.endedAtMs === null ? '?' : Math.round(i.endedAtMs)} ms${i.detail ? ` (${i.detail})` : ''}`
+      : `  not injected ${asked}: ${i.refusal?.reason ?? 'not applied'}${i.refusal?.fix ? `; ${i.refusal.fix}` : ''}`;
+  });
 }
 
 async function doctorCommand(args: string[]): Promise<number> {
@@ -480,6 +514,7 @@ function formatSummary(s: RunSummary): string {
     }
   }
   lines.push(...kernelSummaryLines(s));
+  lines.push(...injectionLines(s.injections));
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   for (const w of s.warnings) lines.push(`  warning      ${w}`);
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;

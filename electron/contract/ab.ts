@@ -5,6 +5,7 @@
  * arms, seed, resamples, noise) so a reader can judge them.
  */
 import { z } from 'zod';
+import { FoldedStackSchema } from './diagnose';
 import { SparseHistogramSchema } from './histogram';
 import { ProfileSchema } from './profile';
 import { RejectedKnobSchema, RunStatusWordSchema } from './run';
@@ -42,6 +43,12 @@ export const AbRoundArmSchema = z.object({
   kernel: z.object({ uringLatencyNs: SparseHistogramSchema, runqueueNs: SparseHistogramSchema }).nullable(),
   /** Per measured frame: [tMs since the arm's start, sparse histogram] for the heatmaps. */
   frames: z.array(z.tuple([z.number(), SparseHistogramSchema])),
+  /** The run's spike report in counts (issue 12): spikes found, labelled, by top cause; null when
+   *  nothing was measured, absent in reports from before it. */
+  spikes: z.object({ found: z.number().int().min(0), labelled: z.number().int().min(0), byCause: z.record(z.string(), z.number().int().min(0)) }).nullable().optional(),
+  /** The run's on-CPU stacks over its phases (folded, heaviest first, at most 200): the
+   *  differential flame graph's input; null when profiling was off. */
+  profile: z.array(FoldedStackSchema).nullable().optional(),
 });
 export type AbRoundArm = z.infer<typeof AbRoundArmSchema>;
 
@@ -77,6 +84,16 @@ export const AbPercentileSchema = z.object({
   ci: z.tuple([z.number(), z.number()]).nullable(),
 });
 
+/** One arm's spikes over its counted rounds: found and labelled in all, per round, by top cause. */
+export const AbArmSpikesSchema = z.object({
+  rounds: z.number().int().min(0),
+  found: z.number().int().min(0),
+  labelled: z.number().int().min(0),
+  perRound: z.array(z.number().int().min(0)),
+  byCause: z.record(z.string(), z.number().int().min(0)),
+});
+export type AbArmSpikes = z.infer<typeof AbArmSpikesSchema>;
+
 export const AbReportSchema = z.object({
   kind: z.literal('uring-lab/ab-report'),
   version: z.literal(1),
@@ -108,6 +125,8 @@ export const AbReportSchema = z.object({
   /** What else was busy: the 1-minute load average at start and end, other lab runs seen. */
   machine: z.object({ cpus: z.number().int(), loadAvgStart: z.number(), loadAvgEnd: z.number(), otherRuns: z.number().int() }),
   samples: z.array(AbRoundArmSchema),
+  /** Spikes per arm over its counted rounds (issue 12; absent in older reports). */
+  spikes: z.object({ a: AbArmSpikesSchema, b: AbArmSpikesSchema }).optional(),
 });
 export type AbReport = z.infer<typeof AbReportSchema>;
 

@@ -10,12 +10,13 @@ import { LabErrorSchema } from './errors';
 import { LAB_METHOD_NAMES, type LabMethod } from './labMethods';
 import {
   DeleteRunResultSchema, ExportRunParamsSchema, ExportRunResultSchema, GetRunParamsSchema, GetRunResultSchema, ListRunsParamsSchema, ListRunsResultSchema,
-  PinRunParamsSchema, PinRunResultSchema, RunIdParamsSchema,
+  PinRunParamsSchema, PinRunResultSchema, RunIdParamsSchema, RunIdSchema,
 } from './history';
 import { ProfileSchema } from './profile';
 import { AbListRowSchema, AbReportSchema, AbStateSchema, ExperimentIdParamsSchema, ExportAbParamsSchema, ExportAbResultSchema, StartAbParamsSchema } from './ab';
 import { LabEventSchema, type LabEvent } from './events';
 import { DoctorReportSchema, PhaseSchema, RunFrameSchema, RunStatusSchema, RunSummarySchema } from './run';
+import { ProfilesSchema, SpikeReportSchema } from './diagnose';
 
 export { LAB_METHOD_NAMES, type LabMethod };
 
@@ -68,6 +69,18 @@ export const ExportProfileParamsSchema = z.strictObject({
 });
 export const ExportProfileResultSchema = z.object({ filename: z.string(), mediaType: z.string(), text: z.string() });
 
+// ---- spike attribution of a saved run (issue 12; host/diagnose/) ----
+export const DiagnoseRunParamsSchema = z.strictObject({
+  runId: RunIdSchema,
+  /** Detection parameters (SPIKE_DEFAULTS where absent), checked by the host. */
+  params: z.strictObject({
+    k: z.number().optional(), minRiseUs: z.number().optional(), minRiseFactor: z.number().optional(), maxFactor: z.number().optional(),
+    baselineFrames: z.number().optional(), minBaselineFrames: z.number().optional(), labelConfidence: z.number().optional(),
+  }).optional(),
+});
+/** report null: no measured frame; profiles null: no stack samples or off-CPU blocks in the frames. */
+export const DiagnoseRunResultSchema = z.object({ report: SpikeReportSchema.nullable(), profiles: ProfilesSchema.nullable() });
+
 interface MethodRow<P extends z.ZodType, R extends z.ZodType> {
   params: P;
   result: R;
@@ -91,6 +104,7 @@ export const LAB_METHODS = {
   deleteRun: method({ params: RunIdParamsSchema, result: DeleteRunResultSchema, doc: 'Deletes a saved run (not one still going).', example: { runId: 'run-…' } }),
   pinRun: method({ params: PinRunParamsSchema, result: PinRunResultSchema, doc: 'Pins (keeps from retention) or unpins a saved run.', example: { runId: 'run-…', pinned: true } }),
   exportRun: method({ params: ExportRunParamsSchema, result: ExportRunResultSchema, doc: 'A saved run as a file: json (meta and frames), csv (one row per frame) or md (the summary for a ticket).', example: { runId: 'run-…', format: 'md' } }),
+  diagnoseRun: method({ params: DiagnoseRunParamsSchema, result: DiagnoseRunResultSchema, doc: 'The spike report of a saved run, recomputed from its frames (params: detection thresholds), and its stack profiles.', example: { runId: 'run-…', params: { k: 5 } } }),
   listPresets: method({ params: NoParams, result: z.object({ presets: z.array(PresetSchema) }), doc: 'The preset profiles shipped with the lab, each with when to use it.' }),
   listProfiles: method({ params: NoParams, result: z.object({ profiles: z.array(SavedProfileSchema), unreadable: z.array(z.object({ name: z.string(), error: LabErrorSchema })) }), doc: "The user's saved profiles, newest first, and the files of the store that do not read as one (left in place)." }),
   saveProfile: method({ params: SaveProfileParamsSchema, result: SavedProfileSchema, doc: "Saves a profile (absent: this client's current one) under a name, replacing one of that name.", example: { name: 'my-sqpoll' } }),

@@ -4,7 +4,7 @@
  * method table in labApi.ts is typed against this list, so the two cannot drift.
  */
 export const LAB_METHOD_NAMES = ['getStatus', 'startRun', 'stopRun', 'setKnob', 'takeControl', 'getFrames', 'doctor',
-  'listRuns', 'getRun', 'deleteRun', 'pinRun', 'exportRun',
+  'listRuns', 'getRun', 'deleteRun', 'pinRun', 'exportRun', 'diagnoseRun',
   'listPresets', 'listProfiles', 'saveProfile', 'deleteProfile', 'importProfile', 'exportProfile', 'applyProfile',
   'startAb', 'stopAb', 'getAbState', 'listAb', 'getAb', 'exportAb', 'deleteAb'] as const;
 export type LabMethod = (typeof LAB_METHOD_NAMES)[number];

@@ -35,7 +35,10 @@ import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
 import { RunRecord } from './run/runRecord';
 import { probeDoctorChecks } from './run/probes';
+import { diagnoseRequestFor } from '../engine/injections';
+import { removeDeadInjectCgroups, removeDeadInjectCgroupsSoon } from './run/injectCleanup';
 import { LabHistory, type RunSaving } from './history/labHistory';
+import { diagnoseSavedRun } from './diagnose/diagnoseCommand';
 import { planStorage, releaseStorage, withStoragePlan, type StoragePlan } from './run/storage';
 import { setUpVeth, tearDownVeth, vethRefusal, type VethTopology } from './run/veth';
 import { AbController } from './ab/abController';
@@ -110,6 +113,8 @@ export class LabService implements LabApi, LabSessions {
   private readonly timeouts: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
+  /** Removal of a dead engine's fault-injection cgroups (injectCleanup.ts), awaited by close(). */
+  private injectCleanup: Promise<void> = Promise.resolve();
   private readonly local: LabSession;
 
   constructor(options: LabServiceOptions = {}) {
@@ -153,6 +158,7 @@ export class LabService implements LabApi, LabSessions {
       deleteRun: async (params) => lab.history.delete(params.runId),
       pinRun: async (params) => lab.history.pin(params.runId, params.pinned),
       exportRun: async (params) => lab.history.export(params.runId, params.format),
+      diagnoseRun: (params) => diagnoseSavedRun((page) => lab.history.get(page), params.runId, params.params),
       doctor: () => lab.doctorFor(clientId),
       listPresets: async () => presetList(),
       listProfiles: async () => savedProfileList(),
@@ -208,6 +214,7 @@ export class LabService implements LabApi, LabSessions {
   deleteRun(params: Parameters<LabApi['deleteRun']>[0]) { return this.local.deleteRun(params); }
   pinRun(params: Parameters<LabApi['pinRun']>[0]) { return this.local.pinRun(params); }
   exportRun(params: Parameters<LabApi['exportRun']>[0]) { return this.local.exportRun(params); }
+  diagnoseRun(params: Parameters<LabApi['diagnoseRun']>[0]) { return this.local.diagnoseRun(params); }
   listPresets() { return this.local.listPresets(); }
   listProfiles() { return this.local.listProfiles(); }
   saveProfile(params: Parameters<LabApi['saveProfile']>[0]) { return this.local.saveProfile(params); }
@@ -261,6 +268,7 @@ export class LabService implements LabApi, LabSessions {
     const run = this.run;
     if (run) this.closeRun(run, 'interrupted', { code: 'INTERRUPTED', message: 'the lab host shut down' });
     await abStopped;
+    await this.injectCleanup;
     await this.history.settled(); // the last run's meta and frames are on disk before the host goes
   }
 
@@ -338,7 +346,9 @@ export class LabService implements LabApi, LabSessions {
         storage = planStorage(profile);
         config = withStoragePlan(config, storage);
         await this.checkResources(profile, config);
-        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(profile));
+        // Fault injection: memory cgroups of engines that died (kill -9) go before a new run.
+        removeDeadInjectCgroups();
+        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(profile), diagnoseRequestFor(profile.diagnose, new Set(), null));
         this.setProfileOf(clientId, profile);
         const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++runsStartedInProcess}`;
         // Time 0 is when the engine was up: a slow start (thousands of connects, gigabytes of
@@ -473,7 +483,8 @@ export class LabService implements LabApi, LabSessions {
       const final = await this.supervisor.stop(this.timeouts(run.config).stopMs);
       if (final) this.frame(run, final, true);
       if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
-      const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(next));
+      // The injections not begun yet, on the run's clock (phases restart the engine).
+      const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(next), diagnoseRequestFor({ ...next.diagnose, inject: run.record.injectionsRequested }, run.record.begunInjections(), run.record.t0Ns));
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
@@ -579,6 +590,8 @@ export class LabService implements LabApi, LabSessions {
 
   /** The engine died or hung: the run cannot be stopped any more, only closed as failed. */
   private onFault(error: LabError): void {
+    // Its injection children died with it (PDEATHSIG); its memory cgroups need removing.
+    this.injectCleanup = removeDeadInjectCgroupsSoon().then(() => undefined, () => undefined);
     const run = this.run;
     // A run whose stop is under way gets the same error from its stop request.
     if (!run || run.ending) return;

@@ -11,6 +11,34 @@
  */
 import type { AbMetric, AbReport } from '../../contract/ab';
 import { AB_COLOURS, badge, esc, fmt, heatmapSvg, METRIC_LABEL, percentileSvg, roundDotsSvg, sharedHeatScale } from '../../contract/abCharts';
+import { flameDiff, flameLayout, flameSvg } from '../../contract/flameGraph';
+import { armProfiles } from './report';
+
+/** Spikes per arm (issue 12): found and labelled over the counted rounds, and by top cause. */
+export function spikesSection(report: AbReport): string {
+  const s = report.spikes;
+  if (!s || (s.a.rounds === 0 && s.b.rounds === 0)) return '';
+  const causes = [...new Set([...Object.keys(s.a.byCause), ...Object.keys(s.b.byCause)])].sort();
+  const row = (arm: 'a' | 'b') => {
+    const x = s[arm];
+    return `<tr><th class="${arm}">${arm.toUpperCase()}</th><td>${x.rounds}</td><td>${x.found}</td><td>${x.labelled}</td><td class="mono">${x.perRound.join(' ')}</td>`
+      + `<td class="mono">${causes.map((c) => `${esc(c)} ${x.byCause[c] ?? 0}`).join(', ') || '—'}</td></tr>`;
+  };
+  return `<h2>Spikes (windows whose tail rose above the run's own baseline; labelled: a cause with confidence ≥ 0.5)</h2>
+<table data-testid="ab-spikes"><thead><tr><th>arm</th><th>rounds</th><th>spikes</th><th>labelled</th><th>per round</th><th>by top cause</th></tr></thead><tbody>${row('a')}${row('b')}</tbody></table>`;
+}
+
+/** The differential flame graph B vs A (each side normalised to its own samples: red grew in B). */
+export function flameSection(report: AbReport, width: number): string {
+  const profiles = armProfiles(report.samples);
+  if (!profiles) return '';
+  const rects = flameLayout(flameDiff(profiles.a, profiles.b), { minWidth: 0.002 });
+  // Inline in HTML an <svg> needs no namespace, and the report names no URL at all (it is
+  // checked to reach nothing outside itself).
+  const svg = flameSvg(rects, { width, title: `${report.b.profileName} vs ${report.a.profileName}` }).replace(' xmlns="http://www.w3.org/2000/svg"', '');
+  return `<h2>Differential flame graph: on-CPU stacks of B against A (red: a larger share of B's samples, blue: smaller)</h2>
+<div data-testid="ab-flame">${svg}</div>`;
+}
 
 /** The report as HTML text. */
 export function abReportHtml(report: AbReport): string {
@@ -55,6 +83,8 @@ ${warnings ? `<h2>Warnings</h2><ul class="warn">${warnings}</ul>` : ''}
 <h2>Pooled percentiles (all measured requests of each arm; <span class="a">A solid</span>, <span class="b">B dashed</span>)</h2>
 ${percentileSvg(report, width)}
 <table><thead><tr><th>percentile</th><th class="a">A (µs)</th><th class="b">B (µs)</th><th>B/A</th><th>95 % CI (rounds resampled)</th></tr></thead><tbody>${pct}</tbody></table>
+${spikesSection(report)}
+${flameSection(report, width)}
 <h2>Knobs that differ (as applied)</h2>
 <table><thead><tr><th>knob</th><th class="a">A</th><th class="b">B</th></tr></thead><tbody>${diff}</tbody></table>
 <script type="application/json" id="ab-report">${data}</script>

@@ -5,8 +5,9 @@
  * requests, the pooled one on all of them); what was really compared (applied knobs, refusals);
  * and the noise guard (A/A spread against the effect claimed).
  */
-import { LatencyHistogram, type Profile, type SparseHistogram } from '../../contract';
-import { AB_METRIC_NAMES, type AbMetric, type AbMetricName, type AbReport, type AbRoundArm } from '../../contract/ab';
+import { LatencyHistogram, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
+import { AB_METRIC_NAMES, type AbArmSpikes, type AbMetric, type AbMetricName, type AbReport, type AbRoundArm } from '../../contract/ab';
+import { topStacks } from '../diagnose/profiles';
 import { bootstrapRatio, holmAdjust, mannWhitneyU, seededRandom, spreadOf, verdictOf, type MetricSense } from './statistics';
 import { median } from 'simple-statistics';
 
@@ -130,4 +131,47 @@ export function knobDifferences(a: Profile, b: Profile): { path: string; a: unkn
   };
   walk(a, b, []);
   return out;
+}
+
+/** A round's spikes in counts and its on-CPU stacks (all phases summed), from its run's summary. */
+export function roundDiagnosis(summary: RunSummary): Pick<AbRoundArm, 'spikes' | 'profile'> {
+  const report = summary.spikes;
+  let profile: AbRoundArm['profile'] = null;
+  if (summary.profiles) {
+    const stacks = new Map<string, number>();
+    for (const phase of summary.profiles.phases) for (const [stack, n] of phase.folded) stacks.set(stack, (stacks.get(stack) ?? 0) + n);
+    profile = topStacks(stacks);
+  }
+  return { spikes: report ? { found: report.spikes.length, labelled: report.labelled, byCause: { ...report.byCause } } : null, profile };
+}
+
+/** Each arm's spikes over the counted rounds (rounds whose run carried a spike report). */
+export function armSpikes(samples: readonly AbRoundArm[]): NonNullable<AbReport['spikes']> {
+  const rounds = countedRounds(samples);
+  const of = (arm: 'a' | 'b'): AbArmSpikes => {
+    const counted = samples.filter((s) => s.arm === arm && rounds.has(s.round) && s.spikes).sort((x, y) => x.round - y.round);
+    const byCause: Record<string, number> = {};
+    for (const s of counted) for (const [cause, n] of Object.entries(s.spikes!.byCause)) byCause[cause] = (byCause[cause] ?? 0) + n;
+    return {
+      rounds: counted.length,
+      found: counted.reduce((n, s) => n + s.spikes!.found, 0),
+      labelled: counted.reduce((n, s) => n + s.spikes!.labelled, 0),
+      perRound: counted.map((s) => s.spikes!.found),
+      byCause,
+    };
+  };
+  return { a: of('a'), b: of('b') };
+}
+
+/** Each arm's on-CPU stacks pooled over its counted rounds (null when an arm has none). */
+export function armProfiles(samples: readonly AbRoundArm[]): { a: [string, number][]; b: [string, number][] } | null {
+  const rounds = countedRounds(samples);
+  const pooled = (arm: 'a' | 'b') => {
+    const stacks = new Map<string, number>();
+    for (const s of samples) if (s.arm === arm && rounds.has(s.round)) for (const [stack, n] of s.profile ?? []) stacks.set(stack, (stacks.get(stack) ?? 0) + n);
+    return topStacks(stacks);
+  };
+  const a = pooled('a');
+  const b = pooled('b');
+  return a.length && b.length ? { a, b } : null;
 }

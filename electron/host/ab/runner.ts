@@ -12,7 +12,7 @@ import { median } from 'simple-statistics';
 import type { LabEvent, Profile, RunSummary, SparseHistogram } from '../../contract';
 import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { HOST_DIED } from './abStore';
-import { countedRounds, knobDifferences, metricsOf, pooledPercentiles } from './report';
+import { armSpikes, countedRounds, knobDifferences, metricsOf, pooledPercentiles, roundDiagnosis } from './report';
 import { MIN_SAMPLES_PER_ARM } from './statistics';
 import { seededRandom } from './statistics';
 
@@ -143,6 +143,7 @@ export function startAbExperiment(
           failure: s.failure ? { code: s.failure.code, message: s.failure.message } : null,
           measuredS: s.measuredS, requests: s.requests, errors: s.errors,
           metrics: metricsOfSummary(s), histogram: s.histogram.counts, kernel: s.kernelStats?.histograms ?? null, frames: outcome.frames,
+          ...roundDiagnosis(s),
         });
         if (s.status === 'failed') {
           if (++consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
@@ -234,7 +235,7 @@ function buildReport(input: ReportInput): AbReport {
     warmupS: options.warmupS ?? options.a.duration.warmupS,
     order: orderText, seed: input.seed,
     resamples: statOptions.resamples, noiseThreshold: statOptions.noise, alpha: statOptions.alpha,
-    metrics, percentiles: pooledPercentiles(samples, statOptions),
+    metrics, percentiles: pooledPercentiles(samples, statOptions), spikes: armSpikes(samples),
     knobDiff, identicalAfterRefusals, warnings,
     machine: { cpus, loadAvgStart: input.loadAvgStart, loadAvgEnd: os.loadavg()[0], otherRuns: input.otherRuns },
     samples,

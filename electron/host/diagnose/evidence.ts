@@ -1,0 +1,261 @@
+/**
+ * The evidence of one spike: every signal the lab has, over the spike's window and over the
+ * baseline frames the detector compared it with (the same frames), as rates per second of frame
+ * time so a 300 ms window and a 4 s baseline compare directly.
+ *
+ * Sources (each may be absent: old runs, probes off, a kernel without a tracepoint):
+ *   frame.system         /proc: irq+softirq time and NET_RX on the engine's CPUs, the engine's
+ *                        page faults, global reclaim stalls, other tasks' CPU on those CPUs
+ *   frame.server         the server's counters: ENOBUFS, re-arms, CQ overflows
+ *   frame.kernel         eBPF: preemptions and run-queue delay of the engine's threads, io-wq
+ *                        punts, CQE overflows, TCP retransmits/drops, SQPOLL wake-ups and CPU,
+ *                        and (issue 12) sched competitors, memory reclaim, off-CPU blocks
+ *   frame.loadBusyShare  the load generator's busiest thread
+ * A metric none of the frames carried is null (not 0: "not measured" is not "nothing happened").
+ */
+import { KernelHistogram, type RunFrame } from '../../contract';
+import { median } from './spikes';
+
+export type MetricUnit = 'ms/s' | 'count/s' | 'share' | 'µs';
+
+interface MetricDef {
+  unit: MetricUnit;
+  /** 'rate': summed over frames per second of frame time; 'share': interval-weighted mean. */
+  kind: 'rate' | 'share';
+  /** The frame's value (ms or count for rates, 0–1 for shares); null when the frame lacks the source. */
+  of(frame: RunFrame): number | null;
+}
+
+const ms = (ns: number) => ns / 1e6;
+
+/** Every per-frame metric the classifier reads, by the name its evidence shows. */
+export const METRICS = {
+  /** CPU time of tasks other than the engine's on the engine's CPUs (sched_switch). */
+  competitorsCpu: { unit: 'ms/s', kind: 'rate', of: (f) => f.kernel?.sched ? ms(f.kernel.sched.competitors.reduce((n, c) => n + c.onCpuNs, 0) + f.kernel.sched.othersOnCpuNs) : null },
+  /** The same from /proc/stat (busy time on the CPUs minus the engine's own): no eBPF needed. */
+  othersCpu: { unit: 'ms/s', kind: 'rate', of: (f) => f.system ? ms(f.system.othersCpuNs) : null },
+  preemptions: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel?.sched ? f.kernel.runqueue.preemptions : null },
+  irqSoftirq: { unit: 'ms/s', kind: 'rate', of: (f) => f.system ? ms(f.system.irqNs + f.system.softirqNs) : null },
+  netRxSoftirqs: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.netRxSoftirqs : null },
+  ioWqPunts: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.uring.ioWqPunts : null },
+  /** The kernel's count and the server's own are the same event seen twice: the larger is kept. */
+  cqOverflows: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel || f.server ? Math.max(f.kernel?.uring.cqeOverflows ?? 0, f.server?.cqOverflows ?? 0) : null },
+  enobufs: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.enobufs : null },
+  rearms: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.rearms : null },
+  tcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits : null },
+  /** Drops of packets in flight, not of sockets being torn down (see lossDrops). */
+  tcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp) : null },
+  minorFaults: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.minorFaults : null },
+  majorFaults: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.majorFaults : null },
+  /** Direct + memcg reclaim + compaction time of every task (vmscan/compaction tracepoints). */
+  reclaim: { unit: 'ms/s', kind: 'rate', of: (f) => f.kernel?.memory ? ms(f.kernel.memory.directReclaimNs + f.kernel.memory.memcgReclaimNs + f.kernel.memory.compactionNs) : null },
+  engineReclaim: { unit: 'ms/s', kind: 'rate', of: (f) => f.kernel?.memory ? ms(f.kernel.memory.engineReclaimNs) : null },
+  allocStalls: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.allocStalls + f.system.compactStalls : null },
+  pgscanDirect: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.pgscanDirect : null },
+  sqpollWakeups: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.sqpoll.wakeups : null },
+  sqpollCpu: { unit: 'ms/s', kind: 'rate', of: (f) => f.kernel ? ms(f.kernel.sqpoll.onCpuNs) : null },
+  loadBusyShare: { unit: 'share', kind: 'share', of: (f) => f.loadBusyShare },
+  /** Client requests completed (context: the echo traffic that itself causes softirqs and faults). */
+  requests: { unit: 'count/s', kind: 'rate', of: (f) => f.requests },
+} satisfies Record<string, MetricDef>;
+export type MetricName = keyof typeof METRICS;
+export const METRIC_NAMES = Object.keys(METRICS) as MetricName[];
+
+/** A task's time on the engine's CPUs over a set of frames. */
+export interface TaskTime { pid: number; tgid: number; comm: string; onCpuMs: number; preemptedEngine: number }
+
+/** Off-CPU blocks of the engine's threads overlapping a set of frames, by thread and stack. */
+export interface OffCpuBlock { thread: string; stack: string; ms: number }
+
+/** One side (window or baseline) of the evidence. */
+export interface SideTotals {
+  /** Frame time covered, s. */
+  seconds: number;
+  metrics: Record<MetricName, number | null>;
+  /** p99 of the engine threads' run-queue delay, µs (null without the runqueue probe or samples). */
+  runqueueP99Us: number | null;
+  /** Competitors by pid (sched), ms/s and preemptions of the engine per s. */
+  competitors: TaskTime[];
+  /** The same summed by command name (ms/s): a build's many short-lived `cc1` are one competitor
+   *  with a baseline, a hog that appears with the spike is one without. */
+  competitorsByComm: Map<string, number>;
+  /** Reclaim + compaction time by task (memory), ms/s. */
+  reclaimByTask: { pid: number; comm: string; ms: number }[];
+  /** Off-CPU blocks overlapping the frames (ms inside them), and the server threads' share of
+   *  the frame time spent blocked in a sleep they asked for (nanosleep), and blocked at all. */
+  offCpu: OffCpuBlock[];
+  serverSleepShare: number | null;
+  serverBlockedShare: number | null;
+  /** The longest a server thread slept (as above) inside the frames, ms. */
+  serverSleepMs: number;
+}
+
+export interface SpikeEvidence { window: SideTotals; baseline: SideTotals }
+
+/** A server worker thread (native/src/core/server.c names them). */
+export const isServerThread = (comm: string) => comm.startsWith('uring-srv-');
+/** A kernel stack blocked in a sleep or timed wait the thread asked for: nanosleep, poll/ppoll,
+ *  select, pause. The lab's serve loops wait in io_uring_enter or epoll_wait, never in these, so a
+ *  server thread found here chose to stop serving (serverPause sleeps in ppoll slices). */
+export const isUserSleepStack = (stack: string) => /nanosleep|do_sys_poll|do_select|sys_pause|sigsuspend/.test(stack);
+
+/** skb drop reasons of a socket being closed (its queues purged, data after close): how
+ *  connections end, not packets lost on the way, so no cause of a latency spike. */
+export const TEARDOWN_DROP_REASONS: ReadonlySet<string> = new Set(['QUEUE_PURGE', 'TCP_ABORT_ON_DATA', 'TCP_CLOSE', 'SOCKET_CLOSE', 'NO_SOCKET', 'TCP_ABORT_ON_CLOSE']);
+
+/** A frame's TCP drops minus teardown drops: counted from the events (at most 256 a frame),
+ *  the events the frame could not carry scaled alike. */
+export function lossDrops(tcp: NonNullable<RunFrame['kernel']>['tcp']): number {
+  const dropEvents = tcp.events.filter((e) => e.kind === 'drop');
+  if (dropEvents.length === 0) return tcp.truncated > 0 ? tcp.drops : 0;
+  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '')).length;
+  return (lost * Math.max(tcp.drops, dropEvents.length)) / dropEvents.length;
+}
+
+const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (const t of items) n += f(t); return n; };
+
+/** The totals of one side. `lead`: frames before it whose counts are its evidence too (rates and
+ *  tasks, not levels: a share or a sleep is of the window itself); `after`: frames after it whose
+ *  off-CPU events may end a block that began inside it (a block is reported when it ends). */
+export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], robust = false }: { lead?: readonly RunFrame[]; after?: readonly RunFrame[]; robust?: boolean } = {}): SideTotals {
+  const frames = [...lead, ...own];
+  const intervalMs = sumBy(frames, (f) => f.intervalMs);
+  const seconds = intervalMs / 1000;
+  const metrics = {} as Record<MetricName, number | null>;
+  for (const name of METRIC_NAMES) {
+    const def: MetricDef = METRICS[name];
+    let total = 0;
+    let weight = 0;
+    let seen = false;
+    for (const f of def.kind === 'share' ? own : frames) {
+      const v = def.of(f);
+      if (v === null || !Number.isFinite(v)) continue;
+      seen = true;
+      total += def.kind === 'share' ? v * f.intervalMs : v;
+      weight += f.intervalMs;
+    }
+    metrics[name] = !seen ? null : def.kind === 'share' ? (weight > 0 ? total / weight : 0) : (seconds > 0 ? total / seconds : 0);
+    if (seen && robust) {
+      // The median frame: a fault that began a few frames before the tail rose (io-wq punts that
+      // cost little at first) must not become the baseline it is compared with.
+      const perFrame = frames.map((f) => ({ v: def.of(f), s: f.intervalMs / 1000 })).filter((x): x is { v: number; s: number } => x.v !== null && Number.isFinite(x.v) && x.s > 0);
+      metrics[name] = median(perFrame.map(({ v, s }) => (def.kind === 'share' ? v : v / s)));
+    }
+  }
+
+  const runqueue = new KernelHistogram();
+  let runqueueSeen = false;
+  const competitors = new Map<number, TaskTime>();
+  const reclaim = new Map<number, { pid: number; comm: string; ms: number }>();
+  for (const f of frames) {
+    const k = f.kernel;
+    if (!k) continue;
+    if (k.sched) {
+      runqueueSeen = true;
+      if (!lead.includes(f)) runqueue.add(k.runqueue.latencyNs);
+      for (const c of k.sched.competitors) {
+        const t = competitors.get(c.pid) ?? { pid: c.pid, tgid: c.tgid, comm: c.comm, onCpuMs: 0, preemptedEngine: 0 };
+        t.onCpuMs += ms(c.onCpuNs);
+        t.preemptedEngine += c.preemptedEngine;
+        competitors.set(c.pid, t);
+      }
+    }
+    for (const t of k.memory?.byTask ?? []) {
+      const r = reclaim.get(t.pid) ?? { pid: t.pid, comm: t.comm, ms: 0 };
+      r.ms += ms(t.reclaimNs);
+      reclaim.set(t.pid, r);
+    }
+  }
+  const perS = (v: number) => (seconds > 0 ? v / seconds : 0);
+
+  // Off-CPU: the part of each block that lies inside one of the frames' intervals.
+  const spans = own.map((f) => [f.tMs - f.intervalMs, f.tMs] as const);
+  const ownMs = sumBy(own, (f) => f.intervalMs);
+  const seenEvents = new Set<string>();
+  const blocks = new Map<string, OffCpuBlock>();
+  let offCpuSeen = false;
+  let serverSleepMs = 0;
+  let serverBlockedMs = 0;
+  const sleepByThread = new Map<number, number>();
+  for (const f of [...own, ...after]) {
+    const off = f.kernel?.offCpu;
+    if (!off) continue;
+    offCpuSeen = true;
+    for (const e of off.events) {
+      const key = `${e.tid}:${e.endTMs}`;
+      if (seenEvents.has(key)) continue;
+      seenEvents.add(key);
+      const start = e.endTMs - e.offMs;
+      const inside = sumBy(spans, ([a, b]) => Math.max(0, Math.min(b, e.endTMs) - Math.max(a, start)));
+      if (inside <= 0) continue;
+      const key2 = `${e.comm}\u0000${e.stack}`;
+      const block = blocks.get(key2) ?? { thread: e.comm, stack: e.stack, ms: 0 };
+      block.ms += inside;
+      blocks.set(key2, block);
+      if (isServerThread(e.comm)) {
+        serverBlockedMs += inside;
+        if (isUserSleepStack(e.stack)) {
+          serverSleepMs += inside;
+          sleepByThread.set(e.tid, (sleepByThread.get(e.tid) ?? 0) + inside);
+        }
+      }
+    }
+  }
+  // Several server threads can block at once: the share is per thread (their mean).
+  const serverThreads = Math.max(1, new Set([...blocks.values()].filter((b) => isServerThread(b.thread)).map((b) => b.thread)).size);
+  return {
+    seconds,
+    metrics,
+    runqueueP99Us: runqueueSeen && runqueue.total > 0 ? runqueue.quantileNs(0.99) / 1000 : null,
+    competitorsByComm: byComm(competitors.values(), perS),
+    competitors: [...competitors.values()].map((t) => ({ ...t, onCpuMs: perS(t.onCpuMs), preemptedEngine: perS(t.preemptedEngine) })).sort((a, b) => b.onCpuMs - a.onCpuMs),
+    reclaimByTask: [...reclaim.values()].map((r) => ({ ...r, ms: perS(r.ms) })).sort((a, b) => b.ms - a.ms),
+    offCpu: [...blocks.values()].sort((a, b) => b.ms - a.ms),
+    serverSleepShare: offCpuSeen && ownMs > 0 ? Math.min(1, serverSleepMs / serverThreads / ownMs) : null,
+    serverBlockedShare: offCpuSeen && ownMs > 0 ? Math.min(1, serverBlockedMs / serverThreads / ownMs) : null,
+    serverSleepMs: Math.max(0, ...sleepByThread.values()),
+  };
+}
+
+function byComm(tasks: Iterable<TaskTime>, perS: (v: number) => number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of tasks) out.set(t.comm, (out.get(t.comm) ?? 0) + perS(t.onCpuMs));
+  return out;
+}
+
+/**
+ * The evidence of a window against its baseline frames. A cause comes before its effect: the
+ * frame just before the window (a buffer ring that ran dry counts its ENOBUFS there, before the
+ * stall it causes is seen) is evidence of the window, not of the baseline.
+ */
+export function spikeEvidence(window: readonly RunFrame[], baseline: readonly RunFrame[], after: readonly RunFrame[] = []): SpikeEvidence {
+  const first = window[0];
+  const lead = first ? baseline.filter((f) => f.seq === first.seq - 1 && f.phase === first.phase) : [];
+  const base = lead.length ? baseline.filter((f) => f !== lead[0]) : baseline;
+  return { window: sideTotals(window, { lead, after }), baseline: sideTotals(base, { robust: true }) };
+}
+
+/**
+ * NET_RX softirqs per second in the window against what its own echo traffic explains: the
+ * baseline's NET_RX per completed request × the window's requests (each echo is a few loopback
+ * packets; on this machine 2.0 NET_RX per request, steady to the percent when nothing else
+ * talks). More than that is packets someone else made. Background traffic of other sockets is
+ * counted as traffic in the baseline, so a stall (few requests) over a busy background reads as
+ * extra packets: the other rules (ENOBUFS, the server's sleep) usually outrank it there.
+ */
+export function netRxVsTraffic(ev: SpikeEvidence): { window: number; baseline: number } | null {
+  const w = ev.window.metrics;
+  const b = ev.baseline.metrics;
+  if (w.netRxSoftirqs === null || b.netRxSoftirqs === null || w.requests === null || b.requests === null || !(b.requests > 0)) return null;
+  return { window: w.netRxSoftirqs, baseline: (b.netRxSoftirqs / b.requests) * w.requests };
+}
+
+/** The competing command whose CPU on the engine's CPUs rose most (ms/s), with its baseline. */
+export function topCompetitorRise(ev: SpikeEvidence): { comm: string; window: number; baseline: number } | null {
+  let best: { comm: string; window: number; baseline: number } | null = null;
+  for (const [comm, window] of ev.window.competitorsByComm) {
+    const baseline = ev.baseline.competitorsByComm.get(comm) ?? 0;
+    if (!best || window - baseline > best.window - best.baseline) best = { comm, window, baseline };
+  }
+  return best;
+}

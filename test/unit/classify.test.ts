@@ -1,0 +1,232 @@
+/**
+ * Cause classification on constructed frames: every rule fires on its own evidence (and is the
+ * top cause), none fires without it (unknown), the disambiguations between rules that see the
+ * same mechanism, and the whole path (detection → evidence → causes → report) on a run.
+ */
+import { describe, expect, it } from 'vitest';
+import { CAUSES, SpikeReportSchema, type CauseName, type RunFrame } from '../../electron/contract';
+import { classify, RULES, type Sources } from '../../electron/host/diagnose/classify';
+import { spikeEvidence } from '../../electron/host/diagnose/evidence';
+import { diagnoseFrames, spikeParams } from '../../electron/host/diagnose/report';
+import { quietFrames, slowFrame } from './spikeFixtures';
+
+const ALL: Sources = { system: true, sched: true, memory: true, offCpu: true, profile: true, probes: true };
+const baseline = quietFrames(0, 30);
+
+/** Three slow frames, each changed by `raise` (the evidence of one mechanism). */
+function windowWith(raise: (f: RunFrame) => void): RunFrame[] {
+  return [30, 31, 32].map((seq) => {
+    const f = slowFrame(seq, 3000);
+    raise(f);
+    return f;
+  });
+}
+const causesOf = (window: RunFrame[], sources = ALL) => classify(spikeEvidence(window, baseline), sources);
+
+const hog = (f: RunFrame, comm = 'uring-lab-hog', pid = 4242, ms = 80, preempted = 30) => {
+  f.kernel!.sched!.competitors.push({ pid, tgid: pid, comm, onCpuNs: ms * 1e6, preemptedEngine: preempted, cpus: [0] });
+  f.system!.othersCpuNs += ms * 1e6;
+};
+
+const RAISE: Record<Exclude<CauseName, 'unknown'>, (f: RunFrame) => void> = {
+  'cpu-contention': (f) => hog(f),
+  'irq-softirq': (f) => { f.system!.softirqNs += 30e6; f.system!.netRxSoftirqs += 20_000; },
+  'memory-reclaim': (f) => {
+    f.kernel!.memory!.memcgReclaimNs = 5e6;
+    f.kernel!.memory!.memcgReclaimCount = 40;
+    f.kernel!.memory!.byTask = [{ pid: 5151, comm: 'uring-lab-mempress', reclaimNs: 5e6 }];
+  },
+  'page-faults': (f) => { f.system!.minorFaults = 5000; },
+  'io-wq-offload': (f) => { f.kernel!.uring.ioWqPunts = 500; },
+  'buffer-starvation': (f) => { f.server!.enobufs = 20; f.server!.rearms = 20; },
+  'cq-overflow': (f) => { f.server!.cqOverflows = 5; },
+  'tcp-retransmit': (f) => { f.kernel!.tcp.retransmits = 3; },
+  'sqpoll-wakeup': (f) => { f.kernel!.sqpoll.wakeups = 100; },
+  'load-saturation': (f) => { f.loadBusyShare = 0.97; },
+};
+
+describe('cause rules', () => {
+  it('has one rule per cause but unknown', () => {
+    expect(RULES.map((r) => r.cause).sort()).toEqual(CAUSES.filter((c) => c !== 'unknown').sort());
+  });
+
+  for (const [cause, raise] of Object.entries(RAISE)) {
+    it(`${cause}: fires on its evidence, ranked first, with window and baseline numbers`, () => {
+      const causes = causesOf(windowWith(raise));
+      expect(causes[0]!.cause).toBe(cause);
+      expect(causes[0]!.confidence).toBeGreaterThanOrEqual(0.5);
+      expect(causes[0]!.confidence).toBeLessThanOrEqual(0.99);
+      const rule = RULES.find((r) => r.cause === cause)!;
+      const shown = Object.entries(causes[0]!.evidence).filter(([m]) => rule.signals.some((s) => s.metric === m));
+      expect(shown.some(([, v]) => v.window > v.baseline)).toBe(true);
+      // No other cause is labelled from this evidence alone.
+      expect(causes.slice(1).every((c) => c.confidence < 0.5)).toBe(true);
+    });
+  }
+
+  it('says unknown when a slow window has no evidence above baseline, more sure the more it could see', () => {
+    const causes = causesOf(windowWith(() => undefined));
+    expect(causes).toHaveLength(1);
+    expect(causes[0]).toMatchObject({ cause: 'unknown' });
+    expect(causes[0]!.summary).toMatch(/no measured signal rose/);
+    const blind = causesOf(windowWith(() => undefined), { system: true, sched: false, memory: false, offCpu: false, profile: false, probes: false });
+    expect(blind[0]!.confidence).toBeLessThan(causes[0]!.confidence);
+  });
+
+  it('confidence grows with the rise: just past the thresholds 0.5, far past near 1', () => {
+    const small = causesOf(windowWith((f) => { f.kernel!.uring.ioWqPunts = 35; }))[0]!;
+    const large = causesOf(windowWith((f) => { f.kernel!.uring.ioWqPunts = 5000; }))[0]!;
+    expect(small.cause).toBe('io-wq-offload');
+    expect(small.confidence).toBeGreaterThanOrEqual(0.5);
+    expect(small.confidence).toBeLessThan(0.7);
+    expect(large.confidence).toBeGreaterThan(0.95);
+    // 10 punts/s over none: below the absolute floor (200/s), not a cause.
+    expect(causesOf(windowWith((f) => { f.kernel!.uring.ioWqPunts = 1; }))[0]!.cause).toBe('unknown');
+  });
+});
+
+describe('tcp-retransmit counts losses, not sockets being closed', () => {
+  it('ignores teardown drops (QUEUE_PURGE, TCP_ABORT_ON_DATA) of other connections ending', () => {
+    const drop = (reason: string) => ({ tMs: 3000, kind: 'drop' as const, reason, sport: 1, dport: 2, state: 'CLOSE' });
+    const teardown = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 10; f.kernel!.tcp.events = Array.from({ length: 10 }, (_, i) => drop(i % 2 ? 'QUEUE_PURGE' : 'TCP_ABORT_ON_DATA')); }));
+    expect(teardown.some((c) => c.cause === 'tcp-retransmit')).toBe(false);
+    const lost = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 10; f.kernel!.tcp.events = Array.from({ length: 10 }, () => drop('TCP_OFO_DROP')); }));
+    expect(lost[0]!.cause).toBe('tcp-retransmit');
+  });
+});
+
+describe('cpu-contention names the competitors', () => {
+  it('prefers tasks that preempted the engine over bigger ones that did not', () => {
+    const causes = causesOf(windowWith((f) => { hog(f, 'bigbatch', 777, 90, 0); hog(f, 'uring-lab-hog', 4242, 60, 20); }));
+    expect(causes[0]!.cause).toBe('cpu-contention');
+    expect(causes[0]!.tasks!.map((t) => t.comm).slice(0, 2)).toEqual(['uring-lab-hog', 'bigbatch']);
+    expect(causes[0]!.tasks![0]).toMatchObject({ pid: 4242, ms: 180 });
+    expect(causes[0]!.summary).toMatch(/uring-lab-hog \(pid 4242\) ran 180 ms in the window, preempting the engine 60 times/);
+  });
+
+  it('sees a hog on a machine already busy: the total hardly rises, the hog\'s own CPU does', () => {
+    const busy = (f: RunFrame, ms: number) => hog(f, 'cc1', 3131, ms, 0);
+    const base = quietFrames(0, 30).map((f) => { busy(f, 80); return f; });
+    const window = windowWith((f) => { busy(f, 40); hog(f, 'uring-lab-hog', 4242, 40, 5); });
+    const ev = spikeEvidence(window, base);
+    expect(ev.window.metrics.competitorsCpu! - ev.baseline.metrics.competitorsCpu!).toBeLessThan(100);
+    const causes = classify(ev, ALL);
+    expect(causes[0]!.cause).toBe('cpu-contention');
+    expect(causes[0]!.evidence['topCompetitorCpu[uring-lab-hog]']).toEqual({ window: 300, baseline: 0, unit: 'ms/s' });
+    expect(causes[0]!.summary).toMatch(/^the CPU of uring-lab-hog rose from 0 ms\/s to 300 ms\/s/);
+  });
+
+  it('falls back to /proc/stat when the sched probe is absent', () => {
+    const noSched = (f: RunFrame) => { f.kernel!.sched = null; };
+    const base = quietFrames(0, 30).map((f) => { noSched(f); return f; });
+    const window = windowWith((f) => { noSched(f); f.system!.othersCpuNs += 80e6; });
+    const causes = classify(spikeEvidence(window, base), { ...ALL, sched: false });
+    expect(causes[0]!.cause).toBe('cpu-contention');
+    expect(causes[0]!.evidence.othersCpu!.window).toBeGreaterThan(600);
+    expect(causes[0]!.tasks).toBeUndefined();
+  });
+});
+
+describe('disambiguation', () => {
+  it('a competitor that reclaims is memory-reclaim, not cpu-contention', () => {
+    const causes = causesOf(windowWith((f) => {
+      hog(f, 'uring-lab-mempress', 5151, 80, 30);
+      f.kernel!.memory!.memcgReclaimNs = 40e6;
+      f.kernel!.memory!.byTask = [{ pid: 5151, comm: 'uring-lab-mempress', reclaimNs: 40e6 }];
+    }));
+    expect(causes.map((c) => c.cause).slice(0, 2)).toEqual(['memory-reclaim', 'cpu-contention']);
+    expect(causes[0]!.tasks![0]).toMatchObject({ comm: 'uring-lab-mempress', pid: 5151 });
+    expect(causes[1]!.summary).toMatch(/explained by memory-reclaim/);
+    // A hog that reclaims nothing stays cpu-contention, even while some other task reclaims.
+    const light = causesOf(windowWith((f) => {
+      hog(f, 'uring-lab-hog', 4242, 80, 30);
+      f.kernel!.memory!.memcgReclaimNs = 1e6;
+      f.kernel!.memory!.byTask = [{ pid: 77, comm: 'kcompactd0', reclaimNs: 1e6 }];
+    }));
+    expect(light[0]!.cause).toBe('cpu-contention');
+    expect(light.find((c) => c.cause === 'memory-reclaim')!.tasks![0]).toMatchObject({ comm: 'kcompactd0' });
+  });
+
+  it('softirq time that is a large share of the competitors\' extra CPU is irq-softirq', () => {
+    const causes = causesOf(windowWith((f) => { hog(f, 'uring-lab-softirq', 6161, 60, 20); f.system!.softirqNs += 40e6; }));
+    expect(causes.map((c) => c.cause).slice(0, 2)).toEqual(['irq-softirq', 'cpu-contention']);
+    const mostlyHog = causesOf(windowWith((f) => { hog(f, 'uring-lab-hog', 4242, 90, 30); f.system!.softirqNs += 6e6; }));
+    expect(mostlyHog[0]!.cause).toBe('cpu-contention');
+  });
+
+  it('extra CPU that came with NET_RX softirqs beyond the echo traffic is irq-softirq (tick-sampled softirq time missed it)', () => {
+    const causes = causesOf(windowWith((f) => { hog(f, 'uring-lab-softirq', 6161, 60, 10); f.system!.netRxSoftirqs += 30_000; }));
+    expect(causes.map((c) => c.cause).slice(0, 2)).toEqual(['irq-softirq', 'cpu-contention']);
+    expect(causes[0]!.evidence.netRxVsTraffic!.window).toBeGreaterThan(200_000);
+    expect(causes[0]!.evidence.netRxVsTraffic!.baseline).toBeLessThan(20_000);
+    expect(causes[1]!.summary).toMatch(/explained by irq-softirq: .* NET_RX softirqs\/s where the echo traffic explains/);
+    // As many NET_RX per request as the baseline (more traffic, not someone else's packets): no.
+    const traffic = causesOf(windowWith((f) => {
+      for (const h of f.histogram) h[1] *= 2;
+      f.requests *= 2;
+      f.system!.netRxSoftirqs *= 2;
+    }));
+    expect(traffic.some((c) => c.cause === 'irq-softirq')).toBe(false);
+  });
+
+  it('a pause in ppoll slices, in a window noise stretched, is still explained by the sleep against the worst latency', () => {
+    const frames = [...windowWith(() => undefined), ...[33, 34, 35, 36, 37, 38, 39].map((seq) => slowFrame(seq, 3000))];
+    const last = frames[frames.length - 1]!;
+    // 60 slices of 5 ms (300 ms) of the server thread in ppoll, ending inside the window.
+    for (let i = 0; i < 60; i++) last.kernel!.offCpu!.events.push({ tid: 100, comm: 'uring-srv-0', offMs: 5, endTMs: 3700 + 5 * (i + 1), stack: 'entry_SYSCALL_64;do_syscall_64;__x64_sys_ppoll;do_sys_poll;poll_schedule_timeout' });
+    const ev = spikeEvidence(frames, baseline);
+    expect(ev.window.serverSleepShare).toBeLessThan(0.5);
+    const causes = classify(ev, ALL, 310_000);
+    expect(causes[0]).toMatchObject({ cause: 'unknown' });
+    expect(causes[0]!.evidence.serverSleepMs).toMatchObject({ window: 300 });
+    // Against a 3 s worst latency the same 300 ms explain little: no pause label.
+    expect(classify(ev, ALL, 3_000_000)[0]!.summary).toMatch(/no measured signal rose/);
+  });
+
+  it('a server asleep in nanosleep for most of the window is unknown, with the sleep as evidence', () => {
+    const causes = causesOf(windowWith((f) => {
+      if (f.seq !== 32) return;
+      f.kernel!.offCpu!.events.push({ tid: 100, comm: 'uring-srv-0', offMs: 290, endTMs: 3300, stack: 'entry_SYSCALL_64;do_syscall_64;__x64_sys_clock_nanosleep;common_nsleep;hrtimer_nanosleep;do_nanosleep;schedule' });
+    }));
+    expect(causes[0]).toMatchObject({ cause: 'unknown' });
+    expect(causes[0]!.confidence).toBeGreaterThan(0.9);
+    expect(causes[0]!.evidence.serverSleepShare!.window).toBeGreaterThan(0.9);
+    expect(causes[0]!.summary).toMatch(/slept .* 97 % of the window.*do_nanosleep;schedule/);
+    // Blocked the same time but not in a sleep of its own (a futex): not the pause's label.
+    const futex = causesOf(windowWith((f) => {
+      if (f.seq !== 32) return;
+      f.kernel!.offCpu!.events.push({ tid: 100, comm: 'uring-srv-0', offMs: 290, endTMs: 3300, stack: 'entry_SYSCALL_64;do_syscall_64;__x64_sys_futex;futex_wait;schedule' });
+    }));
+    expect(futex[0]!.summary).toMatch(/no measured signal rose/);
+  });
+});
+
+describe('the report of a run', () => {
+  it('finds the spike, labels it, lists the overlapping injection, and validates against the contract', () => {
+    const window = windowWith(RAISE['cpu-contention']);
+    const frames = [...quietFrames(0, 30), ...window, ...quietFrames(33, 20)];
+    const injections = [
+      { kind: 'cpuHog' as const, atMs: 3000, durationMs: 300, applied: true, startedAtMs: 3001, endedAtMs: 3301, detail: 'pids 4242', refusal: null },
+      { kind: 'serverPause' as const, atMs: 5000, durationMs: 100, applied: true, startedAtMs: 5000, endedAtMs: 5100, detail: null, refusal: null },
+    ];
+    const { report, profiles } = diagnoseFrames('run-test', frames, spikeParams(), injections);
+    expect(SpikeReportSchema.parse(report)).toEqual(report);
+    expect(report!.spikes).toHaveLength(1);
+    const spike = report!.spikes[0]!;
+    expect(spike.causes[0]!.cause).toBe('cpu-contention');
+    expect(spike.causes[0]!.tasks![0]!.comm).toBe('uring-lab-hog');
+    expect(spike.injected).toEqual([{ kind: 'cpuHog', atMs: 3000, durationMs: 300 }]);
+    expect(spike.profile[0]).toEqual(['uring-srv-0;server_loop;io_uring_enter_[k]', 60]);
+    expect(report).toMatchObject({ labelled: 1, byCause: { 'cpu-contention': 1 }, sources: ALL });
+    expect(profiles!.phases[0]).toMatchObject({ phase: 0, samples: 53 * 20 });
+  });
+
+  it('is null for a run with no measured frame, and leaves an old run\'s missing sources named', () => {
+    expect(diagnoseFrames('run-test', quietFrames(0, 10, { measuring: false }), spikeParams()).report).toBeNull();
+    const old = [...quietFrames(0, 30), slowFrame(30, 3000), ...quietFrames(31, 5)].map((f) => ({ ...f, kernel: undefined, system: undefined }));
+    const { report, profiles } = diagnoseFrames('run-old', old, spikeParams());
+    expect(report!.sources).toEqual({ system: false, sched: false, memory: false, offCpu: false, profile: false, probes: false });
+    expect(report!.spikes[0]!.causes[0]).toMatchObject({ cause: 'unknown', confidence: 0.3 });
+    expect(profiles).toBeNull();
+  });
+});
