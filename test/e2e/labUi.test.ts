@@ -233,12 +233,14 @@ describe('lab UI in Chromium', () => {
 
     // every catalogue knob of the built contract with an effect on an echo run (the metadata
     // rows, name and description, are the profile's own words in the panel head; the storage
-    // rows do nothing for echo), each with a state
+    // rows do nothing for echo; a row with a panel of its own, diagnose.inject, is the chaos
+    // panel's), each with a state
     expect(await page.getByTestId('knob-panel').getAttribute('data-workload')).toBe('echo');
     const shown = await page.locator('[data-testid="knob"]').evaluateAll((els) =>
       els.map((el) => ({ path: el.getAttribute('data-knob'), available: el.getAttribute('data-available') })),
     );
-    const catalogue = BUILT_CONTRACT.knobEntries().filter((e) => e.applies !== 'metadata' && (!e.workloads || e.workloads.includes('echo')));
+    const catalogue = BUILT_CONTRACT.knobEntries().filter((e) => e.applies !== 'metadata' && !e.panel && (!e.workloads || e.workloads.includes('echo')));
+    expect(await page.getByTestId('chaos-panel').count()).toBe(1);
     expect(catalogue.some((e) => e.path.startsWith('storage.'))).toBe(false);
     expect(shown.map((k) => k.path)).toEqual(catalogue.map((e) => e.path));
     for (const k of shown) expect(['available', 'unavailable'], k.path!).toContain(k.available);

@@ -5,7 +5,8 @@
  * one bitmap, a few lines of text.
  */
 import { onBeforeUnmount, onMounted, shallowRef, watch, type Ref, type ShallowRef } from 'vue';
-import type { Phase } from '../../../electron/contract';
+import type { Phase, Spike } from '../../../electron/contract';
+import { sameMarkBoxes, spikeMarkBoxes, type SpikeMarkBox } from '../components/diagnose/causes';
 import { formatInt, formatUs } from '../format/numbers';
 import type { BufferedFrame, FrameBuffer } from '../stores/frameBuffer';
 import { heatScaleHeld } from './heatScale';
@@ -42,6 +43,14 @@ export interface HeatmapBinding {
   quantiles: readonly number[];
   /** What one count is, for the tooltip ("requests", "completions", "wake-ups"). */
   noun: string;
+  /** Spikes to mark over the plot (issue 12); they change only when a run's report arrives. */
+  spikes?: Readonly<Ref<readonly Spike[]>>;
+}
+
+/** Spike markers placed on the plot: boxes in px from the plot's left edge, and the plot's box in the panel. */
+export interface HeatmapMarks {
+  boxes: SpikeMarkBox[];
+  plot: { left: number; top: number; width: number; height: number };
 }
 
 export function useHeatmapCanvas(b: HeatmapBinding): {
@@ -49,10 +58,12 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
   hover: ShallowRef<HeatmapHover | null>;
   onPointer: (ev: PointerEvent) => void;
   onLeave: () => void;
+  marks: ShallowRef<HeatmapMarks>;
 } {
   const painter = new HeatmapPainter();
   const drawn = shallowRef<HeatmapDrawn>({ frames: 0, framesWithData: 0, cells: 0, maxCount: 0, held: false });
   const hover = shallowRef<HeatmapHover | null>(null);
+  const marks = shallowRef<HeatmapMarks>({ boxes: [], plot: { left: 0, top: 0, width: 0, height: 0 } });
   let model: HeatmapModel | null = null;
   let plot = { left: 0, top: 0, width: 0, height: 0 };
   let heldMaxLog: number | null = null;
@@ -78,11 +89,22 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
       phases: b.phases.value,
       quantiles: b.quantiles,
     });
+    placeMarks(win);
     const d = drawn.value;
     const held = heldMaxLog != null;
     if (d.frames !== model.frames || d.framesWithData !== model.columnsWithData || d.cells !== model.cellCount || d.maxCount !== model.maxCount || d.held !== held) {
       drawn.value = { frames: model.frames, framesWithData: model.columnsWithData, cells: model.cellCount, maxCount: model.maxCount, held };
     }
+  }
+
+  /** Markers follow the window and the size; no work at all while a run has no spikes (the live case). */
+  function placeMarks(win: { min: number; max: number }) {
+    const spikes = b.spikes?.value ?? [];
+    const now = marks.value;
+    if (!spikes.length && !now.boxes.length) return;
+    const boxes = spikeMarkBoxes(spikes, win, plot.width);
+    const moved = now.plot.left !== plot.left || now.plot.top !== plot.top || now.plot.width !== plot.width || now.plot.height !== plot.height;
+    if (moved || !sameMarkBoxes(boxes, now.boxes)) marks.value = { boxes, plot: { ...plot } };
   }
 
   function schedule() {
@@ -94,6 +116,7 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
   }
 
   watch([b.buffer, () => b.buffer.value.version.value, b.phases], schedule);
+  if (b.spikes) watch(b.spikes, schedule);
   watch(heatScaleHeld, (hold) => {
     // Holding keeps the scale where it is now; releasing returns to the data's own maximum.
     heldMaxLog = hold ? (model?.maxLog ?? null) : null;
@@ -137,5 +160,5 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
     };
   }
 
-  return { drawn, hover, onPointer, onLeave: () => (hover.value = null) };
+  return { drawn, hover, onPointer, onLeave: () => (hover.value = null), marks };
 }

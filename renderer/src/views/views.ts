@@ -2,6 +2,7 @@
 export const LAB_VIEWS = [
   { id: 'live', label: 'Live' },
   { id: 'history', label: 'History' },
+  { id: 'diagnose', label: 'Diagnose' },
   { id: 'profiles', label: 'Profiles' },
   { id: 'ab', label: 'A/B' },
   { id: 'doctor', label: 'Doctor' },
