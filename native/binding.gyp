@@ -17,6 +17,7 @@
         "src/core/buffer_ring.c",
         "src/core/capabilities.c",
         "src/core/cpu_accounting.c",
+        "src/core/cpu_list.c",
         "src/core/engine.c",
         "src/core/engine_snapshot.c",
         "src/core/fd_limit.c",
@@ -105,6 +106,7 @@
       "type": "executable",
       "dependencies": ["probes_bpf"],
       "sources": [
+        "src/core/cpu_list.c",
         "src/probes/probe_helper.c",
         "src/probes/probe_loader.c",
         "src/probes/probe_transport.c"

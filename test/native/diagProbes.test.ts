@@ -6,12 +6,12 @@
  * new programs left after detach.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeKernelFrame, NativeProbeStatus } from '../../native';
-import { config, native, sleep, stopQuietly } from './engineHarness';
+import { config, heldProgramIds, native, sleep, stopQuietly } from './engineHarness';
 
 const isRoot = process.getuid?.() === 0;
 const children: ChildProcess[] = [];
@@ -257,19 +257,3 @@ describe.runIf(isRoot)('diagnosis probes through the privileged helper (SCM_RIGH
   });
 });
 
-/** The BPF programs process `pid` holds (by prog or link fd), by id, from /proc/PID/fdinfo. */
-function heldProgramIds(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target = '';
-    try {
-      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
-    const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-    if (m) ids.add(Number(m[1]));
-  }
-  return [...ids];
-}

@@ -3,6 +3,7 @@
  * overrides, and a stop that never throws (so one failing test cannot leave the engine
  * running for the next).
  */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Native from '../../native';
 import { nativeConfigFor } from '../../electron/host/engine/adapter';
@@ -74,4 +75,24 @@ export function quantileUs(h: Native.SparseHistogram, q: number): number {
     if (seen >= q * total) return lowerBoundsUs[i];
   }
   return 0;
+}
+
+/**
+ * The BPF programs process `pid` holds (by prog or link fd), by id, from /proc/PID/fdinfo:
+ * exact for one process, whatever else is loaded on the machine.
+ */
+export function heldProgramIds(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
+    const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids];
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProbeName } from '../../native';
-import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { config, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
 
 const isRoot = process.getuid?.() === 0;
 const helperBuilt = join(dirname(native.addonPath), 'uring-lab-probe-helper');
@@ -21,25 +21,6 @@ afterEach(async () => {
   await stopQuietly();
 });
 
-/**
- * The BPF programs process `pid` holds (by prog or link fd), by id, from /proc/PID/fdinfo:
- * exact for one process, whatever else is loaded on the machine.
- */
-function heldProgramIds(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target = '';
-    try {
-      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
-    const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-    if (m) ids.add(Number(m[1]));
-  }
-  return [...ids];
-}
 
 /** Of `ids`, those still loaded that carry our program names (ul_*). */
 function ourProgramIds(ids: number[]): number[] {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/cpu_list.h"
 #include "core/loopback.h"
 
 /* <numaif.h> without libnuma: the two modes and flag we use. */
@@ -92,31 +93,10 @@ void server_stop(struct server *s)
 /* The CPUs of NUMA node `node` from sysfs ("0-3,8-11"); 0 or -errno (ENOENT: no such node). */
 static int node_cpus(int node, cpu_set_t *set)
 {
-	char path[64], buf[1024];
-	int fd, n;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	buf[n] = '\0';
-	CPU_ZERO(set);
-	for (char *p = buf; *p && *p != '\n';) {
-		char *end;
-		long lo = strtol(p, &end, 10), hi = lo;
-		if (end == p)
-			break;
-		if (*end == '-')
-			hi = strtol(end + 1, &end, 10);
-		for (long c = lo; c <= hi && c < CPU_SETSIZE; c++)
-			CPU_SET((int)c, set);
-		p = *end == ',' ? end + 1 : end;
-	}
-	return CPU_COUNT(set) ? 0 : -ENOENT;
+	return cpu_list_read(path, set);
 }
 
 /* MPOL_BIND to `node` for this thread, checked with get_mempolicy; 0 or -errno. */

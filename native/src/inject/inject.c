@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/cpu_list.h"
 #include "core/engine.h"
 #include "inject/inject_child.h"
 
@@ -128,40 +129,11 @@ static int refuse(struct inject_refusal *why, int err, const char *fix, const ch
 
 /* ---- CPUs ---- */
 
-/* The online CPUs (/sys/devices/system/cpu/online, "0-3,8-11"); 0 or -errno. */
-static int online_cpus(cpu_set_t *set)
-{
-	char buf[1024];
-	int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	CPU_ZERO(set);
-	for (char *p = buf; *p && *p != '\n';) {
-		char *end;
-		long lo = strtol(p, &end, 10), hi = lo;
-		if (end == p)
-			break;
-		if (*end == '-')
-			hi = strtol(end + 1, &end, 10);
-		for (long c = lo; c <= hi && c < CPU_SETSIZE; c++)
-			CPU_SET((int)c, set);
-		p = *end == ',' ? end + 1 : end;
-	}
-	return CPU_COUNT(set) ? 0 : -ENOENT;
-}
-
 /* The CPUs to use, in order (the request's, or every online one); 0 or a refusal. */
 static int resolve_cpus(const struct inject_request *req, int *cpus, unsigned *ncpus, struct inject_refusal *why)
 {
 	cpu_set_t online;
-	int ret = online_cpus(&online);
+	int ret = cpu_list_read("/sys/devices/system/cpu/online", &online);
 
 	if (ret)
 		return refuse(why, ret, "check that /sys/devices/system/cpu/online is readable",

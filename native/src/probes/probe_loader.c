@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/cpu_list.h"
 #include "memory.skel.h"
 #include "offcpu.skel.h"
 #include "profile.skel.h"
@@ -539,37 +540,6 @@ static int offcpu_in_runqueue(struct probe_set *set)
 	return 0;
 }
 
-/* Online CPUs from /sys/devices/system/cpu/online ("0-1,4"): a bit each in `mask` (CPUs < 1024). */
-static int online_cpus(unsigned char *mask, int max)
-{
-	char buf[512];
-	FILE *f = fopen("/sys/devices/system/cpu/online", "r");
-	int n = 0;
-	char *p;
-
-	memset(mask, 0, (size_t)max / 8);
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	for (p = buf; *p && *p != '\n';) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p)
-			return -EINVAL;
-		if (*end == '-')
-			b = strtol(end + 1, &end, 10);
-		for (long c = a; c <= b && c < max; c++, n++)
-			mask[c / 8] |= (unsigned char)(1u << (c % 8));
-		p = *end == ',' ? end + 1 : end;
-	}
-	return n;
-}
-
 /*
  * profile: a BPF_PROG_TYPE_PERF_EVENT program on a software cpu-clock event per online CPU,
  * sample_freq = profile_hz. Each event is attached with a BPF link (BPF_LINK_TYPE_PERF_EVENT):
@@ -580,7 +550,7 @@ static int online_cpus(unsigned char *mask, int max)
 static void load_profile(const struct probe_load_options *o, struct probe_set *set)
 {
 	struct probe_status *st = &set->status[PROBE_PROFILE];
-	unsigned char cpus[1024 / 8];
+	cpu_set_t cpus;
 	struct profile_bpf *skel;
 	struct bpf_map *m;
 	int ncpus, nattached = 0, err = 0, prog_fd, cpu;
@@ -592,7 +562,8 @@ static void load_profile(const struct probe_load_options *o, struct probe_set *s
 		snprintf(st->fix, sizeof(st->fix), "pass profileHz between 1 and %d (0 leaves the profile probe out)", PROBE_MAX_PROFILE_HZ);
 		return;
 	}
-	ncpus = online_cpus(cpus, 1024);
+	err = cpu_list_read("/sys/devices/system/cpu/online", &cpus);
+	ncpus = err ? err : CPU_COUNT(&cpus);
 	if (ncpus <= 0) {
 		snprintf(st->reason, sizeof(st->reason), "reading /sys/devices/system/cpu/online: %s", strerror(ncpus ? -ncpus : ENOENT));
 		snprintf(st->fix, sizeof(st->fix), "mount sysfs at /sys");
@@ -616,7 +587,7 @@ static void load_profile(const struct probe_load_options *o, struct probe_set *s
 		struct perf_event_attr attr;
 		int pfd, lfd;
 
-		if (!(cpus[cpu / 8] & (1u << (cpu % 8))))
+		if (!CPU_ISSET(cpu, &cpus))
 			continue;
 		memset(&attr, 0, sizeof(attr));
 		attr.type = PERF_TYPE_SOFTWARE;
