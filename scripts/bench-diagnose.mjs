@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -55,14 +56,7 @@ function fail(message) {
 
 function parseOptions(argv) {
   const o = { k: undefined, maxFactor: undefined, runs: 5, kinds: [...contract.INJECTION_KINDS], seconds: 5, warmup: 1, at: 3, for: 1, set: [], out: null, rediagnose: null, profileOverhead: false, pairs: 6 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => (i + 1 < argv.length ? argv[++i] : fail(`${a} needs a value`));
-    const num = (raw, integer, min) => {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) fail(`${a} "${raw}" is not a ${integer ? 'whole ' : ''}number ≥ ${min}`);
-      return n;
-    };
+  forEachOption(argv, fail, (a, value, num) => {
     if (a === '--runs') o.runs = num(value(), true, 1);
     else if (a === '--kinds') {
       o.kinds = value().split(',').filter(Boolean);
@@ -80,7 +74,7 @@ function parseOptions(argv) {
     else if (a === '--pairs') o.pairs = num(value(), true, 1);
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}`);
-  }
+  });
   if (!o.profileOverhead && !o.rediagnose && o.at + o.for > o.warmup + o.seconds) fail(`the injection (${o.at} s + ${o.for} s) ends after the run (${o.warmup + o.seconds} s)`);
   return o;
 }

@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -42,14 +43,7 @@ function fail(message) {
 
 function parseOptions(argv) {
   const o = { rounds: 4, seconds: 3, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => (i + 1 < argv.length ? argv[++i] : fail(`${a} needs a value`));
-    const num = (raw, integer, min) => {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) fail(`${a} "${raw}" is not a ${integer ? 'whole ' : ''}number ≥ ${min}`);
-      return n;
-    };
+  forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
     else if (a === '--warmup') o.warmup = num(value(), false, 0);
@@ -60,7 +54,7 @@ function parseOptions(argv) {
     else if (a === '--profile') o.profile = true;
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}`);
-  }
+  });
   return o;
 }
 

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
@@ -38,14 +39,7 @@ function fail(message) {
 
 function parseOptions(argv) {
   const o = { addons: [], rounds: 3, seconds: 2, warmup: 0.5, connections: 50, bytes: 128, probes: null, json: false, child: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => (i + 1 < argv.length ? argv[++i] : fail(`${a} needs a value`));
-    const num = (raw, integer, min) => {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) fail(`${a} "${raw}" is not a ${integer ? 'whole ' : ''}number ≥ ${min}`);
-      return n;
-    };
+  forEachOption(argv, fail, (a, value, num) => {
     if (a === '--addon') o.addons.push(path.resolve(value()));
     else if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
@@ -57,7 +51,7 @@ function parseOptions(argv) {
     else if (a === '--child') o.child = true;
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}`);
-  }
+  });
   if (o.addons.length === 0) o.addons.push(path.join(root, 'native/build/Release/uring_lab.node'));
   return o;
 }
