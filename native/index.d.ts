@@ -820,7 +820,7 @@ export interface InjectStartOptions {
   /** 1 … 60000; it ends by itself at the deadline (children exit, toggles expire). */
   durationMs: number;
   /** The engine's CPUs (server.numa.cpus ∪ load.cpus, else all online; [] = all online): hogs
-   *  and load pin one child per CPU, memoryPressure's one child runs on all of them. */
+   *  and load pin one child per CPU (memoryPressure: one reader per CPU, all in one cgroup). */
   cpus: number[];
 }
 /** detail: what runs where, e.g. "2 children on CPUs 0,1", memoryPressure adds its cgroup. */
@@ -840,7 +840,7 @@ export interface InjectRefusedError extends Error {
 /**
  * Starts one bounded fault:
  * - cpuHog: one child per CPU ("uring-lab-hog", pinned), busy until the deadline;
- * - memoryPressure: one child ("uring-lab-mempress") in the memory cgroup
+ * - memoryPressure: one child per CPU ("uring-lab-mempress", pinned), all in the memory cgroup
  *   `uring-lab-inject-<enginePid>-<id>` at the root of the memory hierarchy (v2 /sys/fs/cgroup,
  *   v1 /sys/fs/cgroup/memory), limit 64 MiB, reading a 512 MiB sparse O_TMPFILE in /var/tmp
  *   round and round so memcg reclaim runs continuously (clean page cache only). The cgroup is
