@@ -63,10 +63,16 @@ export class InjectionSchedule {
 
   /** Arms a timer per injection (one due already starts at once). */
   start(): void {
-    for (const r of this.requested) {
-      const delay = Math.max(0, r.injection.atMs - this.nowMs());
-      this.later(delay, () => this.begin(r));
-    }
+    for (const r of this.requested) this.beginAt(r);
+  }
+
+  /** A timer can fire up to a millisecond before its time on the run's clock (libuv counts
+   *  whole ms from its cached loop time): one that is early waits again, so no injection ever
+   *  starts before its atMs. */
+  private beginAt(r: IndexedInjection): void {
+    const delay = r.injection.atMs - this.nowMs();
+    if (delay > 0) this.later(Math.ceil(delay), () => this.beginAt(r));
+    else this.begin(r);
   }
 
   /** Ends what runs (its endedAtMs: now), drops what has not begun (reported by the host as

@@ -46,9 +46,12 @@
  * omitted samples, with E = this thread's EWMA of the raw round trip
  * (alpha 1/64, seeded by the first sample, updated after the correction so
  * a stall does not raise its own E, at least 1 µs). E is per thread, not
- * per connection: when several connections of a thread come out of the
- * same stall, the first one's sample raises E and the later ones are
- * corrected with that larger E, so they add fewer synthetic samples.
+ * per connection, and a sample feeds it at most 4 × E: when the many
+ * connections of a thread come out of one stall together, their 2 s samples
+ * would otherwise raise E by ~30 ms each, and the later connections would
+ * be corrected with that E, adding almost nothing (a stall under CPU
+ * contention then hid in the corrected p99). Clamped, E still follows a
+ * lasting change of the round trip (×1.05 per sample while it is over 4 × E).
  *
  * Published for snapshot(): per connection the t0 of its outstanding
  * request (0 when none; relaxed stores, one per request start and end) and
@@ -259,7 +262,9 @@ static void record_corrected(struct echo_load_state *st, uint64_t us)
 	}
 	uint64_t e = (uint64_t)(st->ewma_us + 0.5);
 	lh_record_corrected(h, us, e ? e : 1);
-	st->ewma_us += ((double)us - st->ewma_us) / 64.0;
+	double fed = (double)us > 4.0 * st->ewma_us ? 4.0 * st->ewma_us : (double)us;
+
+	st->ewma_us += (fed - st->ewma_us) / 64.0;
 }
 
 /* The open loop's next request on connection idx, if one is due and a slot is free. */
