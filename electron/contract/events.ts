@@ -8,6 +8,8 @@ import { LabErrorSchema } from './errors';
 import { PhaseSchema, RunFrameSchema, RunSummarySchema } from './run';
 
 export const LabEventSchema = z.discriminatedUnion('type', [
+  /** A live frame: kernel.profile.folded and kernel.offCpu.events are left out (their counts stay);
+   *  the stacks are in the saved frames (getFrames, runs show, diagnose). */
   z.object({ type: z.literal('frame'), frame: RunFrameSchema }),
   z.object({ type: z.literal('phase'), runId: z.string(), phase: PhaseSchema }),
   // Exactly one of ended / failed / interrupted closes every run that started.

@@ -20,7 +20,7 @@
 import type { z } from 'zod';
 import {
   FramesResult, GetFramesParamsSchema, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
-  RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema,
+  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
@@ -629,8 +629,27 @@ export class LabService implements LabApi, LabSessions {
     run.history?.frame(frame);
     if (!run.cpuWindow.begun && frame.tMs >= run.record.warmupMs) run.cpuWindow.begin(nowNs());
     if (frame.seq % 10 === 9) run.registry.scan();
-    this.emit({ type: 'frame', frame });
+    this.emit({ type: 'frame', frame: liveFrame(frame) });
   }
+}
+
+/**
+ * The frame as the live stream carries it: without its stacks (the on-CPU samples' folded stacks,
+ * the off-CPU blocks), which were ~45 % of a frame's JSON, 10 times a second, and which nothing
+ * live draws. Their counts stay (profile.samples and lost, offCpu.truncated); the stacks are in
+ * the saved frames, where the spike report, `diagnose` and the evidence panel's timeline read them.
+ */
+function liveFrame(frame: RunFrame): RunFrame {
+  const k = frame.kernel;
+  if (!k || (!k.profile?.folded.length && !k.offCpu?.events.length)) return frame;
+  return {
+    ...frame,
+    kernel: {
+      ...k,
+      profile: k.profile && { ...k.profile, folded: [] },
+      offCpu: k.offCpu && { ...k.offCpu, events: [] },
+    },
+  };
 }
 
 function nowNs(): number {
