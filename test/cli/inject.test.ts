@@ -77,7 +77,7 @@ describe('--inject: bad input', () => {
   });
 });
 
-describe.skipIf(!hasInject || !root)('--inject: real runs', () => {
+describe.skipIf(!hasInject || !root)(`--inject: real runs${!hasInject ? ' (skipped: this build of the addon has no fault injection; npm run build:native)' : !root ? ' (skipped: not root: the memory cgroup and the checks of other processes need it)' : ''}`, () => {
   it('cpuHog@1s:1s in a 3 s run: the hog runs in its window, is reported, and is gone after; frames carry system evidence', async () => {
     const e = env();
     const started = startCli(['run', '--duration', '3', '--set', 'duration.warmupS=0', '--set', 'load.connections=8',
