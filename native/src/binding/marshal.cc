@@ -144,11 +144,13 @@ void SetNumbers(Napi::Object o, std::initializer_list<NumberField> fields)
 		o.Set(f.name, (double)f.value);
 }
 
-Napi::Array SparseHistogram(Napi::Env env, const uint64_t *counts)
+} // namespace
+
+Napi::Array SparseHistogram(Napi::Env env, const uint64_t *counts, uint32_t nbuckets)
 {
 	Napi::Array h = Napi::Array::New(env);
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < LH_BUCKETS; i++) {
+	for (uint32_t i = 0; i < nbuckets; i++) {
 		if (!counts[i])
 			continue;
 		Napi::Array pair = Napi::Array::New(env, 2);
@@ -158,8 +160,6 @@ Napi::Array SparseHistogram(Napi::Env env, const uint64_t *counts)
 	}
 	return h;
 }
-
-} // namespace
 
 Napi::Array FlagNames(Napi::Env env, unsigned flags)
 {
@@ -382,8 +382,8 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			{ "timeouts", s.timeouts },
 			{ "serverErrors", s.server_errors },
 			{ "enobufs", s.enobufs } });
-	o.Set("histogram", SparseHistogram(env, s.hist));
-	o.Set("correctedHistogram", SparseHistogram(env, s.corrected_hist));
+	o.Set("histogram", SparseHistogram(env, s.hist, LH_BUCKETS));
+	o.Set("correctedHistogram", SparseHistogram(env, s.corrected_hist, LH_BUCKETS));
 	SetNumbers(o, { { "serverCpuNs", s.server_cpu_ns }, { "loadCpuNs", s.load_cpu_ns } });
 	Napi::Array per = Napi::Array::New(env, s.load_threads);
 	for (uint32_t i = 0; i < s.load_threads; i++)

@@ -10,6 +10,9 @@
 #include "core/engine.h"
 
 // IORING_SETUP_* names without the prefix: ["SQPOLL", "CQSIZE", ...].
+// Counts per bucket as the sparse [[index, count], …] the contract's histograms use (either layout).
+Napi::Array SparseHistogram(Napi::Env env, const uint64_t *counts, uint32_t nbuckets);
+
 Napi::Array FlagNames(Napi::Env env, unsigned flags);
 // The IORING_SETUP_* bit of a name from FlagNames, RING_SETTING_REGISTERED_FD for
 // 'REGISTERED_RING_FD', or 0.

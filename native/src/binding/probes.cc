@@ -2,6 +2,7 @@
 // One probe set per process: attached in-process when this process may load tracing programs
 // (root, or CAP_BPF+CAP_PERFMON), else through the privileged probe helper when it is found
 // and has its file capabilities, else not at all with the reason and the fix per probe.
+#include "binding/marshal.h"
 #include "binding/exports.h"
 
 extern "C" {
@@ -231,21 +232,6 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 	return Statuses(env, g_probes.set, g_probes.channel_note);
 }
 
-Napi::Array Sparse(Napi::Env env, const uint64_t *h)
-{
-	Napi::Array out = Napi::Array::New(env);
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < KH_BUCKETS; i++) {
-		if (!h[i])
-			continue;
-		Napi::Array pair = Napi::Array::New(env, 2);
-		pair.Set(0u, Napi::Number::New(env, i));
-		pair.Set(1u, Napi::Number::New(env, (double)h[i]));
-		out.Set(n++, pair);
-	}
-	return out;
-}
-
 Napi::Number Num(Napi::Env env, uint64_t v)
 {
 	return Napi::Number::New(env, (double)v);
@@ -384,8 +370,8 @@ Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 				  : f.uring.enters_source == PROBE_ENTERS_RAW_SYS_ENTER  ? Napi::Value(Napi::String::New(env, "raw_sys_enter"))
 											  : env.Null());
 	uring.Set("latencySampleRate", f.uring.latency_sample_rate > 0 ? Napi::Value(Napi::Number::New(env, f.uring.latency_sample_rate)) : env.Null());
-	uring.Set("latencyNs", Sparse(env, f.uring.latency));
-	uring.Set("taskWorkLatencyNs", Sparse(env, f.uring.task_work));
+	uring.Set("latencyNs", SparseHistogram(env, f.uring.latency, KH_BUCKETS));
+	uring.Set("taskWorkLatencyNs", SparseHistogram(env, f.uring.task_work, KH_BUCKETS));
 	Napi::Array ops = Napi::Array::New(env);
 	uint32_t nops = 0;
 	for (int op = 0; op < LAT_MAX_OPCODES; op++) {
@@ -397,14 +383,14 @@ Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 		o.Set("opcode", op);
 		o.Set("name", name ? std::string(name) : "OP_" + std::to_string(op));
 		o.Set("count", Num(env, f.uring.opcode_count[op]));
-		o.Set("latencyNs", Sparse(env, f.uring.opcode_latency[op]));
+		o.Set("latencyNs", SparseHistogram(env, f.uring.opcode_latency[op], KH_BUCKETS));
 		ops.Set(nops++, o);
 	}
 	uring.Set("byOpcode", ops);
 	out.Set("uring", uring);
 
 	Napi::Object rq = Napi::Object::New(env);
-	rq.Set("latencyNs", Sparse(env, f.runqueue.latency));
+	rq.Set("latencyNs", SparseHistogram(env, f.runqueue.latency, KH_BUCKETS));
 	rq.Set("count", Num(env, f.runqueue.count));
 	rq.Set("preemptions", Num(env, f.runqueue.preemptions));
 	out.Set("runqueue", rq);
