@@ -344,9 +344,14 @@ describe('lab UI in Chromium', () => {
     const errors = collectErrors(page);
     await page.goto(host.url);
     await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    // "idle" shows as soon as the socket is up; the knobs unlock once the host's status (the
+    // profile) is in, and the doctor's answer follows it: settle before typing, as a user would
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
     // the rate first (nullable: untick "none"), then the mode
     const rate = page.locator('[data-testid="knob"][data-knob="load.rateRps"]');
     await rate.getByTestId('knob-null').uncheck();
+    await expect.poll(() => knobInput(page, 'load.rateRps').isEnabled(), { timeout: 10_000 }).toBe(true);
+    expect(await rate.getByTestId('knob-null').isChecked()).toBe(false);
     await knobInput(page, 'load.rateRps').fill('2000');
     await knobInput(page, 'load.rateRps').press('Enter');
     await expect.poll(() => rate.locator('.pending').count(), { timeout: 5_000 }).toBe(0);
