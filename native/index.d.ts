@@ -344,10 +344,10 @@ export interface RefusedSetting {
    * Or 'HUGEPAGES' (bufferRing.hugepages): not a ring setting but the buffer pool's MAP_HUGETLB
    * mapping, cause 'refused', with the mmap's errno (ENOMEM without enough reserved huge pages).
    * Or the receive/send path's 'RECV_BUNDLE', 'BUF_INCREMENTAL', 'SEND_ZC', 'REGISTERED_BUFFERS',
-   * 'DIRECT_DESCRIPTORS' (see EchoPathSettings), cause 'refused', requested true.
+   * 'DIRECT_DESCRIPTORS' (see EchoPathSettings), cause 'refused'.
    * Or the workers' 'ATTACH_WQ' (sqpoll.shared; cause 'moot_without_sqpoll' when worker 0 has no
    * SQPOLL thread), 'NAPI' (napiBusyPollUs), 'MIN_WAIT' (minWaitUs, EOPNOTSUPP without
-   * IORING_FEAT_MIN_TIMEOUT), 'NUMA_NODE' / 'NUMA_CPUS' (numa), requested true. With several
+   * IORING_FEAT_MIN_TIMEOUT), 'NUMA_NODE' / 'NUMA_CPUS' (numa). With several
    * rings, a refusal of any worker is listed once (the first worker's errno).
    */
   setting: string;
@@ -359,7 +359,9 @@ export interface RefusedSetting {
   code: string;
   /** strerror, e.g. 'Invalid argument'. */
   errnoText: string;
-  /** The config value that asked for the setting: true (SQPOLL, REGISTERED_RING_FD, IOPOLL, HUGEPAGES), the CPU (SQ_AFF), the taskrun mode. */
+  /** The config value that asked for the setting: true for the switches (SQPOLL, REGISTERED_RING_FD,
+   *  IOPOLL, HUGEPAGES, ATTACH_WQ, the receive/send path's), the CPU (SQ_AFF), the taskrun mode,
+   *  the microseconds (NAPI, MIN_WAIT), the node (NUMA_NODE), the CPU list (NUMA_CPUS). */
   requested: unknown;
 }
 

@@ -58,7 +58,7 @@ describe('NUMA placement of the server workers', () => {
     const r = native.start(config({ numa: { node: null, cpus: [4000] }, load: { connections: 4 } }));
     expect(r.applied.server.numa.cpus).toBeNull();
     expect(r.serverWorkers[0].cpu).toBeNull();
-    expect(r.refused).toEqual([expect.objectContaining({ setting: 'NUMA_CPUS', errno: 22, code: 'EINVAL', requested: true })]);
+    expect(r.refused).toEqual([expect.objectContaining({ setting: 'NUMA_CPUS', errno: 22, code: 'EINVAL', requested: [4000] })]);
     expect(allowedCpus(r.serverWorkers[0].tid)).toEqual(myCpus);
     await sleep(100);
     expect(native.stop()!.errors).toBe(0);

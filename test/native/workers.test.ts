@@ -192,7 +192,7 @@ describe('shared SQPOLL', () => {
   it('sharing without SQPOLL is moot: refused ATTACH_WQ, never shown applied', () => {
     const r = native.start(config({ rings: 2, sqpoll: { enabled: false, shared: true }, load: { connections: 4 } }));
     expect(r.applied.server.sqpoll.shared).toBe(false);
-    expect(r.refused).toContainEqual(expect.objectContaining({ setting: 'ATTACH_WQ', cause: 'moot_without_sqpoll' }));
+    expect(r.refused).toContainEqual(expect.objectContaining({ setting: 'ATTACH_WQ', cause: 'moot_without_sqpoll', requested: true }));
     native.stop();
   });
 });

@@ -95,9 +95,12 @@ const char *CauseName(refusal_cause c)
 	return Named(names, c, "refused");
 }
 
-// The config value that asked for a flag.
-Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
+// The config value that asked for a setting: what the user typed, so a refusal reads
+// "napiBusyPollUs 50 refused", not just "refused".
+Napi::Value Requested(Napi::Env env, unsigned flag, const server_config &cfg)
 {
+	const ring_request &req = cfg.ring;
+
 	switch (flag) {
 	case IORING_SETUP_SQPOLL:
 		return Napi::Boolean::New(env, req.sqpoll);
@@ -112,21 +115,31 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const ring_request &req)
 	case IORING_SETUP_IOPOLL:
 		return Napi::Boolean::New(env, req.iopoll);
 	case RING_SETUP_ATTACH_WQ:
+		return Napi::Boolean::New(env, cfg.sqpoll_shared);
 	case RING_SETTING_NAPI:
+		return Napi::Number::New(env, cfg.napi_busy_poll_us);
 	case RING_SETTING_MIN_WAIT:
+		return Napi::Number::New(env, cfg.min_wait_us);
 	case RING_SETTING_NUMA_NODE:
-	case RING_SETTING_NUMA_CPUS:
-		// Only ever refused when sqpoll.shared, napiBusyPollUs, minWaitUs or numa asked for them.
+		return Napi::Number::New(env, cfg.numa_node);
+	case RING_SETTING_NUMA_CPUS: {
+		Napi::Array cpus = Napi::Array::New(env, cfg.ncpus);
+		for (unsigned i = 0; i < cfg.ncpus && i < SERVER_CPUS_MAX; i++)
+			cpus.Set(i, cfg.cpus[i]);
+		return cpus;
+	}
 	case RING_SETTING_HUGEPAGES:
-		// Only ever refused when bufferRing.hugepages asked for it.
-		return Napi::Boolean::New(env, true);
+		return Napi::Boolean::New(env, cfg.buf_hugepages);
 	case RING_SETTING_RECV_BUNDLE:
+		return Napi::Boolean::New(env, cfg.recv_bundle);
 	case RING_SETTING_BUF_INCREMENTAL:
+		return Napi::Boolean::New(env, cfg.buf_incremental);
 	case RING_SETTING_SEND_ZC:
+		return Napi::Boolean::New(env, cfg.send_zc);
 	case RING_SETTING_REGISTERED_BUFFERS:
+		return Napi::Boolean::New(env, cfg.registered_buffers);
 	case RING_SETTING_DIRECT_DESCRIPTORS:
-		// Only ever refused when their knob asked for them.
-		return Napi::Boolean::New(env, true);
+		return Napi::Boolean::New(env, cfg.direct_descriptors);
 	default:
 		return env.Null();
 	}
@@ -281,7 +294,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	return server;
 }
 
-Napi::Array RefusedSettings(Napi::Env env, const ring_setup_result &r, const ring_request &requested)
+Napi::Array RefusedSettings(Napi::Env env, const ring_setup_result &r, const server_config &requested)
 {
 	Napi::Array refused = Napi::Array::New(env);
 	for (int i = 0; i < r.nrefused; i++) {
@@ -330,7 +343,7 @@ Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const e
 	result.Set("protocol", kProtocolVersion);
 	result.Set("port", out.port);
 	result.Set("applied", applied);
-	result.Set("refused", RefusedSettings(env, out.ring, cfg.server.ring));
+	result.Set("refused", RefusedSettings(env, out.ring, cfg.server));
 	result.Set("ring", RingObject(env, out.ring));
 	result.Set("loadThreads", out.load_threads);
 

@@ -23,7 +23,7 @@ Napi::Array FeatureNames(Napi::Env env, unsigned features);
 // StartResult.applied.server: what the kernel really accepted, in the config's paths.
 Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const ring_setup_result &r);
 // StartResult.refused: RefusedSetting[].
-Napi::Array RefusedSettings(Napi::Env env, const ring_setup_result &r, const ring_request &requested);
+Napi::Array RefusedSettings(Napi::Env env, const ring_setup_result &r, const server_config &requested);
 // StartResult.ring.
 Napi::Object RingObject(Napi::Env env, const ring_setup_result &r);
 

@@ -153,7 +153,7 @@ Napi::Value DebugRingFallback(const Napi::CallbackInfo &info)
 		out.Set("error", env.Null());
 	}
 	out.Set("applied", AppliedServer(env, server, res));
-	out.Set("refused", RefusedSettings(env, res, server.ring));
+	out.Set("refused", RefusedSettings(env, res, server));
 	out.Set("ring", RingObject(env, res));
 	Napi::Array attempts = Napi::Array::New(env, kernel.attempts.size());
 	for (uint32_t i = 0; i < kernel.attempts.size(); i++)
