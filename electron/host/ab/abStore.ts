@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { LabError } from '../../contract';
 import { AbReportSchema, ExperimentIdSchema, type AbListRow, type AbReport } from '../../contract/ab';
 import { RunOwnerSchema } from '../../contract/history';
-import { writeFileAtomic } from '../history/atomicFile';
+import { writeFileAtomic } from '../atomicFile';
 import { currentOwner, ownerAlive } from '../history/owner';
 import { runStoreOptionsFromEnv } from '../history/runStore';
 import { abReportHtml } from './html';

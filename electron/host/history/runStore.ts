@@ -34,7 +34,7 @@ import {
 } from '../../contract';
 import { RunIdSchema, RunListRowSchema, RunOwnerSchema, StoredRunStatusSchema } from '../../contract/history';
 import { labDataDir } from '../run/storage';
-import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from './atomicFile';
+import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from '../atomicFile';
 import { FrameLog, readFrames } from './frameLog';
 import { currentOwner, ownerAlive } from './owner';
 

@@ -5,10 +5,10 @@
  * fsync, rename, fsync of the folder), so a crash leaves the old file or the new one, never half
  * of one; every check happens before the first write, so a refused save or import touches nothing.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, type LabErrorData, type Profile } from '../../contract';
+import { writeFileAtomic } from '../atomicFile';
 import { labDataDir } from '../run/storage';
 import { profileJson } from './export/json';
 import { slug } from './export/common';
@@ -95,7 +95,7 @@ export class ProfileStore {
   save(name: string, profile: Profile): SavedProfile {
     checkProfileName(name);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeAtomically(this.pathOf(name), profileJson({ ...profile, name }));
+    writeFileAtomic(this.pathOf(name), profileJson({ ...profile, name }), { mode: 0o600 });
     return this.read(name);
   }
 
@@ -109,7 +109,7 @@ export class ProfileStore {
     for (let i = 1; i < 1000; i++) {
       const name = i === 1 ? base : `${base.slice(0, 60)}-${i}`;
       if (this.has(name)) continue;
-      if (writeAtomically(this.pathOf(name), profileJson({ ...profile, name }), 0o600, false)) return this.read(name);
+      if (writeFileAtomic(this.pathOf(name), profileJson({ ...profile, name }), { mode: 0o600, replace: false })) return this.read(name);
     }
     throw new LabError({ code: 'PROFILE_EXISTS', kind: 'input', field: 'name', message: `name: "${base}" and its numbered copies are all taken`, fix: 'give the import a name of its own' });
   }
@@ -126,41 +126,4 @@ export class ProfileStore {
   private pathOf(name: string): string {
     return join(this.dir, `${name}.json`);
   }
-}
-
-/**
- * temp file in the same folder → write → fsync → rename over the target → fsync the folder.
- * `replace` false: link(2) instead of rename, so a taken name is refused (returns false), never replaced.
- */
-export function writeAtomically(path: string, text: string, mode = 0o600, replace = true): boolean {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (replace) renameSync(tmp, path);
-    else {
-      try {
-        linkSync(tmp, path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw err;
-      } finally {
-        unlinkSync(tmp);
-      }
-    }
-  } catch (err) {
-    try { unlinkSync(tmp); } catch { /* already renamed, unlinked, or never made */ }
-    throw err;
-  }
-  // The rename (or link) itself is durable once the folder is synced.
-  const dirFd = openSync(join(path, '..'), 'r');
-  try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
-  return true;
 }

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LabError, oneLineText } from '../../../contract';
 import { checkProfileFile } from '../profileFile';
-import { writeAtomically } from '../profileStore';
+import { writeFileAtomic } from '../../atomicFile';
 import { EXPORT_FORMATS, exportProfile, type ExportFormat } from './index';
 
 export const EXPORT_USAGE = `Usage: uring-lab export PROFILE.json --format json|fio|tuned|shell [--out FILE]
@@ -53,7 +53,7 @@ export function exportCommand(args: string[], out: { write(text: string): unknow
   }
   const target = values.out;
   try {
-    writeAtomically(target, exported.text, format === 'shell' ? 0o755 : 0o644);
+    writeFileAtomic(target, exported.text, { mode: format === 'shell' ? 0o755 : 0o644 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     const why: Record<string, string> = { ENOENT: `the folder ${dirname(target)} does not exist`, EISDIR: 'it is a directory', EACCES: 'permission denied', EROFS: 'a read-only file system', ENOTDIR: 'a part of the path is not a directory', ENOSPC: 'no space left' };
