@@ -3,10 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+// Everything the tests write to a temporary folder goes into one folder per run, removed at the
+// end (test/globalSetup.ts; URING_LAB_KEEP_TEST_TMP=1 keeps it for a post-mortem).
+const testTmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-tests-'));
+process.env.URING_LAB_TEST_TMP = testTmp;
 // Every LabService saves its runs (and A/B experiments): the tests' go to a folder of their own,
 // never into the user's history ($XDG_DATA_HOME/uring-lab/runs). Tests that need a folder of
 // their own still pass runsDir or set URING_LAB_RUNS_DIR themselves.
-const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'uring-lab-test-runs-'));
+const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? mkdtempSync(path.join(testTmp, 'runs-'));
 
 export default defineConfig({
   root: path.resolve(__dirname, '..'),
@@ -18,6 +22,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
-    env: { URING_LAB_RUNS_DIR: runsDir },
+    globalSetup: ['test/globalSetup.ts'],
+    env: { URING_LAB_RUNS_DIR: runsDir, TMPDIR: testTmp },
   },
 });
