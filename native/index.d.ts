@@ -252,6 +252,8 @@ export interface StorageConfig {
   pattern: 'randread' | 'read' | 'randwrite' | 'write';
   /** I/Os in flight per job. */
   queueDepth: number;
+  /** I/Os per io_uring_enter at most (fio's iodepth_batch_submit), 1..4096, capped at queueDepth. Absent: 1. */
+  submitBatch?: number;
   /** O_DIRECT. */
   direct: boolean;
   /** Host-only: profile knob the native side ignores. */

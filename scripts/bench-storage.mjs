@@ -4,8 +4,18 @@
 // One file on the disk the repository is on (tmpfs refuses O_DIRECT), written once with
 // non-zero data and named to both as a user's file: the lab then neither fills nor checks it
 // (fio does not verify either), so both do the same work. For each variant (randread 4 KiB
-// QD 32, O_DIRECT, one job: plain, SQPOLL, registered buffers + registered file), rounds are
-// interleaved (fio, lab, lab, fio, ...) so machine noise hits both alike.
+// QD 32, O_DIRECT, one job: plain, SQPOLL, registered buffers + registered file, and submit
+// batches of up to 32), rounds are interleaved (fio, lab, lab, fio, ...) so machine noise hits
+// both alike. Both submit each I/O on its own by default (fio's iodepth_batch_submit=1, the
+// lab's storage.submitBatch=1). The last variant is information: the lab with batches of up to
+// 32 per io_uring_enter (its submission before issue 8's fix: ~0.85× fio); fio given
+// iodepth_batch_submit=32 still entered about once per I/O here (perf stat: 180,988 enters for
+// 175,512 submits in 2 s), so its row is fio as usual.
+// SQPOLL: fio (3.33) never enters the kernel (one io_uring_enter in a whole run, strace -c): it
+// spins on the CQ ring in user space while the SQPOLL thread spins on the SQ, two busy loops on
+// a 2-CPU VM. Quiet, it does ~74k IOPS; with any other runnable task (a build) it falls to
+// 5–62k, varying from run to run, while the lab, which waits in io_uring_enter, keeps 63–67k.
+// That row is information too.
 //   fio: --ioengine=io_uring --direct=1 --rw=randread --bs --iodepth --numjobs=1
 //        (--sqthread_poll=1 / --fixedbufs=1 --registerfiles=1), time-based, lat_percentiles
 //        (submit to completion, the lab's definition); CPU = the whole fio process's user+system
@@ -55,6 +65,8 @@ const VARIANTS = [
   { id: 'plain', label: 'randread 4k QD32', fio: [], lab: [] },
   { id: 'sqpoll', label: '+ SQPOLL', fio: ['--sqthread_poll=1'], lab: ['server.sqpoll.enabled=true', 'server.taskrun=default'] },
   { id: 'fixed', label: '+ registered buffers/file', fio: ['--fixedbufs=1', '--registerfiles=1'], lab: ['server.registeredBuffers=true', 'server.directDescriptors=true'] },
+  // Up to 32 I/Os per io_uring_enter: one plugged list for the block layer, one batch for the device.
+  { id: 'batch32', label: '+ submit batches of up to 32 (lab storage.submitBatch=32, fio iodepth_batch_submit=32)', fio: ['--iodepth_batch_submit=32'], lab: ['storage.submitBatch=32'] },
 ];
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };

@@ -75,14 +75,19 @@ describe('uring-lab run, workload storage', () => {
     expect(readFileSync(sentinel, 'utf8')).toBe('not the lab\'s');
   }, 30_000);
 
-  it('randwrite on the lab\'s file, then the same file is gone; SQPOLL jobs', () => {
-    const r = cli('storage.fileSizeMiB=16', 'storage.pattern=randwrite', 'server.sqpoll.enabled=true', 'server.taskrun=default');
+  it('randwrite on the lab\'s file, then the same file is gone; SQPOLL jobs submitting batches of 4; a batch of 0 is exit 2', () => {
+    const r = cli('storage.fileSizeMiB=16', 'storage.pattern=randwrite', 'server.sqpoll.enabled=true', 'server.taskrun=default', 'storage.submitBatch=4');
     expect(r.code, r.stderr).toBe(0);
     expect(r.summary.storage).toMatchObject({ pattern: 'randwrite', labCreated: true, deleted: true });
     expect(r.summary.applied.server.sqpoll.enabled).toBe(true);
+    expect(r.summary.applied.storage.submitBatch).toBe(4);
     expect(r.summary.requests).toBeGreaterThan(100);
     expect(r.summary.errors).toBe(0);
     expect(testFiles()).toEqual([]);
+    const zero = cli('storage.submitBatch=0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/storage\.submitBatch must be a whole number from 1 to 4096/);
+    expect(zero.stderr.trim().split('\n')).toHaveLength(1);
   }, 30_000);
 
   it('storage.keep: the test file outlives the run under a kept- name the next run\'s clean-up leaves alone', () => {

@@ -124,6 +124,20 @@ describe('storage workload', () => {
     expect(r.errors).toBe(0);
   }, 20_000);
 
+  it('submitBatch: batches of 1, of 3 (not a divisor of QD 8) and of more than the queue depth keep every slot reading verified blocks', async () => {
+    const path = join(dir, 'batch.dat');
+    closeSync(openSync(path, 'wx'));
+    await run(storageConfig({ path, fileSizeMiB: 4, fill: true, seed: 21 }), 200);
+    for (const submitBatch of [1, 3, 64]) {
+      const r = await run(storageConfig({ path, fileSizeMiB: 4, queueDepth: 8, submitBatch, verify: true, seed: 21 }), 400);
+      // A slot lost or given two I/Os would stall the job or fail the check (wrong block's words).
+      expect(r.requests, `submitBatch ${submitBatch}`).toBeGreaterThan(100);
+      expect(r.hist).toBe(r.requests);
+      expect(r.errors).toBe(0);
+    }
+    await expect(native.startAsync(storageConfig({ path, submitBatch: 0 }))).rejects.toThrow(/storage\.submitBatch must be between 1 and 4096/);
+  }, 20_000);
+
   it('a missing target fails the start at STORAGE_OPEN with ENOENT', async () => {
     await expect(native.startAsync(storageConfig({ path: join(dir, 'nope.dat') }))).rejects.toMatchObject({ step: 'STORAGE_OPEN', code: 'ENOENT' });
   });

@@ -194,6 +194,8 @@ void ParseStorage(const Fields &c, engine_config &cfg)
 		throw Napi::RangeError::New(env, s.Path("pattern") + " must be 'randread', 'read', 'randwrite' or 'write' (got '" +
 							 pattern.substr(0, 64) + "')");
 	st.queue_depth = (unsigned)s.Integer("queueDepth", 1, 4096);
+	Napi::Value submit_batch = s.Get("submitBatch");
+	st.submit_batch = submit_batch.IsUndefined() ? 1 : (unsigned)s.Integer("submitBatch", 1, 4096);
 	st.direct = s.Bool("direct");
 	Napi::Value fill = s.Get("fill"), verify = s.Get("verify"), seed = s.Get("seed");
 	st.fill = fill.IsUndefined() ? 0 : s.Bool("fill");

@@ -41,6 +41,7 @@ struct storage_config {
 	unsigned block_bytes;  /* bytes per I/O; a multiple of 512 */
 	enum storage_pattern pattern;
 	unsigned queue_depth;  /* per job (fio's iodepth: every job has all of it) */
+	unsigned submit_batch; /* I/Os per io_uring_submit at most (fio's iodepth_batch_submit); 0 = 1, above queue_depth = queue_depth */
 	int direct;            /* O_DIRECT */
 	int fill;              /* before the jobs start: size the file and write the pattern over it */
 	int verify;            /* check every read against the pattern */
