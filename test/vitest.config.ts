@@ -1,11 +1,14 @@
 import { defineConfig } from 'vitest/config';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 // Everything the tests write to a temporary folder goes into one folder per run, removed at the
 // end (test/globalSetup.ts; URING_LAB_KEEP_TEST_TMP=1 keeps it for a post-mortem).
 const testTmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-tests-'));
+// Searchable by everyone (not listable): the tests that run the engine or the probe helper as
+// `nobody` reach their own folders inside it, as they did straight under /tmp.
+chmodSync(testTmp, 0o711);
 process.env.URING_LAB_TEST_TMP = testTmp;
 // Every LabService saves its runs (and A/B experiments): the tests' go to a folder of their own,
 // never into the user's history ($XDG_DATA_HOME/uring-lab/runs). Tests that need a folder of
