@@ -37,6 +37,7 @@
         "src/loads/storage_load.c",
         "src/probes/probe_loader.c",
         "src/probes/probe_reader.c",
+        "src/probes/probe_sampling.c",
         "src/probes/probe_transport.c",
         "src/servers/epoll_echo.c",
         "src/servers/epoll_echo_conn.c",

@@ -892,6 +892,30 @@ export interface ProbeAttachOptions {
   /** offcpu: only blocks of the engine's lab threads at least this long (µs) are sent with
    *  their kernel stack (default 1000). */
   offCpuMinUs?: number;
+  /** uring_latency's and softirq's per-request programs: the fraction of the time they are
+   *  attached (one window per period — 100 ms, longer where attaching costs more, up to 2 s — at
+   *  a random offset, attached and detached by a thread of the addon:
+   *  native/src/probes/probe_sampling.h), PROBE_SAMPLING_MIN_DUTY (0.001)…1; absent or 1: attached all the time (the profile knob probes.perRequestDuty has its own default). */
+  perRequestDuty?: number;
+}
+
+/** Which share of a read's interval the per-request programs were attached (their counts and
+ *  histograms are of that time only). */
+export interface NativePerRequestSampling {
+  /** The requested duty (1: always attached). */
+  duty: number;
+  /** Since the previous read: its length, the attached time in it, and their ratio (≤ 1). */
+  intervalNs: number; observedNs: number; observedShare: number;
+  /** Windows closed since the previous read and their nominal length; null at duty 1. */
+  windows: number | null; windowNs: number | null;
+  /** The current period (one window each): ≥ 100 ms, longer where switching costs more than
+   *  0.25 % of a CPU (up to 2 s); null at duty 1. */
+  periodNs: number | null;
+  /** CPU time the window thread spent attaching and detaching since the previous read (each
+   *  switch patches the tracepoint's call sites: the cost of sampling in time itself). */
+  switchCpuNs: number;
+  /** Windows not opened since the previous read because a link could not be created, and why. */
+  attachErrors: number; lastError: string | null;
 }
 
 export interface NativeProbeStatus {
@@ -912,6 +936,8 @@ export interface NativeProbeStatus {
 export interface NativeKernelFrame {
   /** CLOCK_MONOTONIC ns at the read: the same clock the engine snapshot uses. */
   monotonicNs: number;
+  /** The per-request probes' time sampling over this interval; null when none of them is attached. */
+  perRequestSampling: NativePerRequestSampling | null;
   uring: {
     /** Requests submitted / completions posted on the SERVER's rings (rings whose submitter is a server
      *  worker thread `uring-srv-*` or its SQPOLL thread `iou-sqp-*`), this interval. */

@@ -8,12 +8,17 @@
 // cost from the kernel's BPF run-time stats (ns/event and CPU share, the summary's
 // probes[].overhead). Target (issue 9): all probes together ≤ 3 % throughput and ≤ 5 % p99.
 //
-// "On" is the default probe set (per-request probes off, as a run gets them); --per-request
-// measures every probe together (probes.perRequest=true), the issue's "all probes" case.
+// "On" is the probe set a run gets by default (the profile's probes.perRequest: off, so the
+// per-request probes are left out); --per-request sets probes.perRequest=true: every probe, the
+// issue's "all probes" case, time-sampled at the default probes.perRequestDuty or at each --duty
+// (or "none": an "on" run without them, to compare with in the same rounds).
 // --profile measures the on-CPU stack sampling alone (issue 12): probes on in both runs of a
 // round, diagnose.profileHz=99 against 0. Target: ≤ 2 % throughput.
+// --duty D1,D2,… (with --per-request) measures the per-request probes' time sampling at each
+// duty (probes.perRequestDuty): each round runs probes off and then on at every duty, in an order
+// that rotates per round, and each duty is compared with the same round's "off" run: the curve.
 //
-//   npm run bench:probes -- [--per-request | --profile] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
+//   npm run bench:probes -- [--per-request [--duty D,…] | --profile] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,7 +36,12 @@ const USAGE = `npm run bench:probes -- [options]
   --warmup S        warm-up seconds per run (default 1)
   --connections N   load connections (default 50)
   --bytes N         message bytes (default 128)
-  --per-request     "on" attaches every probe (probes.perRequest=true), not the default set
+  --per-request     "on" sets probes.perRequest=true (default: the profile's default, off)
+  --duty D1,D2,…    with --per-request: probes.perRequestDuty of the "on" runs (default: the knob's
+                    default); several: one "on" run per duty each round, each compared with "off";
+                    "none": an "on" run with the per-request probes off (the default set alone)
+  --period-ms P1,…  with --duty: the sampling period too (URING_LAB_PROBE_SAMPLING_PERIOD_MS, the
+                    addon's measurement hook; default 100 ms): one "on" run per duty and period
   --profile         "on" and "off" both attach the default set; "on" samples stacks at 99 Hz
                     (diagnose.profileHz=99), "off" does not (diagnose.profileHz=0): the profile probe's cost
   --out FILE        also write every sample as JSON`;
@@ -42,7 +52,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { rounds: 4, seconds: 3, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false };
+  const o = { rounds: 4, seconds: 3, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null] };
   forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
@@ -52,9 +62,27 @@ function parseOptions(argv) {
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--per-request') o.perRequest = true;
     else if (a === '--profile') o.profile = true;
+    else if (a === '--period-ms') {
+      const raw = value();
+      o.periods = raw.split(',').map((d) => {
+        const n = Number(d);
+        if (!(Number.isInteger(n) && n >= 100 && n <= 10000)) fail(`--period-ms "${d}" is not a whole number of ms from 100 to 10000`);
+        return n;
+      });
+    }
+    else if (a === '--duty') {
+      const raw = value();
+      o.duties = raw.split(',').map((d) => {
+        if (d === 'none') return 'none';
+        const n = Number(d);
+        if (!(n >= 0.001 && n <= 1)) fail(`--duty "${d}" is not a fraction from 0.001 to 1`);
+        return n;
+      });
+    }
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}`);
   });
+  if (o.duties[0] !== null && !o.perRequest) fail('--duty needs --per-request (it is the per-request probes\' duty)');
   return o;
 }
 
@@ -63,19 +91,21 @@ const pinned = os.cpus().length >= 2;
 
 /** One `uring-lab run --json`; resolves with its RunSummary. Exit 1 with a summary is a run that
  *  completed with a caution (e.g. another run overlapped): its numbers are still printed. */
-function runOnce(probes) {
+function runOnce(probes, duty, period = null) {
   const args = [
     cli, 'run', '--json', '--duration', String(opts.seconds),
     ...(opts.profile
       ? ['--set', 'probes.enabled=true', '--set', `diagnose.profileHz=${probes ? 99 : 0}`]
-      : ['--set', `probes.enabled=${probes}`, '--set', `probes.perRequest=${probes && opts.perRequest}`]),
+      : ['--set', `probes.enabled=${probes}`, ...(probes && (opts.perRequest || duty === 'none') ? ['--set', `probes.perRequest=${duty !== 'none'}`] : [])]),
+    ...(probes && duty !== null && duty !== 'none' ? ['--set', `probes.perRequestDuty=${duty}`] : []),
     '--set', `duration.warmupS=${opts.warmup}`,
     '--set', `load.connections=${opts.connections}`,
     '--set', `load.messageBytes=${opts.bytes}`,
     ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = period === null ? process.env : { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: String(period) };
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -103,16 +133,18 @@ const fmtPct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`;
 process.on('SIGINT', () => process.exit(130));
 
 const samples = [];
-console.log(`bench:probes: ${opts.profile ? 'the profile probe (default set with diagnose.profileHz=99 vs 0; "probes on/off" below = profile on/off)' : opts.perRequest ? 'every probe (probes.perRequest=true)' : 'the default probe set (per-request probes off)'}; ${opts.rounds} rounds × (probes on, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
-console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  attached');
+const dutyText = (d, p = null) => `${d === null ? 'default duty' : d === 'none' ? 'per-request probes off' : `duty ${d}`}${p === null ? '' : ` period ${p} ms`}`;
+console.log(`bench:probes: ${opts.profile ? 'the profile probe (default set with diagnose.profileHz=99 vs 0; "probes on/off" below = profile on/off)' : opts.perRequest ? `every probe (probes.perRequest=true, ${opts.duties.map((d) => dutyText(d)).join(' / ')})` : 'the probes a run gets by default (profile defaults: per-request probes off)'}; ${opts.rounds} rounds × (probes on${opts.duties.length > 1 ? ` at ${opts.duties.length} duties` : ''}, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
+console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  attached  observed');
+// The runs of a round: off, and on at each duty; rotated by one each round, so no variant always runs first.
+const variants = [{ probes: false, duty: null, period: null }, ...opts.duties.flatMap((duty) => opts.periods.map((period) => ({ probes: true, duty, period })))];
 for (let round = 0; round < opts.rounds; round++) {
-  // ABAB… with the order swapped every other round, so neither side always runs first.
-  const order = round % 2 === 0 ? [true, false] : [false, true];
-  for (const probes of order) {
+  const order = variants.map((_, i) => variants[(i + round) % variants.length]);
+  for (const { probes, duty, period } of order) {
     let s;
     // A failed run (e.g. dist/ being rebuilt under it) is retried twice after a pause; the pair stays interleaved.
     for (let attempt = 1; ; attempt++) {
-      try { s = await runOnce(probes); break; } catch (e) {
+      try { s = await runOnce(probes, duty, period); break; } catch (e) {
         if (attempt >= 3) throw e;
         console.log(`       run failed (${e.message}); retrying in 20 s`);
         await new Promise((r) => setTimeout(r, 20_000));
@@ -120,14 +152,21 @@ for (let round = 0; round < opts.rounds; round++) {
     }
     const attached = s.probes.filter((p) => p.attached).length;
     const otherCpus = s.contention?.otherCpus ?? null;
-    samples.push({ round, probes, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
-    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${attached}/${s.probes.length}`);
+    const sampling = s.kernelStats?.perRequestSampling ?? null;
+    samples.push({ round, probes, duty, period, observedShare: sampling?.observedShare ?? null, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
+    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})` : ''}`);
     for (const w of s.warnings) if (/another uring-lab run/.test(w)) console.log(`       warning: ${w}`);
   }
 }
 
-const on = samples.filter((s) => s.probes);
 const off = samples.filter((s) => !s.probes);
+const results = [];
+for (const duty of opts.duties) for (const period of opts.periods) {
+const on = samples.filter((s) => s.probes && s.duty === duty && s.period === period);
+if (opts.duties.length > 1 || duty !== null || period !== null) {
+  const observed = on.map((s) => s.observedShare).filter((x) => x !== null);
+  console.log(`\n==== probes on at ${dutyText(duty, period)}${observed.length ? `: per-request probes observed ${(median(observed) * 100).toFixed(2)} % of the measured time (median)` : ''}`);
+}
 const perRound = [...new Set(samples.map((s) => s.round))].map((r) => {
   const a = on.find((s) => s.round === r);
   const b = off.find((s) => s.round === r);
@@ -185,7 +224,10 @@ const runNsPerReq = median(on.map((s) => (s.serverCpuNsPerReq ?? 0) + (s.loadCpu
 console.log(`${'all probes'.padEnd(15)} ${''.padEnd(18)} ${''.padEnd(26)} ${''.padStart(9)}  ${(totalShare * 100).toFixed(3)} % (median of the runs' sums)`);
 console.log(`\nthe programs' CPU per request: ${nsPerReq.toFixed(0)} ns (median), against ${runNsPerReq.toFixed(0)} ns of server + load CPU per request (${((nsPerReq / runNsPerReq) * 100).toFixed(1)} %)`);
 
+results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, nsPerReq }, perRound });
+}
+
 if (opts.out) {
-  writeFileSync(opts.out, JSON.stringify({ options: opts, samples, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta }, perRound }, null, 2));
+  writeFileSync(opts.out, JSON.stringify({ options: opts, samples, results }, null, 2));
   console.log(`\nsamples written to ${opts.out}`);
 }

@@ -24,14 +24,30 @@ export const PROBES_DISABLED_REASON = 'disabled by probes.enabled';
 
 /**
  * Probes that run on every request or packet (io_uring submissions and completions, network
- * softirqs): even sampled, their tracepoints cost over 1 µs of CPU per request at 50 × 128 B on
- * loopback (−38 % throughput, +77 % p99: npm run bench:probes -- --per-request), which would
- * distort the very numbers the lab measures. They
- * attach only with probes.perRequest; the others fire per context switch, per wait or per rare
- * event and stay within the overhead budget.
+ * softirqs): attached all the time, even sampling inside the programs, their tracepoints cost
+ * over 1 µs of CPU per request at 50 × 128 B on loopback (−25…−38 % throughput, +45…+110 % p99:
+ * npm run bench:probes -- --per-request --duty 1), which would distort the very numbers the lab
+ * measures. So they are time-sampled (probes.perRequestDuty, below): attached for one short
+ * window per period, detached (free) the rest of the time, and every number they give says which
+ * share of the time it saw. probes.perRequest turns them on or off; the other probes fire per
+ * context switch, per wait or per rare event and stay attached.
  */
 export const PER_REQUEST_PROBES: readonly ProbeName[] = ['uring_latency', 'softirq'];
-export const PER_REQUEST_OFF_REASON = 'a per-request probe, off by default: it runs on every request or packet and costs over 1 µs of CPU per request (at 50 × 128 B: −38 % throughput; npm run bench:probes -- --per-request), enough to change the numbers it explains';
+
+/**
+ * probes.perRequestDuty: the per-request probes' programs are attached this fraction of the time,
+ * one window per period at a random offset (native/src/probes/probe_sampling.h; the period is
+ * 100 ms, longer where attaching and detaching cost more than 0.25 % of a CPU: ~1 s in a VM).
+ * 0.001 is 0.1 ms of a 100 ms period (the addon's PROBE_SAMPLING_MIN_DUTY), hence the minimum. The
+ * default was chosen with `npm run bench:probes -- --per-request --duty none,0.002,0.005,0.01`
+ * (README: eBPF probes): at 0.01 p99 rose by +22…+27 % (medians) in each of three benches, at
+ * 0.005 and 0.002 by less, within a shared VM's noise (the default set alone: +9…+12 %); and in a
+ * closed loop the requests inside a window are the slow ones, so p99 stays put only while they
+ * are well under 1 % of all requests: the smaller of the two.
+ */
+export const PER_REQUEST_DUTY_MIN = 0.001;
+export const PER_REQUEST_DUTY_DEFAULT = 0.002;
+export const PER_REQUEST_OFF_REASON = 'a per-request probe, off (probes.perRequest is false): it runs on every request or packet, so when on it is attached only for a sampled share of the time (probes.perRequestDuty)';
 
 /**
  * A probe's cost over the run's measured window, from the kernel's BPF run-time stats
@@ -66,6 +82,9 @@ export const ProbeStatusSchema = z.object({
   loadedBy: z.enum(['in-process', 'helper']).nullable().optional(),
   /** Measured cost over the measured window (summary only); null in a live phase or without run-time stats. */
   overhead: ProbeOverheadSchema.nullable().optional(),
+  /** A per-request probe's time sampling (summary only): the duty asked for and the share of the
+   *  measured time it was attached. null for the other probes, or when not attached. */
+  sampling: z.object({ duty: z.number().min(0).max(1), observedShare: z.number().min(0).max(1) }).nullable().optional(),
 });
 export type ProbeStatus = z.infer<typeof ProbeStatusSchema>;
 
@@ -86,12 +105,42 @@ export const TcpEventSchema = z.object({
   state: z.string().nullable(),
 });
 
+/**
+ * The per-request probes' time sampling over one frame: they were attached `observedNs` of the
+ * frame's `intervalNs` (the measured time: clock reads after the last attach and before the first
+ * detach of each window). Their counts in the frame (uring.submits, completions, byOpcode counts;
+ * every softirq count and time) are of that time only, raw; an estimate of the frame's total is
+ * count / observedShare. Their latency histograms hold the legs that started and ended inside a
+ * window: a sample in time (legs longer than windowNs are seen less the longer they are).
+ */
+export const PerRequestSamplingSchema = z.object({
+  /** probes.perRequestDuty (1: always attached, observedShare 1, windows null). */
+  duty: z.number().min(0).max(1),
+  intervalNs: count, observedNs: count,
+  observedShare: z.number().min(0).max(1),
+  /** Windows closed in this frame and their nominal length; null at duty 1. */
+  windows: count.nullable(), windowNs: count.nullable(),
+  /** CPU time spent attaching and detaching in this frame (the cost of the sampling itself: each
+   *  switch patches the tracepoint's call sites); 0 at duty 1; absent in older frames. */
+  switchCpuNs: count.optional(),
+  /** The current sampling period, one window each (≥ 100 ms; longer where attaching and detaching
+   *  cost more than 0.25 % of a CPU, up to 2 s); null at duty 1; absent in older frames. */
+  periodNs: count.nullable().optional(),
+  /** Windows not opened because a link could not be created, and the last reason. */
+  attachErrors: count, lastError: z.string().nullable(),
+});
+export type PerRequestSampling = z.infer<typeof PerRequestSamplingSchema>;
+
 export const KernelFrameSchema = z.object({
   /** When the probes' maps were read, ms since the run started: the same clock (CLOCK_MONOTONIC)
    *  and origin as the frame's tMs; the read follows the engine snapshot by microseconds. */
   tMs: z.number(),
+  /** The per-request probes' (uring_latency, softirq) share of this frame; null when neither is
+   *  attached; absent in frames from before time sampling. */
+  perRequestSampling: PerRequestSamplingSchema.nullable().optional(),
   uring: z.object({
-    /** Requests submitted to / completions posted by the server's rings this interval. */
+    /** Requests submitted to / completions posted by the server's rings this interval (of the
+     *  observed time only when perRequestSampling.duty < 1). */
     submits: count, completions: count,
     /** io_uring_enter syscalls of the server's threads (see entersSource), and waits for CQEs
      *  (io_uring_cqring_wait, counted in the kernel). */
@@ -181,6 +230,20 @@ export const KernelStatsSchema = z.object({
   frames: z.number().int(),
   /** Client requests completed in those frames (the per-request denominator). */
   requests: z.number(),
+  /**
+   * The per-request probes' time sampling over those frames (null when they were not attached;
+   * absent in older summaries). uring.submits/completions, byOpcode counts and every softirq
+   * count and time are of the observed time only (observedS), raw: divide by observedShare for an
+   * estimate of the whole; uring.completionsPerReq is already that estimate (completions over the
+   * requests of the observed time, requests × observedShare).
+   */
+  perRequestSampling: z.object({
+    duty: z.number().min(0).max(1),
+    observedShare: z.number().min(0).max(1),
+    observedS: z.number().min(0),
+    windows: z.number().min(0).nullable(),
+    attachErrors: z.number().min(0),
+  }).nullable().optional(),
   uring: z.object({
     submits: count, completions: count, enters: count, cqWaits: count,
     ioWqPunts: count, cqeOverflows: count, shortWrites: count, reqFailed: count,

@@ -21,6 +21,7 @@
  */
 import { z } from 'zod';
 import { INJECTION_KINDS, InjectionSchema, type Injection } from './diagnose';
+import { PER_REQUEST_DUTY_DEFAULT, PER_REQUEST_DUTY_MIN } from './kernel';
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const powerOfTwo = (min: number, max: number) =>
@@ -495,7 +496,12 @@ export const KNOBS = {
     }),
     perRequest: knob({
       schema: z.boolean().default(false),
-      label: 'Per-request probes', help: 'Also attach the probes that run on every request or packet: io_uring in-kernel latency per opcode and network softirq time. They cost over 1 µs of CPU per request (at 50 × 128 B: −38 % throughput; measured: the probe panel and npm run bench:probes -- --per-request), so they are off by default; turn them on to see inside the kernel, and compare runs with the same setting.',
+      label: 'Per-request probes', help: 'Also attach the probes that run on every request or packet: io_uring in-kernel latency per opcode and network softirq time. Attached all the time they cost over 1 µs of CPU per request (at 50 × 128 B: −25…−38 % throughput), so they are time-sampled: attached probes.perRequestDuty of the time, one short window per period at a random offset, and their counts and histograms say which share of the time they saw. Off by default until all probes together are shown within 3 % throughput and 5 % p99 (README: eBPF probes). Compare runs with the same setting.',
+      applies: 'next-run', engine: false,
+    }),
+    perRequestDuty: knob({
+      schema: z.number().min(PER_REQUEST_DUTY_MIN).max(1).default(PER_REQUEST_DUTY_DEFAULT),
+      label: 'Per-request duty', help: `The fraction of the time the per-request probes are attached (with probes.perRequest): one window per period (100 ms, longer where attaching costs more: ~1 s in a VM) at a random offset, so it never locks to a rhythm of the workload; detached, their tracepoints cost nothing. Their counts and latency histograms are of the observed time only, and the panels say which share that was. Default ${PER_REQUEST_DUTY_DEFAULT} (measured: npm run bench:probes -- --per-request --duty …; README: eBPF probes); 1: always attached (exact counts, over 1 µs of CPU per request).`,
       applies: 'next-run', engine: false,
     }),
   },

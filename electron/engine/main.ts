@@ -92,7 +92,8 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
     const profileHz = diagnose?.profileHz ?? 99;
     const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0));
     // profileHz / offCpuMinUs: the issue-12 probes' options (an addon from before them ignores them).
-    const options = { tgid: process.pid, probes: [...wanted], profileHz, offCpuMinUs: diagnose?.offCpuMinUs ?? 1000 };
+    // perRequestDuty: the per-request probes' time sampling (an addon from before it ignores it: always attached).
+    const options = { tgid: process.pid, probes: [...wanted], profileHz, offCpuMinUs: diagnose?.offCpuMinUs ?? 1000, perRequestDuty: request.perRequestDuty ?? 1 };
     const attached = probesNative.probesAttach(options as Native.ProbeAttachOptions);
     probesAttached = attached.some((s) => s.attached);
     // The probes left out say why, in the lab's order.

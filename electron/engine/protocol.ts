@@ -52,6 +52,8 @@ export interface ProbesRequest {
   enabled: boolean;
   /** Also the per-request probes (PER_REQUEST_PROBES); absent: false. */
   perRequest?: boolean;
+  /** The fraction of the time the per-request probes are attached (probes.perRequestDuty); absent: 1 (always). */
+  perRequestDuty?: number;
 }
 /** The engine process's identity as the kernel sees it, for the doctor's privilege checks. */
 export interface EnginePrivileges {

@@ -25,7 +25,7 @@ export function nativeConfigFor(profile: Profile, maxDurationMs: number, target:
 
 /** Whether the engine process attaches the eBPF probes after starting `profile` (probes.* is not an engine knob). */
 export function probesRequestFor(profile: Profile): ProbesRequest {
-  return { enabled: profile.probes.enabled, perRequest: profile.probes.perRequest };
+  return { enabled: profile.probes.enabled, perRequest: profile.probes.perRequest, perRequestDuty: profile.probes.perRequestDuty };
 }
 
 /** The requested profile with every knob the engine reports replaced by what it applied. */

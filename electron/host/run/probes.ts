@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import {
-  KernelHistogram, PROBE_NAMES, type DoctorCheck, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
+  KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
 } from '../../contract';
 import type { EngineKernelFrame, EnginePrivileges, NativeProbeStatus } from '../../engine/protocol';
 
@@ -45,6 +45,8 @@ export function kernelFrameOf(k: EngineKernelFrame, t0Ns: number, engineEnters: 
   return {
     ...diagnoseFramesOf(k, ms),
     tMs: ms(k.monotonicNs),
+    // The per-request probes' observed share (time sampling); absent from an addon before it.
+    ...(k.perRequestSampling !== undefined ? { perRequestSampling: k.perRequestSampling && { ...k.perRequestSampling } } : {}),
     uring: {
       ...k.uring,
       enters: kernelCounted ? k.uring.enters : engineEnters ?? 0,
@@ -101,6 +103,8 @@ export class KernelAccumulator {
   latencySampleRate: number | null = null;
   sqpollOnCpuNs = 0;
   sqpollWakeups = 0;
+  /** The per-request probes' time sampling over the frames that had them (null: none had). */
+  private sampling: { duty: number; intervalNs: number; observedNs: number; windows: number | null; attachErrors: number } | null = null;
   /** Per program: [probe, Σ run_time_ns, Σ run_cnt]; null once a frame had no run-time stats. */
   private programs: Map<string, { probe: string; runTimeNs: number; runCount: number }> | null = new Map();
 
@@ -129,6 +133,15 @@ export class KernelAccumulator {
     this.preemptions += k.runqueue.preemptions;
     this.sqpollOnCpuNs += k.sqpoll.onCpuNs;
     this.sqpollWakeups += k.sqpoll.wakeups;
+    const ps = k.perRequestSampling;
+    if (ps) {
+      const acc = this.sampling ??= { duty: ps.duty, intervalNs: 0, observedNs: 0, windows: 0, attachErrors: 0 };
+      acc.duty = ps.duty;
+      acc.intervalNs += ps.intervalNs;
+      acc.observedNs += ps.observedNs;
+      acc.windows = acc.windows === null || ps.windows === null ? null : acc.windows + ps.windows;
+      acc.attachErrors += ps.attachErrors;
+    }
     // A frame without run-time stats makes the overhead unknown rather than understated.
     if (!k.overhead) { this.programs = null; return; }
     if (!this.programs) return;
@@ -144,16 +157,23 @@ export class KernelAccumulator {
   stats(): KernelStats | null {
     if (this.frames === 0) return null;
     const perReq = (n: number) => (this.requests > 0 ? n / this.requests : null);
+    const observedShare = this.samplingShare();
     return {
       measuredS: this.measuredNs / 1e9,
       frames: this.frames,
       requests: this.requests,
+      perRequestSampling: this.sampling && {
+        duty: this.sampling.duty, observedShare: observedShare ?? 0, observedS: this.sampling.observedNs / 1e9,
+        windows: this.sampling.windows, attachErrors: this.sampling.attachErrors,
+      },
       uring: {
         ...this.uring,
         entersPerReq: perReq(this.uring.enters),
         entersSource: this.entersSource,
         latencySampleRate: this.latencySampleRate,
-        completionsPerReq: perReq(this.uring.completions),
+        // Completions of the observed time over that time's requests (an estimate below duty 1;
+        // null when no window fell in these frames: nothing was observed).
+        completionsPerReq: observedShare === null ? perReq(this.uring.completions) : observedShare > 0 ? perReq(this.uring.completions / observedShare) : null,
         ioWqPuntsPerReq: perReq(this.uring.ioWqPunts),
         latencyNs: this.latency.summary(),
         taskWorkLatencyNs: this.taskWork.summary(),
@@ -170,6 +190,17 @@ export class KernelAccumulator {
       tcp: { ...this.tcp },
       histograms: { uringLatencyNs: this.latency.toSparse(), runqueueNs: this.runqueue.toSparse() },
     };
+  }
+
+  /** The share of the frames' time the per-request probes were attached; null when they were not. */
+  samplingShare(): number | null {
+    if (!this.sampling || this.sampling.intervalNs <= 0) return null;
+    return Math.min(1, this.sampling.observedNs / this.sampling.intervalNs);
+  }
+
+  /** The per-request probes' duty (null when they were not attached). */
+  samplingDuty(): number | null {
+    return this.sampling?.duty ?? null;
   }
 
   /** Each probe's overhead (see the file comment); empty when run-time stats were missing. */
@@ -207,7 +238,14 @@ export function overheadOf(runTimeNs: number, runCount: number, measuredNs: numb
 /** Statuses with each attached probe's measured overhead (null where it was not measured). */
 export function withOverhead(statuses: readonly ProbeStatus[], acc: KernelAccumulator): ProbeStatus[] {
   const overhead = acc.overheadByProbe();
-  return statuses.map((s) => ({ ...s, overhead: s.attached ? overhead.get(s.name) ?? null : null }));
+  const duty = acc.samplingDuty();
+  const observedShare = acc.samplingShare();
+  const sampling = duty !== null && observedShare !== null ? { duty, observedShare } : null;
+  return statuses.map((s) => ({
+    ...s,
+    overhead: s.attached ? overhead.get(s.name) ?? null : null,
+    sampling: s.attached && PER_REQUEST_PROBES.includes(s.name as ProbeName) ? sampling : null,
+  }));
 }
 
 /** Every probe not attached with one reason (a phase whose engine never reported statuses). */
@@ -324,7 +362,10 @@ export function kernelSummaryLines(s: RunSummary): string[] {
   const k = s.kernelStats;
   if (k) {
     const perReq = (n: number | null) => (n === null ? 'n/a' : n.toFixed(2));
-    lines.push(`  kernel       io_uring in-kernel p50 ${nsText(k.uring.latencyNs.p50)} p99 ${nsText(k.uring.latencyNs.p99)} · enters/req ${perReq(k.uring.entersPerReq)} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${nsText(k.runqueue.latencyNs.p99)}`);
+    const ps = k.perRequestSampling;
+    // The per-request probes' numbers are of the time they were attached (time sampling).
+    const sampled = ps && ps.duty < 1 ? ` (io_uring latency and softirq sampled ${(ps.observedShare * 100).toFixed(1)} % of the time, probes.perRequestDuty ${ps.duty})` : '';
+    lines.push(`  kernel       io_uring in-kernel p50 ${nsText(k.uring.latencyNs.p50)} p99 ${nsText(k.uring.latencyNs.p99)}${sampled} · enters/req ${perReq(k.uring.entersPerReq)} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${nsText(k.runqueue.latencyNs.p99)}`);
     lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops} lost events ${k.tcp.lostEvents}`);
   }
   const attached = s.probes.filter((p) => p.attached);

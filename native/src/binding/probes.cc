@@ -9,6 +9,7 @@ extern "C" {
 #include "probes/kernel_histogram.h"
 #include "probes/probe_loader.h"
 #include "probes/probe_reader.h"
+#include "probes/probe_sampling.h"
 #include "probes/probe_transport.h"
 #include "probes/tcp_events.h"
 }
@@ -16,6 +17,9 @@ extern "C" {
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +34,12 @@ struct AttachedProbes {
 	probe_reader *reader = nullptr;
 	bool attached = false;
 	std::string channel_note;
+	// The per-request probes' time sampling: duty 1 (always attached, no thread) or the window
+	// thread; per_request: whether any per-request program is attached at all.
+	double duty = 1;
+	probe_sampling *sampling = nullptr;
+	bool per_request = false;
+	uint64_t last_read_ns = 0, last_observed_ns = 0, last_windows = 0, last_attach_errors = 0, last_switch_ns = 0;
 };
 
 AttachedProbes g_probes;
@@ -37,6 +47,10 @@ std::unique_ptr<kernel_frame> g_frame;
 
 void Detach()
 {
+	// The window thread first: it holds the links it opened and uses the set's program fds.
+	probe_sampling_stop(g_probes.sampling);
+	g_probes.sampling = nullptr;
+	g_probes.per_request = false;
 	probe_reader_free(g_probes.reader);
 	g_probes.reader = nullptr;
 	if (g_probes.attached)
@@ -118,6 +132,50 @@ void LoadProbes(const probe_load_options &o, probe_set *out)
 Napi::Value NullOr(Napi::Env env, const char *s)
 {
 	return s && *s ? Napi::String::New(env, s) : env.Null();
+}
+
+uint64_t MonotonicNs()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// The per-request probes attached for one window per period (probe_sampling.h). Where this
+// process may not attach them again from their program fds, they are not attached at all:
+// attached all the time they would cost the run what the duty is there to avoid.
+void StartSampling(double duty)
+{
+	char why[PROBE_TEXT] = "";
+	g_probes.sampling = probe_sampling_start(&g_probes.set, duty, why, sizeof(why));
+	if (g_probes.sampling) {
+		for (int id : { PROBE_URING_LATENCY, PROBE_SOFTIRQ }) {
+			probe_status &st = g_probes.set.status[id];
+			if (!st.attached)
+				continue;
+			char note[PROBE_TEXT];
+			snprintf(note, sizeof(note), "time-sampled: attached %.3g %% of the time, one window per 0.1–2 s period at a random offset (probes.perRequestDuty %g)%s%s",
+				 duty * 100, duty, st.reason[0] ? "; " : "", st.reason);
+			snprintf(st.reason, sizeof(st.reason), "%s", note);
+		}
+		return;
+	}
+	for (int i = 0; i < g_probes.set.nfds; i++) {
+		probe_fd &f = g_probes.set.fds[i];
+		if (f.kind == PROBE_FD_LINK && (f.probe == PROBE_URING_LATENCY || f.probe == PROBE_SOFTIRQ) && f.fd >= 0) {
+			close(f.fd);
+			f.fd = -1;
+		}
+	}
+	for (int id : { PROBE_URING_LATENCY, PROBE_SOFTIRQ }) {
+		probe_status &st = g_probes.set.status[id];
+		if (!st.attached)
+			continue;
+		st.attached = 0;
+		snprintf(st.reason, sizeof(st.reason), "time-sampled attachment (probes.perRequestDuty %g) refused: %s", duty, why);
+		snprintf(st.fix, sizeof(st.fix), "run the lab as root, or set probes.perRequestDuty=1 to keep the per-request probes attached all the time (over 1 µs of CPU per request)");
+	}
+	g_probes.per_request = false;
 }
 
 Napi::Array Statuses(Napi::Env env, const probe_set &s, const std::string &channel_note)
@@ -208,10 +266,23 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 		offcpu_min_us = (unsigned)us;
 	}
 
+	double duty = 1;
+	Napi::Value dv = opts.Get("perRequestDuty");
+	if (!dv.IsUndefined()) {
+		duty = dv.IsNumber() ? dv.As<Napi::Number>().DoubleValue() : -1;
+		if (!(duty == 1 || (duty >= PROBE_SAMPLING_MIN_DUTY && duty < 1)))
+			throw Napi::TypeError::New(env, "probesAttach: options.perRequestDuty must be a fraction from 0.001 "
+							"(PROBE_SAMPLING_MIN_DUTY) to 1 (1: always attached), e.g. 0.002");
+	}
+
 	Detach();
 	probe_load_options o = { (int)tgid, mask, force_perfbuf, syscall_enters, offcpu_min_us, profile_hz };
 	LoadProbes(o, &g_probes.set);
 	g_probes.attached = true;
+	g_probes.duty = duty;
+	g_probes.per_request = g_probes.set.status[PROBE_URING_LATENCY].attached || g_probes.set.status[PROBE_SOFTIRQ].attached;
+	if (g_probes.per_request && duty < 1)
+		StartSampling(duty);
 	bool any = false;
 	for (int i = 0; i < PROBE_COUNT; i++)
 		any = any || g_probes.set.status[i].attached;
@@ -225,6 +296,9 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 			throw Napi::Error::New(env, err);
 		}
 		probe_reader_set_options(g_probes.reader, offcpu_min_us, profile_hz);
+		// The reader's first read covers the time since now, and so does the observed share's.
+		g_probes.last_read_ns = MonotonicNs();
+		g_probes.last_observed_ns = g_probes.last_windows = g_probes.last_attach_errors = g_probes.last_switch_ns = 0;
 		const char *ce = probe_reader_channel_error(g_probes.reader);
 		if (ce)
 			g_probes.channel_note = std::string("events unavailable: ") + ce + " (counters still work)";
@@ -346,6 +420,46 @@ void SetDiagnosis(Napi::Env env, Napi::Object out, const kernel_frame &f)
 	}
 }
 
+// Which share of the interval since the previous read the per-request probes were attached:
+// what their counts and histograms stand for. null when none is attached.
+Napi::Value PerRequestSampling(Napi::Env env, uint64_t now)
+{
+	uint64_t interval = now > g_probes.last_read_ns ? now - g_probes.last_read_ns : 0;
+	g_probes.last_read_ns = now;
+	if (!g_probes.per_request)
+		return env.Null();
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("duty", g_probes.duty);
+	o.Set("intervalNs", Num(env, interval));
+	if (!g_probes.sampling) {
+		o.Set("observedNs", Num(env, interval));
+		o.Set("observedShare", 1);
+		o.Set("windows", env.Null());
+		o.Set("windowNs", env.Null());
+		o.Set("periodNs", env.Null());
+		o.Set("switchCpuNs", 0);
+		o.Set("attachErrors", 0);
+		o.Set("lastError", env.Null());
+		return o;
+	}
+	probe_sampling_stats r;
+	probe_sampling_read(g_probes.sampling, now, &r);
+	uint64_t observed = r.observed_ns - g_probes.last_observed_ns;
+	g_probes.last_observed_ns = r.observed_ns;
+	o.Set("observedNs", Num(env, observed));
+	o.Set("observedShare", interval > 0 ? std::min(1.0, (double)observed / (double)interval) : 0.0);
+	o.Set("windows", Num(env, r.windows - g_probes.last_windows));
+	o.Set("windowNs", Num(env, r.window_ns));
+	o.Set("periodNs", Num(env, r.period_ns));
+	o.Set("switchCpuNs", Num(env, r.switch_cpu_ns - g_probes.last_switch_ns));
+	g_probes.last_switch_ns = r.switch_cpu_ns;
+	o.Set("attachErrors", Num(env, r.attach_errors - g_probes.last_attach_errors));
+	g_probes.last_windows = r.windows;
+	g_probes.last_attach_errors = r.attach_errors;
+	o.Set("lastError", NullOr(env, r.last_error));
+	return o;
+}
+
 Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -356,6 +470,7 @@ Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 
 	Napi::Object out = Napi::Object::New(env);
 	out.Set("monotonicNs", Num(env, f.monotonic_ns));
+	out.Set("perRequestSampling", PerRequestSampling(env, f.monotonic_ns));
 
 	Napi::Object uring = Napi::Object::New(env);
 	uring.Set("submits", Num(env, f.uring.submits));

@@ -28,6 +28,23 @@ struct {
 	__type(value, struct softirq_counters);
 } softirq_counters SEC(".maps");
 
+/* The time-sampling window (softirq.h), written by probe_sampling.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct softirq_window);
+} softirq_window SEC(".maps");
+
+/* Outside a time-sampling window: count and time nothing. */
+static __always_inline int window_closed(void)
+{
+	__u32 zero = 0;
+	struct softirq_window *w = bpf_map_lookup_elem(&softirq_window, &zero);
+
+	return !w || w->closed;
+}
+
 static __always_inline int on_entry(unsigned int vec)
 {
 	__u32 slot = vec - SOFTIRQ_NET_TX, zero = 0;
@@ -35,6 +52,8 @@ static __always_inline int on_entry(unsigned int vec)
 	__u64 *start;
 
 	if (vec != SOFTIRQ_NET_TX && vec != SOFTIRQ_NET_RX)
+		return 0;
+	if (window_closed())
 		return 0;
 	c = bpf_map_lookup_elem(&softirq_counters, &zero);
 	if (!c)
@@ -63,6 +82,8 @@ static __always_inline int on_exit(unsigned int vec)
 	start = bpf_map_lookup_elem(&softirq_start, &slot);
 	if (!start || !*start)
 		return 0; /* not timed (or entered before we attached) */
+	if (window_closed())
+		return 0; /* the window closed in between: zeroed before the next one opens */
 	c = bpf_map_lookup_elem(&softirq_counters, &zero);
 	if (!c)
 		return 0;
@@ -80,8 +101,11 @@ static __always_inline int on_exit(unsigned int vec)
 static __always_inline int on_napi_poll(void)
 {
 	__u32 zero = 0;
-	struct softirq_counters *c = bpf_map_lookup_elem(&softirq_counters, &zero);
+	struct softirq_counters *c;
 
+	if (window_closed())
+		return 0;
+	c = bpf_map_lookup_elem(&softirq_counters, &zero);
 	/* NAPI polls run in softirq (or netpoll with interrupts off), never nested on a CPU. */
 	if (c)
 		c->napi_polls++;

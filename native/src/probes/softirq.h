@@ -15,6 +15,12 @@
 #define SOFTIRQ_TIME_SAMPLE_SHIFT 3
 #define SOFTIRQ_TIME_SAMPLE_RATE (1.0 / (1 << SOFTIRQ_TIME_SAMPLE_SHIFT))
 
+/* softirq_window (one entry): nonzero while the time-sampling thread has the window closed
+ * (probe_sampling.c; uring_latency.h's lat_window says why): the programs count nothing. */
+struct softirq_window {
+	unsigned long long closed;
+};
+
 /* Per-CPU counters (one entry), cumulative since load: the reader reports deltas. */
 struct softirq_counters {
 	unsigned long long net_rx_ns;

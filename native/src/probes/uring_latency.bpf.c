@@ -54,6 +54,14 @@ struct {
 	__type(value, struct lat_counters);
 } lat_counters SEC(".maps");
 
+/* The time-sampling window (uring_latency.h), written by probe_sampling.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lat_window);
+} lat_window SEC(".maps");
+
 /* One word per CPU to turn a pointer into a plain number (below). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -124,6 +132,24 @@ static __always_inline int sample_tick(struct lat_counters *c)
 	return (c->sample_ticks++ & ((1u << LAT_SAMPLE_SHIFT) - 1)) == 0;
 }
 
+/* Outside a time-sampling window: count and time nothing (an inlined array lookup, a few ns). */
+static __always_inline int window_closed(void)
+{
+	__u32 zero = 0;
+	struct lat_window *w = bpf_map_lookup_elem(&lat_window, &zero);
+
+	return !w || w->closed;
+}
+
+/* The leg started in an earlier window (lat_window): only on the timed path, ~1 in 32. */
+static __always_inline int leg_is_stale(const struct lat_inflight *in)
+{
+	__u32 zero = 0;
+	struct lat_window *w = bpf_map_lookup_elem(&lat_window, &zero);
+
+	return w && in->submit_ns < w->opened_ns;
+}
+
 static __always_inline void start_leg(struct lat_slot *slot, struct lat_key *key, __u32 opcode, __u64 now)
 {
 	struct lat_inflight in = { .submit_ns = now, .opcode = opcode };
@@ -151,7 +177,7 @@ static __always_inline int on_submit(const bool btf, struct io_kiocb *req)
 	if (!current_in_tgid(btf))
 		return 0;
 	ring = KREAD(btf, req, ctx);
-	if (!classify_submission(btf, ring))
+	if (!classify_submission(btf, ring) || window_closed())
 		return 0;
 	c = counters();
 	if (!c)
@@ -180,7 +206,7 @@ static __always_inline int on_task_add(const bool btf, struct io_kiocb *req)
 	struct lat_inflight *in;
 	int v;
 
-	if (!slot)
+	if (!slot || window_closed())
 		return 0;
 	if (slot->timed) {
 		in = bpf_map_lookup_elem(&lat_inflight, &key);
@@ -224,7 +250,7 @@ static __always_inline int on_complete(const bool btf, struct io_ring_ctx *ring,
 
 	/* Completions are posted by the ring's task (task work) or its io-wq/SQPOLL threads, all
 	 * in the server's tgid; only a ring's teardown posts from a kworker, CQEs nobody reaps. */
-	if (!current_in_tgid(btf) || !server_ring(btf, ring))
+	if (!current_in_tgid(btf) || !server_ring(btf, ring) || window_closed())
 		return 0;
 	c = counters();
 	if (!c)
@@ -238,6 +264,10 @@ static __always_inline int on_complete(const bool btf, struct io_ring_ctx *ring,
 		return 0;
 	if (slot->timed)
 		in = bpf_map_lookup_elem(&lat_inflight, &key);
+	if (in && leg_is_stale(in)) {
+		end_leg(slot, &key);
+		in = NULL; /* and a multishot request may start a leg here, as after an untimed one */
+	}
 	if (in) {
 		now = bpf_ktime_get_ns();
 		record(LAT_HIST_OPCODE0 + (in->opcode < LAT_OTHER_OPCODE ? in->opcode : LAT_OTHER_OPCODE),

@@ -68,6 +68,21 @@ struct lat_inflight {
  *   A server request displaces any entry, a foreign one only a foreign one. A colliding request
  *   only costs a lookup that finds nothing, or a leg not started.
  */
+/*
+ * lat_window (one entry): the time-sampling thread's window (probe_sampling.c). It attaches and
+ * detaches the programs one at a time (each switch patches the tracepoint's call sites: 0.1–0.3 ms
+ * of CPU on a VM, which must not come as one stall), so between the first attach and the last
+ * the programs run but must count nothing: `closed` says so, and a window's counts are exactly
+ * those between its opening and closing. `opened_ns` (CLOCK_MONOTONIC, bpf_ktime_get_ns's clock):
+ * when the current window opened; a timed leg that started before it is from an earlier window
+ * whose end was not seen (its "latency" would be the gap between them) and is dropped. All zero
+ * (open since 0) when the programs stay attached (duty 1).
+ */
+struct lat_window {
+	unsigned long long opened_ns;
+	unsigned long long closed;
+};
+
 #define LAT_SLOT_BITS 12
 #define LAT_SLOTS (1 << LAT_SLOT_BITS)
 

@@ -1,0 +1,80 @@
+/*
+ * Time-sampled attachment of the per-request probes (issue 9): uring_latency's submit, task-work
+ * and completion programs and softirq's entry, exit and NAPI poll programs run on every request
+ * or packet, and even sending foreign events away cheaply they cost ~1 µs per echo request, most
+ * of it the tracepoints' own dispatch. A detached tracepoint costs nothing (its static key is
+ * off), so a thread of this process keeps them detached except for one window per period (at
+ * least a frame; longer where switching is dear: adapt_period) at a random offset in it, like a
+ * sampling profiler in time: the windows never lock to a periodic behaviour of the workload. It
+ * creates the programs' links from the program fds before the window (BPF_RAW_TRACEPOINT_OPEN,
+ * one at a time; the fd is the capability, so an unprivileged engine holding the helper's fds
+ * can do it), opens the window the programs read (a map flag: outside it they count nothing),
+ * closes it, then closes the links; the time between the opening and the closing (clock_gettime
+ * at both) is what the frame's observed share says.
+ *
+ * What the windows see: counts (submissions, completions, softirq entries and time, NAPI polls)
+ * are those of the attached time only; latency samples are legs that started and ended inside a
+ * window (a leg longer than a window is seen less often the longer it is: the window length is
+ * reported). Kept attached the whole time: uring_latency's io_uring_create program (ring
+ * classification must see every ring's creation) and every other probe.
+ */
+#ifndef URING_LAB_PROBES_PROBE_SAMPLING_H
+#define URING_LAB_PROBES_PROBE_SAMPLING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "probe_loader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One window per period: at least the frame's default interval (so each frame holds at most
+ * about one window), longer where attaching and detaching cost more than
+ * PROBE_SAMPLING_SWITCH_BUDGET of a CPU (probe_sampling.c: adapt_period), at most 2 s. */
+#define PROBE_SAMPLING_PERIOD_NS 100000000ull
+#define PROBE_SAMPLING_MAX_PERIOD_NS 2000000000ull
+#define PROBE_SAMPLING_SWITCH_BUDGET 0.0025
+/* The smallest duty: 0.1 ms of a 100 ms period. A window loses nothing to attaching (it opens
+ * once every link is in place), but a shorter one would hold too few requests to time any. Why
+ * small duties matter: in a closed loop the requests inside a window are the slow ones, and p99
+ * does not move only while they are well under 1 % of all requests. */
+#define PROBE_SAMPLING_MIN_DUTY 0.001
+/* Attaches (and detaches) are spread this far apart (probe_sampling.c: open_links); all of them
+ * take about the span, which the window's random offset leaves room for where the duty allows. */
+#define PROBE_SAMPLING_SWITCH_GAP_NS 1000000ull
+#define PROBE_SAMPLING_SWITCH_SPAN_NS (12 * PROBE_SAMPLING_SWITCH_GAP_NS)
+
+struct probe_sampling;
+
+/* Whether a program of `probe` is attached only in the windows (the per-request hot paths). */
+int probe_sampling_is_sampled(int probe, const char *program);
+
+/*
+ * Takes the sampled programs' links out of `set` (re-creating one first, to learn that this
+ * process may), detaches them and starts the window thread for `duty` (PROBE_SAMPLING_MIN_DUTY
+ * … <1). NULL with the reason in `why` when a link cannot be re-created: `set` is then untouched
+ * (the programs stay attached all the time) and the caller decides.
+ */
+struct probe_sampling *probe_sampling_start(struct probe_set *set, double duty, char *why, size_t size);
+
+struct probe_sampling_stats {
+	uint64_t observed_ns;  /* attached time, cumulative since the start, up to `now_ns` */
+	uint64_t windows;      /* windows completed */
+	uint64_t attach_errors; /* windows not opened because a link could not be created */
+	uint64_t window_ns;    /* the nominal window: duty × period */
+	uint64_t period_ns;    /* the current period (adaptive: probe_sampling.c, adapt_period) */
+	uint64_t switch_cpu_ns; /* CPU time of attaching and detaching, cumulative (the window thread's) */
+	char last_error[PROBE_TEXT]; /* the last attach error, "" when none */
+};
+/* What the thread has observed until `now_ns` (CLOCK_MONOTONIC); a window open now counts to now. */
+void probe_sampling_read(struct probe_sampling *s, uint64_t now_ns, struct probe_sampling_stats *out);
+
+/* Stops the thread, closes any link it holds (everything detached on return) and frees `s`. */
+void probe_sampling_stop(struct probe_sampling *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
