@@ -12,7 +12,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { KernelFrameSchema, KernelHistogram, kernelBucketIndex, type KernelFrame, type ProbeStatus, type RunFrame } from '../../electron/contract';
 import { contrastRatio, HEAT_RAMP } from '../../renderer/src/charts/heatmapModel';
 import { KERNEL_LATENCY_ROWS } from '../../renderer/src/charts/kernelRows';
-import { kernelCountersView, kernelEmptyText, probeRows, shownProbeStatuses } from '../../renderer/src/charts/kernelView';
+import { kernelCountersView, kernelEmptyText, perRequestSamplingView, probeRows, shownProbeStatuses } from '../../renderer/src/charts/kernelView';
 import { rowOfUs, toCoarseColumn } from '../../renderer/src/charts/latencyRows';
 import { CHART } from '../../renderer/src/charts/theme';
 import { octaveAxis } from '../../renderer/src/charts/throughputModel';
@@ -123,6 +123,32 @@ describe('kernel counters and probe panel', () => {
     // the summary's measured cost wins once the run ended
     const ended = probeRows([{ ...statuses[0]!, overhead: { nsPerEvent: 120, events: 5e6, cpuShare: 0.004 } }], []);
     expect(ended[0]!.cost).toMatchObject({ nsPerEvent: 120, scope: 'summary', text: '120 ns/event · 0.4 % of all CPUs' });
+  });
+
+  it('time-sampled per-request probes: softirq rates over the observed time (est.), the share in the probe rows', () => {
+    // Two frames of 100 ms in which the per-request probes were attached 1 ms each (duty 0.01).
+    const sampled = (seq: number) => withKernel(seq, KernelFrameSchema.parse({
+      ...kernel(),
+      perRequestSampling: { duty: 0.01, intervalNs: 100e6, observedNs: 1e6, observedShare: 0.01, windows: 1, windowNs: 1e6, attachErrors: 0, lastError: null },
+      softirq: { netRxNs: 20_000, netTxNs: 10_000, netRxCount: 10, netTxCount: 5, napiPolls: 3 },
+    }));
+    const frames = [sampled(1), sampled(0)];
+    const cell = kernelCountersView(frames, { retransmits: 0, drops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!;
+    expect(cell.value).toBeCloseTo(30); // 60 µs of softirq in 2 ms observed, not in 200 ms
+    expect(cell.label).toBe('softirq ms/s (est.)');
+    expect(cell.title).toMatch(/attached 1\.0 % of these frames/);
+    expect(perRequestSamplingView(frames, null)).toEqual({ duty: 0.01, share: 0.01, text: 'sampled 1.0 % of the time' });
+    // Only the per-request probes' rows carry it; without frames, the summary's entry says it.
+    const rows = probeRows([statuses[0]!, { ...statuses[1]!, attached: true }], frames);
+    expect(rows[0]!.sampling?.text).toBe('sampled 1.0 % of the time');
+    expect(rows[1]!.sampling).toBeNull();
+    const ended = probeRows([{ ...statuses[0]!, sampling: { duty: 0.01, observedShare: 0.0123 } }], []);
+    expect(ended[0]!.sampling).toEqual({ duty: 0.01, share: 0.0123, text: 'sampled 1.2 % of the time' });
+    // Duty 1: always attached, exact counts, nothing estimated.
+    const whole = withKernel(0, KernelFrameSchema.parse({ ...kernel(), perRequestSampling: { duty: 1, intervalNs: 100e6, observedNs: 100e6, observedShare: 1, windows: null, windowNs: null, attachErrors: 0, lastError: null } }));
+    expect(perRequestSamplingView([whole], null)?.text).toBe('attached all the time');
+    expect(kernelCountersView([whole], { retransmits: 0, drops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!.label).toBe('softirq ms/s');
+    expect(perRequestSamplingView([withKernel(0, kernel())], statuses)).toBeNull();
   });
 
   it('says why a kernel heatmap is empty: the probe\'s reason and fix, or no kernel data at all', () => {

@@ -5,7 +5,7 @@
  * drops, lost events), and the empty-state line of a kernel heatmap whose probe is missing.
  * Pure, no DOM.
  */
-import type { KernelFrame, Phase, ProbeStatus, RunFrame, RunSummary } from '../../../electron/contract';
+import { PER_REQUEST_PROBES, type KernelFrame, type Phase, type ProbeName, type ProbeStatus, type RunFrame, type RunSummary } from '../../../electron/contract';
 import { formatRatio } from '../format/engineCounters';
 import { formatInt, formatNs, formatPercent } from '../format/numbers';
 
@@ -44,6 +44,42 @@ export function kernelEmptyText(opts: {
   return status ? 'probe attached: no samples in these frames yet' : `probes not attached: ${opts.probe} is not in this run's probe list`;
 }
 
+// ---- the per-request probes' time sampling -----------------------------------------------
+
+/** How much of the time the per-request probes (uring_latency, softirq) were attached. */
+export interface PerRequestSamplingView {
+  duty: number;
+  /** Observed share of the time: of the recent frames live, of the measured window in a summary. */
+  share: number;
+  /** "sampled 1.0 % of the time", or "attached all the time" at duty 1. */
+  text: string;
+}
+
+/**
+ * The recent frames' observed share (Σ attached ns / Σ interval ns), else the statuses' (the
+ * summary's); null when the per-request probes were not attached.
+ */
+export function perRequestSamplingView(recent: readonly RunFrame[], statuses: readonly ProbeStatus[] | null): PerRequestSamplingView | null {
+  let interval = 0;
+  let observed = 0;
+  let duty: number | null = null;
+  for (const f of recent) {
+    const s = f.kernel?.perRequestSampling;
+    if (!s) continue;
+    duty ??= s.duty;
+    interval += s.intervalNs;
+    observed += s.observedNs;
+  }
+  let share: number | null = duty !== null && interval > 0 ? Math.min(1, observed / interval) : null;
+  if (share === null) {
+    const s = statuses?.find((p) => p.attached && p.sampling)?.sampling;
+    if (!s) return null;
+    duty = s.duty;
+    share = s.observedShare;
+  }
+  return { duty: duty!, share, text: duty! >= 1 ? 'attached all the time' : `sampled ${formatPercent(share)} of the time` };
+}
+
 // ---- counters ------------------------------------------------------------------------------
 
 export interface KernelCounterCell {
@@ -73,6 +109,12 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   let requests = 0;
   let frames = 0;
   const sum = { enters: 0, completions: 0, ioWqPunts: 0, cqWaits: 0, softirqNs: 0, sqpollNs: 0, preemptions: 0, retransmits: 0, drops: 0, lost: 0 };
+  // Softirq counts are of the time the per-request probes were attached (time sampling): their
+  // rate is over that time, an estimate for the whole when the share is below 1.
+  let softirqObservedS = 0;
+  let sampledShare = 1;
+  let sampledInterval = 0;
+  let sampledObserved = 0;
   for (const f of recent) {
     const k: KernelFrame | null | undefined = f.kernel;
     if (!k || !(f.intervalMs > 0)) continue;
@@ -84,6 +126,9 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     sum.ioWqPunts += k.uring.ioWqPunts;
     sum.cqWaits += k.uring.cqWaits;
     sum.softirqNs += k.softirq.netRxNs + k.softirq.netTxNs;
+    const ps = k.perRequestSampling;
+    softirqObservedS += ps ? ps.observedNs / 1e9 : f.intervalMs / 1000;
+    if (ps) { sampledInterval += ps.intervalNs; sampledObserved += ps.observedNs; }
     sum.sqpollNs += k.sqpoll.onCpuNs;
     sum.preemptions += k.runqueue.preemptions;
     sum.retransmits += k.tcp.retransmits;
@@ -91,6 +136,9 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     sum.lost += k.tcp.lostEvents;
   }
   if (frames === 0) return null;
+  if (sampledInterval > 0) sampledShare = Math.min(1, sampledObserved / sampledInterval);
+  const softirqMsPerS = softirqObservedS > 0 ? sum.softirqNs / softirqObservedS / 1e6 : 0;
+  const estimated = sampledShare < 1;
   const perS = (n: number) => n / seconds;
   const perReq = (n: number) => (requests > 0 ? n / requests : null);
   const cells: KernelCounterCell[] = [
@@ -106,10 +154,10 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     { key: 'cqWaits', label: 'CQ waits/s', value: perS(sum.cqWaits), text: formatInt(perS(sum.cqWaits)), title: 'waits for completions (io_uring_cqring_wait)' },
     {
       key: 'softirqMs',
-      label: 'softirq ms/s',
-      value: perS(sum.softirqNs) / 1e6,
-      text: formatRatio(perS(sum.softirqNs) / 1e6),
-      title: 'NET_RX + NET_TX softirq time on all CPUs, ms per second (machine-wide)',
+      label: estimated ? 'softirq ms/s (est.)' : 'softirq ms/s',
+      value: softirqMsPerS,
+      text: formatRatio(softirqMsPerS),
+      title: `NET_RX + NET_TX softirq time on all CPUs, ms per second (machine-wide)${estimated ? `; estimated: the softirq probe is time-sampled and was attached ${formatPercent(sampledShare)} of these frames (probes.perRequestDuty), this is its rate over that time` : ''}`,
     },
     { key: 'sqpollCpu', label: 'SQPOLL CPU', value: sum.sqpollNs / (seconds * 1e9), text: formatPercent(sum.sqpollNs / (seconds * 1e9)), title: 'on-CPU share of the SQPOLL threads (of one CPU)' },
     { key: 'preemptions', label: 'preempt/s', value: perS(sum.preemptions), text: formatInt(perS(sum.preemptions)), title: "the engine's threads switched out while still runnable" },
@@ -131,6 +179,8 @@ export interface ProbeRow {
   fix: string | null;
   /** Cost: ns per event and CPU share, with what the share is of; null when not measured. */
   cost: { nsPerEvent: number; cpuShare: number; events: number; text: string; scope: 'live' | 'summary' } | null;
+  /** A per-request probe's time sampling ("sampled 1.0 % of the time"); null for the others. */
+  sampling: PerRequestSamplingView | null;
 }
 
 /**
@@ -152,6 +202,7 @@ export function probeRows(statuses: readonly ProbeStatus[] | null, recent: reado
       live.set(p.probe, acc);
     }
   }
+  const sampling = perRequestSamplingView(recent, statuses);
   return statuses.map((s) => {
     let cost: ProbeRow['cost'] = null;
     if (s.overhead) {
@@ -178,6 +229,7 @@ export function probeRows(statuses: readonly ProbeStatus[] | null, recent: reado
       reason: s.reason,
       fix: s.fix ?? null,
       cost,
+      sampling: s.attached && PER_REQUEST_PROBES.includes(s.name as ProbeName) ? sampling : null,
     };
   });
 }
