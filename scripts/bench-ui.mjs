@@ -18,13 +18,19 @@
  *           at 1 min and at the end; the growth.
  * Targets (issue 9): apply p95 < 16 ms, no long task > 50 ms after 5 s, heap growth < 20 MB.
  *
+ *   trace   with --trace FILE: a 10 s Chromium trace taken after the 1-min heap sample, written
+ *           to FILE (open it in chrome://tracing or Perfetto), and each busy thread's time per
+ *           frame by event (self time: an event's own time without its children). The frames
+ *           applied while tracing are left out of apply (tracing slows them).
+ *
  * Usage: node scripts/bench-ui.mjs [--minutes N (default 2; 10 for the issue's soak)] [--width W --height H]
  *        [--rate RPS (open-loop load, default 5000)] [--nice N (browser threads' nice level, root)]
+ *        [--trace FILE]
  * Build first (npm run build). Leaves no process behind; the run's data goes to a temporary
  * XDG_DATA_HOME, its socket to a private XDG_RUNTIME_DIR.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +65,19 @@ if (NICE !== null && !(Number.isInteger(NICE) && NICE >= -20 && NICE <= 19)) {
   console.error(`bench:ui: --nice needs an integer in -20…19, got ${process.argv[process.argv.indexOf('--nice') + 1] ?? 'nothing'}`);
   process.exit(2);
 }
+
+const TRACE = process.argv.includes('--trace') ? process.argv[process.argv.indexOf('--trace') + 1] : null;
+if (TRACE !== null && (!TRACE || TRACE.startsWith('--'))) {
+  console.error('bench:ui: --trace needs a file to write the trace to, e.g. --trace /tmp/ui-trace.json');
+  process.exit(2);
+}
+/** How long the trace runs. */
+const TRACE_MS = 10_000;
+/** Chromium trace categories: the main thread's tasks, V8, Blink's style/layout/paint, cc's commit and raster, viz. */
+const TRACE_CATEGORIES = [
+  'toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame',
+  'blink', 'cc', 'viz', 'v8', 'v8.execute', 'benchmark', 'gpu', 'skia',
+];
 
 if (!existsSync(CLI)) {
   console.error('bench:ui: no dist/electron/cli.js — run npm run build first');
@@ -106,7 +125,7 @@ function instrument() {
     }
   }
   window.WebSocket = Timed;
-  window.__uiBench = { samples, longTasks };
+  window.__uiBench = { samples, longTasks, t0 };
 }
 
 async function startServe(env) {
@@ -186,6 +205,52 @@ function reniceBrowser(nice) {
   return n;
 }
 
+/**
+ * Per thread of a Chromium trace: busy time (top-level events) and self time by event name,
+ * busiest first. Complete events ('X') and begin/end pairs nest by time on their thread.
+ */
+function traceSelfTimes(trace) {
+  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+  const threadNames = new Map();
+  const byThread = new Map();
+  for (const e of events) {
+    const key = `${e.pid}:${e.tid}`;
+    if (e.ph === 'M' && e.name === 'thread_name') threadNames.set(key, e.args.name);
+    if (e.ph !== 'X' && e.ph !== 'B' && e.ph !== 'E') continue;
+    if (!byThread.has(key)) byThread.set(key, []);
+    byThread.get(key).push(e);
+  }
+  const out = [];
+  for (const [key, evs] of byThread) {
+    evs.sort((a, b) => a.ts - b.ts);
+    const spans = [];
+    const open = [];
+    for (const e of evs) {
+      if (e.ph === 'X') spans.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0 });
+      else if (e.ph === 'B') open.push(e);
+      else {
+        const b = open.pop();
+        if (b) spans.push({ name: b.name, ts: b.ts, dur: e.ts - b.ts });
+      }
+    }
+    // Parents before their children: earlier start first, the longer first at the same start.
+    spans.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+    const self = new Map();
+    const stack = [];
+    let busy = 0;
+    for (const sp of spans) {
+      while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= sp.ts) stack.pop();
+      const parent = stack[stack.length - 1];
+      if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - Math.min(sp.dur, parent.ts + parent.dur - sp.ts));
+      else busy += sp.dur;
+      self.set(sp.name, (self.get(sp.name) ?? 0) + sp.dur);
+      stack.push(sp);
+    }
+    out.push({ thread: threadNames.get(key) ?? key, key, busyUs: busy, self: [...self].sort((a, b) => b[1] - a[1]) });
+  }
+  return out.sort((a, b) => b.busyUs - a.busyUs);
+}
+
 function pct(sorted, q) {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -244,12 +309,32 @@ try {
 
   await page.waitForTimeout(60_000);
   const heap1 = await heap();
-  const cpu1 = rendererMainCpuMs();
-  const frames1 = (await page.evaluate(() => window.__uiBench.samples.length));
   const probes = await page.getByTestId('kernel-heatmap-uring').getAttribute('data-frames-with-data');
   console.log(`  1 min: heap ${mb(heap1)} after GC; kernel heatmap frames with data: ${probes}`);
+  let traced = null;
+  if (TRACE) {
+    const from = await page.evaluate(() => performance.now() - window.__uiBench.t0);
+    const n0 = await page.evaluate(() => window.__uiBench.samples.length);
+    await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+    await page.waitForTimeout(TRACE_MS);
+    const buf = await browser.stopTracing();
+    const to = await page.evaluate(() => performance.now() - window.__uiBench.t0);
+    const framesTraced = (await page.evaluate(() => window.__uiBench.samples.length)) - n0;
+    traced = { from, to };
+    writeFileSync(TRACE, buf);
+    console.log(`  trace: ${TRACE} (${mb(buf.length)}), ${framesTraced} frames in ${(TRACE_MS / 1000).toFixed(0)} s; self time per frame by thread and event:`);
+    for (const t of traceSelfTimes(JSON.parse(buf.toString('utf8'))).slice(0, 8)) {
+      console.log(`    ${t.thread}: busy ${(t.busyUs / 1000 / Math.max(1, framesTraced)).toFixed(2)} ms/frame`);
+      for (const [name, us] of t.self.slice(0, 14)) if (us / 1000 / Math.max(1, framesTraced) >= 0.05) console.log(`      ${(us / 1000 / Math.max(1, framesTraced)).toFixed(2).padStart(6)}  ${name}`);
+    }
+  }
+  // CPU from here on (after the trace: tracing costs the page CPU too).
+  const cpu1 = rendererMainCpuMs();
+  const cpu1At = Date.now();
+  const frames1 = await page.evaluate(() => window.__uiBench.samples.length);
   while (Date.now() - startedAt < MINUTES * 60_000) await page.waitForTimeout(Math.min(30_000, MINUTES * 60_000 - (Date.now() - startedAt)));
   const cpuN = rendererMainCpuMs();
+  const cpuNAt = Date.now();
   const result = await page.evaluate(() => window.__uiBench);
   const heapN = await heap();
   const frames = await page.evaluate(() => ({
@@ -261,15 +346,15 @@ try {
   await page.getByTestId('stop-button').click();
   await page.getByTestId('run-state').filter({ hasText: 'idle' }).waitFor({ timeout: 30_000 });
 
-  const after5 = result.samples.filter((s) => s.at > SKIP_MS + 0);
+  const after5 = result.samples.filter((s) => s.at > SKIP_MS && !(traced && s.at >= traced.from && s.at <= traced.to));
   const apply = after5.map((s) => s.ms).sort((a, b) => a - b);
   const waits = after5.map((s) => s.wait).sort((a, b) => a - b);
-  const long = result.longTasks.filter((t) => t.at > SKIP_MS);
+  const long = result.longTasks.filter((t) => t.at > SKIP_MS && !(traced && t.at >= traced.from && t.at <= traced.to));
   console.log(`  window: throughput ${frames.throughput} frames, client heatmap ${frames.client}, io_uring ${frames.uring} with data, run-queue ${frames.runqueue} with data`);
   console.log(`  apply a frame (n=${apply.length}): p50 ${ms(pct(apply, 0.5))}  p95 ${ms(pct(apply, 0.95))}  p99 ${ms(pct(apply, 0.99))}  max ${ms(apply[apply.length - 1])}   (vsync wait apart: p50 ${ms(pct(waits, 0.5))})`);
   console.log(`  long tasks > 50 ms after 5 s: ${long.length}${long.length ? ` (${long.map((t) => `${t.ms.toFixed(0)} ms at ${(t.at / 1000).toFixed(1)} s`).join(', ')})` : ''}`);
   const framesN = result.samples.length - frames1;
-  console.log(`  page main thread CPU (user+sys, /proc, 10 ms ticks) from 1 min to the end: ${((cpuN - cpu1) / Math.max(1, framesN)).toFixed(2)} ms per frame over ${framesN} frames (${(((cpuN - cpu1) / ((MINUTES - 1) * 60_000)) * 100).toFixed(1)} % of one CPU)`);
+  console.log(`  page main thread CPU (user+sys, /proc, 10 ms ticks) from ${TRACE ? 'the trace\'s end' : '1 min'} to the end: ${((cpuN - cpu1) / Math.max(1, framesN)).toFixed(2)} ms per frame over ${framesN} frames (${(((cpuN - cpu1) / Math.max(1, cpuNAt - cpu1At)) * 100).toFixed(1)} % of one CPU)`);
   console.log(`  load average at the end: ${os.loadavg()[0].toFixed(1)} (timings are noisy while other work shares the CPUs)`);
   console.log(`  heap after GC: 1 min ${mb(heap1)}, ${MINUTES} min ${mb(heapN)}: growth ${mb(heapN - heap1)}`);
   const ok = { apply: pct(apply, 0.95) < 16, long: long.length === 0, heap: heapN - heap1 < 20 * 1024 * 1024 };

@@ -12,6 +12,7 @@ import {
   rasterizeHeatmap,
   type HeatmapColumnInput,
 } from '../../renderer/src/charts/heatmapModel';
+import { strokeHairlines } from '../../renderer/src/charts/chartCanvas';
 import { LATENCY_ROWS, ROWS_PER_OCTAVE, rowAxisLabel, rowOfUs, toCoarseColumn, visibleRowRange } from '../../renderer/src/charts/latencyRows';
 import { buildThroughputModel, isShortFinalFrame, nearestPoint, niceCeil, rpsTicks, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
 import { phaseLabel } from '../../renderer/src/format/knobText';
@@ -192,6 +193,35 @@ describe('heatmap painter', () => {
     shiftColumnsLeft(px, before.frames, before.rows, 2);
     rasterizeColumns(after, px, after.frames - 2, after.frames);
     expect([...px]).toEqual([...rasterizeHeatmap(after)]);
+  });
+
+  it('strokes lines as one-device-pixel hairlines (the fast path of software raster), one pass per device pixel of width', () => {
+    // A 2D context that records each stroke's line width and vertical device offset.
+    const fake = (dpr: number) => {
+      let t = { a: dpr, b: 0, c: 0, d: dpr, e: 0, f: 0 };
+      const strokes: { lineWidth: number; f: number }[] = [];
+      const ctx = {
+        lineWidth: 7,
+        getTransform: () => ({ ...t }),
+        setTransform: (...args: unknown[]) => {
+          t = typeof args[0] === 'object' ? { ...(args[0] as typeof t) } : { a: args[0], b: args[1], c: args[2], d: args[3], e: args[4], f: args[5] } as typeof t;
+        },
+        stroke: () => strokes.push({ lineWidth: ctx.lineWidth, f: t.f }),
+      };
+      return { ctx, strokes, transform: () => t };
+    };
+    const path = {} as Path2D;
+    const at1 = fake(1);
+    strokeHairlines(at1.ctx as unknown as CanvasRenderingContext2D, path, 1.25);
+    expect(at1.strokes).toEqual([{ lineWidth: 1, f: 0 }]);
+    const wide = fake(1);
+    strokeHairlines(wide.ctx as unknown as CanvasRenderingContext2D, path, 1.5);
+    expect(wide.strokes).toEqual([{ lineWidth: 1, f: -0.5 }, { lineWidth: 1, f: 0.5 }]);
+    const hidpi = fake(2);
+    strokeHairlines(hidpi.ctx as unknown as CanvasRenderingContext2D, path, 1.5);
+    expect(hidpi.strokes.map((s) => s.lineWidth)).toEqual([0.5, 0.5, 0.5]); // 3 device px, each 1 device px wide
+    expect(hidpi.strokes.map((s) => s.f)).toEqual([-1, 0, 1]);
+    expect(hidpi.transform()).toEqual({ a: 2, b: 0, c: 0, d: 2, e: 0, f: 0 }); // the transform comes back
   });
 
   it('moves the colour scale in twentieths of a decade', () => {

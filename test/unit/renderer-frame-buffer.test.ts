@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { createPinia, setActivePinia } from 'pinia';
+import { describe, expect, it, vi } from 'vitest';
+import { nextTick, watch } from 'vue';
 import { FrameBuffer, RingBuffer } from '../../renderer/src/stores/frameBuffer';
+import { READOUT_REFRESH_MS, useFramesStore } from '../../renderer/src/stores/frames';
 import { runFrame } from './renderer-fixtures';
 
 const frame = (runId: string, seq: number) =>
@@ -98,5 +101,44 @@ describe('FrameBuffer', () => {
     expect(b.tallies.get(0)!.stats()!.requests).toBe(30);
     expect(b.tallies.get(0)!.latency.total).toBe(30);
     expect(b.tallies.get(1)!.frames).toBe(2);
+  });
+});
+
+describe('numeric readouts between chart frames', () => {
+  it('refresh halfway between two frames, at most every READOUT_REFRESH_MS, and show the last frame once frames stop', async () => {
+    vi.useFakeTimers();
+    try {
+      setActivePinia(createPinia());
+      const frames = useFramesStore();
+      const shown: { atMs: number; seq: number }[] = [];
+      watch(
+        () => frames.readout,
+        (f) => f && shown.push({ atMs: Date.now() - start, seq: f.seq }),
+      );
+      const start = Date.now();
+      // 3 s of frames every 100 ms (the engine's pace), the clock stepped 10 ms at a time.
+      for (let t = 0; t < 3000; t += 10) {
+        if (t % 100 === 0) {
+          frames.buffer.push(frame('r1', t / 100));
+          await nextTick();
+        }
+        vi.advanceTimersByTime(10);
+        await nextTick();
+      }
+      const lastSeq = 29;
+      vi.advanceTimersByTime(1000);
+      await nextTick();
+      expect(shown[0]).toEqual({ atMs: 0, seq: 0 }); // a run's first frame at once
+      const later = shown.slice(1);
+      expect(later.length).toBeGreaterThanOrEqual(8);
+      // Every refresh while frames come lands 50 ms after one (never where a frame's charts draw)...
+      for (const s of later.slice(0, -1)) expect(s.atMs % 100, `refresh at ${s.atMs} ms`).toBe(50);
+      // ...no two closer than READOUT_REFRESH_MS...
+      for (let i = 1; i < shown.length; i++) expect(shown[i]!.atMs - shown[i - 1]!.atMs).toBeGreaterThanOrEqual(READOUT_REFRESH_MS);
+      // ...and the last frame shows once they stop.
+      expect(frames.readout?.seq).toBe(lastSeq);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

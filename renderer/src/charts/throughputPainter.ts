@@ -5,7 +5,7 @@
  * time axis and phase lines (chartCanvas.ts). Same margins as the heatmaps: ticks line up.
  */
 import { formatCompact } from '../format/numbers';
-import { drawPhaseLines, drawTimeAxis, prepareCanvas, type PlotRect } from './chartCanvas';
+import { drawPhaseLines, drawTimeAxis, prepareCanvas, strokeHairlines, type PlotRect } from './chartCanvas';
 import { rowAxisLabel } from './latencyRows';
 import { CHART } from './theme';
 import type { ThroughputModel } from './throughputModel';
@@ -65,31 +65,34 @@ export function paintThroughput(canvas: HTMLCanvasElement, width: number, height
     }
   }
 
-  // req/s: area then line.
+  // req/s: a light area under the line, then the line; p99 dashed. Hairline strokes and an area
+  // of rectangles on whole device pixels: in software raster a 1.5 px stroke of 600 points
+  // costs ~10 ms and the anti-aliased fill of a 600-point polygon ~3 ms (strokeHairlines).
   if (m.rps.length) {
-    ctx.beginPath();
-    ctx.moveTo(x(m.rps[0]![0]), bottom);
-    for (const [t, v] of m.rps) ctx.lineTo(x(t), yRps(v));
-    ctx.lineTo(x(m.rps[m.rps.length - 1]![0]), bottom);
-    ctx.closePath();
+    const dpr = ctx.getTransform().a || 1;
+    const snap = (v: number) => Math.round(v * dpr) / dpr;
     ctx.fillStyle = 'rgba(92, 184, 255, 0.08)';
-    ctx.fill();
-    ctx.beginPath();
-    m.rps.forEach(([t, v], i) => (i ? ctx.lineTo(x(t), yRps(v)) : ctx.moveTo(x(t), yRps(v))));
+    for (let i = 0; i + 1 < m.rps.length; i++) {
+      const [t0, v0] = m.rps[i]!;
+      const [t1, v1] = m.rps[i + 1]!;
+      const x0 = snap(x(t0));
+      const x1 = snap(x(t1));
+      if (x1 <= x0) continue;
+      const top = snap(yRps((v0 + v1) / 2));
+      ctx.fillRect(x0, top, x1 - x0, bottom - top);
+    }
+    const line = new Path2D();
+    m.rps.forEach(([t, v], i) => (i ? line.lineTo(x(t), yRps(v)) : line.moveTo(x(t), yRps(v))));
     ctx.strokeStyle = CHART.throughput;
-    ctx.lineWidth = 1.5;
-    ctx.lineJoin = 'round';
-    ctx.stroke();
+    strokeHairlines(ctx, line, 1.5);
   }
 
-  // p99: dashed.
   if (m.p99.length) {
-    ctx.beginPath();
-    m.p99.forEach(([t, us], i) => (i ? ctx.lineTo(x(t), yP99(us)) : ctx.moveTo(x(t), yP99(us))));
+    const line = new Path2D();
+    m.p99.forEach(([t, us], i) => (i ? line.lineTo(x(t), yP99(us)) : line.moveTo(x(t), yP99(us))));
     ctx.strokeStyle = CHART.p99;
-    ctx.lineWidth = 1;
     ctx.setLineDash([4, 3]);
-    ctx.stroke();
+    strokeHairlines(ctx, line, 1);
     ctx.setLineDash([]);
   }
 

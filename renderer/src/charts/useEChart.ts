@@ -1,7 +1,9 @@
 /**
  * One ECharts instance bound to an element: created on mount with a static base option,
  * resized with its container, disposed on unmount. Redraws are coalesced to one per
- * animation frame and merged (notMerge false, lazyUpdate true) so only data changes.
+ * animation frame and merged (notMerge false) so only data changes; a redraw is applied and
+ * rendered in that animation frame (ECharts' lazy update would process it in zrender's next
+ * frame and render it in the one after: three frames of main-thread work for one redraw).
  */
 import { onBeforeUnmount, onMounted, type Ref } from 'vue';
 import { echarts } from './echarts';
@@ -22,13 +24,15 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
 
   const handle: EChartHandle = {
     setOption(option, replace) {
-      chart?.setOption(option, { notMerge: false, lazyUpdate: true, silent: true, ...(replace ? { replaceMerge: replace } : {}) });
+      chart?.setOption(option, { notMerge: false, lazyUpdate: false, silent: true, ...(replace ? { replaceMerge: replace } : {}) });
     },
     scheduleDraw() {
       if (raf || !chart) return;
       raf = requestAnimationFrame(() => {
         raf = 0;
-        if (chart) draw();
+        if (!chart) return;
+        draw();
+        chart.getZr().refreshImmediately();
       });
     },
   };

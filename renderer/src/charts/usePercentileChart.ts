@@ -16,18 +16,25 @@ export function usePercentileChart(el: Ref<HTMLElement | null>, phases: Ref<read
     chart.setOption(update.option, ['series']);
     drawn.value = update.curves;
   });
-  // A per-phase cumulative curve moves slowly: redrawn at most every PERCENTILE_REDRAW_MS
-  // (the last change always drawn), which keeps its chart's full re-layout off most frames.
-  let last = 0;
+  // A per-phase cumulative curve moves slowly: redrawn at most every PERCENTILE_REDRAW_MS. The
+  // rows change with the numeric readouts (phaseResults), so a redraw goes into the readouts'
+  // animation frame, not one where the time charts draw; a change it skipped is drawn by the
+  // next one, or by a trailing timer once changes stop (the last rows always drawn).
+  let last = -Infinity;
   let timer: ReturnType<typeof setTimeout> | null = null;
+  const draw = () => {
+    last = performance.now();
+    chart.scheduleDraw();
+  };
   watch(phases, () => {
-    if (timer) return;
-    const wait = Math.max(0, last + PERCENTILE_REDRAW_MS - performance.now());
-    timer = setTimeout(() => {
-      timer = null;
-      last = performance.now();
-      chart.scheduleDraw();
-    }, wait);
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (performance.now() - last >= PERCENTILE_REDRAW_MS) draw();
+    else
+      timer = setTimeout(() => {
+        timer = null;
+        draw();
+      }, PERCENTILE_REDRAW_MS);
   });
   onBeforeUnmount(() => {
     if (timer) clearTimeout(timer);

@@ -31,7 +31,15 @@ export const useFramesStore = defineStore('frames', () => {
   }
   watch(latest, (now, before) => {
     if (!now || !before || now.runId !== before.runId) return refreshReadout();
-    if (!timer) timer = setTimeout(refreshReadout, Math.max(0, lastAt + READOUT_REFRESH_MS - Date.now()));
+    // Halfway between this frame and the next (frames come every intervalMs), and only there:
+    // the readouts' re-layout and repaint get an animation frame of their own instead of
+    // landing, at a drifting phase, in one where the charts draw a frame. Not due by then: the
+    // timer waits past the next frame, which moves it to its own halfway point; when frames
+    // stop, it fires (the last frame always shows).
+    if (timer) clearTimeout(timer);
+    const half = Math.min(READOUT_REFRESH_MS, now.intervalMs > 0 ? now.intervalMs / 2 : 0);
+    const dueIn = lastAt + READOUT_REFRESH_MS - Date.now();
+    timer = setTimeout(refreshReadout, dueIn <= half ? half : Math.max(dueIn, 3 * half));
   });
   /** Frames of the shown run this page never got (the host no longer kept them, or gaps). */
   const lost = computed(() => buffer.value.missed.value);
