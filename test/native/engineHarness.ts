@@ -3,6 +3,7 @@
  * overrides, and a stop that never throws (so one failing test cannot leave the engine
  * running for the next).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Native from '../../native';
@@ -95,4 +96,40 @@ export function heldProgramIds(pid: number): number[] {
     if (m) ids.add(Number(m[1]));
   }
   return [...ids];
+}
+
+/** The BPF maps process `pid` holds, by id (its probes' maps: programs hold theirs too). */
+export function heldMapIds(pid: number): number[] {
+  const ids: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-map') continue;
+      const m = /^map_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.push(Number(m[1]));
+    } catch {
+      continue;
+    }
+  }
+  return ids;
+}
+
+/** The BPF links process `pid` holds (each attached program holds one). */
+export function heldLinkCount(pid: number | 'self' = 'self'): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf_link') n++;
+    } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
+
+/** Whether the kernel still has BPF program or map `id` (anyone's), by bpftool. */
+export function bpfObjectExists(kind: 'prog' | 'map', id: number): boolean {
+  try {
+    execFileSync('bpftool', [kind, 'show', 'id', String(id)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -10,12 +10,14 @@
  * URING_LAB_PROBE_SAMPLING_PERIOD_MS hook) to see many windows in a short test.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeKernelFrame } from '../../native';
-import { config, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldLinkCount, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
+
+const progExists = (id: number) => bpfObjectExists('prog', id);
 
 const isRoot = process.getuid?.() === 0;
 const helperBuilt = join(dirname(native.addonPath), 'uring-lab-probe-helper');
@@ -26,26 +28,6 @@ afterEach(async () => {
   native.probesDetach();
   await stopQuietly();
 });
-
-/** The BPF links process `pid` holds (each attached program holds one). */
-function linkFds(pid: number | 'self' = 'self'): number {
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf_link') n++;
-    } catch { /* closed meanwhile */ }
-  }
-  return n;
-}
-
-function programExists(id: number): boolean {
-  try {
-    execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The highest time a sparse ns histogram holds (its top bucket's upper bound, from the addon's own bucketing). */
 function maxNs(h: [number, number][]): number {
@@ -87,7 +69,7 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
     const seen = new Set<number>();
     const end = Date.now() + 1000;
     while (Date.now() < end) {
-      seen.add(linkFds());
+      seen.add(heldLinkCount());
       await new Promise((r) => setImmediate(r));
     }
     const counts = [...seen].sort((a, b) => a - b);
@@ -143,10 +125,10 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
 
   it('at duty 1 nothing is sampled: always attached, observed share 1, exact counts', async () => {
     native.probesAttach({ tgid: process.pid, probes: ['uring_latency', 'softirq'], perRequestDuty: 1 });
-    const before = linkFds();
+    const before = heldLinkCount();
     native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
     await sleep(500);
-    expect(linkFds()).toBe(before);
+    expect(heldLinkCount()).toBe(before);
     const s = native.stop()!;
     const k: NativeKernelFrame = native.probesRead()!;
     expect(k.perRequestSampling).toMatchObject({ duty: 1, observedShare: 1, windows: null, windowNs: null });
@@ -163,7 +145,7 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
       native.probesAttach({ tgid: process.pid, probes: ['uring_latency', 'softirq'], perRequestDuty: 0.5 });
       await sleep(20 + 37 * i); // lands inside and outside windows
       native.probesDetach();
-      expect(linkFds()).toBe(0);
+      expect(heldLinkCount()).toBe(0);
       expect(heldProgramIds(process.pid)).toEqual([]);
     }
   });
@@ -184,8 +166,8 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
       await sleep(130); // at least one window has come and gone
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      for (let i = 0; i < 50 && ids.some(programExists); i++) await sleep(100);
-      expect(ids.filter(programExists)).toEqual([]);
+      for (let i = 0; i < 50 && ids.some(progExists); i++) await sleep(100);
+      expect(ids.filter(progExists)).toEqual([]);
     } finally {
       child.kill('SIGKILL');
     }

@@ -5,13 +5,16 @@
  * paths (no helper: the reasons; a setcap'd helper: loadedBy 'helper').
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProbeName } from '../../native';
-import { config, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldMapIds, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
+
+const progExists = (id: number) => bpfObjectExists('prog', id);
+const mapExistsNow = (id: number) => bpfObjectExists('map', id);
 
 const isRoot = process.getuid?.() === 0;
 const helperBuilt = join(dirname(native.addonPath), 'uring-lab-probe-helper');
@@ -37,39 +40,6 @@ function ourProgramIds(ids: number[]): number[] {
 /** Names of the BPF programs `ids`. */
 function programNames(ids: number[]): string[] {
   return ids.map((id) => String(JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', String(id), '-j'], { encoding: 'utf8' })).name));
-}
-
-function programExists(id: number): boolean {
-  try {
-    execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The BPF maps process `pid` holds, by id (its probes' maps: programs hold theirs too). */
-function heldMapIds(pid: number): number[] {
-  const ids: number[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-map') continue;
-      const m = /^map_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.push(Number(m[1]));
-    } catch {
-      continue;
-    }
-  }
-  return ids;
-}
-
-function mapExists(id: number): boolean {
-  try {
-    execFileSync('bpftool', ['map', 'show', 'id', String(id)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('kernel histogram layout (what the BPF programs record)', () => {
@@ -364,9 +334,9 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(heldProgramIds(process.pid)).toEqual([]);
     expect(heldMapIds(process.pid)).toEqual([]);
     // Freeing after the last reference goes is deferred (RCU, a workqueue): allow a moment.
-    for (let i = 0; i < 50 && (ids.some(programExists) || maps.some(mapExists)); i++) await sleep(100);
-    expect(ids.filter(programExists)).toEqual([]);
-    expect(maps.filter(mapExists)).toEqual([]);
+    for (let i = 0; i < 50 && (ids.some(progExists) || maps.some(mapExistsNow)); i++) await sleep(100);
+    expect(ids.filter(progExists)).toEqual([]);
+    expect(maps.filter(mapExistsNow)).toEqual([]);
   });
 
   it('leaves nothing attached after kill -9 of the process that attached', async () => {
@@ -386,9 +356,9 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       // Freeing after the last reference goes is deferred (RCU, a workqueue): allow a moment.
-      for (let i = 0; i < 50 && (ids.some(programExists) || maps.some(mapExists)); i++) await sleep(100);
-      expect(ids.filter(programExists)).toEqual([]);
-      expect(maps.filter(mapExists)).toEqual([]);
+      for (let i = 0; i < 50 && (ids.some(progExists) || maps.some(mapExistsNow)); i++) await sleep(100);
+      expect(ids.filter(progExists)).toEqual([]);
+      expect(maps.filter(mapExistsNow)).toEqual([]);
     } finally {
       child.kill('SIGKILL');
     }
