@@ -6,12 +6,12 @@
  * new programs left after detach.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeKernelFrame, NativeProbeStatus } from '../../native';
-import { config, heldProgramIds, native, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldProgramIds, native, probeHelperCopy, sleep, stopQuietly } from './engineHarness';
 
 const isRoot = process.getuid?.() === 0;
 const children: ChildProcess[] = [];
@@ -215,7 +215,7 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
     expect(heldProgramIds(process.pid)).toEqual([]);
     // Gone from the kernel, the profile program's perf events with it (their links held it);
     // freeing after the last reference is deferred (RCU, a workqueue): allow a moment.
-    const exists = (id: number) => { try { execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }); return true; } catch { return false; } };
+    const exists = (id: number) => bpfObjectExists('prog', id);
     for (let i = 0; i < 50 && ours.some(exists); i++) await sleep(100);
     expect(ours.filter(exists)).toEqual([]);
   });
@@ -223,8 +223,7 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
 
 describe.runIf(isRoot)('diagnosis probes through the privileged helper (SCM_RIGHTS)', () => {
   it('hands over the offcpu ring buffer and the profile\'s perf-event links; an unprivileged engine reads them', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'probe-helper-q1-'));
-    const helper = join(dir, 'uring-lab-probe-helper');
+    const { dir, helper } = probeHelperCopy('probe-helper-q1-');
     const addonDir = join(dirname(native.addonPath), '..', '..');
     // A busy main thread (comm node) for the profile; a 20 ms sleep of a thread named uring-*
     // is not available without the engine, so offcpu's channel is checked, not its events.
@@ -236,9 +235,6 @@ describe.runIf(isRoot)('diagnosis probes through the privileged helper (SCM_RIGH
       n.probesDetach();
       console.log(JSON.stringify({ st, frame }));`;
     try {
-      chmodSync(dir, 0o755);
-      copyFileSync(join(dirname(native.addonPath), 'uring-lab-probe-helper'), helper);
-      chmodSync(helper, 0o755);
       execFileSync('setcap', ['cap_bpf,cap_perfmon+ep', helper]);
       const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--', process.execPath, '-e', script],
         { encoding: 'utf8', env: { ...process.env, URING_LAB_PROBE_HELPER: helper }, timeout: 30_000 });

@@ -4,7 +4,9 @@
  * running for the next).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Native from '../../native';
 import { nativeConfigFor } from '../../electron/host/engine/adapter';
@@ -132,4 +134,17 @@ export function bpfObjectExists(kind: 'prog' | 'map', id: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A copy of the built probe helper in a fresh folder `nobody` can reach (the tests give it file
+ * capabilities with setcap, which the build tree's copy must not get). The caller removes `dir`.
+ */
+export function probeHelperCopy(prefix: string): { dir: string; helper: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const helper = join(dir, 'uring-lab-probe-helper');
+  chmodSync(dir, 0o755);
+  copyFileSync(join(dirname(native.addonPath), 'uring-lab-probe-helper'), helper);
+  chmodSync(helper, 0o755);
+  return { dir, helper };
 }

@@ -10,17 +10,15 @@
  * URING_LAB_PROBE_SAMPLING_PERIOD_MS hook) to see many windows in a short test.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeKernelFrame } from '../../native';
-import { bpfObjectExists, config, heldLinkCount, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldLinkCount, heldProgramIds, histTotal, native, probeHelperCopy, sleep, stopQuietly } from './engineHarness';
 
 const progExists = (id: number) => bpfObjectExists('prog', id);
 
 const isRoot = process.getuid?.() === 0;
-const helperBuilt = join(dirname(native.addonPath), 'uring-lab-probe-helper');
 /** uring_latency's submit, task-work and completion programs, softirq's entry, exit and NAPI poll. */
 const SAMPLED_PROGRAMS = 6;
 
@@ -176,12 +174,8 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
 
 describe.skipIf(!isRoot)(`per-request probes time-sampled by an unprivileged engine (nobody, fds from the setcap'd helper)${isRoot ? '' : ' (skipped: not root, cannot setpriv or setcap)'}`, () => {
   it('re-creates the links from the helper\'s program fds: the kernel lets the fd holder attach them', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'probe-sampling-'));
-    const helper = join(dir, 'uring-lab-probe-helper');
+    const { dir, helper } = probeHelperCopy('probe-sampling-');
     try {
-      chmodSync(dir, 0o755);
-      copyFileSync(helperBuilt, helper);
-      chmodSync(helper, 0o755);
       execFileSync('setcap', ['cap_bpf,cap_perfmon+ep', helper]);
       const script = `
         const n = require(${JSON.stringify(join(dirname(native.addonPath), '..', '..'))});

@@ -5,19 +5,17 @@
  * paths (no helper: the reasons; a setcap'd helper: loadedBy 'helper').
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProbeName } from '../../native';
-import { bpfObjectExists, config, heldMapIds, heldProgramIds, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldMapIds, heldProgramIds, histTotal, native, probeHelperCopy, sleep, stopQuietly } from './engineHarness';
 
 const progExists = (id: number) => bpfObjectExists('prog', id);
 const mapExistsNow = (id: number) => bpfObjectExists('map', id);
 
 const isRoot = process.getuid?.() === 0;
-const helperBuilt = join(dirname(native.addonPath), 'uring-lab-probe-helper');
 
 afterEach(async () => {
   native.probesDetach();
@@ -400,12 +398,8 @@ describe.skipIf(!isRoot)(`eBPF probes, unprivileged engine (setpriv to nobody)${
   });
 
   it('with the helper setcap cap_bpf,cap_perfmon+ep: loadedBy helper and real counts', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'probe-helper-'));
-    const helper = join(dir, 'uring-lab-probe-helper');
+    const { dir, helper } = probeHelperCopy('probe-helper-');
     try {
-      chmodSync(dir, 0o755);
-      copyFileSync(helperBuilt, helper);
-      chmodSync(helper, 0o755);
       // Without capabilities first: the helper is found but cannot help.
       const bare = runUnprivileged(script, { URING_LAB_PROBE_HELPER: helper });
       expect(bare.st[0].reason).toMatch(/no file capabilities/);
