@@ -15,6 +15,7 @@ import path from 'node:path';
 import { DoctorReportSchema, PER_REQUEST_DUTY_DEFAULT, PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, RunFrameSchema, RunSummarySchema, type LabEvent, type ProbeName, type RunFrame, type RunSummary } from '../../electron/contract';
 import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
+import { kernelSummaryLines } from '../../electron/host/run/probes';
 import { CLI, enginePidOf, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
 
 const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
@@ -204,6 +205,12 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(withKernel.length).toBe(frames.length);
     expect(withKernel.reduce((n, f) => n + f.kernel!.runqueue.count, 0)).toBeGreaterThan(0);
     expect(withKernel.reduce((n, f) => n + f.kernel!.uring.completions, 0)).toBe(0);
+    // The CLI's text says the in-kernel latency was not measured, not "p50 0 ns".
+    expect(summary.kernelStats!.uring.latencyNs.count).toBe(0);
+    const text = kernelSummaryLines(summary).join('\n');
+    expect(text).toMatch(/io_uring in-kernel latency n\/a \(no samples\)/);
+    expect(text).not.toMatch(/in-kernel p50 0 ns/);
+    expect(text).toMatch(/run-queue p99 \d/);
   }, 60_000);
 
   it('probes.enabled=false: no kernel in any frame, every probe not attached "disabled by probes.enabled"', async () => {
