@@ -338,10 +338,25 @@ export class Symbolizer {
 
   /** "comm;user root…leaf;kernel root…leaf_[k]". */
   foldSample(s: Pick<NativeProfileSample, 'comm' | 'kernelIps' | 'userIps'>): string {
-    const parts = [s.comm];
-    for (let i = s.userIps.length - 1; i >= 0; i--) parts.push(this.userName(s.userIps[i]!));
-    for (let i = s.kernelIps.length - 1; i >= 0; i--) parts.push(`${this.kernelName(s.kernelIps[i]!)}_[k]`);
-    return parts.join(';');
+    const user = this.foldedPart(s.userIps, false);
+    const kernel = this.foldedPart(s.kernelIps, true);
+    return [s.comm, ...(user ? [user] : []), ...(kernel ? [kernel] : [])].join(';');
+  }
+
+  /** The addon hands each profile stack over as one frozen array for the probes' life (one per
+   *  stack id): its folded names are made once and kept with the array, so a stack seen in
+   *  every frame is named once. A stack with a JIT frame is named again each time, as its IPs
+   *  are (JIT regions are reused for other code). */
+  private readonly foldedStacks = new WeakMap<readonly string[], string>();
+
+  private foldedPart(ips: readonly string[], kernel: boolean): string {
+    const hit = this.foldedStacks.get(ips);
+    if (hit !== undefined) return hit;
+    const names: string[] = [];
+    for (let i = ips.length - 1; i >= 0; i--) names.push(kernel ? `${this.kernelName(ips[i]!)}_[k]` : this.userName(ips[i]!));
+    const folded = names.join(';');
+    if (Object.isFrozen(ips) && (kernel || !names.includes(JIT))) this.foldedStacks.set(ips, folded);
+    return folded;
   }
 
   profile(p: NativeProfileFrame): SymbolizedProfileFrame {

@@ -147,7 +147,15 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
     native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
     await sleep(1200);
     const k = native.probesRead()!;
+    await sleep(400);
+    const next = native.probesRead()!;
     native.stop();
+    // A stack id's IPs come as one frozen array for the probes' life: a stack sampled again in
+    // a later read is the same array (what the engine keeps its folded names on).
+    const byStack = new Set(k.profile!.samples.flatMap((s) => [s.kernelIps, s.userIps]).filter((a) => a.length > 0));
+    const again = next.profile!.samples.flatMap((s) => [s.kernelIps, s.userIps]).filter((a) => a.length > 0);
+    expect([...byStack].every((a) => Object.isFrozen(a))).toBe(true);
+    expect(again.some((a) => byStack.has(a)), 'no stack of the second read is an array of the first').toBe(true);
     const srv = k.profile!.samples.filter((s) => s.comm === 'uring-srv-0');
     const total = srv.reduce((a, s) => a + s.count, 0);
     expect(total, JSON.stringify(k.profile!.samples.slice(0, 3))).toBeGreaterThan(20);

@@ -124,6 +124,10 @@ describe('profile and off-CPU frames', () => {
     const sample = { tid: 1, comm: 'uring-srv-0', kernelIps: [k('schedule'), k('do_nanosleep')], userIps: [userIp], count: 3 };
     const p = s.profile({ hz: 99, lost: 2, samples: [sample, { ...sample, tid: 2, count: 4 }] });
     expect(p).toEqual({ hz: 99, samples: 7, lost: 2, folded: [[`uring-srv-0;${userName};do_nanosleep_[k];schedule_[k]`, 7]] });
+    // The addon's frozen stack arrays (one per stack id): named once, the same fold every time.
+    const frozen = { ...sample, kernelIps: Object.freeze([k('schedule'), k('do_nanosleep')]) as string[], userIps: Object.freeze([userIp]) as string[] };
+    for (let i = 0; i < 3; i++) expect(s.foldSample(frozen)).toBe(`uring-srv-0;${userName};do_nanosleep_[k];schedule_[k]`);
+    expect(s.foldSample({ comm: 'iou-sqp-7', kernelIps: frozen.kernelIps, userIps: [] })).toBe('iou-sqp-7;do_nanosleep_[k];schedule_[k]');
     const o = s.offCpu({ minUs: 1000, truncated: 0, events: [{ tid: 5, comm: 'uring-srv-0', offNs: 3e8, endMonotonicNs: 42, kernelIps: [k('schedule'), k('do_nanosleep')] }] });
     expect(o.events[0]).toEqual({ tid: 5, comm: 'uring-srv-0', offNs: 3e8, endMonotonicNs: 42, stack: 'do_nanosleep;schedule' });
   });

@@ -26,6 +26,7 @@ extern "C" {
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 namespace {
 
@@ -44,6 +45,12 @@ struct AttachedProbes {
 
 AttachedProbes g_probes;
 std::unique_ptr<kernel_frame> g_frame;
+// The profile's stacks as JS arrays of hex IPs, made once per stack id for the reader's life
+// (a stack id names one stack until the map is freed): a frame's ~20 samples × ~30 frames
+// were ~600 strings made and named again every frame. The arrays are frozen, so a consumer
+// may key what it derives from them (the engine's folded names) on the array itself.
+// Never destroyed: references must not outlive their env at exit (Detach clears it while live).
+auto &g_stack_arrays = *new std::unordered_map<int, Napi::Reference<Napi::Array>>();
 
 void Detach()
 {
@@ -53,6 +60,7 @@ void Detach()
 	g_probes.per_request = false;
 	probe_reader_free(g_probes.reader);
 	g_probes.reader = nullptr;
+	g_stack_arrays.clear();
 	if (g_probes.attached)
 		probe_set_close(&g_probes.set);
 	g_probes.attached = false;
@@ -323,6 +331,20 @@ Napi::Array Ips(Napi::Env env, const uint64_t *ips, int n)
 	return out;
 }
 
+// A profile stack by id: the cached frozen array, made on first sight; a fresh one without an id.
+Napi::Array StackIps(Napi::Env env, int id, const uint64_t *ips, int n)
+{
+	if (id < 0)
+		return Ips(env, ips, n);
+	auto it = g_stack_arrays.find(id);
+	if (it != g_stack_arrays.end())
+		return it->second.Value();
+	Napi::Array a = Ips(env, ips, n);
+	env.Global().Get("Object").As<Napi::Object>().Get("freeze").As<Napi::Function>().Call({ a });
+	g_stack_arrays.emplace(id, Napi::Persistent(a));
+	return a;
+}
+
 Napi::Array CpuList(Napi::Env env, uint64_t mask)
 {
 	Napi::Array out = Napi::Array::New(env);
@@ -407,8 +429,8 @@ void SetDiagnosis(Napi::Env env, Napi::Object out, const kernel_frame &f)
 			Napi::Object o = Napi::Object::New(env);
 			o.Set("tid", s.tid);
 			o.Set("comm", s.comm);
-			o.Set("kernelIps", Ips(env, s.kernel_ips, s.nkernel));
-			o.Set("userIps", Ips(env, s.user_ips, s.nuser));
+			o.Set("kernelIps", StackIps(env, s.kernel_stack, s.kernel_ips, s.nkernel));
+			o.Set("userIps", StackIps(env, s.user_stack, s.user_ips, s.nuser));
 			o.Set("count", Num(env, s.count));
 			samples.Set((uint32_t)i, o);
 		}

@@ -55,6 +55,12 @@ struct probe_reader {
 	unsigned nstacks;
 	unsigned offcpu_min_us, profile_hz;
 	void *keys;              /* scratch for draining a hash map's keys */
+	/* lat_hists read whole with one BPF_MAP_LOOKUP_BATCH (LAT_HIST_ENTRIES × ncpus slots):
+	 * one syscall a frame instead of one per key. NULL until first needed; lat_batch_off is
+	 * set when the kernel refuses batch lookups on it (then one lookup per key, as before). */
+	struct kh_slots *lat_batch;
+	uint32_t *lat_batch_keys;
+	int lat_batch_off;
 };
 
 static uint64_t monotonic_ns(void)
@@ -91,14 +97,14 @@ static int sum_percpu_u64(struct probe_reader *r, int fd, uint32_t key, void *ou
 	return 0;
 }
 
-/* Adds up a per-CPU histogram and returns its delta since `prev` (updated) in `out`. */
-static int hist_delta(struct probe_reader *r, int fd, uint32_t key, uint64_t *prev, uint64_t *out)
+/* Adds up one key's per-CPU histogram (`percpu`: ncpus kh_slots, NULL for none) and returns
+ * its delta since `prev` (updated) in `out`; 1 when anything was counted. */
+static int hist_delta_of(struct probe_reader *r, const struct kh_slots *percpu, uint64_t *prev, uint64_t *out)
 {
-	const size_t stride = sizeof(struct kh_slots);
 	uint64_t total = 0;
 	int cpu, i;
 
-	if (fd < 0 || bpf_map_lookup_elem(fd, &key, r->percpu)) {
+	if (!percpu) {
 		memset(out, 0, KH_BUCKETS * sizeof(uint64_t));
 		return 0;
 	}
@@ -106,12 +112,53 @@ static int hist_delta(struct probe_reader *r, int fd, uint32_t key, uint64_t *pr
 		uint64_t s = 0;
 
 		for (cpu = 0; cpu < r->ncpus; cpu++)
-			s += ((const struct kh_slots *)((const char *)r->percpu + (size_t)cpu * stride))->slots[i];
+			s += percpu[cpu].slots[i];
 		out[i] = s - prev[i];
 		prev[i] = s;
 		total += out[i];
 	}
 	return total != 0;
+}
+
+/* One key of a per-CPU histogram map, looked up on its own. */
+static int hist_delta(struct probe_reader *r, int fd, uint32_t key, uint64_t *prev, uint64_t *out)
+{
+	if (fd < 0 || bpf_map_lookup_elem(fd, &key, r->percpu))
+		return hist_delta_of(r, NULL, prev, out);
+	return hist_delta_of(r, r->percpu, prev, out);
+}
+
+/* Every key of lat_hists in one BPF_MAP_LOOKUP_BATCH (Linux 5.6+ for per-CPU arrays): the
+ * per-request probes' 65 histograms cost one syscall a frame, not 65. Returns the values
+ * (key k's CPUs at k × ncpus) or NULL, and then the caller looks keys up one by one. */
+static const struct kh_slots *lat_hists_batch(struct probe_reader *r, int fd)
+{
+	__u32 count = LAT_HIST_ENTRIES, out_batch;
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int err;
+
+	if (r->lat_batch_off)
+		return NULL;
+	if (!r->lat_batch) {
+		r->lat_batch = calloc((size_t)LAT_HIST_ENTRIES * (size_t)r->ncpus, sizeof(struct kh_slots));
+		r->lat_batch_keys = calloc(LAT_HIST_ENTRIES, sizeof(uint32_t));
+		if (!r->lat_batch || !r->lat_batch_keys) {
+			r->lat_batch_off = 1;
+			return NULL;
+		}
+	}
+	err = bpf_map_lookup_batch(fd, NULL, &out_batch, r->lat_batch_keys, r->lat_batch, &count, &opts);
+	/* ENOENT: the walk reached the end, with `count` entries copied. */
+	if ((err && errno != ENOENT) || count != LAT_HIST_ENTRIES) {
+		r->lat_batch_off = 1;
+		return NULL;
+	}
+	for (__u32 i = 0; i < count; i++)
+		if (r->lat_batch_keys[i] != i) {
+			r->lat_batch_off = 1;
+			return NULL;
+		}
+	return r->lat_batch;
 }
 
 #define COUNTERS_DELTA(r, fd, type, prev, apply)                                    \
@@ -500,6 +547,8 @@ static void take_profile_sample(void *c, const void *key, const void *value)
 	o->count = v->count;
 	o->nkernel = stack_of(pc->r, pc->stacks_fd, k->kernel_stack, &o->kernel_ips);
 	o->nuser = stack_of(pc->r, pc->stacks_fd, k->user_stack, &o->user_ips);
+	o->kernel_stack = o->kernel_ips ? k->kernel_stack : -1;
+	o->user_stack = o->user_ips ? k->user_stack : -1;
 }
 
 static void read_profile(struct probe_reader *r, struct kernel_frame *f)
@@ -556,11 +605,15 @@ void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 
 	fd = map_fd(r, PROBE_URING_LATENCY, "lat_hists");
 	if (fd >= 0) {
-		hist_delta(r, fd, LAT_HIST_TASK_WORK, r->lat_prev[LAT_HIST_TASK_WORK], f->uring.task_work);
+		const struct kh_slots *all = lat_hists_batch(r, fd);
+#define LAT_DELTA(key, out)                                                                          \
+	(all ? hist_delta_of(r, all + (size_t)(key) * (size_t)r->ncpus, r->lat_prev[key], out)        \
+	     : hist_delta(r, fd, key, r->lat_prev[key], out))
+		LAT_DELTA(LAT_HIST_TASK_WORK, f->uring.task_work);
 		for (op = 0; op < LAT_MAX_OPCODES; op++) {
 			uint64_t *h = f->uring.opcode_latency[op], n = 0;
 
-			if (!hist_delta(r, fd, LAT_HIST_OPCODE0 + op, r->lat_prev[LAT_HIST_OPCODE0 + op], h))
+			if (!LAT_DELTA(LAT_HIST_OPCODE0 + op, h))
 				continue;
 			for (int i = 0; i < KH_BUCKETS; i++) {
 				n += h[i];
@@ -568,6 +621,7 @@ void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 			}
 			f->uring.opcode_count[op] = n;
 		}
+#undef LAT_DELTA
 	}
 	f->uring.latency_sample_rate = r->set->status[PROBE_URING_LATENCY].attached ? LAT_SAMPLE_RATE : 0;
 	f->uring.enters_source = r->set->status[PROBE_URING_CALLS].attached ? r->set->enters_source : PROBE_ENTERS_ENGINE;
@@ -650,6 +704,8 @@ void probe_reader_free(struct probe_reader *r)
 	free(r->stacks);
 	free(r->stack_len);
 	free(r->keys);
+	free(r->lat_batch);
+	free(r->lat_batch_keys);
 	free(r->percpu);
 	free(r);
 }

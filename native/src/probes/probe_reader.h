@@ -51,6 +51,9 @@ struct probe_profile_sample {
 	/* Owned by the reader's stack cache, valid until probe_reader_free(); leaf first. */
 	const uint64_t *kernel_ips, *user_ips;
 	int nkernel, nuser;
+	/* The stacks' ids in the profile's stack map (-1: none): one id names one stack for the
+	 * reader's life, so a consumer may keep what it made of one by id. */
+	int kernel_stack, user_stack;
 };
 
 struct probe_tcp_event {
