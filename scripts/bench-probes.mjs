@@ -20,7 +20,7 @@
 //
 //   npm run bench:probes -- [--per-request [--duty D,…] | --profile] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,7 @@ function runOnce(probes, duty, period = null) {
   return new Promise((resolve, reject) => {
     const env = period === null ? process.env : { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: String(period) };
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const lab = labThreadsCpu(child.pid);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -116,10 +117,57 @@ function runOnce(probes, duty, period = null) {
       clearTimeout(killer);
       let summary = null;
       try { summary = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
-      if ((code === 0 || code === 1) && summary?.status === 'completed') resolve(summary);
+      const labCpu = lab.stop();
+      if ((code === 0 || code === 1) && summary?.status === 'completed') resolve({ ...summary, labCpu });
       else reject(new Error(`uring-lab run exited ${code}: ${err.trim().split('\n')[0] || out.trim().slice(0, 300)}`));
     });
   });
+}
+
+/**
+ * The lab's own user-space threads' CPU while the load runs: the CLI (which hosts the host) and
+ * the engine's threads other than the server and load workers and io_uring's kernel threads
+ * (uring-srv-*, uring-load*, iou-*): its main thread reads the probes' maps, names stacks and
+ * ships each frame; the host records and diagnoses it. Where the probes cost outside their BPF
+ * programs. Each thread's on-CPU ns from /proc/PID/task/TID/schedstat every 100 ms; the rate is
+ * taken from the warm-up's end (after the server thread appears) to the last look at which the
+ * server thread still ran. Returns { msPerS, seconds } or null when the window was too short.
+ */
+function labThreadsCpu(rootPid) {
+  const looks = [];
+  const kids = (pid) => { try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; } };
+  const look = () => {
+    const pids = [rootPid];
+    for (let i = 0; i < pids.length; i++) pids.push(...kids(pids[i]));
+    let labNs = 0;
+    let server = false;
+    for (const pid of pids) {
+      let tids = [];
+      try { tids = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+      for (const tid of tids) {
+        try {
+          const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+          if (comm.startsWith('uring-srv-')) server = true;
+          if (/^(uring-srv-|uring-load|iou-)/.test(comm)) continue;
+          labNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        } catch { /* the thread ended between the listing and the read */ }
+      }
+    }
+    looks.push({ t: performance.now(), labNs, server });
+  };
+  const timer = setInterval(look, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      const first = looks.find((l) => l.server);
+      if (!first) return null;
+      const from = looks.find((l) => l.server && l.t >= first.t + opts.warmup * 1000);
+      const to = looks.findLast((l) => l.server);
+      if (!from || !to || to.t - from.t < 500) return null;
+      // A thread that ended inside the window takes its ns with it: a lower bound then.
+      return { msPerS: Math.max(0, to.labNs - from.labNs) / 1e6 / ((to.t - from.t) / 1000), seconds: (to.t - from.t) / 1000 };
+    },
+  };
 }
 
 const median = (xs) => {
@@ -135,7 +183,7 @@ process.on('SIGINT', () => process.exit(130));
 const samples = [];
 const dutyText = (d, p = null) => `${d === null ? 'default duty' : d === 'none' ? 'per-request probes off' : `duty ${d}`}${p === null ? '' : ` period ${p} ms`}`;
 console.log(`bench:probes: ${opts.profile ? 'the profile probe (default set with diagnose.profileHz=99 vs 0; "probes on/off" below = profile on/off)' : opts.perRequest ? `every probe (probes.perRequest=true, ${opts.duties.map((d) => dutyText(d)).join(' / ')})` : 'the probes a run gets by default (profile defaults: per-request probes off)'}; ${opts.rounds} rounds × (probes on${opts.duties.length > 1 ? ` at ${opts.duties.length} duties` : ''}, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
-console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  attached  observed');
+console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  lab ms/s  attached  observed');
 // The runs of a round: off, and on at each duty; rotated by one each round, so no variant always runs first.
 const variants = [{ probes: false, duty: null, period: null }, ...opts.duties.flatMap((duty) => opts.periods.map((period) => ({ probes: true, duty, period })))];
 for (let round = 0; round < opts.rounds; round++) {
@@ -153,8 +201,8 @@ for (let round = 0; round < opts.rounds; round++) {
     const attached = s.probes.filter((p) => p.attached).length;
     const otherCpus = s.contention?.otherCpus ?? null;
     const sampling = s.kernelStats?.perRequestSampling ?? null;
-    samples.push({ round, probes, duty, period, observedShare: sampling?.observedShare ?? null, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
-    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})` : ''}`);
+    samples.push({ round, probes, duty, period, labCpuMsPerS: s.labCpu?.msPerS ?? null, observedShare: sampling?.observedShare ?? null, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
+    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${(s.labCpu ? s.labCpu.msPerS.toFixed(1) : '?').padStart(8)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})` : ''}`);
     for (const w of s.warnings) if (/another uring-lab run/.test(w)) console.log(`       warning: ${w}`);
   }
 }
@@ -224,7 +272,15 @@ const runNsPerReq = median(on.map((s) => (s.serverCpuNsPerReq ?? 0) + (s.loadCpu
 console.log(`${'all probes'.padEnd(15)} ${''.padEnd(18)} ${''.padEnd(26)} ${''.padStart(9)}  ${(totalShare * 100).toFixed(3)} % (median of the runs' sums)`);
 console.log(`\nthe programs' CPU per request: ${nsPerReq.toFixed(0)} ns (median), against ${runNsPerReq.toFixed(0)} ns of server + load CPU per request (${((nsPerReq / runNsPerReq) * 100).toFixed(1)} %)`);
 
-results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, nsPerReq }, perRound });
+// Outside the programs: the lab's own threads (reading the maps, naming stacks, shipping and
+// recording frames), on vs off, as a share of the machine like the programs' share above.
+const labOn = median(on.map((s) => s.labCpuMsPerS).filter((x) => x !== null));
+const labOff = median(off.map((s) => s.labCpuMsPerS).filter((x) => x !== null));
+const labShare = (labOn - labOff) / (1000 * os.cpus().length);
+console.log(`the lab's own threads (CLI + host, engine main thread and helpers; not server, load, iou-*): ${labOn.toFixed(1)} ms/s with probes, ${labOff.toFixed(1)} without: ${fmtPct(labShare * 100).replace(' %', '')} % of all ${os.cpus().length} CPUs for reading, naming and shipping the probes' frames`);
+console.log(`accounted    programs ${(totalShare * 100).toFixed(2)} % + the lab's threads ${(labShare * 100).toFixed(2)} % = ${((totalShare + labShare) * 100).toFixed(2)} % of the machine; the throughput delta's remainder is interrupts, caches and noise`);
+
+results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, nsPerReq, labOn, labOff, labShare }, perRound });
 }
 
 if (opts.out) {
