@@ -99,6 +99,7 @@ struct echo_state {
 	unsigned sends_inflight; /* sends (and SEND_ZC notifications) still to complete */
 	uint64_t bufs_in_use_shown; /* what bufs_in_use last said for this server */
 
+	int no_iowait;      /* waits go without iowait marking (IORING_ENTER_NO_IOWAIT) */
 	unsigned inflight;  /* requests that will still post a final CQE */
 	int stopping;
 	struct __kernel_timespec accept_backoff; /* read by the kernel while the timeout is armed */
