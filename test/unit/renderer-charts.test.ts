@@ -195,6 +195,33 @@ describe('heatmap painter', () => {
     expect([...px]).toEqual([...rasterizeHeatmap(after)]);
   });
 
+  it('grows and slides a window inside a bitmap with room for the whole window: the same pixels as a full repaint, the spare columns transparent', () => {
+    const all = Array.from({ length: 12 }, (_, i) =>
+      frame(i, { histogram: [[bucketOf(100 + i * 7), 20 - (i % 5)], [bucketOf(250), 1 + (i % 3)]] }),
+    );
+    const stride = 12;
+    const first = buildHeatmapModel(columns(all.slice(0, 8)));
+    const grown = buildHeatmapModel(columns(all.slice(0, 10)));
+    const slid = buildHeatmapModel(columns(all.slice(2, 12)));
+    for (const m of [grown, slid]) expect([m.fromRow, m.rows, m.maxLog]).toEqual([first.fromRow, first.rows, first.maxLog]);
+    // The first 10 columns of each stride-wide row are the frames-wide bitmap's row; the rest is empty.
+    const narrow = rasterizeHeatmap(grown);
+    const wide = rasterizeHeatmap(grown, undefined, undefined, stride);
+    expect(wide).toHaveLength(stride * grown.rows * 4);
+    for (let r = 0; r < grown.rows; r++) {
+      expect([...wide.slice(r * stride * 4, (r * stride + 10) * 4)]).toEqual([...narrow.slice(r * 10 * 4, (r + 1) * 10 * 4)]);
+      expect([...wide.slice((r * stride + 10) * 4, (r + 1) * stride * 4)].every((b) => b === 0)).toBe(true);
+    }
+    // Grown by two frames: only the two new columns rasterized.
+    const px = rasterizeHeatmap(first, undefined, undefined, stride);
+    rasterizeColumns(grown, px, 8, 10, undefined, stride);
+    expect([...px]).toEqual([...wide]);
+    // Then slid by two: shifted and the two new columns rasterized.
+    shiftColumnsLeft(px, slid.frames, slid.rows, 2, stride);
+    rasterizeColumns(slid, px, 8, 10, undefined, stride);
+    expect([...px]).toEqual([...rasterizeHeatmap(slid, undefined, undefined, stride)]);
+  });
+
   it('strokes lines as one-device-pixel hairlines (the fast path of software raster), one pass per device pixel of width', () => {
     // A 2D context that records each stroke's line width and vertical device offset.
     const fake = (dpr: number) => {

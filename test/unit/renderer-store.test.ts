@@ -67,6 +67,33 @@ describe('lab store', () => {
     expect(buf.snapshot()).toHaveLength(2);
   });
 
+  it('takes a stopped run\'s summary once (its ended event and stopRun\'s answer carry the same) and keeps phases that did not change', async () => {
+    const { f, run } = await attached();
+    await run.start();
+    const phasesBefore = run.phases;
+    expect(phasesBefore.map((p) => p.index)).toEqual([0]);
+    const ended = summary('r1', [phase(0, false)]);
+    // The event overtakes stopRun's answer, which carries an equal summary (another object).
+    f.api.stopRun.mockImplementationOnce(async () => {
+      f.emit({ type: 'ended', runId: 'r1', summary: ended });
+      return summary('r1', [phase(0, false)]);
+    });
+    await run.stop();
+    expect(run.runState).toBe('idle');
+    expect(run.summary).toBe(ended);
+    // The summary's phases are the run's: the array the charts draw from is kept.
+    expect(run.phases).toBe(phasesBefore);
+
+    // A summary whose phases differ from those shown replaces them.
+    f.api.startRun.mockResolvedValueOnce({ runId: 'r2', phase: phase(0, false) });
+    await run.start();
+    const shown = run.phases;
+    expect(shown.map((p) => p.index)).toEqual([0]);
+    f.emit({ type: 'ended', runId: 'r2', summary: summary('r2', [phase(0, true)]) });
+    expect(run.phases).not.toBe(shown);
+    expect(run.phases[0]!.applied.server.sqpoll.enabled).toBe(true);
+  });
+
   it('shows start errors, and failed runs with their summary', async () => {
     const { f, run, errors } = await attached();
     f.api.startRun.mockRejectedValueOnce(new LabError({ code: 'EPERM', message: 'io_uring_setup refused', fix: 'raise RLIMIT_MEMLOCK' }));

@@ -16,6 +16,17 @@ export interface PlotRect {
 export const CHART_FONT = `11px ${CHART.sans}`;
 const LANE_PX = 14;
 
+/**
+ * Whether boxes `a` and `b` (CSS px) cover the same device pixels. A ResizeObserver also
+ * reports sub-pixel moves (another panel's height changing by a fraction of a pixel), which
+ * leave a chart's canvas as it is: redrawing for them costs a full chart in the frame where the
+ * page re-lays out anyway (a run's end, when the summary arrives).
+ */
+export function sameDeviceSize(a: { width: number; height: number }, b: { width: number; height: number }): boolean {
+  const dpr = window.devicePixelRatio || 1;
+  return Math.round(a.width * dpr) === Math.round(b.width * dpr) && Math.round(a.height * dpr) === Math.round(b.height * dpr);
+}
+
 /** Sizes `canvas` to `width` × `height` CSS px at the device pixel ratio and clears it; null without a 2D context. */
 export function prepareCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
   const dpr = window.devicePixelRatio || 1;

@@ -167,26 +167,30 @@ export function buildHeatmapModel(
  * The cells as an RGBA bitmap of frames × rows pixels, one pixel per cell, top row = highest
  * latency (ImageData layout), colour = log10(count) on the 0…maxLog scale; empty cells stay
  * transparent. Written into `out` when it has the right size (the painter reuses one buffer).
+ * `stride`: pixels per bitmap row, at least `frames` (the painter keeps room for the whole
+ * window, so a growing window adds columns in place); columns past `frames` stay transparent.
  */
 export function rasterizeHeatmap(
   model: Pick<HeatmapModel, 'columns' | 'frames' | 'rows' | 'maxLog' | 'fromRow'>,
   rampRgba: Uint8ClampedArray = HEAT_RAMP_RGBA,
   out?: Uint8ClampedArray<ArrayBuffer>,
+  stride = model.frames,
 ): Uint8ClampedArray<ArrayBuffer> {
-  const size = Math.max(0, model.frames * model.rows * 4);
+  const size = Math.max(0, Math.max(stride, model.frames) * model.rows * 4);
   const px = out && out.length === size ? out : new Uint8ClampedArray(size);
   if (px === out) px.fill(0);
-  rasterizeColumns(model, px, 0, model.frames, rampRgba);
+  rasterizeColumns(model, px, 0, model.frames, rampRgba, Math.max(stride, model.frames));
   return px;
 }
 
-/** Paints columns [from, to) of `model` into `px` (a frames × rows bitmap whose pixels there are transparent). */
+/** Paints columns [from, to) of `model` into `px` (a bitmap `stride` ≥ frames pixels wide and rows high whose pixels there are transparent). */
 export function rasterizeColumns(
   model: Pick<HeatmapModel, 'columns' | 'frames' | 'rows' | 'maxLog' | 'fromRow'>,
   px: Uint8ClampedArray,
   from: number,
   to: number,
   rampRgba: Uint8ClampedArray = HEAT_RAMP_RGBA,
+  stride = model.frames,
 ): void {
   const { frames, rows, maxLog, fromRow } = model;
   const last = rampRgba.length / 4 - 1;
@@ -198,7 +202,7 @@ export function rasterizeColumns(
       const y = row - fromRow;
       if (y < 0 || y >= rows || !(count > 0)) continue;
       const c = Math.min(last, Math.max(0, Math.round(Math.log10(count) * top))) * 4;
-      const o = ((rows - 1 - y) * frames + x) * 4;
+      const o = ((rows - 1 - y) * stride + x) * 4;
       px[o] = rampRgba[c]!;
       px[o + 1] = rampRgba[c + 1]!;
       px[o + 2] = rampRgba[c + 2]!;
@@ -208,17 +212,17 @@ export function rasterizeColumns(
 }
 
 /**
- * Moves a frames × rows bitmap `shift` columns to the left (the oldest columns fall off) and
- * clears the `shift` columns freed on the right: a window that slid by `shift` frames is
- * repainted by rasterizing only those.
+ * Moves the first `frames` columns of a bitmap `stride` (≥ frames) pixels wide and `rows` high
+ * `shift` columns to the left (the oldest columns fall off) and clears the `shift` columns
+ * freed on the right: a window that slid by `shift` frames is repainted by rasterizing only those.
  */
-export function shiftColumnsLeft(px: Uint8ClampedArray, frames: number, rows: number, shift: number): void {
-  const stride = frames * 4;
+export function shiftColumnsLeft(px: Uint8ClampedArray, frames: number, rows: number, shift: number, stride = frames): void {
+  const used = frames * 4;
   const keep = Math.max(0, frames - shift) * 4;
   for (let r = 0; r < rows; r++) {
-    const start = r * stride;
-    px.copyWithin(start, start + shift * 4, start + stride);
-    px.fill(0, start + keep, start + stride);
+    const start = r * stride * 4;
+    px.copyWithin(start, start + shift * 4, start + used);
+    px.fill(0, start + keep, start + used);
   }
 }
 

@@ -28,45 +28,62 @@ export interface HeatmapPaintInput {
   phases: readonly Phase[];
   /** Which percentile lines to draw (index into model.quantileRows). */
   quantiles: readonly number[];
+  /** Columns the window holds once full (the frame buffer's capacity): the cell bitmap keeps
+   *  room for them all, so while a run's first minute fills the window each frame adds a column
+   *  in place instead of a new, re-rasterized bitmap and cell canvas per frame. */
+  capacity?: number;
 }
 
 /**
- * A canvas painter with its cell bitmap. Once the 60 s window is full, each new frame slides
- * it by one column: the bitmap is shifted and only the new column rasterized, unless the row
- * range or the colour scale changed (then all of it is).
+ * A canvas painter with its cell bitmap, `stride` columns wide (room for the whole window).
+ * While the window fills, each new frame adds a column: only that one is rasterized; once the
+ * 60 s window is full, each new frame slides it by one column: the bitmap is shifted and only
+ * the new column rasterized. When the row range or the colour scale changed, all of it is.
  */
 export class HeatmapPainter {
   private readonly cellCanvas = document.createElement('canvas');
   private pixels: Uint8ClampedArray<ArrayBuffer> | undefined;
-  /** What `pixels` holds: its geometry, scale and the time of its last column. */
-  private held: { frames: number; rows: number; fromRow: number; maxLog: number; lastT: number; lastColumn: object | null } | null = null;
+  /** Pixels per bitmap row: columns `pixels` has room for (≥ the model's frames). */
+  private stride = 0;
+  /** What `pixels` holds: its geometry, scale, its first column and the time of its last. */
+  private held: { frames: number; rows: number; fromRow: number; maxLog: number; lastT: number; lastColumn: object | null; firstColumn: object | null } | null = null;
 
   /** The cell bitmap of `model`, from the one held when only new columns arrived. */
-  private bitmap(model: HeatmapModel): Uint8ClampedArray<ArrayBuffer> {
+  private bitmap(model: HeatmapModel, capacity: number): Uint8ClampedArray<ArrayBuffer> {
     const h = this.held;
     const lastT = model.times[model.frames - 1] ?? NaN;
     const lastColumn = model.columns[model.frames - 1] ?? null;
+    const firstColumn = model.columns[0] ?? null;
     let shift = -1;
+    let grown = 0;
     // Columns are folded once per frame and never change: the same column object at the same
     // time is the same frame (a time alone could repeat in another run).
-    if (h && h.lastColumn && this.pixels && h.frames === model.frames && h.rows === model.rows && h.fromRow === model.fromRow && h.maxLog === model.maxLog) {
-      // How far the window slid: where the column drawn last sits now.
-      for (let k = 0; k <= Math.min(8, model.frames - 1); k++) {
-        if (model.times[model.frames - 1 - k] === h.lastT && model.columns[model.frames - 1 - k] === h.lastColumn) {
-          shift = k;
-          break;
+    if (h && h.lastColumn && this.pixels && model.frames <= this.stride && h.rows === model.rows && h.fromRow === model.fromRow && h.maxLog === model.maxLog) {
+      if (h.frames === model.frames) {
+        // How far the window slid: where the column drawn last sits now.
+        for (let k = 0; k <= Math.min(8, model.frames - 1); k++) {
+          if (model.times[model.frames - 1 - k] === h.lastT && model.columns[model.frames - 1 - k] === h.lastColumn) {
+            shift = k;
+            break;
+          }
         }
+      } else if (model.frames > h.frames && model.frames - h.frames <= 8 && model.columns[0] === h.firstColumn && model.columns[h.frames - 1] === h.lastColumn && model.times[h.frames - 1] === h.lastT) {
+        // The window grew (nothing fell off its start): columns 0…h.frames-1 are the ones drawn.
+        grown = model.frames - h.frames;
       }
     }
     if (shift >= 0 && this.pixels) {
       if (shift > 0) {
-        shiftColumnsLeft(this.pixels, model.frames, model.rows, shift);
-        rasterizeColumns(model, this.pixels, model.frames - shift, model.frames);
+        shiftColumnsLeft(this.pixels, model.frames, model.rows, shift, this.stride);
+        rasterizeColumns(model, this.pixels, model.frames - shift, model.frames, undefined, this.stride);
       }
+    } else if (grown > 0 && this.pixels) {
+      rasterizeColumns(model, this.pixels, model.frames - grown, model.frames, undefined, this.stride);
     } else {
-      this.pixels = rasterizeHeatmap(model, undefined, this.pixels);
+      this.stride = Math.max(model.frames, capacity);
+      this.pixels = rasterizeHeatmap(model, undefined, this.pixels, this.stride);
     }
-    this.held = { frames: model.frames, rows: model.rows, fromRow: model.fromRow, maxLog: model.maxLog, lastT, lastColumn };
+    this.held = { frames: model.frames, rows: model.rows, fromRow: model.fromRow, maxLog: model.maxLog, lastT, lastColumn, firstColumn };
     return this.pixels!;
   }
 
@@ -101,16 +118,18 @@ export class HeatmapPainter {
 
     // Cells: one pixel per cell, scaled without smoothing.
     if (model.frames && model.rows) {
-      const pixels = this.bitmap(model);
-      if (this.cellCanvas.width !== model.frames || this.cellCanvas.height !== model.rows) {
-        this.cellCanvas.width = model.frames;
+      const pixels = this.bitmap(model, input.capacity ?? 0);
+      // The cell canvas keeps the bitmap's size (resizing a canvas re-allocates it); only its
+      // first model.frames columns are put and drawn.
+      if (this.cellCanvas.width !== this.stride || this.cellCanvas.height !== model.rows) {
+        this.cellCanvas.width = this.stride;
         this.cellCanvas.height = model.rows;
       }
       const cctx = this.cellCanvas.getContext('2d');
       if (cctx) {
-        cctx.putImageData(new ImageData(pixels, model.frames, model.rows), 0, 0);
+        cctx.putImageData(new ImageData(pixels, this.stride, model.rows), 0, 0, 0, 0, model.frames, model.rows);
         ctx.imageSmoothingEnabled = false;
-        ctx.drawImage(this.cellCanvas, plot.left, plot.top, plot.width, plot.height);
+        ctx.drawImage(this.cellCanvas, 0, 0, model.frames, model.rows, plot.left, plot.top, plot.width, plot.height);
       }
     }
 

@@ -1,11 +1,12 @@
 /**
  * One ECharts instance bound to an element: created on mount with a static base option,
- * resized with its container, disposed on unmount. Redraws are coalesced to one per
+ * resized with its container (in the redraw's animation frame), disposed on unmount. Redraws are coalesced to one per
  * animation frame and merged (notMerge false) so only data changes; a redraw is applied and
  * rendered in that animation frame (ECharts' lazy update would process it in zrender's next
  * frame and render it in the one after: three frames of main-thread work for one redraw).
  */
 import { onBeforeUnmount, onMounted, type Ref } from 'vue';
+import { sameDeviceSize } from './chartCanvas';
 import { echarts } from './echarts';
 
 type ECharts = ReturnType<typeof echarts.init>;
@@ -21,6 +22,9 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
   let chart: ECharts | null = null;
   let raf = 0;
   let observer: ResizeObserver | null = null;
+  /** The element's size as last seen; `resized`: it changed since the chart last took it. */
+  let box = { width: 0, height: 0 };
+  let resized = false;
 
   const handle: EChartHandle = {
     setOption(option, replace) {
@@ -31,6 +35,10 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
       raf = requestAnimationFrame(() => {
         raf = 0;
         if (!chart) return;
+        if (resized) {
+          resized = false;
+          chart.resize();
+        }
         draw();
         chart.getZr().refreshImmediately();
       });
@@ -44,8 +52,16 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
     // no animations here one is enough (each extra frame is a full main-frame commit of the page).
     chart.getZr().setSleepAfterStill(1);
     chart.setOption(baseOption());
-    observer = new ResizeObserver(() => {
-      chart?.resize();
+    box = { width: el.value.clientWidth, height: el.value.clientHeight };
+    // A new size is taken in the next animation frame, with the redraw: a resize re-renders
+    // the whole chart, which in the observer's callback would add to the frame whose layout
+    // changed (at a run's end, the one that lays out its summary). Sub-pixel moves are no resize.
+    observer = new ResizeObserver((entries) => {
+      const rect = entries[entries.length - 1]!.contentRect;
+      const next = { width: rect.width, height: rect.height };
+      if (sameDeviceSize(box, next)) return;
+      box = next;
+      resized = true;
       handle.scheduleDraw();
     });
     observer.observe(el.value);

@@ -9,6 +9,7 @@ import type { Phase, Spike } from '../../../electron/contract';
 import { sameMarkBoxes, spikeMarkBoxes, type SpikeMarkBox } from '../components/diagnose/causes';
 import { formatInt, formatUs } from '../format/numbers';
 import type { BufferedFrame, FrameBuffer } from '../stores/frameBuffer';
+import { sameDeviceSize } from './chartCanvas';
 import { heatScaleHeld } from './heatScale';
 import { buildHeatmapModel, cellAt, type HeatmapModel } from './heatmapModel';
 import { HEATMAP_PLOT, HeatmapPainter } from './heatmapPainter';
@@ -88,6 +89,7 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
       tickStep: timeTickStep(win, plotWidth),
       phases: b.phases.value,
       quantiles: b.quantiles,
+      capacity: b.buffer.value.ring.capacity,
     });
     placeMarks(win);
     const d = drawn.value;
@@ -128,8 +130,10 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
       size = { width: b.el.value.clientWidth, height: b.el.value.clientHeight };
       observer = new ResizeObserver((entries) => {
         const box = entries[entries.length - 1]!.contentRect;
-        size = { width: box.width, height: box.height };
-        schedule();
+        const next = { width: box.width, height: box.height };
+        const resized = !sameDeviceSize(size, next);
+        size = next;
+        if (resized) schedule();
       });
       observer.observe(b.el.value);
     }

@@ -7,7 +7,7 @@ import { onBeforeUnmount, onMounted, shallowRef, watch, type Ref, type ShallowRe
 import type { Phase } from '../../../electron/contract';
 import { formatInt, formatUs } from '../format/numbers';
 import type { FrameBuffer } from '../stores/frameBuffer';
-import type { PlotRect } from './chartCanvas';
+import { sameDeviceSize, type PlotRect } from './chartCanvas';
 import { buildThroughputModel, nearestPoint, type ThroughputModel } from './throughputModel';
 import { paintThroughput, THROUGHPUT_PLOT } from './throughputPainter';
 import { timeToX } from './timeAxis';
@@ -57,8 +57,10 @@ export function useThroughputChart(
       size = { width: el.value.clientWidth, height: el.value.clientHeight };
       observer = new ResizeObserver((entries) => {
         const box = entries[entries.length - 1]!.contentRect;
-        size = { width: box.width, height: box.height };
-        schedule();
+        const next = { width: box.width, height: box.height };
+        const resized = !sameDeviceSize(size, next);
+        size = next;
+        if (resized) schedule();
       });
       observer.observe(el.value);
     }

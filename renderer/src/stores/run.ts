@@ -25,6 +25,16 @@ export interface VanishedRun {
   message: string;
 }
 
+/** What a Phase says (a summary's phases carry their results too). */
+function phaseKey(p: Phase): string {
+  return JSON.stringify([p.index, p.atMs, p.changed, p.applied, p.rejected, p.ring, p.probes ?? null]);
+}
+
+/** `a` and `b` are the same phases, field by field. */
+export function samePhases(a: readonly Phase[], b: readonly Phase[]): boolean {
+  return a.length === b.length && a.every((p, i) => phaseKey(p) === phaseKey(b[i]!));
+}
+
 export const useRunStore = defineStore('run', () => {
   const conn = useConnectionStore();
   const frames = useFramesStore();
@@ -82,11 +92,20 @@ export const useRunStore = defineStore('run', () => {
 
   /** A run ended (any terminal event, or its summary found on reconnect). */
   function finishRun(s: RunSummary): void {
+    // The host sends a run's one summary twice when this page stops it: with the terminal event
+    // and as stopRun's answer. Taking the second too would re-render every panel that shows it
+    // (a long run's summary is hundreds of KB) for nothing.
+    if (finishedRuns.has(s.runId) && summary.value?.runId === s.runId) return;
     finishedRuns.add(s.runId);
     summary.value = s;
     if (s.runId === runId.value || runId.value === null) {
       runId.value = s.runId;
-      if (s.phases.length) phases.value = [...s.phases].sort((a, b) => a.index - b.index);
+      if (s.phases.length) {
+        const final = [...s.phases].sort((a, b) => a.index - b.index);
+        // The summary repeats the phases the run's events brought: the same ones keep the array,
+        // so the charts drawn from it are not all redrawn at the end for nothing.
+        if (!samePhases(phases.value, final)) phases.value = final;
+      }
       runState.value = 'idle';
     }
   }
