@@ -13,7 +13,11 @@
  *           animation frame the charts redraw in). Measured with performance.now(),
  *           requestAnimationFrame and a MessageChannel post after the rAF callbacks (runs
  *           after the paint). p50 / p95 / p99 / max after the first 5 s.
- *   tasks   long tasks (PerformanceObserver 'longtask', > 50 ms) after the first 5 s.
+ *   tasks   long tasks (PerformanceObserver 'longtask', > 50 ms) after the first 5 s, the run's
+ *           stop included (the summary's arrival and the panels' switch to it), each with what
+ *           it was: the scripts in it (long-animation-frame entries: invoker, minified function
+ *           and its position in the bundle, forced style/layout), its rendering update, the rest
+ *           (GC, compile), and the host messages that arrived in it.
  *   heap    JS heap used after a forced GC (CDP HeapProfiler.collectGarbage + Runtime.getHeapUsage)
  *           at 1 min and at the end; the growth.
  * Targets (issue 9): apply p95 < 16 ms, no long task > 50 ms after 5 s, heap growth < 20 MB.
@@ -58,6 +62,8 @@ const HEIGHT = flag('height', 900);
  *  measured, not the engine); 0 runs the default closed loop, which keeps every CPU busy. */
 const RATE = process.argv.includes('--rate') ? flag('rate', 5000) : 5000;
 const SKIP_MS = 5000;
+/** After the stop: time for the summary's arrival and the panels' switch to it. */
+const STOP_SETTLE_MS = 2000;
 /** --nice N (e.g. -10): run the browser's threads at that nice level, to approximate a quiet
  *  machine when other work shares the CPUs (root only; reported in the output). */
 const NICE = process.argv.includes('--nice') ? Number(process.argv[process.argv.indexOf('--nice') + 1]) : null;
@@ -96,19 +102,56 @@ function instrument() {
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) longTasks.push({ at: e.startTime - t0, ms: e.duration });
   }).observe({ type: 'longtask', buffered: true });
+  // What a long task was: the long-animation-frame entries (Chromium ≥ 123) name the scripts
+  // that ran in it (invoker, function, bundle position, forced style/layout) and when the
+  // rendering update started; the rest of the task is V8 (GC, compile) or Blink outside script.
+  const longFrames = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      longFrames.push({
+        at: e.startTime - t0,
+        ms: e.duration,
+        renderAt: e.renderStart ? e.renderStart - t0 : null,
+        styleAt: e.styleAndLayoutStart ? e.styleAndLayoutStart - t0 : null,
+        scripts: e.scripts.map((s) => ({
+          at: s.startTime - t0,
+          ms: s.duration,
+          invoker: s.invoker,
+          fn: s.sourceFunctionName,
+          src: `${s.sourceURL.split('/').pop()}:${s.sourceCharPosition}`,
+          forcedLayoutMs: s.forcedStyleAndLayoutDuration,
+        })),
+      });
+    }
+  }).observe({ type: 'long-animation-frame', buffered: true });
+  // Every message from the host (kind and size): the long task a message's handling caused
+  // starts at its arrival.
+  const messages = [];
   const Native = window.WebSocket;
   const after = (fn) => {
     const ch = new MessageChannel();
     ch.port1.onmessage = () => fn();
     ch.port2.postMessage(0);
   };
+  /** Request id → LabApi method, to name the replies. */
+  const methods = new Map();
   class Timed extends Native {
+    send(data) {
+      const m = typeof data === 'string' ? /^\{"id":(\d+),"method":"(\w+)"/.exec(data) : null;
+      if (m) methods.set(m[1], m[2]);
+      return super.send(data);
+    }
     constructor(...args) {
       super(...args);
       // Added before the page sets onmessage: runs first, at arrival.
       this.addEventListener('message', (ev) => {
-        if (typeof ev.data !== 'string' || !ev.data.includes('"type":"frame"')) return;
+        if (typeof ev.data !== 'string') return;
         const arrived = performance.now();
+        const head = ev.data.slice(0, 200);
+        const id = /^\{"id":(\d+)/.exec(head)?.[1];
+        const kind = id !== undefined ? `reply to ${methods.get(id) ?? '?'}` : (/"type":"(\w+)"/.exec(head)?.[1] ?? '?');
+        messages.push({ at: arrived - t0, kind, bytes: ev.data.length });
+        if (kind !== 'frame') return;
         // A task after this one: the page's handler has run by then.
         after(() => {
           const handled = performance.now();
@@ -125,7 +168,7 @@ function instrument() {
     }
   }
   window.WebSocket = Timed;
-  window.__uiBench = { samples, longTasks, t0 };
+  window.__uiBench = { samples, longTasks, longFrames, messages, t0 };
 }
 
 async function startServe(env) {
@@ -251,6 +294,40 @@ function traceSelfTimes(trace) {
   return out.sort((a, b) => b.busyUs - a.busyUs);
 }
 
+/**
+ * What long task `t` was, from the page's long-animation-frame entries and host messages: the
+ * scripts that ran in it (invoker, function and bundle position, forced style/layout), its
+ * rendering update (style, layout, paint of the frame it ended in), the rest (V8's GC and
+ * compilation, Blink work outside script), and the host messages that arrived in it.
+ */
+function describeLongTask(t, { longFrames, messages }, runAt) {
+  const end = t.at + t.ms;
+  const inTask = (at) => at >= t.at - 0.5 && at < end;
+  const frames = longFrames.filter((f) => f.at < end && f.at + f.ms > t.at);
+  const scripts = frames.flatMap((f) => f.scripts).filter((s) => inTask(s.at));
+  let renderMs = 0;
+  let styleMs = 0;
+  let renderScriptMs = 0;
+  for (const f of frames) {
+    const frameEnd = Math.min(end, f.at + f.ms);
+    if (f.renderAt !== null && inTask(f.renderAt)) {
+      renderMs += frameEnd - f.renderAt;
+      // rAF and ResizeObserver callbacks run inside the rendering update, before style/layout.
+      renderScriptMs += f.scripts.filter((s) => s.at >= f.renderAt && inTask(s.at)).reduce((a, s) => a + s.ms, 0);
+    }
+    if (f.styleAt !== null && inTask(f.styleAt)) styleMs += frameEnd - f.styleAt;
+  }
+  const scriptMs = scripts.reduce((a, s) => a + s.ms, 0);
+  const msgs = messages.filter((m) => inTask(m.at));
+  const parts = [
+    ...scripts.map((s) => `${s.invoker}${s.fn ? ` ${s.fn}` : ''} (${s.src}) ${s.ms.toFixed(0)} ms${s.forcedLayoutMs >= 1 ? ` (forced style/layout ${s.forcedLayoutMs.toFixed(0)} ms)` : ''}`),
+    `rendering update ${renderMs.toFixed(0)} ms (its callbacks above ${renderScriptMs.toFixed(0)} ms, style/layout/paint/commit ${styleMs.toFixed(0)} ms)`,
+    `rest (GC, compile, Blink outside script and rendering) ${Math.max(0, t.ms - (scriptMs - renderScriptMs) - renderMs).toFixed(0)} ms`,
+  ];
+  const got = msgs.length ? `; messages arrived: ${msgs.map((m) => `${m.kind} ${(m.bytes / 1024).toFixed(1)} KB`).join(', ')}` : '';
+  return `${t.ms.toFixed(0)} ms at ${(t.at / 1000).toFixed(1)} s (${((t.at - runAt) / 1000).toFixed(1)} s into the run): ${frames.length ? parts.join('; ') : 'no long-animation-frame entry'}${got}`;
+}
+
 function pct(sorted, q) {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -305,6 +382,8 @@ try {
   await page.getByTestId('start-button').click();
   await page.getByTestId('run-state').filter({ hasText: 'running' }).waitFor({ timeout: 20_000 });
   const startedAt = Date.now();
+  /** When the run started, in the page's time (the long tasks' times are the page's). */
+  const runAt = await page.evaluate(() => performance.now() - window.__uiBench.t0);
   console.log(`bench:ui: ${WIDTH}×${HEIGHT}, ${MINUTES} min of a real run (probes on, ${RATE > 0 ? `open loop at ${RATE} req/s` : 'closed loop'}), frames at 10/s into 4 charts (3 heatmaps); load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs`);
 
   await page.waitForTimeout(60_000);
@@ -343,21 +422,35 @@ try {
     uring: document.querySelector('[data-testid="kernel-heatmap-uring"]')?.getAttribute('data-frames-with-data'),
     runqueue: document.querySelector('[data-testid="kernel-heatmap-runqueue"]')?.getAttribute('data-frames-with-data'),
   }));
+  // The stop is part of the live view's work: the run's summary arrives (the `ended` event and
+  // stopRun's answer) and the summary panel, phase table and percentile plot switch to it.
+  // Its long tasks count too, read once the page has settled after it.
+  const stopAt = await page.evaluate(() => performance.now() - window.__uiBench.t0);
   await page.getByTestId('stop-button').click();
   await page.getByTestId('run-state').filter({ hasText: 'idle' }).waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(STOP_SETTLE_MS);
+  const atStop = await page.evaluate(() => {
+    const b = window.__uiBench;
+    return { longTasks: b.longTasks, longFrames: b.longFrames, messages: b.messages.filter((m) => m.kind !== 'frame') };
+  });
 
   const after5 = result.samples.filter((s) => s.at > SKIP_MS && !(traced && s.at >= traced.from && s.at <= traced.to));
   const apply = after5.map((s) => s.ms).sort((a, b) => a - b);
   const waits = after5.map((s) => s.wait).sort((a, b) => a - b);
   const long = result.longTasks.filter((t) => t.at > SKIP_MS && !(traced && t.at >= traced.from && t.at <= traced.to));
+  const stopLong = atStop.longTasks.filter((t) => t.at >= stopAt);
+  const summaryBytes = atStop.messages.filter((m) => m.at >= stopAt).map((m) => `${m.kind} ${(m.bytes / 1024).toFixed(0)} KB`);
   console.log(`  window: throughput ${frames.throughput} frames, client heatmap ${frames.client}, io_uring ${frames.uring} with data, run-queue ${frames.runqueue} with data`);
   console.log(`  apply a frame (n=${apply.length}): p50 ${ms(pct(apply, 0.5))}  p95 ${ms(pct(apply, 0.95))}  p99 ${ms(pct(apply, 0.99))}  max ${ms(apply[apply.length - 1])}   (vsync wait apart: p50 ${ms(pct(waits, 0.5))})`);
-  console.log(`  long tasks > 50 ms after 5 s: ${long.length}${long.length ? ` (${long.map((t) => `${t.ms.toFixed(0)} ms at ${(t.at / 1000).toFixed(1)} s`).join(', ')})` : ''}`);
+  const listed = (ts) => (ts.length ? ` (${ts.map((t) => `${t.ms.toFixed(0)} ms at ${(t.at / 1000).toFixed(1)} s`).join(', ')})` : '');
+  console.log(`  long tasks > 50 ms after 5 s: ${long.length + stopLong.length} (${long.length} while the run drew${listed(long)}, ${stopLong.length} at the stop${listed(stopLong)}; run started at ${(runAt / 1000).toFixed(1)} s, stopped at ${(stopAt / 1000).toFixed(1)} s; host messages at the stop: ${summaryBytes.join(', ') || 'none'})`);
+  for (const t of long) console.log(`    ${describeLongTask(t, result, runAt)}`);
+  for (const t of stopLong) console.log(`    ${describeLongTask(t, atStop, runAt)}`);
   const framesN = result.samples.length - frames1;
   console.log(`  page main thread CPU (user+sys, /proc, 10 ms ticks) from ${TRACE ? 'the trace\'s end' : '1 min'} to the end: ${((cpuN - cpu1) / Math.max(1, framesN)).toFixed(2)} ms per frame over ${framesN} frames (${(((cpuN - cpu1) / Math.max(1, cpuNAt - cpu1At)) * 100).toFixed(1)} % of one CPU)`);
   console.log(`  load average at the end: ${os.loadavg()[0].toFixed(1)} (timings are noisy while other work shares the CPUs)`);
   console.log(`  heap after GC: 1 min ${mb(heap1)}, ${MINUTES} min ${mb(heapN)}: growth ${mb(heapN - heap1)}`);
-  const ok = { apply: pct(apply, 0.95) < 16, long: long.length === 0, heap: heapN - heap1 < 20 * 1024 * 1024 };
+  const ok = { apply: pct(apply, 0.95) < 16, long: long.length + stopLong.length === 0, heap: heapN - heap1 < 20 * 1024 * 1024 };
   console.log(`  targets: p95 < 16 ms ${ok.apply ? 'met' : 'MISSED'}; no long task ${ok.long ? 'met' : 'MISSED'}; heap growth < 20 MB ${ok.heap ? 'met' : 'MISSED'}`);
   if (errors.length) console.log(`  page errors: ${errors.join(' | ')}`);
   if (!apply.length) throw new Error('no frame was measured: did the run start?');
