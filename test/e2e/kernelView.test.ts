@@ -112,6 +112,12 @@ describe('kernel view in Chromium', () => {
     await page.getByTestId('start-button').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
     await expect.poll(() => attr(page, 'latency-heatmap', 'data-cells'), { timeout: 15_000 }).toBeGreaterThan(0);
+    // The toolbar with a run's id and phase in it stays inside the window: no sideways scroll,
+    // the connection state on screen (a long run id once pushed it 100 px past 1440 px).
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    const conn = (await page.getByTestId('connection-state').boundingBox())!;
+    expect(conn.x + conn.width).toBeLessThanOrEqual(1440);
     for (const id of ['kernel-heatmap-uring', 'kernel-heatmap-runqueue']) {
       await expect.poll(() => page.getByTestId(`${id}-empty`).textContent(), { timeout: 10_000 }).toContain(`probes not attached: ${PROBES_DISABLED_REASON}`);
       expect(await attr(page, id, 'data-frames-with-data')).toBe(0);

@@ -107,13 +107,16 @@ export class HeatmapPainter {
       const row = model.layout.rows[model.fromRow + y]!;
       if (!row.octaveStart && !(y === 0 && row.lowerUs < model.layout.resolutionUs)) continue;
       const py = plot.top + plot.height - y * rowH;
-      if (lastLabelY - py < Y_LABEL_PX && lastLabelY !== Infinity) continue;
+      // The bottom label sits 5 px up so it clears the time axis: spacing is measured between
+      // where labels are drawn, or the second one overprints it on a short chart.
+      const labelY = Math.min(py, plot.top + plot.height - 5);
+      if (lastLabelY - labelY < Y_LABEL_PX && lastLabelY !== Infinity) continue;
       if (py - plot.top < Y_LABEL_PX / 2 - 1) continue; // would overprint the top edge
-      lastLabelY = py;
+      lastLabelY = labelY;
       ctx.fillStyle = CHART.splitLine;
       ctx.fillRect(plot.left, Math.round(py), plot.width, 1);
       ctx.fillStyle = CHART.text;
-      ctx.fillText(row.label, plot.left - 6, Math.min(py, plot.top + plot.height - 5));
+      ctx.fillText(row.label, plot.left - 6, labelY);
     }
 
     // Cells: one pixel per cell, scaled without smoothing.
