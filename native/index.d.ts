@@ -709,6 +709,11 @@ export interface MemoryNeeds {
  * running one.
  */
 export function memoryNeeds(config: EngineConfig): MemoryNeeds;
+/** Sets the scheduler affinity of process `pid`'s threads (0: this process) whose names start
+ *  with none of `skipPrefixes` to `cpus`; returns how many threads it set. The engine keeps the
+ *  lab's bookkeeping threads (its own and its host's) off the load generator's CPUs during a
+ *  run, and restores them after. */
+export function pinThreads(pid: number, cpus: number[], skipPrefixes: string[]): number;
 
 export function histogramLayout(): HistogramLayout;
 /** Bucket index of a latency in µs (as the native recorder computes it). */

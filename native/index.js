@@ -25,6 +25,7 @@ module.exports = {
   stop: addon.stop,
   stopAsync: addon.stopAsync,
   memoryNeeds: addon.memoryNeeds,
+  pinThreads: addon.pinThreads,
   histogramLayout: addon.histogramLayout,
   histogramIndex: addon.histogramIndex,
   histogramIndexNs: addon.histogramIndexNs,

@@ -395,7 +395,7 @@ export const KNOBS = {
     cpus: knob({
       workloads: ECHO_ONLY,
       schema: z.array(z.number().int().min(0).max(4095)).min(1).max(64).nullable().default(null),
-      label: 'Load CPUs', unit: 'CPU', help: 'Pins load thread i to CPU cpus[i mod n] before its ring exists (keep the generator off the server\'s CPUs); empty: not pinned.',
+      label: 'Load CPUs', unit: 'CPU', help: 'Pins load thread i to CPU cpus[i mod n] before its ring exists (keep the generator off the server\'s CPUs); while the run runs the lab\'s own threads (engine and host bookkeeping) keep off these CPUs where others are allowed; empty: not pinned.',
       applies: 'new-ring', engine: true, settings: ['LOAD_CPU'], needs: 'cpus',
     }),
     timeoutMs: knob({

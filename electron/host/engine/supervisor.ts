@@ -14,7 +14,8 @@
  *  - a fault (exit or hang) is reported exactly once per engine process, as 'fault', and the
  *    next request starts a fresh process.
  */
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { LabError } from '../../contract';
@@ -48,12 +49,26 @@ export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
   const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', detached: true });
   // A send racing the child's exit fails asynchronously; the exit handler reports the fault.
   child.on('error', () => undefined);
+  // During a run with load.cpus the engine moves this process's threads off the load's CPUs and
+  // puts them back at the stop (engine/main.ts); an engine that dies mid-run cannot.
+  child.on('exit', restoreHostAffinity);
   return {
     send: (message) => { if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); }); },
     onMessage: (listener) => child.on('message', (m) => listener(m as EngineToHost)),
     onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal)),
     kill: () => { child.kill('SIGKILL'); },
   };
+}
+
+const cpusAllowed = () => /^Cpus_allowed_list:\s*(\S*)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? null;
+/** This host's CPUs as it started, before any engine moved its threads. */
+const HOST_CPUS = (() => { try { return cpusAllowed(); } catch { return null; } })();
+
+/** Gives every thread of this process its starting CPUs back if an engine left them narrowed. */
+function restoreHostAffinity(): void {
+  try {
+    if (HOST_CPUS && cpusAllowed() !== HOST_CPUS) spawnSync('taskset', ['-a', '-p', '-c', HOST_CPUS, String(process.pid)], { stdio: 'ignore' });
+  } catch { /* no /proc or no taskset: the threads keep what they have */ }
 }
 
 export interface SupervisorOptions {

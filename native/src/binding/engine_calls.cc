@@ -5,6 +5,11 @@
 // its cleanup hook stops the engine, waiting for a start or stop in progress first, so no
 // native thread outlives the JS that owns it.
 #include <atomic>
+#include <dirent.h>
+#include <sched.h>
+#include <string>
+#include <vector>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 
@@ -252,6 +257,65 @@ Napi::Value MemoryNeeds(const Napi::CallbackInfo &info)
 	return MemoryNeedsObject(env, m);
 }
 
+// pinThreads(pid, cpus, skipPrefixes): sets the scheduler affinity of every thread of process
+// `pid` (0: this one) whose name starts with none of skipPrefixes to `cpus`; returns how many
+// it set. The engine keeps the lab's bookkeeping threads (its JS thread, libuv's and V8's
+// helpers, and its host's) off the CPUs the user gave the load generator, and puts them back
+// when the run ends. Threads that come and go meanwhile are simply missed (ESRCH/ENOENT).
+Napi::Value PinThreads(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray())
+		throw Napi::TypeError::New(env, "pinThreads(pid: number, cpus: number[], skipPrefixes: string[])");
+	int pid = info[0].As<Napi::Number>().Int32Value();
+	Napi::Array cpus = info[1].As<Napi::Array>(), skip = info[2].As<Napi::Array>();
+	std::string dir = pid > 0 ? "/proc/" + std::to_string(pid) + "/task" : "/proc/self/task";
+	cpu_set_t mask;
+	CPU_ZERO(&mask);
+	for (uint32_t i = 0; i < cpus.Length(); i++) {
+		int c = cpus.Get(i).As<Napi::Number>().Int32Value();
+		if (c < 0 || c >= CPU_SETSIZE)
+			throw Napi::RangeError::New(env, "pinThreads: cpu " + std::to_string(c) + " out of range");
+		CPU_SET(c, &mask);
+	}
+	if (CPU_COUNT(&mask) == 0)
+		throw Napi::RangeError::New(env, "pinThreads: no CPU given");
+	std::vector<std::string> prefixes;
+	for (uint32_t i = 0; i < skip.Length(); i++)
+		prefixes.push_back(skip.Get(i).As<Napi::String>().Utf8Value());
+
+	int set = 0;
+	DIR *d = opendir(dir.c_str());
+	if (!d)
+		throw Napi::Error::New(env, "pinThreads: " + dir + ": " + strerror(errno));
+	while (struct dirent *e = readdir(d)) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof(path), "%s/%s/comm", dir.c_str(), e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		bool skipped = false;
+		for (const auto &p : prefixes)
+			skipped = skipped || strncmp(comm, p.c_str(), p.size()) == 0;
+		if (skipped)
+			continue;
+		if (sched_setaffinity((pid_t)atoi(e->d_name), sizeof(mask), &mask) == 0)
+			set++;
+		else if (errno != ESRCH && errno != ENOENT) {
+			int err = errno;
+			closedir(d);
+			throw Napi::Error::New(env, std::string("pinThreads: sched_setaffinity: ") + strerror(err));
+		}
+	}
+	closedir(d);
+	return Napi::Number::New(env, set);
+}
+
 } // namespace
 
 void ExportEngineCalls(Napi::Env env, Napi::Object exports)
@@ -259,5 +323,6 @@ void ExportEngineCalls(Napi::Env env, Napi::Object exports)
 	napi_add_env_cleanup_hook(env, CleanupHook, static_cast<napi_env>(env));
 	SetFunctions(env, exports,
 		     { { "start", Start }, { "startAsync", StartAsync }, { "snapshot", Snapshot }, { "stop", Stop },
-		       { "stopAsync", StopAsync }, { "memoryNeeds", MemoryNeeds } });
+		       { "stopAsync", StopAsync }, { "memoryNeeds", MemoryNeeds },
+		       { "pinThreads", PinThreads } });
 }

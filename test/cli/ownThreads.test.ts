@@ -1,0 +1,101 @@
+/**
+ * The engine keeps its own bookkeeping threads (the JS thread, libuv's and V8's helpers) off the
+ * CPUs the user gave the load generator (load.cpus) while a run runs, leaves the workers' own
+ * pinning alone, and puts its threads back when the run stops, so the next run's workers do not
+ * inherit a narrowed affinity (README: eBPF probes, "Where the rest goes"). A real run through
+ * the web host (the engine process lives across runs there); affinities read from /proc.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabService } from '../../electron/host/labService';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { startWebHost, WebHost } from '../../electron/web';
+import { connectLab, labClient, waitFor } from './wsClient';
+
+const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
+const RENDERER = path.join(__dirname, '../../dist/renderer');
+const WORKER = /^(uring-srv-|uring-load|uring-storage|iou-)/;
+
+interface Thread { comm: string; cpus: string }
+
+function threads(pid: number): Thread[] {
+  const out: Thread[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const cpus = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1]!;
+      out.push({ comm, cpus });
+    } catch { /* ended meanwhile */ }
+  }
+  return out;
+}
+
+/** The engine this test process forked (its only child running engine/main.js). */
+function enginePid(): number | null {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('engine/main.js')) return Number(d);
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+const twoCpus = os.cpus().length >= 2;
+let lab: LabService;
+let web: WebHost;
+
+describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' : ' (skipped: needs 2 CPUs)'}`, () => {
+  beforeAll(async () => {
+    lab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE)) });
+    web = await startWebHost(lab, { port: 0, rendererDir: RENDERER });
+  });
+  afterAll(async () => {
+    await web?.close();
+    await lab?.close();
+  });
+
+  const all = `0-${os.cpus().length - 1}`;
+  const profile = {
+    kind: 'uring-lab/profile', schemaVersion: 1, probes: { enabled: false },
+    server: { numa: { cpus: [0] } }, load: { connections: 4, cpus: [1] }, duration: { warmupS: 0, measureS: 30 },
+  };
+
+  it('run on the other CPUs while the pinned load runs, the workers keep their own, and all come back at the stop', async () => {
+    const c = labClient(await connectLab(web.port, { token: web.token }));
+    expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
+    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
+    const pid = enginePid()!;
+    expect(pid).toBeGreaterThan(0);
+    const during = threads(pid);
+    const load = during.filter((t) => t.comm === 'uring-load');
+    const server = during.filter((t) => t.comm.startsWith('uring-srv-'));
+    const own = during.filter((t) => !WORKER.test(t.comm));
+    expect(load.length, JSON.stringify(during)).toBeGreaterThan(0);
+    expect(load.map((t) => t.cpus)).toEqual(load.map(() => '1'));
+    expect(server.map((t) => t.cpus)).toEqual(server.map(() => '0'));
+    expect(own.length).toBeGreaterThan(0);
+    // No bookkeeping thread of the engine, nor of its host (this process), may run on the load's CPU.
+    expect(own.filter((t) => t.cpus !== '0'), JSON.stringify(own)).toEqual([]);
+    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads').toEqual([]);
+
+    expect(await c.call('stopRun')).toMatchObject({ ok: true });
+    const after = threads(pid).filter((t) => !WORKER.test(t.comm));
+    expect(after.filter((t) => t.cpus !== all), JSON.stringify(after)).toEqual([]);
+    expect(threads(process.pid).filter((t) => t.cpus !== all), 'host threads after the stop').toEqual([]);
+  }, 40_000);
+
+  it('an engine killed mid-run leaves its host with its CPUs back', async () => {
+    const c = labClient(await connectLab(web.port, { token: web.token }));
+    expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
+    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
+    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads during the run').toEqual([]);
+    process.kill(enginePid()!, 'SIGKILL');
+    await waitFor(() => threads(process.pid).every((t) => t.cpus === all), 10_000, 'the host\'s CPUs back');
+    await waitFor(() => c.events.some((e) => e.type === 'failed'), 15_000, 'the run failed');
+  }, 40_000);
+});
