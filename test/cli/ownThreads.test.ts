@@ -7,15 +7,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabService } from '../../electron/host/labService';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
-import { startWebHost, WebHost } from '../../electron/web';
-import { connectLab, labClient, waitFor } from './wsClient';
-
-const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
-const RENDERER = path.join(__dirname, '../../dist/renderer');
+import type { LabService } from '../../electron/host/labService';
+import type { WebHost } from '../../electron/web';
+import { connectLab, labClient, startLabWebHost, waitFor } from './wsClient';
 const WORKER = /^(uring-srv-|uring-load|uring-storage|iou-)/;
 
 interface Thread { comm: string; cpus: string }
@@ -51,8 +46,7 @@ let web: WebHost;
 
 describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' : ' (skipped: needs 2 CPUs)'}`, () => {
   beforeAll(async () => {
-    lab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE)) });
-    web = await startWebHost(lab, { port: 0, rendererDir: RENDERER });
+    ({ lab, web } = await startLabWebHost());
   });
   afterAll(async () => {
     await web?.close();

@@ -9,17 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { LabService } from '../../electron/host/labService';
+import type { LabService } from '../../electron/host/labService';
 import { startWebHost, WebHost } from '../../electron/web';
 import { loadOrCreateToken } from '../../electron/host/tokenFile';
 import { LabEvent, LabSession, LabSessions, RunSummarySchema, WsResponseSchema } from '../../electron/contract';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import {
   closePayload, connectLab, decodeFrames, encodeFrame, labClient, rawExchange, responseHeads, splitUpgradeReply,
-  upgradeRequest, waitFor,
+  startLabWebHost, upgradeRequest, waitFor,
 } from './wsClient';
 
-const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
 const RENDERER = path.join(__dirname, '../../dist/renderer');
 const SECURITY_HEADERS = ['content-security-policy', 'x-content-type-options', 'referrer-policy', 'cache-control'];
 
@@ -27,8 +25,7 @@ let lab: LabService;
 let web: WebHost;
 
 beforeAll(async () => {
-  lab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE)) });
-  web = await startWebHost(lab, { port: 0, rendererDir: RENDERER });
+  ({ lab, web } = await startLabWebHost());
 });
 afterAll(async () => {
   await web?.close();

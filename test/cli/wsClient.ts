@@ -4,9 +4,25 @@
  * WebSocket frame encoder/decoder for writing frames no conforming client would send.
  */
 import net from 'node:net';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { LabEvent, WsResponse } from '../../electron/contract';
+import { LabService } from '../../electron/host/labService';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { startWebHost, type WebHost } from '../../electron/web';
+
+// ---- the host under test ------------------------------------------------------------------
+
+const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
+const RENDERER = path.join(__dirname, '../../dist/renderer');
+
+/** A LabService with a real engine (forked from dist/) behind the browser host on a free port. */
+export async function startLabWebHost(): Promise<{ lab: LabService; web: WebHost }> {
+  const lab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE)) });
+  const web = await startWebHost(lab, { port: 0, rendererDir: RENDERER });
+  return { lab, web };
+}
 
 // ---- LabApi over ws ---------------------------------------------------------------------
 
