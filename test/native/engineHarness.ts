@@ -3,7 +3,7 @@
  * overrides, and a stop that never throws (so one failing test cannot leave the engine
  * running for the next).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -147,4 +147,24 @@ export function probeHelperCopy(prefix: string): { dir: string; helper: string }
   copyFileSync(join(dirname(native.addonPath), 'uring-lab-probe-helper'), helper);
   chmodSync(helper, 0o755);
   return { dir, helper };
+}
+
+/** A node process that loads the addon, attaches probes with `options` (JSON) and then idles:
+ *  resolves once it has attached, for tests of what is left after it dies. */
+export async function childWithProbesAttached(options: object): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['-e', `
+      const n = require(${JSON.stringify(join(dirname(native.addonPath), '..', '..'))});
+      n.probesAttach({ tgid: process.pid, ...${JSON.stringify(options)} });
+      console.log('attached');
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d) => String(d).includes('attached') && resolve());
+      child.on('exit', () => reject(new Error('child exited before attaching')));
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child;
 }

@@ -9,12 +9,12 @@
  * refused naming the option. Most checks fix the period at 100 ms (the addon's
  * URING_LAB_PROBE_SAMPLING_PERIOD_MS hook) to see many windows in a short test.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeKernelFrame } from '../../native';
-import { bpfObjectExists, config, heldLinkCount, heldProgramIds, histTotal, native, probeHelperCopy, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldLinkCount, heldProgramIds, histTotal, native, probeHelperCopy, sleep, stopQuietly, childWithProbesAttached } from './engineHarness';
 
 const progExists = (id: number) => bpfObjectExists('prog', id);
 
@@ -149,16 +149,8 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
   });
 
   it('leaves nothing loaded after kill -9 of a process in the middle of sampling', async () => {
-    const child = spawn(process.execPath, ['-e', `
-      const n = require(${JSON.stringify(join(dirname(native.addonPath), '..', '..'))});
-      n.probesAttach({ tgid: process.pid, probes: ['uring_latency', 'softirq'], perRequestDuty: 0.5 });
-      console.log('attached');
-      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = await childWithProbesAttached({ probes: ['uring_latency', 'softirq'], perRequestDuty: 0.5 });
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (d) => String(d).includes('attached') && resolve());
-        child.on('exit', () => reject(new Error('child exited before attaching')));
-      });
       const ids = heldProgramIds(child.pid!);
       expect(ids.length).toBeGreaterThanOrEqual(SAMPLED_PROGRAMS);
       await sleep(130); // at least one window has come and gone

@@ -4,13 +4,13 @@
  * perf-buffer fallback, nothing left attached after detach or kill -9, and the unprivileged
  * paths (no helper: the reasons; a setcap'd helper: loadedBy 'helper').
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProbeName } from '../../native';
-import { bpfObjectExists, config, heldMapIds, heldProgramIds, histTotal, native, probeHelperCopy, sleep, stopQuietly } from './engineHarness';
+import { bpfObjectExists, config, heldMapIds, heldProgramIds, histTotal, native, probeHelperCopy, sleep, stopQuietly, childWithProbesAttached } from './engineHarness';
 
 const progExists = (id: number) => bpfObjectExists('prog', id);
 const mapExistsNow = (id: number) => bpfObjectExists('map', id);
@@ -338,16 +338,8 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
   });
 
   it('leaves nothing attached after kill -9 of the process that attached', async () => {
-    const child = spawn(process.execPath, ['-e', `
-      const n = require(${JSON.stringify(join(dirname(native.addonPath), '..', '..'))});
-      n.probesAttach({ tgid: process.pid });
-      console.log('attached');
-      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = await childWithProbesAttached({});
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (d) => String(d).includes('attached') && resolve());
-        child.on('exit', () => reject(new Error('child exited before attaching')));
-      });
       const ids = ourProgramIds(heldProgramIds(child.pid!));
       const maps = heldMapIds(child.pid!);
       expect(ids.length).toBeGreaterThan(10);
