@@ -14,7 +14,7 @@ import {
 } from './history';
 import { ProfileSchema } from './profile';
 import { AbListRowSchema, AbReportSchema, AbStateSchema, ExperimentIdParamsSchema, ExportAbParamsSchema, ExportAbResultSchema, StartAbParamsSchema } from './ab';
-import { LabEventSchema, type LabEvent } from './events';
+import { LabEventEnvelopeSchema, LabEventSchema, type LabEvent } from './events';
 import { DoctorReportSchema, PhaseSchema, RunFrameSchema, RunStatusSchema, RunSummarySchema } from './run';
 import { ProfilesSchema, SpikeReportSchema } from './diagnose';
 
@@ -162,3 +162,9 @@ export const WsResponseSchema = z.union([
   z.object({ event: LabEventSchema }),
 ]);
 export type WsResponse = z.infer<typeof WsResponseSchema>;
+/** The same envelope with events checked as LabEventEnvelopeSchema does (outside development builds). */
+export const WsResponseEnvelopeSchema = z.union([
+  WsResponseSchema.options[0],
+  WsResponseSchema.options[1],
+  z.object({ event: LabEventEnvelopeSchema }),
+]);

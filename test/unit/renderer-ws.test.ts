@@ -133,6 +133,46 @@ describe('WsLabApi', () => {
     warn.mockRestore();
   });
 
+
+  it("outside development checks events' frames and summaries only for what routes them, keeping every field", () => {
+    const { api, sock } = makeApi('unreachable', false);
+    const seen: unknown[] = [];
+    api.onEvent((e) => seen.push(e));
+    sock().open();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // Fields the full schema would refuse or strip pass as sent: the payload is not walked.
+    const frame = { runId: 'r', seq: 3, phase: 0, tMs: 300, measuring: true, client: 'as sent', extra: [1, 2] };
+    const summary = { runId: 'r', status: 'completed', spikes: [{ any: 'thing' }] };
+    sock().receive({ event: { type: 'frame', frame } });
+    sock().receive({ event: { type: 'ended', runId: 'r', summary } });
+    expect(seen).toEqual([{ type: 'frame', frame }, { type: 'ended', runId: 'r', summary }]);
+    // The envelope is still checked: each of these is dropped with a warning.
+    const malformed = [
+      { event: { type: 'frame', frame: { runId: 'r' } } }, // no seq, phase, tMs, measuring
+      { event: { type: 'frame', frame: { ...frame, seq: 'x' } } },
+      { event: { type: 'ended', runId: 'r' } }, // no summary
+      { event: { type: 'ended', runId: 'r', summary: { status: 'completed' } } }, // summary without runId
+      { event: { type: 'failed', runId: 'r', summary, error: { message: 'no code' } } },
+      { event: { type: 'interrupted', runId: 'r', summary: { ...summary, status: 'gone' } } },
+      { event: { type: 'nope' } },
+    ];
+    for (const m of malformed) sock().receive(m);
+    expect(seen).toHaveLength(2);
+    expect(warn).toHaveBeenCalledTimes(malformed.length);
+    warn.mockRestore();
+
+    // In development and tests the same shallow frame is refused by the full schema.
+    const full = makeApi();
+    const fullSeen: unknown[] = [];
+    full.api.onEvent((e) => fullSeen.push(e));
+    full.sock().open();
+    const warn2 = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    full.sock().receive({ event: { type: 'frame', frame } });
+    full.sock().receive({ event: { type: 'ended', runId: 'r', summary } });
+    expect(fullSeen).toEqual([]);
+    expect(warn2).toHaveBeenCalledTimes(2);
+    warn2.mockRestore();
+  });
   it('has one method per row of the method table, each a call by name', () => {
     const { api, sock } = makeApi();
     sock().open();

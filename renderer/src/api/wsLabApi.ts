@@ -6,7 +6,9 @@
  * {event: LabEvent} to every client. Every incoming message is validated against the
  * contract's WsResponseSchema; in development and tests each result is also checked against
  * its method's result schema (LAB_METHODS[method].result), so a host that drifted from the
- * contract fails loudly. The methods themselves are generated from the method table
+ * contract fails loudly. Production builds check events' frames and summaries only for the
+ * fields that route them (LabEventEnvelopeSchema: the full walk of a long run's summary was a
+ * long task at every stop), and results not at all: the host serving this page is of its build. The methods themselves are generated from the method table
  * (labMethods.ts): this file only knows `call(method, params)`.
  *
  * A closed socket is reopened with exponential backoff; requests made while it is down wait
@@ -15,7 +17,7 @@
  * opened the adapter asks the host whether the token is the problem (wsUrl.ts): if it is,
  * retrying cannot help (state `refused`); anything else means keep retrying.
  */
-import { LAB_METHODS, LabError, WsResponseSchema, type LabEvent, type LabMethod } from '../../../electron/contract';
+import { LAB_METHODS, LabError, WsResponseEnvelopeSchema, WsResponseSchema, type LabEvent, type LabMethod } from '../../../electron/contract';
 import type { ConnectionState, LabConnection } from './connection';
 import { labMethodsOver, type LabMethods } from './labMethods';
 import { BAD_TOKEN, fetchTokenCheck, tokenCheckUrl, type TokenCheck } from './wsUrl';
@@ -40,7 +42,9 @@ export interface WsLabApiOptions {
   requestTimeoutMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** Check every result against its method's result schema (default: in development and tests). */
+  /** Check every result against its method's result schema, and every event's frame or summary
+   *  in full (default: in development and tests; otherwise events are checked as
+   *  LabEventEnvelopeSchema says, and results not at all). */
   validateResults?: boolean;
 }
 
@@ -272,7 +276,7 @@ export class WsLabApi {
       console.warn('[uring-lab] ignoring a non-JSON message from the host');
       return;
     }
-    const parsed = WsResponseSchema.safeParse(raw);
+    const parsed = (this.validateResults ? WsResponseSchema : WsResponseEnvelopeSchema).safeParse(raw);
     if (!parsed.success) {
       const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : undefined;
       const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
