@@ -24,11 +24,19 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
 const cli = process.env.URING_LAB_CLI || path.join(root, 'dist/electron/cli.js');
+let LatencyHistogram;
+try {
+  ({ LatencyHistogram } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/histogram.js')));
+} catch (err) {
+  console.error(`bench:probes: cannot load the latency histogram from dist/ (${err.message}); run npm run build first`);
+  process.exit(2);
+}
 
 const USAGE = `npm run bench:probes -- [options]
   --rounds N        rounds, each one run with probes on and one with probes off (default 4, at least 1)
@@ -140,6 +148,7 @@ function labThreadsCpu(rootPid) {
     const pids = [rootPid];
     for (let i = 0; i < pids.length; i++) pids.push(...kids(pids[i]));
     let labNs = 0;
+    let preempted = 0;
     let server = false;
     for (const pid of pids) {
       let tids = [];
@@ -148,12 +157,18 @@ function labThreadsCpu(rootPid) {
         try {
           const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
           if (comm.startsWith('uring-srv-')) server = true;
-          if (/^(uring-srv-|uring-load|iou-)/.test(comm)) continue;
+          if (/^(uring-srv-|uring-load)/.test(comm)) {
+            // The instruments losing their CPU to another thread: involuntary switches.
+            const m = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+            if (m) preempted += Number(m[1]);
+            continue;
+          }
+          if (comm.startsWith('iou-')) continue;
           labNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
         } catch { /* the thread ended between the listing and the read */ }
       }
     }
-    looks.push({ t: performance.now(), labNs, server });
+    looks.push({ t: performance.now(), labNs, preempted, server });
   };
   const timer = setInterval(look, 100);
   return {
@@ -165,7 +180,8 @@ function labThreadsCpu(rootPid) {
       const to = looks.findLast((l) => l.server);
       if (!from || !to || to.t - from.t < 500) return null;
       // A thread that ended inside the window takes its ns with it: a lower bound then.
-      return { msPerS: Math.max(0, to.labNs - from.labNs) / 1e6 / ((to.t - from.t) / 1000), seconds: (to.t - from.t) / 1000 };
+      const seconds = (to.t - from.t) / 1000;
+      return { msPerS: Math.max(0, to.labNs - from.labNs) / 1e6 / seconds, preemptedPerS: Math.max(0, to.preempted - from.preempted) / seconds, seconds };
     },
   };
 }
@@ -183,7 +199,7 @@ process.on('SIGINT', () => process.exit(130));
 const samples = [];
 const dutyText = (d, p = null) => `${d === null ? 'default duty' : d === 'none' ? 'per-request probes off' : `duty ${d}`}${p === null ? '' : ` period ${p} ms`}`;
 console.log(`bench:probes: ${opts.profile ? 'the profile probe (default set with diagnose.profileHz=99 vs 0; "probes on/off" below = profile on/off)' : opts.perRequest ? `every probe (probes.perRequest=true, ${opts.duties.map((d) => dutyText(d)).join(' / ')})` : 'the probes a run gets by default (profile defaults: per-request probes off)'}; ${opts.rounds} rounds × (probes on${opts.duties.length > 1 ? ` at ${opts.duties.length} duties` : ''}, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
-console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  lab ms/s  attached  observed');
+console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  lab ms/s  preempt/s  attached  observed');
 // The runs of a round: off, and on at each duty; rotated by one each round, so no variant always runs first.
 const variants = [{ probes: false, duty: null, period: null }, ...opts.duties.flatMap((duty) => opts.periods.map((period) => ({ probes: true, duty, period })))];
 for (let round = 0; round < opts.rounds; round++) {
@@ -201,8 +217,8 @@ for (let round = 0; round < opts.rounds; round++) {
     const attached = s.probes.filter((p) => p.attached).length;
     const otherCpus = s.contention?.otherCpus ?? null;
     const sampling = s.kernelStats?.perRequestSampling ?? null;
-    samples.push({ round, probes, duty, period, labCpuMsPerS: s.labCpu?.msPerS ?? null, observedShare: sampling?.observedShare ?? null, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
-    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${(s.labCpu ? s.labCpu.msPerS.toFixed(1) : '?').padStart(8)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})` : ''}`);
+    samples.push({ round, probes, duty, period, histogram: s.histogram?.counts ?? [], labCpuMsPerS: s.labCpu?.msPerS ?? null, preemptedPerS: s.labCpu?.preemptedPerS ?? null, observedShare: sampling?.observedShare ?? null, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
+    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${(s.labCpu ? s.labCpu.msPerS.toFixed(1) : '?').padStart(8)}  ${(s.labCpu ? s.labCpu.preemptedPerS.toFixed(0) : '?').padStart(9)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})` : ''}`);
     for (const w of s.warnings) if (/another uring-lab run/.test(w)) console.log(`       warning: ${w}`);
   }
 }
@@ -237,6 +253,12 @@ console.log('');
 console.log(`medians      probes on: ${tputOn.toFixed(0)} req/s, p99 ${p99On.toFixed(0)} µs   probes off: ${tputOff.toFixed(0)} req/s, p99 ${p99Off.toFixed(0)} µs`);
 console.log(`throughput   ${fmtPct(tputDelta)} with probes (per-round deltas ${range(perRound.map((r) => r.tput))}); target ≥ -${tputTarget} %: ${-tputDelta <= tputTarget ? 'met' : 'NOT met'}`);
 console.log(`p99          ${fmtPct(p99Delta)} with probes (per-round deltas ${range(perRound.map((r) => r.p99))}); target ≤ +5 %: ${p99Delta <= 5 ? 'met' : 'NOT met'}`);
+// The same p99 over every request of the on runs and of the off runs (their histograms merged):
+// one bad run moves it by its share of the requests, where it can move a median of 5–10 p99s a lot.
+const pooledP99 = (runs) => { const h = new LatencyHistogram(); for (const r of runs) h.add(r.histogram); return h.quantileUs(0.99); };
+const pooledOn = pooledP99(on);
+const pooledOff = pooledP99(off);
+console.log(`p99 pooled   ${fmtPct(pct(pooledOn, pooledOff))} with probes (${pooledOn.toFixed(0)} vs ${pooledOff.toFixed(0)} µs: the p99 of all ${on.length} on runs' requests together against all ${off.length} off runs')`);
 console.log(`server CPU   ${fmtPct(pct(cpuOn, cpuOff))} per request with probes (${cpuOn.toFixed(0)} vs ${cpuOff.toFixed(0)} ns, per-round deltas ${range(perRound.map((r) => r.cpu))}; the probe programs that fire in the server's threads count in it)`);
 if (busyOther > 0) console.log(`caution      ${busyOther} of ${samples.length} runs had other processes using ≥ 0.25 CPUs: the deltas include their noise (run on a quiet machine)`);
 
@@ -278,9 +300,12 @@ const labOn = median(on.map((s) => s.labCpuMsPerS).filter((x) => x !== null));
 const labOff = median(off.map((s) => s.labCpuMsPerS).filter((x) => x !== null));
 const labShare = (labOn - labOff) / (1000 * os.cpus().length);
 console.log(`the lab's own threads (CLI + host, engine main thread and helpers; not server, load, iou-*): ${labOn.toFixed(1)} ms/s with probes, ${labOff.toFixed(1)} without: ${fmtPct(labShare * 100).replace(' %', '')} % of all ${os.cpus().length} CPUs for reading, naming and shipping the probes' frames`);
+const preemptOn = median(on.map((s) => s.preemptedPerS).filter((x) => x !== null));
+const preemptOff = median(off.map((s) => s.preemptedPerS).filter((x) => x !== null));
+console.log(`the server and load threads lost their CPU to another thread (involuntary switches, /proc/…/status): ${preemptOn.toFixed(0)}/s with probes, ${preemptOff.toFixed(0)}/s without`);
 console.log(`accounted    programs ${(totalShare * 100).toFixed(2)} % + the lab's threads ${(labShare * 100).toFixed(2)} % = ${((totalShare + labShare) * 100).toFixed(2)} % of the machine; the throughput delta's remainder is interrupts, caches and noise`);
 
-results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, nsPerReq, labOn, labOff, labShare }, perRound });
+results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, nsPerReq, labOn, labOff, labShare, preemptOn, preemptOff, pooledOn, pooledOff }, perRound });
 }
 
 if (opts.out) {
