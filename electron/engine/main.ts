@@ -73,11 +73,12 @@ const allowedAtStart = allowedCpusOf('self');
 /** What was moved, and each process's affinity to give back. */
 let movedThreads: { pid: number; cpus: number[]; skip: string[] }[] = [];
 
-function keepLabThreadsOffLoad(loadCpus: readonly number[] | null | undefined): void {
+function keepLabThreadsOffLoad(loadCpus: readonly number[] | null | undefined, hostPid: number | undefined): void {
   const away = allowedAtStart.filter((c) => !(loadCpus ?? []).includes(c));
   if (!loadCpus?.length || !away.length || away.length === allowedAtStart.length) return;
-  // The host: the parent that forked this engine (never init, for an orphaned engine).
-  const host = process.ppid > 1 ? process.ppid : null;
+  // The host: the process the start came from, as it says (under Electron the parent may be
+  // Chromium's zygote, not the main process); else the parent that forked this engine (never init).
+  const host = hostPid && hostPid > 1 && hostPid !== process.pid ? hostPid : process.ppid > 1 ? process.ppid : null;
   const targets = [{ pid: 0, cpus: allowedAtStart, skip: WORKER_THREADS }, ...(host ? [{ pid: host, cpus: allowedCpusOf(host), skip: [] }] : [])];
   for (const t of targets) {
     // Only CPUs that process may use anyway; none left besides the load's: it stays.
@@ -250,7 +251,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       const runT0Ns = message.diagnose?.runT0Ns ?? atNs;
       injections = new InjectionSchedule(message.diagnose?.injections ?? [], systemEvidence.cpus, injectNative, () => (Number(process.hrtime.bigint()) - runT0Ns) / 1e6);
       // After the start: the workers were created with this thread's affinity and set their own.
-      keepLabThreadsOffLoad(message.config.load?.cpus);
+      keepLabThreadsOffLoad(message.config.load?.cpus, message.hostPid);
       post({ type: 'started', started: { ...started, probes }, atNs });
       injections.start();
       // Snapshots are taken here, next to the native engine, so their spacing does not

@@ -92,7 +92,9 @@ export const ENGINE_HEARTBEAT_MS = 250;
 
 export type HostToEngine =
   | { type: 'plan'; config: NativeEngineConfig }
-  | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number; probes?: ProbesRequest; diagnose?: DiagnoseRequest }
+  /** hostPid: the host process (whose threads the engine keeps off load.cpus during the run); under
+   *  Electron the engine's parent may be Chromium's zygote rather than the main process. */
+  | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number; probes?: ProbesRequest; diagnose?: DiagnoseRequest; hostPid?: number }
   | { type: 'stop' }
   | { type: 'probe' }
   /** Doctor: attach each eBPF probe for a moment (no run), then detach. */

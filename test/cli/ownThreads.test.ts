@@ -5,9 +5,15 @@
  * inherit a narrowed affinity (README: eBPF probes, "Where the rest goes"). A real run through
  * the web host (the engine process lives across runs there); affinities read from /proc.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProfileSchema } from '../../electron/contract';
+import type { EngineToHost } from '../../electron/engine/protocol';
+import { nativeConfigFor } from '../../electron/host/engine/adapter';
+import { forkEngine } from '../../electron/host/engine/supervisor';
 import type { LabService } from '../../electron/host/labService';
 import type { WebHost } from '../../electron/web';
 import { connectLab, labClient, startLabWebHost, waitFor } from './wsClient';
@@ -81,6 +87,29 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     const after = threads(pid).filter((t) => !WORKER.test(t.comm));
     expect(after.filter((t) => t.cpus !== all), JSON.stringify(after)).toEqual([]);
     expect(threads(process.pid).filter((t) => t.cpus !== all), 'host threads after the stop').toEqual([]);
+  }, 40_000);
+
+  it('moves the host the start names, which need not be its parent (under Electron a zygote forks it), and gives it back at the stop', async () => {
+    // A stand-in host: one thread, not the engine's parent (this process is).
+    const host = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const engine = forkEngine(path.join(__dirname, '../../dist/electron/engine/main.js'));
+    const seen: EngineToHost[] = [];
+    engine.onMessage((m) => seen.push(m));
+    const next = (type: EngineToHost['type']) => waitFor(() => seen.some((m) => m.type === type), 15_000, type);
+    try {
+      await next('ready');
+      const config = nativeConfigFor(ProfileSchema.parse({ ...profile, duration: { warmupS: 0, measureS: 5 } }), 10_000);
+      engine.send({ type: 'start', config, frameIntervalMs: 100, hostPid: host.pid! });
+      await next('started');
+      expect(threads(host.pid!), 'the named host').toEqual([{ comm: 'sleep', cpus: '0' }]);
+      expect(threads(process.pid).filter((t) => t.cpus !== all), 'the parent, not named').toEqual([]);
+      engine.send({ type: 'stop' });
+      await next('stopped');
+      expect(threads(host.pid!), 'the named host after the stop').toEqual([{ comm: 'sleep', cpus: all }]);
+    } finally {
+      engine.send({ type: 'shutdown' });
+      host.kill('SIGKILL');
+    }
   }, 40_000);
 
   it('an engine killed mid-run leaves its host with its CPUs back', async () => {

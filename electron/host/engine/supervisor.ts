@@ -64,8 +64,9 @@ const cpusAllowed = () => /^Cpus_allowed_list:\s*(\S*)/m.exec(readFileSync('/pro
 /** This host's CPUs as it started, before any engine moved its threads. */
 const HOST_CPUS = (() => { try { return cpusAllowed(); } catch { return null; } })();
 
-/** Gives every thread of this process its starting CPUs back if an engine left them narrowed. */
-function restoreHostAffinity(): void {
+/** Gives every thread of this process its starting CPUs back if an engine left them narrowed
+ *  (every transport calls it when its engine process exits). */
+export function restoreHostAffinity(): void {
   try {
     if (HOST_CPUS && cpusAllowed() !== HOST_CPUS) spawnSync('taskset', ['-a', '-p', '-c', HOST_CPUS, String(process.pid)], { stdio: 'ignore' });
   } catch { /* no /proc or no taskset: the threads keep what they have */ }
@@ -143,7 +144,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
 
   /** Starts the engine; resolves with what it applied and when its counters began (atNs). */
   async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number, probes?: ProbesRequest, diagnose?: DiagnoseRequest): Promise<{ started: NativeStarted; atNs: number }> {
-    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes, diagnose }, 'started', timeoutMs);
+    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes, diagnose, hostPid: process.pid }, 'started', timeoutMs);
     return { started, atNs };
   }
 
