@@ -234,7 +234,7 @@ if (opts.duties.length > 1 || duty !== null || period !== null) {
 const perRound = [...new Set(samples.map((s) => s.round))].map((r) => {
   const a = on.find((s) => s.round === r);
   const b = off.find((s) => s.round === r);
-  return { tput: pct(a.throughputRps, b.throughputRps), p99: pct(a.p99Us, b.p99Us), cpu: pct(a.serverCpuNsPerReq, b.serverCpuNsPerReq) };
+  return { tput: pct(a.throughputRps, b.throughputRps), p99: pct(a.p99Us, b.p99Us), cpu: pct(a.serverCpuNsPerReq, b.serverCpuNsPerReq), loadCpu: pct(a.loadCpuNsPerReq, b.loadCpuNsPerReq) };
 });
 const tputOn = median(on.map((s) => s.throughputRps));
 const tputOff = median(off.map((s) => s.throughputRps));
@@ -244,6 +244,8 @@ const tputDelta = pct(tputOn, tputOff);
 const p99Delta = pct(p99On, p99Off);
 const cpuOn = median(on.map((s) => s.serverCpuNsPerReq));
 const cpuOff = median(off.map((s) => s.serverCpuNsPerReq));
+const loadCpuOn = median(on.map((s) => s.loadCpuNsPerReq));
+const loadCpuOff = median(off.map((s) => s.loadCpuNsPerReq));
 const busyOther = samples.filter((s) => s.otherCpus !== null && s.otherCpus >= 0.25).length;
 // Issue 9's budget for all probes; issue 12's for the stack sampling alone.
 const tputTarget = opts.profile ? 2 : 3;
@@ -260,6 +262,8 @@ const pooledOn = pooledP99(on);
 const pooledOff = pooledP99(off);
 console.log(`p99 pooled   ${fmtPct(pct(pooledOn, pooledOff))} with probes (${pooledOn.toFixed(0)} vs ${pooledOff.toFixed(0)} µs: the p99 of all ${on.length} on runs' requests together against all ${off.length} off runs')`);
 console.log(`server CPU   ${fmtPct(pct(cpuOn, cpuOff))} per request with probes (${cpuOn.toFixed(0)} vs ${cpuOff.toFixed(0)} ns, per-round deltas ${range(perRound.map((r) => r.cpu))}; the probe programs that fire in the server's threads count in it)`);
+// The load is the bottleneck at 50 × 128 B here (≥ 90 % of its CPU): its CPU per request is the throughput.
+console.log(`load CPU     ${fmtPct(pct(loadCpuOn, loadCpuOff))} per request with probes (${loadCpuOn.toFixed(0)} vs ${loadCpuOff.toFixed(0)} ns, per-round deltas ${range(perRound.map((r) => r.loadCpu))}; the load generator's threads, programs firing in them included)`);
 if (busyOther > 0) console.log(`caution      ${busyOther} of ${samples.length} runs had other processes using ≥ 0.25 CPUs: the deltas include their noise (run on a quiet machine)`);
 
 // Each probe's own cost, from the summaries' run-time stats (medians over the probes-on runs).
@@ -305,7 +309,7 @@ const preemptOff = median(off.map((s) => s.preemptedPerS).filter((x) => x !== nu
 console.log(`the server and load threads lost their CPU to another thread (involuntary switches, /proc/…/status): ${preemptOn.toFixed(0)}/s with probes, ${preemptOff.toFixed(0)}/s without`);
 console.log(`accounted    programs ${(totalShare * 100).toFixed(2)} % + the lab's threads ${(labShare * 100).toFixed(2)} % = ${((totalShare + labShare) * 100).toFixed(2)} % of the machine; the throughput delta's remainder is interrupts, caches and noise`);
 
-results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, nsPerReq, labOn, labOff, labShare, preemptOn, preemptOff, pooledOn, pooledOff }, perRound });
+results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, loadCpuOn, loadCpuOff, nsPerReq, labOn, labOff, labShare, preemptOn, preemptOff, pooledOn, pooledOff }, perRound });
 }
 
 if (opts.out) {

@@ -32,10 +32,17 @@ extern "C" {
 
 /* One window per period: at least the frame's default interval (so each frame holds at most
  * about one window), longer where attaching and detaching cost more than
- * PROBE_SAMPLING_SWITCH_BUDGET of a CPU (probe_sampling.c: adapt_period), at most 2 s. */
+ * PROBE_SAMPLING_SWITCH_BUDGET of a CPU (probe_sampling.c: adapt_period), at most 5 s. The
+ * budget is for the switching thread's own CPU, which understates what switching costs: the
+ * text patching's IPIs stall every other CPU too. On the 2-vCPU VM (50 × 128 B, load pinned to
+ * the other CPU; npm run bench:probes) 10 windows a second cost -28 % throughput and +148 % p99
+ * with the load's CPU per request +18 %, while the switching thread used ~2.3 % of a CPU; at
+ * ~1 window a second (a 0.25 % budget) every probe cost p99 +13…+34 % against +1…+9 % for the
+ * default set alone, at one window in ~5 s (this budget) -1 %. The duty, and so the number of
+ * requests timed per second, is the same at any period: the windows are longer and fewer. */
 #define PROBE_SAMPLING_PERIOD_NS 100000000ull
-#define PROBE_SAMPLING_MAX_PERIOD_NS 2000000000ull
-#define PROBE_SAMPLING_SWITCH_BUDGET 0.0025
+#define PROBE_SAMPLING_MAX_PERIOD_NS 5000000000ull
+#define PROBE_SAMPLING_SWITCH_BUDGET 0.0005
 /* The smallest duty: 0.1 ms of a 100 ms period. A window loses nothing to attaching (it opens
  * once every link is in place), but a shorter one would hold too few requests to time any. Why
  * small duties matter: in a closed loop the requests inside a window are the slow ones, and p99
