@@ -6,7 +6,7 @@
 import { app, BrowserWindow, ipcMain, session, utilityProcess, IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EngineSupervisor, ENGINE_ENTRY, EngineChannel, restoreHostAffinity } from './host/engine/supervisor';
+import { EngineSupervisor, ENGINE_ENTRY, EngineChannel, restoreHostAffinityAfter } from './host/engine/supervisor';
 import { LabService } from './host/labService';
 import { dispatchLabCall } from './host/labDispatch';
 import { IPC_CALL, IPC_EVENT, LabError, type LabSession } from './contract';
@@ -19,7 +19,7 @@ const RENDERER_URL = pathToFileURL(RENDERER_INDEX).href;
 function utilityEngine(): EngineChannel {
   const child = utilityProcess.fork(ENGINE_ENTRY, [], { serviceName: 'uring-lab engine', stdio: 'inherit' });
   // An engine that dies mid-run cannot give this process's threads back their CPUs (load.cpus).
-  child.on('exit', restoreHostAffinity);
+  restoreHostAffinityAfter((listener) => child.on('exit', listener));
   return {
     send: (message) => child.postMessage(message),
     onMessage: (listener) => child.on('message', (message) => listener(message as EngineToHost)),

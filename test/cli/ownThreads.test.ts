@@ -93,6 +93,7 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     // A stand-in host: one thread, not the engine's parent (this process is).
     const host = spawn('sleep', ['60'], { stdio: 'ignore' });
     const engine = forkEngine(path.join(__dirname, '../../dist/electron/engine/main.js'));
+    const exited = new Promise<void>((resolve) => engine.onExit(() => resolve()));
     const seen: EngineToHost[] = [];
     engine.onMessage((m) => seen.push(m));
     const next = (type: EngineToHost['type']) => waitFor(() => seen.some((m) => m.type === type), 15_000, type);
@@ -110,6 +111,24 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
       engine.send({ type: 'shutdown' });
       host.kill('SIGKILL');
     }
+    await exited;
+  }, 40_000);
+
+  it("a second engine's exit does not undo the move the current engine's run made (only the last engine to exit restores the host)", async () => {
+    // An engine that ends while the web host's engine runs a pinned run (a replaced engine, or a
+    // second one): this process must stay off the load's CPU until that run stops.
+    const c = labClient(await connectLab(web.port, { token: web.token }));
+    expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
+    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
+    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads during the run').toEqual([]);
+    const other = forkEngine(path.join(__dirname, '../../dist/electron/engine/main.js'));
+    const exited = new Promise<void>((resolve) => other.onExit(() => resolve()));
+    other.kill();
+    await exited;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads after the other engine exited').toEqual([]);
+    expect(await c.call('stopRun')).toMatchObject({ ok: true });
+    expect(threads(process.pid).filter((t) => t.cpus !== all), 'host threads after the stop').toEqual([]);
   }, 40_000);
 
   it('an engine killed mid-run leaves its host with its CPUs back', async () => {

@@ -51,7 +51,7 @@ export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
   child.on('error', () => undefined);
   // During a run with load.cpus the engine moves this process's threads off the load's CPUs and
   // puts them back at the stop (engine/main.ts); an engine that dies mid-run cannot.
-  child.on('exit', restoreHostAffinity);
+  restoreHostAffinityAfter((listener) => child.on('exit', listener));
   return {
     send: (message) => { if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); }); },
     onMessage: (listener) => child.on('message', (m) => listener(m as EngineToHost)),
@@ -64,9 +64,25 @@ const cpusAllowed = () => /^Cpus_allowed_list:\s*(\S*)/m.exec(readFileSync('/pro
 /** This host's CPUs as it started, before any engine moved its threads. */
 const HOST_CPUS = (() => { try { return cpusAllowed(); } catch { return null; } })();
 
-/** Gives every thread of this process its starting CPUs back if an engine left them narrowed
- *  (every transport calls it when its engine process exits). */
-export function restoreHostAffinity(): void {
+/** This host's engine processes that have not exited. */
+let liveEngines = 0;
+
+/**
+ * Every transport hands its engine process's exit here: when the last live one exits, this
+ * process's threads get their starting CPUs back if an engine left them narrowed. Only the last:
+ * the exit of an engine that was replaced (or of a second one, as tests start) must not undo
+ * what the current engine's run did.
+ */
+export function restoreHostAffinityAfter(onExit: (listener: () => void) => void): void {
+  liveEngines++;
+  onExit(() => {
+    liveEngines--;
+    if (liveEngines === 0) restoreHostAffinity();
+  });
+}
+
+/** Gives every thread of this process its starting CPUs back if an engine left them narrowed. */
+function restoreHostAffinity(): void {
   try {
     if (HOST_CPUS && cpusAllowed() !== HOST_CPUS) spawnSync('taskset', ['-a', '-p', '-c', HOST_CPUS, String(process.pid)], { stdio: 'ignore' });
   } catch { /* no /proc or no taskset: the threads keep what they have */ }
