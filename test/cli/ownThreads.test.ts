@@ -65,6 +65,17 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     server: { numa: { cpus: [0] } }, load: { connections: 4, cpus: [1] }, duration: { warmupS: 0, measureS: 30 },
   };
 
+  const engineEntry = path.join(__dirname, '../../dist/electron/engine/main.js');
+  /** A pinned run through the web host, running (3 frames in), with this process (its host)
+   *  already moved off the load's CPU. */
+  async function startPinnedRun() {
+    const c = labClient(await connectLab(web.port, { token: web.token }));
+    expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
+    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
+    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads during the run').toEqual([]);
+    return c;
+  }
+
   it('run on the other CPUs while the pinned load runs, the workers keep their own, and all come back at the stop', async () => {
     const c = labClient(await connectLab(web.port, { token: web.token }));
     expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
@@ -92,7 +103,7 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
   it('moves the host the start names, which need not be its parent (under Electron a zygote forks it), and gives it back at the stop', async () => {
     // A stand-in host: one thread, not the engine's parent (this process is).
     const host = spawn('sleep', ['60'], { stdio: 'ignore' });
-    const engine = forkEngine(path.join(__dirname, '../../dist/electron/engine/main.js'));
+    const engine = forkEngine(engineEntry);
     const exited = new Promise<void>((resolve) => engine.onExit(() => resolve()));
     const seen: EngineToHost[] = [];
     engine.onMessage((m) => seen.push(m));
@@ -117,11 +128,8 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
   it("a second engine's exit does not undo the move the current engine's run made (only the last engine to exit restores the host)", async () => {
     // An engine that ends while the web host's engine runs a pinned run (a replaced engine, or a
     // second one): this process must stay off the load's CPU until that run stops.
-    const c = labClient(await connectLab(web.port, { token: web.token }));
-    expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
-    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
-    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads during the run').toEqual([]);
-    const other = forkEngine(path.join(__dirname, '../../dist/electron/engine/main.js'));
+    const c = await startPinnedRun();
+    const other = forkEngine(engineEntry);
     const exited = new Promise<void>((resolve) => other.onExit(() => resolve()));
     other.kill();
     await exited;
@@ -132,10 +140,7 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
   }, 40_000);
 
   it('an engine killed mid-run leaves its host with its CPUs back', async () => {
-    const c = labClient(await connectLab(web.port, { token: web.token }));
-    expect(await c.call('startRun', { profile, untilStopped: true })).toMatchObject({ ok: true });
-    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
-    expect(threads(process.pid).filter((t) => t.cpus !== '0'), 'host threads during the run').toEqual([]);
+    const c = await startPinnedRun();
     process.kill(enginePid()!, 'SIGKILL');
     await waitFor(() => threads(process.pid).every((t) => t.cpus === all), 10_000, 'the host\'s CPUs back');
     await waitFor(() => c.events.some((e) => e.type === 'failed'), 15_000, 'the run failed');
