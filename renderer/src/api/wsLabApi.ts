@@ -17,7 +17,7 @@
  * opened the adapter asks the host whether the token is the problem (wsUrl.ts): if it is,
  * retrying cannot help (state `refused`); anything else means keep retrying.
  */
-import { LAB_METHODS, LabError, WsResponseEnvelopeSchema, WsResponseSchema, type LabEvent, type LabMethod } from '../../../electron/contract';
+import { LAB_METHODS, LabError, WsResponseEnvelopeSchema, WsResponseSchema, type LabEvent, type WsResponse, type LabMethod } from '../../../electron/contract';
 import type { ConnectionState, LabConnection } from './connection';
 import { labMethodsOver, type LabMethods } from './labMethods';
 import { BAD_TOKEN, fetchTokenCheck, tokenCheckUrl, type TokenCheck } from './wsUrl';
@@ -285,7 +285,9 @@ export class WsLabApi {
       else console.warn(`[uring-lab] ignoring a malformed message from the host: ${detail}`);
       return;
     }
-    const msg = parsed.data;
+    // The envelope check leaves a frame's or summary's other fields as sent: the host serving
+    // this page is of its build (LabEventEnvelopeSchema), so they are taken as the contract's.
+    const msg = parsed.data as WsResponse;
     if ('event' in msg) {
       for (const l of [...this.eventListeners]) {
         try {
