@@ -81,6 +81,43 @@ describe('epoll echo to an independent Node client', () => {
     expect(fin.activeConnections).toBe(0);
   });
 
+  it('data and FIN queued together: every echo arrives, then the server closes (49 connections × 4 sizes)', async () => {
+    // A short read ends a connection's turn (no recv until EAGAIN) unless the event says the
+    // peer hung up: data and FIN that arrived together must still be read to the end, or the
+    // server would hold the socket open with nothing left to wake it. The server is paused
+    // while the clients send, so both are queued before it looks.
+    const { port } = native.start(epoll({ load: { connections: 0 } }));
+    const [waker, ...clients] = await Promise.all(Array.from({ length: 50 }, () => connectTo(port)));
+    try {
+      await sleep(50);
+      expect(native.debugPauseServer(300)).toBe(true);
+      // The pause starts once the server is woken: by this echo.
+      const ping = readExactly(waker!, 1);
+      waker!.write('x');
+      await ping;
+      const payloads = clients.map((_, i) => randomBytes([1, 128, 4096, 65536][i % 4]));
+      const results = clients.map((sock, i) => {
+        const closed = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`connection ${i}: the server never closed after the FIN`)), 10_000);
+          sock.once('end', () => { clearTimeout(timer); resolve(); });
+        });
+        const echoed = readExactly(sock, payloads[i]!.length);
+        sock.end(payloads[i]);
+        return { echoed, closed };
+      });
+      for (const [i, r] of results.entries()) {
+        expect((await r.echoed).equals(payloads[i]!)).toBe(true);
+        clients[i]!.resume();
+        await r.closed;
+      }
+    } finally {
+      for (const sock of [waker!, ...clients]) sock.destroy();
+    }
+    await sleep(50);
+    const fin = native.stop()!;
+    expect(fin.serverErrors).toBe(0);
+  });
+
   it('finishes partial writes: 1 MiB messages to a client that reads slowly', async () => {
     const { port } = native.start(epoll({ load: { connections: 0 } }));
     const sock = await connectTo(port);

@@ -118,7 +118,7 @@ static void serve(void *state)
 			else if (key == EPOLL_KEY_LISTEN)
 				accept_all(st);
 			else if (key < st->nconns && st->conns[key]->fd >= 0)
-				econn_serve(st, st->conns[key]);
+				econn_serve(st, st->conns[key], events[i].events);
 		}
 		if (st->stopping)
 			break;

@@ -54,8 +54,9 @@ size_t epoll_conn_state_bytes(unsigned nconns);
 /* A new connection on accepted socket fd (non-blocking), added to the epoll set; 0 or -errno
  * (fd is then closed). */
 int econn_open(struct epoll_state *st, int fd);
-/* Does whatever the connection can: writes what is pending, reads and echoes. */
-void econn_serve(struct epoll_state *st, struct econn *c);
+/* Does whatever the connection can: writes what is pending, reads and echoes. `events`: the
+ * epoll event that woke it (0 from the ready list). */
+void econn_serve(struct epoll_state *st, struct econn *c, uint32_t events);
 /* Serves every connection on the ready list once. */
 void econn_serve_ready(struct epoll_state *st);
 void econn_free_all(struct epoll_state *st);
