@@ -40,7 +40,8 @@ try {
 
 const USAGE = `npm run bench:probes -- [options]
   --rounds N        rounds, each one run with probes on and one with probes off (default 4, at least 1)
-  --seconds S       measured seconds per run (default 3)
+  --seconds S       measured seconds per run (default 10: two of the per-request probes' sampling
+                    periods here, ~4.6 s; a shorter run holds one window or none, not their share)
   --warmup S        warm-up seconds per run (default 1)
   --connections N   load connections (default 50)
   --bytes N         message bytes (default 128)
@@ -60,7 +61,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { rounds: 4, seconds: 3, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null] };
+  const o = { rounds: 4, seconds: 10, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null] };
   forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
