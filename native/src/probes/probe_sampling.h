@@ -36,10 +36,10 @@ extern "C" {
  * budget is for the switching thread's own CPU, which understates what switching costs: the
  * text patching's IPIs stall every other CPU too. On the 2-vCPU VM (50 × 128 B, load pinned to
  * the other CPU; npm run bench:probes) 10 windows a second cost -28 % throughput and +148 % p99
- * with the load's CPU per request +18 %, while the switching thread used ~2.3 % of a CPU; at
- * ~1 window a second (a 0.25 % budget) every probe cost p99 +13…+34 % against +1…+9 % for the
- * default set alone, at one window in ~5 s (this budget) -1 %. The duty, and so the number of
- * requests timed per second, is the same at any period: the windows are longer and fewer. */
+ * with the load's CPU per request +18 %, while the switching thread used ~2.3 % of a CPU: in
+ * proportion ~1 window a second (the old 0.25 % budget) costs about -3 % and +15 % p99, one in
+ * ~4.6 s (this budget) a fifth of that. The duty, and so the number of requests timed per
+ * second, is the same at any period: the windows are longer and fewer. */
 #define PROBE_SAMPLING_PERIOD_NS 100000000ull
 #define PROBE_SAMPLING_MAX_PERIOD_NS 5000000000ull
 #define PROBE_SAMPLING_SWITCH_BUDGET 0.0005

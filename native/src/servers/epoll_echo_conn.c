@@ -5,9 +5,10 @@
  * returns less than it asked for took everything queued (tcp_recvmsg copies until the receive
  * queue and the backlog are empty), and whatever arrives after it wakes the socket's waiters
  * again, which queues a new edge for this socket. That saves the extra recv per message that
- * reading to EAGAIN costs (~0.9 syscalls per request: 3.8 against a level-triggered server's
- * 2.9). Not when the event says the peer hung up (EPOLLRDHUP, EPOLLHUP, EPOLLERR): then the
- * socket is read to its end, so an EOF that came with the last data is not left unread.
+ * reading to EAGAIN costs (perf stat at 1 × 128 B: 4.0 syscalls per request before, 3.0 now,
+ * as a level-triggered server). Not when the event says the peer hung up (EPOLLRDHUP, EPOLLHUP,
+ * EPOLLERR): then the socket is read to its end, so an EOF that came with the last data is not
+ * left unread.
  *
  * A read lands in the thread's scratch buffer and is written straight back. Whatever the
  * socket does not take (a short write, or EAGAIN) is copied into the connection's pending

@@ -3,13 +3,14 @@
  *
  * Requests go out as {id, method, params}; the host answers {id, ok:true, result} or
  * {id, ok:false, error:{code,kind,message,field?,fix?}} (rejected as a LabError) and pushes
- * {event: LabEvent} to every client. Every incoming message is validated against the
- * contract's WsResponseSchema; in development and tests each result is also checked against
- * its method's result schema (LAB_METHODS[method].result), so a host that drifted from the
- * contract fails loudly. Production builds check events' frames and summaries only for the
- * fields that route them (LabEventEnvelopeSchema: the full walk of a long run's summary was a
- * long task at every stop), and results not at all: the host serving this page is of its build. The methods themselves are generated from the method table
- * (labMethods.ts): this file only knows `call(method, params)`.
+ * {event: LabEvent} to every client. In development and tests every incoming message is
+ * validated against the contract's WsResponseSchema and each result against its method's
+ * result schema (LAB_METHODS[method].result), so a host that drifted from the contract fails
+ * loudly. Production builds check the envelope (WsResponseEnvelopeSchema: an event's frame or
+ * summary only for the fields that route it; the full walk of a long run's summary was a long
+ * task at every stop) and results not at all: the host serving this page is of its build. The
+ * methods themselves are generated from the method table (labMethods.ts): this file only knows
+ * `call(method, params)`.
  *
  * A closed socket is reopened with exponential backoff; requests made while it is down wait
  * for the next connection (up to their timeout), and requests in flight when it drops are
