@@ -17,6 +17,7 @@ export * from './diagnose';
 export * from './knobs';
 export * from './profile';
 export * from './run';
+export * from './cpuList';
 export * from './events';
 export * from './ab';
 export * from './runStats';

@@ -19,7 +19,8 @@ import {
 } from './protocol';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
 import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
-import { SystemEvidence, engineCpus, parseCpuList } from './systemEvidence';
+import { SystemEvidence, engineCpus } from './systemEvidence';
+import { allowedCpuListIn, parseCpuList } from '../contract/cpuList';
 
 const native: typeof Native = require('../../../native');
 const probesNative = native as unknown as NativeProbesApi;
@@ -62,8 +63,7 @@ const WORKER_THREADS = ['uring-srv-', 'uring-load', 'uring-storage', 'iou-'];
 
 function allowedCpusOf(pid: number | 'self'): number[] {
   try {
-    const m = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? parseCpuList(m[1]!) : [];
+    return parseCpuList(allowedCpuListIn(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? '');
   } catch {
     return [];
   }

@@ -13,6 +13,7 @@
  * 100 ms frame; about half of it is the kernel generating /proc/vmstat and /proc/softirqs.
  */
 import { openSync, readSync, closeSync, readFileSync } from 'node:fs';
+import { parseCpuList } from '../contract/cpuList';
 import type { SystemFrame } from '../contract/diagnose';
 
 /** USER_HZ: the unit of /proc/stat's and /proc/PID/stat's CPU times. Linux fixes it at 100
@@ -55,16 +56,6 @@ export function onlineCpus(): number[] {
   } catch {
     return [0];
   }
-}
-
-export function parseCpuList(text: string): number[] {
-  const cpus: number[] = [];
-  for (const part of text.trim().split(',')) {
-    if (!part) continue;
-    const [a, b] = part.split('-').map(Number);
-    for (let c = a!; c <= (b ?? a!); c++) cpus.push(c);
-  }
-  return cpus;
 }
 
 /** The CPUs the engine's threads may run on: server.numa.cpus ∪ load.cpus when both are

@@ -16,7 +16,7 @@ const execFileAsync = promisify(execFile);
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import {
-  knobAt, knobEntries, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
+  allowedCpuListIn, formatCpuList, knobAt, knobEntries, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry,
 } from '../contract';
 import type { CapabilityProbe, NativeMemoryNeeds } from '../engine/protocol';
@@ -214,31 +214,6 @@ function tracefsCheck(): DoctorCheck {
 
 // ---- NUMA, CPUs, huge pages ---------------------------------------------------------
 
-/** "0-3,8,10-11" (a sysfs/proc CPU list) → [0,1,2,3,8,10,11]; empty or malformed parts are skipped. */
-export function parseCpuList(text: string): number[] {
-  const cpus = new Set<number>();
-  for (const part of text.trim().split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) continue;
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    for (let c = from; c <= to && c - from < 65_536; c++) cpus.add(c);
-  }
-  return [...cpus].sort((a, b) => a - b);
-}
-
-/** [0,1,2,5] → "0-2,5": how a CPU list is written for people (and in sysfs). */
-export function formatCpuList(cpus: readonly number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < cpus.length; i++) {
-    let j = i;
-    while (j + 1 < cpus.length && cpus[j + 1] === cpus[j]! + 1) j++;
-    parts.push(j > i ? `${cpus[i]}-${cpus[j]}` : String(cpus[i]));
-    i = j;
-  }
-  return parts.join(',');
-}
-
 /**
  * NUMA nodes with their CPUs from sysfs (`sysfs` = /sys/devices/system), and the CPUs this
  * process may use from its Cpus_allowed_list (`status` = /proc/self/status). A machine (or
@@ -252,8 +227,7 @@ export function readNuma(sysfs = '/sys/devices/system', status = readText('/proc
   const nodes = names
     .map((n) => ({ id: Number(n.slice(4)), cpus: parseCpuList(readText(`${sysfs}/node/${n}/cpulist`) ?? '') }))
     .sort((a, b) => a.id - b.id);
-  const allowedLine = /^Cpus_allowed_list:\s*(.*)$/m.exec(status);
-  const allowed = allowedLine ? parseCpuList(allowedLine[1]!) : [];
+  const allowed = parseCpuList(allowedCpuListIn(status) ?? '');
   return {
     nodes: nodes.length ? nodes : [{ id: 0, cpus: onlineCpus }],
     source: nodes.length ? 'sysfs' : 'assumed',

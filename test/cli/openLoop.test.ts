@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { formatCpuList, readTopology } from '../../electron/host/run/topology';
+import { formatCpuList } from '../../electron/contract';
+import { readTopology } from '../../electron/host/run/topology';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 const topo = readTopology();

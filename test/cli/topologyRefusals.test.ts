@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkTopology, formatCpuList, parseCpuList, readTopology } from '../../electron/host/run/topology';
+import { formatCpuList, parseCpuList } from '../../electron/contract';
+import { checkTopology, readTopology } from '../../electron/host/run/topology';
 import { defaultProfile } from '../../electron/host/profiles';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');

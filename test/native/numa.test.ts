@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCpuList } from '../../electron/host/run/topology';
+import { parseCpuList } from '../../electron/contract';
 import { config, native, sleep, stopQuietly } from './engineHarness';
 
 afterEach(stopQuietly);

@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCpuList } from '../../electron/host/run/topology';
+import { parseCpuList } from '../../electron/contract';
 import { config, native, quantileUs, sleep, stopQuietly } from './engineHarness';
 import type * as Native from '../../native';
 

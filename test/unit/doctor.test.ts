@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CapabilityProbe, ProbeResult } from '../../native';
 import { DoctorReportSchema, knobEntries, type KnobEntry } from '../../electron/contract';
-import { capabilitiesFrom, formatCpuList, knobAvailability, parseCpuList, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
+import { formatCpuList, parseCpuList } from '../../electron/contract';
+import { capabilitiesFrom, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
 
 const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accepted' };
 const EINVAL: ProbeResult = { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' };

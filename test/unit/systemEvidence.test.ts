@@ -5,7 +5,8 @@
  */
 import { createServer, connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { SystemEvidence, engineCpus, onlineCpus, parseCpuList, readSystemCounters } from '../../electron/engine/systemEvidence';
+import { parseCpuList } from '../../electron/contract';
+import { SystemEvidence, engineCpus, onlineCpus, readSystemCounters } from '../../electron/engine/systemEvidence';
 
 describe('system evidence (/proc)', () => {
   it('parses CPU lists as /sys writes them, and picks the engine\'s CPUs', () => {

@@ -18,7 +18,7 @@ import { fork, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { LabError } from '../../contract';
+import { LabError, allowedCpuListIn } from '../../contract';
 import { startError } from './adapter';
 import {
   ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
@@ -60,7 +60,7 @@ export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
   };
 }
 
-const cpusAllowed = () => /^Cpus_allowed_list:\s*(\S*)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? null;
+const cpusAllowed = () => allowedCpuListIn(readFileSync('/proc/self/status', 'utf8'));
 /** This host's CPUs as it started, before any engine moved its threads. */
 const HOST_CPUS = (() => { try { return cpusAllowed(); } catch { return null; } })();
 

@@ -7,7 +7,7 @@
  * returns), since pinning to any other CPU fails with EINVAL.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { LabError, Profile } from '../../contract';
+import { LabError, Profile, allowedCpuListIn, formatCpuList, parseCpuList } from '../../contract';
 
 export interface Topology {
   /** NUMA nodes with their CPUs; a kernel without NUMA is one node 0 with every allowed CPU. */
@@ -16,37 +16,11 @@ export interface Topology {
   allowedCpus: number[];
 }
 
-/** "0-3,8,10-11" → [0,1,2,3,8,10,11]. */
-export function parseCpuList(text: string): number[] {
-  const cpus: number[] = [];
-  for (const part of text.trim().split(',')) {
-    if (!part) continue;
-    const [lo, hi] = part.split('-').map((n) => Number.parseInt(n, 10));
-    if (!Number.isInteger(lo)) continue;
-    for (let c = lo; c <= (Number.isInteger(hi) ? hi : lo); c++) cpus.push(c);
-  }
-  return cpus;
-}
-
-/** [0,1,2,3,8] → "0-3,8". */
-export function formatCpuList(cpus: readonly number[]): string {
-  const sorted = [...new Set(cpus)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length;) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
-
 /** This machine's topology, read now. */
 export function readTopology(): Topology {
   let allowedCpus: number[] = [];
   try {
-    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) allowedCpus = parseCpuList(m[1]);
+    allowedCpus = parseCpuList(allowedCpuListIn(readFileSync('/proc/self/status', 'utf8')) ?? '');
   } catch { /* below: the online CPUs */ }
   if (allowedCpus.length === 0) {
     try { allowedCpus = parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8')); } catch { /* none known */ }

@@ -415,7 +415,8 @@ static int job_setup(void *owner, void *state, enum start_step *step)
 	j->cfg = cfg;
 	j->fd = -1;
 	/* A name to find the job threads by (top -H, perf), and so the engine's pinning of its own
-	 * bookkeeping threads (pinOwnThreads) leaves them alone, as it does uring-srv-* and uring-load. */
+	 * bookkeeping threads (pinThreads, which skips worker names) leaves them alone, as it does
+	 * uring-srv-* and uring-load. */
 	pthread_setname_np(pthread_self(), "uring-storage");
 	j->qd = cfg->queue_depth;
 	j->block = cfg->block_bytes;
