@@ -43,10 +43,11 @@ export const ENGINE_ENTRY = path.join(__dirname, '..', '..', 'engine', 'main.js'
  * process group of its own: Ctrl-C at a terminal signals the whole foreground group, and an
  * engine killed by that SIGINT would lose the counts since its last snapshot and turn the
  * host's orderly stop (it gets the same signal) into a crash. The engine still ends with its
- * host: it shuts down when its IPC channel closes (the host exited, even by SIGKILL).
+ * host: it shuts down when its IPC channel closes (the host exited, even by SIGKILL). `env`: the
+ * engine's environment (the host's by default; tests set the native module's measurement hooks).
  */
-export function forkEngine(entry = ENGINE_ENTRY): EngineChannel {
-  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', detached: true });
+export function forkEngine(entry = ENGINE_ENTRY, env: NodeJS.ProcessEnv = process.env): EngineChannel {
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', detached: true, env });
   // A send racing the child's exit fails asynchronously; the exit handler reports the fault.
   child.on('error', () => undefined);
   // During a run with load.cpus the engine moves this process's threads off the load's CPUs and
