@@ -37,7 +37,8 @@ export const PER_REQUEST_PROBES: readonly ProbeName[] = ['uring_latency', 'softi
 /**
  * probes.perRequestDuty: the per-request probes' programs are attached this fraction of the time,
  * one window per period at a random offset (native/src/probes/probe_sampling.h; the period is
- * 100 ms, longer where attaching and detaching cost more than 0.25 % of a CPU: ~1 s in a VM).
+ * 100 ms, longer where attaching and detaching cost more than 0.05 % of a CPU, at most 5 s: ~4.6 s
+ * in the 2-vCPU VM).
  * 0.001 is 0.1 ms of a 100 ms period (the addon's PROBE_SAMPLING_MIN_DUTY), hence the minimum. The
  * default was chosen with `npm run bench:probes -- --per-request --duty none,0.002,0.005,0.01`
  * (README: eBPF probes): at 0.01 p99 rose by +22…+27 % (medians) in each of three benches, at

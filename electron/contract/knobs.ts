@@ -501,7 +501,7 @@ export const KNOBS = {
     }),
     perRequestDuty: knob({
       schema: z.number().min(PER_REQUEST_DUTY_MIN).max(1).default(PER_REQUEST_DUTY_DEFAULT),
-      label: 'Per-request duty', help: `The fraction of the time the per-request probes are attached (with probes.perRequest): one window per period (100 ms, longer where attaching costs more: ~1 s in a VM) at a random offset, so it never locks to a rhythm of the workload; detached, their tracepoints cost nothing. Their counts and latency histograms are of the observed time only, and the panels say which share that was. Default ${PER_REQUEST_DUTY_DEFAULT} (measured: npm run bench:probes -- --per-request --duty …; README: eBPF probes); 1: always attached (exact counts, over 1 µs of CPU per request).`,
+      label: 'Per-request duty', help: `The fraction of the time the per-request probes are attached (with probes.perRequest): one window per period (100 ms, longer where attaching costs more, up to 5 s: ~4.6 s in a 2-vCPU VM) at a random offset, so it never locks to a rhythm of the workload; detached, their tracepoints cost nothing. Their counts and latency histograms are of the observed time only, and the panels say which share that was. Default ${PER_REQUEST_DUTY_DEFAULT} (measured: npm run bench:probes -- --per-request --duty …; README: eBPF probes); 1: always attached (exact counts, over 1 µs of CPU per request).`,
       applies: 'next-run', engine: false,
     }),
   },
