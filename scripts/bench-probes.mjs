@@ -41,7 +41,8 @@ try {
 const USAGE = `npm run bench:probes -- [options]
   --rounds N        rounds, each one run with probes on and one with probes off (default 4, at least 1)
   --seconds S       measured seconds per run (default 10: two of the per-request probes' sampling
-                    periods here, ~4.6 s; a shorter run holds one window or none, not their share)
+                    periods here, ~4.6 s; a shorter run holds one window or none, not their share;
+                    240 with --switchback)
   --warmup S        warm-up seconds per run (default 1)
   --connections N   load connections (default 50)
   --bytes N         message bytes (default 128)
@@ -53,6 +54,14 @@ const USAGE = `npm run bench:probes -- [options]
                     addon's measurement hook; default 100 ms): one "on" run per duty and period
   --profile         "on" and "off" both attach the default set; "on" samples stacks at 99 Hz
                     (diagnose.profileHz=99), "off" does not (diagnose.profileHz=0): the profile probe's cost
+  --switchback      one long run instead of separate runs: its engine detaches and re-attaches the
+                    probes every --block-frames frames, and each "on" block is compared with the
+                    "off" blocks beside it (same server, same connections; scripts/bench-probes-switchback.mjs).
+                    --seconds defaults to 240 here; with --per-request, --duty takes one value
+  --block-frames K  with --switchback: frames per block (default 40: 4 s at 100 ms frames)
+  --settle-frames D with --switchback: frames dropped at the start of each block (default 10)
+  --set KEY=VALUE   a profile setting for every run, on and off alike (repeatable; e.g.
+                    diagnose.profileHz=0 to leave the stack sampling out)
   --out FILE        also write every sample as JSON`;
 
 function fail(message) {
@@ -61,7 +70,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { rounds: 4, seconds: 10, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null] };
+  const o = { rounds: 4, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], switchback: false, blockFrames: 40, settleFrames: 10, sets: [] };
   forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
@@ -71,6 +80,14 @@ function parseOptions(argv) {
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--per-request') o.perRequest = true;
     else if (a === '--profile') o.profile = true;
+    else if (a === '--switchback') o.switchback = true;
+    else if (a === '--set') {
+      const kv = value();
+      if (!/^[A-Za-z][\w.]*=./.test(kv)) fail(`--set "${kv}" is not KEY=VALUE`);
+      o.sets.push('--set', kv);
+    }
+    else if (a === '--block-frames') o.blockFrames = num(value(), true, 2);
+    else if (a === '--settle-frames') o.settleFrames = num(value(), true, 0);
     else if (a === '--period-ms') {
       const raw = value();
       o.periods = raw.split(',').map((d) => {
@@ -92,11 +109,26 @@ function parseOptions(argv) {
     else fail(`unknown option ${a}`);
   });
   if (o.duties[0] !== null && !o.perRequest) fail('--duty needs --per-request (it is the per-request probes\' duty)');
+  if (o.switchback) {
+    if (o.profile) fail('--switchback measures probes on vs off; --profile is not supported with it');
+    if (o.duties.length > 1 || o.periods[0] !== null) fail('--switchback takes one --duty and no --period-ms');
+    if (o.settleFrames >= o.blockFrames) fail(`--settle-frames ${o.settleFrames} leaves nothing of a ${o.blockFrames}-frame block: give fewer than --block-frames`);
+  }
+  o.seconds ??= o.switchback ? 240 : 10;
   return o;
 }
 
 const opts = parseOptions(process.argv.slice(2));
 const pinned = os.cpus().length >= 2;
+if (opts.switchback) {
+  const { runSwitchback } = await import('./bench-probes-switchback.mjs');
+  const result = await runSwitchback(opts, cli, LatencyHistogram);
+  if (opts.out) {
+    writeFileSync(opts.out, JSON.stringify({ options: opts, switchback: result }, null, 2));
+    console.log(`\nresult written to ${opts.out}`);
+  }
+  process.exit(0);
+}
 
 /** One `uring-lab run --json`; resolves with its RunSummary. Exit 1 with a summary is a run that
  *  completed with a caution (e.g. another run overlapped): its numbers are still printed. */
@@ -111,6 +143,7 @@ function runOnce(probes, duty, period = null) {
     '--set', `load.connections=${opts.connections}`,
     '--set', `load.messageBytes=${opts.bytes}`,
     ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
+    ...opts.sets,
   ];
   return new Promise((resolve, reject) => {
     const env = period === null ? process.env : { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: String(period) };

@@ -180,6 +180,19 @@ function symbolized(k: NativeKernelFrame): EngineKernelFrame {
   return out;
 }
 
+/**
+ * URING_LAB_PROBE_SWITCHBACK_FRAMES=K, a measurement hook for `npm run bench:probes --
+ * --switchback`: during a run with probes.enabled the engine detaches its probes after every K
+ * frames and attaches them again after the next K, so one run (one server, one set of
+ * connections) alternates K frames with probes and K without; frames without carry kernel null.
+ * The bench compares neighbouring blocks, which cancels what separate runs differ by (which CPU
+ * cache lines the connections hash to, the machine's drift over minutes). 0 (unset): off.
+ */
+const SWITCHBACK_FRAMES = (() => {
+  const n = Number(process.env.URING_LAB_PROBE_SWITCHBACK_FRAMES ?? '');
+  return Number.isInteger(n) && n >= 2 && n <= 100_000 ? n : 0;
+})();
+
 function detachProbes(): void {
   if (!probesAttached) return;
   probesAttached = false;
@@ -256,11 +269,20 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       injections.start();
       // Snapshots are taken here, next to the native engine, so their spacing does not
       // depend on the host's event loop or on IPC latency.
+      let frames = 0;
+      const switchback = message.probes?.enabled ? SWITCHBACK_FRAMES : 0;
       frameTimer = setInterval(() => {
         try {
           const snapshot = native.snapshot();
           // The kernel read right after the snapshot: one interval, one clock (monotonicNs of both).
           if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: readKernel(snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
+          if (switchback && ++frames % switchback === 0) {
+            if (probesAttached) detachProbes();
+            else {
+              attachProbes(message.probes, message.diagnose);
+              readKernel(); // the next frame's kernel interval starts now, not at the detach
+            }
+          }
         } catch (err) {
           post({ type: 'error', during: 'snapshot', error: errorData(err) });
         }

@@ -32,7 +32,9 @@ const lab = new LabService({ supervisor });
  * then holds one window or two, so the share it observes is whatever the dice say. The adaptive
  * period itself is tested in test/native/probeSampling.test.ts. */
 const fixedPeriodLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: '300' })) });
-afterAll(() => Promise.all([lab.close(), fixedPeriodLab.close()]));
+/* bench:probes --switchback's engine: probes detached after every 5 frames, attached after the next 5. */
+const switchbackLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: '5' })) });
+afterAll(() => Promise.all([lab.close(), fixedPeriodLab.close(), switchbackLab.close()]));
 
 /** `perRequestDuty` absent: the knob's default (time-sampled). */
 const profile = (probes: boolean, perRequest = true, perRequestDuty?: number) => ({
@@ -216,6 +218,20 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(text).toMatch(/io_uring in-kernel latency n\/a \(no samples\)/);
     expect(text).not.toMatch(/in-kernel p50 0 ns/);
     expect(text).toMatch(/run-queue p99 \d/);
+  }, 60_000);
+
+  it('the switchback hook (bench:probes --switchback) alternates blocks of frames with and without the probes in one run, by frame position', async () => {
+    const { frames, summary } = await runThroughLab(true, false, undefined, 3, switchbackLab);
+    expect(summary.status).toBe('completed');
+    const timed = frames.filter((f) => !f.final);
+    expect(timed.length).toBeGreaterThanOrEqual(20);
+    // The bench's rule: frame i (0-based) has the probes attached when ⌊i / 5⌋ is even.
+    const pattern = timed.map((f) => (f.kernel ? 'k' : '-')).join('');
+    const expected = timed.map((_, i) => (Math.floor(i / 5) % 2 === 0 ? 'k' : '-')).join('');
+    expect(pattern).toBe(expected);
+    // A re-attach counts from its own start: the first frame after it has run-queue samples, never the detached time's.
+    const reattached = timed.filter((_, i) => i >= 10 && i % 10 < 5);
+    expect(reattached.reduce((n, f) => n + f.kernel!.runqueue.count, 0)).toBeGreaterThan(0);
   }, 60_000);
 
   it('probes.enabled=false: no kernel in any frame, every probe not attached "disabled by probes.enabled"', async () => {
