@@ -84,6 +84,10 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       blk.loadCpuNs += f.loadCpuNs;
       blk.histogram.add(f.histogram);
       blk.frames++;
+      (blk.frameRates ??= []).push(f.throughputRps);
+      (blk.frameP99s ??= []).push(f.latencyUs.p99);
+      const ps = f.kernel?.perRequestSampling;
+      if (ps) { blk.observedNs = (blk.observedNs ?? 0) + ps.observedNs; blk.windows = (blk.windows ?? 0) + (ps.windows ?? 0); }
     });
     // A block needs most of its frames (the run's first and last may be cut by warm-up and stop).
     const full = blocks.filter((b) => b && b.frames >= (K - settle) * 0.8).map((b) => ({
@@ -92,6 +96,9 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       p99: b.histogram.quantileUs(0.99),
       serverNs: b.serverCpuNs / b.requests,
       loadNs: b.loadCpuNs / b.requests,
+      // The block's typical 100 ms frame: a second-long stall of the VM inside it moves this less.
+      frameRps: median(b.frameRates),
+      frameP99: median(b.frameP99s),
     }));
     const byIndex = new Map(full.map((b) => [b.index, b]));
     const pairs = [];
@@ -100,7 +107,7 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       const after = byIndex.get(b.index + 1);
       if (!b.on || !before || !after) continue;
       const rel = (key) => (b[key] / ((before[key] + after[key]) / 2) - 1) * 100;
-      pairs.push({ block: b.index, tput: rel('rps'), p99: rel('p99'), serverNs: rel('serverNs'), loadNs: rel('loadNs'), on: b, off: [before, after] });
+      pairs.push({ block: b.index, tput: rel('rps'), p99: rel('p99'), serverNs: rel('serverNs'), loadNs: rel('loadNs'), frameTput: rel('frameRps'), frameP99: rel('frameP99'), on: b, off: [before, after] });
     }
     if (mismatched > 0) console.log(`caution: ${mismatched} of ${frames.length} frames had kernel data where the schedule said otherwise (a failed attach or read)`);
     console.log(`\nblock  probes  frames  throughput (req/s)  p99 (µs)  server ns/req  load ns/req`);
@@ -145,6 +152,10 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       p99: line('p99', 'p99', 5, 1),
       serverNs: line('server CPU', 'serverNs', null, 1),
       loadNs: line('load CPU', 'loadNs', null, 1),
+      // The same pairs, each block as its median frame: the steady cost, without the VM's
+      // second-long disturbances (shown for reading the above, not a verdict of its own).
+      frameTput: line('typ. frame', 'frameTput', null, 1),
+      frameP99: line('typ. p99', 'frameP99', null, 1),
     };
     // Disturbed blocks by side: if the probes caused them, the "on" side would hold more.
     const typical = median(full.map((b) => b.rps));
@@ -177,11 +188,20 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
     const pooledVerdict = phi <= 5 ? 'met (the interval is inside it)' : plo > 5 ? 'NOT met (the interval is outside it)' : 'undecided (the interval straddles it)';
     result.pooledP99 = { ...whole, lo: plo, hi: phi };
     console.log(`p99 pooled   ${fmt(whole.delta)} (95 % interval ${fmt(plo)} … ${fmt(phi)}; ${whole.on.toFixed(0)} vs ${whole.off.toFixed(0)} µs: the pairs' on blocks' requests together against their off blocks'); target ≤ +5 %: ${pooledVerdict}`);
+    // The per-request probes' windows inside the measured on blocks: a block shorter than the
+    // sampling period would leave them out (re-attaching opens one within 100 ms, in the dropped frames).
+    const onBlocks = full.filter((b) => b.on && b.observedNs !== undefined);
+    if (onBlocks.length) {
+      const share = onBlocks.reduce((n, b) => n + b.observedNs, 0) / (onBlocks.reduce((n, b) => n + b.ms, 0) * 1e6);
+      const windows = onBlocks.reduce((n, b) => n + b.windows, 0);
+      result.perRequestObserved = { share, windows };
+      console.log(`per-request  probes observed ${(share * 100).toFixed(3)} % of the measured on time, ${windows} windows (duty ${summary.kernelStats?.perRequestSampling?.duty ?? '?'})`);
+    }
     const attached = summary.probes.filter((p) => p.attached).map((p) => `${p.name} (${p.variant})`);
     console.log(`attached in the on blocks: ${attached.join(', ')}`);
     // Every frame's place and rate, for --out: where in a block the probes' cost falls.
     const frameRows = frames.map((f, i) => ({ i, block: Math.floor(i / K), kernel: f.kernel != null, measuring: f.measuring, rps: f.throughputRps, p99: f.latencyUs.p99, serverCpuNs: f.serverCpuNs, requests: f.requests }));
-    return { ...result, blocks: full.map(({ histogram, ...b }) => b), pairList: pairs.map(({ on, off, ...p }) => p), frames: frameRows };
+    return { ...result, blocks: full.map(({ histogram, frameRates, frameP99s, ...b }) => b), pairList: pairs.map(({ on, off, ...p }) => p), frames: frameRows };
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }

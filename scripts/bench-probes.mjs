@@ -58,7 +58,8 @@ const USAGE = `npm run bench:probes -- [options]
                     probes every --block-frames frames, and each "on" block is compared with the
                     "off" blocks beside it (same server, same connections; scripts/bench-probes-switchback.mjs).
                     --seconds defaults to 240 here; with --per-request, --duty takes one value
-  --block-frames K  with --switchback: frames per block (default 40: 4 s at 100 ms frames)
+  --block-frames K  with --switchback: frames per block (default 40: 4 s at 100 ms frames; 100 with
+                    --per-request, so each block holds about two of the ~4.6 s sampling periods)
   --settle-frames D with --switchback: frames dropped at the start of each block (default 10)
   --set KEY=VALUE   a profile setting for every run, on and off alike (repeatable; e.g.
                     diagnose.profileHz=0 to leave the stack sampling out)
@@ -70,7 +71,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { rounds: 4, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], switchback: false, blockFrames: 40, settleFrames: 10, sets: [] };
+  const o = { rounds: 4, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], switchback: false, blockFrames: null, settleFrames: 10, sets: [] };
   forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
@@ -109,6 +110,7 @@ function parseOptions(argv) {
     else fail(`unknown option ${a}`);
   });
   if (o.duties[0] !== null && !o.perRequest) fail('--duty needs --per-request (it is the per-request probes\' duty)');
+  o.blockFrames ??= o.perRequest ? 100 : 40;
   if (o.switchback) {
     if (o.profile) fail('--switchback measures probes on vs off; --profile is not supported with it');
     if (o.duties.length > 1 || o.periods[0] !== null) fail('--switchback takes one --duty and no --period-ms');

@@ -125,7 +125,7 @@ export const PerRequestSamplingSchema = z.object({
    *  switch patches the tracepoint's call sites); 0 at duty 1; absent in older frames. */
   switchCpuNs: count.optional(),
   /** The current sampling period, one window each (≥ 100 ms; longer where attaching and detaching
-   *  cost more than 0.25 % of a CPU, up to 2 s); null at duty 1; absent in older frames. */
+   *  cost more than 0.05 % of a CPU, up to 5 s); null at duty 1; absent in older frames. */
   periodNs: count.nullable().optional(),
   /** Windows not opened because a link could not be created, and the last reason. */
   attachErrors: count, lastError: z.string().nullable(),

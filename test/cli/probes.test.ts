@@ -229,7 +229,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     const pattern = timed.map((f) => (f.kernel ? 'k' : '-')).join('');
     const expected = timed.map((_, i) => (Math.floor(i / 5) % 2 === 0 ? 'k' : '-')).join('');
     expect(pattern).toBe(expected);
-    // A re-attach counts from its own start: the first frame after it has run-queue samples, never the detached time's.
+    // The probes attached again see the kernel again: the later on-blocks' run-queue samples.
     const reattached = timed.filter((_, i) => i >= 10 && i % 10 < 5);
     expect(reattached.reduce((n, f) => n + f.kernel!.runqueue.count, 0)).toBeGreaterThan(0);
   }, 60_000);
