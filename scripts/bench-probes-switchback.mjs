@@ -14,11 +14,11 @@
 // from its merged frame histograms), server and load CPU per request, and the p99 of all "on"
 // blocks' requests against all "off" blocks'. The verdict against the targets is the median
 // pair's, with its 95 % bootstrap interval: met only when the whole interval is inside.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mean, median, quantile } from 'simple-statistics';
+import { runLabJson } from './benchRun.mjs';
 
 /**
  * @param opts  bench-probes.mjs's options: seconds, warmup, connections, bytes, perRequest,
@@ -36,7 +36,8 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
     const args = [
       cli, 'run', '--json', '--duration', String(opts.seconds),
       '--set', 'probes.enabled=true',
-      '--set', `probes.perRequest=${opts.perRequest && duty !== 'none'}`,
+      // Without --per-request, the profile's default (every probe, the per-request ones time-sampled).
+      ...(opts.perRequest ? ['--set', `probes.perRequest=${duty !== 'none'}`] : []),
       ...(opts.perRequest && typeof duty === 'number' ? ['--set', `probes.perRequestDuty=${duty}`] : []),
       '--set', `duration.warmupS=${opts.warmup}`,
       '--set', `load.connections=${opts.connections}`,
@@ -44,23 +45,9 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
       ...opts.sets,
     ];
-    console.log(`bench:probes --switchback: one run of ${opts.warmup} s warm-up + ${opts.seconds} s, ${opts.perRequest ? `every probe (per-request probes time-sampled${typeof duty === 'number' ? ` at duty ${duty}` : ''})` : 'the default probe set'}, detached and attached again every ${K} frames (first ${settle} of each block dropped), ${opts.connections} connections × ${opts.bytes} B${opts.sets.length ? `, ${opts.sets.filter((x) => x !== '--set').join(' ')}` : ''}, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
-    const summary = await new Promise((resolve, reject) => {
-      const env = { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: String(K), URING_LAB_RUNS_DIR: runsDir };
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => { out += d; });
-      child.stderr.on('data', (d) => { err += d; });
-      const killer = setTimeout(() => child.kill('SIGKILL'), (opts.warmup + opts.seconds + 60) * 1000);
-      child.on('exit', (code) => {
-        clearTimeout(killer);
-        let s = null;
-        try { s = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
-        if ((code === 0 || code === 1) && s?.status === 'completed') resolve(s);
-        else reject(new Error(`uring-lab run exited ${code}: ${err.trim().split('\n')[0] || out.trim().slice(0, 300)}`));
-      });
-    });
+    console.log(`bench:probes --switchback: one run of ${opts.warmup} s warm-up + ${opts.seconds} s, ${!opts.perRequest ? 'the probes a run gets by default' : duty === 'none' ? 'the default set without the per-request probes' : `every probe (per-request probes time-sampled${typeof duty === 'number' ? ` at duty ${duty}` : ''})`}, detached and attached again every ${K} frames (first ${settle} of each block dropped), ${opts.connections} connections × ${opts.bytes} B${opts.sets.length ? `, ${opts.sets.filter((x) => x !== '--set').join(' ')}` : ''}, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
+    const env = { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: String(K), URING_LAB_RUNS_DIR: runsDir };
+    const { summary } = await runLabJson(args, env, opts.warmup + opts.seconds + 60);
     for (const w of summary.warnings ?? []) console.log(`warning: ${w}`);
     const frames = readFileSync(path.join(runsDir, summary.runId, 'frames.jsonl'), 'utf8')
       .split('\n').filter(Boolean).map((line) => JSON.parse(line))

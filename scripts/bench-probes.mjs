@@ -1,31 +1,37 @@
 // `npm run bench:probes`: what the eBPF probes cost the run they watch.
 //
-// The same load twice per round — probes on, probes off (`uring-lab run --json --set
-// probes.enabled=true|false`) — interleaved ABAB… so machine noise hits both alike, at
-// 50 connections × 128 B by default (the issue's point), the server worker on CPU 0 and the
-// load on CPU 1 where there are two CPUs. Per round it prints throughput and p99; then the
+// By default one long run of 50 connections × 128 B (the issue's point), the server worker on
+// CPU 0 and the load on CPU 1 where there are two CPUs, whose engine detaches its probes every
+// 10 s and attaches them again 10 s later: each block with probes is compared with the blocks
+// without beside it (scripts/bench-probes-switchback.mjs says why and how). Separate runs differ
+// by more than the probes cost here (a new server, new connections, minutes apart), so the
+// separate-run mode (--separate) swings by more than the targets between benches of the same code.
+// Target (issue 9): all probes together ≤ 3 % throughput and ≤ 5 % p99.
+//
+// "On" is the probe set a run gets by default (the profile's defaults: every probe, the
+// per-request ones time-sampled at probes.perRequestDuty); --per-request sets
+// probes.perRequest=true explicitly, at each --duty (or "none": the default set without them).
+//
+// --separate: the same load twice per round — probes on, probes off (`uring-lab run --json --set
+// probes.enabled=true|false`) — interleaved ABAB… Per round it prints throughput and p99; then the
 // medians, the deltas (on vs off, %), the range of the per-round deltas, and each probe's own
 // cost from the kernel's BPF run-time stats (ns/event and CPU share, the summary's
-// probes[].overhead). Target (issue 9): all probes together ≤ 3 % throughput and ≤ 5 % p99.
+// probes[].overhead), and the lab's own threads' CPU.
+// --profile (separate runs) measures the on-CPU stack sampling alone (issue 12): probes on in both
+// runs of a round, diagnose.profileHz=99 against 0. Target: ≤ 2 % throughput.
+// --duty D1,D2,… (with --per-request; several: separate runs) measures the per-request probes'
+// time sampling at each duty (probes.perRequestDuty): each round runs probes off and then on at
+// every duty, in an order that rotates per round, and each duty is compared with the same
+// round's "off" run: the curve.
 //
-// "On" is the probe set a run gets by default (the profile's probes.perRequest: off, so the
-// per-request probes are left out); --per-request sets probes.perRequest=true: every probe, the
-// issue's "all probes" case, time-sampled at the default probes.perRequestDuty or at each --duty
-// (or "none": an "on" run without them, to compare with in the same rounds).
-// --profile measures the on-CPU stack sampling alone (issue 12): probes on in both runs of a
-// round, diagnose.profileHz=99 against 0. Target: ≤ 2 % throughput.
-// --duty D1,D2,… (with --per-request) measures the per-request probes' time sampling at each
-// duty (probes.perRequestDuty): each round runs probes off and then on at every duty, in an order
-// that rotates per round, and each duty is compared with the same round's "off" run: the curve.
-//
-//   npm run bench:probes -- [--per-request [--duty D,…] | --profile] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
-import { spawn } from 'node:child_process';
+//   npm run bench:probes -- [--separate] [--per-request [--duty D,…] | --profile] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { forEachOption } from './benchOptions.mjs';
+import { runLabJson } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -39,28 +45,27 @@ try {
 }
 
 const USAGE = `npm run bench:probes -- [options]
-  --rounds N        rounds, each one run with probes on and one with probes off (default 4, at least 1)
-  --seconds S       measured seconds per run (default 10: two of the per-request probes' sampling
-                    periods here, ~4.6 s; a shorter run holds one window or none, not their share;
-                    240 with --switchback)
-  --warmup S        warm-up seconds per run (default 1)
+  --seconds S       measured seconds (default 600: one run, 30 blocks with probes and 30 without;
+                    with --separate 10 per run: two of the per-request probes' ~4.6 s sampling
+                    periods, a shorter run holds one window or none, not their share)
+  --block-frames K  frames per block (default 100: 10 s at 100 ms frames, two sampling periods;
+                    re-attaching opens its first window inside the dropped frames)
+  --settle-frames D frames dropped at the start of each block (default 10)
+  --warmup S        warm-up seconds (default 1)
   --connections N   load connections (default 50)
   --bytes N         message bytes (default 128)
-  --per-request     "on" sets probes.perRequest=true (default: the profile's default, off)
+  --per-request     "on" sets probes.perRequest=true (default: the profile's default, on)
   --duty D1,D2,…    with --per-request: probes.perRequestDuty of the "on" runs (default: the knob's
-                    default); several: one "on" run per duty each round, each compared with "off";
-                    "none": an "on" run with the per-request probes off (the default set alone)
-  --period-ms P1,…  with --duty: the sampling period too (URING_LAB_PROBE_SAMPLING_PERIOD_MS, the
-                    addon's measurement hook; default 100 ms): one "on" run per duty and period
-  --profile         "on" and "off" both attach the default set; "on" samples stacks at 99 Hz
-                    (diagnose.profileHz=99), "off" does not (diagnose.profileHz=0): the profile probe's cost
-  --switchback      one long run instead of separate runs: its engine detaches and re-attaches the
-                    probes every --block-frames frames, and each "on" block is compared with the
-                    "off" blocks beside it (same server, same connections; scripts/bench-probes-switchback.mjs).
-                    --seconds defaults to 240 here; with --per-request, --duty takes one value
-  --block-frames K  with --switchback: frames per block (default 40: 4 s at 100 ms frames; 100 with
-                    --per-request, so each block holds about two of the ~4.6 s sampling periods)
-  --settle-frames D with --switchback: frames dropped at the start of each block (default 10)
+                    default); "none": "on" with the per-request probes off (the default set without
+                    them); several: separate runs, one "on" run per duty each round
+  --separate        separate runs instead, each round one with probes on and one with probes off
+  --rounds N        with --separate (implies it): rounds (default 4, at least 1)
+  --period-ms P1,…  with --duty (implies --separate): the sampling period too
+                    (URING_LAB_PROBE_SAMPLING_PERIOD_MS, the addon's measurement hook; default
+                    adaptive): one "on" run per duty and period
+  --profile         (implies --separate) "on" and "off" both attach the default set; "on" samples
+                    stacks at 99 Hz (diagnose.profileHz=99), "off" does not (diagnose.profileHz=0):
+                    the profile probe's cost
   --set KEY=VALUE   a profile setting for every run, on and off alike (repeatable; e.g.
                     diagnose.profileHz=0 to leave the stack sampling out)
   --out FILE        also write every sample as JSON`;
@@ -71,7 +76,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { rounds: 4, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], switchback: false, blockFrames: null, settleFrames: 10, sets: [] };
+  const o = { rounds: null, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], separate: false, blockFrames: null, settleFrames: 10, sets: [] };
   forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
@@ -81,7 +86,8 @@ function parseOptions(argv) {
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--per-request') o.perRequest = true;
     else if (a === '--profile') o.profile = true;
-    else if (a === '--switchback') o.switchback = true;
+    else if (a === '--separate') o.separate = true;
+    else if (a === '--switchback') o.separate = false; // the default; accepted for older notes
     else if (a === '--set') {
       const kv = value();
       if (!/^[A-Za-z][\w.]*=./.test(kv)) fail(`--set "${kv}" is not KEY=VALUE`);
@@ -110,13 +116,14 @@ function parseOptions(argv) {
     else fail(`unknown option ${a}`);
   });
   if (o.duties[0] !== null && !o.perRequest) fail('--duty needs --per-request (it is the per-request probes\' duty)');
-  o.blockFrames ??= o.perRequest ? 100 : 40;
-  if (o.switchback) {
-    if (o.profile) fail('--switchback measures probes on vs off; --profile is not supported with it');
-    if (o.duties.length > 1 || o.periods[0] !== null) fail('--switchback takes one --duty and no --period-ms');
-    if (o.settleFrames >= o.blockFrames) fail(`--settle-frames ${o.settleFrames} leaves nothing of a ${o.blockFrames}-frame block: give fewer than --block-frames`);
-  }
-  o.seconds ??= o.switchback ? 240 : 10;
+  // Separate runs: asked for, or what only they can measure (the profile probe alone, several
+  // duties or periods, rounds).
+  o.separate ||= o.profile || o.duties.length > 1 || o.periods[0] !== null || o.rounds !== null;
+  o.switchback = !o.separate;
+  o.rounds ??= 4;
+  o.blockFrames ??= 100;
+  if (o.settleFrames >= o.blockFrames) fail(`--settle-frames ${o.settleFrames} leaves nothing of a ${o.blockFrames}-frame block: give fewer than --block-frames`);
+  o.seconds ??= o.switchback ? 600 : 10;
   return o;
 }
 
@@ -132,8 +139,7 @@ if (opts.switchback) {
   process.exit(0);
 }
 
-/** One `uring-lab run --json`; resolves with its RunSummary. Exit 1 with a summary is a run that
- *  completed with a caution (e.g. another run overlapped): its numbers are still printed. */
+/** One `uring-lab run --json` (benchRun.mjs) with the lab's threads' CPU read beside it. */
 function runOnce(probes, duty, period = null) {
   const args = [
     cli, 'run', '--json', '--duration', String(opts.seconds),
@@ -147,25 +153,8 @@ function runOnce(probes, duty, period = null) {
     ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
     ...opts.sets,
   ];
-  return new Promise((resolve, reject) => {
-    const env = period === null ? process.env : { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: String(period) };
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const lab = labThreadsCpu(child.pid);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    // Bounded: warm-up + measured + generous start/stop time.
-    const killer = setTimeout(() => child.kill('SIGKILL'), (opts.warmup + opts.seconds + 60) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      let summary = null;
-      try { summary = JSON.parse(out.trim().split('\n').pop()); } catch { /* none */ }
-      const labCpu = lab.stop();
-      if ((code === 0 || code === 1) && summary?.status === 'completed') resolve({ ...summary, labCpu });
-      else reject(new Error(`uring-lab run exited ${code}: ${err.trim().split('\n')[0] || out.trim().slice(0, 300)}`));
-    });
-  });
+  const env = period === null ? process.env : { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: String(period) };
+  return runLabJson(args, env, opts.warmup + opts.seconds + 60, labThreadsCpu).then(({ summary, watched }) => ({ ...summary, labCpu: watched }));
 }
 
 /**
