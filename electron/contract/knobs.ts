@@ -495,8 +495,8 @@ export const KNOBS = {
       applies: 'next-run', engine: false,
     }),
     perRequest: knob({
-      schema: z.boolean().default(false),
-      label: 'Per-request probes', help: 'Also attach the probes that run on every request or packet: io_uring in-kernel latency per opcode and network softirq time. Attached all the time they cost over 1 µs of CPU per request (at 50 × 128 B: −25…−38 % throughput), so they are time-sampled: attached probes.perRequestDuty of the time, one short window per period at a random offset, and their counts and histograms say which share of the time they saw. Off by default until all probes together are shown within 3 % throughput and 5 % p99 (README: eBPF probes). Compare runs with the same setting.',
+      schema: z.boolean().default(true),
+      label: 'Per-request probes', help: 'Also attach the probes that run on every request or packet: io_uring in-kernel latency per opcode and network softirq time. Attached all the time they cost over 1 µs of CPU per request (at 50 × 128 B: −25…−38 % throughput), so they are time-sampled: attached probes.perRequestDuty of the time, one short window per period at a random offset, and their counts and histograms say which share of the time they saw. Every probe together, time-sampled, measured −1.0…−1.6 % throughput and −1.0…+2.8 % p99 at 50 × 128 B (npm run bench:probes; README: eBPF probes). Compare runs with the same setting.',
       applies: 'next-run', engine: false,
     }),
     perRequestDuty: knob({
