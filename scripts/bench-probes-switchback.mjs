@@ -1,4 +1,5 @@
-// `npm run bench:probes -- --switchback`: what the probes cost, measured inside one run.
+// `npm run bench:probes` (its default mode; --separate is the other): what the probes cost,
+// measured inside one run.
 //
 // Separate runs differ by more than the probes cost here: each run is a new server and new
 // connections (which CPU cache lines and hash buckets they land in), minutes apart on a shared
@@ -45,7 +46,7 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
       ...opts.sets,
     ];
-    console.log(`bench:probes --switchback: one run of ${opts.warmup} s warm-up + ${opts.seconds} s, ${!opts.perRequest ? 'the probes a run gets by default' : duty === 'none' ? 'the default set without the per-request probes' : `every probe (per-request probes time-sampled${typeof duty === 'number' ? ` at duty ${duty}` : ''})`}, detached and attached again every ${K} frames (first ${settle} of each block dropped), ${opts.connections} connections × ${opts.bytes} B${opts.sets.length ? `, ${opts.sets.filter((x) => x !== '--set').join(' ')}` : ''}, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
+    console.log(`bench:probes: one run of ${opts.warmup} s warm-up + ${opts.seconds} s, ${!opts.perRequest ? 'the probes a run gets by default' : duty === 'none' ? 'the default set without the per-request probes' : `every probe (per-request probes time-sampled${typeof duty === 'number' ? ` at duty ${duty}` : ''})`}, detached and attached again every ${K} frames (first ${settle} of each block dropped), ${opts.connections} connections × ${opts.bytes} B${opts.sets.length ? `, ${opts.sets.filter((x) => x !== '--set').join(' ')}` : ''}, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
     const env = { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: String(K), URING_LAB_RUNS_DIR: runsDir };
     const { summary } = await runLabJson(args, env, opts.warmup + opts.seconds + 60);
     for (const w of summary.warnings ?? []) console.log(`warning: ${w}`);
@@ -104,7 +105,7 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       return { pairs, blocks: full };
     }
     const fmt = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`;
-    // Percentile bootstrap of the mean over pairs (fixed seed: the same data print the same interval).
+    // Percentile bootstrap of a statistic over the pairs (fixed seed: the same data print the same interval).
     let seed = 0x9e3779b9;
     const rand = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 2 ** 32; };
     const interval = (xs, statistic) => {

@@ -181,8 +181,8 @@ function symbolized(k: NativeKernelFrame): EngineKernelFrame {
 }
 
 /**
- * URING_LAB_PROBE_SWITCHBACK_FRAMES=K, a measurement hook for `npm run bench:probes --
- * --switchback`: during a run with probes.enabled the engine detaches its probes after every K
+ * URING_LAB_PROBE_SWITCHBACK_FRAMES=K, a measurement hook for `npm run bench:probes` (its
+ * default, in-run mode): during a run with probes.enabled the engine detaches its probes after every K
  * frames and attaches them again after the next K, so one run (one server, one set of
  * connections) alternates K frames with probes and K without; frames without carry kernel null.
  * The bench compares neighbouring blocks, which cancels what separate runs differ by (which CPU

@@ -32,7 +32,7 @@ const lab = new LabService({ supervisor });
  * then holds one window or two, so the share it observes is whatever the dice say. The adaptive
  * period itself is tested in test/native/probeSampling.test.ts. */
 const fixedPeriodLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: '300' })) });
-/* bench:probes --switchback's engine: probes detached after every 5 frames, attached after the next 5. */
+/* bench:probes' in-run (switchback) engine: probes detached after every 5 frames, attached after the next 5. */
 const switchbackLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: '5' })) });
 afterAll(() => Promise.all([lab.close(), fixedPeriodLab.close(), switchbackLab.close()]));
 
@@ -220,7 +220,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(text).toMatch(/run-queue p99 \d/);
   }, 60_000);
 
-  it('the switchback hook (bench:probes --switchback) alternates blocks of frames with and without the probes in one run, by frame position', async () => {
+  it('the switchback hook (bench:probes, in-run mode) alternates blocks of frames with and without the probes in one run, by frame position', async () => {
     const { frames, summary } = await runThroughLab(true, false, undefined, 3, switchbackLab);
     expect(summary.status).toBe('completed');
     const timed = frames.filter((f) => !f.final);
