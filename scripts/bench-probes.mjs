@@ -37,10 +37,12 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
 const cli = process.env.URING_LAB_CLI || path.join(root, 'dist/electron/cli.js');
 let LatencyHistogram;
+let PROBE_NAMES;
 try {
   ({ LatencyHistogram } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/histogram.js')));
+  ({ PROBE_NAMES } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/kernel.js')));
 } catch (err) {
-  console.error(`bench:probes: cannot load the latency histogram from dist/ (${err.message}); run npm run build first`);
+  console.error(`bench:probes: cannot load the latency histogram and probe names from dist/ (${err.message}); run npm run build first`);
   process.exit(2);
 }
 
@@ -51,6 +53,8 @@ const USAGE = `npm run bench:probes -- [options]
   --block-frames K  frames per block (default 100: 10 s at 100 ms frames, two sampling periods;
                     re-attaching opens its first window inside the dropped frames)
   --settle-frames D frames dropped at the start of each block (default 10)
+  --only NAME,…     toggle only these probes (e.g. profile: the stack sampling's own cost, issue 12's
+                    ≤ 2 % throughput); the rest stay attached in every block
   --warmup S        warm-up seconds (default 1)
   --connections N   load connections (default 50)
   --bytes N         message bytes (default 128)
@@ -76,7 +80,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { rounds: null, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], separate: false, blockFrames: null, settleFrames: 10, sets: [] };
+  const o = { rounds: null, seconds: null, warmup: 1, connections: 50, bytes: 128, out: null, perRequest: false, profile: false, duties: [null], periods: [null], separate: false, blockFrames: null, settleFrames: 10, sets: [], only: null };
   forEachOption(argv, fail, (a, value, num) => {
     if (a === '--rounds') o.rounds = num(value(), true, 1);
     else if (a === '--seconds') o.seconds = num(value(), false, 0.1);
@@ -87,6 +91,10 @@ function parseOptions(argv) {
     else if (a === '--per-request') o.perRequest = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--separate') o.separate = true;
+    else if (a === '--only') {
+      o.only = value().split(',');
+      for (const n of o.only) if (!PROBE_NAMES.includes(n)) fail(`--only "${n}" is not a probe (${PROBE_NAMES.join(', ')})`);
+    }
     else if (a === '--switchback') o.separate = false; // the default; accepted for older notes
     else if (a === '--set') {
       const kv = value();
@@ -120,6 +128,7 @@ function parseOptions(argv) {
   // duties or periods, rounds).
   o.separate ||= o.profile || o.duties.length > 1 || o.periods[0] !== null || o.rounds !== null;
   o.switchback = !o.separate;
+  if (o.only && o.separate) fail('--only is for the in-run mode (without --separate, --profile, --rounds, several duties or --period-ms)');
   o.rounds ??= 4;
   o.blockFrames ??= 100;
   if (o.settleFrames >= o.blockFrames) fail(`--settle-frames ${o.settleFrames} leaves nothing of a ${o.blockFrames}-frame block: give fewer than --block-frames`);

@@ -130,7 +130,8 @@ function notAttached(reason: string, fix: string | null): NativeProbeStatus[] {
 /** Why the profile probe is not attached when diagnose.profileHz is 0. */
 const PROFILE_OFF_REASON = 'on-CPU stack sampling is off (diagnose.profileHz is 0)';
 
-function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined): NativeProbeStatus[] {
+/** `without`: probes left out on purpose (the switchback hook's reduced set); they report nothing. */
+function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined, without: ReadonlySet<string> = new Set()): NativeProbeStatus[] {
   detachProbes();
   if (!request?.enabled) return notAttached(PROBES_DISABLED_REASON, 'set probes.enabled=true to attach them');
   if (typeof probesNative.probesAttach !== 'function') {
@@ -138,7 +139,7 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
   }
   try {
     const profileHz = diagnose?.profileHz ?? 99;
-    const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0));
+    const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0) && !without.has(name));
     // profileHz / offCpuMinUs: the issue-12 probes' options (an addon from before them ignores them).
     // perRequestDuty: the per-request probes' time sampling (an addon from before it ignores it: always attached).
     const options = { tgid: process.pid, probes: [...wanted], profileHz, offCpuMinUs: diagnose?.offCpuMinUs ?? 1000, perRequestDuty: request.perRequestDuty ?? 1 };
@@ -192,6 +193,9 @@ const SWITCHBACK_FRAMES = (() => {
   const n = Number(process.env.URING_LAB_PROBE_SWITCHBACK_FRAMES ?? '');
   return Number.isInteger(n) && n >= 2 && n <= 100_000 ? n : 0;
 })();
+/** URING_LAB_PROBE_SWITCHBACK_ONLY=name,…: the hook toggles only these probes (the others stay
+ *  attached in every block, re-attached with them): one probe's own cost. */
+const SWITCHBACK_ONLY: ReadonlySet<string> = new Set((process.env.URING_LAB_PROBE_SWITCHBACK_ONLY ?? '').split(',').filter((n) => (PROBE_NAMES as readonly string[]).includes(n)));
 
 function detachProbes(): void {
   if (!probesAttached) return;
@@ -277,10 +281,11 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
           // The kernel read right after the snapshot: one interval, one clock (monotonicNs of both).
           if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: readKernel(snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
           if (switchback && ++frames % switchback === 0) {
-            if (probesAttached) detachProbes();
+            const on = Math.floor(frames / switchback) % 2 === 0;
+            if (!on && SWITCHBACK_ONLY.size === 0) detachProbes();
             else {
-              attachProbes(message.probes, message.diagnose);
-              readKernel(); // the next frame's kernel interval starts now, not at the detach
+              attachProbes(message.probes, message.diagnose, on ? undefined : SWITCHBACK_ONLY);
+              readKernel(); // the next frame's kernel interval starts now, not at the switch
             }
           }
         } catch (err) {

@@ -34,7 +34,9 @@ const lab = new LabService({ supervisor });
 const fixedPeriodLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: '300' })) });
 /* bench:probes' in-run (switchback) engine: probes detached after every 5 frames, attached after the next 5. */
 const switchbackLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: '5' })) });
-afterAll(() => Promise.all([lab.close(), fixedPeriodLab.close(), switchbackLab.close()]));
+/* The same, toggling only the stack sampling (bench:probes --only profile). */
+const profileSwitchbackLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: '5', URING_LAB_PROBE_SWITCHBACK_ONLY: 'profile' })) });
+afterAll(() => Promise.all([lab.close(), fixedPeriodLab.close(), switchbackLab.close(), profileSwitchbackLab.close()]));
 
 /** `perRequestDuty` absent: the knob's default (time-sampled). */
 const profile = (probes: boolean, perRequest = true, perRequestDuty?: number) => ({
@@ -232,6 +234,22 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     // The probes attached again see the kernel again: the later on-blocks' run-queue samples.
     const reattached = timed.filter((_, i) => i >= 10 && i % 10 < 5);
     expect(reattached.reduce((n, f) => n + f.kernel!.runqueue.count, 0)).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('the switchback hook with URING_LAB_PROBE_SWITCHBACK_ONLY=profile toggles the stack sampling alone; the other probes report in every frame', async () => {
+    const { frames, summary } = await runThroughLab(true, false, undefined, 3, profileSwitchbackLab);
+    expect(summary.status).toBe('completed');
+    const timed = frames.filter((f) => !f.final);
+    expect(timed.length).toBeGreaterThanOrEqual(20);
+    for (const f of timed) expect(f.kernel).not.toBeNull();
+    const samples = (f: RunFrame) => f.kernel!.profile?.samples ?? 0;
+    const offBlocks = timed.filter((_, i) => Math.floor(i / 5) % 2 === 1);
+    const onBlocks = timed.filter((_, i) => Math.floor(i / 5) % 2 === 0);
+    // Without the profile probe a frame has no stack samples; with it (99 Hz on the engine's busy threads) the blocks do.
+    expect(offBlocks.reduce((n, f) => n + samples(f), 0)).toBe(0);
+    expect(onBlocks.reduce((n, f) => n + samples(f), 0)).toBeGreaterThan(0);
+    // The other probes kept counting in the blocks without stack sampling.
+    expect(offBlocks.reduce((n, f) => n + f.kernel!.runqueue.count, 0)).toBeGreaterThan(0);
   }, 60_000);
 
   it('probes.enabled=false: no kernel in any frame, every probe not attached "disabled by probes.enabled"', async () => {
