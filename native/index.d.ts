@@ -461,7 +461,7 @@ export type SparseHistogram = Array<[number, number]>;
  * `monotonicNs` on are gauges.
  *
  * Round-trip latency is measured on the load thread as follows: t0 is one clock read just
- * before the io_uring_submit_and_wait that really submits the request. The end time is one
+ * before the io_uring_enter that really submits the request. The end time is one
  * clock read right after the wait that reaped the echo's last byte returns, shared by the whole
  * batch of completions. The difference is rounded up to whole µs (a 1.2 µs round trip records
  * as 2), so no latency is ever understated, and none is overstated by 1 µs or more.

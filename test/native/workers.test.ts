@@ -5,6 +5,7 @@
  * sizing; NAPI busy poll and the minimum wait applied on this kernel (6.18 has both).
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -268,6 +269,32 @@ describe('ring-level knobs', () => {
     const idle = native.snapshot()!;
     expect(native.stop()!.serverErrors).toBe(0);
     expect(idle.server.enters).toBeLessThan(10);
+  });
+
+  it('waiting for a socket is not I/O wait: neither the server nor the load marks its idle time as iowait', async () => {
+    // IORING_ENTER_NO_IOWAIT (6.15) on every network wait. Without it, at one connection each
+    // side sleeps for the other's half of the round trip and /proc/stat counted ~half of the
+    // server's CPU as iowait (the load's alike, before its waits got the flag too).
+    expect(native.probeCapabilities().features).toContain('NO_IOWAIT');
+    if (os.cpus().length < 2) return;
+    const iowaitTicks = () => {
+      const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+      const field = (cpu: number) => Number(lines.find((l) => l.startsWith(`cpu${cpu} `))!.trim().split(/\s+/)[5]);
+      return { server: field(0), load: field(1) };
+    };
+    const r = native.start(config({ numa: { node: null, cpus: [0] }, load: { connections: 1, cpus: [1] } }));
+    expect(r.refused).toEqual([]);
+    await sleep(200);
+    const before = iowaitTicks();
+    native.snapshot();
+    await sleep(1500);
+    const window = native.snapshot()!; // counters are deltas since the snapshot before
+    const after = iowaitTicks();
+    expect(native.stop()!.errors).toBe(0);
+    expect(window.requests).toBeGreaterThan(1000); // both sides really waited, often
+    // 1.5 s is ~150 ticks per CPU at HZ=100 (more at higher HZ); without the flag ~half of them.
+    expect(after.server - before.server).toBeLessThan(10);
+    expect(after.load - before.load).toBeLessThan(10);
   });
 });
 

@@ -3,8 +3,8 @@
  * its timing are in echo_load_request.c.
  *
  * All connections of the thread share one small ring; every loop iteration submits whatever
- * is ready in one io_uring_submit_and_wait and reaps the completions that were there when the
- * wait returned. The hard bound is one absolute CLOCK_MONOTONIC timeout, armed once. One more
+ * is ready in one io_uring_enter that also waits (ring_submit_and_wait_network: not marked as
+ * I/O wait) and reaps the completions that were there when the wait returned. The hard bound is one absolute CLOCK_MONOTONIC timeout, armed once. One more
  * absolute timeout (the tick) wakes the loop at the open-loop schedule's next send time and
  * for the timeout scan; at most one is armed, always for a time at or before the one needed
  * next (both only move later), so a tick that fires early just re-arms.
@@ -256,7 +256,8 @@ static void load_run(void *state)
 		check_timeouts(st, now);
 		arm_tick(st);
 		stamp_pending(st);
-		int ret = io_uring_submit_and_wait(&st->ring, 1);
+		/* Waiting for echoes is not I/O wait (see ring_submit_and_wait_network). */
+		int ret = ring_submit_and_wait_network(&st->ring, 1);
 		if (submit_failed(ret)) {
 			counter_add(&l->errors, 1);
 			break;

@@ -28,7 +28,7 @@
  *    completions is processed are
  *    not on the wire until the submit after the batch, so they wait on the
  *    `unstamped` list and get one clock read taken immediately before the
- *    io_uring_submit_and_wait that really submits them (and before the
+ *    io_uring_enter that really submits them (and before the
  *    fallback submit of a full SQ). Load rings never use SQPOLL, so no
  *    SQE leaves before that call.
  *  - end: one clock read right after the wait returns, used for every CQE

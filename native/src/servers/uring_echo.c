@@ -128,33 +128,6 @@ static int run_hooks(struct echo_state *st)
 /* liburing 2.3's INT_FLAG_REG_RING: ring->enter_ring_fd is an index in the registered table. */
 #define ECHO_INT_FLAG_REG_RING 1
 
-/* IORING_ENTER_NO_IOWAIT / IORING_FEAT_NO_IOWAIT (Linux 6.15), newer than liburing 2.3's header. */
-#define ECHO_ENTER_NO_IOWAIT (1U << 7)
-#define ECHO_FEAT_NO_IOWAIT (1U << 17)
-
-/*
- * What io_uring_submit does first (liburing 2.2/2.3's __io_uring_flush_sq): hands the SQEs
- * queued since the last flush to the kernel by moving the SQ tail (the SQ array is the identity
- * map, written here the way 2.2 did so either liburing version agrees). Returns how many the
- * kernel has not consumed yet.
- */
-static unsigned flush_sq(struct io_uring *ring)
-{
-	struct io_uring_sq *sq = &ring->sq;
-	unsigned ktail = *sq->ktail;
-	unsigned to_submit = sq->sqe_tail - sq->sqe_head;
-
-	if (to_submit) {
-		do {
-			sq->array[ktail & sq->ring_mask] = sq->sqe_head & sq->ring_mask;
-			ktail++;
-			sq->sqe_head++;
-		} while (--to_submit);
-		io_uring_smp_store_release(sq->ktail, ktail);
-	}
-	return ktail - io_uring_smp_load_acquire(sq->khead);
-}
-
 /*
  * With SQPOLL the kernel thread submits and completes while this one runs, so a completion
  * that is about to arrive is better waited for here, in user space, than in io_uring_enter:
@@ -211,7 +184,7 @@ static int loop_enter(struct echo_state *st)
 {
 	struct io_uring *ring = &st->ring;
 	struct server *s = st->pub;
-	unsigned submit = flush_sq(ring);
+	unsigned submit = ring_flush_sq(ring);
 	unsigned kflags = IO_URING_READ_ONCE(*ring->sq.kflags);
 	unsigned flags = IORING_ENTER_GETEVENTS, wait_nr = 1;
 	int fd = ring->ring_fd;
@@ -251,7 +224,7 @@ static int loop_enter(struct echo_state *st)
 		fd = ring->enter_ring_fd;
 	}
 	if (st->no_iowait)
-		flags |= ECHO_ENTER_NO_IOWAIT;
+		flags |= RING_ENTER_NO_IOWAIT;
 	counter_add(&s->enters, 1);
 	ret = syscall(__NR_io_uring_enter, fd, submit, wait_nr, flags, argp, argsz);
 	return ret < 0 ? -errno : (int)ret;
@@ -446,7 +419,7 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 	 * shown as iowait at 1 connection, and IO pressure in PSI). Accounting only: CPU per request
 	 * measured the same either way. Older kernels reject the unknown enter flag: only when the
 	 * feature bit says so. */
-	st->no_iowait = !!(s->ring.features & ECHO_FEAT_NO_IOWAIT);
+	st->no_iowait = !!(s->ring.features & RING_FEAT_NO_IOWAIT);
 	if (s->cfg.napi_busy_poll_us)
 		ring_register_napi(&st->ring, s->cfg.napi_busy_poll_us, &s->ring);
 	if (s->cfg.min_wait_us) {
