@@ -507,9 +507,25 @@ function ratio(cfgs, num, den, metric, target, name) {
  * to ≤ 0.5× (checked at 8 and 50 connections, the grid's nearest point).
  */
 const ISSUE_BASELINES = [
-  { bytes: 4096, conns: [50], ns: 12_500, target: 0.45 },
-  { bytes: 65536, conns: [8, 50], ns: 35_000, target: 0.5 },
+  { bytes: 4096, conns: [50], ns: 12_500, minimalNs: 5_250, target: 0.45 },
+  { bytes: 65536, conns: [8, 50], ns: 35_000, minimalNs: 17_800, target: 0.5 },
 ];
+
+/**
+ * The same absolute target carried over to this machine: the issue measured the minimal epoll
+ * server beside "today's" server (5.2k–5.3k ns at 4 KiB × 50, ~17.8k at 64 KiB × 8), and that
+ * program is unchanged in bench/, so the target in ns becomes a ratio to it in the same run:
+ * 0.45 × 12.5k / 5.25k = 1.07× at 4 KiB, 0.5 × 35k / 17.8k = 0.98× at 64 KiB. The same C program
+ * costs 1.8–2.1× those ns on some boots of this VM (9.1–10.2k and 37.5k measured), which no
+ * server change explains; the raw line stays beside this one.
+ */
+function againstIssueScaled(cfgs, point) {
+  const base = ISSUE_BASELINES.find((b) => b.bytes === point.bytes && b.conns.includes(point.conns));
+  if (!base) return null;
+  const target = Math.round(((base.target * base.ns) / base.minimalNs) * 100) / 100;
+  return ratio(cfgs, 'srv-best', 'min-epoll', 'treeNsPerReq', target,
+    `best io_uring / minimal epoll: the issue's ${fmtInt(base.target * base.ns)} ns scaled by its minimal epoll (${fmtInt(base.minimalNs)} ns)`);
+}
 
 function againstIssueBaseline(cfgs, id, metric, point, name) {
   const base = ISSUE_BASELINES.find((b) => b.bytes === point.bytes && b.conns.includes(point.conns));
@@ -621,6 +637,7 @@ for (const point of points) {
     ratio(byId, 'srv-best', 'srv-epoll', 'treeNsPerReq', limit, 'best io_uring / epoll engine, echo_client (process tree)'),
     ratio(byId, 'srv-best', 'min-epoll', 'treeNsPerReq', limit, 'best io_uring / minimal epoll server, echo_client (process tree)'),
     againstIssueBaseline(byId, 'srv-best', 'treeNsPerReq', point, 'best io_uring, echo_client (process tree)'),
+    againstIssueScaled(byId, point),
     ratio(byId, 'run-uring', 'run-epoll', 'serverNsPerReq', null, 'default io_uring / epoll engine, lab load'),
     ratio(byId, 'srv-uring', 'min-epoll', 'treeNsPerReq', null, 'default io_uring / minimal epoll server, echo_client'),
   ].filter(Boolean);
