@@ -4,10 +4,11 @@
  *
  * All connections of the thread share one small ring; every loop iteration submits whatever
  * is ready in one io_uring_enter that also waits (ring_submit_and_wait_network: not marked as
- * I/O wait) and reaps the completions that were there when the wait returned. The hard bound is one absolute CLOCK_MONOTONIC timeout, armed once. One more
- * absolute timeout (the tick) wakes the loop at the open-loop schedule's next send time and
- * for the timeout scan; at most one is armed, always for a time at or before the one needed
- * next (both only move later), so a tick that fires early just re-arms.
+ * I/O wait) and reaps the completions that were there when the wait returned. The hard bound
+ * is one absolute CLOCK_MONOTONIC timeout, armed once. One more absolute timeout (the tick)
+ * wakes the loop at the open-loop schedule's next send time and for the timeout scan; at most
+ * one is armed, always for a time at or before the one needed next (both only move later), so a
+ * tick that fires early just re-arms.
  *
  * load.cpus: the thread pins itself to its CPU before it creates its ring.
  */
