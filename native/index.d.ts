@@ -939,7 +939,8 @@ export interface NativeProbeStatus {
 }
 
 export interface NativeKernelFrame {
-  /** CLOCK_MONOTONIC ns at the read: the same clock the engine snapshot uses. */
+  /** CLOCK_MONOTONIC ns when the read ended (the same clock the engine snapshot uses): no event
+   *  or block in this frame ends later. */
   monotonicNs: number;
   /** The per-request probes' time sampling over this interval; null when none of them is attached. */
   perRequestSampling: NativePerRequestSampling | null;

@@ -156,19 +156,23 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
   }
 }
 
-/** The probes' interval since the last read (their maps are reset); null when none is attached.
- *  `engineEnters`, the engine's own io_uring_enter count over the same interval, is the source of
- *  `uring.enters` unless the kernel counts them (entersSource null: the default, no syscall tracepoint). */
-function readKernel(engineEnters?: number): EngineKernelFrame | null {
+/** The probes' interval since the last read (their maps are reset); null when none is attached. */
+function readKernel(): EngineKernelFrame | null {
   if (!probesAttached) return null;
   try {
     const k = probesNative.probesRead?.() ?? null;
-    if (k && k.uring.entersSource === null && engineEnters !== undefined) k.uring.enters = engineEnters;
     return k && symbolized(k);
   } catch {
     // A failed read loses this interval's kernel data only; the frame still goes out.
     return null;
   }
+}
+
+/** `engineEnters`, the engine's own io_uring_enter count over the frame, is the source of
+ *  `uring.enters` unless the kernel counts them (entersSource null: the default, no syscall tracepoint). */
+function withEngineEnters(k: EngineKernelFrame | null, engineEnters: number | undefined): EngineKernelFrame | null {
+  if (k && k.uring.entersSource === null && engineEnters !== undefined) k.uring.enters = engineEnters;
+  return k;
 }
 
 /** The frame with its stacks named (symbolize.ts); a stack that cannot be named keeps its
@@ -277,9 +281,13 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       const switchback = message.probes?.enabled ? SWITCHBACK_FRAMES : 0;
       frameTimer = setInterval(() => {
         try {
+          // The kernel read first, the snapshot right after: one interval, one clock (monotonicNs of
+          // both), and the kernel's ends (when its read ended) before the client's. A frame never
+          // carries kernel evidence from after the latencies it is joined with: read after the
+          // snapshot, a hog starting in the ms between them named a spike in the frame before it.
+          const kernel = readKernel();
           const snapshot = native.snapshot();
-          // The kernel read right after the snapshot: one interval, one clock (monotonicNs of both).
-          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: readKernel(snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
+          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
           if (switchback && ++frames % switchback === 0) {
             const on = Math.floor(frames / switchback) % 2 === 0;
             if (!on && SWITCHBACK_ONLY.size === 0) detachProbes();
@@ -302,7 +310,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       stopInjections();
       try {
         const final = await native.stopAsync();
-        const kernel = readKernel(final?.server?.enters);
+        const kernel = withEngineEnters(readKernel(), final?.server?.enters);
         detachProbes();
         post({ type: 'stopped', final: final && { ...final, kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
       } catch (err) {

@@ -72,7 +72,7 @@ struct probe_overhead {
 };
 
 struct kernel_frame {
-	uint64_t monotonic_ns;
+	uint64_t monotonic_ns; /* when the read ended: no event in the frame is later */
 	struct {
 		uint64_t submits, completions, enters, cq_waits, io_wq_punts, cqe_overflows, short_writes, req_failed;
 		int enters_source;          /* enum probe_enters_source (PROBE_ENTERS_ENGINE: enters is 0) */
