@@ -69,7 +69,13 @@ describe('spike markers', () => {
   it('spans atMs … atMs + durationMs on the time axis, coloured by the top cause', () => {
     const [m] = spikeMarkBoxes([spike({ atMs: 2000, durationMs: 1000 })], win, 1000);
     expect(m).toMatchObject({ spikeId: 1, left: 200, width: 100, color: CAUSE_INFO['cpu-contention'].color });
-    expect(m!.label).toBe('spike 1 at 2.0 s for 1000 ms: cpu-contention (90 %)');
+    expect(m!.label).toBe('spike 1 at 2.0 s for 1000 ms: cpu-contention (90 %), during cpuHog');
+  });
+
+  it('names the injections the spike overlapped, each kind once', () => {
+    const injected = [{ kind: 'cpuHog' as const, atMs: 1900, durationMs: 1000 }, { kind: 'cpuHog' as const, atMs: 2900, durationMs: 100 }, { kind: 'softirqLoad' as const, atMs: 0, durationMs: 5000 }];
+    const [m] = spikeMarkBoxes([spike({ atMs: 2000, durationMs: 1000, injected })], win, 1000);
+    expect(m!.label).toBe('spike 1 at 2.0 s for 1000 ms: cpu-contention (90 %), during cpuHog, softirqLoad');
   });
 
   it('widens a short spike to a clickable width inside the plot, and drops spikes outside the window', () => {

@@ -49,6 +49,14 @@ export interface SpikeMarkBox {
   label: string;
 }
 
+/** The injections a spike's window overlapped (the report's `injected`, from their real start
+ *  and end in ms): ", during cpuHog", or "" for none. The rounded "at … s for … ms" cannot say
+ *  whether a one-frame spike at an injection's edge overlapped it. */
+function duringOf(s: Spike): string {
+  const kinds = [...new Set((s.injected ?? []).map((i) => i.kind))];
+  return kinds.length ? `, during ${kinds.join(', ')}` : '';
+}
+
 /** Markers narrower than this (px) are widened around their centre, so they can be seen and clicked. */
 export const MARK_MIN_PX = 8;
 
@@ -77,7 +85,7 @@ export function spikeMarkBoxes(spikes: readonly Spike[], win: TimeWindow, plotWi
       left,
       width: right - left,
       color: CAUSE_INFO[top.cause].color,
-      label: `spike ${s.id} at ${from.toFixed(1)} s for ${Math.round(s.durationMs)} ms: ${top.cause} (${Math.round(top.confidence * 100)} %)`,
+      label: `spike ${s.id} at ${from.toFixed(1)} s for ${Math.round(s.durationMs)} ms: ${top.cause} (${Math.round(top.confidence * 100)} %)${duringOf(s)}`,
     });
   }
   return out;
