@@ -258,9 +258,20 @@ export type SpikeReport = z.infer<typeof SpikeReportSchema>;
 // ---------------------------------------------------------------------------------------
 // Stack profiles (RunSummary.profiles)
 // ---------------------------------------------------------------------------------------
+/** Name prefixes of the engine's worker threads (server, load, storage jobs, io_uring's own
+ *  SQPOLL and io-wq threads): the threads whose CPU the frames' serverCpuNs + loadCpuNs count. */
+export const WORKER_THREAD_PREFIXES = ['uring-srv-', 'uring-load', 'uring-storage', 'iou-'] as const;
+
 export const ProfilesSchema = z.object({
   hz: count,
   samples: count, lostSamples: count,
+  /** The worker threads' samples (WORKER_THREAD_PREFIXES) ÷ the clock ticks their CPU time
+   *  (the measured frames' serverCpuNs + loadCpuNs) spans at hz: 1 when the cpu-clock fired on
+   *  time wherever they ran, and the flame graph saw that share of their CPU time. A VM can
+   *  deliver far fewer ticks on a CPU that idles often (1 in 8 seen here; perf record -a shows
+   *  the same), so shares between threads on different CPUs can be off. Null when they used no
+   *  CPU; absent in runs saved before it. */
+  sampledShare: z.number().min(0).nullable().optional(),
   /** Throughput cost of sampling, where measured (npm run bench:diagnose -- --profile-overhead). */
   phases: z.array(z.object({ phase: z.number().int(), samples: count, folded: z.array(FoldedStackSchema) })),
   /** Off-CPU blocks ≥ diagnose.offCpuMinUs of the whole measured window, by thread and stack. */

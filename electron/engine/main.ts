@@ -17,6 +17,7 @@ import {
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
   type DiagnoseRequest, type EngineKernelFrame,
 } from './protocol';
+import { WORKER_THREAD_PREFIXES } from '../contract/diagnose';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
 import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
 import { SystemEvidence, engineCpus } from './systemEvidence';
@@ -59,7 +60,6 @@ let frameTimer: NodeJS.Timeout | null = null;
 // other CPUs this process may use, for the run. On a 2-CPU machine with the load saturating its
 // CPU, sharing it cost the load 4–11 % of its throughput and 13–54 % of p99 with the probes on
 // (npm run bench:probes; README: eBPF probes). The workers pin themselves (server.numa.cpus).
-const WORKER_THREADS = ['uring-srv-', 'uring-load', 'uring-storage', 'iou-'];
 
 function allowedCpusOf(pid: number | 'self'): number[] {
   try {
@@ -79,7 +79,7 @@ function keepLabThreadsOffLoad(loadCpus: readonly number[] | null | undefined, h
   // The host: the process the start came from, as it says (under Electron the parent may be
   // Chromium's zygote, not the main process); else the parent that forked this engine (never init).
   const host = hostPid && hostPid > 1 && hostPid !== process.pid ? hostPid : process.ppid > 1 ? process.ppid : null;
-  const targets = [{ pid: 0, cpus: allowedAtStart, skip: WORKER_THREADS }, ...(host ? [{ pid: host, cpus: allowedCpusOf(host), skip: [] }] : [])];
+  const targets = [{ pid: 0, cpus: allowedAtStart, skip: [...WORKER_THREAD_PREFIXES] }, ...(host ? [{ pid: host, cpus: allowedCpusOf(host), skip: [] }] : [])];
   for (const t of targets) {
     // Only CPUs that process may use anyway; none left besides the load's: it stays.
     const to = away.filter((c) => t.cpus.includes(c));

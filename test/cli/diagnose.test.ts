@@ -52,6 +52,9 @@ describe('spike attribution on real runs', () => {
     expect(top.tasks!.map((t) => t.comm)).toContain('uring-lab-hog');
     expect(spike!.injected.map((i) => i.kind)).toEqual(['cpuHog']);
     expect(hogRun.spikes!.sources).toMatchObject({ system: true, sched: true });
+    // The profile says which share of the workers' CPU time it sampled (never far above all of it).
+    expect(hogRun.profiles!.sampledShare).toBeGreaterThan(0);
+    expect(hogRun.profiles!.sampledShare).toBeLessThan(1.3);
   });
 
   it('diagnose prints the same report from the saved run, as JSON and as a table', async () => {

@@ -150,6 +150,11 @@ describe('spike attribution in Chromium', () => {
     const flame = page.getByTestId('flame-graph');
     await expect.poll(() => attr(page, 'flame-graph', 'data-rects'), { timeout: 10_000 }).toBeGreaterThan(3);
     expect(await attr(page, 'flame-graph', 'data-samples')).toBeGreaterThan(0);
+    // How much of the workers' CPU time the samples cover, from the run's own CPU counts.
+    const share = await attr(page, 'flame-sampled-share', 'data-share');
+    expect(share).toBeGreaterThan(0);
+    expect(await text(page, 'flame-sampled-share')).toMatch(/^\d+ % of the workers' CPU time sampled$/);
+    expect(await page.getByTestId('flame-undersampled').count()).toBe(share < 0.8 ? 1 : 0);
     // The engine's threads are the stacks' first frames.
     const firstFrames = await flame.locator('[data-testid="flame-rect"][data-depth="1"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
     expect(firstFrames.some((n) => /^uring-/.test(n ?? '')), `threads: ${firstFrames.join(', ')}`).toBe(true);

@@ -9,7 +9,7 @@ import { flameSection, spikesSection } from '../../electron/host/ab/html';
 import { armSpikes } from '../../electron/host/ab/report';
 import { diagnoseFrames, spikeParams } from '../../electron/host/diagnose/report';
 import { countAbove, frameTail, SpikeDetector } from '../../electron/host/diagnose/spikes';
-import { frame, histogramOf, quietFrames, slowFrame } from './spikeFixtures';
+import { frame, histogramOf, quietFrames, quietKernel, slowFrame } from './spikeFixtures';
 
 const detect = (frames: RunFrame[], params = { ...SPIKE_DEFAULTS }) => {
   const d = new SpikeDetector(params);
@@ -160,5 +160,23 @@ describe('A/B: spikes per arm and the differential flame graph', () => {
     // send grew from 25 % of A's samples to 55 % of B's: red; recv shrank: blue (flameColor).
     expect(svg).toMatch(/<title>send — A 50 samples \(25[.,]0+ ?%\), B 110 samples \(55[.,]0+ ?%\)/);
     expect(flameSection({ ...report, samples: samples.map((s) => ({ ...s, profile: null })) } as AbReport, 600)).toBe('');
+  });
+});
+
+describe('profiles', () => {
+  it('say which share of the worker threads\' CPU time the samples cover (sampledShare); other threads and warm-up do not count', () => {
+    const withProfile = (seq: number, measuring: boolean) => {
+      const kernel = quietKernel((seq + 1) * 100);
+      // 100 Hz over the frame's 50 + 50 ms of worker CPU: 10 ticks; the workers got 9 of them.
+      kernel.profile = { hz: 100, samples: 12, lost: 0, folded: [['uring-srv-0;loop', 5], ['uring-load;send', 3], ['iou-sqp-*;sqpoll', 1], ['node;js', 3]] };
+      return frame({ seq, measuring, kernel });
+    };
+    const frames = [withProfile(0, false), ...Array.from({ length: 4 }, (_, i) => withProfile(i + 1, true))];
+    const { profiles } = diagnoseFrames('run-test', frames, spikeParams());
+    expect(profiles!.samples).toBe(48);
+    expect(profiles!.sampledShare).toBe(0.9);
+    // No worker CPU at all: unknown, not a division by zero.
+    const idle = frames.map((f) => ({ ...f, serverCpuNs: 0, loadCpuNs: 0 }));
+    expect(diagnoseFrames('run-test', idle, spikeParams()).profiles!.sampledShare).toBeNull();
   });
 });

@@ -5,9 +5,12 @@
  * the run's length); the summary keeps the heaviest PROFILE_TOP_STACKS per phase so a long run's
  * summary stays a few hundred kB at most.
  */
-import type { FoldedStack, Profiles, RunFrame } from '../../contract';
+import { WORKER_THREAD_PREFIXES, type FoldedStack, type Profiles, type RunFrame } from '../../contract';
 
 export const PROFILE_TOP_STACKS = 200;
+
+/** Whether a folded stack's first frame (its thread) is one of the engine's worker threads. */
+const isWorkerStack = (stack: string) => WORKER_THREAD_PREFIXES.some((p) => stack.startsWith(p));
 
 /** The heaviest `limit` folded stacks, largest first (ties by name: a stable order). */
 export function topStacks(counts: ReadonlyMap<string, number>, limit = PROFILE_TOP_STACKS): FoldedStack[] {
@@ -27,6 +30,8 @@ export class ProfileAccumulator {
   private hz = 0;
   private samples = 0;
   private lost = 0;
+  private workerSamples = 0;
+  private workerCpuNs = 0;
   private seen = false;
 
   /** Counts one measured frame. */
@@ -39,8 +44,12 @@ export class ProfileAccumulator {
       this.lost += profile.lost;
       const phase = this.phases.get(frame.phase) ?? { samples: 0, folded: new Map<string, number>() };
       phase.samples += profile.samples;
-      for (const [stack, n] of profile.folded) phase.folded.set(stack, (phase.folded.get(stack) ?? 0) + n);
+      for (const [stack, n] of profile.folded) {
+        phase.folded.set(stack, (phase.folded.get(stack) ?? 0) + n);
+        if (isWorkerStack(stack)) this.workerSamples += n;
+      }
       this.phases.set(frame.phase, phase);
+      this.workerCpuNs += frame.serverCpuNs + frame.loadCpuNs;
     }
     const off = frame.kernel?.offCpu;
     if (off) {
@@ -61,6 +70,7 @@ export class ProfileAccumulator {
       hz: this.hz,
       samples: this.samples,
       lostSamples: this.lost,
+      sampledShare: this.workerCpuNs > 0 && this.hz > 0 ? Math.round((this.workerSamples / ((this.workerCpuNs / 1e9) * this.hz)) * 1000) / 1000 : null,
       phases: [...this.phases].sort((a, b) => a[0] - b[0]).map(([phase, p]) => ({ phase, samples: p.samples, folded: topStacks(p.folded) })),
       offCpu: [...this.offCpu.values()].sort((a, b) => b.ms - a.ms).slice(0, PROFILE_TOP_STACKS).map((b) => ({ ...b, ms: Math.round(b.ms * 1000) / 1000 })),
     };
