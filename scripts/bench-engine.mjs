@@ -511,6 +511,9 @@ const ISSUE_BASELINES = [
   { bytes: 65536, conns: [8, 50], ns: 35_000, minimalNs: 17_800, target: 0.5 },
 ];
 
+/** The issue's baseline for a grid point (null where it measured none). */
+const issueBaseline = (point) => ISSUE_BASELINES.find((b) => b.bytes === point.bytes && b.conns.includes(point.conns)) ?? null;
+
 /**
  * The same absolute target carried over to this machine: the issue measured the minimal epoll
  * server beside "today's" server (5.2k–5.3k ns at 4 KiB × 50, ~17.8k at 64 KiB × 8), and that
@@ -520,7 +523,7 @@ const ISSUE_BASELINES = [
  * server change explains; the raw line stays beside this one.
  */
 function againstIssueScaled(cfgs, point) {
-  const base = ISSUE_BASELINES.find((b) => b.bytes === point.bytes && b.conns.includes(point.conns));
+  const base = issueBaseline(point);
   if (!base) return null;
   const target = Math.round(((base.target * base.ns) / base.minimalNs) * 100) / 100;
   return ratio(cfgs, 'srv-best', 'min-epoll', 'treeNsPerReq', target,
@@ -528,7 +531,7 @@ function againstIssueScaled(cfgs, point) {
 }
 
 function againstIssueBaseline(cfgs, id, metric, point, name) {
-  const base = ISSUE_BASELINES.find((b) => b.bytes === point.bytes && b.conns.includes(point.conns));
+  const base = issueBaseline(point);
   const c = cfgs[id];
   if (!base || !c) return null;
   const value = c.summary[metric] ? c.summary[metric] / base.ns : null;

@@ -6,12 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { connectTo, readExactly } from '../native/socketClient';
 import type { ServerSummary } from '../../electron/host/serverOnly';
+import { threadsOf } from '../procThreads';
 import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
 
@@ -26,19 +27,6 @@ function summaryOf(r: Finished): ServerSummary {
   const lines = r.stdout.trim().split('\n');
   expect(lines, r.stdout).toHaveLength(2);
   return JSON.parse(lines[1]) as ServerSummary;
-}
-
-/** The threads of a process: tid, name (comm) and CPU time in ns (schedstat: ns resolution). */
-function threadsOf(pid: number): Array<{ tid: number; comm: string; cpuNs: number }> {
-  const threads = [];
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const cpuNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      threads.push({ tid: Number(tid), comm, cpuNs });
-    } catch { /* the thread exited meanwhile */ }
-  }
-  return threads;
 }
 
 function parentOf(pid: number): number {

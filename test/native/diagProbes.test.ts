@@ -6,11 +6,12 @@
  * new programs left after detach.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeKernelFrame, NativeProbeStatus } from '../../native';
+import { threadsOf } from '../procThreads';
 import { bpfObjectExists, config, heldProgramIds, native, probeHelperCopy, sleep, stopQuietly } from './engineHarness';
 
 const isRoot = process.getuid?.() === 0;
@@ -44,17 +45,6 @@ function kallsyms(): (ip: string) => string {
     }
     return syms[lo][1];
   };
-}
-
-/** On-CPU ns so far of this process's thread named `comm` (/proc/self/task/<tid>/schedstat's first field). */
-function threadOnCpuNs(comm: string): number {
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== comm) continue;
-      return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch { /* the thread ended between the listing and the read */ }
-  }
-  throw new Error(`no thread named ${comm}`);
 }
 
 function merged(frames: NativeKernelFrame[]) {
@@ -159,7 +149,9 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
     await sleep(1200);
     // The thread's own on-CPU time (schedstat), read next to the probes: the most samples the
     // 199 Hz CPU clock can have taken of it.
-    const onCpuNs = threadOnCpuNs('uring-srv-0');
+    const server = threadsOf('self').find((t) => t.comm === 'uring-srv-0');
+    expect(server, 'a thread named uring-srv-0').toBeDefined();
+    const onCpuNs = server!.cpuNs;
     const k = native.probesRead()!;
     await sleep(400);
     const next = native.probesRead()!;
