@@ -22,6 +22,12 @@
 /* The hash maps drained each read (competitors, memory's tasks, profile's counts) hold at most
  * this many entries (their max_entries). */
 #define PROBE_DRAIN_MAX 16384
+/* The largest value of a drained map (struct rq_competitor, mem_task, profile_value). */
+#define PROBE_DRAIN_VALUE 64
+_Static_assert(sizeof(struct rq_competitor) <= PROBE_DRAIN_VALUE && sizeof(struct mem_task) <= PROBE_DRAIN_VALUE &&
+		       sizeof(struct profile_value) <= PROBE_DRAIN_VALUE,
+	       "a drained map's value outgrew the batch scratch");
+_Static_assert(sizeof(struct profile_key) >= sizeof(__u32), "the key scratch holds the largest key");
 
 struct probe_reader {
 	const struct probe_set *set;
@@ -55,6 +61,11 @@ struct probe_reader {
 	unsigned nstacks;
 	unsigned offcpu_min_us, profile_hz;
 	void *keys;              /* scratch for draining a hash map's keys */
+	/* Scratch for BPF_MAP_LOOKUP_AND_DELETE_BATCH's values (PROBE_DRAIN_MAX of at most
+	 * PROBE_DRAIN_VALUE bytes); drain_batch_off is set when the kernel refuses batch operations
+	 * on a drained map (then two syscalls per entry, as before). */
+	void *values;
+	int drain_batch_off;
 	/* lat_hists read whole with one BPF_MAP_LOOKUP_BATCH (LAT_HIST_ENTRIES × ncpus slots):
 	 * one syscall a frame instead of one per key. NULL until first needed; lat_batch_off is
 	 * set when the kernel refuses batch lookups on it (then one lookup per key, as before). */
@@ -159,6 +170,27 @@ static const struct kh_slots *lat_hists_batch(struct probe_reader *r, int fd)
 			return NULL;
 		}
 	return r->lat_batch;
+}
+
+/* Up to this many opcodes recorded, their lat_hists entries are looked up one by one (a few
+ * 8 KB copies); more, the whole map in one batch. */
+#define LAT_FEW_OPCODES 8
+
+/* The opcodes lat_hists has entries for (lat_opcodes: a bit per opcode, OR of the CPUs); all of
+ * them when the map is missing (an object from before it) or cannot be read. */
+static uint64_t lat_opcodes_seen(struct probe_reader *r)
+{
+	int fd = map_fd(r, PROBE_URING_LATENCY, "lat_opcodes");
+	uint32_t zero = 0;
+	uint64_t seen = 0, v;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, r->percpu))
+		return ~0ULL;
+	for (int cpu = 0; cpu < r->ncpus; cpu++) {
+		memcpy(&v, (const char *)r->percpu + (size_t)cpu * sizeof(v), sizeof(v));
+		seen |= v;
+	}
+	return seen;
 }
 
 #define COUNTERS_DELTA(r, fd, type, prev, apply)                                    \
@@ -300,6 +332,8 @@ struct probe_reader *probe_reader_new(const struct probe_set *set)
 	}
 	open_channel(r);
 	r->keys = calloc(PROBE_DRAIN_MAX, sizeof(struct profile_key));
+	/* Without it, one syscall pair per entry (drain_hash's fallback). */
+	r->values = calloc(PROBE_DRAIN_MAX, PROBE_DRAIN_VALUE);
 	if (!r->keys) {
 		probe_reader_free(r);
 		free(scratch);
@@ -336,11 +370,45 @@ static uint64_t sqpoll_on_cpu_total(struct probe_reader *r, uint64_t now, uint64
 }
 
 /*
- * Takes every entry out of a hash map: its keys first (deleting while walking would skip some),
- * then each value with BPF_MAP_LOOKUP_AND_DELETE_ELEM, so each read reports what accrued since
- * the previous one and entries of tasks gone do not pile up. A BPF program adding to an entry in
- * the instant between its copy and its deletion loses that add (ns-wide; the price of not
- * keeping a per-key history here). Calls `each(ctx, key, value)`; returns the entries taken.
+ * Takes every entry out of a hash map with BPF_MAP_LOOKUP_AND_DELETE_BATCH: each bucket's
+ * entries are copied and deleted under its lock, in one syscall for the whole map at these
+ * sizes. Per entry (the fallback below) that is two syscalls, which at ~4 µs each on a
+ * paravirtualized guest was most of the reader's kernel time with the stack sampling on
+ * (~25 profile and competitor entries a frame). Returns the entries taken, or -1 when the
+ * kernel refused the first batch call (nothing was taken: the caller falls back).
+ */
+static int drain_hash_batch(struct probe_reader *r, int fd, size_t ksize, size_t vsize,
+			    void (*each)(void *ctx, const void *key, const void *value), void *ctx)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	/* The kernel's batch position (a bucket index for hash maps), opaque to us. */
+	__u64 in_batch = 0, out_batch = 0;
+	int got = 0, calls = 0;
+
+	for (;;) {
+		__u32 count = PROBE_DRAIN_MAX, i;
+		int err = bpf_map_lookup_and_delete_batch(fd, calls ? &in_batch : NULL, &out_batch, r->keys, r->values, &count, &opts);
+
+		calls++;
+		/* ENOENT: the walk reached the end, with `count` entries copied in this call. */
+		if (err && errno != ENOENT)
+			return calls == 1 ? -1 : got;
+		for (i = 0; i < count; i++)
+			each(ctx, (char *)r->keys + (size_t)i * ksize, (char *)r->values + (size_t)i * vsize);
+		got += (int)count;
+		if (err || got >= PROBE_DRAIN_MAX)
+			return got;
+		in_batch = out_batch;
+	}
+}
+
+/*
+ * Takes every entry out of a hash map, so each read reports what accrued since the previous
+ * one and entries of tasks gone do not pile up. Batched where the kernel can (5.6+); else its
+ * keys first (deleting while walking would skip some), then each value with
+ * BPF_MAP_LOOKUP_AND_DELETE_ELEM; a BPF program adding to an entry in the instant between its
+ * copy and its deletion loses that add there (ns-wide). Calls `each(ctx, key, value)`; returns
+ * the entries taken.
  */
 static int drain_hash(struct probe_reader *r, int fd, size_t ksize, size_t vsize,
 		      void (*each)(void *ctx, const void *key, const void *value), void *ctx)
@@ -350,6 +418,13 @@ static int drain_hash(struct probe_reader *r, int fd, size_t ksize, size_t vsize
 
 	if (fd < 0 || vsize > sizeof(value))
 		return 0;
+	if (!r->drain_batch_off && r->values && vsize <= PROBE_DRAIN_VALUE) {
+		got = drain_hash_batch(r, fd, ksize, vsize, each, ctx);
+		if (got >= 0)
+			return got;
+		r->drain_batch_off = 1;
+		got = 0;
+	}
 	while (n < PROBE_DRAIN_MAX &&
 	       !bpf_map_get_next_key(fd, n ? keys + (size_t)(n - 1) * ksize : NULL, keys + (size_t)n * ksize))
 		n++;
@@ -595,17 +670,45 @@ static void read_overhead(struct probe_reader *r, struct kernel_frame *f)
 	}
 }
 
+/*
+ * Zeroes a frame except its per-opcode histograms and the entries of its event, sample and
+ * program arrays (~730 KB of its 765 KB): each is written whole up to a count that is zeroed
+ * here (or, for an opcode, read only where its count is non-zero). Zeroing all of it every
+ * 100 ms cost ~90 µs a frame on the lab's VM. Fields added later are zeroed unless they sit in
+ * one of these arrays.
+ */
+#define OFF(field) offsetof(struct kernel_frame, field)
+_Static_assert(OFF(uring.opcode_latency) < OFF(tcp.events) && OFF(tcp.events) < OFF(overhead) &&
+		       OFF(overhead) < OFF(offcpu.events) && OFF(offcpu.events) < OFF(profile.samples),
+	       "clear_frame's kept arrays are listed in the struct's order");
+#undef OFF
+static void clear_frame(struct kernel_frame *f)
+{
+#define KEEP(field) { offsetof(struct kernel_frame, field), offsetof(struct kernel_frame, field) + sizeof(f->field) }
+	static const size_t keep[][2] = {
+		KEEP(uring.opcode_latency), KEEP(tcp.events), KEEP(overhead), KEEP(offcpu.events), KEEP(profile.samples),
+	};
+#undef KEEP
+	size_t at = 0;
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		memset((char *)f + at, 0, keep[i][0] - at);
+		at = keep[i][1];
+	}
+	memset((char *)f + at, 0, sizeof(*f) - at);
+}
+
 void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 {
 	int fd, op;
 	uint64_t now = monotonic_ns();
 
-	memset(f, 0, offsetof(struct kernel_frame, uring.opcode_latency));
-	memset(&f->runqueue, 0, sizeof(*f) - offsetof(struct kernel_frame, runqueue));
+	clear_frame(f);
 
 	fd = map_fd(r, PROBE_URING_LATENCY, "lat_hists");
 	if (fd >= 0) {
-		const struct kh_slots *all = lat_hists_batch(r, fd);
+		uint64_t seen = lat_opcodes_seen(r);
+		const struct kh_slots *all = __builtin_popcountll(seen) > LAT_FEW_OPCODES ? lat_hists_batch(r, fd) : NULL;
 #define LAT_DELTA(key, out)                                                                          \
 	(all ? hist_delta_of(r, all + (size_t)(key) * (size_t)r->ncpus, r->lat_prev[key], out)        \
 	     : hist_delta(r, fd, key, r->lat_prev[key], out))
@@ -613,7 +716,8 @@ void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 		for (op = 0; op < LAT_MAX_OPCODES; op++) {
 			uint64_t *h = f->uring.opcode_latency[op], n = 0;
 
-			if (!LAT_DELTA(LAT_HIST_OPCODE0 + op, h))
+			/* Never recorded: no entry to read (its count stays 0, so h is not looked at). */
+			if (!((seen >> op) & 1) || !LAT_DELTA(LAT_HIST_OPCODE0 + op, h))
 				continue;
 			for (int i = 0; i < KH_BUCKETS; i++) {
 				n += h[i];
@@ -709,6 +813,7 @@ void probe_reader_free(struct probe_reader *r)
 	free(r->stacks);
 	free(r->stack_len);
 	free(r->keys);
+	free(r->values);
 	free(r->lat_batch);
 	free(r->lat_batch_keys);
 	free(r->percpu);
