@@ -10,7 +10,7 @@ import { EngineSupervisor, ENGINE_ENTRY, EngineChannel, restoreHostAffinityAfter
 import { LabService } from './host/labService';
 import { dispatchLabCall } from './host/labDispatch';
 import { IPC_CALL, IPC_EVENT, LabError, type LabSession } from './contract';
-import type { EngineToHost } from './engine/protocol';
+import type { EngineWireMessage } from './engine/protocol';
 
 
 const RENDERER_INDEX = path.join(__dirname, '..', 'renderer', 'index.html');
@@ -22,7 +22,7 @@ function utilityEngine(): EngineChannel {
   restoreHostAffinityAfter((listener) => child.on('exit', listener));
   return {
     send: (message) => child.postMessage(message),
-    onMessage: (listener) => child.on('message', (message) => listener(message as EngineToHost)),
+    onMessage: (listener) => child.on('message', (message) => listener(message as EngineWireMessage)),
     onExit: (listener) => child.on('exit', (code) => listener(code, null)),
     kill: () => { child.kill(); },
   };

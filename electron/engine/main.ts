@@ -13,9 +13,9 @@ import path from 'node:path';
 import type * as Native from '../../native';
 import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON } from '../contract/kernel';
 import {
-  ENGINE_HEARTBEAT_MS, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineToHost, type HostToEngine,
+  ENGINE_HEARTBEAT_MS, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
-  type DiagnoseRequest, type EngineKernelFrame,
+  type DiagnoseRequest, type StackName, type WireKernelFrame,
 } from './protocol';
 import { WORKER_THREAD_PREFIXES } from '../contract/diagnose';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
@@ -46,7 +46,7 @@ interface ParentPortLike {
 }
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 
-function post(message: EngineToHost): void {
+function post(message: EngineWireMessage): void {
   if (parentPort) parentPort.postMessage(message);
   else process.send?.(message);
 }
@@ -157,7 +157,7 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
 }
 
 /** The probes' interval since the last read (their maps are reset); null when none is attached. */
-function readKernel(): EngineKernelFrame | null {
+function readKernel(): WireKernelFrame | null {
   if (!probesAttached) return null;
   try {
     const k = probesNative.probesRead?.() ?? null;
@@ -168,18 +168,25 @@ function readKernel(): EngineKernelFrame | null {
   }
 }
 
+/** The profile stacks named since the last message, for the one being posted (protocol.ts,
+ *  EngineWireMessage): none most frames once a run's stacks have been seen. */
+function newStacks(): { stacks?: StackName[] } {
+  const stacks = symbolizer.takeNewStacks();
+  return stacks.length ? { stacks } : {};
+}
+
 /** `engineEnters`, the engine's own io_uring_enter count over the frame, is the source of
  *  `uring.enters` unless the kernel counts them (entersSource null: the default, no syscall tracepoint). */
-function withEngineEnters(k: EngineKernelFrame | null, engineEnters: number | undefined): EngineKernelFrame | null {
+function withEngineEnters(k: WireKernelFrame | null, engineEnters: number | undefined): WireKernelFrame | null {
   if (k && k.uring.entersSource === null && engineEnters !== undefined) k.uring.enters = engineEnters;
   return k;
 }
 
 /** The frame with its stacks named (symbolize.ts); a stack that cannot be named keeps its
  *  frames as [unknown] rather than losing the interval. */
-function symbolized(k: NativeKernelFrame): EngineKernelFrame {
+function symbolized(k: NativeKernelFrame): WireKernelFrame {
   const { profile, offCpu, ...rest } = k as NativeKernelFrame & { profile?: NativeProfileFrame | null; offCpu?: NativeOffCpuFrame | null };
-  const out: EngineKernelFrame = rest;
+  const out: WireKernelFrame = rest;
   if (profile !== undefined) out.profile = profile && symbolizer.profile(profile);
   if (offCpu !== undefined) out.offCpu = offCpu && symbolizer.offCpu(offCpu);
   return out;
@@ -243,6 +250,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
     }
     case 'start': {
       stopFrames();
+      symbolizer.resetStacks();
       // Workers inherit this thread's affinity before they set their own: never a moved one.
       restoreLabThreads();
       // The probes filter by this process's tgid, not by thread, so they attach before the
@@ -287,7 +295,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
           // snapshot, a hog starting in the ms between them named a spike in the frame before it.
           const kernel = readKernel();
           const snapshot = native.snapshot();
-          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
+          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
           if (switchback && ++frames % switchback === 0) {
             const on = Math.floor(frames / switchback) % 2 === 0;
             if (!on && SWITCHBACK_ONLY.size === 0) detachProbes();
@@ -312,7 +320,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
         const final = await native.stopAsync();
         const kernel = withEngineEnters(readKernel(), final?.server?.enters);
         detachProbes();
-        post({ type: 'stopped', final: final && { ...final, kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] } });
+        post({ type: 'stopped', final: final && { ...final, kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
       } catch (err) {
         detachProbes();
         post({ type: 'error', during: 'stop', error: errorData(err) });

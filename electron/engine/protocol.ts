@@ -6,7 +6,7 @@
 import type * as Native from '../../native';
 import type { SystemFrame } from '../contract/diagnose';
 import type { DiagnoseRequest, IndexedInjectionResult } from './injections';
-import type { SymbolizedOffCpuFrame, SymbolizedProfileFrame } from './symbolize';
+import type { StackName, SymbolizedOffCpuFrame, SymbolizedProfileFrame, WireProfileFrame } from './symbolize';
 
 // The native addon's own declarations (native/index.d.ts) are the single source of these
 // shapes (engine protocol v1: configuration and applied knobs at their profile paths); the
@@ -30,6 +30,10 @@ export type EngineKernelFrame = Omit<NativeKernelFrame, 'profile' | 'offCpu'> & 
   profile?: SymbolizedProfileFrame | null;
   offCpu?: SymbolizedOffCpuFrame | null;
 };
+/** The same as the engine sends it: the profile's stacks by id (WireProfileFrame). */
+export type WireKernelFrame = Omit<EngineKernelFrame, 'profile'> & { profile?: WireProfileFrame | null };
+export type WireSnapshot = Omit<NativeSnapshot, 'kernel'> & { kernel?: WireKernelFrame | null };
+export type { StackName, WireProfileFrame };
 export type { DiagnoseRequest, IndexedInjectionResult };
 export type CapabilityProbe = Native.CapabilityProbe;
 export type NativeMemoryNeeds = Native.MemoryNeeds;
@@ -114,3 +118,14 @@ export type EngineToHost =
   | { type: 'probed'; capabilities: CapabilityProbe }
   | { type: 'probesChecked'; probes: NativeProbeStatus[]; privileges: EnginePrivileges }
   | { type: 'error'; during: 'plan' | 'start' | 'stop' | 'snapshot' | 'probe' | 'probesCheck'; error: EngineErrorData };
+
+/**
+ * EngineToHost as it crosses the channel: snapshots carry the profile's stacks by id, and
+ * `stacks` names the ids first used since the previous message (or since the run's `started`,
+ * where both sides start their ids again). The supervisor turns them into EngineToHost, so the
+ * rest of the host sees folded names.
+ */
+export type EngineWireMessage =
+  | Exclude<EngineToHost, { type: 'snapshot' | 'stopped' }>
+  | { type: 'snapshot'; snapshot: WireSnapshot; stacks?: StackName[] }
+  | { type: 'stopped'; final: WireSnapshot | null; stacks?: StackName[] };

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../electron/contract';
-import type { EngineToHost } from '../../electron/engine/protocol';
+import type { EngineWireMessage } from '../../electron/engine/protocol';
 import { nativeConfigFor } from '../../electron/host/engine/adapter';
 import { forkEngine } from '../../electron/host/engine/supervisor';
 import type { LabService } from '../../electron/host/labService';
@@ -105,9 +105,9 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     const host = spawn('sleep', ['60'], { stdio: 'ignore' });
     const engine = forkEngine(engineEntry);
     const exited = new Promise<void>((resolve) => engine.onExit(() => resolve()));
-    const seen: EngineToHost[] = [];
+    const seen: EngineWireMessage[] = [];
     engine.onMessage((m) => seen.push(m));
-    const next = (type: EngineToHost['type']) => waitFor(() => seen.some((m) => m.type === type), 15_000, type);
+    const next = (type: EngineWireMessage['type']) => waitFor(() => seen.some((m) => m.type === type), 15_000, type);
     try {
       await next('ready');
       const config = nativeConfigFor(ProfileSchema.parse({ ...profile, duration: { warmupS: 0, measureS: 5 } }), 10_000);

@@ -5,7 +5,7 @@
  * faults can be driven deterministically without a kernel.
  */
 import type { EngineChannel } from '../../electron/host/engine/supervisor';
-import { ENGINE_PROTOCOL_VERSION, type EngineToHost, type HostToEngine, type NativeSnapshot, type NativeStarted } from '../../electron/engine/protocol';
+import { ENGINE_PROTOCOL_VERSION, type EngineWireMessage, type HostToEngine, type WireSnapshot, type NativeStarted } from '../../electron/engine/protocol';
 
 export type Reply = 'answer' | 'never' | 'hang' | 'crash' | 'error';
 
@@ -39,7 +39,7 @@ export class FakeEngineHost {
 let nextFakePid = 5_000_000;
 
 export class FakeEngine implements EngineChannel {
-  private messageListeners: Array<(m: EngineToHost) => void> = [];
+  private messageListeners: Array<(m: EngineWireMessage) => void> = [];
   private exitListeners: Array<(code: number | null, signal: string | null) => void> = [];
   private timers = new Set<NodeJS.Timeout>();
   private snapshotTimer: NodeJS.Timeout | null = null;
@@ -88,7 +88,7 @@ export class FakeEngine implements EngineChannel {
     }
   }
 
-  onMessage(listener: (message: EngineToHost) => void): void { this.messageListeners.push(listener); }
+  onMessage(listener: (message: EngineWireMessage) => void): void { this.messageListeners.push(listener); }
   onExit(listener: (code: number | null, signal: string | null) => void): void { this.exitListeners.push(listener); }
   kill(): void { this.exit(null, 'SIGKILL'); }
 
@@ -109,7 +109,7 @@ export class FakeEngine implements EngineChannel {
     }
   }
 
-  private post(message: EngineToHost): void {
+  private post(message: EngineWireMessage): void {
     if (this.exited || this.hung) return;
     for (const l of this.messageListeners) l(message);
   }
@@ -146,7 +146,7 @@ function fakeStarted(): NativeStarted {
   };
 }
 
-function fakeSnapshot(running: boolean): NativeSnapshot {
+function fakeSnapshot(running: boolean): WireSnapshot {
   return {
     requests: 100, bytes: 12_800, errors: 0, serverErrors: 0, enobufs: 0,
     histogram: [[20, 50], [40, 50]], correctedHistogram: [[20, 50], [40, 50]],
@@ -159,5 +159,5 @@ function fakeSnapshot(running: boolean): NativeSnapshot {
       userCpuNs: 2e5, systemCpuNs: 8e5, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
     },
     serverWorkers: [{ accepted: 4, active: 4 }],
-  } as NativeSnapshot;
+  } as WireSnapshot;
 }

@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ElfSymbols, JIT, KernelSymbols, readExecutableMappings, Symbolizer, UNKNOWN, UserSymbols } from '../../electron/engine/symbolize';
+import { fromWire } from '../../electron/host/engine/supervisor';
+import type { EngineToHost, WireSnapshot } from '../../electron/engine/protocol';
 
 const native = require('../../native') as { addonPath: string };
 
@@ -123,12 +125,56 @@ describe('profile and off-CPU frames', () => {
     const userName = new UserSymbols().resolve(userIp);
     const sample = { tid: 1, comm: 'uring-srv-0', kernelIps: [k('schedule'), k('do_nanosleep')], userIps: [userIp], count: 3 };
     const p = s.profile({ hz: 99, lost: 2, samples: [sample, { ...sample, tid: 2, count: 4 }] });
-    expect(p).toEqual({ hz: 99, samples: 7, lost: 2, folded: [[`uring-srv-0;${userName};do_nanosleep_[k];schedule_[k]`, 7]] });
+    expect(p).toEqual({ hz: 99, samples: 7, lost: 2, stacks: [[0, 7]] });
+    expect(s.takeNewStacks()).toEqual([[0, `uring-srv-0;${userName};do_nanosleep_[k];schedule_[k]`]]);
     // The addon's frozen stack arrays (one per stack id): named once, the same fold every time.
     const frozen = { ...sample, kernelIps: Object.freeze([k('schedule'), k('do_nanosleep')]) as string[], userIps: Object.freeze([userIp]) as string[] };
     for (let i = 0; i < 3; i++) expect(s.foldSample(frozen)).toBe(`uring-srv-0;${userName};do_nanosleep_[k];schedule_[k]`);
     expect(s.foldSample({ comm: 'iou-sqp-7', kernelIps: frozen.kernelIps, userIps: [] })).toBe('iou-sqp-7;do_nanosleep_[k];schedule_[k]');
     const o = s.offCpu({ minUs: 1000, truncated: 0, events: [{ tid: 5, comm: 'uring-srv-0', offNs: 3e8, endMonotonicNs: 42, kernelIps: [k('schedule'), k('do_nanosleep')] }] });
     expect(o.events[0]).toEqual({ tid: 5, comm: 'uring-srv-0', offNs: 3e8, endMonotonicNs: 42, stack: 'do_nanosleep;schedule' });
+  });
+});
+
+describe('profile stacks by id, engine to host', () => {
+  const frame = (stacks: [number, number][]) => ({ type: 'snapshot' as const, snapshot: { kernel: { profile: { hz: 99, samples: stacks.reduce((n, [, c]) => n + c, 0), lost: 0, stacks } } } as unknown as WireSnapshot });
+  const foldedOf = (m: EngineToHost) => (m.type === 'snapshot' ? m.snapshot.kernel?.profile?.folded : null);
+
+  it('names each stack once; the host gives every frame its names, the same strings', () => {
+    const s = new Symbolizer();
+    const names = new Map<number, string>();
+    const sample = (comm: string, kernelIps: string[], count = 1) => ({ tid: 1, comm, kernelIps, userIps: [], count });
+    const a = s.profile({ hz: 99, lost: 0, samples: [sample('uring-srv-0', ['1']), sample('uring-load', ['2'], 3)] });
+    const first = fromWire({ ...frame(a.stacks), stacks: s.takeNewStacks() }, names);
+    const b = s.profile({ hz: 99, lost: 0, samples: [sample('uring-srv-0', ['1'], 2)] });
+    const again = s.takeNewStacks();
+    expect(again).toEqual([]); // seen before: no name goes over again
+    const second = fromWire(frame(b.stacks), names);
+    const [[loadStack, three], [srvStack, one]] = foldedOf(first)!;
+    expect([three, one]).toEqual([3, 1]);
+    expect(loadStack).toMatch(/^uring-load;/);
+    expect(foldedOf(second)).toEqual([[srvStack, 2]]);
+    expect(foldedOf(second)![0]![0]).toBe(srvStack);
+  });
+
+  it('a read whose frame is dropped sends its new names with the next message; a run starts the ids again', () => {
+    const s = new Symbolizer();
+    const names = new Map<number, string>();
+    const sample = { tid: 1, comm: 'node', kernelIps: ['3'], userIps: [], count: 1 };
+    s.profile({ hz: 99, lost: 0, samples: [sample] }); // the start's read: emptied, never posted
+    const later = s.profile({ hz: 99, lost: 0, samples: [sample, { ...sample, comm: 'uring-srv-0' }] });
+    const m = fromWire({ ...frame(later.stacks), stacks: s.takeNewStacks() }, names);
+    expect(foldedOf(m)!.map(([stack]) => stack.split(';')[0])).toEqual(['node', 'uring-srv-0']);
+    // A new run: both sides forget, and the same id names another stack.
+    s.resetStacks();
+    fromWire({ type: 'started', started: {} as never, atNs: 0 }, names);
+    expect(names.size).toBe(0);
+    const next = s.profile({ hz: 99, lost: 0, samples: [{ ...sample, comm: 'uring-load' }] });
+    const n = fromWire({ ...frame(next.stacks), stacks: s.takeNewStacks() }, names);
+    expect(foldedOf(n)).toEqual([[expect.stringMatching(/^uring-load;/), 1]]);
+    // The final frame of a stop is named the same way.
+    const stop = s.profile({ hz: 99, lost: 0, samples: [{ ...sample, comm: 'uring-load' }, sample] });
+    const stopped = fromWire({ type: 'stopped', final: frame(stop.stacks).snapshot, stacks: s.takeNewStacks() }, names);
+    expect(stopped.type === 'stopped' && stopped.final?.kernel?.profile?.folded.map(([stack]) => stack.split(';')[0])).toEqual(['uring-load', 'node']);
   });
 });

@@ -18,18 +18,18 @@ import { fork, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { LabError, allowedCpuListIn } from '../../contract';
+import { LabError, allowedCpuListIn, type FoldedStack } from '../../contract';
 import { startError } from './adapter';
 import {
   ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
-  type CapabilityProbe, type EnginePrivileges, type EngineResources, type EngineToHost, type HostToEngine,
-  type NativeEngineConfig, type NativeProbeStatus, type NativeSnapshot, type NativeStarted, type ProbesRequest,
+  type CapabilityProbe, type EnginePrivileges, type EngineResources, type EngineToHost, type EngineWireMessage, type HostToEngine,
+  type NativeEngineConfig, type NativeProbeStatus, type NativeSnapshot, type NativeStarted, type ProbesRequest, type WireSnapshot,
   type DiagnoseRequest,
 } from '../../engine/protocol';
 
 export interface EngineChannel {
   send(message: HostToEngine): void;
-  onMessage(listener: (message: EngineToHost) => void): void;
+  onMessage(listener: (message: EngineWireMessage) => void): void;
   onExit(listener: (code: number | null, signal: string | null) => void): void;
   kill(): void;
 }
@@ -55,7 +55,7 @@ export function forkEngine(entry = ENGINE_ENTRY, env: NodeJS.ProcessEnv = proces
   restoreHostAffinityAfter((listener) => child.on('exit', listener));
   return {
     send: (message) => { if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); }); },
-    onMessage: (listener) => child.on('message', (m) => listener(m as EngineToHost)),
+    onMessage: (listener) => child.on('message', (m) => listener(m as EngineWireMessage)),
     onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal)),
     kill: () => { child.kill('SIGKILL'); },
   };
@@ -122,6 +122,8 @@ interface EngineProcess {
   /** Set once the process is gone or condemned; later messages from it are ignored. */
   dead: boolean;
   watchdog: NodeJS.Timeout | null;
+  /** The profile stacks' names by the ids this process gave them in the current run. */
+  stackNames: Map<number, string>;
 }
 
 export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
@@ -240,6 +242,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
       lastHeardAt: Date.now(),
       dead: false,
       watchdog: null,
+      stackNames: new Map(),
     };
     engine.ready.catch(() => undefined);
     this.engine = engine;
@@ -264,7 +267,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
         markReady();
         return;
       }
-      this.route(message);
+      this.route(fromWire(message, engine.stackNames));
     });
     channel.onExit((code, signal) => {
       clearTimeout(spawnTimer);
@@ -331,4 +334,28 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     this.waiter = null;
     if (waiter) { clearTimeout(waiter.timer); waiter.reject(error); }
   }
+}
+
+/**
+ * A message as the rest of the host sees it: the profile's stack ids (protocol.ts,
+ * EngineWireMessage) replaced by their names, which `names` learns from the messages in the
+ * order the engine sent them and forgets at each run's `started` (the engine's ids start again
+ * there). Every frame of a run shares the same string for a stack, so maps keyed by folded stacks
+ * hash each name once.
+ */
+export function fromWire(message: EngineWireMessage, names: Map<number, string>): EngineToHost {
+  if (message.type === 'started') names.clear();
+  if (message.type !== 'snapshot' && message.type !== 'stopped') return message;
+  for (const [id, folded] of message.stacks ?? []) names.set(id, folded);
+  if (message.type === 'snapshot') return { type: 'snapshot', snapshot: snapshotFromWire(message.snapshot, names) };
+  return { type: 'stopped', final: message.final && snapshotFromWire(message.final, names) };
+}
+
+function snapshotFromWire(snapshot: WireSnapshot, names: Map<number, string>): NativeSnapshot {
+  const profile = snapshot.kernel?.profile;
+  if (!snapshot.kernel || !profile) return snapshot as NativeSnapshot;
+  const { stacks, ...rest } = profile;
+  // An id without a name cannot happen while messages arrive in order; it would show as such.
+  const folded: FoldedStack[] = stacks.map(([id, n]) => [names.get(id) ?? `[stack ${id}: name not received]`, n]);
+  return { ...snapshot, kernel: { ...snapshot.kernel, profile: { ...rest, folded } } };
 }
