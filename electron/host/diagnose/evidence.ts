@@ -112,29 +112,6 @@ export function lossDrops(tcp: NonNullable<RunFrame['kernel']>['tcp']): number {
   return (lost * Math.max(tcp.drops, dropEvents.length)) / dropEvents.length;
 }
 
-const METRIC_KINDS = METRIC_NAMES.map((name) => (METRICS[name] as MetricDef).kind);
-
-/**
- * A frame's metrics in METRIC_NAMES order (NaN: not measured, or not finite), computed once per
- * frame: a frame is in the baseline of every spike that closes while it is in the detector's
- * window (baselineFrames, 4 s by default; on a noisy machine several spikes a second), and the
- * host describes each spike as it closes, on the CPUs the run measures. Frames are not changed
- * after they are made, so the row stays right for the frame's life.
- */
-const metricRows = new WeakMap<RunFrame, Float64Array>();
-function metricRow(f: RunFrame): Float64Array {
-  let row = metricRows.get(f);
-  if (!row) {
-    row = new Float64Array(METRIC_NAMES.length);
-    for (let m = 0; m < METRIC_NAMES.length; m++) {
-      const v = (METRICS[METRIC_NAMES[m]!] as MetricDef).of(f);
-      row[m] = v === null || !Number.isFinite(v) ? Number.NaN : v;
-    }
-    metricRows.set(f, row);
-  }
-  return row;
-}
-
 const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (const t of items) n += f(t); return n; };
 
 /** The totals of one side. `lead`: frames before it whose counts are its evidence too (rates and
@@ -145,33 +122,24 @@ export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], ro
   const intervalMs = sumBy(frames, (f) => f.intervalMs);
   const seconds = intervalMs / 1000;
   const metrics = {} as Record<MetricName, number | null>;
-  const ownRows = own.map(metricRow);
-  const rows = lead.length ? [...lead.map(metricRow), ...ownRows] : ownRows;
-  for (let m = 0; m < METRIC_NAMES.length; m++) {
-    const share = METRIC_KINDS[m] === 'share';
-    const [sides, sideRows] = share ? [own, ownRows] : [frames, rows];
+  for (const name of METRIC_NAMES) {
+    const def: MetricDef = METRICS[name];
     let total = 0;
     let weight = 0;
     let seen = false;
-    for (let i = 0; i < sides.length; i++) {
-      const v = sideRows[i]![m]!;
-      if (Number.isNaN(v)) continue;
+    for (const f of def.kind === 'share' ? own : frames) {
+      const v = def.of(f);
+      if (v === null || !Number.isFinite(v)) continue;
       seen = true;
-      total += share ? v * sides[i]!.intervalMs : v;
-      weight += sides[i]!.intervalMs;
+      total += def.kind === 'share' ? v * f.intervalMs : v;
+      weight += f.intervalMs;
     }
-    const name = METRIC_NAMES[m]!;
-    metrics[name] = !seen ? null : share ? (weight > 0 ? total / weight : 0) : (seconds > 0 ? total / seconds : 0);
+    metrics[name] = !seen ? null : def.kind === 'share' ? (weight > 0 ? total / weight : 0) : (seconds > 0 ? total / seconds : 0);
     if (seen && robust) {
       // The median frame: a fault that began a few frames before the tail rose (io-wq punts that
       // cost little at first) must not become the baseline it is compared with.
-      const perFrame: number[] = [];
-      for (let i = 0; i < frames.length; i++) {
-        const v = rows[i]![m]!;
-        const s = frames[i]!.intervalMs / 1000;
-        if (!Number.isNaN(v) && s > 0) perFrame.push(share ? v : v / s);
-      }
-      metrics[name] = median(perFrame);
+      const perFrame = frames.map((f) => ({ v: def.of(f), s: f.intervalMs / 1000 })).filter((x): x is { v: number; s: number } => x.v !== null && Number.isFinite(x.v) && x.s > 0);
+      metrics[name] = median(perFrame.map(({ v, s }) => (def.kind === 'share' ? v : v / s)));
     }
   }
 
