@@ -122,6 +122,13 @@ function resourcesFor(config: Native.EngineConfig): EngineResources {
 // ---- eBPF probes: attached after each native start, read with each snapshot, detached on stop,
 // shutdown and failed starts. A probe that fails never fails the run: its status says why.
 let probesAttached = false;
+/** What the attached probes were attached for (attachProbes' options, as JSON) and what they
+ *  said: a knob change's start that asks for the same reuses them (see 'stop' keepProbes). */
+let attachedFor: { key: string; statuses: NativeProbeStatus[] } | null = null;
+/** Probes kept by a stop for the start that follows; detached if none comes in time. */
+let keptProbesTimer: NodeJS.Timeout | null = null;
+/** How long a stop's kept probes wait for their start: a knob change sends it at once. */
+const KEPT_PROBES_MS = 3000;
 
 function notAttached(reason: string, fix: string | null): NativeProbeStatus[] {
   return PROBE_NAMES.map((name) => ({ name, attached: false, variant: null, reason, fix, loadedBy: null }));
@@ -138,22 +145,53 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
     return notAttached('this build of the native addon has no eBPF probes', 'rebuild it with the probes: npm run build:native (needs clang, bpftool and libbpf-dev: scripts/setup.sh)');
   }
   try {
-    const profileHz = diagnose?.profileHz ?? 99;
-    const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0) && !without.has(name));
-    // profileHz / offCpuMinUs: the issue-12 probes' options (an addon from before them ignores them).
-    // perRequestDuty: the per-request probes' time sampling (an addon from before it ignores it: always attached).
-    const options = { tgid: process.pid, probes: [...wanted], profileHz, offCpuMinUs: diagnose?.offCpuMinUs ?? 1000, perRequestDuty: request.perRequestDuty ?? 1 };
+    const { options, profileHz } = attachOptions(request, diagnose, without);
     const attached = probesNative.probesAttach(options as Native.ProbeAttachOptions);
     probesAttached = attached.some((s) => s.attached);
     // The probes left out say why, in the lab's order.
-    return PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
+    const statuses = PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
       ?? (name === 'profile' && profileHz === 0
         ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: 'set diagnose.profileHz (e.g. 99) to sample stacks', loadedBy: null }
         : { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null }));
+    if (probesAttached) attachedFor = { key: JSON.stringify(options), statuses };
+    return statuses;
   } catch (err) {
     detachProbes();
     return notAttached(`loading the probes failed: ${(err as Error).message ?? String(err)}`, 'run `uring-lab doctor` to see what each probe needs');
   }
+}
+
+/** What probesAttach is asked for: the probes wanted and their options. */
+function attachOptions(request: ProbesRequest, diagnose: DiagnoseRequest | undefined, without: ReadonlySet<string>) {
+  const profileHz = diagnose?.profileHz ?? 99;
+  const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0) && !without.has(name));
+  // profileHz / offCpuMinUs: the issue-12 probes' options (an addon from before them ignores them).
+  // perRequestDuty: the per-request probes' time sampling (an addon from before it ignores it: always attached).
+  return { profileHz, options: { tgid: process.pid, probes: [...wanted], profileHz, offCpuMinUs: diagnose?.offCpuMinUs ?? 1000, perRequestDuty: request.perRequestDuty ?? 1 } };
+}
+
+/**
+ * A knob change stops the engine and starts it again at once, in the same process: its probes
+ * filter by this process, so the programs a stop kept (keepProbes) serve the next start as they
+ * are when it asks for the same set. Loading and verifying them again took ~400 ms of this
+ * thread per change on this VM (nine objects), during which the load is stopped; reusing them
+ * costs nothing. A different set (a probes or diagnose knob changed) detaches and attaches anew.
+ * Null when nothing was kept for this request: the caller attaches.
+ */
+function takeKeptProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined): NativeProbeStatus[] | null {
+  const kept = keptProbesTimer !== null;
+  if (keptProbesTimer) clearTimeout(keptProbesTimer);
+  keptProbesTimer = null;
+  if (!kept || !probesAttached || !attachedFor || !request?.enabled) return null;
+  return JSON.stringify(attachOptions(request, diagnose, new Set()).options) === attachedFor.key ? attachedFor.statuses : null;
+}
+
+/** A stop followed by a start (a knob change): the probes stay attached for it, for a while. */
+function keepProbesForNextStart(): void {
+  if (!probesAttached) return;
+  if (keptProbesTimer) clearTimeout(keptProbesTimer);
+  // No start after all (the run ended during the change): nothing may stay attached for long.
+  keptProbesTimer = setTimeout(() => { keptProbesTimer = null; detachProbes(); }, KEPT_PROBES_MS);
 }
 
 /** The probes' interval since the last read (their maps are reset); null when none is attached. */
@@ -209,6 +247,9 @@ const SWITCHBACK_FRAMES = (() => {
 const SWITCHBACK_ONLY: ReadonlySet<string> = new Set((process.env.URING_LAB_PROBE_SWITCHBACK_ONLY ?? '').split(',').filter((n) => (PROBE_NAMES as readonly string[]).includes(n)));
 
 function detachProbes(): void {
+  if (keptProbesTimer) clearTimeout(keptProbesTimer);
+  keptProbesTimer = null;
+  attachedFor = null;
   if (!probesAttached) return;
   probesAttached = false;
   try { probesNative.probesDetach?.(); } catch { /* the fds close with the process anyway */ }
@@ -259,7 +300,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       // load.timeoutMs), and the server's rings are seen from their creation. Stack names are
       // read here too (once per engine process), for the same reason.
       if (message.probes?.enabled) symbolizer.preload();
-      const probes = attachProbes(message.probes, message.diagnose);
+      const probes = takeKeptProbes(message.probes, message.diagnose) ?? attachProbes(message.probes, message.diagnose);
       let started: Native.StartResult;
       try {
         started = await native.startAsync(message.config);
@@ -319,7 +360,8 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       try {
         const final = await native.stopAsync();
         const kernel = withEngineEnters(readKernel(), final?.server?.enters);
-        detachProbes();
+        if (message.keepProbes) keepProbesForNextStart();
+        else detachProbes();
         post({ type: 'stopped', final: final && { ...final, kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
       } catch (err) {
         detachProbes();

@@ -99,7 +99,9 @@ export type HostToEngine =
   /** hostPid: the host process (whose threads the engine keeps off load.cpus during the run); under
    *  Electron the engine's parent may be Chromium's zygote rather than the main process. */
   | { type: 'start'; config: NativeEngineConfig; frameIntervalMs: number; probes?: ProbesRequest; diagnose?: DiagnoseRequest; hostPid?: number }
-  | { type: 'stop' }
+  /** keepProbes: a start follows at once (a knob change), and the eBPF probes stay attached for
+   *  it when it asks for the same set; otherwise (or after a few seconds without one) they detach. */
+  | { type: 'stop'; keepProbes?: boolean }
   | { type: 'probe' }
   /** Doctor: attach each eBPF probe for a moment (no run), then detach. */
   | { type: 'probesCheck' }

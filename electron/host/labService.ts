@@ -480,7 +480,7 @@ export class LabService implements LabApi, LabSessions {
     await this.checkResources(next, config);
     if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended before the knob change`, fix: 'start a new run' });
     try {
-      const final = await this.supervisor.stop(this.timeouts(run.config).stopMs);
+      const final = await this.supervisor.stop(this.timeouts(run.config).stopMs, true);
       if (final) this.frame(run, final, true);
       if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
       // The injections not begun yet, on the run's clock (phases restart the engine).

@@ -13,6 +13,9 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import os from 'node:os';
 import path from 'node:path';
 import { DoctorReportSchema, PER_REQUEST_DUTY_DEFAULT, PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, RunFrameSchema, RunSummarySchema, type LabEvent, type ProbeName, type RunFrame, type RunSummary } from '../../electron/contract';
+import { ProfileSchema } from '../../electron/contract';
+import type { EngineWireMessage } from '../../electron/engine/protocol';
+import { nativeConfigFor } from '../../electron/host/engine/adapter';
 import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 import { kernelSummaryLines } from '../../electron/host/run/probes';
@@ -31,7 +34,8 @@ const lab = new LabService({ supervisor });
  * instead of the adaptive period, which here grows to ~4.6 s after the first window: a 3 s run
  * then holds one window or two, so the share it observes is whatever the dice say. The adaptive
  * period itself is tested in test/native/probeSampling.test.ts. */
-const fixedPeriodLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: '300' })) });
+const fixedPeriodSupervisor = new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: '300' }));
+const fixedPeriodLab = new LabService({ supervisor: fixedPeriodSupervisor });
 /* bench:probes' in-run (switchback) engine: probes detached after every 5 frames, attached after the next 5. */
 const switchbackLab = new LabService({ supervisor: new EngineSupervisor(() => forkEngine(ENGINE, { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: '5' })) });
 /* The same, toggling only the stack sampling (bench:probes --only profile). */
@@ -124,7 +128,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     }
   }, 60_000);
 
-  it('a knob change re-attaches the probes for the new phase; each phase\'s kernel view agrees with its engine counts (SQPOLL: fewer enters per request)', async () => {
+  it('a knob change keeps the attached programs for the new phase, a probe knob change attaches the new set; each phase\'s kernel view agrees with its engine counts (SQPOLL: fewer enters per request)', async () => {
     let done!: (s: RunSummary) => void;
     const ended = new Promise<RunSummary>((resolve) => { done = resolve; });
     // A fixed 300 ms sampling period: each phase (~1 s and ~1.5 s) holds several windows. With
@@ -132,16 +136,31 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     // can hold none, and that is the period's choice, not the re-attach under test.
     const off = fixedPeriodLab.onEvent((e: LabEvent) => { if (e.type === 'ended' || e.type === 'failed' || e.type === 'interrupted') done(e.summary); });
     try {
-      await fixedPeriodLab.startRun({ profile: { ...profile(true), duration: { warmupS: 0, measureS: 2.5 } } });
+      await fixedPeriodLab.startRun({ profile: { ...profile(true), duration: { warmupS: 0, measureS: 3.5 } } });
+      const engine = fixedPeriodSupervisor.pid!;
+      const firstPrograms = progIdsOf(engine).sort();
+      expect(firstPrograms.length).toBeGreaterThan(0);
       await sleep(1000);
       await fixedPeriodLab.setKnob({ path: 'server.sqpoll.enabled', value: true });
+      // The same programs serve the new phase: nothing unloaded, nothing loaded again.
+      expect(progIdsOf(engine).sort()).toEqual(firstPrograms);
+      await sleep(1500);
+      // A probe knob asks for another set: the old programs go, the new set attaches.
+      await fixedPeriodLab.setKnob({ path: 'diagnose.profileHz', value: 0 });
+      const thirdPrograms = progIdsOf(engine);
+      expect(thirdPrograms.length).toBeGreaterThan(0);
+      for (const id of thirdPrograms) expect(firstPrograms).not.toContain(id);
       const summary = RunSummarySchema.parse(await ended);
-      expect(summary.phases).toHaveLength(2);
-      const [before, after] = summary.phases as [RunSummary['phases'][0], RunSummary['phases'][0]];
+      // The run's end detaches everything, the kept programs included.
+      expect(progIdsOf(engine)).toEqual([]);
+      expect(summary.phases).toHaveLength(3);
+      const [before, after, third] = summary.phases as [RunSummary['phases'][0], RunSummary['phases'][0], RunSummary['phases'][0]];
+      expect(third.probes?.find((p) => p.name === 'profile')?.attached).toBe(false);
+      expect(third.probes?.filter((p) => p.name !== 'profile').every((p) => p.attached)).toBe(true);
       expect(after.applied.server.sqpoll.enabled).toBe(true);
       for (const phase of [before, after]) {
         expect(phase.probes?.every((p) => p.attached)).toBe(true);
-        // The time sampling was stopped and started again with the re-attach, and sampled each phase.
+        // The time sampling went on across the change (the programs were kept) and sampled each phase.
         expect(phase.probes?.find((p) => p.name === 'uring_latency')?.sampling?.observedShare).toBeGreaterThan(0);
         expect(phase.kernel!.perRequestSampling!.attachErrors).toBe(0);
         expect(phase.kernel?.uring.completions).toBeGreaterThan(0);
@@ -155,10 +174,49 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
       // pinned under controlled load in test/native/probes.test.ts); here: fewer, per phase.
       expect(after.kernel!.uring.entersPerReq!).toBeLessThan(before.kernel!.uring.entersPerReq!);
       // The run's aggregates are the phases' together.
-      expect(summary.kernelStats!.uring.completions).toBe(before.kernel!.uring.completions + after.kernel!.uring.completions);
+      expect(summary.kernelStats!.uring.completions).toBe(before.kernel!.uring.completions + after.kernel!.uring.completions + third.kernel!.uring.completions);
     } finally {
       off();
     }
+  }, 60_000);
+
+  it('a stop that keeps the probes for a start that never comes detaches them within seconds; a plain stop at once', async () => {
+    const engine = forkEngine(ENGINE);
+    const exited = new Promise<void>((resolve) => engine.onExit(() => resolve()));
+    const seen: EngineWireMessage[] = [];
+    engine.onMessage((m) => seen.push(m));
+    const next = async (type: EngineWireMessage['type']) => {
+      for (let i = 0; i < 300 && !seen.some((m) => m.type === type); i++) await sleep(50);
+      const at = seen.findIndex((m) => m.type === type);
+      expect(at, `the engine said ${type}: ${JSON.stringify(seen.filter((m) => m.type === 'error'))}`).toBeGreaterThanOrEqual(0);
+      seen.splice(0, at + 1);
+    };
+    const start = () => engine.send({ type: 'start', config: nativeConfigFor(ProfileSchema.parse({ ...profile(true, false), duration: { warmupS: 0, measureS: 5 } }), 10_000), frameIntervalMs: 100, probes: { enabled: true } });
+    try {
+      const pid = await new Promise<number>((resolve) => engine.onMessage((m) => { if (m.type === 'ready') resolve(m.pid); }));
+      await next('ready');
+      start();
+      await next('started');
+      expect(progIdsOf(pid).length).toBeGreaterThan(0);
+      engine.send({ type: 'stop', keepProbes: true });
+      await next('stopped');
+      const kept = progIdsOf(pid);
+      expect(kept.length).toBeGreaterThan(0);
+      const t0 = Date.now();
+      while (progIdsOf(pid).length > 0 && Date.now() - t0 < 10_000) await sleep(100);
+      expect(progIdsOf(pid), 'kept programs still held 10 s after a stop no start followed').toEqual([]);
+      // Kept for about the engine's KEPT_PROBES_MS (3 s), not dropped at once.
+      expect(Date.now() - t0).toBeGreaterThan(1500);
+      start();
+      await next('started');
+      expect(progIdsOf(pid).length).toBeGreaterThan(0);
+      engine.send({ type: 'stop' });
+      await next('stopped');
+      expect(progIdsOf(pid)).toEqual([]);
+    } finally {
+      engine.send({ type: 'shutdown' });
+    }
+    await exited;
   }, 60_000);
 
   it('time-sampled per-request probes (the default duty): frames and summary say which share of the time they saw', async () => {

@@ -167,11 +167,12 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     return { started, atNs };
   }
 
-  /** Stops the running engine; null when no engine process is up (nothing to stop). */
-  async stop(timeoutMs: number): Promise<NativeSnapshot | null> {
+  /** Stops the running engine; null when no engine process is up (nothing to stop).
+   *  `startFollows`: a knob change, whose start comes next (the engine keeps its probes for it). */
+  async stop(timeoutMs: number, startFollows = false): Promise<NativeSnapshot | null> {
     return this.enqueue(async () => {
       if (!this.alive) return null;
-      return (await this.send({ type: 'stop' }, 'stopped', timeoutMs)).final;
+      return (await this.send(startFollows ? { type: 'stop', keepProbes: true } : { type: 'stop' }, 'stopped', timeoutMs)).final;
     });
   }
 
