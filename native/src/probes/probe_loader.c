@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -725,6 +728,28 @@ static void load_one(enum probe_id id, const struct probe_load_options *o, struc
 		snprintf(st->fix, sizeof(st->fix), "report it with this reason: the verifier or kernel refused every variant");
 }
 
+/*
+ * libbpf (1.1) parses the kernel's BTF (5.5 MB here) once per object it loads, eight times a
+ * load, each into ~10 MB of new allocations. glibc serves blocks that big with mmap and unmaps
+ * them on free, or trims them off the heap's top, so every parse page-faults all of it in again:
+ * ~300 of a load's ~400 ms on this VM (page faults are dear in a guest). While the probes load,
+ * big blocks come from the heap and stay there between the parses (~110 ms a load); then the
+ * thresholds are glibc's initial ones again and the heap is trimmed, so the process keeps none
+ * of it. Setting them ends glibc's dynamic threshold in this process; the engine's big buffers
+ * (rings, buffer pools) are its own mmaps, not malloc's.
+ */
+static void heap_keeps_big_blocks(int keep)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, keep ? 64 << 20 : 128 << 10);
+	mallopt(M_TRIM_THRESHOLD, keep ? 64 << 20 : 128 << 10);
+	if (!keep)
+		malloc_trim(0);
+#else
+	(void)keep;
+#endif
+}
+
 void probe_load(const struct probe_load_options *o, struct probe_set *out)
 {
 	libbpf_print_fn_t old = libbpf_set_print(keep_libbpf_message);
@@ -746,11 +771,13 @@ void probe_load(const struct probe_load_options *o, struct probe_set *out)
 		return;
 	}
 	out->perfbuf = o->force_perfbuf || libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0;
+	heap_keeps_big_blocks(1);
 	/* In probe_id order: uring_latency before uring_calls (which shares its ring
 	 * classification), runqueue before sqpoll (which runs inside it when both are asked for). */
 	for (i = 0; i < PROBE_COUNT; i++)
 		if (out->status[i].requested)
 			load_one((enum probe_id)i, o, out);
+	heap_keeps_big_blocks(0);
 	if (out->perfbuf && !o->force_perfbuf && out->status[PROBE_TCP_EVENTS].attached &&
 	    !out->status[PROBE_TCP_EVENTS].reason[0])
 		snprintf(out->status[PROBE_TCP_EVENTS].reason, PROBE_TEXT,
