@@ -88,7 +88,18 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
     native.start(config({ numa: { node: null, cpus: [0] }, load: { connections: 8, messageBytes: 128, cpus: [1] }, maxDurationMs: 5000 }));
     const hog = spawn('taskset', ['-c', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
     children.push(hog);
-    await sleep(1200);
+    await sleep(200);
+    // The server thread blocks in its waits often enough that the hog may only ever run while it
+    // sleeps (then nothing was preempted: a run here saw 0 in one of five). This process's own
+    // JS thread (a thread of the watched process too), spinning on CPU 0 beside the hog, is
+    // preempted at the end of every slice, and the hog runs next.
+    const allCpus = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s+(\S+)/m)![1];
+    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    try {
+      for (const until = Date.now() + 1000; Date.now() < until;) { /* spin */ }
+    } finally {
+      execFileSync('taskset', ['-p', '-c', allCpus, String(process.pid)], { stdio: 'ignore' });
+    }
     const k = native.probesRead()!;
     hog.kill('SIGKILL');
     native.stop();
