@@ -45,6 +45,24 @@ describe('kernel symbols (/proc/kallsyms)', () => {
     }
   });
 
+  it('names module symbols (name, tab, [module]) and sorts lines that come out of address order', () => {
+    const k = new KernelSymbols([
+      'ffffffff81000000 T _stext',
+      'ffffffff81000100 t core_fn',
+      'ffffffff81000200 D some_data',
+      'ffffffffc0a01000 t mod_fn\t[virtio_net]',
+      'ffffffff81000300 T late_core',
+      'ffffffffc0a00000 t mod_first\t[virtio_net]',
+      '0000000000000000 T hidden_by_kptr_restrict',
+    ].join('\n'));
+    expect(k.size).toBe(5);
+    expect(k.resolve('ffffffff81000150')).toBe('core_fn');
+    expect(k.resolve('ffffffff81000250')).toBe('core_fn'); // data is no function
+    expect(k.resolve('ffffffff81000310')).toBe('late_core');
+    expect(k.resolve('ffffffffc0a00010')).toBe('mod_first');
+    expect(k.resolve('ffffffffc0a01010')).toBe('mod_fn');
+  });
+
   it('says nothing for what is no kernel address', () => {
     expect(kernel.resolve('00007f0000001000')).toBeNull();
     expect(kernel.resolve('zz')).toBeNull();
