@@ -6,6 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bootstrapRatio, holmAdjust, mannWhitneyU, normalCdf, normalQuantile, seededRandom, spreadOf, verdictOf } from '../../electron/host/ab/statistics';
+import { POOLED_PERCENTILES, pooledPercentiles } from '../../electron/host/ab/report';
+import { HISTOGRAM_LAYOUT, LatencyHistogram, type SparseHistogram } from '../../electron/contract';
+import type { AbRoundArm } from '../../electron/contract/ab';
 
 describe('normal distribution', () => {
   it('Φ⁻¹ matches the tables to 1e-8', () => {
@@ -123,5 +126,55 @@ describe('Holm and spread', () => {
   it('spread is the coefficient of variation', () => {
     expect(spreadOf([10])).toBeNull();
     expect(spreadOf([9, 10, 11])).toBeCloseTo(0.1, 10);
+  });
+});
+
+describe('pooled percentiles (A/B report)', () => {
+  /** The definition: each arm's rounds (resampled with replacement for the interval) pooled into
+   *  one LatencyHistogram, its quantile; the same seeded draws as the report's. */
+  function reference(samples: AbRoundArm[], seed: number, resamples: number) {
+    const pooled = (hs: SparseHistogram[], q: number) => {
+      const h = new LatencyHistogram();
+      for (const x of hs) h.add(x);
+      return h.total > 0 ? h.quantileUs(q) : null;
+    };
+    const a = samples.filter((s) => s.arm === 'a').map((s) => s.histogram);
+    const b = samples.filter((s) => s.arm === 'b').map((s) => s.histogram);
+    const random = seededRandom(seed ^ 0x5bd1e995);
+    return POOLED_PERCENTILES.map((p) => {
+      const q = p / 100;
+      const aUs = pooled(a, q);
+      const bUs = pooled(b, q);
+      const ratios: number[] = [];
+      const pick = (xs: SparseHistogram[]) => xs.map(() => xs[Math.floor(random() * xs.length)]!);
+      for (let i = 0; i < Math.min(resamples, 1000); i++) {
+        const ra = pooled(pick(a), q);
+        const rb = pooled(pick(b), q);
+        if (ra && rb !== null) ratios.push(rb / ra);
+      }
+      ratios.sort((x, y) => x - y);
+      return { p, aUs, bUs, ci: [ratios[Math.floor(0.025 * (ratios.length - 1))], ratios[Math.ceil(0.975 * (ratios.length - 1))]] };
+    });
+  }
+
+  it('equal the arms\' rounds pooled into one histogram, and their bootstrap draws the same', () => {
+    const random = seededRandom(5);
+    for (let trial = 0; trial < 12; trial++) {
+      const samples: AbRoundArm[] = [];
+      const rounds = 2 + Math.floor(random() * 8);
+      for (let round = 0; round < rounds; round++) {
+        for (const arm of ['a', 'b'] as const) {
+          const base = 40 + Math.floor(random() * 400);
+          const histogram: SparseHistogram = [];
+          // Empty buckets, zero counts and an index past the layout's end (clamped) included.
+          for (let i = 0; i < 30; i++) if (random() < 0.7) histogram.push([base + i * 3, random() < 0.1 ? 0 : Math.floor(random() * 500)]);
+          if (trial % 4 === 0) histogram.push([HISTOGRAM_LAYOUT.bucketCount + 5, 3]);
+          samples.push({ round, arm, status: 'completed', requests: 1, histogram } as unknown as AbRoundArm);
+        }
+      }
+      const got = pooledPercentiles(samples, { seed: trial, resamples: 400, alpha: 0.05, noise: 0.02 });
+      const want = reference(samples, trial, 400);
+      expect(got.map((g) => [g.percentile, g.aUs, g.bUs, g.ci])).toEqual(want.map((w) => [w.p, w.aUs, w.bUs, w.ci]));
+    }
   });
 });

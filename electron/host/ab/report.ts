@@ -5,7 +5,7 @@
  * requests, the pooled one on all of them); what was really compared (applied knobs, refusals);
  * and the noise guard (A/A spread against the effect claimed).
  */
-import { LatencyHistogram, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
+import { HISTOGRAM_LAYOUT, highestEquivalentUs, LatencyHistogram, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
 import { AB_METRIC_NAMES, type AbArmSpikes, type AbMetric, type AbMetricName, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { topStacks } from '../diagnose/profiles';
 import { bootstrapRatio, holmAdjust, mannWhitneyU, seededRandom, spreadOf, verdictOf, type MetricSense } from './statistics';
@@ -75,10 +75,37 @@ export function metricsOf(samples: readonly AbRoundArm[], options: AbStatisticsO
   });
 }
 
-function pooledQuantile(histograms: readonly SparseHistogram[], q: number): number | null {
-  const pooled = new LatencyHistogram();
-  for (const h of histograms) pooled.add(h);
-  return pooled.total > 0 ? pooled.quantileUs(q) : null;
+/** A round's histogram as cumulative counts: [i] = requests in buckets 0..i (LatencyHistogram's
+ *  add: non-positive counts skipped, indexes clamped). */
+function cumulativeCounts(h: SparseHistogram): Float64Array {
+  const c = LatencyHistogram.from(h).counts;
+  for (let i = 1; i < c.length; i++) c[i]! += c[i - 1]!;
+  return c;
+}
+
+/**
+ * The q-quantile of the rounds `picks` (indexes into `cums`, repeats allowed) pooled, as
+ * LatencyHistogram.quantileUs gives it (the highest value of the first bucket whose cumulative
+ * count reaches ⌈q·total⌉), or null when they hold no request. A binary search over the buckets
+ * on the rounds' cumulative counts: the bootstrap asks this thousands of times per report, and
+ * the report is made again after every round of an experiment (its saved state); pooling into a
+ * new 736-bucket histogram each time took ~1.5 s of a 6-round experiment's 9 s.
+ */
+function pooledQuantile(cums: readonly Float64Array[], picks: ArrayLike<number>, q: number): number | null {
+  const last = HISTOGRAM_LAYOUT.bucketCount - 1;
+  let total = 0;
+  for (let k = 0; k < picks.length; k++) total += cums[picks[k]!]![last]!;
+  if (!(total > 0)) return null;
+  const rank = Math.max(1, Math.ceil(q * total));
+  let lo = 0;
+  let hi = last;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    let seen = 0;
+    for (let k = 0; k < picks.length; k++) seen += cums[picks[k]!]![mid]!;
+    if (seen >= rank) hi = mid; else lo = mid + 1;
+  }
+  return highestEquivalentUs(lo);
 }
 
 /**
@@ -87,23 +114,26 @@ function pooledQuantile(histograms: readonly SparseHistogram[], q: number): numb
  */
 export function pooledPercentiles(samples: readonly AbRoundArm[], options: AbStatisticsOptions): AbReport['percentiles'] {
   const rounds = countedRounds(samples);
-  const hist = (arm: 'a' | 'b') => samples.filter((s) => s.arm === arm && rounds.has(s.round)).map((s) => s.histogram);
-  const a = hist('a');
-  const b = hist('b');
+  const cums = (arm: 'a' | 'b') => samples.filter((s) => s.arm === arm && rounds.has(s.round)).map((s) => cumulativeCounts(s.histogram));
+  const a = cums('a');
+  const b = cums('b');
+  const every = (xs: readonly unknown[]) => xs.map((_, i) => i);
   const random = seededRandom(options.seed ^ 0x5bd1e995);
   const draws = Math.min(options.resamples, 1000);
+  const pickA = new Uint32Array(a.length);
+  const pickB = new Uint32Array(b.length);
+  const pick = (into: Uint32Array) => { for (let i = 0; i < into.length; i++) into[i] = Math.floor(random() * into.length); return into; };
   return POOLED_PERCENTILES.map((p) => {
     const q = p / 100;
-    const aUs = pooledQuantile(a, q);
-    const bUs = pooledQuantile(b, q);
+    const aUs = pooledQuantile(a, every(a), q);
+    const bUs = pooledQuantile(b, every(b), q);
     const ratio = aUs && bUs !== null ? bUs / aUs : null;
     let ci: [number, number] | null = null;
     if (ratio !== null && a.length >= 2 && b.length >= 2) {
       const ratios: number[] = [];
-      const pick = (xs: readonly SparseHistogram[]) => xs.map(() => xs[Math.floor(random() * xs.length)]);
       for (let i = 0; i < draws; i++) {
-        const ra = pooledQuantile(pick(a), q);
-        const rb = pooledQuantile(pick(b), q);
+        const ra = pooledQuantile(a, pick(pickA), q);
+        const rb = pooledQuantile(b, pick(pickB), q);
         if (ra && rb !== null) ratios.push(rb / ra);
       }
       ratios.sort((x, y) => x - y);
