@@ -258,9 +258,7 @@ export type SpikeReport = z.infer<typeof SpikeReportSchema>;
 // ---------------------------------------------------------------------------------------
 // Stack profiles (RunSummary.profiles)
 // ---------------------------------------------------------------------------------------
-/** Name prefixes of the engine's worker threads (server, load, storage jobs, io_uring's own
- *  SQPOLL and io-wq threads): the threads whose CPU the frames' serverCpuNs + loadCpuNs count. */
-export const WORKER_THREAD_PREFIXES = ['uring-srv-', 'uring-load', 'uring-storage', 'iou-'] as const;
+export { WORKER_THREAD_PREFIXES } from './threadNames';
 
 export const ProfilesSchema = z.object({
   hz: count,

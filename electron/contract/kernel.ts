@@ -12,27 +12,13 @@
  */
 import { z } from 'zod';
 import { KernelMemoryFrameSchema, KernelOffCpuFrameSchema, KernelProfileFrameSchema, KernelSchedFrameSchema } from './diagnose';
+import { PROBE_NAMES } from './probeNames';
 import { KERNEL_HISTOGRAM_LAYOUT, kernelBucketLowerNs, kernelBucketUpperNs, SparseHistogramSchema, type SparseHistogram } from './histogram';
 
-/** The probes, in the order the lab lists them. */
-export const PROBE_NAMES = ['uring_latency', 'uring_calls', 'runqueue', 'sqpoll', 'softirq', 'tcp_events', 'offcpu', 'memory', 'profile'] as const;
+// The probes' names and fixed reasons live in probeNames.ts, free of zod, so the engine process
+// (which names probes but validates nothing) starts without loading it: ~90 ms a start here.
+export { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, type ProbeName } from './probeNames';
 export const ProbeNameSchema = z.enum(PROBE_NAMES);
-export type ProbeName = z.infer<typeof ProbeNameSchema>;
-
-/** Reason of every probe of a run with `probes.enabled` false (the probes were not asked for). */
-export const PROBES_DISABLED_REASON = 'disabled by probes.enabled';
-
-/**
- * Probes that run on every request or packet (io_uring submissions and completions, network
- * softirqs): attached all the time, even sampling inside the programs, their tracepoints cost
- * over 1 µs of CPU per request at 50 × 128 B on loopback (−25…−38 % throughput, +45…+110 % p99:
- * npm run bench:probes -- --per-request --duty 1), which would distort the very numbers the lab
- * measures. So they are time-sampled (probes.perRequestDuty, below): attached for one short
- * window per period, detached (free) the rest of the time, and every number they give says which
- * share of the time it saw. probes.perRequest turns them on or off; the other probes fire per
- * context switch, per wait or per rare event and stay attached.
- */
-export const PER_REQUEST_PROBES: readonly ProbeName[] = ['uring_latency', 'softirq'];
 
 /**
  * probes.perRequestDuty: the per-request probes' programs are attached this fraction of the time,
@@ -48,7 +34,6 @@ export const PER_REQUEST_PROBES: readonly ProbeName[] = ['uring_latency', 'softi
  */
 export const PER_REQUEST_DUTY_MIN = 0.001;
 export const PER_REQUEST_DUTY_DEFAULT = 0.002;
-export const PER_REQUEST_OFF_REASON = 'a per-request probe, off (probes.perRequest is false): it runs on every request or packet, so when on it is attached only for a sampled share of the time (probes.perRequestDuty)';
 
 /**
  * A probe's cost over the run's measured window, from the kernel's BPF run-time stats

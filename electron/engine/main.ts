@@ -11,13 +11,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as Native from '../../native';
-import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON } from '../contract/kernel';
+import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON } from '../contract/probeNames';
 import {
   ENGINE_HEARTBEAT_MS, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
   type DiagnoseRequest, type StackName, type WireKernelFrame,
 } from './protocol';
-import { WORKER_THREAD_PREFIXES } from '../contract/diagnose';
+import { WORKER_THREAD_PREFIXES } from '../contract/threadNames';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
 import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
 import { SystemEvidence, engineCpus } from './systemEvidence';
