@@ -174,8 +174,8 @@ function attachOptions(request: ProbesRequest, diagnose: DiagnoseRequest | undef
  * A knob change stops the engine and starts it again at once, in the same process: its probes
  * filter by this process, so the programs a stop kept (keepProbes) serve the next start as they
  * are when it asks for the same set. Loading and verifying them again took ~400 ms of this
- * thread per change on this VM (nine objects), during which the load is stopped; reusing them
- * costs nothing. A different set (a probes or diagnose knob changed) detaches and attaches anew.
+ * thread per change on this VM (nine objects; ~150 ms since the loader keeps libbpf's BTF
+ * parses on the heap), during which the load is stopped; reusing them costs nothing. A different set (a probes or diagnose knob changed) detaches and attaches anew.
  * Null when nothing was kept for this request: the caller attaches.
  */
 function takeKeptProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined): NativeProbeStatus[] | null {
@@ -296,9 +296,9 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       restoreLabThreads();
       // The probes filter by this process's tgid, not by thread, so they attach before the
       // native start: a load that starts before its counters are zeroed must not wait out the
-      // probes' load and verification (≈ 0.5–1 s for nine programs, longer than a short
-      // load.timeoutMs), and the server's rings are seen from their creation. Stack names are
-      // read here too (once per engine process), for the same reason.
+      // probes' load and verification (~150 ms for nine programs here, once ~400 ms; longer on
+      // a busy machine than a short load.timeoutMs), and the server's rings are seen from their
+      // creation. Stack names are read here too (once per engine process, ~250 ms), for the same reason.
       if (message.probes?.enabled) symbolizer.preload();
       const probes = takeKeptProbes(message.probes, message.diagnose) ?? attachProbes(message.probes, message.diagnose);
       let started: Native.StartResult;
