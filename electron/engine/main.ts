@@ -175,7 +175,8 @@ function attachOptions(request: ProbesRequest, diagnose: DiagnoseRequest | undef
  * filter by this process, so the programs a stop kept (keepProbes) serve the next start as they
  * are when it asks for the same set. Loading and verifying them again took ~400 ms of this
  * thread per change on this VM (nine objects; ~150 ms since the loader keeps libbpf's BTF
- * parses on the heap), during which the load is stopped; reusing them costs nothing. A different set (a probes or diagnose knob changed) detaches and attaches anew.
+ * parses on the heap), during which the load is stopped; reusing them costs nothing. A
+ * different set (a probes or diagnose knob changed) detaches and attaches anew.
  * Null when nothing was kept for this request: the caller attaches.
  */
 function takeKeptProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined): NativeProbeStatus[] | null {
