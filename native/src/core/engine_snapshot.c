@@ -163,14 +163,26 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	struct cumulative *c = &eng->cur;
 	struct cumulative *p = &eng->prev;
 	struct load_gauges g;
-	/* Before the counters: the snapshot that reports the loop's death also
-	 * counts its error (the server counts, then publishes). */
+	/* A server loop's death is one server error (of kind "other"), counted here from the
+	 * loop_err this snapshot reads and reports: the cumulative count holds it from the first
+	 * snapshot that sees it, so exactly that snapshot counts it. Counted by the loop beside its
+	 * other errors, a snapshot that read the counters just after the count and loop_err just
+	 * before the publication counted it, and the next one reported the death with 0 errors. */
 	int loop_err = 0;
+	unsigned deaths = 0;
 
-	for (unsigned i = 0; i < eng->nservers && !loop_err; i++)
-		loop_err = __atomic_load_n(&eng->servers[i].loop_err, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < eng->nservers; i++) {
+		int err = __atomic_load_n(&eng->servers[i].loop_err, __ATOMIC_ACQUIRE);
+		if (err) {
+			deaths++;
+			if (!loop_err)
+				loop_err = err;
+		}
+	}
 
 	read_cumulative(eng, c);
+	c->server_errors += deaths;
+	c->errors_by_op[SERVER_ERR_OTHER] += deaths;
 	memset(s, 0, sizeof(*s));
 	for (unsigned i = 0; i < LH_BUCKETS; i++) {
 		s->hist[i] = delta(&p->hist[i], c->hist[i]);

@@ -84,7 +84,7 @@ struct server {
 	uint64_t errors;    /* real errors (not peer resets / cancellations); an accept refused for lack of fds counts too */
 	uint64_t accepted;
 	uint64_t active;    /* connections open right now */
-	int loop_err;       /* negative errno if the loop died, else 0 (counted first, then published: release) */
+	int loop_err;       /* negative errno if the loop died, else 0 (release; the snapshot that reads it counts it as an error) */
 
 	/* Per-frame engine counters (cumulative, single writer; snapshots report deltas). */
 	uint64_t errors_by_op[SERVER_ERR_OPS]; /* the same errors as `errors`, by what failed */

@@ -101,10 +101,7 @@ static void serve(void *state)
 				n = errno == EINTR ? 0 : -errno;
 		}
 		if (n < 0) {
-			/* Counted first, published second: a snapshot that sees the error
-			 * (acquire) also sees it counted. */
-			counter_add(&s->errors_by_op[SERVER_ERR_OTHER], 1);
-			counter_add(&s->errors, 1);
+			/* Published only: the snapshot that reports it counts it (engine_snapshot.c). */
 			__atomic_store_n(&s->loop_err, n, __ATOMIC_RELEASE);
 			return;
 		}

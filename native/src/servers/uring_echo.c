@@ -245,9 +245,7 @@ static void serve(void *state)
 		if (!ret)
 			ret = loop_enter(st);
 		if (submit_failed(ret)) {
-			/* Counted first, published second: a snapshot that sees the
-			 * error (acquire) also sees it counted. */
-			counter_add(&s->errors, 1);
+			/* Published only: the snapshot that reports it counts it (engine_snapshot.c). */
 			__atomic_store_n(&s->loop_err, ret, __ATOMIC_RELEASE);
 			return;
 		}
