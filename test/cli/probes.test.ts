@@ -370,16 +370,19 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
   }, 60_000);
 
   /** The CLI as nobody with no capabilities; `helper`: URING_LAB_PROBE_HELPER. */
-  function cliAsNobody(home: string, helper: string, args: string[]): string {
+  function cliAsNobody(home: string, helper: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
     return execFileSync(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args], {
       encoding: 'utf8', timeout: 60_000,
       // nobody needs a runtime and data folder of its own.
-      env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, URING_LAB_PROBE_HELPER: helper },
+      env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, URING_LAB_PROBE_HELPER: helper, ...env },
     });
   }
 
   function runAsNobody(home: string, helper: string): RunSummary {
-    const out = cliAsNobody(home, helper, ['run', '--json', '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--set', 'probes.perRequest=true']);
+    // Per-request windows every 300 ms (the addon's measurement hook), as in the knob-change test:
+    // with the adaptive period the first window falls within 100 ms of attaching and the next
+    // ~4.6 s later, so a 1 s run saw none whenever the first fell before its start (1 CI run).
+    const out = cliAsNobody(home, helper, ['run', '--json', '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--set', 'probes.perRequest=true'], { URING_LAB_PROBE_SAMPLING_PERIOD_MS: '300' });
     return runSummaryOf({ code: 0, signal: null, stdout: out, stderr: '' });
   }
 
@@ -431,6 +434,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
       }
       // The unprivileged engine time-samples the per-request probes itself, from the helper's program fds.
       expect(summary.kernelStats!.perRequestSampling).toMatchObject({ duty: PER_REQUEST_DUTY_DEFAULT, attachErrors: 0 });
+      expect(summary.kernelStats!.perRequestSampling!.windows).toBeGreaterThanOrEqual(1);
       expect(summary.kernelStats!.perRequestSampling!.observedShare).toBeGreaterThan(0);
       expect(summary.kernelStats!.uring.completions).toBeGreaterThan(0);
       expect(summary.kernelStats!.runqueue.latencyNs.count).toBeGreaterThan(0);
