@@ -47,7 +47,6 @@ export class KernelSymbols {
     const at = new Uint32Array(lines);
     const end = new Uint32Array(lines);
     let n = 0;
-    let sorted = true;
     let start = 0;
     while (start < kallsyms.length) {
       let eol = kallsyms.indexOf('\n', start);
@@ -65,26 +64,13 @@ export class KernelSymbols {
       keys[n] = key;
       at[n] = lineStart + 19;
       end[n] = nameEnd;
-      if (n > 0 && key < keys[n - 1]!) sorted = false;
       n++;
     }
-    if (sorted) {
-      this.addrs = keys.slice(0, n);
-      this.nameAt = at.slice(0, n);
-      this.nameEnd = end.slice(0, n);
-    } else {
-      // Modules' symbols follow the core kernel's in kallsyms, at addresses of their own.
-      const order = identity(n).sort((a, b) => keys[a]! - keys[b]! || a - b);
-      this.addrs = new Float64Array(n);
-      this.nameAt = new Uint32Array(n);
-      this.nameEnd = new Uint32Array(n);
-      for (let i = 0; i < n; i++) {
-        const k = order[i]!;
-        this.addrs[i] = keys[k]!;
-        this.nameAt[i] = at[k]!;
-        this.nameEnd[i] = end[k]!;
-      }
-    }
+    // Modules' symbols follow the core kernel's in kallsyms, at addresses of their own.
+    const order = ascendingOrder(keys, n);
+    this.addrs = permuted(keys, order);
+    this.nameAt = permuted(at, order);
+    this.nameEnd = permuted(end, order);
   }
 
   /** Symbols loaded (0: the addresses are hidden, kptr_restrict without privilege). */
@@ -104,11 +90,23 @@ export class KernelSymbols {
   }
 }
 
-/** 0, 1, …, n − 1: the order a sort by key permutes. */
-function identity(n: number): Uint32Array {
+/** The indexes 0 … n − 1 of `keys` in ascending order of key (ties by index); no sort when
+ *  they are in order already. */
+function ascendingOrder(keys: Float64Array, n: number): Uint32Array {
   const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  return order;
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+    if (i > 0 && keys[i]! < keys[i - 1]!) sorted = false;
+  }
+  return sorted ? order : order.sort((a, b) => keys[a]! - keys[b]! || a - b);
+}
+
+/** `from` read in `order`: [from[order[0]], from[order[1]], …]. */
+function permuted<T extends Float64Array | Uint32Array>(from: T, order: Uint32Array): T {
+  const out = new (from.constructor as new (length: number) => T)(order.length);
+  for (let i = 0; i < order.length; i++) out[i] = from[order[i]!]!;
+  return out;
 }
 
 /** Low 48 bits of a canonical upper-half address ("ffff…", 16 hex digits); null otherwise. */
@@ -199,7 +197,7 @@ export class ElfSymbols {
       // and tuples, BigInt reads and a string each up front took ~220 ms of the engine's start.
       let n = 0;
       let starts = new Float64Array(0);
-      let sizes = new Float64Array(0);
+      let ends = new Float64Array(0);
       let nameAt = new Uint32Array(0);
       if (table) {
         const strs = section(table.link);
@@ -208,7 +206,7 @@ export class ElfSymbols {
         const entsize = table.entsize || 24;
         const count = Math.floor(syms.length / entsize);
         starts = new Float64Array(count);
-        sizes = new Float64Array(count);
+        ends = new Float64Array(count);
         nameAt = new Uint32Array(count);
         // Elf64_Sym, 24 bytes: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64,
         // st_size u64; read as 32-bit words (the buffer is its own, so aligned; little-endian hosts only, as above).
@@ -220,21 +218,15 @@ export class ElfSymbols {
           const value = words[w + 2]! + words[w + 3]! * 2 ** 32;
           if (value === 0 || (words[w + 1]! >>> 16) === 0) continue; // undefined (imported)
           starts[n] = value;
-          sizes[n] = words[w + 4]! + words[w + 5]! * 2 ** 32;
+          ends[n] = value + Math.max(1, words[w + 4]! + words[w + 5]! * 2 ** 32);
           nameAt[n] = words[w]!;
           n++;
         }
       }
-      const order = identity(n).sort((a, b) => starts[a]! - starts[b]! || a - b);
-      this.starts = new Float64Array(n);
-      this.ends = new Float64Array(n);
-      this.nameAt = new Uint32Array(n);
-      for (let i = 0; i < n; i++) {
-        const k = order[i]!;
-        this.starts[i] = starts[k]!;
-        this.ends[i] = starts[k]! + Math.max(1, sizes[k]!);
-        this.nameAt[i] = nameAt[k]!;
-      }
+      const order = ascendingOrder(starts, n);
+      this.starts = permuted(starts, order);
+      this.ends = permuted(ends, order);
+      this.nameAt = permuted(nameAt, order);
     } finally {
       closeSync(fd);
     }
