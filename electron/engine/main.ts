@@ -121,9 +121,9 @@ function resourcesFor(config: Native.EngineConfig): EngineResources {
 
 // ---- eBPF probes: attached after each native start, read with each snapshot, detached on stop,
 // shutdown and failed starts. A probe that fails never fails the run: its status says why.
-let probesAttached = false;
-/** What the attached probes were attached for (attachProbes' options, as JSON) and what they
- *  said: a knob change's start that asks for the same reuses them (see 'stop' keepProbes). */
+/** The attached probes (null: none), what they were attached for (attachProbes' options, as
+ *  JSON) and what they said: a knob change's start that asks for the same reuses them (see
+ *  'stop' keepProbes). */
 let attachedFor: { key: string; statuses: NativeProbeStatus[] } | null = null;
 /** Probes kept by a stop for the start that follows; detached if none comes in time. */
 let keptProbesTimer: NodeJS.Timeout | null = null;
@@ -147,13 +147,13 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
   try {
     const { options, profileHz } = attachOptions(request, diagnose, without);
     const attached = probesNative.probesAttach(options as Native.ProbeAttachOptions);
-    probesAttached = attached.some((s) => s.attached);
+    const any = attached.some((s) => s.attached);
     // The probes left out say why, in the lab's order.
     const statuses = PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
       ?? (name === 'profile' && profileHz === 0
         ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: 'set diagnose.profileHz (e.g. 99) to sample stacks', loadedBy: null }
         : { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null }));
-    if (probesAttached) attachedFor = { key: JSON.stringify(options), statuses };
+    if (any) attachedFor = { key: JSON.stringify(options), statuses };
     return statuses;
   } catch (err) {
     detachProbes();
@@ -183,13 +183,13 @@ function takeKeptProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRe
   const kept = keptProbesTimer !== null;
   if (keptProbesTimer) clearTimeout(keptProbesTimer);
   keptProbesTimer = null;
-  if (!kept || !probesAttached || !attachedFor || !request?.enabled) return null;
+  if (!kept || !attachedFor || !request?.enabled) return null;
   return JSON.stringify(attachOptions(request, diagnose, new Set()).options) === attachedFor.key ? attachedFor.statuses : null;
 }
 
 /** A stop followed by a start (a knob change): the probes stay attached for it, for a while. */
 function keepProbesForNextStart(): void {
-  if (!probesAttached) return;
+  if (!attachedFor) return;
   if (keptProbesTimer) clearTimeout(keptProbesTimer);
   // No start after all (the run ended during the change): nothing may stay attached for long.
   keptProbesTimer = setTimeout(() => { keptProbesTimer = null; detachProbes(); }, KEPT_PROBES_MS);
@@ -197,7 +197,7 @@ function keepProbesForNextStart(): void {
 
 /** The probes' interval since the last read (their maps are reset); null when none is attached. */
 function readKernel(): WireKernelFrame | null {
-  if (!probesAttached) return null;
+  if (!attachedFor) return null;
   try {
     const k = probesNative.probesRead?.() ?? null;
     return k && symbolized(k);
@@ -250,9 +250,8 @@ const SWITCHBACK_ONLY: ReadonlySet<string> = new Set((process.env.URING_LAB_PROB
 function detachProbes(): void {
   if (keptProbesTimer) clearTimeout(keptProbesTimer);
   keptProbesTimer = null;
+  if (!attachedFor) return;
   attachedFor = null;
-  if (!probesAttached) return;
-  probesAttached = false;
   try { probesNative.probesDetach?.(); } catch { /* the fds close with the process anyway */ }
 }
 
