@@ -242,13 +242,14 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     native.probesRead();
     await sleep(500);
     const k = native.probesRead()!;
-    // About half the server's completions are RECVs (each echo is a RECV and a SEND): at the
-    // sampling rate, at least a quarter of all sampled completions must be RECVs, whose opcode
-    // the probe learnt at a wake-up (their multishot CQEs carry no request).
+    // About half the server's completions are RECVs (each echo is a RECV and a SEND; coalesced
+    // sends make it more): RECVs, whose opcode the probe learnt at a wake-up (their multishot
+    // CQEs carry no request), must be over a third of all sampled legs. 0.50-0.53 in 12 runs; a
+    // sampler taking every 32nd event locked onto the RECV/SEND alternation and gave 0.15-0.71.
     const expected = k.uring.completions * k.uring.latencySampleRate!;
     expect(expected).toBeGreaterThan(40);
     const recv = k.uring.byOpcode.find((o) => o.name === 'RECV');
-    expect(recv?.count).toBeGreaterThan(expected / 4);
+    expect(recv?.count).toBeGreaterThan(expected / 3);
     expect(histTotal(k.uring.taskWorkLatencyNs)).toBeGreaterThan(expected / 4);
   });
 

@@ -133,6 +133,24 @@ static __always_inline int classify_submission(const bool btf, struct io_ring_ct
 }
 #endif
 
+/*
+ * A Bernoulli draw with probability 2^-shift from a per-CPU generator state (one step of a
+ * 64-bit linear congruential generator, Knuth's MMIX constants; its top bits are its good
+ * ones). Why not "every 2^shift-th event": the lab's workloads are periodic (a closed loop
+ * alternates RECV and SEND completions, softirqs alternate NET_RX and NET_TX), and a counter
+ * with an even period locks onto one phase of them, sampling one kind of event far more than
+ * the other for a whole run (RECV's share of timed legs varied 0.38-0.71 between runs). A
+ * plain per-CPU update, no atomics: a program nesting into another on this CPU can only make
+ * two draws see the same state, never bias the rate.
+ */
+static __always_inline int sample_draw(__u64 *state, unsigned int shift)
+{
+	__u64 s = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+
+	*state = s;
+	return (s >> (64 - shift)) == 0;
+}
+
 static __always_inline void counter_add(__u64 *c, __u64 n)
 {
 	__sync_fetch_and_add(c, n);

@@ -63,7 +63,7 @@ static __always_inline int on_entry(unsigned int vec)
 		c->net_rx_count++;
 	else
 		c->net_tx_count++;
-	if (c->sample_ticks++ & ((1u << SOFTIRQ_TIME_SAMPLE_SHIFT) - 1))
+	if (!sample_draw(&c->sampler_state, SOFTIRQ_TIME_SAMPLE_SHIFT))
 		return 0;
 	start = bpf_map_lookup_elem(&softirq_start, &slot);
 	if (start)

@@ -7,7 +7,7 @@
 
 /*
  * Softirq TIME is measured on a sample: 1 in 2^SOFTIRQ_TIME_SAMPLE_SHIFT NET_RX/NET_TX softirqs
- * per CPU (a counter, each taken whole, entry to exit), its duration added 2^SHIFT times, so
+ * per CPU (a random draw, sample_draw; each taken whole, entry to exit), its duration added 2^SHIFT times, so
  * net_rx_ns/net_tx_ns are estimates of the total; the entry and NAPI poll COUNTS stay exact.
  * The two clock reads of a timed softirq are most of what its programs cost (a clock read is
  * ~30 ns on a virtual machine), and softirqs run for every packet of the machine.
@@ -28,7 +28,7 @@ struct softirq_counters {
 	unsigned long long net_rx_count;
 	unsigned long long net_tx_count;
 	unsigned long long napi_polls;
-	unsigned long long sample_ticks; /* NET_RX/NET_TX entries seen (the sampler's clock), not reported */
+	unsigned long long sampler_state; /* the sampler's generator on this CPU, not reported */
 };
 
 #endif

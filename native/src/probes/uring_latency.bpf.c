@@ -145,11 +145,10 @@ static __always_inline struct lat_slot *slot_of(void *ring, __u64 user_data)
 	return bpf_map_lookup_elem(&lat_slots, &i);
 }
 
-/* The sampler: this leg start is the 2^LAT_SAMPLE_SHIFT-th on this CPU. A plain per-CPU add
- * (no atomic): a program nesting into another on this CPU can only shift the phase. */
+/* The sampler: this leg start is timed with probability 2^-LAT_SAMPLE_SHIFT (sample_draw). */
 static __always_inline int sample_tick(struct lat_counters *c)
 {
-	return (c->sample_ticks++ & ((1u << LAT_SAMPLE_SHIFT) - 1)) == 0;
+	return sample_draw(&c->sampler_state, LAT_SAMPLE_SHIFT);
 }
 
 /* Outside a time-sampling window: count and time nothing (an inlined array lookup, a few ns). */

@@ -23,9 +23,11 @@
  * and delete and two clock reads (~0.3 µs), far over the probes' budget if every request paid
  * it. A leg runs from a submission, or for a multishot request from its previous completion
  * (IORING_CQE_F_MORE), to the next completion. Every point where a leg can start (each
- * submission, each completion with F_MORE) ticks a per-CPU counter and each 2^LAT_SAMPLE_SHIFT-th
- * tick starts a timed leg, so the sample is spread over all connections and opcodes alike (not
- * a fixed subset of user_data values) and a leg is either timed whole or not at all. The
+ * submission, each completion with F_MORE) draws from a per-CPU generator and starts a timed
+ * leg with probability 2^-LAT_SAMPLE_SHIFT (not every n-th: a periodic workload would lock that
+ * to one phase; probe_common.bpf.h: sample_draw), so the sample is spread over all connections
+ * and opcodes alike (not a fixed subset of user_data values) and a leg is either timed whole or
+ * not at all. The
  * histograms thus hold ≈ completions / 2^LAT_SAMPLE_SHIFT samples: the frame says the rate.
  */
 #define LAT_SAMPLE_SHIFT 5
@@ -35,7 +37,7 @@
 struct lat_counters {
 	unsigned long long submits;
 	unsigned long long completions;
-	unsigned long long sample_ticks; /* leg starts seen on this CPU (the sampler's clock) */
+	unsigned long long sampler_state; /* the sampler's generator on this CPU, not reported */
 };
 
 /*
