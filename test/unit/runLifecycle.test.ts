@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LabEvent, TERMINAL_EVENT_TYPES } from '../../electron/contract';
-import { EngineSupervisor } from '../../electron/host/engine/supervisor';
+import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 import { FakeEngineHost } from './fakeEngine';
 
@@ -119,6 +119,51 @@ describe('run lifecycle state machine', () => {
     expect(fake.engines[0].exited).toBe(true);
     await expectUsable(lab, fake, events);
     expect(fake.current!.pid).not.toBe(hungPid);
+    expectOneTerminalPerRun(events);
+  });
+
+  it('a stall of the host\'s own event loop longer than unresponsiveMs does not condemn a heartbeating engine', async () => {
+    // A real engine's messages arrive in the event loop's poll phase, after its timers: after a
+    // stall the watchdog runs before the heartbeats queued in the pipe are read. The fake's
+    // messages are delivered the same way (setImmediate: after the timers).
+    const fake = new FakeEngineHost();
+    const viaPipe = (): EngineChannel => {
+      const channel = fake.spawn();
+      return {
+        send: (m) => channel.send(m),
+        onMessage: (l) => channel.onMessage((m) => setImmediate(() => l(m))),
+        onExit: (l) => channel.onExit(l),
+        kill: () => channel.kill(),
+      };
+    };
+    const supervisor = new EngineSupervisor(viaPipe, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+    const faults: string[] = [];
+    supervisor.on('fault', (e) => faults.push(e.code));
+    const events: LabEvent[] = [];
+    const lab = new LabService({
+      supervisor, frameIntervalMs: 20,
+      activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
+      timeouts: () => ({ startMs: 400, stopMs: 400 }),
+    });
+    labs.push(lab);
+    lab.onEvent((e) => events.push(e));
+    const { runId } = await lab.startRun({ profile: PROFILE });
+    for (let i = 0; i < 3; i++) {
+      await sleep(100);
+      const until = Date.now() + 400; // the host busy for 1.6 × unresponsiveMs
+      while (Date.now() < until) { /* stalled */ }
+    }
+    await sleep(100);
+    expect(faults).toEqual([]);
+    expect((await lab.getStatus()).state).toBe('running');
+    const summary = await lab.stopRun();
+    expect(summary?.runId).toBe(runId);
+    expect(summary?.status).toBe('completed');
+    // And a hung engine is still condemned: silence while the host listens counts.
+    await lab.startRun({ profile: PROFILE });
+    fake.current!.hang();
+    await sleep(600);
+    expect(faults).toEqual(['ENGINE_UNRESPONSIVE']);
     expectOneTerminalPerRun(events);
   });
 

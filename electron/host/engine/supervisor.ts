@@ -118,7 +118,9 @@ interface EngineProcess {
   /** Fails `ready` (no effect once it resolved). */
   failReady: (error: LabError) => void;
   pid: number | null;
-  lastHeardAt: number;
+  /** Silence since the engine last said anything, counted only while this host was listening
+   * (the watchdog's ticks, each capped: see the watchdog). */
+  silentMs: number;
   /** Set once the process is gone or condemned; later messages from it are ignored. */
   dead: boolean;
   watchdog: NodeJS.Timeout | null;
@@ -240,7 +242,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
       ready,
       failReady,
       pid: null,
-      lastHeardAt: Date.now(),
+      silentMs: 0,
       dead: false,
       watchdog: null,
       stackNames: new Map(),
@@ -253,7 +255,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
     })), this.spawnTimeoutMs);
     channel.onMessage((message) => {
       if (engine.dead) return;
-      engine.lastHeardAt = Date.now();
+      engine.silentMs = 0;
       if (message.type === 'ready') {
         clearTimeout(spawnTimer);
         if (message.protocol !== ENGINE_PROTOCOL_VERSION) {
@@ -278,16 +280,27 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
         fix: 'the lab starts a fresh engine on the next run; if it repeats, run `uring-lab doctor`',
       }));
     });
+    // Silence is counted in the watchdog's own ticks, each worth at most two periods: when this
+    // host's event loop stalls (a GC pause, a burst of frames, a loaded CI machine), the engine's
+    // heartbeats wait in the pipe unread, and wall-clock silence would condemn a healthy engine.
+    // A hung engine still accrues a period per tick and is condemned after `unresponsiveMs`.
+    const watchdogPeriodMs = Math.max(50, Math.min(ENGINE_HEARTBEAT_MS * 2, this.unresponsiveMs / 4));
+    let lastTickAt = Date.now();
     engine.watchdog = setInterval(() => {
+      const now = Date.now();
+      const listenedMs = Math.min(now - lastTickAt, 2 * watchdogPeriodMs);
+      lastTickAt = now;
       // Only a ready process owes heartbeats; a starting one is bounded by spawnTimer.
-      if (engine.pid !== null && Date.now() - engine.lastHeardAt > this.unresponsiveMs) {
+      if (engine.pid === null) return;
+      engine.silentMs += listenedMs;
+      if (engine.silentMs > this.unresponsiveMs) {
         this.condemn(engine, new LabError({
           code: 'ENGINE_UNRESPONSIVE',
           message: `engine process ${engine.pid} stopped answering (silent for ${(this.unresponsiveMs / 1000).toFixed(1)} s; hung or stopped)`,
           fix: 'the lab killed it and starts a fresh engine on the next run; check `dmesg` and `uring-lab doctor` if it repeats',
         }));
       }
-    }, Math.max(50, Math.min(ENGINE_HEARTBEAT_MS * 2, this.unresponsiveMs / 4)));
+    }, watchdogPeriodMs);
     engine.watchdog.unref?.();
     return engine.ready.then(() => engine);
   }
