@@ -33,7 +33,7 @@ import { checkBudget } from './run/budget';
 import { checkTopology } from './run/topology';
 import { parseParams } from './labParams';
 import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
-import { RunRecord } from './run/runRecord';
+import { KEPT_FRAMES, RunRecord } from './run/runRecord';
 import { probeDoctorChecks } from './run/probes';
 import { diagnoseRequestFor } from '../engine/injections';
 import { removeDeadInjectCgroups, removeDeadInjectCgroupsSoon } from './run/injectCleanup';
@@ -66,6 +66,8 @@ export interface LabServiceOptions {
   runsDir?: string;
   /** Time limits of engine start/stop; by default they follow from the work (engineTimeouts). */
   timeouts?: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
+  /** Frames a run keeps in memory for getFrames (default KEPT_FRAMES; older ones are read from its history). */
+  keptFrames?: number;
 }
 
 interface ActiveRun {
@@ -101,11 +103,14 @@ export class LabService implements LabApi, LabSessions {
   private run: ActiveRun | null = null;
   /** The last run that ended, for getFrames after a reconnect. */
   private lastRecord: RunRecord | null = null;
+  /** The last run's copy in the history: getFrames reads its older frames from there. */
+  private lastHistory: RunSaving | null = null;
   private lastSummary: RunSummary | null = null;
   private readonly profiles = new Map<string, Profile>();
   private readonly listeners = new Set<(event: LabEvent) => void>();
   private readonly supervisor: EngineSupervisor;
   private readonly frameIntervalMs: number;
+  private readonly keptFrames: number;
   private readonly activeRunsDir?: string;
   private readonly history: LabHistory;
   /** A/B experiments (one at a time), each arm a run of the client that started it. */
@@ -120,6 +125,7 @@ export class LabService implements LabApi, LabSessions {
   constructor(options: LabServiceOptions = {}) {
     this.supervisor = options.supervisor ?? new EngineSupervisor();
     this.frameIntervalMs = options.frameIntervalMs ?? 100;
+    this.keptFrames = options.keptFrames ?? KEPT_FRAMES;
     this.activeRunsDir = options.activeRunsDir;
     this.history = new LabHistory(options.runsDir);
     this.ab = new AbController((clientId) => {
@@ -353,7 +359,7 @@ export class LabService implements LabApi, LabSessions {
         const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++runsStartedInProcess}`;
         // Time 0 is when the engine was up: a slow start (thousands of connects, gigabytes of
         // buffers) must not eat the warm-up, nor count as measured time.
-        const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000, target);
+        const record = new RunRecord(runId, atNs, profile.duration.warmupS * 1000, target, this.keptFrames);
         const run: ActiveRun = {
           runId, record, controllerId: clientId, profile, config, untilStopped, target, storage, veth,
           // Storage jobs have no connections to lose.
@@ -514,11 +520,28 @@ export class LabService implements LabApi, LabSessions {
 
   private async framesFor(params: z.output<typeof GetFramesParamsSchema>): Promise<FramesResult> {
     const { runId, fromSeq } = params;
-    const record = this.run?.runId === runId ? this.run.record : this.lastRecord?.runId === runId ? this.lastRecord : null;
+    const active = this.run?.runId === runId ? this.run : null;
+    const record = active ? active.record : this.lastRecord?.runId === runId ? this.lastRecord : null;
     if (!record) {
       throw new LabError({ code: 'RUN_UNKNOWN', field: 'runId', message: `run ${runId} is not known to this host (it may have restarted)`, fix: 'its frames are lost; getStatus shows the current run' });
     }
-    return { runId, ...record.framesFrom(fromSeq) };
+    const saved = active ? active.history : this.lastHistory;
+    // Memory keeps the last KEPT_FRAMES; older ones come from the run's frame log. Frames go on
+    // arriving (and leaving memory) while the log is read, so memory is asked again after each
+    // read, from where the read ended.
+    const frames: RunFrame[] = [];
+    let next = fromSeq;
+    for (let round = 0; ; round++) {
+      const kept = record.framesFrom(next);
+      if (kept.lost === 0 || !saved || round === 3) {
+        frames.push(...kept.frames);
+        break;
+      }
+      const older = await saved.savedFrames(next, next + kept.lost);
+      frames.push(...older);
+      next += kept.lost; // what the log did not have is lost
+    }
+    return { runId, frames, lost: Math.max(0, record.lastSeq + 1 - fromSeq - frames.length) };
   }
 
   private assertController(run: ActiveRun, clientId: string, what: string): void {
@@ -581,6 +604,7 @@ export class LabService implements LabApi, LabSessions {
       this.state = 'idle';
     }
     this.lastRecord = run.record;
+    this.lastHistory = run.history ?? null;
     this.lastSummary = summary;
     if (status === 'completed') this.emit({ type: 'ended', runId: run.runId, summary });
     else if (status === 'interrupted') this.emit({ type: 'interrupted', runId: run.runId, reason: failure?.message ?? 'interrupted', summary });

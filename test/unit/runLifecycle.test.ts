@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LabEvent, TERMINAL_EVENT_TYPES } from '../../electron/contract';
+import { LabEvent, TERMINAL_EVENT_TYPES, type RunFrame } from '../../electron/contract';
 import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 import { FakeEngineHost } from './fakeEngine';
@@ -223,6 +223,53 @@ describe('run lifecycle state machine', () => {
     expect(frames[0].seq).toBe(1);
     expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => i + 1));
     expect((await ctx.lab.getFrames({ runId: 'run-gone', fromSeq: 0 }).catch((e) => e)).code).toBe('RUN_UNKNOWN');
+  });
+
+  it('a client that joins late gets every frame: the last ones from memory, older ones from the run\'s history', async () => {
+    const fake = new FakeEngineHost();
+    const supervisor = new EngineSupervisor(fake.spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-history-'));
+    const lab = new LabService({
+      supervisor, frameIntervalMs: 20, keptFrames: 10, runsDir,
+      activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
+      timeouts: () => ({ startMs: 400, stopMs: 400 }),
+    });
+    labs.push(lab);
+    const live: RunFrame[] = [];
+    lab.onEvent((e) => { if (e.type === 'frame') live.push(e.frame); });
+    const { runId } = await lab.startRun({ profile: PROFILE });
+    await sleep(600); // ~30 frames, 10 of them in memory
+    const contiguous = (frames: RunFrame[], from: number) => expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => from + i));
+    const during = await lab.getFrames({ runId, fromSeq: 0 });
+    expect(during.lost).toBe(0);
+    expect(during.frames.length).toBeGreaterThan(20);
+    contiguous(during.frames, 0);
+    // From the middle of the saved part: the same frames the live event carried.
+    const mid = await lab.getFrames({ runId, fromSeq: 5 });
+    contiguous(mid.frames, 5);
+    expect(mid.frames.slice(0, 10)).toEqual(live.slice(5, 15));
+    await lab.stopRun();
+    const after = await lab.getFrames({ runId, fromSeq: 0 });
+    expect(after.lost).toBe(0);
+    contiguous(after.frames, 0);
+    expect(after.frames).toEqual(live);
+
+    // A run that could not be saved (its history folder is a file): only memory, the rest lost.
+    const unsavedLab = new LabService({
+      supervisor: new EngineSupervisor(new FakeEngineHost().spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 }),
+      frameIntervalMs: 20, keptFrames: 10, runsDir: path.join(runsDir, runId, 'meta.json'),
+      activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
+      timeouts: () => ({ startMs: 400, stopMs: 400 }),
+    });
+    labs.push(unsavedLab);
+    const unsaved = await unsavedLab.startRun({ profile: PROFILE });
+    await sleep(600);
+    const summary = await unsavedLab.stopRun();
+    expect(summary?.warnings.join(' ')).toMatch(/run history/);
+    const partial = await unsavedLab.getFrames({ runId: unsaved.runId, fromSeq: 0 });
+    expect(partial.frames).toHaveLength(10);
+    expect(partial.lost).toBe(partial.frames[0]!.seq);
+    expect(partial.lost).toBeGreaterThan(10);
   });
 
   it('host shutdown interrupts a run with one interrupted event', async () => {

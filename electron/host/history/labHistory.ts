@@ -13,6 +13,9 @@ export interface RunSaving {
   phases(phases: Phase[]): void;
   /** Returns what is known by now to have gone wrong saving the run, or null. */
   end(summary: RunSummary): string | null;
+  /** The saved frames with fromSeq ≤ seq < toSeq, once every frame appended so far is written
+   *  ([] for a run that is not saved, or where the file cannot be read). */
+  savedFrames(fromSeq: number, toSeq: number): Promise<RunFrame[]>;
 }
 
 /** A run that could not be saved at all: it goes on, and its summary says why it is not in the history. */
@@ -21,6 +24,7 @@ class UnsavedRun implements RunSaving {
   frame(): void {}
   phases(): void {}
   end(): string { return this.problem; }
+  async savedFrames(): Promise<RunFrame[]> { return []; }
 }
 
 class SavingRun implements RunSaving {
@@ -32,6 +36,7 @@ class SavingRun implements RunSaving {
   end(summary: RunSummary): string | null {
     try { return this.writer.end(summary); } catch (err) { return (err as Error).message; } finally { this.track(this.writer.settled); }
   }
+  savedFrames(fromSeq: number, toSeq: number): Promise<RunFrame[]> { return this.writer.savedFrames(fromSeq, toSeq); }
 }
 
 export class LabHistory {

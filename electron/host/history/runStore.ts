@@ -57,6 +57,8 @@ const pruneSchedules = new Map<string, { lastAt: number; keep: Set<string>; pend
 
 const META = 'meta.json';
 const FRAMES = 'frames.jsonl';
+/** Frames per read when frames are read back for getFrames (StoredRunWriter.savedFrames). */
+const SAVED_FRAMES_PAGE = 256;
 const FRAMES_INDEX = 'frames.idx';
 const PINNED = 'pinned';
 const INDEX = 'index.json';
@@ -532,6 +534,33 @@ export class StoredRunWriter {
   frame(frame: RunFrame): void {
     if (this.ended) return;
     this.frameLog.append(frame);
+  }
+
+  /**
+   * The frames with fromSeq ≤ seq < toSeq read back from frames.jsonl, after every frame appended
+   * so far is written. Read a page of SAVED_FRAMES_PAGE at a time, yielding to the event loop in
+   * between: a client joining late in a long run must not stall the host's frames and heartbeats.
+   * [] where the run is not saved or the file cannot be read (the caller counts them lost).
+   */
+  async savedFrames(fromSeq: number, toSeq: number): Promise<RunFrame[]> {
+    await this.saving;
+    await this.frameLog.written;
+    if (this.unsaved) return [];
+    const out: RunFrame[] = [];
+    let seq = fromSeq;
+    try {
+      while (seq < toSeq) {
+        const page = readFrames(this.frameLog.path, seq, Math.min(SAVED_FRAMES_PAGE, toSeq - seq));
+        for (const f of page.frames) if (f.seq < toSeq) out.push(f);
+        const last = page.frames[page.frames.length - 1];
+        if (!last || page.nextSeq === null) break;
+        seq = last.seq + 1;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch {
+      // An unreadable file: what was read stands, the rest is lost to this client.
+    }
+    return out;
   }
 
   /** A phase began (the start or a knob change). */

@@ -23,8 +23,14 @@ import { notReached } from '../../engine/injections';
 
 /** A generator thread this busy (share of one CPU) may be what the run measures. */
 export const LOAD_SATURATION_SHARE = 0.9;
-/** Frames kept for clients that reconnect (getFrames): 10 minutes at 10 frames/s. */
-export const KEPT_FRAMES = 6000;
+/**
+ * Frames kept in memory for clients that reconnect or join (getFrames): the last 60 s at 10
+ * frames/s, the live view's window. Older ones are read back from the run's frame log in the
+ * history (LabService.framesFor). Keeping ten minutes here, as before, held ~190 MB of frame
+ * objects by the end of a 10-minute run with probes (~31 KB a frame on the heap), and every
+ * major GC of the host marked all of it on the server's CPU.
+ */
+export const KEPT_FRAMES = 600;
 /** An in-flight request older than this at any frame is reported as a stall. */
 export const STALL_WARNING_US = 1_000_000;
 
@@ -132,6 +138,8 @@ export class RunRecord {
     readonly warmupMs: number,
     /** `uring-lab load`: the echo server is someone else's, so nothing server-side is measured. */
     readonly target: NonNullable<RunSummary['target']> | null = null,
+    /** Frames kept in memory for getFrames (tests make it small). */
+    private readonly keptFrames = KEPT_FRAMES,
   ) {
     this.lastNs = t0Ns;
   }
@@ -235,11 +243,11 @@ export class RunRecord {
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
     this.diagnosis.push(frame);
     this.kept.push(frame);
-    if (this.kept.length > KEPT_FRAMES) this.kept.shift();
+    if (this.kept.length > this.keptFrames) this.kept.shift();
     return frame;
   }
 
-  /** Frames from `fromSeq` on that are still kept, and how many of those asked for are gone. */
+  /** Frames from `fromSeq` on that are still kept in memory, and how many of those asked for are not. */
   framesFrom(fromSeq: number): { frames: RunFrame[]; lost: number } {
     const oldestKept = this.kept[0]?.seq ?? this.seq;
     const lost = Math.max(0, Math.min(oldestKept, this.seq) - fromSeq);
