@@ -11,11 +11,13 @@ import { diagnoseFrames, spikeParams } from '../../electron/host/diagnose/report
 import { countAbove, frameTail, SpikeDetector } from '../../electron/host/diagnose/spikes';
 import { frame, histogramOf, quietFrames, quietKernel, slowFrame } from './spikeFixtures';
 
+/** The spikes the detector hands out as they close (it keeps none), and its phase baselines. */
 const detect = (frames: RunFrame[], params = { ...SPIKE_DEFAULTS }) => {
   const d = new SpikeDetector(params);
-  for (const f of frames) d.push(f);
-  d.finish();
-  return d;
+  const spikes = [];
+  for (const f of frames) spikes.push(...d.push(f));
+  spikes.push(...d.finish());
+  return { spikes, phaseBaselines: d.phaseBaselines };
 };
 
 describe('frame tails', () => {
