@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LabEvent, TERMINAL_EVENT_TYPES, type RunFrame } from '../../electron/contract';
 import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
-import { LabService } from '../../electron/host/labService';
+import { LabService, type LabServiceOptions } from '../../electron/host/labService';
 import { FakeEngineHost } from './fakeEngine';
 
 const PROFILE = { kind: 'uring-lab/profile', schemaVersion: 1, load: { connections: 4 }, duration: { warmupS: 0, measureS: 30 } };
@@ -18,13 +18,16 @@ const PROFILE = { kind: 'uring-lab/profile', schemaVersion: 1, load: { connectio
 const labs: LabService[] = [];
 afterEach(async () => { await Promise.all(labs.splice(0).map((l) => l.close())); });
 
-function makeLab() {
+/** A lab on a fake engine; `channel` wraps each engine the fake spawns, `options` add to the lab's. */
+function makeLab(setup: { channel?: (spawned: EngineChannel) => EngineChannel; options?: Partial<LabServiceOptions> } = {}) {
   const fake = new FakeEngineHost();
-  const supervisor = new EngineSupervisor(fake.spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+  const spawn = setup.channel ? () => setup.channel!(fake.spawn()) : fake.spawn;
+  const supervisor = new EngineSupervisor(spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
   const lab = new LabService({
     supervisor, frameIntervalMs: 20,
     activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
     timeouts: () => ({ startMs: 400, stopMs: 400 }),
+    ...setup.options,
   });
   labs.push(lab);
   const events: LabEvent[] = [];
@@ -126,27 +129,15 @@ describe('run lifecycle state machine', () => {
     // A real engine's messages arrive in the event loop's poll phase, after its timers: after a
     // stall the watchdog runs before the heartbeats queued in the pipe are read. The fake's
     // messages are delivered the same way (setImmediate: after the timers).
-    const fake = new FakeEngineHost();
-    const viaPipe = (): EngineChannel => {
-      const channel = fake.spawn();
-      return {
-        send: (m) => channel.send(m),
-        onMessage: (l) => channel.onMessage((m) => setImmediate(() => l(m))),
-        onExit: (l) => channel.onExit(l),
-        kill: () => channel.kill(),
-      };
-    };
-    const supervisor = new EngineSupervisor(viaPipe, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+    const viaPipe = (channel: EngineChannel): EngineChannel => ({
+      send: (m) => channel.send(m),
+      onMessage: (l) => channel.onMessage((m) => setImmediate(() => l(m))),
+      onExit: (l) => channel.onExit(l),
+      kill: () => channel.kill(),
+    });
+    const { fake, supervisor, lab, events } = makeLab({ channel: viaPipe });
     const faults: string[] = [];
     supervisor.on('fault', (e) => faults.push(e.code));
-    const events: LabEvent[] = [];
-    const lab = new LabService({
-      supervisor, frameIntervalMs: 20,
-      activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
-      timeouts: () => ({ startMs: 400, stopMs: 400 }),
-    });
-    labs.push(lab);
-    lab.onEvent((e) => events.push(e));
     const { runId } = await lab.startRun({ profile: PROFILE });
     for (let i = 0; i < 3; i++) {
       await sleep(100);
@@ -226,17 +217,9 @@ describe('run lifecycle state machine', () => {
   });
 
   it('a client that joins late gets every frame: the last ones from memory, older ones from the run\'s history', async () => {
-    const fake = new FakeEngineHost();
-    const supervisor = new EngineSupervisor(fake.spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
     const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-history-'));
-    const lab = new LabService({
-      supervisor, frameIntervalMs: 20, keptFrames: 10, runsDir,
-      activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
-      timeouts: () => ({ startMs: 400, stopMs: 400 }),
-    });
-    labs.push(lab);
-    const live: RunFrame[] = [];
-    lab.onEvent((e) => { if (e.type === 'frame') live.push(e.frame); });
+    const { lab, events } = makeLab({ options: { keptFrames: 10, runsDir } });
+    const live = () => events.flatMap((e) => (e.type === 'frame' ? [e.frame] : []));
     const { runId } = await lab.startRun({ profile: PROFILE });
     await sleep(600); // ~30 frames, 10 of them in memory
     const contiguous = (frames: RunFrame[], from: number) => expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => from + i));
@@ -247,21 +230,15 @@ describe('run lifecycle state machine', () => {
     // From the middle of the saved part: the same frames the live event carried.
     const mid = await lab.getFrames({ runId, fromSeq: 5 });
     contiguous(mid.frames, 5);
-    expect(mid.frames.slice(0, 10)).toEqual(live.slice(5, 15));
+    expect(mid.frames.slice(0, 10)).toEqual(live().slice(5, 15));
     await lab.stopRun();
     const after = await lab.getFrames({ runId, fromSeq: 0 });
     expect(after.lost).toBe(0);
     contiguous(after.frames, 0);
-    expect(after.frames).toEqual(live);
+    expect(after.frames).toEqual(live());
 
     // A run that could not be saved (its history folder is a file): only memory, the rest lost.
-    const unsavedLab = new LabService({
-      supervisor: new EngineSupervisor(new FakeEngineHost().spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 }),
-      frameIntervalMs: 20, keptFrames: 10, runsDir: path.join(runsDir, runId, 'meta.json'),
-      activeRunsDir: mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')),
-      timeouts: () => ({ startMs: 400, stopMs: 400 }),
-    });
-    labs.push(unsavedLab);
+    const { lab: unsavedLab } = makeLab({ options: { keptFrames: 10, runsDir: path.join(runsDir, runId, 'meta.json') } });
     const unsaved = await unsavedLab.startRun({ profile: PROFILE });
     await sleep(600);
     const summary = await unsavedLab.stopRun();

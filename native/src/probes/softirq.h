@@ -7,10 +7,10 @@
 
 /*
  * Softirq TIME is measured on a sample: 1 in 2^SOFTIRQ_TIME_SAMPLE_SHIFT NET_RX/NET_TX softirqs
- * per CPU (a random draw, sample_draw; each taken whole, entry to exit), its duration added 2^SHIFT times, so
- * net_rx_ns/net_tx_ns are estimates of the total; the entry and NAPI poll COUNTS stay exact.
- * The two clock reads of a timed softirq are most of what its programs cost (a clock read is
- * ~30 ns on a virtual machine), and softirqs run for every packet of the machine.
+ * per CPU (a random draw, sample_draw; each taken whole, entry to exit), its duration added
+ * 2^SHIFT times, so net_rx_ns/net_tx_ns are estimates of the total; the entry and NAPI poll
+ * COUNTS stay exact. The two clock reads of a timed softirq are most of what its programs cost
+ * (a clock read is ~30 ns on a virtual machine), and softirqs run for every packet of the machine.
  */
 #define SOFTIRQ_TIME_SAMPLE_SHIFT 3
 #define SOFTIRQ_TIME_SAMPLE_RATE (1.0 / (1 << SOFTIRQ_TIME_SAMPLE_SHIFT))
