@@ -997,8 +997,11 @@ export interface NativeKernelFrame {
   };
   tcp: {
     retransmits: number;
-    /** kfree_skb with a drop reason other than NOT_SPECIFIED/CONSUMED-style non-drops, on TCP. */
+    /** kfree_skb with a drop reason other than NOT_SPECIFIED/CONSUMED-style non-drops, on TCP,
+     *  packets lost on the way: not `closeDrops`. */
     drops: number;
+    /** kfree_skb drops at a socket being closed (QUEUE_PURGE, TCP_ABORT_ON_DATA, TCP_CLOSE, SOCKET_CLOSE: its queues purged at close, data after the application closed it): how connections end, every run's teardown makes them, so counted apart from `drops` and sent as no event. */
+    closeDrops: number;
     /** Events the ring buffer (or perf buffer) could not take: counted, never silent. */
     lostEvents: number;
     /** At most 256 per frame (the rest counted in `truncated`): what happened, with its reason word. */

@@ -174,8 +174,11 @@ export const KernelFrameSchema = z.object({
   tcp: z.object({
     /** tcp:tcp_retransmit_skb events. */
     retransmits: count,
-    /** skb:kfree_skb of TCP packets with a real drop reason (not NOT_SPECIFIED / consumed). */
+    /** skb:kfree_skb of TCP packets with a real drop reason (not NOT_SPECIFIED / consumed), lost
+     *  on the way: not `closeDrops` (in frames before it existed, `drops` counted those too). */
     drops: count,
+    /** skb:kfree_skb drops at a socket being closed (QUEUE_PURGE, TCP_ABORT_ON_DATA, TCP_CLOSE, SOCKET_CLOSE: its queues purged at close, data after the application closed it): how connections end, every run's teardown makes them, so counted apart from `drops` and sent as no event. Absent in older frames. */
+    closeDrops: count.optional(),
     /** Events the ring buffer (or perf buffer) could not take: counted, never silent. */
     lostEvents: count,
     /** At most 256 events per frame; the rest are counted in `truncated`. */
@@ -253,7 +256,9 @@ export const KernelStatsSchema = z.object({
     cpuShare: z.number().min(0),
   }),
   softirq: z.object({ netRxMs: count, netTxMs: count, netRxCount: count, netTxCount: count, napiPolls: count }),
-  tcp: z.object({ retransmits: count, drops: count, lostEvents: count, truncated: count }),
+  /** closeDrops: the frames' `closeDrops` (drops at closing sockets, not in `drops`); absent in
+   *  summaries from before it existed, whose `drops` counted them. */
+  tcp: z.object({ retransmits: count, drops: count, closeDrops: count.optional(), lostEvents: count, truncated: count }),
   /** The two kernel histograms summed (sparse, KERNEL_HISTOGRAM_LAYOUT), for heatmap-free comparison. */
   histograms: z.object({ uringLatencyNs: SparseHistogramSchema, runqueueNs: SparseHistogramSchema }),
 });

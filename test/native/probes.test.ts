@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProbeName } from '../../native';
@@ -292,6 +292,38 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(ours.some((e) => e.kind === 'drop' && e.reason === 'QDISC_DROP')).toBe(true);
     expect(k.tcp.retransmits).toBeGreaterThanOrEqual(retransmits.length);
     expect(k.tcp.lostEvents).toBe(0);
+  });
+
+  it('counts drops at closing sockets apart (closeDrops), with no event, not as losses', async () => {
+    native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
+    native.probesRead();
+    // How the lab's runs end: 20 echo connections past quick-ack mode, the server closes first.
+    // Each peer's FIN then rides on its delayed ACK, reaches the orphaned server socket in
+    // FIN_WAIT1, and the kernel destroys the socket with that FIN in its receive queue:
+    // one kfree_skb(QUEUE_PURGE) per connection (sk_stream_kill_queues), a drop before the split.
+    const n = 20;
+    const serverSide: Socket[] = [];
+    const srv = createServer((s) => { serverSide.push(s); s.on('error', () => {}); s.on('data', (d) => s.write(d)); });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const clients = await Promise.all(Array.from({ length: n }, () => new Promise<Socket>((resolve) => {
+        const c = connect(port, '127.0.0.1', () => resolve(c));
+        c.on('error', () => {});
+      })));
+      await Promise.all(clients.map(async (c) => {
+        for (let i = 0; i < 50; i++) await new Promise((resolve) => { c.once('data', resolve); c.write('x'.repeat(64)); });
+      }));
+      for (const s of serverSide) s.destroy();
+      await sleep(200);
+    } finally {
+      srv.close();
+    }
+    const k = native.probesRead()!;
+    // Machine-wide: other sockets may add some, never fewer.
+    expect(k.tcp.closeDrops).toBeGreaterThanOrEqual(n);
+    const ours = k.tcp.events.filter((e) => e.sport === port || e.dport === port);
+    expect(ours.filter((e) => e.kind === 'drop')).toEqual([]);
   });
 
   it('keeps at most 256 events per frame and counts the rest as truncated', async () => {

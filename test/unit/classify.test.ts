@@ -86,7 +86,12 @@ describe('cause rules', () => {
 });
 
 describe('tcp-retransmit counts losses, not sockets being closed', () => {
-  it('ignores teardown drops (QUEUE_PURGE, TCP_ABORT_ON_DATA) of other connections ending', () => {
+  it('takes no cause from closeDrops (the kernel\'s count of drops at closing sockets)', () => {
+    const closing = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 0; f.kernel!.tcp.closeDrops = 500; }));
+    expect(closing.some((c) => c.cause === 'tcp-retransmit')).toBe(false);
+  });
+
+  it('ignores teardown drops (QUEUE_PURGE, TCP_ABORT_ON_DATA) of other connections ending, in frames from before closeDrops', () => {
     const drop = (reason: string) => ({ tMs: 3000, kind: 'drop' as const, reason, sport: 1, dport: 2, state: 'CLOSE' });
     const teardown = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 10; f.kernel!.tcp.events = Array.from({ length: 10 }, (_, i) => drop(i % 2 ? 'QUEUE_PURGE' : 'TCP_ABORT_ON_DATA')); }));
     expect(teardown.some((c) => c.cause === 'tcp-retransmit')).toBe(false);

@@ -86,9 +86,11 @@ describe('kernel heatmap rows (ns layout)', () => {
     expect(b.uring!.total).toBe(1000);
     expect(b.runqueue!.total).toBe(100);
     const buf = new FrameBuffer(4);
-    for (let i = 0; i < 3; i++) buf.push(withKernel(i, kernel({ tcp: { retransmits: 2, drops: 1, lostEvents: 1 } })));
-    expect(buf.kernelTotals).toEqual({ retransmits: 6, drops: 3, lostEvents: 3 });
-    expect(buf.recent(2).map((f) => f.seq)).toEqual([2, 1]);
+    for (let i = 0; i < 3; i++) buf.push(withKernel(i, kernel({ tcp: { retransmits: 2, drops: 1, closeDrops: 4, lostEvents: 1 } })));
+    // A frame from before closeDrops existed adds none.
+    buf.push(withKernel(3, kernel({ tcp: { retransmits: 0, drops: 0, lostEvents: 0 } })));
+    expect(buf.kernelTotals).toEqual({ retransmits: 6, drops: 3, closeDrops: 12, lostEvents: 3 });
+    expect(buf.recent(2).map((f) => f.seq)).toEqual([3, 2]);
   });
 });
 
@@ -100,14 +102,18 @@ describe('kernel counters and probe panel', () => {
 
   it('rates the recent frames per second and per request, with the run totals', () => {
     const frames = [withKernel(1, kernel()), withKernel(0, kernel())];
-    const v = kernelCountersView(frames, { retransmits: 3, drops: 0, lostEvents: 2 })!;
+    const v = kernelCountersView(frames, { retransmits: 3, drops: 0, closeDrops: 0, lostEvents: 2 })!;
     const cell = (k: string) => v.cells.find((c) => c.key === k)!;
     expect(v.frames).toBe(2);
     expect(cell('entersPerS').value).toBeCloseTo(800); // 160 enters over 0.2 s
     expect(cell('entersPerReq').value).toBeCloseTo(0.08);
     expect(cell('softirqMs').value).toBeCloseTo(30); // 6 ms over 0.2 s
     expect(cell('lostEvents')).toMatchObject({ value: 2, warn: true });
-    expect(kernelCountersView([withKernel(0, null)], { retransmits: 0, drops: 0, lostEvents: 0 })).toBeNull();
+    // Drops at closing sockets are how connections end: named in the title, no warning.
+    const closing = kernelCountersView(frames, { retransmits: 0, drops: 0, closeDrops: 37, lostEvents: 0 })!.cells.find((c) => c.key === 'drops')!;
+    expect(closing).toMatchObject({ value: 0, warn: false });
+    expect(closing.title).toMatch(/not counted: 37 at sockets being closed/);
+    expect(kernelCountersView([withKernel(0, null)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })).toBeNull();
   });
 
   it('lists each probe with its state and its live cost from the BPF run-time stats', () => {
@@ -133,7 +139,7 @@ describe('kernel counters and probe panel', () => {
       softirq: { netRxNs: 20_000, netTxNs: 10_000, netRxCount: 10, netTxCount: 5, napiPolls: 3 },
     }));
     const frames = [sampled(1), sampled(0)];
-    const cell = kernelCountersView(frames, { retransmits: 0, drops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!;
+    const cell = kernelCountersView(frames, { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!;
     expect(cell.value).toBeCloseTo(30); // 60 µs of softirq in 2 ms observed, not in 200 ms
     expect(cell.label).toBe('softirq ms/s (est.)');
     expect(cell.title).toMatch(/attached 1\.0 % of these frames/);
@@ -147,7 +153,7 @@ describe('kernel counters and probe panel', () => {
     // Duty 1: always attached, exact counts, nothing estimated.
     const whole = withKernel(0, KernelFrameSchema.parse({ ...kernel(), perRequestSampling: { duty: 1, intervalNs: 100e6, observedNs: 100e6, observedShare: 1, windows: null, windowNs: null, attachErrors: 0, lastError: null } }));
     expect(perRequestSamplingView([whole], null)?.text).toBe('attached all the time');
-    expect(kernelCountersView([whole], { retransmits: 0, drops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!.label).toBe('softirq ms/s');
+    expect(kernelCountersView([whole], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!.label).toBe('softirq ms/s');
     expect(perRequestSamplingView([withKernel(0, kernel())], statuses)).toBeNull();
   });
 

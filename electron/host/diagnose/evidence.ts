@@ -99,9 +99,12 @@ export const isServerThread = (comm: string) => comm.startsWith('uring-srv-');
  *  server thread found here chose to stop serving (serverPause sleeps in ppoll slices). */
 export const isUserSleepStack = (stack: string) => /nanosleep|do_sys_poll|do_select|sys_pause|sigsuspend/.test(stack);
 
-/** skb drop reasons of a socket being closed (its queues purged, data after close): how
- *  connections end, not packets lost on the way, so no cause of a latency spike. */
-export const TEARDOWN_DROP_REASONS: ReadonlySet<string> = new Set(['QUEUE_PURGE', 'TCP_ABORT_ON_DATA', 'TCP_CLOSE', 'SOCKET_CLOSE', 'NO_SOCKET', 'TCP_ABORT_ON_CLOSE']);
+/** skb drop reasons of a socket being closed (its queues purged, data after close) or gone: how
+ *  connections end, not packets lost on the way, so no cause of a latency spike. The probe
+ *  counts the closing ones apart (`closeDrops`, tcp_events.bpf.c's closing_reason) and sends no
+ *  event for them; frames saved before it did carry them as drop events, and NO_SOCKET (a
+ *  segment for a connection already gone, or a closed port) still comes as one. */
+export const TEARDOWN_DROP_REASONS: ReadonlySet<string> = new Set(['QUEUE_PURGE', 'TCP_ABORT_ON_DATA', 'TCP_CLOSE', 'SOCKET_CLOSE', 'NO_SOCKET']);
 
 /** A frame's TCP drops minus teardown drops: counted from the events (at most 256 a frame),
  *  the events the frame could not carry scaled alike. */

@@ -83,7 +83,7 @@ function diagnoseFramesOf(k: EngineKernelFrame, ms: (ns: number) => number): Pic
 
 const URING_COUNTS = ['submits', 'completions', 'enters', 'cqWaits', 'ioWqPunts', 'cqeOverflows', 'shortWrites', 'reqFailed'] as const;
 const SOFTIRQ_COUNTS = ['netRxNs', 'netTxNs', 'netRxCount', 'netTxCount', 'napiPolls'] as const;
-const TCP_COUNTS = ['retransmits', 'drops', 'lostEvents', 'truncated'] as const;
+const TCP_COUNTS = ['retransmits', 'drops', 'closeDrops', 'lostEvents', 'truncated'] as const;
 
 /** Kernel frames summed over a phase's (or the run's) measured frames. */
 export class KernelAccumulator {
@@ -119,6 +119,7 @@ export class KernelAccumulator {
     this.latencySampleRate = k.uring.latencySampleRate ?? null;
     this.tcp.retransmits += k.tcp.retransmits;
     this.tcp.drops += k.tcp.drops;
+    this.tcp.closeDrops += k.tcp.closeDrops ?? 0;
     this.tcp.lostEvents += k.tcp.lostEvents;
     this.tcp.truncated += k.tcp.truncated;
     this.latency.add(k.uring.latencyNs);
@@ -371,7 +372,7 @@ export function kernelSummaryLines(s: RunSummary): string[] {
     // The engine counts the echo server's own enters; a storage job's are not counted.
     const enters = s.storage ? 'n/a (storage jobs are not counted)' : perReq(k.uring.entersPerReq);
     lines.push(`  kernel       io_uring in-kernel ${uringLatency} · enters/req ${enters} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${runqueueP99}`);
-    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops} lost events ${k.tcp.lostEvents}`);
+    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops}${k.tcp.closeDrops ? ` (and ${k.tcp.closeDrops} at closing sockets, not losses)` : ''} lost events ${k.tcp.lostEvents}`);
   }
   const attached = s.probes.filter((p) => p.attached);
   if (s.probes.length === 0) return lines;

@@ -549,6 +549,7 @@ Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 	Napi::Object tcp = Napi::Object::New(env);
 	tcp.Set("retransmits", Num(env, f.tcp.retransmits));
 	tcp.Set("drops", Num(env, f.tcp.drops));
+	tcp.Set("closeDrops", Num(env, f.tcp.close_drops));
 	tcp.Set("lostEvents", Num(env, f.tcp.lost));
 	Napi::Array events = Napi::Array::New(env);
 	for (int i = 0; i < f.tcp.nevents; i++) {

@@ -784,6 +784,7 @@ void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 	COUNTERS_DELTA(r, map_fd(r, PROBE_TCP_EVENTS, "tcp_counters"), struct tcp_counters, r->tcp_c, {
 		f->tcp.retransmits = D(retransmits);
 		f->tcp.drops = D(drops);
+		f->tcp.close_drops = D(close_drops);
 		f->tcp.lost = D(lost);
 	});
 	f->tcp.lost += r->perf_lost;

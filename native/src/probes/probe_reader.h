@@ -94,6 +94,7 @@ struct kernel_frame {
 	} softirq;
 	struct {
 		uint64_t retransmits, drops, lost;
+		uint64_t close_drops; /* drops at a socket being closed: no events */
 		int nevents;
 		struct probe_tcp_event events[PROBE_MAX_EVENTS];
 		uint64_t truncated;

@@ -4,6 +4,13 @@
  * as events to user space, through a BPF ring buffer or, where the kernel has none (or a test
  * forces it), a perf buffer. Both are counted in the kernel too, and every event the channel
  * cannot take is counted as lost. Machine-wide: drops happen in softirq, not in our threads.
+ *
+ * Drops at a socket being closed (its queues purged at close, data arriving after the
+ * application closed it, a segment for a socket in CLOSE) are how connections end, not packets
+ * lost on the way: every run's teardown makes them. They are counted apart (close_drops) and
+ * sent as no event, so `drops` and the events are what a user would look for. NO_SOCKET (a
+ * segment for no socket: a closed port, or a connection already reset) stays a drop with its
+ * event: it is how a refused connection shows.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -93,6 +100,18 @@ static __always_inline int fill_from_headers(struct tcp_event *e, struct sk_buff
 	return 1;
 }
 
+/* The drop reasons of a socket being closed. Each is looked up by name in the running kernel's
+ * BTF; a reason this kernel does not have is simply never matched. */
+#define CLOSING_REASON(reason, name)                                                          \
+	(bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_##name) &&          \
+	 (reason) == (__u32)bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_##name))
+
+static __always_inline bool closing_reason(__u32 reason)
+{
+	return CLOSING_REASON(reason, SOCKET_CLOSE) || CLOSING_REASON(reason, TCP_CLOSE) ||
+	       CLOSING_REASON(reason, TCP_ABORT_ON_DATA) || CLOSING_REASON(reason, QUEUE_PURGE);
+}
+
 static __always_inline int on_kfree_skb(void *ctx, struct sk_buff *skb, __u32 reason, struct sock *rx_sk)
 {
 	struct tcp_event e = { .kind = TCP_EVENT_DROP, .state = -1 };
@@ -112,6 +131,11 @@ static __always_inline int on_kfree_skb(void *ctx, struct sk_buff *skb, __u32 re
 		return 0;
 	}
 	c = bpf_map_lookup_elem(&tcp_counters, &zero);
+	if (closing_reason(reason)) {
+		if (c)
+			counter_add(&c->close_drops, 1);
+		return 0;
+	}
 	if (c)
 		counter_add(&c->drops, 1);
 	e.monotonic_ns = bpf_ktime_get_ns();
