@@ -22,7 +22,7 @@ function utilityEngine(): EngineChannel {
   restoreHostAffinityAfter((listener) => child.on('exit', listener));
   return {
     send: (message) => child.postMessage(message),
-    onMessage: (listener) => child.on('message', (message) => listener(message as EngineWireMessage)),
+    onMessage: (listener) => child.on('message', (message) => listener(message as EngineWireMessage | string)),
     onExit: (listener) => child.on('exit', (code) => listener(code, null)),
     kill: () => { child.kill(); },
   };

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type * as Native from '../../native';
 import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON } from '../contract/probeNames';
 import {
-  ENGINE_HEARTBEAT_MS, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
+  ENGINE_HEARTBEAT_MS, postedForm, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
   type DiagnoseRequest, type StackName, type WireKernelFrame,
 } from './protocol';
@@ -47,8 +47,9 @@ interface ParentPortLike {
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 
 function post(message: EngineWireMessage): void {
-  if (parentPort) parentPort.postMessage(message);
-  else process.send?.(message);
+  const wire = postedForm(message);
+  if (parentPort) parentPort.postMessage(wire);
+  else process.send?.(wire);
 }
 
 let frameTimer: NodeJS.Timeout | null = null;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../electron/contract';
 import type { EngineWireMessage } from '../../electron/engine/protocol';
 import { nativeConfigFor } from '../../electron/host/engine/adapter';
-import { forkEngine } from '../../electron/host/engine/supervisor';
+import { forkEngine, readPosted } from '../../electron/host/engine/supervisor';
 import type { LabService } from '../../electron/host/labService';
 import type { WebHost } from '../../electron/web';
 import { connectLab, labClient, startLabWebHost, waitFor } from './wsClient';
@@ -106,7 +106,7 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     const engine = forkEngine(engineEntry);
     const exited = new Promise<void>((resolve) => engine.onExit(() => resolve()));
     const seen: EngineWireMessage[] = [];
-    engine.onMessage((m) => seen.push(m));
+    engine.onMessage((m) => seen.push(readPosted(m)));
     const next = (type: EngineWireMessage['type']) => waitFor(() => seen.some((m) => m.type === type), 15_000, type);
     try {
       await next('ready');

@@ -16,7 +16,7 @@ import { DoctorReportSchema, PER_REQUEST_DUTY_DEFAULT, PER_REQUEST_OFF_REASON, P
 import { ProfileSchema } from '../../electron/contract';
 import type { EngineWireMessage } from '../../electron/engine/protocol';
 import { nativeConfigFor } from '../../electron/host/engine/adapter';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { EngineSupervisor, forkEngine, readPosted } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 import { kernelSummaryLines } from '../../electron/host/run/probes';
 import { CLI, enginePidOf, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
@@ -193,7 +193,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     const engine = forkEngine(ENGINE);
     const exited = new Promise<void>((resolve) => engine.onExit(() => resolve()));
     const seen: EngineWireMessage[] = [];
-    engine.onMessage((m) => seen.push(m));
+    engine.onMessage((m) => seen.push(readPosted(m)));
     const next = async (type: EngineWireMessage['type']) => {
       for (let i = 0; i < 300 && !seen.some((m) => m.type === type); i++) await sleep(50);
       const at = seen.findIndex((m) => m.type === type);
@@ -202,7 +202,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     };
     const start = () => engine.send({ type: 'start', config: nativeConfigFor(ProfileSchema.parse({ ...profile(true, false), duration: { warmupS: 0, measureS: 5 } }), 10_000), frameIntervalMs: 100, probes: { enabled: true } });
     try {
-      const pid = await new Promise<number>((resolve) => engine.onMessage((m) => { if (m.type === 'ready') resolve(m.pid); }));
+      const pid = await new Promise<number>((resolve) => engine.onMessage((posted) => { const m = readPosted(posted); if (m.type === 'ready') resolve(m.pid); }));
       await next('ready');
       start();
       await next('started');

@@ -5,7 +5,7 @@
  * faults can be driven deterministically without a kernel.
  */
 import type { EngineChannel } from '../../electron/host/engine/supervisor';
-import { ENGINE_PROTOCOL_VERSION, type EngineWireMessage, type HostToEngine, type WireSnapshot, type NativeStarted } from '../../electron/engine/protocol';
+import { ENGINE_PROTOCOL_VERSION, postedForm, type EngineWireMessage, type HostToEngine, type WireSnapshot, type NativeStarted } from '../../electron/engine/protocol';
 
 export type Reply = 'answer' | 'never' | 'hang' | 'crash' | 'error';
 
@@ -39,7 +39,7 @@ export class FakeEngineHost {
 let nextFakePid = 5_000_000;
 
 export class FakeEngine implements EngineChannel {
-  private messageListeners: Array<(m: EngineWireMessage) => void> = [];
+  private messageListeners: Array<(m: EngineWireMessage | string) => void> = [];
   private exitListeners: Array<(code: number | null, signal: string | null) => void> = [];
   private timers = new Set<NodeJS.Timeout>();
   private snapshotTimer: NodeJS.Timeout | null = null;
@@ -88,7 +88,7 @@ export class FakeEngine implements EngineChannel {
     }
   }
 
-  onMessage(listener: (message: EngineWireMessage) => void): void { this.messageListeners.push(listener); }
+  onMessage(listener: (message: EngineWireMessage | string) => void): void { this.messageListeners.push(listener); }
   onExit(listener: (code: number | null, signal: string | null) => void): void { this.exitListeners.push(listener); }
   kill(): void { this.exit(null, 'SIGKILL'); }
 
@@ -109,9 +109,16 @@ export class FakeEngine implements EngineChannel {
     }
   }
 
+  /** As the real engine posts it: snapshots as JSON text (postedForm). */
   private post(message: EngineWireMessage): void {
     if (this.exited || this.hung) return;
-    for (const l of this.messageListeners) l(message);
+    const posted = postedForm(message);
+    for (const l of this.messageListeners) l(posted);
+  }
+
+  /** Posts something no engine of ours sends (a transport fault, a mismatched build). */
+  postRaw(posted: string): void {
+    for (const l of this.messageListeners) l(posted);
   }
 
   private later(ms: number, fn: () => void): void {

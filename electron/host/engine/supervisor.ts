@@ -29,12 +29,17 @@ import {
 
 export interface EngineChannel {
   send(message: HostToEngine): void;
-  onMessage(listener: (message: EngineWireMessage) => void): void;
+  /** Each message as the engine posted it: an object, or JSON text (snapshots: protocol.ts's
+   *  postedForm says why); the supervisor reads both. */
+  onMessage(listener: (message: EngineWireMessage | string) => void): void;
   onExit(listener: (code: number | null, signal: string | null) => void): void;
   kill(): void;
 }
 
 export type EngineSpawner = () => EngineChannel;
+
+/** A message as the engine posted it (protocol.ts's postedForm), read back; throws on text that is not JSON. */
+export const readPosted = (posted: EngineWireMessage | string): EngineWireMessage => (typeof posted === 'string' ? JSON.parse(posted) as EngineWireMessage : posted);
 
 export const ENGINE_ENTRY = path.join(__dirname, '..', '..', 'engine', 'main.js');
 
@@ -55,7 +60,7 @@ export function forkEngine(entry = ENGINE_ENTRY, env: NodeJS.ProcessEnv = proces
   restoreHostAffinityAfter((listener) => child.on('exit', listener));
   return {
     send: (message) => { if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); }); },
-    onMessage: (listener) => child.on('message', (m) => listener(m as EngineWireMessage)),
+    onMessage: (listener) => child.on('message', (m) => listener(m as EngineWireMessage | string)),
     onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal)),
     kill: () => { child.kill('SIGKILL'); },
   };
@@ -253,9 +258,20 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
       code: 'ENGINE_UNRESPONSIVE', message: `engine process did not start in ${this.spawnTimeoutMs / 1000} s`,
       fix: 'run `uring-lab doctor` and check that the native addon is built (npm run build:native)',
     })), this.spawnTimeoutMs);
-    channel.onMessage((message) => {
+    channel.onMessage((posted) => {
       if (engine.dead) return;
       engine.silentMs = 0;
+      let message: EngineWireMessage;
+      try {
+        message = readPosted(posted);
+      } catch (err) {
+        this.condemn(engine, new LabError({
+          code: 'ENGINE_PROTOCOL', kind: 'internal',
+          message: `the engine sent a message that is not JSON (${(err as Error).message})`,
+          fix: 'rebuild so both match: npm run build; if it repeats, report it',
+        }));
+        return;
+      }
       if (message.type === 'ready') {
         clearTimeout(spawnTimer);
         if (message.protocol !== ENGINE_PROTOCOL_VERSION) {
