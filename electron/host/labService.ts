@@ -649,8 +649,8 @@ export class LabService implements LabApi, LabSessions {
   }
 
   private frame(run: ActiveRun, snapshot: NativeSnapshot, final: boolean): void {
-    const frame = run.record.addSnapshot(snapshot, final);
-    run.history?.frame(frame);
+    const { frame, json } = run.record.addSnapshot(snapshot, final);
+    run.history?.frame(frame, json);
     if (!run.cpuWindow.begun && frame.tMs >= run.record.warmupMs) run.cpuWindow.begin(nowNs());
     if (frame.seq % 10 === 9) run.registry.scan();
     this.emit({ type: 'frame', frame: liveFrame(frame) });

@@ -78,7 +78,7 @@ describe('engine target (load only)', () => {
       record.addPhase(profile, started, native.snapshot()!.monotonicNs);
       for (let i = 0; i < 3; i++) {
         await sleep(100);
-        const frame = RunFrameSchema.parse(record.addSnapshot(native.snapshot()!, false));
+        const frame = RunFrameSchema.parse(record.addSnapshot(native.snapshot()!, false).frame);
         expect(frame.server).toBeNull();
         expect(frame.requests).toBeGreaterThan(0);
       }

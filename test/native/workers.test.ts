@@ -307,7 +307,7 @@ describe('counters reach frames', () => {
     record.addPhase(profile, started, native.snapshot()!.monotonicNs);
     for (let i = 0; i < 3; i++) {
       await sleep(100);
-      const frame = RunFrameSchema.parse(record.addSnapshot(native.snapshot()!, false));
+      const frame = RunFrameSchema.parse(record.addSnapshot(native.snapshot()!, false).frame);
       expect(frame.server).not.toBeNull();
       expect(frame.server!.enters).toBeGreaterThan(0);
       expect(frame.server!.cqes).toBeGreaterThan(0);

@@ -57,8 +57,9 @@ async function saveRun(store: RunStore, runId: string, frames: number, options: 
   const writer = store.begin({ runId, startedAt: record.startedAt, profile, phases: record.phaseList });
   const written = [];
   for (let i = 1; i <= frames; i++) {
-    const frame = record.addSnapshot(snapshot(i, t0 + i * 1e8), i === frames);
-    writer.frame(frame);
+    const { frame, json } = record.addSnapshot(snapshot(i, t0 + i * 1e8), i === frames);
+    // The lab service hands over the record's JSON text; without it the log makes its own.
+    writer.frame(frame, i % 2 ? json : undefined);
     written.push(frame);
   }
   let summary: RunSummary | null = null;

@@ -59,14 +59,15 @@ export class FrameLog {
     }).catch((err) => { this.problem ??= `opening ${path} failed: ${(err as Error).message}`; });
   }
 
-  append(frame: RunFrame): void {
+  /** `json`: the frame's JSON text when the caller has it already (one stringify per frame). */
+  append(frame: RunFrame, json = JSON.stringify(frame)): void {
     if (this.problem || this.closing) return;
     if (this.frames % FRAMES_PER_INDEX_ENTRY === 0) {
       const entry = Buffer.alloc(8);
       entry.writeBigUInt64LE(BigInt(this.bytes));
       this.pendingIndex.push(entry);
     }
-    const line = Buffer.from(`${JSON.stringify(frame)}\n`);
+    const line = Buffer.from(`${json}\n`);
     this.pendingLines.push(line);
     this.bytes += line.length;
     this.frames++;

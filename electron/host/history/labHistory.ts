@@ -9,7 +9,8 @@ import { RunStore, runStoreOptionsFromEnv, type StoredRunWriter } from './runSto
 
 /** What the lab service holds for the run it is saving. */
 export interface RunSaving {
-  frame(frame: RunFrame): void;
+  /** `json`: the frame's JSON text when the caller has it already (RunRecord makes it once). */
+  frame(frame: RunFrame, json?: string): void;
   phases(phases: Phase[]): void;
   /** Returns what is known by now to have gone wrong saving the run, or null. */
   end(summary: RunSummary): string | null;
@@ -31,7 +32,7 @@ class SavingRun implements RunSaving {
   constructor(private readonly writer: StoredRunWriter, private readonly track: (settled: Promise<void>) => void) {
     track(writer.settled);
   }
-  frame(frame: RunFrame): void { this.writer.frame(frame); }
+  frame(frame: RunFrame, json?: string): void { this.writer.frame(frame, json); }
   phases(phases: Phase[]): void { this.writer.phases(phases); this.track(this.writer.settled); }
   end(summary: RunSummary): string | null {
     try { return this.writer.end(summary); } catch (err) { return (err as Error).message; } finally { this.track(this.writer.settled); }

@@ -531,9 +531,10 @@ export class StoredRunWriter {
     return this.saving;
   }
 
-  frame(frame: RunFrame): void {
+  /** `json`: the frame's JSON text when the caller has it already. */
+  frame(frame: RunFrame, json?: string): void {
     if (this.ended) return;
-    this.frameLog.append(frame);
+    this.frameLog.append(frame, json);
   }
 
   /**

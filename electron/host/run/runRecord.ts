@@ -28,7 +28,10 @@ export const LOAD_SATURATION_SHARE = 0.9;
  * frames/s, the live view's window. Older ones are read back from the run's frame log in the
  * history (LabService.framesFor). Keeping ten minutes here, as before, held ~190 MB of frame
  * objects by the end of a 10-minute run with probes (~31 KB a frame on the heap), and every
- * major GC of the host marked all of it on the server's CPU.
+ * major GC of the host marked all of it on the server's CPU. They are kept as their JSON text
+ * (the frame log's line, made once): a string is one object to the GC, where a frame is
+ * hundreds; 600 frame objects cost the CLI's GC threads ~5 ms/s more than 10 did (schedstat,
+ * 65-77 s into default runs).
  */
 export const KEPT_FRAMES = 600;
 /** An in-flight request older than this at any frame is reported as a stall. */
@@ -111,7 +114,8 @@ export class RunRecord {
   private readonly phases: PhaseRecord[] = [];
   private readonly overall = new StatsAccumulator();
   private readonly overallKernel = new KernelAccumulator();
-  private readonly kept: RunFrame[] = [];
+  /** The last keptFrames frames as JSON text (KEPT_FRAMES says why text). */
+  private readonly kept: { seq: number; json: string }[] = [];
   /** Gauges of the newest frame: what was in flight when the window closed. */
   private lastInFlight = { requests: 0, oldestUs: 0 };
   private worstStallUs = 0;
@@ -185,7 +189,8 @@ export class RunRecord {
   }
 
   /** Turns one native snapshot into a frame and counts it. `final`: the engine's last one. */
-  addSnapshot(snapshot: NativeSnapshot, final: boolean): RunFrame {
+  /** The frame of one engine snapshot; `json`: its JSON text, for the frame log (made once). */
+  addSnapshot(snapshot: NativeSnapshot, final: boolean): { frame: RunFrame; json: string } {
     const intervalNs = Math.max(1, snapshot.monotonicNs - this.lastNs);
     const startMs = this.elapsedMs(this.lastNs);
     this.lastNs = snapshot.monotonicNs;
@@ -242,16 +247,17 @@ export class RunRecord {
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
     this.diagnosis.push(frame);
-    this.kept.push(frame);
+    const json = JSON.stringify(frame);
+    this.kept.push({ seq: frame.seq, json });
     if (this.kept.length > this.keptFrames) this.kept.shift();
-    return frame;
+    return { frame, json };
   }
 
   /** Frames from `fromSeq` on that are still kept in memory, and how many of those asked for are not. */
   framesFrom(fromSeq: number): { frames: RunFrame[]; lost: number } {
     const oldestKept = this.kept[0]?.seq ?? this.seq;
     const lost = Math.max(0, Math.min(oldestKept, this.seq) - fromSeq);
-    return { frames: this.kept.filter((f) => f.seq >= fromSeq), lost };
+    return { frames: this.kept.filter((f) => f.seq >= fromSeq).map((f) => JSON.parse(f.json) as RunFrame), lost };
   }
 
   /** Request indices of the injections that began or were refused (not to be sent again). */
