@@ -188,8 +188,8 @@ export class RunRecord {
     return phase;
   }
 
-  /** Turns one native snapshot into a frame and counts it. `final`: the engine's last one. */
-  /** The frame of one engine snapshot; `json`: its JSON text, for the frame log (made once). */
+  /** Turns one native snapshot into a frame and counts it. `final`: the engine's last one.
+   *  Returns the frame and its JSON text, for the frame log (made once). */
   addSnapshot(snapshot: NativeSnapshot, final: boolean): { frame: RunFrame; json: string } {
     const intervalNs = Math.max(1, snapshot.monotonicNs - this.lastNs);
     const startMs = this.elapsedMs(this.lastNs);
