@@ -128,6 +128,49 @@ static int is_server(pid_t tid, const pid_t *server_tids, int nserver)
 	return 0;
 }
 
+/* The name entry of `tid`, added (kind unknown) on first sight; -1 when the table is full. */
+static int name_entry(struct cpu_helpers *h, pid_t tid)
+{
+	for (int i = 0; i < h->nnames; i++)
+		if (h->name[i].tid == tid)
+			return i;
+	if (h->nnames == CPU_HELPERS_MAX)
+		return -1;
+	h->name[h->nnames].tid = tid;
+	h->name[h->nnames].kind = -1;
+	h->name[h->nnames].other_names = 0;
+	h->name[h->nnames].creator = 0;
+	return h->nnames++;
+}
+
+/* Helper kind (1 SQPOLL, 2 io-wq) and creator of thread `tid` from its name, read only while it
+ * is not known; 0 for another thread, -1 when it is gone. */
+static int helper_kind(struct cpu_helpers *h, pid_t tid, pid_t *creator)
+{
+	char path[64], buf[128];
+	int e = name_entry(h, tid);
+
+	if (e >= 0) {
+		h->name[e].seen = 1;
+		if (h->name[e].kind > 0 || (h->name[e].kind == 0 && h->name[e].other_names >= 2)) {
+			*creator = h->name[e].creator;
+			return h->name[e].kind;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	int kind = !strncmp(buf, "iou-sqp-", 8) ? 1 : !strncmp(buf, "iou-wrk-", 8) ? 2 : 0;
+	*creator = kind ? (pid_t)atoi(buf + 8) : 0;
+	if (e >= 0) {
+		h->name[e].kind = (signed char)kind;
+		h->name[e].creator = *creator;
+		if (!kind && h->name[e].other_names < 2)
+			h->name[e].other_names++;
+	}
+	return kind;
+}
+
 void cpu_helpers_scan(struct cpu_helpers *h, const pid_t *server_tids, int nserver, const pid_t *load_tids,
 		      int nload)
 {
@@ -139,21 +182,16 @@ void cpu_helpers_scan(struct cpu_helpers *h, const pid_t *server_tids, int nserv
 	if (!d)
 		return;
 	struct dirent *de;
+	for (int i = 0; i < h->nnames; i++)
+		h->name[i].seen = 0;
 	while ((de = readdir(d)) != NULL && nfound < CPU_HELPERS_MAX) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		pid_t tid = (pid_t)atoi(de->d_name);
-		snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
-		if (read_small(path, buf, sizeof(buf)) <= 0)
+		pid_t tid = (pid_t)atoi(de->d_name), creator;
+		int kind = helper_kind(h, tid, &creator);
+		if (kind <= 0)
 			continue;
-		int sqpoll;
-		if (!strncmp(buf, "iou-sqp-", 8))
-			sqpoll = 1;
-		else if (!strncmp(buf, "iou-wrk-", 8))
-			sqpoll = 0;
-		else
-			continue;
-		pid_t creator = (pid_t)atoi(buf + 8);
+		int sqpoll = kind == 1;
 		uint64_t ns;
 		if (cpu_tid_ns(tid, &ns)) {
 			snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
@@ -168,6 +206,12 @@ void cpu_helpers_scan(struct cpu_helpers *h, const pid_t *server_tids, int nserv
 		nfound++;
 	}
 	closedir(d);
+	/* Forget threads that are gone, so a recycled tid has its name read again. */
+	int kept = 0;
+	for (int i = 0; i < h->nnames; i++)
+		if (h->name[i].seen)
+			h->name[kept++] = h->name[i];
+	h->nnames = kept;
 
 	for (int i = 0; i < h->nslots; i++)
 		h->slot[i].seen = 0;

@@ -47,6 +47,18 @@ struct cpu_helpers {
 		int seen; /* mark for this scan */
 	} slot[CPU_HELPERS_MAX];
 	int nslots;
+	/* What each thread of the process is, by tid, so a scan reads a thread's name only until
+	 * it is known (reading every thread's comm each snapshot was ~15 open/read/close a scan,
+	 * ~1 ms/s of the engine's main thread). A helper names itself as it starts, so a thread
+	 * counts as no helper only once two scans have read another name; helpers never rename. */
+	struct {
+		pid_t tid;
+		pid_t creator;    /* helpers: the <tid> of their name */
+		signed char kind; /* -1 not yet known, 0 no helper, 1 SQPOLL, 2 io-wq worker */
+		unsigned char other_names; /* scans that read a name that is not a helper's */
+		unsigned char seen;        /* mark for this scan */
+	} name[CPU_HELPERS_MAX];
+	int nnames;
 	uint64_t server_ns; /* helpers created by a server worker thread (or its SQPOLL thread) */
 	uint64_t server_sqpoll_ns; /* the part of server_ns used by SQPOLL threads themselves */
 	uint64_t load_ns;   /* helpers created by load threads */
