@@ -187,7 +187,8 @@ describe('lab UI in Chromium', () => {
     // the phases' mean rates instead failed on a loaded CI machine, where full frames of the
     // same phase legitimately differ 2×.)
     const runId = await text(page, 'run-id');
-    const saved = JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'export', runId, '--format', 'json'], { encoding: 'utf8' })) as { frames: import('../../electron/contract').RunFrame[] };
+    // A run with probes exports ~15 KB a frame: past execFileSync's default 1 MiB buffer (ENOBUFS on CI).
+    const saved = JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'export', runId, '--format', 'json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { frames: import('../../electron/contract').RunFrame[] };
     const typical = typicalIntervalMs(saved.frames);
     const full = saved.frames.filter((f) => !isShortFinalFrame(f, typical));
     expect(full.length).toBeGreaterThan(10);
