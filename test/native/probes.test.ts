@@ -24,6 +24,19 @@ afterEach(async () => {
 
 
 /** Of `ids`, those still loaded that carry our program names (ul_*). */
+/** Runs a Node `script` in a new network namespace `ns` (lo up; `setup`: a shell line run in it
+ *  first) and returns the port it prints; the namespace goes with it. */
+function portOfScriptInNetns(ns: string, script: string, setup?: string): number {
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    if (setup) execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', setup]);
+    return Number(execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }));
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
 function ourProgramIds(ids: number[]): number[] {
   return ids.filter((id) => {
     try {
@@ -275,14 +288,7 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
       });`;
     native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
     native.probesRead();
-    execFileSync('ip', ['netns', 'add', ns]);
-    let port: number;
-    try {
-      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      port = Number(execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }));
-    } finally {
-      execFileSync('ip', ['netns', 'del', ns]);
-    }
+    const port = portOfScriptInNetns(ns, script);
     const k = native.probesRead()!;
     expect(k.tcp.channel).toBe('ringbuf');
     const ours = k.tcp.events.filter((e) => e.sport === port || e.dport === port);
@@ -320,15 +326,7 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
       });`;
     native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
     native.probesRead();
-    execFileSync('ip', ['netns', 'add', ns]);
-    let port: number;
-    try {
-      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', 'echo 61 > /proc/sys/net/ipv4/tcp_fin_timeout']);
-      port = Number(execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }));
-    } finally {
-      execFileSync('ip', ['netns', 'del', ns]);
-    }
+    const port = portOfScriptInNetns(ns, script, 'echo 61 > /proc/sys/net/ipv4/tcp_fin_timeout');
     const k = native.probesRead()!;
     // Machine-wide: other sockets may add some, never fewer.
     expect(k.tcp.closeDrops).toBeGreaterThanOrEqual(n);
