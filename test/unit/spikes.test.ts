@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LatencyHistogram, SPIKE_DEFAULTS, type AbReport, type AbRoundArm, type RunFrame } from '../../electron/contract';
 import { flameSection, spikesSection } from '../../electron/host/ab/html';
 import { armSpikes } from '../../electron/host/ab/report';
-import { diagnoseFrames, spikeParams } from '../../electron/host/diagnose/report';
+import { diagnoseFrames, SpikeReporter, spikeParams } from '../../electron/host/diagnose/report';
 import { countAbove, frameTail, SpikeDetector } from '../../electron/host/diagnose/spikes';
 import { frame, histogramOf, quietFrames, quietKernel, slowFrame } from './spikeFixtures';
 
@@ -124,6 +124,25 @@ describe('spike detection', () => {
     expect(spikes).toHaveLength(1);
     expect(spikes[0]).toMatchObject({ levelShift: true });
     expect(spikes[0]!.frames).toHaveLength(20);
+  });
+
+  it('gives the same spikes and report from frames held as their JSON text (the run record\'s) as from the frames', () => {
+    // Every window shape: a spike with a tolerated gap, a stall, a level shift, and one open at the end.
+    const frames = [
+      ...quietFrames(0, 30), slowFrame(30, 2000), ...quietFrames(31, 1), slowFrame(32, 3000), ...quietFrames(33, 10),
+      frame({ seq: 43, latency: [], oldestInFlightUs: 90_000 }), ...quietFrames(44, 10),
+      ...Array.from({ length: 40 }, (_, i) => slowFrame(54 + i, 2500)), ...quietFrames(94, 30), slowFrame(124, 4000),
+    ];
+    for (const f of frames) f.kernel!.offCpu = { minUs: 1000, events: [{ tid: 7, comm: 'uring-srv-0', stack: 'do_nanosleep', offMs: 5, endTMs: f.tMs - 10 }], truncated: 0 };
+    const held = new SpikeReporter();
+    const direct = new SpikeReporter();
+    for (const f of frames) {
+      held.push(f, JSON.stringify(f));
+      direct.push(f);
+    }
+    const report = direct.report('run-test');
+    expect(report!.spikes.length).toBeGreaterThanOrEqual(4);
+    expect(held.report('run-test')).toEqual(report);
   });
 
   it('checks its parameters, naming the one at fault', () => {

@@ -74,14 +74,15 @@ export class SpikeReporter {
     this.detector = new SpikeDetector(params);
   }
 
-  push(frame: RunFrame): void {
+  /** `json`: the frame's JSON text when the caller has it (SpikeDetector.push). */
+  push(frame: RunFrame, json?: string): void {
     if (this.finished) return;
     sourcesOf([frame], this.sources);
     if (frame.measuring) {
       this.measured = true;
       this.profiles.add(frame);
     }
-    for (const d of this.detector.push(frame)) this.described.push(describeSpike(d, this.described.length + 1));
+    for (const d of this.detector.push(frame, json)) this.described.push(describeSpike(d, this.described.length + 1));
   }
 
   /** The report (null when no frame was measured). Closes open spikes: push nothing after it. */

@@ -91,7 +91,17 @@ export interface Baseline {
   thresholdP99: number; thresholdP999: number; thresholdMax: number;
 }
 
-interface Sample { frame: RunFrame; tail: FrameTail }
+/**
+ * A frame as the detector holds it: the frame, or its JSON text (the run record's own copy,
+ * RunRecord.addSnapshot), parsed back only when a spike closes and needs it. The ~40 baseline
+ * frames each live ~4 s: as object graphs (~10 KB of JSON with probes) every one survived the
+ * young generation and died in the old one, and the CLI's GC threads spent 20 ms/s on them in a
+ * default run with probes (5.5 ms/s with a 5-frame baseline). A string is one object to copy.
+ */
+export type HeldFrame = RunFrame | string;
+const frameOf = (held: HeldFrame): RunFrame => (typeof held === 'string' ? JSON.parse(held) as RunFrame : held);
+
+interface Sample { held: HeldFrame; tail: FrameTail }
 
 export function baselineOf(samples: readonly Sample[], params: SpikeParams): Baseline {
   const p99s = samples.map((s) => s.tail.p99);
@@ -150,8 +160,8 @@ export interface DetectedSpike {
 }
 
 interface OpenSpike {
-  frames: RunFrame[];
-  baselineFrames: RunFrame[];
+  frames: HeldFrame[];
+  baselineFrames: HeldFrame[];
   baseline: Baseline;
   worst: Crossing;
   /** A frame below baseline after the spike's last above one, not yet known to be inside it. */
@@ -181,26 +191,28 @@ export class SpikeDetector {
 
   constructor(readonly params: SpikeParams = { ...SPIKE_DEFAULTS }) {}
 
-  /** Feeds one frame (in seq order); returns the spikes this frame closed. */
-  push(frame: RunFrame): DetectedSpike[] {
+  /** Feeds one frame (in seq order); returns the spikes this frame closed. `json`: the frame's
+   *  JSON text when the caller has it, held instead of the frame (HeldFrame says why). */
+  push(frame: RunFrame, json?: string): DetectedSpike[] {
     if (this.state && this.state.phase !== frame.phase) this.endPhase();
     const state = this.state ??= { phase: frame.phase, window: [], open: null, fedP99: [], fedP999: [] };
-    const sample: Sample = { frame, tail: frameTail(frame.histogram) };
+    const held = json ?? frame;
+    const sample: Sample = { held, tail: frameTail(frame.histogram) };
     const enough = state.window.length >= Math.max(1, this.params.minBaselineFrames);
     const baseline = enough ? baselineOf(state.window, this.params) : null;
     const crossing = frame.measuring && baseline ? crossingOf(frame, sample.tail, baseline) : null;
     const open = state.open;
     if (crossing) {
       if (open) {
-        if (open.gap) { open.frames.push(open.gap.frame); open.gap = null; }
-        open.frames.push(frame);
+        if (open.gap) { open.frames.push(open.gap.held); open.gap = null; }
+        open.frames.push(held);
         if (crossing.valueUs / crossing.thresholdUs > open.worst.valueUs / open.worst.thresholdUs) open.worst = crossing;
         if (open.frames.length >= this.params.baselineFrames) {
           this.close(state, [], true);
           state.window = [];
         }
       } else {
-        state.open = { frames: [frame], baselineFrames: state.window.map((s) => s.frame), baseline: baseline!, worst: crossing, gap: null };
+        state.open = { frames: [held], baselineFrames: state.window.map((s) => s.held), baseline: baseline!, worst: crossing, gap: null };
       }
     } else if (open) {
       if (sample.tail.count === 0) {
@@ -210,7 +222,7 @@ export class SpikeDetector {
       } else {
         const gap = open.gap;
         open.gap = null;
-        this.close(state, [gap.frame, frame], false);
+        this.close(state, [gap.held, held], false);
         this.feed(state, gap);
         this.feed(state, sample);
       }
@@ -240,13 +252,13 @@ export class SpikeDetector {
     state.fedP999.push(sample.tail.p999);
   }
 
-  private close(state: PhaseState, after: RunFrame[], levelShift: boolean): void {
+  private close(state: PhaseState, after: HeldFrame[], levelShift: boolean): void {
     const open = state.open;
     if (!open) return;
     state.open = null;
-    const frames = open.frames;
+    const frames = open.frames.map(frameOf);
     this.closed.push({
-      phase: state.phase, frames, baselineFrames: open.baselineFrames, after, baseline: open.baseline, worst: open.worst,
+      phase: state.phase, frames, baselineFrames: open.baselineFrames.map(frameOf), after: after.map(frameOf), baseline: open.baseline, worst: open.worst,
       startMs: frameStartMs(frames[0]!), endMs: frames[frames.length - 1]!.tMs, levelShift,
     });
     // A tolerated gap frame that no later frame confirmed is an ordinary frame again.
@@ -257,7 +269,7 @@ export class SpikeDetector {
     const state = this.state;
     if (!state) return;
     const gap = state.open?.gap ?? null;
-    this.close(state, gap ? [gap.frame] : [], false);
+    this.close(state, gap ? [gap.held] : [], false);
     const p99 = median(state.fedP99);
     this.baselines.push({ phase: state.phase, frames: state.fedP99.length, p99Us: p99, p999Us: median(state.fedP999), p99MadUs: mad(state.fedP99, p99) });
     this.state = null;

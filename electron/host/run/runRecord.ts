@@ -246,8 +246,8 @@ export class RunRecord {
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
-    this.diagnosis.push(frame);
     const json = JSON.stringify(frame);
+    this.diagnosis.push(frame, json);
     this.kept.push({ seq: frame.seq, json });
     if (this.kept.length > this.keptFrames) this.kept.shift();
     return { frame, json };
