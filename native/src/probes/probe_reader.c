@@ -72,6 +72,11 @@ struct probe_reader {
 	struct kh_slots *lat_batch;
 	uint32_t *lat_batch_keys;
 	int lat_batch_off;
+	/* rq_competitors drained (PROBE_DRAIN_MAX entries, 768 KiB), kept for the reader's life:
+	 * allocated and freed each frame, glibc zeroed all of it every frame or, past its mmap
+	 * threshold (probe_loader.c sets one), mapped and unmapped it, each unmap a TLB shootdown
+	 * IPI to the CPUs running this process's server and load threads. NULL until first needed. */
+	struct probe_competitor *competitors;
 };
 
 static uint64_t monotonic_ns(void)
@@ -480,9 +485,11 @@ static void read_competitors(struct probe_reader *r, struct kernel_frame *f)
 	if (fd < 0)
 		return;
 	f->has_sched = 1;
-	cc.all = calloc(PROBE_DRAIN_MAX, sizeof(*cc.all));
-	if (!cc.all)
+	if (!r->competitors)
+		r->competitors = malloc(PROBE_DRAIN_MAX * sizeof(*r->competitors));
+	if (!r->competitors)
 		return;
+	cc.all = r->competitors;
 	drain_hash(r, fd, sizeof(__u32), sizeof(struct rq_competitor), take_competitor, &cc);
 	qsort(cc.all, (size_t)cc.n, sizeof(*cc.all), by_on_cpu_desc);
 	for (i = 0; i < cc.n; i++) {
@@ -491,7 +498,6 @@ static void read_competitors(struct probe_reader *r, struct kernel_frame *f)
 		else
 			f->sched.others_on_cpu_ns += cc.all[i].on_cpu_ns;
 	}
-	free(cc.all);
 }
 
 struct mem_tasks_ctx {
@@ -816,6 +822,7 @@ void probe_reader_free(struct probe_reader *r)
 	free(r->stack_len);
 	free(r->keys);
 	free(r->values);
+	free(r->competitors);
 	free(r->lat_batch);
 	free(r->lat_batch_keys);
 	free(r->percpu);
