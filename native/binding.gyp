@@ -21,6 +21,7 @@
         "src/core/engine.c",
         "src/core/engine_snapshot.c",
         "src/core/fd_limit.c",
+        "src/core/lab_threads.c",
         "src/core/latency_histogram.c",
         "src/core/load.c",
         "src/core/memory_needs.c",

@@ -1085,3 +1085,9 @@ export function kernelHistogramIndex(ns: number): number;
 
 /** Absolute path of the loaded .node file. */
 export const addonPath: string;
+/** Sets process `pid`'s threads (0: this process) whose names start with none of
+ *  `skipPrefixes` from SCHED_OTHER to SCHED_BATCH (`batch` true) or from SCHED_BATCH back to
+ *  SCHED_OTHER; other policies are left alone. Returns how many threads it changed. While a run
+ *  serves, the lab's bookkeeping threads (the engine's and its host's) run SCHED_BATCH so their
+ *  wake-ups never preempt the server or the load generator. */
+export function setLabThreadsBatch(pid: number, batch: boolean, skipPrefixes: string[]): number;

@@ -26,6 +26,7 @@ module.exports = {
   stopAsync: addon.stopAsync,
   memoryNeeds: addon.memoryNeeds,
   pinThreads: addon.pinThreads,
+  setLabThreadsBatch: addon.setLabThreadsBatch,
   histogramLayout: addon.histogramLayout,
   histogramIndex: addon.histogramIndex,
   histogramIndexNs: addon.histogramIndexNs,

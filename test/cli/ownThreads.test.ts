@@ -2,8 +2,11 @@
  * The engine keeps its own bookkeeping threads (the JS thread, libuv's and V8's helpers) off the
  * CPUs the user gave the load generator (load.cpus) while a run runs, leaves the workers' own
  * pinning alone, and puts its threads back when the run stops, so the next run's workers do not
- * inherit a narrowed affinity (README: eBPF probes, "Where the rest goes"). A real run through
- * the web host (the engine process lives across runs there); affinities read from /proc.
+ * inherit a narrowed affinity (README: eBPF probes, "Where the rest goes"). While a run runs the
+ * same threads, and the host's, run SCHED_BATCH (their wake-ups never preempt the workers) and
+ * the workers and io_uring's threads SCHED_OTHER; all are SCHED_OTHER again after it. A real run
+ * through the web host (the engine process lives across runs there); affinities and scheduling
+ * policies read from /proc.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,16 +25,25 @@ const WORKER = /^(uring-srv-|uring-load|uring-storage|iou-)/;
 interface Thread { comm: string; cpus: string }
 
 function threads(pid: number): Thread[] {
-  const out: Thread[] = [];
+  return threadsWithPolicy(pid).map(({ comm, cpus }) => ({ comm, cpus }));
+}
+
+const SCHED_OTHER = 0;
+const SCHED_BATCH = 3;
+/** Each thread's name, CPUs and scheduling policy (/proc/…/stat field 41). */
+function threadsWithPolicy(pid: number): (Thread & { policy: number })[] {
+  const out: (Thread & { policy: number })[] = [];
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const cpus = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1]!;
-      out.push({ comm, cpus });
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      out.push({ comm, cpus, policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) });
     } catch { /* ended meanwhile */ }
   }
   return out;
 }
+const policies = (ts: readonly { comm: string; policy: number }[]) => ts.map((t) => `${t.comm}:${t.policy}`);
 
 /** The engine this test process forked (its only child running engine/main.js). */
 function enginePid(): number | null {
@@ -100,6 +112,27 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     expect(threads(process.pid).filter((t) => t.cpus !== all), 'host threads after the stop').toEqual([]);
   }, 40_000);
 
+  it('run SCHED_BATCH while the run runs, the workers and io_uring\'s SQPOLL thread SCHED_OTHER, and all SCHED_OTHER after the stop', async () => {
+    const c = labClient(await connectLab(web.port, { token: web.token }));
+    const sqpoll = { ...profile, server: { ...profile.server, sqpoll: { enabled: true } } };
+    expect(await c.call('startRun', { profile: sqpoll, untilStopped: true })).toMatchObject({ ok: true });
+    await waitFor(() => c.events.filter((e) => e.type === 'frame').length >= 3, 15_000, 'frames');
+    const pid = enginePid()!;
+    const during = threadsWithPolicy(pid);
+    const workers = during.filter((t) => WORKER.test(t.comm));
+    const own = during.filter((t) => !WORKER.test(t.comm));
+    expect(workers.some((t) => t.comm.startsWith('iou-sqp')), policies(during).join(' ')).toBe(true);
+    expect(workers.some((t) => t.comm === 'uring-load') && workers.some((t) => t.comm.startsWith('uring-srv-')), policies(during).join(' ')).toBe(true);
+    expect(workers.filter((t) => t.policy !== SCHED_OTHER), 'workers').toEqual([]);
+    expect(own.length).toBeGreaterThan(0);
+    expect(policies(own.filter((t) => t.policy !== SCHED_BATCH)), 'the engine\'s own threads').toEqual([]);
+    expect(policies(threadsWithPolicy(process.pid).filter((t) => t.policy !== SCHED_BATCH)), 'host threads').toEqual([]);
+
+    expect(await c.call('stopRun')).toMatchObject({ ok: true });
+    expect(policies(threadsWithPolicy(pid).filter((t) => t.policy !== SCHED_OTHER)), 'the engine after the stop').toEqual([]);
+    expect(policies(threadsWithPolicy(process.pid).filter((t) => t.policy !== SCHED_OTHER)), 'host threads after the stop').toEqual([]);
+  }, 40_000);
+
   it('moves the host the start names, which need not be its parent (under Electron a zygote forks it), and gives it back at the stop', async () => {
     // A stand-in host: one thread, not the engine's parent (this process is).
     const host = spawn('sleep', ['60'], { stdio: 'ignore' });
@@ -114,10 +147,12 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
       engine.send({ type: 'start', config, frameIntervalMs: 100, hostPid: host.pid! });
       await next('started');
       expect(threads(host.pid!), 'the named host').toEqual([{ comm: 'sleep', cpus: '0' }]);
+      expect(threadsWithPolicy(host.pid!).map((t) => t.policy), 'the named host\'s policy').toEqual([SCHED_BATCH]);
       expect(threads(process.pid).filter((t) => t.cpus !== all), 'the parent, not named').toEqual([]);
       engine.send({ type: 'stop' });
       await next('stopped');
       expect(threads(host.pid!), 'the named host after the stop').toEqual([{ comm: 'sleep', cpus: all }]);
+      expect(threadsWithPolicy(host.pid!).map((t) => t.policy), 'the named host\'s policy after the stop').toEqual([SCHED_OTHER]);
     } finally {
       engine.send({ type: 'shutdown' });
       host.kill('SIGKILL');
@@ -139,10 +174,12 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     expect(threads(process.pid).filter((t) => t.cpus !== all), 'host threads after the stop').toEqual([]);
   }, 40_000);
 
-  it('an engine killed mid-run leaves its host with its CPUs back', async () => {
+  it('an engine killed mid-run leaves its host with its CPUs and its scheduling policy back', async () => {
     const c = await startPinnedRun();
+    expect(threadsWithPolicy(process.pid).some((t) => t.policy === SCHED_BATCH), 'host threads during the run').toBe(true);
     process.kill(enginePid()!, 'SIGKILL');
     await waitFor(() => threads(process.pid).every((t) => t.cpus === all), 10_000, 'the host\'s CPUs back');
+    await waitFor(() => threadsWithPolicy(process.pid).every((t) => t.policy === SCHED_OTHER), 10_000, 'the host\'s SCHED_OTHER back');
     await waitFor(() => c.events.some((e) => e.type === 'failed'), 15_000, 'the run failed');
   }, 40_000);
 });

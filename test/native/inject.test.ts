@@ -91,6 +91,21 @@ describe('process faults', () => {
     for (const pid of hog.pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
   });
 
+  it('cpuHog forked while the engine\'s threads run SCHED_BATCH (as during a run) competes as SCHED_OTHER', async () => {
+    const policy = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
+    native.start(config({ maxDurationMs: 3000 }));
+    expect(native.setLabThreadsBatch(0, true, ['uring-srv-', 'uring-load', 'iou-'])).toBeGreaterThan(0);
+    try {
+      expect(policy(process.pid), 'this thread, the injections\' parent').toBe(3);
+      const hog = native.injectStart({ kind: 'cpuHog', durationMs: 300, cpus: [0] });
+      expect(hog.pids.map(policy)).toEqual([0]);
+      expect(await until(() => hog.pids.every(gone) && native.injectActive().length === 0, 3000), 'hog gone').toBe(true);
+    } finally {
+      native.setLabThreadsBatch(0, false, []);
+    }
+    expect(policy(process.pid)).toBe(0);
+  });
+
   it('memoryPressure: a 64 MiB memory cgroup at its limit with reclaim, removed after the deadline', async () => {
     native.start(config({ maxDurationMs: 4000 }));
     const mp = native.injectStart({ kind: 'memoryPressure', durationMs: 2500, cpus: [] });

@@ -15,7 +15,7 @@
  *    next request starts a fresh process.
  */
 import { fork, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { LabError, allowedCpuListIn, type FoldedStack } from '../../contract';
@@ -87,11 +87,30 @@ export function restoreHostAffinityAfter(onExit: (listener: () => void) => void)
   });
 }
 
-/** Gives every thread of this process its starting CPUs back if an engine left them narrowed. */
+/** The scheduling policy of each of this process's threads (/proc/…/stat field 41). */
+function threadPolicies(): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]));
+    } catch { /* ended meanwhile */ }
+  }
+  return out;
+}
+const SCHED_BATCH = 3;
+/** Whether this host ran SCHED_BATCH as it started (a user's `chrt -b`): then it stays so. */
+const HOST_BATCH = (() => { try { return threadPolicies()[0] === SCHED_BATCH; } catch { return true; } })();
+
+/** Gives every thread of this process its starting CPUs back if an engine left them narrowed,
+ *  and SCHED_OTHER back if an engine left them SCHED_BATCH (engine/main.ts: batchLabThreads). */
 function restoreHostAffinity(): void {
   try {
     if (HOST_CPUS && cpusAllowed() !== HOST_CPUS) spawnSync('taskset', ['-a', '-p', '-c', HOST_CPUS, String(process.pid)], { stdio: 'ignore' });
   } catch { /* no /proc or no taskset: the threads keep what they have */ }
+  try {
+    if (!HOST_BATCH && threadPolicies().includes(SCHED_BATCH)) spawnSync('chrt', ['-o', '-a', '-p', '0', String(process.pid)], { stdio: 'ignore' });
+  } catch { /* no /proc or no chrt: the threads keep their policy (the same CPU share) */ }
 }
 
 export interface SupervisorOptions {

@@ -17,6 +17,7 @@
 #include "binding/exports.h"
 #include "binding/marshal.h"
 #include "binding/start_errors.h"
+#include "core/lab_threads.h"
 
 namespace {
 
@@ -316,6 +317,29 @@ Napi::Value PinThreads(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, set);
 }
 
+// setLabThreadsBatch(pid, batch, skipPrefixes): every thread of process `pid` (0: this one)
+// whose name starts with none of skipPrefixes to SCHED_BATCH (batch true) or back to
+// SCHED_OTHER (core/lab_threads.h says why and which it leaves alone); returns how many it
+// changed. The engine's bookkeeping threads and its host's, for the time a run serves.
+Napi::Value SetLabThreadsBatch(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBoolean() || !info[2].IsArray())
+		throw Napi::TypeError::New(env, "setLabThreadsBatch(pid: number, batch: boolean, skipPrefixes: string[])");
+	int pid = info[0].As<Napi::Number>().Int32Value();
+	Napi::Array skip = info[2].As<Napi::Array>();
+	std::vector<std::string> prefixes;
+	for (uint32_t i = 0; i < skip.Length(); i++)
+		prefixes.push_back(skip.Get(i).As<Napi::String>().Utf8Value());
+	std::vector<const char *> ptrs;
+	for (const auto &p : prefixes)
+		ptrs.push_back(p.c_str());
+	int n = lab_threads_set_batch(pid, info[1].As<Napi::Boolean>().Value() ? 1 : 0, ptrs.data(), (int)ptrs.size());
+	if (n < 0)
+		throw Napi::Error::New(env, std::string("setLabThreadsBatch: ") + strerror(-n));
+	return Napi::Number::New(env, n);
+}
+
 } // namespace
 
 void ExportEngineCalls(Napi::Env env, Napi::Object exports)
@@ -324,5 +348,5 @@ void ExportEngineCalls(Napi::Env env, Napi::Object exports)
 	SetFunctions(env, exports,
 		     { { "start", Start }, { "startAsync", StartAsync }, { "snapshot", Snapshot }, { "stop", Stop },
 		       { "stopAsync", StopAsync }, { "memoryNeeds", MemoryNeeds },
-		       { "pinThreads", PinThreads } });
+		       { "pinThreads", PinThreads }, { "setLabThreadsBatch", SetLabThreadsBatch } });
 }

@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "core/cpu_list.h"
 #include "core/engine.h"
+#include "core/lab_threads.h"
 #include "inject/inject_child.h"
 
 #ifndef TMPFS_MAGIC
@@ -96,6 +97,8 @@ void inject_child_prologue(const struct inject_child *c)
 	if (getppid() != c->parent)
 		_exit(CHILD_ORPHANED);
 	prctl(PR_SET_NAME, c->name);
+	/* A competitor competes like any task, not like the lab's bookkeeping it was forked from. */
+	lab_threads_child_policy();
 	if (sched_setaffinity(0, sizeof(c->cpus), &c->cpus))
 		_exit(CHILD_AFFINITY);
 }
