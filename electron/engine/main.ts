@@ -103,8 +103,9 @@ function keepLabThreadsOffLoad(loadCpus: readonly number[] | null | undefined, h
 // frame built, shipped, recorded and diagnosed) no longer preempt the server or the load
 // generator mid-burst; they run in the gaps of the workers' work or at the next tick. Pinned
 // beside the server (above), they cut into its bursts: with the probes on, a frame's work is
-// ~2.5 ms of the server's CPU. Measured by switching them every 10 s in one 150 s run at
-// 50 × 128 B (the probes on): p99 −18 % (median of 7 blocks each way), throughput unchanged.
+// ~2.5 ms of the server's CPU. Measured by switching them every 10 s inside one run at
+// 50 × 128 B with the probes on (README: eBPF probes): p99 −17 % (median pair of 13, 300 s),
+// throughput +0.4 %.
 let batchedThreads: { pid: number; skip: string[] }[] = [];
 
 function batchLabThreads(hostPid: number | undefined): void {
