@@ -119,11 +119,30 @@ const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (
 
 /** The totals of one side. `lead`: frames before it whose counts are its evidence too (rates and
  *  tasks, not levels: a share or a sleep is of the window itself); `after`: frames after it whose
- *  off-CPU events may end a block that began inside it (a block is reported when it ends). */
+ *  off-CPU events may end a block that began inside it (a block is reported when it ends).
+ *  Four parts, each its own function: as one function TurboFan took ~110 ms of a CPU to compile
+ *  it, and a frame of another shape (a probe attached or not) threw that away ("wrong map"),
+ *  5 times in a 60 s run of the CLI (`--trace-opt --trace-deopt`), on the CPU the server runs on. */
 export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], robust = false }: { lead?: readonly RunFrame[]; after?: readonly RunFrame[]; robust?: boolean } = {}): SideTotals {
   const frames = [...lead, ...own];
-  const intervalMs = sumBy(frames, (f) => f.intervalMs);
-  const seconds = intervalMs / 1000;
+  const seconds = sumBy(frames, (f) => f.intervalMs) / 1000;
+  const metrics = metricTotals(frames, own, seconds, robust);
+  const { runqueueP99Us, competitors, reclaim } = kernelTotals(frames, lead);
+  const perS = (v: number) => (seconds > 0 ? v / seconds : 0);
+  return {
+    seconds,
+    metrics,
+    runqueueP99Us,
+    competitorsByComm: byComm(competitors.values(), perS),
+    competitors: [...competitors.values()].map((t) => ({ ...t, onCpuMs: perS(t.onCpuMs), preemptedEngine: perS(t.preemptedEngine) })).sort((a, b) => b.onCpuMs - a.onCpuMs),
+    reclaimByTask: [...reclaim.values()].map((r) => ({ ...r, ms: perS(r.ms) })).sort((a, b) => b.ms - a.ms),
+    ...offCpuTotals(own, after),
+  };
+}
+
+/** Every metric over the frames: rates per second of frame time, shares interval-weighted over
+ *  `own`; `robust`: the median frame's instead. */
+function metricTotals(frames: readonly RunFrame[], own: readonly RunFrame[], seconds: number, robust: boolean): Record<MetricName, number | null> {
   const metrics = {} as Record<MetricName, number | null>;
   for (const name of METRIC_NAMES) {
     const def: MetricDef = METRICS[name];
@@ -138,14 +157,27 @@ export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], ro
       weight += f.intervalMs;
     }
     metrics[name] = !seen ? null : def.kind === 'share' ? (weight > 0 ? total / weight : 0) : (seconds > 0 ? total / seconds : 0);
-    if (seen && robust) {
-      // The median frame: a fault that began a few frames before the tail rose (io-wq punts that
-      // cost little at first) must not become the baseline it is compared with.
-      const perFrame = frames.map((f) => ({ v: def.of(f), s: f.intervalMs / 1000 })).filter((x): x is { v: number; s: number } => x.v !== null && Number.isFinite(x.v) && x.s > 0);
-      metrics[name] = median(perFrame.map(({ v, s }) => (def.kind === 'share' ? v : v / s)));
-    }
+    if (seen && robust) metrics[name] = medianFrame(frames, def);
   }
+  return metrics;
+}
 
+/** The median frame's value of one metric (per second for rates): a fault that began a few
+ *  frames before the tail rose (io-wq punts that cost little at first) must not become the
+ *  baseline it is compared with. */
+function medianFrame(frames: readonly RunFrame[], def: MetricDef): number {
+  const values: number[] = [];
+  for (const f of frames) {
+    const v = def.of(f);
+    const s = f.intervalMs / 1000;
+    if (v === null || !Number.isFinite(v) || !(s > 0)) continue;
+    values.push(def.kind === 'share' ? v : v / s);
+  }
+  return median(values);
+}
+
+/** The run-queue p99 (of `frames` less `lead`) and the competitors' and reclaimers' totals. */
+function kernelTotals(frames: readonly RunFrame[], lead: readonly RunFrame[]) {
   const runqueue = new KernelHistogram();
   let runqueueSeen = false;
   const competitors = new Map<number, TaskTime>();
@@ -169,9 +201,11 @@ export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], ro
       reclaim.set(t.pid, r);
     }
   }
-  const perS = (v: number) => (seconds > 0 ? v / seconds : 0);
+  return { runqueueP99Us: runqueueSeen && runqueue.total > 0 ? runqueue.quantileNs(0.99) / 1000 : null, competitors, reclaim };
+}
 
-  // Off-CPU: the part of each block that lies inside one of the frames' intervals.
+/** Off-CPU: the part of each block that lies inside one of `own`'s intervals. */
+function offCpuTotals(own: readonly RunFrame[], after: readonly RunFrame[]): Pick<SideTotals, 'offCpu' | 'serverSleepShare' | 'serverBlockedShare' | 'serverSleepMs'> {
   const spans = own.map((f) => [f.tMs - f.intervalMs, f.tMs] as const);
   const ownMs = sumBy(own, (f) => f.intervalMs);
   const seenEvents = new Set<string>();
@@ -207,12 +241,6 @@ export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], ro
   // Several server threads can block at once: the share is per thread (their mean).
   const serverThreads = Math.max(1, new Set([...blocks.values()].filter((b) => isServerThread(b.thread)).map((b) => b.thread)).size);
   return {
-    seconds,
-    metrics,
-    runqueueP99Us: runqueueSeen && runqueue.total > 0 ? runqueue.quantileNs(0.99) / 1000 : null,
-    competitorsByComm: byComm(competitors.values(), perS),
-    competitors: [...competitors.values()].map((t) => ({ ...t, onCpuMs: perS(t.onCpuMs), preemptedEngine: perS(t.preemptedEngine) })).sort((a, b) => b.onCpuMs - a.onCpuMs),
-    reclaimByTask: [...reclaim.values()].map((r) => ({ ...r, ms: perS(r.ms) })).sort((a, b) => b.ms - a.ms),
     offCpu: [...blocks.values()].sort((a, b) => b.ms - a.ms),
     serverSleepShare: offCpuSeen && ownMs > 0 ? Math.min(1, serverSleepMs / serverThreads / ownMs) : null,
     serverBlockedShare: offCpuSeen && ownMs > 0 ? Math.min(1, serverBlockedMs / serverThreads / ownMs) : null,
