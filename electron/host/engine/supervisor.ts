@@ -87,20 +87,21 @@ export function restoreHostAffinityAfter(onExit: (listener: () => void) => void)
   });
 }
 
-/** The scheduling policy of each of this process's threads (/proc/…/stat field 41). */
+/** The scheduling policy (field 41) in a /proc/…/stat; comm (field 2) may hold spaces and
+ *  parentheses: the fields after it start after the last ')'. */
+const policyIn = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+/** The scheduling policy of each of this process's threads. */
 function threadPolicies(): number[] {
   const out: number[] = [];
   for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]));
-    } catch { /* ended meanwhile */ }
+    try { out.push(policyIn(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'))); } catch { /* ended meanwhile */ }
   }
   return out;
 }
 const SCHED_BATCH = 3;
-/** Whether this host ran SCHED_BATCH as it started (a user's `chrt -b`): then it stays so. */
-const HOST_BATCH = (() => { try { return threadPolicies()[0] === SCHED_BATCH; } catch { return true; } })();
+/** Whether this host ran SCHED_BATCH as it started (a user's `chrt -b`): then it stays so. Its
+ *  main thread's policy: one read at start-up. */
+const HOST_BATCH = (() => { try { return policyIn(readFileSync('/proc/self/stat', 'utf8')) === SCHED_BATCH; } catch { return true; } })();
 
 /** Gives every thread of this process its starting CPUs back if an engine left them narrowed,
  *  and SCHED_OTHER back if an engine left them SCHED_BATCH (engine/main.ts: batchLabThreads). */

@@ -5,7 +5,6 @@
 // its cleanup hook stops the engine, waiting for a start or stop in progress first, so no
 // native thread outlives the JS that owns it.
 #include <atomic>
-#include <dirent.h>
 #include <sched.h>
 #include <string>
 #include <vector>
@@ -258,6 +257,35 @@ Napi::Value MemoryNeeds(const Napi::CallbackInfo &info)
 	return MemoryNeedsObject(env, m);
 }
 
+// The prefixes of thread names a walk skips (lab_threads_each), from a JS string array; `ptrs`
+// points into `names`.
+static void SkipPrefixes(Napi::Array skip, std::vector<std::string> &names, std::vector<const char *> &ptrs)
+{
+	for (uint32_t i = 0; i < skip.Length(); i++)
+		names.push_back(skip.Get(i).As<Napi::String>().Utf8Value());
+	for (const auto &n : names)
+		ptrs.push_back(n.c_str());
+}
+
+struct PinArg {
+	cpu_set_t mask;
+	int set;
+	bool refused; // sched_setaffinity refused a thread (else a failed walk is the directory's)
+};
+
+// 0 for a thread that ended meanwhile, -errno (ending the walk) for another refusal.
+static int PinOne(pid_t tid, void *arg)
+{
+	PinArg *p = static_cast<PinArg *>(arg);
+	if (sched_setaffinity(tid, sizeof(p->mask), &p->mask) == 0)
+		p->set++;
+	else if (errno != ESRCH && errno != ENOENT) {
+		p->refused = true;
+		return -errno;
+	}
+	return 0;
+}
+
 // pinThreads(pid, cpus, skipPrefixes): sets the scheduler affinity of every thread of process
 // `pid` (0: this one) whose name starts with none of skipPrefixes to `cpus`; returns how many
 // it set. The engine keeps the lab's bookkeeping threads (its JS thread, libuv's and V8's
@@ -269,52 +297,30 @@ Napi::Value PinThreads(const Napi::CallbackInfo &info)
 	if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray())
 		throw Napi::TypeError::New(env, "pinThreads(pid: number, cpus: number[], skipPrefixes: string[])");
 	int pid = info[0].As<Napi::Number>().Int32Value();
-	Napi::Array cpus = info[1].As<Napi::Array>(), skip = info[2].As<Napi::Array>();
-	std::string dir = pid > 0 ? "/proc/" + std::to_string(pid) + "/task" : "/proc/self/task";
-	cpu_set_t mask;
-	CPU_ZERO(&mask);
+	Napi::Array cpus = info[1].As<Napi::Array>();
+	PinArg arg;
+	arg.set = 0;
+	arg.refused = false;
+	CPU_ZERO(&arg.mask);
 	for (uint32_t i = 0; i < cpus.Length(); i++) {
 		int c = cpus.Get(i).As<Napi::Number>().Int32Value();
 		if (c < 0 || c >= CPU_SETSIZE)
 			throw Napi::RangeError::New(env, "pinThreads: cpu " + std::to_string(c) + " out of range");
-		CPU_SET(c, &mask);
+		CPU_SET(c, &arg.mask);
 	}
-	if (CPU_COUNT(&mask) == 0)
+	if (CPU_COUNT(&arg.mask) == 0)
 		throw Napi::RangeError::New(env, "pinThreads: no CPU given");
-	std::vector<std::string> prefixes;
-	for (uint32_t i = 0; i < skip.Length(); i++)
-		prefixes.push_back(skip.Get(i).As<Napi::String>().Utf8Value());
+	std::vector<std::string> names;
+	std::vector<const char *> prefixes;
+	SkipPrefixes(info[2].As<Napi::Array>(), names, prefixes);
 
-	int set = 0;
-	DIR *d = opendir(dir.c_str());
-	if (!d)
-		throw Napi::Error::New(env, "pinThreads: " + dir + ": " + strerror(errno));
-	while (struct dirent *e = readdir(d)) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], comm[32] = "";
-		snprintf(path, sizeof(path), "%s/%s/comm", dir.c_str(), e->d_name);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = 0;
-		fclose(f);
-		bool skipped = false;
-		for (const auto &p : prefixes)
-			skipped = skipped || strncmp(comm, p.c_str(), p.size()) == 0;
-		if (skipped)
-			continue;
-		if (sched_setaffinity((pid_t)atoi(e->d_name), sizeof(mask), &mask) == 0)
-			set++;
-		else if (errno != ESRCH && errno != ENOENT) {
-			int err = errno;
-			closedir(d);
-			throw Napi::Error::New(env, std::string("pinThreads: sched_setaffinity: ") + strerror(err));
-		}
+	int ret = lab_threads_each(pid, prefixes.data(), (int)prefixes.size(), PinOne, &arg);
+	if (ret < 0) {
+		std::string dir = pid > 0 ? "/proc/" + std::to_string(pid) + "/task" : "/proc/self/task";
+		throw Napi::Error::New(env, arg.refused ? std::string("pinThreads: sched_setaffinity: ") + strerror(-ret)
+							: "pinThreads: " + dir + ": " + strerror(-ret));
 	}
-	closedir(d);
-	return Napi::Number::New(env, set);
+	return Napi::Number::New(env, arg.set);
 }
 
 // setLabThreadsBatch(pid, batch, skipPrefixes): every thread of process `pid` (0: this one)
@@ -327,14 +333,10 @@ Napi::Value SetLabThreadsBatch(const Napi::CallbackInfo &info)
 	if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBoolean() || !info[2].IsArray())
 		throw Napi::TypeError::New(env, "setLabThreadsBatch(pid: number, batch: boolean, skipPrefixes: string[])");
 	int pid = info[0].As<Napi::Number>().Int32Value();
-	Napi::Array skip = info[2].As<Napi::Array>();
-	std::vector<std::string> prefixes;
-	for (uint32_t i = 0; i < skip.Length(); i++)
-		prefixes.push_back(skip.Get(i).As<Napi::String>().Utf8Value());
-	std::vector<const char *> ptrs;
-	for (const auto &p : prefixes)
-		ptrs.push_back(p.c_str());
-	int n = lab_threads_set_batch(pid, info[1].As<Napi::Boolean>().Value() ? 1 : 0, ptrs.data(), (int)ptrs.size());
+	std::vector<std::string> names;
+	std::vector<const char *> prefixes;
+	SkipPrefixes(info[2].As<Napi::Array>(), names, prefixes);
+	int n = lab_threads_set_batch(pid, info[1].As<Napi::Boolean>().Value() ? 1 : 0, prefixes.data(), (int)prefixes.size());
 	if (n < 0)
 		throw Napi::Error::New(env, std::string("setLabThreadsBatch: ") + strerror(-n));
 	return Napi::Number::New(env, n);

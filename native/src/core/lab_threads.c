@@ -19,13 +19,11 @@ static int skipped(const char *comm, const char *const *skip, int nskip)
 	return 0;
 }
 
-int lab_threads_set_batch(int pid, int batch, const char *const *skip, int nskip)
+int lab_threads_each(int pid, const char *const *skip, int nskip, int (*fn)(pid_t tid, void *arg), void *arg)
 {
-	char dir[64], path[128], comm[32];
-	struct sched_param zero = { 0 };
-	int from = batch ? SCHED_OTHER : SCHED_BATCH, to = batch ? SCHED_BATCH : SCHED_OTHER;
-	int changed = 0, err = 0;
+	char dir[64], path[64 + 256 + 8], comm[32];
 	struct dirent *e;
+	int ret = 0;
 	DIR *d;
 
 	if (pid > 0)
@@ -35,40 +33,59 @@ int lab_threads_set_batch(int pid, int batch, const char *const *skip, int nskip
 	d = opendir(dir);
 	if (!d)
 		return -errno;
-	while ((e = readdir(d))) {
-		pid_t tid;
+	while (ret >= 0 && (e = readdir(d))) {
 		FILE *f;
-		int policy;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		tid = (pid_t)atoi(e->d_name);
 		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
 		if (!(f = fopen(path, "re")))
-			continue;
+			continue; /* ended meanwhile */
 		if (!fgets(comm, sizeof(comm), f))
 			comm[0] = 0;
 		fclose(f);
-		if (skipped(comm, skip, nskip))
-			continue;
-		/* sched_getscheduler/sched_setscheduler act on the one thread `tid`. */
-		policy = sched_getscheduler(tid);
-		if (policy < 0) {
-			if (errno != ESRCH)
-				err = -errno;
-			continue;
-		}
-		if ((policy & ~SCHED_RESET_ON_FORK) != from)
-			continue;
-		if (sched_setscheduler(tid, to | (policy & SCHED_RESET_ON_FORK), &zero) == 0)
-			changed++;
-		else if (errno != ESRCH)
-			err = -errno;
+		if (!skipped(comm, skip, nskip))
+			ret = fn((pid_t)atoi(e->d_name), arg);
 	}
 	closedir(d);
+	return ret < 0 ? ret : 0;
+}
+
+struct set_batch {
+	int from, to, changed, err;
+};
+
+static int set_batch_one(pid_t tid, void *arg)
+{
+	struct set_batch *b = arg;
+	struct sched_param zero = { 0 };
+	/* sched_getscheduler/sched_setscheduler act on the one thread `tid`. */
+	int policy = sched_getscheduler(tid);
+
+	if (policy < 0) {
+		if (errno != ESRCH)
+			b->err = -errno;
+		return 0;
+	}
+	if ((policy & ~SCHED_RESET_ON_FORK) != b->from)
+		return 0;
+	if (sched_setscheduler(tid, b->to | (policy & SCHED_RESET_ON_FORK), &zero) == 0)
+		b->changed++;
+	else if (errno != ESRCH)
+		b->err = -errno;
+	return 0;
+}
+
+int lab_threads_set_batch(int pid, int batch, const char *const *skip, int nskip)
+{
+	struct set_batch b = { batch ? SCHED_OTHER : SCHED_BATCH, batch ? SCHED_BATCH : SCHED_OTHER, 0, 0 };
+	int ret = lab_threads_each(pid, skip, nskip, set_batch_one, &b);
+
+	if (ret < 0)
+		return ret;
 	if (pid <= 0)
 		batch_applied = batch;
-	return err && !changed ? err : changed;
+	return b.err && !b.changed ? b.err : b.changed;
 }
 
 void lab_threads_child_policy(void)

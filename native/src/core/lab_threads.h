@@ -1,6 +1,8 @@
 #ifndef URING_LAB_LAB_THREADS_H
 #define URING_LAB_LAB_THREADS_H
 
+#include <sys/types.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -17,6 +19,12 @@ extern "C" {
  * ones changed back: a real-time or idle policy the user gave is left as it is. Neither needs
  * a privilege (sched(7): an unprivileged thread may switch between SCHED_OTHER and SCHED_BATCH).
  */
+
+/* Calls fn(tid, arg) for every thread of process `pid` (0: this one) whose name starts with
+ * none of `skip` (`nskip` prefixes); a thread that exits meanwhile is skipped. Stops at fn's
+ * first negative return and returns it; -errno when the task directory cannot be read; else 0.
+ * The walk both pinThreads (affinity) and lab_threads_set_batch (policy) make. */
+int lab_threads_each(int pid, const char *const *skip, int nskip, int (*fn)(pid_t tid, void *arg), void *arg);
 
 /* Sets every thread of process `pid` (0: this one) whose name starts with none of `skip`
  * (`nskip` prefixes) to SCHED_BATCH (`batch` != 0) or back to SCHED_OTHER. Returns how many it
