@@ -13,8 +13,8 @@
  *   frame.loadBusyShare  the load generator's busiest thread
  * A metric none of the frames carried is null (not 0: "not measured" is not "nothing happened").
  */
-import { KernelHistogram, type RunFrame } from '../../contract';
-import { median } from './spikes';
+import { KernelHistogram, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
+import type { Sources } from './classify';
 
 export type MetricUnit = 'ms/s' | 'count/s' | 'share' | 'µs';
 
@@ -27,6 +27,14 @@ interface MetricDef {
 }
 
 const ms = (ns: number) => ns / 1e6;
+
+/** The median (0 of nothing). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 /** Every per-frame metric the classifier reads, by the name its evidence shows. */
 export const METRICS = {
@@ -60,6 +68,79 @@ export const METRICS = {
 } satisfies Record<string, MetricDef>;
 export type MetricName = keyof typeof METRICS;
 export const METRIC_NAMES = Object.keys(METRICS) as MetricName[];
+const METRIC_DEFS: readonly MetricDef[] = METRIC_NAMES.map((name) => METRICS[name]);
+
+type KernelSched = NonNullable<KernelFrame['sched']>;
+type KernelMemory = NonNullable<KernelFrame['memory']>;
+type OffCpuEvent = NonNullable<KernelFrame['offCpu']>['events'][number];
+
+/**
+ * What the evidence reads of one frame, taken once as the frame arrives (digestOf). The detector
+ * compares each spike with its ~40 baseline frames; with probes a frame is ~12 KB of JSON, and
+ * parsing every baseline frame back at every spike close (a noisy VM closes ~2 spikes/s) was the
+ * CLI's largest cost with probes on: JSON.parse under `frameOf` was 16 % of its CPU (perf), on
+ * the CPU the server runs on. A digest is its metrics as numbers and references to the few
+ * parts of the frame the evidence lists (competitors, reclaimers, off-CPU blocks).
+ */
+export interface FrameDigest {
+  seq: number;
+  phase: number;
+  tMs: number;
+  intervalMs: number;
+  /** Each metric's value in METRIC_NAMES order; NaN where the frame lacks its source (a metric
+   *  no frame carried is null, not 0) or the value is not finite. */
+  metrics: Float64Array;
+  /** The engine threads' run-queue histogram and the competitors, when the frame carried sched. */
+  sched: { runqueueNs: SparseHistogram; competitors: KernelSched['competitors'] } | null;
+  reclaimByTask: KernelMemory['byTask'];
+  offCpu: readonly OffCpuEvent[] | null;
+  sources: Sources;
+}
+
+/** What a frame carried (the evidence sources), or'ed into `into`. */
+export function sourcesOf(frames: readonly RunFrame[], into: Sources = { system: false, sched: false, memory: false, offCpu: false, profile: false, probes: false }): Sources {
+  for (const f of frames) {
+    if (f.system) into.system = true;
+    const k = f.kernel;
+    if (!k) continue;
+    into.probes = true;
+    if (k.sched) into.sched = true;
+    if (k.memory) into.memory = true;
+    if (k.offCpu) into.offCpu = true;
+    if (k.profile) into.profile = true;
+  }
+  return into;
+}
+
+/** The sources of digested frames, or'ed. */
+export function digestSources(digests: readonly FrameDigest[], into: Sources = sourcesOf([])): Sources {
+  for (const d of digests) for (const key of Object.keys(d.sources) as (keyof Sources)[]) if (d.sources[key]) into[key] = true;
+  return into;
+}
+
+export function digestOf(frame: RunFrame): FrameDigest {
+  const metrics = new Float64Array(METRIC_DEFS.length);
+  for (let i = 0; i < METRIC_DEFS.length; i++) {
+    const v = METRIC_DEFS[i]!.of(frame);
+    metrics[i] = v === null || !Number.isFinite(v) ? NaN : v;
+  }
+  const k = frame.kernel;
+  return {
+    seq: frame.seq,
+    phase: frame.phase,
+    tMs: frame.tMs,
+    intervalMs: frame.intervalMs,
+    metrics,
+    sched: k?.sched ? { runqueueNs: k.runqueue.latencyNs, competitors: k.sched.competitors } : null,
+    reclaimByTask: k?.memory?.byTask ?? [],
+    offCpu: k?.offCpu ? k.offCpu.events : null,
+    sources: sourcesOf([frame]),
+  };
+}
+
+/** Frames or their digests, as digests. */
+const isDigest = (f: RunFrame | FrameDigest): f is FrameDigest => (f as Partial<FrameDigest>).metrics instanceof Float64Array;
+export const digestsOf = (frames: readonly (RunFrame | FrameDigest)[]): FrameDigest[] => frames.map((f) => (isDigest(f) ? f : digestOf(f)));
 
 /** A task's time on the engine's CPUs over a set of frames. */
 export interface TaskTime { pid: number; tgid: number; comm: string; onCpuMs: number; preemptedEngine: number }
@@ -123,7 +204,7 @@ const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (
  *  Four parts, each its own function: as one function TurboFan took ~110 ms of a CPU to compile
  *  it, and a frame of another shape (a probe attached or not) threw that away ("wrong map"),
  *  5 times in a 60 s run of the CLI (`--trace-opt --trace-deopt`), on the CPU the server runs on. */
-export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], robust = false }: { lead?: readonly RunFrame[]; after?: readonly RunFrame[]; robust?: boolean } = {}): SideTotals {
+export function sideTotals(own: readonly FrameDigest[], { lead = [], after = [], robust = false }: { lead?: readonly FrameDigest[]; after?: readonly FrameDigest[]; robust?: boolean } = {}): SideTotals {
   const frames = [...lead, ...own];
   const seconds = sumBy(frames, (f) => f.intervalMs) / 1000;
   const metrics = metricTotals(frames, own, seconds, robust);
@@ -142,22 +223,21 @@ export function sideTotals(own: readonly RunFrame[], { lead = [], after = [], ro
 
 /** Every metric over the frames: rates per second of frame time, shares interval-weighted over
  *  `own`; `robust`: the median frame's instead. */
-function metricTotals(frames: readonly RunFrame[], own: readonly RunFrame[], seconds: number, robust: boolean): Record<MetricName, number | null> {
+function metricTotals(frames: readonly FrameDigest[], own: readonly FrameDigest[], seconds: number, robust: boolean): Record<MetricName, number | null> {
   const metrics = {} as Record<MetricName, number | null>;
-  for (const name of METRIC_NAMES) {
-    const def: MetricDef = METRICS[name];
+  for (let i = 0; i < METRIC_DEFS.length; i++) {
+    const share = METRIC_DEFS[i]!.kind === 'share';
     let total = 0;
     let weight = 0;
     let seen = false;
-    for (const f of def.kind === 'share' ? own : frames) {
-      const v = def.of(f);
-      if (v === null || !Number.isFinite(v)) continue;
+    for (const f of share ? own : frames) {
+      const v = f.metrics[i]!;
+      if (Number.isNaN(v)) continue;
       seen = true;
-      total += def.kind === 'share' ? v * f.intervalMs : v;
+      total += share ? v * f.intervalMs : v;
       weight += f.intervalMs;
     }
-    metrics[name] = !seen ? null : def.kind === 'share' ? (weight > 0 ? total / weight : 0) : (seconds > 0 ? total / seconds : 0);
-    if (seen && robust) metrics[name] = medianFrame(frames, def);
+    metrics[METRIC_NAMES[i]!] = !seen ? null : robust ? medianFrame(frames, i, share) : share ? (weight > 0 ? total / weight : 0) : (seconds > 0 ? total / seconds : 0);
   }
   return metrics;
 }
@@ -165,37 +245,35 @@ function metricTotals(frames: readonly RunFrame[], own: readonly RunFrame[], sec
 /** The median frame's value of one metric (per second for rates): a fault that began a few
  *  frames before the tail rose (io-wq punts that cost little at first) must not become the
  *  baseline it is compared with. */
-function medianFrame(frames: readonly RunFrame[], def: MetricDef): number {
+function medianFrame(frames: readonly FrameDigest[], metric: number, share: boolean): number {
   const values: number[] = [];
   for (const f of frames) {
-    const v = def.of(f);
+    const v = f.metrics[metric]!;
     const s = f.intervalMs / 1000;
-    if (v === null || !Number.isFinite(v) || !(s > 0)) continue;
-    values.push(def.kind === 'share' ? v : v / s);
+    if (Number.isNaN(v) || !(s > 0)) continue;
+    values.push(share ? v : v / s);
   }
   return median(values);
 }
 
 /** The run-queue p99 (of `frames` less `lead`) and the competitors' and reclaimers' totals. */
-function kernelTotals(frames: readonly RunFrame[], lead: readonly RunFrame[]) {
+function kernelTotals(frames: readonly FrameDigest[], lead: readonly FrameDigest[]) {
   const runqueue = new KernelHistogram();
   let runqueueSeen = false;
   const competitors = new Map<number, TaskTime>();
   const reclaim = new Map<number, { pid: number; comm: string; ms: number }>();
   for (const f of frames) {
-    const k = f.kernel;
-    if (!k) continue;
-    if (k.sched) {
+    if (f.sched) {
       runqueueSeen = true;
-      if (!lead.includes(f)) runqueue.add(k.runqueue.latencyNs);
-      for (const c of k.sched.competitors) {
+      if (!lead.includes(f)) runqueue.add(f.sched.runqueueNs);
+      for (const c of f.sched.competitors) {
         const t = competitors.get(c.pid) ?? { pid: c.pid, tgid: c.tgid, comm: c.comm, onCpuMs: 0, preemptedEngine: 0 };
         t.onCpuMs += ms(c.onCpuNs);
         t.preemptedEngine += c.preemptedEngine;
         competitors.set(c.pid, t);
       }
     }
-    for (const t of k.memory?.byTask ?? []) {
+    for (const t of f.reclaimByTask) {
       const r = reclaim.get(t.pid) ?? { pid: t.pid, comm: t.comm, ms: 0 };
       r.ms += ms(t.reclaimNs);
       reclaim.set(t.pid, r);
@@ -205,7 +283,7 @@ function kernelTotals(frames: readonly RunFrame[], lead: readonly RunFrame[]) {
 }
 
 /** Off-CPU: the part of each block that lies inside one of `own`'s intervals. */
-function offCpuTotals(own: readonly RunFrame[], after: readonly RunFrame[]): Pick<SideTotals, 'offCpu' | 'serverSleepShare' | 'serverBlockedShare' | 'serverSleepMs'> {
+function offCpuTotals(own: readonly FrameDigest[], after: readonly FrameDigest[]): Pick<SideTotals, 'offCpu' | 'serverSleepShare' | 'serverBlockedShare' | 'serverSleepMs'> {
   const spans = own.map((f) => [f.tMs - f.intervalMs, f.tMs] as const);
   const ownMs = sumBy(own, (f) => f.intervalMs);
   const seenEvents = new Set<string>();
@@ -215,10 +293,10 @@ function offCpuTotals(own: readonly RunFrame[], after: readonly RunFrame[]): Pic
   let serverBlockedMs = 0;
   const sleepByThread = new Map<number, number>();
   for (const f of [...own, ...after]) {
-    const off = f.kernel?.offCpu;
-    if (!off) continue;
+    const events = f.offCpu;
+    if (!events) continue;
     offCpuSeen = true;
-    for (const e of off.events) {
+    for (const e of events) {
       const key = `${e.tid}:${e.endTMs}`;
       if (seenEvents.has(key)) continue;
       seenEvents.add(key);
@@ -259,11 +337,13 @@ function byComm(tasks: Iterable<TaskTime>, perS: (v: number) => number): Map<str
  * frame just before the window (a buffer ring that ran dry counts its ENOBUFS there, before the
  * stall it causes is seen) is evidence of the window, not of the baseline.
  */
-export function spikeEvidence(window: readonly RunFrame[], baseline: readonly RunFrame[], after: readonly RunFrame[] = []): SpikeEvidence {
-  const first = window[0];
-  const lead = first ? baseline.filter((f) => f.seq === first.seq - 1 && f.phase === first.phase) : [];
-  const base = lead.length ? baseline.filter((f) => f !== lead[0]) : baseline;
-  return { window: sideTotals(window, { lead, after }), baseline: sideTotals(base, { robust: true }) };
+export function spikeEvidence(window: readonly (RunFrame | FrameDigest)[], baseline: readonly (RunFrame | FrameDigest)[], after: readonly (RunFrame | FrameDigest)[] = []): SpikeEvidence {
+  const own = digestsOf(window);
+  const base = digestsOf(baseline);
+  const first = own[0];
+  const lead = first ? base.filter((f) => f.seq === first.seq - 1 && f.phase === first.phase) : [];
+  const rest = lead.length ? base.filter((f) => f !== lead[0]) : base;
+  return { window: sideTotals(own, { lead, after: digestsOf(after) }), baseline: sideTotals(rest, { robust: true }) };
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { LabError, SPIKE_DEFAULTS, type Injection, type InjectionResult, type RunFrame, type Spike, type SpikeParams, type SpikeReport } from '../../contract';
 import { classify, type Sources } from './classify';
-import { spikeEvidence } from './evidence';
+import { digestSources, sourcesOf, spikeEvidence } from './evidence';
 import { foldedOf, ProfileAccumulator, topStacks } from './profiles';
 import { countAbove, SpikeDetector, type DetectedSpike } from './spikes';
 
@@ -18,25 +18,10 @@ const SPIKE_PROFILE_STACKS = 50;
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
 
-/** What a set of frames carried. */
-export function sourcesOf(frames: readonly RunFrame[], into: Sources = { system: false, sched: false, memory: false, offCpu: false, profile: false, probes: false }): Sources {
-  for (const f of frames) {
-    if (f.system) into.system = true;
-    const k = f.kernel;
-    if (!k) continue;
-    into.probes = true;
-    if (k.sched) into.sched = true;
-    if (k.memory) into.memory = true;
-    if (k.offCpu) into.offCpu = true;
-    if (k.profile) into.profile = true;
-  }
-  return into;
-}
-
 /** A spike's full record: evidence, causes, its stacks. `id` is set when the report is made. */
 export function describeSpike(d: DetectedSpike, id: number): Spike {
   const evidence = spikeEvidence(d.frames, d.baselineFrames, d.after);
-  const sources = sourcesOf([...d.frames, ...d.baselineFrames]);
+  const sources = digestSources(d.baselineFrames, sourcesOf(d.frames));
   const threshold = d.worst.thresholdUs;
   return {
     id,

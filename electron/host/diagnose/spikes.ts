@@ -30,6 +30,7 @@
  * the same code and the same answer.
  */
 import { highestEquivalentUs, histogramBucketLowerUs, SPIKE_DEFAULTS, type RunFrame, type SparseHistogram, type SpikeParams } from '../../contract';
+import { digestOf, median, type FrameDigest } from './evidence';
 
 /** A frame's tail numbers, µs. */
 export interface FrameTail {
@@ -68,13 +69,6 @@ export function countAbove(histogram: SparseHistogram, thresholdUs: number): num
   return n;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** Median absolute deviation from the median (unscaled). */
 export function mad(values: readonly number[], center = median(values)): number {
   return median(values.map((v) => Math.abs(v - center)));
@@ -92,16 +86,19 @@ export interface Baseline {
 }
 
 /**
- * A frame as the detector holds it: the frame, or its JSON text (the run record's own copy,
- * RunRecord.addSnapshot), parsed back only when a spike closes and needs it. The ~40 baseline
- * frames each live ~4 s: as object graphs (~10 KB of JSON with probes) every one survived the
- * young generation and died in the old one, and the CLI's GC threads spent 20 ms/s on them in a
- * default run with probes (5.5 ms/s with a 5-frame baseline). A string is one object to copy.
+ * A frame of an open spike (or just after one) as the detector holds it: the frame, or its JSON
+ * text (the run record's own copy, RunRecord.addSnapshot), parsed back only when the spike
+ * closes. As object graphs (~12 KB of JSON each with probes) frames held for seconds survived
+ * the young generation and died in the old one; a string is one object to copy. Baseline frames
+ * are held as their digests (evidence.ts, FrameDigest): all a spike's evidence reads of them.
  */
 export type HeldFrame = RunFrame | string;
 const frameOf = (held: HeldFrame): RunFrame => (typeof held === 'string' ? JSON.parse(held) as RunFrame : held);
 
-interface Sample { held: HeldFrame; tail: FrameTail }
+/** A baseline frame: its tail and its digest. */
+interface Sample { tail: FrameTail; digest: FrameDigest }
+/** A frame that may yet join a spike (a tolerated gap): also the frame itself. */
+interface HeldSample extends Sample { held: HeldFrame }
 
 export function baselineOf(samples: readonly Sample[], params: SpikeParams): Baseline {
   const p99s = samples.map((s) => s.tail.p99);
@@ -147,7 +144,8 @@ export function crossingOf(frame: RunFrame, tail: FrameTail, b: Baseline): Cross
 export interface DetectedSpike {
   phase: number;
   frames: RunFrame[];
-  baselineFrames: RunFrame[];
+  /** The baseline's frames, digested as they came (evidence.ts). */
+  baselineFrames: FrameDigest[];
   after: RunFrame[];
   baseline: Baseline;
   /** The frame that crossed furthest. */
@@ -161,11 +159,11 @@ export interface DetectedSpike {
 
 interface OpenSpike {
   frames: HeldFrame[];
-  baselineFrames: HeldFrame[];
+  baselineFrames: FrameDigest[];
   baseline: Baseline;
   worst: Crossing;
   /** A frame below baseline after the spike's last above one, not yet known to be inside it. */
-  gap: Sample | null;
+  gap: HeldSample | null;
 }
 
 /** Per phase: the rolling baseline, and every frame that fed it (for the report's baselines). */
@@ -197,7 +195,7 @@ export class SpikeDetector {
     if (this.state && this.state.phase !== frame.phase) this.endPhase();
     const state = this.state ??= { phase: frame.phase, window: [], open: null, fedP99: [], fedP999: [] };
     const held = json ?? frame;
-    const sample: Sample = { held, tail: frameTail(frame.histogram) };
+    const sample: HeldSample = { held, tail: frameTail(frame.histogram), digest: digestOf(frame) };
     const enough = state.window.length >= Math.max(1, this.params.minBaselineFrames);
     const baseline = enough ? baselineOf(state.window, this.params) : null;
     const crossing = frame.measuring && baseline ? crossingOf(frame, sample.tail, baseline) : null;
@@ -212,7 +210,7 @@ export class SpikeDetector {
           state.window = [];
         }
       } else {
-        state.open = { frames: [held], baselineFrames: state.window.map((s) => s.held), baseline: baseline!, worst: crossing, gap: null };
+        state.open = { frames: [held], baselineFrames: state.window.map((s) => s.digest), baseline: baseline!, worst: crossing, gap: null };
       }
     } else if (open) {
       if (sample.tail.count === 0) {
@@ -246,7 +244,7 @@ export class SpikeDetector {
   get phaseBaselines(): readonly PhaseBaseline[] { return this.baselines; }
 
   private feed(state: PhaseState, sample: Sample): void {
-    state.window.push(sample);
+    state.window.push({ tail: sample.tail, digest: sample.digest });
     if (state.window.length > this.params.baselineFrames) state.window.shift();
     state.fedP99.push(sample.tail.p99);
     state.fedP999.push(sample.tail.p999);
@@ -258,7 +256,7 @@ export class SpikeDetector {
     state.open = null;
     const frames = open.frames.map(frameOf);
     this.closed.push({
-      phase: state.phase, frames, baselineFrames: open.baselineFrames.map(frameOf), after: after.map(frameOf), baseline: open.baseline, worst: open.worst,
+      phase: state.phase, frames, baselineFrames: open.baselineFrames, after: after.map(frameOf), baseline: open.baseline, worst: open.worst,
       startMs: frameStartMs(frames[0]!), endMs: frames[frames.length - 1]!.tMs, levelShift,
     });
     // A tolerated gap frame that no later frame confirmed is an ordinary frame again.
