@@ -18,6 +18,7 @@ import {
   type DiagnoseRequest, type StackName, type WireKernelFrame,
 } from './protocol';
 import { WORKER_THREAD_PREFIXES } from '../contract/threadNames';
+import { FrameClock } from './frameClock';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
 import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
 import { SystemEvidence, engineCpus } from './systemEvidence';
@@ -362,7 +363,9 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       // depend on the host's event loop or on IPC latency.
       let frames = 0;
       const switchback = message.probes?.enabled ? SWITCHBACK_FRAMES : 0;
+      const clock = new FrameClock(message.frameIntervalMs, atNs);
       frameTimer = setInterval(() => {
+        if (!clock.due(Number(process.hrtime.bigint()))) return;
         try {
           // The kernel read first, the snapshot right after: one interval, one clock (monotonicNs of
           // both), and the kernel's ends (when its read ended) before the client's. A frame never
@@ -370,6 +373,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
           // snapshot, a hog starting in the ms between them named a spike in the frame before it.
           const kernel = readKernel();
           const snapshot = native.snapshot();
+          if (snapshot) clock.taken(snapshot.monotonicNs);
           if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
           if (switchback && ++frames % switchback === 0) {
             const on = Math.floor(frames / switchback) % 2 === 0;

@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { isShortFinalFrame, niceCeil, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
+import { isShortFrame, niceCeil, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
 
 const ROOT = path.join(__dirname, '../..');
 /** The contract as built into dist (what the served page was built against). */
@@ -190,7 +190,7 @@ describe('lab UI in Chromium', () => {
     // A run with probes exports ~15 KB a frame: past execFileSync's default 1 MiB buffer (ENOBUFS on CI).
     const saved = JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'export', runId, '--format', 'json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { frames: import('../../electron/contract').RunFrame[] };
     const typical = typicalIntervalMs(saved.frames);
-    const full = saved.frames.filter((f) => !isShortFinalFrame(f, typical));
+    const full = saved.frames.filter((f) => !isShortFrame(f, typical));
     expect(full.length).toBeGreaterThan(10);
     expect(saved.frames.filter((f) => f.final).length).toBe(3); // one per engine instance
     expect(await attr(page, 'throughput-chart', 'data-axis-max')).toBe(niceCeil(1.05 * Math.max(...full.map((f) => f.throughputRps))));

@@ -14,7 +14,7 @@ import {
 } from '../../renderer/src/charts/heatmapModel';
 import { strokeHairlines } from '../../renderer/src/charts/chartCanvas';
 import { LATENCY_ROWS, ROWS_PER_OCTAVE, rowAxisLabel, rowOfUs, toCoarseColumn, visibleRowRange } from '../../renderer/src/charts/latencyRows';
-import { buildThroughputModel, isShortFinalFrame, nearestPoint, niceCeil, rpsTicks, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
+import { buildThroughputModel, isShortFrame, nearestPoint, niceCeil, rpsTicks, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
 import { phaseLabel } from '../../renderer/src/format/knobText';
 import { bucketOf, runFrame, sqpollPhase } from './renderer-fixtures';
 
@@ -329,21 +329,35 @@ describe('throughput chart model', () => {
     const u = buildThroughputModel(frames, []);
     expect(u.rpsAxisMax).toBeGreaterThanOrEqual(102_000);
     expect(u.rpsAxisMax).toBeLessThan(150_000);
-    expect(u.shortFinalFrames).toBe(1);
+    expect(u.shortFrames).toBe(1);
     expect(u.rps).toHaveLength(30);
     expect(Math.max(...u.rps.map((p) => p[1]))).toBeLessThanOrEqual(u.rpsAxisMax);
     expect(u.short).toHaveLength(1);
     // drawn at the top edge as "off scale", its true rate kept for the readout
-    expect(u.short[0]).toEqual({ t: 3.007, y: u.rpsAxisMax, offScale: true, rps: 467_000, intervalMs: 7 });
+    expect(u.short[0]).toEqual({ t: 3.007, y: u.rpsAxisMax, offScale: true, rps: 467_000, intervalMs: 7, final: true });
+  });
+
+  it('keeps a short frame mid-run (a tick right after a late one) off the throughput scale too', () => {
+    // Seen live: warm-up frames of 195.5 ms and then 8.5 ms, the second reading 3.0M req/s beside ~180k.
+    const frames = Array.from({ length: 30 }, (_, i) => frame(i, { throughputRps: 180_000 + (i % 3) * 1000 }));
+    frames[1] = frame(1, { tMs: 195.5, intervalMs: 195.5, throughputRps: 170_000, measuring: false });
+    frames[2] = frame(2, { tMs: 204, intervalMs: 8.5, requests: 25_638, throughputRps: 3_016_281, measuring: false });
+    const u = buildThroughputModel(frames, []);
+    expect(u.shortFrames).toBe(1);
+    expect(u.rpsAxisMax).toBeLessThan(250_000);
+    expect(u.short[0]).toMatchObject({ t: 0.204, offScale: true, rps: 3_016_281, final: false });
+    // Its p99 stays on the p99 line: a latency is not a rate over the frame.
+    expect(u.p99).toHaveLength(30);
   });
 
   it('keeps a final frame of full length on the line, and scales by short frames only when they are all there is', () => {
     const full = [...Array.from({ length: 10 }, (_, i) => frame(i)), frame(10, { final: true, intervalMs: 80, throughputRps: 12_000 })];
     const u = buildThroughputModel(full, []);
-    expect(u.shortFinalFrames).toBe(0);
+    expect(u.shortFrames).toBe(0);
     expect(u.rpsAxisMax).toBeGreaterThanOrEqual(12_000);
-    expect(isShortFinalFrame({ final: true, intervalMs: 49 }, 100)).toBe(true);
-    expect(isShortFinalFrame({ final: false, intervalMs: 5 }, 100)).toBe(false);
+    expect(isShortFrame({ intervalMs: 49 }, 100)).toBe(true);
+    expect(isShortFrame({ intervalMs: 5 }, 100)).toBe(true);
+    expect(isShortFrame({ intervalMs: 51 }, 100)).toBe(false);
     expect(typicalIntervalMs([{ final: false, intervalMs: 100 }, { final: false, intervalMs: 101 }, { final: true, intervalMs: 3 }])).toBe(101);
     const alone = buildThroughputModel([frame(0, { final: true, intervalMs: 5, throughputRps: 50_000 })], []);
     expect(alone.rpsAxisMax).toBeGreaterThanOrEqual(50_000);

@@ -1,25 +1,28 @@
 /**
  * Throughput chart model: requests/s (left axis) and p99 latency (right axis, octaves) against
  * seconds since the run started, on the time axis the heatmaps below share (timeAxis.ts);
- * phase changes as vertical lines, warm-up as a shaded band, an engine's short last frame as
- * a marker kept off the scale. Pure (unit tested); throughputPainter.ts paints it on a canvas
+ * phase changes as vertical lines, warm-up as a shaded band, a short frame (an engine's last,
+ * or one right after a late one) as a marker kept off the scale. Pure (unit tested); throughputPainter.ts paints it on a canvas
  * (a chart library's full re-layout per frame cost more than the three heatmaps together).
  */
 import type { Phase, RunFrame } from '../../../electron/contract';
 import { phaseLabel } from '../format/knobText';
 import { timeTicks, timeTickStep, timeWindow, type TimeWindow } from './timeAxis';
 
-// ---- the short last frame of an engine instance ------------------------------------------
+// ---- short frames ---------------------------------------------------------------------------
 
 /**
- * The last frame of an engine instance (`final`: the run ended, or a phase change restarted
- * the engine) covers only the sliver of time until the engine stopped. Its rate is real but
- * measured over a few milliseconds, so one such frame can read 4× the steady rate. Frames
- * shorter than half the usual interval are drawn as separate markers and never set the
- * throughput axis; a marker above the axis sits on its top edge as an up-triangle.
+ * A frame much shorter than its neighbours: the last frame of an engine instance (`final`: the
+ * run ended, or a phase change restarted the engine) covers only the sliver of time until the
+ * engine stopped, and a frame right after a late one (the engine's first kernel read loads the
+ * kernel's symbols; a stalled event loop) can cover a few ms. Its rate is real but measured over
+ * a few milliseconds, so one such frame can read 4–30× the steady rate (an 8.5 ms warm-up frame
+ * read 3.0M req/s beside ~180k and set the axis to 4M). Frames shorter than half the usual
+ * interval, final or not, are drawn as separate markers and never set the throughput axis; a
+ * marker above the axis sits on its top edge as an up-triangle.
  */
-export function isShortFinalFrame(frame: Pick<RunFrame, 'final' | 'intervalMs'>, typicalIntervalMs: number): boolean {
-  return frame.final && frame.intervalMs < typicalIntervalMs / 2;
+export function isShortFrame(frame: Pick<RunFrame, 'intervalMs'>, typicalIntervalMs: number): boolean {
+  return frame.intervalMs < typicalIntervalMs / 2;
 }
 
 /** The median interval of the frames that are not final (100 ms when there are none). */
@@ -68,14 +71,16 @@ export function rpsTicks(top: number): number[] {
   return out;
 }
 
-/** A marker for a short last frame: where it is drawn, and its true rate and interval (for the readout). */
-export interface ShortFinalPoint {
+/** A marker for a short frame: where it is drawn, and its true rate and interval (for the readout). */
+export interface ShortFramePoint {
   t: number;
   /** Drawn at min(rps, axis top); `offScale` when clipped (drawn as an up-triangle on the top edge). */
   y: number;
   offScale: boolean;
   rps: number;
   intervalMs: number;
+  /** The engine instance's last frame (else a short frame mid-run). */
+  final: boolean;
 }
 
 export interface ThroughputModel {
@@ -88,7 +93,7 @@ export interface ThroughputModel {
   rps: Array<[number, number]>;
   /** [t s, p99 µs ≥ 1] of every frame. */
   p99: Array<[number, number]>;
-  short: ShortFinalPoint[];
+  short: ShortFramePoint[];
   /** Top of the throughput axis (req/s), set by the full-length frames only, and its ticks. */
   rpsAxisMax: number;
   rpsTicks: number[];
@@ -98,8 +103,8 @@ export interface ThroughputModel {
   phaseLines: Array<{ t: number; text: string }>;
   /** End (s) of the warm-up band, which starts at window.min; null when no frame is warm-up. */
   warmupTo: number | null;
-  /** Short last frames drawn as markers instead of on the line. */
-  shortFinalFrames: number;
+  /** Short frames drawn as markers instead of on the line. */
+  shortFrames: number;
   unit: string;
 }
 
@@ -117,7 +122,7 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i]!;
     const t = f.tMs / 1000;
-    if (isShortFinalFrame(f, typical)) shortFrames.push(f);
+    if (isShortFrame(f, typical)) shortFrames.push(f);
     else {
       rps.push([t, f.throughputRps]);
       if (f.throughputRps > rpsMax) rpsMax = f.throughputRps;
@@ -144,6 +149,7 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
       offScale: f.throughputRps > rpsAxisMax,
       rps: f.throughputRps,
       intervalMs: f.intervalMs,
+      final: f.final,
     })),
     rpsAxisMax,
     rpsTicks: rpsTicks(rpsAxisMax),
@@ -152,7 +158,7 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
       .filter((p) => p.index > 0 && p.atMs / 1000 >= window.min && p.atMs / 1000 <= window.max)
       .map((p) => ({ t: p.atMs / 1000, text: phaseLabel(p) })),
     warmupTo: warmEnd >= 0 ? frames[warmEnd]!.tMs / 1000 + half : null,
-    shortFinalFrames: shortFrames.length,
+    shortFrames: shortFrames.length,
     unit,
   };
 }

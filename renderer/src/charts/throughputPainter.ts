@@ -1,7 +1,7 @@
 /**
  * Paints a ThroughputModel (throughputModel.ts) on a 2D canvas: req/s as a line over a light
  * area (left axis), p99 as a dashed line on an octave axis (right, labelled like the heatmaps'
- * latency rows), the warm-up band, short last frames as markers off the scale, and the shared
+ * latency rows), the warm-up band, short frames as markers off the scale, and the shared
  * time axis and phase lines (chartCanvas.ts). Same margins as the heatmaps: ticks line up.
  */
 import { formatCompact } from '../format/numbers';
@@ -96,7 +96,7 @@ export function paintThroughput(canvas: HTMLCanvasElement, width: number, height
     ctx.setLineDash([]);
   }
 
-  // Short last frames: a ring, or an up-triangle on the top edge when off the scale.
+  // Short frames: a ring, or an up-triangle on the top edge when off the scale.
   ctx.strokeStyle = CHART.throughput;
   ctx.fillStyle = CHART.throughput;
   ctx.lineWidth = 1.25;

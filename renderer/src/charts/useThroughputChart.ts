@@ -94,7 +94,7 @@ export function useThroughputChart(
       top: 8,
       lines: [
         `t = ${pt.toFixed(1)} s`,
-        short ? `last frame of the engine: ${formatInt(short.rps)} ${model.unit} over ${formatInt(short.intervalMs)} ms (off the scale)` : `throughput ${formatInt(rps ?? 0)} ${model.unit}`,
+        short ? `${short.final ? 'last frame of the engine' : 'short frame'}: ${formatInt(short.rps)} ${model.unit} over ${formatInt(short.intervalMs)} ms (off the scale)` : `throughput ${formatInt(rps ?? 0)} ${model.unit}`,
         `p99 ${formatUs(p99)}`,
       ],
     };
