@@ -1,14 +1,15 @@
 /** Reading a process's threads from /proc, for tests that check which threads ran and how much. */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** The threads of a process: tid, name (comm) and CPU time in ns (schedstat: ns resolution). */
-export function threadsOf(pid: number | 'self'): Array<{ tid: number; comm: string; cpuNs: number }> {
+/** The threads of a process: tid, name (comm), CPU time in ns and the times it was switched in
+ *  (schedstat: on-CPU ns, run-queue wait ns, timeslices run). */
+export function threadsOf(pid: number | 'self'): Array<{ tid: number; comm: string; cpuNs: number; switchIns: number }> {
   const threads = [];
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const cpuNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      threads.push({ tid: Number(tid), comm, cpuNs });
+      const [cpuNs, , switchIns] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      threads.push({ tid: Number(tid), comm, cpuNs: cpuNs!, switchIns: switchIns! });
     } catch { /* the thread exited meanwhile */ }
   }
   return threads;

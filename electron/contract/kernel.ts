@@ -153,10 +153,12 @@ export const KernelFrameSchema = z.object({
     byOpcode: z.array(z.object({ opcode: z.number().int(), name: z.string(), count, latencyNs: SparseHistogramSchema })),
   }),
   runqueue: z.object({
-    /** Wakeup (or re-enqueue after preemption) → switch-in delay of the engine's threads (ns). */
+    /** Wakeup (or re-enqueue after preemption) → switch-in delay of the engine's serving threads
+     *  (WORKER_THREAD_PREFIXES: server, load, storage jobs, SQPOLL, io-wq; not the lab's own
+     *  bookkeeping threads), ns. */
     latencyNs: SparseHistogramSchema,
     count,
-    /** Switch-outs of an engine thread that was still runnable (preemptions). */
+    /** Switch-outs of a serving thread that was still runnable (preemptions). */
     preemptions: count,
   }),
   sqpoll: z.object({

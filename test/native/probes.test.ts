@@ -412,7 +412,10 @@ describe.skipIf(!isRoot)(`eBPF probes, unprivileged engine (setpriv to nobody)${
     const st = n.probesAttach({ tgid: process.pid, probes: ['uring_latency', 'runqueue', 'tcp_events'] });
     let frame = null;
     if (st.some((s) => s.attached)) {
+      // Workers to watch: run-queue latency is of the engine's worker threads (uring-srv-*, …).
+      n.start(${JSON.stringify(config({ load: { connections: 2, messageBytes: 128 }, maxDurationMs: 5000 }))});
       const end = Date.now() + 300; while (Date.now() < end) {}
+      n.stop();
       frame = n.probesRead();
     }
     n.probesDetach();

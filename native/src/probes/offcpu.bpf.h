@@ -1,6 +1,6 @@
 /*
- * offcpu's kernel side as functions (as sqpoll.bpf.h): blocks of the watched tgid's lab threads
- * (uring-* and iou-*) that switch out NOT runnable, i.e. sleep. The switch-out time is kept per
+ * offcpu's kernel side as functions (as sqpoll.bpf.h): blocks of the watched tgid's worker threads
+ * (comm_is_worker: uring-srv-*, uring-load, uring-storage, iou-*) that switch out NOT runnable, i.e. sleep. The switch-out time is kept per
  * thread; at its switch-in, a block of at least offcpu_min_ns sends the thread's kernel stack
  * through a ring buffer. The stack is read then, with bpf_get_task_stack(next): the task is not
  * running, so its saved stack is where it blocked, and only the rare long blocks pay for it.
@@ -41,11 +41,17 @@ struct {
 	__type(value, struct offcpu_counters);
 } offcpu_counters SEC(".maps");
 
-/* uring-* (server, load) or iou-* (SQPOLL, io-wq): the lab's threads, not node's own. */
-static __always_inline int comm_is_lab_thread(const char *c)
+/* The engine's worker threads (contract/threadNames.ts WORKER_THREAD_PREFIXES): uring-srv-*,
+ * uring-load, uring-storage, and io_uring's iou-* (SQPOLL, io-wq). Not node's own threads, and
+ * not the lab's uring-lab-* (the per-request probes' sampler sleeps seconds between windows; an
+ * injected hog is the fault, not the server). `c`: at least 9 readable bytes. */
+static __always_inline int comm_is_worker(const char *c)
 {
-	return (c[0] == 'u' && c[1] == 'r' && c[2] == 'i' && c[3] == 'n' && c[4] == 'g' && c[5] == '-') ||
-	       (c[0] == 'i' && c[1] == 'o' && c[2] == 'u' && c[3] == '-');
+	if (c[0] == 'i' && c[1] == 'o' && c[2] == 'u' && c[3] == '-')
+		return 1;
+	if (!(c[0] == 'u' && c[1] == 'r' && c[2] == 'i' && c[3] == 'n' && c[4] == 'g' && c[5] == '-'))
+		return 0;
+	return !(c[6] == 'l' && c[7] == 'a' && c[8] == 'b');
 }
 
 /* A switch from `prev` to `next` (tp_btf pointers); *_ours: of the watched tgid, tested first. */
@@ -58,7 +64,7 @@ static __always_inline void offcpu_on_switch(struct task_struct *prev, int prev_
 	__u32 tid, zero = 0;
 	long n;
 
-	if (prev_ours && prev_state != TASK_RUNNING && comm_is_lab_thread(prev->comm)) {
+	if (prev_ours && prev_state != TASK_RUNNING && comm_is_worker(prev->comm)) {
 		tid = prev->pid;
 		now = bpf_ktime_get_ns();
 		bpf_map_update_elem(&offcpu_start, &tid, &now, BPF_ANY);
