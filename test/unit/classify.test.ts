@@ -8,6 +8,7 @@ import { CAUSES, SpikeReportSchema, type CauseName, type RunFrame } from '../../
 import { classify, RULES, type Sources } from '../../electron/host/diagnose/classify';
 import { spikeEvidence } from '../../electron/host/diagnose/evidence';
 import { diagnoseFrames, spikeParams } from '../../electron/host/diagnose/report';
+import { withLabHostNamed } from '../../electron/host/run/probes';
 import { quietFrames, slowFrame } from './spikeFixtures';
 
 const ALL: Sources = { system: true, sched: true, memory: true, offCpu: true, profile: true, probes: true };
@@ -101,6 +102,21 @@ describe('tcp-retransmit counts losses, not sockets being closed', () => {
 });
 
 describe('cpu-contention names the competitors', () => {
+  it('names the lab\'s own host as such, not as "node"', () => {
+    // Every frame's competitors pass withLabHostNamed as the host records it (kernelFrameOf).
+    const hostPid = 31337;
+    const named = (f: RunFrame) => { f.kernel!.sched = withLabHostNamed(f.kernel!.sched!, hostPid); };
+    const window = windowWith((f) => { hog(f, 'node', hostPid, 60, 20); hog(f, 'bash', 4343, 5, 0); named(f); });
+    const causes = causesOf(window);
+    expect(causes[0]!.cause).toBe('cpu-contention');
+    expect(causes[0]!.summary).toMatch(/uring-lab host \(node\) \(pid 31337\) ran 180 ms in the window/);
+    expect(causes[0]!.tasks![0]!.comm).toBe('uring-lab host (node)');
+    // Other processes keep the kernel's names; a frame without the host is returned as it was.
+    expect(window[0]!.kernel!.sched!.competitors.find((c) => c.pid === 4343)!.comm).toBe('bash');
+    const quiet = quietFrames(0, 1)[0]!.kernel!.sched!;
+    expect(withLabHostNamed(quiet, hostPid)).toBe(quiet);
+  });
+
   it('prefers tasks that preempted the engine over bigger ones that did not', () => {
     const causes = causesOf(windowWith((f) => { hog(f, 'bigbatch', 777, 90, 0); hog(f, 'uring-lab-hog', 4242, 60, 20); }));
     expect(causes[0]!.cause).toBe('cpu-contention');

@@ -64,12 +64,27 @@ export function kernelFrameOf(k: EngineKernelFrame, t0Ns: number, engineEnters: 
   };
 }
 
+/**
+ * The host is the lab itself (the CLI, `serve`, Electron's main process): its threads run beside
+ * the server (kept off load.cpus) and take its CPU in bursts, one per frame. The kernel names it
+ * `node` or `electron`, and a spike report said "the CPU of node rose … node (pid N) ran 16 ms in
+ * the window": the lab's own bookkeeping named as if it were someone else's program. Its
+ * competitor entries are named for what they are, the kernel's name kept in brackets.
+ */
+export function withLabHostNamed<S extends NonNullable<KernelFrame['sched']>>(sched: S, hostPid: number): S {
+  if (!sched.competitors.some((c) => c.tgid === hostPid)) return sched;
+  return { ...sched, competitors: sched.competitors.map((c) => (c.tgid === hostPid ? { ...c, comm: `${LAB_HOST_COMM} (${c.comm})` } : c)) };
+}
+
+/** What a competitor of the lab's own host process is called (withLabHostNamed). */
+export const LAB_HOST_COMM = 'uring-lab host';
+
 /** Issue 12's probe parts (stacks already named by the engine), on the run's clock; absent
  *  where the addon has no such probe. */
 function diagnoseFramesOf(k: EngineKernelFrame, ms: (ns: number) => number): Pick<KernelFrame, 'sched' | 'memory' | 'offCpu' | 'profile'> {
   const x = k as EngineKernelFrame & Partial<Pick<KernelFrame, 'sched' | 'memory'>>;
   const out: Pick<KernelFrame, 'sched' | 'memory' | 'offCpu' | 'profile'> = {};
-  if (x.sched !== undefined) out.sched = x.sched;
+  if (x.sched !== undefined) out.sched = x.sched && withLabHostNamed(x.sched, process.pid);
   if (x.memory !== undefined) out.memory = x.memory;
   if (k.offCpu !== undefined) {
     out.offCpu = k.offCpu && {
