@@ -90,7 +90,7 @@ export interface FrameDigest {
   /** Each metric's value in METRIC_NAMES order; NaN where the frame lacks its source (a metric
    *  no frame carried is null, not 0) or the value is not finite. */
   metrics: Float64Array;
-  /** The engine threads' run-queue histogram and the competitors, when the frame carried sched. */
+  /** The worker threads' run-queue histogram and the competitors, when the frame carried sched. */
   sched: { runqueueNs: SparseHistogram; competitors: KernelSched['competitors'] } | null;
   reclaimByTask: KernelMemory['byTask'];
   offCpu: readonly OffCpuEvent[] | null;

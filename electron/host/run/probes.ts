@@ -77,7 +77,7 @@ export function withLabHostNamed<S extends NonNullable<KernelFrame['sched']>>(sc
 }
 
 /** What a competitor of the lab's own host process is called (withLabHostNamed). */
-export const LAB_HOST_COMM = 'uring-lab host';
+const LAB_HOST_COMM = 'uring-lab host';
 
 /** Issue 12's probe parts (stacks already named by the engine), on the run's clock; absent
  *  where the addon has no such probe. */

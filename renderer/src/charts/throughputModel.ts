@@ -2,8 +2,9 @@
  * Throughput chart model: requests/s (left axis) and p99 latency (right axis, octaves) against
  * seconds since the run started, on the time axis the heatmaps below share (timeAxis.ts);
  * phase changes as vertical lines, warm-up as a shaded band, a short frame (an engine's last,
- * or one right after a late one) as a marker kept off the scale. Pure (unit tested); throughputPainter.ts paints it on a canvas
- * (a chart library's full re-layout per frame cost more than the three heatmaps together).
+ * or one right after a late one) as a marker kept off the scale. Pure (unit tested);
+ * throughputPainter.ts paints it on a canvas (a chart library's full re-layout per frame cost
+ * more than the three heatmaps together).
  */
 import type { Phase, RunFrame } from '../../../electron/contract';
 import { phaseLabel } from '../format/knobText';
@@ -14,8 +15,9 @@ import { timeTicks, timeTickStep, timeWindow, type TimeWindow } from './timeAxis
 /**
  * A frame much shorter than its neighbours: the last frame of an engine instance (`final`: the
  * run ended, or a phase change restarted the engine) covers only the sliver of time until the
- * engine stopped, and a frame right after a late one (the engine's first kernel read loads the
- * kernel's symbols; a stalled event loop) can cover a few ms. Its rate is real but measured over
+ * engine stopped, and a frame right after a late one (the engine's first kernel read naming its
+ * first stacks; a stalled event loop) could cover a few ms: the engine skips such ticks now
+ * (engine/frameClock.ts), runs saved before it still hold them. Its rate is real but measured over
  * a few milliseconds, so one such frame can read 4–30× the steady rate (an 8.5 ms warm-up frame
  * read 3.0M req/s beside ~180k and set the axis to 4M). Frames shorter than half the usual
  * interval, final or not, are drawn as separate markers and never set the throughput axis; a
