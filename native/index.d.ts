@@ -891,7 +891,7 @@ export interface ProbeAttachOptions {
    *  path; without it `uring.enters` is 0, `uring.entersSource` null and the engine's own count
    *  (snapshot server.enters) is the source, as uring_calls' status reason says. */
   syscallEnters?: boolean;
-  /** profile: samples per second per CPU of the cpu-clock software event (default 99, at most
+  /** profile: samples per second per CPU of the cpu-clock software event (default 49, at most
    *  1000); 0 leaves the profile probe out (no status, `profile` null). */
   profileHz?: number;
   /** offcpu: only blocks of the engine's lab threads at least this long (µs) are sent with

@@ -12,7 +12,7 @@
 //
 // --rediagnose FILE: no runs; the runs listed in FILE (a previous --out) are diagnosed again from
 // their saved frames with the current rules (dist/), for tuning thresholds without re-running.
-// --profile-overhead: no injections; pairs of runs with diagnose.profileHz 99 and 0, interleaved,
+// --profile-overhead: no injections; pairs of runs with diagnose.profileHz at its default and 0, interleaved,
 // server on CPU 0 and load on CPU 1, and the throughput difference per pair (median and range).
 // Target ≤ 2 %.
 //
@@ -46,7 +46,7 @@ const USAGE = `npm run bench:diagnose -- [options]
   --out FILE          write every run's outcome as JSON (for --rediagnose)
   --rediagnose FILE   diagnose the runs of a previous --out again from their saved frames
   --k N --max-factor F  with --rediagnose: detection thresholds other than SPIKE_DEFAULTS
-  --profile-overhead  throughput with diagnose.profileHz 99 vs 0 (interleaved pairs)
+  --profile-overhead  throughput with diagnose.profileHz at its default (49) vs 0 (interleaved pairs)
   --pairs N           pairs for --profile-overhead (default 6)`;
 
 function fail(message) {
@@ -208,29 +208,30 @@ function rediagnose() {
 }
 
 async function profileOverhead() {
+  const HZ = contract.PROFILE_HZ_DEFAULT;
   const rows = [];
   const bpf = [];
   // Server on CPU 0, load on CPU 1 (as bench:probes): unpinned, where the scheduler puts the two
   // threads moves throughput by ±20 % from run to run, far more than what is measured here.
   const pinned = os.cpus().length >= 2 && !opts.set.some((x) => x.startsWith('server.numa.cpus') || x.startsWith('load.cpus'))
     ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : [];
-  console.log(`bench:diagnose --profile-overhead: ${opts.pairs} pairs of ${opts.warmup} + ${opts.seconds} s runs, profileHz 99 and 0 interleaved (ABBA)`);
+  console.log(`bench:diagnose --profile-overhead: ${opts.pairs} pairs of ${opts.warmup} + ${opts.seconds} s runs, profileHz ${HZ} and 0 interleaved (ABBA)`);
   for (let i = 0; i < opts.pairs; i++) {
-    const order = i % 2 === 0 ? [99, 0] : [0, 99];
+    const order = i % 2 === 0 ? [HZ, 0] : [0, HZ];
     const pair = {};
     for (const hz of order) {
       const s = await runOnce(['--set', `diagnose.profileHz=${hz}`, ...pinned]);
       pair[hz] = s.throughputRps;
-      if (hz === 99) {
+      if (hz === HZ) {
         pair.samples = s.profiles?.samples ?? 0;
         // The profile probe's own in-kernel cost (BPF run-time stats): a number noise does not move.
         pair.bpf = s.probes?.find((p) => p.name === 'profile')?.overhead ?? null;
       }
     }
-    const delta = (pair[99] - pair[0]) / pair[0];
+    const delta = (pair[HZ] - pair[0]) / pair[0];
     rows.push(delta);
     if (pair.bpf) bpf.push(pair.bpf);
-    console.log(`  pair ${i + 1}: on ${Math.round(pair[99])} req/s (${pair.samples} samples${pair.bpf ? `, BPF ${Math.round(pair.bpf.nsPerEvent)} ns/sample, ${(100 * pair.bpf.cpuShare).toFixed(4)} % of the CPUs` : ''}), off ${Math.round(pair[0])} req/s: ${(100 * delta).toFixed(2)} %`);
+    console.log(`  pair ${i + 1}: on ${Math.round(pair[HZ])} req/s (${pair.samples} samples${pair.bpf ? `, BPF ${Math.round(pair.bpf.nsPerEvent)} ns/sample, ${(100 * pair.bpf.cpuShare).toFixed(4)} % of the CPUs` : ''}), off ${Math.round(pair[0])} req/s: ${(100 * delta).toFixed(2)} %`);
   }
   if (bpf.length) {
     const shares = bpf.map((b) => b.cpuShare).sort((a, b) => a - b);

@@ -18,7 +18,7 @@
 // cost from the kernel's BPF run-time stats (ns/event and CPU share, the summary's
 // probes[].overhead), and the lab's own threads' CPU.
 // --profile (separate runs) measures the on-CPU stack sampling alone (issue 12): probes on in both
-// runs of a round, diagnose.profileHz=99 against 0. Target: ≤ 2 % throughput.
+// runs of a round, diagnose.profileHz at its default (PROFILE_HZ_DEFAULT) against 0. Target: ≤ 2 % throughput.
 // --duty D1,D2,… (with --per-request; several: separate runs) measures the per-request probes'
 // time sampling at each duty (probes.perRequestDuty): each round runs probes off and then on at
 // every duty, in an order that rotates per round, and each duty is compared with the same
@@ -38,11 +38,13 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = process.env.URING_LAB_CLI || path.join(root, 'dist/electron/cli.js');
 let LatencyHistogram;
 let PROBE_NAMES;
+let PROFILE_HZ_DEFAULT;
 try {
   ({ LatencyHistogram } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/histogram.js')));
   ({ PROBE_NAMES } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/kernel.js')));
+  ({ PROFILE_HZ_DEFAULT } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/knobs.js')));
 } catch (err) {
-  console.error(`bench:probes: cannot load the latency histogram and probe names from dist/ (${err.message}); run npm run build first`);
+  console.error(`bench:probes: cannot load the latency histogram, probe names and knob defaults from dist/ (${err.message}); run npm run build first`);
   process.exit(2);
 }
 
@@ -68,8 +70,8 @@ const USAGE = `npm run bench:probes -- [options]
                     (URING_LAB_PROBE_SAMPLING_PERIOD_MS, the addon's measurement hook; default
                     adaptive): one "on" run per duty and period
   --profile         (implies --separate) "on" and "off" both attach the default set; "on" samples
-                    stacks at 99 Hz (diagnose.profileHz=99), "off" does not (diagnose.profileHz=0):
-                    the profile probe's cost
+                    stacks at the default rate (diagnose.profileHz, 49 Hz), "off" does not
+                    (diagnose.profileHz=0): the profile probe's cost
   --set KEY=VALUE   a profile setting for every run, on and off alike (repeatable; e.g.
                     diagnose.profileHz=0 to leave the stack sampling out)
   --out FILE        also write every sample as JSON`;
@@ -153,7 +155,7 @@ function runOnce(probes, duty, period = null) {
   const args = [
     cli, 'run', '--json', '--duration', String(opts.seconds),
     ...(opts.profile
-      ? ['--set', 'probes.enabled=true', '--set', `diagnose.profileHz=${probes ? 99 : 0}`]
+      ? ['--set', 'probes.enabled=true', '--set', `diagnose.profileHz=${probes ? PROFILE_HZ_DEFAULT : 0}`]
       : ['--set', `probes.enabled=${probes}`, ...(probes && (opts.perRequest || duty === 'none') ? ['--set', `probes.perRequest=${duty !== 'none'}`] : [])]),
     ...(probes && duty !== null && duty !== 'none' ? ['--set', `probes.perRequestDuty=${duty}`] : []),
     '--set', `duration.warmupS=${opts.warmup}`,
@@ -232,7 +234,7 @@ process.on('SIGINT', () => process.exit(130));
 
 const samples = [];
 const dutyText = (d, p = null) => `${d === null ? 'default duty' : d === 'none' ? 'per-request probes off' : `duty ${d}`}${p === null ? '' : ` period ${p} ms`}`;
-console.log(`bench:probes: ${opts.profile ? 'the profile probe (default set with diagnose.profileHz=99 vs 0; "probes on/off" below = profile on/off)' : opts.perRequest ? `every probe (probes.perRequest=true, ${opts.duties.map((d) => dutyText(d)).join(' / ')})` : 'the probes a run gets by default (profile defaults: every probe, the per-request ones time-sampled)'}; ${opts.rounds} rounds × (probes on${opts.duties.length > 1 ? ` at ${opts.duties.length} duties` : ''}, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
+console.log(`bench:probes: ${opts.profile ? `the profile probe (default set with diagnose.profileHz=${PROFILE_HZ_DEFAULT} vs 0; "probes on/off" below = profile on/off)` : opts.perRequest ? `every probe (probes.perRequest=true, ${opts.duties.map((d) => dutyText(d)).join(' / ')})` : 'the probes a run gets by default (profile defaults: every probe, the per-request ones time-sampled)'}; ${opts.rounds} rounds × (probes on${opts.duties.length > 1 ? ` at ${opts.duties.length} duties` : ''}, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
 console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  lab ms/s  preempt/s  attached  observed');
 // The runs of a round: off, and on at each duty; rotated by one each round, so no variant always runs first.
 const variants = [{ probes: false, duty: null, period: null }, ...opts.duties.flatMap((duty) => opts.periods.map((period) => ({ probes: true, duty, period })))];

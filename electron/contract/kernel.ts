@@ -17,7 +17,7 @@ import { KERNEL_HISTOGRAM_LAYOUT, kernelBucketLowerNs, kernelBucketUpperNs, Spar
 
 // The probes' names and fixed reasons live in probeNames.ts, free of zod, so the engine process
 // (which names probes but validates nothing) starts without loading it: ~90 ms a start here.
-export { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, type ProbeName } from './probeNames';
+export { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, PROFILE_HZ_DEFAULT, type ProbeName } from './probeNames';
 export const ProbeNameSchema = z.enum(PROBE_NAMES);
 
 /**

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as Native from '../../native';
-import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON } from '../contract/probeNames';
+import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, PROFILE_HZ_DEFAULT } from '../contract/probeNames';
 import {
   ENGINE_HEARTBEAT_MS, postedForm, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
@@ -185,7 +185,7 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
     // The probes left out say why, in the lab's order.
     const statuses = PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
       ?? (name === 'profile' && profileHz === 0
-        ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: 'set diagnose.profileHz (e.g. 99) to sample stacks', loadedBy: null }
+        ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: `set diagnose.profileHz (e.g. ${PROFILE_HZ_DEFAULT}) to sample stacks`, loadedBy: null }
         : { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null }));
     if (any) attachedFor = { key: JSON.stringify(options), statuses };
     return statuses;
@@ -197,7 +197,7 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
 
 /** What probesAttach is asked for: the probes wanted and their options. */
 function attachOptions(request: ProbesRequest, diagnose: DiagnoseRequest | undefined, without: ReadonlySet<string>) {
-  const profileHz = diagnose?.profileHz ?? 99;
+  const profileHz = diagnose?.profileHz ?? PROFILE_HZ_DEFAULT;
   const wanted = PROBE_NAMES.filter((name) => (request.perRequest || !PER_REQUEST_PROBES.includes(name)) && (name !== 'profile' || profileHz > 0) && !without.has(name));
   // profileHz / offCpuMinUs: the issue-12 probes' options (an addon from before them ignores them).
   // perRequestDuty: the per-request probes' time sampling (an addon from before it ignores it: always attached).

@@ -317,7 +317,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     const samples = (f: RunFrame) => f.kernel!.profile?.samples ?? 0;
     const offBlocks = timed.filter((_, i) => Math.floor(i / 5) % 2 === 1);
     const onBlocks = timed.filter((_, i) => Math.floor(i / 5) % 2 === 0);
-    // Without the profile probe a frame has no stack samples; with it (99 Hz on the engine's busy threads) the blocks do.
+    // Without the profile probe a frame has no stack samples; with it (diagnose.profileHz's default on the engine's busy threads) the blocks do.
     expect(offBlocks.reduce((n, f) => n + samples(f), 0)).toBe(0);
     expect(onBlocks.reduce((n, f) => n + samples(f), 0)).toBeGreaterThan(0);
     // The other probes kept counting in the blocks without stack sampling.

@@ -259,7 +259,7 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 		double hz = hzv.IsNumber() ? hzv.As<Napi::Number>().DoubleValue() : -1;
 		if (!(hz >= 0 && hz <= PROBE_MAX_PROFILE_HZ && hz == (double)(int)hz))
 			throw Napi::TypeError::New(env, "probesAttach: options.profileHz must be an integer from 0 (no profile probe) to " +
-								std::to_string(PROBE_MAX_PROFILE_HZ) + ", e.g. 99");
+								std::to_string(PROBE_MAX_PROFILE_HZ) + ", e.g. 49");
 		profile_hz = (unsigned)hz;
 	}
 	// 0 Hz: no profile probe at all (it is left out, as if not named).

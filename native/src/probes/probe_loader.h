@@ -84,7 +84,8 @@ struct probe_load_options {
 };
 
 #define PROBE_DEFAULT_OFFCPU_MIN_US 1000
-#define PROBE_DEFAULT_PROFILE_HZ 99
+/* As diagnose.profileHz (electron/contract/probeNames.ts: PROFILE_HZ_DEFAULT says why 49). */
+#define PROBE_DEFAULT_PROFILE_HZ 49
 #define PROBE_MAX_PROFILE_HZ 1000
 
 /* Loads and attaches what `o` asks for; never fails as a whole: each status says. */
