@@ -46,7 +46,7 @@ const USAGE = `npm run bench:diagnose -- [options]
   --out FILE          write every run's outcome as JSON (for --rediagnose)
   --rediagnose FILE   diagnose the runs of a previous --out again from their saved frames
   --k N --max-factor F  with --rediagnose: detection thresholds other than SPIKE_DEFAULTS
-  --profile-overhead  throughput with diagnose.profileHz at its default (49) vs 0 (interleaved pairs)
+  --profile-overhead  throughput with diagnose.profileHz at its default vs 0 (interleaved pairs)
   --pairs N           pairs for --profile-overhead (default 6)`;
 
 function fail(message) {

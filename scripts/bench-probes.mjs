@@ -41,10 +41,9 @@ let PROBE_NAMES;
 let PROFILE_HZ_DEFAULT;
 try {
   ({ LatencyHistogram } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/histogram.js')));
-  ({ PROBE_NAMES } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/kernel.js')));
-  ({ PROFILE_HZ_DEFAULT } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/knobs.js')));
+  ({ PROBE_NAMES, PROFILE_HZ_DEFAULT } = createRequire(import.meta.url)(path.join(root, 'dist/electron/contract/kernel.js')));
 } catch (err) {
-  console.error(`bench:probes: cannot load the latency histogram, probe names and knob defaults from dist/ (${err.message}); run npm run build first`);
+  console.error(`bench:probes: cannot load the latency histogram and probe names from dist/ (${err.message}); run npm run build first`);
   process.exit(2);
 }
 
@@ -70,7 +69,7 @@ const USAGE = `npm run bench:probes -- [options]
                     (URING_LAB_PROBE_SAMPLING_PERIOD_MS, the addon's measurement hook; default
                     adaptive): one "on" run per duty and period
   --profile         (implies --separate) "on" and "off" both attach the default set; "on" samples
-                    stacks at the default rate (diagnose.profileHz, 49 Hz), "off" does not
+                    stacks at diagnose.profileHz's default rate, "off" does not
                     (diagnose.profileHz=0): the profile probe's cost
   --set KEY=VALUE   a profile setting for every run, on and off alike (repeatable; e.g.
                     diagnose.profileHz=0 to leave the stack sampling out)

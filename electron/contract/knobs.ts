@@ -508,7 +508,7 @@ export const KNOBS = {
   diagnose: {
     profileHz: knob({
       schema: z.number().int().min(0).max(999).default(PROFILE_HZ_DEFAULT),
-      label: 'Stack sampling', unit: 'Hz', help: `On-CPU stack samples per second per CPU of the engine's threads (a BPF program on the cpu-clock software event; with probes.enabled), folded per phase and per spike into flame graphs. Default ${PROFILE_HZ_DEFAULT} Hz, as BCC's profile: off the timer's beat, and ~60 % of 99 Hz's cost on the CPUs the run measures (a sample unwinds a kernel stack: 20–40 µs in a VM; README: eBPF probes); raise it for more samples per spike (~${Math.round(PROFILE_HZ_DEFAULT / 10)} per busy CPU in a 100 ms frame). 0: off.`,
+      label: 'Stack sampling', unit: 'Hz', help: `On-CPU stack samples per second per CPU of the engine's threads (a BPF program on the cpu-clock software event; with probes.enabled), folded per phase and per spike into flame graphs. Default ${PROFILE_HZ_DEFAULT} Hz, as BCC's profile: off the timer's beat, and ~60 % of 99 Hz's cost on the CPUs the run measures (a sample unwinds a kernel stack: 19–41 µs in this 2-vCPU VM; README: eBPF probes); raise it for more samples per spike (~${Math.round(PROFILE_HZ_DEFAULT / 10)} per busy CPU in a 100 ms frame). 0: off.`,
       applies: 'next-run', engine: false,
     }),
     offCpuMinUs: knob({
