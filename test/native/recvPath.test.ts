@@ -66,8 +66,11 @@ describe('the pool under pressure', () => {
     expect(snap.errors + fin.errors).toBe(0);
     expect(snap.server.enobufs).toBeGreaterThan(0);
     expect(snap.server.rearms).toBeGreaterThan(0);
-    // Re-arming one connection per returned buffer measured ~8 ENOBUFS per request here.
-    expect(snap.server.enobufs / snap.requests).toBeLessThan(4);
+    // A 64 KiB message over a 32 KiB pool cannot take fewer than 2. With the watermark: 3.00
+    // in 45 local runs (also with both CPUs hogged), 4.68 once in CI. Without it (re-arming
+    // one connection per returned buffer): 14.5-14.7. The bound sits between the two classes,
+    // not at the edge of the quiet machine's number.
+    expect(snap.server.enobufs / snap.requests).toBeLessThan(8);
   });
 
   it('a peer that sends but never reads cannot starve the others', async () => {

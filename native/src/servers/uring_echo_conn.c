@@ -27,9 +27,9 @@
  *    starved list. It is re-armed only once a watermark of buffers is back: an eighth of the
  *    ring, or one message's worth of that connection (its last burst), whichever is more.
  *    Re-arming one connection per returned buffer made each re-armed recv take that one
- *    buffer and hit ENOBUFS again (8 × 64 KiB over 16 buffers: 62 ENOBUFS and 5.8 enters per
- *    request). If no send is in flight nothing would come back to reach the watermark, so the
- *    oldest starved connection is re-armed anyway.
+ *    buffer and hit ENOBUFS again (8 × 64 KiB over 16 buffers: ~14.6 ENOBUFS per request,
+ *    against 3.0 with the watermark). If no send is in flight nothing would come back to
+ *    reach the watermark, so the oldest starved connection is re-armed anyway.
  *  - A peer that sends but never reads would otherwise hold the whole pool: its echoes cannot
  *    leave, so its FIFO only grows. Above a per-connection cap (an eighth of the pool's bytes,
  *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv cancelled,
