@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytesPerSec, formatCompact, formatElapsed, formatInt, formatNs, formatUs, formatUsAxis } from '../../renderer/src/format/numbers';
+import { formatBytesPerSec, formatCompact, formatElapsed, formatInt, formatNs, formatPercent, formatUs, formatUsAxis } from '../../renderer/src/format/numbers';
 
 describe('renderer number formatting', () => {
+  it('percentages: one decimal, and two significant digits below 0.1 % so a small share is not "0.0 %"', () => {
+    expect([0, 0.2, 0.1234, 1, 0.001, 0.002].map(formatPercent)).toEqual(['0.0 %', '20.0 %', '12.3 %', '100.0 %', '0.1 %', '0.2 %']);
+    expect([0.00044, 0.0000123, -0.0005].map(formatPercent)).toEqual(['0.044 %', '0.0012 %', '-0.05 %']);
+    expect([null, undefined, NaN, Infinity].map(formatPercent)).toEqual(['—', '—', '—', '—']);
+  });
+
   it('formats latencies with units', () => {
     expect(formatUs(3.24)).toBe('3.2 µs');
     expect(formatUs(87.4)).toBe('87 µs');

@@ -89,5 +89,9 @@ export function formatElapsed(ms: number | null | undefined): string {
 /** A percentage with one decimal: "3.1 %". */
 export function formatPercent(fraction: number | null | undefined): string {
   if (fraction == null || !Number.isFinite(fraction)) return '—';
-  return `${(fraction * 100).toFixed(1)} %`;
+  const pct = fraction * 100;
+  // Below 0.1 %, two significant digits: a probe's CPU share or a sampled share of 0.04 % is
+  // not "0.0 %" (which reads as none at all).
+  if (pct !== 0 && Math.abs(pct) < 0.1) return `${Number(pct.toPrecision(2))} %`;
+  return `${pct.toFixed(1)} %`;
 }
