@@ -7,8 +7,10 @@
  *   on Start throughout; the state changes are announced in the live region;
  * - during the run both kernel heatmaps receive frames with probe data (data-frames-with-data
  *   grows), the probe panel lists every probe with its state, the kernel counters show;
- * - at 1024×700 the toolbar and the stats stay on one line, the heatmaps keep a usable height,
- *   and after the run its summary is visible without scrolling;
+ * - at 1024×700 the toolbar and the stats stay on one line and nothing in them is cut off
+ *   (nor the heatmaps' colour legends or the percentile plot's keys), the heatmaps keep a usable
+ *   height and no axis label on them overprints another, and after the run its summary is
+ *   visible without scrolling;
  * - with probes.enabled off the kernel heatmaps say "probes not attached: disabled by
  *   probes.enabled" and the run still runs.
  */
@@ -24,6 +26,80 @@ let browser: Browser;
 let serve: Serve;
 let url = '';
 let tmp: string;
+
+/**
+ * Installed before the page's scripts: the text each canvas drew in its latest paint, with
+ * where and how (a paint of the lab's canvas charts starts with getContext: chartCanvas.ts
+ * prepareCanvas), so a test can check that labels do not overprint each other.
+ */
+function recordCanvasText() {
+  type Drawn = { text: string; x: number; y: number; align: string };
+  const latest = new WeakMap<HTMLCanvasElement, Drawn[]>();
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (this: HTMLCanvasElement, ...args: unknown[]) {
+    latest.set(this, []);
+    return (getContext as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof getContext;
+  const fillText = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (this: CanvasRenderingContext2D, text: string, x: number, y: number, maxWidth?: number) {
+    latest.get(this.canvas as HTMLCanvasElement)?.push({ text: String(text), x, y, align: this.textAlign });
+    return maxWidth === undefined ? fillText.call(this, text, x, y) : fillText.call(this, text, x, y, maxWidth);
+  };
+  (window as unknown as { __canvasText: (el: HTMLCanvasElement) => Drawn[] }).__canvasText = (el) => latest.get(el) ?? [];
+}
+
+/**
+ * Labels of the chart `testId` that overprint one another: two texts of its latest paint in one
+ * column (same x and alignment: a vertical axis, its title included) less than a line apart.
+ */
+async function overprintedLabels(page: Page, testId: string): Promise<string[]> {
+  const drawn = await page.getByTestId(testId).evaluate((c) =>
+    (window as unknown as { __canvasText: (el: HTMLCanvasElement) => Array<{ text: string; x: number; y: number; align: string }> }).__canvasText(c as HTMLCanvasElement));
+  // The recorder must have seen the paint: an axis labels at least its lowest tick.
+  if (!drawn.length) return [`${testId}: no text recorded in its latest paint`];
+  const columns = new Map<string, typeof drawn>();
+  for (const d of drawn) {
+    const key = `${d.align}@${Math.round(d.x)}`;
+    columns.set(key, [...(columns.get(key) ?? []), d]);
+  }
+  const out: string[] = [];
+  for (const col of columns.values()) {
+    col.sort((a, b) => a.y - b.y);
+    for (let i = 1; i < col.length; i++) {
+      // 11 px text: centres closer than that overlap.
+      if (col[i]!.y - col[i - 1]!.y < 11) out.push(`${testId}: "${col[i - 1]!.text}" at y ${col[i - 1]!.y.toFixed(1)} and "${col[i]!.text}" at y ${col[i]!.y.toFixed(1)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Elements matching `selectors` that are cut off: wider than their own box (text clipped), or
+ * reaching past an ancestor that clips (overflow other than visible) or past the window.
+ */
+async function clippedElements(page: Page, selectors: readonly string[]): Promise<string[]> {
+  return page.evaluate((sels) => {
+    const out: string[] = [];
+    for (const sel of sels) {
+      const els = [...document.querySelectorAll<HTMLElement>(sel)];
+      if (!els.length) out.push(`${sel}: not on the page`);
+      for (const el of els) {
+        const name = `${sel} "${(el.textContent ?? '').trim().replace(/\s+/g, ' ').slice(0, 50)}"`;
+        if (el.scrollWidth > el.clientWidth + 1) out.push(`${name}: ${el.scrollWidth} px of text in ${el.clientWidth} px`);
+        const r = el.getBoundingClientRect();
+        if (r.right > window.innerWidth + 0.5) out.push(`${name}: ends at ${r.right.toFixed(0)} px, past the window`);
+        for (let a = el.parentElement; a; a = a.parentElement) {
+          const cs = getComputedStyle(a);
+          if (cs.overflowX === 'visible') continue;
+          const ar = a.getBoundingClientRect();
+          if (r.right > ar.right + 1 || r.left < ar.left - 1) out.push(`${name}: outside its clipping ${a.tagName.toLowerCase()}.${[...a.classList].join('.')}`);
+          break;
+        }
+      }
+    }
+    return out;
+  }, selectors);
+}
 
 const knobInput = (page: Page, p: string) => page.locator(`[data-testid="knob"][data-knob="${p}"] [data-testid="knob-input"]`);
 const focused = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? null);
@@ -41,6 +117,7 @@ describe('kernel view in Chromium', () => {
   it('draws kernel heatmaps and the probe panel during a run started and stopped with Space, at 1024×700', async () => {
     const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
     const errors = collectErrors(page);
+    await page.addInitScript(recordCanvasText);
     await page.goto(url);
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
     // A run that outlasts the test's checks: it must still be running when Space stops it.
@@ -81,6 +158,20 @@ describe('kernel view in Chromium', () => {
     for (const id of ['latency-heatmap', 'kernel-heatmap-uring', 'kernel-heatmap-runqueue', 'throughput-chart']) {
       expect((await page.getByTestId(id).boundingBox())!.height, id).toBeGreaterThanOrEqual(60);
     }
+    // What must be read whole is not cut off: the controls and run state, the connection, the
+    // live readouts and engine counters, the heatmaps' colour legends, the percentile plot's keys.
+    expect(await clippedElements(page, [
+      '[data-testid="start-button"]', '[data-testid="stop-button"]', '[data-testid="run-state"]', '[data-testid="elapsed"]',
+      '[data-testid="connection-state"]', '[data-testid="live-stats"] .stat', '[data-testid="engine-counters"] .group',
+      '[data-testid="latency-heatmap-legend"]', '[data-testid="kernel-heatmap-uring-legend"]', '[data-testid="kernel-heatmap-runqueue-legend"]',
+      '[data-testid="percentile-keys"]',
+    ])).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    // …and on those short charts no axis label overprints another (or its axis title).
+    for (const id of ['latency-heatmap', 'kernel-heatmap-uring', 'kernel-heatmap-runqueue', 'throughput-chart']) {
+      expect(await page.getByTestId(id).evaluate((el) => el.tagName), id).toBe('CANVAS');
+      expect(await overprintedLabels(page, id)).toEqual([]);
+    }
 
     // Space again (focus still on Start, which is not the one that applies now) stops the run.
     await page.keyboard.press('Space');
@@ -117,6 +208,12 @@ describe('kernel view in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     const conn = (await page.getByTestId('connection-state').boundingBox())!;
     expect(conn.x + conn.width).toBeLessThanOrEqual(1440);
+    // Nothing that must be read whole is cut off at this width either (the run id may be).
+    expect(await clippedElements(page, [
+      '[data-testid="start-button"]', '[data-testid="stop-button"]', '[data-testid="run-state"]', '[data-testid="elapsed"]',
+      '[data-testid="connection-state"]', '[data-testid="live-stats"] .stat', '[data-testid="engine-counters"] .group',
+      '[data-testid="latency-heatmap-legend"]', '[data-testid="kernel-heatmap-uring-legend"]', '[data-testid="kernel-heatmap-runqueue-legend"]',
+    ])).toEqual([]);
     for (const id of ['kernel-heatmap-uring', 'kernel-heatmap-runqueue']) {
       await expect.poll(() => page.getByTestId(`${id}-empty`).textContent(), { timeout: 10_000 }).toContain(`probes not attached: ${PROBES_DISABLED_REASON}`);
       expect(await attr(page, id, 'data-frames-with-data')).toBe(0);

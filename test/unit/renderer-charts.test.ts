@@ -12,9 +12,9 @@ import {
   rasterizeHeatmap,
   type HeatmapColumnInput,
 } from '../../renderer/src/charts/heatmapModel';
-import { strokeHairlines } from '../../renderer/src/charts/chartCanvas';
+import { AXIS_LABEL_GAP_PX, placeAxisLabels, spreadLabels, strokeHairlines } from '../../renderer/src/charts/chartCanvas';
 import { LATENCY_ROWS, ROWS_PER_OCTAVE, rowAxisLabel, rowOfUs, toCoarseColumn, visibleRowRange } from '../../renderer/src/charts/latencyRows';
-import { buildThroughputModel, isShortFrame, nearestPoint, niceCeil, rpsTicks, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
+import { buildThroughputModel, isShortFrame, nearestPoint, niceCeil, octaveAxis, rpsTicks, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
 import { phaseLabel } from '../../renderer/src/format/knobText';
 import { bucketOf, runFrame, sqpollPhase } from './renderer-fixtures';
 
@@ -150,6 +150,85 @@ describe('latency heatmap model', () => {
     // a frame without samples leaves a gap in the line
     const gap = buildHeatmapModel(columns([frame(0), frame(1, { histogram: [] })]));
     expect(Number.isNaN(gap.quantileRows[0]![1]!)).toBe(true);
+  });
+});
+
+describe('vertical axis labels', () => {
+  const plot = (height: number) => ({ left: 64, top: 18, width: 800, height });
+  /** Ticks evenly spread from the plot's bottom edge to its top edge, as a log axis puts its octaves. */
+  const edgeToEdge = (n: number, p: ReturnType<typeof plot>) =>
+    Array.from({ length: n }, (_, i) => ({ y: p.top + p.height - (i * p.height) / (n - 1), i }));
+
+  it('never draws two labels closer than the gap, measured where they are drawn (moved off the edges)', () => {
+    // The class: every short chart, every tick count, both edge policies.
+    for (let height = 8; height <= 200; height++) {
+      const p = plot(height);
+      for (let n = 2; n <= 12; n++) {
+        for (const top of ['clamp', 'drop'] as const) {
+          const placed = placeAxisLabels(edgeToEdge(n, p), p, { top });
+          for (let k = 1; k < placed.length; k++) expect(placed[k - 1]!.labelY - placed[k]!.labelY).toBeGreaterThanOrEqual(AXIS_LABEL_GAP_PX);
+          if (height >= 10) {
+            for (const l of placed) {
+              expect(l.labelY).toBeGreaterThanOrEqual(p.top + 5);
+              expect(l.labelY).toBeLessThanOrEqual(p.top + p.height - 5);
+            }
+          }
+          // evenly thinned: every k-th tick from the bottom
+          if (placed.length > 2) {
+            const k = placed[1]!.i - placed[0]!.i;
+            expect(placed.every((l, j) => l.i === placed[0]!.i + j * k)).toBe(true);
+          }
+          if (top === 'drop') for (const l of placed) expect(l.y - p.top).toBeGreaterThanOrEqual(5);
+          // the lowest label is always kept: the axis says where it starts
+          if (height >= 10) expect(placed[0]!.i).toBe(0);
+        }
+      }
+    }
+  });
+
+  it('the throughput chart at 1024×700: 512 µs … 8 ms on a 55 px plot no longer stacks 8 ms on 4 ms', () => {
+    // Seen in Chromium: both labels passed the old spacing check by their tick positions
+    // (13.75 px apart), then the top one was moved 5 px down onto its neighbour.
+    const p = plot(55);
+    const axis = octaveAxis([600, 7000]);
+    expect(axis.ticks).toEqual([512, 1024, 2048, 4096, 8192]);
+    const l2 = (us: number) => Math.log2(us);
+    const y = (us: number) => p.top + p.height - ((l2(us) - l2(axis.min)) / (l2(axis.max) - l2(axis.min))) * p.height;
+    const placed = placeAxisLabels(axis.ticks.map((v) => ({ y: y(v), v })), p);
+    expect(placed.map((l) => l.v)).toEqual([512, 2048, 8192]);
+    expect(placed[2]!.labelY).toBe(p.top + 5);
+    // tall enough, every octave is labelled, in tick order from the bottom
+    const tall = plot(120);
+    expect(placeAxisLabels(axis.ticks.map((v) => ({ y: tall.top + tall.height - ((l2(v) - 9) / 4) * tall.height, v })), tall).map((l) => l.v)).toEqual(axis.ticks);
+  });
+
+  it('line-end labels (p50, p99, p99.9) sit by their lines, apart and inside the plot, on any chart height', () => {
+    for (let height = 10; height <= 150; height += 7) {
+      const p = plot(height);
+      const bottom = p.top + p.height;
+      // Lines ending anywhere, close together or on top of one another.
+      for (const ends of [[0.2, 0.5, 0.9], [0.5, 0.5, 0.5], [0, 0, 1], [1, 0.98, 0.96], [0.3, 0.31]]) {
+        const items = ends.map((f, i) => ({ y: bottom - f * p.height, i }));
+        const placed = spreadLabels(items, p);
+        expect(placed.length).toBeGreaterThan(0);
+        // the first-listed lines are the ones kept when not all fit
+        expect(placed.map((l) => l.i).sort()).toEqual(items.slice(0, placed.length).map((l) => l.i));
+        for (let k = 1; k < placed.length; k++) expect(placed[k]!.labelY - placed[k - 1]!.labelY).toBeGreaterThanOrEqual(AXIS_LABEL_GAP_PX - 1 - 1e-9);
+        for (const l of placed) {
+          expect(l.labelY).toBeGreaterThanOrEqual(p.top + 5 - 1e-9);
+          expect(l.labelY).toBeLessThanOrEqual(bottom - 5 + 1e-9);
+        }
+        if (placed.length === items.length && height >= 60 && ends[0] === 0.2) {
+          // room enough: each exactly at its line
+          expect(placed.map((l) => l.labelY)).toEqual(items.map((l) => l.y).sort((a, b) => a - b));
+        }
+      }
+    }
+  });
+
+  it('leaves out ticks outside the plot', () => {
+    const p = plot(100);
+    expect(placeAxisLabels([{ y: p.top - 3 }, { y: p.top + p.height + 2 }, { y: p.top + 50 }], p).map((l) => l.y)).toEqual([p.top + 50]);
   });
 });
 

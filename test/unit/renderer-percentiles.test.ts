@@ -7,6 +7,7 @@ import {
   percentileCurve,
   percentileText,
 } from '../../renderer/src/charts/percentileOption';
+import { AXIS_LABEL_GAP_PX } from '../../renderer/src/charts/chartCanvas';
 import { bucketOf } from './renderer-fixtures';
 
 /** 10 000 requests: 9 000 at 20 µs, 900 at 100 µs, 90 at 1 ms, 9 at 10 ms, 1 at 50 ms. */
@@ -119,6 +120,16 @@ describe('percentile curve', () => {
     expect(odd.option.yAxis).toEqual({ min: 6, max: 18, interval: 2 });
     expect(odd.yMax).toBe(2 ** 18);
     expect(latencyAxisRange(100, 110)).toEqual({ yMin: 32, yMax: 128 }); // at least two octaves
+    // A short plot gets fewer labels: never closer than AXIS_LABEL_GAP_PX (64 µs … 16 ms, 8
+    // octaves, on the 75 px plot seen at 1024×700, overprinted each other one per octave).
+    const wide = LatencyHistogram.from([[bucketOf(70), 5], [bucketOf(15_000), 1]]);
+    expect(buildPercentileUpdate([{ index: 0, latency: wide }]).option.yAxis).toEqual({ min: 6, max: 14, interval: 1 });
+    for (const [height, interval] of [[200, 1], [104, 1], [75, 2], [40, 4], [20, 8], [5, 8]] as const) {
+      const y = buildPercentileUpdate([{ index: 0, latency: wide }], height).option.yAxis as { min: number; max: number; interval: number };
+      expect(y.interval, `${height} px`).toBe(interval);
+      const labels = (y.max - y.min) / y.interval;
+      if (labels > 1) expect(height / labels).toBeGreaterThanOrEqual(AXIS_LABEL_GAP_PX);
+    }
     expect(latencyAxisRange(1, 1)).toEqual({ yMin: 1, yMax: 4 });
     expect(latencyAxisRange(64, 256)).toEqual({ yMin: 64, yMax: 256 });
     expect(latencyAxisRange(Infinity, -Infinity)).toEqual({ yMin: 16, yMax: 1024 });

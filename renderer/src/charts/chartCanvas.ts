@@ -67,6 +67,65 @@ export function strokeHairlines(ctx: CanvasRenderingContext2D, path: Path2D, css
   ctx.setTransform(t);
 }
 
+/** Least distance (CSS px) between the centres of two labels on a vertical axis (11 px text). */
+export const AXIS_LABEL_GAP_PX = 13;
+/** How far inside the plot a label's centre stays: clear of the time axis labels below it. */
+const AXIS_LABEL_INSET_PX = 5;
+
+/**
+ * Which labels of a vertical axis to draw, and where: each is moved inside the plot (its centre
+ * AXIS_LABEL_INSET_PX above the bottom edge, so it clears the time axis; at the top, moved down
+ * as far, or dropped with `top: 'drop'` where a label there would read as the next row's), then
+ * thinned to every k-th from the bottom, k the smallest that leaves `gapPx` between where they
+ * are drawn. Thinning by the unmoved positions let a label moved off an edge overprint its
+ * neighbour on a short chart; a uniform stride keeps the labels evenly spaced (every other
+ * octave, say) where dropping each one too close would leave them uneven. `y` is the tick's
+ * true position (its grid line); `labelY` where its text is centred.
+ */
+export function placeAxisLabels<T extends { y: number }>(
+  labels: readonly T[],
+  plot: PlotRect,
+  opts: { top?: 'clamp' | 'drop'; gapPx?: number } = {},
+): Array<T & { labelY: number }> {
+  const gap = opts.gapPx ?? AXIS_LABEL_GAP_PX;
+  const top = plot.top;
+  const bottom = plot.top + plot.height;
+  const candidates: Array<T & { labelY: number }> = [];
+  for (const l of [...labels].sort((a, b) => b.y - a.y)) {
+    if (!(l.y <= bottom + 0.5 && l.y >= top - 0.5)) continue;
+    let labelY = Math.min(l.y, bottom - AXIS_LABEL_INSET_PX);
+    if (l.y - top < AXIS_LABEL_INSET_PX) {
+      if (opts.top === 'drop') continue;
+      labelY = Math.max(labelY, top + AXIS_LABEL_INSET_PX);
+    }
+    candidates.push({ ...l, labelY });
+  }
+  for (let stride = 1; stride < candidates.length; stride++) {
+    const picked = candidates.filter((_, i) => i % stride === 0);
+    if (picked.every((l, i) => i === 0 || picked[i - 1]!.labelY - l.labelY >= gap)) return picked;
+  }
+  return candidates.slice(0, 1);
+}
+
+/**
+ * Labels that name lines at the plot's right edge (direct labels): each as near its line's end
+ * `y` as it can be, spread apart by `gapPx` and kept inside the plot. Where the plot is too short
+ * for all of them, the last ones of `items` are left out (list them most important first).
+ */
+export function spreadLabels<T extends { y: number }>(items: readonly T[], plot: PlotRect, gapPx = AXIS_LABEL_GAP_PX - 1): Array<T & { labelY: number }> {
+  const lo = plot.top + AXIS_LABEL_INSET_PX;
+  const hi = plot.top + plot.height - AXIS_LABEL_INSET_PX;
+  const fit = hi < lo ? Math.min(1, items.length) : Math.min(items.length, Math.floor((hi - lo) / gapPx) + 1);
+  const out = items
+    .slice(0, fit)
+    .map((i) => ({ ...i, labelY: Math.min(hi, Math.max(lo, i.y)) }))
+    .sort((a, b) => a.labelY - b.labelY);
+  for (let i = 1; i < out.length; i++) out[i]!.labelY = Math.max(out[i]!.labelY, out[i - 1]!.labelY + gapPx);
+  if (out.length) out[out.length - 1]!.labelY = Math.min(out[out.length - 1]!.labelY, Math.max(lo, hi));
+  for (let i = out.length - 2; i >= 0; i--) out[i]!.labelY = Math.min(out[i]!.labelY, out[i + 1]!.labelY - gapPx);
+  return out;
+}
+
 /** The time axis under the plot: base line, ticks and labels at `ticks` (s). */
 export function drawTimeAxis(ctx: CanvasRenderingContext2D, plot: PlotRect, window: TimeWindow, ticks: readonly number[]): void {
   const bottom = plot.top + plot.height;

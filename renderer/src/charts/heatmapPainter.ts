@@ -7,7 +7,7 @@
  */
 import { phaseLabel } from '../format/knobText';
 import type { Phase } from '../../../electron/contract';
-import { drawPhaseLines, drawTimeAxis, prepareCanvas, strokeHairlines, type PlotRect } from './chartCanvas';
+import { drawPhaseLines, drawTimeAxis, placeAxisLabels, prepareCanvas, spreadLabels, strokeHairlines, type PlotRect } from './chartCanvas';
 import { rasterizeColumns, rasterizeHeatmap, shiftColumnsLeft, type HeatmapModel } from './heatmapModel';
 import { CHART } from './theme';
 import { timeTicks, type TimeWindow } from './timeAxis';
@@ -15,11 +15,11 @@ import { timeTicks, type TimeWindow } from './timeAxis';
 /** Plot margins (CSS px) inside the canvas: left/right as the throughput chart's grid, so time ticks line up. */
 export const HEATMAP_PLOT = { left: CHART.gridLeft, right: CHART.gridRight, top: 6, bottom: 20 } as const;
 
+/** What the percentile lines are called, by index into model.quantileRows. */
+export const QUANTILE_NAMES = ['p50', 'p99', 'p99.9'] as const;
+
 /** Percentile line width (CSS px): one device pixel at DPR 1, two at DPR 2. */
 const PERCENTILE_LINE_PX = 1;
-
-/** Least vertical room between two latency labels. */
-const Y_LABEL_PX = 13;
 
 export interface HeatmapPaintInput {
   model: HeatmapModel;
@@ -102,21 +102,18 @@ export class HeatmapPainter {
 
     // Latency axis: a label and grid line at each octave's lower edge, thinned to fit.
     ctx.textAlign = 'right';
-    let lastLabelY = Infinity;
+    const ticks: Array<{ y: number; label: string }> = [];
     for (let y = 0; y < model.rows; y++) {
       const row = model.layout.rows[model.fromRow + y]!;
       if (!row.octaveStart && !(y === 0 && row.lowerUs < model.layout.resolutionUs)) continue;
-      const py = plot.top + plot.height - y * rowH;
-      // The bottom label sits 5 px up so it clears the time axis: spacing is measured between
-      // where labels are drawn, or the second one overprints it on a short chart.
-      const labelY = Math.min(py, plot.top + plot.height - 5);
-      if (lastLabelY - labelY < Y_LABEL_PX && lastLabelY !== Infinity) continue;
-      if (py - plot.top < Y_LABEL_PX / 2 - 1) continue; // would overprint the top edge
-      lastLabelY = labelY;
+      ticks.push({ y: plot.top + plot.height - y * rowH, label: row.label });
+    }
+    // A label is a row's lower edge: one moved down off the top edge would name the row below.
+    for (const t of placeAxisLabels(ticks, plot, { top: 'drop' })) {
       ctx.fillStyle = CHART.splitLine;
-      ctx.fillRect(plot.left, Math.round(py), plot.width, 1);
+      ctx.fillRect(plot.left, Math.round(t.y), plot.width, 1);
       ctx.fillStyle = CHART.text;
-      ctx.fillText(row.label, plot.left - 6, labelY);
+      ctx.fillText(t.label, plot.left - 6, t.labelY);
     }
 
     // Cells: one pixel per cell, scaled without smoothing.
@@ -164,6 +161,22 @@ export class HeatmapPainter {
         strokeHairlines(ctx, path, PERCENTILE_LINE_PX);
       }
       ctx.setLineDash([]);
+
+      // Each line named where it ends, in the right margin (direct labels: a key in the panel's
+      // header pushed the colour legend out of it at 1024 px).
+      const ends: Array<{ y: number; text: string; color: string }> = [];
+      for (const q of input.quantiles) {
+        const ys = model.quantileRows[q];
+        let r = NaN;
+        for (let x = model.frames - 1; ys && x >= 0 && !Number.isFinite(r); x--) r = ys[x]!;
+        if (!Number.isFinite(r)) continue;
+        ends.push({ y: plot.top + plot.height - Math.min(model.rows, Math.max(0, r)) * rowH, text: QUANTILE_NAMES[q] ?? '', color: CHART.quantiles[q] ?? CHART.textStrong });
+      }
+      ctx.textAlign = 'left';
+      for (const l of spreadLabels(ends, plot)) {
+        ctx.fillStyle = l.color;
+        ctx.fillText(l.text, plot.left + plot.width + 6, l.labelY);
+      }
     }
 
     drawPhaseLines(ctx, plot, input.window, input.phases.filter((p) => p.index > 0).map((p) => ({ t: p.atMs / 1000, text: phaseLabel(p) })));

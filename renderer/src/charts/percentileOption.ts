@@ -7,6 +7,7 @@
  */
 import type { LatencyHistogram } from '../../../electron/contract';
 import { formatUs, trimZeros } from '../format/numbers';
+import { AXIS_LABEL_GAP_PX } from './chartCanvas';
 import { rowAxisLabel } from './latencyRows';
 import { axisStyle, CHART, phaseColor, tooltipBase } from './theme';
 
@@ -62,12 +63,15 @@ interface TooltipParam {
   marker?: string;
 }
 
+/** The plot's margins inside the chart (CSS px): its height is the chart's less top and bottom. */
+export const PERCENTILE_GRID = { left: 58, right: 18, top: 26, bottom: 30 } as const;
+
 export function percentileBaseOption(): Record<string, unknown> {
   return {
     animation: false,
     backgroundColor: 'transparent',
     textStyle: { fontFamily: 'inherit' },
-    grid: { left: 58, right: 18, top: 26, bottom: 30, outerBoundsMode: 'none' },
+    grid: { ...PERCENTILE_GRID, outerBoundsMode: 'none' },
     tooltip: {
       ...tooltipBase,
       trigger: 'axis',
@@ -88,10 +92,8 @@ export function percentileBaseOption(): Record<string, unknown> {
       logBase: 10,
       min: 1,
       max: 1000,
-      name: 'percentile',
-      nameLocation: 'end',
-      nameGap: 4,
-      nameTextStyle: { ...axisCommon.nameTextStyle, align: 'right', verticalAlign: 'top', padding: [14, 0, 0, 0] },
+      // No axis name: its labels are percentiles ("90 %", "99.9 %"), and the name ECharts 6 put
+      // after the axis's end was cut off by the chart's edge at every width.
       splitLine: { show: true, lineStyle: { color: CHART.splitLine } },
       axisLabel: { ...axisCommon.axisLabel, formatter: (v: number) => percentileText(v) },
     },
@@ -144,8 +146,13 @@ export function latencyAxisRange(lowUs: number, highUs: number): { yMin: number;
   return { yMin: 2 ** lo, yMax: 2 ** hi };
 }
 
-/** One line per phase with samples; the x axis reaches the decade of the largest sample count (at least 99.9 %). */
-export function buildPercentileUpdate(phases: readonly PercentileCurveInput[]): PercentileUpdate {
+/**
+ * One line per phase with samples; the x axis reaches the decade of the largest sample count (at
+ * least 99.9 %). The latency axis is labelled every 1, 2, 4 … octaves: as few as leave
+ * AXIS_LABEL_GAP_PX between labels on a plot `plotHeightPx` tall (ECharts' hideOverlap does
+ * not thin this value axis: 9 octaves on a 75 px plot overprinted each other).
+ */
+export function buildPercentileUpdate(phases: readonly PercentileCurveInput[], plotHeightPx = Infinity): PercentileUpdate {
   let largest = 1;
   let low = Infinity;
   let high = -Infinity;
@@ -173,7 +180,8 @@ export function buildPercentileUpdate(phases: readonly PercentileCurveInput[]): 
   const range = latencyAxisRange(low, high);
   const from = Math.log2(range.yMin);
   const octaves = Math.log2(range.yMax) - from;
-  const interval = octaves <= 8 ? 1 : octaves <= 16 ? 2 : 4;
+  let interval = octaves <= 8 ? 1 : octaves <= 16 ? 2 : 4;
+  while (interval < octaves && plotHeightPx / Math.ceil(octaves / interval) < AXIS_LABEL_GAP_PX) interval *= 2;
   // The top goes up to a whole interval, so the last label is not squeezed against its neighbour.
   const to = from + Math.ceil(octaves / interval) * interval;
   return {

@@ -5,7 +5,7 @@
  * time axis and phase lines (chartCanvas.ts). Same margins as the heatmaps: ticks line up.
  */
 import { formatCompact } from '../format/numbers';
-import { drawPhaseLines, drawTimeAxis, prepareCanvas, strokeHairlines, type PlotRect } from './chartCanvas';
+import { drawPhaseLines, drawTimeAxis, placeAxisLabels, prepareCanvas, strokeHairlines, type PlotRect } from './chartCanvas';
 import { rowAxisLabel } from './latencyRows';
 import { CHART } from './theme';
 import type { ThroughputModel } from './throughputModel';
@@ -33,24 +33,16 @@ export function paintThroughput(canvas: HTMLCanvasElement, width: number, height
   ctx.fillStyle = CHART.text;
   ctx.textAlign = 'right';
   ctx.fillText(m.unit, plot.left - 6, plot.top - 10);
-  let lastY = Infinity;
-  for (const v of m.rpsTicks) {
-    const y = yRps(v);
-    if (lastY - y < 12) continue;
-    lastY = y;
+  for (const l of placeAxisLabels(m.rpsTicks.map((v) => ({ y: yRps(v), v })), plot)) {
     ctx.fillStyle = CHART.splitLine;
-    ctx.fillRect(plot.left, Math.round(y), plot.width, 1);
+    ctx.fillRect(plot.left, Math.round(l.y), plot.width, 1);
     ctx.fillStyle = CHART.text;
-    ctx.fillText(formatCompact(v), plot.left - 6, Math.min(y, bottom - 5));
+    ctx.fillText(formatCompact(l.v), plot.left - 6, l.labelY);
   }
   ctx.textAlign = 'left';
   ctx.fillText('p99', plot.left + plot.width + 6, plot.top - 10);
-  lastY = Infinity;
-  for (const v of m.p99Axis.ticks) {
-    const y = yP99(v);
-    if (lastY - y < 12) continue;
-    lastY = y;
-    ctx.fillText(rowAxisLabel(v), plot.left + plot.width + 6, Math.max(plot.top + 5, Math.min(y, bottom - 5)));
+  for (const l of placeAxisLabels(m.p99Axis.ticks.map((v) => ({ y: yP99(v), v })), plot)) {
+    ctx.fillText(rowAxisLabel(l.v), plot.left + plot.width + 6, l.labelY);
   }
 
   // Warm-up band.

@@ -13,13 +13,15 @@ export const PERCENTILE_REDRAW_MS = 500;
  * page's longest tasks while a run draws.
  */
 export const PERCENTILE_OFFSET_MS = 25;
-import { buildPercentileUpdate, percentileBaseOption, type PercentileCurveInput } from './percentileOption';
+import { buildPercentileUpdate, percentileBaseOption, PERCENTILE_GRID, type PercentileCurveInput } from './percentileOption';
 import { useEChart } from './useEChart';
 
 /** Draws one percentile curve per phase of `phases` into the chart in `el`; `drawn` gets the curve count. */
 export function usePercentileChart(el: Ref<HTMLElement | null>, phases: Ref<readonly PercentileCurveInput[]>, drawn: Ref<number>): void {
   const chart = useEChart(el, percentileBaseOption, () => {
-    const update = buildPercentileUpdate(phases.value);
+    // Runs after a resize too (useEChart), so the labels are thinned for the new height.
+    const plotHeight = el.value?.clientHeight ? el.value.clientHeight - PERCENTILE_GRID.top - PERCENTILE_GRID.bottom : Infinity;
+    const update = buildPercentileUpdate(phases.value, plotHeight);
     // Series are replaced, not merged: a new run has fewer phases than the last one.
     chart.setOption(update.option, ['series']);
     drawn.value = update.curves;
