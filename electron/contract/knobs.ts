@@ -532,7 +532,7 @@ export const KNOBS = {
     }),
     measureS: knob({
       schema: z.number().min(0.1).max(3600).default(10),
-      label: 'Measured', unit: 's', help: 'Seconds counted in the summary after the warm-up.',
+      label: 'Measured', unit: 's', help: 'Seconds counted in the summary after the warm-up; the run then stops by itself (the CLI, A/B rounds, and the app when its Duration choice is "Warm-up + measured, then stop"; by default the app runs until Stop).',
       applies: 'next-run', engine: false,
       exports: { fio: (v) => ({ options: { time_based: 1, runtime: `${Math.round(v * 1000)}ms` } }) },
     }),

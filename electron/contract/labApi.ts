@@ -22,10 +22,13 @@ export { LAB_METHOD_NAMES, type LabMethod };
 
 const NoParams = z.undefined().or(z.strictObject({}));
 
+/** A run started until stopped (the app's default) goes on until stopped, but never longer than this. */
+export const UNTIL_STOPPED_LIMIT_S = 15 * 60;
+
 export const StartRunParamsSchema = z.strictObject({
   /** A profile to run; absent: the client's own pending profile. Validated by the host. */
   profile: z.unknown().optional(),
-  /** Run until stopped (UI); otherwise the profile's warm-up + measure window bounds it. */
+  /** Run until stopped (at most UNTIL_STOPPED_LIMIT_S); otherwise the profile's warm-up + measure window bounds it. */
   untilStopped: z.boolean().default(false),
 });
 export const SetKnobParamsSchema = z.strictObject({ path: z.string().min(1).max(200), value: z.unknown() });

@@ -20,7 +20,7 @@
 import type { z } from 'zod';
 import {
   FramesResult, GetFramesParamsSchema, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
-  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema,
+  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema, UNTIL_STOPPED_LIMIT_S,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
@@ -47,8 +47,8 @@ import { AbStore } from './ab/abStore';
 /** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
 export type LoadTarget = NonNullable<RunSummary['target']>;
 
-/** A run started from the UI goes on until stopped, but never longer than this. */
-export const UNTIL_STOPPED_LIMIT_S = 15 * 60;
+/** A run started until stopped (the app's default): never longer than this. */
+export { UNTIL_STOPPED_LIMIT_S };
 /** The client id of in-process callers (CLI, tests) using LabService as a LabApi. */
 export const LOCAL_CLIENT = 'local';
 /** Runs started by every LabService of this process: with the pid, a run id is never reused

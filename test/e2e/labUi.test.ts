@@ -384,6 +384,42 @@ describe('lab UI in Chromium', () => {
     await page.context().close();
   });
 
+  it('"warm-up + measured, then stop": Start runs for the profile\'s time and stops by itself, with its summary', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    // The default is until Stop, and the panel says the Duration knobs are not that run's length.
+    expect(await page.getByTestId('run-length').getAttribute('data-value')).toBe('untilStopped');
+    expect(await page.getByTestId('run-length-note').count()).toBe(1);
+    for (const [knob, value] of [['duration.warmupS', '0.5'], ['duration.measureS', '2']] as const) {
+      await knobInput(page, knob).fill(value);
+      await knobInput(page, knob).press('Enter');
+      await expect.poll(() => page.locator(`[data-testid="knob"][data-knob="${knob}"] .pending`).count(), { timeout: 5_000 }).toBe(0);
+    }
+    await page.getByTestId('run-length-profile').check();
+    expect(await page.getByTestId('run-length').getAttribute('data-value')).toBe('profile');
+    expect(await page.getByTestId('run-length').textContent()).toContain('(2.5 s)');
+    expect(await page.getByTestId('run-length-note').count()).toBe(0);
+
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    const runId = await text(page, 'run-id');
+    // No Stop: the host ends it after 0.5 + 2 s (the engine's own bound, like `uring-lab run`).
+    await expect.poll(() => text(page, 'run-state'), { timeout: 20_000 }).toBe('idle');
+    await expect.poll(() => page.getByTestId('summary-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('completed');
+    const saved = JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'export', runId, '--format', 'json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { meta: { status: string; summary: { measuredS: number } } };
+    expect(saved.meta.status).toBe('completed');
+    expect(saved.meta.summary.measuredS).toBeGreaterThan(1.5);
+    expect(saved.meta.summary.measuredS).toBeLessThan(2.6);
+    // The choice is remembered: a reload keeps it.
+    await page.reload();
+    await expect.poll(() => page.getByTestId('run-length').getAttribute('data-value'), { timeout: 15_000 }).toBe('profile');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('says a wrong token is not valid for this host and stops retrying', async () => {
     const page = await newPage();
     const errors = collectErrors(page, NETWORK_FAILURES);

@@ -81,9 +81,12 @@ describe('remembered layout', () => {
   const storageOf = (value: unknown) => ({ getItem: (k: string) => (k === LAYOUT_STORAGE_KEY ? JSON.stringify(value) : null) });
 
   it('keeps each valid field and drops each invalid one alone', () => {
-    expect(readLayout(storageOf({ view: 'history', lastProfile: { kind: 'preset', name: 'low-latency' }, compare: ['a', 'b'] }))).toEqual({
-      view: 'history', lastProfile: { kind: 'preset', name: 'low-latency' }, compare: ['a', 'b'],
+    expect(readLayout(storageOf({ view: 'history', lastProfile: { kind: 'preset', name: 'low-latency' }, compare: ['a', 'b'], runLength: 'profile' }))).toEqual({
+      view: 'history', lastProfile: { kind: 'preset', name: 'low-latency' }, compare: ['a', 'b'], runLength: 'profile',
     });
+    // saved before the run-length choice existed: the app's old behaviour, until stopped
+    expect(readLayout(storageOf({ view: 'history', lastProfile: null, compare: [] })).runLength).toBe('untilStopped');
+    expect(readLayout(storageOf({ view: 'history', runLength: 'forever' })).runLength).toBe('untilStopped');
     expect(readLayout(storageOf({ view: 'no-such-view', lastProfile: { kind: 'preset', name: 'x' }, compare: 'a' }))).toEqual({ ...DEFAULT_LAYOUT, lastProfile: { kind: 'preset', name: 'x' } });
     expect(readLayout({ getItem: () => '{not json' })).toEqual(DEFAULT_LAYOUT);
     expect(readLayout(null)).toEqual(DEFAULT_LAYOUT);
@@ -91,7 +94,7 @@ describe('remembered layout', () => {
 
   it('writes what it reads back, and a storage that throws is not fatal', () => {
     const kept = new Map<string, string>();
-    const state = { view: 'profiles' as const, lastProfile: { kind: 'saved' as const, name: 'mine' }, compare: ['r1'] };
+    const state = { view: 'profiles' as const, lastProfile: { kind: 'saved' as const, name: 'mine' }, compare: ['r1'], runLength: 'profile' as const };
     writeLayout({ setItem: (k, v) => kept.set(k, v) }, state);
     expect(readLayout({ getItem: (k) => kept.get(k) ?? null })).toEqual(state);
     expect(() => writeLayout({ setItem: () => { throw new Error('QuotaExceededError'); } }, state)).not.toThrow();

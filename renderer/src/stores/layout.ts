@@ -1,7 +1,8 @@
 /**
  * What the app remembers between sessions, in localStorage: the view that was open, the
  * profile last applied (a preset's id or a saved profile's name: the host keeps the profile
- * itself, per client) and the History view's compare selection. Not the heatmaps' "hold colour
+ * itself, per client), the History view's compare selection, and how long Start runs (until
+ * stopped, or the profile's warm-up + measured time). Not the heatmaps' "hold colour
  * scale": a hold keeps the scale of the moment it began, which a reload does not have. Read once at start, validated (a value from another version is
  * dropped field by field, never fatal), written on every change.
  */
@@ -21,10 +22,13 @@ const FIELDS = {
   view: z.enum(VIEW_IDS),
   lastProfile: LastProfileSchema.nullable(),
   compare: z.array(z.string().max(100)).max(2),
+  /** 'untilStopped': Start runs until Stop (at most UNTIL_STOPPED_LIMIT_S); 'profile': for the
+   *  profile's duration.warmupS + measureS, like `uring-lab run`, then stops by itself. */
+  runLength: z.enum(['untilStopped', 'profile']),
 } as const;
 export type LayoutState = { [K in keyof typeof FIELDS]: z.infer<(typeof FIELDS)[K]> };
 
-export const DEFAULT_LAYOUT: LayoutState = { view: 'live', lastProfile: null, compare: [] };
+export const DEFAULT_LAYOUT: LayoutState = { view: 'live', lastProfile: null, compare: [], runLength: 'untilStopped' };
 
 /** The stored layout, each field valid or its default. */
 export function readLayout(storage: Pick<Storage, 'getItem'> | null): LayoutState {
@@ -67,10 +71,11 @@ export const useLayoutStore = defineStore('layout', () => {
 
   /** Two saved runs picked in History for the A/B view (oldest pick first). */
   const compare = ref<string[]>(initial.compare);
+  const runLength = ref<LayoutState['runLength']>(initial.runLength);
 
   watch(
-    [view, lastProfile, compare],
-    () => writeLayout(storage, { view: view.value, lastProfile: lastProfile.value, compare: compare.value }),
+    [view, lastProfile, compare, runLength],
+    () => writeLayout(storage, { view: view.value, lastProfile: lastProfile.value, compare: compare.value, runLength: runLength.value }),
     { deep: true },
   );
 
@@ -81,5 +86,5 @@ export const useLayoutStore = defineStore('layout', () => {
     compare.value = list.slice(-2);
   }
 
-  return { view, lastProfile, compare, toggleCompare };
+  return { view, lastProfile, compare, runLength, toggleCompare };
 });

@@ -14,6 +14,7 @@ import { useConnectionStore } from './connection';
 import { useErrorStore } from './errors';
 import { useFramesStore } from './frames';
 import { useKnobsStore } from './knobs';
+import { useLayoutStore } from './layout';
 
 export type { RunState };
 /** What the toolbar shows: the host's run state, or why it is not known. */
@@ -252,7 +253,9 @@ export const useRunStore = defineStore('run', () => {
     phases.value = [];
     frames.buffer.reset(null);
     try {
-      const res = await api.startRun({ untilStopped: true, profile: useKnobsStore().profile ?? undefined });
+      // Until Stop (the default), or for the profile's warm-up + measured time (Duration knobs).
+      const untilStopped = useLayoutStore().runLength === 'untilStopped';
+      const res = await api.startRun({ untilStopped, profile: useKnobsStore().profile ?? undefined });
       // The run may already have ended or failed (events can overtake the answer).
       if (finishedRuns.has(res.runId)) return;
       adoptRun(res.runId);
