@@ -47,8 +47,6 @@ import { AbStore } from './ab/abStore';
 /** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
 export type LoadTarget = NonNullable<RunSummary['target']>;
 
-/** A run started until stopped (the app's default): never longer than this. */
-export { UNTIL_STOPPED_LIMIT_S };
 /** The client id of in-process callers (CLI, tests) using LabService as a LabApi. */
 export const LOCAL_CLIENT = 'local';
 /** Runs started by every LabService of this process: with the pid, a run id is never reused
