@@ -331,7 +331,17 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     // Machine-wide: other sockets may add some, never fewer.
     expect(k.tcp.closeDrops).toBeGreaterThanOrEqual(n);
     const ours = k.tcp.events.filter((e) => e.sport === port || e.dport === port);
-    expect(ours.filter((e) => e.kind === 'drop')).toEqual([]);
+    // No closing drop leaks out as an event. What may appear on a loaded machine (3 of 12 runs
+    // with two CPU hogs, and once in CI): the clients' ACK of the server's FIN comes after the
+    // server's retransmission timer, every FIN_WAIT1 socket retransmits its FIN, and each client,
+    // already in CLOSE_WAIT, drops the duplicate as TCP_OLD_DATA. Those are a real retransmit and
+    // its duplicate, shown as events; each must follow a retransmit from its peer.
+    for (const drop of ours.filter((e) => e.kind === 'drop')) {
+      expect(drop).toMatchObject({ reason: 'TCP_OLD_DATA', state: 'CLOSE_WAIT' });
+      const cause = ours.find((e) => e.kind === 'retransmit' && e.sport === drop.dport && e.dport === drop.sport);
+      expect(cause, `drop at client port ${drop.sport} without the server's retransmit`).toBeDefined();
+      expect(cause!.monotonicNs).toBeLessThan(drop.monotonicNs);
+    }
   });
 
   it('keeps at most 256 events per frame and counts the rest as truncated', async () => {
