@@ -45,6 +45,27 @@ function threadsWithPolicy(pid: number): (Thread & { policy: number })[] {
 }
 const policies = (ts: readonly { comm: string; policy: number }[]) => ts.map((t) => `${t.comm}:${t.policy}`);
 
+/** The fair scheduler's slice of each thread of `pid` (/proc/…/sched se.slice, ns; absent for a
+ *  real-time thread). */
+function slices(pid: number): { comm: string; sliceNs: number | null }[] {
+  const out: { comm: string; sliceNs: number | null }[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const m = /^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'));
+      out.push({ comm, sliceNs: m ? Number(m[1]) : null });
+    } catch { /* ended meanwhile */ }
+  }
+  return out;
+}
+/** Linux 6.12+ keeps a fair thread's requested slice (sched_attr.sched_runtime). */
+const customSlices = (() => {
+  const [major, minor] = os.release().split('.').map(Number);
+  return major! > 6 || (major === 6 && minor! >= 12);
+})();
+/** What the measured threads ask for (native/src/core/lab_threads.h LAB_MEASURED_SLICE_NS). */
+const MEASURED_SLICE_NS = 100_000;
+
 /** The engine this test process forked (its only child running engine/main.js). */
 function enginePid(): number | null {
   for (const d of readdirSync('/proc')) {
@@ -127,6 +148,16 @@ describe.skipIf(!twoCpus)(`the engine's own threads and load.cpus${twoCpus ? '' 
     expect(own.length).toBeGreaterThan(0);
     expect(policies(own.filter((t) => t.policy !== SCHED_BATCH)), 'the engine\'s own threads').toEqual([]);
     expect(policies(threadsWithPolicy(process.pid).filter((t) => t.policy !== SCHED_BATCH)), 'host threads').toEqual([]);
+    if (customSlices) {
+      // The measured threads ask for a short slice, so a woken one preempts a bookkeeping thread
+      // rather than waiting out its slice; the lab's own threads keep the default.
+      const measured = slices(pid).filter((t) => /^(uring-srv-|uring-load)/.test(t.comm));
+      expect(measured.length).toBeGreaterThanOrEqual(2);
+      expect(measured.filter((t) => t.sliceNs !== MEASURED_SLICE_NS), 'measured threads\' slices').toEqual([]);
+      const ownSlices = slices(pid).filter((t) => !WORKER.test(t.comm) && t.sliceNs !== null);
+      expect(ownSlices.length).toBeGreaterThan(0);
+      expect(ownSlices.filter((t) => t.sliceNs === MEASURED_SLICE_NS), 'the engine\'s own threads keep the default slice').toEqual([]);
+    }
 
     expect(await c.call('stopRun')).toMatchObject({ ok: true });
     expect(policies(threadsWithPolicy(pid).filter((t) => t.policy !== SCHED_OTHER)), 'the engine after the stop').toEqual([]);

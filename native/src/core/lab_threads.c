@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Set while this process's threads run SCHED_BATCH as lab threads; a forked child sees it. */
 static volatile int batch_applied;
@@ -94,4 +98,45 @@ void lab_threads_child_policy(void)
 
 	if (batch_applied && (sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_BATCH)
 		sched_setscheduler(0, SCHED_OTHER, &zero);
+}
+
+/* sched(7)'s struct sched_attr, first version (48 bytes): glibc before 2.41 has no wrapper. */
+struct lab_sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime;
+	uint64_t sched_deadline;
+	uint64_t sched_period;
+};
+#define LAB_SCHED_FLAG_RESET_ON_FORK 0x01
+
+int lab_thread_short_slice(void)
+{
+	struct lab_sched_attr attr = { .size = sizeof(attr) }, now = { 0 };
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int policy = sched_getscheduler(0), nice;
+
+	if (policy < 0)
+		return -errno;
+	if ((policy & ~SCHED_RESET_ON_FORK) != SCHED_OTHER && (policy & ~SCHED_RESET_ON_FORK) != SCHED_BATCH)
+		return 0;
+	/* sched_setattr sets the nice value too: keep this thread's (getpriority on a tid is the
+	 * thread's own on Linux). */
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (nice == -1 && errno)
+		return -errno;
+	attr.sched_policy = (uint32_t)(policy & ~SCHED_RESET_ON_FORK);
+	attr.sched_flags = (policy & SCHED_RESET_ON_FORK) ? LAB_SCHED_FLAG_RESET_ON_FORK : 0;
+	attr.sched_nice = nice;
+	attr.sched_runtime = LAB_MEASURED_SLICE_NS;
+	if (syscall(SYS_sched_setattr, 0, &attr, 0))
+		return -errno;
+	/* Kernels before 6.12 take the call and ignore sched_runtime for a fair policy. */
+	if (syscall(SYS_sched_getattr, 0, &now, sizeof(now), 0))
+		return -errno;
+	return now.sched_runtime == LAB_MEASURED_SLICE_NS;
 }
