@@ -6,10 +6,14 @@
  * API only (epoll, non-blocking sockets); nothing from native/.
  *
  *   echo_client --port P [--conns N] [--bytes M] [--warmup W] [--duration D] [--cpu C]
- *               [--server-pid PID]...
+ *               [--rate R] [--server-pid PID]...
  *
  * N connections each keep exactly one M-byte message outstanding: send it (partial sends wait
- * for EPOLLOUT), receive the whole echo, check every byte, send the next. Each message starts at
+ * for EPOLLOUT), receive the whole echo, check every byte, send the next. With --rate R the
+ * loop is open instead: a message is due every 1/R s on a fixed schedule (a timerfd, absolute
+ * times), sent on a connection with none outstanding; when every connection has one, the due
+ * message waits for the first to come free. Its latency is timed from when it was due, so a
+ * stall of the server shows in full instead of slowing the schedule (coordinated omission). Each message starts at
  * a different offset of a fixed pattern, so a byte from the wrong message or the wrong place is
  * caught, not only a short echo. After W seconds of warm-up, D seconds are measured: requests
  * completed in the window, their round-trip latency (from the send of the first byte to the
@@ -41,6 +45,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +113,7 @@ struct conn {
 	size_t sent, received;
 	uint64_t t0;		/* ns, when the message's first byte was handed to send() */
 	int want_out;		/* EPOLLOUT asked for: a send was partial */
+	int busy;		/* open loop: a message is outstanding */
 	uint64_t measured;	/* echoes completed in the measured window */
 };
 
@@ -123,6 +129,12 @@ struct server_cpu {
 
 static unsigned char *pattern;
 static size_t msg_bytes = 1024;
+/* Open loop (--rate): the schedule, the connections with no message outstanding (a stack), and
+ * the due messages waiting for one: consecutive schedule slots from backlog_due_ns. */
+static double rate;
+static uint64_t period_ns, next_due_ns, backlog, backlog_due_ns, backlog_max;
+static struct conn **idle_conns;
+static unsigned nidle;
 static struct conn *conns;
 static unsigned nconns = 4;
 static int ep;
@@ -302,6 +314,10 @@ static void conn_receive(struct conn *c, unsigned char *buf)
 		ssize_t n;
 		uint64_t now, lat;
 
+		/* An open loop's free connection has nothing due: a byte from it is a mismatch below,
+		 * and a 0-byte read would look like the peer's close. */
+		if (!room)
+			room = 1;
 		n = recv(c->fd, buf, room < RECV_CHUNK ? room : RECV_CHUNK, 0);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -334,6 +350,19 @@ static void conn_receive(struct conn *c, unsigned char *buf)
 				latency_max_ns = lat;
 		}
 		c->seq++;
+		if (rate > 0) {
+			/* Open loop: free for the next due message; the oldest waiting one goes now. */
+			c->busy = 0;
+			if (backlog) {
+				backlog--;
+				c->busy = 1;
+				conn_start(c, backlog_due_ns);
+				backlog_due_ns += period_ns;
+			} else {
+				idle_conns[nidle++] = c;
+			}
+			return;
+		}
 		/* The next message leaves at once; its echo is news for a later wake-up, not another recv now. */
 		conn_start(c, now);
 		return;
@@ -342,7 +371,7 @@ static void conn_receive(struct conn *c, unsigned char *buf)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: echo_client --port P [--host 127.0.0.1] [--conns N] [--bytes M] [--warmup S] [--duration S] [--cpu C] [--server-pid PID]...\n");
+	fprintf(stderr, "usage: echo_client --port P [--host 127.0.0.1] [--conns N] [--bytes M] [--warmup S] [--duration S] [--cpu C] [--rate RPS] [--server-pid PID]...\n");
 	exit(2);
 }
 
@@ -355,9 +384,11 @@ int main(int argc, char **argv)
 	uint64_t t_connected, t_start, t_end, t_now, client_cpu0 = 0, client_cpu1 = 0, server_ns = 0;
 	uint64_t machine0 = 0, machine1;
 	unsigned long open_at_end = 0, idle = 0;
-	int port = -1, cpu = -1, npids = 0, all_ok = 1;
+	int port = -1, cpu = -1, npids = 0, all_ok = 1, timer_fd = -1;
+	uint64_t armed_ns = 0;
 	struct rlimit nofile;
 	unsigned char *buf;
+	char offered[32] = "null";
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -379,6 +410,8 @@ int main(int argc, char **argv)
 			duration = atof(v);
 		else if (!strcmp(a, "--cpu"))
 			cpu = atoi(v);
+		else if (!strcmp(a, "--rate"))
+			rate = atof(v);
 		else if (!strcmp(a, "--server-pid")) {
 			if (npids == MAX_SERVER_PIDS)
 				usage();
@@ -388,7 +421,7 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (port <= 0 || port > 65535 || nconns < 1 || nconns > 100000 || msg_bytes < 1 ||
-	    msg_bytes > (64u << 20) || warmup < 0 || duration <= 0)
+	    msg_bytes > (64u << 20) || warmup < 0 || duration <= 0 || rate < 0 || rate > 10e6)
 		usage();
 	if (cpu >= 0) {
 		cpu_set_t set;
@@ -411,7 +444,8 @@ int main(int argc, char **argv)
 	pattern = malloc(msg_bytes + PATTERN_PERIOD);
 	buf = malloc(RECV_CHUNK);
 	conns = calloc(nconns, sizeof(*conns));
-	if (!pattern || !buf || !conns) {
+	idle_conns = calloc(nconns, sizeof(*idle_conns));
+	if (!pattern || !buf || !conns || !idle_conns) {
 		fprintf(stderr, "echo_client: out of memory\n");
 		return 1;
 	}
@@ -444,8 +478,24 @@ int main(int argc, char **argv)
 	t_connected = now_ns();
 	t_start = t_connected + (uint64_t)(warmup * 1e9);
 	t_end = t_start + (uint64_t)(duration * 1e9);
-	for (unsigned i = 0; i < nconns; i++)
-		conn_start(&conns[i], t_connected);
+	if (rate > 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (timer_fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev) < 0) {
+			perror("echo_client: timerfd");
+			return 1;
+		}
+		period_ns = (uint64_t)(1e9 / rate);
+		if (!period_ns)
+			period_ns = 1;
+		next_due_ns = t_connected;
+		for (unsigned i = 0; i < nconns; i++)
+			idle_conns[nidle++] = &conns[nconns - 1 - i];
+	} else {
+		for (unsigned i = 0; i < nconns; i++)
+			conn_start(&conns[i], t_connected);
+	}
 	if (warmup == 0) {
 		measuring = 1;
 		client_cpu0 = rusage_ns();
@@ -471,6 +521,36 @@ int main(int argc, char **argv)
 			break;
 		if (lost == nconns)
 			break;
+		if (rate > 0) {
+			/* Every message now due: on a free connection, or into the backlog. */
+			while (next_due_ns <= t_now) {
+				struct conn *c = NULL;
+
+				while (nidle && !c) {
+					c = idle_conns[--nidle];
+					if (c->fd < 0)
+						c = NULL; /* lost meanwhile */
+				}
+				if (c) {
+					c->busy = 1;
+					conn_start(c, next_due_ns);
+				} else {
+					if (!backlog)
+						backlog_due_ns = next_due_ns;
+					backlog++;
+					if (backlog > backlog_max)
+						backlog_max = backlog;
+				}
+				next_due_ns += period_ns;
+			}
+			if (armed_ns != next_due_ns) {
+				struct itimerspec at = { .it_value = { .tv_sec = (time_t)(next_due_ns / 1000000000ull),
+								       .tv_nsec = (long)(next_due_ns % 1000000000ull) } };
+
+				timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &at, NULL);
+				armed_ns = next_due_ns;
+			}
+		}
 		edge = measuring ? t_end : t_start;
 		timeout_ms = (int)((edge - t_now) / 1000000) + 1;
 		if (timeout_ms > 100)
@@ -485,6 +565,14 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct conn *c = events[i].data.ptr;
 
+			if (!c) {
+				uint64_t expirations;
+
+				/* The schedule's timer: the due messages go out at the loop's top. */
+				if (read(timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+					perror("echo_client: timerfd read");
+				continue;
+			}
 			if (c->fd < 0)
 				continue;
 			if ((events[i].events & EPOLLOUT) && c->sent < msg_bytes)
@@ -510,6 +598,8 @@ int main(int argc, char **argv)
 		machine0 = machine1;
 	}
 	measured_s = (double)(t_now - t_start) / 1e9;
+	if (rate > 0)
+		snprintf(offered, sizeof(offered), "%.1f", rate);
 	busy = measured_s > 0 ? (double)(client_cpu1 - client_cpu0) / 1e9 / measured_s : 0;
 	for (unsigned i = 0; i < nconns; i++) {
 		if (conns[i].fd >= 0)
@@ -523,7 +613,7 @@ int main(int argc, char **argv)
 	       "\"latencyUs\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f},"
 	       "\"mismatches\":%llu,\"connectionsLost\":%llu,\"connectionsOpen\":%lu,\"connectionsIdle\":%lu,"
 	       "\"clientCpuNs\":%llu,\"clientCpuNsPerReq\":%.1f,\"clientBusyShare\":%.4f,\"saturated\":%s,"
-	       "\"machineBusyNs\":%llu,\"serverCpuNs\":",
+	       "\"machineBusyNs\":%llu,\"offeredRps\":%s,\"backlogMax\":%llu,\"serverCpuNs\":",
 	       nconns, msg_bytes, measured_s, (unsigned long long)measured_requests,
 	       measured_s > 0 ? measured_requests / measured_s : 0,
 	       hist_percentile_us(measured_requests, 0.50), hist_percentile_us(measured_requests, 0.90),
@@ -532,7 +622,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)mismatches, (unsigned long long)lost, open_at_end, idle,
 	       (unsigned long long)(client_cpu1 - client_cpu0),
 	       measured_requests ? (double)(client_cpu1 - client_cpu0) / measured_requests : 0,
-	       busy, busy >= 0.9 ? "true" : "false", (unsigned long long)(machine1 - machine0));
+	       busy, busy >= 0.9 ? "true" : "false", (unsigned long long)(machine1 - machine0), offered,
+	       (unsigned long long)backlog_max);
 	if (npids && all_ok)
 		printf("%llu,\"serverCpuNsPerReq\":%.1f", (unsigned long long)server_ns,
 		       measured_requests ? (double)server_ns / measured_requests : 0);

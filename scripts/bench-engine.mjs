@@ -4,7 +4,7 @@
 // measures, interleaved round by round so machine noise hits every configuration alike:
 //   with the lab's own load (`uring-lab run`, one RunSummary each):
 //     the epoll engine, io_uring with the defaults, io_uring "best" (a named knob set);
-//   with bench/echo_client, a closed-loop client written against the plain socket API:
+//   with bench/echo_client, a client written against the plain socket API (closed loop; open with --rate):
 //     bench/minimal_epoll_echo (a minimal, correct, level-triggered epoll server, no lab code),
 //     `uring-lab server` with the epoll engine, io_uring default and io_uring best.
 // The lab's runs go without the eBPF probes (bench:probes measures those), like the baselines.
@@ -19,7 +19,9 @@
 // Open-loop rows (issue 8, `--no-open` skips them): at 50 connections × 128 B, io_uring
 // default, the closed loop's median throughput is the maximum; the open loop (load.mode open)
 // then runs at 25, 50, 75 and 90 % of it, and each row shows the achieved vs the offered rate
-// and p99 (measured from the intended send times).
+// and p99 (measured from the intended send times). Then echo_client --rate (5000 req/s, 50 ×
+// 128 B) drives the minimal epoll server and `uring-lab server` (epoll, io_uring default): the
+// tail the lab's own process adds, measured by a client with no lab code.
 //
 //   npm run bench:engine -- [--quick] [--rounds N] [--seconds S] [--warmup S]
 //                           [--grid 50x4096,1000x*] [--only id,...] [--best k=v,...] [--no-open] [--out FILE]
@@ -43,13 +45,17 @@ const USAGE = `npm run bench:engine -- [options]
   --grid LIST       grid points as CONNSxBYTES, '*' for any: e.g. 50x4096,1000x* (default all)
   --only LIST       configuration ids: run-epoll,run-uring,run-best,min-epoll,srv-epoll,srv-uring,srv-best
   --best LIST       the io_uring "best" knob set as key=value,... (default: chosen from the catalogue)
-  --no-open         skip the open-loop rows (50 × 128 B at 25/50/75/90 % of the closed-loop maximum)
+  --no-open         skip the open-loop rows (50 × 128 B at 25/50/75/90 % of the closed-loop maximum,
+                    and the independent client's at --independent-rate)
+  --independent-rate R  echo_client's open-loop rate against the minimal epoll server and
+                    uring-lab server (epoll, io_uring default), 50 × 128 B (default 5000; with
+                    --grid these rows run only when this is given)
   --out FILE        also write every sample and the verdicts as JSON`;
 
 // ---- options ---------------------------------------------------------------------------
 
 function parseOptions(argv) {
-  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true };
+  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true, independentRate: 5000, independentRateGiven: false };
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -66,6 +72,13 @@ function parseOptions(argv) {
     else if (a === '--best') o.best = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--no-open') o.open = false;
+    else if (a === '--independent-rate') {
+      const raw = value();
+      const rate = Number(raw);
+      if (!Number.isInteger(rate) || rate < 1 || rate > 1e6) fail(`${a} "${raw}" is not a whole number of requests per second from 1 to 1000000`);
+      o.independentRate = rate;
+      o.independentRateGiven = true;
+    }
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}`);
   }
@@ -382,10 +395,11 @@ async function measureWithClient(server, bins, point, o, extraPids = []) {
   await new Promise((r) => setTimeout(r, SERVER_SETTLE_MS));
   const [cmd, args] = withTaskset(null, bins.echo_client, [
     '--port', String(server.port), '--conns', String(point.conns), '--bytes', String(point.bytes),
-    '--warmup', String(o.warmup), '--duration', String(o.seconds), '--cpu', String(cpuCount >= 2 ? LOAD_CPU : 0),
+    '--warmup', String(o.warmup), '--duration', String(point.seconds ?? o.seconds), '--cpu', String(cpuCount >= 2 ? LOAD_CPU : 0),
+    ...(point.rateRps ? ['--rate', String(point.rateRps)] : []),
     '--server-pid', String(server.pid), ...extraPids.flatMap((p) => ['--server-pid', String(p)]),
   ]);
-  const r = await runProcess(cmd, args, (o.warmup + o.seconds + 90) * 1000);
+  const r = await runProcess(cmd, args, (o.warmup + (point.seconds ?? o.seconds) + 90) * 1000);
   let c;
   try { c = JSON.parse(r.stdout.trim()); } catch { c = null; }
   if (!c) return { ok: false, error: `echo_client exited ${r.status ?? r.signal}: ${oneLine(r.stderr)}` };
@@ -406,6 +420,7 @@ async function measureWithClient(server, bins, point, o, extraPids = []) {
     loadBusyShare: c.clientBusyShare,
     saturated: c.saturated,
     requests: c.requests,
+    backlogMax: c.backlogMax ?? null,
     cpuSource: c.serverCpu.map((e) => e.source).join('+'),
     // CPUs' worth of other processes' work in the window: the machine's busy time minus the
     // server's and the client's (/proc/stat ticks: ±0.02 CPU).
@@ -430,7 +445,7 @@ async function measureServerVerb(cfg, point, o, bins) {
   const sets = [`load.messageBytes=${point.bytes}`, ...cfg.sets];
   // --duration bounds the server even if this script dies; SIGTERM ends it sooner.
   const [cmd, args] = withTaskset(cpuCount >= 2 ? SERVER_CPU : null, process.execPath,
-    [cli, 'server', '--json', '--port', '0', '--duration', String(Math.ceil(o.warmup + o.seconds + 120)), ...sets.flatMap((s) => ['--set', s])]);
+    [cli, 'server', '--json', '--port', '0', '--duration', String(Math.ceil(o.warmup + (point.seconds ?? o.seconds) + 120)), ...sets.flatMap((s) => ['--set', s])]);
   let server;
   try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `uring-lab server: ${err.message}` }; }
   let m;
@@ -696,6 +711,52 @@ if (o.open && (!o.only || o.only.includes('run-uring'))) {
   }
 }
 
+// ---- the independent client, open loop ------------------------------------------------------
+// The lab's latency at a rate the machine carries easily, measured by echo_client --rate (its
+// sends on a timerfd schedule, latency from when each was due) against the minimal epoll server
+// and `uring-lab server`: what the lab's own process (its frame bookkeeping beside the server)
+// adds to the tail, with no lab code on the client side.
+
+async function independentOpenRows() {
+  const point = { conns: 50, bytes: 128, rateRps: o.independentRate, seconds: Math.max(o.seconds, 4) };
+  const ids = ['min-epoll', 'srv-epoll', 'srv-uring'];
+  const rows = ids.map((id) => ({ id, label: CONFIGS.find((c) => c.id === id).label, samples: [] }));
+  for (let round = 0; round < o.rounds; round++) {
+    const order = round % 2 ? [...rows].reverse() : rows;
+    for (const row of order) {
+      const cfg = CONFIGS.find((c) => c.id === row.id);
+      const sample = cfg.kind === 'minimal' ? await measureMinimal(cfg, point, o, bins)
+        : haveServerVerb ? await measureServerVerb(cfg, point, o, bins) : { ok: false, error: 'uring-lab server is not in this build' };
+      row.samples.push(sample);
+      process.stderr.write(`  independent open loop ${fmtInt(point.rateRps)} req/s round ${round + 1}/${o.rounds} ${row.id}: ${sample.throughputRps !== undefined ? `${fmtInt(sample.throughputRps)} req/s, p99 ${fmtInt(sample.latencyUs.p99)} µs` : ''}${sample.error ? ` (${sample.error})` : ''}\n`);
+    }
+  }
+  for (const row of rows) {
+    const ok = row.samples.filter((x) => x.ok);
+    row.rounds = ok.length;
+    row.achievedRps = median(ok.map((x) => x.throughputRps));
+    row.p50Us = median(ok.map((x) => x.latencyUs.p50));
+    row.p99Us = median(ok.map((x) => x.latencyUs.p99));
+    row.p999Us = median(ok.map((x) => x.latencyUs.p999));
+    row.p99RangeUs = ok.length ? [Math.min(...ok.map((x) => x.latencyUs.p99)), Math.max(...ok.map((x) => x.latencyUs.p99))] : null;
+    row.backlogMax = ok.length ? Math.max(...ok.map((x) => x.backlogMax ?? 0)) : null;
+    row.errors = row.samples.filter((x) => !x.ok).map((x) => x.error);
+  }
+  return { point, rows };
+}
+
+let independentOpen = null;
+if (o.open && (!o.grid || o.independentRateGiven)) {
+  independentOpen = await independentOpenRows();
+  const { point, rows } = independentOpen;
+  console.log(`\nindependent open-loop client (bench/echo_client --rate ${point.rateRps}): ${point.conns} × ${point.bytes} B, ${point.seconds} s measured, latency from each message's due time; medians of ${o.rounds} round(s)`);
+  console.log(`  ${'server'.padEnd(36)} ${'achieved'.padStart(9)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'p99 range'.padStart(13)} ${'p99.9 µs'.padStart(9)} ${'backlog'.padStart(8)}`);
+  for (const r of rows) {
+    if (!r.rounds) { console.log(`  ${r.label.padEnd(36)} failed: ${r.errors.join('; ').slice(0, 160)}`); continue; }
+    console.log(`  ${r.label.padEnd(36)} ${fmtInt(r.achievedRps).padStart(9)} ${fmtUs(r.p50Us).padStart(8)} ${fmtUs(r.p99Us).padStart(8)} ${`${fmtInt(r.p99RangeUs[0])}–${fmtInt(r.p99RangeUs[1])}`.padStart(13)} ${fmtUs(r.p999Us).padStart(9)} ${String(r.backlogMax).padStart(8)}`);
+  }
+}
+
 const verdicts = results.flatMap((r) => r.ratios.map((x) => x.verdict));
 const saturated = results.flatMap((r) => Object.values(r.configs).filter((c) => c.summary.saturatedRounds).map((c) => `${r.conns}×${r.bytes} ${c.id}`));
 console.log(`\ntargets: ${verdicts.filter((v) => v === 'PASS').length} PASS, ${verdicts.filter((v) => v === 'MISS').length} MISS, ${verdicts.filter((v) => v === 'n/a').length} n/a (a configuration failed or was not run)`);
@@ -706,7 +767,7 @@ if (o.out) {
   writeFileSync(o.out, `${JSON.stringify({
     kind: 'uring-lab/bench-engine', startedAt, finishedAt: new Date().toISOString(), kernel: os.release(), cpus: cpuCount,
     options: o, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb,
-    points: results, openLoop,
+    points: results, openLoop, independentOpen,
   }, null, 2)}\n`);
   console.log(`results written to ${o.out}`);
 }

@@ -21,7 +21,8 @@ let minimalServer = '';
 
 interface ClientResult {
   conns: number; bytes: number; requests: number; throughputRps: number; measuredS: number;
-  latencyUs: { p50: number; p99: number; p999: number; max: number };
+  latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  offeredRps: number | null; backlogMax: number;
   mismatches: number; connectionsLost: number; connectionsOpen: number;
   clientCpuNs: number; serverCpuNs: number | null; serverCpuNsPerReq: number | null;
   serverCpu: { pid: number; ok: boolean; ns: number; source: string; threads: number }[];
@@ -149,6 +150,57 @@ describe('bench/echo_client checks every byte', () => {
       expect(result.mismatches).toBe(2);
       // The corrupted connections are dropped (a byte stream cannot be resynchronised).
       expect(result.connectionsLost).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('bench/echo_client --rate: an open loop', () => {
+  it('sends on its schedule and echoes intact', async () => {
+    const server = await startListening(minimalServer, ['--port', '0']);
+    try {
+      const { code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '128', '--warmup', '0.2', '--duration', '1', '--rate', '2000']);
+      expect(code).toBe(0);
+      expect(result).toMatchObject({ mismatches: 0, connectionsLost: 0, offeredRps: 2000 });
+      // A fixed schedule: the window holds its share of the due messages, whatever the server's speed.
+      expect(result.throughputRps).toBeGreaterThan(1900);
+      expect(result.throughputRps).toBeLessThan(2100);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  });
+
+  it('times each message from when it was due: a 300 ms stall of the server shows in full', async () => {
+    // An echo server that holds every byte for the first 300 ms after the first arrives, then
+    // echoes at once. A closed loop would see 2 slow requests; the open loop sees every message
+    // that fell due meanwhile, each waiting for a connection and then for its echo.
+    let heldUntil = 0;
+    const held: Array<() => void> = [];
+    const server = net.createServer((sock) => {
+      sock.setNoDelay(true);
+      sock.on('data', (chunk) => {
+        if (!heldUntil) {
+          heldUntil = Date.now() + 300;
+          setTimeout(() => { for (const release of held.splice(0)) release(); }, 300);
+        }
+        if (Date.now() < heldUntil) held.push(() => sock.write(chunk));
+        else sock.write(chunk);
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const { code, result } = await runClient(['--port', String(port), '--conns', '2', '--bytes', '64', '--warmup', '0', '--duration', '1', '--rate', '1000']);
+      expect(code).toBe(0);
+      expect(result.mismatches).toBe(0);
+      // ~300 of ~1000 messages were due during the stall: the waiting ones queue behind the two
+      // connections, and more than 10 % of all took over 100 ms.
+      expect(result.backlogMax).toBeGreaterThan(200);
+      expect(result.latencyUs.p90).toBeGreaterThan(100_000);
+      expect(result.latencyUs.max).toBeGreaterThan(250_000);
     } finally {
       server.close();
     }
