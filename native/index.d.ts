@@ -806,6 +806,9 @@ export interface CapabilityProbe {
   multishotRecv: ProbeResult;
   /** IORING_FEAT_RECVSEND_BUNDLE in a ring's features (6.10). */
   recvBundle: ProbeResult;
+  /** Not io_uring: a 0.1 ms slice (sched_attr.sched_runtime) kept by a fair thread (6.12), as
+   *  the measured threads ask (code IGNORED where the kernel takes the call but keeps its default). */
+  shortSlice: ProbeResult;
   /** IORING_FEAT_MIN_TIMEOUT in a ring's features (6.12). */
   minWait: ProbeResult;
   /** IORING_OP_SEND_ZC in io_uring_get_probe (6.0). */

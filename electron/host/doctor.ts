@@ -323,6 +323,13 @@ const CAPABILITIES: readonly CapabilityDef[] = [
   { id: 'directDescriptors', label: 'Direct descriptors', since: 'Linux 5.19 (sparse file table)', tried: 'a sparse registered file table', results: (c) => [c.sparseFiles] },
   { id: 'napi', label: 'NAPI busy poll', since: 'Linux 6.9 with CONFIG_NET_RX_BUSY_POLL', tried: 'IORING_REGISTER_NAPI', results: (c) => [c.napi], note: 'no effect on lo: loopback traffic has no NAPI id, so there is nothing to busy-poll (it needs a NIC or veth)' },
   { id: 'minWait', label: 'Minimum batch wait', since: 'Linux 6.12', tried: 'IORING_FEAT_MIN_TIMEOUT', results: (c) => [c.minWait] },
+  // No knob: the server, load and storage threads always ask for it (README: Scheduling of the
+  // measured threads); listed so a kernel that ignores it is seen, with what that costs.
+  {
+    id: 'shortSlice', label: 'Short slice for the measured threads', since: 'Linux 6.12', tried: 'a 0.1 ms sched_attr.sched_runtime on a thread',
+    results: (c) => [c.shortSlice],
+    fix: 'a kernel of Linux 6.12 or newer; until then a server or load thread woken while the lab\'s own threads run waits out their slice, and open-loop tails include that wait',
+  },
 ];
 
 /** One verdict per capability: the probe's results where the kernel decides, /proc/meminfo for huge pages. */
@@ -346,9 +353,11 @@ export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: strin
     }
     // A result the engine did not report at all is an engine older than this host.
     const why = !missing ? `${def.tried}: not reported by this engine (rebuild the native addon)`
-      : missing.code === 'ABSENT' ? missing.reason
+      : missing.code === 'ABSENT' || missing.code === 'IGNORED' ? missing.reason
       : `${def.tried}: refused with ${missing.code} (${missing.reason})`;
     // EINVAL/ABSENT: the kernel does not know it; another errno (ENOMEM, EPERM) has its own fix.
+    // IGNORED (taken, without effect): the kernel does not know it either; a fix that names the
+    // kernel says what that costs.
     const unknownToKernel = !missing || missing.code === 'ABSENT' || missing.code === 'EINVAL' || missing.code === 'EOPNOTSUPP';
     out.push({ id: def.id, label: def.label, available: false, reason: `${why}; needs ${def.since}`, fix: def.fix && !unknownToKernel ? def.fix : `a kernel of ${def.since} or newer` });
   }

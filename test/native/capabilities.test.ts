@@ -35,6 +35,7 @@ const SINCE: Record<string, [number, number]> = {
   recvBundle: [6, 10],
   incrementalBuffers: [6, 12],
   minWait: [6, 12],
+  shortSlice: [6, 12],
   registeredBuffers: [5, 1],
   sparseFiles: [5, 19],
   attachWq: [5, 11],

@@ -23,7 +23,7 @@ const stated = (what: string, present = true): ProbeResult =>
 function probe(over: Partial<CapabilityProbe> = {}): CapabilityProbe {
   return {
     ring: OK, sqpoll: OK, deferTaskrun: OK, coopTaskrun: OK, iopollSocket: EINVAL, attachWq: OK, bufferRing: OK,
-    incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK,
+    incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK, shortSlice: OK,
     recvBundle: stated('IORING_FEAT_RECVSEND_BUNDLE'), minWait: stated('IORING_FEAT_MIN_TIMEOUT'),
     sendZeroCopy: stated('IORING_OP_SEND_ZC'), sendmsgZeroCopy: stated('IORING_OP_SENDMSG_ZC'),
     ops: ['SEND_ZC'], features: ['RECVSEND_BUNDLE', 'MIN_TIMEOUT'], ...over,
@@ -86,6 +86,15 @@ describe('capabilities from the probe', () => {
     const noAccept = capabilitiesFrom(probe({ multishotAccept: EINVAL }), null, NO_HUGEPAGES);
     expect(cap(noAccept, 'multishot').available).toBe(true);
     expect(cap(noAccept, 'multishotAccept')).toMatchObject({ available: false, fix: 'a kernel of Linux 5.19 or newer' });
+  });
+
+  it('the measured threads\' short slice: a kernel that ignores it is named, with what that costs', () => {
+    expect(cap(capabilitiesFrom(probe(), null, NO_HUGEPAGES), 'shortSlice')).toMatchObject({ available: true, reason: 'the kernel took a 0.1 ms sched_attr.sched_runtime on a thread' });
+    const ignored: ProbeResult = { available: false, errno: 0, code: 'IGNORED', reason: 'the kernel took sched_attr.sched_runtime for a fair thread and kept its default slice' };
+    const old = cap(capabilitiesFrom(probe({ shortSlice: ignored }), null, NO_HUGEPAGES), 'shortSlice');
+    expect(old.available).toBe(false);
+    expect(old.reason).toBe('the kernel took sched_attr.sched_runtime for a fair thread and kept its default slice; needs Linux 6.12');
+    expect(old.fix).toMatch(/^a kernel of Linux 6\.12 or newer; until then a server or load thread woken while the lab's own threads run waits out their slice/);
   });
 
   it('NAPI is available with the note that it does nothing on lo; SEND_ZC with the loopback copy note', () => {

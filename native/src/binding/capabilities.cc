@@ -5,6 +5,7 @@
 #include "binding/marshal.h"
 #include "core/capabilities.h"
 
+#include <cerrno>
 #include <string>
 
 namespace {
@@ -61,6 +62,15 @@ Napi::Value ProbeCapabilities(const Napi::CallbackInfo &info)
 	out.Set("sparseFiles", ProbeResultObject(env, caps.sparse_files_err));
 	out.Set("multishotAccept", ProbeResultObject(env, caps.multishot_accept_err));
 	out.Set("multishotRecv", ProbeResultObject(env, caps.multishot_recv_err));
+	if (caps.short_slice_err == -EOPNOTSUPP) {
+		// Taken and ignored: not a refusal with an errno.
+		Napi::Object ignored = StatedResultObject(env, false, "");
+		ignored.Set("code", "IGNORED");
+		ignored.Set("reason", "the kernel took sched_attr.sched_runtime for a fair thread and kept its default slice");
+		out.Set("shortSlice", ignored);
+	} else {
+		out.Set("shortSlice", ProbeResultObject(env, caps.short_slice_err));
+	}
 	out.Set("recvBundle", StatedResultObject(env, (caps.features & CAPABILITY_FEAT_RECVSEND_BUNDLE) != 0,
 						 "IORING_FEAT_RECVSEND_BUNDLE"));
 	out.Set("minWait", StatedResultObject(env, (caps.features & CAPABILITY_FEAT_MIN_TIMEOUT) != 0,

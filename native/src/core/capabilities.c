@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/lab_threads.h"
 #include "core/ring_setup.h"
 
 /* Newer than liburing 2.3's header (values from the kernel's uapi io_uring.h). */
@@ -318,6 +321,33 @@ static void probe_registrations(struct capability_probe *out)
 		munmap(mem, (size_t)page * 4);
 }
 
+static void *short_slice_thread(void *arg)
+{
+	*(int *)arg = lab_thread_short_slice();
+	return NULL;
+}
+
+/* On a thread of its own, SCHED_OTHER whatever this one runs (a real-time caller's thread would
+ * be left alone and read as ignored): the slice stays with the thread, which ends here. */
+static int try_short_slice(void)
+{
+	struct sched_param zero = { 0 };
+	pthread_attr_t attr;
+	pthread_t t;
+	int r = -EAGAIN, err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &zero);
+	err = pthread_create(&t, &attr, short_slice_thread, &r);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	pthread_join(t, NULL);
+	return r == 1 ? 0 : r == 0 ? -EOPNOTSUPP : r;
+}
+
 void capability_probe_run(struct capability_probe *out)
 {
 	struct io_uring ring;
@@ -325,6 +355,7 @@ void capability_probe_run(struct capability_probe *out)
 	int i;
 
 	memset(out, 0, sizeof(*out));
+	out->short_slice_err = try_short_slice();
 	out->ring_err = try_setup(0, &out->features);
 	if (out->ring_err < 0) {
 		out->sqpoll_err = out->defer_taskrun_err = out->coop_taskrun_err =

@@ -31,6 +31,9 @@ struct capability_probe {
 	int attach_wq_err;          /* a second SQPOLL ring with IORING_SETUP_ATTACH_WQ on the first */
 	int multishot_accept_err;   /* ACCEPT with IORING_ACCEPT_MULTISHOT, completed with F_MORE */
 	int multishot_recv_err;     /* RECV with IORING_RECV_MULTISHOT from a buffer ring, with F_MORE */
+	/* Not io_uring: lab_thread_short_slice() on a throw-away thread (the slice the measured
+	 * threads ask for, Linux 6.12+): 0 when kept, -EOPNOTSUPP when the kernel ignored it. */
+	int short_slice_err;
 	int op_count;          /* entries used in op_supported */
 	unsigned char op_supported[CAPABILITY_MAX_OPS];
 };
