@@ -13,9 +13,9 @@
  * loop is open instead: a message is due every 1/R s on a fixed schedule (a timerfd, absolute
  * times), sent on a connection with none outstanding; when every connection has one, the due
  * message waits for the first to come free. Its latency is timed from when it was due, so a
- * stall of the server shows in full instead of slowing the schedule (coordinated omission). Each message starts at
- * a different offset of a fixed pattern, so a byte from the wrong message or the wrong place is
- * caught, not only a short echo. After W seconds of warm-up, D seconds are measured: requests
+ * stall of the server shows in full instead of slowing the schedule (coordinated omission).
+ * Each message starts at a different offset of a fixed pattern, so a byte from the wrong message
+ * or the wrong place is caught, not only a short echo. After W seconds of warm-up, D seconds are measured: requests
  * completed in the window, their round-trip latency (from the send of the first byte to the
  * receipt of the last), this client's CPU (getrusage) and, for each --server-pid, that process's
  * CPU over exactly the same window (the sum over its threads' /proc/PID/task/TID/schedstat, or
@@ -113,7 +113,6 @@ struct conn {
 	size_t sent, received;
 	uint64_t t0;		/* ns, when the message's first byte was handed to send() */
 	int want_out;		/* EPOLLOUT asked for: a send was partial */
-	int busy;		/* open loop: a message is outstanding */
 	uint64_t measured;	/* echoes completed in the measured window */
 };
 
@@ -352,10 +351,8 @@ static void conn_receive(struct conn *c, unsigned char *buf)
 		c->seq++;
 		if (rate > 0) {
 			/* Open loop: free for the next due message; the oldest waiting one goes now. */
-			c->busy = 0;
 			if (backlog) {
 				backlog--;
-				c->busy = 1;
 				conn_start(c, backlog_due_ns);
 				backlog_due_ns += period_ns;
 			} else {
@@ -532,7 +529,6 @@ int main(int argc, char **argv)
 						c = NULL; /* lost meanwhile */
 				}
 				if (c) {
-					c->busy = 1;
 					conn_start(c, next_due_ns);
 				} else {
 					if (!backlog)

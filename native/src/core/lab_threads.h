@@ -32,15 +32,15 @@ int lab_threads_each(int pid, const char *const *skip, int nskip, int (*fn)(pid_
 int lab_threads_set_batch(int pid, int batch, const char *const *skip, int nskip);
 
 /*
- * The measured threads (server workers, load and storage threads) ask the fair scheduler for a
- * short slice: on Linux 6.12+ a SCHED_OTHER/BATCH thread's sched_attr.sched_runtime is its
- * requested EEVDF slice, and a woken thread with a shorter slice than the running one preempts
- * it (PREEMPT_SHORT) instead of waiting out that one's slice protection. The lab's own threads
- * (frame bookkeeping in the engine's JS thread and the host) run in chunks of 0.3-1.1 ms beside
- * the measured threads; with the default slice (1.4 ms on this 2-vCPU VM) a server or load
- * thread woken meanwhile waited for the chunk to end, and the open loop's p99 at 5000 req/s
- * counted those waits: 1.5-2.1 ms, against 0.9-1.3 ms with the short slice (README: Scheduling
- * of the measured threads). A slice is not a share: the weights (nice) still divide the CPU.
+ * The measured threads (server workers, load and storage threads: worker.c asks for each as it
+ * starts) ask the fair scheduler for a short slice: on Linux 6.12+ a SCHED_OTHER/BATCH
+ * thread's sched_attr.sched_runtime is its requested EEVDF slice, and a woken thread with a
+ * shorter slice than the running one preempts it (PREEMPT_SHORT) instead of waiting out that
+ * one's slice protection. The lab's own threads (frame bookkeeping in the engine's JS thread and
+ * the host) run in chunks of 0.3-1.1 ms beside the measured threads; with the default slice
+ * (1.4 ms on this 2-vCPU VM) a server or load thread woken meanwhile waited for the chunk to
+ * end, and the open loop's p99 at 5000 req/s counted those waits: 1.98-2.24 ms, against
+ * 1.25-1.54 ms with the short slice, probes on (README: Scheduling of the measured threads). A slice is not a share: the weights (nice) still divide the CPU.
  * Leaves a real-time or deadline policy alone. Returns 1 when the slice is in place (read
  * back), 0 when this kernel does not keep it (before 6.12) or the policy is not a fair one,
  * -errno when the call failed.

@@ -15,7 +15,6 @@
 
 #include "core/clock.h"
 #include "core/cpu_list.h"
-#include "core/lab_threads.h"
 #include "core/loopback.h"
 
 /* <numaif.h> without libnuma: the two modes and flag we use. */
@@ -130,9 +129,6 @@ void server_place_thread(const struct server *s, struct ring_setup_result *res)
 	/* A name to find the workers by in /proc/self/task (tests, perf, top -H). */
 	snprintf(name, sizeof(name), "uring-srv-%u", s->index);
 	pthread_setname_np(pthread_self(), name);
-	/* A short scheduler slice: woken, it preempts the lab's bookkeeping threads instead of
-	 * waiting out their slice (lab_threads.h). Where the kernel keeps none, the default stays. */
-	(void)lab_thread_short_slice();
 
 	CPU_ZERO(&set);
 	if (c->ncpus) {

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/cpu_accounting.h"
+#include "core/lab_threads.h"
 #include "core/latch.h"
 #include "core/sqe.h"
 #include "core/user_data.h"
@@ -38,13 +39,16 @@ void worker_init(struct worker *w, enum worker_role role, const struct worker_ho
 }
 
 /* Blocks every signal (Node's handlers belong on Node's threads, and a signal would only turn
- * io_uring_enter into -EINTR) and publishes the tid for the CPU scan. */
+ * io_uring_enter into -EINTR), asks for the measured threads' short scheduler slice (woken, a
+ * worker preempts the lab's bookkeeping threads instead of waiting out their slice; where the
+ * kernel keeps none, the default stays: lab_threads.h) and publishes the tid for the CPU scan. */
 static void enter(struct worker *w)
 {
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	(void)lab_thread_short_slice();
 	__atomic_store_n(&w->tid, gettid(), __ATOMIC_RELAXED);
 }
 

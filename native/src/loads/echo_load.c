@@ -28,7 +28,6 @@
 
 #include "core/clock.h"
 #include "core/counters.h"
-#include "core/lab_threads.h"
 #include "core/loopback.h"
 #include "core/ring_setup.h"
 #include "core/sqe.h"
@@ -158,9 +157,6 @@ static int load_setup(void *owner, void *state, enum start_step *step)
 
 	/* A name to find the load threads by in /proc/self/task (tests, perf, top -H). */
 	pthread_setname_np(pthread_self(), "uring-load");
-	/* A short scheduler slice: woken, it preempts the lab's bookkeeping threads instead of
-	 * waiting out their slice (lab_threads.h). Where the kernel keeps none, the default stays. */
-	(void)lab_thread_short_slice();
 
 	/* Before the ring exists, so its io-wq helpers inherit the affinity too. */
 	if (l->cfg.cpu >= 0) {

@@ -38,7 +38,6 @@
 
 #include "core/clock.h"
 #include "core/counters.h"
-#include "core/lab_threads.h"
 
 /* How often the loop looks at the stop eventfd and the deadline. */
 #define STOP_CHECK_NS (10 * 1000 * 1000ull)
@@ -419,9 +418,6 @@ static int job_setup(void *owner, void *state, enum start_step *step)
 	 * bookkeeping threads (pinThreads, which skips worker names) leaves them alone, as it does
 	 * uring-srv-* and uring-load. */
 	pthread_setname_np(pthread_self(), "uring-storage");
-	/* A short scheduler slice: woken, it preempts the lab's bookkeeping threads instead of
-	 * waiting out their slice (lab_threads.h). Where the kernel keeps none, the default stays. */
-	(void)lab_thread_short_slice();
 	j->qd = cfg->queue_depth;
 	j->block = cfg->block_bytes;
 	j->nblocks = cfg->size_bytes / cfg->block_bytes;
