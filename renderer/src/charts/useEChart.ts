@@ -1,12 +1,13 @@
 /**
  * One ECharts instance bound to an element: created on mount with a static base option,
  * resized with its container (in the redraw's animation frame), disposed on unmount. Redraws are coalesced to one per
- * animation frame and merged (notMerge false) so only data changes; a redraw is applied and
+ * animation frame (the page's chart queue, drawScheduler.ts) and merged (notMerge false) so only data changes; a redraw is applied and
  * rendered in that animation frame (ECharts' lazy update would process it in zrender's next
  * frame and render it in the one after: three frames of main-thread work for one redraw).
  */
 import { onBeforeUnmount, onMounted, type Ref } from 'vue';
 import { sameDeviceSize } from './chartCanvas';
+import { chartDrawScheduler } from './drawScheduler';
 import { echarts } from './echarts';
 
 type ECharts = ReturnType<typeof echarts.init>;
@@ -20,28 +21,29 @@ export interface EChartHandle {
 
 export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<string, unknown>, draw: () => void): EChartHandle {
   let chart: ECharts | null = null;
-  let raf = 0;
   let observer: ResizeObserver | null = null;
   /** The element's size as last seen; `resized`: it changed since the chart last took it. */
   let box = { width: 0, height: 0 };
   let resized = false;
+
+  // In the page's one queue of chart redraws (drawScheduler.ts): an ECharts redraw is the
+  // page's most expensive one (10–30 ms), and gets a frame of its own when the others filled it.
+  const redraw = chartDrawScheduler().slot(() => {
+    if (!chart) return;
+    if (resized) {
+      resized = false;
+      chart.resize();
+    }
+    draw();
+    chart.getZr().refreshImmediately();
+  });
 
   const handle: EChartHandle = {
     setOption(option, replace) {
       chart?.setOption(option, { notMerge: false, lazyUpdate: false, silent: true, ...(replace ? { replaceMerge: replace } : {}) });
     },
     scheduleDraw() {
-      if (raf || !chart) return;
-      raf = requestAnimationFrame(() => {
-        raf = 0;
-        if (!chart) return;
-        if (resized) {
-          resized = false;
-          chart.resize();
-        }
-        draw();
-        chart.getZr().refreshImmediately();
-      });
+      if (chart) redraw.request();
     },
   };
 
@@ -69,8 +71,7 @@ export function useEChart(el: Ref<HTMLElement | null>, baseOption: () => Record<
   });
 
   onBeforeUnmount(() => {
-    if (raf) cancelAnimationFrame(raf);
-    raf = 0;
+    redraw.cancel();
     observer?.disconnect();
     observer = null;
     chart?.dispose();

@@ -1,6 +1,6 @@
 /**
  * Binds a heatmap (heatmapModel.ts + heatmapPainter.ts) to a canvas and the frame buffer:
- * repainted at most once per animation frame when frames, phases, the size or the colour-scale
+ * repainted in an animation frame (the page's chart queue, drawScheduler.ts) when frames, phases, the size or the colour-scale
  * hold change; answers the pointer with the cell under it. No chart library: one canvas,
  * one bitmap, a few lines of text.
  */
@@ -10,6 +10,7 @@ import { sameMarkBoxes, spikeMarkBoxes, type SpikeMarkBox } from '../components/
 import { formatInt, formatUs } from '../format/numbers';
 import type { BufferedFrame, FrameBuffer } from '../stores/frameBuffer';
 import { sameDeviceSize } from './chartCanvas';
+import { chartDrawScheduler } from './drawScheduler';
 import { heatScaleHeld } from './heatScale';
 import { buildHeatmapModel, cellAt, type HeatmapModel } from './heatmapModel';
 import { HEATMAP_PLOT, HeatmapPainter } from './heatmapPainter';
@@ -68,7 +69,6 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
   let model: HeatmapModel | null = null;
   let plot = { left: 0, top: 0, width: 0, height: 0 };
   let heldMaxLog: number | null = null;
-  let raf = 0;
   let observer: ResizeObserver | null = null;
   /** The element's size, from the ResizeObserver: reading it while drawing would force a layout. */
   let size = { width: 0, height: 0 };
@@ -109,13 +109,9 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
     if (moved || !sameMarkBoxes(boxes, now.boxes)) marks.value = { boxes, plot: { ...plot } };
   }
 
-  function schedule() {
-    if (raf) return;
-    raf = requestAnimationFrame(() => {
-      raf = 0;
-      draw();
-    });
-  }
+  // Redrawn in an animation frame, in the page's one queue of chart redraws (drawScheduler.ts).
+  const redraw = chartDrawScheduler().slot(draw);
+  const schedule = () => redraw.request();
 
   watch([b.buffer, () => b.buffer.value.version.value, b.phases], schedule);
   if (b.spikes) watch(b.spikes, schedule);
@@ -140,8 +136,7 @@ export function useHeatmapCanvas(b: HeatmapBinding): {
     draw();
   });
   onBeforeUnmount(() => {
-    if (raf) cancelAnimationFrame(raf);
-    raf = 0;
+    redraw.cancel();
     observer?.disconnect();
     observer = null;
   });

@@ -1,6 +1,6 @@
 /**
  * Binds the throughput chart (throughputModel.ts + throughputPainter.ts) to a canvas and the
- * frame buffer: repainted at most once per animation frame when frames, phases, the unit or
+ * frame buffer: repainted in an animation frame (the page's chart queue, drawScheduler.ts) when frames, phases, the unit or
  * the size change; the pointer reads out the nearest frame.
  */
 import { onBeforeUnmount, onMounted, shallowRef, watch, type Ref, type ShallowRef } from 'vue';
@@ -8,6 +8,7 @@ import type { Phase } from '../../../electron/contract';
 import { formatInt, formatUs } from '../format/numbers';
 import type { FrameBuffer } from '../stores/frameBuffer';
 import { sameDeviceSize, type PlotRect } from './chartCanvas';
+import { chartDrawScheduler } from './drawScheduler';
 import { buildThroughputModel, nearestPoint, type ThroughputModel } from './throughputModel';
 import { paintThroughput, THROUGHPUT_PLOT } from './throughputPainter';
 import { timeToX } from './timeAxis';
@@ -30,7 +31,6 @@ export function useThroughputChart(
 ): { hover: ShallowRef<ChartHover | null>; onPointer: (ev: PointerEvent) => void; onLeave: () => void } {
   let model: ThroughputModel | null = null;
   let plot: PlotRect = { left: 0, top: 0, width: 0, height: 0 };
-  let raf = 0;
   let observer: ResizeObserver | null = null;
   /** The element's size, from the ResizeObserver: reading it while drawing would force a layout. */
   let size = { width: 0, height: 0 };
@@ -44,13 +44,9 @@ export function useThroughputChart(
     plot = paintThroughput(c, size.width, size.height, model);
     if (drawn.value.frames !== model.frames || drawn.value.rpsAxisMax !== model.rpsAxisMax) drawn.value = { frames: model.frames, rpsAxisMax: model.rpsAxisMax };
   }
-  function schedule() {
-    if (raf) return;
-    raf = requestAnimationFrame(() => {
-      raf = 0;
-      draw();
-    });
-  }
+  // Redrawn in an animation frame, in the page's one queue of chart redraws (drawScheduler.ts).
+  const redraw = chartDrawScheduler().slot(draw);
+  const schedule = () => redraw.request();
   watch([buffer, () => buffer.value.version.value, phases, unit], schedule);
   onMounted(() => {
     if (el.value) {
@@ -67,8 +63,7 @@ export function useThroughputChart(
     draw();
   });
   onBeforeUnmount(() => {
-    if (raf) cancelAnimationFrame(raf);
-    raf = 0;
+    redraw.cancel();
     observer?.disconnect();
     observer = null;
   });
