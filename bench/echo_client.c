@@ -15,14 +15,15 @@
  * message waits for the first to come free. Its latency is timed from when it was due, so a
  * stall of the server shows in full instead of slowing the schedule (coordinated omission).
  * Each message starts at a different offset of a fixed pattern, so a byte from the wrong message
- * or the wrong place is caught, not only a short echo. After W seconds of warm-up, D seconds are measured: requests
- * completed in the window, their round-trip latency (from the send of the first byte to the
- * receipt of the last), this client's CPU (getrusage) and, for each --server-pid, that process's
- * CPU over exactly the same window (the sum over its threads' /proc/PID/task/TID/schedstat, or
- * /proc/PID/stat when a thread came or went in between). Reading the server's CPU here, at the
- * window's edges, keeps a server's idle time after the run (an SQPOLL thread spinning down, say)
- * out of its per-request cost. `machineBusyNs` (all CPUs' busy time from /proc/stat over the same
- * window) lets the caller see how much else ran beside the two.
+ * or the wrong place is caught, not only a short echo. After W seconds of warm-up, D seconds
+ * are measured: requests completed in the window, their round-trip latency (from the send of
+ * the first byte to the receipt of the last), this client's CPU (getrusage) and, for each
+ * --server-pid, that process's CPU over exactly the same window (the sum over its threads'
+ * /proc/PID/task/TID/schedstat, or /proc/PID/stat when a thread came or went in between).
+ * Reading the server's CPU here, at the window's edges, keeps a server's idle time after the run
+ * (an SQPOLL thread spinning down, say) out of its per-request cost. `machineBusyNs` (all CPUs'
+ * busy time from /proc/stat over the same window) lets the caller see how much else ran beside
+ * the two.
  *
  * Prints one JSON object on stdout. Exit 0 when every connection lasted, no byte mismatched and
  * some echo completed in the window; 1 otherwise (the JSON is printed either way); 2 for bad

@@ -455,8 +455,8 @@ try {
   // main thread and would be counted as the page's: its click checks the hit target with
   // elementsFromPoint (a forced layout) in a listener of the click itself, and a locator's
   // waitFor polls querySelectorAll with a text filter on every animation frame (8–13 ms of
-  // each 100 ms at the stop, in a CPU profile). A button's click() runs the page's handler in a task
-  // as a user's click does; the state is read every 200 ms with one querySelector.
+  // each 100 ms at the stop, in a CPU profile). A button's click() runs the page's handler in
+  // a task as a user's click does; the state is read every 200 ms with one querySelector.
   await page.evaluate(() => document.querySelector('[data-testid="stop-button"]').click());
   for (let waited = 0; ; waited += 200) {
     const state = await page.evaluate(() => document.querySelector('[data-testid="run-state"]')?.textContent ?? '');

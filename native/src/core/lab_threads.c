@@ -117,11 +117,12 @@ int lab_thread_short_slice(void)
 {
 	struct lab_sched_attr attr = { .size = sizeof(attr) }, now = { 0 };
 	pid_t tid = (pid_t)syscall(SYS_gettid);
-	int policy = sched_getscheduler(0), nice;
+	int policy = sched_getscheduler(0), fair, nice;
 
 	if (policy < 0)
 		return -errno;
-	if ((policy & ~SCHED_RESET_ON_FORK) != SCHED_OTHER && (policy & ~SCHED_RESET_ON_FORK) != SCHED_BATCH)
+	fair = policy & ~SCHED_RESET_ON_FORK;
+	if (fair != SCHED_OTHER && fair != SCHED_BATCH)
 		return 0;
 	/* sched_setattr sets the nice value too: keep this thread's (getpriority on a tid is the
 	 * thread's own on Linux). */
@@ -129,7 +130,7 @@ int lab_thread_short_slice(void)
 	nice = getpriority(PRIO_PROCESS, (id_t)tid);
 	if (nice == -1 && errno)
 		return -errno;
-	attr.sched_policy = (uint32_t)(policy & ~SCHED_RESET_ON_FORK);
+	attr.sched_policy = (uint32_t)fair;
 	attr.sched_flags = (policy & SCHED_RESET_ON_FORK) ? LAB_SCHED_FLAG_RESET_ON_FORK : 0;
 	attr.sched_nice = nice;
 	attr.sched_runtime = LAB_MEASURED_SLICE_NS;

@@ -40,10 +40,10 @@ int lab_threads_set_batch(int pid, int batch, const char *const *skip, int nskip
  * the host) run in chunks of 0.3-1.1 ms beside the measured threads; with the default slice
  * (1.4 ms on this 2-vCPU VM) a server or load thread woken meanwhile waited for the chunk to
  * end, and the open loop's p99 at 5000 req/s counted those waits: 1.98-2.24 ms, against
- * 1.25-1.54 ms with the short slice, probes on (README: Scheduling of the measured threads). A slice is not a share: the weights (nice) still divide the CPU.
- * Leaves a real-time or deadline policy alone. Returns 1 when the slice is in place (read
- * back), 0 when this kernel does not keep it (before 6.12) or the policy is not a fair one,
- * -errno when the call failed.
+ * 1.25-1.54 ms with the short slice, probes on (README: Scheduling of the measured threads).
+ * A slice is not a share: the weights (nice) still divide the CPU. Leaves a real-time or
+ * deadline policy alone. Returns 1 when the slice is in place (read back), 0 when this kernel
+ * does not keep it (before 6.12) or the policy is not a fair one, -errno when the call failed.
  */
 #define LAB_MEASURED_SLICE_NS 100000ull
 int lab_thread_short_slice(void);

@@ -1,9 +1,10 @@
 /**
  * One ECharts instance bound to an element: created on mount with a static base option,
- * resized with its container (in the redraw's animation frame), disposed on unmount. Redraws are coalesced to one per
- * animation frame (the page's chart queue, drawScheduler.ts) and merged (notMerge false) so only data changes; a redraw is applied and
- * rendered in that animation frame (ECharts' lazy update would process it in zrender's next
- * frame and render it in the one after: three frames of main-thread work for one redraw).
+ * resized with its container (in the redraw's animation frame), disposed on unmount. Redraws
+ * are coalesced to one per animation frame (the page's chart queue, drawScheduler.ts) and
+ * merged (notMerge false) so only data changes; a redraw is applied and rendered in that
+ * animation frame (ECharts' lazy update would process it in zrender's next frame and render it
+ * in the one after: three frames of main-thread work for one redraw).
  */
 import { onBeforeUnmount, onMounted, type Ref } from 'vue';
 import { sameDeviceSize } from './chartCanvas';

@@ -1,8 +1,8 @@
 /**
  * Binds a heatmap (heatmapModel.ts + heatmapPainter.ts) to a canvas and the frame buffer:
- * repainted in an animation frame (the page's chart queue, drawScheduler.ts) when frames, phases, the size or the colour-scale
- * hold change; answers the pointer with the cell under it. No chart library: one canvas,
- * one bitmap, a few lines of text.
+ * repainted in an animation frame (the page's chart queue, drawScheduler.ts) when frames,
+ * phases, the size or the colour-scale hold change; answers the pointer with the cell under it.
+ * No chart library: one canvas, one bitmap, a few lines of text.
  */
 import { onBeforeUnmount, onMounted, shallowRef, watch, type Ref, type ShallowRef } from 'vue';
 import type { Phase, Spike } from '../../../electron/contract';

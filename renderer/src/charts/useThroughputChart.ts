@@ -1,7 +1,7 @@
 /**
  * Binds the throughput chart (throughputModel.ts + throughputPainter.ts) to a canvas and the
- * frame buffer: repainted in an animation frame (the page's chart queue, drawScheduler.ts) when frames, phases, the unit or
- * the size change; the pointer reads out the nearest frame.
+ * frame buffer: repainted in an animation frame (the page's chart queue, drawScheduler.ts)
+ * when frames, phases, the unit or the size change; the pointer reads out the nearest frame.
  */
 import { onBeforeUnmount, onMounted, shallowRef, watch, type Ref, type ShallowRef } from 'vue';
 import type { Phase } from '../../../electron/contract';
