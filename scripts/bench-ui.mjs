@@ -21,6 +21,11 @@
  *           it was: the scripts in it (long-animation-frame entries: invoker, minified function
  *           and its position in the bundle, forced style/layout), its rendering update, the rest
  *           (GC, compile), and the host messages that arrived in it.
+ *   minutes with --minutes 3 or more: apply p50 / p95 for each minute of the run, and the page
+ *           main thread's CPU and its wait for a CPU in that minute (schedstat, ms per s): a p95
+ *           that rises with the wait is other work on the machine; one that rises with the CPU is
+ *           the page's work growing, or the same work running slower (a VM's CPU time stretches
+ *           when its host is busy): CPU profiles of an early and a late minute tell those apart.
  *   heap    JS heap used after a forced GC (CDP HeapProfiler.collectGarbage + Runtime.getHeapUsage)
  *           at 1 min and at the end; the growth.
  * Targets (issue 9): apply p95 < 16 ms, no long task > 50 ms after 5 s, heap growth < 20 MB.
@@ -258,6 +263,25 @@ function rendererMainCpuMs() {
   return total;
 }
 
+/**
+ * The same threads' scheduler accounting (`/proc/PID/task/PID/schedstat`, ns): time on a CPU and
+ * time runnable but waiting for one. The wait is what other work on the machine adds to the
+ * page's timings; a soak reads both every minute.
+ */
+function rendererMainSchedstat() {
+  let onCpuNs = 0;
+  let waitNs = 0;
+  for (const pid of descendants(process.pid)) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      onCpuNs += run;
+      waitNs += wait;
+    } catch {}
+  }
+  return { onCpuNs, waitNs };
+}
+
 /** Sets every thread of this process's Chromium to nice level `nice`; how many threads. */
 function reniceBrowser(nice) {
   let n = 0;
@@ -436,7 +460,13 @@ try {
   const cpu1 = rendererMainCpuMs();
   const cpu1At = Date.now();
   const frames1 = await page.evaluate(() => window.__uiBench.samples.length);
-  while (Date.now() - startedAt < MINUTES * 60_000) await page.waitForTimeout(Math.min(30_000, MINUTES * 60_000 - (Date.now() - startedAt)));
+  // Sampled at each whole minute of the run: the page's CPU and its wait for a CPU per minute.
+  const minuteSched = [{ at: Date.now(), ...rendererMainSchedstat() }];
+  while (Date.now() - startedAt < MINUTES * 60_000) {
+    const nextMinute = startedAt + (Math.floor((Date.now() - startedAt) / 60_000) + 1) * 60_000;
+    await page.waitForTimeout(Math.max(1, Math.min(nextMinute, startedAt + MINUTES * 60_000) - Date.now()));
+    minuteSched.push({ at: Date.now(), ...rendererMainSchedstat() });
+  }
   const cpuN = rendererMainCpuMs();
   const cpuNAt = Date.now();
   const result = await page.evaluate(() => window.__uiBench);
@@ -479,6 +509,19 @@ try {
   console.log(`  window: throughput ${frames.throughput} frames, client heatmap ${frames.client}, io_uring ${frames.uring} with data, run-queue ${frames.runqueue} with data`);
   const unmeasured = result.unmeasured.filter((at) => at > SKIP_MS).length;
   console.log(`  apply a frame (n=${apply.length}${unmeasured ? `; ${unmeasured} frames after which no chart redrew, not measured` : ''}): p50 ${ms(pct(apply, 0.5))}  p95 ${ms(pct(apply, 0.95))}  p99 ${ms(pct(apply, 0.99))}  max ${ms(apply[apply.length - 1])}   (vsync wait apart: p50 ${ms(pct(waits, 0.5))})`);
+  if (MINUTES >= 3) {
+    // A soak's p95 can rise because the page's work grows with the run or because the machine
+    // got busier; minute by minute, with the page's CPU and its wait for a CPU beside it.
+    console.log('  by minute of the run: apply p50 / p95 ms; the page main thread\'s CPU and its wait for a CPU, ms per s (schedstat)');
+    for (let m = 0; m * 60_000 < stopAt - runAt; m++) {
+      const inMinute = after5.filter((s) => s.at - runAt >= m * 60_000 && s.at - runAt < (m + 1) * 60_000).map((s) => s.ms).sort((a, b) => a - b);
+      // The schedstat samples start after the 1-min heap sample (and the trace, if any).
+      const a = minuteSched.find((x) => Math.abs(x.at - startedAt - m * 60_000) <= 2_000);
+      const b = a && minuteSched.find((x) => x.at - a.at >= 58_000);
+      const sched = b ? `  CPU ${((b.onCpuNs - a.onCpuNs) / 1e6 / ((b.at - a.at) / 1000)).toFixed(0)}, wait ${((b.waitNs - a.waitNs) / 1e6 / ((b.at - a.at) / 1000)).toFixed(0)}` : '';
+      if (inMinute.length) console.log(`    ${String(m + 1).padStart(2)}: ${pct(inMinute, 0.5).toFixed(1)} / ${pct(inMinute, 0.95).toFixed(1)}${sched}`);
+    }
+  }
   const listed = (ts) => (ts.length ? ` (${ts.map((t) => `${t.ms.toFixed(0)} ms at ${(t.at / 1000).toFixed(1)} s`).join(', ')})` : '');
   console.log(`  long tasks > 50 ms after 5 s: ${long.length + stopLong.length} (${long.length} while the run drew${listed(long)}, ${stopLong.length} at the stop${listed(stopLong)}; run started at ${(runAt / 1000).toFixed(1)} s, stopped at ${(stopAt / 1000).toFixed(1)} s; host messages at the stop: ${summaryBytes.join(', ') || 'none'})`);
   for (const t of long) console.log(`    ${describeLongTask(t, result, runAt)}`);
