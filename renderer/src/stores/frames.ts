@@ -11,9 +11,11 @@ import { FrameBuffer } from './frameBuffer';
 /**
  * The numeric readouts (stats, counters, probe costs) follow the frames at most this often:
  * numbers changing ten times a second cannot be read, and each text update re-lays out and
- * repaints the page while the charts draw every frame.
+ * repaints the page while the charts draw every frame. Twice a second, as a terminal monitor
+ * refreshes at most: at four, the readouts' Vue updates, re-layout and repaint were a tenth
+ * of the page's main-thread CPU on the 2-vCPU VM, which the time charts' frames then waited on.
  */
-export const READOUT_REFRESH_MS = 250;
+export const READOUT_REFRESH_MS = 500;
 
 export const useFramesStore = defineStore('frames', () => {
   const buffer = shallowRef<FrameBuffer>(markRaw(new FrameBuffer()));
