@@ -128,6 +128,9 @@ describe('snapshots', () => {
     let bytes = 0;
     for (const s of snaps) {
       expect(histTotal(s.histogram)).toBe(s.requests); // per snapshot, by construction
+      // And the bytes with them, mid-run too: a snapshot's bytes and requests come from one read
+      // of the load's counters (a counter read apart from the histogram ran ahead of it).
+      expect(s.bytes, `snapshot ${snaps.indexOf(s)}`).toBe(s.requests * 256);
       requests += s.requests;
       histCounts += histTotal(s.histogram);
       bytes += s.bytes;
@@ -154,6 +157,22 @@ describe('snapshots', () => {
     expect(sum('serverCpuNs') + sum('loadCpuNs')).toBeLessThanOrEqual(sum('processCpuNs') * 1.02 + 5e6);
     expect(snaps[0].activeConnections).toBe(16);
     expect(snaps[snaps.length - 1].running).toBe(false);
+  });
+
+  it('taken back to back under load: each one\'s bytes are its requests × the message size', async () => {
+    // Three load threads completing while the snapshots read them: bytes read apart from the
+    // histogram (a counter read after it) ran ahead of the requests in some snapshots.
+    native.start(config({ load: { connections: 48, messageBytes: 128, threads: 3 } }));
+    await sleep(100);
+    const snaps: Native.EngineSnapshot[] = [];
+    for (let i = 0; i < 400; i++) {
+      snaps.push(native.snapshot()!);
+      if (i % 4 === 0) await sleep(1);
+    }
+    snaps.push(native.stop()!);
+    const off = snaps.map((s, i) => ({ i, requests: s.requests, bytes: s.bytes })).filter((s) => s.bytes !== s.requests * 128);
+    expect(off, 'snapshots whose bytes are not requests × 128').toEqual([]);
+    expect(snaps.reduce((a, s) => a + s.requests, 0)).toBeGreaterThan(1000);
   });
 
   it('maxDurationMs stops the load by itself, without stop()', async () => {

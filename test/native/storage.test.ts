@@ -32,15 +32,18 @@ function storageConfig(storage: Partial<Storage> & { path: string }, server: Par
 async function run(cfg: EngineConfig, ms: number) {
   const started = await native.startAsync(cfg);
   let requests = 0, errors = 0, bytes = 0, hist = 0;
+  /** Each snapshot's own requests and bytes (mid-run ones included). */
+  const slices: { requests: number; bytes: number }[] = [];
   const t0 = Date.now();
   while (Date.now() - t0 < ms) {
     await sleep(100);
     const s = native.snapshot();
-    if (s) { requests += s.requests; errors += s.errors; bytes += s.bytes; hist += histTotal(s.histogram); }
+    if (s) { requests += s.requests; errors += s.errors; bytes += s.bytes; hist += histTotal(s.histogram); slices.push({ requests: s.requests, bytes: s.bytes }); }
   }
   const f = await native.stopAsync();
   requests += f.requests; errors += f.errors; bytes += f.bytes; hist += histTotal(f.histogram);
-  return { started, requests, errors, bytes, hist };
+  slices.push({ requests: f.requests, bytes: f.bytes });
+  return { started, requests, errors, bytes, hist, slices };
 }
 
 /** The pattern in JS: the 8-byte word at file offset o is o ^ seed (little-endian). */
@@ -60,6 +63,8 @@ describe('storage workload', () => {
     expect(r.requests).toBeGreaterThan(1000);
     expect(r.hist).toBe(r.requests);
     expect(r.bytes).toBe(r.requests * 4096);
+    // In every snapshot, not only in sum: bytes and requests come from one read.
+    expect(r.slices.filter((x) => x.bytes !== x.requests * 4096)).toEqual([]);
     expect(r.errors).toBe(0);
     expect(statSync(path).size).toBe(64 << 20);
   }, 20_000);

@@ -11,10 +11,16 @@ uint64_t lh_bucket_lower_us(unsigned index)
 	return (uint64_t)(LH_SUB_BUCKETS + sub) << (LH_MIN_EXPONENT + octave - LH_SUB_BUCKET_BITS);
 }
 
-void lh_accumulate(const struct latency_histogram *h, uint64_t *out)
+uint64_t lh_accumulate(const struct latency_histogram *h, uint64_t *out)
 {
-	for (unsigned i = 0; i < LH_BUCKETS; i++)
-		out[i] += counter_get(&h->counts[i]);
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < LH_BUCKETS; i++) {
+		uint64_t n = counter_get(&h->counts[i]);
+		out[i] += n;
+		total += n;
+	}
+	return total;
 }
 
 void lh_record_corrected(struct latency_histogram *h, uint64_t us, uint64_t expected_us)

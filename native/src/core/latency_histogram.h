@@ -85,8 +85,9 @@ void lh_record_corrected(struct latency_histogram *h, uint64_t us, uint64_t expe
 /* Lower bound (inclusive, µs) of bucket `index`. */
 uint64_t lh_bucket_lower_us(unsigned index);
 
-/* Reader side: out[i] += h->counts[i] for every bucket (relaxed loads). */
-void lh_accumulate(const struct latency_histogram *h, uint64_t *out);
+/* Reader side: out[i] += h->counts[i] for every bucket (relaxed loads); returns the sum of
+ * the counts it read, the samples this read saw. */
+uint64_t lh_accumulate(const struct latency_histogram *h, uint64_t *out);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,6 @@ struct load {
 	/* The same round trips corrected for coordinated omission
 	 * (lh_record_corrected with this thread's EWMA round trip as E). */
 	struct latency_histogram corrected;
-	uint64_t bytes;      /* echoed bytes of completed round trips */
 	uint64_t errors;     /* mismatched echoes, failed connections */
 	uint64_t timeouts;   /* requests abandoned after timeout_ns (not in errors) */
 	uint64_t live_conns; /* gauge: connections not dead (0 once the thread ended) */

@@ -311,7 +311,6 @@ static void try_complete(struct echo_load_state *st, unsigned idx)
 		uint64_t us = lh_ns_to_us(st->reap_ns > t0 ? st->reap_ns - t0 : 0);
 		lh_record(&st->pub->hist, us);
 		record_corrected(st, us);
-		counter_add(&st->pub->bytes, st->msg);
 		if (memcmp(c->sbuf + (size_t)slot * st->msg, c->rbuf, st->msg))
 			counter_add(&st->pub->errors, 1); /* counted, and the connection carries on */
 		c->head = slot_at(st, c, 1);

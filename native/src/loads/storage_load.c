@@ -318,7 +318,6 @@ static int complete(struct storage_job *j, struct io_uring_cqe *cqe, uint64_t no
 	lh_record(&l->hist, us);
 	/* A closed loop with a fixed queue depth: the corrected view is the raw one (as fio's). */
 	lh_record(&l->corrected, us);
-	counter_add(&l->bytes, (uint64_t)res);
 	if (j->cfg->verify && !j->writes && !check_words(slot_buf(j, slot), j->block, j->slot_off[slot], j->cfg->seed))
 		counter_add(&l->errors, 1);
 	return 1;
