@@ -238,23 +238,28 @@ function descendants(root) {
 }
 
 /**
- * CPU time (ms, user + system) of the renderer main threads of this process's Chromium (the
- * thread Blink names CrRendererMain: the renderer process's first thread): the page's own work, which, unlike wall-clock
- * timings, does not grow when other work on the machine preempts it.
+ * The pids of this process's Chromium renderer processes; each one's main thread (Blink's
+ * CrRendererMain: the process's first thread) has the same id.
+ */
+function rendererPids() {
+  return descendants(process.pid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * CPU time (ms, user + system) of the renderer main threads: the page's own work, which, unlike
+ * wall-clock timings, does not grow when other work on the machine preempts it.
  */
 function rendererMainCpuMs() {
   const tick = 1000 / 100; // USER_HZ
   let total = 0;
-  for (const pid of descendants(process.pid)) {
-    let cmd = '';
+  for (const pid of rendererPids()) {
     try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!cmd.includes('--type=renderer')) continue;
-    try {
-      // The renderer's main thread (Blink's CrRendererMain) is the process's first thread.
       const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       total += (Number(f[11]) + Number(f[12])) * tick;
@@ -271,9 +276,8 @@ function rendererMainCpuMs() {
 function rendererMainSchedstat() {
   let onCpuNs = 0;
   let waitNs = 0;
-  for (const pid of descendants(process.pid)) {
+  for (const pid of rendererPids()) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
       const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
       onCpuNs += run;
       waitNs += wait;
