@@ -37,7 +37,7 @@
  *
  * Usage: node scripts/bench-ui.mjs [--minutes N (default 2; 10 for the issue's soak)] [--width W --height H]
  *        [--rate RPS (open-loop load, default 5000)] [--nice N (browser threads' nice level, root)]
- *        [--trace FILE]
+ *        [--trace FILE] [--profile-stop FILE]
  * Build first (npm run build). Leaves no process behind; the run's data goes to a temporary
  * XDG_DATA_HOME, its socket to a private XDG_RUNTIME_DIR.
  */
@@ -83,6 +83,14 @@ if (NICE !== null && !(Number.isInteger(NICE) && NICE >= -20 && NICE <= 19)) {
 const TRACE = process.argv.includes('--trace') ? process.argv[process.argv.indexOf('--trace') + 1] : null;
 if (TRACE !== null && (!TRACE || TRACE.startsWith('--'))) {
   console.error('bench:ui: --trace needs a file to write the trace to, e.g. --trace /tmp/ui-trace.json');
+  process.exit(2);
+}
+/** --profile-stop FILE: a V8 CPU profile of the page from the stop click until the page settled
+ *  (.cpuprofile, for Chromium's DevTools or speedscope) and its heaviest functions by self time,
+ *  and a Chromium trace of the same time (FILE.trace.json): Blink's work outside script by event. */
+const PROFILE_STOP = process.argv.includes('--profile-stop') ? process.argv[process.argv.indexOf('--profile-stop') + 1] : null;
+if (PROFILE_STOP !== null && (!PROFILE_STOP || PROFILE_STOP.startsWith('--'))) {
+  console.error('bench:ui: --profile-stop needs a file to write the profile to, e.g. --profile-stop /tmp/stop.cpuprofile');
   process.exit(2);
 }
 /** How long the trace runs. */
@@ -347,6 +355,19 @@ function traceSelfTimes(trace) {
   return out.sort((a, b) => b.busyUs - a.busyUs);
 }
 
+/** A V8 CPU profile's self time by function (name, script and line), heaviest first. */
+function profileSelfTimes(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const n = byId.get(profile.samples[i]);
+    const cf = n.callFrame;
+    const key = `${cf.functionName || '(anonymous)'} ${cf.url ? `${cf.url.split('/').pop()}:${cf.lineNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  return [...self].sort((a, b) => b[1] - a[1]);
+}
+
 /**
  * What long task `t` was, from the page's long-animation-frame entries and host messages: the
  * scripts that ran in it (invoker, function and bundle position, forced style/layout), its
@@ -491,6 +512,12 @@ try {
   // waitFor polls querySelectorAll with a text filter on every animation frame (8–13 ms of
   // each 100 ms at the stop, in a CPU profile). A button's click() runs the page's handler in
   // a task as a user's click does; the state is read every 200 ms with one querySelector.
+  if (PROFILE_STOP) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+    await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+  }
   await page.evaluate(() => document.querySelector('[data-testid="stop-button"]').click());
   for (let waited = 0; ; waited += 200) {
     const state = await page.evaluate(() => document.querySelector('[data-testid="run-state"]')?.textContent ?? '');
@@ -499,6 +526,19 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   await page.waitForTimeout(STOP_SETTLE_MS);
+  if (PROFILE_STOP) {
+    const buf = await browser.stopTracing();
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(PROFILE_STOP, JSON.stringify(profile));
+    writeFileSync(`${PROFILE_STOP}.trace.json`, buf);
+    console.log(`  stop trace: ${PROFILE_STOP}.trace.json; busiest threads, self time by event (ms):`);
+    for (const t of traceSelfTimes(JSON.parse(buf.toString('utf8'))).slice(0, 4)) {
+      console.log(`    ${t.thread}: busy ${(t.busyUs / 1000).toFixed(0)} ms`);
+      for (const [name, us] of t.self.slice(0, 16)) if (us >= 1000) console.log(`      ${(us / 1000).toFixed(1).padStart(7)}  ${name}`);
+    }
+    console.log(`  stop profile: ${PROFILE_STOP}; heaviest by self time:`);
+    for (const [name, us] of profileSelfTimes(profile).slice(0, 25)) console.log(`    ${(us / 1000).toFixed(1).padStart(7)} ms  ${name}`);
+  }
   const atStop = await page.evaluate(() => {
     const b = window.__uiBench;
     return { longTasks: b.longTasks, longFrames: b.longFrames, messages: b.messages.filter((m) => m.kind !== 'frame') };
