@@ -406,9 +406,21 @@ describe('lab UI in Chromium', () => {
     await page.getByTestId('start-button').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
     const runId = await text(page, 'run-id');
+    const chartBox = async () => page.getByTestId('latency-heatmap').boundingBox();
+    await expect.poll(() => attr(page, 'latency-heatmap', 'data-frames'), { timeout: 10_000 }).toBeGreaterThan(0);
+    const during = await chartBox();
     // No Stop: the host ends it after 0.5 + 2 s (the engine's own bound, like `uring-lab run`).
     await expect.poll(() => text(page, 'run-state'), { timeout: 20_000 }).toBe('idle');
     await expect.poll(() => page.getByTestId('summary-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('completed');
+    // The spike table that appears once the run ended goes below the live charts: they keep the
+    // size they had during the run (shrinking them re-rastered every chart at the stop).
+    await expect.poll(() => page.getByTestId('run-spikes').count(), { timeout: 10_000 }).toBe(1);
+    const after = await chartBox();
+    // Within half a pixel: the stats above it re-lay out their text at the stop (sub-pixel).
+    for (const k of ['y', 'width', 'height'] as const) expect(after![k]).toBeCloseTo(during![k], 0);
+    const phasesBottom = await page.locator('.phases').evaluate((el) => el.getBoundingClientRect().bottom);
+    const spikesTop = await page.getByTestId('run-spikes').evaluate((el) => el.getBoundingClientRect().top);
+    expect(spikesTop).toBeGreaterThanOrEqual(phasesBottom);
     const saved = JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'export', runId, '--format', 'json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { meta: { status: string; summary: { measuredS: number } } };
     expect(saved.meta.status).toBe('completed');
     expect(saved.meta.summary.measuredS).toBeGreaterThan(1.5);
