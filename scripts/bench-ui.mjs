@@ -541,7 +541,9 @@ try {
   }
   const atStop = await page.evaluate(() => {
     const b = window.__uiBench;
-    return { longTasks: b.longTasks, longFrames: b.longFrames, messages: b.messages.filter((m) => m.kind !== 'frame') };
+    const table = document.querySelector('[data-testid="spike-table"]');
+    const spikes = table ? { found: Number(table.getAttribute('data-spikes')), rows: table.querySelectorAll('[data-testid="spike-row"]').length } : null;
+    return { longTasks: b.longTasks, longFrames: b.longFrames, messages: b.messages.filter((m) => m.kind !== 'frame'), spikes };
   });
 
   const after5 = result.samples.filter((s) => s.at > SKIP_MS && !(traced && s.at >= traced.from && s.at <= traced.to));
@@ -567,7 +569,7 @@ try {
     }
   }
   const listed = (ts) => (ts.length ? ` (${ts.map((t) => `${t.ms.toFixed(0)} ms at ${(t.at / 1000).toFixed(1)} s`).join(', ')})` : '');
-  console.log(`  long tasks > 50 ms after 5 s: ${long.length + stopLong.length} (${long.length} while the run drew${listed(long)}, ${stopLong.length} at the stop${listed(stopLong)}; run started at ${(runAt / 1000).toFixed(1)} s, stopped at ${(stopAt / 1000).toFixed(1)} s; host messages at the stop: ${summaryBytes.join(', ') || 'none'})`);
+  console.log(`  long tasks > 50 ms after 5 s: ${long.length + stopLong.length} (${long.length} while the run drew${listed(long)}, ${stopLong.length} at the stop${listed(stopLong)}; run started at ${(runAt / 1000).toFixed(1)} s, stopped at ${(stopAt / 1000).toFixed(1)} s; host messages at the stop: ${summaryBytes.join(', ') || 'none'}; spike table: ${atStop.spikes ? `${atStop.spikes.rows} rows of ${atStop.spikes.found} spikes` : 'none'})`);
   for (const t of long) console.log(`    ${describeLongTask(t, result, runAt)}`);
   for (const t of stopLong) console.log(`    ${describeLongTask(t, atStop, runAt)}`);
   const framesN = result.samples.length - frames1;
