@@ -409,6 +409,10 @@ function pct(sorted, q) {
 const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : '—');
 const mb = (v) => `${(v / 1024 / 1024).toFixed(1)} MB`;
 
+// Output piped into `head` that exits early: an EPIPE on stdout would end this process before its
+// `finally` stops the `serve` it started (found: a serve and its engine left running for an hour).
+process.stdout.on('error', () => {});
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-ui-'));
 const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data') };
 let serve;
