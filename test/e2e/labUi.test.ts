@@ -422,10 +422,12 @@ describe('lab UI in Chromium', () => {
     const spikesTop = await page.getByTestId('run-spikes').evaluate((el) => el.getBoundingClientRect().top);
     expect(spikesTop).toBeGreaterThanOrEqual(phasesBottom);
     // It mounts 25 rows at first (hundreds in a long run cost the stop its longest task), the rest on request.
+    // (A table, or the "no spikes" text: never both.)
     if (await page.getByTestId('spike-table').count()) {
       const found = await attr(page, 'spike-table', 'data-spikes');
       const rows = () => page.getByTestId('spike-row').count();
       expect(await rows()).toBe(Math.min(found, 25));
+      expect(await page.getByTestId('spike-table-empty').count()).toBe(0);
       expect(await page.getByTestId('spike-table-more').count()).toBe(found > 25 ? 1 : 0);
       if (found > 25) {
         await page.getByTestId('spike-table-more').click();
