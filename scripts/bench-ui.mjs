@@ -260,26 +260,10 @@ function rendererPids() {
 }
 
 /**
- * CPU time (ms, user + system) of the renderer main threads: the page's own work, which, unlike
- * wall-clock timings, does not grow when other work on the machine preempts it.
- */
-function rendererMainCpuMs() {
-  const tick = 1000 / 100; // USER_HZ
-  let total = 0;
-  for (const pid of rendererPids()) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) * tick;
-    } catch {}
-  }
-  return total;
-}
-
-/**
- * The same threads' scheduler accounting (`/proc/PID/task/PID/schedstat`, ns): time on a CPU and
- * time runnable but waiting for one. The wait is what other work on the machine adds to the
- * page's timings; a soak reads both every minute.
+ * The renderer main threads' scheduler accounting (`/proc/PID/task/PID/schedstat`, ns): time on
+ * a CPU (the page's own work, which, unlike wall-clock timings, does not grow when other work on
+ * the machine preempts it) and time runnable but waiting for one (what that other work adds to
+ * the page's timings). Read after the 1-min sample and at every whole minute.
  */
 function rendererMainSchedstat() {
   let onCpuNs = 0;
@@ -353,6 +337,17 @@ function traceSelfTimes(trace) {
     out.push({ thread: threadNames.get(key) ?? key, key, busyUs: busy, self: [...self].sort((a, b) => b[1] - a[1]) });
   }
   return out.sort((a, b) => b.busyUs - a.busyUs);
+}
+
+/**
+ * Prints a trace's busiest threads (busy time) and each one's heaviest events by self time, in
+ * ms divided by `per` (frames traced, or 1 for totals); events under `min` left out.
+ */
+function printTraceThreads(buf, { threads, events, per, unit, min, digits }) {
+  for (const t of traceSelfTimes(JSON.parse(buf.toString('utf8'))).slice(0, threads)) {
+    console.log(`    ${t.thread}: busy ${(t.busyUs / 1000 / per).toFixed(digits)}${unit}`);
+    for (const [name, us] of t.self.slice(0, events)) if (us / 1000 / per >= min) console.log(`      ${(us / 1000 / per).toFixed(digits).padStart(7)}  ${name}`);
+  }
 }
 
 /** A V8 CPU profile's self time by function (name, script and line), heaviest first. */
@@ -480,24 +475,17 @@ try {
     traced = { from, to };
     writeFileSync(TRACE, buf);
     console.log(`  trace: ${TRACE} (${mb(buf.length)}), ${framesTraced} frames in ${(TRACE_MS / 1000).toFixed(0)} s; self time per frame by thread and event:`);
-    for (const t of traceSelfTimes(JSON.parse(buf.toString('utf8'))).slice(0, 8)) {
-      console.log(`    ${t.thread}: busy ${(t.busyUs / 1000 / Math.max(1, framesTraced)).toFixed(2)} ms/frame`);
-      for (const [name, us] of t.self.slice(0, 14)) if (us / 1000 / Math.max(1, framesTraced) >= 0.05) console.log(`      ${(us / 1000 / Math.max(1, framesTraced)).toFixed(2).padStart(6)}  ${name}`);
-    }
+    printTraceThreads(buf, { threads: 8, events: 14, per: Math.max(1, framesTraced), unit: ' ms/frame', min: 0.05, digits: 2 });
   }
-  // CPU from here on (after the trace: tracing costs the page CPU too).
-  const cpu1 = rendererMainCpuMs();
-  const cpu1At = Date.now();
-  const frames1 = await page.evaluate(() => window.__uiBench.samples.length);
-  // Sampled at each whole minute of the run: the page's CPU and its wait for a CPU per minute.
+  // CPU from here on (after the trace: tracing costs the page CPU too), and at each whole minute
+  // of the run: the page's CPU and its wait for a CPU per minute.
   const minuteSched = [{ at: Date.now(), ...rendererMainSchedstat() }];
+  const frames1 = await page.evaluate(() => window.__uiBench.samples.length);
   while (Date.now() - startedAt < MINUTES * 60_000) {
     const nextMinute = startedAt + (Math.floor((Date.now() - startedAt) / 60_000) + 1) * 60_000;
     await page.waitForTimeout(Math.max(1, Math.min(nextMinute, startedAt + MINUTES * 60_000) - Date.now()));
     minuteSched.push({ at: Date.now(), ...rendererMainSchedstat() });
   }
-  const cpuN = rendererMainCpuMs();
-  const cpuNAt = Date.now();
   const result = await page.evaluate(() => window.__uiBench);
   const heapN = await heap();
   const frames = await page.evaluate(() => ({
@@ -536,10 +524,7 @@ try {
     writeFileSync(PROFILE_STOP, JSON.stringify(profile));
     writeFileSync(`${PROFILE_STOP}.trace.json`, buf);
     console.log(`  stop trace: ${PROFILE_STOP}.trace.json; busiest threads, self time by event (ms):`);
-    for (const t of traceSelfTimes(JSON.parse(buf.toString('utf8'))).slice(0, 4)) {
-      console.log(`    ${t.thread}: busy ${(t.busyUs / 1000).toFixed(0)} ms`);
-      for (const [name, us] of t.self.slice(0, 16)) if (us >= 1000) console.log(`      ${(us / 1000).toFixed(1).padStart(7)}  ${name}`);
-    }
+    printTraceThreads(buf, { threads: 4, events: 16, per: 1, unit: ' ms', min: 1, digits: 1 });
     console.log(`  stop profile: ${PROFILE_STOP}; heaviest by self time:`);
     for (const [name, us] of profileSelfTimes(profile).slice(0, 25)) console.log(`    ${(us / 1000).toFixed(1).padStart(7)} ms  ${name}`);
   }
@@ -577,7 +562,10 @@ try {
   for (const t of long) console.log(`    ${describeLongTask(t, result, runAt)}`);
   for (const t of stopLong) console.log(`    ${describeLongTask(t, atStop, runAt)}`);
   const framesN = result.samples.length - frames1;
-  console.log(`  page main thread CPU (user+sys, /proc, 10 ms ticks) from ${TRACE ? 'the trace\'s end' : '1 min'} to the end: ${((cpuN - cpu1) / Math.max(1, framesN)).toFixed(2)} ms per frame over ${framesN} frames (${(((cpuN - cpu1) / Math.max(1, cpuNAt - cpu1At)) * 100).toFixed(1)} % of one CPU)`);
+  const cpu1 = minuteSched[0];
+  const cpuN = minuteSched[minuteSched.length - 1];
+  const cpuMs = (cpuN.onCpuNs - cpu1.onCpuNs) / 1e6;
+  console.log(`  page main thread CPU (schedstat) from ${TRACE ? 'the trace\'s end' : '1 min'} to the end: ${(cpuMs / Math.max(1, framesN)).toFixed(2)} ms per frame over ${framesN} frames (${((cpuMs / Math.max(1, cpuN.at - cpu1.at)) * 100).toFixed(1)} % of one CPU)`);
   console.log(`  load average at the end: ${os.loadavg()[0].toFixed(1)} (timings are noisy while other work shares the CPUs)`);
   console.log(`  heap after GC: 1 min ${mb(heap1)}, ${MINUTES} min ${mb(heapN)}: growth ${mb(heapN - heap1)}`);
   const ok = { apply: pct(apply, 0.95) < 16, long: long.length + stopLong.length === 0, heap: heapN - heap1 < 20 * 1024 * 1024 };

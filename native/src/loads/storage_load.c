@@ -299,7 +299,8 @@ static int submit_pending(struct storage_job *j)
 	return ret;
 }
 
-/* One completion at time `now`: latency, bytes, verification. 1 if the I/O succeeded. */
+/* One completion at time `now`: latency and verification (its bytes are the block size: a
+ * snapshot counts them from the histogram). 1 if the I/O succeeded. */
 static int complete(struct storage_job *j, struct io_uring_cqe *cqe, uint64_t now)
 {
 	struct load *l = j->pub;
