@@ -17,8 +17,8 @@ function labEventSchemaOver<F extends z.ZodType, S extends z.ZodType>(FrameSchem
     z.object({ type: z.literal('ended'), runId: z.string(), summary: SummarySchema }),
     z.object({ type: z.literal('failed'), runId: z.string(), error: LabErrorSchema, summary: SummarySchema }),
     z.object({ type: z.literal('interrupted'), runId: z.string(), reason: z.string(), summary: SummarySchema }),
-    /** Control of the run moved to another client (takeControl). */
-    z.object({ type: z.literal('control'), runId: z.string(), controllerId: z.string() }),
+    /** Control of the run changed hands (takeControl): whether the receiving client has it now. */
+    z.object({ type: z.literal('control'), runId: z.string(), controller: z.boolean() }),
     /** An A/B experiment finished an arm-run (its arms are runs, with the events above). */
     z.object({ type: z.literal('abProgress'), progress: AbProgressSchema }),
     /** An A/B experiment ended (completed, stopped or failed): its report. */

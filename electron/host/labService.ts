@@ -24,7 +24,9 @@ import {
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
-import { defaultProfile, parseProfile, withKnob } from './profiles';
+import { defaultProfile, parseProfile, setValueAt, valueAt, withKnob } from './profiles';
+import { knobEntries } from '../contract/knobs';
+import { isDeepStrictEqual } from 'node:util';
 import { deleteSavedProfile, exportProfileFor, importProfileFor, presetList, savedProfileList, saveProfileFor, type ProfileClient } from './profiles/profileApi';
 import { engineTimeouts, nativeConfigFor, probesRequestFor } from './engine/adapter';
 
@@ -46,6 +48,25 @@ import { AbStore } from './ab/abStore';
 
 /** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
 export type LoadTarget = NonNullable<RunSummary['target']>;
+
+/** Who controls a run now: sent to each client as a `control` event saying whether it is that client. */
+interface ControlChange { type: 'controlChange'; runId: string; controllerId: string }
+
+/**
+ * Next-run knobs a new phase does take: the probe and sampling requests go with each engine start.
+ * The others are the run's own (its window, topology, fault injections, kept test file): set
+ * during a run they are kept for the client's next run, and the run goes on with its values, as
+ * its phases' `applied` says. Deriving the list keeps a new next-run knob out of the phases.
+ */
+const PHASE_TAKES = new Set(['probes.enabled', 'probes.perRequest', 'probes.perRequestDuty', 'diagnose.profileHz', 'diagnose.offCpuMinUs']);
+const RUN_FIXED_KNOBS = knobEntries().filter((e) => e.applies === 'next-run' && !PHASE_TAKES.has(e.path)).map((e) => e.path.split('.'));
+
+/** `wanted` with the run's own values of the knobs only a new run can change (RUN_FIXED_KNOBS). */
+function withRunFixedKnobs(wanted: Profile, running: Profile): Profile {
+  const out = structuredClone(wanted) as unknown as Record<string, unknown>;
+  for (const path of RUN_FIXED_KNOBS) setValueAt(out, path, structuredClone(valueAt(running, path)));
+  return out as unknown as Profile;
+}
 
 /** The client id of in-process callers (CLI, tests) using LabService as a LabApi. */
 export const LOCAL_CLIENT = 'local';
@@ -105,7 +126,8 @@ export class LabService implements LabApi, LabSessions {
   private lastHistory: RunSaving | null = null;
   private lastSummary: RunSummary | null = null;
   private readonly profiles = new Map<string, Profile>();
-  private readonly listeners = new Set<(event: LabEvent) => void>();
+  /** Every session's listeners, with the client each belongs to (a control event differs per client). */
+  private readonly listeners = new Map<(event: LabEvent) => void, string>();
   private readonly supervisor: EngineSupervisor;
   private readonly frameIntervalMs: number;
   private readonly keptFrames: number;
@@ -131,7 +153,8 @@ export class LabService implements LabApi, LabSessions {
       // Each arm's run makes its profile the client's; the client gets its own knobs back after the experiment.
       const before = this.profileOf(clientId);
       return {
-        startRun: (p) => session.startRun(p), interruptRun: (reason) => this.interruptRun(reason), onEvent: (l) => session.onEvent(l),
+        // Straight to the run, past the session's refusal of starts during an experiment.
+        startRun: (p) => this.startRunFor(clientId, parseParams('startRun', p)), interruptRun: (reason) => this.interruptRun(reason), onEvent: (l) => session.onEvent(l),
         done: () => this.setProfileOf(clientId, before),
       };
     }, (event) => this.emit(event), new AbStore(options.runsDir));
@@ -149,7 +172,8 @@ export class LabService implements LabApi, LabSessions {
     // Each method validates its params once, from the method table, then runs for this client.
     const methods: { [M in LabMethod]: (params: ReturnType<typeof parseParams<M>>) => Promise<unknown> } = {
       getStatus: () => lab.statusFor(clientId),
-      startRun: (params) => lab.startRunFor(clientId, params),
+      // Between an experiment's arms no run is going: a start then would take the arm's place.
+      startRun: (params) => { lab.refuseDuringAb('startRun', 'start a run'); return lab.startRunFor(clientId, params); },
       // During an A/B experiment its arms are runs of their own: Stop stops the experiment (the
       // arm in progress ends interrupted, not as a short completed round), and a knob change
       // would turn an arm into two configurations, so it is refused until the experiment ends.
@@ -188,7 +212,7 @@ export class LabService implements LabApi, LabSessions {
       ...api,
       onEvent(listener) {
         own.add(listener);
-        lab.listeners.add(listener);
+        lab.listeners.set(listener, clientId);
         return () => { own.delete(listener); lab.listeners.delete(listener); };
       },
       dispose() {
@@ -278,9 +302,12 @@ export class LabService implements LabApi, LabSessions {
 
   // ---- the state machine ----------------------------------------------------------------
 
-  private emit(event: LabEvent): void {
-    for (const listener of [...this.listeners]) {
-      try { listener(event); } catch { /* one listener's fault must not starve the others */ }
+  private emit(event: LabEvent | ControlChange): void {
+    for (const [listener, clientId] of [...this.listeners]) {
+      // Each client learns only whether it is the controller now: a controller's id is what a
+      // client connects with (?client=) to resume its own run, so it is not told to others.
+      const out: LabEvent = event.type === 'controlChange' ? { type: 'control', runId: event.runId, controller: event.controllerId === clientId } : event;
+      try { listener(out); } catch { /* one listener's fault must not starve the others */ }
     }
   }
 
@@ -414,11 +441,13 @@ export class LabService implements LabApi, LabSessions {
    * configurations in it, and between arms it would be overwritten when the experiment gives
    * the client its knobs back.
    */
-  private refuseDuringAb(field: string): void {
+  private refuseDuringAb(field: string, what: 'change a knob' | 'start a run' = 'change a knob'): void {
     const state = this.ab.state();
-    if (state.running) {
-      throw new LabError({ code: 'AB_ACTIVE', field, message: `A/B experiment ${state.experimentId} is running: a knob change now would mix two configurations in one arm`, fix: 'wait for the experiment to end, or stop it (A/B view) and change the knobs then' });
-    }
+    if (!state.running) return;
+    const why = what === 'start a run'
+      ? 'its arms are the only runs until it ends (a run started between two arms would take the next arm\'s place)'
+      : 'a knob change now would mix two configurations in one arm';
+    throw new LabError({ code: 'AB_ACTIVE', field, message: `A/B experiment ${state.experimentId} is running: ${why}`, fix: `wait for the experiment to end, or stop it (A/B view) and ${what} then` });
   }
 
   private stopRunFor(clientId: string): Promise<RunSummary | null> {
@@ -466,10 +495,18 @@ export class LabService implements LabApi, LabSessions {
 
   /**
    * A ring's setup flags are fixed at creation, so a knob change restarts the engine with
-   * the new profile; the run goes on as a new phase. The budget is checked before the old
+   * the new profile; the run goes on as a new phase. The run's own next-run knobs (its window,
+   * topology…) stay as they are and are kept as the client's for its next run; a change of only
+   * those makes no phase. The budget is checked before the old
    * engine stops, so a refused change leaves the run as it was.
    */
-  private async changePhase(run: ActiveRun, next: Profile): Promise<void> {
+  private async changePhase(run: ActiveRun, wanted: Profile): Promise<void> {
+    // Switching workload is refused below; the run's other own knobs are kept for the next run.
+    const next = { ...withRunFixedKnobs(wanted, run.profile), workload: wanted.workload };
+    if (isDeepStrictEqual(next, run.profile)) {
+      this.setProfileOf(run.controllerId, wanted);
+      return;
+    }
     const remainingMs = run.untilStopped
       ? UNTIL_STOPPED_LIMIT_S * 1000 - run.record.elapsedMs(nowNs())
       : run.record.warmupMs + next.duration.measureS * 1000 - run.record.elapsedMs(nowNs());
@@ -492,7 +529,7 @@ export class LabService implements LabApi, LabSessions {
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
-      this.setProfileOf(run.controllerId, next);
+      this.setProfileOf(run.controllerId, wanted);
       const phase = run.record.addPhase(next, started, atNs);
       run.history?.phases(run.record.phaseList);
       this.emit({ type: 'phase', runId: run.runId, phase });
@@ -510,7 +547,7 @@ export class LabService implements LabApi, LabSessions {
       if (!run) throw new LabError({ code: 'NO_RUN', message: 'no run is going, so there is nothing to control', fix: 'start a run; its starter controls it' });
       if (run.controllerId !== clientId) {
         run.controllerId = clientId;
-        this.emit({ type: 'control', runId: run.runId, controllerId: clientId });
+        this.emit({ type: 'controlChange', runId: run.runId, controllerId: clientId });
       }
       return this.statusFor(clientId);
     });

@@ -3,7 +3,7 @@
  * the report ends it; while an arm runs a knob change is refused (it would mix two
  * configurations in one arm) and Stop stops the whole experiment (the arm in progress ends
  * interrupted, not as a short completed round); the client gets its own knobs back; a second
- * experiment while one runs is refused; the experiment is listed among the saved ones.
+ * experiment, or a run of any client, while one runs is refused; the experiment is listed among the saved ones.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -37,9 +37,17 @@ describe('A/B through the LabApi', () => {
       for (let i = 0; i < 100 && !(await lab.getStatus()).running; i++) await new Promise((r) => setTimeout(r, 50));
       expect((await lab.getStatus()).running).toBe(true);
       await expect(lab.setKnob({ path: 'server.sqpoll.enabled', value: true })).rejects.toMatchObject({ code: 'AB_ACTIVE', kind: 'input', field: 'server.sqpoll.enabled' });
-      // Let two arm-runs finish, then Stop (the UI's Stop button calls stopRun).
-      for (let i = 0; i < 200 && progress.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      // No run starts but the experiment's arms: not the owner's, nor another tab's, during an arm
+      // or in the gap between two (tried every 10 ms while two arm-runs finish).
+      const otherTab = lab.session('other-tab');
+      const starts: Array<string | undefined> = [];
+      for (let i = 0; i < 1000 && progress.length < 2; i++) {
+        for (const client of [otherTab, lab]) starts.push(await client.startRun({ profile: profile('x') }).then(() => 'started', (e: { code?: string }) => e.code));
+        await new Promise((r) => setTimeout(r, 10));
+      }
       expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(starts)).toEqual(new Set(['AB_ACTIVE']));
+      // Then Stop (the UI's Stop button calls stopRun).
       expect(progress[0]!.total).toBe(40);
       await lab.stopRun();
       const r = AbReportSchema.parse(await report);

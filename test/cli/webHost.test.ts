@@ -248,7 +248,7 @@ describe('web host: sessions', () => {
       expect(new Set(rec.opened).size).toBe(7);
       // events reach only the session's own socket
       const c = labClient(named);
-      rec.emitters.get('tab-1_A')!({ type: 'control', runId: 'r', controllerId: 'tab-1_A' });
+      rec.emitters.get('tab-1_A')!({ type: 'control', runId: 'r', controller: true });
       await waitFor(() => c.events.length === 1, 2000, 'the event');
       for (const ws of [named, ...fresh, twice]) ws.close();
       await waitFor(() => rec.disposed.length === 7, 2000, 'every session disposed');
@@ -306,7 +306,10 @@ describe('web host: sessions', () => {
     expect((frames as { result: { frames: unknown[] } }).result.frames.length).toBeGreaterThan(0);
 
     expect(await observer.call('takeControl')).toMatchObject({ ok: true, result: { controller: true } });
-    await waitFor(() => again.events.some((e) => e.type === 'control' && e.controllerId === 'observer-tab'), 5_000, 'the control event');
+    await waitFor(() => again.events.some((e) => e.type === 'control' && e.controller === false), 5_000, 'the control event');
+    await waitFor(() => observer.events.some((e) => e.type === 'control' && e.controller === true), 5_000, "the new controller's control event");
+    // The observer-turned-controller's id is the credential to resume its run: nobody is told it.
+    expect(JSON.stringify(again.events)).not.toContain('observer-tab');
     expect(await again.call('stopRun')).toMatchObject({ ok: false, error: { code: 'NOT_CONTROLLER' } });
     const stopped = await observer.call('stopRun');
     expect(stopped).toMatchObject({ ok: true });

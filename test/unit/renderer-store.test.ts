@@ -143,7 +143,7 @@ describe('lab store', () => {
 
     // another window takes it back
     f.api.getStatus.mockResolvedValueOnce(f.status({ running: true, state: 'running', runId: 'other', phases: [phase(0, false)], controller: false, lastSeq: 0 }));
-    f.emit({ type: 'control', runId: 'other', controllerId: 'someone-else' });
+    f.emit({ type: 'control', runId: 'other', controller: false });
     expect(run.controller).toBe(false);
     await flush();
     expect(run.observing).toBe(true);

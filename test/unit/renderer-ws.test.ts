@@ -120,7 +120,7 @@ describe('WsLabApi', () => {
     const off = api.onEvent((e) => seen.push(e.type));
     sock().open();
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    sock().receive({ event: { type: 'control', runId: 'r', controllerId: 'c2' } });
+    sock().receive({ event: { type: 'control', runId: 'r', controller: false } });
     sock().receive({ event: { type: 'failed', runId: 'r', error: { code: 'ENGINE', message: 'boom' } } }); // no summary: malformed
     sock().receive({ event: { type: 'frame', frame: { runId: 'r' } } });
     sock().receive({ event: { type: 'nope' } });
@@ -128,7 +128,7 @@ describe('WsLabApi', () => {
     expect(seen).toEqual(['control']);
     expect(warn).toHaveBeenCalledTimes(4);
     off();
-    sock().receive({ event: { type: 'control', runId: 'r', controllerId: 'c2' } });
+    sock().receive({ event: { type: 'control', runId: 'r', controller: false } });
     expect(seen).toEqual(['control']);
     warn.mockRestore();
   });

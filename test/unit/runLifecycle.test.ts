@@ -213,9 +213,14 @@ describe('run lifecycle state machine', () => {
     expect(status.runId).toBe(runId);
     expect(status.phases).toHaveLength(1);
     expect((await ctx.lab.getStatus()).controller).toBe(true);
+    const observerEvents: LabEvent[] = [];
+    observer.onEvent((e) => observerEvents.push(e));
     const taken = await observer.takeControl();
     expect(taken.controller).toBe(true);
-    expect(ctx.events.some((e) => e.type === 'control' && e.controllerId === 'observer')).toBe(true);
+    // Each client hears whether it has control now; no client is told another's id (the
+    // credential a tab resumes its run with).
+    expect(ctx.events.filter((e) => e.type === 'control')).toEqual([{ type: 'control', runId, controller: false }]);
+    expect(observerEvents.filter((e) => e.type === 'control')).toEqual([{ type: 'control', runId, controller: true }]);
     expect((await ctx.lab.stopRun().catch((e) => e)).code).toBe('NOT_CONTROLLER');
     const summary = await observer.stopRun();
     expect(summary?.runId).toBe(runId);
@@ -275,6 +280,34 @@ describe('run lifecycle state machine', () => {
     await ctx.lab.close();
     const terminal = ctx.events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type));
     expect(terminal.map((e) => e.type)).toEqual(['interrupted']);
+    expectOneTerminalPerRun(ctx.events);
+  });
+
+  it('a knob only a new run can change, set during a run, is kept for the next run: no phase, the run keeps its window and says so', async () => {
+    const ctx = makeLab();
+    const { runId } = await ctx.lab.startRun({ profile: { ...PROFILE, duration: { warmupS: 0, measureS: 0.8 } } });
+    await sleep(40);
+    // Each alone: the run's window, topology and kept test file stay; no engine restart.
+    for (const [path, value] of [['duration.measureS', 5], ['duration.warmupS', 2], ['topology', 'veth'], ['storage.keep', true]] as const) {
+      const status = await ctx.lab.setKnob({ path, value });
+      expect(status.phases, path).toHaveLength(1);
+      expect(status.profile.duration).toEqual({ warmupS: 0, measureS: 0.8 });
+      expect(status.profile.topology).toBe('loopback');
+    }
+    // With a knob a phase does take: a new phase, whose applied profile keeps the run's window.
+    const both = await ctx.lab.applyProfile({ profile: { ...PROFILE, load: { connections: 6 }, duration: { warmupS: 0, measureS: 9 } } });
+    expect(both.phases).toHaveLength(2);
+    expect(both.phases[1]!.applied.load.connections).toBe(6);
+    expect(both.phases[1]!.applied.duration.measureS).toBe(0.8);
+    expect(both.profile.duration.measureS).toBe(0.8);
+    // The window ends when the run started it to (0.8 s), not at 5 or 9 s.
+    await sleep(1200);
+    const ended = ctx.events.find((e) => e.type === 'ended' && e.runId === runId);
+    expect(ended?.type === 'ended' && ended.summary.applied.duration.measureS).toBe(0.8);
+    // The client's next run gets what it asked for last.
+    const next = await ctx.lab.getStatus();
+    expect(next.profile.duration.measureS).toBe(9);
+    expect(next.profile.load.connections).toBe(6);
     expectOneTerminalPerRun(ctx.events);
   });
 

@@ -212,8 +212,7 @@ export const useRunStore = defineStore('run', () => {
         return;
       case 'control': {
         if (ev.runId !== runId.value) return;
-        const me = conn.clientId();
-        if (me) controller.value = ev.controllerId === me;
+        controller.value = ev.controller;
         void refreshStatus();
         return;
       }
