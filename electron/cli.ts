@@ -473,13 +473,25 @@ async function serveCommand(args: string[]): Promise<number> {
   const lab = new LabService();
   const web = await startWebHost(lab, { port, token });
   process.stdout.write(`uring-lab is serving its UI at ${web.url}\n`);
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      // A second signal: out now (the engine follows its IPC channel); the next serve finds
+      // the run's record still open and saves it as interrupted.
+      process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the run to be saved\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    signalled = true;
+  };
   await new Promise<void>((resolve) => {
-    const shutdown = () => resolve();
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    const shutdown = (signal: NodeJS.Signals) => { onSignal(signal); resolve(); };
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
   });
-  await web.close();
+  // The run first, while its clients are still connected: they get its terminal event (and the
+  // answers to calls under way) before their sockets close with 1001.
   await lab.close();
+  await web.close();
   return 0;
 }
 

@@ -75,7 +75,14 @@ app.whenReady().then(() => {
   });
   createWindow(lab);
   app.on('activate', () => { if (BrowserWindow.getAllWindows().length === 0) createWindow(lab); });
-  app.on('before-quit', () => { void lab.close(); });
+  // Quitting waits for the lab to close: a run under way ends interrupted and is saved in the
+  // history before the process goes (lab.close is bounded by the engine's stop time limits).
+  let closed = false;
+  app.on('before-quit', (event) => {
+    if (closed) return;
+    event.preventDefault();
+    void lab.close().catch((err) => console.error(err)).finally(() => { closed = true; app.quit(); });
+  });
 }).catch((err) => {
   console.error(err);
   app.exit(1);

@@ -140,7 +140,7 @@ export async function startWebHost(lab: LabSessions, options: WebHostOptions = {
     port,
     token,
     close: async () => {
-      api.close();
+      await api.close();
       answers.destroyLingering();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -50,8 +50,12 @@ const parentPort = (process as unknown as { parentPort?: ParentPortLike }).paren
 function post(message: EngineWireMessage): void {
   const wire = postedForm(message);
   if (parentPort) parentPort.postMessage(wire);
-  else process.send?.(wire);
+  // A host that died (kill -9, a second Ctrl-C) closed the channel: nothing to tell it, and the
+  // 'disconnect' handler stops this engine. The callback keeps a late EPIPE from being thrown.
+  else if (process.connected) process.send?.(wire, undefined, undefined, ignoreSendError);
 }
+
+function ignoreSendError(): void { /* the host is gone; see post() */ }
 
 let frameTimer: NodeJS.Timeout | null = null;
 

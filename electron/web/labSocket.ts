@@ -25,6 +25,8 @@ const MAX_QUEUED = 1024;
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** WebSocket connections at once: one per tab is the norm, so this only bounds a flood. */
 const MAX_CLIENTS = 64;
+/** How long a closing host waits for its clients to answer the close frame. */
+const CLOSE_GRACE_MS = 1000;
 
 export class LabSocketEndpoint {
   private readonly wss: WebSocketServer;
@@ -73,8 +75,19 @@ export class LabSocketEndpoint {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, verdict.clientId));
   };
 
-  /** Drops every client and stops accepting (the host is closing). */
-  close(): void {
+  /**
+   * Stops accepting and closes every client with 1001 "going away" (the host is closing); what
+   * was queued to a client (a run's terminal event) goes out before the close frame. A client
+   * that does not answer the close within CLOSE_GRACE_MS is dropped.
+   */
+  async close(): Promise<void> {
+    const clients = [...this.wss.clients];
+    const gone = Promise.all(clients.map((client) => new Promise<void>((resolve) => {
+      if (client.readyState === WebSocket.CLOSED) return resolve();
+      client.once('close', () => resolve());
+      client.close(1001, 'the lab host is shutting down');
+    })));
+    await Promise.race([gone, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]);
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
   }
