@@ -66,7 +66,7 @@ describe('uring-lab runs', () => {
       [['list', '--bogus'], /runs list: unknown option '--bogus'/],
       [['export', summary.runId], /--format is missing.*json, csv or md/],
       [['export', summary.runId, '--format', 'xml'], /--format "xml" is not a format/],
-      [['export', summary.runId, '--format', 'md', '--out', path.join(OUT_DIR, 'no/such/dir/x.md')], /--out .*ENOENT/],
+      [['export', summary.runId, '--format', 'md', '--out', path.join(OUT_DIR, 'no/such/dir/x.md')], /--out .*: the folder .* does not exist; nothing was written/],
       [['list'], /URING_LAB_RUNS_MAX=many is not a positive whole number/, { URING_LAB_RUNS_MAX: 'many' }],
       [['list'], /URING_LAB_RUNS_DIR=runs is not an absolute path/, { URING_LAB_RUNS_DIR: 'runs' }],
     ];

@@ -7,7 +7,8 @@
  * Bad input (an unknown subcommand, flag or id) is one line naming it and the fix, exit 2.
  * It reads the history directly (no engine is started): the same store the LabApi serves.
  */
-import { writeFileSync } from 'node:fs';
+import { checkOutFile, writeOutFile } from '../outFile';
+import { checkFlagTokens } from '../cliFlags';
 import { parseArgs } from 'node:util';
 import { LabError, oneLineText, RunExportFormatSchema } from '../../contract';
 import { exportRun, runMarkdown } from './runExport';
@@ -27,8 +28,10 @@ function usage(message: string, fix: string, field?: string): LabError {
 function parse(sub: string, args: string[], options: Record<string, { type: 'string' | 'boolean' }>, ids: number) {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
+    checkFlagTokens(`runs ${sub}`, options, parsed.tokens);
   } catch (err) {
+    if (err instanceof LabError) throw err;
     const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
     throw usage(`runs ${sub}: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, `uring-lab runs ${sub} takes: ${usageOf(sub)}`);
   }
@@ -90,14 +93,10 @@ export async function runsCommand(args: string[], out: (text: string) => void = 
       if (!format.success) {
         throw usage(`runs export: --format ${values.format === undefined ? 'is missing' : `${JSON.stringify(oneLineText(String(values.format), 40))} is not a format`}`, 'give --format json, csv or md', 'format');
       }
+      const outPath = typeof values.out === 'string' ? checkOutFile(values.out) : null;
       const file = exportRun(store.getAll(id), format.data);
-      if (typeof values.out === 'string') {
-        try {
-          writeFileSync(values.out, file.text);
-        } catch (err) {
-          throw usage(`runs export: --out ${oneLineText(values.out, 120)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'give a path in a folder that exists and that you can write', 'out');
-        }
-      } else out(file.text);
+      if (outPath !== null) writeOutFile(values.out as string, outPath, file.text);
+      else out(file.text);
       return 0;
     }
     case 'delete': {

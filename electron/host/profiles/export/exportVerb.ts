@@ -5,11 +5,11 @@
  * existing FILE is never left half overwritten. Bad input — the file, the format, the flags, a
  * value a format cannot carry — is one line naming the field (exit 2, from the CLI's handler).
  */
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LabError, oneLineText } from '../../../contract';
 import { checkProfileFile } from '../profileFile';
-import { writeFileAtomic } from '../../atomicFile';
+import { checkOutFile, writeOutFile } from '../../outFile';
+import { checkFlagTokens } from '../../cliFlags';
 import { EXPORT_FORMATS, exportProfile, type ExportFormat } from './index';
 
 export const EXPORT_USAGE = `Usage: uring-lab export PROFILE.json --format json|fio|tuned|shell [--out FILE]
@@ -29,8 +29,12 @@ export function exportCommand(args: string[], out: { write(text: string): unknow
   let values: { format?: string; out?: string; help?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args, options: { format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }));
+    const options = { format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
+    checkFlagTokens('export', options, parsed.tokens);
+    ({ values, positionals } = parsed);
   } catch (err) {
+    if (err instanceof LabError) throw err;
     const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
     throw usage(`export: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, 'see uring-lab export --help', 'export');
   }
@@ -46,18 +50,12 @@ export function exportCommand(args: string[], out: { write(text: string): unknow
     throw usage(`export: --format ${format === undefined ? 'is missing' : `"${oneLineText(format, 40)}" is not a format`}`, `give --format ${EXPORT_FORMATS.join(', --format ')}`, 'format');
   }
   const { profile } = checkProfileFile(positionals[0]);
+  const outPath = values.out === undefined ? null : checkOutFile(values.out, [positionals[0]]);
   const exported = exportProfile(profile, format as ExportFormat);
-  if (values.out === undefined) {
+  if (outPath === null) {
     out.write(exported.text);
     return 0;
   }
-  const target = values.out;
-  try {
-    writeFileAtomic(target, exported.text, { mode: format === 'shell' ? 0o755 : 0o644 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    const why: Record<string, string> = { ENOENT: `the folder ${dirname(target)} does not exist`, EISDIR: 'it is a directory', EACCES: 'permission denied', EROFS: 'a read-only file system', ENOTDIR: 'a part of the path is not a directory', ENOSPC: 'no space left' };
-    throw usage(`--out ${oneLineText(target, 200)}: cannot write it (${code}${why[code] ? `: ${why[code]}` : ''}); nothing was written`, 'give a file in a folder you can write to, or leave --out out for stdout', 'out');
-  }
+  writeOutFile(values.out!, outPath, exported.text, format === 'shell' ? 0o755 : 0o644);
   return 0;
 }

@@ -1,0 +1,102 @@
+/**
+ * `--out FILE` of every verb that writes a file (export, runs export, ab, ab export): one check,
+ * made before any work (an A/B experiment runs for minutes before its report exists), and one
+ * writer. What the user had is not lost: `--out` writes a regular file only (a rename over
+ * /dev/null, a FIFO or a symlink replaced the node itself), never the command's own input or the
+ * lab's saved data, and an existing file keeps its permissions. Written whole or not at all
+ * (atomicFile.ts); through a symlink, the file it names is replaced and the link stays.
+ */
+import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { LabError, oneLineText } from '../contract';
+import { writeFileAtomic } from './atomicFile';
+import { runStoreOptionsFromEnv } from './history/runStore';
+import { labDataDir } from './run/storage';
+
+const FIX = 'give a regular file in a folder you can write to, or leave --out out to print to stdout';
+
+function refuse(target: string, why: string, fix = FIX): LabError {
+  return new LabError({ code: 'USAGE', kind: 'input', field: 'out', message: `--out ${oneLineText(target, 160)}: ${why}; nothing was written`, fix });
+}
+
+function kindOf(st: Stats): string | null {
+  if (st.isFile()) return null;
+  if (st.isDirectory()) return 'is a directory';
+  if (st.isCharacterDevice()) return 'is a character device';
+  if (st.isBlockDevice()) return 'is a block device';
+  if (st.isFIFO()) return 'is a FIFO';
+  if (st.isSocket()) return 'is a socket';
+  return 'is not a regular file';
+}
+
+const inside = (dir: string, path: string) => {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/** The folders whose files the lab owns: its data (saved profiles, test files) and the run history. */
+function labOwnedDirs(): string[] {
+  const dirs = [labDataDir()];
+  try { dirs.push(runStoreOptionsFromEnv().dir); } catch { /* a bad URING_LAB_RUNS_DIR is reported by the verbs that use it */ }
+  return dirs.map((d) => { try { return realpathSync(d); } catch { return resolve(d); } });
+}
+
+/**
+ * Checks `--out` before the verb does its work; returns the path to write (a symlink's target).
+ * `inputs`: the files the command reads (a profile), which it must not replace.
+ */
+export function checkOutFile(target: string, inputs: string[] = []): string {
+  if (!target.trim()) throw refuse(target, 'is empty', 'name the file to write, e.g. --out report.html, or leave --out out to print to stdout');
+  let path = resolve(target);
+  let existing: Stats | null = null;
+  try {
+    const link = lstatSync(path);
+    existing = link.isSymbolicLink() ? statSync(path) : link;
+    if (link.isSymbolicLink()) path = realpathSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && existing === null && lstatOrNull(path)?.isSymbolicLink()) throw refuse(target, 'is a symlink to nothing');
+    if (code !== 'ENOENT') throw refuse(target, `cannot be looked at (${code})`);
+  }
+  if (existing) {
+    const kind = kindOf(existing);
+    if (kind) throw refuse(target, kind);
+    // Root may write anything; a file with no write bit at all was made read-only on purpose.
+    if ((existing.mode & 0o222) === 0) throw refuse(target, 'is read-only', 'make it writable (chmod u+w) if it is meant to be replaced, or write to another file');
+    for (const input of inputs) {
+      const st = statOrNull(input);
+      if (st && st.dev === existing.dev && st.ino === existing.ino) throw refuse(target, `is ${oneLineText(input, 120)}, this command's input: it would be replaced`, 'write to another file');
+    }
+  }
+  const folder = dirname(path);
+  const folderStat = statOrNull(folder);
+  if (!folderStat) throw refuse(target, `the folder ${oneLineText(folder, 120)} does not exist`);
+  if (!folderStat.isDirectory()) throw refuse(target, `${oneLineText(folder, 120)} is not a folder`);
+  try { accessSync(folder, constants.W_OK); } catch { throw refuse(target, `the folder ${oneLineText(folder, 120)} is not writable`); }
+  let real = path;
+  try { real = resolve(realpathSync(folder), relative(folder, path)); } catch { /* checked above */ }
+  for (const dir of labOwnedDirs()) {
+    if (inside(dir, real)) throw refuse(target, `is inside ${oneLineText(dir, 120)}, the lab's own data (saved runs, profiles): writing there could damage them`, 'write it somewhere else, e.g. your home folder');
+  }
+  return path;
+}
+
+/** Writes `text` to the path checkOutFile returned: whole or not at all, keeping an existing file's mode. */
+export function writeOutFile(target: string, path: string, text: string, mode = 0o644): void {
+  const before = statOrNull(path);
+  try {
+    writeFileAtomic(path, text, { mode: before ? before.mode & 0o7777 : mode });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    const why: Record<string, string> = { ENOENT: `the folder ${dirname(path)} does not exist`, EISDIR: 'it is a directory', EACCES: 'permission denied', EROFS: 'a read-only file system', ENOTDIR: 'a part of the path is not a directory', ENOSPC: 'no space left' };
+    throw refuse(target, `cannot write it (${code}${why[code] ? `: ${why[code]}` : ''})`);
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try { return statSync(path); } catch { return null; }
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try { return lstatSync(path); } catch { return null; }
+}
