@@ -10,6 +10,7 @@
  *       printed with status "interrupted".
  * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
+import { takeOverSignals } from './earlySignals'; // first: see the file
 import { isIPv4 } from 'node:net';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
@@ -24,6 +25,7 @@ import { kernelSummaryLines } from './host/run/probes';
 import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
 import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
 import { DIAGNOSE_HELP, DIAGNOSE_USAGE, diagnoseCommand } from './host/diagnose/diagnoseCommand';
+import { checkFlagTokens, decimalFlag } from './host/cliFlags';
 
 /** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
 const SERVER_DEFAULT_PORT = 7421;
@@ -120,9 +122,11 @@ type ParsedValues = { [name: string]: string | boolean | string[] | undefined };
 
 function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): { values: ParsedValues } {
   try {
-    const { values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    const { values, tokens } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
+    checkFlagTokens(verb, options, tokens);
     return { values: values as ParsedValues };
   } catch (err) {
+    if (err instanceof LabError) throw err;
     const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
     // "argument is ambiguous": a value that starts with '-' (e.g. --duration -1) must be attached.
     const ambiguous = /option '(--[\w-]+)' argument is ambiguous/i.exec(message);
@@ -138,7 +142,7 @@ export function buildRunProfile(values: { profile?: string; set?: string[]; dura
     profile = withKnob(profile, path, value);
   }
   if (values.duration !== undefined) {
-    const seconds = Number(values.duration);
+    const seconds = decimalFlag(values.duration);
     if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
       throw usageError(`--duration "${values.duration}" is not a number of seconds between 0.1 and 3600`, 'give the measured seconds, e.g. --duration 3', 'duration');
     }
@@ -192,8 +196,7 @@ async function superviseRun(json: boolean, start: (lab: LabService) => Promise<v
     interruptedBy = signal;
     void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
   };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+  takeOverSignals(interrupt);
   try {
     const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
@@ -349,7 +352,7 @@ async function serverCommand(args: string[]): Promise<number> {
   const address = bind ?? '127.0.0.1';
   let durationS: number | null = null;
   if (values.duration !== undefined) {
-    durationS = Number(values.duration);
+    durationS = decimalFlag(String(values.duration));
     if (!Number.isFinite(durationS) || durationS < 0.1 || durationS > SERVER_MAX_DURATION_S) {
       throw usageError(`--duration "${oneLineText(String(values.duration), 40)}" is not a number of seconds between 0.1 and ${SERVER_MAX_DURATION_S}`, 'give the seconds to serve, e.g. --duration 60, or leave it out to serve until SIGINT/SIGTERM', 'duration');
     }
@@ -357,9 +360,8 @@ async function serverCommand(args: string[]): Promise<number> {
   // Server-side faults for your own client (serverPause, ioWqPunt, cpuHog…), from the listen on.
   const profile = withInjections(buildServerProfile(values as { profile?: string; set?: string[] }), (values.inject as string[] | undefined) ?? []);
 
-  // A reader that took the listening line and left (`| head -1`) must not crash the server
-  // with EPIPE: it serves on, and its summary goes nowhere.
-  process.stdout.on('error', () => undefined);
+  // A reader that took the listening line and left (`| head -1`) does not stop the server: it
+  // serves on, and its summary goes nowhere (the CLI's stdout handler takes the EPIPE).
   const server = new ServerOnly({ profile, port, durationS, bind });
   let stoppedBy: string | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -371,8 +373,7 @@ async function serverCommand(args: string[]): Promise<number> {
     stoppedBy = signal;
     server.stop(signal);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  takeOverSignals(onSignal);
   try {
     let listening: ServerListening;
     try {
@@ -485,8 +486,7 @@ async function serveCommand(args: string[]): Promise<number> {
   };
   await new Promise<void>((resolve) => {
     const shutdown = (signal: NodeJS.Signals) => { onSignal(signal); resolve(); };
-    process.on('SIGINT', shutdown);
-    process.on('SIGTERM', shutdown);
+    takeOverSignals(shutdown);
   });
   // The run first, while its clients are still connected: they get its terminal event (and the
   // answers to calls under way) before their sockets close with 1001.
@@ -548,6 +548,12 @@ function formatDoctor(report: DoctorReport): string {
 }
 
 if (require.main === module) {
+  // A reader that left early (`| head -c 1`) closed our stdout: what is left to print has nowhere
+  // to go, and the command still ends as it would have (a run is stopped and saved, not killed
+  // by an unhandled EPIPE with a stack trace).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err) => {

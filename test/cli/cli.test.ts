@@ -3,13 +3,15 @@
  * the native engine, checked against the RunSummary contract.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DoctorReportSchema, KNOBS, PROBE_NAMES, RunSummarySchema } from '../../electron/contract';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+const PRESET = path.join(__dirname, '../../resources/profiles/loopback-default.json');
+const STORAGE_PRESET = path.join(__dirname, '../../resources/profiles/storage-randread.json');
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -140,6 +142,22 @@ describe('uring-lab run', () => {
     [['run', '--profile', '/etc'], /\/etc: is a directory/],
     [['run', '--profile', '/dev/zero'], /\/dev\/zero: is a character device/],
     [['serve', '--token-file', '/etc/passwd'], /token file \/etc\/passwd does not hold a token/],
+    // Every verb's flags: a single-valued flag given twice (the last silently won), an empty
+    // value (`--profile "$UNSET"` measured the defaults), numbers only as plain decimals.
+    [['run', '--profile', ''], /run: --profile is empty/],
+    [['server', '--profile=', '--duration', '1'], /server: --profile is empty/],
+    [['load', '--target', '127.0.0.1:1', '--target', '127.0.0.1:2'], /load: --target is given more than once/],
+    [['run', '--duration', '1', '--duration', '2'], /run: --duration is given more than once/],
+    [['run', '--duration', '0x2'], /--duration "0x2"/],
+    [['server', '--duration', ' 1'], /--duration " 1"/],
+    [['export', PRESET, '--format', 'json', '--format', 'fio'], /export: --format is given more than once/],
+    [['runs', 'export', 'run-x', '--format', 'json', '--format', 'csv'], /runs export: --format is given more than once/],
+    [['diagnose', 'run-x', '--k', '1', '--k', '2'], /diagnose: --k is given more than once/],
+    [['ab', PRESET, PRESET, '--rounds', '1', '--rounds', '2'], /ab: --rounds is given more than once/],
+    [['ab', PRESET, PRESET, '--rounds', '0b1'], /--rounds "0b1"/],
+    [['ab', 'export', 'ab-x', '--format', 'json', '--format', 'html'], /ab export: --format is given more than once/],
+    // A/B arms of different workloads: echo req/s against storage IOPS.
+    [['ab', PRESET, STORAGE_PRESET, '--rounds', '1'], /A measures the echo workload and B the storage one/],
   ])('bad input %j exits 2 with a one-line error naming it', (args, pattern) => {
     const r = cli(...(args as string[]));
     expect(r.code).toBe(2);
@@ -149,6 +167,56 @@ describe('uring-lab run', () => {
     expect(lines[0]).toMatch(pattern);
     expect(lines[0]).toMatch(/^uring-lab: /);
   });
+});
+
+describe('signals at any moment', () => {
+  // Ctrl-C while the CLI was still loading its modules was lost (the verb's handler replaced the
+  // first one and the pending signal went with it): the run went on and completed, exit 0.
+  it('a SIGINT from 0.1 to 0.5 s after the start is never lost: exit 130 with one line (or death by the signal before Node runs our code)', async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-early-signal-'));
+    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
+    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    try {
+      for (const delayMs of [100, 150, 200, 300, 500]) {
+        const child = spawn(process.execPath, [CLI, 'run', '--duration', '3', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+        child.stdout!.resume();
+        const timer = setTimeout(() => child.kill('SIGINT'), delayMs);
+        const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+        clearTimeout(timer);
+        expect(code, `SIGINT at ${delayMs} ms: ${stderr}`).not.toBe(0);
+        if (signal === null) {
+          expect(code, `SIGINT at ${delayMs} ms`).toBe(130);
+          expect(stderr.trim().split('\n'), `SIGINT at ${delayMs} ms`).toHaveLength(1);
+        } else {
+          expect(signal).toBe('SIGINT');
+        }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('a reader that leaves early (| head -c 1)', () => {
+  it('every verb that prints a saved run ends as it would have, with no EPIPE stack trace', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-epipe-'));
+    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
+    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    try {
+      const run = spawnSync(process.execPath, [CLI, 'run', '--duration', '1', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, encoding: 'utf8', timeout: 60_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const runId = JSON.parse(run.stdout).runId as string;
+      // Outputs well over a pipe's 64 KiB, so the writer meets the closed pipe.
+      for (const args of [['runs', 'show', runId, '--json'], ['runs', 'export', runId, '--format', 'json']]) {
+        const r = spawnSync('bash', ['-c', `"$0" "$@" | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}" >&2`, process.execPath, CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+        expect(r.stderr.trim(), args.join(' ')).toBe('rc=0');
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('uring-lab doctor', () => {

@@ -8,7 +8,10 @@
  * 2 bad input (a profile, a flag); 130 interrupted by SIGINT/SIGTERM (the report of the rounds
  * done so far is still printed and written, with status "interrupted").
  */
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { checkOutFile, writeOutFile } from '../outFile';
+import { checkFlagTokens, decimalFlag } from '../cliFlags';
+import { takeOverSignals } from '../../earlySignals';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LabError, type Profile } from '../../contract';
@@ -17,7 +20,7 @@ import { LabService } from '../labService';
 import { loadProfileFile } from '../profiles';
 import { AbStore } from './abStore';
 import { abReportHtml } from './html';
-import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, labArmRunner, startAbExperiment } from './runner';
+import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkComparableArms, labArmRunner, startAbExperiment } from './runner';
 
 export const AB_USAGE = `  uring-lab ab A.json B.json [--rounds N] [--duration S] [--warmup S] [--seed N] [--json] [--out report.html]
   uring-lab ab list [--json] | ab show ID [--json] | ab export ID --format json|html [--out FILE] | ab delete ID`;
@@ -37,7 +40,7 @@ function input(field: string, message: string, fix: string): LabError {
 
 function numberFlag(name: string, raw: string | undefined, min: number, max: number, integer: boolean): number | undefined {
   if (raw === undefined) return undefined;
-  const v = Number(raw);
+  const v = decimalFlag(raw);
   if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
     throw input(name, `ab: --${name} "${raw}" is not ${integer ? 'a whole number' : 'a number'} between ${min} and ${max}`, `give e.g. --${name} ${integer ? Math.max(min, 10) : 3}`);
   }
@@ -55,14 +58,14 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   if (args[0] && SAVED_VERBS.includes(args[0]) && !existsSync(args[0])) return savedCommand(args[0], args.slice(1), io);
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        rounds: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
-        json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const options = {
+      rounds: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' },
+      json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    } as const;
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options, tokens: true });
+    checkFlagTokens('ab', options, parsed.tokens);
   } catch (err) {
+    if (err instanceof LabError) throw err;
     throw input('ab', `ab: ${(err as Error).message.split('\n')[0].replace(/\.$/, '')}`, 'see uring-lab ab --help');
   }
   const { values, positionals } = parsed;
@@ -82,7 +85,9 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   // Both profiles are read before anything runs: a bad B must not cost A's rounds.
   const a = named(fileA, loadProfileFile(fileA));
   const b = named(fileB, loadProfileFile(fileB));
-  if (values.out !== undefined && !values.out.trim()) throw input('out', 'ab: --out is empty', 'name the HTML file to write, e.g. --out report.html');
+  // Checked now: the report exists only after every round has run.
+  const outPath = values.out === undefined ? null : checkOutFile(values.out, [fileA, fileB]);
+  checkComparableArms(a, b);
 
   const lab = new LabService();
   const store = new AbStore();
@@ -99,8 +104,7 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     }
     experiment.interrupt(`interrupted by ${signal}`);
   };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+  takeOverSignals(interrupt);
   let report: AbReport;
   try {
     report = await experiment.report;
@@ -110,7 +114,7 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     await lab.close();
   }
   if (io.isTTY && !values.json) io.stderr('\n');
-  if (values.out) emit(abReportHtml(report), values.out, io);
+  if (outPath !== null) writeOutFile(values.out!, outPath, abReportHtml(report));
   io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatAbReport(report));
   if (report.status === 'interrupted') {
     io.stderr(`uring-lab: experiment ${report.experimentId} ${report.failure?.message ?? 'interrupted'}; ${report.rounds} rounds counted\n`);
@@ -155,19 +159,15 @@ export function formatAbReport(r: AbReport): string {
 
 const SAVED_VERBS = ['list', 'show', 'export', 'delete'];
 
-/** Writes `text` to `out` through a temp file and a rename (never a half-written file), or to stdout. */
-function emit(text: string, out: string | undefined, io: AbCommandIo): void {
-  if (!out) { io.stdout(text); return; }
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, out);
-}
 
 async function savedCommand(verb: string, args: string[], io: AbCommandIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' } } });
+    const options = { json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' } } as const;
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options, tokens: true });
+    checkFlagTokens(`ab ${verb}`, options, parsed.tokens);
   } catch (err) {
+    if (err instanceof LabError) throw err;
     throw input('ab', `ab ${verb}: ${(err as Error).message.split('\n')[0].replace(/\.$/, '')}`, 'see uring-lab ab --help');
   }
   const { values, positionals } = parsed;
@@ -190,7 +190,10 @@ async function savedCommand(verb: string, args: string[], io: AbCommandIo): Prom
   if (verb === 'export') {
     const format = values.format;
     if (format !== 'json' && format !== 'html') throw input('format', `ab export: --format must be json or html, got ${format === undefined ? 'nothing' : `"${format.slice(0, 40)}"`}`, 'add --format html (a self-contained report) or --format json (the AbReport)');
-    emit(store.export(id, format).text, values.out, io);
+    const outPath = values.out === undefined ? null : checkOutFile(values.out);
+    const text = store.export(id, format).text;
+    if (outPath === null) io.stdout(text);
+    else writeOutFile(values.out!, outPath, text);
     return 0;
   }
   store.delete(id);

@@ -6,7 +6,7 @@
 import { LabError, type LabEvent, type Profile } from '../../contract';
 import type { AbListRow, AbProgress, AbReport, AbState } from '../../contract/ab';
 import { AbStore } from './abStore';
-import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, labArmRunner, startAbExperiment, type AbRun, type ArmHost } from './runner';
+import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkComparableArms, labArmRunner, startAbExperiment, type AbRun, type ArmHost } from './runner';
 
 export interface AbStartParams {
   a: Profile;
@@ -38,6 +38,7 @@ export class AbController {
     if (this.current) {
       throw new LabError({ code: 'AB_ACTIVE', message: `A/B experiment ${this.current.run.experimentId} is still going`, fix: 'stop it first, or wait for it to end' });
     }
+    checkComparableArms(params.a, params.b);
     const options = {
       a: params.a, b: params.b,
       rounds: params.rounds ?? AB_DEFAULT_ROUNDS, durationS: params.durationS ?? AB_DEFAULT_DURATION_S,

@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import { median } from 'simple-statistics';
-import type { LabEvent, Profile, RunSummary, SparseHistogram } from '../../contract';
+import { LabError, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
 import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { HOST_DIED } from './abStore';
 import { armSpikes, countedRounds, knobDifferences, metricsOf, pooledPercentiles, roundDiagnosis } from './report';
@@ -93,6 +93,19 @@ const MAX_CONSECUTIVE_FAILURES = 2;
  * would read if the host died now: the rounds so far, `interrupted`) and the final one, for
  * the history (abStore.ts).
  */
+/**
+ * Two arms compare only when they measure the same thing: an echo arm's requests per second and
+ * a storage arm's I/Os per second share the metric names but not a meaning. Refused up front.
+ */
+export function checkComparableArms(a: Profile, b: Profile): void {
+  if (a.workload === b.workload) return;
+  throw new LabError({
+    code: 'USAGE', kind: 'input', field: 'workload',
+    message: `A measures the ${a.workload} workload and B the ${b.workload} one: their numbers (echo requests vs storage I/Os) do not compare`,
+    fix: 'compare two profiles of the same workload (set workload in one of them)',
+  });
+}
+
 export function startAbExperiment(
   options: AbExperimentOptions,
   arms: ArmRunner,

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { LabError, MAX_FRAMES_PER_GET, oneLineText, type GetRunResult, type Profiles, type SpikeParams, type SpikeReport } from '../../contract';
+import { checkFlagTokens } from '../cliFlags';
 import { RunStore, runStoreOptionsFromEnv } from '../history/runStore';
 import { diagnoseFrames, spikeParams } from './report';
 
@@ -79,8 +80,11 @@ export function formatSpikeReport(report: SpikeReport | null, runId: string, fra
 export async function diagnoseCommand(args: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { json: { type: 'boolean' }, k: { type: 'string' }, 'max-factor': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    const options = { json: { type: 'boolean' }, k: { type: 'string' }, 'max-factor': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
+    checkFlagTokens('diagnose', options, parsed.tokens);
   } catch (err) {
+    if (err instanceof LabError) throw err;
     const message = (err as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
     throw usage(`diagnose: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, `uring-lab diagnose takes: RUN_ID [--json] [--k N] [--max-factor F]`);
   }

@@ -1,0 +1,38 @@
+/**
+ * What every verb's flag parsing shares beyond node:util's parseArgs (strict mode already
+ * refuses unknown flags and missing values): a single-valued flag given twice (parseArgs keeps
+ * the last one silently, so `--profile A --profile B` ran B without reading A), an empty value
+ * (`--profile "$UNSET"` measured the defaults), and numbers written as plain decimals only
+ * (Number() also reads "0x2", "0b1" and " 1").
+ */
+import type { ParseArgsConfig } from 'node:util';
+import { LabError, oneLineText } from '../contract';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+interface OptionToken { kind: string; name?: string; rawName?: string; value?: string | undefined }
+
+/** Throws the one-line input error for the first repeated single-valued or empty string flag. */
+export function checkFlagTokens(verb: string, options: Options, tokens: readonly OptionToken[] | undefined): void {
+  const seen = new Set<string>();
+  for (const t of tokens ?? []) {
+    if (t.kind !== 'option' || !t.name) continue;
+    const option = options[t.name];
+    if (!option || option.type !== 'string') continue;
+    if (!option.multiple) {
+      if (seen.has(t.name)) throw flagError(`${verb}: --${t.name} is given more than once`, `give --${t.name} once`, t.name);
+      seen.add(t.name);
+    }
+    if (typeof t.value === 'string' && t.value.trim() === '') throw flagError(`${verb}: --${t.name} is empty`, `give --${t.name} a value, or leave it out`, t.name);
+  }
+}
+
+const DECIMAL = /^[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?$|^\.[0-9]+([eE][+-]?[0-9]+)?$/;
+
+/** The number a flag's text writes in plain decimal (3, 1.5, .5, 2e1), or NaN for anything else. */
+export function decimalFlag(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : Number.NaN;
+}
+
+function flagError(message: string, fix: string, field: string): LabError {
+  return new LabError({ code: 'USAGE', kind: 'input', field, message: oneLineText(message, 200), fix });
+}
