@@ -143,6 +143,22 @@ describe('uring-lab load --target', () => {
     }
   });
 
+  it('an echo server whose every answer is wrong: all errors, and no request, byte or latency counted from them', async () => {
+    const echo = await nodeEchoServer((chunk) => Buffer.alloc(chunk.length, 'X'));
+    try {
+      const r = await runCli(['load', '--target', `127.0.0.1:${echo.port}`, '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json']);
+      expect(r.code).toBe(1);
+      const s = runSummaryOf(r);
+      expect(s.errors).toBeGreaterThan(100);
+      expect(s.requests).toBe(0);
+      expect(s.bytes).toBe(0);
+      expect(s.throughputRps).toBe(0);
+      expectOneErrorLine(r.stderr, /errors/);
+    } finally {
+      await echo.close();
+    }
+  });
+
   it('nothing listening at the target: exit 1, one line naming --target and the fix', async () => {
     const port = await freePort();
     const r = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1', '--json']);

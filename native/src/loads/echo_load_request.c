@@ -309,10 +309,15 @@ static void try_complete(struct echo_load_state *st, unsigned idx)
 		/* reap_ns was read after the wait that reaped this CQE; t0 before the submit that sent
 		 * the request (closed) or at a time already past when it was started (open). */
 		uint64_t us = lh_ns_to_us(st->reap_ns > t0 ? st->reap_ns - t0 : 0);
-		lh_record(&st->pub->hist, us);
-		record_corrected(st, us);
-		if (memcmp(c->sbuf + (size_t)slot * st->msg, c->rbuf, st->msg))
-			counter_add(&st->pub->errors, 1); /* counted, and the connection carries on */
+		/* A wrong echo is an error, not a request served: it stays out of the histograms, so
+		 * out of requests, bytes, throughput and latency (the summary says they exclude errors);
+		 * the connection carries on. */
+		if (memcmp(c->sbuf + (size_t)slot * st->msg, c->rbuf, st->msg)) {
+			counter_add(&st->pub->errors, 1);
+		} else {
+			lh_record(&st->pub->hist, us);
+			record_corrected(st, us);
+		}
 		c->head = slot_at(st, c, 1);
 		c->count--;
 		c->nsent--;
