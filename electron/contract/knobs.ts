@@ -69,6 +69,10 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   /** Server engines the knob means something for (absent: all); with another engine a
    *  requested non-default value is reported refused, never shown as applied. */
   engines?: readonly ('io_uring' | 'epoll')[];
+  /** Another knob's value this one means something only with (absent: always): otherwise a
+   *  requested non-default value is reported refused (the lab's own NOT_APPLICABLE), never shown
+   *  as applied — an SQPOLL thread's CPU without SQPOLL, an open-loop rate in a closed loop. */
+  onlyWith?: { path: string; value: string | boolean };
   /** The capability of this machine the knob needs (probed by the doctor, electron/host/doctor.ts);
    *  where the doctor finds it missing, the UI disables the knob with the doctor's reason and fix. */
   needs?: KnobNeed;
@@ -161,7 +165,7 @@ export const KNOBS = {
       engines: IO_URING_ONLY,
         schema: z.number().int().min(0).max(4095).nullable().default(null),
         label: 'SQPOLL CPU', unit: 'CPU', help: 'CPU the SQPOLL thread is pinned to (IORING_SETUP_SQ_AFF); empty lets the scheduler choose.',
-        applies: 'new-ring', engine: true, settings: ['SQ_AFF'], needs: 'sqpoll',
+        applies: 'new-ring', engine: true, settings: ['SQ_AFF'], needs: 'sqpoll', onlyWith: { path: 'server.sqpoll.enabled', value: true },
         refusal: {
           refused: { reason: 'the kernel refused to pin the SQPOLL thread to that CPU', fix: 'pick a CPU this process may run on (see the doctor), or leave server.sqpoll.cpu empty' },
           moot_without_sqpoll: { reason: 'a CPU for the SQPOLL thread means nothing without SQPOLL', fix: 'enable server.sqpoll.enabled, or leave server.sqpoll.cpu empty' },
@@ -175,7 +179,7 @@ export const KNOBS = {
       engines: IO_URING_ONLY,
         schema: z.number().int().min(0).max(60_000).default(1000),
         label: 'SQPOLL idle', unit: 'ms', help: 'How long the SQPOLL thread spins without work before it sleeps; the kernel takes 0 as 1000.',
-        applies: 'new-ring', engine: true, needs: 'sqpoll',
+        applies: 'new-ring', engine: true, needs: 'sqpoll', onlyWith: { path: 'server.sqpoll.enabled', value: true },
       }),
       shared: knob({
         workloads: ECHO_ONLY,
@@ -390,7 +394,7 @@ export const KNOBS = {
       workloads: ECHO_ONLY,
       schema: z.number().min(1).max(10_000_000).nullable().default(null),
       label: 'Open-loop rate (requests/s)', help: 'Open loop only (required there): requests per second over all connections, request i of a thread intended at start + i / its share of the rate; empty for a closed loop.',
-      applies: 'new-ring', engine: true,
+      applies: 'new-ring', engine: true, onlyWith: { path: 'load.mode', value: 'open' },
     }),
     cpus: knob({
       workloads: ECHO_ONLY,

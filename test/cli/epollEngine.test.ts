@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { knobAt, RunSummarySchema } from '../../electron/contract';
+import { knobAt, knobEntries, RunSummarySchema } from '../../electron/contract';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
@@ -46,5 +46,24 @@ describe('uring-lab run with the epoll server', () => {
     const r = run('--duration', '1', '--set', 'server.engine=kqueue', '--json');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/server\.engine must be one of "io_uring", "epoll"/);
+  });
+});
+
+describe('knobs that mean something only with another knob\'s value', () => {
+  it('an SQPOLL CPU or idle time without SQPOLL, an open-loop rate in a closed loop: refused (not applicable), never shown as applied', () => {
+    // One non-default value per catalogue row that has onlyWith (the class, not examples).
+    const values: Record<string, string> = { 'server.sqpoll.cpu': '1', 'server.sqpoll.idleMs': '5', 'load.rateRps': '500' };
+    const rows = knobEntries().filter((e) => e.onlyWith);
+    expect(Object.keys(values).sort()).toEqual(rows.map((e) => e.path).sort());
+    const r = run('--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', ...Object.entries(values).flatMap(([k, v]) => ['--set', `${k}=${v}`]), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout.trim()));
+    const refused = Object.fromEntries(s.rejected.map((k) => [k.knob, k]));
+    for (const row of rows) {
+      expect(refused[row.path], row.path).toMatchObject({ code: 'NOT_APPLICABLE', errno: 0 });
+      expect(refused[row.path].reason).toContain(`only with ${row.onlyWith!.path}=`);
+      const shown = row.path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], s.applied);
+      expect(shown, row.path).toEqual(row.schema.parse(undefined));
+    }
   });
 });

@@ -5,7 +5,7 @@
  * catalogue: the engine protocol carries each `engine: true` knob at its profile path, and a
  * refused flag or failed step is put back on the knob whose row lists it in `settings`.
  */
-import { knobEntries, knobForSetting, LabError, Profile, RejectedKnob } from '../../contract';
+import { knobEntries, knobForSetting, LabError, Profile, RejectedKnob, type KnobEntry } from '../../contract';
 import { setValueAt, valueAt } from '../profiles';
 import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData, type ProbesRequest } from '../../engine/protocol';
 
@@ -34,8 +34,9 @@ export function appliedProfile(requested: Profile, applied: NativeApplied): Prof
   const engine = engineOf(requested, applied);
   for (const entry of ENGINE_KNOBS) {
     const path = entry.path.split('.');
-    // A knob that does nothing for this engine is not "applied": it shows its default (off).
-    const value = entry.engines && !entry.engines.includes(engine) ? entry.schema.parse(undefined) : valueAt(applied, path);
+    // A knob that does nothing for this engine, or without the knob it goes with, is not
+    // "applied": it shows its default (off).
+    const value = (entry.engines && !entry.engines.includes(engine)) || !onlyWithHolds(entry, requested) ? entry.schema.parse(undefined) : valueAt(applied, path);
     if (value !== undefined) setValueAt(profile, path, value);
   }
   return profile as unknown as Profile;
@@ -53,16 +54,29 @@ export function inapplicableKnobs(requested: Profile, applied: NativeApplied): R
   const engine = engineOf(requested, applied);
   const rejected: RejectedKnob[] = [];
   for (const entry of ENGINE_KNOBS) {
-    if (!entry.engines || entry.engines.includes(engine)) continue;
     const value = valueAt(requested, entry.path.split('.'));
     if (JSON.stringify(value) === JSON.stringify(entry.schema.parse(undefined))) continue;
-    rejected.push({
-      knob: entry.path, requested: value, errno: 0, code: 'NOT_APPLICABLE',
-      reason: `${entry.label} acts on io_uring rings; the ${engine} server has none, so it did nothing`,
-      fix: `set server.engine to ${entry.engines.join(' or ')} to use it, or leave ${entry.path} at its default`,
-    });
+    if (entry.engines && !entry.engines.includes(engine)) {
+      rejected.push({
+        knob: entry.path, requested: value, errno: 0, code: 'NOT_APPLICABLE',
+        reason: `${entry.label} acts on io_uring rings; the ${engine} server has none, so it did nothing`,
+        fix: `set server.engine to ${entry.engines.join(' or ')} to use it, or leave ${entry.path} at its default`,
+      });
+    } else if (!onlyWithHolds(entry, requested)) {
+      const { path, value: needed } = entry.onlyWith!;
+      rejected.push({
+        knob: entry.path, requested: value, errno: 0, code: 'NOT_APPLICABLE',
+        reason: `${entry.label} means something only with ${path}=${JSON.stringify(needed)}, so it did nothing`,
+        fix: `set ${path} to ${JSON.stringify(needed)} to use it, or leave ${entry.path} at its default`,
+      });
+    }
   }
   return rejected;
+}
+
+/** Whether the knob `entry` goes with (its onlyWith) has the value it needs in `requested`. */
+function onlyWithHolds(entry: KnobEntry, requested: Profile): boolean {
+  return !entry.onlyWith || valueAt(requested, entry.onlyWith.path.split('.')) === entry.onlyWith.value;
 }
 
 /** Ring setup flags the kernel refused, as the knobs they belong to, with reasons and fixes. */
