@@ -11,7 +11,7 @@
  *  - bad input: exit 2 with one line, before anything runs.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AbReportSchema, type AbReport } from '../../electron/contract/ab';
@@ -146,6 +146,20 @@ describe('uring-lab ab', () => {
     const unknown = await startCli(['ab', 'show', 'ab-nope'], { env }).done;
     expect(unknown.code).toBe(2);
     expectOneErrorLine(unknown.stderr, /no saved A\/B experiment ab-nope/);
+    // A damaged record: every verb says so in one line (no internal error), the list counts it,
+    // and `ab delete`, which the line points to, removes it.
+    const id = rows[0].experimentId;
+    truncateSync(path.join(experiments, `${id}.json`), 200);
+    for (const args of [['show', id], ['export', id, '--format', 'json']]) {
+      const r = await startCli(['ab', ...args], { env }).done;
+      expect(r.code, args.join(' ')).toBe(1);
+      expectOneErrorLine(r.stderr, new RegExp(`${id}.*is not a valid experiment record \\(not JSON\\).*uring-lab ab delete ${id}`));
+    }
+    const damaged = await startCli(['ab', 'list', '--json'], { env }).done;
+    expect(JSON.parse(damaged.stdout)).toMatchObject({ experiments: [], unreadable: 1 });
+    const removed = await startCli(['ab', 'delete', id], { env }).done;
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(readdirSync(experiments).filter((f) => f.endsWith('.json'))).toEqual([]);
   }, 60_000);
 
   it('bad input: exit 2 and one line naming what is wrong, nothing run', async () => {

@@ -5,7 +5,8 @@
  * and keeps pinned ones; exports carry the numbers; unknown ids are one-line input errors.
  * Runs are made by the host's own RunRecord from engine-shaped snapshots.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -306,6 +307,27 @@ describe('the list', () => {
     expect(listed.total).toBe(5);
     expect(listed.unreadable).toBe(1);
     expect(existsSync(junk)).toBe(true);
+    // What the refusal to read it says to do works: `runs delete` removes a damaged run.
+    expect(() => store.getAll('run-junk2')).toThrow(/not a valid run record/);
+    store.delete('run-junk2');
+    expect(existsSync(junk)).toBe(false);
+    // A folder a lab process left without meta.json (it died before its first write): once older
+    // than a start takes, counted and deletable; one whose writer lives is neither.
+    const longAgo = new Date(Date.now() - 3_600_000);
+    const deadPid = spawnSync('true').pid!;
+    const orphan = path.join(store.dir, 'run-orphan');
+    mkdirSync(orphan);
+    writeFileSync(path.join(orphan, `.meta.json.${deadPid}.1.tmp`), '{"format');
+    utimesSync(orphan, longAgo, longAgo);
+    const creating = path.join(store.dir, 'run-creating');
+    mkdirSync(creating);
+    writeFileSync(path.join(creating, `.meta.json.${process.pid}.1.tmp`), '{"format');
+    utimesSync(creating, longAgo, longAgo);
+    expect(new RunStore({ dir: store.dir }).list({ limit: 10, offset: 0 }).unreadable).toBe(1);
+    expect(() => store.delete('run-creating')).toThrow(/no saved run/);
+    store.delete('run-orphan');
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(creating)).toBe(true);
   });
 });
 

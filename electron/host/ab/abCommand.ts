@@ -174,10 +174,13 @@ async function savedCommand(verb: string, args: string[], io: AbCommandIo): Prom
   const store = new AbStore();
   if (verb === 'list') {
     if (positionals.length) throw input('ab', `ab list takes no arguments, got "${positionals[0].slice(0, 60)}"`, 'uring-lab ab list [--json]');
-    const rows = store.list();
-    if (values.json) io.stdout(`${JSON.stringify({ experiments: rows })}\n`);
-    else if (!rows.length) io.stdout('no saved A/B experiments\n');
-    else for (const r of rows) io.stdout(`${r.experimentId}  ${r.startedAt}  ${r.status.padEnd(11)}  A=${r.a}  B=${r.b}  ${r.rounds}/${r.roundsRequested} rounds  throughput B/A ${r.throughput.ratio === null ? '—' : r.throughput.ratio.toFixed(3)} ${r.throughput.verdict}\n`);
+    const { rows, unreadable } = store.rows();
+    if (values.json) io.stdout(`${JSON.stringify({ experiments: rows, unreadable })}\n`);
+    else if (!rows.length) io.stdout(`no saved A/B experiments${unreadable ? ` (${unreadable} files in ${store.dir} are not readable experiments, left as they are)` : ''}\n`);
+    else {
+      for (const r of rows) io.stdout(`${r.experimentId}  ${r.startedAt}  ${r.status.padEnd(11)}  A=${r.a}  B=${r.b}  ${r.rounds}/${r.roundsRequested} rounds  throughput B/A ${r.throughput.ratio === null ? '—' : r.throughput.ratio.toFixed(3)} ${r.throughput.verdict}\n`);
+      if (unreadable) io.stdout(`${unreadable} files in ${store.dir} are not readable experiments (left as they are; ab delete ID removes one)\n`);
+    }
     return 0;
   }
   if (positionals.length !== 1) throw input('experimentId', `ab ${verb}: needs one experiment id`, `uring-lab ab ${verb} ab-… (uring-lab ab list shows them)`);

@@ -64,7 +64,18 @@ export class AbStore {
   private read(experimentId: string): StoredExperiment {
     const path = this.file(experimentId);
     if (!existsSync(path)) throw new LabError({ code: 'AB_UNKNOWN', kind: 'input', field: 'experimentId', message: `no saved A/B experiment ${experimentId}`, fix: 'uring-lab ab list shows the saved ones' });
-    return StoredExperimentSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    let json: unknown;
+    let where: string;
+    try {
+      json = JSON.parse(readFileSync(path, 'utf8'));
+      const parsed = StoredExperimentSchema.safeParse(json);
+      if (parsed.success) return parsed.data;
+      const issue = parsed.error.issues[0]!;
+      where = `${issue.path.join('.') || 'top'}: ${issue.message}`;
+    } catch (err) {
+      where = err instanceof SyntaxError ? 'not JSON' : `${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+    throw new LabError({ code: 'AB_UNREADABLE', kind: 'internal', field: 'experimentId', message: `saved A/B experiment ${experimentId}: ${path} is not a valid experiment record (${where})`, fix: `it is left on disk as it is; delete it with uring-lab ab delete ${experimentId} if it is of no use` });
   }
 
   get(experimentId: string): { report: AbReport; running: boolean } {
@@ -73,9 +84,15 @@ export class AbStore {
   }
 
   list(): AbListRow[] {
+    return this.rows().rows;
+  }
+
+  /** Every experiment's row, newest first; with `unreadable` the files that are not a valid one. */
+  rows(): { rows: AbListRow[]; unreadable: number } {
     let names: string[];
-    try { names = readdirSync(this.dir); } catch { return []; }
+    try { names = readdirSync(this.dir); } catch { return { rows: [], unreadable: 0 }; }
     const rows: AbListRow[] = [];
+    let unreadable = 0;
     for (const name of names) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       try {
@@ -87,13 +104,18 @@ export class AbStore {
           a: report.a.profileName, b: report.b.profileName, rounds: report.rounds, roundsRequested: report.roundsRequested,
           throughput: { ratio: tp?.ratio ?? null, verdict: tp?.verdict ?? 'insufficient' },
         });
-      } catch { /* a torn or foreign file is not an experiment */ }
+      } catch { unreadable++; /* a torn or foreign file is not an experiment; counted, left as it is */ }
     }
-    return rows.sort((x, y) => y.startedAt.localeCompare(x.startedAt));
+    return { rows: rows.sort((x, y) => y.startedAt.localeCompare(x.startedAt)), unreadable };
   }
 
+  /** Deletes a saved experiment, an unreadable one too (`ab show` points here to clear it). */
   delete(experimentId: string): void {
-    this.read(experimentId);
+    try {
+      this.read(experimentId);
+    } catch (err) {
+      if (!(err instanceof LabError) || err.code !== 'AB_UNREADABLE') throw err;
+    }
     rmSync(this.file(experimentId), { force: true });
   }
 

@@ -156,6 +156,28 @@ function listPage({ rows, unreadable }: { rows: StoredRunRow[]; unreadable: numb
   return { runs: rows.slice(params.offset, params.offset + params.limit).map(({ frames: _frames, ...row }) => row), total: rows.length, unreadable };
 }
 
+/**
+ * A run folder without meta.json that nobody is creating: its meta's temporary file (named with
+ * the writer's pid, atomicFile.ts) belongs to no live process, and it is older than a start takes.
+ */
+function abandonedWithoutMeta(dir: string): boolean {
+  let names: string[];
+  try {
+    if (!statSync(dir).isDirectory() || existsSync(join(dir, META))) return false;
+    if (Date.now() - statSync(dir).mtimeMs < 60_000) return false;
+    names = readdirSync(dir);
+  } catch { return false; }
+  for (const name of names) {
+    const m = /^\.meta\.json\.(\d+)\.\d+\.tmp$/.exec(name);
+    if (m && pidAlive(Number(m[1]))) return false;
+  }
+  return true;
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 export function unknownRun(runId: string, dir: string): LabError {
   return new LabError({ code: 'RUN_UNKNOWN', kind: 'input', field: 'runId', message: `no saved run ${JSON.stringify(runId)} in ${dir}`, fix: 'uring-lab runs list shows the saved runs (and their ids)' });
 }
@@ -320,8 +342,12 @@ export class RunStore {
     let unreadable = 0;
     const rows: StoredRunRow[] = [];
     for (const { runId, meta: metaStat, pinned, framesBytes } of files) {
-      // A folder without meta.json is a run being created this instant (or not a run).
-      if (!metaStat) continue;
+      // A folder without meta.json is a run being created this instant (or not a run), or what
+      // a lab process left when it died before its first write: that one is counted.
+      if (!metaStat) {
+        if (abandonedWithoutMeta(join(this.dir, runId))) unreadable++;
+        continue;
+      }
       const key = statKey(metaStat);
       let row = index.rows[runId]?.key === key ? index.rows[runId].row : null;
       // A `running` row is checked every time: its owner may have died since it was cached.
@@ -386,7 +412,17 @@ export class RunStore {
 
   delete(runId: string): { runId: string; deleted: true } {
     const dir = this.runDir(runId);
-    const meta = this.readMeta(runId);
+    let meta: StoredRunMeta;
+    try {
+      meta = this.readMeta(runId);
+    } catch (err) {
+      // What `runs show` says to delete can be: a run whose meta.json is damaged, or a folder a
+      // lab process left without one (it died before its first write).
+      const code = err instanceof LabError ? err.code : null;
+      if (code !== 'RUN_UNREADABLE' && !(code === 'RUN_UNKNOWN' && abandonedWithoutMeta(dir))) throw err;
+      this.remove(runId, dir);
+      return { runId, deleted: true };
+    }
     if (meta.status === 'running') {
       throw new LabError({ code: 'RUN_ACTIVE', kind: 'input', field: 'runId', message: `run ${runId} is still going (lab process ${meta.owner.pid})`, fix: 'stop it first, then delete it' });
     }
