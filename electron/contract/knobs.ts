@@ -218,7 +218,7 @@ export const KNOBS = {
       label: 'IOPOLL', help: 'Busy-polls completions instead of interrupts; only for O_DIRECT storage on devices with poll queues — sockets refuse it.',
       kernel: 'Linux 5.1; O_DIRECT storage on a device with poll queues', applies: 'new-ring', engine: true, settings: ['IOPOLL'], needs: 'iopollSockets', needsFor: ECHO_ONLY,
       refusal: {
-        refused: { reason: 'IOPOLL rings poll block devices with poll queues; the kernel refuses socket operations on them (EINVAL)', fix: 'leave server.iopoll off for the echo workload; for networks busy-poll with NAPI (server.napiBusyPollUs; Linux 6.9, not effective on lo)' },
+        refused: { reason: 'IOPOLL rings poll block devices with poll queues; the kernel refuses socket operations on them', fix: 'leave server.iopoll off for the echo workload; for networks busy-poll with NAPI (server.napiBusyPollUs; Linux 6.9, not effective on lo)' },
         // The storage workload: the host names the device in the reason (electron/host/run/storage.ts).
         no_poll_queues: { reason: 'the device accepted the IOPOLL ring and then failed the first I/O (EOPNOTSUPP): it has no poll queues; the jobs ran interrupt-driven', fix: 'NVMe: boot with nvme.poll_queues=N on the kernel command line; virtio-blk and most other devices have none; else set server.iopoll to false' },
       },
