@@ -25,7 +25,7 @@ import { kernelSummaryLines } from './host/run/probes';
 import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
 import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
 import { DIAGNOSE_HELP, DIAGNOSE_USAGE, diagnoseCommand } from './host/diagnose/diagnoseCommand';
-import { checkFlagTokens, decimalFlag } from './host/cliFlags';
+import { checkFlagTokens, decimalFlag, flagParseError } from './host/cliFlags';
 
 /** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
 const SERVER_DEFAULT_PORT = 7421;
@@ -100,8 +100,10 @@ function usageError(message: string, fix: string, field?: string): UsageError {
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    // No command is bad input: exit 2 with its one line on stderr, like every other.
+    if (!verb) throw usageError('no command given', 'use one of: run, server, load, doctor, export, serve, runs, ab, diagnose (uring-lab --help)', 'command');
     process.stdout.write(`${USAGE}\n`);
-    return verb ? 0 : 2;
+    return 0;
   }
   switch (verb) {
     case 'run': return runCommand(rest);
@@ -127,11 +129,7 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
     return { values: values as ParsedValues };
   } catch (err) {
     if (err instanceof LabError) throw err;
-    const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
-    // "argument is ambiguous": a value that starts with '-' (e.g. --duration -1) must be attached.
-    const ambiguous = /option '(--[\w-]+)' argument is ambiguous/i.exec(message);
-    const fix = ambiguous ? `attach a value that starts with '-' with '=', e.g. ${ambiguous[1]}=-1 (then it is checked like any other value)` : `see uring-lab ${verb} --help`;
-    throw usageError(`${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, fix);
+    throw flagParseError(verb, err, `see uring-lab ${verb} --help`);
   }
 }
 

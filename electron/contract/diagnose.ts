@@ -47,11 +47,13 @@ export const INJECTION_EXPECTED_CAUSE: Readonly<Record<InjectionKind, CauseName>
 
 /** Longest single injection: every fault is bounded and ends by itself. */
 export const INJECTION_MAX_DURATION_MS = 60_000;
+/** The latest start: the longest run (`duration.measureS` ≤ 3600 s). */
+export const INJECTION_MAX_START_MS = 3_600_000;
 
 export const InjectionSchema = z.object({
   kind: InjectionKindSchema,
   /** Start, ms since the run started (the frames' tMs origin; warm-up included). */
-  atMs: z.number().int().min(0).max(3_600_000),
+  atMs: z.number().int().min(0).max(INJECTION_MAX_START_MS),
   durationMs: z.number().int().min(1).max(INJECTION_MAX_DURATION_MS),
 }).strict();
 export type Injection = z.infer<typeof InjectionSchema>;
@@ -83,7 +85,7 @@ export function parseInjectSpec(spec: string): Injection {
   };
   const parsed = InjectionSchema.safeParse({ kind: kind.data, atMs: ms(m[2]!), durationMs: ms(m[3]!) });
   if (!parsed.success) {
-    throw new Error(`--inject ${JSON.stringify(spec)}: start must be ≥ 0 and duration 1 ms … ${INJECTION_MAX_DURATION_MS / 1000} s; ${form}`);
+    throw new Error(`--inject ${JSON.stringify(spec)}: start must be 0 … ${INJECTION_MAX_START_MS / 1000} s and duration 1 ms … ${INJECTION_MAX_DURATION_MS / 1000} s; ${form}`);
   }
   return parsed.data;
 }

@@ -17,11 +17,10 @@ export function checkFlagTokens(verb: string, options: Options, tokens: readonly
   for (const t of tokens ?? []) {
     if (t.kind !== 'option' || !t.name) continue;
     const option = options[t.name];
-    if (!option || option.type !== 'string') continue;
-    if (!option.multiple) {
-      if (seen.has(t.name)) throw flagError(`${verb}: --${t.name} is given more than once`, `give --${t.name} once`, t.name);
-      seen.add(t.name);
-    }
+    // Repeatable flags (--set, --inject) check each value themselves, with their own forms.
+    if (!option || option.type !== 'string' || option.multiple) continue;
+    if (seen.has(t.name)) throw flagError(`${verb}: --${t.name} is given more than once`, `give --${t.name} once`, t.name);
+    seen.add(t.name);
     if (typeof t.value === 'string' && t.value.trim() === '') throw flagError(`${verb}: --${t.name} is empty`, `give --${t.name} a value, or leave it out`, t.name);
   }
 }
@@ -35,4 +34,19 @@ export function decimalFlag(text: string): number {
 
 function flagError(message: string, fix: string, field: string): LabError {
   return new LabError({ code: 'USAGE', kind: 'input', field, message: oneLineText(message, 200), fix });
+}
+
+/**
+ * parseArgs' own refusal (an unknown flag, a missing value) as the one-line input error: its
+ * first sentence, and for "argument is ambiguous" (a value that starts with '-', e.g.
+ * --warmup -1) the way to give such a value; otherwise `fix`.
+ */
+export function flagParseError(verb: string, err: unknown, fix: string, field = verb): LabError {
+  const message = String((err as Error)?.message ?? err).split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
+  const ambiguous = /option '(--[\w-]+)' argument is ambiguous/i.exec(message);
+  return flagError(
+    `${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`,
+    ambiguous ? `attach a value that starts with '-' with '=', e.g. ${ambiguous[1]}=-1 (then it is checked like any other value)` : fix,
+    field,
+  );
 }

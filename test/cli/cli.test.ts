@@ -158,6 +158,10 @@ describe('uring-lab run', () => {
     [['ab', 'export', 'ab-x', '--format', 'json', '--format', 'html'], /ab export: --format is given more than once/],
     // A/B arms of different workloads: echo req/s against storage IOPS.
     [['ab', PRESET, STORAGE_PRESET, '--rounds', '1'], /A measures the echo workload and B the storage one/],
+    [['ab', PRESET, PRESET, '--warmup', '-1'], /ab: option '--warmup' argument is ambiguous.*--warmup=-1/],
+    [['runs', 'show', 'run-x', '--frobnicate'], /runs show: unknown option '--frobnicate'/],
+    [[], /no command given/],
+    [['runs'], /runs: no subcommand given/],
   ])('bad input %j exits 2 with a one-line error naming it', (args, pattern) => {
     const r = cli(...(args as string[]));
     expect(r.code).toBe(2);

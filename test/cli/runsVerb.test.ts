@@ -69,6 +69,8 @@ describe('uring-lab runs', () => {
       [['export', summary.runId, '--format', 'md', '--out', path.join(OUT_DIR, 'no/such/dir/x.md')], /--out .*: the folder .* does not exist; nothing was written/],
       [['list'], /URING_LAB_RUNS_MAX=many is not a positive whole number/, { URING_LAB_RUNS_MAX: 'many' }],
       [['list'], /URING_LAB_RUNS_DIR=runs is not an absolute path/, { URING_LAB_RUNS_DIR: 'runs' }],
+      [['list'], /the run history \/etc\/hostname is not a folder.*URING_LAB_RUNS_DIR/, { URING_LAB_RUNS_DIR: '/etc/hostname' }],
+      [[], /runs: no subcommand given.*list, show, export/],
     ];
     for (const [args, pattern, extraEnv] of cases) {
       const r = await runs(args, extraEnv);
@@ -77,8 +79,8 @@ describe('uring-lab runs', () => {
       expect(r.stdout).toBe('');
     }
     expect(readdirSync(path.join(RUNS_DIR, summary.runId)).sort()).toEqual(before);
-    const usage = await runs([]);
-    expect(usage.code).toBe(2);
+    const usage = await runs(['--help']);
+    expect(usage.code).toBe(0);
     expect(usage.stdout).toContain('uring-lab runs export ID --format json|csv|md [--out FILE]');
   });
 

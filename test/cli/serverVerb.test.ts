@@ -243,7 +243,7 @@ describe('uring-lab server', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--port', '70000'], /--port "70000" is not a TCP port/],
       [['--port', '-1'], /port/],
-      [['--port', ''], /--port "" is not a TCP port/],
+      [['--port', ''], /server: --port is empty/],
       [['--duration', 'x'], /--duration "x"/],
       [['--duration', '100000'], /--duration "100000" .* between 0\.1 and 86400/],
       [['--set', 'load.connections=8'], /load\.connections: uring-lab server runs no load/],

@@ -41,6 +41,10 @@ describe('resource budget', () => {
     const e = checkBudget(p, resources({ loadBufferBytes: 8 * GiB }, 4 * GiB))!;
     expect(e.field).toBe('load.connections');
     expect(e.message).toMatch(/4096 connections × 2 × 1\.0 MiB = 8\.0 GiB/);
+    // With a pipeline its send slots are part of it: said, and the fix names the knob.
+    const piped = checkBudget(withKnob(p, 'load.pipeline', 4), resources({ loadBufferBytes: 20 * GiB }, 4 * GiB))!;
+    expect(piped.message).toMatch(/4096 connections × 1\.0 MiB with pipeline 4 = 20\.0 GiB/);
+    expect(piped.fix).toMatch(/load\.pipeline/);
   });
 
   it('refuses locked memory beyond RLIMIT_MEMLOCK unless the process is exempt', () => {

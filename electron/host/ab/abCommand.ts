@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { checkOutFile, writeOutFile } from '../outFile';
-import { checkFlagTokens, decimalFlag } from '../cliFlags';
+import { checkFlagTokens, decimalFlag, flagParseError } from '../cliFlags';
 import { takeOverSignals } from '../../earlySignals';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -66,7 +66,7 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     checkFlagTokens('ab', options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw input('ab', `ab: ${(err as Error).message.split('\n')[0].replace(/\.$/, '')}`, 'see uring-lab ab --help');
+    throw flagParseError('ab', err, 'see uring-lab ab --help');
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -168,7 +168,7 @@ async function savedCommand(verb: string, args: string[], io: AbCommandIo): Prom
     checkFlagTokens(`ab ${verb}`, options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw input('ab', `ab ${verb}: ${(err as Error).message.split('\n')[0].replace(/\.$/, '')}`, 'see uring-lab ab --help');
+    throw flagParseError(`ab ${verb}`, err, 'see uring-lab ab --help', 'ab');
   }
   const { values, positionals } = parsed;
   const store = new AbStore();

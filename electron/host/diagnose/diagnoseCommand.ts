@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { LabError, MAX_FRAMES_PER_GET, oneLineText, type GetRunResult, type Profiles, type SpikeParams, type SpikeReport } from '../../contract';
-import { checkFlagTokens } from '../cliFlags';
+import { checkFlagTokens, flagParseError } from '../cliFlags';
 import { RunStore, runStoreOptionsFromEnv } from '../history/runStore';
 import { diagnoseFrames, spikeParams } from './report';
 
@@ -85,8 +85,7 @@ export async function diagnoseCommand(args: string[], out: (text: string) => voi
     checkFlagTokens('diagnose', options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    const message = (err as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
-    throw usage(`diagnose: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, `uring-lab diagnose takes: RUN_ID [--json] [--k N] [--max-factor F]`);
+    throw flagParseError('diagnose', err, 'uring-lab diagnose takes: RUN_ID [--json] [--k N] [--max-factor F]');
   }
   if (parsed.values.help) { out(`${DIAGNOSE_USAGE}\n${DIAGNOSE_HELP}\n`); return 0; }
   if (parsed.positionals.length !== 1) {

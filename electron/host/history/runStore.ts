@@ -273,13 +273,20 @@ export class RunStore {
     return recovered;
   }
 
+  /** The history's folder cannot be read: one line naming where it comes from and the fix. */
+  private dirError(err: unknown): Error {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTDIR' && code !== 'EACCES') return err as Error;
+    return new LabError({ code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR', message: `the run history ${this.dir} ${code === 'ENOTDIR' ? 'is not a folder' : 'cannot be read (permission denied)'}`, fix: 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it' });
+  }
+
   /** Every run's row, newest first; with `unreadable` the folders that are not a valid run. */
   rows(): { rows: StoredRunRow[]; unreadable: number } {
     this.removeDeletedLeftovers();
     let entries: string[];
     try { entries = readdirSync(this.dir); } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], unreadable: 0 };
-      throw err;
+      throw this.dirError(err);
     }
     const files = runFolders(entries).map((runId): RunFiles => {
       const dir = join(this.dir, runId);
@@ -302,7 +309,7 @@ export class RunStore {
     let entries: string[];
     try { entries = await readdirAsync(this.dir); } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], unreadable: 0 };
-      throw err;
+      throw this.dirError(err);
     }
     const statAsync = (file: string) => stat(file).catch(() => null);
     const files: RunFiles[] = [];

@@ -8,7 +8,7 @@
  * It reads the history directly (no engine is started): the same store the LabApi serves.
  */
 import { checkOutFile, writeOutFile } from '../outFile';
-import { checkFlagTokens } from '../cliFlags';
+import { checkFlagTokens, flagParseError } from '../cliFlags';
 import { parseArgs } from 'node:util';
 import { LabError, oneLineText, RunExportFormatSchema } from '../../contract';
 import { exportRun, runMarkdown } from './runExport';
@@ -32,8 +32,7 @@ function parse(sub: string, args: string[], options: Record<string, { type: 'str
     checkFlagTokens(`runs ${sub}`, options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
-    throw usage(`runs ${sub}: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, `uring-lab runs ${sub} takes: ${usageOf(sub)}`);
+    throw flagParseError(`runs ${sub}`, err, `uring-lab runs ${sub} takes: ${usageOf(sub)}`, 'runs');
   }
   if (parsed.positionals.length !== ids) {
     throw usage(ids === 0 ? `runs ${sub}: unexpected argument ${JSON.stringify(oneLineText(parsed.positionals[0], 60))}` : `runs ${sub}: ${parsed.positionals.length === 0 ? 'which run? the ID is missing' : `one run ID, got ${parsed.positionals.length}`}`,
@@ -66,8 +65,9 @@ function formatRows(rows: StoredRunRow[], total: number, dir: string): string {
 export async function runsCommand(args: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === '--help' || sub === '-h') {
+    if (sub === undefined) throw usage('runs: no subcommand given', `use one of: ${SUBCOMMANDS.join(', ')} (uring-lab runs --help)`, 'command');
     out(`${RUNS_USAGE}\n`);
-    return sub === undefined ? 2 : 0;
+    return 0;
   }
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
     throw usage(`runs: unknown subcommand ${JSON.stringify(oneLineText(sub, 40))}`, `use one of: ${SUBCOMMANDS.join(', ')}`, 'command');

@@ -26,7 +26,8 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
   const parts = [
     // Every server worker (server.rings) has its own pool.
     { bytes: needs.bufferRingBytes, words: `buffer ring ${server.rings > 1 ? `${server.rings} rings × ` : ''}${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size', ...(server.rings > 1 ? ['server.rings'] : [])] },
-    { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × 2 × ${formatBytes(load.messageBytes)} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes'] },
+    // With load.pipeline > 1 every connection holds a send slot per message in flight too.
+    { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × ${load.pipeline > 1 ? `${formatBytes(load.messageBytes)} with pipeline ${load.pipeline}` : `2 × ${formatBytes(load.messageBytes)}`} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes', ...(load.pipeline > 1 ? ['load.pipeline'] : [])] },
     { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and connection state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['server.ringEntries', 'load.connections'] },
   ].sort((a, b) => b.bytes - a.bytes);
   const biggest = parts[0];

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { LabError, oneLineText } from '../../../contract';
 import { checkProfileFile } from '../profileFile';
 import { checkOutFile, writeOutFile } from '../../outFile';
-import { checkFlagTokens } from '../../cliFlags';
+import { checkFlagTokens, flagParseError } from '../../cliFlags';
 import { EXPORT_FORMATS, exportProfile, type ExportFormat } from './index';
 
 export const EXPORT_USAGE = `Usage: uring-lab export PROFILE.json --format json|fio|tuned|shell [--out FILE]
@@ -35,8 +35,7 @@ export function exportCommand(args: string[], out: { write(text: string): unknow
     ({ values, positionals } = parsed);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    const message = (err as Error).message.split('\n')[0].replace(/\. To specify.*$/, '').replace(/\.$/, '');
-    throw usage(`export: ${oneLineText(message.charAt(0).toLowerCase() + message.slice(1), 200)}`, 'see uring-lab export --help', 'export');
+    throw flagParseError('export', err, 'see uring-lab export --help');
   }
   if (values.help) {
     out.write(`${EXPORT_USAGE}\n`);
