@@ -229,7 +229,10 @@ export function exitCodeFor(summary: RunSummary): number {
     return 1;
   }
   if (summary.errors > 0) {
-    say(`run ${summary.runId} completed with ${summary.errors} errors (failed connections or mismatched echoes); its numbers exclude them`);
+    const what = summary.applied.workload === 'storage'
+      ? 'failed I/Os: an error, or a short read or write, as when the file shrinks under the run'
+      : 'failed connections or mismatched echoes';
+    say(`run ${summary.runId} completed with ${summary.errors} errors (${what}); its numbers exclude them`);
     return 1;
   }
   if ((summary.timeouts ?? 0) > 0) {

@@ -175,4 +175,23 @@ describe('uring-lab run, workload storage', () => {
     expect(existsSync(path.join(dir, 'nope.dat'))).toBe(false);
     closeSync(openSync(mine, 'r'));
   }, 30_000);
+
+  // A read-only filesystem, in a mount namespace of this test's own (root; unshare from util-linux).
+  it('a read-only filesystem is named as such: a write to a file there (its fix said once), and the lab\'s data folder there (EROFS, not ENOENT)', (ctx) => {
+    if (spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status !== 0) ctx.skip();
+    const ro = mkdtempSync(path.join(dir, 'ro-'));
+    writeFileSync(path.join(ro, 'w.dat'), Buffer.alloc(1 << 20));
+    const inside = (args: string, xdgHome: string) => spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c',
+      `mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1" "$2" run --json --duration 0.5 --set workload=storage --set storage.fileSizeMiB=1 ${args}`, ro, process.execPath, CLI],
+    { env: { ...env, XDG_DATA_HOME: xdgHome }, encoding: 'utf8', timeout: 30_000 });
+    const write = inside(`--set storage.path=${path.join(ro, 'w.dat')} --set storage.pattern=randwrite`, xdg);
+    expect(write.status, write.stderr).toBe(1);
+    const line = write.stderr.trim();
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).toMatch(/EROFS.*read-only: put the file on a writable one/);
+    expect(line.split('its filesystem is read-only')).toHaveLength(2);
+    const lab = inside('', ro);
+    expect(lab.status, lab.stderr).toBe(2);
+    expect(lab.stderr).toMatch(/cannot make the lab's data directory .* \(EROFS\)/);
+  }, 30_000);
 });

@@ -73,6 +73,9 @@ describe('knob catalogue', () => {
     expect(e.field).toBe('server.bufferRing.count');
     expect(e.kind).toBe('kernel');
     expect(e.message).toMatch(/^Buffers \(server\.bufferRing\.count\): /);
+    // The addon ends its message with its fix; the one line says the fix once.
+    const open = startError({ code: 'EROFS', errno: 30, step: 'STORAGE_OPEN', message: 'could not open the storage target /x (EROFS): Read-only file system; its filesystem is read-only', fix: 'its filesystem is read-only' });
+    expect(open.oneLine().split('its filesystem is read-only')).toHaveLength(2);
   });
 
   it('labels paths for people', () => {

@@ -103,10 +103,13 @@ export function rejectedKnobs(refused: readonly NativeRefusal[]): RejectedKnob[]
 /** A failed engine start in profile terms: the step's knob becomes the error's field. */
 export function startError(error: EngineErrorData): LabError {
   const row = error.step ? knobForSetting(error.step) : undefined;
+  // The addon's message ends with its fix (for callers that print only the message); the line
+  // this error becomes adds the fix once, so it is taken off the message here.
+  const message = error.fix && error.message.endsWith(`; ${error.fix}`) ? error.message.slice(0, -(error.fix.length + 2)) : error.message;
   return new LabError({
     code: error.code ?? 'ENGINE_ERROR',
     kind: error.errno ? 'kernel' : 'engine',
-    message: row ? `${row.label} (${row.path}): ${error.message}` : error.message,
+    message: row ? `${row.label} (${row.path}): ${message}` : message,
     field: row?.path,
     fix: error.fix ?? (row ? `change ${row.path} and try again; \`uring-lab doctor\` lists what this kernel supports` : 'run `uring-lab doctor` to see what this kernel supports'),
   });

@@ -13,7 +13,7 @@
  * Every refusal is one line naming the field, an `input` error (the CLI exits 2).
  */
 import { randomInt } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
@@ -31,6 +31,23 @@ export interface StoragePlan {
   deleted: boolean;
   /** storage.keep: a lab file is renamed out of the leftovers' way instead of deleted. */
   keep: boolean;
+}
+
+/**
+ * Why a recursive mkdir failed, as the errno of the folder that refused: Node reports ENOENT for
+ * a path whose existing parent is on a read-only filesystem, not the parent's EROFS (or EACCES).
+ */
+function mkdirCause(dir: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  if (code !== 'ENOENT') return code;
+  for (let at = dirname(dir); at !== dirname(at); at = dirname(at)) {
+    if (!existsSync(at)) continue;
+    try { accessSync(at, constants.W_OK); } catch (e) { return (e as NodeJS.ErrnoException).code ?? code; }
+    // Root passes access(W_OK) on a read-only mount; a real write says so.
+    try { rmdirSync(mkdtempSync(join(at, '.uring-lab-probe-'))); } catch (e) { return (e as NodeJS.ErrnoException).code ?? code; }
+    return code;
+  }
+  return code;
 }
 
 /** The lab's data directory: $XDG_DATA_HOME/uring-lab, else ~/.local/share/uring-lab. */
@@ -139,7 +156,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (s.path === null) {
     const dir = storageDir(env);
     try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
-      throw input('storage.path', `cannot make the lab's data directory ${dir} (${(e as NodeJS.ErrnoException).code})`, 'set XDG_DATA_HOME to a writable directory on a disk, or name a file in storage.path');
+      throw input('storage.path', `cannot make the lab's data directory ${dir} (${mkdirCause(dir, e)})`, 'set XDG_DATA_HOME to a writable directory on a disk, or name a file in storage.path');
     }
     removeLeftovers(dir);
     const path = join(dir, `test-${process.pid}-${randomInt(2 ** 40).toString(16)}.dat`);

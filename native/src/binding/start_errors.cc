@@ -122,7 +122,8 @@ Words Describe(const engine_error &err, const engine_config &c)
 	case STEP_STORAGE_OPEN:
 		return { std::string("could not open the storage target ") + c.storage.path + (c.storage.direct ? " (O_DIRECT)" : ""),
 			 c.storage.direct && e == EINVAL ? "this filesystem refuses O_DIRECT (tmpfs does): put the file on a disk, or set storage.direct to false"
-							 : "check storage.path exists and this user may open it" };
+			 : e == EROFS ? "its filesystem is read-only: put the file on a writable one, or read it (storage.pattern randread or read)"
+			 : "check storage.path exists and this user may open it" };
 	case STEP_STORAGE_FILL:
 		return { "could not write the test pattern over " + std::to_string(c.storage.size_bytes >> 20) + " MiB of " + c.storage.path,
 			 "free disk space in the lab's data directory, or use a smaller storage.fileSizeMiB" };
