@@ -195,7 +195,7 @@ export class LabService implements LabApi, LabSessions {
       importProfile: (params) => importProfileFor(lab.profileClient(clientId), params),
       exportProfile: (params) => exportProfileFor(lab.profileClient(clientId), params),
       applyProfile: (params) => { lab.refuseDuringAb('profile'); return lab.applyProfileFor(clientId, parseProfile(params.profile, 'applyProfile.profile')); },
-      startAb: async (params) => lab.ab.start(clientId, { ...params, a: parseProfile(params.a, 'startAb.a'), b: parseProfile(params.b, 'startAb.b') }),
+      startAb: async (params) => { lab.refuseAbDuringRun(clientId); return lab.ab.start(clientId, { ...params, a: parseProfile(params.a, 'startAb.a'), b: parseProfile(params.b, 'startAb.b') }); },
       stopAb: () => lab.ab.stop(clientId),
       getAbState: async () => lab.ab.state(),
       listAb: async () => lab.ab.list(),
@@ -448,6 +448,18 @@ export class LabService implements LabApi, LabSessions {
       ? 'its arms are the only runs until it ends (a run started between two arms would take the next arm\'s place)'
       : 'a knob change now would mix two configurations in one arm';
     throw new LabError({ code: 'AB_ACTIVE', field, message: `A/B experiment ${state.experimentId} is running: ${why}`, fix: `wait for the experiment to end, or stop it (A/B view) and ${what} then` });
+  }
+
+  /** An experiment's arms need the machine to themselves: with a run going its first arm could not start. */
+  private refuseAbDuringRun(clientId: string): void {
+    const run = this.run;
+    // Idle: free. An experiment already going is refused by the controller itself.
+    if ((this.state === 'idle' && !run) || this.ab.state().running) return;
+    const mine = run?.controllerId === clientId;
+    throw new LabError({
+      code: 'RUN_ACTIVE', message: `${run ? `run ${run.runId}` : 'a run'} is still going${run && !mine ? ' (controlled by another client)' : ''}: an A/B experiment needs the machine to itself`,
+      fix: mine ? 'stop the run first, then start the experiment' : 'wait for the run to end, or takeControl() and stop it',
+    });
   }
 
   private stopRunFor(clientId: string): Promise<RunSummary | null> {

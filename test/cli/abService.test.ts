@@ -31,6 +31,10 @@ describe('A/B through the LabApi', () => {
       if (e.type === 'abEnded') ended(e.report);
     });
     try {
+      // A run going (any client's): the experiment is refused up front, not failed at its first arm.
+      await lab.session('other-tab').startRun({ profile: { ...profile('r'), duration: { warmupS: 0, measureS: 30 } } });
+      await expect(lab.startAb({ a: profile('a'), b: profile('b') })).rejects.toMatchObject({ code: 'RUN_ACTIVE', message: expect.stringMatching(/controlled by another client.*A\/B experiment needs the machine/) });
+      await lab.session('other-tab').stopRun();
       const { experimentId } = await lab.startAb({ a: profile('a'), b: profile('b', { engine: 'epoll' }), rounds: 20, durationS: 0.5, warmupS: 0 });
       await expect(lab.startAb({ a: profile('a'), b: profile('b') })).rejects.toMatchObject({ code: 'AB_ACTIVE' });
       // Wait for an arm to be running, then try to change a knob under it.
