@@ -445,6 +445,29 @@ describe('lab UI in Chromium', () => {
     await page.context().close();
   });
 
+  it('a run stopped in its warm-up shows no latency (an empty histogram\'s zeros are not measurements) and says why', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    await page.getByTestId('run-length-until-stopped').check();
+    await knobInput(page, 'duration.warmupS').fill('30');
+    await knobInput(page, 'duration.warmupS').press('Enter');
+    await expect.poll(() => page.locator('[data-testid="knob"][data-knob="duration.warmupS"] .pending').count(), { timeout: 5_000 }).toBe(0);
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    await expect.poll(() => page.getByTestId('summary-nothing-measured').count(), { timeout: 10_000 }).toBe(1);
+    expect(await text(page, 'summary-nothing-measured')).toContain('stopped during the warm-up');
+    expect(await text(page, 'summary-throughput')).toBe('—');
+    expect(await page.getByTestId('summary-corrected').count()).toBe(0);
+    expect(await page.locator('[data-testid="run-summary"] .lat').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('says a wrong token is not valid for this host and stops retrying', async () => {
     const page = await newPage();
     const errors = collectErrors(page, NETWORK_FAILURES);
