@@ -51,8 +51,11 @@ describe('knob panel model, read from the catalogue', () => {
   it('checks typed numbers against the row schema, empty meaning null where the knob takes it', () => {
     expect(parseKnobNumber(row('server.ringEntries'), ' 256 ')).toEqual({ ok: true, value: 256 });
     expect(parseKnobNumber(row('server.ringEntries'), '1000')).toEqual({ ok: false, message: expect.stringMatching(/power of two/) });
-    expect(parseKnobNumber(row('server.ringEntries'), '')).toEqual({ ok: false, message: 'a value is needed' });
-    expect(parseKnobNumber(row('load.connections'), '5000')).toMatchObject({ ok: false });
+    expect(parseKnobNumber(row('server.ringEntries'), '')).toEqual({ ok: false, message: expect.stringMatching(/^a value is needed: Ring entries takes a whole number/) });
+    // The knob and what it takes, never the validator's own words ("Too big: expected number to be <=4096").
+    expect(parseKnobNumber(row('load.connections'), '5000')).toEqual({ ok: false, message: `${row('load.connections').label} takes a whole number from 1 to 4096` });
+    expect(parseKnobNumber(row('server.rings'), '1.5')).toEqual({ ok: false, message: `${row('server.rings').label} takes a whole number from 1 to 64` });
+    expect(parseKnobNumber(row('server.sqpoll.cpu'), '-1')).toEqual({ ok: false, message: expect.stringMatching(/takes a whole number from 0 to 4095, or empty for none$/) });
     expect(parseKnobNumber(row('server.sqpoll.cpu'), '')).toEqual({ ok: true, value: null });
     expect(parseKnobNumber(row('server.sqpoll.cpu'), '3')).toEqual({ ok: true, value: 3 });
   });

@@ -48,13 +48,32 @@ export function knobControl(schema: z.ZodType): KnobControlSpec {
 
 export type KnobInput = { ok: true; value: unknown } | { ok: false; message: string };
 
+/**
+ * What a number knob takes, as the fix of a refused value: "Rings takes a whole number from 1 to
+ * 64" (the schema's own bounds), not the validator's "Too small: expected number to be >=1".
+ */
+function numberTakes(entry: Pick<KnobEntry, 'schema'> & Partial<Pick<KnobEntry, 'label'>>): string {
+  const { control, nullable } = knobControl(entry.schema);
+  let words = 'a number';
+  if (control.kind === 'number') {
+    const { min, max, integer } = control;
+    const range = min !== null && max !== null && Number.isFinite(min) && Number.isFinite(max) ? ` from ${min} to ${max}`
+      : min !== null && Number.isFinite(min) ? ` of at least ${min}` : max !== null && Number.isFinite(max) ? ` of at most ${max}` : '';
+    words = `${integer ? 'a whole number' : 'a number'}${range}`;
+  }
+  return `${entry.label ?? 'this knob'} takes ${words}${nullable ? ', or empty for none' : ''}`;
+}
+
 /** Text typed into a number knob as its value (empty: null where the knob takes it), checked against the row's schema. */
-export function parseKnobNumber(entry: Pick<KnobEntry, 'schema'>, text: string): KnobInput {
+export function parseKnobNumber(entry: Pick<KnobEntry, 'schema'> & Partial<Pick<KnobEntry, 'label'>>, text: string): KnobInput {
   const trimmed = text.trim();
   const value = trimmed === '' ? (knobControl(entry.schema).nullable ? null : undefined) : Number(trimmed);
-  if (value === undefined) return { ok: false, message: 'a value is needed' };
+  if (value === undefined) return { ok: false, message: `a value is needed: ${numberTakes(entry)}` };
   const checked = entry.schema.safeParse(value);
-  return checked.success ? { ok: true, value: checked.data } : { ok: false, message: checked.error.issues[0]?.message ?? 'not a valid value' };
+  if (checked.success) return { ok: true, value: checked.data };
+  // A refinement's own words (a power of two …) already say what it takes.
+  const issue = checked.error.issues[0];
+  return { ok: false, message: issue?.code === 'custom' ? issue.message : numberTakes(entry) };
 }
 
 /** Text typed into a text knob as its value (empty: null where the knob takes it), checked against the row's schema. */
