@@ -19,13 +19,12 @@
  */
 import type { z } from 'zod';
 import {
-  FramesResult, GetFramesParamsSchema, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
+  FramesResult, GetFramesParamsSchema, knobEntries, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
   RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema, UNTIL_STOPPED_LIMIT_S,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
 import { defaultProfile, parseProfile, setValueAt, valueAt, withKnob } from './profiles';
-import { knobEntries } from '../contract/knobs';
 import { isDeepStrictEqual } from 'node:util';
 import { deleteSavedProfile, exportProfileFor, importProfileFor, presetList, savedProfileList, saveProfileFor, type ProfileClient } from './profiles/profileApi';
 import { engineTimeouts, nativeConfigFor, probesRequestFor } from './engine/adapter';

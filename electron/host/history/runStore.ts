@@ -163,8 +163,8 @@ function listPage({ rows, unreadable }: { rows: StoredRunRow[]; unreadable: numb
 function abandonedWithoutMeta(dir: string): boolean {
   let names: string[];
   try {
-    if (!statSync(dir).isDirectory() || existsSync(join(dir, META))) return false;
-    if (Date.now() - statSync(dir).mtimeMs < 60_000) return false;
+    const st = statSync(dir);
+    if (!st.isDirectory() || existsSync(join(dir, META)) || Date.now() - st.mtimeMs < 60_000) return false;
     names = readdirSync(dir);
   } catch { return false; }
   for (const name of names) {
