@@ -178,7 +178,10 @@ describe('uring-lab run, workload storage', () => {
 
   // A read-only filesystem, in a mount namespace of this test's own (root; unshare from util-linux).
   it('a read-only filesystem is named as such: a write to a file there (its fix said once), and the lab\'s data folder there (EROFS, not ENOENT)', (ctx) => {
-    if (spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status !== 0) ctx.skip();
+    if (spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status !== 0) {
+      console.log('skipped: a private mount namespace is needed (root and util-linux unshare) to mount a read-only folder');
+      ctx.skip();
+    }
     const ro = mkdtempSync(path.join(dir, 'ro-'));
     writeFileSync(path.join(ro, 'w.dat'), Buffer.alloc(1 << 20));
     const inside = (args: string, xdgHome: string) => spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c',
