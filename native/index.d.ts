@@ -438,6 +438,9 @@ export interface ServerCounters {
   /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after that. */
   enobufs: number;
   rearms: number;
+  /** Echo bytes copied out of the buffer pool because their send was stuck on a peer that
+   *  does not read (its buffers go back to the others; the copy still counts against its cap). */
+  spilledBytes: number;
   /** CQEs the kernel could not post into a full CQ (its koverflow counter) this interval. */
   cqOverflows: number;
   /** Gauges: provided buffers held by the server now, and in its pools. */

@@ -74,6 +74,10 @@ export const ServerFrameSchema = z.object({
   /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after it. */
   enobufs: z.number().min(0),
   rearms: z.number().min(0),
+  /** Echo bytes copied out of the buffer pool because their send was stuck on a peer that does
+   *  not read while others starved (their buffers went back to the pool).
+   *  Runs saved before it was counted read as 0. */
+  spilledBytes: z.number().min(0).default(0),
   /** Completions the kernel could not post into a full CQ (its overflow counter). */
   cqOverflows: z.number().min(0),
   buffersInUse: z.number().min(0),
@@ -172,6 +176,7 @@ export const EngineStatsSchema = z.object({
   recvsPerReq: z.number(),
   enobufs: z.number(),
   rearms: z.number(),
+  spilledBytes: z.number().default(0),
   cqOverflows: z.number(),
   zeroCopySends: z.number(),
   copiedSends: z.number(),

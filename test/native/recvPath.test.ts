@@ -73,34 +73,81 @@ describe('the pool under pressure', () => {
     expect(snap.server.enobufs / snap.requests).toBeLessThan(8);
   });
 
-  it('a peer that sends but never reads cannot starve the others', async () => {
-    // 256 × 2 KiB = 512 KiB pool; the hog is capped at an eighth of it.
-    const { port } = native.start(config({ bufferRing: { size: 2048, count: 256, incremental: false }, load: { connections: 0 } }));
-    const hog = await connectTo(port);
-    hog.pause(); // never reads: its echoes pile up in the server
-    const chunk = randomBytes(1 << 20);
-    let written = 0;
-    const pump = setInterval(() => {
-      // Keep its send queue full without unbounded buffering in this process.
-      while (hog.writableLength < 4 << 20) {
-        hog.write(chunk);
-        written += chunk.length;
+  // Every receive and send path a slow peer can pin buffers through: small pools (the
+  // kernel can take the whole pool before the first CQE of it is reaped), recv bundles
+  // (one CQE takes all it can), one-shot bundles (the kernel retries a full bundle, so no
+  // length bounds it), SEND_ZC (its memory stays referenced until the peer reads, and
+  // cannot be spilled), incremental buffers. Before the cap counted SEND_ZC's held pieces
+  // and the spill existed, zc16 starved the others every time and bundle16 and
+  // oneshotBundle16 now and then.
+  const pinPaths: Record<string, Parameters<typeof config>[0]> = {
+    pool256: { bufferRing: { size: 2048, count: 256, incremental: false } },
+    pool16: { bufferRing: { size: 2048, count: 16, incremental: false } },
+    bundle16: { recvBundle: true, bufferRing: { size: 2048, count: 16, incremental: false } },
+    oneshot16: { multishot: false, bufferRing: { size: 2048, count: 16, incremental: false } },
+    oneshotBundle16: { multishot: false, recvBundle: true, bufferRing: { size: 2048, count: 16, incremental: false } },
+    incremental16: { bufferRing: { size: 65536, count: 16, incremental: true } },
+    zc16: { sendZeroCopy: true, bufferRing: { size: 2048, count: 16, incremental: false } },
+    zcRegistered256: { sendZeroCopy: true, registeredBuffers: true, bufferRing: { size: 2048, count: 256, incremental: false } },
+  };
+  for (const [name, over] of Object.entries(pinPaths)) {
+    it(`a peer that sends but never reads cannot starve the others (${name})`, async () => {
+      const { port } = native.start(config({ ...over, load: { connections: 0 } }));
+      const hog = await connectTo(port);
+      hog.setNoDelay(true);
+      hog.pause(); // never reads: its echoes pile up in the server
+      const chunk = randomBytes(64 << 10);
+      let written = 0;
+      const pump = setInterval(() => {
+        // Keep its send queue full without unbounded buffering in this process.
+        while (hog.writableLength < 4 << 20) {
+          hog.write(chunk);
+          written += chunk.length;
+        }
+      }, 5);
+      try {
+        await sleep(400);
+        // The others still echo, and more than the whole pool's worth each.
+        await clientEchoes(port, [65536, 1 << 20, 300_000, 1]);
+      } finally {
+        clearInterval(pump);
+        hog.destroy();
       }
-    }, 5);
+      expect(written).toBeGreaterThan(512 << 10);
+      expect(native.stop()!.serverErrors).toBe(0);
+    }, 30_000);
+  }
+
+  it('peers that never read, enough to pin the whole pool: their echoes are copied out, the others go on, nothing is lost', async () => {
+    // 16 × 2 KiB; each slow peer is capped at 2 buffers, so 10 of them pin all 16 once their
+    // sends stall. Only copying their FIFOs out of the pool (spill) frees buffers.
+    const { port } = native.start(config({ bufferRing: { size: 2048, count: 16, incremental: false }, load: { connections: 0 } }));
+    const payloads = Array.from({ length: 10 }, () => randomBytes(8 << 20)); // beyond both socket buffers
+    const hogs = await Promise.all(payloads.map(() => connectTo(port)));
+    const echoes = hogs.map((h, i) => {
+      const back = readExactly(h, payloads[i].length, { exact: true, timeoutMs: 60_000 });
+      h.pause();
+      h.write(payloads[i]);
+      return back;
+    });
     try {
-      await sleep(400);
-      // The others still echo, and more than the whole pool's worth each.
-      await clientEchoes(port, [65536, 1 << 20, 300_000, 1]);
-      const inUse = native.snapshot()!.server.buffersInUse;
-      expect(inUse).toBeLessThan(256);
+      // Until the pool is pinned (or the hogs, starving each other, already spilled).
+      for (let t = 0; t < 100; t++) {
+        const s = native.snapshot()!.server;
+        if (s.spilledBytes > 0 || s.buffersInUse === 16) break;
+        await sleep(50);
+      }
+      await clientEchoes(port, [65536, 1 << 20, 1]);
+      expect(native.snapshot()!.server.spilledBytes).toBeGreaterThan(0);
+      // Once they read, every byte comes back in order, spilled or not.
+      for (const h of hogs) h.resume();
+      const back = await Promise.all(echoes);
+      back.forEach((b, i) => expect(b.equals(payloads[i]), `hog ${i}`).toBe(true));
     } finally {
-      clearInterval(pump);
-      hog.destroy();
+      for (const h of hogs) h.destroy();
     }
-    expect(written).toBeGreaterThan(512 << 10);
-    const fin = native.stop()!;
-    expect(fin.serverErrors).toBe(0);
-  });
+    expect(native.stop()!.serverErrors).toBe(0);
+  }, 90_000);
 
   it('a capped connection resumes once its peer reads again, with nothing lost', async () => {
     const { port } = native.start(config({ bufferRing: { size: 2048, count: 64, incremental: true }, load: { connections: 0 } }));

@@ -9,7 +9,7 @@ import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, type ServerCounters 
 function counters(over: Partial<ServerCounters> = {}): ServerCounters {
   return {
     enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0,
-    enobufs: 0, rearms: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096,
+    enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096,
     userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0,
     errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
   };
@@ -61,15 +61,17 @@ describe('engine counters panel', () => {
     expect(v.cpu[0]!.text).toBe('—/req · 20.0 %');
   });
 
-  it('buffer pool occupancy, highlighted near full; ENOBUFS and overflows highlighted when they happen', () => {
+  it('buffer pool occupancy, highlighted near full; ENOBUFS, spills and overflows highlighted when they happen', () => {
     expect(engineCountersView(frame(counters()))!.pool).toMatchObject({ text: '50 / 4,096 (1.2 %)', warn: false });
-    const full = engineCountersView(frame(counters({ buffersInUse: 4000, enobufs: 7, rearms: 7, cqOverflows: 2 })))!;
+    const full = engineCountersView(frame(counters({ buffersInUse: 4000, enobufs: 7, rearms: 7, spilledBytes: 32256, cqOverflows: 2 })))!;
     expect(full.pool.warn).toBe(true);
     expect(full.events.map((c) => [c.label, c.text, c.warn ?? false])).toEqual([
       ['ENOBUFS', '7', true],
       ['re-arms', '7', false],
+      ['spilled', '32.3 kB', true],
       ['CQ overflows', '2', true],
     ]);
+    expect(engineCountersView(frame(counters()))!.events.find((c) => c.key === 'spilledBytes')).toMatchObject({ text: '0 B', warn: false });
     expect(engineCountersView(frame(counters({ buffersTotal: 0, buffersInUse: 0 })))!.pool.text).toBe('no buffer pool');
   });
 

@@ -421,6 +421,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			     { "copiedSends", s.zc_copied },
 			     { "enobufs", s.enobufs },
 			     { "rearms", s.rearms },
+			     { "spilledBytes", s.spilled_bytes },
 			     { "cqOverflows", s.cq_overflows },
 			     { "buffersInUse", s.bufs_in_use },
 			     { "buffersTotal", s.bufs_total },

@@ -95,6 +95,7 @@ static void read_server_counters(struct engine *eng, struct cumulative *c)
 		c->zc_sends += counter_get(&s->zc_sends);
 		c->zc_copied += counter_get(&s->zc_copied);
 		c->rearms += counter_get(&s->rearms);
+		c->spilled_bytes += counter_get(&s->spilled_bytes);
 		c->cq_overflows += counter_get(&s->cq_overflows);
 		for (unsigned k = 0; k < SERVER_ERR_OPS; k++)
 			c->errors_by_op[k] += counter_get(&s->errors_by_op[k]);
@@ -217,6 +218,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	s->zc_sends = delta(&p->zc_sends, c->zc_sends);
 	s->zc_copied = delta(&p->zc_copied, c->zc_copied);
 	s->rearms = delta(&p->rearms, c->rearms);
+	s->spilled_bytes = delta(&p->spilled_bytes, c->spilled_bytes);
 	s->cq_overflows = delta(&p->cq_overflows, c->cq_overflows);
 	for (unsigned k = 0; k < SERVER_ERR_OPS; k++)
 		s->errors_by_op[k] = delta(&p->errors_by_op[k], c->errors_by_op[k]);

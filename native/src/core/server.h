@@ -96,6 +96,7 @@ struct server {
 	uint64_t zc_sends;    /* SEND_ZC the kernel really sent zero-copy (usage report) */
 	uint64_t zc_copied;   /* SEND_ZC the kernel copied anyway (loopback always does) */
 	uint64_t rearms;      /* recvs re-armed after ENOBUFS */
+	uint64_t spilled_bytes; /* echo bytes copied out of the pool from a send stuck on a peer that does not read */
 	/* Gauges. */
 	uint64_t cq_overflows; /* the kernel's CQ overflow count (*cq.koverflow), cumulative */
 	uint64_t bufs_in_use;  /* provided buffers held by the server (in FIFOs or sends) right now */

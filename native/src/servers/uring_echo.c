@@ -42,6 +42,9 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	case TAG_RECV_CANCEL:
 		conn_on_cancel(st, st->conns[user_data_index(data)]);
 		break;
+	case TAG_SEND_CANCEL:
+		st->inflight--; /* the send's own CQE says what became of it */
+		break;
 	case TAG_CLOSE:
 		st->inflight--;
 		break;
@@ -55,9 +58,10 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		st->inflight--;
 		st->stopping = 1;
 		break;
-	case TAG_INJECT_TICK:
+	case TAG_TICK:
 		st->inflight--;
 		st->tick_armed = 0;
+		st->tick_fired = 1;
 		break;
 	case TAG_CANCEL:
 	case TAG_PROBE:
@@ -82,17 +86,20 @@ static void reap_completions(void *ctx)
 	echo_gauges(st);
 }
 
-/* bufferStarvation's wake-up period: with every connection starved nothing else completes,
- * and the loop must still see the window end (or a stop-all clear it) this soon. */
-#define INJECT_TICK_NS (10 * NS_PER_MS)
+/* The wake-up period: with every connection starved nothing else completes, and the loop must
+ * still see a bufferStarvation window end (or a stop-all clear it), or look for a stuck send
+ * to spill (uring_echo_conn.c), this soon. */
+#define TICK_NS (10 * NS_PER_MS)
 
-static void arm_inject_tick(struct echo_state *st)
+void echo_arm_tick(struct echo_state *st)
 {
+	if (st->tick_armed)
+		return;
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 
-	st->tick_ts = kernel_timespec(INJECT_TICK_NS);
+	st->tick_ts = kernel_timespec(TICK_NS);
 	io_uring_prep_timeout(sqe, &st->tick_ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, user_data(TAG_INJECT_TICK, 0));
+	io_uring_sqe_set_data64(sqe, user_data(TAG_TICK, 0));
 	st->tick_armed = 1;
 	st->inflight++;
 }
@@ -111,8 +118,8 @@ static int run_hooks(struct echo_state *st)
 
 	st->punt = server_toggle_live(&s->punt_until_ns, now);
 	int starve = server_toggle_live(&s->starve_until_ns, now) && !st->stopping;
-	if (starve && !st->tick_armed)
-		arm_inject_tick(st);
+	if (starve)
+		echo_arm_tick(st);
 	if (st->withholding && !starve) {
 		st->withholding = 0;
 		buffer_ring_publish(&st->bufs);
@@ -258,8 +265,9 @@ static void serve(void *state)
 		__atomic_store_n(&s->cq_overflows, IO_URING_READ_ONCE(*st->ring.cq.koverflow), __ATOMIC_RELAXED);
 		/* Not only after returns: a re-armed connection may end (EOF) without
 		 * taking a buffer, and the rest of the starved list must not wait
-		 * for returns that never come. */
-		if (st->starved && st->bufs.available && !st->stopping && !st->withholding)
+		 * for returns that never come. With none available, it looks for a
+		 * send stuck on a peer that does not read, whose buffers to spill. */
+		if (st->starved && !st->stopping && !st->withholding)
 			rearm_starved(st);
 	}
 }
@@ -474,6 +482,7 @@ static void server_teardown(void *state, int ran)
 				close(st->conns[i]->fd);
 			counter_add(&st->pub->active, (uint64_t)-1);
 		}
+		free(st->conns[i]->spill);
 		free(st->conns[i]);
 	}
 	free(st->conns);

@@ -31,10 +31,24 @@
  *    against 3.0 with the watermark). If no send is in flight nothing would come back to
  *    reach the watermark, so the oldest starved connection is re-armed anyway.
  *  - A peer that sends but never reads would otherwise hold the whole pool: its echoes cannot
- *    leave, so its FIFO only grows. Above a per-connection cap (an eighth of the pool's bytes,
- *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv cancelled,
- *    a one-shot one not re-armed) until the FIFO has drained below half the cap; the kernel
- *    keeps the rest in the socket and TCP pushes back on the peer. Others go on echoing.
+ *    leave, so its FIFO only grows. At a per-connection cap (an eighth of the pool's bytes,
+ *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv
+ *    ended, a one-shot one not re-armed) until what it holds has drained below half the cap;
+ *    the kernel keeps the rest in the socket and TCP pushes back on the peer. Others go on
+ *    echoing. What it holds counts the FIFO and the pieces a SEND_ZC still holds: to a peer
+ *    that does not read, the notification comes only once it does.
+ *    The cap is checked when a recv CQE is reaped (a live multishot recv is then cancelled),
+ *    but a multishot recv takes up to 32 buffers per wake-up and a bundle all it can, so a
+ *    flood can fill a small pool before the first CQE of it is seen, and its echo then sits
+ *    in a send that never completes. Two answers:
+ *    - spill_stuck: while others starve, a send that has not completed across two looks
+ *      (10 ms apart) is cancelled and its FIFO copied out of the pool into the connection's
+ *      own memory, which still counts against its cap; the buffers go back to the others.
+ *    - A SEND_ZC's memory cannot be taken back (the kernel references it until the peer
+ *      reads), so with SEND_ZC the cap is enforced before buffers are taken: each multishot
+ *      recv is armed with what is left of the cap as its total (sqe->optlen, Linux 6.17; the
+ *      kernel ends it without F_MORE once reached). One-shot bundles get it as their length,
+ *      which bounds the first pick of buffers only (the kernel retries a full bundle).
  *
  * Every held buffer sits in some FIFO whose send is in flight or that is flushed at the end of
  * this loop iteration (or in a capped connection's FIFO, at most an eighth of the pool each),
@@ -143,9 +157,14 @@ static int32_t piece_alloc(struct echo_state *st)
 }
 
 /* Drops a piece: its hold on the buffer, and the piece itself. */
-static void piece_release(struct echo_state *st, int32_t i)
+static void piece_release(struct echo_state *st, struct conn *c, int32_t i)
 {
-	buffer_ring_put(&st->bufs, st->pieces[i].bid);
+	if (st->pieces[i].bid == PIECE_SPILL) {
+		free(c->spill);
+		c->spill = NULL;
+	} else {
+		buffer_ring_put(&st->bufs, st->pieces[i].bid);
+	}
 	st->pieces[i].next = st->piece_free;
 	st->piece_free = i;
 }
@@ -210,15 +229,35 @@ static void sqe_conn_fd(const struct echo_state *st, struct io_uring_sqe *sqe)
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
+/* Bytes of provided buffers the connection pins: its FIFO and what a SEND_ZC still holds. */
+static size_t conn_held_bytes(const struct conn *c)
+{
+	return c->queued_bytes + c->held_bytes;
+}
+
+static int conn_at_cap(const struct echo_state *st, const struct conn *c)
+{
+	return conn_held_bytes(c) >= st->cap_bytes || c->queued_pieces + c->held_pieces >= st->cap_pieces;
+}
+
 void conn_arm_recv(struct echo_state *st, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+	size_t held = conn_held_bytes(c);
+	/* What is left of the cap (callers arm only below it; 1 byte keeps the limit a limit). */
+	unsigned left = held < st->cap_bytes ? (unsigned)(st->cap_bytes - held) : 1;
 
 	/* Length 0: up to the selected buffer's size (its remainder, incremental). */
 	if (st->multishot)
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	else
-		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+		io_uring_prep_recv(sqe, c->fd, NULL, st->bundle ? left : 0, 0);
+	/* sqe->optlen in newer uapi headers shares file_index's place (liburing 2.3 lacks it).
+	 * Only with SEND_ZC, whose held memory spill_stuck cannot take back: a multishot recv
+	 * ended at every cap's worth costs a small pool dearly (8 × 64 KiB over 16 × 2 KiB:
+	 * ~6k req/s against ~18k without the limit), and a plain send's pieces can be spilled. */
+	if (st->multishot && st->recv_limit && st->send_zc)
+		sqe->file_index = left;
 	if (st->bundle)
 		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -275,9 +314,11 @@ static void hold_release(struct echo_state *st, struct conn *c)
 	while (c->hold_head >= 0) {
 		int32_t i = c->hold_head;
 		c->hold_head = st->pieces[i].next;
-		piece_release(st, i);
+		piece_release(st, c, i);
 	}
 	c->hold_tail = -1;
+	c->held_bytes = 0;
+	c->held_pieces = 0;
 }
 
 /* Pops the FIFO's head piece: released, or held for a SEND_ZC notification. */
@@ -291,10 +332,12 @@ static void fifo_pop(struct echo_state *st, struct conn *c, int hold)
 	c->head_off = 0;
 	c->queued_pieces--;
 	if (!hold) {
-		piece_release(st, i);
+		piece_release(st, c, i);
 		return;
 	}
 	st->pieces[i].next = -1;
+	c->held_bytes += st->pieces[i].len;
+	c->held_pieces++;
 	if (c->hold_tail >= 0)
 		st->pieces[c->hold_tail].next = i;
 	else
@@ -370,13 +413,15 @@ static void conn_send(struct echo_state *st, struct conn *c)
 
 	for (int32_t i = c->q_head; i >= 0 && n < SEND_IOV_MAX; i = st->pieces[i].next) {
 		const struct piece *p = &st->pieces[i];
-		c->iov[n].iov_base = buffer_ring_addr(&st->bufs, p->bid) + p->off + off;
+		unsigned char *base = p->bid == PIECE_SPILL ? c->spill : buffer_ring_addr(&st->bufs, p->bid);
+		c->iov[n].iov_base = base + p->off + off;
 		c->iov[n].iov_len = p->len - off;
 		off = 0;
 		n++;
 	}
 	/* MSG_NOSIGNAL: a peer that vanished must give -EPIPE, not SIGPIPE. */
-	if (n == 1 && st->send_zc && st->fixed_bufs) {
+	c->sends_issued++;
+	if (n == 1 && st->send_zc && st->fixed_bufs && st->pieces[c->q_head].bid != PIECE_SPILL) {
 		/* One range of the registered pool: the kernel skips pinning the pages per send. */
 		io_uring_prep_send_zc_fixed(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL,
 					    IORING_SEND_ZC_REPORT_USAGE, fixed_index(st, c->iov[0].iov_base));
@@ -417,11 +462,93 @@ int echo_benign(int res)
 /* Below half the cap again: a capped connection's recv starts over. */
 static void conn_maybe_uncap(struct echo_state *st, struct conn *c)
 {
-	if (!c->capped || c->queued_bytes > st->cap_bytes / 2 || c->queued_pieces > st->cap_pieces / 2)
+	if (!c->capped || conn_held_bytes(c) > st->cap_bytes / 2 ||
+	    c->queued_pieces + c->held_pieces > st->cap_pieces / 2)
 		return;
 	c->capped = 0;
 	if (!c->recv_armed && !c->eof && !c->failed && !st->stopping)
 		conn_arm_recv(st, c);
+}
+
+/* Whether the FIFO holds pool buffers (anything but one copied-out piece). */
+static int conn_holds_pool(const struct echo_state *st, const struct conn *c)
+{
+	return c->q_head >= 0 && (st->pieces[c->q_head].bid != PIECE_SPILL || st->pieces[c->q_head].next >= 0);
+}
+
+/*
+ * Copies the FIFO out of the pool into the connection's own memory (one PIECE_SPILL piece)
+ * and hands its buffers back. Only with no send in flight: nothing else reads the pieces.
+ * Without memory it stays as it is; the next look tries again.
+ */
+static void conn_spill(struct echo_state *st, struct conn *c)
+{
+	size_t n = c->queued_bytes, at = 0;
+
+	if (!conn_holds_pool(st, c) || c->send_inflight)
+		return;
+	int32_t k = piece_alloc(st); /* first: it may move st->pieces */
+	if (k < 0)
+		return;
+	unsigned char *mem = malloc(n);
+	if (!mem) {
+		st->pieces[k].next = st->piece_free;
+		st->piece_free = k;
+		return;
+	}
+	unsigned off = c->head_off;
+	for (int32_t i = c->q_head; i >= 0; i = st->pieces[i].next) {
+		const struct piece *p = &st->pieces[i];
+		const unsigned char *base = p->bid == PIECE_SPILL ? c->spill : buffer_ring_addr(&st->bufs, p->bid);
+		memcpy(mem + at, base + p->off + off, p->len - off);
+		at += p->len - off;
+		off = 0;
+	}
+	fifo_drop(st, c); /* hands the buffers back; frees an earlier spill */
+	c->spill = mem;
+	st->pieces[k] = (struct piece){ .bid = PIECE_SPILL, .off = 0, .len = (uint32_t)n, .next = -1 };
+	c->q_head = c->q_tail = k;
+	c->queued_pieces = 1;
+	c->queued_bytes = n;
+	counter_add(&st->pub->spilled_bytes, n);
+}
+
+static void conn_cancel_send(struct echo_state *st, struct conn *c)
+{
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+
+	io_uring_prep_cancel64(sqe, user_data(TAG_SEND, c->slot), 0);
+	io_uring_sqe_set_data64(sqe, user_data(TAG_SEND_CANCEL, c->slot));
+	c->send_cancelled = 1;
+	st->inflight++;
+}
+
+/*
+ * Connections are starved and no buffers come back: a send that has not completed across two
+ * looks (a tick, 10 ms, apart) is stuck on a peer that does not read, and its FIFO pins pool
+ * buffers that stay pinned while that peer sleeps (with a small pool or a one-shot bundle,
+ * which the kernel cannot limit, all of them). Its send is cancelled; when it ends (cancelled,
+ * partly sent, or done after all) the FIFO is copied out of the pool and sent from there.
+ * The copy still counts against the connection's cap, so it stops receiving until its peer
+ * reads. A SEND_ZC's memory cannot be taken back: the kernel references what it sent until
+ * the peer reads, so there the cap alone bounds what one peer pins.
+ */
+static void spill_stuck(struct echo_state *st)
+{
+	if (st->send_zc)
+		return;
+	for (unsigned i = 0; i < st->nconns; i++) {
+		struct conn *c = st->conns[i];
+
+		if (c->fd < 0 || !c->send_inflight || c->send_cancelled || c->failed)
+			continue;
+		if (c->sends_at_scan != c->sends_issued) {
+			c->sends_at_scan = c->sends_issued;
+			continue;
+		}
+		if (conn_holds_pool(st, c))
+			conn_cancel_send(st, c);
+	}
 }
 
 /* The send's end: the last CQE of a plain send, or a SEND_ZC's notification. */
@@ -431,6 +558,11 @@ static void send_done(struct echo_state *st, struct conn *c)
 	st->sends_inflight--;
 	st->inflight--;
 	hold_release(st, c);
+	if (c->send_cancelled) {
+		c->send_cancelled = 0;
+		if (!c->failed && !st->stopping)
+			conn_spill(st, c);
+	}
 	/* While stopping, nothing new is started: the drain must be able to finish. */
 	if (c->failed || st->stopping)
 		fifo_drop(st, c);
@@ -456,6 +588,10 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 	int hold = !!(cqe->flags & IORING_CQE_F_MORE);
 
 	counter_add(&st->pub->sends, 1);
+	if (res == -ECANCELED && c->send_cancelled && !st->stopping) {
+		send_done(st, c); /* stuck and cancelled by spill_stuck: nothing of it went out */
+		return;
+	}
 	if (res <= 0) {
 		if ((res == -EINTR || res == -EAGAIN) && !st->stopping) {
 			if (!hold) {
@@ -554,8 +690,9 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 		counter_add(&st->pub->recv_cqes, 1);
 		if (!c->failed && !st->stopping)
 			mark_dirty(st, c);
-		/* Holding too much (its peer does not read its echoes): stop receiving. */
-		if (!c->capped && (c->queued_bytes > st->cap_bytes || c->queued_pieces > st->cap_pieces)) {
+		/* Holding too much (its peer does not read its echoes): stop receiving. With the
+		 * kernel's limit the recv has ended by itself here (no F_MORE). */
+		if (!c->capped && conn_at_cap(st, c)) {
 			c->capped = 1;
 			if (cqe->flags & IORING_CQE_F_MORE)
 				conn_cancel_recv(st, c);
@@ -670,8 +807,15 @@ void rearm_starved(struct echo_state *st)
 		/* Below the watermark, wait for the sends in flight to hand buffers back; with
 		 * none in flight nothing would, so the oldest goes anyway. */
 		int anyway = budget && !st->sends_inflight && budget == st->bufs.available;
-		if (budget < want && !anyway)
+		if (budget < want && !anyway) {
+			/* Maybe nothing comes back: look for stuck sends once per tick. */
+			if (st->tick_fired) {
+				st->tick_fired = 0;
+				spill_stuck(st);
+			}
+			echo_arm_tick(st);
 			break;
+		}
 		unstarve(st, c);
 		if (!c->failed && !c->capped) {
 			conn_arm_recv(st, c);

@@ -33,14 +33,46 @@ static void probe_return_buffer(struct echo_state *st, int res, unsigned cqe_fla
 }
 
 /*
- * Checks that this kernel does multishot recv with buffer select (Linux 6.0+)
- * before anything depends on it: a socketpair, one byte, one recv.
+ * One multishot recv of the byte waiting on fd, with a total byte limit of `limit` (0: none):
+ * its result, or a negative errno. *more says whether it stayed armed (F_MORE).
+ */
+static int probe_recv(struct echo_state *st, int fd, unsigned limit, int *more)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = ECHO_BUFFER_GROUP;
+	sqe->file_index = limit; /* sqe->optlen in newer uapi headers */
+	io_uring_sqe_set_data64(sqe, user_data(TAG_PROBE, 0));
+
+	int ret = io_uring_submit_and_wait(&st->ring, 1);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_peek_cqe(&st->ring, &cqe);
+	if (ret < 0)
+		return ret;
+	int res = cqe->res;
+	unsigned flags = cqe->flags;
+	io_uring_cqe_seen(&st->ring, cqe);
+	if (res >= 0)
+		probe_return_buffer(st, res, flags);
+	*more = !!(flags & IORING_CQE_F_MORE);
+	return res;
+}
+
+/*
+ * Checks that this kernel does multishot recv with buffer select (Linux 6.0+) before anything
+ * depends on it, and whether it takes a total byte limit (6.17; an older kernel refuses the
+ * field with -EINVAL): a socketpair, one byte, one recv limited to that byte. The limited recv
+ * ends with the byte and without F_MORE.
  */
 int probe_multishot_recv(struct echo_state *st)
 {
 	struct io_uring_cqe *cqe;
 	int sv[2];
-	int ret = 0;
+	int ret = 0, more = 0;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
@@ -48,31 +80,18 @@ int probe_multishot_recv(struct echo_state *st)
 		ret = -errno;
 		goto out;
 	}
-	struct io_uring_sqe *sqe = sqe_get(&st->ring);
-	io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = ECHO_BUFFER_GROUP;
-	io_uring_sqe_set_data64(sqe, user_data(TAG_PROBE, 0));
-
-	ret = io_uring_submit_and_wait(&st->ring, 1);
+	ret = probe_recv(st, sv[0], 1, &more);
+	st->recv_limit = ret == 1 && !more;
+	if (ret == -EINVAL)
+		ret = probe_recv(st, sv[0], 0, &more); /* the byte is still there: the prep refused */
 	if (ret < 0)
-		goto out;
-	ret = io_uring_peek_cqe(&st->ring, &cqe);
-	if (ret < 0)
-		goto out;
-	int res = cqe->res;
-	unsigned flags = cqe->flags;
-	io_uring_cqe_seen(&st->ring, cqe);
-	if (res < 0) {
-		ret = res; /* -EINVAL: multishot recv not supported */
-		goto out;
-	}
-	probe_return_buffer(st, res, flags);
+		goto out; /* -EINVAL: multishot recv not supported */
 	ret = 0;
-	if (flags & IORING_CQE_F_MORE) {
+	if (more) {
 		/* Still armed: closing the peer ends it with res 0. */
 		close(sv[1]);
 		sv[1] = -1;
+		unsigned flags;
 		do {
 			if (io_uring_wait_cqe(&st->ring, &cqe))
 				break;

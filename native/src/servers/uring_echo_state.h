@@ -42,7 +42,8 @@ enum echo_tag {
 	TAG_PROBE, /* start-up's multishot recv probe */
 	TAG_RECV_CANCEL, /* cancel of a connection's recv (buffer cap, or failing with a direct descriptor) */
 	TAG_CLOSE, /* close of a direct descriptor */
-	TAG_INJECT_TICK, /* bufferStarvation's periodic wake-up: the loop re-reads its deadline */
+	TAG_TICK, /* a periodic wake-up: bufferStarvation's deadline, or a look for stuck sends */
+	TAG_SEND_CANCEL, /* cancel of a send stuck on a peer that does not read (spill) */
 };
 
 /* A received byte range a connection holds: part of one provided buffer (a plain ring's buffer
@@ -51,6 +52,8 @@ struct piece {
 	uint32_t bid, off, len;
 	int32_t next; /* next in its FIFO (or the free list), -1 at the end */
 };
+/* piece.bid of bytes copied out of the pool into the connection's own memory (conn.spill). */
+#define PIECE_SPILL UINT32_MAX
 
 struct conn {
 	int fd;               /* the socket, or with direct descriptors its index in the ring's file table */
@@ -65,12 +68,17 @@ struct conn {
 	unsigned capped : 1;  /* holds more than the per-connection cap: recv stopped until it drains */
 	unsigned cancel_inflight : 1; /* a TAG_RECV_CANCEL for its recv is still to complete */
 	unsigned recv_cancelled : 1;  /* its live recv was cancelled by us: -ECANCELED is no error */
+	unsigned send_cancelled : 1;  /* its stuck send was cancelled by us: copy the FIFO out when it ends */
 	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
 	unsigned head_off;    /* bytes of the head piece already sent */
 	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
+	size_t held_bytes;    /* ... their bytes and count: they pin buffers as much as the FIFO */
+	unsigned held_pieces;
 	size_t queued_bytes;  /* bytes in the FIFO not yet sent */
 	unsigned queued_pieces;
 	size_t burst_bytes, last_burst; /* received since the last send was issued; the last such burst */
+	uint32_t sends_issued, sends_at_scan; /* a send in flight across two looks is stuck */
+	unsigned char *spill; /* the FIFO's head piece copied out of the pool (PIECE_SPILL), or NULL */
 	struct conn *starved_prev, *starved_next;
 	struct conn *free_next;
 	/* sendmsg state; must stay put while the send is in flight (with SQPOLL
@@ -93,6 +101,9 @@ struct echo_state {
 	/* The receive and send path as they took effect (a refused knob is off here). */
 	int multishot, bundle, send_zc, direct;
 	int fixed_bufs;       /* the pool is registered (io_uring_register_buffers) */
+	/* The kernel ends a multishot recv after a byte limit (sqe->optlen, Linux 6.17), so the
+	 * per-connection cap holds before buffers are taken, not only when their CQEs are reaped. */
+	int recv_limit;
 	size_t fixed_chunk;   /* bytes per registered iovec (the pool in <= 1 GiB chunks of whole buffers) */
 	size_t cap_bytes;     /* per-connection cap of held bytes ... */
 	unsigned cap_pieces;  /* ... and held pieces (so an incremental pool cannot be pinned by crumbs) */
@@ -107,7 +118,8 @@ struct echo_state {
 	/* Fault injection as this loop applies it (server.h's toggles, read once per iteration). */
 	int punt;        /* ioWqPunt: sends go with IOSQE_ASYNC */
 	int withholding; /* bufferStarvation: returned buffers stay unpublished (bufs.pending) */
-	int tick_armed;  /* a TAG_INJECT_TICK timeout is in flight */
+	int tick_armed;  /* a TAG_TICK timeout is in flight */
+	int tick_fired;  /* it fired since the last look for stuck sends */
 	struct __kernel_timespec tick_ts; /* read by the kernel while the tick is armed */
 
 	struct conn *free_conns;
@@ -138,6 +150,8 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 void conn_on_cancel(struct echo_state *st, struct conn *c);
 void flush_dirty(struct echo_state *st);
 void rearm_starved(struct echo_state *st);
+/* uring_echo.c: a TAG_TICK wake-up in 10 ms, unless one is armed. */
+void echo_arm_tick(struct echo_state *st);
 /* Errors that are just the peer going away or our own cancellation. */
 int echo_benign(int res);
 

@@ -69,6 +69,11 @@ export function formatBytesPerSec(bps: number | null | undefined): string {
   return `${u === 0 ? Math.round(v) : sig(v, 3)} ${units[u]}`;
 }
 
+/** Bytes: "512 B", "32.3 kB" (decimal units, like formatBytesPerSec). */
+export function formatBytes(bytes: number | null | undefined): string {
+  return formatBytesPerSec(bytes).replace('/s', '');
+}
+
 /** Nanoseconds: "850 ns", "12.5 µs". */
 export function formatNs(ns: number | null | undefined): string {
   if (ns == null || !Number.isFinite(ns)) return '—';
