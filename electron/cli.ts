@@ -16,12 +16,13 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { formatKnobValue, knobLabel, LabError, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
-import { LabService } from './host/labService';
+import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
 import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
 import { parseTarget, probeTarget, resolveTarget, targetConnectError } from './host/loadOnly';
 import { kernelSummaryLines } from './host/run/probes';
+import { startFailedSummary } from './host/run/runRecord';
 import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
 import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
 import { DIAGNOSE_HELP, DIAGNOSE_USAGE, diagnoseCommand } from './host/diagnose/diagnoseCommand';
@@ -174,15 +175,17 @@ async function runCommand(args: string[]): Promise<number> {
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
   const profile = withInjections(buildRunProfile(values as { profile?: string; set?: string[]; duration?: string }), (values.inject as string[] | undefined) ?? []);
 
-  return superviseRun(Boolean(values.json), (lab) => lab.startRun({ profile, untilStopped: false }).then(() => undefined));
+  return superviseRun(Boolean(values.json), profile, null, (lab) => lab.startRun({ profile, untilStopped: false }).then(() => undefined));
 }
 
 /**
  * A run of `run` or `load` from start to its one terminal event: SIGINT/SIGTERM interrupt it
  * in order (a second signal exits at once), progress goes to a terminal's stderr, the summary
- * to stdout (`--json`: one line), and its exit code says how it ended.
+ * to stdout (`--json`: one line), and its exit code says how it ended. A start that fails for
+ * a reason other than bad input (exit 1: the target refused, the engine could not start) still
+ * prints a `--json` summary, with status "failed", the failure, and nothing measured.
  */
-async function superviseRun(json: boolean, start: (lab: LabService) => Promise<void>): Promise<number> {
+async function superviseRun(json: boolean, requested: Profile, target: LoadTarget | null, start: (lab: LabService) => Promise<void>): Promise<number> {
   const lab = new LabService();
   let interruptedBy: string | null = null;
   const interrupt = (signal: NodeJS.Signals) => {
@@ -204,7 +207,16 @@ async function superviseRun(json: boolean, start: (lab: LabService) => Promise<v
         }
       });
     });
-    await start(lab);
+    try {
+      await start(lab);
+    } catch (err) {
+      const error = LabError.from(err);
+      if (json && error.kind !== 'input' && !(err instanceof UsageError)) {
+        const failure = { code: error.code, message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
+        process.stdout.write(`${JSON.stringify(startFailedSummary(requested, failure, target))}\n`);
+      }
+      throw err;
+    }
     const summary = (await terminal).summary;
     if (process.stderr.isTTY && !json) process.stderr.write('\n');
     process.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
@@ -313,10 +325,10 @@ async function loadCommand(args: string[]): Promise<number> {
   const parsed = parseTarget(values.target as string | undefined);
   const profile = buildLoadProfile(values as { profile?: string; set?: string[]; duration?: string });
   const target = await resolveTarget(parsed);
-  // Fail fast, in one line, where nothing listens or nothing answers (see loadOnly.ts).
-  await probeTarget(target);
 
-  return superviseRun(Boolean(values.json), async (lab) => {
+  return superviseRun(Boolean(values.json), profile, target, async (lab) => {
+    // Fail fast, in one line, where nothing listens or nothing answers (see loadOnly.ts).
+    await probeTarget(target);
     try {
       await lab.startLoad({ profile, target });
     } catch (err) {

@@ -71,6 +71,19 @@ describe('uring-lab run exit codes', () => {
     expect(() => process.kill(engine, 0)).toThrow();
   });
 
+  it('an engine killed during its start: exit 1, one line, and --json still prints the failed summary (nothing measured, no run)', async () => {
+    const { child, done } = start(['run', '--duration', '5', '--set', 'load.connections=8', '--json']);
+    // At once: the engine is forked, still loading its probes and starting its server.
+    process.kill(await enginePidOf(child.pid!), 'SIGKILL');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(1);
+    const s = runSummaryOf(r);
+    expect(s).toMatchObject({ status: 'failed', runId: '', requests: 0, frames: 0, phases: [], probes: [] });
+    expect(s.failure?.message).toBeTruthy();
+    expect(s.applied.load.connections).toBe(8);
+    expectOneErrorLine(r.stderr, /engine/i);
+  });
+
   it('load connections reset mid-run: exit 1, status failed, errors counted (finding 5)', async () => {
     const { child, done } = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=6', '--json']);
     const engine = await enginePidOf(child.pid!);

@@ -159,12 +159,18 @@ describe('uring-lab load --target', () => {
     }
   });
 
-  it('nothing listening at the target: exit 1, one line naming --target and the fix', async () => {
+  it('nothing listening at the target: exit 1, one line naming --target and the fix; --json still prints the failed summary', async () => {
     const port = await freePort();
     const r = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1', '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
     expectOneErrorLine(r.stderr, new RegExp(`--target 127\\.0\\.0\\.1:${port}: connection refused.*ECONNREFUSED.*is a server listening there`));
+    // Exit 1 prints the summary with --json (the CLI contract): failed, why, nothing measured, no run saved.
+    const s = runSummaryOf(r);
+    expect(s).toMatchObject({ status: 'failed', runId: '', requests: 0, frames: 0, phases: [], target: { address: '127.0.0.1', port } });
+    expect(s.failure).toMatchObject({ code: 'ECONNREFUSED', message: expect.stringMatching(/connection refused/), fix: expect.stringMatching(/is a server listening there/) });
+    const plain = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1']);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toBe('');
   });
 
   it('bad input is exit 2 with one line, and nothing starts', async () => {

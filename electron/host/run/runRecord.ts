@@ -106,6 +106,32 @@ interface PhaseRecord {
   kernel: KernelAccumulator;
 }
 
+/**
+ * The summary of a run that failed before its engine was up (the target refused the load's
+ * connects, the engine could not start): `uring-lab run --json` still prints one, as the exit
+ * code contract says. Nothing ran, so nothing was measured, applied or saved: `runId` is empty
+ * (no run was made; `runs list` does not show it), `applied` is the profile as requested,
+ * `phases` and `probes` are empty, and `failure` says what stopped it.
+ */
+export function startFailedSummary(requested: Profile, failure: NonNullable<RunSummary['failure']>, target: RunSummary['target'] = null): RunSummary {
+  const none = latencySummary(new LatencyHistogram());
+  return {
+    runId: '', status: 'failed', failure, target, topology: null, storage: null,
+    profileName: requested.name, startedAt: new Date().toISOString(), measuredS: 0, throughputRps: 0,
+    offeredRps: requested.load.mode === 'open' ? requested.load.rateRps : null,
+    latencyUs: none, requests: 0, bytes: 0, errors: 0, timeouts: 0, serverCpuNsPerReq: null, loadCpuNsPerReq: null,
+    engine: null, latencyCorrectedUs: none, inFlightAtEnd: { requests: 0, oldestUs: 0 }, loadSaturated: false, loadBusyShare: 0,
+    contention: { otherRuns: [], otherCpus: null }, warnings: [], applied: requested, rejected: [],
+    ring: { flags: [], features: [], sqEntries: 0, cqEntries: 0 }, phases: [], probes: [],
+    kernel: { release: os.release() }, kernelStats: null, spikes: null, profiles: null,
+    histogram: {
+      layout: { unit: 'us', subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION },
+      counts: new LatencyHistogram().toSparse(),
+    },
+    frames: 0,
+  };
+}
+
 export class RunRecord {
   readonly startedAt = new Date().toISOString();
   private seq = 0;
