@@ -137,6 +137,27 @@ describe('uring-lab run, workload storage', () => {
     expect(testFiles()).toEqual([]);
   }, 30_000);
 
+  it('a file that shrinks under the run: exit 1, its errors named as failed I/Os in the line and the warning', async () => {
+    const file = path.join(dir, 'shrinks.dat');
+    writeFileSync(file, Buffer.alloc(64 << 20));
+    const child = spawn(process.execPath, [CLI, 'run', '--json', '--duration', '2', '--set', 'workload=storage', `--set`, `storage.path=${file}`, '--set', 'duration.warmupS=0'],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    await new Promise((r) => setTimeout(r, 1000)); // started and measuring
+    spawnSync('truncate', ['-s', '1M', file]);
+    expect(await exited, stderr).toBe(1);
+    const summary = JSON.parse(stdout);
+    expect(summary.errors).toBeGreaterThan(0);
+    expect(stderr).toMatch(/errors \(failed I\/Os/);
+    const warning = summary.warnings.find((w: string) => /failed I\/Os/.test(w));
+    expect(warning, summary.warnings.join(' | ')).toMatch(/^\d+ failed I\/Os .*shrinks under the run/);
+    expect(summary.warnings.join(' ')).not.toMatch(/connections|echoes/);
+  }, 30_000);
+
   it('a block device without storage.allowDevice: exit 2 naming the field, before anything runs', () => {
     const dev = loopDev || '/dev/vda';
     const r = cli(`storage.path=${dev}`);

@@ -408,7 +408,12 @@ export class RunRecord {
   private warnings(overall: RunStats, loadBusyShare: number, contention: RunSummary['contention'], phaseCount: number): string[] {
     const warnings: string[] = [];
     if (phaseCount > 1) warnings.push(`the run-level numbers mix ${phaseCount} phases with different knobs; compare the per-phase results`);
-    if (overall.errors > 0) warnings.push(`${overall.errors} request errors (failed connections or mismatched echoes) during the measured window`);
+    if (overall.errors > 0) {
+      // The storage workload's errors are I/Os, not connections (the CLI's exit line says the same).
+      warnings.push(this.storagePlan
+        ? `${overall.errors} failed I/Os (an error, or a short read or write, as when the file shrinks under the run) during the measured window`
+        : `${overall.errors} request errors (failed connections or mismatched echoes) during the measured window`);
+    }
     if (loadBusyShare >= LOAD_SATURATION_SHARE) {
       warnings.push(`a load generator thread was ${Math.round(loadBusyShare * 100)} % busy: the numbers may measure the generator rather than the server (add load.threads or CPUs)`);
     }
