@@ -503,16 +503,26 @@ export interface EngineSnapshot {
   /**
    * CPU ns per load thread (its own thread clock + its io-wq helpers, read with exact
    * per-thread CPU clocks), in start order; length = StartResult.loadThreads. Compared with the
-   * interval between two snapshots (`monotonicNs`), a value ≥ 90 % of it means that generator
-   * thread was saturated: the numbers then measure the load generator, not the server.
+   * interval between two snapshots (`monotonicNs`), its own part (`loadThreadBusyNs`) ≥ 90 %
+   * of it means that generator thread was saturated: the numbers then measure the load
+   * generator, not the server.
    */
   loadThreadCpuNs: number[];
+  /**
+   * Each load thread's own CPU ns, without its io-wq / SQPOLL helpers (which run on other CPUs
+   * beside it), in the same order: what the saturation check compares with the interval, since
+   * with its helpers a thread's CPU can exceed the interval itself.
+   */
+  loadThreadBusyNs: number[];
   /** CLOCK_PROCESS_CPUTIME_ID (the whole Node process). */
   processCpuNs: number;
   /** CLOCK_MONOTONIC at the snapshot (stop(): when the load threads had stopped). */
   monotonicNs: number;
   /** Connections open on the server side (with a `target`: the load's open connections). */
   activeConnections: number;
+  /** The most connections the server's workers had open at once since the start, counted at
+   *  every accept (a per-snapshot sample misses bursts shorter than a frame); 0 with a `target`. */
+  peakConnections: number;
   /** The server's own counters (see ServerCounters); null with a `target` (no server of ours). */
   server: ServerCounters | null;
   /** Per worker: connections it accepted since start (cumulative) and has open now (gauges). */

@@ -250,7 +250,8 @@ export class ServerOnly {
     this.lastNs = Math.max(this.lastNs, snapshot.monotonicNs);
     if (!final) {
       this.openConnections = snapshot.activeConnections;
-      this.peakOpenConnections = Math.max(this.peakOpenConnections, snapshot.activeConnections);
+      // The engine's peak is counted at every accept; the sample only covers an engine without it.
+      this.peakOpenConnections = Math.max(this.peakOpenConnections, snapshot.activeConnections, snapshot.peakConnections ?? 0);
     }
   }
 

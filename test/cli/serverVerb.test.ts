@@ -138,6 +138,26 @@ describe('uring-lab server', () => {
     expect(s.bytesEchoed).toBe(16 * 1024);
   });
 
+  for (const set of [['server.engine=io_uring'], ['server.engine=epoll'], ['server.rings=2']]) {
+    it(`peakOpenConnections counts a burst shorter than a frame (${set.join(' ')})`, async () => {
+      const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', ...set.flatMap((s) => ['--set', s])]);
+      const listening = JSON.parse(await cli.firstLine) as { port: number };
+      // 300 connections open together for ~50 ms, all closed well within one 250 ms snapshot.
+      const burst = await Promise.all(Array.from({ length: 300 }, () => connectTo(listening.port)));
+      await new Promise((r) => setTimeout(r, 50));
+      for (const s of burst) s.destroy();
+      await new Promise((r) => setTimeout(r, 400));
+      cli.child.kill('SIGTERM');
+      const r = await cli.done;
+      expect(r.code, r.stderr).toBe(0);
+      const s = summaryOf(r);
+      expect(s.connectionsServed).toBe(300);
+      expect(s.openConnectionsAtStop).toBe(0);
+      // Sampled per snapshot this read 0–2 (the burst fell between samples).
+      expect(s.peakOpenConnections).toBe(300);
+    });
+  }
+
   it('a second signal exits at once (130, no summary) while the first waits for a stuck engine', async () => {
     const cli = startCli(['server', '--json', '--port', '0', '--duration', '30']);
     const listening = JSON.parse(await cli.firstLine) as { pid: number };

@@ -97,9 +97,12 @@ describe('per-load-thread CPU', () => {
       // One thread cannot use more than the interval (small slack for the reads' spread).
       expect(ns).toBeLessThanOrEqual(wall * 1.02 + 2e6);
     }
+    // Echo load threads have no helpers: their busy time is their CPU.
+    expect(s1.loadThreadBusyNs).toEqual(s1.loadThreadCpuNs);
     // Server only: no load threads, an empty array.
     native.start(config({ load: { connections: 0 } }));
     expect(native.snapshot()!.loadThreadCpuNs).toEqual([]);
+    expect(native.snapshot()!.loadThreadBusyNs).toEqual([]);
   });
 });
 

@@ -129,6 +129,26 @@ describe('storage workload', () => {
     expect(r.errors).toBe(0);
   }, 20_000);
 
+  it('a SQPOLL job: its thread CPU counts its SQPOLL helper, its busy time (the saturation check) only itself, within the interval', async () => {
+    const path = join(dir, 'sqpoll-busy.dat');
+    closeSync(openSync(path, 'wx'));
+    await native.startAsync(storageConfig({ path, fileSizeMiB: 8, fill: true, seed: 5 }, { sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default' }));
+    const s0 = native.snapshot()!;
+    await sleep(500);
+    const s1 = native.snapshot()!;
+    await native.stopAsync();
+    const wall = s1.monotonicNs - s0.monotonicNs;
+    expect(s1.loadThreadBusyNs).toHaveLength(1);
+    const [busy] = s1.loadThreadBusyNs;
+    const [cpu] = s1.loadThreadCpuNs;
+    expect(busy).toBeGreaterThan(0);
+    expect(busy).toBeLessThanOrEqual(cpu);
+    // One thread cannot be busy longer than the interval (slack for the reads' spread)...
+    expect(busy).toBeLessThanOrEqual(wall * 1.02 + 2e6);
+    // ...while with its SQPOLL thread spinning beside it the job's CPU is more than itself.
+    expect(cpu - busy).toBeGreaterThan(wall * 0.2);
+  }, 20_000);
+
   it('submitBatch: batches of 1, of 3 (not a divisor of QD 8) and of more than the queue depth keep every slot reading verified blocks', async () => {
     const path = join(dir, 'batch.dat');
     closeSync(openSync(path, 'wx'));

@@ -53,18 +53,24 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
 /** Server counters summed over measured frames. */
 type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal'>;
 
+/** Each load thread's own CPU in a snapshot, without its io-wq / SQPOLL helpers: the
+ *  saturation check's measure (an engine from before it was reported: CPU with helpers). */
+function busyNsOf(snapshot: NativeSnapshot): number[] {
+  return snapshot.loadThreadBusyNs ?? snapshot.loadThreadCpuNs;
+}
+
 /** The shared tally, plus what only the host has: CPU per load thread, the corrected histogram,
  *  the server's own counters. */
 class StatsAccumulator extends RunTally {
-  /** Summed CPU per load thread index over the measured frames. */
-  loadThreadCpuNs: number[] = [];
+  /** Summed own CPU per load thread index over the measured frames (busyNsOf). */
+  loadThreadBusyNs: number[] = [];
   readonly corrected = new LatencyHistogram();
   /** Null until a measured frame had a server. */
   server: ServerTotals | null = null;
 
   override add(snapshot: NativeSnapshot, intervalNs: number): void {
     super.add(snapshot, intervalNs);
-    snapshot.loadThreadCpuNs.forEach((ns, i) => { this.loadThreadCpuNs[i] = (this.loadThreadCpuNs[i] ?? 0) + ns; });
+    busyNsOf(snapshot).forEach((ns, i) => { this.loadThreadBusyNs[i] = (this.loadThreadBusyNs[i] ?? 0) + ns; });
     this.corrected.add(snapshot.correctedHistogram);
     const s = snapshot.server;
     if (s) {
@@ -93,7 +99,7 @@ class StatsAccumulator extends RunTally {
   /** The busiest load thread's share of the measured time (0 when nothing was measured). */
   loadBusyShare(): number {
     if (this.measuredNs <= 0) return 0;
-    return Math.max(0, ...this.loadThreadCpuNs) / this.measuredNs;
+    return Math.max(0, ...this.loadThreadBusyNs) / this.measuredNs;
   }
 }
 
@@ -225,7 +231,7 @@ export class RunRecord {
     frameHistogram.add(snapshot.histogram);
     const corrected = new LatencyHistogram();
     corrected.add(snapshot.correctedHistogram);
-    const busiestThreadNs = Math.max(0, ...snapshot.loadThreadCpuNs);
+    const busiestThreadNs = Math.max(0, ...busyNsOf(snapshot));
     const frame: RunFrame = {
       runId: this.runId,
       seq: this.seq++,

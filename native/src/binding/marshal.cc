@@ -402,9 +402,14 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	for (uint32_t i = 0; i < s.load_threads; i++)
 		per.Set(i, (double)s.load_thread_cpu_ns[i]);
 	o.Set("loadThreadCpuNs", per);
+	Napi::Array busy = Napi::Array::New(env, s.load_threads);
+	for (uint32_t i = 0; i < s.load_threads; i++)
+		busy.Set(i, (double)s.load_thread_busy_ns[i]);
+	o.Set("loadThreadBusyNs", busy);
 	SetNumbers(o, { { "processCpuNs", s.process_cpu_ns },
 			{ "monotonicNs", s.monotonic_ns },
 			{ "activeConnections", s.active_connections },
+			{ "peakConnections", s.peak_connections },
 			{ "inFlight", s.in_flight },
 			{ "oldestInFlightUs", s.oldest_in_flight_us },
 			{ "liveLoadConnections", s.live_load_connections } });

@@ -193,8 +193,11 @@ static int start_servers(const struct engine_config *cfg, struct engine_error *e
 		err->at = (struct start_error){ STEP_SERVER_THREAD, -ENOMEM };
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < scfg.workers; i++)
+	engine.conns = (struct conn_gauge){ 0, 0 };
+	for (unsigned i = 0; i < scfg.workers; i++) {
 		server_init(&engine.servers[i], &scfg, i, &before_ring_exit);
+		engine.servers[i].gauge = &engine.conns;
+	}
 	__atomic_store_n(&engine.nservers, scfg.workers, __ATOMIC_RELEASE);
 
 	ret = start_server_group(0, 1, err);

@@ -107,6 +107,10 @@ struct engine_snapshot {
 	uint64_t load_cpu_ns; /* == sum of load_thread_cpu_ns */
 	uint64_t load_thread_cpu_ns[LOAD_THREADS_MAX];
 	unsigned load_threads; /* entries used in load_thread_cpu_ns */
+	/* Each load thread's own CPU, without its io-wq / SQPOLL helpers, which run on other CPUs
+	 * beside it: what says whether the generator thread itself was saturated (with them a
+	 * storage job's share of the interval read above 1). */
+	uint64_t load_thread_busy_ns[LOAD_THREADS_MAX];
 	uint64_t process_cpu_ns;
 	/* The server's own counters, summed over its workers (deltas); see struct server. */
 	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, rearms;
@@ -125,6 +129,7 @@ struct engine_snapshot {
 	uint64_t worker_active[SERVER_WORKERS_MAX];
 	uint64_t monotonic_ns;
 	uint64_t active_connections;
+	uint64_t peak_connections;    /* the most server connections open at once since the start (0: no server) */
 	uint64_t in_flight;           /* requests sent whose echo has not fully arrived */
 	uint64_t oldest_in_flight_us; /* age of the oldest of them, rounded up; 0 if none */
 	uint64_t live_load_connections;

@@ -118,6 +118,7 @@ static void read_cumulative(struct engine *eng, struct cumulative *c)
 		c->load_errors += counter_get(&l->errors);
 		c->load_timeouts += counter_get(&l->timeouts);
 		c->load_thread_ns[i] = worker_cpu_ns(&l->worker);
+		c->load_own_ns[i] = c->load_thread_ns[i];
 	}
 	read_server_counters(eng, c);
 
@@ -208,6 +209,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	for (unsigned i = 0; i < eng->nload; i++) {
 		s->load_thread_cpu_ns[i] = delta(&p->load_thread_ns[i], c->load_thread_ns[i]);
 		s->load_cpu_ns += s->load_thread_cpu_ns[i];
+		s->load_thread_busy_ns[i] = delta(&p->load_own_ns[i], c->load_own_ns[i]);
 	}
 	s->process_cpu_ns = delta(&p->process_cpu_ns, c->process_cpu_ns);
 	s->enters = delta(&p->enters, c->enters);
@@ -240,6 +242,8 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		s->bufs_in_use += counter_get(&sv->bufs_in_use);
 		s->bufs_total += counter_get(&sv->bufs_total);
 	}
+	if (eng->nservers)
+		s->peak_connections = __atomic_load_n(&eng->conns.peak, __ATOMIC_RELAXED);
 	s->server_loop_err = loop_err;
 	/* No server of ours (a target): the open connections are the load's. */
 	if (!eng->nservers)

@@ -18,6 +18,7 @@ struct cumulative {
 	uint64_t chist[LH_BUCKETS];
 	uint64_t server_cpu_ns, process_cpu_ns;
 	uint64_t load_thread_ns[LOAD_THREADS_MAX];
+	uint64_t load_own_ns[LOAD_THREADS_MAX]; /* the thread's own clock, without its helpers */
 	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, rearms, spilled_bytes, cq_overflows;
 	uint64_t errors_by_op[SERVER_ERR_OPS];
 	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
@@ -41,6 +42,7 @@ struct engine {
 	struct server *servers;
 	unsigned nservers;
 	unsigned started_servers;
+	struct conn_gauge conns; /* open across the workers, and the peak (server.h) */
 	struct worker_times times[SERVER_WORKERS_MAX];
 	struct load *load;
 	unsigned nload;

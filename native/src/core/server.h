@@ -63,6 +63,13 @@ struct server_config {
 	unsigned min_wait_us;    /* IORING_ENTER_EXT_ARG min_wait_usec (6.12), 0: off */
 };
 
+/* Connections open across all of a run's server workers, and the most ever open at once. The
+ * workers share it (atomic read-modify-writes, once per accept and close, never per request);
+ * a peak sampled per snapshot misses every burst shorter than a frame (2 of 2,000 seen). */
+struct conn_gauge {
+	uint64_t open, peak;
+};
+
 struct server {
 	const struct server_ops *ops;
 	struct server_config cfg;
@@ -84,6 +91,7 @@ struct server {
 	uint64_t errors;    /* real errors (not peer resets / cancellations); an accept refused for lack of fds counts too */
 	uint64_t accepted;
 	uint64_t active;    /* connections open right now */
+	struct conn_gauge *gauge; /* the engine's, shared by every worker (NULL: none) */
 	int loop_err;       /* negative errno if the loop died, else 0 (release; the snapshot that reads it counts it as an error) */
 
 	/* Per-frame engine counters (cumulative, single writer; snapshots report deltas). */
@@ -114,6 +122,26 @@ struct server {
 	uint64_t punt_until_ns;   /* ioWqPunt: sends carry IOSQE_ASYNC (io_uring server only) */
 	uint64_t starve_until_ns; /* bufferStarvation: consumed buffers are withheld (io_uring server only) */
 };
+
+/* A connection of this worker opened or closed: its `active` and the shared gauge. */
+static inline void server_conn_opened(struct server *s)
+{
+	__atomic_store_n(&s->active, __atomic_load_n(&s->active, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	if (!s->gauge)
+		return;
+	uint64_t open = __atomic_add_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
+	uint64_t peak = __atomic_load_n(&s->gauge->peak, __ATOMIC_RELAXED);
+	while (open > peak &&
+	       !__atomic_compare_exchange_n(&s->gauge->peak, &peak, open, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static inline void server_conn_closed(struct server *s)
+{
+	__atomic_store_n(&s->active, __atomic_load_n(&s->active, __ATOMIC_RELAXED) - 1, __ATOMIC_RELAXED);
+	if (s->gauge)
+		__atomic_sub_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
+}
 
 /* Whether any hook or toggle asks the loop for something: one cheap check per iteration. */
 static inline int server_hooks_asked(const struct server *s)

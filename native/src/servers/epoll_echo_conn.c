@@ -62,7 +62,7 @@ static void conn_close(struct epoll_state *st, struct econn *c, int err, enum se
 	close(c->fd);
 	c->fd = -1;
 	c->head = c->tail = 0;
-	counter_add(&st->pub->active, (uint64_t)-1);
+	server_conn_closed(st->pub);
 	/* A queued conn stays on the ready list (its queued bit keeps it off twice); the ready pass
 	 * skips it if it is still closed then, or serves its new socket, which is harmless. */
 	c->free_next = st->free_conns;
@@ -127,7 +127,7 @@ int econn_open(struct epoll_state *st, int fd)
 		return ret;
 	}
 	counter_add(&st->pub->accepted, 1);
-	counter_add(&st->pub->active, 1);
+	server_conn_opened(st->pub);
 	return 0;
 }
 
@@ -264,7 +264,7 @@ void econn_free_all(struct epoll_state *st)
 		struct econn *c = st->conns[i];
 		if (c->fd >= 0) {
 			close(c->fd);
-			counter_add(&st->pub->active, (uint64_t)-1);
+			server_conn_closed(st->pub);
 		}
 		free(c->pending);
 		free(c);

@@ -480,7 +480,7 @@ static void server_teardown(void *state, int ran)
 			/* A direct descriptor went with the ring's file table. */
 			if (!st->direct)
 				close(st->conns[i]->fd);
-			counter_add(&st->pub->active, (uint64_t)-1);
+			server_conn_closed(st->pub);
 		}
 		free(st->conns[i]->spill);
 		free(st->conns[i]);

@@ -377,7 +377,7 @@ static void conn_maybe_close(struct echo_state *st, struct conn *c)
 		close(c->fd);
 	}
 	c->fd = -1;
-	counter_add(&st->pub->active, (uint64_t)-1);
+	server_conn_closed(st->pub);
 	c->free_next = st->free_conns;
 	st->free_conns = c;
 }
