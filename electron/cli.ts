@@ -134,7 +134,30 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
   }
 }
 
+/**
+ * Each knob once: `--set server.rings=2 --set server.rings=3`, a group and a key inside it, or
+ * --duration with duration.measureS would let the last silently win, which the strict flags
+ * refuse everywhere else (exit 2).
+ */
+function refuseRepeatedSets(assignments: readonly string[], duration?: string): void {
+  const seen = new Map<string, string>();
+  for (const assignment of assignments) {
+    const text = String(assignment);
+    const key = text.split('=')[0].trim();
+    for (const [other, first] of seen) {
+      if (other === key || other.startsWith(`${key}.`) || key.startsWith(`${other}.`)) {
+        throw usageError(`--set ${oneLineText(key, 80)}: given twice (${oneLineText(first, 60)}, then ${oneLineText(text, 60)}); the last would silently win`, 'give each knob once', key);
+      }
+    }
+    seen.set(key, text);
+  }
+  if (duration !== undefined && [...seen.keys()].some((k) => k === 'duration' || k === 'duration.measureS')) {
+    throw usageError('--duration and --set duration.measureS both give the measured seconds; the last would silently win', 'give one of them', 'duration');
+  }
+}
+
 export function buildRunProfile(values: { profile?: string; set?: string[]; duration?: string }): Profile {
+  refuseRepeatedSets(values.set ?? [], values.duration);
   let profile = values.profile ? loadProfileFile(values.profile) : defaultProfile();
   for (const assignment of values.set ?? []) {
     const { path, value } = parseSetAssignment(assignment);
@@ -188,8 +211,15 @@ async function runCommand(args: string[]): Promise<number> {
 async function superviseRun(json: boolean, requested: Profile, target: LoadTarget | null, start: (lab: LabService) => Promise<void>): Promise<number> {
   const lab = new LabService();
   let interruptedBy: string | null = null;
+  // Once the run has ended only its save is left (the history writes it off the event loop;
+  // lab.close waits for it). A signal then waits for that save, a few ms, instead of exiting
+  // at once: exiting there left the saved run `running`, recovered later without its summary.
+  // The exit code stays the run's. Only a signal after that one exits without waiting.
+  let ended = false;
+  let signalsAfterEnd = 0;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (interruptedBy) {
+    if (ended && ++signalsAfterEnd === 1) return;
+    if (interruptedBy || ended) {
       // A second signal: the user really wants out; the engine process dies with us.
       process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the run to stop\n`);
       process.exit(EXIT_INTERRUPTED);
@@ -201,7 +231,10 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
   try {
     const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
-        if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') resolve(event);
+        if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') {
+          ended = true;
+          resolve(event);
+        }
         if (event.type === 'frame' && !json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
           process.stderr.write(`\r  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
         }
@@ -222,9 +255,10 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
     process.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
     return exitCodeFor(summary);
   } finally {
+    ended = true; // whatever brought us here, only the close (and the save) is left
+    await lab.close();
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await lab.close();
   }
 }
 
@@ -269,6 +303,7 @@ export function exitCodeFor(summary: RunSummary): number {
  * by a server with no load, so they are refused (a wrong experiment is worse than an error).
  */
 export function buildServerProfile(values: { profile?: string; set?: string[] }): Profile {
+  refuseRepeatedSets(values.set ?? []);
   let profile = values.profile ? loadProfileFile(values.profile) : defaultProfile();
   for (const assignment of values.set ?? []) {
     const key = String(assignment).split('=')[0].trim();

@@ -149,6 +149,12 @@ describe('uring-lab run', () => {
     [['load', '--target', '127.0.0.1:1', '--target', '127.0.0.1:2'], /load: --target is given more than once/],
     [['run', '--duration', '1', '--duration', '2'], /run: --duration is given more than once/],
     [['run', '--duration', '0x2'], /--duration "0x2"/],
+    // A knob set twice, a group and a key in it, or --duration beside duration.measureS.
+    [['run', '--set', 'server.rings=2', '--set', 'server.rings=3'], /--set server\.rings: given twice \(server\.rings=2, then server\.rings=3\)/],
+    [['run', '--set', 'server.sqpoll={"enabled":true}', '--set', 'server.sqpoll.enabled=false'], /--set server\.sqpoll\.enabled: given twice/],
+    [['run', '--duration', '1', '--set', 'duration.measureS=0.5'], /--duration and --set duration\.measureS both give the measured seconds/],
+    [['load', '--target', '127.0.0.1:9', '--set', 'load.connections=2', '--set', 'load.connections=3'], /--set load\.connections: given twice/],
+    [['server', '--set', 'server.rings=2', '--set', 'server.rings=2'], /--set server\.rings: given twice/],
     [['server', '--duration', ' 1'], /--duration " 1"/],
     [['export', PRESET, '--format', 'json', '--format', 'fio'], /export: --format is given more than once/],
     [['runs', 'export', 'run-x', '--format', 'json', '--format', 'csv'], /runs export: --format is given more than once/],

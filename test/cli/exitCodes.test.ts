@@ -71,6 +71,29 @@ describe('uring-lab run exit codes', () => {
     expect(() => process.kill(engine, 0)).toThrow();
   });
 
+  it('a second signal right after the summary is printed: exit 130 (not killed by it), and the run is saved with its summary', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const started = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
+      await runningRunOf(started.child.pid!);
+      await sleep(500);
+      started.child.kill(signal);
+      // The summary line is out; the run's save is still on its way: signal again now.
+      const line = await started.firstLine;
+      started.child.kill(signal);
+      const r = await started.done;
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.code).toBe(130);
+      const printed = JSON.parse(line) as { runId: string; status: string; requests: number };
+      expect(printed.status).toBe('interrupted');
+      // Saved as printed (before the fix: left `running`, later recovered without a summary).
+      const shown = await start(['runs', 'show', printed.runId, '--json']).done;
+      expect(shown.code, shown.stderr).toBe(0);
+      const saved = JSON.parse(shown.stdout) as { meta: { status: string; summary: { requests: number } | null } };
+      expect(saved.meta.status).toBe('interrupted');
+      expect(saved.meta.summary?.requests).toBe(printed.requests);
+    }
+  });
+
   it('an engine killed during its start: exit 1, one line, and --json still prints the failed summary (nothing measured, no run)', async () => {
     const { child, done } = start(['run', '--duration', '5', '--set', 'load.connections=8', '--json']);
     // At once: the engine is forked, still loading its probes and starting its server.
