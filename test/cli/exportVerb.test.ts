@@ -105,8 +105,10 @@ describe('uring-lab export', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     expect(busyPoll()).toBe(before);
-    if (before !== '20') expect(r.stdout + r.stderr).toMatch(/left net\.core\.busy_poll at|changing it needs root/);
-    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    if (before !== '20') expect(r.stderr).toMatch(/left net\.core\.busy_poll at|changing it needs root/);
+    // The script's own words go to stderr: stdout is the run's JSON alone, as `| jq` needs.
+    expect(r.stderr).toMatch(/ok: /);
+    const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ status: 'completed', profileName: 'short napi', applied: { server: { napiBusyPollUs: 20 }, load: { connections: 4 } } });
   });
 

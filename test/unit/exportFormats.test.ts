@@ -100,6 +100,33 @@ describe('what the other tools make of the exports', () => {
     expect((err as LabError).kind).toBe('input');
   });
 
+  it('refuses a storage path with a $ in a fio job (fio expands it into another file name), and in no other format', () => {
+    for (const path of ['/tmp/${PWD}/x', '/tmp/$ncpus', '/tmp/a$HOME']) {
+      const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path } });
+      let err: unknown;
+      try { exportProfile(p, 'fio'); } catch (e) { err = e; }
+      expect((err as LabError).field, path).toBe('storage.path');
+      expect((err as LabError).message).toMatch(/fio expands \$/);
+      expect(exportProfile(p, 'json').text).toContain(path);
+    }
+  });
+
+  it('refuses to export a huge-page reservation larger than this machine (TuneD would apply it unasked), from tuned and shell', () => {
+    const huge = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, server: { rings: 64, bufferRing: { size: 1048576, count: 32768, hugepages: true } } });
+    for (const format of ['tuned', 'shell'] as const) {
+      let err: unknown;
+      try { exportProfile(huge, format); } catch (e) { err = e; }
+      expect(err, format).toBeInstanceOf(LabError);
+      expect((err as LabError).field).toBe('server.bufferRing.hugepages');
+      expect((err as LabError).kind).toBe('input');
+      expect((err as LabError).message).toMatch(/vm\.nr_hugepages=1048576 \(2048\.0 GiB/);
+    }
+    // json and fio set no sysctl; a reservation that fits is exported as before.
+    expect(() => exportProfile(huge, 'json')).not.toThrow();
+    const fits = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, server: { bufferRing: { size: 65536, count: 64, hugepages: true } } });
+    expect(exportProfile(fits, 'tuned').text).toMatch(/^vm\.nr_hugepages=2$/m);
+  });
+
   it('tuned.conf has the implied sysctls and boot settings, each after the comment naming its knob', () => {
     const lines = exportProfile(TUNED_ECHO, 'tuned').text.split('\n');
     const expectPair = (setting: string, knob: RegExp) => {

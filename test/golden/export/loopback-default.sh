@@ -28,6 +28,8 @@ run() {
 	fi
 }
 warn() { echo "warning: $*" >&2; }
+# What the script says goes to stderr: stdout is the run's own (`-- --json` pipes to jq).
+say() { echo "$*" >&2; }
 
 # Sets a sysctl after asking; `at_least` only ever raises it (a reservation others may use too).
 set_sysctl() {
@@ -37,7 +39,7 @@ set_sysctl() {
 		return 0
 	fi
 	if [ "$now" = "$want" ] || { [ "$how" = at_least ] && [ "$now" -ge "$want" ] 2>/dev/null; }; then
-		echo "ok: $key = $now"
+		say "ok: $key = $now"
 		return 0
 	fi
 	if [ "$DRY_RUN" = 1 ]; then
@@ -52,7 +54,7 @@ set_sysctl() {
 	read -r -p "Set $key from $now to $want ($why)? [y/N] " answer || true
 	case "$answer" in
 	y | Y | yes) run sysctl -w "$key=$want" ;;
-	*) echo "left $key at $now" ;;
+	*) say "left $key at $now" ;;
 	esac
 }
 
@@ -64,7 +66,7 @@ needs_kernel() {
 	if [ "$major" -lt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -lt "$2" ]; }; then
 		warn "$3 needs Linux $1.$2; this kernel is $release: the run will report it refused"
 	else
-		echo "ok: $3 (Linux $1.$2; this kernel is $release)"
+		say "ok: $3 (Linux $1.$2; this kernel is $release)"
 	fi
 }
 needs_kernel 6 12 'server.bufferRing.incremental (Incremental buffers)'

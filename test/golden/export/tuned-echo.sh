@@ -28,6 +28,8 @@ run() {
 	fi
 }
 warn() { echo "warning: $*" >&2; }
+# What the script says goes to stderr: stdout is the run's own (`-- --json` pipes to jq).
+say() { echo "$*" >&2; }
 
 # Sets a sysctl after asking; `at_least` only ever raises it (a reservation others may use too).
 set_sysctl() {
@@ -37,7 +39,7 @@ set_sysctl() {
 		return 0
 	fi
 	if [ "$now" = "$want" ] || { [ "$how" = at_least ] && [ "$now" -ge "$want" ] 2>/dev/null; }; then
-		echo "ok: $key = $now"
+		say "ok: $key = $now"
 		return 0
 	fi
 	if [ "$DRY_RUN" = 1 ]; then
@@ -52,7 +54,7 @@ set_sysctl() {
 	read -r -p "Set $key from $now to $want ($why)? [y/N] " answer || true
 	case "$answer" in
 	y | Y | yes) run sysctl -w "$key=$want" ;;
-	*) echo "left $key at $now" ;;
+	*) say "left $key at $now" ;;
 	esac
 }
 
@@ -64,7 +66,7 @@ needs_kernel() {
 	if [ "$major" -lt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -lt "$2" ]; }; then
 		warn "$3 needs Linux $1.$2; this kernel is $release: the run will report it refused"
 	else
-		echo "ok: $3 (Linux $1.$2; this kernel is $release)"
+		say "ok: $3 (Linux $1.$2; this kernel is $release)"
 	fi
 }
 needs_kernel 6 12 'server.bufferRing.incremental (Incremental buffers)'
@@ -99,9 +101,9 @@ set_sysctl net.core.busy_read 50 exactly 'and in blocking socket reads, like the
 # server.numa.node = 0
 set_sysctl kernel.numa_balancing 0 exactly 'no NUMA-balancing faults and migrations on the bound workers (as tuned network-latency)'
 # server.sqpoll.cpu: keeps other tasks and the timer tick off the CPU the SQPOLL thread spins on
-grep -qw -- isolcpus=1 /proc/cmdline || echo 'hint: add "isolcpus=1 nohz_full=1" to the kernel command line and reboot (keeps other tasks and the timer tick off the CPU the SQPOLL thread spins on); this script does not change boot settings'
+grep -qw -- isolcpus=1 /proc/cmdline || say 'hint: add "isolcpus=1 nohz_full=1" to the kernel command line and reboot (keeps other tasks and the timer tick off the CPU the SQPOLL thread spins on); this script does not change boot settings'
 # server.napiBusyPollUs: busy polling is for latency: no deep C-state exits on the polling CPUs (as tuned latency-performance)
-echo 'hint: tuned'\''s [cpu] force_latency=cstate.id_no_zero:1|3 (busy polling is for latency: no deep C-state exits on the polling CPUs (as tuned latency-performance); uring-lab export --format tuned); this script does not change CPU power settings'
+say 'hint: tuned'\''s [cpu] force_latency=cstate.id_no_zero:1|3 (busy polling is for latency: no deep C-state exits on the polling CPUs (as tuned latency-performance); uring-lab export --format tuned); this script does not change CPU power settings'
 
 # ---- the run: uring-lab run with every knob that differs from the defaults ----
 run "$URING_LAB" run \

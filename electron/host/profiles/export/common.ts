@@ -4,6 +4,7 @@
  * implies (the rows' `exports.system`), the kernel it needs (the rows' `kernel`), and the knobs
  * that differ from the defaults. The formats (json, fio, tuned, shell) only lay these out.
  */
+import os from 'node:os';
 import { knobEntries, LabError, oneLineText, type KnobEntry, type KnobLookup, type Profile, type SystemSetting } from '../../../contract';
 import { defaultProfile, valueAt } from '../profileShape';
 
@@ -111,13 +112,33 @@ export function valueText(value: unknown): string {
   return oneLineText(JSON.stringify(value) ?? String(value), 80);
 }
 
-/** Refuses a value a format cannot carry (a newline in an INI value would start a new option). */
+/** Refuses a value a format cannot carry (a newline in an INI value would start a new option;
+ *  fio expands `$NAME`, `${NAME}` and `$ncpus` in a job file, so a `$` would name another file). */
 export function refuseUnwritable(path: string, value: string, format: string): void {
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
+  const control = /[\u0000-\u001f\u007f]/.test(value);
+  if (control || (format === 'fio job' && value.includes('$'))) {
     throw new LabError({
       code: 'INVALID_VALUE', kind: 'input', field: path,
-      message: `${path}: ${valueText(value)} cannot be written in a ${format} file (it holds a control character such as a newline)`,
-      fix: `give ${path} without control characters, or export --format json`,
+      message: `${path}: ${valueText(value)} cannot be written in a ${format} file (${control ? 'it holds a control character such as a newline' : 'fio expands $ in job files (environment variables, $ncpus), so it would name another file'})`,
+      fix: `give ${path} without ${control ? 'control characters' : 'a $'}, or export --format json`,
     });
   }
+}
+
+/**
+ * Refuses a huge-page reservation larger than this machine's memory: TuneD applies its [sysctl]
+ * section without asking and the kernel then reserves every huge page it can, so a profile
+ * whose pools `run` refuses here (2 TiB for 64 rings × 32,768 × 1 MiB) must not export one.
+ */
+export function refuseOversizedReservation(profile: Profile, totalBytes = os.totalmem()): void {
+  const pages = impliedSettings(profile).find((s) => s.key === 'vm.nr_hugepages');
+  if (!pages) return;
+  const bytes = Number(pages.value) * (2 << 20);
+  if (bytes <= totalBytes) return;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  throw new LabError({
+    code: 'INVALID_VALUE', kind: 'input', field: 'server.bufferRing.hugepages',
+    message: `server.bufferRing.hugepages: this profile's buffer pools need vm.nr_hugepages=${pages.value} (${gib(bytes)} of 2 MiB pages: server.rings × bufferRing.count × size), more than this machine's ${gib(totalBytes)} of memory`,
+    fix: 'lower server.bufferRing.count, server.bufferRing.size or server.rings, or set server.bufferRing.hugepages to false; for a larger server, export the profile there',
+  });
 }

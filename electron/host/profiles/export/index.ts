@@ -5,7 +5,7 @@
  * the rows' exports cannot say it (the shell export's privilege checks).
  */
 import { PROFILE_EXPORT_FORMATS, type Profile } from '../../../contract';
-import { slug } from './common';
+import { refuseOversizedReservation, slug } from './common';
 import { fioJobFile } from './fio';
 import { profileJson } from './json';
 import { shellScript } from './shell';
@@ -31,5 +31,7 @@ const FORMATS: Record<ExportFormat, { suffix: string; mediaType: string; write: 
 
 export function exportProfile(profile: Profile, format: ExportFormat): ExportedProfile {
   const f = FORMATS[format];
+  // The formats that set sysctls (TuneD applies them unasked), from the CLI and the UI alike.
+  if (format === 'tuned' || format === 'shell') refuseOversizedReservation(profile);
   return { filename: `${slug(profile.name)}${f.suffix}`, mediaType: f.mediaType, text: f.write(profile) };
 }

@@ -63,6 +63,8 @@ export function shellScript(profile: Profile): string {
     '\tfi',
     '}',
     'warn() { echo "warning: $*" >&2; }',
+    '# What the script says goes to stderr: stdout is the run\'s own (`-- --json` pipes to jq).',
+    'say() { echo "$*" >&2; }',
     '',
     '# Sets a sysctl after asking; `at_least` only ever raises it (a reservation others may use too).',
     'set_sysctl() {',
@@ -72,7 +74,7 @@ export function shellScript(profile: Profile): string {
     '\t\treturn 0',
     '\tfi',
     '\tif [ "$now" = "$want" ] || { [ "$how" = at_least ] && [ "$now" -ge "$want" ] 2>/dev/null; }; then',
-    '\t\techo "ok: $key = $now"',
+    '\t\tsay "ok: $key = $now"',
     '\t\treturn 0',
     '\tfi',
     '\tif [ "$DRY_RUN" = 1 ]; then',
@@ -87,7 +89,7 @@ export function shellScript(profile: Profile): string {
     '\tread -r -p "Set $key from $now to $want ($why)? [y/N] " answer || true',
     '\tcase "$answer" in',
     '\ty | Y | yes) run sysctl -w "$key=$want" ;;',
-    '\t*) echo "left $key at $now" ;;',
+    '\t*) say "left $key at $now" ;;',
     '\tesac',
     '}',
     '',
@@ -103,7 +105,7 @@ export function shellScript(profile: Profile): string {
       '\tif [ "$major" -lt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -lt "$2" ]; }; then',
       '\t\twarn "$3 needs Linux $1.$2; this kernel is $release: the run will report it refused"',
       '\telse',
-      '\t\techo "ok: $3 (Linux $1.$2; this kernel is $release)"',
+      '\t\tsay "ok: $3 (Linux $1.$2; this kernel is $release)"',
       '\tfi',
       '}',
       ...kernel.map((k) => `needs_kernel ${k.major} ${k.minor} ${q(`${k.path} (${commentText(k.label, 60)})`)}`),
@@ -140,11 +142,11 @@ export function shellScript(profile: Profile): string {
   }
   for (const s of bootloader) {
     lines.push(`# ${commentText(s.from.join(', '))}: ${commentText(s.why)}`);
-    lines.push(`grep -qw -- ${q(s.value.split(' ')[0])} /proc/cmdline || echo ${q(`hint: add "${s.value}" to the kernel command line and reboot (${commentText(s.why)}); this script does not change boot settings`)}`);
+    lines.push(`grep -qw -- ${q(s.value.split(' ')[0])} /proc/cmdline || say ${q(`hint: add "${s.value}" to the kernel command line and reboot (${commentText(s.why)}); this script does not change boot settings`)}`);
   }
   for (const s of cpu) {
     lines.push(`# ${commentText(s.from.join(', '))}: ${commentText(s.why)}`);
-    lines.push(`echo ${q(`hint: tuned's [cpu] ${s.key}=${s.value} (${commentText(s.why)}; uring-lab export --format tuned); this script does not change CPU power settings`)}`);
+    lines.push(`say ${q(`hint: tuned's [cpu] ${s.key}=${s.value} (${commentText(s.why)}; uring-lab export --format tuned); this script does not change CPU power settings`)}`);
   }
   lines.push('', '# ---- the run: uring-lab run with every knob that differs from the defaults ----');
   const args = ['"$URING_LAB" run', ...sets.map(({ entry, value }) => `--set ${q(setArgument(entry.path, value))}`), '"$@"'];
