@@ -518,7 +518,8 @@ export interface EngineSnapshot {
   processCpuNs: number;
   /** CLOCK_MONOTONIC at the snapshot (stop(): when the load threads had stopped). */
   monotonicNs: number;
-  /** Connections open on the server side (with a `target`: the load's open connections). */
+  /** Connections open on the server side (with a `target`: the load's open connections); in
+   *  stop()'s final snapshot, those open when the stop came. */
   activeConnections: number;
   /** The most connections the server's workers had open at once since the start, counted at
    *  every accept (a per-snapshot sample misses bursts shorter than a frame); 0 with a `target`. */

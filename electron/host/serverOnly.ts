@@ -248,11 +248,11 @@ export class ServerOnly {
     // Running totals, also in the final snapshot (taken before the workers' state is freed).
     (snapshot.serverWorkers ?? []).forEach((w, i) => { this.accepted[i] = Math.max(this.accepted[i] ?? 0, w.accepted); });
     this.lastNs = Math.max(this.lastNs, snapshot.monotonicNs);
-    if (!final) {
-      this.openConnections = snapshot.activeConnections;
-      // The engine's peak is counted at every accept; the sample only covers an engine without it.
-      this.peakOpenConnections = Math.max(this.peakOpenConnections, snapshot.activeConnections, snapshot.peakConnections ?? 0);
-    }
+    // The final snapshot's open count is the one read as the stop came (before the teardown
+    // closed them): the last periodic one was up to a frame stale (300 read after all had closed).
+    this.openConnections = snapshot.activeConnections;
+    // The engine's peak is counted at every accept; the sample only covers an engine without it.
+    this.peakOpenConnections = Math.max(this.peakOpenConnections, snapshot.activeConnections, snapshot.peakConnections ?? 0);
   }
 
   private async end(reason: ServerEndReason, error: LabError | null): Promise<void> {

@@ -158,6 +158,47 @@ describe('uring-lab server', () => {
     });
   }
 
+  it('direct descriptors: 1,100 outside clients at once all echoed (a table sized for the load alone reset those beyond 1,024)', async () => {
+    const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', 'server.directDescriptors=true']);
+    const listening = JSON.parse(await cli.firstLine) as { port: number };
+    const socks = await Promise.all(Array.from({ length: 1100 }, () => connectTo(listening.port)));
+    try {
+      const echoes = await Promise.all(socks.map(async (s, i) => {
+        const data = Buffer.from(`ping ${i}`);
+        const back = readExactly(s, data.length, { timeoutMs: 10_000 });
+        s.write(data);
+        return (await back).equals(data);
+      }));
+      expect(echoes.filter(Boolean)).toHaveLength(1100);
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    cli.child.kill('SIGTERM');
+    const r = await cli.done;
+    expect(r.code, r.stderr).toBe(0);
+    const s = summaryOf(r);
+    expect(s.applied.server.directDescriptors).toBe(true);
+    expect(s.serverErrors).toBe(0);
+    expect(s.connectionsServed).toBe(1100);
+    expect(s.peakOpenConnections).toBe(1100);
+  });
+
+  it('openConnectionsAtStop is read as the stop comes: all closed 50 ms before SIGTERM reads 0 (the last 250 ms snapshot said 300)', async () => {
+    const cli = startCli(['server', '--json', '--port', '0', '--duration', '30']);
+    const listening = JSON.parse(await cli.firstLine) as { port: number };
+    const socks = await Promise.all(Array.from({ length: 300 }, () => connectTo(listening.port)));
+    await new Promise((r) => setTimeout(r, 600)); // seen open by two snapshots
+    await Promise.all(socks.map((s) => new Promise((r) => { s.once('close', r); s.destroy(); })));
+    await new Promise((r) => setTimeout(r, 50));
+    cli.child.kill('SIGTERM');
+    const r = await cli.done;
+    expect(r.code, r.stderr).toBe(0);
+    const s = summaryOf(r);
+    expect(s.peakOpenConnections).toBe(300);
+    expect(s.openConnectionsAtStop).toBe(0);
+  });
+
   it('a second signal exits at once (130, no summary) while the first waits for a stuck engine', async () => {
     const cli = startCli(['server', '--json', '--port', '0', '--duration', '30']);
     const listening = JSON.parse(await cli.firstLine) as { pid: number };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { config, native, stopQuietly } from './engineHarness';
 import { loadEchoes, serverEchoes } from './echoPathHarness';
+import { connectTo } from './socketClient';
 
 afterEach(stopQuietly);
 
@@ -24,6 +25,21 @@ describe('send path knobs', () => {
       expect(f.zeroCopySends).toBe(0);
       expect(f.copiedSends).toBeLessThanOrEqual(f.sends);
     }
+  });
+
+  it('SEND_ZC to peers that reset mid-stream: no send is counted zero-copy on loopback (a send that transmitted nothing copied nothing)', async () => {
+    const { port } = native.start(config({ sendZeroCopy: true, bufferRing: { size: 2048, count: 16, incremental: false }, load: { connections: 0 } }));
+    const chunk = Buffer.alloc(65536, 7);
+    for (let round = 0; round < 3; round++) {
+      const peers = await Promise.all(Array.from({ length: 10 }, () => connectTo(port)));
+      for (const p of peers) { p.pause(); p.write(chunk); p.write(chunk); }
+      await new Promise((r) => setTimeout(r, 150));
+      for (const p of peers) p.resetAndDestroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const fin = native.stop()!;
+    expect(fin.server!.copiedSends).toBeGreaterThan(0);
+    expect(fin.server!.zeroCopySends).toBe(0);
   });
 
   it('registered buffers: the pool is registered; alone the sends stay plain', async () => {

@@ -502,13 +502,15 @@ void engine_stop_finish(struct engine_snapshot *snap, int hold)
 {
 	struct load_gauges g;
 
-	/* What was in flight when the stop came, not the nothing after the drain. */
+	/* What was in flight (and open) when the stop came, not the nothing after the drain. */
 	engine_read_load_gauges(&engine, &g);
+	uint64_t open = __atomic_load_n(&engine.conns.open, __ATOMIC_RELAXED);
 	shutdown_all();
 	engine_take_snapshot(&engine, snap); /* every thread has exited: this is the final word */
 	snap->in_flight = g.in_flight;
 	snap->oldest_in_flight_us = g.oldest_us;
 	snap->live_load_connections = g.live;
+	snap->active_connections = engine.nservers ? open : g.live;
 	/* The measured window ends when the load stopped, not after the server's teardown
 	 * (with SQPOLL, io_uring_queue_exit waits for the kernel thread to park). */
 	snap->monotonic_ns = engine.load_stopped_ns;

@@ -325,12 +325,16 @@ static void check_send_zc(struct echo_state *st)
 
 /* server.directDescriptors: a sparse file table the multishot accept fills (direct accept), so
  * recv/send/close name sockets by index (IOSQE_FIXED_FILE) and skip a file get/put per op.
- * Sized from the load's connections plus headroom (1024, for clients from outside such as
- * `uring-lab server`'s), at most RLIMIT_NOFILE (the kernel refuses more with EMFILE); a full
- * table makes accepts fail with ENFILE, counted and backed off like EMFILE. */
+ * Sized from the load's connections plus headroom (1024). A server with no load of its own
+ * (`uring-lab server`: expected_conns 0) serves outside clients only, however many: 65,536
+ * slots (a table of 1024 reset every client beyond it; 1,100 connections: 76 resets). A slot is
+ * 8 bytes of kernel memory. At most RLIMIT_NOFILE (the kernel refuses more with EMFILE); a
+ * full table makes accepts fail with ENFILE, counted and backed off like EMFILE. */
+#define DIRECT_TABLE_SERVER_ONLY 65536
 static void register_files(struct echo_state *st)
 {
-	unsigned n = st->pub->cfg.expected_conns + 1024;
+	unsigned expected = st->pub->cfg.expected_conns;
+	unsigned n = expected ? expected + 1024 : DIRECT_TABLE_SERVER_ONLY;
 	struct rlimit rl;
 	int ret;
 

@@ -504,13 +504,18 @@ static void conn_spill(struct echo_state *st, struct conn *c)
 		at += p->len - off;
 		off = 0;
 	}
+	/* Only what came out of the pool counts: an earlier spill at the head is copied along
+	 * (one block per connection) but was counted when it left the pool. */
+	size_t from_pool = n;
+	if (st->pieces[c->q_head].bid == PIECE_SPILL)
+		from_pool -= st->pieces[c->q_head].len - c->head_off;
 	fifo_drop(st, c); /* hands the buffers back; frees an earlier spill */
 	c->spill = mem;
 	st->pieces[k] = (struct piece){ .bid = PIECE_SPILL, .off = 0, .len = (uint32_t)n, .next = -1 };
 	c->q_head = c->q_tail = k;
 	c->queued_pieces = 1;
 	c->queued_bytes = n;
-	counter_add(&st->pub->spilled_bytes, n);
+	counter_add(&st->pub->spilled_bytes, from_pool);
 }
 
 static void conn_cancel_send(struct echo_state *st, struct conn *c)
@@ -578,14 +583,19 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 
 	if (cqe->flags & IORING_CQE_F_NOTIF) {
 		/* SEND_ZC's second CQE: the kernel no longer needs the memory. With
-		 * REPORT_USAGE, res says whether it copied after all (loopback always does). */
-		counter_add((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED ? &st->pub->zc_copied : &st->pub->zc_sends, 1);
+		 * REPORT_USAGE, res says whether it copied after all (loopback always does).
+		 * A send that transmitted nothing (the peer reset it) copied nothing either:
+		 * counting it as zero-copy showed zero-copy sends on loopback. */
+		if (c->zc_sent)
+			counter_add((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED ? &st->pub->zc_copied : &st->pub->zc_sends, 1);
+		c->zc_sent = 0;
 		send_done(st, c);
 		return;
 	}
 	/* A SEND_ZC whose CQE has F_MORE posts a notification later: until then the pieces it
 	 * sent stay held and no other send starts (the stream stays ordered, the memory intact). */
 	int hold = !!(cqe->flags & IORING_CQE_F_MORE);
+	c->zc_sent = hold && res > 0;
 
 	counter_add(&st->pub->sends, 1);
 	if (res == -ECANCELED && c->send_cancelled && !st->stopping) {

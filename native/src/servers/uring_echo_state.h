@@ -69,6 +69,7 @@ struct conn {
 	unsigned cancel_inflight : 1; /* a TAG_RECV_CANCEL for its recv is still to complete */
 	unsigned recv_cancelled : 1;  /* its live recv was cancelled by us: -ECANCELED is no error */
 	unsigned send_cancelled : 1;  /* its stuck send was cancelled by us: copy the FIFO out when it ends */
+	unsigned zc_sent : 1;         /* its SEND_ZC in flight transmitted bytes (its notification counts) */
 	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
 	unsigned head_off;    /* bytes of the head piece already sent */
 	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
