@@ -145,6 +145,14 @@ describe('spike attribution in Chromium', () => {
     await expect.poll(() => spikePanel.getAttribute('data-spike')).toBe(hogSpike);
     expect(await spikePanel.getAttribute('data-top-cause')).toBe('cpu-contention');
     await page.keyboard.press('Escape');
+    // Space on the focused row opens its panel, and only that: it started a run as well.
+    await expect.poll(() => spikePanel.count()).toBe(0);
+    await row.focus();
+    await page.keyboard.press('Space');
+    await expect.poll(() => spikePanel.getAttribute('data-spike')).toBe(hogSpike);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await text(page, 'run-state')).toBe('idle');
+    await page.keyboard.press('Escape');
 
     await page.getByTestId('diagnose-tab-flame').click();
     const flame = page.getByTestId('flame-graph');

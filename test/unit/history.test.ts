@@ -325,6 +325,15 @@ describe('the list', () => {
     utimesSync(creating, longAgo, longAgo);
     expect(new RunStore({ dir: store.dir }).list({ limit: 10, offset: 0 }).unreadable).toBe(1);
     expect(() => store.delete('run-creating')).toThrow(/no saved run/);
+    // The A/B experiments' folder beside the runs is not a run: not counted, not deletable as one.
+    const experiments = path.join(store.dir, 'experiments');
+    mkdirSync(experiments);
+    writeFileSync(path.join(experiments, 'ab-1.json'), '{}');
+    utimesSync(experiments, longAgo, longAgo);
+    expect(new RunStore({ dir: store.dir }).list({ limit: 10, offset: 0 }).unreadable).toBe(1);
+    expect(() => store.delete('experiments')).toThrow(/no saved run/);
+    expect(() => store.getAll('experiments')).toThrow(/no saved run/);
+    expect(existsSync(path.join(experiments, 'ab-1.json'))).toBe(true);
     store.delete('run-orphan');
     expect(existsSync(orphan)).toBe(false);
     expect(existsSync(creating)).toBe(true);

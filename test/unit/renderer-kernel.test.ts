@@ -219,6 +219,9 @@ describe('Space on the toolbar', () => {
     expect(spaceAction(el('INPUT'), { startEnabled: true, stopEnabled: false })).toBe('ignore');
     expect(spaceAction(el('BUTTON', { 'data-testid': 'view-live' }), { startEnabled: true, stopEnabled: false })).toBe('ignore');
     expect(spaceAction(el('DIV', { role: 'switch' }), { startEnabled: true, stopEnabled: false })).toBe('ignore');
+    // A row in the tab order (the spike table's) opens its panel: Space is its own.
+    expect(spaceAction(el('TR', { tabindex: '0' }), { startEnabled: true, stopEnabled: false })).toBe('ignore');
+    expect(spaceAction(el('MAIN', { tabindex: '-1' }), { startEnabled: true, stopEnabled: false })).toBe('start');
     expect(spaceAction(null, { startEnabled: false, stopEnabled: true })).toBe('stop');
   });
 });

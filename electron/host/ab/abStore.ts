@@ -18,7 +18,7 @@ import { AbReportSchema, ExperimentIdSchema, type AbListRow, type AbReport } fro
 import { RunOwnerSchema } from '../../contract/history';
 import { writeFileAtomic } from '../atomicFile';
 import { currentOwner, ownerAlive } from '../history/owner';
-import { runStoreOptionsFromEnv } from '../history/runStore';
+import { EXPERIMENTS_FOLDER, runStoreOptionsFromEnv } from '../history/runStore';
 import { abReportHtml } from './html';
 
 const StoredExperimentSchema = z.object({
@@ -39,7 +39,7 @@ export class AbStore {
   constructor(private readonly runsDir?: string) {}
 
   get dir(): string {
-    this.dirCache ??= join(this.runsDir ?? runStoreOptionsFromEnv().dir, 'experiments');
+    this.dirCache ??= join(this.runsDir ?? runStoreOptionsFromEnv().dir, EXPERIMENTS_FOLDER);
     return this.dirCache;
   }
 

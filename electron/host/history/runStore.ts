@@ -105,8 +105,12 @@ type Index = z.infer<typeof IndexSchema>;
 /** A run folder's files as retention and the list need them. */
 interface RunFiles { runId: string; meta: Stats | null; pinned: boolean; framesBytes: number }
 
-/** The entries of the runs folder that may be runs (not the index, temp files or deletions). */
-const runFolders = (entries: string[]) => entries.filter((name) => !name.startsWith('.') && name !== INDEX && RunIdSchema.safeParse(name).success);
+/** The A/B experiments' folder inside the runs folder (abStore.ts): not a run. */
+export const EXPERIMENTS_FOLDER = 'experiments';
+
+/** The entries of the runs folder that may be runs (not the index, temp files, deletions or
+ *  the experiments: every History after an A/B said "1 unreadable"). */
+const runFolders = (entries: string[]) => entries.filter((name) => !name.startsWith('.') && name !== INDEX && name !== EXPERIMENTS_FOLDER && RunIdSchema.safeParse(name).success);
 
 const statKey = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 
@@ -199,6 +203,8 @@ export class RunStore {
   private runDir(runId: string): string {
     // Every id that reaches the disk is a plain folder name (no '/', no leading dot).
     const parsed = RunIdSchema.safeParse(runId);
+    // `runs delete experiments` would have deleted every saved A/B experiment.
+    if (runId === EXPERIMENTS_FOLDER) throw unknownRun(runId, this.dir);
     if (!parsed.success) throw new LabError({ code: 'RUN_UNKNOWN', kind: 'input', field: 'runId', message: `${JSON.stringify(oneLineText(String(runId), 100))} is not a run id`, fix: 'uring-lab runs list shows the saved runs (and their ids)' });
     return join(this.dir, runId);
   }

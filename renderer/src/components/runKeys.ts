@@ -17,6 +17,10 @@ export function spaceAction(target: Pick<Element, 'tagName' | 'getAttribute'> | 
     if (OWN_SPACE.test(target.tagName)) return 'ignore';
     const role = target.getAttribute('role');
     if (target.getAttribute('contenteditable') === 'true' || (role && /^(button|checkbox|switch|radio|menuitem|tab|option|slider|spinbutton|textbox|combobox)$/.test(role))) return 'ignore';
+    // Made focusable in the tab order (a table row that opens its details): a control of its
+    // own, whatever its role. tabindex -1 (a region focused by code) is not.
+    const tabindex = Number(target.getAttribute('tabindex'));
+    if (target.getAttribute('tabindex') !== null && Number.isInteger(tabindex) && tabindex >= 0) return 'ignore';
   }
   if (state.startEnabled) return 'start';
   if (state.stopEnabled) return 'stop';
