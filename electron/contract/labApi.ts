@@ -50,6 +50,8 @@ export const SaveProfileParamsSchema = z.strictObject({
   name: ProfileNameSchema,
   /** Absent: this client's current profile. Validated by the host. */
   profile: z.unknown().optional(),
+  /** A saved profile of that name is replaced only with `replace: true` (else PROFILE_EXISTS). */
+  replace: z.boolean().optional(),
 });
 export const ImportProfileParamsSchema = z.strictObject({
   /** The profile file's text (JSON; schemaVersion 0 is migrated). */
@@ -110,7 +112,7 @@ export const LAB_METHODS = {
   diagnoseRun: method({ params: DiagnoseRunParamsSchema, result: DiagnoseRunResultSchema, doc: 'The spike report of a saved run, recomputed from its frames (params: detection thresholds), and its stack profiles.', example: { runId: 'run-…', params: { k: 5 } } }),
   listPresets: method({ params: NoParams, result: z.object({ presets: z.array(PresetSchema) }), doc: 'The preset profiles shipped with the lab, each with when to use it.' }),
   listProfiles: method({ params: NoParams, result: z.object({ profiles: z.array(SavedProfileSchema), unreadable: z.array(z.object({ name: z.string(), error: LabErrorSchema })) }), doc: "The user's saved profiles, newest first, and the files of the store that do not read as one (left in place)." }),
-  saveProfile: method({ params: SaveProfileParamsSchema, result: SavedProfileSchema, doc: "Saves a profile (absent: this client's current one) under a name, replacing one of that name.", example: { name: 'my-sqpoll' } }),
+  saveProfile: method({ params: SaveProfileParamsSchema, result: SavedProfileSchema, doc: "Saves a profile (absent: this client's current one) under a name; a saved profile of that name is replaced only with replace: true (else PROFILE_EXISTS, nothing written).", example: { name: 'my-sqpoll' } }),
   deleteProfile: method({ params: z.strictObject({ name: ProfileNameSchema }), result: z.object({ name: z.string() }), doc: 'Deletes a saved profile.', example: { name: 'my-sqpoll' } }),
   importProfile: method({ params: ImportProfileParamsSchema, result: ImportProfileResultSchema, doc: "Checks a profile file's text, saves it and makes it this client's profile; refused with the field at fault, nothing saved.", example: { text: '{"kind": "uring-lab/profile", "schemaVersion": 1}' } }),
   exportProfile: method({ params: ExportProfileParamsSchema, result: ExportProfileResultSchema, doc: "A profile (absent: this client's current one) as a file: json, a fio job, a tuned.conf or a shell script.", example: { format: 'fio' } }),

@@ -132,6 +132,34 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     await page.context().close();
   });
 
+  it('saving under a taken name asks first: dismissed, the saved profile stays; accepted, it is replaced', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(url);
+    await page.getByTestId('view-profiles').click();
+    await expect.poll(async () => Number(await page.getByTestId('profiles').getAttribute('data-presets')), { timeout: 15_000 }).toBeGreaterThan(0);
+    const saved = async () => Number(await page.getByTestId('profiles').getAttribute('data-saved'));
+    const before = await saved();
+    const name = `asks-${Date.now()}`;
+    await page.getByTestId('profile-save-name').fill(name);
+    await page.getByTestId('profile-save').click();
+    await expect.poll(saved, { timeout: 10_000 }).toBe(before + 1);
+    const dialogs: string[] = [];
+    let answer = false;
+    page.on('dialog', (d) => { dialogs.push(d.message()); void (answer ? d.accept() : d.dismiss()); });
+    await page.getByTestId('profile-save').click();
+    await expect.poll(() => dialogs.length).toBe(1);
+    expect(dialogs[0]).toBe(`Replace the saved profile "${name}" with the current knobs?`);
+    answer = true;
+    await page.getByTestId('profile-save').click();
+    await expect.poll(() => dialogs.length).toBe(2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await saved()).toBe(before + 1);
+    expect(await page.getByTestId('profiles-failure').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('applies a preset, remembers it across a reload, and exports the current profile in each format', async () => {
     const page = await newPage();
     const errors = collectErrors(page);

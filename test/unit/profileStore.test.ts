@@ -77,6 +77,19 @@ describe('saved profiles', () => {
     expect(readdirSync(dir)).toEqual(['my sqpoll.json']);
   });
 
+  it('saving under a taken name is refused (PROFILE_EXISTS, the file kept byte for byte) unless replace: true', async () => {
+    const { lab } = makeLab();
+    await lab.saveProfile({ name: 'taken', profile: { ...K, server: { rings: 2 } } });
+    const file = path.join(profilesDir(), 'taken.json');
+    const before = readFileSync(file, 'utf8');
+    const e = await refusal(lab.saveProfile({ name: 'taken', profile: { ...K, server: { rings: 3 } } }));
+    expect(e).toMatchObject({ code: 'PROFILE_EXISTS', field: 'name', kind: 'input' });
+    expect(e.fix).toMatch(/another name|replace/);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    const replaced = await lab.saveProfile({ name: 'taken', profile: { ...K, server: { rings: 3 } }, replace: true });
+    expect(replaced.profile.server.rings).toBe(3);
+  });
+
   it('an import-style save never replaces a file, even one that appears after the check', () => {
     const store = new ProfileStore(path.join(scratch, 'no-clobber'));
     store.save('x', defaultProfile());

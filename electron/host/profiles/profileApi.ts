@@ -4,7 +4,7 @@
  * each call its client: the client's current profile, and how to make a profile the client's.
  */
 import type { z } from 'zod';
-import type { ExportProfileParamsSchema, ImportProfileParamsSchema, Profile, RunStatus, SaveProfileParamsSchema } from '../../contract';
+import { LabError, type ExportProfileParamsSchema, type ImportProfileParamsSchema, type Profile, type RunStatus, type SaveProfileParamsSchema } from '../../contract';
 import { exportProfile, type ExportedProfile } from './export';
 import { listPresets, type Preset } from './presets';
 import { checkProfileText } from './profileFile';
@@ -29,6 +29,14 @@ export function savedProfileList(store = new ProfileStore()): ReturnType<Profile
 export async function saveProfileFor(client: ProfileClient, params: z.output<typeof SaveProfileParamsSchema>, store = new ProfileStore()): Promise<SavedProfile> {
   checkProfileName(params.name);
   const profile = params.profile === undefined ? await client.current() : parseProfile(params.profile, 'saveProfile.profile');
+  // Saving over a saved profile is a choice the user makes knowingly (the UI asks first).
+  if (params.replace !== true && store.has(params.name)) {
+    throw new LabError({
+      code: 'PROFILE_EXISTS', kind: 'input', field: 'name',
+      message: `a saved profile named ${JSON.stringify(params.name)} exists already`,
+      fix: 'choose another name, or replace it (saveProfile with replace: true)',
+    });
+  }
   return store.save(params.name, profile);
 }
 

@@ -62,9 +62,10 @@ export const useProfilesStore = defineStore('profiles', () => {
     layout.lastProfile = remembered;
   }
 
-  /** Saves the current knobs (this client's profile on the host) under `name`. */
-  async function saveCurrent(name: string): Promise<void> {
-    const done = await guarded(() => callLab(apiOrThrow(), 'saveProfile', { name }));
+  /** Saves the current knobs (this client's profile on the host) under `name`; a saved one of
+   *  that name only with `replace` (the view asks first; else the host refuses PROFILE_EXISTS). */
+  async function saveCurrent(name: string, replace = false): Promise<void> {
+    const done = await guarded(() => callLab(apiOrThrow(), 'saveProfile', { name, replace }));
     if (!done) return;
     layout.lastProfile = { kind: 'saved', name };
     await refresh();
