@@ -556,6 +556,12 @@ export class LabService implements LabApi, LabSessions {
     return this.exclusive(async () => {
       const run = this.run;
       if (!run) throw new LabError({ code: 'NO_RUN', message: 'no run is going, so there is nothing to control', fix: 'start a run; its starter controls it' });
+      // An experiment's arm belongs to the experiment: control taken from it left its owner's
+      // Stop disabled and gave this client a Stop the experiment then refused.
+      const ab = this.ab.state();
+      if (ab.running && run.controllerId !== clientId) {
+        throw new LabError({ code: 'AB_ACTIVE', field: 'takeControl', message: `this run is an arm of A/B experiment ${ab.experimentId}, which another window started: its arms stay with it`, fix: 'watch it, wait for the experiment to end, or stop it from the window that started it (A/B view)' });
+      }
       if (run.controllerId !== clientId) {
         run.controllerId = clientId;
         this.emit({ type: 'controlChange', runId: run.runId, controllerId: clientId });

@@ -51,6 +51,10 @@ describe('A/B through the LabApi', () => {
       }
       expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(new Set(starts)).toEqual(new Set(['AB_ACTIVE']));
+      // Another tab cannot take an arm from the experiment (its Stop would be refused and the
+      // owner's disabled); the owner keeps control, and its Stop ends the experiment.
+      await expect(otherTab.takeControl()).rejects.toMatchObject({ code: 'AB_ACTIVE', message: expect.stringMatching(/arm of A\/B experiment/) });
+      expect((await lab.getStatus()).controller).toBe(true);
       // Then Stop (the UI's Stop button calls stopRun).
       expect(progress[0]!.total).toBe(40);
       await lab.stopRun();

@@ -48,7 +48,17 @@ describe('A/B in Chromium', () => {
 
     await page.getByTestId('ab-change-path').fill('server.engine');
     await page.getByTestId('ab-change-value').fill('epoll');
+    await page.getByTestId('ab-rounds').fill('3');
+    await page.getByTestId('ab-duration').fill('0.6');
     await page.getByTestId('ab-start').click();
+    // Another tab sees the arms as the experiment's: no Take control (the host refuses it; taking
+    // an arm left the owner's Stop disabled and gave the other tab a Stop that was refused).
+    const observer = await newPage();
+    await observer.goto(serve.url);
+    const abBanner = observer.locator('[data-testid="observer-banner"][data-ab="true"]');
+    await expect.poll(() => abBanner.count(), { timeout: 20_000 }).toBe(1);
+    expect(await observer.getByTestId('take-control').count()).toBe(0);
+    await observer.close();
     await expect.poll(async () => (await page.getByTestId('ab-progress').count()) > 0 || (await page.getByTestId('ab-report').count()) > 0, { timeout: 15_000 }).toBe(true);
     const report = page.getByTestId('ab-report');
     await expect.poll(() => report.getAttribute('data-status'), { timeout: 30_000 }).toBe('completed');
