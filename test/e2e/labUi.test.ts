@@ -208,10 +208,17 @@ describe('lab UI in Chromium', () => {
     await first.goto(host.url);
     await second.goto(host.url);
     await expect.poll(() => text(first, 'run-state')).toBe('idle');
+    // The first window's run differs from the second's knobs (engine epoll against its io_uring).
+    await knobInput(first, 'server.engine').selectOption({ label: 'epoll' });
+    await expect.poll(() => text(first, 'toolbar-workload')).toMatch(/^epoll echo/);
     await first.getByTestId('start-button').click();
     await expect.poll(() => text(first, 'run-state'), { timeout: 15_000 }).toBe('running');
 
     await expect.poll(() => second.getByTestId('observer-banner').count(), { timeout: 10_000 }).toBe(1);
+    // The observer describes the run going (epoll), and its own next-run knobs are no refusal
+    // by the kernel: it said "requested io_uring, kernel applied epoll".
+    await expect.poll(() => text(second, 'toolbar-workload'), { timeout: 10_000 }).toMatch(/^epoll echo/);
+    expect(await second.getByTestId('knob-mismatch').count()).toBe(0);
     expect(await text(second, 'run-state')).toBe('running');
     expect(await second.getByTestId('stop-button').isDisabled()).toBe(true);
     expect(await knobInput(second, SQPOLL).isDisabled()).toBe(true);
@@ -225,6 +232,7 @@ describe('lab UI in Chromium', () => {
     await second.getByTestId('stop-button').click();
     await expect.poll(() => text(second, 'run-state'), { timeout: 15_000 }).toBe('idle');
     await expect.poll(() => text(first, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    await knobInput(first, 'server.engine').selectOption({ label: 'io_uring' });
     expect([...firstErrors, ...secondErrors]).toEqual([]);
     await first.context().close();
     await second.context().close();
