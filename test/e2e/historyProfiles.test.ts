@@ -80,6 +80,10 @@ describe('History, Profiles and Doctor views in Chromium', () => {
 
     // the replayed charts export: a PNG of the heatmap, the frames as CSV
     await replay.getByTestId('chart-export-toggle').click();
+    // Each chart named once (a heading with a long and a short form read as both run together).
+    const names = await replay.locator('[data-testid="chart-export-png"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-chart')));
+    expect(names.length).toBeGreaterThan(1);
+    for (const n of names) expect(n).not.toMatch(/[a-z][A-Z]/);
     const png = await download(page, () => replay.locator('[data-testid="chart-export-png"][data-target="latency-heatmap"]').click());
     expect(png.name).toMatch(new RegExp(`^${runId}-[a-z0-9-]+\\.png$`));
     expect(png.bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a'); // the PNG signature

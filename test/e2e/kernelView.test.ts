@@ -120,6 +120,13 @@ describe('kernel view in Chromium', () => {
     await page.addInitScript(recordCanvasText);
     await page.goto(url);
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    // The percentile plot's empty text stays inside its plot area, off the axis labels (it
+    // printed over "128 µs" and past the panel's left edge here).
+    const plot = (await page.getByTestId('percentile-plot').boundingBox())!;
+    const empty = (await page.getByTestId('percentile-empty').boundingBox())!;
+    expect(empty.x).toBeGreaterThanOrEqual(plot.x + 50);
+    expect(empty.x + empty.width).toBeLessThanOrEqual(plot.x + plot.width + 0.5);
+    expect(empty.y + empty.height).toBeLessThanOrEqual(plot.y + plot.height - 25);
     // A run that outlasts the test's checks: it must still be running when Space stops it.
     const measure = knobInput(page, 'duration.measureS');
     await measure.fill('60');

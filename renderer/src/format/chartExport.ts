@@ -92,7 +92,10 @@ export interface ExportableChart {
 export function findCharts(root: ParentNode): ExportableChart[] {
   const out: ExportableChart[] = [];
   for (const panel of Array.from(root.querySelectorAll<HTMLElement>('.chart-panel'))) {
-    const title = panel.querySelector('h2')?.textContent?.trim() || 'chart';
+    // A heading with a long and a short form (one shown per width) is named by the long one:
+    // its whole text read "Latency by percentilePercentiles".
+    const h2 = panel.querySelector('h2');
+    const title = (h2?.querySelector('.title-long') ?? h2)?.textContent?.trim() || 'chart';
     for (const el of Array.from(panel.querySelectorAll<HTMLElement>('.chart'))) {
       if (el instanceof HTMLCanvasElement ? el.width > 0 && el.height > 0 : echarts.getInstanceByDom(el)) out.push({ title, el });
     }
