@@ -651,6 +651,8 @@ export class LabService implements LabApi, LabSessions {
     // lists runs on `ended` finds it ended.
     const unsaved = run.history?.end(summary);
     if (unsaved) summary.warnings.push(`run history: ${unsaved}`);
+    // Silence here would read as "no other run": say that nobody could look.
+    if (run.registry.unusable) summary.warnings.push(`another uring-lab run at the same time could not be detected: the active-runs folder is unusable (${run.registry.unusable}); check XDG_RUNTIME_DIR`);
     if (this.run === run) {
       this.run = null;
       this.state = 'idle';

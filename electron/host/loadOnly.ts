@@ -59,8 +59,10 @@ export async function resolveTarget(target: ParsedTarget): Promise<LoadTarget> {
   }
 }
 
-/** Words for a connection to `at` that failed with `code`, naming --target and the fix. */
+/** Words for a connection to `at` that failed with `code`, naming --target and the fix. `at` is
+ *  HOST:PORT, or "HOST:PORT (ADDRESS)" for a name: the fix's port is read from HOST:PORT. */
 export function targetConnectError(at: string, code: string, detail?: string): LabError {
+  const port = /:(\d+)(?: \(|$)/.exec(at)?.[1] ?? 'PORT';
   const why: Record<string, string> = {
     ECONNREFUSED: 'connection refused: nothing listens there',
     ETIMEDOUT: `no answer within ${TARGET_PROBE_TIMEOUT_MS / 1000} s (a host that drops the connection, or a firewall)`,
@@ -71,7 +73,7 @@ export function targetConnectError(at: string, code: string, detail?: string): L
   return new LabError({
     code, kind: 'engine', field: 'target',
     message: `--target ${at}: ${why[code] ?? `could not connect${detail ? `: ${detail}` : ''}`} (${code})`,
-    fix: `is a server listening there? start one on that host (uring-lab server --port ${at.split(':').pop()} --bind ADDR, or any TCP echo server), or fix --target`,
+    fix: `is a server listening there? start one on that host (uring-lab server --port ${port} --bind ADDR, or any TCP echo server), or fix --target`,
   });
 }
 

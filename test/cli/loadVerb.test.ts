@@ -171,6 +171,9 @@ describe('uring-lab load --target', () => {
     const plain = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1']);
     expect(plain.code).toBe(1);
     expect(plain.stdout).toBe('');
+    // A name: the line gives its address, and the fix's command the port alone.
+    const named = await runCli(['load', '--target', `localhost:${port}`, '--duration', '1']);
+    expectOneErrorLine(named.stderr, new RegExp(`--target localhost:${port} \\(127\\.0\\.0\\.1\\): connection refused.*uring-lab server --port ${port} --bind ADDR`));
   });
 
   it('bad input is exit 2 with one line, and nothing starts', async () => {

@@ -33,11 +33,26 @@ describe('active run registry', () => {
     const r = new ActiveRunRegistry(open);
     r.register('run-mine', 'now');
     expect(r.otherRuns()).toEqual([]); // the planted entry was not read
+    expect(r.unusable).toMatch(/open: .*not ours alone/); // and the summary will say no one looked
     expect(readdirSync(open)).toEqual(['1-run-x.json']); // and nothing was written there
     const target = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-target-'));
     const link = path.join(base, 'link');
     symlinkSync(target, link);
     new ActiveRunRegistry(link).register('run-mine', 'now');
     expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('an unusable folder (XDG_RUNTIME_DIR a file) is reported, not taken for "no other run"', () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-'));
+    const file = path.join(base, 'afile');
+    writeFileSync(file, 'x');
+    const r = new ActiveRunRegistry(path.join(file, 'uring-lab-0', 'active-runs'));
+    r.register('run-mine', 'now');
+    expect(r.otherRuns()).toEqual([]);
+    expect(r.unusable).toMatch(/afile\/uring-lab-0\/active-runs: ENOTDIR/);
+    const ok = new ActiveRunRegistry(mkdtempSync(path.join(os.tmpdir(), 'uring-lab-runs-')));
+    ok.register('run-ok', 'now');
+    expect(ok.unusable).toBeNull();
+    ok.unregister();
   });
 });

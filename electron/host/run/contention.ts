@@ -7,7 +7,7 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunSummary } from '../../contract';
+import { oneLineText, type RunSummary } from '../../contract';
 
 type OtherRun = RunSummary['contention']['otherRuns'][number];
 
@@ -31,6 +31,8 @@ export class ActiveRunRegistry {
   /** The folder passed the ownership check; an untrusted one is neither written nor read. */
   private trusted = false;
   private readonly seen = new Map<string, OtherRun>();
+  /** Why this run could not be marked and others not looked for (the summary says so), or null. */
+  unusable: string | null = null;
 
   constructor(private readonly dir = activeRunsDir()) {}
 
@@ -52,8 +54,10 @@ export class ActiveRunRegistry {
       // 'wx' is O_CREAT|O_EXCL: never follows a link planted at that name.
       writeFileSync(file, JSON.stringify({ pid: process.pid, runId, startedAt }), { mode: 0o600, flag: 'wx' });
       this.file = file;
-    } catch {
+    } catch (err) {
       this.file = null;
+      const e = err as NodeJS.ErrnoException;
+      this.unusable = `${this.dir}: ${e.code ?? oneLineText(e.message, 120)}`;
     }
     this.scan();
   }
