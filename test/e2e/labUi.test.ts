@@ -472,6 +472,9 @@ describe('lab UI in Chromium', () => {
     expect(await text(page, 'summary-throughput')).toBe('—');
     expect(await page.getByTestId('summary-corrected').count()).toBe(0);
     expect(await page.locator('[data-testid="run-summary"] .lat').count()).toBe(0);
+    // The summary's own warning says it too (History and exports carry it); not twice here.
+    const warned = await page.locator('[data-testid="summary-warnings"] li').allTextContents();
+    expect(warned.filter((w) => /stopped during the warm-up/.test(w))).toEqual([]);
     expect(errors).toEqual([]);
     await page.context().close();
   });

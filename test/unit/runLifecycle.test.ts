@@ -107,6 +107,17 @@ describe('run lifecycle state machine', () => {
     expect(ended && ended.type === 'ended' && ended.summary.status).toBe('completed');
   });
 
+  it('a run stopped during its warm-up says in its summary that nothing was measured (History and exports carry it)', async () => {
+    const { lab, events } = makeLab();
+    await lab.startRun({ profile: { ...PROFILE, duration: { warmupS: 5, measureS: 5 } } });
+    await sleep(150);
+    await lab.stopRun();
+    const ended = events.find((e) => e.type === 'ended');
+    const summary = ended && ended.type === 'ended' ? ended.summary : null;
+    expect(summary?.requests).toBe(0);
+    expect(summary?.warnings[0]).toMatch(/^stopped during the warm-up \(5\.0 s\): nothing was measured/);
+  });
+
   it('a hung engine (silent, like SIGSTOP) fails the run with ENGINE_UNRESPONSIVE and is replaced', async () => {
     const ctx = makeLab();
     const { lab, fake, events } = ctx;

@@ -413,6 +413,12 @@ export class RunRecord {
 
   private warnings(overall: RunStats, loadBusyShare: number, contention: RunSummary['contention'], phaseCount: number): string[] {
     const warnings: string[] = [];
+    // Said in the summary itself, so History, exports and --json carry it (the live view did).
+    if (overall.requests === 0) {
+      warnings.push(overall.measuredS === 0
+        ? `stopped during the warm-up (${(this.warmupMs / 1000).toFixed(1)} s): nothing was measured, so the numbers are empty, not zero`
+        : `no ${this.storagePlan ? 'I/O' : 'request'} completed in the measured window (${overall.measuredS.toFixed(2)} s)`);
+    }
     if (phaseCount > 1) warnings.push(`the run-level numbers mix ${phaseCount} phases with different knobs; compare the per-phase results`);
     if (overall.errors > 0) {
       // The storage workload's errors are I/Os, not connections (the CLI's exit line says the same).
