@@ -39,6 +39,14 @@ describe('A/B in Chromium', () => {
     const errors = collectErrors(page);
     await page.goto(serve.url);
     await page.getByTestId('view-ab').click();
+    // Rounds and seconds the host would refuse: said here, Start disabled until they are right.
+    for (const [id, value] of [['ab-rounds', '0'], ['ab-rounds', '2.5'], ['ab-duration', '-1']] as const) {
+      await page.getByTestId(id).fill(value);
+      await expect.poll(() => page.getByTestId('ab-form-problem').count()).toBe(1);
+      expect(await page.getByTestId('ab-start').isDisabled()).toBe(true);
+      await page.getByTestId(id).fill(id === 'ab-rounds' ? '2' : '0.3');
+    }
+    expect(await page.getByTestId('ab-form-problem').count()).toBe(0);
     // A change that names no knob: refused by the host with the field, nothing runs.
     await page.getByTestId('ab-change-path').fill('server.nosuchknob');
     await page.getByTestId('ab-rounds').fill('2');

@@ -191,6 +191,18 @@ describe('kernel view in Chromium', () => {
     const summary = (await page.getByTestId('summary-status').boundingBox())!;
     expect(summary.y).toBeGreaterThanOrEqual(0);
     expect(summary.y + summary.height).toBeLessThanOrEqual(700);
+    // The Last run card at this width: its title on one line, every latency figure on one.
+    expect((await page.locator('[data-testid="run-summary"] h2').boundingBox())!.height).toBeLessThanOrEqual(20);
+    const latRows = await page.locator('[data-testid="run-summary"] .lat span').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    for (const h of latRows) expect(h).toBeLessThanOrEqual(20);
+    // History (with this run in it) and the Doctor fit the width: their last columns (Delete, fix)
+    // were off screen here, reachable only by scrolling sideways.
+    for (const [view, testId] of [['view-history', 'history-run'], ['view-doctor', 'doctor-knobs']] as const) {
+      await page.getByTestId(view).click();
+      await expect.poll(() => page.getByTestId(testId).count(), { timeout: 15_000 }).toBeGreaterThan(0);
+      const overflow = await page.locator('main').first().evaluate((el) => el.scrollWidth - el.clientWidth);
+      expect(overflow, view).toBeLessThanOrEqual(0);
+    }
     expect(errors).toEqual([]);
     await page.close();
   });

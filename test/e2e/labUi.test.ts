@@ -500,6 +500,23 @@ describe('lab UI in Chromium', () => {
 });
 
 describe('lab UI when the host goes away', () => {
+  it('says the host shut down (not "run state unknown") when it ended the run and closed with a reason', async () => {
+    const served = await startServe(['--port', '0', '--token-file', path.join(tmp, 'token-shutdown')]);
+    const page = await newPage();
+    const errors = collectErrors(page, NETWORK_FAILURES);
+    await page.goto(served.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await stopServe(served.proc, 'SIGTERM');
+    const banner = page.locator('[data-testid="connection-banner"][data-kind="host-shut-down"]');
+    await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(1);
+    expect(await banner.textContent()).toMatch(/The lab host shut down.*ended its run first/);
+    expect(await page.getByTestId('summary-status').getAttribute('data-status')).toBe('interrupted');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('shows the lost state when the host is killed, and reconnects by itself when it is back', async () => {
     const tokenFile = path.join(tmp, 'token');
     const first = await startServe(['--port', '0', '--token-file', tokenFile]);

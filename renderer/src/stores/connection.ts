@@ -20,10 +20,15 @@ export const useConnectionStore = defineStore('connection', () => {
   const refused = computed(() => (state.value.kind === 'refused' ? state.value : null));
   /** We were connected and are not now: whatever the page shows may be out of date. */
   const lost = computed(() => everConnected.value && !connected.value);
+  /** The host closed the connection saying it was shutting down (it ends its run first, so the
+   *  Last run card holds that run's end), until the next connection. */
+  const hostShutDown = ref(false);
 
   function setState(next: ConnectionState): void {
     state.value = next;
     if (connected.value) everConnected.value = true;
+    if (connected.value) hostShutDown.value = false;
+    else if (next.kind === 'closed' && /shutting down/.test(next.reason)) hostShutDown.value = true;
   }
 
   /** Talks through `c` from now on; its events go to `onEvent`. */
@@ -48,5 +53,5 @@ export const useConnectionStore = defineStore('connection', () => {
     client?.connection.retry?.();
   }
 
-  return { transport, state, everConnected, connected, refused, lost, attach, api, clientId, retry };
+  return { transport, state, everConnected, connected, refused, lost, hostShutDown, attach, api, clientId, retry };
 });
