@@ -137,6 +137,16 @@ describe('uring-lab run, workload storage', () => {
     expect(testFiles()).toEqual([]);
   }, 30_000);
 
+  it('a ring too small for the queue depth is raised by the engine, and the summary says so (it was silent)', () => {
+    const r = cli('storage.fileSizeMiB=16', 'storage.queueDepth=64', 'server.ringEntries=8');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary.applied.server.ringEntries).toBe(128);
+    expect(r.summary.warnings.join(' | ')).toMatch(/the engine set server\.ringEntries to 128 \(asked 8\)/);
+    // Asked what it can have: no such line.
+    const fits = cli('storage.fileSizeMiB=16', 'storage.queueDepth=64', 'server.ringEntries=128');
+    expect(fits.summary.warnings.join(' | ')).not.toMatch(/the engine set/);
+  }, 30_000);
+
   it('a file that shrinks under the run: exit 1, its errors named as failed I/Os in the line and the warning', async () => {
     const file = path.join(dir, 'shrinks.dat');
     writeFileSync(file, Buffer.alloc(64 << 20));

@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import {
-  EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
+  EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
   ServerFrame,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
@@ -344,6 +344,17 @@ export class RunRecord {
     const offeredRps = applied.load.mode === 'open' ? applied.load.rateRps : null;
     if (offeredRps && overall.measuredS > 0 && overall.throughputRps < 0.98 * offeredRps) {
       warnings.push(`the open loop achieved ${Math.round(overall.throughputRps)} requests/s of the ${offeredRps} offered (${(100 * overall.throughputRps / offeredRps).toFixed(1)} %): the server or the generator could not keep the schedule`);
+    }
+    // A knob the engine set otherwise than asked without refusing it (a storage job's ring raised
+    // to hold its queue depth, entries rounded up to a power of two) is said, never silent.
+    const refused = new Set(last.phase.rejected.map((r) => r.knob));
+    // A knob of the other workload (echo receive-path knobs in a storage run) did nothing: not this.
+    const adjusted = knobChanges(last.requested, applied).filter((c) => {
+      const workloads = knobAt(c.path)?.workloads;
+      return !refused.has(c.path) && (!workloads || workloads.includes(applied.workload));
+    });
+    if (adjusted.length) {
+      warnings.push(`the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)})`).join(', ')}: what it needs (a storage job's ring holds its queue depth; ring sizes are powers of two)`);
     }
     if (this.timeouts > 0) {
       warnings.push(`${this.timeouts} requests timed out (older than load.timeoutMs = ${applied.load.timeoutMs} ms); their connections were abandoned`);
