@@ -5,7 +5,7 @@
  * and keeps pinned ones; exports carry the numbers; unknown ids are one-line input errors.
  * Runs are made by the host's own RunRecord from engine-shaped snapshots.
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -325,6 +325,15 @@ describe('the list', () => {
     utimesSync(creating, longAgo, longAgo);
     expect(new RunStore({ dir: store.dir }).list({ limit: 10, offset: 0 }).unreadable).toBe(1);
     expect(() => store.delete('run-creating')).toThrow(/no saved run/);
+    // A copy of a run's folder under another name (a backup) keeps its meta's id: not listed
+    // as a second row of that id, but counted, and deletable by its folder's name.
+    cpSync(path.join(store.dir, 'run-0'), path.join(store.dir, 'run-0-backup'), { recursive: true });
+    const withCopy = new RunStore({ dir: store.dir }).list({ limit: 10, offset: 0 });
+    expect(withCopy.runs.filter((r) => r.runId === 'run-0')).toHaveLength(1);
+    expect(withCopy.runs.map((r) => r.runId)).not.toContain('run-0-backup');
+    expect(withCopy.unreadable).toBe(2);
+    store.delete('run-0-backup');
+    expect(existsSync(path.join(store.dir, 'run-0'))).toBe(true);
     // The A/B experiments' folder beside the runs is not a run: not counted, not deletable as one.
     const experiments = path.join(store.dir, 'experiments');
     mkdirSync(experiments);

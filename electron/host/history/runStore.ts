@@ -377,6 +377,12 @@ export class RunStore {
       } else {
         next.rows[runId] = { key, row };
       }
+      // A copied folder (a backup beside the original) keeps its meta's id: listed, it showed
+      // one id twice, and show/delete found the folder of that name, not this one.
+      if (row.runId !== runId) {
+        unreadable++;
+        continue;
+      }
       rows.push({ ...row, pinned, bytesOnDisk: metaStat.size + framesBytes });
     }
     rows.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.runId < b.runId ? 1 : -1));
