@@ -3,7 +3,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { LabError, type FramesResult, type Phase } from '../../electron/contract';
 import type { ConnectionState } from '../../renderer/src/api/connection';
 import { usePhaseResultsStore } from '../../renderer/src/stores/phaseResults';
-import { attached, flush, runFrame, runSummary as summary, sqpollPhase } from './renderer-fixtures';
+import { attachLab } from '../../renderer/src/stores/attach';
+import { FrameBuffer } from '../../renderer/src/stores/frameBuffer';
+import { useRunStore } from '../../renderer/src/stores/run';
+import { attached, fakeClient, flush, runFrame, runSummary as summary, sqpollPhase } from './renderer-fixtures';
 
 const SQPOLL = 'server.sqpoll.enabled';
 const phase = (index: number, applied: boolean, rejected: Phase['rejected'] = []): Phase => sqpollPhase(index, applied, { rejected });
@@ -240,6 +243,19 @@ describe('lab store', () => {
     expect(run.runState).toBe('idle');
     expect(run.vanishedRun).toBeNull();
     expect(run.summary?.runId).toBe('r1');
+  });
+
+  it('a page opened (or reloaded) during a run shows the run before it in Last run, as it did before', async () => {
+    const f = fakeClient();
+    f.api.getStatus.mockResolvedValueOnce(f.status({ running: true, state: 'running', runId: 'r2', controller: true, phases: [phase(0, false)], phase: phase(0, false), lastSummary: summary('r1', [phase(0, false)]) }));
+    attachLab(f.client, new FrameBuffer(10));
+    await flush();
+    const run = useRunStore();
+    expect(run.runState).toBe('running');
+    expect(run.summary?.runId).toBe('r1');
+    // The live run is still the one the page follows; its own end replaces the card.
+    f.emit({ type: 'ended', runId: 'r2', summary: summary('r2', [phase(0, false)]) });
+    expect(run.summary?.runId).toBe('r2');
   });
 
   it('says so when the host refuses the token', async () => {

@@ -136,6 +136,11 @@ export const useRunStore = defineStore('run', () => {
       if (status.phase) upsertPhase(status.phase);
       const buffer = frames.buffer;
       if (status.lastSeq > buffer.lastSeq && buffer.runId === status.runId) void recoverFrames(status.runId, buffer.lastSeq + 1);
+      // The run before this one, as the Last run card showed it before a reload (it lost it).
+      if (!summary.value && status.lastSummary && status.lastSummary.runId !== status.runId) {
+        finishedRuns.add(status.lastSummary.runId);
+        summary.value = status.lastSummary;
+      }
     } else if (runState.value !== 'starting') {
       // Not running on the host: a run we showed as live ended without us seeing its end.
       if (runLive.value && runId.value && !finishedRuns.has(runId.value)) {
