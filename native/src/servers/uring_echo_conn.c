@@ -483,10 +483,13 @@ static int conn_holds_pool(const struct echo_state *st, const struct conn *c)
  */
 static void conn_spill(struct echo_state *st, struct conn *c)
 {
-	size_t n = c->queued_bytes, at = 0;
+	size_t n = 0, at = 0;
 
 	if (!conn_holds_pool(st, c) || c->send_inflight)
 		return;
+	/* Sized from the pieces themselves (what the copy below reads), not from queued_bytes. */
+	for (int32_t i = c->q_head, off = (int32_t)c->head_off; i >= 0; i = st->pieces[i].next, off = 0)
+		n += st->pieces[i].len - (unsigned)off;
 	int32_t k = piece_alloc(st); /* first: it may move st->pieces */
 	if (k < 0)
 		return;
