@@ -446,6 +446,9 @@ export interface ServerCounters {
   /** Gauges: provided buffers held by the server now, and in its pools. */
   buffersInUse: number;
   buffersTotal: number;
+  /** Each worker's most buffers held at once since the start (counted as they are taken, not
+   *  sampled), summed over the workers. */
+  buffersPeak: number;
   /** The worker threads' user and system CPU (from /proc/self/task/TID/stat: scaled by the
    *  kernel to the exact runtime, but in 10 ms ticks), and their SQPOLL threads' CPU apart
    *  (exact). serverCpuNs is the exact total of workers and every io_uring helper. */

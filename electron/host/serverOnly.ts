@@ -243,7 +243,8 @@ export class ServerOnly {
       for (const name of SERVER_COUNTERS) this.counters[name] += server[name] ?? 0;
       for (const op of Object.keys(this.errorsByOp) as (keyof ServerErrorsByOp)[]) this.errorsByOp[op] += server.errorsByOp?.[op] ?? 0;
       this.buffersTotal = Math.max(this.buffersTotal, server.buffersTotal ?? 0);
-      if (!final) this.peakBuffersInUse = Math.max(this.peakBuffersInUse, server.buffersInUse ?? 0);
+      // The engine's peak is counted as buffers are taken; the sample covers an engine without it.
+      this.peakBuffersInUse = Math.max(this.peakBuffersInUse, final ? 0 : server.buffersInUse ?? 0, server.buffersPeak ?? 0);
     }
     // Running totals, also in the final snapshot (taken before the workers' state is freed).
     (snapshot.serverWorkers ?? []).forEach((w, i) => { this.accepted[i] = Math.max(this.accepted[i] ?? 0, w.accepted); });

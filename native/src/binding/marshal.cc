@@ -430,6 +430,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			     { "cqOverflows", s.cq_overflows },
 			     { "buffersInUse", s.bufs_in_use },
 			     { "buffersTotal", s.bufs_total },
+			     { "buffersPeak", s.bufs_peak },
 			     { "userCpuNs", s.server_user_ns },
 			     { "systemCpuNs", s.server_sys_ns },
 			     { "sqpollCpuNs", s.sqpoll_cpu_ns } });

@@ -240,6 +240,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		s->worker_active[i] = counter_get(&sv->active);
 		s->active_connections += s->worker_active[i];
 		s->bufs_in_use += counter_get(&sv->bufs_in_use);
+		s->bufs_peak += counter_get(&sv->bufs_peak);
 		s->bufs_total += counter_get(&sv->bufs_total);
 	}
 	if (eng->nservers)
