@@ -112,6 +112,9 @@ interface PhaseRecord {
   kernel: KernelAccumulator;
 }
 
+/** The summary's histogram layout (RunSummary.histogram.layout), for every summary made here. */
+const SUMMARY_HISTOGRAM_LAYOUT = { unit: 'us' as const, subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION };
+
 /**
  * The summary of a run that failed before its engine was up (the target refused the load's
  * connects, the engine could not start): `uring-lab run --json` still prints one, as the exit
@@ -131,7 +134,7 @@ export function startFailedSummary(requested: Profile, failure: NonNullable<RunS
     ring: { flags: [], features: [], sqEntries: 0, cqEntries: 0 }, phases: [], probes: [],
     kernel: { release: os.release() }, kernelStats: null, spikes: null, profiles: null,
     histogram: {
-      layout: { unit: 'us', subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION },
+      layout: SUMMARY_HISTOGRAM_LAYOUT,
       counts: new LatencyHistogram().toSparse(),
     },
     frames: 0,
@@ -402,7 +405,7 @@ export class RunRecord {
       kernel: { release: os.release() },
       kernelStats: this.overallKernel.stats(),
       histogram: {
-        layout: { unit: 'us', subBucketBits: HISTOGRAM_LAYOUT.subBucketBits, linearBuckets: HISTOGRAM_LAYOUT.linearBuckets, bucketCount: HISTOGRAM_LAYOUT.bucketCount, description: HISTOGRAM_LAYOUT_DESCRIPTION },
+        layout: SUMMARY_HISTOGRAM_LAYOUT,
         counts: this.overall.histogram.toSparse(),
       },
       frames: this.seq,

@@ -12,6 +12,13 @@ static inline void counter_add(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* A high-water mark: raises *c to v if v is more (the single writer's own read decides). */
+static inline void counter_raise(uint64_t *c, uint64_t v)
+{
+	if (v > __atomic_load_n(c, __ATOMIC_RELAXED))
+		__atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
 static inline uint64_t counter_get(const uint64_t *c)
 {
 	return __atomic_load_n(c, __ATOMIC_RELAXED);

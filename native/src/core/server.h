@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "core/counters.h"
 #include "core/memory_needs.h"
 #include "core/ring_setup.h"
 #include "core/worker.h"
@@ -128,7 +129,7 @@ struct server {
 /* A connection of this worker opened or closed: its `active` and the shared gauge. */
 static inline void server_conn_opened(struct server *s)
 {
-	__atomic_store_n(&s->active, __atomic_load_n(&s->active, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	counter_add(&s->active, 1);
 	if (!s->gauge)
 		return;
 	uint64_t open = __atomic_add_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
@@ -140,7 +141,7 @@ static inline void server_conn_opened(struct server *s)
 
 static inline void server_conn_closed(struct server *s)
 {
-	__atomic_store_n(&s->active, __atomic_load_n(&s->active, __ATOMIC_RELAXED) - 1, __ATOMIC_RELAXED);
+	counter_add(&s->active, (uint64_t)-1);
 	if (s->gauge)
 		__atomic_sub_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
 }

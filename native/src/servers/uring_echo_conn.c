@@ -130,8 +130,7 @@ void echo_gauges(struct echo_state *st)
 	if (in_use != st->bufs_in_use_shown) {
 		counter_add(&st->pub->bufs_in_use, in_use - st->bufs_in_use_shown);
 		st->bufs_in_use_shown = in_use;
-		if (in_use > counter_get(&st->pub->bufs_peak))
-			counter_add(&st->pub->bufs_peak, in_use - counter_get(&st->pub->bufs_peak));
+		counter_raise(&st->pub->bufs_peak, in_use);
 	}
 }
 

@@ -56,22 +56,27 @@ export function formatCompact(n: number): string {
   return `${sig(n / 1_000_000_000, 3)}G`;
 }
 
-/** Bytes per second: "12.3 MB/s" (decimal units, like network tools). */
-export function formatBytesPerSec(bps: number | null | undefined): string {
-  if (bps == null || !Number.isFinite(bps)) return '—';
-  const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
-  let v = bps;
+/** A byte amount in decimal units (like network tools): "12.3 MB", with `suffix` ("/s"). */
+function scaledBytes(n: number | null | undefined, suffix: string): string {
+  if (n == null || !Number.isFinite(n)) return '—';
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let v = n;
   let u = 0;
   while (Math.abs(v) >= 1000 && u < units.length - 1) {
     v /= 1000;
     u++;
   }
-  return `${u === 0 ? Math.round(v) : sig(v, 3)} ${units[u]}`;
+  return `${u === 0 ? Math.round(v) : sig(v, 3)} ${units[u]}${suffix}`;
 }
 
-/** Bytes: "512 B", "32.3 kB" (decimal units, like formatBytesPerSec). */
+/** Bytes per second: "12.3 MB/s". */
+export function formatBytesPerSec(bps: number | null | undefined): string {
+  return scaledBytes(bps, '/s');
+}
+
+/** Bytes: "512 B", "32.3 kB". */
 export function formatBytes(bytes: number | null | undefined): string {
-  return formatBytesPerSec(bytes).replace('/s', '');
+  return scaledBytes(bytes, '');
 }
 
 /** Nanoseconds: "850 ns", "12.5 µs". */
