@@ -15,7 +15,7 @@
  *   probes.enabled" and the run still runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -107,7 +107,14 @@ const focused = (page: Page) => page.evaluate(() => document.activeElement?.getA
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-kernel-view-'));
   browser = await launchChromium();
-  serve = await startServe(tmp);
+  // The probe helper at a long path: the Doctor prints it whole, one unbroken token, and where a
+  // checkout lives is the machine's choice (a deeper clone once pushed the Doctor's fix column
+  // 43 px past 1024 px). The real helper, reached through a symlink, so its checks still run.
+  const deep = path.join(tmp, 'an-install-prefix-as-long-as-a-packager-may-choose', 'opt', 'uring-lab-0.0.0-build-from-a-deep-checkout', 'native', 'build', 'Release');
+  mkdirSync(deep, { recursive: true });
+  const helper = path.join(deep, 'uring-lab-probe-helper');
+  symlinkSync(path.join(__dirname, '..', '..', 'native', 'build', 'Release', 'uring-lab-probe-helper'), helper);
+  serve = await startServe(tmp, { URING_LAB_PROBE_HELPER: helper });
   url = serve.url;
 });
 
@@ -202,6 +209,19 @@ describe('kernel view in Chromium', () => {
       await expect.poll(() => page.getByTestId(testId).count(), { timeout: 15_000 }).toBeGreaterThan(0);
       const overflow = await page.locator('main').first().evaluate((el) => el.scrollWidth - el.clientWidth);
       expect(overflow, view).toBeLessThanOrEqual(0);
+      // What these views print comes from the machine (kernel release, paths, capability
+      // lists, run ids): one unbroken token longer than any column, put into every cell and
+      // line of text that wraps, must wrap inside its column rather than widen the view. (A
+      // checkout at a deeper path made CI's Doctor 43 px wider than 1024 px.) Text kept on one
+      // line on purpose (numbers, dates, buttons: white-space nowrap) is of bounded length.
+      const widened = await page.locator('main').first().evaluate((el) => {
+        const token = ` /an/unbroken/token/as/long/as/a/machine/may/print/${'x'.repeat(140)}`;
+        const cells = Array.from(el.querySelectorAll('td, li, .sub, summary, p')).filter((c) => !getComputedStyle(c).whiteSpace.startsWith('nowrap') && getComputedStyle(c).whiteSpace !== 'pre');
+        for (const cell of cells) cell.append(document.createTextNode(token));
+        return cells.length ? el.scrollWidth - el.clientWidth : -1;
+      });
+      expect(widened, `${view}: no text that wraps was found`).not.toBe(-1);
+      expect(widened, `${view} with long tokens`).toBeLessThanOrEqual(0);
     }
     expect(errors).toEqual([]);
     await page.close();

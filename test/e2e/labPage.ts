@@ -41,8 +41,8 @@ export interface Serve {
 }
 
 /** `uring-lab serve --port 0` with its folders in `tmp`; resolves with the URL it prints. */
-export async function startServe(tmp: string): Promise<Serve> {
-  const env = privateLabEnv(tmp);
+export async function startServe(tmp: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Serve> {
+  const env = { ...privateLabEnv(tmp), ...extraEnv };
   const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
