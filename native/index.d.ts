@@ -435,6 +435,10 @@ export interface ServerCounters {
   /** SEND_ZC the kernel really sent zero-copy / copied anyway (loopback always copies). */
   zeroCopySends: number;
   copiedSends: number;
+  /** With SEND_ZC on, sends made as copying sends because SEND_ZCs already pinned half the
+   *  buffer pool (their memory is the kernel's until the peer reads; a copying send's can be
+   *  spilled from a peer that does not read). */
+  zeroCopyFallbacks: number;
   /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after that. */
   enobufs: number;
   rearms: number;

@@ -308,7 +308,7 @@ export const KNOBS = {
       workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.boolean().default(false),
-      label: 'Zero-copy send', help: 'Echoes with SEND_ZC/SENDMSG_ZC: the NIC reads the buffers in place and a notification returns them. On loopback the kernel copies anyway (frames count copied sends), so it only costs here.',
+      label: 'Zero-copy send', help: 'Echoes with SEND_ZC/SENDMSG_ZC: the NIC reads the buffers in place and a notification returns them. On loopback the kernel copies anyway (frames count copied sends), so it only costs here. SEND_ZCs hold at most half the buffer pool; past that sends go copying (frames count them as past budget).',
       kernel: 'Linux 6.0 (usage reports 6.2)', applies: 'new-ring', engine: true, settings: ['SEND_ZC'], needs: 'sendZeroCopy',
       refusal: {
         refused: { reason: 'this kernel has no zero-copy send opcodes (IORING_OP_SEND_ZC / SENDMSG_ZC)', fix: 'set server.sendZeroCopy to false, or run Linux 6.1 or later' },

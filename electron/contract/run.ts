@@ -71,6 +71,10 @@ export const ServerFrameSchema = z.object({
   /** SEND_ZC sends the kernel really did zero-copy, and those it copied (loopback always copies). */
   zeroCopySends: z.number().min(0),
   copiedSends: z.number().min(0),
+  /** With SEND_ZC on, sends made as copying sends because SEND_ZCs already pinned half the
+   *  buffer pool (so peers that never read cannot pin all of it). Runs saved before it was
+   *  counted read as 0. */
+  zeroCopyFallbacks: z.number().min(0).default(0),
   /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after it. */
   enobufs: z.number().min(0),
   rearms: z.number().min(0),
@@ -180,6 +184,7 @@ export const EngineStatsSchema = z.object({
   cqOverflows: z.number(),
   zeroCopySends: z.number(),
   copiedSends: z.number(),
+  zeroCopyFallbacks: z.number().default(0),
   /** Server worker threads' user / system CPU and SQPOLL threads' CPU per request, ns. */
   userCpuNsPerReq: z.number(),
   systemCpuNsPerReq: z.number(),

@@ -4,11 +4,11 @@
  * and the server CPU split, from a frame's `server` object; nothing without one.
  */
 import { describe, expect, it } from 'vitest';
-import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, type ServerCounters } from '../../renderer/src/format/engineCounters';
+import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, ZC_BUDGET_NOTE, type ServerCounters } from '../../renderer/src/format/engineCounters';
 
 function counters(over: Partial<ServerCounters> = {}): ServerCounters {
   return {
-    enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0,
+    enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
     enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096,
     userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0,
     errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
@@ -81,6 +81,14 @@ describe('engine counters panel', () => {
     expect(lo).toMatchObject({ text: '0 zero-copy · 990 copied', note: LOOPBACK_ZC_NOTE });
     expect(LOOPBACK_ZC_NOTE).toBe('on loopback the kernel copies every SEND_ZC');
     expect(engineCountersView(frame(counters({ copiedSends: 5, zeroCopySends: 900 })))!.sends.note).toBeNull();
+  });
+
+  it('sends past the SEND_ZC budget are shown with why, beside the loopback sentence', () => {
+    const both = engineCountersView(frame(counters({ copiedSends: 40, zeroCopyFallbacks: 1234 })))!.sends;
+    expect(both).toMatchObject({ fallbacks: 1234, text: '0 zero-copy · 40 copied · 1,234 past budget', note: `${LOOPBACK_ZC_NOTE}; ${ZC_BUDGET_NOTE}` });
+    // Only fallbacks in the frame (every SEND_ZC still waiting for its notification): still SEND_ZC's.
+    expect(engineCountersView(frame(counters({ zeroCopyFallbacks: 3 })))!.sends).toMatchObject({ text: '0 zero-copy · 0 copied · 3 past budget', note: ZC_BUDGET_NOTE });
+    expect(ZC_BUDGET_NOTE).toMatch(/half the buffer pool/);
   });
 
   it('errors by op, only the ones that happened', () => {

@@ -424,6 +424,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			     { "bytesOut", s.bytes_out },
 			     { "zeroCopySends", s.zc_sends },
 			     { "copiedSends", s.zc_copied },
+			     { "zeroCopyFallbacks", s.zc_fallbacks },
 			     { "enobufs", s.enobufs },
 			     { "rearms", s.rearms },
 			     { "spilledBytes", s.spilled_bytes },

@@ -94,6 +94,7 @@ static void read_server_counters(struct engine *eng, struct cumulative *c)
 		c->bytes_out += counter_get(&s->bytes_out);
 		c->zc_sends += counter_get(&s->zc_sends);
 		c->zc_copied += counter_get(&s->zc_copied);
+		c->zc_fallbacks += counter_get(&s->zc_fallbacks);
 		c->rearms += counter_get(&s->rearms);
 		c->spilled_bytes += counter_get(&s->spilled_bytes);
 		c->cq_overflows += counter_get(&s->cq_overflows);
@@ -219,6 +220,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	s->bytes_out = delta(&p->bytes_out, c->bytes_out);
 	s->zc_sends = delta(&p->zc_sends, c->zc_sends);
 	s->zc_copied = delta(&p->zc_copied, c->zc_copied);
+	s->zc_fallbacks = delta(&p->zc_fallbacks, c->zc_fallbacks);
 	s->rearms = delta(&p->rearms, c->rearms);
 	s->spilled_bytes = delta(&p->spilled_bytes, c->spilled_bytes);
 	s->cq_overflows = delta(&p->cq_overflows, c->cq_overflows);

@@ -104,6 +104,7 @@ struct server {
 	uint64_t bytes_out;   /* bytes echoed back */
 	uint64_t zc_sends;    /* SEND_ZC the kernel really sent zero-copy (usage report) */
 	uint64_t zc_copied;   /* SEND_ZC the kernel copied anyway (loopback always does) */
+	uint64_t zc_fallbacks; /* sends made as copying sends with SEND_ZC on: SEND_ZCs already pinned half the pool */
 	uint64_t rearms;      /* recvs re-armed after ENOBUFS */
 	uint64_t spilled_bytes; /* echo bytes copied out of the pool from a send stuck on a peer that does not read */
 	/* Gauges. */

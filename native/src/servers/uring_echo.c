@@ -486,7 +486,6 @@ static void server_teardown(void *state, int ran)
 				close(st->conns[i]->fd);
 			server_conn_closed(st->pub);
 		}
-		free(st->conns[i]->spill);
 		free(st->conns[i]);
 	}
 	free(st->conns);
@@ -501,6 +500,9 @@ static void server_teardown(void *state, int ran)
 	counter_add(&st->pub->bufs_in_use, (uint64_t)0 - st->bufs_in_use_shown);
 	if (st->pieces)
 		counter_add(&st->pub->bufs_total, (uint64_t)0 - st->bufs.count);
+	/* Copied-out echoes still queued (a piece's spill is NULL unless it holds one). */
+	for (unsigned i = 0; st->pieces && i < st->npieces; i++)
+		free(st->pieces[i].spill);
 	free(st->pieces);
 }
 

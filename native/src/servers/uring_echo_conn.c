@@ -40,21 +40,25 @@
  *    The cap is checked when a recv CQE is reaped (a live multishot recv is then cancelled),
  *    but a multishot recv takes up to 32 buffers per wake-up and a bundle all it can, so a
  *    flood can fill a small pool before the first CQE of it is seen, and its echo then sits
- *    in a send that never completes. Two answers:
+ *    in a send that never completes. (One-shot bundles get what is left of the cap as their
+ *    length, which bounds the first pick of buffers only: the kernel retries a full bundle.)
  *    - spill_stuck: while others starve, a send that has not completed across two looks
  *      (10 ms apart) is cancelled and its FIFO copied out of the pool into the connection's
  *      own memory, which still counts against its cap; the buffers go back to the others.
  *    - A SEND_ZC's memory cannot be taken back (the kernel references it until the peer
- *      reads), so with SEND_ZC the cap is enforced before buffers are taken: each multishot
- *      recv is armed with what is left of the cap as its total (sqe->optlen, Linux 6.17; the
- *      kernel ends it without F_MORE once reached). One-shot bundles get it as their length,
- *      which bounds the first pick of buffers only (the kernel retries a full bundle).
+ *      reads), and the cap bounds one peer, not eight: eight peers that never read pinned the
+ *      whole pool through SEND_ZC, an eighth each. So SEND_ZCs together hold at most half the
+ *      pool (zc_budget); past it a send goes as a copying send, which spill_stuck can take
+ *      back. (Ending each multishot recv at the cap, Linux 6.17's total byte limit, bounded
+ *      one peer before its buffers were taken, but not eight, and cost a 16-buffer pool about
+ *      two thirds of its throughput; the budget made it unnecessary.)
  *
  * Every held buffer sits in some FIFO whose send is in flight or that is flushed at the end of
  * this loop iteration (or in a capped connection's FIFO, at most an eighth of the pool each),
  * so buffers come back and starvation cannot deadlock.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -96,6 +100,7 @@ size_t echo_conn_state_bytes(unsigned nconns)
 static void pieces_free_range(struct echo_state *st, unsigned from, unsigned to)
 {
 	for (unsigned i = to; i-- > from;) {
+		st->pieces[i].spill = NULL; /* teardown frees every piece's spill */
 		st->pieces[i].next = st->piece_free;
 		st->piece_free = (int32_t)i;
 	}
@@ -117,6 +122,9 @@ int echo_recv_path_init(struct echo_state *st)
 	/* At least 8 pieces: a small pool of large incremental buffers (64 × 64 KiB) must still
 	 * let a 1 MiB message queue a few pieces while its peer reads. */
 	st->cap_pieces = b->count / 8 > 8 ? b->count / 8 : 8;
+	/* Half the pool: peers that never read can pin no more through SEND_ZC (eight of them,
+	 * an eighth each by the cap, pinned all of it and stopped the echo for everyone). */
+	st->zc_budget = b->count / 2 > 1 ? b->count / 2 : 1;
 	counter_add(&st->pub->bufs_total, b->count);
 	return 0;
 }
@@ -160,9 +168,10 @@ static int32_t piece_alloc(struct echo_state *st)
 /* Drops a piece: its hold on the buffer, and the piece itself. */
 static void piece_release(struct echo_state *st, struct conn *c, int32_t i)
 {
+	(void)c;
 	if (st->pieces[i].bid == PIECE_SPILL) {
-		free(c->spill);
-		c->spill = NULL;
+		free(st->pieces[i].spill);
+		st->pieces[i].spill = NULL;
 	} else {
 		buffer_ring_put(&st->bufs, st->pieces[i].bid);
 	}
@@ -253,12 +262,6 @@ void conn_arm_recv(struct echo_state *st, struct conn *c)
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	else
 		io_uring_prep_recv(sqe, c->fd, NULL, st->bundle ? left : 0, 0);
-	/* sqe->optlen in newer uapi headers shares file_index's place (liburing 2.3 lacks it).
-	 * Only with SEND_ZC, whose held memory spill_stuck cannot take back: a multishot recv
-	 * ended at every cap's worth costs a small pool dearly (8 × 64 KiB over 16 × 2 KiB:
-	 * ~6k req/s against ~18k without the limit), and a plain send's pieces can be spilled. */
-	if (st->multishot && st->recv_limit && st->send_zc)
-		sqe->file_index = left;
 	if (st->bundle)
 		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -362,11 +365,22 @@ static void mark_dirty(struct echo_state *st, struct conn *c)
 	st->dirty[st->ndirty++] = c->slot;
 }
 
+/* Counts the connection's "not copied" SEND_ZC reports as zero-copy sends (see conn_on_send). */
+static void zc_confirm(struct echo_state *st, struct conn *c)
+{
+	if (c->zc_unconfirmed)
+		counter_add(&st->pub->zc_sends, c->zc_unconfirmed);
+	c->zc_unconfirmed = 0;
+}
+
 /* Closes the connection once nothing of it is left in the kernel or the FIFO. */
 static void conn_maybe_close(struct echo_state *st, struct conn *c)
 {
 	if (!(c->eof || c->failed) || c->recv_armed || c->send_inflight || c->cancel_inflight || c->q_head >= 0)
 		return;
+	if (!c->failed)
+		zc_confirm(st, c);
+	c->zc_unconfirmed = 0;
 	unstarve(st, c);
 	if (st->direct) {
 		/* Frees the file-table slot; nothing waits on it but the drain's count. */
@@ -410,23 +424,39 @@ static void conn_send(struct echo_state *st, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 	unsigned off = c->head_off;
+	unsigned from_pool = 0;
 	int n = 0;
+	/* Zero-copy while the budget lasts: as many pool pieces as it has room for (the rest go
+	 * with the next send); with no room at all, a copying send of the lot, which can be
+	 * spilled. */
+	int zc = st->send_zc && st->zc_held < st->zc_budget;
+	unsigned room = zc ? st->zc_budget - st->zc_held : UINT_MAX;
 
 	for (int32_t i = c->q_head; i >= 0 && n < SEND_IOV_MAX; i = st->pieces[i].next) {
 		const struct piece *p = &st->pieces[i];
-		unsigned char *base = p->bid == PIECE_SPILL ? c->spill : buffer_ring_addr(&st->bufs, p->bid);
+		if (p->bid != PIECE_SPILL && from_pool == room)
+			break;
+		unsigned char *base = p->bid == PIECE_SPILL ? p->spill : buffer_ring_addr(&st->bufs, p->bid);
 		c->iov[n].iov_base = base + p->off + off;
 		c->iov[n].iov_len = p->len - off;
+		from_pool += p->bid != PIECE_SPILL;
 		off = 0;
 		n++;
 	}
+	if (zc) {
+		c->zc_charge = from_pool;
+		st->zc_held += from_pool;
+	} else if (st->send_zc) {
+		counter_add(&st->pub->zc_fallbacks, 1);
+	}
+	c->send_pieces = (unsigned)n;
 	/* MSG_NOSIGNAL: a peer that vanished must give -EPIPE, not SIGPIPE. */
 	c->sends_issued++;
-	if (n == 1 && st->send_zc && st->fixed_bufs && st->pieces[c->q_head].bid != PIECE_SPILL) {
+	if (n == 1 && zc && st->fixed_bufs && st->pieces[c->q_head].bid != PIECE_SPILL) {
 		/* One range of the registered pool: the kernel skips pinning the pages per send. */
 		io_uring_prep_send_zc_fixed(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL,
 					    IORING_SEND_ZC_REPORT_USAGE, fixed_index(st, c->iov[0].iov_base));
-	} else if (n == 1 && st->send_zc) {
+	} else if (n == 1 && zc) {
 		io_uring_prep_send_zc(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL,
 				      IORING_SEND_ZC_REPORT_USAGE);
 	} else if (n == 1) {
@@ -435,7 +465,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 		memset(&c->msg, 0, sizeof(c->msg));
 		c->msg.msg_iov = c->iov;
 		c->msg.msg_iovlen = (size_t)n;
-		if (st->send_zc) {
+		if (zc) {
 			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
 			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 		} else {
@@ -471,26 +501,56 @@ static void conn_maybe_uncap(struct echo_state *st, struct conn *c)
 		conn_arm_recv(st, c);
 }
 
-/* Whether the FIFO holds pool buffers (anything but one copied-out piece). */
+/* Whether the FIFO holds pool buffers (anything but copied-out pieces). */
 static int conn_holds_pool(const struct echo_state *st, const struct conn *c)
 {
-	return c->q_head >= 0 && (st->pieces[c->q_head].bid != PIECE_SPILL || st->pieces[c->q_head].next >= 0);
+	for (int32_t i = c->q_head; i >= 0; i = st->pieces[i].next)
+		if (st->pieces[i].bid != PIECE_SPILL)
+			return 1;
+	return 0;
 }
 
 /*
- * Copies the FIFO out of the pool into the connection's own memory (one PIECE_SPILL piece)
- * and hands its buffers back. Only with no send in flight: nothing else reads the pieces.
- * Without memory it stays as it is; the next look tries again.
+ * FIFO pieces, from the head, the kernel may still read: none without a send in flight; the
+ * ones a send was given until its CQE; after a SEND_ZC's CQE the head piece if it went out
+ * in part (the sent part is the kernel's until the notification).
+ */
+static unsigned conn_pinned_prefix(const struct conn *c)
+{
+	if (!c->send_inflight)
+		return 0;
+	if (c->notif_pending)
+		return c->head_off > 0;
+	return c->send_pieces;
+}
+
+/*
+ * Copies the FIFO, past what the kernel may still read, out of the pool into memory of its
+ * own (one PIECE_SPILL piece at its tail) and hands those buffers back. Without memory it
+ * stays as it is; the next look tries again.
  */
 static void conn_spill(struct echo_state *st, struct conn *c)
 {
-	size_t n = 0, at = 0;
+	unsigned skip = conn_pinned_prefix(c);
+	int32_t prev = -1, first = c->q_head;
 
-	if (!conn_holds_pool(st, c) || c->send_inflight)
+	for (unsigned k = 0; k < skip && first >= 0; k++) {
+		prev = first;
+		first = st->pieces[first].next;
+	}
+	/* Nothing past it, or only what is already one copied-out block. */
+	if (first < 0 || (st->pieces[first].bid == PIECE_SPILL && st->pieces[first].next < 0))
 		return;
+	unsigned off0 = prev < 0 ? c->head_off : 0;
+	size_t n = 0, from_pool = 0, at = 0;
 	/* Sized from the pieces themselves (what the copy below reads), not from queued_bytes. */
-	for (int32_t i = c->q_head, off = (int32_t)c->head_off; i >= 0; i = st->pieces[i].next, off = 0)
+	for (int32_t i = first, off = (int32_t)off0; i >= 0; i = st->pieces[i].next, off = 0) {
 		n += st->pieces[i].len - (unsigned)off;
+		/* Only what comes out of the pool counts: an earlier spill is copied along (one
+		 * block) but was counted when it left the pool. */
+		if (st->pieces[i].bid != PIECE_SPILL)
+			from_pool += st->pieces[i].len - (unsigned)off;
+	}
 	int32_t k = piece_alloc(st); /* first: it may move st->pieces */
 	if (k < 0)
 		return;
@@ -500,25 +560,26 @@ static void conn_spill(struct echo_state *st, struct conn *c)
 		st->piece_free = k;
 		return;
 	}
-	unsigned off = c->head_off;
-	for (int32_t i = c->q_head; i >= 0; i = st->pieces[i].next) {
+	for (int32_t i = first, off = (int32_t)off0; i >= 0; off = 0) {
 		const struct piece *p = &st->pieces[i];
-		const unsigned char *base = p->bid == PIECE_SPILL ? c->spill : buffer_ring_addr(&st->bufs, p->bid);
-		memcpy(mem + at, base + p->off + off, p->len - off);
-		at += p->len - off;
-		off = 0;
+		const unsigned char *base = p->bid == PIECE_SPILL ? p->spill : buffer_ring_addr(&st->bufs, p->bid);
+		int32_t next = p->next;
+		memcpy(mem + at, base + p->off + (unsigned)off, p->len - (unsigned)off);
+		at += p->len - (unsigned)off;
+		piece_release(st, c, i); /* hands the buffer back; frees an earlier spill */
+		c->queued_pieces--;
+		i = next;
 	}
-	/* Only what came out of the pool counts: an earlier spill at the head is copied along
-	 * (one block per connection) but was counted when it left the pool. */
-	size_t from_pool = n;
-	if (st->pieces[c->q_head].bid == PIECE_SPILL)
-		from_pool -= st->pieces[c->q_head].len - c->head_off;
-	fifo_drop(st, c); /* hands the buffers back; frees an earlier spill */
-	c->spill = mem;
-	st->pieces[k] = (struct piece){ .bid = PIECE_SPILL, .off = 0, .len = (uint32_t)n, .next = -1 };
-	c->q_head = c->q_tail = k;
-	c->queued_pieces = 1;
-	c->queued_bytes = n;
+	st->pieces[k] = (struct piece){ .bid = PIECE_SPILL, .off = 0, .len = (uint32_t)n, .next = -1, .spill = mem };
+	if (prev >= 0) {
+		st->pieces[prev].next = k;
+	} else {
+		c->q_head = k;
+		c->head_off = 0;
+	}
+	c->q_tail = k;
+	c->queued_pieces++;
+	/* queued_bytes stays: the same bytes, elsewhere. */
 	counter_add(&st->pub->spilled_bytes, from_pool);
 }
 
@@ -539,13 +600,12 @@ static void conn_cancel_send(struct echo_state *st, struct conn *c)
  * which the kernel cannot limit, all of them). Its send is cancelled; when it ends (cancelled,
  * partly sent, or done after all) the FIFO is copied out of the pool and sent from there.
  * The copy still counts against the connection's cap, so it stops receiving until its peer
- * reads. A SEND_ZC's memory cannot be taken back: the kernel references what it sent until
- * the peer reads, so there the cap alone bounds what one peer pins.
+ * reads. A SEND_ZC's memory cannot be taken back (the kernel references what it sent until
+ * the peer reads; zc_budget bounds what they pin together): it is left to finish, and what
+ * queued behind it is copied out at once.
  */
 static void spill_stuck(struct echo_state *st)
 {
-	if (st->send_zc)
-		return;
 	for (unsigned i = 0; i < st->nconns; i++) {
 		struct conn *c = st->conns[i];
 
@@ -555,7 +615,9 @@ static void spill_stuck(struct echo_state *st)
 			c->sends_at_scan = c->sends_issued;
 			continue;
 		}
-		if (conn_holds_pool(st, c))
+		if (c->zc_charge)
+			conn_spill(st, c);
+		else if (conn_holds_pool(st, c))
 			conn_cancel_send(st, c);
 	}
 }
@@ -564,9 +626,12 @@ static void spill_stuck(struct echo_state *st)
 static void send_done(struct echo_state *st, struct conn *c)
 {
 	c->send_inflight = 0;
+	c->notif_pending = 0;
 	st->sends_inflight--;
 	st->inflight--;
 	hold_release(st, c);
+	st->zc_held -= c->zc_charge;
+	c->zc_charge = 0;
 	if (c->send_cancelled) {
 		c->send_cancelled = 0;
 		if (!c->failed && !st->stopping)
@@ -589,9 +654,18 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 		/* SEND_ZC's second CQE: the kernel no longer needs the memory. With
 		 * REPORT_USAGE, res says whether it copied after all (loopback always does).
 		 * A send that transmitted nothing (the peer reset it) copied nothing either:
-		 * counting it as zero-copy showed zero-copy sends on loopback. */
-		if (c->zc_sent)
-			counter_add((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED ? &st->pub->zc_copied : &st->pub->zc_sends, 1);
+		 * counting it as zero-copy showed zero-copy sends on loopback. Nor did one
+		 * whose bytes sat in the socket's queue until a reset purged them: a "not
+		 * copied" report counts once the connection shows it is alive (its next send
+		 * goes out, a later report, a clean close), and not after it failed. */
+		if (c->zc_sent && !c->failed) {
+			if ((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED) {
+				zc_confirm(st, c); /* what went before was delivered too (TCP keeps order) */
+				counter_add(&st->pub->zc_copied, 1);
+			} else {
+				c->zc_unconfirmed++;
+			}
+		}
 		c->zc_sent = 0;
 		send_done(st, c);
 		return;
@@ -600,6 +674,7 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 	 * sent stay held and no other send starts (the stream stays ordered, the memory intact). */
 	int hold = !!(cqe->flags & IORING_CQE_F_MORE);
 	c->zc_sent = hold && res > 0;
+	c->notif_pending = hold;
 
 	counter_add(&st->pub->sends, 1);
 	if (res == -ECANCELED && c->send_cancelled && !st->stopping) {
@@ -628,6 +703,7 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 	}
 
 	counter_add(&st->pub->bytes_out, (uint64_t)res);
+	zc_confirm(st, c); /* the connection took more: the earlier zero-copy sends were real */
 	/* Short or full, consume what went out. */
 	unsigned left = (unsigned)res;
 	while (left && c->q_head >= 0) {
@@ -822,13 +898,23 @@ void rearm_starved(struct echo_state *st)
 		 * none in flight nothing would, so the oldest goes anyway. */
 		int anyway = budget && !st->sends_inflight && budget == st->bufs.available;
 		if (budget < want && !anyway) {
+			int stalled = 0;
 			/* Maybe nothing comes back: look for stuck sends once per tick. */
 			if (st->tick_fired) {
 				st->tick_fired = 0;
+				/* And if no buffer came back over a whole tick, the sends in flight are
+				 * not bringing any (stuck on peers that do not read; a SEND_ZC's pieces
+				 * wait for the peer): what is available is what there is, and the oldest
+				 * goes with it. Waiting for a watermark the pool could no longer reach
+				 * stopped the echo with 14 of 16 buffers free. */
+				stalled = budget && budget == st->bufs.available && budget <= st->avail_at_tick;
+				st->avail_at_tick = st->bufs.available;
 				spill_stuck(st);
 			}
-			echo_arm_tick(st);
-			break;
+			if (!stalled) {
+				echo_arm_tick(st);
+				break;
+			}
 		}
 		unstarve(st, c);
 		if (!c->failed && !c->capped) {

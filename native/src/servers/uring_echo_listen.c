@@ -33,10 +33,10 @@ static void probe_return_buffer(struct echo_state *st, int res, unsigned cqe_fla
 }
 
 /*
- * One multishot recv of the byte waiting on fd, with a total byte limit of `limit` (0: none):
- * its result, or a negative errno. *more says whether it stayed armed (F_MORE).
+ * One multishot recv of the byte waiting on fd: its result, or a negative errno. *more says
+ * whether it stayed armed (F_MORE).
  */
-static int probe_recv(struct echo_state *st, int fd, unsigned limit, int *more)
+static int probe_recv(struct echo_state *st, int fd, int *more)
 {
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
@@ -44,7 +44,6 @@ static int probe_recv(struct echo_state *st, int fd, unsigned limit, int *more)
 	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = ECHO_BUFFER_GROUP;
-	sqe->file_index = limit; /* sqe->optlen in newer uapi headers */
 	io_uring_sqe_set_data64(sqe, user_data(TAG_PROBE, 0));
 
 	int ret = io_uring_submit_and_wait(&st->ring, 1);
@@ -64,9 +63,7 @@ static int probe_recv(struct echo_state *st, int fd, unsigned limit, int *more)
 
 /*
  * Checks that this kernel does multishot recv with buffer select (Linux 6.0+) before anything
- * depends on it, and whether it takes a total byte limit (6.17; an older kernel refuses the
- * field with -EINVAL): a socketpair, one byte, one recv limited to that byte. The limited recv
- * ends with the byte and without F_MORE.
+ * depends on it: a socketpair, one byte, one recv.
  */
 int probe_multishot_recv(struct echo_state *st)
 {
@@ -80,10 +77,7 @@ int probe_multishot_recv(struct echo_state *st)
 		ret = -errno;
 		goto out;
 	}
-	ret = probe_recv(st, sv[0], 1, &more);
-	st->recv_limit = ret == 1 && !more;
-	if (ret == -EINVAL)
-		ret = probe_recv(st, sv[0], 0, &more); /* the byte is still there: the prep refused */
+	ret = probe_recv(st, sv[0], &more);
 	if (ret < 0)
 		goto out; /* -EINVAL: multishot recv not supported */
 	ret = 0;

@@ -51,8 +51,9 @@ enum echo_tag {
 struct piece {
 	uint32_t bid, off, len;
 	int32_t next; /* next in its FIFO (or the free list), -1 at the end */
+	unsigned char *spill; /* PIECE_SPILL: the copied bytes, its own allocation */
 };
-/* piece.bid of bytes copied out of the pool into the connection's own memory (conn.spill). */
+/* piece.bid of bytes copied out of the pool into memory of their own (piece.spill). */
 #define PIECE_SPILL UINT32_MAX
 
 struct conn {
@@ -70,16 +71,19 @@ struct conn {
 	unsigned recv_cancelled : 1;  /* its live recv was cancelled by us: -ECANCELED is no error */
 	unsigned send_cancelled : 1;  /* its stuck send was cancelled by us: copy the FIFO out when it ends */
 	unsigned zc_sent : 1;         /* its SEND_ZC in flight transmitted bytes (its notification counts) */
+	unsigned notif_pending : 1;   /* its SEND_ZC completed; only the notification is still to come */
 	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
 	unsigned head_off;    /* bytes of the head piece already sent */
 	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
 	size_t held_bytes;    /* ... their bytes and count: they pin buffers as much as the FIFO */
 	unsigned held_pieces;
+	unsigned zc_charge;   /* pool pieces its SEND_ZC in flight counts against echo_state.zc_budget */
+	unsigned send_pieces; /* FIFO pieces, from the head, the send in flight was given */
+	unsigned zc_unconfirmed; /* SEND_ZC reports of "not copied" not yet counted (conn_on_send) */
 	size_t queued_bytes;  /* bytes in the FIFO not yet sent */
 	unsigned queued_pieces;
 	size_t burst_bytes, last_burst; /* received since the last send was issued; the last such burst */
 	uint32_t sends_issued, sends_at_scan; /* a send in flight across two looks is stuck */
-	unsigned char *spill; /* the FIFO's head piece copied out of the pool (PIECE_SPILL), or NULL */
 	struct conn *starved_prev, *starved_next;
 	struct conn *free_next;
 	/* sendmsg state; must stay put while the send is in flight (with SQPOLL
@@ -102,13 +106,14 @@ struct echo_state {
 	/* The receive and send path as they took effect (a refused knob is off here). */
 	int multishot, bundle, send_zc, direct;
 	int fixed_bufs;       /* the pool is registered (io_uring_register_buffers) */
-	/* The kernel ends a multishot recv after a byte limit (sqe->optlen, Linux 6.17), so the
-	 * per-connection cap holds before buffers are taken, not only when their CQEs are reaped. */
-	int recv_limit;
 	size_t fixed_chunk;   /* bytes per registered iovec (the pool in <= 1 GiB chunks of whole buffers) */
 	size_t cap_bytes;     /* per-connection cap of held bytes ... */
 	unsigned cap_pieces;  /* ... and held pieces (so an incremental pool cannot be pinned by crumbs) */
 	unsigned sends_inflight; /* sends (and SEND_ZC notifications) still to complete */
+	/* Pool pieces SEND_ZCs may pin at once, and how many they pin now. A SEND_ZC's memory is
+	 * the kernel's until its peer reads: past the budget a send goes as a copying send, which
+	 * spill_stuck can take back from a peer that does not read. */
+	unsigned zc_budget, zc_held;
 	uint64_t bufs_in_use_shown; /* what bufs_in_use last said for this server */
 
 	int no_iowait;      /* waits go without iowait marking (IORING_ENTER_NO_IOWAIT) */
@@ -121,6 +126,7 @@ struct echo_state {
 	int withholding; /* bufferStarvation: returned buffers stay unpublished (bufs.pending) */
 	int tick_armed;  /* a TAG_TICK timeout is in flight */
 	int tick_fired;  /* it fired since the last look for stuck sends */
+	unsigned avail_at_tick; /* buffers available at that last look (none came back since: stalled) */
 	struct __kernel_timespec tick_ts; /* read by the kernel while the tick is armed */
 
 	struct conn *free_conns;

@@ -30,7 +30,7 @@ export interface EngineCountersView {
   ratios: CounterCell[];
   pool: CounterCell & { inUse: number; total: number; fraction: number | null };
   events: CounterCell[];
-  sends: { zeroCopy: number; copied: number; text: string; note: string | null };
+  sends: { zeroCopy: number; copied: number; fallbacks: number; text: string; note: string | null };
   cpu: CounterCell[];
   /** Frames the CPU split is summed over. */
   cpuFrames: number;
@@ -40,6 +40,8 @@ export interface EngineCountersView {
 
 /** The sentence the UI shows when every SEND_ZC was copied (loopback, msg_zerocopy.rst "Loopback"). */
 export const LOOPBACK_ZC_NOTE = 'on loopback the kernel copies every SEND_ZC';
+/** Why some sends went as copying sends with SEND_ZC on (uring_echo_conn.c, zc_budget). */
+export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool (a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';
 
 /** A ratio with up to three significant digits: 1, 0.5, 2.04, 0.013, 12.3, 1,234. */
 export function formatRatio(value: number | null): string {
@@ -107,8 +109,10 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
     sends: {
       zeroCopy: s.zeroCopySends,
       copied: s.copiedSends,
-      text: s.zeroCopySends + s.copiedSends === 0 ? 'no SEND_ZC sends' : `${formatInt(s.zeroCopySends)} zero-copy · ${formatInt(s.copiedSends)} copied`,
-      note: s.copiedSends > 0 && s.zeroCopySends === 0 ? LOOPBACK_ZC_NOTE : null,
+      fallbacks: s.zeroCopyFallbacks,
+      text: s.zeroCopySends + s.copiedSends + s.zeroCopyFallbacks === 0 ? 'no SEND_ZC sends'
+        : `${formatInt(s.zeroCopySends)} zero-copy · ${formatInt(s.copiedSends)} copied${s.zeroCopyFallbacks > 0 ? ` · ${formatInt(s.zeroCopyFallbacks)} past budget` : ''}`,
+      note: [s.copiedSends > 0 && s.zeroCopySends === 0 ? LOOPBACK_ZC_NOTE : null, s.zeroCopyFallbacks > 0 ? ZC_BUDGET_NOTE : null].filter(Boolean).join('; ') || null,
     },
     cpuFrames: cpuFrames.length,
     cpu: [
