@@ -443,6 +443,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 		off = 0;
 		n++;
 	}
+	c->send_is_zc = zc;
 	if (zc) {
 		c->zc_charge = from_pool;
 		st->zc_held += from_pool;
@@ -615,7 +616,8 @@ static void spill_stuck(struct echo_state *st)
 			c->sends_at_scan = c->sends_issued;
 			continue;
 		}
-		if (c->zc_charge)
+		/* A SEND_ZC is never cancelled (a cancelled one still owes its notification). */
+		if (c->send_is_zc)
 			conn_spill(st, c);
 		else if (conn_holds_pool(st, c))
 			conn_cancel_send(st, c);
@@ -678,7 +680,10 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 
 	counter_add(&st->pub->sends, 1);
 	if (res == -ECANCELED && c->send_cancelled && !st->stopping) {
-		send_done(st, c); /* stuck and cancelled by spill_stuck: nothing of it went out */
+		/* Stuck and cancelled by spill_stuck: nothing of it went out. A SEND_ZC's
+		 * notification would still come (spill_stuck does not cancel those). */
+		if (!hold)
+			send_done(st, c);
 		return;
 	}
 	if (res <= 0) {

@@ -72,6 +72,7 @@ struct conn {
 	unsigned send_cancelled : 1;  /* its stuck send was cancelled by us: copy the FIFO out when it ends */
 	unsigned zc_sent : 1;         /* its SEND_ZC in flight transmitted bytes (its notification counts) */
 	unsigned notif_pending : 1;   /* its SEND_ZC completed; only the notification is still to come */
+	unsigned send_is_zc : 1;      /* the send in flight is a SEND_ZC / SENDMSG_ZC */
 	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
 	unsigned head_off;    /* bytes of the head piece already sent */
 	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
