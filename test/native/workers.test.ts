@@ -258,6 +258,20 @@ describe('ring-level knobs', () => {
     expect(batched).toBeGreaterThan(Math.max(plain, plain2));
   });
 
+  it('the minimum wait batches only completions that come in batches: a lone connection is not held back by it', async () => {
+    // One connection has one request at a time; a min_wait on its waits could gather nothing
+    // and only delayed the request by min_wait (≤ 1,000 requests/s at 1 ms). The wait batches
+    // after a reap of several CQEs, which one connection never makes.
+    const r = native.start(config({ minWaitUs: 1000, load: { connections: 1 } }));
+    expect(r.applied.server.minWaitUs).toBe(1000);
+    await sleep(100);
+    const a = native.snapshot()!;
+    await sleep(500);
+    const b = native.snapshot()!; // counters are deltas since the previous snapshot
+    expect(native.stop()!.errors).toBe(0);
+    expect(b.requests / ((b.monotonicNs - a.monotonicNs) / 1e9)).toBeGreaterThan(3000);
+  });
+
   it('the minimum wait lets an idle server sleep: no wake-up per min_wait with nothing to complete', async () => {
     // Without an overall timeout the kernel ends the wait at every min_wait expiry, completions
     // or not: an idle server made ~10k enters/s at 50 µs. It now sleeps until something completes.
