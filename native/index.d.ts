@@ -439,7 +439,9 @@ export interface ServerCounters {
    *  buffer pool (their memory is the kernel's until the peer reads; a copying send's can be
    *  spilled from a peer that does not read). */
   zeroCopyFallbacks: number;
-  /** Multishot recvs ended by an empty buffer ring, and recvs re-armed after that. */
+  /** Multishot recvs ended by an empty buffer ring, and recvs re-armed from the starved queue:
+   *  after that, or after a one-shot turn while the pool was oversubscribed (a connection that
+   *  took its socket's data waits behind the starved ones instead of keeping a multishot recv). */
   enobufs: number;
   rearms: number;
   /** Echo bytes copied out of the buffer pool because their send was stuck on a peer that

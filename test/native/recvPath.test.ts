@@ -73,6 +73,15 @@ describe('the pool under pressure', () => {
     expect(snap.server.enobufs / snap.requests).toBeLessThan(8);
   });
 
+  it('an oversubscribed pool of whole-message buffers goes round in turns: one-shot turns re-armed from the queue, every echo intact', async () => {
+    // 64 connections × 64 KiB over 16 × 64 KiB incremental buffers: a recv armed while others
+    // are starved is a one-shot turn and queues behind them once its socket is drained, so
+    // re-arms outnumber ENOBUFS (before turns, every re-arm followed an ENOBUFS: equal).
+    const frames = await loadEchoes({ bufferRing: { size: 65536, count: 16, incremental: true }, load: { connections: 64 } }, [65536], 500);
+    expect(frames[0].enobufs).toBeGreaterThan(0);
+    expect(frames[0].rearms).toBeGreaterThan(frames[0].enobufs);
+  });
+
   // Every receive and send path a slow peer can pin buffers through: small pools (the
   // kernel can take the whole pool before the first CQE of it is reaped), recv bundles
   // (one CQE takes all it can), one-shot bundles (the kernel retries a full bundle, so no
