@@ -172,6 +172,9 @@ describe('kernel view in Chromium', () => {
     for (const id of ['latency-heatmap', 'kernel-heatmap-uring', 'kernel-heatmap-runqueue', 'throughput-chart']) {
       expect((await page.getByTestId(id).boundingBox())!.height, id).toBeGreaterThanOrEqual(60);
     }
+    // The percentile plot's keys come with its first measured frames (after the warm-up, at its
+    // 1 Hz refresh): wait for them, or the check below races the plot.
+    await expect.poll(() => page.getByTestId('percentile-keys').count(), { timeout: 10_000 }).toBe(1);
     // What must be read whole is not cut off: the controls and run state, the connection, the
     // live readouts and engine counters, the heatmaps' colour legends, the percentile plot's keys.
     expect(await clippedElements(page, [
