@@ -192,9 +192,10 @@ static void cq_spin(struct io_uring *ring)
  * send that does not complete inline would then hold back the next recv CQE; a min_wait or
  * timeout bound short enough for that (a few us) fires long before the peer's next request
  * (~60 us round trip) and brings the second enter back with a timer on top. Not done.
+ * last_reaped: the CQEs the loop's previous reap took.
  * Returns the enter's result, 0 when none was needed, or -errno.
  */
-static int loop_enter(struct echo_state *st)
+static int loop_enter(struct echo_state *st, unsigned last_reaped)
 {
 	struct io_uring *ring = &st->ring;
 	struct server *s = st->pub;
@@ -219,7 +220,7 @@ static int loop_enter(struct echo_state *st)
 			return 0; /* the thread is awake and takes what was queued; completions wait */
 		submit = 0;
 	}
-	if (wait_nr && s->ring.min_wait_us && st->last_reaped >= MIN_WAIT_BATCH) {
+	if (wait_nr && s->ring.min_wait_us && last_reaped >= MIN_WAIT_BATCH) {
 		memset(&arg, 0, sizeof(arg));
 		arg.pad = s->ring.min_wait_us; /* min_wait_usec since 6.12 */
 		/* Without an overall timeout longer than min_wait the kernel ends the wait when
@@ -249,6 +250,7 @@ static void serve(void *state)
 {
 	struct echo_state *st = state;
 	struct server *s = st->pub;
+	unsigned last_reaped = 0; /* CQEs the last reap took: server.minWaitUs batches only after a batch */
 
 	while (!st->stopping) {
 		int ret = 0;
@@ -257,7 +259,7 @@ static void serve(void *state)
 		if (__builtin_expect(server_hooks_asked(s) || st->punt || st->withholding, 0))
 			ret = run_hooks(st);
 		if (!ret)
-			ret = loop_enter(st);
+			ret = loop_enter(st, last_reaped);
 		if (submit_failed(ret)) {
 			/* Published only: the snapshot that reports it counts it (engine_snapshot.c). */
 			__atomic_store_n(&s->loop_err, ret, __ATOMIC_RELEASE);
@@ -267,8 +269,8 @@ static void serve(void *state)
 		/* Counted by how far the CQ head moved (only this thread moves it). */
 		unsigned head = *st->ring.cq.khead;
 		reap_completions(st);
-		st->last_reaped = *st->ring.cq.khead - head;
-		counter_add(&s->cqes, st->last_reaped);
+		last_reaped = *st->ring.cq.khead - head;
+		counter_add(&s->cqes, last_reaped);
 		/* The kernel's count of CQEs it could not post (cumulative; 0 unless the CQ overflowed). */
 		__atomic_store_n(&s->cq_overflows, IO_URING_READ_ONCE(*st->ring.cq.koverflow), __ATOMIC_RELAXED);
 		/* Not only after returns: a re-armed connection may end (EOF) without

@@ -687,10 +687,9 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 
 	counter_add(&st->pub->sends, 1);
 	if (res == -ECANCELED && c->send_cancelled && !st->stopping) {
-		/* Stuck and cancelled by spill_stuck: nothing of it went out. A SEND_ZC's
-		 * notification would still come (spill_stuck does not cancel those). */
-		if (!hold)
-			send_done(st, c);
+		/* Stuck and cancelled by spill_stuck: nothing of it went out. (Never a SEND_ZC,
+		 * whose notification would still come: spill_stuck does not cancel those.) */
+		send_done(st, c);
 		return;
 	}
 	if (res <= 0) {

@@ -119,7 +119,6 @@ struct echo_state {
 	uint64_t bufs_in_use_shown; /* what bufs_in_use last said for this server */
 
 	int no_iowait;      /* waits go without iowait marking (IORING_ENTER_NO_IOWAIT) */
-	unsigned last_reaped; /* CQEs the last reap took (server.minWaitUs batches only after a batch) */
 	unsigned inflight;  /* requests that will still post a final CQE */
 	int stopping;
 	struct __kernel_timespec accept_backoff; /* read by the kernel while the timeout is armed */
