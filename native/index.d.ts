@@ -100,6 +100,13 @@ export interface EchoPathSettings {
    *  accept direct, IOSQE_FIXED_FILE recv/send, close_direct. Refused 'DIRECT_DESCRIPTORS' with
    *  the registration's errno; a full table fails accepts with ENFILE (counted, backed off). */
   directDescriptors: boolean;
+  /** Sends go MSG_DONTWAIT | MSG_WAITALL with IOSQE_CQE_SKIP_SUCCESS (not SEND_ZC, not under the
+   *  ioWqPunt fault, not right after one fell short, not while anything waits on the send's end):
+   *  each has ended when the enter that took it returns, one that fell short posts a CQE with
+   *  what it sent (-EAGAIN: nothing), and a whole one posts none and is counted as sent after
+   *  the next reap. Checked by behaviour at start; refused 'QUIET_SENDS' with EOPNOTSUPP when
+   *  the kernel does not keep that contract, EINVAL (conflicts_with_sqpoll) with SQPOLL. */
+  quietSends: boolean;
 }
 
 /** The server subtree of an EngineConfig: a profile's `server`, plus `rings`. */
@@ -156,6 +163,7 @@ export interface ServerConfig {
   sendZeroCopy: EchoPathSettings['sendZeroCopy'];
   registeredBuffers: EchoPathSettings['registeredBuffers'];
   directDescriptors: EchoPathSettings['directDescriptors'];
+  quietSends: EchoPathSettings['quietSends'];
 }
 
 /** The load subtree of an EngineConfig: a profile's `load`. */
@@ -314,6 +322,7 @@ export interface AppliedSettings {
     sendZeroCopy: boolean;
     registeredBuffers: boolean;
     directDescriptors: boolean;
+    quietSends: boolean;
   };
 }
 
@@ -346,7 +355,8 @@ export interface RefusedSetting {
    * Or 'HUGEPAGES' (bufferRing.hugepages): not a ring setting but the buffer pool's MAP_HUGETLB
    * mapping, cause 'refused', with the mmap's errno (ENOMEM without enough reserved huge pages).
    * Or the receive/send path's 'RECV_BUNDLE', 'BUF_INCREMENTAL', 'SEND_ZC', 'REGISTERED_BUFFERS',
-   * 'DIRECT_DESCRIPTORS' (see EchoPathSettings), cause 'refused'.
+   * 'DIRECT_DESCRIPTORS', 'QUIET_SENDS' (see EchoPathSettings), cause 'refused' ('QUIET_SENDS' with
+   * SQPOLL: 'conflicts_with_sqpoll').
    * Or the workers' 'ATTACH_WQ' (sqpoll.shared; cause 'moot_without_sqpoll' when worker 0 has no
    * SQPOLL thread), 'NAPI' (napiBusyPollUs), 'MIN_WAIT' (minWaitUs, EOPNOTSUPP without
    * IORING_FEAT_MIN_TIMEOUT), 'NUMA_NODE' / 'NUMA_CPUS' (numa). With several

@@ -314,6 +314,17 @@ export const KNOBS = {
         refused: { reason: 'this kernel has no zero-copy send opcodes (IORING_OP_SEND_ZC / SENDMSG_ZC)', fix: 'set server.sendZeroCopy to false, or run Linux 6.1 or later' },
       },
     }),
+    quietSends: knob({
+      workloads: ECHO_ONLY,
+      engines: IO_URING_ONLY,
+      schema: z.boolean().default(true),
+      label: 'Quiet sends', help: 'Sends go MSG_DONTWAIT | MSG_WAITALL with IOSQE_CQE_SKIP_SUCCESS: issued inline, each has ended when the enter that took it returns, and only one that fell short (socket full) posts a CQE. One CQE per request instead of two, and a lone connection waits in the enter that sends its echo (one enter per request instead of two). The kernel view then sees no SEND completions.',
+      kernel: 'Linux 5.17 (IORING_FEAT_CQE_SKIP), checked by behaviour at start', applies: 'new-ring', engine: true, settings: ['QUIET_SENDS'],
+      refusal: {
+        refused: { reason: 'this kernel does not keep the quiet-send contract (a full socket must fail a MSG_DONTWAIT send at once, a short one must report its bytes, a whole one post no CQE): every send posts its CQE', fix: 'nothing to do: the server runs with plain sends; set server.quietSends to false to say so, or run Linux 6.1 or later' },
+        conflicts_with_sqpoll: { reason: 'with SQPOLL the kernel thread submits on its own time, so a send that posts no CQE cannot be known to have ended', fix: 'set server.quietSends to false when server.sqpoll.enabled is true (it is off then anyway)' },
+      },
+    }),
     directDescriptors: knob({
       engines: IO_URING_ONLY,
       schema: z.boolean().default(false),

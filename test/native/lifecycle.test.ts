@@ -213,7 +213,7 @@ describe('config validation', () => {
 
 describe('ring setup knobs', () => {
   it('SQPOLL is applied (flags contain SQPOLL) or rejected with an errno, and the run echoes', async () => {
-    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default' }));
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default', quietSends: false }));
     if (r.applied.server.sqpoll.enabled) {
       expect(r.ring.flags).toContain('SQPOLL');
       expect(r.refused).toEqual([]);
@@ -266,7 +266,7 @@ describe('ring setup knobs', () => {
     const t0 = Date.now();
     while (sqpThreads().length > 0 && Date.now() - t0 < 3000) await sleep(20);
     expect(sqpThreads()).toEqual([]);
-    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default', load: { connections: 16 } }));
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default', quietSends: false, load: { connections: 16 } }));
     if (!r.applied.server.sqpoll.enabled) return; // refused here: nothing to account
     await sleep(50);
     const found = sqpThreads();
@@ -285,7 +285,7 @@ describe('ring setup knobs', () => {
   });
 
   it('an impossible SQPOLL CPU is refused as SQ_AFF while SQPOLL stays on', async () => {
-    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100, cpu: 4000 }, taskrun: 'default' }));
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100, cpu: 4000 }, taskrun: 'default', quietSends: false }));
     if (r.applied.server.sqpoll.enabled) {
       const rej = r.refused.find((x) => x.setting === 'SQ_AFF');
       expect(rej?.errno).toBe(22);

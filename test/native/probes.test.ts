@@ -90,6 +90,23 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(ourProgramIds(heldProgramIds(process.pid))).toEqual([]);
   });
 
+  it('with quiet sends (the default) the kernel sees one completion per request, the engine\'s CQEs, and no whole SEND', async () => {
+    native.probesAttach({ tgid: process.pid, perRequestDuty: 1, probes: ['uring_latency'] });
+    const started = native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+    expect(started.applied.server.quietSends, JSON.stringify(started.refused)).toBe(true);
+    await sleep(1000);
+    const s = native.stop()!;
+    const k = native.probesRead()!;
+    native.probesDetach();
+    expect(s.server!.cqes).toBeGreaterThan(1000);
+    expect(Math.abs(k.uring.completions - s.server!.cqes) / s.server!.cqes).toBeLessThan(0.02);
+    // Every request is one recv CQE; sends post CQEs only when they fall short (none at 128 B).
+    expect(s.server!.cqes / s.requests).toBeLessThan(1.1);
+    const byName = new Map(k.uring.byOpcode.map((o) => [o.name, o.count]));
+    expect(byName.get('RECV')).toBeGreaterThan(0);
+    expect(byName.get('SEND') ?? 0).toBeLessThan((byName.get('RECV') ?? 0) * 0.01);
+  });
+
   it('counts the server\'s completions within 2 % of the engine\'s CQEs; run queue and latency histograms fill', async () => {
     // perRequestDuty 1 (the addon's default): the per-request probes attached all the time, so
     // their counts are whole; time-sampled counts are checked in probeSampling.test.ts.
@@ -97,7 +114,9 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(st.every((s) => s.attached)).toBe(true);
     // By default io_uring_enter is not counted in the kernel (no syscall tracepoint): the status says so.
     expect(st.find((s) => s.name === 'uring_calls')!.reason).toMatch(/engine's own count/);
-    native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+    // Plain sends: a quiet send (the default) that sends everything posts no CQE, so the
+    // kernel's completion tracepoint never sees it and SEND would have nothing to time.
+    native.start(config({ quietSends: false, load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
     await sleep(1000);
     // Whole-run totals, read once the engine has stopped: no completion can fall between the
     // engine's count and the probe's (on a busy machine two reads can be tens of ms apart).

@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { config, native, stopQuietly } from './engineHarness';
+import { config, native, sleep, stopQuietly } from './engineHarness';
 import { loadEchoes, serverEchoes } from './echoPathHarness';
-import { connectTo } from './socketClient';
+import { connectTo, readExactly } from './socketClient';
 
 afterEach(stopQuietly);
 
@@ -68,6 +68,55 @@ describe('send path knobs', () => {
       recvBundle: true, registeredBuffers: true, sendZeroCopy: true, directDescriptors: true, bufferRing: { incremental: true },
     });
     expect(frames.every((f) => f.copiedSends > 0)).toBe(true);
+  });
+
+  it('quiet sends (the default): one CQE and one enter per request at one connection; plain sends take two of each', async () => {
+    const perRequest = async (quietSends: boolean) => {
+      const started = native.start(config({ quietSends, load: { connections: 1, messageBytes: 128 }, maxDurationMs: 5000 }));
+      expect(started.applied.server.quietSends, JSON.stringify(started.refused)).toBe(quietSends);
+      await sleep(150);
+      native.snapshot(); // frames are deltas: this one ends the warm-up
+      await sleep(400);
+      const b = native.snapshot()!;
+      const fin = native.stop()!;
+      expect(fin.serverErrors + b.serverErrors).toBe(0);
+      const requests = b.requests;
+      expect(requests).toBeGreaterThan(100);
+      return { cqes: b.server!.cqes / requests, enters: b.server!.enters / requests, sends: b.server!.sends / requests };
+    };
+    const quiet = await perRequest(true);
+    const plain = await perRequest(false);
+    // The echo's send, quiet, ends inside the enter that sleeps for the next request.
+    expect(quiet.cqes).toBeLessThan(1.1);
+    expect(quiet.enters).toBeLessThan(1.1);
+    expect(plain.cqes).toBeGreaterThan(1.9);
+    expect(plain.enters).toBeGreaterThan(1.9);
+    // Settled sends are counted like the others.
+    expect(quiet.sends).toBeGreaterThan(0.95);
+    expect(quiet.sends).toBeLessThan(1.05);
+  });
+
+  it('quiet sends that fall short: a reader that stops reading gets 8 MiB back byte for byte, and the short sends posted their CQEs', async () => {
+    const started = native.start(config({ load: { connections: 0 }, bufferRing: { size: 65536, count: 256 } }));
+    expect(started.applied.server.quietSends).toBe(true);
+    const sock = await connectTo(started.port);
+    const data = Buffer.alloc(8 << 20);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+    sock.pause();
+    sock.write(data);
+    // The server's sends find the socket full (the reader is paused): each quiet send falls
+    // short (or sends nothing) and posts a CQE; the rest waits for room in a plain send.
+    await sleep(300);
+    const echoed = readExactly(sock, data.length, { exact: true, timeoutMs: 20_000 });
+    sock.resume();
+    expect((await echoed).equals(data)).toBe(true);
+    sock.destroy();
+    await sleep(100);
+    const fin = native.stop()!;
+    expect(fin.serverErrors).toBe(0);
+    // CQEs beyond the recvs' are sends that posted one: those that fell short, and the plain
+    // sends that waited for room after them.
+    expect(fin.server!.cqes).toBeGreaterThan(fin.server!.recvs + 1);
   });
 
   it('the registered pool counts as pinned memory in the memory estimate', () => {

@@ -161,7 +161,7 @@ describe('shared SQPOLL', () => {
   for (const rings of [2, 4]) {
     it(`${rings} rings share one SQPOLL thread with sqpoll.shared, and have one each without`, async () => {
       await noSqpollThreadsLeft();
-      const shared = native.start(config({ rings, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'default', load: { connections: 32, threads: 2 } }));
+      const shared = native.start(config({ rings, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'default', quietSends: false, load: { connections: 32, threads: 2 } }));
       expect(shared.refused).toEqual([]);
       expect(shared.applied.server.sqpoll).toMatchObject({ enabled: true, shared: true });
       expect(shared.serverWorkers.map((w) => w.attachedWq)).toEqual([false, ...Array(rings - 1).fill(true)]);
@@ -175,7 +175,7 @@ describe('shared SQPOLL', () => {
       expect(native.stop()!.errors).toBe(0);
 
       await noSqpollThreadsLeft();
-      const own = native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 50 }, taskrun: 'default', load: { connections: 32, threads: 2 } }));
+      const own = native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 50 }, taskrun: 'default', quietSends: false, load: { connections: 32, threads: 2 } }));
       expect(own.applied.server.sqpoll.shared).toBe(false);
       expect(threadsNamed('iou-sqp-').map((t) => t.name).sort()).toEqual(own.serverWorkers.map((w) => `iou-sqp-${w.tid}`).sort());
       expect(native.stop()!.errors).toBe(0);
@@ -185,7 +185,9 @@ describe('shared SQPOLL', () => {
   it('keeps SINGLE_ISSUER with SQPOLL and ATTACH_WQ; only DEFER_TASKRUN conflicts', () => {
     const r = native.start(config({ rings: 2, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'defer', load: { connections: 8 } }));
     expect(r.ring.flags).toEqual(expect.arrayContaining(['SQPOLL', 'SINGLE_ISSUER']));
-    expect(r.refused.map((x) => [x.setting, x.cause])).toEqual([['DEFER_TASKRUN', 'conflicts_with_sqpoll']]);
+    // Quiet sends (on by default) need sends submitted inline: with SQPOLL they conflict too.
+    expect(r.refused.map((x) => [x.setting, x.cause])).toEqual([['DEFER_TASKRUN', 'conflicts_with_sqpoll'], ['QUIET_SENDS', 'conflicts_with_sqpoll']]);
+    expect(r.applied.server.quietSends).toBe(false);
     expect(r.serverWorkers[1].attachedWq).toBe(true);
     expect(native.stop()!.errors).toBe(0);
   });

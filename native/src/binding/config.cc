@@ -152,6 +152,7 @@ server_config ParseServer(const Fields &s)
 	c.send_zc = s.Bool("sendZeroCopy");
 	c.registered_buffers = s.Bool("registeredBuffers");
 	c.direct_descriptors = s.Bool("directDescriptors");
+	c.quiet_sends = s.Bool("quietSends");
 	return c;
 }
 

@@ -55,6 +55,7 @@ const struct {
 	{ RING_SETTING_SEND_ZC, "SEND_ZC" },
 	{ RING_SETTING_REGISTERED_BUFFERS, "REGISTERED_BUFFERS" },
 	{ RING_SETTING_DIRECT_DESCRIPTORS, "DIRECT_DESCRIPTORS" },
+	{ RING_SETTING_QUIET_SENDS, "QUIET_SENDS" },
 };
 
 const char *FlagName(unsigned bit)
@@ -140,6 +141,8 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const server_config &cfg)
 		return Napi::Boolean::New(env, cfg.registered_buffers);
 	case RING_SETTING_DIRECT_DESCRIPTORS:
 		return Napi::Boolean::New(env, cfg.direct_descriptors);
+	case RING_SETTING_QUIET_SENDS:
+		return Napi::Boolean::New(env, cfg.quiet_sends);
 	default:
 		return env.Null();
 	}
@@ -244,6 +247,7 @@ ring_setup_result AsRequested(const server_config &requested)
 	r.send_zc = requested.send_zc;
 	r.registered_buffers = requested.registered_buffers;
 	r.direct_descriptors = requested.direct_descriptors;
+	r.quiet_sends = requested.quiet_sends;
 	return r;
 }
 
@@ -280,6 +284,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("sendZeroCopy", (bool)r.send_zc);
 	server.Set("registeredBuffers", (bool)r.registered_buffers);
 	server.Set("directDescriptors", (bool)r.direct_descriptors);
+	server.Set("quietSends", (bool)r.quiet_sends);
 	// The workers' knobs. With epoll the io_uring ones read as requested (like the ring knobs);
 	// rings and numa apply to both servers and come from what the workers really did.
 	server.Set("rings", requested.workers);

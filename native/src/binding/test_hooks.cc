@@ -141,6 +141,7 @@ Napi::Value DebugRingFallback(const Napi::CallbackInfo &info)
 	res.send_zc = server.send_zc;
 	res.registered_buffers = server.registered_buffers;
 	res.direct_descriptors = server.direct_descriptors;
+	res.quiet_sends = server.quiet_sends;
 
 	Napi::Object out = Napi::Object::New(env);
 	if (ret) {

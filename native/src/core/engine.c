@@ -261,6 +261,7 @@ static void report_started(const struct engine_config *cfg, struct engine_starte
 			continue;
 		/* A setting counts as applied only if every worker got it. */
 		out->ring.napi &= s->ring.napi;
+		out->ring.quiet_sends &= s->ring.quiet_sends;
 		if (s->ring.min_wait_us != out->ring.min_wait_us)
 			out->ring.min_wait_us = 0;
 		if (s->ring.numa_node != out->ring.numa_node)

@@ -79,12 +79,15 @@ struct ring_request {
  * SEND_ZC: IORING_OP_SEND_ZC / SENDMSG_ZC in the ring's opcode probe (6.0 / 6.1).
  * REGISTERED_BUFFERS: io_uring_register_buffers over the receive pool (RLIMIT_MEMLOCK).
  * DIRECT_DESCRIPTORS: io_uring_register_files_sparse, the table direct accepts fill.
+ * QUIET_SENDS: the server's check that the kernel keeps the quiet-send contract (EOPNOTSUPP
+ * when it does not); conflicts with SQPOLL (EINVAL), whose thread submits on its own time.
  */
 #define RING_SETTING_RECV_BUNDLE (1u << 25)
 #define RING_SETTING_BUF_INCREMENTAL (1u << 24)
 #define RING_SETTING_SEND_ZC (1u << 23)
 #define RING_SETTING_REGISTERED_BUFFERS (1u << 22)
 #define RING_SETTING_DIRECT_DESCRIPTORS (1u << 21)
+#define RING_SETTING_QUIET_SENDS (1u << 20)
 
 /* Why a requested flag did not take effect (RefusedSetting.cause in index.d.ts). */
 enum refusal_cause {
@@ -125,7 +128,7 @@ struct ring_setup_result {
 	int numa_node;      /* the worker's memory policy is bound to this node; -1: none (set by the server) */
 	int cpu;            /* the worker thread is pinned to this CPU; -1: not pinned (set by the server) */
 	/* The echo server's receive and send path as it took effect (set by the server). */
-	int multishot, recv_bundle, buf_incremental, send_zc, registered_buffers, direct_descriptors;
+	int multishot, recv_bundle, buf_incremental, send_zc, registered_buffers, direct_descriptors, quiet_sends;
 	int attempts;       /* io_uring_setup calls made */
 	struct ring_refusal refused[RING_REFUSAL_MAX];
 	int nrefused;

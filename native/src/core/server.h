@@ -59,6 +59,7 @@ struct server_config {
 	int send_zc;             /* IORING_OP_SEND_ZC with IORING_SEND_ZC_REPORT_USAGE */
 	int registered_buffers;  /* the receive pool registered (io_uring_register_buffers); fixed-buffer sends where possible */
 	int direct_descriptors;  /* registered file table, direct accept, IOSQE_FIXED_FILE ops */
+	int quiet_sends;         /* sends post a CQE only when they fall short (uring_echo_state.h) */
 	unsigned expected_conns; /* load.connections (set by the binding): sizes the direct-descriptor table */
 	unsigned napi_busy_poll_us; /* IORING_REGISTER_NAPI (6.9), 0: off */
 	unsigned min_wait_us;    /* IORING_ENTER_EXT_ARG min_wait_usec (6.12), 0: off */

@@ -24,6 +24,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* io_kiocb.flags: its low bits are the SQE's flags (REQ_F_CQE_SKIP_BIT is defined as
+ * IOSQE_CQE_SKIP_SUCCESS_BIT, 6, since Linux 5.17), so this holds on every kernel that has it. */
+#define REQ_CQE_SKIP (1ULL << 6)
+
 /* Timed legs only (1 in 2^LAT_SAMPLE_SHIFT): LRU, so a leg whose completion never comes (its
  * ring torn down) ages out instead of filling the map. */
 struct {
@@ -212,7 +216,10 @@ static __always_inline int on_submit(const bool btf, struct io_kiocb *req)
 	slot->user_data = key.user_data;
 	slot->opcode = opcode;
 	slot->server = 1;
-	if (sample_tick(c))
+	/* A request submitted with IOSQE_CQE_SKIP_SUCCESS (the server's quiet sends) posts no
+	 * completion when it succeeds, so a leg started for it would never end: not timed, and
+	 * not drawn from the sampler either, so the rate stays that of the legs that end. */
+	if (!(KREAD(btf, req, flags) & REQ_CQE_SKIP) && sample_tick(c))
 		start_leg(slot, &key, opcode, bpf_ktime_get_ns());
 	return 0;
 }

@@ -5,7 +5,8 @@
  * The ring is created on this thread, not by the engine: SINGLE_ISSUER ties the ring to its
  * creator, and DEFER_TASKRUN only runs completions when that task waits in io_uring_enter. The
  * loop is one counted io_uring_enter (submit and wait for one, see loop_enter; none with a busy
- * SQPOLL thread), then every ready CQE, then one buffer-ring publish. With server.rings each
+ * SQPOLL thread), then every ready CQE, then the quiet sends that ended without one are
+ * settled, then the sends they all queued, then one buffer-ring publish. With server.rings each
  * worker thread runs this whole file for its own ring, pool and SO_REUSEPORT listener.
  */
 #define _GNU_SOURCE
@@ -63,8 +64,13 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		st->tick_armed = 0;
 		st->tick_fired = 1;
 		break;
-	case TAG_CANCEL:
 	case TAG_PROBE:
+		/* A quiet-send probe's send (index 1) the kernel parked and ended only after the
+		 * probe gave up waiting: never counted in flight. */
+		if (user_data_index(data) == 1)
+			break;
+		/* fall through */
+	case TAG_CANCEL:
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			st->inflight--;
 		break;
@@ -79,6 +85,7 @@ static void reap_completions(void *ctx)
 	struct echo_state *st = ctx;
 
 	cqe_reap(&st->ring, UINT_MAX, handle_cqe, st);
+	settle_quiet_sends(st);
 	flush_dirty(st);
 	/* bufferStarvation: returned buffers pile up unpublished until the window ends. */
 	if (!st->withholding)
@@ -166,7 +173,7 @@ static void cq_spin(struct io_uring *ring)
 #define MIN_WAIT_IDLE_NS (1000 * NS_PER_MS)
 
 /* With server.minWaitUs, the CQEs the last reap must have taken for the next wait to batch.
- * A lone connection's reap is its recv and its send (2): min_wait there only delays the one
+ * A lone connection's reap is its recv and, with plain sends, its send (1-2): min_wait there only delays the one
  * request there is and adds a timer (1.34-1.56x the CPU per request at 1 x 128 B, measured
  * with min_wait on every wait). Completions arriving in batches are what it can gather. */
 #define MIN_WAIT_BATCH 4
@@ -186,12 +193,12 @@ static void cq_spin(struct io_uring *ring)
  * that much latency, only while completions come in batches. Every wait goes without iowait
  * marking where the kernel offers it.
  *
- * At one connection this makes two enters per request: the send submitted with the wait
- * completes inline and satisfies it, so the next enter is the one that sleeps. Waiting for
- * sends + 1 instead would save the second (~0.4 us of ~22 us per request, perf, 6.18), but a
- * send that does not complete inline would then hold back the next recv CQE; a min_wait or
- * timeout bound short enough for that (a few us) fires long before the peer's next request
- * (~60 us round trip) and brings the second enter back with a timer on top. Not done.
+ * At one connection this is one enter per request with quiet sends (server.quietSends, the
+ * default): the echo's send ends inside the enter that then sleeps for the next request, and
+ * posts no CQE that would end the wait. With plain sends it is two: the send's inline CQE
+ * satisfies the wait, so the next enter is the one that sleeps. (Waiting for sends + 1 CQEs
+ * instead would hold back the next recv whenever a send does not complete inline: quiet sends
+ * always end inline, and one that falls short says so with a CQE.)
  * last_reaped: the CQEs the loop's previous reap took.
  * Returns the enter's result, 0 when none was needed, or -errno.
  */
@@ -458,6 +465,17 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 	ret = probe_multishot_recv(st);
 	if (ret)
 		return ret;
+	/* Quiet sends need an inline submit: the SQPOLL thread submits on its own time. */
+	if (s->cfg.quiet_sends && (st->ring.flags & IORING_SETUP_SQPOLL)) {
+		ring_refuse(&s->ring, RING_SETTING_QUIET_SENDS, -EINVAL, REFUSAL_CONFLICTS_WITH_SQPOLL);
+	} else if (s->cfg.quiet_sends) {
+		ret = probe_quiet_sends(st);
+		if (ret)
+			return ret;
+		if (!st->quiet_ok)
+			refuse(st, RING_SETTING_QUIET_SENDS, -EOPNOTSUPP);
+	}
+	s->ring.quiet_sends = st->quiet_ok;
 	/* The probe's byte must not leave an incremental ring's buffers misaligned. */
 	*step = STEP_BUF_RING_REGISTER;
 	ret = buffer_ring_restart(&st->bufs, &st->ring);
@@ -500,6 +518,7 @@ static void server_teardown(void *state, int ran)
 	}
 	free(st->conns);
 	free(st->dirty);
+	free(st->quiet);
 	if (st->listen_fd >= 0)
 		close(st->listen_fd);
 	/* If a request could not be reaped its buffer may still be written to:

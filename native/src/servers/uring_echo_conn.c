@@ -12,6 +12,10 @@
  * ring a piece is one buffer. Pieces of the same buffer that follow each other in a FIFO are
  * merged, so a 64 KiB message received in pieces of one buffer still leaves as one iovec.
  *
+ * A send is quiet where it can be (server.quietSends, uring_echo_state.h): MSG_DONTWAIT |
+ * MSG_WAITALL with IOSQE_CQE_SKIP_SUCCESS, it has ended when the enter that took it returns and
+ * posts a CQE only when it fell short; settle_quiet_sends completes the others after the reap.
+ *
  * Only one send per connection is in flight so the byte stream stays in order. No completion
  * handler sends: a recv or send completion only marks the connection dirty, and after the
  * reaping loop flush_dirty() issues one send per dirty connection with nothing in flight, over
@@ -215,6 +219,10 @@ struct conn *conn_alloc(struct echo_state *st)
 			if (!d)
 				return NULL;
 			st->dirty = d;
+			uint32_t *q = realloc(st->quiet, cap * sizeof(*q));
+			if (!q)
+				return NULL;
+			st->quiet = q;
 			st->cap_conns = cap;
 		}
 		c = malloc(sizeof(*c));
@@ -439,7 +447,8 @@ static void conn_send(struct echo_state *st, struct conn *c)
 	int zc = st->send_zc && st->zc_held < st->zc_budget;
 	unsigned room = zc ? st->zc_budget - st->zc_held : UINT_MAX;
 
-	for (int32_t i = c->q_head; i >= 0 && n < SEND_IOV_MAX; i = st->pieces[i].next) {
+	int32_t i;
+	for (i = c->q_head; i >= 0 && n < SEND_IOV_MAX; i = st->pieces[i].next) {
 		const struct piece *p = &st->pieces[i];
 		if (p->bid != PIECE_SPILL && from_pool == room)
 			break;
@@ -459,6 +468,19 @@ static void conn_send(struct echo_state *st, struct conn *c)
 	}
 	c->send_pieces = (unsigned)n;
 	/* MSG_NOSIGNAL: a peer that vanished must give -EPIPE, not SIGPIPE. */
+	int msg_flags = MSG_NOSIGNAL;
+	/* Quiet: never handed to io-wq (ioWqPunt is the fault that asks for exactly that), never
+	 * a zero-copy send (its notification is a CQE of its own), and not right after one fell
+	 * short (the socket is full: this send waits for room, which only a CQE can report).
+	 * And only when nothing waits for this send's end but its own buffers: a quiet send is
+	 * settled after the next reap, and the loop may sleep until a completion comes. So not
+	 * with more of the FIFO left behind it, not for a connection that must close or drop its
+	 * FIFO after it (EOF, failed, stopping), has its recv stopped at the cap until it drains,
+	 * or while connections wait for buffers (starved, or withheld by bufferStarvation). */
+	int quiet = st->quiet_ok && !zc && !st->punt && !c->send_must_wait && i < 0 && !c->eof && !c->failed &&
+		    !c->capped && !st->starved && !st->stopping && !st->withholding && st->nquiet < st->cap_conns;
+	if (quiet)
+		msg_flags |= MSG_DONTWAIT | MSG_WAITALL;
 	c->sends_issued++;
 	if (n == 1 && zc && st->fixed_bufs && st->pieces[c->q_head].bid != PIECE_SPILL) {
 		/* One range of the registered pool: the kernel skips pinning the pages per send. */
@@ -468,7 +490,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 		io_uring_prep_send_zc(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL,
 				      IORING_SEND_ZC_REPORT_USAGE);
 	} else if (n == 1) {
-		io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, msg_flags);
 	} else {
 		memset(&c->msg, 0, sizeof(c->msg));
 		c->msg.msg_iov = c->iov;
@@ -477,7 +499,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
 			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 		} else {
-			io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+			io_uring_prep_sendmsg(sqe, c->fd, &c->msg, (unsigned)msg_flags);
 		}
 	}
 	sqe_conn_fd(st, sqe);
@@ -485,6 +507,17 @@ static void conn_send(struct echo_state *st, struct conn *c)
 	if (st->punt)
 		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, user_data(TAG_SEND, c->slot));
+	c->send_bytes = 0;
+	for (int i = 0; i < n; i++)
+		c->send_bytes += (uint32_t)c->iov[i].iov_len;
+	if (quiet) {
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		c->send_quiet = 1;
+		/* io_uring_get_sqe advanced sqe_tail past it; SQ positions count up the same way
+		 * the kernel's SQ head does (ring_flush_sq hands SQEs over in order). */
+		c->send_sqpos = st->ring.sq.sqe_tail - 1;
+		st->quiet[st->nquiet++] = c->slot;
+	}
 	c->send_inflight = 1;
 	c->last_burst = c->burst_bytes;
 	c->burst_bytes = 0;
@@ -684,6 +717,15 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 	int hold = !!(cqe->flags & IORING_CQE_F_MORE);
 	c->zc_sent = hold && res > 0;
 	c->notif_pending = hold;
+	/* A quiet send's CQE says it fell short: the socket had no room for all of it (or none:
+	 * -EAGAIN). What went out is consumed below like any short send; the rest goes with a
+	 * send that waits for room. A waiting send that got everything out lifts that. */
+	if (c->send_quiet) {
+		c->send_quiet = 0;
+		c->send_must_wait = 1;
+	} else if (res > 0 && (uint32_t)res >= c->send_bytes) {
+		c->send_must_wait = 0;
+	}
 
 	counter_add(&st->pub->sends, 1);
 	if (res == -ECANCELED && c->send_cancelled && !st->stopping) {
@@ -880,6 +922,42 @@ void flush_dirty(struct echo_state *st)
 		conn_send(st, c);
 	}
 	st->ndirty = 0;
+}
+
+/*
+ * Quiet sends the kernel has taken (its SQ head passed them) and that posted no CQE were sent
+ * whole: each is completed here as if its CQE had said so. Runs after the reaping loop, before
+ * flush_dirty: a quiet send is issued inline (MSG_DONTWAIT: never parked on a poll), so it has
+ * ended before the io_uring_enter (or sqe_get's submit) that took it returned, and a CQE it
+ * posted, falling short, was in the CQ by then and reaped (conn_on_send cleared send_quiet).
+ * Not while the CQ has overflowed: such a CQE may wait in the kernel's overflow list until the
+ * next enter flushes it.
+ */
+void settle_quiet_sends(struct echo_state *st)
+{
+	struct io_uring *ring = &st->ring;
+	unsigned keep = 0;
+
+	if (!st->nquiet || (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW))
+		return;
+	unsigned khead = io_uring_smp_load_acquire(ring->sq.khead);
+	for (unsigned i = 0; i < st->nquiet; i++) {
+		struct conn *c = st->conns[st->quiet[i]];
+
+		if (!c->send_quiet)
+			continue; /* it fell short, its CQE was handled (or the slot was reused) */
+		if ((int)(khead - c->send_sqpos) <= 0) {
+			st->quiet[keep++] = st->quiet[i]; /* still in the SQ: a failed enter left it */
+			continue;
+		}
+		struct io_uring_cqe done;
+		memset(&done, 0, sizeof(done));
+		done.user_data = user_data(TAG_SEND, c->slot);
+		done.res = (int32_t)c->send_bytes;
+		c->send_quiet = 0;
+		conn_on_send(st, c, &done);
+	}
+	st->nquiet = keep;
 }
 
 /* Buffers a starved connection should find before it is re-armed: an eighth of the ring, or

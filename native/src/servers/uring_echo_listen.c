@@ -1,6 +1,7 @@
 /*
- * The io_uring echo server's listening side: the check that this kernel does multishot recv
- * with provided buffers, the listening socket on 127.0.0.1, and the multishot accept.
+ * The io_uring echo server's listening side: the checks that this kernel does multishot recv
+ * with provided buffers and keeps the quiet-send contract, the listening socket on 127.0.0.1,
+ * and the multishot accept.
  *
  * An accept refused for lack of descriptors (-EMFILE/-ENFILE) ends the multishot accept while
  * the connection stays in the backlog: re-arming at once would fail again at once, a busy
@@ -9,7 +10,10 @@
  * cancel-all would never be cancelled and the drain would wait its timeout.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,6 +103,107 @@ out:
 	if (sv[1] >= 0)
 		close(sv[1]);
 	return ret;
+}
+
+/* One send of len bytes of buf on fd as a quiet send would go (MSG_DONTWAIT | MSG_WAITALL,
+ * IOSQE_CQE_SKIP_SUCCESS), submitted without waiting. Returns what its CQE said, or
+ * QUIET_NO_CQE when none was there once the submit returned (*pending then says whether it may
+ * still come), or QUIET_FAILED when the submit failed. */
+#define QUIET_NO_CQE INT_MIN
+#define QUIET_FAILED (INT_MIN + 1)
+static int quiet_send_once(struct echo_state *st, int fd, const void *buf, size_t len, unsigned *pending)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe = sqe_get(&st->ring);
+
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_WAITALL);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, user_data(TAG_PROBE, 1));
+	if (io_uring_submit(&st->ring) != 1)
+		return QUIET_FAILED;
+	if (io_uring_peek_cqe(&st->ring, &cqe) != 0) {
+		(*pending)++;
+		return QUIET_NO_CQE;
+	}
+	int res = cqe->res;
+	io_uring_cqe_seen(&st->ring, cqe);
+	return res;
+}
+
+/* Reads whatever fd holds (non-blocking); returns the bytes read. */
+static size_t drain_fd(int fd)
+{
+	char sink[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		total += (size_t)n;
+	return total;
+}
+
+/*
+ * Whether this kernel keeps the contract quiet sends rely on (uring_echo_state.h), tried on a
+ * socketpair with a small send buffer: a send that finds the socket full fails at once with
+ * -EAGAIN (MSG_DONTWAIT is honoured, the send is not parked on a poll), one that finds room
+ * for part of it posts a CQE with what it sent, and one that sends everything posts none.
+ * Kernels differ here (how a short MSG_WAITALL send reports its partial bytes changed over
+ * 5.x-6.x), and a silent success taken for granted where the kernel parked the send would
+ * hand its buffer back while the kernel still reads it: so the behaviour is tried, not the
+ * version. Sets st->quiet_ok; any surprise leaves quiet sends off (every send posts its CQE).
+ */
+int probe_quiet_sends(struct echo_state *st)
+{
+	static const char payload[16] = "quiet-send-probe";
+	char fill[1024];
+	size_t big_len = 256 * 1024;
+	unsigned char *big = NULL;
+	unsigned pending = 0;
+	int sv[2], small = 4096, ok = 0, res;
+
+	st->quiet_ok = 0;
+	if (!(st->pub->ring.features & IORING_FEAT_CQE_SKIP))
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	big = calloc(1, big_len);
+	if (!big)
+		goto out;
+	memset(fill, 'f', sizeof(fill));
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	while (send(sv[0], fill, sizeof(fill), MSG_DONTWAIT) > 0) {
+	}
+	/* Full: it must fail now. */
+	res = quiet_send_once(st, sv[0], payload, sizeof(payload), &pending);
+	if (res != -EAGAIN)
+		goto out;
+	/* Room for part: it must say how much went. */
+	drain_fd(sv[1]);
+	res = quiet_send_once(st, sv[0], big, big_len, &pending);
+	if (res <= 0 || (size_t)res >= big_len)
+		goto out;
+	/* Room for all: no CQE, and the bytes arrived. */
+	drain_fd(sv[1]);
+	res = quiet_send_once(st, sv[0], payload, sizeof(payload), &pending);
+	if (res != QUIET_NO_CQE)
+		goto out;
+	pending = 0;
+	ok = drain_fd(sv[1]) == sizeof(payload);
+out:
+	close(sv[0]);
+	close(sv[1]);
+	/* A send the kernel parked after all ends with the sockets closed: reap it before the
+	 * memory it reads goes. */
+	for (unsigned i = 0; i < pending; i++) {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = kernel_timespec(NS_PER_MS * 100);
+		if (io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts))
+			break;
+		io_uring_cqe_seen(&st->ring, cqe);
+	}
+	free(big);
+	st->quiet_ok = ok;
+	return 0;
 }
 
 int listen_socket(struct echo_state *st, enum start_step *step)

@@ -74,6 +74,8 @@ struct conn {
 	unsigned zc_sent : 1;         /* its SEND_ZC in flight transmitted bytes (its notification counts) */
 	unsigned notif_pending : 1;   /* its SEND_ZC completed; only the notification is still to come */
 	unsigned send_is_zc : 1;      /* the send in flight is a SEND_ZC / SENDMSG_ZC */
+	unsigned send_quiet : 1;      /* the send in flight posts a CQE only if it falls short (settle_quiet_sends) */
+	unsigned send_must_wait : 1;  /* a quiet send fell short: the next send waits for room (and posts its CQE) */
 	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
 	unsigned head_off;    /* bytes of the head piece already sent */
 	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
@@ -86,6 +88,8 @@ struct conn {
 	unsigned queued_pieces;
 	size_t burst_bytes, last_burst; /* received since the last send was issued; the last such burst */
 	uint32_t sends_issued, sends_at_scan; /* a send in flight across two looks is stuck */
+	unsigned send_sqpos;  /* a quiet send's position in the SQ (the kernel has it once its SQ head passed) */
+	uint32_t send_bytes;  /* ... and its length: what a silent success sent */
 	struct conn *starved_prev, *starved_next;
 	struct conn *free_next;
 	/* sendmsg state; must stay put while the send is in flight (with SQPOLL
@@ -139,6 +143,13 @@ struct echo_state {
 	 * loop. A conn is listed at most once (its dirty bit), so cap_conns entries suffice. */
 	uint32_t *dirty;
 	unsigned ndirty;
+	/* Quiet sends (MSG_DONTWAIT | MSG_WAITALL with IOSQE_CQE_SKIP_SUCCESS, where
+	 * probe_quiet_sends found the kernel keeps that contract): issued inline, they have ended by
+	 * the time the enter that submitted them returns, and only one that fell short posts a CQE.
+	 * Slots with one in flight are listed here until settle_quiet_sends counts them as sent. */
+	int quiet_ok;
+	uint32_t *quiet;
+	unsigned nquiet;
 };
 
 /* uring_echo_conn.c: a connection's echo path. */
@@ -158,6 +169,7 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
 void conn_on_cancel(struct echo_state *st, struct conn *c);
 void flush_dirty(struct echo_state *st);
+void settle_quiet_sends(struct echo_state *st);
 void rearm_starved(struct echo_state *st);
 /* uring_echo.c: a TAG_TICK wake-up in 10 ms, unless one is armed. */
 void echo_arm_tick(struct echo_state *st);
@@ -166,6 +178,7 @@ int echo_benign(int res);
 
 /* uring_echo_listen.c: the listening side. */
 int probe_multishot_recv(struct echo_state *st);
+int probe_quiet_sends(struct echo_state *st);
 int listen_socket(struct echo_state *st, enum start_step *step);
 void arm_accept(struct echo_state *st);
 void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe);

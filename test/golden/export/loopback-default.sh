@@ -73,6 +73,7 @@ needs_kernel 6 12 'server.bufferRing.incremental (Incremental buffers)'
 needs_kernel 6 1 'server.taskrun (Task run)'
 needs_kernel 6 0 'server.multishot (Multishot recv)'
 needs_kernel 5 19 'server.bufferRing.count (Buffers)'
+needs_kernel 5 17 'server.quietSends (Quiet sends)'
 if ! command -v "$URING_LAB" >/dev/null; then
 	if [ "$DRY_RUN" = 1 ]; then warn "$URING_LAB is not on PATH (install uring-lab, or set URING_LAB=)"; else
 		echo "$URING_LAB is not on PATH: install uring-lab, or set URING_LAB=/path/to/uring-lab" >&2; exit 1

@@ -74,6 +74,7 @@ needs_kernel 6 9 'server.napiBusyPollUs (NAPI busy poll)'
 needs_kernel 6 0 'server.multishot (Multishot recv)'
 needs_kernel 5 19 'server.bufferRing.count (Buffers)'
 needs_kernel 5 19 'server.directDescriptors (Direct descriptors)'
+needs_kernel 5 17 'server.quietSends (Quiet sends)'
 needs_kernel 5 11 'server.sqpoll.enabled (SQPOLL)'
 needs_kernel 5 1 'server.registeredBuffers (Registered buffers)'
 # topology veth: the lab makes a network namespace and a veth pair.
