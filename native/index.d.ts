@@ -434,11 +434,11 @@ export interface ServerCounters {
   /** io_uring_enter calls the serve loops made (with SQPOLL, none while the thread is awake and
    *  completions are waiting: enters per request is what shows SQPOLL's effect). */
   enters: number;
-  /** Completions reaped. */
+  /** Completions reaped (a quiet send that sent everything posts none: see quietSends). */
   cqes: number;
   /** Receive completions carrying data. */
   recvs: number;
-  /** Send operations completed. */
+  /** Send operations completed (quiet ones counted when settled, CQE or not). */
   sends: number;
   /** Bytes echoed back. */
   bytesOut: number;

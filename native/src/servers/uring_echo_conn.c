@@ -650,7 +650,8 @@ static void spill_stuck(struct echo_state *st)
 	for (unsigned i = 0; i < st->nconns; i++) {
 		struct conn *c = st->conns[i];
 
-		if (c->fd < 0 || !c->send_inflight || c->send_cancelled || c->failed)
+		/* A quiet send has ended already; it is settled at the next reap. */
+		if (c->fd < 0 || !c->send_inflight || c->send_cancelled || c->failed || c->send_quiet)
 			continue;
 		if (c->sends_at_scan != c->sends_issued) {
 			c->sends_at_scan = c->sends_issued;
