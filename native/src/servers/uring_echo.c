@@ -469,11 +469,11 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 	if (s->cfg.quiet_sends && (st->ring.flags & IORING_SETUP_SQPOLL)) {
 		ring_refuse(&s->ring, RING_SETTING_QUIET_SENDS, -EINVAL, REFUSAL_CONFLICTS_WITH_SQPOLL);
 	} else if (s->cfg.quiet_sends) {
+		/* Optional: a failed check leaves the server on plain sends, and says why. */
 		ret = probe_quiet_sends(st);
+		st->quiet_ok = !ret;
 		if (ret)
-			return ret;
-		if (!st->quiet_ok)
-			refuse(st, RING_SETTING_QUIET_SENDS, -EOPNOTSUPP);
+			refuse(st, RING_SETTING_QUIET_SENDS, ret);
 	}
 	s->ring.quiet_sends = st->quiet_ok;
 	/* The probe's byte must not leave an incremental ring's buffers misaligned. */

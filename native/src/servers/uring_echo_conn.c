@@ -440,6 +440,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 	unsigned off = c->head_off;
 	unsigned from_pool = 0;
+	uint32_t bytes = 0;
 	int n = 0;
 	/* Zero-copy while the budget lasts: as many pool pieces as it has room for (the rest go
 	 * with the next send); with no room at all, a copying send of the lot, which can be
@@ -455,6 +456,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 		unsigned char *base = p->bid == PIECE_SPILL ? p->spill : buffer_ring_addr(&st->bufs, p->bid);
 		c->iov[n].iov_base = base + p->off + off;
 		c->iov[n].iov_len = p->len - off;
+		bytes += (uint32_t)(p->len - off);
 		from_pool += p->bid != PIECE_SPILL;
 		off = 0;
 		n++;
@@ -507,9 +509,7 @@ static void conn_send(struct echo_state *st, struct conn *c)
 	if (st->punt)
 		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, user_data(TAG_SEND, c->slot));
-	c->send_bytes = 0;
-	for (int i = 0; i < n; i++)
-		c->send_bytes += (uint32_t)c->iov[i].iov_len;
+	c->send_bytes = bytes;
 	if (quiet) {
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		c->send_quiet = 1;

@@ -150,7 +150,8 @@ static size_t drain_fd(int fd)
  * Kernels differ here (how a short MSG_WAITALL send reports its partial bytes changed over
  * 5.x-6.x), and a silent success taken for granted where the kernel parked the send would
  * hand its buffer back while the kernel still reads it: so the behaviour is tried, not the
- * version. Sets st->quiet_ok; any surprise leaves quiet sends off (every send posts its CQE).
+ * version. Returns 0 when it holds, else the errno to refuse server.quietSends with: -EOPNOTSUPP
+ * for any surprise, or what kept the check from running.
  */
 int probe_quiet_sends(struct echo_state *st)
 {
@@ -159,16 +160,17 @@ int probe_quiet_sends(struct echo_state *st)
 	size_t big_len = 256 * 1024;
 	unsigned char *big = NULL;
 	unsigned pending = 0;
-	int sv[2], small = 4096, ok = 0, res;
+	int sv[2], small = 4096, ret = -EOPNOTSUPP, res;
 
-	st->quiet_ok = 0;
 	if (!(st->pub->ring.features & IORING_FEAT_CQE_SKIP))
-		return 0;
+		return -EOPNOTSUPP;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	big = calloc(1, big_len);
-	if (!big)
+	if (!big) {
+		ret = -ENOMEM;
 		goto out;
+	}
 	memset(fill, 'f', sizeof(fill));
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	while (send(sv[0], fill, sizeof(fill), MSG_DONTWAIT) > 0) {
@@ -188,7 +190,8 @@ int probe_quiet_sends(struct echo_state *st)
 	if (res != QUIET_NO_CQE)
 		goto out;
 	pending = 0;
-	ok = drain_fd(sv[1]) == sizeof(payload);
+	if (drain_fd(sv[1]) == sizeof(payload))
+		ret = 0;
 out:
 	close(sv[0]);
 	close(sv[1]);
@@ -202,8 +205,7 @@ out:
 		io_uring_cqe_seen(&st->ring, cqe);
 	}
 	free(big);
-	st->quiet_ok = ok;
-	return 0;
+	return ret;
 }
 
 int listen_socket(struct echo_state *st, enum start_step *step)

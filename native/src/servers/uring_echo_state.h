@@ -178,6 +178,7 @@ int echo_benign(int res);
 
 /* uring_echo_listen.c: the listening side. */
 int probe_multishot_recv(struct echo_state *st);
+/* 0 when the kernel keeps the quiet-send contract, else the errno to refuse it with. */
 int probe_quiet_sends(struct echo_state *st);
 int listen_socket(struct echo_state *st, enum start_step *step);
 void arm_accept(struct echo_state *st);
