@@ -76,6 +76,14 @@ export interface BufferRingSettings {
    * a plain ring, and 'BUF_INCREMENTAL' is reported refused with its errno. Applied: it took effect.
    */
   incremental: boolean;
+  /**
+   * Config: the ring holds only as many free buffers as recent reaping cycles used (twice the
+   * most one took, at least 2; all of them while connections wait for buffers) and is topped
+   * up with the most recently returned first, so the kernel fills buffers still in the cache
+   * instead of the one returned longest ago. False: every free buffer in the ring, in the
+   * order they came back. A policy of the server's own: applied as requested, never refused.
+   */
+  hotFirst: boolean;
 }
 
 /**
@@ -465,6 +473,9 @@ export interface ServerCounters {
   /** Each worker's most buffers held at once since the start (counted as they are taken, not
    *  sampled), summed over the workers. */
   buffersPeak: number;
+  /** Gauge: free buffers the kernel can pick from now (published in the ring), summed over the
+   *  workers. The whole free pool unless bufferRing.hotFirst holds some back. */
+  buffersInRing: number;
   /** The worker threads' user and system CPU (from /proc/self/task/TID/stat: scaled by the
    *  kernel to the exact runtime, but in 10 ms ticks), and their SQPOLL threads' CPU apart
    *  (exact). serverCpuNs is the exact total of workers and every io_uring helper. */

@@ -86,6 +86,9 @@ export const ServerFrameSchema = z.object({
   cqOverflows: z.number().min(0),
   buffersInUse: z.number().min(0),
   buffersTotal: z.number().min(0),
+  /** Free buffers the kernel could pick from (in the ring): the whole free pool unless
+   *  bufferRing.hotFirst held some back. Null in runs saved before it was recorded. */
+  buffersInRing: z.number().min(0).nullable().default(null),
   /** Worker threads' user and system CPU (tick-granular: 10 ms), and their SQPOLL threads' CPU
    *  apart. serverCpuNs is the exact total of workers and every io_uring helper. */
   userCpuNs: z.number().min(0),

@@ -43,6 +43,38 @@ describe('receive path knobs, each alone', () => {
   });
 });
 
+describe('hot buffers first (bufferRing.hotFirst)', () => {
+  // The default pool (the harness's is bigger).
+  const pool = { size: 65536, count: 64, incremental: true };
+  it('at one connection × 64 KiB the ring offers a few of the 64 buffers, most recently returned first; off, every free one; both echo 1 B – 1 MiB', async () => {
+    // One message in flight takes one or two 64 KiB buffers per reaping cycle (the rest of the
+    // one being filled, the next): the ring is kept at twice that, at least 2.
+    const on = await loadEchoes({ bufferRing: pool, load: { connections: 1 } }, [65536], 400);
+    expect(on[0].buffersTotal).toBe(64);
+    expect(on[0].enobufs).toBe(0);
+    expect(on[0].buffersInRing).toBeGreaterThanOrEqual(2);
+    expect(on[0].buffersInRing).toBeLessThanOrEqual(8);
+    // Off: the kernel can pick every buffer the server does not hold (at one connection it
+    // holds at most the two a message spans).
+    const off = await loadEchoes({ bufferRing: { ...pool, hotFirst: false }, load: { connections: 1 } }, [65536], 400);
+    expect(off[0].buffersInRing).toBeGreaterThanOrEqual(64 - 2);
+    for (const hotFirst of [true, false]) {
+      await loadEchoes({ bufferRing: { ...pool, hotFirst } });
+      const { started } = await serverEchoes({ bufferRing: { ...pool, hotFirst } });
+      expect(started.applied.server.bufferRing.hotFirst).toBe(hotFirst);
+    }
+  });
+
+  it('a burst the ring cannot hold gets the whole free pool: 64 connections × 64 KiB over 64 buffers after a quiet start, every echo intact', async () => {
+    // The server starts with 2 buffers in the ring; 64 × 64 KiB at once empties it (ENOBUFS),
+    // and from then every free buffer is offered until no connection waits for one.
+    const frames = await loadEchoes({ bufferRing: pool, load: { connections: 64 } }, [65536], 500);
+    expect(frames[0].buffersTotal).toBe(64);
+    expect(frames[0].enobufs).toBeGreaterThan(0);
+    expect(frames[0].enobufs / frames[0].recvs).toBeLessThan(1);
+  });
+});
+
 describe('receive path knobs combined', () => {
   it('bundles + incremental + one-shot off and on echo byte for byte', async () => {
     for (const multishot of [true, false]) {

@@ -122,7 +122,7 @@ describe('send path knobs', () => {
   it('the registered pool counts as pinned memory in the memory estimate', () => {
     const cfg = (registeredBuffers: boolean) => ({
       protocol: 1 as const, port: 0, maxDurationMs: 1000,
-      server: { ...config().server, registeredBuffers, bufferRing: { size: 4096, count: 512, hugepages: false, incremental: false } },
+      server: { ...config().server, registeredBuffers, bufferRing: { ...config().server.bufferRing, size: 4096, count: 512, hugepages: false, incremental: false } },
       load: { connections: 1, messageBytes: 128, threads: 1 },
     });
     const a = native.memoryNeeds(cfg(false));

@@ -9,7 +9,7 @@ import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, ZC_BUDGET_NOTE, type
 function counters(over: Partial<ServerCounters> = {}): ServerCounters {
   return {
     enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
-    enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096,
+    enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096, buffersInRing: 4046,
     userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0,
     errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
   };
@@ -73,6 +73,12 @@ describe('engine counters panel', () => {
     ]);
     expect(engineCountersView(frame(counters()))!.events.find((c) => c.key === 'spilledBytes')).toMatchObject({ text: '0 B', warn: false });
     expect(engineCountersView(frame(counters({ buffersTotal: 0, buffersInUse: 0 })))!.pool.text).toBe('no buffer pool');
+  });
+
+  it('says how many free buffers the ring offers when hot first holds some back, and nothing when it offers all or was not recorded', () => {
+    expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 4 })))!.pool.text).toBe('3 / 64 (4.7 %) · 4 in ring');
+    expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 61 })))!.pool.text).toBe('3 / 64 (4.7 %)');
+    expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: null })))!.pool.text).toBe('3 / 64 (4.7 %)');
   });
 
   it('zero-copy vs copied sends, with the loopback sentence only when every SEND_ZC was copied', () => {

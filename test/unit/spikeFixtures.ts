@@ -72,7 +72,7 @@ export function frame(spec: FrameSpec): RunFrame {
     oldestInFlightUs: spec.oldestInFlightUs ?? 100, loadBusyShare: spec.loadBusyShare ?? 0.5, final: false,
     server: {
       enters: 1000, cqes: 2000, recvs: 1000, sends: 1000, bytesOut: 64000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0, enobufs: 0, rearms: 0, spilledBytes: 0,
-      cqOverflows: 0, buffersInUse: 8, buffersTotal: 256, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0,
+      cqOverflows: 0, buffersInUse: 8, buffersTotal: 256, buffersInRing: 248, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0,
       errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
     },
     kernel: spec.kernel === undefined ? quietKernel(tMs) : spec.kernel,

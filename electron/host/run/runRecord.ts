@@ -45,13 +45,14 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
     enters: s.enters, cqes: s.cqes, recvs: s.recvs, sends: s.sends, bytesOut: s.bytesOut,
     zeroCopySends: s.zeroCopySends, copiedSends: s.copiedSends, zeroCopyFallbacks: s.zeroCopyFallbacks ?? 0, enobufs: s.enobufs, rearms: s.rearms,
     spilledBytes: s.spilledBytes, cqOverflows: s.cqOverflows, buffersInUse: s.buffersInUse, buffersTotal: s.buffersTotal,
+    buffersInRing: s.buffersInRing ?? null,
     userCpuNs: s.userCpuNs, systemCpuNs: s.systemCpuNs, sqpollCpuNs: s.sqpollCpuNs,
     errorsByOp: { ...s.errorsByOp },
   };
 }
 
 /** Server counters summed over measured frames. */
-type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal'>;
+type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing'>;
 
 /** Each load thread's own CPU in a snapshot, without its io-wq / SQPOLL helpers: the
  *  saturation check's measure (an engine from before it was reported: CPU with helpers). */

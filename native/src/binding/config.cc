@@ -146,6 +146,7 @@ server_config ParseServer(const Fields &s)
 	c.buf_count = (unsigned)br.Integer("count", 1, 65536);
 	c.buf_hugepages = br.Bool("hugepages");
 	c.buf_incremental = br.Bool("incremental");
+	c.buf_hot_first = br.Bool("hotFirst");
 	// The receive and send path (the io_uring server's; epoll ignores them).
 	c.multishot = s.Bool("multishot");
 	c.recv_bundle = s.Bool("recvBundle");

@@ -270,6 +270,8 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	buffer_ring.Set("count", requested.buf_count);
 	buffer_ring.Set("hugepages", (bool)r.hugepages);
 	buffer_ring.Set("incremental", (bool)r.buf_incremental);
+	// A policy of the server's own (which buffers the ring offers), never refused.
+	buffer_ring.Set("hotFirst", (bool)requested.buf_hot_first);
 
 	Napi::Object server = Napi::Object::New(env);
 	server.Set("engine", epoll ? "epoll" : "io_uring");
@@ -437,6 +439,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			     { "buffersInUse", s.bufs_in_use },
 			     { "buffersTotal", s.bufs_total },
 			     { "buffersPeak", s.bufs_peak },
+			     { "buffersInRing", s.bufs_in_ring },
 			     { "userCpuNs", s.server_user_ns },
 			     { "systemCpuNs", s.server_sys_ns },
 			     { "sqpollCpuNs", s.sqpoll_cpu_ns } });

@@ -17,10 +17,65 @@
 /* The huge page size the pool is mapped with (MAP_HUGE_2MB). */
 #define HUGE_PAGE_BYTES ((uint64_t)2 << 20)
 
-/* Per-buffer bookkeeping: off + refs (u32), slot_bid + bid_slot (u16), in_ring (u8). */
+/* Per-buffer bookkeeping: off + refs (u32), slot_bid + bid_slot + stash (u16), in_ring (u8). */
 static size_t meta_bytes(unsigned count)
 {
-	return (size_t)count * (2 * sizeof(uint32_t) + 2 * sizeof(uint16_t) + sizeof(uint8_t));
+	return (size_t)count * (2 * sizeof(uint32_t) + 3 * sizeof(uint16_t) + sizeof(uint8_t));
+}
+
+/* Publishes per window of hot-first learning: `keep` rises at once with a bigger cycle and
+ * falls only at a window's end, by at most half, towards twice that window's biggest cycle. */
+#define KEEP_WINDOW_CYCLES 256
+
+/* Every buffer whole and free, in the ring up to `keep`, the rest stashed. */
+static void fill(struct buffer_ring *b)
+{
+	b->pending = 0;
+	b->available = 0;
+	b->stashed = 0;
+	/* Not hot first: the whole pool always in the ring. */
+	b->keep_min = b->hot_first ? 2 : b->count;
+	if (b->keep_min > b->count)
+		b->keep_min = b->count;
+	b->keep = b->keep_min;
+	b->taken = 0;
+	b->taken_bytes = 0;
+	b->peak = 0;
+	b->cycles = KEEP_WINDOW_CYCLES;
+	io_uring_buf_ring_init(b->ring);
+	/* The first `keep` go in the ring, the rest wait in the stash. */
+	for (unsigned bid = 0; bid < b->count; bid++)
+		buffer_ring_return(b, bid);
+	buffer_ring_publish(b);
+}
+
+void buffer_ring_top_up(struct buffer_ring *b)
+{
+	/* What this cycle took: the buffers the kernel finished with, or, where receives share
+	 * buffers (incremental), its bytes in buffers plus the one still being filled. */
+	unsigned used = (unsigned)((b->taken_bytes + b->size - 1) / b->size) + (b->incremental && b->taken_bytes);
+
+	if (b->taken > used)
+		used = b->taken;
+	if (used > b->peak)
+		b->peak = used;
+	b->taken = 0;
+	b->taken_bytes = 0;
+	if (--b->cycles == 0) {
+		/* Towards what this window needed, by halves: a burst now and then (a run's
+		 * connections arriving) should not meet a ring cut down to the quiet cycles. */
+		b->keep = 2 * b->peak > b->keep / 2 ? 2 * b->peak : b->keep / 2;
+		b->peak = 0;
+		b->cycles = KEEP_WINDOW_CYCLES;
+	} else if (2 * used > b->keep) {
+		b->keep = 2 * used;
+	}
+	if (b->starving || b->keep > b->count)
+		b->keep = b->count;
+	if (b->keep < b->keep_min)
+		b->keep = b->keep_min;
+	while (b->stashed && buffer_ring_in_ring(b) < b->keep)
+		buffer_ring_add(b, b->stash[--b->stashed]);
 }
 
 /* Sizes shared by buffer_ring_create() and buffer_ring_memory(). */
@@ -69,13 +124,14 @@ static int register_ring(struct buffer_ring *b, struct io_uring *ring, uint16_t 
 }
 
 int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned size, unsigned count, uint16_t group,
-		       int hugepages, int incremental, enum start_step *step)
+		       int hugepages, int incremental, int hot_first, enum start_step *step)
 {
 
 	memset(b, 0, sizeof(*b));
 	b->size = size;
 	b->count = count;
 	b->group = group;
+	b->hot_first = hot_first;
 	b->mask = io_uring_buf_ring_mask(count);
 
 	*step = STEP_BUF_RING_ALLOC;
@@ -105,7 +161,8 @@ int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned si
 	b->refs = b->off + count;
 	b->slot_bid = (uint16_t *)(b->refs + count);
 	b->bid_slot = b->slot_bid + count;
-	b->in_ring = (uint8_t *)(b->bid_slot + count);
+	b->stash = b->bid_slot + count;
+	b->in_ring = (uint8_t *)(b->stash + count);
 
 	*step = STEP_BUF_RING_REGISTER;
 	int ret = -EINVAL;
@@ -122,11 +179,7 @@ int buffer_ring_create(struct buffer_ring *b, struct io_uring *ring, unsigned si
 	if (ret)
 		return ret;
 	b->registered = 1;
-
-	io_uring_buf_ring_init(b->ring);
-	for (unsigned bid = 0; bid < count; bid++)
-		buffer_ring_return(b, bid);
-	buffer_ring_publish(b);
+	fill(b);
 	return 0;
 }
 
@@ -143,12 +196,7 @@ int buffer_ring_restart(struct buffer_ring *b, struct io_uring *ring)
 		return ret;
 	b->registered = 1;
 	memset(b->meta, 0, meta_bytes(b->count));
-	b->pending = 0;
-	b->available = 0;
-	io_uring_buf_ring_init(b->ring);
-	for (unsigned bid = 0; bid < b->count; bid++)
-		buffer_ring_return(b, bid);
-	buffer_ring_publish(b);
+	fill(b);
 	return 0;
 }
 
@@ -189,6 +237,8 @@ unsigned buffer_ring_consume(struct buffer_ring *b, int res, unsigned cqe_flags,
 	unsigned left = res > 0 ? (unsigned)res : 0;
 	unsigned done = 0;
 
+	b->taken_bytes += left;
+
 	/* Walk the slots the kernel took, from the one the CQE names: a plain recv takes one, a
 	 * bundle ceil(res / size) (fewer when the first is an incremental buffer's remainder). */
 	for (;;) {
@@ -207,6 +257,7 @@ unsigned buffer_ring_consume(struct buffer_ring *b, int res, unsigned cqe_flags,
 		if (finished) {
 			b->in_ring[bid] = 0;
 			b->available--;
+			b->taken++;
 			done++;
 		}
 		if (take) {

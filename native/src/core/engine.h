@@ -125,6 +125,7 @@ struct engine_snapshot {
 	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
 	/* gauges */
 	uint64_t bufs_in_use, bufs_total; /* provided buffers held / in the pools, over all workers */
+	uint64_t bufs_in_ring; /* free buffers the kernels can pick from, over all workers */
 	uint64_t bufs_peak; /* each worker's most held at once since the start, summed over workers */
 	unsigned workers;
 	uint64_t worker_accepted[SERVER_WORKERS_MAX]; /* cumulative connections each worker accepted */

@@ -244,6 +244,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		s->bufs_in_use += counter_get(&sv->bufs_in_use);
 		s->bufs_peak += counter_get(&sv->bufs_peak);
 		s->bufs_total += counter_get(&sv->bufs_total);
+		s->bufs_in_ring += counter_get(&sv->bufs_in_ring);
 	}
 	if (eng->nservers)
 		s->peak_connections = __atomic_load_n(&eng->conns.peak, __ATOMIC_RELAXED);

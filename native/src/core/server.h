@@ -47,6 +47,7 @@ struct server_config {
 	unsigned buf_count; /* buffers in the provided-buffer ring */
 	int buf_hugepages;  /* map the provided buffers with MAP_HUGETLB (2 MiB pages), falling back to normal pages */
 	int buf_incremental; /* IOU_PBUF_RING_INC (6.12): large buffers consumed in pieces */
+	int buf_hot_first;  /* a short ring refilled with the most recently returned buffers (buffer_ring.h) */
 
 	unsigned workers;    /* server.rings: 1..SERVER_WORKERS_MAX */
 	int sqpoll_shared;   /* one SQPOLL thread for all rings (IORING_SETUP_ATTACH_WQ to worker 0's ring) */
@@ -114,6 +115,7 @@ struct server {
 	uint64_t bufs_peak;    /* the most it held at once since the start (a sample per snapshot missed
 				* a pool run dry between two: 0 with 2,083 ENOBUFS) */
 	uint64_t bufs_total;   /* provided buffers in the pool */
+	uint64_t bufs_in_ring; /* free buffers the kernel can pick (bufferRing.hotFirst keeps the rest back) */
 
 	/* Test/teaching hooks, read by the loop once per iteration (relaxed atomics; 0 = nothing
 	 * asked). Checked before it waits, so an idle server acts on them only when its next

@@ -376,7 +376,7 @@ static int buffers_create(struct echo_state *st, enum start_step *step)
 	const struct server_config *cfg = &st->pub->cfg;
 	struct ring_setup_result *res = &st->pub->ring;
 	int ret = buffer_ring_create(&st->bufs, &st->ring, cfg->buf_size, cfg->buf_count, ECHO_BUFFER_GROUP,
-				     cfg->buf_hugepages, cfg->buf_incremental, step);
+				     cfg->buf_hugepages, cfg->buf_incremental, cfg->buf_hot_first, step);
 
 	/* Huge pages asked for but not had: the pool runs on normal pages, and says so. */
 	res->hugepages = st->bufs.hugepages;
@@ -527,6 +527,7 @@ static void server_teardown(void *state, int ran)
 		buffer_ring_unmap(&st->bufs);
 	/* The gauges go back to what they were before this server existed. */
 	counter_add(&st->pub->bufs_in_use, (uint64_t)0 - st->bufs_in_use_shown);
+	counter_add(&st->pub->bufs_in_ring, (uint64_t)0 - st->bufs_in_ring_shown);
 	if (st->pieces)
 		counter_add(&st->pub->bufs_total, (uint64_t)0 - st->bufs.count);
 	/* Copied-out echoes still queued (a piece's spill is NULL unless it holds one). */

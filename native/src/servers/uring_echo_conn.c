@@ -144,6 +144,12 @@ void echo_gauges(struct echo_state *st)
 		st->bufs_in_use_shown = in_use;
 		counter_raise(&st->pub->bufs_peak, in_use);
 	}
+	/* Published only (pending ones are not the kernel's yet). */
+	uint64_t in_ring = buffer_ring_in_ring(&st->bufs) - (unsigned)st->bufs.pending;
+	if (in_ring != st->bufs_in_ring_shown) {
+		counter_add(&st->pub->bufs_in_ring, in_ring - st->bufs_in_ring_shown);
+		st->bufs_in_ring_shown = in_ring;
+	}
 }
 
 void echo_error(struct echo_state *st, enum server_err_op op)
@@ -310,6 +316,8 @@ static void starve(struct echo_state *st, struct conn *c)
 	else
 		st->starved = c;
 	st->starved_tail = c;
+	/* The ring ran dry: every free buffer goes in at the next publish (hot first). */
+	st->bufs.starving = 1;
 }
 
 static void unstarve(struct echo_state *st, struct conn *c)
@@ -325,6 +333,7 @@ static void unstarve(struct echo_state *st, struct conn *c)
 	else
 		st->starved_tail = c->starved_prev;
 	c->starved = 0;
+	st->bufs.starving = st->starved != NULL;
 }
 
 /* Hands back the pieces a SEND_ZC sent, once its notification says the kernel let go. */

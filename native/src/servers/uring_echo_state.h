@@ -121,6 +121,7 @@ struct echo_state {
 	 * spill_stuck can take back from a peer that does not read. */
 	unsigned zc_budget, zc_held;
 	uint64_t bufs_in_use_shown; /* what bufs_in_use last said for this server */
+	uint64_t bufs_in_ring_shown; /* ... and bufs_in_ring */
 
 	int no_iowait;      /* waits go without iowait marking (IORING_ENTER_NO_IOWAIT) */
 	unsigned inflight;  /* requests that will still post a final CQE */

@@ -43,6 +43,14 @@ export const LOOPBACK_ZC_NOTE = 'on loopback the kernel copies every SEND_ZC';
 /** Why some sends went as copying sends with SEND_ZC on (uring_echo_conn.c, zc_budget). */
 export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool (a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';
 
+/** ' · N in ring' where the ring offers fewer than every free buffer (bufferRing.hotFirst);
+ *  nothing for a run saved before it was recorded, or when the whole free pool is in it. */
+function inRingText(s: ServerCounters): string {
+  const free = s.buffersTotal - s.buffersInUse;
+  const inRing = s.buffersInRing ?? null;
+  return inRing !== null && inRing < free ? ` · ${formatInt(inRing)} in ring` : '';
+}
+
 /** A ratio with up to three significant digits: 1, 0.5, 2.04, 0.013, 12.3, 1,234. */
 export function formatRatio(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '—';
@@ -96,9 +104,9 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
     ],
     pool: {
       key: 'pool', label: 'buffers in use', inUse: s.buffersInUse, total: s.buffersTotal, fraction, value: fraction,
-      text: s.buffersTotal > 0 ? `${formatInt(s.buffersInUse)} / ${formatInt(s.buffersTotal)} (${formatPercent(fraction)})` : 'no buffer pool',
+      text: s.buffersTotal > 0 ? `${formatInt(s.buffersInUse)} / ${formatInt(s.buffersTotal)} (${formatPercent(fraction)})${inRingText(s)}` : 'no buffer pool',
       warn: fraction !== null && fraction >= 0.9,
-      title: 'provided buffers the server holds at the end of the frame, of the pool',
+      title: 'provided buffers the server holds at the end of the frame, of the pool; "in ring": the free ones the kernel could pick from (hot first keeps the rest back, the most recently returned offered first)',
     },
     events: [
       { key: 'enobufs', label: 'ENOBUFS', value: s.enobufs, text: formatInt(s.enobufs), warn: s.enobufs > 0, title: 'receives that found the buffer pool empty' },
