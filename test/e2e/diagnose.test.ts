@@ -87,23 +87,37 @@ describe('spike attribution in Chromium', () => {
     await expect.poll(() => panel.getAttribute('data-stored'), { timeout: 5_000 }).toBe('1');
 
     // The run (the UI's runs go until stopped): stopped 4.5 s in, after the hog's second; its
-    // summary carries the spike report.
-    await page.getByTestId('start-button').click();
-    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
-    await expect.poll(async () => parseFloat(await text(page, 'elapsed')), { timeout: 20_000 }).toBeGreaterThanOrEqual(4.5);
-    await page.getByTestId('stop-button').click();
-    await expect.poll(() => text(page, 'run-state'), { timeout: 20_000 }).toBe('idle');
-    await expect.poll(() => page.locator('[data-testid="chaos-result"][data-kind="cpuHog"]').getAttribute('data-applied'), { timeout: 10_000 }).toBe('true');
-
-    // A marker on the client heatmap (markers appear only when the run ended: no per-frame work).
+    // summary carries the spike report, and the client heatmap its markers (only once the run
+    // ended: no per-frame work).
     const markers = page.getByTestId('latency-heatmap-spike');
-    await expect.poll(() => markers.count(), { timeout: 15_000 }).toBeGreaterThan(0);
-    const labels = await markers.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+    const runWithHog = async (): Promise<string[]> => {
+      await page.getByTestId('start-button').click();
+      await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+      await expect.poll(async () => parseFloat(await text(page, 'elapsed')), { timeout: 20_000 }).toBeGreaterThanOrEqual(4.5);
+      await page.getByTestId('stop-button').click();
+      await expect.poll(() => text(page, 'run-state'), { timeout: 20_000 }).toBe('idle');
+      await expect.poll(() => page.locator('[data-testid="chaos-result"][data-kind="cpuHog"]').getAttribute('data-applied'), { timeout: 10_000 }).toBe('true');
+      // The report comes after the summary; a run without spikes never shows a marker.
+      const shown = await expect.poll(() => markers.count(), { timeout: 15_000 }).toBeGreaterThan(0).then(() => true, () => false);
+      return shown ? markers.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? '')) : [];
+    };
     // The spike whose window overlapped the hog's second (the report's own overlap, from the
     // hog's real start and end; others may come from the machine). Not the label's rounded
     // times: a one-frame spike at 1.904–2.004 s reads "at 1.9 s for 100 ms".
-    const hogMarker = labels.findIndex((l) => /cpu-contention \(\d+ %\), during cpuHog$/.test(l));
-    expect(hogMarker, `marker labels: ${labels.join(' | ')}`).toBeGreaterThanOrEqual(0);
+    const isHog = (l: string) => /cpu-contention \(\d+ %\), during cpuHog$/.test(l);
+    // On 2 vCPUs shared with Chromium, the host and whatever the VM's host does, a 1 s hog is
+    // not always above the run's own noise (k = 4 spreads over a baseline Chromium's drawing
+    // shares the CPUs with): detection's recall is bench:diagnose's number, not this test's.
+    // Up to three runs, and one must show the hog's spike; what follows checks its panel.
+    const seen: string[] = [];
+    let labels: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      labels = await runWithHog();
+      seen.push(`run ${attempt + 1}: ${labels.join(' | ') || 'no spike'}`);
+      if (labels.some(isHog)) break;
+    }
+    const hogMarker = labels.findIndex(isHog);
+    expect(hogMarker, `marker labels: ${seen.join('; ')}`).toBeGreaterThanOrEqual(0);
     await shot(page, 'uring-lab-diagnose-markers.png');
     const hogSpike = await markers.nth(hogMarker).getAttribute('data-spike');
     await markers.nth(hogMarker).click();
@@ -175,5 +189,5 @@ describe('spike attribution in Chromium', () => {
 
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 150_000); // up to three 4.5 s runs, each with its report
 });
