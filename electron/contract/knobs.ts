@@ -296,12 +296,14 @@ export const KNOBS = {
       hotFirst: knob({
       workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
-        // Default on: the kernel takes buffers from the ring's head and returns go to its tail,
-        // so a full ring always hands out the buffer returned longest ago, the coldest in the
-        // cache (64 × 64 KiB is 4 MiB against a 1 MiB L2 here). perf at 1 × 64 KiB: the recv's
-        // copy ~6.4–7.7k ns/request with the whole pool in the ring, ~4.4–4.6k hot first, the
-        // epoll server's ~4.2–5.6k. Off is the plain ring, for comparison.
-        schema: z.boolean().default(true),
+        // The kernel takes buffers from the ring's head and returns go to its tail, so a full
+        // ring always hands out the buffer returned longest ago, the coldest in the cache
+        // (64 × 64 KiB is 4 MiB against a 1 MiB L2 here). perf at 1 × 64 KiB: the recv's copy
+        // 7.6–9.8k ns/request with the whole pool in the ring, 4.2–6.2k hot first, the epoll
+        // engine's 4.2–5.0k. Default off until it shows in whole server CPU per request: on
+        // this 2-vCPU VM that moved less than its noise (README), and an open-loop rate test
+        // missed its 2 % once in 10 runs with it on (0 in 5 off), too few to tell either way.
+        schema: z.boolean().default(false),
         label: 'Hot buffers first', help: 'The ring holds only as many free buffers as recent cycles used (twice the most one took; all of them once a connection waits for buffers), topped up with the most recently returned first, so received data lands in buffers still in the cache. Off: every free buffer in the ring, the one returned longest ago taken first.',
         applies: 'new-ring', engine: true,
       }),

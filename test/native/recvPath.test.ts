@@ -44,8 +44,8 @@ describe('receive path knobs, each alone', () => {
 });
 
 describe('hot buffers first (bufferRing.hotFirst)', () => {
-  // The default pool (the harness's is bigger).
-  const pool = { size: 65536, count: 64, incremental: true };
+  // The default pool (the harness's is bigger), hot first.
+  const pool = { size: 65536, count: 64, incremental: true, hotFirst: true };
   it('at one connection × 64 KiB the ring offers a few of the 64 buffers, most recently returned first; off, every free one; both echo 1 B – 1 MiB', async () => {
     // One message in flight takes one or two 64 KiB buffers per reaping cycle (the rest of the
     // one being filled, the next): the ring is kept at twice that, at least 2.
