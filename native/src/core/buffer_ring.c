@@ -51,6 +51,12 @@ static void fill(struct buffer_ring *b)
 
 void buffer_ring_top_up(struct buffer_ring *b)
 {
+	if (!b->hot_first) {
+		/* The plain ring: every free buffer is in it already and nothing is stashed. */
+		b->taken = 0;
+		b->taken_bytes = 0;
+		return;
+	}
 	/* What this cycle took: the buffers the kernel finished with, or, where receives share
 	 * buffers (incremental), its bytes in buffers plus the one still being filled. */
 	unsigned used = (unsigned)((b->taken_bytes + b->size - 1) / b->size) + (b->incremental && b->taken_bytes);

@@ -47,8 +47,8 @@ export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs
  *  nothing for a run saved before it was recorded, or when the whole free pool is in it. */
 function inRingText(s: ServerCounters): string {
   const free = s.buffersTotal - s.buffersInUse;
-  const inRing = s.buffersInRing ?? null;
-  return inRing !== null && inRing < free ? ` · ${formatInt(inRing)} in ring` : '';
+  const inRing = s.buffersInRing;
+  return inRing != null && inRing < free ? ` · ${formatInt(inRing)} in ring` : '';
 }
 
 /** A ratio with up to three significant digits: 1, 0.5, 2.04, 0.013, 12.3, 1,234. */
