@@ -8,7 +8,7 @@
  * nothing else in the data directory is touched.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -147,6 +147,15 @@ describe('uring-lab run, workload storage', () => {
     expect(fits.summary.warnings.join(' | ')).not.toMatch(/the engine set/);
   }, 30_000);
 
+  /** Some process has the file open (its /proc/PID/fd links). */
+  const heldOpen = (file: string): boolean => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).some((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === file; } catch { return false; }
+      });
+    } catch { return false; }
+  });
+
   it('a file that shrinks under the run: exit 1, its errors named as failed I/Os in the line and the warning', async () => {
     const file = path.join(dir, 'shrinks.dat');
     writeFileSync(file, Buffer.alloc(64 << 20));
@@ -157,7 +166,10 @@ describe('uring-lab run, workload storage', () => {
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     const exited = new Promise<number | null>((r) => child.on('close', r));
-    await new Promise((r) => setTimeout(r, 1000)); // started and measuring
+    // Started and measuring: the engine holds the file open (a fixed 1 s sleep raced a slow
+    // start here, and the run then read a file already cut to 1 MiB, without an error).
+    await expect.poll(() => heldOpen(file), { timeout: 15_000, interval: 50 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
     spawnSync('truncate', ['-s', '1M', file]);
     expect(await exited, stderr).toBe(1);
     const summary = JSON.parse(stdout);
