@@ -15,6 +15,8 @@
 // started listening (SERVER_SETTLE_MS: start-up is not a per-request cost). Both C programs
 // are compiled with `cc -O2` into a temporary directory. Targets (issue 7): best io_uring ≤ 1.0× the server CPU per request of
 // the epoll engine and of the minimal epoll server at every point, ≤ 0.9× at 1000 connections.
+// With --rounds 6 or more each verdict also says whether the ratio's bootstrap 95 % interval is
+// clear of the target or holds it (benchVerdict.mjs): on a noisy machine the difference matters.
 //
 // Open-loop rows (issue 8, `--no-open` skips them): at 50 connections × 128 B, io_uring
 // default, the closed loop's median throughput is the maximum; the open loop (load.mode open)
@@ -32,6 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { judgeTarget, MIN_SAMPLES_PER_ARM, tally } from './benchVerdict.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
@@ -39,7 +42,8 @@ const require = createRequire(import.meta.url);
 
 const USAGE = `npm run bench:engine -- [options]
   --quick           1 round, 1 s measured, 0.5 s warm-up (a smoke run; numbers are rough)
-  --rounds N        rounds per grid point, configurations interleaved (default 3; medians)
+  --rounds N        rounds per grid point, configurations interleaved (default 3; medians; 6 or more
+                    give every target its 95 % interval: clear of the target, or within noise)
   --seconds S       measured seconds per configuration and round (default 1.5)
   --warmup S        warm-up seconds before each measurement (default 0.5)
   --grid LIST       grid points as CONNSxBYTES, '*' for any: e.g. 50x4096,1000x* (default all)
@@ -495,24 +499,28 @@ function summarize(samples) {
   };
 }
 
-/** best / baseline of server CPU per request: the ratio of medians, and the range of the per-round ratios. */
+/**
+ * best / baseline of server CPU per request: the ratio of medians, the range of the per-round
+ * ratios, and with ≥ 6 rounds its bootstrap 95 % interval, which says whether a PASS or MISS is
+ * clear of the target or within noise (benchVerdict.mjs).
+ */
 function ratio(cfgs, num, den, metric, target, name) {
   const a = cfgs[num];
   const b = cfgs[den];
   if (!a || !b) return null;
-  const ma = a.summary[metric];
-  const mb = b.summary[metric];
   const perRound = [];
   for (let i = 0; i < Math.min(a.samples.length, b.samples.length); i++) {
     const x = a.samples[i];
     const y = b.samples[i];
     if (x.ok && y.ok && x[metric] && y[metric]) perRound.push(x[metric] / y[metric]);
   }
-  const value = ma && mb ? ma / mb : null;
+  const values = (c) => c.samples.filter((x) => x.ok).map((x) => x[metric]);
+  const j = judgeTarget(values(a), values(b), target);
   return {
     name, num, den, metric, target,
-    value, perRoundMin: perRound.length ? Math.min(...perRound) : null, perRoundMax: perRound.length ? Math.max(...perRound) : null,
-    verdict: target === null ? 'info' : value === null ? 'n/a' : value <= target ? 'PASS' : 'MISS',
+    value: j.value, ci: j.ci, confidence: j.confidence,
+    perRoundMin: perRound.length ? Math.min(...perRound) : null, perRoundMax: perRound.length ? Math.max(...perRound) : null,
+    verdict: j.verdict,
   };
 }
 
@@ -549,12 +557,14 @@ function againstIssueBaseline(cfgs, id, metric, point, name) {
   const base = issueBaseline(point);
   const c = cfgs[id];
   if (!base || !c) return null;
-  const value = c.summary[metric] ? c.summary[metric] / base.ns : null;
-  const perRound = c.samples.filter((x) => x.ok && x[metric]).map((x) => x[metric] / base.ns);
+  const values = c.samples.filter((x) => x.ok && x[metric]).map((x) => x[metric]);
+  const j = judgeTarget(values, [base.ns], base.target);
+  const perRound = values.map((x) => x / base.ns);
   return {
     name: `${name} / the issue's ${fmtInt(base.ns)} ns`, num: id, den: `issue baseline ${base.ns} ns`, metric, target: base.target,
-    value, perRoundMin: perRound.length ? Math.min(...perRound) : null, perRoundMax: perRound.length ? Math.max(...perRound) : null,
-    verdict: value === null ? 'n/a' : value <= base.target ? 'PASS' : 'MISS',
+    value: j.value, ci: j.ci, confidence: j.confidence,
+    perRoundMin: perRound.length ? Math.min(...perRound) : null, perRoundMax: perRound.length ? Math.max(...perRound) : null,
+    verdict: j.verdict,
   };
 }
 
@@ -578,8 +588,9 @@ function printPoint(point, cfgs, ratios, o) {
   }
   for (const r of ratios) {
     const range = r.perRoundMin === null ? '' : ` (rounds ${r.perRoundMin.toFixed(2)}–${r.perRoundMax.toFixed(2)})`;
-    const target = r.target === null ? '(no target: for reference)' : `target ≤ ${r.target.toFixed(2)}×  ${r.verdict}`;
-    console.log(`  ${r.name.padEnd(66)} ${r.value === null ? '   -  ' : `${r.value.toFixed(2)}×`.padStart(6)}${range.padEnd(22)} ${target}`);
+    const ci = r.ci ? ` 95 % CI ${r.ci[0].toFixed(2)}–${r.ci[1].toFixed(2)}` : '';
+    const target = r.target === null ? '(no target: for reference)' : `target ≤ ${r.target.toFixed(2)}×  ${r.verdict}${r.confidence ? ` (${r.confidence})` : ''}`;
+    console.log(`  ${r.name.padEnd(66)} ${r.value === null ? '   -  ' : `${r.value.toFixed(2)}×`.padStart(6)}${range.padEnd(22)}${ci.padEnd(20)} ${target}`);
   }
 }
 
@@ -757,10 +768,13 @@ if (o.open && (!o.grid || o.independentRateGiven)) {
   }
 }
 
-const verdicts = results.flatMap((r) => r.ratios.map((x) => x.verdict));
+const judged = results.flatMap((r) => r.ratios.filter((x) => x.target !== null));
 const saturated = results.flatMap((r) => Object.values(r.configs).filter((c) => c.summary.saturatedRounds).map((c) => `${r.conns}×${r.bytes} ${c.id}`));
-console.log(`\ntargets: ${verdicts.filter((v) => v === 'PASS').length} PASS, ${verdicts.filter((v) => v === 'MISS').length} MISS, ${verdicts.filter((v) => v === 'n/a').length} n/a (a configuration failed or was not run)`);
-for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') console.log(`  MISS ${r.conns}×${sizeWords(r.bytes)}: ${x.name} ${x.value.toFixed(2)}× > ${x.target.toFixed(2)}×`);
+console.log(`\ntargets: ${tally(judged)} (n/a: a configuration failed or was not run)`);
+console.log(o.rounds >= MIN_SAMPLES_PER_ARM
+  ? '  clear: the 95 % bootstrap interval of the ratio lies on the verdict\'s side of the target; within noise: it holds the target'
+  : `  with ${o.rounds} round(s) no verdict has an interval: --rounds ${MIN_SAMPLES_PER_ARM} or more says which are clear of the target and which are within noise`);
+for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') console.log(`  MISS${x.confidence ? ` (${x.confidence})` : ''} ${r.conns}×${sizeWords(r.bytes)}: ${x.name} ${x.value.toFixed(2)}× > ${x.target.toFixed(2)}×${x.ci ? `, 95 % CI ${x.ci[0].toFixed(2)}–${x.ci[1].toFixed(2)}` : ''}`);
 if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the numbers may measure the load, not the server): ${saturated.join(', ')}`);
 
 if (o.out) {
