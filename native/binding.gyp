@@ -17,6 +17,7 @@
         "src/core/buffer_ring.c",
         "src/core/capabilities.c",
         "src/core/cpu_accounting.c",
+        "src/core/sqpoll_stats.c",
         "src/core/cpu_list.c",
         "src/core/engine.c",
         "src/core/engine_snapshot.c",

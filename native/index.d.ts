@@ -482,6 +482,10 @@ export interface ServerCounters {
   userCpuNs: number;
   systemCpuNs: number;
   sqpollCpuNs: number;
+  /** The part of sqpollCpuNs its threads spent with work to do (the kernel's SqWorkTime from
+   *  the ring's fdinfo, Linux 6.11; the rest spun idle until sqpoll.idleMs), each thread once.
+   *  Null without an SQPOLL thread, or on a kernel that does not report it. */
+  sqpollWorkNs: number | null;
   /** Real server errors (as serverErrors) by what failed. */
   errorsByOp: { accept: number; recv: number; send: number; other: number };
 }

@@ -94,6 +94,10 @@ export const ServerFrameSchema = z.object({
   userCpuNs: z.number().min(0),
   systemCpuNs: z.number().min(0),
   sqpollCpuNs: z.number().min(0),
+  /** The part of sqpollCpuNs the SQPOLL threads spent in passes that submitted or polled (the kernel's SqWorkTime,
+   *  Linux 6.11); the rest spun idle waiting for work until sqpoll.idleMs. Null without an
+   *  SQPOLL thread, on a kernel that does not report it, and in runs saved before it was. */
+  sqpollWorkNs: z.number().min(0).nullable().default(null),
   /** Real server errors by what failed. */
   errorsByOp: z.object({ accept: z.number().min(0), recv: z.number().min(0), send: z.number().min(0), other: z.number().min(0) }),
 });
@@ -192,6 +196,9 @@ export const EngineStatsSchema = z.object({
   userCpuNsPerReq: z.number(),
   systemCpuNsPerReq: z.number(),
   sqpollCpuNsPerReq: z.number(),
+  /** Of the SQPOLL threads' CPU over the measured frames, the share spent with work to do
+   *  (sqpollWorkNs / sqpollCpuNs); the rest is idle spinning. Null where sqpollWorkNs is. */
+  sqpollBusyShare: z.number().min(0).max(1).nullable().default(null),
   errorsByOp: z.object({ accept: z.number(), recv: z.number(), send: z.number(), other: z.number() }),
 });
 export type EngineStats = z.infer<typeof EngineStatsSchema>;

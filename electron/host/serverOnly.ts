@@ -19,6 +19,7 @@ import { checkTopology } from './run/topology';
 import type { InjectionResult } from '../contract/diagnose';
 import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';
 import { removeDeadInjectCgroups } from './run/injectCleanup';
+import { sqpollBusyShare } from './run/runRecord';
 
 /**
  * A server without --duration runs until a signal, but never longer than this: a forgotten
@@ -101,6 +102,9 @@ export interface ServerSummary {
   /** The engine's per-frame server counters summed over the serve (io_uring_enter calls,
    *  completions, recvs, sends, zero-copy vs copied sends, re-arms, CQ overflows, CPU split). */
   counters: Record<ServerCounter, number>;
+  /** Of the SQPOLL threads' CPU, the share that found work (the kernel's SqWorkTime, 6.11; the
+   *  rest spun idle); null without SQPOLL or on a kernel that does not report it. */
+  sqpollBusyShare: number | null;
   /** Provided buffers: the most held at once (at a snapshot) and the pool's size. */
   buffers: { peakInUse: number; total: number };
   applied: { server: Profile['server'] };
@@ -149,6 +153,8 @@ export class ServerOnly {
   private lastNs = 0;
   private totals = { serverCpuNs: 0, processCpuNs: 0, serverErrors: 0, enobufs: 0 };
   private counters = Object.fromEntries(SERVER_COUNTERS.map((name) => [name, 0])) as Record<ServerCounter, number>;
+  /** SQPOLL work time and CPU over the snapshots that reported the work time (null: none). */
+  private sqpollWork: { workNs: number; cpuNs: number } | null = null;
   private errorsByOp: ServerErrorsByOp = { accept: 0, recv: 0, send: 0, other: 0 };
   /** Connections each worker accepted: the engine reports these as running totals. */
   private accepted: number[] = [];
@@ -241,6 +247,11 @@ export class ServerOnly {
     const server = snapshot.server;
     if (server) {
       for (const name of SERVER_COUNTERS) this.counters[name] += server[name] ?? 0;
+      if (server.sqpollWorkNs != null) {
+        this.sqpollWork ??= { workNs: 0, cpuNs: 0 };
+        this.sqpollWork.workNs += server.sqpollWorkNs;
+        this.sqpollWork.cpuNs += server.sqpollCpuNs;
+      }
       for (const op of Object.keys(this.errorsByOp) as (keyof ServerErrorsByOp)[]) this.errorsByOp[op] += server.errorsByOp?.[op] ?? 0;
       this.buffersTotal = Math.max(this.buffersTotal, server.buffersTotal ?? 0);
       // The engine's peak is counted as buffers are taken; the sample covers an engine without it.
@@ -316,6 +327,7 @@ export class ServerOnly {
       serverErrorsByOp: { ...this.errorsByOp },
       enobufs: this.totals.enobufs,
       counters: { ...this.counters },
+      sqpollBusyShare: this.sqpollWork ? sqpollBusyShare(this.sqpollWork.workNs, this.sqpollWork.cpuNs) : null,
       buffers: { peakInUse: this.peakBuffersInUse, total: this.buffersTotal },
       applied: listening.applied,
       rejected: listening.rejected,

@@ -29,6 +29,9 @@ describe('run with several rings', () => {
     expect(s.engine!.sendsPerReq).toBeGreaterThan(0.5);
     expect(s.engine!.recvsPerReq).toBeGreaterThan(0.5);
     expect(s.engine!.sqpollCpuNsPerReq).toBeGreaterThan(0);
+    // The share of that CPU in passes that submitted (the kernel's SqWorkTime): this kernel has it.
+    expect(s.engine!.sqpollBusyShare).toBeGreaterThan(0);
+    expect(s.engine!.sqpollBusyShare).toBeLessThanOrEqual(1);
     expect(s.phases[0].engine).not.toBeNull();
   });
 
@@ -37,5 +40,6 @@ describe('run with several rings', () => {
     expect(s.applied.server.rings).toBe(2);
     expect(s.engine!.entersPerReq).toBeGreaterThan(0);
     expect(s.engine!.sqpollCpuNsPerReq).toBe(0);
+    expect(s.engine!.sqpollBusyShare).toBeNull();
   });
 });

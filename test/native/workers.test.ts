@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunRecord } from '../../electron/host/run/runRecord';
 import { RunFrameSchema } from '../../electron/contract';
 import { defaultProfile } from '../../electron/host/profiles';
+import type * as Native from '../../native';
 import { config, native, sleep, stopQuietly } from './engineHarness';
 import { connectTo, readExactly } from './socketClient';
 
@@ -84,6 +85,7 @@ describe('several rings', () => {
         expect(s.server.cqOverflows).toBe(0);
         expect(s.server.userCpuNs + s.server.systemCpuNs).toBeGreaterThan(0);
         expect(s.server.sqpollCpuNs).toBe(0);
+        expect(s.server.sqpollWorkNs).toBeNull(); // no SQPOLL thread: no work time, not 0
       });
     }
   }
@@ -172,6 +174,10 @@ describe('shared SQPOLL', () => {
       const s = native.snapshot()!;
       expect(s.requests).toBeGreaterThan(0);
       expect(s.server.sqpollCpuNs).toBeGreaterThan(0); // the one thread's CPU, reported apart
+      // Its work time, read from every ring's fdinfo, counted once: each of the rings reports
+      // the same thread, and counting it per ring would put work at ~rings × its CPU.
+      expect(s.server.sqpollWorkNs).toBeGreaterThan(0);
+      expect(s.server.sqpollWorkNs!).toBeLessThanOrEqual(s.server.sqpollCpuNs * 1.1 + 5e6);
       expect(native.stop()!.errors).toBe(0);
 
       await noSqpollThreadsLeft();
@@ -181,6 +187,42 @@ describe('shared SQPOLL', () => {
       expect(native.stop()!.errors).toBe(0);
     });
   }
+
+  it('the SQPOLL threads\' CPU splits into busy and idle spin: more of it found work under closed-loop load than at a trickle, where it spins idle', async () => {
+    // The kernel's SqWorkTime: the thread's time in passes of its loop that found work.
+    const share = async (load: Partial<Native.LoadConfig>, rings: number) => {
+      await noSqpollThreadsLeft();
+      native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 2000 }, taskrun: 'default', quietSends: false, load }));
+      native.snapshot();
+      let work = 0;
+      let cpu = 0;
+      let requests = 0;
+      for (let i = 0; i < 6; i++) {
+        await sleep(100);
+        const s = native.snapshot()!;
+        expect(s.server.sqpollWorkNs).not.toBeNull();
+        work += s.server.sqpollWorkNs!;
+        cpu += s.server.sqpollCpuNs;
+        requests += s.requests;
+      }
+      const fin = native.stop()!;
+      expect(fin.errors).toBe(0);
+      // What was still unread at the stop comes in the final snapshot, read before the rings closed.
+      expect(fin.server.sqpollWorkNs).not.toBeNull();
+      expect(requests).toBeGreaterThan(0);
+      expect(cpu).toBeGreaterThan(0);
+      expect(work).toBeLessThanOrEqual(cpu * 1.1 + 5e6);
+      return { work, cpu, share: work / cpu, requests };
+    };
+    // Two threads (one per ring, not shared): each counted.
+    const busy = await share({ connections: 32, threads: 2 }, 2);
+    const trickle = await share({ connections: 2, mode: 'open', rateRps: 100 }, 1);
+    console.log('SQPOLL busy share', { busy, trickle });
+    expect(busy.work).toBeGreaterThan(0);
+    // ~100 requests/s leave an SQPOLL thread with idleMs 2000 spinning with nothing to do.
+    expect(trickle.share).toBeLessThan(0.5);
+    expect(busy.share).toBeGreaterThan(trickle.share);
+  });
 
   it('keeps SINGLE_ISSUER with SQPOLL and ATTACH_WQ; only DEFER_TASKRUN conflicts', () => {
     const r = native.start(config({ rings: 2, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'defer', load: { connections: 8 } }));

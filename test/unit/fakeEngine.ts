@@ -163,7 +163,7 @@ function fakeSnapshot(running: boolean): WireSnapshot {
     server: {
       enters: 60, cqes: 200, recvs: 100, sends: 100, bytesOut: 12_800, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
       enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 4, buffersTotal: 4096, buffersInRing: 4092,
-      userCpuNs: 2e5, systemCpuNs: 8e5, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
+      userCpuNs: 2e5, systemCpuNs: 8e5, sqpollCpuNs: 0, sqpollWorkNs: null, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
     },
     serverWorkers: [{ accepted: 4, active: 4 }],
   } as WireSnapshot;

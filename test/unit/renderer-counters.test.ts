@@ -10,7 +10,7 @@ function counters(over: Partial<ServerCounters> = {}): ServerCounters {
   return {
     enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
     enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096, buffersInRing: 4046,
-    userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0,
+    userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0, sqpollWorkNs: null,
     errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
   };
 }
@@ -40,6 +40,22 @@ describe('engine counters panel', () => {
     expect(sq.text).toBe('95 µs/req · 95.0 %');
     expect(v.cpu.map((c) => c.label)).toEqual(['user', 'system', 'SQPOLL']);
     expect(v.cpu[0]!.text).toBe('20 µs/req · 20.0 %');
+  });
+
+  it('SQPOLL CPU says how much of it found work (SqWorkTime) over the window, where every frame reports it', () => {
+    const f = (sqpollCpuNs: number, sqpollWorkNs: number | null) => frame(counters({ enters: 3, sqpollCpuNs, sqpollWorkNs }));
+    const latest = f(90_000_000, 9_000_000);
+    const sq = (window: ReturnType<typeof f>[]) => engineCountersView(latest, window)!.cpu.find((c) => c.key === 'sqpoll')!;
+    // 9 + 27 ms of work in 90 + 90 ms of CPU: 20 % busy, 80 % spun idle
+    const both = sq([latest, f(90_000_000, 27_000_000)]);
+    expect(both.text).toBe('90 µs/req · 90.0 % · 20.0 % busy');
+    expect(both.title).toContain('80.0 % spun idle');
+    // a frame without the work time (a kernel before 6.11, an older run): no share at all
+    expect(sq([latest, f(90_000_000, null)]).text).toBe('90 µs/req · 90.0 %');
+    // read a moment after the CPU clock, work can come out a little over it: capped at 100 %
+    expect(sq([f(10_000_000, 10_400_000)]).text).toContain('· 100.0 % busy');
+    // no SQPOLL CPU: nothing to split
+    expect(sq([f(0, 0)]).text).not.toContain('busy');
   });
 
   it('sums the CPU split over the window of the same phase (10 ms CPU ticks read true over a second)', () => {

@@ -46,13 +46,26 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
     zeroCopySends: s.zeroCopySends, copiedSends: s.copiedSends, zeroCopyFallbacks: s.zeroCopyFallbacks ?? 0, enobufs: s.enobufs, rearms: s.rearms,
     spilledBytes: s.spilledBytes, cqOverflows: s.cqOverflows, buffersInUse: s.buffersInUse, buffersTotal: s.buffersTotal,
     buffersInRing: s.buffersInRing ?? null,
-    userCpuNs: s.userCpuNs, systemCpuNs: s.systemCpuNs, sqpollCpuNs: s.sqpollCpuNs,
+    userCpuNs: s.userCpuNs, systemCpuNs: s.systemCpuNs, sqpollCpuNs: s.sqpollCpuNs, sqpollWorkNs: s.sqpollWorkNs ?? null,
     errorsByOp: { ...s.errorsByOp },
   };
 }
 
+/**
+ * The share of the SQPOLL threads' CPU that found work (the kernel's SqWorkTime over their CPU
+ * clock; the rest spun idle), or null: no SQPOLL CPU, or no work time reported. The two are
+ * read a moment apart, so a frame can show a little over 1: capped.
+ */
+export function sqpollBusyShare(workNs: number | null, cpuNs: number): number | null {
+  if (workNs === null || !(cpuNs > 0)) return null;
+  return Math.min(1, Math.max(0, workNs / cpuNs));
+}
+
 /** Server counters summed over measured frames. */
-type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing'>;
+type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs'> & {
+  /** SQPOLL work time and the SQPOLL CPU of the frames that reported it (null: none did). */
+  sqpollWork: { workNs: number; cpuNs: number } | null;
+};
 
 /** Each load thread's own CPU in a snapshot, without its io-wq / SQPOLL helpers: the
  *  saturation check's measure (an engine from before it was reported: CPU with helpers). */
@@ -78,9 +91,15 @@ class StatsAccumulator extends RunTally {
       const t = this.server ??= {
         enters: 0, cqes: 0, recvs: 0, sends: 0, bytesOut: 0, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0, enobufs: 0, rearms: 0,
         spilledBytes: 0, cqOverflows: 0, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
+        sqpollWork: null,
       };
       for (const key of ['enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'enobufs', 'rearms', 'spilledBytes', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key] ?? 0;
       for (const op of ['accept', 'recv', 'send', 'other'] as const) t.errorsByOp[op] += s.errorsByOp[op];
+      if (s.sqpollWorkNs != null) {
+        t.sqpollWork ??= { workNs: 0, cpuNs: 0 };
+        t.sqpollWork.workNs += s.sqpollWorkNs;
+        t.sqpollWork.cpuNs += s.sqpollCpuNs;
+      }
     }
   }
 
@@ -93,6 +112,7 @@ class StatsAccumulator extends RunTally {
       entersPerReq: t.enters / n, cqesPerReq: t.cqes / n, sendsPerReq: t.sends / n, recvsPerReq: t.recvs / n,
       enobufs: t.enobufs, rearms: t.rearms, spilledBytes: t.spilledBytes, cqOverflows: t.cqOverflows, zeroCopySends: t.zeroCopySends, copiedSends: t.copiedSends, zeroCopyFallbacks: t.zeroCopyFallbacks,
       userCpuNsPerReq: t.userCpuNs / n, systemCpuNsPerReq: t.systemCpuNs / n, sqpollCpuNsPerReq: t.sqpollCpuNs / n,
+      sqpollBusyShare: t.sqpollWork ? sqpollBusyShare(t.sqpollWork.workNs, t.sqpollWork.cpuNs) : null,
       errorsByOp: { ...t.errorsByOp },
     };
   }

@@ -449,6 +449,8 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			    { "send", s.errors_by_op[SERVER_ERR_SEND] },
 			    { "other", s.errors_by_op[SERVER_ERR_OTHER] } });
 	server.Set("errorsByOp", by_op);
+	// Null, not 0: no SQPOLL thread, or a kernel that does not report its work time.
+	server.Set("sqpollWorkNs", s.sqpoll_work_known ? Napi::Value(Napi::Number::New(env, (double)s.sqpoll_work_ns)) : env.Null());
 	// No worker of ours (a target: uring-lab load): no server counters at all, not zeros.
 	o.Set("server", s.workers ? Napi::Value(server) : env.Null());
 	Napi::Array workers = Napi::Array::New(env, s.workers);

@@ -123,6 +123,11 @@ struct engine_snapshot {
 	 * USER_HZ 100), and their SQPOLL threads' CPU apart (exact thread clocks). server_cpu_ns
 	 * stays the exact total of workers + every io_uring helper. */
 	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
+	/* The part of sqpoll_cpu_ns its threads spent with work to do (the kernel's SqWorkTime,
+	 * Linux 6.11; the rest spun idle), each thread once (a shared one serves every ring).
+	 * sqpoll_work_known is 0 without an SQPOLL thread, or on a kernel that does not report it. */
+	uint64_t sqpoll_work_ns;
+	int sqpoll_work_known;
 	/* gauges */
 	uint64_t bufs_in_use, bufs_total; /* provided buffers held / in the pools, over all workers */
 	uint64_t bufs_in_ring; /* free buffers the kernels can pick from, over all workers */

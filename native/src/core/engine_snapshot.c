@@ -75,6 +75,7 @@ void engine_before_ring_exit(void *engine)
 void engine_reset_counters(struct engine *eng)
 {
 	cpu_helpers_init(&eng->helpers);
+	eng->nsqpoll_work = 0;
 	memset(&eng->prev, 0, sizeof(eng->prev));
 	memset(eng->times, 0, sizeof(eng->times));
 	eng->prev.process_cpu_ns = cpu_process_ns();
@@ -101,6 +102,39 @@ static void read_server_counters(struct engine *eng, struct cumulative *c)
 		for (unsigned k = 0; k < SERVER_ERR_OPS; k++)
 			c->errors_by_op[k] += counter_get(&s->errors_by_op[k]);
 	}
+}
+
+/*
+ * The SQPOLL threads' work time so far, summed over distinct threads (ns), into *work_ns;
+ * returns 1 when some SQPOLL thread reported it, 0 otherwise (no SQPOLL, or a kernel without
+ * SqWorkTime). A thread's last reading stays counted after its ring has gone.
+ */
+static int read_sqpoll_work(struct engine *eng, uint64_t *work_ns)
+{
+	uint64_t us = 0;
+
+	for (unsigned i = 0; i < eng->nservers; i++) {
+		struct sqpoll_stats st;
+		unsigned k;
+
+		if (server_sqpoll_stats(&eng->servers[i], &st))
+			continue;
+		for (k = 0; k < eng->nsqpoll_work && eng->sqpoll_work[k].thread != st.thread; k++)
+			;
+		if (k == eng->nsqpoll_work) {
+			if (k == SERVER_WORKERS_MAX)
+				continue;
+			eng->sqpoll_work[k].thread = st.thread;
+			eng->sqpoll_work[k].work_us = 0;
+			eng->nsqpoll_work++;
+		}
+		if (st.work_us > eng->sqpoll_work[k].work_us)
+			eng->sqpoll_work[k].work_us = st.work_us;
+	}
+	for (unsigned k = 0; k < eng->nsqpoll_work; k++)
+		us += eng->sqpoll_work[k].work_us;
+	*work_ns = us * 1000;
+	return eng->nsqpoll_work > 0;
 }
 
 static void read_cumulative(struct engine *eng, struct cumulative *c)
@@ -190,6 +224,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	}
 
 	read_cumulative(eng, c);
+	int sqpoll_work_known = read_sqpoll_work(eng, &c->sqpoll_work_ns);
 	c->server_errors += deaths;
 	c->errors_by_op[SERVER_ERR_OTHER] += deaths;
 	memset(s, 0, sizeof(*s));
@@ -229,6 +264,8 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	s->server_user_ns = delta(&p->server_user_ns, c->server_user_ns);
 	s->server_sys_ns = delta(&p->server_sys_ns, c->server_sys_ns);
 	s->sqpoll_cpu_ns = delta(&p->sqpoll_cpu_ns, c->sqpoll_cpu_ns);
+	s->sqpoll_work_ns = delta(&p->sqpoll_work_ns, c->sqpoll_work_ns);
+	s->sqpoll_work_known = sqpoll_work_known;
 
 	engine_read_load_gauges(eng, &g);
 	s->in_flight = g.in_flight;

@@ -21,7 +21,7 @@ struct cumulative {
 	uint64_t load_own_ns[LOAD_THREADS_MAX]; /* the thread's own clock, without its helpers */
 	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, zc_fallbacks, rearms, spilled_bytes, cq_overflows;
 	uint64_t errors_by_op[SERVER_ERR_OPS];
-	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
+	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns, sqpoll_work_ns;
 };
 
 /* A worker's user/system time as last read (from /proc while it lives, from its own thread
@@ -51,6 +51,13 @@ struct engine {
 	uint64_t deadline_ns;
 	uint64_t load_stopped_ns; /* when stop() had joined every load thread */
 	struct cpu_helpers helpers;
+	/* Each SQPOLL thread's work time as last read (sqpoll_stats.h), by thread: rings that share
+	 * one report the same thread, counted once. Snapshots only (api_lock). */
+	struct {
+		pid_t thread;
+		uint64_t work_us;
+	} sqpoll_work[SERVER_WORKERS_MAX];
+	unsigned nsqpoll_work;
 	struct cumulative prev;
 	struct cumulative cur; /* scratch, here to keep ~12 KiB off the stack */
 };

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -30,6 +31,8 @@ void server_init(struct server *s, const struct server_config *cfg, unsigned ind
 	s->index = index;
 	s->ring_fd = -1;
 	s->wq_fd = -1;
+	s->sqpoll_stats_fd = -1;
+	pthread_mutex_init(&s->stats_lock, NULL);
 	/* Not pinned, no memory policy, until server_place_thread says otherwise. */
 	s->ring.cpu = -1;
 	s->ring.numa_node = -1;
@@ -222,4 +225,59 @@ int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *s
 		return -errno;
 	s->port = ntohs(addr.sin_port);
 	return 0;
+}
+
+/* Tries of one fdinfo read, and the pause between them: measured under echo_client at 1000
+ * connections x 128 B, 45 of 100 single reads 10 ms apart got the lines (76 at 50 connections,
+ * 99 at 1); a failed snapshot leaves the work to the next good one, which counts it then. */
+#define SQPOLL_STATS_TRIES 3
+#define SQPOLL_STATS_RETRY_NS (200 * 1000)
+
+/* Under stats_lock: reads the fdinfo while the fd is ours; a good read replaces the last one. */
+static void sqpoll_stats_update_locked(struct server *s)
+{
+	struct sqpoll_stats now;
+	int ret = -EAGAIN;
+
+	if (s->sqpoll_stats_fd < 0 || s->sqpoll_stats_err == -ENODATA)
+		return;
+	for (int i = 0; i < SQPOLL_STATS_TRIES && ret == -EAGAIN; i++) {
+		if (i) {
+			/* Off the serving threads: the snapshot's thread sleeps, the ring's lock frees. */
+			struct timespec pause = { 0, SQPOLL_STATS_RETRY_NS };
+			nanosleep(&pause, NULL);
+		}
+		ret = sqpoll_stats_read(s->sqpoll_stats_fd, &now);
+	}
+	if (ret == 0)
+		s->sqpoll_last = now;
+	else if (ret == -ENODATA)
+		s->sqpoll_stats_err = ret;
+}
+
+void server_sqpoll_stats_open(struct server *s, int fd)
+{
+	pthread_mutex_lock(&s->stats_lock);
+	s->sqpoll_stats_fd = fd;
+	pthread_mutex_unlock(&s->stats_lock);
+}
+
+void server_sqpoll_stats_close(struct server *s)
+{
+	pthread_mutex_lock(&s->stats_lock);
+	sqpoll_stats_update_locked(s);
+	s->sqpoll_stats_fd = -1;
+	pthread_mutex_unlock(&s->stats_lock);
+}
+
+int server_sqpoll_stats(struct server *s, struct sqpoll_stats *out)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->stats_lock);
+	sqpoll_stats_update_locked(s);
+	*out = s->sqpoll_last;
+	ret = s->sqpoll_stats_err ? s->sqpoll_stats_err : out->thread > 0 ? 0 : -EAGAIN;
+	pthread_mutex_unlock(&s->stats_lock);
+	return ret;
 }

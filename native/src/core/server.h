@@ -7,11 +7,13 @@
 #ifndef URING_LAB_CORE_SERVER_H
 #define URING_LAB_CORE_SERVER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "core/counters.h"
 #include "core/memory_needs.h"
 #include "core/ring_setup.h"
+#include "core/sqpoll_stats.h"
 #include "core/worker.h"
 
 #ifdef __cplusplus
@@ -128,6 +130,15 @@ struct server {
 	uint64_t pause_until_ns;  /* serverPause: serve nothing until then */
 	uint64_t punt_until_ns;   /* ioWqPunt: sends carry IOSQE_ASYNC (io_uring server only) */
 	uint64_t starve_until_ns; /* bufferStarvation: consumed buffers are withheld (io_uring server only) */
+
+	/* The SQPOLL thread's work time (sqpoll_stats.h), read by snapshots from the ring's fdinfo.
+	 * stats_lock makes the fd safe to read: the worker sets it once its SQPOLL ring is up, and
+	 * takes it back (one last read first) under the lock before the ring closes, so a snapshot
+	 * never reads a closed fd, or one the process has since reused for something else. */
+	pthread_mutex_t stats_lock;
+	int sqpoll_stats_fd;             /* -1: no SQPOLL ring (now) */
+	struct sqpoll_stats sqpoll_last; /* the last good read; thread 0 until there is one */
+	int sqpoll_stats_err;            /* -ENODATA: this kernel prints no SqWorkTime (before 6.11) */
 };
 
 /* A connection of this worker opened or closed: its `active` and the shared gauge. */
@@ -203,6 +214,15 @@ int server_run_hooks(struct server *s);
 int server_toggle_live(uint64_t *until_ns, uint64_t now);
 /* Wakes the server thread and joins it. Safe to call twice. */
 void server_stop(struct server *s);
+
+/* On the worker: its SQPOLL ring `fd` is up (server_sqpoll_stats_close before it closes). */
+void server_sqpoll_stats_open(struct server *s, int fd);
+/* On the worker, before its ring closes: a last read, then the fd is no longer read. */
+void server_sqpoll_stats_close(struct server *s);
+/* On the snapshot's thread: reads the ring's fdinfo if it is still open, then gives the last
+ * good read (0, *out filled), -ENODATA (the kernel does not report it) or -EAGAIN (no SQPOLL
+ * thread, or no good read yet). */
+int server_sqpoll_stats(struct server *s, struct sqpoll_stats *out);
 
 #ifdef __cplusplus
 }

@@ -441,6 +441,9 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 		return ret;
 	st->ring_ok = 1;
 	s->ring_fd = st->ring.ring_fd;
+	/* Its thread's busy vs idle-spin split is read from the ring's fdinfo (sqpoll_stats.h). */
+	if (st->ring.flags & IORING_SETUP_SQPOLL)
+		server_sqpoll_stats_open(s, st->ring.ring_fd);
 	/* An echo server's waits are for the network, not storage: without this, every wait with
 	 * a multishot recv pending marks the thread in iowait (6.18 measured: 56 % of its CPU's time
 	 * shown as iowait at 1 connection, and IO pressure in PSI). Accounting only: CPU per request
@@ -503,6 +506,8 @@ static void server_teardown(void *state, int ran)
 		st->stopping = 1;
 		drained = worker_drain(&st->ring, &st->inflight, NULL, reap_completions, st);
 	}
+	if (st->ring_ok)
+		server_sqpoll_stats_close(st->pub);
 	worker_before_ring_exit(&st->pub->worker);
 	buffer_ring_unregister(&st->bufs, &st->ring);
 	if (st->ring_ok)

@@ -51,6 +51,29 @@ function inRingText(s: ServerCounters): string {
   return inRing != null && inRing < free ? ` · ${formatInt(inRing)} in ring` : '';
 }
 
+/**
+ * The SQPOLL cell, with the share of its CPU that found work where every frame of the window
+ * says (the kernel's SqWorkTime, Linux 6.11): '· 12 % busy'. The rest of the thread's CPU spun
+ * idle, waiting for submissions until sqpoll.idleMs let it sleep.
+ */
+function sqpollCell(cell: CounterCell, frames: readonly CountersFrame[]): CounterCell {
+  let cpuNs = 0;
+  let workNs = 0;
+  for (const f of frames) {
+    const work = f.server!.sqpollWorkNs;
+    if (work == null) return cell;
+    workNs += work;
+    cpuNs += f.server!.sqpollCpuNs;
+  }
+  if (!(cpuNs > 0)) return cell;
+  const busy = Math.min(1, workNs / cpuNs);
+  return {
+    ...cell,
+    text: `${cell.text} · ${formatPercent(busy)} busy`,
+    title: `${cell.title}; busy: the share of its CPU in passes that submitted or polled (the kernel's SqWorkTime), the other ${formatPercent(1 - busy)} spun idle until sqpoll.idleMs`,
+  };
+}
+
 /** A ratio with up to three significant digits: 1, 0.5, 2.04, 0.013, 12.3, 1,234. */
 export function formatRatio(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '—';
@@ -126,7 +149,7 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
     cpu: [
       cpuCell('user', 'user', (c) => c.userCpuNs, 'server threads in user space'),
       cpuCell('system', 'system', (c) => c.systemCpuNs, 'server threads in the kernel'),
-      cpuCell('sqpoll', 'SQPOLL', (c) => c.sqpollCpuNs, 'the SQPOLL kernel thread, apart from the server threads (it spins while busy)'),
+      sqpollCell(cpuCell('sqpoll', 'SQPOLL', (c) => c.sqpollCpuNs, 'the SQPOLL kernel thread, apart from the server threads (it spins while busy)'), cpuFrames),
     ],
     errors: { total: errors, text: errors === 0 ? 'none' : errorParts.join(' · ') },
   };
