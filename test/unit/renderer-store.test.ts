@@ -33,6 +33,27 @@ describe('lab store', () => {
     expect(knobs.requested(SQPOLL)).toBe(true);
   });
 
+  it('a status asked for before a knob change but answered after it does not turn the knob back', async () => {
+    const { f, run, knobs } = await attached();
+    // The host answers getStatus at once, with the profile of that moment, but this answer
+    // reaches the page only after the setKnob sent behind it has been answered.
+    const stale = f.status();
+    let answer!: () => void;
+    f.api.getStatus.mockImplementationOnce(() => new Promise((resolve) => { answer = () => resolve(stale); }));
+    const refresh = run.refreshStatus();
+    await knobs.setKnob(SQPOLL, true);
+    expect(knobs.requested(SQPOLL)).toBe(true);
+    answer();
+    await refresh;
+    expect(knobs.requested(SQPOLL)).toBe(true);
+    // One asked for after the change is taken as it comes.
+    await run.refreshStatus();
+    expect(knobs.requested(SQPOLL)).toBe(true);
+    f.api.getStatus.mockImplementationOnce(async () => f.status({ profile: { ...stale.profile } }));
+    await run.refreshStatus();
+    expect(knobs.requested(SQPOLL)).toBe(false);
+  });
+
   it('starts with untilStopped and the profile, tracks phases and stops', async () => {
     const { f, buf, run, knobs } = await attached();
     await knobs.setKnob(SQPOLL, true);

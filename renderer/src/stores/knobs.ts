@@ -69,7 +69,8 @@ export const useKnobsStore = defineStore('knobs', () => {
     if (!api) return;
     setPending(path, value, true);
     try {
-      run.applyStatus(await api.setKnob({ path, value }));
+      const asked = run.askStatus();
+      run.applyStatus(await api.setKnob({ path, value }), asked);
     } catch (err) {
       if (errors.report(err).code === 'NOT_CONTROLLER') await run.refreshStatus();
     } finally {

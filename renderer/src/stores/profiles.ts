@@ -56,9 +56,10 @@ export const useProfilesStore = defineStore('profiles', () => {
 
   /** Makes `profile` this client's profile (during a run it controls: a new phase). */
   async function apply(profile: unknown, remembered: { kind: 'preset' | 'saved'; name: string }): Promise<void> {
+    const asked = useRunStore().askStatus();
     const status = await guarded(() => callLab(apiOrThrow(), 'applyProfile', { profile }));
     if (!status) return;
-    useRunStore().applyStatus(status);
+    useRunStore().applyStatus(status, asked);
     layout.lastProfile = remembered;
   }
 

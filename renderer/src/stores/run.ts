@@ -118,9 +118,27 @@ export const useRunStore = defineStore('run', () => {
     if (runId.value === id) runState.value = 'idle';
   }
 
-  /** Takes the host's word on the run (and on this client's profile). */
-  function applyStatus(status: RunStatus): void {
-    useKnobsStore().adoptProfile(status.profile);
+  /**
+   * Statuses by when they were asked for. The host answers getStatus at once but a setKnob
+   * only after its queue, so a getStatus sent just before a knob change (the one sent on
+   * connecting) can come back after the change's own answer, with the profile from before it:
+   * adopted, it turned the switch back (CI caught the probes switch doing so). A status's
+   * profile is taken only if no status asked for later has already been.
+   */
+  let statusAsked = 0;
+  let profileFrom = 0;
+  /** A number for a status request about to be sent (applyStatus's `asked`). */
+  function askStatus(): number {
+    return ++statusAsked;
+  }
+
+  /** Takes the host's word on the run (and on this client's profile, unless a later-asked
+   *  status brought it already). */
+  function applyStatus(status: RunStatus, asked: number = askStatus()): void {
+    if (asked > profileFrom) {
+      profileFrom = asked;
+      useKnobsStore().adoptProfile(status.profile);
+    }
     const dropped = liveRunAtDrop;
     liveRunAtDrop = null;
     if (dropped && status.runId !== dropped && !finishedRuns.has(dropped)) {
@@ -228,7 +246,8 @@ export const useRunStore = defineStore('run', () => {
     const api = conn.api();
     if (!api) return;
     try {
-      applyStatus(await api.getStatus());
+      const asked = askStatus();
+      applyStatus(await api.getStatus(), asked);
     } catch (err) {
       // Losing the connection again is shown by the connection banner, not as an error.
       const code = (err as { code?: unknown } | null)?.code;
@@ -291,7 +310,8 @@ export const useRunStore = defineStore('run', () => {
     const api = conn.api();
     if (!api) return;
     try {
-      applyStatus(await api.takeControl());
+      const asked = askStatus();
+      applyStatus(await api.takeControl(), asked);
       if (errors.last?.code === 'NOT_CONTROLLER') errors.dismiss();
     } catch (err) {
       errors.report(err);
@@ -323,6 +343,7 @@ export const useRunStore = defineStore('run', () => {
     // actions
     applyStatus,
     refreshStatus,
+    askStatus,
     handleEvent,
     start,
     stop,
