@@ -12,14 +12,10 @@ import { fileURLToPath } from 'node:url';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
 const { bootstrapRatio, MIN_SAMPLES_PER_ARM } = require(path.join(root, 'dist/electron/host/ab/statistics.js'));
+const { median } = require('simple-statistics');
 
 export { MIN_SAMPLES_PER_ARM };
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /**
  * num / den against `target` (null: no target, for reference only). `num` and `den` are the

@@ -103,6 +103,25 @@ export const ServerFrameSchema = z.object({
 });
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 
+/** SQPOLL work time (sqpollWorkNs) and SQPOLL CPU summed over the intervals that reported the work time. */
+export interface SqpollWork { workNs: number; cpuNs: number }
+
+/** Adds one interval's SQPOLL counters to `sum`; an interval without the work time leaves it as it was. */
+export function addSqpollWork(sum: SqpollWork | null, s: { sqpollWorkNs?: number | null; sqpollCpuNs: number }): SqpollWork | null {
+  if (s.sqpollWorkNs == null) return sum;
+  return { workNs: (sum?.workNs ?? 0) + s.sqpollWorkNs, cpuNs: (sum?.cpuNs ?? 0) + s.sqpollCpuNs };
+}
+
+/**
+ * The share of the SQPOLL threads' CPU that found work (the kernel's SqWorkTime over their CPU
+ * clock; the rest spun idle), or null: no SQPOLL CPU, or no work time reported. The two are
+ * read a moment apart, so an interval can show a little over 1: capped.
+ */
+export function sqpollBusyShare(sum: SqpollWork | null): number | null {
+  if (!sum || !(sum.cpuNs > 0)) return null;
+  return Math.min(1, Math.max(0, sum.workNs / sum.cpuNs));
+}
+
 export const RunFrameSchema = z.object({
   runId: z.string(),
   seq: z.number().int().min(0),

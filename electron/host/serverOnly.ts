@@ -10,7 +10,7 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { LabError, Profile, RejectedKnob } from '../contract';
+import { addSqpollWork, LabError, Profile, RejectedKnob, sqpollBusyShare, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
@@ -19,7 +19,6 @@ import { checkTopology } from './run/topology';
 import type { InjectionResult } from '../contract/diagnose';
 import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';
 import { removeDeadInjectCgroups } from './run/injectCleanup';
-import { sqpollBusyShare } from './run/runRecord';
 
 /**
  * A server without --duration runs until a signal, but never longer than this: a forgotten
@@ -154,7 +153,7 @@ export class ServerOnly {
   private totals = { serverCpuNs: 0, processCpuNs: 0, serverErrors: 0, enobufs: 0 };
   private counters = Object.fromEntries(SERVER_COUNTERS.map((name) => [name, 0])) as Record<ServerCounter, number>;
   /** SQPOLL work time and CPU over the snapshots that reported the work time (null: none). */
-  private sqpollWork: { workNs: number; cpuNs: number } | null = null;
+  private sqpollWork: SqpollWork | null = null;
   private errorsByOp: ServerErrorsByOp = { accept: 0, recv: 0, send: 0, other: 0 };
   /** Connections each worker accepted: the engine reports these as running totals. */
   private accepted: number[] = [];
@@ -247,11 +246,7 @@ export class ServerOnly {
     const server = snapshot.server;
     if (server) {
       for (const name of SERVER_COUNTERS) this.counters[name] += server[name] ?? 0;
-      if (server.sqpollWorkNs != null) {
-        this.sqpollWork ??= { workNs: 0, cpuNs: 0 };
-        this.sqpollWork.workNs += server.sqpollWorkNs;
-        this.sqpollWork.cpuNs += server.sqpollCpuNs;
-      }
+      this.sqpollWork = addSqpollWork(this.sqpollWork, server);
       for (const op of Object.keys(this.errorsByOp) as (keyof ServerErrorsByOp)[]) this.errorsByOp[op] += server.errorsByOp?.[op] ?? 0;
       this.buffersTotal = Math.max(this.buffersTotal, server.buffersTotal ?? 0);
       // The engine's peak is counted as buffers are taken; the sample covers an engine without it.
@@ -327,7 +322,7 @@ export class ServerOnly {
       serverErrorsByOp: { ...this.errorsByOp },
       enobufs: this.totals.enobufs,
       counters: { ...this.counters },
-      sqpollBusyShare: this.sqpollWork ? sqpollBusyShare(this.sqpollWork.workNs, this.sqpollWork.cpuNs) : null,
+      sqpollBusyShare: sqpollBusyShare(this.sqpollWork),
       buffers: { peakInUse: this.peakBuffersInUse, total: this.buffersTotal },
       applied: listening.applied,
       rejected: listening.rejected,

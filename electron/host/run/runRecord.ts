@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame,
+  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -51,20 +51,10 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
   };
 }
 
-/**
- * The share of the SQPOLL threads' CPU that found work (the kernel's SqWorkTime over their CPU
- * clock; the rest spun idle), or null: no SQPOLL CPU, or no work time reported. The two are
- * read a moment apart, so a frame can show a little over 1: capped.
- */
-export function sqpollBusyShare(workNs: number | null, cpuNs: number): number | null {
-  if (workNs === null || !(cpuNs > 0)) return null;
-  return Math.min(1, Math.max(0, workNs / cpuNs));
-}
-
 /** Server counters summed over measured frames. */
 type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs'> & {
   /** SQPOLL work time and the SQPOLL CPU of the frames that reported it (null: none did). */
-  sqpollWork: { workNs: number; cpuNs: number } | null;
+  sqpollWork: SqpollWork | null;
 };
 
 /** Each load thread's own CPU in a snapshot, without its io-wq / SQPOLL helpers: the
@@ -95,11 +85,7 @@ class StatsAccumulator extends RunTally {
       };
       for (const key of ['enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'enobufs', 'rearms', 'spilledBytes', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key] ?? 0;
       for (const op of ['accept', 'recv', 'send', 'other'] as const) t.errorsByOp[op] += s.errorsByOp[op];
-      if (s.sqpollWorkNs != null) {
-        t.sqpollWork ??= { workNs: 0, cpuNs: 0 };
-        t.sqpollWork.workNs += s.sqpollWorkNs;
-        t.sqpollWork.cpuNs += s.sqpollCpuNs;
-      }
+      t.sqpollWork = addSqpollWork(t.sqpollWork, s);
     }
   }
 
@@ -112,7 +98,7 @@ class StatsAccumulator extends RunTally {
       entersPerReq: t.enters / n, cqesPerReq: t.cqes / n, sendsPerReq: t.sends / n, recvsPerReq: t.recvs / n,
       enobufs: t.enobufs, rearms: t.rearms, spilledBytes: t.spilledBytes, cqOverflows: t.cqOverflows, zeroCopySends: t.zeroCopySends, copiedSends: t.copiedSends, zeroCopyFallbacks: t.zeroCopyFallbacks,
       userCpuNsPerReq: t.userCpuNs / n, systemCpuNsPerReq: t.systemCpuNs / n, sqpollCpuNsPerReq: t.sqpollCpuNs / n,
-      sqpollBusyShare: t.sqpollWork ? sqpollBusyShare(t.sqpollWork.workNs, t.sqpollWork.cpuNs) : null,
+      sqpollBusyShare: sqpollBusyShare(t.sqpollWork),
       errorsByOp: { ...t.errorsByOp },
     };
   }

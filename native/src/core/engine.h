@@ -124,7 +124,7 @@ struct engine_snapshot {
 	 * stays the exact total of workers + every io_uring helper. */
 	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns;
 	/* The part of sqpoll_cpu_ns its threads spent with work to do (the kernel's SqWorkTime,
-	 * Linux 6.11; the rest spun idle), each thread once (a shared one serves every ring).
+	 * Linux 6.11; the rest spun idle), each thread once (read through the ring that owns it).
 	 * sqpoll_work_known is 0 without an SQPOLL thread, or on a kernel that does not report it. */
 	uint64_t sqpoll_work_ns;
 	int sqpoll_work_known;

@@ -75,7 +75,6 @@ void engine_before_ring_exit(void *engine)
 void engine_reset_counters(struct engine *eng)
 {
 	cpu_helpers_init(&eng->helpers);
-	eng->nsqpoll_work = 0;
 	memset(&eng->prev, 0, sizeof(eng->prev));
 	memset(eng->times, 0, sizeof(eng->times));
 	eng->prev.process_cpu_ns = cpu_process_ns();
@@ -105,36 +104,26 @@ static void read_server_counters(struct engine *eng, struct cumulative *c)
 }
 
 /*
- * The SQPOLL threads' work time so far, summed over distinct threads (ns), into *work_ns;
- * returns 1 when some SQPOLL thread reported it, 0 otherwise (no SQPOLL, or a kernel without
- * SqWorkTime). A thread's last reading stays counted after its ring has gone.
+ * The SQPOLL threads' work time so far (ns), into *work_ns: each thread is read through the
+ * ring that owns it, and a server keeps its last good reading after its ring has gone.
+ * Returns 1 when some SQPOLL thread reported it, 0 otherwise (no SQPOLL, or a kernel without
+ * SqWorkTime).
  */
 static int read_sqpoll_work(struct engine *eng, uint64_t *work_ns)
 {
 	uint64_t us = 0;
+	int known = 0;
 
 	for (unsigned i = 0; i < eng->nservers; i++) {
 		struct sqpoll_stats st;
-		unsigned k;
 
-		if (server_sqpoll_stats(&eng->servers[i], &st))
-			continue;
-		for (k = 0; k < eng->nsqpoll_work && eng->sqpoll_work[k].thread != st.thread; k++)
-			;
-		if (k == eng->nsqpoll_work) {
-			if (k == SERVER_WORKERS_MAX)
-				continue;
-			eng->sqpoll_work[k].thread = st.thread;
-			eng->sqpoll_work[k].work_us = 0;
-			eng->nsqpoll_work++;
+		if (server_sqpoll_stats(&eng->servers[i], &st) == 0) {
+			us += st.work_us;
+			known = 1;
 		}
-		if (st.work_us > eng->sqpoll_work[k].work_us)
-			eng->sqpoll_work[k].work_us = st.work_us;
 	}
-	for (unsigned k = 0; k < eng->nsqpoll_work; k++)
-		us += eng->sqpoll_work[k].work_us;
 	*work_ns = us * 1000;
-	return eng->nsqpoll_work > 0;
+	return known;
 }
 
 static void read_cumulative(struct engine *eng, struct cumulative *c)

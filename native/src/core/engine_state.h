@@ -51,13 +51,6 @@ struct engine {
 	uint64_t deadline_ns;
 	uint64_t load_stopped_ns; /* when stop() had joined every load thread */
 	struct cpu_helpers helpers;
-	/* Each SQPOLL thread's work time as last read (sqpoll_stats.h), by thread: rings that share
-	 * one report the same thread, counted once. Snapshots only (api_lock). */
-	struct {
-		pid_t thread;
-		uint64_t work_us;
-	} sqpoll_work[SERVER_WORKERS_MAX];
-	unsigned nsqpoll_work;
 	struct cumulative prev;
 	struct cumulative cur; /* scratch, here to keep ~12 KiB off the stack */
 };

@@ -441,8 +441,10 @@ static int server_setup(void *owner, void *state, enum start_step *step)
 		return ret;
 	st->ring_ok = 1;
 	s->ring_fd = st->ring.ring_fd;
-	/* Its thread's busy vs idle-spin split is read from the ring's fdinfo (sqpoll_stats.h). */
-	if (st->ring.flags & IORING_SETUP_SQPOLL)
+	/* Its thread's busy vs idle-spin split is read from the ring's fdinfo (sqpoll_stats.h), by
+	 * the ring that owns the thread: one attached to worker 0's (sqpoll.shared) would only
+	 * print the same thread's numbers again. */
+	if ((st->ring.flags & IORING_SETUP_SQPOLL) && !s->ring.attached_wq)
 		server_sqpoll_stats_open(s, st->ring.ring_fd);
 	/* An echo server's waits are for the network, not storage: without this, every wait with
 	 * a multishot recv pending marks the thread in iowait (6.18 measured: 56 % of its CPU's time

@@ -5,7 +5,7 @@
  * the kernel), the buffer pool, ENOBUFS and re-arms, zero-copy vs copied sends, CQ overflows,
  * and the server's CPU split into user, system and the SQPOLL thread. Pure, no DOM.
  */
-import type { RunFrame } from '../../../electron/contract';
+import { addSqpollWork, sqpollBusyShare, type RunFrame, type SqpollWork } from '../../../electron/contract';
 import { formatBytes, formatInt, formatNs, formatPercent, trimZeros } from './numbers';
 
 /** The counters a frame carries (electron/contract/run.ts ServerFrameSchema). */
@@ -57,16 +57,14 @@ function inRingText(s: ServerCounters): string {
  * idle, waiting for submissions until sqpoll.idleMs let it sleep.
  */
 function sqpollCell(cell: CounterCell, frames: readonly CountersFrame[]): CounterCell {
-  let cpuNs = 0;
-  let workNs = 0;
+  let sum: SqpollWork | null = null;
   for (const f of frames) {
-    const work = f.server!.sqpollWorkNs;
-    if (work == null) return cell;
-    workNs += work;
-    cpuNs += f.server!.sqpollCpuNs;
+    // Unlike the summary's, the window's share needs every frame's work time.
+    if (f.server!.sqpollWorkNs == null) return cell;
+    sum = addSqpollWork(sum, f.server!);
   }
-  if (!(cpuNs > 0)) return cell;
-  const busy = Math.min(1, workNs / cpuNs);
+  const busy = sqpollBusyShare(sum);
+  if (busy === null) return cell;
   return {
     ...cell,
     text: `${cell.text} · ${formatPercent(busy)} busy`,
