@@ -187,7 +187,10 @@ int main(int argc, char **argv)
 	socklen_t len = sizeof(addr);
 	struct rlimit nofile;
 	int port = 0, cpu = -1, one = 1, lfd, ep;
-	static char buf[READ_BYTES];
+	/* Page-aligned on purpose: the kernel's copy into it (rep movsb) is ~17x slower on AMD
+	 * Zen 3 when it lies 1-31 bytes past the skb data modulo 4 KiB, and where the linker
+	 * put it would otherwise decide this baseline's cost. */
+	static char buf[READ_BYTES] __attribute__((aligned(4096)));
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc)

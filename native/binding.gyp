@@ -16,6 +16,7 @@
         "src/binding/test_hooks.cc",
         "src/core/buffer_ring.c",
         "src/core/capabilities.c",
+        "src/core/copy_placement.c",
         "src/core/cpu_accounting.c",
         "src/core/sqpoll_stats.c",
         "src/core/cpu_list.c",

@@ -829,6 +829,23 @@ export interface ProbeResult {
   reason: string;
 }
 
+/**
+ * A pipe's pages (data at page offset 0, as TCP's stream data usually is) read() into a buffer
+ * nearOffset (16) and farOffset (64) bytes into its page: the best write + read round of
+ * blockBytes at each. On CPUs whose `rep movsb` slows down when the destination lies just past
+ * the source modulo 4 KiB (AMD Zen 3: 1-31 bytes, ~0.5 ns per byte), nearNs is far above farNs.
+ */
+export interface CopyDistanceProbe {
+  /** 'OK', or the errno word of the set-up that failed (the times are then null). */
+  code: string;
+  reason: string;
+  blockBytes: number;
+  nearOffset: number;
+  farOffset: number;
+  nearNs: number | null;
+  farNs: number | null;
+}
+
 export interface CapabilityProbe {
   ring: ProbeResult;
   sqpoll: ProbeResult;
@@ -865,6 +882,8 @@ export interface CapabilityProbe {
   sendmsgZeroCopy: ProbeResult;
   /** IORING_OP_* names (without prefix) the kernel supports. */
   ops: string[];
+  /** Not io_uring: the kernel's copy into user memory by where the destination starts. */
+  copyDistance: CopyDistanceProbe;
   /** IORING_FEAT_* names of a plain ring. */
   features: string[];
 }

@@ -4,6 +4,7 @@
 #include "binding/exports.h"
 #include "binding/marshal.h"
 #include "core/capabilities.h"
+#include "core/copy_placement.h"
 
 #include <cerrno>
 #include <string>
@@ -87,6 +88,20 @@ Napi::Value ProbeCapabilities(const Napi::CallbackInfo &info)
 	}
 	out.Set("ops", ops);
 	out.Set("features", FeatureNames(env, caps.features));
+
+	// Not io_uring: what the kernel's copy into user memory costs by where the buffer starts
+	// (copy_placement.h), for the doctor.
+	struct copy_distance dist;
+	copy_distance_measure(&dist);
+	Napi::Object copy = Napi::Object::New(env);
+	copy.Set("code", dist.err ? ErrnoCode(-dist.err) : "OK");
+	copy.Set("reason", dist.err ? ErrnoText(-dist.err) : "measured");
+	copy.Set("blockBytes", dist.block);
+	copy.Set("nearOffset", dist.near_offset);
+	copy.Set("farOffset", dist.far_offset);
+	copy.Set("nearNs", dist.err ? env.Null() : Napi::Number::New(env, (double)dist.near_ns));
+	copy.Set("farNs", dist.err ? env.Null() : Napi::Number::New(env, (double)dist.far_ns));
+	out.Set("copyDistance", copy);
 	return out;
 }
 

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/copy_placement.h"
 #include "core/counters.h"
 #include "servers/epoll_echo_state.h"
 
@@ -155,7 +156,7 @@ static int write_some(struct server *pub, int fd, const char *buf, size_t *off, 
 /* Keeps what the socket did not take of scratch[off, len); 0 or ENOMEM. */
 static int keep_pending(struct econn *c, const char *scratch, size_t off, size_t len)
 {
-	if (!c->pending && !(c->pending = malloc(EPOLL_ECHO_CHUNK)))
+	if (!c->pending && !(c->pending = copy_buffer_alloc(EPOLL_ECHO_CHUNK)))
 		return ENOMEM;
 	memcpy(c->pending, scratch + off, len - off);
 	c->head = 0;
