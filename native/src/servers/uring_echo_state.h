@@ -61,6 +61,7 @@ struct conn {
 	uint32_t slot;        /* index in echo_state.conns, its user_data index */
 	unsigned recv_armed : 1;
 	unsigned recv_turn : 1;      /* its recv is a one-shot turn: others were starved when it was armed */
+	unsigned yielding : 1;       /* its multishot recv is being cancelled so the starved go first */
 	unsigned send_inflight : 1; /* a send, or a SEND_ZC's notification, is still to come */
 	unsigned eof : 1;     /* peer finished sending: flush the FIFO, then close */
 	unsigned failed : 1;  /* socket error: drop the FIFO, close */
