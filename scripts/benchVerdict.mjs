@@ -16,7 +16,6 @@ const { median } = require('simple-statistics');
 
 export { MIN_SAMPLES_PER_ARM };
 
-
 /**
  * num / den against `target` (null: no target, for reference only). `num` and `den` are the
  * rounds' values (a lower ratio is better); a constant baseline is given as one value in `den`.

@@ -441,7 +441,7 @@ export function readBlockPoll(sysBlock = '/sys/block'): BlockPollDevice[] {
  */
 /** A near destination costing this much more than a far one is a penalty, not noise (the
  *  rounds are best-of-5: the noise left is a few %; the Zen 3 penalty is 2–3× on this round). */
-export const COPY_DISTANCE_PENALTY_RATIO = 1.5;
+const COPY_DISTANCE_PENALTY_RATIO = 1.5;
 
 /**
  * The kernel's copy into user memory by where the destination starts (the native
