@@ -981,10 +981,15 @@ export interface NativePerRequestSampling {
   duty: number;
   /** Since the previous read: its length, the attached time in it, and their ratio (≤ 1). */
   intervalNs: number; observedNs: number; observedShare: number;
+  /** The load's requests completed inside the windows since the previous read (read just after
+   *  each window opened and closed; an open window's so far): the per-request denominator of the
+   *  observed counts. Fewer than requests × observedShare: the attached probes slow the requests
+   *  they see. null at duty 1; windows while no run counts add nothing. */
+  observedRequests: number | null;
   /** Windows closed since the previous read and their nominal length; null at duty 1. */
   windows: number | null; windowNs: number | null;
   /** The current period (one window each): ≥ 100 ms, longer where switching costs more than
-   *  0.25 % of a CPU (up to 2 s); null at duty 1. */
+   *  0.05 % of a CPU (up to 5 s); null at duty 1. */
   periodNs: number | null;
   /** CPU time the window thread spent attaching and detaching since the previous read (each
    *  switch patches the tracepoint's call sites: the cost of sampling in time itself). */

@@ -95,8 +95,11 @@ export const TcpEventSchema = z.object({
  * The per-request probes' time sampling over one frame: they were attached `observedNs` of the
  * frame's `intervalNs` (the measured time: clock reads after the last attach and before the first
  * detach of each window). Their counts in the frame (uring.submits, completions, byOpcode counts;
- * every softirq count and time) are of that time only, raw; an estimate of the frame's total is
- * count / observedShare. Their latency histograms hold the legs that started and ended inside a
+ * every softirq count and time) are of that time only, raw. A count per request is count /
+ * observedRequests, and an estimate of the frame's total that ratio × the frame's requests; not
+ * count / observedShare, which understates it: the attached probes slow every request they see,
+ * so a window holds fewer requests than its share of the time (a third to four fifths of it at 8
+ * connections on 2 CPUs). Their latency histograms hold the legs that started and ended inside a
  * window: a sample in time (legs longer than windowNs are seen less the longer they are).
  */
 export const PerRequestSamplingSchema = z.object({
@@ -104,6 +107,10 @@ export const PerRequestSamplingSchema = z.object({
   duty: z.number().min(0).max(1),
   intervalNs: count, observedNs: count,
   observedShare: z.number().min(0).max(1),
+  /** Client requests completed inside the windows (the engine's count, read just after each
+   *  window opened and closed): what the observed counts are per request of. null at duty 1 (all
+   *  of the frame's requests) and when no run was counting; absent in older frames. */
+  observedRequests: count.nullable().optional(),
   /** Windows closed in this frame and their nominal length; null at duty 1. */
   windows: count.nullable(), windowNs: count.nullable(),
   /** CPU time spent attaching and detaching in this frame (the cost of the sampling itself: each
@@ -224,14 +231,16 @@ export const KernelStatsSchema = z.object({
   /**
    * The per-request probes' time sampling over those frames (null when they were not attached;
    * absent in older summaries). uring.submits/completions, byOpcode counts and every softirq
-   * count and time are of the observed time only (observedS), raw: divide by observedShare for an
-   * estimate of the whole; uring.completionsPerReq is already that estimate (completions over the
-   * requests of the observed time, requests × observedShare).
+   * count and time are of the observed time only (observedS), raw. uring.completionsPerReq is
+   * per request of that time (completions over observedRequests); an estimate of a whole count
+   * is that ratio × requests, not count / observedShare (see PerRequestSamplingSchema).
    */
   perRequestSampling: z.object({
     duty: z.number().min(0).max(1),
     observedShare: z.number().min(0).max(1),
     observedS: z.number().min(0),
+    /** Client requests completed inside the windows; null when a frame did not say (older frames). */
+    observedRequests: z.number().min(0).nullable().optional(),
     windows: z.number().min(0).nullable(),
     attachErrors: z.number().min(0),
   }).nullable().optional(),

@@ -115,4 +115,41 @@ describe('probe overhead maths', () => {
     acc.add(frame(null), 1e8, 10);
     expect(acc.overheadByProbe(2).size).toBe(0);
   });
+  it('completions per request of time-sampled frames: over the requests the windows held, never requests × observed share', () => {
+    const frame = (perRequestSampling: Record<string, unknown> | null, completions: number) => ({
+      tMs: 0,
+      ...(perRequestSampling ? { perRequestSampling: { intervalNs: 1e8, windows: 1, windowNs: 1e6, attachErrors: 0, lastError: null, ...perRequestSampling } } : {}),
+      uring: { submits: completions, completions, enters: 5, cqWaits: 0, ioWqPunts: 0, cqeOverflows: 0, shortWrites: 0, reqFailed: 0, latencyNs: [] as [number, number][], taskWorkLatencyNs: [], byOpcode: [] },
+      runqueue: { latencyNs: [] as [number, number][], count: 0, preemptions: 0 },
+      sqpoll: { onCpuNs: 0, wakeups: 0 },
+      softirq: { netRxNs: 0, netTxNs: 0, netRxCount: 0, netTxCount: 0, napiPolls: 0 },
+      tcp: { retransmits: 0, drops: 0, lostEvents: 0, events: [], truncated: 0, channel: 'ringbuf' },
+      overhead: null,
+    });
+    // 1 % of each 100 ms frame observed (10,000 requests a frame), but the probes slowed the
+    // requests they saw: the windows held 40 of them, not 100, and 40 completions.
+    const sampled = new KernelAccumulator();
+    for (let i = 0; i < 3; i++) sampled.add(frame({ duty: 0.01, observedNs: 1e6, observedShare: 0.01, observedRequests: 40 }, 40), 1e8, 10_000);
+    const s = sampled.stats()!;
+    expect(s.uring.completionsPerReq).toBe(1);
+    expect(s.perRequestSampling).toMatchObject({ observedRequests: 120, windows: 3 });
+    expect(s.perRequestSampling!.observedShare).toBeCloseTo(0.01);
+    // A frame that did not count its windows' requests (an older engine): no ratio, not a guess.
+    sampled.add(frame({ duty: 0.01, observedNs: 1e6, observedShare: 0.01 }, 40), 1e8, 10_000);
+    expect(sampled.stats()!.uring.completionsPerReq).toBeNull();
+    expect(sampled.stats()!.perRequestSampling!.observedRequests).toBeNull();
+    // Windows that held no request: nothing observed to divide by.
+    const empty = new KernelAccumulator();
+    empty.add(frame({ duty: 0.01, observedNs: 1e6, observedShare: 0.01, observedRequests: 0 }, 0), 1e8, 10_000);
+    expect(empty.stats()!.uring.completionsPerReq).toBeNull();
+    // Duty 1 (attached all the time): every request of the frames.
+    const whole = new KernelAccumulator();
+    whole.add(frame({ duty: 1, observedNs: 1e8, observedShare: 1, observedRequests: null, windows: null, windowNs: null }, 20_000), 1e8, 10_000);
+    expect(whole.stats()!.uring.completionsPerReq).toBe(2);
+    expect(whole.stats()!.perRequestSampling!.observedRequests).toBe(10_000);
+    // No per-request sampling at all (an addon before it): every request.
+    const old = new KernelAccumulator();
+    old.add(frame(null, 15_000), 1e8, 10_000);
+    expect(old.stats()!.uring.completionsPerReq).toBe(1.5);
+  });
 });

@@ -150,6 +150,20 @@ describe('kernel counters and probe panel', () => {
     expect(rows[1]!.sampling).toBeNull();
     const ended = probeRows([{ ...statuses[0]!, sampling: { duty: 0.01, observedShare: 0.0123 } }], []);
     expect(ended[0]!.sampling).toEqual({ duty: 0.01, share: 0.0123, text: 'sampled 1.2 % of the time' });
+    // Frames that count their windows' requests: softirq time per request of the windows × every
+    // request. The windows held 5 of each frame's 1,000 requests (not the 1 % of time share's 10:
+    // the attached probes slowed them): 60 µs × 2000 / 10 over 0.2 s = 60 ms/s.
+    const counted = (seq: number) => withKernel(seq, KernelFrameSchema.parse({
+      ...kernel(),
+      perRequestSampling: { duty: 0.01, intervalNs: 100e6, observedNs: 1e6, observedShare: 0.01, observedRequests: 5, windows: 1, windowNs: 1e6, attachErrors: 0, lastError: null },
+      softirq: { netRxNs: 20_000, netTxNs: 10_000, netRxCount: 10, netTxCount: 5, napiPolls: 3 },
+    }));
+    const byRequests = kernelCountersView([counted(1), counted(0)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!;
+    expect(byRequests.value).toBeCloseTo(60);
+    expect(byRequests.label).toBe('softirq ms/s (est.)');
+    expect(byRequests.title).toMatch(/holding 0\.5 % of their requests; this is its time per request of then × every request/);
+    // One frame without the count (an older engine) makes the whole estimate fall back to the rate.
+    expect(kernelCountersView([counted(1), sampled(0)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!.value).toBeCloseTo(30);
     // Duty 1: always attached, exact counts, nothing estimated.
     const whole = withKernel(0, KernelFrameSchema.parse({ ...kernel(), perRequestSampling: { duty: 1, intervalNs: 100e6, observedNs: 100e6, observedShare: 1, windows: null, windowNs: null, attachErrors: 0, lastError: null } }));
     expect(perRequestSamplingView([whole], null)?.text).toBe('attached all the time');

@@ -4,6 +4,7 @@
 // and has its file capabilities, else not at all with the reason and the fix per probe.
 #include "binding/marshal.h"
 #include "binding/exports.h"
+#include "core/engine.h"
 
 extern "C" {
 #include "probes/kernel_histogram.h"
@@ -40,7 +41,7 @@ struct AttachedProbes {
 	double duty = 1;
 	probe_sampling *sampling = nullptr;
 	bool per_request = false;
-	uint64_t last_read_ns = 0, last_observed_ns = 0, last_windows = 0, last_attach_errors = 0, last_switch_ns = 0;
+	uint64_t last_read_ns = 0, last_observed_ns = 0, last_windows = 0, last_attach_errors = 0, last_switch_ns = 0, last_observed_requests = 0;
 };
 
 AttachedProbes g_probes;
@@ -155,7 +156,7 @@ uint64_t MonotonicNs()
 void StartSampling(double duty)
 {
 	char why[PROBE_TEXT] = "";
-	g_probes.sampling = probe_sampling_start(&g_probes.set, duty, why, sizeof(why));
+	g_probes.sampling = probe_sampling_start(&g_probes.set, duty, engine_requests_completed, why, sizeof(why));
 	if (g_probes.sampling) {
 		for (int id : { PROBE_URING_LATENCY, PROBE_SOFTIRQ }) {
 			probe_status &st = g_probes.set.status[id];
@@ -306,7 +307,7 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 		probe_reader_set_options(g_probes.reader, offcpu_min_us, profile_hz);
 		// The reader's first read covers the time since now, and so does the observed share's.
 		g_probes.last_read_ns = MonotonicNs();
-		g_probes.last_observed_ns = g_probes.last_windows = g_probes.last_attach_errors = g_probes.last_switch_ns = 0;
+		g_probes.last_observed_ns = g_probes.last_windows = g_probes.last_attach_errors = g_probes.last_switch_ns = g_probes.last_observed_requests = 0;
 		const char *ce = probe_reader_channel_error(g_probes.reader);
 		if (ce)
 			g_probes.channel_note = std::string("events unavailable: ") + ce + " (counters still work)";
@@ -456,6 +457,7 @@ Napi::Value PerRequestSampling(Napi::Env env, uint64_t now)
 	if (!g_probes.sampling) {
 		o.Set("observedNs", Num(env, interval));
 		o.Set("observedShare", 1);
+		o.Set("observedRequests", env.Null());
 		o.Set("windows", env.Null());
 		o.Set("windowNs", env.Null());
 		o.Set("periodNs", env.Null());
@@ -470,6 +472,14 @@ Napi::Value PerRequestSampling(Napi::Env env, uint64_t now)
 	g_probes.last_observed_ns = r.observed_ns;
 	o.Set("observedNs", Num(env, observed));
 	o.Set("observedShare", interval > 0 ? std::min(1.0, (double)observed / (double)interval) : 0.0);
+	if (r.metered) {
+		// An open window's partial count is never more than its whole, except for a window that
+		// spanned a stop and the next start, which adds nothing at its close: then 0 once.
+		o.Set("observedRequests", Num(env, r.observed_requests > g_probes.last_observed_requests ? r.observed_requests - g_probes.last_observed_requests : 0));
+		g_probes.last_observed_requests = r.observed_requests;
+	} else {
+		o.Set("observedRequests", env.Null());
+	}
 	o.Set("windows", Num(env, r.windows - g_probes.last_windows));
 	o.Set("windowNs", Num(env, r.window_ns));
 	o.Set("periodNs", Num(env, r.period_ns));

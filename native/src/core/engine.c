@@ -110,8 +110,10 @@ int engine_start_begin(void)
 	pthread_mutex_lock(&engine.api_lock);
 	if (engine.state != ENGINE_IDLE)
 		ret = -EBUSY;
-	else
+	else {
 		set_state_locked(ENGINE_STARTING);
+		engine.starts++;
+	}
 	pthread_mutex_unlock(&engine.api_lock);
 	return ret;
 }
@@ -481,6 +483,22 @@ int engine_snapshot(struct engine_snapshot *snap)
 		return ret;
 	engine_take_snapshot(&engine, snap);
 	pthread_mutex_unlock(&engine.api_lock);
+	return 0;
+}
+
+int engine_requests_completed(uint64_t *count, uint64_t *run)
+{
+	uint64_t n = 0;
+	int ret = lock_if_running();
+
+	if (ret)
+		return ret;
+	/* The lock keeps the load array: a stop frees it only after leaving RUNNING under it. */
+	for (unsigned i = 0; i < engine.nload; i++)
+		n += lh_total(&engine.load[i].hist);
+	*run = engine.starts;
+	pthread_mutex_unlock(&engine.api_lock);
+	*count = n;
 	return 0;
 }
 

@@ -169,6 +169,11 @@ int engine_start(const struct engine_config *cfg, struct engine_started *out, st
 
 /* -ENOTCONN unless RUNNING: never waits for a start or stop in progress. */
 int engine_snapshot(struct engine_snapshot *snap);
+/* The load's requests completed since the start (what engine_snapshot's `requests` sums), into
+ * *count, and which start that was into *run: for the probes' time sampling
+ * (probe_sampling_meter), from any thread. -ENOTCONN unless RUNNING. Takes the engine's lock for
+ * a few hundred relaxed loads per load thread. */
+int engine_requests_completed(uint64_t *count, uint64_t *run);
 
 /* RUNNING -> STOPPING; -ENOTCONN when idle, -EBUSY while starting or stopping. */
 int engine_stop_begin(void);

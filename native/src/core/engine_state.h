@@ -37,6 +37,7 @@ struct engine {
 	int state;     /* enum engine_state; written under api_lock */
 	int held;      /* a finished start/stop waits for engine_settle()... */
 	int settle_to; /* ...to move to this state */
+	uint64_t starts; /* starts begun, under api_lock: which run a count read belongs to */
 	/* server.rings workers, each a struct server with its own thread, ring (or epoll set) and
 	 * SO_REUSEPORT listener; nservers of them were initialised, started_servers started. */
 	struct server *servers;

@@ -23,6 +23,15 @@ uint64_t lh_accumulate(const struct latency_histogram *h, uint64_t *out)
 	return total;
 }
 
+uint64_t lh_total(const struct latency_histogram *h)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < LH_BUCKETS; i++)
+		total += counter_get(&h->counts[i]);
+	return total;
+}
+
 void lh_record_corrected(struct latency_histogram *h, uint64_t us, uint64_t expected_us)
 {
 	uint64_t e = expected_us, left = LH_CORRECTION_MAX, v;

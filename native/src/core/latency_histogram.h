@@ -88,6 +88,8 @@ uint64_t lh_bucket_lower_us(unsigned index);
 /* Reader side: out[i] += h->counts[i] for every bucket (relaxed loads); returns the sum of
  * the counts it read, the samples this read saw. */
 uint64_t lh_accumulate(const struct latency_histogram *h, uint64_t *out);
+/* Reader side: the sum of the counts (relaxed loads). */
+uint64_t lh_total(const struct latency_histogram *h);
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,11 @@ struct probe_sampling {
 	uint64_t attached_since, observed_ns, windows, attach_errors;
 	uint64_t switch_cpu_ns; /* this thread's CPU time attaching and detaching */
 	char last_error[PROBE_TEXT];
+	/* The requests of the windows (probe_sampling_meter): the count at the open window's
+	 * opening (attached_requests_ok 0 when it could not be read), and the closed windows' sum. */
+	probe_sampling_meter meter;
+	uint64_t attached_requests, attached_run, observed_requests;
+	int attached_requests_ok;
 };
 
 static const char *const sampled_programs[] = {
@@ -298,21 +303,33 @@ static void *run(void *arg)
 		if (err == 1)
 			break;
 		if (!err) {
-			/* Observed: from the window's opening to its closing, as the programs see it. */
+			uint64_t r0 = 0, r1 = 0, run0 = 0, run1 = 0;
+			int ok0, ok1;
+
+			/* Observed: from the window's opening to its closing, as the programs see it; its
+			 * requests counted from just after the opening to just after the closing (a
+			 * request the meter counts is one whose completions the programs saw). */
 			on = now_ns();
 			set_window(s, 0, on);
+			ok0 = s->meter && s->meter(&r0, &run0) == 0;
 			t1 = thread_cpu_ns();
 			pthread_mutex_lock(&s->lock);
 			s->attached = 1;
 			s->attached_since = on;
+			s->attached_requests = r0;
+			s->attached_run = run0;
+			s->attached_requests_ok = ok0;
 			length = next_window(s, started, on);
 			pthread_mutex_unlock(&s->lock);
 			wait_until(s, on + length);
 			set_window(s, 1, on);
 			off = now_ns();
+			ok1 = s->meter && s->meter(&r1, &run1) == 0;
 			pthread_mutex_lock(&s->lock);
 			s->attached = 0;
 			s->observed_ns += off - on;
+			if (ok0 && ok1 && run1 == run0 && r1 > r0)
+				s->observed_requests += r1 - r0;
 			s->windows++;
 			pthread_mutex_unlock(&s->lock);
 			t0 += thread_cpu_ns() - t1; /* the window's own wait is not switching */
@@ -373,7 +390,7 @@ static int describe(int link_fd, struct sampled_prog *p)
 	return 0;
 }
 
-struct probe_sampling *probe_sampling_start(struct probe_set *set, double duty, char *why, size_t size)
+struct probe_sampling *probe_sampling_start(struct probe_set *set, double duty, probe_sampling_meter meter, char *why, size_t size)
 {
 	struct probe_sampling *s;
 	int taken[MAX_SAMPLED], i, err = 0;
@@ -395,6 +412,7 @@ struct probe_sampling *probe_sampling_start(struct probe_set *set, double duty, 
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	s->duty = duty;
+	s->meter = meter;
 	s->period_ns = fixed_period_ns();
 	s->fixed_period = s->period_ns != 0;
 	if (!s->fixed_period)
@@ -478,8 +496,16 @@ struct probe_sampling *probe_sampling_start(struct probe_set *set, double duty, 
 
 void probe_sampling_read(struct probe_sampling *s, uint64_t now, struct probe_sampling_stats *out)
 {
+	uint64_t requests = 0, run = 0;
+	/* Read before the lock, never under it: the meter takes the engine's lock. */
+	int ok = s->meter && s->meter(&requests, &run) == 0;
+
 	pthread_mutex_lock(&s->lock);
 	out->observed_ns = s->observed_ns + (s->attached && now > s->attached_since ? now - s->attached_since : 0);
+	out->observed_requests = s->observed_requests;
+	if (s->attached && s->attached_requests_ok && ok && run == s->attached_run && requests > s->attached_requests)
+		out->observed_requests += requests - s->attached_requests;
+	out->metered = s->meter != NULL;
 	out->windows = s->windows;
 	out->attach_errors = s->attach_errors;
 	out->window_ns = s->window_ns;

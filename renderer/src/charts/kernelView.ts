@@ -110,9 +110,12 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   let requests = 0;
   let frames = 0;
   const sum = { enters: 0, completions: 0, ioWqPunts: 0, cqWaits: 0, softirqNs: 0, sqpollNs: 0, preemptions: 0, retransmits: 0, drops: 0, lost: 0 };
-  // Softirq counts are of the time the per-request probes were attached (time sampling): their
-  // rate is over that time, an estimate for the whole when the share is below 1.
+  // Softirq counts are of the time the per-request probes were attached (time sampling). The
+  // estimate for the whole scales them by requests (Σ requests / Σ requests the windows held):
+  // the attached probes slow the requests they see, so a rate over the observed time understates
+  // it. Frames that do not say their windows' requests (older ones) fall back to that rate.
   let softirqObservedS = 0;
+  let softirqObservedRequests: number | null = 0;
   let sampledShare = 1;
   let sampledInterval = 0;
   let sampledObserved = 0;
@@ -129,6 +132,8 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     sum.softirqNs += k.softirq.netRxNs + k.softirq.netTxNs;
     const ps = k.perRequestSampling;
     softirqObservedS += ps ? ps.observedNs / 1e9 : f.intervalMs / 1000;
+    const seen = !ps || ps.duty >= 1 ? f.requests : ps.observedRequests ?? null;
+    softirqObservedRequests = softirqObservedRequests === null || seen === null ? null : softirqObservedRequests + seen;
     if (ps) { sampledInterval += ps.intervalNs; sampledObserved += ps.observedNs; }
     sum.sqpollNs += k.sqpoll.onCpuNs;
     sum.preemptions += k.runqueue.preemptions;
@@ -138,7 +143,9 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   }
   if (frames === 0) return null;
   if (sampledInterval > 0) sampledShare = Math.min(1, sampledObserved / sampledInterval);
-  const softirqMsPerS = softirqObservedS > 0 ? sum.softirqNs / softirqObservedS / 1e6 : 0;
+  const byRequests = sampledShare < 1 && softirqObservedRequests !== null && softirqObservedRequests > 0 && requests > 0;
+  const softirqMsPerS = byRequests ? (sum.softirqNs * (requests / softirqObservedRequests!)) / seconds / 1e6
+    : softirqObservedS > 0 ? sum.softirqNs / softirqObservedS / 1e6 : 0;
   const estimated = sampledShare < 1;
   const perS = (n: number) => n / seconds;
   const perReq = (n: number) => (requests > 0 ? n / requests : null);
@@ -158,7 +165,9 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
       label: estimated ? 'softirq ms/s (est.)' : 'softirq ms/s',
       value: softirqMsPerS,
       text: formatRatio(softirqMsPerS),
-      title: `NET_RX + NET_TX softirq time on all CPUs, ms per second (machine-wide)${estimated ? `; estimated: the softirq probe is time-sampled and was attached ${formatPercent(sampledShare)} of these frames (probes.perRequestDuty), this is its rate over that time` : ''}`,
+      title: `NET_RX + NET_TX softirq time on all CPUs, ms per second (machine-wide)${!estimated ? '' : byRequests
+        ? `; estimated: the softirq probe is time-sampled and was attached ${formatPercent(sampledShare)} of these frames (probes.perRequestDuty), holding ${formatPercent(softirqObservedRequests! / requests)} of their requests; this is its time per request of then × every request`
+        : `; estimated: the softirq probe is time-sampled and was attached ${formatPercent(sampledShare)} of these frames (probes.perRequestDuty), this is its rate over that time`}`,
     },
     { key: 'sqpollCpu', label: 'SQPOLL CPU', value: sum.sqpollNs / (seconds * 1e9), text: formatPercent(sum.sqpollNs / (seconds * 1e9)), title: 'on-CPU share of the SQPOLL threads (of one CPU)' },
     { key: 'preemptions', label: 'preempt/s', value: perS(sum.preemptions), text: formatInt(perS(sum.preemptions)), title: "the engine's threads switched out while still runnable" },
