@@ -76,7 +76,12 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
       (blk.frameRates ??= []).push(f.throughputRps);
       (blk.frameP99s ??= []).push(f.latencyUs.p99);
       const ps = f.kernel?.perRequestSampling;
-      if (ps) { blk.observedNs = (blk.observedNs ?? 0) + ps.observedNs; blk.windows = (blk.windows ?? 0) + (ps.windows ?? 0); }
+      if (ps) {
+        blk.observedNs = (blk.observedNs ?? 0) + ps.observedNs;
+        blk.windows = (blk.windows ?? 0) + (ps.windows ?? 0);
+        // The requests the windows held (null once a frame did not say): their pace against the block's.
+        blk.observedRequests = blk.observedRequests === null || ps.observedRequests == null ? null : (blk.observedRequests ?? 0) + ps.observedRequests;
+      }
     });
     // A block needs most of its frames (the run's first and last may be cut by warm-up and stop).
     const full = blocks.filter((b) => b && b.frames >= (K - settle) * 0.8).map((b) => ({
@@ -184,8 +189,14 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
     if (onBlocks.length) {
       const share = onBlocks.reduce((n, b) => n + b.observedNs, 0) / (onBlocks.reduce((n, b) => n + b.ms, 0) * 1e6);
       const windows = onBlocks.reduce((n, b) => n + b.windows, 0);
-      result.perRequestObserved = { share, windows };
-      console.log(`per-request  probes observed ${(share * 100).toFixed(3)} % of the measured on time, ${windows} windows (duty ${summary.kernelStats?.perRequestSampling?.duty ?? '?'})`);
+      // Inside the windows every request also runs the per-request programs: their pace against
+      // the on blocks' own is what those programs cost the requests they see.
+      const counted = onBlocks.every((b) => b.observedRequests != null);
+      const seen = counted ? onBlocks.reduce((n, b) => n + b.observedRequests, 0) : null;
+      const onRequests = onBlocks.reduce((n, b) => n + b.requests, 0);
+      const pace = seen !== null && share > 0 && onRequests > 0 ? seen / (onRequests * share) : null;
+      result.perRequestObserved = { share, windows, requests: seen, pace };
+      console.log(`per-request  probes observed ${(share * 100).toFixed(3)} % of the measured on time, ${windows} windows (duty ${summary.kernelStats?.perRequestSampling?.duty ?? '?'})${pace === null ? '' : `, holding ${seen} requests: inside them the load ran at ${(pace * 100).toFixed(0)} % of the on blocks' pace`}`);
     }
     const attached = summary.probes.filter((p) => p.attached).map((p) => `${p.name} (${p.variant})`);
     console.log(`attached in the on blocks: ${attached.join(', ')}`);

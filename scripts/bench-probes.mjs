@@ -232,6 +232,14 @@ const fmtPct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`;
 process.on('SIGINT', () => process.exit(130));
 
 const samples = [];
+/* The load's pace inside the per-request probes' windows against the run's (requests the windows
+ * held over the run's requests × the observed share): below 1 by what those programs cost the
+ * requests they see. null at duty 1, without windows, or from an engine that does not count them. */
+const windowPace = (s) => {
+  const ps = s.kernelStats?.perRequestSampling;
+  if (!ps || ps.duty >= 1 || ps.observedRequests == null || !(ps.observedShare > 0) || !(s.kernelStats.requests > 0)) return null;
+  return ps.observedRequests / (s.kernelStats.requests * ps.observedShare);
+};
 const dutyText = (d, p = null) => `${d === null ? 'default duty' : d === 'none' ? 'per-request probes off' : `duty ${d}`}${p === null ? '' : ` period ${p} ms`}`;
 console.log(`bench:probes: ${opts.profile ? `the profile probe (default set with diagnose.profileHz=${PROFILE_HZ_DEFAULT} vs 0; "probes on/off" below = profile on/off)` : opts.perRequest ? `every probe (probes.perRequest=true, ${opts.duties.map((d) => dutyText(d)).join(' / ')})` : 'the probes a run gets by default (profile defaults: every probe, the per-request ones time-sampled)'}; ${opts.rounds} rounds × (probes on${opts.duties.length > 1 ? ` at ${opts.duties.length} duties` : ''}, probes off), ${opts.connections} connections × ${opts.bytes} B, ${opts.warmup} s warm-up + ${opts.seconds} s measured, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
 console.log('round  probes  throughput (req/s)   p99 (µs)  server CPU ns/req  other CPUs  lab ms/s  preempt/s  attached  observed');
@@ -252,8 +260,8 @@ for (let round = 0; round < opts.rounds; round++) {
     const attached = s.probes.filter((p) => p.attached).length;
     const otherCpus = s.contention?.otherCpus ?? null;
     const sampling = s.kernelStats?.perRequestSampling ?? null;
-    samples.push({ round, probes, duty, period, histogram: s.histogram?.counts ?? [], labCpuMsPerS: s.labCpu?.msPerS ?? null, preemptedPerS: s.labCpu?.preemptedPerS ?? null, observedShare: sampling?.observedShare ?? null, throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
-    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${(s.labCpu ? s.labCpu.msPerS.toFixed(1) : '?').padStart(8)}  ${(s.labCpu ? s.labCpu.preemptedPerS.toFixed(0) : '?').padStart(9)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})` : ''}`);
+    samples.push({ round, probes, duty, period, histogram: s.histogram?.counts ?? [], labCpuMsPerS: s.labCpu?.msPerS ?? null, preemptedPerS: s.labCpu?.preemptedPerS ?? null, observedShare: sampling?.observedShare ?? null, windowPace: windowPace(s), throughputRps: s.throughputRps, p99Us: s.latencyUs.p99, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq, requests: s.requests, measuredS: s.measuredS, otherCpus, attached, probeStatuses: s.probes, kernelStats: s.kernelStats ?? null, warnings: s.warnings });
+    console.log(`${String(round + 1).padStart(5)}  ${(probes ? 'on' : 'off').padEnd(6)}  ${s.throughputRps.toFixed(0).padStart(18)}  ${s.latencyUs.p99.toFixed(0).padStart(9)}  ${String(Math.round(s.serverCpuNsPerReq ?? NaN)).padStart(17)}  ${otherCpus === null ? '   ?' : otherCpus.toFixed(2).padStart(10)}  ${(s.labCpu ? s.labCpu.msPerS.toFixed(1) : '?').padStart(8)}  ${(s.labCpu ? s.labCpu.preemptedPerS.toFixed(0) : '?').padStart(9)}  ${`${attached}/${s.probes.length}`.padEnd(8)}  ${probes && sampling ? `${(sampling.observedShare * 100).toFixed(2)} % (${dutyText(duty, period)})${windowPace(s) === null ? '' : `, windows at ${(windowPace(s) * 100).toFixed(0)} % pace`}` : ''}`);
     for (const w of s.warnings) if (/another uring-lab run/.test(w)) console.log(`       warning: ${w}`);
   }
 }
@@ -264,7 +272,8 @@ for (const duty of opts.duties) for (const period of opts.periods) {
 const on = samples.filter((s) => s.probes && s.duty === duty && s.period === period);
 if (opts.duties.length > 1 || duty !== null || period !== null) {
   const observed = on.map((s) => s.observedShare).filter((x) => x !== null);
-  console.log(`\n==== probes on at ${dutyText(duty, period)}${observed.length ? `: per-request probes observed ${(median(observed) * 100).toFixed(2)} % of the measured time (median)` : ''}`);
+  const paces = on.map((s) => s.windowPace).filter((x) => x !== null);
+  console.log(`\n==== probes on at ${dutyText(duty, period)}${observed.length ? `: per-request probes observed ${(median(observed) * 100).toFixed(2)} % of the measured time (median)` : ''}${paces.length ? `; inside the windows the load ran at ${(median(paces) * 100).toFixed(0)} % of its pace (median of ${paces.length} runs)` : ''}`);
 }
 const perRound = [...new Set(samples.map((s) => s.round))].map((r) => {
   const a = on.find((s) => s.round === r);
