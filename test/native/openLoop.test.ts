@@ -52,34 +52,50 @@ async function runWith(load: Partial<Native.LoadConfig>, ms: number, pauseAtMs?:
 }
 
 describe('open loop (load.mode open)', () => {
+  /**
+   * The schedule's rate over a 2 s window nothing stalled. Requests started in the window
+   * (completed, plus the change in those still out): the schedule's own rate, not shifted by when
+   * the last echoes of the window came back. A window is clean when no request in it waited
+   * STALL_US past its intended send time: when the whole machine stalls (a CI run here once
+   * measured p50 622 ms at 50k/s, 35k/s achieved), the requests due meanwhile go out late, as an
+   * honest open loop must send them, and the next window holds that catch-up too. So up to four
+   * windows follow each other, and the first clean one is the measurement; a generator that
+   * cannot keep the rate has none.
+   */
+  async function scheduleRate(rateRps: number): Promise<{ rate: number; errors: number; p50Us: number; stalled: number }> {
+    const STALL_US = 50_000;
+    native.start(config({ load: { connections: 50, mode: 'open', rateRps }, maxDurationMs: 20_000 }));
+    try {
+      await sleep(300); // connected and on schedule
+      let a = native.snapshot()!;
+      let stalled = 0;
+      for (;;) {
+        await sleep(2000);
+        const b = native.snapshot()!;
+        const rate = (b.requests + b.inFlight - a.inFlight) / ((b.monotonicNs - a.monotonicNs) / 1e9);
+        const worstUs = maxUs(b.histogram);
+        const out = { rate, errors: b.errors, p50Us: quantileUs(b.histogram, 0.5), stalled };
+        console.log(`open loop at ${rateRps}/s: achieved ${rate.toFixed(0)}/s, p50 ${out.p50Us} µs, max ${worstUs} µs, errors ${b.errors}${worstUs >= STALL_US ? ' (a stall: the next window)' : ''}`);
+        if (worstUs < STALL_US || ++stalled === 4) return out;
+        a = b;
+      }
+    } finally {
+      native.stop();
+    }
+  }
+
   it('keeps its schedule within 2 % when nothing stalls (20k requests/s for 2 s)', async () => {
-    native.start(config({ load: { connections: 50, mode: 'open', rateRps: 20_000 }, maxDurationMs: 10_000 }));
-    await sleep(300); // connected and on schedule
-    const a = native.snapshot()!;
-    await sleep(2000);
-    const b = native.snapshot()!;
-    native.stop();
-    // Requests started in the window (completed, plus the change in those still out): the
-    // schedule's own rate, not shifted by when the last echoes of the window came back.
-    const rate = (b.requests + b.inFlight - a.inFlight) / ((b.monotonicNs - a.monotonicNs) / 1e9);
-    console.log(`open loop at 20000/s: achieved ${rate.toFixed(0)}/s, errors ${b.errors}`);
-    expect(b.errors).toBe(0);
-    expect(Math.abs(rate - 20_000) / 20_000).toBeLessThan(0.02);
+    const r = await scheduleRate(20_000);
+    expect(r.errors).toBe(0);
+    expect(r.stalled, 'four windows in a row stalled').toBeLessThan(4);
+    expect(Math.abs(r.rate - 20_000) / 20_000).toBeLessThan(0.02);
   });
 
   it('above 20k wakes/s the schedule is served in batches and still keeps its rate (50k requests/s)', async () => {
-    native.start(config({ load: { connections: 50, mode: 'open', rateRps: 50_000 }, maxDurationMs: 10_000 }));
-    await sleep(300);
-    const a = native.snapshot()!;
-    await sleep(2000);
-    const b = native.snapshot()!;
-    native.stop();
-    // Requests started in the window (completed, plus the change in those still out): the
-    // schedule's own rate, not shifted by when the last echoes of the window came back.
-    const rate = (b.requests + b.inFlight - a.inFlight) / ((b.monotonicNs - a.monotonicNs) / 1e9);
-    console.log(`open loop at 50000/s: achieved ${rate.toFixed(0)}/s, p50 ${quantileUs(b.histogram, 0.5)} µs`);
-    expect(b.errors).toBe(0);
-    expect(Math.abs(rate - 50_000) / 50_000).toBeLessThan(0.02);
+    const r = await scheduleRate(50_000);
+    expect(r.errors).toBe(0);
+    expect(r.stalled, 'four windows in a row stalled').toBeLessThan(4);
+    expect(Math.abs(r.rate - 50_000) / 50_000).toBeLessThan(0.02);
   });
 
   it('a 500 ms server stall shows in the open loop\'s p99 and max, not in the closed loop\'s p99', async () => {

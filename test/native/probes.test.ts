@@ -356,10 +356,13 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     // No closing drop leaks out as an event. What may appear on a loaded machine (3 of 12 runs
     // with two CPU hogs, and once in CI): the clients' ACK of the server's FIN comes after the
     // server's retransmission timer, every FIN_WAIT1 socket retransmits its FIN, and each client,
-    // already in CLOSE_WAIT, drops the duplicate as TCP_OLD_DATA. Those are a real retransmit and
-    // its duplicate, shown as events; each must follow a retransmit from its peer.
+    // already in CLOSE_WAIT, drops the duplicate as TCP_OLD_DATA; or in LAST_ACK, where the
+    // script's exit had closed the client's side too before the duplicate came (once in CI).
+    // Those are a real retransmit and its duplicate, shown as events; each must follow a
+    // retransmit from its peer.
     for (const drop of ours.filter((e) => e.kind === 'drop')) {
-      expect(drop).toMatchObject({ reason: 'TCP_OLD_DATA', state: 'CLOSE_WAIT' });
+      expect(drop).toMatchObject({ reason: 'TCP_OLD_DATA' });
+      expect(['CLOSE_WAIT', 'LAST_ACK'], `drop in ${drop.state}`).toContain(drop.state);
       const cause = ours.find((e) => e.kind === 'retransmit' && e.sport === drop.dport && e.dport === drop.sport);
       expect(cause, `drop at client port ${drop.sport} without the server's retransmit`).toBeDefined();
       expect(cause!.monotonicNs).toBeLessThan(drop.monotonicNs);
