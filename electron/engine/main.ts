@@ -13,7 +13,7 @@ import path from 'node:path';
 import type * as Native from '../../native';
 import { PER_REQUEST_OFF_REASON, PER_REQUEST_PROBES, PROBE_NAMES, PROBES_DISABLED_REASON, PROFILE_HZ_DEFAULT } from '../contract/probeNames';
 import {
-  ENGINE_HEARTBEAT_MS, postedForm, type EngineErrorData, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
+  ENGINE_HEARTBEAT_MS, ENGINE_SIGNALS, ENGINE_SIGNAL_GRACE_MS, postedForm, type EngineErrorData, type EngineSignal, type EnginePrivileges, type EngineResources, type EngineWireMessage, type HostToEngine,
   type NativeKernelFrame, type NativeProbesApi, type NativeProbeStatus, type ProbesRequest,
   type DiagnoseRequest, type StackName, type WireKernelFrame,
 } from './protocol';
@@ -437,6 +437,25 @@ if (parentPort) parentPort.on('message', (event) => handle(event.data as HostToE
 else process.on('message', (message) => handle(message as HostToEngine));
 // A host that dies without saying goodbye must not leave a load generator running.
 process.on('disconnect', () => handle({ type: 'shutdown' }));
+// `kill PID` (the pid `uring-lab server` prints): the host stops the run or server in order and
+// then ends this process (protocol.ts, ENGINE_SIGNALS); without it the signal would kill the
+// engine mid-run, the run would end as a crash and its last counts would be lost.
+let signalledBy: EngineSignal | null = null;
+/** ENGINE_SIGNAL_GRACE_MS, or URING_LAB_ENGINE_SIGNAL_GRACE_MS (a test hook: an engine whose host
+ *  never answers the signal must still end, and a test should not wait 30 s to see it). */
+const signalGraceMs = (): number => {
+  const ms = Number(process.env.URING_LAB_ENGINE_SIGNAL_GRACE_MS ?? '');
+  return Number.isFinite(ms) && ms > 0 ? ms : ENGINE_SIGNAL_GRACE_MS;
+};
+for (const signal of ENGINE_SIGNALS) {
+  process.on(signal, () => {
+    // A second signal, or no host left to tell (the fork channel closed): end now.
+    if (signalledBy !== null || (!parentPort && !process.connected)) { handle({ type: 'shutdown' }); return; }
+    signalledBy = signal;
+    post({ type: 'signalled', signal });
+    setTimeout(() => handle({ type: 'shutdown' }), signalGraceMs());
+  });
+}
 
 setInterval(() => post({ type: 'heartbeat' }), ENGINE_HEARTBEAT_MS).unref();
 post({ type: 'ready', pid: process.pid, protocol: native.PROTOCOL_VERSION });

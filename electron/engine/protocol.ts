@@ -94,6 +94,18 @@ export const ENGINE_PROTOCOL_VERSION = 1;
 /** The engine process says something at least this often (a heartbeat when idle). */
 export const ENGINE_HEARTBEAT_MS = 250;
 
+/**
+ * Signals that ask the engine process to end. `uring-lab server` prints the engine's pid (the
+ * process whose threads serve), so `kill PID` is how a script stops it: the engine tells its
+ * host (`signalled`), which stops the run or server in order (final counts, summary, exit code)
+ * and then ends the process. A host that has not done so after ENGINE_SIGNAL_GRACE_MS (hung, or
+ * one that does not know the message) does not keep it alive: the engine stops its native work
+ * and exits. A second signal ends it at once, the same way.
+ */
+export const ENGINE_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+export type EngineSignal = (typeof ENGINE_SIGNALS)[number];
+export const ENGINE_SIGNAL_GRACE_MS = 30_000;
+
 export type HostToEngine =
   | { type: 'plan'; config: NativeEngineConfig }
   /** hostPid: the host process (whose threads the engine keeps off load.cpus during the run); under
@@ -119,6 +131,8 @@ export type EngineToHost =
   | { type: 'stopped'; final: NativeSnapshot | null }
   | { type: 'probed'; capabilities: CapabilityProbe }
   | { type: 'probesChecked'; probes: NativeProbeStatus[]; privileges: EnginePrivileges }
+  /** Someone sent the engine process `signal` (ENGINE_SIGNALS): the host ends what it runs there. */
+  | { type: 'signalled'; signal: EngineSignal }
   | { type: 'error'; during: 'plan' | 'start' | 'stop' | 'snapshot' | 'probe' | 'probesCheck'; error: EngineErrorData };
 
 /**

@@ -160,6 +160,7 @@ export class LabService implements LabApi, LabSessions {
     this.timeouts = options.timeouts ?? engineTimeouts;
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
     this.supervisor.on('fault', (error) => this.onFault(error));
+    this.supervisor.on('signalled', (signal, pid) => this.onEngineSignalled(signal, pid));
     this.local = this.session(LOCAL_CLIENT);
   }
 
@@ -667,6 +668,24 @@ export class LabService implements LabApi, LabSessions {
   }
 
   /** The engine died or hung: the run cannot be stopped any more, only closed as failed. */
+  /**
+   * Someone asked the engine process to end (`kill PID`): a run going there ends interrupted, as
+   * for a signal to the host, with its final counts; then the process is let go, and the next
+   * run starts a fresh one. An A/B experiment's arm is such a run: the experiment stops with it.
+   */
+  private onEngineSignalled(signal: string, pid: number | null): void {
+    // Worded as the host's own signals are (`interrupted by SIGTERM`).
+    const reason = `interrupted by ${signal} to the engine process${pid ? ` (pid ${pid})` : ''}`;
+    this.ab.interrupt(reason);
+    void this.interruptRun(reason)
+      .catch(() => null)
+      .then(() => this.exclusive(async () => {
+        // A run a client started meanwhile keeps the engine; it is not this signal's to end.
+        if (!this.run) await this.supervisor.shutdown();
+      }))
+      .catch(() => undefined);
+  }
+
   private onFault(error: LabError): void {
     // Its injection children died with it (PDEATHSIG); its memory cgroups need removing.
     this.injectCleanup = removeDeadInjectCgroupsSoon().then(() => undefined, () => undefined);

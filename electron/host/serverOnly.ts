@@ -205,6 +205,8 @@ export class ServerOnly {
     };
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
     this.supervisor.on('fault', (error) => { void this.end('failure', error); });
+    // `kill PID` with the pid the listening line printed: the same orderly end as a signal to the CLI.
+    this.supervisor.on('signalled', (signal, pid) => this.stop(`${signal} to the engine process${pid ? ` (pid ${pid})` : ''}`));
     if (this.stopAsked !== null) {
       void this.end('signal', null);
     } else {

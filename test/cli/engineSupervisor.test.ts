@@ -4,8 +4,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { LabEvent } from '../../electron/contract';
-import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { LabEvent, ProfileSchema } from '../../electron/contract';
+import type { EngineWireMessage } from '../../electron/engine/protocol';
+import { nativeConfigFor } from '../../electron/host/engine/adapter';
+import { EngineSupervisor, forkEngine, readPosted } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
 
 const ENGINE = path.join(__dirname, '../../dist/electron/engine/main.js');
@@ -38,6 +40,57 @@ describe('engine supervisor', () => {
     const summary = await lab.stopRun();
     expect(summary?.runId).toBe(second.runId);
     expect(summary?.errors).toBe(0);
+  });
+
+  it('kill PID on the engine mid-run: the run ends interrupted with its counts (not a crash), the process ends, the next run gets a fresh one', async () => {
+    const events: LabEvent[] = [];
+    lab.onEvent((e) => events.push(e));
+    const run = await lab.startRun({ profile });
+    await waitFor(() => events.some((e) => e.type === 'frame' && e.frame.runId === run.runId && e.frame.requests > 0));
+    const pid = supervisor.pid!;
+    const restarts = supervisor.restarts;
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => events.some((e) => e.type === 'interrupted' && e.runId === run.runId));
+    const interrupted = events.find((e): e is Extract<LabEvent, { type: 'interrupted' }> => e.type === 'interrupted')!;
+    expect(interrupted.reason).toBe(`interrupted by SIGTERM to the engine process (pid ${pid})`);
+    expect(interrupted.summary.status).toBe('interrupted');
+    expect(interrupted.summary.requests).toBeGreaterThan(0);
+    expect(events.some((e) => e.type === 'failed')).toBe(false);
+    // The lab let the process go after the run's orderly stop: not a fault, nothing restarted.
+    await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } });
+    expect(supervisor.restarts).toBe(restarts);
+    const second = await lab.startRun({ profile });
+    expect(supervisor.pid).not.toBe(pid);
+    await waitFor(() => events.some((e) => e.type === 'frame' && e.frame.runId === second.runId && e.frame.requests > 0));
+    expect((await lab.stopRun())?.status).toBe('completed');
+  });
+
+  it('an engine whose host never answers its signal still ends by itself, its run stopped first; a second signal ends it at once', async () => {
+    // grace: the engine's wait for its host (URING_LAB_ENGINE_SIGNAL_GRACE_MS), signals: sent.
+    for (const [grace, signals] of [[400, 1], [60_000, 2]] as const) {
+      const channel = forkEngine(ENGINE, { ...process.env, URING_LAB_ENGINE_SIGNAL_GRACE_MS: String(grace) });
+      const seen: EngineWireMessage[] = [];
+      channel.onMessage((posted) => seen.push(readPosted(posted)));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => channel.onExit((code, signal) => resolve({ code, signal })));
+      try {
+        await waitFor(() => seen.some((m) => m.type === 'ready'));
+        const pid = (seen.find((m) => m.type === 'ready') as Extract<EngineWireMessage, { type: 'ready' }>).pid;
+        channel.send({ type: 'start', config: nativeConfigFor(ProfileSchema.parse(profile), 20_000), frameIntervalMs: 100 });
+        await waitFor(() => seen.some((m) => m.type === 'started'));
+        const t0 = Date.now();
+        process.kill(pid, 'SIGTERM');
+        await waitFor(() => seen.some((m) => m.type === 'signalled'));
+        expect(seen.filter((m) => m.type === 'signalled')).toEqual([{ type: 'signalled', signal: 'SIGTERM' }]);
+        if (signals === 2) process.kill(pid, 'SIGTERM');
+        // Its own shutdown (native run stopped, probes detached, exit 0), not death by the signal.
+        expect(await exited).toEqual({ code: 0, signal: null });
+        const took = Date.now() - t0;
+        if (signals === 1) expect(took).toBeGreaterThanOrEqual(grace);
+        expect(took, `${signals} signal(s), grace ${grace} ms`).toBeLessThan(10_000);
+      } finally {
+        channel.kill();
+      }
+    }
   });
 });
 

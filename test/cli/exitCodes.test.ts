@@ -51,6 +51,23 @@ describe('uring-lab run exit codes', () => {
     expect(runSummaryOf(r).status).toBe('interrupted');
   });
 
+  it('SIGTERM to the engine process (kill PID) interrupts the run in order: exit 130, its counts kept, not a crash', async () => {
+    const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
+    const engine = await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!);
+    await sleep(1000);
+    process.kill(engine, 'SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const s = runSummaryOf(r);
+    expect(s.status).toBe('interrupted');
+    expect(s.failure).toMatchObject({ code: 'INTERRUPTED', message: `interrupted by SIGTERM to the engine process (pid ${engine})` });
+    expect(s.requests).toBeGreaterThan(0);
+    expect(s.errors).toBe(0);
+    expectOneErrorLine(r.stderr, /interrupted by SIGTERM to the engine process/);
+    expect(() => process.kill(engine, 0)).toThrow();
+  });
+
   it('an engine stopped with SIGSTOP is found hung: exit 1, status failed, ENGINE_UNRESPONSIVE, summary printed (finding 4)', async () => {
     const { child, done } = start(['run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=8', '--json']);
     const engine = await enginePidOf(child.pid!);

@@ -250,6 +250,31 @@ describe('uring-lab server', () => {
     throw new Error(`engine ${listening.pid} outlived its host by 10 s`);
   });
 
+  it('kill PID with the pid the listening line printed (SIGTERM, SIGINT, SIGHUP): the same orderly end, summary with every byte, exit 0', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', 'load.messageBytes=4096']);
+      const listening = JSON.parse(await cli.firstLine) as { port: number; pid: number };
+      await echoThrough(listening.port, 2, 64 * 1024);
+      const idle = await connectTo(listening.port);
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(listening.pid, signal);
+      const r = await cli.done;
+      idle.destroy();
+      expect(r.code, `${signal}: ${r.stderr}`).toBe(0);
+      expect(r.stderr).toBe('');
+      const s = summaryOf(r);
+      expect(s.status).toBe('completed');
+      expect(s.failure).toBeNull();
+      expect(s.endedBy).toBe(`${signal} to the engine process (pid ${listening.pid})`);
+      // The final counts were taken before the engine went: every byte, the connection left open.
+      expect(s.bytesEchoed).toBe(2 * 64 * 1024);
+      expect(s.connectionsServed).toBe(3);
+      expect(s.openConnectionsAtStop).toBe(1);
+      // And the engine process is gone: the CLI ended it after the summary.
+      expect(() => process.kill(listening.pid, 0)).toThrow();
+    }
+  });
+
   it('an engine failure is exit 1 with the summary still printed: engine killed, or hung (SIGSTOP, found by the watchdog)', async () => {
     for (const [signal, code] of [['SIGKILL', 'ENGINE_CRASHED'], ['SIGSTOP', 'ENGINE_UNRESPONSIVE']] as const) {
       const cli = startCli(['server', '--json', '--port', '0', '--duration', '30']);

@@ -91,6 +91,12 @@ export class AbController {
   }
 
   /** The host is closing: an experiment still going ends interrupted. */
+  /** Stops the experiment whoever started it (the engine process was asked to end); its report
+   *  says `reason`. No-op without one. */
+  interrupt(reason: string): void {
+    this.current?.run.interrupt(reason);
+  }
+
   async close(): Promise<void> {
     const current = this.current;
     if (!current) return;

@@ -24,7 +24,7 @@ import {
   ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
   type CapabilityProbe, type EnginePrivileges, type EngineResources, type EngineToHost, type EngineWireMessage, type HostToEngine,
   type NativeEngineConfig, type NativeProbeStatus, type NativeSnapshot, type NativeStarted, type ProbesRequest, type WireSnapshot,
-  type DiagnoseRequest,
+  type DiagnoseRequest, type EngineSignal,
 } from '../../engine/protocol';
 
 export interface EngineChannel {
@@ -127,6 +127,9 @@ export interface EngineSupervisorEvents {
   snapshot: [NativeSnapshot];
   /** The engine process died or hung while it mattered; emitted once per process. */
   fault: [LabError];
+  /** Someone sent the engine process a signal asking it to end (`kill PID`): whoever runs
+   *  something there ends it in order and then calls shutdown(). Its pid rides along. */
+  signalled: [EngineSignal, number | null];
 }
 
 interface Waiter {
@@ -151,6 +154,8 @@ interface EngineProcess {
   watchdog: NodeJS.Timeout | null;
   /** The profile stacks' names by the ids this process gave them in the current run. */
   stackNames: Map<number, string>;
+  /** The signal someone sent it (it ends by itself ENGINE_SIGNAL_GRACE_MS later), or null. */
+  signalled: EngineSignal | null;
 }
 
 export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
@@ -271,6 +276,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
       dead: false,
       watchdog: null,
       stackNames: new Map(),
+      signalled: null,
     };
     engine.ready.catch(() => undefined);
     this.engine = engine;
@@ -306,13 +312,21 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
         markReady();
         return;
       }
+      if (message.type === 'signalled') {
+        engine.signalled = message.signal;
+        this.emit('signalled', message.signal, engine.pid);
+        return;
+      }
       this.route(fromWire(message, engine.stackNames));
     });
     channel.onExit((code, signal) => {
       clearTimeout(spawnTimer);
+      // After a signal the engine ends by itself where this host did not end it in time.
       this.condemn(engine, new LabError({
         code: 'ENGINE_CRASHED',
-        message: `engine process exited (${signal ?? `code ${code}`})`,
+        message: engine.signalled
+          ? `engine process ended after ${engine.signalled} (${signal ?? `code ${code}`}) before the lab stopped it`
+          : `engine process exited (${signal ?? `code ${code}`})`,
         fix: 'the lab starts a fresh engine on the next run; if it repeats, run `uring-lab doctor`',
       }));
     });
