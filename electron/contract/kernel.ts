@@ -124,6 +124,13 @@ export const PerRequestSamplingSchema = z.object({
 });
 export type PerRequestSampling = z.infer<typeof PerRequestSamplingSchema>;
 
+/** The requests a frame's per-request probes saw: all of the frame's `requests` when they were
+ *  attached all the time (duty 1), else the windows' count; null from a frame that did not count
+ *  them (an older engine). */
+export function observedRequestsOf(ps: PerRequestSampling, requests: number): number | null {
+  return ps.duty >= 1 ? requests : ps.observedRequests ?? null;
+}
+
 export const KernelFrameSchema = z.object({
   /** When the probes' maps were read, ms since the run started: the same clock (CLOCK_MONOTONIC)
    *  and origin as the frame's tMs; the read follows the engine snapshot by microseconds. */

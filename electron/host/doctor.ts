@@ -434,11 +434,6 @@ export function readBlockPoll(sysBlock = '/sys/block'): BlockPollDevice[] {
     .map((name) => ({ name, ioPoll: readText(`${sysBlock}/${name}/queue/io_poll`) === '1' }));
 }
 
-/**
- * IOPOLL for the storage workload: the kernel polls completions only on devices with poll
- * queues (NVMe with nvme.poll_queues=N); elsewhere the first I/O fails with EOPNOTSUPP and the
- * run reports server.iopoll refused (no_poll_queues).
- */
 /** A near destination costing this much more than a far one is a penalty, not noise (the
  *  rounds are best-of-5: the noise left is a few %; the Zen 3 penalty is 2–3× on this round). */
 const COPY_DISTANCE_PENALTY_RATIO = 1.5;
@@ -470,6 +465,11 @@ export function copyDistanceCheck(m: CapabilityProbe['copyDistance'] | null): Do
   };
 }
 
+/**
+ * IOPOLL for the storage workload: the kernel polls completions only on devices with poll
+ * queues (NVMe with nvme.poll_queues=N); elsewhere the first I/O fails with EOPNOTSUPP and the
+ * run reports server.iopoll refused (no_poll_queues).
+ */
 export function blockPollCheck(devices: readonly BlockPollDevice[], nvmePollQueues = readText('/sys/module/nvme/parameters/poll_queues')): DoctorCheck {
   const id = 'iopoll_storage';
   const label = 'IOPOLL on block devices';

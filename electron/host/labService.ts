@@ -667,7 +667,6 @@ export class LabService implements LabApi, LabSessions {
     return summary;
   }
 
-  /** The engine died or hung: the run cannot be stopped any more, only closed as failed. */
   /**
    * Someone asked the engine process to end (`kill PID`): a run going there ends interrupted, as
    * for a signal to the host, with its final counts; then the process is let go, and the next
@@ -686,6 +685,7 @@ export class LabService implements LabApi, LabSessions {
       .catch(() => undefined);
   }
 
+  /** The engine died or hung: the run cannot be stopped any more, only closed as failed. */
   private onFault(error: LabError): void {
     // Its injection children died with it (PDEATHSIG); its memory cgroups need removing.
     this.injectCleanup = removeDeadInjectCgroupsSoon().then(() => undefined, () => undefined);

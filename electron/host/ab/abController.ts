@@ -90,13 +90,13 @@ export class AbController {
     this.store.delete(experimentId);
   }
 
-  /** The host is closing: an experiment still going ends interrupted. */
   /** Stops the experiment whoever started it (the engine process was asked to end); its report
    *  says `reason`. No-op without one. */
   interrupt(reason: string): void {
     this.current?.run.interrupt(reason);
   }
 
+  /** The host is closing: an experiment still going ends interrupted. */
   async close(): Promise<void> {
     const current = this.current;
     if (!current) return;

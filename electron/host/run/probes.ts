@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import {
-  KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
+  KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
 } from '../../contract';
 import type { EngineKernelFrame, EnginePrivileges, NativeProbeStatus } from '../../engine/protocol';
 
@@ -155,8 +155,7 @@ export class KernelAccumulator {
       acc.duty = ps.duty;
       acc.intervalNs += ps.intervalNs;
       acc.observedNs += ps.observedNs;
-      // At duty 1 every request of the frame was observed.
-      const observedRequests = ps.duty >= 1 ? requests : ps.observedRequests ?? null;
+      const observedRequests = observedRequestsOf(ps, requests);
       acc.observedRequests = acc.observedRequests === null || observedRequests === null ? null : acc.observedRequests + observedRequests;
       acc.windows = acc.windows === null || ps.windows === null ? null : acc.windows + ps.windows;
       acc.attachErrors += ps.attachErrors;

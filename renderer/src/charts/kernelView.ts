@@ -5,7 +5,7 @@
  * drops, lost events), and the empty-state line of a kernel heatmap whose probe is missing.
  * Pure, no DOM.
  */
-import { PER_REQUEST_PROBES, type KernelFrame, type Phase, type ProbeName, type ProbeStatus, type RunFrame, type RunSummary } from '../../../electron/contract';
+import { PER_REQUEST_PROBES, observedRequestsOf, type KernelFrame, type Phase, type ProbeName, type ProbeStatus, type RunFrame, type RunSummary } from '../../../electron/contract';
 import { formatRatio } from '../format/engineCounters';
 import { formatInt, formatNs, formatPercent } from '../format/numbers';
 
@@ -132,7 +132,7 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     sum.softirqNs += k.softirq.netRxNs + k.softirq.netTxNs;
     const ps = k.perRequestSampling;
     softirqObservedS += ps ? ps.observedNs / 1e9 : f.intervalMs / 1000;
-    const seen = !ps || ps.duty >= 1 ? f.requests : ps.observedRequests ?? null;
+    const seen = ps ? observedRequestsOf(ps, f.requests) : f.requests;
     softirqObservedRequests = softirqObservedRequests === null || seen === null ? null : softirqObservedRequests + seen;
     if (ps) { sampledInterval += ps.intervalNs; sampledObserved += ps.observedNs; }
     sum.sqpollNs += k.sqpoll.onCpuNs;
