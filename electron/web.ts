@@ -25,6 +25,7 @@ import { LabError, LabSessions, oneLineText } from './contract';
 import { Admission, assertTokenShape, requestTarget, servedOrigin, type ServedOrigin } from './web/admission';
 import { clientErrorStatus, HttpAnswers, ignore, securityHeaders } from './web/httpAnswers';
 import { LabSocketEndpoint } from './web/labSocket';
+import { SilentSockets } from './web/silentSockets';
 import { sendFile, staticFile } from './web/staticFiles';
 
 export { MAX_MESSAGE_BYTES } from './web/labSocket';
@@ -33,6 +34,10 @@ export const RENDERER_DIR = path.join(__dirname, '..', 'renderer');
 
 /** A request target longer than this is refused (414): every real one is under 200 bytes. */
 const MAX_TARGET_LENGTH = 2048;
+/** Connections the host takes at once (each holds a file descriptor and a parser). */
+const MAX_CONNECTIONS = 512;
+/** Of those, connections that have sent nothing yet (web/silentSockets.ts): half, so the rest stay for clients that speak. */
+const MAX_SILENT_CONNECTIONS = 256;
 
 export interface WebHost {
   url: string;
@@ -78,12 +83,16 @@ export async function startWebHost(lab: LabSessions, options: WebHostOptions = {
   // A client that half-closes after its request (printf … | nc) still gets the answer: the
   // socket ends after the last response instead of when the client's FIN arrives.
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-  server.maxConnections = 512;
+  server.maxConnections = MAX_CONNECTIONS;
+  const silent = new SilentSockets(MAX_SILENT_CONNECTIONS);
+  server.on('connection', silent.connected);
   const api = new LabSocketEndpoint(lab, admission, answers, () => headers);
 
   const handleRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     req.on('error', ignore);
     res.on('error', ignore);
+    silent.spoke(req.socket);
+    res.once('finish', () => silent.idle(req.socket));
     answers.track(req, res);
     serveRequest(req, res).catch(() => respond(res, 500, 'the host could not answer this request'));
   };
@@ -112,14 +121,17 @@ export async function startWebHost(lab: LabSessions, options: WebHostOptions = {
   server.on('request', handleRequest);
   // Expect: headers are answered by us (with our headers) rather than by Node's defaults.
   server.on('checkContinue', handleRequest);
-  server.on('checkExpectation', (req, res) => { req.on('error', ignore); respond(res, 417, 'no expectation is supported'); });
-  server.on('connect', (_req, socket) => refuseSocket(socket, 405, 'CONNECT is not served', { Allow: 'GET, HEAD' }));
+  server.on('checkExpectation', (req, res) => { req.on('error', ignore); silent.spoke(req.socket); respond(res, 417, 'no expectation is supported'); });
+  server.on('connect', (req, socket) => { silent.spoke(req.socket); refuseSocket(socket, 405, 'CONNECT is not served', { Allow: 'GET, HEAD' }); });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) { socket.destroy(); return; }
     const [status, message] = clientErrorStatus(err.code);
     refuseSocket(socket, status, message);
   });
-  server.on('upgrade', api.upgrade);
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    silent.spoke(req.socket);
+    api.upgrade(req, socket, head);
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

@@ -8,6 +8,7 @@ import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, sta
 import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import type { LabService } from '../../electron/host/labService';
 import { startWebHost, WebHost } from '../../electron/web';
@@ -155,6 +156,39 @@ describe('web host: who may connect', () => {
     await expect(connect(web.token.slice(0, -1))).rejects.toThrow(/403/);
     await expect(connect(`${web.token}0`)).rejects.toThrow(/403/);
   });
+});
+
+describe('web host: sockets that never speak', () => {
+  // Any local process, no token needed, held all 512 connections with sockets that sent
+  // nothing; each lived until the 10 s header deadline, and the user's browser got "socket
+  // hang up" (1 of 60 attempts over 30 s connected).
+  it('600 silent connections: the oldest make room, and a client with the token connects and is answered', async () => {
+    const sockets: net.Socket[] = [];
+    let closed = 0;
+    try {
+      for (let i = 0; i < 600; i++) {
+        const socket = net.connect(web.port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        socket.on('close', () => { closed++; });
+        sockets.push(socket);
+      }
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
+        if (s.destroyed) resolve(); else { s.once('connect', () => resolve()); s.once('close', () => resolve()); }
+      })));
+      await waitFor(() => closed >= 600 - 256, 5000);
+      const started = Date.now();
+      const ws = await connect();
+      const client = labClient(ws);
+      const status = await client.call('getStatus');
+      expect('result' in status ? status.result : status).toHaveProperty('state');
+      expect(Date.now() - started).toBeLessThan(3000);
+      // The host has not refused anything that spoke: the UI still loads.
+      expect((await fetch(`http://127.0.0.1:${web.port}/?token=${web.token}`)).status).toBe(200);
+      ws.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  }, 30_000);
 });
 
 describe('web host: messages', () => {
