@@ -46,7 +46,10 @@ export function quoteValue(value: unknown, max = 60): string {
   let text: string;
   if (typeof value === 'number' && !Number.isFinite(value)) text = String(value);
   else if (typeof value === 'bigint') text = `${value}`;
-  else {
+  else if (typeof value === 'string') {
+    // Cut inside the quotes, so a long string still reads as one quoted value.
+    return `"${oneLineText(JSON.stringify(value).slice(1, -1), Math.max(1, max - 2))}"`;
+  } else {
     try { text = JSON.stringify(value) ?? String(value); } catch { text = String(value); }
   }
   return oneLineText(text, max);

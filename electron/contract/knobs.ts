@@ -105,15 +105,18 @@ function knob<S extends z.ZodType>(row: KnobRow<S>): KnobRow<S> {
   return row;
 }
 
+/** Text the exports write as UTF-8: an unpaired UTF-16 surrogate has no UTF-8 form (it became U+FFFD in them). */
+const wellFormed = (t: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t);
+
 export const KNOBS = {
   name: knob({
     // Names reach terminals and window titles: no control characters (ANSI escapes, newlines).
-    schema: z.string().min(1).max(200).refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'without control characters').meta({ pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' }).default('default'),
+    schema: z.string().min(1).max(200).refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t) && wellFormed(t), 'without control characters or unpaired surrogates').meta({ pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' }).default('default'),
     label: 'Profile name', help: 'What this tuning profile is called in runs, exports and A/B reports.', applies: 'metadata', engine: false,
   }),
   description: knob({
     // A description may have lines and tabs, but no other control characters.
-    schema: z.string().max(10_000).refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t), 'without control characters other than newlines and tabs').meta({ pattern: '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$' }).default(''),
+    schema: z.string().max(10_000).refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(t) && wellFormed(t), 'without control characters other than newlines and tabs, or unpaired surrogates').meta({ pattern: '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$' }).default(''),
     label: 'Description', help: 'When to use this profile, in a sentence or two.', applies: 'metadata', engine: false,
   }),
   workload: knob({

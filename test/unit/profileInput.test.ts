@@ -277,9 +277,9 @@ describe('class 3a (continued): the 800,000-key flood', () => {
 describe('class 3b: values are echoed bounded and escaped', () => {
   const big = 'v'.repeat(100_000);
   table([
-    { name: 'a 100 KB name', run: () => parseProfile({ ...K, name: big }, 'startRun.profile'), field: 'name', message: /name must be text of 1 to 200 characters \(without control characters\) \(got the string "v{20,60}… \(\d{5} more characters\)\)$/ },
-    { name: 'a 100 KB description', run: () => parseProfile({ ...K, description: big }, 'x'), field: 'description', message: /text of at most 10000 characters \(without control characters other than newlines and tabs\) \(got the string "v+… \(\d+ more characters\)\)/ },
-    { name: 'a 100 KB string for a number', run: () => withKnob(defaultProfile(), 'load.connections', big, 'setKnob'), message: /\(got the string "v+… \(\d+ more characters\)\)/ },
+    { name: 'a 100 KB name', run: () => parseProfile({ ...K, name: big }, 'startRun.profile'), field: 'name', message: /name must be text of 1 to 200 characters \(without control characters or unpaired surrogates\) \(got the string "v{20,60}… \(\d{5} more characters\)"\)$/ },
+    { name: 'a 100 KB description', run: () => parseProfile({ ...K, description: big }, 'x'), field: 'description', message: /text of at most 10000 characters \(without control characters other than newlines and tabs, or unpaired surrogates\) \(got the string "v+… \(\d+ more characters\)"\)/ },
+    { name: 'a 100 KB string for a number', run: () => withKnob(defaultProfile(), 'load.connections', big, 'setKnob'), message: /\(got the string "v+… \(\d+ more characters\)"\)/ },
     { name: 'a 9,000-element array for a boolean', run: () => withKnob(defaultProfile(), 'server.sqpoll.enabled', new Array(9000).fill(0), 'setKnob'), message: /must be a boolean \(true or false\) \(got an array \[0,0,0.*more characters\)\)/ },
     { name: 'an ANSI escape in a value', run: () => viaSet('server.taskrun=\u001b[2Jdefer'), message: /got the string "\\u001b\[2Jdefer"/ },
     { name: 'bidi controls in a value', run: () => parseProfile({ ...K, server: { taskrun: 'coop\u202e\u2066' } }, 'x'), message: /got the string "coop\\u202e\\u2066"/ },
@@ -332,9 +332,12 @@ describe('class 3d: types are named in words', () => {
     { name: 'a group given an array', run: () => parseProfile({ ...K, duration: [1, 10] }, 'x'), message: /duration must be an object with the keys warmupS, measureS \(got an array \[1,10\]\)/ },
     { name: 'a group given null', run: () => parseProfile({ ...K, load: null }, 'x'), message: /load must be an object .* \(got null\)/ },
     { name: 'an empty --set value', run: () => viaSet('load.connections='), message: /load\.connections must be a whole number from 1 to 4096 \(got an empty string\)/ },
-    { name: 'a name with an ANSI escape (it would reach terminals)', run: () => viaSet('name=a\u001b[31mred'), message: /name must be text of 1 to 200 characters \(without control characters\) \(got the string "a\\u001b\[31mred"\)/ },
-    { name: 'an empty name', run: () => viaSet('name='), message: /name must be text of 1 to 200 characters \(without control characters\) \(got an empty string\)/ },
-    { name: 'a string knob given an object via setKnob', run: () => withKnob(defaultProfile(), 'name', { a: 1 }, 'setKnob'), message: /name must be text of 1 to 200 characters \(without control characters\) \(got an object \{"a":1\}\)/ },
+    { name: 'a name with an ANSI escape (it would reach terminals)', run: () => viaSet('name=a\u001b[31mred'), message: /name must be text of 1 to 200 characters \(without control characters or unpaired surrogates\) \(got the string "a\\u001b\[31mred"\)/ },
+    // The exports write UTF-8, where an unpaired surrogate has no form (it became U+FFFD).
+    { name: 'a name with an unpaired surrogate', run: () => withKnob(defaultProfile(), 'name', 'a\ud800b', 'setKnob'), message: /name must be text of 1 to 200 characters \(without control characters or unpaired surrogates\)/ },
+    { name: 'a description with a lone low surrogate', run: () => parseProfile({ ...K, description: 'x\udc00' }, 'x'), message: /description must be text .*or unpaired surrogates\)/ },
+    { name: 'an empty name', run: () => viaSet('name='), message: /name must be text of 1 to 200 characters \(without control characters or unpaired surrogates\) \(got an empty string\)/ },
+    { name: 'a string knob given an object via setKnob', run: () => withKnob(defaultProfile(), 'name', { a: 1 }, 'setKnob'), message: /name must be text of 1 to 200 characters \(without control characters or unpaired surrogates\) \(got an object \{"a":1\}\)/ },
   ]);
 });
 

@@ -95,14 +95,18 @@ function describeString(core: AnySchema): string {
     if (c.check === 'min_length') min = Math.max(min ?? 0, c.minimum);
     else if (c.check === 'max_length') max = Math.min(max ?? Infinity, c.maximum);
     else if (c.check === 'length_equals') { min = c.length; max = c.length; }
-    else if (c.check === 'string_format') formats.push(c.format === 'regex' ? `matching ${String(c.pattern)}` : `in the ${c.format} format`);
+    else if (c.check === 'string_format') {
+      // A pattern's own words (RunIdSchema: "a run id (letters, digits, …)") say more than the regex.
+      const own = refinementMessage(c);
+      formats.push(own ? `(${own})` : c.format === 'regex' ? `matching ${String(c.pattern)}` : `in the ${c.format} format`);
+    }
     else if (c.check === 'custom') { const m = refinementMessage(c); if (m) formats.push(`(${m})`); }
   }
   let words = 'text';
   if (min !== undefined && max !== undefined) words += min === max ? ` of exactly ${min} characters` : ` of ${min} to ${max} characters`;
   else if (max !== undefined) words += ` of at most ${max} characters`;
   else if (min !== undefined && min > 0) words += ` of at least ${min} ${min === 1 ? 'character' : 'characters'}`;
-  if (formats.length) words += ` ${formats.map((f) => userText(f, 80)).join(' ')}`;
+  if (formats.length) words += ` ${formats.map((f) => userText(f, 120)).join(' ')}`;
   return words;
 }
 
@@ -115,6 +119,8 @@ function typeWords(type: string): string {
     case 'object': return 'an object';
     case 'array': return 'an array';
     case 'null': return 'null';
+    // z.nonoptional's expected type: the field was missing.
+    case 'nonoptional': return 'given (it is required)';
     default: return `a ${userText(String(type), 30)} value`;
   }
 }
@@ -150,7 +156,10 @@ export function issueExpectation(issue: z.core.$ZodIssue): string {
     case 'too_big': return `${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}${unit(issue.origin)}`;
     case 'too_small': return `${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}${unit(issue.origin)}`;
     case 'invalid_value': return describeChoices(issue.values);
-    case 'invalid_format': return `text in the ${userText(String(issue.format), 30)} format`;
+    case 'invalid_format':
+      // zod's own text starts "Invalid"; anything else is the schema's words for the form.
+      if (!/^invalid/i.test(issue.message)) return userText(issue.message, 80);
+      return issue.format === 'regex' ? 'text of the accepted form' : `text in the ${userText(String(issue.format), 30)} format`;
     case 'not_multiple_of': return `a multiple of ${String(issue.divisor)}`;
     case 'unrecognized_keys': return 'an object without unknown keys';
     case 'invalid_union': return 'one of the accepted forms';
