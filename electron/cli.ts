@@ -28,7 +28,9 @@ import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
 import { DIAGNOSE_HELP, DIAGNOSE_USAGE, diagnoseCommand } from './host/diagnose/diagnoseCommand';
 import { checkFlagTokens, decimalFlag, flagParseError } from './host/cliFlags';
 
-/** `uring-lab server`'s port when --port is not given (next to `serve`'s 7420). */
+/** `uring-lab serve`'s port when --port is not given. */
+const SERVE_DEFAULT_PORT = 7420;
+/** `uring-lab server`'s port when --port is not given (next to `serve`'s). */
 const SERVER_DEFAULT_PORT = 7421;
 
 const USAGE = `uring-lab — a lab for kernel-level I/O tuning (io_uring echo server + load generator)
@@ -227,7 +229,7 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
     interruptedBy = signal;
     void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
   };
-  takeOverSignals(interrupt);
+  const releaseSignals = takeOverSignals(interrupt);
   try {
     const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
@@ -241,6 +243,7 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
       });
     });
     try {
+      lab.checkHistory();
       await start(lab);
     } catch (err) {
       const error = LabError.from(err);
@@ -257,8 +260,7 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
   } finally {
     ended = true; // whatever brought us here, only the close (and the save) is left
     await lab.close();
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    releaseSignals();
   }
 }
 
@@ -421,7 +423,7 @@ async function serverCommand(args: string[]): Promise<number> {
     stoppedBy = signal;
     server.stop(signal);
   };
-  takeOverSignals(onSignal);
+  const releaseSignals = takeOverSignals(onSignal);
   try {
     let listening: ServerListening;
     try {
@@ -446,8 +448,7 @@ async function serverCommand(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    releaseSignals();
   }
 }
 
@@ -509,10 +510,7 @@ async function doctorCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse('serve', args, { port: { type: 'string' }, 'token-file': { type: 'string' } });
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
-  const port = values.port === undefined ? 7420 : Number(values.port as string);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw usageError(`--port "${values.port}" is not a TCP port`, 'give a number from 0 to 65535 (0 picks a free one)', 'port');
-  }
+  const port = parsePort(values.port as string | undefined, SERVE_DEFAULT_PORT);
   const { startWebHost } = await import('./web');
   let token: string | undefined;
   if (values['token-file'] !== undefined) {
@@ -599,11 +597,17 @@ if (require.main === module) {
   // A reader that left early (`| head -c 1`) closed our stdout: what is left to print has nowhere
   // to go, and the command still ends as it would have (a run is stopped and saved, not killed
   // by an unhandled EPIPE with a stack trace).
+  // Any other write error (a full disk: ENOSPC, an I/O error) lost output the user asked for:
+  // one line, once, and the command ends as it would have but with exit 1 where it would have
+  // said 0 (no stack trace from an error event nobody handled).
+  let stdoutLost = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
+    if (err.code === 'EPIPE' || stdoutLost) return;
+    stdoutLost = true;
+    process.stderr.write(`uring-lab: ${oneLineText(`could not write to stdout (${err.message}); the output is incomplete`, 400)}\n`);
   });
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
+    (code) => { process.exitCode = stdoutLost && code === 0 ? 1 : code; },
     (err) => {
       if (err instanceof LabError) {
         process.stderr.write(`uring-lab: ${err.oneLine()}\n`);

@@ -13,14 +13,36 @@ process.on('SIGINT', onEarlySignal);
 process.on('SIGTERM', onEarlySignal);
 
 /**
- * A verb that handles SIGINT/SIGTERM itself hands them to `handler`. Its handler goes on first:
- * a signal that came while modules were loading waits in the signal watcher, and removing the
- * last listener first would close that watcher and lose it (measured: Ctrl-C 120–200 ms after
- * the start was dropped and the run went on to complete).
+ * The same signal again this soon after the first is the same event delivered twice, not a
+ * second request: `timeout` (and any supervisor that signals its child and then its process
+ * group) sends one SIGTERM to the command and another to the group; both arrive within a few
+ * milliseconds, and the second used to take the "second signal: exit at once" path, losing the
+ * summary of a run that `timeout` meant to stop in order. A person pressing Ctrl-C twice does
+ * not do it this fast.
  */
-export function takeOverSignals(handler: (signal: NodeJS.Signals) => void): void {
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+export const DUPLICATE_SIGNAL_MS = 250;
+
+/**
+ * A verb that handles SIGINT/SIGTERM itself hands them to `handler` (duplicates dropped, see
+ * DUPLICATE_SIGNAL_MS) and calls the returned function when it is done with them. Its handler
+ * goes on first: a signal that came while modules were loading waits in the signal watcher,
+ * and removing the last listener first would close that watcher and lose it (measured: Ctrl-C
+ * 120–200 ms after the start was dropped and the run went on to complete).
+ */
+export function takeOverSignals(handler: (signal: NodeJS.Signals) => void): () => void {
+  let last: { signal: NodeJS.Signals; at: number } | null = null;
+  const listener = (signal: NodeJS.Signals) => {
+    const at = performance.now();
+    if (last && last.signal === signal && at - last.at < DUPLICATE_SIGNAL_MS) return;
+    last = { signal, at };
+    handler(signal);
+  };
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
   process.off('SIGINT', onEarlySignal);
   process.off('SIGTERM', onEarlySignal);
+  return () => {
+    process.off('SIGINT', listener);
+    process.off('SIGTERM', listener);
+  };
 }

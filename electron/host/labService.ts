@@ -128,6 +128,17 @@ export class LabService implements LabApi, LabSessions {
   /** Every session's listeners, with the client each belongs to (a control event differs per client). */
   private readonly listeners = new Map<(event: LabEvent) => void, string>();
   private readonly supervisor: EngineSupervisor;
+  /**
+   * The doctor's engine checks as last made (the capability probe sets up and tears down
+   * rings; the probes' check takes every eBPF program through the verifier). During a run or
+   * an A/B experiment the doctor answers from them: making them again ran in the engine
+   * process beside the measurement (one doctor mid-run stretched a 100 ms frame to 395 ms and
+   * doubled the run's max latency). With none made yet, a doctor then is refused.
+   */
+  private doctorChecks: {
+    probe?: Awaited<ReturnType<EngineSupervisor['probe']>>;
+    probes?: Awaited<ReturnType<EngineSupervisor['probesCheck']>>;
+  } = {};
   private readonly frameIntervalMs: number;
   private readonly keptFrames: number;
   private readonly activeRunsDir?: string;
@@ -267,9 +278,27 @@ export class LabService implements LabApi, LabSessions {
   private async doctorFor(clientId: string) {
     const { runDoctor } = await import('./doctor');
     const profile = this.profileOf(clientId);
+    const checks = this.doctorChecks;
+    // A stopping run has measured its last frame: the doctor waits its turn behind the stop.
+    const busy = () => this.state === 'starting' || this.state === 'running' || this.ab.state().running;
+    if (busy()) {
+      if (!checks.probe || !checks.probes) {
+        throw new LabError({
+          code: 'RUN_ACTIVE', kind: 'input', field: 'doctor',
+          message: `the doctor's checks run in the engine process and would disturb ${this.ab.state().running ? 'the A/B experiment' : `run ${this.run?.runId ?? ''}`.trimEnd()} under way`,
+          fix: 'ask again when it has ended (later doctors during a run answer from these checks)',
+        });
+      }
+    }
     // Through the supervisor's queue like every engine call, so it can never race a stop.
-    return runDoctor(() => this.supervisor.probe(), async () => (await this.supervisor.plan(this.engineConfig(profile, 1000, null))).needs, () => vethRefusal(),
-      () => probeDoctorChecks(() => this.supervisor.probesCheck()));
+    return runDoctor(async () => (busy() && checks.probe) || (checks.probe = await this.supervisor.probe()),
+      async () => (await this.supervisor.plan(this.engineConfig(profile, 1000, null))).needs, () => vethRefusal(),
+      () => probeDoctorChecks(async () => (busy() && checks.probes) || (checks.probes = await this.supervisor.probesCheck())));
+  }
+
+  /** Throws the input error that would keep this host's runs from being saved (CLI verbs check it before they start one). */
+  checkHistory(): void {
+    this.history.checkWritable();
   }
 
   /**
@@ -708,7 +737,7 @@ export class LabService implements LabApi, LabSessions {
       // A wedged server: every connection was abandoned after load.timeoutMs, not reset.
       void this.endAs(run, 'failed', { code: 'LOAD_TIMED_OUT', message: `all ${run.loadConnections} load connections were abandoned: the server left requests unanswered for longer than load.timeoutMs (${run.timeouts} requests timed out)`, fix: 'see why the server stopped answering (a stall, a wedged process); raise load.timeoutMs if such waits are expected' });
     } else if (run.loadConnections > 0 && snapshot.liveLoadConnections === 0) {
-      void this.endAs(run, 'failed', { code: 'LOAD_CONNECTIONS_LOST', message: `all ${run.loadConnections} load connections were closed or reset by the peer`, fix: 'check what reset them (another process, a firewall rule, ss -K); the errors count says how many' });
+      void this.endAs(run, 'failed', { code: 'LOAD_CONNECTIONS_LOST', message: `all ${run.loadConnections} load connections were closed or reset by the peer`, fix: 'check what closed them: a server that ends a connection after one reply, another process, a firewall rule, ss -K' });
     } else if (!snapshot.running) {
       // The engine stopped by itself at its hard time bound: end the run properly.
       void this.endAs(run, 'completed', null);

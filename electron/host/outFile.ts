@@ -10,8 +10,7 @@ import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } 
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { LabError, oneLineText } from '../contract';
 import { writeFileAtomic } from './atomicFile';
-import { runStoreOptionsFromEnv } from './history/runStore';
-import { labDataDir } from './run/storage';
+import { labOwnedDirHolding } from './labPaths';
 
 const FIX = 'give a regular file in a folder you can write to, or leave --out out to print to stdout';
 
@@ -27,18 +26,6 @@ function kindOf(st: Stats): string | null {
   if (st.isFIFO()) return 'is a FIFO';
   if (st.isSocket()) return 'is a socket';
   return 'is not a regular file';
-}
-
-const inside = (dir: string, path: string) => {
-  const rel = relative(dir, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-};
-
-/** The folders whose files the lab owns: its data (saved profiles, test files) and the run history. */
-function labOwnedDirs(): string[] {
-  const dirs = [labDataDir()];
-  try { dirs.push(runStoreOptionsFromEnv().dir); } catch { /* a bad URING_LAB_RUNS_DIR is reported by the verbs that use it */ }
-  return dirs.map((d) => { try { return realpathSync(d); } catch { return resolve(d); } });
 }
 
 /**
@@ -73,11 +60,8 @@ export function checkOutFile(target: string, inputs: string[] = []): string {
   if (!folderStat) throw refuse(target, `the folder ${oneLineText(folder, 120)} does not exist`);
   if (!folderStat.isDirectory()) throw refuse(target, `${oneLineText(folder, 120)} is not a folder`);
   try { accessSync(folder, constants.W_OK); } catch { throw refuse(target, `the folder ${oneLineText(folder, 120)} is not writable`); }
-  let real = path;
-  try { real = resolve(realpathSync(folder), relative(folder, path)); } catch { /* checked above */ }
-  for (const dir of labOwnedDirs()) {
-    if (inside(dir, real)) throw refuse(target, `is inside ${oneLineText(dir, 120)}, the lab's own data (saved runs, profiles): writing there could damage them`, 'write it somewhere else, e.g. your home folder');
-  }
+  const owned = labOwnedDirHolding(path);
+  if (owned) throw refuse(target, `is inside ${oneLineText(owned, 120)}, the lab's own data (saved runs, profiles): writing there could damage them`, 'write it somewhere else, e.g. your home folder');
   return path;
 }
 

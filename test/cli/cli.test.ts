@@ -161,6 +161,14 @@ describe('uring-lab run', () => {
     [['diagnose', 'run-x', '--k', '1', '--k', '2'], /diagnose: --k is given more than once/],
     [['ab', PRESET, PRESET, '--rounds', '1', '--rounds', '2'], /ab: --rounds is given more than once/],
     [['ab', PRESET, PRESET, '--rounds', '0b1'], /--rounds "0b1"/],
+    // Every numeric flag of every verb: serve's port and diagnose's factors read Number() text.
+    [['serve', '--port', '0x1'], /--port "0x1" is not a TCP port/],
+    [['serve', '--port', ' 0'], /--port " 0" is not a TCP port/],
+    [['serve', '--port', '1.0'], /--port "1\.0" is not a TCP port/],
+    [['diagnose', 'run-x', '--k', '0x2'], /--k "0x2" is not a number/],
+    [['diagnose', 'run-x', '--k', ' 4 '], /--k " 4 " is not a number/],
+    [['diagnose', 'run-x', '--max-factor', '+4'], /--max-factor "\+4" is not a number/],
+    [['diagnose', 'run-x', '--max-factor', '0o7'], /--max-factor "0o7" is not a number/],
     [['ab', 'export', 'ab-x', '--format', 'json', '--format', 'html'], /ab export: --format is given more than once/],
     // A/B arms of different workloads: echo req/s against storage IOPS.
     [['ab', PRESET, STORAGE_PRESET, '--rounds', '1'], /A measures the echo workload and B the storage one/],
@@ -207,6 +215,93 @@ describe('signals at any moment', () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('signals delivered twice', () => {
+  // `timeout` signals its child and then its process group: the CLI gets the same SIGTERM twice
+  // within milliseconds, which took the "second signal: exit at once" path and lost the summary.
+  it('the same signal twice within a few ms is one interruption: exit 130 with the partial summary', async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-double-signal-'));
+    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
+    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    try {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const child = spawn(process.execPath, [CLI, 'run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
+        child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+        // Measuring by then (the start takes well under 3 s here).
+        await new Promise((r) => setTimeout(r, 3000));
+        child.kill(signal);
+        await new Promise((r) => setTimeout(r, 5));
+        child.kill(signal);
+        const code = await exited;
+        expect(code, `${signal}: ${stderr}`).toBe(130);
+        expect(stderr, signal).not.toMatch(/again/);
+        const summary = RunSummarySchema.parse(JSON.parse(stdout));
+        expect(summary.status).toBe('interrupted');
+        expect(summary.failure?.message).toMatch(new RegExp(`interrupted by ${signal}`));
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe('a history that cannot take the run', () => {
+  // The run used to go ahead, unsaved, and print a runId nobody could find (exit 0).
+  it('a URING_LAB_RUNS_DIR that is a file, an immutable folder or a bad URING_LAB_RUNS_MAX: exit 2 before anything starts', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-runs-dir-'));
+    const base = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data') };
+    mkdirSync(base.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    const file = path.join(tmp, 'a-file');
+    writeFileSync(file, 'not a folder\n');
+    const frozen = path.join(tmp, 'frozen');
+    mkdirSync(frozen);
+    const chattr = spawnSync('chattr', ['+i', frozen]);
+    try {
+      const cases: Array<[NodeJS.ProcessEnv, string[], RegExp]> = [
+        [{ ...base, URING_LAB_RUNS_DIR: file }, ['run', '--duration', '1', '--json'], /runs cannot be saved in .*a-file \(it is not a folder\); nothing was started/],
+        [{ ...base, URING_LAB_RUNS_DIR: path.join(tmp, 'runs'), URING_LAB_RUNS_MAX: 'abc' }, ['run', '--duration', '1', '--json'], /URING_LAB_RUNS_MAX=abc is not a positive whole number/],
+        [{ ...base, URING_LAB_RUNS_DIR: file }, ['load', '--target', '127.0.0.1:9', '--duration', '1'], /runs cannot be saved/],
+        [{ ...base, URING_LAB_RUNS_DIR: file }, ['ab', PRESET, PRESET, '--rounds', '1', '--duration', '1'], /runs cannot be saved/],
+      ];
+      if (chattr.status === 0) cases.push([{ ...base, URING_LAB_RUNS_DIR: frozen }, ['run', '--duration', '1'], /runs cannot be saved in .*frozen \(EPERM\)/]);
+      for (const [env, args, pattern] of cases) {
+        const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+        expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(r.stdout).toBe('');
+        const lines = r.stderr.trim().split('\n');
+        expect(lines, r.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(pattern);
+      }
+    } finally {
+      if (chattr.status === 0) spawnSync('chattr', ['-i', frozen]);
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe('stdout that cannot be written', () => {
+  // A full disk (/dev/full: ENOSPC) threw from the stream's error event: a 20-line stack trace.
+  it('one line naming the write error, exit 1, for a verb that prints and for a run', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-enospc-'));
+    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
+    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    try {
+      for (const args of [['export', PRESET, '--format', 'json'], ['runs', 'list'], ['run', '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json']]) {
+        const r = spawnSync('bash', ['-c', '"$0" "$@" > /dev/full', process.execPath, CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+        expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines, r.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(/^uring-lab: could not write to stdout \(ENOSPC: no space left on device/);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe('a reader that leaves early (| head -c 1)', () => {

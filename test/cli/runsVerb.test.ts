@@ -3,7 +3,7 @@
  * input — an unknown subcommand, flag, format or id, a missing id, a bad URING_LAB_RUNS_*
  * setting — refused with exit 2 and one line naming what is wrong, leaving the runs as they were.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,30 @@ describe('uring-lab runs', () => {
     expect(usage.code).toBe(0);
     expect(usage.stdout).toContain('uring-lab runs export ID --format json|csv|md [--out FILE]');
   });
+
+  // A frames file with damaged lines read as fewer frames, silently (diagnose: "0 frames saved",
+  // the CSV only its header, exit 0): every verb that reads a run whole names the file.
+  it('a damaged frames file: show, export and diagnose say how many lines were skipped and where, exit 1, the file left as it is', async () => {
+    const second = await startCli(['run', '--duration', '1', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json'], { env }).done;
+    expect(second.code, second.stderr).toBe(0);
+    const id = runSummaryOf(second).runId;
+    const file = path.join(RUNS_DIR, id, 'frames.jsonl');
+    const good = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    const damaged = ['garbage', ...good.slice(0, 3), '{"bad":', ''].join('\n');
+    writeFileSync(file, damaged);
+    for (const args of [['runs', 'show', id], ['runs', 'show', id, '--json'], ['runs', 'export', id, '--format', 'csv'], ['diagnose', id], ['diagnose', id, '--json']]) {
+      const r = await startCli(args, { env }).done;
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stdout.length, args.join(' ')).toBeGreaterThan(0);
+      expectOneErrorLine(r.stderr, new RegExp(`run ${id}: 2 unreadable lines in .*${id}/frames\\.jsonl skipped \\(the file is left as it is\\); this covers the 3 frames that could be read`));
+    }
+    expect(readFileSync(file, 'utf8')).toBe(damaged);
+    const untouched = await runs(['show', summary.runId]);
+    expect(untouched.code, untouched.stderr).toBe(0);
+    expect(untouched.stderr).toBe('');
+    // And a damaged run can be deleted (the next test counts the history down to nothing).
+    expect((await runs(['delete', id])).code).toBe(0);
+  }, 60_000);
 
   it('deletes a run with its folder; the id is then unknown', async () => {
     const del = await runs(['delete', summary.runId]);

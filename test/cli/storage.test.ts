@@ -8,7 +8,7 @@
  * nothing else in the data directory is touched.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -218,6 +218,40 @@ describe('uring-lab run, workload storage', () => {
     expect(existsSync(path.join(dir, 'nope.dat'))).toBe(false);
     closeSync(openSync(mine, 'r'));
   }, 30_000);
+
+  // A write run told to use a file of the lab's own data overwrote a saved run's frames (exit 0),
+  // where --out refused the same folder: every path the lab writes goes through one check.
+  it('a writing run on a file of the lab\'s own data (run history, saved profiles, through a symlink too): exit 2, the file untouched; reading it runs', () => {
+    const runsDir = path.join(dir, 'history');
+    const savedRun = path.join(runsDir, 'run-x', 'frames.jsonl');
+    mkdirSync(path.dirname(savedRun), { recursive: true });
+    writeFileSync(savedRun, Buffer.alloc(1 << 20, 0x7b));
+    const profiles = path.join(xdg, 'uring-lab', 'profiles');
+    mkdirSync(profiles, { recursive: true });
+    const savedProfile = path.join(profiles, 'mine.json');
+    writeFileSync(savedProfile, Buffer.alloc(64 << 10, 0x20));
+    const link = path.join(dir, 'innocent.dat');
+    symlinkSync(savedRun, link);
+    const historyEnv = { ...env, URING_LAB_RUNS_DIR: runsDir };
+    const run = (...sets: string[]) => {
+      const args = ['run', '--json', '--duration', '0.6', '--set', 'workload=storage', '--set', 'duration.warmupS=0.2'];
+      for (const x of sets) args.push('--set', x);
+      return spawnSync(process.execPath, [CLI, ...args], { env: historyEnv, encoding: 'utf8', timeout: 30_000 });
+    };
+    const before = [readFileSync(savedRun), readFileSync(savedProfile)];
+    for (const [target, pattern, owner] of [[savedRun, 'write', runsDir], [savedProfile, 'randwrite', path.join(xdg, 'uring-lab')], [link, 'write', runsDir]] as const) {
+      const r = run(`storage.path=${target}`, `storage.pattern=${pattern}`);
+      expect(r.status, `${target}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`storage\\.path: refusing to ${pattern} .*: it is inside ${owner.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, the lab's own data`));
+    }
+    expect(readFileSync(savedRun).equals(before[0]!)).toBe(true);
+    expect(readFileSync(savedProfile).equals(before[1]!)).toBe(true);
+    const read = run(`storage.path=${savedRun}`, 'storage.pattern=randread', 'storage.direct=false');
+    expect(read.status, read.stderr).toBe(0);
+    expect(readFileSync(savedRun).equals(before[0]!)).toBe(true);
+  }, 60_000);
 
   // A read-only filesystem, in a mount namespace of this test's own (root; unshare from util-linux).
   it('a read-only filesystem is named as such: a write to a file there (its fix said once), and the lab\'s data folder there (EROFS, not ENOENT)', (ctx) => {

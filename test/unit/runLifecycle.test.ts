@@ -211,6 +211,31 @@ describe('run lifecycle state machine', () => {
     expectOneTerminalPerRun(ctx.events);
   });
 
+  // The doctor's engine checks (rings probed, every eBPF program through the verifier) ran in the
+  // engine process beside a measurement: one mid-run doctor stretched a frame to 395 ms.
+  it('a doctor during a run answers from the checks made before it, or is refused when none were', async () => {
+    const ctx = makeLab();
+    await ctx.lab.startRun({ profile: PROFILE });
+    const refused = await ctx.lab.doctor().catch((e) => e);
+    expect(refused.code).toBe('RUN_ACTIVE');
+    expect(refused.message).toMatch(/would disturb run run-/);
+    expect(refused.fix).toMatch(/ask again when it has ended/);
+    await ctx.lab.stopRun();
+    const idle = await ctx.lab.doctor();
+    const count = (type: string) => ctx.fake.engines.reduce((n, e) => n + e.received.filter((t) => t === type).length, 0);
+    const before = { probe: count('probe'), probesCheck: count('probesCheck') };
+    expect(before.probe).toBeGreaterThan(0);
+    expect(before.probesCheck).toBeGreaterThan(0);
+    await ctx.lab.startRun({ profile: PROFILE });
+    const during = await ctx.lab.doctor();
+    expect(during.checks.map((c) => [c.id, c.ok])).toEqual(idle.checks.map((c) => [c.id, c.ok]));
+    expect({ probe: count('probe'), probesCheck: count('probesCheck') }).toEqual(before);
+    await ctx.lab.stopRun();
+    await ctx.lab.doctor();
+    expect(count('probe')).toBe(before.probe + 1);
+    expectOneTerminalPerRun(ctx.events);
+  });
+
   it('an observer cannot stop or change the controller\'s run, and has its own pending profile', async () => {
     const ctx = makeLab();
     const observer = ctx.lab.session('observer');

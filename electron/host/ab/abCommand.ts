@@ -90,6 +90,9 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   checkComparableArms(a, b);
 
   const lab = new LabService();
+  // Its arms' runs and the experiment are saved in the history: a folder that cannot take them
+  // is bad input now, not a report that points at runs nobody can find.
+  try { lab.checkHistory(); } catch (err) { await lab.close(); throw err; }
   const store = new AbStore();
   const experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
     if (!io.isTTY || values.json) return;
@@ -104,13 +107,12 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     }
     experiment.interrupt(`interrupted by ${signal}`);
   };
-  takeOverSignals(interrupt);
+  const releaseSignals = takeOverSignals(interrupt);
   let report: AbReport;
   try {
     report = await experiment.report;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    releaseSignals();
     await lab.close();
   }
   if (io.isTTY && !values.json) io.stderr('\n');

@@ -7,8 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import { LabError, MAX_FRAMES_PER_GET, oneLineText, type GetRunResult, type Profiles, type SpikeParams, type SpikeReport } from '../../contract';
-import { checkFlagTokens, flagParseError } from '../cliFlags';
+import { checkFlagTokens, decimalFlag, flagParseError } from '../cliFlags';
 import { RunStore, runStoreOptionsFromEnv } from '../history/runStore';
+import { reportDamage } from '../history/runsVerb';
 import { diagnoseFrames, spikeParams } from './report';
 
 export const DIAGNOSE_USAGE = '  uring-lab diagnose RUN_ID [--json] [--k N] [--max-factor F]';
@@ -23,8 +24,8 @@ function usage(message: string, fix: string, field?: string): LabError {
 
 function numberFlag(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw usage(`diagnose: --${name} ${JSON.stringify(oneLineText(text, 40))} is not a number`, `give --${name} a number, e.g. --${name} 4`, name);
+  const value = decimalFlag(text);
+  if (!Number.isFinite(value)) throw usage(`diagnose: --${name} ${JSON.stringify(oneLineText(text, 40))} is not a number`, `give --${name} a number, e.g. --${name} 4`, name);
   return value;
 }
 
@@ -106,5 +107,5 @@ export async function diagnoseCommand(args: string[], out: (text: string) => voi
   const run = store.getAll(id);
   const result = diagnoseRun(run, given);
   out(parsed.values.json ? `${JSON.stringify(result)}\n` : formatSpikeReport(result.report, id, run.frames.length));
-  return 0;
+  return reportDamage(store, run);
 }

@@ -62,6 +62,11 @@ export class LabHistory {
     return this.store;
   }
 
+  /** Throws the input error that would keep a run from being saved (a bad URING_LAB_RUNS_* setting, a folder that cannot be written). */
+  checkWritable(): void {
+    this.runs.checkWritable();
+  }
+
   begin(start: { runId: string; startedAt: string; profile: Profile; phases: Phase[] }): RunSaving {
     try {
       const writer = this.runs.begin(start);

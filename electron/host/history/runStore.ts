@@ -24,7 +24,7 @@
  * gone is a run whose host died; the next open marks it `interrupted`, with the statistics of
  * the frames it saved (RunTally: the summary's own rules), its summary null.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { mkdir as mkdirAsync, readdir as readdirAsync, readFile as readFileAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
@@ -33,7 +33,7 @@ import {
   type RunHeadline, type RunListRow, type RunSummary, type StoredRunMeta,
 } from '../../contract';
 import { RunIdSchema, RunListRowSchema, RunOwnerSchema, StoredRunStatusSchema } from '../../contract/history';
-import { labDataDir } from '../run/storage';
+import { runsDirFromEnv } from '../labPaths';
 import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from '../atomicFile';
 import { FrameLog, readFrames } from './frameLog';
 import { currentOwner, ownerAlive } from './owner';
@@ -81,12 +81,8 @@ function envCount(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
  * URING_LAB_RUNS_DIR (absolute), URING_LAB_RUNS_MAX (runs), URING_LAB_RUNS_MAX_BYTES.
  */
 export function runStoreOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RunStoreOptions {
-  const dirText = env.URING_LAB_RUNS_DIR;
-  if (dirText !== undefined && dirText !== '' && !isAbsolute(dirText)) {
-    throw new LabError({ code: 'USAGE', kind: 'input', field: 'URING_LAB_RUNS_DIR', message: `URING_LAB_RUNS_DIR=${oneLineText(dirText, 80)} is not an absolute path`, fix: 'give an absolute folder, e.g. /var/tmp/uring-lab-runs, or unset it' });
-  }
   return {
-    dir: dirText ? dirText : join(labDataDir(env), 'runs'),
+    dir: runsDirFromEnv(env),
     maxRuns: envCount(env, 'URING_LAB_RUNS_MAX', DEFAULT_MAX_RUNS),
     maxBytes: envCount(env, 'URING_LAB_RUNS_MAX_BYTES', DEFAULT_MAX_BYTES),
   };
@@ -210,6 +206,26 @@ export class RunStore {
   }
 
   // ---- writing a run -------------------------------------------------------------------
+
+  /**
+   * Throws the one-line input error when runs cannot be saved here (not a folder, not
+   * writable, a read-only mount or an immutable folder): what a command that saves its run
+   * checks before it starts, so a run is never reported with an id it was not saved under.
+   */
+  checkWritable(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      // Root passes access(W_OK) on a read-only mount or an immutable folder; a real write says so.
+      rmdirSync(mkdtempSync(join(this.dir, '.write-check-')));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new LabError({
+        code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
+        message: `runs cannot be saved in ${oneLineText(this.dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : code}); nothing was started`,
+        fix: 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it',
+      });
+    }
+  }
 
   /** Creates the run's folder and its meta (`running`); frames follow through the writer. */
   begin(start: { runId: string; startedAt: string; profile: Profile; phases: Phase[] }): StoredRunWriter {
@@ -418,6 +434,15 @@ export class RunStore {
   /** The meta and every frame (exports, `runs show --json`). */
   getAll(runId: string): GetRunResult {
     return this.get({ runId, fromSeq: 0, limit: Number.POSITIVE_INFINITY });
+  }
+
+  /**
+   * The line that reports a damaged frames file of a run read whole (lines that are not a
+   * frame were skipped, the file left as it is), or null when every line was read.
+   */
+  damagedFramesLine(run: GetRunResult): string | null {
+    if (!run.skippedLines) return null;
+    return `run ${run.meta.runId}: ${run.skippedLines} unreadable line${run.skippedLines === 1 ? '' : 's'} in ${oneLineText(join(this.runDir(run.meta.runId), FRAMES), 200)} skipped (the file is left as it is); this covers the ${run.frames.length} frames that could be read`;
   }
 
   pin(runId: string, pinned: boolean): { runId: string; pinned: boolean } {

@@ -10,7 +10,7 @@
 import { checkOutFile, writeOutFile } from '../outFile';
 import { checkFlagTokens, flagParseError } from '../cliFlags';
 import { parseArgs } from 'node:util';
-import { LabError, oneLineText, RunExportFormatSchema } from '../../contract';
+import { LabError, oneLineText, RunExportFormatSchema, type GetRunResult } from '../../contract';
 import { exportRun, runMarkdown } from './runExport';
 import { RunStore, runStoreOptionsFromEnv, type StoredRunRow } from './runStore';
 
@@ -39,6 +39,17 @@ function parse(sub: string, args: string[], options: Record<string, { type: 'str
       `uring-lab runs ${sub} takes: ${usageOf(sub)} (uring-lab runs list shows the ids)`, 'ID');
   }
   return { values: parsed.values as Record<string, string | boolean | undefined>, id: parsed.positionals[0] };
+}
+
+/**
+ * A verb that read a run whole says on stderr when its frames file had damaged lines, and
+ * exits 1 (what it printed covers only the frames that could be read); otherwise 0.
+ */
+export function reportDamage(store: RunStore, run: GetRunResult): number {
+  const line = store.damagedFramesLine(run);
+  if (!line) return 0;
+  process.stderr.write(`uring-lab: ${line}\n`);
+  return 1;
 }
 
 function usageOf(sub: string): string {
@@ -84,8 +95,8 @@ export async function runsCommand(args: string[], out: (text: string) => void = 
     case 'show': {
       const { values, id } = parse(sub, rest, { json: { type: 'boolean' } }, 1);
       const run = store.getAll(id);
-      out(values.json ? `${JSON.stringify(run)}\n` : `${runMarkdown(run)}\n${run.frames.length} frames${run.skippedLines ? ` (${run.skippedLines} unreadable lines skipped)` : ''} in ${store.dir}/${id}\n`);
-      return 0;
+      out(values.json ? `${JSON.stringify(run)}\n` : `${runMarkdown(run)}\n${run.frames.length} frames in ${store.dir}/${id}\n`);
+      return reportDamage(store, run);
     }
     case 'export': {
       const { values, id } = parse(sub, rest, { format: { type: 'string' }, out: { type: 'string' } }, 1);
@@ -94,10 +105,11 @@ export async function runsCommand(args: string[], out: (text: string) => void = 
         throw usage(`runs export: --format ${values.format === undefined ? 'is missing' : `${JSON.stringify(oneLineText(String(values.format), 40))} is not a format`}`, 'give --format json, csv or md', 'format');
       }
       const outPath = typeof values.out === 'string' ? checkOutFile(values.out) : null;
-      const file = exportRun(store.getAll(id), format.data);
+      const run = store.getAll(id);
+      const file = exportRun(run, format.data);
       if (outPath !== null) writeOutFile(values.out as string, outPath, file.text);
       else out(file.text);
-      return 0;
+      return reportDamage(store, run);
     }
     case 'delete': {
       const { id } = parse(sub, rest, {}, 1);

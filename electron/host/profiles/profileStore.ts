@@ -1,6 +1,6 @@
 /**
  * The user's saved profiles: `$XDG_DATA_HOME/uring-lab/profiles/NAME.json` (the lab's data
- * directory, as run/storage.ts labDataDir), each an exported JSON profile (export/json.ts) that
+ * directory, as labPaths.ts labDataDir), each an exported JSON profile (export/json.ts) that
  * `uring-lab run --profile` reads as it is. Writes are atomic (a temp file in the same folder,
  * fsync, rename, fsync of the folder), so a crash leaves the old file or the new one, never half
  * of one; every check happens before the first write, so a refused save or import touches nothing.
@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, type LabErrorData, type Profile } from '../../contract';
 import { writeFileAtomic } from '../atomicFile';
-import { labDataDir } from '../run/storage';
+import { labDataDir } from '../labPaths';
 import { profileJson } from './export/json';
 import { slug } from './export/common';
 import { userText } from './messageText';

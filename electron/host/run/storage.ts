@@ -18,6 +18,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
 import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
+import { labDataDir, labOwnedDirHolding } from '../labPaths';
 
 /** What a storage run uses, and whether the lab owns it. */
 export interface StoragePlan {
@@ -50,15 +51,13 @@ function mkdirCause(dir: string, err: unknown): string {
   return code;
 }
 
-/** The lab's data directory: $XDG_DATA_HOME/uring-lab, else ~/.local/share/uring-lab. */
-export function labDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
-  return join(base, 'uring-lab');
-}
-
 /** Where the lab's test files live; one per run, named with the pid so leftovers are found. */
 export function storageDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(labDataDir(env), 'storage');
+}
+
+function realpathOrSelf(path: string): string {
+  try { return realpathSync(path); } catch { return path; }
 }
 
 const TEST_FILE = /^test-(\d+)-[0-9a-f]+\.dat$/;
@@ -187,7 +186,13 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (st.size < s.blockBytes) {
     throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path empty for a test file');
   }
-  return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false, keep: false };
+  const real = realpathSync(path);
+  // The lab's own files (saved runs, profiles) are not a write target; its kept test files are.
+  const owned = writes(profile) ? labOwnedDirHolding(real, env) : null;
+  if (owned && !real.startsWith(`${realpathOrSelf(storageDir(env))}/`)) {
+    throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is inside ${owned}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path empty for a test file');
+  }
+  return { path: real, labCreated: false, verify: false, seed, deleted: false, keep: false };
 }
 
 /** The engine config of a storage run: the target and how to treat it. */

@@ -1,0 +1,55 @@
+/**
+ * Where the lab keeps what it owns on disk, and the one check every path it is told to write
+ * goes through: its data folder ($XDG_DATA_HOME/uring-lab: saved profiles, the storage
+ * workload's test files) and the run history (URING_LAB_RUNS_DIR, by default inside the data).
+ * A user's `--out FILE` or a writing storage run's `storage.path` that lands in there would
+ * overwrite saved runs or profiles, so both are refused (outFile.ts, run/storage.ts).
+ */
+import { realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { LabError, oneLineText } from '../contract';
+
+/** The lab's data directory: $XDG_DATA_HOME/uring-lab, else ~/.local/share/uring-lab. */
+export function labDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'uring-lab');
+}
+
+/** The run history's folder: URING_LAB_RUNS_DIR (absolute, or one line naming it), else inside the data. */
+export function runsDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const dirText = env.URING_LAB_RUNS_DIR;
+  if (dirText !== undefined && dirText !== '' && !isAbsolute(dirText)) {
+    throw new LabError({ code: 'USAGE', kind: 'input', field: 'URING_LAB_RUNS_DIR', message: `URING_LAB_RUNS_DIR=${oneLineText(dirText, 80)} is not an absolute path`, fix: 'give an absolute folder, e.g. /var/tmp/uring-lab-runs, or unset it' });
+  }
+  return dirText ? dirText : join(labDataDir(env), 'runs');
+}
+
+/** A path with its symlinks resolved as far as they exist (the file itself may not yet). */
+function realPathOf(path: string): string {
+  const abs = resolve(path);
+  try { return realpathSync(abs); } catch { /* not there (yet): its folder decides */ }
+  const folder = dirname(abs);
+  if (folder === abs) return abs;
+  return join(realPathOf(folder), relative(folder, abs));
+}
+
+const inside = (dir: string, path: string) => {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/**
+ * The lab-owned folder `path` lies in (symlinks resolved on both sides), or null. A bad
+ * URING_LAB_RUNS_DIR is left to the verbs that use it; the data folder still counts.
+ */
+export function labOwnedDirHolding(path: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const dirs = [labDataDir(env)];
+  try { dirs.push(runsDirFromEnv(env)); } catch { /* reported where the history is used */ }
+  const real = realPathOf(path);
+  for (const dir of dirs) {
+    const realDir = realPathOf(dir);
+    if (inside(realDir, real)) return realDir;
+  }
+  return null;
+}
