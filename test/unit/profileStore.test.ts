@@ -16,7 +16,7 @@ import { LabService } from '../../electron/host/labService';
 import { defaultProfile } from '../../electron/host/profiles';
 import { PROFILE_SCHEMA_URL } from '../../electron/host/profiles/jsonSchema';
 import { listPresets } from '../../electron/host/profiles/presets';
-import { ProfileStore, profilesDir } from '../../electron/host/profiles/profileStore';
+import { MAX_LIST_BYTES, ProfileStore, profilesDir } from '../../electron/host/profiles/profileStore';
 import { FakeEngineHost } from './fakeEngine';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-store-'));
@@ -119,6 +119,36 @@ describe('saved profiles', () => {
     expect(unreadable.map((u) => [u.name, u.error.code])).toEqual([['broken', 'PROFILE_NOT_JSON'], ['future', 'PROFILE_VERSION']]);
     expect(unreadable[1].error.message).toMatch(/made by a newer uring-lab/);
     expect(existsSync(path.join(store.dir, 'broken.json'))).toBe(true);
+  });
+
+  // 800 profiles with 9,000-character descriptions made a 14 MB answer: the WebSocket host
+  // dropped the connection (over its 8 MiB unsent cap) and the Profiles view never loaded again.
+  it('a list carries at most MAX_LIST_BYTES of profiles, newest first, and counts the rest in leftOut', async () => {
+    const store = new ProfileStore(path.join(scratch, 'many'));
+    const profile = { ...defaultProfile(), description: 'd'.repeat(9000) };
+    for (let i = 0; i < 300; i++) store.save(`bulk ${String(i).padStart(3, '0')}`, profile);
+    const { profiles, leftOut } = store.scan();
+    const bytes = Buffer.byteLength(JSON.stringify(profiles));
+    expect(bytes).toBeLessThanOrEqual(MAX_LIST_BYTES);
+    expect(profiles.length).toBeGreaterThan(100);
+    expect(profiles.length + leftOut).toBe(300);
+    expect(leftOut).toBeGreaterThan(0);
+    // Newest first: what is left out is older than everything listed.
+    const listedOldest = profiles[profiles.length - 1]!.savedAt;
+    const listed = new Set(profiles.map((p) => p.name));
+    for (let i = 0; i < 300; i++) {
+      const name = `bulk ${String(i).padStart(3, '0')}`;
+      if (!listed.has(name)) expect(store.read(name).savedAt <= listedOldest, name).toBe(true);
+    }
+    // Through the LabApi (what a WebSocket client gets): the same bound and count.
+    process.env.XDG_DATA_HOME = path.join(scratch, 'many-data');
+    const lab = makeLab().lab;
+    const big = new ProfileStore();
+    for (let i = 0; i < 300; i++) big.save(`p${i}`, profile);
+    const answer = await lab.listProfiles();
+    expect(Buffer.byteLength(JSON.stringify(answer))).toBeLessThan(MAX_LIST_BYTES + 64 * 1024);
+    expect(answer.profiles.length + answer.leftOut).toBe(300);
+    process.env.XDG_DATA_HOME = path.join(scratch, 'data');
   });
 
   it('lists the presets', async () => {

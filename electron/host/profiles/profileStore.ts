@@ -19,6 +19,13 @@ import { loadProfileFile } from './profileFile';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 /** Most saved profiles listed (a store is a few dozen). */
 const MAX_LISTED = 1000;
+/**
+ * Most bytes of profiles one list carries: a profile may hold a 10,000-character description
+ * (twice in its entry), so 1000 of them made a 14 MB answer, past what a WebSocket client may
+ * have unsent (8 MiB, labSocket.ts), and the host dropped the connection instead of answering.
+ * The newest profiles that fit are listed; the rest are counted in `leftOut`.
+ */
+export const MAX_LIST_BYTES = 4 * 2 ** 20;
 
 export interface SavedProfile {
   name: string;
@@ -37,8 +44,8 @@ export function checkProfileName(name: string, field = 'name'): string {
   if (typeof name !== 'string' || !NAME.test(name) || name.endsWith('.')) {
     throw new LabError({
       code: 'INVALID_VALUE', kind: 'input', field,
-      message: `${field}: "${userText(String(name), 80)}" is not a profile name (1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit)`,
-      fix: `use e.g. "${slug(String(name)).replace(/^[^A-Za-z0-9]+/, '') || 'my-profile'}"`,
+      message: `${field}: "${userText(String(name), 80)}" is not a profile name (1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit and not ending with a dot)`,
+      fix: `use e.g. "${slug(String(name)).replace(/^[^A-Za-z0-9]+/, '').replace(/[ .]+$/, '') || 'my-profile'}"`,
     });
   }
   return name;
@@ -59,12 +66,12 @@ export class ProfileStore {
   }
 
   /** The saved profiles, and the files that do not read as one with why (edited by hand, a newer version). */
-  scan(): { profiles: SavedProfile[]; unreadable: Array<{ name: string; error: LabErrorData }> } {
+  scan(): { profiles: SavedProfile[]; unreadable: Array<{ name: string; error: LabErrorData }>; leftOut: number } {
     let files: string[];
     try {
       files = readdirSync(this.dir).filter((f) => f.endsWith('.json') && NAME.test(f.slice(0, -5)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { profiles: [], unreadable: [] };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { profiles: [], unreadable: [], leftOut: 0 };
       throw err;
     }
     const profiles: SavedProfile[] = [];
@@ -78,7 +85,15 @@ export class ProfileStore {
       }
     }
     profiles.sort((a, b) => b.savedAt.localeCompare(a.savedAt) || a.name.localeCompare(b.name));
-    return { profiles, unreadable };
+    let bytes = 0;
+    let fit = 0;
+    while (fit < profiles.length) {
+      bytes += Buffer.byteLength(JSON.stringify(profiles[fit]));
+      if (bytes > MAX_LIST_BYTES) break;
+      fit++;
+    }
+    const leftOut = files.length > MAX_LISTED ? files.length - MAX_LISTED : 0;
+    return { profiles: profiles.slice(0, fit), unreadable, leftOut: leftOut + profiles.length - fit };
   }
 
   has(name: string): boolean {

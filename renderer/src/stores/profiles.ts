@@ -31,6 +31,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   const layout = useLayoutStore();
   const presets = shallowRef<Preset[]>([]);
   const saved = shallowRef<SavedProfile[]>([]);
+  /** Older saved profiles the host left out of its list (one answer carries at most 4 MiB of them). */
+  const leftOut = ref(0);
   const loaded = ref(false);
   const busy = ref(false);
   const failure = shallowRef<LabErrorData | null>(null);
@@ -50,6 +52,7 @@ export const useProfilesStore = defineStore('profiles', () => {
       ]);
       presets.value = p.presets;
       saved.value = s.profiles;
+      leftOut.value = s.leftOut;
       loaded.value = true;
     });
   }
@@ -115,7 +118,7 @@ export const useProfilesStore = defineStore('profiles', () => {
   }
 
   return {
-    presets, saved, loaded, busy, failure, importText, importName, importOutcome,
+    presets, saved, leftOut, loaded, busy, failure, importText, importName, importOutcome,
     refresh, apply, saveCurrent, remove, importProfile, exportProfile, currentName,
   };
 });
