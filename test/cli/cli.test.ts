@@ -18,6 +18,18 @@ function cli(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A private runtime, data and history folder for one test (removed after it): its runs share nothing. */
+async function inScratch(prefix: string, body: (env: NodeJS.ProcessEnv, tmp: string) => unknown): Promise<void> {
+  const tmp = mkdtempSync(path.join(tmpdir(), prefix));
+  const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
+  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  try {
+    await body(env, tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** Keys DESIGN.md promises in every RunSummary. */
 const DESIGN_KEYS = ['throughputRps', 'latencyUs', 'requests', 'errors', 'serverCpuNsPerReq', 'loadCpuNsPerReq', 'applied', 'rejected', 'probes', 'kernel', 'histogram', 'frames'];
 
@@ -191,136 +203,116 @@ describe('signals at any moment', () => {
   // Ctrl-C while the CLI was still loading its modules was lost (the verb's handler replaced the
   // first one and the pending signal went with it): the run went on and completed, exit 0.
   it('a SIGINT from 0.1 to 0.5 s after the start is never lost: exit 130 with one line (or death by the signal before Node runs our code)', async () => {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-early-signal-'));
-    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
-    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-    try {
-      for (const delayMs of [100, 150, 200, 300, 500]) {
-        const child = spawn(process.execPath, [CLI, 'run', '--duration', '3', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
-        child.stdout!.resume();
-        const timer = setTimeout(() => child.kill('SIGINT'), delayMs);
-        const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
-        clearTimeout(timer);
-        expect(code, `SIGINT at ${delayMs} ms: ${stderr}`).not.toBe(0);
-        if (signal === null) {
-          expect(code, `SIGINT at ${delayMs} ms`).toBe(130);
-          expect(stderr.trim().split('\n'), `SIGINT at ${delayMs} ms`).toHaveLength(1);
-        } else {
-          expect(signal).toBe('SIGINT');
-        }
+    await inScratch('uring-lab-early-signal-', async (env) => {
+    for (const delayMs of [100, 150, 200, 300, 500]) {
+      const child = spawn(process.execPath, [CLI, 'run', '--duration', '3', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+      child.stdout!.resume();
+      const timer = setTimeout(() => child.kill('SIGINT'), delayMs);
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+      clearTimeout(timer);
+      expect(code, `SIGINT at ${delayMs} ms: ${stderr}`).not.toBe(0);
+      if (signal === null) {
+        expect(code, `SIGINT at ${delayMs} ms`).toBe(130);
+        expect(stderr.trim().split('\n'), `SIGINT at ${delayMs} ms`).toHaveLength(1);
+      } else {
+        expect(signal).toBe('SIGINT');
       }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
     }
+    });
   }, 60_000);
 });
 
 describe('signals delivered twice', () => {
   // `timeout` signals its child and then its process group: the CLI gets the same SIGTERM twice
   // within milliseconds, which took the "second signal: exit at once" path and lost the summary.
-  it('the same signal twice within a few ms is one interruption: exit 130 with the partial summary', async () => {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-double-signal-'));
-    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
-    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-    try {
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-        const child = spawn(process.execPath, [CLI, 'run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
-        child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
-        const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-        // Measuring by then (the start takes well under 3 s here).
-        await new Promise((r) => setTimeout(r, 3000));
-        child.kill(signal);
-        await new Promise((r) => setTimeout(r, 5));
-        child.kill(signal);
-        const code = await exited;
-        expect(code, `${signal}: ${stderr}`).toBe(130);
-        expect(stderr, signal).not.toMatch(/again/);
-        const summary = RunSummarySchema.parse(JSON.parse(stdout));
-        expect(summary.status).toBe('interrupted');
-        expect(summary.failure?.message).toMatch(new RegExp(`interrupted by ${signal}`));
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+  it('the same signal twice, 1 ms apart, is one interruption: exit 130 with the partial summary', async () => {
+    await inScratch('uring-lab-double-signal-', async (env) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const child = spawn(process.execPath, [CLI, 'run', '--duration', '20', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
+      child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      // Measuring by then (the start takes well under 3 s here).
+      await new Promise((r) => setTimeout(r, 3000));
+      // As `timeout` sends them (to the child, then to its process group): 1 ms apart here, so the
+      // kernel does not merge them into one pending signal.
+      child.kill(signal);
+      await new Promise((r) => setTimeout(r, 1));
+      child.kill(signal);
+      const code = await exited;
+      expect(code, `${signal}: ${stderr}`).toBe(130);
+      expect(stderr, signal).not.toMatch(/again/);
+      const summary = RunSummarySchema.parse(JSON.parse(stdout));
+      expect(summary.status).toBe('interrupted');
+      expect(summary.failure?.message).toMatch(new RegExp(`interrupted by ${signal}`));
     }
+    });
   }, 90_000);
 });
 
 describe('a history that cannot take the run', () => {
   // The run used to go ahead, unsaved, and print a runId nobody could find (exit 0).
-  it('a URING_LAB_RUNS_DIR that is a file, an immutable folder or a bad URING_LAB_RUNS_MAX: exit 2 before anything starts', () => {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-runs-dir-'));
-    const base = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data') };
-    mkdirSync(base.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-    const file = path.join(tmp, 'a-file');
-    writeFileSync(file, 'not a folder\n');
-    const frozen = path.join(tmp, 'frozen');
-    mkdirSync(frozen);
-    const chattr = spawnSync('chattr', ['+i', frozen]);
-    try {
-      const cases: Array<[NodeJS.ProcessEnv, string[], RegExp]> = [
-        [{ ...base, URING_LAB_RUNS_DIR: file }, ['run', '--duration', '1', '--json'], /runs cannot be saved in .*a-file \(it is not a folder\); nothing was started/],
-        [{ ...base, URING_LAB_RUNS_DIR: path.join(tmp, 'runs'), URING_LAB_RUNS_MAX: 'abc' }, ['run', '--duration', '1', '--json'], /URING_LAB_RUNS_MAX=abc is not a positive whole number/],
-        [{ ...base, URING_LAB_RUNS_DIR: file }, ['load', '--target', '127.0.0.1:9', '--duration', '1'], /runs cannot be saved/],
-        [{ ...base, URING_LAB_RUNS_DIR: file }, ['ab', PRESET, PRESET, '--rounds', '1', '--duration', '1'], /runs cannot be saved/],
-      ];
-      if (chattr.status === 0) cases.push([{ ...base, URING_LAB_RUNS_DIR: frozen }, ['run', '--duration', '1'], /runs cannot be saved in .*frozen \(EPERM\)/]);
-      for (const [env, args, pattern] of cases) {
-        const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
-        expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
-        expect(r.stdout).toBe('');
-        const lines = r.stderr.trim().split('\n');
-        expect(lines, r.stderr).toHaveLength(1);
-        expect(lines[0]).toMatch(pattern);
+  it('a URING_LAB_RUNS_DIR that is a file, an immutable folder or a bad URING_LAB_RUNS_MAX: exit 2 before anything starts', async () => {
+    await inScratch('uring-lab-runs-dir-', (env, tmp) => {
+      const file = path.join(tmp, 'a-file');
+      writeFileSync(file, 'not a folder\n');
+      const frozen = path.join(tmp, 'frozen');
+      mkdirSync(frozen);
+      const chattr = spawnSync('chattr', ['+i', frozen]);
+      try {
+        const cases: Array<[NodeJS.ProcessEnv, string[], RegExp]> = [
+          [{ ...env, URING_LAB_RUNS_DIR: file }, ['run', '--duration', '1', '--json'], /runs cannot be saved in .*a-file \(it is not a folder\); nothing was started/],
+          [{ ...env, URING_LAB_RUNS_MAX: 'abc' }, ['run', '--duration', '1', '--json'], /URING_LAB_RUNS_MAX=abc is not a positive whole number/],
+          [{ ...env, URING_LAB_RUNS_DIR: file }, ['load', '--target', '127.0.0.1:9', '--duration', '1'], /runs cannot be saved/],
+          [{ ...env, URING_LAB_RUNS_DIR: file }, ['ab', PRESET, PRESET, '--rounds', '1', '--duration', '1'], /runs cannot be saved/],
+        ];
+        if (chattr.status === 0) cases.push([{ ...env, URING_LAB_RUNS_DIR: frozen }, ['run', '--duration', '1'], /runs cannot be saved in .*frozen \(EPERM\)/]);
+        for (const [caseEnv, args, pattern] of cases) {
+          const r = spawnSync(process.execPath, [CLI, ...args], { env: caseEnv, encoding: 'utf8', timeout: 60_000 });
+          expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+          expect(r.stdout).toBe('');
+          const lines = r.stderr.trim().split('\n');
+          expect(lines, r.stderr).toHaveLength(1);
+          expect(lines[0]).toMatch(pattern);
+        }
+      } finally {
+        if (chattr.status === 0) spawnSync('chattr', ['-i', frozen]);
       }
-    } finally {
-      if (chattr.status === 0) spawnSync('chattr', ['-i', frozen]);
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    });
   }, 90_000);
 });
 
 describe('stdout that cannot be written', () => {
   // A full disk (/dev/full: ENOSPC) threw from the stream's error event: a 20-line stack trace.
-  it('one line naming the write error, exit 1, for a verb that prints and for a run', () => {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-enospc-'));
-    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
-    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-    try {
-      for (const args of [['export', PRESET, '--format', 'json'], ['runs', 'list'], ['run', '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json']]) {
-        const r = spawnSync('bash', ['-c', '"$0" "$@" > /dev/full', process.execPath, CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
-        expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
-        const lines = r.stderr.trim().split('\n');
-        expect(lines, r.stderr).toHaveLength(1);
-        expect(lines[0]).toMatch(/^uring-lab: could not write to stdout \(ENOSPC: no space left on device/);
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+  it('one line naming the write error, exit 1, for a verb that prints and for a run', async () => {
+    await inScratch('uring-lab-enospc-', async (env) => {
+    for (const args of [['export', PRESET, '--format', 'json'], ['runs', 'list'], ['run', '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json']]) {
+      const r = spawnSync('bash', ['-c', '"$0" "$@" > /dev/full', process.execPath, CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^uring-lab: could not write to stdout \(ENOSPC: no space left on device/);
     }
+    });
   }, 90_000);
 });
 
 describe('a reader that leaves early (| head -c 1)', () => {
-  it('every verb that prints a saved run ends as it would have, with no EPIPE stack trace', () => {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'uring-lab-epipe-'));
-    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
-    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-    try {
-      const run = spawnSync(process.execPath, [CLI, 'run', '--duration', '1', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, encoding: 'utf8', timeout: 60_000 });
-      expect(run.status, run.stderr).toBe(0);
-      const runId = JSON.parse(run.stdout).runId as string;
-      // Outputs well over a pipe's 64 KiB, so the writer meets the closed pipe.
-      for (const args of [['runs', 'show', runId, '--json'], ['runs', 'export', runId, '--format', 'json']]) {
-        const r = spawnSync('bash', ['-c', `"$0" "$@" | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}" >&2`, process.execPath, CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
-        expect(r.stderr.trim(), args.join(' ')).toBe('rc=0');
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+  it('every verb that prints a saved run ends as it would have, with no EPIPE stack trace', async () => {
+    await inScratch('uring-lab-epipe-', async (env) => {
+    const run = spawnSync(process.execPath, [CLI, 'run', '--duration', '1', '--set', 'load.connections=2', '--set', 'probes.enabled=false', '--json'], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const runId = JSON.parse(run.stdout).runId as string;
+    // Outputs well over a pipe's 64 KiB, so the writer meets the closed pipe.
+    for (const args of [['runs', 'show', runId, '--json'], ['runs', 'export', runId, '--format', 'json']]) {
+      const r = spawnSync('bash', ['-c', `"$0" "$@" | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}" >&2`, process.execPath, CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr.trim(), args.join(' ')).toBe('rc=0');
     }
+    });
   }, 60_000);
 });
 

@@ -433,8 +433,8 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
   function cliAsNobody(home: string, helper: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
     return execFileSync(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args], {
       encoding: 'utf8', timeout: 60_000,
-      // nobody needs a runtime and data folder of its own.
-      env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, URING_LAB_PROBE_HELPER: helper, ...env },
+      // nobody needs a runtime, data and history folder of its own (a history it cannot write is exit 2).
+      env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, URING_LAB_RUNS_DIR: path.join(home, 'runs'), URING_LAB_PROBE_HELPER: helper, ...env },
     });
   }
 

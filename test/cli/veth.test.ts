@@ -10,7 +10,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { hasNetAdmin, vethRefusal } from '../../electron/host/run/veth';
 import type { RunSummary } from '../../electron/contract';
 import { CLI, runningRunOf, startCli } from './cliProcess';
@@ -142,8 +144,16 @@ describe.skipIf(skipReason !== null)(`topology veth${skipReason ? ` (skipped: ${
   }, 60_000);
 
   it.skipIf(!SETPRIV)(`without CAP_NET_ADMIN (nobody): exit 2, one line naming topology with the reason and fix${SETPRIV ? '' : ' (skipped: setpriv is missing)'}`, () => {
-    const r = execFileSyncResult(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--set', 'topology=veth', '--duration', '1']);
-    expect(r.code).toBe(2);
+    // nobody's own run history: one it cannot write is refused first (exit 2 as well).
+    const home = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-veth-nobody-'));
+    chmodSync(home, 0o777);
+    let r: ReturnType<typeof execFileSyncResult>;
+    try {
+      r = execFileSyncResult(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--set', 'topology=veth', '--duration', '1'], { URING_LAB_RUNS_DIR: path.join(home, 'runs'), XDG_DATA_HOME: home });
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+    expect(r.code, r.stderr).toBe(2);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^uring-lab: topology "veth": .*needs root or CAP_NET_ADMIN.*; run as root \(or grant CAP_NET_ADMIN\), or set topology to loopback$/);
@@ -169,9 +179,9 @@ describe('veth refusal (any user)', () => {
   });
 });
 
-function execFileSyncResult(file: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+function execFileSyncResult(file: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 25_000, env: { ...process.env, HOME: '/tmp' } });
+    const stdout = execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 25_000, env: { ...process.env, HOME: '/tmp', ...env } });
     return { code: 0, stdout, stderr: '' };
   } catch (err) {
     const e = err as { status: number | null; stdout: string; stderr: string };
