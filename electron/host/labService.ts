@@ -167,7 +167,7 @@ export class LabService implements LabApi, LabSessions {
         startRun: (p) => this.startRunFor(clientId, parseParams('startRun', p)), interruptRun: (reason) => this.interruptRun(reason), onEvent: (l) => session.onEvent(l),
         done: () => this.setProfileOf(clientId, before),
       };
-    }, (event) => this.emit(event), new AbStore(options.runsDir));
+    }, (event) => this.emit(event), new AbStore(options.runsDir), options.activeRunsDir);
     this.timeouts = options.timeouts ?? engineTimeouts;
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
     this.supervisor.on('fault', (error) => this.onFault(error));

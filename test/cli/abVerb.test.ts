@@ -117,6 +117,35 @@ describe('uring-lab ab', () => {
     expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
   }, 60_000);
 
+  // From another process, `ab delete` of a running experiment said it worked and the experiment
+  // wrote itself back after its next arm; a second `ab` ran beside it and spoiled both.
+  it('while an experiment runs, another process can neither delete it nor start a second one (exit 2, nothing changed)', async () => {
+    const p = profileFile('busy', { load: { connections: 4 } });
+    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json']);
+    let id = '';
+    for (let i = 0; i < 100 && !id; i++) {
+      await sleep(100);
+      const list = await startCli(['ab', 'list']).done;
+      id = /^(ab-\S+)\s.*running/m.exec(list.stdout)?.[1] ?? '';
+    }
+    expect(id, 'the experiment shows as running').not.toBe('');
+    const file = path.join(process.env.URING_LAB_RUNS_DIR!, 'experiments', `${id}.json`);
+    const del = await startCli(['ab', 'delete', id]).done;
+    expect(del.code, del.stderr).toBe(2);
+    expectOneErrorLine(del.stderr, new RegExp(`A/B experiment ${id} is still running \\(lab process ${child.pid}\\); stop it first`));
+    expect(existsSync(file)).toBe(true);
+    const second = await startCli(['ab', p, p, '--rounds', '2', '--duration', '0.3', '--warmup', '0']).done;
+    expect(second.code, second.stderr).toBe(2);
+    expectOneErrorLine(second.stderr, new RegExp(`another uring-lab run is going on this machine \\(ab-\\S+, lab process ${child.pid}\\): an A/B experiment needs the machine to itself`));
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    // Its own arms never counted the experiment's mark as another run.
+    expect(report.warnings.join(' ')).not.toMatch(/another uring-lab run|shared/);
+    expect(existsSync(file)).toBe(true);
+  }, 60_000);
+
   it('kill -9 of the host mid-experiment: the finished rounds stay in the history, marked interrupted', async () => {
     const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
     const env = { ...process.env, URING_LAB_RUNS_DIR: runsDir };

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bootstrapRatio, holmAdjust, mannWhitneyU, normalCdf, normalQuantile, seededRandom, spreadOf, verdictOf } from '../../electron/host/ab/statistics';
-import { POOLED_PERCENTILES, pooledPercentiles } from '../../electron/host/ab/report';
+import { metricsOf, POOLED_PERCENTILES, pooledPercentiles } from '../../electron/host/ab/report';
 import { HISTOGRAM_LAYOUT, LatencyHistogram, type SparseHistogram } from '../../electron/contract';
 import type { AbRoundArm } from '../../electron/contract/ab';
 
@@ -176,5 +176,31 @@ describe('pooled percentiles (A/B report)', () => {
       const want = reference(samples, trial, 400);
       expect(got.map((g) => [g.percentile, g.aUs, g.bUs, g.ci])).toEqual(want.map((w) => [w.p, w.aUs, w.bUs, w.ci]));
     }
+  });
+});
+
+describe('verdicts over six metrics at once', () => {
+  // One report judges six metrics: a raw p < 0.05 on each called an unchanged metric better or
+  // worse far more often than 5 % of the time. Here throughput's raw p is 0.016, its Holm p 0.097.
+  it('gate on the Holm-adjusted p: a raw p < 0.05 that Holm lifts above 0.05 is "~"', () => {
+    const A = [100, 101, 102, 103, 104, 105];
+    const B = [112, 113, 114, 115, 116, 103];
+    const arm = (a: 'a' | 'b', round: number, throughput: number): AbRoundArm => ({
+      round, arm: a, order: round * 2 + (a === 'a' ? 0 : 1), runId: `r${round}${a}`, status: 'completed', failure: null,
+      measuredS: 1, requests: 1000, errors: 0,
+      // Every other metric the same in both arms (with a little spread, so the tests are defined).
+      metrics: { throughputRps: throughput, p50Us: 50 + round, p99Us: 90 + round, p999Us: 120 + round, serverCpuNsPerReq: 5000 + round, loadCpuNsPerReq: 4000 + round },
+      histogram: { offset: 0, counts: [] } as unknown as SparseHistogram, kernel: null, frames: [],
+    });
+    const samples = A.flatMap((t, r) => [arm('a', r, t), arm('b', r, B[r]!)]);
+    const metrics = metricsOf(samples, { seed: 1, resamples: 2000, alpha: 0.05, noise: 0.02 });
+    const tp = metrics.find((m) => m.name === 'throughputRps')!;
+    expect(tp.pValue).toBeLessThan(0.05);
+    expect(tp.pValueHolm).toBeGreaterThan(0.05);
+    expect(tp.ci![0]).toBeGreaterThan(1.02);
+    expect(tp.verdict).toBe('~');
+    // The same data with a clear effect on every round: Holm keeps it.
+    const clear = A.flatMap((t, r) => [arm('a', r, t), arm('b', r, t + 12)]);
+    expect(metricsOf(clear, { seed: 1, resamples: 2000, alpha: 0.05, noise: 0.02 }).find((m) => m.name === 'throughputRps')!.verdict).toBe('better');
   });
 });

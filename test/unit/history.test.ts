@@ -391,6 +391,11 @@ describe('exports', () => {
     const throughput = Math.round(summary!.throughputRps).toLocaleString('en-US');
     expect(md.text).toContain(`| ${throughput} | ${summary!.latencyUs.p50} | ${summary!.latencyUs.p90} | ${summary!.latencyUs.p99} |`);
     expect(md.text).toContain(`${summary!.frames} frames`);
+    // User text is text in any Markdown renderer: no HTML, emphasis or links get through.
+    const hostile = await saveRun(store, 'run-md-hostile', 3, { name: 'x<img src=x onerror=alert(1)>*b*_i_[l](u)`c`&' });
+    expect(hostile.summary).toBeTruthy();
+    const headline = exportRun(store.getAll('run-md-hostile'), 'md').text.split('\n')[0];
+    expect(headline).toBe('# uring-lab run run-md-hostile — x&lt;img src=x onerror=alert(1)&gt;\\*b\\*\\_i\\_\\[l\\](u)\\`c\\`&amp;');
     const json = exportRun(store.getAll('run-md'), 'json');
     const back = JSON.parse(json.text);
     expect(back.meta.summary).toEqual(summary);

@@ -94,11 +94,18 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   // is bad input now, not a report that points at runs nobody can find.
   try { lab.checkHistory(); } catch (err) { await lab.close(); throw err; }
   const store = new AbStore();
-  const experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
-    if (!io.isTTY || values.json) return;
-    const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
-    io.stderr(`\r  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s   `);
-  }, (report, final) => { store.save(report, final); });
+  let experiment: ReturnType<typeof startAbExperiment>;
+  try {
+    experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
+      if (!io.isTTY || values.json) return;
+      const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
+      io.stderr(`\r  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s   `);
+    }, (report, final) => { store.save(report, final); });
+  } catch (err) {
+    // Refused before any arm (another lab run on this machine): nothing to wait for.
+    await lab.close();
+    throw err;
+  }
   let signals = 0;
   const interrupt = (signal: NodeJS.Signals) => {
     if (++signals > 1) {

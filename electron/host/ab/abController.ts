@@ -27,6 +27,8 @@ export class AbController {
     private readonly hostFor: (clientId: string) => ArmHost,
     private readonly emit: (event: LabEvent) => void,
     readonly store: AbStore = new AbStore(),
+    /** The machine's register of live lab runs (run/contention.ts); default: the user's. */
+    private readonly activeRunsDir?: string,
   ) {}
 
   state(): AbState {
@@ -42,7 +44,7 @@ export class AbController {
     const options = {
       a: params.a, b: params.b,
       rounds: params.rounds ?? AB_DEFAULT_ROUNDS, durationS: params.durationS ?? AB_DEFAULT_DURATION_S,
-      warmupS: params.warmupS, seed: params.seed,
+      warmupS: params.warmupS, seed: params.seed, activeRunsDir: this.activeRunsDir,
     };
     const host = this.hostFor(clientId);
     const run = startAbExperiment(options, labArmRunner(host), (progress) => {

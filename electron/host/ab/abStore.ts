@@ -109,12 +109,24 @@ export class AbStore {
     return { rows: rows.sort((x, y) => y.startedAt.localeCompare(x.startedAt)), unreadable };
   }
 
-  /** Deletes a saved experiment, an unreadable one too (`ab show` points here to clear it). */
+  /**
+   * Deletes a saved experiment, an unreadable one too (`ab show` points here to clear it). One
+   * still running in a live lab process is refused, as `runs delete` refuses a running run:
+   * deleted, it went on and wrote itself back after every arm.
+   */
   delete(experimentId: string): void {
+    let stored: StoredExperiment | null = null;
     try {
-      this.read(experimentId);
+      stored = this.read(experimentId);
     } catch (err) {
       if (!(err instanceof LabError) || err.code !== 'AB_UNREADABLE') throw err;
+    }
+    if (stored && !stored.final && ownerAlive(stored.owner)) {
+      throw new LabError({
+        code: 'AB_ACTIVE', kind: 'input', field: 'experimentId',
+        message: `A/B experiment ${experimentId} is still running (lab process ${stored.owner.pid})`,
+        fix: 'stop it first (Ctrl-C in its terminal, or stopAb in the UI), then delete it',
+      });
     }
     rmSync(this.file(experimentId), { force: true });
   }

@@ -54,22 +54,26 @@ export function metricsOf(samples: readonly AbRoundArm[], options: AbStatisticsO
   return partial.map((m) => {
     const sense = AB_SENSE[m.name];
     const ci = m.boot && Number.isFinite(m.boot.ci[0]) && Number.isFinite(m.boot.ci[1]) ? m.boot.ci : null;
-    const verdict = m.pValue === null || ci === null
+    const holmIndex = present.findIndex((p) => p.name === m.name);
+    const pValueHolm = holmIndex >= 0 ? holm[holmIndex]! : null;
+    // The verdict tests the Holm-adjusted p: one report judges six metrics at once, and a raw
+    // p < 0.05 on each would call one of six unchanged metrics better or worse far more often
+    // than 5 % of the time (profiles_ab.md: "apply Holm–Bonferroni when comparing many metrics").
+    const verdict = pValueHolm === null || ci === null
       ? 'insufficient'
-      : verdictOf({ sense, samplesA: m.a.length, samplesB: m.b.length, pValue: m.pValue, ci, alpha: options.alpha, noise: options.noise });
+      : verdictOf({ sense, samplesA: m.a.length, samplesB: m.b.length, pValue: pValueHolm, ci, alpha: options.alpha, noise: options.noise });
     const spread = { a: spreadOf(m.a), b: spreadOf(m.b) };
     const worst = Math.max(spread.a ?? 0, spread.b ?? 0);
     const effect = m.ratio === null ? 0 : Math.abs(m.ratio - 1);
     const noiseWarning = verdict !== 'insufficient' && worst > effect && worst > options.noise
       ? `${m.name}: the rounds of one arm vary by ${(100 * worst).toFixed(1)} % (CV), more than the ${(100 * effect).toFixed(1)} % difference between A and B`
       : null;
-    const holmIndex = present.findIndex((p) => p.name === m.name);
     return {
       name: m.name, sense,
       a: { median: m.medA, samples: m.a },
       b: { median: m.medB, samples: m.b },
       ratio: m.ratio, ci, ciMethod: ci ? m.boot!.method : null,
-      pValue: m.pValue, pValueHolm: holmIndex >= 0 ? holm[holmIndex] : null,
+      pValue: m.pValue, pValueHolm,
       verdict, spread, noiseWarning,
     };
   });

@@ -12,6 +12,7 @@ import { median } from 'simple-statistics';
 import { LabError, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
 import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { HOST_DIED } from './abStore';
+import { AB_ENTRY_PREFIX, ActiveRunRegistry } from '../run/contention';
 import { armSpikes, countedRounds, knobDifferences, metricsOf, pooledPercentiles, roundDiagnosis } from './report';
 import { MIN_SAMPLES_PER_ARM } from './statistics';
 import { seededRandom } from './statistics';
@@ -35,8 +36,12 @@ export interface AbExperimentOptions {
   b: Profile;
   rounds: number;
   durationS: number;
-  /** Warm-up of every arm (discarded); default: each profile's own duration.warmupS. */
+  /** Warm-up of every arm (discarded); default: the longer of the two profiles' duration.warmupS,
+   *  so both arms measure after the same warm-up (each its own made the windows differ, and the
+   *  report named A's). */
   warmupS?: number;
+  /** The machine's register of live lab runs (run/contention.ts); default: the user's. */
+  activeRunsDir?: string;
   seed?: number;
   resamples?: number;
   alpha?: number;
@@ -112,7 +117,22 @@ export function startAbExperiment(
   onProgress: (p: AbProgress) => void = () => undefined,
   onSaved: (report: AbReport, final: boolean) => void = () => undefined,
 ): AbRun {
-  const experimentId = `ab-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  const experimentId = `${AB_ENTRY_PREFIX}${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  options = { ...options, warmupS: options.warmupS ?? Math.max(options.a.duration.warmupS, options.b.duration.warmupS) };
+  // The machine to itself: another lab process's run (or experiment) now is refused, and this
+  // experiment stays marked between its arms, so one started in another process meanwhile is
+  // refused too (two at once each flagged the other's arms as shared, and both were lost).
+  const machine = new ActiveRunRegistry(options.activeRunsDir);
+  const others = machine.peek();
+  if (others.length) {
+    const other = others[0]!;
+    throw new LabError({
+      code: 'RUN_ACTIVE', kind: 'input', field: 'ab',
+      message: `another uring-lab run is going on this machine (${other.runId}, lab process ${other.pid}${others.length > 1 ? `, and ${others.length - 1} more` : ''}): an A/B experiment needs the machine to itself`,
+      fix: 'wait for it to end, or stop it, then start the experiment',
+    });
+  }
+  machine.register(experimentId, new Date().toISOString());
   const seed = options.seed ?? (Date.now() % 2 ** 31);
   let interrupted: string | null = null;
   const run: AbRun = {
@@ -186,7 +206,7 @@ export function startAbExperiment(
       });
       onSaved(report, true);
       return report;
-    })(),
+    })().finally(() => machine.unregister()),
   };
   return run;
 }
@@ -245,7 +265,7 @@ function buildReport(input: ReportInput): AbReport {
     b: { profileName: options.b.name, applied: appliedB, rejected: applied.b?.rejected ?? [] },
     rounds, roundsRequested: options.rounds,
     durationS: options.durationS,
-    warmupS: options.warmupS ?? options.a.duration.warmupS,
+    warmupS: options.warmupS!,
     order: orderText, seed: input.seed,
     resamples: statOptions.resamples, noiseThreshold: statOptions.noise, alpha: statOptions.alpha,
     metrics, percentiles: pooledPercentiles(samples, statOptions), spikes: armSpikes(samples),

@@ -24,8 +24,14 @@ export function framesCsv(frames: RunFrame[]): string {
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-/** Text from a run (a profile name, a warning) inside a Markdown table cell or line. */
-const cell = (text: string) => oneLineText(text, 300).replace(/\|/g, '\\|');
+/**
+ * Text from a run (a profile name, a path, a warning) inside a Markdown table cell or line: as
+ * text, whatever renders it. Only `|` was escaped, so a name or storage.path with
+ * `<img src=x onerror=…>` reached a ticket renderer that allows HTML as markup, and `*`, `_`,
+ * `[…](…)` as emphasis and links. HTML's three as entities, Markdown's punctuation with `\`.
+ */
+const MD_HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+const cell = (text: string) => oneLineText(text, 300).replace(/[&<>]/g, (c) => MD_HTML[c]!).replace(/[\\`*_[\]#|~]/g, '\\$&');
 
 function statsTable(stats: RunStats): string[] {
   const l = stats.latencyUs;

@@ -11,6 +11,9 @@ import { oneLineText, type RunSummary } from '../../contract';
 
 type OtherRun = RunSummary['contention']['otherRuns'][number];
 
+/** How an A/B experiment's id starts (ab/runner.ts): its entry spans its arms. */
+export const AB_ENTRY_PREFIX = 'ab-';
+
 /** Per user: a run of another user shows up in the machine's CPU time instead. */
 export function activeRunsDir(): string {
   const base = process.env.XDG_RUNTIME_DIR || os.tmpdir();
@@ -36,20 +39,33 @@ export class ActiveRunRegistry {
 
   constructor(private readonly dir = activeRunsDir()) {}
 
+  /**
+   * In a shared temp folder another user could have made this folder (or a link to one): use it
+   * only if it is a real folder of ours that nobody else can write to. (A sticky parent such as
+   * /tmp itself is fine: nobody can rename our folder in it.) Throws why not.
+   */
+  private trust(): void {
+    const parent = lstatSync(path.dirname(this.dir));
+    const chain = (parent.mode & 0o1000) !== 0 ? [this.dir] : [path.dirname(this.dir), this.dir];
+    for (const dir of chain) {
+      const stat = lstatSync(dir);
+      if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) throw new Error(`${dir} is not ours alone`);
+    }
+    this.trusted = true;
+  }
+
+  /** The other live runs now, without marking one of this process (an A/B experiment checks before it starts). */
+  peek(): OtherRun[] {
+    try { this.trust(); } catch { return []; }
+    this.scan();
+    return this.otherRuns();
+  }
+
   /** Marks this process's run as active; failures only cost the detection, never the run. */
   register(runId: string, startedAt: string): void {
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      // In a shared temp folder another user could have made this folder (or a link to one):
-      // use it only if it is a real folder of ours that nobody else can write to.
-      // (A sticky parent such as /tmp itself is fine: nobody can rename our folder in it.)
-      const parent = lstatSync(path.dirname(this.dir));
-      const chain = (parent.mode & 0o1000) !== 0 ? [this.dir] : [path.dirname(this.dir), this.dir];
-      for (const dir of chain) {
-        const stat = lstatSync(dir);
-        if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) throw new Error(`${dir} is not ours alone`);
-      }
-      this.trusted = true;
+      this.trust();
       const file = path.join(this.dir, `${process.pid}-${runId.replace(/[^\w-]/g, '_')}.json`);
       // 'wx' is O_CREAT|O_EXCL: never follows a link planted at that name.
       writeFileSync(file, JSON.stringify({ pid: process.pid, runId, startedAt }), { mode: 0o600, flag: 'wx' });
@@ -76,6 +92,9 @@ export class ActiveRunRegistry {
         if (typeof parsed.pid !== 'number' || typeof parsed.runId !== 'string' || typeof parsed.startedAt !== 'string') continue;
         entry = { pid: parsed.pid, runId: parsed.runId, startedAt: parsed.startedAt };
       } catch { continue; }
+      // An A/B experiment of this process is marked for its whole length: its own arms (runs
+      // of the same process) do not contend with it.
+      if (entry.pid === process.pid && entry.runId.startsWith(AB_ENTRY_PREFIX)) continue;
       if (!alive(entry.pid)) {
         // Left behind by a process that died without unregistering.
         try { rmSync(file, { force: true }); } catch { /* another scanner removed it */ }
