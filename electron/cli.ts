@@ -283,6 +283,11 @@ export function exitCodeFor(summary: RunSummary): number {
     say(`run ${summary.runId} completed with ${summary.errors} errors (${what}); its numbers exclude them`);
     return 1;
   }
+  if ((summary.warmupErrors ?? 0) > 0) {
+    const what = summary.applied.workload === 'storage' ? 'failed I/Os' : 'failed connections or mismatched echoes';
+    say(`run ${summary.runId} completed, but with ${summary.warmupErrors} errors (${what}) during its warm-up; its numbers exclude them`);
+    return 1;
+  }
   if ((summary.timeouts ?? 0) > 0) {
     say(`run ${summary.runId} completed with ${summary.timeouts} requests timed out (older than load.timeoutMs; their connections were abandoned); its numbers exclude them`);
     return 1;

@@ -291,6 +291,10 @@ export const RunSummarySchema = z.object({
    *  errors, over the whole run (warm-up included: a connection lost then stays lost);
    *  absent in summaries from before the open-loop issue. */
   timeouts: z.number().int().min(0).optional(),
+  /** Errors (as `errors`) in the warm-up, before the measured window: not in the numbers, but a
+   *  run with any completes with exit 1 (a server that corrupted echoes or dropped connections
+   *  only then passed as clean); absent in summaries from before it was counted. */
+  warmupErrors: z.number().int().min(0).optional(),
   /** Server CPU (its thread plus SQPOLL and io-wq kernel threads) per request, ns. */
   serverCpuNsPerReq: z.number().nullable(),
   loadCpuNsPerReq: z.number().nullable(),

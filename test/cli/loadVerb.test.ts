@@ -143,6 +143,44 @@ describe('uring-lab load --target', () => {
     }
   });
 
+  // Errors in the warm-up were left out with its frames: a server that corrupted the third
+  // message of every connection, or closed half the connections after one echo, then passed as
+  // clean (exit 0, errors 0, at half the connections asked for).
+  it('errors only in the warm-up: out of the numbers, but counted as warmupErrors, warned and exit 1', async () => {
+    for (const kind of ['corrupt', 'close'] as const) {
+      let accepted = 0;
+      const seen = new WeakMap<Socket, number>();
+      const hostile = createServer((socket) => {
+        const me = accepted++;
+        socket.setNoDelay(true);
+        socket.on('error', () => undefined);
+        socket.on('data', (chunk) => {
+          const before = seen.get(socket) ?? 0;
+          seen.set(socket, before + chunk.length);
+          const out = Buffer.from(chunk);
+          // The third 128-byte message of each connection (stream offset 300).
+          if (kind === 'corrupt' && before <= 300 && 300 < before + out.length) out[300 - before] ^= 0xff;
+          socket.write(out);
+          if (kind === 'close' && me % 2 === 0) socket.end();
+        });
+      });
+      await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+      const port = (hostile.address() as { port: number }).port;
+      try {
+        const r = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1', '--set', 'duration.warmupS=1', '--set', 'load.connections=8', '--json']);
+        expect(r.code, `${kind}: ${r.stderr}`).toBe(1);
+        const s = runSummaryOf(r);
+        expect(s.errors, kind).toBe(0);
+        expect(s.warmupErrors, kind).toBeGreaterThanOrEqual(kind === 'corrupt' ? 8 : 1);
+        expect(s.requests, kind).toBeGreaterThan(0);
+        expect(s.warnings.join(' '), kind).toMatch(/request errors \(failed connections or mismatched echoes\) during the warm-up/);
+        expectOneErrorLine(r.stderr, /completed, but with \d+ errors \(failed connections or mismatched echoes\) during its warm-up/);
+      } finally {
+        hostile.close();
+      }
+    }
+  }, 60_000);
+
   it('an echo server whose every answer is wrong: all errors, and no request, byte or latency counted from them', async () => {
     const echo = await nodeEchoServer((chunk) => Buffer.alloc(chunk.length, 'X'));
     try {

@@ -5,6 +5,7 @@
  * server-side summary and exit 0; bad input and a port in use are one line and exit 2.
  */
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { connectTo, readExactly } from '../native/socketClient';
 import type { ServerSummary } from '../../electron/host/serverOnly';
 import { threadsOf } from '../procThreads';
-import { expectOneErrorLine, startCli, type Finished } from './cliProcess';
+import { CLI, expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
 
 
@@ -183,6 +184,53 @@ describe('uring-lab server', () => {
     expect(s.connectionsServed).toBe(1100);
     expect(s.peakOpenConnections).toBe(1100);
   });
+
+  // A direct accept with no free slot takes the client off the backlog and then fails ENFILE:
+  // with RLIMIT_NOFILE 128 (a 128-slot table), clients 129-200 got EOF and were lost. Accepts
+  // now go one at a time near a full table and wait while it is full, as plain fds (EMFILE) do.
+  it('direct descriptors with a full file table: clients beyond it wait in the backlog and are served as slots free; none is dropped', async () => {
+    const child = spawn('prlimit', ['--nofile=128:128', process.execPath, CLI, 'server', '--json', '--port', '0', '--duration', '30', '--set', 'server.directDescriptors=true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (d) => { stderr += d; });
+    const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.on('data', (d) => {
+        stdout += d;
+        const m = /"port":(\d+)/.exec(stdout);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(`exited before listening: ${stderr}`)));
+    });
+    const socks = await Promise.all(Array.from({ length: 200 }, () => connectTo(port)));
+    try {
+      let eof = 0;
+      for (const s of socks) s.once('end', () => { eof++; });
+      const answered = await Promise.all(socks.map(async (s, i) => {
+        const data = Buffer.from(`ping ${i}`);
+        const back = readExactly(s, data.length, { timeoutMs: 1500 }).then((b) => b.equals(data), () => false);
+        s.write(data);
+        return back;
+      }));
+      const first = answered.filter(Boolean).length;
+      expect(first).toBeGreaterThan(100);
+      expect(first).toBeLessThan(200); // the table (128 slots, less the server's own fds) held the rest back
+      // Those served leave; the ones that waited are served now, every one.
+      socks.forEach((s, i) => { if (answered[i]) s.destroy(); });
+      const late = await Promise.all(socks.map((s, i) => answered[i] ? true : readExactly(s, Buffer.byteLength(`ping ${i}`), { timeoutMs: 10_000 }).then((b) => b.equals(Buffer.from(`ping ${i}`)))));
+      expect(late.filter(Boolean)).toHaveLength(200);
+      expect(eof).toBe(0);
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    expect(await done, stderr).toBe(0);
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as ServerSummary;
+    expect(summary.applied.server.directDescriptors).toBe(true);
+    expect(summary.connectionsServed).toBe(200);
+    expect(summary.serverErrorsByOp.accept).toBe(0);
+  }, 60_000);
 
   it('buffers.peakInUse is the most held at once, not a sample: a pool run dry (ENOBUFS) peaked at (near) its size', async () => {
     const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', 'server.bufferRing.count=16', '--set', 'server.bufferRing.size=2048', '--set', 'server.bufferRing.incremental=false']);

@@ -163,6 +163,10 @@ export class RunRecord {
   private worstStallUs = 0;
   /** Load requests abandoned after load.timeoutMs over every frame, warm-up included. */
   private timeouts = 0;
+  /** Errors (failed connections, mismatched echoes, failed I/Os) in frames before the measured
+   *  window: out of the numbers, but a server that corrupted echoes or dropped connections then
+   *  must not pass as clean (a load against one that did so exited 0 at half its connections). */
+  private warmupErrors = 0;
   /** Engine process CPU over the measured frames (for the contention estimate). */
   engineProcessCpuNs = 0;
   /** workload 'storage': its target (set by the lab service before the first phase); no server runs. */
@@ -285,6 +289,7 @@ export class RunRecord {
     }
     // Warm-up included: a request abandoned then is as lost (and its connection with it).
     this.timeouts += snapshot.timeouts ?? 0;
+    if (!measuring) this.warmupErrors += snapshot.errors;
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
@@ -366,6 +371,11 @@ export class RunRecord {
     if (adjusted.length) {
       warnings.push(`the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)})`).join(', ')}: what it needs (a storage job's ring holds its queue depth; ring sizes are powers of two)`);
     }
+    if (this.warmupErrors > 0) {
+      warnings.push(this.storagePlan
+        ? `${this.warmupErrors} failed I/Os during the warm-up: not in the numbers, but the target failed them all the same`
+        : `${this.warmupErrors} request errors (failed connections or mismatched echoes) during the warm-up: not in the numbers, but the server misbehaved all the same`);
+    }
     if (this.timeouts > 0) {
       warnings.push(`${this.timeouts} requests timed out (older than load.timeoutMs = ${applied.load.timeoutMs} ms); their connections were abandoned`);
     }
@@ -394,6 +404,7 @@ export class RunRecord {
       bytes: this.overall.bytes,
       errors: overall.errors,
       timeouts: this.timeouts,
+      warmupErrors: this.warmupErrors,
       serverCpuNsPerReq: overall.serverCpuNsPerReq,
       loadCpuNsPerReq: overall.loadCpuNsPerReq,
       engine: this.storagePlan ? null : this.overall.engineStats(),

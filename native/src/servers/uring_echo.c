@@ -48,6 +48,10 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		break;
 	case TAG_CLOSE:
 		st->inflight--;
+		on_direct_closed(st);
+		break;
+	case TAG_ACCEPT_CANCEL:
+		st->inflight--; /* the accept's own last CQE re-arms it, one at a time */
 		break;
 	case TAG_ACCEPT:
 		on_accept(st, cqe);
@@ -363,6 +367,8 @@ static void register_files(struct echo_state *st)
 		return;
 	}
 	st->direct = 1;
+	st->direct_slots = n;
+	st->direct_used = 0;
 }
 
 /*

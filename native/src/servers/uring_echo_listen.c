@@ -213,18 +213,34 @@ int listen_socket(struct echo_state *st, enum start_step *step)
 	return server_listen(st->pub, 0, &st->listen_fd, step);
 }
 
+/* Free file-table slots above which the multishot accept runs: a burst as large as the listen
+ * backlog (somaxconn, 4096 here) cannot fill the table before the loop sees it and cancels it. */
+#define DIRECT_MULTISHOT_MIN_FREE 4096
+
 void arm_accept(struct echo_state *st)
 {
+	if (st->direct && st->direct_used >= st->direct_slots) {
+		/* Table full: an accept now would dequeue a client and drop it (ENFILE). The
+		 * client waits in the backlog; the next close re-arms (on_direct_closed). */
+		st->accept_paused = 1;
+		return;
+	}
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 
+	st->accept_paused = 0;
 	if (st->direct) {
 		/* A direct descriptor has no fd to setsockopt on: accepted sockets inherit
 		 * TCP_NODELAY from the listener instead (set here, before any accept). */
 		int one = 1;
 		setsockopt(st->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* No SOCK_CLOEXEC: a direct descriptor is no fd, and the kernel refuses the
-		 * flag with a file slot (EINVAL). */
-		io_uring_prep_multishot_accept_direct(sqe, st->listen_fd, NULL, NULL, 0);
+		 * flag with a file slot (EINVAL). One at a time when few slots are free. */
+		st->accept_multishot = st->direct_slots - st->direct_used > DIRECT_MULTISHOT_MIN_FREE;
+		if (st->accept_multishot)
+			io_uring_prep_multishot_accept_direct(sqe, st->listen_fd, NULL, NULL, 0);
+		else
+			/* ALLOC - 1: liburing adds one, the kernel wants IORING_FILE_INDEX_ALLOC (as the multishot helper does). */
+			io_uring_prep_accept_direct(sqe, st->listen_fd, NULL, NULL, 0, IORING_FILE_INDEX_ALLOC - 1);
 	} else {
 		io_uring_prep_multishot_accept(sqe, st->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	}
@@ -266,6 +282,19 @@ void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe)
 {
 	int res = cqe->res;
 
+	if (res >= 0 && st->direct) {
+		/* A slot taken, whatever becomes of the socket: its close gives it back (on_direct_closed). */
+		st->direct_used++;
+		if (st->accept_multishot && (cqe->flags & IORING_CQE_F_MORE) &&
+		    st->direct_used + DIRECT_MULTISHOT_MIN_FREE >= st->direct_slots) {
+			/* Few slots left: end the multishot accept; its last CQE re-arms one at a time. */
+			struct io_uring_sqe *sqe = sqe_get(&st->ring);
+			io_uring_prep_cancel64(sqe, user_data(TAG_ACCEPT, 0), 0);
+			io_uring_sqe_set_data64(sqe, user_data(TAG_ACCEPT_CANCEL, 0));
+			st->inflight++;
+			st->accept_multishot = 0;
+		}
+	}
 	if (res >= 0 && st->stopping) {
 		accepted_close(st, res);
 	} else if (res >= 0) {
@@ -299,6 +328,14 @@ void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe)
 		else
 			arm_accept(st);
 	}
+}
+
+void on_direct_closed(struct echo_state *st)
+{
+	if (st->direct_used)
+		st->direct_used--;
+	if (st->accept_paused && !st->stopping)
+		arm_accept(st);
 }
 
 /* The backoff timeout ended: -ETIME when it fired, -ECANCELED by the drain. */

@@ -44,6 +44,7 @@ enum echo_tag {
 	TAG_CLOSE, /* close of a direct descriptor */
 	TAG_TICK, /* a periodic wake-up: bufferStarvation's deadline, or a look for stuck sends */
 	TAG_SEND_CANCEL, /* cancel of a send stuck on a peer that does not read (spill) */
+	TAG_ACCEPT_CANCEL, /* cancel of the multishot accept: the file table has few free slots */
 };
 
 /* A received byte range a connection holds: part of one provided buffer (a plain ring's buffer
@@ -112,6 +113,13 @@ struct echo_state {
 
 	/* The receive and send path as they took effect (a refused knob is off here). */
 	int multishot, bundle, send_zc, direct;
+	/* Direct descriptors: the file table's slots and how many hold a socket (accepted, not yet
+	 * closed). A direct accept with no free slot takes the connection off the backlog and
+	 * then fails ENFILE, losing the client: accepts go one at a time once few slots are free
+	 * and stop when none is (arm_accept), resuming as a close frees one. */
+	unsigned direct_slots, direct_used;
+	int accept_multishot; /* the accept in flight is the multishot one */
+	int accept_paused;    /* no accept in flight: the table is full (re-armed by a slot's close) */
 	int fixed_bufs;       /* the pool is registered (io_uring_register_buffers) */
 	size_t fixed_chunk;   /* bytes per registered iovec (the pool in <= 1 GiB chunks of whole buffers) */
 	size_t cap_bytes;     /* per-connection cap of held bytes ... */
@@ -186,5 +194,7 @@ int listen_socket(struct echo_state *st, enum start_step *step);
 void arm_accept(struct echo_state *st);
 void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe);
 void on_accept_retry(struct echo_state *st);
+/* A direct descriptor's close completed: its slot is free (an accept paused on a full table goes on). */
+void on_direct_closed(struct echo_state *st);
 
 #endif
