@@ -144,14 +144,12 @@ describe('uring-lab load --target', () => {
   });
 
   // Errors in the warm-up were left out with its frames: a server that corrupted the third
-  // message of every connection, or closed half the connections after one echo, then passed as
-  // clean (exit 0, errors 0, at half the connections asked for).
+  // message of every connection then passed as clean (exit 0, errors 0).
   it('errors only in the warm-up: out of the numbers, but counted as warmupErrors, warned and exit 1', async () => {
-    for (const kind of ['corrupt', 'close'] as const) {
-      let accepted = 0;
+    {
+      const kind = 'corrupt';
       const seen = new WeakMap<Socket, number>();
       const hostile = createServer((socket) => {
-        const me = accepted++;
         socket.setNoDelay(true);
         socket.on('error', () => undefined);
         socket.on('data', (chunk) => {
@@ -161,7 +159,6 @@ describe('uring-lab load --target', () => {
           // The third 128-byte message of each connection (stream offset 300).
           if (kind === 'corrupt' && before <= 300 && 300 < before + out.length) out[300 - before] ^= 0xff;
           socket.write(out);
-          if (kind === 'close' && me % 2 === 0) socket.end();
         });
       });
       await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
@@ -171,7 +168,7 @@ describe('uring-lab load --target', () => {
         expect(r.code, `${kind}: ${r.stderr}`).toBe(1);
         const s = runSummaryOf(r);
         expect(s.errors, kind).toBe(0);
-        expect(s.warmupErrors, kind).toBeGreaterThanOrEqual(kind === 'corrupt' ? 8 : 1);
+        expect(s.warmupErrors, kind).toBeGreaterThanOrEqual(8);
         expect(s.requests, kind).toBeGreaterThan(0);
         expect(s.warnings.join(' '), kind).toMatch(/request errors \(failed connections or mismatched echoes\) during the warm-up/);
         expectOneErrorLine(r.stderr, /completed, but with \d+ errors \(failed connections or mismatched echoes\) during its warm-up/);
