@@ -26,7 +26,7 @@ export function runsDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** A path with its symlinks resolved as far as they exist (the file itself may not yet). */
-function realPathOf(path: string): string {
+export function realPathOf(path: string): string {
   const abs = resolve(path);
   try { return realpathSync(abs); } catch { /* not there (yet): its folder decides */ }
   const folder = dirname(abs);

@@ -7,7 +7,7 @@
  * (atomicFile.ts); through a symlink, the file it names is replaced and the link stays.
  */
 import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LabError, oneLineText } from '../contract';
 import { writeFileAtomic } from './atomicFile';
 import { labOwnedDirHolding } from './labPaths';

@@ -18,7 +18,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
 import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
-import { labDataDir, labOwnedDirHolding } from '../labPaths';
+import { labDataDir, labOwnedDirHolding, realPathOf } from '../labPaths';
 
 /** What a storage run uses, and whether the lab owns it. */
 export interface StoragePlan {
@@ -54,10 +54,6 @@ function mkdirCause(dir: string, err: unknown): string {
 /** Where the lab's test files live; one per run, named with the pid so leftovers are found. */
 export function storageDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(labDataDir(env), 'storage');
-}
-
-function realpathOrSelf(path: string): string {
-  try { return realpathSync(path); } catch { return path; }
 }
 
 const TEST_FILE = /^test-(\d+)-[0-9a-f]+\.dat$/;
@@ -189,7 +185,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   const real = realpathSync(path);
   // The lab's own files (saved runs, profiles) are not a write target; its kept test files are.
   const owned = writes(profile) ? labOwnedDirHolding(real, env) : null;
-  if (owned && !real.startsWith(`${realpathOrSelf(storageDir(env))}/`)) {
+  if (owned && !real.startsWith(`${realPathOf(storageDir(env))}/`)) {
     throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is inside ${owned}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path empty for a test file');
   }
   return { path: real, labCreated: false, verify: false, seed, deleted: false, keep: false };
