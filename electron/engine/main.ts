@@ -19,6 +19,7 @@ import {
 } from './protocol';
 import { WORKER_THREAD_PREFIXES } from '../contract/threadNames';
 import { FrameClock } from './frameClock';
+import { StartFaults } from './startFaults';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
 import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
 import { SystemEvidence, engineCpus } from './systemEvidence';
@@ -302,6 +303,9 @@ function privileges(): EnginePrivileges {
   return { uid: process.getuid?.() ?? -1, capEff, probeHelper };
 }
 
+// The start window's faults, for the run's first frame (or its final one, if it stops first).
+let startFaults = new StartFaults(null);
+
 // One native call at a time: the host's supervisor already serialises, this guards anyway.
 let busy: Promise<void> = Promise.resolve();
 
@@ -353,6 +357,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       // Zero the counters: the first frame must not carry the CPU of connecting and touching
       // buffers, nor requests from before the phase's time origin.
       const baseline = native.snapshot();
+      startFaults = new StartFaults(baseline);
       const atNs = baseline?.monotonicNs ?? Number(process.hrtime.bigint());
       systemEvidence = new SystemEvidence(engineCpus(message.config.server?.numa?.cpus, message.config.load?.cpus));
       injections?.stop();
@@ -376,7 +381,8 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
           // carries kernel evidence from after the latencies it is joined with: read after the
           // snapshot, a hog starting in the ms between them named a spike in the frame before it.
           const kernel = readKernel();
-          const snapshot = native.snapshot();
+          const read = native.snapshot();
+          const snapshot = read && startFaults.into(read);
           if (snapshot) clock.taken(snapshot.monotonicNs);
           if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
           if (switchback && ++frames % switchback === 0) {
@@ -400,7 +406,8 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       // injection's end is the stop's time.
       stopInjections();
       try {
-        const final = await native.stopAsync();
+        const stopped = await native.stopAsync();
+        const final = stopped && startFaults.into(stopped);
         const kernel = withEngineEnters(readKernel(), final?.server?.enters);
         if (message.keepProbes) keepProbesForNextStart();
         else detachProbes();

@@ -145,9 +145,12 @@ describe('uring-lab load --target', () => {
 
   // Errors in the warm-up were left out with its frames: a server that corrupted the third
   // message of every connection then passed as clean (exit 0, errors 0).
+  // The engine zeroes its counters with one read right after the native start; a fault before
+  // that read (the first message's, at once; the third's, on CI's slower machine) was dropped with
+  // it. Offset 0: the first message of each connection, 300: the third (128-byte messages).
   it('errors only in the warm-up: out of the numbers, but counted as warmupErrors, warned and exit 1', async () => {
-    {
-      const kind = 'corrupt';
+    for (const offset of [0, 300]) {
+      const kind = `corrupt at ${offset}`;
       const seen = new WeakMap<Socket, number>();
       const hostile = createServer((socket) => {
         socket.setNoDelay(true);
@@ -156,8 +159,7 @@ describe('uring-lab load --target', () => {
           const before = seen.get(socket) ?? 0;
           seen.set(socket, before + chunk.length);
           const out = Buffer.from(chunk);
-          // The third 128-byte message of each connection (stream offset 300).
-          if (kind === 'corrupt' && before <= 300 && 300 < before + out.length) out[300 - before] ^= 0xff;
+          if (before <= offset && offset < before + out.length) out[offset - before] ^= 0xff;
           socket.write(out);
         });
       });
