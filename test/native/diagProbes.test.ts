@@ -23,6 +23,12 @@ afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
+/** Time the hypervisor took from this VM's CPUs so far (/proc/stat's steal, all CPUs), in ns. */
+function stealNs(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  return Number(cpu[8] ?? 0) * 10e6; // USER_HZ ticks (100 per second)
+}
+
 /** /proc/kallsyms as a sorted table: an address → the function it falls in. */
 function kallsyms(): (ip: string) => string {
   const syms: [bigint, string][] = [];
@@ -150,6 +156,7 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
 
   it('samples uring-srv-0 with kernel and user frames', async () => {
     native.probesAttach({ tgid: process.pid, probes: ['profile'], profileHz: 199 });
+    const stealBefore = stealNs();
     native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
     await sleep(1200);
     // The thread's own on-CPU time (schedstat), read next to the probes: the most samples the
@@ -158,6 +165,9 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
     expect(server, 'a thread named uring-srv-0').toBeDefined();
     const onCpuNs = server!.cpuNs;
     const k = native.probesRead()!;
+    // The thread's CPU time leaves out what the hypervisor stole while it ran; the CPU clock
+    // that samples it does not (CI: 141 samples of a thread that ran 464 ms, 153 %).
+    const stolenNs = stealNs() - stealBefore;
     await sleep(400);
     const next = native.probesRead()!;
     native.stop();
@@ -170,14 +180,14 @@ describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
     const srv = k.profile!.samples.filter((s) => s.comm === 'uring-srv-0');
     const total = srv.reduce((a, s) => a + s.count, 0);
     const expected = (onCpuNs / 1e9) * 199;
-    console.log(`profile: uring-srv-0 ran ${(onCpuNs / 1e6).toFixed(0)} ms (≈ ${expected.toFixed(0)} clock ticks at 199 Hz), ${total} sampled (${((total / expected) * 100).toFixed(0)} %)`);
+    console.log(`profile: uring-srv-0 ran ${(onCpuNs / 1e6).toFixed(0)} ms (≈ ${expected.toFixed(0)} clock ticks at 199 Hz), ${total} sampled (${((total / expected) * 100).toFixed(0)} %); ${(stolenNs / 1e6).toFixed(0)} ms stolen by the hypervisor meanwhile`);
     expect(expected, 'uring-srv-0 ran at least 50 ms').toBeGreaterThan(10);
     // Sampled, and never more often than its CPU time allows (each CPU's clock samples what runs
     // on it: ±1 per CPU). No fixed lower share: on this VM a CPU whose tasks often wait for
     // the other delivers as few as 1 in 8 of its clock's samples (`perf record -a -F 199`
     // shows the same: none at all from an idle CPU 1); 28 of 222 was seen on CPU 1.
     expect(total, JSON.stringify(k.profile!.samples.slice(0, 3))).toBeGreaterThanOrEqual(8);
-    expect(total).toBeLessThan(expected * 1.2 + 4);
+    expect(total, `${(stolenNs / 1e6).toFixed(0)} ms stolen meanwhile`).toBeLessThan(((onCpuNs + stolenNs) / 1e9) * 199 * 1.2 + 4);
     const withKernel = srv.filter((s) => s.kernelIps.length > 0);
     expect(withKernel.length).toBeGreaterThan(0);
     const sym = kallsyms();
