@@ -269,7 +269,9 @@ export const ProfilesSchema = z.object({
    *  (the measured frames' serverCpuNs + loadCpuNs) spans at hz: 1 when the cpu-clock fired on
    *  time wherever they ran, and the flame graph saw that share of their CPU time. A VM can
    *  deliver far fewer ticks on a CPU that idles often (1 in 8 seen here; perf record -a shows
-   *  the same), so shares between threads on different CPUs can be off. Null when they used no
+   *  the same), so shares between threads on different CPUs can be off; and the cpu-clock also
+   *  fires in time the hypervisor stole, which the threads' CPU time leaves out, so a VM with
+   *  steal can show above 1 by about the stolen share. Null when they used no
    *  CPU; absent in runs saved before it. */
   sampledShare: z.number().min(0).nullable().optional(),
   /** Throughput cost of sampling, where measured (npm run bench:diagnose -- --profile-overhead). */

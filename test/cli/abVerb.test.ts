@@ -33,6 +33,18 @@ async function ab(args: string[]): Promise<{ code: number | null; report: AbRepo
   return { code: r.code, report: AbReportSchema.parse(JSON.parse(lines[0])), stderr: r.stderr };
 }
 
+/** Waits (up to 20 s) until the one experiment in `runsDir` has saved at least `n` arm-runs. */
+async function savedSamples(runsDir: string, n: number): Promise<void> {
+  const experiments = path.join(runsDir, 'experiments');
+  for (let i = 0; i < 200; i++) {
+    const files = existsSync(experiments) ? readdirSync(experiments).filter((f) => f.endsWith('.json')) : [];
+    try {
+      if (files.length && JSON.parse(readFileSync(path.join(experiments, files[0]), 'utf8')).report.samples.length >= n) return;
+    } catch { /* not written yet */ }
+    await sleep(100);
+  }
+}
+
 describe('uring-lab ab', () => {
   it('a profile against itself: throughput ~ in at least 95 % of A/A trials', async () => {
     const same = profileFile('same', { load: { connections: 8 } });
@@ -104,8 +116,10 @@ describe('uring-lab ab', () => {
   it('SIGINT: exit 130, the rounds done so far in a report with status interrupted', async () => {
     const p = profileFile('sigint', { load: { connections: 4 } });
     const out = path.join(dir, 'interrupted.html');
-    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json', '--out', out]);
-    await sleep(2500);
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
+    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json', '--out', out], { env: { ...process.env, URING_LAB_RUNS_DIR: runsDir } });
+    // Once an arm-run is saved (a fixed 2.5 s was too short for a loaded VM's first arm).
+    await savedSamples(runsDir, 1);
     child.kill('SIGINT');
     const r = await done;
     expect(r.code, r.stderr).toBe(130);
@@ -155,11 +169,7 @@ describe('uring-lab ab', () => {
     const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json'], { env });
     // Wait until a few arm-runs are saved, then kill the host without a chance to clean up.
     const experiments = path.join(runsDir, 'experiments');
-    for (let i = 0; i < 200; i++) {
-      const files = existsSync(experiments) ? readdirSync(experiments).filter((f) => f.endsWith('.json')) : [];
-      if (files.length && (JSON.parse(readFileSync(path.join(experiments, files[0]), 'utf8')).report.samples.length >= 3)) break;
-      await sleep(100);
-    }
+    await savedSamples(runsDir, 3);
     child.kill('SIGKILL');
     await done;
     const list = await startCli(['ab', 'list', '--json'], { env }).done;

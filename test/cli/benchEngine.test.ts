@@ -160,7 +160,13 @@ describe('bench/echo_client --rate: an open loop', () => {
   it('sends on its schedule and echoes intact', async () => {
     const server = await startListening(minimalServer, ['--port', '0']);
     try {
-      const { code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '128', '--warmup', '0.2', '--duration', '1', '--rate', '2000']);
+      // A stall of the VM (≥ 50 ms, seen at CI) at the window's edge moves messages in or out of
+      // it by more than the 5 % asked: such a round is retried, up to 3 times. A client off its
+      // schedule misses on every one of them.
+      let { code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '128', '--warmup', '0.2', '--duration', '1', '--rate', '2000']);
+      for (let retry = 0; retry < 2 && code === 0 && result.latencyUs.max >= 50_000; retry++) {
+        ({ code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '128', '--warmup', '0.2', '--duration', '1', '--rate', '2000']));
+      }
       expect(code).toBe(0);
       expect(result).toMatchObject({ mismatches: 0, connectionsLost: 0, offeredRps: 2000 });
       // A fixed schedule: the window holds its share of the due messages, whatever the server's speed.

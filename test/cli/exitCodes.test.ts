@@ -144,10 +144,12 @@ describe('uring-lab run exit codes', () => {
   });
 
   it('two runs at once: each says it shared the machine, exit 1 (finding 5)', async () => {
-    const args = ['run', '--duration', '2', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json'];
-    const a = start(args);
-    await sleep(300);
-    const b = start(args);
+    // b starts once a is running, and a lasts well past b's start: on a loaded VM b's engine start
+    // (fork, addon, first frame) took longer than a fixed 300 ms head start left a to see it.
+    const args = (seconds: number) => ['run', '--duration', String(seconds), '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json'];
+    const a = start(args(5));
+    await runningRunOf(a.child.pid!);
+    const b = start(args(2));
     const [ra, rb] = await Promise.all([a.done, b.done]);
     for (const [r, other] of [[ra, b.child.pid], [rb, a.child.pid]] as const) {
       expect(r.code).toBe(1);

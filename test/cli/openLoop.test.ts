@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { formatCpuList } from '../../electron/contract';
+import { formatCpuList, type RunSummary } from '../../electron/contract';
 import { readTopology } from '../../electron/host/run/topology';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
@@ -35,10 +35,17 @@ describe('load knobs through uring-lab run', () => {
   });
 
   it('an open-loop run: offeredRps beside throughputRps, no timeouts, p99Corrected equal to p99', () => {
-    const r = run('--json', '--duration', '1.5', '--set', 'duration.warmupS=0.5', '--set', 'load.mode=open', '--set', 'load.rateRps=5000',
-      '--set', 'load.connections=20', '--set', `load.cpus=[${topo.allowedCpus[topo.allowedCpus.length - 1]}]`);
-    expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout);
+    // A stall of the VM (≥ 50 ms, seen at CI) at the window's edge moves requests in or out of
+    // it by more than the 5 % asked: such a run is retried, up to 3 times. A generator that
+    // cannot keep the rate misses on every one of them.
+    let s = {} as RunSummary;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = run('--json', '--duration', '1.5', '--set', 'duration.warmupS=0.5', '--set', 'load.mode=open', '--set', 'load.rateRps=5000',
+        '--set', 'load.connections=20', '--set', `load.cpus=[${topo.allowedCpus[topo.allowedCpus.length - 1]}]`);
+      expect(r.code, r.stdout).toBe(0);
+      s = JSON.parse(r.stdout) as RunSummary;
+      if (s.latencyUs.max < 50_000) break;
+    }
     expect(s.status).toBe('completed');
     expect(s.applied.load).toMatchObject({ mode: 'open', rateRps: 5000, pipeline: 1, timeoutMs: 5000 });
     expect(s.offeredRps).toBe(5000);

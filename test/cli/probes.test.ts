@@ -109,8 +109,14 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     for (const f of frames) RunFrameSchema.parse(f);
     const withKernel = frames.filter((f) => f.kernel);
     expect(withKernel.length).toBe(frames.length);
-    // The kernel read follows the engine snapshot by microseconds, never a frame later.
-    for (const f of withKernel) expect(Math.abs(f.kernel!.tMs - f.tMs)).toBeLessThan(f.intervalMs);
+    // A frame's kernel read comes right before its engine snapshot, never a frame away. The
+    // final frame's comes after the stop (the server's teardown between them, which a stalled
+    // VM can stretch past a short last frame's length), so it is bounded apart.
+    for (const f of withKernel) {
+      if (f.final) expect(f.kernel!.tMs - f.tMs, 'final frame').toBeGreaterThanOrEqual(0);
+      if (f.final) expect(f.kernel!.tMs - f.tMs, 'final frame').toBeLessThan(2000);
+      else expect(Math.abs(f.kernel!.tMs - f.tMs)).toBeLessThan(f.intervalMs);
+    }
     const sum = (pick: (f: RunFrame) => number) => withKernel.reduce((n, f) => n + pick(f), 0);
     expect(sum((f) => f.kernel!.uring.completions)).toBeGreaterThan(0);
     expect(sum((f) => f.kernel!.runqueue.count)).toBeGreaterThan(0);

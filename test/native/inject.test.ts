@@ -274,7 +274,9 @@ describe('refusals', () => {
     expect(starve.fix).toBe('run with server.engine io_uring');
     expect(native.injectActive()).toEqual([]);
     // serverPause works on both engines.
-    native.injectStart({ kind: 'serverPause', durationMs: 400, cpus: [] });
+    // 1.5 s, observed for 250 ms from 50 ms in: a VM stall of the test's timers must not carry
+    // the observation past the pause's end (400 ms left 100 ms of margin).
+    native.injectStart({ kind: 'serverPause', durationMs: 1500, cpus: [] });
     await sleep(50); // what the loop was already handling when the toggle came
     native.snapshot();
     await sleep(250);

@@ -217,7 +217,7 @@ describe('server loop death', () => {
       s = native.snapshot()!;
     }
     expect(s.running).toBe(false);
-    expect(Date.now() - t0).toBeLessThan(200); // not after the 2 s drain
+    expect(Date.now() - t0).toBeLessThan(1000); // not after the 2 s drain (a VM stall can take 200 ms)
     expect(s.serverError).toBe('EFAULT: Bad address');
     // Counted in the snapshot that reports it, as an error of kind "other", and in no earlier one.
     expect(errorsBefore).toBe(0);

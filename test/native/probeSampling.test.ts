@@ -96,10 +96,12 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
     const reaped = s.server!.cqes / s.requests;
     expect(perObserved / reaped).toBeGreaterThan(0.7);
     expect(perObserved / reaped).toBeLessThan(1.4);
-    // A timed leg is recorded only when it starts and ends inside one window: none is longer than
-    // a window (and its thread's wake-up lag), never the ~100 ms gap between two windows.
+    // A timed leg is recorded only when it starts and ends inside one window: never one that
+    // spans the ~100 ms gap between two windows. Bounded by half the period, not by the 5 ms
+    // window: a window closes when its thread wakes, and a hypervisor stall of that thread's
+    // vCPU keeps it open and stretches a leg on the same vCPU inside it.
     expect(histTotal(k.uring.latencyNs)).toBeGreaterThan(0);
-    expect(maxNs(k.uring.latencyNs)).toBeLessThan(2 * ps.windowNs! + 2_000_000);
+    expect(maxNs(k.uring.latencyNs)).toBeLessThan(ps.periodNs / 2);
     expect(k.softirq.netRxCount).toBeGreaterThan(0);
   });
 
