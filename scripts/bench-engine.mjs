@@ -579,6 +579,8 @@ function printPoint(point, cfgs, ratios, o) {
     const s = c.summary;
     const notes = [];
     if (s.saturatedRounds) notes.push(`LOAD SATURATED in ${s.saturatedRounds}/${s.rounds}`);
+    const steal = Math.max(0, ...c.samples.map((x) => x.stealShare ?? 0));
+    if (steal >= 0.01) notes.push(`hypervisor steal up to ${Math.round(steal * 100)} % in a round`);
     if (s.contentionRounds) notes.push(`shared the machine with another run in ${s.contentionRounds}/${s.rounds}`);
     if (s.otherCpus !== null && s.otherCpus >= 0.1) notes.push(`other processes used ${s.otherCpus.toFixed(2)} CPUs`);
     if (s.failed) notes.push(`${s.failed} round(s) failed`);
@@ -643,6 +645,22 @@ console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (ser
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
 
+/**
+ * Hypervisor steal (/proc/stat, all CPUs) since `before`, as a share of the CPUs' wall time. CPU
+ * clocks leave stolen time out, so ns/request are not inflated by it, but a neighbour busy
+ * enough to steal also shares the host's caches and memory bandwidth: rounds with steal are
+ * the noisy ones (this VM: 0–10 % per round).
+ */
+function stealNow() {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  return { ticks: Number(cpu[8] ?? 0), atMs: Date.now() };
+}
+function stealShareSince(before) {
+  const now = stealNow();
+  const wallTicks = ((now.atMs - before.atMs) / 10) * cpuCount; // USER_HZ = 100
+  return wallTicks > 0 ? (now.ticks - before.ticks) / wallTicks : 0;
+}
+
 const results = [];
 for (const point of points) {
   const byId = Object.fromEntries(configs.map((c) => [c.id, { ...c, samples: [] }]));
@@ -651,10 +669,12 @@ for (const point of points) {
     const order = round % 2 ? [...configs].reverse() : configs;
     for (const cfg of order) {
       let sample;
+      const before = stealNow();
       if (cfg.kind === 'run') sample = await measureRun(cfg, point, o, pin);
       else if (cfg.kind === 'minimal') sample = await measureMinimal(cfg, point, o, bins);
       else if (!haveServerVerb) sample = { ok: false, error: 'uring-lab server is not in this build' };
       else sample = await measureServerVerb(cfg, point, o, bins);
+      sample.stealShare = stealShareSince(before);
       byId[cfg.id].samples.push(sample);
       process.stderr.write(`  ${point.conns}×${point.bytes} round ${round + 1}/${o.rounds} ${cfg.id}: ${sample.throughputRps !== undefined ? `${fmtInt(sample.throughputRps)} req/s, server ${fmtInt(sample.serverNsPerReq)} ns/req` : ''}${sample.error || sample.warning ? ` (${[sample.error, sample.warning].filter(Boolean).join('; ')})` : ''}\n`);
     }
