@@ -13,12 +13,12 @@
  * Every refusal is one line naming the field, an `input` error (the CLI exits 2).
  */
 import { randomInt } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
 import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
-import { labDataDir, labOwnedDirHolding, realPathOf } from '../labPaths';
+import { labDataDir, labOwnedDirHolding, realPathOf, runsDirFromEnv } from '../labPaths';
 
 /** What a storage run uses, and whether the lab owns it. */
 export interface StoragePlan {
@@ -188,7 +188,54 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (owned && !real.startsWith(`${realPathOf(storageDir(env))}/`)) {
     throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is inside ${owned}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path empty for a test file');
   }
+  // A hard link outside the lab's folders is the same inode as the saved run or profile it
+  // links to, and the engine writes in place: the path check alone let a writing run through
+  // /tmp/x.dat (ln ~/.local/share/uring-lab/profiles/mine.json /tmp/x.dat) overwrite the profile.
+  const twin = writes(profile) && st.nlink > 1 ? labOwnedLinkOf(statSync(real), env) : null;
+  if (twin) {
+    throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is a hard link to ${twin}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path empty for a test file');
+  }
   return { path: real, labCreated: false, verify: false, seed, deleted: false, keep: false };
+}
+
+/** Most entries looked at for a hard link into the lab's folders (a history is a few thousand). */
+const MAX_LINK_SCAN = 200_000;
+
+/**
+ * A file in the lab's own folders (run history, saved profiles; not its storage test files) that
+ * is the same inode as `st`, or null. Hard links cannot leave a filesystem, so only folders on
+ * `st`'s device are walked. A walk cut short by MAX_LINK_SCAN answers as if one were found: an
+ * unknown is not a licence to overwrite.
+ */
+function labOwnedLinkOf(st: Stats, env: NodeJS.ProcessEnv): string | null {
+  const roots = [labDataDir(env)];
+  try { roots.push(runsDirFromEnv(env)); } catch { /* a bad URING_LAB_RUNS_DIR is the history's error */ }
+  const skip = realPathOf(storageDir(env));
+  let seen = 0;
+  const stack: string[] = [];
+  for (const root of roots) {
+    const real = realPathOf(root);
+    try { if (statSync(real).dev === st.dev) stack.push(real); } catch { /* not there: nothing to overwrite */ }
+  }
+  const visited = new Set<string>();
+  while (stack.length) {
+    const folder = stack.pop()!;
+    if (folder === skip || visited.has(folder)) continue;
+    visited.add(folder);
+    let entries: Dirent[];
+    try { entries = readdirSync(folder, { withFileTypes: true }); } catch { continue; }
+    for (const e of entries) {
+      if (++seen > MAX_LINK_SCAN) return `a file in ${folder} (more than ${MAX_LINK_SCAN} files to compare)`;
+      const p = join(folder, e.name);
+      if (e.isDirectory()) { stack.push(p); continue; }
+      if (!e.isFile()) continue;
+      try {
+        const other = lstatSync(p);
+        if (other.ino === st.ino && other.dev === st.dev) return p;
+      } catch { /* gone meanwhile */ }
+    }
+  }
+  return null;
 }
 
 /** The engine config of a storage run: the target and how to treat it. */

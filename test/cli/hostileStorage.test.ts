@@ -1,0 +1,62 @@
+/**
+ * Hostile inputs to the storage workload, end to end through the CLI: targets that reach the
+ * lab's own data by a way the path check alone cannot see (a hard link is the same inode under
+ * another name, and the engine writes in place).
+ */
+import { spawnSync } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.join(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/electron/cli.js');
+// On the repository's disk, as the hard links must share a filesystem with the lab's data.
+const dir = mkdtempSync(path.join(ROOT, '.hostile-storage-'));
+const xdg = path.join(dir, 'xdg');
+const runsDir = path.join(dir, 'history');
+const runtime = path.join(dir, 'run');
+mkdirSync(runtime);
+const env = { ...process.env, XDG_DATA_HOME: xdg, XDG_RUNTIME_DIR: runtime, URING_LAB_RUNS_DIR: runsDir };
+
+function run(...sets: string[]) {
+  const args = ['run', '--json', '--duration', '0.3', '--set', 'workload=storage', '--set', 'duration.warmupS=0.1', '--set', 'storage.direct=false'];
+  for (const s of sets) args.push('--set', s);
+  return spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('storage workload: hard links into the lab\'s data', () => {
+  it('a writing run through a hard link to a saved profile or a saved run is exit 2, one line, the file untouched; reading through it runs', () => {
+    const savedProfile = path.join(xdg, 'uring-lab', 'profiles', 'mine.json');
+    mkdirSync(path.dirname(savedProfile), { recursive: true });
+    writeFileSync(savedProfile, Buffer.alloc(64 << 10, 0x20));
+    const savedRun = path.join(runsDir, 'run-x', 'frames.jsonl');
+    mkdirSync(path.dirname(savedRun), { recursive: true });
+    writeFileSync(savedRun, Buffer.alloc(64 << 10, 0x7b));
+    const before = [readFileSync(savedProfile), readFileSync(savedRun)];
+    for (const [target, pattern] of [[savedProfile, 'write'], [savedRun, 'randwrite']] as const) {
+      const link = path.join(dir, `innocent-${path.basename(target)}.dat`);
+      linkSync(target, link);
+      const r = run(`storage.path=${link}`, `storage.pattern=${pattern}`, 'storage.fileSizeMiB=1');
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`storage.path: refusing to ${pattern} ${link}: it is a hard link to ${target}`);
+    }
+    expect(readFileSync(savedProfile).equals(before[0]!)).toBe(true);
+    expect(readFileSync(savedRun).equals(before[1]!)).toBe(true);
+    const read = run(`storage.path=${path.join(dir, 'innocent-mine.json.dat')}`, 'storage.pattern=randread', 'storage.fileSizeMiB=1');
+    expect(read.status, read.stderr).toBe(0);
+    expect(readFileSync(savedProfile).equals(before[0]!)).toBe(true);
+  }, 60_000);
+
+  it('a hard-linked file of the user\'s own, outside the lab\'s data, is still written', () => {
+    const mine = path.join(dir, 'scratch.dat');
+    writeFileSync(mine, Buffer.alloc(64 << 10, 0x41));
+    linkSync(mine, path.join(dir, 'scratch-link.dat'));
+    const r = run(`storage.path=${mine}`, 'storage.pattern=write', 'storage.fileSizeMiB=1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).requests).toBeGreaterThan(0);
+  }, 60_000);
+});
