@@ -74,8 +74,10 @@ export function migrateProfile(input: unknown, source: string, raws: Map<string,
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return { document: input, migratedFrom: null };
   const obj = input as Record<string, unknown>;
   const version = obj.schemaVersion;
-  // Only a document that says it is a profile is "from a newer uring-lab"; others get the kind's error.
-  if (obj.kind === PROFILE_KIND && typeof version === 'number' && Number.isFinite(version) && version > PROFILE_SCHEMA_VERSION) {
+  // Only a document that says it is a profile is "from a newer uring-lab"; others get the kind's
+  // error. Versions are whole numbers: 1.5 is a typo, not a newer uring-lab's file (it was told
+  // to upgrade), and is left for the validator's "write schemaVersion: 1".
+  if (obj.kind === PROFILE_KIND && typeof version === 'number' && Number.isInteger(version) && version > PROFILE_SCHEMA_VERSION) {
     throw new LabError({
       code: 'PROFILE_VERSION', field: 'schemaVersion',
       message: `${source}: schemaVersion ${describeGot(version, raws.get('["schemaVersion"]'))} is not supported by this uring-lab (it reads schemaVersion ${PROFILE_SCHEMA_VERSION}): the profile was made by a newer uring-lab`,
