@@ -44,8 +44,15 @@ export const useRunStore = defineStore('run', () => {
   const finishedRuns = new Set<string>();
   /** The run that was live when the connection dropped; checked against the host on reconnect. */
   let liveRunAtDrop: string | null = null;
-  /** Frames that arrived while missed ones were being fetched: pushed after them, in order. */
+  /**
+   * Frames held back while missed ones are fetched: pushed after them, in order. It outlives a
+   * fetch the connection broke: pushed then, a frame after the gap would have moved the buffer
+   * past frames the host still keeps (a frame older than the buffer's newest is dropped), and
+   * the page counted them lost for good; the reconnect fetches them instead.
+   */
   let recovery: { runId: string; queued: RunFrame[] } | null = null;
+  /** A getFrames of the recovery is on its way. */
+  let fetching = false;
 
   const runState = ref<RunState>('idle');
   const runId = ref<string | null>(null);
@@ -99,6 +106,8 @@ export const useRunStore = defineStore('run', () => {
     if (finishedRuns.has(s.runId) && summary.value?.runId === s.runId) return;
     finishedRuns.add(s.runId);
     summary.value = s;
+    // Frames held back for a fetch the connection broke: the host still serves the last run's.
+    if (recovery?.runId === s.runId && !fetching) void recoverFrames(s.runId, frames.buffer.lastSeq + 1);
     if (s.runId === runId.value || runId.value === null) {
       runId.value = s.runId;
       if (s.phases.length) {
@@ -177,19 +186,25 @@ export const useRunStore = defineStore('run', () => {
   /** Fetches frames `fromSeq`… of `id` the page missed; live frames meanwhile wait in order. */
   async function recoverFrames(id: string, fromSeq: number): Promise<void> {
     const api = conn.api();
-    if (!api || recovery) return;
-    recovery = { runId: id, queued: [] };
+    if (!api || fetching) return;
+    if (recovery?.runId !== id) recovery = { runId: id, queued: [] };
+    fetching = true;
+    let fetched = false;
     try {
       const res = await api.getFrames({ runId: id, fromSeq });
       // Frames the host no longer keeps show up as a seq gap in the buffer (frames lost).
       if (res.runId === id && frames.buffer.runId === id) for (const f of res.frames) frames.buffer.push(f);
+      fetched = true;
     } catch {
-      // The run may have ended meanwhile; what is missing stays counted as lost.
+      // The connection broke (the reconnect's status asks again, the queue kept), or the run is
+      // another's by now: what stays missing is counted as lost.
     } finally {
-      const queued = recovery?.queued ?? [];
-      recovery = null;
-      for (const f of queued) if (!finishedRuns.has(f.runId)) frames.buffer.push(f);
+      fetching = false;
     }
+    if (!fetched && !conn.connected && recovery?.runId === id && frames.buffer.runId === id) return;
+    const queued = recovery?.runId === id ? recovery.queued : [];
+    if (recovery?.runId === id) recovery = null;
+    for (const f of queued) if (frames.buffer.runId === id) frames.buffer.push(f);
   }
 
   /** A frame or phase of run `id`: a run not ours (another window started it) is adopted and asked about. */
@@ -210,8 +225,10 @@ export const useRunStore = defineStore('run', () => {
         if (f.runId !== runId.value && runState.value === 'stopping') return;
         followRun(f.runId);
         const buffer = frames.buffer;
-        // Joined a run in the middle (another window started it): fetch what came before.
-        if (conn.api() && !recovery && buffer.runId === f.runId && buffer.lastSeq === -1 && f.seq > 0) void recoverFrames(f.runId, 0);
+        // A frame past a gap (a run joined in the middle, frames the socket dropped, a reconnect
+        // whose first frame beat getStatus's answer): fetch the gap first, this frame waits.
+        // Pushed at once, it moved the buffer past frames the host still had, counted lost.
+        if (!recovery && buffer.runId === f.runId && f.seq > buffer.lastSeq + 1) void recoverFrames(f.runId, buffer.lastSeq + 1);
         if (recovery && recovery.runId === f.runId) recovery.queued.push(f);
         else buffer.push(f);
         return;

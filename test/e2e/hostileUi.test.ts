@@ -1,0 +1,86 @@
+/**
+ * End to end, a hostile user's pass over the browser UI (Debian's Chromium, playwright-core,
+ * `uring-lab serve` with the real engine, its folders in a temp dir). Each run is short and one
+ * at a time.
+ *
+ * - a WebSocket that drops again and again mid-run: once the run ends, the page holds every
+ *   frame the host saved for it and says none is lost (a frame arriving past a gap used to be
+ *   pushed at once, moving the buffer past frames the host still kept: "7 frames lost" of a
+ *   run the host had whole, and charts with holes).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { RunFrame } from '../../electron/contract';
+import { CLI, closeAll, collectErrors, launchChromium, startServe, text, type Serve } from './labPage';
+
+let browser: Browser;
+let tmp: string;
+let serve: Serve;
+
+/** What Chromium logs when a socket the test closed was still connecting (not the page's errors). */
+const NETWORK_NOISE = [/^WebSocket connection to .* failed/, /^Failed to load resource/];
+
+async function newPage(width = 1400, height = 900): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width, height } });
+  return ctx.newPage();
+}
+
+/** The run as the host saved it (`runs show ID --json`: meta and every frame). */
+function savedRun(id: string): { frames: RunFrame[] } {
+  return JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'show', id, '--json'], { env: serve.env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { frames: RunFrame[] };
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-hostile-'));
+  browser = await launchChromium();
+  serve = await startServe(tmp);
+});
+
+afterAll(() => closeAll(browser, serve, tmp));
+
+describe('hostile use of the browser UI', () => {
+  it('a socket dropped six times in a row mid-run loses no frame the host kept', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    // Every socket the page opens, so the test can drop the live one as a flaky network would.
+    await page.addInitScript(() => {
+      const Native = window.WebSocket;
+      const sockets: WebSocket[] = [];
+      (window as unknown as { labSockets: WebSocket[] }).labSockets = sockets;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          sockets.push(this);
+        }
+      };
+    });
+    await page.goto(serve.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+
+    // Dropped again as soon as it is back: the drop lands while the reconnect's status and
+    // missed-frames fetch are on their way, as on a network that flaps.
+    for (let i = 0; i < 6; i++) {
+      await page.evaluate(() => (window as unknown as { labSockets: WebSocket[] }).labSockets.find((s) => s.readyState === WebSocket.OPEN)?.close());
+      await expect.poll(() => text(page, 'run-state')).toBe('unknown');
+      await expect.poll(() => text(page, 'connection-state'), { timeout: 10_000 }).toMatch(/connected$/);
+    }
+    // Frames flow again before the stop (the gaps are behind the buffer's newest frame).
+    const framesBack = Number(await page.getByTestId('throughput-chart').getAttribute('data-frames'));
+    await expect.poll(async () => Number(await page.getByTestId('throughput-chart').getAttribute('data-frames')), { timeout: 10_000 }).toBeGreaterThan(framesBack + 2);
+
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    const saved = savedRun(await text(page, 'run-id'));
+    expect(saved.frames.length).toBeGreaterThan(10);
+    await expect.poll(async () => Number(await page.getByTestId('throughput-chart').getAttribute('data-frames')), { timeout: 10_000 }).toBe(saved.frames.length);
+    expect(await page.getByTestId('frames-lost').count()).toBe(0);
+    expect(errors.filter((e) => !NETWORK_NOISE.some((re) => re.test(e)))).toEqual([]);
+    await page.context().close();
+  });
+});
