@@ -13,10 +13,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import {
-  allowedCpuListIn, formatCpuList, knobAt, knobEntries, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
+  allowedCpuListIn, formatCpuList, knobAt, knobEntries, oneLineText, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry,
 } from '../contract';
 import type { CapabilityProbe, NativeMemoryNeeds } from '../engine/protocol';
@@ -196,21 +196,27 @@ function btfCheck(): DoctorCheck {
     : { id: 'btf', label: 'Kernel BTF', ok: false, value: 'absent', reason: 'no /sys/kernel/btf/vmlinux: CO-RE probes cannot be loaded', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y' };
 }
 
+/** Where the engine looks for the classic tracepoint (native/src/probes/probe_loader.c TRACEFS_ENTER_EVENT). */
+const TRACEFS = '/sys/kernel/tracing';
+
 function tracefsCheck(): DoctorCheck {
-  if (existsSync('/sys/kernel/tracing/events')) {
-    return { id: 'tracefs', label: 'tracefs', ok: true, value: '/sys/kernel/tracing', reason: 'tracepoint formats are readable' };
-  }
-  if (existsSync('/sys/kernel/debug/tracing/events')) {
-    return { id: 'tracefs', label: 'tracefs', ok: true, value: '/sys/kernel/debug/tracing', reason: 'tracepoint formats are readable through debugfs' };
-  }
   // Only uring_calls needs it (its classic tracepoint), and only the probe helper and engine read it.
   const why = 'Of the eBPF probes only uring_calls uses a classic tracepoint (syscalls:sys_enter_io_uring_enter); without it that probe counts io_uring_enter on raw sys_enter, which runs for every syscall and costs more (tp_btf and raw_tp need no tracefs)';
-  const mount = (readText('/proc/self/mounts') ?? '').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'tracefs')?.[1];
-  if (mount) {
+  let errno = '';
+  try { accessSync(`${TRACEFS}/events`, fsConstants.R_OK | fsConstants.X_OK); } catch (err) { errno = (err as NodeJS.ErrnoException).code ?? 'EIO'; }
+  if (!errno) return { id: 'tracefs', label: 'tracefs', ok: true, value: TRACEFS, reason: 'tracepoint formats are readable' };
+  if (errno === 'EACCES' || errno === 'EPERM') {
     // Mounted but not readable here: tracefs is root-only (mode 700) unless mounted otherwise.
-    return { id: 'tracefs', label: 'tracefs', ok: false, value: `${mount} (not readable)`, reason: `tracefs is mounted at ${mount} but this user cannot read it (root-only by default), and neither can the probe helper (CAP_BPF/CAP_PERFMON do not open files). ${why}`, fix: `let them read it: mount -o remount,mode=755 ${mount} (or run the lab as root)` };
+    return { id: 'tracefs', label: 'tracefs', ok: false, value: `${TRACEFS} (not readable)`, reason: `tracefs is mounted at ${TRACEFS} but this user cannot read it (root-only by default), and neither can the probe helper (CAP_BPF/CAP_PERFMON do not open files). ${why}`, fix: `let them read it: mount -o remount,mode=755 ${TRACEFS} (or run the lab as root)` };
   }
-  return { id: 'tracefs', label: 'tracefs', ok: false, value: 'not mounted', reason: `tracefs is not mounted: classic tracepoints cannot be found. ${why}`, fix: 'mount -t tracefs tracefs /sys/kernel/tracing' };
+  // The engine reads ${TRACEFS} only: tracefs mounted anywhere else (debugfs's
+  // /sys/kernel/debug/tracing, a container's own mount point) is not found by the run, which then
+  // reports "tracefs not mounted"; this check said ok (debugfs) or "this user cannot read it" (as root).
+  const elsewhere = (readText('/proc/self/mounts') ?? '').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'tracefs')?.[1]?.replace(/\\040/g, ' ');
+  if (elsewhere) {
+    return { id: 'tracefs', label: 'tracefs', ok: false, value: `${oneLineText(elsewhere, 120)} (not ${TRACEFS})`, reason: `tracefs is mounted at ${oneLineText(elsewhere, 120)}, but the probes look for it at ${TRACEFS} only. ${why}`, fix: `mount -t tracefs tracefs ${TRACEFS}` };
+  }
+  return { id: 'tracefs', label: 'tracefs', ok: false, value: 'not mounted', reason: `tracefs is not mounted: classic tracepoints cannot be found. ${why}`, fix: `mount -t tracefs tracefs ${TRACEFS}` };
 }
 
 // ---- NUMA, CPUs, huge pages ---------------------------------------------------------
