@@ -4,7 +4,7 @@
  * another name, and the engine writes in place).
  */
 import { spawnSync } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -58,5 +58,30 @@ describe('storage workload: hard links into the lab\'s data', () => {
     const r = run(`storage.path=${mine}`, 'storage.pattern=write', 'storage.fileSizeMiB=1');
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).requests).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('storage workload: IOPOLL on a file with no block device', () => {
+  it('a tmpfs file: refused with EOPNOTSUPP naming tmpfs and no device, not a device without poll queues that NVMe would fix', (ctx) => {
+    if (!existsSync('/dev/shm')) ctx.skip();
+    const shm = mkdtempSync('/dev/shm/uring-lab-hostile-');
+    try {
+      const file = path.join(shm, 'f.dat');
+      writeFileSync(file, Buffer.alloc(1 << 20, 0x61));
+      const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--duration', '0.3', '--set', 'workload=storage', '--set', 'duration.warmupS=0.1',
+        '--set', `storage.path=${file}`, '--set', 'server.iopoll=true', '--set', 'storage.fileSizeMiB=1'], { env, encoding: 'utf8', timeout: 30_000 });
+      // O_DIRECT on tmpfs is a kernel matter (6.6+ takes it); where it is refused there is no IOPOLL verdict to check.
+      if (r.status === 2 && /EINVAL|direct/i.test(r.stderr)) ctx.skip();
+      expect(r.status, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout);
+      const iopoll = summary.rejected.find((k: { knob: string }) => k.knob === 'server.iopoll');
+      expect(iopoll.code).toBe('EOPNOTSUPP');
+      expect(iopoll.reason).toContain(`${file} is on a tmpfs filesystem, which has no block device under it`);
+      expect(iopoll.reason).not.toMatch(/device \d+:\d+ holding/);
+      expect(iopoll.fix).toMatch(/^set server\.iopoll to false, or name a file/);
+      expect(summary.applied.server.iopoll).toBe(false);
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
+    }
   }, 60_000);
 });

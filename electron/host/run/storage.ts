@@ -277,6 +277,18 @@ export function storageRefusalWords(rejected: RejectedKnob[], started: NativeSta
   if (!st) return rejected;
   return rejected.map((r) => {
     if (r.knob !== 'server.iopoll' || r.code !== 'EOPNOTSUPP') return r;
+    // No block device behind the file (tmpfs, a FUSE or network filesystem: st_dev is an
+    // anonymous 0:N): "device 0:27 … has no poll queues; NVMe has them" misled, as no boot
+    // option could ever make such a file pollable.
+    // (btrfs also has anonymous st_dev numbers but sits on disks: only these types are named so.)
+    const fsType = st.device || st.devMajor !== 0 ? null : filesystemOf(`${st.devMajor}:${st.devMinor}`);
+    if (fsType && NO_BLOCK_DEVICE_FS.test(fsType)) {
+      return {
+        ...r,
+        reason: `${st.path} is on a ${fsType} filesystem, which has no block device under it (st_dev ${st.devMajor}:${st.devMinor}), so there is no device queue to poll: the first I/O failed with EOPNOTSUPP and the jobs ran interrupt-driven (${r.code})`,
+        fix: 'set server.iopoll to false, or name a file (or device) on a disk with poll queues (NVMe booted with nvme.poll_queues=N) in storage.path',
+      };
+    }
     const dev = st.device ? `${st.device} (${st.devMajor}:${st.devMinor})` : `device ${st.devMajor}:${st.devMinor}`;
     const fix = st.device.startsWith('nvme')
       ? `boot with nvme.poll_queues=N on the kernel command line (N > 0; see /sys/block/${st.device.replace(/p\d+$/, '')}/queue/io_poll), or set server.iopoll to false`
@@ -289,6 +301,21 @@ export function storageRefusalWords(rejected: RejectedKnob[], started: NativeSta
       fix,
     };
   });
+}
+
+/** Filesystems with no block device of their own (memory, network, FUSE). */
+const NO_BLOCK_DEVICE_FS = /^(tmpfs|ramfs|hugetlbfs|devtmpfs|nfs4?|cifs|smb3|9p|virtiofs|fuse(\..+)?)$/;
+
+/** The filesystem type mounted from MAJ:MIN (/proc/self/mountinfo), or null. */
+function filesystemOf(id: string): string | null {
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      const dash = f.indexOf('-');
+      if (f[2] === id && dash > 0 && f[dash + 1]) return f[dash + 1];
+    }
+  } catch { /* no mountinfo: the type goes unnamed */ }
+  return null;
 }
 
 /** The summary's `storage` part. */
