@@ -6,7 +6,10 @@
  * - a WebSocket that drops again and again mid-run: once the run ends, the page holds every
  *   frame the host saved for it and says none is lost (a frame arriving past a gap used to be
  *   pushed at once, moving the buffer past frames the host still kept: "7 frames lost" of a
- *   run the host had whole, and charts with holes).
+ *   run the host had whole, and charts with holes);
+ * - a profile past the host's message limit, pasted or picked as a file, is refused with the
+ *   field named and the box's text kept, and the connection stays up (sent, it made the host
+ *   close the socket: "lost before it answered; may or may not have taken effect").
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -43,6 +46,45 @@ beforeAll(async () => {
 afterAll(() => closeAll(browser, serve, tmp));
 
 describe('hostile use of the browser UI', () => {
+  it('a pasted or picked profile too large for the host is refused by field, the text kept, the connection up', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(serve.url);
+    await page.getByTestId('view-profiles').click();
+    await expect.poll(async () => Number(await page.getByTestId('profiles').getAttribute('data-presets')), { timeout: 15_000 }).toBeGreaterThan(0);
+    const savedBefore = await page.getByTestId('profiles').getAttribute('data-saved');
+    const states: string[] = [];
+    await page.exposeFunction('noteState', (s: string) => states.push(s));
+    await page.evaluate(() => {
+      const el = document.querySelector('[data-testid="connection-state"]')!;
+      new MutationObserver(() => (window as unknown as { noteState(s: string): void }).noteState(el.textContent ?? '')).observe(el, { subtree: true, characterData: true, childList: true });
+    });
+
+    // A valid profile padded past 64 KiB (a pretty-printer gone wrong): JSON the host would parse.
+    const padded = `{ "kind": "uring-lab/profile", "schemaVersion": 1, "name": "padded"${' '.repeat(100_000)}}`;
+    await page.getByTestId('profile-import-text').fill(padded);
+    await page.getByTestId('profile-import-button').click();
+    const error = page.getByTestId('profile-import-error');
+    await expect.poll(() => error.count(), { timeout: 10_000 }).toBe(1);
+    expect(await error.getAttribute('data-field')).toBe('text');
+    expect(await error.getAttribute('data-code')).toBe('BAD_REQUEST');
+    expect(await error.textContent()).toMatch(/text: 98 KiB is more than the host takes in one request \(64 KiB\)/);
+    expect(await page.getByTestId('profile-import-text').inputValue()).toBe(padded);
+
+    // A file that large is refused before it is read: the box keeps the user's text.
+    await page.getByTestId('profile-import-text').fill('my notes');
+    await page.getByTestId('profile-import-file').setInputFiles({ name: 'huge.json', mimeType: 'application/json', buffer: Buffer.from(padded) });
+    await expect.poll(() => error.getAttribute('data-field')).toBe('file');
+    expect(await error.textContent()).toMatch(/file huge\.json: 98 KiB is more than a profile import takes/);
+    expect(await page.getByTestId('profile-import-text').inputValue()).toBe('my notes');
+
+    expect(states.filter((s) => !/connected$/.test(s))).toEqual([]);
+    expect(await text(page, 'connection-state')).toMatch(/connected$/);
+    expect(await page.getByTestId('profiles').getAttribute('data-saved')).toBe(savedBefore);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('a socket dropped six times in a row mid-run loses no frame the host kept', async () => {
     const page = await newPage();
     const errors = collectErrors(page);

@@ -23,6 +23,40 @@ import type { ConnectionState, LabConnection } from './connection';
 import { labMethodsOver, type LabMethods } from './labMethods';
 import { BAD_TOKEN, fetchTokenCheck, tokenCheckUrl, type TokenCheck } from './wsUrl';
 
+/**
+ * The largest request the host reads: its socket closes on a bigger message (`ws` maxPayload,
+ * electron/web/labSocket.ts MAX_MESSAGE_BYTES, which the contract does not export). Sent, a
+ * 100 KB profile pasted into the import box dropped the tab's connection (mid-run: "run state
+ * unknown") and came back as "lost before it answered; may or may not have taken effect".
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
+
+/** Why `payload` cannot be sent (it is past MAX_REQUEST_BYTES), naming its largest parameter; null when it fits. */
+export function oversizedRequest(method: string, params: unknown, payload: string): LabError | null {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most requests need no encoding to know they fit.
+  if (payload.length * 3 <= MAX_REQUEST_BYTES) return null;
+  const bytes = utf8Bytes(payload);
+  if (bytes <= MAX_REQUEST_BYTES) return null;
+  let field = 'params';
+  if (params && typeof params === 'object' && !Array.isArray(params)) {
+    let largest = -1;
+    for (const [key, value] of Object.entries(params)) {
+      const size = JSON.stringify(value ?? null).length;
+      if (size > largest) [field, largest] = [key, size];
+    }
+  }
+  const kib = (n: number) => `${Math.ceil(n / 1024)} KiB`;
+  return new LabError({
+    code: 'BAD_REQUEST',
+    kind: 'input',
+    field,
+    message: `${method} ${field}: ${kib(bytes)} is more than the host takes in one request (${kib(MAX_REQUEST_BYTES)}); nothing was sent`,
+    fix: `shorten ${field} below ${kib(MAX_REQUEST_BYTES)} (a profile is a few KB: leave out what is not one)`,
+  });
+}
+
 /** The slice of the DOM WebSocket this adapter uses (lets tests pass a fake). */
 export interface SocketLike {
   readonly readyState: number;
@@ -123,6 +157,8 @@ export class WsLabApi {
     const id = this.nextId++;
     const payload = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
     if (this.refused) return Promise.reject(this.refusalError());
+    const tooLarge = oversizedRequest(method, params, payload);
+    if (tooLarge) return Promise.reject(tooLarge);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
