@@ -85,3 +85,16 @@ describe('storage workload: IOPOLL on a file with no block device', () => {
     }
   }, 60_000);
 });
+
+describe('storage workload: more memory than the machine has', () => {
+  it('is exit 2 naming the storage knobs that hold it (jobs × queue depth × block), not the echo load\'s connections', () => {
+    // 64 jobs × 4096 × 16 MiB = 4 TiB: past half of any machine's available memory.
+    const r = run('storage.blockBytes=16777216', 'storage.queueDepth=4096', 'load.threads=64');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('storage blocks 64 jobs × 4096 × 16.0 MiB = 4.0 TiB');
+    expect(r.stderr).toMatch(/; lower storage\.blockBytes or storage\.queueDepth or load\.threads$/m);
+    expect(r.stderr).not.toMatch(/load\.connections|load buffers/);
+  }, 60_000);
+});
