@@ -98,3 +98,20 @@ describe('storage workload: more memory than the machine has', () => {
     expect(r.stderr).not.toMatch(/load\.connections|load buffers/);
   }, 60_000);
 });
+
+describe('storage workload: a data folder without room for the test file', () => {
+  it('is exit 2 naming storage.fileSizeMiB and the room there, before the engine writes anything', (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    // An 8 MiB tmpfs in a mount namespace of this test's own, as the lab's data folder.
+    const small = path.join(dir, 'small');
+    mkdirSync(small);
+    const script = `mount -t tmpfs -o size=8m tmpfs "$2" && XDG_DATA_HOME="$2" "$0" "$1" run --json --duration 0.3 --set workload=storage --set storage.fileSizeMiB=64; echo "rc=$?"; ls -A "$2/uring-lab/storage"`;
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, CLI, small], { env, encoding: 'utf8', timeout: 30_000 });
+    if (r.error || /unshare:/.test(r.stderr)) ctx.skip();
+    const [rc, ...left] = r.stdout.trim().split('\n');
+    expect(rc, r.stderr).toBe('rc=2');
+    expect(left).toEqual([]);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^uring-lab: storage\.fileSizeMiB: the test file of 64 MiB does not fit in .*, which has [0-9]+ MiB free; lower storage\.fileSizeMiB to at most [0-9]+/);
+  }, 60_000);
+});

@@ -13,7 +13,7 @@
  * Every refusal is one line naming the field, an `input` error (the CLI exits 2).
  */
 import { randomInt } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
@@ -154,6 +154,14 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
       throw input('storage.path', `cannot make the lab's data directory ${dir} (${mkdirCause(dir, e)})`, 'set XDG_DATA_HOME to a writable directory on a disk, or name a file in storage.path');
     }
     removeLeftovers(dir);
+    // The engine fills the whole region before measuring: a folder without room for it failed
+    // the run part-way (exit 1, ENOSPC after writing what fitted) instead of refusing the input.
+    const want = s.fileSizeMiB * 2 ** 20;
+    let room: number | null = null;
+    try { const fs = statfsSync(dir); room = fs.bavail * fs.bsize; } catch { /* unknown: the fill will say */ }
+    if (room !== null && want > room) {
+      throw input('storage.fileSizeMiB', `the test file of ${s.fileSizeMiB} MiB does not fit in ${dir}, which has ${Math.floor(room / 2 ** 20)} MiB free`, `lower storage.fileSizeMiB to at most ${Math.max(1, Math.floor(room / 2 ** 20))}, free space there, or set XDG_DATA_HOME to a folder on a larger disk`);
+    }
     const path = join(dir, `test-${process.pid}-${randomInt(2 ** 40).toString(16)}.dat`);
     // O_EXCL: the lab writes only a file it has just created itself.
     closeSync(openSync(path, 'wx', 0o600));
