@@ -9,7 +9,9 @@
  *   run the host had whole, and charts with holes);
  * - a profile past the host's message limit, pasted or picked as a file, is refused with the
  *   field named and the box's text kept, and the connection stays up (sent, it made the host
- *   close the socket: "lost before it answered; may or may not have taken effect").
+ *   close the socket: "lost before it answered; may or may not have taken effect");
+ * - at 800×600 no view scrolls the page sideways, and the connection state, Start/Stop and
+ *   each saved run's Delete stay inside the window (the app's 900 px minimum put them past it).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -81,6 +83,30 @@ describe('hostile use of the browser UI', () => {
     expect(states.filter((s) => !/connected$/.test(s))).toEqual([]);
     expect(await text(page, 'connection-state')).toMatch(/connected$/);
     expect(await page.getByTestId('profiles').getAttribute('data-saved')).toBe(savedBefore);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('at 800×600 every view fits the window: no sideways scroll, the controls in view', async () => {
+    // A saved run, so History has rows with their actions.
+    execFileSync(process.execPath, [CLI, 'run', '--duration', '0.5', '--set', 'duration.warmupS=0', '--json'], { env: serve.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const page = await newPage(800, 600);
+    const errors = collectErrors(page);
+    await page.goto(serve.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    const inWindow = async (testId: string) => {
+      const box = await page.getByTestId(testId).first().boundingBox();
+      return box !== null && box.x >= 0 && box.x + box.width <= 800;
+    };
+    for (const view of ['live', 'history', 'diagnose', 'profiles', 'ab', 'doctor']) {
+      await page.getByTestId(`view-${view}`).click();
+      if (view === 'history') await expect.poll(() => page.getByTestId('history-run').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+      const [scrollWidth, clientWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      expect(scrollWidth, `${view} scrolls sideways`).toBe(clientWidth);
+      for (const id of ['connection-state', 'start-button', 'stop-button', ...(view === 'history' ? ['history-delete', 'history-export'] : [])]) {
+        expect(await inWindow(id), `${view}: ${id} in the window`).toBe(true);
+      }
+    }
     expect(errors).toEqual([]);
     await page.context().close();
   });
