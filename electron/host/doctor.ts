@@ -279,9 +279,25 @@ function cpusCheck(numa: DoctorNuma): DoctorCheck {
 function hugepagesCheck(h: Hugepages | null): DoctorCheck {
   if (!h) return { id: 'hugepages', label: 'Huge pages', ok: null, value: 'unknown', reason: '/proc/meminfo says nothing about huge pages (a kernel without CONFIG_HUGETLBFS?)' };
   const size = `${h.sizeBytes / (1024 * 1024)} MiB`;
-  return h.free > 0
-    ? { id: 'hugepages', label: 'Huge pages', ok: true, value: `${h.free} free of ${h.total}`, reason: `${h.free} free ${size} pages reserved (vm.nr_hugepages=${h.total}) for server.bufferRing.hugepages` }
-    : { id: 'hugepages', label: 'Huge pages', ok: false, value: `${h.free} free of ${h.total}`, reason: h.total ? `all ${h.total} reserved ${size} pages are in use` : `none reserved (vm.nr_hugepages=0): a MAP_HUGETLB buffer pool gets ENOMEM`, fix: hugepagesFix(h) };
+  const need = defaultPoolPages(h);
+  return h.free >= need
+    ? { id: 'hugepages', label: 'Huge pages', ok: true, value: `${h.free} free of ${h.total}`, reason: `${h.free} free ${size} pages reserved (vm.nr_hugepages=${h.total}) for server.bufferRing.hugepages (the default pool takes ${need} per ring)` }
+    : { id: 'hugepages', label: 'Huge pages', ok: false, value: `${h.free} free of ${h.total}`, reason: hugepagesShort(h, need), fix: hugepagesFix(h) };
+}
+
+/** Why too few huge pages are free for the default pool (h.free < need). */
+function hugepagesShort(h: Hugepages, need: number): string {
+  if (!h.total) return 'none reserved (vm.nr_hugepages=0): a MAP_HUGETLB buffer pool gets ENOMEM';
+  if (!h.free) return `all ${h.total} reserved ${h.sizeBytes / (1024 * 1024)} MiB pages are in use`;
+  // One page free of two needed is as much ENOMEM as none: the pool is mapped whole.
+  return `${h.free} free, but the default buffer pool needs ${need} per ring (mapped whole with MAP_HUGETLB, so it gets ENOMEM)`;
+}
+
+/** Huge pages the default buffer pool of one ring takes (bufferRing.count × size, rounded up to pages). */
+function defaultPoolPages(h: Hugepages | null): number {
+  const count = Number(knobAt('server.bufferRing.count')?.schema.parse(undefined) ?? 4096);
+  const size = Number(knobAt('server.bufferRing.size')?.schema.parse(undefined) ?? 2048);
+  return Math.max(1, Math.ceil((count * size) / (h?.sizeBytes || 2 * 1024 * 1024)));
 }
 
 /** `sysctl vm.nr_hugepages=N` with N enough for the default buffer pool (count × size), on top of what is in use. */
@@ -290,7 +306,7 @@ function hugepagesFix(h: Hugepages | null): string {
   const size = Number(knobAt('server.bufferRing.size')?.schema.parse(undefined) ?? 2048);
   const pageBytes = h?.sizeBytes || 2 * 1024 * 1024;
   const pool = count * size;
-  const need = Math.ceil(pool / pageBytes);
+  const need = defaultPoolPages(h);
   const inUse = h ? h.total - h.free : 0;
   return `reserve some: sysctl vm.nr_hugepages=${inUse + need} (${need} × ${pageBytes / (1024 * 1024)} MiB ≥ the default pool, bufferRing.count × size = ${pool / (1024 * 1024)} MiB; more for a larger pool)`;
 }
@@ -374,9 +390,11 @@ export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: strin
   const nodes = numa.nodes.map((n) => `node ${n.id} (CPUs ${formatCpuList(n.cpus) || 'none'})`).join(', ');
   out.push({ id: 'numaNodes', label: 'NUMA nodes', available: true, reason: `${numa.nodes.length} node${numa.nodes.length === 1 ? '' : 's'}${numa.source === 'assumed' ? ' (assumed: no node directory in sysfs)' : ''}`, note: `nodes here: ${nodes}` });
   out.push({ id: 'cpus', label: 'CPUs this process may use', available: true, reason: `${numa.allowedCpus.length} of ${numa.onlineCpus.length} online CPUs`, note: `this process may run on CPUs ${formatCpuList(numa.allowedCpus)}` });
-  out.push(hugepages && hugepages.free > 0
+  // Available only with room for the default pool: with 1 free page of the 2 it takes, the
+  // doctor said available and the run refused hugepages with ENOMEM.
+  out.push(hugepages && hugepages.free >= defaultPoolPages(hugepages)
     ? { id: 'hugepages', label: 'Huge pages', available: true, reason: `${hugepages.free} free huge pages of ${hugepages.sizeBytes / (1024 * 1024)} MiB (vm.nr_hugepages=${hugepages.total})` }
-    : { id: 'hugepages', label: 'Huge pages', available: false, reason: hugepages ? (hugepages.total ? `all ${hugepages.total} reserved huge pages are in use` : 'no huge pages reserved (vm.nr_hugepages=0): MAP_HUGETLB would fail with ENOMEM') : '/proc/meminfo says nothing about huge pages', fix: hugepagesFix(hugepages) });
+    : { id: 'hugepages', label: 'Huge pages', available: false, reason: hugepages ? hugepagesShort(hugepages, defaultPoolPages(hugepages)).replace('a MAP_HUGETLB buffer pool gets ENOMEM', 'MAP_HUGETLB would fail with ENOMEM') : '/proc/meminfo says nothing about huge pages', fix: hugepagesFix(hugepages) });
   return out;
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from './cliProcess';
+import { capabilitiesFrom, knobAvailability } from '../../electron/host/doctor';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'uring-lab-hostile-doctor-'));
 const runtime = path.join(dir, 'rt');
@@ -49,4 +50,20 @@ describe('doctor: tracefs where the engine does not look', () => {
     expect(standard!.ok).toBe(true);
     expect(standard!.value).toBe('/sys/kernel/tracing');
   }, 120_000);
+});
+
+describe('doctor: huge pages against the pool a run maps', () => {
+  it('fewer free pages than the default pool takes (1 of 2) is not available, with the count it needs; enough is', () => {
+    // A run maps the whole pool with MAP_HUGETLB: with 1 free 2 MiB page of the 2 the default
+    // 64 × 64 KiB pool takes, it was refused with ENOMEM while the doctor said available.
+    const short = capabilitiesFrom(null, null, { total: 1, free: 1, sizeBytes: 2 << 20 }).find((c) => c.id === 'hugepages')!;
+    expect(short.available).toBe(false);
+    expect(short.reason).toMatch(/^1 free, but the default buffer pool needs [2-9]\d* per ring/);
+    expect(short.fix).toMatch(/sysctl vm\.nr_hugepages=[2-9]/);
+    const knob = knobAvailability(capabilitiesFrom(null, null, { total: 1, free: 1, sizeBytes: 2 << 20 })).find((k) => k.path === 'server.bufferRing.hugepages')!;
+    expect(knob.available).toBe(false);
+    const need = Number(/needs (\d+) per ring/.exec(short.reason!)![1]);
+    const enough = capabilitiesFrom(null, null, { total: need, free: need, sizeBytes: 2 << 20 }).find((c) => c.id === 'hugepages')!;
+    expect(enough.available).toBe(true);
+  });
 });
