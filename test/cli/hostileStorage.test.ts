@@ -115,3 +115,18 @@ describe('storage workload: a data folder without room for the test file', () =>
     expect(r.stderr).toMatch(/^uring-lab: storage\.fileSizeMiB: the test file of 64 MiB does not fit in .*, which has [0-9]+ MiB free; lower storage\.fileSizeMiB to at most [0-9]+/);
   }, 60_000);
 });
+
+describe('storage workload: the kernel\'s pseudo filesystems are no target', () => {
+  it('a sysfs or procfs file is exit 2 naming the filesystem, whatever the pattern (only reads are tried here)', () => {
+    // A sysfs attribute reports 4096 bytes, so the size check alone let it through; with
+    // storage.direct=false a writing pattern would write the test pattern into the kernel's controls.
+    for (const [file, fs] of [['/sys/kernel/mm/transparent_hugepage/enabled', 'sysfs'], ['/proc/self/status', 'procfs']] as const) {
+      if (!existsSync(file)) continue;
+      const r = run(`storage.path=${file}`, 'storage.pattern=randread', 'storage.blockBytes=512');
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`storage.path: ${file} is on ${fs}, the kernel's own interface, not storage`);
+    }
+  }, 60_000);
+});

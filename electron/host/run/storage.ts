@@ -187,6 +187,13 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (!st.isFile()) {
     throw input('storage.path', `${path} is neither a regular file nor a block device`, 'name a file or a block device');
   }
+  // sysfs, procfs, efivarfs and the like report sizes (a sysfs attribute says 4096) but are the
+  // kernel's controls, not storage: a writing pattern (a shared profile's storage.path is enough)
+  // would write the test pattern into them, and a read measures nothing of a disk.
+  const pseudo = pseudoFilesystemOf(path);
+  if (pseudo) {
+    throw input('storage.path', `${path} is on ${pseudo}, the kernel's own interface, not storage`, 'name a file on a disk, or a block device with storage.allowDevice, or leave storage.path empty for a test file');
+  }
   if (st.size < s.blockBytes) {
     throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path empty for a test file');
   }
@@ -244,6 +251,18 @@ function labOwnedLinkOf(st: Stats, env: NodeJS.ProcessEnv): string | null {
     }
   }
   return null;
+}
+
+/** statfs f_type of the kernel's pseudo filesystems (linux/magic.h). */
+const PSEUDO_FS: Record<number, string> = {
+  0x62656572: 'sysfs', 0x9fa0: 'procfs', 0x64626720: 'debugfs', 0x74726163: 'tracefs', 0x63677270: 'cgroup2',
+  0x27e0eb: 'cgroup', 0x73636673: 'securityfs', 0xde5e81e4: 'efivarfs', 0x62656570: 'configfs', 0xcafe4a11: 'bpffs',
+  0x6165676c: 'pstore', 0xf97cff8c: 'selinuxfs', 0x42494e4d: 'binfmt_misc',
+};
+
+/** The pseudo filesystem (sysfs, procfs, …) holding `path`, or null. */
+function pseudoFilesystemOf(path: string): string | null {
+  try { return PSEUDO_FS[statfsSync(path).type] ?? null; } catch { return null; }
 }
 
 /** The engine config of a storage run: the target and how to treat it. */
