@@ -69,3 +69,14 @@ describe('hostile profile files', () => {
     expect(readdirSync(dir)).not.toContain('runs');
   }, 120_000);
 });
+
+describe('hostile storage.path in a profile file', () => {
+  it('a NUL byte (\\u0000) in storage.path is exit 2 saying so, not a permissions problem', () => {
+    const p = file('nul.json', '{"kind": "uring-lab/profile", "schemaVersion": 1, "workload": "storage", "storage": {"path": "/tmp/x\\u0000y"}}');
+    const r = cli('run', '--profile', p, '--duration', '0.2');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expectOneErrorLine(r.stderr, /storage\.path: "\/tmp\/x\\u0000y" holds a NUL byte .*; remove the \\u0000 from storage\.path$/);
+    expect(r.stderr).not.toMatch(/permissions/);
+  }, 30_000);
+});

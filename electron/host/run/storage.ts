@@ -168,6 +168,11 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
     return { path, labCreated: true, verify: true, seed, deleted: false, keep: s.keep };
   }
 
+  // No path holds a NUL byte (the kernel ends it there); Node's ERR_INVALID_ARG_VALUE read as a
+  // permissions problem ("check the path and its permissions").
+  if (s.path.includes('\0')) {
+    throw input('storage.path', `${JSON.stringify(s.path).slice(0, 200)} holds a NUL byte (\\u0000), which no file path can contain`, 'remove the \\u0000 from storage.path');
+  }
   const path = resolve(s.path);
   let st: Stats;
   try { st = statSync(path); } catch (e) {
