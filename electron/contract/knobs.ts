@@ -273,7 +273,7 @@ export const KNOBS = {
         label: 'Huge pages', help: 'Maps the provided-buffer pool on 2 MiB huge pages (MAP_HUGETLB): fewer TLB misses on a large pool; needs reserved huge pages.',
         kernel: 'reserved huge pages (vm.nr_hugepages)', applies: 'new-ring', engine: true, settings: ['HUGEPAGES'], needs: 'hugepages',
         refusal: {
-          refused: { reason: 'no free huge pages for the buffer pool (MAP_HUGETLB failed)', fix: 'reserve some: sysctl vm.nr_hugepages=N (N × 2 MiB ≥ the pool: bufferRing.count × size)' },
+          refused: { reason: 'no free huge pages for the buffer pool (MAP_HUGETLB failed)', fix: 'reserve some: sysctl vm.nr_hugepages=N (N × 2 MiB ≥ the pools: server.rings × bufferRing.count × size, each ring\'s pool rounded up to whole 2 MiB pages)' },
         },
         exports: {
           system: (v, at) => {

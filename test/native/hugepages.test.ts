@@ -90,6 +90,19 @@ describe('server.bufferRing.hugepages', () => {
     expect(started.applied.server.bufferRing.hugepages).toBe(true);
   });
 
+  it('two rings, huge pages for one pool only: not applied (one ring runs without), refused with its errno', async (ctx) => {
+    const one = (POOL.count * POOL.size) / HUGE; // 4 pages: one ring's pool
+    if (setHugepages(one) !== one) ctx.skip(`could not set ${NR_HUGEPAGES} to ${one}`);
+    const started = native.start(config({ rings: 2, bufferRing: { ...POOL, hugepages: true }, load: { connections: 8 }, maxDurationMs: 5000 }));
+    await sleep(300);
+    const fin = native.stop()!;
+    expect(fin.errors).toBe(0);
+    // Worker 0's ring got its pages, worker 1's did not: reported as worker 0's result, it read
+    // as applied beside its own refusal.
+    expect(started.refused.map((r) => r.setting)).toEqual(['HUGEPAGES']);
+    expect(started.applied.server.bufferRing.hugepages).toBe(false);
+  });
+
   it('not requested: normal pages, never refused, whatever is reserved', async () => {
     const started = await run(false);
     expect(started.applied.server.bufferRing.hugepages).toBe(false);

@@ -261,7 +261,23 @@ static void report_started(const struct engine_config *cfg, struct engine_starte
 		out->worker_attached[i] = s->ring.attached_wq;
 		if (i == 0)
 			continue;
-		/* A setting counts as applied only if every worker got it. */
+		/* A setting counts as applied only if every worker got it: each ring sets up (and is
+		 * refused) on its own, and with 2 huge pages reserved and 2 rings of one page-sized
+		 * pool each, worker 0 got them and worker 1 did not, which read as applied beside its
+		 * refusal. */
+		out->ring.flags &= s->ring.flags;
+		out->ring.sqpoll &= s->ring.sqpoll;
+		if (s->ring.sqpoll_cpu != out->ring.sqpoll_cpu)
+			out->ring.sqpoll_cpu = -1;
+		out->ring.registered_fd &= s->ring.registered_fd;
+		out->ring.iopoll &= s->ring.iopoll;
+		out->ring.hugepages &= s->ring.hugepages;
+		out->ring.multishot &= s->ring.multishot;
+		out->ring.recv_bundle &= s->ring.recv_bundle;
+		out->ring.buf_incremental &= s->ring.buf_incremental;
+		out->ring.send_zc &= s->ring.send_zc;
+		out->ring.registered_buffers &= s->ring.registered_buffers;
+		out->ring.direct_descriptors &= s->ring.direct_descriptors;
 		out->ring.napi &= s->ring.napi;
 		out->ring.quiet_sends &= s->ring.quiet_sends;
 		if (s->ring.min_wait_us != out->ring.min_wait_us)
