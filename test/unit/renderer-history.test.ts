@@ -140,6 +140,7 @@ describe('history store', () => {
     await history.refresh();
     expect(history.runs.map((r) => r.runId)).toEqual(['r1', 'r2']);
     expect(history.unreadable).toBe(1);
+    expect(history.unlisted).toBe(0);
 
     await history.open('r1');
     expect(api.getRun).toHaveBeenCalledTimes(3);
@@ -157,6 +158,14 @@ describe('history store', () => {
     expect(history.opened).toBeNull();
     expect(history.compare).toEqual(['r2']);
     expect(history.failure).toBeNull();
+  });
+
+  it('says how many saved runs are beyond the page it lists (the newest 1,000)', async () => {
+    const api = hostWith({ listRuns: async () => ({ runs: [row('r1'), row('r2')], total: 1500, unreadable: 0 }) });
+    const history = useHistoryStore();
+    await history.refresh();
+    expect(api.listRuns).toHaveBeenCalledWith(expect.objectContaining({ limit: 1000, offset: 0 }));
+    expect(history.unlisted).toBe(1498);
   });
 
   it('shows the host\'s refusal (with its field) and keeps the list as it was', async () => {

@@ -63,6 +63,9 @@ export const useHistoryStore = defineStore('history', () => {
   const opened = shallowRef<OpenedRun | null>(null);
   const opening = ref<string | null>(null);
 
+  /** Saved runs beyond the newest page listed (the view says so: they were silently missing). */
+  const unlisted = computed(() => Math.max(0, total.value - runs.value.length));
+
   /** The runs picked for comparison that are still listed. */
   const compare = computed(() => layout.compare);
 
@@ -129,5 +132,5 @@ export const useHistoryStore = defineStore('history', () => {
     if (res) downloadText(res.filename, res.mediaType, res.text);
   }
 
-  return { runs, total, unreadable, loading, loaded, failure, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
+  return { runs, total, unlisted, unreadable, loading, loaded, failure, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
 });
