@@ -11,9 +11,7 @@
  *   field named and the box's text kept, and the connection stays up (sent, it made the host
  *   close the socket: "lost before it answered; may or may not have taken effect");
  * - at 800×600 no view scrolls the page sideways, and the connection state, Start/Stop and
- *   each saved run's Delete stay inside the window (the app's 900 px minimum put them past it);
- * - a number typed and entered while the previous change of that knob is on its way is applied
- *   after it (it was dropped: the run went on with the value the user had replaced).
+ *   each saved run's Delete stay inside the window (the app's 900 px minimum put them past it).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -109,29 +107,6 @@ describe('hostile use of the browser UI', () => {
         expect(await inWindow(id), `${view}: ${id} in the window`).toBe(true);
       }
     }
-    expect(errors).toEqual([]);
-    await page.context().close();
-  });
-
-  it('a second value entered while the first is on its way is applied, not dropped', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(serve.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    await page.getByTestId('start-button').click();
-    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
-    const connections = page.locator('[data-testid="knob"][data-knob="load.connections"] [data-testid="knob-input"]');
-    // Mid-run each change restarts the engine as a new phase: the second Enter comes while the first is pending.
-    await connections.fill('10');
-    await connections.press('Enter');
-    await connections.fill('20');
-    await connections.press('Enter');
-    await expect.poll(async () => (await page.locator('[data-testid="knob"][data-knob="load.connections"] [data-testid="knob-applied"]').textContent())?.trim(), { timeout: 15_000 }).toMatch(/^20\b/);
-    await page.getByTestId('stop-button').click();
-    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
-    const saved = savedRun(await text(page, 'run-id')) as unknown as { meta: { summary: { applied: { load: { connections: number } } } } };
-    expect(saved.meta.summary.applied.load.connections).toBe(20);
-    expect(await connections.inputValue()).toBe('20');
     expect(errors).toEqual([]);
     await page.context().close();
   });
