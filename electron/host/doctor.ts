@@ -285,27 +285,30 @@ function hugepagesCheck(h: Hugepages | null): DoctorCheck {
     : { id: 'hugepages', label: 'Huge pages', ok: false, value: `${h.free} free of ${h.total}`, reason: hugepagesShort(h, need), fix: hugepagesFix(h) };
 }
 
-/** Why too few huge pages are free for the default pool (h.free < need). */
-function hugepagesShort(h: Hugepages, need: number): string {
-  if (!h.total) return 'none reserved (vm.nr_hugepages=0): a MAP_HUGETLB buffer pool gets ENOMEM';
+/** Why too few huge pages are free for the default pool (h.free < need); `none` words the case of none reserved. */
+function hugepagesShort(h: Hugepages, need: number, none = 'none reserved (vm.nr_hugepages=0): a MAP_HUGETLB buffer pool gets ENOMEM'): string {
+  if (!h.total) return none;
   if (!h.free) return `all ${h.total} reserved ${h.sizeBytes / (1024 * 1024)} MiB pages are in use`;
   // One page free of two needed is as much ENOMEM as none: the pool is mapped whole.
   return `${h.free} free, but the default buffer pool needs ${need} per ring (mapped whole with MAP_HUGETLB, so it gets ENOMEM)`;
 }
 
-/** Huge pages the default buffer pool of one ring takes (bufferRing.count × size, rounded up to pages). */
-function defaultPoolPages(h: Hugepages | null): number {
+/** Bytes of one ring's default buffer pool (the catalogue's bufferRing.count × size). */
+function defaultPoolBytes(): number {
   const count = Number(knobAt('server.bufferRing.count')?.schema.parse(undefined) ?? 4096);
   const size = Number(knobAt('server.bufferRing.size')?.schema.parse(undefined) ?? 2048);
-  return Math.max(1, Math.ceil((count * size) / (h?.sizeBytes || 2 * 1024 * 1024)));
+  return count * size;
+}
+
+/** Huge pages the default buffer pool of one ring takes (rounded up to whole pages). */
+function defaultPoolPages(h: Hugepages | null): number {
+  return Math.max(1, Math.ceil(defaultPoolBytes() / (h?.sizeBytes || 2 * 1024 * 1024)));
 }
 
 /** `sysctl vm.nr_hugepages=N` with N enough for the default buffer pool (count × size), on top of what is in use. */
 function hugepagesFix(h: Hugepages | null): string {
-  const count = Number(knobAt('server.bufferRing.count')?.schema.parse(undefined) ?? 4096);
-  const size = Number(knobAt('server.bufferRing.size')?.schema.parse(undefined) ?? 2048);
   const pageBytes = h?.sizeBytes || 2 * 1024 * 1024;
-  const pool = count * size;
+  const pool = defaultPoolBytes();
   const need = defaultPoolPages(h);
   const inUse = h ? h.total - h.free : 0;
   return `reserve some: sysctl vm.nr_hugepages=${inUse + need} (${need} × ${pageBytes / (1024 * 1024)} MiB ≥ the default pool, bufferRing.count × size = ${pool / (1024 * 1024)} MiB; more for a larger pool)`;
@@ -394,7 +397,7 @@ export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: strin
   // doctor said available and the run refused hugepages with ENOMEM.
   out.push(hugepages && hugepages.free >= defaultPoolPages(hugepages)
     ? { id: 'hugepages', label: 'Huge pages', available: true, reason: `${hugepages.free} free huge pages of ${hugepages.sizeBytes / (1024 * 1024)} MiB (vm.nr_hugepages=${hugepages.total})` }
-    : { id: 'hugepages', label: 'Huge pages', available: false, reason: hugepages ? hugepagesShort(hugepages, defaultPoolPages(hugepages)).replace('a MAP_HUGETLB buffer pool gets ENOMEM', 'MAP_HUGETLB would fail with ENOMEM') : '/proc/meminfo says nothing about huge pages', fix: hugepagesFix(hugepages) });
+    : { id: 'hugepages', label: 'Huge pages', available: false, reason: hugepages ? hugepagesShort(hugepages, defaultPoolPages(hugepages), 'none reserved (vm.nr_hugepages=0): MAP_HUGETLB would fail with ENOMEM') : '/proc/meminfo says nothing about huge pages', fix: hugepagesFix(hugepages) });
   return out;
 }
 

@@ -30,11 +30,11 @@ function tracefsAfter(setup: string): Check | null {
 
 describe('doctor: tracefs where the engine does not look', () => {
   it('tracefs mounted only at another path is not ok, and names the path and the mount that fixes it; unmounted is "not mounted"', (ctx) => {
-    if (process.getuid?.() !== 0) ctx.skip();
+    if (process.getuid?.() !== 0) ctx.skip('not root: cannot mount tracefs in a private mount namespace');
     const elsewhere = path.join(dir, 'trace');
     mkdirSync(elsewhere);
     const moved = tracefsAfter(`(umount /sys/kernel/tracing 2>/dev/null; true) && mount -t tracefs tracefs ${elsewhere}`);
-    if (!moved) ctx.skip();
+    if (!moved) ctx.skip('tracefs could not be moved in a private mount namespace (unshare or mount refused)');
     // The engine reads /sys/kernel/tracing only (probe_loader.c): the run would say "tracefs not mounted".
     expect(moved!.ok).toBe(false);
     expect(moved!.value).toBe(`${elsewhere} (not /sys/kernel/tracing)`);

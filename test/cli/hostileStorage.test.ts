@@ -63,7 +63,7 @@ describe('storage workload: hard links into the lab\'s data', () => {
 
 describe('storage workload: IOPOLL on a file with no block device', () => {
   it('a tmpfs file: refused with EOPNOTSUPP naming tmpfs and no device, not a device without poll queues that NVMe would fix', (ctx) => {
-    if (!existsSync('/dev/shm')) ctx.skip();
+    if (!existsSync('/dev/shm')) ctx.skip('no /dev/shm (tmpfs) on this machine');
     const shm = mkdtempSync('/dev/shm/uring-lab-hostile-');
     try {
       const file = path.join(shm, 'f.dat');
@@ -71,7 +71,7 @@ describe('storage workload: IOPOLL on a file with no block device', () => {
       const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--duration', '0.3', '--set', 'workload=storage', '--set', 'duration.warmupS=0.1',
         '--set', `storage.path=${file}`, '--set', 'server.iopoll=true', '--set', 'storage.fileSizeMiB=1'], { env, encoding: 'utf8', timeout: 30_000 });
       // O_DIRECT on tmpfs is a kernel matter (6.6+ takes it); where it is refused there is no IOPOLL verdict to check.
-      if (r.status === 2 && /EINVAL|direct/i.test(r.stderr)) ctx.skip();
+      if (r.status === 2 && /EINVAL|direct/i.test(r.stderr)) ctx.skip(`this kernel refuses O_DIRECT on tmpfs: ${r.stderr.trim()}`);
       expect(r.status, r.stderr).toBe(0);
       const summary = JSON.parse(r.stdout);
       const iopoll = summary.rejected.find((k: { knob: string }) => k.knob === 'server.iopoll');
@@ -101,13 +101,13 @@ describe('storage workload: more memory than the machine has', () => {
 
 describe('storage workload: a data folder without room for the test file', () => {
   it('is exit 2 naming storage.fileSizeMiB and the room there, before the engine writes anything', (ctx) => {
-    if (process.getuid?.() !== 0) ctx.skip();
+    if (process.getuid?.() !== 0) ctx.skip('not root: cannot mount a small tmpfs in a private mount namespace');
     // An 8 MiB tmpfs in a mount namespace of this test's own, as the lab's data folder.
     const small = path.join(dir, 'small');
     mkdirSync(small);
     const script = `mount -t tmpfs -o size=8m tmpfs "$2" && XDG_DATA_HOME="$2" "$0" "$1" run --json --duration 0.3 --set workload=storage --set storage.fileSizeMiB=64; echo "rc=$?"; ls -A "$2/uring-lab/storage"`;
     const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, CLI, small], { env, encoding: 'utf8', timeout: 30_000 });
-    if (r.error || /unshare:/.test(r.stderr)) ctx.skip();
+    if (r.error || /unshare:/.test(r.stderr)) ctx.skip(`unshare -m refused: ${r.error?.message ?? r.stderr.trim()}`);
     const [rc, ...left] = r.stdout.trim().split('\n');
     expect(rc, r.stderr).toBe('rc=2');
     expect(left).toEqual([]);

@@ -23,16 +23,17 @@ export function formatBytes(bytes: number): string {
 export function checkBudget(profile: Profile, resources: EngineResources): LabError | null {
   const { needs, memAvailableBytes } = resources;
   const { server, load } = profile;
+  const storage = profile.workload === 'storage';
   const parts = [
     // Every server worker (server.rings) has its own pool.
     { bytes: needs.bufferRingBytes, words: `buffer ring ${server.rings > 1 ? `${server.rings} rings × ` : ''}${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size', ...(server.rings > 1 ? ['server.rings'] : [])] },
     // A storage run's jobs hold queueDepth blocks each (native storage_memory counts them as load
     // buffers): the echo load's words here told a 32 GiB storage run to lower load.connections.
-    profile.workload === 'storage'
+    storage
       ? { bytes: needs.loadBufferBytes, words: `storage blocks ${load.threads > 1 ? `${load.threads} jobs × ` : ''}${profile.storage.queueDepth} × ${formatBytes(profile.storage.blockBytes)} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['storage.blockBytes', 'storage.queueDepth', ...(load.threads > 1 ? ['load.threads'] : [])] }
     // With load.pipeline > 1 every connection holds a send slot per message in flight too.
       : { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × ${load.pipeline > 1 ? `${formatBytes(load.messageBytes)} with pipeline ${load.pipeline}` : `2 × ${formatBytes(load.messageBytes)}`} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes', ...(load.pipeline > 1 ? ['load.pipeline'] : [])] },
-    profile.workload === 'storage'
+    storage
       ? { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and job state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['storage.queueDepth', 'load.threads'] }
       : { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and connection state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['server.ringEntries', 'load.connections'] },
   ].sort((a, b) => b.bytes - a.bytes);
@@ -53,12 +54,12 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
   if (!needs.memlockExempt && memlock !== null && needs.pinnedBytes > memlock) {
     return new LabError({
       code: 'RESOURCE_BUDGET',
-      field: profile.workload === 'storage' ? 'storage.queueDepth' : 'server.ringEntries',
+      field: storage ? 'storage.queueDepth' : 'server.ringEntries',
       // A storage job locks its ring and, with registered buffers, its queueDepth blocks (memory_needs.c).
-      message: profile.workload === 'storage'
+      message: storage
         ? `this run locks ${formatBytes(needs.pinnedBytes)} of memory (each job's io_uring ring${profile.server.registeredBuffers ? ' and its registered blocks' : ''}) but RLIMIT_MEMLOCK allows ${formatBytes(memlock)}, shared by all of this user's processes`
         : `this run locks ${formatBytes(needs.pinnedBytes)} of memory (io_uring rings and the buffer ring's registration) but RLIMIT_MEMLOCK allows ${formatBytes(memlock)}, shared by all of this user's processes`,
-      fix: profile.workload === 'storage'
+      fix: storage
         ? `raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit), or lower storage.queueDepth or load.threads${profile.server.registeredBuffers ? ', storage.blockBytes, or set server.registeredBuffers to false' : ''}`
         : 'raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit), or lower server.ringEntries, load.threads or server.bufferRing.count',
     });
