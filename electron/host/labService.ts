@@ -500,9 +500,14 @@ export class LabService implements LabApi, LabSessions {
     });
   }
 
-  /** A client's profile as the profile methods (host/profiles/profileApi.ts) see it. */
+  /**
+   * A client's profile as the profile methods (host/profiles/profileApi.ts) see it. Read in
+   * the state queue, after the client's changes asked for before it: a save or export sent
+   * right after a knob change (queued behind a phase's engine restart) took the profile from
+   * before that change.
+   */
   private profileClient(clientId: string): ProfileClient {
-    return { current: async () => (await this.statusFor(clientId)).profile, apply: (profile) => this.applyProfileFor(clientId, profile) };
+    return { current: () => this.exclusive(async () => (await this.statusFor(clientId)).profile), apply: (profile) => this.applyProfileFor(clientId, profile) };
   }
 
   /** A whole profile made the client's, as setKnob does for one knob (a new phase during its run). */

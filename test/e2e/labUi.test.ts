@@ -16,7 +16,7 @@
  * - an open-loop run (load.mode open at 2000 requests/s) shows the offered rate and the
  *   timeouts count, live and in the summary.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { isShortFrame, niceCeil, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
+import { connectLab, labClient } from '../cli/wsClient';
 
 const ROOT = path.join(__dirname, '../..');
 /** The contract as built into dist (what the served page was built against). */
@@ -137,6 +138,23 @@ describe('lab UI in Chromium', () => {
   let host: Serve;
   beforeAll(async () => {
     host = await startServe(['--port', '0']);
+  });
+  // A test that failed mid-run must not leave its run going into the next test (each starts
+  // its own, and a live one is refused): every failure after it would be a knock-on.
+  afterEach(async () => {
+    if (host.proc.exitCode !== null || host.proc.signalCode !== null) return;
+    const ws = await connectLab(host.port, { token: host.token, client: 'labUi-cleanup' }).catch(() => null);
+    if (!ws) return;
+    try {
+      const lab = labClient(ws);
+      const status = await lab.call('getStatus');
+      if ('result' in status && (status.result as { running?: boolean }).running) {
+        await lab.call('takeControl');
+        await lab.call('stopRun');
+      }
+    } finally {
+      ws.close();
+    }
   });
 
   it('shows three phases and three percentile curves after toggling SQPOLL twice', async () => {

@@ -243,6 +243,20 @@ describe('applyProfile', () => {
     expect((await lab.getStatus()).phases).toHaveLength(2);
     await lab.stopRun();
   });
+
+  it('a save or export sent right after a knob change mid-run takes the changed profile (read after the phase restart)', async () => {
+    const { fake, lab } = makeLab();
+    await lab.startRun({ profile: { ...K, load: { connections: 3 }, duration: { warmupS: 0, measureS: 30 } } });
+    // The phase's engine restart takes a while: the change waits in the state queue.
+    fake.behaviour = { ...fake.behaviour, delayMs: 150 };
+    const change = lab.setKnob({ path: 'server.napiBusyPollUs', value: 40 });
+    const saved = lab.saveProfile({ name: 'right after' });
+    const exported = lab.exportProfile({ format: 'tuned' });
+    await change;
+    expect((await saved).profile.server.napiBusyPollUs).toBe(40);
+    expect((await exported).text).toMatch(/^net\.core\.busy_poll=40$/m);
+    await lab.stopRun();
+  });
 });
 
 // ---- seeded mutations of valid profiles ----------------------------------------------------

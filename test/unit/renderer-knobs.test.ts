@@ -1,9 +1,10 @@
 import { createPinia, setActivePinia } from 'pinia';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { knobAt, knobEntries, type KnobEntry } from '../../electron/contract';
 import { knobControl, knobGroups, parseKnobNumber, parseKnobText } from '../../renderer/src/components/knobs/knobControl';
+import { useAbStore } from '../../renderer/src/stores/ab';
 import { valueAtPath } from '../../renderer/src/stores/knobs';
-import { attached, profile, sqpollPhase } from './renderer-fixtures';
+import { attached, flush, profile, sqpollPhase } from './renderer-fixtures';
 
 const row = (path: string): KnobEntry => {
   const entry = knobAt(path);
@@ -106,5 +107,53 @@ describe('knobs store, generic over paths', () => {
     expect(knobs.applied('server.sqpoll.cpu')).toBeNull();
     expect(knobs.refusals('server.sqpoll.cpu')).toEqual([refused]);
     expect(knobs.refusals('server.sqpoll.enabled')).toEqual([]);
+  });
+
+  it('starts a run with the knobs the panel shows: a change on its way is answered first', async () => {
+    const { f, run, knobs } = await attached();
+    // The host answers the change late (a phase's engine restart, a slow link).
+    let answer!: () => void;
+    const realSetKnob = f.api.setKnob.getMockImplementation()!;
+    f.api.setKnob.mockImplementationOnce(async (params) => {
+      await new Promise<void>((r) => (answer = r));
+      return realSetKnob(params);
+    });
+    void knobs.setKnob('server.engine', 'epoll');
+    expect(knobs.requested('server.engine')).toBe('epoll');
+    const started = run.start();
+    await flush();
+    // Not sent with the profile from before the change (the run went on io_uring).
+    expect(f.api.startRun).not.toHaveBeenCalled();
+    expect(run.runState).toBe('starting');
+    answer();
+    await started;
+    expect(f.api.startRun).toHaveBeenCalledTimes(1);
+    const sent = (f.api.startRun.mock.calls[0] as unknown as [{ profile: { server: { engine: string } } }])[0];
+    expect(sent.profile.server.engine).toBe('epoll');
+    expect(run.runState).toBe('running');
+  });
+
+  it('builds an A/B arm from the current knobs after the changes on their way', async () => {
+    const { f, knobs } = await attached();
+    let answer!: () => void;
+    const realSetKnob = f.api.setKnob.getMockImplementation()!;
+    f.api.setKnob.mockImplementationOnce(async (params) => {
+      await new Promise<void>((r) => (answer = r));
+      return realSetKnob(params);
+    });
+    const startAb = vi.fn(async () => ({ experimentId: 'ab-1' }));
+    (f.api as unknown as { startAb: typeof startAb }).startAb = startAb;
+    const ab = useAbStore();
+    ab.a = { kind: 'current' };
+    ab.b = { kind: 'change', path: 'server.sqpoll.enabled', value: 'true' };
+    void knobs.setKnob('server.rings', 2);
+    const started = ab.start();
+    await flush();
+    expect(startAb).not.toHaveBeenCalled();
+    answer();
+    await started;
+    expect(startAb).toHaveBeenCalledTimes(1);
+    const sent = (startAb.mock.calls[0] as unknown as [{ a: { server: { rings: number } }; b: { server: { rings: number; sqpoll: { enabled: boolean } } } }])[0];
+    expect([sent.a.server.rings, sent.b.server.rings, sent.b.server.sqpoll.enabled]).toEqual([2, 2, true]);
   });
 });

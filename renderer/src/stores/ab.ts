@@ -64,6 +64,8 @@ export const useAbStore = defineStore('ab', () => {
   const { api, guarded } = viewCalls(() => conn.api(), failure, busy);
 
   async function profileOf(source: AbSource): Promise<Profile> {
+    // The knobs as the panel shows them: a change on its way is answered first.
+    await useKnobsStore().settled();
     const current = useKnobsStore().profile;
     switch (source.kind) {
       case 'current':

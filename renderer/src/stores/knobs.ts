@@ -60,11 +60,31 @@ export const useKnobsStore = defineStore('knobs', () => {
     pending.value = next;
   }
 
+  /** The setKnob requests on their way (settled() waits for them). */
+  const inFlight = new Set<Promise<void>>();
+
+  /**
+   * Resolves once every knob change sent so far has its answer (taken or refused). A start
+   * sends the page's profile: read while a change was on its way, it was the profile from
+   * before it, and the run went with the value the panel already showed replaced (CI caught
+   * Start right after switching to epoll running io_uring).
+   */
+  async function settled(): Promise<void> {
+    while (inFlight.size) await Promise.allSettled([...inFlight]);
+  }
+
   /**
    * Changes one knob: for the next run while idle; during a run this page controls, the host
    * restarts the engine with it as a new phase.
    */
-  async function setKnob(path: string, value: unknown): Promise<void> {
+  function setKnob(path: string, value: unknown): Promise<void> {
+    const change = sendKnob(path, value);
+    inFlight.add(change);
+    void change.finally(() => inFlight.delete(change));
+    return change;
+  }
+
+  async function sendKnob(path: string, value: unknown): Promise<void> {
     const api = conn.api();
     if (!api) return;
     setPending(path, value, true);
@@ -78,5 +98,5 @@ export const useKnobsStore = defineStore('knobs', () => {
     }
   }
 
-  return { profile, pending, adoptProfile, isPending, requested, applied, refusals, setKnob };
+  return { profile, pending, adoptProfile, isPending, requested, applied, refusals, setKnob, settled };
 });

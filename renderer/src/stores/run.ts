@@ -295,7 +295,10 @@ export const useRunStore = defineStore('run', () => {
     try {
       // Until Stop (the default), or for the profile's warm-up + measured time (Duration knobs).
       const untilStopped = useLayoutStore().runLength === 'untilStopped';
-      const res = await api.startRun({ untilStopped, profile: useKnobsStore().profile ?? undefined });
+      // The knobs as the panel shows them: changes on their way are answered first.
+      const knobs = useKnobsStore();
+      await knobs.settled();
+      const res = await api.startRun({ untilStopped, profile: knobs.profile ?? undefined });
       // The run may already have ended or failed (events can overtake the answer).
       if (finishedRuns.has(res.runId)) return;
       adoptRun(res.runId);
