@@ -11,7 +11,11 @@
  *   field named and the box's text kept, and the connection stays up (sent, it made the host
  *   close the socket: "lost before it answered; may or may not have taken effect");
  * - at 800×600 no view scrolls the page sideways, and the connection state, Start/Stop and
- *   each saved run's Delete stay inside the window (the app's 900 px minimum put them past it).
+ *   each saved run's Delete stay inside the window (the app's 900 px minimum put them past it);
+ * - mid-run, a number typed while the knob's previous change is on its way is kept in the field
+ *   when that change lands (the re-render put the old value back under the typing, and Enter
+ *   took it), and values entered while one is on its way are applied after it, the last winning
+ *   (they were dropped: the run went on with a value the user had replaced).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -149,6 +153,37 @@ describe('hostile use of the browser UI', () => {
     await expect.poll(async () => Number(await page.getByTestId('throughput-chart').getAttribute('data-frames')), { timeout: 10_000 }).toBe(saved.frames.length);
     expect(await page.getByTestId('frames-lost').count()).toBe(0);
     expect(errors.filter((e) => !NETWORK_NOISE.some((re) => re.test(e)))).toEqual([]);
+    await page.context().close();
+  });
+
+  it('numbers typed and entered while the knob\'s change is on its way are kept, and applied after it', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(serve.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    const row = page.locator('[data-testid="knob"][data-knob="load.connections"]');
+    const input = row.locator('[data-testid="knob-input"]');
+    // "applying…" while a change is on its way; the applied value once it landed.
+    const applied = async () => (await row.locator('[data-testid="knob-applied"]').allTextContents()).join('').trim();
+    // Mid-run each change restarts the engine as a new phase, so an answer takes a while.
+    await input.fill('10');
+    await input.press('Enter');
+    await input.fill('20'); // typed, not entered, while 10 is on its way
+    await expect.poll(applied, { timeout: 15_000 }).toMatch(/^10\b/);
+    expect(await input.inputValue()).toBe('20');
+    await input.press('Enter');
+    await input.fill('30');
+    await input.press('Enter'); // most likely while 20 is on its way
+    await expect.poll(applied, { timeout: 15_000 }).toMatch(/^30\b/);
+    expect(await input.inputValue()).toBe('30');
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    const saved = savedRun(await text(page, 'run-id')) as unknown as { meta: { summary: { phases: Array<{ applied: { load: { connections: number } } }> } } };
+    // Every value entered became a phase, in the order entered.
+    expect(saved.meta.summary.phases.slice(1).map((p) => p.applied.load.connections)).toEqual([10, 20, 30]);
+    expect(errors).toEqual([]);
     await page.context().close();
   });
 });

@@ -156,4 +156,40 @@ describe('knobs store, generic over paths', () => {
     const sent = (startAb.mock.calls[0] as unknown as [{ a: { server: { rings: number } }; b: { server: { rings: number; sqpoll: { enabled: boolean } } } }])[0];
     expect([sent.a.server.rings, sent.b.server.rings, sent.b.server.sqpoll.enabled]).toEqual([2, 2, true]);
   });
+
+  it('sends a value entered while the knob\'s previous change is on its way after it, the last one winning', async () => {
+    const { f, knobs } = await attached();
+    const answers: Array<() => void> = [];
+    const realSetKnob = f.api.setKnob.getMockImplementation()!;
+    f.api.setKnob.mockImplementation(async (params) => {
+      await new Promise<void>((r) => answers.push(r));
+      return realSetKnob(params);
+    });
+    const first = knobs.setKnob('load.connections', 10);
+    void knobs.setKnob('load.connections', 20);
+    void knobs.setKnob('load.connections', 30);
+    await flush();
+    // One change of a knob at a time; the field shows the last value entered.
+    expect(f.api.setKnob.mock.calls.map((c) => c[0])).toEqual([{ path: 'load.connections', value: 10 }]);
+    expect(knobs.requested('load.connections')).toBe(30);
+    answers.shift()!();
+    await flush();
+    await flush();
+    // 20 was replaced before it could be sent; 30 goes now. The answer for 10 does not show 10.
+    expect(f.api.setKnob.mock.calls.map((c) => c[0])).toEqual([{ path: 'load.connections', value: 10 }, { path: 'load.connections', value: 30 }]);
+    expect(knobs.requested('load.connections')).toBe(30);
+    expect(knobs.isPending('load.connections')).toBe(true);
+    answers.shift()!();
+    await first;
+    await knobs.settled();
+    expect(knobs.isPending('load.connections')).toBe(false);
+    expect(knobs.requested('load.connections')).toBe(30);
+    // Another knob is not held back by this one's lane.
+    const other = knobs.setKnob('server.rings', 2);
+    await flush();
+    expect(f.api.setKnob).toHaveBeenLastCalledWith({ path: 'server.rings', value: 2 });
+    answers.shift()!();
+    await other;
+    expect(knobs.requested('server.rings')).toBe(2);
+  });
 });

@@ -60,41 +60,61 @@ export const useKnobsStore = defineStore('knobs', () => {
     pending.value = next;
   }
 
-  /** The setKnob requests on their way (settled() waits for them). */
-  const inFlight = new Set<Promise<void>>();
+  /** Per path, the change on its way and the last value entered meanwhile (sent after it). */
+  const lanes = new Map<string, { sending: Promise<void>; next: { value: unknown } | null }>();
 
   /**
-   * Resolves once every knob change sent so far has its answer (taken or refused). A start
-   * sends the page's profile: read while a change was on its way, it was the profile from
-   * before it, and the run went with the value the panel already showed replaced (CI caught
-   * Start right after switching to epoll running io_uring).
+   * Resolves once every knob change asked for so far has its answer (taken or refused). A
+   * start sends the page's profile: read while a change was on its way, it was the profile
+   * from before it, and the run went with the value the panel already showed replaced (CI
+   * caught Start right after switching to epoll running io_uring).
    */
   async function settled(): Promise<void> {
-    while (inFlight.size) await Promise.allSettled([...inFlight]);
+    while (lanes.size) await Promise.allSettled([...lanes.values()].map((l) => l.sending));
   }
 
   /**
    * Changes one knob: for the next run while idle; during a run this page controls, the host
-   * restarts the engine with it as a new phase.
+   * restarts the engine with it as a new phase. A value entered while the previous change of
+   * the same knob is on its way is sent once that one is answered (the last such value wins):
+   * dropped, "20" entered during the restart for "10" left the run on 10 with no word. One
+   * change per knob at a time keeps the host's phases in the order the user entered them.
    */
   function setKnob(path: string, value: unknown): Promise<void> {
-    const change = sendKnob(path, value);
-    inFlight.add(change);
-    void change.finally(() => inFlight.delete(change));
-    return change;
+    setPending(path, value, true);
+    const lane = lanes.get(path);
+    if (lane) {
+      lane.next = { value };
+      return settledLane(path);
+    }
+    const fresh = { sending: Promise.resolve(), next: null as { value: unknown } | null };
+    lanes.set(path, fresh);
+    fresh.sending = (async () => {
+      let current: { value: unknown } | null = { value };
+      while (current) {
+        await sendKnob(path, current.value);
+        current = fresh.next;
+        fresh.next = null;
+      }
+      lanes.delete(path);
+      setPending(path, undefined, false);
+    })();
+    return fresh.sending;
+  }
+
+  /** Resolves when `path`'s lane is empty (its last value answered). */
+  function settledLane(path: string): Promise<void> {
+    return lanes.get(path)?.sending ?? Promise.resolve();
   }
 
   async function sendKnob(path: string, value: unknown): Promise<void> {
     const api = conn.api();
     if (!api) return;
-    setPending(path, value, true);
     try {
       const asked = run.askStatus();
       run.applyStatus(await api.setKnob({ path, value }), asked);
     } catch (err) {
       if (errors.report(err).code === 'NOT_CONTROLLER') await run.refreshStatus();
-    } finally {
-      setPending(path, value, false);
     }
   }
 
