@@ -22,6 +22,14 @@ export { LAB_METHOD_NAMES, type LabMethod };
 
 const NoParams = z.undefined().or(z.strictObject({}));
 
+/**
+ * The largest LabApi request the WebSocket host reads, bytes: a bigger message closes the
+ * socket (`ws` maxPayload). The largest real one, a startRun with a full profile, is under
+ * 4 KiB; a profile description at its 10,000-character limit still fits. The browser client
+ * refuses a request past it before sending (sent, the closed socket lost the page's run state).
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
 /** A run started until stopped (the app's default) goes on until stopped, but never longer than this. */
 export const UNTIL_STOPPED_LIMIT_S = 15 * 60;
 

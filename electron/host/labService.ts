@@ -380,7 +380,7 @@ export class LabService implements LabApi, LabSessions {
       if (this.run) {
         throw new LabError({
           code: 'RUN_ACTIVE', message: `run ${this.run.runId} is still going${this.run.controllerId === clientId ? '' : ' (controlled by another client)'}`,
-          fix: this.run.controllerId === clientId ? 'stop it first' : 'watch it, wait for it to end, or takeControl() and stop it',
+          fix: this.run.controllerId === clientId ? 'stop it first' : 'watch it, wait for it to end, or take control of it (the lab window\'s Take control) and stop it',
         });
       }
       const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
@@ -487,7 +487,7 @@ export class LabService implements LabApi, LabSessions {
     const mine = run?.controllerId === clientId;
     throw new LabError({
       code: 'RUN_ACTIVE', message: `${run ? `run ${run.runId}` : 'a run'} is still going${run && !mine ? ' (controlled by another client)' : ''}: an A/B experiment needs the machine to itself`,
-      fix: mine ? 'stop the run first, then start the experiment' : 'wait for the run to end, or takeControl() and stop it',
+      fix: mine ? 'stop the run first, then start the experiment' : 'wait for the run to end, or take control of it (the lab window\'s Take control) and stop it',
     });
   }
 

@@ -8,14 +8,13 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { LabSession, LabSessions, oneLineText, WsResponse } from '../contract';
+import { LabSession, LabSessions, MAX_REQUEST_BYTES, oneLineText, WsResponse } from '../contract';
 import { answerLabMessage } from '../host/labDispatch';
 import { Admission, requestTarget } from './admission';
 import { HttpAnswers, ignore, noStore } from './httpAnswers';
 
-/** Largest WebSocket message accepted. The largest real one, a startRun with a full
- *  profile, is under 4 KiB; a profile description at its 10,000-character limit still fits. */
-export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Largest WebSocket message accepted: the contract's request limit (the browser client checks it too). */
+export const MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES;
 /** Messages of one connection waiting for their turn before its socket stops being read. */
 const PAUSE_AT_QUEUED = 8;
 /** Pausing stops further reads, but what was already read is parsed to the end; a burst that

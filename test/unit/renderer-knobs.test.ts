@@ -1,6 +1,6 @@
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { knobAt, knobEntries, type KnobEntry } from '../../electron/contract';
+import { knobAt, knobEntries, LabError, type KnobEntry } from '../../electron/contract';
 import { knobControl, knobGroups, parseKnobNumber, parseKnobText } from '../../renderer/src/components/knobs/knobControl';
 import { useAbStore } from '../../renderer/src/stores/ab';
 import { valueAtPath } from '../../renderer/src/stores/knobs';
@@ -191,5 +191,28 @@ describe('knobs store, generic over paths', () => {
     answers.shift()!();
     await other;
     expect(knobs.requested('server.rings')).toBe(2);
+  });
+
+  it('clears the banner a knob\'s refused change put up once that knob takes a value, and only that one', async () => {
+    const { f, knobs, errors } = await attached();
+    const realSetKnob = f.api.setKnob.getMockImplementation()!;
+    const refusal = (field: string) => new LabError({ code: 'INVALID_VALUE', kind: 'input', field, message: `${field}: refused`, fix: 'pick another' });
+    f.api.setKnob.mockImplementationOnce(async () => { throw refusal('load.connections'); });
+    await knobs.setKnob('load.connections', 5000);
+    expect(errors.last?.field).toBe('load.connections');
+    // Another knob's success leaves it up.
+    await knobs.setKnob('server.rings', 2);
+    expect(errors.last?.field).toBe('load.connections');
+    await knobs.setKnob('load.connections', 50);
+    expect(errors.last).toBeNull();
+    // A later, different error is not cleared by an older knob's success.
+    f.api.setKnob.mockImplementationOnce(async () => { throw refusal('server.rings'); });
+    await knobs.setKnob('server.rings', 99);
+    f.api.setKnob.mockImplementationOnce(async () => { throw refusal('load.connections'); });
+    await knobs.setKnob('load.connections', 6000);
+    errors.report(new LabError({ code: 'FAILED', message: 'the run failed' }));
+    f.api.setKnob.mockImplementation(realSetKnob);
+    await knobs.setKnob('load.connections', 60);
+    expect(errors.last?.code).toBe('FAILED');
   });
 });

@@ -18,18 +18,13 @@
  * opened the adapter asks the host whether the token is the problem (wsUrl.ts): if it is,
  * retrying cannot help (state `refused`); anything else means keep retrying.
  */
-import { LAB_METHODS, LabError, WsResponseEnvelopeSchema, WsResponseSchema, type LabEvent, type WsResponse, type LabMethod } from '../../../electron/contract';
+import { LAB_METHODS, LabError, MAX_REQUEST_BYTES, WsResponseEnvelopeSchema, WsResponseSchema, type LabEvent, type WsResponse, type LabMethod } from '../../../electron/contract';
 import type { ConnectionState, LabConnection } from './connection';
 import { labMethodsOver, type LabMethods } from './labMethods';
 import { BAD_TOKEN, fetchTokenCheck, tokenCheckUrl, type TokenCheck } from './wsUrl';
 
-/**
- * The largest request the host reads: its socket closes on a bigger message (`ws` maxPayload,
- * electron/web/labSocket.ts MAX_MESSAGE_BYTES, which the contract does not export). Sent, a
- * 100 KB profile pasted into the import box dropped the tab's connection (mid-run: "run state
- * unknown") and came back as "lost before it answered; may or may not have taken effect".
- */
-export const MAX_REQUEST_BYTES = 64 * 1024;
+/** The contract's request limit: past it the host closes the socket, so a request is refused here first. */
+export { MAX_REQUEST_BYTES };
 
 const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
 

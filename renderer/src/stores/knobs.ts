@@ -5,7 +5,7 @@
  */
 import { defineStore } from 'pinia';
 import { shallowRef } from 'vue';
-import type { Profile, RejectedKnob } from '../../../electron/contract';
+import type { LabErrorData, Profile, RejectedKnob } from '../../../electron/contract';
 import { useConnectionStore } from './connection';
 import { useErrorStore } from './errors';
 import { useRunStore } from './run';
@@ -107,14 +107,24 @@ export const useKnobsStore = defineStore('knobs', () => {
     return lanes.get(path)?.sending ?? Promise.resolve();
   }
 
+  /** The banner's error each knob's last refused change put up (cleared by its next success). */
+  const refusedChange = new Map<string, LabErrorData>();
+
   async function sendKnob(path: string, value: unknown): Promise<void> {
     const api = conn.api();
     if (!api) return;
     try {
       const asked = run.askStatus();
       run.applyStatus(await api.setKnob({ path, value }), asked);
+      // The knob took a value now: its earlier refusal, still in the banner, is history (it
+      // stayed up over the success, reading as if the value shown had been refused).
+      const shown = refusedChange.get(path);
+      refusedChange.delete(path);
+      if (shown && errors.last === shown) errors.dismiss();
     } catch (err) {
-      if (errors.report(err).code === 'NOT_CONTROLLER') await run.refreshStatus();
+      const data = errors.report(err);
+      refusedChange.set(path, data);
+      if (data.code === 'NOT_CONTROLLER') await run.refreshStatus();
     }
   }
 
