@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { knobAt, knobEntries, LabError, type KnobEntry } from '../../electron/contract';
 import { knobControl, knobGroups, parseKnobNumber, parseKnobText } from '../../renderer/src/components/knobs/knobControl';
 import { useAbStore } from '../../renderer/src/stores/ab';
+import { useProfilesStore } from '../../renderer/src/stores/profiles';
 import { valueAtPath } from '../../renderer/src/stores/knobs';
 import { attached, flush, profile, sqpollPhase } from './renderer-fixtures';
 
@@ -214,5 +215,25 @@ describe('knobs store, generic over paths', () => {
     f.api.setKnob.mockImplementation(realSetKnob);
     await knobs.setKnob('load.connections', 60);
     expect(errors.last?.code).toBe('FAILED');
+  });
+
+  it('starts a run only once a profile applied or imported meanwhile is adopted', async () => {
+    const { f, run, knobs } = await attached();
+    let answer!: () => void;
+    const applied = { ...f.status().profile, load: { ...f.status().profile.load, connections: 7 } };
+    (f.api as unknown as { applyProfile: unknown }).applyProfile = vi.fn(async () => {
+      await new Promise<void>((r) => (answer = r));
+      return f.status({ profile: applied });
+    });
+    const profiles = useProfilesStore();
+    void profiles.apply(applied, { kind: 'preset', name: 'seven' });
+    const started = run.start();
+    await flush();
+    expect(f.api.startRun).not.toHaveBeenCalled();
+    answer();
+    await started;
+    const sent = (f.api.startRun.mock.calls[0] as unknown as [{ profile: { load: { connections: number } } }])[0];
+    expect(sent.profile.load.connections).toBe(7);
+    expect(knobs.requested('load.connections')).toBe(7);
   });
 });

@@ -70,7 +70,18 @@ export const useKnobsStore = defineStore('knobs', () => {
    * caught Start right after switching to epoll running io_uring).
    */
   async function settled(): Promise<void> {
-    while (lanes.size) await Promise.allSettled([...lanes.values()].map((l) => l.sending));
+    while (lanes.size || wholeChanges.size) await Promise.allSettled([...[...lanes.values()].map((l) => l.sending), ...wholeChanges]);
+  }
+
+  /** Changes of the whole profile on their way (a preset or saved profile applied, an import). */
+  const wholeChanges = new Set<Promise<unknown>>();
+
+  /** Counts `change` (a request that replaces this client's profile) until it is answered: settled() waits for it too. */
+  function track<T>(change: Promise<T>): Promise<T> {
+    wholeChanges.add(change);
+    const done = () => wholeChanges.delete(change);
+    change.then(done, done);
+    return change;
   }
 
   /**
@@ -128,5 +139,5 @@ export const useKnobsStore = defineStore('knobs', () => {
     }
   }
 
-  return { profile, pending, adoptProfile, isPending, requested, applied, refusals, setKnob, settled };
+  return { profile, pending, adoptProfile, isPending, requested, applied, refusals, setKnob, settled, track };
 });

@@ -58,12 +58,15 @@ export const useProfilesStore = defineStore('profiles', () => {
   }
 
   /** Makes `profile` this client's profile (during a run it controls: a new phase). */
-  async function apply(profile: unknown, remembered: { kind: 'preset' | 'saved'; name: string }): Promise<void> {
-    const asked = useRunStore().askStatus();
-    const status = await guarded(() => callLab(apiOrThrow(), 'applyProfile', { profile }));
-    if (!status) return;
-    useRunStore().applyStatus(status, asked);
-    layout.lastProfile = remembered;
+  function apply(profile: unknown, remembered: { kind: 'preset' | 'saved'; name: string }): Promise<void> {
+    // A start meanwhile waits until the answer is adopted (knobs.settled): it sends the profile this replaces.
+    return useKnobsStore().track((async () => {
+      const asked = useRunStore().askStatus();
+      const status = await guarded(() => callLab(apiOrThrow(), 'applyProfile', { profile }));
+      if (!status) return;
+      useRunStore().applyStatus(status, asked);
+      layout.lastProfile = remembered;
+    })());
   }
 
   /** Saves the current knobs (this client's profile on the host) under `name`; a saved one of
@@ -92,10 +95,14 @@ export const useProfilesStore = defineStore('profiles', () => {
     busy.value = true;
     try {
       const name = importName.value.trim();
-      const res = await callLab(api, 'importProfile', { text: importText.value, ...(name ? { name } : {}) });
+      // A start meanwhile waits until the imported profile is adopted (knobs.settled).
+      const res = await useKnobsStore().track((async () => {
+        const answer = await callLab(api, 'importProfile', { text: importText.value, ...(name ? { name } : {}) });
+        await useRunStore().refreshStatus();
+        return answer;
+      })());
       importOutcome.value = { ok: true, name: res.name, migratedFrom: res.migratedFrom };
       layout.lastProfile = { kind: 'saved', name: res.name };
-      await useRunStore().refreshStatus();
       busy.value = false;
       await refresh();
     } catch (err) {
