@@ -236,4 +236,23 @@ describe('knobs store, generic over paths', () => {
     expect(sent.profile.load.connections).toBe(7);
     expect(knobs.requested('load.connections')).toBe(7);
   });
+
+  it('a Stop while the start waits for a knob change on its way means no run is started', async () => {
+    const { f, run, knobs } = await attached();
+    let answer!: () => void;
+    const realSetKnob = f.api.setKnob.getMockImplementation()!;
+    f.api.setKnob.mockImplementationOnce(async (params) => {
+      await new Promise<void>((r) => (answer = r));
+      return realSetKnob(params);
+    });
+    f.api.stopRun.mockImplementationOnce(async () => null as never);
+    void knobs.setKnob('server.rings', 2);
+    const started = run.start();
+    await flush();
+    await run.stop();
+    answer();
+    await started;
+    expect(f.api.startRun).not.toHaveBeenCalled();
+    expect(run.runState).toBe('idle');
+  });
 });

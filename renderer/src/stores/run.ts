@@ -298,6 +298,8 @@ export const useRunStore = defineStore('run', () => {
       // The knobs as the panel shows them: changes on their way are answered first.
       const knobs = useKnobsStore();
       await knobs.settled();
+      // Stopped (or the connection lost) while the changes were answered: nothing was started.
+      if (runState.value !== 'starting') return;
       const res = await api.startRun({ untilStopped, profile: knobs.profile ?? undefined });
       // The run may already have ended or failed (events can overtake the answer).
       if (finishedRuns.has(res.runId)) return;
