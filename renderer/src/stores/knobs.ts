@@ -62,6 +62,8 @@ export const useKnobsStore = defineStore('knobs', () => {
 
   /** Per path, the change on its way and the last value entered meanwhile (sent after it). */
   const lanes = new Map<string, { sending: Promise<void>; next: { value: unknown } | null }>();
+  /** Changes of the whole profile on their way (a preset or saved profile applied, an import). */
+  const wholeChanges = new Set<Promise<unknown>>();
 
   /**
    * Resolves once every knob change asked for so far has its answer (taken or refused). A
@@ -72,9 +74,6 @@ export const useKnobsStore = defineStore('knobs', () => {
   async function settled(): Promise<void> {
     while (lanes.size || wholeChanges.size) await Promise.allSettled([...[...lanes.values()].map((l) => l.sending), ...wholeChanges]);
   }
-
-  /** Changes of the whole profile on their way (a preset or saved profile applied, an import). */
-  const wholeChanges = new Set<Promise<unknown>>();
 
   /** Counts `change` (a request that replaces this client's profile) until it is answered: settled() waits for it too. */
   function track<T>(change: Promise<T>): Promise<T> {
@@ -96,7 +95,7 @@ export const useKnobsStore = defineStore('knobs', () => {
     const lane = lanes.get(path);
     if (lane) {
       lane.next = { value };
-      return settledLane(path);
+      return lane.sending;
     }
     const fresh = { sending: Promise.resolve(), next: null as { value: unknown } | null };
     lanes.set(path, fresh);
@@ -111,11 +110,6 @@ export const useKnobsStore = defineStore('knobs', () => {
       setPending(path, undefined, false);
     })();
     return fresh.sending;
-  }
-
-  /** Resolves when `path`'s lane is empty (its last value answered). */
-  function settledLane(path: string): Promise<void> {
-    return lanes.get(path)?.sending ?? Promise.resolve();
   }
 
   /** The banner's error each knob's last refused change put up (cleared by its next success). */
