@@ -12,11 +12,12 @@
  * validated with the current RunFrameSchema on the way out, so fields added to RunFrame later
  * flow through without a change here.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { RunFrameSchema, type RunFrame, type SparseHistogram } from '../../contract';
+import { openRegularSync } from './regularFile';
 
 /** The longest a written frame stays unsynced. */
 export const FRAME_SYNC_INTERVAL_MS = 1000;
@@ -146,7 +147,22 @@ const READ_CHUNK_BYTES = 1 << 20;
 /** The byte offset of line `FRAMES_PER_INDEX_ENTRY * k` for each k the index holds, checked. */
 function indexOffsets(indexPath: string, fileBytes: number): number[] {
   let raw: Buffer;
-  try { raw = readFileSync(indexPath); } catch { return []; }
+  try {
+    // Not a regular file (a FIFO would block the read for good), or unreadable: no index.
+    const { fd, size } = openRegularSync(indexPath);
+    try {
+      raw = Buffer.alloc(Math.min(size, 8 * Math.ceil(fileBytes / 2 + 1)));
+      let got = 0;
+      while (got < raw.length) {
+        const n = readSync(fd, raw, got, raw.length - got, got);
+        if (n <= 0) break;
+        got += n;
+      }
+      raw = raw.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  } catch { return []; }
   const offsets: number[] = [];
   // A torn last entry (a crash mid-write) is ignored; so is anything past a bad entry.
   for (let i = 0; i + 8 <= raw.length; i += 8) {
@@ -165,12 +181,13 @@ function indexOffsets(indexPath: string, fileBytes: number): number[] {
  */
 export function readFrames(path: string, fromSeq = 0, limit = Number.POSITIVE_INFINITY, maxBytes = Number.POSITIVE_INFINITY): FramesPage {
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch (err) {
+  let fileBytes: number;
+  // A FIFO or device named frames.jsonl throws NotARegularFile (it blocked the read for good).
+  try { ({ fd, size: fileBytes } = openRegularSync(path)); } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { frames: [], nextSeq: null, skippedLines: 0 };
     throw err;
   }
   try {
-    const fileBytes = fstatSync(fd).size;
     const offsets = indexOffsets(indexPathOf(path), fileBytes);
     const entry = Math.min(Math.floor(fromSeq / FRAMES_PER_INDEX_ENTRY), offsets.length - 1);
     const page = entry > 0 ? readFramesFrom(fd, fileBytes, offsets[entry], fromSeq, limit, maxBytes) : null;
@@ -209,11 +226,14 @@ function readFramesFrom(fd: number, fileBytes: number, offset: number, fromSeq: 
       // A page ends at `limit` frames or at about maxBytes of them (never empty): its answer must
       // fit what a transport carries, however wide each frame's histogram is.
       const full = frames.length >= limit || (frames.length > 0 && pageBytes + line.length > maxBytes);
-      if (seq !== null && full) { nextSeq = seq; break reading; }
+      // nextSeq is always past the page's last frame: a frame out of order or repeated (two files
+      // joined, a hand edit) made it name the page's own fromSeq, and a pager asked for the same
+      // page for ever.
+      if (seq !== null && full) { nextSeq = Math.max(seq, frames[frames.length - 1].seq + 1); break reading; }
       const frame = parseFrame(line);
       if (!frame) { skippedLines++; continue; }
       if (frame.seq < fromSeq) continue;
-      if (full) { nextSeq = frame.seq; break reading; }
+      if (full) { nextSeq = Math.max(frame.seq, frames[frames.length - 1].seq + 1); break reading; }
       frames.push(frame);
       pageBytes += line.length;
     }

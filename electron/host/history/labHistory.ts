@@ -92,7 +92,8 @@ export class LabHistory {
   async pin(runId: string, pinned: boolean) { await this.settled(); return this.runs.pin(runId, pinned); }
   async export(runId: string, format: RunExportFormat): Promise<ExportRunResult> {
     await this.settled();
-    const file = exportRun(this.runs.getAll(runId), format);
+    const run = this.runs.getAll(runId);
+    const file = exportRun(run, format, this.runs.damagedFramesLine(run));
     const bytes = Buffer.byteLength(file.text);
     if (bytes > MAX_EXPORT_BYTES) {
       throw new LabError({

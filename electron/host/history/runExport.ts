@@ -32,6 +32,8 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
  */
 const MD_HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
 const cell = (text: string) => oneLineText(text, 300).replace(/[&<>]/g, (c) => MD_HTML[c]!).replace(/[\\`*_[\]#|~]/g, '\\$&');
+/** Text inside a code span: one line, no backtick to end the span early (HTML is literal there). */
+const code = (text: string) => oneLineText(text, 200).replace(/`/g, "'");
 
 function statsTable(stats: RunStats): string[] {
   const l = stats.latencyUs;
@@ -42,12 +44,16 @@ function statsTable(stats: RunStats): string[] {
   ];
 }
 
-export function runMarkdown(run: GetRunResult): string {
+/** `damaged`: the line that says the run's frames file was damaged or short (RunStore.damagedFramesLine), or null. */
+export function runMarkdown(run: GetRunResult, damaged: string | null = null): string {
   const { meta } = run;
   const s = meta.summary;
   const lines = [`# uring-lab run ${meta.runId} — ${cell(meta.name)}`, ''];
+  if (damaged) lines.push(`- **damaged frames**: ${cell(damaged)}`);
   lines.push(`- status: **${meta.status}**${s?.failure ? ` (${cell(s.failure.code)}: ${cell(s.failure.message)})` : ''}${meta.recovered ? ` — ${cell(meta.recovered.reason)}` : ''}`);
-  lines.push(`- started ${meta.startedAt}${meta.endedAt ? `, ended ${meta.endedAt}` : ', still going'}; workload ${meta.workload}${s ? `; kernel ${cell(s.kernel.release)}` : ''}`);
+  // Every string of the meta is text from a file (a run folder someone sent): startedAt and
+  // workload went out raw, escape sequences and HTML included, to the terminal of `runs show`.
+  lines.push(`- started ${cell(meta.startedAt)}${meta.endedAt ? `, ended ${cell(meta.endedAt)}` : ', still going'}; workload ${cell(meta.workload)}${s ? `; kernel ${cell(s.kernel.release)}` : ''}`);
   if (run.pinned) lines.push('- pinned');
   lines.push('');
   if (s) {
@@ -68,7 +74,7 @@ export function runMarkdown(run: GetRunResult): string {
   const rejected = s?.rejected ?? meta.phases[meta.phases.length - 1]?.rejected ?? [];
   if (rejected.length) {
     lines.push('', '## Refused by the kernel', '');
-    for (const r of rejected) lines.push(`- \`${r.knob}\` = ${cell(JSON.stringify(r.requested))}: ${r.code} — ${cell(r.reason)}`);
+    for (const r of rejected) lines.push(`- \`${code(r.knob)}\` = ${cell(JSON.stringify(r.requested))}: ${cell(r.code)} — ${cell(r.reason)}`);
   }
   if (s && s.phases.length > 1) {
     lines.push('', '## Phases', '', '| phase | changed | req/s | p99 µs |', '|---:|---|---:|---:|');
@@ -81,14 +87,19 @@ export function runMarkdown(run: GetRunResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function exportRun(run: GetRunResult, format: RunExportFormat): ExportRunResult {
+/**
+ * `damaged`: the line that says the frames file was damaged or short, or null. The CLI prints it
+ * on stderr; an export through the LabApi has only its file, so the file says it (md: a line at
+ * the top, json: `damaged`): a download of a damaged run read as the whole run.
+ */
+export function exportRun(run: GetRunResult, format: RunExportFormat, damaged: string | null = null): ExportRunResult {
   const id = run.meta.runId;
   switch (format) {
     case 'json':
-      return { filename: `${id}.json`, mediaType: 'application/json', text: `${JSON.stringify({ kind: 'uring-lab/run', meta: run.meta, pinned: run.pinned, frames: run.frames })}\n` };
+      return { filename: `${id}.json`, mediaType: 'application/json', text: `${JSON.stringify({ kind: 'uring-lab/run', meta: run.meta, pinned: run.pinned, frames: run.frames, damaged })}\n` };
     case 'csv':
       return { filename: `${id}.csv`, mediaType: 'text/csv', text: framesCsv(run.frames) };
     case 'md':
-      return { filename: `${id}.md`, mediaType: 'text/markdown', text: runMarkdown(run) };
+      return { filename: `${id}.md`, mediaType: 'text/markdown', text: runMarkdown(run, damaged) };
   }
 }

@@ -24,8 +24,8 @@
  * gone is a run whose host died; the next open marks it `interrupted`, with the statistics of
  * the frames it saved (RunTally: the summary's own rules), its summary null.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { mkdir as mkdirAsync, readdir as readdirAsync, readFile as readFileAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { mkdir as mkdirAsync, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -35,7 +35,8 @@ import {
 import { RunIdSchema, RunListRowSchema, RunOwnerSchema, StoredRunStatusSchema } from '../../contract/history';
 import { runsDirFromEnv } from '../labPaths';
 import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from '../atomicFile';
-import { FrameLog, readFrames } from './frameLog';
+import { FrameLog, readFrames, type FramesPage } from './frameLog';
+import { NotARegularFile, readRegularFile, readRegularFileSync } from './regularFile';
 import { currentOwner, ownerAlive } from './owner';
 
 export const DEFAULT_MAX_RUNS = 500;
@@ -64,6 +65,9 @@ const PINNED = 'pinned';
 const INDEX = 'index.json';
 /** Folders of runs being deleted: renamed away first so a list never sees half a run. */
 const DELETING_PREFIX = '.deleting-';
+/** A meta.json larger than this is not read (a real one is tens of KiB; one of gigabytes took
+ *  the memory of every list). The index gets the same bound. */
+export const MAX_META_BYTES = 64 * 2 ** 20;
 
 /** One size variable of the environment: a positive integer, or one line naming it. */
 function envCount(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -182,6 +186,11 @@ export function unknownRun(runId: string, dir: string): LabError {
   return new LabError({ code: 'RUN_UNKNOWN', kind: 'input', field: 'runId', message: `no saved run ${JSON.stringify(runId)} in ${dir}`, fix: 'uring-lab runs list shows the saved runs (and their ids)' });
 }
 
+/** A saved run's file that cannot be read as one: left on disk, one line naming it and what to do. */
+function unreadableRun(runId: string, file: string, why: string, fix = 'it is left on disk as it is; delete it with uring-lab runs delete if it is of no use'): LabError {
+  return new LabError({ code: 'RUN_UNREADABLE', kind: 'internal', field: 'runId', message: `saved run ${runId}: ${oneLineText(file, 200)} ${why}`, fix });
+}
+
 export class RunStore {
   readonly dir: string;
   readonly maxRuns: number;
@@ -252,20 +261,34 @@ export class RunStore {
 
   private readMeta(runId: string): StoredRunMeta {
     const dir = this.runDir(runId);
+    const file = join(dir, META);
     let text: string;
-    try { text = readFileSync(join(dir, META), 'utf8'); } catch (err) {
+    try { text = readRegularFileSync(file, MAX_META_BYTES); } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unknownRun(runId, this.dir);
+      // A FIFO there blocked the read for good; a file of gigabytes took the memory.
+      if (err instanceof NotARegularFile) throw unreadableRun(runId, file, err.message.slice(err.path.length + 1));
       throw err;
     }
     let json: unknown;
     try { json = JSON.parse(text); } catch { json = undefined; }
+    // A run saved by a newer uring-lab: said so (it read as "format: expected 1", with the
+    // advice to delete it).
+    const format = (json as { format?: unknown } | null | undefined)?.format;
+    if (Number.isInteger(format) && (format as number) > STORED_RUN_FORMAT) {
+      throw unreadableRun(runId, file, `was written by a newer uring-lab (run format ${format}; this one reads format ${STORED_RUN_FORMAT})`, 'open it with that uring-lab or a later one; it is left on disk as it is');
+    }
     const parsed = StoredRunMetaSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = json === undefined ? 'not JSON' : `${issue.path.join('.') || 'top'}: ${issue.message}`;
-      throw new LabError({ code: 'RUN_UNREADABLE', kind: 'internal', field: 'runId', message: `saved run ${runId}: ${join(dir, META)} is not a valid run record (${where})`, fix: 'it is left on disk as it is; delete it with uring-lab runs delete if it is of no use' });
+      throw unreadableRun(runId, file, `is not a valid run record (${where})`);
     }
     const meta = parsed.data;
+    // A copy of a run's folder (a backup beside it) keeps the meta's id: shown, it said it was
+    // the other run; recovered, it overwrote the other run's meta.json with its own.
+    if (meta.runId !== runId) {
+      throw unreadableRun(runId, file, `names run ${meta.runId}, not ${runId} (a copy of that run's folder?)`, `rename the folder to ${meta.runId} if no run of that id is saved, or delete this copy with uring-lab runs delete ${runId}; it is left on disk as it is`);
+    }
     return meta.status === 'running' && !ownerAlive(meta.owner) ? this.recover(meta) : meta;
   }
 
@@ -282,7 +305,7 @@ export class RunStore {
    */
   private recover(meta: StoredRunMeta): StoredRunMeta {
     const dir = this.runDir(meta.runId);
-    const { frames } = readFrames(join(dir, FRAMES));
+    const { frames } = this.readRunFrames(meta.runId);
     const tally = new RunTally();
     for (const frame of frames) if (frame.measuring) tally.add(frame, frame.intervalMs * 1e6);
     const last = frames[frames.length - 1];
@@ -291,8 +314,19 @@ export class RunStore {
       ...meta, status: 'interrupted', endedAt,
       recovered: { stats: tally.stats(), frames: frames.length, reason: `the lab process (pid ${meta.owner.pid}) ended without closing the run (a crash, kill -9 or power loss); ${frames.length} frames were saved up to its last write` },
     };
-    writeFileAtomic(join(dir, META), `${JSON.stringify(recovered)}\n`);
+    // Saved where it can be; a history that cannot be written (read-only, full, another user's)
+    // still reads: the run shows as recovered every time (it read as unreadable, and show
+    // failed with EROFS).
+    try { writeFileAtomic(join(dir, META), `${JSON.stringify(recovered)}\n`); } catch { /* recovered again by the next read */ }
     return recovered;
+  }
+
+  /** A page of a run's frames; frames.jsonl that is not a file (a FIFO blocked the read for good) is one line naming it. */
+  private readRunFrames(runId: string, fromSeq = 0, limit = Number.POSITIVE_INFINITY, maxBytes = Number.POSITIVE_INFINITY): FramesPage {
+    try { return readFrames(join(this.runDir(runId), FRAMES), fromSeq, limit, maxBytes); } catch (err) {
+      if (err instanceof NotARegularFile) throw unreadableRun(runId, err.path, err.message.slice(err.path.length + 1));
+      throw err;
+    }
   }
 
   /** The history's folder cannot be read: one line naming where it comes from and the fix. */
@@ -343,13 +377,13 @@ export class RunStore {
         return { runId, meta, pinned: pinned !== null, framesBytes: (frames?.size ?? 0) + (framesIndex?.size ?? 0) };
       })));
     }
-    const index = this.parseIndex(await readFileAsync(join(this.dir, INDEX), 'utf8').catch(() => null));
+    const index = this.parseIndex(await readRegularFile(join(this.dir, INDEX), MAX_META_BYTES).catch(() => null));
     // The metas the rows need read (unchanged ones come from the index; running ones are checked).
     const needed = files.filter((f) => f.meta && (index.rows[f.runId]?.key !== statKey(f.meta) || index.rows[f.runId].row.status === 'running'));
     const metaTexts = new Map<string, string | null>();
     for (let i = 0; i < needed.length; i += 32) {
       await Promise.all(needed.slice(i, i + 32).map(async ({ runId }) => {
-        metaTexts.set(runId, await readFileAsync(join(this.dir, runId, META), 'utf8').catch(() => null));
+        metaTexts.set(runId, await readRegularFile(join(this.dir, runId, META), MAX_META_BYTES).catch(() => null));
       }));
     }
     const assembled = this.assemble(files, index, metaTexts);
@@ -365,7 +399,7 @@ export class RunStore {
    * (from `metaTexts` where the caller read it already, off the event loop).
    */
   private assemble(files: RunFiles[], index: Index = this.readIndex(), metaTexts: Map<string, string | null> | null = null): { rows: StoredRunRow[]; unreadable: number; index: Index | null } {
-    const metaText = (runId: string) => (metaTexts?.has(runId) ? metaTexts.get(runId) ?? null : readFileSync(join(this.dir, runId, META), 'utf8'));
+    const metaText = (runId: string) => (metaTexts?.has(runId) ? metaTexts.get(runId) ?? null : readRegularFileSync(join(this.dir, runId, META), MAX_META_BYTES));
     const next: Index = { format: STORED_RUN_FORMAT, rows: {} };
     let changed = false;
     let unreadable = 0;
@@ -427,7 +461,10 @@ export class RunStore {
   get(params: { runId: string; fromSeq: number; limit: number }, maxBytes = Number.POSITIVE_INFINITY): GetRunResult {
     const meta = this.readMeta(params.runId);
     const dir = this.runDir(params.runId);
-    const page = readFrames(join(dir, FRAMES), params.fromSeq, params.limit, maxBytes);
+    const page = this.readRunFrames(params.runId, params.fromSeq, params.limit, maxBytes);
+    // Deleted (or pruned) between reading its meta and its frames: the export of a run that is
+    // gone read as the run with no frames, exit 0.
+    if (page.frames.length === 0 && !existsSync(join(dir, META))) throw unknownRun(params.runId, this.dir);
     return { meta, pinned: existsSync(join(dir, PINNED)), frames: page.frames, nextSeq: page.nextSeq, skippedLines: page.skippedLines };
   }
 
@@ -441,6 +478,14 @@ export class RunStore {
    * frame were skipped, the file left as it is), or null when every line was read.
    */
   damagedFramesLine(run: GetRunResult): string | null {
+    // Frames the run saved (its summary's count, or what recovery found) that the file no longer
+    // holds, with no line to show for them: a frames.jsonl cut short at a line's end (a copy, a
+    // full disk, a hand edit) or gone read as a whole run with fewer frames, exit 0.
+    const saved = run.meta.summary?.frames ?? run.meta.recovered?.frames ?? null;
+    if (!run.skippedLines && saved !== null && run.frames.length < saved) {
+      const file = oneLineText(join(this.runDir(run.meta.runId), FRAMES), 200);
+      return `run ${run.meta.runId}: ${file} holds ${run.frames.length} of the ${saved} frames the run saved (${existsSync(join(this.runDir(run.meta.runId), FRAMES)) ? 'the file was cut short' : 'the file is missing'}; it is left as it is); this covers the ${run.frames.length} frames that could be read`;
+    }
     if (!run.skippedLines) return null;
     return `run ${run.meta.runId}: ${run.skippedLines} unreadable line${run.skippedLines === 1 ? '' : 's'} in ${oneLineText(join(this.runDir(run.meta.runId), FRAMES), 200)} skipped (the file is left as it is); this covers the ${run.frames.length} frames that could be read`;
   }
@@ -448,9 +493,15 @@ export class RunStore {
   pin(runId: string, pinned: boolean): { runId: string; pinned: boolean } {
     const dir = this.runDir(runId);
     this.readMeta(runId); // an unknown id is refused, not pinned into existence
-    if (pinned) writeFileSync(join(dir, PINNED), '');
-    else rmSync(join(dir, PINNED), { force: true });
-    syncDirectory(dir);
+    try {
+      if (pinned) writeFileSync(join(dir, PINNED), '');
+      else rmSync(join(dir, PINNED), { force: true });
+      syncDirectory(dir);
+    } catch (err) {
+      // Deleted or pruned since its meta was read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownRun(runId, this.dir);
+      throw err;
+    }
     return { runId, pinned };
   }
 
@@ -477,7 +528,11 @@ export class RunStore {
   private remove(runId: string, dir: string): void {
     // Renamed away first (atomic): no list ever shows a half-deleted run.
     const doomed = join(this.dir, `${DELETING_PREFIX}${runId}.${process.pid}`);
-    renameSync(dir, doomed);
+    try { renameSync(dir, doomed); } catch (err) {
+      // Another process deleted (or pruned) it since its meta was read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownRun(runId, this.dir);
+      throw err;
+    }
     rmSync(doomed, { recursive: true, force: true });
   }
 
@@ -487,7 +542,11 @@ export class RunStore {
     this.leftoversRemoved = true;
     let entries: string[] = [];
     try { entries = readdirSync(this.dir); } catch { return; }
-    for (const name of entries) if (name.startsWith(DELETING_PREFIX)) rmSync(join(this.dir, name), { recursive: true, force: true });
+    // Best effort: one that cannot be removed (read-only history, an immutable file) made every
+    // list fail with an internal error; it is hidden from the list either way.
+    for (const name of entries) {
+      if (name.startsWith(DELETING_PREFIX)) try { rmSync(join(this.dir, name), { recursive: true, force: true }); } catch { /* left for the next one */ }
+    }
   }
 
   /**
@@ -504,9 +563,17 @@ export class RunStore {
     for (const row of candidates) {
       if (count <= this.maxRuns && bytes <= this.maxBytes) break;
       const doomed = join(this.dir, `${DELETING_PREFIX}${row.runId}.${process.pid}`);
+      // Pinned since the scan (a scan of thousands of runs and their removal take seconds):
+      // `runs pin` said "retention keeps it", and the prune deleted it. Checked before the
+      // rename, and after it, where a pin that landed in between is put back.
+      if (existsSync(join(this.dir, row.runId, PINNED))) continue;
       try {
         await renameAsync(join(this.dir, row.runId), doomed);
       } catch { continue; /* deleted by another process meanwhile */ }
+      if (existsSync(join(doomed, PINNED))) {
+        await renameAsync(doomed, join(this.dir, row.runId)).catch(() => undefined);
+        continue;
+      }
       await rm(doomed, { recursive: true, force: true });
       removed.push(row.runId);
       count--;
@@ -519,7 +586,7 @@ export class RunStore {
 
   private readIndex(): Index {
     let text: string | null = null;
-    try { text = readFileSync(join(this.dir, INDEX), 'utf8'); } catch { /* missing: rebuilt from the metas */ }
+    try { text = readRegularFileSync(join(this.dir, INDEX), MAX_META_BYTES); } catch { /* missing (or not a file): rebuilt from the metas */ }
     return this.parseIndex(text);
   }
 

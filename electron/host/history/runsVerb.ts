@@ -106,7 +106,7 @@ export async function runsCommand(args: string[], out: (text: string) => void = 
       }
       const outPath = typeof values.out === 'string' ? checkOutFile(values.out) : null;
       const run = store.getAll(id);
-      const file = exportRun(run, format.data);
+      const file = exportRun(run, format.data, store.damagedFramesLine(run));
       if (outPath !== null) writeOutFile(values.out as string, outPath, file.text);
       else out(file.text);
       return reportDamage(store, run);
