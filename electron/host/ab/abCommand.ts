@@ -14,7 +14,7 @@ import { checkFlagTokens, decimalFlag, flagParseError } from '../cliFlags';
 import { takeOverSignals } from '../../earlySignals';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LabError, type Profile } from '../../contract';
+import { LabError, oneLineText, type Profile } from '../../contract';
 import type { AbReport } from '../../contract/ab';
 import { LabService } from '../labService';
 import { loadProfileFile } from '../profiles';
@@ -45,6 +45,23 @@ function numberFlag(name: string, raw: string | undefined, min: number, max: num
     throw input(name, `ab: --${name} "${raw}" is not ${integer ? 'a whole number' : 'a number'} between ${min} and ${max}`, `give e.g. --${name} ${integer ? Math.max(min, 10) : 3}`);
   }
   return v;
+}
+
+/**
+ * A profile without a name of its own is named after its file, made a valid profile name (1–200
+ * characters, no control characters): a file called `\e[31m….json`, `.json` or 250 characters
+ * long used to fail the report's own check as an internal error (exit 1) before the first arm.
+ */
+export function named(file: string, p: Profile, arm: 'A' | 'B'): Profile {
+  if (p.name && p.name !== 'default') return p;
+  const base = path.basename(file).replace(/\.json$/i, '')
+    .replace(/[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '?');
+  let name = '';
+  for (const ch of base) {
+    if (name.length + ch.length > 200) break;
+    name += ch;
+  }
+  return { ...p, name: name || arm };
 }
 
 export interface AbCommandIo {
@@ -81,10 +98,9 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   const warmupS = numberFlag('warmup', values.warmup, 0, 600, false);
   const seed = numberFlag('seed', values.seed, 0, 2 ** 31 - 1, true);
   const [fileA, fileB] = positionals;
-  const named = (file: string, p: Profile): Profile => (p.name && p.name !== 'default' ? p : { ...p, name: path.basename(file).replace(/\.json$/i, '') });
   // Both profiles are read before anything runs: a bad B must not cost A's rounds.
-  const a = named(fileA, loadProfileFile(fileA));
-  const b = named(fileB, loadProfileFile(fileB));
+  const a = named(fileA, loadProfileFile(fileA), 'A');
+  const b = named(fileB, loadProfileFile(fileB), 'B');
   // Checked now: the report exists only after every round has run.
   const outPath = values.out === undefined ? null : checkOutFile(values.out, [fileA, fileB]);
   checkComparableArms(a, b);
@@ -92,23 +108,36 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   const lab = new LabService();
   // Its arms' runs and the experiment are saved in the history: a folder that cannot take them
   // is bad input now, not a report that points at runs nobody can find.
-  try { lab.checkHistory(); } catch (err) { await lab.close(); throw err; }
+  // The experiment's own record too (URING_LAB_RUNS_DIR/experiments): unsaved, it was in no list.
   const store = new AbStore();
+  try { lab.checkHistory(); store.checkWritable(); } catch (err) { await lab.close(); throw err; }
+  let finalNotSaved: string | null = null;
   let experiment: ReturnType<typeof startAbExperiment>;
   try {
     experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
       if (!io.isTTY || values.json) return;
       const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
       io.stderr(`\r  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s   `);
-    }, (report, final) => { store.save(report, final); });
+    }, (report, final) => {
+      if (store.save(report, final)) return null;
+      if (final) finalNotSaved = store.lastSaveError ?? 'unknown error';
+      return finalNotSaved;
+    });
   } catch (err) {
     // Refused before any arm (another lab run on this machine): nothing to wait for.
     await lab.close();
     throw err;
   }
+  // Once the last arm has ended only the engine's shutdown and the report's output are left:
+  // a first signal then waits for them (the report is printed and --out written, the exit code
+  // stays the experiment's), as `run` does after its run ended. The handlers used to be dropped
+  // before the shutdown, and a signal there killed the process with nothing printed or written.
   let signals = 0;
+  let ended = false;
+  let signalsAfterEnd = 0;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
+    if (ended && ++signalsAfterEnd === 1) return;
+    if (++signals > 1 || ended) {
       io.stderr(`uring-lab: ${signal} again, exiting without waiting for the experiment to stop\n`);
       process.exit(130);
     }
@@ -117,20 +146,28 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   const releaseSignals = takeOverSignals(interrupt);
   let report: AbReport;
   try {
-    report = await experiment.report;
+    try {
+      report = await experiment.report;
+    } finally {
+      ended = true;
+      await lab.close();
+    }
+    if (io.isTTY && !values.json) io.stderr('\n');
+    if (outPath !== null) writeOutFile(values.out!, outPath, abReportHtml(report));
+    io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatAbReport(report));
   } finally {
     releaseSignals();
-    await lab.close();
   }
-  if (io.isTTY && !values.json) io.stderr('\n');
-  if (outPath !== null) writeOutFile(values.out!, outPath, abReportHtml(report));
-  io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatAbReport(report));
   if (report.status === 'interrupted') {
     io.stderr(`uring-lab: experiment ${report.experimentId} ${report.failure?.message ?? 'interrupted'}; ${report.rounds} rounds counted\n`);
     return 130;
   }
   if (report.status === 'failed') {
     io.stderr(`uring-lab: experiment ${report.experimentId} failed: ${report.failure?.message ?? 'unknown'}\n`);
+    return 1;
+  }
+  if (finalNotSaved !== null) {
+    io.stderr(`uring-lab: experiment ${report.experimentId} could not be saved in ${oneLineText(store.dir, 160)} (${finalNotSaved}): the report printed above is its only copy; free the disk or fix the folder\n`);
     return 1;
   }
   if (report.machine.otherRuns > 0) {
@@ -146,12 +183,15 @@ export function formatAbReport(r: AbReport): string {
   const lines = [
     `A/B ${r.experimentId}: A = ${r.a.profileName}, B = ${r.b.profileName} — ${r.status}, ${r.rounds}/${r.roundsRequested} rounds, ${r.durationS} s each, order ${r.order}, seed ${r.seed}`,
     '',
-    `${'metric'.padEnd(20)}${'A'.padStart(12)}${'B'.padStart(12)}${'B/A'.padStart(8)}  ${'95 % CI'.padEnd(15)}${'p'.padStart(7)}  verdict`,
+    `${'metric'.padEnd(20)}${'A'.padStart(12)}${'B'.padStart(12)}${'B/A'.padStart(8)}  ${'95 % CI'.padEnd(15)}${'p (Holm)'.padStart(9)}  verdict`,
   ];
   for (const m of r.metrics) {
     const ci = m.ci ? `${f(m.ci[0], 3)}–${f(m.ci[1], 3)}` : '—';
-    const p = m.pValue === null ? '—' : m.pValue < 0.001 ? '<0.001' : f(m.pValue, 3);
-    lines.push(`${m.name.padEnd(20)}${f(m.a.median, 1).padStart(12)}${f(m.b.median, 1).padStart(12)}${(m.ratio === null ? '—' : f(m.ratio, 3)).padStart(8)}  ${ci.padEnd(15)}${p.padStart(7)}  ${m.verdict}`);
+    // The p the verdict tested: Holm-adjusted over the metrics (the raw one is in --json as
+    // pValue). A raw 0.012 beside `~` read as a contradiction of the stated rule.
+    const held = m.pValueHolm ?? m.pValue;
+    const p = held === null ? '—' : held < 0.001 ? '<0.001' : f(held, 3);
+    lines.push(`${m.name.padEnd(20)}${f(m.a.median, 1).padStart(12)}${f(m.b.median, 1).padStart(12)}${(m.ratio === null ? '—' : f(m.ratio, 3)).padStart(8)}  ${ci.padEnd(15)}${p.padStart(9)}  ${m.verdict}`);
   }
   lines.push('', 'pooled percentiles (µs):');
   for (const p of r.percentiles) lines.push(`  p${String(p.percentile).padEnd(5)} A ${f(p.aUs).padStart(8)}  B ${f(p.bUs).padStart(8)}  B/A ${p.ratio === null ? '—' : f(p.ratio, 3)}${p.ci ? ` (${f(p.ci[0], 3)}–${f(p.ci[1], 3)})` : ''}`);

@@ -41,6 +41,7 @@ export class AbController {
       throw new LabError({ code: 'AB_ACTIVE', message: `A/B experiment ${this.current.run.experimentId} is still going`, fix: 'stop it first, or wait for it to end' });
     }
     checkComparableArms(params.a, params.b);
+    this.store.checkWritable();
     const options = {
       a: params.a, b: params.b,
       rounds: params.rounds ?? AB_DEFAULT_ROUNDS, durationS: params.durationS ?? AB_DEFAULT_DURATION_S,
@@ -50,7 +51,7 @@ export class AbController {
     const run = startAbExperiment(options, labArmRunner(host), (progress) => {
       if (this.current?.run === run) this.current.progress = progress;
       this.emit({ type: 'abProgress', progress });
-    }, (report, final) => { this.store.save(report, final); });
+    }, (report, final) => (this.store.save(report, final) ? null : this.store.lastSaveError ?? 'unknown error'));
     this.current = { run, clientId, progress: null };
     void run.report.then((report) => {
       this.lastReport = report;

@@ -10,10 +10,10 @@
  * as running while that owner lives; if the owner died, what is on disk is the truth — the
  * finished rounds, marked interrupted. The last write replaces it with the final report.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LabError } from '../../contract';
+import { LabError, oneLineText } from '../../contract';
 import { AbReportSchema, ExperimentIdSchema, type AbListRow, type AbReport } from '../../contract/ab';
 import { RunOwnerSchema } from '../../contract/history';
 import { writeFileAtomic } from '../atomicFile';
@@ -29,6 +29,10 @@ const StoredExperimentSchema = z.object({
 });
 type StoredExperiment = z.infer<typeof StoredExperimentSchema>;
 
+
+function lstatOrNull(path: string): Stats | null {
+  try { return lstatSync(path); } catch { return null; }
+}
 
 export const HOST_DIED = { code: 'HOST_DIED', message: 'the lab process ended before the experiment finished; the rounds it completed are kept' } as const;
 
@@ -49,14 +53,42 @@ export class AbStore {
     return join(this.dir, `${experimentId}.json`);
   }
 
-  /** Saves the experiment as it stands; `final` once its report is complete. Failures to save never stop an experiment. */
+  /** Why the last save failed (`ENOSPC`, `ENOTDIR`, …), or null when it worked. */
+  lastSaveError: string | null = null;
+
+  /**
+   * Refuses, before anything runs, a folder that cannot take the experiment's record: the
+   * runs' folder can be writable while its `experiments` is a file or a read-only mount, and
+   * then every save failed silently and the experiment was in no list (exit 0).
+   */
+  checkWritable(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      // Root passes access(W_OK) on a read-only mount; a real write says so.
+      rmdirSync(mkdtempSync(join(this.dir, '.write-check-')));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new LabError({
+        code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
+        message: `A/B experiments cannot be saved in ${oneLineText(this.dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : code}); nothing was started`,
+        fix: 'make it a folder you can write (move away what is there), or point URING_LAB_RUNS_DIR at another one',
+      });
+    }
+  }
+
+  /** Saves the experiment as it stands; `final` once its report is complete. Failures to save
+   *  never stop an experiment: false, and `lastSaveError` says why. */
   save(report: AbReport, final: boolean): boolean {
     try {
       mkdirSync(this.dir, { recursive: true });
       const record: StoredExperiment = { format: 1, final, owner: currentOwner(), report };
       writeFileAtomic(this.file(report.experimentId), JSON.stringify(record));
+      this.lastSaveError = null;
       return true;
-    } catch {
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.lastSaveError = code === 'ENOTDIR' || code === 'EEXIST' ? `${code}: ${oneLineText(this.dir, 160)} is not a folder`
+        : code ?? oneLineText((err as Error).message ?? String(err), 120);
       return false;
     }
   }
@@ -75,7 +107,11 @@ export class AbStore {
     } catch (err) {
       where = err instanceof SyntaxError ? 'not JSON' : `${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     }
-    throw new LabError({ code: 'AB_UNREADABLE', kind: 'internal', field: 'experimentId', message: `saved A/B experiment ${experimentId}: ${path} is not a valid experiment record (${where})`, fix: `it is left on disk as it is; delete it with uring-lab ab delete ${experimentId} if it is of no use` });
+    // A folder of that name is nothing the lab wrote: `ab delete` leaves it (it could hold anything).
+    const fix = where === 'EISDIR'
+      ? `it is a folder, left as it is; move it out of ${this.dir} if it is of no use`
+      : `it is left on disk as it is; delete it with uring-lab ab delete ${experimentId} if it is of no use`;
+    throw new LabError({ code: 'AB_UNREADABLE', kind: 'internal', field: 'experimentId', message: `saved A/B experiment ${experimentId}: ${path} is not a valid experiment record (${where})`, fix });
   }
 
   get(experimentId: string): { report: AbReport; running: boolean } {
@@ -128,7 +164,16 @@ export class AbStore {
         fix: 'stop it first (Ctrl-C in its terminal, or stopAb in the UI), then delete it',
       });
     }
-    rmSync(this.file(experimentId), { force: true });
+    const path = this.file(experimentId);
+    // rmSync on a folder threw EISDIR out as an internal error; a folder is not ours to remove.
+    if (lstatOrNull(path)?.isDirectory()) {
+      throw new LabError({
+        code: 'AB_UNREADABLE', kind: 'input', field: 'experimentId',
+        message: `${oneLineText(path, 200)} is a folder, not an experiment record: nothing was deleted`,
+        fix: `move it out of ${oneLineText(this.dir, 160)} yourself if it is of no use`,
+      });
+    }
+    rmSync(path, { force: true });
   }
 
   export(experimentId: string, format: 'json' | 'html'): { filename: string; mediaType: string; text: string } {

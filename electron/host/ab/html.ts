@@ -40,13 +40,16 @@ export function flameSection(report: AbReport, width: number): string {
 <div data-testid="ab-flame">${svg}</div>`;
 }
 
+/** The p-value the verdict tested: Holm-adjusted over the metrics (the raw one stays in the JSON). */
+const pHeld = (m: AbMetric): number | null => m.pValueHolm ?? m.pValue;
+
 /** The report as HTML text. */
 export function abReportHtml(report: AbReport): string {
   const width = 900;
   const shared = sharedHeatScale(report);
   const rows = report.metrics.map((m) => `<tr data-metric="${m.name}"><th>${esc(METRIC_LABEL[m.name])}</th><td>${fmt(m.a.median, 1)}</td><td>${fmt(m.b.median, 1)}</td>`
     + `<td>${m.ratio === null ? '—' : fmt(m.ratio, 3)}</td><td>${m.ci ? `${fmt(m.ci[0], 3)} – ${fmt(m.ci[1], 3)}` : '—'}</td>`
-    + `<td>${m.pValue === null ? '—' : m.pValue < 0.001 ? '&lt;0.001' : fmt(m.pValue, 3)}</td><td>${badge(m.verdict)}</td><td>${roundDotsSvg(m)}</td></tr>`).join('');
+    + `<td>${pHeld(m) === null ? '—' : pHeld(m)! < 0.001 ? '&lt;0.001' : fmt(pHeld(m)!, 3)}</td><td>${badge(m.verdict)}</td><td>${roundDotsSvg(m)}</td></tr>`).join('');
   const pct = report.percentiles.map((p) => `<tr><th>p${p.percentile}</th><td>${fmt(p.aUs)}</td><td>${fmt(p.bUs)}</td><td>${p.ratio === null ? '—' : fmt(p.ratio, 3)}</td><td>${p.ci ? `${fmt(p.ci[0], 3)} – ${fmt(p.ci[1], 3)}` : '—'}</td></tr>`).join('');
   const diff = report.knobDiff.length
     ? report.knobDiff.map((d) => `<tr><th class="mono">${esc(d.path)}</th><td class="mono">${esc(JSON.stringify(d.a))}</td><td class="mono">${esc(JSON.stringify(d.b))}</td></tr>`).join('')
@@ -75,8 +78,8 @@ order ${esc(report.order)} · seed ${report.seed} · ${report.resamples} bootstr
 ${esc(report.startedAt)} – ${esc(report.endedAt)}</p>
 ${report.failure ? `<p class="warn">${esc(report.failure.message)}</p>` : ''}
 ${warnings ? `<h2>Warnings</h2><ul class="warn">${warnings}</ul>` : ''}
-<h2>Metrics (median of the rounds; ratio = B/A with its 95 % bootstrap CI; two-sided Mann–Whitney U)</h2>
-<table data-testid="ab-metrics"><thead><tr><th>metric</th><th class="a">A</th><th class="b">B</th><th>B/A</th><th>95 % CI</th><th>p</th><th>verdict</th><th>rounds (<span class="a">A</span>/<span class="b">B</span>)</th></tr></thead><tbody>${rows}</tbody></table>
+<h2>Metrics (median of the rounds; ratio = B/A with its 95 % bootstrap CI; two-sided Mann–Whitney U, Holm-adjusted over the metrics as the verdict tests it)</h2>
+<table data-testid="ab-metrics"><thead><tr><th>metric</th><th class="a">A</th><th class="b">B</th><th>B/A</th><th>95 % CI</th><th>p (Holm)</th><th>verdict</th><th>rounds (<span class="a">A</span>/<span class="b">B</span>)</th></tr></thead><tbody>${rows}</tbody></table>
 <h2>Latency heatmaps (shared colour scale: log of requests per cell)</h2>
 <div><div class="a">A</div>${heatmapSvg('a', report.samples, shared, width)}</div>
 <div><div class="b">B</div>${heatmapSvg('b', report.samples, shared, width)}</div>

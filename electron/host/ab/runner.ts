@@ -90,6 +90,11 @@ export interface AbRun {
   interrupt(reason: string): void;
 }
 
+/** The report's warning when its final record could not be written. */
+export function notSavedWarning(reason: string): string {
+  return `this experiment could not be saved in the history (${reason}): this report is its only copy`;
+}
+
 /** Consecutive failed arm-runs after which the experiment gives up (the engine cannot run one side). */
 const MAX_CONSECUTIVE_FAILURES = 2;
 
@@ -115,7 +120,8 @@ export function startAbExperiment(
   options: AbExperimentOptions,
   arms: ArmRunner,
   onProgress: (p: AbProgress) => void = () => undefined,
-  onSaved: (report: AbReport, final: boolean) => void = () => undefined,
+  /** Returns why the save failed (a short reason), or nothing when it worked. */
+  onSaved: (report: AbReport, final: boolean) => string | null | void = () => undefined,
 ): AbRun {
   const experimentId = `${AB_ENTRY_PREFIX}${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   options = { ...options, warmupS: options.warmupS ?? Math.max(options.a.duration.warmupS, options.b.duration.warmupS) };
@@ -178,6 +184,10 @@ export function startAbExperiment(
           metrics: metricsOfSummary(s), histogram: s.histogram.counts, kernel: s.kernelStats?.histograms ?? null, frames: outcome.frames,
           ...roundDiagnosis(s),
         });
+        // An arm that ended interrupted was stopped by someone (a signal to the engine process,
+        // a host closing), not by this experiment: the experiment stops with it, as from the UI.
+        // It used to go on to the next arm and end `completed` (exit 0) minus that round.
+        if (s.status === 'interrupted' && !interrupted) interrupted = s.failure?.message ?? 'an arm-run was interrupted';
         if (s.status === 'failed') {
           if (++consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
             failure = { code: s.failure?.code ?? 'AB_ARM_FAILED', message: `${MAX_CONSECUTIVE_FAILURES} arm-runs in a row failed; the last: ${s.failure?.message ?? 'unknown'}` };
@@ -204,7 +214,10 @@ export function startAbExperiment(
       const report = buildReport({
         experimentId, options, seed, startedAt, samples, applied, failure, interrupted, loadAvgStart, otherRuns,
       });
-      onSaved(report, true);
+      // The final record not saved: the report says so, as it is then the only copy (printed,
+      // or in the UI until the host ends), rather than "saved beside the run history".
+      const notSaved = onSaved(report, true);
+      if (typeof notSaved === 'string') report.warnings.push(notSavedWarning(notSaved));
       return report;
     })().finally(() => machine.unregister()),
   };

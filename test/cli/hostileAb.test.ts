@@ -1,0 +1,227 @@
+/**
+ * `uring-lab ab` and the LabApi's startAb as a hostile user drives them, with real runs:
+ *  - SIGINT or SIGTERM after the last arm (while the engine shuts down and the report is
+ *    written): the report is still printed and --out written, the exit code the experiment's;
+ *  - a history whose `experiments` cannot be written: refused up front (exit 2, one line, no
+ *    run), from the CLI and from startAb; a folder that breaks mid-experiment: the report is
+ *    printed with a warning that it is the only copy, one line on stderr, exit 1;
+ *  - the text and HTML reports show the p-value the verdict judged (Holm-adjusted);
+ *  - a damaged saved experiment that is a folder: list counts it, `ab delete` (which the list
+ *    points to) removes it with one line on error, never an internal error.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { AbReportSchema, type AbReport } from '../../electron/contract/ab';
+import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
+import { LabService } from '../../electron/host/labService';
+import { enginePidOf, expectOneErrorLine, sleep, startCli } from './cliProcess';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-hostile-ab-'));
+const runtime = path.join(dir, 'rt');
+mkdirSync(runtime);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const envFor = (runsDir: string) => ({ ...process.env, XDG_RUNTIME_DIR: runtime, XDG_DATA_HOME: path.join(dir, 'data'), URING_LAB_RUNS_DIR: runsDir });
+
+function profileFile(name: string, body: Record<string, unknown>): string {
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name, server: { numa: { cpus: [0] } }, load: { connections: 4, cpus: [1] }, ...body }));
+  return file;
+}
+
+/** The saved record of the one experiment in `runsDir`, once `ready` says so (polled, up to 60 s). */
+async function waitForRecord(runsDir: string, ready: (record: { final: boolean; report: AbReport }) => boolean): Promise<boolean> {
+  const experiments = path.join(runsDir, 'experiments');
+  for (let i = 0; i < 6000; i++) {
+    try {
+      for (const f of readdirSync(experiments).filter((n) => n.endsWith('.json'))) {
+        if (ready(JSON.parse(readFileSync(path.join(experiments, f), 'utf8')))) return true;
+      }
+    } catch { /* not there or mid-rename */ }
+    await sleep(10);
+  }
+  return false;
+}
+
+const runDirs = (runsDir: string) => (existsSync(runsDir) ? readdirSync(runsDir).filter((n) => n.startsWith('run-')) : []);
+
+let lateRecord: { runsDir: string; file: string; record: unknown } | null = null;
+
+describe('hostile A/B', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} after the last arm (engine shutting down, report being written): report printed, --out written, exit 0`, async () => {
+      const runsDir = path.join(dir, `runs-late-${signal}`);
+      const p = profileFile(`late-${signal}`, {});
+      const out = path.join(dir, `late-${signal}.html`);
+      const { child, done } = startCli(['ab', p, p, '--rounds', '1', '--duration', '0.3', '--warmup', '0', '--json', '--out', out], { env: envFor(runsDir) });
+      // The final record is written before the engine is shut down (~1 s here): signal then.
+      expect(await waitForRecord(runsDir, (r) => r.final)).toBe(true);
+      child.kill(signal);
+      const r = await done;
+      // Before the fix: killed by the signal, stdout empty, no HTML.
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.code, r.stderr).toBe(0);
+      const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+      expect(report.status).toBe('completed');
+      expect(report.rounds).toBe(1);
+      if (!lateRecord) {
+        const file = path.join(runsDir, 'experiments', `${report.experimentId}.json`);
+        lateRecord = { runsDir, file, record: JSON.parse(readFileSync(file, 'utf8')) };
+      }
+      expect(readFileSync(out, 'utf8')).toContain(report.experimentId);
+    }, 90_000);
+  }
+
+  it('SIGTERM to the engine process mid-arm: the experiment stops interrupted (exit 130, one line), no further arm runs', async () => {
+    const runsDir = path.join(dir, 'runs-engine-kill');
+    const p = profileFile('engine-kill', {});
+    const { child, done } = startCli(['ab', p, p, '--rounds', '2', '--duration', '5', '--warmup', '0', '--json'], { env: envFor(runsDir) });
+    onTestFinished(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    const engine = await enginePidOf(child.pid!);
+    // The first arm is measuring once its run has frames on disk.
+    let measuring = false;
+    for (let i = 0; i < 600 && !measuring; i++) {
+      measuring = runDirs(runsDir).some((d) => { try { return statSync(path.join(runsDir, d, 'frames.jsonl')).size > 0; } catch { return false; } });
+      if (!measuring) await sleep(50);
+    }
+    expect(measuring).toBe(true);
+    process.kill(engine, 'SIGTERM');
+    const r = await done;
+    // Before the fix: the next three arms ran and it ended `completed`, exit 0.
+    expect(r.code, r.stderr).toBe(130);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    expect(report.status).toBe('interrupted');
+    expect(report.failure?.message).toMatch(/interrupted by SIGTERM to the engine process/);
+    expect(report.samples).toHaveLength(1);
+    expectOneErrorLine(r.stderr, /experiment ab-\S+ interrupted by SIGTERM to the engine process.*0 rounds counted/);
+  }, 90_000);
+
+  // A profile without a name is named after its file: these file names failed the report's own
+  // check ("internal error: [ { code: custom, path: [a, applied, name] … ]", exit 1) before any arm.
+  for (const [label, a, b] of [
+    ['control characters / a long name', 'ev\u001b[31mil\nx.json', `${'x'.repeat(240)}.json`],
+    ['".json" (an empty name), as A and as B', '.json', '.json'],
+  ] as const) {
+    it(`profile files named ${label}: the experiment runs, named after the files as far as a name can be`, async () => {
+      const sub = mkdtempSync(path.join(dir, 'names-'));
+      const body = JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, server: { numa: { cpus: [0] } }, load: { connections: 4, cpus: [1] } });
+      writeFileSync(path.join(sub, a), body);
+      writeFileSync(path.join(sub, b), body);
+      const r = await startCli(['ab', path.join(sub, a), path.join(sub, b), '--rounds', '1', '--duration', '0.2', '--warmup', '0', '--json'], { env: envFor(path.join(dir, 'runs-names')) }).done;
+      expect(r.code, r.stderr).toBe(0);
+      const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+      expect(report.status).toBe('completed');
+      for (const name of [report.a.profileName, report.b.profileName]) {
+        expect(name.length).toBeGreaterThan(0);
+        expect(name.length).toBeLessThanOrEqual(200);
+        expect(name).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+      }
+      if (a === '.json') expect([report.a.profileName, report.b.profileName]).toEqual(['A', 'B']);
+      else expect([report.a.profileName, report.b.profileName]).toEqual(['ev?[31mil?x', 'x'.repeat(200)]);
+    }, 60_000);
+  }
+
+  it('a history whose experiments folder cannot be written: exit 2, one line, nothing run; startAb refuses it too', async () => {
+    const runsDir = path.join(dir, 'runs-notdir');
+    mkdirSync(runsDir);
+    writeFileSync(path.join(runsDir, 'experiments'), 'not a folder\n');
+    const p = profileFile('notdir', {});
+    const out = path.join(dir, 'notdir.html');
+    writeFileSync(out, 'keep me\n');
+    const r = await startCli(['ab', p, p, '--rounds', '1', '--duration', '0.3', '--warmup', '0', '--out', out], { env: envFor(runsDir) }).done;
+    // Before the fix: exit 0, the experiment in no list, nothing said.
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expectOneErrorLine(r.stderr, /A\/B experiments cannot be saved in .*experiments \(it is not a folder\); nothing was started; .*URING_LAB_RUNS_DIR/);
+    expect(runDirs(runsDir)).toEqual([]);
+    expect(readFileSync(out, 'utf8')).toBe('keep me\n');
+    expect(readFileSync(path.join(runsDir, 'experiments'), 'utf8')).toBe('not a folder\n');
+
+    // The browser host's startAb (the same method table web.ts serves).
+    const engine = path.join(__dirname, '../../dist/electron/engine/main.js');
+    const lab = new LabService({ runsDir, activeRunsDir: path.join(runtime, 'active-svc'), supervisor: new EngineSupervisor(() => forkEngine(engine)) });
+    try {
+      const profile = { kind: 'uring-lab/profile', schemaVersion: 1, load: { connections: 4 }, duration: { warmupS: 0, measureS: 0.3 } };
+      await expect(lab.session('tab').startAb({ a: profile, b: profile, rounds: 1 })).rejects.toMatchObject({ code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR' });
+      expect((await lab.getAbState()).running).toBe(false);
+      expect(runDirs(runsDir)).toEqual([]);
+    } finally {
+      await lab.close();
+    }
+  }, 60_000);
+
+  it('the experiments folder breaks mid-experiment: the report is printed and says it is the only copy, one line, exit 1', async () => {
+    const runsDir = path.join(dir, 'runs-broken');
+    const p = profileFile('broken', {});
+    const { done } = startCli(['ab', p, p, '--rounds', '2', '--duration', '0.5', '--warmup', '0', '--json'], { env: envFor(runsDir) });
+    expect(await waitForRecord(runsDir, () => true)).toBe(true);
+    const experiments = path.join(runsDir, 'experiments');
+    rmSync(experiments, { recursive: true, force: true });
+    writeFileSync(experiments, 'in the way\n');
+    const r = await done;
+    // Before the fix: exit 0 and no word of it.
+    expect(r.code, r.stderr).toBe(1);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    expect(report.status).toBe('completed');
+    expect(report.warnings.join('\n')).toMatch(/could not be saved in the history \((ENOTDIR|EEXIST): .* is not a folder\): this report is its only copy/);
+    expectOneErrorLine(r.stderr, new RegExp(`experiment ${report.experimentId} could not be saved in .*experiments .*only copy`));
+  }, 90_000);
+});
+
+describe('damaged saved experiments', () => {
+  it('a folder where a record should be: show says so without pointing at ab delete; ab delete and deleteAb refuse in one line and leave it', async () => {
+    const runsDir = path.join(dir, 'runs-damaged');
+    const experiments = path.join(runsDir, 'experiments');
+    const folder = path.join(experiments, 'ab-folder.json');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'notes.txt'), 'mine\n');
+    const env = envFor(runsDir);
+    const list = await startCli(['ab', 'list', '--json'], { env }).done;
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toMatchObject({ experiments: [], unreadable: 1 });
+    const shown = await startCli(['ab', 'show', 'ab-folder'], { env }).done;
+    expect(shown.code).toBe(1);
+    expectOneErrorLine(shown.stderr, /ab-folder\.json is not a valid experiment record \(EISDIR\); it is a folder, left as it is/);
+    expect(shown.stderr).not.toMatch(/ab delete/);
+    // Before the fix: "internal error: Path is a directory: rm returned EISDIR", exit 1.
+    const del = await startCli(['ab', 'delete', 'ab-folder'], { env }).done;
+    expect(del.code, del.stderr).toBe(2);
+    expectOneErrorLine(del.stderr, /ab-folder\.json is a folder, not an experiment record: nothing was deleted; move it out of/);
+    expect(readFileSync(path.join(folder, 'notes.txt'), 'utf8')).toBe('mine\n');
+    // The LabApi's deleteAb (the A/B view, the browser host) goes through the same store.
+    const lab = new LabService({ runsDir, activeRunsDir: path.join(runtime, 'active-svc') });
+    try {
+      await expect(lab.session('tab').deleteAb({ experimentId: 'ab-folder' })).rejects.toMatchObject({ kind: 'input', field: 'experimentId', message: expect.stringMatching(/is a folder, not an experiment record/) });
+    } finally {
+      await lab.close();
+    }
+    expect(readFileSync(path.join(folder, 'notes.txt'), 'utf8')).toBe('mine\n');
+  });
+});
+
+describe('report numbers', () => {
+  it('ab show and ab export html show the p-value the verdict judged (Holm-adjusted), not a raw p that contradicts it', async () => {
+    expect(lateRecord, 'the saved record of the first experiment above').not.toBeNull();
+    // Raw p 0.012 with the whole CI past the noise band, yet `~`: the Holm-adjusted p (0.072)
+    // is what the verdict tested. The table showed 0.012 next to `~`.
+    const record = structuredClone(lateRecord!.record) as { report: AbReport };
+    const report = record.report;
+    report.metrics[0] = { ...report.metrics[0]!, ratio: 1.08, ci: [1.05, 1.11], pValue: 0.012, pValueHolm: 0.072, verdict: '~' };
+    writeFileSync(lateRecord!.file, JSON.stringify(record));
+    const env = envFor(lateRecord!.runsDir);
+    const shown = await startCli(['ab', 'show', report.experimentId], { env }).done;
+    expect(shown.code, shown.stderr).toBe(0);
+    const row = shown.stdout.split('\n').find((l) => l.startsWith('throughputRps'))!;
+    expect(row).toMatch(/0\.072\s+~$/);
+    expect(row).not.toContain('0.012');
+    expect(shown.stdout).toMatch(/p \(Holm\)/);
+    const html = (await startCli(['ab', 'export', report.experimentId, '--format', 'html'], { env }).done).stdout;
+    const htmlRow = /<tr data-metric="throughputRps">.*?<\/tr>/.exec(html)![0];
+    expect(htmlRow).toContain('<td>0.072</td>');
+    expect(htmlRow).not.toContain('0.012');
+    // The JSON keeps both, as the contract has them.
+    const json = JSON.parse((await startCli(['ab', 'show', report.experimentId, '--json'], { env }).done).stdout) as AbReport;
+    expect(json.metrics[0]).toMatchObject({ pValue: 0.012, pValueHolm: 0.072 });
+  });
+});
