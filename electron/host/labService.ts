@@ -127,6 +127,8 @@ export class LabService implements LabApi, LabSessions {
   private readonly profiles = new Map<string, Profile>();
   /** Every session's listeners, with the client each belongs to (a control event differs per client). */
   private readonly listeners = new Map<(event: LabEvent) => void, string>();
+  /** Sessions a transport holds open, per client (a window's IPC, a tab's socket): who is still there. */
+  private readonly attached = new Map<string, number>();
   private readonly supervisor: EngineSupervisor;
   /**
    * The doctor's engine checks as last made (the capability probe sets up and tears down
@@ -159,7 +161,8 @@ export class LabService implements LabApi, LabSessions {
     this.activeRunsDir = options.activeRunsDir;
     this.history = new LabHistory(options.runsDir);
     this.ab = new AbController((clientId) => {
-      const session = this.session(clientId);
+      // The experiment's own session for the client: not a window, so not counted as one.
+      const session = this.session(clientId, false);
       // Each arm's run makes its profile the client's; the client gets its own knobs back after the experiment.
       const before = this.profileOf(clientId);
       return {
@@ -167,7 +170,7 @@ export class LabService implements LabApi, LabSessions {
         startRun: (p) => this.startRunFor(clientId, parseParams('startRun', p)), interruptRun: (reason) => this.interruptRun(reason), onEvent: (l) => session.onEvent(l),
         done: () => this.setProfileOf(clientId, before),
       };
-    }, (event) => this.emit(event), new AbStore(options.runsDir), options.activeRunsDir);
+    }, (event) => this.emit(event), new AbStore(options.runsDir), options.activeRunsDir, (clientId) => (this.attached.get(clientId) ?? 0) > 0);
     this.timeouts = options.timeouts ?? engineTimeouts;
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
     this.supervisor.on('fault', (error) => this.onFault(error));
@@ -177,9 +180,12 @@ export class LabService implements LabApi, LabSessions {
 
   // ---- sessions ------------------------------------------------------------------------
 
-  session(clientId: string): LabSession {
+  /** A client's session; `attached`: held by a transport for a window (disposed when it closes). */
+  session(clientId: string, attached = true): LabSession {
     const own = new Set<(event: LabEvent) => void>();
     const lab = this;
+    if (attached) this.attached.set(clientId, (this.attached.get(clientId) ?? 0) + 1);
+    let disposed = false;
     // Each method validates its params once, from the method table, then runs for this client.
     const methods: { [M in LabMethod]: (params: ReturnType<typeof parseParams<M>>) => Promise<unknown> } = {
       getStatus: () => lab.statusFor(clientId),
@@ -229,6 +235,11 @@ export class LabService implements LabApi, LabSessions {
       dispose() {
         for (const listener of own) lab.listeners.delete(listener);
         own.clear();
+        if (attached && !disposed) {
+          const left = (lab.attached.get(clientId) ?? 1) - 1;
+          if (left > 0) lab.attached.set(clientId, left); else lab.attached.delete(clientId);
+        }
+        disposed = true;
       },
     };
   }
@@ -595,7 +606,7 @@ export class LabService implements LabApi, LabSessions {
       // Stop disabled and gave this client a Stop the experiment then refused.
       const ab = this.ab.state();
       if (ab.running && run.controllerId !== clientId) {
-        throw new LabError({ code: 'AB_ACTIVE', field: 'takeControl', message: `this run is an arm of A/B experiment ${ab.experimentId}, which another window started: its arms stay with it`, fix: 'watch it, wait for the experiment to end, or stop it from the window that started it (A/B view)' });
+        throw new LabError({ code: 'AB_ACTIVE', field: 'takeControl', message: `this run is an arm of A/B experiment ${ab.experimentId}, which another window started: its arms stay with it`, fix: 'watch it, wait for the experiment to end, or stop it from the window that started it (A/B view; once that window is closed, Stop works from any window)' });
       }
       if (run.controllerId !== clientId) {
         run.controllerId = clientId;

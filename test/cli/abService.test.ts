@@ -77,4 +77,36 @@ describe('A/B through the LabApi', () => {
       off();
     }
   }, 60_000);
+
+  it('an experiment whose window closed can be stopped from another; while that window is open, only it can', async () => {
+    const owner = lab.session('tab-owner');
+    const other = lab.session('tab-other');
+    let ended!: (r: AbReport) => void;
+    const report = new Promise<AbReport>((resolve) => { ended = resolve; });
+    const off = other.onEvent((e: LabEvent) => { if (e.type === 'abEnded') ended(e.report); });
+    try {
+      await owner.startAb({ a: profile('a'), b: profile('b'), rounds: 20, durationS: 0.5, warmupS: 0 });
+      for (let i = 0; i < 100 && !(await other.getStatus()).running; i++) await new Promise((r) => setTimeout(r, 50));
+      // The owner's window is open: another window's Stop (either button) is refused, naming the way.
+      await expect(other.stopAb()).rejects.toMatchObject({ code: 'NOT_CONTROLLER', fix: expect.stringMatching(/once that window is closed/) });
+      await expect(other.stopRun()).rejects.toMatchObject({ code: 'NOT_CONTROLLER' });
+      expect((await other.getAbState()).running).toBe(true);
+      // A second socket of the same tab (a reload's new one) closing leaves the owner there.
+      const ownerReload = lab.session('tab-owner');
+      ownerReload.dispose();
+      ownerReload.dispose();
+      await expect(other.stopAb()).rejects.toMatchObject({ code: 'NOT_CONTROLLER' });
+      // The owner's window closes (its transport disposes the session): now any window can stop it.
+      owner.dispose();
+      await other.stopRun();
+      const r = await report;
+      expect(r.status).toBe('interrupted');
+      expect(r.failure?.message).toMatch(/another window: the one that started it was closed/);
+      expect(r.samples.length).toBeLessThan(40);
+      expect((await other.getAbState()).running).toBe(false);
+    } finally {
+      off();
+      other.dispose();
+    }
+  }, 60_000);
 });

@@ -29,6 +29,8 @@ export class AbController {
     readonly store: AbStore = new AbStore(),
     /** The machine's register of live lab runs (run/contention.ts); default: the user's. */
     private readonly activeRunsDir?: string,
+    /** Whether a client still has a window (a session a transport holds open). */
+    private readonly clientAttached: (clientId: string) => boolean = () => true,
   ) {}
 
   state(): AbState {
@@ -67,10 +69,14 @@ export class AbController {
   async stop(clientId: string): Promise<AbReport | null> {
     const current = this.current;
     if (!current) return null;
-    if (current.clientId !== clientId) {
-      throw new LabError({ code: 'NOT_CONTROLLER', message: `A/B experiment ${current.run.experimentId} was started by another client`, fix: 'wait for it to end' });
+    // The window that started it stops it; once that window is closed (its tab, its socket) any
+    // window may: an experiment of 20 rounds × 60 s whose owner closed its tab went on for 40
+    // minutes with every other window's Stop refused.
+    const orphaned = current.clientId !== clientId && !this.clientAttached(current.clientId);
+    if (current.clientId !== clientId && !orphaned) {
+      throw new LabError({ code: 'NOT_CONTROLLER', message: `A/B experiment ${current.run.experimentId} was started by another window, which is still open`, fix: 'stop it from that window (A/B view), or wait for it to end; once that window is closed, Stop works from any window' });
     }
-    current.run.interrupt('stopped by the user');
+    current.run.interrupt(orphaned ? 'stopped by the user (from another window: the one that started it was closed)' : 'stopped by the user');
     return current.run.report;
   }
 
