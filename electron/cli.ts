@@ -15,7 +15,7 @@ import { isIPv4 } from 'node:net';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { formatKnobValue, knobLabel, LabError, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent } from './contract';
+import { formatKnobValue, knobLabel, LabError, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -299,6 +299,13 @@ export function exitCodeFor(summary: RunSummary): number {
   }
   if (summary.requests === 0) {
     say(`run ${summary.runId} completed no request in its measured window`);
+    return 1;
+  }
+  // A run the history could not take (a full disk mid-run): its summary, printed, is then the
+  // only whole copy; exit 0 read as "saved, find it in runs list".
+  const unsaved = summary.warnings.find((w) => w.startsWith(HISTORY_WARNING_PREFIX));
+  if (unsaved) {
+    say(`run ${summary.runId} completed, but the run history did not take all of it (${unsaved.slice(HISTORY_WARNING_PREFIX.length)}): the summary printed above is its only complete record; free space or point URING_LAB_RUNS_DIR elsewhere`);
     return 1;
   }
   return 0;

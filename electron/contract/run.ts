@@ -316,7 +316,8 @@ export const RunSummarySchema = z.object({
     /** CPU used by processes other than this lab's, in CPUs (e.g. 0.8 = most of one core), or null if unknown. */
     otherCpus: z.number().nullable(),
   }),
-  /** One-line cautions about the numbers (contention, generator saturation, stalls, errors). */
+  /** One-line cautions about the numbers (contention, generator saturation, stalls, errors);
+   *  one starting with HISTORY_WARNING_PREFIX says the run is not (wholly) in the history. */
   warnings: z.array(z.string()),
   applied: ProfileSchema,
   rejected: z.array(RejectedKnobSchema),
@@ -448,3 +449,5 @@ export type RunStatus = z.infer<typeof RunStatusSchema>;
 // LabEventSchema (run events and A/B events) lives in events.ts: it also carries A/B reports,
 // whose schema (ab.ts) builds on this file's.
 
+/** How a summary's warning that the run could not be saved to the history starts (the CLI exits 1 on it). */
+export const HISTORY_WARNING_PREFIX = 'run history: ';

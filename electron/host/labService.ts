@@ -20,7 +20,7 @@
 import type { z } from 'zod';
 import {
   FramesResult, GetFramesParamsSchema, knobEntries, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
-  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema, UNTIL_STOPPED_LIMIT_S,
+  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema, UNTIL_STOPPED_LIMIT_S, HISTORY_WARNING_PREFIX,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
@@ -696,7 +696,7 @@ export class LabService implements LabApi, LabSessions {
     // Its end is written off the event loop; the history methods wait for it, so a client that
     // lists runs on `ended` finds it ended.
     const unsaved = run.history?.end(summary);
-    if (unsaved) summary.warnings.push(`run history: ${unsaved}`);
+    if (unsaved) summary.warnings.push(`${HISTORY_WARNING_PREFIX}${unsaved}`);
     // Silence here would read as "no other run": say that nobody could look.
     if (run.registry.unusable) summary.warnings.push(`another uring-lab run at the same time could not be detected: the active-runs folder is unusable (${run.registry.unusable}); check XDG_RUNTIME_DIR`);
     if (this.run === run) {

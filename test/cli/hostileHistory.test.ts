@@ -315,4 +315,24 @@ describe('frames out of order', () => {
     expect(seen.size).toBeGreaterThanOrEqual(lines.length - 1);
     rmSync(run, { recursive: true });
   });
+
+  // A disk that fills mid-run: the run completes and prints its summary, but the history holds
+  // only part of it. Exit 0 read as "saved"; the summary's warning alone was easy to miss.
+  it.skipIf(!isRoot)('a history that fills up mid-run: the summary is printed, one line says the history did not take it all, exit 1', () => {
+    const full = path.join(dir, 'full');
+    mkdirSync(full);
+    // 48 KiB: room for the run's meta and its first frames, not for 4 s of them.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', full]);
+    try {
+      const r = cli(['run', '--duration', '4', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json'], { URING_LAB_RUNS_DIR: full });
+      expect(r.code, r.stderr).toBe(1);
+      const summary = runSummaryOf(r);
+      expect(summary.status).toBe('completed');
+      expect(summary.requests).toBeGreaterThan(0);
+      expect(summary.warnings.some((w) => /^run history: .*ENOSPC/.test(w))).toBe(true);
+      expectOneErrorLine(r.stderr, /did not take all of it .*ENOSPC.*only complete record/);
+    } finally {
+      execFileSync('umount', [full]);
+    }
+  }, 60_000);
 });
