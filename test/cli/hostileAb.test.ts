@@ -224,4 +224,30 @@ describe('report numbers', () => {
     const json = JSON.parse((await startCli(['ab', 'show', report.experimentId, '--json'], { env }).done).stdout) as AbReport;
     expect(json.metrics[0]).toMatchObject({ pValue: 0.012, pValueHolm: 0.072 });
   });
+
+  it('hostile text in a saved record (names, warnings, knob paths, failure): ab show and ab list print it escaped, on one line each', async () => {
+    expect(lateRecord, 'the saved record of the first experiment above').not.toBeNull();
+    const record = structuredClone(lateRecord!.record) as { report: AbReport };
+    const report = record.report;
+    const evil = 'x\u001b]0;owned\u0007\u001b[31mred\u202eevil\ncolumn';
+    report.a.profileName = evil;
+    report.b.profileName = `b${evil}`;
+    report.warnings = [`w${evil}`];
+    report.knobDiff = [{ path: `server.${evil}`, a: evil, b: 1 }];
+    report.failure = { code: 'X', message: `f${evil}` };
+    const file = path.join(path.dirname(lateRecord!.file), 'ab-20260101000000-1-1.json');
+    writeFileSync(file, JSON.stringify({ ...record, report: { ...report, experimentId: 'ab-20260101000000-1-1' } }));
+    const env = envFor(lateRecord!.runsDir);
+    const shown = await startCli(['ab', 'show', 'ab-20260101000000-1-1'], { env }).done;
+    const listed = await startCli(['ab', 'list'], { env }).done;
+    for (const r of [shown, listed]) {
+      expect(r.code, r.stderr).toBe(0);
+      // No ESC, BEL, bidi override or stray newline from the record reaches the terminal.
+      expect(r.stdout).not.toMatch(/[\u0007\u001b\u202e]/);
+      expect(r.stdout.split('\n').filter((l) => l.includes('column')).every((l) => /x\\x1b\]0;owned\\x07\\x1b\[31mred\\u202eevil\\x0acolumn/.test(l))).toBe(true);
+    }
+    expect(shown.stdout.split('\n').filter((l) => l.includes('owned')).length).toBe(3); // the title (A and B), the knob, the warning: one line each
+    expect(listed.stdout.split('\n').filter((l) => l.startsWith('ab-20260101000000-1-1')).length).toBe(1);
+    rmSync(file);
+  });
 });

@@ -159,11 +159,11 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     releaseSignals();
   }
   if (report.status === 'interrupted') {
-    io.stderr(`uring-lab: experiment ${report.experimentId} ${report.failure?.message ?? 'interrupted'}; ${report.rounds} rounds counted\n`);
+    io.stderr(`uring-lab: experiment ${report.experimentId} ${oneLineText(report.failure?.message ?? 'interrupted', 400)}; ${report.rounds} rounds counted\n`);
     return 130;
   }
   if (report.status === 'failed') {
-    io.stderr(`uring-lab: experiment ${report.experimentId} failed: ${report.failure?.message ?? 'unknown'}\n`);
+    io.stderr(`uring-lab: experiment ${report.experimentId} failed: ${oneLineText(report.failure?.message ?? 'unknown', 400)}\n`);
     return 1;
   }
   if (finalNotSaved !== null) {
@@ -180,8 +180,11 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
 /** The report as text for a terminal. */
 export function formatAbReport(r: AbReport): string {
   const f = (v: number | null, d = 0) => (v === null ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+  // Every string of a report is text from a file (`ab show` of a record someone sent): escape
+  // sequences went to the terminal as they were.
+  const t = (text: string, max = 200) => oneLineText(text, max);
   const lines = [
-    `A/B ${r.experimentId}: A = ${r.a.profileName}, B = ${r.b.profileName} — ${r.status}, ${r.rounds}/${r.roundsRequested} rounds, ${r.durationS} s each, order ${r.order}, seed ${r.seed}`,
+    `A/B ${t(r.experimentId)}: A = ${t(r.a.profileName)}, B = ${t(r.b.profileName)} — ${t(r.status)}, ${r.rounds}/${r.roundsRequested} rounds, ${r.durationS} s each, order ${t(r.order)}, seed ${r.seed}`,
     '',
     `${'metric'.padEnd(20)}${'A'.padStart(12)}${'B'.padStart(12)}${'B/A'.padStart(8)}  ${'95 % CI'.padEnd(15)}${'p (Holm)'.padStart(9)}  verdict`,
   ];
@@ -191,17 +194,17 @@ export function formatAbReport(r: AbReport): string {
     // pValue). A raw 0.012 beside `~` read as a contradiction of the stated rule.
     const held = m.pValueHolm ?? m.pValue;
     const p = held === null ? '—' : held < 0.001 ? '<0.001' : f(held, 3);
-    lines.push(`${m.name.padEnd(20)}${f(m.a.median, 1).padStart(12)}${f(m.b.median, 1).padStart(12)}${(m.ratio === null ? '—' : f(m.ratio, 3)).padStart(8)}  ${ci.padEnd(15)}${p.padStart(9)}  ${m.verdict}`);
+    lines.push(`${t(m.name).padEnd(20)}${f(m.a.median, 1).padStart(12)}${f(m.b.median, 1).padStart(12)}${(m.ratio === null ? '—' : f(m.ratio, 3)).padStart(8)}  ${ci.padEnd(15)}${p.padStart(9)}  ${m.verdict}`);
   }
   lines.push('', 'pooled percentiles (µs):');
   for (const p of r.percentiles) lines.push(`  p${String(p.percentile).padEnd(5)} A ${f(p.aUs).padStart(8)}  B ${f(p.bUs).padStart(8)}  B/A ${p.ratio === null ? '—' : f(p.ratio, 3)}${p.ci ? ` (${f(p.ci[0], 3)}–${f(p.ci[1], 3)})` : ''}`);
   if (r.knobDiff.length) {
     lines.push('', 'knobs that differ (applied):');
-    for (const d of r.knobDiff) lines.push(`  ${d.path}: A ${JSON.stringify(d.a)}  B ${JSON.stringify(d.b)}`);
+    for (const d of r.knobDiff) lines.push(`  ${t(d.path)}: A ${t(JSON.stringify(d.a) ?? 'null')}  B ${t(JSON.stringify(d.b) ?? 'null')}`);
   }
   if (r.warnings.length) {
     lines.push('', 'warnings:');
-    for (const w of r.warnings) lines.push(`  - ${w}`);
+    for (const w of r.warnings) lines.push(`  - ${t(w, 600)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -227,7 +230,7 @@ async function savedCommand(verb: string, args: string[], io: AbCommandIo): Prom
     if (values.json) io.stdout(`${JSON.stringify({ experiments: rows, unreadable })}\n`);
     else if (!rows.length) io.stdout(`no saved A/B experiments${unreadable ? ` (${unreadable} files in ${store.dir} are not readable experiments, left as they are)` : ''}\n`);
     else {
-      for (const r of rows) io.stdout(`${r.experimentId}  ${r.startedAt}  ${r.status.padEnd(11)}  A=${r.a}  B=${r.b}  ${r.rounds}/${r.roundsRequested} rounds  throughput B/A ${r.throughput.ratio === null ? '—' : r.throughput.ratio.toFixed(3)} ${r.throughput.verdict}\n`);
+      for (const r of rows) io.stdout(`${oneLineText(r.experimentId, 80)}  ${oneLineText(r.startedAt, 40)}  ${oneLineText(r.status, 20).padEnd(11)}  A=${oneLineText(r.a, 200)}  B=${oneLineText(r.b, 200)}  ${r.rounds}/${r.roundsRequested} rounds  throughput B/A ${r.throughput.ratio === null ? '—' : r.throughput.ratio.toFixed(3)} ${r.throughput.verdict}\n`);
       if (unreadable) io.stdout(`${unreadable} files in ${store.dir} are not readable experiments (left as they are; ab delete ID removes one)\n`);
     }
     return 0;
