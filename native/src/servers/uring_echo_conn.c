@@ -1004,12 +1004,47 @@ static unsigned rearm_watermark(const struct echo_state *st, const struct conn *
  * buffers is available for it. Re-arming all of them at once, or one per returned buffer,
  * would mostly buy a burst of fresh -ENOBUFS completions.
  */
+/* What one re-armed connection is expected to take from the pool, in bytes: what it last sent
+ * (a closed loop's next message is the same), in whole buffers unless the ring is incremental,
+ * where connections share a buffer piece by piece. */
+static size_t rearm_need_bytes(const struct echo_state *st, const struct conn *c)
+{
+	size_t size = st->bufs.size;
+	size_t need = c->last_burst ? c->last_burst : 1;
+
+	if (!st->bufs.incremental)
+		need = (need + size - 1) / size * size;
+	return need < (size_t)st->bufs.count * size ? need : (size_t)st->bufs.count * size;
+}
+
 void rearm_starved(struct echo_state *st)
 {
 	unsigned budget = st->bufs.available;
+	/* The watermark holds back the first re-arm (hysteresis: an eighth of the ring back
+	 * first); after it, every connection the buffers available cover goes, each counted at
+	 * what it will take. Counting the whole watermark against each held re-arms to 8 per
+	 * reap whatever the pool had free, and starvation never ended: every armed connection is
+	 * a one-shot turn that queues itself again behind the others. 1000 x 4 KiB after one
+	 * burst of ENOBUFS (server.minWaitUs=200) ran on at 24k requests/s with 63 of 64 buffers
+	 * idle in the ring, every request a cancel and a re-arm. */
+	size_t budget_bytes = (size_t)budget * st->bufs.size;
+	int first = 1;
 
 	while (st->starved) {
 		struct conn *c = st->starved;
+		if (!first) {
+			size_t need = rearm_need_bytes(st, c);
+			if (budget_bytes < need)
+				break; /* the next reap, as buffers come back */
+			unstarve(st, c);
+			if (!c->failed && !c->capped) {
+				conn_arm_recv(st, c);
+				counter_add(&st->pub->rearms, 1);
+			}
+			conn_maybe_close(st, c); /* c may be gone after this */
+			budget_bytes -= need;
+			continue;
+		}
 		unsigned want = rearm_watermark(st, c);
 		/* Below the watermark, wait for the sends in flight to hand buffers back; with
 		 * none in flight nothing would, so the oldest goes anyway. */
@@ -1033,12 +1068,16 @@ void rearm_starved(struct echo_state *st)
 				break;
 			}
 		}
+		/* The first may go below its need (the pool stalled, or nothing in flight brings
+		 * any back); what it will take is counted either way. */
+		size_t need = rearm_need_bytes(st, c);
 		unstarve(st, c);
 		if (!c->failed && !c->capped) {
 			conn_arm_recv(st, c);
 			counter_add(&st->pub->rearms, 1);
 		}
-		conn_maybe_close(st, c);
-		budget = budget > want ? budget - want : 0;
+		conn_maybe_close(st, c); /* c may be gone after this */
+		budget_bytes = budget_bytes > need ? budget_bytes - need : 0;
+		first = 0;
 	}
 }
