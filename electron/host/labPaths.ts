@@ -5,7 +5,7 @@
  * A user's `--out FILE` or a writing storage run's `storage.path` that lands in there would
  * overwrite saved runs or profiles, so both are refused (outFile.ts, run/storage.ts).
  */
-import { realpathSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LabError, oneLineText } from '../contract';
@@ -52,4 +52,24 @@ export function labOwnedDirHolding(path: string, env: NodeJS.ProcessEnv = proces
     if (inside(realDir, real)) return realDir;
   }
   return null;
+}
+
+/**
+ * Throws the one-line input error (field URING_LAB_RUNS_DIR) when `dir` cannot take what the lab
+ * saves there (not a folder, not writable, a read-only mount or an immutable folder): checked
+ * with a real write before anything starts, as root passes access(W_OK) on those.
+ * `what`: what cannot be saved ("runs", "A/B experiments"); `fix`: the way out.
+ */
+export function refuseUnwritableFolder(dir: string, what: string, fix: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    rmdirSync(mkdtempSync(join(dir, '.write-check-')));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new LabError({
+      code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
+      message: `${what} cannot be saved in ${oneLineText(dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : code}); nothing was started`,
+      fix,
+    });
+  }
 }

@@ -10,13 +10,14 @@
  * as running while that owner lives; if the owner died, what is on disk is the truth — the
  * finished rounds, marked interrupted. The last write replaces it with the final report.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LabError, oneLineText } from '../../contract';
 import { AbReportSchema, ExperimentIdSchema, type AbListRow, type AbReport } from '../../contract/ab';
 import { RunOwnerSchema } from '../../contract/history';
 import { writeFileAtomic } from '../atomicFile';
+import { refuseUnwritableFolder } from '../labPaths';
 import { currentOwner, ownerAlive } from '../history/owner';
 import { EXPERIMENTS_FOLDER, runStoreOptionsFromEnv } from '../history/runStore';
 import { abReportHtml } from './html';
@@ -62,18 +63,7 @@ export class AbStore {
    * then every save failed silently and the experiment was in no list (exit 0).
    */
   checkWritable(): void {
-    try {
-      mkdirSync(this.dir, { recursive: true });
-      // Root passes access(W_OK) on a read-only mount; a real write says so.
-      rmdirSync(mkdtempSync(join(this.dir, '.write-check-')));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new LabError({
-        code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
-        message: `A/B experiments cannot be saved in ${oneLineText(this.dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : code}); nothing was started`,
-        fix: 'make it a folder you can write (move away what is there), or point URING_LAB_RUNS_DIR at another one',
-      });
-    }
+    refuseUnwritableFolder(this.dir, 'A/B experiments', 'make it a folder you can write (move away what is there), or point URING_LAB_RUNS_DIR at another one');
   }
 
   /** Saves the experiment as it stands; `final` once its report is complete. Failures to save

@@ -24,7 +24,7 @@
  * gone is a run whose host died; the next open marks it `interrupted`, with the statistics of
  * the frames it saved (RunTally: the summary's own rules), its summary null.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { mkdir as mkdirAsync, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
@@ -33,7 +33,7 @@ import {
   type RunHeadline, type RunListRow, type RunSummary, type StoredRunMeta,
 } from '../../contract';
 import { RunIdSchema, RunListRowSchema, RunOwnerSchema, StoredRunStatusSchema } from '../../contract/history';
-import { runsDirFromEnv } from '../labPaths';
+import { refuseUnwritableFolder, runsDirFromEnv } from '../labPaths';
 import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from '../atomicFile';
 import { FrameLog, readFrames, type FramesPage } from './frameLog';
 import { NotARegularFile, readRegularFile, readRegularFileSync } from './regularFile';
@@ -222,18 +222,7 @@ export class RunStore {
    * checks before it starts, so a run is never reported with an id it was not saved under.
    */
   checkWritable(): void {
-    try {
-      mkdirSync(this.dir, { recursive: true });
-      // Root passes access(W_OK) on a read-only mount or an immutable folder; a real write says so.
-      rmdirSync(mkdtempSync(join(this.dir, '.write-check-')));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new LabError({
-        code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
-        message: `runs cannot be saved in ${oneLineText(this.dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : code}); nothing was started`,
-        fix: 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it',
-      });
-    }
+    refuseUnwritableFolder(this.dir, 'runs', 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it');
   }
 
   /** Creates the run's folder and its meta (`running`); frames follow through the writer. */
