@@ -999,11 +999,6 @@ static unsigned rearm_watermark(const struct echo_state *st, const struct conn *
 	return want < st->bufs.count ? want : st->bufs.count;
 }
 
-/*
- * Re-arms connections that ran the buffer ring dry, oldest first, each once the watermark of
- * buffers is available for it. Re-arming all of them at once, or one per returned buffer,
- * would mostly buy a burst of fresh -ENOBUFS completions.
- */
 /* What one re-armed connection is expected to take from the pool, in bytes: what it last sent
  * (a closed loop's next message is the same), in whole buffers unless the ring is incremental,
  * where connections share a buffer piece by piece. */
@@ -1017,6 +1012,12 @@ static size_t rearm_need_bytes(const struct echo_state *st, const struct conn *c
 	return need < (size_t)st->bufs.count * size ? need : (size_t)st->bufs.count * size;
 }
 
+/*
+ * Re-arms connections that ran the buffer ring dry, oldest first. The first waits for the
+ * watermark of buffers (hysteresis: re-arming one per returned buffer would mostly buy fresh
+ * -ENOBUFS completions); after it, every connection the buffers available cover goes, each
+ * counted at what it will take.
+ */
 void rearm_starved(struct echo_state *st)
 {
 	unsigned budget = st->bufs.available;
@@ -1032,24 +1033,15 @@ void rearm_starved(struct echo_state *st)
 
 	while (st->starved) {
 		struct conn *c = st->starved;
-		if (!first) {
-			size_t need = rearm_need_bytes(st, c);
-			if (budget_bytes < need)
-				break; /* the next reap, as buffers come back */
-			unstarve(st, c);
-			if (!c->failed && !c->capped) {
-				conn_arm_recv(st, c);
-				counter_add(&st->pub->rearms, 1);
-			}
-			conn_maybe_close(st, c); /* c may be gone after this */
-			budget_bytes -= need;
-			continue;
-		}
+		size_t need = rearm_need_bytes(st, c);
+		if (!first && budget_bytes < need)
+			break; /* the next reap, as buffers come back */
 		unsigned want = rearm_watermark(st, c);
-		/* Below the watermark, wait for the sends in flight to hand buffers back; with
+		/* The first only: below the watermark, wait for the sends in flight to hand buffers
+		 * back; with
 		 * none in flight nothing would, so the oldest goes anyway. */
 		int anyway = budget && !st->sends_inflight && budget == st->bufs.available;
-		if (budget < want && !anyway) {
+		if (first && budget < want && !anyway) {
 			int stalled = 0;
 			/* Maybe nothing comes back: look for stuck sends once per tick. */
 			if (st->tick_fired) {
@@ -1070,7 +1062,6 @@ void rearm_starved(struct echo_state *st)
 		}
 		/* The first may go below its need (the pool stalled, or nothing in flight brings
 		 * any back); what it will take is counted either way. */
-		size_t need = rearm_need_bytes(st, c);
 		unstarve(st, c);
 		if (!c->failed && !c->capped) {
 			conn_arm_recv(st, c);
