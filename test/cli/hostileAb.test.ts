@@ -16,6 +16,8 @@ import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { AbReportSchema, type AbReport } from '../../electron/contract/ab';
 import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervisor';
 import { LabService } from '../../electron/host/labService';
+import { abExit } from '../../electron/host/ab/abCommand';
+import { interleavedOrder } from '../../electron/host/ab/runner';
 import { enginePidOf, expectOneErrorLine, sleep, startCli } from './cliProcess';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-hostile-ab-'));
@@ -249,5 +251,42 @@ describe('report numbers', () => {
     expect(shown.stdout.split('\n').filter((l) => l.includes('owned')).length).toBe(3); // the title (A and B), the knob, the warning: one line each
     expect(listed.stdout.split('\n').filter((l) => l.startsWith('ab-20260101000000-1-1')).length).toBe(1);
     rmSync(file);
+  });
+});
+
+describe('failed arm-runs that are never two in a row', () => {
+  it('A fails in both rounds (order A B B A): no round counted is a failed experiment, exit 1 with one line, not `completed` exit 0', async () => {
+    // A: the server pauses for the whole arm and the load abandons its requests after 200 ms, so
+    // every A arm-run ends LOAD_TIMED_OUT. The seed puts A first: its two failures are apart.
+    const seed = Array.from({ length: 100 }, (_, i) => i + 1).find((s) => interleavedOrder(2, s).map((o) => o.arm).join('') === 'abba')!;
+    expect(seed).toBeDefined();
+    const runsDir = path.join(dir, 'runs-failed-arms');
+    const a = profileFile('wedged', { load: { connections: 4, cpus: [1], timeoutMs: 200 }, diagnose: { inject: [{ kind: 'serverPause', atMs: 0, durationMs: 3000 }] } });
+    const b = profileFile('healthy', {});
+    const r = await startCli(['ab', a, b, '--rounds', '2', '--duration', '0.5', '--warmup', '0', '--seed', String(seed), '--json'], { env: envFor(runsDir) }).done;
+    const report = AbReportSchema.parse(JSON.parse(r.stdout));
+    expect(report.samples.map((s) => `${s.arm}:${s.status}`)).toEqual(['a:failed', 'b:completed', 'b:completed', 'a:failed']);
+    expect(report.rounds).toBe(0);
+    expect(report.status).toBe('failed');
+    expect(r.code, r.stderr).toBe(1);
+    expectOneErrorLine(r.stderr, /failed: no round had both arms complete.*all 4 load connections were abandoned/);
+    // The saved record says the same.
+    const saved = await startCli(['ab', 'list', '--json'], { env: envFor(runsDir) }).done;
+    expect(saved.stdout).toContain(report.experimentId);
+    expect(saved.stdout).toMatch(/"status":"failed"/);
+  }, 60_000);
+
+  it('a completed experiment with a failed arm-run or an arm-run with errors exits 1, naming each; clean exits 0', () => {
+    // The exit decision over a saved report's samples (the run above cannot make an arm fail in
+    // one round and not the other; the sample fields are the ones real arm-runs fill).
+    expect(lateRecord, 'the saved record of the first experiment above').not.toBeNull();
+    const base = (lateRecord!.record as { report: AbReport }).report;
+    expect(abExit(base, null, '/x')).toEqual({ code: 0, line: null });
+    const withFailed: AbReport = { ...base, rounds: 1, roundsRequested: 2, samples: [...base.samples, { ...base.samples[0]!, round: 1, status: 'failed', failure: { code: 'LOAD_TIMED_OUT', message: 'all 4 load connections were abandoned' } }] };
+    expect(abExit(withFailed, null, '/x')).toEqual({ code: 1, line: expect.stringMatching(/completed with 1 of 2 rounds counted, but 1 of 3 arm-runs failed \(round 2 [AB]: all 4 load connections were abandoned\) and their rounds are left out$/) });
+    const withErrors: AbReport = { ...base, samples: base.samples.map((s, i) => (i === 1 ? { ...s, errors: 7 } : s)) };
+    expect(abExit(withErrors, null, '/x')).toEqual({ code: 1, line: expect.stringMatching(/but 1 completed with errors \(round 1 [AB]: 7\) that their numbers exclude$/) });
+    // A record that could not be saved says so first (the report printed is the only copy).
+    expect(abExit(withFailed, 'ENOSPC', '/x').line).toMatch(/could not be saved in \/x \(ENOSPC\)/);
   });
 });

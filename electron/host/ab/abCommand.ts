@@ -158,23 +158,40 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   } finally {
     releaseSignals();
   }
+  const exit = abExit(report, finalNotSaved, store.dir);
+  if (exit.line !== null) io.stderr(`uring-lab: ${exit.line}\n`);
+  return exit.code;
+}
+
+/** The experiment's exit code and its one stderr line (null with exit 0), by the run contract:
+ *  130 interrupted, 1 failed or completed with errors, 0 completed cleanly. */
+export function abExit(report: AbReport, finalNotSaved: string | null, storeDir: string): { code: number; line: string | null } {
+  const id = report.experimentId;
   if (report.status === 'interrupted') {
-    io.stderr(`uring-lab: experiment ${report.experimentId} ${oneLineText(report.failure?.message ?? 'interrupted', 400)}; ${report.rounds} rounds counted\n`);
-    return 130;
+    return { code: 130, line: `experiment ${id} ${oneLineText(report.failure?.message ?? 'interrupted', 400)}; ${report.rounds} rounds counted` };
   }
   if (report.status === 'failed') {
-    io.stderr(`uring-lab: experiment ${report.experimentId} failed: ${oneLineText(report.failure?.message ?? 'unknown', 400)}\n`);
-    return 1;
+    return { code: 1, line: `experiment ${id} failed: ${oneLineText(report.failure?.message ?? 'unknown', 400)}` };
   }
   if (finalNotSaved !== null) {
-    io.stderr(`uring-lab: experiment ${report.experimentId} could not be saved in ${oneLineText(store.dir, 160)} (${finalNotSaved}): the report printed above is its only copy; free the disk or fix the folder\n`);
-    return 1;
+    return { code: 1, line: `experiment ${id} could not be saved in ${oneLineText(storeDir, 160)} (${finalNotSaved}): the report printed above is its only copy; free the disk or fix the folder` };
+  }
+  // An arm-run that failed, or completed with errors, makes an experiment completed with errors
+  // (exit 1, as for a run): its round is left out, or its numbers exclude the failed requests.
+  // Only 2 failures in a row used to stop the experiment; fewer ended `completed`, exit 0.
+  const failedArms = report.samples.filter((s) => s.status === 'failed');
+  const erroredArms = report.samples.filter((s) => s.status === 'completed' && s.errors > 0);
+  if (failedArms.length > 0 || erroredArms.length > 0) {
+    const where = (s: AbReport['samples'][number]) => `round ${s.round + 1} ${s.arm.toUpperCase()}`;
+    const parts: string[] = [];
+    if (failedArms.length) parts.push(`${failedArms.length} of ${report.samples.length} arm-runs failed (${failedArms.map((s) => `${where(s)}: ${s.failure?.message ?? 'unknown'}`).join('; ')}) and their rounds are left out`);
+    if (erroredArms.length) parts.push(`${erroredArms.length} completed with errors (${erroredArms.map((s) => `${where(s)}: ${s.errors}`).join(', ')}) that their numbers exclude`);
+    return { code: 1, line: `experiment ${id} completed with ${report.rounds} of ${report.roundsRequested} rounds counted, but ${oneLineText(parts.join('; '), 400)}` };
   }
   if (report.machine.otherRuns > 0) {
-    io.stderr(`uring-lab: experiment ${report.experimentId} shared this machine with another uring-lab run: its numbers are not its own; run one at a time\n`);
-    return 1;
+    return { code: 1, line: `experiment ${id} shared this machine with another uring-lab run: its numbers are not its own; run one at a time` };
   }
-  return 0;
+  return { code: 0, line: null };
 }
 
 /** The report as text for a terminal. */

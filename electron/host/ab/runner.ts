@@ -211,6 +211,13 @@ export function startAbExperiment(
           etaS: Math.round((elapsedS / done) * (order.length - done)),
         });
       }
+      // Every arm-run done, yet no round had both arms complete (failed arms never two in a
+      // row, as A failing in each of 2 rounds ordered A B B A): nothing was compared, and
+      // "completed" with 0 rounds read as a result.
+      if (!failure && !interrupted && samples.length > 0 && countedRounds(samples).size === 0) {
+        const last = [...samples].reverse().find((x) => x.status === 'failed');
+        failure = { code: last?.failure?.code ?? 'AB_ARM_FAILED', message: `no round had both arms complete, so nothing was compared; the last failed arm-run: ${last?.failure?.message ?? 'unknown'}` };
+      }
       const report = buildReport({
         experimentId, options, seed, startedAt, samples, applied, failure, interrupted, loadAvgStart, otherRuns,
       });
