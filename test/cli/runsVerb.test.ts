@@ -64,6 +64,12 @@ describe('uring-lab runs', () => {
       [['delete', '../../etc'], /is not a run id/],
       [['pin', summary.runId, 'extra'], /one run ID, got 2/],
       [['list', '--bogus'], /runs list: unknown option '--bogus'/],
+      [['list', '--limit', '0'], /runs list: --limit "0" is not a whole number of runs of at least 1.*--limit 20/],
+      [['list', '--limit', '1.5'], /--limit "1.5" is not a whole number/],
+      [['list', '--limit', 'ten'], /--limit "ten" is not a whole number/],
+      [['list', '--limit', ''], /runs list: --limit is empty/],
+      [['list', '--limit=-3'], /--limit "-3" is not a whole number/],
+      [['list', '--limit'], /runs list: .*--limit/],
       [['export', summary.runId], /--format is missing.*json, csv or md/],
       [['export', summary.runId, '--format', 'xml'], /--format "xml" is not a format/],
       [['export', summary.runId, '--format', 'md', '--out', path.join(OUT_DIR, 'no/such/dir/x.md')], /--out .*: the folder .* does not exist; nothing was written/],
@@ -82,7 +88,24 @@ describe('uring-lab runs', () => {
     const usage = await runs(['--help']);
     expect(usage.code).toBe(0);
     expect(usage.stdout).toContain('uring-lab runs export ID --format json|csv|md [--out FILE]');
-  });
+  }, 30_000);
+
+  it('list --limit N shows the newest N and says how many there are', async () => {
+    const second = await startCli(['run', '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--json'], { env }).done;
+    expect(second.code, second.stderr).toBe(0);
+    const id = runSummaryOf(second).runId;
+    const all = await listed();
+    expect(all.runs.map((r) => r.runId)).toEqual([id, summary.runId]);
+    const one = ListRunsResultSchema.parse(JSON.parse((await runs(['list', '--limit', '1', '--json'])).stdout));
+    expect(one.runs.map((r) => r.runId)).toEqual([id]);
+    expect(one.total).toBe(2);
+    const text = await runs(['list', '--limit', '1']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.split('\n').filter((l) => /run-\d/.test(l) && !l.startsWith('the newest'))).toHaveLength(1);
+    expect(text.stdout).toMatch(/^the newest 1 of 2 saved runs in /m);
+    expect((await runs(['list', '--limit', '5'])).stdout).toMatch(/^2 saved runs in /m);
+    expect((await runs(['delete', id])).code).toBe(0);
+  }, 60_000);
 
   // A frames file with damaged lines read as fewer frames, silently (diagnose: "0 frames saved",
   // the CSV only its header, exit 0): every verb that reads a run whole names the file.

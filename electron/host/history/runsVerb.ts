@@ -1,6 +1,6 @@
 /**
  * `uring-lab runs`: the run history from a terminal.
- *   runs list [--json]                        saved runs, newest first
+ *   runs list [--limit N] [--json]            saved runs, newest first (the newest N)
  *   runs show ID [--json]                     one run (--json: its meta and every frame)
  *   runs export ID --format json|csv|md [--out FILE]
  *   runs delete ID | runs pin ID | runs unpin ID
@@ -8,13 +8,13 @@
  * It reads the history directly (no engine is started): the same store the LabApi serves.
  */
 import { checkOutFile, writeOutFile } from '../outFile';
-import { checkFlagTokens, flagParseError } from '../cliFlags';
+import { checkFlagTokens, decimalFlag, flagParseError } from '../cliFlags';
 import { parseArgs } from 'node:util';
 import { LabError, oneLineText, RunExportFormatSchema, type GetRunResult } from '../../contract';
 import { exportRun, runMarkdown } from './runExport';
 import { RunStore, runStoreOptionsFromEnv, type StoredRunRow } from './runStore';
 
-export const RUNS_USAGE = `  uring-lab runs list [--json]
+export const RUNS_USAGE = `  uring-lab runs list [--limit N] [--json]
   uring-lab runs show ID [--json]
   uring-lab runs export ID --format json|csv|md [--out FILE]
   uring-lab runs delete ID | runs pin ID | runs unpin ID`;
@@ -69,7 +69,8 @@ function formatRows(rows: StoredRunRow[], total: number, dir: string): string {
     const numbers = h ? `${fmtInt(h.throughputRps).padStart(10)} req/s  p50 ${String(h.p50Us).padStart(6)} µs  p99 ${String(h.p99Us).padStart(6)} µs  ${h.errors} errors` : '(no numbers yet)';
     return oneLineText(`${r.pinned ? '*' : ' '} ${r.runId}  ${r.startedAt.slice(0, 19).replace('T', ' ')}  ${r.status.padEnd(11)} ${r.workload.padEnd(7)} ${numbers}  ${r.frames ?? '-'} frames  ${formatSize(r.bytesOnDisk)}  ${r.name}`, 400);
   });
-  return `${lines.join('\n')}\n${total} saved runs in ${dir} (* pinned)\n`;
+  const shown = rows.length < total ? `the newest ${rows.length} of ${total}` : `${total}`;
+  return `${lines.join('\n')}\n${shown} saved runs in ${dir} (* pinned)\n`;
 }
 
 /** Runs `uring-lab runs ...`; returns the exit code (bad input throws an `input` LabError: exit 2). */
@@ -86,10 +87,16 @@ export async function runsCommand(args: string[], out: (text: string) => void = 
   const store = new RunStore(runStoreOptionsFromEnv());
   switch (sub) {
     case 'list': {
-      const { values } = parse(sub, rest, { json: { type: 'boolean' } }, 0);
+      const { values } = parse(sub, rest, { json: { type: 'boolean' }, limit: { type: 'string' } }, 0);
+      const limit = values.limit === undefined ? Infinity : decimalFlag(String(values.limit));
+      if (values.limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1)) {
+        throw usage(`runs list: --limit ${JSON.stringify(oneLineText(String(values.limit), 40))} is not a whole number of runs of at least 1`, 'give e.g. --limit 20 (the newest 20), or leave it out for every run', 'limit');
+      }
       const { rows, unreadable } = store.rows();
-      if (values.json) out(`${JSON.stringify({ runs: rows.map(({ frames: _f, ...row }) => row), total: rows.length, unreadable })}\n`);
-      else out(formatRows(rows, rows.length, store.dir) + (unreadable ? `${unreadable} folders in ${store.dir} are not readable runs (left as they are)\n` : ''));
+      const shown = rows.slice(0, limit);
+      // total stays every saved run: a limited list says how many it left out.
+      if (values.json) out(`${JSON.stringify({ runs: shown.map(({ frames: _f, ...row }) => row), total: rows.length, unreadable })}\n`);
+      else out(formatRows(shown, rows.length, store.dir) + (unreadable ? `${unreadable} folders in ${store.dir} are not readable runs (left as they are)\n` : ''));
       return 0;
     }
     case 'show': {
