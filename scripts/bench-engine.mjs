@@ -27,8 +27,9 @@
 //
 //   npm run bench:engine -- [--quick] [--rounds N] [--seconds S] [--warmup S]
 //                           [--grid 50x4096,1000x*] [--only id,...] [--best k=v,...] [--no-open] [--out FILE]
+//                           [--today REV | --no-today]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,12 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
 const require = createRequire(import.meta.url);
 
+/**
+ * Issue 7's "today": the io_uring server as it measured it (12.2k–13.2k ns/request at 4 KiB ×
+ * 50), the last commit before the coalesced send path (6c78e49).
+ */
+const TODAY_REV = '6c78e49^';
+
 const USAGE = `npm run bench:engine -- [options]
   --quick           1 round, 1 s measured, 0.5 s warm-up (a smoke run; numbers are rough)
   --rounds N        rounds per grid point, configurations interleaved (default 3; medians; 6 or more
@@ -47,19 +54,24 @@ const USAGE = `npm run bench:engine -- [options]
   --seconds S       measured seconds per configuration and round (default 1.5)
   --warmup S        warm-up seconds before each measurement (default 0.5)
   --grid LIST       grid points as CONNSxBYTES, '*' for any: e.g. 50x4096,1000x* (default all)
-  --only LIST       configuration ids: run-epoll,run-uring,run-best,min-epoll,srv-epoll,srv-uring,srv-best
+  --only LIST       configuration ids: run-epoll,run-uring,run-best,min-epoll,srv-epoll,srv-uring,srv-best,srv-today
   --best LIST       the io_uring "best" knob set as key=value,... (default: chosen from the catalogue)
   --no-open         skip the open-loop rows (50 × 128 B at 25/50/75/90 % of the closed-loop maximum,
                     and the independent client's at --independent-rate)
   --independent-rate R  echo_client's open-loop rate against the minimal epoll server and
                     uring-lab server (epoll, io_uring default), 50 × 128 B (default 5000; with
                     --grid these rows run only when this is given)
-  --out FILE        also write every sample and the verdicts as JSON`;
+  --out FILE        also write every sample and the verdicts as JSON
+  --today REV       the commit whose io_uring server is issue 7's "today" (default ${TODAY_REV}): its
+                    native addon is built from the repository's history and driven by echo_client
+                    at the issue's baseline points (50 × 4 KiB, 50 × 64 KiB), so its targets
+                    (≤ 0.45× and ≤ 0.5× of today) are also judged on this boot
+  --no-today        skip that configuration`;
 
 // ---- options ---------------------------------------------------------------------------
 
 function parseOptions(argv) {
-  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true, independentRate: 5000, independentRateGiven: false };
+  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true, independentRate: 5000, independentRateGiven: false, today: TODAY_REV };
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -76,6 +88,8 @@ function parseOptions(argv) {
     else if (a === '--best') o.best = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--no-open') o.open = false;
+    else if (a === '--today') o.today = value();
+    else if (a === '--no-today') o.today = null;
     else if (a === '--independent-rate') {
       const raw = value();
       const rate = Number(raw);
@@ -265,6 +279,31 @@ function buildC(dir) {
   return bins;
 }
 
+/**
+ * The native addon of `rev` (issue 7's "today"), built from the repository's history into a
+ * folder under the temporary directory that is kept across bench runs (keyed by the commit: a
+ * build takes ~15 s). Returns its native/ folder, or throws why it could not.
+ */
+function buildToday(rev) {
+  const sha = spawnSync('git', ['-C', root, 'rev-parse', '--verify', `${rev}^{commit}`], { encoding: 'utf8' });
+  if (sha.status !== 0) throw new Error(`git cannot find ${rev} in ${root} (a clone without history?): ${oneLine(sha.stderr || sha.error?.message || '')}`);
+  const commit = sha.stdout.trim();
+  const dir = path.join(os.tmpdir(), `uring-lab-bench-today-${commit.slice(0, 12)}`);
+  const native = path.join(dir, 'native');
+  if (existsSync(path.join(native, 'build', 'Release', 'uring_lab.node'))) return { native, commit };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const archive = spawnSync('sh', ['-c', 'git -C "$1" archive "$2" native | tar -x -C "$3"', 'sh', root, commit, dir], { encoding: 'utf8' });
+  if (archive.status !== 0) throw new Error(`git archive ${commit.slice(0, 12)} native failed: ${oneLine(archive.stderr)}`);
+  // Its binding.gyp finds node-addon-api through require(): this checkout's node_modules.
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  // Through npm (as build:native runs it), so npm's configuration applies (nodedir: the headers
+  // are local; nothing is downloaded).
+  const gyp = spawnSync('npx', ['--prefix', root, 'node-gyp', 'rebuild', '-j', String(Math.max(1, cpuCount))], { cwd: native, encoding: 'utf8' });
+  if (gyp.status !== 0) throw new Error(`building ${commit.slice(0, 12)}'s native addon failed: ${oneLine(gyp.stderr.split('\n').filter((l) => /error/i.test(l)).join(' ') || gyp.stderr)}`);
+  return { native, commit };
+}
+
 // ---- process helpers -------------------------------------------------------------------
 
 /** Every child still running, so an interrupted bench leaves no server behind. */
@@ -451,6 +490,22 @@ async function measureMinimal(cfg, point, o, bins) {
   }
 }
 
+/** Issue 7's "today" server (bench/foundation_server.cjs over the addon buildToday made), driven
+ *  like the minimal server: the whole process (its Node thread is idle) is the server. */
+async function measureToday(cfg, point, o, bins, today) {
+  if (today.error) return { ok: false, error: today.error };
+  const [cmd, args] = withTaskset(cpuCount >= 2 ? SERVER_CPU : null, process.execPath,
+    [path.join(root, 'bench', 'foundation_server.cjs'), today.native, '--duration', String(Math.ceil(o.warmup + (point.seconds ?? o.seconds) + 120))]);
+  let server;
+  try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `today's server: ${err.message}` }; }
+  try {
+    const m = await measureWithClient(server, bins, point, o);
+    return { ...m, treeNsPerReq: m.serverNsPerReq };
+  } finally {
+    await server.stop();
+  }
+}
+
 async function measureServerVerb(cfg, point, o, bins) {
   const sets = [`load.messageBytes=${point.bytes}`, ...cfg.sets];
   // --duration bounds the server even if this script dies; SIGTERM ends it sooner.
@@ -551,6 +606,13 @@ const issueBaseline = (point) => ISSUE_BASELINES.find((b) => b.bytes === point.b
  * costs 1.8–2.1× those ns on some boots of this VM (9.1–10.2k and 37.5k measured), which no
  * server change explains; the raw line stays beside this one.
  */
+/** The issue's target against "today's" server itself, measured in the same rounds on this boot. */
+function againstToday(cfgs, point) {
+  const base = issueBaseline(point);
+  if (!base || !cfgs['srv-today']) return null;
+  return ratio(cfgs, 'srv-best', 'srv-today', 'treeNsPerReq', base.target, 'best io_uring / today\'s server (issue 7\'s), both under echo_client');
+}
+
 function againstIssueScaled(cfgs, point) {
   const base = issueBaseline(point);
   if (!base) return null;
@@ -619,10 +681,12 @@ const CONFIGS = [
   { id: 'srv-epoll', label: 'uring-lab server, epoll', client: 'echo_client', kind: 'server', sets: ['server.engine=epoll'] },
   { id: 'srv-uring', label: 'uring-lab server, io_uring default', client: 'echo_client', kind: 'server', sets: ['server.engine=io_uring'] },
   { id: 'srv-best', label: 'uring-lab server, io_uring best', client: 'echo_client', kind: 'server', sets: ['server.engine=io_uring', ...best.map(([k, v]) => `${k}=${v}`)] },
+  // Only where the issue set a target against it: each point costs one more server per round.
+  { id: 'srv-today', label: 'today\'s server (issue 7)', client: 'echo_client', kind: 'today', sets: [], onlyAt: (point) => issueBaseline(point) !== null },
 ];
 const unknown = (o.only ?? []).filter((id) => !CONFIGS.some((c) => c.id === id));
 if (unknown.length) fail(`--only: unknown configuration ${unknown.join(', ')}`);
-const configs = o.only ? CONFIGS.filter((c) => o.only.includes(c.id)) : CONFIGS;
+const configs = (o.only ? CONFIGS.filter((c) => o.only.includes(c.id)) : CONFIGS).filter((c) => c.id !== 'srv-today' || o.today !== null);
 
 const serverVerb = spawnSync(process.execPath, [cli, 'server', '--help'], { encoding: 'utf8' });
 const haveServerVerb = serverVerb.status === 0;
@@ -643,10 +707,21 @@ try {
   process.exit(1);
 }
 
+let today = null;
+if (configs.some((c) => c.kind === 'today') && points.some((p) => issueBaseline(p))) {
+  try {
+    today = buildToday(o.today);
+  } catch (err) {
+    today = { error: err.message };
+  }
+}
+
 const perConfigS = o.warmup + o.seconds + 1.3; // + start-up, and the client-driven servers' settle
-console.log(`uring-lab bench:engine — ${points.length} grid point(s) × ${configs.length} configurations × ${o.rounds} round(s), ~${Math.ceil((points.length * configs.length * o.rounds * perConfigS) / 60)} min`);
+const measurements = points.reduce((n, p) => n + configs.filter((c) => !c.onlyAt || c.onlyAt(p)).length, 0);
+console.log(`uring-lab bench:engine — ${points.length} grid point(s) × ${configs.length} configurations × ${o.rounds} round(s), ~${Math.ceil((measurements * o.rounds * perConfigS) / 60)} min`);
 console.log(`  kernel ${os.release()}, ${cpuCount} CPUs; lab load: ${pin.words}; echo_client on CPU ${LOAD_CPU}, servers it drives on CPU ${SERVER_CPU} (taskset/sched_setaffinity)`);
 console.log(`  io_uring best = ${bestName}`);
+if (today) console.log(today.error ? `  today's server (issue 7): not measured: ${today.error}` : `  today's server (issue 7) = ${o.today} (${today.commit.slice(0, 12)}), its default profile, built from this repository's history, at 50 × 4 KiB and 50 × 64 KiB`);
 console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
@@ -669,15 +744,17 @@ function stealShareSince(before) {
 
 const results = [];
 for (const point of points) {
-  const byId = Object.fromEntries(configs.map((c) => [c.id, { ...c, samples: [] }]));
+  const pointConfigs = configs.filter((c) => !c.onlyAt || c.onlyAt(point));
+  const byId = Object.fromEntries(pointConfigs.map((c) => [c.id, { ...c, samples: [] }]));
   for (let round = 0; round < o.rounds; round++) {
     // Alternate the order so a slow drift of the machine does not favour whoever goes first.
-    const order = round % 2 ? [...configs].reverse() : configs;
+    const order = round % 2 ? [...pointConfigs].reverse() : pointConfigs;
     for (const cfg of order) {
       let sample;
       const before = stealNow();
       if (cfg.kind === 'run') sample = await measureRun(cfg, point, o, pin);
       else if (cfg.kind === 'minimal') sample = await measureMinimal(cfg, point, o, bins);
+      else if (cfg.kind === 'today') sample = await measureToday(cfg, point, o, bins, today);
       else if (!haveServerVerb) sample = { ok: false, error: 'uring-lab server is not in this build' };
       else sample = await measureServerVerb(cfg, point, o, bins);
       sample.stealShare = stealShareSince(before);
@@ -693,6 +770,7 @@ for (const point of points) {
     ratio(byId, 'srv-best', 'min-epoll', 'treeNsPerReq', limit, 'best io_uring / minimal epoll server, echo_client (process tree)'),
     againstIssueBaseline(byId, 'srv-best', 'treeNsPerReq', point, 'best io_uring, echo_client (process tree)'),
     againstIssueScaled(byId, point),
+    againstToday(byId, point),
     ratio(byId, 'run-uring', 'run-epoll', 'serverNsPerReq', null, 'default io_uring / epoll engine, lab load'),
     ratio(byId, 'srv-uring', 'min-epoll', 'treeNsPerReq', null, 'default io_uring / minimal epoll server, echo_client'),
   ].filter(Boolean);
