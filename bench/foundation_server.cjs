@@ -8,7 +8,7 @@
 //   node foundation_server.cjs ADDON_DIR [--duration S]
 //
 // ADDON_DIR is that commit's native/ folder (its index.js loads build/Release/uring_lab.node).
-// The config is that commit's default profile (ring 4096 entries, DEFER_TASKRUN, 2048 x 4 KiB
+// The config is that commit's default profile (ring 4096 entries, DEFER_TASKRUN, 4096 x 2 KiB
 // provided buffers, no SQPOLL, no registered ring fd) with no load threads: the server alone on
 // 127.0.0.1, port chosen by the kernel. Prints the same line `uring-lab server --json` prints
 // when it listens, {"event":"listening","port":P,"pid":N}; stops on SIGTERM/SIGINT or after
@@ -36,7 +36,7 @@ const config = {
     engine: 'io_uring', rings: 1, ringEntries: 4096,
     sqpoll: { enabled: false, cpu: null, idleMs: 1000 },
     taskrun: 'defer', registeredRingFd: false,
-    bufferRing: { size: 4096, count: 2048 },
+    bufferRing: { size: 2048, count: 4096 },
   },
   load: { connections: 0, messageBytes: 128, threads: 1 },
 };
