@@ -331,6 +331,15 @@ describe('frames out of order', () => {
       expect(summary.requests).toBeGreaterThan(0);
       expect(summary.warnings.some((w) => /^run history: .*ENOSPC/.test(w))).toBe(true);
       expectOneErrorLine(r.stderr, /did not take all of it .*ENOSPC.*only complete record/);
+      // Its final record did not fit either: the history says the disk, not a crash (it read
+      // "a crash, kill -9 or power loss" ever after).
+      const shown = cli(['runs', 'show', summary.runId, '--json'], { URING_LAB_RUNS_DIR: full });
+      const meta = JSON.parse(shown.stdout).meta;
+      expect(meta.status).toBe('interrupted');
+      expect(meta.recovered.reason).toMatch(/^the run ended completed, but its final record could not be written \(ENOSPC\); \d+ frames were saved/);
+      expect(meta.recovered.reason).not.toMatch(/crash/);
+      const listed = cli(['runs', 'list'], { URING_LAB_RUNS_DIR: full });
+      expect(listed.stdout).toContain(summary.runId);
     } finally {
       execFileSync('umount', [full]);
     }

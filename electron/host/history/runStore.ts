@@ -25,7 +25,7 @@
  * the frames it saved (RunTally: the summary's own rules), its summary null.
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { mkdir as mkdirAsync, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
+import { mkdir as mkdirAsync, open, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -62,6 +62,15 @@ const FRAMES = 'frames.jsonl';
 const SAVED_FRAMES_PAGE = 256;
 const FRAMES_INDEX = 'frames.idx';
 const PINNED = 'pinned';
+/**
+ * Room reserved when a run begins for one line saying how it ended, in case its final meta
+ * cannot be written (a full disk: the atomic write needs new blocks, this one does not). Spaces
+ * until then; overwritten in place, same length, only when that final write failed. Without it
+ * a run that filled the disk read ever after as "a crash, kill -9 or power loss".
+ */
+const END_NOTE = 'ended.json';
+const END_NOTE_BYTES = 1024;
+const EndNoteSchema = z.object({ status: StoredRunStatusSchema, endedAt: z.string(), why: z.string() });
 const INDEX = 'index.json';
 /** Folders of runs being deleted: renamed away first so a list never sees half a run. */
 const DELETING_PREFIX = '.deleting-';
@@ -236,6 +245,8 @@ export class RunStore {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`a saved run ${start.runId} already exists in ${this.dir} (kept as it is)`);
         throw err;
       }
+      // No room even for this: the run goes on, and a final write that fails reads as before.
+      await writeFileAsync(join(dir, END_NOTE), `${' '.repeat(END_NOTE_BYTES - 1)}\n`).catch(() => undefined);
     })();
     const meta: StoredRunMeta = {
       format: STORED_RUN_FORMAT, runId: start.runId, name: start.profile.name, startedAt: start.startedAt, endedAt: null,
@@ -298,10 +309,15 @@ export class RunStore {
     const tally = new RunTally();
     for (const frame of frames) if (frame.measuring) tally.add(frame, frame.intervalMs * 1e6);
     const last = frames[frames.length - 1];
-    const endedAt = last ? new Date(Date.parse(meta.startedAt) + last.tMs).toISOString() : meta.startedAt;
+    const note = readEndNote(join(dir, END_NOTE));
+    const endedAt = note?.endedAt ?? (last ? new Date(Date.parse(meta.startedAt) + last.tMs).toISOString() : meta.startedAt);
+    // What is saved is incomplete either way (interrupted); the reason says why.
+    const reason = note
+      ? `the run ended ${note.status}, but its final record could not be written (${note.why}); ${frames.length} frames were saved up to the last write that fit`
+      : `the lab process (pid ${meta.owner.pid}) ended without closing the run (a crash, kill -9 or power loss); ${frames.length} frames were saved up to its last write`;
     const recovered: StoredRunMeta = {
       ...meta, status: 'interrupted', endedAt,
-      recovered: { stats: tally.stats(), frames: frames.length, reason: `the lab process (pid ${meta.owner.pid}) ended without closing the run (a crash, kill -9 or power loss); ${frames.length} frames were saved up to its last write` },
+      recovered: { stats: tally.stats(), frames: frames.length, reason },
     };
     // Saved where it can be; a history that cannot be written (read-only, full, another user's)
     // still reads: the run shows as recovered every time (it read as unreadable, and show
@@ -727,8 +743,45 @@ export class StoredRunWriter {
 
   private save(): void {
     const meta = this.meta;
-    this.saving = this.saving.then(() => (this.unsaved ? undefined : this.store.writeMeta(this.dir, meta))).catch((err) => {
-      this.problem ??= `writing ${this.dir}/meta.json failed: ${(err as Error).message}`;
+    const final = this.ended;
+    this.saving = this.saving.then(async () => {
+      if (this.unsaved) return;
+      try {
+        await this.store.writeMeta(this.dir, meta);
+      } catch (err) {
+        this.problem ??= `writing ${this.dir}/meta.json failed: ${(err as Error).message}`;
+        // The final record lost: say how the run ended in the room reserved for it.
+        if (final) await writeEndNote(join(this.dir, END_NOTE), { status: meta.status, endedAt: meta.endedAt ?? new Date().toISOString(), why: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+        return;
+      }
+      // The final record is on disk: the reservation has served.
+      if (final) await rm(join(this.dir, END_NOTE), { force: true }).catch(() => undefined);
     });
+  }
+}
+
+/** Overwrites the reserved note in place (no new blocks); nothing when it is missing or too short. */
+async function writeEndNote(path: string, note: z.infer<typeof EndNoteSchema>): Promise<void> {
+  let text = JSON.stringify({ ...note, why: note.why.slice(0, 300) });
+  if (text.length > END_NOTE_BYTES - 1) return;
+  text = text.padEnd(END_NOTE_BYTES - 1, ' ');
+  let handle: import('node:fs/promises').FileHandle | null = null;
+  try {
+    handle = await open(path, 'r+');
+    if ((await handle.stat()).size < END_NOTE_BYTES) return;
+    await handle.write(text, 0, 'utf8');
+    await handle.sync().catch(() => undefined);
+  } catch { /* nothing reserved, or not even this: the run reads as before */ } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** The note a run left when its final record could not be written, or null (spaces, missing, damaged). */
+function readEndNote(path: string): z.infer<typeof EndNoteSchema> | null {
+  try {
+    const parsed = EndNoteSchema.safeParse(JSON.parse(readRegularFileSync(path, END_NOTE_BYTES * 4)));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }
