@@ -9,7 +9,8 @@
  *  - a damaged saved experiment that is a folder: list counts it, `ab delete` (which the list
  *    points to) removes it with one line on error, never an internal error.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -168,6 +169,38 @@ describe('hostile A/B', () => {
     expect(report.status).toBe('completed');
     expect(report.warnings.join('\n')).toMatch(/could not be saved in the history \((ENOTDIR|EEXIST): .* is not a folder\): this report is its only copy/);
     expectOneErrorLine(r.stderr, new RegExp(`experiment ${report.experimentId} could not be saved in .*experiments .*only copy`));
+  }, 90_000);
+
+  // A disk that fills mid-experiment: the record saved before stayed, saying "the lab process
+  // ended before the experiment finished" for good, as if it had crashed.
+  it.skipIf(process.getuid?.() !== 0)('the disk fills mid-experiment: the saved record says it ended but its final record did not fit (ENOSPC), not that the lab process died', async () => {
+    const runsDir = path.join(dir, 'runs-full');
+    const experiments = path.join(runsDir, 'experiments');
+    mkdirSync(experiments, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', experiments]);
+    try {
+      const p = profileFile('full', {});
+      const { done } = startCli(['ab', p, p, '--rounds', '2', '--duration', '0.5', '--warmup', '0', '--json'], { env: envFor(runsDir) });
+      // The first record and its reserved end note are there: fill the disk.
+      expect(await waitForRecord(runsDir, () => readdirSync(experiments).some((n) => n.endsWith('.ended')))).toBe(true);
+      try { for (let i = 0; i < 1000; i++) appendFileSync(path.join(experiments, '.filler'), Buffer.alloc(4096)); } catch { /* full */ }
+      const r = await done;
+      expect(r.code, r.stderr).toBe(1);
+      const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+      expect(report.status).toBe('completed');
+      expectOneErrorLine(r.stderr, /could not be saved in .*\(ENOSPC\)/);
+      const shown = await startCli(['ab', 'show', report.experimentId, '--json'], { env: envFor(runsDir) }).done;
+      expect(shown.code, shown.stderr).toBe(0);
+      const saved = AbReportSchema.parse(JSON.parse(shown.stdout));
+      expect(saved.failure).toMatchObject({ code: 'AB_NOT_SAVED', message: expect.stringMatching(/^the experiment ended completed, but its final record could not be written \(ENOSPC\); the rounds saved before are kept$/) });
+      const listed = await startCli(['ab', 'list', '--json'], { env: envFor(runsDir) }).done;
+      expect(JSON.parse(listed.stdout)).toMatchObject({ experiments: [{ experimentId: report.experimentId }], unreadable: 0 });
+      // ab delete takes the note with the record.
+      expect((await startCli(['ab', 'delete', report.experimentId], { env: envFor(runsDir) }).done).code).toBe(0);
+      expect(readdirSync(experiments).filter((n) => n !== '.filler')).toEqual([]);
+    } finally {
+      execFileSync('umount', [experiments]);
+    }
   }, 90_000);
 });
 

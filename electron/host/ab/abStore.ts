@@ -19,6 +19,7 @@ import { RunOwnerSchema } from '../../contract/history';
 import { writeFileAtomic } from '../atomicFile';
 import { refuseUnwritableFolder } from '../labPaths';
 import { currentOwner, ownerAlive } from '../history/owner';
+import { dropEndNote, readEndNote, reserveEndNote, writeEndNote } from '../history/endNote';
 import { EXPERIMENTS_FOLDER, runStoreOptionsFromEnv } from '../history/runStore';
 import { abReportHtml } from './html';
 
@@ -54,6 +55,12 @@ export class AbStore {
     return join(this.dir, `${experimentId}.json`);
   }
 
+  /** How the experiment ended, when its final record could not be written (endNote.ts); a dot
+   *  name, so the list never takes it for a record. */
+  private endNote(experimentId: string): string {
+    return join(this.dir, `.${experimentId}.ended`);
+  }
+
   /** Why the last save failed (`ENOSPC`, `ENOTDIR`, …), or null when it worked. */
   lastSaveError: string | null = null;
 
@@ -69,19 +76,28 @@ export class AbStore {
   /** Saves the experiment as it stands; `final` once its report is complete. Failures to save
    *  never stop an experiment: false, and `lastSaveError` says why. */
   save(report: AbReport, final: boolean): boolean {
+    const note = this.endNote(report.experimentId);
     try {
       mkdirSync(this.dir, { recursive: true });
       const record: StoredExperiment = { format: 1, final, owner: currentOwner(), report };
       writeFileAtomic(this.file(report.experimentId), JSON.stringify(record));
       this.lastSaveError = null;
+      // Reserved with the first record; dropped once the final one is on disk.
+      if (final) dropEndNote(note);
+      else reserveEndNote(note);
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       this.lastSaveError = code === 'ENOTDIR' || code === 'EEXIST' ? `${code}: ${oneLineText(this.dir, 160)} is not a folder`
         : code ?? oneLineText((err as Error).message ?? String(err), 120);
+      if (final) {
+        const ended = { status: report.status, endedAt: report.endedAt, why: code ?? oneLineText((err as Error).message ?? String(err), 120) };
+        writeEndNote(note, ended);
+      }
       return false;
     }
   }
+
 
   private read(experimentId: string): StoredExperiment {
     const path = this.file(experimentId);
@@ -91,7 +107,7 @@ export class AbStore {
     try {
       json = JSON.parse(readFileSync(path, 'utf8'));
       const parsed = StoredExperimentSchema.safeParse(json);
-      if (parsed.success) return parsed.data;
+      if (parsed.success) return this.withEndNote(parsed.data);
       const issue = parsed.error.issues[0]!;
       where = `${issue.path.join('.') || 'top'}: ${issue.message}`;
     } catch (err) {
@@ -102,6 +118,19 @@ export class AbStore {
       ? `it is a folder, left as it is; move it out of ${this.dir} if it is of no use`
       : `it is left on disk as it is; delete it with uring-lab ab delete ${experimentId} if it is of no use`;
     throw new LabError({ code: 'AB_UNREADABLE', kind: 'internal', field: 'experimentId', message: `saved A/B experiment ${experimentId}: ${path} is not a valid experiment record (${where})`, fix });
+  }
+
+  /**
+   * A record left mid-experiment (HOST_DIED: the placeholder every arm's save carries) whose end
+   * note says the experiment did end, but its final record could not be written: that, not "the
+   * lab process ended", is what happened.
+   */
+  private withEndNote(stored: StoredExperiment): StoredExperiment {
+    if (stored.final || stored.report.failure?.code !== HOST_DIED.code) return stored;
+    const note = readEndNote(this.endNote(stored.report.experimentId));
+    if (!note) return stored;
+    const message = `the experiment ended ${note.status}, but its final record could not be written (${note.why}); the rounds saved before are kept`;
+    return { ...stored, final: true, report: { ...stored.report, endedAt: note.endedAt, failure: { code: 'AB_NOT_SAVED', message } } };
   }
 
   get(experimentId: string): { report: AbReport; running: boolean } {
@@ -164,6 +193,7 @@ export class AbStore {
       });
     }
     rmSync(path, { force: true });
+    rmSync(this.endNote(experimentId), { force: true });
   }
 
   export(experimentId: string, format: 'json' | 'html'): { filename: string; mediaType: string; text: string } {

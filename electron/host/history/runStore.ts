@@ -25,7 +25,7 @@
  * the frames it saved (RunTally: the summary's own rules), its summary null.
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { mkdir as mkdirAsync, open, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
+import { mkdir as mkdirAsync, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -38,6 +38,7 @@ import { syncDirectory, writeFileAtomic, writeFileAtomicAsync } from '../atomicF
 import { FrameLog, readFrames, type FramesPage } from './frameLog';
 import { NotARegularFile, readRegularFile, readRegularFileSync } from './regularFile';
 import { currentOwner, ownerAlive } from './owner';
+import { dropEndNote, readEndNote, reserveEndNote, writeEndNote } from './endNote';
 
 export const DEFAULT_MAX_RUNS = 500;
 export const DEFAULT_MAX_BYTES = 2 * 2 ** 30;
@@ -62,15 +63,8 @@ const FRAMES = 'frames.jsonl';
 const SAVED_FRAMES_PAGE = 256;
 const FRAMES_INDEX = 'frames.idx';
 const PINNED = 'pinned';
-/**
- * Room reserved when a run begins for one line saying how it ended, in case its final meta
- * cannot be written (a full disk: the atomic write needs new blocks, this one does not). Spaces
- * until then; overwritten in place, same length, only when that final write failed. Without it
- * a run that filled the disk read ever after as "a crash, kill -9 or power loss".
- */
+/** How the run ended, when its final meta could not be written (endNote.ts). */
 const END_NOTE = 'ended.json';
-const END_NOTE_BYTES = 1024;
-const EndNoteSchema = z.object({ status: StoredRunStatusSchema, endedAt: z.string(), why: z.string() });
 const INDEX = 'index.json';
 /** Folders of runs being deleted: renamed away first so a list never sees half a run. */
 const DELETING_PREFIX = '.deleting-';
@@ -245,8 +239,7 @@ export class RunStore {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`a saved run ${start.runId} already exists in ${this.dir} (kept as it is)`);
         throw err;
       }
-      // No room even for this: the run goes on, and a final write that fails reads as before.
-      await writeFileAsync(join(dir, END_NOTE), `${' '.repeat(END_NOTE_BYTES - 1)}\n`).catch(() => undefined);
+      reserveEndNote(join(dir, END_NOTE));
     })();
     const meta: StoredRunMeta = {
       format: STORED_RUN_FORMAT, runId: start.runId, name: start.profile.name, startedAt: start.startedAt, endedAt: null,
@@ -751,37 +744,10 @@ export class StoredRunWriter {
       } catch (err) {
         this.problem ??= `writing ${this.dir}/meta.json failed: ${(err as Error).message}`;
         // The final record lost: say how the run ended in the room reserved for it.
-        if (final) await writeEndNote(join(this.dir, END_NOTE), { status: meta.status, endedAt: meta.endedAt ?? new Date().toISOString(), why: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+        if (final) writeEndNote(join(this.dir, END_NOTE), { status: meta.status, endedAt: meta.endedAt ?? new Date().toISOString(), why: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
         return;
       }
-      // The final record is on disk: the reservation has served.
-      if (final) await rm(join(this.dir, END_NOTE), { force: true }).catch(() => undefined);
+      if (final) dropEndNote(join(this.dir, END_NOTE));
     });
-  }
-}
-
-/** Overwrites the reserved note in place (no new blocks); nothing when it is missing or too short. */
-async function writeEndNote(path: string, note: z.infer<typeof EndNoteSchema>): Promise<void> {
-  let text = JSON.stringify({ ...note, why: note.why.slice(0, 300) });
-  if (text.length > END_NOTE_BYTES - 1) return;
-  text = text.padEnd(END_NOTE_BYTES - 1, ' ');
-  let handle: import('node:fs/promises').FileHandle | null = null;
-  try {
-    handle = await open(path, 'r+');
-    if ((await handle.stat()).size < END_NOTE_BYTES) return;
-    await handle.write(text, 0, 'utf8');
-    await handle.sync().catch(() => undefined);
-  } catch { /* nothing reserved, or not even this: the run reads as before */ } finally {
-    await handle?.close().catch(() => undefined);
-  }
-}
-
-/** The note a run left when its final record could not be written, or null (spaces, missing, damaged). */
-function readEndNote(path: string): z.infer<typeof EndNoteSchema> | null {
-  try {
-    const parsed = EndNoteSchema.safeParse(JSON.parse(readRegularFileSync(path, END_NOTE_BYTES * 4)));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
   }
 }
