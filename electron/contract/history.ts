@@ -125,5 +125,7 @@ export const DeleteRunResultSchema = z.object({ runId: z.string(), deleted: z.li
 export const RunExportFormatSchema = z.enum(['json', 'csv', 'md']);
 export type RunExportFormat = z.infer<typeof RunExportFormatSchema>;
 export const ExportRunParamsSchema = z.strictObject({ runId: RunIdSchema, format: RunExportFormatSchema });
-export const ExportRunResultSchema = z.object({ filename: z.string(), mediaType: z.string(), text: z.string() });
+/** `damaged`: the line saying the run's frames file was damaged or short (the file covers only the
+ *  frames that could be read), else null; a CSV has no agreed place to say it, so the result does. */
+export const ExportRunResultSchema = z.object({ filename: z.string(), mediaType: z.string(), text: z.string(), damaged: z.string().nullable() });
 export type ExportRunResult = z.infer<typeof ExportRunResultSchema>;

@@ -215,6 +215,11 @@ describe('hostile run history', () => {
     expect(json.frames).toHaveLength(2);
     expect(json.damaged).toMatch(new RegExp(`holds 2 of the ${saved} frames the run saved`));
     expect(JSON.parse((await history.export(template, 'json')).text).damaged).toBeNull();
+    // CSV has no place for it in the file: the result says it, for every format.
+    for (const format of ['csv', 'md', 'json'] as const) {
+      expect((await history.export('short', format)).damaged, format).toMatch(new RegExp(`holds 2 of the ${saved} frames the run saved`));
+      expect((await history.export(template, format)).damaged, format).toBeNull();
+    }
     expect((await history.export(template, 'md')).text).not.toContain('damaged');
     const whole = cli(['runs', 'export', template, '--format', 'csv']);
     expect(whole.code, whole.stderr).toBe(0);

@@ -12,7 +12,7 @@
  * - the doctor shows this machine's kernel release (os.release()).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -98,6 +98,13 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     const md = await download(page, () => row.getByTestId('history-export').selectOption('md').then(() => undefined));
     expect(md.name).toMatch(/\.md$/);
     expect(md.text).toContain(runId!);
+    expect(await page.getByTestId('history-export-warning').count()).toBe(0);
+    // A frames file cut short: the CSV has no place to say so, the window does, beside the download.
+    const framesFile = path.join(serve.env.URING_LAB_RUNS_DIR!, runId!, 'frames.jsonl');
+    writeFileSync(framesFile, `${readFileSync(framesFile, 'utf8').split('\n').slice(0, 2).join('\n')}\n`);
+    const shortCsv = await download(page, () => row.getByTestId('history-export').selectOption('csv').then(() => undefined));
+    expect(shortCsv.text.trim().split('\n')).toHaveLength(3); // the header and the 2 frames left
+    await expect.poll(() => text(page, 'history-export-warning')).toMatch(new RegExp(`^${runId}\\.csv: run ${runId}: .*frames\\.jsonl holds 2 of the \\d+ frames the run saved`));
 
     // pin survives a reload (the host keeps it); delete asks first, then removes the folder
     await row.getByTestId('history-pin').click();

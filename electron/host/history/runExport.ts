@@ -90,16 +90,18 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
 /**
  * `damaged`: the line that says the frames file was damaged or short, or null. The CLI prints it
  * on stderr; an export through the LabApi has only its file, so the file says it (md: a line at
- * the top, json: `damaged`): a download of a damaged run read as the whole run.
+ * the top, json: `damaged`): a download of a damaged run read as the whole run. CSV has no
+ * comment syntax that tools agree on, so for every format the result carries it too (`damaged`)
+ * and the window shows it beside the download.
  */
 export function exportRun(run: GetRunResult, format: RunExportFormat, damaged: string | null = null): ExportRunResult {
   const id = run.meta.runId;
   switch (format) {
     case 'json':
-      return { filename: `${id}.json`, mediaType: 'application/json', text: `${JSON.stringify({ kind: 'uring-lab/run', meta: run.meta, pinned: run.pinned, frames: run.frames, damaged })}\n` };
+      return { filename: `${id}.json`, mediaType: 'application/json', text: `${JSON.stringify({ kind: 'uring-lab/run', meta: run.meta, pinned: run.pinned, frames: run.frames, damaged })}\n`, damaged };
     case 'csv':
-      return { filename: `${id}.csv`, mediaType: 'text/csv', text: framesCsv(run.frames) };
+      return { filename: `${id}.csv`, mediaType: 'text/csv', text: framesCsv(run.frames), damaged };
     case 'md':
-      return { filename: `${id}.md`, mediaType: 'text/markdown', text: runMarkdown(run, damaged) };
+      return { filename: `${id}.md`, mediaType: 'text/markdown', text: runMarkdown(run, damaged), damaged };
   }
 }

@@ -126,11 +126,17 @@ export const useHistoryStore = defineStore('history', () => {
     if (layout.compare.includes(runId)) layout.toggleCompare(runId);
   }
 
+  /** What the last export's file does not cover (its run's frames file was damaged or short), or null. */
+  const exportWarning = shallowRef<string | null>(null);
+
   /** The host's export of a saved run, downloaded as the file it names. */
   async function exportRun(runId: string, format: RunExportFormat): Promise<void> {
+    exportWarning.value = null;
     const res = await guarded(() => callLab(apiOrThrow(), 'exportRun', { runId, format }));
-    if (res) downloadText(res.filename, res.mediaType, res.text);
+    if (!res) return;
+    downloadText(res.filename, res.mediaType, res.text);
+    exportWarning.value = res.damaged ? `${res.filename}: ${res.damaged}` : null;
   }
 
-  return { runs, total, unlisted, unreadable, loading, loaded, failure, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
+  return { runs, total, unlisted, unreadable, loading, loaded, failure, exportWarning, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
 });
