@@ -157,7 +157,7 @@ const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse
  * waits (server.minWaitUs 100, Linux 6.12: a wait after a reap of 4 or more CQEs gathers
  * completions for up to 100 µs; a lone connection's waits stay plain), the set that measured
  * cheapest per request here (README: the receive and send path; the loop's waits): 31 of 31
- * targets in one 3-round run, 28 with 50 µs. Batched waits are not in the default profile: they
+ * targets in one 3-round run (28 with 50 µs), 30 of 31 over 6 rounds. Batched waits are not in the default profile: they
  * add up to that much to a request, and under the lab's own load at 50 connections they cost
  * throughput (50 × 128 B: 127k against 188k requests/s at 100 µs).
  * Recv bundles measured dearer at 64 KiB (18–21k vs ~17k ns/request) and a large pool
@@ -478,10 +478,10 @@ async function measureWithClient(server, bins, point, o, extraPids = []) {
   };
 }
 
-async function measureMinimal(cfg, point, o, bins) {
-  const [cmd, args] = withTaskset(null, bins.minimal_epoll_echo, ['--port', '0', ...(cpuCount >= 2 ? ['--cpu', String(SERVER_CPU)] : [])]);
+/** A server that is one process of its own (no lab host beside it): its tree is itself. */
+async function measureStandalone(what, cmd, args, point, o, bins) {
   let server;
-  try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `minimal server: ${err.message}` }; }
+  try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `${what}: ${err.message}` }; }
   try {
     const m = await measureWithClient(server, bins, point, o);
     return { ...m, treeNsPerReq: m.serverNsPerReq };
@@ -490,20 +490,18 @@ async function measureMinimal(cfg, point, o, bins) {
   }
 }
 
+async function measureMinimal(cfg, point, o, bins) {
+  const [cmd, args] = withTaskset(null, bins.minimal_epoll_echo, ['--port', '0', ...(cpuCount >= 2 ? ['--cpu', String(SERVER_CPU)] : [])]);
+  return measureStandalone('minimal server', cmd, args, point, o, bins);
+}
+
 /** Issue 7's "today" server (bench/foundation_server.cjs over the addon buildToday made), driven
  *  like the minimal server: the whole process (its Node thread is idle) is the server. */
 async function measureToday(cfg, point, o, bins, today) {
   if (today.error) return { ok: false, error: today.error };
   const [cmd, args] = withTaskset(cpuCount >= 2 ? SERVER_CPU : null, process.execPath,
     [path.join(root, 'bench', 'foundation_server.cjs'), today.native, '--duration', String(Math.ceil(o.warmup + (point.seconds ?? o.seconds) + 120))]);
-  let server;
-  try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `today's server: ${err.message}` }; }
-  try {
-    const m = await measureWithClient(server, bins, point, o);
-    return { ...m, treeNsPerReq: m.serverNsPerReq };
-  } finally {
-    await server.stop();
-  }
+  return measureStandalone('today\'s server', cmd, args, point, o, bins);
 }
 
 async function measureServerVerb(cfg, point, o, bins) {
@@ -687,6 +685,8 @@ const CONFIGS = [
 const unknown = (o.only ?? []).filter((id) => !CONFIGS.some((c) => c.id === id));
 if (unknown.length) fail(`--only: unknown configuration ${unknown.join(', ')}`);
 const configs = (o.only ? CONFIGS.filter((c) => o.only.includes(c.id)) : CONFIGS).filter((c) => c.id !== 'srv-today' || o.today !== null);
+/** The configurations measured at a grid point (some only where the issue set a baseline). */
+const configsAt = (point) => configs.filter((c) => !c.onlyAt || c.onlyAt(point));
 
 const serverVerb = spawnSync(process.execPath, [cli, 'server', '--help'], { encoding: 'utf8' });
 const haveServerVerb = serverVerb.status === 0;
@@ -717,7 +717,7 @@ if (configs.some((c) => c.kind === 'today') && points.some((p) => issueBaseline(
 }
 
 const perConfigS = o.warmup + o.seconds + 1.3; // + start-up, and the client-driven servers' settle
-const measurements = points.reduce((n, p) => n + configs.filter((c) => !c.onlyAt || c.onlyAt(p)).length, 0);
+const measurements = points.reduce((n, p) => n + configsAt(p).length, 0);
 console.log(`uring-lab bench:engine — ${points.length} grid point(s) × ${configs.length} configurations × ${o.rounds} round(s), ~${Math.ceil((measurements * o.rounds * perConfigS) / 60)} min`);
 console.log(`  kernel ${os.release()}, ${cpuCount} CPUs; lab load: ${pin.words}; echo_client on CPU ${LOAD_CPU}, servers it drives on CPU ${SERVER_CPU} (taskset/sched_setaffinity)`);
 console.log(`  io_uring best = ${bestName}`);
@@ -744,7 +744,7 @@ function stealShareSince(before) {
 
 const results = [];
 for (const point of points) {
-  const pointConfigs = configs.filter((c) => !c.onlyAt || c.onlyAt(point));
+  const pointConfigs = configsAt(point);
   const byId = Object.fromEntries(pointConfigs.map((c) => [c.id, { ...c, samples: [] }]));
   for (let round = 0; round < o.rounds; round++) {
     // Alternate the order so a slow drift of the machine does not favour whoever goes first.

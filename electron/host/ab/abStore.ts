@@ -88,16 +88,12 @@ export class AbStore {
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      this.lastSaveError = code === 'ENOTDIR' || code === 'EEXIST' ? `${code}: ${oneLineText(this.dir, 160)} is not a folder`
-        : code ?? oneLineText((err as Error).message ?? String(err), 120);
-      if (final) {
-        const ended = { status: report.status, endedAt: report.endedAt, why: code ?? oneLineText((err as Error).message ?? String(err), 120) };
-        writeEndNote(note, ended);
-      }
+      const why = code ?? oneLineText((err as Error).message ?? String(err), 120);
+      this.lastSaveError = code === 'ENOTDIR' || code === 'EEXIST' ? `${code}: ${oneLineText(this.dir, 160)} is not a folder` : why;
+      if (final) writeEndNote(note, { status: report.status, endedAt: report.endedAt, why });
       return false;
     }
   }
-
 
   private read(experimentId: string): StoredExperiment {
     const path = this.file(experimentId);
@@ -121,7 +117,7 @@ export class AbStore {
   }
 
   /**
-   * A record left mid-experiment (HOST_DIED: the placeholder every arm's save carries) whose end
+   * A record left mid-experiment (HOST_DIED: what every arm's save records until the final one) whose end
    * note says the experiment did end, but its final record could not be written: that, not "the
    * lab process ended", is what happened.
    */

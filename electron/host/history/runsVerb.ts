@@ -46,7 +46,11 @@ function parse(sub: string, args: string[], options: Record<string, { type: 'str
  * exits 1 (what it printed covers only the frames that could be read); otherwise 0.
  */
 export function reportDamage(store: RunStore, run: GetRunResult): number {
-  const line = store.damagedFramesLine(run);
+  return reportDamageLine(store.damagedFramesLine(run));
+}
+
+/** The same, for a line already at hand (an export's result carries it). */
+function reportDamageLine(line: string | null): number {
   if (!line) return 0;
   process.stderr.write(`uring-lab: ${line}\n`);
   return 1;
@@ -116,7 +120,7 @@ export async function runsCommand(args: string[], out: (text: string) => void = 
       const file = exportRun(run, format.data, store.damagedFramesLine(run));
       if (outPath !== null) writeOutFile(values.out as string, outPath, file.text);
       else out(file.text);
-      return reportDamage(store, run);
+      return reportDamageLine(file.damaged);
     }
     case 'delete': {
       const { id } = parse(sub, rest, {}, 1);

@@ -1036,12 +1036,10 @@ void rearm_starved(struct echo_state *st)
 		size_t need = rearm_need_bytes(st, c);
 		if (!first && budget_bytes < need)
 			break; /* the next reap, as buffers come back */
-		unsigned want = rearm_watermark(st, c);
 		/* The first only: below the watermark, wait for the sends in flight to hand buffers
-		 * back; with
-		 * none in flight nothing would, so the oldest goes anyway. */
-		int anyway = budget && !st->sends_inflight && budget == st->bufs.available;
-		if (first && budget < want && !anyway) {
+		 * back; with none in flight nothing would, so the oldest goes anyway. */
+		if (first && budget < rearm_watermark(st, c) &&
+		    !(budget && !st->sends_inflight && budget == st->bufs.available)) {
 			int stalled = 0;
 			/* Maybe nothing comes back: look for stuck sends once per tick. */
 			if (st->tick_fired) {
