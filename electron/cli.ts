@@ -485,6 +485,9 @@ function formatServerSummary(s: ServerSummary): string {
     `  connections  ${fmtInt(s.connectionsServed)} served (at most ${s.peakOpenConnections} open at once, ${s.openConnectionsAtStop} open at the stop)${s.workers.length > 1 ? `; per worker ${s.workers.map((w) => w.accepted).join(' / ')}` : ''}`,
     `  echoed       ${fmtInt(s.bytesEchoed)} bytes = ${fmtInt(s.requests)} requests of ${s.messageBytes} B (bytes, not messages: load.messageBytes sets the size)`,
     `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}`,
+    s.tcpSegments
+      ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}`
+      : '  TCP          segments not counted (sock_diag for TCP could not be read: modprobe tcp_diag)',
     `  server CPU   ${fmtInt(s.serverCpuNs)} ns${s.serverCpuNsPerReq === null ? '' : ` = ${fmtInt(s.serverCpuNsPerReq)} ns/request`} (server thread + io_uring helpers); engine process ${fmtInt(s.engineProcessCpuNs)} ns`,
     `  errors       ${s.serverErrors} server errors${s.serverErrors > 0 ? ` (accept ${s.serverErrorsByOp.accept}, recv ${s.serverErrorsByOp.recv}, send ${s.serverErrorsByOp.send}, other ${s.serverErrorsByOp.other})` : ''}, ${s.enobufs} ENOBUFS, ${s.counters.cqOverflows} CQ overflows`,
     server.engine === 'io_uring'
@@ -557,6 +560,11 @@ function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/** Segments per request, each way, with the data-carrying ones (the rest are pure ACKs). */
+function segmentWords(p: { out: number; in: number; dataOut: number; dataIn: number }): string {
+  return `${p.out.toFixed(2)} segments/request out (${p.dataOut.toFixed(2)} with data), ${p.in.toFixed(2)} in (${p.dataIn.toFixed(2)})`;
+}
+
 function formatSummary(s: RunSummary): string {
   const cpu = (ns: number | null) => (ns === null ? 'n/a' : `${fmtInt(ns)} ns`);
   const pct = (r: number | null) => (r === null ? '' : ` ${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`);
@@ -568,6 +576,7 @@ function formatSummary(s: RunSummary): string {
       ? `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (open loop: latency is from intended send times, nothing to correct)`
       : `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
+    ...(s.engine?.segments ? [`  TCP          ${segmentWords({ out: s.engine.segments.outPerReq, in: s.engine.segments.inPerReq, dataOut: s.engine.segments.dataOutPerReq, dataIn: s.engine.segments.dataInPerReq })} (server side)`] : []),
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
     s.storage
       ? `  storage      ${s.storage.pattern} ${s.storage.blockBytes} B × QD ${s.storage.queueDepth} × ${s.storage.jobs} job${s.storage.jobs === 1 ? '' : 's'}: ${fmtInt(s.throughputRps)} IOPS, ${(s.storage.bytesPerS / 1048576).toFixed(1)} MiB/s on ${s.storage.device || 'an unknown device'}, ${s.storage.path}${s.storage.labCreated ? ` (the lab's test file${s.storage.deleted ? ', deleted' : s.applied.storage.keep ? ', kept as asked' : ', NOT deleted'})` : ''}${s.storage.verified ? ', every read checked' : ''}; ring flags ${s.ring.flags.join('|') || 'none'}`

@@ -29,6 +29,7 @@
         "src/core/memory_needs.c",
         "src/core/ring_setup.c",
         "src/core/server.c",
+        "src/core/tcp_segments.c",
         "src/core/worker.c",
         "src/inject/cpu_hog.c",
         "src/inject/inject.c",

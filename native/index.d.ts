@@ -486,6 +486,23 @@ export interface ServerCounters {
    *  the ring's fdinfo, Linux 6.11; the rest spun idle until sqpoll.idleMs), each thread once.
    *  Null without an SQPOLL thread, or on a kernel that does not report it. */
   sqpollWorkNs: number | null;
+  /** TCP segments the server's connections sent and received: the kernel's own per-socket
+   *  counts (tcp_info segs_out / segs_in: data, pure ACKs, SYN-ACK, FIN, retransmits), read
+   *  through sock_diag at each snapshot for the sockets on the server's port, in its
+   *  namespace; a connection gone meanwhile counted to its end by the kernel's word on it
+   *  (SKNLGRP_INET_TCP_DESTROY, needs CAP_NET_ADMIN; without, its tail is lost: understated,
+   *  never overstated). Null where sock_diag could not be read, and between reads. */
+  segmentsOut: number | null;
+  segmentsIn: number | null;
+  /** Requests the load completed over the same span as the segment counts (0 for a server
+   *  without a load of ours). The counts are read once a second and by the final snapshot
+   *  (a dump walks the kernel's whole established-socket hash: ~1.3 ms here), so they cover
+   *  the span since the previous snapshot that read them; null in the snapshots between. */
+  segmentsRequests: number | null;
+  /** Of those, the segments that carried data (tcp_info data_segs_out / data_segs_in); the
+   *  rest are pure ACKs, the handshake, FINs and window updates. Null as segmentsOut is. */
+  dataSegmentsOut: number | null;
+  dataSegmentsIn: number | null;
   /** Real server errors (as serverErrors) by what failed. */
   errorsByOp: { accept: number; recv: number; send: number; other: number };
 }

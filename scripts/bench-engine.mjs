@@ -417,6 +417,9 @@ async function measureRun(cfg, point, o, pin) {
     throughputRps: s.throughputRps,
     latencyUs: { p50: s.latencyUs.p50, p99: s.latencyUs.p99, p999: s.latencyUs.p999 },
     serverNsPerReq: s.serverCpuNsPerReq,
+    // The kernel's count of the server's TCP segments (all, and with data) per request.
+    segmentsOutPerReq: s.engine?.segments?.outPerReq ?? null,
+    dataSegmentsOutPerReq: s.engine?.segments?.dataOutPerReq ?? null,
     loadNsPerReq: s.loadCpuNsPerReq,
     loadBusyShare: s.loadBusyShare,
     saturated: Boolean(s.loadSaturated),
@@ -520,6 +523,10 @@ async function measureServerVerb(cfg, point, o, bins) {
     for (const line of end.lines) { try { const ev = JSON.parse(line); if (ev.event === 'summary') summary = ev; } catch { /* not JSON */ } }
     if (m) {
       m.rejected = (summary?.rejected ?? []).map((k) => `${k.knob}:${k.code}`);
+      // Over the whole serve (warm-up too) and per request of bytes echoed: a ratio of the
+      // same traffic, which the window's edges do not change.
+      m.segmentsOutPerReq = summary?.tcpSegments?.perRequest?.out ?? null;
+      m.dataSegmentsOutPerReq = summary?.tcpSegments?.perRequest?.dataOut ?? null;
       if (summary && summary.status !== 'completed') { m.ok = false; m.error = `server ${summary.status}: ${summary.failure?.message ?? ''}`; }
       if (!summary) m.warning = [m.warning, `no server summary (exit ${end.status ?? end.signal})`].filter(Boolean).join('; ');
     }
@@ -548,6 +555,8 @@ function summarize(samples) {
     p999Us: pick((s) => s.latencyUs.p999),
     serverNsPerReq: pick((s) => s.serverNsPerReq),
     treeNsPerReq: pick((s) => s.treeNsPerReq),
+    segmentsOutPerReq: pick((s) => s.segmentsOutPerReq),
+    dataSegmentsOutPerReq: pick((s) => s.dataSegmentsOutPerReq),
     loadNsPerReq: pick((s) => s.loadNsPerReq),
     loadBusyShare: pick((s) => s.loadBusyShare),
     saturatedRounds: ok.filter((s) => s.saturated).length,
@@ -636,11 +645,14 @@ function againstIssueBaseline(cfgs, id, metric, point, name) {
 
 const fmtInt = (n) => (n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US'));
 const fmtUs = (n) => (n === null || n === undefined ? '-' : n >= 100 ? String(Math.round(n)) : n.toFixed(1));
+/** The server's TCP segments out per request, all/with data ('-': not counted, or a server
+ *  that does not report them: the minimal one, today's). */
+const fmtSegments = (s) => (s.segmentsOutPerReq === null ? '-' : `${s.segmentsOutPerReq.toFixed(2)}/${s.dataSegmentsOutPerReq.toFixed(2)}`);
 const sizeWords = (b) => (b >= 1024 && b % 1024 === 0 ? `${b / 1024} KiB` : `${b} B`);
 
 function printPoint(point, cfgs, ratios, o) {
   console.log(`\n== ${point.conns} connection${point.conns === 1 ? '' : 's'} × ${sizeWords(point.bytes)}  (medians of ${o.rounds} round${o.rounds === 1 ? '' : 's'}, ${o.seconds} s measured each) ==`);
-  console.log(`${'configuration'.padEnd(34)} ${'load'.padEnd(11)} ${'req/s'.padStart(9)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'p99.9 µs'.padStart(9)} ${'server ns/req'.padStart(14)} ${'tree ns/req'.padStart(12)} ${'load ns/req'.padStart(12)} ${'load busy'.padStart(10)}  notes`);
+  console.log(`${'configuration'.padEnd(34)} ${'load'.padEnd(11)} ${'req/s'.padStart(9)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'p99.9 µs'.padStart(9)} ${'server ns/req'.padStart(14)} ${'tree ns/req'.padStart(12)} ${'segs/req'.padStart(10)} ${'load ns/req'.padStart(12)} ${'load busy'.padStart(10)}  notes`);
   for (const [, c] of Object.entries(cfgs)) {
     const s = c.summary;
     const notes = [];
@@ -652,7 +664,7 @@ function printPoint(point, cfgs, ratios, o) {
     if (s.failed) notes.push(`${s.failed} round(s) failed`);
     if (s.rejected.length) notes.push(`refused ${s.rejected.join(' ')}`);
     if (s.errors.length) notes.push(s.errors.join('; ').slice(0, 160));
-    console.log(`${c.label.padEnd(34)} ${c.client.padEnd(11)} ${fmtInt(s.throughputRps).padStart(9)} ${fmtUs(s.p50Us).padStart(8)} ${fmtUs(s.p99Us).padStart(8)} ${fmtUs(s.p999Us).padStart(9)} ${fmtInt(s.serverNsPerReq).padStart(14)} ${fmtInt(s.treeNsPerReq).padStart(12)} ${fmtInt(s.loadNsPerReq).padStart(12)} ${(s.loadBusyShare === null ? '-' : `${Math.round(s.loadBusyShare * 100)} %`).padStart(10)}  ${notes.join('; ')}`);
+    console.log(`${c.label.padEnd(34)} ${c.client.padEnd(11)} ${fmtInt(s.throughputRps).padStart(9)} ${fmtUs(s.p50Us).padStart(8)} ${fmtUs(s.p99Us).padStart(8)} ${fmtUs(s.p999Us).padStart(9)} ${fmtInt(s.serverNsPerReq).padStart(14)} ${fmtInt(s.treeNsPerReq).padStart(12)} ${fmtSegments(s).padStart(10)} ${fmtInt(s.loadNsPerReq).padStart(12)} ${(s.loadBusyShare === null ? '-' : `${Math.round(s.loadBusyShare * 100)} %`).padStart(10)}  ${notes.join('; ')}`);
   }
   for (const r of ratios) {
     const range = r.perRoundMin === null ? '' : ` (rounds ${r.perRoundMin.toFixed(2)}–${r.perRoundMax.toFixed(2)})`;
@@ -724,6 +736,7 @@ console.log(`  io_uring best = ${bestName}`);
 if (today) console.log(today.error ? `  today's server (issue 7): not measured: ${today.error}` : `  today's server (issue 7) = ${o.today} (${today.commit.slice(0, 12)}), its default profile, built from this repository's history, at 50 × 4 KiB and 50 × 64 KiB`);
 console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
+console.log('  segs/req: TCP segments the server sent per request, all/with data (the kernel\'s tcp_info counts through sock_diag; the rest are pure ACKs)');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
 
 /**

@@ -98,6 +98,21 @@ export const ServerFrameSchema = z.object({
    *  Linux 6.11); the rest spun idle waiting for work until sqpoll.idleMs. Null without an
    *  SQPOLL thread, on a kernel that does not report it, and in runs saved before it was. */
   sqpollWorkNs: z.number().min(0).nullable().default(null),
+  /** TCP segments the server's connections sent and received, and of those the ones carrying
+   *  data (the rest: pure ACKs, handshakes, FINs, window updates), and the requests the load
+   *  completed over the same span. The kernel's own per-socket counters (tcp_info
+   *  segs_out/segs_in, data_segs_out/data_segs_in) read through sock_diag for the sockets on the
+   *  server's port, in its namespace, once a second (a read walks the kernel's whole
+   *  established-socket hash: ~1.3 ms here) and at the run's end: a frame that read them
+   *  carries what happened since the previous one that did; the frames between carry null. A
+   *  connection gone meanwhile is counted to its end from the kernel's word on it (joining that
+   *  needs CAP_NET_ADMIN; without it its tail is lost: understated, never overstated). Null
+   *  too where sock_diag could not be read, and in runs saved before they were counted. */
+  segmentsOut: z.number().min(0).nullable().default(null),
+  segmentsIn: z.number().min(0).nullable().default(null),
+  dataSegmentsOut: z.number().min(0).nullable().default(null),
+  dataSegmentsIn: z.number().min(0).nullable().default(null),
+  segmentsRequests: z.number().min(0).nullable().default(null),
   /** Real server errors by what failed. */
   errorsByOp: z.object({ accept: z.number().min(0), recv: z.number().min(0), send: z.number().min(0), other: z.number().min(0) }),
 });
@@ -120,6 +135,35 @@ export function addSqpollWork(sum: SqpollWork | null, s: { sqpollWorkNs?: number
 export function sqpollBusyShare(sum: SqpollWork | null): number | null {
   if (!sum || !(sum.cpuNs > 0)) return null;
   return Math.min(1, Math.max(0, sum.workNs / sum.cpuNs));
+}
+
+/** TCP segments summed over the intervals that counted them, and those intervals' requests. */
+export interface SegmentTotals { out: number; in: number; dataOut: number; dataIn: number; requests: number }
+
+/** Adds a frame's segment counts and the requests of their span to `sum`; a frame without them
+ *  (between two reads, or none possible) leaves it as it was, so per-request ratios always
+ *  divide counts by the requests of the same span. */
+export function addSegments(
+  sum: SegmentTotals | null,
+  s: { segmentsOut?: number | null; segmentsIn?: number | null; dataSegmentsOut?: number | null; dataSegmentsIn?: number | null; segmentsRequests?: number | null },
+): SegmentTotals | null {
+  if (s.segmentsOut == null || s.segmentsIn == null || s.dataSegmentsOut == null || s.dataSegmentsIn == null || s.segmentsRequests == null) return sum;
+  const requests = s.segmentsRequests;
+  return {
+    out: (sum?.out ?? 0) + s.segmentsOut,
+    in: (sum?.in ?? 0) + s.segmentsIn,
+    dataOut: (sum?.dataOut ?? 0) + s.dataSegmentsOut,
+    dataIn: (sum?.dataIn ?? 0) + s.dataSegmentsIn,
+    requests: (sum?.requests ?? 0) + requests,
+  };
+}
+
+/** Segments per request (EngineStats.segments), or null: nothing counted, or no request in the
+ *  intervals that were. */
+export function segmentsPerRequest(sum: SegmentTotals | null): { outPerReq: number; inPerReq: number; dataOutPerReq: number; dataInPerReq: number } | null {
+  if (!sum || !(sum.requests > 0)) return null;
+  const n = sum.requests;
+  return { outPerReq: sum.out / n, inPerReq: sum.in / n, dataOutPerReq: sum.dataOut / n, dataInPerReq: sum.dataIn / n };
 }
 
 export const RunFrameSchema = z.object({
@@ -218,6 +262,15 @@ export const EngineStatsSchema = z.object({
   /** Of the SQPOLL threads' CPU over the measured frames, the share spent with work to do
    *  (sqpollWorkNs / sqpollCpuNs); the rest is idle spinning. Null where sqpollWorkNs is. */
   sqpollBusyShare: z.number().min(0).max(1).nullable().default(null),
+  /** TCP segments per request over the measured frames that counted them (ServerFrame's
+   *  segmentsOut …): what the send path made of each echo on the wire. Null where no measured
+   *  frame counted them (sock_diag unreadable), and in runs saved before they were counted. */
+  segments: z.object({
+    outPerReq: z.number(),
+    inPerReq: z.number(),
+    dataOutPerReq: z.number(),
+    dataInPerReq: z.number(),
+  }).nullable().default(null),
   errorsByOp: z.object({ accept: z.number(), recv: z.number(), send: z.number(), other: z.number() }),
 });
 export type EngineStats = z.infer<typeof EngineStatsSchema>;

@@ -10,7 +10,7 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { addSqpollWork, LabError, Profile, RejectedKnob, sqpollBusyShare, type SqpollWork } from '../contract';
+import { addSegments, addSqpollWork, LabError, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
@@ -104,6 +104,10 @@ export interface ServerSummary {
   /** Of the SQPOLL threads' CPU, the share that found work (the kernel's SqWorkTime, 6.11; the
    *  rest spun idle); null without SQPOLL or on a kernel that does not report it. */
   sqpollBusyShare: number | null;
+  /** TCP segments the server's connections sent and received over the serve, all and those
+   *  carrying data (the kernel's per-socket counters through sock_diag; see ServerFrame), and
+   *  per request (of `requests`); null where sock_diag could not be read. */
+  tcpSegments: { out: number; in: number; dataOut: number; dataIn: number; perRequest: { out: number; in: number; dataOut: number; dataIn: number } | null } | null;
   /** Provided buffers: the most held at once (at a snapshot) and the pool's size. */
   buffers: { peakInUse: number; total: number };
   applied: { server: Profile['server'] };
@@ -154,6 +158,7 @@ export class ServerOnly {
   private counters = Object.fromEntries(SERVER_COUNTERS.map((name) => [name, 0])) as Record<ServerCounter, number>;
   /** SQPOLL work time and CPU over the snapshots that reported the work time (null: none). */
   private sqpollWork: SqpollWork | null = null;
+  private segments: SegmentTotals | null = null;
   private errorsByOp: ServerErrorsByOp = { accept: 0, recv: 0, send: 0, other: 0 };
   /** Connections each worker accepted: the engine reports these as running totals. */
   private accepted: number[] = [];
@@ -249,6 +254,7 @@ export class ServerOnly {
     if (server) {
       for (const name of SERVER_COUNTERS) this.counters[name] += server[name] ?? 0;
       this.sqpollWork = addSqpollWork(this.sqpollWork, server);
+      this.segments = addSegments(this.segments, server);
       for (const op of Object.keys(this.errorsByOp) as (keyof ServerErrorsByOp)[]) this.errorsByOp[op] += server.errorsByOp?.[op] ?? 0;
       this.buffersTotal = Math.max(this.buffersTotal, server.buffersTotal ?? 0);
       // The engine's peak is counted as buffers are taken; the sample covers an engine without it.
@@ -325,6 +331,10 @@ export class ServerOnly {
       enobufs: this.totals.enobufs,
       counters: { ...this.counters },
       sqpollBusyShare: sqpollBusyShare(this.sqpollWork),
+      tcpSegments: this.segments && {
+        out: this.segments.out, in: this.segments.in, dataOut: this.segments.dataOut, dataIn: this.segments.dataIn,
+        perRequest: requests > 0 ? { out: this.segments.out / requests, in: this.segments.in / requests, dataOut: this.segments.dataOut / requests, dataIn: this.segments.dataIn / requests } : null,
+      },
       buffers: { peakInUse: this.peakBuffersInUse, total: this.buffersTotal },
       applied: listening.applied,
       rejected: listening.rejected,

@@ -106,6 +106,15 @@ describe('uring-lab server', () => {
       expect(s.counters.recvs).toBeGreaterThan(0);
       expect(s.counters.sends).toBeGreaterThan(0);
       expect(s.counters.enters).toBeGreaterThan(0);
+      // The kernel's segment counts for these connections, to the last (they closed before
+      // SIGTERM): every echoed byte left in data segments of at most the loopback MSS.
+      const seg = s.tcpSegments!;
+      expect(seg, 'sock_diag read').not.toBeNull();
+      expect(seg.dataOut).toBeGreaterThanOrEqual(Math.ceil(sent / 65_483));
+      expect(seg.dataIn).toBeGreaterThanOrEqual(Math.ceil(sent / 65_483));
+      // Pure ACKs beside them: at least each connection's SYN-ACK and FIN (the open one's FIN is after the stop).
+      expect(seg.out - seg.dataOut).toBeGreaterThanOrEqual(connections + 2 + 1 + connections + 2);
+      expect(seg.perRequest!.dataOut).toBeCloseTo(seg.dataOut / s.requests, 9);
       expect(s.requestsNote).toMatch(/byte stream/);
       expect(s.serverCpuNs).toBeGreaterThan(0);
       expect(s.serverCpuNsPerReq).toBeCloseTo(s.serverCpuNs / s.requests, 6);

@@ -81,7 +81,7 @@ function expectNothingLeft(pid: number): void {
 
 /** A veth echo run end to end, checking while it runs that the traffic really crosses the pair. */
 async function vethRun(engine: 'io_uring' | 'epoll'): Promise<void> {
-  const { child, done } = startCli(['run', '--set', 'topology=veth', '--set', `server.engine=${engine}`, '--duration', '1', '--json']);
+  const { child, done } = startCli(['run', '--set', 'topology=veth', '--set', `server.engine=${engine}`, '--set', 'load.messageBytes=4096', '--duration', '1', '--json']);
   const pid = child.pid!;
   const listening = await until('the listener in the namespace', () => listenerIn(pid));
   // Bytes on the host end after traffic flowed: the load's requests out (tx), the echoes in (rx).
@@ -100,6 +100,14 @@ async function vethRun(engine: 'io_uring' | 'epoll'): Promise<void> {
   expect(summary.topology!.loadAddress).not.toBe(summary.topology!.serverAddress);
   expect(bytes.tx).toBeGreaterThan(10_000);
   expect(bytes.rx).toBeGreaterThan(10_000);
+  // The server's segments are counted in its namespace, at the veth's MTU: a 4 KiB echo at an
+  // MSS of 1,448 (1,500 less IP, TCP and timestamp headers) is 3 data segments each way.
+  const seg = summary.engine!.segments!;
+  expect(seg, JSON.stringify(seg)).not.toBeNull();
+  for (const data of [seg.dataOutPerReq, seg.dataInPerReq]) {
+    expect(data, JSON.stringify(seg)).toBeGreaterThan(2.95);
+    expect(data, JSON.stringify(seg)).toBeLessThan(3.05);
+  }
   expectNothingLeft(pid);
 }
 

@@ -4,13 +4,14 @@
  * and the server CPU split, from a frame's `server` object; nothing without one.
  */
 import { describe, expect, it } from 'vitest';
-import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, ZC_BUDGET_NOTE, type ServerCounters } from '../../renderer/src/format/engineCounters';
+import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, SEGMENTS_NOTE, ZC_BUDGET_NOTE, type ServerCounters } from '../../renderer/src/format/engineCounters';
 
 function counters(over: Partial<ServerCounters> = {}): ServerCounters {
   return {
     enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
     enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096, buffersInRing: 4046,
     userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0, sqpollWorkNs: null,
+    segmentsOut: 1500, segmentsIn: 1010, dataSegmentsOut: 1000, dataSegmentsIn: 1000, segmentsRequests: 1000,
     errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
   };
 }
@@ -23,14 +24,36 @@ describe('engine counters panel', () => {
     expect(engineCountersView(frame(null))).toBeNull();
   });
 
-  it('gives enters, CQEs, sends and recvs per request of the frame', () => {
+  it('gives enters, CQEs, sends, recvs and TCP segments (with the data-carrying ones) per request of the frame', () => {
     const v = engineCountersView(frame(counters()))!;
     expect(v.ratios.map((c) => [c.label, c.text, c.value])).toEqual([
       ['enters/req', '2', 2],
       ['CQEs/req', '4.1', 4.1],
       ['sends/req', '1', 1],
       ['recvs/req', '2.05', 2.05],
+      ['TCP segs out/req', '1.5 · 1 data', 1.5],
+      ['TCP segs in/req', '1.01 · 1 data', 1.01],
     ]);
+    expect(v.ratios.find((c) => c.key === 'segmentsOut')!.title).toContain(SEGMENTS_NOTE);
+  });
+
+  it('segments come from the newest frame that read them (once a second), over the requests of their own span', () => {
+    const between = counters({ segmentsOut: null, segmentsIn: null, dataSegmentsOut: null, dataSegmentsIn: null, segmentsRequests: null });
+    const read = counters({ segmentsOut: 30_000, segmentsIn: 20_000, dataSegmentsOut: 20_000, dataSegmentsIn: 20_000, segmentsRequests: 10_000 });
+    const latest = frame(between);
+    // newest first: the read 3 frames back covers 10,000 requests, not the latest frame's 1,000
+    const v = engineCountersView(latest, [latest], [latest, frame(between), frame(between), frame(read), frame(counters())])!;
+    expect(v.ratios.filter((c) => c.key.startsWith('segments')).map((c) => [c.text, c.value])).toEqual([['3 · 2 data', 3], ['2 · 2 data', 2]]);
+  });
+
+  it('segments not read yet, not countable here or not recorded (an older run) read — and say why, not 0', () => {
+    for (const missing of [null, undefined]) {
+      const none = counters({ segmentsOut: missing as null, segmentsIn: missing as null, dataSegmentsOut: missing as null, dataSegmentsIn: missing as null, segmentsRequests: missing as null });
+      const v = engineCountersView(frame(none), undefined, [frame(none), frame(none)])!;
+      const cell = v.ratios.find((c) => c.key === 'segmentsOut')!;
+      expect(cell).toMatchObject({ text: '—', value: null });
+      expect(cell.title).toMatch(/not counted yet \(they are read once a second\)/);
+    }
   });
 
   it('SQPOLL shows as no enters per request, and its thread CPU apart', () => {
@@ -72,7 +95,7 @@ describe('engine counters panel', () => {
   });
 
   it('a frame without requests has no ratios (—), not infinities', () => {
-    const v = engineCountersView(frame(counters(), 0))!;
+    const v = engineCountersView(frame(counters({ segmentsRequests: 0 }), 0))!;
     expect(v.ratios.every((c) => c.text === '—' && c.value === null)).toBe(true);
     expect(v.cpu[0]!.text).toBe('—/req · 20.0 %');
   });

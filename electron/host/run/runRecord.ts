@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork,
+  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -47,14 +47,18 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
     spilledBytes: s.spilledBytes, cqOverflows: s.cqOverflows, buffersInUse: s.buffersInUse, buffersTotal: s.buffersTotal,
     buffersInRing: s.buffersInRing ?? null,
     userCpuNs: s.userCpuNs, systemCpuNs: s.systemCpuNs, sqpollCpuNs: s.sqpollCpuNs, sqpollWorkNs: s.sqpollWorkNs ?? null,
+    segmentsOut: s.segmentsOut ?? null, segmentsIn: s.segmentsIn ?? null,
+    dataSegmentsOut: s.dataSegmentsOut ?? null, dataSegmentsIn: s.dataSegmentsIn ?? null, segmentsRequests: s.segmentsRequests ?? null,
     errorsByOp: { ...s.errorsByOp },
   };
 }
 
 /** Server counters summed over measured frames. */
-type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs'> & {
+type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs' | 'segmentsOut' | 'segmentsIn' | 'dataSegmentsOut' | 'dataSegmentsIn' | 'segmentsRequests'> & {
   /** SQPOLL work time and the SQPOLL CPU of the frames that reported it (null: none did). */
   sqpollWork: SqpollWork | null;
+  /** TCP segments and the requests of the frames that counted them (null: none did). */
+  segments: SegmentTotals | null;
 };
 
 /** Each load thread's own CPU in a snapshot, without its io-wq / SQPOLL helpers: the
@@ -81,11 +85,12 @@ class StatsAccumulator extends RunTally {
       const t = this.server ??= {
         enters: 0, cqes: 0, recvs: 0, sends: 0, bytesOut: 0, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0, enobufs: 0, rearms: 0,
         spilledBytes: 0, cqOverflows: 0, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
-        sqpollWork: null,
+        sqpollWork: null, segments: null,
       };
       for (const key of ['enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'enobufs', 'rearms', 'spilledBytes', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key] ?? 0;
       for (const op of ['accept', 'recv', 'send', 'other'] as const) t.errorsByOp[op] += s.errorsByOp[op];
       t.sqpollWork = addSqpollWork(t.sqpollWork, s);
+      t.segments = addSegments(t.segments, s);
     }
   }
 
@@ -99,6 +104,7 @@ class StatsAccumulator extends RunTally {
       enobufs: t.enobufs, rearms: t.rearms, spilledBytes: t.spilledBytes, cqOverflows: t.cqOverflows, zeroCopySends: t.zeroCopySends, copiedSends: t.copiedSends, zeroCopyFallbacks: t.zeroCopyFallbacks,
       userCpuNsPerReq: t.userCpuNs / n, systemCpuNsPerReq: t.systemCpuNs / n, sqpollCpuNsPerReq: t.sqpollCpuNs / n,
       sqpollBusyShare: sqpollBusyShare(t.sqpollWork),
+      segments: segmentsPerRequest(t.segments),
       errorsByOp: { ...t.errorsByOp },
     };
   }

@@ -451,6 +451,13 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	server.Set("errorsByOp", by_op);
 	// Null, not 0: no SQPOLL thread, or a kernel that does not report its work time.
 	server.Set("sqpollWorkNs", s.sqpoll_work_known ? Napi::Value(Napi::Number::New(env, (double)s.sqpoll_work_ns)) : env.Null());
+	// Null, not 0: the kernel's per-socket segment counts could not be read (no sock_diag).
+	auto segs = [&](uint64_t n) { return s.segs_known ? Napi::Value(Napi::Number::New(env, (double)n)) : env.Null(); };
+	server.Set("segmentsOut", segs(s.segs.out));
+	server.Set("segmentsIn", segs(s.segs.in));
+	server.Set("dataSegmentsOut", segs(s.segs.data_out));
+	server.Set("dataSegmentsIn", segs(s.segs.data_in));
+	server.Set("segmentsRequests", segs(s.segs_requests));
 	// No worker of ours (a target: uring-lab load): no server counters at all, not zeros.
 	o.Set("server", s.workers ? Napi::Value(server) : env.Null());
 	Napi::Array workers = Napi::Array::New(env, s.workers);

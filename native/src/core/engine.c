@@ -29,6 +29,7 @@ static struct engine engine = {
 	.api_lock = PTHREAD_MUTEX_INITIALIZER,
 	.settled = PTHREAD_COND_INITIALIZER,
 	.cpu_lock = PTHREAD_MUTEX_INITIALIZER,
+	.segments = TCP_SEGMENTS_INITIALIZER,
 };
 
 /* Every server and load thread scans the CPU of its io_uring helpers before its ring exits. */
@@ -85,6 +86,12 @@ static void shutdown_all(void)
 	for (unsigned i = 0; i < engine.nload; i++)
 		load_join(&engine.load[i]);
 	engine.load_stopped_ns = mono_ns();
+	/* The server's segments up to the load's stop, while its connections are still there to
+	 * read (the final snapshot comes after the workers closed them). */
+	if (engine.nservers) {
+		struct tcp_segment_counts ignored;
+		tcp_segments_read(&engine.segments, &ignored);
+	}
 	for (unsigned i = 0; i < engine.nservers; i++)
 		worker_wake(&engine.servers[i].worker);
 	for (unsigned i = 0; i < engine.nservers; i++)
@@ -100,6 +107,7 @@ static void release_all(void)
 	free(engine.servers);
 	engine.servers = NULL;
 	engine.nservers = 0;
+	tcp_segments_close(&engine.segments);
 	engine.started_servers = 0;
 }
 
@@ -196,9 +204,11 @@ static int start_servers(const struct engine_config *cfg, struct engine_error *e
 		return -ENOMEM;
 	}
 	engine.conns = (struct conn_gauge){ 0, 0 };
+	tcp_segments_reset(&engine.segments);
 	for (unsigned i = 0; i < scfg.workers; i++) {
 		server_init(&engine.servers[i], &scfg, i, &before_ring_exit);
 		engine.servers[i].gauge = &engine.conns;
+		engine.servers[i].segments = &engine.segments;
 	}
 	__atomic_store_n(&engine.nservers, scfg.workers, __ATOMIC_RELEASE);
 
@@ -541,6 +551,10 @@ void engine_stop_finish(struct engine_snapshot *snap, int hold)
 	engine_read_load_gauges(&engine, &g);
 	uint64_t open = __atomic_load_n(&engine.conns.open, __ATOMIC_RELAXED);
 	shutdown_all();
+	/* The connections just closed: their last segments come as the kernel's words on them. */
+	if (engine.nservers)
+		tcp_segments_settle(&engine.segments, 100);
+	engine.segs_read_next = 1;
 	engine_take_snapshot(&engine, snap); /* every thread has exited: this is the final word */
 	snap->in_flight = g.in_flight;
 	snap->oldest_in_flight_us = g.oldest_us;

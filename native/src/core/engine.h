@@ -128,6 +128,14 @@ struct engine_snapshot {
 	 * sqpoll_work_known is 0 without an SQPOLL thread, or on a kernel that does not report it. */
 	uint64_t sqpoll_work_ns;
 	int sqpoll_work_known;
+	/* TCP segments the server's connections sent / received, all and those with data
+	 * (tcp_segments.h: the kernel's per-socket counts through sock_diag), since the previous
+	 * snapshot that read them, and the requests completed over that same span. Read about
+	 * once a second and by the final snapshot: segs_known is 0 in the snapshots between, and
+	 * where they could not be read. */
+	struct tcp_segment_counts segs;
+	uint64_t segs_requests;
+	int segs_known;
 	/* gauges */
 	uint64_t bufs_in_use, bufs_total; /* provided buffers held / in the pools, over all workers */
 	uint64_t bufs_in_ring; /* free buffers the kernels can pick from, over all workers */

@@ -78,6 +78,9 @@ void engine_reset_counters(struct engine *eng)
 	memset(&eng->prev, 0, sizeof(eng->prev));
 	memset(eng->times, 0, sizeof(eng->times));
 	eng->prev.process_cpu_ns = cpu_process_ns();
+	eng->segs_read_ns = mono_ns();
+	eng->segs_requests_mark = 0;
+	eng->segs_read_next = 0;
 }
 
 static void read_server_counters(struct engine *eng, struct cumulative *c)
@@ -165,6 +168,9 @@ static void read_cumulative(struct engine *eng, struct cumulative *c)
 	c->process_cpu_ns = cpu_process_ns();
 }
 
+/* How often a snapshot reads the TCP segments (and the final one always). */
+#define SEGMENTS_READ_EVERY_NS (1000ull * 1000 * 1000)
+
 static uint64_t delta(uint64_t *prev, uint64_t cur)
 {
 	/* Never negative: a value can only appear to go back through a race
@@ -214,6 +220,14 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 
 	read_cumulative(eng, c);
 	int sqpoll_work_known = read_sqpoll_work(eng, &c->sqpoll_work_ns);
+	/* Segments: only in the snapshot that reads them (see segs_read_ns). */
+	uint64_t read_at = mono_ns();
+	int segs_read = eng->nservers && (eng->segs_read_next || read_at - eng->segs_read_ns >= SEGMENTS_READ_EVERY_NS);
+	int segs_known = segs_read && tcp_segments_read(&eng->segments, &c->segs) == 0;
+	if (segs_read) {
+		eng->segs_read_ns = read_at;
+		eng->segs_read_next = 0;
+	}
 	c->server_errors += deaths;
 	c->errors_by_op[SERVER_ERR_OTHER] += deaths;
 	memset(s, 0, sizeof(*s));
@@ -255,6 +269,19 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	s->sqpoll_cpu_ns = delta(&p->sqpoll_cpu_ns, c->sqpoll_cpu_ns);
 	s->sqpoll_work_ns = delta(&p->sqpoll_work_ns, c->sqpoll_work_ns);
 	s->sqpoll_work_known = sqpoll_work_known;
+	if (segs_known) {
+		uint64_t requests = 0;
+
+		for (unsigned i = 0; i < LH_BUCKETS; i++)
+			requests += c->hist[i];
+		s->segs.out = delta(&p->segs.out, c->segs.out);
+		s->segs.in = delta(&p->segs.in, c->segs.in);
+		s->segs.data_out = delta(&p->segs.data_out, c->segs.data_out);
+		s->segs.data_in = delta(&p->segs.data_in, c->segs.data_in);
+		s->segs_requests = requests - eng->segs_requests_mark;
+		eng->segs_requests_mark = requests;
+	}
+	s->segs_known = segs_known;
 
 	engine_read_load_gauges(eng, &g);
 	s->in_flight = g.in_flight;

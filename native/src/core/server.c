@@ -224,6 +224,10 @@ int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *s
 	if (getsockname(*fd, (struct sockaddr *)&addr, &len))
 		return -errno;
 	s->port = ntohs(addr.sin_port);
+	/* Here, on this thread: the diag socket must be in the namespace the connections are in.
+	 * Its failure only leaves the segment counts unknown (frames say null). */
+	if (s->index == 0 && s->segments)
+		tcp_segments_open(s->segments, (uint16_t)s->port);
 	return 0;
 }
 

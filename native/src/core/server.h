@@ -14,6 +14,7 @@
 #include "core/memory_needs.h"
 #include "core/ring_setup.h"
 #include "core/sqpoll_stats.h"
+#include "core/tcp_segments.h"
 #include "core/worker.h"
 
 #ifdef __cplusplus
@@ -97,6 +98,9 @@ struct server {
 	uint64_t accepted;
 	uint64_t active;    /* connections open right now */
 	struct conn_gauge *gauge; /* the engine's, shared by every worker (NULL: none) */
+	/* The engine's TCP segment counts (tcp_segments.h), opened by worker 0 once it listens,
+	 * in its namespace (NULL: none). */
+	struct tcp_segments *segments;
 	int loop_err;       /* negative errno if the loop died, else 0 (release; the snapshot that reads it counts it as an error) */
 
 	/* Per-frame engine counters (cumulative, single writer; snapshots report deltas). */

@@ -72,6 +72,38 @@ function sqpollCell(cell: CounterCell, frames: readonly CountersFrame[]): Counte
   };
 }
 
+/** What the segment cells say they are (the kernel's counters, not the engine's). */
+export const SEGMENTS_NOTE = 'the kernel\'s own per-socket counts (tcp_info segs and data_segs, read with sock_diag once a second) for the server\'s connections; "data": segments that carried bytes, the rest are pure ACKs, handshakes and FINs. An echo up to the MSS is one segment; more than that per request means the send path split the echo';
+
+/** Frames searched, newest first, for the latest segment read: the engine reads them once a
+ *  second, so most frames carry none. */
+export const SEGMENTS_WINDOW_FRAMES = 30;
+
+/**
+ * TCP segments per request, out and in, each with its data-carrying ones, from the newest frame
+ * of `frames` that read them (its counts over the requests of the same span). '—' with why
+ * where none did: not read yet (a run's first second), sock_diag for TCP unreadable here, or
+ * a run saved before they were recorded.
+ */
+function segmentsCells(frames: readonly CountersFrame[]): CounterCell[] {
+  const read = frames.find((f) => {
+    const s = f.server;
+    return s && s.segmentsOut != null && s.segmentsIn != null && s.dataSegmentsOut != null && s.dataSegmentsIn != null && s.segmentsRequests != null;
+  })?.server;
+  const cell = (key: string, label: string, what: string, all: number | null | undefined, data: number | null | undefined): CounterCell => {
+    const n = read?.segmentsRequests;
+    if (all == null || data == null || n == null) {
+      return { key, label, value: null, text: '—', title: `TCP segments ${what} per request: not counted yet (they are read once a second), or not countable here (sock_diag for TCP unreadable: modprobe tcp_diag), or a run saved before they were recorded` };
+    }
+    const value = n > 0 ? all / n : null;
+    return { key, label, value, text: value === null ? '—' : `${formatRatio(value)} · ${formatRatio(data / n)} data`, title: `TCP segments ${what} per request over the last second read: ${SEGMENTS_NOTE}` };
+  };
+  return [
+    cell('segmentsOut', 'TCP segs out/req', 'sent by the server', read?.segmentsOut, read?.dataSegmentsOut),
+    cell('segmentsIn', 'TCP segs in/req', 'received by the server', read?.segmentsIn, read?.dataSegmentsIn),
+  ];
+}
+
 /** A ratio with up to three significant digits: 1, 0.5, 2.04, 0.013, 12.3, 1,234. */
 export function formatRatio(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '—';
@@ -91,7 +123,7 @@ export const CPU_WINDOW_FRAMES = 10;
  * frame). Ratios and counts are the frame's own; the CPU split is summed over `window` (the
  * newest frames of the same phase, the frame itself among them; just the frame by default).
  */
-export function engineCountersView(frame: CountersFrame | null | undefined, window?: readonly CountersFrame[]): EngineCountersView | null {
+export function engineCountersView(frame: CountersFrame | null | undefined, window?: readonly CountersFrame[], segmentsWindow?: readonly CountersFrame[]): EngineCountersView | null {
   const s = frame?.server;
   if (!frame || !s) return null;
   const req = frame.requests;
@@ -122,6 +154,7 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
       ratio('cqes', 'CQEs/req', s.cqes, 'completions the server reaped per request'),
       ratio('sends', 'sends/req', s.sends, 'send operations per request (coalescing brings it below 1)'),
       ratio('recvs', 'recvs/req', s.recvs, 'receive completions per request'),
+      ...segmentsCells(segmentsWindow ?? window ?? [frame]),
     ],
     pool: {
       key: 'pool', label: 'buffers in use', inUse: s.buffersInUse, total: s.buffersTotal, fraction, value: fraction,
