@@ -490,7 +490,7 @@ export interface ServerCounters {
    *  counts (tcp_info segs_out / segs_in: data, pure ACKs, SYN-ACK, FIN, retransmits), read
    *  through sock_diag at each snapshot for the sockets on the server's port, in its
    *  namespace; a connection gone meanwhile counted to its end by the kernel's word on it
-   *  (SKNLGRP_INET_TCP_DESTROY, needs CAP_NET_ADMIN; without, its tail is lost: understated,
+   *  (SKNLGRP_INET_TCP_DESTROY; where it cannot be joined, its tail is lost: understated,
    *  never overstated). Null where sock_diag could not be read, and between reads. */
   segmentsOut: number | null;
   segmentsIn: number | null;
@@ -893,6 +893,12 @@ export interface CapabilityProbe {
   shortSlice: ProbeResult;
   /** IORING_FEAT_MIN_TIMEOUT in a ring's features (6.12). */
   minWait: ProbeResult;
+  /** Not io_uring: a sock_diag dump of TCP sockets with tcp_info, as the server's segment
+   *  counts make (ENOENT without tcp_diag). */
+  tcpDiag: ProbeResult;
+  /** Not io_uring: joining sock_diag's SKNLGRP_INET_TCP_DESTROY, which counts closed
+   *  connections to their last segment (any user may; a failure leaves their tails out). */
+  tcpDestroyEvents: ProbeResult;
   /** IORING_OP_SEND_ZC in io_uring_get_probe (6.0). */
   sendZeroCopy: ProbeResult;
   /** IORING_OP_SENDMSG_ZC in io_uring_get_probe (6.1). */

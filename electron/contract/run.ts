@@ -105,8 +105,8 @@ export const ServerFrameSchema = z.object({
    *  server's port, in its namespace, once a second (a read walks the kernel's whole
    *  established-socket hash: ~1.3 ms here) and at the run's end: a frame that read them
    *  carries what happened since the previous one that did; the frames between carry null. A
-   *  connection gone meanwhile is counted to its end from the kernel's word on it (joining that
-   *  needs CAP_NET_ADMIN; without it its tail is lost: understated, never overstated). Null
+   *  connection gone meanwhile is counted to its end from the kernel's word on it (where that
+   *  cannot be had, its tail is lost: understated, never overstated; the doctor says). Null
    *  too where sock_diag could not be read, and in runs saved before they were counted. */
   segmentsOut: z.number().min(0).nullable().default(null),
   segmentsIn: z.number().min(0).nullable().default(null),

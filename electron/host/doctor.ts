@@ -356,6 +356,17 @@ const CAPABILITIES: readonly CapabilityDef[] = [
     results: (c) => [c.shortSlice],
     fix: 'a kernel of Linux 6.12 or newer; until then a server or load thread woken while the lab\'s own threads run waits out their slice, and open-loop tails include that wait',
   },
+  // No knob: the server's TCP segments per request (frames, the counters panel, summaries).
+  {
+    id: 'tcpSegments', label: 'TCP segment counts (sock_diag)', since: 'Linux 4.6 with CONFIG_INET_TCP_DIAG', tried: 'a sock_diag dump of TCP sockets with tcp_info',
+    results: (c) => [c.tcpDiag],
+    fix: 'load the module (`modprobe tcp_diag`); until then frames and summaries carry no TCP segment counts (null)',
+  },
+  {
+    id: 'tcpDestroyEvents', label: 'Closed connections\' last segments', since: 'Linux 4.6', tried: 'joining sock_diag\'s SKNLGRP_INET_TCP_DESTROY',
+    results: (c) => [c.tcpDiag, c.tcpDestroyEvents],
+    fix: 'sock_diag lets any user join it, so something in the way here (a seccomp or LSM policy on netlink) refuses it; without it a connection that ends between two reads of the counts (once a second) loses what it sent since the last one: segments per request read low',
+  },
 ];
 
 /** One verdict per capability: the probe's results where the kernel decides, /proc/meminfo for huge pages. */

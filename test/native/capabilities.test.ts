@@ -39,6 +39,8 @@ const SINCE: Record<string, [number, number]> = {
   registeredBuffers: [5, 1],
   sparseFiles: [5, 19],
   attachWq: [5, 11],
+  tcpDiag: [4, 6],
+  tcpDestroyEvents: [4, 6],
 };
 
 const openFds = () => readdirSync('/proc/self/fd').length;

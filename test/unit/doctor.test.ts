@@ -24,6 +24,7 @@ function probe(over: Partial<CapabilityProbe> = {}): CapabilityProbe {
   return {
     ring: OK, sqpoll: OK, deferTaskrun: OK, coopTaskrun: OK, iopollSocket: EINVAL, attachWq: OK, bufferRing: OK,
     incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK, shortSlice: OK,
+    tcpDiag: OK, tcpDestroyEvents: OK,
     recvBundle: stated('IORING_FEAT_RECVSEND_BUNDLE'), minWait: stated('IORING_FEAT_MIN_TIMEOUT'),
     sendZeroCopy: stated('IORING_OP_SEND_ZC'), sendmsgZeroCopy: stated('IORING_OP_SENDMSG_ZC'),
     ops: ['SEND_ZC'], features: ['RECVSEND_BUNDLE', 'MIN_TIMEOUT'],
@@ -87,6 +88,21 @@ describe('capabilities from the probe', () => {
     const noAccept = capabilitiesFrom(probe({ multishotAccept: EINVAL }), null, NO_HUGEPAGES);
     expect(cap(noAccept, 'multishot').available).toBe(true);
     expect(cap(noAccept, 'multishotAccept')).toMatchObject({ available: false, fix: 'a kernel of Linux 5.19 or newer' });
+  });
+
+  it('TCP segment counts: without tcp_diag nothing is counted (null), and a refused destroy group makes them read low; each says so with its fix', () => {
+    const here = capabilitiesFrom(probe(), null, NO_HUGEPAGES);
+    expect(cap(here, 'tcpSegments')).toMatchObject({ available: true, reason: 'the kernel took a sock_diag dump of TCP sockets with tcp_info' });
+    expect(cap(here, 'tcpDestroyEvents').available).toBe(true);
+    const ENOENT: ProbeResult = { available: false, errno: 2, code: 'ENOENT', reason: 'No such file or directory' };
+    const noDiag = capabilitiesFrom(probe({ tcpDiag: ENOENT, tcpDestroyEvents: ENOENT }), null, NO_HUGEPAGES);
+    expect(cap(noDiag, 'tcpSegments')).toMatchObject({ available: false, reason: 'a sock_diag dump of TCP sockets with tcp_info: refused with ENOENT (No such file or directory); needs Linux 4.6 with CONFIG_INET_TCP_DIAG' });
+    expect(cap(noDiag, 'tcpSegments').fix).toMatch(/^load the module \(`modprobe tcp_diag`\); until then frames and summaries carry no TCP segment counts/);
+    expect(cap(noDiag, 'tcpDestroyEvents').available).toBe(false);
+    const EPERM: ProbeResult = { available: false, errno: 1, code: 'EPERM', reason: 'Operation not permitted' };
+    const noGroup = cap(capabilitiesFrom(probe({ tcpDestroyEvents: EPERM }), null, NO_HUGEPAGES), 'tcpDestroyEvents');
+    expect(noGroup.reason).toMatch(/^joining sock_diag's SKNLGRP_INET_TCP_DESTROY: refused with EPERM/);
+    expect(noGroup.fix).toMatch(/segments per request read low$/);
   });
 
   it('the measured threads\' short slice: a kernel that ignores it is named, with what that costs', () => {

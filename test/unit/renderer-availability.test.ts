@@ -14,7 +14,7 @@ const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accept
 const EINVAL: ProbeResult = { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' };
 const PROBE: CapabilityProbe = {
   ring: OK, sqpoll: OK, deferTaskrun: OK, coopTaskrun: OK, iopollSocket: EINVAL, attachWq: OK, bufferRing: OK,
-  incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK, shortSlice: OK,
+  incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK, shortSlice: OK, tcpDiag: OK, tcpDestroyEvents: OK,
   recvBundle: OK, minWait: OK, sendZeroCopy: OK, sendmsgZeroCopy: OK, ops: [], features: [],
   copyDistance: { code: 'OK', reason: 'measured', blockBytes: 65536, nearOffset: 16, farOffset: 64, nearNs: 13600, farNs: 13541 },
 };

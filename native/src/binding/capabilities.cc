@@ -72,6 +72,8 @@ Napi::Value ProbeCapabilities(const Napi::CallbackInfo &info)
 	} else {
 		out.Set("shortSlice", ProbeResultObject(env, caps.short_slice_err));
 	}
+	out.Set("tcpDiag", ProbeResultObject(env, caps.tcp_diag_err));
+	out.Set("tcpDestroyEvents", ProbeResultObject(env, caps.tcp_destroy_err));
 	out.Set("recvBundle", StatedResultObject(env, (caps.features & CAPABILITY_FEAT_RECVSEND_BUNDLE) != 0,
 						 "IORING_FEAT_RECVSEND_BUNDLE"));
 	out.Set("minWait", StatedResultObject(env, (caps.features & CAPABILITY_FEAT_MIN_TIMEOUT) != 0,

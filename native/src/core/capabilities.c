@@ -12,6 +12,7 @@
  * the binding from `features` and `op_supported`. Everything is torn down before returning:
  * the doctor may probe while the lab runs, and must leave no fd or mapping behind.
  */
+#include "core/tcp_segments.h"
 #include "core/capabilities.h"
 
 #include <errno.h>
@@ -356,6 +357,7 @@ void capability_probe_run(struct capability_probe *out)
 
 	memset(out, 0, sizeof(*out));
 	out->short_slice_err = try_short_slice();
+	tcp_segments_probe(&out->tcp_diag_err, &out->tcp_destroy_err);
 	out->ring_err = try_setup(0, &out->features);
 	if (out->ring_err < 0) {
 		out->sqpoll_err = out->defer_taskrun_err = out->coop_taskrun_err =

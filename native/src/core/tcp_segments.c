@@ -309,9 +309,9 @@ static int update_locked(struct tcp_segments *t, int prime)
 }
 
 /* The kernel's word on each TCP socket as it is destroyed, with its last counters: without it
- * a connection that ends between two dumps loses what it sent since the last one. Joining
- * needs CAP_NET_ADMIN in the namespace; without it the counts stay, with that loss
- * (destroy_err says why). */
+ * a connection that ends between two dumps loses what it sent since the last one. sock_diag
+ * lets any user join (NL_CFG_F_NONROOT_RECV; tried as nobody here); where joining fails
+ * anyway the counts stay, with that loss (destroy_err says why). */
 static void open_destroy_group_locked(struct tcp_segments *t)
 {
 	struct sockaddr_nl group = { .nl_family = AF_NETLINK, .nl_groups = 1u << (SKNLGRP_INET_TCP_DESTROY - 1) };
@@ -323,7 +323,7 @@ static void open_destroy_group_locked(struct tcp_segments *t)
 		t->destroy_err = -errno;
 		return;
 	}
-	/* FORCE passes rmem_max with CAP_NET_ADMIN, which joining needs anyway. */
+	/* FORCE passes net.core.rmem_max with CAP_NET_ADMIN; without it the plain size is capped. */
 	if (setsockopt(t->destroy_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
 		setsockopt(t->destroy_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(t->destroy_fd, (struct sockaddr *)&group, sizeof(group))) {
@@ -404,6 +404,17 @@ int tcp_segments_read(struct tcp_segments *t, struct tcp_segment_counts *out)
 	*out = t->total;
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+void tcp_segments_probe(int *dump_err, int *destroy_err)
+{
+	struct tcp_segments t = TCP_SEGMENTS_INITIALIZER;
+
+	/* Port 1 (tcpmux): a dump filtered to a port nothing listens on answers with no socket. */
+	*dump_err = tcp_segments_open(&t, 1);
+	*destroy_err = *dump_err ? *dump_err : t.destroy_err;
+	tcp_segments_close(&t);
+	pthread_mutex_destroy(&t.lock);
 }
 
 void tcp_segments_close(struct tcp_segments *t)

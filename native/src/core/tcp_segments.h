@@ -17,8 +17,8 @@
  * from then on. Each socket is told apart by its kernel cookie; a socket seen for the first
  * time counts from its first segment (its SYN-ACK). A connection that is gone by the next read
  * is counted to its end from the kernel's word on it (SKNLGRP_INET_TCP_DESTROY, which carries
- * the socket's last tcp_info); joining that group needs CAP_NET_ADMIN, and without it such a
- * connection loses what it did since the last read: understated, never overstated. TIME_WAIT
+ * the socket's last tcp_info; any user may join it); where joining fails, such a connection
+ * loses what it did since the last read: understated, never overstated. TIME_WAIT
  * sockets carry no counters and are not read.
  */
 #ifndef URING_LAB_CORE_TCP_SEGMENTS_H
@@ -86,6 +86,11 @@ int tcp_segments_read(struct tcp_segments *t, struct tcp_segment_counts *out);
 /* After the server's connections have closed: reads until every socket the dumps lost has been
  * told to its end by the kernel (or max_ms passes). Returns as tcp_segments_read. */
 int tcp_segments_settle(struct tcp_segments *t, unsigned max_ms);
+
+/* For the doctor: a sock_diag dump of TCP sockets with tcp_info (*dump_err: 0 or -errno; -ENOENT
+ * without tcp_diag), and joining SKNLGRP_INET_TCP_DESTROY (*destroy_err), each tried for real on
+ * sockets of its own. */
+void tcp_segments_probe(int *dump_err, int *destroy_err);
 
 /* Closes the netlink socket and frees the table; the totals stay readable as they were. */
 void tcp_segments_close(struct tcp_segments *t);
