@@ -148,13 +148,12 @@ export function addSegments(
   s: { segmentsOut?: number | null; segmentsIn?: number | null; dataSegmentsOut?: number | null; dataSegmentsIn?: number | null; segmentsRequests?: number | null },
 ): SegmentTotals | null {
   if (s.segmentsOut == null || s.segmentsIn == null || s.dataSegmentsOut == null || s.dataSegmentsIn == null || s.segmentsRequests == null) return sum;
-  const requests = s.segmentsRequests;
   return {
     out: (sum?.out ?? 0) + s.segmentsOut,
     in: (sum?.in ?? 0) + s.segmentsIn,
     dataOut: (sum?.dataOut ?? 0) + s.dataSegmentsOut,
     dataIn: (sum?.dataIn ?? 0) + s.dataSegmentsIn,
-    requests: (sum?.requests ?? 0) + requests,
+    requests: (sum?.requests ?? 0) + s.segmentsRequests,
   };
 }
 

@@ -12,7 +12,6 @@
  * the binding from `features` and `op_supported`. Everything is torn down before returning:
  * the doctor may probe while the lab runs, and must leave no fd or mapping behind.
  */
-#include "core/tcp_segments.h"
 #include "core/capabilities.h"
 
 #include <errno.h>
@@ -30,6 +29,7 @@
 
 #include "core/lab_threads.h"
 #include "core/ring_setup.h"
+#include "core/tcp_segments.h"
 
 /* Newer than liburing 2.3's header (values from the kernel's uapi io_uring.h). */
 #define PROBE_IOU_PBUF_RING_INC 2       /* io_uring_buf_reg.flags (2.3 calls the field pad) */

@@ -35,7 +35,7 @@ struct capability_probe {
 	 * threads ask for, Linux 6.12+): 0 when kept, -EOPNOTSUPP when the kernel ignored it. */
 	int short_slice_err;
 	/* Not io_uring: the server's TCP segment counts (tcp_segments.h): a sock_diag dump with
-	 * tcp_info, and joining the group that tells of destroyed sockets (CAP_NET_ADMIN). */
+	 * tcp_info, and joining the group that tells of destroyed sockets. */
 	int tcp_diag_err, tcp_destroy_err;
 	int op_count;          /* entries used in op_supported */
 	unsigned char op_supported[CAPABILITY_MAX_OPS];

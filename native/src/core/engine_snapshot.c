@@ -79,7 +79,7 @@ void engine_reset_counters(struct engine *eng)
 	memset(eng->times, 0, sizeof(eng->times));
 	eng->prev.process_cpu_ns = cpu_process_ns();
 	eng->segs_read_ns = mono_ns();
-	eng->segs_requests_mark = 0;
+	eng->segs_requests = 0;
 	eng->segs_read_next = 0;
 }
 
@@ -269,17 +269,14 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	s->sqpoll_cpu_ns = delta(&p->sqpoll_cpu_ns, c->sqpoll_cpu_ns);
 	s->sqpoll_work_ns = delta(&p->sqpoll_work_ns, c->sqpoll_work_ns);
 	s->sqpoll_work_known = sqpoll_work_known;
+	eng->segs_requests += s->requests;
 	if (segs_known) {
-		uint64_t requests = 0;
-
-		for (unsigned i = 0; i < LH_BUCKETS; i++)
-			requests += c->hist[i];
 		s->segs.out = delta(&p->segs.out, c->segs.out);
 		s->segs.in = delta(&p->segs.in, c->segs.in);
 		s->segs.data_out = delta(&p->segs.data_out, c->segs.data_out);
 		s->segs.data_in = delta(&p->segs.data_in, c->segs.data_in);
-		s->segs_requests = requests - eng->segs_requests_mark;
-		eng->segs_requests_mark = requests;
+		s->segs_requests = eng->segs_requests;
+		eng->segs_requests = 0;
 	}
 	s->segs_known = segs_known;
 

@@ -59,9 +59,9 @@ struct engine {
 	struct cumulative cur; /* scratch, here to keep ~12 KiB off the stack */
 	/* TCP segments are read once a second (tcp_segments.h: a dump walks the kernel's whole
 	 * established-socket hash, ~1.3 ms here at 50 connections, ~2.5 ms at 1000), and by the
-	 * final snapshot: when the last read was, the requests completed by then, and whether the
+	 * final snapshot: when the last read was, the requests completed since, and whether the
 	 * next snapshot must read (the final one). */
-	uint64_t segs_read_ns, segs_requests_mark;
+	uint64_t segs_read_ns, segs_requests;
 	int segs_read_next;
 };
 

@@ -66,17 +66,25 @@ void tcp_segments_reset(struct tcp_segments *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Room for one more of `size` bytes in *v (holding n of cap): doubles it when full. 0 or -ENOMEM. */
+static int make_room(void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t want = *cap ? *cap * 2 : 64;
+	void *grown = realloc(*v, want * size);
+
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	*cap = want;
+	return 0;
+}
+
 static int push(struct tcp_segments_sock **v, size_t *n, size_t *cap, const struct tcp_segments_sock *e)
 {
-	if (*n == *cap) {
-		size_t want = *cap ? *cap * 2 : 256;
-		struct tcp_segments_sock *grown = realloc(*v, want * sizeof(**v));
-
-		if (!grown)
-			return -ENOMEM;
-		*v = grown;
-		*cap = want;
-	}
+	if (make_room((void **)v, *n, cap, sizeof(**v)))
+		return -ENOMEM;
 	(*v)[(*n)++] = *e;
 	return 0;
 }
@@ -87,15 +95,8 @@ static void depart_locked(struct tcp_segments *t, const struct tcp_segments_sock
 {
 	if (s->dead || t->destroy_fd < 0)
 		return; /* already counted to its end, or no word will come: its tail is lost */
-	if (t->ndeparted == t->departed_cap) {
-		size_t want = t->departed_cap ? t->departed_cap * 2 : 64;
-		struct tcp_segments_departed *grown = realloc(t->departed, want * sizeof(*grown));
-
-		if (!grown)
-			return;
-		t->departed = grown;
-		t->departed_cap = want;
-	}
+	if (make_room((void **)&t->departed, t->ndeparted, &t->departed_cap, sizeof(*t->departed)))
+		return;
 	t->departed[t->ndeparted++] = (struct tcp_segments_departed){ *s, now_ns };
 }
 
