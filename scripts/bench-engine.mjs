@@ -738,12 +738,23 @@ console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (ser
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 console.log('  segs/req: TCP segments the server sent per request, all/with data (the kernel\'s tcp_info counts through sock_diag; the rest are pure ACKs)');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
+// The doctor's words on what a CPU clock holds here (one truth: electron/host/doctor.ts).
+const cpuClock = (() => {
+  try {
+    const { cpuClockCheck } = require(path.join(root, 'dist/electron/host/doctor.js'));
+    const read = (f) => { try { return readFileSync(f, 'utf8'); } catch { return null; } };
+    return cpuClockCheck(read('/proc/cpuinfo'), read('/proc/stat'));
+  } catch { return null; /* a build from before the check */ }
+})();
+if (cpuClock) console.log(`  CPU clocks: ${cpuClock.value}${cpuClock.ok === true ? '' : ` — ${cpuClock.reason}`}`);
 
 /**
- * Hypervisor steal (/proc/stat, all CPUs) since `before`, as a share of the CPUs' wall time. CPU
- * clocks leave stolen time out, so ns/request are not inflated by it, but a neighbour busy
- * enough to steal also shares the host's caches and memory bandwidth: rounds with steal are
- * the noisy ones (this VM: 0–10 % per round).
+ * Hypervisor steal (/proc/stat, all CPUs) since `before`, as a share of the CPUs' wall time.
+ * Where the host reports steal, a guest kernel with CONFIG_PARAVIRT_TIME_ACCOUNTING leaves it
+ * out of CPU clocks, so ns/request are not inflated by it, but a neighbour busy enough to steal
+ * also shares the host's caches and memory bandwidth: rounds with steal are the noisy ones.
+ * Where it does not (this PVM guest: 0 steal since boot; the header says which, from the
+ * doctor's cpu_clock check), this stays 0 and time the host took is inside the ns/request.
  */
 function stealNow() {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
@@ -897,7 +908,7 @@ if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the number
 if (o.out) {
   writeFileSync(o.out, `${JSON.stringify({
     kind: 'uring-lab/bench-engine', startedAt, finishedAt: new Date().toISOString(), kernel: os.release(), cpus: cpuCount,
-    options: o, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb,
+    options: o, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb, cpuClock,
     points: results, openLoop, independentOpen,
   }, null, 2)}\n`);
   console.log(`results written to ${o.out}`);

@@ -55,6 +55,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   if (probes) checks.push(...await probes());
   checks.push(numaCheck(numa));
   checks.push(cpusCheck(numa));
+  checks.push(cpuClockCheck(readText('/proc/cpuinfo'), readText('/proc/stat')));
   checks.push(hugepagesCheck(hugepages));
   checks.push(copyDistanceCheck(caps?.copyDistance ?? null));
   checks.push(blockPollCheck(readBlockPoll()));
@@ -273,6 +274,42 @@ function cpusCheck(numa: DoctorNuma): DoctorCheck {
     reason: all
       ? `every online CPU (${numa.onlineCpus.length}); server.numa.cpus and server.sqpoll.cpu must be among them`
       : `${numa.allowedCpus.length} of ${numa.onlineCpus.length} online CPUs (${formatCpuList(numa.onlineCpus)}): the affinity or cpuset this process runs in; pinning outside it is refused`,
+  };
+}
+
+/**
+ * What a thread's CPU clock holds on this machine. Every CPU-per-request number the lab shows
+ * (server, load, bench) comes from thread CPU clocks. In a virtual machine the host may run
+ * something else on a vCPU's physical CPU; a guest kernel that is told (steal time: kvm-clock's
+ * steal MSR, Xen's runstate) counts that as steal in /proc/stat and, built with
+ * CONFIG_PARAVIRT_TIME_ACCOUNTING, leaves it out of task clocks. A guest that is never told sees
+ * its clock run on while the thread waited for the host, and 0 steal forever. This PVM guest
+ * (Firecracker) shows 0 since boot, and the same work here costs up to ±40 % more or less from
+ * one minute to the next (time the host took, or its caches and memory shared with others).
+ */
+export function cpuClockCheck(cpuinfo: string | null, procStat: string | null): DoctorCheck {
+  const base = { id: 'cpu_clock', label: 'CPU time accounting' };
+  if (cpuinfo === null) return { ...base, ok: null, value: 'unknown', reason: '/proc/cpuinfo is not readable: whether a hypervisor runs this machine is not known' };
+  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '';
+  if (!/(^|\s)hypervisor(\s|$)/.test(flags)) {
+    return { ...base, ok: true, value: 'no hypervisor', reason: 'no "hypervisor" CPU flag: thread CPU clocks count time this machine\'s CPUs spent on the thread, and CPU per request is the work itself' };
+  }
+  // "cpu  user nice system idle iowait irq softirq steal ..." in USER_HZ (100/s) ticks.
+  const cpuLine = procStat?.split('\n').find((l) => l.startsWith('cpu '));
+  const steal = cpuLine ? Number(cpuLine.trim().split(/\s+/)[8]) : NaN;
+  if (!Number.isFinite(steal)) {
+    return { ...base, ok: null, value: 'virtual machine', reason: 'a hypervisor runs this machine, and /proc/stat has no steal column to say whether the host reports the time it takes from the vCPUs' };
+  }
+  if (steal > 0) {
+    return {
+      ...base, ok: true, value: `virtual machine, steal reported (${(steal / 100).toFixed(1)} s since boot)`,
+      reason: 'the host reports the time it takes from the vCPUs (steal in /proc/stat); a kernel built with CONFIG_PARAVIRT_TIME_ACCOUNTING leaves it out of thread CPU clocks, so CPU per request stays the work itself; the host\'s other guests still share its caches and memory bandwidth',
+    };
+  }
+  return {
+    ...base, ok: null, value: 'virtual machine, no steal reported',
+    reason: 'a hypervisor runs this machine and /proc/stat shows 0 steal since boot: the host does not tell this kernel when it takes a vCPU away (or never has). Server and load CPU per request then include any such time, and the host\'s other work moves them from minute to minute: compare configurations inside one interleaved experiment (uring-lab ab, npm run bench:engine), not runs made far apart',
+    fix: 'on KVM give the guest steal time (the kvm-clock steal-time MSR, KVM_FEATURE_STEAL_TIME); where the hypervisor cannot, compare in interleaved rounds only',
   };
 }
 

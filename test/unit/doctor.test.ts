@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CapabilityProbe, ProbeResult } from '../../native';
 import { DoctorReportSchema, knobEntries, type KnobEntry } from '../../electron/contract';
 import { formatCpuList, parseCpuList } from '../../electron/contract';
-import { capabilitiesFrom, copyDistanceCheck, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
+import { capabilitiesFrom, copyDistanceCheck, cpuClockCheck, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
 
 const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accepted' };
 const EINVAL: ProbeResult = { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' };
@@ -186,6 +186,46 @@ describe('knob availability', () => {
     expect(knobs[1]).toMatchObject({ path: 'test.napi', available: true, note: expect.stringMatching(/no effect on lo/) });
     expect(knobs[1]!.reason).toBeUndefined();
     expect(knobs[2]).toMatchObject({ path: 'test.noSuchProbe', available: null, reason: expect.stringMatching(/no probe for "noSuchProbe"/) });
+  });
+});
+
+describe('CPU time accounting (what a thread CPU clock holds)', () => {
+  // Shapes of the real files: /proc/cpuinfo's flags line, /proc/stat's first line (USER_HZ ticks).
+  const cpuinfo = (flags: string) => `processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu vme de pse tsc ${flags} sse sse2\nbogomips\t: 5990.00\n`;
+  const stat = (steal: number | null) => `cpu  1271896 23638 1277820 4095389 20944 0 465966${steal === null ? '' : ` ${steal} 0 0`}\ncpu0 629696 12067 630476 2060201 13956 0 227074 0 0 0\n`;
+
+  it('bare metal: no hypervisor flag, the clocks are the work itself', () => {
+    const c = cpuClockCheck(cpuinfo('msr pae'), stat(0));
+    expect(c).toMatchObject({ id: 'cpu_clock', ok: true, value: 'no hypervisor' });
+    expect(c.fix).toBeUndefined();
+  });
+
+  it('a guest the host tells about the time it takes: steal reported, in seconds since boot', () => {
+    const c = cpuClockCheck(cpuinfo('msr hypervisor pae'), stat(12345));
+    expect(c).toMatchObject({ ok: true, value: 'virtual machine, steal reported (123.5 s since boot)' });
+    expect(c.reason).toMatch(/CONFIG_PARAVIRT_TIME_ACCOUNTING/);
+  });
+
+  it('a guest with 0 steal since boot (this PVM VM): unknown, CPU per request may include host time, compare interleaved', () => {
+    const c = cpuClockCheck(cpuinfo('msr hypervisor pae'), stat(0));
+    expect(c).toMatchObject({ ok: null, value: 'virtual machine, no steal reported' });
+    expect(c.reason).toMatch(/include any such time/);
+    expect(c.reason).toMatch(/uring-lab ab/);
+    expect(c.fix).toMatch(/steal-time MSR/);
+  });
+
+  it('says what it cannot know: no cpuinfo, or a /proc/stat without the steal column', () => {
+    expect(cpuClockCheck(null, stat(0))).toMatchObject({ ok: null, value: 'unknown' });
+    expect(cpuClockCheck(cpuinfo('hypervisor'), stat(null))).toMatchObject({ ok: null, value: 'virtual machine' });
+    expect(cpuClockCheck(cpuinfo('hypervisor'), null)).toMatchObject({ ok: null, value: 'virtual machine' });
+    // "hypervisor" only as a whole flag, not inside another word.
+    expect(cpuClockCheck(cpuinfo('nohypervisorx'), stat(0))).toMatchObject({ ok: true, value: 'no hypervisor' });
+  });
+
+  it('the doctor runs it on this machine, with one of its verdicts', async () => {
+    const report = await runDoctor();
+    const c = report.checks.find((x) => x.id === 'cpu_clock')!;
+    expect(c.value).toMatch(/^(no hypervisor|virtual machine, steal reported \(\d+\.\d s since boot\)|virtual machine, no steal reported)$/);
   });
 });
 
