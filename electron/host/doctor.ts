@@ -290,7 +290,9 @@ function cpusCheck(numa: DoctorNuma): DoctorCheck {
 export function cpuClockCheck(cpuinfo: string | null, procStat: string | null): DoctorCheck {
   const base = { id: 'cpu_clock', label: 'CPU time accounting' };
   if (cpuinfo === null) return { ...base, ok: null, value: 'unknown', reason: '/proc/cpuinfo is not readable: whether a hypervisor runs this machine is not known' };
-  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '';
+  // x86's "flags" line carries the CPUID hypervisor bit; other architectures (arm64: "Features") have no such word.
+  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1];
+  if (flags === undefined) return { ...base, ok: null, value: 'unknown', reason: '/proc/cpuinfo has no x86 "flags" line to say whether a hypervisor runs this machine' };
   if (!/(^|\s)hypervisor(\s|$)/.test(flags)) {
     return { ...base, ok: true, value: 'no hypervisor', reason: 'no "hypervisor" CPU flag: thread CPU clocks count time this machine\'s CPUs spent on the thread, and CPU per request is the work itself' };
   }

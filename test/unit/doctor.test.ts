@@ -218,6 +218,8 @@ describe('CPU time accounting (what a thread CPU clock holds)', () => {
     expect(cpuClockCheck(null, stat(0))).toMatchObject({ ok: null, value: 'unknown' });
     expect(cpuClockCheck(cpuinfo('hypervisor'), stat(null))).toMatchObject({ ok: null, value: 'virtual machine' });
     expect(cpuClockCheck(cpuinfo('hypervisor'), null)).toMatchObject({ ok: null, value: 'virtual machine' });
+    // arm64's cpuinfo has "Features", not "flags": no word on a hypervisor either way.
+    expect(cpuClockCheck('processor\t: 0\nFeatures\t: fp asimd evtstrm\n', stat(0))).toMatchObject({ ok: null, value: 'unknown' });
     // "hypervisor" only as a whole flag, not inside another word.
     expect(cpuClockCheck(cpuinfo('nohypervisorx'), stat(0))).toMatchObject({ ok: true, value: 'no hypervisor' });
   });
