@@ -213,9 +213,12 @@ function tracefsCheck(): DoctorCheck {
   // The engine reads ${TRACEFS} only: tracefs mounted anywhere else (debugfs's
   // /sys/kernel/debug/tracing, a container's own mount point) is not found by the run, which then
   // reports "tracefs not mounted"; this check said ok (debugfs) or "this user cannot read it" (as root).
-  const elsewhere = (readText('/proc/self/mounts') ?? '').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'tracefs')?.[1]?.replace(/\\040/g, ' ');
+  // Every such mount point (debugfs's automount and a mount of the user's own can both be there).
+  const places = (readText('/proc/self/mounts') ?? '').split('\n').map((l) => l.split(' '))
+    .filter((f) => f[2] === 'tracefs' && f[1]).map((f) => f[1]!.replace(/\\040/g, ' '));
+  const elsewhere = [...new Set(places)].join(', ');
   if (elsewhere) {
-    return { id: 'tracefs', label: 'tracefs', ok: false, value: `${oneLineText(elsewhere, 120)} (not ${TRACEFS})`, reason: `tracefs is mounted at ${oneLineText(elsewhere, 120)}, but the probes look for it at ${TRACEFS} only. ${why}`, fix: `mount -t tracefs tracefs ${TRACEFS}` };
+    return { id: 'tracefs', label: 'tracefs', ok: false, value: `${oneLineText(elsewhere, 300)} (not ${TRACEFS})`, reason: `tracefs is mounted at ${oneLineText(elsewhere, 300)}, but the probes look for it at ${TRACEFS} only. ${why}`, fix: `mount -t tracefs tracefs ${TRACEFS}` };
   }
   return { id: 'tracefs', label: 'tracefs', ok: false, value: 'not mounted', reason: `tracefs is not mounted: classic tracepoints cannot be found. ${why}`, fix: `mount -t tracefs tracefs ${TRACEFS}` };
 }

@@ -33,7 +33,9 @@ describe('doctor: tracefs where the engine does not look', () => {
     if (process.getuid?.() !== 0) ctx.skip('not root: cannot mount tracefs in a private mount namespace');
     const elsewhere = path.join(dir, 'trace');
     mkdirSync(elsewhere);
-    const moved = tracefsAfter(`(umount /sys/kernel/tracing 2>/dev/null; true) && mount -t tracefs tracefs ${elsewhere}`);
+    // Only there: debugfs's automount (/sys/kernel/debug/tracing, wherever debugfs is mounted) goes too.
+    const unmountBoth = '(umount /sys/kernel/tracing 2>/dev/null; true) && (umount /sys/kernel/debug/tracing 2>/dev/null; true)';
+    const moved = tracefsAfter(`${unmountBoth} && mount -t tracefs tracefs ${elsewhere}`);
     if (!moved) ctx.skip('tracefs could not be moved in a private mount namespace (unshare or mount refused)');
     // The engine reads /sys/kernel/tracing only (probe_loader.c): the run would say "tracefs not mounted".
     expect(moved!.ok).toBe(false);
@@ -42,9 +44,17 @@ describe('doctor: tracefs where the engine does not look', () => {
     expect(moved!.reason).not.toMatch(/cannot read/);
     expect(moved!.fix).toBe('mount -t tracefs tracefs /sys/kernel/tracing');
 
-    const gone = tracefsAfter('(umount /sys/kernel/tracing 2>/dev/null; true) && (umount /sys/kernel/debug/tracing 2>/dev/null; true)');
+    const gone = tracefsAfter(unmountBoth);
     expect(gone!.ok).toBe(false);
     expect(gone!.value).toBe('not mounted');
+
+    // Mounted at two places, neither the one the engine reads: both are named.
+    const debug = path.join(dir, 'debug');
+    mkdirSync(debug);
+    const twice = tracefsAfter(`${unmountBoth} && mount -t tracefs tracefs ${elsewhere} && mount -t tracefs tracefs ${debug}`);
+    expect(twice!.ok).toBe(false);
+    expect(twice!.value).toBe(`${elsewhere}, ${debug} (not /sys/kernel/tracing)`);
+    expect(twice!.fix).toBe('mount -t tracefs tracefs /sys/kernel/tracing');
 
     const standard = tracefsAfter('(mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing)');
     expect(standard!.ok).toBe(true);
