@@ -159,6 +159,28 @@ describe('a worker that cannot start', () => {
   });
 });
 
+/**
+ * The SQPOLL threads' work (the kernel's SqWorkTime), CPU and the requests, summed over
+ * snapshots 100 ms apart as the frames' readers sum them: at least `min` snapshots, and up to
+ * `max` while no work has arrived. The work comes from the owning ring's fdinfo, which a busy
+ * ring prints only when the kernel's trylock succeeds (the engine leaves a missed read to the
+ * next good one), and from a sampled runtime, so a single snapshot may carry none.
+ */
+async function sqpollSums(min: number, max = min): Promise<{ work: number; cpu: number; requests: number }> {
+  let work = 0;
+  let cpu = 0;
+  let requests = 0;
+  for (let i = 0; i < max && (i < min || work === 0); i++) {
+    await sleep(100);
+    const s = native.snapshot()!;
+    expect(s.server.sqpollWorkNs).not.toBeNull();
+    work += s.server.sqpollWorkNs!;
+    cpu += s.server.sqpollCpuNs;
+    requests += s.requests;
+  }
+  return { work, cpu, requests };
+}
+
 describe('shared SQPOLL', () => {
   for (const rings of [2, 4]) {
     it(`${rings} rings share one SQPOLL thread with sqpoll.shared, and have one each without`, async () => {
@@ -170,21 +192,9 @@ describe('shared SQPOLL', () => {
       // One iou-sqp thread, named after worker 0 (its creator).
       expect(threadsNamed('iou-sqp-').map((t) => t.name)).toEqual([`iou-sqp-${shared.serverWorkers[0].tid}`]);
       native.snapshot();
-      // Summed over snapshots, as the frames' readers do: the work comes from the owning ring's
-      // fdinfo, which a busy ring prints only when the kernel's trylock succeeds (a missed read
-      // leaves it to the next good one), and from a sampled runtime. One 400 ms snapshot read 0
-      // work with 4 rings in a fresh-clone CI run while the thread's CPU was there.
-      let work = 0;
-      let cpu = 0;
-      let requests = 0;
-      for (let i = 0; i < 30 && (i < 4 || work === 0); i++) {
-        await sleep(100);
-        const s = native.snapshot()!;
-        expect(s.server.sqpollWorkNs).not.toBeNull();
-        work += s.server.sqpollWorkNs!;
-        cpu += s.server.sqpollCpuNs;
-        requests += s.requests;
-      }
+      // One 400 ms snapshot read 0 work with 4 rings in a fresh-clone CI run while the thread's
+      // CPU was there: at least 4 snapshots, and up to 30 until some work arrives.
+      const { work, cpu, requests } = await sqpollSums(4, 30);
       expect(requests).toBeGreaterThan(0);
       expect(cpu).toBeGreaterThan(0); // the one thread's CPU, reported apart
       // Its work time, read from the ring that owns the thread, counted once: each of the rings
@@ -207,17 +217,7 @@ describe('shared SQPOLL', () => {
       await noSqpollThreadsLeft();
       native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 2000 }, taskrun: 'default', quietSends: false, load }));
       native.snapshot();
-      let work = 0;
-      let cpu = 0;
-      let requests = 0;
-      for (let i = 0; i < 6; i++) {
-        await sleep(100);
-        const s = native.snapshot()!;
-        expect(s.server.sqpollWorkNs).not.toBeNull();
-        work += s.server.sqpollWorkNs!;
-        cpu += s.server.sqpollCpuNs;
-        requests += s.requests;
-      }
+      const { work, cpu, requests } = await sqpollSums(6);
       const fin = native.stop()!;
       expect(fin.errors).toBe(0);
       // What was still unread at the stop comes in the final snapshot, read before the rings closed.
