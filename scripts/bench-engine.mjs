@@ -742,8 +742,7 @@ if (!haveServerVerb) console.log('  uring-lab server is not in this build: its r
 const cpuClock = (() => {
   try {
     const { cpuClockCheck } = require(path.join(root, 'dist/electron/host/doctor.js'));
-    const read = (f) => { try { return readFileSync(f, 'utf8'); } catch { return null; } };
-    return cpuClockCheck(read('/proc/cpuinfo'), read('/proc/stat'));
+    return cpuClockCheck(); // reads /proc/cpuinfo and /proc/stat as the doctor does
   } catch { return null; /* a build from before the check */ }
 })();
 if (cpuClock) console.log(`  CPU clocks: ${cpuClock.value}${cpuClock.ok === true ? '' : ` — ${cpuClock.reason}`}`);

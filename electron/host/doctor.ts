@@ -55,7 +55,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   if (probes) checks.push(...await probes());
   checks.push(numaCheck(numa));
   checks.push(cpusCheck(numa));
-  checks.push(cpuClockCheck(readText('/proc/cpuinfo'), readText('/proc/stat')));
+  checks.push(cpuClockCheck());
   checks.push(hugepagesCheck(hugepages));
   checks.push(copyDistanceCheck(caps?.copyDistance ?? null));
   checks.push(blockPollCheck(readBlockPoll()));
@@ -290,7 +290,7 @@ function cpusCheck(numa: DoctorNuma): DoctorCheck {
  * (Firecracker) shows 0 since boot, and the same work here costs up to ±40 % more or less from
  * one minute to the next (time the host took, or its caches and memory shared with others).
  */
-export function cpuClockCheck(cpuinfo: string | null, procStat: string | null): DoctorCheck {
+export function cpuClockCheck(cpuinfo = readText('/proc/cpuinfo'), procStat = readText('/proc/stat')): DoctorCheck {
   const base = { id: 'cpu_clock', label: 'CPU time accounting' };
   if (cpuinfo === null) return { ...base, ok: null, value: 'unknown', reason: '/proc/cpuinfo is not readable: whether a hypervisor runs this machine is not known' };
   // x86's "flags" line carries the CPUID hypervisor bit; other architectures (arm64: "Features") have no such word.
