@@ -72,16 +72,24 @@ size_t load_conn_bytes(unsigned pipeline)
 	return sizeof(struct load_conn) + sizeof(uint64_t) + sizeof(unsigned) + (size_t)pipeline * 3 * sizeof(uint64_t);
 }
 
-/* Per-connection random bytes; the stamps below make each request unique. */
+/* Per-connection random bytes; the stamps below make each request unique. Eight bytes per
+ * xorshift step: one byte per step held the load thread in set-up for ~300 ms at 1,000 ×
+ * 64 KiB (64 MiB of send buffers; perf: 90 % of the thread in this loop). */
 void fill_pattern(unsigned char *p, size_t n, unsigned id)
 {
 	uint64_t x = 0x9E3779B97F4A7C15ull * (id + 1);
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+
+	for (;;) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		p[i] = (unsigned char)(x >> 24);
+		if (i + 8 > n)
+			break;
+		memcpy(p + i, &x, 8);
+		i += 8;
 	}
+	memcpy(p + i, &x, n - i);
 }
 
 /*
