@@ -650,6 +650,20 @@ const fmtUs = (n) => (n === null || n === undefined ? '-' : n >= 100 ? String(Ma
 const fmtSegments = (s) => (s.segmentsOutPerReq === null ? '-' : `${s.segmentsOutPerReq.toFixed(2)}/${s.dataSegmentsOutPerReq.toFixed(2)}`);
 const sizeWords = (b) => (b >= 1024 && b % 1024 === 0 ? `${b / 1024} KiB` : `${b} B`);
 
+/** The table's word on TCP's own stalls in a configuration's rounds (tcpCountersNow), or null. */
+function tcpStallNote(samples) {
+  const withTcp = samples.filter((x) => x.tcp);
+  const words = [];
+  const count = (key, what) => {
+    const hit = withTcp.filter((x) => x.tcp[key] > 0);
+    if (hit.length) words.push(`${what} in ${hit.length}/${withTcp.length} (up to ${fmtInt(Math.max(...hit.map((x) => x.tcp[key])))})`);
+  };
+  count('dataTimeouts', 'TCP RTOs (≥ 200 ms stalls)');
+  count('synRetrans', 'SYN retransmits (1 s connect delays)');
+  count('drops', 'TCP receive drops');
+  return words.length ? words.join('; ') : null;
+}
+
 function printPoint(point, cfgs, ratios, o) {
   console.log(`\n== ${point.conns} connection${point.conns === 1 ? '' : 's'} × ${sizeWords(point.bytes)}  (medians of ${o.rounds} round${o.rounds === 1 ? '' : 's'}, ${o.seconds} s measured each) ==`);
   console.log(`${'configuration'.padEnd(34)} ${'load'.padEnd(11)} ${'req/s'.padStart(9)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'p99.9 µs'.padStart(9)} ${'server ns/req'.padStart(14)} ${'tree ns/req'.padStart(12)} ${'segs/req'.padStart(10)} ${'load ns/req'.padStart(12)} ${'load busy'.padStart(10)}  notes`);
@@ -661,6 +675,8 @@ function printPoint(point, cfgs, ratios, o) {
     if (steal >= 0.01) notes.push(`hypervisor steal up to ${Math.round(steal * 100)} % in a round`);
     if (s.contentionRounds) notes.push(`shared the machine with another run in ${s.contentionRounds}/${s.rounds}`);
     if (s.otherCpus !== null && s.otherCpus >= 0.1) notes.push(`other processes used ${s.otherCpus.toFixed(2)} CPUs`);
+    const tcpNote = tcpStallNote(c.samples);
+    if (tcpNote) notes.push(tcpNote);
     if (s.failed) notes.push(`${s.failed} round(s) failed`);
     if (s.rejected.length) notes.push(`refused ${s.rejected.join(' ')}`);
     if (s.errors.length) notes.push(s.errors.join('; ').slice(0, 160));
@@ -737,6 +753,7 @@ if (today) console.log(today.error ? `  today's server (issue 7): not measured: 
 console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 console.log('  segs/req: TCP segments the server sent per request, all/with data (the kernel\'s tcp_info counts through sock_diag; the rest are pure ACKs)');
+console.log('  notes name TCP RTOs (each a stall of ≥ 200 ms), SYN retransmits (1 s) and receive drops seen in a round (the kernel\'s counters, machine-wide, from the process\'s start to its end)');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
 // The doctor's words on what a CPU clock holds here (one truth: electron/host/doctor.ts).
 const cpuClock = (() => {
@@ -765,6 +782,47 @@ function stealShareSince(before) {
   return wallTicks > 0 ? (now.ticks - before.ticks) / wallTicks : 0;
 }
 
+/**
+ * The kernel's TCP counters (/proc/net/snmp, /proc/net/netstat), machine-wide: while the bench
+ * runs, its own loopback connections are nearly all there is. A p99 of a few hundred ms at 1,000
+ * connections is then either the servers or TCP's timers: a retransmission timeout holds a
+ * segment for at least 200 ms (TCP_RTO_MIN), a dropped SYN delays a connect by 1 s. Counting them
+ * per sample (from the process's start to its end, warm-up and teardown included) says which.
+ * Tail loss probes (TLP) fire at ~2 × srtt, so on loopback they go off whenever a peer takes
+ * longer than that to answer; they are retransmits the receiver then reports as duplicates
+ * (DSACK), costing a little CPU, not a stall.
+ */
+function tcpCountersNow() {
+  const table = (file) => {
+    const out = {};
+    let lines;
+    try { lines = readFileSync(file, 'utf8').split('\n'); } catch { return out; }
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const keys = lines[i].trim().split(/\s+/), vals = lines[i + 1].trim().split(/\s+/);
+      if (keys[0] !== vals[0]) continue;
+      for (let k = 1; k < keys.length; k++) out[`${keys[0]}${keys[k]}`] = Number(vals[k]);
+    }
+    return out;
+  };
+  const t = { ...table('/proc/net/snmp'), ...table('/proc/net/netstat') };
+  const n = (k) => (Number.isFinite(t[k]) ? t[k] : 0);
+  return {
+    retransSegs: n('Tcp:RetransSegs'),
+    timeouts: n('TcpExt:TCPTimeouts'), // every RTO, SYN ones included
+    synRetrans: n('TcpExt:TCPSynRetrans'),
+    lossProbes: n('TcpExt:TCPLossProbes'),
+    listenDrops: n('TcpExt:ListenDrops'),
+    drops: n('TcpExt:TCPBacklogDrop') + n('TcpExt:TCPRcvQDrop') + n('TcpExt:TCPZeroWindowDrop') + n('TcpExt:TCPOFODrop'),
+  };
+}
+function tcpCountersSince(before) {
+  const now = tcpCountersNow();
+  const d = Object.fromEntries(Object.keys(now).map((k) => [k, Math.max(0, now[k] - before[k])]));
+  // An RTO of data, not of a SYN: the stalls of established connections.
+  d.dataTimeouts = Math.max(0, d.timeouts - d.synRetrans);
+  return d;
+}
+
 const results = [];
 for (const point of points) {
   const pointConfigs = configsAt(point);
@@ -775,12 +833,14 @@ for (const point of points) {
     for (const cfg of order) {
       let sample;
       const before = stealNow();
+      const tcpBefore = tcpCountersNow();
       if (cfg.kind === 'run') sample = await measureRun(cfg, point, o, pin);
       else if (cfg.kind === 'minimal') sample = await measureMinimal(cfg, point, o, bins);
       else if (cfg.kind === 'today') sample = await measureToday(cfg, point, o, bins, today);
       else if (!haveServerVerb) sample = { ok: false, error: 'uring-lab server is not in this build' };
       else sample = await measureServerVerb(cfg, point, o, bins);
       sample.stealShare = stealShareSince(before);
+      sample.tcp = tcpCountersSince(tcpBefore);
       byId[cfg.id].samples.push(sample);
       process.stderr.write(`  ${point.conns}×${point.bytes} round ${round + 1}/${o.rounds} ${cfg.id}: ${sample.throughputRps !== undefined ? `${fmtInt(sample.throughputRps)} req/s, server ${fmtInt(sample.serverNsPerReq)} ns/req` : ''}${sample.error || sample.warning ? ` (${[sample.error, sample.warning].filter(Boolean).join('; ')})` : ''}\n`);
     }
