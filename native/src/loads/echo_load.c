@@ -91,7 +91,7 @@ static int setup_conns(struct echo_load_state *st, enum start_step *step)
 	 * short warm-up, and requests of that stall landed in the measured window as a p99 of
 	 * 250 ms (bench:engine, 0.5 s warm-up). MAP_POPULATE allocates the pages in one pass; in a
 	 * guest with shadow paging (this PVM VM) the first user access to each page still costs
-	 * ~7 µs (64 MiB: 120 ms for the first memset, 4 ms for the next pass), so the receive
+	 * ~7 µs (64 MiB: 120 ms for the first memset, 4.5 ms for a memcmp over it next), so the receive
 	 * buffers are also written once below, as the send buffers are by fill_pattern. */
 	void *mem = mmap(NULL, st->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (mem == MAP_FAILED)
