@@ -27,6 +27,7 @@
         "src/core/latency_histogram.c",
         "src/core/load.c",
         "src/core/memory_needs.c",
+        "src/core/prefault.c",
         "src/core/ring_setup.c",
         "src/core/server.c",
         "src/core/tcp_segments.c",

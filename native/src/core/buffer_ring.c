@@ -1,6 +1,7 @@
 /* Provided-buffer ring; see buffer_ring.h. */
 #define _GNU_SOURCE
 #include "core/buffer_ring.h"
+#include "core/prefault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -102,15 +103,15 @@ static size_t bufs_bytes(unsigned size, unsigned count, int hugepages)
 
 /* The pool on ordinary pages, every page touched once here, at ring set-up (after the worker's
  * CPU and memory policy are set, so first touch still places it): otherwise the kernel's first
- * recv into each page pays the first touch inside the run, ~7 us a page in a guest with shadow
- * paging like this one (a 64 MiB pool: ~120 ms of the server's first frames). */
+ * recv into each page pays the first touch inside the run (core/prefault.h; a 64 MiB pool:
+ * ~120 ms of the server's first frames on this VM). */
 static void *map_anonymous(size_t bytes)
 {
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
-	memset(p, 0, bytes);
+	prefault_zero(p, bytes);
 	return p;
 }
 

@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "core/counters.h"
 #include "core/loopback.h"
+#include "core/prefault.h"
 #include "core/ring_setup.h"
 #include "core/sqe.h"
 #include "loads/echo_load_state.h"
@@ -84,19 +85,17 @@ static int setup_conns(struct echo_load_state *st, enum start_step *step)
 	for (unsigned i = 0; i < n; i++)
 		st->conns[i].fd = -1;
 	st->mem_bytes = buffer_bytes(n, st->msg, st->pipeline);
-	/* Every page of the buffers is touched here, in set-up, before the run's clock starts. The
-	 * receive buffers were otherwise first touched by the kernel copying the first echoes into
-	 * them: at 1,000 × 64 KiB the load then ran at 100 % CPU for ~300 ms after the start at a
-	 * tenth of its steady rate (perf: a third of the thread in page faults), longer than a
-	 * short warm-up, and requests of that stall landed in the measured window as a p99 of
-	 * 250 ms (bench:engine, 0.5 s warm-up). MAP_POPULATE allocates the pages in one pass; in a
-	 * guest with shadow paging (this PVM VM) the first user access to each page still costs
-	 * ~7 µs (64 MiB: 120 ms for the first memset, 4.5 ms for a memcmp over it next), so the receive
-	 * buffers are also written once below, as the send buffers are by fill_pattern. */
-	void *mem = mmap(NULL, st->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	/* Every page of the buffers is touched here, in set-up, before the run's clock starts
+	 * (core/prefault.h). The receive buffers were otherwise first touched by the kernel
+	 * copying the first echoes into them: at 1,000 × 64 KiB the load then ran at 100 % CPU for
+	 * ~300 ms after the start at a tenth of its steady rate (perf: a third of the thread in
+	 * page faults), longer than a short warm-up, and requests of that stall landed in the
+	 * measured window as a p99 of 250 ms (bench:engine, 0.5 s warm-up). */
+	void *mem = mmap(NULL, st->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
 	st->mem = mem;
+	prefault_zero(mem, st->mem_bytes);
 
 	for (unsigned i = 0; i < n; i++) {
 		struct load_conn *c = &st->conns[i];
@@ -109,7 +108,6 @@ static int setup_conns(struct echo_load_state *st, enum start_step *step)
 		c->sent_at = c->seq + st->pipeline;
 		for (unsigned k = 0; k < st->pipeline; k++)
 			fill_pattern(c->sbuf + (size_t)k * st->msg, st->msg, c->id * 64 + k);
-		memset(c->rbuf, 0, st->msg);
 
 		/* Closed loop: every request is a small write that must go now (TCP_NODELAY). */
 		*step = STEP_LOAD_SOCKET;

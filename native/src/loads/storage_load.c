@@ -38,6 +38,7 @@
 
 #include "core/clock.h"
 #include "core/counters.h"
+#include "core/prefault.h"
 
 /* How often the loop looks at the stop eventfd and the deadline. */
 #define STOP_CHECK_NS (10 * 1000 * 1000ull)
@@ -437,13 +438,13 @@ static int job_setup(void *owner, void *state, enum start_step *step)
 	if (!j->slot_off || !j->pending)
 		return -ENOMEM;
 	/* Page-aligned: O_DIRECT wants the logical block size at least. Touched once here, in
-	 * set-up, like the echo load's buffers: a page's first touch (~7 us in a shadow-paged
-	 * guest) is not a cost of the I/O the run measures. */
+	 * set-up, like the echo load's buffers (core/prefault.h): a page's first touch is not a
+	 * cost of the I/O the run measures. */
 	j->buf_bytes = mem_page_round((uint64_t)j->qd * j->block);
-	void *mem = mmap(NULL, j->buf_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	void *mem = mmap(NULL, j->buf_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	memset(mem, 0, j->buf_bytes);
+	prefault_zero(mem, j->buf_bytes);
 	j->bufs = mem;
 
 	*step = STEP_LOAD_RING_SETUP;
