@@ -116,6 +116,11 @@ export const SystemFrameSchema = z.object({
   /** CPU time of every task on those CPUs outside the engine process this interval, ns
    *  (/proc/stat busy time on the CPUs minus the engine's own): what competed, without eBPF. */
   othersCpuNs: count,
+  /** TCP socket-buffer memory of the whole machine at the read, against the kernel's limits
+   *  (/proc/net/sockstat "TCP: … mem" and net.ipv4.tcp_mem, pages × page size). Above
+   *  pressureBytes TCP stops growing buffers; at limitBytes it refuses to queue data, drops
+   *  what arrives, and sockets stall on retransmission timers. Absent before 2026-12. */
+  tcpMem: z.object({ bytes: count, pressureBytes: count, limitBytes: count }).nullable().optional(),
 });
 export type SystemFrame = z.infer<typeof SystemFrameSchema>;
 

@@ -6,9 +6,10 @@
  *   /proc/softirqs   NET_RX / NET_TX entries per CPU
  *   /proc/self/stat  this process's minflt, majflt, utime + stime (the engine's own CPU)
  *   /proc/vmstat     allocstall_*, pgscan_direct, compact_stall (machine-wide direct reclaim)
+ *   /proc/net/sockstat  TCP socket-buffer memory (a gauge), against net.ipv4.tcp_mem (read once)
  *
  * Counters are cumulative in the kernel; a frame carries the difference since the previous
- * read. Reading the four files and picking the numbers out costs 0.1–0.25 ms per frame (median,
+ * read. Reading the five files and picking the numbers out costs 0.1–0.25 ms per frame (median,
  * on the lab's 2-vCPU VM under load; printed by test/unit/systemEvidence.test.ts), against a
  * 100 ms frame; about half of it is the kernel generating /proc/vmstat and /proc/softirqs.
  */
@@ -28,6 +29,8 @@ export interface SystemCounters {
   minflt: number; majflt: number; ownTicks: number;
   allocStalls: number; pgscanDirect: number; compactStalls: number;
   procsRunning: number;
+  /** TCP socket-buffer memory at the read, pages (/proc/net/sockstat); -1 when unreadable. */
+  tcpMemPages: number;
 }
 
 // One reusable buffer: /proc files are generated on read, so readFileSync's stat-then-read
@@ -81,7 +84,7 @@ export function engineCpus(serverCpus: readonly number[] | null | undefined, loa
 export function readSystemCounters(cpus: ReadonlySet<number>): SystemCounters {
   const c: SystemCounters = {
     irqTicks: 0, softirqTicks: 0, busyTicks: 0, netRx: 0, netTx: 0, minflt: 0, majflt: 0, ownTicks: 0,
-    allocStalls: 0, pgscanDirect: 0, compactStalls: 0, procsRunning: 0,
+    allocStalls: 0, pgscanDirect: 0, compactStalls: 0, procsRunning: 0, tcpMemPages: -1,
   };
   // /proc/stat: "cpuN user nice system idle iowait irq softirq steal guest guest_nice"; guest
   // time is already inside user/nice, so busy = user + nice + system + irq + softirq + steal.
@@ -124,7 +127,43 @@ export function readSystemCounters(cpus: ReadonlySet<number>): SystemCounters {
   }
   c.pgscanDirect = counterAfter(vmstat, '\npgscan_direct ');
   c.compactStalls = counterAfter(vmstat, '\ncompact_stall ');
+  // "TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 236": the last field, in pages. Machine-wide (the
+  // kernel counts TCP memory per protocol, not per network namespace).
+  const sockstat = readProc('/proc/net/sockstat');
+  const tcp = sockstat.indexOf('\nTCP: ');
+  if (tcp >= 0) {
+    const mem = sockstat.indexOf(' mem ', tcp);
+    const end = sockstat.indexOf('\n', tcp + 1);
+    if (mem >= 0 && (end < 0 || mem < end)) c.tcpMemPages = counterAfter(sockstat, ' mem ', tcp);
+  }
   return c;
+}
+
+/** net.ipv4.tcp_mem: "min pressure max" in pages; null when unreadable. */
+export function readTcpMemLimits(): { pressurePages: number; limitPages: number } | null {
+  try {
+    const [, pressure, limit] = readFileSync('/proc/sys/net/ipv4/tcp_mem', 'latin1').trim().split(/\s+/).map(Number);
+    return pressure! > 0 && limit! > 0 ? { pressurePages: pressure!, limitPages: limit! } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel's page size, the unit of sockstat and tcp_mem: the first mapping's
+ *  KernelPageSize in /proc/self/smaps (Node has no sysconf); 4 KiB when unreadable. */
+export function kernelPageBytes(): number {
+  let fd: number | null = null;
+  try {
+    fd = openSync('/proc/self/smaps', 'r');
+    const head = Buffer.allocUnsafe(4096);
+    const text = head.toString('latin1', 0, readSync(fd, head, 0, head.length, 0));
+    const kb = counterAfter(text.replace(/ kB/g, ''), 'KernelPageSize:');
+    return kb > 0 ? kb * 1024 : 4096;
+  } catch {
+    return 4096;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }
 
 /** The number right after `key` (searched from `from`), 0 when absent. */
@@ -140,6 +179,8 @@ function counterAfter(text: string, key: string, from = 0): number {
 export class SystemEvidence {
   private readonly cpuSet: Set<number>;
   private last: SystemCounters | null;
+  private readonly tcpLimits = readTcpMemLimits();
+  private readonly pageBytes = kernelPageBytes();
 
   constructor(readonly cpus: number[]) {
     this.cpuSet = new Set(cpus);
@@ -173,6 +214,11 @@ export class SystemEvidence {
       // Both sides tick-sampled in the same unit; the engine's threads may also have run on
       // other CPUs (when the set is a subset), so the difference is clamped at 0.
       othersCpuNs: Math.max(0, d('busyTicks') - d('ownTicks')) * NS_PER_TICK,
+      tcpMem: now.tcpMemPages >= 0 && this.tcpLimits ? {
+        bytes: now.tcpMemPages * this.pageBytes,
+        pressureBytes: this.tcpLimits.pressurePages * this.pageBytes,
+        limitBytes: this.tcpLimits.limitPages * this.pageBytes,
+      } : null,
     };
   }
 

@@ -130,7 +130,8 @@ export const RULES: readonly Rule[] = [
   {
     cause: 'tcp-retransmit',
     signals: [{ metric: 'tcpRetransmits', minRise: 5, minRatio: 3 }, { metric: 'tcpDrops', minRise: 5, minRatio: 3 }],
-    context: [],
+    // At net.ipv4.tcp_mem's limit TCP drops and retransmits for want of memory: the share says so.
+    context: ['tcpMemory'],
     doc: 'TCP retransmits and drops of packets in flight (tcp_retransmit_skb, kfree_skb with a reason; not the drops of sockets being closed: QUEUE_PURGE, TCP_ABORT_ON_DATA, …), every socket on the machine',
   },
   {

@@ -5,7 +5,8 @@
  *
  * Sources (each may be absent: old runs, probes off, a kernel without a tracepoint):
  *   frame.system         /proc: irq+softirq time and NET_RX on the engine's CPUs, the engine's
- *                        page faults, global reclaim stalls, other tasks' CPU on those CPUs
+ *                        page faults, global reclaim stalls, other tasks' CPU on those CPUs,
+ *                        TCP socket-buffer memory against net.ipv4.tcp_mem
  *   frame.server         the server's counters: ENOBUFS, re-arms, CQ overflows
  *   frame.kernel         eBPF: preemptions and run-queue delay of the engine's threads, io-wq
  *                        punts, CQE overflows, TCP retransmits/drops, SQPOLL wake-ups and CPU,
@@ -53,6 +54,9 @@ export const METRICS = {
   tcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits : null },
   /** Drops of packets in flight, not of sockets being torn down (see lossDrops). */
   tcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp) : null },
+  /** TCP socket-buffer memory (machine-wide, /proc/net/sockstat) as a share of net.ipv4.tcp_mem's
+   *  limit: at 1 TCP drops what arrives and sockets wait on retransmission timers. */
+  tcpMemory: { unit: 'share', kind: 'share', of: (f) => f.system?.tcpMem?.limitBytes ? f.system.tcpMem.bytes / f.system.tcpMem.limitBytes : null },
   minorFaults: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.minorFaults : null },
   majorFaults: { unit: 'count/s', kind: 'rate', of: (f) => f.system ? f.system.majorFaults : null },
   /** Direct + memcg reclaim + compaction time of every task (vmscan/compaction tracepoints). */

@@ -15,6 +15,7 @@ import {
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
+import { formatBytes } from './budget';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
 import { SpikeReporter } from '../diagnose/report';
@@ -167,6 +168,11 @@ export class RunRecord {
   /** Gauges of the newest frame: what was in flight when the window closed. */
   private lastInFlight = { requests: 0, oldestUs: 0 };
   private worstStallUs = 0;
+  /** The most TCP socket-buffer memory a frame saw (machine-wide), with the kernel's limits. */
+  private tcpMemPeak: NonNullable<NonNullable<RunFrame['system']>['tcpMem']> | null = null;
+  /** Bytes our server echoed and the time it had, warm-up included (timeoutCause). */
+  private echoedBytes = 0;
+  private echoedNs = 0;
   /** Load requests abandoned after load.timeoutMs over every frame, warm-up included. */
   private timeouts = 0;
   /** Errors (failed connections, mismatched echoes, failed I/Os) in frames before the measured
@@ -299,6 +305,14 @@ export class RunRecord {
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
+    // Warm-up included, like the stall: TCP stalls then push requests into the window.
+    const tcpMem = frame.system?.tcpMem;
+    if (tcpMem && (!this.tcpMemPeak || tcpMem.bytes > this.tcpMemPeak.bytes)) this.tcpMemPeak = tcpMem;
+    // Not the final frame: it spans the stop, which waits out the requests still in flight.
+    if (snapshot.server && !final) {
+      this.echoedBytes += snapshot.server.bytesOut;
+      this.echoedNs += intervalNs;
+    }
     const json = JSON.stringify(frame);
     this.diagnosis.push(frame, json);
     this.kept.push({ seq: frame.seq, json });
@@ -385,6 +399,8 @@ export class RunRecord {
     if (this.timeouts > 0) {
       warnings.push(`${this.timeouts} requests timed out (older than load.timeoutMs = ${applied.load.timeoutMs} ms); their connections were abandoned`);
     }
+    const sizeCause = this.loadSizeCause(applied);
+    if (sizeCause) warnings.push(sizeCause);
     // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
     if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
@@ -481,7 +497,57 @@ export class RunRecord {
     if (this.lastInFlight.requests > 0 && this.lastInFlight.oldestUs >= STALL_WARNING_US) {
       warnings.push(`${this.lastInFlight.requests} requests were still in flight when the window closed, the oldest for ${(this.lastInFlight.oldestUs / 1e6).toFixed(1)} s`);
     }
+    const tcpWarning = this.tcpMemoryWarning();
+    if (tcpWarning) warnings.push(tcpWarning);
     return warnings;
+  }
+
+  /**
+   * Long waits and timeouts the load's own size explains. A closed loop keeps every connection's
+   * messages in flight, and a server that serves its connections fairly echoes each one's bytes
+   * at rate / connections, so a request takes about (bytes in flight) / (bytes echoed per second)
+   * (Little's law), however healthy the server. 4,096 connections × 1 MiB keep 4 GiB in flight,
+   * echoed here at ~0.6 GB/s (the kernel's copies into socket-buffer pages it had not touched
+   * yet bound them in this VM): ~7 s a request against load.timeoutMs' 5 s, so a 1 s run ended
+   * with 0 requests and 4,096 timeouts, or with a few hundred requests that waited 6 s. Said
+   * when the estimate is a stall's length (1 s) or half the timeout.
+   */
+  private loadSizeCause(applied: Profile): string | null {
+    const load = applied.load;
+    if (this.target || this.storagePlan || load.mode !== 'closed' || this.echoedNs <= 0 || this.echoedBytes <= 0) return null;
+    const inFlight = load.connections * load.pipeline * load.messageBytes;
+    const rate = this.echoedBytes / (this.echoedNs / 1e9);
+    const needMs = (inFlight / rate) * 1000;
+    const timedOut = this.timeouts > 0 && needMs >= 0.5 * load.timeoutMs;
+    if (!timedOut && needMs < STALL_WARNING_US / 1000) return null;
+    const estimate = `at the rate the server echoed (${formatBytes(rate)}/s, warm-up included), the ${formatBytes(inFlight)} the closed loop keeps in flight (${load.connections} connections × ${load.pipeline > 1 ? `pipeline ${load.pipeline} × ` : ''}${formatBytes(load.messageBytes)}) takes ~${(needMs / 1000).toFixed(1)} s to echo once`;
+    return timedOut
+      ? `${estimate}, against load.timeoutMs = ${load.timeoutMs} ms: the load's own size made requests time out; raise load.timeoutMs, or lower load.connections or load.messageBytes`
+      : `${estimate}: each request waits about that long because of the load's own size (Little's law), not for a stall of the server; lower load.connections or load.messageBytes for shorter waits`;
+  }
+
+  /**
+   * TCP's memory limits, when the run reached them. Above net.ipv4.tcp_mem's pressure threshold
+   * the kernel stops growing socket buffers; at its limit it refuses to queue what is sent and
+   * drops what arrives, and the sockets wait on retransmission timers (at 4,096 connections ×
+   * 1 MiB the whole run stalled: sockstat at the limit, 180 RTOs, 0 requests). The cause is the
+   * bytes the run keeps in flight, which the numbers otherwise only show as stalls.
+   */
+  private tcpMemoryWarning(): string | null {
+    const peak = this.tcpMemPeak;
+    if (!peak || this.storagePlan) return null;
+    // The allocator charges whole pages a socket at a time: within 1 % is at the limit.
+    const atLimit = peak.bytes >= peak.limitBytes * 0.99;
+    if (!atLimit && peak.bytes < peak.pressureBytes) return null;
+    const load = this.phases[this.phases.length - 1]?.requested.load;
+    // Each message in flight can sit in a send and a receive buffer, once each way.
+    const inFlight = load ? load.connections * load.pipeline * load.messageBytes * (this.target ? 1 : 2) : 0;
+    const cause = inFlight > 0
+      ? `; this run keeps up to ${formatBytes(inFlight)} in flight (${load!.connections} connections × ${load!.pipeline > 1 ? `pipeline ${load!.pipeline} × ` : ''}${formatBytes(load!.messageBytes)}${this.target ? '' : ', each way'})`
+      : '';
+    return atLimit
+      ? `TCP socket buffers reached the kernel's limit (${formatBytes(peak.bytes)}, net.ipv4.tcp_mem max ${formatBytes(peak.limitBytes)}, machine-wide): TCP dropped data and sockets waited on retransmission timers, so the numbers measure that limit${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`
+      : `TCP socket buffers reached the kernel's memory pressure threshold (${formatBytes(peak.bytes)} of net.ipv4.tcp_mem's ${formatBytes(peak.pressureBytes)}, machine-wide): TCP stopped growing socket buffers${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`;
   }
 }
 
