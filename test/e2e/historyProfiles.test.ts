@@ -208,13 +208,15 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     const kernel = page.locator('[data-testid="doctor-check"][data-check="kernel"] .value');
     await expect.poll(async () => (await kernel.count()) && (await kernel.textContent())?.trim(), { timeout: 15_000 }).toBe(os.release());
     // the checks this round added: polled storage, namespaces, fio
-    for (const id of ['iopoll_storage', 'netns', 'fio', 'memlock', 'io_uring_features', 'copy_distance', 'cpu_clock']) {
+    for (const id of ['iopoll_storage', 'netns', 'fio', 'memlock', 'io_uring_features', 'copy_distance', 'cpu_clock', 'first_touch']) {
       expect(await page.locator(`[data-testid="doctor-check"][data-check="${id}"]`).count()).toBe(1);
     }
     // The copy-distance measurement made it from the native probe to the page, as a verdict.
     expect(await page.locator('[data-testid="doctor-check"][data-check="copy_distance"] .value').textContent()).toMatch(/^\s*(\d+\.\d× slower 16 B into a page|same at any offset \(\d\.\d\d×\))\s*$/);
     // What a CPU clock holds here reaches the page with one of the doctor's verdicts.
     expect(await page.locator('[data-testid="doctor-check"][data-check="cpu_clock"] .value').textContent()).toMatch(/^\s*(no hypervisor|virtual machine, steal reported \(\d+\.\d s since boot\)|virtual machine, no steal reported|virtual machine|unknown)\s*$/);
+    // The first-touch measurement reaches the page as a cost per page.
+    expect(await page.locator('[data-testid="doctor-check"][data-check="first_touch"] .value').textContent()).toMatch(/^\s*(\d+\.\d+ µs a page( \(\d+\.\d+ µs touched again\))?|unknown)\s*$/);
     expect(errors).toEqual([]);
     await page.context().close();
   });
