@@ -340,10 +340,9 @@ export function measureFirstTouch(bytes = 16 << 20): { firstNs: number; againNs:
 /**
  * What the first touch of memory costs here. In a guest whose memory the host maps lazily
  * (shadow paging, free page reporting handing freed pages back to the host) it is a host fault
- * per page: ~11 µs on this PVM VM against ~0.03 µs for a page touched before. The lab touches
- * its own buffers in set-up, before the clock starts; what it cannot touch ahead is the kernel's:
- * socket buffers that grow by gigabytes (4,096 connections × 1 MiB echoed at ~0.6 GB/s here,
- * bounded by those copies) and page cache.
+ * per page: 11-16 µs on this PVM VM against ~0.03 µs for a page touched before. The lab touches
+ * its own buffers in set-up, before the clock starts, so a large run takes that much longer to
+ * start; what it cannot touch ahead is the kernel's (socket buffers, page cache).
  */
 export function firstTouchCheck(m: { firstNs: number; againNs: number } | null = safeFirstTouch(), reportedKib = readText('/sys/module/page_reporting/parameters/reported_kib')): DoctorCheck {
   const base = { id: 'first_touch', label: 'First touch of fresh memory' };
@@ -361,7 +360,7 @@ export function firstTouchCheck(m: { firstNs: number; againNs: number } | null =
     : '';
   return {
     ...base, ok: null, value: `${us(m.firstNs)} µs a page (${us(m.againNs)} µs touched again)`,
-    reason: `${measured}: above ${FIRST_TOUCH_SLOW_US} µs, more than a page fault and its zeroing cost; a hypervisor's own work per page (shadow page tables, memory it maps on first use) is the usual cause.${reporting} The lab touches its buffers (load buffers, the buffer pool, storage blocks) in set-up, before the clock starts, so large runs take longer to start; the kernel's socket buffers it cannot touch ahead: a run whose TCP memory grows by gigabytes pays this per 4 KiB copied (4,096 connections × 1 MiB echoed ~0.6 GB/s on a VM at ~11 µs a page)`,
+    reason: `${measured}: above ${FIRST_TOUCH_SLOW_US} µs, more than a page fault and its zeroing cost; a hypervisor's own work per page (shadow page tables, memory it maps on first use) is the usual cause.${reporting} The lab touches its buffers (load buffers, the buffer pool, storage blocks) in set-up, before the clock starts, so a large run takes that much longer to start (its load buffers on transparent huge pages where the kernel offers them: one fault per 2 MiB); what the kernel allocates during a run (socket buffers, page cache) pays it inside the run`,
     fix: 'on the host, back the guest with pre-faulted or huge-page memory and leave free page reporting off; otherwise compare large-message runs only with each other',
   };
 }

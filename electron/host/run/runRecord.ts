@@ -507,10 +507,9 @@ export class RunRecord {
    * messages in flight, and a server that serves its connections fairly echoes each one's bytes
    * at rate / connections, so a request takes about (bytes in flight) / (bytes echoed per second)
    * (Little's law), however healthy the server. 4,096 connections × 1 MiB keep 4 GiB in flight,
-   * echoed here at ~0.6 GB/s (the kernel's copies into socket-buffer pages it had not touched
-   * yet bound them in this VM): ~7 s a request against load.timeoutMs' 5 s, so a 1 s run ended
-   * with 0 requests and 4,096 timeouts, or with a few hundred requests that waited 6 s. Said
-   * when the estimate is a stall's length (1 s) or half the timeout.
+   * echoed here at 0.6-0.8 GB/s: 5-7 s a request against load.timeoutMs' 5 s, so a 1 s run
+   * ended with 0 requests and 4,096 timeouts, or with a few hundred requests that waited 5-6 s.
+   * Said when the estimate is a stall's length (1 s) or half the timeout.
    */
   private loadSizeCause(applied: Profile): string | null {
     const load = applied.load;
