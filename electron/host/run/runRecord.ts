@@ -170,7 +170,7 @@ export class RunRecord {
   private worstStallUs = 0;
   /** The most TCP socket-buffer memory a frame saw (machine-wide), with the kernel's limits. */
   private tcpMemPeak: NonNullable<NonNullable<RunFrame['system']>['tcpMem']> | null = null;
-  /** Bytes our server echoed and the time it had, warm-up included (timeoutCause). */
+  /** Bytes our server echoed and the time it had, warm-up included (loadSizeCause). */
   private echoedBytes = 0;
   private echoedNs = 0;
   /** Load requests abandoned after load.timeoutMs over every frame, warm-up included. */
