@@ -11,13 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GetRunParamsSchema, LabError, MAX_EXPORT_BYTES, RunFrameSchema, StoredRunMetaSchema, type RunSummary } from '../../electron/contract';
-import type { NativeSnapshot, NativeStarted } from '../../electron/engine/protocol';
+import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { readFrames, FRAMES_PER_INDEX_ENTRY } from '../../electron/host/history/frameLog';
 import { LabHistory } from '../../electron/host/history/labHistory';
 import { exportRun } from '../../electron/host/history/runExport';
 import { RunStore, runStoreOptionsFromEnv } from '../../electron/host/history/runStore';
 import { defaultProfile } from '../../electron/host/profiles';
 import { RunRecord } from '../../electron/host/run/runRecord';
+import { NATIVE_STARTED } from './runFixtures';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -26,13 +27,6 @@ function tempStore(caps: { maxRuns?: number; maxBytes?: number } = {}): RunStore
   dirs.push(dir);
   return new RunStore({ dir, pruneIntervalMs: 0, ...caps });
 }
-
-const STARTED = {
-  protocol: 1, port: 40000,
-  applied: { server: { ringEntries: 4096, sqpoll: { enabled: false, cpu: null, idleMs: 1000 }, taskrun: 'defer', bufferRing: { size: 2048, count: 4096 } } },
-  refused: [], ring: { flags: ['CQSIZE'], features: ['NODROP'], sqEntries: 4096, cqEntries: 8192 },
-  loadThreads: 1, serverWorkers: [{ tid: 1, cpu: null, numaNode: null, attachedWq: false }],
-} as unknown as NativeStarted;
 
 /** Frame i: 100 requests at 20 µs and i at 400 µs, so every frame differs and p99 moves. */
 function snapshot(i: number, monotonicNs: number): NativeSnapshot {
@@ -54,7 +48,7 @@ async function saveRun(store: RunStore, runId: string, frames: number, options: 
   const t0 = 1e12;
   const profile = { ...defaultProfile(), name: options.name ?? `profile of ${runId}` };
   const record = new RunRecord(runId, t0, (options.warmup ?? 0) * 100, null);
-  record.addPhase(profile, STARTED, t0);
+  record.addPhase(profile, NATIVE_STARTED, t0);
   const writer = store.begin({ runId, startedAt: record.startedAt, profile, phases: record.phaseList });
   const written = [];
   for (let i = 1; i <= frames; i++) {

@@ -9,11 +9,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RunFrameSchema, RunSummarySchema, type SystemFrame } from '../../electron/contract';
-import type { NativeSnapshot, NativeStarted } from '../../electron/engine/protocol';
+import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { SystemEvidence, kernelPageBytes, onlineCpus, readTcpMemLimits } from '../../electron/engine/systemEvidence';
 import { METRICS } from '../../electron/host/diagnose/evidence';
 import { defaultProfile } from '../../electron/host/profiles';
 import { RunRecord } from '../../electron/host/run/runRecord';
+import { NATIVE_STARTED } from './runFixtures';
 
 describe('TCP memory gauge (/proc/net/sockstat, net.ipv4.tcp_mem)', () => {
   it('reads the kernel\'s limits and sees the memory of data held unread in loopback sockets', async () => {
@@ -57,13 +58,6 @@ describe('TCP memory gauge (/proc/net/sockstat, net.ipv4.tcp_mem)', () => {
   });
 });
 
-const STARTED = {
-  protocol: 1, port: 40000,
-  applied: { server: { ringEntries: 4096, sqpoll: { enabled: false, cpu: null, idleMs: 1000 }, taskrun: 'defer', bufferRing: { size: 2048, count: 4096 } } },
-  refused: [], ring: { flags: ['CQSIZE'], features: ['NODROP'], sqEntries: 4096, cqEntries: 8192 },
-  loadThreads: 1, serverWorkers: [{ tid: 1, cpu: null, numaNode: null, attachedWq: false }],
-} as unknown as NativeStarted;
-
 const GiB = 1 << 30;
 const LIMITS = { pressureBytes: 1.5 * GiB, limitBytes: 2.2 * GiB };
 
@@ -97,7 +91,7 @@ function runWith(peak: number | null, connections = 4096, messageBytes = 1 << 20
   profile.load.connections = connections;
   profile.load.messageBytes = messageBytes;
   const record = new RunRecord('run-tcp', t0, 200, null);
-  record.addPhase(profile, STARTED, t0);
+  record.addPhase(profile, NATIVE_STARTED, t0);
   const frames = [];
   for (let i = 1; i <= 10; i++) {
     const tcp = peak === null ? null : i === 3 ? peak : Math.min(peak, 64 << 20);
