@@ -129,13 +129,8 @@ export function readSystemCounters(cpus: ReadonlySet<number>): SystemCounters {
   c.compactStalls = counterAfter(vmstat, '\ncompact_stall ');
   // "TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 236": the last field, in pages. Machine-wide (the
   // kernel counts TCP memory per protocol, not per network namespace).
-  const sockstat = readProc('/proc/net/sockstat');
-  const tcp = sockstat.indexOf('\nTCP: ');
-  if (tcp >= 0) {
-    const mem = sockstat.indexOf(' mem ', tcp);
-    const end = sockstat.indexOf('\n', tcp + 1);
-    if (mem >= 0 && (end < 0 || mem < end)) c.tcpMemPages = counterAfter(sockstat, ' mem ', tcp);
-  }
+  const tcpMem = /^TCP: .* mem (\d+)$/m.exec(readProc('/proc/net/sockstat'));
+  if (tcpMem) c.tcpMemPages = Number(tcpMem[1]);
   return c;
 }
 

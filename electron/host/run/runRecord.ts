@@ -401,6 +401,8 @@ export class RunRecord {
     }
     const sizeCause = this.loadSizeCause(applied);
     if (sizeCause) warnings.push(sizeCause);
+    const tcpWarning = this.tcpMemoryWarning(applied);
+    if (tcpWarning) warnings.push(tcpWarning);
     // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
     if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
@@ -497,8 +499,6 @@ export class RunRecord {
     if (this.lastInFlight.requests > 0 && this.lastInFlight.oldestUs >= STALL_WARNING_US) {
       warnings.push(`${this.lastInFlight.requests} requests were still in flight when the window closed, the oldest for ${(this.lastInFlight.oldestUs / 1e6).toFixed(1)} s`);
     }
-    const tcpWarning = this.tcpMemoryWarning();
-    if (tcpWarning) warnings.push(tcpWarning);
     return warnings;
   }
 
@@ -514,12 +514,12 @@ export class RunRecord {
   private loadSizeCause(applied: Profile): string | null {
     const load = applied.load;
     if (this.target || this.storagePlan || load.mode !== 'closed' || this.echoedNs <= 0 || this.echoedBytes <= 0) return null;
-    const inFlight = load.connections * load.pipeline * load.messageBytes;
+    const inFlight = loadInFlight(load);
     const rate = this.echoedBytes / (this.echoedNs / 1e9);
-    const needMs = (inFlight / rate) * 1000;
+    const needMs = (inFlight.bytes / rate) * 1000;
     const timedOut = this.timeouts > 0 && needMs >= 0.5 * load.timeoutMs;
     if (!timedOut && needMs < STALL_WARNING_US / 1000) return null;
-    const estimate = `at the rate the server echoed (${formatBytes(rate)}/s, warm-up included), the ${formatBytes(inFlight)} the closed loop keeps in flight (${load.connections} connections × ${load.pipeline > 1 ? `pipeline ${load.pipeline} × ` : ''}${formatBytes(load.messageBytes)}) takes ~${(needMs / 1000).toFixed(1)} s to echo once`;
+    const estimate = `at the rate the server echoed (${formatBytes(rate)}/s, warm-up included), the ${formatBytes(inFlight.bytes)} the closed loop keeps in flight (${inFlight.words}) takes ~${(needMs / 1000).toFixed(1)} s to echo once`;
     return timedOut
       ? `${estimate}, against load.timeoutMs = ${load.timeoutMs} ms: the load's own size made requests time out; raise load.timeoutMs, or lower load.connections or load.messageBytes`
       : `${estimate}: each request waits about that long because of the load's own size (Little's law), not for a stall of the server; lower load.connections or load.messageBytes for shorter waits`;
@@ -532,22 +532,28 @@ export class RunRecord {
    * 1 MiB the whole run stalled: sockstat at the limit, 180 RTOs, 0 requests). The cause is the
    * bytes the run keeps in flight, which the numbers otherwise only show as stalls.
    */
-  private tcpMemoryWarning(): string | null {
+  private tcpMemoryWarning(applied: Profile): string | null {
+    // Frames carry system evidence only for a server of ours (never a target's or storage).
     const peak = this.tcpMemPeak;
-    if (!peak || this.storagePlan) return null;
+    if (!peak) return null;
     // The allocator charges whole pages a socket at a time: within 1 % is at the limit.
     const atLimit = peak.bytes >= peak.limitBytes * 0.99;
     if (!atLimit && peak.bytes < peak.pressureBytes) return null;
-    const load = this.phases[this.phases.length - 1]?.requested.load;
     // Each message in flight can sit in a send and a receive buffer, once each way.
-    const inFlight = load ? load.connections * load.pipeline * load.messageBytes * (this.target ? 1 : 2) : 0;
-    const cause = inFlight > 0
-      ? `; this run keeps up to ${formatBytes(inFlight)} in flight (${load!.connections} connections × ${load!.pipeline > 1 ? `pipeline ${load!.pipeline} × ` : ''}${formatBytes(load!.messageBytes)}${this.target ? '' : ', each way'})`
-      : '';
+    const inFlight = loadInFlight(applied.load);
+    const cause = `; this run keeps up to ${formatBytes(2 * inFlight.bytes)} in flight (${inFlight.words}, each way)`;
     return atLimit
       ? `TCP socket buffers reached the kernel's limit (${formatBytes(peak.bytes)}, net.ipv4.tcp_mem max ${formatBytes(peak.limitBytes)}, machine-wide): TCP dropped data and sockets waited on retransmission timers, so the numbers measure that limit${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`
       : `TCP socket buffers reached the kernel's memory pressure threshold (${formatBytes(peak.bytes)} of net.ipv4.tcp_mem's ${formatBytes(peak.pressureBytes)}, machine-wide): TCP stopped growing socket buffers${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`;
   }
+}
+
+/** The bytes a load keeps in flight one way (connections × pipeline × messageBytes), in words too. */
+function loadInFlight(load: Profile['load']): { bytes: number; words: string } {
+  return {
+    bytes: load.connections * load.pipeline * load.messageBytes,
+    words: `${load.connections} connections × ${load.pipeline > 1 ? `pipeline ${load.pipeline} × ` : ''}${formatBytes(load.messageBytes)}`,
+  };
 }
 
 /** Leaf knobs whose requested value differs between two profiles, as dotted paths. */
