@@ -22,6 +22,7 @@ import { exportCommand } from './host/profiles/export/exportVerb';
 import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
 import { parseTarget, probeTarget, resolveTarget, targetConnectError } from './host/loadOnly';
 import { kernelSummaryLines } from './host/run/probes';
+import { formatBytes } from './host/run/budget';
 import { startFailedSummary } from './host/run/runRecord';
 import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
 import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
@@ -230,15 +231,18 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
     void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
   };
   const releaseSignals = takeOverSignals(interrupt);
+  const setUp = !json && process.stderr.isTTY ? setUpTicker(requested, target) : null;
   try {
     const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
         if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') {
           ended = true;
+          setUp?.stop();
           resolve(event);
         }
+        if (event.type === 'frame') setUp?.stop();
         if (event.type === 'frame' && !json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
-          process.stderr.write(`\r  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
+          process.stderr.write(`\r\x1b[K  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
         }
       });
     });
@@ -246,6 +250,7 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
       lab.checkHistory();
       await start(lab);
     } catch (err) {
+      setUp?.stop();
       const error = LabError.from(err);
       if (json && error.kind !== 'input' && !(err instanceof UsageError)) {
         const failure = { code: error.code, message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
@@ -259,9 +264,37 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
     return exitCodeFor(summary);
   } finally {
     ended = true; // whatever brought us here, only the close (and the save) is left
+    setUp?.stop();
     await lab.close();
     releaseSignals();
   }
+}
+
+/**
+ * On a terminal, a line that counts the seconds of a run's set-up until its first frame: large
+ * runs spend a long time there before anything is measured (4,096 connections × 1 MiB: ~20 s
+ * here, connecting and touching 8 GiB of load buffers whose every page the hypervisor first
+ * hands over), and a silent terminal for that long looks hung. It says what is being set up,
+ * so the wait can be told apart from a stall. The first frame's progress line overwrites it.
+ */
+function setUpTicker(profile: Profile, target: LoadTarget | null): { stop(): void } {
+  const what = profile.workload === 'storage'
+    ? `storage: ${profile.load.threads > 1 ? `${profile.load.threads} jobs × ` : ''}queue depth ${profile.storage.queueDepth} × ${formatBytes(profile.storage.blockBytes)} blocks`
+    : `${fmtInt(profile.load.connections)} connection${profile.load.connections === 1 ? '' : 's'} × ${formatBytes(profile.load.messageBytes)} messages${target ? ` to ${target.host}:${target.port}` : ''}`;
+  const t0 = Date.now();
+  const show = () => process.stderr.write(`\r\x1b[K  setting up ${what} (${Math.floor((Date.now() - t0) / 1000)} s)`);
+  show();
+  const timer = setInterval(show, 1000);
+  timer.unref();
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      process.stderr.write('\r\x1b[K');
+    },
+  };
 }
 
 /** The exit code for a run's summary, with its one stderr line where it is not 0. */

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # link deps). Tests: Debian's Chromium, driven by playwright-core (its own browser download
 # cannot run here). fio: the baseline of npm run bench:storage. iproute2: topology "veth" (ip, ss);
 # ethtool: GRO on the veth pair (its NAPI path, what NAPI busy poll polls). libcap2-bin: setcap
-# on the eBPF probe helper (its unprivileged-engine tests).
-PACKAGES=(build-essential python3 pkg-config liburing-dev libbpf-dev libelf-dev zlib1g-dev clang llvm bpftool chromium fio iproute2 ethtool libcap2-bin)
+# on the eBPF probe helper (its unprivileged-engine tests). bsdutils: `script`, a terminal for the
+# CLI's progress-line tests.
+PACKAGES=(build-essential python3 pkg-config liburing-dev libbpf-dev libelf-dev zlib1g-dev clang llvm bpftool chromium fio iproute2 ethtool libcap2-bin bsdutils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -139,6 +139,38 @@ describe('uring-lab run', () => {
     expect(s.bytes).toBe(s.requests * 65536);
   });
 
+  // util-linux's `script` gives the CLI a terminal (setup.sh installs bsdutils, which has it).
+  const haveScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+  it.skipIf(!haveScript)('on a terminal: counts its set-up, then shows progress, then prints the summary', async () => {
+    await inScratch('uring-lab-tty-', (env) => {
+      const cmd = [process.execPath, CLI, 'run', '--duration', '1.2', '--set', 'duration.warmupS=0.3', '--set', 'load.connections=200', '--set', 'load.messageBytes=65536']
+        .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000, env });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const out = r.stdout;
+      // What is being set up, and for how long so far, before anything is measured.
+      const setUp = out.indexOf('setting up 200 connections × 64.0 KiB messages (0 s)');
+      expect(setUp, out).toBeGreaterThanOrEqual(0);
+      // The first frame clears that line: a progress line (\r, clear to its end) follows it.
+      const progress = out.search(/\r\x1b\[K {2}\d+\.\d s {2}[\d,]+ req\/s {2}p99 \d+ µs/);
+      expect(progress, out).toBeGreaterThan(setUp);
+      expect(out.lastIndexOf('setting up')).toBeLessThan(progress);
+      const summary = out.search(/run run-\S+ — default, kernel \S+: completed/);
+      expect(summary).toBeGreaterThan(progress);
+      expect(out).toMatch(/throughput +[\d,]+ req\/s over/);
+    });
+  }, 120_000);
+
+  it.skipIf(!haveScript)('--json on a terminal writes no set-up or progress line: the summary alone', async () => {
+    await inScratch('uring-lab-tty-', (env) => {
+      const cmd = [process.execPath, CLI, 'run', '--duration', '0.5', '--set', 'duration.warmupS=0.2', '--json'].map((a) => `'${a}'`).join(' ');
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000, env });
+      expect(r.status, r.stdout).toBe(0);
+      expect(r.stdout).not.toMatch(/setting up|req\/s {2}p99/);
+      expect(RunSummarySchema.parse(JSON.parse(r.stdout.trim())).status).toBe('completed');
+    });
+  }, 120_000);
+
   it.each([
     [['run', '--set', 'server.sqpol.enabled=true'], /server\.sqpol/],
     [['run', '--set', 'server.sqpoll.enabled=maybe'], /server\.sqpoll\.enabled/],
