@@ -11,12 +11,13 @@
  *  - bad input: exit 2 with one line, before anything runs.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AbReportSchema, type AbReport } from '../../electron/contract/ab';
 import { bootstrapRatio, mannWhitneyU, seededRandom, verdictOf } from '../../electron/host/ab/statistics';
-import { expectOneErrorLine, sleep, startCli } from './cliProcess';
+import { CLI, expectOneErrorLine, sleep, startCli } from './cliProcess';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-'));
 function profileFile(name: string, body: Record<string, unknown>): string {
@@ -202,6 +203,21 @@ describe('uring-lab ab', () => {
     expect(removed.code, removed.stderr).toBe(0);
     expect(readdirSync(experiments).filter((f) => f.endsWith('.json'))).toEqual([]);
   }, 60_000);
+
+  // util-linux's `script` gives the CLI a terminal (setup.sh installs bsdutils, which has it).
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('on a terminal: progress from the start, one line per arm-run, then the report', () => {
+    const same = profileFile('tty', { load: { connections: 4 } });
+    const cmd = [process.execPath, CLI, 'ab', same, same, '--rounds', '1', '--duration', '0.3', '--warmup', '0.1', '--seed', '3'].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.status, r.stdout).toBe(0);
+    const out = r.stdout;
+    // Before any arm-run has ended (each line clears the one before it: \r, then to its end).
+    const first = out.indexOf('\r\x1b[K  0/2 arm-runs  the first is running (0.3 s measured each)');
+    expect(first, out).toBeGreaterThanOrEqual(0);
+    const second = out.search(/\r\x1b\[K {2}1\/2 arm-runs {2}next: round 1 [AB] {2}A .* req\/s {2}B .* req\/s {2}ETA \d+ s/);
+    expect(second, out).toBeGreaterThan(first);
+    expect(out.search(/A\/B ab-\S+: A = tty, B = tty — completed, 1\/1 rounds/)).toBeGreaterThan(second);
+  }, 120_000);
 
   it('bad input: exit 2 and one line naming what is wrong, nothing run', async () => {
     const ok = profileFile('ok', {});

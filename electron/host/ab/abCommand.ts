@@ -117,7 +117,7 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
       if (!io.isTTY || values.json) return;
       const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
-      io.stderr(`\r  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s   `);
+      io.stderr(`\r\x1b[K  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s`);
     }, (report, final) => {
       if (store.save(report, final)) return null;
       if (final) finalNotSaved = store.lastSaveError ?? 'unknown error';
@@ -128,6 +128,9 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     await lab.close();
     throw err;
   }
+  // Progress otherwise arrives when an arm-run ends: until then (--duration 30: over half a
+  // minute) the terminal said nothing.
+  if (io.isTTY && !values.json) io.stderr(`\r\x1b[K  0/${rounds * 2} arm-runs  the first is running (${durationS} s measured each)`);
   // Once the last arm has ended only the engine's shutdown and the report's output are left:
   // a first signal then waits for them (the report is printed and --out written, the exit code
   // stays the experiment's), as `run` does after its run ended. The handlers used to be dropped
