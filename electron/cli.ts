@@ -242,7 +242,7 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
         }
         if (event.type === 'frame') setUp?.stop();
         if (event.type === 'frame' && !json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
-          process.stderr.write(`\r\x1b[K  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}   `);
+          process.stderr.write(`\r\x1b[K  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}`);
         }
       });
     });

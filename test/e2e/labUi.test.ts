@@ -416,6 +416,41 @@ describe('lab UI in Chromium', () => {
     await page.context().close();
   });
 
+  it('a run that takes seconds to set up counts them in the toolbar, then shows its elapsed time', async () => {
+    const page = await newPage();
+    const errors = collectErrors(page);
+    await page.goto(host.url);
+    await expect.poll(() => text(page, 'run-state')).toBe('idle');
+    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    // 2,000 connections × 256 KiB: 1 GiB of load buffers to touch and 2,000 connects before the
+    // first frame (seconds here). Set back after: the next tests start from the defaults.
+    const setKnob = async (knob: string, value: string) => {
+      await knobInput(page, knob).fill(value);
+      await knobInput(page, knob).press('Enter');
+      await expect.poll(() => page.locator(`[data-testid="knob"][data-knob="${knob}"] .pending`).count(), { timeout: 5_000 }).toBe(0);
+    };
+    await setKnob('load.connections', '2000');
+    await setKnob('load.messageBytes', '262144');
+    try {
+      await page.getByTestId('start-button').click();
+      // While it starts: "setting up N s" where the elapsed time will be, counting.
+      await expect.poll(() => text(page, 'setup-seconds'), { timeout: 5_000 }).toMatch(/^\d+ s$/);
+      expect(await text(page, 'run-state')).toBe('starting');
+      expect(await page.getByTestId('elapsed').count()).toBe(0);
+      await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('running');
+      // Once it runs, the run's own elapsed time instead.
+      expect(await page.getByTestId('setup-seconds').count()).toBe(0);
+      await expect.poll(async () => parseFloat(await text(page, 'elapsed')), { timeout: 15_000 }).toBeGreaterThan(0);
+      await page.getByTestId('stop-button').click();
+      await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('idle');
+    } finally {
+      await setKnob('load.connections', '50');
+      await setKnob('load.messageBytes', '128');
+    }
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('"warm-up + measured, then stop": Start runs for the profile\'s time and stops by itself, with its summary', async () => {
     const page = await newPage();
     const errors = collectErrors(page);
