@@ -117,6 +117,19 @@ const knobInput = (page: Page, path: string) => page.locator(`[data-testid="knob
 const knobApplied = async (page: Page, path: string) =>
   (await page.locator(`[data-testid="knob"][data-knob="${path}"] [data-testid="knob-applied"]`).textContent())?.trim() ?? '';
 const SQPOLL = 'server.sqpoll.enabled';
+/**
+ * A new page on the lab, settled as a user would wait before touching a knob: "idle" shows as
+ * soon as the socket is up, the knobs unlock once the host's status (the profile) is in, and
+ * the panel's availability states come with the doctor's answer that follows it.
+ */
+async function openSettled(url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await newPage();
+  const errors = collectErrors(page);
+  await page.goto(url);
+  await expect.poll(() => text(page, 'run-state')).toBe('idle');
+  await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+  return { page, errors };
+}
 const measuredPhase = (page: Page, index: number) => page.locator(`[data-testid="phase-row"][data-phase="${index}"][data-measured="true"]`).count();
 
 beforeAll(async () => {
@@ -257,12 +270,7 @@ describe('lab UI in Chromium', () => {
   });
 
   it('lists every catalogue knob with its availability here, IOPOLL disabled with its reason, and the engine counters live', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(host.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    // the panel asks the doctor on connect; the availability states come from its report
-    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const { page, errors } = await openSettled(host.url);
 
     // every catalogue knob of the built contract with an effect on an echo run (the metadata
     // rows, name and description, are the profile's own words in the panel head; the storage
@@ -329,11 +337,7 @@ describe('lab UI in Chromium', () => {
   });
 
   it('switching the workload to storage enables IOPOLL and shows the storage knobs; a storage run reads IOPS', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(host.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const { page, errors } = await openSettled(host.url);
     const knob = (p: string) => page.locator(`[data-testid="knob"][data-knob="${p}"]`);
     expect(await knobInput(page, 'server.iopoll').isDisabled()).toBe(true);
     expect(await knob('storage.path').count()).toBe(0);
@@ -379,13 +383,7 @@ describe('lab UI in Chromium', () => {
   });
 
   it('an open-loop run shows the offered rate and the timeouts count, live and in the summary', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(host.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    // "idle" shows as soon as the socket is up; the knobs unlock once the host's status (the
-    // profile) is in, and the doctor's answer follows it: settle before typing, as a user would
-    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const { page, errors } = await openSettled(host.url);
     // the rate first (nullable: untick "none"), then the mode
     const rate = page.locator('[data-testid="knob"][data-knob="load.rateRps"]');
     await rate.getByTestId('knob-null').uncheck();
@@ -417,11 +415,7 @@ describe('lab UI in Chromium', () => {
   });
 
   it('a run that takes seconds to set up counts them in the toolbar, then shows its elapsed time', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(host.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const { page, errors } = await openSettled(host.url);
     // 2,000 connections × 256 KiB: 1 GiB of load buffers to touch and 2,000 connects before the
     // first frame (seconds here). Set back after: the next tests start from the defaults.
     const setKnob = async (knob: string, value: string) => {
@@ -452,11 +446,7 @@ describe('lab UI in Chromium', () => {
   });
 
   it('"warm-up + measured, then stop": Start runs for the profile\'s time and stops by itself, with its summary', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(host.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const { page, errors } = await openSettled(host.url);
     // The default is until Stop, and the panel says the Duration knobs are not that run's length.
     expect(await page.getByTestId('run-length').getAttribute('data-value')).toBe('untilStopped');
     expect(await page.getByTestId('run-length-note').count()).toBe(1);
@@ -513,11 +503,7 @@ describe('lab UI in Chromium', () => {
   });
 
   it('a run stopped in its warm-up shows no latency (an empty histogram\'s zeros are not measurements) and says why', async () => {
-    const page = await newPage();
-    const errors = collectErrors(page);
-    await page.goto(host.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
+    const { page, errors } = await openSettled(host.url);
     await page.getByTestId('run-length-until-stopped').check();
     await knobInput(page, 'duration.warmupS').fill('30');
     await knobInput(page, 'duration.warmupS').press('Enter');
