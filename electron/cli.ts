@@ -15,7 +15,7 @@ import { isIPv4 } from 'node:net';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { formatKnobValue, knobLabel, LabError, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { formatKnobValue, knobLabel, LabError, latencyText, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -242,7 +242,7 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
         }
         if (event.type === 'frame') setUp?.stop();
         if (event.type === 'frame' && !json && process.stderr.isTTY && event.frame.seq % 10 === 9) {
-          process.stderr.write(`\r\x1b[K  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${event.frame.latencyUs.p99} µs${event.frame.measuring ? '' : '  (warm-up)'}`);
+          process.stderr.write(`\r\x1b[K  ${(event.frame.tMs / 1000).toFixed(1)} s  ${fmtInt(event.frame.throughputRps)} req/s  p99 ${latencyText(event.frame.requests, event.frame.latencyUs.p99)} µs${event.frame.measuring ? '' : '  (warm-up)'}`);
         }
       });
     });
@@ -604,10 +604,12 @@ function formatSummary(s: RunSummary): string {
   const lines = [
     `run ${s.runId} — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}${s.failure ? ` (${s.failure.code}: ${s.failure.message})` : ''}`,
     `  throughput   ${fmtInt(s.throughputRps)} req/s${s.offeredRps ? ` of ${fmtInt(s.offeredRps)} offered (open loop)` : ''} over ${s.measuredS.toFixed(2)} s (${fmtInt(s.requests)} requests, ${s.errors} errors${s.timeouts ? `, ${s.timeouts} timeouts` : ''})${s.phases.length > 1 ? `, all ${s.phases.length} phases` : ''}`,
-    `  latency µs   p50 ${s.latencyUs.p50}  p90 ${s.latencyUs.p90}  p99 ${s.latencyUs.p99}  p99.9 ${s.latencyUs.p999}  max ${s.latencyUs.max}`,
-    s.offeredRps
-      ? `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (open loop: latency is from intended send times, nothing to correct)`
-      : `  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`,
+    s.requests > 0
+      ? `  latency µs   p50 ${s.latencyUs.p50}  p90 ${s.latencyUs.p90}  p99 ${s.latencyUs.p99}  p99.9 ${s.latencyUs.p999}  max ${s.latencyUs.max}`
+      : `  latency µs   none: ${s.measuredS === 0 ? 'nothing was measured (stopped before the warm-up ended)' : `no ${s.storage ? 'I/O' : 'request'} completed in the measured window`}`,
+    ...(s.requests === 0 ? [] : s.offeredRps
+      ? [`  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (open loop: latency is from intended send times, nothing to correct)`]
+      : [`  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`]),
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
     ...(s.engine?.segments ? [`  TCP          ${segmentWords({ out: s.engine.segments.outPerReq, in: s.engine.segments.inPerReq, dataOut: s.engine.segments.dataOutPerReq, dataIn: s.engine.segments.dataInPerReq })} (server side)`] : []),
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
@@ -622,7 +624,7 @@ function formatSummary(s: RunSummary): string {
   if (s.phases.length > 1) {
     for (const p of s.phases) {
       const changed = p.changed.map((c) => `${knobLabel(c.path)} ${formatKnobValue(c.path, c.from)}→${formatKnobValue(c.path, c.to)}`).join(', ') || 'start';
-      lines.push(`  phase ${p.index}      ${changed}: ${fmtInt(p.stats.throughputRps)} req/s${pct(p.vsPhase0?.throughputRps ?? null)}  p99 ${p.stats.latencyUs.p99} µs${pct(p.vsPhase0?.p99 ?? null)}  server ${cpu(p.stats.serverCpuNsPerReq)}/req`);
+      lines.push(`  phase ${p.index}      ${changed}: ${fmtInt(p.stats.throughputRps)} req/s${pct(p.vsPhase0?.throughputRps ?? null)}  p99 ${latencyText(p.stats.requests, p.stats.latencyUs.p99)} µs${pct(p.vsPhase0?.p99 ?? null)}  server ${cpu(p.stats.serverCpuNsPerReq)}/req`);
     }
   }
   lines.push(...kernelSummaryLines(s));

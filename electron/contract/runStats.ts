@@ -70,3 +70,14 @@ export function ratiosVsPhase0(stats: RunStats | null | undefined, base: RunStat
     serverCpuNsPerReq: ratio(stats.serverCpuNsPerReq, base.serverCpuNsPerReq),
   };
 }
+
+/**
+ * A latency figure as text, "—" where no request completed in the window it covers: an empty
+ * histogram's percentiles are 0 by construction, not measurements (a run stopped in its
+ * warm-up printed "p50 0 … max 0"; a stalled frame "p99 0 µs"). Every text output (the CLI's
+ * summary, phase and progress lines, `runs list`, the Markdown and CSV exports) prints through
+ * this; the UI shows "—" by the same rule, and the JSON keeps the numbers beside `requests`.
+ */
+export function latencyText(requests: number, us: number, empty = '—'): string {
+  return requests > 0 ? String(us) : empty;
+}

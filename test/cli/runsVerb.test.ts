@@ -28,6 +28,27 @@ beforeAll(async () => {
 const listed = async () => ListRunsResultSchema.parse(JSON.parse((await runs(['list', '--json'])).stdout));
 
 describe('uring-lab runs', () => {
+  it('a run stopped in its warm-up shows no latency anywhere in text: summary, list and Markdown say "none" or "—", never 0', async () => {
+    // A history of its own: the other tests count the runs in theirs.
+    const own = { URING_LAB_RUNS_DIR: mkdtempSync(path.join(OUT_DIR, 'warmup-runs-')) };
+    const started = startCli(['run', '--duration', '1', '--set', 'duration.warmupS=5', '--set', 'load.connections=2'], { env: { ...env, ...own } });
+    // SIGINT once it runs (the first warm-up frames are in), well before the warm-up ends.
+    for (let i = 0; i < 100 && !readdirSync(own.URING_LAB_RUNS_DIR).some((d) => d.startsWith('run-') && existsSync(path.join(own.URING_LAB_RUNS_DIR, d, 'frames.jsonl'))); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    started.child.kill('SIGINT');
+    const done = await started.done;
+    expect(done.code, done.stderr).toBe(130);
+    expect(done.stdout).toMatch(/: interrupted/);
+    expect(done.stdout).toMatch(/^ {2}latency µs {3}none: nothing was measured \(stopped before the warm-up ended\)$/m);
+    expect(done.stdout).not.toMatch(/p50 0|p99 0|corrected/);
+    const runId = /^run (run-\S+) /m.exec(done.stdout)![1];
+    const list = await runs(['list'], own);
+    expect(list.stdout.split('\n').find((l) => l.includes(runId))).toMatch(/p50 +— µs +p99 +— µs/);
+    const md = await runs(['export', runId, '--format', 'md'], own);
+    expect(md.stdout).toMatch(/^\| 0 \| — \| — \| — \| — \| — \| 0 \| 0 \| 0\.00 \|$/m);
+    expect(md.stdout).toContain('corrected p99 — µs');
+  }, 60_000);
+
   it('exports csv to a file and md to stdout', async () => {
     const out = path.join(OUT_DIR, 'frames.csv');
     const csv = await runs(['export', summary.runId, '--format', 'csv', '--out', out]);

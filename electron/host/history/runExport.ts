@@ -3,7 +3,7 @@
  * analyse), `csv` (one row per frame with its main numbers, for a spreadsheet) and `md` (the
  * summary as Markdown, to paste into a ticket).
  */
-import { knobLabel, oneLineText, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
+import { knobLabel, latencyText, oneLineText, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
 import { defaultProfile } from '../profiles';
 import { knobChanges } from '../run/runRecord';
 
@@ -11,8 +11,9 @@ import { knobChanges } from '../run/runRecord';
 const CSV_COLUMNS: Array<[string, (f: RunFrame) => number | boolean | string]> = [
   ['seq', (f) => f.seq], ['phase', (f) => f.phase], ['tMs', (f) => f.tMs], ['intervalMs', (f) => f.intervalMs], ['measuring', (f) => f.measuring],
   ['requests', (f) => f.requests], ['bytes', (f) => f.bytes], ['errors', (f) => f.errors], ['timeouts', (f) => f.timeouts ?? ''],
-  ['throughputRps', (f) => f.throughputRps], ['p50Us', (f) => f.latencyUs.p50], ['p99Us', (f) => f.latencyUs.p99],
-  ['p99CorrectedUs', (f) => f.latencyUs.p99Corrected], ['maxUs', (f) => f.latencyUs.max], ['inFlight', (f) => f.inFlight],
+  // A frame with no request completed has no latency: an empty cell, not the empty histogram's 0.
+  ['throughputRps', (f) => f.throughputRps], ['p50Us', (f) => latencyText(f.requests, f.latencyUs.p50, '')], ['p99Us', (f) => latencyText(f.requests, f.latencyUs.p99, '')],
+  ['p99CorrectedUs', (f) => latencyText(f.requests, f.latencyUs.p99Corrected, '')], ['maxUs', (f) => latencyText(f.requests, f.latencyUs.max, '')], ['inFlight', (f) => f.inFlight],
   ['oldestInFlightUs', (f) => f.oldestInFlightUs], ['serverCpuNs', (f) => f.serverCpuNs], ['loadCpuNs', (f) => f.loadCpuNs],
   ['loadBusyShare', (f) => f.loadBusyShare], ['final', (f) => f.final],
 ];
@@ -40,7 +41,7 @@ function statsTable(stats: RunStats): string[] {
   return [
     '| throughput (req/s) | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | requests | errors | measured s |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    `| ${fmt(stats.throughputRps)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${fmt(stats.requests)} | ${fmt(stats.errors)} | ${fmt(stats.measuredS, 2)} |`,
+    `| ${fmt(stats.throughputRps)} | ${[l.p50, l.p90, l.p99, l.p999, l.max].map((us) => latencyText(stats.requests, us)).join(' | ')} | ${fmt(stats.requests)} | ${fmt(stats.errors)} | ${fmt(stats.measuredS, 2)} |`,
   ];
 }
 
@@ -58,7 +59,7 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
   lines.push('');
   if (s) {
     lines.push(...statsTable({ measuredS: s.measuredS, requests: s.requests, errors: s.errors, throughputRps: s.throughputRps, latencyUs: s.latencyUs, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq }));
-    lines.push('', `CPU per request: server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmt(s.serverCpuNsPerReq)} ns`}, load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmt(s.loadCpuNsPerReq)} ns`}; corrected p99 ${s.latencyCorrectedUs.p99} µs; ${s.frames} frames.`);
+    lines.push('', `CPU per request: server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmt(s.serverCpuNsPerReq)} ns`}, load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmt(s.loadCpuNsPerReq)} ns`}; corrected p99 ${latencyText(s.requests, s.latencyCorrectedUs.p99)} µs; ${s.frames} frames.`);
   } else if (meta.recovered) {
     lines.push('No summary: the lab process ended without closing the run. From the frames it saved (measured frames only):', '');
     lines.push(...statsTable(meta.recovered.stats));
@@ -78,7 +79,7 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
   }
   if (s && s.phases.length > 1) {
     lines.push('', '## Phases', '', '| phase | changed | req/s | p99 µs |', '|---:|---|---:|---:|');
-    for (const p of s.phases) lines.push(`| ${p.index} | ${cell(p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start')} | ${fmt(p.stats.throughputRps)} | ${p.stats.latencyUs.p99} |`);
+    for (const p of s.phases) lines.push(`| ${p.index} | ${cell(p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start')} | ${fmt(p.stats.throughputRps)} | ${latencyText(p.stats.requests, p.stats.latencyUs.p99)} |`);
   }
   if (s?.warnings.length) {
     lines.push('', '## Warnings', '');

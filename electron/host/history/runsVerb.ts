@@ -10,7 +10,7 @@
 import { checkOutFile, writeOutFile } from '../outFile';
 import { checkFlagTokens, decimalFlag, flagParseError } from '../cliFlags';
 import { parseArgs } from 'node:util';
-import { LabError, oneLineText, RunExportFormatSchema, type GetRunResult } from '../../contract';
+import { LabError, latencyText, oneLineText, RunExportFormatSchema, type GetRunResult } from '../../contract';
 import { exportRun, runMarkdown } from './runExport';
 import { RunStore, runStoreOptionsFromEnv, type StoredRunRow } from './runStore';
 
@@ -70,7 +70,7 @@ function formatRows(rows: StoredRunRow[], total: number, dir: string): string {
   if (total === 0) return `no saved runs in ${dir}\n`;
   const lines = rows.map((r) => {
     const h = r.headline;
-    const numbers = h ? `${fmtInt(h.throughputRps).padStart(10)} req/s  p50 ${String(h.p50Us).padStart(6)} µs  p99 ${String(h.p99Us).padStart(6)} µs  ${h.errors} errors` : '(no numbers yet)';
+    const numbers = h ? `${fmtInt(h.throughputRps).padStart(10)} req/s  p50 ${latencyText(h.requests, h.p50Us).padStart(6)} µs  p99 ${latencyText(h.requests, h.p99Us).padStart(6)} µs  ${h.errors} errors` : '(no numbers yet)';
     return oneLineText(`${r.pinned ? '*' : ' '} ${r.runId}  ${r.startedAt.slice(0, 19).replace('T', ' ')}  ${r.status.padEnd(11)} ${r.workload.padEnd(7)} ${numbers}  ${r.frames ?? '-'} frames  ${formatSize(r.bytesOnDisk)}  ${r.name}`, 400);
   });
   const shown = rows.length < total ? `the newest ${rows.length} of ${total}` : `${total}`;

@@ -4,7 +4,7 @@
  * charts as CSV, and any text the host made (a run's or a profile's export) as a download.
  * The browser and the Electron window download the same way: an <a download> of a Blob.
  */
-import type { RunFrame } from '../../../electron/contract';
+import { latencyText, type RunFrame } from '../../../electron/contract';
 import { LATENCY_ROWS, type CoarseColumn, type LatencyRowLayout } from '../charts/latencyRows';
 import { echarts } from '../charts/echarts';
 
@@ -30,7 +30,8 @@ export function framesCsv(frames: readonly RunFrame[]): string {
     FRAMES_CSV_HEADER,
     frames.map((f) => [
       (f.tMs / 1000).toFixed(3), f.seq, f.phase, f.measuring, f.intervalMs, f.requests, f.throughputRps, f.errors, f.timeouts ?? '', f.bytes,
-      f.latencyUs.p50, f.latencyUs.p99, f.latencyUs.p99Corrected, f.latencyUs.max, f.inFlight, f.loadBusyShare,
+      // No request completed in the frame: no latency (empty cells), not the empty histogram's 0.
+      ...[f.latencyUs.p50, f.latencyUs.p99, f.latencyUs.p99Corrected, f.latencyUs.max].map((us) => latencyText(f.requests, us, '')), f.inFlight, f.loadBusyShare,
     ]),
   );
 }
