@@ -14,7 +14,7 @@ import { GetRunParamsSchema, LabError, MAX_EXPORT_BYTES, RunFrameSchema, StoredR
 import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { readFrames, FRAMES_PER_INDEX_ENTRY } from '../../electron/host/history/frameLog';
 import { LabHistory } from '../../electron/host/history/labHistory';
-import { exportRun } from '../../electron/host/history/runExport';
+import { exportRun, framesCsv } from '../../electron/host/history/runExport';
 import { RunStore, runStoreOptionsFromEnv } from '../../electron/host/history/runStore';
 import { defaultProfile } from '../../electron/host/profiles';
 import { RunRecord } from '../../electron/host/run/runRecord';
@@ -360,6 +360,11 @@ describe('exports', () => {
       expect(Number(cells.throughputRps)).toBeCloseTo(written[i].throughputRps, 6);
       expect(Number(cells.p99Us)).toBe(written[i].latencyUs.p99);
     });
+    // A frame in which no request completed has no latency: empty cells, not the empty histogram's 0.
+    const [head, empty] = framesCsv([{ ...written[0], requests: 0, latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } }]).trimEnd().split('\n');
+    const emptyCells = Object.fromEntries(empty.split(',').map((v, c) => [head.split(',')[c], v]));
+    expect([emptyCells.p50Us, emptyCells.p99Us, emptyCells.p99CorrectedUs, emptyCells.maxUs]).toEqual(['', '', '', '']);
+    expect(emptyCells.requests).toBe('0');
   });
 
   it('refuses through the LabApi an export larger than one answer carries, with the CLI way to write it', async () => {
