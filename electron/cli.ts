@@ -606,7 +606,8 @@ function formatSummary(s: RunSummary): string {
     `  throughput   ${fmtInt(s.throughputRps)} req/s${s.offeredRps ? ` of ${fmtInt(s.offeredRps)} offered (open loop)` : ''} over ${s.measuredS.toFixed(2)} s (${fmtInt(s.requests)} requests, ${s.errors} errors${s.timeouts ? `, ${s.timeouts} timeouts` : ''})${s.phases.length > 1 ? `, all ${s.phases.length} phases` : ''}`,
     s.requests > 0
       ? `  latency µs   p50 ${s.latencyUs.p50}  p90 ${s.latencyUs.p90}  p99 ${s.latencyUs.p99}  p99.9 ${s.latencyUs.p999}  max ${s.latencyUs.max}`
-      : `  latency µs   none: ${s.measuredS === 0 ? 'nothing was measured (stopped before the warm-up ended)' : `no ${s.storage ? 'I/O' : 'request'} completed in the measured window`}`,
+      // A run that failed before its window (the engine died while starting) has measured nothing either.
+      : `  latency µs   none: ${s.measuredS === 0 ? `nothing was measured${s.status === 'interrupted' ? ' (stopped before the warm-up ended)' : ''}` : `no ${s.storage ? 'I/O' : 'request'} completed in the measured window`}`,
     ...(s.requests === 0 ? [] : s.offeredRps
       ? [`  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (open loop: latency is from intended send times, nothing to correct)`]
       : [`  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`]),
