@@ -250,7 +250,6 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
       lab.checkHistory();
       await start(lab);
     } catch (err) {
-      setUp?.stop();
       const error = LabError.from(err);
       if (json && error.kind !== 'input' && !(err instanceof UsageError)) {
         const failure = { code: error.code, message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
