@@ -11,7 +11,9 @@
  * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
 import { takeOverSignals } from './earlySignals'; // first: see the file
+import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -43,6 +45,7 @@ Usage:
   uring-lab doctor [--json]
   uring-lab export PROFILE.json --format json|fio|tuned|shell [--out FILE]
   uring-lab serve [--port P] [--token-file PATH]
+  uring-lab --version
 ${RUNS_USAGE}
 ${DIAGNOSE_USAGE}
 ${AB_USAGE}
@@ -103,6 +106,10 @@ function usageError(message: string, fix: string, field?: string): UsageError {
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb === '--version' || verb === '-V' || verb === 'version') {
+    process.stdout.write(`uring-lab ${labVersion()}\n`);
+    return 0;
+  }
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
     // No command is bad input: exit 2 with its one line on stderr, like every other.
     if (!verb) throw usageError('no command given', 'use one of: run, server, load, doctor, export, serve, runs, ab, diagnose (uring-lab --help)', 'command');
@@ -122,6 +129,17 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw usageError(`unknown command "${verb}"`, 'use one of: run, server, load, doctor, export, serve, runs, ab, diagnose (uring-lab --help)', 'command');
   }
+}
+
+/**
+ * The lab's version, from the package.json it ships in: dist/electron/cli.js sits two folders
+ * below it in the repository and in the packaged app's archive alike.
+ */
+function labVersion(): string {
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  const version: unknown = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
+  if (typeof version !== 'string') throw new LabError({ code: 'INTERNAL', message: `${file} names no version`, fix: 'reinstall uring-lab' });
+  return version;
 }
 
 type ParsedValues = { [name: string]: string | boolean | string[] | undefined };

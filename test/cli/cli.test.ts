@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DoctorReportSchema, KNOBS, PROBE_NAMES, RunSummarySchema } from '../../electron/contract';
@@ -228,6 +228,17 @@ describe('uring-lab run', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(pattern);
     expect(lines[0]).toMatch(/^uring-lab: /);
+  });
+});
+
+describe('uring-lab --version', () => {
+  it.each([['--version'], ['-V'], ['version']])('%s prints the version package.json ships, exit 0', (flag) => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    const r = cli(flag);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`uring-lab ${version}\n`);
   });
 });
 
