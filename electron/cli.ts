@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { formatKnobValue, knobLabel, LabError, latencyText, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { formatKnobValue, knobLabel, LabError, latencyText, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -539,6 +539,7 @@ function formatServerSummary(s: ServerSummary): string {
       ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}`
       : '  TCP          segments not counted (sock_diag for TCP could not be read: modprobe tcp_diag)',
     `  server CPU   ${fmtInt(s.serverCpuNs)} ns${s.serverCpuNsPerReq === null ? '' : ` = ${fmtInt(s.serverCpuNsPerReq)} ns/request`} (server thread + io_uring helpers); engine process ${fmtInt(s.engineProcessCpuNs)} ns`,
+    ...(zeroCopyWords(s.counters.zeroCopySends, s.counters.copiedSends, s.counters.zeroCopyFallbacks) === null ? [] : [`  SEND_ZC      ${zeroCopyWords(s.counters.zeroCopySends, s.counters.copiedSends, s.counters.zeroCopyFallbacks)}`]),
     `  errors       ${s.serverErrors} server errors${s.serverErrors > 0 ? ` (accept ${s.serverErrorsByOp.accept}, recv ${s.serverErrorsByOp.recv}, send ${s.serverErrorsByOp.send}, other ${s.serverErrorsByOp.other})` : ''}, ${s.enobufs} ENOBUFS, ${s.counters.cqOverflows} CQ overflows`,
     server.engine === 'io_uring'
       ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`

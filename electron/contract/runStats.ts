@@ -81,3 +81,27 @@ export function ratiosVsPhase0(stats: RunStats | null | undefined, base: RunStat
 export function latencyText(requests: number, us: number, empty = '—'): string {
   return requests > 0 ? String(us) : empty;
 }
+
+/**
+ * What became of the sends SEND_ZC was asked for, in words, or null where there were none:
+ * `zeroCopy` the kernel sent in place, `copied` it copied all the same (its notification said
+ * so: IORING_NOTIF_USAGE_ZC_COPIED), `fallbacks` the engine sent as plain copying sends while
+ * SEND_ZCs held half the buffer pool. Local delivery (loopback, a veth pair into a namespace)
+ * always copies (the kernel's msg_zerocopy.rst, "Loopback"): a run there pays for the
+ * notifications and gains nothing, which the summary says rather than leave a user to infer
+ * it from a counter. The run summary's warning and the `server` verb's summary say it in these
+ * words; the UI's engine counters show the notes below beside the counts.
+ */
+export function zeroCopyWords(zeroCopy: number, copied: number, fallbacks: number): string | null {
+  if (zeroCopy + copied + fallbacks === 0) return null;
+  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  const why = copied > 0 && zeroCopy === 0 ? ` (${LOOPBACK_ZC_NOTE}: here it only added notifications; it pays off toward a NIC)`
+    : copied > 0 ? ` (${(100 * copied / (zeroCopy + copied)).toFixed(1)} %: delivered on this machine)` : '';
+  const past = fallbacks > 0 ? `, ${n(fallbacks)} sent as plain sends past the budget (SEND_ZCs held half the buffer pool)` : '';
+  return `${n(zeroCopy)} zero-copy, ${n(copied)} copied by the kernel${why}${past}`;
+}
+
+/** Why every SEND_ZC was copied (loopback, msg_zerocopy.rst "Loopback"). */
+export const LOOPBACK_ZC_NOTE = 'the kernel copies every SEND_ZC whose data is delivered on this machine, over loopback or a veth pair';
+/** Why some sends went as copying sends with SEND_ZC on (uring_echo_conn.c, zc_budget). */
+export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool (a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';

@@ -93,6 +93,26 @@ describe('uring-lab run', () => {
     expect(s.errors).toBe(0);
   });
 
+  it('--set server.sendZeroCopy=true on loopback: the summary says the kernel copied every SEND_ZC, with the counts the frames have', () => {
+    const r = cli('run', '--duration', '1', '--set', 'duration.warmupS=0.2', '--set', 'probes.enabled=false', '--set', 'server.sendZeroCopy=true', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const s = RunSummarySchema.parse(JSON.parse(r.stdout));
+    expect(s.applied.server.sendZeroCopy).toBe(true);
+    expect(s.errors).toBe(0);
+    const e = s.engine!;
+    // Loopback: the notifications reported every SEND_ZC as copied, none in place.
+    expect(e.zeroCopySends).toBe(0);
+    expect(e.copiedSends).toBeGreaterThan(0);
+    const zc = s.warnings.filter((w) => w.startsWith('SEND_ZC: '));
+    expect(zc, s.warnings.join('\n')).toHaveLength(1);
+    expect(zc[0]).toContain(`0 zero-copy, ${e.copiedSends.toLocaleString('en-US')} copied by the kernel (the kernel copies every SEND_ZC whose data is delivered on this machine`);
+    expect(zc[0].includes('past the budget')).toBe(e.zeroCopyFallbacks > 0);
+    // Without SEND_ZC nothing is said (the first test's default run has no such warning either).
+    const plain = RunSummarySchema.parse(JSON.parse(cli('run', '--duration', '0.3', '--set', 'duration.warmupS=0.1', '--set', 'probes.enabled=false', '--json').stdout));
+    expect(plain.engine!.copiedSends + plain.engine!.zeroCopySends).toBe(0);
+    expect(plain.warnings.join('\n')).not.toMatch(/SEND_ZC/);
+  });
+
   it('--set server.iopoll=true is refused (EINVAL: sockets on an IOPOLL ring) and the run goes on without it', () => {
     const r = cli('run', '--duration', '1', '--set', 'server.iopoll=true', '--json');
     expect(r.code).toBe(0);

@@ -365,6 +365,30 @@ describe('uring-lab server', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/completed, ended by SIGINT/);
     expect(r.stdout).toMatch(/connections {2}1 served/);
+    // No SEND_ZC asked for, none counted: no SEND_ZC line.
+    expect(r.stdout).not.toMatch(/SEND_ZC/);
+  });
+
+  it('server.sendZeroCopy=true: the summary counts the SEND_ZCs the kernel copied and says why (loopback), the JSON has the counts', async () => {
+    for (const json of [false, true]) {
+      const cli = startCli(['server', ...(json ? ['--json'] : []), '--port', '0', '--duration', '30', '--set', 'server.sendZeroCopy=true', '--set', 'load.messageBytes=4096']);
+      const first = await cli.firstLine;
+      const port = json ? (JSON.parse(first) as { port: number }).port : Number(/listening on 127\.0\.0\.1:(\d+)/.exec(first)![1]);
+      await echoThrough(port, 2, 256 * 1024, 4096);
+      cli.child.kill('SIGTERM');
+      const r = await cli.done;
+      expect(r.code, r.stderr).toBe(0);
+      if (json) {
+        const s = summaryOf(r);
+        expect(s.applied.server.sendZeroCopy).toBe(true);
+        expect(s.counters.zeroCopySends).toBe(0);
+        expect(s.counters.copiedSends).toBeGreaterThan(0);
+        expect(s.counters.copiedSends + s.counters.zeroCopyFallbacks).toBe(s.counters.sends);
+      } else {
+        const line = r.stdout.split('\n').find((l) => l.startsWith('  SEND_ZC '));
+        expect(line, r.stdout).toMatch(/^ {2}SEND_ZC {6}0 zero-copy, [\d,]+ copied by the kernel \(the kernel copies every SEND_ZC whose data is delivered on this machine, over loopback or a veth pair: here it only added notifications; it pays off toward a NIC\)/);
+      }
+    }
   });
 
   it('--duration 1 ends by itself: exit 0, the summary says so', async () => {

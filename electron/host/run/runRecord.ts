@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals,
+  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -407,6 +407,11 @@ export class RunRecord {
     if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
     }
+    // SEND_ZC's outcome is a counter in the UI; a summary read later (CLI, Markdown, History)
+    // says it too: on loopback every zero-copy send was a copy plus a notification.
+    const engineTotals = this.storagePlan ? null : this.overall.engineStats();
+    const zcWords = engineTotals ? zeroCopyWords(engineTotals.zeroCopySends, engineTotals.copiedSends, engineTotals.zeroCopyFallbacks) : null;
+    if (zcWords && engineTotals!.copiedSends + engineTotals!.zeroCopyFallbacks > 0) warnings.push(`SEND_ZC: ${zcWords}`);
     // veth receives through NAPI only with GRO on (the lab turns it on with ethtool where it can).
     if (this.topology?.kind === 'veth' && !this.topology.gro && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push('NAPI busy poll was registered but GRO could not be turned on for the veth pair (ethtool missing?), so veth received without NAPI and there was nothing to poll');
@@ -431,7 +436,7 @@ export class RunRecord {
       warmupErrors: this.warmupErrors,
       serverCpuNsPerReq: overall.serverCpuNsPerReq,
       loadCpuNsPerReq: overall.loadCpuNsPerReq,
-      engine: this.storagePlan ? null : this.overall.engineStats(),
+      engine: engineTotals,
       latencyCorrectedUs: latencySummary(this.overall.corrected),
       inFlightAtEnd: this.lastInFlight,
       loadSaturated,

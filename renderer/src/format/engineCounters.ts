@@ -5,7 +5,7 @@
  * the kernel), the buffer pool, ENOBUFS and re-arms, zero-copy vs copied sends, CQ overflows,
  * and the server's CPU split into user, system and the SQPOLL thread. Pure, no DOM.
  */
-import { addSqpollWork, sqpollBusyShare, type RunFrame, type SqpollWork } from '../../../electron/contract';
+import { addSqpollWork, LOOPBACK_ZC_NOTE, sqpollBusyShare, ZC_BUDGET_NOTE, type RunFrame, type SqpollWork } from '../../../electron/contract';
 import { formatBytes, formatInt, formatNs, formatPercent, trimZeros } from './numbers';
 
 /** The counters a frame carries (electron/contract/run.ts ServerFrameSchema). */
@@ -38,10 +38,9 @@ export interface EngineCountersView {
   requests: number;
 }
 
-/** The sentence the UI shows when every SEND_ZC was copied (loopback, msg_zerocopy.rst "Loopback"). */
-export const LOOPBACK_ZC_NOTE = 'on loopback the kernel copies every SEND_ZC';
-/** Why some sends went as copying sends with SEND_ZC on (uring_echo_conn.c, zc_budget). */
-export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool (a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';
+// The sentences the UI shows beside the SEND_ZC counts: the run summary's and the server
+// verb's words (contract/runStats.ts).
+export { LOOPBACK_ZC_NOTE, ZC_BUDGET_NOTE };
 
 /** ' · N in ring' where the ring offers fewer than every free buffer (bufferRing.hotFirst);
  *  nothing for a run saved before it was recorded, or when the whole free pool is in it. */
