@@ -199,7 +199,7 @@ export const KNOBS = {
     taskrun: knob({
       engines: IO_URING_ONLY,
       schema: z.enum(['defer', 'coop', 'default']).default('defer'),
-      label: 'Task run', help: 'How completion work runs: defer (SINGLE_ISSUER|DEFER_TASKRUN, on the next wait), coop (COOP_TASKRUN, no IPI), or the kernel default (IPIs).',
+      label: 'Task run', help: 'How completion work runs: defer (DEFER_TASKRUN, on the next wait), coop (COOP_TASKRUN, no IPI), or the kernel default (IPIs). The server ring is SINGLE_ISSUER in every mode (DEFER_TASKRUN needs it).',
       kernel: 'defer: Linux 6.1; coop: Linux 5.19', applies: 'new-ring', engine: true, settings: ['DEFER_TASKRUN', 'COOP_TASKRUN', 'SINGLE_ISSUER'],
       refusal: {
         conflicts_with_sqpoll: { reason: 'SQPOLL rings take neither DEFER_TASKRUN nor COOP_TASKRUN (the SQPOLL thread runs the task work)', fix: "set server.taskrun to 'default' when server.sqpoll.enabled is true" },

@@ -298,11 +298,11 @@ describe('ring setup knobs', () => {
     expect(native.stop()!.errors).toBe(0);
   });
 
-  it('taskrun defer / coop / default set exactly their flags', () => {
+  it('taskrun defer / coop / default set exactly their flags, each beside SINGLE_ISSUER (one thread submits to the ring)', () => {
     const expected = {
       defer: ['SINGLE_ISSUER', 'DEFER_TASKRUN'],
-      coop: ['COOP_TASKRUN'],
-      default: [],
+      coop: ['SINGLE_ISSUER', 'COOP_TASKRUN'],
+      default: ['SINGLE_ISSUER'],
     } as const;
     for (const taskrun of ['defer', 'coop', 'default'] as const) {
       const r = native.start(config({ taskrun, load: { connections: 1 } }));

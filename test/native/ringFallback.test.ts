@@ -37,9 +37,13 @@ describe('ring setup fallback (fake kernel)', () => {
   it('suspects SQ_AFF before SQPOLL: a bad CPU costs only the pinning', () => {
     const r = run({ sqpoll: { enabled: true, cpu: 3, idleMs: 0 }, taskrun: 'default' }, [{ flags: ['SQ_AFF'], errno: EINVAL }]);
     expect(attempts(r)).toEqual([
+      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
+      // An EINVAL with SQPOLL may be the SQPOLL + SINGLE_ISSUER pair (some kernels): tried
+      // without it first, and it stays since that did not help.
       sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
-      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
+      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
     ]);
+    expect(r.ring.flags).toContain('SINGLE_ISSUER');
     expect(r.refused).toEqual([
       { setting: 'SQ_AFF', cause: 'refused', errno: EINVAL, code: 'EINVAL', errnoText: 'Invalid argument', requested: 3 },
     ]);
@@ -50,9 +54,9 @@ describe('ring setup fallback (fake kernel)', () => {
   it('drops SQPOLL (after trying without SQ_AFF) when the kernel refuses it, and reports SQ_AFF moot', () => {
     const r = run({ sqpoll: { enabled: true, cpu: 1, idleMs: 10 }, taskrun: 'default' }, [{ flags: ['SQPOLL'], errno: EPERM }]);
     expect(attempts(r)).toEqual([
-      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
-      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
-      sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP']),
+      sorted(['SQPOLL', 'SQ_AFF', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
+      sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
+      sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']),
     ]);
     expect(r.refused.map((x) => [x.setting, x.cause, x.code, x.requested])).toEqual([
       ['SQPOLL', 'refused', 'EPERM', true],
@@ -78,7 +82,7 @@ describe('ring setup fallback (fake kernel)', () => {
     expect(defer.applied.taskrun).toBe('default');
 
     const coop = run({ sqpoll: { enabled: true }, taskrun: 'coop' }, conflicts);
-    expect(attempts(coop)).toEqual([sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'COOP_TASKRUN']), sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP'])]);
+    expect(attempts(coop)).toEqual([sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER', 'COOP_TASKRUN']), sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER'])]);
     expect(coop.refused.map((x) => [x.setting, x.cause, x.requested])).toEqual([['COOP_TASKRUN', 'conflicts_with_sqpoll', 'coop']]);
     expect(coop.applied.sqpoll.enabled).toBe(true);
   });
@@ -130,7 +134,27 @@ describe('ring setup fallback (fake kernel)', () => {
   it("drops SUBMIT_ALL and CQSIZE silently (they are the engine's, not settings)", () => {
     const r = run({ taskrun: 'default' }, [{ flags: ['SUBMIT_ALL'], errno: EINVAL }]);
     expect(r.refused).toEqual([]);
-    expect(r.ring.flags).toEqual(['CQSIZE', 'CLAMP']);
+    expect(sorted(r.ring.flags)).toEqual(sorted(['CQSIZE', 'CLAMP', 'SINGLE_ISSUER']));
+  });
+
+  it('SINGLE_ISSUER is the engine\'s own flag in every task-run mode: kept with SQPOLL and taskrun default, dropped silently (SQPOLL stays) where the kernel refuses the pair or lacks it', () => {
+    // The refusal's own fix (taskrun 'default' with SQPOLL) gives the same ring as the fallback from 'defer'.
+    const fixed = run({ sqpoll: { enabled: true }, taskrun: 'default' }, [{ flags: ['SQPOLL', 'DEFER_TASKRUN'], errno: EINVAL }]);
+    expect(attempts(fixed)).toEqual([sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER'])]);
+    expect(fixed.refused).toEqual([]);
+    const fellBack = run({ sqpoll: { enabled: true }, taskrun: 'defer' }, [{ flags: ['SQPOLL', 'DEFER_TASKRUN'], errno: EINVAL }]);
+    expect(sorted(fellBack.ring.flags)).toEqual(sorted(fixed.ring.flags));
+
+    const pair = run({ sqpoll: { enabled: true }, taskrun: 'default' }, [{ flags: ['SQPOLL', 'SINGLE_ISSUER'], errno: EINVAL }]);
+    expect(attempts(pair)).toEqual([sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'SINGLE_ISSUER']), sorted(['SQPOLL', 'SUBMIT_ALL', 'CQSIZE', 'CLAMP'])]);
+    expect(pair.refused).toEqual([]);
+    expect(pair.applied.sqpoll.enabled).toBe(true);
+
+    // 5.19 has COOP_TASKRUN but no SINGLE_ISSUER: COOP stays, nothing is refused that was asked for.
+    const old = run({ taskrun: 'coop' }, [{ flags: ['SINGLE_ISSUER'], errno: EINVAL }]);
+    expect(sorted(old.ring.flags)).toEqual(sorted(['SUBMIT_ALL', 'CQSIZE', 'CLAMP', 'COOP_TASKRUN']));
+    expect(old.refused).toEqual([]);
+    expect(old.applied.taskrun).toBe('coop');
   });
 
   it("fails with the plainest ring's errno when nothing is accepted", () => {

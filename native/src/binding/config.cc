@@ -138,6 +138,8 @@ server_config ParseServer(const Fields &s)
 		c.ring.taskrun = TASKRUN_DEFAULT;
 	else
 		throw Napi::TypeError::New(env, s.Path("taskrun") + " must be " + modes + " (got '" + taskrun + "')");
+	// The server's ring is its worker thread's alone, in every task-run mode (uring_echo.c).
+	c.ring.single_issuer = 1;
 	c.ring.register_fd = s.Bool("registeredRingFd");
 	c.ring.iopoll = s.Bool("iopoll");
 

@@ -304,9 +304,12 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 {
 	struct setup s = { .creator = creator, .ring = ring, .req = req, .res = res };
 	unsigned want_taskrun = taskrun_flags(req->taskrun);
+	/* The flags that may give way to SQPOLL: the task-run mode's, and the engine's own
+	 * SINGLE_ISSUER (not a setting unless the mode needs it: its loss is not a refusal). */
+	unsigned yields = want_taskrun | (req->single_issuer ? IORING_SETUP_SINGLE_ISSUER : 0);
 	/* CLAMP: a CQ asked bigger than the kernel's maximum is cut to it, not refused. */
 	unsigned flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | want_taskrun;
-	/* Task-run flags dropped only because SQPOLL was on: worth restoring if SQPOLL goes. */
+	/* Flags dropped only because SQPOLL was on: worth restoring if SQPOLL goes. */
 	unsigned conflicted = 0;
 	int ret;
 
@@ -325,6 +328,7 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 	s.settings = flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP);
 	if (req->register_fd)
 		s.settings |= RING_SETTING_REGISTERED_FD;
+	flags |= yields;
 
 	for (;;) {
 		ret = try_setup(&s, flags);
@@ -335,13 +339,19 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 		 * The kernel rejects COOP/DEFER_TASKRUN together with SQPOLL (task-work modes
 		 * describe an application that submits for itself; with SQPOLL the kernel thread
 		 * does). Known cause, so no need to guess: drop the modes first. SINGLE_ISSUER stays
-		 * where the kernel allows it with SQPOLL, and goes next if it does not.
+		 * where the kernel allows it with SQPOLL; it goes next, before SQPOLL, only if the
+		 * ring then sets up (an EINVAL from, say, a bad SQ_AFF CPU is not its fault).
 		 */
-		if (ret == -EINVAL && (flags & IORING_SETUP_SQPOLL) && (flags & want_taskrun)) {
-			unsigned next = flags & TASKRUN_MODES ? flags & TASKRUN_MODES : flags & want_taskrun;
-			flags &= ~next;
-			conflicted |= next;
+		if (ret == -EINVAL && (flags & IORING_SETUP_SQPOLL) && (flags & TASKRUN_MODES)) {
+			conflicted |= flags & TASKRUN_MODES;
+			flags &= ~TASKRUN_MODES;
 			continue;
+		}
+		if (ret == -EINVAL && (flags & IORING_SETUP_SQPOLL) && (flags & yields & IORING_SETUP_SINGLE_ISSUER) &&
+		    try_setup(&s, flags & ~IORING_SETUP_SINGLE_ISSUER) == 0) {
+			flags &= ~IORING_SETUP_SINGLE_ISSUER;
+			conflicted |= IORING_SETUP_SINGLE_ISSUER;
+			break;
 		}
 
 		/* Which single group, once removed, lets setup succeed? */
@@ -366,7 +376,7 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 			return ret; /* even a plain ring is refused */
 		flags = drop(&s, &groups[g], flags, ret);
 		if (groups[g].primary == IORING_SETUP_SQPOLL && conflicted) {
-			flags |= want_taskrun;
+			flags |= yields;
 			conflicted = 0;
 		}
 	}
@@ -379,9 +389,9 @@ int ring_setup_with(const struct ring_creator *creator, struct io_uring *ring, c
 		} else {
 			/* SQPOLL was refused later on: the task-run mode may work after all. */
 			creator->exit(creator->ctx, ring);
-			ret = try_setup(&s, flags | want_taskrun);
+			ret = try_setup(&s, flags | yields);
 			if (ret < 0) {
-				record(&s, want_taskrun & ~flags, ret, REFUSAL_REFUSED);
+				record(&s, yields & ~flags, ret, REFUSAL_REFUSED);
 				ret = try_setup(&s, flags);
 				if (ret < 0)
 					return ret;

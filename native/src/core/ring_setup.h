@@ -37,6 +37,11 @@ struct ring_request {
 	 * thread and one io-wq serve every ring; refused, the ring is made on its own. */
 	int attach_wq;
 	int wq_fd;
+	/* One thread creates, submits to and registers with this ring (or its SQPOLL thread
+	 * submits): IORING_SETUP_SINGLE_ISSUER whatever the task-run mode, as the engine's own flag
+	 * like SUBMIT_ALL (dropped silently where the kernel lacks it, before SQPOLL where it
+	 * refuses the pair). DEFER_TASKRUN needs it regardless, as a setting of its own. */
+	int single_issuer;
 };
 
 /*
