@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { formatKnobValue, knobLabel, LabError, latencyText, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -640,6 +640,7 @@ function formatSummary(s: RunSummary): string {
       ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', s.applied.server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
       : `  server       ${s.applied.server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
   ];
+  lines.push(...serverLoopLines(s));
   if (s.phases.length > 1) {
     for (const p of s.phases) {
       const changed = p.changed.map((c) => `${knobLabel(c.path)} ${formatKnobValue(c.path, c.from)}→${formatKnobValue(c.path, c.to)}`).join(', ') || 'start';
@@ -651,6 +652,12 @@ function formatSummary(s: RunSummary): string {
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   for (const w of s.warnings) lines.push(`  warning      ${w}`);
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
+}
+
+/** The server loop's counts and CPU split per request (contract/runStats.ts words), as summary lines. */
+function serverLoopLines(s: RunSummary): string[] {
+  const words = serverLoopWords(s);
+  return words ? [`  server loop  ${words.loop}`, `  server CPU   per request: ${words.cpu}`] : [];
 }
 
 function formatDoctor(report: DoctorReport): string {

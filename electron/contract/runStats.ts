@@ -6,7 +6,7 @@
  * percentiles come from the merged histogram; CPU is per completed request.
  */
 import { LatencyHistogram, type SparseHistogram } from './histogram';
-import type { PhaseResult, RunStats } from './run';
+import type { PhaseResult, RunStats, RunSummary } from './run';
 
 /** What one measured interval adds (a native snapshot or a RunFrame both have these). */
 export interface IntervalCounts {
@@ -105,3 +105,25 @@ export function zeroCopyWords(zeroCopy: number, copied: number, fallbacks: numbe
 export const LOOPBACK_ZC_NOTE = 'the kernel copies every SEND_ZC whose data is delivered on this machine, over loopback or a veth pair';
 /** Why some sends went as copying sends with SEND_ZC on (uring_echo_conn.c, zc_budget). */
 export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool (a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';
+
+/**
+ * The echo server's own counts per request over the measured window, and its CPU split, in
+ * words (null for a storage run, a load against another's server, or no request): the engine
+ * keeps these itself, so they are there without probes or root. enters/request is where SQPOLL
+ * shows; the SQPOLL thread's CPU is apart, with its busy share. The epoll engine counts its
+ * epoll_waits and their events in the same fields, and has no pool or CQ. The CLI's summary
+ * and the Markdown export (`runs show`) say it in these words.
+ */
+export function serverLoopWords(s: Pick<RunSummary, 'engine' | 'requests' | 'target' | 'storage' | 'applied'>): { loop: string; cpu: string } | null {
+  const e = s.engine;
+  if (!e || !(s.requests > 0) || s.target || s.storage) return null;
+  const n2 = (v: number) => v.toFixed(2);
+  const int = (v: number) => Math.round(v).toLocaleString('en-US');
+  const loop = s.applied.server.engine === 'epoll'
+    ? `${n2(e.entersPerReq)} epoll_waits, ${n2(e.cqesPerReq)} events, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request`
+    : `${n2(e.entersPerReq)} enters, ${n2(e.cqesPerReq)} CQEs, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request · ${int(e.enobufs)} ENOBUFS, ${int(e.cqOverflows)} CQ overflows`;
+  const sqpoll = e.sqpollCpuNsPerReq > 0
+    ? `, SQPOLL thread ${int(e.sqpollCpuNsPerReq)} ns${e.sqpollBusyShare === null ? '' : ` (${Math.round(e.sqpollBusyShare * 100)} % busy, the rest idle spin)`}`
+    : '';
+  return { loop, cpu: `user ${int(e.userCpuNsPerReq)} ns, system ${int(e.systemCpuNsPerReq)} ns${sqpoll}` };
+}

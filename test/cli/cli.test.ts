@@ -83,6 +83,21 @@ describe('uring-lab run', () => {
     expect(s.errors).toBe(0);
   });
 
+  it('the human summary has the server loop\'s own counts per request and its CPU split, without probes (epoll\'s in its own words)', () => {
+    const human = (...sets: string[]) => {
+      const r = cli('run', '--duration', '0.5', '--set', 'duration.warmupS=0.2', '--set', 'probes.enabled=false', ...sets.flatMap((kv) => ['--set', kv]));
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const uring = human();
+    expect(uring).toMatch(/^ {2}server loop {2}\d+\.\d\d enters, \d+\.\d\d CQEs, 1\.00 recvs, 1\.00 sends per request · 0 ENOBUFS, 0 CQ overflows$/m);
+    expect(uring).toMatch(/^ {2}server CPU {3}per request: user [\d,]+ ns, system [\d,]+ ns$/m);
+    const epoll = human('server.engine=epoll');
+    expect(epoll).toMatch(/^ {2}server loop {2}\d+\.\d\d epoll_waits, \d+\.\d\d events, 1\.00 recvs, 1\.00 sends per request$/m);
+    const sqpoll = human('server.sqpoll.enabled=true', 'server.taskrun=default', 'server.quietSends=false');
+    if (/SQPOLL on/.test(sqpoll)) expect(sqpoll).toMatch(/^ {2}server CPU {3}per request: user [\d,]+ ns, system [\d,]+ ns, SQPOLL thread [\d,]+ ns \(\d+ % busy, the rest idle spin\)$/m);
+  });
+
   it('--set server.registeredRingFd=true registers the server ring\'s fd (Linux 5.18+)', () => {
     const r = cli('run', '--duration', '1', '--set', 'duration.warmupS=0.2', '--set', 'server.registeredRingFd=true', '--json');
     expect(r.code).toBe(0);

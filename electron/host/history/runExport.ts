@@ -3,7 +3,7 @@
  * analyse), `csv` (one row per frame with its main numbers, for a spreadsheet) and `md` (the
  * summary as Markdown, to paste into a ticket).
  */
-import { knobLabel, latencyText, oneLineText, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
+import { knobLabel, latencyText, oneLineText, serverLoopWords, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
 import { defaultProfile } from '../profiles';
 import { knobChanges } from '../run/runRecord';
 
@@ -60,6 +60,8 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
   if (s) {
     lines.push(...statsTable({ measuredS: s.measuredS, requests: s.requests, errors: s.errors, throughputRps: s.throughputRps, latencyUs: s.latencyUs, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq }));
     lines.push('', `CPU per request: server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmt(s.serverCpuNsPerReq)} ns`}, load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmt(s.loadCpuNsPerReq)} ns`}; corrected p99 ${latencyText(s.requests, s.latencyCorrectedUs.p99)} µs; ${s.frames} frames.`);
+    const loop = serverLoopWords(s);
+    if (loop) lines.push('', `Server loop: ${loop.loop}; its CPU per request: ${loop.cpu}.`);
   } else if (meta.recovered) {
     lines.push('No summary: the lab process ended without closing the run. From the frames it saved (measured frames only):', '');
     lines.push(...statsTable(meta.recovered.stats));
