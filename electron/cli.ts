@@ -530,6 +530,7 @@ function portError(error: LabError, port: number, address = '127.0.0.1'): UsageE
 
 function formatServerSummary(s: ServerSummary): string {
   const server = s.applied.server;
+  const zeroCopy = zeroCopyWords(s.counters.zeroCopySends, s.counters.copiedSends, s.counters.zeroCopyFallbacks);
   const lines = [
     `server ${s.address}:${s.port} (pid ${s.pid}) — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}, ended by ${s.endedBy}, after ${s.servedS.toFixed(2)} s`,
     `  connections  ${fmtInt(s.connectionsServed)} served (at most ${s.peakOpenConnections} open at once, ${s.openConnectionsAtStop} open at the stop)${s.workers.length > 1 ? `; per worker ${s.workers.map((w) => w.accepted).join(' / ')}` : ''}`,
@@ -539,7 +540,7 @@ function formatServerSummary(s: ServerSummary): string {
       ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}`
       : '  TCP          segments not counted (sock_diag for TCP could not be read: modprobe tcp_diag)',
     `  server CPU   ${fmtInt(s.serverCpuNs)} ns${s.serverCpuNsPerReq === null ? '' : ` = ${fmtInt(s.serverCpuNsPerReq)} ns/request`} (server thread + io_uring helpers); engine process ${fmtInt(s.engineProcessCpuNs)} ns`,
-    ...(zeroCopyWords(s.counters.zeroCopySends, s.counters.copiedSends, s.counters.zeroCopyFallbacks) === null ? [] : [`  SEND_ZC      ${zeroCopyWords(s.counters.zeroCopySends, s.counters.copiedSends, s.counters.zeroCopyFallbacks)}`]),
+    ...(zeroCopy === null ? [] : [`  SEND_ZC      ${zeroCopy}`]),
     `  errors       ${s.serverErrors} server errors${s.serverErrors > 0 ? ` (accept ${s.serverErrorsByOp.accept}, recv ${s.serverErrorsByOp.recv}, send ${s.serverErrorsByOp.send}, other ${s.serverErrorsByOp.other})` : ''}, ${s.enobufs} ENOBUFS, ${s.counters.cqOverflows} CQ overflows`,
     server.engine === 'io_uring'
       ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
