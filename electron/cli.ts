@@ -548,6 +548,7 @@ function formatServerSummary(s: ServerSummary): string {
   ];
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   lines.push(...injectionLines(s.injections));
+  for (const w of s.warnings) lines.push(`  warning      ${w}`);
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
 }
 

@@ -127,3 +127,7 @@ export function serverLoopWords(s: Pick<RunSummary, 'engine' | 'requests' | 'tar
     : '';
   return { loop, cpu: `user ${int(e.userCpuNsPerReq)} ns, system ${int(e.systemCpuNsPerReq)} ns${sqpoll}` };
 }
+
+/** NAPI busy poll on loopback traffic: the registration takes, the polling cannot (the run's and
+ *  the `server` verb's summaries say so). */
+export const NAPI_ON_LO_WARNING = 'NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth';

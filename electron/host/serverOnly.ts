@@ -10,7 +10,7 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { addSegments, addSqpollWork, LabError, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
+import { addSegments, addSqpollWork, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
@@ -114,6 +114,9 @@ export interface ServerSummary {
   rejected: RejectedKnob[];
   ring: NativeStarted['ring'];
   kernel: { release: string };
+  /** What the numbers or the knobs did not do here, in words (NAPI busy poll on a loopback
+   *  address: registered, nothing to poll). */
+  warnings: string[];
 }
 
 export interface ServerOnlyOptions {
@@ -341,6 +344,8 @@ export class ServerOnly {
       ring: listening.ring,
       kernel: { release: os.release() },
       injections,
+      // Listening on 127.x, every client came over lo; on 0.0.0.0 or a NIC's address some may not.
+      warnings: listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? [NAPI_ON_LO_WARNING] : [],
     };
   }
 }

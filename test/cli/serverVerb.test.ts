@@ -391,6 +391,22 @@ describe('uring-lab server', () => {
     }
   });
 
+  it('NAPI busy poll on 127.0.0.1: applied, and the summary warns it has nothing to poll on lo (JSON and text); none without it', async () => {
+    const napi = await runCli(['server', '--json', '--port', '0', '--duration', '0.3', '--set', 'server.napiBusyPollUs=50']);
+    expect(napi.code, napi.stderr).toBe(0);
+    const s = summaryOf(napi);
+    if (s.applied.server.napiBusyPollUs > 0) {
+      expect(s.warnings).toEqual([expect.stringMatching(/^NAPI busy poll was registered but has no effect on lo/)]);
+      const text = await runCli(['server', '--port', '0', '--duration', '0.3', '--set', 'server.napiBusyPollUs=50']);
+      expect(text.stdout).toMatch(/^ {2}warning {6}NAPI busy poll was registered but has no effect on lo/m);
+    } else {
+      // A kernel before 6.9: refused with its reason, so nothing to warn about.
+      expect(s.rejected.map((r) => r.knob)).toContain('server.napiBusyPollUs');
+      expect(s.warnings).toEqual([]);
+    }
+    expect(summaryOf(await runCli(['server', '--json', '--port', '0', '--duration', '0.3'])).warnings).toEqual([]);
+  });
+
   it('--duration 1 ends by itself: exit 0, the summary says so', async () => {
     const t0 = Date.now();
     const r = await runCli(['server', '--json', '--port', '0', '--duration', '1']);

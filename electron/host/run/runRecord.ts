@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords,
+  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -405,7 +405,7 @@ export class RunRecord {
     if (tcpWarning) warnings.push(tcpWarning);
     // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
     if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
-      warnings.push('NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth');
+      warnings.push(NAPI_ON_LO_WARNING);
     }
     // SEND_ZC's outcome is a counter in the UI; a summary read later (CLI, Markdown, History)
     // says it too: on loopback every zero-copy send was a copy plus a notification.
