@@ -180,6 +180,7 @@ describe('kernel view in Chromium', () => {
     expect(await clippedElements(page, [
       '[data-testid="start-button"]', '[data-testid="stop-button"]', '[data-testid="run-state"]', '[data-testid="elapsed"]',
       '[data-testid="connection-state"]', '[data-testid="live-stats"] .stat', '[data-testid="engine-counters"] .group',
+      '[data-testid="counter-ratio"]', '[data-testid="counter-event"]', '[data-testid="counter-pool"]', '[data-testid="counter-zc"]', '[data-testid="counter-cpu"]',
       '[data-testid="latency-heatmap-legend"]', '[data-testid="kernel-heatmap-uring-legend"]', '[data-testid="kernel-heatmap-runqueue-legend"]',
       '[data-testid="percentile-keys"]',
     ])).toEqual([]);
@@ -240,6 +241,12 @@ describe('kernel view in Chromium', () => {
     await expect.poll(() => probesSwitch.getAttribute('aria-checked'), { timeout: 5_000 }).toBe('false');
     // the host has taken the change before the run starts
     await expect.poll(() => page.locator('[data-testid="knob"][data-knob="probes.enabled"] .pending').count(), { timeout: 5_000 }).toBe(0);
+    // SEND_ZC too: its note under the sends (every one copied on loopback, and past budget with
+    // the default pool) once set the group's width, and cut the other counters to a few letters.
+    const zc = knobInput(page, 'server.sendZeroCopy');
+    await zc.click();
+    await expect.poll(() => zc.getAttribute('aria-checked'), { timeout: 5_000 }).toBe('true');
+    await expect.poll(() => page.locator('[data-testid="knob"][data-knob="server.sendZeroCopy"] .pending').count(), { timeout: 5_000 }).toBe(0);
 
     await page.getByTestId('start-button').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
@@ -250,10 +257,14 @@ describe('kernel view in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     const conn = (await page.getByTestId('connection-state').boundingBox())!;
     expect(conn.x + conn.width).toBeLessThanOrEqual(1440);
-    // Nothing that must be read whole is cut off at this width either (the run id may be).
+    await expect.poll(() => page.getByTestId('counter-zc-note').getAttribute('data-note'), { timeout: 10_000 }).toMatch(/copies every SEND_ZC whose data is delivered on this machine/);
+    expect(await page.getByTestId('counter-zc-note').getAttribute('title')).toBe(await page.getByTestId('counter-zc-note').getAttribute('data-note'));
+    // Nothing that must be read whole is cut off at this width either (the run id may be), each
+    // engine counter included.
     expect(await clippedElements(page, [
       '[data-testid="start-button"]', '[data-testid="stop-button"]', '[data-testid="run-state"]', '[data-testid="elapsed"]',
       '[data-testid="connection-state"]', '[data-testid="live-stats"] .stat', '[data-testid="engine-counters"] .group',
+      '[data-testid="counter-ratio"]', '[data-testid="counter-event"]', '[data-testid="counter-pool"]', '[data-testid="counter-zc"]', '[data-testid="counter-cpu"]',
       '[data-testid="latency-heatmap-legend"]', '[data-testid="kernel-heatmap-uring-legend"]', '[data-testid="kernel-heatmap-runqueue-legend"]',
     ])).toEqual([]);
     for (const id of ['kernel-heatmap-uring', 'kernel-heatmap-runqueue']) {
@@ -268,6 +279,8 @@ describe('kernel view in Chromium', () => {
     // leave the host's profile as the other test expects it
     await probesSwitch.click();
     await expect.poll(() => probesSwitch.getAttribute('aria-checked'), { timeout: 5_000 }).toBe('true');
+    await zc.click();
+    await expect.poll(() => zc.getAttribute('aria-checked'), { timeout: 5_000 }).toBe('false');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -313,13 +313,14 @@ describe('lab UI in Chromium', () => {
     const enters = page.locator('[data-testid="counter-ratio"][data-counter="enters"]');
     await expect.poll(() => enters.count(), { timeout: 15_000 }).toBe(1);
     await expect.poll(async () => Number(await enters.getAttribute('data-value')), { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(await enters.textContent()).toMatch(/^\s*[\d.,]+\s+enters\/req\s*$/);
+    expect(await enters.textContent()).toMatch(/^\s*[\d.,]+\s+enters\s*$/);
     // TCP segments per request, the kernel's count: a 128 B echo is one segment each way (a
     // frame can catch a request without its segment, or a few pure ACKs beside)
     const segments = page.locator('[data-testid="counter-ratio"][data-counter="segmentsOut"]');
     await expect.poll(async () => Number(await segments.getAttribute('data-value')), { timeout: 10_000 }).toBeGreaterThan(0.8);
     expect(Number(await segments.getAttribute('data-value'))).toBeLessThan(1.5);
-    expect(await segments.textContent()).toMatch(/^\s*[\d.,]+ · [\d.,]+ data\s+TCP segs out\/req\s*$/);
+    // One figure where every segment carried data, both where pure ACKs went too.
+    expect(await segments.textContent()).toMatch(/^\s*[\d.,]+( · [\d.,]+ data)?\s+segs out\s*$/);
     expect(await page.getByTestId('counter-pool').textContent()).toMatch(/[\d,]+ \/ [\d,]+/);
     expect(await page.locator('[data-testid="counter-cpu"][data-counter="sqpoll"]').count()).toBe(1);
 

@@ -28,12 +28,12 @@ describe('engine counters panel', () => {
   it('gives enters, CQEs, sends, recvs and TCP segments (with the data-carrying ones) per request of the frame', () => {
     const v = engineCountersView(frame(counters()))!;
     expect(v.ratios.map((c) => [c.label, c.text, c.value])).toEqual([
-      ['enters/req', '2', 2],
-      ['CQEs/req', '4.1', 4.1],
-      ['sends/req', '1', 1],
-      ['recvs/req', '2.05', 2.05],
-      ['TCP segs out/req', '1.5 · 1 data', 1.5],
-      ['TCP segs in/req', '1.01 · 1 data', 1.01],
+      ['enters', '2', 2],
+      ['CQEs', '4.1', 4.1],
+      ['sends', '1', 1],
+      ['recvs', '2.05', 2.05],
+      ['segs out', '1.5 · 1 data', 1.5],
+      ['segs in', '1.01 · 1 data', 1.01],
     ]);
     expect(v.ratios.find((c) => c.key === 'segmentsOut')!.title).toContain(SEGMENTS_NOTE);
   });
@@ -44,7 +44,9 @@ describe('engine counters panel', () => {
     const latest = frame(between);
     // newest first: the read 3 frames back covers 10,000 requests, not the latest frame's 1,000
     const v = engineCountersView(latest, [latest], [latest, frame(between), frame(between), frame(read), frame(counters())])!;
-    expect(v.ratios.filter((c) => c.key.startsWith('segments')).map((c) => [c.text, c.value])).toEqual([['3 · 2 data', 3], ['2 · 2 data', 2]]);
+    expect(v.ratios.filter((c) => c.key.startsWith('segments')).map((c) => [c.text, c.value])).toEqual([['3 · 2 data', 3], ['2', 2]]);
+    // Every segment with data: one figure, and the title says so.
+    expect(v.ratios.find((c) => c.key === 'segmentsIn')!.title).toMatch(/every one carrying data/);
   });
 
   it('segments not read yet, not countable here or not recorded (an older run) read — and say why, not 0', () => {
@@ -61,9 +63,9 @@ describe('engine counters panel', () => {
     const v = engineCountersView(frame(counters({ enters: 3, sqpollCpuNs: 95_000_000 })))!;
     expect(v.ratios[0]!.text).toBe('0.003');
     const sq = v.cpu.find((c) => c.key === 'sqpoll')!;
-    expect(sq.text).toBe('95 µs/req · 95.0 %');
+    expect(sq.text).toBe('95 µs · 95.0 %');
     expect(v.cpu.map((c) => c.label)).toEqual(['user', 'system', 'SQPOLL']);
-    expect(v.cpu[0]!.text).toBe('20 µs/req · 20.0 %');
+    expect(v.cpu[0]!.text).toBe('20 µs · 20.0 %');
   });
 
   it('SQPOLL CPU says how much of it found work (SqWorkTime) over the window, where every frame reports it', () => {
@@ -72,10 +74,10 @@ describe('engine counters panel', () => {
     const sq = (window: ReturnType<typeof f>[]) => engineCountersView(latest, window)!.cpu.find((c) => c.key === 'sqpoll')!;
     // 9 + 27 ms of work in 90 + 90 ms of CPU: 20 % busy, 80 % spun idle
     const both = sq([latest, f(90_000_000, 27_000_000)]);
-    expect(both.text).toBe('90 µs/req · 90.0 % · 20.0 % busy');
+    expect(both.text).toBe('90 µs · 90.0 % · 20.0 % busy');
     expect(both.title).toContain('80.0 % spun idle');
     // a frame without the work time (a kernel before 6.11, an older run): no share at all
-    expect(sq([latest, f(90_000_000, null)]).text).toBe('90 µs/req · 90.0 %');
+    expect(sq([latest, f(90_000_000, null)]).text).toBe('90 µs · 90.0 %');
     // read a moment after the CPU clock, work can come out a little over it: capped at 100 %
     expect(sq([f(10_000_000, 10_400_000)]).text).toContain('· 100.0 % busy');
     // no SQPOLL CPU: nothing to split
@@ -89,7 +91,7 @@ describe('engine counters panel', () => {
     const window = [latest, ...Array.from({ length: 8 }, () => tick(0)), tick(10_000_000), tick(50_000_000, 1)];
     const v = engineCountersView(latest, window)!;
     expect(v.cpuFrames).toBe(10);
-    expect(v.cpu[0]!.text).toBe('1 µs/req · 1.0 %');
+    expect(v.cpu[0]!.text).toBe('1 µs · 1.0 %');
     expect(v.cpu[0]!.value).toBe(10_000_000);
     // without a window: the frame alone
     expect(engineCountersView(latest)!.cpuFrames).toBe(1);
@@ -98,7 +100,7 @@ describe('engine counters panel', () => {
   it('a frame without requests has no ratios (—), not infinities', () => {
     const v = engineCountersView(frame(counters({ segmentsRequests: 0 }), 0))!;
     expect(v.ratios.every((c) => c.text === '—' && c.value === null)).toBe(true);
-    expect(v.cpu[0]!.text).toBe('—/req · 20.0 %');
+    expect(v.cpu[0]!.text).toBe('— · 20.0 %');
   });
 
   it('buffer pool occupancy, highlighted near full; ENOBUFS, spills and overflows highlighted when they happen', () => {
@@ -122,7 +124,7 @@ describe('engine counters panel', () => {
   });
 
   it('zero-copy vs copied sends, with the loopback sentence only when every SEND_ZC was copied', () => {
-    expect(engineCountersView(frame(counters()))!.sends).toMatchObject({ text: 'no SEND_ZC sends', note: null });
+    expect(engineCountersView(frame(counters()))!.sends).toMatchObject({ text: 'no SEND_ZC', note: null });
     const lo = engineCountersView(frame(counters({ copiedSends: 990 })))!.sends;
     expect(lo).toMatchObject({ text: '0 zero-copy · 990 copied', note: LOOPBACK_ZC_NOTE });
     expect(LOOPBACK_ZC_NOTE).toMatch(/copies every SEND_ZC .*loopback/);
@@ -131,9 +133,9 @@ describe('engine counters panel', () => {
 
   it('sends past the SEND_ZC budget are shown with why, beside the loopback sentence', () => {
     const both = engineCountersView(frame(counters({ copiedSends: 40, zeroCopyFallbacks: 1234 })))!.sends;
-    expect(both).toMatchObject({ fallbacks: 1234, text: '0 zero-copy · 40 copied · 1,234 past budget', note: `${LOOPBACK_ZC_NOTE}; ${ZC_BUDGET_NOTE}` });
+    expect(both).toMatchObject({ fallbacks: 1234, text: '0 zero-copy · 40 copied', note: `${LOOPBACK_ZC_NOTE}; ${ZC_BUDGET_NOTE}`, noteShort: '1,234 past budget · all copied: local delivery' });
     // Only fallbacks in the frame (every SEND_ZC still waiting for its notification): still SEND_ZC's.
-    expect(engineCountersView(frame(counters({ zeroCopyFallbacks: 3 })))!.sends).toMatchObject({ text: '0 zero-copy · 0 copied · 3 past budget', note: ZC_BUDGET_NOTE });
+    expect(engineCountersView(frame(counters({ zeroCopyFallbacks: 3 })))!.sends).toMatchObject({ text: '0 zero-copy · 0 copied', note: ZC_BUDGET_NOTE, noteShort: '3 past budget' });
     expect(ZC_BUDGET_NOTE).toMatch(/half the buffer pool/);
   });
 

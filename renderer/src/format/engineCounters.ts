@@ -30,7 +30,8 @@ export interface EngineCountersView {
   ratios: CounterCell[];
   pool: CounterCell & { inUse: number; total: number; fraction: number | null };
   events: CounterCell[];
-  sends: { zeroCopy: number; copied: number; fallbacks: number; text: string; note: string | null };
+  /** note: the whole sentences (the cell's title); noteShort: what fits under the counts. */
+  sends: { zeroCopy: number; copied: number; fallbacks: number; text: string; note: string | null; noteShort: string | null };
   cpu: CounterCell[];
   /** Frames the CPU split is summed over. */
   cpuFrames: number;
@@ -95,11 +96,16 @@ function segmentsCells(frames: readonly CountersFrame[]): CounterCell[] {
       return { key, label, value: null, text: '—', title: `TCP segments ${what} per request: not counted yet (they are read once a second), or not countable here (sock_diag for TCP unreadable: modprobe tcp_diag), or a run saved before they were recorded` };
     }
     const value = n > 0 ? all / n : null;
-    return { key, label, value, text: value === null ? '—' : `${formatRatio(value)} · ${formatRatio(data / n)} data`, title: `TCP segments ${what} per request over the last second read: ${SEGMENTS_NOTE}` };
+    // "1.5 · 1 data" where pure ACKs went too; one figure where every segment carried data (the
+    // common case, and the cell fits beside the others at 1024 px).
+    const allText = formatRatio(value);
+    const dataText = n > 0 ? formatRatio(data / n) : '—';
+    const text = value === null ? '—' : allText === dataText ? `${allText}` : `${allText} · ${dataText} data`;
+    return { key, label, value, text, title: `TCP segments ${what} per request over the last second read${allText === dataText && value !== null ? ', every one carrying data' : ''}: ${SEGMENTS_NOTE}` };
   };
   return [
-    cell('segmentsOut', 'TCP segs out/req', 'sent by the server', read?.segmentsOut, read?.dataSegmentsOut),
-    cell('segmentsIn', 'TCP segs in/req', 'received by the server', read?.segmentsIn, read?.dataSegmentsIn),
+    cell('segmentsOut', 'segs out', 'sent by the server', read?.segmentsOut, read?.dataSegmentsOut),
+    cell('segmentsIn', 'segs in', 'received by the server', read?.segmentsIn, read?.dataSegmentsIn),
   ];
 }
 
@@ -139,8 +145,8 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
     const ns = cpuSum(pick);
     return {
       key, label, value: ns, title,
-      // per request, and the share of one CPU over the frames' time
-      text: `${formatNs(cpuRequests > 0 ? ns / cpuRequests : null)}/req · ${intervalNs > 0 ? formatPercent(ns / intervalNs) : '—'}`,
+      // per request (the group's heading says so), and the share of one CPU over the frames' time
+      text: `${formatNs(cpuRequests > 0 ? ns / cpuRequests : null)} · ${intervalNs > 0 ? formatPercent(ns / intervalNs) : '—'}`,
     };
   };
   const fraction = s.buffersTotal > 0 ? s.buffersInUse / s.buffersTotal : null;
@@ -149,10 +155,10 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
   return {
     requests: req,
     ratios: [
-      ratio('enters', 'enters/req', s.enters, 'io_uring_enter calls the server made per request: SQPOLL and batching bring it down'),
-      ratio('cqes', 'CQEs/req', s.cqes, 'completions the server reaped per request'),
-      ratio('sends', 'sends/req', s.sends, 'send operations per request (coalescing brings it below 1)'),
-      ratio('recvs', 'recvs/req', s.recvs, 'receive completions per request'),
+      ratio('enters', 'enters', s.enters, 'io_uring_enter calls the server made per request: SQPOLL and batching bring it down'),
+      ratio('cqes', 'CQEs', s.cqes, 'completions the server reaped per request'),
+      ratio('sends', 'sends', s.sends, 'send operations per request (coalescing brings it below 1)'),
+      ratio('recvs', 'recvs', s.recvs, 'receive completions per request'),
       ...segmentsCells(segmentsWindow ?? window ?? [frame]),
     ],
     pool: {
@@ -171,9 +177,11 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
       zeroCopy: s.zeroCopySends,
       copied: s.copiedSends,
       fallbacks: s.zeroCopyFallbacks,
-      text: s.zeroCopySends + s.copiedSends + s.zeroCopyFallbacks === 0 ? 'no SEND_ZC sends'
-        : `${formatInt(s.zeroCopySends)} zero-copy · ${formatInt(s.copiedSends)} copied${s.zeroCopyFallbacks > 0 ? ` · ${formatInt(s.zeroCopyFallbacks)} past budget` : ''}`,
+      text: s.zeroCopySends + s.copiedSends + s.zeroCopyFallbacks === 0 ? 'no SEND_ZC'
+        : `${formatInt(s.zeroCopySends)} zero-copy · ${formatInt(s.copiedSends)} copied`,
       note: [s.copiedSends > 0 && s.zeroCopySends === 0 ? LOOPBACK_ZC_NOTE : null, s.zeroCopyFallbacks > 0 ? ZC_BUDGET_NOTE : null].filter(Boolean).join('; ') || null,
+      // The sentences set the group's width and squeezed the other counters to a few letters.
+      noteShort: [s.zeroCopyFallbacks > 0 ? `${formatInt(s.zeroCopyFallbacks)} past budget` : null, s.copiedSends > 0 && s.zeroCopySends === 0 ? 'all copied: local delivery' : null].filter(Boolean).join(' · ') || null,
     },
     cpuFrames: cpuFrames.length,
     cpu: [
