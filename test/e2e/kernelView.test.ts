@@ -86,6 +86,14 @@ async function clippedElements(page: Page, selectors: readonly string[]): Promis
       for (const el of els) {
         const name = `${sel} "${(el.textContent ?? '').trim().replace(/\s+/g, ' ').slice(0, 50)}"`;
         if (el.scrollWidth > el.clientWidth + 1) out.push(`${name}: ${el.scrollWidth} px of text in ${el.clientWidth} px`);
+        // And inside it: a part that cuts its own text (overflow hidden, no ellipsis to say so)
+        // while the whole stays within bounds (the engine counters' cells were cut at 1024 px
+        // while their groups passed).
+        for (const part of el.querySelectorAll<HTMLElement>('*')) {
+          const cs = getComputedStyle(part);
+          if (cs.overflowX === 'visible' || cs.textOverflow === 'ellipsis' || part.clientWidth === 0) continue;
+          if (part.scrollWidth > part.clientWidth + 1) out.push(`${name} › ${part.tagName.toLowerCase()}.${[...part.classList].join('.')} "${(part.textContent ?? '').trim().slice(0, 40)}": ${part.scrollWidth} px in ${part.clientWidth} px`);
+        }
         const r = el.getBoundingClientRect();
         if (r.right > window.innerWidth + 0.5) out.push(`${name}: ends at ${r.right.toFixed(0)} px, past the window`);
         for (let a = el.parentElement; a; a = a.parentElement) {
