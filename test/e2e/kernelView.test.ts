@@ -275,6 +275,14 @@ describe('kernel view in Chromium', () => {
       '[data-testid="counter-ratio"]', '[data-testid="counter-event"]', '[data-testid="counter-pool"]', '[data-testid="counter-zc"]', '[data-testid="counter-cpu"]',
       '[data-testid="latency-heatmap-legend"]', '[data-testid="kernel-heatmap-uring-legend"]', '[data-testid="kernel-heatmap-runqueue-legend"]',
     ])).toEqual([]);
+    // At 800×600 the engine counters go two groups to a row: each whole, the sends' with SEND_ZC too
+    // (in one row of four the sends group shrank to nothing and every cell was cut).
+    await page.setViewportSize({ width: 800, height: 600 });
+    await expect.poll(() => clippedElements(page, [
+      '[data-testid="engine-counters"] .group', '[data-testid="counter-ratio"]', '[data-testid="counter-event"]',
+      '[data-testid="counter-pool"]', '[data-testid="counter-zc"]', '[data-testid="counter-cpu"]',
+    ]), { timeout: 5_000 }).toEqual([]);
+    await page.setViewportSize({ width: 1440, height: 900 });
     for (const id of ['kernel-heatmap-uring', 'kernel-heatmap-runqueue']) {
       await expect.poll(() => page.getByTestId(`${id}-empty`).textContent(), { timeout: 10_000 }).toContain(`probes not attached: ${PROBES_DISABLED_REASON}`);
       expect(await attr(page, id, 'data-frames-with-data')).toBe(0);
