@@ -278,9 +278,11 @@ describe('kernel view in Chromium', () => {
     // At 800×600 the engine counters go two groups to a row: each whole, the sends' with SEND_ZC too
     // (in one row of four the sends group shrank to nothing and every cell was cut).
     await page.setViewportSize({ width: 800, height: 600 });
+    // …and the toolbar's elapsed time whole beside Live's Export (it was cut to "3.").
     await expect.poll(() => clippedElements(page, [
       '[data-testid="engine-counters"] .group', '[data-testid="counter-ratio"]', '[data-testid="counter-event"]',
       '[data-testid="counter-pool"]', '[data-testid="counter-zc"]', '[data-testid="counter-cpu"]',
+      'header.toolbar .meta', '[data-testid="elapsed"]', '[data-testid="start-button"]', '[data-testid="stop-button"]', '[data-testid="run-state"]',
     ]), { timeout: 5_000 }).toEqual([]);
     await page.setViewportSize({ width: 1440, height: 900 });
     for (const id of ['kernel-heatmap-uring', 'kernel-heatmap-runqueue']) {
