@@ -92,9 +92,12 @@ export function latencyText(requests: number, us: number, empty = '—'): string
  * it from a counter. The run summary's warning and the `server` verb's summary say it in these
  * words; the UI's engine counters show the notes below beside the counts.
  */
+/** A count for the summaries' words: rounded, with thousands separators. */
+const wholeNumber = (v: number) => Math.round(v).toLocaleString('en-US');
+
 export function zeroCopyWords(zeroCopy: number, copied: number, fallbacks: number): string | null {
   if (zeroCopy + copied + fallbacks === 0) return null;
-  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  const n = wholeNumber;
   const why = copied > 0 && zeroCopy === 0 ? ` (${LOOPBACK_ZC_NOTE}: here it only added notifications; it pays off toward a NIC)`
     : copied > 0 ? ` (${(100 * copied / (zeroCopy + copied)).toFixed(1)} %: delivered on this machine)` : '';
   const past = fallbacks > 0 ? `, ${n(fallbacks)} sent as plain sends past the budget (SEND_ZCs held half the buffer pool)` : '';
@@ -118,7 +121,7 @@ export function serverLoopWords(s: Pick<RunSummary, 'engine' | 'requests' | 'tar
   const e = s.engine;
   if (!e || !(s.requests > 0) || s.target || s.storage) return null;
   const n2 = (v: number) => v.toFixed(2);
-  const int = (v: number) => Math.round(v).toLocaleString('en-US');
+  const int = wholeNumber;
   const loop = s.applied.server.engine === 'epoll'
     ? `${n2(e.entersPerReq)} epoll_waits, ${n2(e.cqesPerReq)} events, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request`
     : `${n2(e.entersPerReq)} enters, ${n2(e.cqesPerReq)} CQEs, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request · ${int(e.enobufs)} ENOBUFS, ${int(e.cqOverflows)} CQ overflows`;

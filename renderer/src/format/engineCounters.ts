@@ -150,6 +150,8 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
     };
   };
   const fraction = s.buffersTotal > 0 ? s.buffersInUse / s.buffersTotal : null;
+  const allCopied = s.copiedSends > 0 && s.zeroCopySends === 0;
+  const pastBudget = s.zeroCopyFallbacks > 0;
   const errors = s.errorsByOp.accept + s.errorsByOp.recv + s.errorsByOp.send + s.errorsByOp.other;
   const errorParts = (['accept', 'recv', 'send', 'other'] as const).filter((k) => s.errorsByOp[k] > 0).map((k) => `${k} ${formatInt(s.errorsByOp[k])}`);
   return {
@@ -179,9 +181,9 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
       fallbacks: s.zeroCopyFallbacks,
       text: s.zeroCopySends + s.copiedSends + s.zeroCopyFallbacks === 0 ? 'no SEND_ZC'
         : `${formatInt(s.zeroCopySends)} zero-copy · ${formatInt(s.copiedSends)} copied`,
-      note: [s.copiedSends > 0 && s.zeroCopySends === 0 ? LOOPBACK_ZC_NOTE : null, s.zeroCopyFallbacks > 0 ? ZC_BUDGET_NOTE : null].filter(Boolean).join('; ') || null,
+      note: [allCopied ? LOOPBACK_ZC_NOTE : null, pastBudget ? ZC_BUDGET_NOTE : null].filter(Boolean).join('; ') || null,
       // The sentences set the group's width and squeezed the other counters to a few letters.
-      noteShort: [s.zeroCopyFallbacks > 0 ? `${formatInt(s.zeroCopyFallbacks)} past budget` : null, s.copiedSends > 0 && s.zeroCopySends === 0 ? 'all copied: local delivery' : null].filter(Boolean).join(' · ') || null,
+      noteShort: [pastBudget ? `${formatInt(s.zeroCopyFallbacks)} past budget` : null, allCopied ? 'all copied: local delivery' : null].filter(Boolean).join(' · ') || null,
     },
     cpuFrames: cpuFrames.length,
     cpu: [
