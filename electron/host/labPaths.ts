@@ -5,10 +5,11 @@
  * A user's `--out FILE` or a writing storage run's `storage.path` that lands in there would
  * overwrite saved runs or profiles, so both are refused (outFile.ts, run/storage.ts).
  */
-import { mkdirSync, mkdtempSync, realpathSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LabError, oneLineText } from '../contract';
+import { makeFolders } from './makeFolders';
 
 /** The lab's data directory: $XDG_DATA_HOME/uring-lab, else ~/.local/share/uring-lab. */
 export function labDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -62,7 +63,7 @@ export function labOwnedDirHolding(path: string, env: NodeJS.ProcessEnv = proces
  */
 export function refuseUnwritableFolder(dir: string, what: string, fix: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
     rmdirSync(mkdtempSync(join(dir, '.write-check-')));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';

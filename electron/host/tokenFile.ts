@@ -4,10 +4,11 @@
  * thing between another local user and the lab, so the file must be this user's alone: a
  * file others can read (or a symlink someone could point elsewhere) is refused, not used.
  */
-import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LabError } from '../contract';
+import { makeFolders } from './makeFolders';
 
 /** A token is 32–128 hex characters (a new one is 32 random bytes, 64 characters). */
 const TOKEN = /^[0-9a-fA-F]{32,128}$/;
@@ -50,7 +51,14 @@ function readToken(file: string): string | null {
     // file is only given for a real token file, never for, say, /etc/passwd given by mistake.
     if (stat.size > MAX_FILE_BYTES) throw tokenError(file, `does not hold a token (${stat.size} bytes)`, NOT_A_TOKEN_FIX);
     const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    let length: number;
+    try {
+      length = readSync(fd, buffer, 0, buffer.length, 0);
+    } catch (err) {
+      // A regular file the kernel will not read (/proc/self/mem: EIO; a file on a failing
+      // disk): nothing there is a token the user could recover, so the fix is another path.
+      throw tokenError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, NOT_A_TOKEN_FIX);
+    }
     const text = buffer.subarray(0, length).toString('utf8').trim();
     if (!TOKEN.test(text)) throw tokenError(file, 'does not hold a token (32–128 hex characters)', NOT_A_TOKEN_FIX);
     const uid = process.getuid?.();
@@ -70,7 +78,7 @@ function readToken(file: string): string | null {
 function createToken(file: string): string | null {
   const dir = path.dirname(file);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeFolders(dir, 0o700);
   } catch (err) {
     throw tokenError(file, `cannot be created: its directory cannot be made (${(err as NodeJS.ErrnoException).code ?? String(err)})`, `create ${shellQuote(dir)} or pick another --token-file`);
   }
@@ -88,8 +96,15 @@ function createToken(file: string): string | null {
     fchmodSync(fd, 0o600);
     writeSync(fd, `${token}\n`);
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A full disk (ENOSPC) or a failing one (EIO): the file is ours, just made and empty or
+    // cut short; left there, the next start would refuse it as "does not hold a token".
     closeSync(fd);
+    fd = -1;
+    try { unlinkSync(file); } catch { /* gone already: nothing to clean */ }
+    throw tokenError(file, `could not be written (${(err as NodeJS.ErrnoException).code ?? String(err)}); nothing was left there`, `free space on ${shellQuote(dir)}'s disk, or pick another --token-file`);
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
   return token;
 }

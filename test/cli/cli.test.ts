@@ -221,6 +221,7 @@ describe('uring-lab run', () => {
     [['run', '--profile', '/etc'], /\/etc: is a directory/],
     [['run', '--profile', '/dev/zero'], /\/dev\/zero: is a character device/],
     [['serve', '--token-file', '/etc/passwd'], /token file \/etc\/passwd does not hold a token/],
+    [['serve', '--token-file', '/proc/self/mem'], /token file \/proc\/self\/mem cannot be read \(EIO\)/],
     // Every verb's flags: a single-valued flag given twice (the last silently won), an empty
     // value (`--profile "$UNSET"` measured the defaults), numbers only as plain decimals.
     [['run', '--profile', ''], /run: --profile is empty/],

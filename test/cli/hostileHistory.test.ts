@@ -253,6 +253,43 @@ describe('hostile run history', () => {
   });
 });
 
+describe('every folder the lab makes, where the kernel refuses it', () => {
+  const preset = path.join(__dirname, '../../resources/profiles/loopback-default.json');
+  // /proc answers ENOENT for a new child of a folder that exists: Node's recursive mkdir spun
+  // there forever at 100 % of a CPU, deaf to SIGTERM. Each path the lab makes a folder on, from
+  // the environment or a flag, put under /proc: answered in seconds (cli() kills at 20 s).
+  it.each([
+    ['a run, its history under /proc', ['run', '--duration', '0.3', '--set', 'duration.warmupS=0'], { URING_LAB_RUNS_DIR: '/proc/uring-lab-x' }, /runs cannot be saved in \/proc\/uring-lab-x \(ENOENT\); nothing was started/],
+    ['an A/B experiment, its history under /proc', ['ab', preset, preset, '--rounds', '1'], { URING_LAB_RUNS_DIR: '/proc/uring-lab-x' }, /cannot be saved in \/proc\/uring-lab-x.* \(ENOENT\)/],
+    ['serve, its token file under /proc', ['serve', '--port', '0', '--token-file', '/proc/uring-lab-x/token'], {}, /token file \/proc\/uring-lab-x\/token cannot be created: its directory cannot be made \(ENOENT\)/],
+    ['a storage run, its data folder under /proc', ['run', '--duration', '0.3', '--set', 'workload=storage'], { XDG_DATA_HOME: '/proc/uring-lab-x' }, /storage\.path: cannot make the lab's data directory \/proc\/uring-lab-x\/uring-lab\/storage \(ENOENT\)/],
+  ])('%s: exit 2, one line naming it', (_what, args, extraEnv, pattern) => {
+    const r = cli(args as string[], extraEnv as NodeJS.ProcessEnv);
+    expect(r.signal, 'killed after 20 s: it hung').toBeNull();
+    expect(r.code, r.stderr).toBe(2);
+    expectOneErrorLine(r.stderr, pattern as RegExp);
+  });
+
+  it('a run whose active-runs folder is under /proc (XDG_RUNTIME_DIR=/proc) completes and says another run could not be detected', () => {
+    const r = cli(['run', '--duration', '0.3', '--set', 'duration.warmupS=0', '--set', 'probes.enabled=false', '--json'], { XDG_RUNTIME_DIR: '/proc' });
+    expect(r.signal, 'killed after 20 s: it hung').toBeNull();
+    expect(r.code, r.stderr).toBe(0);
+    expect(runSummaryOf(r).warnings).toContainEqual(expect.stringMatching(/could not be detected: the active-runs folder is unusable \(\/proc\/uring-lab-\d+\/active-runs: ENOENT\); check XDG_RUNTIME_DIR/));
+  });
+
+  it('ab list, where the history is a file, says so like runs list (exit 2), not "no saved A/B experiments"', () => {
+    const file = path.join(dir, 'history-file');
+    writeFileSync(file, 'not a folder');
+    const runs = cli(['runs', 'list'], { URING_LAB_RUNS_DIR: file });
+    expect(runs.code).toBe(2);
+    expectOneErrorLine(runs.stderr, /is not a folder/);
+    const ab = cli(['ab', 'list'], { URING_LAB_RUNS_DIR: file });
+    expect(ab.code, ab.stdout).toBe(2);
+    expectOneErrorLine(ab.stderr, /the A\/B experiments folder .*history-file\/experiments is not a folder \(ENOTDIR\); .*URING_LAB_RUNS_DIR/);
+    expect(readFileSync(file, 'utf8')).toBe('not a folder');
+  });
+});
+
 describe('history races (the store the CLI and the LabApi share)', () => {
   const racing = () => new RunStore({ dir: runsDir, maxRuns: 1000, maxBytes: 2 ** 40 });
   /** The store with `after` run right after it has read `runId`'s meta. */

@@ -4,7 +4,7 @@
  * LabService with the real engine process behind it; the token file is tested on its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
@@ -436,6 +436,33 @@ describe('token file', () => {
     writeFileSync(file, 'ab'.repeat(20), { mode: 0o600 });
     chownSync(file, 65534, 65534);
     expect(() => loadOrCreateToken(file)).toThrow(/belongs to uid 65534/);
+  });
+
+  it('a file the kernel will not read (EIO) is one TOKEN_FILE error naming the errno, not an internal error', () => {
+    // /proc/self/mem is a regular file of this user's, mode 0600, size 0: it passes every check
+    // before the read, and its read fails with EIO.
+    expect(() => loadOrCreateToken('/proc/self/mem')).toThrow(expect.objectContaining({
+      code: 'TOKEN_FILE', message: 'token file /proc/self/mem cannot be read (EIO)', fix: expect.stringMatching(/path of its own/),
+    }));
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a full disk while a new token is written: one TOKEN_FILE error naming ENOSPC, and no empty file left to be refused next time', () => {
+    const full = path.join(dir, 'full');
+    mkdirSync(full);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', full]);
+    try {
+      try { writeFileSync(path.join(full, 'filler'), Buffer.alloc(64 * 1024)); } catch { /* full */ }
+      const file = path.join(full, 'token');
+      expect(() => loadOrCreateToken(file)).toThrow(expect.objectContaining({
+        code: 'TOKEN_FILE', message: expect.stringMatching(/^token file .*token could not be written \(ENOSPC\); nothing was left there$/),
+      }));
+      expect(existsSync(file)).toBe(false);
+      // Room again: the same path now gets its token.
+      rmSync(path.join(full, 'filler'));
+      expect(loadOrCreateToken(file)).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      execFileSync('umount', [full]);
+    }
   });
 
   it('refuses a symlink, a directory, a FIFO, and content that is not a token', () => {

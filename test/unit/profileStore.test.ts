@@ -151,6 +151,25 @@ describe('saved profiles', () => {
     process.env.XDG_DATA_HOME = path.join(scratch, 'data');
   });
 
+  it('a folder that refuses reads or writes (under /proc, or a file in its place) is one PROFILES_DIR error naming XDG_DATA_HOME; nothing hangs', () => {
+    // /proc answers ENOENT for a new child of a folder that exists: Node's recursive mkdir
+    // spun there forever, so this save hung the host before makeFolders.
+    const proc = new ProfileStore('/proc/uring-lab-nowhere/profiles');
+    expect(() => proc.save('p', defaultProfile())).toThrow(expect.objectContaining({
+      code: 'PROFILES_DIR', kind: 'input', field: 'XDG_DATA_HOME',
+      message: 'saved profiles cannot be written in /proc/uring-lab-nowhere/profiles (ENOENT)', fix: expect.stringMatching(/XDG_DATA_HOME/),
+    }));
+    expect(() => proc.saveNew('p', defaultProfile())).toThrow(expect.objectContaining({ code: 'PROFILES_DIR' }));
+    expect(proc.list()).toEqual([]);
+    const file = path.join(scratch, 'a-file');
+    writeFileSync(file, 'mine');
+    const inFile = new ProfileStore(file);
+    expect(() => inFile.save('p', defaultProfile())).toThrow(expect.objectContaining({ code: 'PROFILES_DIR', message: expect.stringMatching(/\(EEXIST\)$/) }));
+    expect(() => inFile.scan()).toThrow(expect.objectContaining({ code: 'PROFILES_DIR', message: expect.stringMatching(/cannot be read in .*a-file \(ENOTDIR\)$/) }));
+    expect(() => inFile.delete('p')).toThrow(expect.objectContaining({ code: 'PROFILES_DIR', message: expect.stringMatching(/cannot be deleted in .*\(ENOTDIR\)$/) }));
+    expect(readFileSync(file, 'utf8')).toBe('mine');
+  });
+
   it('lists the presets', async () => {
     const { lab } = makeLab();
     const { presets } = await lab.listPresets();

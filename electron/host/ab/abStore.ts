@@ -10,7 +10,7 @@
  * as running while that owner lives; if the owner died, what is on disk is the truth — the
  * finished rounds, marked interrupted. The last write replaces it with the final report.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LabError, oneLineText } from '../../contract';
@@ -22,6 +22,7 @@ import { currentOwner, ownerAlive } from '../history/owner';
 import { dropEndNote, readEndNote, reserveEndNote, writeEndNote } from '../history/endNote';
 import { EXPERIMENTS_FOLDER, runStoreOptionsFromEnv } from '../history/runStore';
 import { abReportHtml } from './html';
+import { makeFolders } from '../makeFolders';
 
 const StoredExperimentSchema = z.object({
   format: z.literal(1),
@@ -78,7 +79,7 @@ export class AbStore {
   save(report: AbReport, final: boolean): boolean {
     const note = this.endNote(report.experimentId);
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeFolders(this.dir);
       const record: StoredExperiment = { format: 1, final, owner: currentOwner(), report };
       writeFileAtomic(this.file(report.experimentId), JSON.stringify(record));
       this.lastSaveError = null;
@@ -141,7 +142,17 @@ export class AbStore {
   /** Every experiment's row, newest first; with `unreadable` the files that are not a valid one. */
   rows(): { rows: AbListRow[]; unreadable: number } {
     let names: string[];
-    try { names = readdirSync(this.dir); } catch { return { rows: [], unreadable: 0 }; }
+    try { names = readdirSync(this.dir); } catch (err) {
+      // None saved yet: an empty list. A history that is a file, or a folder the lab may not
+      // read, is what `runs list` refuses too: "no saved A/B experiments" hid it (exit 0).
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { rows: [], unreadable: 0 };
+      throw new LabError({
+        code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
+        message: `the A/B experiments folder ${oneLineText(this.dir, 160)} ${code === 'ENOTDIR' ? 'is not a folder (ENOTDIR)' : `cannot be read (${code ?? String(err)})`}`,
+        fix: 'move the file at that path out of the way, or point URING_LAB_RUNS_DIR at a folder you can write (or unset it)',
+      });
+    }
     const rows: AbListRow[] = [];
     let unreadable = 0;
     for (const name of names) {

@@ -39,6 +39,7 @@ import { FrameLog, readFrames, type FramesPage } from './frameLog';
 import { NotARegularFile, readRegularFile, readRegularFileSync } from './regularFile';
 import { currentOwner, ownerAlive } from './owner';
 import { dropEndNote, readEndNote, reserveEndNote, writeEndNote } from './endNote';
+import { makeFoldersAsync } from '../makeFolders';
 
 export const DEFAULT_MAX_RUNS = 500;
 export const DEFAULT_MAX_BYTES = 2 * 2 ** 30;
@@ -234,7 +235,7 @@ export class RunStore {
     // Off the event loop like every write of a run. Exclusive: one writer per folder; a run id
     // met twice is refused (that run is not saved), never interleaved with the saved one.
     const ready = (async () => {
-      await mkdirAsync(this.dir, { recursive: true });
+      await makeFoldersAsync(this.dir);
       try { await mkdirAsync(dir); } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`a saved run ${start.runId} already exists in ${this.dir} (kept as it is)`);
         throw err;

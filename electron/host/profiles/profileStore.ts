@@ -5,7 +5,7 @@
  * fsync, rename, fsync of the folder), so a crash leaves the old file or the new one, never half
  * of one; every check happens before the first write, so a refused save or import touches nothing.
  */
-import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, type LabErrorData, type Profile } from '../../contract';
 import { writeFileAtomic } from '../atomicFile';
@@ -14,6 +14,7 @@ import { profileJson } from './export/json';
 import { slug } from './export/common';
 import { userText } from './messageText';
 import { loadProfileFile } from './profileFile';
+import { makeFolders } from '../makeFolders';
 
 /** A saved profile's name is its file name: letters, digits, space, dot, dash, underscore. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
@@ -72,7 +73,7 @@ export class ProfileStore {
       files = readdirSync(this.dir).filter((f) => f.endsWith('.json') && NAME.test(f.slice(0, -5)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { profiles: [], unreadable: [], leftOut: 0 };
-      throw err;
+      throw this.folderError(err, 'read');
     }
     const profiles: SavedProfile[] = [];
     const unreadable: Array<{ name: string; error: LabErrorData }> = [];
@@ -109,8 +110,12 @@ export class ProfileStore {
   /** Saves (or replaces) NAME; the profile's own name becomes NAME, so lists and runs agree. */
   save(name: string, profile: Profile): SavedProfile {
     checkProfileName(name);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.pathOf(name), profileJson({ ...profile, name }), { mode: 0o600 });
+    try {
+      makeFolders(this.dir, 0o700);
+      writeFileAtomic(this.pathOf(name), profileJson({ ...profile, name }), { mode: 0o600 });
+    } catch (err) {
+      throw this.folderError(err, 'written');
+    }
     return this.read(name);
   }
 
@@ -120,11 +125,17 @@ export class ProfileStore {
    */
   saveNew(wanted: string, profile: Profile): SavedProfile {
     const base = checkProfileName(wanted);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try { makeFolders(this.dir, 0o700); } catch (err) { throw this.folderError(err, 'written'); }
     for (let i = 1; i < 1000; i++) {
       const name = i === 1 ? base : `${base.slice(0, 60)}-${i}`;
       if (this.has(name)) continue;
-      if (writeFileAtomic(this.pathOf(name), profileJson({ ...profile, name }), { mode: 0o600, replace: false })) return this.read(name);
+      let written: boolean;
+      try {
+        written = writeFileAtomic(this.pathOf(name), profileJson({ ...profile, name }), { mode: 0o600, replace: false });
+      } catch (err) {
+        throw this.folderError(err, 'written');
+      }
+      if (written) return this.read(name);
     }
     throw new LabError({ code: 'PROFILE_EXISTS', kind: 'input', field: 'name', message: `name: "${base}" and its numbered copies are all taken`, fix: 'give the import a name of its own' });
   }
@@ -133,9 +144,24 @@ export class ProfileStore {
     try {
       unlinkSync(this.pathOf(checkProfileName(name)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.folderError(err, 'deleted');
       throw new LabError({ code: 'PROFILE_UNKNOWN', kind: 'input', field: 'name', message: `name: no saved profile is called "${userText(name, 80)}"`, fix: 'listProfiles shows the saved ones' });
     }
+  }
+
+  /**
+   * The folder of saved profiles refused a read or a write (read-only, full, not a folder, or
+   * under /proc): one line naming where it comes from and the fix, not an internal error.
+   */
+  private folderError(err: unknown, what: 'read' | 'written' | 'deleted'): Error {
+    if (err instanceof LabError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) return err as Error;
+    return new LabError({
+      code: 'PROFILES_DIR', kind: 'input', field: 'XDG_DATA_HOME',
+      message: `saved profiles cannot be ${what} in ${userText(this.dir, 160)} (${code})`,
+      fix: code === 'ENOSPC' ? 'free space on its disk, or set XDG_DATA_HOME to a folder on another one' : 'set XDG_DATA_HOME to a folder you can write (profiles are kept in $XDG_DATA_HOME/uring-lab/profiles)',
+    });
   }
 
   private pathOf(name: string): string {

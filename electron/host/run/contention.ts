@@ -4,10 +4,11 @@
  * itself in a per-user directory of active runs and looks for others while it goes, and the
  * CPU time of the whole machine (/proc/stat) is compared with the lab's own.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { oneLineText, type RunSummary } from '../../contract';
+import { makeFolders } from '../makeFolders';
 
 type OtherRun = RunSummary['contention']['otherRuns'][number];
 
@@ -64,7 +65,7 @@ export class ActiveRunRegistry {
   /** Marks this process's run as active; failures only cost the detection, never the run. */
   register(runId: string, startedAt: string): void {
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      makeFolders(this.dir, 0o700);
       this.trust();
       const file = path.join(this.dir, `${process.pid}-${runId.replace(/[^\w-]/g, '_')}.json`);
       // 'wx' is O_CREAT|O_EXCL: never follows a link planted at that name.

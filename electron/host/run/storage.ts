@@ -13,12 +13,13 @@
  * Every refusal is one line naming the field, an `input` error (the CLI exits 2).
  */
 import { randomInt } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
 import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
 import { labDataDir, labOwnedDirHolding, realPathOf, runsDirFromEnv } from '../labPaths';
+import { makeFolders } from '../makeFolders';
 
 /** What a storage run uses, and whether the lab owns it. */
 export interface StoragePlan {
@@ -150,7 +151,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   const seed = randomInt(1, 2 ** 47);
   if (s.path === null) {
     const dir = storageDir(env);
-    try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch (e) {
+    try { makeFolders(dir, 0o700); } catch (e) {
       throw input('storage.path', `cannot make the lab's data directory ${dir} (${mkdirCause(dir, e)})`, 'set XDG_DATA_HOME to a writable directory on a disk, or name a file in storage.path');
     }
     removeLeftovers(dir);
