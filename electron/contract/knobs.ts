@@ -465,7 +465,7 @@ export const KNOBS = {
     path: knob({
       workloads: STORAGE_ONLY,
       schema: z.string().min(1).max(4000).nullable().default(null),
-      label: 'Storage path', help: "The file or block device the jobs read or write (fio's filename); empty: a test file the lab creates in its data directory, fills with its pattern and deletes after the run. A file you name is read-only unless the pattern writes; a device needs storage.allowDevice.",
+      label: 'Storage path', help: "The file or block device the jobs read or write (fio's filename); unset (null, an empty field): a test file the lab creates in its data directory, fills with its pattern and deletes after the run. A file you name is read-only unless the pattern writes; a device needs storage.allowDevice.",
       applies: 'new-ring', engine: true, settings: ['STORAGE_OPEN', 'STORAGE_FILL', 'STORAGE_IO'],
       exports: { fio: (v) => (v === null ? { note: 'storage.path empty: fio makes a test file of its own per job in the current directory' } : { options: { filename: v.replace(/:/g, '\\:') } }) },
     }),

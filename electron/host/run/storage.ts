@@ -178,7 +178,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   let st: Stats;
   try { st = statSync(path); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw input('storage.path', `${path} cannot be used (${code}); the lab creates a test file only when storage.path is empty`, code === 'ENOENT' ? 'name an existing file or device, or leave storage.path empty for a test file' : 'check the path and its permissions');
+    throw input('storage.path', `${path} cannot be used (${code}); the lab creates a test file only when storage.path is unset (null)`, code === 'ENOENT' ? 'name an existing file or device, or leave storage.path unset (null) for a test file' : 'check the path and its permissions');
   }
   if (st.isBlockDevice()) {
     if (!s.allowDevice) {
@@ -198,23 +198,23 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   // would write the test pattern into them, and a read measures nothing of a disk.
   const pseudo = pseudoFilesystemOf(path);
   if (pseudo) {
-    throw input('storage.path', `${path} is on ${pseudo}, the kernel's own interface, not storage`, 'name a file on a disk, or a block device with storage.allowDevice, or leave storage.path empty for a test file');
+    throw input('storage.path', `${path} is on ${pseudo}, the kernel's own interface, not storage`, 'name a file on a disk, or a block device with storage.allowDevice, or leave storage.path unset (null) for a test file');
   }
   if (st.size < s.blockBytes) {
-    throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path empty for a test file');
+    throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path unset (null) for a test file');
   }
   const real = realpathSync(path);
   // The lab's own files (saved runs, profiles) are not a write target; its kept test files are.
   const owned = writes(profile) ? labOwnedDirHolding(real, env) : null;
   if (owned && !real.startsWith(`${realPathOf(storageDir(env))}/`)) {
-    throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is inside ${owned}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path empty for a test file');
+    throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is inside ${owned}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path unset (null) for a test file');
   }
   // A hard link outside the lab's folders is the same inode as the saved run or profile it
   // links to, and the engine writes in place: the path check alone let a writing run through
   // /tmp/x.dat (ln ~/.local/share/uring-lab/profiles/mine.json /tmp/x.dat) overwrite the profile.
   const twin = writes(profile) && st.nlink > 1 ? labOwnedLinkOf(statSync(real), env) : null;
   if (twin) {
-    throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is a hard link to ${twin}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path empty for a test file');
+    throw input('storage.path', `refusing to ${profile.storage.pattern} ${real}: it is a hard link to ${twin}, the lab's own data (saved runs, profiles), which the run would overwrite`, 'name a file outside it, use a read pattern, or leave storage.path unset (null) for a test file');
   }
   return { path: real, labCreated: false, verify: false, seed, deleted: false, keep: false };
 }
