@@ -6,7 +6,7 @@
  * naming the file and the fix, and nothing the user had is changed or lost.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,14 @@ describe('hostile run history', () => {
     const csv = cli(['runs', 'export', 'dead-run', '--format', 'csv'], ro);
     expect(csv.code, csv.stderr).toBe(0);
     expect(csv.stdout.trimEnd().split('\n').length).toBe(readFileSync(path.join(run, 'frames.jsonl'), 'utf8').trimEnd().split('\n').length + 1);
+    // Writes it refuses: one line naming the run and the errno (they were "internal error").
+    const errno = isRoot ? 'EPERM' : 'EACCES';
+    const pin = cli(['runs', 'pin', 'dead-run'], ro);
+    expect(pin.code).toBe(1);
+    expectOneErrorLine(pin.stderr, new RegExp(`^uring-lab: run dead-run could not be pinned \\(${errno}\\); it is left on disk as it is`));
+    const del = cli(['runs', 'delete', 'dead-run'], ro);
+    expect(del.code).toBe(1);
+    expectOneErrorLine(del.stderr, new RegExp(`^uring-lab: run dead-run could not be deleted \\(${errno}\\)`));
     expect(readFileSync(path.join(run, 'meta.json'), 'utf8')).toBe(meta);
   });
 
@@ -275,6 +283,21 @@ describe('every folder the lab makes, where the kernel refuses it', () => {
     expect(r.signal, 'killed after 20 s: it hung').toBeNull();
     expect(r.code, r.stderr).toBe(0);
     expect(runSummaryOf(r).warnings).toContainEqual(expect.stringMatching(/could not be detected: the active-runs folder is unusable \(\/proc\/uring-lab-\d+\/active-runs: ENOENT\); check XDG_RUNTIME_DIR/));
+  });
+
+  it('a history the kernel will not open (a symlink loop, a path too long): every verb that reads it names URING_LAB_RUNS_DIR and the errno', () => {
+    const loop = path.join(dir, 'loop-a');
+    symlinkSync(path.join(dir, 'loop-b'), loop);
+    symlinkSync(loop, path.join(dir, 'loop-b'));
+    const tooLong = path.join(dir, ...Array.from({ length: 20 }, () => 'd'.repeat(250)));
+    for (const [runs, errno] of [[loop, 'ELOOP'], [tooLong, 'ENAMETOOLONG']]) {
+      const id = 'run-20261205081518-20065-1';
+      for (const args of [['runs', 'list'], ['runs', 'show', id], ['runs', 'export', id, '--format', 'csv'], ['diagnose', id], ['runs', 'pin', id], ['runs', 'delete', id]]) {
+        const r = cli(args, { URING_LAB_RUNS_DIR: runs });
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+        expectOneErrorLine(r.stderr, new RegExp(`the run history .* cannot be read \\(${errno}\\); point URING_LAB_RUNS_DIR at a folder`));
+      }
+    }
   });
 
   it('ab list, where the history is a file, says so like runs list (exit 2), not "no saved A/B experiments"', () => {

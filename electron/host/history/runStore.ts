@@ -261,7 +261,7 @@ export class RunStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unknownRun(runId, this.dir);
       // A FIFO there blocked the read for good; a file of gigabytes took the memory.
       if (err instanceof NotARegularFile) throw unreadableRun(runId, file, err.message.slice(err.path.length + 1));
-      throw err;
+      throw this.ioError(err, `saved run ${runId}: ${oneLineText(file, 200)} cannot be read`);
     }
     let json: unknown;
     try { json = JSON.parse(text); } catch { json = undefined; }
@@ -331,8 +331,24 @@ export class RunStore {
   /** The history's folder cannot be read: one line naming where it comes from and the fix. */
   private dirError(err: unknown): Error {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTDIR' && code !== 'EACCES') return err as Error;
-    return new LabError({ code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR', message: `the run history ${this.dir} ${code === 'ENOTDIR' ? 'is not a folder' : 'cannot be read (permission denied)'}`, fix: 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it' });
+    // Every errno, not only the two first met (ENAMETOOLONG, ELOOP, EIO were "internal error").
+    if (code === undefined) return err as Error;
+    const why = code === 'ENOTDIR' ? 'is not a folder' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
+    return new LabError({ code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR', message: `the run history ${oneLineText(this.dir, 160)} ${why}`, fix: 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it' });
+  }
+
+  /**
+   * A read or write of one run that the file system refused (ELOOP, ENAMETOOLONG, EACCES, EIO,
+   * EROFS): the history's folder's own error where that is what fails, else one line naming the
+   * run's file. Never RUN_UNREADABLE: `runs delete` takes that as leave to remove the run, and a
+   * run the disk failed to read once is the user's all the same.
+   */
+  private ioError(err: unknown, what: string): Error {
+    if (err instanceof LabError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) return err as Error;
+    try { readdirSync(this.dir); } catch (dirErr) { return this.dirError(dirErr); }
+    return new LabError({ code: 'RUN_IO', kind: 'internal', field: 'runId', message: `${what} (${code})`, fix: 'it is left on disk as it is; check the file system under URING_LAB_RUNS_DIR (permissions, a read-only or failing disk)' });
   }
 
   /** Every run's row, newest first; with `unreadable` the folders that are not a valid run. */
@@ -499,7 +515,7 @@ export class RunStore {
     } catch (err) {
       // Deleted or pruned since its meta was read.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownRun(runId, this.dir);
-      throw err;
+      throw this.ioError(err, `run ${runId} could not be ${pinned ? 'pinned' : 'unpinned'}`);
     }
     return { runId, pinned };
   }
@@ -530,7 +546,7 @@ export class RunStore {
     try { renameSync(dir, doomed); } catch (err) {
       // Another process deleted (or pruned) it since its meta was read.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownRun(runId, this.dir);
-      throw err;
+      throw this.ioError(err, `run ${runId} could not be deleted`);
     }
     rmSync(doomed, { recursive: true, force: true });
   }
