@@ -9,7 +9,7 @@
  *  - a damaged saved experiment that is a folder: list counts it, `ab delete` (which the list
  *    points to) removes it with one line on error, never an internal error.
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { EngineSupervisor, forkEngine } from '../../electron/host/engine/supervi
 import { LabService } from '../../electron/host/labService';
 import { abExit } from '../../electron/host/ab/abCommand';
 import { interleavedOrder } from '../../electron/host/ab/runner';
-import { enginePidOf, expectOneErrorLine, sleep, startCli } from './cliProcess';
+import { enginePidOf, expectOneErrorLine, runSummaryOf, sleep, startCli, type Finished, type Started } from './cliProcess';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-hostile-ab-'));
 const runtime = path.join(dir, 'rt');
@@ -233,6 +233,45 @@ describe('damaged saved experiments', () => {
     }
     expect(readFileSync(path.join(folder, 'notes.txt'), 'utf8')).toBe('mine\n');
   });
+});
+
+describe('files that are not records', () => {
+  // readFileSync on a FIFO blocks for good, deaf to SIGTERM: `ab show` on one hung, and a FIFO
+  // in the active-runs folder hung every run at its start. Both now read as the history does
+  // (O_NONBLOCK, a regular file checked). A hang is killed after 15 s and fails the test.
+  const bounded = (started: Started): Promise<Finished> => {
+    const killer = setTimeout(() => started.child.kill('SIGKILL'), 15_000);
+    return started.done.finally(() => clearTimeout(killer));
+  };
+  it('a FIFO where a record should be: list counts it, show names it in one line, nothing hangs', async () => {
+    const runsDir = path.join(dir, 'runs-fifo');
+    const experiments = path.join(runsDir, 'experiments');
+    mkdirSync(experiments, { recursive: true });
+    execFileSync('mkfifo', [path.join(experiments, 'ab-fifo.json')]);
+    const env = envFor(runsDir);
+    const list = await bounded(startCli(['ab', 'list', '--json'], { env }));
+    expect(list.signal, 'hung').toBeNull();
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toMatchObject({ experiments: [], unreadable: 1 });
+    for (const args of [['ab', 'show', 'ab-fifo'], ['ab', 'export', 'ab-fifo', '--format', 'json']]) {
+      const r = await bounded(startCli(args, { env }));
+      expect(r.signal, 'hung').toBeNull();
+      expect(r.code, r.stderr).toBe(1);
+      expectOneErrorLine(r.stderr, /ab-fifo\.json is not a valid experiment record \(is a FIFO, not a file\); it is left on disk as it is/);
+    }
+  }, 30_000);
+
+  it('a FIFO in the active-runs folder: a run starts, completes and exits 0', async () => {
+    const rt = path.join(dir, 'rt-fifo');
+    const active = path.join(rt, `uring-lab-${process.getuid?.()}`, 'active-runs');
+    mkdirSync(active, { recursive: true, mode: 0o700 });
+    chmodSync(path.dirname(active), 0o700);
+    execFileSync('mkfifo', ['-m', '600', path.join(active, '1-run-planted.json')]);
+    const r = await bounded(startCli(['run', '--duration', '0.3', '--set', 'duration.warmupS=0', '--set', 'probes.enabled=false', '--json'], { env: { ...envFor(path.join(dir, 'runs-fifo-run')), XDG_RUNTIME_DIR: rt } }));
+    expect(r.signal, 'hung').toBeNull();
+    expect(r.code, r.stderr).toBe(0);
+    expect(runSummaryOf(r).contention.otherRuns).toEqual([]);
+  }, 30_000);
 });
 
 describe('report numbers', () => {

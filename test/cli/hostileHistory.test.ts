@@ -297,6 +297,13 @@ describe('every folder the lab makes, where the kernel refuses it', () => {
         expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
         expectOneErrorLine(r.stderr, new RegExp(`the run history .* cannot be read \\(${errno}\\); point URING_LAB_RUNS_DIR at a folder`));
       }
+      // The A/B experiments beside it: "no saved A/B experiments" (exit 0) and "no saved A/B
+      // experiment" hid the same fault.
+      for (const args of [['ab', 'list'], ['ab', 'show', 'ab-20261205081518-1-1'], ['ab', 'export', 'ab-20261205081518-1-1', '--format', 'json'], ['ab', 'delete', 'ab-20261205081518-1-1']]) {
+        const r = cli(args, { URING_LAB_RUNS_DIR: runs });
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+        expectOneErrorLine(r.stderr, new RegExp(`the A/B experiments folder .* cannot be read \\(${errno}\\); point URING_LAB_RUNS_DIR at a folder`));
+      }
     }
   });
 

@@ -10,7 +10,7 @@
  * as running while that owner lives; if the owner died, what is on disk is the truth — the
  * finished rounds, marked interrupted. The last write replaces it with the final report.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LabError, oneLineText } from '../../contract';
@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../atomicFile';
 import { refuseUnwritableFolder } from '../labPaths';
 import { currentOwner, ownerAlive } from '../history/owner';
 import { dropEndNote, readEndNote, reserveEndNote, writeEndNote } from '../history/endNote';
+import { NotARegularFile, readRegularFileSync } from '../history/regularFile';
 import { EXPERIMENTS_FOLDER, runStoreOptionsFromEnv } from '../history/runStore';
 import { abReportHtml } from './html';
 import { makeFolders } from '../makeFolders';
@@ -32,6 +33,10 @@ const StoredExperimentSchema = z.object({
 });
 type StoredExperiment = z.infer<typeof StoredExperimentSchema>;
 
+
+/** The most a record can be and still be read: V8's longest string (JSON.parse takes no more).
+ *  A 1,000-round experiment of long arms stays far below it. */
+const MAX_RECORD_BYTES = 0x1fffffe8;
 
 function lstatOrNull(path: string): Stats | null {
   try { return lstatSync(path); } catch { return null; }
@@ -96,19 +101,53 @@ export class AbStore {
     }
   }
 
+  /** The experiments' folder cannot be read (not a folder, a symlink loop, a path too long):
+   *  one line naming URING_LAB_RUNS_DIR, as `runs list` says of the run history. */
+  private dirError(err: unknown): Error {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) return err as Error;
+    return new LabError({
+      code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
+      message: `the A/B experiments folder ${oneLineText(this.dir, 160)} ${code === 'ENOTDIR' ? 'is not a folder (ENOTDIR)' : `cannot be read (${code})`}`,
+      fix: code === 'ENOTDIR' ? 'move the file at that path out of the way, or point URING_LAB_RUNS_DIR at a folder you can write (or unset it)' : 'point URING_LAB_RUNS_DIR at a folder you can write, or unset it',
+    });
+  }
+
+  /** A read or removal of one record the file system refused (EACCES, EIO, EPERM): never
+   *  AB_UNREADABLE, which `ab delete` takes as leave to remove it. */
+  private ioError(err: unknown, what: string): Error {
+    if (err instanceof LabError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) return err as Error;
+    try { readdirSync(this.dir); } catch (dirErr) { if ((dirErr as NodeJS.ErrnoException).code !== 'ENOENT') return this.dirError(dirErr); }
+    return new LabError({ code: 'AB_IO', kind: 'internal', field: 'experimentId', message: `${what} (${code})`, fix: 'it is left on disk as it is; check the file system under URING_LAB_RUNS_DIR (permissions, a read-only or failing disk)' });
+  }
+
   private read(experimentId: string): StoredExperiment {
     const path = this.file(experimentId);
-    if (!existsSync(path)) throw new LabError({ code: 'AB_UNKNOWN', kind: 'input', field: 'experimentId', message: `no saved A/B experiment ${experimentId}`, fix: 'uring-lab ab list shows the saved ones' });
+    if (!existsSync(path)) {
+      // Not there, or the folder itself cannot be read: that is said, not "no saved experiment".
+      try { readdirSync(this.dir); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.dirError(err); }
+      throw new LabError({ code: 'AB_UNKNOWN', kind: 'input', field: 'experimentId', message: `no saved A/B experiment ${experimentId}`, fix: 'uring-lab ab list shows the saved ones' });
+    }
     let json: unknown;
     let where: string;
     try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
+      // Never readFileSync: a FIFO at that name blocked it for good, deaf to SIGTERM.
+      json = JSON.parse(readRegularFileSync(path, MAX_RECORD_BYTES));
       const parsed = StoredExperimentSchema.safeParse(json);
       if (parsed.success) return this.withEndNote(parsed.data);
       const issue = parsed.error.issues[0]!;
       where = `${issue.path.join('.') || 'top'}: ${issue.message}`;
     } catch (err) {
-      where = err instanceof SyntaxError ? 'not JSON' : `${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      // A folder, a FIFO, a device or a file of gigabytes at that name: nothing the lab wrote.
+      if (err instanceof NotARegularFile) {
+        where = lstatOrNull(path)?.isDirectory() ? 'EISDIR' : err.message.slice(err.path.length + 1);
+      } else {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== undefined) throw this.ioError(err, `saved A/B experiment ${experimentId}: ${oneLineText(path, 200)} cannot be read`);
+        where = err instanceof SyntaxError ? 'not JSON' : (err as Error).message;
+      }
     }
     // A folder of that name is nothing the lab wrote: `ab delete` leaves it (it could hold anything).
     const fix = where === 'EISDIR'
@@ -145,13 +184,8 @@ export class AbStore {
     try { names = readdirSync(this.dir); } catch (err) {
       // None saved yet: an empty list. A history that is a file, or a folder the lab may not
       // read, is what `runs list` refuses too: "no saved A/B experiments" hid it (exit 0).
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { rows: [], unreadable: 0 };
-      throw new LabError({
-        code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
-        message: `the A/B experiments folder ${oneLineText(this.dir, 160)} ${code === 'ENOTDIR' ? 'is not a folder (ENOTDIR)' : `cannot be read (${code ?? String(err)})`}`,
-        fix: 'move the file at that path out of the way, or point URING_LAB_RUNS_DIR at a folder you can write (or unset it)',
-      });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], unreadable: 0 };
+      throw this.dirError(err);
     }
     const rows: AbListRow[] = [];
     let unreadable = 0;
@@ -199,8 +233,12 @@ export class AbStore {
         fix: `move it out of ${oneLineText(this.dir, 160)} yourself if it is of no use`,
       });
     }
-    rmSync(path, { force: true });
-    rmSync(this.endNote(experimentId), { force: true });
+    try {
+      rmSync(path, { force: true });
+      rmSync(this.endNote(experimentId), { force: true });
+    } catch (err) {
+      throw this.ioError(err, `A/B experiment ${experimentId} could not be deleted`);
+    }
   }
 
   export(experimentId: string, format: 'json' | 'html'): { filename: string; mediaType: string; text: string } {

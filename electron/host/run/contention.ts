@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { oneLineText, type RunSummary } from '../../contract';
 import { makeFolders } from '../makeFolders';
+import { readRegularFileSync } from '../history/regularFile';
 
 type OtherRun = RunSummary['contention']['otherRuns'][number];
 
@@ -89,7 +90,8 @@ export class ActiveRunRegistry {
       if (file === this.file || !name.endsWith('.json')) continue;
       let entry: OtherRun;
       try {
-        const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<OtherRun>;
+        // Never readFileSync: a FIFO at that name blocked every run's start for good.
+        const parsed = JSON.parse(readRegularFileSync(file, 4096)) as Partial<OtherRun>;
         if (typeof parsed.pid !== 'number' || typeof parsed.runId !== 'string' || typeof parsed.startedAt !== 'string') continue;
         entry = { pid: parsed.pid, runId: parsed.runId, startedAt: parsed.startedAt };
       } catch { continue; }
