@@ -200,6 +200,29 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     await page.context().close();
   });
 
+  it('a history the host cannot read: History and A/B say why and the fix, not "Loading…" for ever or "0 saved"', async () => {
+    const file = path.join(tmp, 'history-is-a-file');
+    writeFileSync(file, 'mine');
+    const broken = await startServe(mkdtempSync(path.join(tmp, 'broken-')), { URING_LAB_RUNS_DIR: file });
+    try {
+      const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const page = await ctx.newPage();
+      await page.goto(broken.url);
+      await page.getByTestId('view-history').click();
+      const failure = page.getByTestId('history-failure');
+      await expect.poll(async () => (await failure.count()) && (await failure.textContent()), { timeout: 15_000 }).toMatch(/RUNS_DIR\s*the run history .*history-is-a-file is not a folder — point URING_LAB_RUNS_DIR at a folder/);
+      expect(await page.getByTestId('history-list-failed').count()).toBe(1);
+      const list = await text(page, 'history');
+      expect(list).not.toMatch(/Loading saved runs|0 saved/);
+      await page.getByTestId('view-ab').click();
+      await expect.poll(async () => (await page.locator('main').textContent()) ?? '', { timeout: 15_000 }).toMatch(/the A\/B experiments folder .*history-is-a-file\/experiments is not a folder \(ENOTDIR\)/);
+      expect(readFileSync(file, 'utf8')).toBe('mine');
+      await ctx.close();
+    } finally {
+      await broken.stop();
+    }
+  });
+
   it("shows this machine's kernel release in the Doctor", async () => {
     const page = await newPage();
     const errors = collectErrors(page);

@@ -58,6 +58,9 @@ export const useHistoryStore = defineStore('history', () => {
   const unreadable = ref(0);
   const loading = ref(false);
   const loaded = ref(false);
+  /** The last list call failed (its failure is shown): the view says the list is unknown, not
+   *  "Loading…" for ever beside the error, nor "0 saved". */
+  const listFailed = ref(false);
   /** Why the last list / pin / delete / export failed (shown in the view). */
   const failure = shallowRef<LabErrorData | null>(null);
   const opened = shallowRef<OpenedRun | null>(null);
@@ -74,13 +77,16 @@ export const useHistoryStore = defineStore('history', () => {
   async function refresh(): Promise<void> {
     if (loading.value) return;
     loading.value = true;
+    let listed = false;
     await guarded(async () => {
       const res = await callLab(apiOrThrow(), 'listRuns', { limit: 1000, offset: 0 });
       runs.value = res.runs;
       total.value = res.total;
       unreadable.value = res.unreadable;
       loaded.value = true;
+      listed = true;
     });
+    listFailed.value = !listed;
     loading.value = false;
   }
 
@@ -138,5 +144,5 @@ export const useHistoryStore = defineStore('history', () => {
     exportWarning.value = res.damaged ? `${res.filename}: ${res.damaged}` : null;
   }
 
-  return { runs, total, unlisted, unreadable, loading, loaded, failure, exportWarning, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
+  return { runs, total, unlisted, unreadable, loading, loaded, listFailed, failure, exportWarning, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
 });
