@@ -200,10 +200,10 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     await page.context().close();
   });
 
-  it('a history the host cannot read: History and A/B say why and the fix, not "Loading…" for ever or "0 saved"', async () => {
+  it('a history and a data folder the host cannot read: History, A/B and Profiles say why and the fix; the presets stay listed', async () => {
     const file = path.join(tmp, 'history-is-a-file');
     writeFileSync(file, 'mine');
-    const broken = await startServe(mkdtempSync(path.join(tmp, 'broken-')), { URING_LAB_RUNS_DIR: file });
+    const broken = await startServe(mkdtempSync(path.join(tmp, 'broken-')), { URING_LAB_RUNS_DIR: file, XDG_DATA_HOME: file });
     try {
       const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
       const page = await ctx.newPage();
@@ -216,6 +216,12 @@ describe('History, Profiles and Doctor views in Chromium', () => {
       expect(list).not.toMatch(/Loading saved runs|0 saved/);
       await page.getByTestId('view-ab').click();
       await expect.poll(async () => (await page.locator('main').textContent()) ?? '', { timeout: 15_000 }).toMatch(/the A\/B experiments folder .*history-is-a-file\/experiments is not a folder \(ENOTDIR\)/);
+      // Saved profiles live under XDG_DATA_HOME, a file too: their error, and the presets (which
+      // ship with the lab) still listed; they went with the saved list's failure.
+      await page.getByTestId('view-profiles').click();
+      await expect.poll(async () => (await page.locator('main').textContent()) ?? '', { timeout: 15_000 }).toMatch(/PROFILES_DIR\s*saved profiles cannot be read in .*history-is-a-file\/uring-lab\/profiles \(ENOTDIR\)/);
+      expect(await page.getByTestId('saved-list-failed').count()).toBe(1);
+      expect(await page.getByText('loopback-default', { exact: true }).count()).toBeGreaterThan(0);
       expect(readFileSync(file, 'utf8')).toBe('mine');
       await ctx.close();
     } finally {

@@ -34,6 +34,9 @@ export const useProfilesStore = defineStore('profiles', () => {
   /** Older saved profiles the host left out of its list (one answer carries at most 4 MiB of them). */
   const leftOut = ref(0);
   const loaded = ref(false);
+  /** Which of the two lists arrived in the last refresh: each says "none" only for itself. */
+  const presetsListed = ref(false);
+  const savedListed = ref(false);
   const busy = ref(false);
   const failure = shallowRef<LabErrorData | null>(null);
   /** The import box's text, kept here so a refused import (or a view switch) loses nothing. */
@@ -46,14 +49,22 @@ export const useProfilesStore = defineStore('profiles', () => {
   async function refresh(): Promise<void> {
     await guarded(async () => {
       const api = apiOrThrow();
-      const [p, s] = await Promise.all([
+      // Settled apart: the presets ship with the lab, and a saved-profiles folder the host
+      // cannot read (XDG_DATA_HOME a file, read-only) hid them too.
+      const [p, s] = await Promise.allSettled([
         callLab(api, 'listPresets', undefined),
         callLab(api, 'listProfiles', undefined),
       ]);
-      presets.value = p.presets;
-      saved.value = s.profiles;
-      leftOut.value = s.leftOut;
+      if (p.status === 'fulfilled') presets.value = p.value.presets;
+      if (s.status === 'fulfilled') {
+        saved.value = s.value.profiles;
+        leftOut.value = s.value.leftOut;
+      }
+      presetsListed.value = p.status === 'fulfilled';
+      savedListed.value = s.status === 'fulfilled';
       loaded.value = true;
+      if (p.status === 'rejected') throw p.reason;
+      if (s.status === 'rejected') throw s.reason;
     });
   }
 
@@ -125,7 +136,7 @@ export const useProfilesStore = defineStore('profiles', () => {
   }
 
   return {
-    presets, saved, leftOut, loaded, busy, failure, importText, importName, importOutcome,
+    presets, saved, leftOut, loaded, presetsListed, savedListed, busy, failure, importText, importName, importOutcome,
     refresh, apply, saveCurrent, remove, importProfile, exportProfile, currentName,
   };
 });
