@@ -401,6 +401,10 @@ export class LabService implements LabApi, LabSessions {
       const wantVeth = profile.topology === 'veth' && !target;
       const vethMisfit = wantVeth ? vethRefusal() : null;
       if (vethMisfit) throw vethMisfit;
+      // A history that cannot take the run (not a folder, read-only, under /proc): refused
+      // before anything starts, as the CLI refuses it. From the UI the run went ahead, measured,
+      // and was in no list afterwards.
+      this.history.checkWritable();
       let config = this.engineConfig(profile, boundS * 1000, target);
 
       this.state = 'starting';

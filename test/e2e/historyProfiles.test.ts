@@ -208,6 +208,12 @@ describe('History, Profiles and Doctor views in Chromium', () => {
       const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
       const page = await ctx.newPage();
       await page.goto(broken.url);
+      // Start is refused before anything runs, as the CLI refuses it (the run went ahead, and
+      // was in no list afterwards).
+      await page.getByTestId('start-button').click();
+      const banner = page.getByTestId('error-banner');
+      await expect.poll(async () => (await banner.count()) && (await banner.textContent()), { timeout: 15_000 }).toMatch(/RUNS_DIR\s*runs cannot be saved in .*history-is-a-file \(it is not a folder\); nothing was started/);
+      expect(await text(page, 'run-state')).toBe('idle');
       await page.getByTestId('view-history').click();
       const failure = page.getByTestId('history-failure');
       await expect.poll(async () => (await failure.count()) && (await failure.textContent()), { timeout: 15_000 }).toMatch(/RUNS_DIR\s*the run history .*history-is-a-file is not a folder — point URING_LAB_RUNS_DIR at a folder/);

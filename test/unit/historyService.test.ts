@@ -101,13 +101,22 @@ describe('runs of the lab service', () => {
     expect(() => readFileSync(path.join(runsDir, summary.runId, 'meta.json'))).toThrow(/ENOENT/);
   });
 
-  it('go on when the history cannot be written; the summary says why the run was not saved', async () => {
+  // A history that fails once the run has started (a disk that fills) lets the run go on, its
+  // summary saying so: hostileHistory.test.ts fills one mid-run. One unusable at the start is
+  // refused before anything starts, from the UI as from the CLI: the run went ahead, measured,
+  // and was in no list afterwards.
+  it('a history that cannot take a run at its start: startRun is refused (RUNS_DIR, the fix), no engine started', async () => {
     const notAFolder = path.join(temp('uring-lab-history-'), 'file');
     writeFileSync(notAFolder, '');
-    const { lab } = makeLab(notAFolder);
-    const summary = await runFor(lab, 150);
-    expect(summary.status).toBe('completed');
-    expect(summary.requests).toBeGreaterThan(0);
-    expect(summary.warnings.find((w) => w.startsWith('run history:'))).toMatch(/could not be saved to the run history: .*(ENOTDIR|EEXIST)/);
+    const fake = new FakeEngineHost();
+    const supervisor = new EngineSupervisor(fake.spawn, { unresponsiveMs: 250, spawnTimeoutMs: 1000, defaultTimeoutMs: 1000 });
+    const lab = new LabService({ supervisor, frameIntervalMs: 20, activeRunsDir: temp('uring-lab-active-'), runsDir: notAFolder, timeouts: () => ({ startMs: 400, stopMs: 400 }) });
+    labs.push(lab);
+    await expect(lab.startRun({ profile: PROFILE })).rejects.toMatchObject({
+      code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
+      message: expect.stringMatching(/^runs cannot be saved in .*file \(it is not a folder\); nothing was started$/),
+    });
+    expect(fake.engines.flatMap((e) => e.received)).not.toContain('start');
+    expect(readFileSync(notAFolder, 'utf8')).toBe('');
   });
 });

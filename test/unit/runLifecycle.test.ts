@@ -4,7 +4,7 @@
  * start and stop. Whatever happens, each run that started ends with exactly one terminal
  * event (ended, failed or interrupted), and the lab is usable afterwards.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -297,9 +297,14 @@ describe('run lifecycle state machine', () => {
     contiguous(after.frames, 0);
     expect(after.frames).toEqual(live());
 
-    // A run that could not be saved (its history folder is a file): only memory, the rest lost.
-    const { lab: unsavedLab } = makeLab({ options: { keptFrames: 10, runsDir: path.join(runsDir, runId, 'meta.json') } });
+    // A run the history stopped taking once it had started (its folder replaced by a file, as a
+    // failing disk would): only memory, the rest lost. (A history unusable at the start is
+    // refused before the run: historyService.test.ts.)
+    const unsavedDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-history-'));
+    const { lab: unsavedLab } = makeLab({ options: { keptFrames: 10, runsDir: unsavedDir } });
     const unsaved = await unsavedLab.startRun({ profile: PROFILE });
+    rmSync(path.join(unsavedDir, unsaved.runId), { recursive: true, force: true });
+    writeFileSync(path.join(unsavedDir, unsaved.runId), '');
     await sleep(600);
     const summary = await unsavedLab.stopRun();
     expect(summary?.warnings.join(' ')).toMatch(/run history/);
