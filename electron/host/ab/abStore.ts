@@ -113,13 +113,24 @@ export class AbStore {
     });
   }
 
+  /** The folder's own error where it cannot be read (none saved yet, ENOENT, is no fault). */
+  private folderFault(): Error | null {
+    try {
+      readdirSync(this.dir);
+      return null;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : this.dirError(err);
+    }
+  }
+
   /** A read or removal of one record the file system refused (EACCES, EIO, EPERM): never
    *  AB_UNREADABLE, which `ab delete` takes as leave to remove it. */
   private ioError(err: unknown, what: string): Error {
     if (err instanceof LabError) return err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) return err as Error;
-    try { readdirSync(this.dir); } catch (dirErr) { if ((dirErr as NodeJS.ErrnoException).code !== 'ENOENT') return this.dirError(dirErr); }
+    const folder = this.folderFault();
+    if (folder) return folder;
     return new LabError({ code: 'AB_IO', kind: 'internal', field: 'experimentId', message: `${what} (${code})`, fix: 'it is left on disk as it is; check the file system under URING_LAB_RUNS_DIR (permissions, a read-only or failing disk)' });
   }
 
@@ -127,7 +138,8 @@ export class AbStore {
     const path = this.file(experimentId);
     if (!existsSync(path)) {
       // Not there, or the folder itself cannot be read: that is said, not "no saved experiment".
-      try { readdirSync(this.dir); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.dirError(err); }
+      const folder = this.folderFault();
+      if (folder) throw folder;
       throw new LabError({ code: 'AB_UNKNOWN', kind: 'input', field: 'experimentId', message: `no saved A/B experiment ${experimentId}`, fix: 'uring-lab ab list shows the saved ones' });
     }
     let json: unknown;
