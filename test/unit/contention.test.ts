@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ActiveRunRegistry } from '../../electron/host/run/contention';
+import { ActiveRunRegistry, activeRunsDir } from '../../electron/host/run/contention';
 
 describe('active run registry', () => {
   it('sees another live run registered in the same folder, and forgets dead ones', () => {
@@ -40,6 +40,18 @@ describe('active run registry', () => {
     symlinkSync(target, link);
     new ActiveRunRegistry(link).register('run-mine', 'now');
     expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('XDG_RUNTIME_DIR relative is ignored (the XDG rule): the same folder from every working directory', () => {
+    const saved = process.env.XDG_RUNTIME_DIR;
+    try {
+      process.env.XDG_RUNTIME_DIR = 'run/user';
+      expect(activeRunsDir()).toBe(path.join(os.tmpdir(), `uring-lab-${process.getuid?.()}`, 'active-runs'));
+      process.env.XDG_RUNTIME_DIR = '/run/user/7';
+      expect(activeRunsDir()).toBe(path.join('/run/user/7', `uring-lab-${process.getuid?.()}`, 'active-runs'));
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR; else process.env.XDG_RUNTIME_DIR = saved;
+    }
   });
 
   it('an unusable folder (XDG_RUNTIME_DIR a file) is reported, not taken for "no other run"', () => {

@@ -18,7 +18,10 @@ export const AB_ENTRY_PREFIX = 'ab-';
 
 /** Per user: a run of another user shows up in the machine's CPU time instead. */
 export function activeRunsDir(): string {
-  const base = process.env.XDG_RUNTIME_DIR || os.tmpdir();
+  // The XDG rule, as labDataDir keeps it for XDG_DATA_HOME: a relative path is ignored (it
+  // would name a different folder from each working directory, and two runs miss each other).
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  const base = runtime && path.isAbsolute(runtime) ? runtime : os.tmpdir();
   return path.join(base, `uring-lab-${process.getuid?.() ?? 'user'}`, 'active-runs');
 }
 
