@@ -55,12 +55,15 @@ describe('runs of the lab service', () => {
     const { lab, runsDir } = makeLab();
     const terminal = new Promise<TerminalEvent>((resolve) => lab.onEvent((e) => { if (e.type === 'ended') resolve(e); }));
     const { runId } = await lab.startRun({ profile: PROFILE });
-    await sleep(200);
-    // While it goes: listed as running, its frames already on disk.
+    // While it goes: listed as running, its frames already on disk. Polled, not a fixed 200 ms:
+    // the writes go through libuv's pool, which a busy machine (the suite's heavier files just
+    // before) can hold back for a while; one run of the unit tests here saw them late.
+    const framesOnDisk = () => {
+      try { return readFileSync(path.join(runsDir, runId, 'frames.jsonl'), 'utf8').trim().split('\n').length; } catch { return 0; }
+    };
+    await expect.poll(framesOnDisk, { timeout: 5000, interval: 50 }).toBeGreaterThan(3);
     const during = ListRunsResultSchema.parse(await lab.listRuns());
     expect(during.runs[0]).toMatchObject({ runId, status: 'running', headline: null, name: 'history trial' });
-    const framesSoFar = readFileSync(path.join(runsDir, runId, 'frames.jsonl'), 'utf8').trim().split('\n').length;
-    expect(framesSoFar).toBeGreaterThan(3);
     await lab.stopRun();
     const { summary } = await terminal;
     const listed = ListRunsResultSchema.parse(await lab.listRuns({ limit: 10 }));
