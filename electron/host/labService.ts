@@ -337,7 +337,9 @@ export class LabService implements LabApi, LabSessions {
     if (run) this.closeRun(run, 'interrupted', { code: 'INTERRUPTED', message: 'the lab host shut down' });
     await abStopped;
     await this.injectCleanup;
-    await this.history.settled(); // the last run's meta and frames are on disk before the host goes
+    // The last run's meta and frames are on disk, and the prune its end started is done, before
+    // the host goes.
+    await this.history.idle();
   }
 
   // ---- the state machine ----------------------------------------------------------------

@@ -5,7 +5,7 @@
  * one-line errors naming the field. A history that cannot be written never stops a run: its
  * summary says why it was not saved.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,6 +102,26 @@ describe('runs of the lab service', () => {
     expect(await call('deleteRun', { runId: summary.runId })).toEqual({ ok: true, result: { runId: summary.runId, deleted: true } });
     expect((await lab.listRuns()).total).toBe(0);
     expect(() => readFileSync(path.join(runsDir, summary.runId, 'meta.json'))).toThrow(/ENOENT/);
+  });
+
+  it('close() waits for the prune the last run\'s end started: nothing is written to the history after it resolves', async () => {
+    // 400 folders that read as unreadable runs make the prune's scan take a while, and its
+    // first scan writes index.json: before, close() resolved with that still going, and a
+    // cleanup of the folder failed with ENOTEMPTY (seen in CI).
+    const { lab, runsDir } = makeLab();
+    for (let i = 0; i < 400; i++) {
+      const dir = path.join(runsDir, `run-20260101000000-1-${i}`);
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'meta.json'), '{}');
+    }
+    await runFor(lab, 100);
+    await lab.close();
+    const snapshot = () => readdirSync(runsDir).sort().join('\n');
+    const before = snapshot();
+    const indexBefore = existsSync(path.join(runsDir, 'index.json')) ? statSync(path.join(runsDir, 'index.json')).mtimeMs : null;
+    await sleep(400);
+    expect(snapshot()).toBe(before);
+    expect(existsSync(path.join(runsDir, 'index.json')) ? statSync(path.join(runsDir, 'index.json')).mtimeMs : null).toBe(indexBefore);
   });
 
   // A history that fails once the run has started (a disk that fills) lets the run go on, its

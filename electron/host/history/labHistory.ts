@@ -84,6 +84,12 @@ export class LabHistory {
     await Promise.all([...this.unsettled]);
   }
 
+  /** settled, and no prune of the history at work: what a closing host waits for. */
+  async idle(): Promise<void> {
+    await this.settled();
+    await this.runs.pruneIdle();
+  }
+
   // The history methods first wait for this process's own writes: a client that lists on `ended`
   // finds the run ended, with its summary.
   async list(params: { limit: number; offset: number }): Promise<ListRunsResult> { await this.settled(); return this.runs.listAsync(params); }

@@ -56,7 +56,8 @@ export interface RunStoreOptions {
 }
 
 /** Per runs folder, this process's retention schedule (shared by every store of the folder). */
-const pruneSchedules = new Map<string, { lastAt: number; keep: Set<string>; pending: Promise<void> | null }>();
+/** `running`: the prune at work now (its timer fired), which a closing host waits for. */
+const pruneSchedules = new Map<string, { lastAt: number; keep: Set<string>; pending: Promise<void> | null; dueAt: number; running: Promise<void> | null }>();
 
 const META = 'meta.json';
 const FRAMES = 'frames.jsonl';
@@ -641,9 +642,10 @@ export class RunStore {
    */
   pruneSoon(keep: string): Promise<void> {
     let schedule = pruneSchedules.get(this.dir);
-    if (!schedule) pruneSchedules.set(this.dir, schedule = { lastAt: 0, keep: new Set(), pending: null });
+    if (!schedule) pruneSchedules.set(this.dir, schedule = { lastAt: 0, keep: new Set(), pending: null, dueAt: 0, running: null });
     schedule.keep.add(keep);
     const due = schedule.lastAt + this.pruneIntervalMs - Date.now();
+    if (!schedule.pending) schedule.dueAt = Date.now() + Math.max(0, due);
     schedule.pending ??= new Promise<void>((resolve, reject) => {
       // Ref'd on purpose: a CLI that just ran waits for its prune before it exits.
       setTimeout(() => {
@@ -652,10 +654,29 @@ export class RunStore {
         s.lastAt = Date.now();
         const keepIds = [...s.keep];
         s.keep.clear();
-        this.prune(keepIds).then(() => resolve(), reject);
+        // Never rejects: a failed prune's error goes to `pending`'s reject.
+        const done = this.prune(keepIds).then(() => resolve(), reject);
+        s.running = done;
+        void done.then(() => { if (s.running === done) s.running = null; });
       }, Math.max(0, due));
     });
     return schedule.pending;
+  }
+
+  /**
+   * Resolves when no prune of this folder is at work or due now (never rejects). A host that
+   * closed while the prune its last run's end started went on (or was about to start: its timer
+   * of 0 ms) left it writing index.json and removing runs after close() had resolved. A prune
+   * that waits for its interval (another prune ran less than pruneIntervalMs ago) is not waited
+   * for: it runs when due, or the next run's prune does its work.
+   */
+  async pruneIdle(): Promise<void> {
+    // One turn of the event loop first: a run's end schedules its prune from a promise chain.
+    await new Promise((r) => setImmediate(r));
+    const s = pruneSchedules.get(this.dir);
+    if (!s) return;
+    if (s.pending && s.dueAt <= Date.now() + 50) await s.pending.catch(() => undefined);
+    await s.running;
   }
 }
 
