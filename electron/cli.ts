@@ -95,6 +95,7 @@ completed with errors (load: also a --target that refuses or does not answer); 2
 Examples:
   uring-lab run --duration 3 --set server.sqpoll.enabled=true --json
   uring-lab run --set load.connections=8 --set load.messageBytes=4096
+  uring-lab run --set server.numa.cpus=0 --set load.cpus=1   # CPU lists as taskset -c takes them: 0-3,8
   uring-lab server --port 9000 --set server.engine=epoll --set load.messageBytes=4096
   uring-lab load --target 10.0.0.2:9000 --duration 5 --set load.connections=16 --json`;
 

@@ -21,6 +21,7 @@
  */
 import { z } from 'zod';
 import { INJECTION_KINDS, InjectionSchema, type Injection } from './diagnose';
+import { formatCpuSequence } from './cpuList';
 import { PER_REQUEST_DUTY_DEFAULT, PER_REQUEST_DUTY_MIN, PROFILE_HZ_DEFAULT } from './kernel';
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
@@ -629,9 +630,19 @@ export function knobLabel(path: string): string {
 }
 
 /** A value in a knob's unit, for a label or a summary line. */
+/**
+ * A knob that takes a list of CPUs (server.numa.cpus, load.cpus): `--set` and the knob panel
+ * also take it as a CPU list typed as taskset -c takes one ("0-3,8"), shown the same way.
+ */
+export function isCpuListKnob(path: string): boolean {
+  const row = BY_PATH.get(path);
+  return row?.unit === 'CPU' && row.schema.safeParse([0]).success;
+}
+
 export function formatKnobValue(path: string, value: unknown): string {
   const row = BY_PATH.get(path);
   if (value === null || value === undefined) return row?.unit === 'CPU' ? 'any' : 'none';
+  if (Array.isArray(value) && value.every((v) => typeof v === 'number') && isCpuListKnob(path)) return formatCpuSequence(value);
   if (typeof value === 'boolean') return value ? 'on' : 'off';
   if (typeof value === 'number' && row?.unit) {
     // "Connections 50", not "Connections 50 connections": the label already names the unit.

@@ -415,6 +415,60 @@ describe('lab UI in Chromium', () => {
     await page.context().close();
   });
 
+  it('pins the server and the load to CPU lists typed as taskset -c takes them; a malformed list is refused in place', async () => {
+    const { page, errors } = await openSettled(host.url);
+    const row = (p: string) => page.locator(`[data-testid="knob"][data-knob="${p}"]`);
+    const enter = async (p: string, value: string) => {
+      await knobInput(page, p).fill(value);
+      await knobInput(page, p).press('Enter');
+      await expect.poll(() => row(p).locator('.pending').count(), { timeout: 5_000 }).toBe(0);
+    };
+    // not pinned by default: the field is empty, its placeholder says any CPU
+    expect(await knobInput(page, 'server.numa.cpus').inputValue()).toBe('');
+    expect(await knobInput(page, 'server.numa.cpus').getAttribute('placeholder')).toBe('any');
+    // a malformed list: what is wrong and what the knob takes, and the value it had stays
+    await enter('server.numa.cpus', '0-');
+    expect(await row('server.numa.cpus').getByTestId('knob-invalid').textContent()).toMatch(/^0-: "0-" is not a CPU number or a range such as 0-3: NUMA CPUs takes CPUs such as 0-3,8 or 1,0 \(at most 256\), or empty for any$/);
+    expect(await knobInput(page, 'server.numa.cpus').inputValue()).toBe('');
+    // a CPU this machine does not have: Start is refused with the host's line naming the knob,
+    // the CPUs there are, and the fix; nothing runs
+    await enter('server.numa.cpus', '4095');
+    expect(await knobInput(page, 'server.numa.cpus').inputValue()).toBe('4095');
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => page.getByTestId('error-banner').textContent(), { timeout: 10_000 }).toMatch(/server\.numa\.cpus: CPU 4095 does not exist or is not one this process may run on; this process may run on CPUs \d/);
+    expect(await page.getByTestId('error-banner').textContent()).toMatch(/list only those CPUs, or leave server\.numa\.cpus empty/);
+    expect(await text(page, 'run-state')).toBe('idle');
+    await enter('server.numa.cpus', '0');
+    expect(await row('server.numa.cpus').getByTestId('knob-invalid').count()).toBe(0);
+    expect(await knobInput(page, 'server.numa.cpus').inputValue()).toBe('0');
+    await enter('load.cpus', ' 1 ');
+    expect(await knobInput(page, 'load.cpus').inputValue()).toBe('1');
+
+    await page.getByTestId('start-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    await expect.poll(() => attr(page, 'throughput-value', 'data-value'), { timeout: 15_000 }).toBeGreaterThan(0);
+    // what the engine applied, shown as the list was typed, with no refusal and no mismatch
+    await expect.poll(() => knobApplied(page, 'server.numa.cpus'), { timeout: 10_000 }).toBe('0');
+    expect(await knobApplied(page, 'load.cpus')).toBe('1');
+    for (const p of ['server.numa.cpus', 'load.cpus']) {
+      expect(await row(p).getByTestId('knob-refused').count(), p).toBe(0);
+      expect(await row(p).getByTestId('knob-mismatch').count(), p).toBe(0);
+    }
+    await page.getByTestId('stop-button').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+    const runId = await text(page, 'run-id');
+    const saved = JSON.parse(execFileSync(process.execPath, [CLI, 'runs', 'export', runId, '--format', 'json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { meta: { summary: { applied: { server: { numa: { cpus: unknown } }; load: { cpus: unknown } }; rejected: unknown[] } } };
+    expect(saved.meta.summary.applied.server.numa.cpus).toEqual([0]);
+    expect(saved.meta.summary.applied.load.cpus).toEqual([1]);
+    expect(saved.meta.summary.rejected).toEqual([]);
+    // empty is "any" again
+    await enter('server.numa.cpus', '');
+    await enter('load.cpus', '');
+    expect(await knobInput(page, 'load.cpus').inputValue()).toBe('');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('a run that takes seconds to set up counts them in the toolbar, then shows its elapsed time', async () => {
     const { page, errors } = await openSettled(host.url);
     // 2,000 connections × 256 KiB: 1 GiB of load buffers to touch and 2,000 connects before the

@@ -341,6 +341,35 @@ describe('class 3d: types are named in words', () => {
   ]);
 });
 
+describe('class 3f: CPU lists (server.numa.cpus, load.cpus) as typed, and their refusals', () => {
+  it('--set takes a CPU list as taskset -c writes it, one CPU, a JSON array or null; the order is kept', () => {
+    expect(viaSet('server.numa.cpus=0-2,5').server.numa.cpus).toEqual([0, 1, 2, 5]);
+    // worker i goes to cpus[i mod n]: "1,0" puts worker 0 on CPU 1, so the order stays as typed
+    expect(viaSet('server.numa.cpus=1,0').server.numa.cpus).toEqual([1, 0]);
+    expect(viaSet('load.cpus= 1 , 0 ').load.cpus).toEqual([1, 0]);
+    expect(viaSet('load.cpus=1').load.cpus).toEqual([1]);
+    expect(viaSet('load.cpus=[0,1]').load.cpus).toEqual([0, 1]);
+    expect(viaSet('load.cpus=null').load.cpus).toBeNull();
+    // only the CPU lists: a number knob still takes a number, a text knob the text
+    expect(viaSet('server.rings=2').server.rings).toBe(2);
+    expect(viaSet('name=0-1').name).toBe('0-1');
+  });
+  const cpuFix = /e\.g\. --set (server\.numa|load)\.cpus=0-1 \(CPUs 0 and 1; `uring-lab doctor` lists this machine's\), or --set (server\.numa|load)\.cpus=null \(the default: not pinned\)/;
+  table([
+    { name: 'a part that is not a CPU', run: () => viaSet('load.cpus=1,x'), code: 'INVALID_VALUE', field: 'load.cpus', source: '--set', message: /load\.cpus must be a CPU list such as 0-3,8 .*\(got "1,x": "x" is not a CPU number or a range such as 0-3\)$/, fix: cpuFix },
+    { name: 'a range that runs backwards', run: () => viaSet('server.numa.cpus=3-1'), field: 'server.numa.cpus', message: /\(got "3-1": the range 3-1 runs backwards \(write 1-3\)\)$/, fix: cpuFix },
+    { name: 'an empty part', run: () => viaSet('server.numa.cpus=0,,1'), message: /\(got "0,,1": a part between commas is empty\)$/ },
+    { name: 'an empty value', run: () => viaSet('load.cpus='), message: /\(got "": it is empty\)$/, fix: cpuFix },
+    { name: 'a negative CPU', run: () => viaSet('load.cpus=-1'), message: /load\.cpus must be an array of 1 to 64 items, each a whole number from 0 to 4095, or null \(got -1\)$/ },
+    { name: 'more CPUs than the knob takes, quoted as typed', run: () => viaSet('load.cpus=0-99'), message: /load\.cpus must be an array of 1 to 64 items, each a whole number from 0 to 4095, or null \(got "0-99": 100 CPUs\)$/, fix: cpuFix },
+    { name: 'a CPU beyond 4095', run: () => viaSet('server.numa.cpus=4095-4096'), message: /\(got "4095-4096": 2 CPUs, up to CPU 4096\)$/ },
+    { name: 'a typo that names millions of CPUs stops at 4,096', run: () => viaSet('server.numa.cpus=0-9999999'), message: /\(got "0-9999999": it names more than 4096 CPUs\)$/ },
+    { name: 'an empty JSON array says how many it takes', run: () => viaSet('server.numa.cpus=[]'), message: /server\.numa\.cpus must be an array of 1 to 256 items, each a whole number from 0 to 4095, or null \(got an array \[\]\)$/, fix: cpuFix },
+    { name: 'a profile file\'s empty list', run: () => parseProfile({ ...K, load: { cpus: [] } }, 'p.json'), message: /^p\.json: load\.cpus must be an array of 1 to 64 items, each a whole number from 0 to 4095, or null \(got an array \[\]\)$/, fix: /\[0,1\] \(CPUs 0 and 1\), or null \(the default: not pinned\)/ },
+    { name: 'setKnob (the UI) given a list that is too long', run: () => withKnob(defaultProfile(), 'load.cpus', new Array(65).fill(0), 'setKnob'), message: /^setKnob: load\.cpus must be an array of 1 to 64 items/, fix: /^e\.g\. \[0,1\] \(CPUs 0 and 1\), or null/ },
+  ]);
+});
+
 describe('class 3e: every message is one line that starts with its source, names the field, says the fix', () => {
   it('the source is the one given (file path, --set, startRun.profile, setKnob)', () => {
     const p = file('src.json', `{"kind":"${PROFILE_KIND}","schemaVersion":1,"load":{"threads":0}}`);

@@ -1,7 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { knobAt, knobEntries, LabError, type KnobEntry } from '../../electron/contract';
-import { knobControl, knobGroups, parseKnobNumber, parseKnobText } from '../../renderer/src/components/knobs/knobControl';
+import { formatCpuSequence, formatKnobValue, knobAt, knobEntries, LabError, parseCpuListText, type KnobEntry } from '../../electron/contract';
+import { cpuListText, knobControl, knobGroups, parseKnobCpuList, parseKnobNumber, parseKnobText, sameKnobValue } from '../../renderer/src/components/knobs/knobControl';
 import { useAbStore } from '../../renderer/src/stores/ab';
 import { useProfilesStore } from '../../renderer/src/stores/profiles';
 import { valueAtPath } from '../../renderer/src/stores/knobs';
@@ -22,8 +22,13 @@ describe('knob panel model, read from the catalogue', () => {
     expect(controlAt('workload')).toEqual({ control: { kind: 'select', options: ['echo', 'storage'] }, nullable: false });
     // free text (a path), nullable: empty is the lab's own test file
     expect(controlAt('storage.path')).toEqual({ control: { kind: 'text', maxLength: 4000 }, nullable: true });
-    // a CPU list has no control of its own: shown, not edited
-    expect(controlAt('load.cpus').control).toEqual({ kind: 'fixed' });
+    // a CPU list is typed as taskset -c takes one, up to the schema's length
+    expect(controlAt('load.cpus')).toEqual({ control: { kind: 'cpuList', maxItems: 64 }, nullable: true });
+    expect(controlAt('server.numa.cpus')).toEqual({ control: { kind: 'cpuList', maxItems: 256 }, nullable: true });
+    // every row the panel shows can be edited there: only a row with a panel of its own (the
+    // chaos panel's fault schedule) has no generic control
+    const fixed = knobEntries().filter((e) => knobControl(e.schema).control.kind === 'fixed');
+    expect(fixed.map((e) => [e.path, Boolean(e.panel)])).toEqual([['diagnose.inject', true]]);
     expect(controlAt('server.rings')).toEqual({ control: { kind: 'number', min: 1, max: 64, integer: true }, nullable: false });
     expect(controlAt('server.ringEntries')).toEqual({ control: { kind: 'number', min: 8, max: 32_768, integer: true }, nullable: false });
     expect(controlAt('server.sqpoll.cpu')).toEqual({ control: { kind: 'number', min: 0, max: 4095, integer: true }, nullable: true });
@@ -68,6 +73,31 @@ describe('knob panel model, read from the catalogue', () => {
     expect(parseKnobText(row('storage.path'), 'x'.repeat(4001))).toMatchObject({ ok: false, message: expect.stringMatching(/4000/) });
     // a knob that does not take null: empty is checked as text (a name needs one character)
     expect(parseKnobText(row('name'), '')).toMatchObject({ ok: false });
+  });
+
+  it('takes a typed CPU list in the order typed, empty meaning any CPU, and says what it takes when refused', () => {
+    expect(parseKnobCpuList(row('server.numa.cpus'), ' 0-2, 5 ')).toEqual({ ok: true, value: [0, 1, 2, 5] });
+    expect(parseKnobCpuList(row('server.numa.cpus'), '1,0')).toEqual({ ok: true, value: [1, 0] });
+    expect(parseKnobCpuList(row('load.cpus'), '')).toEqual({ ok: true, value: null });
+    const label = row('load.cpus').label;
+    expect(parseKnobCpuList(row('load.cpus'), '0-')).toEqual({ ok: false, message: `"0-" is not a CPU number or a range such as 0-3: ${label} takes CPUs such as 0-3,8 or 1,0 (at most 64), or empty for any` });
+    expect(parseKnobCpuList(row('load.cpus'), '3-1')).toMatchObject({ ok: false, message: expect.stringMatching(/^the range 3-1 runs backwards \(write 1-3\): /) });
+    expect(parseKnobCpuList(row('load.cpus'), '0-64')).toMatchObject({ ok: false, message: expect.stringMatching(/^65 CPUs: .*at most 64/) });
+    expect(parseKnobCpuList(row('load.cpus'), '4096')).toMatchObject({ ok: false, message: expect.stringMatching(/^CPU 4096 is beyond 4095: /) });
+    // shown as typed, read back as shown
+    for (const cpus of [[0, 1, 2, 3, 8], [1, 0], [0, 1], [3, 3], [7]]) {
+      expect(parseCpuListText(cpuListText(cpus))).toEqual({ ok: true, cpus });
+    }
+    expect(cpuListText([0, 1, 2, 3, 8, 10, 11])).toBe('0-3,8,10-11');
+    expect(cpuListText([0, 1])).toBe('0-1');
+    expect(formatCpuSequence([5, 4, 3])).toBe('5,4,3');
+    expect(cpuListText(null)).toBe('');
+    expect(formatKnobValue('load.cpus', [0, 1, 2])).toBe('0-2');
+    expect(formatKnobValue('load.cpus', null)).toBe('any');
+    // requested [1,0] and applied [1,0] are the same value, though not the same array
+    expect(sameKnobValue([1, 0], [1, 0])).toBe(true);
+    expect(sameKnobValue([1, 0], [0, 1])).toBe(false);
+    expect(sameKnobValue(null, [0])).toBe(false);
   });
 
   it('reads a dotted path of a profile', () => {

@@ -5,11 +5,12 @@
  * mutated, so a refused change leaves what the user had untouched.
  */
 import type { z } from 'zod';
-import { LabError, Profile, ProfileSchema, quoteValue } from '../../contract';
+import { isCpuListKnob, LabError, parseCpuListText, Profile, ProfileSchema, quoteValue } from '../../contract';
 import { suggestKey } from './keySuggestions';
 import { displayPath, showSource, userText, type Style } from './messageText';
 import { defOf, schemaAt, setValueAt, shapeOf, unwrap } from './profileShape';
 import { boundsOrThrow, issuesToLabError, refinementError, valueError } from './refusals';
+import { describeSchema } from './schemaWords';
 import { defaultAssignment, knobExample, parseSetValue } from './setSyntax';
 import { firstInexactNumber } from './validate';
 
@@ -46,8 +47,35 @@ export function parseSetAssignment(assignment: string): { path: string; value: u
   let value = parseSetValue(raw);
   // A free-text knob takes what was typed: `--set name=123` names the profile "123".
   if (typeof value !== 'string' && defOf(unwrap(schemaAt(segments)!).core).type === 'string') value = raw;
+  if (isCpuListKnob(displayPath(segments))) value = cpuListValue(segments, value);
   checkKnobValue(segments, value, '--set', 'set', typeof value === 'string' ? undefined : raw);
   return { path, value };
+}
+
+/**
+ * `--set load.cpus=0-3,8` (and `=2`, one CPU) as the list [0,1,2,3,8]: the syntax taskset -c
+ * takes and the doctor prints. A JSON array or null passes as it is, to the schema's check.
+ */
+function cpuListValue(segments: string[], value: unknown): unknown {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return [value];
+  if (typeof value !== 'string') return value;
+  const parsed = parseCpuListText(value);
+  const field = displayPath(segments);
+  const typed = quoteValue(userText(value, 60));
+  if (parsed.ok) {
+    // Checked here so the line quotes the list as typed, not its expansion.
+    if ((schemaAt(segments) as z.ZodType).safeParse(parsed.cpus).success) return parsed.cpus;
+    throw new LabError({
+      code: 'INVALID_VALUE', field,
+      message: `--set: ${field} must be ${describeSchema(schemaAt(segments)!)} (got ${typed}: ${parsed.cpus.length} ${parsed.cpus.length === 1 ? 'CPU' : 'CPUs'}${Math.max(...parsed.cpus) > 4095 ? `, up to CPU ${Math.max(...parsed.cpus)}` : ''})`,
+      fix: knobExample(segments, 'set'),
+    });
+  }
+  throw new LabError({
+    code: 'INVALID_VALUE', field,
+    message: `--set: ${field} must be a CPU list such as 0-3,8 (or a JSON array [0,1,2,3,8]), or null (got ${typed}: ${parsed.reason})`,
+    fix: knobExample(segments, 'set'),
+  });
 }
 
 /**

@@ -22,11 +22,26 @@ export function describeSchema(schema: AnySchema): string {
     case 'literal': words = describeChoices(def.values); break;
     case 'null': words = 'null'; break;
     case 'object': words = `an object with the keys ${Object.keys(def.shape).join(', ')}`; break;
-    case 'array': words = `an array of ${describeSchema(def.element)}`; break;
+    case 'array': words = describeArray(core); break;
     case 'union': words = (def.options as AnySchema[]).map(describeSchema).join(', or '); break;
     default: words = typeWords(def.type);
   }
   return nullable && words !== 'null' ? `${words}, or null` : words;
+}
+
+/** `an array of 1 to 64 items, each a whole number from 0 to 4095`: its length bounds and what each item takes. */
+function describeArray(core: AnySchema): string {
+  const def = defOf(core);
+  let min = 0; let max = Infinity;
+  for (const check of (def.checks ?? []) as AnySchema[]) {
+    const c = defOf(check);
+    if (c.check === 'min_length') min = Math.max(min, c.minimum);
+    else if (c.check === 'max_length') max = Math.min(max, c.maximum);
+    else if (c.check === 'length_equals') { min = c.length; max = c.length; }
+  }
+  const count = min === max ? `exactly ${min}` : Number.isFinite(max) ? (min > 0 ? `${min} to ${max}` : `at most ${max}`) : min > 0 ? `at least ${min}` : '';
+  const item = describeSchema(def.element as AnySchema);
+  return count ? `an array of ${count} ${max === 1 ? 'item' : 'items'}, each ${item}` : `an array, each item ${item}`;
 }
 
 function describeChoices(values: unknown[]): string {

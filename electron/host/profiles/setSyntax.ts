@@ -3,7 +3,7 @@
  * JSON, and a knob's default is written back in that syntax (or as a value, for the UI and for
  * files) so a fix shows something that works as it stands.
  */
-import { quoteValue } from '../../contract';
+import { isCpuListKnob, quoteValue } from '../../contract';
 import { displayPath, userText, type Path, type Style } from './messageText';
 import { defaultAt } from './profileShape';
 
@@ -30,6 +30,12 @@ export function defaultAssignment(path: Path): string | undefined {
 export function knobExample(path: Path, style: Style): string {
   const def = defaultAt(path);
   if (!def.found) return `give ${displayPath(path)} a valid value`;
+  // A CPU list's default (null: not pinned) shows nothing of how a list is written.
+  if (isCpuListKnob(displayPath(path))) {
+    if (style === 'set') return `e.g. --set ${displayPath(path)}=0-1 (CPUs 0 and 1; \`uring-lab doctor\` lists this machine's), or ${defaultAssignment(path)} (the default: not pinned)`;
+    if (style === 'value') return 'e.g. [0,1] (CPUs 0 and 1), or null (the default: not pinned)';
+    return `use e.g. [0,1] (CPUs 0 and 1), or null (the default: not pinned), or leave ${userText(String(path[path.length - 1]), 40)} out`;
+  }
   if (style === 'set') return `e.g. ${defaultAssignment(path)} (the default)`;
   if (style === 'value') return `e.g. ${quoteValue(def.value)} (the default)`;
   return `use e.g. ${quoteValue(def.value)} (the default), or leave ${userText(String(path[path.length - 1]), 40)} out`;

@@ -3,10 +3,12 @@
  * own zod schema, so a knob added to the catalogue appears with no edit here: a switch for a
  * boolean, a select for an enum, fixed text for a single literal (a knob with one possible
  * value today), a number input with the schema's bounds for a number, a text input for a string
- * (storage.path); a nullable knob gets an "any"/"none" choice (an empty text is null). Groups follow the catalogue tree (server, load, duration, …).
+ * (storage.path), a CPU list typed as taskset -c takes one for an array of CPU numbers
+ * (server.numa.cpus, load.cpus); a nullable knob gets an "any"/"none" choice (an empty text is
+ * null). Groups follow the catalogue tree (server, load, duration, …).
  */
 import { z } from 'zod';
-import { KNOBS, knobEntries, type KnobEntry, type KnobTree } from '../../../../electron/contract';
+import { formatCpuSequence, KNOBS, knobEntries, parseCpuListText, type KnobEntry, type KnobTree } from '../../../../electron/contract';
 
 export type KnobControl =
   | { kind: 'switch' }
@@ -14,7 +16,9 @@ export type KnobControl =
   | { kind: 'number'; min: number | null; max: number | null; integer: boolean }
   /** Free text (a path), up to the schema's maximum length. */
   | { kind: 'text'; maxLength: number | null }
-  /** One possible value (a literal), or a schema the panel does not know (a CPU list): shown, not edited. */
+  /** An array of CPU numbers, typed as "0-3,8" (the order kept: worker i goes to the i-th). */
+  | { kind: 'cpuList'; maxItems: number | null }
+  /** One possible value (a literal), or a schema the panel does not know: shown, not edited. */
   | { kind: 'fixed' };
 
 export interface KnobControlSpec {
@@ -29,6 +33,12 @@ function controlOf(schema: z.ZodType): KnobControl {
   if (choices) return choices.length > 1 ? { kind: 'select', options: choices } : { kind: 'fixed' };
   if (schema instanceof z.ZodNumber) return { kind: 'number', min: schema.minValue, max: schema.maxValue, integer: schema.isInt };
   if (schema instanceof z.ZodString) return { kind: 'text', maxLength: schema.maxLength };
+  // The catalogue's only arrays of numbers are CPU pinning lists.
+  if (schema instanceof z.ZodArray && schema.element instanceof z.ZodNumber) {
+    const checks = (schema as unknown as { _zod: { def: { checks?: { _zod: { def: { check?: string; maximum?: number } } }[] } } })._zod.def.checks ?? [];
+    const max = checks.map((c) => c._zod.def).find((d) => d.check === 'max_length')?.maximum;
+    return { kind: 'cpuList', maxItems: typeof max === 'number' ? max : null };
+  }
   return { kind: 'fixed' };
 }
 
@@ -81,6 +91,35 @@ export function parseKnobText(entry: Pick<KnobEntry, 'schema'>, text: string): K
   const value = text === '' && knobControl(entry.schema).nullable ? null : text;
   const checked = entry.schema.safeParse(value);
   return checked.success ? { ok: true, value: checked.data } : { ok: false, message: checked.error.issues[0]?.message ?? 'not a valid value' };
+}
+
+/** A CPU list knob's value as it is typed and shown ("0-3,8"; empty for null). */
+export function cpuListText(value: unknown): string {
+  return Array.isArray(value) && value.every((v) => typeof v === 'number') ? formatCpuSequence(value) : '';
+}
+
+/**
+ * Text typed into a CPU list knob ("0-3,8", "1,0"; empty: null where the knob takes it), checked
+ * against the row's schema; a refusal says what the knob takes, never the validator's words.
+ */
+export function parseKnobCpuList(entry: Pick<KnobEntry, 'schema'> & Partial<Pick<KnobEntry, 'label'>>, text: string): KnobInput {
+  const { control, nullable } = knobControl(entry.schema);
+  const label = entry.label ?? 'this knob';
+  const most = control.kind === 'cpuList' && control.maxItems !== null ? ` (at most ${control.maxItems})` : '';
+  const takes = `${label} takes CPUs such as 0-3,8 or 1,0${most}${nullable ? ', or empty for any' : ''}`;
+  if (text.trim() === '') return nullable ? { ok: true, value: null } : { ok: false, message: `a value is needed: ${takes}` };
+  const parsed = parseCpuListText(text);
+  if (!parsed.ok) return { ok: false, message: `${parsed.reason}: ${takes}` };
+  const checked = entry.schema.safeParse(parsed.cpus);
+  if (checked.success) return { ok: true, value: checked.data };
+  const big = parsed.cpus.find((c) => c > 4095);
+  return { ok: false, message: `${big !== undefined ? `CPU ${big} is beyond 4095` : `${parsed.cpus.length} CPUs`}: ${takes}` };
+}
+
+/** Knob values compared as the panel means them: a CPU list by its CPUs, anything else as itself. */
+export function sameKnobValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  return Object.is(a, b);
 }
 
 export interface KnobGroup {
