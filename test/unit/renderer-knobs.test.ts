@@ -23,8 +23,8 @@ describe('knob panel model, read from the catalogue', () => {
     // free text (a path), nullable: empty is the lab's own test file
     expect(controlAt('storage.path')).toEqual({ control: { kind: 'text', maxLength: 4000 }, nullable: true });
     // a CPU list is typed as taskset -c takes one, up to the schema's length
-    expect(controlAt('load.cpus')).toEqual({ control: { kind: 'cpuList', maxItems: 64 }, nullable: true });
-    expect(controlAt('server.numa.cpus')).toEqual({ control: { kind: 'cpuList', maxItems: 256 }, nullable: true });
+    expect(controlAt('load.cpus')).toEqual({ control: { kind: 'cpuList', maxItems: 64, maxCpu: 4095 }, nullable: true });
+    expect(controlAt('server.numa.cpus')).toEqual({ control: { kind: 'cpuList', maxItems: 256, maxCpu: 4095 }, nullable: true });
     // every row the panel shows can be edited there: only a row with a panel of its own (the
     // chaos panel's fault schedule) has no generic control
     const fixed = knobEntries().filter((e) => knobControl(e.schema).control.kind === 'fixed');

@@ -67,7 +67,7 @@ function cpuListValue(segments: string[], value: unknown): unknown {
     if ((schemaAt(segments) as z.ZodType).safeParse(parsed.cpus).success) return parsed.cpus;
     throw new LabError({
       code: 'INVALID_VALUE', field,
-      message: `--set: ${field} must be ${describeSchema(schemaAt(segments)!)} (got ${typed}: ${parsed.cpus.length} ${parsed.cpus.length === 1 ? 'CPU' : 'CPUs'}${Math.max(...parsed.cpus) > 4095 ? `, up to CPU ${Math.max(...parsed.cpus)}` : ''})`,
+      message: `--set: ${field} must be ${describeSchema(schemaAt(segments)!)} (got ${typed}: ${parsed.cpus.length === 1 ? 'CPU' : `${parsed.cpus.length} CPUs, the highest`} ${Math.max(...parsed.cpus)})`,
       fix: knobExample(segments, 'set'),
     });
   }

@@ -17,7 +17,7 @@ export type KnobControl =
   /** Free text (a path), up to the schema's maximum length. */
   | { kind: 'text'; maxLength: number | null }
   /** An array of CPU numbers, typed as "0-3,8" (the order kept: worker i goes to the i-th). */
-  | { kind: 'cpuList'; maxItems: number | null }
+  | { kind: 'cpuList'; maxItems: number | null; maxCpu: number | null }
   /** One possible value (a literal), or a schema the panel does not know: shown, not edited. */
   | { kind: 'fixed' };
 
@@ -37,7 +37,8 @@ function controlOf(schema: z.ZodType): KnobControl {
   if (schema instanceof z.ZodArray && schema.element instanceof z.ZodNumber) {
     const checks = (schema as unknown as { _zod: { def: { checks?: { _zod: { def: { check?: string; maximum?: number } } }[] } } })._zod.def.checks ?? [];
     const max = checks.map((c) => c._zod.def).find((d) => d.check === 'max_length')?.maximum;
-    return { kind: 'cpuList', maxItems: typeof max === 'number' ? max : null };
+    const maxCpu = schema.element.maxValue;
+    return { kind: 'cpuList', maxItems: typeof max === 'number' ? max : null, maxCpu: maxCpu !== null && Number.isFinite(maxCpu) ? maxCpu : null };
   }
   return { kind: 'fixed' };
 }
@@ -112,8 +113,9 @@ export function parseKnobCpuList(entry: Pick<KnobEntry, 'schema'> & Partial<Pick
   if (!parsed.ok) return { ok: false, message: `${parsed.reason}: ${takes}` };
   const checked = entry.schema.safeParse(parsed.cpus);
   if (checked.success) return { ok: true, value: checked.data };
-  const big = parsed.cpus.find((c) => c > 4095);
-  return { ok: false, message: `${big !== undefined ? `CPU ${big} is beyond 4095` : `${parsed.cpus.length} CPUs`}: ${takes}` };
+  const maxCpu = control.kind === 'cpuList' ? control.maxCpu : null;
+  const big = maxCpu === null ? undefined : parsed.cpus.find((c) => c > maxCpu);
+  return { ok: false, message: `${big !== undefined ? `CPU ${big} is beyond ${maxCpu}` : `${parsed.cpus.length} CPUs`}: ${takes}` };
 }
 
 /** Knob values compared as the panel means them: a CPU list by its CPUs, anything else as itself. */
