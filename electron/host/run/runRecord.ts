@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING,
+  ServerFrame, addSqpollWork, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -407,6 +407,8 @@ export class RunRecord {
     if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push(NAPI_ON_LO_WARNING);
     }
+    const sharedCpus = this.sharedPinningWarning();
+    if (sharedCpus) warnings.push(sharedCpus);
     // SEND_ZC's outcome is a counter in the UI; a summary read later (CLI, Markdown, History)
     // says it too: on loopback every zero-copy send was a copy plus a notification.
     const engineTotals = this.storagePlan ? null : this.overall.engineStats();
@@ -505,6 +507,32 @@ export class RunRecord {
       warnings.push(`${this.lastInFlight.requests} requests were still in flight when the window closed, the oldest for ${(this.lastInFlight.oldestUs / 1e6).toFixed(1)} s`);
     }
     return warnings;
+  }
+
+  /**
+   * The server and the lab's own load pinned onto a common CPU (server.numa.cpus or the SQPOLL
+   * thread's server.sqpoll.cpu, and load.cpus) in any phase. They take turns there, so the run
+   * measures the two sharing a CPU, not the server: at 50 × 128 B here, both on CPU 0 gave
+   * 168k-170k requests/s at 2.9k ns of server CPU per request; apart (0 and 1), 130k-208k at
+   * 4.5k-7.2k ns (two 1 s runs each).
+   */
+  private sharedPinningWarning(): string | null {
+    if (this.target || this.storagePlan) return null;
+    const shared = new Set<number>();
+    const knobs = new Set<string>();
+    for (const { phase: { applied } } of this.phases) {
+      if (!applied.load.cpus) continue;
+      const server = new Map<number, string>();
+      for (const cpu of applied.server.numa.cpus ?? []) server.set(cpu, 'server.numa.cpus');
+      if (applied.server.sqpoll.enabled && applied.server.sqpoll.cpu !== null) server.set(applied.server.sqpoll.cpu, 'server.sqpoll.cpu');
+      for (const cpu of applied.load.cpus) {
+        const knob = server.get(cpu);
+        if (knob) { shared.add(cpu); knobs.add(knob); }
+      }
+    }
+    if (!shared.size) return null;
+    const cpus = formatCpuList([...shared]);
+    return `the server (${[...knobs].join(', ')}) and the load (load.cpus) were pinned to the same ${shared.size === 1 ? 'CPU' : 'CPUs'} ${cpus}: they took turns there, so throughput, latency and CPU per request describe the two sharing ${shared.size === 1 ? 'a CPU' : 'CPUs'}, not the server on its own; pin them to different CPUs to measure the server`;
   }
 
   /**
