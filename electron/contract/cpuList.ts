@@ -61,6 +61,16 @@ export function parseCpuListText(text: string): CpuListText {
   return { ok: true, cpus };
 }
 
+/**
+ * A CPU list knob's value as parsed from typed text (JSON where it parses: `--set`, the A/B
+ * form's change): one CPU (a whole number) is a list of one, text is read as a typed CPU list;
+ * null for anything else (a JSON array, null), which goes to the knob's schema as it is.
+ */
+export function typedCpuList(value: unknown): CpuListText | null {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return { ok: true, cpus: [value] };
+  return typeof value === 'string' ? parseCpuListText(value) : null;
+}
+
 /** [0,1,2,3,8] → "0-3,8", [1,0] → "1,0": a pinning list written as the kernel writes CPU lists
  *  (ascending runs become ranges) but in its own order, so parseCpuListText reads it back as it was. */
 export function formatCpuSequence(cpus: readonly number[]): string {

@@ -2,7 +2,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { formatCpuSequence, formatKnobValue, knobAt, knobEntries, LabError, parseCpuListText, type KnobEntry } from '../../electron/contract';
 import { cpuListText, knobControl, knobGroups, parseKnobCpuList, parseKnobNumber, parseKnobText, sameKnobValue } from '../../renderer/src/components/knobs/knobControl';
-import { useAbStore } from '../../renderer/src/stores/ab';
+import { parseKnobValue, useAbStore } from '../../renderer/src/stores/ab';
 import { useProfilesStore } from '../../renderer/src/stores/profiles';
 import { valueAtPath } from '../../renderer/src/stores/knobs';
 import { attached, flush, profile, sqpollPhase } from './renderer-fixtures';
@@ -98,6 +98,21 @@ describe('knob panel model, read from the catalogue', () => {
     expect(sameKnobValue([1, 0], [1, 0])).toBe(true);
     expect(sameKnobValue([1, 0], [0, 1])).toBe(false);
     expect(sameKnobValue(null, [0])).toBe(false);
+  });
+
+  it("reads the A/B form's change as --set reads it: JSON or the bare word, text as typed, a CPU list as taskset -c writes it", () => {
+    expect(parseKnobValue('server.sqpoll.enabled', ' true ')).toBe(true);
+    expect(parseKnobValue('server.engine', 'epoll')).toBe('epoll');
+    expect(parseKnobValue('server.rings', '2')).toBe(2);
+    // a text knob takes the text as typed, as `--set name=123` does
+    expect(parseKnobValue('name', '123')).toBe('123');
+    expect(parseKnobValue('load.cpus', '0-1')).toEqual([0, 1]);
+    expect(parseKnobValue('load.cpus', '1')).toEqual([1]);
+    expect(parseKnobValue('server.numa.cpus', '[1,0]')).toEqual([1, 0]);
+    expect(parseKnobValue('server.numa.cpus', 'null')).toBeNull();
+    expect(() => parseKnobValue('load.cpus', '3-1')).toThrow(/^load\.cpus = 3-1: the range 3-1 runs backwards \(write 1-3\)$/);
+    // a path that is not a knob is the host's to refuse, with the field named
+    expect(parseKnobValue('server.nope', '0-1')).toBe('0-1');
   });
 
   it('reads a dotted path of a profile', () => {

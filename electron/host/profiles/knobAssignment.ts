@@ -5,7 +5,7 @@
  * mutated, so a refused change leaves what the user had untouched.
  */
 import type { z } from 'zod';
-import { isCpuListKnob, LabError, parseCpuListText, Profile, ProfileSchema, quoteValue } from '../../contract';
+import { isCpuListKnob, LabError, Profile, ProfileSchema, quoteValue, typedCpuList } from '../../contract';
 import { suggestKey } from './keySuggestions';
 import { displayPath, showSource, userText, type Style } from './messageText';
 import { defOf, schemaAt, setValueAt, shapeOf, unwrap } from './profileShape';
@@ -57,11 +57,10 @@ export function parseSetAssignment(assignment: string): { path: string; value: u
  * takes and the doctor prints. A JSON array or null passes as it is, to the schema's check.
  */
 function cpuListValue(segments: string[], value: unknown): unknown {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return [value];
-  if (typeof value !== 'string') return value;
-  const parsed = parseCpuListText(value);
+  const parsed = typedCpuList(value);
+  if (!parsed) return value;
   const field = displayPath(segments);
-  const typed = quoteValue(userText(value, 60));
+  const typed = quoteValue(userText(String(value), 60));
   if (parsed.ok) {
     // Checked here so the line quotes the list as typed, not its expansion.
     if ((schemaAt(segments) as z.ZodType).safeParse(parsed.cpus).success) return parsed.cpus;

@@ -6,13 +6,14 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import { LabError, type AbListRow, type AbProgress, type AbReport, type LabErrorData, type LabEvent, type Profile } from '../../../electron/contract';
+import { isCpuListKnob, knobAt, LabError, typedCpuList, type AbListRow, type AbProgress, type AbReport, type LabErrorData, type LabEvent, type Profile } from '../../../electron/contract';
 import { downloadText } from '../format/chartExport';
 import { useConnectionStore } from './connection';
 import { viewCalls } from './viewCalls';
 import { callLab } from './history';
 import { useKnobsStore } from './knobs';
 import { useRunStore } from './run';
+import { knobControl } from '../components/knobs/knobControl';
 
 /** Where one arm's profile comes from. */
 export type AbSource =
@@ -23,10 +24,22 @@ export type AbSource =
   /** The current knobs with one knob changed (B only): `path=value`, value as JSON or a bare word. */
   | { kind: 'change'; path: string; value: string };
 
-/** `value` as the user typed it: JSON when it parses (numbers, true, null, "text"), else the bare text. */
-export function parseKnobValue(text: string): unknown {
+/**
+ * `value` as the user typed it for the knob at `path`, read as `--set` reads it: JSON when it
+ * parses (numbers, true, null, "text"), else the bare text; a text knob takes the text as typed
+ * (`name=123`), a CPU list knob a list typed as taskset -c takes one (`load.cpus=0-1`).
+ */
+export function parseKnobValue(path: string, text: string): unknown {
   const t = text.trim();
-  try { return JSON.parse(t); } catch { return t; }
+  let value: unknown;
+  try { value = JSON.parse(t); } catch { value = t; }
+  const entry = knobAt(path);
+  if (entry && typeof value !== 'string' && knobControl(entry.schema).control.kind === 'text') return t;
+  if (!isCpuListKnob(path)) return value;
+  const list = typedCpuList(value);
+  if (!list) return value;
+  if (list.ok) return list.cpus;
+  throw new LabError({ code: 'INVALID_VALUE', kind: 'input', field: 'b.change', message: `${path} = ${t.slice(0, 60)}: ${list.reason}`, fix: 'give a CPU list such as 0-3,8 (or [0,1]), or null for any CPU' });
 }
 
 /** A copy of `profile` with the knob at dotted `path` set (the host validates the result and names the field if wrong). */
@@ -71,7 +84,7 @@ export const useAbStore = defineStore('ab', () => {
       case 'current':
       case 'change': {
         if (!current) throw new LabError({ code: 'DISCONNECTED', message: 'the current knobs are not known yet', fix: 'wait for the connection' });
-        return source.kind === 'current' ? current : withChange(current, source.path, parseKnobValue(source.value));
+        return source.kind === 'current' ? current : withChange(current, source.path, parseKnobValue(source.path, source.value));
       }
       case 'preset': {
         const { presets } = await callLab(api(), 'listPresets', undefined);
