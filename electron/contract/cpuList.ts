@@ -19,15 +19,7 @@ export function parseCpuList(text: string): number[] {
 
 /** [0,1,2,3,8] → "0-3,8" (any order, repeats allowed): how a CPU list is written for people. */
 export function formatCpuList(cpus: readonly number[]): string {
-  const sorted = [...new Set(cpus)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length;) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
+  return formatCpuSequence([...new Set(cpus)].sort((a, b) => a - b));
 }
 
 /** Longest CPU list text a person may type (--set, the knob panel): 4,096 CPUs need less. */
