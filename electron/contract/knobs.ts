@@ -629,7 +629,6 @@ export function knobLabel(path: string): string {
   return BY_PATH.get(path)?.label ?? path;
 }
 
-/** A value in a knob's unit, for a label or a summary line. */
 /**
  * A knob that takes a list of CPUs (server.numa.cpus, load.cpus): `--set` and the knob panel
  * also take it as a CPU list typed as taskset -c takes one ("0-3,8"), shown the same way.
@@ -639,6 +638,7 @@ export function isCpuListKnob(path: string): boolean {
   return row?.unit === 'CPU' && row.schema.safeParse([0]).success;
 }
 
+/** A value in a knob's unit, for a label or a summary line. */
 export function formatKnobValue(path: string, value: unknown): string {
   const row = BY_PATH.get(path);
   if (value === null || value === undefined) return row?.unit === 'CPU' ? 'any' : 'none';

@@ -58,19 +58,19 @@ describe('topology refusals up front', () => {
   it.skipIf(topo.allowedCpus.length < 2)('the server and the load pinned to one CPU: the summary says they shared it; pinned apart, nothing is said', () => {
     const [a, b] = topo.allowedCpus as [number, number];
     const quiet = ['--set', 'duration.warmupS=0', '--set', 'probes.enabled=false', '--json'];
-    const warningsOf = (r: ReturnType<typeof run>) => {
+    const summaryOf = (r: ReturnType<typeof run>) => {
       expect(r.code, r.lines.join('\n')).not.toBe(2);
       const summary = JSON.parse(r.stdout) as { warnings: string[]; applied: { server: { numa: { cpus: number[] } }; load: { cpus: number[] } } };
       return summary;
     };
-    const together = warningsOf(run(`server.numa.cpus=${a}`, '--set', `load.cpus=${a}`, ...quiet));
+    const together = summaryOf(run(`server.numa.cpus=${a}`, '--set', `load.cpus=${a}`, ...quiet));
     expect(together.applied.server.numa.cpus).toEqual([a]);
     expect(together.applied.load.cpus).toEqual([a]);
     expect(together.warnings).toContainEqual(`the server (server.numa.cpus) and the load (load.cpus) were pinned to the same CPU ${a}: they took turns there, so throughput, latency and CPU per request describe the two sharing a CPU, not the server on its own; pin them to different CPUs to measure the server`);
-    const apart = warningsOf(run(`server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
+    const apart = summaryOf(run(`server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
     expect(apart.warnings.filter((w) => /pinned to the same/.test(w))).toEqual([]);
     // the SQPOLL thread is the server's too
-    const sqpoll = warningsOf(run('server.sqpoll.enabled=true', '--set', 'server.taskrun=default', '--set', 'server.quietSends=false', '--set', `server.sqpoll.cpu=${b}`, '--set', `server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
+    const sqpoll = summaryOf(run('server.sqpoll.enabled=true', '--set', 'server.taskrun=default', '--set', 'server.quietSends=false', '--set', `server.sqpoll.cpu=${b}`, '--set', `server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
     expect(sqpoll.warnings.filter((w) => /pinned to the same/.test(w))).toEqual([expect.stringMatching(new RegExp(`^the server \\(server\\.sqpoll\\.cpu\\) and the load \\(load\\.cpus\\) were pinned to the same CPU ${b}: `))]);
   });
 });
