@@ -152,7 +152,7 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
     return { values: values as ParsedValues };
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw flagParseError(verb, err, `see uring-lab ${verb} --help`);
+    throw flagParseError(verb, args, err, `see uring-lab ${verb} --help`);
   }
 }
 

@@ -39,14 +39,19 @@ function flagError(message: string, fix: string, field: string): LabError {
 /**
  * parseArgs' own refusal (an unknown flag, a missing value) as the one-line input error: its
  * first sentence, and for "argument is ambiguous" (a value that starts with '-', e.g.
- * --warmup -1) the way to give such a value; otherwise `fix`.
+ * --warmup -1) the way to give that value, written with the value the user typed (`args`, the
+ * verb's arguments); otherwise `fix`.
  */
-export function flagParseError(verb: string, err: unknown, fix: string, field = verb): LabError {
+export function flagParseError(verb: string, args: readonly string[], err: unknown, fix: string, field = verb): LabError {
   const message = String((err as Error)?.message ?? err).split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
   const ambiguous = /option '(--[\w-]+)' argument is ambiguous/i.exec(message);
-  return flagError(
-    `${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`,
-    ambiguous ? `attach a value that starts with '-' with '=', e.g. ${ambiguous[1]}=-1 (then it is checked like any other value)` : fix,
-    field,
-  );
+  if (!ambiguous) return flagError(`${verb}: ${lowerFirst(message)}`, fix, field);
+  const flag = ambiguous[1]!;
+  const at = args.findIndex((a, i) => a === flag && args[i + 1]?.startsWith('-'));
+  const value = at >= 0 ? oneLineText(args[at + 1]!, 40) : '-1';
+  return flagError(`${verb}: ${lowerFirst(message)}`, `attach a value that starts with '-' with '=', e.g. ${flag}=${value} (then it is checked like any other value)`, field);
+}
+
+function lowerFirst(text: string): string {
+  return `${text.charAt(0).toLowerCase()}${text.slice(1)}`;
 }

@@ -253,6 +253,13 @@ describe('uring-lab run', () => {
     // A/B arms of different workloads: echo req/s against storage IOPS.
     [['ab', PRESET, STORAGE_PRESET, '--rounds', '1'], /A measures the echo workload and B the storage one/],
     [['ab', PRESET, PRESET, '--warmup', '-1'], /ab: option '--warmup' argument is ambiguous.*--warmup=-1/],
+    // A value that starts with '-': the fix writes the value as typed, through every verb's parser.
+    [['run', '--duration', '-3'], /run: option '--duration' argument is ambiguous.*e\.g\. --duration=-3 /],
+    [['runs', 'list', '--limit', '-7'], /runs list: option '--limit' argument is ambiguous.*e\.g\. --limit=-7 /],
+    [['diagnose', 'run-x', '--k', '-2.5'], /diagnose: option '--k' argument is ambiguous.*e\.g\. --k=-2\.5 /],
+    [['export', PRESET, '--format', '-fio'], /export: option '--format' argument is ambiguous.*e\.g\. --format=-fio /],
+    [['ab', 'export', 'ab-x', '--format', '-md'], /ab export: option '--format' argument is ambiguous.*e\.g\. --format=-md /],
+    [['load', '--target', '-\x1b[31mx'], /load: option '--target' argument is ambiguous.*e\.g\. --target=-\\x1b\[31mx /],
     [['runs', 'show', 'run-x', '--frobnicate'], /runs show: unknown option '--frobnicate'/],
     [[], /no command given/],
     [['runs'], /runs: no subcommand given/],

@@ -83,7 +83,7 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     checkFlagTokens('ab', options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw flagParseError('ab', err, 'see uring-lab ab --help');
+    throw flagParseError('ab', args, err, 'see uring-lab ab --help');
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -240,7 +240,7 @@ async function savedCommand(verb: string, args: string[], io: AbCommandIo): Prom
     checkFlagTokens(`ab ${verb}`, options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw flagParseError(`ab ${verb}`, err, 'see uring-lab ab --help', 'ab');
+    throw flagParseError(`ab ${verb}`, args, err, 'see uring-lab ab --help', 'ab');
   }
   const { values, positionals } = parsed;
   const store = new AbStore();

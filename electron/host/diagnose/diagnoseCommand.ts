@@ -86,7 +86,7 @@ export async function diagnoseCommand(args: string[], out: (text: string) => voi
     checkFlagTokens('diagnose', options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw flagParseError('diagnose', err, 'uring-lab diagnose takes: RUN_ID [--json] [--k N] [--max-factor F]');
+    throw flagParseError('diagnose', args, err, 'uring-lab diagnose takes: RUN_ID [--json] [--k N] [--max-factor F]');
   }
   if (parsed.values.help) { out(`${DIAGNOSE_USAGE}\n${DIAGNOSE_HELP}\n`); return 0; }
   if (parsed.positionals.length !== 1) {

@@ -32,7 +32,7 @@ function parse(sub: string, args: string[], options: Record<string, { type: 'str
     checkFlagTokens(`runs ${sub}`, options, parsed.tokens);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw flagParseError(`runs ${sub}`, err, `uring-lab runs ${sub} takes: ${usageOf(sub)}`, 'runs');
+    throw flagParseError(`runs ${sub}`, args, err, `uring-lab runs ${sub} takes: ${usageOf(sub)}`, 'runs');
   }
   if (parsed.positionals.length !== ids) {
     throw usage(ids === 0 ? `runs ${sub}: unexpected argument ${JSON.stringify(oneLineText(parsed.positionals[0], 60))}` : `runs ${sub}: ${parsed.positionals.length === 0 ? 'which run? the ID is missing' : `one run ID, got ${parsed.positionals.length}`}`,

@@ -35,7 +35,7 @@ export function exportCommand(args: string[], out: { write(text: string): unknow
     ({ values, positionals } = parsed);
   } catch (err) {
     if (err instanceof LabError) throw err;
-    throw flagParseError('export', err, 'see uring-lab export --help');
+    throw flagParseError('export', args, err, 'see uring-lab export --help');
   }
   if (values.help) {
     out.write(`${EXPORT_USAGE}\n`);
