@@ -579,6 +579,59 @@ describe('lab UI in Chromium', () => {
     await page.context().close();
   });
 
+  it('a server stall: while nothing completes, the live latency tiles show no latency (not 0 µs) and in flight the oldest request\'s age', async () => {
+    const { page, errors } = await openSettled(host.url);
+    await page.getByTestId('run-length-until-stopped').check();
+    // A 2 s serverPause from 1.5 s, from the chaos panel (removed again at the end: the host
+    // keeps the profile for the tests after this one).
+    const panel = page.getByTestId('chaos-panel');
+    const chaosRow = (testId: string) => page.locator(`[data-testid="chaos-row"][data-row="1"] [data-testid="${testId}"]`);
+    await panel.scrollIntoViewIfNeeded();
+    await page.getByTestId('chaos-add').click();
+    await chaosRow('chaos-kind').selectOption('serverPause');
+    await chaosRow('chaos-start').fill('1.5');
+    await chaosRow('chaos-start').press('Tab');
+    await chaosRow('chaos-duration').fill('2');
+    await chaosRow('chaos-duration').press('Tab');
+    await expect.poll(() => panel.getAttribute('data-stored'), { timeout: 5_000 }).toBe('1');
+    await expect.poll(() => panel.getAttribute('data-pending')).toBe('false');
+    // The tiles of one frame, read together (a frame lands every ~100 ms).
+    const tiles = () => page.evaluate(() => {
+      const t = (id: string) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() ?? '';
+      const inFlight = document.querySelector('[data-testid="in-flight"]');
+      return { p50: t('p50-value'), p99: t('p99-value'), max: t('max-value'), p99Data: document.querySelector('[data-testid="p99-value"]')?.getAttribute('data-value'), oldest: inFlight?.nextElementSibling?.textContent?.trim() ?? '' };
+    });
+    try {
+      await page.getByTestId('start-button').click();
+      await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+      await expect.poll(async () => (await tiles()).p99, { timeout: 10_000 }).toMatch(/^[\d.]+ (µs|ms)$/);
+      // In the pause: no request completed in the frame, so no latency to show, and the wait
+      // shows as the oldest request's age instead.
+      let stalled = await tiles();
+      await expect.poll(async () => (stalled = await tiles()).p99, { timeout: 10_000, intervals: [50] }).toBe('—');
+      expect(stalled.p50).toBe('—');
+      expect(stalled.max).toBe('—');
+      expect(stalled.p99Data).toBe('');
+      // A frame's requests all wait: the oldest is as old as the pause so far (at least a frame).
+      expect(stalled.oldest).toMatch(/^oldest [\d.]+ ms$/);
+      // After it, latencies again.
+      await expect.poll(async () => (await tiles()).p99, { timeout: 10_000 }).toMatch(/^[\d.]+ (µs|ms|s)$/);
+      await page.getByTestId('stop-button').click();
+      await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+      await expect.poll(() => page.locator('[data-testid="chaos-result"][data-kind="serverPause"]').getAttribute('data-applied'), { timeout: 10_000 }).toBe('true');
+    } finally {
+      // The panel is locked while a run goes: a failure above must not leave it running.
+      if ((await text(page, 'run-state')) !== 'idle') {
+        await page.getByTestId('stop-button').click();
+        await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('idle');
+      }
+      await chaosRow('chaos-remove').click();
+      await expect.poll(() => panel.getAttribute('data-stored'), { timeout: 5_000 }).toBe('0');
+    }
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('says a wrong token is not valid for this host and stops retrying', async () => {
     const page = await newPage();
     const errors = collectErrors(page, NETWORK_FAILURES);

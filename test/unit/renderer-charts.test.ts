@@ -384,6 +384,22 @@ describe('throughput chart model', () => {
     expect(buildThroughputModel(frames.slice(10), []).warmupTo).toBeNull();
   });
 
+  it('breaks the p99 line where no request completed (a stall), and scales its axis by the frames that had latencies', () => {
+    const frames = Array.from({ length: 12 }, (_, i) => frame(i));
+    // Frames 4–6: nothing completed (their histograms are empty, percentiles 0); 8 the same.
+    for (const i of [4, 5, 6, 8]) frames[i] = frame(i, { requests: 0, throughputRps: 0, histogram: [], latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } });
+    const u = buildThroughputModel(frames, []);
+    expect(u.p99.map((p) => p[1])).toEqual([250, 250, 250, 250, null, null, null, 250, null, 250, 250, 250]);
+    expect(u.p99Axis.min).toBeGreaterThanOrEqual(64);
+    expect(u.p99Axis.max).toBeGreaterThanOrEqual(250);
+    // Still one point per frame for the readout under the pointer.
+    expect(nearestPoint(u, 0.5)).toBe(4);
+    // Nothing completed anywhere: no line, the default axis.
+    const none = buildThroughputModel([frame(0, { requests: 0, latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } })], []);
+    expect(none.p99).toEqual([[0.1, null]]);
+    expect(none.p99Axis).toMatchObject({ min: 16, max: 1024 });
+  });
+
   it('keeps p99 positive for the log axis and has an empty default', () => {
     const u = buildThroughputModel([frame(0, { latencyUs: { p50: 0, p99: 0, max: 0, p99Corrected: 0 } })], []);
     expect(u.p99[0]![1]).toBe(1);

@@ -93,8 +93,9 @@ export interface ThroughputModel {
   ticks: number[];
   /** [t s, req/s] of the full-length frames. */
   rps: Array<[number, number]>;
-  /** [t s, p99 µs ≥ 1] of every frame. */
-  p99: Array<[number, number]>;
+  /** [t s, p99 µs ≥ 1] of every frame; null where no request completed in the frame (a stall,
+   *  or a target that answered nothing right): the line has a gap there, not a latency of 0. */
+  p99: Array<[number, number | null]>;
   short: ShortFramePoint[];
   /** Top of the throughput axis (req/s), set by the full-length frames only, and its ticks. */
   rpsAxisMax: number;
@@ -119,7 +120,7 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
   const typical = typicalIntervalMs(frames);
   const rps: Array<[number, number]> = [];
   const shortFrames: RunFrame[] = [];
-  const p99: Array<[number, number]> = new Array(frames.length);
+  const p99: Array<[number, number | null]> = new Array(frames.length);
   let rpsMax = 0;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i]!;
@@ -129,7 +130,7 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
       rps.push([t, f.throughputRps]);
       if (f.throughputRps > rpsMax) rpsMax = f.throughputRps;
     }
-    p99[i] = [t, Math.max(1, f.latencyUs.p99)]; // log axis: no zeros
+    p99[i] = [t, f.requests > 0 ? Math.max(1, f.latencyUs.p99) : null]; // log axis: no zeros
   }
   // Only short frames so far (a run that ended at once): they are all there is to scale by.
   if (!rps.length) for (const f of shortFrames) rpsMax = Math.max(rpsMax, f.throughputRps);
@@ -155,7 +156,7 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
     })),
     rpsAxisMax,
     rpsTicks: rpsTicks(rpsAxisMax),
-    p99Axis: octaveAxis(p99.map((p) => p[1])),
+    p99Axis: octaveAxis(p99.flatMap((p) => (p[1] === null ? [] : [p[1]]))),
     phaseLines: phases
       .filter((p) => p.index > 0 && p.atMs / 1000 >= window.min && p.atMs / 1000 <= window.max)
       .map((p) => ({ t: p.atMs / 1000, text: phaseLabel(p) })),

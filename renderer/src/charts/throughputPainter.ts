@@ -81,7 +81,17 @@ export function paintThroughput(canvas: HTMLCanvasElement, width: number, height
 
   if (m.p99.length) {
     const line = new Path2D();
-    m.p99.forEach(([t, us], i) => (i ? line.lineTo(x(t), yP99(us)) : line.moveTo(x(t), yP99(us))));
+    // A frame with no request completed breaks the line; a point alone between two such
+    // frames is a short dash, so it still shows.
+    m.p99.forEach(([t, us], i) => {
+      if (us === null) return;
+      const joined = i > 0 && m.p99[i - 1]![1] !== null;
+      if (joined) line.lineTo(x(t), yP99(us));
+      else {
+        line.moveTo(x(t), yP99(us));
+        if (m.p99[i + 1]?.[1] == null) line.lineTo(x(t) + 3, yP99(us));
+      }
+    });
     ctx.strokeStyle = CHART.p99;
     ctx.setLineDash([4, 3]);
     strokeHairlines(ctx, line, 1);

@@ -90,7 +90,7 @@ export function useThroughputChart(
       lines: [
         `t = ${pt.toFixed(1)} s`,
         short ? `${short.final ? 'last frame of the engine' : 'short frame'}: ${formatInt(short.rps)} ${model.unit} over ${formatInt(short.intervalMs)} ms (off the scale)` : `throughput ${formatInt(rps ?? 0)} ${model.unit}`,
-        `p99 ${formatUs(p99)}`,
+        p99 === null ? 'p99 — (none completed in this frame)' : `p99 ${formatUs(p99)}`,
       ],
     };
   }
