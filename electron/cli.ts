@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { echoErrorsText, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -330,12 +330,12 @@ export function exitCodeFor(summary: RunSummary): number {
   if (summary.errors > 0) {
     const what = summary.applied.workload === 'storage'
       ? 'failed I/Os: an error, or a short read or write, as when the file shrinks under the run'
-      : 'failed connections or mismatched echoes';
+      : echoErrorsText(summary.errors, summary.mismatches);
     say(`run ${summary.runId} completed with ${summary.errors} errors (${what}); its numbers exclude them`);
     return 1;
   }
   if ((summary.warmupErrors ?? 0) > 0) {
-    const what = summary.applied.workload === 'storage' ? 'failed I/Os' : 'failed connections or mismatched echoes';
+    const what = summary.applied.workload === 'storage' ? 'failed I/Os' : echoErrorsText(summary.warmupErrors ?? 0, summary.warmupMismatches);
     say(`run ${summary.runId} completed, but with ${summary.warmupErrors} errors (${what}) during its warm-up; its numbers exclude them`);
     return 1;
   }

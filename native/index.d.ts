@@ -527,6 +527,8 @@ export interface EngineSnapshot {
   bytes: number;
   /** Load errors (echo mismatches, failed connections) plus serverErrors. */
   errors: number;
+  /** Of errors: echoes whose bytes differ from the request sent (the connection carries on). */
+  mismatches: number;
   /** Load requests abandoned after load.timeoutMs with their connection (not in errors). */
   timeouts: number;
   /** Real server-side errors (peer resets and cancellations are not errors). */

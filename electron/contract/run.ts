@@ -165,6 +165,20 @@ export function segmentsPerRequest(sum: SegmentTotals | null): { outPerReq: numb
   return { outPerReq: sum.out / n, inPerReq: sum.in / n, dataOutPerReq: sum.dataOut / n, dataInPerReq: sum.dataIn / n };
 }
 
+/**
+ * What an echo run's errors were, for its warnings and exit line: how many of them were
+ * mismatched echoes (bytes back that differ from those sent) and how many failed connections
+ * or server errors. `mismatches` undefined: a record from before the two were counted apart.
+ */
+export function echoErrorsText(errors: number, mismatches: number | undefined): string {
+  if (mismatches === undefined) return 'failed connections or mismatched echoes';
+  const mismatched = Math.min(mismatches, errors);
+  const rest = errors - mismatched;
+  if (rest === 0) return 'mismatched echoes: the bytes that came back differ from those sent';
+  if (mismatched === 0) return 'failed connections or server errors; no echo came back altered';
+  return `${mismatched} mismatched echoes, bytes back that differ from those sent, and ${rest} failed connections or server errors`;
+}
+
 export const RunFrameSchema = z.object({
   runId: z.string(),
   seq: z.number().int().min(0),
@@ -177,6 +191,9 @@ export const RunFrameSchema = z.object({
   requests: z.number().int().min(0),
   bytes: z.number().int().min(0),
   errors: z.number().int().min(0),
+  /** Of errors: echoes whose bytes differed from the request sent (the rest are failed
+   *  connections and server errors); absent in frames from before they were told apart. */
+  mismatches: z.number().int().min(0).optional(),
   /** Load requests abandoned after load.timeoutMs with their connection (not in errors);
    *  absent in frames from before the open-loop issue. */
   timeouts: z.number().int().min(0).optional(),
@@ -347,6 +364,11 @@ export const RunSummarySchema = z.object({
    *  run with any completes with exit 1 (a server that corrupted echoes or dropped connections
    *  only then passed as clean); absent in summaries from before it was counted. */
   warmupErrors: z.number().int().min(0).optional(),
+  /** Of errors, and of warmupErrors: echoes whose bytes differed from the request sent (a
+   *  server that does not echo faithfully); the rest are failed connections and server errors.
+   *  Absent in summaries from before they were told apart. */
+  mismatches: z.number().int().min(0).optional(),
+  warmupMismatches: z.number().int().min(0).optional(),
   /** Server CPU (its thread plus SQPOLL and io-wq kernel threads) per request, ns. */
   serverCpuNsPerReq: z.number().nullable(),
   loadCpuNsPerReq: z.number().nullable(),

@@ -9,7 +9,7 @@
  */
 import type { EngineSnapshot } from '../../native';
 
-type Faults = Pick<EngineSnapshot, 'errors' | 'timeouts' | 'serverErrors'> & {
+type Faults = Pick<EngineSnapshot, 'errors' | 'mismatches' | 'timeouts' | 'serverErrors'> & {
   errorsByOp: { accept: number; recv: number; send: number; other: number } | null;
 };
 
@@ -20,6 +20,7 @@ export class StartFaults {
     this.pending = baseline && (baseline.errors || baseline.timeouts || baseline.serverErrors)
       ? {
         errors: baseline.errors,
+        mismatches: baseline.mismatches ?? 0,
         timeouts: baseline.timeouts,
         serverErrors: baseline.serverErrors,
         errorsByOp: baseline.server ? { ...baseline.server.errorsByOp } : null,
@@ -36,6 +37,7 @@ export class StartFaults {
     return {
       ...snapshot,
       errors: snapshot.errors + faults.errors,
+      mismatches: (snapshot.mismatches ?? 0) + faults.mismatches,
       timeouts: snapshot.timeouts + faults.timeouts,
       serverErrors: snapshot.serverErrors + faults.serverErrors,
       server: snapshot.server && byOp

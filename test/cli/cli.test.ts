@@ -46,6 +46,9 @@ describe('uring-lab run', () => {
     const s = RunSummarySchema.parse(raw);
     expect(s.requests).toBeGreaterThan(1000);
     expect(s.errors).toBe(0);
+    // The lab's own server echoed every byte it was sent, warm-up included.
+    expect(s.mismatches).toBe(0);
+    expect(s.warmupMismatches).toBe(0);
     expect(s.throughputRps).toBeGreaterThan(0);
     expect(s.measuredS).toBeGreaterThan(1.5);
     expect(s.latencyUs.p50).toBeGreaterThan(0);

@@ -136,8 +136,10 @@ describe('uring-lab load --target', () => {
       expect(r.code).toBe(1);
       const s = runSummaryOf(r);
       expect(s.errors).toBeGreaterThan(0);
+      // Every error is an echo that came back altered, and the summary says so by name.
+      expect(s.mismatches).toBe(s.errors);
       expect(s.serverCpuNsPerReq).toBeNull();
-      expectOneErrorLine(r.stderr, /errors|connections were closed/);
+      expectOneErrorLine(r.stderr, /completed with \d+ errors \(mismatched echoes: the bytes that came back differ from those sent\)/);
     } finally {
       await echo.close();
     }
@@ -148,9 +150,16 @@ describe('uring-lab load --target', () => {
   // errors 0). And the engine zeroes its counters with one read right after the native start:
   // faults before that read (the first message's, at once; the third's or a close, on CI's
   // slower machine) were dropped with it. Offsets 0 and 300 are the first and third 128-byte
-  // message; 'close' ends connections 2, 4, 6 and 8 (the probe is connection 0, it sends nothing).
+  // message; 'close' ends connections 2, 4, 6 and 8 (the probe is connection 0, it sends nothing);
+  // 'corrupt and close' does both. The warning and the exit line say which errors they were.
   it('errors only in the warm-up: out of the numbers, but counted as warmupErrors, warned and exit 1', async () => {
-    for (const [kind, offset, fewest] of [['corrupt at 0', 0, 8], ['corrupt at 300', 300, 8], ['close', -1, 4]] as const) {
+    const cases = [
+      ['corrupt at 0', 0, 8, /\(mismatched echoes: the bytes that came back differ from those sent\)/],
+      ['corrupt at 300', 300, 8, /\(mismatched echoes: the bytes that came back differ from those sent\)/],
+      ['close', -1, 4, /\(failed connections or server errors; no echo came back altered\)/],
+      ['corrupt and close', 0, 12, /\(\d+ mismatched echoes, bytes back that differ from those sent, and \d+ failed connections or server errors\)/],
+    ] as const;
+    for (const [kind, offset, fewest, words] of cases) {
       let accepted = 0;
       const seen = new WeakMap<Socket, number>();
       const hostile = createServer((socket) => {
@@ -163,7 +172,7 @@ describe('uring-lab load --target', () => {
           const out = Buffer.from(chunk);
           if (before <= offset && offset < before + out.length) out[offset - before] ^= 0xff;
           socket.write(out);
-          if (kind === 'close' && me % 2 === 0) socket.end();
+          if (kind.endsWith('close') && me % 2 === 0) socket.end();
         });
       });
       await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
@@ -175,8 +184,16 @@ describe('uring-lab load --target', () => {
         expect(s.errors, kind).toBe(0);
         expect(s.warmupErrors, kind).toBeGreaterThanOrEqual(fewest);
         expect(s.requests, kind).toBeGreaterThan(0);
-        expect(s.warnings.join(' '), kind).toMatch(/request errors \(failed connections or mismatched echoes\) during the warm-up/);
-        expectOneErrorLine(r.stderr, /completed, but with \d+ errors \(failed connections or mismatched echoes\) during its warm-up/);
+        if (kind.startsWith('corrupt')) expect(s.warmupMismatches, kind).toBeGreaterThanOrEqual(8);
+        else expect(s.warmupMismatches, kind).toBe(0);
+        if (kind === 'corrupt and close') expect(s.warmupErrors! - s.warmupMismatches!, kind).toBeGreaterThanOrEqual(4);
+        else if (kind !== 'close') expect(s.warmupMismatches, kind).toBe(s.warmupErrors);
+        expect(s.mismatches, kind).toBe(0);
+        const warning = s.warnings.find((w) => w.includes('during the warm-up')) ?? '';
+        expect(warning, kind).toMatch(/^\d+ request errors \(.*\) during the warm-up/);
+        expect(warning, kind).toMatch(words);
+        expectOneErrorLine(r.stderr, /completed, but with \d+ errors \(.*\) during its warm-up/);
+        expect(r.stderr, kind).toMatch(words);
       } finally {
         hostile.close();
       }
@@ -190,6 +207,7 @@ describe('uring-lab load --target', () => {
       expect(r.code).toBe(1);
       const s = runSummaryOf(r);
       expect(s.errors).toBeGreaterThan(100);
+      expect(s.mismatches).toBe(s.errors);
       expect(s.requests).toBe(0);
       expect(s.bytes).toBe(0);
       expect(s.throughputRps).toBe(0);

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GetRunParamsSchema, LabError, MAX_EXPORT_BYTES, RunFrameSchema, StoredRunMetaSchema, type RunSummary } from '../../electron/contract';
+import { echoErrorsText, GetRunParamsSchema, LabError, MAX_EXPORT_BYTES, RunFrameSchema, StoredRunMetaSchema, type RunSummary } from '../../electron/contract';
 import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { readFrames, FRAMES_PER_INDEX_ENTRY } from '../../electron/host/history/frameLog';
 import { LabHistory } from '../../electron/host/history/labHistory';
@@ -67,6 +67,15 @@ async function saveRun(store: RunStore, runId: string, frames: number, options: 
   if (options.end !== false) await store.pruneSoon(runId);
   return { summary, written, writer, dir: path.join(store.dir, runId) };
 }
+
+describe('what an echo run\'s errors were', () => {
+  it('names mismatched echoes apart from failed connections, and keeps the old words for runs saved before', () => {
+    expect(echoErrorsText(5, 5)).toBe('mismatched echoes: the bytes that came back differ from those sent');
+    expect(echoErrorsText(5, 0)).toBe('failed connections or server errors; no echo came back altered');
+    expect(echoErrorsText(5, 2)).toBe('2 mismatched echoes, bytes back that differ from those sent, and 3 failed connections or server errors');
+    expect(echoErrorsText(5, undefined)).toBe('failed connections or mismatched echoes');
+  });
+});
 
 describe('a saved run', () => {
   it('is listed with its headline numbers and reopens with every frame and its summary', async () => {
@@ -350,7 +359,7 @@ describe('exports', () => {
     const file = exportRun(store.getAll('run-csv'), 'csv');
     expect(file).toMatchObject({ filename: 'run-csv.csv', mediaType: 'text/csv' });
     const rows = file.text.trimEnd().split('\n');
-    expect(rows[0]).toBe('seq,phase,tMs,intervalMs,measuring,requests,bytes,errors,timeouts,throughputRps,p50Us,p99Us,p99CorrectedUs,maxUs,inFlight,oldestInFlightUs,serverCpuNs,loadCpuNs,loadBusyShare,final');
+    expect(rows[0]).toBe('seq,phase,tMs,intervalMs,measuring,requests,bytes,errors,mismatches,timeouts,throughputRps,p50Us,p99Us,p99CorrectedUs,maxUs,inFlight,oldestInFlightUs,serverCpuNs,loadCpuNs,loadBusyShare,final');
     expect(rows).toHaveLength(8);
     const header = rows[0].split(',');
     rows.slice(1).forEach((line, i) => {

@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING,
+  ServerFrame, addSqpollWork, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -179,6 +179,9 @@ export class RunRecord {
    *  window: out of the numbers, but a server that corrupted echoes or dropped connections then
    *  must not pass as clean (a load against one that did so exited 0 at half its connections). */
   private warmupErrors = 0;
+  /** Of the errors, measured and in the warm-up: echoes whose bytes differed from those sent. */
+  private mismatches = 0;
+  private warmupMismatches = 0;
   /** Engine process CPU over the measured frames (for the contention estimate). */
   engineProcessCpuNs = 0;
   /** workload 'storage': its target (set by the lab service before the first phase); no server runs. */
@@ -268,6 +271,7 @@ export class RunRecord {
       requests: snapshot.requests,
       bytes: snapshot.bytes,
       errors: snapshot.errors,
+      mismatches: snapshot.mismatches ?? 0,
       timeouts: snapshot.timeouts,
       throughputRps: snapshot.requests / (intervalNs / 1e9),
       latencyUs: {
@@ -302,6 +306,8 @@ export class RunRecord {
     // Warm-up included: a request abandoned then is as lost (and its connection with it).
     this.timeouts += snapshot.timeouts ?? 0;
     if (!measuring) this.warmupErrors += snapshot.errors;
+    if (measuring) this.mismatches += snapshot.mismatches ?? 0;
+    else this.warmupMismatches += snapshot.mismatches ?? 0;
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);
@@ -394,7 +400,7 @@ export class RunRecord {
     if (this.warmupErrors > 0) {
       warnings.push(this.storagePlan
         ? `${this.warmupErrors} failed I/Os during the warm-up: not in the numbers, but the target failed them all the same`
-        : `${this.warmupErrors} request errors (failed connections or mismatched echoes) during the warm-up: not in the numbers, but the server misbehaved all the same`);
+        : `${this.warmupErrors} request errors (${echoErrorsText(this.warmupErrors, this.warmupMismatches)}) during the warm-up: not in the numbers, but the server misbehaved all the same`);
     }
     if (this.timeouts > 0) {
       warnings.push(`${this.timeouts} requests timed out (older than load.timeoutMs = ${applied.load.timeoutMs} ms); their connections were abandoned`);
@@ -436,6 +442,8 @@ export class RunRecord {
       errors: overall.errors,
       timeouts: this.timeouts,
       warmupErrors: this.warmupErrors,
+      mismatches: this.mismatches,
+      warmupMismatches: this.warmupMismatches,
       serverCpuNsPerReq: overall.serverCpuNsPerReq,
       loadCpuNsPerReq: overall.loadCpuNsPerReq,
       engine: engineTotals,
@@ -487,7 +495,7 @@ export class RunRecord {
       // The storage workload's errors are I/Os, not connections (the CLI's exit line says the same).
       warnings.push(this.storagePlan
         ? `${overall.errors} failed I/Os (an error, or a short read or write, as when the file shrinks under the run) during the measured window`
-        : `${overall.errors} request errors (failed connections or mismatched echoes) during the measured window`);
+        : `${overall.errors} request errors (${echoErrorsText(overall.errors, this.mismatches)}) during the measured window`);
     }
     if (loadBusyShare >= LOAD_SATURATION_SHARE) {
       warnings.push(`a load generator thread was ${Math.round(loadBusyShare * 100)} % busy: the numbers may measure the generator rather than the server (add load.threads or CPUs)`);

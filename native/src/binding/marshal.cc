@@ -399,6 +399,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	SetNumbers(o, { { "requests", s.requests },
 			{ "bytes", s.bytes },
 			{ "errors", s.errors },
+			{ "mismatches", s.mismatches },
 			{ "timeouts", s.timeouts },
 			{ "serverErrors", s.server_errors },
 			{ "enobufs", s.enobufs } });

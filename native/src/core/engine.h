@@ -98,6 +98,7 @@ struct engine_snapshot {
 	uint64_t requests; /* completed round trips (== sum of hist) */
 	uint64_t bytes;
 	uint64_t errors;   /* load errors + server errors */
+	uint64_t mismatches; /* of errors: echoes whose bytes differ from the request sent */
 	uint64_t timeouts; /* load requests abandoned after load.timeoutMs (not in errors) */
 	uint64_t server_errors;
 	uint64_t enobufs;

@@ -143,6 +143,7 @@ static void read_cumulative(struct engine *eng, struct cumulative *c)
 		 * (8 of 401 back-to-back snapshots; a measured window 6 requests apart in 131k). */
 		c->bytes += completed * (l->cfg.storage ? l->cfg.storage->block_bytes : l->cfg.msg_bytes);
 		c->load_errors += counter_get(&l->errors);
+		c->load_mismatches += counter_get(&l->mismatches);
 		c->load_timeouts += counter_get(&l->timeouts);
 		c->load_thread_ns[i] = worker_cpu_ns(&l->worker);
 		c->load_own_ns[i] = c->load_thread_ns[i];
@@ -238,6 +239,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	}
 	s->bytes = delta(&p->bytes, c->bytes);
 	uint64_t load_errors = delta(&p->load_errors, c->load_errors);
+	s->mismatches = delta(&p->load_mismatches, c->load_mismatches);
 	s->timeouts = delta(&p->load_timeouts, c->load_timeouts);
 	s->server_errors = delta(&p->server_errors, c->server_errors);
 	s->errors = load_errors + s->server_errors;

@@ -13,7 +13,7 @@
 /* Cumulative values, kept so snapshots can report deltas without ever
  * resetting a counter that another thread writes. */
 struct cumulative {
-	uint64_t bytes, load_errors, load_timeouts, server_errors, enobufs;
+	uint64_t bytes, load_errors, load_mismatches, load_timeouts, server_errors, enobufs;
 	uint64_t hist[LH_BUCKETS];
 	uint64_t chist[LH_BUCKETS];
 	uint64_t server_cpu_ns, process_cpu_ns;

@@ -60,6 +60,7 @@ struct load {
 	 * (lh_record_corrected with this thread's EWMA round trip as E). */
 	struct latency_histogram corrected;
 	uint64_t errors;     /* mismatched echoes, failed connections */
+	uint64_t mismatches; /* of errors: echoes whose bytes differ from the request sent */
 	uint64_t timeouts;   /* requests abandoned after timeout_ns (not in errors) */
 	uint64_t live_conns; /* gauge: connections not dead (0 once the thread ended) */
 	uint64_t outstanding; /* gauge: requests started whose echo has not fully arrived */

@@ -322,6 +322,7 @@ static void try_complete(struct echo_load_state *st, unsigned idx)
 		 * the connection carries on. */
 		if (memcmp(c->sbuf + (size_t)slot * st->msg, c->rbuf, st->msg)) {
 			counter_add(&st->pub->errors, 1);
+			counter_add(&st->pub->mismatches, 1);
 		} else {
 			lh_record(&st->pub->hist, us);
 			record_corrected(st, us);

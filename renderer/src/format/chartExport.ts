@@ -20,7 +20,7 @@ export function toCsv(header: readonly string[], rows: readonly (readonly unknow
 }
 
 export const FRAMES_CSV_HEADER = [
-  't_s', 'seq', 'phase', 'measuring', 'interval_ms', 'requests', 'throughput_rps', 'errors', 'timeouts', 'bytes',
+  't_s', 'seq', 'phase', 'measuring', 'interval_ms', 'requests', 'throughput_rps', 'errors', 'mismatches', 'timeouts', 'bytes',
   'p50_us', 'p99_us', 'p99_corrected_us', 'max_us', 'in_flight', 'load_busy_share',
 ] as const;
 
@@ -29,7 +29,7 @@ export function framesCsv(frames: readonly RunFrame[]): string {
   return toCsv(
     FRAMES_CSV_HEADER,
     frames.map((f) => [
-      (f.tMs / 1000).toFixed(3), f.seq, f.phase, f.measuring, f.intervalMs, f.requests, f.throughputRps, f.errors, f.timeouts ?? '', f.bytes,
+      (f.tMs / 1000).toFixed(3), f.seq, f.phase, f.measuring, f.intervalMs, f.requests, f.throughputRps, f.errors, f.mismatches ?? '', f.timeouts ?? '', f.bytes,
       // No request completed in the frame: no latency (empty cells), not the empty histogram's 0.
       ...[f.latencyUs.p50, f.latencyUs.p99, f.latencyUs.p99Corrected, f.latencyUs.max].map((us) => latencyText(f.requests, us, '')), f.inFlight, f.loadBusyShare,
     ]),
