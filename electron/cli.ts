@@ -270,6 +270,14 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
       await start(lab);
     } catch (err) {
       const error = LabError.from(err);
+      // SIGINT/SIGTERM during the set-up called the start off: nothing ran, so no run was saved;
+      // interrupted all the same (exit 130), with the summary of nothing under --json.
+      if (interruptedBy && error.code === 'START_CANCELLED') {
+        const failure = { code: 'INTERRUPTED', message: `interrupted by ${interruptedBy} while it set up: nothing ran, nothing was measured` };
+        if (json) process.stdout.write(`${JSON.stringify(startFailedSummary(requested, failure, target, 'interrupted'))}\n`);
+        process.stderr.write(`uring-lab: run ${failure.message}\n`);
+        return EXIT_INTERRUPTED;
+      }
       if (json && error.kind !== 'input' && !(err instanceof UsageError)) {
         const failure = { code: error.code, message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
         process.stdout.write(`${JSON.stringify(startFailedSummary(requested, failure, target))}\n`);
@@ -492,7 +500,14 @@ async function serverCommand(args: string[]): Promise<number> {
     try {
       listening = await server.start();
     } catch (err) {
-      throw portError(LabError.from(err), port, address) ?? err;
+      const error = LabError.from(err);
+      // SIGINT/SIGTERM while it set up (a large buffer pool to touch) called the start off: the
+      // server never listened; ended by a signal, as the contract says, exit 0.
+      if (stoppedBy && error.code === 'START_CANCELLED') {
+        process.stderr.write(`uring-lab: server stopped by ${stoppedBy} while it set up: it never listened, nothing was served\n`);
+        return 0;
+      }
+      throw portError(error, port, address) ?? err;
     }
     process.stdout.write(values.json
       // The contract's line; `address` only with --bind (the default is 127.0.0.1).

@@ -652,7 +652,9 @@ export type StartStep =
   /** Storage workload: opening/sizing the target, writing the lab's pattern, a job's first I/O. */
   | 'STORAGE_OPEN'
   | 'STORAGE_FILL'
-  | 'STORAGE_IO';
+  | 'STORAGE_IO'
+  /** called off by cancelStart() while it set up (code 'ECANCELED'); nothing is left running. */
+  | 'START_CANCELLED';
 
 /**
  * Error thrown by start() (and rejected by startAsync(), the same object shape) when the engine
@@ -706,6 +708,14 @@ export function start(config: EngineConfig): StartResult;
  * as a rejected promise, and the error objects are the same as those start() throws.
  */
 export function startAsync(config: EngineConfig): Promise<StartResult>;
+/**
+ * Calls off the start in progress: its set-up (buffer prefault, the load's connects, a storage
+ * target's fill) stops at its next step, everything it made is undone, and startAsync()
+ * rejects with an EngineStartError at step 'START_CANCELLED' (ECANCELED). Returns true if a
+ * start was in progress (one that finishes all the same resolves, and is stopped as usual),
+ * false if none was. Never blocks.
+ */
+export function cancelStart(): boolean;
 /**
  * Deltas since the previous snapshot. Returns null when the engine is not running, including
  * while a start or stop is in progress. It never waits for a start or stop in progress, and never

@@ -154,6 +154,13 @@ export interface LabSession extends LabApi {
   readonly clientId: string;
   /** The client went away: its listeners are dropped; a run it controls goes on (bounded). */
   dispose(): void;
+  /**
+   * A transport that answers a client's calls one at a time (the WebSocket) says, as a stopRun
+   * arrives, that one is on its way: this client's start still setting up is called off now,
+   * rather than after the whole set-up its answer waits for. The stopRun itself is answered in
+   * its turn, as before.
+   */
+  stopComing?(): void;
 }
 export interface LabSessions {
   session(clientId: string): LabSession;

@@ -318,8 +318,24 @@ function handle(message: HostToEngine): void {
     detachProbes();
     process.exit(0);
   }
-  busy = busy.then(() => handleNative(message)).catch(() => undefined);
+  if (message.type === 'cancelStart') {
+    // Out of the queue: the start it calls off holds the queue until its set-up is done. A
+    // start still queued behind another request sees the flag before it begins.
+    if (startsPending > 0) {
+      startCalledOff = true;
+      native.cancelStart();
+    }
+    return;
+  }
+  if (message.type === 'start') startsPending++;
+  busy = busy.then(() => handleNative(message)).catch(() => undefined).then(() => {
+    if (message.type === 'start' && --startsPending === 0) startCalledOff = false;
+  });
 }
+
+/** Starts asked for and not yet answered, and whether the host called them off ('cancelStart'). */
+let startsPending = 0;
+let startCalledOff = false;
 
 async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>): Promise<void> {
   switch (message.type) {
@@ -345,6 +361,8 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       const probes = takeKeptProbes(message.probes, message.diagnose) ?? attachProbes(message.probes, message.diagnose);
       let started: Native.StartResult;
       try {
+        // Called off before its turn came: the native start would only be unwound again.
+        if (startCalledOff) throw Object.assign(new Error('the start was called off before it began: nothing ran'), { code: 'ECANCELED', errno: 125, step: 'START_CANCELLED' });
         started = await native.startAsync(message.config);
       } catch (err) {
         detachProbes();
@@ -426,6 +444,8 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       }
       return;
     }
+    case 'cancelStart':
+      return; // handled as it arrives (handle())
     case 'probesCheck': {
       try {
         const probes = typeof probesNative.probesCheck === 'function'

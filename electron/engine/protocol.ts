@@ -114,6 +114,10 @@ export type HostToEngine =
   /** keepProbes: a start follows at once (a knob change), and the eBPF probes stay attached for
    *  it when it asks for the same set; otherwise (or after a few seconds without one) they detach. */
   | { type: 'stop'; keepProbes?: boolean }
+  /** Calls off the start in progress (a stop or an interrupt during a long set-up): not a
+   *  request with an answer of its own; the start's answer is then an error at step
+   *  START_CANCELLED. Nothing happens when no start is in progress. */
+  | { type: 'cancelStart' }
   | { type: 'probe' }
   /** Doctor: attach each eBPF probe for a moment (no run), then detach. */
   | { type: 'probesCheck' }

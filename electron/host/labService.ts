@@ -116,8 +116,23 @@ interface ActiveRun {
   closed: boolean;
 }
 
+/** A start asked for: whose, and why it was called off (null: it was not). */
+interface StartTicket {
+  clientId: string;
+  calledOff: string | null;
+}
+
+/** What a called-off start rejects with (the CLI's interrupt makes it exit 130; the UI's Stop shows nothing). */
+function calledOffError(ticket: StartTicket): LabError {
+  return new LabError({ code: 'START_CANCELLED', kind: 'engine', message: `the run was called off while it set up (${ticket.calledOff}): nothing ran, nothing was measured` });
+}
+
 export class LabService implements LabApi, LabSessions {
   private state: RunState = 'idle';
+  /** Starts asked for and not yet answered (queued, or setting up: `currentStart`), each with
+   *  why it was called off (a stop or an interrupt that came first), or null. */
+  private readonly pendingStarts = new Set<StartTicket>();
+  private currentStart: StartTicket | null = null;
   private run: ActiveRun | null = null;
   /** The last run that ended, for getFrames after a reconnect. */
   private lastRecord: RunRecord | null = null;
@@ -232,6 +247,10 @@ export class LabService implements LabApi, LabSessions {
         lab.listeners.set(listener, clientId);
         return () => { own.delete(listener); lab.listeners.delete(listener); };
       },
+      stopComing() {
+        // As stopRun would, for this client's starts only (during an A/B experiment its Stop is the experiment's).
+        if (!lab.ab.state().running) lab.callOffStarts('stopped', clientId);
+      },
       dispose() {
         for (const listener of own) lab.listeners.delete(listener);
         own.clear();
@@ -317,6 +336,9 @@ export class LabService implements LabApi, LabSessions {
    * closing). Resolves with its summary, or null when nothing was running.
    */
   interruptRun(reason: string): Promise<RunSummary | null> {
+    // A run still setting up (thousands of connects, gigabytes of buffers: ~20 s) is called off
+    // now; otherwise the interrupt waited out the whole set-up, then stopped what it had made.
+    this.callOffStarts(reason);
     return this.exclusive(async () => {
       const run = this.run;
       if (!run) return null;
@@ -388,8 +410,14 @@ export class LabService implements LabApi, LabSessions {
 
   private startRunFor(clientId: string, params: z.output<typeof StartRunParamsSchema> | undefined, target: LoadTarget | null = null): Promise<{ runId: string; phase: Phase }> {
     const parsed = { data: params ?? { untilStopped: false } };
+    // Known from the call on, not only once its turn in the queue comes: a Stop right after
+    // Start (while the last run's end is still being written) calls it off too.
+    const ticket: StartTicket = { clientId, calledOff: null };
+    this.pendingStarts.add(ticket);
     return this.exclusive(async () => {
+      this.currentStart = ticket;
       if (this.closing) throw new LabError({ code: 'SHUTTING_DOWN', message: 'the lab host is shutting down', fix: 'start the lab again' });
+      if (ticket.calledOff !== null) throw calledOffError(ticket);
       if (this.run) {
         throw new LabError({
           code: 'RUN_ACTIVE', message: `run ${this.run.runId} is still going${this.run.controllerId === clientId ? '' : ' (controlled by another client)'}`,
@@ -425,7 +453,12 @@ export class LabService implements LabApi, LabSessions {
         await this.checkResources(profile, config);
         // Fault injection: memory cgroups of engines that died (kill -9) go before a new run.
         removeDeadInjectCgroups();
-        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(profile), diagnoseRequestFor(profile.diagnose, new Set(), null));
+        // Called off during the steps above: the engine is not asked to start at all.
+        if (ticket.calledOff !== null) throw calledOffError(ticket);
+        const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(profile), diagnoseRequestFor(profile.diagnose, new Set(), null))
+          .catch((err: unknown) => {
+            throw LabError.from(err).code === 'START_CANCELLED' ? calledOffError(ticket) : err;
+          });
         this.setProfileOf(clientId, profile);
         const runId = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${++runsStartedInProcess}`;
         // Time 0 is when the engine was up: a slow start (thousands of connects, gigabytes of
@@ -456,7 +489,24 @@ export class LabService implements LabApi, LabSessions {
         tearDownVeth(veth); // nor a namespace
         if (this.state === 'starting') this.state = 'idle';
       }
+    }).finally(() => {
+      this.pendingStarts.delete(ticket);
+      if (this.currentStart === ticket) this.currentStart = null;
     });
+  }
+
+  /**
+   * Calls off the starts asked for and not yet answered (`clientId`'s only, for its Stop): one
+   * still queued never begins, and the one setting up unwinds at its next step (a large run's
+   * set-up, thousands of connects and gigabytes of buffers, takes ~20 s; the stop or interrupt
+   * waited all of it, then stopped the run it had made). Each rejects with START_CANCELLED.
+   */
+  private callOffStarts(reason: string, clientId?: string): void {
+    for (const ticket of this.pendingStarts) {
+      if (ticket.calledOff !== null || (clientId !== undefined && ticket.clientId !== clientId)) continue;
+      ticket.calledOff = reason;
+      if (ticket === this.currentStart) this.supervisor.cancelStart();
+    }
   }
 
   /**
@@ -509,6 +559,9 @@ export class LabService implements LabApi, LabSessions {
   }
 
   private stopRunFor(clientId: string): Promise<RunSummary | null> {
+    // The starting client's Stop during the set-up calls the start off (another client's waits,
+    // and is then refused as not the controller's, as before).
+    this.callOffStarts('stopped', clientId);
     return this.exclusive(async () => {
       const run = this.run;
       if (!run) return null;

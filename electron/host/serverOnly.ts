@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { addSegments, addSqpollWork, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
-import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs } from './engine/adapter';
+import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
 import { checkBudget } from './run/budget';
 import { checkTopology } from './run/topology';
@@ -193,6 +193,7 @@ export class ServerOnly {
       const refusal = checkBudget(profile, await this.supervisor.plan(this.config));
       if (refusal) throw refusal;
       removeDeadInjectCgroups();
+      if (this.stopAsked !== null) throw startCalledOffError();
       // No probes here (the server alone); fault injections do run, on the session's clock.
       ({ started, atNs: this.atNs } = await this.supervisor.start(this.config, this.intervalMs, engineTimeouts(this.config).startMs, undefined, diagnoseRequestFor(profile.diagnose, new Set(), null)));
     } catch (err) {
@@ -229,6 +230,8 @@ export class ServerOnly {
     if (this.stopAsked !== null) return;
     this.stopAsked = by;
     if (this.listening) void this.end('signal', null);
+    // Still setting up (a large buffer pool to touch): called off now, not after it listened.
+    else this.supervisor.cancelStart();
   }
 
   private onSnapshot(snapshot: NativeSnapshot): void {

@@ -140,10 +140,22 @@ export class LabSocketEndpoint {
         return;
       }
       queue.push({ data, isBinary });
+      // Answers go one at a time, so a Stop pressed while the run sets up would wait for the
+      // start's answer (the whole set-up: ~20 s at 4,096 × 1 MiB): its start is called off now.
+      if (!isBinary && answering && isStopRun(data)) session.stopComing?.();
       // Stop reading this socket while it has work waiting: a flood waits in the client's own buffers.
       if (queue.length >= PAUSE_AT_QUEUED && !paused) { paused = true; ws.pause(); }
       if (!answering) void answerQueued();
     });
+  }
+}
+
+/** Whether a request is a stopRun call (anything unreadable is not: its answer says why, in turn). */
+function isStopRun(data: RawData): boolean {
+  try {
+    return (JSON.parse(rawText(data)) as { method?: unknown } | null)?.method === 'stopRun';
+  } catch {
+    return false;
   }
 }
 

@@ -6,11 +6,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { threadsOf } from '../procThreads';
 import { enginePidOf, expectOneErrorLine, interruptedMidRun, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
 
 
 
 const start = (args: string[], options: { detached?: boolean } = {}) => startCli(args, options);
+/** How many of a process's threads have the name `comm` (0 once the process is gone). */
+function threadsNamed(pid: number, comm: string): number {
+  try {
+    return threadsOf(pid).filter((t) => t.comm === comm).length;
+  } catch {
+    return 0;
+  }
+}
 
 
 
@@ -50,6 +59,27 @@ describe('uring-lab run exit codes', () => {
     expect(r.code).toBe(130);
     expect(runSummaryOf(r).status).toBe('interrupted');
   });
+
+  // 4,096 connections × 1 MiB: 8 GiB of load buffers to touch and 4,096 connects before the
+  // first frame (~20 s here). The signal waited all of that, then stopped the run it had made.
+  it('SIGINT or SIGTERM while a large run sets up calls the start off: exit 130, interrupted, nothing ran', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const { child, done } = start(['run', '--duration', '2', '--set', 'load.connections=4096', '--set', 'load.messageBytes=1048576', '--json']);
+      const engine = await enginePidOf(child.pid!);
+      // The load thread exists: the engine is in its set-up (touching buffers, connecting).
+      await expect.poll(() => threadsNamed(engine, 'uring-load'), { timeout: 20_000, intervals: [20] }).toBeGreaterThan(0);
+      child.kill(signal);
+      const r = await done;
+      expect(r.code, `${signal}: ${r.stderr}`).toBe(130);
+      const s = runSummaryOf(r);
+      // No run was made (its id comes with the engine's start), so none was saved.
+      expect(s).toMatchObject({ status: 'interrupted', runId: '', requests: 0, frames: 0 });
+      expect(s.failure).toEqual({ code: 'INTERRUPTED', message: `interrupted by ${signal} while it set up: nothing ran, nothing was measured` });
+      expectOneErrorLine(r.stderr, new RegExp(`^uring-lab: run interrupted by ${signal} while it set up: nothing ran, nothing was measured$`));
+      // The engine process ended with its host, its load thread and buffers with it.
+      expect(() => process.kill(engine, 0)).toThrow();
+    }
+  }, 90_000);
 
   it('SIGTERM to the engine process (kill PID) interrupts the run in order: exit 130, its counts kept, not a crash', async () => {
     const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);

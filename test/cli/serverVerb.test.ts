@@ -14,7 +14,7 @@ import path from 'node:path';
 import { connectTo, readExactly } from '../native/socketClient';
 import type { ServerSummary } from '../../electron/host/serverOnly';
 import { threadsOf } from '../procThreads';
-import { CLI, expectOneErrorLine, startCli, type Finished } from './cliProcess';
+import { CLI, enginePidOf, expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
 
 
@@ -129,6 +129,21 @@ describe('uring-lab server', () => {
       expect(() => process.kill(listening.pid, 0)).toThrow();
     });
   }
+
+  // 32,768 × 64 KiB buffers: a 2 GiB pool to touch before it listens (~7 s here). A signal in
+  // that time waited all of it, then the server listened and stopped at once.
+  it('SIGINT while a large buffer pool is set up: called off, one line, exit 0, it never listened', async () => {
+    const { child, done } = startCli(['server', '--port', '0', '--json', '--set', 'server.bufferRing.size=65536', '--set', 'server.bufferRing.count=32768']);
+    const engine = await enginePidOf(child.pid!);
+    // The serving thread exists: it is touching its pool.
+    await expect.poll(() => { try { return threadsOf(engine).some((t) => t.comm.startsWith('uring-srv')); } catch { return false; } }, { timeout: 20_000, intervals: [20] }).toBe(true);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(''); // no listening line, no summary: nothing was served
+    expectOneErrorLine(r.stderr, /^uring-lab: server stopped by SIGINT while it set up: it never listened, nothing was served$/);
+    expect(() => process.kill(engine, 0)).toThrow();
+  }, 60_000);
 
   it('server.rings=2: two serving threads on one port, connections summed over them and listed per worker', async () => {
     const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', 'server.rings=2']);

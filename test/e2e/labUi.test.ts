@@ -130,6 +130,17 @@ async function openSettled(url: string): Promise<{ page: Page; errors: string[] 
   await expect.poll(() => page.getByTestId('knob-panel').getAttribute('data-doctor'), { timeout: 15_000 }).toBe('checked');
   return { page, errors };
 }
+/** How many runs the host has saved (its history, through the lab API). */
+async function runCount(host: Serve): Promise<number> {
+  const ws = await connectLab(host.port, { token: host.token, client: 'labUi-count' });
+  try {
+    const listed = await labClient(ws).call('listRuns');
+    if (!('result' in listed)) throw new Error(`listRuns: ${JSON.stringify(listed)}`);
+    return (listed.result as { total: number }).total;
+  } finally {
+    ws.close();
+  }
+}
 const measuredPhase = (page: Page, index: number) => page.locator(`[data-testid="phase-row"][data-phase="${index}"][data-measured="true"]`).count();
 
 beforeAll(async () => {
@@ -469,7 +480,7 @@ describe('lab UI in Chromium', () => {
     await page.context().close();
   });
 
-  it('a run that takes seconds to set up counts them in the toolbar, then shows its elapsed time', async () => {
+  it('a run that takes seconds to set up counts them in the toolbar, then shows its elapsed time; Stop during a set-up calls it off', async () => {
     const { page, errors } = await openSettled(host.url);
     // 2,000 connections × 256 KiB: 1 GiB of load buffers to touch and 2,000 connects before the
     // first frame (seconds here). Set back after: the next tests start from the defaults.
@@ -480,6 +491,7 @@ describe('lab UI in Chromium', () => {
     };
     await setKnob('load.connections', '2000');
     await setKnob('load.messageBytes', '262144');
+    const runsBefore = await runCount(host);
     try {
       await page.getByTestId('start-button').click();
       // While it starts: "setting up N s" where the elapsed time will be, counting.
@@ -492,6 +504,23 @@ describe('lab UI in Chromium', () => {
       await expect.poll(async () => parseFloat(await text(page, 'elapsed')), { timeout: 15_000 }).toBeGreaterThan(0);
       await page.getByTestId('stop-button').click();
       await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('idle');
+      // Saved once its summary is written (after the idle state).
+      await expect.poll(() => runCount(host), { timeout: 10_000 }).toBe(runsBefore + 1);
+
+      // Stop during the set-up calls the start off: idle again without ever running (it waited
+      // out the whole set-up, then ran and stopped a run), no error, no run in the history.
+      // 4,096 × 1 MiB: 8 GiB of load buffers, ~20 s of set-up here, stopped 1 s in.
+      await setKnob('load.connections', '4096');
+      await setKnob('load.messageBytes', '1048576');
+      await page.getByTestId('start-button').click();
+      await expect.poll(() => text(page, 'setup-seconds'), { timeout: 5_000 }).toMatch(/^\d+ s$/);
+      await page.waitForTimeout(1000);
+      await page.getByTestId('stop-button').click();
+      const states: string[] = [];
+      await expect.poll(async () => { states.push(await text(page, 'run-state')); return states.at(-1); }, { timeout: 60_000, intervals: [50] }).toBe('idle');
+      expect(states).not.toContain('running');
+      expect(await page.getByTestId('error-banner').count()).toBe(0);
+      expect(await runCount(host)).toBe(runsBefore + 1);
     } finally {
       await setKnob('load.connections', '50');
       await setKnob('load.messageBytes', '128');

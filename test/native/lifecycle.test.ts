@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type * as Native from '../../native';
 import { config, native, sleep, stopQuietly, type EngineConfig } from './engineHarness';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
@@ -161,6 +162,44 @@ describe('start/stop lifecycle', () => {
     native.start(config({ load: { connections: 1 } }));
     expect(native.stop()!.errors).toBe(0);
   });
+});
+
+describe('calling off a start', () => {
+  // 1,024 connections × 1 MiB: 2 GiB of load buffers to touch and a thousand connects, seconds
+  // of set-up here. A stop or an interrupt in that time waited all of it.
+  const large = () => config({ load: { connections: 1024, messageBytes: 1 << 20 }, maxDurationMs: 60_000 });
+
+  it('cancelStart() mid-set-up: the start rejects at START_CANCELLED within a second, and leaves nothing behind', async () => {
+    native.start(config({ load: { connections: 1 } }));
+    native.stop(); // lazily made Node/libuv descriptors and threads into the baseline
+    const fds0 = fdCount();
+    const tasks0 = taskCount();
+    expect(native.cancelStart()).toBe(false); // nothing starting
+
+    const t0 = Date.now();
+    const start = native.startAsync(large());
+    const outcome = start.then(() => null, (e: Native.EngineStartError) => e);
+    await sleep(300);
+    expect(native.cancelStart()).toBe(true);
+    const calledOffAt = Date.now();
+    const err = await outcome;
+    const unwoundMs = Date.now() - calledOffAt;
+    // Had the set-up finished within 300 ms there would be nothing to call off: it takes seconds.
+    expect(err, `the start finished in ${calledOffAt - t0} ms before it was called off`).not.toBeNull();
+    expect(err!.step).toBe('START_CANCELLED');
+    expect(err!.code).toBe('ECANCELED');
+    expect(err!.message).toMatch(/^the start was called off while it set up/);
+    expect(unwoundMs).toBeLessThan(3000);
+
+    expect(native.snapshot()).toBeNull();
+    expect(native.stop()).toBeNull(); // nothing left running
+    await expectNoLeaks(fds0, tasks0);
+    expect(native.cancelStart()).toBe(false);
+    // The flag is the called-off start's alone: the next start runs.
+    native.start(config({ load: { connections: 2 } }));
+    await sleep(100);
+    expect(native.stop()!.errors).toBe(0);
+  }, 60_000);
 });
 
 describe('config validation', () => {

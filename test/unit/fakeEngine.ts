@@ -65,7 +65,10 @@ export class FakeEngine implements EngineChannel {
         this.later(1, () => this.post({ type: 'planned', resources: { needs: { bufferRingBytes: b.neededBytes, loadBufferBytes: 0, ringBytes: 0, connectionStateBytes: 0, totalBytes: b.neededBytes, pinnedBytes: 0, memlockExempt: true, memlockLimitBytes: null }, memAvailableBytes: 8 * 2 ** 30 } }));
         return;
       case 'start':
+        this.startPending = true;
         return this.reply(b.start, () => {
+          if (!this.startPending) return; // called off first: its error was the answer
+          this.startPending = false;
           this.running = true;
           this.post({ type: 'started', started: fakeStarted(), atNs: Number(process.hrtime.bigint()) });
           this.snapshotTimer = setInterval(() => this.post({ type: 'snapshot', snapshot: fakeSnapshot(true) }), b.snapshotMs);
@@ -83,10 +86,20 @@ export class FakeEngine implements EngineChannel {
       case 'probesCheck':
         // The doctor's eBPF probe check: the fake has no kernel, so every probe is refused.
         return this.reply('answer', () => this.post({ type: 'probesChecked', privileges: { uid: 0, capEff: null, probeHelper: '/nonexistent/uring-lab-probe-helper' }, probes: [{ name: 'runqueue', attached: false, variant: null, reason: 'fake engine: no kernel', fix: null, loadedBy: null }] }));
+      case 'cancelStart':
+        // As the real engine: a start still setting up unwinds and answers with its error
+        // (one that already answered, or a hung or dead engine, does nothing).
+        if (!this.startPending) return;
+        this.startPending = false;
+        this.later(1, () => this.post({ type: 'error', during: 'start', error: { code: 'ECANCELED', errno: 125, message: 'the start was called off while it set up', step: 'START_CANCELLED' } }));
+        return;
       case 'shutdown':
         return this.exit(0, null);
     }
   }
+
+  /** A start asked for and not answered yet (cancelStart answers it with its error). */
+  private startPending = false;
 
   onMessage(listener: (message: EngineWireMessage | string) => void): void { this.messageListeners.push(listener); }
   onExit(listener: (code: number | null, signal: string | null) => void): void { this.exitListeners.push(listener); }
@@ -105,7 +118,7 @@ export class FakeEngine implements EngineChannel {
       case 'never': return; // alive and heartbeating, but this request never completes
       case 'hang': this.later(delay, () => this.hang()); return;
       case 'crash': this.later(delay, () => this.crash()); return;
-      case 'error': this.later(delay, () => this.post({ type: 'error', during: 'start', error: { code: 'EINVAL', errno: 22, message: 'fake refusal', step: 'SERVER_RING_SETUP' } })); return;
+      case 'error': this.later(delay, () => { this.startPending = false; this.post({ type: 'error', during: 'start', error: { code: 'EINVAL', errno: 22, message: 'fake refusal', step: 'SERVER_RING_SETUP' } }); }); return;
     }
   }
 

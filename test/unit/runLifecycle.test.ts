@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LabEvent, TERMINAL_EVENT_TYPES, type RunFrame } from '../../electron/contract';
+import { LabError, LabEvent, TERMINAL_EVENT_TYPES, type RunFrame } from '../../electron/contract';
 import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
 import { LabService, type LabServiceOptions } from '../../electron/host/labService';
 import { FakeEngineHost } from './fakeEngine';
@@ -312,6 +312,33 @@ describe('run lifecycle state machine', () => {
     expect(partial.frames).toHaveLength(10);
     expect(partial.lost).toBe(partial.frames[0]!.seq);
     expect(partial.lost).toBeGreaterThan(10);
+  });
+
+  it('a stop, an interrupt or another client\'s stop while a start sets up: the first two call it off at once, no run is made; the lab is usable', async () => {
+    for (const how of ['stop', 'interrupt', 'observerStop'] as const) {
+      const ctx = makeLab();
+      // A set-up that takes long: the start is answered only when called off.
+      ctx.fake.behaviour = { ...ctx.fake.behaviour, start: 'never' };
+      const observer = ctx.lab.session('observer');
+      const starting = ctx.lab.startRun({ profile: PROFILE }).then(() => null, (e: LabError) => e);
+      await sleep(30);
+      const stopped = how === 'stop' ? ctx.lab.stopRun() : how === 'interrupt' ? ctx.lab.interruptRun('interrupted by SIGINT') : observer.stopRun().catch((e) => e);
+      if (how === 'observerStop') {
+        // Not the starting client's: its start goes on (the fake never answers it: the request's timeout ends it).
+        expect(await Promise.race([starting, sleep(100).then(() => 'still starting')])).toBe('still starting');
+        expect(ctx.fake.current?.received).not.toContain('cancelStart');
+      } else {
+        const err = await starting;
+        expect(err?.code, how).toBe('START_CANCELLED');
+        expect(err?.message, how).toBe(`the run was called off while it set up (${how === 'stop' ? 'stopped' : 'interrupted by SIGINT'}): nothing ran, nothing was measured`);
+        expect(await stopped, how).toBeNull(); // nothing was running to stop
+        expect(ctx.events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type)), how).toEqual([]);
+        ctx.fake.behaviour = { ...ctx.fake.behaviour, start: 'answer' };
+        await expectUsable(ctx.lab, ctx.fake, ctx.events);
+      }
+      await ctx.lab.close();
+      expectOneTerminalPerRun(ctx.events);
+    }
   });
 
   it('host shutdown interrupts a run with one interrupted event', async () => {

@@ -100,8 +100,15 @@ export function rejectedKnobs(refused: readonly NativeRefusal[]): RejectedKnob[]
   return [...byKnob.values()];
 }
 
+/** The error a called-off start rejects with: unwound by the engine, or never sent to it. */
+export function startCalledOffError(): LabError {
+  return new LabError({ code: 'START_CANCELLED', kind: 'engine', message: 'the start was called off while it set up (a stop or an interrupt came first): nothing ran' });
+}
+
 /** A failed engine start in profile terms: the step's knob becomes the error's field. */
 export function startError(error: EngineErrorData): LabError {
+  // Called off (cancelStart): no knob and no kernel to blame.
+  if (error.step === 'START_CANCELLED') return startCalledOffError();
   const row = error.step ? knobForSetting(error.step) : undefined;
   // The addon's message ends with its fix (for callers that print only the message); the line
   // this error becomes adds the fix once, so it is taken off the message here.

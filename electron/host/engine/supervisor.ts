@@ -19,7 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { LabError, allowedCpuListIn, type FoldedStack } from '../../contract';
-import { startError } from './adapter';
+import { startCalledOffError, startError } from './adapter';
 import {
   ENGINE_HEARTBEAT_MS, ENGINE_PROTOCOL_VERSION,
   type CapabilityProbe, type EnginePrivileges, type EngineResources, type EngineToHost, type EngineWireMessage, type HostToEngine,
@@ -161,6 +161,9 @@ interface EngineProcess {
 export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   private engine: EngineProcess | null = null;
   private waiter: Waiter | null = null;
+  /** A start() is queued or sent, and whether cancelStart() called it off. */
+  private startInFlight = false;
+  private startCalledOff = false;
   private queue: Promise<unknown> = Promise.resolve();
   private shuttingDown = false;
   private readonly unresponsiveMs: number;
@@ -195,8 +198,30 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
 
   /** Starts the engine; resolves with what it applied and when its counters began (atNs). */
   async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number, probes?: ProbesRequest, diagnose?: DiagnoseRequest): Promise<{ started: NativeStarted; atNs: number }> {
-    const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes, diagnose, hostPid: process.pid }, 'started', timeoutMs);
-    return { started, atNs };
+    this.startInFlight = true;
+    this.startCalledOff = false;
+    try {
+      const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes, diagnose, hostPid: process.pid }, 'started', timeoutMs);
+      return { started, atNs };
+    } finally {
+      this.startInFlight = false;
+      this.startCalledOff = false;
+    }
+  }
+
+  /**
+   * Calls off the start in flight (a stop or an interrupt while a large run sets up, which
+   * takes ~20 s at 4,096 × 1 MiB): still queued, it is never sent; sent, the engine unwinds
+   * its set-up at the next step. Either way start() rejects with START_CANCELLED. Outside the
+   * queue, which the start holds. False when no start is in flight (one that already
+   * finished is stopped as usual).
+   */
+  cancelStart(): boolean {
+    if (!this.startInFlight) return false;
+    this.startCalledOff = true;
+    const engine = this.engine;
+    if (this.waiter?.expect === 'started' && engine && !engine.dead) engine.channel.send({ type: 'cancelStart' });
+    return true;
   }
 
   /** Stops the running engine; null when no engine process is up (nothing to stop).
@@ -245,6 +270,8 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   /** Sends one request to a (possibly fresh) engine and waits for its answer. Queue only. */
   private async send<T extends EngineToHost['type']>(message: HostToEngine, expect: T, timeoutMs: number): Promise<Extract<EngineToHost, { type: T }>> {
     const engine = await this.ensureProcess();
+    // Called off while it waited its turn (or for the engine process): never sent.
+    if (message.type === 'start' && this.startCalledOff) throw startCalledOffError();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.condemn(engine, new LabError({
@@ -423,3 +450,4 @@ function snapshotFromWire(snapshot: WireSnapshot, names: Map<number, string>): N
   const folded: FoldedStack[] = stacks.map(([id, n]) => [names.get(id) ?? `[stack ${id}: name not received]`, n]);
   return { ...snapshot, kernel: { ...snapshot.kernel, profile: { ...rest, folded } } };
 }
+

@@ -136,10 +136,10 @@ const SUMMARY_HISTOGRAM_LAYOUT = { unit: 'us' as const, subBucketBits: HISTOGRAM
  * (no run was made; `runs list` does not show it), `applied` is the profile as requested,
  * `phases` and `probes` are empty, and `failure` says what stopped it.
  */
-export function startFailedSummary(requested: Profile, failure: NonNullable<RunSummary['failure']>, target: RunSummary['target'] = null): RunSummary {
+export function startFailedSummary(requested: Profile, failure: NonNullable<RunSummary['failure']>, target: RunSummary['target'] = null, status: 'failed' | 'interrupted' = 'failed'): RunSummary {
   const none = latencySummary(new LatencyHistogram());
   return {
-    runId: '', status: 'failed', failure, target, topology: null, storage: null,
+    runId: '', status, failure, target, topology: null, storage: null,
     profileName: requested.name, startedAt: new Date().toISOString(), measuredS: 0, throughputRps: 0,
     offeredRps: requested.load.mode === 'open' ? requested.load.rateRps : null,
     latencyUs: none, requests: 0, bytes: 0, errors: 0, timeouts: 0, serverCpuNsPerReq: null, loadCpuNsPerReq: null,

@@ -342,6 +342,13 @@ Napi::Value SetLabThreadsBatch(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, n);
 }
 
+// Any time, from the JS thread: the start in progress (on the pool) unwinds at its next
+// set-up step that looks, and its promise rejects at step START_CANCELLED (ECANCELED).
+Napi::Value CancelStart(const Napi::CallbackInfo &info)
+{
+	return Napi::Boolean::New(info.Env(), engine_start_cancel() == 0);
+}
+
 } // namespace
 
 void ExportEngineCalls(Napi::Env env, Napi::Object exports)
@@ -349,6 +356,6 @@ void ExportEngineCalls(Napi::Env env, Napi::Object exports)
 	napi_add_env_cleanup_hook(env, CleanupHook, static_cast<napi_env>(env));
 	SetFunctions(env, exports,
 		     { { "start", Start }, { "startAsync", StartAsync }, { "snapshot", Snapshot }, { "stop", Stop },
-		       { "stopAsync", StopAsync }, { "memoryNeeds", MemoryNeeds },
+		       { "stopAsync", StopAsync }, { "cancelStart", CancelStart }, { "memoryNeeds", MemoryNeeds },
 		       { "pinThreads", PinThreads }, { "setLabThreadsBatch", SetLabThreadsBatch } });
 }

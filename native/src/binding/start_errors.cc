@@ -130,6 +130,8 @@ Words Describe(const engine_error &err, const engine_config &c)
 	case STEP_STORAGE_IO:
 		return { std::string("the first I/O on ") + c.storage.path + " failed",
 			 "O_DIRECT needs storage.blockBytes to be a multiple of the device's logical block size; check storage.*" };
+	case STEP_START_CANCELLED:
+		return { "the start was called off while it set up (a stop or an interrupt came first): nothing ran", "" };
 	default:
 		return { "engine start-up failed", "" };
 	}

@@ -111,7 +111,12 @@ static void *map_anonymous(size_t bytes)
 
 	if (p == MAP_FAILED)
 		return NULL;
-	prefault_zero(p, bytes);
+	int ret = prefault_zero(p, bytes);
+	if (ret) {
+		munmap(p, bytes);
+		errno = -ret;
+		return NULL;
+	}
 	return p;
 }
 

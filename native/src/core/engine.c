@@ -21,6 +21,7 @@
 #include "core/engine_state.h"
 #include "core/fd_limit.h"
 #include "core/latch.h"
+#include "core/start_cancel.h"
 
 /* How long teardown waits for a start or stop in progress. */
 #define SETTLE_TIMEOUT_S 30
@@ -111,6 +112,31 @@ static void release_all(void)
 	engine.started_servers = 0;
 }
 
+int engine_start_cancel_flag;
+
+int engine_start_cancel(void)
+{
+	int ret = -ENOTCONN;
+
+	pthread_mutex_lock(&engine.api_lock);
+	if (engine.state == ENGINE_STARTING) {
+		__atomic_store_n(&engine_start_cancel_flag, 1, __ATOMIC_RELAXED);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&engine.api_lock);
+	return ret;
+}
+
+/* A start that failed while it was called off failed because of that (a set-up step that
+ * saw the flag unwound with -ECANCELED, and the steps after it saw nothing to do): say so. */
+static int cancelled_start(int ret, struct engine_error *err)
+{
+	if (!start_cancelled())
+		return ret;
+	err->at = (struct start_error){ STEP_START_CANCELLED, -ECANCELED };
+	return -ECANCELED;
+}
+
 int engine_start_begin(void)
 {
 	int ret = 0;
@@ -119,6 +145,7 @@ int engine_start_begin(void)
 	if (engine.state != ENGINE_IDLE)
 		ret = -EBUSY;
 	else {
+		__atomic_store_n(&engine_start_cancel_flag, 0, __ATOMIC_RELAXED);
 		set_state_locked(ENGINE_STARTING);
 		engine.starts++;
 	}
@@ -440,7 +467,11 @@ static int start_storage_workload(const struct engine_config *cfg, struct engine
 	engine_reset_counters(&engine);
 	engine.deadline_ns = mono_ns() + cfg->max_duration_ms * NS_PER_MS;
 	ret = start_storage(cfg, out, err);
+	/* Called off after the last step that looks: the jobs are up, and they stop here. */
+	if (ret == 0 && start_cancelled())
+		ret = -ECANCELED;
 	if (ret) {
+		ret = cancelled_start(ret, err);
 		shutdown_all();
 		release_all();
 		finish_state(ENGINE_IDLE, hold);
@@ -475,9 +506,15 @@ int engine_start_finish(const struct engine_config *cfg, struct engine_started *
 
 	/* With a target the server is someone else's (uring-lab load): only the load runs here. */
 	ret = cfg->target.enabled ? 0 : start_servers(cfg, err);
+	if (ret == 0 && start_cancelled())
+		ret = -ECANCELED;
 	if (ret == 0)
 		ret = start_loads(cfg, nload, err);
+	/* Called off after the last step that looks: everything is up, and it all stops here. */
+	if (ret == 0 && start_cancelled())
+		ret = -ECANCELED;
 	if (ret) {
+		ret = cancelled_start(ret, err);
 		shutdown_all();
 		release_all();
 		finish_state(ENGINE_IDLE, hold);

@@ -171,6 +171,10 @@ int engine_start_begin(void);
  * failure; with `hold`, the engine stays STARTING until engine_settle(). */
 int engine_start_finish(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err,
 			int hold);
+/* Calls off the start in progress (core/start_cancel.h): its set-up unwinds at the next step
+ * that looks, and the start fails at STEP_START_CANCELLED with -ECANCELED. -ENOTCONN when no
+ * start is in progress (a start that already finished is stopped as usual). Any thread. */
+int engine_start_cancel(void);
 /* Gives back a claim whose start never ran (STARTING -> IDLE). */
 void engine_start_abandon(void);
 /* begin + finish; a refused claim is -EBUSY at STEP_ENGINE_BUSY. */

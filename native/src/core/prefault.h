@@ -20,8 +20,10 @@ extern "C" {
  * the process: at 4,096 × 1 MiB (8 GiB of load buffers) the engine's JS thread went silent
  * for 5 s and the host killed it as hung. Each chunk is populated with MADV_POPULATE_WRITE
  * (Linux 5.14; older kernels fault page by page in the memset) and then written once.
+ * Returns 0, or -ECANCELED when the start it serves was called off between two chunks
+ * (core/start_cancel.h): the caller unwinds as from any failed set-up step.
  */
-void prefault_zero(void *p, size_t bytes);
+int prefault_zero(void *p, size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,8 @@ extern "C" {
 	X(LOAD_CPU)          /* pinning a load thread to its load.cpus CPU */                          \
 	X(STORAGE_OPEN)      /* the storage target: open, fstat, size (no such file, not permitted, O_DIRECT refused) */ \
 	X(STORAGE_FILL)      /* writing the pattern over the lab's test file (ENOSPC) */                 \
-	X(STORAGE_IO)        /* a storage job's first I/O failed (other than IOPOLL's EOPNOTSUPP) */
+	X(STORAGE_IO)        /* a storage job's first I/O failed (other than IOPOLL's EOPNOTSUPP) */ \
+	X(START_CANCELLED)   /* called off while it set up (engine_start_cancel; core/start_cancel.h) */
 
 enum start_step {
 	STEP_NONE = 0,

@@ -30,6 +30,7 @@
 #include "core/counters.h"
 #include "core/loopback.h"
 #include "core/prefault.h"
+#include "core/start_cancel.h"
 #include "core/ring_setup.h"
 #include "core/sqe.h"
 #include "loads/echo_load_state.h"
@@ -103,7 +104,9 @@ static int setup_conns(struct echo_load_state *st, enum start_step *step)
 	 *   The kernel's copies to and from 2 GiB of 4 KiB pages were the load's whole cost.
 	 * At 1,000 × 64 KiB (128 MiB) the rounds differed by less than the VM's drift. */
 	(void)madvise(mem, st->mem_bytes, MADV_HUGEPAGE);
-	prefault_zero(mem, st->mem_bytes);
+	int ret = prefault_zero(mem, st->mem_bytes);
+	if (ret)
+		return ret;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct load_conn *c = &st->conns[i];
@@ -123,8 +126,11 @@ static int setup_conns(struct echo_load_state *st, enum start_step *step)
 		if (c->fd < 0)
 			return c->fd;
 		/* Blocking connect, once per connection at start-up: the server is
-		 * already listening, so loopback completes it immediately. */
+		 * already listening, so loopback completes it immediately. Thousands of them
+		 * take a while: a start called off stops here (core/start_cancel.h). */
 		*step = STEP_LOAD_CONNECT;
+		if (start_cancelled())
+			return -ECANCELED;
 		if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)))
 			return -errno;
 	}

@@ -39,6 +39,7 @@
 #include "core/clock.h"
 #include "core/counters.h"
 #include "core/prefault.h"
+#include "core/start_cancel.h"
 
 /* How often the loop looks at the stop eventfd and the deadline. */
 #define STOP_CHECK_NS (10 * 1000 * 1000ull)
@@ -130,6 +131,11 @@ static int fill_file(int fd, const struct storage_config *cfg)
 	}
 	for (uint64_t off = 0; off < cfg->size_bytes; off += FILL_CHUNK) {
 		size_t n = cfg->size_bytes - off < FILL_CHUNK ? (size_t)(cfg->size_bytes - off) : FILL_CHUNK;
+		/* A 1 GiB fill takes seconds: a start called off stops between chunks. */
+		if (start_cancelled()) {
+			ret = -ECANCELED;
+			goto out;
+		}
 		fill_words(buf, n, off, cfg->seed);
 		for (size_t done = 0; done < n;) {
 			ssize_t w = pwrite(fd, buf + done, n - done, (off_t)(off + done));
@@ -444,8 +450,10 @@ static int job_setup(void *owner, void *state, enum start_step *step)
 	void *mem = mmap(NULL, j->buf_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	prefault_zero(mem, j->buf_bytes);
 	j->bufs = mem;
+	ret = prefault_zero(mem, j->buf_bytes);
+	if (ret)
+		return ret;
 
 	*step = STEP_LOAD_RING_SETUP;
 	ret = job_ring(j, cfg->ring.iopoll, res);

@@ -286,6 +286,8 @@ export const useRunStore = defineStore('run', () => {
     const api = conn.api();
     if (!api || runState.value !== 'idle' || !conn.connected) return;
     runState.value = 'starting';
+    // This page's own start: its Stop may call it off while it sets up.
+    controller.value = true;
     errors.dismiss();
     interruptedReason.value = null;
     vanishedRun.value = null;
@@ -308,7 +310,8 @@ export const useRunStore = defineStore('run', () => {
       upsertPhase(res.phase);
       if (runState.value === 'starting') runState.value = 'running';
     } catch (err) {
-      errors.report(err);
+      // Stop pressed during the set-up called the start off: what the user asked for, not a fault.
+      if ((err as { code?: string } | null)?.code !== 'START_CANCELLED') errors.report(err);
       if (runState.value === 'starting') runState.value = 'idle';
     }
   }
