@@ -133,6 +133,8 @@ export class LabService implements LabApi, LabSessions {
    *  why it was called off (a stop or an interrupt that came first), or null. */
   private readonly pendingStarts = new Set<StartTicket>();
   private currentStart: StartTicket | null = null;
+  /** A knob change restarting the engine, and how its run ends if a stop or an interrupt calls the restart off. */
+  private phaseRestart: { run: ActiveRun; calledOff: { status: 'completed' | 'interrupted'; failure: { code: string; message: string } | null } | null } | null = null;
   private run: ActiveRun | null = null;
   /** The last run that ended, for getFrames after a reconnect. */
   private lastRecord: RunRecord | null = null;
@@ -500,12 +502,19 @@ export class LabService implements LabApi, LabSessions {
    * still queued never begins, and the one setting up unwinds at its next step (a large run's
    * set-up, thousands of connects and gigabytes of buffers, takes ~20 s; the stop or interrupt
    * waited all of it, then stopped the run it had made). Each rejects with START_CANCELLED.
+   * A knob change's engine restart (the same set-up) is called off too, for its run's
+   * controller or an interrupt: the run then ends with the phases it had (changePhase).
    */
   private callOffStarts(reason: string, clientId?: string): void {
     for (const ticket of this.pendingStarts) {
       if (ticket.calledOff !== null || (clientId !== undefined && ticket.clientId !== clientId)) continue;
       ticket.calledOff = reason;
       if (ticket === this.currentStart) this.supervisor.cancelStart();
+    }
+    const restart = this.phaseRestart;
+    if (restart && restart.calledOff === null && (clientId === undefined || restart.run.controllerId === clientId)) {
+      restart.calledOff = clientId === undefined ? { status: 'interrupted', failure: { code: 'INTERRUPTED', message: reason } } : { status: 'completed', failure: null };
+      this.supervisor.cancelStart();
     }
   }
 
@@ -641,7 +650,9 @@ export class LabService implements LabApi, LabSessions {
       if (final) this.frame(run, final, true);
       if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
       // The injections not begun yet, on the run's clock (phases restart the engine).
+      this.phaseRestart = { run, calledOff: null };
       const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(next), diagnoseRequestFor({ ...next.diagnose, inject: run.record.injectionsRequested }, run.record.begunInjections(), run.record.t0Ns));
+      this.phaseRestart = null;
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
@@ -650,8 +661,16 @@ export class LabService implements LabApi, LabSessions {
       run.history?.phases(run.record.phaseList);
       this.emit({ type: 'phase', runId: run.runId, phase });
     } catch (err) {
-      // The old engine is gone and the new one did not start: the run cannot go on.
+      const calledOff = this.phaseRestart?.run === run ? this.phaseRestart.calledOff : null;
+      this.phaseRestart = null;
       const error = LabError.from(err, 'ENGINE_ERROR');
+      // Its controller's Stop or an interrupt came while the new phase set up: the run ends as
+      // that asked, with the phases it had; the knob change is simply not made.
+      if (calledOff && error.code === 'START_CANCELLED') {
+        if (!run.closed) await this.endRun(run, calledOff.status, calledOff.failure);
+        return;
+      }
+      // The old engine is gone and the new one did not start: the run cannot go on.
       if (!run.closed) await this.endRun(run, 'failed', { code: error.code, message: `knob change failed: ${error.message}`, fix: error.fix });
       throw error;
     }

@@ -17,7 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { AbReportSchema, type AbReport } from '../../electron/contract/ab';
 import { bootstrapRatio, mannWhitneyU, seededRandom, verdictOf } from '../../electron/host/ab/statistics';
-import { CLI, expectOneErrorLine, sleep, startCli } from './cliProcess';
+import { CLI, enginePidOf, expectOneErrorLine, sleep, startCli } from './cliProcess';
+import { threadsOf } from '../procThreads';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-'));
 function profileFile(name: string, body: Record<string, unknown>): string {
@@ -130,6 +131,23 @@ describe('uring-lab ab', () => {
     expect(report.samples.length).toBeLessThan(40);
     expect(existsSync(out)).toBe(true);
     expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
+  }, 60_000);
+
+  // 4,096 × 1 MiB arms: each sets up for ~20 s here. SIGINT then failed the experiment (exit 1,
+  // "arm A could not start") once its start was called off; it is an interruption.
+  it('SIGINT while the first arm sets up: exit 130, status interrupted, no round counted, not a failure', async () => {
+    const p = profileFile('large-setup', { load: { connections: 4096, messageBytes: 1048576 } });
+    const { child, done } = startCli(['ab', p, p, '--rounds', '1', '--duration', '0.5', '--warmup', '0', '--json']);
+    const engine = await enginePidOf(child.pid!);
+    await expect.poll(() => { try { return threadsOf(engine).some((t) => t.comm === 'uring-load'); } catch { return false; } }, { timeout: 20_000, intervals: [20] }).toBe(true);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    expect(report.status).toBe('interrupted');
+    expect(report.failure?.code).toBe('INTERRUPTED');
+    expect(report.samples).toEqual([]);
+    expectOneErrorLine(r.stderr, /interrupted by SIGINT; 0 rounds counted/);
   }, 60_000);
 
   // From another process, `ab delete` of a running experiment said it worked and the experiment

@@ -65,7 +65,8 @@ export class FakeEngine implements EngineChannel {
         this.later(1, () => this.post({ type: 'planned', resources: { needs: { bufferRingBytes: b.neededBytes, loadBufferBytes: 0, ringBytes: 0, connectionStateBytes: 0, totalBytes: b.neededBytes, pinnedBytes: 0, memlockExempt: true, memlockLimitBytes: null }, memAvailableBytes: 8 * 2 ** 30 } }));
         return;
       case 'start':
-        this.startPending = true;
+        // Only a healthy set-up can be called off; one about to hang, crash or fail does that.
+        this.startPending = b.start === 'answer' || b.start === 'never';
         return this.reply(b.start, () => {
           if (!this.startPending) return; // called off first: its error was the answer
           this.startPending = false;
@@ -98,7 +99,7 @@ export class FakeEngine implements EngineChannel {
     }
   }
 
-  /** A start asked for and not answered yet (cancelStart answers it with its error). */
+  /** A start asked for, setting up and not answered yet (cancelStart answers it with its error). */
   private startPending = false;
 
   onMessage(listener: (message: EngineWireMessage | string) => void): void { this.messageListeners.push(listener); }

@@ -341,6 +341,30 @@ describe('run lifecycle state machine', () => {
     }
   });
 
+  it('a stop or an interrupt while a knob change restarts the engine: the restart is called off and the run ends as asked, with its phases', async () => {
+    for (const how of ['stop', 'interrupt'] as const) {
+      const ctx = makeLab();
+      const { runId } = await ctx.lab.startRun({ profile: PROFILE });
+      await sleep(60);
+      // The new phase's set-up takes long: its start is answered only when called off.
+      ctx.fake.behaviour = { ...ctx.fake.behaviour, start: 'never' };
+      const changing = ctx.lab.setKnob({ path: 'server.sqpoll.enabled', value: true }).then(() => null, (e: LabError) => e);
+      await sleep(30);
+      const stopped = how === 'stop' ? ctx.lab.stopRun() : ctx.lab.interruptRun('interrupted by SIGTERM');
+      expect(await changing, how).toBeNull(); // the change is not made, and that is no error
+      await stopped;
+      const terminal = ctx.events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type));
+      expect(terminal.map((e) => e.type), how).toEqual([how === 'stop' ? 'ended' : 'interrupted']);
+      const summary = (terminal[0] as Extract<LabEvent, { type: 'ended' }>).summary;
+      expect(summary.runId, how).toBe(runId);
+      expect(summary.phases.length, how).toBe(1); // phase 0 only: the change never ran
+      if (how === 'interrupt') expect(summary.failure, how).toEqual({ code: 'INTERRUPTED', message: 'interrupted by SIGTERM' });
+      await expectUsable(ctx.lab, ctx.fake, ctx.events);
+      await ctx.lab.close();
+      expectOneTerminalPerRun(ctx.events);
+    }
+  });
+
   it('host shutdown interrupts a run with one interrupted event', async () => {
     const ctx = makeLab();
     await ctx.lab.startRun({ profile: PROFILE });

@@ -169,8 +169,11 @@ export function startAbExperiment(
         try {
           outcome = await arms.runArm(profile);
         } catch (err) {
-          // A start refused (bad input on one side, a resource budget): nothing to compare.
           const e = err as { code?: string; message?: string };
+          // Interrupted (a signal, Stop) while the arm set up: its start was called off, and the
+          // experiment ends interrupted with the rounds so far, not failed.
+          if (interrupted && e.code === 'START_CANCELLED') break;
+          // A start refused (bad input on one side, a resource budget): nothing to compare.
           failure = { code: e.code ?? 'AB_ARM_FAILED', message: `arm ${arm.toUpperCase()} of round ${round + 1} could not start: ${e.message ?? String(err)}` };
           break;
         }

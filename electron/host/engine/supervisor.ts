@@ -161,9 +161,9 @@ interface EngineProcess {
 export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   private engine: EngineProcess | null = null;
   private waiter: Waiter | null = null;
-  /** A start() is queued or sent, and whether cancelStart() called it off. */
-  private startInFlight = false;
-  private startCalledOff = false;
+  /** The start() queued or sent (one at a time: the lab makes them in turn), and whether
+   *  cancelStart() called it off. */
+  private startToken: { calledOff: boolean } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private shuttingDown = false;
   private readonly unresponsiveMs: number;
@@ -198,14 +198,13 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
 
   /** Starts the engine; resolves with what it applied and when its counters began (atNs). */
   async start(config: NativeEngineConfig, frameIntervalMs: number, timeoutMs: number, probes?: ProbesRequest, diagnose?: DiagnoseRequest): Promise<{ started: NativeStarted; atNs: number }> {
-    this.startInFlight = true;
-    this.startCalledOff = false;
+    const token = { calledOff: false };
+    this.startToken = token;
     try {
       const { started, atNs } = await this.request({ type: 'start', config, frameIntervalMs, probes, diagnose, hostPid: process.pid }, 'started', timeoutMs);
       return { started, atNs };
     } finally {
-      this.startInFlight = false;
-      this.startCalledOff = false;
+      if (this.startToken === token) this.startToken = null;
     }
   }
 
@@ -217,8 +216,9 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
    * finished is stopped as usual).
    */
   cancelStart(): boolean {
-    if (!this.startInFlight) return false;
-    this.startCalledOff = true;
+    const token = this.startToken;
+    if (!token) return false;
+    token.calledOff = true;
     const engine = this.engine;
     if (this.waiter?.expect === 'started' && engine && !engine.dead) engine.channel.send({ type: 'cancelStart' });
     return true;
@@ -271,7 +271,7 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
   private async send<T extends EngineToHost['type']>(message: HostToEngine, expect: T, timeoutMs: number): Promise<Extract<EngineToHost, { type: T }>> {
     const engine = await this.ensureProcess();
     // Called off while it waited its turn (or for the engine process): never sent.
-    if (message.type === 'start' && this.startCalledOff) throw startCalledOffError();
+    if (message.type === 'start' && this.startToken?.calledOff) throw startCalledOffError();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.condemn(engine, new LabError({
