@@ -27,7 +27,7 @@ import { EngineSupervisor } from './engine/supervisor';
 import { defaultProfile, parseProfile, setValueAt, valueAt, withKnob } from './profiles';
 import { isDeepStrictEqual } from 'node:util';
 import { deleteSavedProfile, exportProfileFor, importProfileFor, presetList, savedProfileList, saveProfileFor, type ProfileClient } from './profiles/profileApi';
-import { engineTimeouts, nativeConfigFor, probesRequestFor } from './engine/adapter';
+import { engineTimeouts, nativeConfigFor, probesRequestFor, startCalledOffError } from './engine/adapter';
 
 export { engineTimeouts };
 import { checkBudget } from './run/budget';
@@ -645,14 +645,17 @@ export class LabService implements LabApi, LabSessions {
     const config = withStoragePlan(this.engineConfig(next, Math.max(1000, remainingMs), run.target, run.veth), run.storage);
     await this.checkResources(next, config);
     if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended before the knob change`, fix: 'start a new run' });
+    // From here a Stop or an interrupt calls the restart off (callOffStarts), also during the stop.
+    const restart: NonNullable<LabService['phaseRestart']> = { run, calledOff: null };
+    this.phaseRestart = restart;
     try {
       const final = await this.supervisor.stop(this.timeouts(run.config).stopMs, true);
       if (final) this.frame(run, final, true);
       if (run.closed) throw new LabError({ code: 'RUN_ENDED', message: `run ${run.runId} ended during the knob change`, fix: 'start a new run' });
+      if (restart.calledOff) throw startCalledOffError();
       // The injections not begun yet, on the run's clock (phases restart the engine).
-      this.phaseRestart = { run, calledOff: null };
       const { started, atNs } = await this.supervisor.start(config, this.frameIntervalMs, this.timeouts(config).startMs, probesRequestFor(next), diagnoseRequestFor({ ...next.diagnose, inject: run.record.injectionsRequested }, run.record.begunInjections(), run.record.t0Ns));
-      this.phaseRestart = null;
+      if (this.phaseRestart === restart) this.phaseRestart = null;
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
@@ -661,8 +664,8 @@ export class LabService implements LabApi, LabSessions {
       run.history?.phases(run.record.phaseList);
       this.emit({ type: 'phase', runId: run.runId, phase });
     } catch (err) {
-      const calledOff = this.phaseRestart?.run === run ? this.phaseRestart.calledOff : null;
-      this.phaseRestart = null;
+      const calledOff = restart.calledOff;
+      if (this.phaseRestart === restart) this.phaseRestart = null;
       const error = LabError.from(err, 'ENGINE_ERROR');
       // Its controller's Stop or an interrupt came while the new phase set up: the run ends as
       // that asked, with the phases it had; the knob change is simply not made.

@@ -342,19 +342,24 @@ describe('run lifecycle state machine', () => {
   });
 
   it('a stop or an interrupt while a knob change restarts the engine: the restart is called off and the run ends as asked, with its phases', async () => {
-    for (const how of ['stop', 'interrupt'] as const) {
+    for (const how of ['stop', 'interrupt', 'stop during the old engine\'s stop'] as const) {
       const ctx = makeLab();
       const { runId } = await ctx.lab.startRun({ profile: PROFILE });
       await sleep(60);
-      // The new phase's set-up takes long: its start is answered only when called off.
-      ctx.fake.behaviour = { ...ctx.fake.behaviour, start: 'never' };
+      const early = how === 'stop during the old engine\'s stop';
+      // The new phase's set-up takes long: its start is answered only when called off. Or the
+      // old engine's stop takes 100 ms, and the Stop comes during it: no new start is asked.
+      ctx.fake.behaviour = early ? { ...ctx.fake.behaviour, delayMs: 100 } : { ...ctx.fake.behaviour, start: 'never' };
+      const startsBefore = ctx.fake.current!.received.filter((t) => t === 'start').length;
       const changing = ctx.lab.setKnob({ path: 'server.sqpoll.enabled', value: true }).then(() => null, (e: LabError) => e);
-      await sleep(30);
-      const stopped = how === 'stop' ? ctx.lab.stopRun() : ctx.lab.interruptRun('interrupted by SIGTERM');
+      await sleep(early ? 50 : 30);
+      if (early) expect(ctx.fake.current!.received.at(-1)).toBe('stop');
+      const stopped = how === 'interrupt' ? ctx.lab.interruptRun('interrupted by SIGTERM') : ctx.lab.stopRun();
       expect(await changing, how).toBeNull(); // the change is not made, and that is no error
+      if (early) expect(ctx.fake.current!.received.filter((t) => t === 'start').length, how).toBe(startsBefore);
       await stopped;
       const terminal = ctx.events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type));
-      expect(terminal.map((e) => e.type), how).toEqual([how === 'stop' ? 'ended' : 'interrupted']);
+      expect(terminal.map((e) => e.type), how).toEqual([how === 'interrupt' ? 'interrupted' : 'ended']);
       const summary = (terminal[0] as Extract<LabEvent, { type: 'ended' }>).summary;
       expect(summary.runId, how).toBe(runId);
       expect(summary.phases.length, how).toBe(1); // phase 0 only: the change never ran
