@@ -6,6 +6,8 @@ import { config, native, sleep, stopQuietly, type EngineConfig } from './engineH
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const taskCount = () => readdirSync('/proc/self/task').length;
+/** Resident memory of this process (statm's second field, in pages). */
+const rssBytes = () => Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096;
 
 /** No more descriptors or threads than the baseline (kernel io_uring threads exit asynchronously). */
 async function expectNoLeaks(fds0: number, tasks0: number): Promise<void> {
@@ -174,6 +176,7 @@ describe('calling off a start', () => {
     native.stop(); // lazily made Node/libuv descriptors and threads into the baseline
     const fds0 = fdCount();
     const tasks0 = taskCount();
+    const rss0 = rssBytes();
     expect(native.cancelStart()).toBe(false); // nothing starting
 
     const t0 = Date.now();
@@ -194,6 +197,8 @@ describe('calling off a start', () => {
     expect(native.snapshot()).toBeNull();
     expect(native.stop()).toBeNull(); // nothing left running
     await expectNoLeaks(fds0, tasks0);
+    // The buffers it had touched are given back (300 ms of set-up touch hundreds of MiB).
+    expect(rssBytes() - rss0).toBeLessThan(64 * 2 ** 20);
     expect(native.cancelStart()).toBe(false);
     // The flag is the called-off start's alone: the next start runs.
     native.start(config({ load: { connections: 2 } }));
