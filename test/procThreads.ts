@@ -14,3 +14,12 @@ export function threadsOf(pid: number | 'self'): Array<{ tid: number; comm: stri
   }
   return threads;
 }
+
+/** Whether process `pid` has a thread whose name starts with `prefix` (false once it is gone). */
+export function hasThread(pid: number, prefix: string): boolean {
+  try {
+    return threadsOf(pid).some((t) => t.comm.startsWith(prefix));
+  } catch {
+    return false;
+  }
+}

@@ -79,7 +79,13 @@ export function ratiosVsPhase0(stats: RunStats | null | undefined, base: RunStat
  * this; the UI shows "—" by the same rule, and the JSON keeps the numbers beside `requests`.
  */
 export function latencyText(requests: number, us: number, empty = '—'): string {
-  return requests > 0 ? String(us) : empty;
+  const measured = latencyOf(requests, us);
+  return measured === null ? empty : String(measured);
+}
+
+/** The same rule for a chart or a table cell: the latency, or null where no request completed. */
+export function latencyOf(requests: number, us: number): number | null {
+  return requests > 0 ? us : null;
 }
 
 /**

@@ -319,23 +319,15 @@ function handle(message: HostToEngine): void {
     process.exit(0);
   }
   if (message.type === 'cancelStart') {
-    // Out of the queue: the start it calls off holds the queue until its set-up is done. A
-    // start still queued behind another request sees the flag before it begins.
-    if (startsPending > 0) {
-      startCalledOff = true;
-      native.cancelStart();
-    }
+    // Out of the queue: the start it calls off holds the queue until its set-up is done. The
+    // host sends it only after that start, one request at a time, and the start's handler
+    // claims the native engine before its first await, so the native call finds it starting
+    // (or done: then nothing happens and the host stops the run as usual).
+    native.cancelStart();
     return;
   }
-  if (message.type === 'start') startsPending++;
-  busy = busy.then(() => handleNative(message)).catch(() => undefined).then(() => {
-    if (message.type === 'start' && --startsPending === 0) startCalledOff = false;
-  });
+  busy = busy.then(() => handleNative(message)).catch(() => undefined);
 }
-
-/** Starts asked for and not yet answered, and whether the host called them off ('cancelStart'). */
-let startsPending = 0;
-let startCalledOff = false;
 
 async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>): Promise<void> {
   switch (message.type) {
@@ -361,8 +353,6 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       const probes = takeKeptProbes(message.probes, message.diagnose) ?? attachProbes(message.probes, message.diagnose);
       let started: Native.StartResult;
       try {
-        // Called off before its turn came: the native start would only be unwound again.
-        if (startCalledOff) throw Object.assign(new Error('the start was called off before it began: nothing ran'), { code: 'ECANCELED', errno: 125, step: 'START_CANCELLED' });
         started = await native.startAsync(message.config);
       } catch (err) {
         detachProbes();

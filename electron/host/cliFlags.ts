@@ -44,14 +44,11 @@ function flagError(message: string, fix: string, field: string): LabError {
  */
 export function flagParseError(verb: string, args: readonly string[], err: unknown, fix: string, field = verb): LabError {
   const message = String((err as Error)?.message ?? err).split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
+  const line = `${verb}: ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
   const ambiguous = /option '(--[\w-]+)' argument is ambiguous/i.exec(message);
-  if (!ambiguous) return flagError(`${verb}: ${lowerFirst(message)}`, fix, field);
+  if (!ambiguous) return flagError(line, fix, field);
   const flag = ambiguous[1]!;
   const at = args.findIndex((a, i) => a === flag && args[i + 1]?.startsWith('-'));
   const value = at >= 0 ? oneLineText(args[at + 1]!, 40) : '-1';
-  return flagError(`${verb}: ${lowerFirst(message)}`, `attach a value that starts with '-' with '=', e.g. ${flag}=${value} (then it is checked like any other value)`, field);
-}
-
-function lowerFirst(text: string): string {
-  return `${text.charAt(0).toLowerCase()}${text.slice(1)}`;
+  return flagError(line, `attach a value that starts with '-' with '=', e.g. ${flag}=${value} (then it is checked like any other value)`, field);
 }

@@ -6,20 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { threadsOf } from '../procThreads';
+import { hasThread } from '../procThreads';
 import { enginePidOf, expectOneErrorLine, interruptedMidRun, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
 
 
 
 const start = (args: string[], options: { detached?: boolean } = {}) => startCli(args, options);
-/** How many of a process's threads have the name `comm` (0 once the process is gone). */
-function threadsNamed(pid: number, comm: string): number {
-  try {
-    return threadsOf(pid).filter((t) => t.comm === comm).length;
-  } catch {
-    return 0;
-  }
-}
+
 
 
 
@@ -67,7 +60,7 @@ describe('uring-lab run exit codes', () => {
       const { child, done } = start(['run', '--duration', '2', '--set', 'load.connections=4096', '--set', 'load.messageBytes=1048576', '--json']);
       const engine = await enginePidOf(child.pid!);
       // The load thread exists: the engine is in its set-up (touching buffers, connecting).
-      await expect.poll(() => threadsNamed(engine, 'uring-load'), { timeout: 20_000, intervals: [20] }).toBeGreaterThan(0);
+      await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, intervals: [20] }).toBe(true);
       child.kill(signal);
       const r = await done;
       expect(r.code, `${signal}: ${r.stderr}`).toBe(130);

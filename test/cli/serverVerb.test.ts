@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { connectTo, readExactly } from '../native/socketClient';
 import type { ServerSummary } from '../../electron/host/serverOnly';
-import { threadsOf } from '../procThreads';
+import { hasThread, threadsOf } from '../procThreads';
 import { CLI, enginePidOf, expectOneErrorLine, startCli, type Finished } from './cliProcess';
 
 
@@ -136,7 +136,7 @@ describe('uring-lab server', () => {
     const { child, done } = startCli(['server', '--port', '0', '--json', '--set', 'server.bufferRing.size=65536', '--set', 'server.bufferRing.count=32768']);
     const engine = await enginePidOf(child.pid!);
     // The serving thread exists: it is touching its pool.
-    await expect.poll(() => { try { return threadsOf(engine).some((t) => t.comm.startsWith('uring-srv')); } catch { return false; } }, { timeout: 20_000, intervals: [20] }).toBe(true);
+    await expect.poll(() => hasThread(engine, 'uring-srv'), { timeout: 20_000, intervals: [20] }).toBe(true);
     child.kill('SIGINT');
     const r = await done;
     expect(r.code, r.stderr).toBe(0);

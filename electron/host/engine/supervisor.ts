@@ -212,16 +212,15 @@ export class EngineSupervisor extends EventEmitter<EngineSupervisorEvents> {
    * Calls off the start in flight (a stop or an interrupt while a large run sets up, which
    * takes ~20 s at 4,096 × 1 MiB): still queued, it is never sent; sent, the engine unwinds
    * its set-up at the next step. Either way start() rejects with START_CANCELLED. Outside the
-   * queue, which the start holds. False when no start is in flight (one that already
+   * queue, which the start holds. Nothing when no start is in flight (one that already
    * finished is stopped as usual).
    */
-  cancelStart(): boolean {
+  cancelStart(): void {
     const token = this.startToken;
-    if (!token) return false;
+    if (!token) return;
     token.calledOff = true;
     const engine = this.engine;
     if (this.waiter?.expect === 'started' && engine && !engine.dead) engine.channel.send({ type: 'cancelStart' });
-    return true;
   }
 
   /** Stops the running engine; null when no engine process is up (nothing to stop).

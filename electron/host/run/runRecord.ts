@@ -261,6 +261,7 @@ export class RunRecord {
     const corrected = new LatencyHistogram();
     corrected.add(snapshot.correctedHistogram);
     const busiestThreadNs = Math.max(0, ...busyNsOf(snapshot));
+    const mismatches = snapshot.mismatches ?? 0;
     const frame: RunFrame = {
       runId: this.runId,
       seq: this.seq++,
@@ -271,7 +272,7 @@ export class RunRecord {
       requests: snapshot.requests,
       bytes: snapshot.bytes,
       errors: snapshot.errors,
-      mismatches: snapshot.mismatches ?? 0,
+      mismatches,
       timeouts: snapshot.timeouts,
       throughputRps: snapshot.requests / (intervalNs / 1e9),
       latencyUs: {
@@ -306,8 +307,8 @@ export class RunRecord {
     // Warm-up included: a request abandoned then is as lost (and its connection with it).
     this.timeouts += snapshot.timeouts ?? 0;
     if (!measuring) this.warmupErrors += snapshot.errors;
-    if (measuring) this.mismatches += snapshot.mismatches ?? 0;
-    else this.warmupMismatches += snapshot.mismatches ?? 0;
+    if (measuring) this.mismatches += mismatches;
+    else this.warmupMismatches += mismatches;
     // A stall shows either as a request still waiting at a frame, or (when the whole engine
     // was stopped between two frames) as a completed request that took that long.
     this.worstStallUs = Math.max(this.worstStallUs, snapshot.oldestInFlightUs, frame.latencyUs.max);

@@ -6,7 +6,7 @@
  * throughputPainter.ts paints it on a canvas (a chart library's full re-layout per frame cost
  * more than the three heatmaps together).
  */
-import type { Phase, RunFrame } from '../../../electron/contract';
+import { latencyOf, type Phase, type RunFrame } from '../../../electron/contract';
 import { phaseLabel } from '../format/knobText';
 import { timeTicks, timeTickStep, timeWindow, type TimeWindow } from './timeAxis';
 
@@ -130,7 +130,8 @@ export function buildThroughputModel(frames: readonly RunFrame[], phases: readon
       rps.push([t, f.throughputRps]);
       if (f.throughputRps > rpsMax) rpsMax = f.throughputRps;
     }
-    p99[i] = [t, f.requests > 0 ? Math.max(1, f.latencyUs.p99) : null]; // log axis: no zeros
+    const us = latencyOf(f.requests, f.latencyUs.p99);
+    p99[i] = [t, us === null ? null : Math.max(1, us)]; // log axis: no zeros
   }
   // Only short frames so far (a run that ended at once): they are all there is to scale by.
   if (!rps.length) for (const f of shortFrames) rpsMax = Math.max(rpsMax, f.throughputRps);
