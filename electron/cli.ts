@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { echoErrorsText, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { batchedWaitWords, echoErrorsText, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -551,7 +551,7 @@ function formatServerSummary(s: ServerSummary): string {
     `server ${s.address}:${s.port} (pid ${s.pid}) — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}, ended by ${s.endedBy}, after ${s.servedS.toFixed(2)} s`,
     `  connections  ${fmtInt(s.connectionsServed)} served (at most ${s.peakOpenConnections} open at once, ${s.openConnectionsAtStop} open at the stop)${s.workers.length > 1 ? `; per worker ${s.workers.map((w) => w.accepted).join(' / ')}` : ''}`,
     `  echoed       ${fmtInt(s.bytesEchoed)} bytes = ${fmtInt(s.requests)} requests of ${s.messageBytes} B (bytes, not messages: load.messageBytes sets the size)`,
-    `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}`,
+    `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}${server.engine === 'io_uring' ? batchedWaitWords(server.minWaitUs, s.counters.batchedWaits, s.counters.enters) : ''}`,
     s.tcpSegments
       ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}`
       : '  TCP          segments not counted (sock_diag for TCP could not be read: modprobe tcp_diag)',

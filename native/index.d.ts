@@ -442,6 +442,9 @@ export interface ServerCounters {
   /** io_uring_enter calls the serve loops made (with SQPOLL, none while the thread is awake and
    *  completions are waiting: enters per request is what shows SQPOLL's effect). */
   enters: number;
+  /** Of those, the waits made with server.minWaitUs's min_wait_usec: only after a reap that gave
+   *  4 or more connections data to echo (0 with minWaitUs 0, and always on the epoll engine). */
+  batchedWaits: number;
   /** Completions reaped (a quiet send that sent everything posts none: see quietSends). */
   cqes: number;
   /** Receive completions carrying data. */

@@ -63,6 +63,10 @@ export const ServerFrameSchema = z.object({
   /** io_uring_enter calls of the serve loops (with SQPOLL none while the kernel thread is awake
    *  and completions wait: enters per request is what shows SQPOLL's effect). */
   enters: z.number().min(0),
+  /** Of those, waits made with server.minWaitUs's minimum wait (only after a reap that gave 4 or
+   *  more connections data: completions in a batch); 0 with it off and on the epoll engine.
+   *  Null in runs saved before it was counted. */
+  batchedWaits: z.number().min(0).nullable().default(null),
   cqes: z.number().min(0),
   /** Receive completions carrying data. */
   recvs: z.number().min(0),
@@ -261,6 +265,10 @@ export type RunStats = z.infer<typeof RunStatsSchema>;
  */
 export const EngineStatsSchema = z.object({
   entersPerReq: z.number(),
+  /** Enters that waited with server.minWaitUs's minimum wait, over the measured frames (a
+   *  count: with the knob on, whether completions came in batches it could gather). Null in
+   *  runs saved before it was counted. */
+  batchedWaits: z.number().nullable().default(null),
   cqesPerReq: z.number(),
   sendsPerReq: z.number(),
   recvsPerReq: z.number(),

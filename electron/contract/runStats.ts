@@ -130,11 +130,24 @@ export function serverLoopWords(s: Pick<RunSummary, 'engine' | 'requests' | 'tar
   const int = wholeNumber;
   const loop = s.applied.server.engine === 'epoll'
     ? `${n2(e.entersPerReq)} epoll_waits, ${n2(e.cqesPerReq)} events, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request`
-    : `${n2(e.entersPerReq)} enters, ${n2(e.cqesPerReq)} CQEs, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request · ${int(e.enobufs)} ENOBUFS, ${int(e.cqOverflows)} CQ overflows`;
+    : `${n2(e.entersPerReq)} enters, ${n2(e.cqesPerReq)} CQEs, ${n2(e.recvsPerReq)} recvs, ${n2(e.sendsPerReq)} sends per request · ${int(e.enobufs)} ENOBUFS, ${int(e.cqOverflows)} CQ overflows${batchedWaitWords(s.applied.server.minWaitUs, e.batchedWaits, e.entersPerReq * s.requests)}`;
   const sqpoll = e.sqpollCpuNsPerReq > 0
     ? `, SQPOLL thread ${int(e.sqpollCpuNsPerReq)} ns${e.sqpollBusyShare === null ? '' : ` (${Math.round(e.sqpollBusyShare * 100)} % busy, the rest idle spin)`}`
     : '';
   return { loop, cpu: `user ${int(e.userCpuNsPerReq)} ns, system ${int(e.systemCpuNsPerReq)} ns${sqpoll}` };
+}
+
+/**
+ * With server.minWaitUs on: how many of the loop's enters waited with the minimum wait, which it
+ * asks for only after a reap that gave 4 or more connections data. None means completions never
+ * came in batches (one connection, or a few whose large echoes arrive piece by piece), and the
+ * knob changed nothing. '' with the knob off or a count not recorded.
+ */
+export function batchedWaitWords(minWaitUs: number, batchedWaits: number | null, enters: number): string {
+  if (!(minWaitUs > 0) || batchedWaits === null) return '';
+  if (batchedWaits === 0) return ' · no batched waits (completions never came from 4 or more connections at once: minWaitUs changed nothing)';
+  const share = enters > 0 ? ` (${(batchedWaits / enters * 100).toFixed(batchedWaits / enters < 0.1 ? 1 : 0)} % of enters)` : '';
+  return ` · ${wholeNumber(batchedWaits)} batched waits${share}`;
 }
 
 /** NAPI busy poll on loopback traffic: the registration takes, the polling cannot (the run's and

@@ -35,7 +35,7 @@ export const SERVER_SNAPSHOT_INTERVAL_MS = 250;
  * whole serve. The buffer gauges (buffersInUse, buffersTotal) are kept apart.
  */
 const SERVER_COUNTERS = [
-  'enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'rearms', 'spilledBytes', 'cqOverflows',
+  'enters', 'batchedWaits', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'rearms', 'spilledBytes', 'cqOverflows',
   'userCpuNs', 'systemCpuNs', 'sqpollCpuNs',
 ] as const;
 type ServerCounter = typeof SERVER_COUNTERS[number];

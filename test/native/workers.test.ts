@@ -305,6 +305,9 @@ describe('ring-level knobs', () => {
       await sleep(500);
       const s = native.snapshot()!;
       expect(native.stop()!.errors).toBe(0);
+      // Every wait with min_wait is counted, and none is made with the knob off.
+      if (minWaitUs === 0) expect(s.server.batchedWaits).toBe(0);
+      else expect(s.server.batchedWaits).toBeGreaterThan(0);
       return s.server.cqes / s.server.enters;
     };
     expect(native.probeCapabilities().features).toContain('MIN_TIMEOUT');
@@ -315,18 +318,37 @@ describe('ring-level knobs', () => {
     expect(batched).toBeGreaterThan(Math.max(plain, plain2));
   });
 
-  it('the minimum wait batches only completions that come in batches: a lone connection is not held back by it', async () => {
+  it('the minimum wait batches only completions from several connections: one connection, or two with 1 MiB echoes, never wait with it', async () => {
     // One connection has one request at a time; a min_wait on its waits could gather nothing
-    // and only delayed the request by min_wait (≤ 1,000 requests/s at 1 ms). The wait batches
-    // after a reap of several CQEs, which one connection never makes.
-    const r = native.start(config({ minWaitUs: 1000, load: { connections: 1 } }));
-    expect(r.applied.server.minWaitUs).toBe(1000);
-    await sleep(100);
-    const a = native.snapshot()!;
-    await sleep(500);
-    const b = native.snapshot()!; // counters are deltas since the previous snapshot
-    expect(native.stop()!.errors).toBe(0);
-    expect(b.requests / ((b.monotonicNs - a.monotonicNs) / 1e9)).toBeGreaterThan(3000);
+    // and only delayed the request by min_wait (≤ 1,000 requests/s at 1 ms). A large echo comes
+    // in many recv CQEs, and the batch was counted in CQEs: one connection's 1 MiB over 4 KiB
+    // buffers (256 CQEs) then waited min_wait per TCP round trip of its own transfer (2 × 1 MiB
+    // at 100 µs: 688 against 2,358 requests/s). The batch is now the connections a reap gave
+    // data to, 4 or more: the count of waits made with min_wait says which it was.
+    const cases = [
+      { name: '1 × 128 B', minWaitUs: 1000, bufferRing: {}, load: { connections: 1, messageBytes: 128 }, batches: false },
+      { name: '1 × 1 MiB over 4 KiB buffers', minWaitUs: 100, bufferRing: { size: 4096 }, load: { connections: 1, messageBytes: 1 << 20 }, batches: false },
+      { name: '2 × 1 MiB over 4 KiB buffers', minWaitUs: 100, bufferRing: { size: 4096 }, load: { connections: 2, messageBytes: 1 << 20 }, batches: false },
+      { name: '50 × 128 B', minWaitUs: 100, bufferRing: {}, load: { connections: 50, messageBytes: 128 }, batches: true },
+    ];
+    for (const c of cases) {
+      const r = native.start(config({ minWaitUs: c.minWaitUs, bufferRing: c.bufferRing, load: c.load }));
+      expect(r.applied.server.minWaitUs, c.name).toBe(c.minWaitUs);
+      await sleep(100);
+      const a = native.snapshot()!;
+      await sleep(500);
+      const b = native.snapshot()!; // counters are deltas since the previous snapshot
+      const fin = native.stop()!;
+      expect(fin.errors, c.name).toBe(0);
+      expect(fin.mismatches, c.name).toBe(0);
+      expect(b.requests, c.name).toBeGreaterThan(0);
+      const waits = b.server.batchedWaits + fin.server.batchedWaits;
+      if (c.batches) expect(waits, `${c.name}: waits with min_wait`).toBeGreaterThan(0);
+      else expect(waits, `${c.name}: waits with min_wait (of ${b.server.enters} enters)`).toBe(0);
+      if (c.load.connections === 1 && c.load.messageBytes === 128) {
+        expect(b.requests / ((b.monotonicNs - a.monotonicNs) / 1e9), c.name).toBeGreaterThan(3000);
+      }
+    }
   });
 
   it('the minimum wait lets an idle server sleep: no wake-up per min_wait with nothing to complete', async () => {

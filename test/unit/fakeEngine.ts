@@ -175,7 +175,7 @@ function fakeSnapshot(running: boolean): WireSnapshot {
     monotonicNs: Number(process.hrtime.bigint()), activeConnections: 4, liveLoadConnections: 4,
     inFlight: 4, oldestInFlightUs: 30, running, serverError: null,
     server: {
-      enters: 60, cqes: 200, recvs: 100, sends: 100, bytesOut: 12_800, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
+      enters: 60, batchedWaits: 0, cqes: 200, recvs: 100, sends: 100, bytesOut: 12_800, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
       enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 4, buffersTotal: 4096, buffersInRing: 4092,
       userCpuNs: 2e5, systemCpuNs: 8e5, sqpollCpuNs: 0, sqpollWorkNs: null, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
     },

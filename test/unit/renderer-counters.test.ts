@@ -4,12 +4,12 @@
  * and the server CPU split, from a frame's `server` object; nothing without one.
  */
 import { describe, expect, it } from 'vitest';
-import { zeroCopyWords } from '../../electron/contract';
+import { batchedWaitWords, zeroCopyWords } from '../../electron/contract';
 import { engineCountersView, formatRatio, LOOPBACK_ZC_NOTE, SEGMENTS_NOTE, ZC_BUDGET_NOTE, type ServerCounters } from '../../renderer/src/format/engineCounters';
 
 function counters(over: Partial<ServerCounters> = {}): ServerCounters {
   return {
-    enters: 2000, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
+    enters: 2000, batchedWaits: 0, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
     enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096, buffersInRing: 4046,
     userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0, sqpollWorkNs: null,
     segmentsOut: 1500, segmentsIn: 1010, dataSegmentsOut: 1000, dataSegmentsIn: 1000, segmentsRequests: 1000,
@@ -117,6 +117,13 @@ describe('engine counters panel', () => {
     expect(engineCountersView(frame(counters({ buffersTotal: 0, buffersInUse: 0 })))!.pool.text).toBe('no buffer pool');
   });
 
+  it('counts the waits server.minWaitUs batched where there were some, and shows no cell where none (off, or not recorded)', () => {
+    const cell = (over: Partial<ServerCounters>) => engineCountersView(frame(counters(over)))!.events.find((c) => c.key === 'batchedWaits');
+    expect(cell({ batchedWaits: 1234 })).toMatchObject({ label: 'batched waits', text: '1,234', value: 1234 });
+    expect(cell({ batchedWaits: 0 })).toBeUndefined();
+    expect(cell({ batchedWaits: null })).toBeUndefined();
+  });
+
   it('says how many free buffers the ring offers when hot first holds some back, and nothing when it offers all or was not recorded', () => {
     expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 4 })))!.pool.text).toBe('3 / 64 (4.7 %) · 4 in ring');
     expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 61 })))!.pool.text).toBe('3 / 64 (4.7 %)');
@@ -146,6 +153,14 @@ describe('engine counters panel', () => {
     expect(zeroCopyWords(900, 100, 0)).toBe('900 zero-copy, 100 copied by the kernel (10.0 %: delivered on this machine)');
     expect(zeroCopyWords(1000, 0, 0)).toBe('1,000 zero-copy, 0 copied by the kernel');
     expect(zeroCopyWords(0, 40, 1234)).toMatch(/^0 zero-copy, 40 copied by the kernel \(.*\), 1,234 sent as plain sends past the budget \(SEND_ZCs held half the buffer pool\)$/);
+  });
+
+  it('the summaries\' batched-wait words (run, server verb): nothing with server.minWaitUs off or the count not recorded; a count and its share of enters; that it never engaged', () => {
+    expect(batchedWaitWords(0, 0, 1000)).toBe('');
+    expect(batchedWaitWords(100, null, 1000)).toBe('');
+    expect(batchedWaitWords(100, 980, 1000)).toBe(' · 980 batched waits (98 % of enters)');
+    expect(batchedWaitWords(100, 5, 10_000)).toBe(' · 5 batched waits (0.1 % of enters)');
+    expect(batchedWaitWords(100, 0, 1000)).toBe(' · no batched waits (completions never came from 4 or more connections at once: minWaitUs changed nothing)');
   });
 
   it('errors by op, only the ones that happened', () => {

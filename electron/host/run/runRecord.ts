@@ -43,7 +43,7 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
   const s = snapshot.server;
   if (!s) return null;
   return {
-    enters: s.enters, cqes: s.cqes, recvs: s.recvs, sends: s.sends, bytesOut: s.bytesOut,
+    enters: s.enters, batchedWaits: s.batchedWaits ?? null, cqes: s.cqes, recvs: s.recvs, sends: s.sends, bytesOut: s.bytesOut,
     zeroCopySends: s.zeroCopySends, copiedSends: s.copiedSends, zeroCopyFallbacks: s.zeroCopyFallbacks ?? 0, enobufs: s.enobufs, rearms: s.rearms,
     spilledBytes: s.spilledBytes, cqOverflows: s.cqOverflows, buffersInUse: s.buffersInUse, buffersTotal: s.buffersTotal,
     buffersInRing: s.buffersInRing ?? null,
@@ -84,12 +84,14 @@ class StatsAccumulator extends RunTally {
     const s = snapshot.server;
     if (s) {
       const t = this.server ??= {
-        enters: 0, cqes: 0, recvs: 0, sends: 0, bytesOut: 0, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0, enobufs: 0, rearms: 0,
+        enters: 0, batchedWaits: 0, cqes: 0, recvs: 0, sends: 0, bytesOut: 0, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0, enobufs: 0, rearms: 0,
         spilledBytes: 0, cqOverflows: 0, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
         sqpollWork: null, segments: null,
       };
       for (const key of ['enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'enobufs', 'rearms', 'spilledBytes', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key] ?? 0;
       for (const op of ['accept', 'recv', 'send', 'other'] as const) t.errorsByOp[op] += s.errorsByOp[op];
+      // Null once a frame did not count it (an engine older than the count).
+      t.batchedWaits = t.batchedWaits === null || s.batchedWaits == null ? null : t.batchedWaits + s.batchedWaits;
       t.sqpollWork = addSqpollWork(t.sqpollWork, s);
       t.segments = addSegments(t.segments, s);
     }
@@ -101,7 +103,7 @@ class StatsAccumulator extends RunTally {
     const n = this.requests;
     if (!t || !(n > 0)) return null;
     return {
-      entersPerReq: t.enters / n, cqesPerReq: t.cqes / n, sendsPerReq: t.sends / n, recvsPerReq: t.recvs / n,
+      entersPerReq: t.enters / n, batchedWaits: t.batchedWaits, cqesPerReq: t.cqes / n, sendsPerReq: t.sends / n, recvsPerReq: t.recvs / n,
       enobufs: t.enobufs, rearms: t.rearms, spilledBytes: t.spilledBytes, cqOverflows: t.cqOverflows, zeroCopySends: t.zeroCopySends, copiedSends: t.copiedSends, zeroCopyFallbacks: t.zeroCopyFallbacks,
       userCpuNsPerReq: t.userCpuNs / n, systemCpuNsPerReq: t.systemCpuNs / n, sqpollCpuNsPerReq: t.sqpollCpuNs / n,
       sqpollBusyShare: sqpollBusyShare(t.sqpollWork),

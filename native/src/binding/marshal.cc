@@ -426,6 +426,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	// The server's own counters, summed over its workers (deltas; buffers are gauges).
 	Napi::Object server = Napi::Object::New(env);
 	SetNumbers(server, { { "enters", s.enters },
+			     { "batchedWaits", s.batched_waits },
 			     { "cqes", s.cqes },
 			     { "recvs", s.recv_cqes },
 			     { "sends", s.sends },

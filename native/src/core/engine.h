@@ -115,6 +115,7 @@ struct engine_snapshot {
 	uint64_t process_cpu_ns;
 	/* The server's own counters, summed over its workers (deltas); see struct server. */
 	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, rearms;
+	uint64_t batched_waits;  /* enters that waited with min_wait_usec (server.minWaitUs) */
 	uint64_t spilled_bytes; /* echo bytes copied out of the pool for peers that do not read */
 	uint64_t zc_fallbacks;  /* copying sends with SEND_ZC on: past its budget of half the pool */
 	uint64_t errors_by_op[SERVER_ERR_OPS];

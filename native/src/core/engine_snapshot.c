@@ -91,6 +91,7 @@ static void read_server_counters(struct engine *eng, struct cumulative *c)
 		c->enobufs += counter_get(&s->enobufs);
 		c->server_cpu_ns += worker_cpu_ns(&s->worker);
 		c->enters += counter_get(&s->enters);
+		c->batched_waits += counter_get(&s->batched_waits);
 		c->cqes += counter_get(&s->cqes);
 		c->recv_cqes += counter_get(&s->recv_cqes);
 		c->sends += counter_get(&s->sends);
@@ -254,6 +255,7 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 	}
 	s->process_cpu_ns = delta(&p->process_cpu_ns, c->process_cpu_ns);
 	s->enters = delta(&p->enters, c->enters);
+	s->batched_waits = delta(&p->batched_waits, c->batched_waits);
 	s->cqes = delta(&p->cqes, c->cqes);
 	s->recv_cqes = delta(&p->recv_cqes, c->recv_cqes);
 	s->sends = delta(&p->sends, c->sends);

@@ -19,7 +19,7 @@ struct cumulative {
 	uint64_t server_cpu_ns, process_cpu_ns;
 	uint64_t load_thread_ns[LOAD_THREADS_MAX];
 	uint64_t load_own_ns[LOAD_THREADS_MAX]; /* the thread's own clock, without its helpers */
-	uint64_t enters, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, zc_fallbacks, rearms, spilled_bytes, cq_overflows;
+	uint64_t enters, batched_waits, cqes, recv_cqes, sends, bytes_out, zc_sends, zc_copied, zc_fallbacks, rearms, spilled_bytes, cq_overflows;
 	uint64_t errors_by_op[SERVER_ERR_OPS];
 	uint64_t server_user_ns, server_sys_ns, sqpoll_cpu_ns, sqpoll_work_ns;
 	struct tcp_segment_counts segs;

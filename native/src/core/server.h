@@ -106,6 +106,7 @@ struct server {
 	/* Per-frame engine counters (cumulative, single writer; snapshots report deltas). */
 	uint64_t errors_by_op[SERVER_ERR_OPS]; /* the same errors as `errors`, by what failed */
 	uint64_t enters;      /* io_uring_enter calls the loop made (submit and/or wait); epoll: epoll_wait calls */
+	uint64_t batched_waits; /* of those, waits made with server.minWaitUs's min_wait_usec (after a batch); epoll: 0 */
 	uint64_t cqes;        /* completions reaped; epoll: events handled */
 	uint64_t recv_cqes;   /* recv completions carrying data; epoll: read() calls that returned data */
 	uint64_t sends;       /* send operations completed (send, sendmsg, SEND_ZC); epoll: write/writev calls */

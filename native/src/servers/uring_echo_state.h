@@ -153,6 +153,10 @@ struct echo_state {
 	 * loop. A conn is listed at most once (its dirty bit), so cap_conns entries suffice. */
 	uint32_t *dirty;
 	unsigned ndirty;
+	/* Connections the last reap gave data to send (ndirty before flush_dirty): what
+	 * server.minWaitUs counts as a batch. CQEs would not do: one connection's large echo
+	 * comes in many CQEs, and waiting for more of them only stalls its own transfer. */
+	unsigned last_batch_conns;
 	/* Quiet sends (MSG_DONTWAIT | MSG_WAITALL with IOSQE_CQE_SKIP_SUCCESS, where
 	 * probe_quiet_sends found the kernel keeps that contract): issued inline, they have ended by
 	 * the time the enter that submitted them returns, and only one that fell short posts a CQE.

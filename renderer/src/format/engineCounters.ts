@@ -173,6 +173,9 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
       { key: 'enobufs', label: 'ENOBUFS', value: s.enobufs, text: formatInt(s.enobufs), warn: s.enobufs > 0, title: 'receives that found the buffer pool empty' },
       { key: 'rearms', label: 're-arms', value: s.rearms, text: formatInt(s.rearms), title: 'receives armed again from the starved queue: after ENOBUFS, or after a connection\'s turn while others waited for buffers' },
       { key: 'spilledBytes', label: 'spilled', value: s.spilledBytes, text: formatBytes(s.spilledBytes), warn: s.spilledBytes > 0, title: 'echo bytes copied out of the buffer pool: their send was stuck on a peer that does not read while other connections waited for buffers' },
+      // Only where some wait batched: with server.minWaitUs off (or a run saved before it was
+      // counted) there is nothing to show, and the summary says when the knob never engaged.
+      ...(s.batchedWaits ? [{ key: 'batchedWaits', label: 'batched waits', value: s.batchedWaits, text: formatInt(s.batchedWaits), title: 'waits with the minimum wait (server.minWaitUs), made only after a reap that gave 4 or more connections data: they gather completions at the cost of up to that much latency' }] : []),
       { key: 'cqOverflows', label: 'CQ overflows', value: s.cqOverflows, text: formatInt(s.cqOverflows), warn: s.cqOverflows > 0, title: 'completions that did not fit the completion queue' },
     ],
     sends: {
