@@ -1111,10 +1111,12 @@ export interface NativeKernelFrame {
   tcp: {
     retransmits: number;
     /** kfree_skb with a drop reason other than NOT_SPECIFIED/CONSUMED-style non-drops, on TCP,
-     *  packets lost on the way: not `closeDrops`. */
+     *  packets lost on the way: not `closeDrops`, not `duplicateDrops`. */
     drops: number;
-    /** kfree_skb drops at a socket being closed (QUEUE_PURGE, TCP_ABORT_ON_DATA, TCP_CLOSE, SOCKET_CLOSE: its queues purged at close, data after the application closed it): how connections end, every run's teardown makes them, so counted apart from `drops` and sent as no event. */
+    /** kfree_skb drops at a socket being closed or gone (QUEUE_PURGE, TCP_ABORT_ON_DATA, TCP_CLOSE, SOCKET_CLOSE: its queues purged at close, data after the application closed it; NO_SOCKET: a segment after its connection was reset or closed, or for a port nobody listens on): how connections end, every run's teardown makes them, so counted apart from `drops` and sent as no event. */
     closeDrops: number;
+    /** kfree_skb drops of copies the receiver already had (TCP_OLD_DATA, TCP_OLD_SEQUENCE, TCP_OFOMERGE, TCP_OLD_ACK): what spurious retransmits send, not losses; counted apart from `drops` and sent as no event (the retransmits are). */
+    duplicateDrops: number;
     /** Events the ring buffer (or perf buffer) could not take: counted, never silent. */
     lostEvents: number;
     /** At most 256 per frame (the rest counted in `truncated`): what happened, with its reason word. */

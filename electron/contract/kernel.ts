@@ -191,10 +191,13 @@ export const KernelFrameSchema = z.object({
     /** tcp:tcp_retransmit_skb events. */
     retransmits: count,
     /** skb:kfree_skb of TCP packets with a real drop reason (not NOT_SPECIFIED / consumed), lost
-     *  on the way: not `closeDrops` (in frames before it existed, `drops` counted those too). */
+     *  on the way: not `closeDrops` nor `duplicateDrops` (in frames from before they existed,
+     *  `drops` counted those too). */
     drops: count,
-    /** skb:kfree_skb drops at a socket being closed (QUEUE_PURGE, TCP_ABORT_ON_DATA, TCP_CLOSE, SOCKET_CLOSE: its queues purged at close, data after the application closed it): how connections end, every run's teardown makes them, so counted apart from `drops` and sent as no event. Absent in older frames. */
+    /** skb:kfree_skb drops at a socket being closed or gone (QUEUE_PURGE, TCP_ABORT_ON_DATA, TCP_CLOSE, SOCKET_CLOSE: its queues purged at close, data after the application closed it; NO_SOCKET, since duplicateDrops arrived: a segment after its connection was reset or closed, or for a port nobody listens on): how connections end, every run's teardown makes them, so counted apart from `drops` and sent as no event. Absent in older frames. */
     closeDrops: count.optional(),
+    /** skb:kfree_skb drops of copies the receiver already had (TCP_OLD_DATA, TCP_OLD_SEQUENCE, TCP_OFOMERGE, TCP_OLD_ACK): what spurious retransmits send, not losses, so counted apart from `drops` and sent as no event (the retransmits are). Absent in older frames. */
+    duplicateDrops: count.optional(),
     /** Events the ring buffer (or perf buffer) could not take: counted, never silent. */
     lostEvents: count,
     /** At most 256 events per frame; the rest are counted in `truncated`. */
@@ -274,9 +277,9 @@ export const KernelStatsSchema = z.object({
     cpuShare: z.number().min(0),
   }),
   softirq: z.object({ netRxMs: count, netTxMs: count, netRxCount: count, netTxCount: count, napiPolls: count }),
-  /** closeDrops: the frames' `closeDrops` (drops at closing sockets, not in `drops`); absent in
-   *  summaries from before it existed, whose `drops` counted them. */
-  tcp: z.object({ retransmits: count, drops: count, closeDrops: count.optional(), lostEvents: count, truncated: count }),
+  /** closeDrops, duplicateDrops: the frames' (drops at closing or gone sockets, and duplicates,
+   *  not in `drops`); absent in summaries from before they existed, whose `drops` counted them. */
+  tcp: z.object({ retransmits: count, drops: count, closeDrops: count.optional(), duplicateDrops: count.optional(), lostEvents: count, truncated: count }),
   /** The two kernel histograms summed (sparse, KERNEL_HISTOGRAM_LAYOUT), for heatmap-free comparison. */
   histograms: z.object({ uringLatencyNs: SparseHistogramSchema, runqueueNs: SparseHistogramSchema }),
 });

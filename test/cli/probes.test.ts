@@ -130,6 +130,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(k.perRequestSampling).toMatchObject({ duty: 1, observedShare: 1, windows: null });
     // Drops at closing sockets (every run's teardown makes some) are summed apart from losses.
     expect(k.tcp.closeDrops).toBe(sum((f) => f.kernel!.tcp.closeDrops!));
+    expect(k.tcp.duplicateDrops).toBe(sum((f) => f.kernel!.tcp.duplicateDrops!));
     expect(k.tcp.drops).toBe(sum((f) => f.kernel!.tcp.drops));
     // Same frames, same interval: the probe's completions are the engine's own CQE count (issue: within 2 %,
     // at duty 1; time-sampled runs have their own test below).

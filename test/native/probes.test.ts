@@ -37,6 +37,30 @@ function portOfScriptInNetns(ns: string, script: string, setup?: string): number
   }
 }
 
+/** A Node script for portOfScriptInNetns: `n` connections to a listener in the namespace,
+ *  then its lo goes down and each connection writes, so the kernel drops every segment
+ *  (QDISC_DROP: a real loss, with its event) and retransmits on the RTO (200 ms minimum).
+ *  Prints the listener's port after `waitMs`. */
+function loDownScript(n: number, waitMs: number): string {
+  return `
+      const net = require('net');
+      const { execFileSync } = require('child_process');
+      const srv = net.createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); });
+      srv.listen(0, '127.0.0.1', async () => {
+        const port = srv.address().port;
+        const clients = await Promise.all(Array.from({ length: ${n} }, () => new Promise((resolve) => {
+          const c = net.connect(port, '127.0.0.1', () => resolve(c));
+          c.on('error', () => {});
+        })));
+        for (const c of clients) c.write(Buffer.alloc(1000, 1));
+        setTimeout(() => {
+          execFileSync('ip', ['link', 'set', 'lo', 'down']);
+          for (const c of clients) c.write(Buffer.alloc(1000, 2));
+          setTimeout(() => { console.log(port); process.exit(0); }, ${waitMs});
+        }, 50);
+      });`;
+}
+
 function ourProgramIds(ids: number[]): number[] {
   return ids.filter((id) => {
     try {
@@ -252,24 +276,36 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(k.sched!.competitors.length).toBeGreaterThan(0);
   });
 
-  it('reports drops with their reason through the forced perf-buffer fallback', async () => {
+  it('reports drops with their reason through the forced perf-buffer fallback', () => {
     const st = native.probesAttach({ tgid: process.pid, probes: ['tcp_events'], eventChannel: 'perfbuf' });
     expect(st[0]).toMatchObject({ attached: true, reason: null });
     native.probesRead();
-    // A SYN to a closed loopback port: the kernel drops it (NO_SOCKET) and answers RST.
-    const port = 1 + (process.pid % 1000);
-    await new Promise<void>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: 40000 + port });
-      s.on('error', () => resolve());
-      s.on('connect', () => { s.destroy(); resolve(); });
-    });
-    await sleep(50);
+    const port = portOfScriptInNetns(`p1perf${process.pid}`, loDownScript(1, 300));
     const k = native.probesRead()!;
     expect(k.tcp.channel).toBe('perfbuf');
-    const ours = k.tcp.events.filter((e) => e.kind === 'drop' && e.dport === 40000 + port);
+    const ours = k.tcp.events.filter((e) => e.kind === 'drop' && (e.sport === port || e.dport === port));
     expect(ours.length).toBeGreaterThan(0);
-    expect(ours[0].reason).toBe('NO_SOCKET');
+    expect(ours[0].reason).toBe('QDISC_DROP');
     expect(k.tcp.drops).toBeGreaterThanOrEqual(ours.length);
+  });
+
+  it('counts a segment for a socket that is gone (NO_SOCKET) with the closing drops, not as a loss, with no event', async () => {
+    // A SYN to a closed loopback port: the kernel drops it (NO_SOCKET) and answers RST, and the
+    // connect fails (ECONNREFUSED): how a refusal shows, and at the end of every run the echoes
+    // still on their way to a load connection just closed (33-40 at 50 x 64 KiB) were "drops".
+    native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
+    native.probesRead();
+    const port = 40000 + (process.pid % 1000);
+    const refused = await new Promise<string>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+      s.on('connect', () => { s.destroy(); resolve('connected'); });
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    await sleep(50);
+    const k = native.probesRead()!;
+    expect(k.tcp.closeDrops).toBeGreaterThanOrEqual(1);
+    expect(k.tcp.events.filter((e) => e.dport === port || e.sport === port)).toEqual([]);
   });
 
   it('times requests armed before it attached (multishot RECV) from one completion to the next', async () => {
@@ -372,18 +408,47 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     }
   });
 
-  it('keeps at most 256 events per frame and counts the rest as truncated', async () => {
+  it('counts the copy a spurious retransmit sends (TCP_OLD_DATA at the receiver) as a duplicate, not a loss, with no event', () => {
+    // In a private namespace: a connection past its first segments (no quick ACKs any more)
+    // sends one byte, which arrives; lo goes down before the receiver's delayed ACK (40 ms at
+    // least) leaves, so the ACK is lost; lo comes back, and the sender's retransmit brings the
+    // receiver a byte it already has: a duplicate, dropped as TCP_OLD_DATA. At 50 x 1 MiB on
+    // loopback every retransmit ended so, and `drops` read 110 where nothing was lost.
+    const script = `
+      const net = require('net');
+      const { execFileSync } = require('child_process');
+      const srv = net.createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); });
+      srv.listen(0, '127.0.0.1', () => {
+        const port = srv.address().port;
+        const c = net.connect(port, '127.0.0.1', async () => {
+          c.setNoDelay(true);
+          for (let i = 0; i < 64; i++) { c.write('x'); await new Promise((r) => setTimeout(r, 2)); }
+          await new Promise((r) => setTimeout(r, 100));
+          c.write('y');
+          execFileSync('ip', ['link', 'set', 'lo', 'down']);
+          await new Promise((r) => setTimeout(r, 300));
+          execFileSync('ip', ['link', 'set', 'lo', 'up']);
+          await new Promise((r) => setTimeout(r, 1200));
+          console.log(port); process.exit(0);
+        });
+        c.on('error', () => {});
+      });`;
     native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
     native.probesRead();
-    // 400 SYNs to a closed loopback port: 400 NO_SOCKET drops.
-    const port = 40000 + (process.pid % 1000);
-    for (let i = 0; i < 400; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
-        const s = connect({ host: '127.0.0.1', port });
-        s.on('error', () => resolve());
-        s.on('connect', () => { s.destroy(); resolve(); });
-      })));
-    }
+    const port = portOfScriptInNetns(`p1dup${process.pid}`, script);
+    const k = native.probesRead()!;
+    const ours = k.tcp.events.filter((e) => e.sport === port || e.dport === port);
+    expect(ours.filter((e) => e.kind === 'retransmit').length, JSON.stringify(ours)).toBeGreaterThan(0);
+    expect(k.tcp.duplicateDrops, JSON.stringify(ours)).toBeGreaterThanOrEqual(1);
+    expect(ours.filter((e) => e.kind === 'drop' && e.reason === 'TCP_OLD_DATA')).toEqual([]);
+  });
+
+  it('keeps at most 256 events per frame and counts the rest as truncated', () => {
+    native.probesAttach({ tgid: process.pid, probes: ['tcp_events'] });
+    native.probesRead();
+    // 400 connections whose lo goes down under them: 400 segments dropped (QDISC_DROP), then
+    // their retransmits, each an event.
+    portOfScriptInNetns(`p1trunc${process.pid}`, loDownScript(400, 300));
     const k = native.probesRead()!;
     expect(k.tcp.events).toHaveLength(256);
     // Every counted event was delivered, truncated or lost; the channel is drained and the

@@ -99,6 +99,15 @@ describe('tcp-retransmit counts losses, not sockets being closed', () => {
     const lost = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 10; f.kernel!.tcp.events = Array.from({ length: 10 }, () => drop('TCP_OFO_DROP')); }));
     expect(lost[0]!.cause).toBe('tcp-retransmit');
   });
+
+  it('takes no cause from duplicates (copies the receiver already had): duplicateDrops, nor their events in frames from before it, nor NO_SOCKET', () => {
+    const counted = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 0; f.kernel!.tcp.duplicateDrops = 500; f.kernel!.tcp.closeDrops = 300; }));
+    expect(counted.some((c) => c.cause === 'tcp-retransmit')).toBe(false);
+    const drop = (reason: string) => ({ tMs: 3000, kind: 'drop' as const, reason, sport: 1, dport: 2, state: 'ESTABLISHED' });
+    const reasons = ['TCP_OLD_DATA', 'TCP_OLD_SEQUENCE', 'TCP_OFOMERGE', 'TCP_OLD_ACK', 'NO_SOCKET'];
+    const old = causesOf(windowWith((f) => { f.kernel!.tcp.drops = 10; f.kernel!.tcp.events = Array.from({ length: 10 }, (_, i) => drop(reasons[i % reasons.length]!)); }));
+    expect(old.some((c) => c.cause === 'tcp-retransmit')).toBe(false);
+  });
 });
 
 describe('cpu-contention names the competitors', () => {

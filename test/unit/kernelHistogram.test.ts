@@ -8,7 +8,7 @@ import {
   KERNEL_HISTOGRAM_LAYOUT, KernelHistogram, kernelBucketIndex, kernelBucketLowerNs, kernelBucketUpperNs,
   HISTOGRAM_LAYOUT, histogramBucketLowerUs, logLinearLower,
 } from '../../electron/contract';
-import { KernelAccumulator, overheadOf } from '../../electron/host/run/probes';
+import { KernelAccumulator, notLossWords, overheadOf } from '../../electron/host/run/probes';
 
 /** The contract's formula with integer shifts, as C computes it. */
 function contractIndex(v: bigint): number {
@@ -151,5 +151,14 @@ describe('probe overhead maths', () => {
     const old = new KernelAccumulator();
     old.add(frame(null, 15_000), 1e8, 10_000);
     expect(old.stats()!.uring.completionsPerReq).toBe(1.5);
+  });
+});
+
+describe('the summary\'s TCP drops that are not losses', () => {
+  it('names duplicates (spurious retransmits\' copies) and drops at closing or closed sockets apart, and nothing when there are none', () => {
+    expect(notLossWords({ closeDrops: 0, duplicateDrops: 0 })).toBe('');
+    expect(notLossWords({})).toBe('');
+    expect(notLossWords({ closeDrops: 48 })).toBe(' (and 48 at closing or closed sockets; not losses)');
+    expect(notLossWords({ closeDrops: 48, duplicateDrops: 100 })).toBe(' (and 100 duplicates of data the receiver already had, sent by spurious retransmits; 48 at closing or closed sockets; not losses)');
   });
 });

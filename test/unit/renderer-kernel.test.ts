@@ -86,10 +86,10 @@ describe('kernel heatmap rows (ns layout)', () => {
     expect(b.uring!.total).toBe(1000);
     expect(b.runqueue!.total).toBe(100);
     const buf = new FrameBuffer(4);
-    for (let i = 0; i < 3; i++) buf.push(withKernel(i, kernel({ tcp: { retransmits: 2, drops: 1, closeDrops: 4, lostEvents: 1 } })));
-    // A frame from before closeDrops existed adds none.
+    for (let i = 0; i < 3; i++) buf.push(withKernel(i, kernel({ tcp: { retransmits: 2, drops: 1, closeDrops: 4, duplicateDrops: 2, lostEvents: 1 } })));
+    // A frame from before closeDrops and duplicateDrops existed adds none.
     buf.push(withKernel(3, kernel({ tcp: { retransmits: 0, drops: 0, lostEvents: 0 } })));
-    expect(buf.kernelTotals).toEqual({ retransmits: 6, drops: 3, closeDrops: 12, lostEvents: 3 });
+    expect(buf.kernelTotals).toEqual({ retransmits: 6, drops: 3, closeDrops: 12, duplicateDrops: 6, lostEvents: 3 });
     expect(buf.recent(2).map((f) => f.seq)).toEqual([3, 2]);
   });
 });
@@ -113,6 +113,13 @@ describe('kernel counters and probe panel', () => {
     const closing = kernelCountersView(frames, { retransmits: 0, drops: 0, closeDrops: 37, lostEvents: 0 })!.cells.find((c) => c.key === 'drops')!;
     expect(closing).toMatchObject({ value: 0, warn: false });
     expect(closing.title).toMatch(/not counted: 37 at sockets being closed/);
+    // Copies a receiver already had (spurious retransmits) are not losses either: named in the
+    // drops' title and on the retransmits', which stay a warning of their own.
+    const dup = kernelCountersView(frames, { retransmits: 12, drops: 0, closeDrops: 5, duplicateDrops: 12, lostEvents: 0 })!;
+    expect(dup.cells.find((c) => c.key === 'drops')).toMatchObject({ value: 0, warn: false });
+    expect(dup.cells.find((c) => c.key === 'drops')!.title).toMatch(/not counted: 5 at sockets being closed or gone .* and 12 duplicates of data the receiver already had/);
+    expect(dup.cells.find((c) => c.key === 'retransmits')).toMatchObject({ value: 12, warn: true });
+    expect(dup.cells.find((c) => c.key === 'retransmits')!.title).toMatch(/12 copies reached a receiver that already had the data .* spurious/);
     expect(kernelCountersView([withKernel(0, null)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })).toBeNull();
   });
 

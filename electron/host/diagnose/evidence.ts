@@ -186,17 +186,22 @@ export const isUserSleepStack = (stack: string) => /nanosleep|do_sys_poll|do_sel
 
 /** skb drop reasons of a socket being closed (its queues purged, data after close) or gone: how
  *  connections end, not packets lost on the way, so no cause of a latency spike. The probe
- *  counts the closing ones apart (`closeDrops`, tcp_events.bpf.c's closing_reason) and sends no
- *  event for them; frames saved before it did carry them as drop events, and NO_SOCKET (a
- *  segment for a connection already gone, or a closed port) still comes as one. */
+ *  counts them apart (`closeDrops`, tcp_events.bpf.c's closing_reason) and sends no event for
+ *  them; frames saved before it did carry them as drop events (NO_SOCKET until duplicateDrops
+ *  arrived). */
 export const TEARDOWN_DROP_REASONS: ReadonlySet<string> = new Set(['QUEUE_PURGE', 'TCP_ABORT_ON_DATA', 'TCP_CLOSE', 'SOCKET_CLOSE', 'NO_SOCKET']);
 
-/** A frame's TCP drops minus teardown drops: counted from the events (at most 256 a frame),
- *  the events the frame could not carry scaled alike. */
+/** skb drop reasons of a copy the receiver already had: what a spurious retransmit sends, not a
+ *  loss (the retransmit itself is evidence of its own). Counted apart (`duplicateDrops`) with no
+ *  event since it was counted; frames saved before carry them as drop events. */
+export const DUPLICATE_DROP_REASONS: ReadonlySet<string> = new Set(['TCP_OLD_DATA', 'TCP_OLD_SEQUENCE', 'TCP_OFOMERGE', 'TCP_OLD_ACK']);
+
+/** A frame's TCP drops minus teardown drops and duplicates: counted from the events (at most
+ *  256 a frame), the events the frame could not carry scaled alike. */
 export function lossDrops(tcp: NonNullable<RunFrame['kernel']>['tcp']): number {
   const dropEvents = tcp.events.filter((e) => e.kind === 'drop');
   if (dropEvents.length === 0) return tcp.truncated > 0 ? tcp.drops : 0;
-  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '')).length;
+  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '') && !DUPLICATE_DROP_REASONS.has(e.reason ?? '')).length;
   return (lost * Math.max(tcp.drops, dropEvents.length)) / dropEvents.length;
 }
 

@@ -96,9 +96,22 @@ function diagnoseFramesOf(k: EngineKernelFrame, ms: (ns: number) => number): Pic
   return out;
 }
 
+/**
+ * The TCP drops that are not losses, apart from `drops`: ' (and 100 duplicates of data the
+ * receiver already had, sent by spurious retransmits; 48 at closing or closed sockets; not
+ * losses)', or '' when there were none (or a summary from before they were counted).
+ */
+export function notLossWords(tcp: { closeDrops?: number; duplicateDrops?: number }): string {
+  const parts = [
+    tcp.duplicateDrops ? `${tcp.duplicateDrops} duplicates of data the receiver already had, sent by spurious retransmits` : null,
+    tcp.closeDrops ? `${tcp.closeDrops} at closing or closed sockets` : null,
+  ].filter(Boolean);
+  return parts.length ? ` (and ${parts.join('; ')}; not losses)` : '';
+}
+
 const URING_COUNTS = ['submits', 'completions', 'enters', 'cqWaits', 'ioWqPunts', 'cqeOverflows', 'shortWrites', 'reqFailed'] as const;
 const SOFTIRQ_COUNTS = ['netRxNs', 'netTxNs', 'netRxCount', 'netTxCount', 'napiPolls'] as const;
-const TCP_COUNTS = ['retransmits', 'drops', 'closeDrops', 'lostEvents', 'truncated'] as const;
+const TCP_COUNTS = ['retransmits', 'drops', 'closeDrops', 'duplicateDrops', 'lostEvents', 'truncated'] as const;
 
 /** Kernel frames summed over a phase's (or the run's) measured frames. */
 export class KernelAccumulator {
@@ -135,6 +148,7 @@ export class KernelAccumulator {
     this.tcp.retransmits += k.tcp.retransmits;
     this.tcp.drops += k.tcp.drops;
     this.tcp.closeDrops += k.tcp.closeDrops ?? 0;
+    this.tcp.duplicateDrops += k.tcp.duplicateDrops ?? 0;
     this.tcp.lostEvents += k.tcp.lostEvents;
     this.tcp.truncated += k.tcp.truncated;
     this.latency.add(k.uring.latencyNs);
@@ -399,7 +413,7 @@ export function kernelSummaryLines(s: RunSummary): string[] {
     // The engine counts the echo server's own enters; a storage job's are not counted.
     const enters = s.storage ? 'n/a (storage jobs are not counted)' : perReq(k.uring.entersPerReq);
     lines.push(`  kernel       io_uring in-kernel ${uringLatency} · enters/req ${enters} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${runqueueP99}`);
-    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops}${k.tcp.closeDrops ? ` (and ${k.tcp.closeDrops} at closing sockets, not losses)` : ''} lost events ${k.tcp.lostEvents}`);
+    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops}${notLossWords(k.tcp)} lost events ${k.tcp.lostEvents}`);
   }
   const attached = s.probes.filter((p) => p.attached);
   if (s.probes.length === 0) return lines;

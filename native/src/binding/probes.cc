@@ -560,6 +560,7 @@ Napi::Value ProbesRead(const Napi::CallbackInfo &info)
 	tcp.Set("retransmits", Num(env, f.tcp.retransmits));
 	tcp.Set("drops", Num(env, f.tcp.drops));
 	tcp.Set("closeDrops", Num(env, f.tcp.close_drops));
+	tcp.Set("duplicateDrops", Num(env, f.tcp.dup_drops));
 	tcp.Set("lostEvents", Num(env, f.tcp.lost));
 	Napi::Array events = Napi::Array::New(env);
 	for (int i = 0; i < f.tcp.nevents; i++) {

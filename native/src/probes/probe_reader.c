@@ -791,6 +791,7 @@ void probe_reader_read(struct probe_reader *r, struct kernel_frame *f)
 		f->tcp.retransmits = D(retransmits);
 		f->tcp.drops = D(drops);
 		f->tcp.close_drops = D(close_drops);
+		f->tcp.dup_drops = D(dup_drops);
 		f->tcp.lost = D(lost);
 	});
 	f->tcp.lost += r->perf_lost;

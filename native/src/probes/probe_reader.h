@@ -94,7 +94,8 @@ struct kernel_frame {
 	} softirq;
 	struct {
 		uint64_t retransmits, drops, lost;
-		uint64_t close_drops; /* drops at a socket being closed: no events */
+		uint64_t close_drops; /* drops at a socket being closed or gone: no events */
+		uint64_t dup_drops;   /* duplicates the receiver already had (spurious retransmits): no events */
 		int nevents;
 		struct probe_tcp_event events[PROBE_MAX_EVENTS];
 		uint64_t truncated;

@@ -16,9 +16,10 @@ struct tcp_event {
 /* Per-CPU counters (one entry), cumulative since load: the reader reports deltas. */
 struct tcp_counters {
 	unsigned long long retransmits;
-	unsigned long long drops;       /* losses: every drop reason but a closing socket's */
+	unsigned long long drops;       /* losses: every drop reason but a closing socket's and a duplicate's */
 	unsigned long long lost;        /* events the ring buffer / perf buffer refused */
-	unsigned long long close_drops; /* at a socket being closed (no event is sent) */
+	unsigned long long close_drops; /* at a socket being closed or gone (no event is sent) */
+	unsigned long long dup_drops;   /* copies of data or ACKs the receiver already had (no event) */
 };
 
 #endif

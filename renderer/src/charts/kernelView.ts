@@ -97,8 +97,9 @@ export interface KernelCountersView {
   frames: number;
 }
 
-/** The run's TCP counts so far; closeDrops: drops at closing sockets, not in `drops`. */
-type KernelTotals = { retransmits: number; drops: number; closeDrops: number; lostEvents: number };
+/** The run's TCP counts so far; closeDrops (at closing or closed sockets) and duplicateDrops
+ *  (copies the receiver already had) are not in `drops`. */
+type KernelTotals = { retransmits: number; drops: number; closeDrops: number; duplicateDrops?: number; lostEvents: number };
 
 /**
  * The counters of the recent frames (`recent`: newest first; frames without kernel data are
@@ -171,14 +172,18 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     },
     { key: 'sqpollCpu', label: 'SQPOLL CPU', value: sum.sqpollNs / (seconds * 1e9), text: formatPercent(sum.sqpollNs / (seconds * 1e9)), title: 'on-CPU share of the SQPOLL threads (of one CPU)' },
     { key: 'preemptions', label: 'preempt/s', value: perS(sum.preemptions), text: formatInt(perS(sum.preemptions)), title: "the engine's threads switched out while still runnable" },
-    { key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), title: 'TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)', warn: totals.retransmits > 0 },
+    {
+      key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), warn: totals.retransmits > 0,
+      title: `TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)${totals.duplicateDrops ? `; ${formatInt(totals.duplicateDrops)} copies reached a receiver that already had the data (duplicates dropped): those retransmits were spurious` : ''}`,
+    },
     {
       key: 'drops',
       label: 'drops',
       value: totals.drops,
       text: formatInt(totals.drops),
-      // Every run's teardown drops packets at closing sockets: counted, but not as losses.
-      title: `TCP packets lost on the way this run (skb:kfree_skb with a drop reason, machine-wide); not counted: ${formatInt(totals.closeDrops)} at sockets being closed (queues purged at close, data after the application closed them), which is how connections end`,
+      // Every run's teardown drops packets at closing sockets, and spurious retransmits' copies
+      // are dropped as duplicates: counted, but not as losses.
+      title: `TCP packets lost on the way this run (skb:kfree_skb with a drop reason, machine-wide); not counted: ${formatInt(totals.closeDrops)} at sockets being closed or gone (queues purged at close, data after the application closed them, segments after a reset), which is how connections end, and ${formatInt(totals.duplicateDrops ?? 0)} duplicates of data the receiver already had (sent by spurious retransmits)`,
       warn: totals.drops > 0,
     },
     { key: 'lostEvents', label: 'lost events', value: totals.lostEvents, text: formatInt(totals.lostEvents), title: 'TCP events the ring buffer could not take this run: counted, never silent', warn: totals.lostEvents > 0 },
