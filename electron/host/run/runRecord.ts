@@ -55,7 +55,9 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
 }
 
 /** Server counters summed over measured frames. */
-type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs' | 'segmentsOut' | 'segmentsIn' | 'dataSegmentsOut' | 'dataSegmentsIn' | 'segmentsRequests'> & {
+type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs' | 'segmentsOut' | 'segmentsIn' | 'dataSegmentsOut' | 'dataSegmentsIn' | 'segmentsRequests' | 'batchedWaits'> & {
+  /** Null only in frames saved before it was counted; the live engine always counts it. */
+  batchedWaits: number;
   /** SQPOLL work time and the SQPOLL CPU of the frames that reported it (null: none did). */
   sqpollWork: SqpollWork | null;
   /** TCP segments and the requests of the frames that counted them (null: none did). */
@@ -88,10 +90,8 @@ class StatsAccumulator extends RunTally {
         spilledBytes: 0, cqOverflows: 0, userCpuNs: 0, systemCpuNs: 0, sqpollCpuNs: 0, errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 },
         sqpollWork: null, segments: null,
       };
-      for (const key of ['enters', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'enobufs', 'rearms', 'spilledBytes', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key] ?? 0;
+      for (const key of ['enters', 'batchedWaits', 'cqes', 'recvs', 'sends', 'bytesOut', 'zeroCopySends', 'copiedSends', 'zeroCopyFallbacks', 'enobufs', 'rearms', 'spilledBytes', 'cqOverflows', 'userCpuNs', 'systemCpuNs', 'sqpollCpuNs'] as const) t[key] += s[key] ?? 0;
       for (const op of ['accept', 'recv', 'send', 'other'] as const) t.errorsByOp[op] += s.errorsByOp[op];
-      // Null once a frame did not count it (an engine older than the count).
-      t.batchedWaits = t.batchedWaits === null || s.batchedWaits == null ? null : t.batchedWaits + s.batchedWaits;
       t.sqpollWork = addSqpollWork(t.sqpollWork, s);
       t.segments = addSegments(t.segments, s);
     }

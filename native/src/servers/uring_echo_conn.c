@@ -39,8 +39,9 @@
  *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv
  *    ended, a one-shot one not re-armed) until what it holds has drained below half the cap,
  *    and then queues behind the starved ones, if any (conn_maybe_uncap); the kernel keeps the
- *    rest in the socket and TCP pushes back on the peer. Others go on echoing. What it holds counts the FIFO and the pieces a SEND_ZC still holds: to a peer
- *    that does not read, the notification comes only once it does.
+ *    rest in the socket and TCP pushes back on the peer. Others go on echoing. What it holds
+ *    counts the FIFO and the pieces a SEND_ZC still holds: to a peer that does not read, the
+ *    notification comes only once it does.
  *    The cap is checked when a recv CQE is reaped (a live multishot recv is then cancelled),
  *    but a multishot recv takes up to 32 buffers per wake-up and a bundle all it can, so a
  *    flood can fill a small pool before the first CQE of it is seen, and its echo then sits
@@ -544,18 +545,18 @@ int echo_benign(int res)
  * waiting for buffers when there are some (rearm_starved). Re-armed at once it took the
  * buffers coming back ahead of them: with messages larger than the cap every connection
  * that got in cycled through cap and drain and kept the pool, and the starved waited on
- * (200 x 1 MiB over 64 x 4 KiB: 32-44 connections with no echo in 1.5 s, max 1.6 s). */
+ * (200 x 1 MiB over 64 x 4 KiB: 23-44 connections with no echo in 1.5 s, max 1.6-1.8 s). */
 static void conn_maybe_uncap(struct echo_state *st, struct conn *c)
 {
 	if (!c->capped || conn_held_bytes(c) > st->cap_bytes / 2 ||
 	    c->queued_pieces + c->held_pieces > st->cap_pieces / 2)
 		return;
 	c->capped = 0;
-	if (c->recv_armed || c->eof || c->failed || st->stopping)
+	if (c->recv_armed || c->starved || c->eof || c->failed || st->stopping)
 		return;
-	if (st->starved && !c->starved)
+	if (st->starved)
 		starve(st, c);
-	else if (!c->starved)
+	else
 		conn_arm_recv(st, c);
 }
 
