@@ -15,6 +15,7 @@ import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engin
 import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
 import { checkBudget } from './run/budget';
+import { coldPoolWarning, lastLevelCache } from './run/bufferPool';
 import { checkTopology } from './run/topology';
 import type { InjectionResult } from '../contract/diagnose';
 import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';
@@ -348,7 +349,10 @@ export class ServerOnly {
       kernel: { release: os.release() },
       injections,
       // Listening on 127.x, every client came over lo; on 0.0.0.0 or a NIC's address some may not.
-      warnings: listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? [NAPI_ON_LO_WARNING] : [],
+      warnings: [
+        ...(listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? [NAPI_ON_LO_WARNING] : []),
+        ...[coldPoolWarning([listening.applied.server], lastLevelCache())].filter((w): w is string => w !== null),
+      ],
     };
   }
 }

@@ -16,6 +16,7 @@ import {
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
 import { formatBytes } from './budget';
+import { coldPoolWarning, lastLevelCache } from './bufferPool';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
 import { SpikeReporter } from '../diagnose/report';
@@ -418,6 +419,9 @@ export class RunRecord {
     }
     const sharedCpus = this.sharedPinningWarning();
     if (sharedCpus) warnings.push(sharedCpus);
+    // Our echo server's provided-buffer pool: none for a target's server or a storage run.
+    const coldPool = this.target || this.storagePlan ? null : coldPoolWarning(this.phases.map((p) => p.phase.applied.server), lastLevelCache());
+    if (coldPool) warnings.push(coldPool);
     // SEND_ZC's outcome is a counter in the UI; a summary read later (CLI, Markdown, History)
     // says it too: on loopback every zero-copy send was a copy plus a notification.
     const engineTotals = this.storagePlan ? null : this.overall.engineStats();
