@@ -20,6 +20,7 @@ import {
   type KnobEntry,
 } from '../contract';
 import type { CapabilityProbe, NativeMemoryNeeds } from '../engine/protocol';
+import { lastLevelCache, type CacheInfo } from './run/bufferPool';
 
 export type CapabilityProber = () => Promise<CapabilityProbe>;
 export type Hugepages = NonNullable<DoctorReport['hugepages']>;
@@ -55,6 +56,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   if (probes) checks.push(...await probes());
   checks.push(numaCheck(numa));
   checks.push(cpusCheck(numa));
+  checks.push(lastLevelCacheCheck(lastLevelCache()));
   checks.push(cpuClockCheck());
   checks.push(firstTouchCheck());
   checks.push(hugepagesCheck(hugepages));
@@ -278,6 +280,18 @@ function cpusCheck(numa: DoctorNuma): DoctorCheck {
     reason: all
       ? `every online CPU (${numa.onlineCpus.length}); server.numa.cpus and server.sqpoll.cpu must be among them`
       : `${numa.allowedCpus.length} of ${numa.onlineCpus.length} online CPUs (${formatCpuList(numa.onlineCpus)}): the affinity or cpuset this process runs in; pinning outside it is refused`,
+  };
+}
+
+/** The cache a provided-buffer pool is compared with (run/bufferPool.ts: the cold-pool warning). */
+export function lastLevelCacheCheck(cache: CacheInfo | null): DoctorCheck {
+  const base = { id: 'cpu_cache', label: 'Last-level CPU cache' };
+  if (!cache) {
+    return { ...base, ok: null, value: 'unknown', reason: 'neither sysfs (/sys/devices/system/cpu/cpu0/cache) nor getconf (cpuid) gives a cache size: a buffer pool larger than the cache cannot be warned about' };
+  }
+  return {
+    ...base, ok: true, value: `L${cache.level} ${bytesText(cache.bytes).replace(/\.0 /, ' ')}`,
+    reason: `${cache.source === 'sysfs' ? 'from sysfs' : 'from cpuid (getconf; sysfs lists no caches)'}: a run whose buffer pool (server.rings × bufferRing.count × size) is larger is warned that its receives write to cold memory unless server.bufferRing.hotFirst is on`,
   };
 }
 

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CapabilityProbe, ProbeResult } from '../../native';
 import { DoctorReportSchema, knobEntries, type KnobEntry } from '../../electron/contract';
 import { formatCpuList, parseCpuList } from '../../electron/contract';
-import { capabilitiesFrom, copyDistanceCheck, cpuClockCheck, firstTouchCheck, measureFirstTouch, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
+import { capabilitiesFrom, copyDistanceCheck, cpuClockCheck, firstTouchCheck, lastLevelCacheCheck, measureFirstTouch, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
+import { lastLevelCache } from '../../electron/host/run/bufferPool';
 
 const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accepted' };
 const EINVAL: ProbeResult = { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' };
@@ -300,7 +301,19 @@ describe('NUMA, CPUs and huge pages from sysfs and proc', () => {
     expect(report.numa.nodes.length).toBeGreaterThanOrEqual(1);
     expect(report.numa.allowedCpus.length).toBeGreaterThanOrEqual(1);
     expect(report.knobs).toHaveLength(knobEntries().length);
-    expect(report.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['numa', 'cpus', 'hugepages']));
+    expect(report.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['numa', 'cpus', 'hugepages', 'cpu_cache']));
+    // The cache the cold-pool warning compares with, as the run reads it.
+    const cache = lastLevelCache();
+    expect(report.checks.find((c) => c.id === 'cpu_cache')).toMatchObject(cache ? { ok: true, value: expect.stringMatching(new RegExp(`^L${cache.level} \\d`)) } : { ok: null, value: 'unknown' });
+  });
+});
+
+describe('last-level cache', () => {
+  it('names the level, the size and where they came from; unknown says the warning is off', () => {
+    expect(lastLevelCacheCheck({ bytes: 32 << 20, level: 3, source: 'sysfs' })).toMatchObject({ id: 'cpu_cache', ok: true, value: 'L3 32 MiB', reason: expect.stringMatching(/^from sysfs: a run whose buffer pool .* unless server\.bufferRing\.hotFirst is on$/) });
+    expect(lastLevelCacheCheck({ bytes: 1 << 20, level: 2, source: 'cpuid' })).toMatchObject({ ok: true, value: 'L2 1 MiB', reason: expect.stringMatching(/^from cpuid \(getconf; sysfs lists no caches\)/) });
+    expect(lastLevelCacheCheck({ bytes: 1536 << 10, level: 3, source: 'sysfs' }).value).toBe('L3 1.5 MiB');
+    expect(lastLevelCacheCheck(null)).toMatchObject({ ok: null, value: 'unknown', reason: expect.stringContaining('cannot be warned about') });
   });
 });
 
