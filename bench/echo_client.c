@@ -28,7 +28,8 @@
  * Prints one JSON object on stdout. Exit 0 when every connection lasted, no byte mismatched and
  * some echo completed in the window; 1 otherwise (the JSON is printed either way); 2 for bad
  * arguments. `connectionsIdle` counts connections that stayed open but got no echo completed in
- * the window (a stalled or unfair server).
+ * the window (a stalled or unfair server); `perConnection` (closed loop) the fewest and most
+ * echoes one open connection completed and Jain's fairness index over them.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -382,6 +383,9 @@ int main(int argc, char **argv)
 	uint64_t t_connected, t_start, t_end, t_now, client_cpu0 = 0, client_cpu1 = 0, server_ns = 0;
 	uint64_t machine0 = 0, machine1;
 	unsigned long open_at_end = 0, idle = 0;
+	uint64_t conn_min = UINT64_MAX, conn_max = 0;
+	double conn_sum = 0, conn_sum_sq = 0;
+	char per_conn[96];
 	int port = -1, cpu = -1, npids = 0, all_ok = 1, timer_fd = -1;
 	uint64_t armed_ns = 0;
 	struct rlimit nofile;
@@ -605,16 +609,37 @@ int main(int argc, char **argv)
 		snprintf(offered, sizeof(offered), "%.1f", rate);
 	busy = measured_s > 0 ? (double)(client_cpu1 - client_cpu0) / 1e9 / measured_s : 0;
 	for (unsigned i = 0; i < nconns; i++) {
-		if (conns[i].fd >= 0)
-			open_at_end++;
+		uint64_t m = conns[i].measured;
+
+		if (conns[i].fd < 0)
+			continue;
+		open_at_end++;
 		/* Open but never answered in the window: a server starving some peers. */
-		if (conns[i].fd >= 0 && !conns[i].measured)
+		if (!m)
 			idle++;
+		if (m < conn_min)
+			conn_min = m;
+		if (m > conn_max)
+			conn_max = m;
+		conn_sum += (double)m;
+		conn_sum_sq += (double)m * (double)m;
 	}
+	/*
+	 * How evenly the server shared itself: echoes per open connection in the window, and Jain's
+	 * index (sum x)^2 / (n sum x^2): 1 when every connection got as many, 1/n when one got all.
+	 * A closed loop only: an open loop's schedule picks the connections (the most recently
+	 * freed first), so there the spread is this client's, not the server's.
+	 */
+	if (rate > 0 || !open_at_end || conn_sum_sq == 0)
+		snprintf(per_conn, sizeof(per_conn), "null");
+	else
+		snprintf(per_conn, sizeof(per_conn), "{\"min\":%llu,\"max\":%llu,\"jain\":%.4f}",
+			 (unsigned long long)conn_min, (unsigned long long)conn_max,
+			 conn_sum * conn_sum / ((double)open_at_end * conn_sum_sq));
 
 	printf("{\"conns\":%u,\"bytes\":%zu,\"measuredS\":%.4f,\"requests\":%llu,\"throughputRps\":%.1f,"
 	       "\"latencyUs\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f},"
-	       "\"mismatches\":%llu,\"connectionsLost\":%llu,\"connectionsOpen\":%lu,\"connectionsIdle\":%lu,"
+	       "\"mismatches\":%llu,\"connectionsLost\":%llu,\"connectionsOpen\":%lu,\"connectionsIdle\":%lu,\"perConnection\":%s,"
 	       "\"clientCpuNs\":%llu,\"clientCpuNsPerReq\":%.1f,\"clientBusyShare\":%.4f,\"saturated\":%s,"
 	       "\"machineBusyNs\":%llu,\"offeredRps\":%s,\"backlogMax\":%llu,\"serverCpuNs\":",
 	       nconns, msg_bytes, measured_s, (unsigned long long)measured_requests,
@@ -622,7 +647,7 @@ int main(int argc, char **argv)
 	       hist_percentile_us(measured_requests, 0.50), hist_percentile_us(measured_requests, 0.90),
 	       hist_percentile_us(measured_requests, 0.99), hist_percentile_us(measured_requests, 0.999),
 	       latency_max_ns / 1000.0, measured_requests ? latency_sum_ns / 1000.0 / measured_requests : 0,
-	       (unsigned long long)mismatches, (unsigned long long)lost, open_at_end, idle,
+	       (unsigned long long)mismatches, (unsigned long long)lost, open_at_end, idle, per_conn,
 	       (unsigned long long)(client_cpu1 - client_cpu0),
 	       measured_requests ? (double)(client_cpu1 - client_cpu0) / measured_requests : 0,
 	       busy, busy >= 0.9 ? "true" : "false", (unsigned long long)(machine1 - machine0), offered,

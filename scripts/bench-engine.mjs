@@ -478,6 +478,9 @@ async function measureWithClient(server, bins, point, o, extraPids = []) {
     // server's and the client's (/proc/stat ticks: ±0.02 CPU).
     otherCpus: tree !== null && c.measuredS > 0 ? Math.max(0, (c.machineBusyNs - tree - c.clientCpuNs) / 1e9 / c.measuredS) : null,
     warning: c.connectionsIdle ? `${c.connectionsIdle} of ${c.conns} connections got no echo in the window (starved)` : null,
+    // Echoes per open connection in the window (fewest, most) and Jain's index over them:
+    // a closed loop's measure of how evenly the server shared itself (null: open loop).
+    perConnection: c.perConnection ?? null,
   };
 }
 
@@ -664,6 +667,19 @@ function tcpStallNote(samples) {
   return words.length ? words.join('; ') : null;
 }
 
+/**
+ * The table's word on a server that shared itself unevenly between the connections of a
+ * round, or null: the round with the lowest Jain's index, when that is under 0.95 (an epoll
+ * server measured 0.996-0.997 at 200 x 1 MiB, where the io_uring default's 0.93 came with
+ * 24-129 echoes per connection and a p99 1.5-1.9x the epoll servers').
+ */
+function unevenServiceNote(samples) {
+  const worst = samples.filter((x) => x.perConnection).sort((a, b) => a.perConnection.jain - b.perConnection.jain)[0];
+  if (!worst || worst.perConnection.jain >= 0.95) return null;
+  const { jain, min, max } = worst.perConnection;
+  return `uneven service: Jain's index ${jain.toFixed(2)}, ${fmtInt(min)}–${fmtInt(max)} echoes per connection in a round`;
+}
+
 function printPoint(point, cfgs, ratios, o) {
   console.log(`\n== ${point.conns} connection${point.conns === 1 ? '' : 's'} × ${sizeWords(point.bytes)}  (medians of ${o.rounds} round${o.rounds === 1 ? '' : 's'}, ${o.seconds} s measured each) ==`);
   console.log(`${'configuration'.padEnd(34)} ${'load'.padEnd(11)} ${'req/s'.padStart(9)} ${'p50 µs'.padStart(8)} ${'p99 µs'.padStart(8)} ${'p99.9 µs'.padStart(9)} ${'server ns/req'.padStart(14)} ${'tree ns/req'.padStart(12)} ${'segs/req'.padStart(10)} ${'load ns/req'.padStart(12)} ${'load busy'.padStart(10)}  notes`);
@@ -677,6 +693,8 @@ function printPoint(point, cfgs, ratios, o) {
     if (s.otherCpus !== null && s.otherCpus >= 0.1) notes.push(`other processes used ${s.otherCpus.toFixed(2)} CPUs`);
     const tcpNote = tcpStallNote(c.samples);
     if (tcpNote) notes.push(tcpNote);
+    const unevenNote = unevenServiceNote(c.samples);
+    if (unevenNote) notes.push(unevenNote);
     if (s.failed) notes.push(`${s.failed} round(s) failed`);
     if (s.rejected.length) notes.push(`refused ${s.rejected.join(' ')}`);
     if (s.errors.length) notes.push(s.errors.join('; ').slice(0, 160));
@@ -753,7 +771,7 @@ if (today) console.log(today.error ? `  today's server (issue 7): not measured: 
 console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 console.log('  segs/req: TCP segments the server sent per request, all/with data (the kernel\'s tcp_info counts through sock_diag; the rest are pure ACKs)');
-console.log('  notes name TCP RTOs (each a stall of ≥ 200 ms), SYN retransmits (1 s) and receive drops seen in a round (the kernel\'s counters, machine-wide, from the process\'s start to its end)');
+console.log('  notes name TCP RTOs (each a stall of ≥ 200 ms), SYN retransmits (1 s) and receive drops seen in a round (the kernel\'s counters, machine-wide, from the process\'s start to its end), and uneven service: Jain\'s fairness index of echoes per connection under 0.95 in a round (echo_client, closed loop)');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
 // The doctor's words on what a CPU clock holds here (one truth: electron/host/doctor.ts).
 const cpuClock = (() => {

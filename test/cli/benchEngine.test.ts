@@ -24,6 +24,7 @@ interface ClientResult {
   latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number };
   offeredRps: number | null; backlogMax: number;
   mismatches: number; connectionsLost: number; connectionsOpen: number; connectionsIdle: number;
+  perConnection: { min: number; max: number; jain: number } | null;
   clientCpuNs: number; serverCpuNs: number | null; serverCpuNsPerReq: number | null;
   serverCpu: { pid: number; ok: boolean; ns: number; source: string; threads: number }[];
 }
@@ -104,6 +105,17 @@ describe('bench/echo_client against bench/minimal_epoll_echo', () => {
       // The server's CPU over the client's window, from its one thread's schedstat.
       expect(result.serverCpu).toEqual([expect.objectContaining({ pid: server.pid, ok: true, source: 'schedstat', threads: 1 })]);
       expect(result.serverCpuNs).toBeGreaterThan(0);
+      // Echoes per connection: the fewest and the most bound the total; Jain's index lies
+      // between 1/n (one connection got everything) and 1 (all alike).
+      const per = result.perConnection!;
+      expect(per.min).toBeLessThanOrEqual(per.max);
+      expect(per.min * 4).toBeLessThanOrEqual(result.requests);
+      expect(per.max * 4).toBeGreaterThanOrEqual(result.requests);
+      expect(per.jain).toBeGreaterThanOrEqual(0.25);
+      expect(per.jain).toBeLessThanOrEqual(1);
+      // One connection: every echo is its own, and the index is exactly 1.
+      const one = (await runClient(['--port', String(server.port), '--conns', '1', '--bytes', '1024', '--warmup', '0', '--duration', '0.3'])).result;
+      expect(one.perConnection).toEqual({ min: one.requests, max: one.requests, jain: 1 });
     } finally {
       server.child.kill('SIGTERM');
     }
@@ -168,7 +180,8 @@ describe('bench/echo_client --rate: an open loop', () => {
         ({ code, result } = await runClient(['--port', String(server.port), '--conns', '4', '--bytes', '128', '--warmup', '0.2', '--duration', '1', '--rate', '2000']));
       }
       expect(code).toBe(0);
-      expect(result).toMatchObject({ mismatches: 0, connectionsLost: 0, offeredRps: 2000 });
+      // The schedule, not the server, picks the connections of an open loop: no fairness figure.
+      expect(result).toMatchObject({ mismatches: 0, connectionsLost: 0, offeredRps: 2000, perConnection: null });
       // A fixed schedule: the window holds its share of the due messages, whatever the server's speed.
       expect(result.throughputRps).toBeGreaterThan(1900);
       expect(result.throughputRps).toBeLessThan(2100);
