@@ -9,6 +9,7 @@
  *   histogram.ts the latency histogram layout and percentile maths
  *   history.ts   saved runs on disk and the history methods' params and results
  *   kernel.ts    eBPF probe statuses, RunFrame.kernel and the kernel aggregates of a summary
+ *   bufferPool.ts a buffer pool against the CPU's last-level cache (the cold-pool warning)
  */
 export * from './errors';
 export * from './histogram';
@@ -24,3 +25,4 @@ export * from './runStats';
 export * from './labApi';
 export * from './labMethods';
 export * from './history';
+export * from './bufferPool';

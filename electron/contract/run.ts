@@ -8,6 +8,7 @@ import { InjectionResultSchema, ProfilesSchema, SpikeReportSchema, SystemFrameSc
 import { SparseHistogramSchema } from './histogram';
 import { KernelFrameSchema, KernelStatsSchema, ProbeStatusSchema } from './kernel';
 import { ProfileSchema } from './profile';
+import { CacheInfoSchema } from './bufferPool';
 
 // ---------------------------------------------------------------------------------------
 // What the kernel accepted and refused
@@ -493,6 +494,8 @@ export const DoctorReportSchema = z.object({
   numa: DoctorNumaSchema,
   /** Null where /proc/meminfo says nothing about huge pages. */
   hugepages: DoctorHugepagesSchema.nullable(),
+  /** The last-level CPU cache a buffer pool is compared with; null where neither sysfs nor cpuid says (or a host before it). */
+  cache: CacheInfoSchema.nullable().default(null),
   capabilities: z.array(DoctorCapabilitySchema),
   /** Every catalogue knob, in catalogue order, with its availability here. */
   knobs: z.array(DoctorKnobSchema),

@@ -17,10 +17,10 @@ import { accessSync, constants as fsConstants, existsSync, readFileSync, readdir
 import os from 'node:os';
 import {
   allowedCpuListIn, formatCpuList, knobAt, knobEntries, oneLineText, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
-  type KnobEntry,
+  type KnobEntry, type CacheInfo, poolBytesWords,
 } from '../contract';
 import type { CapabilityProbe, NativeMemoryNeeds } from '../engine/protocol';
-import { lastLevelCache, type CacheInfo } from './run/bufferPool';
+import { lastLevelCache } from './run/bufferPool';
 
 export type CapabilityProber = () => Promise<CapabilityProbe>;
 export type Hugepages = NonNullable<DoctorReport['hugepages']>;
@@ -56,7 +56,8 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   if (probes) checks.push(...await probes());
   checks.push(numaCheck(numa));
   checks.push(cpusCheck(numa));
-  checks.push(lastLevelCacheCheck(lastLevelCache()));
+  const cache = lastLevelCache();
+  checks.push(lastLevelCacheCheck(cache));
   checks.push(cpuClockCheck());
   checks.push(firstTouchCheck());
   checks.push(hugepagesCheck(hugepages));
@@ -64,7 +65,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   checks.push(blockPollCheck(readBlockPoll()));
   checks.push(netnsCheck(veth));
   checks.push(await fioCheck());
-  return { kernel: { release }, checks, numa, hugepages, capabilities, knobs: knobAvailability(capabilities) };
+  return { kernel: { release }, checks, numa, hugepages, cache, capabilities, knobs: knobAvailability(capabilities) };
 }
 
 /** Bytes for people, in binary units ("8.0 MiB"). */
@@ -290,7 +291,7 @@ export function lastLevelCacheCheck(cache: CacheInfo | null): DoctorCheck {
     return { ...base, ok: null, value: 'unknown', reason: 'neither sysfs (/sys/devices/system/cpu/cpu0/cache) nor getconf (cpuid) gives a cache size: a buffer pool larger than the cache cannot be warned about' };
   }
   return {
-    ...base, ok: true, value: `L${cache.level} ${bytesText(cache.bytes).replace(/\.0 /, ' ')}`,
+    ...base, ok: true, value: `L${cache.level} ${poolBytesWords(cache.bytes)}`,
     reason: `${cache.source === 'sysfs' ? 'from sysfs' : 'from cpuid (getconf; sysfs lists no caches)'}: a run whose buffer pool (server.rings × bufferRing.count × size) is larger is warned that its receives write to cold memory unless server.bufferRing.hotFirst is on`,
   };
 }

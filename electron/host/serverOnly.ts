@@ -10,12 +10,12 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { addSegments, addSqpollWork, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
+import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
 import { checkBudget } from './run/budget';
-import { coldPoolWarning, lastLevelCache } from './run/bufferPool';
+import { lastLevelCache } from './run/bufferPool';
 import { checkTopology } from './run/topology';
 import type { InjectionResult } from '../contract/diagnose';
 import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';

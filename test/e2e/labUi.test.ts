@@ -25,6 +25,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { isShortFrame, niceCeil, typicalIntervalMs } from '../../renderer/src/charts/throughputModel';
 import { connectLab, labClient } from '../cli/wsClient';
+import { lastLevelCache } from '../../electron/host/run/bufferPool';
 
 const ROOT = path.join(__dirname, '../..');
 /** The contract as built into dist (what the served page was built against). */
@@ -344,6 +345,40 @@ describe('lab UI in Chromium', () => {
     expect(await page.locator('[data-testid="doctor-check"][data-check="numa"]').textContent()).toMatch(/node0: CPUs \d/);
     expect(await page.locator('[data-testid="doctor-check"][data-check="cpus"]').count()).toBe(1);
     expect(await page.locator('[data-testid="doctor-knob"][data-knob="server.iopoll"]').getAttribute('data-available')).toBe('false');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('a buffer pool set larger than the CPU\'s last-level cache: the hot-first row says so before any run, and not once hot first is on', async () => {
+    const { page, errors } = await openSettled(host.url);
+    const cache = lastLevelCache();
+    // The smallest power-of-two count of 1 MiB buffers that outgrows this machine's cache.
+    const count = cache ? 2 ** Math.ceil(Math.log2(cache.bytes / (1 << 20) + 1)) : 1024;
+    const remark = page.locator('[data-testid="knob"][data-knob="server.bufferRing.hotFirst"] [data-testid="knob-remark"]');
+    const setNumber = async (knob: string, value: string) => {
+      await knobInput(page, knob).fill(value);
+      await knobInput(page, knob).press('Enter');
+      await expect.poll(() => page.locator(`[data-testid="knob"][data-knob="${knob}"] .pending`).count(), { timeout: 5_000 }).toBe(0);
+    };
+    expect(await remark.count()).toBe(0); // the default 4 MiB pool
+    try {
+      await setNumber('server.bufferRing.size', '1048576');
+      await setNumber('server.bufferRing.count', String(count));
+      if (!cache) {
+        expect(await remark.count()).toBe(0); // no cache size known here: nothing to compare with
+      } else {
+        await expect.poll(() => remark.textContent(), { timeout: 5_000 }).toMatch(new RegExp(`^The buffer pool \\(${count >= 1024 ? `${count / 1024} GiB` : `${count} MiB`}\\) is larger than the CPU's last-level cache \\(L${cache.level}, `));
+        await knobInput(page, 'server.bufferRing.hotFirst').click();
+        await expect.poll(() => remark.count(), { timeout: 5_000 }).toBe(0);
+        await knobInput(page, 'server.bufferRing.hotFirst').click();
+        await expect.poll(() => remark.count(), { timeout: 5_000 }).toBe(1);
+      }
+    } finally {
+      // The next tests start from the defaults.
+      await setNumber('server.bufferRing.count', '64');
+      await setNumber('server.bufferRing.size', '65536');
+    }
+    expect(await remark.count()).toBe(0);
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bufferPoolBytes, cacheFromSysfs, coldPoolWarning, parseCacheSize, type CacheInfo } from '../../electron/host/run/bufferPool';
+import { cacheFromSysfs, parseCacheSize } from '../../electron/host/run/bufferPool';
+import { bufferPoolBytes, coldPoolRemark, coldPoolWarning, poolBytesWords, type CacheInfo } from '../../electron/contract';
 import { defaultProfile, withKnob } from '../../electron/host/profiles';
 
 const dirs: string[] = [];
@@ -87,6 +88,20 @@ describe('cold-pool warning', () => {
     expect(coldPoolWarning([server(['server.bufferRing.count', 4096], ['server.bufferRing.hotFirst', true])], L3)).toBeNull();
     expect(coldPoolWarning([server(['server.bufferRing.count', 4096], ['server.engine', 'epoll'])], L3)).toBeNull();
     expect(coldPoolWarning([server(['server.bufferRing.count', 4096])], null)).toBeNull();
+  });
+
+  it('the knob panel\'s remark: the same rule, shorter words', () => {
+    expect(coldPoolRemark(server(['server.bufferRing.count', 1024]), L3)).toBe("The buffer pool (64 MiB) is larger than the CPU's last-level cache (L3, 32 MiB): with this off, every receive writes to memory that has left the cache.");
+    expect(coldPoolRemark(server(['server.bufferRing.count', 1024], ['server.bufferRing.hotFirst', true]), L3)).toBeNull();
+    expect(coldPoolRemark(server(['server.bufferRing.count', 1024]), null)).toBeNull();
+  });
+
+  it('sizes in words: whole units bare, fractions to one place', () => {
+    expect(poolBytesWords(64 << 20)).toBe('64 MiB');
+    expect(poolBytesWords(532676608)).toBe('508 MiB');
+    expect(poolBytesWords(1536 << 10)).toBe('1.5 MiB');
+    expect(poolBytesWords(1 << 30)).toBe('1 GiB');
+    expect(poolBytesWords(512)).toBe('512 B');
   });
 
   it('a run whose phases changed the pool: the largest cold one, whichever phase had it', () => {

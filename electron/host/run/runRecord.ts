@@ -11,12 +11,12 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING,
+  ServerFrame, addSqpollWork, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
 import { formatBytes } from './budget';
-import { coldPoolWarning, lastLevelCache } from './bufferPool';
+import { lastLevelCache } from './bufferPool';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
 import { SpikeReporter } from '../diagnose/report';
