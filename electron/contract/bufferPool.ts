@@ -28,15 +28,17 @@ export function bufferPoolBytes(server: ServerKnobs): number {
   return server.rings * server.bufferRing.count * server.bufferRing.size;
 }
 
-/** Binary units for sizes that are mostly powers of two: "64 MiB", "1.5 MiB", "508 MiB". */
-export function poolBytesWords(bytes: number): string {
+/** Bytes in binary units, to one decimal under 100: "1.5 MiB", "64.0 KiB", "508 MiB" (the host's messages). */
+export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-  const rounded = value >= 100 || unit === 0 ? String(Math.round(value)) : value.toFixed(1).replace(/\.0$/, '');
-  return `${rounded} ${units[unit]}`;
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
+
+/** Sizes that are mostly powers of two, whole units bare: "64 MiB", "1.5 MiB", "508 MiB". */
+export const poolBytesWords = (bytes: number): string => formatBytes(bytes).replace(/\.0 /, ' ');
 
 /** The largest pool among a run's phases that is larger than the cache with hotFirst off; null when none is (or the engine was epoll, which has no pool, or the cache size is unknown). */
 export function coldPool<S extends ServerKnobs>(servers: readonly S[], cache: CacheInfo | null): S | null {

@@ -284,7 +284,7 @@ function cpusCheck(numa: DoctorNuma): DoctorCheck {
   };
 }
 
-/** The cache a provided-buffer pool is compared with (run/bufferPool.ts: the cold-pool warning). */
+/** The cache a provided-buffer pool is compared with (contract/bufferPool.ts: the cold-pool warning). */
 export function lastLevelCacheCheck(cache: CacheInfo | null): DoctorCheck {
   const base = { id: 'cpu_cache', label: 'Last-level CPU cache' };
   if (!cache) {

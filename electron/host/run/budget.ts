@@ -5,19 +5,14 @@
  * or the swap ends the session. The byte counts come from the native engine's own formula
  * (memoryNeeds, next to its allocations); the words and knob names are put here, once.
  */
-import { LabError, Profile } from '../../contract';
+import { formatBytes, LabError, Profile } from '../../contract';
 import type { EngineResources } from '../../engine/protocol';
 
 /** A run may use at most this share of the memory the kernel reports available. */
 export const MEMORY_BUDGET_SHARE = 0.5;
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
+/** The contract's (its cold-pool words use it too); here for the host's importers. */
+export { formatBytes };
 
 /** Refuses a profile whose memory the machine cannot give; null when it fits. */
 export function checkBudget(profile: Profile, resources: EngineResources): LabError | null {
