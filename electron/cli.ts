@@ -17,14 +17,13 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { batchedWaitWords, echoErrorsText, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { batchedWaitWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
 import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
 import { parseTarget, probeTarget, resolveTarget, targetConnectError } from './host/loadOnly';
 import { kernelSummaryLines } from './host/run/probes';
-import { formatBytes } from './host/run/budget';
 import { startFailedSummary } from './host/run/runRecord';
 import { RUNS_USAGE, runsCommand } from './host/history/runsVerb';
 import { AB_HELP, AB_USAGE, abCommand } from './host/ab/abCommand';
@@ -305,8 +304,8 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
  */
 function setUpTicker(profile: Profile, target: LoadTarget | null): { stop(): void } {
   const what = profile.workload === 'storage'
-    ? `storage: ${profile.load.threads > 1 ? `${profile.load.threads} jobs × ` : ''}queue depth ${profile.storage.queueDepth} × ${formatBytes(profile.storage.blockBytes)} blocks`
-    : `${fmtInt(profile.load.connections)} connection${profile.load.connections === 1 ? '' : 's'} × ${formatBytes(profile.load.messageBytes)} messages${target ? ` to ${target.host}:${target.port}` : ''}`;
+    ? `storage: ${profile.load.threads > 1 ? `${profile.load.threads} jobs × ` : ''}queue depth ${profile.storage.queueDepth} × ${formatBinaryBytes(profile.storage.blockBytes)} blocks`
+    : `${fmtInt(profile.load.connections)} connection${profile.load.connections === 1 ? '' : 's'} × ${formatBinaryBytes(profile.load.messageBytes)} messages${target ? ` to ${target.host}:${target.port}` : ''}`;
   const t0 = Date.now();
   const show = () => process.stderr.write(`\r\x1b[K  setting up ${what} (${Math.floor((Date.now() - t0) / 1000)} s)`);
   show();

@@ -28,8 +28,8 @@ export function bufferPoolBytes(server: ServerKnobs): number {
   return server.rings * server.bufferRing.count * server.bufferRing.size;
 }
 
-/** Bytes in binary units, to one decimal under 100: "1.5 MiB", "64.0 KiB", "508 MiB" (the host's messages). */
-export function formatBytes(bytes: number): string {
+/** Bytes in binary units, to one decimal under 100: "1.5 MiB", "64.0 KiB", "508 MiB" (the host's messages; the renderer's own formatBytes is decimal, for live rates). */
+export function formatBinaryBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
@@ -38,7 +38,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Sizes that are mostly powers of two, whole units bare: "64 MiB", "1.5 MiB", "508 MiB". */
-export const poolBytesWords = (bytes: number): string => formatBytes(bytes).replace(/\.0 /, ' ');
+export const poolBytesWords = (bytes: number): string => formatBinaryBytes(bytes).replace(/\.0 /, ' ');
 
 /** The largest pool among a run's phases that is larger than the cache with hotFirst off; null when none is (or the engine was epoll, which has no pool, or the cache size is unknown). */
 export function coldPool<S extends ServerKnobs>(servers: readonly S[], cache: CacheInfo | null): S | null {

@@ -350,9 +350,9 @@ export class ServerOnly {
       injections,
       // Listening on 127.x, every client came over lo; on 0.0.0.0 or a NIC's address some may not.
       warnings: [
-        ...(listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? [NAPI_ON_LO_WARNING] : []),
-        ...[coldPoolWarning([listening.applied.server], lastLevelCache())].filter((w): w is string => w !== null),
-      ],
+        listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? NAPI_ON_LO_WARNING : null,
+        coldPoolWarning([listening.applied.server], lastLevelCache()),
+      ].filter((w): w is string => w !== null),
     };
   }
 }

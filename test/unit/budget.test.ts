@@ -4,7 +4,8 @@
  * knobs and bytes named, and start/stop limits grow with connections and buffers.
  */
 import { describe, expect, it } from 'vitest';
-import { checkBudget, formatBytes } from '../../electron/host/run/budget';
+import { checkBudget } from '../../electron/host/run/budget';
+import { formatBinaryBytes } from '../../electron/contract';
 import { engineTimeouts } from '../../electron/host/labService';
 import { nativeConfigFor } from '../../electron/host/engine/adapter';
 import { defaultProfile, withKnob } from '../../electron/host/profiles';
@@ -58,9 +59,9 @@ describe('resource budget', () => {
   });
 
   it('formats bytes in binary units', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(32 * GiB)).toBe('32.0 GiB');
+    expect(formatBinaryBytes(512)).toBe('512 B');
+    expect(formatBinaryBytes(1536)).toBe('1.5 KiB');
+    expect(formatBinaryBytes(32 * GiB)).toBe('32.0 GiB');
   });
 });
 

@@ -5,14 +5,12 @@
  * or the swap ends the session. The byte counts come from the native engine's own formula
  * (memoryNeeds, next to its allocations); the words and knob names are put here, once.
  */
-import { formatBytes, LabError, Profile } from '../../contract';
+import { formatBinaryBytes, LabError, Profile } from '../../contract';
 import type { EngineResources } from '../../engine/protocol';
 
 /** A run may use at most this share of the memory the kernel reports available. */
 export const MEMORY_BUDGET_SHARE = 0.5;
 
-/** The contract's (its cold-pool words use it too); here for the host's importers. */
-export { formatBytes };
 
 /** Refuses a profile whose memory the machine cannot give; null when it fits. */
 export function checkBudget(profile: Profile, resources: EngineResources): LabError | null {
@@ -21,16 +19,16 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
   const storage = profile.workload === 'storage';
   const parts = [
     // Every server worker (server.rings) has its own pool.
-    { bytes: needs.bufferRingBytes, words: `buffer ring ${server.rings > 1 ? `${server.rings} rings × ` : ''}${server.bufferRing.count} × ${formatBytes(server.bufferRing.size)} = ${formatBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size', ...(server.rings > 1 ? ['server.rings'] : [])] },
+    { bytes: needs.bufferRingBytes, words: `buffer ring ${server.rings > 1 ? `${server.rings} rings × ` : ''}${server.bufferRing.count} × ${formatBinaryBytes(server.bufferRing.size)} = ${formatBinaryBytes(needs.bufferRingBytes)}`, knobs: ['server.bufferRing.count', 'server.bufferRing.size', ...(server.rings > 1 ? ['server.rings'] : [])] },
     // A storage run's jobs hold queueDepth blocks each (native storage_memory counts them as load
     // buffers): the echo load's words here told a 32 GiB storage run to lower load.connections.
     storage
-      ? { bytes: needs.loadBufferBytes, words: `storage blocks ${load.threads > 1 ? `${load.threads} jobs × ` : ''}${profile.storage.queueDepth} × ${formatBytes(profile.storage.blockBytes)} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['storage.blockBytes', 'storage.queueDepth', ...(load.threads > 1 ? ['load.threads'] : [])] }
+      ? { bytes: needs.loadBufferBytes, words: `storage blocks ${load.threads > 1 ? `${load.threads} jobs × ` : ''}${profile.storage.queueDepth} × ${formatBinaryBytes(profile.storage.blockBytes)} = ${formatBinaryBytes(needs.loadBufferBytes)}`, knobs: ['storage.blockBytes', 'storage.queueDepth', ...(load.threads > 1 ? ['load.threads'] : [])] }
     // With load.pipeline > 1 every connection holds a send slot per message in flight too.
-      : { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × ${load.pipeline > 1 ? `${formatBytes(load.messageBytes)} with pipeline ${load.pipeline}` : `2 × ${formatBytes(load.messageBytes)}`} = ${formatBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes', ...(load.pipeline > 1 ? ['load.pipeline'] : [])] },
+      : { bytes: needs.loadBufferBytes, words: `load buffers ${load.connections} connections × ${load.pipeline > 1 ? `${formatBinaryBytes(load.messageBytes)} with pipeline ${load.pipeline}` : `2 × ${formatBinaryBytes(load.messageBytes)}`} = ${formatBinaryBytes(needs.loadBufferBytes)}`, knobs: ['load.connections', 'load.messageBytes', ...(load.pipeline > 1 ? ['load.pipeline'] : [])] },
     storage
-      ? { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and job state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['storage.queueDepth', 'load.threads'] }
-      : { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and connection state ${formatBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['server.ringEntries', 'load.connections'] },
+      ? { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and job state ${formatBinaryBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['storage.queueDepth', 'load.threads'] }
+      : { bytes: needs.ringBytes + needs.connectionStateBytes, words: `rings and connection state ${formatBinaryBytes(needs.ringBytes + needs.connectionStateBytes)}`, knobs: ['server.ringEntries', 'load.connections'] },
   ].sort((a, b) => b.bytes - a.bytes);
   const biggest = parts[0];
   const breakdown = parts.filter((p) => p.bytes > 0).map((p) => p.words).join(', ');
@@ -39,7 +37,7 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
     return new LabError({
       code: 'RESOURCE_BUDGET',
       field: biggest.knobs[0],
-      message: `this run needs ${formatBytes(needs.totalBytes)} of memory (${breakdown}) but the machine has ${formatBytes(memAvailableBytes)} available and a run may use half: ${formatBytes(memAvailableBytes * MEMORY_BUDGET_SHARE)}`,
+      message: `this run needs ${formatBinaryBytes(needs.totalBytes)} of memory (${breakdown}) but the machine has ${formatBinaryBytes(memAvailableBytes)} available and a run may use half: ${formatBinaryBytes(memAvailableBytes * MEMORY_BUDGET_SHARE)}`,
       fix: `lower ${biggest.knobs.join(' or ')}`,
     });
   }
@@ -52,8 +50,8 @@ export function checkBudget(profile: Profile, resources: EngineResources): LabEr
       field: storage ? 'storage.queueDepth' : 'server.ringEntries',
       // A storage job locks its ring and, with registered buffers, its queueDepth blocks (memory_needs.c).
       message: storage
-        ? `this run locks ${formatBytes(needs.pinnedBytes)} of memory (each job's io_uring ring${profile.server.registeredBuffers ? ' and its registered blocks' : ''}) but RLIMIT_MEMLOCK allows ${formatBytes(memlock)}, shared by all of this user's processes`
-        : `this run locks ${formatBytes(needs.pinnedBytes)} of memory (io_uring rings and the buffer ring's registration) but RLIMIT_MEMLOCK allows ${formatBytes(memlock)}, shared by all of this user's processes`,
+        ? `this run locks ${formatBinaryBytes(needs.pinnedBytes)} of memory (each job's io_uring ring${profile.server.registeredBuffers ? ' and its registered blocks' : ''}) but RLIMIT_MEMLOCK allows ${formatBinaryBytes(memlock)}, shared by all of this user's processes`
+        : `this run locks ${formatBinaryBytes(needs.pinnedBytes)} of memory (io_uring rings and the buffer ring's registration) but RLIMIT_MEMLOCK allows ${formatBinaryBytes(memlock)}, shared by all of this user's processes`,
       fix: storage
         ? `raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit), or lower storage.queueDepth or load.threads${profile.server.registeredBuffers ? ', storage.blockBytes, or set server.registeredBuffers to false' : ''}`
         : 'raise the locked-memory limit (ulimit -l, or LimitMEMLOCK= in a systemd unit), or lower server.ringEntries, load.threads or server.bufferRing.count',

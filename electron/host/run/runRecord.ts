@@ -11,11 +11,10 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning,
+  ServerFrame, addSqpollWork, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning, formatBinaryBytes,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
-import { formatBytes } from './budget';
 import { lastLevelCache } from './bufferPool';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
@@ -567,7 +566,7 @@ export class RunRecord {
     const needMs = (inFlight.bytes / rate) * 1000;
     const timedOut = this.timeouts > 0 && needMs >= 0.5 * load.timeoutMs;
     if (!timedOut && needMs < STALL_WARNING_US / 1000) return null;
-    const estimate = `at the rate the server echoed (${formatBytes(rate)}/s, warm-up included), the ${formatBytes(inFlight.bytes)} the closed loop keeps in flight (${inFlight.words}) takes ~${(needMs / 1000).toFixed(1)} s to echo once`;
+    const estimate = `at the rate the server echoed (${formatBinaryBytes(rate)}/s, warm-up included), the ${formatBinaryBytes(inFlight.bytes)} the closed loop keeps in flight (${inFlight.words}) takes ~${(needMs / 1000).toFixed(1)} s to echo once`;
     return timedOut
       ? `${estimate}, against load.timeoutMs = ${load.timeoutMs} ms: the load's own size made requests time out; raise load.timeoutMs, or lower load.connections or load.messageBytes`
       : `${estimate}: each request waits about that long because of the load's own size (Little's law), not for a stall of the server; lower load.connections or load.messageBytes for shorter waits`;
@@ -589,10 +588,10 @@ export class RunRecord {
     if (!atLimit && peak.bytes < peak.pressureBytes) return null;
     // Each message in flight can sit in a send and a receive buffer, once each way.
     const inFlight = loadInFlight(applied.load);
-    const cause = `; this run keeps up to ${formatBytes(2 * inFlight.bytes)} in flight (${inFlight.words}, each way)`;
+    const cause = `; this run keeps up to ${formatBinaryBytes(2 * inFlight.bytes)} in flight (${inFlight.words}, each way)`;
     return atLimit
-      ? `TCP socket buffers reached the kernel's limit (${formatBytes(peak.bytes)}, net.ipv4.tcp_mem max ${formatBytes(peak.limitBytes)}, machine-wide): TCP dropped data and sockets waited on retransmission timers, so the numbers measure that limit${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`
-      : `TCP socket buffers reached the kernel's memory pressure threshold (${formatBytes(peak.bytes)} of net.ipv4.tcp_mem's ${formatBytes(peak.pressureBytes)}, machine-wide): TCP stopped growing socket buffers${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`;
+      ? `TCP socket buffers reached the kernel's limit (${formatBinaryBytes(peak.bytes)}, net.ipv4.tcp_mem max ${formatBinaryBytes(peak.limitBytes)}, machine-wide): TCP dropped data and sockets waited on retransmission timers, so the numbers measure that limit${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`
+      : `TCP socket buffers reached the kernel's memory pressure threshold (${formatBinaryBytes(peak.bytes)} of net.ipv4.tcp_mem's ${formatBinaryBytes(peak.pressureBytes)}, machine-wide): TCP stopped growing socket buffers${cause}; lower load.connections or load.messageBytes, or raise net.ipv4.tcp_mem`;
   }
 }
 
@@ -600,7 +599,7 @@ export class RunRecord {
 function loadInFlight(load: Profile['load']): { bytes: number; words: string } {
   return {
     bytes: load.connections * load.pipeline * load.messageBytes,
-    words: `${load.connections} connections × ${load.pipeline > 1 ? `pipeline ${load.pipeline} × ` : ''}${formatBytes(load.messageBytes)}`,
+    words: `${load.connections} connections × ${load.pipeline > 1 ? `pipeline ${load.pipeline} × ` : ''}${formatBinaryBytes(load.messageBytes)}`,
   };
 }
 
