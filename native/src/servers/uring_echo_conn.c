@@ -1004,12 +1004,13 @@ void settle_quiet_sends(struct echo_state *st)
 }
 
 /* Buffers a starved connection should find before it is re-armed: an eighth of the ring, or
- * its last burst (one message's worth), whichever is more. The burst counts up to the cap
- * only: a turn ends there, and a multishot recv can take half a small pool in one wake-up, so
- * the first in the queue could wait for more buffers than it can use while those coming back
- * went to others (200 x 1 MiB over 64 x 4 KiB, a cap of 8 buffers, with every cancelled turn
- * queued (conn_on_recv): 3-21 echoes for the slowest connection against 37-52 for the
- * fastest, Jain's index 0.88-0.91; with the bound 21-26 against 25-31, 0.999, 3 pairs). */
+ * its last burst (one message's worth), whichever is more, but never more than the ring. The
+ * burst counts up to the cap only: a turn ends there, and a multishot recv can take half a
+ * small pool in one wake-up, so the first in the queue could wait for more buffers than it
+ * can use while those coming back went to others (200 x 1 MiB over 64 x 4 KiB, a cap of 8
+ * buffers, with every cancelled turn queued (conn_on_recv): 3-21 echoes for the slowest
+ * connection against 37-52 for the fastest, Jain's index 0.88-0.91; with the bound 21-26
+ * against 25-31, 0.999, 3 pairs). */
 static unsigned rearm_watermark(const struct echo_state *st, const struct conn *c)
 {
 	unsigned want = st->bufs.count / 8;
