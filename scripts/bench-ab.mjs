@@ -8,13 +8,16 @@
 //
 //   npm run bench:ab -- [--trials N] [--rounds R] [--duration S]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { privateRunsDir } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
+// The runs this bench saves stay out of the user's history (benchRun.mjs).
+privateRunsDir('bench-ab');
 
 function options(argv) {
   const o = { trials: 20, rounds: 6, duration: 0.3 };
@@ -31,6 +34,8 @@ function options(argv) {
 
 const o = options(process.argv.slice(2));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-ab-'));
+// The profiles written here are only for this bench's experiments.
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const file = (name, body) => {
   const f = path.join(dir, `${name}.json`);
   writeFileSync(f, JSON.stringify({ kind: 'uring-lab/profile', schemaVersion: 1, name, ...body }));

@@ -36,9 +36,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { judgeTarget, MIN_SAMPLES_PER_ARM, tally } from './benchVerdict.mjs';
+import { privateRunsDir } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
+// The runs this bench saves stay out of the user's history (benchRun.mjs).
+privateRunsDir('bench-engine');
 const require = createRequire(import.meta.url);
 
 /**

@@ -31,11 +31,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { forEachOption } from './benchOptions.mjs';
-import { runLabJson } from './benchRun.mjs';
+import { privateRunsDir, runLabJson } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
 const cli = process.env.URING_LAB_CLI || path.join(root, 'dist/electron/cli.js');
+// The runs this bench saves stay out of the user's history (benchRun.mjs).
+privateRunsDir('bench-probes');
 let LatencyHistogram;
 let PROBE_NAMES;
 let PROFILE_HZ_DEFAULT;

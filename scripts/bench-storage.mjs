@@ -30,9 +30,12 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { privateRunsDir } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
+// The runs this bench saves stay out of the user's history (benchRun.mjs).
+privateRunsDir('bench-storage');
 
 const USAGE = `npm run bench:storage -- [options]
   --rounds N      rounds per variant, fio and the lab interleaved (default 3; medians and ranges)

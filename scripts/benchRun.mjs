@@ -2,6 +2,9 @@
 // summary is a run that completed with a caution (e.g. another run overlapped): its numbers
 // still count. Bounded: killed after `boundS` seconds.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /**
  * @param args    node's arguments: the CLI's entry, then `run --json …`
@@ -28,4 +31,21 @@ export function runLabJson(args, env, boundS, watch = () => null) {
       else reject(new Error(`uring-lab run exited ${code}: ${err.trim().split('\n')[0] || out.trim().slice(0, 300)}`));
     });
   });
+}
+
+/**
+ * Points the runs this bench starts at a folder of its own, removed when the bench exits, unless
+ * URING_LAB_RUNS_DIR already names one (then they are kept there). Every sample is a saved run:
+ * one `bench:engine` grid saved 114 into the user's history, where they crowd the list and,
+ * past retention's 500, push out the user's own runs. Set before any child is spawned; the
+ * children inherit it through process.env.
+ * @param name  the bench's name, in the folder's name
+ * @returns the folder
+ */
+export function privateRunsDir(name) {
+  if (process.env.URING_LAB_RUNS_DIR) return process.env.URING_LAB_RUNS_DIR;
+  const dir = mkdtempSync(path.join(os.tmpdir(), `uring-lab-${name}-runs-`));
+  process.env.URING_LAB_RUNS_DIR = dir;
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
