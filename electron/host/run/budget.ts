@@ -11,7 +11,6 @@ import type { EngineResources } from '../../engine/protocol';
 /** A run may use at most this share of the memory the kernel reports available. */
 export const MEMORY_BUDGET_SHARE = 0.5;
 
-
 /** Refuses a profile whose memory the machine cannot give; null when it fits. */
 export function checkBudget(profile: Profile, resources: EngineResources): LabError | null {
   const { needs, memAvailableBytes } = resources;
