@@ -29,7 +29,8 @@
  * Starvation and hogs:
  *  - If the ring runs dry the kernel ends the recv with -ENOBUFS; the connection waits on the
  *    starved list. It is re-armed only once a watermark of buffers is back: an eighth of the
- *    ring, or one message's worth of that connection (its last burst), whichever is more.
+ *    ring, or one message's worth of that connection (its last burst, up to the cap below),
+ *    whichever is more.
  *    Re-arming one connection per returned buffer made each re-armed recv take that one
  *    buffer and hit ENOBUFS again (8 × 64 KiB over 16 buffers: ~14.6 ENOBUFS per request,
  *    against 3.0 with the watermark). If no send is in flight nothing would come back to
@@ -40,7 +41,8 @@
  *    leave, so its FIFO only grows. At a per-connection cap (an eighth of the pool's bytes,
  *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv
  *    ended, a one-shot one not re-armed) until what it holds has drained below half the cap,
- *    and then queues behind the starved ones, if any (conn_maybe_uncap); the kernel keeps the
+ *    and then queues behind the starved ones, if any (conn_maybe_uncap, or conn_on_recv when
+ *    it drained before the cancel of its recv landed); the kernel keeps the
  *    rest in the socket and TCP pushes back on the peer. Others go on echoing. What it holds
  *    counts the FIFO and the pieces a SEND_ZC still holds: to a peer that does not read, the
  *    notification comes only once it does.
@@ -891,15 +893,22 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 	c->recv_armed = 0;
 	st->inflight--;
 	int ours = c->recv_cancelled && res == -ECANCELED; /* the cap's (or a yield's) own cancel */
-	int yielded = c->yielding;
 	c->recv_cancelled = 0;
 	c->yielding = 0;
 	if (c->failed || st->stopping) {
 		/* nothing more for it */
-	} else if (ours && !c->capped && yielded && st->starved) {
-		starve(st, c); /* behind the ones that waited first (rearm_starved) */
+	} else if (ours && !c->capped && st->starved) {
+		/* A yield, or the cap's cancel of a connection that drained below half the cap
+		 * before the cancel landed: behind the ones that waited first (rearm_starved), as
+		 * conn_maybe_uncap queues one that drained after it. Re-armed at once, the
+		 * connections whose peers read their echoes quickest took every buffer coming back
+		 * and the starved ran the ring dry again: 200 x 1 MiB over the default 64 x 64 KiB,
+		 * 12 interleaved pairs of 3-4 s under echo_client, Jain's index 0.75-0.999 (22-325
+		 * echoes per connection in the worst), p99 143-453 ms and 6.6-29k ENOBUFS before;
+		 * 0.991-0.9997, 88-193 ms and 2.1-6.5k after, at 0.93-1.06x the requests/s. */
+		starve(st, c);
 	} else if (ours && !c->capped) {
-		conn_arm_recv(st, c); /* drained before the cancel landed, or nobody waits now */
+		conn_arm_recv(st, c); /* nobody waits now */
 	} else if (c->capped && (res > 0 || ours || res == -ENOBUFS)) {
 		/* Parked until its FIFO drains (conn_maybe_uncap re-arms it). */
 		if (res == -ENOBUFS)
@@ -999,11 +1008,18 @@ void settle_quiet_sends(struct echo_state *st)
 }
 
 /* Buffers a starved connection should find before it is re-armed: an eighth of the ring, or
- * its last burst (one message's worth), whichever is more, but never more than the ring. */
+ * its last burst (one message's worth), whichever is more, but never more than the ring. The
+ * burst counts up to the cap only: a turn ends there, and a multishot recv can take half a
+ * small pool in one wake-up, so the first in the queue could wait for more buffers than it
+ * can use while those coming back went to others (200 x 1 MiB over 64 x 4 KiB, a cap of 8
+ * buffers, with every cancelled turn queued (conn_on_recv): 3-21 echoes for the slowest
+ * connection against 37-52 for the fastest, Jain's index 0.88-0.91; with the bound 21-26
+ * against 25-31, 0.999, 3 pairs). */
 static unsigned rearm_watermark(const struct echo_state *st, const struct conn *c)
 {
 	unsigned want = st->bufs.count / 8;
-	size_t burst = (c->last_burst + st->bufs.size - 1) / st->bufs.size;
+	size_t last = c->last_burst < st->cap_bytes ? c->last_burst : st->cap_bytes;
+	size_t burst = (last + st->bufs.size - 1) / st->bufs.size;
 
 	if (burst > want)
 		want = (unsigned)burst;
