@@ -1,14 +1,17 @@
-// Soak, not part of `npm test` (`npm run soak:pool-pinning [-- minutes]`): the pool-pinning
-// scenario of recvPath.test.ts over and over, with the ways in that vary its timing. Peers that
-// never read pin a 16 x 2 KiB pool, then three reading clients pipeline 64 KiB, 1 MiB and 1 B
-// and must get every byte back. A lost wake-up in the re-arm of starved connections showed
-// once in about a hundred runs (a reading client's echo stopped short and never resumed), too
-// rarely for one run in the suite to catch; this repeats it for as long as it is given.
+// Soak, not part of `npm test` (`npm run soak:pool-pinning`, URING_LAB_SOAK_MINUTES, default 5):
+// the pool-pinning scenario of recvPath.test.ts over and over, with the ways in that vary its
+// timing. Peers that never read pin a 16 x 2 KiB pool, then three reading clients pipeline
+// 64 KiB, 1 MiB and 1 B and must get every byte back. A lost wake-up in the re-arm of starved
+// connections showed in about 1 of 110 runs (a reading client's echo stopped short and never
+// resumed), too rarely for one run in the suite to catch; this repeats it for as long as it is
+// given.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { config, native, sleep, stopQuietly } from './engineHarness';
 import { connectTo, readExactly } from './socketClient';
+
+afterEach(stopQuietly); // a failed run leaves its server running
 
 const minutes = Number(process.env.URING_LAB_SOAK_MINUTES || 5);
 const variants: Record<string, Parameters<typeof config>[0]> = {
@@ -40,6 +43,8 @@ it(`the pool-pinning scenario, repeated for ${minutes} min: every reading client
         h.write(payloads[i]);
         return back;
       });
+      // Awaited below; a run that fails first destroys these sockets, which is no second failure.
+      for (const p of hogEchoes) p.catch(() => undefined);
       // Until the pool is pinned and spilled; how long after that the readers come varies.
       let spilled = 0;
       for (let t = 0; t < 100 && spilled === 0; t++) {
@@ -67,5 +72,4 @@ it(`the pool-pinning scenario, repeated for ${minutes} min: every reading client
     runs[name] = (runs[name] ?? 0) + 1;
   }
   console.log(`pool-pinning soak: ${run} runs in ${minutes} min, every echo intact (${names.map((n) => `${n} ${runs[n] ?? 0}`).join(', ')})`);
-  await stopQuietly();
 }, (minutes + 2) * 60_000);
