@@ -35,8 +35,8 @@
  *    buffer and hit ENOBUFS again (8 × 64 KiB over 16 buffers: ~14.6 ENOBUFS per request,
  *    against 3.0 with the watermark). If no send is in flight nothing would come back to
  *    reach the watermark, so the oldest starved connection is re-armed anyway. While any
- *    connection waits, a tick (10 ms) is armed, so the list is looked at again even when no
- *    completion comes.
+ *    connection waits, a tick (10 ms) is armed (rearm_starved, which runs after every reap
+ *    that leaves one waiting), so the list is looked at again even when no completion comes.
  *  - A peer that sends but never reads would otherwise hold the whole pool: its echoes cannot
  *    leave, so its FIFO only grows. At a per-connection cap (an eighth of the pool's bytes,
  *    or an eighth of its buffers in pieces, at least 8) its recv is stopped (a multishot recv
@@ -323,8 +323,6 @@ static void starve(struct echo_state *st, struct conn *c)
 	st->starved_tail = c;
 	/* The ring ran dry: every free buffer goes in at the next publish (hot first). */
 	st->bufs.starving = 1;
-	/* A look at the list within a tick, whatever else comes (rearm_starved). */
-	echo_arm_tick(st);
 }
 
 static void unstarve(struct echo_state *st, struct conn *c)
