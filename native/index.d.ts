@@ -739,6 +739,18 @@ export function stop(): EngineSnapshot | null;
  * progress.
  */
 export function stopAsync(): Promise<EngineSnapshot | null>;
+/**
+ * Echoes completed per load connection since the last start, in connection order (connection i
+ * of load.connections; the threads' connections follow one another), cumulative, as the latest
+ * snapshot() (or the stop's final snapshot) read them: each load thread's beside its histogram,
+ * so their sum is what the snapshots' `requests` add up to, but for completions in the few ns
+ * between two reads of a running thread (mismatched echoes count in neither). A reader takes
+ * differences itself. `run` says which start they belong to (it grows by one per start).
+ * While running, and after stop()/stopAsync() until the next start, when they are final. Null
+ * while a start or stop is in progress, before any start, and when the last start ran no echo
+ * load (the storage workload, a server alone).
+ */
+export function connectionEchoes(): { run: number; counts: Float64Array } | null;
 
 /**
  * Memory that start(config) would allocate, in bytes. It is computed by the same C functions

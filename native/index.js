@@ -24,6 +24,7 @@ module.exports = {
   snapshot: addon.snapshot,
   stop: addon.stop,
   stopAsync: addon.stopAsync,
+  connectionEchoes: addon.connectionEchoes,
   cancelStart: addon.cancelStart,
   memoryNeeds: addon.memoryNeeds,
   pinThreads: addon.pinThreads,

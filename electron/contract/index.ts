@@ -10,6 +10,7 @@
  *   history.ts   saved runs on disk and the history methods' params and results
  *   kernel.ts    eBPF probe statuses, RunFrame.kernel and the kernel aggregates of a summary
  *   bufferPool.ts a buffer pool against the CPU's last-level cache (the cold-pool warning)
+ *   connectionService.ts how evenly the load's connections were served
  */
 export * from './errors';
 export * from './histogram';
@@ -26,3 +27,4 @@ export * from './labApi';
 export * from './labMethods';
 export * from './history';
 export * from './bufferPool';
+export * from './connectionService';

@@ -9,6 +9,7 @@ import { SparseHistogramSchema } from './histogram';
 import { KernelFrameSchema, KernelStatsSchema, ProbeStatusSchema } from './kernel';
 import { ProfileSchema } from './profile';
 import { CacheInfoSchema } from './bufferPool';
+import { ConnectionServiceSchema } from './connectionService';
 
 // ---------------------------------------------------------------------------------------
 // What the kernel accepted and refused
@@ -320,6 +321,10 @@ export const PhaseResultSchema = PhaseSchema.extend({
   /** The eBPF probes' view of the phase's measured frames (kernel.ts); null when no probe
    *  attached, absent in summaries from before the probes issue. */
   kernel: KernelStatsSchema.nullable().optional(),
+  /** Echoes per load connection over the phase's measured frames (ConnectionServiceSchema);
+   *  null where no echo load ran or nothing was measured, absent in summaries from before it
+   *  was counted. */
+  perConnection: ConnectionServiceSchema.nullable().optional(),
 });
 export type PhaseResult = z.infer<typeof PhaseResultSchema>;
 
@@ -392,6 +397,13 @@ export const RunSummarySchema = z.object({
   loadSaturated: z.boolean(),
   /** That busiest load thread's CPU share of the measured window (0–1). */
   loadBusyShare: z.number(),
+  /** How evenly the load's connections were served over the measured window: the echoes each
+   *  completed, as fewest, most, mean, Jain's index and those with none (ConnectionServiceSchema).
+   *  With several phases, connection i's echoes summed over the phases (null when the phases had
+   *  different numbers of connections: see each phase's). Null for the storage workload, a run
+   *  that measured nothing, and a run of an engine that did not count them; absent in summaries
+   *  from before it was counted. */
+  perConnection: ConnectionServiceSchema.nullable().optional(),
   /** Other things that used this machine's CPUs while the run measured. */
   contention: z.object({
     /** Other uring-lab runs that overlapped this one (same machine). */

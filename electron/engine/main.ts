@@ -19,6 +19,7 @@ import {
 } from './protocol';
 import { WORKER_THREAD_PREFIXES } from '../contract/threadNames';
 import { FrameClock } from './frameClock';
+import { ConnectionEchoDeltas } from './connectionEchoes';
 import { StartFaults } from './startFaults';
 import { InjectionSchedule, type NativeInjectApi } from './injections';
 import { Symbolizer, type NativeOffCpuFrame, type NativeProfileFrame } from './symbolize';
@@ -305,6 +306,8 @@ function privileges(): EnginePrivileges {
 
 // The start window's faults, for the run's first frame (or its final one, if it stops first).
 let startFaults = new StartFaults(null);
+/** Echoes per load connection: each frame's differences (connectionEchoes.ts). */
+const connectionEchoes = new ConnectionEchoDeltas();
 
 // One native call at a time: the host's supervisor already serialises, this guards anyway.
 let busy: Promise<void> = Promise.resolve();
@@ -365,6 +368,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       // Zero the counters: the first frame must not carry the CPU of connecting and touching
       // buffers, nor requests from before the phase's time origin.
       const baseline = native.snapshot();
+      connectionEchoes.reset(native.connectionEchoes());
       startFaults = new StartFaults(baseline);
       const atNs = baseline?.monotonicNs ?? Number(process.hrtime.bigint());
       systemEvidence = new SystemEvidence(engineCpus(message.config.server?.numa?.cpus, message.config.load?.cpus));
@@ -390,9 +394,11 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
           // snapshot, a hog starting in the ms between them named a spike in the frame before it.
           const kernel = readKernel();
           const read = native.snapshot();
+          // As this snapshot read them (native: each load thread's right after its histogram).
+          const echoes = read ? connectionEchoes.next(native.connectionEchoes()) : null;
           const snapshot = read && startFaults.into(read);
           if (snapshot) clock.taken(snapshot.monotonicNs);
-          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
+          if (snapshot) post({ type: 'snapshot', snapshot: { ...snapshot, connectionEchoes: echoes, kernel: withEngineEnters(kernel, snapshot.server?.enters), system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
           if (switchback && ++frames % switchback === 0) {
             const on = Math.floor(frames / switchback) % 2 === 0;
             if (!on && SWITCHBACK_ONLY.size === 0) detachProbes();
@@ -419,7 +425,7 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
         const kernel = withEngineEnters(readKernel(), final?.server?.enters);
         if (message.keepProbes) keepProbesForNextStart();
         else detachProbes();
-        post({ type: 'stopped', final: final && { ...final, kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
+        post({ type: 'stopped', final: final && { ...final, connectionEchoes: connectionEchoes.next(native.connectionEchoes()), kernel, system: systemEvidence?.next() ?? null, injections: injections?.outcomes() ?? [] }, ...newStacks() });
       } catch (err) {
         detachProbes();
         post({ type: 'error', during: 'stop', error: errorData(err) });

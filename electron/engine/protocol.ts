@@ -20,6 +20,9 @@ export type NativeStarted = Native.StartResult & { probes?: NativeProbeStatus[] 
  *  Issue 12: `system`, the /proc evidence over the same interval (systemEvidence.ts);
  *  `injections`, the outcomes so far of this engine's fault injections (injections.ts). */
 export type NativeSnapshot = Native.EngineSnapshot & {
+  /** Echoes each load connection completed in this snapshot's interval, in connection order
+   *  (connectionEchoes.ts); null or absent where no echo load runs. */
+  connectionEchoes?: number[] | null;
   kernel?: EngineKernelFrame | null;
   system?: SystemFrame | null;
   injections?: IndexedInjectionResult[];

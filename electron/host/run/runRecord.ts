@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning, formatBinaryBytes,
+  ServerFrame, addSqpollWork, connectionService, unevenServiceWarning, type ConnectionService, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning, formatBinaryBytes,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
@@ -78,9 +78,17 @@ class StatsAccumulator extends RunTally {
   readonly corrected = new LatencyHistogram();
   /** Null until a measured frame had a server. */
   server: ServerTotals | null = null;
+  /** Echoes per load connection summed over the measured frames (connection i at index i);
+   *  null until a measured frame carried them. */
+  private echoes: number[] | null = null;
+  /** A measured frame with requests came without per-connection counts, or with another number
+   *  of connections (phases that changed load.connections, in the run's accumulator): the sums
+   *  would not say who was served, so perConnection() is null. */
+  private echoesIncomplete = false;
 
   override add(snapshot: NativeSnapshot, intervalNs: number): void {
     super.add(snapshot, intervalNs);
+    this.addEchoes(snapshot.connectionEchoes ?? null, snapshot.requests);
     busyNsOf(snapshot).forEach((ns, i) => { this.loadThreadBusyNs[i] = (this.loadThreadBusyNs[i] ?? 0) + ns; });
     this.corrected.add(snapshot.correctedHistogram);
     const s = snapshot.server;
@@ -95,6 +103,25 @@ class StatsAccumulator extends RunTally {
       t.sqpollWork = addSqpollWork(t.sqpollWork, s);
       t.segments = addSegments(t.segments, s);
     }
+  }
+
+  private addEchoes(echoes: number[] | null, requests: number): void {
+    if (!echoes) {
+      if (requests > 0) this.echoesIncomplete = true;
+      return;
+    }
+    const sums = this.echoes ??= new Array<number>(echoes.length).fill(0);
+    if (sums.length !== echoes.length) {
+      this.echoesIncomplete = true;
+      return;
+    }
+    for (let i = 0; i < echoes.length; i++) sums[i] += echoes[i];
+  }
+
+  /** How evenly the connections were served over the measured frames; null when nothing
+   *  counted them (storage, nothing measured) or the counts are incomplete. */
+  perConnection(): ConnectionService | null {
+    return this.echoes && !this.echoesIncomplete ? connectionService(this.echoes) : null;
   }
 
   /** The server's work per request; null without a server or without requests. */
@@ -145,7 +172,7 @@ export function startFailedSummary(requested: Profile, failure: NonNullable<RunS
     profileName: requested.name, startedAt: new Date().toISOString(), measuredS: 0, throughputRps: 0,
     offeredRps: requested.load.mode === 'open' ? requested.load.rateRps : null,
     latencyUs: none, requests: 0, bytes: 0, errors: 0, timeouts: 0, serverCpuNsPerReq: null, loadCpuNsPerReq: null,
-    engine: null, latencyCorrectedUs: none, inFlightAtEnd: { requests: 0, oldestUs: 0 }, loadSaturated: false, loadBusyShare: 0,
+    engine: null, latencyCorrectedUs: none, inFlightAtEnd: { requests: 0, oldestUs: 0 }, loadSaturated: false, loadBusyShare: 0, perConnection: null,
     contention: { otherRuns: [], otherCpus: null }, warnings: [], applied: requested, rejected: [],
     ring: { flags: [], features: [], sqEntries: 0, cqEntries: 0 }, phases: [], probes: [],
     kernel: { release: os.release() }, kernelStats: null, spikes: null, profiles: null,
@@ -375,12 +402,19 @@ export class RunRecord {
         engine: p.stats.engineStats(),
         ...(p.phase.probes ? { probes: withOverhead(p.phase.probes, p.kernel) } : {}),
         kernel: p.kernel.stats(),
+        perConnection: p.stats.perConnection(),
       };
     });
     const overall = this.withoutServer(this.overall.stats());
     const loadBusyShare = Math.max(0, ...this.phases.map((p) => p.stats.loadBusyShare()));
     const loadSaturated = loadBusyShare >= LOAD_SATURATION_SHARE;
     const warnings = this.warnings(overall, loadBusyShare, contention, phases.length);
+    const perConnection = this.overall.perConnection();
+    // Each phase's own connections: a run-level warning would blur which phase was uneven.
+    for (const p of phases) {
+      const uneven = unevenServiceWarning(p.perConnection);
+      if (uneven) warnings.push(phases.length > 1 ? `phase ${p.index}: ${uneven}` : uneven);
+    }
     const applied = last?.phase.applied;
     if (!applied) throw new Error('a run summary needs at least one phase');
     // Open loop: the schedule's rate beside the achieved one (a schedule the engine could not
@@ -457,6 +491,7 @@ export class RunRecord {
       inFlightAtEnd: this.lastInFlight,
       loadSaturated,
       loadBusyShare,
+      perConnection,
       contention,
       warnings,
       applied,

@@ -342,6 +342,29 @@ Napi::Value SetLabThreadsBatch(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, n);
 }
 
+// Echoes per load connection since the start (cumulative), or null: see index.d.ts.
+Napi::Value ConnectionEchoes(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	uint64_t *counts = nullptr;
+	unsigned n = 0;
+	uint64_t run = 0;
+	int ret = engine_connection_echoes(&counts, &n, &run);
+	if (ret == -ENOTCONN)
+		return env.Null();
+	if (ret)
+		throw Napi::Error::New(env, std::string("connectionEchoes: ") + strerror(-ret));
+	// Float64Array: exact to 2^53 echoes per connection, and one allocation for thousands.
+	Napi::Float64Array out = Napi::Float64Array::New(env, n);
+	for (unsigned i = 0; i < n; i++)
+		out[i] = (double)counts[i];
+	free(counts);
+	Napi::Object result = Napi::Object::New(env);
+	result.Set("run", Napi::Number::New(env, (double)run));
+	result.Set("counts", out);
+	return result;
+}
+
 // Any time, from the JS thread: the start in progress (on the pool) unwinds at its next
 // set-up step that looks, and its promise rejects at step START_CANCELLED (ECANCELED).
 Napi::Value CancelStart(const Napi::CallbackInfo &info)
@@ -356,6 +379,6 @@ void ExportEngineCalls(Napi::Env env, Napi::Object exports)
 	napi_add_env_cleanup_hook(env, CleanupHook, static_cast<napi_env>(env));
 	SetFunctions(env, exports,
 		     { { "start", Start }, { "startAsync", StartAsync }, { "snapshot", Snapshot }, { "stop", Stop },
-		       { "stopAsync", StopAsync }, { "cancelStart", CancelStart }, { "memoryNeeds", MemoryNeeds },
+		       { "stopAsync", StopAsync }, { "cancelStart", CancelStart }, { "connectionEchoes", ConnectionEchoes }, { "memoryNeeds", MemoryNeeds },
 		       { "pinThreads", PinThreads }, { "setLabThreadsBatch", SetLabThreadsBatch } });
 }

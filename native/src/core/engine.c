@@ -382,6 +382,12 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 
 	if (!nload)
 		return 0;
+	engine.conn_echoes = calloc(2 * (size_t)cfg->load.connections, sizeof(*engine.conn_echoes));
+	if (!engine.conn_echoes) {
+		err->at = (struct start_error){ STEP_LOAD_ALLOC, -ENOMEM };
+		return -ENOMEM;
+	}
+	engine.nconn_echoes = cfg->load.connections;
 	for (unsigned i = 0; i < nload; i++) {
 		struct load_config lcfg = {
 			/* A target (uring-lab load) instead of our own worker 0's port on 127.0.0.1. */
@@ -397,6 +403,7 @@ static int start_loads(const struct engine_config *cfg, unsigned nload, struct e
 			.pipeline = cfg->load.pipeline ? cfg->load.pipeline : 1,
 			.timeout_ns = cfg->load.timeout_ms * 1000000ull,
 			.cpu = cfg->load.ncpus ? cfg->load.cpus[i % cfg->load.ncpus] : -1,
+			.echoes = engine.conn_echoes + base,
 		};
 		/* This thread's share of the open-loop schedule is its share of the connections. */
 		if (cfg->load.mode == LOAD_OPEN)
@@ -484,6 +491,10 @@ static int start_storage_workload(const struct engine_config *cfg, struct engine
 int engine_start_finish(const struct engine_config *cfg, struct engine_started *out, struct engine_error *err,
 			int hold)
 {
+	/* The last start's per-connection counts go now (STARTING: nobody reads them meanwhile). */
+	free(engine.conn_echoes);
+	engine.conn_echoes = NULL;
+	engine.nconn_echoes = 0;
 	if (cfg->storage_workload) {
 		memset(err, 0, sizeof(*err));
 		return start_storage_workload(cfg, out, err, hold);
@@ -563,6 +574,32 @@ int engine_requests_completed(uint64_t *count, uint64_t *run)
 	pthread_mutex_unlock(&engine.api_lock);
 	*count = n;
 	return 0;
+}
+
+int engine_connection_echoes(uint64_t **counts, unsigned *n, uint64_t *run)
+{
+	int ret = 0;
+
+	*counts = NULL;
+	*n = 0;
+	pthread_mutex_lock(&engine.api_lock);
+	/* IDLE: the threads of the last start have been joined and the array outlives them (the next
+	 * start frees it only after leaving IDLE under this lock). */
+	if ((engine.state != ENGINE_RUNNING && engine.state != ENGINE_IDLE) || !engine.conn_echoes) {
+		ret = -ENOTCONN;
+	} else {
+		uint64_t *copy = malloc(sizeof(*copy) * engine.nconn_echoes);
+		if (!copy) {
+			ret = -ENOMEM;
+		} else {
+			memcpy(copy, engine.conn_echoes + engine.nconn_echoes, sizeof(*copy) * engine.nconn_echoes);
+			*counts = copy;
+			*n = engine.nconn_echoes;
+			*run = engine.starts;
+		}
+	}
+	pthread_mutex_unlock(&engine.api_lock);
+	return ret;
 }
 
 int engine_stop_begin(void)

@@ -188,6 +188,15 @@ int engine_snapshot(struct engine_snapshot *snap);
  * (probe_sampling_meter), from any thread. -ENOTCONN unless RUNNING. Takes the engine's lock for
  * a few hundred relaxed loads per load thread. */
 int engine_requests_completed(uint64_t *count, uint64_t *run);
+/* Echoes completed per load connection since the start, in connection order, cumulative, as
+ * the last snapshot (or the stop's) read them: each load thread's right after its histogram, so
+ * they count the completions that snapshot counted as requests, but for those of the ns between
+ * the two reads. A malloc'd copy into *counts (the caller frees it), its length into *n, which
+ * start they belong to into *run. While RUNNING, and when IDLE after a stop (then final: every
+ * load thread had exited before the stop's snapshot). -ENOTCONN while a start
+ * or stop is in progress, before any start, or when the last start ran no echo load (storage,
+ * server only); -ENOMEM. */
+int engine_connection_echoes(uint64_t **counts, unsigned *n, uint64_t *run);
 
 /* RUNNING -> STOPPING; -ENOTCONN when idle, -EBUSY while starting or stopping. */
 int engine_stop_begin(void);

@@ -136,6 +136,12 @@ static void read_cumulative(struct engine *eng, struct cumulative *c)
 	for (unsigned i = 0; i < eng->nload; i++) {
 		struct load *l = &eng->load[i];
 		uint64_t completed = lh_accumulate(&l->hist, c->hist);
+		/* Per connection, right after the histogram: the same completions, as near as two reads
+		 * of a running thread can be (engine_connection_echoes). */
+		if (l->cfg.echoes)
+			for (unsigned k = 0; k < l->cfg.nconns; k++)
+				eng->conn_echoes[eng->nconn_echoes + l->cfg.conn_base + k] =
+					__atomic_load_n(&l->cfg.echoes[k], __ATOMIC_RELAXED);
 		lh_accumulate(&l->corrected, c->chist);
 		/* Only whole transfers are recorded (an echo round trip of the message size, a storage
 		 * I/O of the block size; a short one is an error), so bytes are the completions this

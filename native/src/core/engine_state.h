@@ -50,6 +50,13 @@ struct engine {
 	struct worker_times times[SERVER_WORKERS_MAX];
 	struct load *load;
 	unsigned nload;
+	/* Echoes completed per load connection, in connection order: conn_echoes[0..n) live, each
+	 * load thread writing its slice (load_config.echoes); [n..2n) as the last snapshot read them,
+	 * each thread's right after its histogram, so the two count the same completions but for
+	 * those of the few ns between (engine_connection_echoes returns this half). Kept after the
+	 * stop, whose snapshot reads them once every thread has exited, until the next start. */
+	uint64_t *conn_echoes;
+	unsigned nconn_echoes;
 	/* Storage workload: the config the jobs read for the whole run (storage_prepare clamps its size). */
 	struct storage_config storage;
 	uint64_t deadline_ns;

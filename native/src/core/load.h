@@ -46,6 +46,9 @@ struct load_config {
 	/* Storage jobs: the target and ring knobs, shared read-only by every job (NULL for echo);
 	 * conn_base is then the job's index and nconns its queue depth. */
 	const struct storage_config *storage;
+	/* Echo load: this thread's slice of the engine's per-connection echo counts (one per
+	 * connection, written only by this thread), NULL where nothing counts them (storage). */
+	uint64_t *echoes;
 };
 
 struct load {

@@ -326,6 +326,10 @@ static void try_complete(struct echo_load_state *st, unsigned idx)
 		} else {
 			lh_record(&st->pub->hist, us);
 			record_corrected(st, us);
+			/* The same completions as the histogram, per connection: who got served. */
+			uint64_t *echoes = st->pub->cfg.echoes;
+			if (echoes)
+				__atomic_store_n(&echoes[idx], echoes[idx] + 1, __ATOMIC_RELAXED);
 		}
 		c->head = slot_at(st, c, 1);
 		c->count--;

@@ -1,0 +1,58 @@
+/**
+ * How evenly the load's connections were served: the echoes each connection completed in the
+ * measured window (the engine counts them from the same completions as `requests`), reduced to
+ * the numbers a tuner reads — the fewest and the most, the mean, Jain's fairness index and the
+ * connections that got nothing. A server that lets one peer starve the others (a pool pinned by
+ * slow readers, a connection that never gets its buffers back) shows here even when the
+ * throughput and the percentiles of everyone else look healthy.
+ */
+import { z } from 'zod';
+
+export const ConnectionServiceSchema = z.object({
+  /** Load connections counted (load.connections; with several phases, those of each phase). */
+  connections: z.number().int().min(0),
+  /** Echoes of the connection served least, and which one that was (0-based, in connection
+   *  order: thread 0's connections first; the first such connection on a tie). */
+  min: z.number().int().min(0),
+  minConnection: z.number().int().min(0),
+  /** Echoes of the connection served most. */
+  max: z.number().int().min(0),
+  mean: z.number().min(0),
+  /** Jain's fairness index, (Σx)² / (n·Σx²): 1 when every connection got the same, 1/n when
+   *  one got everything; null when no connection completed an echo. */
+  jain: z.number().nullable(),
+  /** Connections that completed no echo in the window (stalled, starved or lost). */
+  unserved: z.number().int().min(0),
+});
+export type ConnectionService = z.infer<typeof ConnectionServiceSchema>;
+
+/** The summary of per-connection echo counts; null when there are no connections. */
+export function connectionService(counts: ArrayLike<number>): ConnectionService | null {
+  const n = counts.length;
+  if (n === 0) return null;
+  let sum = 0, squares = 0, min = Infinity, max = 0, minConnection = 0, unserved = 0;
+  for (let i = 0; i < n; i++) {
+    const x = counts[i] ?? 0;
+    sum += x;
+    squares += x * x;
+    if (x < min) { min = x; minConnection = i; }
+    if (x > max) max = x;
+    if (x === 0) unserved++;
+  }
+  return { connections: n, min, minConnection, max, mean: sum / n, jain: squares > 0 ? (sum * sum) / (n * squares) : null, unserved };
+}
+
+/** Below this mean (echoes per connection in the window) an uneven count is the window's
+ *  sampling, not the server: with 20 a connection, even a Poisson count varies by ~22 %. */
+export const UNEVEN_SERVICE_MIN_MEAN = 20;
+/** Jain's index below this is uneven service worth a warning (0.9: the counts' coefficient of
+ *  variation is above 1/3; a fair server here measures 0.99 and more). */
+export const UNEVEN_SERVICE_JAIN = 0.9;
+
+/** The summary's warning when the connections were served unevenly, else null. */
+export function unevenServiceWarning(s: ConnectionService | null | undefined): string | null {
+  if (!s || s.mean < UNEVEN_SERVICE_MIN_MEAN || s.jain === null) return null;
+  if (s.jain >= UNEVEN_SERVICE_JAIN && s.unserved === 0) return null;
+  const none = s.unserved > 0 ? `; ${s.unserved} of them completed none` : '';
+  return `the ${s.connections} connections were served unevenly: connection ${s.minConnection} completed ${s.min} echoes, the busiest ${s.max}, the mean ${Math.round(s.mean)} (Jain's fairness index ${s.jain.toFixed(3)}, 1 = even)${none}`;
+}
