@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { batchedWaitWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { batchedWaitWords, connectionServiceWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -649,6 +649,7 @@ function formatSummary(s: RunSummary): string {
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
     ...(s.engine?.segments ? [`  TCP          ${segmentWords({ out: s.engine.segments.outPerReq, in: s.engine.segments.inPerReq, dataOut: s.engine.segments.dataOutPerReq, dataIn: s.engine.segments.dataInPerReq })} (server side)`] : []),
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
+    ...(s.perConnection ? [`  per conn.    ${connectionServiceWords(s.perConnection)}`] : []),
     s.storage
       ? `  storage      ${s.storage.pattern} ${s.storage.blockBytes} B × QD ${s.storage.queueDepth} × ${s.storage.jobs} job${s.storage.jobs === 1 ? '' : 's'}: ${fmtInt(s.throughputRps)} IOPS, ${(s.storage.bytesPerS / 1048576).toFixed(1)} MiB/s on ${s.storage.device || 'an unknown device'}, ${s.storage.path}${s.storage.labCreated ? ` (the lab's test file${s.storage.deleted ? ', deleted' : s.applied.storage.keep ? ', kept as asked' : ', NOT deleted'})` : ''}${s.storage.verified ? ', every read checked' : ''}; ring flags ${s.ring.flags.join('|') || 'none'}`
       : s.target

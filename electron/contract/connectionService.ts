@@ -56,3 +56,12 @@ export function unevenServiceWarning(s: ConnectionService | null | undefined): s
   const none = s.unserved > 0 ? `; ${s.unserved} of them completed none` : '';
   return `the ${s.connections} connections were served unevenly: connection ${s.minConnection} completed ${s.min} echoes, the busiest ${s.max}, the mean ${Math.round(s.mean)} (Jain's fairness index ${s.jain.toFixed(3)}, 1 = even)${none}`;
 }
+
+/** One line for the CLI and the UI: "50 connections: fewest 6,522 echoes (connection 36), most
+ *  7,257, mean 6,890; Jain's index 0.997". */
+export function connectionServiceWords(s: ConnectionService): string {
+  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+  const jain = s.jain === null ? 'no echoes' : `Jain's index ${s.jain >= 0.9995 && s.jain < 1 ? '0.999+' : s.jain.toFixed(3)}`;
+  const none = s.unserved > 0 ? `, ${int(s.unserved)} with none` : '';
+  return `${int(s.connections)} connection${s.connections === 1 ? '' : 's'}: fewest ${int(s.min)} echoes (connection ${s.minConnection}), most ${int(s.max)}, mean ${int(s.mean)}; ${jain}${none}`;
+}

@@ -45,6 +45,10 @@ function expectCleanLoadSummary(s: RunSummary, port: number): void {
   expect(s.ring).toEqual({ flags: [], features: [], sqEntries: 0, cqEntries: 0 });
   // The load's own CPU is still measured.
   expect(s.loadCpuNsPerReq).toBeGreaterThan(0);
+  // And so is each of its connections' service: every echo counted once, every connection served.
+  expect(s.perConnection?.connections).toBe(s.applied.load.connections);
+  expect(Math.round(s.perConnection!.mean * s.perConnection!.connections)).toBe(s.requests);
+  expect(s.perConnection!.unserved).toBe(0);
 }
 
 /** An echo server of plain Node sockets; `transform` may corrupt what it echoes. */
@@ -114,6 +118,47 @@ describe('uring-lab load --target', () => {
       expect(echo.stats.bytes).toBeGreaterThanOrEqual(s.bytes);
     } finally {
       await echo.close();
+    }
+  });
+
+  it('an echo server that serves one connection slowly: that connection shows behind, with a warning', async () => {
+    // Of each run's connections, the first to send anything (the CLI's probe connects and
+    // sends nothing) has each echo held for 20 ms; the others are answered at once.
+    const sockets = new Set<Socket>();
+    let slow: Socket | null = null;
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.setNoDelay(true);
+      socket.on('error', () => undefined);
+      socket.on('close', () => { sockets.delete(socket); if (slow === socket) slow = null; });
+      socket.on('data', (chunk) => {
+        slow ??= socket;
+        if (socket === slow) setTimeout(() => socket.write(chunk), 20);
+        else socket.write(chunk);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const r = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1', '--set', 'load.connections=4', '--set', 'duration.warmupS=0.2']);
+      const s = await runCli(['load', '--target', `127.0.0.1:${port}`, '--duration', '1', '--set', 'load.connections=4', '--set', 'duration.warmupS=0.2', '--json']);
+      expect(s.code, s.stderr).toBe(0);
+      const summary = runSummaryOf(s);
+      const p = summary.perConnection!;
+      // ~50 echoes in 1 s at 20 ms each, against thousands on each of the other three.
+      expect(p.connections).toBe(4);
+      expect(p.min).toBeGreaterThan(0);
+      expect(p.min).toBeLessThan(80);
+      expect(p.max).toBeGreaterThan(20 * p.min);
+      expect(p.jain).toBeLessThan(0.9);
+      expect(summary.warnings).toContainEqual(expect.stringMatching(new RegExp(`^the 4 connections were served unevenly: connection ${p.minConnection} completed ${p.min} echoes`)));
+      // The text summary says it too, on its own line and as the warning.
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/per conn\. +4 connections: fewest \d+ echoes \(connection \d\), most [\d,]+, mean [\d,]+; Jain's index 0\.\d{3}/);
+      expect(r.stdout).toMatch(/warning +the 4 connections were served unevenly/);
+    } finally {
+      for (const c of sockets) c.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 

@@ -55,5 +55,14 @@ describe('measurement honesty', () => {
     expect(s.phases).toHaveLength(1);
     expect(s.phases[0].stats.requests).toBe(s.requests);
     expect(s.phases[0].vsPhase0).toBeNull();
+    // Each connection's echoes over the same window: they add up to the requests, every one was
+    // served, and the lab's server serves a closed loop evenly (1.000 here; below 0.9 warns).
+    const p = s.perConnection!;
+    expect(p.connections).toBe(32);
+    expect(Math.round(p.mean * p.connections)).toBe(s.requests);
+    expect(p.min).toBeGreaterThan(0);
+    expect(p.jain).toBeGreaterThanOrEqual(0.9);
+    expect(s.phases[0].perConnection).toEqual(p);
+    expect(s.warnings.join(' ')).not.toMatch(/unevenly/);
   }, 30_000);
 });

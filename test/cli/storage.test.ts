@@ -70,6 +70,9 @@ describe('uring-lab run, workload storage', () => {
     expect(s.errors).toBe(0);
     expect(s.storage.bytesPerS).toBeGreaterThan(0);
     expect(s.serverCpuNsPerReq).toBeNull();
+    // No connections: nothing to say about their service (not a zero-connection evenness).
+    expect(s.perConnection).toBeNull();
+    expect(s.phases[0]!.perConnection).toBeNull();
     expect(existsSync(s.storage.path)).toBe(false);
     expect(testFiles()).toEqual([]);
     expect(readFileSync(sentinel, 'utf8')).toBe('not the lab\'s');

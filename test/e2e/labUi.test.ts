@@ -223,6 +223,15 @@ describe('lab UI in Chromium', () => {
     expect(await page.getByTestId('summary-status').getAttribute('data-status')).toBe('completed');
     expect(await text(page, 'summary-scope')).toMatch(/all 3 phases/);
     expect(await page.getByTestId('summary-corrected').count()).toBe(1);
+    // Each connection's echoes over the three phases (same connections in each): every one
+    // served, and the row shows the fewest, the most and Jain's index it carries.
+    const perConnection = page.getByTestId('summary-per-connection');
+    const [minEchoes, maxEchoes, jain] = await Promise.all(['data-min', 'data-max', 'data-jain'].map(async (a) => Number(await perConnection.getAttribute(a))));
+    expect(minEchoes).toBeGreaterThan(0);
+    expect(maxEchoes).toBeGreaterThanOrEqual(minEchoes!);
+    expect(jain).toBeGreaterThan(0);
+    expect(jain).toBeLessThanOrEqual(1);
+    expect((await perConnection.textContent())!.trim()).toBe(`${minEchoes!.toLocaleString('en-US')}–${maxEchoes!.toLocaleString('en-US')} · Jain ${jain!.toFixed(3)}`);
 
     // Each phase change ended an engine instance with a short last frame, whose rate over a few
     // ms can read 4× the steady one: none of them sets the throughput axis. The run's saved

@@ -3,7 +3,7 @@
  * analyse), `csv` (one row per frame with its main numbers, for a spreadsheet) and `md` (the
  * summary as Markdown, to paste into a ticket).
  */
-import { knobLabel, latencyText, oneLineText, serverLoopWords, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
+import { connectionServiceWords, knobLabel, latencyText, oneLineText, serverLoopWords, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
 import { defaultProfile } from '../profiles';
 import { knobChanges } from '../run/runRecord';
 
@@ -62,6 +62,7 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
     lines.push('', `CPU per request: server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmt(s.serverCpuNsPerReq)} ns`}, load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmt(s.loadCpuNsPerReq)} ns`}; corrected p99 ${latencyText(s.requests, s.latencyCorrectedUs.p99)} µs; ${s.frames} frames.`);
     const loop = serverLoopWords(s);
     if (loop) lines.push('', `Server loop: ${loop.loop}; its CPU per request: ${loop.cpu}.`);
+    if (s.perConnection) lines.push('', `Echoes per connection: ${connectionServiceWords(s.perConnection)}.`);
   } else if (meta.recovered) {
     lines.push('No summary: the lab process ended without closing the run. From the frames it saved (measured frames only):', '');
     lines.push(...statsTable(meta.recovered.stats));

@@ -1,0 +1,127 @@
+/**
+ * Per-connection service (RunSummary.perConnection): the reduction of echo counts (fewest, most,
+ * Jain's index, connections with none), the warning's thresholds, and RunRecord's sums over
+ * exactly the measured frames, per phase and for the run — with the cases where the sums would
+ * not say who was served (a measured frame without counts, phases with different numbers of
+ * connections) reported as null rather than as a wrong evenness.
+ */
+import { describe, expect, it } from 'vitest';
+import { connectionService, connectionServiceWords, RunSummarySchema, unevenServiceWarning } from '../../electron/contract';
+import type { NativeSnapshot } from '../../electron/engine/protocol';
+import { defaultProfile } from '../../electron/host/profiles';
+import { RunRecord } from '../../electron/host/run/runRecord';
+import { NATIVE_STARTED } from './runFixtures';
+
+describe('connectionService', () => {
+  it('reduces counts to the fewest (and which), the most, the mean, Jain\'s index and the unserved', () => {
+    expect(connectionService([])).toBeNull();
+    expect(connectionService([5, 5, 5, 5])).toEqual({ connections: 4, min: 5, minConnection: 0, max: 5, mean: 5, jain: 1, unserved: 0 });
+    // One connection has everything: Jain's index is 1/n.
+    const one = connectionService([0, 0, 12, 0])!;
+    expect(one.jain).toBeCloseTo(0.25, 12);
+    expect(one).toMatchObject({ min: 0, minConnection: 0, max: 12, mean: 3, unserved: 3 });
+    // (10+20+30)² / (3·(100+400+900)) = 3600 / 4200.
+    const spread = connectionService([20, 10, 30])!;
+    expect(spread.jain).toBeCloseTo(3600 / 4200, 12);
+    expect(spread.minConnection).toBe(1);
+    expect(connectionService([0, 0]))?.toMatchObject({ jain: null, unserved: 2 });
+  });
+
+  it('warns about uneven service only where the window holds enough echoes per connection to tell', () => {
+    expect(unevenServiceWarning(connectionService([100, 101, 99, 100]))).toBeNull();
+    const starved = unevenServiceWarning(connectionService([100, 100, 100, 3]));
+    expect(starved).toBe('the 4 connections were served unevenly: connection 3 completed 3 echoes, the busiest 100, the mean 76 (Jain\'s fairness index 0.765, 1 = even)');
+    // Jain's index is fine (0.97) but one connection got nothing: still said.
+    const counts = new Array<number>(40).fill(100);
+    counts[7] = 0;
+    expect(unevenServiceWarning(connectionService(counts))).toMatch(/connection 7 completed 0 echoes.*; 1 of them completed none$/);
+    // Too few echoes a connection (mean < 20): sampling, not the server.
+    expect(unevenServiceWarning(connectionService([1, 30, 1, 30]))).toBeNull();
+    expect(unevenServiceWarning(null)).toBeNull();
+  });
+
+  it('says it in one line', () => {
+    expect(connectionServiceWords(connectionService([6522, 7257, 6900])!)).toBe('3 connections: fewest 6,522 echoes (connection 0), most 7,257, mean 6,893; Jain\'s index 0.998');
+    expect(connectionServiceWords(connectionService([0, 50])!)).toBe('2 connections: fewest 0 echoes (connection 0), most 50, mean 25; Jain\'s index 0.500, 1 with none');
+  });
+});
+
+/** A snapshot of `requests` completions spread as `echoes` over the connections. */
+function snapshot(monotonicNs: number, echoes: number[] | null, requests = echoes ? echoes.reduce((a, b) => a + b, 0) : 10): NativeSnapshot {
+  return {
+    requests, bytes: requests * 128, errors: 0, serverErrors: 0, enobufs: 0, timeouts: 0,
+    histogram: requests ? [[20, requests]] : [], correctedHistogram: requests ? [[20, requests]] : [], serverCpuNs: 1e6, loadCpuNs: 1e6, loadThreadCpuNs: [1e6], processCpuNs: 2e6,
+    monotonicNs, activeConnections: 4, liveLoadConnections: 4, inFlight: 4, oldestInFlightUs: 30, running: true, serverError: null,
+    server: null, serverWorkers: [], connectionEchoes: echoes,
+  } as unknown as NativeSnapshot;
+}
+
+/** A run with 200 ms of warm-up and 100 ms frames: frames 1–2 are the warm-up. */
+function record(connections: number) {
+  const t0 = 1e12;
+  const profile = defaultProfile();
+  profile.load.connections = connections;
+  const r = new RunRecord('run-conn', t0, 200, null);
+  r.addPhase(profile, NATIVE_STARTED, t0);
+  return { r, t0, profile };
+}
+
+describe('RunRecord: perConnection', () => {
+  it('sums each connection\'s echoes over the measured frames only, warm-up left out', () => {
+    const { r, t0 } = record(3);
+    r.addSnapshot(snapshot(t0 + 1e8, [1000, 0, 0]), false); // warm-up: not counted
+    r.addSnapshot(snapshot(t0 + 2e8, [1000, 0, 0]), false);
+    r.addSnapshot(snapshot(t0 + 3e8, [40, 50, 60]), false);
+    r.addSnapshot(snapshot(t0 + 4e8, [40, 50, 60]), true);
+    const s = r.summary('completed', null, { otherRuns: [], otherCpus: null });
+    expect(RunSummarySchema.safeParse(s).success).toBe(true);
+    expect(s.perConnection).toMatchObject({ connections: 3, min: 80, minConnection: 0, max: 120, mean: 100, unserved: 0 });
+    expect(s.perConnection!.mean * s.perConnection!.connections).toBe(s.requests);
+    expect(s.phases[0]!.perConnection).toEqual(s.perConnection);
+    expect(s.warnings.filter((w) => w.includes('unevenly'))).toEqual([]);
+  });
+
+  it('warns when a connection was starved in the window', () => {
+    const { r, t0 } = record(4);
+    for (let i = 1; i <= 6; i++) r.addSnapshot(snapshot(t0 + i * 1e8, [30, 30, 30, i > 2 ? 0 : 30]), i === 6);
+    const s = r.summary('completed', null, { otherRuns: [], otherCpus: null });
+    expect(s.perConnection).toMatchObject({ min: 0, minConnection: 3, unserved: 1 });
+    expect(s.warnings).toContain('the 4 connections were served unevenly: connection 3 completed 0 echoes, the busiest 120, the mean 90 (Jain\'s fairness index 0.750, 1 = even); 1 of them completed none');
+  });
+
+  it('is null where the sums would not say who was served', () => {
+    // A measured frame with requests but without counts (an engine that did not send them).
+    const a = record(2);
+    a.r.addSnapshot(snapshot(a.t0 + 2e8, [10, 10]), false); // warm-up
+    a.r.addSnapshot(snapshot(a.t0 + 3e8, [10, 10]), false);
+    a.r.addSnapshot(snapshot(a.t0 + 4e8, null, 20), true);
+    expect(a.r.summary('completed', null, { otherRuns: [], otherCpus: null }).perConnection).toBeNull();
+
+    // Two phases of different load.connections: each phase has its own, the run none.
+    const b = record(2);
+    b.r.addSnapshot(snapshot(b.t0 + 2e8, [25, 25]), false); // warm-up
+    b.r.addSnapshot(snapshot(b.t0 + 3e8, [25, 25]), false);
+    const wider = { ...b.profile, load: { ...b.profile.load, connections: 3 } };
+    b.r.addPhase(wider, NATIVE_STARTED, b.t0 + 3e8);
+    b.r.addSnapshot(snapshot(b.t0 + 4e8, [30, 30, 30]), true);
+    const s = b.r.summary('completed', null, { otherRuns: [], otherCpus: null });
+    expect(s.perConnection).toBeNull();
+    expect(s.phases.map((p) => p.perConnection?.connections)).toEqual([2, 3]);
+
+    // Nothing measured (stopped in the warm-up): nothing to say.
+    const c = record(2);
+    c.r.addSnapshot(snapshot(c.t0 + 1e8, [5, 5]), true);
+    expect(c.r.summary('interrupted', null, { otherRuns: [], otherCpus: null }).perConnection).toBeNull();
+  });
+
+  it('sums connection i over phases of the same size, and warns per phase', () => {
+    const { r, t0, profile } = record(2);
+    r.addSnapshot(snapshot(t0 + 2e8, [50, 50]), false); // warm-up
+    r.addSnapshot(snapshot(t0 + 3e8, [50, 50]), false);
+    r.addPhase(profile, NATIVE_STARTED, t0 + 3e8);
+    r.addSnapshot(snapshot(t0 + 4e8, [100, 0]), true);
+    const s = r.summary('completed', null, { otherRuns: [], otherCpus: null });
+    expect(s.perConnection).toMatchObject({ connections: 2, min: 50, max: 150 });
+    expect(s.warnings.filter((w) => w.includes('unevenly'))).toEqual([expect.stringMatching(/^phase 1: the 2 connections were served unevenly: connection 1 completed 0 echoes/)]);
+  });
+});
