@@ -437,6 +437,9 @@ async function measureRun(cfg, point, o, pin) {
       moved && !moved.sawServer ? 'load threads not moved (no uring-srv thread seen)' : null,
     ].filter(Boolean).join('; ') || null,
     rejected: (s.rejected ?? []).map((k) => `${k.knob}:${k.code}`),
+    // The lab's own load counts echoes per connection too (RunSummary.perConnection): the same
+    // uneven-service note as under echo_client.
+    perConnection: s.perConnection?.jain != null ? { min: s.perConnection.min, max: s.perConnection.max, jain: s.perConnection.jain } : null,
   };
 }
 
@@ -774,7 +777,7 @@ if (today) console.log(today.error ? `  today's server (issue 7): not measured: 
 console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 console.log('  segs/req: TCP segments the server sent per request, all/with data (the kernel\'s tcp_info counts through sock_diag; the rest are pure ACKs)');
-console.log('  notes name TCP RTOs (each a stall of ≥ 200 ms), SYN retransmits (1 s) and receive drops seen in a round (the kernel\'s counters, machine-wide, from the process\'s start to its end), and uneven service: Jain\'s fairness index of echoes per connection under 0.95 in a round (echo_client, closed loop)');
+console.log('  notes name TCP RTOs (each a stall of ≥ 200 ms), SYN retransmits (1 s) and receive drops seen in a round (the kernel\'s counters, machine-wide, from the process\'s start to its end), and uneven service: Jain\'s fairness index of echoes per connection under 0.95 in a round (echo_client or the lab\'s own load, closed loop)');
 if (!haveServerVerb) console.log('  uring-lab server is not in this build: its rows are skipped');
 // The doctor's words on what a CPU clock holds here (one truth: electron/host/doctor.ts).
 const cpuClock = (() => {
