@@ -23,8 +23,10 @@ describe('connectionEchoes', () => {
     expect(live.counts.length).toBe(7);
     // As that snapshot read them, each thread's right after its histogram: what the snapshots
     // counted, plus the completions between the two reads (none unless this thread was
-    // descheduled there, so no bound is asserted); every connection was served.
-    expect(sum(live.counts)).toBeGreaterThanOrEqual(requests);
+    // descheduled there, so no upper bound is asserted), less at most one a load thread (one
+    // whose histogram count was read before its count per connection was stored); every
+    // connection was served.
+    expect(sum(live.counts)).toBeGreaterThanOrEqual(requests - 2);
     await sleep(50);
     // Not read again until the next snapshot.
     expect(Array.from(native.connectionEchoes()!.counts)).toEqual(Array.from(live.counts));

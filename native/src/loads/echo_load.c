@@ -298,8 +298,9 @@ static void echo_load_memory(unsigned nconns, unsigned msg_bytes, struct memory_
 	m->load_buffers += buffer_bytes(nconns, msg_bytes, 1);
 	m->rings += ring;
 	m->memlock += ring;
-	/* Per connection: its state and its echo count (engine.conn_echoes). */
-	m->conn_state += (uint64_t)nconns * (load_conn_bytes(1) + sizeof(uint64_t)) + sizeof(struct echo_load_state) +
+	/* Per connection: its state, and its echo count with the last snapshot's copy of it
+	 * (engine.conn_echoes). */
+	m->conn_state += (uint64_t)nconns * (load_conn_bytes(1) + 2 * sizeof(uint64_t)) + sizeof(struct echo_load_state) +
 			 sizeof(struct load);
 }
 
