@@ -5,6 +5,7 @@
  * arms, seed, resamples, noise) so a reader can judge them.
  */
 import { z } from 'zod';
+import { ConnectionServiceSchema } from './connectionService';
 import { FoldedStackSchema } from './diagnose';
 import { SparseHistogramSchema } from './histogram';
 import { ProfileSchema } from './profile';
@@ -49,6 +50,9 @@ export const AbRoundArmSchema = z.object({
   /** The run's on-CPU stacks over its phases (folded, heaviest first, at most 200): the
    *  differential flame graph's input; null when profiling was off. */
   profile: z.array(FoldedStackSchema).nullable().optional(),
+  /** How evenly the round's load connections were served (RunSummary.perConnection); null where
+   *  not counted, absent in reports from before it. */
+  perConnection: ConnectionServiceSchema.nullable().optional(),
 });
 export type AbRoundArm = z.infer<typeof AbRoundArmSchema>;
 

@@ -6,6 +6,10 @@
  * connections) reported as null rather than as a wrong evenness.
  */
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startAbExperiment } from '../../electron/host/ab/runner';
 import { connectionService, connectionServiceWords, RunSummarySchema, unevenServiceWarning } from '../../electron/contract';
 import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { defaultProfile } from '../../electron/host/profiles';
@@ -123,5 +127,38 @@ describe('RunRecord: perConnection', () => {
     const s = r.summary('completed', null, { otherRuns: [], otherCpus: null });
     expect(s.perConnection).toMatchObject({ connections: 2, min: 50, max: 150 });
     expect(s.warnings.filter((w) => w.includes('unevenly'))).toEqual([expect.stringMatching(/^phase 1: the 2 connections were served unevenly: connection 1 completed 0 echoes/)]);
+  });
+});
+
+describe('A/B: per-connection service of each arm', () => {
+  it('warns about the arm whose rounds served their connections unevenly, with its worst round', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'uring-lab-ab-conn-'));
+    try {
+      const a = { ...defaultProfile(), name: 'even' };
+      const b = { ...defaultProfile(), name: 'starving', server: { ...defaultProfile().server, multishot: false } };
+      let armRuns = 0; // B's
+      // Each arm-run is a RunRecord fed engine-shaped snapshots: A serves its 4 connections
+      // alike, B leaves connection 2 with 3 echoes a frame (a fifth of the others', more so in its
+      // third run).
+      const arms = {
+        async runArm(profile: typeof a) {
+          const { r, t0 } = record(4);
+          const starving = profile.name === 'starving';
+          const run = starving ? armRuns++ : -1;
+          for (let i = 1; i <= 6; i++) r.addSnapshot(snapshot(t0 + i * 1e8, starving ? [15, 15, run === 2 ? 1 : 3, 15] : [15, 15, 15, 15]), i === 6);
+          return { summary: r.summary('completed', null, { otherRuns: [], otherCpus: null }), frames: [] };
+        },
+        async interrupt() {},
+      };
+      const report = await startAbExperiment({ a, b, rounds: 3, durationS: 0.4, warmupS: 0.2, activeRunsDir: dir, seed: 1 }, arms).report;
+      expect(report.samples.filter((x) => x.arm === 'b').map((x) => x.perConnection?.min)).toEqual(expect.arrayContaining([12]));
+      expect(report.samples.every((x) => x.perConnection?.connections === 4)).toBe(true);
+      const uneven = report.warnings.filter((w) => w.includes('uneven service'));
+      expect(uneven).toHaveLength(1);
+      const worst = report.samples.find((x) => x.arm === 'b' && x.perConnection!.min === 4)!;
+      expect(uneven[0]).toBe(`B: uneven service in 3 of 3 rounds, the worst round ${worst.round + 1}: the 4 connections were served unevenly: connection 2 completed 4 echoes, the busiest 60, the mean 46 (Jain's fairness index 0.783, 1 = even)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

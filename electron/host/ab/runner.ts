@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import { median } from 'simple-statistics';
-import { LabError, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
+import { LabError, unevenServiceWarning, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
 import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { HOST_DIED } from './abStore';
 import { AB_ENTRY_PREFIX, ActiveRunRegistry } from '../run/contention';
@@ -185,6 +185,7 @@ export function startAbExperiment(
           failure: s.failure ? { code: s.failure.code, message: s.failure.message } : null,
           measuredS: s.measuredS, requests: s.requests, errors: s.errors,
           metrics: metricsOfSummary(s), histogram: s.histogram.counts, kernel: s.kernelStats?.histograms ?? null, frames: outcome.frames,
+          perConnection: s.perConnection ?? null,
           ...roundDiagnosis(s),
         });
         // An arm that ended interrupted was stopped by someone (a signal to the engine process,
@@ -273,6 +274,15 @@ function buildReport(input: ReportInput): AbReport {
   const cpus = os.cpus().length;
   if (input.loadAvgStart > cpus * 0.5) warnings.push(`the machine was busy when the experiment started (load average ${input.loadAvgStart.toFixed(2)} on ${cpus} CPUs): close other work or expect noise`);
   if (input.otherRuns > 0) warnings.push('another uring-lab run shared this machine during the experiment: its numbers are not its own');
+  // The metrics are medians over all connections: an arm that starved some of them can still
+  // win on throughput and p99. Its rounds' per-connection service says so.
+  for (const arm of ['a', 'b'] as const) {
+    const done = samples.filter((x) => x.arm === arm && x.status === 'completed');
+    const uneven = done.filter((x) => unevenServiceWarning(x.perConnection) !== null);
+    if (!uneven.length) continue;
+    const worst = uneven.reduce((w, x) => ((x.perConnection!.jain ?? 0) < (w.perConnection!.jain ?? 0) ? x : w));
+    warnings.push(`${arm.toUpperCase()}: uneven service in ${uneven.length} of ${done.length} rounds, the worst round ${worst.round + 1}: ${unevenServiceWarning(worst.perConnection)}`);
+  }
   const failedArms = samples.filter((s) => s.status !== 'completed');
   if (failedArms.length) warnings.push(`${failedArms.length} arm-runs did not complete and their rounds are left out: ${failedArms.map((s) => `round ${s.round + 1} ${s.arm.toUpperCase()} (${s.failure?.message ?? s.status})`).join('; ')}`);
 
