@@ -19,8 +19,9 @@ export const ConnectionServiceSchema = z.object({
   max: z.number().int().min(0),
   mean: z.number().min(0),
   /** Jain's fairness index, (Σx)² / (n·Σx²): 1 when every connection got the same, 1/n when
-   *  one got everything; null when no connection completed an echo. */
-  jain: z.number().nullable(),
+   *  one got everything (held at 1 against floating-point rounding); null when no connection
+   *  completed an echo. */
+  jain: z.number().min(0).max(1).nullable(),
   /** Connections that completed no echo in the window (stalled, starved or lost). */
   unserved: z.number().int().min(0),
 });
@@ -39,7 +40,7 @@ export function connectionService(counts: ArrayLike<number>): ConnectionService 
     if (x > max) max = x;
     if (x === 0) unserved++;
   }
-  return { connections: n, min, minConnection, max, mean: sum / n, jain: squares > 0 ? (sum * sum) / (n * squares) : null, unserved };
+  return { connections: n, min, minConnection, max, mean: sum / n, jain: squares > 0 ? Math.min(1, (sum * sum) / (n * squares)) : null, unserved };
 }
 
 /** Below this mean (echoes per connection in the window) an uneven count is the window's

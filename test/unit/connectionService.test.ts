@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startAbExperiment } from '../../electron/host/ab/runner';
-import { connectionService, connectionServiceWords, RunSummarySchema, unevenServiceWarning } from '../../electron/contract';
+import { ConnectionServiceSchema, connectionService, connectionServiceWords, RunSummarySchema, unevenServiceWarning } from '../../electron/contract';
 import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { defaultProfile } from '../../electron/host/profiles';
 import { RunRecord } from '../../electron/host/run/runRecord';
@@ -42,6 +42,19 @@ describe('connectionService', () => {
     // Too few echoes a connection (mean < 20): sampling, not the server.
     expect(unevenServiceWarning(connectionService([1, 30, 1, 30]))).toBeNull();
     expect(unevenServiceWarning(null)).toBeNull();
+  });
+
+  it('keeps Jain\'s index within [0, 1], and a saved summary holding anything else is refused', () => {
+    // Equal but for rounding: (Σx)² / (n·Σx²) can come out a hair above 1.
+    for (const counts of [[10387, 10388, 10387], new Array(4096).fill(3), new Array(50).fill(10387).map((x, i) => x + (i % 3 === 0 ? 1 : 0))]) {
+      const s = connectionService(counts)!;
+      expect(s.jain).toBeLessThanOrEqual(1);
+      expect(ConnectionServiceSchema.safeParse(s).success).toBe(true);
+    }
+    const ok = connectionService([5, 6])!;
+    for (const bad of [{ jain: 1.5 }, { jain: -0.1 }, { min: -1 }, { unserved: 0.5 }, { connections: 'many' }]) {
+      expect(ConnectionServiceSchema.safeParse({ ...ok, ...bad }).success, JSON.stringify(bad)).toBe(false);
+    }
   });
 
   it('says it in one line', () => {
