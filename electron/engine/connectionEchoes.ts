@@ -14,9 +14,10 @@ export class ConnectionEchoDeltas {
   private prev: Float64Array | null = null;
   private run = -1;
 
-  /** The start's baseline (null: this start counts no echoes — storage, a server alone). */
+  /** The start's baseline (null: this start counts no echoes — storage, a server alone). Each
+   *  reading is a fresh array of the addon's, so it is kept as it is, not copied. */
   reset(reading: Reading): void {
-    this.prev = reading ? Float64Array.from(reading.counts) : null;
+    this.prev = reading ? reading.counts : null;
     this.run = reading ? reading.run : -1;
   }
 
