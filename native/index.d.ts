@@ -443,7 +443,8 @@ export interface ServerCounters {
    *  completions are waiting: enters per request is what shows SQPOLL's effect). */
   enters: number;
   /** Of those, the waits made with server.minWaitUs's min_wait_usec: only after a reap that gave
-   *  4 or more connections data to echo (0 with minWaitUs 0, and always on the epoll engine). */
+   *  4 or more connections data to echo, fewer than half of the worker's open connections (0 with
+   *  minWaitUs 0, and always on the epoll engine). */
   batchedWaits: number;
   /** Completions reaped (a quiet send that sent everything posts none: see quietSends). */
   cqes: number;

@@ -157,8 +157,9 @@ const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse
 /**
  * io_uring "best": the defaults (multishot recv into 64 × 64 KiB incremental buffers) plus a
  * registered ring fd and direct descriptors (no fdget/fdput per enter and per op) and batched
- * waits (server.minWaitUs 100, Linux 6.12: a wait after a reap of 4 or more CQEs gathers
- * completions for up to 100 µs; a lone connection's waits stay plain), the set that measured
+ * waits (server.minWaitUs 100, Linux 6.12: a wait after a reap that gave 4 or more connections
+ * data, fewer than half of those open, gathers completions for up to 100 µs; a lone connection's
+ * waits, and 8 connections', stay plain), the set that measured
  * cheapest per request here (README: the receive and send path; the loop's waits): 31 of 31
  * targets in one 3-round run (28 with 50 µs), 30 of 31 over 6 rounds. Batched waits are not in the default profile: they
  * add up to that much to a request, and under the lab's own load at 50 connections they cost

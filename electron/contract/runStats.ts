@@ -139,13 +139,14 @@ export function serverLoopWords(s: Pick<RunSummary, 'engine' | 'requests' | 'tar
 
 /**
  * With server.minWaitUs on: how many of the loop's enters waited with the minimum wait, which it
- * asks for only after a reap that gave 4 or more connections data. None means completions never
- * came in batches (one connection, or a few whose large echoes arrive piece by piece), and the
- * knob changed nothing. '' with the knob off or a count not recorded.
+ * asks for only after a reap that gave 4 or more connections data, fewer than half of those open.
+ * None means completions never came in such batches (one connection, a few whose large echoes
+ * arrive piece by piece, or so few that every batch held half of them), and the knob changed
+ * nothing. '' with the knob off or a count not recorded.
  */
 export function batchedWaitWords(minWaitUs: number, batchedWaits: number | null, enters: number): string {
   if (!(minWaitUs > 0) || batchedWaits === null) return '';
-  if (batchedWaits === 0) return ' · no batched waits (completions never came from 4 or more connections at once: minWaitUs changed nothing)';
+  if (batchedWaits === 0) return ' · no batched waits (completions never came from 4 or more connections, fewer than half of those open, at once: minWaitUs changed nothing)';
   const share = enters > 0 ? ` (${(batchedWaits / enters * 100).toFixed(batchedWaits / enters < 0.1 ? 1 : 0)} % of enters)` : '';
   return ` · ${wholeNumber(batchedWaits)} batched waits${share}`;
 }

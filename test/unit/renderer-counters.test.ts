@@ -160,7 +160,7 @@ describe('engine counters panel', () => {
     expect(batchedWaitWords(100, null, 1000)).toBe('');
     expect(batchedWaitWords(100, 980, 1000)).toBe(' · 980 batched waits (98 % of enters)');
     expect(batchedWaitWords(100, 5, 10_000)).toBe(' · 5 batched waits (0.1 % of enters)');
-    expect(batchedWaitWords(100, 0, 1000)).toBe(' · no batched waits (completions never came from 4 or more connections at once: minWaitUs changed nothing)');
+    expect(batchedWaitWords(100, 0, 1000)).toBe(' · no batched waits (completions never came from 4 or more connections, fewer than half of those open, at once: minWaitUs changed nothing)');
   });
 
   it('errors by op, only the ones that happened', () => {

@@ -175,7 +175,7 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
       { key: 'spilledBytes', label: 'spilled', value: s.spilledBytes, text: formatBytes(s.spilledBytes), warn: s.spilledBytes > 0, title: 'echo bytes copied out of the buffer pool: their send was stuck on a peer that does not read while other connections waited for buffers' },
       // Only where some wait batched: with server.minWaitUs off (or a run saved before it was
       // counted) there is nothing to show, and the summary says when the knob never engaged.
-      ...(s.batchedWaits ? [{ key: 'batchedWaits', label: 'batched waits', value: s.batchedWaits, text: formatInt(s.batchedWaits), title: 'waits with the minimum wait (server.minWaitUs), made only after a reap that gave 4 or more connections data: they gather completions at the cost of up to that much latency' }] : []),
+      ...(s.batchedWaits ? [{ key: 'batchedWaits', label: 'batched waits', value: s.batchedWaits, text: formatInt(s.batchedWaits), title: 'waits with the minimum wait (server.minWaitUs), made only after a reap that gave 4 or more connections data, fewer than half of those open: they gather completions at the cost of up to that much latency' }] : []),
       { key: 'cqOverflows', label: 'CQ overflows', value: s.cqOverflows, text: formatInt(s.cqOverflows), warn: s.cqOverflows > 0, title: 'completions that did not fit the completion queue' },
     ],
     sends: {
