@@ -378,7 +378,7 @@ export const KNOBS = {
       workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
       schema: z.number().int().min(0).max(1_000_000).default(0),
-      label: 'Minimum wait', unit: 'µs', help: 'After a reap that gave 4 or more connections data (fewer than half of those open), the serve loop waits for a whole batch but returns once this long has passed with at least one (min_wait_usec): fewer io_uring_enter calls, up to this much latency added; one or a few connections (8 or fewer), large echoes included, wait as without it; 0 is off.',
+      label: 'Minimum wait', unit: 'µs', help: 'After a reap that gave 4 or more connections data (fewer than half of those open), the serve loop waits for a whole batch but returns once this long has passed with at least one (min_wait_usec): fewer io_uring_enter calls, up to this much latency added; with one or a few connections (8 or fewer), large echoes included, or connections starved of buffers the loop waits as without it; 0 is off.',
       kernel: 'Linux 6.12', applies: 'new-ring', engine: true, settings: ['MIN_WAIT'], needs: 'minWait',
       refusal: {
         refused: { reason: 'this kernel has no minimum wait (IORING_FEAT_MIN_TIMEOUT arrived in Linux 6.12)', fix: 'set server.minWaitUs to 0' },
