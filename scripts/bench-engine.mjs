@@ -158,12 +158,13 @@ const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse
  * io_uring "best": the defaults (multishot recv into 64 × 64 KiB incremental buffers) plus a
  * registered ring fd and direct descriptors (no fdget/fdput per enter and per op) and batched
  * waits (server.minWaitUs 100, Linux 6.12: a wait after a reap that gave 4 or more connections
- * data, fewer than half of those open, gathers completions for up to 100 µs; a lone connection's
- * waits, and 8 connections', stay plain), the set that measured
+ * data, fewer than half of those open, none starved of buffers, gathers completions for up to
+ * 100 µs; a lone connection's waits, and 8 connections', stay plain), the set that measured
  * cheapest per request here (README: the receive and send path; the loop's waits): 31 of 31
- * targets in one 3-round run (28 with 50 µs), 30 of 31 over 6 rounds. Batched waits are not in the default profile: they
- * add up to that much to a request, and under the lab's own load at 50 connections they cost
- * throughput (50 × 128 B: 127k against 188k requests/s at 100 µs).
+ * targets in one 3-round run (28 with 50 µs), 30 of 31 over 6 rounds. Batched waits are not in
+ * the default profile: they add up to that much to a request. (Under the lab's own load at 50
+ * connections they also cost throughput, 50 × 128 B 127k against 188k requests/s, until a batch
+ * holding half of the connections or more stopped waiting: 128.5k against 131.2k.)
  * Recv bundles measured dearer at 64 KiB (18–21k vs ~17k ns/request) and a large pool
  * (2048 × 64 KiB = 128 MiB) falls out of cache, so neither is in it. Only knobs the catalogue
  * has are used; the kernel may still refuse one, which the results show. `--best` replaces the set.

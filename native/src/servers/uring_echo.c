@@ -200,10 +200,10 @@ static void cq_spin(struct io_uring *ring)
  * re-arms need come back as this loop reaps sends and publishes the returns after the reap, and
  * a wait of min_wait holds all of that back, so more of the pool's takers hit ENOBUFS and
  * re-arm again. 1000 x 64 KiB over the default pool (64 x 64 KiB), the lab's own load, 2 s,
- * min_wait 100 us: 11,931 ENOBUFS, 1.84 CQEs per request and p99 33.8 ms when starved
- * connections did not stop the wait; 4,950, 1.31 and 29.7 ms when they do (no min_wait: 4,541
- * and 1.27). Under echo_client (2 runs of 2 rounds) p99 31.2-38.8 ms against 40.4-48.2 ms at
- * the same CPU per request (18.9k-21.1k against 17.3k-20.8k ns). */
+ * min_wait 100 us, 5 alternating pairs of runs, medians (ranges): p99 28.7 ms (27.6-36.9)
+ * against 35.8 ms (30.7-43.0) when starved connections did not stop the wait, 1.60 CQEs per
+ * request (1.37-2.15) against 2.05 (1.83-2.45), 40.1k requests/s against 38.0k. ENOBUFS per run
+ * swing from 0 to 20k either way: this pool regime tips into bursts of them by itself. */
 
 /*
  * The loop's one trip to the kernel, made by hand instead of io_uring_submit_and_wait so that
