@@ -178,32 +178,44 @@ static void cq_spin(struct io_uring *ring)
 #define MIN_WAIT_IDLE_NS (1000 * NS_PER_MS)
 
 /* With server.minWaitUs, the connections the last reap must have given data for the next wait
- * to batch. A lone connection gains nothing from min_wait: it only delays the one request there
- * is and adds a timer (1.34-1.56x the CPU per request at 1 x 128 B, measured with min_wait on
- * every wait). Counting CQEs instead misfired on large echoes: a 1 MiB message arrives in many
- * recv CQEs, and holding its connection's next recvs for min_wait stalls its TCP window once
- * per round trip (2 x 1 MiB over 4 KiB buffers at 100 us: 688 against 2,358 requests/s).
- * Completions from many connections are what it can gather.
- * Nor does a batch that held half or more of the worker's open connections: their peers wait
- * for these echoes (one request each, closed loop), so a wait holds half the requests there are
- * for min_wait and caps throughput near connections / min_wait (Little's law) while it gathers
- * only the rest. With 8 connections every batch of 4 waited, and throughput halved at every
- * size (bench:engine under echo_client, min_wait 100 us with a registered ring fd and direct
- * descriptors, 2 runs of 1 round: 8 x 128 B 47.0k-48.0k requests/s against 61.0k-110.6k with no
- * min_wait, 8 x 4 KiB 46.7k-47.0k against 56.4k-60.6k, 8 x 64 KiB 26.3k-30.5k against
- * 30.6k-46.9k, the echo client 41-79 % busy; with this rule 106.3k-107.5k against
- * 107.3k-109.3k, 92.2k-94.1k against 90.9k-94.6k, 42.3k-47.4k against 42.9k-44.5k). At 50
- * connections and more the batches that wait hold fewer (50 x 4 KiB: 5.9k-6.3k against
- * 8.6k-9.1k ns/request with no min_wait). */
+ * to batch (see min_wait_may_batch). */
 #define MIN_WAIT_BATCH 4
-/* Nor does a wait batch while connections wait for buffers (st->starved): the buffers their
- * re-arms need come back as this loop reaps sends and publishes the returns after the reap, and
- * a wait of min_wait holds all of that back, so more of the pool's takers hit ENOBUFS and
- * re-arm again. 1000 x 64 KiB over the default pool (64 x 64 KiB), the lab's own load, 2 s,
- * min_wait 100 us, 5 alternating pairs of runs, medians (ranges): p99 28.7 ms (27.6-36.9)
- * against 35.8 ms (30.7-43.0) when starved connections did not stop the wait, 1.60 CQEs per
- * request (1.37-2.15) against 2.05 (1.83-2.45), 40.1k requests/s against 38.0k. ENOBUFS per run
- * swing from 0 to 20k either way: this pool regime tips into bursts of them by itself. */
+
+/*
+ * With server.minWaitUs on, whether the next wait may batch with min_wait, from what the last
+ * reap saw:
+ * - It gave data to MIN_WAIT_BATCH connections or more. A lone connection gains nothing from
+ *   min_wait: it only delays the one request there is and adds a timer (1.34-1.56x the CPU per
+ *   request at 1 x 128 B, measured with min_wait on every wait). Counting CQEs instead misfired
+ *   on large echoes: a 1 MiB message arrives in many recv CQEs, and holding its connection's
+ *   next recvs for min_wait stalls its TCP window once per round trip (2 x 1 MiB over 4 KiB
+ *   buffers at 100 us: 688 against 2,358 requests/s). Completions from many connections are
+ *   what it can gather.
+ * - Those were fewer than half of the worker's open connections. Their peers wait for these
+ *   echoes (one request each, closed loop), so a wait after a larger batch holds half the
+ *   requests there are for min_wait and caps throughput near connections / min_wait (Little's
+ *   law) while it gathers only the rest. With 8 connections every batch of 4 waited, and
+ *   throughput halved at every size (bench:engine under echo_client, min_wait 100 us with a
+ *   registered ring fd and direct descriptors, 2 runs of 1 round: 8 x 128 B 47.0k-48.0k
+ *   requests/s against 61.0k-110.6k with no min_wait, 8 x 4 KiB 46.7k-47.0k against
+ *   56.4k-60.6k, 8 x 64 KiB 26.3k-30.5k against 30.6k-46.9k, the echo client 41-79 % busy;
+ *   with this rule 106.3k-107.5k against 107.3k-109.3k, 92.2k-94.1k against 90.9k-94.6k,
+ *   42.3k-47.4k against 42.9k-44.5k). At 50 connections and more the batches that wait hold
+ *   fewer (50 x 4 KiB: 5.9k-6.3k against 8.6k-9.1k ns/request with no min_wait).
+ * - No connection waits for buffers (st->starved). The buffers their re-arms need come back as
+ *   this loop reaps sends and publishes the returns after the reap; a wait of min_wait holds all
+ *   of that back, so more of the pool's takers hit ENOBUFS and re-arm again. 1000 x 64 KiB over
+ *   the default pool (64 x 64 KiB), the lab's own load, 2 s, min_wait 100 us, 5 alternating
+ *   pairs of runs, medians (ranges): p99 28.7 ms (27.6-36.9) against 35.8 ms (30.7-43.0) when
+ *   starved connections did not stop the wait, 1.60 CQEs per request (1.37-2.15) against 2.05
+ *   (1.83-2.45), 40.1k requests/s against 38.0k. ENOBUFS per run swing from 0 to 20k either
+ *   way: this pool regime tips into bursts of them by itself.
+ */
+static int min_wait_may_batch(const struct echo_state *st)
+{
+	return st->last_batch_conns >= MIN_WAIT_BATCH &&
+	       (uint64_t)st->last_batch_conns * 2 < counter_get(&st->pub->active) && !st->starved;
+}
 
 /*
  * The loop's one trip to the kernel, made by hand instead of io_uring_submit_and_wait so that
@@ -214,9 +226,8 @@ static void cq_spin(struct io_uring *ring)
  *   flush an overflowed CQ, or to sleep when no completion is waiting after cq_spin. A busy
  *   SQPOLL ring thus serves many requests per enter, which is what enters per request shows.
  * The rare submit inside sqe_get (a full SQ) goes through liburing and is not counted.
- * With min_wait_us (IORING_FEAT_MIN_TIMEOUT, 6.12), a wait that follows a reap that gave at
- * least MIN_WAIT_BATCH connections data to echo (st->last_batch_conns), fewer than half of the
- * worker's open ones, with no connection waiting for buffers, asks for a whole CQ's worth of completions but returns once min_wait_us
+ * With min_wait_us (IORING_FEAT_MIN_TIMEOUT, 6.12), a wait after a reap that came as a batch
+ * (min_wait_may_batch) asks for a whole CQ's worth of completions but returns once min_wait_us
  * has passed with at least one (or at the first one after that): batching bought with up to
  * that much latency, only while completions come in batches. Every wait goes without iowait
  * marking where the kernel offers it.
@@ -254,9 +265,7 @@ static int loop_enter(struct echo_state *st)
 			return 0; /* the thread is awake and takes what was queued; completions wait */
 		submit = 0;
 	}
-	if (wait_nr && s->ring.min_wait_us && st->last_batch_conns >= MIN_WAIT_BATCH &&
-	    (uint64_t)st->last_batch_conns * 2 < __atomic_load_n(&s->active, __ATOMIC_RELAXED) &&
-	    !st->starved) {
+	if (wait_nr && s->ring.min_wait_us && min_wait_may_batch(st)) {
 		memset(&arg, 0, sizeof(arg));
 		arg.pad = s->ring.min_wait_us; /* min_wait_usec since 6.12 */
 		/* Without an overall timeout longer than min_wait the kernel ends the wait when
