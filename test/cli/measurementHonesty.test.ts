@@ -59,7 +59,9 @@ describe('measurement honesty', () => {
     // served, and the lab's server serves a closed loop evenly (1.000 here; below 0.9 warns).
     const p = s.perConnection!;
     expect(p.connections).toBe(32);
-    expect(Math.round(p.mean * p.connections)).toBe(s.requests);
+    // Within 0.1 %: the counts are read right after each thread's histogram while it runs, so the
+    // window's first snapshot can see a few echoes its histogram has not (21 of 187,542 in CI).
+    expect(Math.abs(p.mean * p.connections - s.requests)).toBeLessThanOrEqual(Math.max(2, s.requests * 0.001));
     expect(p.min).toBeGreaterThan(0);
     expect(p.jain).toBeGreaterThanOrEqual(0.9);
     expect(s.phases[0].perConnection).toEqual(p);
