@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { batchedWaitWords, connectionServiceWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { batchedWaitWords, connectionServiceWords, serverConnectionServiceWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, parseInjectSpec, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { defaultProfile, loadProfileFile, parseSetAssignment, withKnob } from './host/profiles';
 import { exportCommand } from './host/profiles/export/exportVerb';
@@ -61,8 +61,8 @@ ${AB_USAGE}
            --bind also "address"), then,
            on SIGINT/SIGTERM or after --duration seconds, its summary (--json: one object with
            "event":"summary"): connections served, bytes echoed, requests (bytes echoed /
-           load.messageBytes: set it to your client's message size), server CPU, applied and
-           refused knobs. Without --duration it runs until a signal, at most ${SERVER_MAX_DURATION_S / 3600} h.
+           load.messageBytes: set it to your client's message size), echoes per connection
+           (fewest, most, Jain's index), server CPU, applied and refused knobs. Without --duration it runs until a signal, at most ${SERVER_MAX_DURATION_S / 3600} h.
            --set takes server.* knobs and load.messageBytes; a second signal exits at once (130)
   load     the load alone against a TCP echo server that is not this lab's (uring-lab server
            on another host, or anyone's): HOST is an IPv4 address or a name resolving to one.
@@ -550,6 +550,7 @@ function formatServerSummary(s: ServerSummary): string {
     `server ${s.address}:${s.port} (pid ${s.pid}) — ${s.profileName}, kernel ${s.kernel.release}: ${s.status}, ended by ${s.endedBy}, after ${s.servedS.toFixed(2)} s`,
     `  connections  ${fmtInt(s.connectionsServed)} served (at most ${s.peakOpenConnections} open at once, ${s.openConnectionsAtStop} open at the stop)${s.workers.length > 1 ? `; per worker ${s.workers.map((w) => w.accepted).join(' / ')}` : ''}`,
     `  echoed       ${fmtInt(s.bytesEchoed)} bytes = ${fmtInt(s.requests)} requests of ${s.messageBytes} B (bytes, not messages: load.messageBytes sets the size)`,
+    ...(s.perConnection ? [`  per conn.    ${serverConnectionServiceWords(s.perConnection)}`] : []),
     `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}${server.engine === 'io_uring' ? batchedWaitWords(server.minWaitUs, s.counters.batchedWaits, s.counters.enters) : ''}`,
     s.tcpSegments
       ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}`

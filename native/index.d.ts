@@ -606,6 +606,20 @@ export interface EngineSnapshot {
    */
   running: boolean;
   /**
+   * stop()'s final snapshot, with a server of ours: how evenly its workers served every
+   * connection they had over the whole run, in bytes (each connection's echoed bytes folded in
+   * as it closed; the teardown closes those still open). `connections` sent at least one byte;
+   * `silent` closed without sending any (a port check); `unserved` sent bytes and got none
+   * back; `minConnection` is the fewest's place in accept order over all workers (0-based; on
+   * a tie the first accepted). Jain's index is sumBytes² / (connections × squaresBytes). Null
+   * in every other snapshot and with a `target`.
+   */
+  serverConnectionEchoes?: {
+    connections: number; silent: number; unserved: number;
+    minBytes: number; minConnection: number; maxBytes: number;
+    sumBytes: number; squaresBytes: number;
+  } | null;
+  /**
    * The server loop's death, as the symbolic errno and its text, e.g. 'EFAULT: Bad address';
    * null while it lives. Once set, `running` is false, and the value stays in every later
    * snapshot, including the final one from stop(). The host should fail the run with it.

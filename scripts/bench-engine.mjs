@@ -538,6 +538,9 @@ async function measureServerVerb(cfg, point, o, bins) {
       // same traffic, which the window's edges do not change.
       m.segmentsOutPerReq = summary?.tcpSegments?.perRequest?.out ?? null;
       m.dataSegmentsOutPerReq = summary?.tcpSegments?.perRequest?.dataOut ?? null;
+      // The server's own count of each connection's echoes over the whole serve (warm-up
+      // too): beside echo_client's window count, the same evenness from the other end.
+      m.serverPerConnection = summary?.perConnection ?? null;
       if (summary && summary.status !== 'completed') { m.ok = false; m.error = `server ${summary.status}: ${summary.failure?.message ?? ''}`; }
       if (!summary) m.warning = [m.warning, `no server summary (exit ${end.status ?? end.signal})`].filter(Boolean).join('; ');
     }

@@ -66,3 +66,43 @@ export function connectionServiceWords(s: ConnectionService): string {
   const none = s.unserved > 0 ? `, ${int(s.unserved)} with none` : '';
   return `${int(s.connections)} connection${s.connections === 1 ? '' : 's'}: fewest ${int(s.min)} echoes (connection ${s.minConnection}), most ${int(s.max)}, mean ${int(s.mean)}; ${jain}${none}`;
 }
+
+/** The engine's tally of a server's connections (NativeSnapshot.serverConnectionEchoes), in bytes. */
+export interface ConnectionByteTally {
+  connections: number; silent: number; unserved: number;
+  minBytes: number; minConnection: number; maxBytes: number;
+  sumBytes: number; squaresBytes: number;
+}
+
+/** `uring-lab server`'s per-connection service: as ConnectionService, over every connection the
+ *  server had, counted by the server itself (so it holds for any client), in echoes of
+ *  load.messageBytes as its `requests` are; connections in accept order over all workers. */
+export type ServerConnectionService = ConnectionService & {
+  /** Connections closed without sending a byte (a port check): not in the other numbers. */
+  silent: number;
+};
+
+/** The server's tally in echoes of `messageBytes`; null when no connection came at all. */
+export function serverConnectionService(t: ConnectionByteTally | null | undefined, messageBytes: number): ServerConnectionService | null {
+  if (!t || t.connections + t.silent === 0) return null;
+  const n = t.connections;
+  // Jain's index is the same in bytes as in echoes: the unit cancels out.
+  const jain = t.squaresBytes > 0 ? Math.min(1, (t.sumBytes * t.sumBytes) / (n * t.squaresBytes)) : null;
+  return {
+    connections: n,
+    min: Math.floor(t.minBytes / messageBytes),
+    minConnection: t.minConnection,
+    max: Math.floor(t.maxBytes / messageBytes),
+    mean: n > 0 ? t.sumBytes / n / messageBytes : 0,
+    jain,
+    unserved: t.unserved,
+    silent: t.silent,
+  };
+}
+
+/** One line for `uring-lab server`'s summary. */
+export function serverConnectionServiceWords(s: ServerConnectionService): string {
+  const silent = `${s.silent.toLocaleString('en-US')} connected and sent nothing`;
+  if (s.connections === 0) return `no connection sent data (${silent})`;
+  return `${connectionServiceWords(s)}${s.silent > 0 ? `; ${silent}` : ''}`;
+}

@@ -10,7 +10,7 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, sqpollBusyShare, type SegmentTotals, type SqpollWork } from '../contract';
+import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, serverConnectionService, sqpollBusyShare, type ConnectionByteTally, type SegmentTotals, type ServerConnectionService, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
@@ -111,6 +111,12 @@ export interface ServerSummary {
   tcpSegments: { out: number; in: number; dataOut: number; dataIn: number; perRequest: { out: number; in: number; dataOut: number; dataIn: number } | null } | null;
   /** Provided buffers: the most held at once (at a snapshot) and the pool's size. */
   buffers: { peakInUse: number; total: number };
+  /** How evenly the server served its connections, counted by the server over every connection
+   *  it had (each one's echoes, bytes echoed / messageBytes, as it closed): the fewest and which
+   *  connection that was (in accept order, 0-based), the most, the mean, Jain's index,
+   *  `unserved` (sent data, got nothing back) and `silent` (sent nothing); null when no
+   *  connection came, or the engine gave no final count (it crashed). */
+  perConnection: ServerConnectionService | null;
   applied: { server: Profile['server'] };
   rejected: RejectedKnob[];
   ring: NativeStarted['ring'];
@@ -164,6 +170,8 @@ export class ServerOnly {
   private sqpollWork: SqpollWork | null = null;
   private segments: SegmentTotals | null = null;
   private errorsByOp: ServerErrorsByOp = { accept: 0, recv: 0, send: 0, other: 0 };
+  /** Every connection's echoed bytes, from the stop's final snapshot (null until then). */
+  private connectionTally: ConnectionByteTally | null = null;
   /** Connections each worker accepted: the engine reports these as running totals. */
   private accepted: number[] = [];
   private peakBuffersInUse = 0;
@@ -267,6 +275,7 @@ export class ServerOnly {
       // The engine's peak is counted as buffers are taken; the sample covers an engine without it.
       this.peakBuffersInUse = Math.max(this.peakBuffersInUse, final ? 0 : server.buffersInUse ?? 0, server.buffersPeak ?? 0);
     }
+    if (final && snapshot.serverConnectionEchoes) this.connectionTally = snapshot.serverConnectionEchoes;
     // Running totals, also in the final snapshot (taken before the workers' state is freed).
     (snapshot.serverWorkers ?? []).forEach((w, i) => { this.accepted[i] = Math.max(this.accepted[i] ?? 0, w.accepted); });
     this.lastNs = Math.max(this.lastNs, snapshot.monotonicNs);
@@ -307,6 +316,7 @@ export class ServerOnly {
     const messageBytes = this.options.profile.load.messageBytes;
     const bytesEchoed = this.counters.bytesOut;
     const requests = Math.floor(bytesEchoed / messageBytes);
+    const perConnection = serverConnectionService(this.connectionTally, messageBytes);
     const endedBy = failure ? failure.message
       : reason === 'signal' ? this.stopAsked ?? 'a stop request'
         : reason === 'duration' ? `its duration (${this.boundS} s)`
@@ -343,6 +353,7 @@ export class ServerOnly {
         perRequest: requests > 0 ? { out: this.segments.out / requests, in: this.segments.in / requests, dataOut: this.segments.dataOut / requests, dataIn: this.segments.dataIn / requests } : null,
       },
       buffers: { peakInUse: this.peakBuffersInUse, total: this.buffersTotal },
+      perConnection,
       applied: listening.applied,
       rejected: listening.rejected,
       ring: listening.ring,

@@ -130,6 +130,70 @@ describe('uring-lab server', () => {
     });
   }
 
+  // The server's own count of each connection's echoes, for clients that are not ours: one
+  // connection after another so that accept order is known, a port check that sends nothing,
+  // and one still open at the stop (counted when the teardown closes it). Two rings: the
+  // workers' tallies are merged, and accept order runs over both.
+  for (const set of [['server.engine=io_uring'], ['server.engine=epoll'], ['server.rings=2'], ['server.directDescriptors=true']]) {
+    it(`perConnection: each connection's echoes as the server counted them, the fewest by accept order (${set.join(' ')})`, async () => {
+      const messageBytes = 1000;
+      const cli = startCli(['server', '--json', '--port', '0', '--duration', '30', '--set', `load.messageBytes=${messageBytes}`, ...set.flatMap((kv) => ['--set', kv])]);
+      const { port } = JSON.parse(await cli.firstLine) as { port: number };
+      const echoes = async (sock: Awaited<ReturnType<typeof connectTo>>, n: number) => {
+        for (let i = 0; i < n; i++) {
+          const data = randomBytes(messageBytes);
+          const echoed = readExactly(sock, data.length);
+          sock.write(data);
+          expect((await echoed).equals(data)).toBe(true);
+        }
+      };
+      const closeAfter = async (n: number) => {
+        const sock = await connectTo(port);
+        await echoes(sock, n);
+        await new Promise<void>((resolve) => { sock.once('close', () => resolve()); sock.end(); });
+      };
+      await closeAfter(20); // connection 0
+      await closeAfter(10); // 1: the fewest, first accepted of the two
+      const check = await connectTo(port); // 2: sends nothing
+      await new Promise<void>((resolve) => { check.once('close', () => resolve()); check.end(); });
+      const open = await connectTo(port); // 3: ties with 1, still open at the stop
+      await echoes(open, 10);
+      await closeAfter(30); // 4: the most
+      cli.child.kill('SIGTERM');
+      const r = await cli.done;
+      open.destroy();
+      expect(r.code, r.stderr).toBe(0);
+      const s = summaryOf(r);
+      expect(s.connectionsServed).toBe(5);
+      expect(s.requests).toBe(70);
+      const squares = 20 ** 2 + 10 ** 2 + 10 ** 2 + 30 ** 2;
+      expect(s.perConnection).toEqual({
+        connections: 4, min: 10, minConnection: 1, max: 30, mean: 17.5,
+        jain: expect.closeTo(70 ** 2 / (4 * squares), 12), unserved: 0, silent: 1,
+      });
+    });
+  }
+
+  it('perConnection in the text summary, and null-free words when nothing but port checks came', async () => {
+    const cli = startCli(['server', '--port', '0', '--duration', '30', '--set', 'load.messageBytes=512']);
+    const port = Number(/:(\d+)/.exec(await cli.firstLine)![1]);
+    await echoThrough(port, 3, 512 * 40, 512);
+    cli.child.kill('SIGTERM');
+    const r = await cli.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^  per conn\. {4}3 connections: fewest 40 echoes \(connection \d\), most 40, mean 40; Jain's index 1\.000$/m);
+
+    const quiet = startCli(['server', '--json', '--port', '0', '--duration', '30']);
+    const { port: quietPort } = JSON.parse(await quiet.firstLine) as { port: number };
+    for (let i = 0; i < 2; i++) {
+      const sock = await connectTo(quietPort);
+      await new Promise<void>((resolve) => { sock.once('close', () => resolve()); sock.end(); });
+    }
+    quiet.child.kill('SIGTERM');
+    const q = summaryOf(await quiet.done);
+    expect(q.perConnection).toEqual({ connections: 0, min: 0, minConnection: 0, max: 0, mean: 0, jain: null, unserved: 0, silent: 2 });
+  });
+
   // 32,768 × 64 KiB buffers: a 2 GiB pool to touch before it listens (~7 s here). A signal in
   // that time waited all of it, then the server listened and stopped at once.
   it('SIGINT while a large buffer pool is set up: called off, one line, exit 0, it never listened', async () => {

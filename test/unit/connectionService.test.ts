@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startAbExperiment } from '../../electron/host/ab/runner';
-import { ConnectionServiceSchema, connectionService, connectionServiceWords, RunSummarySchema, unevenServiceWarning } from '../../electron/contract';
+import { ConnectionServiceSchema, connectionService, connectionServiceWords, RunSummarySchema, serverConnectionService, serverConnectionServiceWords, unevenServiceWarning } from '../../electron/contract';
 import type { NativeSnapshot } from '../../electron/engine/protocol';
 import { defaultProfile } from '../../electron/host/profiles';
 import { RunRecord } from '../../electron/host/run/runRecord';
@@ -82,6 +82,28 @@ function record(connections: number) {
   r.addPhase(profile, NATIVE_STARTED, t0);
   return { r, t0, profile };
 }
+
+describe('serverConnectionService (uring-lab server)', () => {
+  const tally = { connections: 3, silent: 2, unserved: 1, minBytes: 0, minConnection: 4, maxBytes: 9_000, sumBytes: 12_500, squaresBytes: 9_000 ** 2 + 3_500 ** 2 };
+
+  it('turns the engine\'s byte tally into echoes of load.messageBytes; Jain\'s index does not depend on the unit', () => {
+    const s = serverConnectionService(tally, 1_000)!;
+    expect(s).toEqual({ connections: 3, min: 0, minConnection: 4, max: 9, mean: 12_500 / 3 / 1_000, jain: expect.closeTo(12_500 ** 2 / (3 * tally.squaresBytes), 12), unserved: 1, silent: 2 });
+    expect(serverConnectionService(tally, 1)!.jain).toBe(s.jain);
+    // Partial messages round down, as `requests` does.
+    expect(serverConnectionService({ ...tally, unserved: 0, minBytes: 1_999 }, 1_000)!.min).toBe(1);
+    expect(ConnectionServiceSchema.safeParse(s).success).toBe(true);
+  });
+
+  it('is null when no connection came; with only port checks it says so', () => {
+    expect(serverConnectionService(null, 1_000)).toBeNull();
+    expect(serverConnectionService({ ...tally, connections: 0, silent: 0 }, 1_000)).toBeNull();
+    const checks = serverConnectionService({ connections: 0, silent: 2, unserved: 0, minBytes: 0, minConnection: 0, maxBytes: 0, sumBytes: 0, squaresBytes: 0 }, 64)!;
+    expect(checks.jain).toBeNull();
+    expect(serverConnectionServiceWords(checks)).toBe('no connection sent data (2 connected and sent nothing)');
+    expect(serverConnectionServiceWords(serverConnectionService(tally, 1_000)!)).toBe('3 connections: fewest 0 echoes (connection 4), most 9, mean 4; Jain\'s index 0.559, 1 with none; 2 connected and sent nothing');
+  });
+});
 
 describe('RunRecord: perConnection', () => {
   it('sums each connection\'s echoes over the measured frames only, warm-up left out', () => {

@@ -422,6 +422,22 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 			{ "oldestInFlightUs", s.oldest_in_flight_us },
 			{ "liveLoadConnections", s.live_load_connections } });
 	o.Set("running", (bool)s.running);
+	// The stop's final snapshot: how evenly the server's workers served every connection they
+	// had (in bytes; the host turns them into echoes). Null in every other snapshot.
+	if (s.conn_tally_known) {
+		Napi::Object t = Napi::Object::New(env);
+		SetNumbers(t, { { "connections", s.conn_tally.conns },
+				{ "silent", s.conn_tally.silent },
+				{ "unserved", s.conn_tally.unserved },
+				{ "minBytes", s.conn_tally.min_bytes },
+				{ "minConnection", s.conn_tally.min_ordinal },
+				{ "maxBytes", s.conn_tally.max_bytes } });
+		t.Set("sumBytes", s.conn_tally.sum);
+		t.Set("squaresBytes", s.conn_tally.squares);
+		o.Set("serverConnectionEchoes", t);
+	} else {
+		o.Set("serverConnectionEchoes", env.Null());
+	}
 
 	// The server's own counters, summed over its workers (deltas; buffers are gauges).
 	Napi::Object server = Napi::Object::New(env);

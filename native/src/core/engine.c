@@ -230,7 +230,7 @@ static int start_servers(const struct engine_config *cfg, struct engine_error *e
 		err->at = (struct start_error){ STEP_SERVER_THREAD, -ENOMEM };
 		return -ENOMEM;
 	}
-	engine.conns = (struct conn_gauge){ 0, 0 };
+	engine.conns = (struct conn_gauge){ 0 };
 	tcp_segments_reset(&engine.segments);
 	for (unsigned i = 0; i < scfg.workers; i++) {
 		server_init(&engine.servers[i], &scfg, i, &before_ring_exit);
@@ -638,6 +638,10 @@ void engine_stop_finish(struct engine_snapshot *snap, int hold)
 	 * (with SQPOLL, io_uring_queue_exit waits for the kernel thread to park). */
 	snap->monotonic_ns = engine.load_stopped_ns;
 	snap->running = 0;
+	/* Every worker has exited and closed its connections: their tallies are final. */
+	for (unsigned i = 0; i < engine.nservers; i++)
+		conn_tally_merge(&snap->conn_tally, &engine.servers[i].tally);
+	snap->conn_tally_known = engine.nservers > 0;
 	release_all();
 	finish_state(ENGINE_IDLE, hold);
 }

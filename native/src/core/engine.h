@@ -153,6 +153,10 @@ struct engine_snapshot {
 	uint64_t live_load_connections;
 	int running;
 	int server_loop_err; /* negative errno if the server loop died, else 0 */
+	/* The stop's final snapshot only (conn_tally_known): every connection the workers served,
+	 * each one's echoed bytes folded in as it closed (server.h). */
+	struct conn_tally conn_tally;
+	int conn_tally_known;
 };
 
 /* Bytes a config will allocate; see memory_needs.h. */

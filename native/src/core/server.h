@@ -74,7 +74,62 @@ struct server_config {
  * a peak sampled per snapshot misses every burst shorter than a frame (2 of 2,000 seen). */
 struct conn_gauge {
 	uint64_t open, peak;
+	uint64_t seq; /* connections accepted so far, all workers: the next one's accept ordinal */
 };
+
+/* One connection's echo as the server sees it: the bytes it received and echoed back, and its
+ * place in accept order over all workers (0-based). Set at accept, counted by the echo path. */
+struct conn_echo {
+	uint64_t in, out, ordinal;
+};
+
+/* How evenly a worker served its connections (uring-lab server's perConnection): every
+ * connection's echoed bytes, folded in as it closes (the teardown closes those still open).
+ * Written by the worker thread only; read by the stop's final snapshot, once every worker has
+ * exited. O(1) whatever the number of connections a long serve sees: Jain's index needs only
+ * the sum and the sum of squares. */
+struct conn_tally {
+	uint64_t conns;    /* connections that sent at least one byte */
+	uint64_t silent;   /* connections closed without sending a byte (port checks, health probes) */
+	uint64_t unserved; /* sent bytes and got none back */
+	uint64_t min_bytes, min_ordinal, max_bytes; /* over `conns`; on a tie, the first accepted */
+	double sum, squares; /* of the echoed bytes of `conns` */
+};
+
+static inline void conn_tally_fold(struct conn_tally *t, uint64_t out, uint64_t ordinal)
+{
+	if (!t->conns || out < t->min_bytes || (out == t->min_bytes && ordinal < t->min_ordinal)) {
+		t->min_bytes = out;
+		t->min_ordinal = ordinal;
+	}
+	if (out > t->max_bytes)
+		t->max_bytes = out;
+	t->conns++;
+	t->unserved += out == 0;
+	t->sum += (double)out;
+	t->squares += (double)out * (double)out;
+}
+
+/* Workers' tallies into one (the snapshot's). */
+static inline void conn_tally_merge(struct conn_tally *into, const struct conn_tally *t)
+{
+	if (!t->conns) {
+		into->silent += t->silent;
+		return;
+	}
+	if (!into->conns || t->min_bytes < into->min_bytes ||
+	    (t->min_bytes == into->min_bytes && t->min_ordinal < into->min_ordinal)) {
+		into->min_bytes = t->min_bytes;
+		into->min_ordinal = t->min_ordinal;
+	}
+	if (t->max_bytes > into->max_bytes)
+		into->max_bytes = t->max_bytes;
+	into->conns += t->conns;
+	into->silent += t->silent;
+	into->unserved += t->unserved;
+	into->sum += t->sum;
+	into->squares += t->squares;
+}
 
 struct server {
 	const struct server_ops *ops;
@@ -98,6 +153,8 @@ struct server {
 	uint64_t accepted;
 	uint64_t active;    /* connections open right now */
 	struct conn_gauge *gauge; /* the engine's, shared by every worker (NULL: none) */
+	uint64_t own_seq;   /* accept ordinals without a gauge: this worker's own count */
+	struct conn_tally tally; /* its closed connections' echoes (worker thread only) */
 	/* The engine's TCP segment counts (tcp_segments.h), opened by worker 0 once it listens,
 	 * in its namespace (NULL: none). */
 	struct tcp_segments *segments;
@@ -146,12 +203,17 @@ struct server {
 	int sqpoll_stats_err;            /* -ENODATA: this kernel prints no SqWorkTime (before 6.11) */
 };
 
-/* A connection of this worker opened or closed: its `active` and the shared gauge. */
-static inline void server_conn_opened(struct server *s)
+/* A connection of this worker opened or closed: its `active`, the shared gauge, and at the
+ * close its echo into the worker's tally. */
+static inline void server_conn_opened(struct server *s, struct conn_echo *e)
 {
 	counter_add(&s->active, 1);
-	if (!s->gauge)
+	e->in = e->out = 0;
+	if (!s->gauge) {
+		e->ordinal = s->own_seq++;
 		return;
+	}
+	e->ordinal = __atomic_fetch_add(&s->gauge->seq, 1, __ATOMIC_RELAXED);
 	uint64_t open = __atomic_add_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
 	uint64_t peak = __atomic_load_n(&s->gauge->peak, __ATOMIC_RELAXED);
 	while (open > peak &&
@@ -159,11 +221,15 @@ static inline void server_conn_opened(struct server *s)
 		;
 }
 
-static inline void server_conn_closed(struct server *s)
+static inline void server_conn_closed(struct server *s, const struct conn_echo *e)
 {
 	counter_add(&s->active, (uint64_t)-1);
 	if (s->gauge)
 		__atomic_sub_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
+	if (e->in)
+		conn_tally_fold(&s->tally, e->out, e->ordinal);
+	else
+		s->tally.silent++;
 }
 
 /* Whether any hook or toggle asks the loop for something: one cheap check per iteration. */

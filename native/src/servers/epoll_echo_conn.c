@@ -63,7 +63,7 @@ static void conn_close(struct epoll_state *st, struct econn *c, int err, enum se
 	close(c->fd);
 	c->fd = -1;
 	c->head = c->tail = 0;
-	server_conn_closed(st->pub);
+	server_conn_closed(st->pub, &c->echo);
 	/* A queued conn stays on the ready list (its queued bit keeps it off twice); the ready pass
 	 * skips it if it is still closed then, or serves its new socket, which is harmless. */
 	c->free_next = st->free_conns;
@@ -128,20 +128,23 @@ int econn_open(struct epoll_state *st, int fd)
 		return ret;
 	}
 	counter_add(&st->pub->accepted, 1);
-	server_conn_opened(st->pub);
+	server_conn_opened(st->pub, &c->echo);
 	return 0;
 }
 
 /* Writes buf[*off, len) until done or EAGAIN; 0, or the errno that ends the connection. Each
- * send() call counts in `sends`, the bytes it took in `bytes_out`. */
-static int write_some(struct server *pub, int fd, const char *buf, size_t *off, size_t len)
+ * send() call counts in `sends`, the bytes it took in `bytes_out` and the connection's echo.out. */
+static int write_some(struct server *pub, struct econn *c, const char *buf, size_t *off, size_t len)
 {
+	int fd = c->fd;
+
 	while (*off < len) {
 		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		counter_add(&pub->sends, 1);
 		if (n > 0) {
 			*off += (size_t)n;
 			counter_add(&pub->bytes_out, (uint64_t)n);
+			c->echo.out += (uint64_t)n;
 		}
 		else if (n < 0 && errno == EINTR)
 			continue;
@@ -187,7 +190,7 @@ void econn_serve(struct epoll_state *st, struct econn *c, uint32_t events)
 	for (unsigned reads = 0;;) {
 		if (c->head < c->tail) {
 			op = SERVER_ERR_SEND;
-			err = write_some(st->pub, c->fd, c->pending, &c->head, c->tail);
+			err = write_some(st->pub, c, c->pending, &c->head, c->tail);
 			if (err)
 				goto fail;
 			if (c->head < c->tail) {
@@ -213,8 +216,9 @@ void econn_serve(struct epoll_state *st, struct econn *c, uint32_t events)
 			reads++;
 			/* A read that returned data: this server's recv completion. */
 			counter_add(&st->pub->recv_cqes, 1);
+			c->echo.in += (uint64_t)n;
 			op = SERVER_ERR_SEND;
-			err = write_some(st->pub, c->fd, st->scratch, &off, (size_t)n);
+			err = write_some(st->pub, c, st->scratch, &off, (size_t)n);
 			if (!err && off < (size_t)n) {
 				op = SERVER_ERR_OTHER;
 				err = keep_pending(c, st->scratch, off, (size_t)n);
@@ -265,7 +269,7 @@ void econn_free_all(struct epoll_state *st)
 		struct econn *c = st->conns[i];
 		if (c->fd >= 0) {
 			close(c->fd);
-			server_conn_closed(st->pub);
+			server_conn_closed(st->pub, &c->echo);
 		}
 		free(c->pending);
 		free(c);

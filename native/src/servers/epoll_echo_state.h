@@ -29,6 +29,7 @@ struct econn {
 	unsigned queued : 1;   /* on the ready list: used up its turn with input left */
 	char *pending;         /* EPOLL_ECHO_CHUNK bytes, allocated at the first short write */
 	size_t head, tail;     /* pending[head, tail) still has to be written */
+	struct conn_echo echo; /* bytes in and echoed, accept ordinal (server.h) */
 	struct econn *free_next;
 	struct econn *ready_next;
 };

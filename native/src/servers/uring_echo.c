@@ -558,7 +558,7 @@ static void server_teardown(void *state, int ran)
 			/* A direct descriptor went with the ring's file table. */
 			if (!st->direct)
 				close(st->conns[i]->fd);
-			server_conn_closed(st->pub);
+			server_conn_closed(st->pub, &st->conns[i]->echo);
 		}
 		free(st->conns[i]);
 	}

@@ -421,7 +421,7 @@ static void conn_maybe_close(struct echo_state *st, struct conn *c)
 		close(c->fd);
 	}
 	c->fd = -1;
-	server_conn_closed(st->pub);
+	server_conn_closed(st->pub, &c->echo);
 	c->free_next = st->free_conns;
 	st->free_conns = c;
 }
@@ -779,6 +779,7 @@ void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_c
 	}
 
 	counter_add(&st->pub->bytes_out, (uint64_t)res);
+	c->echo.out += (uint64_t)res;
 	zc_confirm(st, c); /* the connection took more: the earlier zero-copy sends were real */
 	/* Short or full, consume what went out. */
 	unsigned left = (unsigned)res;
@@ -854,6 +855,7 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 	}
 	if (res > 0) {
 		counter_add(&st->pub->recv_cqes, 1);
+		c->echo.in += (uint64_t)res;
 		if (!c->failed && !st->stopping)
 			mark_dirty(st, c);
 		/* Holding too much (its peer does not read its echoes): stop receiving. With the

@@ -310,7 +310,7 @@ void on_accept(struct echo_state *st, const struct io_uring_cqe *cqe)
 				setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			c->fd = res; /* with direct descriptors: its index in the file table */
 			counter_add(&st->pub->accepted, 1);
-			server_conn_opened(st->pub);
+			server_conn_opened(st->pub, &c->echo);
 			conn_arm_recv(st, c);
 		}
 	} else if (!echo_benign(res) && res != -EINTR && res != -EAGAIN) {

@@ -92,6 +92,7 @@ struct conn {
 	uint32_t sends_issued, sends_at_scan; /* a send in flight across two looks is stuck */
 	unsigned send_sqpos;  /* a quiet send's position in the SQ (the kernel has it once its SQ head passed) */
 	uint32_t send_bytes;  /* ... and its length: what a silent success sent */
+	struct conn_echo echo; /* bytes in and echoed, accept ordinal (server.h) */
 	struct conn *starved_prev, *starved_next;
 	struct conn *free_next;
 	/* sendmsg state; must stay put while the send is in flight (with SQPOLL
