@@ -62,7 +62,8 @@ ${AB_USAGE}
            on SIGINT/SIGTERM or after --duration seconds, its summary (--json: one object with
            "event":"summary"): connections served, bytes echoed, requests (bytes echoed /
            load.messageBytes: set it to your client's message size), echoes per connection
-           (fewest, most, Jain's index), server CPU, applied and refused knobs. Without --duration it runs until a signal, at most ${SERVER_MAX_DURATION_S / 3600} h.
+           (fewest, most, Jain's index), server CPU, applied and refused knobs. Without
+           --duration it runs until a signal, at most ${SERVER_MAX_DURATION_S / 3600} h.
            --set takes server.* knobs and load.messageBytes; a second signal exits at once (130)
   load     the load alone against a TCP echo server that is not this lab's (uring-lab server
            on another host, or anyone's): HOST is an IPv4 address or a name resolving to one.

@@ -33,6 +33,21 @@ async function inScratch(prefix: string, body: (env: NodeJS.ProcessEnv, tmp: str
 /** Keys DESIGN.md promises in every RunSummary. */
 const DESIGN_KEYS = ['throughputRps', 'latencyUs', 'requests', 'errors', 'serverCpuNsPerReq', 'loadCpuNsPerReq', 'applied', 'rejected', 'probes', 'kernel', 'histogram', 'frames'];
 
+describe('uring-lab --help', () => {
+  // Read in a 100-column terminal: a line past it wraps mid-word (one did, after an edit). The
+  // synopsis lines (`uring-lab VERB [options]`) are the exception: one line each, to copy.
+  it('every verb\'s usage text fits 100 columns, the synopsis lines aside', () => {
+    const verbs = [[], ['run'], ['server'], ['load'], ['ab'], ['runs'], ['diagnose'], ['export'], ['doctor'], ['serve']];
+    for (const verb of verbs) {
+      const r = cli(...verb, '--help');
+      expect(r.code, `${verb.join(' ')} --help: ${r.stderr}`).toBe(0);
+      expect(r.stdout.length, verb.join(' ')).toBeGreaterThan(0);
+      const wide = r.stdout.split('\n').filter((line) => line.length > 100 && !/^(Usage: )?uring-lab /.test(line.trim()));
+      expect(wide, `uring-lab ${verb.join(' ')} --help`).toEqual([]);
+    }
+  });
+});
+
 describe('uring-lab run', () => {
   it('--json prints one RunSummary of a real run', () => {
     const r = cli('run', '--duration', '2', '--set', 'duration.warmupS=0.5', '--json');

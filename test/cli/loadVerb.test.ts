@@ -105,6 +105,14 @@ describe('uring-lab load --target', () => {
       // The measured window is a part of what the server echoed (warm-up and drain too).
       expect(served.bytesEchoed).toBeGreaterThanOrEqual(s.bytes);
       expect(served.serverErrors).toBe(0);
+      // The server's own count per connection, against the load's: the probe sent nothing, each
+      // load connection got from the server at least what the load counted in its window, and
+      // the server's per-connection echoes add up to its bytes echoed.
+      const byServer = served.perConnection!;
+      expect(byServer).toMatchObject({ connections: 8, silent: 1, unserved: 0 });
+      expect(byServer.min).toBeGreaterThanOrEqual(s.perConnection!.min);
+      expect(byServer.max).toBeGreaterThanOrEqual(s.perConnection!.max);
+      expect(byServer.mean * 8).toBeCloseTo(served.bytesEchoed / served.messageBytes, 6);
     } finally {
       server.child.kill('SIGKILL');
     }

@@ -29,10 +29,11 @@ export const AB_HELP = `  ab       an A/B experiment: N rounds (default ${AB_DEF
            randomised ABBA/BAAB blocks, each arm its own run (engine restarted, warm-up discarded,
            --duration seconds measured, default ${AB_DEFAULT_DURATION_S}); per metric the medians, B/A with a 95 %
            bootstrap CI (seeded: --seed makes it reproducible), a Mann–Whitney U p-value and a
-           verdict (better / worse / ~ / insufficient, ±2 % noise band); --json prints the AbReport,
-           --out writes a self-contained HTML report. Every experiment is saved beside the run
-           history (URING_LAB_RUNS_DIR/experiments, after every arm: a host that dies leaves its
-           finished rounds, marked interrupted); list, show, export or delete them by id`;
+           verdict (better / worse / ~ / insufficient, ±2 % noise band); --json prints the
+           AbReport, --out writes a self-contained HTML report. Every experiment is saved
+           beside the run history (URING_LAB_RUNS_DIR/experiments, after every arm: a host that
+           dies leaves its finished rounds, marked interrupted); list, show, export or delete
+           them by id`;
 
 function input(field: string, message: string, fix: string): LabError {
   return new LabError({ code: 'USAGE', kind: 'input', field, message, fix });
