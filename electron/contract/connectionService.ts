@@ -40,7 +40,13 @@ export function connectionService(counts: ArrayLike<number>): ConnectionService 
     if (x > max) max = x;
     if (x === 0) unserved++;
   }
-  return { connections: n, min, minConnection, max, mean: sum / n, jain: squares > 0 ? Math.min(1, (sum * sum) / (n * squares)) : null, unserved };
+  return { connections: n, min, minConnection, max, mean: sum / n, jain: jainIndex(n, sum, squares), unserved };
+}
+
+/** Jain's index of n counts from their sum and sum of squares, held at 1 against rounding; null
+ *  when every count is 0. */
+function jainIndex(n: number, sum: number, squares: number): number | null {
+  return squares > 0 ? Math.min(1, (sum * sum) / (n * squares)) : null;
 }
 
 /** Below this mean (echoes per connection in the window) an uneven count is the window's
@@ -86,15 +92,14 @@ export type ServerConnectionService = ConnectionService & {
 export function serverConnectionService(t: ConnectionByteTally | null | undefined, messageBytes: number): ServerConnectionService | null {
   if (!t || t.connections + t.silent === 0) return null;
   const n = t.connections;
-  // Jain's index is the same in bytes as in echoes: the unit cancels out.
-  const jain = t.squaresBytes > 0 ? Math.min(1, (t.sumBytes * t.sumBytes) / (n * t.squaresBytes)) : null;
   return {
     connections: n,
     min: Math.floor(t.minBytes / messageBytes),
     minConnection: t.minConnection,
     max: Math.floor(t.maxBytes / messageBytes),
     mean: n > 0 ? t.sumBytes / n / messageBytes : 0,
-    jain,
+    // The same in bytes as in echoes: the unit cancels out.
+    jain: jainIndex(n, t.sumBytes, t.squaresBytes),
     unserved: t.unserved,
     silent: t.silent,
   };

@@ -96,21 +96,8 @@ struct conn_tally {
 	double sum, squares; /* of the echoed bytes of `conns` */
 };
 
-static inline void conn_tally_fold(struct conn_tally *t, uint64_t out, uint64_t ordinal)
-{
-	if (!t->conns || out < t->min_bytes || (out == t->min_bytes && ordinal < t->min_ordinal)) {
-		t->min_bytes = out;
-		t->min_ordinal = ordinal;
-	}
-	if (out > t->max_bytes)
-		t->max_bytes = out;
-	t->conns++;
-	t->unserved += out == 0;
-	t->sum += (double)out;
-	t->squares += (double)out * (double)out;
-}
-
-/* Workers' tallies into one (the snapshot's). */
+/* A tally into another: a closed connection's own into its worker's, the workers' into the
+ * snapshot's. */
 static inline void conn_tally_merge(struct conn_tally *into, const struct conn_tally *t)
 {
 	if (!t->conns) {
@@ -226,10 +213,12 @@ static inline void server_conn_closed(struct server *s, const struct conn_echo *
 	counter_add(&s->active, (uint64_t)-1);
 	if (s->gauge)
 		__atomic_sub_fetch(&s->gauge->open, 1, __ATOMIC_RELAXED);
-	if (e->in)
-		conn_tally_fold(&s->tally, e->out, e->ordinal);
-	else
-		s->tally.silent++;
+	/* This connection's own tally: one that sent nothing is silent, and counts in nothing else. */
+	uint64_t sent = e->in > 0;
+	struct conn_tally one = { .conns = sent, .silent = !sent, .unserved = sent && e->out == 0,
+				  .min_bytes = e->out, .min_ordinal = e->ordinal, .max_bytes = e->out,
+				  .sum = (double)e->out, .squares = (double)e->out * (double)e->out };
+	conn_tally_merge(&s->tally, &one);
 }
 
 /* Whether any hook or toggle asks the loop for something: one cheap check per iteration. */
