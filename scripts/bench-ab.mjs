@@ -13,22 +13,32 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { privateRunsDir } from './benchRun.mjs';
+import { forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
 // The runs this bench saves stay out of the user's history (benchRun.mjs).
 privateRunsDir('bench-ab');
 
+const USAGE = 'npm run bench:ab -- [--trials N] [--rounds R] [--duration S]';
+
+function fail(message) {
+  console.error(`bench:ab: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
 function options(argv) {
   const o = { trials: 20, rounds: 6, duration: 0.3 };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === '--trials') { o.trials = Number(value); i++; } else if (flag === '--rounds') { o.rounds = Number(value); i++; } else if (flag === '--duration') { o.duration = Number(value); i++; } else {
-      console.error(`bench:ab: unknown option ${flag}\nnpm run bench:ab -- [--trials N] [--rounds R] [--duration S]`);
-      process.exit(2);
-    }
-  }
-  for (const [k, v] of Object.entries(o)) if (!(v > 0)) { console.error(`bench:ab: --${k} must be > 0`); process.exit(2); }
+  forEachOption(argv, fail, (a, value, num) => {
+    if (a === '--trials') o.trials = num(value(), true, 1);
+    // uring-lab ab's own ranges (--rounds 1–1000, --duration 0.1–3600 s): refused here, not in every experiment.
+    else if (a === '--rounds') o.rounds = num(value(), true, 1);
+    else if (a === '--duration') o.duration = num(value(), false, 0.1);
+    else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
+    else fail(`unknown option ${a}`);
+  });
+  if (o.rounds > 1000) fail(`--rounds ${o.rounds}: uring-lab ab takes 1 to 1000 rounds`);
+  if (o.duration > 3600) fail(`--duration ${o.duration}: uring-lab ab measures 0.1 to 3600 s per arm-run`);
   return o;
 }
 
@@ -47,8 +57,13 @@ const half = file('open-2k', { load: { mode: 'open', rateRps: 2000, connections:
 
 function experiment(a, b, seed) {
   const r = spawnSync(process.execPath, [cli, 'ab', a, b, '--rounds', String(o.rounds), '--duration', String(o.duration), '--warmup', '0.1', '--seed', String(seed), '--json'], { encoding: 'utf8' });
-  if (!r.stdout.trim()) throw new Error(`ab failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    // One line, as the lab's own errors: an experiment without a report ends the bench.
+    console.error(`\nbench:ab: uring-lab ab exited ${r.status ?? r.signal} without a report: ${(r.stderr.trim().split('\n')[0] || 'no output').slice(0, 300)}`);
+    process.exit(1);
+  }
 }
 
 const started = Date.now();

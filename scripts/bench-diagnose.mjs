@@ -20,12 +20,12 @@
 //                             [--at S] [--for S] [--set key=value]… [--out FILE] [--rediagnose FILE]
 //                             [--profile-overhead [--pairs N]]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { forEachOption } from './benchOptions.mjs';
+import { checkLabArgs, checkOut, forEachOption, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -66,7 +66,7 @@ function parseOptions(argv) {
     else if (a === '--at') o.at = num(value(), false, 0);
     else if (a === '--for') o.for = num(value(), false, 0.01);
     else if (a === '--set') o.set.push(value());
-    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--out') o.out = checkOut(value(), fail);
     else if (a === '--rediagnose') o.rediagnose = path.resolve(value());
     else if (a === '--k') o.k = num(value(), false, 0.5);
     else if (a === '--max-factor') o.maxFactor = num(value(), false, 1);
@@ -85,9 +85,21 @@ const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-diagnose-
 const runsDir = process.env.URING_LAB_RUNS_DIR || (opts.rediagnose ? '' : mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-diagnose-runs-')));
 const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, URING_LAB_RUNS_DIR: runsDir };
 
+/** `uring-lab run`'s arguments: the bench's and the user's knobs, then `extra`. */
+const runArgs = (extra) => [cli, 'run', '--json', '--duration', String(opts.seconds), '--set', `duration.warmupS=${opts.warmup}`, ...opts.set.flatMap((s) => ['--set', s]), ...extra];
+
+// Server on CPU 0, load on CPU 1 (as bench:probes): unpinned, where the scheduler puts the two
+// threads moves throughput by ±20 % from run to run, far more than --profile-overhead measures.
+const profilePinning = os.cpus().length >= 2 && !opts.set.some((x) => x.startsWith('server.numa.cpus') || x.startsWith('load.cpus'))
+  ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : [];
+
+// What every run will be given, checked as the CLI will check it, before the first run.
+if (opts.profileOverhead) checkLabArgs(runArgs(['--set', 'diagnose.profileHz=0', ...profilePinning]), fail, 'each --profile-overhead run');
+else if (!opts.rediagnose) checkLabArgs(runArgs([]), fail, 'each run');
+
 /** One `uring-lab run --json`; resolves with its RunSummary (exit 1 with a summary still counts). */
 function runOnce(extra) {
-  const args = [cli, 'run', '--json', '--duration', String(opts.seconds), '--set', `duration.warmupS=${opts.warmup}`, ...opts.set.flatMap((s) => ['--set', s]), ...extra];
+  const args = runArgs(extra);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
@@ -187,12 +199,18 @@ async function calibrate() {
     console.log(`  ${String(i + 1).padStart(3)} ${kind.padEnd(17)} ${String(o.throughputRps).padStart(7)} req/s p99 ${String(o.p99Us).padStart(6)} µs  ${o.spikes} spikes  ${kind === 'quiet' ? `${o.labelled} labelled ${o.labels.join('; ')}` : !o.applied ? `not applied: ${o.refusal}` : `${o.top} ${o.confidence ?? ''} ${o.correct ? 'ok' : 'WRONG'}  ${o.summary ?? ''}`}`.slice(0, 260));
   }
   printResults(outcomes);
-  if (opts.out) writeFileSync(opts.out, JSON.stringify({ runsDir, options: opts, outcomes }, null, 1));
+  if (opts.out) writeOut(opts.out, JSON.stringify({ runsDir, options: { ...opts, out: opts.out.path }, outcomes }, null, 1), 'bench:diagnose');
 }
 
 /** The saved runs of a previous --out, diagnosed again with the current rules. */
 function rediagnose() {
-  const previous = JSON.parse(readFileSync(opts.rediagnose, 'utf8'));
+  let previous;
+  try {
+    previous = JSON.parse(readFileSync(opts.rediagnose, 'utf8'));
+    if (typeof previous?.runsDir !== 'string' || !Array.isArray(previous?.outcomes)) throw new Error('it has no runsDir and outcomes');
+  } catch (err) {
+    fail(`--rediagnose ${opts.rediagnose}: not a bench:diagnose --out file (${err.code ?? err.message}); give the --out of an earlier bench:diagnose`);
+  }
   const store = new RunStore({ dir: previous.runsDir });
   const outcomes = [];
   for (const o of previous.outcomes) {
@@ -211,10 +229,7 @@ async function profileOverhead() {
   const HZ = contract.PROFILE_HZ_DEFAULT;
   const rows = [];
   const bpf = [];
-  // Server on CPU 0, load on CPU 1 (as bench:probes): unpinned, where the scheduler puts the two
-  // threads moves throughput by ±20 % from run to run, far more than what is measured here.
-  const pinned = os.cpus().length >= 2 && !opts.set.some((x) => x.startsWith('server.numa.cpus') || x.startsWith('load.cpus'))
-    ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : [];
+  const pinned = profilePinning;
   console.log(`bench:diagnose --profile-overhead: ${opts.pairs} pairs of ${opts.warmup} + ${opts.seconds} s runs, profileHz ${HZ} and 0 interleaved (ABBA)`);
   for (let i = 0; i < opts.pairs; i++) {
     const order = i % 2 === 0 ? [HZ, 0] : [0, HZ];

@@ -29,7 +29,7 @@
 //                           [--grid 50x4096,1000x*] [--only id,...] [--best k=v,...] [--no-open] [--out FILE]
 //                           [--today REV | --no-today]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { judgeTarget, MIN_SAMPLES_PER_ARM, tally } from './benchVerdict.mjs';
 import { privateRunsDir } from './benchRun.mjs';
+import { checkLabArgs, checkOut, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
@@ -58,7 +59,8 @@ const USAGE = `npm run bench:engine -- [options]
   --warmup S        warm-up seconds before each measurement (default 0.5)
   --grid LIST       grid points as CONNSxBYTES, '*' for any: e.g. 50x4096,1000x* (default all)
   --only LIST       configuration ids: run-epoll,run-uring,run-best,min-epoll,srv-epoll,srv-uring,srv-best,srv-today
-  --best LIST       the io_uring "best" knob set as key=value,... (default: chosen from the catalogue)
+  --best LIST       the io_uring "best" knob set as key=value,... (default: chosen from the catalogue);
+                    server knobs, "server." optional, as the header prints the set
   --no-open         skip the open-loop rows (50 × 128 B at 25/50/75/90 % of the closed-loop maximum,
                     and the independent client's at --independent-rate)
   --independent-rate R  echo_client's open-loop rate against the minimal epoll server and
@@ -74,7 +76,7 @@ const USAGE = `npm run bench:engine -- [options]
 // ---- options ---------------------------------------------------------------------------
 
 function parseOptions(argv) {
-  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true, independentRate: 5000, independentRateGiven: false, today: TODAY_REV };
+  const o = { rounds: null, seconds: null, warmup: null, grid: null, only: null, best: null, out: null, open: true, independentRate: 5000, independentRateGiven: false, today: TODAY_REV, todayGiven: false };
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -89,10 +91,10 @@ function parseOptions(argv) {
     else if (a === '--grid') o.grid = value();
     else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--best') o.best = value().split(',').map((s) => s.trim()).filter(Boolean);
-    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--out') o.out = checkOut(value(), fail);
     else if (a === '--no-open') o.open = false;
-    else if (a === '--today') o.today = value();
-    else if (a === '--no-today') o.today = null;
+    else if (a === '--today') { o.today = value(); o.todayGiven = true; }
+    else if (a === '--no-today') { o.today = null; o.todayGiven = false; }
     else if (a === '--independent-rate') {
       const raw = value();
       const rate = Number(raw);
@@ -169,12 +171,21 @@ const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse
  * (2048 × 64 KiB = 128 MiB) falls out of cache, so neither is in it. Only knobs the catalogue
  * has are used; the kernel may still refuse one, which the results show. `--best` replaces the set.
  */
+/** The profile's top-level keys (server, load, duration, …): a --best key under another one is
+ *  left as it is, and the lab names why it does not belong there. */
+const TOP_LEVEL_KEYS = new Set(Object.keys(require(path.join(root, 'dist/electron/host/profiles/index.js')).defaultProfile()));
+
 function chooseBest(override) {
   if (override) {
     return override.map((kv) => {
       const eq = kv.indexOf('=');
       if (eq < 1) fail(`--best "${kv}": write key=value`);
-      return [kv.slice(0, eq), kv.slice(eq + 1)];
+      // The header prints the set without "server." (every key of it is a server knob): what it
+      // prints can be given back as it is.
+      const key = kv.slice(0, eq).trim();
+      const full = TOP_LEVEL_KEYS.has(key.split('.')[0]) ? key : `server.${key}`;
+      if (full === 'server.engine') fail(`--best "${kv}": the best set is io_uring's by definition (its rows compare it with epoll); give the other server knobs`);
+      return [full, kv.slice(eq + 1)];
     });
   }
   const candidates = [
@@ -392,7 +403,8 @@ const withTaskset = (cpu, cmd, args) => (cpu !== null && haveTaskset ? ['taskset
 
 // ---- one measurement per configuration kind ----------------------------------------------
 
-async function measureRun(cfg, point, o, pin) {
+/** `uring-lab run`'s arguments for a configuration at a grid point. */
+function runArgs(cfg, point, o, pin) {
   const sets = [
     `duration.warmupS=${o.warmup}`, `load.connections=${point.conns}`, `load.messageBytes=${point.bytes}`,
     // The engine is measured here, not the eBPF probes (npm run bench:probes measures them): their
@@ -401,8 +413,12 @@ async function measureRun(cfg, point, o, pin) {
     'probes.enabled=false',
     ...pin.sets, ...cfg.sets,
   ];
+  return [cli, 'run', '--duration', String(o.seconds), '--json', ...sets.flatMap((s) => ['--set', s])];
+}
+
+async function measureRun(cfg, point, o, pin) {
   let mover = null;
-  const r = await runProcess(process.execPath, [cli, 'run', '--duration', String(o.seconds), '--json', ...sets.flatMap((s) => ['--set', s])],
+  const r = await runProcess(process.execPath, runArgs(cfg, point, o, pin),
     (o.warmup + o.seconds + 90) * 1000, (child) => {
       // Done within the warm-up when it can be: a sweep costs CPU the measurement would see.
       if (pin.moveThreads) mover = threadMover(child.pid, LOAD_CPU, Math.min(150, o.warmup * 300), 10_000);
@@ -518,11 +534,15 @@ async function measureToday(cfg, point, o, bins, today) {
   return measureStandalone('today\'s server', cmd, args, point, o, bins);
 }
 
-async function measureServerVerb(cfg, point, o, bins) {
+/** `uring-lab server`'s arguments for a configuration at a grid point. */
+function serverArgs(cfg, point, o) {
   const sets = [`load.messageBytes=${point.bytes}`, ...cfg.sets];
   // --duration bounds the server even if this script dies; SIGTERM ends it sooner.
-  const [cmd, args] = withTaskset(cpuCount >= 2 ? SERVER_CPU : null, process.execPath,
-    [cli, 'server', '--json', '--port', '0', '--duration', String(Math.ceil(o.warmup + (point.seconds ?? o.seconds) + 120)), ...sets.flatMap((s) => ['--set', s])]);
+  return [cli, 'server', '--json', '--port', '0', '--duration', String(Math.ceil(o.warmup + (point.seconds ?? o.seconds) + 120)), ...sets.flatMap((s) => ['--set', s])];
+}
+
+async function measureServerVerb(cfg, point, o, bins) {
+  const [cmd, args] = withTaskset(cpuCount >= 2 ? SERVER_CPU : null, process.execPath, serverArgs(cfg, point, o));
   let server;
   try { server = await startServer(cmd, args); } catch (err) { return { ok: false, error: `uring-lab server: ${err.message}` }; }
   let m;
@@ -744,6 +764,25 @@ if (unknown.length) fail(`--only: unknown configuration ${unknown.join(', ')}`);
 const configs = (o.only ? CONFIGS.filter((c) => o.only.includes(c.id)) : CONFIGS).filter((c) => c.id !== 'srv-today' || o.today !== null);
 /** The configurations measured at a grid point (some only where the issue set a baseline). */
 const configsAt = (point) => configs.filter((c) => !c.onlyAt || c.onlyAt(point));
+
+// Everything the lab will be given, checked now as the CLI will check it: a knob it refuses
+// (a --best key, a grid point past load.connections' or load.messageBytes' range, --seconds past
+// --duration's) is one line before the first sample, not a failure in every round.
+for (const point of points) {
+  const at = `${point.conns} × ${point.bytes} B`;
+  // echo_client drives the same points: the lab's ranges for them hold for every configuration.
+  checkLabArgs([cli, 'run', '--set', `load.connections=${point.conns}`, '--set', `load.messageBytes=${point.bytes}`], fail, `--grid ${point.conns}x${point.bytes}`);
+  for (const cfg of configsAt(point)) {
+    if (cfg.kind === 'run') checkLabArgs(runArgs(cfg, point, o, pin), fail, `${cfg.label} at ${at}`);
+    else if (cfg.kind === 'server') checkLabArgs(serverArgs(cfg, point, o), fail, `${cfg.label} at ${at}`);
+  }
+}
+// A commit asked for by name must exist; the default's absence (a clone without history) only
+// leaves today's rows out, as the header says.
+if (o.todayGiven && configs.some((c) => c.kind === 'today') && points.some((p) => issueBaseline(p))) {
+  const sha = spawnSync('git', ['-C', root, 'rev-parse', '--verify', '--quiet', `${o.today}^{commit}`], { encoding: 'utf8' });
+  if (sha.status !== 0) fail(`--today "${o.today}": no such commit in ${root}; give a commit of this repository (default ${TODAY_REV}), or --no-today`);
+}
 
 const serverVerb = spawnSync(process.execPath, [cli, 'server', '--help'], { encoding: 'utf8' });
 const haveServerVerb = serverVerb.status === 0;
@@ -994,10 +1033,10 @@ for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') con
 if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the numbers may measure the load, not the server): ${saturated.join(', ')}`);
 
 if (o.out) {
-  writeFileSync(o.out, `${JSON.stringify({
+  const written = writeOut(o.out, `${JSON.stringify({
     kind: 'uring-lab/bench-engine', startedAt, finishedAt: new Date().toISOString(), kernel: os.release(), cpus: cpuCount,
-    options: o, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb, cpuClock,
+    options: { ...o, out: o.out.path }, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb, cpuClock,
     points: results, openLoop, independentOpen,
-  }, null, 2)}\n`);
-  console.log(`results written to ${o.out}`);
+  }, null, 2)}\n`, 'bench:engine');
+  console.log(`results written to ${written}`);
 }

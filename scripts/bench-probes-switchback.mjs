@@ -27,6 +27,24 @@ import { runLabJson } from './benchRun.mjs';
  * @param cli   the CLI's entry (dist/electron/cli.js)
  * @param LatencyHistogram  the lab's histogram class (dist/electron/contract/histogram.js)
  */
+/** The one run's `uring-lab run` arguments (bench-probes.mjs checks them before it starts). */
+export function switchbackArgs(opts, cli) {
+  const pinned = os.cpus().length >= 2;
+  const duty = opts.duties[0];
+  return [
+    cli, 'run', '--json', '--duration', String(opts.seconds),
+    '--set', 'probes.enabled=true',
+    // Without --per-request, the profile's default (every probe, the per-request ones time-sampled).
+    ...(opts.perRequest ? ['--set', `probes.perRequest=${duty !== 'none'}`] : []),
+    ...(opts.perRequest && typeof duty === 'number' ? ['--set', `probes.perRequestDuty=${duty}`] : []),
+    '--set', `duration.warmupS=${opts.warmup}`,
+    '--set', `load.connections=${opts.connections}`,
+    '--set', `load.messageBytes=${opts.bytes}`,
+    ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
+    ...opts.sets,
+  ];
+}
+
 export async function runSwitchback(opts, cli, LatencyHistogram) {
   const K = opts.blockFrames;
   const settle = opts.settleFrames;
@@ -34,18 +52,7 @@ export async function runSwitchback(opts, cli, LatencyHistogram) {
   const duty = opts.duties[0];
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-switchback-'));
   try {
-    const args = [
-      cli, 'run', '--json', '--duration', String(opts.seconds),
-      '--set', 'probes.enabled=true',
-      // Without --per-request, the profile's default (every probe, the per-request ones time-sampled).
-      ...(opts.perRequest ? ['--set', `probes.perRequest=${duty !== 'none'}`] : []),
-      ...(opts.perRequest && typeof duty === 'number' ? ['--set', `probes.perRequestDuty=${duty}`] : []),
-      '--set', `duration.warmupS=${opts.warmup}`,
-      '--set', `load.connections=${opts.connections}`,
-      '--set', `load.messageBytes=${opts.bytes}`,
-      ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
-      ...opts.sets,
-    ];
+    const args = switchbackArgs(opts, cli);
     console.log(`bench:probes: one run of ${opts.warmup} s warm-up + ${opts.seconds} s, ${!opts.perRequest ? 'the probes a run gets by default' : duty === 'none' ? 'the default set without the per-request probes' : `every probe (per-request probes time-sampled${typeof duty === 'number' ? ` at duty ${duty}` : ''})`}; ${opts.only ? `only ${opts.only.join(', ')} (the rest attached throughout)` : 'all of them'} detached and attached again every ${K} frames (first ${settle} of each block dropped), ${opts.connections} connections × ${opts.bytes} B${opts.sets.length ? `, ${opts.sets.filter((x) => x !== '--set').join(' ')}` : ''}, ${pinned ? 'server on CPU 0, load on CPU 1' : 'not pinned (one CPU)'}`);
     const env = { ...process.env, URING_LAB_PROBE_SWITCHBACK_FRAMES: String(K), URING_LAB_RUNS_DIR: runsDir, ...(opts.only ? { URING_LAB_PROBE_SWITCHBACK_ONLY: opts.only.join(',') } : {}) };
     const { summary } = await runLabJson(args, env, opts.warmup + opts.seconds + 60);

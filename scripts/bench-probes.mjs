@@ -25,12 +25,12 @@
 // round's "off" run: the curve.
 //
 //   npm run bench:probes -- [--separate] [--per-request [--duty D,…] | --profile] [--rounds N] [--seconds S] [--warmup S] [--connections N] [--bytes N] [--out FILE]
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { forEachOption } from './benchOptions.mjs';
+import { checkLabArgs, checkOut, forEachOption, writeOut } from './benchOptions.mjs';
 import { privateRunsDir, runLabJson } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -90,7 +90,7 @@ function parseOptions(argv) {
     else if (a === '--warmup') o.warmup = num(value(), false, 0);
     else if (a === '--connections') o.connections = num(value(), true, 1);
     else if (a === '--bytes') o.bytes = num(value(), true, 1);
-    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--out') o.out = checkOut(value(), fail);
     else if (a === '--per-request') o.perRequest = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--separate') o.separate = true;
@@ -142,18 +142,16 @@ function parseOptions(argv) {
 const opts = parseOptions(process.argv.slice(2));
 const pinned = os.cpus().length >= 2;
 if (opts.switchback) {
-  const { runSwitchback } = await import('./bench-probes-switchback.mjs');
+  const { runSwitchback, switchbackArgs } = await import('./bench-probes-switchback.mjs');
+  checkLabArgs(switchbackArgs(opts, cli), fail, 'the run');
   const result = await runSwitchback(opts, cli, LatencyHistogram);
-  if (opts.out) {
-    writeFileSync(opts.out, JSON.stringify({ options: opts, switchback: result }, null, 2));
-    console.log(`\nresult written to ${opts.out}`);
-  }
-  process.exit(0);
+  if (opts.out) console.log(`\nresult written to ${writeOut(opts.out, JSON.stringify({ options: { ...opts, out: opts.out.path }, switchback: result }, null, 2), 'bench:probes')}`);
+  process.exit(process.exitCode ?? 0);
 }
 
-/** One `uring-lab run --json` (benchRun.mjs) with the lab's threads' CPU read beside it. */
-function runOnce(probes, duty, period = null) {
-  const args = [
+/** `uring-lab run`'s arguments for one sample: probes on or off, at a per-request duty. */
+function runArgs(probes, duty) {
+  return [
     cli, 'run', '--json', '--duration', String(opts.seconds),
     ...(opts.profile
       ? ['--set', 'probes.enabled=true', '--set', `diagnose.profileHz=${probes ? PROFILE_HZ_DEFAULT : 0}`]
@@ -165,6 +163,13 @@ function runOnce(probes, duty, period = null) {
     ...(pinned ? ['--set', 'server.numa.cpus=[0]', '--set', 'load.cpus=[1]'] : []),
     ...opts.sets,
   ];
+}
+// Both arms of every duty, checked as the CLI will check them, before the first sample.
+for (const duty of opts.duties) for (const probes of [true, false]) checkLabArgs(runArgs(probes, duty), fail, `the run with probes ${probes ? 'on' : 'off'}${duty === null ? '' : ` (duty ${duty})`}`);
+
+/** One `uring-lab run --json` (benchRun.mjs) with the lab's threads' CPU read beside it. */
+function runOnce(probes, duty, period = null) {
+  const args = runArgs(probes, duty);
   const env = period === null ? process.env : { ...process.env, URING_LAB_PROBE_SAMPLING_PERIOD_MS: String(period) };
   return runLabJson(args, env, opts.warmup + opts.seconds + 60, labThreadsCpu).then(({ summary, watched }) => ({ ...summary, labCpu: watched }));
 }
@@ -347,19 +352,24 @@ console.log(`\nthe programs' CPU per request: ${nsPerReq.toFixed(0)} ns (median)
 
 // Outside the programs: the lab's own threads (reading the maps, naming stacks, shipping and
 // recording frames), on vs off, as a share of the machine like the programs' share above.
-const labOn = median(on.map((s) => s.labCpuMsPerS).filter((x) => x !== null));
-const labOff = median(off.map((s) => s.labCpuMsPerS).filter((x) => x !== null));
-const labShare = (labOn - labOff) / (1000 * os.cpus().length);
-console.log(`the lab's own threads (CLI + host, engine main thread and helpers; not server, load, iou-*): ${labOn.toFixed(1)} ms/s with probes, ${labOff.toFixed(1)} without: ${fmtPct(labShare * 100).replace(' %', '')} % of all ${os.cpus().length} CPUs for reading, naming and shipping the probes' frames`);
-const preemptOn = median(on.map((s) => s.preemptedPerS).filter((x) => x !== null));
-const preemptOff = median(off.map((s) => s.preemptedPerS).filter((x) => x !== null));
-console.log(`the server and load threads lost their CPU to another thread (involuntary switches, /proc/…/status): ${preemptOn.toFixed(0)}/s with probes, ${preemptOff.toFixed(0)}/s without`);
-console.log(`accounted    programs ${(totalShare * 100).toFixed(2)} % + the lab's threads ${(labShare * 100).toFixed(2)} % = ${((totalShare + labShare) * 100).toFixed(2)} % of the machine; the throughput delta's remainder is interrupts, caches and noise`);
+// The lab's threads are read every 100 ms from the end of the warm-up: a run measured for under
+// 0.5 s gives no window, and a median of none would print as NaN.
+const medianOf = (xs) => { const v = xs.filter((x) => x !== null && x !== undefined); return v.length ? median(v) : null; };
+const labOn = medianOf(on.map((s) => s.labCpuMsPerS));
+const labOff = medianOf(off.map((s) => s.labCpuMsPerS));
+const labShare = labOn !== null && labOff !== null ? (labOn - labOff) / (1000 * os.cpus().length) : null;
+const preemptOn = medianOf(on.map((s) => s.preemptedPerS));
+const preemptOff = medianOf(off.map((s) => s.preemptedPerS));
+if (labShare === null || preemptOn === null || preemptOff === null) {
+  console.log(`the lab's own threads and the workers' involuntary switches: not measured (they need at least 0.5 s of measured window after the warm-up: give --seconds 1 or more)`);
+  console.log(`accounted    programs ${(totalShare * 100).toFixed(2)} % of the machine; the lab's threads not measured`);
+} else {
+  console.log(`the lab's own threads (CLI + host, engine main thread and helpers; not server, load, iou-*): ${labOn.toFixed(1)} ms/s with probes, ${labOff.toFixed(1)} without: ${fmtPct(labShare * 100).replace(' %', '')} % of all ${os.cpus().length} CPUs for reading, naming and shipping the probes' frames`);
+  console.log(`the server and load threads lost their CPU to another thread (involuntary switches, /proc/…/status): ${preemptOn.toFixed(0)}/s with probes, ${preemptOff.toFixed(0)}/s without`);
+  console.log(`accounted    programs ${(totalShare * 100).toFixed(2)} % + the lab's threads ${(labShare * 100).toFixed(2)} % = ${((totalShare + labShare) * 100).toFixed(2)} % of the machine; the throughput delta's remainder is interrupts, caches and noise`);
+}
 
 results.push({ duty, period, medians: { tputOn, tputOff, p99On, p99Off, tputDelta, p99Delta, cpuOn, cpuOff, loadCpuOn, loadCpuOff, nsPerReq, labOn, labOff, labShare, preemptOn, preemptOff, pooledOn, pooledOff }, perRound });
 }
 
-if (opts.out) {
-  writeFileSync(opts.out, JSON.stringify({ options: opts, samples, results }, null, 2));
-  console.log(`\nsamples written to ${opts.out}`);
-}
+if (opts.out) console.log(`\nsamples written to ${writeOut(opts.out, JSON.stringify({ options: { ...opts, out: opts.out.path }, samples, results }, null, 2), 'bench:probes')}`);

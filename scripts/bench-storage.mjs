@@ -31,6 +31,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, wri
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { privateRunsDir } from './benchRun.mjs';
+import { checkLabArgs, checkOut, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
@@ -57,7 +58,7 @@ function options(argv) {
     if (a === '--rounds') o.rounds = Math.round(num(value()));
     else if (a === '--seconds') o.seconds = num(value());
     else if (a === '--size-mib') o.sizeMiB = Math.round(num(value()));
-    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--out') o.out = checkOut(value(), fail);
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown option ${a}\n${USAGE}`);
   }
@@ -97,10 +98,15 @@ function runFio(file, o, v) {
   };
 }
 
-function runLab(file, o, v) {
+/** `uring-lab run`'s arguments for one lab sample of a variant. */
+function labArgs(file, o, v) {
   const sets = ['workload=storage', `storage.path=${file}`, `storage.fileSizeMiB=${o.sizeMiB}`, 'storage.blockBytes=4096', 'storage.pattern=randread',
     'storage.queueDepth=32', 'storage.direct=true', 'load.threads=1', 'duration.warmupS=0.5', ...v.lab];
-  const args = [cli, 'run', '--json', '--duration', String(o.seconds), ...sets.flatMap((s) => ['--set', s])];
+  return [cli, 'run', '--json', '--duration', String(o.seconds), ...sets.flatMap((s) => ['--set', s])];
+}
+
+function runLab(file, o, v) {
+  const args = labArgs(file, o, v);
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: (o.seconds + 60) * 1000 });
   let s = null;
   try { s = JSON.parse(r.stdout); } catch { /* no summary: failed below */ }
@@ -112,6 +118,9 @@ function runLab(file, o, v) {
 }
 
 const o = options(process.argv.slice(2));
+// Every variant's run, checked as the CLI will check it (--seconds past --duration's range, the
+// file size past storage.fileSizeMiB's), before the test file is written.
+for (const v of VARIANTS) checkLabArgs(labArgs(path.join(root, '.bench-storage-check', 'bench.dat'), o, v), fail, `the lab's ${v.id} run`);
 const fioVersion = spawnSync('fio', ['--version'], { encoding: 'utf8' });
 if (fioVersion.error || fioVersion.status !== 0) {
   console.log('bench:storage: skipped — fio is not installed (Debian: apt-get install fio; scripts/setup.sh installs it)');
@@ -155,4 +164,4 @@ for (const v of VARIANTS) {
   console.log(`  lab  IOPS ${Math.round(m(lab, 'iops'))} (${range(lab, 'iops')})  p50 ${m(lab, 'p50')} µs  p99 ${m(lab, 'p99')} µs  CPU/IO ${Math.round(m(lab, 'cpuNsPerIo'))} ns (${range(lab, 'cpuNsPerIo')})  errors ${lab.reduce((s, x) => s + x.errors, 0)}${lab[0].rejected.length ? `  refused ${lab[0].rejected.join(',')}` : ''}`);
   console.log(`  lab/fio IOPS ${iopsRatio.toFixed(3)} (target ≥ 0.90: ${iopsRatio >= 0.9 ? 'met' : 'NOT met'})  CPU/IO ${cpuRatio.toFixed(3)} (target ≤ 1.10: ${cpuRatio <= 1.1 ? 'met' : 'NOT met'})`);
 }
-if (o.out) writeFileSync(o.out, `${JSON.stringify({ options: o, fio: fioVersion.stdout.trim(), samples }, null, 2)}\n`);
+if (o.out) writeOut(o.out, `${JSON.stringify({ options: { ...o, out: o.out.path }, fio: fioVersion.stdout.trim(), samples }, null, 2)}\n`, 'bench:storage');

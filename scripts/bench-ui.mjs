@@ -42,8 +42,9 @@
  * XDG_DATA_HOME, its socket to a private XDG_RUNTIME_DIR.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { checkOut, writeOut } from './benchOptions.mjs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -85,6 +86,9 @@ if (TRACE !== null && (!TRACE || TRACE.startsWith('--'))) {
   console.error('bench:ui: --trace needs a file to write the trace to, e.g. --trace /tmp/ui-trace.json');
   process.exit(2);
 }
+const failUi = (line) => { console.error(`bench:ui: ${line}`); process.exit(2); };
+// Checked now, as the lab's verbs check --out: the trace exists only after the bench has run.
+const traceOut = TRACE === null ? null : checkOut(TRACE, failUi, '--trace');
 /** --profile-stop FILE: a V8 CPU profile of the page from the stop click until the page settled
  *  (.cpuprofile, for Chromium's DevTools or speedscope) and its heaviest functions by self time,
  *  and a Chromium trace of the same time (FILE.trace.json): Blink's work outside script by event. */
@@ -93,6 +97,8 @@ if (PROFILE_STOP !== null && (!PROFILE_STOP || PROFILE_STOP.startsWith('--'))) {
   console.error('bench:ui: --profile-stop needs a file to write the profile to, e.g. --profile-stop /tmp/stop.cpuprofile');
   process.exit(2);
 }
+const profileStopOut = PROFILE_STOP === null ? null : checkOut(PROFILE_STOP, failUi, '--profile-stop');
+const profileStopTraceOut = PROFILE_STOP === null ? null : checkOut(`${PROFILE_STOP}.trace.json`, failUi, '--profile-stop (its .trace.json)');
 /** How long the trace runs. */
 const TRACE_MS = 10_000;
 /** Chromium trace categories: the main thread's tasks, V8, Blink's style/layout/paint, cc's commit and raster, viz. */
@@ -473,8 +479,8 @@ try {
     const to = await page.evaluate(() => performance.now() - window.__uiBench.t0);
     const framesTraced = (await page.evaluate(() => window.__uiBench.samples.length)) - n0;
     traced = { from, to };
-    writeFileSync(TRACE, buf);
-    console.log(`  trace: ${TRACE} (${mb(buf.length)}), ${framesTraced} frames in ${(TRACE_MS / 1000).toFixed(0)} s; self time per frame by thread and event:`);
+    const traceFile = writeOut(traceOut, buf, 'bench:ui');
+    console.log(`  trace: ${traceFile} (${mb(buf.length)}), ${framesTraced} frames in ${(TRACE_MS / 1000).toFixed(0)} s; self time per frame by thread and event:`);
     printTraceThreads(buf, { threads: 8, events: 14, per: Math.max(1, framesTraced), unit: ' ms/frame', min: 0.05, digits: 2 });
   }
   // CPU from here on (after the trace: tracing costs the page CPU too), and at each whole minute
@@ -521,11 +527,11 @@ try {
   if (PROFILE_STOP) {
     const buf = await browser.stopTracing();
     const { profile } = await cdp.send('Profiler.stop');
-    writeFileSync(PROFILE_STOP, JSON.stringify(profile));
-    writeFileSync(`${PROFILE_STOP}.trace.json`, buf);
-    console.log(`  stop trace: ${PROFILE_STOP}.trace.json; busiest threads, self time by event (ms):`);
+    const profileFile = writeOut(profileStopOut, JSON.stringify(profile), 'bench:ui');
+    const stopTraceFile = writeOut(profileStopTraceOut, buf, 'bench:ui');
+    console.log(`  stop trace: ${stopTraceFile}; busiest threads, self time by event (ms):`);
     printTraceThreads(buf, { threads: 4, events: 16, per: 1, unit: ' ms', min: 1, digits: 1 });
-    console.log(`  stop profile: ${PROFILE_STOP}; heaviest by self time:`);
+    console.log(`  stop profile: ${profileFile}; heaviest by self time:`);
     for (const [name, us] of profileSelfTimes(profile).slice(0, 25)) console.log(`    ${(us / 1000).toFixed(1).padStart(7)} ms  ${name}`);
   }
   const atStop = await page.evaluate(() => {
