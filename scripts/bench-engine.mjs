@@ -111,6 +111,16 @@ function parseOptions(argv) {
   return o;
 }
 
+/** A ratio with two decimals, or as many more as it takes not to print a miss as its target
+ *  ("0.4503× > 0.45×", not "0.45× > 0.45×"). */
+function ratioText(value, target) {
+  for (let digits = 2; digits < 6; digits++) {
+    const text = value.toFixed(digits);
+    if (target === null || value <= target || Number(text) > target) return text;
+  }
+  return value.toFixed(6);
+}
+
 function positiveNumber(name, raw, integer = false, zeroOk = false) {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0 || (!zeroOk && n === 0) || (integer && !Number.isInteger(n)) || n > 3600) fail(`${name} "${raw}" is not a ${integer ? 'whole ' : ''}number in range`);
@@ -735,7 +745,7 @@ function printPoint(point, cfgs, ratios, o) {
     const range = r.perRoundMin === null ? '' : ` (rounds ${r.perRoundMin.toFixed(2)}–${r.perRoundMax.toFixed(2)})`;
     const ci = r.ci ? ` 95 % CI ${r.ci[0].toFixed(2)}–${r.ci[1].toFixed(2)}` : '';
     const target = r.target === null ? '(no target: for reference)' : `target ≤ ${r.target.toFixed(2)}×  ${r.verdict}${r.confidence ? ` (${r.confidence})` : ''}`;
-    console.log(`  ${r.name.padEnd(66)} ${r.value === null ? '   -  ' : `${r.value.toFixed(2)}×`.padStart(6)}${range.padEnd(22)}${ci.padEnd(20)} ${target}`);
+    console.log(`  ${r.name.padEnd(66)} ${r.value === null ? '   -  ' : `${ratioText(r.value, r.target)}×`.padStart(6)}${range.padEnd(22)}${ci.padEnd(20)} ${target}`);
   }
 }
 
@@ -1029,7 +1039,7 @@ console.log(`\ntargets: ${tally(judged)} (n/a: a configuration failed or was not
 console.log(o.rounds >= MIN_SAMPLES_PER_ARM
   ? '  clear: the 95 % bootstrap interval of the ratio lies on the verdict\'s side of the target; within noise: it holds the target'
   : `  with ${o.rounds} round(s) no verdict has an interval: --rounds ${MIN_SAMPLES_PER_ARM} or more says which are clear of the target and which are within noise`);
-for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') console.log(`  MISS${x.confidence ? ` (${x.confidence})` : ''} ${r.conns}×${sizeWords(r.bytes)}: ${x.name} ${x.value.toFixed(2)}× > ${x.target.toFixed(2)}×${x.ci ? `, 95 % CI ${x.ci[0].toFixed(2)}–${x.ci[1].toFixed(2)}` : ''}`);
+for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') console.log(`  MISS${x.confidence ? ` (${x.confidence})` : ''} ${r.conns}×${sizeWords(r.bytes)}: ${x.name} ${ratioText(x.value, x.target)}× > ${x.target.toFixed(2)}×${x.ci ? `, 95 % CI ${x.ci[0].toFixed(2)}–${x.ci[1].toFixed(2)}` : ''}`);
 if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the numbers may measure the load, not the server): ${saturated.join(', ')}`);
 
 if (o.out) {
