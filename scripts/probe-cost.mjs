@@ -17,7 +17,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { forEachOption } from './benchOptions.mjs';
+import { existsSync, statSync } from 'node:fs';
+import { checkLabArgs, forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
@@ -53,6 +54,15 @@ function parseOptions(argv) {
     else fail(`unknown option ${a}`);
   });
   if (o.addons.length === 0) o.addons.push(path.join(root, 'native/build/Release/uring_lab.node'));
+  // Checked before the first child: each would fail on its own, after the others had run.
+  for (const addon of o.addons) {
+    if (!existsSync(addon) || !statSync(addon).isFile()) fail(`--addon ${addon}: no such file; give a built addon (native/build/Release/uring_lab.node: npm run build:native)`);
+  }
+  if (!o.child) {
+    const { PROBE_NAMES } = require(path.join(root, 'dist/electron/contract/probeNames.js'));
+    for (const name of o.probes ?? []) if (!PROBE_NAMES.includes(name)) fail(`--probes "${name}" is not a probe (${PROBE_NAMES.join(', ')})`);
+    checkLabArgs([path.join(root, 'dist/electron/cli.js'), 'run', '--set', `load.connections=${o.connections}`, '--set', `load.messageBytes=${o.bytes}`], fail, `${o.connections} connections × ${o.bytes} B`);
+  }
   return o;
 }
 
@@ -118,7 +128,11 @@ function runChild(addon) {
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8', timeout: (opts.warmup + opts.seconds + 60) * 1000, env: { ...process.env, PROBE_COST_CONFIG: JSON.stringify(config) },
   });
-  if (r.status !== 0) throw new Error(`measuring ${addon} failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.status !== 0) {
+    // One line, not a stack: which build failed and the child's last words.
+    console.error(`probe-cost: measuring ${addon} failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 400)}`);
+    process.exit(1);
+  }
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 

@@ -144,6 +144,21 @@ describe('bench:ab and bench:ui', () => {
   });
 });
 
+describe('probe-cost', () => {
+  it.each([
+    [['--addon', '/nonexistent-folder/uring_lab.node'], /--addon \/nonexistent-folder\/uring_lab\.node: no such file/],
+    [['--connections', '5000'], /5000 connections × 128 B: the lab would refuse it: .*load\.connections must be a whole number from 1 to/],
+    [['--probes', 'bogus'], /--probes "bogus" is not a probe/],
+  ])('%j is refused before the first measurement', async (args, field) => {
+    const r = await bench('probe-cost.mjs', ['--rounds', '1', '--seconds', '0.2', ...args]);
+    expect(r.code, r.stderr).toBe(2);
+    const first = r.stderr.split('\n')[0]!;
+    expect(first.startsWith('probe-cost: '), first).toBe(true);
+    expect(first).toMatch(field);
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('the results at the end', () => {
   it('an --out whose folder went away during the bench: the results go to a file in the temporary folder, and one line says where', async () => {
     const { checkOut, writeOut } = await import(pathToFileURL(path.join(ROOT, 'scripts', 'benchOptions.mjs')).href) as {
