@@ -166,6 +166,10 @@ try {
 const hasKnob = (p) => Boolean(catalogue.knobAt(p));
 const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse(v).success;
 
+/** The profile's top-level keys (server, load, duration, …): a --best key under another one is
+ *  left as it is, and the lab names why it does not belong there. */
+const TOP_LEVEL_KEYS = new Set(Object.keys(require(path.join(root, 'dist/electron/host/profiles/index.js')).defaultProfile()));
+
 /**
  * io_uring "best": the defaults (multishot recv into 64 × 64 KiB incremental buffers) plus a
  * registered ring fd and direct descriptors (no fdget/fdput per enter and per op) and batched
@@ -181,10 +185,6 @@ const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse
  * (2048 × 64 KiB = 128 MiB) falls out of cache, so neither is in it. Only knobs the catalogue
  * has are used; the kernel may still refuse one, which the results show. `--best` replaces the set.
  */
-/** The profile's top-level keys (server, load, duration, …): a --best key under another one is
- *  left as it is, and the lab names why it does not belong there. */
-const TOP_LEVEL_KEYS = new Set(Object.keys(require(path.join(root, 'dist/electron/host/profiles/index.js')).defaultProfile()));
-
 function chooseBest(override) {
   if (override) {
     return override.map((kv) => {

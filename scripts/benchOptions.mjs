@@ -53,10 +53,12 @@ export function checkLabArgs(args, fail, what) {
     else if (args[i] === '--duration') duration = args[++i];
     else if (args[i] === '--profile') profile = args[++i];
   }
-  const cli = require(path.join(dist, 'cli.js'));
+  // verbProfiles, not cli.js: importing the CLI would install its early signal handlers here,
+  // and a Ctrl-C would then end the bench before its own handler stopped the servers it started.
+  const verbs = require(path.join(dist, 'host', 'verbProfiles.js'));
   try {
-    if (verb === 'server') cli.buildServerProfile({ set: sets, profile });
-    else cli.buildRunProfile({ set: sets, duration: verb === 'run' ? duration : undefined, profile });
+    if (verb === 'server') verbs.buildServerProfile({ set: sets, profile });
+    else verbs.buildRunProfile({ set: sets, duration: verb === 'run' ? duration : undefined, profile });
   } catch (err) {
     fail(`${what}: the lab would refuse it: ${labLine(err)}`);
   }

@@ -5,7 +5,7 @@
  * bench:engine grid, bench:probes retried a bad --set every 20 s, and an --out in a missing
  * folder threw away a finished bench:storage's samples with a stack trace.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,6 +73,37 @@ describe('bench:engine', () => {
     [['--grid', '50x4096', '--only', 'srv-today', '--today', 'no-such-commit'], /--today "no-such-commit": no such commit/],
   ])('%j is refused before the first sample', async (args, field) => {
     expectRefused(await bench('bench-engine.mjs', [...ENGINE, ...args]), 'engine', field);
+  });
+
+  it('Ctrl-C mid-bench stops the servers it started: the lab code it checks with brings no signal handlers of the CLI', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'bench-engine.mjs'), ...ENGINE, '--seconds', '20', '--only', 'srv-best'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, URING_LAB_RUNS_DIR: runsDir, XDG_RUNTIME_DIR: path.join(dir, 'rt') },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // The server it drives: a `uring-lab server` child (under taskset) of the bench.
+    const serverOf = (): number | null => {
+      for (const line of spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).stdout.split('\n')) {
+        const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+        if (m && m[3]!.includes('cli.js server --json') && Number(m[2]) === child.pid) return Number(m[1]);
+      }
+      return null;
+    };
+    let server: number | null = null;
+    for (let i = 0; i < 200 && server === null; i++) { await new Promise((r) => setTimeout(r, 50)); server = serverOf(); }
+    expect(server, stderr).not.toBeNull();
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).not.toMatch(/before the command got going/);
+    // Gone within seconds, not left serving until its --duration (2 minutes past the bench).
+    let alive = true;
+    for (let i = 0; i < 100 && alive; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      try { process.kill(server!, 0); } catch { alive = false; }
+    }
+    expect(alive).toBe(false);
   });
 
   it('takes back the best set as its header prints it, without "server."', async () => {

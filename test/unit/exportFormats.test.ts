@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildRunProfile } from '../../electron/cli';
+import { buildRunProfile } from '../../electron/host/verbProfiles';
 import { LabError, type Profile } from '../../electron/contract';
 import { loadProfileFile, parseProfile } from '../../electron/host/profiles';
 import { EXPORT_FORMATS, exportProfile } from '../../electron/host/profiles/export';
