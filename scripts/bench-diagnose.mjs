@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkLabArgs, checkOut, forEachOption, writeOut } from './benchOptions.mjs';
+import { exitWithChildrenOnSignal, trackChild } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -84,6 +85,10 @@ const opts = parseOptions(process.argv.slice(2));
 const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-diagnose-rt-'));
 const runsDir = process.env.URING_LAB_RUNS_DIR || (opts.rediagnose ? '' : mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-diagnose-runs-')));
 const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, URING_LAB_RUNS_DIR: runsDir };
+// The runs stay (--rediagnose reads them; their folder is printed); the registry dir goes, on an
+// interruption too, after the run being measured has stopped.
+process.on('exit', () => rmSync(runtimeDir, { recursive: true, force: true }));
+exitWithChildrenOnSignal();
 
 /** `uring-lab run`'s arguments: the bench's and the user's knobs, then `extra`. */
 const runArgs = (extra) => [cli, 'run', '--json', '--duration', String(opts.seconds), '--set', `duration.warmupS=${opts.warmup}`, ...opts.set.flatMap((s) => ['--set', s]), ...extra];
@@ -101,7 +106,7 @@ else if (!opts.rediagnose) checkLabArgs(runArgs([]), fail, 'each run');
 function runOnce(extra) {
   const args = runArgs(extra);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = trackChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -257,11 +262,6 @@ async function profileOverhead() {
   console.log(`throughput with profiling on vs off: median ${(100 * median).toFixed(2)} %, range ${(100 * sorted[0]).toFixed(2)} … ${(100 * sorted[sorted.length - 1]).toFixed(2)} % over ${rows.length} pairs (target: cost ≤ 2 %)`);
 }
 
-try {
-  if (opts.rediagnose) rediagnose();
-  else if (opts.profileOverhead) await profileOverhead();
-  else await calibrate();
-} finally {
-  // The runs stay (--rediagnose reads them; their folder is printed); the registry dir goes.
-  rmSync(runtimeDir, { recursive: true, force: true });
-}
+if (opts.rediagnose) rediagnose();
+else if (opts.profileOverhead) await profileOverhead();
+else await calibrate();

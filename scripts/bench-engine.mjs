@@ -36,7 +36,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { judgeTarget, MIN_SAMPLES_PER_ARM, tally } from './benchVerdict.mjs';
-import { privateRunsDir } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir } from './benchRun.mjs';
 import { checkLabArgs, checkOut, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -799,12 +799,8 @@ const haveServerVerb = serverVerb.status === 0;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    for (const child of liveChildren) child.kill('SIGTERM');
-    process.exit(130);
-  });
-}
+// Interrupted: the children stop (a run saves itself, a server ends) before this bench removes its folders.
+exitWithChildrenOnSignal(liveChildren);
 let bins;
 try {
   bins = buildC(tmp);

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { checkLabArgs, checkOut, forEachOption, writeOut } from './benchOptions.mjs';
-import { privateRunsDir, runLabJson } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir, runLabJson } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -141,6 +141,8 @@ function parseOptions(argv) {
 
 const opts = parseOptions(process.argv.slice(2));
 const pinned = os.cpus().length >= 2;
+// Interrupted: the run stops and saves itself before this bench removes its folders.
+exitWithChildrenOnSignal();
 if (opts.switchback) {
   const { runSwitchback, switchbackArgs } = await import('./bench-probes-switchback.mjs');
   checkLabArgs(switchbackArgs(opts, cli), fail, 'the run');
@@ -235,8 +237,6 @@ const median = (xs) => {
 };
 const pct = (on, off) => (off > 0 ? ((on - off) / off) * 100 : NaN);
 const fmtPct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`;
-
-process.on('SIGINT', () => process.exit(130));
 
 const samples = [];
 /* The load's pace inside the per-request probes' windows against the run's (requests the windows

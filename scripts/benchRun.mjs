@@ -15,7 +15,7 @@ import path from 'node:path';
  */
 export function runLabJson(args, env, boundS, watch = () => null) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = trackChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
     const watcher = watch(child.pid);
     let out = '';
     let err = '';
@@ -48,4 +48,40 @@ export function privateRunsDir(name) {
   process.env.URING_LAB_RUNS_DIR = dir;
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The lab processes this bench started that may still be running (runLabJson's, and any a
+ *  bench passes to trackChild). */
+export const benchChildren = new Set();
+
+export function trackChild(child) {
+  benchChildren.add(child);
+  child.on('close', () => benchChildren.delete(child));
+  return child;
+}
+
+/**
+ * SIGINT/SIGTERM: SIGTERM to every child, then exit 130 once all of them have exited (at most
+ * `boundMs`). A `uring-lab run` stopped so saves its interrupted run into the bench's private
+ * runs folder (privateRunsDir): a bench that exited at once removed the folder before the child
+ * wrote there, and the child made it again, left behind in $TMPDIR; a `uring-lab server` went
+ * on serving until its --duration.
+ */
+export function exitWithChildrenOnSignal(children = benchChildren, boundMs = 15_000) {
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      const bound = setTimeout(() => process.exit(130), boundMs);
+      // The bench's loop goes on until the exit: a child it starts meanwhile is stopped too.
+      const signalled = new Set();
+      const check = () => {
+        for (const child of children) if (!signalled.has(child)) { signalled.add(child); child.kill('SIGTERM'); }
+        if (children.size === 0) { clearTimeout(bound); process.exit(130); }
+        else setTimeout(check, 25);
+      };
+      check();
+    });
+  }
 }

@@ -137,6 +137,26 @@ describe('bench:diagnose', () => {
     expectRefused(await bench('bench-diagnose.mjs', ['--runs', '1', ...args]), 'diagnose', field);
   });
 
+  it('Ctrl-C mid-run: the run stops first, then the bench removes its registry folder (its runs stay, as it says)', async () => {
+    const tmp = mkdtempSync(path.join(dir, 'tmpdir-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
+    delete env.URING_LAB_RUNS_DIR;
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'bench-diagnose.mjs'), '--runs', '1', '--kinds', 'cpuHog', '--seconds', '20', '--warmup', '0', '--at', '10'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Its run is running once the private registry folder lists it.
+    const running = (): boolean => readdirSync(tmp).filter((n) => n.startsWith('uring-lab-bench-diagnose-rt-'))
+      .some((rt) => { try { return readdirSync(path.join(tmp, rt, `uring-lab-${process.getuid!()}`, 'active-runs')).length > 0; } catch { return false; } });
+    for (let i = 0; i < 300 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running(), stdout).toBe(true);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    // Its runs folder stays (printed, for --rediagnose); the registry folder is gone.
+    expect(readdirSync(tmp).filter((n) => n.startsWith('uring-lab-bench-diagnose-rt-'))).toEqual([]);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('uring-lab-bench-diagnose-runs-'))).toHaveLength(1);
+  });
+
   it('--rediagnose of a file that is not an earlier --out: one line naming it', async () => {
     const bad = path.join(dir, 'not-an-out.json');
     writeFileSync(bad, '{"hello": 1}');
