@@ -7,18 +7,19 @@
 // often throughput came out `worse` (power) and the ratios.
 //
 //   npm run bench:ab -- [--trials N] [--rounds R] [--duration S]
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { privateRunsDir } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir, spawnCollect } from './benchRun.mjs';
 import { forEachOption } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
 // The runs this bench saves stay out of the user's history (benchRun.mjs).
 privateRunsDir('bench-ab');
+// Interrupted: the experiment or run being measured stops before this bench removes its folders.
+exitWithChildrenOnSignal();
 
 const USAGE = 'npm run bench:ab -- [--trials N] [--rounds R] [--duration S]';
 
@@ -55,8 +56,8 @@ const same = file('same', { load: { connections: 8 } });
 const full = file('open-4k', { load: { mode: 'open', rateRps: 4000, connections: 8 } });
 const half = file('open-2k', { load: { mode: 'open', rateRps: 2000, connections: 8 } });
 
-function experiment(a, b, seed) {
-  const r = spawnSync(process.execPath, [cli, 'ab', a, b, '--rounds', String(o.rounds), '--duration', String(o.duration), '--warmup', '0.1', '--seed', String(seed), '--json'], { encoding: 'utf8' });
+async function experiment(a, b, seed) {
+  const r = await spawnCollect(process.execPath, [cli, 'ab', a, b, '--rounds', String(o.rounds), '--duration', String(o.duration), '--warmup', '0.1', '--seed', String(seed), '--json']);
   try {
     return JSON.parse(r.stdout);
   } catch {
@@ -69,7 +70,7 @@ function experiment(a, b, seed) {
 const started = Date.now();
 const tally = {};
 for (let t = 0; t < o.trials; t++) {
-  const report = experiment(same, same, 1000 + t);
+  const report = await experiment(same, same, 1000 + t);
   for (const m of report.metrics) {
     tally[m.name] ??= { '~': 0, better: 0, worse: 0, insufficient: 0 };
     tally[m.name][m.verdict]++;
@@ -84,7 +85,7 @@ for (const [name, v] of Object.entries(tally)) {
 let detected = 0;
 const ratios = [];
 for (let t = 0; t < o.trials; t++) {
-  const report = experiment(full, half, 2000 + t);
+  const report = await experiment(full, half, 2000 + t);
   const tp = report.metrics.find((m) => m.name === 'throughputRps');
   if (tp.verdict === 'worse') detected++;
   ratios.push(tp.ratio);

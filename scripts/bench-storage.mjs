@@ -30,7 +30,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { privateRunsDir } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir, spawnCollect } from './benchRun.mjs';
 import { checkLabArgs, checkOut, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -81,10 +81,10 @@ p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 sys.stdout.write(json.dumps({"rc": p.returncode, "cpuS": r.ru_utime + r.ru_stime, "out": p.stdout.decode()}))`;
 
-function runFio(file, o, v) {
+async function runFio(file, o, v) {
   const args = ['fio', '--name=bench', `--filename=${file}`, '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4k', '--iodepth=32',
     '--numjobs=1', `--size=${o.sizeMiB}M`, '--time_based', `--runtime=${o.seconds}`, '--lat_percentiles=1', '--output-format=json', ...v.fio];
-  const r = spawnSync('python3', ['-c', RUSAGE, ...args], { encoding: 'utf8', timeout: (o.seconds + 30) * 1000 });
+  const r = await spawnCollect('python3', ['-c', RUSAGE, ...args], { timeoutMs: (o.seconds + 30) * 1000 });
   if (r.status !== 0) fail(`fio failed: ${r.stderr}`);
   const w = JSON.parse(r.stdout);
   if (w.rc !== 0) fail(`fio exited ${w.rc}`);
@@ -105,9 +105,9 @@ function labArgs(file, o, v) {
   return [cli, 'run', '--json', '--duration', String(o.seconds), ...sets.flatMap((s) => ['--set', s])];
 }
 
-function runLab(file, o, v) {
+async function runLab(file, o, v) {
   const args = labArgs(file, o, v);
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: (o.seconds + 60) * 1000 });
+  const r = await spawnCollect(process.execPath, args, { timeoutMs: (o.seconds + 60) * 1000 });
   let s = null;
   try { s = JSON.parse(r.stdout); } catch { /* no summary: failed below */ }
   // Exit 1 with a completed summary: the run shared the machine with another lab run (other
@@ -134,7 +134,8 @@ if (spawnSync('python3', ['--version']).status !== 0) {
 const dir = mkdtempSync(path.join(root, '.bench-storage-'));
 const file = path.join(dir, 'bench.dat');
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+// Interrupted: fio or the run being measured stops before this bench removes its test file.
+exitWithChildrenOnSignal();
 {
   // Written data (not a sparse file): both read real blocks from the device.
   const fd = openSync(file, 'w');
@@ -151,8 +152,8 @@ for (const v of VARIANTS) {
   const fio = [], lab = [];
   for (let r = 0; r < o.rounds; r++) {
     // Alternate who goes first, so a trend in the machine's noise does not favour one side.
-    if (r % 2 === 0) { fio.push(runFio(file, o, v)); lab.push(runLab(file, o, v)); }
-    else { lab.push(runLab(file, o, v)); fio.push(runFio(file, o, v)); }
+    if (r % 2 === 0) { fio.push(await runFio(file, o, v)); lab.push(await runLab(file, o, v)); }
+    else { lab.push(await runLab(file, o, v)); fio.push(await runFio(file, o, v)); }
   }
   samples.push({ variant: v.id, fio, lab });
   const m = (xs, k) => median(xs.map((x) => x[k]));

@@ -1,14 +1,15 @@
 // `npm run bench`: the lab's speed numbers, printed rather than asserted. Each case is one
 // real `uring-lab run`; cases alternate so slow drift of the machine hits both alike.
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { privateRunsDir } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir, spawnCollect } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/electron/cli.js');
 // The runs this bench saves stay out of the user's history (benchRun.mjs).
 privateRunsDir('bench');
+// Interrupted: the experiment or run being measured stops before this bench removes its folders.
+exitWithChildrenOnSignal();
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 
@@ -32,11 +33,14 @@ const cases = [
   { name: 'epoll,    64 KiB messages, 8 conns', sets: ['server.engine=epoll', 'load.messageBytes=65536', 'load.connections=8'] },
 ];
 
-function run(sets) {
+async function run(sets) {
   const args = [cli, 'run', '--duration', String(seconds), '--set', 'duration.warmupS=1', '--json', ...sets.flatMap((s) => ['--set', s])];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  const r = await spawnCollect(process.execPath, args);
   // Exit 1 can still carry a summary (errors, contention): print it with its reason.
-  if (r.status !== 0 && !r.stdout.trim()) throw new Error(`run failed (${r.status}): ${r.stderr}`);
+  if (r.status !== 0 && !r.stdout.trim()) {
+    console.error(`bench: uring-lab run exited ${r.status ?? r.signal} without a summary: ${(r.stderr.trim().split('\n')[0] || 'no output').slice(0, 300)}`);
+    process.exit(1);
+  }
   if (r.status !== 0) process.stderr.write(r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -45,7 +49,7 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(`uring-lab bench: ${rounds} round(s) × ${cases.length} cases, ${seconds} s measured each, 50 connections unless noted`);
 const results = new Map(cases.map((c) => [c.name, []]));
 for (let round = 0; round < rounds; round++) {
-  for (const c of round % 2 ? [...cases].reverse() : cases) results.get(c.name).push(run(c.sets));
+  for (const c of round % 2 ? [...cases].reverse() : cases) results.get(c.name).push(await run(c.sets));
 }
 for (const c of cases) {
   for (const s of results.get(c.name)) {

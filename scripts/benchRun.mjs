@@ -73,6 +73,8 @@ export function exitWithChildrenOnSignal(children = benchChildren, boundMs = 15_
     process.on(sig, () => {
       if (stopping) return;
       stopping = true;
+      // Interrupted is the exit code, even where the bench's loop fails first on the run it stopped.
+      process.on('exit', () => { process.exitCode = 130; });
       const bound = setTimeout(() => process.exit(130), boundMs);
       // The bench's loop goes on until the exit: a child it starts meanwhile is stopped too.
       const signalled = new Set();
@@ -84,4 +86,21 @@ export function exitWithChildrenOnSignal(children = benchChildren, boundMs = 15_
       check();
     });
   }
+}
+
+/**
+ * spawnSync's result, without blocking: a bench's loop of spawnSync calls never yields, so its
+ * signal handler would wait for the whole bench. Tracked (trackChild); killed after `timeoutMs`.
+ */
+export function spawnCollect(cmd, args, { env = process.env, timeoutMs = 0 } = {}) {
+  return new Promise((resolve) => {
+    const child = trackChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const killer = timeoutMs > 0 ? setTimeout(() => child.kill('SIGKILL'), timeoutMs) : null;
+    child.on('error', (error) => { if (killer) clearTimeout(killer); resolve({ status: null, signal: null, stdout, stderr, error }); });
+    child.on('close', (status, signal) => { if (killer) clearTimeout(killer); resolve({ status, signal, stdout, stderr }); });
+  });
 }

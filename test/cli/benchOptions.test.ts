@@ -195,6 +195,26 @@ describe('bench:ab and bench:ui', () => {
   });
 });
 
+describe('bench and bench:ab, interrupted', () => {
+  it.each([
+    ['bench-ab.mjs', ['--trials', '3', '--rounds', '4', '--duration', '1'], 'uring-lab-bench-ab'],
+    ['bench.mjs', [], 'uring-lab-bench-runs-'],
+  ])('%s: Ctrl-C mid-run exits 130 within seconds and leaves none of its folders in $TMPDIR', async (script, args, prefix) => {
+    const tmp = mkdtempSync(path.join(dir, 'tmpdir-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, XDG_RUNTIME_DIR: path.join(tmp, 'rt') };
+    delete env.URING_LAB_RUNS_DIR;
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const running = (): boolean => { try { return readdirSync(path.join(tmp, 'rt', `uring-lab-${process.getuid!()}`, 'active-runs')).length > 0; } catch { return false; } };
+    for (let i = 0; i < 300 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running()).toBe(true);
+    expect(readdirSync(tmp).some((n) => n.startsWith(prefix))).toBe(true);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('uring-lab-bench'))).toEqual([]);
+  });
+});
+
 describe('probe-cost', () => {
   it.each([
     [['--addon', '/nonexistent-folder/uring_lab.node'], /--addon \/nonexistent-folder\/uring_lab\.node: no such file/],
