@@ -65,14 +65,16 @@ export function trackChild(child) {
  * `boundMs`). A `uring-lab run` stopped so saves its interrupted run into the bench's private
  * runs folder (privateRunsDir): a bench that exited at once removed the folder before the child
  * wrote there, and the child made it again, left behind in $TMPDIR; a `uring-lab server` went
- * on serving until its --duration.
+ * on serving until its --duration. A second signal exits at once.
  */
 export function exitWithChildrenOnSignal(children = benchChildren, boundMs = 15_000) {
-  let stopping = false;
+  let stoppingAt = null;
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
+      // A second Ctrl-C exits at once, as the CLI's does. One that follows within 100 ms is the
+      // same one delivered twice (`timeout` signals the bench, then its process group).
+      if (stoppingAt !== null) { if (performance.now() - stoppingAt > 100) process.exit(130); return; }
+      stoppingAt = performance.now();
       // Interrupted is the exit code, even where the bench's loop fails first on the run it stopped.
       process.on('exit', () => { process.exitCode = 130; });
       const bound = setTimeout(() => process.exit(130), boundMs);
