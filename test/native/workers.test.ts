@@ -362,16 +362,23 @@ describe('ring-level knobs', () => {
     // is starved would hold back the sends whose returns it needs, so there is none then; the
     // waits resume once the starved list drains (a starved list never cleared would end them).
     // How much it spares is a statistical matter, in README's numbers, not this test's.
+    // This pool regime tips into bursts of ENOBUFS by itself (README), and one second can fall
+    // inside one (a CI run saw 0 batched waits of 1,301 enters in a 1 s window): up to three
+    // windows, and the waits must resume in one of them, as a never-cleared starved list would not.
     native.start(config({ minWaitUs: 100, bufferRing: { count: 64, size: 65536 }, load: { connections: 1000, messageBytes: 65536 } }));
     await sleep(300);
     native.snapshot();
-    await sleep(1000);
-    const s = native.snapshot()!;
+    const windows: { enters: number; batchedWaits: number; enobufs: number; requests: number; errors: number; mismatches: number }[] = [];
+    for (let i = 0; i < 3 && !windows.some((w) => w.batchedWaits > 0); i++) {
+      await sleep(1000);
+      const s = native.snapshot()!;
+      windows.push({ enters: s.server.enters, batchedWaits: s.server.batchedWaits, enobufs: s.enobufs, requests: s.requests, errors: s.errors, mismatches: s.mismatches });
+    }
     const fin = native.stop()!;
-    expect(fin.errors + s.errors).toBe(0);
-    expect(fin.mismatches + s.mismatches).toBe(0);
-    expect(s.requests).toBeGreaterThan(1000);
-    expect(s.server.batchedWaits, `batched waits of ${s.server.enters} enters, ${s.enobufs} ENOBUFS`).toBeGreaterThan(0);
+    expect(fin.errors + windows.reduce((a, w) => a + w.errors, 0)).toBe(0);
+    expect(fin.mismatches + windows.reduce((a, w) => a + w.mismatches, 0)).toBe(0);
+    expect(windows[0]!.requests).toBeGreaterThan(1000);
+    expect(windows.some((w) => w.batchedWaits > 0), `1 s windows (batched waits / enters, ENOBUFS): ${windows.map((w) => `${w.batchedWaits}/${w.enters}, ${w.enobufs}`).join('; ')}`).toBe(true);
   });
 
   it('the minimum wait lets an idle server sleep: no wake-up per min_wait with nothing to complete', async () => {
