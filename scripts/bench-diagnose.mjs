@@ -19,14 +19,13 @@
 //   npm run bench:diagnose -- [--runs N] [--kinds cpuHog,serverPause,…] [--seconds S] [--warmup S]
 //                             [--at S] [--for S] [--set key=value]… [--out FILE] [--rediagnose FILE]
 //                             [--profile-overhead [--pairs N]]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkLabArgs, checkOut, forEachOption, writeOut } from './benchOptions.mjs';
-import { exitWithChildrenOnSignal, trackChild } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, spawnCollect } from './benchRun.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 // URING_LAB_CLI: another build of the CLI (e.g. a copy of dist/ that a concurrent rebuild cannot pull away).
@@ -103,18 +102,9 @@ if (opts.profileOverhead) checkLabArgs(runArgs(['--set', 'diagnose.profileHz=0',
 else if (!opts.rediagnose) checkLabArgs(runArgs([]), fail, 'each run');
 
 /** One `uring-lab run --json`; resolves with its RunSummary (exit 1 with a summary still counts). */
-function runOnce(extra) {
-  const args = runArgs(extra);
-  return new Promise((resolve, reject) => {
-    const child = trackChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('exit', (code) => {
-      try { resolve(JSON.parse(out)); } catch { reject(new Error(`run exited ${code}: ${err.trim().split('\n')[0]}`)); }
-    });
-  });
+async function runOnce(extra) {
+  const r = await spawnCollect(process.execPath, runArgs(extra), { env });
+  try { return JSON.parse(r.stdout); } catch { throw new Error(`run exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n')[0]}`); }
 }
 
 /** The spike overlapping [start, end) most, or null. */

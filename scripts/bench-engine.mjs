@@ -36,7 +36,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { judgeTarget, MIN_SAMPLES_PER_ARM, tally } from './benchVerdict.mjs';
-import { exitWithChildrenOnSignal, privateRunsDir } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir, trackChild } from './benchRun.mjs';
 import { checkLabArgs, checkOut, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -332,19 +332,10 @@ function buildToday(rev) {
 
 // ---- process helpers -------------------------------------------------------------------
 
-/** Every child still running, so an interrupted bench leaves no server behind. */
-const liveChildren = new Set();
-
-function track(child) {
-  liveChildren.add(child);
-  child.on('close', () => liveChildren.delete(child));
-  return child;
-}
-
 /** Runs a command to completion (bounded by timeoutMs), collecting stdout and stderr. */
 function runProcess(cmd, args, timeoutMs, onSpawn = null) {
   return new Promise((resolve) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = trackChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     if (onSpawn) onSpawn(child);
     let stdout = '';
     let stderr = '';
@@ -367,7 +358,7 @@ function runProcess(cmd, args, timeoutMs, onSpawn = null) {
  */
 function startServer(cmd, args, startTimeoutMs = 20_000) {
   return new Promise((resolve, reject) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = trackChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     const lines = [];
     let stderr = '';
     let listening = null;
@@ -800,7 +791,7 @@ const haveServerVerb = serverVerb.status === 0;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 // Interrupted: the children stop (a run saves itself, a server ends) before this bench removes its folders.
-exitWithChildrenOnSignal(liveChildren);
+exitWithChildrenOnSignal();
 let bins;
 try {
   bins = buildC(tmp);
