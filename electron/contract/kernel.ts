@@ -206,6 +206,11 @@ export const KernelFrameSchema = z.object({
     /** 'ringbuf' | 'perfbuf': the event channel in use; null when tcp_events is not attached
      *  or its channel could not be opened (its status says why). */
     channel: z.string().nullable(),
+    /** The TCP ports of the run's own connections (its server's listening port, or the target's
+     *  for `uring-lab load`; none for storage): the events with one of them as sport or dport are
+     *  the run's, the rest are other connections on the machine (counts and events are
+     *  machine-wide). Absent in older frames. */
+    enginePorts: z.array(z.number().int().min(1).max(65535)).max(16).optional(),
   }),
   /** BPF run-time stats over this interval per program; null when stats could not be enabled. */
   overhead: z.array(z.object({ program: z.string(), probe: z.string(), runTimeNs: count, runCount: count })).nullable(),

@@ -109,6 +109,11 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     for (const f of frames) RunFrameSchema.parse(f);
     const withKernel = frames.filter((f) => f.kernel);
     expect(withKernel.length).toBe(frames.length);
+    // Each names the run's own TCP port (its server's, one phase: the same in all), which the
+    // spike rules count TCP retransmits and drops on (the counts are machine-wide).
+    expect(new Set(withKernel.map((f) => JSON.stringify(f.kernel!.tcp.enginePorts))).size).toBe(1);
+    expect(withKernel[0]!.kernel!.tcp.enginePorts).toEqual([expect.any(Number)]);
+    expect(withKernel[0]!.kernel!.tcp.enginePorts![0]).toBeGreaterThan(0);
     // A frame's kernel read comes right before its engine snapshot, never a frame away. The
     // final frame's comes after the stop (the server's teardown between them, which a stalled
     // VM can stretch past a short last frame's length), so it is bounded apart.

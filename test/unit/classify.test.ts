@@ -110,6 +110,53 @@ describe('tcp-retransmit counts losses, not sockets being closed', () => {
   });
 });
 
+describe('tcp-retransmit counts the run\'s own connections', () => {
+  const ENGINE_PORT = 7000;
+  const retransmit = (sport: number, dport: number) => ({ tMs: 3000, kind: 'retransmit' as const, reason: null, sport, dport, state: 'ESTABLISHED' });
+  const drop = (sport: number, dport: number) => ({ tMs: 3000, kind: 'drop' as const, reason: 'TCP_OFO_DROP', sport, dport, state: 'ESTABLISHED' });
+  /** `own` of `count` retransmits (and as many drops) on the engine's port, the rest on another connection. */
+  const tcpWith = (count: number, own: number, carried = count) => (f: RunFrame) => {
+    const events = Array.from({ length: carried }, (_, i) => (i < (own * carried) / count ? [retransmit(ENGINE_PORT, 40_000 + i), drop(40_000 + i, ENGINE_PORT)] : [retransmit(22, 50_000 + i), drop(50_000 + i, 22)])).flat();
+    Object.assign(f.kernel!.tcp, { retransmits: count, drops: count, events, truncated: 2 * (count - carried), enginePorts: [ENGINE_PORT] });
+  };
+
+  it('takes no cause from another connection\'s retransmits and drops; shows them as machine-wide context', () => {
+    const causes = causesOf(windowWith(tcpWith(56, 0)));
+    expect(causes.some((c) => c.cause === 'tcp-retransmit'), JSON.stringify(causes)).toBe(false);
+  });
+
+  it('fires on the engine\'s own (either end on its port), with the machine-wide counts beside them', () => {
+    const causes = causesOf(windowWith(tcpWith(56, 28)));
+    expect(causes[0]!.cause).toBe('tcp-retransmit');
+    const ev = causes[0]!.evidence;
+    // 28 of 56 a frame are the engine's: half the machine's, over the same window.
+    expect(ev.machineTcpRetransmits!.window).toBeGreaterThan(0);
+    expect(ev.tcpRetransmits!.window).toBeCloseTo(ev.machineTcpRetransmits!.window / 2, 6);
+    expect(ev.tcpDrops!.window).toBeCloseTo(ev.machineTcpDrops!.window / 2, 6);
+  });
+
+  it('scales the events a frame could not carry by the share of those it did', () => {
+    // 300 a frame, 100 carried, half of them the engine's: 150 of the 300 are counted its own.
+    const ev = causesOf(windowWith(tcpWith(300, 150, 100)))[0]!.evidence;
+    expect(ev.tcpRetransmits!.window).toBeCloseTo(ev.machineTcpRetransmits!.window / 2, 6);
+    expect(ev.tcpDrops!.window).toBeCloseTo(ev.machineTcpDrops!.window / 2, 6);
+  });
+
+  it('counts every socket on the machine where the frame recorded no ports (runs saved before) or carried no event', () => {
+    const saved = causesOf(windowWith((f) => { tcpWith(56, 0)(f); delete f.kernel!.tcp.enginePorts; }));
+    expect(saved[0]!.cause).toBe('tcp-retransmit');
+    const uncarried = causesOf(windowWith((f) => { tcpWith(56, 0)(f); f.kernel!.tcp.events = []; f.kernel!.tcp.truncated = 112; }));
+    expect(uncarried[0]!.cause).toBe('tcp-retransmit');
+  });
+
+  it('a CPU hog is the cause even while another connection on the machine retransmits', () => {
+    // The report that made this rule: the hog's spike, 558 retransmits/s elsewhere ranked first.
+    const causes = causesOf(windowWith((f) => { hog(f, 'uring-lab-hog', 4242, 28, 2); tcpWith(56, 0)(f); }));
+    expect(causes[0]!.cause).toBe('cpu-contention');
+    expect(causes.some((c) => c.cause === 'tcp-retransmit')).toBe(false);
+  });
+});
+
 describe('cpu-contention names the competitors', () => {
   it('names the lab\'s own host as such, not as "node"', () => {
     // Every frame's competitors pass withLabHostNamed as the host records it (kernelFrameOf).

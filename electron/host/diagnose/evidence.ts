@@ -51,9 +51,15 @@ export const METRICS = {
   cqOverflows: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel || f.server ? Math.max(f.kernel?.uring.cqeOverflows ?? 0, f.server?.cqOverflows ?? 0) : null },
   enobufs: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.enobufs : null },
   rearms: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.rearms : null },
-  tcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits : null },
-  /** Drops of packets in flight, not of sockets being torn down (see lossDrops). */
-  tcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp) : null },
+  /** Retransmits of the run's own connections (engineRetransmits): another connection's cannot
+   *  delay its requests. */
+  tcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? engineRetransmits(f.kernel.tcp) : null },
+  /** Drops of packets in flight on the run's own connections, not of sockets being torn down
+   *  (see lossDrops). */
+  tcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp, f.kernel.tcp.enginePorts) : null },
+  /** The same two over every socket on the machine (context: what else retransmitted). */
+  machineTcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits : null },
+  machineTcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp) : null },
   /** TCP socket-buffer memory (machine-wide, /proc/net/sockstat) as a share of net.ipv4.tcp_mem's
    *  limit: at 1 TCP drops what arrives and sockets wait on retransmission timers. */
   tcpMemory: { unit: 'share', kind: 'share', of: (f) => f.system?.tcpMem?.limitBytes ? f.system.tcpMem.bytes / f.system.tcpMem.limitBytes : null },
@@ -196,13 +202,35 @@ export const TEARDOWN_DROP_REASONS: ReadonlySet<string> = new Set(['QUEUE_PURGE'
  *  event since it was counted; frames saved before carry them as drop events. */
 export const DUPLICATE_DROP_REASONS: ReadonlySet<string> = new Set(['TCP_OLD_DATA', 'TCP_OLD_SEQUENCE', 'TCP_OFOMERGE', 'TCP_OLD_ACK']);
 
+type TcpFrame = NonNullable<RunFrame['kernel']>['tcp'];
+type TcpEvent = TcpFrame['events'][number];
+
+/** An event on one of `ports` (either end): one of the run's own connections. */
+const onPorts = (ports: readonly number[], e: TcpEvent) => ports.includes(e.sport) || ports.includes(e.dport);
+
 /** A frame's TCP drops minus teardown drops and duplicates: counted from the events (at most
- *  256 a frame), the events the frame could not carry scaled alike. */
-export function lossDrops(tcp: NonNullable<RunFrame['kernel']>['tcp']): number {
+ *  256 a frame), the events the frame could not carry scaled alike. With `ports`, only the drops
+ *  on those connections (the run's own, KernelFrame.tcp.enginePorts). */
+export function lossDrops(tcp: TcpFrame, ports?: readonly number[]): number {
   const dropEvents = tcp.events.filter((e) => e.kind === 'drop');
-  if (dropEvents.length === 0) return tcp.truncated > 0 ? tcp.drops : 0;
-  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '') && !DUPLICATE_DROP_REASONS.has(e.reason ?? '')).length;
+  // None carried: whose they were is unknown, so all of them count (the cautious side).
+  if (dropEvents.length === 0) return tcp.truncated > 0 || tcp.lostEvents > 0 ? tcp.drops : 0;
+  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '') && !DUPLICATE_DROP_REASONS.has(e.reason ?? '') && (!ports || onPorts(ports, e))).length;
   return (lost * Math.max(tcp.drops, dropEvents.length)) / dropEvents.length;
+}
+
+/** A frame's retransmits on the run's own connections (KernelFrame.tcp.enginePorts), from the
+ *  events, those the frame could not carry scaled alike; every retransmit on the machine in
+ *  frames from before the ports were recorded, or when no retransmit event was carried. A spike
+ *  report once put tcp-retransmit (558/s over none) above the CPU hog that made the spike: the
+ *  count was machine-wide, and nothing in the run said the retransmits were its own. */
+export function engineRetransmits(tcp: TcpFrame): number {
+  const ports = tcp.enginePorts;
+  if (!ports || tcp.retransmits === 0) return tcp.retransmits;
+  const events = tcp.events.filter((e) => e.kind === 'retransmit');
+  if (events.length === 0) return tcp.retransmits;
+  const own = events.filter((e) => onPorts(ports, e)).length;
+  return (own * Math.max(tcp.retransmits, events.length)) / events.length;
 }
 
 const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (const t of items) n += f(t); return n; };

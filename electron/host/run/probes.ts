@@ -39,7 +39,7 @@ export function probeStatusOf(s: NativeProbeStatus): ProbeStatus {
  * kernel did not count io_uring_enter (the default: a syscall tracepoint would slow every task's
  * syscalls), `engineEnters` (the snapshot's server.enters, same interval) is the count.
  */
-export function kernelFrameOf(k: EngineKernelFrame, t0Ns: number, engineEnters: number | null = null): KernelFrame {
+export function kernelFrameOf(k: EngineKernelFrame, t0Ns: number, engineEnters: number | null = null, enginePorts: readonly number[] | null = null): KernelFrame {
   const ms = (ns: number) => (ns - t0Ns) / 1e6;
   const kernelCounted = k.uring.entersSource != null;
   return {
@@ -59,6 +59,7 @@ export function kernelFrameOf(k: EngineKernelFrame, t0Ns: number, engineEnters: 
     tcp: {
       ...k.tcp,
       events: k.tcp.events.map(({ monotonicNs, ...e }) => ({ tMs: ms(monotonicNs), ...e })),
+      ...(enginePorts ? { enginePorts: [...enginePorts] } : {}),
     },
     overhead: k.overhead ? k.overhead.map((o) => ({ ...o })) : null,
   };

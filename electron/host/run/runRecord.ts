@@ -278,6 +278,14 @@ export class RunRecord {
     return phase;
   }
 
+  /** The TCP ports of this run's own connections (KernelFrame.tcp.enginePorts): the target's, or
+   *  the port its server listens on; none for storage, which makes no TCP connection. */
+  private enginePorts(): number[] {
+    if (this.storagePlan) return [];
+    const port = this.target ? this.target.port : this.lastStarted?.port ?? 0;
+    return port > 0 && port <= 65535 ? [port] : [];
+  }
+
   /** Turns one native snapshot into a frame and counts it. `final`: the engine's last one.
    *  Returns the frame and its JSON text, for the frame log (made once). */
   addSnapshot(snapshot: NativeSnapshot, final: boolean): { frame: RunFrame; json: string } {
@@ -318,7 +326,7 @@ export class RunRecord {
       loadBusyShare: busiestThreadNs / intervalNs,
       final,
       server: serverFrame(snapshot),
-      kernel: snapshot.kernel ? kernelFrameOf(snapshot.kernel, this.t0Ns, snapshot.server?.enters ?? null) : null,
+      kernel: snapshot.kernel ? kernelFrameOf(snapshot.kernel, this.t0Ns, snapshot.server?.enters ?? null, this.enginePorts()) : null,
       // The contract's rule: evidence for a server of ours (none for a target's or storage).
       system: snapshot.server ? snapshot.system ?? null : null,
     };
