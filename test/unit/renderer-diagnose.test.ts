@@ -99,7 +99,11 @@ describe('spike timeline', () => {
       const kernel = quietKernel(tMs);
       if (seq === 20) {
         kernel.offCpu = { minUs: 1000, events: [{ tid: 5, comm: 'uring-srv-0', offMs: 50, endTMs: 2080, stack: 'entry_SYSCALL_64;do_nanosleep;schedule' }], truncated: 0 };
-        kernel.tcp.events = [{ tMs: 2050, kind: 'retransmit', reason: null, sport: 1, dport: 2, state: 'ESTABLISHED' }];
+        kernel.tcp.events = [
+          { tMs: 2050, kind: 'retransmit', reason: null, sport: 1, dport: 2, state: 'ESTABLISHED' },
+          { tMs: 2060, kind: 'drop', reason: 'TCP_OFO_DROP', sport: 40_000, dport: 7000, state: 'ESTABLISHED' },
+        ];
+        kernel.tcp.enginePorts = [7000];
         kernel.sched = { competitors: [{ pid: 7, tgid: 7, comm: 'uring-lab-hog', onCpuNs: 90_000_000, preemptedEngine: 30, cpus: [0] }], othersOnCpuNs: 0 };
       }
       return frame({ seq, kernel });
@@ -116,7 +120,10 @@ describe('spike timeline', () => {
     const off = t.rows.find((r) => r.id === 'offcpu')!;
     expect(off.kind === 'spans' && off.spans).toEqual([{ fromMs: 2030, toMs: 2080, label: 'uring-srv-0 blocked 50.0 ms in schedule' }]);
     const tcp = t.rows.find((r) => r.id === 'tcp')!;
-    expect(tcp.kind === 'points' && tcp.points.map((p) => p.tMs)).toEqual([2050]);
+    expect(tcp.kind === 'points' && tcp.points).toEqual([
+      { tMs: 2050, label: 'retransmit 1→2 (another connection)' },
+      { tMs: 2060, label: 'drop TCP_OFO_DROP 40000→7000 (this run)' },
+    ]);
   });
 
   it('names the rows the frames have no data for instead of drawing zeros', () => {

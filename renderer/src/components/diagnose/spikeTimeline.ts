@@ -106,7 +106,11 @@ export function buildSpikeTimeline(spike: Spike, frames: readonly RunFrame[], in
     const tcp = f.kernel?.tcp;
     if (!tcp) continue;
     tcpSeen = true;
-    for (const e of tcp.events) if (e.tMs >= fromMs && e.tMs <= toMs) points.push({ tMs: e.tMs, label: `${e.kind}${e.reason ? ` ${e.reason}` : ''} ${e.sport}→${e.dport}` });
+    // Whose connection it was, where the frame names the run's ports: the counts are
+    // machine-wide, and only the run's own count toward tcp-retransmit.
+    const ports = tcp.enginePorts;
+    const whose = (e: (typeof tcp.events)[number]) => !ports ? '' : ports.includes(e.sport) || ports.includes(e.dport) ? ' (this run)' : ' (another connection)';
+    for (const e of tcp.events) if (e.tMs >= fromMs && e.tMs <= toMs) points.push({ tMs: e.tMs, label: `${e.kind}${e.reason ? ` ${e.reason}` : ''} ${e.sport}→${e.dport}${whose(e)}` });
   }
   if (tcpSeen) rows.push({ kind: 'points', id: 'tcp', title: 'TCP retransmits / drops', points });
   else missing.push('TCP events');
