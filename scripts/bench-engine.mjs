@@ -36,7 +36,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { judgeTarget, MIN_SAMPLES_PER_ARM, tally } from './benchVerdict.mjs';
-import { exitWithChildrenOnSignal, privateRunsDir, trackChild } from './benchRun.mjs';
+import { exitWithChildrenOnSignal, privateRunsDir, spawnCollect, trackChild } from './benchRun.mjs';
 import { checkLabArgs, checkOut, writeOut } from './benchOptions.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -332,24 +332,11 @@ function buildToday(rev) {
 
 // ---- process helpers -------------------------------------------------------------------
 
-/** Runs a command to completion (bounded by timeoutMs), collecting stdout and stderr. */
-function runProcess(cmd, args, timeoutMs, onSpawn = null) {
-  return new Promise((resolve) => {
-    const child = trackChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    if (onSpawn) onSpawn(child);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    }, timeoutMs);
-    child.on('error', (err) => { stderr += err.message; });
-    child.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr, timedOut }); });
-  });
+/** Runs a command to completion (bounded by timeoutMs: SIGTERM, then SIGKILL 5 s later),
+ *  collecting stdout and stderr (a failure to start in stderr). */
+async function runProcess(cmd, args, timeoutMs, onSpawn = null) {
+  const r = await spawnCollect(cmd, args, { timeoutMs, termGraceMs: 5000, onSpawn });
+  return r.error ? { ...r, stderr: r.stderr + r.error.message } : r;
 }
 
 /**

@@ -92,17 +92,26 @@ export function exitWithChildrenOnSignal(children = benchChildren, boundMs = 15_
 
 /**
  * spawnSync's result, without blocking: a bench's loop of spawnSync calls never yields, so its
- * signal handler would wait for the whole bench. Tracked (trackChild); killed after `timeoutMs`.
+ * signal handler would wait for the whole bench. Tracked (trackChild). After `timeoutMs` it is
+ * killed (SIGKILL), or with `termGraceMs` first sent SIGTERM (a lab run then saves itself) and
+ * killed that much later; `timedOut` says so. `onSpawn(child)` runs as soon as it started.
  */
-export function spawnCollect(cmd, args, { env = process.env, timeoutMs = 0 } = {}) {
+export function spawnCollect(cmd, args, { env = process.env, timeoutMs = 0, termGraceMs = null, onSpawn = null } = {}) {
   return new Promise((resolve) => {
     const child = trackChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
+    if (onSpawn) onSpawn(child);
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
-    const killer = timeoutMs > 0 ? setTimeout(() => child.kill('SIGKILL'), timeoutMs) : null;
-    child.on('error', (error) => { if (killer) clearTimeout(killer); resolve({ status: null, signal: null, stdout, stderr, error }); });
-    child.on('close', (status, signal) => { if (killer) clearTimeout(killer); resolve({ status, signal, stdout, stderr }); });
+    const killer = timeoutMs > 0 ? setTimeout(() => {
+      timedOut = true;
+      if (termGraceMs === null) return child.kill('SIGKILL');
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), termGraceMs).unref();
+    }, timeoutMs) : null;
+    child.on('error', (error) => { if (killer) clearTimeout(killer); resolve({ status: null, signal: null, stdout, stderr, error, timedOut }); });
+    child.on('close', (status, signal) => { if (killer) clearTimeout(killer); resolve({ status, signal, stdout, stderr, timedOut }); });
   });
 }
