@@ -801,7 +801,7 @@ const measurements = points.reduce((n, p) => n + configsAt(p).length, 0);
 console.log(`uring-lab bench:engine — ${points.length} grid point(s) × ${configs.length} configurations × ${o.rounds} round(s), ~${Math.ceil((measurements * o.rounds * perConfigS) / 60)} min`);
 console.log(`  kernel ${os.release()}, ${cpuCount} CPUs; lab load: ${pin.words}; echo_client on CPU ${LOAD_CPU}, servers it drives on CPU ${SERVER_CPU} (taskset/sched_setaffinity)`);
 console.log(`  io_uring best = ${bestName}`);
-if (today) console.log(today.error ? `  today's server (issue 7): not measured: ${today.error}` : `  today's server (issue 7) = ${o.today} (${today.commit.slice(0, 12)}), its default profile, built from this repository's history, at 50 × 4 KiB and 50 × 64 KiB`);
+if (today) console.log(today.error ? `  today's server (issue 7): not measured: ${today.error}` : `  today's server (issue 7) = ${o.today} (${today.commit.slice(0, 12)}), its default profile, built from this repository's history, at ${points.filter((p) => issueBaseline(p)).map((p) => `${p.conns} × ${sizeWords(p.bytes)}`).join(', ')} (the grid points where the issue measured it)`);
 console.log('  server ns/req: lab load → the summary\'s serverCpuNsPerReq (server threads); echo_client → the serving process, all threads');
 console.log('  tree ns/req: echo_client → the serving process plus the uring-lab server host process that started it');
 console.log('  segs/req: TCP segments the server sent per request, all/with data (the kernel\'s tcp_info counts through sock_diag; the rest are pure ACKs)');
