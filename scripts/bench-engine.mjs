@@ -17,6 +17,7 @@
 // the epoll engine and of the minimal epoll server at every point, ≤ 0.9× at 1000 connections.
 // With --rounds 6 or more each verdict also says whether the ratio's bootstrap 95 % interval is
 // clear of the target or holds it (benchVerdict.mjs): on a noisy machine the difference matters.
+// With fewer, a verdict whose rounds fell on both sides of its target is marked so.
 //
 // Open-loop rows (issue 8, `--no-open` skips them): at 50 connections × 128 B, io_uring
 // default, the closed loop's median throughput is the maximum; the open loop (load.mode open)
@@ -605,7 +606,7 @@ function ratio(cfgs, num, den, metric, target, name) {
     if (x.ok && y.ok && x[metric] && y[metric]) perRound.push(x[metric] / y[metric]);
   }
   const values = (c) => c.samples.filter((x) => x.ok).map((x) => x[metric]);
-  const j = judgeTarget(values(a), values(b), target);
+  const j = judgeTarget(values(a), values(b), target, { perRound });
   return {
     name, num, den, metric, target,
     value: j.value, ci: j.ci, confidence: j.confidence,
@@ -655,8 +656,8 @@ function againstIssueBaseline(cfgs, id, metric, point, name) {
   const c = cfgs[id];
   if (!base || !c) return null;
   const values = c.samples.filter((x) => x.ok && x[metric]).map((x) => x[metric]);
-  const j = judgeTarget(values, [base.ns], base.target);
   const perRound = values.map((x) => x / base.ns);
+  const j = judgeTarget(values, [base.ns], base.target, { perRound });
   return {
     name: `${name} / the issue's ${fmtInt(base.ns)} ns`, num: id, den: `issue baseline ${base.ns} ns`, metric, target: base.target,
     value: j.value, ci: j.ci, confidence: j.confidence,
@@ -1012,7 +1013,7 @@ const saturated = results.flatMap((r) => Object.values(r.configs).filter((c) => 
 console.log(`\ntargets: ${tally(judged)} (n/a: a configuration failed or was not run)`);
 console.log(o.rounds >= MIN_SAMPLES_PER_ARM
   ? '  clear: the 95 % bootstrap interval of the ratio lies on the verdict\'s side of the target; within noise: it holds the target'
-  : `  with ${o.rounds} round(s) no verdict has an interval: --rounds ${MIN_SAMPLES_PER_ARM} or more says which are clear of the target and which are within noise`);
+  : `  with ${o.rounds} round(s) no verdict has an interval: --rounds ${MIN_SAMPLES_PER_ARM} or more says which are clear of the target and which are within noise; "rounds on both sides": some rounds passed the target and some missed it, so the median decided it`);
 for (const r of results) for (const x of r.ratios) if (x.verdict === 'MISS') console.log(`  MISS${x.confidence ? ` (${x.confidence})` : ''} ${r.conns}×${sizeWords(r.bytes)}: ${x.name} ${ratioText(x.value, x.target)}× > ${x.target.toFixed(2)}×${x.ci ? `, 95 % CI ${x.ci[0].toFixed(2)}–${x.ci[1].toFixed(2)}` : ''}`);
 if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the numbers may measure the load, not the server): ${saturated.join(', ')}`);
 

@@ -25,9 +25,11 @@ export { MIN_SAMPLES_PER_ARM };
  *               MIN_SAMPLES_PER_ARM rounds on a side that varies (a constant has no spread);
  *   verdict     'PASS' (value ≤ target), 'MISS', 'info' (no target) or 'n/a' (no value);
  *   confidence  'clear' (the interval is on the verdict's side of the target), 'within noise'
- *               (it holds the target), or null (no interval, or no target).
+ *               (it holds the target), 'rounds on both sides' (no interval, but the rounds'
+ *               own ratios, `perRound`, fell on both sides of the target: too few rounds to
+ *               call, and they already disagree), or null (no interval, or no target).
  */
-export function judgeTarget(num, den, target, { seed = 1 } = {}) {
+export function judgeTarget(num, den, target, { seed = 1, perRound = [] } = {}) {
   const a = num.filter((x) => Number.isFinite(x) && x > 0);
   const b = den.filter((x) => Number.isFinite(x) && x > 0);
   const rounds = { num: a.length, den: b.length };
@@ -45,18 +47,27 @@ export function judgeTarget(num, den, target, { seed = 1 } = {}) {
   if (ci && target !== null) {
     const clear = verdict === 'PASS' ? ci[1] <= target : ci[0] > target;
     confidence = clear ? 'clear' : 'within noise';
+  } else if (target !== null && perRound.some((r) => r <= target) && perRound.some((r) => r > target)) {
+    // Three rounds of 0.84, 1.22 and 1.27 against 1.00 are a MISS by their median, but one of
+    // them passed: the verdict must not read like one whose rounds all agree.
+    confidence = 'rounds on both sides';
   }
   return { value, ci, confidence, verdict, rounds };
 }
 
-/** The one-line tally of many judgements: PASS and MISS, each split into clear and within noise. */
+/** The one-line tally of many judgements: PASS and MISS, each split into clear and within noise
+ *  (with intervals), or into those whose rounds fell on both sides of the target (without). */
 export function tally(judgements) {
   const count = (verdict, confidence) => judgements.filter((j) => j.verdict === verdict && (confidence === undefined || j.confidence === confidence)).length;
   const split = (verdict) => {
     const all = count(verdict);
     const clear = count(verdict, 'clear');
     const noise = count(verdict, 'within noise');
-    return clear + noise ? `${all} ${verdict} (${clear} clear, ${noise} within noise${all - clear - noise ? `, ${all - clear - noise} without an interval` : ''})` : `${all} ${verdict}`;
+    const both = count(verdict, 'rounds on both sides');
+    const rest = all - clear - noise - both;
+    const bothWords = both ? `${both} with rounds on both sides of the target` : '';
+    if (clear + noise) return `${all} ${verdict} (${clear} clear, ${noise} within noise${both ? `, ${bothWords}` : ''}${rest ? `, ${rest} without an interval` : ''})`;
+    return both ? `${all} ${verdict} (${bothWords}${rest ? `, ${rest} with every round on its side` : ''})` : `${all} ${verdict}`;
   };
   return `${split('PASS')}, ${split('MISS')}, ${count('n/a')} n/a`;
 }

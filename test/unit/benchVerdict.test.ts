@@ -43,6 +43,20 @@ describe('bench target verdicts', () => {
     expect(j.confidence).toBeNull();
   });
 
+  it('without an interval, rounds on both sides of the target say so; rounds all on one side, or no target, say nothing', () => {
+    const judgeRounds = judgeTarget as (num: number[], den: number[], target: number | null, o: { perRound: number[] }) => Judgement;
+    // bench:engine's 1 × 64 KiB on 2026-12-06: a MISS by the median of three rounds, one of which passed.
+    const split = judgeRounds([25_852, 21_700, 26_900], [21_184, 25_800, 21_180], 1.0, { perRound: [1.22, 0.84, 1.27] });
+    expect(split).toMatchObject({ verdict: 'MISS', ci: null, confidence: 'rounds on both sides' });
+    // A round exactly at the target passes it.
+    expect(judgeRounds([10_000, 12_000, 12_500], [10_000, 10_000, 10_000], 1.0, { perRound: [1.0, 1.2, 1.25] }).confidence).toBe('rounds on both sides');
+    expect(judgeRounds([12_000, 12_500, 12_200], [10_000, 10_000, 10_000], 1.0, { perRound: [1.2, 1.25, 1.22] }).confidence).toBeNull();
+    expect(judgeRounds([12_000, 8_000, 12_200], [10_000, 10_000, 10_000], null, { perRound: [1.2, 0.8, 1.22] }).confidence).toBeNull();
+    // With an interval the interval decides, whatever single rounds did.
+    const six = judgeRounds([13_000, 13_400, 12_800, 13_100, 12_900, 13_300], [10_000, 10_200, 9_900, 10_100, 9_800, 10_050], 1.0, { perRound: [1.3, 0.9, 1.3, 1.3, 1.3, 1.3] });
+    expect(six.confidence).toBe('clear');
+  });
+
   it('a constant baseline (the issue\'s ns) is judged on the numerator\'s own spread', () => {
     const j = judge([5_300, 5_400, 5_350, 5_450, 5_320, 5_380], [12_500], 0.45);
     expect(j.value).toBeCloseTo(5_365 / 12_500, 3);
@@ -65,5 +79,10 @@ describe('bench target verdicts', () => {
     ]);
     expect(line).toBe('1 PASS (1 clear, 0 within noise), 3 MISS (1 clear, 1 within noise, 1 without an interval), 1 n/a');
     expect((tally as (j: Partial<Judgement>[]) => string)([{ verdict: 'PASS', confidence: null }])).toBe('1 PASS, 0 MISS, 0 n/a');
+    // Without intervals (fewer than 6 rounds): the verdicts whose rounds disagreed, counted apart.
+    expect((tally as (j: Partial<Judgement>[]) => string)([
+      { verdict: 'PASS', confidence: null }, { verdict: 'MISS', confidence: 'rounds on both sides' },
+      { verdict: 'MISS', confidence: 'rounds on both sides' }, { verdict: 'MISS', confidence: null },
+    ])).toBe('1 PASS, 3 MISS (2 with rounds on both sides of the target, 1 with every round on its side), 0 n/a');
   });
 });
