@@ -90,6 +90,12 @@ export const TcpEventSchema = z.object({
   /** The socket's TCP state word (e.g. 'ESTABLISHED'), null when unknown. */
   state: z.string().nullable(),
 });
+export type TcpEvent = z.infer<typeof TcpEventSchema>;
+
+/** Whether a TCP event was on one of the run's own connections: one of `ports`
+ *  (KernelFrame.tcp.enginePorts) at either end. */
+export const onEnginePorts = (ports: readonly number[], e: Pick<TcpEvent, 'sport' | 'dport'>): boolean =>
+  ports.includes(e.sport) || ports.includes(e.dport);
 
 /**
  * The per-request probes' time sampling over one frame: they were attached `observedNs` of the

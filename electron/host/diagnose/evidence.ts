@@ -14,7 +14,7 @@
  *   frame.loadBusyShare  the load generator's busiest thread
  * A metric none of the frames carried is null (not 0: "not measured" is not "nothing happened").
  */
-import { KernelHistogram, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
+import { KernelHistogram, onEnginePorts, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
 import type { Sources } from './classify';
 
 export type MetricUnit = 'ms/s' | 'count/s' | 'share' | 'µs';
@@ -203,10 +203,10 @@ export const TEARDOWN_DROP_REASONS: ReadonlySet<string> = new Set(['QUEUE_PURGE'
 export const DUPLICATE_DROP_REASONS: ReadonlySet<string> = new Set(['TCP_OLD_DATA', 'TCP_OLD_SEQUENCE', 'TCP_OFOMERGE', 'TCP_OLD_ACK']);
 
 type TcpFrame = NonNullable<RunFrame['kernel']>['tcp'];
-type TcpEvent = TcpFrame['events'][number];
 
-/** An event on one of `ports` (either end): one of the run's own connections. */
-const onPorts = (ports: readonly number[], e: TcpEvent) => ports.includes(e.sport) || ports.includes(e.dport);
+/** `kept` of the `carried` events of a kind, as a count of all `total` of that kind in the frame:
+ *  the events a frame could not carry (at most 256, or lost) are taken to be like those it did. */
+const scaledShare = (kept: number, carried: number, total: number) => (kept * Math.max(total, carried)) / carried;
 
 /** A frame's TCP drops minus teardown drops and duplicates: counted from the events (at most
  *  256 a frame), the events the frame could not carry scaled alike. With `ports`, only the drops
@@ -215,8 +215,8 @@ export function lossDrops(tcp: TcpFrame, ports?: readonly number[]): number {
   const dropEvents = tcp.events.filter((e) => e.kind === 'drop');
   // None carried: whose they were is unknown, so all of them count (the cautious side).
   if (dropEvents.length === 0) return tcp.truncated > 0 || tcp.lostEvents > 0 ? tcp.drops : 0;
-  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '') && !DUPLICATE_DROP_REASONS.has(e.reason ?? '') && (!ports || onPorts(ports, e))).length;
-  return (lost * Math.max(tcp.drops, dropEvents.length)) / dropEvents.length;
+  const lost = dropEvents.filter((e) => !TEARDOWN_DROP_REASONS.has(e.reason ?? '') && !DUPLICATE_DROP_REASONS.has(e.reason ?? '') && (!ports || onEnginePorts(ports, e))).length;
+  return scaledShare(lost, dropEvents.length, tcp.drops);
 }
 
 /** A frame's retransmits on the run's own connections (KernelFrame.tcp.enginePorts), from the
@@ -229,8 +229,7 @@ export function engineRetransmits(tcp: TcpFrame): number {
   if (!ports || tcp.retransmits === 0) return tcp.retransmits;
   const events = tcp.events.filter((e) => e.kind === 'retransmit');
   if (events.length === 0) return tcp.retransmits;
-  const own = events.filter((e) => onPorts(ports, e)).length;
-  return (own * Math.max(tcp.retransmits, events.length)) / events.length;
+  return scaledShare(events.filter((e) => onEnginePorts(ports, e)).length, events.length, tcp.retransmits);
 }
 
 const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (const t of items) n += f(t); return n; };

@@ -6,7 +6,7 @@
  * CPUs, IRQ + softirq time, reclaim). A row the frames have no data for is left out and named
  * in `missing`, never drawn as zeros. Pure.
  */
-import type { InjectionResult, RunFrame, Spike } from '../../../../electron/contract';
+import { onEnginePorts, type InjectionResult, type RunFrame, type Spike } from '../../../../electron/contract';
 
 export interface TimelineSpan { fromMs: number; toMs: number; label: string }
 export interface TimelineBar { fromMs: number; toMs: number; value: number; label: string }
@@ -109,7 +109,7 @@ export function buildSpikeTimeline(spike: Spike, frames: readonly RunFrame[], in
     // Whose connection it was, where the frame names the run's ports: the counts are
     // machine-wide, and only the run's own count toward tcp-retransmit.
     const ports = tcp.enginePorts;
-    const whose = (e: (typeof tcp.events)[number]) => !ports ? '' : ports.includes(e.sport) || ports.includes(e.dport) ? ' (this run)' : ' (another connection)';
+    const whose = (e: (typeof tcp.events)[number]) => !ports ? '' : onEnginePorts(ports, e) ? ' (this run)' : ' (another connection)';
     for (const e of tcp.events) if (e.tMs >= fromMs && e.tMs <= toMs) points.push({ tMs: e.tMs, label: `${e.kind}${e.reason ? ` ${e.reason}` : ''} ${e.sport}→${e.dport}${whose(e)}` });
   }
   if (tcpSeen) rows.push({ kind: 'points', id: 'tcp', title: 'TCP retransmits / drops', points });
