@@ -2,9 +2,10 @@
  * The built CLI as a real child process, for the CLI tests: its exit, its output, and its first
  * stdout line (`server`'s listening line) as soon as it is written.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { expect } from 'vitest';
 import { activeRunsDir } from '../../electron/host/run/contention';
 import { RunSummary, RunSummarySchema } from '../../electron/contract';
@@ -119,4 +120,22 @@ export async function interruptedMidRun(started: Started, runtimeDir?: string): 
   expect(s.measuredS).toBeLessThan(10);
   expectOneErrorLine(r.stderr, /interrupted by SIGINT/);
   return s;
+}
+
+/** The CLI run to its end (at most 60 s), with the caller's environment. */
+export function cliSync(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A private runtime, data and history folder for one test (removed after it): its runs share nothing. */
+export async function inScratch(prefix: string, body: (env: NodeJS.ProcessEnv, tmp: string) => unknown): Promise<void> {
+  const tmp = mkdtempSync(path.join(tmpdir(), prefix));
+  const env = { ...process.env, XDG_RUNTIME_DIR: path.join(tmp, 'rt'), XDG_DATA_HOME: path.join(tmp, 'data'), URING_LAB_RUNS_DIR: path.join(tmp, 'runs') };
+  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  try {
+    await body(env, tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
