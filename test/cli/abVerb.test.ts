@@ -139,7 +139,7 @@ describe('uring-lab ab', () => {
     const p = profileFile('large-setup', { load: { connections: 4096, messageBytes: 1048576 } });
     const { child, done } = startCli(['ab', p, p, '--rounds', '1', '--duration', '0.5', '--warmup', '0', '--json']);
     const engine = await enginePidOf(child.pid!);
-    await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, intervals: [20] }).toBe(true);
+    await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, interval: 20 }).toBe(true);
     child.kill('SIGINT');
     const r = await done;
     expect(r.code, r.stderr).toBe(130);

@@ -60,7 +60,7 @@ describe('uring-lab run exit codes', () => {
       const { child, done } = start(['run', '--duration', '2', '--set', 'load.connections=4096', '--set', 'load.messageBytes=1048576', '--json']);
       const engine = await enginePidOf(child.pid!);
       // The load thread exists: the engine is in its set-up (touching buffers, connecting).
-      await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, intervals: [20] }).toBe(true);
+      await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, interval: 20 }).toBe(true);
       child.kill(signal);
       const r = await done;
       expect(r.code, `${signal}: ${r.stderr}`).toBe(130);

@@ -200,7 +200,7 @@ describe('uring-lab server', () => {
     const { child, done } = startCli(['server', '--port', '0', '--json', '--set', 'server.bufferRing.size=65536', '--set', 'server.bufferRing.count=32768']);
     const engine = await enginePidOf(child.pid!);
     // The serving thread exists: it is touching its pool.
-    await expect.poll(() => hasThread(engine, 'uring-srv'), { timeout: 20_000, intervals: [20] }).toBe(true);
+    await expect.poll(() => hasThread(engine, 'uring-srv'), { timeout: 20_000, interval: 20 }).toBe(true);
     child.kill('SIGINT');
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
