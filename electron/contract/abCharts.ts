@@ -7,7 +7,7 @@
  * Pure string building (no DOM, no Node), every text escaped.
  */
 import type { AbMetric, AbReport, AbRoundArm } from './ab';
-import { histogramBucketLowerUs, LatencyHistogram, type SparseHistogram } from './histogram';
+import { histogramBucketLowerUs, LatencyHistogram } from './histogram';
 
 export const AB_COLOURS = { a: '#5cb8ff', b: '#f2a85b', text: '#c9d1db', faint: '#9aa4b2', grid: '#2a313b', panel: '#141920' };
 const HEAT = ['#6a5acd', '#4f86d6', '#2fa8a8', '#3fc482', '#9bd84f', '#f4e35a'];

@@ -6,7 +6,7 @@
  * frames through the same path, so both give the same report.
  */
 import { LabError, SPIKE_DEFAULTS, type Injection, type InjectionResult, type RunFrame, type Spike, type SpikeParams, type SpikeReport } from '../../contract';
-import { classify, type Sources } from './classify';
+import { classify } from './classify';
 import { digestSources, sourcesOf, spikeEvidence } from './evidence';
 import { foldedOf, ProfileAccumulator, topStacks } from './profiles';
 import { countAbove, SpikeDetector, type DetectedSpike } from './spikes';

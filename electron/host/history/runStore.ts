@@ -26,7 +26,7 @@
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { mkdir as mkdirAsync, readdir as readdirAsync, rename as renameAsync, rm, stat, writeFile as writeFileAsync } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   LabError, oneLineText, RunTally, STORED_RUN_FORMAT, StoredRunMetaSchema, type GetRunResult, type ListRunsResult, type Phase, type Profile, type RunFrame,

@@ -14,8 +14,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { LabError, type Profile, type RejectedKnob, type RunSummary } from '../../contract';
 import type { NativeEngineConfig, NativeStarted } from '../../engine/protocol';
 import { labDataDir, labOwnedDirHolding, realPathOf, runsDirFromEnv } from '../labPaths';

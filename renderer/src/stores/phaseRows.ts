@@ -5,7 +5,7 @@
  * summed measured intervals; percentiles from the merged histogram), so they turn into the
  * summary's numbers when the run ends instead of jumping. Pure, no DOM.
  */
-import type { KnobChange, Phase, PhaseResult, RejectedKnob, RunFrame, RunStats, RunSummary } from '../../../electron/contract';
+import type { KnobChange, Phase, RejectedKnob, RunFrame, RunStats, RunSummary } from '../../../electron/contract';
 import { LatencyHistogram, ratiosVsPhase0, RunTally, type VsPhase0 } from '../../../electron/contract';
 
 /** One phase's measured frames, tallied by the shared rules (contract/runStats.ts); warm-up frames are left out, as in the summary. */
