@@ -79,7 +79,7 @@ describe('hostile run history', () => {
       ['dir-meta', 'meta.json', (d) => { rmSync(path.join(d, 'meta.json')); mkdirSync(path.join(d, 'meta.json')); }],
       ['fifo-frames', 'frames.jsonl', (d) => { rmSync(path.join(d, 'frames.jsonl')); execFileSync('mkfifo', [path.join(d, 'frames.jsonl')]); }],
     ];
-    for (const [id, name, damage] of cases) damage(copyRun(id));
+    for (const [id, , damage] of cases) damage(copyRun(id));
     // A dead owner's run is recovered (its frames read) by the list itself.
     const deadFifo = copyRun('fifo-frames-dead', deadOwner);
     rmSync(path.join(deadFifo, 'frames.jsonl'));

@@ -13,7 +13,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { RunSummary } from '../../electron/contract';
 import type { ServerSummary } from '../../electron/host/serverOnly';
-import { enginePidOf, expectOneErrorLine, interruptedMidRun, runningRunOf, runSummaryOf, sleep, startCli } from './cliProcess';
+import { expectOneErrorLine, interruptedMidRun, runSummaryOf, startCli } from './cliProcess';
 
 // A private active-runs folder: another lab run on this machine (a neighbour's test) would
 // otherwise be reported as contention and turn exit 0 into 1, which is not what is tested here.

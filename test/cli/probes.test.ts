@@ -294,7 +294,7 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(summary.status).toBe('completed');
     expect(summary.probes.map((p) => p.name)).toEqual([...PROBE_NAMES]);
     for (const p of summary.probes) {
-      if (PER_REQUEST_PROBES.includes(p.name)) {
+      if ((PER_REQUEST_PROBES as readonly string[]).includes(p.name)) {
         expect(p.attached).toBe(false);
         expect(p.reason).toBe(PER_REQUEST_OFF_REASON);
         expect(p.fix).toMatch(/probes\.perRequest=true/);

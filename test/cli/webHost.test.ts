@@ -262,7 +262,7 @@ describe('web host: sessions', () => {
           getStatus: status, startRun: status, stopRun: status, setKnob: status, takeControl: status, getFrames: status, doctor: status,
           onEvent(listener) { emitters.set(clientId, listener); return () => emitters.delete(clientId); },
           dispose() { disposed.push(clientId); },
-        };
+        } as Partial<LabSession> as LabSession; // only the calls these tests make
       },
     };
     return { sessions, opened, disposed, emitters };
@@ -303,7 +303,7 @@ describe('web host: sessions', () => {
           active--;
           return { clientId } as never;
         };
-        return { clientId, getStatus: call, startRun: call, stopRun: call, setKnob: call, takeControl: call, getFrames: call, doctor: call, onEvent: () => () => {}, dispose() {} };
+        return { clientId, getStatus: call, startRun: call, stopRun: call, setKnob: call, takeControl: call, getFrames: call, doctor: call, onEvent: () => () => {}, dispose() {} } as Partial<LabSession> as LabSession;
       },
     };
     const host = await startWebHost(slow, { port: 0, rendererDir: RENDERER });

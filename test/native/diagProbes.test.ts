@@ -53,14 +53,6 @@ function kallsyms(): (ip: string) => string {
   };
 }
 
-function merged(frames: NativeKernelFrame[]) {
-  return {
-    competitors: frames.flatMap((f) => f.sched?.competitors ?? []),
-    offCpu: frames.flatMap((f) => f.offCpu?.events ?? []),
-    samples: frames.flatMap((f) => f.profile?.samples ?? []),
-  };
-}
-
 describe.runIf(isRoot)('diagnosis probes (issue 12)', () => {
   it('attaches offcpu inside runqueue, memory and profile; statuses say how', () => {
     const st = native.probesAttach({ tgid: process.pid, probes: ['runqueue', 'offcpu', 'memory', 'profile'], profileHz: 49 });

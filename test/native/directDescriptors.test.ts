@@ -57,7 +57,7 @@ describe('direct descriptors', () => {
     );
     await sleep(300);
     const during = native.snapshot()!;
-    expect(during.server.errorsByOp.accept).toBe(0);
+    expect(during.server!.errorsByOp.accept).toBe(0);
     expect(dropped).toBe(0);
     // One that waited past the full table is served once the others leave.
     const last = socks[socks.length - 1]!;

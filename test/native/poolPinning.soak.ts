@@ -48,7 +48,7 @@ it(`the pool-pinning scenario, repeated for ${minutes} min: every reading client
       // Until the pool is pinned and spilled; how long after that the readers come varies.
       let spilled = 0;
       for (let t = 0; t < 100 && spilled === 0; t++) {
-        spilled += native.snapshot()!.server.spilledBytes;
+        spilled += native.snapshot()!.server!.spilledBytes;
         await sleep(20 + (run % 4) * 10);
       }
       expect(spilled, `run ${run} (${name}): the peers never pinned the pool`).toBeGreaterThan(0);

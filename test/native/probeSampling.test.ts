@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)(`per-request probes time-sampled, in-process (root)${is
     // window: a window closes when its thread wakes, and a hypervisor stall of that thread's
     // vCPU keeps it open and stretches a leg on the same vCPU inside it.
     expect(histTotal(k.uring.latencyNs)).toBeGreaterThan(0);
-    expect(maxNs(k.uring.latencyNs)).toBeLessThan(ps.periodNs / 2);
+    expect(maxNs(k.uring.latencyNs)).toBeLessThan(ps.periodNs! / 2);
     expect(k.softirq.netRxCount).toBeGreaterThan(0);
   });
 

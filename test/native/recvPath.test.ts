@@ -96,13 +96,13 @@ describe('the pool under pressure', () => {
     const requests = snap.requests + fin.requests;
     expect(requests).toBeGreaterThan(0);
     expect(snap.errors + fin.errors).toBe(0);
-    expect(snap.server.enobufs).toBeGreaterThan(0);
-    expect(snap.server.rearms).toBeGreaterThan(0);
+    expect(snap.server!.enobufs).toBeGreaterThan(0);
+    expect(snap.server!.rearms).toBeGreaterThan(0);
     // A 64 KiB message over a 32 KiB pool cannot take fewer than 2. With the watermark: 3.00
     // in 45 local runs (also with both CPUs hogged), 4.68 once in CI. Without it (re-arming
     // one connection per returned buffer): 14.5-14.7. The bound sits between the two classes,
     // not at the edge of the quiet machine's number.
-    expect(snap.server.enobufs / snap.requests).toBeLessThan(8);
+    expect(snap.server!.enobufs / snap.requests).toBeLessThan(8);
   });
 
   it('an oversubscribed pool of whole-message buffers goes round in turns: one-shot turns re-armed from the queue, every echo intact', async () => {
@@ -183,8 +183,8 @@ describe('the pool under pressure', () => {
     const seen = { spilledBytes: 0, zeroCopyFallbacks: 0 };
     const look = () => {
       const s = native.snapshot()!.server;
-      seen.spilledBytes += s.spilledBytes;
-      seen.zeroCopyFallbacks += s.zeroCopyFallbacks;
+      seen.spilledBytes += s!.spilledBytes;
+      seen.zeroCopyFallbacks += s!.zeroCopyFallbacks;
       return s;
     };
     try {
@@ -195,7 +195,7 @@ describe('the pool under pressure', () => {
         await sleep(50);
       }
       expect(seen.spilledBytes).toBeGreaterThan(0);
-      if (over.sendZeroCopy) expect(seen.zeroCopyFallbacks).toBeGreaterThan(0);
+      if (over!.sendZeroCopy) expect(seen.zeroCopyFallbacks).toBeGreaterThan(0);
       await clientEchoes(port, [65536, 1 << 20, 1]);
       // Once they read, every byte comes back in order, spilled or not.
       for (const h of hogs) h.resume();

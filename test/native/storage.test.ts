@@ -41,8 +41,8 @@ async function run(cfg: EngineConfig, ms: number) {
     if (s) { requests += s.requests; errors += s.errors; bytes += s.bytes; hist += histTotal(s.histogram); slices.push({ requests: s.requests, bytes: s.bytes }); }
   }
   const f = await native.stopAsync();
-  requests += f.requests; errors += f.errors; bytes += f.bytes; hist += histTotal(f.histogram);
-  slices.push({ requests: f.requests, bytes: f.bytes });
+  requests += f!.requests; errors += f!.errors; bytes += f!.bytes; hist += histTotal(f!.histogram);
+  slices.push({ requests: f!.requests, bytes: f!.bytes });
   return { started, requests, errors, bytes, hist, slices };
 }
 

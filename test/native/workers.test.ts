@@ -77,15 +77,15 @@ describe('several rings', () => {
         expect(accepted.reduce((a, b) => a + b, 0)).toBe(64 + 8);
         expect(accepted.filter((a) => a > 0).length).toBeGreaterThan(1);
         // Counters summed over the workers.
-        expect(s.server.enters).toBeGreaterThan(0);
-        expect(s.server.cqes).toBeGreaterThan(0);
-        expect(s.server.recvs).toBeGreaterThan(0);
-        expect(s.server.sends).toBeGreaterThan(0);
-        expect(s.server.bytesOut).toBeGreaterThanOrEqual(s.bytes);
-        expect(s.server.cqOverflows).toBe(0);
-        expect(s.server.userCpuNs + s.server.systemCpuNs).toBeGreaterThan(0);
-        expect(s.server.sqpollCpuNs).toBe(0);
-        expect(s.server.sqpollWorkNs).toBeNull(); // no SQPOLL thread: no work time, not 0
+        expect(s.server!.enters).toBeGreaterThan(0);
+        expect(s.server!.cqes).toBeGreaterThan(0);
+        expect(s.server!.recvs).toBeGreaterThan(0);
+        expect(s.server!.sends).toBeGreaterThan(0);
+        expect(s.server!.bytesOut).toBeGreaterThanOrEqual(s.bytes);
+        expect(s.server!.cqOverflows).toBe(0);
+        expect(s.server!.userCpuNs + s.server!.systemCpuNs).toBeGreaterThan(0);
+        expect(s.server!.sqpollCpuNs).toBe(0);
+        expect(s.server!.sqpollWorkNs).toBeNull(); // no SQPOLL thread: no work time, not 0
       });
     }
   }
@@ -173,9 +173,9 @@ async function sqpollSums(min: number, max = min): Promise<{ work: number; cpu: 
   for (let i = 0; i < max && (i < min || work === 0); i++) {
     await sleep(100);
     const s = native.snapshot()!;
-    expect(s.server.sqpollWorkNs).not.toBeNull();
-    work += s.server.sqpollWorkNs!;
-    cpu += s.server.sqpollCpuNs;
+    expect(s.server!.sqpollWorkNs).not.toBeNull();
+    work += s.server!.sqpollWorkNs!;
+    cpu += s.server!.sqpollCpuNs;
     requests += s.requests;
   }
   return { work, cpu, requests };
@@ -221,7 +221,7 @@ describe('shared SQPOLL', () => {
       const fin = native.stop()!;
       expect(fin.errors).toBe(0);
       // What was still unread at the stop comes in the final snapshot, read before the rings closed.
-      expect(fin.server.sqpollWorkNs).not.toBeNull();
+      expect(fin.server!.sqpollWorkNs).not.toBeNull();
       expect(requests).toBeGreaterThan(0);
       expect(cpu).toBeGreaterThan(0);
       expect(work).toBeLessThanOrEqual(cpu * 1.1 + 5e6);
@@ -264,7 +264,7 @@ describe('enters per request', () => {
       const s = native.snapshot()!;
       native.stop();
       expect(s.requests).toBeGreaterThan(1000);
-      return s.server.enters / s.requests;
+      return s.server!.enters / s.requests;
     };
     // Interleaved, twice, so both see the same machine.
     const plain = [await measure(false), await measure(false)];
@@ -308,9 +308,9 @@ describe('ring-level knobs', () => {
       const s = native.snapshot()!;
       expect(native.stop()!.errors).toBe(0);
       // Every wait with min_wait is counted, and none is made with the knob off.
-      if (minWaitUs === 0) expect(s.server.batchedWaits).toBe(0);
-      else expect(s.server.batchedWaits).toBeGreaterThan(0);
-      return s.server.cqes / s.server.enters;
+      if (minWaitUs === 0) expect(s.server!.batchedWaits).toBe(0);
+      else expect(s.server!.batchedWaits).toBeGreaterThan(0);
+      return s.server!.cqes / s.server!.enters;
     };
     expect(native.probeCapabilities().features).toContain('MIN_TIMEOUT');
     const plain = await measure(0);
@@ -348,9 +348,9 @@ describe('ring-level knobs', () => {
       expect(fin.errors, c.name).toBe(0);
       expect(fin.mismatches, c.name).toBe(0);
       expect(b.requests, c.name).toBeGreaterThan(0);
-      const waits = b.server.batchedWaits + fin.server.batchedWaits;
+      const waits = b.server!.batchedWaits + fin.server!.batchedWaits;
       if (c.batches) expect(waits, `${c.name}: waits with min_wait`).toBeGreaterThan(0);
-      else expect(waits, `${c.name}: waits with min_wait (of ${b.server.enters} enters)`).toBe(0);
+      else expect(waits, `${c.name}: waits with min_wait (of ${b.server!.enters} enters)`).toBe(0);
       if (c.load.connections === 1 && c.load.messageBytes === 128) {
         expect(b.requests / ((b.monotonicNs - a.monotonicNs) / 1e9), c.name).toBeGreaterThan(3000);
       }
@@ -418,7 +418,7 @@ describe('ring-level knobs', () => {
     await sleep(500);
     const idle = native.snapshot()!;
     expect(native.stop()!.serverErrors).toBe(0);
-    expect(idle.server.enters).toBeLessThan(10);
+    expect(idle.server!.enters).toBeLessThan(10);
   });
 
   const twoCpus = os.cpus().length >= 2;

@@ -5,6 +5,7 @@
  * faults can be driven deterministically without a kernel.
  */
 import type { EngineChannel } from '../../electron/host/engine/supervisor';
+import type { CapabilityProbe } from '../../native';
 import { ENGINE_PROTOCOL_VERSION, postedForm, type EngineWireMessage, type HostToEngine, type WireSnapshot, type NativeStarted } from '../../electron/engine/protocol';
 
 export type Reply = 'answer' | 'never' | 'hang' | 'crash' | 'error';
@@ -83,7 +84,7 @@ export class FakeEngine implements EngineChannel {
           this.post({ type: 'stopped', final: was ? fakeSnapshot(false) : null });
         });
       case 'probe':
-        return this.reply('answer', () => this.post({ type: 'probed', capabilities: { ring: ok(), sqpoll: ok(), deferTaskrun: ok(), coopTaskrun: ok(), iopollSocket: { errno: 22, code: 'EINVAL', reason: 'Invalid argument' }, ops: ['RECV'], features: ['NODROP'] } }));
+        return this.reply('answer', () => this.post({ type: 'probed', capabilities: { ring: ok(), sqpoll: ok(), deferTaskrun: ok(), coopTaskrun: ok(), iopollSocket: { available: false, errno: 22, code: 'EINVAL', reason: 'Invalid argument' }, ops: ['RECV'], features: ['NODROP'] } as CapabilityProbe }));
       case 'probesCheck':
         // The doctor's eBPF probe check: the fake has no kernel, so every probe is refused.
         return this.reply('answer', () => this.post({ type: 'probesChecked', privileges: { uid: 0, capEff: null, probeHelper: '/nonexistent/uring-lab-probe-helper' }, probes: [{ name: 'runqueue', attached: false, variant: null, reason: 'fake engine: no kernel', fix: null, loadedBy: null }] }));
@@ -152,18 +153,19 @@ export class FakeEngine implements EngineChannel {
 }
 
 function ok() {
-  return { errno: 0, code: '', reason: '' };
+  return { available: true, errno: 0, code: '', reason: '' };
 }
 
 function fakeStarted(): NativeStarted {
   return {
     protocol: 1,
     port: 40000,
-    applied: { server: { ringEntries: 4096, sqpoll: { enabled: false, cpu: null, idleMs: 1000 }, taskrun: 'defer', bufferRing: { size: 2048, count: 4096 } } },
+    applied: { server: { ringEntries: 4096, sqpoll: { enabled: false, cpu: null, idleMs: 1000, shared: false }, taskrun: 'defer', bufferRing: { size: 2048, count: 4096, hugepages: false, incremental: false, hotFirst: false } } as NativeStarted['applied']['server'] },
     refused: [],
     ring: { flags: ['CQSIZE'], features: ['NODROP'], sqEntries: 4096, cqEntries: 8192 },
     loadThreads: 1,
     serverWorkers: [{ tid: 1, cpu: null, numaNode: null, attachedWq: false }],
+    storage: null,
   };
 }
 

@@ -116,7 +116,7 @@ describe('probe overhead maths', () => {
     expect(acc.overheadByProbe(2).size).toBe(0);
   });
   it('completions per request of time-sampled frames: over the requests the windows held, never requests × observed share', () => {
-    const frame = (perRequestSampling: Record<string, unknown> | null, completions: number) => ({
+    const frame = (perRequestSampling: { duty: number; observedNs: number; observedShare: number; observedRequests?: number | null; windows?: number | null; windowNs?: number | null } | null, completions: number) => ({
       tMs: 0,
       ...(perRequestSampling ? { perRequestSampling: { intervalNs: 1e8, windows: 1, windowNs: 1e6, attachErrors: 0, lastError: null, ...perRequestSampling } } : {}),
       uring: { submits: completions, completions, enters: 5, cqWaits: 0, ioWqPunts: 0, cqeOverflows: 0, shortWrites: 0, reqFailed: 0, latencyNs: [] as [number, number][], taskWorkLatencyNs: [], byOpcode: [] },

@@ -4,7 +4,7 @@
  * windows are formed (merging, one tolerated gap, level shifts), per the rules in spikes.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram, SPIKE_DEFAULTS, type AbReport, type AbRoundArm, type RunFrame } from '../../electron/contract';
+import { LatencyHistogram, SPIKE_DEFAULTS, type AbReport, type AbRoundArm, type RunFrame, type SpikeParams } from '../../electron/contract';
 import { flameSection, spikesSection } from '../../electron/host/ab/html';
 import { armSpikes } from '../../electron/host/ab/report';
 import { diagnoseFrames, SpikeReporter, spikeParams } from '../../electron/host/diagnose/report';
@@ -12,7 +12,7 @@ import { countAbove, frameTail, SpikeDetector } from '../../electron/host/diagno
 import { frame, histogramOf, quietFrames, quietKernel, slowFrame } from './spikeFixtures';
 
 /** The spikes the detector hands out as they close (it keeps none), and its phase baselines. */
-const detect = (frames: RunFrame[], params = { ...SPIKE_DEFAULTS }) => {
+const detect = (frames: RunFrame[], params: SpikeParams = { ...SPIKE_DEFAULTS }) => {
   const d = new SpikeDetector(params);
   const spikes = [];
   for (const f of frames) spikes.push(...d.push(f));
@@ -156,7 +156,7 @@ describe('spike detection', () => {
 describe('A/B: spikes per arm and the differential flame graph', () => {
   const sample = (round: number, arm: 'a' | 'b', found: number, stacks: Array<[string, number]>): AbRoundArm => ({
     round, arm, order: round * 2 + (arm === 'a' ? 0 : 1), runId: `run-${round}${arm}`, status: 'completed', failure: null, measuredS: 3, requests: 1000, errors: 0,
-    metrics: {}, histogram: [], kernel: null, frames: [],
+    metrics: {} as AbRoundArm['metrics'], histogram: [], kernel: null, frames: [],
     spikes: { found, labelled: found > 0 ? 1 : 0, byCause: found > 0 ? { 'cpu-contention': 1 } : {} }, profile: stacks,
   });
   const samples = [
