@@ -223,14 +223,20 @@ describe('lab UI in Chromium', () => {
 });
 
 describe('lab UI when the host goes away', () => {
-  it('says the host shut down (not "run state unknown") when it ended the run and closed with a reason', async () => {
-    const served = await startServe(['--port', '0', '--token-file', path.join(labTmp(), 'token-shutdown')]);
+  /** A page on `url` that started a run there (the browser's own network errors aside: the host goes away next). */
+  async function runningFromPage(url: string) {
     const page = await newPage();
     const errors = collectErrors(page, NETWORK_FAILURES);
-    await page.goto(served.url);
+    await page.goto(url);
     await expect.poll(() => text(page, 'run-state')).toBe('idle');
     await page.getByTestId('start-button').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    return { page, errors };
+  }
+
+  it('says the host shut down (not "run state unknown") when it ended the run and closed with a reason', async () => {
+    const served = await startServe(['--port', '0', '--token-file', path.join(labTmp(), 'token-shutdown')]);
+    const { page, errors } = await runningFromPage(served.url);
     await stopServe(served.proc, 'SIGTERM');
     const banner = page.locator('[data-testid="connection-banner"][data-kind="host-shut-down"]');
     await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(1);
@@ -243,12 +249,7 @@ describe('lab UI when the host goes away', () => {
   it('shows the lost state when the host is killed, and reconnects by itself when it is back', async () => {
     const tokenFile = path.join(labTmp(), 'token');
     const first = await startServe(['--port', '0', '--token-file', tokenFile]);
-    const page = await newPage();
-    const errors = collectErrors(page, NETWORK_FAILURES);
-    await page.goto(first.url);
-    await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    await page.getByTestId('start-button').click();
-    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('running');
+    const { page, errors } = await runningFromPage(first.url);
     await expect.poll(() => attr(page, 'throughput-chart', 'data-frames'), { timeout: 15_000 }).toBeGreaterThan(5);
 
     const engines = childPids(first.proc.pid!);
