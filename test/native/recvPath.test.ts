@@ -188,9 +188,11 @@ describe('the pool under pressure', () => {
       return s;
     };
     try {
-      // Until the hogs, starving each other, have pinned the pool and been spilled (with
-      // SEND_ZC, only their copying sends past the budget can be).
-      for (let t = 0; t < 100 && seen.spilledBytes === 0; t++) {
+      // Until the hogs, starving each other, have pinned the pool and been spilled, and with
+      // SEND_ZC until sends past its budget have gone copying. Not one condition: what a hog
+      // has queued behind its in-flight SEND_ZC can be spilled before any send went copying
+      // (a CI run saw spilled bytes with 0 fallbacks in that snapshot).
+      for (let t = 0; t < 100 && (seen.spilledBytes === 0 || (over!.sendZeroCopy && seen.zeroCopyFallbacks === 0)); t++) {
         look();
         await sleep(50);
       }
