@@ -10,14 +10,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { connectLab, labClient } from '../cli/wsClient';
+import { attr, CLI, launchChromium, text } from './labPage';
+
+export { attr, CLI, text };
 
 export const ROOT = path.join(__dirname, '../..');
 /** The contract as built into dist (what the served page was built against). */
 export const BUILT_CONTRACT = createRequire(__filename)(path.join(ROOT, 'dist/electron/contract')) as typeof import('../../electron/contract');
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CLI = path.join(ROOT, 'dist/electron/cli.js');
 
 export interface Serve {
   proc: ChildProcess;
@@ -99,8 +100,6 @@ export async function newPage(context?: BrowserContext): Promise<Page> {
   return ctx.newPage();
 }
 
-export const attr = async (page: Page, testId: string, name: string) => Number(await page.getByTestId(testId).first().getAttribute(name));
-export const text = async (page: Page, testId: string) => (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
 /** A knob's control and what the kernel applied, by its catalogue path (the knob panel is generic over the catalogue). */
 export const knobInput = (page: Page, path: string) => page.locator(`[data-testid="knob"][data-knob="${path}"] [data-testid="knob-input"]`);
 export const knobApplied = async (page: Page, path: string) =>
@@ -135,12 +134,8 @@ export const measuredPhase = (page: Page, index: number) => page.locator(`[data-
 /** Chromium for this file's tests and a scratch folder, both gone after them with every host started. */
 export function useChromium(): void {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/setup.sh does) or set CHROMIUM_PATH`);
     tmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-e2e-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
