@@ -1203,6 +1203,12 @@ export interface NativeKernelFrame {
  *  Environment: URING_LAB_PROBE_HELPER (the helper's path), URING_LAB_PROBE_FORCE_FALLBACK=1
  *  (test hook: only the raw_tp variants are tried; the status says so). */
 export function probesAttach(options: ProbeAttachOptions): NativeProbeStatus[];
+/** probesAttach with the loading and verifying on libuv's thread pool (~0.2 s for the nine probes
+ *  here), so that the JS thread can work meanwhile. The options are checked (TypeError thrown at
+ *  once) and the probes already attached detached before it returns. It rejects when probesDetach
+ *  comes before it settles (what it loaded is closed). While it is in flight, probesAttach,
+ *  probesAttachAsync and probesCheck throw; probesRead returns null. */
+export function probesAttachAsync(options: ProbeAttachOptions): Promise<NativeProbeStatus[]>;
 /** Reads and resets every per-CPU histogram/counter; drains the event channel. null when nothing is attached. */
 export function probesRead(): NativeKernelFrame | null;
 /** Detaches and frees every program, link and map (idempotent). Also happens when the process dies (fds close). */

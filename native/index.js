@@ -34,6 +34,7 @@ module.exports = {
   histogramIndexNs: addon.histogramIndexNs,
   probeCapabilities: addon.probeCapabilities,
   probesAttach: addon.probesAttach,
+  probesAttachAsync: addon.probesAttachAsync,
   probesRead: addon.probesRead,
   probesDetach: addon.probesDetach,
   probesCheck: addon.probesCheck,

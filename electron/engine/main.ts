@@ -177,27 +177,70 @@ function notAttached(reason: string, fix: string | null): NativeProbeStatus[] {
 /** Why the profile probe is not attached when diagnose.profileHz is 0. */
 const PROFILE_OFF_REASON = 'on-CPU stack sampling is off (diagnose.profileHz is 0)';
 
+/** What an attach will load, or the statuses when it loads nothing (detaches what was attached either way). */
+type AttachPlan = { statuses: NativeProbeStatus[] } | ReturnType<typeof attachOptions>;
+
+function planAttach(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined, without: ReadonlySet<string>): AttachPlan {
+  detachProbes();
+  if (!request?.enabled) return { statuses: notAttached(PROBES_DISABLED_REASON, 'set probes.enabled=true to attach them') };
+  if (typeof probesNative.probesAttach !== 'function') {
+    return { statuses: notAttached('this build of the native addon has no eBPF probes', 'rebuild it with the probes: npm run build:native (needs clang, bpftool and libbpf-dev: scripts/setup.sh)') };
+  }
+  return attachOptions(request, diagnose, without);
+}
+
+/** The addon's statuses in the lab's order, the probes left out saying why. */
+function attachedStatuses(plan: ReturnType<typeof attachOptions>, attached: NativeProbeStatus[]): NativeProbeStatus[] {
+  const statuses = PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
+    ?? (name === 'profile' && plan.profileHz === 0
+      ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: `set diagnose.profileHz (e.g. ${PROFILE_HZ_DEFAULT}) to sample stacks`, loadedBy: null }
+      : { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null }));
+  if (attached.some((s) => s.attached)) attachedFor = { key: JSON.stringify(plan.options), statuses };
+  return statuses;
+}
+
+function attachFailed(err: unknown): NativeProbeStatus[] {
+  detachProbes();
+  return notAttached(`loading the probes failed: ${(err as Error).message ?? String(err)}`, 'run `uring-lab doctor` to see what each probe needs');
+}
+
 /** `without`: probes left out on purpose (the switchback hook's reduced set); they report nothing. */
 function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined, without: ReadonlySet<string> = new Set()): NativeProbeStatus[] {
-  detachProbes();
-  if (!request?.enabled) return notAttached(PROBES_DISABLED_REASON, 'set probes.enabled=true to attach them');
-  if (typeof probesNative.probesAttach !== 'function') {
-    return notAttached('this build of the native addon has no eBPF probes', 'rebuild it with the probes: npm run build:native (needs clang, bpftool and libbpf-dev: scripts/setup.sh)');
-  }
+  const plan = planAttach(request, diagnose, without);
+  if ('statuses' in plan) return plan.statuses;
   try {
-    const { options, profileHz } = attachOptions(request, diagnose, without);
-    const attached = probesNative.probesAttach(options as Native.ProbeAttachOptions);
-    const any = attached.some((s) => s.attached);
-    // The probes left out say why, in the lab's order.
-    const statuses = PROBE_NAMES.map((name) => attached.find((s) => s.name === name)
-      ?? (name === 'profile' && profileHz === 0
-        ? { name, attached: false, variant: null, reason: PROFILE_OFF_REASON, fix: `set diagnose.profileHz (e.g. ${PROFILE_HZ_DEFAULT}) to sample stacks`, loadedBy: null }
-        : { name, attached: false, variant: null, reason: PER_REQUEST_OFF_REASON, fix: 'set probes.perRequest=true to attach it (and compare only runs with the same setting)', loadedBy: null }));
-    if (any) attachedFor = { key: JSON.stringify(options), statuses };
-    return statuses;
+    return attachedStatuses(plan, probesNative.probesAttach!(plan.options as Native.ProbeAttachOptions));
   } catch (err) {
-    detachProbes();
-    return notAttached(`loading the probes failed: ${(err as Error).message ?? String(err)}`, 'run `uring-lab doctor` to see what each probe needs');
+    return attachFailed(err);
+  }
+}
+
+/**
+ * attachProbes for a start: the programs load and verify on libuv's pool (probesAttachAsync)
+ * while this thread does `meanwhile` (the stack names). Both take ~0.25 s here; one after the
+ * other they held a run's start ~430 ms, side by side ~300 ms (median of 6, nine probes).
+ */
+async function attachProbesMeanwhile(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined, meanwhile: () => void): Promise<NativeProbeStatus[]> {
+  const plan = planAttach(request, diagnose, new Set());
+  if ('statuses' in plan) {
+    meanwhile();
+    return plan.statuses;
+  }
+  const options = plan.options as Native.ProbeAttachOptions;
+  let loading: Promise<NativeProbeStatus[]>;
+  try {
+    // An addon from before probesAttachAsync attaches here, before `meanwhile`, as it always did.
+    loading = probesNative.probesAttachAsync ? probesNative.probesAttachAsync(options) : Promise.resolve(probesNative.probesAttach!(options));
+  } catch (err) {
+    loading = Promise.reject(err);
+  }
+  // Awaited below, after `meanwhile`: not an unhandled rejection in the meantime.
+  loading.catch(() => undefined);
+  meanwhile();
+  try {
+    return attachedStatuses(plan, await loading);
+  } catch (err) {
+    return attachFailed(err);
   }
 }
 
@@ -311,6 +354,11 @@ const connectionEchoes = new ConnectionEchoDeltas();
 
 // One native call at a time: the host's supervisor already serialises, this guards anyway.
 let busy: Promise<void> = Promise.resolve();
+/** Starts received whose native start has not claimed the engine yet (queued, or attaching
+ *  their probes): a cancelStart then finds nothing native to call off. */
+let startsBeforeNative = 0;
+/** A cancelStart came then: the next start calls itself off as soon as it has claimed the engine. */
+let cancelBeforeNative = false;
 
 function handle(message: HostToEngine): void {
   if (message.type === 'shutdown') {
@@ -323,13 +371,37 @@ function handle(message: HostToEngine): void {
   }
   if (message.type === 'cancelStart') {
     // Out of the queue: the start it calls off holds the queue until its set-up is done. The
-    // host sends it only after that start, one request at a time, and the start's handler
-    // claims the native engine before its first await, so the native call finds it starting
-    // (or done: then nothing happens and the host stops the run as usual).
+    // host sends it only after that start, one request at a time. While the start waits in
+    // the queue or attaches its probes the native engine is not claimed yet: the start calls
+    // itself off as soon as it has claimed it. Else the native call finds it starting (or
+    // done: then nothing happens and the host stops the run as usual).
+    if (startsBeforeNative > 0) cancelBeforeNative = true;
     native.cancelStart();
     return;
   }
+  if (message.type === 'start') startsBeforeNative++;
   busy = busy.then(() => handleNative(message)).catch(() => undefined);
+}
+
+/**
+ * A start's work before its native start: frames stopped, this thread's placement restored,
+ * the probes attached and the stack names read. The probes filter by this process's tgid, not
+ * by thread, so they attach before the native start: a load that starts before its counters
+ * are zeroed must not wait out the probes' load and verification (~150 ms for nine programs
+ * here, once ~400 ms; longer on a busy machine than a short load.timeoutMs), and the server's
+ * rings are seen from their creation. Stack names are read here too (once per engine process,
+ * ~250 ms), for the same reason, while the programs load on the thread pool.
+ */
+async function beforeNativeStart(message: Extract<HostToEngine, { type: 'start' }>): Promise<NativeProbeStatus[]> {
+  stopFrames();
+  symbolizer.resetStacks();
+  // Workers inherit this thread's affinity and policy before they set their own: never a moved one.
+  restoreLabThreads();
+  const preload = (): void => { if (message.probes?.enabled) symbolizer.preload(); };
+  const kept = takeKeptProbes(message.probes, message.diagnose);
+  if (!kept) return attachProbesMeanwhile(message.probes, message.diagnose, preload);
+  preload();
+  return kept;
 }
 
 async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>): Promise<void> {
@@ -343,20 +415,20 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       return;
     }
     case 'start': {
-      stopFrames();
-      symbolizer.resetStacks();
-      // Workers inherit this thread's affinity and policy before they set their own: never a moved one.
-      restoreLabThreads();
-      // The probes filter by this process's tgid, not by thread, so they attach before the
-      // native start: a load that starts before its counters are zeroed must not wait out the
-      // probes' load and verification (~150 ms for nine programs here, once ~400 ms; longer on
-      // a busy machine than a short load.timeoutMs), and the server's rings are seen from their
-      // creation. Stack names are read here too (once per engine process, ~250 ms), for the same reason.
-      if (message.probes?.enabled) symbolizer.preload();
-      const probes = takeKeptProbes(message.probes, message.diagnose) ?? attachProbes(message.probes, message.diagnose);
+      let probes: NativeProbeStatus[];
+      try {
+        probes = await beforeNativeStart(message);
+      } finally {
+        startsBeforeNative--;
+      }
+      // No await from here to the native start's claim: a cancelStart after it finds it claimed.
+      const calledOff = cancelBeforeNative;
+      cancelBeforeNative = false;
       let started: Native.StartResult;
       try {
-        started = await native.startAsync(message.config);
+        const starting = native.startAsync(message.config);
+        if (calledOff) native.cancelStart();
+        started = await starting;
       } catch (err) {
         detachProbes();
         post({ type: 'error', during: 'start', error: errorData(err) });

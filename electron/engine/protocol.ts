@@ -50,6 +50,7 @@ export type NativeKernelFrame = Native.NativeKernelFrame;
 /** The addon's probe functions; optional because an addon built without probes lacks them. */
 export interface NativeProbesApi {
   probesAttach?(options: Native.ProbeAttachOptions): NativeProbeStatus[];
+  probesAttachAsync?(options: Native.ProbeAttachOptions): Promise<NativeProbeStatus[]>;
   probesRead?(): NativeKernelFrame | null;
   probesDetach?(): void;
   probesCheck?(): NativeProbeStatus[];

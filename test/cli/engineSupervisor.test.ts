@@ -92,6 +92,41 @@ describe('engine supervisor', () => {
       }
     }
   });
+
+  it('a cancelStart that comes before the start has claimed the native engine (queued, or attaching its probes) still calls it off', async () => {
+    // 1,024 connections × 1 MiB: seconds of set-up, so a start that was not called off answers
+    // 'started' long after the cancel. The probes take ~0.2–0.4 s to load before it claims the
+    // engine: a cancel sent with the start (0 ms) lands while it is queued, one 100 ms later
+    // while its probes load.
+    const large = nativeConfigFor(ProfileSchema.parse({ ...profile, load: { connections: 1024, messageBytes: 1 << 20 } }), 60_000);
+    const small = nativeConfigFor(ProfileSchema.parse(profile), 20_000);
+    const channel = forkEngine(ENGINE);
+    const seen: EngineWireMessage[] = [];
+    channel.onMessage((posted) => seen.push(readPosted(posted)));
+    try {
+      await waitFor(() => seen.some((m) => m.type === 'ready'));
+      for (const delayMs of [0, 100]) {
+        seen.length = 0;
+        channel.send({ type: 'start', config: large, frameIntervalMs: 100, probes: { enabled: true } });
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        channel.send({ type: 'cancelStart' });
+        await waitFor(() => seen.some((m) => m.type === 'error' || m.type === 'started'), 30_000);
+        const answer = seen.find((m) => m.type === 'error' || m.type === 'started')!;
+        expect(answer, `cancel ${delayMs} ms after the start`).toMatchObject({ type: 'error', during: 'start', error: { step: 'START_CANCELLED', code: 'ECANCELED' } });
+        // The called-off start's alone: the next one runs, with its probes.
+        seen.length = 0;
+        channel.send({ type: 'start', config: small, frameIntervalMs: 100, probes: { enabled: true } });
+        await waitFor(() => seen.some((m) => m.type === 'error' || m.type === 'started'));
+        const next = seen.find((m) => m.type === 'error' || m.type === 'started') as Extract<EngineWireMessage, { type: 'started' }>;
+        expect(next.type).toBe('started');
+        expect(next.started.probes?.filter((p) => p.attached).length).toBeGreaterThan(0);
+        channel.send({ type: 'stop' });
+        await waitFor(() => seen.some((m) => m.type === 'stopped'));
+      }
+    } finally {
+      channel.kill();
+    }
+  }, 60_000);
 });
 
 async function waitFor(predicate: () => boolean, timeoutMs = 15_000): Promise<void> {

@@ -481,6 +481,33 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(maps.filter(mapExistsNow)).toEqual([]);
   });
 
+  it('probesAttachAsync loads on the thread pool while this thread runs, refuses the calls that would race it, and loses to a detach', async () => {
+    expect(() => native.probesAttachAsync({ tgid: 0 })).toThrow(/^probesAttachAsync: options\.tgid must be a process id/);
+    const order: string[] = [];
+    const attaching = native.probesAttachAsync({ tgid: process.pid }).then((statuses) => { order.push('attached'); return statuses; });
+    // This thread is free while the programs load and verify (~0.2 s): a 1 ms timer fires first.
+    setTimeout(() => order.push('timer'), 1);
+    expect(() => native.probesAttach({ tgid: process.pid })).toThrow(/^probesAttach: the probes are being attached \(probesAttachAsync in progress\)/);
+    expect(() => native.probesAttachAsync({ tgid: process.pid })).toThrow(/being attached/);
+    expect(() => native.probesCheck()).toThrow(/^probesCheck: the probes are being attached/);
+    expect(native.probesRead()).toBeNull();
+    const statuses = await attaching;
+    expect(order).toEqual(['timer', 'attached']);
+    for (const s of statuses) expect(s, s.name).toMatchObject({ attached: true, loadedBy: 'in-process' });
+    expect(ourProgramIds(heldProgramIds(process.pid)).length).toBeGreaterThan(10);
+    expect(native.probesRead()).not.toBeNull();
+    // Settled: the calls it refused work again.
+    expect(native.probesAttach({ tgid: process.pid, probes: ['runqueue'] }).map((s) => s.name)).toEqual(['runqueue']);
+
+    // A detach before it settles wins: what it loaded is closed, nothing is attached.
+    const detached = native.probesAttachAsync({ tgid: process.pid });
+    native.probesDetach();
+    await expect(detached).rejects.toThrow(/^probesAttachAsync: the probes were detached while they were being attached$/);
+    expect(native.probesRead()).toBeNull();
+    expect(heldProgramIds(process.pid)).toEqual([]);
+    expect(heldMapIds(process.pid)).toEqual([]);
+  });
+
   it('leaves nothing attached after kill -9 of the process that attached', async () => {
     const child = await childWithProbesAttached({});
     try {

@@ -53,8 +53,12 @@ std::unique_ptr<kernel_frame> g_frame;
 // Never destroyed: references must not outlive their env at exit (Detach clears it while live).
 auto &g_stack_arrays = *new std::unordered_map<int, Napi::Reference<Napi::Array>>();
 
+// Bumped by every detach: an async attach that started before it must not install its set.
+uint64_t g_detach_generation = 0;
+
 void Detach()
 {
+	g_detach_generation++;
 	// The window thread first: it holds the links it opened and uses the set's program fds.
 	probe_sampling_stop(g_probes.sampling);
 	g_probes.sampling = nullptr;
@@ -212,28 +216,34 @@ Napi::Array Statuses(Napi::Env env, const probe_set &s, const std::string &chann
 	return out;
 }
 
-Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
+// What probesAttach and probesAttachAsync are asked for, checked on the JS thread.
+struct AttachRequest {
+	probe_load_options o;
+	double duty;
+};
+
+AttachRequest ParseAttach(const Napi::CallbackInfo &info, const std::string &fn)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 1 || !info[0].IsObject())
-		throw Napi::TypeError::New(env, "probesAttach: options must be an object { tgid, probes? }");
+		throw Napi::TypeError::New(env, fn + ": options must be an object { tgid, probes? }");
 	Napi::Object opts = info[0].As<Napi::Object>();
 	Napi::Value tgidv = opts.Get("tgid");
 	double tgid = tgidv.IsNumber() ? tgidv.As<Napi::Number>().DoubleValue() : -1;
 	if (!(tgid >= 1 && tgid <= 0x3fffffff && tgid == (double)(int)tgid))
-		throw Napi::TypeError::New(env, "probesAttach: options.tgid must be a process id (a positive integer), e.g. process.pid");
+		throw Napi::TypeError::New(env, fn + ": options.tgid must be a process id (a positive integer), e.g. process.pid");
 	unsigned mask = PROBE_ALL_MASK;
 	Napi::Value pv = opts.Get("probes");
 	if (!pv.IsUndefined()) {
 		if (!pv.IsArray())
-			throw Napi::TypeError::New(env, "probesAttach: options.probes must be an array of probe names (" + AllProbeNames() + ")");
+			throw Napi::TypeError::New(env, fn + ": options.probes must be an array of probe names (" + AllProbeNames() + ")");
 		Napi::Array a = pv.As<Napi::Array>();
 		mask = 0;
 		for (uint32_t i = 0; i < a.Length(); i++) {
 			Napi::Value v = a.Get(i);
 			int id = v.IsString() ? ProbeId(v.As<Napi::String>().Utf8Value()) : -1;
 			if (id < 0)
-				throw Napi::TypeError::New(env, "probesAttach: options.probes[" + std::to_string(i) +
+				throw Napi::TypeError::New(env, fn + ": options.probes[" + std::to_string(i) +
 									"] must be one of " + AllProbeNames());
 			mask |= 1u << id;
 		}
@@ -243,14 +253,14 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 	if (!ch.IsUndefined()) {
 		std::string c = ch.IsString() ? ch.As<Napi::String>().Utf8Value() : "";
 		if (c != "ringbuf" && c != "perfbuf")
-			throw Napi::TypeError::New(env, "probesAttach: options.eventChannel must be 'ringbuf' or 'perfbuf'");
+			throw Napi::TypeError::New(env, fn + ": options.eventChannel must be 'ringbuf' or 'perfbuf'");
 		force_perfbuf = c == "perfbuf";
 	}
 	bool syscall_enters = false;
 	Napi::Value se = opts.Get("syscallEnters");
 	if (!se.IsUndefined()) {
 		if (!se.IsBoolean())
-			throw Napi::TypeError::New(env, "probesAttach: options.syscallEnters must be true or false");
+			throw Napi::TypeError::New(env, fn + ": options.syscallEnters must be true or false");
 		syscall_enters = se.As<Napi::Boolean>().Value();
 	}
 
@@ -259,7 +269,7 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 	if (!hzv.IsUndefined()) {
 		double hz = hzv.IsNumber() ? hzv.As<Napi::Number>().DoubleValue() : -1;
 		if (!(hz >= 0 && hz <= PROBE_MAX_PROFILE_HZ && hz == (double)(int)hz))
-			throw Napi::TypeError::New(env, "probesAttach: options.profileHz must be an integer from 0 (no profile probe) to " +
+			throw Napi::TypeError::New(env, fn + ": options.profileHz must be an integer from 0 (no profile probe) to " +
 								std::to_string(PROBE_MAX_PROFILE_HZ) + ", e.g. 49");
 		profile_hz = (unsigned)hz;
 	}
@@ -271,7 +281,7 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 	if (!omv.IsUndefined()) {
 		double us = omv.IsNumber() ? omv.As<Napi::Number>().DoubleValue() : -1;
 		if (!(us >= 0 && us <= 60e6 && us == (double)(long long)us))
-			throw Napi::TypeError::New(env, "probesAttach: options.offCpuMinUs must be an integer number of microseconds from 0 to 60000000, e.g. 1000");
+			throw Napi::TypeError::New(env, fn + ": options.offCpuMinUs must be an integer number of microseconds from 0 to 60000000, e.g. 1000");
 		offcpu_min_us = (unsigned)us;
 	}
 
@@ -280,13 +290,18 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 	if (!dv.IsUndefined()) {
 		duty = dv.IsNumber() ? dv.As<Napi::Number>().DoubleValue() : -1;
 		if (!(duty == 1 || (duty >= PROBE_SAMPLING_MIN_DUTY && duty < 1)))
-			throw Napi::TypeError::New(env, "probesAttach: options.perRequestDuty must be a fraction from 0.001 "
+			throw Napi::TypeError::New(env, fn + ": options.perRequestDuty must be a fraction from 0.001 "
 							"(PROBE_SAMPLING_MIN_DUTY) to 1 (1: always attached), e.g. 0.002");
 	}
 
-	Detach();
-	probe_load_options o = { (int)tgid, mask, force_perfbuf, syscall_enters, offcpu_min_us, profile_hz };
-	LoadProbes(o, &g_probes.set);
+	return { { (int)tgid, mask, force_perfbuf, syscall_enters, offcpu_min_us, profile_hz }, duty };
+}
+
+// Makes g_probes.set (just loaded) the attached set: the time sampling, the reader; its statuses.
+Napi::Array Install(Napi::Env env, const AttachRequest &r)
+{
+	const double duty = r.duty;
+	const unsigned offcpu_min_us = r.o.offcpu_min_us, profile_hz = r.o.profile_hz;
 	g_probes.attached = true;
 	g_probes.duty = duty;
 	g_probes.per_request = g_probes.set.status[PROBE_URING_LATENCY].attached || g_probes.set.status[PROBE_SOFTIRQ].attached;
@@ -313,6 +328,104 @@ Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
 			g_probes.channel_note = std::string("events unavailable: ") + ce + " (counters still work)";
 	}
 	return Statuses(env, g_probes.set, g_probes.channel_note);
+}
+
+// An attach on libuv's pool in flight (probesAttachAsync): the probe calls that would race
+// it are refused until it settles.
+bool g_attaching = false;
+
+void RefuseWhileAttaching(Napi::Env env, const char *fn)
+{
+	if (g_attaching)
+		throw Napi::Error::New(env, std::string(fn) + ": the probes are being attached (probesAttachAsync in progress); await it first");
+}
+
+Napi::Value ProbesAttach(const Napi::CallbackInfo &info)
+{
+	RefuseWhileAttaching(info.Env(), "probesAttach");
+	AttachRequest r = ParseAttach(info, "probesAttach");
+	Detach();
+	LoadProbes(r.o, &g_probes.set);
+	return Install(info.Env(), r);
+}
+
+// probesAttachAsync: the options are checked and the old set detached on the JS thread; the
+// programs are loaded and verified on libuv's pool (~0.2 s for the nine here), so that the JS
+// thread can do other start-up work meanwhile (the engine reads its stack names); the set is
+// installed back on the JS thread. A detach meanwhile (probesDetach, the environment going)
+// wins: the loaded set is closed and the promise rejects.
+class AttachWork : public Napi::AsyncWorker {
+public:
+	AttachWork(Napi::Env env, const AttachRequest &r)
+		: Napi::AsyncWorker(env, "uring_lab.probesAttachAsync"), deferred_(Napi::Promise::Deferred::New(env)), r_(r),
+		  generation_(g_detach_generation)
+	{
+		std::memset(&set_, 0, sizeof(set_));
+		set_.stats_fd = -1;
+	}
+
+	Napi::Promise Promise() const { return deferred_.Promise(); }
+
+protected:
+	void Execute() override
+	{
+		executed_ = true;
+		LoadProbes(r_.o, &set_);
+	}
+
+	void OnOK() override
+	{
+		g_attaching = false;
+		Napi::Env env = Env();
+		if (generation_ != g_detach_generation) {
+			probe_set_close(&set_);
+			deferred_.Reject(Napi::Error::New(env, "probesAttachAsync: the probes were detached while they were being attached").Value());
+			return;
+		}
+		g_probes.set = set_;
+		try {
+			deferred_.Resolve(Install(env, r_));
+		} catch (const Napi::Error &e) {
+			deferred_.Reject(e.Value());
+		}
+	}
+
+	void OnError(const Napi::Error &e) override
+	{
+		g_attaching = false;
+		deferred_.Reject(e.Value());
+	}
+
+	// Cancelled or torn down without OnOK (the environment going): nothing may stay loaded.
+	void Destroy() override
+	{
+		if (g_attaching) {
+			g_attaching = false;
+			if (executed_)
+				probe_set_close(&set_);
+		}
+		Napi::AsyncWorker::Destroy();
+	}
+
+private:
+	Napi::Promise::Deferred deferred_;
+	AttachRequest r_;
+	uint64_t generation_;
+	probe_set set_;
+	bool executed_ = false;
+};
+
+Napi::Value ProbesAttachAsync(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RefuseWhileAttaching(env, "probesAttachAsync");
+	AttachRequest r = ParseAttach(info, "probesAttachAsync");
+	Detach();
+	auto *work = new AttachWork(env, r);
+	Napi::Promise promise = work->Promise();
+	g_attaching = true;
+	work->Queue();
+	return promise;
 }
 
 Napi::Number Num(Napi::Env env, uint64_t v)
@@ -612,6 +725,7 @@ Napi::Value ProbesDetach(const Napi::CallbackInfo &info)
 Napi::Value ProbesCheck(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
+	RefuseWhileAttaching(env, "probesCheck");
 	probe_set s;
 	probe_load_options o = { 0, PROBE_ALL_MASK, false, false, PROBE_DEFAULT_OFFCPU_MIN_US, PROBE_DEFAULT_PROFILE_HZ };
 	LoadProbes(o, &s);
@@ -673,6 +787,7 @@ void ExportProbes(Napi::Env env, Napi::Object exports)
 {
 	SetFunctions(env, exports,
 		     { { "probesAttach", ProbesAttach },
+		       { "probesAttachAsync", ProbesAttachAsync },
 		       { "probesRead", ProbesRead },
 		       { "probesDetach", ProbesDetach },
 		       { "probesCheck", ProbesCheck },

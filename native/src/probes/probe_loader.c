@@ -6,6 +6,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #ifdef __GLIBC__
@@ -122,18 +123,23 @@ int probe_process_privileged(void)
 
 /* ---- BTF facts ---- */
 
+static struct btf *vmlinux_btf_parsed;
+
+static void parse_vmlinux_btf(void)
+{
+	vmlinux_btf_parsed = btf__load_vmlinux_btf();
+	if (libbpf_get_error(vmlinux_btf_parsed))
+		vmlinux_btf_parsed = NULL;
+}
+
+/* Parsed once per process. The probes load on libuv's pool (probesAttachAsync) while the
+ * reader names enums on the JS thread: the first call from either parses it. */
 static struct btf *vmlinux_btf(void)
 {
-	static struct btf *btf;
-	static int tried;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!tried) {
-		tried = 1;
-		btf = btf__load_vmlinux_btf();
-		if (libbpf_get_error(btf))
-			btf = NULL;
-	}
-	return btf;
+	pthread_once(&once, parse_vmlinux_btf);
+	return vmlinux_btf_parsed;
 }
 
 /* Parameters of a tracepoint's prototype (the leading void *__data included), -1 if unknown. */
