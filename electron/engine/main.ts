@@ -397,7 +397,12 @@ async function beforeNativeStart(message: Extract<HostToEngine, { type: 'start' 
   symbolizer.resetStacks();
   // Workers inherit this thread's affinity and policy before they set their own: never a moved one.
   restoreLabThreads();
-  const preload = (): void => { if (message.probes?.enabled) symbolizer.preload(); };
+  // Never throws: the attach in flight beside it must settle into this start, and names not
+  // read now are read at the first stack (Symbolizer).
+  const preload = (): void => {
+    if (!message.probes?.enabled) return;
+    try { symbolizer.preload(); } catch { /* see above */ }
+  };
   const kept = takeKeptProbes(message.probes, message.diagnose);
   if (!kept) return attachProbesMeanwhile(message.probes, message.diagnose, preload);
   preload();
