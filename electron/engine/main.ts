@@ -217,15 +217,13 @@ function attachProbes(request: ProbesRequest | undefined, diagnose: DiagnoseRequ
 
 /**
  * attachProbes for a start: the programs load and verify on libuv's pool (probesAttachAsync)
- * while this thread does `meanwhile` (the stack names). Both take ~0.25 s here; one after the
- * other they held a run's start ~430 ms, side by side ~300 ms (median of 6, nine probes).
+ * while this thread does `meanwhile` (the stack names), which runs only when programs load
+ * (nothing else brings stacks). Both take ~0.25 s here; one after the other they held a run's
+ * start ~430 ms, side by side ~300 ms (median of 6, nine probes).
  */
 async function attachProbesMeanwhile(request: ProbesRequest | undefined, diagnose: DiagnoseRequest | undefined, meanwhile: () => void): Promise<NativeProbeStatus[]> {
   const plan = planAttach(request, diagnose, new Set());
-  if ('statuses' in plan) {
-    meanwhile();
-    return plan.statuses;
-  }
+  if ('statuses' in plan) return plan.statuses;
   const options = plan.options as Native.ProbeAttachOptions;
   let loading: Promise<NativeProbeStatus[]>;
   try {
@@ -397,10 +395,9 @@ async function beforeNativeStart(message: Extract<HostToEngine, { type: 'start' 
   symbolizer.resetStacks();
   // Workers inherit this thread's affinity and policy before they set their own: never a moved one.
   restoreLabThreads();
-  // Never throws: the attach in flight beside it must settle into this start, and names not
-  // read now are read at the first stack (Symbolizer).
+  // Only where probes are attached (kept, or loading). Never throws: the attach in flight beside
+  // it must settle into this start, and names not read now are read at the first stack (Symbolizer).
   const preload = (): void => {
-    if (!message.probes?.enabled) return;
     try { symbolizer.preload(); } catch { /* see above */ }
   };
   const kept = takeKeptProbes(message.probes, message.diagnose);
