@@ -451,6 +451,7 @@ function formatServerSummary(s: ServerSummary): string {
     server.engine === 'io_uring'
       ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
       : `  server       ${server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
+    ...socketLines(server.socket),
   ];
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   lines.push(...injectionLines(s.injections));
@@ -548,6 +549,7 @@ function formatSummary(s: RunSummary): string {
       : s.applied.server.engine === 'io_uring'
       ? `  server       io_uring   ${knobLabel('server.sqpoll.enabled')} ${formatKnobValue('server.sqpoll.enabled', s.applied.server.sqpoll.enabled)}   ${knobLabel('server.taskrun').toLowerCase()} ${s.applied.server.taskrun}   ring flags ${s.ring.flags.join('|') || 'none'}`
       : `  server       ${s.applied.server.engine} (no io_uring ring on the server: ring knobs do not apply)`,
+    ...(s.storage || s.target ? [] : socketLines(s.applied.server.socket)),
   ];
   lines.push(...serverLoopLines(s));
   if (s.phases.length > 1) {
@@ -561,6 +563,15 @@ function formatSummary(s: RunSummary): string {
   for (const r of s.rejected) lines.push(`  refused      ${knobLabel(r.knob)} (${r.knob}=${JSON.stringify(r.requested)}): ${r.reason}${r.fix ? `; ${r.fix}` : ''}`);
   for (const w of s.warnings) lines.push(`  warning      ${w}`);
   return `${lines.map((l) => oneLineText(l, 600)).join('\n')}\n`;
+}
+
+/** server.socket as the listeners held it (what the kernel granted); none when nothing was set (the kernel's defaults). */
+function socketLines(socket: RunSummary['applied']['server']['socket']): string[] {
+  const words = { congestion: 'congestion control', receiveBufferBytes: 'receive buffer', sendBufferBytes: 'send buffer' } as const;
+  const parts = (Object.keys(words) as Array<keyof typeof words>)
+    .filter((key) => socket[key] !== null)
+    .map((key) => `${words[key]} ${formatKnobValue(`server.socket.${key}`, socket[key])}`);
+  return parts.length ? [`  socket       ${parts.join(', ')} (on every accepted connection)`] : [];
 }
 
 /** The server loop's counts and CPU split per request (contract/runStats.ts words), as summary lines. */

@@ -172,6 +172,25 @@ export interface ServerConfig {
   registeredBuffers: EchoPathSettings['registeredBuffers'];
   directDescriptors: EchoPathSettings['directDescriptors'];
   quietSends: EchoPathSettings['quietSends'];
+  socket: SocketSettings;
+}
+
+/**
+ * Socket options of every server worker's listener, set before listen() so each accepted socket
+ * inherits them (both engines). Refused 'TCP_CONGESTION', 'SO_RCVBUF', 'SO_SNDBUF' with
+ * setsockopt's errno, the server running on the kernel's default.
+ */
+export interface SocketSettings {
+  /** TCP_CONGESTION: a congestion control name (1-15 of a-z, 0-9, _ and -); null: the system's
+   *  net.ipv4.tcp_congestion_control. ENOENT: no such module; EPERM: outside
+   *  net.ipv4.tcp_allowed_congestion_control without CAP_NET_ADMIN. */
+  congestion: string | null;
+  /** SO_RCVBUF in bytes (4096 to 512 MiB; the kernel then stops autotuning it); null: autotuned.
+   *  Set with SO_RCVBUFFORCE where permitted (CAP_NET_ADMIN), else capped at net.core.rmem_max:
+   *  granted less than asked is refused with the FORCE's errno (EPERM). */
+  receiveBufferBytes: number | null;
+  /** SO_SNDBUF in bytes, as receiveBufferBytes (net.core.wmem_max, SO_SNDBUFFORCE). */
+  sendBufferBytes: number | null;
 }
 
 /** The load subtree of an EngineConfig: a profile's `load`. */
@@ -331,6 +350,10 @@ export interface AppliedSettings {
     registeredBuffers: boolean;
     directDescriptors: boolean;
     quietSends: boolean;
+    /** The listeners' socket options as the kernel holds them: the congestion control read back,
+     *  the buffers it granted (in the units asked; a cap can make them less); null where not
+     *  asked for or refused (the kernel's default). A target (uring-lab load): as requested. */
+    socket: SocketSettings;
   };
 }
 
@@ -367,7 +390,8 @@ export interface RefusedSetting {
    * SQPOLL: 'conflicts_with_sqpoll').
    * Or the workers' 'ATTACH_WQ' (sqpoll.shared; cause 'moot_without_sqpoll' when worker 0 has no
    * SQPOLL thread), 'NAPI' (napiBusyPollUs), 'MIN_WAIT' (minWaitUs, EOPNOTSUPP without
-   * IORING_FEAT_MIN_TIMEOUT), 'NUMA_NODE' / 'NUMA_CPUS' (numa). With several
+   * IORING_FEAT_MIN_TIMEOUT), 'NUMA_NODE' / 'NUMA_CPUS' (numa), 'TCP_CONGESTION' / 'SO_RCVBUF' /
+   * 'SO_SNDBUF' (socket; see SocketSettings). With several
    * rings, a refusal of any worker is listed once (the first worker's errno).
    */
   setting: string;

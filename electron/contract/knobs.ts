@@ -409,6 +409,47 @@ export const KNOBS = {
         exports: { fio: (v) => (v === null ? {} : { options: { cpus_allowed: v.join(','), cpus_allowed_policy: 'split' } }) },
       }),
     },
+    // Socket options of every worker's listener, set before listen() so the accepted sockets
+    // inherit them: both engines, and direct descriptors (which have no fd to set them on).
+    socket: {
+      congestion: knob({
+        workloads: ECHO_ONLY,
+        // TCP_CA_NAME_MAX is 16 with its NUL; the names the kernel registers are lower case.
+        schema: z.string().regex(/^[a-z0-9_-]{1,15}$/, 'a congestion control name: 1 to 15 of a-z, 0-9, _ and - (such as cubic, bbr, reno)').nullable().default(null),
+        label: 'TCP congestion control', help: "The congestion control of the server's connections (TCP_CONGESTION on the listener, inherited by each accepted socket), for the echoes it sends: cubic, bbr, reno, dctcp …; empty: the system's net.ipv4.tcp_congestion_control. `uring-lab doctor` lists the ones this kernel has and allows.",
+        kernel: 'a tcp_NAME module (root loads it on demand); outside net.ipv4.tcp_allowed_congestion_control needs CAP_NET_ADMIN', applies: 'new-ring', engine: true, settings: ['TCP_CONGESTION'],
+        refusal: {
+          refused: { reason: 'the kernel refused this congestion control (ENOENT: it has no tcp_NAME module; EPERM: the name is outside net.ipv4.tcp_allowed_congestion_control and the process lacks CAP_NET_ADMIN); the connections ran with the system default', fix: 'pick one `uring-lab doctor` lists as available (allowed, without root), load it (modprobe tcp_NAME), or leave server.socket.congestion empty' },
+        },
+        exports: {
+          system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.ipv4.tcp_congestion_control', value: v, why: 'the same congestion control for every new TCP connection of the machine' }]),
+        },
+      }),
+      receiveBufferBytes: knob({
+        workloads: ECHO_ONLY,
+        schema: z.number().int().min(4096).max(512 * 1024 * 1024).nullable().default(null),
+        label: 'Socket receive buffer', unit: 'bytes', help: "SO_RCVBUF of the server's connections (set on the listener before listen(), so the window scale of each handshake follows it): fixes the buffer and turns off the kernel's receive autotuning (net.ipv4.tcp_rmem); the kernel doubles it for bookkeeping. Empty: autotuned.",
+        kernel: 'beyond net.core.rmem_max: CAP_NET_ADMIN (SO_RCVBUFFORCE)', applies: 'new-ring', engine: true, settings: ['SO_RCVBUF'],
+        refusal: {
+          refused: { reason: 'the kernel granted less than asked: SO_RCVBUF is capped at net.core.rmem_max without CAP_NET_ADMIN (SO_RCVBUFFORCE refused); applied shows what it granted', fix: 'raise the cap (sysctl net.core.rmem_max=BYTES), run as root, or ask for at most net.core.rmem_max' },
+        },
+        exports: {
+          system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.core.rmem_max', value: String(v), why: 'at least: lets a process without CAP_NET_ADMIN set SO_RCVBUF this large' }]),
+        },
+      }),
+      sendBufferBytes: knob({
+        workloads: ECHO_ONLY,
+        schema: z.number().int().min(4096).max(512 * 1024 * 1024).nullable().default(null),
+        label: 'Socket send buffer', unit: 'bytes', help: "SO_SNDBUF of the server's connections (set on the listener, inherited by each accepted socket): fixes the buffer and turns off the kernel's send autotuning (net.ipv4.tcp_wmem); a small one makes a large echo wait for the peer's ACKs. Empty: autotuned.",
+        kernel: 'beyond net.core.wmem_max: CAP_NET_ADMIN (SO_SNDBUFFORCE)', applies: 'new-ring', engine: true, settings: ['SO_SNDBUF'],
+        refusal: {
+          refused: { reason: 'the kernel granted less than asked: SO_SNDBUF is capped at net.core.wmem_max without CAP_NET_ADMIN (SO_SNDBUFFORCE refused); applied shows what it granted', fix: 'raise the cap (sysctl net.core.wmem_max=BYTES), run as root, or ask for at most net.core.wmem_max' },
+        },
+        exports: {
+          system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.core.wmem_max', value: String(v), why: 'at least: lets a process without CAP_NET_ADMIN set SO_SNDBUF this large' }]),
+        },
+      }),
+    },
   },
   load: {
     mode: knob({

@@ -64,6 +64,8 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   checks.push(copyDistanceCheck(caps?.copyDistance ?? null));
   checks.push(blockPollCheck(readBlockPoll()));
   checks.push(netnsCheck(veth));
+  checks.push(congestionCheck());
+  checks.push(socketBufferCheck());
   checks.push(await fioCheck());
   return { kernel: { release }, checks, numa, hugepages, cache, capabilities, knobs: knobAvailability(capabilities) };
 }
@@ -395,6 +397,36 @@ function safeFirstTouch(): { firstNs: number; againNs: number } | null {
     try { firstTouchMeasured = measureFirstTouch(); } catch { firstTouchMeasured = null; }
   }
   return firstTouchMeasured;
+}
+
+/** What server.socket.congestion may name here: the system default, what the kernel has, what any process may pick. */
+function congestionCheck(): DoctorCheck {
+  const base = { id: 'tcp_congestion', label: 'TCP congestion control' };
+  const word = (name: string) => readText(`/proc/sys/net/ipv4/${name}`)?.trim().split(/\s+/).filter(Boolean) ?? null;
+  const current = word('tcp_congestion_control')?.[0];
+  const available = word('tcp_available_congestion_control');
+  const allowed = word('tcp_allowed_congestion_control');
+  if (!current || !available) return { ...base, ok: null, value: 'unknown', reason: '/proc/sys/net/ipv4 says nothing about congestion control (no network namespace sysctls?)' };
+  const root = process.getuid?.() === 0;
+  return {
+    ...base, ok: true, value: current,
+    reason: `new connections use ${current} (net.ipv4.tcp_congestion_control); loaded: ${available.join(', ')}; any process may pick: ${allowed?.join(', ') || 'none listed'}${root ? '; as root this lab may pick any loaded one, and the kernel loads a tcp_NAME module on demand' : '; others need CAP_NET_ADMIN'} (server.socket.congestion)`,
+  };
+}
+
+/** How large server.socket.*BufferBytes may be without CAP_NET_ADMIN (the plain SO_RCVBUF/SO_SNDBUF cap). */
+function socketBufferCheck(): DoctorCheck {
+  const base = { id: 'socket_buffers', label: 'Socket buffer caps' };
+  const num = (name: string) => { const n = Number(readText(`/proc/sys/net/core/${name}`)?.trim()); return Number.isFinite(n) && n > 0 ? n : null; };
+  const rmem = num('rmem_max');
+  const wmem = num('wmem_max');
+  if (rmem === null || wmem === null) return { ...base, ok: null, value: 'unknown', reason: 'net.core.rmem_max / wmem_max are not readable' };
+  const root = process.getuid?.() === 0;
+  return {
+    ...base, ok: true, value: `rmem_max ${rmem}, wmem_max ${wmem}`,
+    reason: `server.socket.receiveBufferBytes and sendBufferBytes above ${bytesText(rmem)} / ${bytesText(wmem)} (net.core.rmem_max / wmem_max) need CAP_NET_ADMIN (SO_RCVBUFFORCE / SO_SNDBUFFORCE)${root ? ', which this lab has as root' : '; without it the kernel grants at most the cap'}`,
+    fix: root ? undefined : 'raise the caps: sysctl -w net.core.rmem_max=BYTES net.core.wmem_max=BYTES',
+  };
 }
 
 function hugepagesCheck(h: Hugepages | null): DoctorCheck {

@@ -216,6 +216,10 @@ describe('config validation', () => {
     ['taskrun unknown', (c) => (c.server.taskrun = 'fast'), /config\.server\.taskrun must be 'defer', 'coop' or 'default'/],
     ['load missing', (c) => delete c.load, /config\.load must be an object \(got undefined\)/],
     ['load.messageBytes fractional', (c) => (c.load.messageBytes = 1.5), /config\.load\.messageBytes must be an integer/],
+    ['socket missing', (c) => delete c.server.socket, /config\.server\.socket must be an object \(got undefined\)/],
+    ['socket.congestion a number', (c) => (c.server.socket.congestion = 1), /config\.server\.socket\.congestion must be a congestion control name or null \(got number\)/],
+    ['socket.receiveBufferBytes a string', (c) => (c.server.socket.receiveBufferBytes = '65536'), /config\.server\.socket\.receiveBufferBytes must be a number of bytes or null \(got string\)/],
+    ['socket.sendBufferBytes fractional', (c) => (c.server.socket.sendBufferBytes = 65536.5), /config\.server\.socket\.sendBufferBytes must be an integer/],
   ];
   for (const [name, mutate, message] of bad) {
     it(`throws TypeError when ${name}`, () => {
@@ -232,6 +236,21 @@ describe('config validation', () => {
     c.load.threads = 0;
     expect(() => native.start(c)).toThrow(RangeError);
     expect(() => native.start(c)).toThrow(/config\.load\.threads must be between 1 and 64/);
+    // A congestion control name the kernel could not hold (TCP_CA_NAME_MAX 16), or one that is
+    // not a name at all, and socket buffers outside what the kernel grants in full.
+    for (const [key, value, message] of [
+      ['congestion', 'x'.repeat(16), /config\.server\.socket\.congestion must be a congestion control name of 1 to 15 characters/],
+      ['congestion', '', /config\.server\.socket\.congestion must be a congestion control name/],
+      ['congestion', 'cu bic', /config\.server\.socket\.congestion must be a congestion control name/],
+      ['receiveBufferBytes', 4095, /config\.server\.socket\.receiveBufferBytes must be between 4096 and 536870912/],
+      ['sendBufferBytes', 512 * 1024 * 1024 + 1, /config\.server\.socket\.sendBufferBytes must be between 4096 and 536870912/],
+    ] as const) {
+      const s: any = config();
+      s.server.socket[key] = value;
+      expect(() => native.start(s)).toThrow(RangeError);
+      expect(() => native.start(s)).toThrow(message);
+      expect(native.stop()).toBeNull();
+    }
   });
 
   it('rejects a non-object config', () => {

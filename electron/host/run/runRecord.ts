@@ -454,6 +454,8 @@ export class RunRecord {
     if (sizeCause) warnings.push(sizeCause);
     const tcpWarning = this.tcpMemoryWarning(applied);
     if (tcpWarning) warnings.push(tcpWarning);
+    const sendBuffer = this.target || this.storagePlan ? null : this.smallSendBufferWarning();
+    if (sendBuffer) warnings.push(sendBuffer);
     // The lab's traffic is on lo, which has no NAPI contexts: the registration took, the polling cannot.
     if (!this.target && this.topology?.kind !== 'veth' && this.phases.some((p) => p.phase.applied.server.napiBusyPollUs > 0)) {
       warnings.push(NAPI_ON_LO_WARNING);
@@ -622,6 +624,24 @@ export class RunRecord {
    * 1 MiB the whole run stalled: sockstat at the limit, 180 RTOs, 0 requests). The cause is the
    * bytes the run keeps in flight, which the numbers otherwise only show as stalls.
    */
+  /**
+   * A server send buffer (server.socket.sendBufferBytes, as granted) that cannot hold one echo:
+   * the kernel keeps twice the value, skb overhead included, and once that is no more than the
+   * message, the rest of every echo waits for the client's ACKs, which its kernel delays
+   * (measured here at 8 × 64 KiB, both engines: 16 and 32 KiB gave 179–184 req/s at p50 44 ms,
+   * 48 KiB and above ran at full speed).
+   */
+  private smallSendBufferWarning(): string | null {
+    for (const p of this.phases) {
+      const granted = p.phase.applied.server.socket.sendBufferBytes;
+      const message = p.requested.load.messageBytes;
+      if (granted !== null && 2 * granted <= message) {
+        return `server.socket.sendBufferBytes ${granted.toLocaleString('en-US')} B cannot hold one ${message.toLocaleString('en-US')} B echo (the kernel keeps twice the value, overhead included): the rest of each echo waits for the client's ACKs, which its kernel delays (TCP delayed ACK, 40 ms at least on Linux); ask for more than half the message, or leave it empty (autotuned)`;
+      }
+    }
+    return null;
+  }
+
   private tcpMemoryWarning(applied: Profile): string | null {
     // Frames carry system evidence only for a server of ours (never a target's or storage).
     const peak = this.tcpMemPeak;

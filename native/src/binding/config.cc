@@ -156,6 +156,32 @@ server_config ParseServer(const Fields &s)
 	c.registered_buffers = s.Bool("registeredBuffers");
 	c.direct_descriptors = s.Bool("directDescriptors");
 	c.quiet_sends = s.Bool("quietSends");
+
+	// server.socket: options of every worker's listener, inherited by the accepted sockets.
+	Fields sock = s.Object("socket");
+	Napi::Value cc = sock.Get("congestion");
+	if (cc.IsString()) {
+		std::string name = cc.As<Napi::String>().Utf8Value();
+		bool ok = !name.empty() && name.size() < sizeof(c.congestion);
+		for (char ch : name)
+			ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+		if (!ok)
+			throw Napi::RangeError::New(env, sock.Path("congestion") + " must be a congestion control name of 1 to " +
+								 std::to_string(sizeof(c.congestion) - 1) + " characters a-z, 0-9, _ or -");
+		std::memcpy(c.congestion, name.c_str(), name.size() + 1);
+	} else if (!cc.IsNull()) {
+		ThrowType(env, sock.Path("congestion"), "a congestion control name or null", cc);
+	}
+	for (auto [key, into] : { std::pair<const char *, unsigned *>{ "receiveBufferBytes", &c.rcvbuf },
+				  std::pair<const char *, unsigned *>{ "sendBufferBytes", &c.sndbuf } }) {
+		Napi::Value v = sock.Get(key);
+		if (v.IsNull())
+			*into = 0;
+		else if (v.IsNumber())
+			*into = (unsigned)sock.Integer(key, SERVER_SOCKET_BUFFER_MIN, SERVER_SOCKET_BUFFER_MAX);
+		else
+			ThrowType(env, sock.Path(key), "a number of bytes or null", v);
+	}
 	return c;
 }
 

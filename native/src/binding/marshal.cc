@@ -38,6 +38,9 @@ const struct {
 	{ RING_SETTING_MIN_WAIT, "MIN_WAIT" },
 	{ RING_SETTING_NUMA_NODE, "NUMA_NODE" },
 	{ RING_SETTING_NUMA_CPUS, "NUMA_CPUS" },
+	{ RING_SETTING_TCP_CONGESTION, "TCP_CONGESTION" },
+	{ RING_SETTING_SO_RCVBUF, "SO_RCVBUF" },
+	{ RING_SETTING_SO_SNDBUF, "SO_SNDBUF" },
 };
 
 // RING_SETTING_REGISTERED_FD, named beside the flags in refusals (it is not a setup flag).
@@ -131,6 +134,12 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const server_config &cfg)
 	}
 	case RING_SETTING_HUGEPAGES:
 		return Napi::Boolean::New(env, cfg.buf_hugepages);
+	case RING_SETTING_TCP_CONGESTION:
+		return Napi::String::New(env, cfg.congestion);
+	case RING_SETTING_SO_RCVBUF:
+		return Napi::Number::New(env, cfg.rcvbuf);
+	case RING_SETTING_SO_SNDBUF:
+		return Napi::Number::New(env, cfg.sndbuf);
 	case RING_SETTING_RECV_BUNDLE:
 		return Napi::Boolean::New(env, cfg.recv_bundle);
 	case RING_SETTING_BUF_INCREMENTAL:
@@ -298,6 +307,13 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	numa.Set("node", setup.numa_node >= 0 ? Napi::Value(Napi::Number::New(env, setup.numa_node)) : env.Null());
 	numa.Set("cpus", env.Null()); // StartResultObject fills it in from each worker's pinning
 	server.Set("numa", numa);
+	// server.socket, both engines: what the listeners hold (null: the kernel's default, as asked
+	// or after a refusal; a buffer is what the kernel granted, which a cap can make less).
+	Napi::Object socket = Napi::Object::New(env);
+	socket.Set("congestion", setup.congestion[0] ? Napi::Value(Napi::String::New(env, setup.congestion)) : env.Null());
+	socket.Set("receiveBufferBytes", setup.rcvbuf > 0 ? Napi::Value(Napi::Number::New(env, setup.rcvbuf)) : env.Null());
+	socket.Set("sendBufferBytes", setup.sndbuf > 0 ? Napi::Value(Napi::Number::New(env, setup.sndbuf)) : env.Null());
+	server.Set("socket", socket);
 	return server;
 }
 
@@ -341,6 +357,10 @@ Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const e
 		server.Set("engine", cfg.server.engine == SERVER_ENGINE_EPOLL ? "epoll" : "io_uring");
 		server.Get("numa").As<Napi::Object>().Set("node", cfg.server.numa_node >= 0 ?
 			Napi::Value(Napi::Number::New(env, cfg.server.numa_node)) : env.Null());
+		Napi::Object socket = server.Get("socket").As<Napi::Object>();
+		socket.Set("congestion", cfg.server.congestion[0] ? Napi::Value(Napi::String::New(env, cfg.server.congestion)) : env.Null());
+		socket.Set("receiveBufferBytes", cfg.server.rcvbuf ? Napi::Value(Napi::Number::New(env, cfg.server.rcvbuf)) : env.Null());
+		socket.Set("sendBufferBytes", cfg.server.sndbuf ? Napi::Value(Napi::Number::New(env, cfg.server.sndbuf)) : env.Null());
 		applied.Set("server", server);
 	} else {
 		applied.Set("server", AppliedServer(env, cfg.server, out.ring));

@@ -319,6 +319,13 @@ static void report_started(const struct engine_config *cfg, struct engine_starte
 		out->ring.quiet_sends &= s->ring.quiet_sends;
 		if (s->ring.min_wait_us != out->ring.min_wait_us)
 			out->ring.min_wait_us = 0;
+		/* server.socket: what every worker's listener holds (the least granted buffer). */
+		if (strcmp(s->ring.congestion, out->ring.congestion))
+			memset(out->ring.congestion, 0, sizeof(out->ring.congestion));
+		if (s->ring.rcvbuf < out->ring.rcvbuf)
+			out->ring.rcvbuf = s->ring.rcvbuf;
+		if (s->ring.sndbuf < out->ring.sndbuf)
+			out->ring.sndbuf = s->ring.sndbuf;
 		if (s->ring.numa_node != out->ring.numa_node)
 			out->ring.numa_node = -1;
 		for (int j = 0; j < s->ring.nrefused; j++)

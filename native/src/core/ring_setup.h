@@ -93,6 +93,17 @@ struct ring_request {
 #define RING_SETTING_REGISTERED_BUFFERS (1u << 22)
 #define RING_SETTING_DIRECT_DESCRIPTORS (1u << 21)
 #define RING_SETTING_QUIET_SENDS (1u << 20)
+/*
+ * The server's socket options (server.socket), set on each worker's listener and inherited by
+ * the sockets it accepts; refused with setsockopt's errno (TCP_CONGESTION: ENOENT for a name
+ * the kernel has no module for, EPERM for one outside net.ipv4.tcp_allowed_congestion_control
+ * without CAP_NET_ADMIN), or, for a buffer the kernel granted less of than asked (capped at
+ * net.core.rmem_max / wmem_max), with the errno of the uncapped SO_*BUFFORCE (EPERM without
+ * CAP_NET_ADMIN). The lab never requests the IORING_SETUP_* flags of these bits (17-19).
+ */
+#define RING_SETTING_TCP_CONGESTION (1u << 19)
+#define RING_SETTING_SO_RCVBUF (1u << 18)
+#define RING_SETTING_SO_SNDBUF (1u << 17)
 
 /* Why a requested flag did not take effect (RefusedSetting.cause in index.d.ts). */
 enum refusal_cause {
@@ -134,6 +145,11 @@ struct ring_setup_result {
 	int cpu;            /* the worker thread is pinned to this CPU; -1: not pinned (set by the server) */
 	/* The echo server's receive and send path as it took effect (set by the server). */
 	int multishot, recv_bundle, buf_incremental, send_zc, registered_buffers, direct_descriptors, quiet_sends;
+	/* server.socket as the listener holds it (set by the server): the congestion control read
+	 * back ("" when not asked for or refused), the buffers the kernel granted in the units they
+	 * were asked in (0 when not asked for). */
+	char congestion[16];
+	int rcvbuf, sndbuf;
 	int attempts;       /* io_uring_setup calls made */
 	struct ring_refusal refused[RING_REFUSAL_MAX];
 	int nrefused;

@@ -4,12 +4,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +179,61 @@ void server_record_placement(struct ring_setup_result *dst, const struct ring_se
 		ring_refuse(dst, placed->refused[i].flag, placed->refused[i].err, placed->refused[i].cause);
 }
 
+/*
+ * A socket buffer of `want` bytes (server.socket.*BufferBytes) on the listener: the uncapped
+ * SO_*BUFFORCE first (CAP_NET_ADMIN), else the plain option, which the kernel caps at
+ * net.core.[rw]mem_max. *granted is what the kernel holds, in the units asked for (it doubles the
+ * value for its bookkeeping, socket(7)); less than asked is refused with the FORCE's errno, so
+ * the summary says why and what it got.
+ */
+static void listener_buffer(int fd, int force_opt, int opt, unsigned want, unsigned setting,
+			    struct ring_setup_result *res, int *granted)
+{
+	int v = (int)want, got = 0, force_err = 0;
+	socklen_t len = sizeof(got);
+
+	*granted = 0;
+	if (!want)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v))) {
+		force_err = -errno;
+		if (setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v))) {
+			ring_refuse(res, setting, -errno, REFUSAL_REFUSED);
+			return;
+		}
+	}
+	if (getsockopt(fd, SOL_SOCKET, opt, &got, &len))
+		return;
+	*granted = got / 2;
+	if ((unsigned)*granted < want)
+		ring_refuse(res, setting, force_err ? force_err : -ENOBUFS, REFUSAL_REFUSED);
+}
+
+/*
+ * server.socket on a worker's listener, before listen(): accepted sockets inherit the
+ * congestion control and the (locked) buffer sizes, and a receive buffer must be fixed before
+ * the handshake, which sizes the window scale from it. Each refusal leaves the kernel's default
+ * and is recorded; the server runs either way.
+ */
+static void listener_options(struct server *s, int fd)
+{
+	const struct server_config *c = &s->cfg;
+	struct ring_setup_result *res = &s->ring;
+
+	memset(res->congestion, 0, sizeof(res->congestion));
+	if (c->congestion[0]) {
+		char got[sizeof(res->congestion)] = { 0 };
+		socklen_t len = sizeof(got) - 1;
+
+		if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, c->congestion, strlen(c->congestion)))
+			ring_refuse(res, RING_SETTING_TCP_CONGESTION, -errno, REFUSAL_REFUSED);
+		else if (!getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, got, &len))
+			memcpy(res->congestion, got, sizeof(got));
+	}
+	listener_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, c->rcvbuf, RING_SETTING_SO_RCVBUF, res, &res->rcvbuf);
+	listener_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, c->sndbuf, RING_SETTING_SO_SNDBUF, res, &res->sndbuf);
+}
+
 int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *step)
 {
 	struct sockaddr_in addr = loopback_addr(s->cfg.port);
@@ -213,6 +271,7 @@ int server_listen(struct server *s, int nonblocking, int *fd, enum start_step *s
 		return -errno;
 	if (nonblocking && fcntl(*fd, F_SETFL, O_NONBLOCK))
 		return -errno;
+	listener_options(s, *fd);
 
 	*step = STEP_SERVER_BIND;
 	if (bind(*fd, (struct sockaddr *)&addr, sizeof(addr)))

@@ -30,6 +30,10 @@ enum server_engine { SERVER_ENGINE_IO_URING = 0, SERVER_ENGINE_EPOLL = 1 };
 #define SERVER_WORKERS_MAX 64
 /* server.numa.cpus: at most this many CPUs listed. */
 #define SERVER_CPUS_MAX 256
+/* server.socket.*BufferBytes: the kernel's floor is a few KiB, and it doubles the value in an
+ * int (capped at INT_MAX / 2), so 512 MiB is the most that is granted in full. */
+#define SERVER_SOCKET_BUFFER_MIN 4096
+#define SERVER_SOCKET_BUFFER_MAX (512u << 20)
 
 /* What a server error happened on (errors by kind in frames). */
 enum server_err_op { SERVER_ERR_ACCEPT = 0, SERVER_ERR_RECV, SERVER_ERR_SEND, SERVER_ERR_OTHER, SERVER_ERR_OPS };
@@ -67,6 +71,10 @@ struct server_config {
 	unsigned expected_conns; /* load.connections (set by the binding): sizes the direct-descriptor table */
 	unsigned napi_busy_poll_us; /* IORING_REGISTER_NAPI (6.9), 0: off */
 	unsigned min_wait_us;    /* IORING_ENTER_EXT_ARG min_wait_usec (6.12), 0: off */
+	/* server.socket: set on each worker's listener before listen(), so every accepted socket
+	 * inherits them (both engines; a direct descriptor has no fd of its own to set them on). */
+	char congestion[16];     /* TCP_CONGESTION (TCP_CA_NAME_MAX 16); "": the system default */
+	unsigned rcvbuf, sndbuf; /* SO_RCVBUF / SO_SNDBUF bytes; 0: the kernel's autotuning */
 };
 
 /* Connections open across all of a run's server workers, and the most ever open at once. The
