@@ -185,7 +185,7 @@ export interface SocketSettings {
    *  net.ipv4.tcp_congestion_control. ENOENT: no such module; EPERM: outside
    *  net.ipv4.tcp_allowed_congestion_control without CAP_NET_ADMIN. */
   congestion: string | null;
-  /** SO_RCVBUF in bytes (4096 to 512 MiB; the kernel then stops autotuning it); null: autotuned.
+  /** SO_RCVBUF in bytes (1024 to 512 MiB, raised to the kernel's floor of a few KiB; the kernel then stops autotuning it); null: autotuned.
    *  Set with SO_RCVBUFFORCE where permitted (CAP_NET_ADMIN), else capped at net.core.rmem_max:
    *  granted less than asked is refused with the FORCE's errno (EPERM). */
   receiveBufferBytes: number | null;

@@ -427,7 +427,7 @@ export const KNOBS = {
       }),
       receiveBufferBytes: knob({
         workloads: ECHO_ONLY,
-        schema: z.number().int().min(4096).max(512 * 1024 * 1024).nullable().default(null),
+        schema: z.number().int().min(1024).max(512 * 1024 * 1024).nullable().default(null),
         label: 'Socket receive buffer', unit: 'bytes', help: "SO_RCVBUF of the server's connections (set on the listener before listen(), so the window scale of each handshake follows it): fixes the buffer and turns off the kernel's receive autotuning (net.ipv4.tcp_rmem); the kernel doubles it for bookkeeping. Empty: autotuned.",
         kernel: 'beyond net.core.rmem_max: CAP_NET_ADMIN (SO_RCVBUFFORCE)', applies: 'new-ring', engine: true, settings: ['SO_RCVBUF'],
         refusal: {
@@ -439,7 +439,7 @@ export const KNOBS = {
       }),
       sendBufferBytes: knob({
         workloads: ECHO_ONLY,
-        schema: z.number().int().min(4096).max(512 * 1024 * 1024).nullable().default(null),
+        schema: z.number().int().min(1024).max(512 * 1024 * 1024).nullable().default(null),
         label: 'Socket send buffer', unit: 'bytes', help: "SO_SNDBUF of the server's connections (set on the listener, inherited by each accepted socket): fixes the buffer and turns off the kernel's send autotuning (net.ipv4.tcp_wmem); a small one makes a large echo wait for the peer's ACKs. Empty: autotuned.",
         kernel: 'beyond net.core.wmem_max: CAP_NET_ADMIN (SO_SNDBUFFORCE)', applies: 'new-ring', engine: true, settings: ['SO_SNDBUF'],
         refusal: {

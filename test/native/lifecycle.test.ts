@@ -242,8 +242,8 @@ describe('config validation', () => {
       ['congestion', 'x'.repeat(16), /config\.server\.socket\.congestion must be a congestion control name of 1 to 15 characters/],
       ['congestion', '', /config\.server\.socket\.congestion must be a congestion control name/],
       ['congestion', 'cu bic', /config\.server\.socket\.congestion must be a congestion control name/],
-      ['receiveBufferBytes', 4095, /config\.server\.socket\.receiveBufferBytes must be between 4096 and 536870912/],
-      ['sendBufferBytes', 512 * 1024 * 1024 + 1, /config\.server\.socket\.sendBufferBytes must be between 4096 and 536870912/],
+      ['receiveBufferBytes', 1023, /config\.server\.socket\.receiveBufferBytes must be between 1024 and 536870912/],
+      ['sendBufferBytes', 512 * 1024 * 1024 + 1, /config\.server\.socket\.sendBufferBytes must be between 1024 and 536870912/],
     ] as const) {
       const s: any = config();
       s.server.socket[key] = value;

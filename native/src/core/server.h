@@ -30,9 +30,10 @@ enum server_engine { SERVER_ENGINE_IO_URING = 0, SERVER_ENGINE_EPOLL = 1 };
 #define SERVER_WORKERS_MAX 64
 /* server.numa.cpus: at most this many CPUs listed. */
 #define SERVER_CPUS_MAX 256
-/* server.socket.*BufferBytes: the kernel's floor is a few KiB, and it doubles the value in an
- * int (capped at INT_MAX / 2), so 512 MiB is the most that is granted in full. */
-#define SERVER_SOCKET_BUFFER_MIN 4096
+/* server.socket.*BufferBytes: the kernel raises what it is given to its own floor (2-5 KiB, so
+ * even a granted cap is at least 1024), and doubles the value in an int (capped at INT_MAX / 2),
+ * so 512 MiB is the most that is granted in full. */
+#define SERVER_SOCKET_BUFFER_MIN 1024
 #define SERVER_SOCKET_BUFFER_MAX (512u << 20)
 
 /* What a server error happened on (errors by kind in frames). */
