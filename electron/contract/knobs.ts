@@ -109,6 +109,24 @@ function knob<S extends z.ZodType>(row: KnobRow<S>): KnobRow<S> {
 /** Text the exports write as UTF-8: an unpaired UTF-16 surrogate has no UTF-8 form (it became U+FFFD in them). */
 const wellFormed = (t: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t);
 
+/** server.socket's SO_RCVBUF and SO_SNDBUF rows: one shape (set with *FORCE where permitted, else capped), their own words. */
+function socketBufferKnob(b: { label: string; option: 'SO_RCVBUF' | 'SO_SNDBUF'; cap: 'net.core.rmem_max' | 'net.core.wmem_max'; help: string }) {
+  return knob({
+    workloads: ECHO_ONLY,
+    // The kernel's floor is 2-5 KiB, so even a granted cap is at least 1024; 512 MiB is the most
+    // it grants in full (it doubles the value in an int, capped at INT_MAX / 2).
+    schema: z.number().int().min(1024).max(512 * 1024 * 1024).nullable().default(null),
+    label: b.label, unit: 'bytes', help: b.help,
+    kernel: `beyond ${b.cap}: CAP_NET_ADMIN (${b.option}FORCE)`, applies: 'new-ring', engine: true, settings: [b.option],
+    refusal: {
+      refused: { reason: `the kernel granted less than asked: ${b.option} is capped at ${b.cap} without CAP_NET_ADMIN (${b.option}FORCE refused); applied shows what it granted`, fix: `raise the cap (sysctl ${b.cap}=BYTES), run as root, or ask for at most ${b.cap}` },
+    },
+    exports: {
+      system: (v) => (v === null ? [] : [{ section: 'sysctl', key: b.cap, value: String(v), why: `at least: lets a process without CAP_NET_ADMIN set ${b.option} this large` }]),
+    },
+  });
+}
+
 export const KNOBS = {
   name: knob({
     // Names reach terminals and window titles: no control characters (ANSI escapes, newlines).
@@ -425,29 +443,13 @@ export const KNOBS = {
           system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.ipv4.tcp_congestion_control', value: v, why: 'the same congestion control for every new TCP connection of the machine' }]),
         },
       }),
-      receiveBufferBytes: knob({
-        workloads: ECHO_ONLY,
-        schema: z.number().int().min(1024).max(512 * 1024 * 1024).nullable().default(null),
-        label: 'Socket receive buffer', unit: 'bytes', help: "SO_RCVBUF of the server's connections (set on the listener before listen(), so the window scale of each handshake follows it): fixes the buffer and turns off the kernel's receive autotuning (net.ipv4.tcp_rmem); the kernel doubles it for bookkeeping. Empty: autotuned.",
-        kernel: 'beyond net.core.rmem_max: CAP_NET_ADMIN (SO_RCVBUFFORCE)', applies: 'new-ring', engine: true, settings: ['SO_RCVBUF'],
-        refusal: {
-          refused: { reason: 'the kernel granted less than asked: SO_RCVBUF is capped at net.core.rmem_max without CAP_NET_ADMIN (SO_RCVBUFFORCE refused); applied shows what it granted', fix: 'raise the cap (sysctl net.core.rmem_max=BYTES), run as root, or ask for at most net.core.rmem_max' },
-        },
-        exports: {
-          system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.core.rmem_max', value: String(v), why: 'at least: lets a process without CAP_NET_ADMIN set SO_RCVBUF this large' }]),
-        },
+      receiveBufferBytes: socketBufferKnob({
+        label: 'Socket receive buffer', option: 'SO_RCVBUF', cap: 'net.core.rmem_max',
+        help: "SO_RCVBUF of the server's connections (set on the listener before listen(), so the window scale of each handshake follows it): fixes the buffer and turns off the kernel's receive autotuning (net.ipv4.tcp_rmem); the kernel doubles it for bookkeeping and raises it to its floor of a few KiB. Empty: autotuned.",
       }),
-      sendBufferBytes: knob({
-        workloads: ECHO_ONLY,
-        schema: z.number().int().min(1024).max(512 * 1024 * 1024).nullable().default(null),
-        label: 'Socket send buffer', unit: 'bytes', help: "SO_SNDBUF of the server's connections (set on the listener, inherited by each accepted socket): fixes the buffer and turns off the kernel's send autotuning (net.ipv4.tcp_wmem); a small one makes a large echo wait for the peer's ACKs. Empty: autotuned.",
-        kernel: 'beyond net.core.wmem_max: CAP_NET_ADMIN (SO_SNDBUFFORCE)', applies: 'new-ring', engine: true, settings: ['SO_SNDBUF'],
-        refusal: {
-          refused: { reason: 'the kernel granted less than asked: SO_SNDBUF is capped at net.core.wmem_max without CAP_NET_ADMIN (SO_SNDBUFFORCE refused); applied shows what it granted', fix: 'raise the cap (sysctl net.core.wmem_max=BYTES), run as root, or ask for at most net.core.wmem_max' },
-        },
-        exports: {
-          system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.core.wmem_max', value: String(v), why: 'at least: lets a process without CAP_NET_ADMIN set SO_SNDBUF this large' }]),
-        },
+      sendBufferBytes: socketBufferKnob({
+        label: 'Socket send buffer', option: 'SO_SNDBUF', cap: 'net.core.wmem_max',
+        help: "SO_SNDBUF of the server's connections (set on the listener, inherited by each accepted socket): fixes the buffer and turns off the kernel's send autotuning (net.ipv4.tcp_wmem); one that cannot hold an echo makes each wait for the peer's delayed ACKs. Empty: autotuned.",
       }),
     },
   },
