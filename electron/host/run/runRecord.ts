@@ -618,13 +618,6 @@ export class RunRecord {
   }
 
   /**
-   * TCP's memory limits, when the run reached them. Above net.ipv4.tcp_mem's pressure threshold
-   * the kernel stops growing socket buffers; at its limit it refuses to queue what is sent and
-   * drops what arrives, and the sockets wait on retransmission timers (at 4,096 connections ×
-   * 1 MiB the whole run stalled: sockstat at the limit, 180 RTOs, 0 requests). The cause is the
-   * bytes the run keeps in flight, which the numbers otherwise only show as stalls.
-   */
-  /**
    * A server send buffer (server.socket.sendBufferBytes, as granted) that cannot hold one echo:
    * the kernel keeps twice the value, skb overhead included, and once that is no more than the
    * message, the rest of every echo waits for the client's ACKs, which its kernel delays
@@ -642,6 +635,13 @@ export class RunRecord {
     return null;
   }
 
+  /**
+   * TCP's memory limits, when the run reached them. Above net.ipv4.tcp_mem's pressure threshold
+   * the kernel stops growing socket buffers; at its limit it refuses to queue what is sent and
+   * drops what arrives, and the sockets wait on retransmission timers (at 4,096 connections ×
+   * 1 MiB the whole run stalled: sockstat at the limit, 180 RTOs, 0 requests). The cause is the
+   * bytes the run keeps in flight, which the numbers otherwise only show as stalls.
+   */
   private tcpMemoryWarning(applied: Profile): string | null {
     // Frames carry system evidence only for a server of ours (never a target's or storage).
     const peak = this.tcpMemPeak;

@@ -262,6 +262,16 @@ ring_setup_result AsRequested(const server_config &requested)
 
 } // namespace
 
+// server.socket in profile terms: "" and 0 (not asked for, or refused) are null, the kernel's default.
+static Napi::Object SocketObject(Napi::Env env, const char *congestion, unsigned rcvbuf, unsigned sndbuf)
+{
+	Napi::Object socket = Napi::Object::New(env);
+	socket.Set("congestion", congestion[0] ? Napi::Value(Napi::String::New(env, congestion)) : env.Null());
+	socket.Set("receiveBufferBytes", rcvbuf ? Napi::Value(Napi::Number::New(env, rcvbuf)) : env.Null());
+	socket.Set("sendBufferBytes", sndbuf ? Napi::Value(Napi::Number::New(env, sndbuf)) : env.Null());
+	return socket;
+}
+
 Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const ring_setup_result &setup)
 {
 	const bool epoll = requested.engine == SERVER_ENGINE_EPOLL;
@@ -309,11 +319,7 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("numa", numa);
 	// server.socket, both engines: what the listeners hold (null: the kernel's default, as asked
 	// or after a refusal; a buffer is what the kernel granted, which a cap can make less).
-	Napi::Object socket = Napi::Object::New(env);
-	socket.Set("congestion", setup.congestion[0] ? Napi::Value(Napi::String::New(env, setup.congestion)) : env.Null());
-	socket.Set("receiveBufferBytes", setup.rcvbuf > 0 ? Napi::Value(Napi::Number::New(env, setup.rcvbuf)) : env.Null());
-	socket.Set("sendBufferBytes", setup.sndbuf > 0 ? Napi::Value(Napi::Number::New(env, setup.sndbuf)) : env.Null());
-	server.Set("socket", socket);
+	server.Set("socket", SocketObject(env, setup.congestion, (unsigned)setup.rcvbuf, (unsigned)setup.sndbuf));
 	return server;
 }
 
@@ -357,10 +363,7 @@ Napi::Object StartResultObject(Napi::Env env, const engine_started &out, const e
 		server.Set("engine", cfg.server.engine == SERVER_ENGINE_EPOLL ? "epoll" : "io_uring");
 		server.Get("numa").As<Napi::Object>().Set("node", cfg.server.numa_node >= 0 ?
 			Napi::Value(Napi::Number::New(env, cfg.server.numa_node)) : env.Null());
-		Napi::Object socket = server.Get("socket").As<Napi::Object>();
-		socket.Set("congestion", cfg.server.congestion[0] ? Napi::Value(Napi::String::New(env, cfg.server.congestion)) : env.Null());
-		socket.Set("receiveBufferBytes", cfg.server.rcvbuf ? Napi::Value(Napi::Number::New(env, cfg.server.rcvbuf)) : env.Null());
-		socket.Set("sendBufferBytes", cfg.server.sndbuf ? Napi::Value(Napi::Number::New(env, cfg.server.sndbuf)) : env.Null());
+		server.Set("socket", SocketObject(env, cfg.server.congestion, cfg.server.rcvbuf, cfg.server.sndbuf));
 		applied.Set("server", server);
 	} else {
 		applied.Set("server", AppliedServer(env, cfg.server, out.ring));
