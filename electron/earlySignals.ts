@@ -19,9 +19,12 @@ process.on('SIGTERM', onEarlySignal);
  * both even while JavaScript is busy (loading modules), and their handlers run microseconds
  * apart. The second used to take the "second signal: exit at once" path, losing the summary of
  * a run that `timeout` meant to stop in order. A person pressing Ctrl-C twice is far slower, and
- * so is a script's deliberate second signal (serveShutdown.test.ts sends one 20 ms later).
+ * so is a script's deliberate second signal (serveShutdown.test.ts sends one 100 ms later).
+ * 50 ms, not the 10 it was: on a machine whose CPUs are all busy the sender can be off the CPU
+ * between its two kill() calls; a test that sent them 1 ms apart saw them arrive more than 10 ms
+ * apart with another test file's runs on both CPUs, and the run lost its summary.
  */
-export const DUPLICATE_SIGNAL_MS = 10;
+export const DUPLICATE_SIGNAL_MS = 50;
 
 /**
  * A verb that handles SIGINT/SIGTERM itself hands them to `handler` (duplicates dropped, see

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RunSummarySchema } from '../../electron/contract';
-import { CLI, cliSync as cli, inScratch } from './cliProcess';
+import { CLI, cliSync as cli, inScratch, runningRunOf } from './cliProcess';
 
 const PRESET = path.join(__dirname, '../../resources/profiles/loopback-default.json');
 const STORAGE_PRESET = path.join(__dirname, '../../resources/profiles/storage-randread.json');
@@ -120,12 +120,16 @@ describe('signals delivered twice', () => {
       child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
       child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-      // Measuring by then (the start takes well under 3 s here).
-      await new Promise((r) => setTimeout(r, 3000));
+      // Measuring: past its start (a fixed 3 s was not always enough with another test file's
+      // runs on the CPUs; a signal during the start takes the "called off" path instead).
+      await runningRunOf(child.pid!, env.XDG_RUNTIME_DIR);
+      await new Promise((r) => setTimeout(r, 500));
       // As `timeout` sends them (to the child, then to its process group): 1 ms apart here, so the
-      // kernel does not merge them into one pending signal.
+      // kernel does not merge them into one pending signal. Waited out on this thread, not with a
+      // timer: a timer on a busy event loop fires when it can (tens of ms with other files' runs
+      // on the CPUs), which is not what `timeout` does.
       child.kill(signal);
-      await new Promise((r) => setTimeout(r, 1));
+      for (const t0 = performance.now(); performance.now() - t0 < 1;);
       child.kill(signal);
       const code = await exited;
       expect(code, `${signal}: ${stderr}`).toBe(130);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CLI, startServe, type Serve } from '../e2e/labPage';
 import { connectLab, labClient, type LabClient } from './wsClient';
+import { enginePidOf } from './cliProcess';
 
 const PROFILE = { kind: 'uring-lab/profile', schemaVersion: 1, load: { connections: 4 }, duration: { warmupS: 0, measureS: 30 }, probes: { enabled: false } };
 
@@ -72,10 +73,20 @@ describe('uring-lab serve shutting down', () => {
     serves.push(serve);
     const { runId } = await runningRun(serve);
     const exited = exitOf(serve);
-    serve.proc.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 20));
-    serve.proc.kill('SIGINT');
-    expect(await exited).toBe(130);
+    // A stopped engine cannot answer the stop the close asks for, so the close is still going
+    // when the second signal comes (a running one stopped within 100 ms, and serve exited 0).
+    const engine = await enginePidOf(serve.proc.pid!);
+    process.kill(engine, 'SIGSTOP');
+    try {
+      serve.proc.kill('SIGINT');
+      // Past DUPLICATE_SIGNAL_MS (50 ms): a second signal, not the first delivered twice.
+      await new Promise((r) => setTimeout(r, 100));
+      serve.proc.kill('SIGINT');
+      expect(await exited).toBe(130);
+    } finally {
+      // Its host is gone: resumed, the engine sees its IPC channel closed and exits.
+      process.kill(engine, 'SIGCONT');
+    }
     // The record it left open is saved as interrupted by the next lab process that reads it
     // (its owner is dead), here `runs show`.
     const shown = spawnSync(process.execPath, [CLI, 'runs', 'show', runId, '--json'], { env: serve.env, encoding: 'utf8', timeout: 30_000 });
