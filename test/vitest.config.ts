@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,12 +16,30 @@ process.env.URING_LAB_TEST_TMP = testTmp;
 // URING_LAB_RUNS_DIR themselves.
 const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? mkdtempSync(path.join(testTmp, 'runs-'));
 
+/**
+ * The files whose checks measure the run itself: rates held within a few per cent, segments and
+ * completions per request, attribution of a stall or an injected fault to its cause, A/A
+ * statistics, CPU shares, scheduling. A second file's runs on the two CPUs would move what they
+ * measure (veth's 3 segments per 4 KiB echo read 2.94 beside another file), so they run one at a
+ * time, after the others. Every other file checks outcomes that hold on a shared machine (bytes
+ * echoed intact, exit codes, refusals, saved runs, UI frames) and runs two at a time.
+ */
+export const RUNS_ALONE = [
+  'test/native/openLoop.test.ts', 'test/cli/openLoop.test.ts',
+  'test/native/tcpSegments.test.ts', 'test/cli/veth.test.ts', 'test/native/sendPath.test.ts', 'test/native/recvPath.test.ts',
+  'test/native/measurement.test.ts', 'test/cli/measurementHonesty.test.ts', 'test/cli/benchEngine.test.ts', 'test/cli/loadVerb.test.ts',
+  'test/native/probes.test.ts', 'test/cli/probes.test.ts', 'test/native/probeSampling.test.ts', 'test/native/diagProbes.test.ts',
+  'test/native/workers.test.ts', 'test/cli/starvationRecovery.test.ts', 'test/cli/ownThreads.test.ts',
+  'test/native/inject.test.ts', 'test/cli/inject.test.ts', 'test/cli/diagnose.test.ts', 'test/e2e/diagnose.test.ts',
+  'test/cli/abVerb.test.ts',
+];
+
 export default defineConfig({
   root: path.resolve(__dirname, '..'),
   test: {
-    include: ['test/**/*.test.ts'],
-    // Native load runs and the browser compete for the same two cores; one file at a time
-    // keeps each run's numbers and timeouts honest.
+    // One file at a time unless asked: `npm test` (scripts/test-files.mjs) runs the project
+    // "shares-the-machine" two files at a time, then "alone" one at a time. A plain
+    // `vitest run --config test/vitest.config.ts` stays serial, so it is right without the script.
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -29,5 +47,10 @@ export default defineConfig({
     globalSetup: ['test/globalSetup.ts'],
     setupFiles: ['test/runsDirPerFile.ts'],
     env: { URING_LAB_RUNS_DIR: runsDir, TMPDIR: testTmp },
+    projects: [
+      { extends: true, test: { name: 'shares-the-machine', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...RUNS_ALONE] } },
+      // After the other group (a plain run does that group first, then this one).
+      { extends: true, test: { name: 'alone', include: RUNS_ALONE, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runningRunOf } from './cliProcess';
 
 const ROOT = path.join(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/electron/cli.js');
@@ -130,7 +131,10 @@ describe('uring-lab run, workload storage', () => {
     while (testFiles().length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
     const [name] = testFiles();
     expect(name).toBeDefined();
-    await new Promise((r) => setTimeout(r, 1500)); // filled, started, measuring
+    // Filled, started (registered among the active runs), measuring: a fixed wait after the file
+    // appeared assumed how fast the fill and start are on a machine another test file shares.
+    await runningRunOf(child.pid!, runtime);
+    await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     const summary = JSON.parse(stdout);
