@@ -11,7 +11,7 @@ const testTmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-tests-'));
 chmodSync(testTmp, 0o711);
 process.env.URING_LAB_TEST_TMP = testTmp;
 // Every LabService saves its runs (and A/B experiments): the tests' go to a folder of their own,
-// never into the user's history ($XDG_DATA_HOME/uring-lab/runs); test/runsDirPerFile.ts then
+// never into the user's history ($XDG_DATA_HOME/uring-lab/runs); test/foldersPerFile.ts then
 // gives each test file a folder of its own. Tests that need another still pass runsDir or set
 // URING_LAB_RUNS_DIR themselves.
 const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? mkdtempSync(path.join(testTmp, 'runs-'));
@@ -45,7 +45,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default'],
     globalSetup: ['test/globalSetup.ts'],
-    setupFiles: ['test/runsDirPerFile.ts'],
+    setupFiles: ['test/foldersPerFile.ts'],
     env: { URING_LAB_RUNS_DIR: runsDir, TMPDIR: testTmp },
     projects: [
       { extends: true, test: { name: 'shares-the-machine', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...RUNS_ALONE] } },

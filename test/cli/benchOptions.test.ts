@@ -267,7 +267,7 @@ describe('the results at the end', () => {
       checkOut: (raw: string, fail: (m: string) => never) => unknown;
     };
     const fail = (m: string): never => { throw new Error(m); };
-    // This file's run history (test/runsDirPerFile.ts): the lab's own data.
+    // This file's run history (test/foldersPerFile.ts): the lab's own data.
     expect(() => checkOut(path.join(process.env.URING_LAB_RUNS_DIR!, 'x.json'), fail)).toThrow(/the lab's own data/);
     expect(() => checkOut('', fail)).toThrow(/--out : is empty/);
   });
