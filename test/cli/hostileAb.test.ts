@@ -9,7 +9,7 @@
  *  - a damaged saved experiment that is a folder: list counts it, `ab delete` (which the list
  *    points to) removes it with one line on error, never an internal error.
  */
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -157,18 +157,26 @@ describe('hostile A/B', () => {
   it('the experiments folder breaks mid-experiment: the report is printed and says it is the only copy, one line, exit 1', async () => {
     const runsDir = path.join(dir, 'runs-broken');
     const p = profileFile('broken', {});
-    const { done } = startCli(['ab', p, p, '--rounds', '2', '--duration', '0.5', '--warmup', '0', '--json'], { env: envFor(runsDir) });
-    expect(await waitForRecord(runsDir, () => true)).toBe(true);
-    const experiments = path.join(runsDir, 'experiments');
-    rmSync(experiments, { recursive: true, force: true });
-    writeFileSync(experiments, 'in the way\n');
-    const r = await done;
-    // Before the fix: exit 0 and no word of it.
-    expect(r.code, r.stderr).toBe(1);
-    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
-    expect(report.status).toBe('completed');
-    expect(report.warnings.join('\n')).toMatch(/could not be saved in the history \((ENOTDIR|EEXIST): .* is not a folder\): this report is its only copy/);
-    expectOneErrorLine(r.stderr, new RegExp(`experiment ${report.experimentId} could not be saved in .*experiments .*only copy`));
+    const { child, done } = startCli(['ab', p, p, '--rounds', '2', '--duration', '0.5', '--warmup', '0', '--json'], { env: envFor(runsDir) });
+    try {
+      expect(await waitForRecord(runsDir, () => true)).toBe(true);
+      const experiments = path.join(runsDir, 'experiments');
+      // Moved away in one step, not removed: a recursive remove raced the experiment's next record
+      // into the folder (ENOTEMPTY once, with another test file's runs slowing the remove down).
+      renameSync(experiments, `${experiments}.gone`);
+      writeFileSync(experiments, 'in the way\n');
+      const r = await done;
+      // Before the fix: exit 0 and no word of it.
+      expect(r.code, r.stderr).toBe(1);
+      const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+      expect(report.status).toBe('completed');
+      expect(report.warnings.join('\n')).toMatch(/could not be saved in the history \((ENOTDIR|EEXIST): .* is not a folder\): this report is its only copy/);
+      expectOneErrorLine(r.stderr, new RegExp(`experiment ${report.experimentId} could not be saved in .*experiments .*only copy`));
+    } finally {
+      // One that failed before its end is not left running: its experiment would hold this file's
+      // runtime folder, and the next test's `ab` be refused as a second one (RUN_ACTIVE).
+      if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await done; }
+    }
   }, 90_000);
 
   // A disk that fills mid-experiment: the record saved before stayed, saying "the lab process
