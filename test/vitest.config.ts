@@ -5,7 +5,11 @@ import path from 'node:path';
 
 // Everything the tests write to a temporary folder goes into one folder per run, removed at the
 // end (test/globalSetup.ts; URING_LAB_KEEP_TEST_TMP=1 keeps it for a post-mortem).
-const testTmp = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-tests-'));
+// Vitest loads this file once for the run and again for each project (`extends: true`): the
+// first load makes the folder and the others take it (held on globalThis, which the loads share;
+// each made its own before, and the two the teardown did not know were left in /tmp).
+const shared = globalThis as { uringLabTestTmp?: string };
+const testTmp = (shared.uringLabTestTmp ??= mkdtempSync(path.join(os.tmpdir(), 'uring-lab-tests-')));
 // Searchable by everyone (not listable): the tests that run the engine or the probe helper as
 // `nobody` reach their own folders inside it, as they did straight under /tmp.
 chmodSync(testTmp, 0o711);
