@@ -36,6 +36,10 @@ function makeLab(setup: { channel?: (spawned: EngineChannel) => EngineChannel; o
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Until `n` frame events have come (at most 10 s): a count, where a fixed wait assumed the timer's pace. */
+async function untilFrames(events: Array<{ type: string }>, n: number): Promise<void> {
+  for (let i = 0; i < 500 && events.filter((e) => e.type === 'frame').length < n; i++) await sleep(20);
+}
 
 async function settle(lab: LabService): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -281,7 +285,9 @@ describe('run lifecycle state machine', () => {
     const { lab, events } = makeLab({ options: { keptFrames: 10, runsDir } });
     const live = () => events.flatMap((e) => (e.type === 'frame' ? [e.frame] : []));
     const { runId } = await lab.startRun({ profile: PROFILE });
-    await sleep(600); // ~30 frames, 10 of them in memory
+    // 30 frames, 10 of them in memory: counted, not timed (a fixed 600 ms gave 18 frames with
+    // another test file's runs on the CPUs).
+    await untilFrames(events, 30);
     const contiguous = (frames: RunFrame[], from: number) => expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => from + i));
     const during = await lab.getFrames({ runId, fromSeq: 0 });
     expect(during.lost).toBe(0);
@@ -301,11 +307,11 @@ describe('run lifecycle state machine', () => {
     // failing disk would): only memory, the rest lost. (A history unusable at the start is
     // refused before the run: historyService.test.ts.)
     const unsavedDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-history-'));
-    const { lab: unsavedLab } = makeLab({ options: { keptFrames: 10, runsDir: unsavedDir } });
+    const { lab: unsavedLab, events: unsavedEvents } = makeLab({ options: { keptFrames: 10, runsDir: unsavedDir } });
     const unsaved = await unsavedLab.startRun({ profile: PROFILE });
     rmSync(path.join(unsavedDir, unsaved.runId), { recursive: true, force: true });
     writeFileSync(path.join(unsavedDir, unsaved.runId), '');
-    await sleep(600);
+    await untilFrames(unsavedEvents, 30);
     const summary = await unsavedLab.stopRun();
     expect(summary?.warnings.join(' ')).toMatch(/run history/);
     const partial = await unsavedLab.getFrames({ runId: unsaved.runId, fromSeq: 0 });
