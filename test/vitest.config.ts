@@ -36,6 +36,10 @@ export const RUNS_ALONE = [
   'test/native/workers.test.ts', 'test/cli/starvationRecovery.test.ts', 'test/cli/ownThreads.test.ts',
   'test/native/inject.test.ts', 'test/cli/inject.test.ts', 'test/cli/diagnose.test.ts', 'test/e2e/diagnose.test.ts',
   'test/cli/abVerb.test.ts',
+  // A fake engine's frame timer and watchdogs against the lab's: beside another file a late
+  // joiner's frames came with a gap (25-28 neither saved yet nor still in memory), and one of the
+  // 512 orderings ended 'failed'. Alone until those are understood.
+  'test/unit/runLifecycle.test.ts',
 ];
 
 export default defineConfig({
