@@ -8,7 +8,7 @@ import path from 'node:path';
 // Vitest loads this file once for the run and again for each project (`extends: true`): the
 // first load makes the folder and the others take it (held on globalThis, which the loads share;
 // each made its own before, and the two the teardown did not know were left in /tmp).
-const shared = globalThis as { uringLabTestTmp?: string };
+const shared = globalThis as { uringLabTestTmp?: string; uringLabTestRunsDir?: string };
 const testTmp = (shared.uringLabTestTmp ??= mkdtempSync(path.join(os.tmpdir(), 'uring-lab-tests-')));
 // Searchable by everyone (not listable): the tests that run the engine or the probe helper as
 // `nobody` reach their own folders inside it, as they did straight under /tmp.
@@ -18,7 +18,7 @@ process.env.URING_LAB_TEST_TMP = testTmp;
 // never into the user's history ($XDG_DATA_HOME/uring-lab/runs); test/foldersPerFile.ts then
 // gives each test file a folder of its own. Tests that need another still pass runsDir or set
 // URING_LAB_RUNS_DIR themselves.
-const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? mkdtempSync(path.join(testTmp, 'runs-'));
+const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? (shared.uringLabTestRunsDir ??= mkdtempSync(path.join(testTmp, 'runs-')));
 
 /**
  * The files whose checks measure the run itself: rates held within a few per cent, segments and
@@ -28,7 +28,7 @@ const runsDir = process.env.URING_LAB_TEST_RUNS_DIR ?? mkdtempSync(path.join(tes
  * time, after the others. Every other file checks outcomes that hold on a shared machine (bytes
  * echoed intact, exit codes, refusals, saved runs, UI frames) and runs two at a time.
  */
-export const RUNS_ALONE = [
+const RUNS_ALONE = [
   'test/native/openLoop.test.ts', 'test/cli/openLoop.test.ts',
   'test/native/tcpSegments.test.ts', 'test/cli/veth.test.ts', 'test/native/sendPath.test.ts', 'test/native/recvPath.test.ts',
   'test/native/measurement.test.ts', 'test/cli/measurementHonesty.test.ts', 'test/cli/benchEngine.test.ts', 'test/cli/loadVerb.test.ts',

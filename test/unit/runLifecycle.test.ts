@@ -12,6 +12,7 @@ import { LabError, LabEvent, TERMINAL_EVENT_TYPES, type RunFrame } from '../../e
 import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
 import { LabService, type LabServiceOptions } from '../../electron/host/labService';
 import { FakeEngineHost } from './fakeEngine';
+import { waitFor } from '../cli/wsClient';
 
 const PROFILE = { kind: 'uring-lab/profile', schemaVersion: 1, load: { connections: 4 }, duration: { warmupS: 0, measureS: 30 } };
 
@@ -36,10 +37,8 @@ function makeLab(setup: { channel?: (spawned: EngineChannel) => EngineChannel; o
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Until `n` frame events have come (at most 10 s): a count, where a fixed wait assumed the timer's pace. */
-async function untilFrames(events: Array<{ type: string }>, n: number): Promise<void> {
-  for (let i = 0; i < 500 && events.filter((e) => e.type === 'frame').length < n; i++) await sleep(20);
-}
+/** Until `n` frame events have come: a count, where a fixed wait assumed the timer's pace. */
+const untilFrames = (events: LabEvent[], n: number) => waitFor(() => events.filter((e) => e.type === 'frame').length >= n, 10_000, `${n} frames`);
 
 async function settle(lab: LabService): Promise<void> {
   for (let i = 0; i < 200; i++) {
