@@ -53,11 +53,17 @@ export function expectOneErrorLine(stderr: string, pattern: RegExp): void {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The engine process forked by a CLI process (waits up to 5 s for the fork). */
+/**
+ * The engine process forked by a CLI process (waits up to 5 s for the fork). Matched by its
+ * entry, not taken as the CLI's first child: the CLI also runs short-lived helpers (getconf for
+ * the cache sizes, getcap), and one alive when pgrep looks, or listed first once pids wrap
+ * (pid_max 32768 here), would be taken for the engine. A stall test that stopped it would see no
+ * stall; measurementHonesty once read a 2 s stall as max 8 ms, which this may explain.
+ */
 export async function enginePidOf(cliPid: number): Promise<number> {
   for (let i = 0; i < 100; i++) {
     try {
-      const out = execFileSync('pgrep', ['-P', String(cliPid)], { encoding: 'utf8' }).trim();
+      const out = execFileSync('pgrep', ['-P', String(cliPid), '-f', 'engine/main\\.js'], { encoding: 'utf8' }).trim();
       if (out) return Number(out.split('\n')[0]);
     } catch { /* not forked yet */ }
     await sleep(50);
