@@ -74,6 +74,9 @@ export const LOCAL_CLIENT = 'local';
 let runsStartedInProcess = 0;
 /** Pending profiles kept for clients that went away (a reconnecting tab gets its own back). */
 const KEPT_CLIENT_PROFILES = 64;
+/** At most this many reads of the frame log for one getFrames: a guard, not a budget (it ends
+ *  after one or two unless every read takes longer than memory keeps frames). */
+const FRAMES_READ_ROUNDS = 20;
 
 export interface LabServiceOptions {
   supervisor?: EngineSupervisor;
@@ -707,19 +710,26 @@ export class LabService implements LabApi, LabSessions {
     const saved = active ? active.history : this.lastHistory;
     // Memory keeps the last KEPT_FRAMES; older ones come from the run's frame log. Frames go on
     // arriving (and leaving memory) while the log is read, so memory is asked again after each
-    // read, from where the read ended.
+    // read, from where the read ended, until it holds the rest: each read covers what left memory
+    // during the one before, so this ends once a read takes less than memory's window (60 s).
+    // A read that comes back short (the log does not have them: its disk failed) is the last.
     const frames: RunFrame[] = [];
     let next = fromSeq;
     for (let round = 0; ; round++) {
       const kept = record.framesFrom(next);
-      if (kept.lost === 0 || !saved || round === 3) {
+      if (kept.lost === 0 || !saved || round === FRAMES_READ_ROUNDS) {
         frames.push(...kept.frames);
         break;
       }
       const older = await saved.savedFrames(next, next + kept.lost);
       frames.push(...older);
       next += kept.lost; // what the log did not have is lost
+      if (older.length < kept.lost) {
+        frames.push(...record.framesFrom(next).frames);
+        break;
+      }
     }
+    // Counted, not assumed: frames neither kept nor read back (nothing is counted twice).
     return { runId, frames, lost: Math.max(0, record.lastSeq + 1 - fromSeq - frames.length) };
   }
 

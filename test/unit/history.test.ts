@@ -9,10 +9,11 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSyn
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { echoErrorsText, GetRunParamsSchema, LabError, MAX_EXPORT_BYTES, RunFrameSchema, StoredRunMetaSchema, type RunSummary } from '../../electron/contract';
 import type { NativeSnapshot } from '../../electron/engine/protocol';
-import { readFrames, FRAMES_PER_INDEX_ENTRY } from '../../electron/host/history/frameLog';
+import { open } from 'node:fs/promises';
+import { readFrames, FrameLog, FRAME_SYNC_INTERVAL_MS, FRAMES_PER_INDEX_ENTRY } from '../../electron/host/history/frameLog';
 import { LabHistory } from '../../electron/host/history/labHistory';
 import { exportRun, framesCsv } from '../../electron/host/history/runExport';
 import { RunStore, runStoreOptionsFromEnv } from '../../electron/host/history/runStore';
@@ -157,6 +158,45 @@ describe('a saved run', () => {
     // A file cut in the middle of a multi-byte character is no worse.
     truncateSync(file, statSync(file).size - 3);
     expect(() => readFrames(file)).not.toThrow();
+  });
+
+  it('a slow fdatasync holds back neither the frames after it nor their reading back; the close waits for it', async () => {
+    const store = tempStore();
+    const dir = path.join(store.dir, 'run-sync');
+    mkdirSync(dir);
+    const log = new FrameLog(path.join(dir, 'frames.jsonl'), Promise.resolve());
+    const record = new RunRecord('run-sync', 1e12, 0, null);
+    record.addPhase(defaultProfile(), NATIVE_STARTED, 1e12);
+    const add = (i: number) => log.append(record.addSnapshot(snapshot(i, 1e12 + i * 1e8), false).frame);
+    // Every fdatasync of a file handle waits until released: a disk busy with another file's writes.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const handle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const datasync = handle.datasync;
+    let syncs = 0;
+    vi.spyOn(handle, 'datasync').mockImplementation(async function (this: unknown) { syncs++; await gate; return datasync.call(this); });
+    try {
+      add(1);
+      await log.written;
+      await new Promise((r) => setTimeout(r, FRAME_SYNC_INTERVAL_MS + 200)); // the sync timer fired: a sync is stalled
+      expect(syncs).toBe(1);
+      for (let i = 2; i <= 5; i++) add(i);
+      const handedOver = await Promise.race([log.written.then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+      expect(handedOver, 'frames after a stalled sync waited for it').toBe(true);
+      expect(readFrames(log.path).frames.map((f) => f.seq)).toEqual([0, 1, 2, 3, 4]);
+      // The close syncs after the last write, and is not done while a sync is not.
+      const closed = log.close();
+      expect(await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+      release();
+      await closed;
+      expect(syncs).toBe(2);
+      expect(log.problem).toBeNull();
+    } finally {
+      release();
+      vi.restoreAllMocks();
+    }
   });
 
   it('is pinned and unpinned by a marker that survives its owner rewriting meta.json', async () => {

@@ -5,7 +5,9 @@
  * the writes, frames that arrive meanwhile go out together in the next one), so a disk busy with
  * other work never stalls the host that carries frames and engine heartbeats. What the kernel
  * has survives a kill -9 of the host; the file is fdatasynced at most a second after the first
- * unsynced write, so a power cut loses at most about a second.
+ * unsynced write, so a power cut loses at most about a second. The syncs run beside the writes,
+ * not between them: an fdatasync that takes long on a busy disk holds back neither the frames
+ * after it nor a client reading them back (a late joiner needs them handed over, not synced).
  *
  * Reading back is tolerant: a line that is not a valid frame (the torn last line of a crash) is
  * skipped and counted, never fatal. Frames are stored as the RunFrame JSON the host emitted and
@@ -40,6 +42,10 @@ export class FrameLog {
   private indexFile: FileHandle | null = null;
   /** Every write, sync and the close, in order. Never rejects: failures go to `problem`. */
   private chain: Promise<void>;
+  /** The files opened (or failed to: `problem`). */
+  private readonly opened: Promise<void>;
+  /** The fdatasyncs, one after another, beside `chain` (the close waits for both). */
+  private syncing: Promise<void> = Promise.resolve();
   /** Lines (and index entries) appended but not yet handed to a write. */
   private pendingLines: Buffer[] = [];
   private pendingIndex: Buffer[] = [];
@@ -54,7 +60,7 @@ export class FrameLog {
 
   /** `ready`: the run's folder exists (the files are opened after it). */
   constructor(readonly path: string, ready: Promise<void>) {
-    this.chain = ready.then(async () => {
+    this.chain = this.opened = ready.then(async () => {
       this.file = await open(path, 'a', 0o644);
       this.indexFile = await open(indexPathOf(path), 'a', 0o644);
     }).catch((err) => { this.problem ??= `opening ${path} failed: ${(err as Error).message}`; });
@@ -76,7 +82,7 @@ export class FrameLog {
       this.drainQueued = true;
       this.then(() => this.drain());
     }
-    this.syncTimer ??= setTimeout(() => { this.syncTimer = null; this.then(() => this.file?.datasync()); }, FRAME_SYNC_INTERVAL_MS);
+    this.syncTimer ??= setTimeout(() => { this.syncTimer = null; this.sync(); }, FRAME_SYNC_INTERVAL_MS);
     // The timer must not keep a CLI alive after its run, nor a test process.
     this.syncTimer.unref();
   }
@@ -85,6 +91,14 @@ export class FrameLog {
     this.chain = this.chain.then(async () => {
       if (this.problem) return;
       try { await step(); } catch (err) { this.problem ??= `writing frames to ${this.path} failed: ${(err as Error).message}`; }
+    });
+  }
+
+  /** An fdatasync after the ones before it; it syncs what the kernel has by then. */
+  private sync(): void {
+    this.syncing = this.syncing.then(() => this.opened).then(async () => {
+      if (this.problem || !this.file) return;
+      try { await this.file.datasync(); } catch (err) { this.problem ??= `syncing ${this.path} failed: ${(err as Error).message}`; }
     });
   }
 
@@ -102,7 +116,7 @@ export class FrameLog {
     if (entries.length) await writeAll(this.indexFile, Buffer.concat(entries));
   }
 
-  /** Resolves when every frame appended so far has been handed to the kernel. */
+  /** Resolves when every frame appended so far has been handed to the kernel (synced or not). */
   get written(): Promise<void> {
     return this.chain;
   }
@@ -113,8 +127,9 @@ export class FrameLog {
     this.closing = true;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = null;
-    this.then(() => this.file?.datasync());
     this.chain = this.chain.then(async () => {
+      this.sync(); // after the last write
+      await this.syncing;
       await this.file?.close().catch(() => undefined);
       await this.indexFile?.close().catch(() => undefined);
       this.file = null;

@@ -689,6 +689,8 @@ export class RunStore {
 export class StoredRunWriter {
   private ended = false;
   private saving: Promise<void> = Promise.resolve();
+  /** The run's folder made, or not (`unsaved`); never rejects. */
+  private readonly folderMade: Promise<void>;
   /** The first thing that went wrong saving this run (the run itself goes on). */
   problem: string | null = null;
 
@@ -698,10 +700,11 @@ export class StoredRunWriter {
   constructor(private readonly store: RunStore, readonly dir: string, private meta: StoredRunMeta, private readonly frameLog: FrameLog, ready: Promise<void>) {
     // frames.jsonl exists before the meta names the run, so a reader never finds a run without
     // it; until the meta lands the folder is not listed.
-    this.saving = ready.then(() => frameLog.written, (err) => {
+    this.folderMade = ready.then(() => undefined, (err) => {
       this.unsaved = true;
       this.problem ??= `it could not be saved to the run history: ${(err as Error).message}`;
     });
+    this.saving = this.folderMade.then(() => frameLog.written);
     this.save();
   }
 
@@ -724,10 +727,12 @@ export class StoredRunWriter {
    * The frames with fromSeq ≤ seq < toSeq read back from frames.jsonl, after every frame appended
    * so far is written. Read a page of SAVED_FRAMES_PAGE at a time, yielding to the event loop in
    * between: a client joining late in a long run must not stall the host's frames and heartbeats.
+   * It waits for the frames' writes only, not for the meta's or for syncs: those can take long on
+   * a busy disk, and meanwhile the frames asked for would no longer be in memory either.
    * [] where the run is not saved or the file cannot be read (the caller counts them lost).
    */
   async savedFrames(fromSeq: number, toSeq: number): Promise<RunFrame[]> {
-    await this.saving;
+    await this.folderMade;
     await this.frameLog.written;
     if (this.unsaved) return [];
     const out: RunFrame[] = [];
