@@ -357,13 +357,17 @@ describe('first touch of fresh memory', () => {
         process.stdout.write(JSON.stringify(measureFirstTouch(4 << 20)));`;
       const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { firstNs: number; againNs: number };
+      return JSON.parse(r.stdout) as { firstNs: number; againNs: number; firstFaults: number };
     };
     const clean = measure(false);
     const afterFrees = measure(true);
-    // Touched heap read 106-201 ns a page where fresh pages cost 12-16 µs here (and ~0.4 µs on
-    // bare metal): the same measurement, whatever the process freed before.
-    expect(afterFrees.firstNs, JSON.stringify({ clean, afterFrees })).toBeGreaterThan(clean.firstNs / 3);
-    expect(afterFrees.firstNs).toBeGreaterThan(afterFrees.againNs);
+    // Fresh pages fault on their first touch; touched heap does not (1,025 faults for 1,024 pages
+    // against 2 here). Counted, not timed: a fresh page cost 1.5-16 µs on this VM from boot to
+    // boot and with what the host still backs (14.0 µs clean, 3.3 µs right after, in one CI),
+    // while touched heap read 123-270 ns, too close to a bare-metal fault's ~0.4 µs to tell apart.
+    const both = JSON.stringify({ clean, afterFrees });
+    expect(clean.firstFaults, both).toBeGreaterThanOrEqual(2); // at least one per 2 MiB huge page
+    expect(afterFrees.firstFaults, both).toBeGreaterThanOrEqual(0.9 * clean.firstFaults);
+    expect(afterFrees.firstNs, both).toBeGreaterThan(afterFrees.againNs);
   });
 });
