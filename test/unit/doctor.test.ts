@@ -341,6 +341,7 @@ describe('first touch of fresh memory', () => {
 
   it('measures this machine: the first pass costs more than touching the same pages again', () => {
     const m = measureFirstTouch(4 << 20);
+    expect(m.firstFaults).toBeGreaterThanOrEqual(2); // fresh pages, in a worker that freed much
     expect(m.firstNs).toBeGreaterThan(m.againNs);
     expect(m.againNs).toBeGreaterThan(0);
   });
