@@ -19,6 +19,7 @@
         "src/core/copy_placement.c",
         "src/core/cpu_accounting.c",
         "src/core/sqpoll_stats.c",
+        "src/core/syscall_cost.c",
         "src/core/cpu_list.c",
         "src/core/engine.c",
         "src/core/engine_snapshot.c",

@@ -929,6 +929,21 @@ export interface CopyDistanceProbe {
   farNs: number | null;
 }
 
+/**
+ * What a system call costs here (native/src/core/syscall_cost.h): getppid and an io_uring_enter
+ * with nothing to do, the best of 5 rounds of `calls` each. An epoll echo server makes ~2.5
+ * calls per request, the lab's io_uring server 0.04-0.4: which costs less depends on this.
+ */
+export interface SyscallCostProbe {
+  calls: number;
+  /** ns per getppid. */
+  getppidNs: number;
+  /** 'OK', or the errno word of the ring's set-up or of an enter (enterNs is then null). */
+  enterCode: string;
+  /** ns per io_uring_enter(fd, 0, 0, 0). */
+  enterNs: number | null;
+}
+
 export interface CapabilityProbe {
   ring: ProbeResult;
   sqpoll: ProbeResult;
@@ -973,6 +988,8 @@ export interface CapabilityProbe {
   ops: string[];
   /** Not io_uring: the kernel's copy into user memory by where the destination starts. */
   copyDistance: CopyDistanceProbe;
+  /** Not io_uring: what one system call costs here. */
+  syscallCost: SyscallCostProbe;
   /** IORING_FEAT_* names of a plain ring. */
   features: string[];
 }

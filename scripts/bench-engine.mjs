@@ -816,6 +816,16 @@ const cpuClock = (() => {
   } catch { return null; /* a build from before the check */ }
 })();
 if (cpuClock) console.log(`  CPU clocks: ${cpuClock.value}${cpuClock.ok === true ? '' : ` — ${cpuClock.reason}`}`);
+// What a system call costs on this boot (the doctor's syscall_cost): io_uring's edge over the
+// epoll servers is mostly the calls it does not make, so ratios from boots that differ here
+// differ too (71 ns on an Intel KVM guest: best/epoll 1.00-1.04x at 4 KiB; 0.67-0.71x on the
+// AMD guests of earlier boots).
+const syscallCost = (() => {
+  try {
+    return require(path.join(root, 'native')).probeCapabilities().syscallCost ?? null;
+  } catch { return null; /* an addon from before the measurement */ }
+})();
+if (syscallCost) console.log(`  a system call here: getppid ${Math.round(syscallCost.getppidNs)} ns, io_uring_enter ${syscallCost.enterNs === null ? syscallCost.enterCode : `${Math.round(syscallCost.enterNs)} ns`} (the doctor's syscall_cost: what io_uring's fewer calls can save a request rests on it)`);
 
 /**
  * Hypervisor steal (/proc/stat, all CPUs) since `before`, as a share of the CPUs' wall time.
@@ -1020,7 +1030,7 @@ if (saturated.length) console.log(`load saturated (≥ 90 % of a CPU: the number
 if (o.out) {
   const written = writeOut(o.out, `${JSON.stringify({
     kind: 'uring-lab/bench-engine', startedAt, finishedAt: new Date().toISOString(), kernel: os.release(), cpus: cpuCount,
-    options: { ...o, out: o.out.path }, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb, cpuClock,
+    options: { ...o, out: o.out.path }, best: Object.fromEntries(best), bestName, pinning: pin.words, serverVerb: haveServerVerb, cpuClock, syscallCost,
     points: results, openLoop, independentOpen,
   }, null, 2)}\n`, 'bench:engine');
   console.log(`results written to ${written}`);

@@ -243,7 +243,7 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     const kernel = page.locator('[data-testid="doctor-check"][data-check="kernel"] .value');
     await expect.poll(async () => (await kernel.count()) && (await kernel.textContent())?.trim(), { timeout: 15_000 }).toBe(os.release());
     // the checks this round added: polled storage, namespaces, fio
-    for (const id of ['iopoll_storage', 'netns', 'fio', 'memlock', 'io_uring_features', 'copy_distance', 'cpu_clock', 'first_touch']) {
+    for (const id of ['iopoll_storage', 'netns', 'fio', 'memlock', 'io_uring_features', 'copy_distance', 'cpu_clock', 'first_touch', 'syscall_cost']) {
       expect(await page.locator(`[data-testid="doctor-check"][data-check="${id}"]`).count()).toBe(1);
     }
     // The copy-distance measurement made it from the native probe to the page, as a verdict.
@@ -252,6 +252,8 @@ describe('History, Profiles and Doctor views in Chromium', () => {
     expect(await page.locator('[data-testid="doctor-check"][data-check="cpu_clock"] .value').textContent()).toMatch(/^\s*(no hypervisor|virtual machine, steal reported \(\d+\.\d s since boot\)|virtual machine, no steal reported|virtual machine|unknown)\s*$/);
     // The first-touch measurement reaches the page as a cost per page.
     expect(await page.locator('[data-testid="doctor-check"][data-check="first_touch"] .value').textContent()).toMatch(/^\s*(\d+\.\d+ µs a page( \(\d+\.\d+ µs touched again\))?|unknown)\s*$/);
+    // The system-call measurement made it from the native probe to the page.
+    expect(await page.locator('[data-testid="doctor-check"][data-check="syscall_cost"] .value').textContent()).toMatch(/^\s*\d+ ns( \(costly\))?\s*$/);
     expect(errors).toEqual([]);
     await page.context().close();
   });

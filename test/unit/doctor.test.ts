@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CapabilityProbe, ProbeResult } from '../../native';
 import { DoctorReportSchema, knobEntries, type KnobEntry } from '../../electron/contract';
 import { formatCpuList, parseCpuList } from '../../electron/contract';
-import { capabilitiesFrom, copyDistanceCheck, cpuClockCheck, firstTouchCheck, lastLevelCacheCheck, measureFirstTouch, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
+import { capabilitiesFrom, copyDistanceCheck, syscallCostCheck, SYSCALL_COSTLY_NS, cpuClockCheck, firstTouchCheck, lastLevelCacheCheck, measureFirstTouch, knobAvailability, readHugepages, readNuma, runDoctor } from '../../electron/host/doctor';
 import { lastLevelCache } from '../../electron/host/run/bufferPool';
 
 const OK: ProbeResult = { available: true, errno: 0, code: 'OK', reason: 'accepted' };
@@ -30,7 +30,7 @@ function probe(over: Partial<CapabilityProbe> = {}): CapabilityProbe {
     recvBundle: stated('IORING_FEAT_RECVSEND_BUNDLE'), minWait: stated('IORING_FEAT_MIN_TIMEOUT'),
     sendZeroCopy: stated('IORING_OP_SEND_ZC'), sendmsgZeroCopy: stated('IORING_OP_SENDMSG_ZC'),
     ops: ['SEND_ZC'], features: ['RECVSEND_BUNDLE', 'MIN_TIMEOUT'],
-    copyDistance: { code: 'OK', reason: 'measured', blockBytes: 65536, nearOffset: 16, farOffset: 64, nearNs: 13600, farNs: 13541 }, ...over,
+    copyDistance: { code: 'OK', reason: 'measured', blockBytes: 65536, nearOffset: 16, farOffset: 64, nearNs: 13600, farNs: 13541 }, syscallCost: { calls: 20000, getppidNs: 71, enterCode: 'OK', enterNs: 84 }, ...over,
   };
 }
 const NO_HUGEPAGES = { total: 0, free: 0, sizeBytes: 2 << 20 };
@@ -230,6 +230,34 @@ describe('CPU time accounting (what a thread CPU clock holds)', () => {
     const report = await runDoctor();
     const c = report.checks.find((x) => x.id === 'cpu_clock')!;
     expect(c.value).toMatch(/^(no hypervisor|virtual machine, steal reported \(\d+\.\d s since boot\)|virtual machine, no steal reported)$/);
+  });
+});
+
+describe('cost of a system call', () => {
+  const cost = (getppidNs: number, enterNs: number | null = getppidNs + 13, enterCode = 'OK') => ({ calls: 20000, getppidNs, enterCode, enterNs });
+
+  it('a call at tens of ns (this Intel KVM guest: 71): ok, with both times and what io_uring can save a request', () => {
+    const c = syscallCostCheck(cost(71, 84));
+    expect(c).toMatchObject({ id: 'syscall_cost', ok: true, value: '71 ns' });
+    expect(c.reason).toContain('a system call that does nothing (getppid) took 71 ns, an io_uring_enter with nothing to do 84 ns (best of 5 rounds of 20,000)');
+    expect(c.reason).toContain('about 149 ns per request that io_uring can save here');
+    expect(c.reason).toMatch(/can cost about the same per request/);
+    expect(c.fix).toBeUndefined();
+  });
+
+  it(`above ${SYSCALL_COSTLY_NS} ns: costly, why that happens, and to compare engines here`, () => {
+    const c = syscallCostCheck(cost(1400, 1500));
+    expect(c).toMatchObject({ ok: null, value: '1400 ns (costly)' });
+    expect(c.reason).toContain(`above ${SYSCALL_COSTLY_NS} ns`);
+    expect(c.reason).toContain('about 2940 ns per request that io_uring can save here');
+    expect(c.fix).toMatch(/compare engines on this machine/);
+    expect(syscallCostCheck(cost(SYSCALL_COSTLY_NS)).ok).toBe(true); // the bound itself is not costly
+  });
+
+  it('an enter that could not be measured says why; no measurement is unknown', () => {
+    expect(syscallCostCheck(cost(71, null, 'EPERM')).reason).toContain('(io_uring_enter not measured: EPERM)');
+    expect(syscallCostCheck(null)).toMatchObject({ ok: null, value: 'unknown' });
+    expect(syscallCostCheck(cost(0)).value).toBe('unknown');
   });
 });
 

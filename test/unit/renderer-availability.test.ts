@@ -16,7 +16,7 @@ const PROBE: CapabilityProbe = {
   ring: OK, sqpoll: OK, deferTaskrun: OK, coopTaskrun: OK, iopollSocket: EINVAL, attachWq: OK, bufferRing: OK,
   incrementalBuffers: OK, napi: OK, registeredBuffers: OK, sparseFiles: OK, multishotAccept: OK, multishotRecv: OK, shortSlice: OK, tcpDiag: OK, tcpDestroyEvents: OK,
   recvBundle: OK, minWait: OK, sendZeroCopy: OK, sendmsgZeroCopy: OK, ops: [], features: [],
-  copyDistance: { code: 'OK', reason: 'measured', blockBytes: 65536, nearOffset: 16, farOffset: 64, nearNs: 13600, farNs: 13541 },
+  copyDistance: { code: 'OK', reason: 'measured', blockBytes: 65536, nearOffset: 16, farOffset: 64, nearNs: 13600, farNs: 13541 }, syscallCost: { calls: 20000, getppidNs: 71, enterCode: 'OK', enterNs: 84 },
 };
 
 function report(entries: KnobEntry[] = knobEntries()): DoctorReport {

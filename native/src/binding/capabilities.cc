@@ -5,6 +5,7 @@
 #include "binding/marshal.h"
 #include "core/capabilities.h"
 #include "core/copy_placement.h"
+#include "core/syscall_cost.h"
 
 #include <cerrno>
 #include <string>
@@ -104,6 +105,16 @@ Napi::Value ProbeCapabilities(const Napi::CallbackInfo &info)
 	copy.Set("nearNs", dist.err ? env.Null() : Napi::Number::New(env, (double)dist.near_ns));
 	copy.Set("farNs", dist.err ? env.Null() : Napi::Number::New(env, (double)dist.far_ns));
 	out.Set("copyDistance", copy);
+
+	// Not io_uring either: what one system call costs here (syscall_cost.h), for the doctor.
+	struct syscall_cost sc;
+	syscall_cost_measure(&sc);
+	Napi::Object cost = Napi::Object::New(env);
+	cost.Set("calls", sc.calls);
+	cost.Set("getppidNs", sc.getppid_ns);
+	cost.Set("enterCode", sc.enter_err ? ErrnoCode(-sc.enter_err) : "OK");
+	cost.Set("enterNs", sc.enter_err ? env.Null() : Napi::Number::New(env, sc.enter_ns));
+	out.Set("syscallCost", cost);
 	return out;
 }
 
