@@ -40,7 +40,7 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
 export class FrameLog {
   private file: FileHandle | null = null;
   private indexFile: FileHandle | null = null;
-  /** Every write, sync and the close, in order. Never rejects: failures go to `problem`. */
+  /** Every write and the close, in order (syncs go beside it: `syncing`). Never rejects: failures go to `problem`. */
   private chain: Promise<void>;
   /** The files opened (or failed to: `problem`). */
   private readonly opened: Promise<void>;
