@@ -428,7 +428,17 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
           execFileSync('ip', ['link', 'set', 'lo', 'down']);
           await new Promise((r) => setTimeout(r, 300));
           execFileSync('ip', ['link', 'set', 'lo', 'up']);
-          await new Promise((r) => setTimeout(r, 1200));
+          // Until the retransmit got through: the byte is acked (tx_queue in /proc/net/tcp is the
+          // sender's unacked bytes), and the receiver counted the duplicate before it acked it. A
+          // fixed 1.2 s once saw no retransmit after the one lo dropped (CI, a busy machine).
+          const unacked = () => {
+            for (const line of require('fs').readFileSync('/proc/net/tcp', 'utf8').split('\\n').slice(1)) {
+              const f = line.trim().split(/\\s+/);
+              if (f.length > 4 && parseInt(f[1].split(':')[1], 16) === c.localPort) return parseInt(f[4].split(':')[0], 16);
+            }
+            return -1;
+          };
+          for (const until = Date.now() + 6000; unacked() > 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
           console.log(port); process.exit(0);
         });
         c.on('error', () => {});
