@@ -818,8 +818,7 @@ const cpuClock = (() => {
 if (cpuClock) console.log(`  CPU clocks: ${cpuClock.value}${cpuClock.ok === true ? '' : ` — ${cpuClock.reason}`}`);
 // What a system call costs on this boot (the doctor's syscall_cost): io_uring's edge over the
 // epoll servers is mostly the calls it does not make, so ratios from boots that differ here
-// differ too (71 ns on an Intel KVM guest: best/epoll 1.00-1.04x at 4 KiB; 0.67-0.71x on the
-// AMD guests of earlier boots).
+// differ too (native/src/core/syscall_cost.h).
 const syscallCost = (() => {
   try {
     return require(path.join(root, 'native')).probeCapabilities().syscallCost ?? null;

@@ -669,11 +669,9 @@ export const SYSCALL_COSTLY_NS = 500;
 const CALLS_SAVED_PER_REQUEST = 2.1;
 
 /**
- * What a system call costs here (the native syscallCost measurement). io_uring's gain over an
- * epoll server is mostly the calls it does not make, so this says how much it can gain on this
- * machine: ~150 ns per request at 71 ns a call (where the lab's io_uring server and a minimal
- * epoll server cost the same within 4 % at 50 × 4 KiB), microseconds where a call costs a
- * microsecond or more.
+ * What a system call costs here (the native syscallCost measurement; why it decides between the
+ * engines, with what was measured: native/src/core/syscall_cost.h). io_uring's gain over an
+ * epoll server is mostly the calls it does not make, so this says how much it can gain here.
  */
 export function syscallCostCheck(m: CapabilityProbe['syscallCost'] | null): DoctorCheck {
   const base = { id: 'syscall_cost', label: 'Cost of a system call' };

@@ -715,19 +715,17 @@ export class LabService implements LabApi, LabSessions {
     // A read that comes back short (the log does not have them: its disk failed) is the last.
     const frames: RunFrame[] = [];
     let next = fromSeq;
+    let short = false;
     for (let round = 0; ; round++) {
       const kept = record.framesFrom(next);
-      if (kept.lost === 0 || !saved || round === FRAMES_READ_ROUNDS) {
+      if (kept.lost === 0 || !saved || short || round === FRAMES_READ_ROUNDS) {
         frames.push(...kept.frames);
         break;
       }
       const older = await saved.savedFrames(next, next + kept.lost);
       frames.push(...older);
       next += kept.lost; // what the log did not have is lost
-      if (older.length < kept.lost) {
-        frames.push(...record.framesFrom(next).frames);
-        break;
-      }
+      short = older.length < kept.lost;
     }
     // Counted, not assumed: frames neither kept nor read back (nothing is counted twice).
     return { runId, frames, lost: Math.max(0, record.lastSeq + 1 - fromSeq - frames.length) };

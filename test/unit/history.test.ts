@@ -7,12 +7,12 @@
  */
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { echoErrorsText, GetRunParamsSchema, LabError, MAX_EXPORT_BYTES, RunFrameSchema, StoredRunMetaSchema, type RunSummary } from '../../electron/contract';
 import type { NativeSnapshot } from '../../electron/engine/protocol';
-import { open } from 'node:fs/promises';
 import { readFrames, FrameLog, FRAME_SYNC_INTERVAL_MS, FRAMES_PER_INDEX_ENTRY } from '../../electron/host/history/frameLog';
 import { LabHistory } from '../../electron/host/history/labHistory';
 import { exportRun, framesCsv } from '../../electron/host/history/runExport';

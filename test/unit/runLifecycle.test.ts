@@ -8,11 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LabError, LabEvent, TERMINAL_EVENT_TYPES, type RunFrame } from '../../electron/contract';
+import { LabError, LabEvent, TERMINAL_EVENT_TYPES, type RunFrame, type StoredRunMeta } from '../../electron/contract';
 import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
 import { LabService, type LabServiceOptions } from '../../electron/host/labService';
 import { RunStore, StoredRunWriter } from '../../electron/host/history/runStore';
-import type { StoredRunMeta } from '../../electron/contract';
 import { FakeEngineHost } from './fakeEngine';
 import { waitFor } from '../cli/wsClient';
 

@@ -7,9 +7,10 @@
  * the lab's io_uring server 0.04-0.4 io_uring_enter calls. Measured 71 ns a call on an Intel
  * Xeon KVM guest (2026-12), where io_uring's best cost 1.00-1.04x the epoll servers' CPU per
  * request at 50 x 4 KiB and 1.07-1.11x at 8 x 64 KiB; on the AMD EPYC guests of earlier boots
- * it cost 0.67-0.71x theirs at 50 x 4 KiB. A guest whose system calls the hypervisor handles, or page-table isolation
- * without PCID, makes each call cost far more, and what io_uring saves with it. `uring-lab
- * doctor` reports this measurement and bench:engine prints it with its numbers.
+ * it cost 0.67-0.71x theirs at 50 x 4 KiB. A guest whose system calls the hypervisor handles,
+ * or page-table isolation without PCID, makes each call cost far more, and what io_uring saves
+ * with it. `uring-lab doctor` reports this measurement and bench:engine prints it with its
+ * numbers.
  */
 #ifndef URING_LAB_CORE_SYSCALL_COST_H
 #define URING_LAB_CORE_SYSCALL_COST_H
