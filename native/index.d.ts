@@ -91,8 +91,13 @@ export interface BufferRingSettings {
  * what took effect; a refused one is false in applied and listed in StartResult.refused).
  */
 export interface EchoPathSettings {
-  /** Multishot recv (default); false: one-shot recv with buffer select, re-armed per completion. */
+  /** Multishot recv (default); false: one-shot recv with buffer select, re-armed per completion.
+   *  With recvOnReady: the readiness poll is multishot (false: one-shot, re-armed per completion). */
   multishot: boolean;
+  /** A POLLIN poll per connection says when data is there, and the server sends MSG_DONTWAIT recvs
+   *  inline, about 64 KiB of them per trip, instead of an armed recv that the kernel runs
+   *  from task work, up to 20 connections before user space can echo the first. Never refused. */
+  recvOnReady: boolean;
   /** IORING_RECVSEND_BUNDLE on the recv: one CQE over several consecutive buffers (Linux 6.10);
    *  refused 'RECV_BUNDLE' (EINVAL) without IORING_FEAT_RECVSEND_BUNDLE. */
   recvBundle: boolean;
@@ -167,6 +172,7 @@ export interface ServerConfig {
   minWaitUs: number;
   numa: NumaSettings;
   multishot: EchoPathSettings['multishot'];
+  recvOnReady: EchoPathSettings['recvOnReady'];
   recvBundle: EchoPathSettings['recvBundle'];
   sendZeroCopy: EchoPathSettings['sendZeroCopy'];
   registeredBuffers: EchoPathSettings['registeredBuffers'];
@@ -345,6 +351,7 @@ export interface AppliedSettings {
     numa: NumaSettings;
     /** The receive and send path as it took effect (see EchoPathSettings). */
     multishot: boolean;
+    recvOnReady: boolean;
     recvBundle: boolean;
     sendZeroCopy: boolean;
     registeredBuffers: boolean;

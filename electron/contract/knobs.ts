@@ -253,6 +253,13 @@ export const KNOBS = {
       label: 'Multishot recv', help: 'One recv request per connection keeps posting completions as data arrives; off: a one-shot recv is armed again after every completion (one more SQE each time).',
       kernel: 'Linux 6.0', applies: 'new-ring', engine: true, settings: ['MULTISHOT_RECV'], needs: 'multishot',
     }),
+    recvOnReady: knob({
+      workloads: ECHO_ONLY,
+      engines: IO_URING_ONLY,
+      schema: z.boolean().default(false),
+      label: 'Receive on readiness', help: 'A POLLIN poll per connection (multishot with server.multishot) says when data is there, and the server sends its recvs inline (MSG_DONTWAIT), about 64 KiB of them per trip, each echoed at the next. Off: an armed recv that the kernel runs from task work, up to 20 connections before the server can echo the first. For large messages over many connections: each echo leaves while its bytes are still in the cache (pair it with bufferRing.hotFirst). Costs a poll completion and a recv submission per request, and with SQPOLL each request waits for the kernel thread twice.',
+      kernel: 'Linux 6.0 (IORING_CQE_F_SOCK_NONEMPTY)', applies: 'new-ring', engine: true,
+    }),
     recvBundle: knob({
       workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,

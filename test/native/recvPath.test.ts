@@ -1,6 +1,7 @@
-// The io_uring server's receive path: one-shot vs multishot recv, recv bundles, incremental
-// buffer rings, and the protections around the pool (ENOBUFS re-arm watermark, per-connection
-// cap). Every variant must echo 1 B – 1 MiB byte for byte, alone and combined.
+// The io_uring server's receive path: one-shot vs multishot recv, receiving on readiness (a poll
+// per connection, recvs sent inline), recv bundles, incremental buffer rings, and the
+// protections around the pool (ENOBUFS re-arm watermark, per-connection cap). Every variant
+// must echo 1 B – 1 MiB byte for byte, alone and combined.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { knobForSetting } from '../../electron/contract/knobs';
@@ -19,6 +20,23 @@ describe('receive path knobs, each alone', () => {
     expect(started.applied.server.multishot).toBe(false);
     // One SQE per recv completion: every data CQE ends its recv, none carries F_MORE.
     expect(frames[1].recvs).toBeGreaterThan(0);
+  });
+
+  it('receive on readiness (recvOnReady): a poll completion and an inline recv per message; echoes 1 B – 1 MiB with the poll multishot and one-shot', async () => {
+    // The lab's load at 8 × 128 B: with an armed multishot recv and quiet sends a request
+    // costs one CQE (its recv's); on readiness it costs the poll's too.
+    const armed = await loadEchoes({}, [128]);
+    expect(armed[0].cqes / armed[0].recvs).toBeLessThan(1.2);
+    for (const multishot of [true, false]) {
+      const frames = await loadEchoes({ ...small, recvOnReady: true, multishot });
+      expect(frames[0].cqes / frames[0].recvs, `multishot ${multishot}`).toBeGreaterThan(1.6);
+      const { started } = await serverEchoes({ ...small, recvOnReady: true, multishot });
+      expect(started.applied.server).toMatchObject({ recvOnReady: true, multishot });
+    }
+    // With the default pool (64 × 64 KiB incremental): a trip receives about 128 KiB, so few
+    // buffers are ever in use at once where an armed recv takes one per connection with data.
+    const wide = await loadEchoes({ recvOnReady: true, load: { connections: 32 } }, [65536], 400);
+    expect(wide[0].buffersPeak).toBeLessThanOrEqual(8);
   });
 
   it('recv bundles: one CQE spans several buffers (64 KiB over 2 KiB buffers)', async () => {
@@ -76,13 +94,25 @@ describe('hot buffers first (bufferRing.hotFirst)', () => {
 });
 
 describe('receive path knobs combined', () => {
-  it('bundles + incremental + one-shot off and on echo byte for byte', async () => {
-    for (const multishot of [true, false]) {
-      const over = { multishot, recvBundle: true, bufferRing: { size: 4096, count: 256, incremental: true } };
-      await loadEchoes(over, [1, 4096, 65536, 1 << 20]);
-      const { started } = await serverEchoes(over);
-      expect(started.applied.server).toMatchObject({ multishot, recvBundle: true, bufferRing: { incremental: true } });
+  it('bundles + incremental + one-shot off and on, armed and on readiness, echo byte for byte', async () => {
+    for (const recvOnReady of [false, true]) {
+      for (const multishot of [true, false]) {
+        const over = { multishot, recvOnReady, recvBundle: true, bufferRing: { size: 4096, count: 256, incremental: true } };
+        await loadEchoes(over, [1, 4096, 65536, 1 << 20]);
+        const { started } = await serverEchoes(over);
+        expect(started.applied.server).toMatchObject({ multishot, recvOnReady, recvBundle: true, bufferRing: { incremental: true } });
+      }
     }
+  });
+
+  it('receive on readiness with direct descriptors, registered buffers and SEND_ZC', async () => {
+    const over = {
+      recvOnReady: true, directDescriptors: true, registeredBuffers: true, sendZeroCopy: true,
+      bufferRing: { size: 16384, count: 256, incremental: true },
+    };
+    await loadEchoes(over);
+    const { started } = await serverEchoes(over);
+    expect(started.applied.server).toMatchObject({ recvOnReady: true, directDescriptors: true, registeredBuffers: true, sendZeroCopy: true });
   });
 });
 
@@ -103,6 +133,19 @@ describe('the pool under pressure', () => {
     // one connection per returned buffer): 14.5-14.7. The bound sits between the two classes,
     // not at the edge of the quiet machine's number.
     expect(snap.server!.enobufs / snap.requests).toBeLessThan(8);
+  });
+
+  it('on readiness, a pool too small for one message: inline recvs that find it empty wait for buffers, every echo intact', async () => {
+    // 8 × 64 KiB over 16 × 2 KiB buffers: an inline recv into an empty ring ends -ENOBUFS
+    // and its connection waits on the starved list like an armed recv's (rearm_starved).
+    native.start(config({ recvOnReady: true, bufferRing: { size: 2048, count: 16, incremental: false }, load: { connections: 8, messageBytes: 65536 } }));
+    await sleep(500);
+    const snap = native.snapshot()!;
+    const fin = native.stop()!;
+    expect(snap.requests).toBeGreaterThan(0);
+    expect(snap.errors + fin.errors).toBe(0);
+    expect(snap.serverErrors + fin.serverErrors).toBe(0);
+    expect(snap.bytes + fin.bytes).toBe((snap.requests + fin.requests) * 65536);
   });
 
   it('an oversubscribed pool of whole-message buffers goes round in turns: one-shot turns re-armed from the queue, every echo intact', async () => {
@@ -130,6 +173,10 @@ describe('the pool under pressure', () => {
     incremental16: { bufferRing: { size: 65536, count: 16, incremental: true } },
     zc16: { sendZeroCopy: true, bufferRing: { size: 2048, count: 16, incremental: false } },
     zcRegistered256: { sendZeroCopy: true, registeredBuffers: true, bufferRing: { size: 2048, count: 256, incremental: false } },
+    ready16: { recvOnReady: true, bufferRing: { size: 2048, count: 16, incremental: false } },
+    readyOneshotBundle16: { recvOnReady: true, multishot: false, recvBundle: true, bufferRing: { size: 2048, count: 16, incremental: false } },
+    readyIncremental16: { recvOnReady: true, bufferRing: { size: 65536, count: 16, incremental: true } },
+    readyZc16: { recvOnReady: true, sendZeroCopy: true, bufferRing: { size: 2048, count: 16, incremental: false } },
   };
   for (const [name, over] of Object.entries(pinPaths)) {
     it(`a peer that sends but never reads cannot starve the others (${name})`, async () => {
@@ -168,6 +215,7 @@ describe('the pool under pressure', () => {
     plain: {},
     zc: { sendZeroCopy: true },
     zcRegistered: { sendZeroCopy: true, registeredBuffers: true },
+    ready: { recvOnReady: true },
   };
   for (const [name, over] of Object.entries(silentPaths)) it(`peers that never read, enough to pin the whole pool: their echoes are copied out, the others go on, nothing is lost (${name})`, async () => {
     const { port } = native.start(config({ ...over, bufferRing: { size: 2048, count: 16, incremental: false }, load: { connections: 0 } }));
@@ -209,8 +257,8 @@ describe('the pool under pressure', () => {
     expect(native.stop()!.serverErrors).toBe(0);
   }, 90_000);
 
-  it('a capped connection resumes once its peer reads again, with nothing lost', async () => {
-    const { port } = native.start(config({ bufferRing: { size: 2048, count: 64, incremental: true }, load: { connections: 0 } }));
+  for (const recvOnReady of [false, true]) it(`a capped connection resumes once its peer reads again, with nothing lost${recvOnReady ? ' (on readiness)' : ''}`, async () => {
+    const { port } = native.start(config({ recvOnReady, bufferRing: { size: 2048, count: 64, incremental: true }, load: { connections: 0 } }));
     const sock = await connectTo(port);
     const payload = randomBytes(24 << 20); // far beyond the pool, socket buffers and the cap
     const echoed = readExactly(sock, payload.length, { exact: true, timeoutMs: 20_000 });

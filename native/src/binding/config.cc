@@ -151,6 +151,7 @@ server_config ParseServer(const Fields &s)
 	c.buf_hot_first = br.Bool("hotFirst");
 	// The receive and send path (the io_uring server's; epoll ignores them).
 	c.multishot = s.Bool("multishot");
+	c.recv_on_ready = s.Bool("recvOnReady");
 	c.recv_bundle = s.Bool("recvBundle");
 	c.send_zc = s.Bool("sendZeroCopy");
 	c.registered_buffers = s.Bool("registeredBuffers");

@@ -301,6 +301,8 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("iopoll", (bool)r.iopoll);
 	server.Set("bufferRing", buffer_ring);
 	server.Set("multishot", (bool)r.multishot);
+	// A policy of the server's own (when it receives), never refused.
+	server.Set("recvOnReady", (bool)requested.recv_on_ready);
 	server.Set("recvBundle", (bool)r.recv_bundle);
 	server.Set("sendZeroCopy", (bool)r.send_zc);
 	server.Set("registeredBuffers", (bool)r.registered_buffers);

@@ -64,6 +64,7 @@ struct server_config {
 	unsigned ncpus;      /* 0: not pinned */
 
 	int multishot;           /* multishot recv (else one-shot recv re-armed per completion) */
+	int recv_on_ready;       /* a POLLIN poll per connection, recvs sent inline a few per trip (uring_echo_conn.c) */
 	int recv_bundle;         /* IORING_RECVSEND_BUNDLE (6.10) */
 	int send_zc;             /* IORING_OP_SEND_ZC with IORING_SEND_ZC_REPORT_USAGE */
 	int registered_buffers;  /* the receive pool registered (io_uring_register_buffers); fixed-buffer sends where possible */

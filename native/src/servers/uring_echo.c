@@ -43,6 +43,12 @@ static void handle_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	case TAG_RECV_CANCEL:
 		conn_on_cancel(st, st->conns[user_data_index(data)]);
 		break;
+	case TAG_READY:
+		conn_on_ready(st, st->conns[user_data_index(data)], cqe);
+		break;
+	case TAG_READY_CANCEL:
+		conn_on_ready_cancel(st, st->conns[user_data_index(data)]);
+		break;
 	case TAG_SEND_CANCEL:
 		st->inflight--; /* the send's own CQE says what became of it */
 		break;
@@ -303,6 +309,14 @@ static void serve(void *state)
 		 * that are almost never set. */
 		if (__builtin_expect(server_hooks_asked(s) || st->punt || st->withholding, 0))
 			ret = run_hooks(st);
+		/* server.recvOnReady: this trip's recvs, behind the last reap's sends, right before
+		 * the enter that runs them: whatever listed connections since (the reap, re-arms of
+		 * the starved, the end of a bufferStarvation window) is in. Queued in the reap
+		 * instead, the re-arms after it waited for a completion that might never come (10
+		 * peers that never read over 16 buffers: the loop slept with 4 buffers free and
+		 * connections listed, 1 run in 6). */
+		if (st->nready)
+			issue_ready(st);
 		if (!ret)
 			ret = loop_enter(st);
 		if (submit_failed(ret)) {
@@ -431,6 +445,7 @@ static int buffers_create(struct echo_state *st, enum start_step *step)
 		return ret;
 
 	st->multishot = cfg->multishot;
+	st->recv_on_ready = cfg->recv_on_ready;
 	if (cfg->recv_bundle) {
 		/* Older kernels would read the ioprio bit as garbage (EINVAL per recv): check first. */
 		if (res->features & IORING_FEAT_RECVSEND_BUNDLE)
@@ -565,6 +580,7 @@ static void server_teardown(void *state, int ran)
 	free(st->conns);
 	free(st->dirty);
 	free(st->quiet);
+	free(st->ready);
 	if (st->listen_fd >= 0)
 		close(st->listen_fd);
 	/* If a request could not be reaped its buffer may still be written to:

@@ -45,6 +45,8 @@ enum echo_tag {
 	TAG_TICK, /* a periodic wake-up: bufferStarvation's deadline, or a look for stuck sends */
 	TAG_SEND_CANCEL, /* cancel of a send stuck on a peer that does not read (spill) */
 	TAG_ACCEPT_CANCEL, /* cancel of the multishot accept: the file table has few free slots */
+	TAG_READY, /* server.recvOnReady: a connection's POLLIN poll (its recvs go inline, see issue_ready) */
+	TAG_READY_CANCEL, /* cancel of that poll (the connection is closing) */
 };
 
 /* A received byte range a connection holds: part of one provided buffer (a plain ring's buffer
@@ -78,6 +80,10 @@ struct conn {
 	unsigned send_is_zc : 1;      /* the send in flight is a SEND_ZC / SENDMSG_ZC */
 	unsigned send_quiet : 1;      /* the send in flight posts a CQE only if it falls short (settle_quiet_sends) */
 	unsigned send_must_wait : 1;  /* a quiet send fell short: the next send waits for room (and posts its CQE) */
+	unsigned poll_armed : 1;      /* server.recvOnReady: its POLLIN poll is armed */
+	unsigned poll_cancel_inflight : 1; /* ... and a TAG_READY_CANCEL for it is still to complete */
+	unsigned ready_queued : 1;    /* listed in echo_state.ready: a recv goes out at the next trip */
+	uint32_t last_recv;   /* bytes its last recv took: what issue_ready expects its next one to take */
 	int q_head, q_tail;   /* FIFO of pieces (indexes in echo_state.pieces), -1 when empty */
 	unsigned head_off;    /* bytes of the head piece already sent */
 	int hold_head, hold_tail; /* pieces a SEND_ZC sent, held until its notification */
@@ -114,6 +120,13 @@ struct echo_state {
 
 	/* The receive and send path as they took effect (a refused knob is off here). */
 	int multishot, bundle, send_zc, direct;
+	/* server.recvOnReady: a poll per connection says when data is there, and the loop sends its
+	 * recv inline, a few connections per trip (issue_ready), instead of an armed recv that the
+	 * kernel runs from task work. `ready` lists the connections whose poll fired (FIFO, each
+	 * at most once: its ready_queued bit), cap_conns entries. */
+	int recv_on_ready;
+	uint32_t *ready;
+	unsigned ready_head, nready;
 	/* Direct descriptors: the file table's slots and how many hold a socket (accepted, not yet
 	 * closed). A direct accept with no free slot takes the connection off the backlog and
 	 * then fails ENFILE, losing the client: accepts go one at a time once few slots are free
@@ -183,6 +196,10 @@ void conn_arm_recv(struct echo_state *st, struct conn *c);
 void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
 void conn_on_send(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
 void conn_on_cancel(struct echo_state *st, struct conn *c);
+/* server.recvOnReady: the poll's completion, its cancel's, and the trip's inline recvs. */
+void conn_on_ready(struct echo_state *st, struct conn *c, const struct io_uring_cqe *cqe);
+void conn_on_ready_cancel(struct echo_state *st, struct conn *c);
+void issue_ready(struct echo_state *st);
 void flush_dirty(struct echo_state *st);
 void settle_quiet_sends(struct echo_state *st);
 void rearm_starved(struct echo_state *st);
