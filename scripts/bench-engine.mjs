@@ -173,18 +173,20 @@ const TOP_LEVEL_KEYS = new Set(Object.keys(require(path.join(root, 'dist/electro
 
 /**
  * io_uring "best": the defaults (multishot recv into 64 × 64 KiB incremental buffers) plus a
- * registered ring fd and direct descriptors (no fdget/fdput per enter and per op) and batched
- * waits (server.minWaitUs 100, Linux 6.12: a wait after a reap that gave 4 or more connections
- * data, fewer than half of those open, none starved of buffers, gathers completions for up to
- * 100 µs; a lone connection's waits, and 8 connections', stay plain), the set that measured
- * cheapest per request here (README: the receive and send path; the loop's waits): 31 of 31
- * targets in one 3-round run (28 with 50 µs), 30 of 31 over 6 rounds. Batched waits are not in
- * the default profile: they add up to that much to a request. (Under the lab's own load at 50
- * connections they also cost throughput, 50 × 128 B 127k against 188k requests/s, until a batch
- * holding half of the connections or more stopped waiting: 128.5k against 131.2k.)
- * Recv bundles measured dearer at 64 KiB (18–21k vs ~17k ns/request) and a large pool
- * (2048 × 64 KiB = 128 MiB) falls out of cache, so neither is in it. Only knobs the catalogue
- * has are used; the kernel may still refuse one, which the results show. `--best` replaces the set.
+ * registered ring fd and direct descriptors (no fdget/fdput per enter and per op), receiving on
+ * readiness (server.recvOnReady: a poll per connection, recvs sent inline about 64 KiB a trip,
+ * each echoed at the next) and hot buffers first (bufferRing.hotFirst: the few buffers a trip
+ * uses stay in the cache). README: "Receiving on readiness". On an Intel Xeon guest whose
+ * system calls cost 71 ns (2026-12-07) it took the 64 KiB points from 1.19-1.42× the minimal
+ * epoll server's CPU per request (the default) to 1.03-1.07×, and held 128 B and 4 KiB where
+ * the default is. Until then best was the registered fd and direct descriptors with batched
+ * waits (server.minWaitUs 100, Linux 6.12), the cheapest set on the AMD EPYC guests before;
+ * on the Intel guest batched waits cost throughput at 50 connections (224k against 275k
+ * requests/s at 50 × 4 KiB under echo_client, the client idle 18 % of the time) and no CPU
+ * per request. Recv bundles measured dearer at 64 KiB (18–21k vs ~17k ns/request) and a large
+ * pool (2048 × 64 KiB = 128 MiB) falls out of cache, so neither is in it. Only knobs the
+ * catalogue has are used; the kernel may still refuse one, which the results show. `--best`
+ * replaces the set.
  */
 function chooseBest(override) {
   if (override) {
@@ -202,7 +204,8 @@ function chooseBest(override) {
   const candidates = [
     ['server.registeredRingFd', true],
     ['server.directDescriptors', true],
-    ['server.minWaitUs', 100],
+    ['server.recvOnReady', true],
+    ['server.bufferRing.hotFirst', true],
   ];
   return candidates.filter(([k, v]) => knobAccepts(k, v)).map(([k, v]) => [k, JSON.stringify(v)]);
 }
