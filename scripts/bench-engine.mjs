@@ -177,9 +177,9 @@ const TOP_LEVEL_KEYS = new Set(Object.keys(require(path.join(root, 'dist/electro
  * readiness (server.recvOnReady: a poll per connection, recvs sent inline about 64 KiB a trip,
  * each echoed at the next) and hot buffers first (bufferRing.hotFirst: the few buffers a trip
  * uses stay in the cache). README: "Receiving on readiness". On an Intel Xeon guest whose
- * system calls cost 71 ns (2026-12-07) it took the 64 KiB points from 1.19-1.42× the minimal
- * epoll server's CPU per request (the default) to 1.03-1.07×, and held 128 B and 4 KiB where
- * the default is. Until then best was the registered fd and direct descriptors with batched
+ * system calls cost 71 ns (2026-12-07, 6 rounds) it took the 64 KiB points from 1.09-1.37× the
+ * minimal epoll server's CPU per request (the default) to 1.03-1.10×, and held 4 KiB where the
+ * default is (1.02× against 1.03×). Until then best was the registered fd and direct descriptors with batched
  * waits (server.minWaitUs 100, Linux 6.12), the cheapest set on the AMD EPYC guests before;
  * on the Intel guest batched waits cost throughput at 50 connections (224k against 275k
  * requests/s at 50 × 4 KiB under echo_client, the client idle 18 % of the time) and no CPU
