@@ -1041,9 +1041,8 @@ void conn_on_ready(struct echo_state *st, struct conn *c, const struct io_uring_
 	} else if (cqe->res < 0 && cqe->res != -ECANCELED && !c->failed) {
 		if (!echo_benign(cqe->res))
 			echo_error(st, SERVER_ERR_RECV);
-		c->failed = 1;
-		fifo_drop(st, c);
-		unstarve(st, c);
+		conn_fail(st, c); /* c may be gone after this */
+		return;
 	}
 	conn_maybe_close(st, c);
 }
