@@ -78,6 +78,9 @@
 #include "core/sqe.h"
 #include "servers/uring_echo_state.h"
 
+/* server.recvOnReady: the bytes of recvs one trip issues (why this many: issue_ready). */
+#define READY_TRIP_BYTES (64u * 1024)
+
 /* Capacity of the conns[] pointer array once it holds n (it doubles from 64). */
 static unsigned conns_cap(unsigned n)
 {
@@ -991,11 +994,15 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 		starve(st, c);
 	} else if (res > 0 && st->recv_on_ready) {
 		/* An inline recv: again at the next trip if the socket holds more, else when its
-		 * poll fires. Its echo goes now, not deferred to that recv: the point of receiving
-		 * on readiness is to send each message while its bytes are still in the cache. */
-		if (cqe->flags & IORING_CQE_F_SOCK_NONEMPTY)
+		 * poll fires. While what it holds unsent is less than a trip's worth, its echo waits
+		 * for that recv (it comes at the next trip: the connection is listed and holds no
+		 * cap), so a message split over two buffers, or over two arrivals, goes out in one
+		 * send, as with an armed recv; past that it goes now, while its bytes are still in
+		 * the cache, which is the point of receiving on readiness. */
+		if (cqe->flags & IORING_CQE_F_SOCK_NONEMPTY) {
 			ready_push(st, c);
-		else if (!c->poll_armed && !c->poll_cancel_inflight)
+			c->defer = !c->capped && c->burst_bytes < READY_TRIP_BYTES;
+		} else if (!c->poll_armed && !c->poll_cancel_inflight)
 			conn_arm_poll(st, c); /* a one-shot poll goes again once the socket is drained */
 	} else if (res > 0) {
 		/* A one-shot recv, or a multishot one that stopped (e.g. CQ overflow): keep going. */
@@ -1071,7 +1078,6 @@ void conn_on_ready_cancel(struct echo_state *st, struct conn *c)
  * connection a trip against 14.6-15.6k at 128 KiB; 50 × 4 KiB 3.4-3.5k at 64 KiB against
  * 3.8-3.9k at one connection a trip (an enter per request).
  */
-#define READY_TRIP_BYTES (64u * 1024)
 
 void issue_ready(struct echo_state *st)
 {
