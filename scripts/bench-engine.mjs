@@ -172,11 +172,12 @@ const knobAccepts = (p, v) => hasKnob(p) && catalogue.knobAt(p).schema.safeParse
 const TOP_LEVEL_KEYS = new Set(Object.keys(require(path.join(root, 'dist/electron/host/profiles/index.js')).defaultProfile()));
 
 /**
- * io_uring "best": the defaults (multishot recv into 64 × 64 KiB incremental buffers) plus a
- * registered ring fd and direct descriptors (no fdget/fdput per enter and per op), receiving on
- * readiness (server.recvOnReady: a poll per connection, recvs sent inline about 64 KiB a trip,
- * each echoed at the next) and hot buffers first (bufferRing.hotFirst: the few buffers a trip
- * uses stay in the cache). README: "Receiving on readiness". On an Intel Xeon guest whose
+ * io_uring "best": the defaults (64 × 64 KiB incremental buffers) plus a registered ring fd
+ * and direct descriptors (no fdget/fdput per enter and per op), receiving on readiness
+ * (server.recvOnReady: a poll per connection, recvs sent inline about 64 KiB a trip, each
+ * echoed at the next) and hot buffers first (bufferRing.hotFirst: the few buffers a trip uses
+ * stay in the cache). The last two are the defaults since 2026-12-07; they stay named here so
+ * best means the same set whatever the defaults become. README: "Receiving on readiness". On an Intel Xeon guest whose
  * system calls cost 71 ns (2026-12-07, 6 rounds) it took the 64 KiB points from 1.09-1.37× the
  * minimal epoll server's CPU per request (the default) to 1.03-1.10×, and held 4 KiB where the
  * default is (1.02× against 1.03×). Until then best was the registered fd and direct descriptors with batched

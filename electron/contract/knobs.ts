@@ -256,9 +256,17 @@ export const KNOBS = {
     recvOnReady: knob({
       workloads: ECHO_ONLY,
       engines: IO_URING_ONLY,
-      schema: z.boolean().default(false),
-      label: 'Receive on readiness', help: 'A POLLIN poll per connection (multishot with server.multishot) says when data is there, and the server sends its recvs inline (MSG_DONTWAIT), about 64 KiB of them per trip, each echoed at the next. Off: an armed recv that the kernel runs from task work, up to 20 connections before the server can echo the first. For large messages over many connections: each echo leaves while its bytes are still in the cache (pair it with bufferRing.hotFirst). Costs a poll completion and a recv submission per request, and with SQPOLL each request waits for the kernel thread twice.',
-      kernel: 'Linux 6.0 (IORING_CQE_F_SOCK_NONEMPTY)', applies: 'new-ring', engine: true,
+      // On by default since 2026-12-07 (Intel guest, server CPU per request under
+      // bench/echo_client, 5 interleaved rounds against the armed recv it replaced): 50 × 64 KiB
+      // 0.83×, 1000 × 64 KiB 0.94×, 8 × 64 KiB 0.94×, 4 KiB 0.97–0.98×, 50 × 128 B 1.00×; one
+      // connection × 128 B ~1.03× (10 pairs, 1.00–1.08: an enter more per request). README:
+      // "Receiving on readiness".
+      schema: z.boolean().default(true),
+      label: 'Receive on readiness', help: 'A POLLIN poll per connection (multishot with server.multishot) says when data is there, and the server sends its recvs inline (MSG_DONTWAIT), about 64 KiB of them per trip, each echoed at the next. Off: an armed recv that the kernel runs from task work, up to 20 connections before the server can echo the first (at 50 × 64 KiB that cost 1.2× the CPU per request). Costs a poll completion and a recv submission per request, and at one connection an enter more. Not with SQPOLL: the kernel thread runs armed recvs by itself.',
+      kernel: 'Linux 6.0 (IORING_CQE_F_SOCK_NONEMPTY)', applies: 'new-ring', engine: true, settings: ['RECV_ON_READY'],
+      refusal: {
+        conflicts_with_sqpoll: { reason: 'with SQPOLL the kernel thread submits on its own time, so each recv sent on readiness would wait for it (a request would wait for the thread twice); the armed recv runs in the thread by itself', fix: 'set server.recvOnReady to false when server.sqpoll.enabled is true (it is off then anyway)' },
+      },
     }),
     recvBundle: knob({
       workloads: ECHO_ONLY,
@@ -333,10 +341,9 @@ export const KNOBS = {
         // ring always hands out the buffer returned longest ago, the coldest in the cache
         // (64 × 64 KiB is 4 MiB against a 1 MiB L2 here). perf at 1 × 64 KiB: the recv's copy
         // 7.6–9.8k ns/request with the whole pool in the ring, 4.2–6.2k hot first, the epoll
-        // engine's 4.2–5.0k. Default off until it shows in whole server CPU per request: on
-        // this 2-vCPU VM that moved less than its noise (README), and an open-loop rate test
-        // missed its 2 % once in 10 runs with it on (0 in 5 off), too few to tell either way.
-        schema: z.boolean().default(false),
+        // engine's 4.2–5.0k. On by default since recvOnReady is: a trip takes a few buffers
+        // (buffersPeak 3–5 at 50 × 64 KiB), and hot first makes them the recently used ones.
+        schema: z.boolean().default(true),
         label: 'Hot buffers first', help: 'The ring holds only as many free buffers as recent cycles used (twice the most one took; all of them once a connection waits for buffers), topped up with the most recently returned first, so received data lands in buffers still in the cache. Off: every free buffer in the ring, the one returned longest ago taken first; once the pool is larger than the CPU\'s last-level cache that one is cold (a 1 GiB pool measured 2.2× the server CPU per request), and the summary warns.',
         applies: 'new-ring', engine: true,
       }),

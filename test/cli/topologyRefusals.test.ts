@@ -70,7 +70,7 @@ describe('topology refusals up front', () => {
     const apart = summaryOf(run(`server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
     expect(apart.warnings.filter((w) => /pinned to the same/.test(w))).toEqual([]);
     // the SQPOLL thread is the server's too
-    const sqpoll = summaryOf(run('server.sqpoll.enabled=true', '--set', 'server.taskrun=default', '--set', 'server.quietSends=false', '--set', `server.sqpoll.cpu=${b}`, '--set', `server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
+    const sqpoll = summaryOf(run('server.sqpoll.enabled=true', '--set', 'server.taskrun=default', '--set', 'server.quietSends=false', '--set', 'server.recvOnReady=false', '--set', `server.sqpoll.cpu=${b}`, '--set', `server.numa.cpus=${a}`, '--set', `load.cpus=${b}`, ...quiet));
     expect(sqpoll.warnings.filter((w) => /pinned to the same/.test(w))).toEqual([expect.stringMatching(new RegExp(`^the server \\(server\\.sqpoll\\.cpu\\) and the load \\(load\\.cpus\\) were pinned to the same CPU ${b}: `))]);
   });
 });

@@ -19,7 +19,7 @@ function run(...sets: string[]) {
 
 describe('run with several rings', () => {
   it('2 rings sharing one SQPOLL thread: applied, and the summary has per-request engine ratios', () => {
-    const s = run('server.rings=2', 'server.sqpoll.enabled=true', 'server.sqpoll.shared=true', 'server.taskrun=default', 'server.quietSends=false');
+    const s = run('server.rings=2', 'server.sqpoll.enabled=true', 'server.sqpoll.shared=true', 'server.taskrun=default', 'server.quietSends=false', 'server.recvOnReady=false');
     expect(s.applied.server.rings).toBe(2);
     expect(s.applied.server.sqpoll).toMatchObject({ enabled: true, shared: true });
     expect(s.rejected).toEqual([]);

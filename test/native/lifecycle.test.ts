@@ -279,7 +279,7 @@ describe('config validation', () => {
 
 describe('ring setup knobs', () => {
   it('SQPOLL is applied (flags contain SQPOLL) or rejected with an errno, and the run echoes', async () => {
-    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default', quietSends: false }));
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default', quietSends: false, recvOnReady: false }));
     if (r.applied.server.sqpoll.enabled) {
       expect(r.ring.flags).toContain('SQPOLL');
       expect(r.refused).toEqual([]);
@@ -319,6 +319,30 @@ describe('ring setup knobs', () => {
     expect(fin.bytes).toBe(fin.requests * 4096);
   });
 
+  it('SQPOLL + recvOnReady (on by default): refused as a conflict, recorded against RECV_ON_READY; each connection keeps an armed recv and the run echoes', async () => {
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100 }, taskrun: 'default', quietSends: false, load: { connections: 8, messageBytes: 4096 } }));
+    if (!r.applied.server.sqpoll.enabled) {
+      // SQPOLL itself refused here: then there is no combination to refuse, and readiness holds.
+      expect(r.refused.some((x) => x.setting === 'SQPOLL' && x.errno > 0)).toBe(true);
+      expect(r.applied.server.recvOnReady).toBe(true);
+    } else {
+      expect(r.refused).toEqual([expect.objectContaining({
+        setting: 'RECV_ON_READY', errno: 22, code: 'EINVAL', requested: true, cause: 'conflicts_with_sqpoll',
+      })]);
+      expect(r.applied.server.recvOnReady).toBe(false);
+    }
+    await sleep(300);
+    const snap = native.snapshot()!;
+    const fin = native.stop()!;
+    expect(snap.requests + fin.requests).toBeGreaterThan(0);
+    expect(snap.errors + fin.errors).toBe(0);
+    expect(snap.bytes + fin.bytes).toBe((snap.requests + fin.requests) * 4096);
+    // An armed multishot recv: a CQE per recv (plain sends add theirs), no poll completion
+    // before each (on readiness a recv costs its poll's CQE too: > 1.6 with quiet sends).
+    const frame = snap.server as { cqes: number; recvs: number; sends: number };
+    if (r.applied.server.sqpoll.enabled) expect(frame.cqes / (frame.recvs + frame.sends)).toBeLessThan(1.2);
+  });
+
   it("counts the SQPOLL kernel thread's CPU as server CPU", async () => {
     const sqpThreads = () =>
       readdirSync('/proc/self/task').filter((t) => {
@@ -332,7 +356,7 @@ describe('ring setup knobs', () => {
     const t0 = Date.now();
     while (sqpThreads().length > 0 && Date.now() - t0 < 3000) await sleep(20);
     expect(sqpThreads()).toEqual([]);
-    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default', quietSends: false, load: { connections: 16 } }));
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 1000 }, taskrun: 'default', quietSends: false, recvOnReady: false, load: { connections: 16 } }));
     if (!r.applied.server.sqpoll.enabled) return; // refused here: nothing to account
     await sleep(50);
     const found = sqpThreads();
@@ -351,7 +375,7 @@ describe('ring setup knobs', () => {
   });
 
   it('an impossible SQPOLL CPU is refused as SQ_AFF while SQPOLL stays on', async () => {
-    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100, cpu: 4000 }, taskrun: 'default', quietSends: false }));
+    const r = native.start(config({ sqpoll: { enabled: true, idleMs: 100, cpu: 4000 }, taskrun: 'default', quietSends: false, recvOnReady: false }));
     if (r.applied.server.sqpoll.enabled) {
       const rej = r.refused.find((x) => x.setting === 'SQ_AFF');
       expect(rej?.errno).toBe(22);

@@ -39,7 +39,7 @@ describe('NUMA placement of the server workers', () => {
   it('cpus: worker i pinned to cpus[i % n], and its SQPOLL thread with it', async () => {
     if (myCpus.length < 2) return; // needs two CPUs to tell the pins apart
     const cpus = [myCpus[1], myCpus[0]];
-    const r = native.start(config({ rings: 3, numa: { node: null, cpus }, sqpoll: { enabled: true, idleMs: 50 }, taskrun: 'default', quietSends: false, load: { connections: 16 } }));
+    const r = native.start(config({ rings: 3, numa: { node: null, cpus }, sqpoll: { enabled: true, idleMs: 50 }, taskrun: 'default', quietSends: false, recvOnReady: false, load: { connections: 16 } }));
     expect(r.refused).toEqual([]);
     expect(r.applied.server.numa.cpus).toEqual(cpus);
     expect(r.serverWorkers.map((w) => w.cpu)).toEqual([cpus[0], cpus[1], cpus[0]]);

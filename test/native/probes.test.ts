@@ -114,21 +114,34 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(ourProgramIds(heldProgramIds(process.pid))).toEqual([]);
   });
 
-  it('with quiet sends (the default) the kernel sees one completion per request, the engine\'s CQEs, and no whole SEND', async () => {
-    native.probesAttach({ tgid: process.pid, perRequestDuty: 1, probes: ['uring_latency'] });
-    const started = native.start(config({ load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
-    expect(started.applied.server.quietSends, JSON.stringify(started.refused)).toBe(true);
-    await sleep(1000);
-    const s = native.stop()!;
-    const k = native.probesRead()!;
-    native.probesDetach();
-    expect(s.server!.cqes).toBeGreaterThan(1000);
-    expect(Math.abs(k.uring.completions - s.server!.cqes) / s.server!.cqes).toBeLessThan(0.02);
-    // Every request is one recv CQE; sends post CQEs only when they fall short (none at 128 B).
-    expect(s.server!.cqes / s.requests).toBeLessThan(1.1);
-    const byName = new Map(k.uring.byOpcode.map((o) => [o.name, o.count]));
-    expect(byName.get('RECV')).toBeGreaterThan(0);
-    expect(byName.get('SEND') ?? 0).toBeLessThan((byName.get('RECV') ?? 0) * 0.01);
+  it('with quiet sends (the default) the kernel sees one completion per request, the engine\'s CQEs, and no whole SEND; on readiness (the default) one POLL_ADD more', async () => {
+    for (const recvOnReady of [false, true]) {
+      native.probesAttach({ tgid: process.pid, perRequestDuty: 1, probes: ['uring_latency'] });
+      const started = native.start(config({ recvOnReady, load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
+      expect(started.applied.server.quietSends, JSON.stringify(started.refused)).toBe(true);
+      expect(started.applied.server.recvOnReady).toBe(recvOnReady);
+      await sleep(1000);
+      const s = native.stop()!;
+      const k = native.probesRead()!;
+      native.probesDetach();
+      expect(s.server!.cqes).toBeGreaterThan(1000);
+      expect(Math.abs(k.uring.completions - s.server!.cqes) / s.server!.cqes).toBeLessThan(0.02);
+      const byName = new Map(k.uring.byOpcode.map((o) => [o.name, o.count]));
+      const recvs = byName.get('RECV') ?? 0;
+      expect(recvs).toBeGreaterThan(0);
+      // Sends post CQEs only when they fall short (none at 128 B).
+      expect(byName.get('SEND') ?? 0).toBeLessThan(recvs * 0.01);
+      if (!recvOnReady) {
+        // Every request is one recv CQE.
+        expect(s.server!.cqes / s.requests).toBeLessThan(1.1);
+      } else {
+        // And its poll's: a multishot POLL_ADD completion per arrival, then the inline recv.
+        expect(s.server!.cqes / s.requests, 'CQEs per request').toBeGreaterThan(1.8);
+        expect(s.server!.cqes / s.requests, 'CQEs per request').toBeLessThan(2.2);
+        expect((byName.get('POLL_ADD') ?? 0) / recvs).toBeGreaterThan(0.8);
+        expect((byName.get('POLL_ADD') ?? 0) / recvs).toBeLessThan(1.2);
+      }
+    }
   });
 
   it('counts the server\'s completions within 2 % of the engine\'s CQEs; run queue and latency histograms fill', async () => {

@@ -25,7 +25,7 @@ describe('receive path knobs, each alone', () => {
   it('receive on readiness (recvOnReady): a poll completion and an inline recv per message; echoes 1 B – 1 MiB with the poll multishot and one-shot', async () => {
     // The lab's load at 8 × 128 B: with an armed multishot recv and quiet sends a request
     // costs one CQE (its recv's); on readiness it costs the poll's too.
-    const armed = await loadEchoes({}, [128]);
+    const armed = await loadEchoes({ recvOnReady: false }, [128]);
     expect(armed[0].cqes / armed[0].recvs).toBeLessThan(1.2);
     for (const multishot of [true, false]) {
       const frames = await loadEchoes({ ...small, recvOnReady: true, multishot });
@@ -85,8 +85,9 @@ describe('hot buffers first (bufferRing.hotFirst)', () => {
 
   it('a burst the ring cannot hold gets the whole free pool: 64 connections × 64 KiB over 64 buffers after a quiet start, every echo intact', async () => {
     // The server starts with 2 buffers in the ring; 64 × 64 KiB at once empties it (ENOBUFS),
-    // and from then every free buffer is offered until no connection waits for one.
-    const frames = await loadEchoes({ bufferRing: pool, load: { connections: 64 } }, [65536], 500);
+    // and from then every free buffer is offered until no connection waits for one. Armed
+    // recvs: on readiness (the default) a trip takes about 64 KiB, so no burst comes at once.
+    const frames = await loadEchoes({ recvOnReady: false, bufferRing: pool, load: { connections: 64 } }, [65536], 500);
     expect(frames[0].buffersTotal).toBe(64);
     expect(frames[0].enobufs).toBeGreaterThan(0);
     expect(frames[0].enobufs / frames[0].recvs).toBeLessThan(1);
@@ -118,8 +119,9 @@ describe('receive path knobs combined', () => {
 
 describe('the pool under pressure', () => {
   it('re-arms starved connections above the watermark: ENOBUFS does not turn into a storm', async () => {
-    // 8 × 64 KiB in flight over 16 × 2 KiB buffers.
-    native.start(config({ bufferRing: { size: 2048, count: 16, incremental: false }, load: { connections: 8, messageBytes: 65536 } }));
+    // 8 × 64 KiB in flight over 16 × 2 KiB buffers, armed recvs (on readiness, the default, a
+    // trip's recvs take what the ring has and this pool did not run dry: next test).
+    native.start(config({ recvOnReady: false, bufferRing: { size: 2048, count: 16, incremental: false }, load: { connections: 8, messageBytes: 65536 } }));
     await sleep(500);
     const snap = native.snapshot()!;
     const fin = native.stop()!;
@@ -151,8 +153,9 @@ describe('the pool under pressure', () => {
   it('an oversubscribed pool of whole-message buffers goes round in turns: one-shot turns re-armed from the queue, every echo intact', async () => {
     // 64 connections × 64 KiB over 16 × 64 KiB incremental buffers: a recv armed while others
     // are starved is a one-shot turn and queues behind them once its socket is drained, so
-    // re-arms outnumber ENOBUFS (before turns, every re-arm followed an ENOBUFS: equal).
-    const frames = await loadEchoes({ bufferRing: { size: 65536, count: 16, incremental: true }, load: { connections: 64 } }, [65536], 500);
+    // re-arms outnumber ENOBUFS (before turns, every re-arm followed an ENOBUFS: equal). Turns
+    // are the armed recv's (on readiness, the default, each recv is a turn of its own).
+    const frames = await loadEchoes({ recvOnReady: false, bufferRing: { size: 65536, count: 16, incremental: true }, load: { connections: 64 } }, [65536], 500);
     expect(frames[0].enobufs).toBeGreaterThan(0);
     expect(frames[0].rearms).toBeGreaterThan(frames[0].enobufs);
   });

@@ -70,9 +70,10 @@ describe('send path knobs', () => {
     expect(frames.every((f) => f.copiedSends > 0)).toBe(true);
   });
 
-  it('quiet sends (the default): one CQE and one enter per request at one connection; plain sends take two of each', async () => {
+  it('quiet sends (the default): one CQE and one enter per request at one connection with an armed recv; plain sends take two of each', async () => {
     const perRequest = async (quietSends: boolean) => {
-      const started = native.start(config({ quietSends, load: { connections: 1, messageBytes: 128 }, maxDurationMs: 5000 }));
+      // An armed recv: on readiness (the default) a lone connection's recv takes an enter of its own.
+      const started = native.start(config({ quietSends, recvOnReady: false, load: { connections: 1, messageBytes: 128 }, maxDurationMs: 5000 }));
       expect(started.applied.server.quietSends, JSON.stringify(started.refused)).toBe(quietSends);
       await sleep(150);
       native.snapshot(); // frames are deltas: this one ends the warm-up

@@ -185,7 +185,7 @@ describe('shared SQPOLL', () => {
   for (const rings of [2, 4]) {
     it(`${rings} rings share one SQPOLL thread with sqpoll.shared, and have one each without`, async () => {
       await noSqpollThreadsLeft();
-      const shared = native.start(config({ rings, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'default', quietSends: false, load: { connections: 32, threads: 2 } }));
+      const shared = native.start(config({ rings, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'default', quietSends: false, recvOnReady: false, load: { connections: 32, threads: 2 } }));
       expect(shared.refused).toEqual([]);
       expect(shared.applied.server.sqpoll).toMatchObject({ enabled: true, shared: true });
       expect(shared.serverWorkers.map((w) => w.attachedWq)).toEqual([false, ...Array(rings - 1).fill(true)]);
@@ -204,7 +204,7 @@ describe('shared SQPOLL', () => {
       expect(native.stop()!.errors).toBe(0);
 
       await noSqpollThreadsLeft();
-      const own = native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 50 }, taskrun: 'default', quietSends: false, load: { connections: 32, threads: 2 } }));
+      const own = native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 50 }, taskrun: 'default', quietSends: false, recvOnReady: false, load: { connections: 32, threads: 2 } }));
       expect(own.applied.server.sqpoll.shared).toBe(false);
       expect(threadsNamed('iou-sqp-').map((t) => t.name).sort()).toEqual(own.serverWorkers.map((w) => `iou-sqp-${w.tid}`).sort());
       expect(native.stop()!.errors).toBe(0);
@@ -215,7 +215,7 @@ describe('shared SQPOLL', () => {
     // The kernel's SqWorkTime: the thread's time in passes of its loop that found work.
     const share = async (load: Partial<Native.LoadConfig>, rings: number) => {
       await noSqpollThreadsLeft();
-      native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 2000 }, taskrun: 'default', quietSends: false, load }));
+      native.start(config({ rings, sqpoll: { enabled: true, shared: false, idleMs: 2000 }, taskrun: 'default', quietSends: false, recvOnReady: false, load }));
       native.snapshot();
       const { work, cpu, requests } = await sqpollSums(6);
       const fin = native.stop()!;
@@ -240,9 +240,11 @@ describe('shared SQPOLL', () => {
   it('keeps SINGLE_ISSUER with SQPOLL and ATTACH_WQ; only DEFER_TASKRUN conflicts', () => {
     const r = native.start(config({ rings: 2, sqpoll: { enabled: true, shared: true, idleMs: 50 }, taskrun: 'defer', load: { connections: 8 } }));
     expect(r.ring.flags).toEqual(expect.arrayContaining(['SQPOLL', 'SINGLE_ISSUER']));
-    // Quiet sends (on by default) need sends submitted inline: with SQPOLL they conflict too.
-    expect(r.refused.map((x) => [x.setting, x.cause])).toEqual([['DEFER_TASKRUN', 'conflicts_with_sqpoll'], ['QUIET_SENDS', 'conflicts_with_sqpoll']]);
+    // Quiet sends and receiving on readiness (both on by default) need this thread to submit as
+    // it goes: with SQPOLL they conflict too.
+    expect(r.refused.map((x) => [x.setting, x.cause])).toEqual([['DEFER_TASKRUN', 'conflicts_with_sqpoll'], ['RECV_ON_READY', 'conflicts_with_sqpoll'], ['QUIET_SENDS', 'conflicts_with_sqpoll']]);
     expect(r.applied.server.quietSends).toBe(false);
+    expect(r.applied.server.recvOnReady).toBe(false);
     expect(r.serverWorkers[1].attachedWq).toBe(true);
     expect(native.stop()!.errors).toBe(0);
   });

@@ -65,9 +65,12 @@ describe('cache size', () => {
 });
 
 describe('cold-pool warning', () => {
+  // hotFirst is on by default (with recvOnReady); the warning is about a pool with it off.
+  const cold = (...sets: Array<[string, unknown]>) => server(['server.bufferRing.hotFirst', false], ...sets);
+
   it('names a pool larger than the last-level cache with hotFirst off, the sizes and both fixes', () => {
     // 1024 × 64 KiB = 64 MiB against 32 MiB.
-    const big = server(['server.bufferRing.count', 1024]);
+    const big = cold(['server.bufferRing.count', 1024]);
     expect(bufferPoolBytes(big)).toBe(64 << 20);
     const w = coldPoolWarning([big], L3);
     expect(w).toBe("the buffer pool (64 MiB: 1024 × 64 KiB) is larger than the CPU's last-level cache (L3, 32 MiB): "
@@ -77,23 +80,24 @@ describe('cold-pool warning', () => {
   });
 
   it('counts every ring\'s pool: 2 rings × 256 × 64 KiB is 32 MiB, over a 16 MiB cache', () => {
-    const two = server(['server.rings', 2], ['server.bufferRing.count', 256]);
+    const two = cold(['server.rings', 2], ['server.bufferRing.count', 256]);
     expect(coldPoolWarning([two], { ...L3, bytes: 16 << 20 })).toMatch(/^the buffer pool \(32 MiB: 2 rings × 256 × 64 KiB\)/);
-    expect(coldPoolWarning([server(['server.bufferRing.count', 256])], { ...L3, bytes: 16 << 20 })).toBeNull();
+    expect(coldPoolWarning([cold(['server.bufferRing.count', 256])], { ...L3, bytes: 16 << 20 })).toBeNull();
   });
 
   it('says nothing at or under the cache, with hotFirst on, for the epoll engine, or without a known cache', () => {
-    expect(coldPoolWarning([server(['server.bufferRing.count', 512])], L3)).toBeNull(); // exactly 32 MiB
-    expect(coldPoolWarning([server()], L3)).toBeNull(); // the default 4 MiB
-    expect(coldPoolWarning([server(['server.bufferRing.count', 4096], ['server.bufferRing.hotFirst', true])], L3)).toBeNull();
-    expect(coldPoolWarning([server(['server.bufferRing.count', 4096], ['server.engine', 'epoll'])], L3)).toBeNull();
-    expect(coldPoolWarning([server(['server.bufferRing.count', 4096])], null)).toBeNull();
+    expect(coldPoolWarning([cold(['server.bufferRing.count', 512])], L3)).toBeNull(); // exactly 32 MiB
+    expect(coldPoolWarning([cold()], L3)).toBeNull(); // the default 4 MiB
+    expect(coldPoolWarning([server(['server.bufferRing.count', 4096])], L3)).toBeNull(); // hotFirst on: the default
+    expect(coldPoolWarning([cold(['server.bufferRing.count', 4096], ['server.bufferRing.hotFirst', true])], L3)).toBeNull();
+    expect(coldPoolWarning([cold(['server.bufferRing.count', 4096], ['server.engine', 'epoll'])], L3)).toBeNull();
+    expect(coldPoolWarning([cold(['server.bufferRing.count', 4096])], null)).toBeNull();
   });
 
   it('the knob panel\'s remark: the same rule, shorter words', () => {
-    expect(coldPoolRemark(server(['server.bufferRing.count', 1024]), L3)).toBe("The buffer pool (64 MiB) is larger than the CPU's last-level cache (L3, 32 MiB): with this off, every receive writes to memory that has left the cache.");
-    expect(coldPoolRemark(server(['server.bufferRing.count', 1024], ['server.bufferRing.hotFirst', true]), L3)).toBeNull();
-    expect(coldPoolRemark(server(['server.bufferRing.count', 1024]), null)).toBeNull();
+    expect(coldPoolRemark(cold(['server.bufferRing.count', 1024]), L3)).toBe("The buffer pool (64 MiB) is larger than the CPU's last-level cache (L3, 32 MiB): with this off, every receive writes to memory that has left the cache.");
+    expect(coldPoolRemark(cold(['server.bufferRing.count', 1024], ['server.bufferRing.hotFirst', true]), L3)).toBeNull();
+    expect(coldPoolRemark(cold(['server.bufferRing.count', 1024]), null)).toBeNull();
   });
 
   it('sizes in words: whole units bare, fractions to one place', () => {
@@ -105,7 +109,7 @@ describe('cold-pool warning', () => {
   });
 
   it('a run whose phases changed the pool: the largest cold one, whichever phase had it', () => {
-    const phases = [server(), server(['server.bufferRing.count', 2048]), server(['server.bufferRing.count', 4096], ['server.bufferRing.hotFirst', true]), server(['server.bufferRing.count', 1024])];
+    const phases = [cold(), cold(['server.bufferRing.count', 2048]), cold(['server.bufferRing.count', 4096], ['server.bufferRing.hotFirst', true]), cold(['server.bufferRing.count', 1024])];
     expect(coldPoolWarning(phases, L3)).toMatch(/^the buffer pool \(128 MiB: 2048 × 64 KiB\)/);
   });
 });

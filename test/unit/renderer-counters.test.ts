@@ -125,7 +125,9 @@ describe('engine counters panel', () => {
   });
 
   it('says how many free buffers the ring offers when hot first holds some back, and nothing when it offers all or was not recorded', () => {
-    expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 4 })))!.pool.text).toBe('3 / 64 (4.7 %) · 4 in ring');
+    expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 4 })))!.pool.text).toBe('3 / 64 · 4 in ring');
+    // The share then moves to the title (the line must fit its group at 1024 px).
+    expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 4 })))!.pool.title).toMatch(/^provided buffers the server holds at the end of the frame, of the pool \(4\.7 %\);/);
     expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: 61 })))!.pool.text).toBe('3 / 64 (4.7 %)');
     expect(engineCountersView(frame(counters({ buffersInUse: 3, buffersTotal: 64, buffersInRing: null })))!.pool.text).toBe('3 / 64 (4.7 %)');
   });

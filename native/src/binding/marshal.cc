@@ -59,6 +59,7 @@ const struct {
 	{ RING_SETTING_REGISTERED_BUFFERS, "REGISTERED_BUFFERS" },
 	{ RING_SETTING_DIRECT_DESCRIPTORS, "DIRECT_DESCRIPTORS" },
 	{ RING_SETTING_QUIET_SENDS, "QUIET_SENDS" },
+	{ RING_SETTING_RECV_ON_READY, "RECV_ON_READY" },
 };
 
 const char *FlagName(unsigned bit)
@@ -152,6 +153,8 @@ Napi::Value Requested(Napi::Env env, unsigned flag, const server_config &cfg)
 		return Napi::Boolean::New(env, cfg.direct_descriptors);
 	case RING_SETTING_QUIET_SENDS:
 		return Napi::Boolean::New(env, cfg.quiet_sends);
+	case RING_SETTING_RECV_ON_READY:
+		return Napi::Boolean::New(env, cfg.recv_on_ready);
 	default:
 		return env.Null();
 	}
@@ -251,6 +254,7 @@ ring_setup_result AsRequested(const server_config &requested)
 	r.iopoll = q.iopoll;
 	r.hugepages = requested.buf_hugepages;
 	r.multishot = requested.multishot;
+	r.recv_on_ready = requested.recv_on_ready;
 	r.recv_bundle = requested.recv_bundle;
 	r.buf_incremental = requested.buf_incremental;
 	r.send_zc = requested.send_zc;
@@ -301,8 +305,8 @@ Napi::Object AppliedServer(Napi::Env env, const server_config &requested, const 
 	server.Set("iopoll", (bool)r.iopoll);
 	server.Set("bufferRing", buffer_ring);
 	server.Set("multishot", (bool)r.multishot);
-	// A policy of the server's own (when it receives), never refused.
-	server.Set("recvOnReady", (bool)requested.recv_on_ready);
+	// A policy of the server's own (when it receives), refused only with SQPOLL.
+	server.Set("recvOnReady", (bool)r.recv_on_ready);
 	server.Set("recvBundle", (bool)r.recv_bundle);
 	server.Set("sendZeroCopy", (bool)r.send_zc);
 	server.Set("registeredBuffers", (bool)r.registered_buffers);

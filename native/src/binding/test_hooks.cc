@@ -136,6 +136,7 @@ Napi::Value DebugRingFallback(const Napi::CallbackInfo &info)
 	int ret = ring_setup_with(&creator, &ring, &server.ring, &res);
 	// No server runs here: its receive/send path reads as requested (only the ring is on trial).
 	res.multishot = server.multishot;
+	res.recv_on_ready = server.recv_on_ready;
 	res.recv_bundle = server.recv_bundle;
 	res.buf_incremental = server.buf_incremental;
 	res.send_zc = server.send_zc;

@@ -310,6 +310,7 @@ static void report_started(const struct engine_config *cfg, struct engine_starte
 		out->ring.iopoll &= s->ring.iopoll;
 		out->ring.hugepages &= s->ring.hugepages;
 		out->ring.multishot &= s->ring.multishot;
+		out->ring.recv_on_ready &= s->ring.recv_on_ready;
 		out->ring.recv_bundle &= s->ring.recv_bundle;
 		out->ring.buf_incremental &= s->ring.buf_incremental;
 		out->ring.send_zc &= s->ring.send_zc;

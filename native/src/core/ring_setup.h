@@ -86,6 +86,9 @@ struct ring_request {
  * DIRECT_DESCRIPTORS: io_uring_register_files_sparse, the table direct accepts fill.
  * QUIET_SENDS: the server's check that the kernel keeps the quiet-send contract (EOPNOTSUPP
  * when it does not); conflicts with SQPOLL (EINVAL), whose thread submits on its own time.
+ * RECV_ON_READY: a policy of the server's own, refused only as a conflict with SQPOLL (EINVAL):
+ * its recvs are submitted as polls fire, and the SQPOLL thread would take them on its own time.
+ * (Bit 16: IORING_SETUP_NO_SQARRAY's, a flag the lab never asks for.)
  */
 #define RING_SETTING_RECV_BUNDLE (1u << 25)
 #define RING_SETTING_BUF_INCREMENTAL (1u << 24)
@@ -93,6 +96,7 @@ struct ring_request {
 #define RING_SETTING_REGISTERED_BUFFERS (1u << 22)
 #define RING_SETTING_DIRECT_DESCRIPTORS (1u << 21)
 #define RING_SETTING_QUIET_SENDS (1u << 20)
+#define RING_SETTING_RECV_ON_READY (1u << 16)
 /*
  * The server's socket options (server.socket), set on each worker's listener and inherited by
  * the sockets it accepts; refused with setsockopt's errno (TCP_CONGESTION: ENOENT for a name
@@ -144,7 +148,7 @@ struct ring_setup_result {
 	int numa_node;      /* the worker's memory policy is bound to this node; -1: none (set by the server) */
 	int cpu;            /* the worker thread is pinned to this CPU; -1: not pinned (set by the server) */
 	/* The echo server's receive and send path as it took effect (set by the server). */
-	int multishot, recv_bundle, buf_incremental, send_zc, registered_buffers, direct_descriptors, quiet_sends;
+	int multishot, recv_on_ready, recv_bundle, buf_incremental, send_zc, registered_buffers, direct_descriptors, quiet_sends;
 	/* server.socket as the listener holds it (set by the server): the congestion control read
 	 * back ("" when not asked for or refused), the buffers the kernel granted in the units they
 	 * were asked in (0 when not asked for). */

@@ -72,6 +72,7 @@ needs_kernel() {
 needs_kernel 6 12 'server.bufferRing.incremental (Incremental buffers)'
 needs_kernel 6 1 'server.taskrun (Task run)'
 needs_kernel 6 0 'server.multishot (Multishot recv)'
+needs_kernel 6 0 'server.recvOnReady (Receive on readiness)'
 needs_kernel 5 19 'server.bufferRing.count (Buffers)'
 needs_kernel 5 17 'server.quietSends (Quiet sends)'
 if ! command -v "$URING_LAB" >/dev/null; then

@@ -72,6 +72,7 @@ needs_kernel() {
 needs_kernel 6 12 'server.bufferRing.incremental (Incremental buffers)'
 needs_kernel 6 9 'server.napiBusyPollUs (NAPI busy poll)'
 needs_kernel 6 0 'server.multishot (Multishot recv)'
+needs_kernel 6 0 'server.recvOnReady (Receive on readiness)'
 needs_kernel 5 19 'server.bufferRing.count (Buffers)'
 needs_kernel 5 19 'server.directDescriptors (Direct descriptors)'
 needs_kernel 5 17 'server.quietSends (Quiet sends)'
