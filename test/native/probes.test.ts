@@ -114,7 +114,7 @@ describe.skipIf(!isRoot)(`eBPF probes, in-process (root)${isRoot ? '' : ' (skipp
     expect(ourProgramIds(heldProgramIds(process.pid))).toEqual([]);
   });
 
-  it('with quiet sends (the default) the kernel sees one completion per request, the engine\'s CQEs, and no whole SEND; on readiness (the default) one POLL_ADD more', async () => {
+  it('with quiet sends (the default) and an armed recv the kernel sees one completion per request, the engine\'s CQEs, and no whole SEND; on readiness (the default) a POLL_ADD completion more', async () => {
     for (const recvOnReady of [false, true]) {
       native.probesAttach({ tgid: process.pid, perRequestDuty: 1, probes: ['uring_latency'] });
       const started = native.start(config({ recvOnReady, load: { connections: 8, messageBytes: 128 }, maxDurationMs: 5000 }));
