@@ -311,9 +311,12 @@ static void ready_push(struct echo_state *st, struct conn *c)
 	st->ready[(st->ready_head + st->nready++) % st->cap_conns] = c->slot;
 }
 
-/* server.recvOnReady: the connection's POLLIN poll (multishot with server.multishot). */
+/* server.recvOnReady: the connection's POLLIN poll (multishot with server.multishot), unless it
+ * has one, or one whose cancel is still to complete (it is closing). */
 static void conn_arm_poll(struct echo_state *st, struct conn *c)
 {
+	if (c->poll_armed || c->poll_cancel_inflight)
+		return;
 	struct io_uring_sqe *sqe = sqe_get(&st->ring);
 
 	if (st->multishot)
@@ -1002,8 +1005,9 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 		if (cqe->flags & IORING_CQE_F_SOCK_NONEMPTY) {
 			ready_push(st, c);
 			c->defer = !c->capped && c->burst_bytes < READY_TRIP_BYTES;
-		} else if (!c->poll_armed && !c->poll_cancel_inflight)
+		} else {
 			conn_arm_poll(st, c); /* a one-shot poll goes again once the socket is drained */
+		}
 	} else if (res > 0) {
 		/* A one-shot recv, or a multishot one that stopped (e.g. CQ overflow): keep going. */
 		conn_arm_recv(st, c);
@@ -1011,8 +1015,7 @@ void conn_on_recv(struct echo_state *st, struct conn *c, const struct io_uring_c
 	} else if (res == -EAGAIN && st->recv_on_ready) {
 		/* The data its poll saw was taken by the recv before (a multishot poll fires per
 		 * arrival): nothing to do until the poll fires again. */
-		if (!c->poll_armed && !c->poll_cancel_inflight)
-			conn_arm_poll(st, c);
+		conn_arm_poll(st, c);
 	} else if (res == 0) {
 		c->eof = 1; /* peer closed its side: echo what is queued, then close */
 	} else {
@@ -1093,7 +1096,9 @@ void issue_ready(struct echo_state *st)
 		if (c->fd < 0 || c->failed || c->eof || st->stopping || c->capped || c->starved)
 			continue;
 		if (c->recv_armed) {
-			/* Its last recv has not completed (SQPOLL submits on its own time). */
+			/* Its last recv has not completed: a MSG_DONTWAIT recv ends inside the enter
+			 * that submits it, unless the kernel handed it to an io-wq worker. (SQPOLL,
+			 * whose thread submits on its own time, is refused with readiness.) */
 			ready_push(st, c);
 			continue;
 		}

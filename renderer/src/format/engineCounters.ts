@@ -150,6 +150,7 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
     };
   };
   const fraction = s.buffersTotal > 0 ? s.buffersInUse / s.buffersTotal : null;
+  const inRing = inRingText(s);
   const allCopied = s.copiedSends > 0 && s.zeroCopySends === 0;
   const pastBudget = s.zeroCopyFallbacks > 0;
   const errors = s.errorsByOp.accept + s.errorsByOp.recv + s.errorsByOp.send + s.errorsByOp.other;
@@ -167,7 +168,7 @@ export function engineCountersView(frame: CountersFrame | null | undefined, wind
       key: 'pool', label: 'buffers in use', inUse: s.buffersInUse, total: s.buffersTotal, fraction, value: fraction,
       // With the in-ring count (hot first, on by default) the share goes to the title: at 1024 px
       // "0 / 64 (0.0 %) · 4 in ring" was 2 px wider than its group and cut the row's others.
-      text: s.buffersTotal > 0 ? (inRingText(s) ? `${formatInt(s.buffersInUse)} / ${formatInt(s.buffersTotal)}${inRingText(s)}` : `${formatInt(s.buffersInUse)} / ${formatInt(s.buffersTotal)} (${formatPercent(fraction)})`) : 'no buffer pool',
+      text: s.buffersTotal > 0 ? `${formatInt(s.buffersInUse)} / ${formatInt(s.buffersTotal)}${inRing || ` (${formatPercent(fraction)})`}` : 'no buffer pool',
       warn: fraction !== null && fraction >= 0.9,
       title: `provided buffers the server holds at the end of the frame, of the pool${fraction !== null ? ` (${formatPercent(fraction)})` : ''}; "in ring": the free ones the kernel could pick from (hot first keeps the rest back, the most recently returned offered first)`,
     },
