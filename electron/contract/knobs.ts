@@ -73,7 +73,10 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   /** Another knob's value this one means something only with (absent: always): otherwise a
    *  requested non-default value is reported refused (the lab's own NOT_APPLICABLE), never shown
    *  as applied — an SQPOLL thread's CPU without SQPOLL, an open-loop rate in a closed loop. */
-  onlyWith?: { path: string; value: string | boolean };
+  onlyWith?: OnlyWith;
+  /** Why the engine can apply another value than the one asked without refusing it: said beside
+   *  the change in a run's or `uring-lab server`'s warnings. */
+  adjusted?: string;
   /** The capability of this machine the knob needs (probed by the doctor, electron/host/doctor.ts);
    *  where the doctor finds it missing, the UI disables the knob with the doctor's reason and fix. */
   needs?: KnobNeed;
@@ -87,6 +90,27 @@ export interface KnobRow<S extends z.ZodType = z.ZodType> {
   /** A panel of its own edits it, and the generic knob panel leaves it out: 'chaos' (the fault
    *  injections' schedule, renderer/src/components/diagnose/). */
   panel?: 'chaos';
+}
+
+/** The other knob's value a knob means something only with: equal to `value`, or a number of at
+ *  least `atLeast` (shared SQPOLL needs a second ring to share the thread with). */
+export type OnlyWith = { path: string; value: string | boolean } | { path: string; atLeast: number };
+
+/** Whether `onlyWith` holds for the value `at` its path has (a profile's, requested). */
+export function onlyWithHolds(onlyWith: OnlyWith | undefined, at: (path: string) => unknown): boolean {
+  if (!onlyWith) return true;
+  const v = at(onlyWith.path);
+  return 'atLeast' in onlyWith ? typeof v === 'number' && v >= onlyWith.atLeast : v === onlyWith.value;
+}
+
+/** `server.sqpoll.enabled=true`, `server.rings >= 2`: the condition in words. */
+export function onlyWithText(onlyWith: OnlyWith): string {
+  return 'atLeast' in onlyWith ? `${onlyWith.path} >= ${onlyWith.atLeast}` : `${onlyWith.path}=${JSON.stringify(onlyWith.value)}`;
+}
+
+/** How to make `onlyWith` hold, for a refusal's fix. */
+export function onlyWithFix(onlyWith: OnlyWith): string {
+  return 'atLeast' in onlyWith ? `set ${onlyWith.path} to ${onlyWith.atLeast} or more` : `set ${onlyWith.path} to ${JSON.stringify(onlyWith.value)}`;
 }
 
 /** What a run does (the `workload` knob). */
@@ -118,6 +142,7 @@ function socketBufferKnob(b: { label: string; option: 'SO_RCVBUF' | 'SO_SNDBUF';
     schema: z.number().int().min(1024).max(512 * 1024 * 1024).nullable().default(null),
     label: b.label, unit: 'bytes', help: b.help,
     kernel: `beyond ${b.cap}: CAP_NET_ADMIN (${b.option}FORCE)`, applies: 'new-ring', engine: true, settings: [b.option],
+    adjusted: `the kernel raises ${b.option} to its floor (a few KiB: room for one packet and its bookkeeping); applied shows what it granted`,
     refusal: {
       refused: { reason: `the kernel granted less than asked: ${b.option} is capped at ${b.cap} without CAP_NET_ADMIN (${b.option}FORCE refused); applied shows what it granted`, fix: `raise the cap (sysctl ${b.cap}=BYTES), run as root, or ask for at most ${b.cap}` },
     },
@@ -171,6 +196,7 @@ export const KNOBS = {
       schema: powerOfTwo(8, 32_768).default(4096),
       label: 'Ring entries', unit: 'entries', help: 'Submission queue entries of the server ring; the completion queue gets twice as many.',
       applies: 'new-ring', engine: true, settings: ['SERVER_RING_SETUP'],
+      adjusted: 'a storage job\'s ring holds storage.queueDepth + 1 entries, and ring sizes are powers of two',
     }),
     sqpoll: {
       enabled: knob({
@@ -202,6 +228,7 @@ export const KNOBS = {
         schema: z.number().int().min(0).max(60_000).default(1000),
         label: 'SQPOLL idle', unit: 'ms', help: 'How long the SQPOLL thread spins without work before it sleeps; the kernel takes 0 as 1000.',
         applies: 'new-ring', engine: true, needs: 'sqpoll', onlyWith: { path: 'server.sqpoll.enabled', value: true },
+        adjusted: 'the kernel takes an idle time of 0 as its default, 1000 ms',
       }),
       shared: knob({
         workloads: ECHO_ONLY,
@@ -209,6 +236,8 @@ export const KNOBS = {
         schema: z.boolean().default(false),
         label: 'Shared SQPOLL', help: "With several rings, one SQPOLL thread serves them all (IORING_SETUP_ATTACH_WQ to worker 0's ring) instead of one spinning thread per ring.",
         kernel: 'Linux 5.11', applies: 'new-ring', engine: true, settings: ['ATTACH_WQ'], needs: 'attachWq',
+        // One ring has no other ring to attach: the thread it would share is its own.
+        onlyWith: { path: 'server.rings', atLeast: 2 },
         refusal: {
           refused: { reason: "the kernel refused to attach a ring to worker 0's SQPOLL thread; that worker runs its own", fix: 'set server.sqpoll.shared to false' },
           moot_without_sqpoll: { reason: 'there is no SQPOLL thread to share: SQPOLL is off or was refused', fix: 'enable server.sqpoll.enabled, or set server.sqpoll.shared to false' },
@@ -451,7 +480,7 @@ export const KNOBS = {
         label: 'TCP congestion control', help: "The congestion control of the server's connections (TCP_CONGESTION on the listener, inherited by each accepted socket), for the echoes it sends: cubic, bbr, reno, dctcp …; empty: the system's net.ipv4.tcp_congestion_control. `uring-lab doctor` lists the ones this kernel has and allows.",
         kernel: 'a tcp_NAME module (root loads it on demand); outside net.ipv4.tcp_allowed_congestion_control needs CAP_NET_ADMIN', applies: 'new-ring', engine: true, settings: ['TCP_CONGESTION'],
         refusal: {
-          refused: { reason: 'the kernel refused this congestion control (ENOENT: it has no tcp_NAME module; EPERM: the name is outside net.ipv4.tcp_allowed_congestion_control and the process lacks CAP_NET_ADMIN); the connections ran with the system default', fix: 'pick one `uring-lab doctor` lists as available (allowed, without root), load it (modprobe tcp_NAME), or leave server.socket.congestion empty' },
+          refused: { reason: 'the kernel refused this congestion control (ENOENT: it has no tcp_NAME module; EPERM: the name is outside net.ipv4.tcp_allowed_congestion_control and the process lacks CAP_NET_ADMIN); the connections ran with the system default', fix: 'pick one `uring-lab doctor` lists as available (allowed, without root), load it (modprobe tcp_NAME), or leave server.socket.congestion unset (null, the system default)' },
         },
         exports: {
           system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'net.ipv4.tcp_congestion_control', value: v, why: 'the same congestion control for every new TCP connection of the machine' }]),

@@ -12,10 +12,11 @@
 import os from 'node:os';
 import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, serverConnectionService, sqpollBusyShare, type ConnectionByteTally, type SegmentTotals, type ServerConnectionService, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
-import { appliedProfile, engineTimeouts, inapplicableKnobs, nativeConfigFor, rejectedKnobs, startCalledOffError } from './engine/adapter';
+import { appliedProfile, engineTimeouts, nativeConfigFor, refusedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
 import { checkBudget } from './run/budget';
 import { lastLevelCache } from './run/bufferPool';
+import { adjustedKnobsWarning } from './run/runRecord';
 import { checkTopology } from './run/topology';
 import type { InjectionResult } from '../contract/diagnose';
 import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';
@@ -162,6 +163,8 @@ export class ServerOnly {
   private config: NativeEngineConfig;
   private listening: ServerListening | null = null;
   private startedAt = '';
+  /** The knobs the engine set otherwise than asked, in words (adjustedKnobsWarning), or null. */
+  private adjustedWarning: string | null = null;
   private atNs = 0;
   private lastNs = 0;
   private totals = { serverCpuNs: 0, processCpuNs: 0, serverErrors: 0, enobufs: 0 };
@@ -212,13 +215,15 @@ export class ServerOnly {
     this.lastNs = this.atNs;
     this.startedAt = new Date().toISOString();
     const applied = appliedProfile(profile, started.applied);
+    const rejected = refusedKnobs(started.refused, profile, started.applied);
+    this.adjustedWarning = adjustedKnobsWarning(profile, applied, rejected);
     this.listening = {
       address: this.options.bind ?? '127.0.0.1',
       port: started.port,
       pid: this.supervisor.pid ?? 0,
       serverThreads: (started.serverWorkers ?? []).map((w) => w.tid),
       applied: { server: applied.server },
-      rejected: [...rejectedKnobs(started.refused), ...inapplicableKnobs(profile, started.applied)],
+      rejected,
       ring: started.ring,
     };
     this.supervisor.on('snapshot', (snapshot) => this.onSnapshot(snapshot));
@@ -363,6 +368,7 @@ export class ServerOnly {
       warnings: [
         listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? NAPI_ON_LO_WARNING : null,
         coldPoolWarning([listening.applied.server], lastLevelCache()),
+        this.adjustedWarning,
       ].filter((w): w is string => w !== null),
     };
   }

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { knobAt, knobEntries, RunSummarySchema } from '../../electron/contract';
+import { knobAt, knobEntries, onlyWithText, RunSummarySchema } from '../../electron/contract';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
 
@@ -50,20 +50,37 @@ describe('uring-lab run with the epoll server', () => {
 });
 
 describe('knobs that mean something only with another knob\'s value', () => {
-  it('an SQPOLL CPU or idle time without SQPOLL, an open-loop rate in a closed loop: refused (not applicable), never shown as applied', () => {
-    // One non-default value per catalogue row that has onlyWith (the class, not examples).
-    const values: Record<string, string> = { 'server.sqpoll.cpu': '1', 'server.sqpoll.idleMs': '5', 'load.rateRps': '500' };
+  // One run per catalogue row that has onlyWith (the class, not examples): the row's knob at a
+  // non-default value, its condition false, and whatever else the knob would need true.
+  const cases: Record<string, string[]> = {
+    'server.sqpoll.cpu': ['server.sqpoll.cpu=1'],
+    'server.sqpoll.idleMs': ['server.sqpoll.idleMs=5'],
+    'load.rateRps': ['load.rateRps=500'],
+    // One ring, with SQPOLL on (and what SQPOLL refuses off): no other ring to share its thread.
+    // An idle time of 0 rides along: the kernel takes it as 1000 ms, said with that reason.
+    'server.sqpoll.shared': ['server.sqpoll.shared=true', 'server.sqpoll.enabled=true', 'server.taskrun=default', 'server.recvOnReady=false', 'server.quietSends=false', 'server.sqpoll.idleMs=0'],
+  };
+  it('an SQPOLL CPU or idle time without SQPOLL, an open-loop rate in a closed loop, a shared SQPOLL thread with one ring: refused (not applicable), never shown as applied', () => {
     const rows = knobEntries().filter((e) => e.onlyWith);
-    expect(Object.keys(values).sort()).toEqual(rows.map((e) => e.path).sort());
-    const r = run('--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', ...Object.entries(values).flatMap(([k, v]) => ['--set', `${k}=${v}`]), '--json');
-    expect(r.status, r.stderr).toBe(0);
-    const s = RunSummarySchema.parse(JSON.parse(r.stdout.trim()));
-    const refused = Object.fromEntries(s.rejected.map((k) => [k.knob, k]));
+    expect(Object.keys(cases).sort()).toEqual(rows.map((e) => e.path).sort());
+    const withoutSqpoll = new Set(['server.sqpoll.cpu', 'server.sqpoll.idleMs', 'load.rateRps']);
+    const runs = [[...withoutSqpoll].flatMap((k) => cases[k]), cases['server.sqpoll.shared']];
+    const summaries = runs.map((sets) => {
+      const r = run('--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=2', '--set', 'probes.enabled=false', ...sets.flatMap((kv) => ['--set', kv]), '--json');
+      expect(r.status, r.stderr).toBe(0);
+      return RunSummarySchema.parse(JSON.parse(r.stdout.trim()));
+    });
     for (const row of rows) {
+      const s = summaries[withoutSqpoll.has(row.path) ? 0 : 1];
+      const refused = Object.fromEntries(s.rejected.map((k) => [k.knob, k]));
       expect(refused[row.path], row.path).toMatchObject({ code: 'NOT_APPLICABLE', errno: 0 });
-      expect(refused[row.path].reason).toContain(`only with ${row.onlyWith!.path}=`);
+      expect(refused[row.path].reason).toContain(`only with ${onlyWithText(row.onlyWith!)}`);
       const shown = row.path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], s.applied);
       expect(shown, row.path).toEqual(row.schema.parse(undefined));
     }
+    // The SQPOLL run itself: nothing else refused, SQPOLL applied.
+    expect(summaries[1].rejected.map((k) => k.knob)).toEqual(['server.sqpoll.shared']);
+    expect(summaries[1].applied.server.sqpoll.enabled).toBe(true);
+    expect(summaries[1].warnings).toContainEqual('the engine set server.sqpoll.idleMs to 1000 (asked 0): the kernel takes an idle time of 0 as its default, 1000 ms');
   });
 });

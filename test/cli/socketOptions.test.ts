@@ -123,6 +123,24 @@ describe('server.socket', () => {
     expect(enough.warnings.filter((w) => w.includes('sendBufferBytes'))).toEqual([]);
   });
 
+  it('a buffer below the kernel\'s floor is raised to it: run and server both say so with that reason, not another knob\'s', () => {
+    const sets = ['--set', 'server.socket.sendBufferBytes=1024', '--set', 'server.socket.receiveBufferBytes=1024'];
+    const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args, '--json', ...sets], { encoding: 'utf8' });
+    const ran = runSummaryOf({ code: 0, signal: null, stderr: '', stdout: cli(['run', '--duration', '0.3', '--set', 'duration.warmupS=0', '--set', 'probes.enabled=false', '--set', 'load.connections=2']) });
+    const served = summaryOf(cli(['server', '--port', '0', '--duration', '0.3']));
+    for (const summary of [ran, served]) {
+      const { sendBufferBytes, receiveBufferBytes } = summary.applied.server.socket;
+      expect(sendBufferBytes).toBeGreaterThan(1024);
+      expect(receiveBufferBytes).toBeGreaterThan(1024);
+      expect(summary.rejected).toEqual([]);
+      const said = summary.warnings.filter((w) => w.startsWith('the engine set'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(`server.socket.sendBufferBytes to ${sendBufferBytes} (asked 1024): the kernel raises SO_SNDBUF to its floor`);
+      expect(said[0]).toContain(`server.socket.receiveBufferBytes to ${receiveBufferBytes} (asked 1024): the kernel raises SO_RCVBUF to its floor`);
+      expect(said[0]).not.toMatch(/storage|queue depth/);
+    }
+  });
+
   it('a congestion control the kernel has no module for: refused with ENOENT, the reason and fix; the connections echo on the system default', async () => {
     const summary = await serveAndInspect(['server.socket.congestion=nosuchcc'], 2, (sockets) => {
       expect(sockets).toHaveLength(2);

@@ -10,10 +10,10 @@ import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ERROR_TEXT_LIMITS, KNOBS, LabError, PROFILE_KIND } from '../../electron/contract';
+import { ERROR_TEXT_LIMITS, KNOBS, knobEntries, LabError, PROFILE_KIND } from '../../electron/contract';
 import {
   defaultProfile, describeSchema, firstInvalidUtf8, issueExpectation, loadProfileFile, MAX_PROFILE_BYTES,
-  parseProfile, parseSetAssignment, scanJson, withKnob,
+  parseProfile, parseSetAssignment, scanJson, valueAt, withKnob,
 } from '../../electron/host/profiles';
 
 /** zod's own wording must never reach a person. */
@@ -473,6 +473,15 @@ describe('class 4: withKnob keeps its refusals and leaves the profile untouched'
     expect(viaSet('name=123').name).toBe('123'); // a free-text knob takes what was typed
     expect(viaSet('name=true').name).toBe('true');
     expect(viaSet('name="quoted"').name).toBe('quoted');
+    expect(viaSet('name=null').name).toBe('null');
+    // A text knob that may be null takes `null` as null, as the number ones do and as its own
+    // error line suggests: every such row (the class), found from the schema.
+    const nullableText = knobEntries().filter((e) => e.schema.safeParse(null).success && e.schema.safeParse('x-y').success).map((e) => e.path);
+    expect(nullableText.sort()).toEqual(['server.socket.congestion', 'storage.path']);
+    for (const path of nullableText) {
+      expect(valueAt(viaSet(`${path}=null`), path.split('.')), path).toBeNull();
+      expect(valueAt(viaSet(`${path}="null"`), path.split('.')), path).toBe('null');
+    }
     expect(() => withKnob(base, 'server.ringEntries', 1000)).toThrow(LabError);
     expect(JSON.stringify(base)).toBe(frozen);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -106,6 +106,11 @@ describe('knob panel model, read from the catalogue', () => {
     expect(parseKnobValue('server.rings', '2')).toBe(2);
     // a text knob takes the text as typed, as `--set name=123` does
     expect(parseKnobValue('name', '123')).toBe('123');
+    expect(parseKnobValue('name', 'null')).toBe('null');
+    // ... but a text knob that may be empty takes null as null (every such row: the class)
+    expect(parseKnobValue('server.socket.congestion', 'null')).toBeNull();
+    expect(parseKnobValue('storage.path', ' null ')).toBeNull();
+    expect(parseKnobValue('server.socket.congestion', 'bbr')).toBe('bbr');
     expect(parseKnobValue('load.cpus', '0-1')).toEqual([0, 1]);
     expect(parseKnobValue('load.cpus', '1')).toEqual([1]);
     expect(parseKnobValue('server.numa.cpus', '[1,0]')).toEqual([1, 0]);

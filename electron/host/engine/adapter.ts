@@ -5,7 +5,7 @@
  * catalogue: the engine protocol carries each `engine: true` knob at its profile path, and a
  * refused flag or failed step is put back on the knob whose row lists it in `settings`.
  */
-import { knobEntries, knobForSetting, LabError, Profile, RejectedKnob, type KnobEntry } from '../../contract';
+import { knobEntries, knobForSetting, LabError, onlyWithFix, onlyWithHolds, onlyWithText, Profile, RejectedKnob, type KnobEntry } from '../../contract';
 import { setValueAt, valueAt } from '../profiles';
 import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData, type ProbesRequest } from '../../engine/protocol';
 
@@ -36,7 +36,7 @@ export function appliedProfile(requested: Profile, applied: NativeApplied): Prof
     const path = entry.path.split('.');
     // A knob that does nothing for this engine, or without the knob it goes with, is not
     // "applied": it shows its default (off).
-    const value = (entry.engines && !entry.engines.includes(engine)) || !onlyWithHolds(entry, requested) ? entry.schema.parse(undefined) : valueAt(applied, path);
+    const value = (entry.engines && !entry.engines.includes(engine)) || !onlyWithIn(entry, requested) ? entry.schema.parse(undefined) : valueAt(applied, path);
     if (value !== undefined) setValueAt(profile, path, value);
   }
   return profile as unknown as Profile;
@@ -62,12 +62,11 @@ export function inapplicableKnobs(requested: Profile, applied: NativeApplied): R
         reason: `${entry.label} acts on io_uring rings; the ${engine} server has none, so it did nothing`,
         fix: `set server.engine to ${entry.engines.join(' or ')} to use it, or leave ${entry.path} at its default`,
       });
-    } else if (!onlyWithHolds(entry, requested)) {
-      const { path, value: needed } = entry.onlyWith!;
+    } else if (!onlyWithIn(entry, requested)) {
       rejected.push({
         knob: entry.path, requested: value, errno: 0, code: 'NOT_APPLICABLE',
-        reason: `${entry.label} means something only with ${path}=${JSON.stringify(needed)}, so it did nothing`,
-        fix: `set ${path} to ${JSON.stringify(needed)} to use it, or leave ${entry.path} at its default`,
+        reason: `${entry.label} means something only with ${onlyWithText(entry.onlyWith!)}, so it did nothing`,
+        fix: `${onlyWithFix(entry.onlyWith!)} to use it, or leave ${entry.path} at its default`,
       });
     }
   }
@@ -75,8 +74,18 @@ export function inapplicableKnobs(requested: Profile, applied: NativeApplied): R
 }
 
 /** Whether the knob `entry` goes with (its onlyWith) has the value it needs in `requested`. */
-function onlyWithHolds(entry: KnobEntry, requested: Profile): boolean {
-  return !entry.onlyWith || valueAt(requested, entry.onlyWith.path.split('.')) === entry.onlyWith.value;
+function onlyWithIn(entry: KnobEntry, requested: Profile): boolean {
+  return onlyWithHolds(entry.onlyWith, (path) => valueAt(requested, path.split('.')));
+}
+
+/**
+ * Every knob refused: by the kernel (with its errno), then by the lab as not applicable. A knob
+ * both refuse (shared SQPOLL on one ring with SQPOLL off) is listed once, with the kernel's word.
+ */
+export function refusedKnobs(refused: readonly NativeRefusal[], requested: Profile, applied: NativeApplied): RejectedKnob[] {
+  const byKernel = rejectedKnobs(refused);
+  const listed = new Set(byKernel.map((r) => r.knob));
+  return [...byKernel, ...inapplicableKnobs(requested, applied).filter((r) => !listed.has(r.knob))];
 }
 
 /** Ring setup flags the kernel refused, as the knobs they belong to, with reasons and fixes. */

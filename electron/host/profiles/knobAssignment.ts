@@ -45,8 +45,12 @@ export function parseSetAssignment(assignment: string): { path: string; value: u
   const raw = text.slice(eq + 1).trim();
   const segments = resolveKnobPath(path, '--set');
   let value = parseSetValue(raw);
-  // A free-text knob takes what was typed: `--set name=123` names the profile "123".
-  if (typeof value !== 'string' && defOf(unwrap(schemaAt(segments)!).core).type === 'string') value = raw;
+  // A free-text knob takes what was typed: `--set name=123` names the profile "123". One that
+  // may also be null (storage.path, server.socket.congestion) takes `null` as null, the way
+  // every other nullable knob does and the way its own error line suggests.
+  const knobSchema = schemaAt(segments) as z.ZodType;
+  if (typeof value !== 'string' && defOf(unwrap(knobSchema).core).type === 'string'
+    && !(value === null && knobSchema.safeParse(null).success)) value = raw;
   if (isCpuListKnob(displayPath(segments))) value = cpuListValue(segments, value);
   checkKnobValue(segments, value, '--set', 'set', typeof value === 'string' ? undefined : raw);
   return { path, value };

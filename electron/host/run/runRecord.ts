@@ -11,10 +11,10 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, connectionService, unevenServiceWarning, type ConnectionService, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning, formatBinaryBytes,
+  ServerFrame, addSqpollWork, connectionService, unevenServiceWarning, type ConnectionService, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning, formatBinaryBytes, type RejectedKnob,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
-import { appliedProfile, inapplicableKnobs, rejectedKnobs } from '../engine/adapter';
+import { appliedProfile, refusedKnobs } from '../engine/adapter';
 import { lastLevelCache } from './bufferPool';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
@@ -267,7 +267,7 @@ export class RunRecord {
       changed: previous ? knobChanges(previous.requested, requested) : [],
       applied: appliedProfile(requested, started.applied),
       // A target's server is not ours: nothing of the profile's server part was refused either.
-      rejected: this.target ? [] : storageRefusalWords([...rejectedKnobs(started.refused), ...inapplicableKnobs(requested, started.applied)], started),
+      rejected: this.target ? [] : storageRefusalWords(refusedKnobs(started.refused, requested, started.applied), started),
       ring: started.ring,
     };
     // Probes are attached again at every engine start, so each phase says how it went.
@@ -431,17 +431,8 @@ export class RunRecord {
     if (offeredRps && overall.measuredS > 0 && overall.throughputRps < 0.98 * offeredRps) {
       warnings.push(`the open loop achieved ${Math.round(overall.throughputRps)} requests/s of the ${offeredRps} offered (${(100 * overall.throughputRps / offeredRps).toFixed(1)} %): the server or the generator could not keep the schedule`);
     }
-    // A knob the engine set otherwise than asked without refusing it (a storage job's ring raised
-    // to hold its queue depth, entries rounded up to a power of two) is said, never silent.
-    const refused = new Set(last.phase.rejected.map((r) => r.knob));
-    // A knob of the other workload (echo receive-path knobs in a storage run) did nothing: not this.
-    const adjusted = knobChanges(last.requested, applied).filter((c) => {
-      const workloads = knobAt(c.path)?.workloads;
-      return !refused.has(c.path) && (!workloads || workloads.includes(applied.workload));
-    });
-    if (adjusted.length) {
-      warnings.push(`the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)})`).join(', ')}: what it needs (a storage job's ring holds its queue depth; ring sizes are powers of two)`);
-    }
+    const adjusted = adjustedKnobsWarning(last.requested, applied, last.phase.rejected);
+    if (adjusted) warnings.push(adjusted);
     if (this.warmupErrors > 0) {
       warnings.push(this.storagePlan
         ? `${this.warmupErrors} failed I/Os during the warm-up: not in the numbers, but the target failed them all the same`
@@ -667,6 +658,22 @@ function loadInFlight(load: Profile['load']): { bytes: number; words: string } {
 }
 
 /** Leaf knobs whose requested value differs between two profiles, as dotted paths. */
+/**
+ * The knobs the engine set otherwise than asked without refusing them (a storage job's ring
+ * raised to hold its queue depth, a socket buffer raised to the kernel's floor), each with its
+ * catalogue row's reason: said, never silent. A refused knob has its own line in `rejected`; a
+ * knob of the other workload (echo receive-path knobs in a storage run) did nothing at all.
+ */
+export function adjustedKnobsWarning(requested: Profile, applied: Profile, rejected: readonly RejectedKnob[]): string | null {
+  const refused = new Set(rejected.map((r) => r.knob));
+  const adjusted = knobChanges(requested, applied).filter((c) => {
+    const workloads = knobAt(c.path)?.workloads;
+    return !refused.has(c.path) && (!workloads || workloads.includes(applied.workload));
+  });
+  if (!adjusted.length) return null;
+  return `the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)}): ${knobAt(c.path)?.adjusted ?? 'what its workers applied'}`).join('; ')}`;
+}
+
 export function knobChanges(before: Profile, after: Profile): KnobChange[] {
   const changes: KnobChange[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {

@@ -34,7 +34,9 @@ export function parseKnobValue(path: string, text: string): unknown {
   let value: unknown;
   try { value = JSON.parse(t); } catch { value = t; }
   const entry = knobAt(path);
-  if (entry && typeof value !== 'string' && knobControl(entry.schema).control.kind === 'text') return t;
+  // A text knob takes the text as typed, as `--set` does; one that may be null takes `null` as null.
+  const control = entry && knobControl(entry.schema);
+  if (control && typeof value !== 'string' && control.control.kind === 'text' && !(value === null && control.nullable)) return t;
   if (!isCpuListKnob(path)) return value;
   const list = typedCpuList(value);
   if (!list) return value;
