@@ -106,14 +106,14 @@ export function zeroCopyWords(zeroCopy: number, copied: number, fallbacks: numbe
   const n = wholeNumber;
   const why = copied > 0 && zeroCopy === 0 ? ` (${LOOPBACK_ZC_NOTE}: here it only added notifications; it pays off toward a NIC)`
     : copied > 0 ? ` (${(100 * copied / (zeroCopy + copied)).toFixed(1)} %: delivered on this machine)` : '';
-  const past = fallbacks > 0 ? `, ${n(fallbacks)} sent as plain sends past the budget (SEND_ZCs held half the buffer pool)` : '';
+  const past = fallbacks > 0 ? `, ${n(fallbacks)} sent as plain sends past the budget (SEND_ZCs held half the buffer pool, rounded down: a one-buffer pool has none for them)` : '';
   return `${n(zeroCopy)} zero-copy, ${n(copied)} copied by the kernel${why}${past}`;
 }
 
 /** Why every SEND_ZC was copied (loopback, msg_zerocopy.rst "Loopback"). */
 export const LOOPBACK_ZC_NOTE = 'the kernel copies every SEND_ZC whose data is delivered on this machine, over loopback or a veth pair';
 /** Why some sends went as copying sends with SEND_ZC on (uring_echo_conn.c, zc_budget). */
-export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool (a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';
+export const ZC_BUDGET_NOTE = 'past budget: sent as copying sends while SEND_ZCs held half the buffer pool, rounded down (a one-buffer pool has none for them; a SEND_ZC holds its buffers until its notification; to a peer that never reads, for good)';
 
 /**
  * The echo server's own counts per request over the measured window, and its CPU split, in

@@ -154,4 +154,19 @@ describe('waits and timeouts the load\'s own size explains (Little\'s law)', () 
     // 1,000 × 64 KiB at 250 MB per frame: 26 ms a request.
     expect(runWith(64 << 20, 1000, 64 << 10, 250 * MB).sizeWarnings).toEqual([]);
   });
+
+  it('a small load that waits as long on a slow server is the server\'s doing, not the load\'s size, with timeouts or without', () => {
+    // 50 × 128 B (6.3 KiB) at 330 B per frame (3.2 KiB/s: a one-buffer pool with SEND_ZC, as found).
+    const slow = runWith(64 << 20, 50, 128, 330).sizeWarnings;
+    expect(slow).toHaveLength(1);
+    expect(slow[0]).toContain('the 6.3 KiB the closed loop keeps in flight (50 connections × 128 B) takes ~1.9 s to echo once: the load is not what is large (it would take 1 ms at 100 MiB/s): the server echoed slowly');
+    expect(slow[0]).not.toMatch(/load's own size|lower load\./);
+    const timedOut = runWith(64 << 20, 50, 128, 33, 50).sizeWarnings;
+    expect(timedOut).toHaveLength(1);
+    expect(timedOut[0]).toMatch(/takes ~19\.4 s to echo once, against load\.timeoutMs = 5000 ms: the load is not what is large .*: the server echoed slowly/);
+    // The boundary: 100 MiB in flight would take a second even at 100 MiB/s, so a wait that long is the load's.
+    const large = runWith(64 << 20, 100, 1 << 20, 5 * MB).sizeWarnings;
+    expect(large).toHaveLength(1);
+    expect(large[0]).toContain('because of the load\'s own size');
+  });
 });
