@@ -82,7 +82,10 @@ export interface ConnectionByteTally {
 
 /** `uring-lab server`'s per-connection service: as ConnectionService, over every connection the
  *  server had, counted by the server itself (so it holds for any client), in echoes of
- *  load.messageBytes as its `requests` are; connections in accept order over all workers. */
+ *  load.messageBytes: bytes echoed / load.messageBytes, a part message as a fraction, so that
+ *  min <= mean <= max whatever the client's message size (min and max rounded down while the
+ *  mean was not put a mean of 1.5 above a max of 1 for 1,500 B echoed per connection);
+ *  connections in accept order over all workers. */
 export type ServerConnectionService = ConnectionService & {
   /** Connections closed without sending a byte (a port check): not in the other numbers. */
   silent: number;
@@ -94,9 +97,9 @@ export function serverConnectionService(t: ConnectionByteTally | null | undefine
   const n = t.connections;
   return {
     connections: n,
-    min: Math.floor(t.minBytes / messageBytes),
+    min: t.minBytes / messageBytes,
     minConnection: t.minConnection,
-    max: Math.floor(t.maxBytes / messageBytes),
+    max: t.maxBytes / messageBytes,
     mean: n > 0 ? t.sumBytes / n / messageBytes : 0,
     // The same in bytes as in echoes: the unit cancels out.
     jain: jainIndex(n, t.sumBytes, t.squaresBytes),

@@ -90,9 +90,16 @@ describe('serverConnectionService (uring-lab server)', () => {
     const s = serverConnectionService(tally, 1_000)!;
     expect(s).toEqual({ connections: 3, min: 0, minConnection: 4, max: 9, mean: 12_500 / 3 / 1_000, jain: expect.closeTo(12_500 ** 2 / (3 * tally.squaresBytes), 12), unserved: 1, silent: 2 });
     expect(serverConnectionService(tally, 1)!.jain).toBe(s.jain);
-    // Partial messages round down, as `requests` does.
-    expect(serverConnectionService({ ...tally, unserved: 0, minBytes: 1_999 }, 1_000)!.min).toBe(1);
     expect(ConnectionServiceSchema.safeParse(s).success).toBe(true);
+    // A part message counts as a fraction, in min and max as in the mean: 3 connections that
+    // echoed 1,500 B each at 1,000 B a message are 1.5 echoes each, never a mean above the max.
+    const even = serverConnectionService({ connections: 3, silent: 0, unserved: 0, minBytes: 1_500, minConnection: 0, maxBytes: 1_500, sumBytes: 4_500, squaresBytes: 3 * 1_500 ** 2 }, 1_000)!;
+    expect(even).toMatchObject({ min: 1.5, max: 1.5, mean: 1.5, jain: 1 });
+    for (const [minBytes, maxBytes, sumBytes] of [[1_999, 9_000, 12_500], [0, 999, 999], [2_001, 2_999, 7_500]]) {
+      const x = serverConnectionService({ ...tally, minBytes, maxBytes, sumBytes }, 1_000)!;
+      expect(x.min).toBeLessThanOrEqual(x.mean);
+      expect(x.mean).toBeLessThanOrEqual(x.max);
+    }
   });
 
   it('is null when no connection came; with only port checks it says so', () => {
