@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
@@ -6,7 +7,39 @@ import type * as Native from '../../native';
 
 afterEach(stopQuietly);
 
+/*
+ * A client Node cannot be (it has no MSG_OOB): "abc", then "!" as TCP urgent data, then "def".
+ * The urgent byte is out of band (no SO_OOBINLINE on the server), so the stream is "abcdef";
+ * tcp_recvmsg stops short at the urgent mark with "def" still queued. Prints what came back
+ * within 3 s, as JSON.
+ */
+const URGENT_CLIENT = `
+import json, socket, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.sendall(b'abc'); s.send(b'!', socket.MSG_OOB); s.sendall(b'def')
+got, end = b'', time.time() + 3
+s.settimeout(0.1)
+while len(got) < 6 and time.time() < end:
+    try: got += s.recv(64)
+    except socket.timeout: pass
+s.sendall(b'xyz'); s.settimeout(3); more = b''
+while len(more) < 3:
+    d = s.recv(64)
+    if not d: break
+    more += d
+print(json.dumps({'first': got.decode(), 'then': more.decode()}))
+`;
 
+function urgentClient(port: number): Promise<{ first: string; then: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', URGENT_CLIENT, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (b) => { out += b; });
+    child.stderr.on('data', (b) => { err += b; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`urgent client exited ${code}: ${err}`))));
+  });
+}
 
 describe('echo through the native load generator', () => {
   for (const messageBytes of [1, 128, 4096, 65536]) {
@@ -90,6 +123,19 @@ for (const engine of ['io_uring', 'epoll'] as const) describe(`echo to an indepe
     sock.destroy();
     await sleep(50);
     expect(native.snapshot()!.activeConnections).toBe(0);
+  });
+
+  // Every receive path of the engine: the epoll server's short-read rule, io_uring's
+  // readiness (default), armed multishot and one-shot recvs.
+  const receivePaths: Record<string, Parameters<typeof config>[0]> = engine === 'epoll' ? { epoll: {} }
+    : { 'recvOnReady (default)': {}, 'armed multishot recv': { recvOnReady: false }, 'one-shot recv': { recvOnReady: false, multishot: false }, 'one-shot poll': { multishot: false } };
+  for (const [name, over] of Object.entries(receivePaths)) it(`echoes the bytes after a TCP urgent byte at once, and goes on (${name})`, async () => {
+    const { port } = native.start(config({ engine, ...over, load: { connections: 0 } }));
+    // The epoll server stopped at the urgent mark and took "def" as read: it came back only
+    // with the next bytes the client sent.
+    expect(await urgentClient(port)).toEqual({ first: 'abcdef', then: 'xyz' });
+    const fin = native.stop()!;
+    expect(fin.serverErrors).toBe(0);
   });
 
   it('serves many concurrent clients', async () => {

@@ -119,6 +119,38 @@ describe('epoll echo to an independent Node client', () => {
     expect(fin.serverErrors).toBe(0);
   });
 
+  it('more than a turn of reads and the FIN queued together: the turn resumed from the ready list still reads to the EOF and closes', async () => {
+    // A turn ends after 16 reads of 64 KiB; the rest is read when the ready list resumes the
+    // connection, with no event of its own. The hang-up its event reported must still count
+    // there: 1 MiB + 1000 B with a FIN came back whole and the server then held the socket
+    // open. A 16 MiB receive buffer lets it all queue while the server is paused.
+    const base = epoll().server;
+    const { port } = native.start(epoll({ load: { connections: 0 }, socket: { ...base.socket, receiveBufferBytes: 16 << 20 } }));
+    const [waker, client] = await Promise.all([connectTo(port), connectTo(port)]);
+    try {
+      await sleep(50);
+      expect(native.debugPauseServer(300)).toBe(true);
+      const ping = readExactly(waker!, 1);
+      waker!.write('x');
+      await ping;
+      const payload = randomBytes(16 * 65536 + 1000);
+      const closed = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the server never closed after the FIN')), 10_000);
+        client!.once('end', () => { clearTimeout(timer); resolve(); });
+      });
+      const echoed = readExactly(client!, payload.length);
+      client!.end(payload);
+      expect((await echoed).equals(payload)).toBe(true);
+      client!.resume();
+      await closed;
+    } finally {
+      waker!.destroy();
+      client!.destroy();
+    }
+    const fin = native.stop()!;
+    expect(fin.serverErrors).toBe(0);
+  });
+
   it('finishes partial writes: 1 MiB messages to a client that reads slowly', async () => {
     const { port } = native.start(epoll({ load: { connections: 0 } }));
     const sock = await connectTo(port);

@@ -27,6 +27,7 @@ struct econn {
 	unsigned want_out : 1; /* EPOLLOUT is in the interest set (only while bytes are pending) */
 	unsigned eof : 1;      /* the peer finished sending: write what is pending, then close */
 	unsigned queued : 1;   /* on the ready list: used up its turn with input left */
+	unsigned read_to_eagain : 1; /* a hang-up or urgent data was reported: a short read is not drained */
 	char *pending;         /* EPOLL_ECHO_CHUNK bytes, allocated at the first short write */
 	size_t head, tail;     /* pending[head, tail) still has to be written */
 	struct conn_echo echo; /* bytes in and echoed, accept ordinal (server.h) */
