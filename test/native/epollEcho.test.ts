@@ -7,11 +7,22 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { config, histTotal, native, sleep, stopQuietly } from './engineHarness';
+import type { Socket } from 'node:net';
 import { connectTo, readExactly } from './socketClient';
 
 afterEach(stopQuietly);
 
 const epoll = (over: Parameters<typeof config>[0] = {}) => config({ engine: 'epoll', ...over });
+
+/** Pauses the server thread for 300 ms, so what clients send meanwhile is queued before it
+ *  looks. The pause starts once the server is woken: by an echo on `waker`. */
+async function pauseServer(waker: Socket): Promise<void> {
+  await sleep(50);
+  expect(native.debugPauseServer(300)).toBe(true);
+  const ping = readExactly(waker, 1);
+  waker.write('x');
+  await ping;
+}
 
 describe('epoll echo through the native load generator', () => {
   for (const messageBytes of [1, 128, 4096, 65536]) {
@@ -90,12 +101,7 @@ describe('epoll echo to an independent Node client', () => {
     const { port } = native.start(epoll({ load: { connections: 0 } }));
     const [waker, ...clients] = await Promise.all(Array.from({ length: 50 }, () => connectTo(port)));
     try {
-      await sleep(50);
-      expect(native.debugPauseServer(300)).toBe(true);
-      // The pause starts once the server is woken: by this echo.
-      const ping = readExactly(waker!, 1);
-      waker!.write('x');
-      await ping;
+      await pauseServer(waker!);
       const payloads = clients.map((_, i) => randomBytes([1, 128, 4096, 65536][i % 4]));
       const results = clients.map((sock, i) => {
         const closed = new Promise<void>((resolve, reject) => {
@@ -128,11 +134,7 @@ describe('epoll echo to an independent Node client', () => {
     const { port } = native.start(epoll({ load: { connections: 0 }, socket: { ...base.socket, receiveBufferBytes: 16 << 20 } }));
     const [waker, client] = await Promise.all([connectTo(port), connectTo(port)]);
     try {
-      await sleep(50);
-      expect(native.debugPauseServer(300)).toBe(true);
-      const ping = readExactly(waker!, 1);
-      waker!.write('x');
-      await ping;
+      await pauseServer(waker!);
       const payload = randomBytes(16 * 65536 + 1000);
       const closed = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('the server never closed after the FIN')), 10_000);
