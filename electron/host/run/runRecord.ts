@@ -612,8 +612,9 @@ export class RunRecord {
     // is what is large. A load that a plainly working server echoes in well under the threshold
     // (here 50 × 128 B, 6.3 KiB, at 3.3 KiB/s: one 64 B buffer for the pool, SEND_ZC holding it
     // until the client's delayed ACK) waits that long because the server is slow.
-    if (inFlight.bytes < HEALTHY_ECHO_BYTES_PER_S * (STALL_WARNING_US / 1e6)) {
-      return `${estimate}${timedOut ? `, against load.timeoutMs = ${load.timeoutMs} ms` : ''}: the load is not what is large (it would take ${Math.max(1, Math.round(inFlight.bytes / HEALTHY_ECHO_BYTES_PER_S * 1000))} ms at ${formatBinaryBytes(HEALTHY_ECHO_BYTES_PER_S)}/s): the server echoed slowly; its counters (enters, CQEs, sends per request, ENOBUFS) and the buffer pool against the messages say why`;
+    const healthyMs = inFlight.bytes / HEALTHY_ECHO_BYTES_PER_S * 1000;
+    if (healthyMs < STALL_WARNING_US / 1000) {
+      return `${estimate}${timedOut ? `, against load.timeoutMs = ${load.timeoutMs} ms` : ''}: the load is not what is large (it would take ${healthyMs < 1 ? 'under 1' : Math.round(healthyMs)} ms at ${formatBinaryBytes(HEALTHY_ECHO_BYTES_PER_S)}/s): the server echoed slowly; its counters (enters, CQEs, sends per request, ENOBUFS) and the buffer pool against the messages say why`;
     }
     return timedOut
       ? `${estimate}, against load.timeoutMs = ${load.timeoutMs} ms: the load's own size made requests time out; raise load.timeoutMs, or lower load.connections or load.messageBytes`
@@ -669,7 +670,6 @@ function loadInFlight(load: Profile['load']): { bytes: number; words: string } {
   };
 }
 
-/** Leaf knobs whose requested value differs between two profiles, as dotted paths. */
 /**
  * The knobs the engine set otherwise than asked without refusing them (a storage job's ring
  * raised to hold its queue depth, a socket buffer raised to the kernel's floor), each with its
@@ -686,6 +686,7 @@ export function adjustedKnobsWarning(requested: Profile, applied: Profile, rejec
   return `the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)}): ${knobAt(c.path)?.adjusted ?? 'what its workers applied'}`).join('; ')}`;
 }
 
+/** Leaf knobs whose requested value differs between two profiles, as dotted paths. */
 export function knobChanges(before: Profile, after: Profile): KnobChange[] {
   const changes: KnobChange[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {
