@@ -151,6 +151,20 @@ export function batchedWaitWords(minWaitUs: number, batchedWaits: number | null,
   return ` · ${wholeNumber(batchedWaits)} batched waits${share}`;
 }
 
+/**
+ * More server workers than CPUs they may run on (server.numa.cpus when set, else every CPU the
+ * engine may use): they take turns on them, so the numbers describe threads time-sharing CPUs,
+ * not rings each with a CPU of its own. A lab run's load shares the CPUs too; that is said
+ * where it is pinned (the shared-pinning warning). Null when each worker can have a CPU.
+ */
+export function oversubscribedRingsWarning(server: { rings: number; numa: { cpus: readonly number[] | null } }, cpusAvailable: number): string | null {
+  const pinned = server.numa.cpus ? new Set(server.numa.cpus).size : null;
+  const cpus = pinned ?? cpusAvailable;
+  if (server.rings <= cpus || cpus < 1) return null;
+  const where = pinned !== null ? `the ${cpus === 1 ? 'CPU' : `${cpus} CPUs`} of server.numa.cpus` : `the ${cpus === 1 ? 'one CPU' : `${cpus} CPUs`} the engine may use`;
+  return `server.rings = ${server.rings} worker threads on ${where}: they took turns there, so the numbers describe ${server.rings} threads sharing ${cpus === 1 ? 'a CPU' : `${cpus} CPUs`}, not a CPU per ring; set server.rings to at most ${cpus}${pinned !== null ? ', or list more CPUs in server.numa.cpus' : ''} for a CPU per ring`;
+}
+
 /** NAPI busy poll on loopback traffic: the registration takes, the polling cannot (the run's and
  *  the `server` verb's summaries say so). */
 export const NAPI_ON_LO_WARNING = 'NAPI busy poll was registered but has no effect on lo (loopback traffic has no NAPI context); it acts on a NIC or veth';

@@ -10,7 +10,7 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, Profile, RejectedKnob, serverConnectionService, sqpollBusyShare, type ConnectionByteTally, type SegmentTotals, type ServerConnectionService, type SqpollWork } from '../contract';
+import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, oversubscribedRingsWarning, Profile, RejectedKnob, serverConnectionService, sqpollBusyShare, type ConnectionByteTally, type SegmentTotals, type ServerConnectionService, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, nativeConfigFor, refusedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
@@ -368,6 +368,7 @@ export class ServerOnly {
       warnings: [
         listening.applied.server.napiBusyPollUs > 0 && listening.address.startsWith('127.') ? NAPI_ON_LO_WARNING : null,
         coldPoolWarning([listening.applied.server], lastLevelCache()),
+        oversubscribedRingsWarning(listening.applied.server, os.availableParallelism()),
         this.adjustedWarning,
       ].filter((w): w is string => w !== null),
     };

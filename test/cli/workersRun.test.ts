@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { RunSummarySchema } from '../../electron/contract';
 
@@ -38,8 +39,18 @@ describe('run with several rings', () => {
   it('epoll with 2 rings counts epoll_wait calls as enters; no SQPOLL CPU', () => {
     const s = run('server.engine=epoll', 'server.rings=2');
     expect(s.applied.server.rings).toBe(2);
+    const oversubscribed = s.warnings.filter((w) => w.startsWith('server.rings = '));
+    expect(oversubscribed).toEqual(os.availableParallelism() < 2 ? [expect.stringContaining('2 worker threads')] : []);
     expect(s.engine!.entersPerReq).toBeGreaterThan(0);
     expect(s.engine!.sqpollCpuNsPerReq).toBe(0);
     expect(s.engine!.sqpollBusyShare).toBeNull();
+  });
+
+  it('more rings than CPUs: they run, and the warnings say they shared the CPUs, with the fix', () => {
+    const rings = os.availableParallelism() + 1;
+    const s = run(`server.rings=${rings}`);
+    expect(s.applied.server.rings).toBe(rings);
+    expect(s.errors).toBe(0);
+    expect(s.warnings).toContainEqual(`server.rings = ${rings} worker threads on the ${rings - 1 === 1 ? 'one CPU' : `${rings - 1} CPUs`} the engine may use: they took turns there, so the numbers describe ${rings} threads sharing ${rings - 1 === 1 ? 'a CPU' : `${rings - 1} CPUs`}, not a CPU per ring; set server.rings to at most ${rings - 1} for a CPU per ring`);
   });
 });

@@ -11,7 +11,7 @@
 import os from 'node:os';
 import {
   EngineStats, HISTOGRAM_LAYOUT, HISTOGRAM_LAYOUT_DESCRIPTION, KnobChange, knobAt, LatencyHistogram, latencySummary, ratiosVsPhase0, RunTally, Phase, PhaseResult, Profile, RunFrame, RunStats, RunStatusWord, RunSummary,
-  ServerFrame, addSqpollWork, connectionService, unevenServiceWarning, type ConnectionService, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, coldPoolWarning, formatBinaryBytes, type RejectedKnob,
+  ServerFrame, addSqpollWork, connectionService, unevenServiceWarning, type ConnectionService, echoErrorsText, formatCpuList, sqpollBusyShare, type SqpollWork, addSegments, segmentsPerRequest, type SegmentTotals, zeroCopyWords, NAPI_ON_LO_WARNING, oversubscribedRingsWarning, coldPoolWarning, formatBinaryBytes, type RejectedKnob,
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, refusedKnobs } from '../engine/adapter';
@@ -458,6 +458,10 @@ export class RunRecord {
     }
     const sharedCpus = this.sharedPinningWarning();
     if (sharedCpus) warnings.push(sharedCpus);
+    // Our echo server's workers (the phase with the most of them): none for a target's server or a storage run.
+    const busiest = this.target || this.storagePlan ? null : this.phases.map((p) => p.phase.applied.server).sort((a, b) => b.rings - a.rings)[0];
+    const oversubscribed = busiest ? oversubscribedRingsWarning(busiest, os.availableParallelism()) : null;
+    if (oversubscribed) warnings.push(oversubscribed);
     // Our echo server's provided-buffer pool: none for a target's server or a storage run.
     const coldPool = this.target || this.storagePlan ? null : coldPoolWarning(this.phases.map((p) => p.phase.applied.server), lastLevelCache());
     if (coldPool) warnings.push(coldPool);
