@@ -17,8 +17,10 @@
  * from then on. Each socket is told apart by its kernel cookie; a socket seen for the first
  * time counts from its first segment (its SYN-ACK). A connection that is gone by the next read
  * is counted to its end from the kernel's word on it (SKNLGRP_INET_TCP_DESTROY, which carries
- * the socket's last tcp_info; any user may join it); where joining fails, such a connection
- * loses what it did since the last read: understated, never overstated. TIME_WAIT
+ * the socket's last tcp_info; any user may join it, and a socket filter keeps only the words
+ * on our port, so other programs' connections cannot crowd them out of its buffer); where
+ * joining fails, such a connection loses what it did since the last read: understated, never
+ * overstated. TIME_WAIT
  * sockets carry no counters and are not read.
  */
 #ifndef URING_LAB_CORE_TCP_SEGMENTS_H
