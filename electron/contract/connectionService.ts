@@ -65,9 +65,9 @@ export function unevenServiceWarning(s: ConnectionService | null | undefined): s
 }
 
 /** One line for the CLI and the UI: "50 connections: fewest 6,522 echoes (connection 36), most
- *  7,257, mean 6,890; Jain's index 0.997". */
-export function connectionServiceWords(s: ConnectionService): string {
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+ *  7,257, mean 6,890; Jain's index 0.997". `count` writes a number of echoes (whole by default). */
+export function connectionServiceWords(s: ConnectionService, count = (n: number) => Math.round(n).toLocaleString('en-US')): string {
+  const int = count;
   const jain = s.jain === null ? 'no echoes' : `Jain's index ${s.jain >= 0.9995 && s.jain < 1 ? '0.999+' : s.jain.toFixed(3)}`;
   const none = s.unserved > 0 ? `, ${int(s.unserved)} with none` : '';
   return `${int(s.connections)} connection${s.connections === 1 ? '' : 's'}: fewest ${int(s.min)} echoes (connection ${s.minConnection}), most ${int(s.max)}, mean ${int(s.mean)}; ${jain}${none}`;
@@ -112,5 +112,11 @@ export function serverConnectionService(t: ConnectionByteTally | null | undefine
 export function serverConnectionServiceWords(s: ServerConnectionService): string {
   const silent = `${s.silent.toLocaleString('en-US')} connected and sent nothing`;
   if (s.connections === 0) return `no connection sent data (${silent})`;
-  return `${connectionServiceWords(s)}${s.silent > 0 ? `; ${silent}` : ''}`;
+  return `${connectionServiceWords(s, echoCount)}${s.silent > 0 ? `; ${silent}` : ''}`;
+}
+
+/** The server's echoes are bytes / message size: a part message shows as a fraction below 10
+ *  (0.001, 2.5), where rounding would print "fewest 0" for a connection that got bytes back. */
+function echoCount(n: number): string {
+  return Number.isInteger(n) || n >= 10 ? Math.round(n).toLocaleString('en-US') : String(Number(n.toPrecision(3)));
 }

@@ -95,6 +95,11 @@ describe('serverConnectionService (uring-lab server)', () => {
     // echoed 1,500 B each at 1,000 B a message are 1.5 echoes each, never a mean above the max.
     const even = serverConnectionService({ connections: 3, silent: 0, unserved: 0, minBytes: 1_500, minConnection: 0, maxBytes: 1_500, sumBytes: 4_500, squaresBytes: 3 * 1_500 ** 2 }, 1_000)!;
     expect(even).toMatchObject({ min: 1.5, max: 1.5, mean: 1.5, jain: 1 });
+    // ... and the words show the fraction below 10 echoes, where rounding said "fewest 0" of a
+    // connection that got bytes back.
+    expect(serverConnectionServiceWords(even)).toBe('3 connections: fewest 1.5 echoes (connection 0), most 1.5, mean 1.5; Jain\'s index 1.000');
+    const tiny = serverConnectionService({ connections: 2, silent: 0, unserved: 0, minBytes: 1, minConnection: 1, maxBytes: 4_000, sumBytes: 4_001, squaresBytes: 1 + 4_000 ** 2 }, 1_000)!;
+    expect(serverConnectionServiceWords(tiny)).toMatch(/^2 connections: fewest 0\.001 echoes \(connection 1\), most 4, mean 2;/);
     for (const [minBytes, maxBytes, sumBytes] of [[1_999, 9_000, 12_500], [0, 999, 999], [2_001, 2_999, 7_500]]) {
       const x = serverConnectionService({ ...tally, minBytes, maxBytes, sumBytes }, 1_000)!;
       expect(x.min).toBeLessThanOrEqual(x.mean);
@@ -108,7 +113,7 @@ describe('serverConnectionService (uring-lab server)', () => {
     const checks = serverConnectionService({ connections: 0, silent: 2, unserved: 0, minBytes: 0, minConnection: 0, maxBytes: 0, sumBytes: 0, squaresBytes: 0 }, 64)!;
     expect(checks.jain).toBeNull();
     expect(serverConnectionServiceWords(checks)).toBe('no connection sent data (2 connected and sent nothing)');
-    expect(serverConnectionServiceWords(serverConnectionService(tally, 1_000)!)).toBe('3 connections: fewest 0 echoes (connection 4), most 9, mean 4; Jain\'s index 0.559, 1 with none; 2 connected and sent nothing');
+    expect(serverConnectionServiceWords(serverConnectionService(tally, 1_000)!)).toBe('3 connections: fewest 0 echoes (connection 4), most 9, mean 4.17; Jain\'s index 0.559, 1 with none; 2 connected and sent nothing');
   });
 });
 
