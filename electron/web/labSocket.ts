@@ -113,22 +113,31 @@ export class LabSocketEndpoint {
     const queue: Array<{ data: RawData; isBinary: boolean }> = [];
     let answering = false;
     let paused = false;
+    let closed = false;
+    const dispose = (): void => {
+      unsubscribe();
+      try { session.dispose(); } catch { /* the session is gone either way */ }
+    };
+    // What the host received it carries out, in order, even once the connection has closed:
+    // only the answers have nowhere to go. A tab closed right after Stop (a knob change, then
+    // stopRun, then the close) left its run going, up to the 15-minute bound, when the close
+    // dropped the queue.
     const answerQueued = async (): Promise<void> => {
       answering = true;
-      while (queue.length > 0 && ws.readyState === WebSocket.OPEN) {
+      while (queue.length > 0) {
         const { data, isBinary } = queue.shift()!;
         send(await answerLabMessage(session, isBinary ? null : rawText(data)));
-        if (paused && queue.length === 0) { paused = false; ws.resume(); }
+        if (paused && queue.length === 0 && !closed) { paused = false; ws.resume(); }
       }
       answering = false;
+      if (closed) dispose();
     };
     // A protocol error (bad frame, oversize message, invalid UTF-8, bad close code) has
     // already been answered by ws with a close frame (1002/1007/1009); the socket is going.
     ws.on('error', ignore);
     ws.on('close', () => {
-      queue.length = 0;
-      unsubscribe();
-      try { session.dispose(); } catch { /* the session is gone either way */ }
+      closed = true;
+      if (!answering) dispose();
     });
     ws.on('message', (data, isBinary) => {
       if (ws.readyState !== WebSocket.OPEN) return;

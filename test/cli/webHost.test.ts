@@ -320,6 +320,38 @@ describe('web host: sessions', () => {
     }
   });
 
+  it('what it received it carries out after the connection closes, in order, then disposes the session (a tab closed right after Stop)', async () => {
+    const calls: string[] = [];
+    const sessions: LabSessions = {
+      session(clientId) {
+        const call = (name: string, ms: number) => async () => {
+          calls.push(`${name} begins`);
+          await new Promise((r) => setTimeout(r, ms));
+          calls.push(`${name} ends`);
+          return { clientId } as never;
+        };
+        return {
+          clientId, getStatus: call('getStatus', 1), startRun: call('startRun', 1), stopRun: call('stopRun', 20), setKnob: call('setKnob', 200),
+          takeControl: call('takeControl', 1), getFrames: call('getFrames', 1), doctor: call('doctor', 1),
+          onEvent: () => () => { calls.push('unsubscribed'); }, dispose() { calls.push('disposed'); },
+        } as Partial<LabSession> as LabSession;
+      },
+    };
+    const host = await startWebHost(sessions, { port: 0, rendererDir: RENDERER });
+    try {
+      const ws = await connectLab(host.port, { token: host.token });
+      // A knob change on its way (it takes 200 ms), then Stop, then the tab goes.
+      ws.send(JSON.stringify({ id: 1, method: 'setKnob', params: { path: 'load.messageBytes', value: 256 } }));
+      ws.send(JSON.stringify({ id: 2, method: 'stopRun' }));
+      await waitFor(() => calls.includes('setKnob begins'), 2000, 'the knob change');
+      ws.close(1001, 'tab closed');
+      await waitFor(() => calls.includes('disposed'), 5000, 'the session disposed');
+      expect(calls).toEqual(['setKnob begins', 'setKnob ends', 'stopRun begins', 'stopRun ends', 'unsubscribed', 'disposed']);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('two clients: the starter controls the run, the observer sees its frames but cannot stop or change it; a reconnect with the same id resumes control; takeControl moves it', async () => {
     const controller = labClient(await connect(web.token, { client: 'controller-tab' }));
     const observerWs = await connect(web.token, { client: 'observer-tab' });
