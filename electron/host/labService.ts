@@ -59,11 +59,20 @@ interface ControlChange { type: 'controlChange'; runId: string; controllerId: st
  */
 const PHASE_TAKES = new Set(['probes.enabled', 'probes.perRequest', 'probes.perRequestDuty', 'diagnose.profileHz', 'diagnose.offCpuMinUs']);
 const RUN_FIXED_KNOBS = knobEntries().filter((e) => e.applies === 'next-run' && !PHASE_TAKES.has(e.path)).map((e) => e.path.split('.'));
+/** Knobs no engine reads: the profile's name and description. Renamed during a run, the run
+ *  keeps the name it started with; the new one is the client's. */
+const METADATA_KNOBS = knobEntries().filter((e) => e.applies === 'metadata').map((e) => e.path.split('.'));
 
-/** `wanted` with the run's own values of the knobs only a new run can change (RUN_FIXED_KNOBS). */
+/**
+ * `wanted` with the run's own values of the knobs a new phase does not take: those only a new
+ * run can change (RUN_FIXED_KNOBS), the metadata, and the other workload's knobs (storage.* in
+ * an echo run), which this run's engine never reads. Each of the last two made a phase of its
+ * own and restarted the engine for nothing (a rename mid-run: 9 phases "with different knobs").
+ */
 function withRunFixedKnobs(wanted: Profile, running: Profile): Profile {
   const out = structuredClone(wanted) as unknown as Record<string, unknown>;
-  for (const path of RUN_FIXED_KNOBS) setValueAt(out, path, structuredClone(valueAt(running, path)));
+  const otherWorkload = knobEntries().filter((e) => e.workloads && !e.workloads.includes(running.workload)).map((e) => e.path.split('.'));
+  for (const path of [...RUN_FIXED_KNOBS, ...METADATA_KNOBS, ...otherWorkload]) setValueAt(out, path, structuredClone(valueAt(running, path)));
   return out as unknown as Profile;
 }
 
@@ -615,8 +624,12 @@ export class LabService implements LabApi, LabSessions {
         this.setProfileOf(clientId, withKnob(this.profileOf(clientId), parsed.data.path, parsed.data.value, 'setKnob'));
         return this.statusFor(clientId);
       }
+      // The run takes the change on its own knobs; the client's pending profile takes it on
+      // its own, so what it set for its next run (a longer window, veth) stays, and a client
+      // that took control keeps its own profile but for this knob.
       const next = withKnob(run.profile, parsed.data.path, parsed.data.value, 'setKnob');
-      await this.changePhase(run, next);
+      const mine = withKnob(this.profileOf(clientId), parsed.data.path, parsed.data.value, 'setKnob');
+      await this.changePhase(run, next, mine);
       return this.statusFor(clientId);
     });
   }
@@ -628,11 +641,11 @@ export class LabService implements LabApi, LabSessions {
    * those makes no phase. The budget is checked before the old
    * engine stops, so a refused change leaves the run as it was.
    */
-  private async changePhase(run: ActiveRun, wanted: Profile): Promise<void> {
+  private async changePhase(run: ActiveRun, wanted: Profile, mine: Profile = wanted): Promise<void> {
     // Switching workload is refused below; the run's other own knobs are kept for the next run.
     const next = { ...withRunFixedKnobs(wanted, run.profile), workload: wanted.workload };
     if (isDeepStrictEqual(next, run.profile)) {
-      this.setProfileOf(run.controllerId, wanted);
+      this.setProfileOf(run.controllerId, mine);
       return;
     }
     const remainingMs = run.untilStopped
@@ -662,7 +675,7 @@ export class LabService implements LabApi, LabSessions {
       run.profile = next;
       run.config = config;
       run.loadConnections = next.load.connections;
-      this.setProfileOf(run.controllerId, wanted);
+      this.setProfileOf(run.controllerId, mine);
       const phase = run.record.addPhase(next, started, atNs);
       run.history?.phases(run.record.phaseList);
       this.emit({ type: 'phase', runId: run.runId, phase });

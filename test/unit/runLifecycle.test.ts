@@ -454,6 +454,48 @@ describe('run lifecycle state machine', () => {
     expectOneTerminalPerRun(ctx.events);
   });
 
+  /** Polls `done` every 10 ms, for at most 5 s. */
+  async function until(done: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !done(); i++) await sleep(10);
+    expect(done()).toBe(true);
+  }
+
+  it('a next-run knob set during a run survives the live changes after it; a rename or another workload\'s knob makes no phase; a client that took control keeps its own profile but for its change', async () => {
+    const ctx = makeLab();
+    const { runId } = await ctx.lab.startRun({ profile: { ...PROFILE, duration: { warmupS: 0, measureS: 0.8 } } });
+    await sleep(40);
+    await ctx.lab.setKnob({ path: 'duration.measureS', value: 5 });
+    await ctx.lab.setKnob({ path: 'topology', value: 'veth' });
+    // Knobs this run's engine never reads: no phase, no restart (each made one before).
+    for (const [path, value] of [['name', 'renamed'], ['description', 'a note'], ['storage.queueDepth', 8]] as const) {
+      expect((await ctx.lab.setKnob({ path, value })).phases, path).toHaveLength(1);
+    }
+    const starts = () => ctx.fake.engines.flatMap((e) => e.received).filter((t) => t === 'start').length;
+    expect(starts()).toBe(1);
+    // A knob a phase takes: a new phase, and the next-run knobs set before it stay the client's.
+    expect((await ctx.lab.setKnob({ path: 'load.connections', value: 6 })).phases).toHaveLength(2);
+    await until(() => ctx.events.some((e) => e.type === 'ended' && e.runId === runId));
+    const next = (await ctx.lab.getStatus()).profile;
+    expect(next.duration.measureS).toBe(5);
+    expect(next.topology).toBe('veth');
+    expect(next.load.connections).toBe(6);
+    expect([next.name, next.description, next.storage.queueDepth]).toEqual(['renamed', 'a note', 8]);
+    expectOneTerminalPerRun(ctx.events);
+
+    // Another client with a profile of its own takes control and changes one knob.
+    const taker = ctx.lab.session('taker');
+    await taker.setKnob({ path: 'name', value: 'taker' });
+    await taker.setKnob({ path: 'load.connections', value: 16 });
+    const other = await ctx.lab.startRun({ profile: { ...PROFILE, name: 'starter', duration: { warmupS: 0, measureS: 0.8 } } });
+    await taker.takeControl();
+    expect((await taker.setKnob({ path: 'load.messageBytes', value: 2048 })).phases).toHaveLength(2);
+    await until(() => ctx.events.some((e) => e.type === 'ended' && e.runId === other.runId));
+    const mine = (await taker.getStatus()).profile;
+    expect([mine.name, mine.load.connections, mine.load.messageBytes]).toEqual(['taker', 16, 2048]);
+    taker.dispose();
+    expectOneTerminalPerRun(ctx.events);
+  });
+
   it('a phase change whose new engine fails to start fails the run once', async () => {
     const ctx = makeLab();
     await ctx.lab.startRun({ profile: PROFILE });
