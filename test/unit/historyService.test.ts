@@ -85,6 +85,23 @@ describe('runs of the lab service', () => {
     expect(new Set(run.frames.map((f) => f.phase))).toEqual(new Set([0, 1]));
   });
 
+  it('the Markdown export names a refusal of every phase, not only the last one\'s', async () => {
+    const { lab } = makeLab();
+    // Phase 1 asks for an SQPOLL CPU without SQPOLL (refused: not applicable), phase 2 takes it back.
+    const summary = await runFor(lab, 400, async () => {
+      await lab.setKnob({ path: 'server.sqpoll.cpu', value: 1 });
+      await sleep(100);
+      await lab.setKnob({ path: 'server.sqpoll.cpu', value: null });
+    });
+    expect(summary.phases.map((p) => p.rejected.map((r) => r.knob))).toEqual([[], ['server.sqpoll.cpu'], []]);
+    expect(summary.rejected).toEqual([]);
+    const md = (await lab.exportRun({ runId: summary.runId, format: 'md' })).text;
+    expect(md).toContain('## Refused knobs (by the kernel, or not applicable)');
+    expect(md).toMatch(/^- `server\.sqpoll\.cpu` = 1 \(phase 1\): NOT\\_APPLICABLE — /m);
+    expect(md).toMatch(/^\| 1 \| server\.sqpoll\.cpu null→1 \| server\.sqpoll\.cpu \(NOT\\_APPLICABLE\) \|/m);
+    expect(md).toMatch(/^\| 2 \| server\.sqpoll\.cpu 1→null \| — \|/m);
+  });
+
   it('are pinned, exported and deleted through the dispatcher, with one-line errors naming the field', async () => {
     const { lab, runsDir } = makeLab();
     const summary = await runFor(lab, 150);

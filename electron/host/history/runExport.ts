@@ -3,7 +3,7 @@
  * analyse), `csv` (one row per frame with its main numbers, for a spreadsheet) and `md` (the
  * summary as Markdown, to paste into a ticket).
  */
-import { connectionServiceWords, knobLabel, latencyText, oneLineText, serverLoopWords, type ExportRunResult, type GetRunResult, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
+import { connectionServiceWords, knobLabel, latencyText, oneLineText, serverLoopWords, type ExportRunResult, type GetRunResult, type RejectedKnob, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
 import { defaultProfile } from '../profiles';
 import { knobChanges } from '../run/runRecord';
 
@@ -75,14 +75,27 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
   lines.push('', '## Knobs (as applied, where they differ from the defaults)', '');
   if (changed.length === 0) lines.push('All defaults.');
   for (const c of changed) lines.push(`- ${cell(knobLabel(c.path))} (\`${c.path}\`): ${cell(JSON.stringify(c.to))}`);
-  const rejected = s?.rejected ?? meta.phases[meta.phases.length - 1]?.rejected ?? [];
+  // Every phase's refusals, not the last one's only: a knob refused in a middle phase (IOPOLL
+  // asked for live, then set back) read as applied from the phase table alone. The same refusal
+  // in several phases is one line naming them.
+  const phases = s?.phases ?? meta.phases;
+  const refusals = new Map<string, { r: RejectedKnob; phases: number[] }>();
+  phases.forEach((p, i) => {
+    for (const r of p.rejected) {
+      const key = JSON.stringify([r.knob, r.requested, r.code]);
+      const seen = refusals.get(key);
+      if (seen) seen.phases.push(p.index ?? i); else refusals.set(key, { r, phases: [p.index ?? i] });
+    }
+  });
+  const rejected = phases.length ? [...refusals.values()] : (s?.rejected ?? []).map((r) => ({ r, phases: [] as number[] }));
   if (rejected.length) {
-    lines.push('', '## Refused by the kernel', '');
-    for (const r of rejected) lines.push(`- \`${code(r.knob)}\` = ${cell(JSON.stringify(r.requested))}: ${cell(r.code)} — ${cell(r.reason)}`);
+    lines.push('', '## Refused knobs (by the kernel, or not applicable)', '');
+    const where = (at: number[]) => (phases.length > 1 ? ` (phase${at.length > 1 ? 's' : ''} ${at.join(', ')})` : '');
+    for (const { r, phases: at } of rejected) lines.push(`- \`${code(r.knob)}\` = ${cell(JSON.stringify(r.requested))}${where(at)}: ${cell(r.code)} — ${cell(r.reason)}`);
   }
   if (s && s.phases.length > 1) {
-    lines.push('', '## Phases', '', '| phase | changed | req/s | p99 µs |', '|---:|---|---:|---:|');
-    for (const p of s.phases) lines.push(`| ${p.index} | ${cell(p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start')} | ${fmt(p.stats.throughputRps)} | ${latencyText(p.stats.requests, p.stats.latencyUs.p99)} |`);
+    lines.push('', '## Phases', '', '| phase | changed | refused | req/s | p99 µs |', '|---:|---|---|---:|---:|');
+    for (const p of s.phases) lines.push(`| ${p.index} | ${cell(p.changed.map((c) => `${c.path} ${JSON.stringify(c.from)}→${JSON.stringify(c.to)}`).join(', ') || 'start')} | ${cell(p.rejected.map((r) => `${r.knob} (${r.code})`).join(', ') || '—')} | ${fmt(p.stats.throughputRps)} | ${latencyText(p.stats.requests, p.stats.latencyUs.p99)} |`);
   }
   if (s?.warnings.length) {
     lines.push('', '## Warnings', '');
