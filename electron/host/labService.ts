@@ -582,10 +582,14 @@ export class LabService implements LabApi, LabSessions {
   private stopRunFor(clientId: string): Promise<RunSummary | null> {
     // The starting client's Stop during the set-up calls the start off (another client's waits,
     // and is then refused as not the controller's, as before).
+    const asked = this.run;
     this.callOffStarts('stopped', clientId);
     return this.exclusive(async () => {
       const run = this.run;
-      if (!run) return null;
+      // The run this Stop found may have ended before its turn: by the Stop itself, calling off
+      // a knob change's restart (the change ends the run as the Stop asked), or by its window.
+      // Its controller gets that run's summary, not "nothing ran".
+      if (!run) return asked?.closed && asked.controllerId === clientId && this.lastSummary?.runId === asked.runId ? this.lastSummary : null;
       this.assertController(run, clientId, 'stop');
       return this.endRun(run, 'completed', null);
     });
@@ -687,6 +691,8 @@ export class LabService implements LabApi, LabSessions {
       // that asked, with the phases it had; the knob change is simply not made.
       if (calledOff && error.code === 'START_CANCELLED') {
         if (!run.closed) await this.endRun(run, calledOff.status, calledOff.failure);
+        // Not made in this run, which ended first; kept as the client's for its next run.
+        this.setProfileOf(run.controllerId, mine);
         return;
       }
       // The old engine is gone and the new one did not start: the run cannot go on.

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LabError, LabEvent, TERMINAL_EVENT_TYPES, type RunFrame, type StoredRunMeta } from '../../electron/contract';
+import { LabError, LabEvent, TERMINAL_EVENT_TYPES, type RunFrame, type RunSummary, type StoredRunMeta } from '../../electron/contract';
 import { EngineSupervisor, type EngineChannel } from '../../electron/host/engine/supervisor';
 import { LabService, type LabServiceOptions } from '../../electron/host/labService';
 import { RunStore, StoredRunWriter } from '../../electron/host/history/runStore';
@@ -403,11 +403,15 @@ describe('run lifecycle state machine', () => {
       const stopped = how === 'interrupt' ? ctx.lab.interruptRun('interrupted by SIGTERM') : ctx.lab.stopRun();
       expect(await changing, how).toBeNull(); // the change is not made, and that is no error
       if (early) expect(ctx.fake.current!.received.filter((t) => t === 'start').length, how).toBe(startsBefore);
-      await stopped;
+      const answer = await stopped;
       const terminal = ctx.events.filter((e) => (TERMINAL_EVENT_TYPES as readonly string[]).includes(e.type));
       expect(terminal.map((e) => e.type), how).toEqual([how === 'interrupt' ? 'interrupted' : 'ended']);
       const summary = (terminal[0] as Extract<LabEvent, { type: 'ended' }>).summary;
       expect(summary.runId, how).toBe(runId);
+      // The Stop ended this run (through the called-off change): it answers with its summary,
+      // not with null ("nothing ran"); the change not made in it is the client's for the next run.
+      if (how !== 'interrupt') expect((answer as RunSummary | null)?.runId, how).toBe(runId);
+      expect((await ctx.lab.getStatus()).profile.server.sqpoll.enabled, how).toBe(true);
       expect(summary.phases.length, how).toBe(1); // phase 0 only: the change never ran
       if (how === 'interrupt') expect(summary.failure, how).toEqual({ code: 'INTERRUPTED', message: 'interrupted by SIGTERM' });
       await expectUsable(ctx.lab, ctx.fake, ctx.events);
