@@ -180,6 +180,9 @@ describe('uring-lab load --target', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`target +localhost = 127\\.0\\.0\\.1:${echo.port}, an echo server not run by this lab`));
       expect(r.stdout).toMatch(/CPU\/request +server n\/a +load \d/);
+      // Nor are the server's enters a number: "0.00" read as a server that never entered.
+      expect(r.stdout).not.toMatch(/enters\/req 0\.00/);
+      if (/enters\/req/.test(r.stdout)) expect(r.stdout).toMatch(/enters\/req n\/a \(the server is not ours\)/);
     } finally {
       await echo.close();
     }

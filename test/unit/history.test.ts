@@ -414,6 +414,10 @@ describe('exports', () => {
     const emptyCells = Object.fromEntries(empty.split(',').map((v, c) => [head.split(',')[c], v]));
     expect([emptyCells.p50Us, emptyCells.p99Us, emptyCells.p99CorrectedUs, emptyCells.maxUs]).toEqual(['', '', '', '']);
     expect(emptyCells.requests).toBe('0');
+    // A frame without our server (a load against another's, storage) has no server CPU: an
+    // empty cell, not 0 ns.
+    const [, bare] = framesCsv([{ ...written[0], server: null, serverCpuNs: 0 }]).trimEnd().split('\n');
+    expect(Object.fromEntries(bare.split(',').map((v, c) => [head.split(',')[c], v])).serverCpuNs).toBe('');
   });
 
   it('refuses through the LabApi an export larger than one answer carries, with the CLI way to write it', async () => {

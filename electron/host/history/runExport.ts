@@ -12,9 +12,10 @@ const CSV_COLUMNS: Array<[string, (f: RunFrame) => number | boolean | string]> =
   ['seq', (f) => f.seq], ['phase', (f) => f.phase], ['tMs', (f) => f.tMs], ['intervalMs', (f) => f.intervalMs], ['measuring', (f) => f.measuring],
   ['requests', (f) => f.requests], ['bytes', (f) => f.bytes], ['errors', (f) => f.errors], ['mismatches', (f) => f.mismatches ?? ''], ['timeouts', (f) => f.timeouts ?? ''],
   // A frame with no request completed has no latency: an empty cell, not the empty histogram's 0.
+  // So is the server's CPU in a frame without our server (a load against another's, storage).
   ['throughputRps', (f) => f.throughputRps], ['p50Us', (f) => latencyText(f.requests, f.latencyUs.p50, '')], ['p99Us', (f) => latencyText(f.requests, f.latencyUs.p99, '')],
   ['p99CorrectedUs', (f) => latencyText(f.requests, f.latencyUs.p99Corrected, '')], ['maxUs', (f) => latencyText(f.requests, f.latencyUs.max, '')], ['inFlight', (f) => f.inFlight],
-  ['oldestInFlightUs', (f) => f.oldestInFlightUs], ['serverCpuNs', (f) => f.serverCpuNs], ['loadCpuNs', (f) => f.loadCpuNs],
+  ['oldestInFlightUs', (f) => f.oldestInFlightUs], ['serverCpuNs', (f) => (f.server ? f.serverCpuNs : '')], ['loadCpuNs', (f) => f.loadCpuNs],
   ['loadBusyShare', (f) => f.loadBusyShare], ['final', (f) => f.final],
 ];
 

@@ -412,7 +412,7 @@ export function kernelSummaryLines(s: RunSummary): string[] {
     const uringLatency = k.uring.latencyNs.count > 0 ? `p50 ${nsText(k.uring.latencyNs.p50)} p99 ${nsText(k.uring.latencyNs.p99)}${sampled}` : 'latency n/a (no samples)';
     const runqueueP99 = k.runqueue.latencyNs.count > 0 ? nsText(k.runqueue.latencyNs.p99) : 'n/a (no samples)';
     // The engine counts the echo server's own enters; a storage job's are not counted.
-    const enters = s.storage ? 'n/a (storage jobs are not counted)' : perReq(k.uring.entersPerReq);
+    const enters = s.storage ? 'n/a (storage jobs are not counted)' : s.target ? 'n/a (the server is not ours)' : perReq(k.uring.entersPerReq);
     lines.push(`  kernel       io_uring in-kernel ${uringLatency} · enters/req ${enters} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${runqueueP99}`);
     lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops}${notLossWords(k.tcp)} lost events ${k.tcp.lostEvents}`);
   }
