@@ -25,6 +25,20 @@ while time.time() < end:
         held = []
 `;
 
+/** `clients` connections at once, each `rounds` echoes of one message (`bytes` + its index B,
+ *  one segment each way), checked, then closed. */
+async function echoThenClose(port: number, clients: number, rounds: number, bytes: number): Promise<void> {
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const sock = await connectTo(port);
+    for (let i = 0; i < rounds; i++) {
+      const msg = Buffer.alloc(bytes + c, i);
+      sock.write(msg);
+      expect((await readExactly(sock, msg.length)).equals(msg)).toBe(true);
+    }
+    await new Promise<void>((done) => sock.end(done));
+  }));
+}
+
 interface Totals { requests: number; out: number; in: number; dataOut: number; dataIn: number; reads: number }
 
 /** Adds a snapshot's segment read, if it made one (once a second, and the final one). */
@@ -118,15 +132,7 @@ describe('TCP segments per request', () => {
     // 12 clients, each 15 echoes of its own and gone, all inside one frame: no dump ever sees
     // most of them, so every segment they had must come from the kernel's word on their end.
     const rounds = 15, clients = 12;
-    await Promise.all(Array.from({ length: clients }, async (_, c) => {
-      const sock = await connectTo(r.port);
-      for (let i = 0; i < rounds; i++) {
-        const msg = Buffer.alloc(700 + c, i);
-        sock.write(msg);
-        expect((await readExactly(sock, msg.length)).equals(msg)).toBe(true);
-      }
-      await new Promise<void>((done) => sock.end(done));
-    }));
+    await echoThenClose(r.port, clients, rounds, 700);
     await sleep(50);
     add(native.snapshot());
     add(native.stop());
@@ -155,15 +161,7 @@ describe('TCP segments per request', () => {
     try {
       await sleep(1000);
       const rounds = 10, clients = 4;
-      await Promise.all(Array.from({ length: clients }, async (_, c) => {
-        const sock = await connectTo(r.port);
-        for (let i = 0; i < rounds; i++) {
-          const msg = Buffer.alloc(600 + c, i);
-          sock.write(msg);
-          expect((await readExactly(sock, msg.length)).equals(msg)).toBe(true);
-        }
-        await new Promise<void>((done) => sock.end(done));
-      }));
+      await echoThenClose(r.port, clients, rounds, 600);
       expect(await churned).toBe(0);
       await sleep(50);
       addRead(sum, native.snapshot());
