@@ -81,14 +81,17 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
   // in several phases is one line naming them.
   const phases = s?.phases ?? meta.phases;
   const refusals = new Map<string, { r: RejectedKnob; phases: number[] }>();
-  phases.forEach((p, i) => {
-    for (const r of p.rejected) {
-      const key = JSON.stringify([r.knob, r.requested, r.code]);
-      const seen = refusals.get(key);
-      if (seen) seen.phases.push(p.index ?? i); else refusals.set(key, { r, phases: [p.index ?? i] });
-    }
-  });
-  const rejected = phases.length ? [...refusals.values()] : (s?.rejected ?? []).map((r) => ({ r, phases: [] as number[] }));
+  const note = (r: RejectedKnob, phase: number | null) => {
+    const key = JSON.stringify([r.knob, r.requested, r.code]);
+    const seen = refusals.get(key);
+    if (!seen) refusals.set(key, { r, phases: phase === null ? [] : [phase] });
+    else if (phase !== null && !seen.phases.includes(phase)) seen.phases.push(phase);
+  };
+  phases.forEach((p, i) => { for (const r of p.rejected) note(r, p.index ?? i); });
+  // The summary's own list is the last phase's (a summary saved without phases has only it).
+  const last = phases.length ? (phases[phases.length - 1]!.index ?? phases.length - 1) : null;
+  for (const r of s?.rejected ?? []) note(r, last);
+  const rejected = [...refusals.values()];
   if (rejected.length) {
     lines.push('', '## Refused knobs (by the kernel, or not applicable)', '');
     const where = (at: number[]) => (phases.length > 1 ? ` (phase${at.length > 1 ? 's' : ''} ${at.join(', ')})` : '');
