@@ -37,6 +37,7 @@ function expectCleanLoadSummary(s: RunSummary, port: number): void {
   // The server is not ours: none of its numbers are made up as zeros.
   expect(s.serverCpuNsPerReq).toBeNull();
   expect(s.engine).toBeNull();
+  if (s.kernelStats) expect(s.kernelStats.uring).toMatchObject({ entersPerReq: null, entersSource: null });
   for (const p of s.phases) {
     expect(p.stats.serverCpuNsPerReq).toBeNull();
     expect(p.engine).toBeNull();

@@ -121,6 +121,12 @@ describe('kernel counters and probe panel', () => {
     expect(dup.cells.find((c) => c.key === 'retransmits')).toMatchObject({ value: 12, warn: true });
     expect(dup.cells.find((c) => c.key === 'retransmits')!.title).toMatch(/12 copies reached a receiver that already had the data .* spurious/);
     expect(kernelCountersView([withKernel(0, null)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })).toBeNull();
+    // Frames whose enters nobody counted (a storage job's rings): no number, not 0.
+    const uncounted = (seq: number) => { const k = kernel(); return withKernel(seq, { ...k, uring: { ...k.uring, enters: 0, entersSource: null } }); };
+    const storage = kernelCountersView([uncounted(1), uncounted(0)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!;
+    for (const key of ['entersPerS', 'entersPerReq']) {
+      expect(storage.cells.find((c) => c.key === key), key).toMatchObject({ value: null, text: '—', title: expect.stringMatching(/^not counted/) });
+    }
   });
 
   it('lists each probe with its state and its live cost from the BPF run-time stats', () => {

@@ -129,6 +129,8 @@ export class KernelAccumulator {
   preemptions = 0;
   /** The last frame's enters source and latency sample rate (constant while attached). */
   entersSource: KernelFrame['uring']['entersSource'] = null;
+  /** Whether any frame's enters were counted (by the engine or a probe). */
+  private entersCounted = false;
   latencySampleRate: number | null = null;
   sqpollOnCpuNs = 0;
   sqpollWakeups = 0;
@@ -145,6 +147,8 @@ export class KernelAccumulator {
     for (const key of URING_COUNTS) this.uring[key] += k.uring[key];
     for (const key of SOFTIRQ_COUNTS) this.softirq[key] += k.softirq[key];
     this.entersSource = k.uring.entersSource ?? null;
+    // null: nobody counted them; absent (frames saved before the field): the engine did.
+    if (k.uring.entersSource !== null) this.entersCounted = true;
     this.latencySampleRate = k.uring.latencySampleRate ?? null;
     this.tcp.retransmits += k.tcp.retransmits;
     this.tcp.drops += k.tcp.drops;
@@ -202,7 +206,8 @@ export class KernelAccumulator {
       },
       uring: {
         ...this.uring,
-        entersPerReq: perReq(this.uring.enters),
+        // Nobody counted them (a load against another's server, a storage job): no number, not 0.
+        entersPerReq: this.entersCounted ? perReq(this.uring.enters) : null,
         entersSource: this.entersSource,
         latencySampleRate: this.latencySampleRate,
         // Completions of the observed time over that time's requests, as the engine counted them

@@ -97,6 +97,9 @@ export interface KernelCountersView {
   frames: number;
 }
 
+/** The enters cells' title where nobody counted them. */
+const NOT_COUNTED = 'not counted: the engine counts its echo server\'s io_uring_enter calls; a storage job\'s are not (the io_uring_calls probe with its syscall tracepoint counts every ring\'s)';
+
 /** The run's TCP counts so far; closeDrops (at closing or closed sockets) and duplicateDrops
  *  (copies the receiver already had) are not in `drops`. */
 type KernelTotals = { retransmits: number; drops: number; closeDrops: number; duplicateDrops?: number; lostEvents: number };
@@ -120,10 +123,15 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   let sampledShare = 1;
   let sampledInterval = 0;
   let sampledObserved = 0;
+  // Whether anyone counted the enters (the engine for its echo server, or a syscall probe): a
+  // storage job's are not, and "0 enters/s" read as a ring that never entered.
+  let entersCounted = false;
   for (const f of recent) {
     const k: KernelFrame | null | undefined = f.kernel;
     if (!k || !(f.intervalMs > 0)) continue;
     frames++;
+    // null: nobody counted; absent (frames saved before the field): the engine did.
+    if (k.uring.entersSource !== null) entersCounted = true;
     seconds += f.intervalMs / 1000;
     requests += f.requests;
     sum.enters += k.uring.enters;
@@ -151,13 +159,15 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   const perS = (n: number) => n / seconds;
   const perReq = (n: number) => (requests > 0 ? n / requests : null);
   const cells: KernelCounterCell[] = [
-    { key: 'entersPerS', label: 'enters/s', value: perS(sum.enters), text: formatInt(perS(sum.enters)), title: 'io_uring_enter calls of the server threads per second (probe uring_calls)' },
+    entersCounted
+      ? { key: 'entersPerS', label: 'enters/s', value: perS(sum.enters), text: formatInt(perS(sum.enters)), title: 'io_uring_enter calls of the server threads per second (probe uring_calls)' }
+      : { key: 'entersPerS', label: 'enters/s', value: null, text: '—', title: NOT_COUNTED },
     {
       key: 'entersPerReq',
       label: 'enters/req',
-      value: perReq(sum.enters),
-      text: formatRatio(perReq(sum.enters)),
-      title: 'io_uring_enter calls per client request: SQPOLL brings it towards 0',
+      value: entersCounted ? perReq(sum.enters) : null,
+      text: entersCounted ? formatRatio(perReq(sum.enters)) : '—',
+      title: entersCounted ? 'io_uring_enter calls per client request: SQPOLL brings it towards 0' : NOT_COUNTED,
     },
     { key: 'ioWqPunts', label: 'io-wq punts/s', value: perS(sum.ioWqPunts), text: formatInt(perS(sum.ioWqPunts)), title: 'requests punted to io-wq worker threads (io_uring_queue_async_work): a hidden cost', warn: sum.ioWqPunts > 0 },
     { key: 'cqWaits', label: 'CQ waits/s', value: perS(sum.cqWaits), text: formatInt(perS(sum.cqWaits)), title: 'waits for completions (io_uring_cqring_wait)' },
