@@ -65,9 +65,8 @@ export function unevenServiceWarning(s: ConnectionService | null | undefined): s
 }
 
 /** One line for the CLI and the UI: "50 connections: fewest 6,522 echoes (connection 36), most
- *  7,257, mean 6,890; Jain's index 0.997". `count` writes a number of echoes (whole by default). */
-export function connectionServiceWords(s: ConnectionService, count = (n: number) => Math.round(n).toLocaleString('en-US')): string {
-  const int = count;
+ *  7,257, mean 6,890; Jain's index 0.997". `int` writes a count (whole by default). */
+export function connectionServiceWords(s: ConnectionService, int = (n: number) => Math.round(n).toLocaleString('en-US')): string {
   const jain = s.jain === null ? 'no echoes' : `Jain's index ${s.jain >= 0.9995 && s.jain < 1 ? '0.999+' : s.jain.toFixed(3)}`;
   const none = s.unserved > 0 ? `, ${int(s.unserved)} with none` : '';
   return `${int(s.connections)} connection${s.connections === 1 ? '' : 's'}: fewest ${int(s.min)} echoes (connection ${s.minConnection}), most ${int(s.max)}, mean ${int(s.mean)}; ${jain}${none}`;

@@ -137,6 +137,12 @@ export function observedRequestsOf(ps: PerRequestSampling, requests: number): nu
   return ps.duty >= 1 ? requests : ps.observedRequests ?? null;
 }
 
+/** Whether anyone counted a frame's enters: null is nobody (no server of ours: a load against
+ *  another's, a storage job); absent (frames saved before the field) is the engine. */
+export function entersWereCounted(source: string | null | undefined): boolean {
+  return source !== null;
+}
+
 export const KernelFrameSchema = z.object({
   /** When the probes' maps were read, ms since the run started: the same clock (CLOCK_MONOTONIC)
    *  and origin as the frame's tMs; the read follows the engine snapshot by microseconds. */

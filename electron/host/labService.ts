@@ -20,7 +20,7 @@
 import type { z } from 'zod';
 import {
   FramesResult, GetFramesParamsSchema, knobEntries, LAB_METHOD_NAMES, LabApi, LabError, LabMethod, LabEvent, LabSession, LabSessions, Phase, Profile, RunState,
-  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema, UNTIL_STOPPED_LIMIT_S, HISTORY_WARNING_PREFIX,
+  RunFrame, RunStatus, RunSummary, SetKnobParamsSchema, StartRunParamsSchema, UNTIL_STOPPED_LIMIT_S, HISTORY_WARNING_PREFIX, type Workload,
 } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot } from '../engine/protocol';
 import { EngineSupervisor } from './engine/supervisor';
@@ -62,6 +62,8 @@ const RUN_FIXED_KNOBS = knobEntries().filter((e) => e.applies === 'next-run' && 
 /** Knobs no engine reads: the profile's name and description. Renamed during a run, the run
  *  keeps the name it started with; the new one is the client's. */
 const METADATA_KNOBS = knobEntries().filter((e) => e.applies === 'metadata').map((e) => e.path.split('.'));
+/** By workload: the knobs of the other one, which that workload's engine never reads. */
+const OTHER_WORKLOAD_KNOBS = Object.fromEntries((['echo', 'storage'] as const).map((w) => [w, knobEntries().filter((e) => e.workloads && !e.workloads.includes(w)).map((e) => e.path.split('.'))])) as Record<Workload, string[][]>;
 
 /**
  * `wanted` with the run's own values of the knobs a new phase does not take: those only a new
@@ -71,8 +73,7 @@ const METADATA_KNOBS = knobEntries().filter((e) => e.applies === 'metadata').map
  */
 function withRunFixedKnobs(wanted: Profile, running: Profile): Profile {
   const out = structuredClone(wanted) as unknown as Record<string, unknown>;
-  const otherWorkload = knobEntries().filter((e) => e.workloads && !e.workloads.includes(running.workload)).map((e) => e.path.split('.'));
-  for (const path of [...RUN_FIXED_KNOBS, ...METADATA_KNOBS, ...otherWorkload]) setValueAt(out, path, structuredClone(valueAt(running, path)));
+  for (const path of [...RUN_FIXED_KNOBS, ...METADATA_KNOBS, ...OTHER_WORKLOAD_KNOBS[running.workload]]) setValueAt(out, path, structuredClone(valueAt(running, path)));
   return out as unknown as Profile;
 }
 

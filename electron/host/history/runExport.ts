@@ -87,9 +87,9 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
     if (!seen) refusals.set(key, { r, phases: phase === null ? [] : [phase] });
     else if (phase !== null && !seen.phases.includes(phase)) seen.phases.push(phase);
   };
-  phases.forEach((p, i) => { for (const r of p.rejected) note(r, p.index ?? i); });
+  for (const p of phases) for (const r of p.rejected) note(r, p.index);
   // The summary's own list is the last phase's (a summary saved without phases has only it).
-  const last = phases.length ? (phases[phases.length - 1]!.index ?? phases.length - 1) : null;
+  const last = phases.at(-1)?.index ?? null;
   for (const r of s?.rejected ?? []) note(r, last);
   const rejected = [...refusals.values()];
   if (rejected.length) {

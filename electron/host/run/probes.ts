@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import {
-  KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
+  entersWereCounted, KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
 } from '../../contract';
 import type { EngineKernelFrame, EnginePrivileges, NativeProbeStatus } from '../../engine/protocol';
 
@@ -147,8 +147,7 @@ export class KernelAccumulator {
     for (const key of URING_COUNTS) this.uring[key] += k.uring[key];
     for (const key of SOFTIRQ_COUNTS) this.softirq[key] += k.softirq[key];
     this.entersSource = k.uring.entersSource ?? null;
-    // null: nobody counted them; absent (frames saved before the field): the engine did.
-    if (k.uring.entersSource !== null) this.entersCounted = true;
+    if (entersWereCounted(k.uring.entersSource)) this.entersCounted = true;
     this.latencySampleRate = k.uring.latencySampleRate ?? null;
     this.tcp.retransmits += k.tcp.retransmits;
     this.tcp.drops += k.tcp.drops;

@@ -5,7 +5,7 @@
  * drops, lost events), and the empty-state line of a kernel heatmap whose probe is missing.
  * Pure, no DOM.
  */
-import { PER_REQUEST_PROBES, observedRequestsOf, type KernelFrame, type Phase, type ProbeName, type ProbeStatus, type RunFrame, type RunSummary } from '../../../electron/contract';
+import { entersWereCounted, PER_REQUEST_PROBES, observedRequestsOf, type KernelFrame, type Phase, type ProbeName, type ProbeStatus, type RunFrame, type RunSummary } from '../../../electron/contract';
 import { formatRatio } from '../format/engineCounters';
 import { formatInt, formatNs, formatPercent } from '../format/numbers';
 
@@ -130,8 +130,7 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     const k: KernelFrame | null | undefined = f.kernel;
     if (!k || !(f.intervalMs > 0)) continue;
     frames++;
-    // null: nobody counted; absent (frames saved before the field): the engine did.
-    if (k.uring.entersSource !== null) entersCounted = true;
+    if (entersWereCounted(k.uring.entersSource)) entersCounted = true;
     seconds += f.intervalMs / 1000;
     requests += f.requests;
     sum.enters += k.uring.enters;
