@@ -443,7 +443,7 @@ function formatServerSummary(s: ServerSummary): string {
     ...(s.perConnection ? [`  per conn.    ${serverConnectionServiceWords(s.perConnection)}`] : []),
     `  loop         ${fmtInt(s.counters.enters)} enters, ${fmtInt(s.counters.recvs)} recvs, ${fmtInt(s.counters.sends)} sends${s.requests > 0 ? ` (${(s.counters.enters / s.requests).toFixed(2)} enters/request)` : ''}${server.engine === 'io_uring' ? batchedWaitWords(server.minWaitUs, s.counters.batchedWaits, s.counters.enters) : ''}`,
     s.tcpSegments
-      ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}`
+      ? `  TCP          ${fmtInt(s.tcpSegments.out)} segments out (${fmtInt(s.tcpSegments.dataOut)} with data), ${fmtInt(s.tcpSegments.in)} in (${fmtInt(s.tcpSegments.dataIn)})${s.tcpSegments.perRequest ? `: ${segmentWords(s.tcpSegments.perRequest)}` : ''}${lostSpanWords(s.tcpSegments.lostSpans)}`
       : '  TCP          segments not counted (sock_diag for TCP could not be read: modprobe tcp_diag)',
     `  server CPU   ${fmtInt(s.serverCpuNs)} ns${s.serverCpuNsPerReq === null ? '' : ` = ${fmtInt(s.serverCpuNsPerReq)} ns/request`} (server thread + io_uring helpers); engine process ${fmtInt(s.engineProcessCpuNs)} ns`,
     ...(zeroCopy === null ? [] : [`  SEND_ZC      ${zeroCopy}`]),
@@ -525,6 +525,12 @@ function segmentWords(p: { out: number; in: number; dataOut: number; dataIn: num
   return `${p.out.toFixed(2)} segments/request out (${p.dataOut.toFixed(2)} with data), ${p.in.toFixed(2)} in (${p.dataIn.toFixed(2)})`;
 }
 
+/** Why some spans' segments are missing from the counts, when any are. */
+function lostSpanWords(lostSpans: number): string {
+  if (!lostSpans) return '';
+  return `; ${lostSpans} ${lostSpans === 1 ? 'span' : 'spans'} of about a second left out: the kernel's word on some connections that closed in ${lostSpans === 1 ? 'it' : 'them'} was lost (a burst of closes overran the 4 MiB it waits in), so ${lostSpans === 1 ? 'its' : 'their'} counts would have fallen short`;
+}
+
 function formatSummary(s: RunSummary): string {
   const cpu = (ns: number | null) => (ns === null ? 'n/a' : `${fmtInt(ns)} ns`);
   const pct = (r: number | null) => (r === null ? '' : ` ${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`);
@@ -539,7 +545,7 @@ function formatSummary(s: RunSummary): string {
       ? [`  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (open loop: latency is from intended send times, nothing to correct)`]
       : [`  corrected    p99 ${s.latencyCorrectedUs.p99}  p99.9 ${s.latencyCorrectedUs.p999}  (coordinated omission: re-weights sends the closed loop skipped while waiting)`]),
     `  CPU/request  server ${cpu(s.serverCpuNsPerReq)}  load ${cpu(s.loadCpuNsPerReq)}  (busiest load thread ${Math.round(s.loadBusyShare * 100)} % busy)`,
-    ...(s.engine?.segments ? [`  TCP          ${segmentWords({ out: s.engine.segments.outPerReq, in: s.engine.segments.inPerReq, dataOut: s.engine.segments.dataOutPerReq, dataIn: s.engine.segments.dataInPerReq })} (server side)`] : []),
+    ...(s.engine?.segments ? [`  TCP          ${segmentWords({ out: s.engine.segments.outPerReq, in: s.engine.segments.inPerReq, dataOut: s.engine.segments.dataOutPerReq, dataIn: s.engine.segments.dataInPerReq })} (server side)${lostSpanWords(s.engine.segments.lostSpans)}`] : []),
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
     ...(s.perConnection ? [`  per conn.    ${connectionServiceWords(s.perConnection)}`] : []),
     s.storage

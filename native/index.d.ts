@@ -534,6 +534,10 @@ export interface ServerCounters {
    *  (a dump walks the kernel's whole established-socket hash: ~1.3 ms here), so they cover
    *  the span since the previous snapshot that read them; null in the snapshots between. */
   segmentsRequests: number | null;
+  /** The kernel's words on some connections that closed in this span were lost (a burst of
+   *  closes on the server's port overran the netlink socket's 4 MiB buffer): their last
+   *  segments were never told, so the span's counts are null rather than short. */
+  segmentsLost?: boolean;
   /** Of those, the segments that carried data (tcp_info data_segs_out / data_segs_in); the
    *  rest are pure ACKs, the handshake, FINs and window updates. Null as segmentsOut is. */
   dataSegmentsOut: number | null;

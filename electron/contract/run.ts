@@ -119,6 +119,11 @@ export const ServerFrameSchema = z.object({
   dataSegmentsOut: z.number().min(0).nullable().default(null),
   dataSegmentsIn: z.number().min(0).nullable().default(null),
   segmentsRequests: z.number().min(0).nullable().default(null),
+  /** True in a frame that read the counts but found the kernel's words on some connections
+   *  that closed in its span lost (a burst of closes on the server's port overran the 4 MiB
+   *  the words wait in): their last segments were never told, so the counts of that span are
+   *  null, not short, and the ratios are over the other spans. */
+  segmentsLost: z.boolean().default(false),
   /** Real server errors by what failed. */
   errorsByOp: z.object({ accept: z.number().min(0), recv: z.number().min(0), send: z.number().min(0), other: z.number().min(0) }),
 });
@@ -143,16 +148,18 @@ export function sqpollBusyShare(sum: SqpollWork | null): number | null {
   return Math.min(1, Math.max(0, sum.workNs / sum.cpuNs));
 }
 
-/** TCP segments summed over the intervals that counted them, and those intervals' requests. */
-export interface SegmentTotals { out: number; in: number; dataOut: number; dataIn: number; requests: number }
+/** TCP segments summed over the intervals that counted them, and those intervals' requests;
+ *  lostSpans: the reads whose span lost the kernel's word on closing connections (left out). */
+export interface SegmentTotals { out: number; in: number; dataOut: number; dataIn: number; requests: number; lostSpans: number }
 
 /** Adds a frame's segment counts and the requests of their span to `sum`; a frame without them
  *  (between two reads, or none possible) leaves it as it was, so per-request ratios always
  *  divide counts by the requests of the same span. */
 export function addSegments(
   sum: SegmentTotals | null,
-  s: { segmentsOut?: number | null; segmentsIn?: number | null; dataSegmentsOut?: number | null; dataSegmentsIn?: number | null; segmentsRequests?: number | null },
+  s: { segmentsOut?: number | null; segmentsIn?: number | null; dataSegmentsOut?: number | null; dataSegmentsIn?: number | null; segmentsRequests?: number | null; segmentsLost?: boolean },
 ): SegmentTotals | null {
+  if (s.segmentsLost) return { out: 0, in: 0, dataOut: 0, dataIn: 0, requests: 0, ...sum, lostSpans: (sum?.lostSpans ?? 0) + 1 };
   if (s.segmentsOut == null || s.segmentsIn == null || s.dataSegmentsOut == null || s.dataSegmentsIn == null || s.segmentsRequests == null) return sum;
   return {
     out: (sum?.out ?? 0) + s.segmentsOut,
@@ -160,15 +167,16 @@ export function addSegments(
     dataOut: (sum?.dataOut ?? 0) + s.dataSegmentsOut,
     dataIn: (sum?.dataIn ?? 0) + s.dataSegmentsIn,
     requests: (sum?.requests ?? 0) + s.segmentsRequests,
+    lostSpans: sum?.lostSpans ?? 0,
   };
 }
 
 /** Segments per request (EngineStats.segments), or null: nothing counted, or no request in the
  *  intervals that were. */
-export function segmentsPerRequest(sum: SegmentTotals | null): { outPerReq: number; inPerReq: number; dataOutPerReq: number; dataInPerReq: number } | null {
+export function segmentsPerRequest(sum: SegmentTotals | null): { outPerReq: number; inPerReq: number; dataOutPerReq: number; dataInPerReq: number; lostSpans: number } | null {
   if (!sum || !(sum.requests > 0)) return null;
   const n = sum.requests;
-  return { outPerReq: sum.out / n, inPerReq: sum.in / n, dataOutPerReq: sum.dataOut / n, dataInPerReq: sum.dataIn / n };
+  return { outPerReq: sum.out / n, inPerReq: sum.in / n, dataOutPerReq: sum.dataOut / n, dataInPerReq: sum.dataIn / n, lostSpans: sum.lostSpans };
 }
 
 /**
@@ -296,6 +304,9 @@ export const EngineStatsSchema = z.object({
     inPerReq: z.number(),
     dataOutPerReq: z.number(),
     dataInPerReq: z.number(),
+    /** Reads whose span lost the kernel's word on some closing connections (ServerFrame's
+     *  segmentsLost): those spans and their requests are left out of the ratios above. */
+    lostSpans: z.number().int().min(0).default(0),
   }).nullable().default(null),
   errorsByOp: z.object({ accept: z.number(), recv: z.number(), send: z.number(), other: z.number() }),
 });

@@ -108,8 +108,11 @@ export interface ServerSummary {
   sqpollBusyShare: number | null;
   /** TCP segments the server's connections sent and received over the serve, all and those
    *  carrying data (the kernel's per-socket counters through sock_diag; see ServerFrame), and
-   *  per request (of `requests`); null where sock_diag could not be read. */
-  tcpSegments: { out: number; in: number; dataOut: number; dataIn: number; perRequest: { out: number; in: number; dataOut: number; dataIn: number } | null } | null;
+   *  per request (of `requests`); null where sock_diag could not be read. lostSpans: reads whose
+   *  span lost the kernel's word on some closing connections (a burst of closes overran the
+   *  4 MiB those words wait in); the counts leave those spans out, and perRequest then divides
+   *  by the requests echoed in the spans that were counted. */
+  tcpSegments: { out: number; in: number; dataOut: number; dataIn: number; lostSpans: number; perRequest: { out: number; in: number; dataOut: number; dataIn: number } | null } | null;
   /** Provided buffers: the most held at once (at a snapshot) and the pool's size. */
   buffers: { peakInUse: number; total: number };
   /** How evenly the server served its connections, counted by the server over every connection
@@ -172,6 +175,10 @@ export class ServerOnly {
   /** SQPOLL work time and CPU over the snapshots that reported the work time (null: none). */
   private sqpollWork: SqpollWork | null = null;
   private segments: SegmentTotals | null = null;
+  /** Bytes echoed since the last segment read, and in the spans whose segments were counted:
+   *  per request where a span was lost (a server alone has no requests of its own per span). */
+  private segmentBytesPending = 0;
+  private segmentBytesCounted = 0;
   private errorsByOp: ServerErrorsByOp = { accept: 0, recv: 0, send: 0, other: 0 };
   /** Every connection's echoed bytes, from the stop's final snapshot (null until then). */
   private connectionTally: ConnectionByteTally | null = null;
@@ -275,6 +282,12 @@ export class ServerOnly {
       for (const name of SERVER_COUNTERS) this.counters[name] += server[name] ?? 0;
       this.sqpollWork = addSqpollWork(this.sqpollWork, server);
       this.segments = addSegments(this.segments, server);
+      this.segmentBytesPending += server.bytesOut ?? 0;
+      if (server.segmentsLost) this.segmentBytesPending = 0;
+      else if (server.segmentsOut != null) {
+        this.segmentBytesCounted += this.segmentBytesPending;
+        this.segmentBytesPending = 0;
+      }
       for (const op of Object.keys(this.errorsByOp) as (keyof ServerErrorsByOp)[]) this.errorsByOp[op] += server.errorsByOp?.[op] ?? 0;
       this.buffersTotal = Math.max(this.buffersTotal, server.buffersTotal ?? 0);
       // The engine's peak is counted as buffers are taken; the sample covers an engine without it.
@@ -355,7 +368,8 @@ export class ServerOnly {
       sqpollBusyShare: sqpollBusyShare(this.sqpollWork),
       tcpSegments: this.segments && {
         out: this.segments.out, in: this.segments.in, dataOut: this.segments.dataOut, dataIn: this.segments.dataIn,
-        perRequest: requests > 0 ? { out: this.segments.out / requests, in: this.segments.in / requests, dataOut: this.segments.dataOut / requests, dataIn: this.segments.dataIn / requests } : null,
+        lostSpans: this.segments.lostSpans,
+        perRequest: perSegmentRequest(this.segments, this.segments.lostSpans ? Math.floor(this.segmentBytesCounted / messageBytes) : requests),
       },
       buffers: { peakInUse: this.peakBuffersInUse, total: this.buffersTotal },
       perConnection,
@@ -373,4 +387,9 @@ export class ServerOnly {
       ].filter((w): w is string => w !== null),
     };
   }
+}
+
+/** Segments per request over `requests` (those of the spans counted), or null with none. */
+function perSegmentRequest(t: SegmentTotals, requests: number): { out: number; in: number; dataOut: number; dataIn: number } | null {
+  return requests > 0 ? { out: t.out / requests, in: t.in / requests, dataOut: t.dataOut / requests, dataIn: t.dataIn / requests } : null;
 }

@@ -25,6 +25,16 @@ while time.time() < end:
         held = []
 `;
 
+/* Opens argv[2] connections to port argv[1], one after another, each closed at once (the
+ * server reads EOF and closes too): a burst of closes on the server's own port. From 64
+ * loopback addresses in turn, so the client's TIME_WAITs (a minute each) never use up one
+ * address's ports, however often it runs. */
+const CLOSE_BURST = `
+import socket, sys
+for i in range(int(sys.argv[2])):
+    socket.create_connection(('127.0.0.1', int(sys.argv[1])), source_address=('127.0.1.%d' % (1 + i % 64), 0)).close()
+`;
+
 /** `clients` connections at once, each `rounds` echoes of one message (`bytes` + its index B,
  *  one segment each way), checked, then closed. */
 async function echoThenClose(port: number, clients: number, rounds: number, bytes: number): Promise<void> {
@@ -172,6 +182,24 @@ describe('TCP segments per request', () => {
       churn.kill();
     }
   });
+
+  it('a burst of closes on our own port that overruns the kernel\'s words makes that span uncounted (null, segmentsLost), not short, and the next span counts again', async () => {
+    const r = native.start(config({ load: { connections: 0 } }));
+    // No snapshot meanwhile, so nothing reads the words on them: 40,000 closes are ~12 MiB of
+    // words against the 8 MiB the socket holds (20,000 overran it in 1 of 3 tries).
+    execFileSync('python3', ['-c', CLOSE_BURST, String(r.port), '40000'], { timeout: 60_000 });
+    await sleep(300);
+    const lost = native.snapshot()!.server!;
+    expect(lost.segmentsLost).toBe(true);
+    expect([lost.segmentsOut, lost.segmentsIn, lost.dataSegmentsOut, lost.dataSegmentsIn, lost.segmentsRequests]).toEqual([null, null, null, null, null]);
+    // The span after it starts clean: 3 clients' 5 echoes each are counted whole.
+    await echoThenClose(r.port, 3, 5, 700);
+    await sleep(50);
+    const next = native.stop()!.server!;
+    expect(next.segmentsLost).toBe(false);
+    expect(next.dataSegmentsOut).toBe(15);
+    expect(next.dataSegmentsIn).toBe(15);
+  }, 90_000);
 
   it('a new server on the same port counts none of the segments its predecessor\'s connections sent', async () => {
     const first = native.start(config({ load: { connections: 8, messageBytes: 512 } }));

@@ -55,12 +55,13 @@ export function serverFrame(snapshot: NativeSnapshot): ServerFrame | null {
     userCpuNs: s.userCpuNs, systemCpuNs: s.systemCpuNs, sqpollCpuNs: s.sqpollCpuNs, sqpollWorkNs: s.sqpollWorkNs ?? null,
     segmentsOut: s.segmentsOut ?? null, segmentsIn: s.segmentsIn ?? null,
     dataSegmentsOut: s.dataSegmentsOut ?? null, dataSegmentsIn: s.dataSegmentsIn ?? null, segmentsRequests: s.segmentsRequests ?? null,
+    segmentsLost: s.segmentsLost ?? false,
     errorsByOp: { ...s.errorsByOp },
   };
 }
 
 /** Server counters summed over measured frames. */
-type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs' | 'segmentsOut' | 'segmentsIn' | 'dataSegmentsOut' | 'dataSegmentsIn' | 'segmentsRequests' | 'batchedWaits'> & {
+type ServerTotals = Omit<ServerFrame, 'buffersInUse' | 'buffersTotal' | 'buffersInRing' | 'sqpollWorkNs' | 'segmentsOut' | 'segmentsIn' | 'dataSegmentsOut' | 'dataSegmentsIn' | 'segmentsRequests' | 'segmentsLost' | 'batchedWaits'> & {
   /** Null only in frames saved before it was counted; the live engine always counts it. */
   batchedWaits: number;
   /** SQPOLL work time and the SQPOLL CPU of the frames that reported it (null: none did). */

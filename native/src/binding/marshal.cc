@@ -505,6 +505,7 @@ Napi::Object SnapshotObject(Napi::Env env, const struct engine_snapshot &s)
 	server.Set("dataSegmentsOut", segs(s.segs.data_out));
 	server.Set("dataSegmentsIn", segs(s.segs.data_in));
 	server.Set("segmentsRequests", segs(s.segs_requests));
+	server.Set("segmentsLost", Napi::Boolean::New(env, s.segs_lost != 0));
 	// No worker of ours (a target: uring-lab load): no server counters at all, not zeros.
 	o.Set("server", s.workers ? Napi::Value(server) : env.Null());
 	Napi::Array workers = Napi::Array::New(env, s.workers);

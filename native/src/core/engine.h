@@ -138,6 +138,9 @@ struct engine_snapshot {
 	struct tcp_segment_counts segs;
 	uint64_t segs_requests;
 	int segs_known;
+	/* The kernel's words on some closed connections were lost in this span (segs.words_lost
+	 * grew): segs_known is 0 for it, and this says why. */
+	int segs_lost;
 	/* gauges */
 	uint64_t bufs_in_use, bufs_total; /* provided buffers held / in the pools, over all workers */
 	uint64_t bufs_in_ring; /* free buffers the kernels can pick from, over all workers */

@@ -287,6 +287,13 @@ void engine_take_snapshot(struct engine *eng, struct engine_snapshot *s)
 		s->segs.data_in = delta(&p->segs.data_in, c->segs.data_in);
 		s->segs_requests = eng->segs_requests;
 		eng->segs_requests = 0;
+		/* Words lost since the last read: this span's counts fall short by what the lost
+		 * sockets did last. Not reported as a count at all (the next span starts clean), so a
+		 * sum over the spans that counted, and its requests, stays right. */
+		if (delta(&p->segs.words_lost, c->segs.words_lost)) {
+			segs_known = 0;
+			s->segs_lost = 1;
+		}
 	}
 	s->segs_known = segs_known;
 

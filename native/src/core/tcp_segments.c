@@ -246,8 +246,14 @@ static void drain_destroyed_locked(struct tcp_segments *t)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* EAGAIN: all read. ENOBUFS: some words were lost (a burst of closes overran the
-		 * socket's buffer); those sockets lose their tail, as without the group. */
+		/* ENOBUFS: some words were lost (a burst of closes on our port overran the socket's
+		 * buffer), and those sockets lose their tail. Counted, so the span this read closes
+		 * is reported as not counted rather than short; the words queued after the loss are
+		 * still good, so the reading goes on. EAGAIN: all read. */
+		if (n < 0 && errno == ENOBUFS) {
+			t->total.words_lost++;
+			continue;
+		}
 		if (n <= 0)
 			return;
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {

@@ -52,6 +52,10 @@ struct tcp_segments_departed {
  * the handshake's and FINs without data, window updates). */
 struct tcp_segment_counts {
 	uint64_t out, in, data_out, data_in;
+	/* Times the kernel's words on closed sockets overran the socket's buffer (ENOBUFS): some of
+	 * our connections' last segments were then never told, and the counts since the read before
+	 * fall short by an unknown amount. Cumulative, like the rest. */
+	uint64_t words_lost;
 };
 
 struct tcp_segments {
