@@ -49,6 +49,20 @@ describe('engine counters panel', () => {
     expect(v.ratios.find((c) => c.key === 'segmentsIn')!.title).toMatch(/every one carrying data/);
   });
 
+  it('a newest read that lost the kernel\'s words reads — and says so, not the second before it', () => {
+    const between = counters({ segmentsOut: null, segmentsIn: null, dataSegmentsOut: null, dataSegmentsIn: null, segmentsRequests: null });
+    const lost = counters({ segmentsOut: null, segmentsIn: null, dataSegmentsOut: null, dataSegmentsIn: null, segmentsRequests: null, segmentsLost: true });
+    const read = counters({ segmentsOut: 30_000, segmentsIn: 20_000, dataSegmentsOut: 20_000, dataSegmentsIn: 20_000, segmentsRequests: 10_000 });
+    const latest = frame(between);
+    const v = engineCountersView(latest, [latest], [latest, frame(lost), frame(between), frame(read)])!;
+    const cell = v.ratios.find((c) => c.key === 'segmentsOut')!;
+    expect(cell).toMatchObject({ text: '—', value: null });
+    expect(cell.title).toMatch(/word on some connections that closed in it was lost/);
+    // A read after the lost one counts again.
+    const again = engineCountersView(latest, [latest], [frame(read), frame(lost)])!;
+    expect(again.ratios.find((c) => c.key === 'segmentsOut')!.value).toBe(3);
+  });
+
   it('segments not read yet, not countable here or not recorded (an older run) read — and say why, not 0', () => {
     for (const missing of [null, undefined]) {
       const none = counters({ segmentsOut: missing as null, segmentsIn: missing as null, dataSegmentsOut: missing as null, dataSegmentsIn: missing as null, segmentsRequests: missing as null });

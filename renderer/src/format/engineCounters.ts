@@ -86,12 +86,19 @@ export const SEGMENTS_WINDOW_FRAMES = 30;
  * a run saved before they were recorded.
  */
 function segmentsCells(frames: readonly CountersFrame[]): CounterCell[] {
-  const read = frames.find((f) => {
+  const newest = frames.find((f) => {
     const s = f.server;
-    return s && s.segmentsOut != null && s.segmentsIn != null && s.dataSegmentsOut != null && s.dataSegmentsIn != null && s.segmentsRequests != null;
+    return s && (s.segmentsLost || (s.segmentsOut != null && s.segmentsIn != null && s.dataSegmentsOut != null && s.dataSegmentsIn != null && s.segmentsRequests != null));
   })?.server;
+  // The newest read lost the kernel's word on some closing connections: its second is not
+  // counted, and the one before it is no longer the last second.
+  const lost = !!newest?.segmentsLost;
+  const read = lost ? undefined : newest;
   const cell = (key: string, label: string, what: string, all: number | null | undefined, data: number | null | undefined): CounterCell => {
     const n = read?.segmentsRequests;
+    if (lost) {
+      return { key, label, value: null, text: '—', title: `TCP segments ${what} per request: the last second's are not counted, because the kernel's word on some connections that closed in it was lost (a burst of closes overran the 4 MiB it waits in); the next second counts again` };
+    }
     if (all == null || data == null || n == null) {
       return { key, label, value: null, text: '—', title: `TCP segments ${what} per request: not counted yet (they are read once a second), or not countable here (sock_diag for TCP unreadable: modprobe tcp_diag), or a run saved before they were recorded` };
     }
