@@ -100,6 +100,30 @@ describe('what the other tools make of the exports', () => {
     expect((err as LabError).kind).toBe('input');
   });
 
+  it('a fio job over a named file smaller than fileSizeMiB leaves the file as it was (fio lays out anew a file smaller than size=), and never creates a missing one', () => {
+    const file = path.join(work, 'small.dat');
+    const data = Buffer.alloc(1024 * 1024 + 1000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
+    writeFileSync(file, data);
+    const job = (target: string, pattern: string) => {
+      const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path: target, pattern, direct: false }, duration: { warmupS: 0, measureS: 0.3 } });
+      const jobFile = path.join(work, `${path.basename(target)}-${pattern}.fio`);
+      writeFileSync(jobFile, exportProfile(p, 'fio').text);
+      return spawnSync('fio', [jobFile, '--output-format=terse'], { encoding: 'utf8', timeout: 30_000 });
+    };
+    for (const pattern of ['randread', 'read']) {
+      const r = job(file, pattern);
+      expect(r.status, r.stderr).toBe(0);
+      // Before: "Laying out IO file (1 file / 1024MiB)", and the file was 1 GiB of fio's bytes.
+      expect(readFileSync(file).equals(data), pattern).toBe(true);
+    }
+    const missing = path.join(work, 'missing.dat');
+    const r = job(missing, 'randread');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/allow_file_create/);
+    expect(spawnSync('test', ['-e', missing]).status).not.toBe(0);
+  });
+
   it('refuses a storage path with a $ in a fio job (fio expands it into another file name), and in no other format', () => {
     for (const path of ['/tmp/${PWD}/x', '/tmp/$ncpus', '/tmp/a$HOME']) {
       const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path } });
