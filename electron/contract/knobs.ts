@@ -455,7 +455,8 @@ export const KNOBS = {
           refused: { reason: "the kernel refused to bind the worker's memory to that node", fix: 'pick a node `uring-lab doctor` lists, or leave server.numa.node empty' },
         },
         exports: {
-          fio: (v) => (v === null ? {} : { options: { numa_cpu_nodes: v, numa_mem_policy: `bind:${v}` } }),
+          // A storage run's jobs are not the server's workers: nothing of this in their job.
+          fio: (v, at) => (at('workload') !== 'echo' ? null : v === null ? {} : { options: { numa_cpu_nodes: v, numa_mem_policy: `bind:${v}` } }),
           system: (v) => (v === null ? [] : [{ section: 'sysctl', key: 'kernel.numa_balancing', value: '0', why: 'no NUMA-balancing faults and migrations on the bound workers (as tuned network-latency)' }]),
         },
       }),
@@ -467,7 +468,9 @@ export const KNOBS = {
         refusal: {
           refused: { reason: 'the kernel refused to pin a worker to that CPU', fix: 'pick CPUs this process may run on (`uring-lab doctor`), or leave server.numa.cpus empty' },
         },
-        exports: { fio: (v) => (v === null ? {} : { options: { cpus_allowed: v.join(','), cpus_allowed_policy: 'split' } }) },
+        // The server ring's pinning becomes the job's in an echo profile's storage analogue; a
+        // storage profile's jobs are pinned by load.cpus.
+        exports: { fio: (v, at) => (at('workload') !== 'echo' ? null : v === null ? {} : { options: { cpus_allowed: v.join(','), cpus_allowed_policy: 'split' } }) },
       }),
     },
     // Socket options of every worker's listener, set before listen() so the accepted sockets
@@ -516,10 +519,11 @@ export const KNOBS = {
       applies: 'new-ring', engine: true, onlyWith: { path: 'load.mode', value: 'open' },
     }),
     cpus: knob({
-      workloads: ECHO_ONLY,
       schema: z.array(z.number().int().min(0).max(4095)).min(1).max(64).nullable().default(null),
-      label: 'Load CPUs', unit: 'CPU', help: 'Pins load thread i to CPU cpus[i mod n] before its ring exists (keep the generator off the server\'s CPUs); while the run runs the lab\'s own threads (engine and host bookkeeping) keep off these CPUs where others are allowed; empty: not pinned.',
+      label: 'Load CPUs', unit: 'CPU', help: 'Pins load thread i (a storage run: job i) to CPU cpus[i mod n] before its ring exists (keep the generator off the server\'s CPUs); while the run runs the lab\'s own threads (engine and host bookkeeping) keep off these CPUs where others are allowed; empty: not pinned.',
       applies: 'new-ring', engine: true, settings: ['LOAD_CPU'], needs: 'cpus',
+      // A storage profile's jobs are fio's jobs; an echo load has no fio analogue.
+      exports: { fio: (v, at) => (at('workload') !== 'storage' ? null : v === null ? {} : { options: { cpus_allowed: v.join(','), cpus_allowed_policy: 'split' } }) },
     }),
     timeoutMs: knob({
       workloads: ECHO_ONLY,

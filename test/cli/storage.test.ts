@@ -11,7 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runningRunOf } from './cliProcess';
+import { enginePidOf, runningRunOf } from './cliProcess';
+import { threadsOf } from '../procThreads';
 
 const ROOT = path.join(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/electron/cli.js');
@@ -142,6 +143,26 @@ describe('uring-lab run, workload storage', () => {
     expect(summary.storage).toMatchObject({ labCreated: true, deleted: true });
     expect(summary.storage.path.endsWith(name)).toBe(true);
     expect(testFiles()).toEqual([]);
+  }, 30_000);
+
+  it('load.cpus pins the storage jobs as it pins an echo load; an echo-only knob (server.numa.cpus) is said unused and shown at its default, not applied', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '--json', '--duration', '1.5', '--set', 'workload=storage', '--set', 'storage.fileSizeMiB=16', '--set', 'duration.warmupS=0',
+      '--set', 'load.threads=2', '--set', 'load.cpus=1', '--set', 'server.numa.cpus=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    const engine = await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!, runtime);
+    const allowed = threadsOf(engine).filter((t) => t.comm === 'uring-storage')
+      .map((t) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${engine}/task/${t.tid}/status`, 'utf8'))![1]);
+    // Before: both jobs kept the process's whole affinity (0-1), while the lab moved its own
+    // bookkeeping threads off CPU 1 for them.
+    expect(allowed).toEqual(['1', '1']);
+    expect(await exited).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(summary.applied.load.cpus).toEqual([1]);
+    expect(summary.applied.server.numa.cpus).toBeNull();
+    expect(summary.warnings).toContain('knobs of echo runs this storage run did not use: server.numa.cpus = [0]');
   }, 30_000);
 
   it('a ring too small for the queue depth is raised by the engine, and the summary says so (it was silent)', () => {

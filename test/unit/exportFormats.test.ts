@@ -124,6 +124,15 @@ describe('what the other tools make of the exports', () => {
     expect(spawnSync('test', ['-e', missing]).status).not.toBe(0);
   });
 
+  it('a storage job is pinned by load.cpus, as the lab pins it; the server\'s NUMA knobs (echo only) pin nothing in it, and pin an echo profile\'s analogue', () => {
+    const lines = (o: Record<string, unknown>) => exportProfile(parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, ...o }), 'fio').text.split('\n');
+    const storage = lines({ workload: 'storage', load: { cpus: [1] }, server: { numa: { cpus: [0], node: 0 } } });
+    expect(storage).toContain('cpus_allowed=1');
+    expect(storage.filter((l) => /^(cpus_allowed|numa_)/.test(l))).toEqual(['cpus_allowed=1', 'cpus_allowed_policy=split']);
+    const echo = lines({ load: { cpus: [1] }, server: { numa: { cpus: [0] } } });
+    expect(echo.filter((l) => /^cpus_allowed=/.test(l))).toEqual(['cpus_allowed=0']);
+  });
+
   it('refuses a storage path with a $ in a fio job (fio expands it into another file name), and in no other format', () => {
     for (const path of ['/tmp/${PWD}/x', '/tmp/$ncpus', '/tmp/a$HOME']) {
       const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path } });

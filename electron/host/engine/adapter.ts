@@ -34,9 +34,10 @@ export function appliedProfile(requested: Profile, applied: NativeApplied): Prof
   const engine = engineOf(requested, applied);
   for (const entry of ENGINE_KNOBS) {
     const path = entry.path.split('.');
-    // A knob that does nothing for this engine, or without the knob it goes with, is not
-    // "applied": it shows its default (off).
-    const value = (entry.engines && !entry.engines.includes(engine)) || !onlyWithIn(entry, requested) ? entry.schema.parse(undefined) : valueAt(applied, path);
+    // A knob that does nothing for this engine or this workload, or without the knob it goes
+    // with, is not "applied": it shows its default (off).
+    const unused = (entry.engines && !entry.engines.includes(engine)) || (entry.workloads && !entry.workloads.includes(requested.workload)) || !onlyWithIn(entry, requested);
+    const value = unused ? entry.schema.parse(undefined) : valueAt(applied, path);
     if (value !== undefined) setValueAt(profile, path, value);
   }
   return profile as unknown as Profile;

@@ -15,6 +15,7 @@ import {
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, refusedKnobs } from '../engine/adapter';
+import { defaultProfile } from '../profiles';
 import { lastLevelCache } from './bufferPool';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
@@ -439,6 +440,8 @@ export class RunRecord {
     }
     const adjusted = adjustedKnobsWarning(last.requested, applied, last.phase.rejected);
     if (adjusted) warnings.push(adjusted);
+    const unused = otherWorkloadKnobsWarning(last.requested);
+    if (unused) warnings.push(unused);
     if (this.warmupErrors > 0) {
       warnings.push(this.storagePlan
         ? `${this.warmupErrors} failed I/Os during the warm-up: not in the numbers, but the target failed them all the same`
@@ -689,6 +692,23 @@ export function adjustedKnobsWarning(requested: Profile, applied: Profile, rejec
   });
   if (!adjusted.length) return null;
   return `the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)}): ${knobAt(c.path)?.adjusted ?? 'what its workers applied'}`).join('; ')}`;
+}
+
+/**
+ * The knobs set away from their defaults that act only in the other workload (server.numa.cpus
+ * or load.connections in a storage run, storage.* in an echo run): a profile may carry both
+ * workloads' settings, so they are not refused, but the run says it did not use them (the
+ * summary's `applied` shows them at their defaults).
+ */
+export function otherWorkloadKnobsWarning(requested: Profile): string | null {
+  const defaults = defaultProfile();
+  const unused = knobChanges(defaults, requested).filter((c) => {
+    const workloads = knobAt(c.path)?.workloads;
+    return workloads && !workloads.includes(requested.workload);
+  });
+  if (!unused.length) return null;
+  const other = requested.workload === 'storage' ? 'echo' : 'storage';
+  return `knobs of ${other} runs this ${requested.workload} run did not use: ${unused.map((c) => `${c.path} = ${JSON.stringify(c.to)}`).join(', ')}`;
 }
 
 /** Leaf knobs whose requested value differs between two profiles, as dotted paths. */

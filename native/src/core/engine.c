@@ -447,7 +447,7 @@ static int start_storage(const struct engine_config *cfg, struct engine_started 
 			.msg_bytes = engine.storage.block_bytes,
 			.conn_base = i,
 			.deadline_ns = engine.deadline_ns,
-			.cpu = -1,
+			.cpu = cfg->load.ncpus ? cfg->load.cpus[i % cfg->load.ncpus] : -1,
 			.storage = &engine.storage,
 		};
 	}

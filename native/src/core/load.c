@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 /* The engine's side of the load interface; see load.h. */
 #include "core/load.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +50,20 @@ void load_join(struct load *l)
 	worker_join(&l->worker);
 	free(l->inflight_t0);
 	l->inflight_t0 = NULL;
+}
+
+int load_pin_self(const struct load *l, enum start_step *step)
+{
+	cpu_set_t set;
+	int ret;
+
+	if (l->cfg.cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(l->cfg.cpu, &set);
+	*step = STEP_LOAD_CPU;
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return -ret;
 }
 
 unsigned load_inflight(const struct load *l, uint64_t *oldest_t0)

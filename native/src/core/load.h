@@ -105,6 +105,11 @@ void load_join(struct load *l);
 /* Reader side: requests of this thread in flight now; lowers *oldest_t0 to the oldest one's t0. */
 unsigned load_inflight(const struct load *l, uint64_t *oldest_t0);
 
+/* load.cpus: pins the calling load thread (an echo load thread or a storage job) to its CPU,
+ * before its ring exists so the ring's io-wq helpers inherit the affinity. 0, or -errno with
+ * *step at STEP_LOAD_CPU. Nothing to do when it has no CPU (-1). */
+int load_pin_self(const struct load *l, enum start_step *step);
+
 #ifdef __cplusplus
 }
 #endif

@@ -180,17 +180,9 @@ static int load_setup(void *owner, void *state, enum start_step *step)
 	/* A name to find the load threads by in /proc/self/task (tests, perf, top -H). */
 	pthread_setname_np(pthread_self(), "uring-load");
 
-	/* Before the ring exists, so its io-wq helpers inherit the affinity too. */
-	if (l->cfg.cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(l->cfg.cpu, &set);
-		*step = STEP_LOAD_CPU;
-		ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-		if (ret)
-			return -ret;
-	}
+	ret = load_pin_self(l, step);
+	if (ret)
+		return ret;
 
 	*step = STEP_LOAD_RING_SETUP;
 	ret = setup_ring(st);

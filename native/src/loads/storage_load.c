@@ -433,6 +433,11 @@ static int job_setup(void *owner, void *state, enum start_step *step)
 	j->submit_batch = cfg->submit_batch == 0 ? 1 : cfg->submit_batch > j->qd ? j->qd : cfg->submit_batch;
 	j->rng = (cfg->seed ^ (0x9E3779B97F4A7C15ull * (l->cfg.conn_base + 1))) | 1;
 
+	/* load.cpus pins jobs as it pins echo load threads (the lab's own threads keep off those
+	 * CPUs either way): before the ring, whose io-wq helpers inherit it. */
+	ret = load_pin_self(l, step);
+	if (ret)
+		return ret;
 	*step = STEP_STORAGE_OPEN;
 	j->fd = open(cfg->path, (j->writes ? O_RDWR : O_RDONLY) | (cfg->direct ? O_DIRECT : 0) | O_CLOEXEC);
 	if (j->fd < 0)
