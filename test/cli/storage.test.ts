@@ -282,6 +282,40 @@ describe('uring-lab run, workload storage', () => {
   }, 60_000);
 
   // A read-only filesystem, in a mount namespace of this test's own (root; unshare from util-linux).
+  it('O_DIRECT blocks smaller than the device\'s logical block, and an immutable file to write: exit 2 naming the field, the size needed and the fix, before anything runs', () => {
+    const img = path.join(dir, 'lbs4k.img');
+    writeFileSync(img, Buffer.alloc(8 << 20));
+    const lo = spawnSync('losetup', ['--find', '--show', '--sector-size', '4096', img], { encoding: 'utf8' });
+    expect(lo.status, lo.stderr).toBe(0);
+    const dev = lo.stdout.trim();
+    try {
+      const small = cli(`storage.path=${dev}`, 'storage.allowDevice=true', 'storage.blockBytes=512', 'storage.fileSizeMiB=8');
+      // Before: the first I/O's EINVAL, exit 1, blamed on storage.path.
+      expect(small.code, small.stderr).toBe(2);
+      expect(small.stderr.trim().split('\n')).toHaveLength(1);
+      expect(small.stderr).toMatch(/storage\.blockBytes: O_DIRECT on .*loop\d+ needs whole logical blocks of loop\d+: 4096 B, and storage\.blockBytes 512 is not a multiple of it; set storage\.blockBytes to 4096/);
+      const whole = cli(`storage.path=${dev}`, 'storage.allowDevice=true', 'storage.blockBytes=8192', 'storage.fileSizeMiB=8');
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(whole.summary.errors).toBe(0);
+      // Buffered I/O has no such rule.
+      expect(cli(`storage.path=${dev}`, 'storage.allowDevice=true', 'storage.blockBytes=512', 'storage.fileSizeMiB=8', 'storage.direct=false').code).toBe(0);
+    } finally {
+      spawnSync('losetup', ['-d', dev]);
+    }
+    const frozen = path.join(dir, 'immutable.dat');
+    writeFileSync(frozen, Buffer.alloc(1 << 20, 7));
+    expect(spawnSync('chattr', ['+i', frozen]).status).toBe(0);
+    try {
+      const w = cli(`storage.path=${frozen}`, 'storage.pattern=randwrite', 'storage.direct=false');
+      expect(w.code, w.stderr).toBe(2);
+      expect(w.stderr).toMatch(/storage\.path: .*immutable\.dat cannot be opened to randwrite \(EPERM\): it is immutable or append-only .*; chattr -i -a it/);
+      expect(cli(`storage.path=${frozen}`, 'storage.direct=false').code).toBe(0);
+    } finally {
+      spawnSync('chattr', ['-i', frozen]);
+    }
+    expect(readFileSync(frozen).equals(Buffer.alloc(1 << 20, 7))).toBe(true);
+  }, 60_000);
+
   it('a read-only filesystem is named as such: a write to a file there (its fix said once), and the lab\'s data folder there (EROFS, not ENOENT)', (ctx) => {
     if (spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status !== 0) {
       console.log('skipped: a private mount namespace is needed (root and util-linux unshare) to mount a read-only folder');
@@ -293,11 +327,15 @@ describe('uring-lab run, workload storage', () => {
       `mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1" "$2" run --json --duration 0.5 --set workload=storage --set storage.fileSizeMiB=1 ${args}`, ro, process.execPath, CLI],
     { env: { ...env, XDG_DATA_HOME: xdgHome }, encoding: 'utf8', timeout: 30_000 });
     const write = inside(`--set storage.path=${path.join(ro, 'w.dat')} --set storage.pattern=randwrite`, xdg);
-    expect(write.status, write.stderr).toBe(1);
+    // Bad input, known before anything starts (it was the engine's open failing: exit 1).
+    expect(write.status, write.stderr).toBe(2);
     const line = write.stderr.trim();
     expect(line.split('\n')).toHaveLength(1);
-    expect(line).toMatch(/EROFS.*read-only: put the file on a writable one/);
+    expect(line).toMatch(/storage\.path: .*w\.dat cannot be opened to randwrite \(EROFS\): its filesystem is read-only; put the file on a writable one/);
     expect(line.split('its filesystem is read-only')).toHaveLength(2);
+    // Reading it there is fine.
+    const read = inside(`--set storage.path=${path.join(ro, 'w.dat')} --set storage.direct=false`, xdg);
+    expect(read.status, read.stderr).toBe(0);
     const lab = inside('', ro);
     expect(lab.status, lab.stderr).toBe(2);
     expect(lab.stderr).toMatch(/cannot make the lab's data directory .* \(EROFS\)/);

@@ -135,6 +135,52 @@ function deviceInUse(st: Stats): string | null {
 }
 
 /**
+ * The logical block size of the block device `id` (MAJ:MIN) or of the disk it is a partition of
+ * (a partition has no queue/ of its own), with the device's name; null where there is none (a
+ * filesystem without a block device: tmpfs, overlay, NFS).
+ */
+function logicalBlockOf(id: string): { bytes: number; device: string } | null {
+  for (const at of [join('/sys/dev/block', id), join('/sys/dev/block', id, '..')]) {
+    try {
+      const bytes = Number(readFileSync(join(at, 'queue', 'logical_block_size'), 'utf8').trim());
+      const device = basename(sysBlock(id) ?? id);
+      if (bytes > 0) return { bytes, device };
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+/**
+ * O_DIRECT I/O must be a multiple of the device's logical block size: a 512 B block on a 4 KiB
+ * device failed its first I/O with EINVAL, as a run failure naming storage.path (exit 1). It is
+ * the block size that is wrong, and it can be known before anything starts.
+ */
+function checkDirectAlignment(profile: Profile, id: string, path: string): void {
+  const s = profile.storage;
+  if (!s.direct) return;
+  const lbs = logicalBlockOf(id);
+  if (!lbs || s.blockBytes % lbs.bytes === 0) return;
+  throw input('storage.blockBytes', `O_DIRECT on ${path} needs whole logical blocks of ${lbs.device}: ${lbs.bytes} B, and storage.blockBytes ${s.blockBytes} is not a multiple of it`,
+    `set storage.blockBytes to ${lbs.bytes} or a multiple of it, or storage.direct to false`);
+}
+
+/**
+ * A named target this run may not open as it needs (read, or read and write for a write
+ * pattern): said before anything starts, with why. These failed the engine's open or first I/O
+ * (exit 1, "check storage.path exists and this user may open it").
+ */
+function checkAccess(profile: Profile, path: string): void {
+  const write = writes(profile);
+  try { accessSync(path, write ? constants.R_OK | constants.W_OK : constants.R_OK); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
+    const why = code === 'EROFS' ? 'its filesystem is read-only: put the file on a writable one, or use a read pattern'
+      : code === 'EPERM' ? 'it is immutable or append-only (lsattr shows i or a): chattr -i -a it, name another file, or use a read pattern'
+        : `this user may not ${write ? 'write' : 'read'} it: change its permissions, run as a user who may, or name another file`;
+    throw input('storage.path', `${path} cannot be opened to ${write ? profile.storage.pattern : 'read'} (${code}): ${why.split(': ')[0]}`, why.split(': ').slice(1).join(': '));
+  }
+}
+
+/**
  * Checks the profile's storage target and makes the lab's test file when it has to. Returns
  * null for other workloads. Throws one-line input errors naming the field.
  */
@@ -162,6 +208,7 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
     if (room !== null && want > room) {
       throw input('storage.fileSizeMiB', `the test file of ${s.fileSizeMiB} MiB does not fit in ${dir}, which has ${Math.floor(room / 2 ** 20)} MiB free`, `lower storage.fileSizeMiB to at most ${Math.max(1, Math.floor(room / 2 ** 20))}, free space there, or set XDG_DATA_HOME to a folder on a larger disk`);
     }
+    checkDirectAlignment(profile, devId(statSync(dir).dev), dir);
     const path = join(dir, `test-${process.pid}-${randomInt(2 ** 40).toString(16)}.dat`);
     // O_EXCL: the lab writes only a file it has just created itself.
     closeSync(openSync(path, 'wx', 0o600));
@@ -187,6 +234,8 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
       const busy = deviceInUse(st);
       if (busy) throw input('storage.path', `refusing to ${profile.storage.pattern} ${path}: ${busy}`, 'use a device nothing uses (unmount it first), a file, or a read pattern');
     }
+    checkAccess(profile, path);
+    checkDirectAlignment(profile, devId(st.rdev), path);
     return { path: realpathSync(path), labCreated: false, verify: false, seed, deleted: false, keep: false };
   }
   if (!st.isFile()) {
@@ -202,6 +251,8 @@ export function planStorage(profile: Profile, env: NodeJS.ProcessEnv = process.e
   if (st.size < s.blockBytes) {
     throw input('storage.path', `${path} holds ${st.size} bytes, less than one block of ${s.blockBytes}; the lab never extends a file it did not create`, 'name a larger file, or leave storage.path unset (null) for a test file');
   }
+  checkAccess(profile, path);
+  checkDirectAlignment(profile, devId(st.dev), path);
   const real = realpathSync(path);
   // The lab's own files (saved runs, profiles) are not a write target; its kept test files are.
   const owned = writes(profile) ? labOwnedDirHolding(real, env) : null;
