@@ -47,6 +47,10 @@ export interface SystemSetting {
   value: string;
   /** Why the knob implies it, in a few words (the comment on its line). */
   why: string;
+  /** A floor, not a value: a machine already above it keeps its own (the shell export only
+   *  ever raises it). A cap such as net.core.rmem_max set lower than it was would take room
+   *  from every other program on the machine. */
+  atLeast?: boolean;
 }
 
 /** How a knob reads in other tools' files (the profile exports, electron/host/profiles/export/). */
@@ -147,7 +151,7 @@ function socketBufferKnob(b: { label: string; option: 'SO_RCVBUF' | 'SO_SNDBUF';
       refused: { reason: `the kernel granted less than asked: ${b.option} is capped at ${b.cap} without CAP_NET_ADMIN (${b.option}FORCE refused); applied shows what it granted`, fix: `raise the cap (sysctl ${b.cap}=BYTES), run as root, or ask for at most ${b.cap}` },
     },
     exports: {
-      system: (v) => (v === null ? [] : [{ section: 'sysctl', key: b.cap, value: String(v), why: `at least: lets a process without CAP_NET_ADMIN set ${b.option} this large` }]),
+      system: (v) => (v === null ? [] : [{ section: 'sysctl', key: b.cap, value: String(v), why: `at least: lets a process without CAP_NET_ADMIN set ${b.option} this large`, atLeast: true }]),
     },
   });
 }
@@ -347,7 +351,7 @@ export const KNOBS = {
             if (!v) return [];
             // Each server worker maps its own pool, rounded up to whole 2 MiB pages (native/src/core/buffer_ring.c).
             const perRing = Math.ceil((Number(at('server.bufferRing.count')) * Number(at('server.bufferRing.size'))) / (2 << 20));
-            return [{ section: 'sysctl', key: 'vm.nr_hugepages', value: String(perRing * Number(at('server.rings'))), why: `at least: ${String(at('server.rings'))} ring(s) × bufferRing.count × size on 2 MiB pages` }];
+            return [{ section: 'sysctl', key: 'vm.nr_hugepages', value: String(perRing * Number(at('server.rings'))), why: `at least: ${String(at('server.rings'))} ring(s) × bufferRing.count × size on 2 MiB pages`, atLeast: true }];
           },
         },
       }),

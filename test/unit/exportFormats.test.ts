@@ -133,6 +133,21 @@ describe('what the other tools make of the exports', () => {
     expect(echo.filter((l) => /^cpus_allowed=/.test(l))).toEqual(['cpus_allowed=0']);
   });
 
+  it('refuses a storage path fio would read as another (; and # start a comment, spaces around a value are trimmed), and in no other format', () => {
+    for (const [target, cause] of [['/tmp/data#2.img', /; and # in a job file/], ['/tmp/a;b', /; and # in a job file/], ['/tmp/x.img ', /trims the spaces/], [' /tmp/x.img', /trims the spaces/]] as const) {
+      const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path: target, pattern: 'randwrite' } });
+      let err: unknown;
+      try { exportProfile(p, 'fio'); } catch (e) { err = e; }
+      expect((err as LabError).field, target).toBe('storage.path');
+      expect((err as LabError).message).toMatch(cause);
+      expect(exportProfile(p, 'json').text).toContain(JSON.stringify(target));
+    }
+    // What fio itself makes of such a line: the file it would use is not the one named.
+    const job = path.join(work, 'hash.fio');
+    writeFileSync(job, '[j]\nfilename=/tmp/data#2.img\nsize=1M\nrw=read\n');
+    expect(spawnSync('fio', ['--showcmd', job], { encoding: 'utf8' }).stdout).toMatch(/--filename=\/tmp\/data(\s|$)/);
+  });
+
   it('refuses a storage path with a $ in a fio job (fio expands it into another file name), and in no other format', () => {
     for (const path of ['/tmp/${PWD}/x', '/tmp/$ncpus', '/tmp/a$HOME']) {
       const p = parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage', storage: { path } });
@@ -218,6 +233,22 @@ describe('what the other tools make of the exports', () => {
     // topology veth and registered buffers: their privileges are checked.
     expect(text).toMatch(/topology veth needs root or CAP_NET_ADMIN/);
     expect(text).toMatch(/ulimit -l/);
+  });
+
+  it('the shell script never lowers a machine-wide socket buffer cap it needs at least (it lowered net.core.rmem_max from 32 MiB to 8 MiB)', () => {
+    const file = path.join(work, 'buffers.sh');
+    writeFileSync(file, exportProfile(parseProfile({ kind: 'uring-lab/profile', schemaVersion: 1, server: { socket: { receiveBufferBytes: 8388608, sendBufferBytes: 8388608 } } }), 'shell').text);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^set_sysctl net\.core\.rmem_max 8388608 at_least /m);
+    expect(text).toMatch(/^set_sysctl net\.core\.wmem_max 8388608 at_least /m);
+    // A sysctl that reads a cap above the profile's, and one below it.
+    const bin = path.join(work, 'stub-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(path.join(bin, 'sysctl'), '#!/bin/bash\ncase "$*" in *rmem_max*) echo 33554432 ;; *wmem_max*) echo 212992 ;; *) echo 0 ;; esac\n', { mode: 0o755 });
+    const r = spawnSync('bash', [file, '--dry-run'], { encoding: 'utf8', input: '', env: { ...process.env, URING_LAB: '/opt/uring-lab/bin/uring-lab', PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.status, r.stderr).toBe(0);
+    const changes = r.stdout.split('\n').filter((l) => l.startsWith('+ sysctl'));
+    expect(changes).toEqual(['+ sysctl -w net.core.wmem_max=8388608']);
   });
 
   it('writes --set values the parser reads back as the same value', () => {

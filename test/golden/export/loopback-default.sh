@@ -31,7 +31,7 @@ warn() { echo "warning: $*" >&2; }
 # What the script says goes to stderr: stdout is the run's own (`-- --json` pipes to jq).
 say() { echo "$*" >&2; }
 
-# Sets a sysctl after asking; `at_least` only ever raises it (a reservation others may use too).
+# Sets a sysctl after asking; `at_least` only ever raises it (a reservation or a cap others use too).
 set_sysctl() {
 	local key="$1" want="$2" how="$3" why="$4" now
 	if ! now="$(sysctl -n "$key" 2>/dev/null)"; then

@@ -48,6 +48,7 @@ export function impliedSettings(profile: Profile): ImpliedSetting[] {
       else {
         had.from.push(entry.path);
         if (Number(s.value) > Number(had.value)) Object.assign(had, { value: s.value, why: s.why });
+        had.atLeast = !!(had.atLeast && s.atLeast);
       }
     }
   }
@@ -116,11 +117,19 @@ export function valueText(value: unknown): string {
  *  fio expands `$NAME`, `${NAME}` and `$ncpus` in a job file, so a `$` would name another file). */
 export function refuseUnwritable(path: string, value: string, format: string): void {
   const control = /[\u0000-\u001f\u007f]/.test(value);
-  if (control || (format === 'fio job' && value.includes('$'))) {
+  // fio reads a job file's values its own way, with no escape for these: it expands $, ends a
+  // value at ; or # (an inline comment: filename=/tmp/data#2.img named /tmp/data, and a write job
+  // wrote that file instead) and trims the spaces around it.
+  const fio = format !== 'fio job' ? null
+    : value.includes('$') ? { why: 'fio expands $ in job files (environment variables, $ncpus), so it would name another file', without: 'a $' }
+      : /[;#]/.test(value) ? { why: 'fio reads ; and # in a job file as the start of a comment, so it would name another file', without: '; or #' }
+        : value !== value.trim() ? { why: 'fio trims the spaces around a value in a job file, so it would name another file', without: 'leading or trailing spaces' }
+          : null;
+  if (control || fio) {
     throw new LabError({
       code: 'INVALID_VALUE', kind: 'input', field: path,
-      message: `${path}: ${valueText(value)} cannot be written in a ${format} file (${control ? 'it holds a control character such as a newline' : 'fio expands $ in job files (environment variables, $ncpus), so it would name another file'})`,
-      fix: `give ${path} without ${control ? 'control characters' : 'a $'}, or export --format json`,
+      message: `${path}: ${valueText(value)} cannot be written in a ${format} file (${control ? 'it holds a control character such as a newline' : fio!.why})`,
+      fix: `give ${path} without ${control ? 'control characters' : fio!.without}, or export --format json`,
     });
   }
 }

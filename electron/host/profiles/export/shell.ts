@@ -66,7 +66,7 @@ export function shellScript(profile: Profile): string {
     '# What the script says goes to stderr: stdout is the run\'s own (`-- --json` pipes to jq).',
     'say() { echo "$*" >&2; }',
     '',
-    '# Sets a sysctl after asking; `at_least` only ever raises it (a reservation others may use too).',
+    '# Sets a sysctl after asking; `at_least` only ever raises it (a reservation or a cap others use too).',
     'set_sysctl() {',
     '\tlocal key="$1" want="$2" how="$3" why="$4" now',
     '\tif ! now="$(sysctl -n "$key" 2>/dev/null)"; then',
@@ -138,7 +138,7 @@ export function shellScript(profile: Profile): string {
   for (const s of sysctls) {
     const from = s.from.map((p) => `${p} = ${valueText(knobValue(profile, p))}`).join(', ');
     lines.push(`# ${commentText(from)}`);
-    lines.push(`set_sysctl ${q(s.key)} ${q(s.value)} ${s.key === 'vm.nr_hugepages' ? 'at_least' : 'exactly'} ${q(commentText(s.why))}`);
+    lines.push(`set_sysctl ${q(s.key)} ${q(s.value)} ${s.atLeast ? 'at_least' : 'exactly'} ${q(commentText(s.why))}`);
   }
   for (const s of bootloader) {
     lines.push(`# ${commentText(s.from.join(', '))}: ${commentText(s.why)}`);
