@@ -36,6 +36,8 @@ const RUNS_ALONE = [
   'test/native/workers.test.ts', 'test/cli/starvationRecovery.test.ts', 'test/cli/ownThreads.test.ts',
   'test/native/inject.test.ts', 'test/cli/inject.test.ts', 'test/cli/diagnose.test.ts', 'test/e2e/diagnose.test.ts',
   'test/cli/abVerb.test.ts',
+  // Switches kernel.io_uring_disabled for the whole machine while it runs.
+  'test/cli/ioUringDisabled.test.ts',
   // Fake engines' 20 ms frames and the lab's 400 ms request timeouts, which are wall time: beside
   // another file one of the 512 orderings (16 labs at once in one event loop) ended 'failed'.
   // (Its late joiner's gap, frames neither in memory nor read back yet, was the lab's: fixed.)

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import { ringRefusalCause } from './ioUringAccess';
 import {
   allowedCpuListIn, formatCpuList, knobAt, knobEntries, oneLineText, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry, type CacheInfo, poolBytesWords,
@@ -68,7 +69,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   checks.push(congestionCheck());
   checks.push(socketBufferCheck());
   checks.push(await fioCheck());
-  return { kernel: { release }, checks, numa, hugepages, cache, capabilities, knobs: knobAvailability(capabilities) };
+  return { kernel: { release }, checks, numa, hugepages, cache, capabilities, knobs: knobAvailability(capabilities, knobEntries(), caps && caps.ring.errno !== 0 ? noRingWords(caps) : null) };
 }
 
 /** Bytes for people, in binary units ("8.0 MiB"). */
@@ -108,7 +109,7 @@ function ioUringChecks(caps: CapabilityProbe | null, probeError: string | null):
   const ring = caps.ring;
   checks.push(ring.errno === 0
     ? { id: 'io_uring', label: 'io_uring ring', ok: true, value: 'available', reason: `a ring was created; features: ${caps.features.join(', ') || 'none reported'}` }
-    : { id: 'io_uring', label: 'io_uring ring', ok: false, value: ring.code, reason: `io_uring_setup failed with ${ring.code}: ${ring.reason}`, fix: ring.code === 'EPERM' ? 'io_uring is blocked by sysctl or seccomp: check kernel.io_uring_disabled, or run outside the container\'s default seccomp profile' : 'use a kernel with CONFIG_IO_URING=y' });
+    : { id: 'io_uring', label: 'io_uring ring', ok: false, value: ring.code, reason: `io_uring_setup failed with ${ring.code}: ${ring.reason}`, fix: ring.code === 'EPERM' || ring.code === 'EACCES' ? ringRefusalCause().fix : 'use a kernel with CONFIG_IO_URING=y' });
   if (ring.errno !== 0) return checks;
 
   const needed = ['ACCEPT', 'RECV', 'SEND', 'READ', 'PROVIDE_BUFFERS', 'SEND_ZC'];
@@ -529,7 +530,14 @@ const CAPABILITIES: readonly CapabilityDef[] = [
 /** One verdict per capability: the probe's results where the kernel decides, /proc/meminfo for huge pages. */
 export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: string | null, hugepages: Hugepages | null, numa: DoctorNuma = readNuma()): DoctorCapability[] {
   const out: DoctorCapability[] = [];
+  // No ring at all: every probe below needed one, so none of them says anything about the
+  // kernel (they read "refused with EPERM … needs Linux 6.0" on a 6.18 kernel with the switch off).
+  const noRing = caps && caps.ring.errno !== 0 ? noRingWords(caps) : null;
   for (const def of CAPABILITIES) {
+    if (noRing) {
+      out.push({ id: def.id, label: def.label, available: null, reason: `${noRing.reason}, so whether this kernel offers it is unknown`, fix: noRing.fix });
+      continue;
+    }
     if (!caps) {
       // Not known, rather than missing: a probe that failed says nothing about the kernel.
       out.push({ id: def.id, label: def.label, available: null, reason: probeError ? `the io_uring probe failed: ${probeError}` : 'io_uring was not probed', fix: 'build the native addon (npm run build:native) and run `uring-lab doctor` again' });
@@ -574,6 +582,8 @@ function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: strin
   const row = knobAt('server.iopoll');
   const label = 'IOPOLL on sockets';
   if (!caps) return { id: 'iopollSockets', label, available: null, reason: probeError ? `the io_uring probe failed: ${probeError}` : 'io_uring was not probed', fix: 'build the native addon (npm run build:native)' };
+  const noRing = caps.ring.errno !== 0 ? noRingWords(caps) : null;
+  if (noRing) return { id: 'iopollSockets', label, available: null, reason: `${noRing.reason}, so whether this kernel offers it is unknown`, fix: noRing.fix };
   const r = caps.iopollSocket;
   if (r.errno === 0) return { id: 'iopollSockets', label, available: true, reason: 'the kernel completed a socket recv on an IOPOLL ring, which kernels normally refuse' };
   return {
@@ -583,11 +593,21 @@ function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: strin
   };
 }
 
+/** Why no ring could be made, in the doctor's words: the ring probe's errno and its cause. */
+function noRingWords(caps: CapabilityProbe): { reason: string; fix: string } {
+  const perm = caps.ring.code === 'EPERM' || caps.ring.code === 'EACCES';
+  const cause = perm ? ringRefusalCause() : { reason: caps.ring.reason, fix: 'use a kernel with CONFIG_IO_URING=y' };
+  return { reason: `no io_uring ring could be made here (${caps.ring.code}: ${cause.reason})`, fix: cause.fix };
+}
+
 /** Every catalogue knob with the verdict of the capability its row needs (none: available;
- *  null: the doctor could not tell, e.g. the probe failed). */
-export function knobAvailability(capabilities: readonly DoctorCapability[], entries: readonly KnobEntry[] = knobEntries()): DoctorKnob[] {
+ *  null: the doctor could not tell, e.g. the probe failed). With `noRing` (no io_uring ring can
+ *  be made here) every knob the engine takes is unknown for that reason: every engine of the lab
+ *  needs rings, the epoll server's load too, so none of them can be tried. */
+export function knobAvailability(capabilities: readonly DoctorCapability[], entries: readonly KnobEntry[] = knobEntries(), noRing: { reason: string; fix: string } | null = null): DoctorKnob[] {
   const byId = new Map(capabilities.map((c) => [c.id, c]));
   return entries.map((entry): DoctorKnob => {
+    if (noRing && entry.engine) return { path: entry.path, ...(entry.needs ? { needs: entry.needs } : {}), available: null, reason: noRing.reason, fix: noRing.fix };
     if (!entry.needs) return { path: entry.path, available: true };
     const cap = byId.get(entry.needs);
     if (!cap) return { path: entry.path, needs: entry.needs, available: null, reason: `the doctor has no probe for "${entry.needs}", so it cannot say whether this machine offers it` };

@@ -7,6 +7,7 @@
  */
 import { knobEntries, knobForSetting, LabError, onlyWithFix, onlyWithHolds, onlyWithText, Profile, RejectedKnob, type KnobEntry } from '../../contract';
 import { setValueAt, valueAt } from '../profiles';
+import { ringRefusalCause } from '../ioUringAccess';
 import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData, type ProbesRequest } from '../../engine/protocol';
 
 const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
@@ -119,6 +120,13 @@ export function startCalledOffError(): LabError {
 export function startError(error: EngineErrorData): LabError {
   // Called off (cancelStart): no knob and no kernel to blame.
   if (error.step === 'START_CANCELLED') return startCalledOffError();
+  // No ring at all (EPERM/EACCES from io_uring_setup, at the server's, a load thread's or a
+  // storage job's ring): the machine's switch or a seccomp policy, never the knob of the step
+  // (it named server.ringEntries, or load.threads for the epoll engine, whose load has rings).
+  if ((error.errno === 1 || error.errno === 13) && (error.step === 'SERVER_RING_SETUP' || error.step === 'LOAD_RING_SETUP')) {
+    const cause = ringRefusalCause();
+    return new LabError({ code: 'IO_URING_DISABLED', kind: 'kernel', message: `no io_uring ring could be made (${error.errno === 1 ? 'EPERM' : 'EACCES'}): ${cause.reason}`, fix: cause.fix });
+  }
   const row = error.step ? knobForSetting(error.step) : undefined;
   // The addon's message ends with its fix (for callers that print only the message); the line
   // this error becomes adds the fix once, so it is taken off the message here.
