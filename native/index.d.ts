@@ -247,6 +247,9 @@ export interface EngineConfig {
   port: number;
   /** Hard bound: load threads stop by themselves after this many ms. */
   maxDurationMs: number;
+  /** Descriptors the host will open in the engine process after the start (the eBPF probes'
+   *  maps, programs and links): counted by the RLIMIT_NOFILE check before anything opens. */
+  fdReserve?: number;
   server: ServerConfig;
   load: LoadConfig;
   /**

@@ -427,8 +427,15 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       const calledOff = cancelBeforeNative;
       cancelBeforeNative = false;
       let started: Native.StartResult;
+      // The probes' descriptors are open by now where they attached, and the start's RLIMIT_NOFILE
+      // check counts them as open. The host's reserve for them stands only where the limit kept
+      // some out (EMFILE/ENFILE): then the limit that check asks for must hold them all, or each
+      // limit it named failed again with a larger one (157, then 234, then 237). Probes left out
+      // for another reason (no privileges, disabled) hold nothing.
+      const outOfFds = probes.some((p) => !p.attached && /Too many open files/.test(p.reason ?? ''));
+      const config = outOfFds ? message.config : { ...message.config, fdReserve: 0 };
       try {
-        const starting = native.startAsync(message.config);
+        const starting = native.startAsync(config);
         if (calledOff) native.cancelStart();
         started = await starting;
       } catch (err) {

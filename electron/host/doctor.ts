@@ -16,6 +16,8 @@ const execFileAsync = promisify(execFile);
 import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { ringRefusalCause } from './ioUringAccess';
+import { probeFdReserve } from './probeFds';
+import { defaultProfile } from './profiles/profileShape';
 import {
   allowedCpuListIn, formatCpuList, knobAt, knobEntries, oneLineText, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry, type CacheInfo, poolBytesWords,
@@ -52,6 +54,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   checks.push(...ioUringChecks(caps, probeError));
   checks.push(...capabilityChecks(capabilities));
   checks.push(memlockCheck(await planned(plan)));
+  checks.push(openFilesCheck());
   checks.push(btfCheck());
   checks.push(tracefsCheck());
   if (probes) checks.push(...await probes());
@@ -162,6 +165,30 @@ async function planned(plan?: MemoryPlanner): Promise<MemlockPlan> {
  * the kernel charges (every ring, the buffer ring's registration), measured in the engine
  * process whose limit applies. Without a plan (no engine) only the bare limit is judged.
  */
+/**
+ * Open files (RLIMIT_NOFILE) against what the default run needs: 2 descriptors a connection
+ * (the load's socket and the server's accepted one), the eBPF probes' (probeFdReserve) and the
+ * engine process's own. The engine raises the soft limit to the hard one before a run, so the
+ * hard limit decides.
+ */
+export function openFilesCheck(limitsText = readText('/proc/self/limits') ?? ''): DoctorCheck {
+  const id = 'nofile';
+  const label = 'Open files (RLIMIT_NOFILE)';
+  const line = limitsText.split('\n').find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line?.split(/\s{2,}/).slice(1, 3) ?? []).map((v) => v.trim());
+  if (!soft || !hard) return { id, label, ok: null, value: 'unknown', reason: '/proc/self/limits says nothing about open files' };
+  const profile = defaultProfile();
+  const probes = probeFdReserve(profile);
+  const need = 2 * profile.load.connections + probes + 64;
+  const hardN = hard === 'unlimited' ? Infinity : Number(hard);
+  const ok = hardN >= need;
+  return {
+    id, label, ok, value: `${soft} (hard ${hard})`,
+    reason: `a run holds 2 per connection (the load's socket and the server's accepted one), about ${probes} for the eBPF probes and ~40 of the engine's own: the default run (${profile.load.connections} connections) about ${need}, 1,000 connections about ${2000 + probes + 64}; the engine raises the soft limit to the hard one as a run needs, so the hard limit (${hard}) decides`,
+    ...(ok ? {} : { fix: `raise it before starting the lab (ulimit -n ${need}, LimitNOFILE= in a systemd unit, nofile in /etc/security/limits.conf), or run with fewer connections and probes.enabled=false` }),
+  };
+}
+
 export function memlockCheck(plan: MemlockPlan = { needs: null, error: null }, limitsText = readText('/proc/self/limits') ?? '', isRoot = process.getuid?.() === 0): DoctorCheck {
   const id = 'memlock';
   const label = 'Locked memory (RLIMIT_MEMLOCK)';

@@ -279,6 +279,9 @@ engine_config ParseEngineConfig(Napi::Env env, const Napi::Value &config)
 	cfg.server = ParseServer(c.Object("server"));
 	cfg.server.port = (uint16_t)c.Integer("port", 0, 65535);
 	cfg.max_duration_ms = (uint64_t)c.Integer("maxDurationMs", 1, 1e12);
+	// Descriptors the host will open in this process after the start (the eBPF probes' maps,
+	// programs and links): the RLIMIT_NOFILE check counts them. Absent: none.
+	cfg.fd_reserve = c.Get("fdReserve").IsUndefined() ? 0 : (unsigned)c.Integer("fdReserve", 0, 1 << 20);
 
 	Fields load = c.Object("load");
 	cfg.load.kind = LOAD_ECHO;

@@ -48,12 +48,13 @@ Words BufferRingWords(int e, unsigned count)
 Words FdLimitWords(const engine_error &err, unsigned connections)
 {
 	std::string need = std::to_string(err.fds_needed);
+	std::string probes = err.fds_reserve ? ", " + std::to_string(err.fds_reserve) + " for the eBPF probes" : "";
 	return { std::to_string(connections) + " load connections need " + need +
 			 " file descriptors (2 per connection: the load socket and the server's accepted one, plus " +
-			 std::to_string(err.fds_open) + " already open and the engine's own) but RLIMIT_NOFILE allows " +
+			 std::to_string(err.fds_open) + " already open" + probes + " and the engine's own) but RLIMIT_NOFILE allows " +
 			 Limit(err.fds_soft) + " (hard limit " + Limit(err.fds_hard) + ")",
-		 "raise the limit before starting (ulimit -n " + need +
-			 ", or LimitNOFILE= for a service) or use fewer connections" };
+		 "raise the limit before starting (ulimit -n " + need + ", or LimitNOFILE= for a service)" +
+			 (err.fds_reserve ? ", set probes.enabled=false," : "") + " or use fewer connections" };
 }
 
 Words Describe(const engine_error &err, const engine_config &c)

@@ -512,7 +512,7 @@ int engine_start_finish(const struct engine_config *cfg, struct engine_started *
 
 	memset(err, 0, sizeof(*err));
 	ret = fd_limit_ensure(cfg->load.connections, nload,
-			     cfg->target.enabled ? 0 : cfg->server.workers ? cfg->server.workers : 1, err);
+			     cfg->target.enabled ? 0 : cfg->server.workers ? cfg->server.workers : 1, cfg->fd_reserve, err);
 	if (ret) {
 		finish_state(ENGINE_IDLE, hold);
 		return ret;

@@ -66,6 +66,7 @@ struct engine_config {
 	int storage_workload;
 	struct storage_config storage;
 	uint64_t max_duration_ms; /* load threads stop by themselves after this */
+	unsigned fd_reserve;      /* descriptors the host opens in this process after the start (the probes') */
 };
 
 struct engine_started {
@@ -91,6 +92,7 @@ struct engine_error {
 	/* STEP_FD_LIMIT: descriptors needed, and RLIMIT_NOFILE after
 	 * trying to raise the soft limit to the hard one. */
 	uint64_t fds_needed, fds_open, fds_soft, fds_hard;
+	uint64_t fds_reserve; /* of fds_needed, the host's own after the start (the probes') */
 };
 
 /* Deltas since the previous snapshot (or start), except the gauges. */

@@ -31,11 +31,11 @@ static uint64_t limit_value(rlim_t v)
 	return v == RLIM_INFINITY ? UINT64_MAX : (uint64_t)v;
 }
 
-int fd_limit_ensure(unsigned connections, unsigned nload, unsigned nservers, struct engine_error *err)
+int fd_limit_ensure(unsigned connections, unsigned nload, unsigned nservers, unsigned reserve, struct engine_error *err)
 {
 	struct rlimit rl;
 	uint64_t open = count_open_fds();
-	uint64_t need = open + 2ull * connections + FD_SLACK_SERVER * (uint64_t)nservers + FD_SLACK_LOAD * (uint64_t)nload + FD_MARGIN;
+	uint64_t need = open + 2ull * connections + FD_SLACK_SERVER * (uint64_t)nservers + FD_SLACK_LOAD * (uint64_t)nload + FD_MARGIN + reserve;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return 0; /* cannot tell: let the sockets speak for themselves */
@@ -55,6 +55,7 @@ int fd_limit_ensure(unsigned connections, unsigned nload, unsigned nservers, str
 	err->at = (struct start_error){ STEP_FD_LIMIT, -EMFILE };
 	err->fds_needed = need;
 	err->fds_open = open;
+	err->fds_reserve = reserve;
 	err->fds_soft = limit_value(rl.rlim_cur);
 	err->fds_hard = limit_value(rl.rlim_max);
 	return -EMFILE;

@@ -11,6 +11,6 @@
 #include "core/engine.h"
 
 /* 0, or -EMFILE with err->at = STEP_FD_LIMIT and err->fds_* filled in. */
-int fd_limit_ensure(unsigned connections, unsigned nload, unsigned nservers, struct engine_error *err);
+int fd_limit_ensure(unsigned connections, unsigned nload, unsigned nservers, unsigned reserve, struct engine_error *err);
 
 #endif

@@ -48,6 +48,7 @@ const char *const probe_names[PROBE_COUNT] = {
 };
 
 #define TRACEFS_ENTER_EVENT "/sys/kernel/tracing/events/syscalls/sys_enter_io_uring_enter"
+#define FIX_FDS "raise the open-file limit (ulimit -n; each probe holds its maps, programs and links: ~100 descriptors for all of them, beside the run's 2 per connection), or set probes.enabled=false"
 #define FIX_CAPS "run the lab as root, or grant the probe helper its capabilities: sudo setcap cap_bpf,cap_perfmon+ep uring-lab-probe-helper (add cap_sys_admin for run-time overhead stats; README: Probes)"
 #define FIX_LOCKDOWN "kernel lockdown is in confidentiality mode (/sys/kernel/security/lockdown), which forbids BPF reading kernel memory: boot with lockdown=integrity or none"
 #define NOTE_ENTERS_FROM_ENGINE "io_uring_enter calls come from the engine's own count: counting them in the kernel takes a syscall tracepoint, which puts every task's syscalls on the slow path (opt in with probesAttach syscallEnters)"
@@ -784,6 +785,15 @@ void probe_load(const struct probe_load_options *o, struct probe_set *out)
 		if (out->status[i].requested)
 			load_one((enum probe_id)i, o, out);
 	heap_keeps_big_blocks(0);
+	/* Out of descriptors (EMFILE for this process, ENFILE for the machine) fails whichever step
+	 * came next (opening the object, loading, keeping the fds, a perf event) with that step's
+	 * own fix ("report it", "needs tp_btf", or none): the cause is the limit, whatever the step. */
+	for (i = 0; i < PROBE_COUNT; i++) {
+		struct probe_status *st = &out->status[i];
+
+		if (st->requested && !st->attached && strstr(st->reason, "Too many open files"))
+			snprintf(st->fix, PROBE_TEXT, "%s", FIX_FDS);
+	}
 	if (out->perfbuf && !o->force_perfbuf && out->status[PROBE_TCP_EVENTS].attached &&
 	    !out->status[PROBE_TCP_EVENTS].reason[0])
 		snprintf(out->status[PROBE_TCP_EVENTS].reason, PROBE_TEXT,
