@@ -44,8 +44,16 @@ export const GetFramesParamsSchema = z.strictObject({ runId: z.string().max(100)
 export const FramesResultSchema = z.object({
   runId: z.string(),
   frames: z.array(RunFrameSchema),
-  /** Frames from `fromSeq` on that the host no longer keeps (they are lost to this client). */
+  /** Frames from `fromSeq` on that the host no longer keeps (they are lost to this client); with
+   *  `more`, only those before `nextSeq`. */
   lost: z.number().int().min(0),
+  /** The answer stopped at the host's bound for one reply (FRAMES_REPLY_BYTES of frames, or
+   *  FRAMES_READ_MAX read back from the history): ask again from `nextSeq` for the rest. One
+   *  answer with every frame of a long run (2,660 frames of 41 KB) passed the 8 MiB a socket may
+   *  hold unsent, and the host closed the connection of the tab that asked, again and again. */
+  more: z.boolean().default(false),
+  /** Where the next page starts (with `more`); after the last page, the seq after the run's last frame. */
+  nextSeq: z.number().int().min(0).optional(),
 });
 export type FramesResult = z.infer<typeof FramesResultSchema>;
 

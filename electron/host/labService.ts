@@ -87,6 +87,12 @@ const KEPT_CLIENT_PROFILES = 64;
 /** At most this many reads of the frame log for one getFrames: a guard, not a budget (it ends
  *  after one or two unless every read takes longer than memory keeps frames). */
 const FRAMES_READ_ROUNDS = 20;
+/** One getFrames answer holds about this many bytes of frames at most (at least one frame), and
+ *  reads at most FRAMES_READ_MAX frames back from the history: well under the 8 MiB a client's
+ *  socket may hold unsent (labSocket.ts MAX_UNSENT_BYTES), and a page costs the same however long
+ *  the run. The rest comes in further pages (`more`, `nextSeq`). */
+export const FRAMES_REPLY_BYTES = 2 * 1024 * 1024;
+const FRAMES_READ_MAX = 128;
 
 export interface LabServiceOptions {
   supervisor?: EngineSupervisor;
@@ -99,6 +105,8 @@ export interface LabServiceOptions {
   timeouts?: (config: NativeEngineConfig) => { startMs: number; stopMs: number };
   /** Frames a run keeps in memory for getFrames (default KEPT_FRAMES; older ones are read from its history). */
   keptFrames?: number;
+  /** One getFrames page's bounds (default FRAMES_REPLY_BYTES and FRAMES_READ_MAX; tests make them small). */
+  framesPage?: { bytes: number; readMax: number };
 }
 
 interface ActiveRun {
@@ -173,6 +181,7 @@ export class LabService implements LabApi, LabSessions {
   } = {};
   private readonly frameIntervalMs: number;
   private readonly keptFrames: number;
+  private readonly framesPage: { bytes: number; readMax: number };
   private readonly activeRunsDir?: string;
   private readonly history: LabHistory;
   /** A/B experiments (one at a time), each arm a run of the client that started it. */
@@ -188,6 +197,7 @@ export class LabService implements LabApi, LabSessions {
     this.supervisor = options.supervisor ?? new EngineSupervisor();
     this.frameIntervalMs = options.frameIntervalMs ?? 100;
     this.keptFrames = options.keptFrames ?? KEPT_FRAMES;
+    this.framesPage = options.framesPage ?? { bytes: FRAMES_REPLY_BYTES, readMax: FRAMES_READ_MAX };
     this.activeRunsDir = options.activeRunsDir;
     this.history = new LabHistory(options.runsDir);
     this.ab = new AbController((clientId) => {
@@ -736,19 +746,38 @@ export class LabService implements LabApi, LabSessions {
     const frames: RunFrame[] = [];
     let next = fromSeq;
     let short = false;
+    // Set where this page stops reading the log before memory: the next page starts there.
+    let readUpTo: number | null = null;
     for (let round = 0; ; round++) {
       const kept = record.framesFrom(next);
       if (kept.lost === 0 || !saved || short || round === FRAMES_READ_ROUNDS) {
         frames.push(...kept.frames);
         break;
       }
-      const older = await saved.savedFrames(next, next + kept.lost);
+      const take = Math.min(kept.lost, this.framesPage.readMax);
+      const older = await saved.savedFrames(next, next + take);
       frames.push(...older);
-      next += kept.lost; // what the log did not have is lost
-      short = older.length < kept.lost;
+      short = older.length < take;
+      next += take; // what the log did not have is lost
+      if (take < kept.lost) {
+        // More of the log before memory than one page reads: the next page goes on from here.
+        readUpTo = next;
+        break;
+      }
     }
-    // Counted, not assumed: frames neither kept nor read back (nothing is counted twice).
-    return { runId, frames, lost: Math.max(0, record.lastSeq + 1 - fromSeq - frames.length) };
+    // The byte bound: frames are sized as the socket will send them, one by one, until it is passed.
+    let bytes = 0;
+    let sent = 0;
+    for (; sent < frames.length; sent++) {
+      bytes += JSON.stringify(frames[sent]).length;
+      if (sent > 0 && bytes > this.framesPage.bytes) break;
+    }
+    const page = frames.slice(0, sent);
+    const nextSeq = sent < frames.length ? frames[sent].seq : readUpTo ?? record.lastSeq + 1;
+    const more = sent < frames.length || readUpTo !== null;
+    // Counted, not assumed: frames neither kept nor read back (nothing is counted twice), up to
+    // where this page ends.
+    return { runId, frames: page, lost: Math.max(0, nextSeq - fromSeq - page.length), more, nextSeq };
   }
 
   private assertController(run: ActiveRun, clientId: string, what: string): void {

@@ -126,7 +126,7 @@ export function fakeClient() {
       return status();
     }),
     takeControl: vi.fn(async () => status({ running: true, state: 'running', runId: 'r1', controller: true })),
-    getFrames: vi.fn(async ({ runId }: { runId: string; fromSeq: number }): Promise<FramesResult> => ({ runId, frames: [], lost: 0 })),
+    getFrames: vi.fn(async ({ runId }: { runId: string; fromSeq: number }): Promise<FramesResult> => ({ runId, frames: [], lost: 0, more: false })),
     doctor: vi.fn(),
     onEvent: (l: (e: LabEvent) => void) => {
       listener = l;

@@ -195,6 +195,21 @@ describe('lab store', () => {
     expect(frames.lost).toBe(4 + 4); // 0..3 not kept by the host, 6..9 never arrived
   });
 
+  it('joining a long run fetches its frames page by page (the host bounds each answer), live frames waiting behind them', async () => {
+    const { f, buf, frames } = await attached(100);
+    f.api.getStatus.mockResolvedValue(f.status({ running: true, state: 'running', runId: 'other', phases: [phase(0, false)], controller: false, lastSeq: 9 }));
+    f.api.getFrames
+      .mockResolvedValueOnce({ runId: 'other', frames: [0, 1, 2].map((s) => frame('other', s)), lost: 0, more: true, nextSeq: 3 })
+      .mockResolvedValueOnce({ runId: 'other', frames: [3, 4, 5].map((s) => frame('other', s)), lost: 0, more: true, nextSeq: 6 })
+      .mockResolvedValueOnce({ runId: 'other', frames: [6, 7, 8].map((s) => frame('other', s)), lost: 0, more: false, nextSeq: 9 });
+    f.emit({ type: 'frame', frame: frame('other', 9) });
+    await flush();
+    await flush();
+    expect(f.api.getFrames.mock.calls.map((c) => c[0])).toEqual([{ runId: 'other', fromSeq: 0 }, { runId: 'other', fromSeq: 3 }, { runId: 'other', fromSeq: 6 }]);
+    expect(buf.snapshot().map((b) => b.frame.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(frames.lost).toBe(0);
+  });
+
   it('says the run state is unknown while disconnected, then resyncs the same run and recovers missed frames', async () => {
     const { f, buf, conn, run, frames } = await attached(100);
     await run.start();

@@ -321,6 +321,32 @@ describe('run lifecycle state machine', () => {
     expect(partial.lost).toBeGreaterThan(10);
   });
 
+  it('a late joiner gets a long run page by page (each answer bounded in bytes and in frames read back), every frame once, in order', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-history-'));
+    const { lab, events } = makeLab({ options: { keptFrames: 10, runsDir, framesPage: { bytes: 6000, readMax: 4 } } });
+    const live = () => events.flatMap((e) => (e.type === 'frame' ? [e.frame] : []));
+    const { runId } = await lab.startRun({ profile: PROFILE });
+    await untilFrames(events, 30);
+    await lab.stopRun();
+    const got: RunFrame[] = [];
+    let pages = 0;
+    for (let from = 0; ; pages++) {
+      const page = await lab.getFrames({ runId, fromSeq: from });
+      expect(page.lost).toBe(0);
+      // Over the bound only by the one frame that passed it.
+      if (page.frames.length > 1) expect(JSON.stringify(page.frames.slice(0, -1)).length).toBeLessThanOrEqual(6000 + page.frames.length);
+      got.push(...page.frames);
+      if (!page.more) {
+        expect(page.nextSeq).toBe(live().length);
+        break;
+      }
+      expect(page.nextSeq).toBeGreaterThan(from);
+      from = page.nextSeq!;
+    }
+    expect(pages).toBeGreaterThan(3);
+    expect(got).toEqual(live());
+  });
+
   it('a late joiner is held neither by the history\'s meta writes (a disk slow to sync) nor by reads that lag for a while: every frame, none lost', async () => {
     const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-history-'));
     const { lab, events } = makeLab({ options: { keptFrames: 10, runsDir } });

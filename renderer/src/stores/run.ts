@@ -191,9 +191,16 @@ export const useRunStore = defineStore('run', () => {
     fetching = true;
     let fetched = false;
     try {
-      const res = await api.getFrames({ runId: id, fromSeq });
-      // Frames the host no longer keeps show up as a seq gap in the buffer (frames lost).
-      if (res.runId === id && frames.buffer.runId === id) for (const f of res.frames) frames.buffer.push(f);
+      // Page by page (the host bounds one answer: a long run's frames in one message passed
+      // what a socket may hold, and the host closed this tab's connection at every try).
+      for (let from = fromSeq; ;) {
+        const res = await api.getFrames({ runId: id, fromSeq: from });
+        if (res.runId !== id || frames.buffer.runId !== id) break;
+        // Frames the host no longer keeps show up as a seq gap in the buffer (frames lost).
+        for (const f of res.frames) frames.buffer.push(f);
+        if (!res.more || res.nextSeq === undefined || res.nextSeq <= from) break;
+        from = res.nextSeq;
+      }
       fetched = true;
     } catch {
       // The connection broke (the reconnect's status asks again, the queue kept), or the run is
