@@ -100,10 +100,16 @@ export class LabSocketEndpoint {
       ws.close(1011, 'the lab could not open a session');
       return;
     }
+    // A client is dropped for not reading (MAX_UNSENT_BYTES still unsent when the next message
+    // comes), never for the size of one answer: measured after the send, one getFrames answer of
+    // a long run (or a run's JSON export) was enough, and the tab that asked was cut off each time.
     const send = (text: string): void => {
       if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.bufferedAmount > MAX_UNSENT_BYTES) {
+        ws.terminate();
+        return;
+      }
       ws.send(text);
-      if (ws.bufferedAmount > MAX_UNSENT_BYTES) ws.terminate();
     };
     const unsubscribe = session.onEvent((event) => {
       let text: string;

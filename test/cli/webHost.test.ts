@@ -292,6 +292,46 @@ describe('web host: sessions', () => {
     }
   });
 
+  it('one answer larger than a socket may hold unsent (a long run\'s frames, an export) reaches the client; a client that reads nothing is dropped', async () => {
+    const big = 'x'.repeat(12 * 1024 * 1024);
+    const emitters = new Map<string, (event: LabEvent) => void>();
+    const sessions: LabSessions = {
+      session(clientId: string): LabSession {
+        return {
+          clientId,
+          getFrames: async () => ({ runId: big, frames: [], lost: 0, more: false }) as never,
+          onEvent(listener) { emitters.set(clientId, listener); return () => emitters.delete(clientId); },
+          dispose() { disposed.add(clientId); },
+        } as Partial<LabSession> as LabSession;
+      },
+    };
+    const disposed = new Set<string>();
+    const host = await startWebHost(sessions, { port: 0, rendererDir: RENDERER });
+    try {
+      const ws = await connectLab(host.port, { token: host.token });
+      const answer = await labClient(ws).call('getFrames', { runId: 'r', fromSeq: 0 });
+      // Before: the host closed the socket as soon as it had queued this answer (1006, no answer).
+      expect(answer).toMatchObject({ ok: true });
+      expect((answer as { result: { runId: string } }).result.runId.length).toBe(big.length);
+      ws.close();
+      // A client that reads nothing: its socket paused, the host's events pile up until it drops it.
+      const stalled = await connectLab(host.port, { token: host.token, client: 'stalled' });
+      await waitFor(() => emitters.has('stalled'), 2000, 'the session subscribed');
+      const emit = emitters.get('stalled')!;
+      (stalled as unknown as { _socket: { pause(): void } })._socket.pause();
+      const event = { type: 'control', runId: 'x'.repeat(1024 * 1024), controller: true } as LabEvent;
+      // The host's side: the session is disposed when it drops the socket (the paused client sees nothing).
+      for (let i = 0; i < 64 && !disposed.has('stalled'); i++) {
+        emit(event);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await waitFor(() => disposed.has('stalled'), 5000, 'the host dropping a client that read nothing');
+      stalled.terminate();
+    } finally {
+      await host.close();
+    }
+  }, 30_000);
+
   it('answers one message at a time per connection, in order', async () => {
     let active = 0;
     let maxActive = 0;
