@@ -5,7 +5,7 @@
  * A user's `--out FILE` or a writing storage run's `storage.path` that lands in there would
  * overwrite saved runs or profiles, so both are refused (outFile.ts, run/storage.ts).
  */
-import { mkdtempSync, realpathSync, rmdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, realpathSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LabError, oneLineText } from '../contract';
@@ -55,6 +55,11 @@ export function labOwnedDirHolding(path: string, env: NodeJS.ProcessEnv = proces
   return null;
 }
 
+/** Bytes the write check writes (and removes): two pages, about what a run writes before its
+ *  first frames (its meta, the end note's reserved room). Not a forecast of the run's size: a
+ *  disk that fills mid-run is said in the summary and the exit code. */
+const WRITE_CHECK_BYTES = 8 * 1024;
+
 /**
  * Throws the one-line input error (field URING_LAB_RUNS_DIR) when `dir` cannot take what the lab
  * saves there (not a folder, not writable, a read-only mount or an immutable folder): checked
@@ -64,13 +69,30 @@ export function labOwnedDirHolding(path: string, env: NodeJS.ProcessEnv = proces
 export function refuseUnwritableFolder(dir: string, what: string, fix: string): void {
   try {
     makeFolders(dir);
-    rmdirSync(mkdtempSync(join(dir, '.write-check-')));
+    const probe = mkdtempSync(join(dir, '.write-check-'));
+    try {
+      // Data, not only a name: a full tmpfs makes folders and empty files (no data blocks) but no
+      // bytes, so the run went ahead and was reported under an id that was never saved. What a
+      // run writes before its first frame (its meta, the end note's reserved room) fits in this.
+      const file = join(probe, 'check');
+      const fd = openSync(file, 'wx', 0o600);
+      try {
+        writeSync(fd, Buffer.alloc(WRITE_CHECK_BYTES));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+        rmSync(file, { force: true });
+      }
+    } finally {
+      rmdirSync(probe);
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    const full = code === 'ENOSPC' || code === 'EDQUOT';
     throw new LabError({
       code: 'RUNS_DIR', kind: 'input', field: 'URING_LAB_RUNS_DIR',
-      message: `${what} cannot be saved in ${oneLineText(dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : code}); nothing was started`,
-      fix,
+      message: `${what} cannot be saved in ${oneLineText(dir, 160)} (${code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a folder' : full ? `${code}: its filesystem is full` : code}); nothing was started`,
+      fix: full ? `free space there, or ${fix}` : fix,
     });
   }
 }

@@ -6,7 +6,7 @@
  * naming the file and the fix, and nothing the user had is changed or lost.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -387,6 +387,23 @@ describe('frames out of order', () => {
     expect(seen.size).toBeGreaterThanOrEqual(lines.length - 1);
     rmSync(run, { recursive: true });
   });
+
+  // A full disk before the run: a folder (a name, no data) could still be made there, so the
+  // check passed, the run went ahead and was reported under an id that was never saved.
+  it.skipIf(!isRoot)('a history on a full filesystem: exit 2 before anything starts, naming ENOSPC and the fix; nothing is left there', () => {
+    const full = path.join(dir, 'already-full');
+    mkdirSync(full);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', full]);
+    try {
+      try { for (let i = 0; i < 100; i++) appendFileSync(path.join(full, 'filler'), Buffer.alloc(4096)); } catch { /* full */ }
+      const r = cli(['run', '--duration', '1', '--set', 'duration.warmupS=0', '--json'], { URING_LAB_RUNS_DIR: full });
+      expect(r.code, r.stderr).toBe(2);
+      expectOneErrorLine(r.stderr, /runs cannot be saved in .*already-full \(ENOSPC: its filesystem is full\); nothing was started; free space there, or point URING_LAB_RUNS_DIR/);
+      expect(readdirSync(full)).toEqual(['filler']);
+    } finally {
+      execFileSync('umount', [full]);
+    }
+  }, 60_000);
 
   // A disk that fills mid-run: the run completes and prints its summary, but the history holds
   // only part of it. Exit 0 read as "saved"; the summary's warning alone was easy to miss.
