@@ -163,6 +163,10 @@ export interface SideTotals {
   /** Frame time covered, s. */
   seconds: number;
   metrics: Record<MetricName, number | null>;
+  /** Per metric, the scatter of the frames' own values (1.4826 × MAD of each frame's rate or
+   *  share): on the baseline side (robust), how far one frame of the baseline strays from its
+   *  median by itself; null on the window side and where no frame carried the metric. */
+  spreads: Record<MetricName, number | null>;
   /** p99 of the engine threads' run-queue delay, µs (null without the runqueue probe or samples). */
   runqueueP99Us: number | null;
   /** Competitors by pid (sched), ms/s and preemptions of the engine per s. */
@@ -244,11 +248,14 @@ export function sideTotals(own: readonly FrameDigest[], { lead = [], after = [],
   const frames = [...lead, ...own];
   const seconds = sumBy(frames, (f) => f.intervalMs) / 1000;
   const metrics = metricTotals(frames, own, seconds, robust);
+  const spreads = {} as Record<MetricName, number | null>;
+  for (let i = 0; i < METRIC_DEFS.length; i++) spreads[METRIC_NAMES[i]!] = robust ? frameSpread(frames, i, METRIC_DEFS[i]!.kind === 'share') : null;
   const { runqueueP99Us, competitors, reclaim } = kernelTotals(frames, lead);
   const perS = (v: number) => (seconds > 0 ? v / seconds : 0);
   return {
     seconds,
     metrics,
+    spreads,
     runqueueP99Us,
     competitorsByComm: byComm(competitors.values(), perS),
     competitors: [...competitors.values()].map((t) => ({ ...t, onCpuMs: perS(t.onCpuMs), preemptedEngine: perS(t.preemptedEngine) })).sort((a, b) => b.onCpuMs - a.onCpuMs),
@@ -282,6 +289,11 @@ function metricTotals(frames: readonly FrameDigest[], own: readonly FrameDigest[
  *  frames before the tail rose (io-wq punts that cost little at first) must not become the
  *  baseline it is compared with. */
 function medianFrame(frames: readonly FrameDigest[], metric: number, share: boolean): number {
+  return median(frameValues(frames, metric, share));
+}
+
+/** Each frame's value of one metric (per second for rates), where the frame carried it. */
+function frameValues(frames: readonly FrameDigest[], metric: number, share: boolean): number[] {
   const values: number[] = [];
   for (const f of frames) {
     const v = f.metrics[metric]!;
@@ -289,7 +301,16 @@ function medianFrame(frames: readonly FrameDigest[], metric: number, share: bool
     if (Number.isNaN(v) || !(s > 0)) continue;
     values.push(share ? v : v / s);
   }
-  return median(values);
+  return values;
+}
+
+/** The frames' scatter of one metric: 1.4826 × the median absolute deviation of their values
+ *  from their median (null when no frame carried it). */
+function frameSpread(frames: readonly FrameDigest[], metric: number, share: boolean): number | null {
+  const values = frameValues(frames, metric, share);
+  if (values.length === 0) return null;
+  const center = median(values);
+  return 1.4826 * median(values.map((v) => Math.abs(v - center)));
 }
 
 /** The run-queue p99 (of `frames` less `lead`) and the competitors' and reclaimers' totals. */
@@ -388,14 +409,25 @@ export function spikeEvidence(window: readonly (RunFrame | FrameDigest)[], basel
  * packets; on this machine 2.0 NET_RX per request, steady to the percent when nothing else
  * talks). More than that is packets someone else made. Background traffic of other sockets is
  * counted as traffic in the baseline, so a stall (few requests) over a busy background reads as
- * extra packets: the other rules (ENOBUFS, the server's sleep) usually outrank it there.
+ * extra packets: the ratio "rises" whenever the run slows, with not one packet more (a CPU hog
+ * halved the requests, NET_RX fell 513,373 → 466,443/s, and this read 295,950 → 466,443/s). So
+ * it carries its numerator, the NET_RX count itself, with the baseline frames' own scatter of it:
+ * the rule that reads it (classify.ts, `numerator`) asks that count to have really risen.
  */
-export function netRxVsTraffic(ev: SpikeEvidence): { window: number; baseline: number } | null {
+export function netRxVsTraffic(ev: SpikeEvidence): { window: number; baseline: number; numerator: TrafficNumerator } | null {
   const w = ev.window.metrics;
   const b = ev.baseline.metrics;
   if (w.netRxSoftirqs === null || b.netRxSoftirqs === null || w.requests === null || b.requests === null || !(b.requests > 0)) return null;
-  return { window: w.netRxSoftirqs, baseline: (b.netRxSoftirqs / b.requests) * w.requests };
+  return {
+    window: w.netRxSoftirqs,
+    baseline: (b.netRxSoftirqs / b.requests) * w.requests,
+    numerator: { metric: 'netRxSoftirqs', window: w.netRxSoftirqs, baseline: b.netRxSoftirqs, spread: ev.baseline.spreads.netRxSoftirqs ?? 0 },
+  };
 }
+
+/** What a signal normalised by the run's own traffic counts, before the normalising: its value
+ *  in the window and the baseline (per second), and the baseline frames' scatter of it. */
+export interface TrafficNumerator { metric: MetricName; window: number; baseline: number; spread: number }
 
 /** The competing command whose CPU on the engine's CPUs rose most (ms/s), with its baseline. */
 export function topCompetitorRise(ev: SpikeEvidence): { comm: string; window: number; baseline: number } | null {
