@@ -157,6 +157,41 @@ describe('tcp-retransmit counts the run\'s own connections', () => {
   });
 });
 
+describe('tcp-retransmit leaves out the FINs of sockets being closed', () => {
+  const ENGINE_PORT = 34235;
+  const rtx = (state: string, sport: number, dport = ENGINE_PORT) => ({ tMs: 3050, kind: 'retransmit' as const, reason: null, sport, dport, state });
+  const closingStates = ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK', 'TIME_WAIT', 'CLOSE'];
+
+  it('the run\'s own connections retransmitting their FINs at its stop are no cause (the report: 50 in FIN_WAIT1 in the stop frame, tcp-retransmit 0.96)', () => {
+    const causes = causesOf(windowWith((f) => {
+      if (f.seq !== 32) return;
+      Object.assign(f.kernel!.tcp, { retransmits: 50, duplicateDrops: 50, events: Array.from({ length: 50 }, (_, i) => rtx('FIN_WAIT1', 57_000 + i)), enginePorts: [ENGINE_PORT] });
+    }));
+    expect(causes.some((c) => c.cause === 'tcp-retransmit'), JSON.stringify(causes)).toBe(false);
+  });
+
+  it('in every closing state, on any port, in frames with or without the ports; those the frame could not carry scaled alike', () => {
+    for (const ports of [[ENGINE_PORT], undefined]) {
+      const causes = causesOf(windowWith((f) => {
+        Object.assign(f.kernel!.tcp, { retransmits: 120, events: Array.from({ length: 60 }, (_, i) => rtx(closingStates[i % closingStates.length]!, 50_000 + i, i % 2 ? ENGINE_PORT : 22)), truncated: 60, ...(ports ? { enginePorts: ports } : {}) });
+      }));
+      expect(causes.some((c) => c.cause === 'tcp-retransmit'), `ports ${ports}: ${JSON.stringify(causes)}`).toBe(false);
+    }
+  });
+
+  it('a retransmit of an open connection (ESTABLISHED, or CLOSE_WAIT: it may still owe data) still counts, beside the closing ones', () => {
+    const causes = causesOf(windowWith((f) => {
+      const events = [...Array.from({ length: 20 }, (_, i) => rtx(i % 2 ? 'ESTABLISHED' : 'CLOSE_WAIT', 40_000 + i)), ...Array.from({ length: 20 }, (_, i) => rtx('FIN_WAIT1', 41_000 + i))];
+      Object.assign(f.kernel!.tcp, { retransmits: 40, events, enginePorts: [ENGINE_PORT] });
+    }));
+    expect(causes[0]!.cause).toBe('tcp-retransmit');
+    // 20 of each frame's 40 (three frames and the quiet one before, 0.4 s): 150/s; the
+    // machine-wide context leaves the closing ones out too.
+    expect(causes[0]!.evidence.tcpRetransmits!.window).toBeCloseTo(150, 6);
+    expect(causes[0]!.evidence.machineTcpRetransmits!.window).toBeCloseTo(150, 6);
+  });
+});
+
 describe('cpu-contention names the competitors', () => {
   it('names the lab\'s own host as such, not as "node"', () => {
     // Every frame's competitors pass withLabHostNamed as the host records it (kernelFrameOf).

@@ -8,7 +8,7 @@ import {
   KERNEL_HISTOGRAM_LAYOUT, KernelHistogram, kernelBucketIndex, kernelBucketLowerNs, kernelBucketUpperNs,
   HISTOGRAM_LAYOUT, histogramBucketLowerUs, logLinearLower,
 } from '../../electron/contract';
-import { KernelAccumulator, notLossWords, overheadOf } from '../../electron/host/run/probes';
+import { closingRetransmitWords, KernelAccumulator, notLossWords, overheadOf } from '../../electron/host/run/probes';
 
 /** The contract's formula with integer shifts, as C computes it. */
 function contractIndex(v: bigint): number {
@@ -160,5 +160,33 @@ describe('the summary\'s TCP drops that are not losses', () => {
     expect(notLossWords({})).toBe('');
     expect(notLossWords({ closeDrops: 48 })).toBe(' (and 48 at closing or closed sockets; not losses)');
     expect(notLossWords({ closeDrops: 48, duplicateDrops: 100 })).toBe(' (and 100 duplicates of data the receiver already had, sent by spurious retransmits; 48 at closing or closed sockets; not losses)');
+  });
+});
+
+describe('the summary\'s TCP retransmits of closing sockets', () => {
+  const frame = (tcp: { retransmits: number; events: { kind: 'retransmit' | 'drop'; state: string | null }[]; truncated?: number }) => ({
+    tMs: 0,
+    uring: { submits: 0, completions: 0, enters: 0, cqWaits: 0, ioWqPunts: 0, cqeOverflows: 0, shortWrites: 0, reqFailed: 0, latencyNs: [] as [number, number][], taskWorkLatencyNs: [], byOpcode: [] },
+    runqueue: { latencyNs: [] as [number, number][], count: 0, preemptions: 0 },
+    sqpoll: { onCpuNs: 0, wakeups: 0 },
+    softirq: { netRxNs: 0, netTxNs: 0, netRxCount: 0, netTxCount: 0, napiPolls: 0 },
+    tcp: { drops: 0, lostEvents: 0, channel: 'ringbuf', truncated: 0, ...tcp, events: tcp.events.map((e, i) => ({ tMs: 0, reason: null, sport: 50_000 + i, dport: 7000, ...e })) },
+    overhead: null,
+  });
+
+  it('counts the FINs sent again by closing sockets apart, among the retransmits (the uncarried scaled alike), and says so in the text', () => {
+    const acc = new KernelAccumulator();
+    // The stop frame: 50 retransmits, all in FIN_WAIT1.
+    acc.add(frame({ retransmits: 50, events: Array.from({ length: 50 }, () => ({ kind: 'retransmit' as const, state: 'FIN_WAIT1' })) }), 1e8, 100);
+    // 6 retransmits, 3 carried: one ESTABLISHED, two LAST_ACK (so 4 of the 6 are closing).
+    acc.add(frame({ retransmits: 6, truncated: 3, events: [{ kind: 'retransmit', state: 'ESTABLISHED' }, { kind: 'retransmit', state: 'LAST_ACK' }, { kind: 'retransmit', state: 'LAST_ACK' }] }), 1e8, 100);
+    // None carried: whose they were is unknown, so they count as open connections'.
+    acc.add(frame({ retransmits: 5, truncated: 5, events: [] }), 1e8, 100);
+    const tcp = acc.stats()!.tcp;
+    expect(tcp).toMatchObject({ retransmits: 61, closeRetransmits: 54 });
+    expect(closingRetransmitWords(tcp)).toBe(' (54 of them by closing sockets: FINs sent again, no request waited)');
+    expect(closingRetransmitWords({ retransmits: 50, closeRetransmits: 50 })).toBe(' (all of them by closing sockets: FINs sent again, no request waited)');
+    expect(closingRetransmitWords({ retransmits: 3, closeRetransmits: 0 })).toBe('');
+    expect(closingRetransmitWords({ retransmits: 3 })).toBe('');
   });
 });

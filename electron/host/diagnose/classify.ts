@@ -139,7 +139,7 @@ export const RULES: readonly Rule[] = [
     // At net.ipv4.tcp_mem's limit TCP drops and retransmits for want of memory: the share says so.
     // The machine-wide counts show what other connections did (they delay none of the run's).
     context: ['tcpMemory', 'machineTcpRetransmits', 'machineTcpDrops'],
-    doc: 'TCP retransmits and drops of packets in flight (tcp_retransmit_skb, kfree_skb with a reason; not the drops of sockets being closed: QUEUE_PURGE, TCP_ABORT_ON_DATA, …) on the run\'s own connections (its server\'s port or the target\'s, from the events; every socket on the machine in runs saved before the ports were recorded)',
+    doc: 'TCP retransmits and drops of packets in flight (tcp_retransmit_skb, kfree_skb with a reason; not the retransmits of sockets already closed, FIN_WAIT1, LAST_ACK, …, nor the drops of sockets being closed: QUEUE_PURGE, TCP_ABORT_ON_DATA, …) on the run\'s own connections (its server\'s port or the target\'s, from the events; every socket on the machine in runs saved before the ports were recorded)',
   },
   {
     cause: 'sqpoll-wakeup',

@@ -14,7 +14,7 @@
  *   frame.loadBusyShare  the load generator's busiest thread
  * A metric none of the frames carried is null (not 0: "not measured" is not "nothing happened").
  */
-import { KernelHistogram, onEnginePorts, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
+import { closingRetransmits, isClosingRetransmit, KernelHistogram, onEnginePorts, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
 import type { Sources } from './classify';
 
 export type MetricUnit = 'ms/s' | 'count/s' | 'share' | 'µs';
@@ -51,14 +51,14 @@ export const METRICS = {
   cqOverflows: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel || f.server ? Math.max(f.kernel?.uring.cqeOverflows ?? 0, f.server?.cqOverflows ?? 0) : null },
   enobufs: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.enobufs : null },
   rearms: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.rearms : null },
-  /** Retransmits of the run's own connections (engineRetransmits): another connection's cannot
-   *  delay its requests. */
+  /** Retransmits of the run's own open connections (engineRetransmits): another connection's,
+   *  or a FIN sent again by a socket being closed, delay none of its requests. */
   tcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? engineRetransmits(f.kernel.tcp) : null },
   /** Drops of packets in flight on the run's own connections, not of sockets being torn down
    *  (see lossDrops). */
   tcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp, f.kernel.tcp.enginePorts) : null },
   /** The same two over every socket on the machine (context: what else retransmitted). */
-  machineTcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits : null },
+  machineTcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits - closingRetransmits(f.kernel.tcp) : null },
   machineTcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp) : null },
   /** TCP socket-buffer memory (machine-wide, /proc/net/sockstat) as a share of net.ipv4.tcp_mem's
    *  limit: at 1 TCP drops what arrives and sockets wait on retransmission timers. */
@@ -227,13 +227,17 @@ export function lossDrops(tcp: TcpFrame, ports?: readonly number[]): number {
  *  events, those the frame could not carry scaled alike; every retransmit on the machine in
  *  frames from before the ports were recorded, or when no retransmit event was carried. A spike
  *  report once put tcp-retransmit (558/s over none) above the CPU hog that made the spike: the
- *  count was machine-wide, and nothing in the run said the retransmits were its own. */
+ *  count was machine-wide, and nothing in the run said the retransmits were its own. Retransmits
+ *  of sockets already closed (CLOSING_TCP_STATES: the FINs of the run's own stop, 50 in FIN_WAIT1
+ *  in one stop frame) are left out, on every port: they delay no request, and a report put
+ *  tcp-retransmit 0.96 on a softirq flood's spike for them. */
 export function engineRetransmits(tcp: TcpFrame): number {
   const ports = tcp.enginePorts;
-  if (!ports || tcp.retransmits === 0) return tcp.retransmits;
+  if (tcp.retransmits === 0) return 0;
   const events = tcp.events.filter((e) => e.kind === 'retransmit');
   if (events.length === 0) return tcp.retransmits;
-  return scaledShare(events.filter((e) => onEnginePorts(ports, e)).length, events.length, tcp.retransmits);
+  if (!ports) return tcp.retransmits - closingRetransmits(tcp);
+  return scaledShare(events.filter((e) => onEnginePorts(ports, e) && !isClosingRetransmit(e)).length, events.length, tcp.retransmits);
 }
 
 const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (const t of items) n += f(t); return n; };

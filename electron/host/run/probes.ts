@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import {
-  entersWereCounted, KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
+  closingRetransmits, entersWereCounted, KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
 } from '../../contract';
 import type { EngineKernelFrame, EnginePrivileges, NativeProbeStatus } from '../../engine/protocol';
 
@@ -110,9 +110,17 @@ export function notLossWords(tcp: { closeDrops?: number; duplicateDrops?: number
   return parts.length ? ` (and ${parts.join('; ')}; not losses)` : '';
 }
 
+/** The retransmits of sockets being closed, among `retransmits`: ' (50 of them by closing
+ *  sockets: FINs sent again, no request waited)', or '' (none, or a summary from before). */
+export function closingRetransmitWords(tcp: { retransmits: number; closeRetransmits?: number }): string {
+  const n = tcp.closeRetransmits ?? 0;
+  if (!(n > 0)) return '';
+  return ` (${n === tcp.retransmits ? 'all' : n} of them by closing sockets: FINs sent again, no request waited)`;
+}
+
 const URING_COUNTS = ['submits', 'completions', 'enters', 'cqWaits', 'ioWqPunts', 'cqeOverflows', 'shortWrites', 'reqFailed'] as const;
 const SOFTIRQ_COUNTS = ['netRxNs', 'netTxNs', 'netRxCount', 'netTxCount', 'napiPolls'] as const;
-const TCP_COUNTS = ['retransmits', 'drops', 'closeDrops', 'duplicateDrops', 'lostEvents', 'truncated'] as const;
+const TCP_COUNTS = ['retransmits', 'closeRetransmits', 'drops', 'closeDrops', 'duplicateDrops', 'lostEvents', 'truncated'] as const;
 
 /** Kernel frames summed over a phase's (or the run's) measured frames. */
 export class KernelAccumulator {
@@ -150,6 +158,8 @@ export class KernelAccumulator {
     if (entersWereCounted(k.uring.entersSource)) this.entersCounted = true;
     this.latencySampleRate = k.uring.latencySampleRate ?? null;
     this.tcp.retransmits += k.tcp.retransmits;
+    // FINs sent again by closing sockets (the events' states; the uncarried scaled alike).
+    this.tcp.closeRetransmits += closingRetransmits(k.tcp);
     this.tcp.drops += k.tcp.drops;
     this.tcp.closeDrops += k.tcp.closeDrops ?? 0;
     this.tcp.duplicateDrops += k.tcp.duplicateDrops ?? 0;
@@ -225,7 +235,7 @@ export class KernelAccumulator {
         netRxMs: this.softirq.netRxNs / 1e6, netTxMs: this.softirq.netTxNs / 1e6,
         netRxCount: this.softirq.netRxCount, netTxCount: this.softirq.netTxCount, napiPolls: this.softirq.napiPolls,
       },
-      tcp: { ...this.tcp },
+      tcp: { ...this.tcp, closeRetransmits: Math.round(this.tcp.closeRetransmits) },
       histograms: { uringLatencyNs: this.latency.toSparse(), runqueueNs: this.runqueue.toSparse() },
     };
   }
@@ -418,7 +428,7 @@ export function kernelSummaryLines(s: RunSummary): string[] {
     // The engine counts the echo server's own enters; a storage job's are not counted.
     const enters = s.storage ? 'n/a (storage jobs are not counted)' : s.target ? 'n/a (the server is not ours)' : perReq(k.uring.entersPerReq);
     lines.push(`  kernel       io_uring in-kernel ${uringLatency} · enters/req ${enters} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${runqueueP99}`);
-    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops}${notLossWords(k.tcp)} lost events ${k.tcp.lostEvents}`);
+    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits}${closingRetransmitWords(k.tcp)} drops ${k.tcp.drops}${notLossWords(k.tcp)} lost events ${k.tcp.lostEvents}`);
   }
   const attached = s.probes.filter((p) => p.attached);
   if (s.probes.length === 0) return lines;

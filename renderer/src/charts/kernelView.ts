@@ -101,8 +101,9 @@ export interface KernelCountersView {
 const NOT_COUNTED = 'not counted: the engine counts its echo server\'s io_uring_enter calls; a storage job\'s are not (the io_uring_calls probe with its syscall tracepoint counts every ring\'s)';
 
 /** The run's TCP counts so far; closeDrops (at closing or closed sockets) and duplicateDrops
- *  (copies the receiver already had) are not in `drops`. */
-type KernelTotals = { retransmits: number; drops: number; closeDrops: number; duplicateDrops?: number; lostEvents: number };
+ *  (copies the receiver already had) are not in `drops`; closeRetransmits (FINs sent again by
+ *  closing sockets) are among `retransmits`. */
+type KernelTotals = { retransmits: number; closeRetransmits?: number; drops: number; closeDrops: number; duplicateDrops?: number; lostEvents: number };
 
 /**
  * The counters of the recent frames (`recent`: newest first; frames without kernel data are
@@ -182,8 +183,10 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     { key: 'sqpollCpu', label: 'SQPOLL CPU', value: sum.sqpollNs / (seconds * 1e9), text: formatPercent(sum.sqpollNs / (seconds * 1e9)), title: 'on-CPU share of the SQPOLL threads (of one CPU)' },
     { key: 'preemptions', label: 'preempt/s', value: perS(sum.preemptions), text: formatInt(perS(sum.preemptions)), title: "the engine's threads switched out while still runnable" },
     {
-      key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), warn: totals.retransmits > 0,
-      title: `TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)${totals.duplicateDrops ? `; ${formatInt(totals.duplicateDrops)} copies reached a receiver that already had the data (duplicates dropped): those retransmits were spurious` : ''}`,
+      // FINs sent again by closing sockets are counted (the kernel's count) but delay no
+      // request: no warning for them alone.
+      key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), warn: totals.retransmits - (totals.closeRetransmits ?? 0) > 0.5,
+      title: `TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)${totals.closeRetransmits ? `; ${formatInt(totals.closeRetransmits)} of them by sockets being closed (FIN_WAIT1, LAST_ACK, …: FINs sent again), which no request waited for` : ''}${totals.duplicateDrops ? `; ${formatInt(totals.duplicateDrops)} copies reached a receiver that already had the data (duplicates dropped): those retransmits were spurious` : ''}`,
     },
     {
       key: 'drops',
