@@ -193,6 +193,24 @@ describe('kernel counters and probe panel', () => {
     expect(perRequestSamplingView([withKernel(0, kernel())], statuses)).toBeNull();
   });
 
+  it('softirq ms/s is — (not 0) where the time-sampled probe saw nothing: no window in these frames, or not attached', () => {
+    const frameWith = (seq: number, perRequestSampling: KernelFrame['perRequestSampling']) => withKernel(seq, KernelFrameSchema.parse({
+      ...kernel(), perRequestSampling, softirq: { netRxNs: 0, netTxNs: 0, netRxCount: 0, netTxCount: 0, napiPolls: 0 },
+    }));
+    const unwindowed = { duty: 0.002, intervalNs: 100e6, observedNs: 0, observedShare: 0, observedRequests: 0, windows: 0, windowNs: 10e6, attachErrors: 0, lastError: null };
+    const cellOf = (frames: RunFrame[]) => kernelCountersView(frames, { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!;
+    const unseen = cellOf([frameWith(1, unwindowed), frameWith(0, unwindowed)]);
+    expect(unseen).toMatchObject({ value: null, text: '—', label: 'softirq ms/s (est.)' });
+    expect(unseen.title).toMatch(/^not observed: the softirq probe is time-sampled \(probes\.perRequestDuty 0\.002\) and none of these frames held one of its windows/);
+    const off = cellOf([frameWith(1, null), frameWith(0, null)]);
+    expect(off).toMatchObject({ value: null, text: '—' });
+    expect(off.title).toMatch(/^not measured: the per-request probes .* were not attached/);
+    // One frame with a window among them: a number again, over the time it saw.
+    const one = cellOf([frameWith(1, unwindowed), withKernel(0, KernelFrameSchema.parse({ ...kernel(), perRequestSampling: { ...unwindowed, observedNs: 1e6, observedShare: 0.01, observedRequests: 5, windows: 1 } }))]);
+    expect(one.value).not.toBeNull();
+    expect(one.title).toMatch(/attached 0\.5 % of these frames/);
+  });
+
   it('says why a kernel heatmap is empty: the probe\'s reason and fix, or no kernel data at all', () => {
     expect(kernelEmptyText({ probe: 'runqueue', statuses, framesWithData: 0, frames: 10, runLive: true })).toBe(
       'probes not attached: no CAP_BPF — fix: setcap cap_bpf,cap_perfmon+ep the helper',
