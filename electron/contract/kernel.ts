@@ -98,6 +98,35 @@ export const onEnginePorts = (ports: readonly number[], e: Pick<TcpEvent, 'sport
   ports.includes(e.sport) || ports.includes(e.dport);
 
 /**
+ * TCP states of a socket its application has closed (it sent, or is sending, its FIN) or that is
+ * gone: FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK, TIME_WAIT, CLOSE. A retransmit there is a FIN
+ * (or the tail of a close) sent again: no request waits for it. Every run's stop can make them,
+ * 50 at once at 50 connections when the peer's ACK of the FINs is slow (all 50 of one run's
+ * retransmits, in FIN_WAIT1 in its stop frame, a second after its fault ended), so they are
+ * counted apart (`closeRetransmits`) and are no cause of a latency spike, as the drops of
+ * closing sockets are not. CLOSE_WAIT is not one: the peer closed, but this side may still owe
+ * it data.
+ */
+export const CLOSING_TCP_STATES: ReadonlySet<string> = new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK', 'TIME_WAIT', 'CLOSE']);
+
+/** A retransmit of a socket already closed by its application (CLOSING_TCP_STATES). */
+export const isClosingRetransmit = (e: Pick<TcpEvent, 'kind' | 'state'>): boolean => e.kind === 'retransmit' && e.state !== null && CLOSING_TCP_STATES.has(e.state);
+
+/**
+ * A frame's TCP retransmits at closing sockets (isClosingRetransmit), of the run's own connections
+ * when `ports` is given: counted from the events, those the frame could not carry (at most 256, or
+ * lost) taken to be like those it did. 0 when no retransmit event was carried (whose they were is
+ * unknown: they count as live, the cautious side).
+ */
+export function closingRetransmits(tcp: Pick<KernelFrame['tcp'], 'retransmits' | 'events'>, ports?: readonly number[]): number {
+  if (tcp.retransmits === 0) return 0;
+  const events = tcp.events.filter((e) => e.kind === 'retransmit');
+  if (events.length === 0) return 0;
+  const closing = events.filter((e) => isClosingRetransmit(e) && (!ports || onEnginePorts(ports, e))).length;
+  return (closing * Math.max(tcp.retransmits, events.length)) / events.length;
+}
+
+/**
  * The per-request probes' time sampling over one frame: they were attached `observedNs` of the
  * frame's `intervalNs` (the measured time: clock reads after the last attach and before the first
  * detach of each window). Their counts in the frame (uring.submits, completions, byOpcode counts;
@@ -200,7 +229,8 @@ export const KernelFrameSchema = z.object({
     timeSampleRate: z.number().min(0).max(1).nullable().optional(),
   }),
   tcp: z.object({
-    /** tcp:tcp_retransmit_skb events. */
+    /** tcp:tcp_retransmit_skb events (all of them, machine-wide: those of closing sockets,
+     *  CLOSING_TCP_STATES, are among them; the events' `state` tells them apart). */
     retransmits: count,
     /** skb:kfree_skb of TCP packets with a real drop reason (not NOT_SPECIFIED / consumed), lost
      *  on the way: not `closeDrops` nor `duplicateDrops` (in frames from before they existed,
@@ -296,7 +326,10 @@ export const KernelStatsSchema = z.object({
   softirq: z.object({ netRxMs: count, netTxMs: count, netRxCount: count, netTxCount: count, napiPolls: count }),
   /** closeDrops, duplicateDrops: the frames' (drops at closing or gone sockets, and duplicates,
    *  not in `drops`); absent in summaries from before they existed, whose `drops` counted them. */
-  tcp: z.object({ retransmits: count, drops: count, closeDrops: count.optional(), duplicateDrops: count.optional(), lostEvents: count, truncated: count }),
+  /** closeRetransmits: of `retransmits`, those at sockets their application had closed
+   *  (CLOSING_TCP_STATES: FINs sent again at the run's stop), from the frames' events, the
+   *  uncarried scaled alike (closingRetransmits), rounded; absent in older summaries. */
+  tcp: z.object({ retransmits: count, closeRetransmits: count.optional(), drops: count, closeDrops: count.optional(), duplicateDrops: count.optional(), lostEvents: count, truncated: count }),
   /** The two kernel histograms summed (sparse, KERNEL_HISTOGRAM_LAYOUT), for heatmap-free comparison. */
   histograms: z.object({ uringLatencyNs: SparseHistogramSchema, runqueueNs: SparseHistogramSchema }),
 });

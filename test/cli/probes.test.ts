@@ -265,6 +265,8 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     expect(ps.observedShare).toBeLessThan(duty * 3);
     expect(ps.windows).toBeGreaterThanOrEqual(5);
     expect(ps.observedS).toBeCloseTo(ps.observedShare * k.measuredS, 1);
+    // The text summary's softirq numbers say so too, not only the io_uring latency's.
+    expect(kernelSummaryLines(summary).join('\n')).toMatch(/softirq NET_RX [\d.]+ ms NET_TX [\d.]+ ms · NAPI polls \d+ \(sampled [\d.]+ % of the time, \d+ windows?, probes\.perRequestDuty /);
     // The per-request probes' entries say the duty and the observed share; the others have none.
     for (const p of summary.probes) {
       if (PER_REQUEST_PROBES.includes(p.name as ProbeName)) {
@@ -310,7 +312,10 @@ describe.skipIf(!root)(`eBPF probes in real runs${root ? '' : ' (skipped: not ro
     // The CLI's text says the in-kernel latency was not measured, not "p50 0 ns".
     expect(summary.kernelStats!.uring.latencyNs.count).toBe(0);
     const text = kernelSummaryLines(summary).join('\n');
-    expect(text).toMatch(/io_uring in-kernel latency n\/a \(no samples\)/);
+    expect(text).toMatch(/io_uring in-kernel latency n\/a \(no samples: not attached\)/);
+    // Nor the softirq probe's zeros: it was off too.
+    expect(text).toMatch(/softirq n\/a \(not attached\)/);
+    expect(text).not.toMatch(/NAPI polls 0/);
     expect(text).not.toMatch(/in-kernel p50 0 ns/);
     expect(text).toMatch(/run-queue p99 \d/);
   }, 60_000);

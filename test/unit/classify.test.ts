@@ -157,6 +157,41 @@ describe('tcp-retransmit counts the run\'s own connections', () => {
   });
 });
 
+describe('tcp-retransmit leaves out the FINs of sockets being closed', () => {
+  const ENGINE_PORT = 34235;
+  const rtx = (state: string, sport: number, dport = ENGINE_PORT) => ({ tMs: 3050, kind: 'retransmit' as const, reason: null, sport, dport, state });
+  const closingStates = ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK', 'TIME_WAIT', 'CLOSE'];
+
+  it('the run\'s own connections retransmitting their FINs at its stop are no cause (the report: 50 in FIN_WAIT1 in the stop frame, tcp-retransmit 0.96)', () => {
+    const causes = causesOf(windowWith((f) => {
+      if (f.seq !== 32) return;
+      Object.assign(f.kernel!.tcp, { retransmits: 50, duplicateDrops: 50, events: Array.from({ length: 50 }, (_, i) => rtx('FIN_WAIT1', 57_000 + i)), enginePorts: [ENGINE_PORT] });
+    }));
+    expect(causes.some((c) => c.cause === 'tcp-retransmit'), JSON.stringify(causes)).toBe(false);
+  });
+
+  it('in every closing state, on any port, in frames with or without the ports; those the frame could not carry scaled alike', () => {
+    for (const ports of [[ENGINE_PORT], undefined]) {
+      const causes = causesOf(windowWith((f) => {
+        Object.assign(f.kernel!.tcp, { retransmits: 120, events: Array.from({ length: 60 }, (_, i) => rtx(closingStates[i % closingStates.length]!, 50_000 + i, i % 2 ? ENGINE_PORT : 22)), truncated: 60, ...(ports ? { enginePorts: ports } : {}) });
+      }));
+      expect(causes.some((c) => c.cause === 'tcp-retransmit'), `ports ${ports}: ${JSON.stringify(causes)}`).toBe(false);
+    }
+  });
+
+  it('a retransmit of an open connection (ESTABLISHED, or CLOSE_WAIT: it may still owe data) still counts, beside the closing ones', () => {
+    const causes = causesOf(windowWith((f) => {
+      const events = [...Array.from({ length: 20 }, (_, i) => rtx(i % 2 ? 'ESTABLISHED' : 'CLOSE_WAIT', 40_000 + i)), ...Array.from({ length: 20 }, (_, i) => rtx('FIN_WAIT1', 41_000 + i))];
+      Object.assign(f.kernel!.tcp, { retransmits: 40, events, enginePorts: [ENGINE_PORT] });
+    }));
+    expect(causes[0]!.cause).toBe('tcp-retransmit');
+    // 20 of each frame's 40 (three frames and the quiet one before, 0.4 s): 150/s; the
+    // machine-wide context leaves the closing ones out too.
+    expect(causes[0]!.evidence.tcpRetransmits!.window).toBeCloseTo(150, 6);
+    expect(causes[0]!.evidence.machineTcpRetransmits!.window).toBeCloseTo(150, 6);
+  });
+});
+
 describe('cpu-contention names the competitors', () => {
   it('names the lab\'s own host as such, not as "node"', () => {
     // Every frame's competitors pass withLabHostNamed as the host records it (kernelFrameOf).
@@ -236,7 +271,7 @@ describe('disambiguation', () => {
     expect(causes.map((c) => c.cause).slice(0, 2)).toEqual(['irq-softirq', 'cpu-contention']);
     expect(causes[0]!.evidence.netRxVsTraffic!.window).toBeGreaterThan(200_000);
     expect(causes[0]!.evidence.netRxVsTraffic!.baseline).toBeLessThan(20_000);
-    expect(causes[1]!.summary).toMatch(/explained by irq-softirq: .* NET_RX softirqs\/s where the echo traffic explains/);
+    expect(causes[1]!.summary).toMatch(/explained by irq-softirq: .* NET_RX softirqs\/s \([\d,]+ before\) where the echo traffic explains/);
     // As many NET_RX per request as the baseline (more traffic, not someone else's packets): no.
     const traffic = causesOf(windowWith((f) => {
       for (const h of f.histogram) h[1] *= 2;
@@ -244,6 +279,53 @@ describe('disambiguation', () => {
       f.system!.netRxSoftirqs *= 2;
     }));
     expect(traffic.some((c) => c.cause === 'irq-softirq')).toBe(false);
+  });
+
+  describe('a signal normalised by the run\'s own traffic needs its numerator to rise, not the traffic to fall', () => {
+    /** Fewer completed requests: the frame's count and its histogram scaled by `share`. */
+    const slowed = (f: RunFrame, share: number) => {
+      for (const h of f.histogram) h[1] = Math.round(h[1] * share);
+      f.requests = f.histogram.reduce((n, [, c]) => n + c, 0);
+    };
+    /** A baseline whose NET_RX (other sockets' and the echo's) is `rx(i)` a frame. */
+    const busyBase = (rx: (i: number) => number) => quietFrames(0, 30).map((f, i) => { f.system!.netRxSoftirqs = rx(i); return f; });
+    const causesAgainst = (base: RunFrame[], window: RunFrame[]) => classify(spikeEvidence(window, base), ALL);
+
+    it('a run that only slowed (fewer requests, everything else at its baseline or below) has no cause', () => {
+      // 50,000 NET_RX a frame (500,000/s), 10,000 requests: a window with 40 % of the requests
+      // and 95 % of the NET_RX read as 475,000/s where the traffic explains 200,000.
+      const base = busyBase(() => 50_000);
+      const causes = causesAgainst(base, windowWith((f) => { slowed(f, 0.4); f.system!.netRxSoftirqs = 47_500; }));
+      expect(causes.map((c) => c.cause), JSON.stringify(causes)).toEqual(['unknown']);
+      expect(causes[0]!.summary).toMatch(/no measured signal rose/);
+    });
+
+    it('a CPU hog that slowed the run is cpu-contention, not packet work, while NET_RX fell (the report: 513,373 → 466,443/s, requests 245,961 → 141,792/s: here 45 % of them in the slow frames)', () => {
+      const base = busyBase(() => 51_337);
+      const causes = causesAgainst(base, windowWith((f) => { hog(f, 'uring-lab-hog', 4242, 60, 6); slowed(f, 0.45); f.system!.netRxSoftirqs = 46_644; }));
+      expect(causes[0]!.cause, JSON.stringify(causes)).toBe('cpu-contention');
+      expect(causes[0]!.summary).toMatch(/uring-lab-hog/);
+      expect(causes[0]!.summary).not.toMatch(/explained by|packet work/);
+      expect(causes.some((c) => c.cause === 'irq-softirq')).toBe(false);
+    });
+
+    it('nor while NET_RX rose within its own frame-to-frame scatter (the report: +15 % against a baseline straying 33 %)', () => {
+      // The baseline's NET_RX swings 25,000–50,000 a frame (other sockets' traffic); the window's
+      // is 15 % over its median with 64 % of the requests, and irq+softirq time fell.
+      const base = busyBase((i) => [25_000, 37_000, 50_000][i % 3]!);
+      const causes = causesAgainst(base, windowWith((f) => { hog(f, 'uring-lab-hog', 4242, 40, 1); slowed(f, 0.64); f.system!.netRxSoftirqs = 42_500; f.system!.softirqNs = 1_500_000; }));
+      expect(causes[0]!.cause, JSON.stringify(causes)).toBe('cpu-contention');
+      expect(causes.some((c) => c.cause === 'irq-softirq')).toBe(false);
+      expect(causes[0]!.summary).not.toMatch(/packet work/);
+    });
+
+    it('a flood of packets that also slowed the run is still irq-softirq: the NET_RX count itself rose, and the summary says from what', () => {
+      const base = busyBase(() => 50_000);
+      const causes = causesAgainst(base, windowWith((f) => { hog(f, 'uring-lab-softirq', 6161, 40, 10); slowed(f, 0.6); f.system!.netRxSoftirqs = 90_000; }));
+      expect(causes.map((c) => c.cause).slice(0, 2)).toEqual(['irq-softirq', 'cpu-contention']);
+      expect(causes[0]!.summary).toMatch(/^netRxVsTraffic rose from .* \(netRxSoftirqs itself from 500000 count\/s\)/);
+      expect(causes[1]!.summary).toMatch(/explained by irq-softirq: [\d,]+ NET_RX softirqs\/s \(500,000 before\) where the echo traffic explains [\d,]+: the competitors' CPU was packet work/);
+    });
   });
 
   it('a pause in ppoll slices, in a window noise stretched, is still explained by the sleep against the worst latency', () => {

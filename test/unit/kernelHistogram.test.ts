@@ -8,7 +8,8 @@ import {
   KERNEL_HISTOGRAM_LAYOUT, KernelHistogram, kernelBucketIndex, kernelBucketLowerNs, kernelBucketUpperNs,
   HISTOGRAM_LAYOUT, histogramBucketLowerUs, logLinearLower,
 } from '../../electron/contract';
-import { KernelAccumulator, notLossWords, overheadOf } from '../../electron/host/run/probes';
+import type { ProbeStatus, RunSummary } from '../../electron/contract';
+import { closingRetransmitWords, KernelAccumulator, kernelSummaryLines, notLossWords, overheadOf, shareText } from '../../electron/host/run/probes';
 
 /** The contract's formula with integer shifts, as C computes it. */
 function contractIndex(v: bigint): number {
@@ -160,5 +161,85 @@ describe('the summary\'s TCP drops that are not losses', () => {
     expect(notLossWords({})).toBe('');
     expect(notLossWords({ closeDrops: 48 })).toBe(' (and 48 at closing or closed sockets; not losses)');
     expect(notLossWords({ closeDrops: 48, duplicateDrops: 100 })).toBe(' (and 100 duplicates of data the receiver already had, sent by spurious retransmits; 48 at closing or closed sockets; not losses)');
+  });
+});
+
+describe('the summary\'s TCP retransmits of closing sockets', () => {
+  const frame = (tcp: { retransmits: number; events: { kind: 'retransmit' | 'drop'; state: string | null }[]; truncated?: number }) => ({
+    tMs: 0,
+    uring: { submits: 0, completions: 0, enters: 0, cqWaits: 0, ioWqPunts: 0, cqeOverflows: 0, shortWrites: 0, reqFailed: 0, latencyNs: [] as [number, number][], taskWorkLatencyNs: [], byOpcode: [] },
+    runqueue: { latencyNs: [] as [number, number][], count: 0, preemptions: 0 },
+    sqpoll: { onCpuNs: 0, wakeups: 0 },
+    softirq: { netRxNs: 0, netTxNs: 0, netRxCount: 0, netTxCount: 0, napiPolls: 0 },
+    tcp: { drops: 0, lostEvents: 0, channel: 'ringbuf', truncated: 0, ...tcp, events: tcp.events.map((e, i) => ({ tMs: 0, reason: null, sport: 50_000 + i, dport: 7000, ...e })) },
+    overhead: null,
+  });
+
+  it('counts the FINs sent again by closing sockets apart, among the retransmits (the uncarried scaled alike), and says so in the text', () => {
+    const acc = new KernelAccumulator();
+    // The stop frame: 50 retransmits, all in FIN_WAIT1.
+    acc.add(frame({ retransmits: 50, events: Array.from({ length: 50 }, () => ({ kind: 'retransmit' as const, state: 'FIN_WAIT1' })) }), 1e8, 100);
+    // 6 retransmits, 3 carried: one ESTABLISHED, two LAST_ACK (so 4 of the 6 are closing).
+    acc.add(frame({ retransmits: 6, truncated: 3, events: [{ kind: 'retransmit', state: 'ESTABLISHED' }, { kind: 'retransmit', state: 'LAST_ACK' }, { kind: 'retransmit', state: 'LAST_ACK' }] }), 1e8, 100);
+    // None carried: whose they were is unknown, so they count as open connections'.
+    acc.add(frame({ retransmits: 5, truncated: 5, events: [] }), 1e8, 100);
+    const tcp = acc.stats()!.tcp;
+    expect(tcp).toMatchObject({ retransmits: 61, closeRetransmits: 54 });
+    expect(closingRetransmitWords(tcp)).toBe(' (54 of them by closing sockets: FINs sent again, no request waited)');
+    expect(closingRetransmitWords({ retransmits: 50, closeRetransmits: 50 })).toBe(' (all of them by closing sockets: FINs sent again, no request waited)');
+    expect(closingRetransmitWords({ retransmits: 3, closeRetransmits: 0 })).toBe('');
+    expect(closingRetransmitWords({ retransmits: 3 })).toBe('');
+  });
+});
+
+describe('the text summary says what the time-sampled probes saw', () => {
+  /** Frames of 100 ms with the per-request probes' sampling `ps` (null: not attached), 20,000
+   *  requests each, and the softirq and io_uring latency numbers those windows recorded. */
+  function summaryOf(ps: { duty: number; observedNs: number; windows: number | null } | null, opts: { latency?: boolean; softirq?: boolean; frames?: number; statuses?: Partial<Record<string, boolean>> } = {}): RunSummary {
+    const acc = new KernelAccumulator();
+    for (let i = 0; i < (opts.frames ?? 20); i++) {
+      acc.add({
+        tMs: 0,
+        ...(ps ? { perRequestSampling: { duty: ps.duty, intervalNs: 1e8, observedNs: i === 0 ? ps.observedNs : 0, observedShare: i === 0 ? ps.observedNs / 1e8 : 0, observedRequests: i === 0 && ps.observedNs > 0 ? 40 : 0, windows: ps.windows === null ? null : i === 0 ? ps.windows : 0, windowNs: 1e6, attachErrors: 0, lastError: null } } : { perRequestSampling: null }),
+        uring: { submits: 0, completions: 0, enters: 5, cqWaits: 0, ioWqPunts: 0, cqeOverflows: 0, shortWrites: 0, reqFailed: 0, latencyNs: i === 0 && opts.latency ? [[300, 10]] as [number, number][] : [], taskWorkLatencyNs: [], byOpcode: [] },
+        runqueue: { latencyNs: [[80, 3]] as [number, number][], count: 3, preemptions: 0 },
+        sqpoll: { onCpuNs: 0, wakeups: 0 },
+        softirq: i === 0 && opts.softirq ? { netRxNs: 300_000, netTxNs: 100_000, netRxCount: 195, netTxCount: 20, napiPolls: 195 } : { netRxNs: 0, netTxNs: 0, netRxCount: 0, netTxCount: 0, napiPolls: 0 },
+        tcp: { retransmits: 0, drops: 0, lostEvents: 0, events: [], truncated: 0, channel: 'ringbuf' },
+        overhead: null,
+      }, 1e8, 20_000);
+    }
+    const probes = (['uring_latency', 'softirq', 'runqueue'] as const).map((name): ProbeStatus => ({ name, attached: opts.statuses?.[name] ?? true, reason: '', variant: null, fix: null, loadedBy: null, overhead: null }));
+    return { kernelStats: acc.stats(), probes, requests: 400_000, measuredS: 2, storage: null, target: null } as unknown as RunSummary;
+  }
+  const text = (s: RunSummary) => kernelSummaryLines(s).join('\n');
+
+  it('no window in the measured time: the softirq numbers are n/a, not zeros (the report: "softirq NET_RX 0.0 ms NET_TX 0.0 ms · NAPI polls 0" on a 200k req/s run)', () => {
+    const t = text(summaryOf({ duty: 0.002, observedNs: 0, windows: 0 }));
+    expect(t).toMatch(/softirq n\/a \(not observed: the time-sampled probes' windows \(probes\.perRequestDuty 0\.002\) fell in none of the measured time\)/);
+    expect(t).toMatch(/io_uring in-kernel latency n\/a \(no samples: not observed/);
+    expect(t).not.toMatch(/NET_RX 0\.0 ms|NAPI polls 0/);
+  });
+
+  it('one short window: the softirq numbers say they are sampled and what share, even where io_uring latency has no samples (the report: NAPI polls 195, unqualified)', () => {
+    const t = text(summaryOf({ duty: 0.002, observedNs: 370_000, windows: 1 }, { softirq: true }));
+    // 0.37 ms of 2 s: 0.0185 % (0.018: two digits).
+    expect(t).toMatch(/softirq NET_RX 0\.3 ms NET_TX 0\.1 ms · NAPI polls 195 \(sampled 0\.018 % of the time, 1 window, probes\.perRequestDuty 0\.002\)/);
+    expect(t).toMatch(/io_uring in-kernel latency n\/a \(no samples; sampled 0\.018 % of the time/);
+    const both = text(summaryOf({ duty: 0.01, observedNs: 20e6, windows: 3 }, { softirq: true, latency: true }));
+    expect(both).toMatch(/io_uring in-kernel p50 \S+ \S+ p99 \S+ \S+ \(sampled 1\.0 % of the time, 3 windows, probes\.perRequestDuty 0\.01\)/);
+    expect(both).toMatch(/NAPI polls 195 \(sampled 1\.0 % of the time, 3 windows/);
+  });
+
+  it('the probes not attached: n/a, not zeros; attached all the time (duty 1): the numbers as they are', () => {
+    const off = text(summaryOf(null, { statuses: { uring_latency: false, softirq: false } }));
+    expect(off).toMatch(/softirq n\/a \(not attached\)/);
+    expect(off).toMatch(/io_uring in-kernel latency n\/a \(no samples: not attached\)/);
+    // softirq alone failed to attach while uring_latency sampled.
+    expect(text(summaryOf({ duty: 0.01, observedNs: 20e6, windows: 3 }, { latency: true, statuses: { softirq: false } }))).toMatch(/softirq n\/a \(not attached\)/);
+    const whole = text(summaryOf({ duty: 1, observedNs: 1e8, windows: null }, { softirq: true, latency: true, frames: 1 }));
+    expect(whole).toMatch(/softirq NET_RX 0\.3 ms NET_TX 0\.1 ms · NAPI polls 195 · SQPOLL/);
+    expect(whole).not.toMatch(/sampled/);
+    expect([0.125, 0.0037, 0.000185, 0].map(shareText)).toEqual(['12.5', '0.37', '0.018', '0']);
   });
 });

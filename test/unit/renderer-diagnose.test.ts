@@ -102,6 +102,7 @@ describe('spike timeline', () => {
         kernel.tcp.events = [
           { tMs: 2050, kind: 'retransmit', reason: null, sport: 1, dport: 2, state: 'ESTABLISHED' },
           { tMs: 2060, kind: 'drop', reason: 'TCP_OFO_DROP', sport: 40_000, dport: 7000, state: 'ESTABLISHED' },
+          { tMs: 2070, kind: 'retransmit', reason: null, sport: 40_001, dport: 7000, state: 'FIN_WAIT1' },
         ];
         kernel.tcp.enginePorts = [7000];
         kernel.sched = { competitors: [{ pid: 7, tgid: 7, comm: 'uring-lab-hog', onCpuNs: 90_000_000, preemptedEngine: 30, cpus: [0] }], othersOnCpuNs: 0 };
@@ -123,6 +124,8 @@ describe('spike timeline', () => {
     expect(tcp.kind === 'points' && tcp.points).toEqual([
       { tMs: 2050, label: 'retransmit 1→2 (another connection)' },
       { tMs: 2060, label: 'drop TCP_OFO_DROP 40000→7000 (this run)' },
+      // A closing socket's FIN sent again: shown, and said to be left out of the evidence.
+      { tMs: 2070, label: 'retransmit 40001→7000 (this run) in FIN_WAIT1: a closing socket\'s, not counted' },
     ]);
   });
 

@@ -89,7 +89,7 @@ describe('kernel heatmap rows (ns layout)', () => {
     for (let i = 0; i < 3; i++) buf.push(withKernel(i, kernel({ tcp: { retransmits: 2, drops: 1, closeDrops: 4, duplicateDrops: 2, lostEvents: 1 } })));
     // A frame from before closeDrops and duplicateDrops existed adds none.
     buf.push(withKernel(3, kernel({ tcp: { retransmits: 0, drops: 0, lostEvents: 0 } })));
-    expect(buf.kernelTotals).toEqual({ retransmits: 6, drops: 3, closeDrops: 12, duplicateDrops: 6, lostEvents: 3 });
+    expect(buf.kernelTotals).toEqual({ retransmits: 6, closeRetransmits: 0, drops: 3, closeDrops: 12, duplicateDrops: 6, lostEvents: 3 });
     expect(buf.recent(2).map((f) => f.seq)).toEqual([3, 2]);
   });
 });
@@ -120,6 +120,15 @@ describe('kernel counters and probe panel', () => {
     expect(dup.cells.find((c) => c.key === 'drops')!.title).toMatch(/not counted: 5 at sockets being closed or gone .* and 12 duplicates of data the receiver already had/);
     expect(dup.cells.find((c) => c.key === 'retransmits')).toMatchObject({ value: 12, warn: true });
     expect(dup.cells.find((c) => c.key === 'retransmits')!.title).toMatch(/12 copies reached a receiver that already had the data .* spurious/);
+    // FINs sent again by closing sockets are counted but no warning: no request waited for them.
+    const fins = kernelCountersView(frames, { retransmits: 50, closeRetransmits: 50, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'retransmits')!;
+    expect(fins).toMatchObject({ value: 50, warn: false });
+    expect(fins.title).toMatch(/50 of them by sockets being closed \(FIN_WAIT1, LAST_ACK, …: FINs sent again\), which no request waited for/);
+    expect(kernelCountersView(frames, { retransmits: 51, closeRetransmits: 50, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'retransmits')!.warn).toBe(true);
+    // The buffer counts them from the frames' events.
+    const finBuf = new FrameBuffer(4);
+    finBuf.push(withKernel(0, kernel({ tcp: { retransmits: 4, events: [0, 1].map((i) => ({ tMs: 50, kind: 'retransmit' as const, reason: null, sport: 40_000 + i, dport: 7000, state: i ? 'FIN_WAIT1' : 'ESTABLISHED' })), truncated: 2 } })));
+    expect(finBuf.kernelTotals).toMatchObject({ retransmits: 4, closeRetransmits: 2 });
     expect(kernelCountersView([withKernel(0, null)], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })).toBeNull();
     // Frames whose enters nobody counted (a storage job's rings): no number, not 0.
     const uncounted = (seq: number) => { const k = kernel(); return withKernel(seq, { ...k, uring: { ...k.uring, enters: 0, entersSource: null } }); };
@@ -182,6 +191,24 @@ describe('kernel counters and probe panel', () => {
     expect(perRequestSamplingView([whole], null)?.text).toBe('attached all the time');
     expect(kernelCountersView([whole], { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!.label).toBe('softirq ms/s');
     expect(perRequestSamplingView([withKernel(0, kernel())], statuses)).toBeNull();
+  });
+
+  it('softirq ms/s is — (not 0) where the time-sampled probe saw nothing: no window in these frames, or not attached', () => {
+    const frameWith = (seq: number, perRequestSampling: KernelFrame['perRequestSampling']) => withKernel(seq, KernelFrameSchema.parse({
+      ...kernel(), perRequestSampling, softirq: { netRxNs: 0, netTxNs: 0, netRxCount: 0, netTxCount: 0, napiPolls: 0 },
+    }));
+    const unwindowed = { duty: 0.002, intervalNs: 100e6, observedNs: 0, observedShare: 0, observedRequests: 0, windows: 0, windowNs: 10e6, attachErrors: 0, lastError: null };
+    const cellOf = (frames: RunFrame[]) => kernelCountersView(frames, { retransmits: 0, drops: 0, closeDrops: 0, lostEvents: 0 })!.cells.find((c) => c.key === 'softirqMs')!;
+    const unseen = cellOf([frameWith(1, unwindowed), frameWith(0, unwindowed)]);
+    expect(unseen).toMatchObject({ value: null, text: '—', label: 'softirq ms/s (est.)' });
+    expect(unseen.title).toMatch(/^not observed: the softirq probe is time-sampled \(probes\.perRequestDuty 0\.002\) and none of these frames held one of its windows/);
+    const off = cellOf([frameWith(1, null), frameWith(0, null)]);
+    expect(off).toMatchObject({ value: null, text: '—' });
+    expect(off.title).toMatch(/^not measured: the per-request probes .* were not attached/);
+    // One frame with a window among them: a number again, over the time it saw.
+    const one = cellOf([frameWith(1, unwindowed), withKernel(0, KernelFrameSchema.parse({ ...kernel(), perRequestSampling: { ...unwindowed, observedNs: 1e6, observedShare: 0.01, observedRequests: 5, windows: 1 } }))]);
+    expect(one.value).not.toBeNull();
+    expect(one.title).toMatch(/attached 0\.5 % of these frames/);
   });
 
   it('says why a kernel heatmap is empty: the probe\'s reason and fix, or no kernel data at all', () => {

@@ -14,7 +14,7 @@
  *   frame.loadBusyShare  the load generator's busiest thread
  * A metric none of the frames carried is null (not 0: "not measured" is not "nothing happened").
  */
-import { KernelHistogram, onEnginePorts, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
+import { closingRetransmits, isClosingRetransmit, KernelHistogram, onEnginePorts, type KernelFrame, type RunFrame, type SparseHistogram } from '../../contract';
 import type { Sources } from './classify';
 
 export type MetricUnit = 'ms/s' | 'count/s' | 'share' | 'µs';
@@ -51,14 +51,14 @@ export const METRICS = {
   cqOverflows: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel || f.server ? Math.max(f.kernel?.uring.cqeOverflows ?? 0, f.server?.cqOverflows ?? 0) : null },
   enobufs: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.enobufs : null },
   rearms: { unit: 'count/s', kind: 'rate', of: (f) => f.server ? f.server.rearms : null },
-  /** Retransmits of the run's own connections (engineRetransmits): another connection's cannot
-   *  delay its requests. */
+  /** Retransmits of the run's own open connections (engineRetransmits): another connection's,
+   *  or a FIN sent again by a socket being closed, delay none of its requests. */
   tcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? engineRetransmits(f.kernel.tcp) : null },
   /** Drops of packets in flight on the run's own connections, not of sockets being torn down
    *  (see lossDrops). */
   tcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp, f.kernel.tcp.enginePorts) : null },
   /** The same two over every socket on the machine (context: what else retransmitted). */
-  machineTcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits : null },
+  machineTcpRetransmits: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? f.kernel.tcp.retransmits - closingRetransmits(f.kernel.tcp) : null },
   machineTcpDrops: { unit: 'count/s', kind: 'rate', of: (f) => f.kernel ? lossDrops(f.kernel.tcp) : null },
   /** TCP socket-buffer memory (machine-wide, /proc/net/sockstat) as a share of net.ipv4.tcp_mem's
    *  limit: at 1 TCP drops what arrives and sockets wait on retransmission timers. */
@@ -163,6 +163,10 @@ export interface SideTotals {
   /** Frame time covered, s. */
   seconds: number;
   metrics: Record<MetricName, number | null>;
+  /** Per metric, the scatter of the frames' own values (1.4826 × MAD of each frame's rate or
+   *  share): on the baseline side (robust), how far one frame of the baseline strays from its
+   *  median by itself; null on the window side and where no frame carried the metric. */
+  spreads: Record<MetricName, number | null>;
   /** p99 of the engine threads' run-queue delay, µs (null without the runqueue probe or samples). */
   runqueueP99Us: number | null;
   /** Competitors by pid (sched), ms/s and preemptions of the engine per s. */
@@ -223,13 +227,17 @@ export function lossDrops(tcp: TcpFrame, ports?: readonly number[]): number {
  *  events, those the frame could not carry scaled alike; every retransmit on the machine in
  *  frames from before the ports were recorded, or when no retransmit event was carried. A spike
  *  report once put tcp-retransmit (558/s over none) above the CPU hog that made the spike: the
- *  count was machine-wide, and nothing in the run said the retransmits were its own. */
+ *  count was machine-wide, and nothing in the run said the retransmits were its own. Retransmits
+ *  of sockets already closed (CLOSING_TCP_STATES: the FINs of the run's own stop, 50 in FIN_WAIT1
+ *  in one stop frame) are left out, on every port: they delay no request, and a report put
+ *  tcp-retransmit 0.96 on a softirq flood's spike for them. */
 export function engineRetransmits(tcp: TcpFrame): number {
   const ports = tcp.enginePorts;
-  if (!ports || tcp.retransmits === 0) return tcp.retransmits;
+  if (tcp.retransmits === 0) return 0;
   const events = tcp.events.filter((e) => e.kind === 'retransmit');
   if (events.length === 0) return tcp.retransmits;
-  return scaledShare(events.filter((e) => onEnginePorts(ports, e)).length, events.length, tcp.retransmits);
+  if (!ports) return tcp.retransmits - closingRetransmits(tcp);
+  return scaledShare(events.filter((e) => onEnginePorts(ports, e) && !isClosingRetransmit(e)).length, events.length, tcp.retransmits);
 }
 
 const sumBy = <T>(items: Iterable<T>, f: (t: T) => number) => { let n = 0; for (const t of items) n += f(t); return n; };
@@ -244,11 +252,14 @@ export function sideTotals(own: readonly FrameDigest[], { lead = [], after = [],
   const frames = [...lead, ...own];
   const seconds = sumBy(frames, (f) => f.intervalMs) / 1000;
   const metrics = metricTotals(frames, own, seconds, robust);
+  const spreads = {} as Record<MetricName, number | null>;
+  for (let i = 0; i < METRIC_DEFS.length; i++) spreads[METRIC_NAMES[i]!] = robust ? frameSpread(frames, i, METRIC_DEFS[i]!.kind === 'share') : null;
   const { runqueueP99Us, competitors, reclaim } = kernelTotals(frames, lead);
   const perS = (v: number) => (seconds > 0 ? v / seconds : 0);
   return {
     seconds,
     metrics,
+    spreads,
     runqueueP99Us,
     competitorsByComm: byComm(competitors.values(), perS),
     competitors: [...competitors.values()].map((t) => ({ ...t, onCpuMs: perS(t.onCpuMs), preemptedEngine: perS(t.preemptedEngine) })).sort((a, b) => b.onCpuMs - a.onCpuMs),
@@ -282,6 +293,11 @@ function metricTotals(frames: readonly FrameDigest[], own: readonly FrameDigest[
  *  frames before the tail rose (io-wq punts that cost little at first) must not become the
  *  baseline it is compared with. */
 function medianFrame(frames: readonly FrameDigest[], metric: number, share: boolean): number {
+  return median(frameValues(frames, metric, share));
+}
+
+/** Each frame's value of one metric (per second for rates), where the frame carried it. */
+function frameValues(frames: readonly FrameDigest[], metric: number, share: boolean): number[] {
   const values: number[] = [];
   for (const f of frames) {
     const v = f.metrics[metric]!;
@@ -289,7 +305,16 @@ function medianFrame(frames: readonly FrameDigest[], metric: number, share: bool
     if (Number.isNaN(v) || !(s > 0)) continue;
     values.push(share ? v : v / s);
   }
-  return median(values);
+  return values;
+}
+
+/** The frames' scatter of one metric: 1.4826 × the median absolute deviation of their values
+ *  from their median (null when no frame carried it). */
+function frameSpread(frames: readonly FrameDigest[], metric: number, share: boolean): number | null {
+  const values = frameValues(frames, metric, share);
+  if (values.length === 0) return null;
+  const center = median(values);
+  return 1.4826 * median(values.map((v) => Math.abs(v - center)));
 }
 
 /** The run-queue p99 (of `frames` less `lead`) and the competitors' and reclaimers' totals. */
@@ -388,14 +413,25 @@ export function spikeEvidence(window: readonly (RunFrame | FrameDigest)[], basel
  * packets; on this machine 2.0 NET_RX per request, steady to the percent when nothing else
  * talks). More than that is packets someone else made. Background traffic of other sockets is
  * counted as traffic in the baseline, so a stall (few requests) over a busy background reads as
- * extra packets: the other rules (ENOBUFS, the server's sleep) usually outrank it there.
+ * extra packets: the ratio "rises" whenever the run slows, with not one packet more (a CPU hog
+ * halved the requests, NET_RX fell 513,373 → 466,443/s, and this read 295,950 → 466,443/s). So
+ * it carries its numerator, the NET_RX count itself, with the baseline frames' own scatter of it:
+ * the rule that reads it (classify.ts, `numerator`) asks that count to have really risen.
  */
-export function netRxVsTraffic(ev: SpikeEvidence): { window: number; baseline: number } | null {
+export function netRxVsTraffic(ev: SpikeEvidence): { window: number; baseline: number; numerator: TrafficNumerator } | null {
   const w = ev.window.metrics;
   const b = ev.baseline.metrics;
   if (w.netRxSoftirqs === null || b.netRxSoftirqs === null || w.requests === null || b.requests === null || !(b.requests > 0)) return null;
-  return { window: w.netRxSoftirqs, baseline: (b.netRxSoftirqs / b.requests) * w.requests };
+  return {
+    window: w.netRxSoftirqs,
+    baseline: (b.netRxSoftirqs / b.requests) * w.requests,
+    numerator: { metric: 'netRxSoftirqs', window: w.netRxSoftirqs, baseline: b.netRxSoftirqs, spread: ev.baseline.spreads.netRxSoftirqs ?? 0 },
+  };
 }
+
+/** What a signal normalised by the run's own traffic counts, before the normalising: its value
+ *  in the window and the baseline (per second), and the baseline frames' scatter of it. */
+export interface TrafficNumerator { metric: MetricName; window: number; baseline: number; spread: number }
 
 /** The competing command whose CPU on the engine's CPUs rose most (ms/s), with its baseline. */
 export function topCompetitorRise(ev: SpikeEvidence): { comm: string; window: number; baseline: number } | null {

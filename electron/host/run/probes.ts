@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import {
-  entersWereCounted, KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
+  closingRetransmits, entersWereCounted, KernelHistogram, PER_REQUEST_PROBES, PROBE_NAMES, observedRequestsOf, type DoctorCheck, type ProbeName, type KernelFrame, type KernelStats, type ProbeOverhead, type ProbeStatus, type RunSummary,
 } from '../../contract';
 import type { EngineKernelFrame, EnginePrivileges, NativeProbeStatus } from '../../engine/protocol';
 
@@ -110,9 +110,17 @@ export function notLossWords(tcp: { closeDrops?: number; duplicateDrops?: number
   return parts.length ? ` (and ${parts.join('; ')}; not losses)` : '';
 }
 
+/** The retransmits of sockets being closed, among `retransmits`: ' (50 of them by closing
+ *  sockets: FINs sent again, no request waited)', or '' (none, or a summary from before). */
+export function closingRetransmitWords(tcp: { retransmits: number; closeRetransmits?: number }): string {
+  const n = tcp.closeRetransmits ?? 0;
+  if (!(n > 0)) return '';
+  return ` (${n === tcp.retransmits ? 'all' : n} of them by closing sockets: FINs sent again, no request waited)`;
+}
+
 const URING_COUNTS = ['submits', 'completions', 'enters', 'cqWaits', 'ioWqPunts', 'cqeOverflows', 'shortWrites', 'reqFailed'] as const;
 const SOFTIRQ_COUNTS = ['netRxNs', 'netTxNs', 'netRxCount', 'netTxCount', 'napiPolls'] as const;
-const TCP_COUNTS = ['retransmits', 'drops', 'closeDrops', 'duplicateDrops', 'lostEvents', 'truncated'] as const;
+const TCP_COUNTS = ['retransmits', 'closeRetransmits', 'drops', 'closeDrops', 'duplicateDrops', 'lostEvents', 'truncated'] as const;
 
 /** Kernel frames summed over a phase's (or the run's) measured frames. */
 export class KernelAccumulator {
@@ -150,6 +158,8 @@ export class KernelAccumulator {
     if (entersWereCounted(k.uring.entersSource)) this.entersCounted = true;
     this.latencySampleRate = k.uring.latencySampleRate ?? null;
     this.tcp.retransmits += k.tcp.retransmits;
+    // FINs sent again by closing sockets (the events' states; the uncarried scaled alike).
+    this.tcp.closeRetransmits += closingRetransmits(k.tcp);
     this.tcp.drops += k.tcp.drops;
     this.tcp.closeDrops += k.tcp.closeDrops ?? 0;
     this.tcp.duplicateDrops += k.tcp.duplicateDrops ?? 0;
@@ -225,7 +235,7 @@ export class KernelAccumulator {
         netRxMs: this.softirq.netRxNs / 1e6, netTxMs: this.softirq.netTxNs / 1e6,
         netRxCount: this.softirq.netRxCount, netTxCount: this.softirq.netTxCount, napiPolls: this.softirq.napiPolls,
       },
-      tcp: { ...this.tcp },
+      tcp: { ...this.tcp, closeRetransmits: Math.round(this.tcp.closeRetransmits) },
       histograms: { uringLatencyNs: this.latency.toSparse(), runqueueNs: this.runqueue.toSparse() },
     };
   }
@@ -404,21 +414,51 @@ export function nsText(ns: number): string {
   return `${(ns / 1_000_000).toFixed(ns < 10_000_000 ? 2 : 1)} ms`;
 }
 
+/** A share of the time as a percentage with the digits it needs: "12.5", "0.37", "0.0019". */
+export function shareText(share: number): string {
+  const pct = share * 100;
+  return pct >= 1 ? pct.toFixed(1) : pct >= 0.1 ? pct.toFixed(2) : pct > 0 ? pct.toPrecision(2) : '0';
+}
+
+/**
+ * How the numbers of one per-request probe (uring_latency, softirq: time-sampled) are to be read
+ * in the text summary: `na` with the reason when they measured nothing (the probe not attached,
+ * or its windows saw none of the measured time: its zeros are no measurement), else `sampled`,
+ * the words that say which share of the time they are of ('' when attached all the time, or a
+ * summary from before time sampling), without brackets.
+ */
+export function perRequestWords(s: Pick<RunSummary, 'probes' | 'kernelStats'>, probe: 'uring_latency' | 'softirq'): { na: string } | { sampled: string } {
+  const status = s.probes.find((p) => p.name === probe);
+  const ps = s.kernelStats?.perRequestSampling;
+  if ((status && !status.attached) || ps === null) return { na: 'not attached' };
+  if (!ps || ps.duty >= 1) return { sampled: '' };
+  const duty = `probes.perRequestDuty ${ps.duty}`;
+  if (!(ps.observedS > 0) || ps.windows === 0) {
+    return { na: `not observed: the time-sampled probes' windows (${duty}) fell in none of the measured time` };
+  }
+  return { sampled: `sampled ${shareText(ps.observedShare)} % of the time, ${ps.windows === null ? '' : `${ps.windows} window${ps.windows === 1 ? '' : 's'}, `}${duty}` };
+}
+
 export function kernelSummaryLines(s: RunSummary): string[] {
   const lines: string[] = [];
   const k = s.kernelStats;
   if (k) {
     const perReq = (n: number | null) => (n === null ? 'n/a' : n.toFixed(2));
-    const ps = k.perRequestSampling;
-    // The per-request probes' numbers are of the time they were attached (time sampling).
-    const sampled = ps && ps.duty < 1 ? ` (io_uring latency and softirq sampled ${(ps.observedShare * 100).toFixed(1)} % of the time, probes.perRequestDuty ${ps.duty})` : '';
+    // The per-request probes' numbers are of the time they were attached (time sampling): each
+    // says which share that was, or n/a where they saw nothing (zeros that measured nothing).
+    const uringWords = perRequestWords(s, 'uring_latency');
+    const softirqWords = perRequestWords(s, 'softirq');
     // A histogram with no samples (its probe off, or nothing happened) has no percentiles to show.
-    const uringLatency = k.uring.latencyNs.count > 0 ? `p50 ${nsText(k.uring.latencyNs.p50)} p99 ${nsText(k.uring.latencyNs.p99)}${sampled}` : 'latency n/a (no samples)';
+    const bracket = (words: string) => (words ? ` (${words})` : '');
+    const uringLatency = 'na' in uringWords ? `latency n/a (no samples: ${uringWords.na})`
+      : k.uring.latencyNs.count > 0 ? `p50 ${nsText(k.uring.latencyNs.p50)} p99 ${nsText(k.uring.latencyNs.p99)}${bracket(uringWords.sampled)}` : `latency n/a (no samples${uringWords.sampled ? `; ${uringWords.sampled}` : ''})`;
+    const softirq = 'na' in softirqWords ? `softirq n/a (${softirqWords.na})`
+      : `softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls}${bracket(softirqWords.sampled)}`;
     const runqueueP99 = k.runqueue.latencyNs.count > 0 ? nsText(k.runqueue.latencyNs.p99) : 'n/a (no samples)';
     // The engine counts the echo server's own enters; a storage job's are not counted.
     const enters = s.storage ? 'n/a (storage jobs are not counted)' : s.target ? 'n/a (the server is not ours)' : perReq(k.uring.entersPerReq);
     lines.push(`  kernel       io_uring in-kernel ${uringLatency} · enters/req ${enters} · io-wq punts ${k.uring.ioWqPunts} · CQ overflows ${k.uring.cqeOverflows} · run-queue p99 ${runqueueP99}`);
-    lines.push(`  kernel       softirq NET_RX ${k.softirq.netRxMs.toFixed(1)} ms NET_TX ${k.softirq.netTxMs.toFixed(1)} ms · NAPI polls ${k.softirq.napiPolls} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits} drops ${k.tcp.drops}${notLossWords(k.tcp)} lost events ${k.tcp.lostEvents}`);
+    lines.push(`  kernel       ${softirq} · SQPOLL ${(k.sqpoll.cpuShare * 100).toFixed(1)} % of a CPU · TCP retransmits ${k.tcp.retransmits}${closingRetransmitWords(k.tcp)} drops ${k.tcp.drops}${notLossWords(k.tcp)} lost events ${k.tcp.lostEvents}`);
   }
   const attached = s.probes.filter((p) => p.attached);
   if (s.probes.length === 0) return lines;

@@ -101,8 +101,9 @@ export interface KernelCountersView {
 const NOT_COUNTED = 'not counted: the engine counts its echo server\'s io_uring_enter calls; a storage job\'s are not (the io_uring_calls probe with its syscall tracepoint counts every ring\'s)';
 
 /** The run's TCP counts so far; closeDrops (at closing or closed sockets) and duplicateDrops
- *  (copies the receiver already had) are not in `drops`. */
-type KernelTotals = { retransmits: number; drops: number; closeDrops: number; duplicateDrops?: number; lostEvents: number };
+ *  (copies the receiver already had) are not in `drops`; closeRetransmits (FINs sent again by
+ *  closing sockets) are among `retransmits`. */
+type KernelTotals = { retransmits: number; closeRetransmits?: number; drops: number; closeDrops: number; duplicateDrops?: number; lostEvents: number };
 
 /**
  * The counters of the recent frames (`recent`: newest first; frames without kernel data are
@@ -123,6 +124,10 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   let sampledShare = 1;
   let sampledInterval = 0;
   let sampledObserved = 0;
+  let sampledDuty: number | null = null;
+  // Frames that say the per-request probes were not attached (perRequestSampling null): their
+  // softirq zeros measured nothing. Older frames (absent) are taken as attached.
+  let unattachedFrames = 0;
   // Whether anyone counted the enters (the engine for its echo server, or a syscall probe): a
   // storage job's are not, and "0 enters/s" read as a ring that never entered.
   let entersCounted = false;
@@ -142,7 +147,8 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     softirqObservedS += ps ? ps.observedNs / 1e9 : f.intervalMs / 1000;
     const seen = ps ? observedRequestsOf(ps, f.requests) : f.requests;
     softirqObservedRequests = softirqObservedRequests === null || seen === null ? null : softirqObservedRequests + seen;
-    if (ps) { sampledInterval += ps.intervalNs; sampledObserved += ps.observedNs; }
+    if (ps) { sampledInterval += ps.intervalNs; sampledObserved += ps.observedNs; sampledDuty ??= ps.duty; }
+    if (ps === null) unattachedFrames++;
     sum.sqpollNs += k.sqpoll.onCpuNs;
     sum.preemptions += k.runqueue.preemptions;
     sum.retransmits += k.tcp.retransmits;
@@ -155,6 +161,10 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
   const softirqMsPerS = byRequests ? (sum.softirqNs * (requests / softirqObservedRequests!)) / seconds / 1e6
     : softirqObservedS > 0 ? sum.softirqNs / softirqObservedS / 1e6 : 0;
   const estimated = sampledShare < 1;
+  // Nothing seen: not attached in any of these frames, or none of them held a sampling window.
+  const softirqUnseen = unattachedFrames === frames ? 'not measured: the per-request probes (softirq among them) were not attached in these frames (probes.perRequest, or the probe panel says why)'
+    : sampledInterval > 0 && !(sampledObserved > 0) ? `not observed: the softirq probe is time-sampled (probes.perRequestDuty ${sampledDuty}) and none of these frames held one of its windows; its zeros are no measurement`
+    : null;
   const perS = (n: number) => n / seconds;
   const perReq = (n: number) => (requests > 0 ? n / requests : null);
   const cells: KernelCounterCell[] = [
@@ -170,7 +180,7 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     },
     { key: 'ioWqPunts', label: 'io-wq punts/s', value: perS(sum.ioWqPunts), text: formatInt(perS(sum.ioWqPunts)), title: 'requests punted to io-wq worker threads (io_uring_queue_async_work): a hidden cost', warn: sum.ioWqPunts > 0 },
     { key: 'cqWaits', label: 'CQ waits/s', value: perS(sum.cqWaits), text: formatInt(perS(sum.cqWaits)), title: 'waits for completions (io_uring_cqring_wait)' },
-    {
+    softirqUnseen ? { key: 'softirqMs', label: estimated ? 'softirq ms/s (est.)' : 'softirq ms/s', value: null, text: '—', title: softirqUnseen } : {
       key: 'softirqMs',
       label: estimated ? 'softirq ms/s (est.)' : 'softirq ms/s',
       value: softirqMsPerS,
@@ -182,8 +192,10 @@ export function kernelCountersView(recent: readonly RunFrame[], totals: KernelTo
     { key: 'sqpollCpu', label: 'SQPOLL CPU', value: sum.sqpollNs / (seconds * 1e9), text: formatPercent(sum.sqpollNs / (seconds * 1e9)), title: 'on-CPU share of the SQPOLL threads (of one CPU)' },
     { key: 'preemptions', label: 'preempt/s', value: perS(sum.preemptions), text: formatInt(perS(sum.preemptions)), title: "the engine's threads switched out while still runnable" },
     {
-      key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), warn: totals.retransmits > 0,
-      title: `TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)${totals.duplicateDrops ? `; ${formatInt(totals.duplicateDrops)} copies reached a receiver that already had the data (duplicates dropped): those retransmits were spurious` : ''}`,
+      // FINs sent again by closing sockets are counted (the kernel's count) but delay no
+      // request: no warning for them alone.
+      key: 'retransmits', label: 'retransmits', value: totals.retransmits, text: formatInt(totals.retransmits), warn: totals.retransmits - (totals.closeRetransmits ?? 0) > 0.5,
+      title: `TCP retransmits this run (machine-wide, tcp:tcp_retransmit_skb)${totals.closeRetransmits ? `; ${formatInt(totals.closeRetransmits)} of them by sockets being closed (FIN_WAIT1, LAST_ACK, …: FINs sent again), which no request waited for` : ''}${totals.duplicateDrops ? `; ${formatInt(totals.duplicateDrops)} copies reached a receiver that already had the data (duplicates dropped): those retransmits were spurious` : ''}`,
     },
     {
       key: 'drops',

@@ -6,7 +6,7 @@
  * Charts watch `version` (bumped per push) and redraw at most once per animation frame.
  */
 import { shallowRef, type ShallowRef } from 'vue';
-import type { RunFrame } from '../../../electron/contract';
+import { closingRetransmits, type RunFrame } from '../../../electron/contract';
 import { KERNEL_LATENCY_ROWS } from '../charts/kernelRows';
 import { toCoarseColumn, type CoarseColumn } from '../charts/latencyRows';
 import { PhaseTally } from './phaseRows';
@@ -95,7 +95,7 @@ export class FrameBuffer {
   /** Sums over every frame received for this run (warm-up included); timeouts: load.timeoutMs expiries, apart from errors. */
   totals = { requests: 0, errors: 0, bytes: 0, timeouts: 0 };
   /** The probes' TCP counts over every frame received for this run (frames with kernel data). */
-  kernelTotals = { retransmits: 0, drops: 0, closeDrops: 0, duplicateDrops: 0, lostEvents: 0 };
+  kernelTotals = { retransmits: 0, closeRetransmits: 0, drops: 0, closeDrops: 0, duplicateDrops: 0, lostEvents: 0 };
   /** Per-phase sums over the measured frames received for this run. */
   readonly tallies = new Map<number, PhaseTally>();
   /** Seq of the newest frame received, -1 before the first. */
@@ -132,6 +132,8 @@ export class FrameBuffer {
       const tcp = frame.kernel.tcp;
       this.kernelTotals = {
         retransmits: this.kernelTotals.retransmits + tcp.retransmits,
+        // FINs sent again by closing sockets (from the events' states): no request waited.
+        closeRetransmits: this.kernelTotals.closeRetransmits + closingRetransmits(tcp),
         drops: this.kernelTotals.drops + tcp.drops,
         closeDrops: this.kernelTotals.closeDrops + (tcp.closeDrops ?? 0),
         duplicateDrops: this.kernelTotals.duplicateDrops + (tcp.duplicateDrops ?? 0),
@@ -148,7 +150,7 @@ export class FrameBuffer {
     this.runId = runId;
     this.received = 0;
     this.totals = { requests: 0, errors: 0, bytes: 0, timeouts: 0 };
-    this.kernelTotals = { retransmits: 0, drops: 0, closeDrops: 0, duplicateDrops: 0, lostEvents: 0 };
+    this.kernelTotals = { retransmits: 0, closeRetransmits: 0, drops: 0, closeDrops: 0, duplicateDrops: 0, lostEvents: 0 };
     this.tallies.clear();
     this.lastSeq = -1;
     this.missed.value = 0;

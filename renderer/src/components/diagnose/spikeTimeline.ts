@@ -6,7 +6,7 @@
  * CPUs, IRQ + softirq time, reclaim). A row the frames have no data for is left out and named
  * in `missing`, never drawn as zeros. Pure.
  */
-import { onEnginePorts, type InjectionResult, type RunFrame, type Spike } from '../../../../electron/contract';
+import { isClosingRetransmit, onEnginePorts, type InjectionResult, type RunFrame, type Spike } from '../../../../electron/contract';
 
 export interface TimelineSpan { fromMs: number; toMs: number; label: string }
 export interface TimelineBar { fromMs: number; toMs: number; value: number; label: string }
@@ -110,7 +110,10 @@ export function buildSpikeTimeline(spike: Spike, frames: readonly RunFrame[], in
     // machine-wide, and only the run's own count toward tcp-retransmit.
     const ports = tcp.enginePorts;
     const whose = (e: (typeof tcp.events)[number]) => !ports ? '' : onEnginePorts(ports, e) ? ' (this run)' : ' (another connection)';
-    for (const e of tcp.events) if (e.tMs >= fromMs && e.tMs <= toMs) points.push({ tMs: e.tMs, label: `${e.kind}${e.reason ? ` ${e.reason}` : ''} ${e.sport}→${e.dport}${whose(e)}` });
+    // A retransmit of a socket being closed (a FIN sent again) delays no request: said, as the
+    // evidence leaves it out.
+    const closing = (e: (typeof tcp.events)[number]) => (isClosingRetransmit(e) ? ` in ${e.state}: a closing socket's, not counted` : '');
+    for (const e of tcp.events) if (e.tMs >= fromMs && e.tMs <= toMs) points.push({ tMs: e.tMs, label: `${e.kind}${e.reason ? ` ${e.reason}` : ''} ${e.sport}→${e.dport}${whose(e)}${closing(e)}` });
   }
   if (tcpSeen) rows.push({ kind: 'points', id: 'tcp', title: 'TCP retransmits / drops', points });
   else missing.push('TCP events');
