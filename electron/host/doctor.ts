@@ -17,7 +17,6 @@ import { accessSync, constants as fsConstants, existsSync, readFileSync, readdir
 import os from 'node:os';
 import { ringRefusalCause } from './ioUringAccess';
 import { probeFdReserve } from './probeFds';
-import { defaultProfile } from './profiles/profileShape';
 import {
   allowedCpuListIn, formatCpuList, knobAt, knobEntries, oneLineText, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry, type CacheInfo, poolBytesWords,
@@ -177,14 +176,14 @@ export function openFilesCheck(limitsText = readText('/proc/self/limits') ?? '')
   const line = limitsText.split('\n').find((l) => l.startsWith('Max open files'));
   const [soft, hard] = (line?.split(/\s{2,}/).slice(1, 3) ?? []).map((v) => v.trim());
   if (!soft || !hard) return { id, label, ok: null, value: 'unknown', reason: '/proc/self/limits says nothing about open files' };
-  const profile = defaultProfile();
-  const probes = probeFdReserve(profile);
-  const need = 2 * profile.load.connections + probes + 64;
+  const connections = knobAt('load.connections')!.schema.parse(undefined) as number;
+  const probes = probeFdReserve(knobAt('probes.enabled')!.schema.parse(undefined) as boolean);
+  const need = 2 * connections + probes + 64;
   const hardN = hard === 'unlimited' ? Infinity : Number(hard);
   const ok = hardN >= need;
   return {
     id, label, ok, value: `${soft} (hard ${hard})`,
-    reason: `a run holds 2 per connection (the load's socket and the server's accepted one), about ${probes} for the eBPF probes and ~40 of the engine's own: the default run (${profile.load.connections} connections) about ${need}, 1,000 connections about ${2000 + probes + 64}; the engine raises the soft limit to the hard one as a run needs, so the hard limit (${hard}) decides`,
+    reason: `a run holds 2 per connection (the load's socket and the server's accepted one), about ${probes} for the eBPF probes and ~40 of the engine's own: the default run (${connections} connections) about ${need}, 1,000 connections about ${2000 + probes + 64}; the engine raises the soft limit to the hard one as a run needs, so the hard limit (${hard}) decides`,
     ...(ok ? {} : { fix: `raise it before starting the lab (ulimit -n ${need}, LimitNOFILE= in a systemd unit, nofile in /etc/security/limits.conf), or run with fewer connections and probes.enabled=false` }),
   };
 }

@@ -1,6 +1,5 @@
 /** The descriptors a run's eBPF probes hold in the engine process (the start's RLIMIT_NOFILE check and the doctor). */
 import os from 'node:os';
-import type { Profile } from '../contract';
 
 /**
  * The descriptors the eBPF probes hold in the engine process once attached: every probe's maps,
@@ -9,7 +8,7 @@ import type { Profile } from '../contract';
  * RLIMIT_NOFILE check counts them: without them `ulimit -n 157` (the limit the error asked for)
  * failed again, asking 234, then 237, while the probes took the rest.
  */
-export function probeFdReserve(profile: Pick<Profile, 'probes'>): number {
-  return profile.probes.enabled ? 100 + 4 * os.cpus().length : 0;
+export function probeFdReserve(probesEnabled: boolean): number {
+  return probesEnabled ? 100 + 4 * os.cpus().length : 0;
 }
 

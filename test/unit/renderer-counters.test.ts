@@ -12,7 +12,7 @@ function counters(over: Partial<ServerCounters> = {}): ServerCounters {
     enters: 2000, batchedWaits: 0, cqes: 4100, recvs: 2050, sends: 1000, bytesOut: 128_000, zeroCopySends: 0, copiedSends: 0, zeroCopyFallbacks: 0,
     enobufs: 0, rearms: 0, spilledBytes: 0, cqOverflows: 0, buffersInUse: 50, buffersTotal: 4096, buffersInRing: 4046,
     userCpuNs: 20_000_000, systemCpuNs: 60_000_000, sqpollCpuNs: 0, sqpollWorkNs: null,
-    segmentsOut: 1500, segmentsIn: 1010, dataSegmentsOut: 1000, dataSegmentsIn: 1000, segmentsRequests: 1000,
+    segmentsOut: 1500, segmentsIn: 1010, dataSegmentsOut: 1000, dataSegmentsIn: 1000, segmentsRequests: 1000, segmentsLost: false,
     errorsByOp: { accept: 0, recv: 0, send: 0, other: 0 }, ...over,
   };
 }

@@ -189,7 +189,7 @@ describe('lab store', () => {
     f.emit({ type: 'frame', frame: frame('other', 11) });
     expect(f.api.getFrames).toHaveBeenCalledWith({ runId: 'other', fromSeq: 0 });
     expect(buf.snapshot()).toHaveLength(0); // waiting for the history
-    answer({ runId: 'other', frames: [frame('other', 4), frame('other', 5)], lost: 4 });
+    answer({ runId: 'other', frames: [frame('other', 4), frame('other', 5)], lost: 4, more: false });
     await flush();
     expect(buf.snapshot().map((b) => b.frame.seq)).toEqual([4, 5, 10, 11]);
     expect(frames.lost).toBe(4 + 4); // 0..3 not kept by the host, 6..9 never arrived
@@ -224,7 +224,7 @@ describe('lab store', () => {
     f.api.getStatus.mockResolvedValueOnce(
       f.status({ running: true, state: 'running', runId: 'r1', phases: [phase(0, false), phase(1, true)], controller: true, lastSeq: 12 }),
     );
-    f.api.getFrames.mockResolvedValueOnce({ runId: 'r1', frames: [5, 6, 7, 8, 9, 10, 11, 12].map((s) => frame('r1', s, s >= 8 ? 1 : 0)), lost: 0 });
+    f.api.getFrames.mockResolvedValueOnce({ runId: 'r1', frames: [5, 6, 7, 8, 9, 10, 11, 12].map((s) => frame('r1', s, s >= 8 ? 1 : 0)), lost: 0, more: false });
     f.setConn({ kind: 'open' });
     await flush();
     await flush();
@@ -243,7 +243,7 @@ describe('lab store', () => {
     f.emit({ type: 'frame', frame: frame('r1', 0) });
     f.setConn(lost);
     f.api.getStatus.mockResolvedValueOnce(f.status({ running: true, state: 'running', runId: 'r1', phases: [phase(0, false)], controller: true, lastSeq: 900 }));
-    f.api.getFrames.mockResolvedValueOnce({ runId: 'r1', frames: [frame('r1', 300)], lost: 299 });
+    f.api.getFrames.mockResolvedValueOnce({ runId: 'r1', frames: [frame('r1', 300)], lost: 299, more: false });
     f.setConn({ kind: 'open' });
     await flush();
     await flush();

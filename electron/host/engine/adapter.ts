@@ -19,7 +19,7 @@ const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
  * address: names are resolved by the caller), and the profile's server part is only carried.
  */
 export function nativeConfigFor(profile: Profile, maxDurationMs: number, target: NativeTarget | null = null): NativeEngineConfig {
-  const config: Record<string, unknown> = { protocol: ENGINE_PROTOCOL_VERSION, port: 0, maxDurationMs: Math.round(maxDurationMs), fdReserve: probeFdReserve(profile) };
+  const config: Record<string, unknown> = { protocol: ENGINE_PROTOCOL_VERSION, port: 0, maxDurationMs: Math.round(maxDurationMs), fdReserve: probeFdReserve(profile.probes.enabled) };
   for (const entry of ENGINE_KNOBS) setValueAt(config, entry.path.split('.'), valueAt(profile, entry.path.split('.')));
   if (target) config.target = { host: target.host, port: target.port };
   return config as unknown as NativeEngineConfig;
