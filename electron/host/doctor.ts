@@ -743,7 +743,7 @@ export function syscallCostCheck(m: CapabilityProbe['syscallCost'] | null): Doct
 /**
  * IOPOLL for the storage workload: the kernel polls completions only on devices with poll
  * queues (NVMe with nvme.poll_queues=N); elsewhere the first I/O fails with EOPNOTSUPP and the
- * run reports server.iopoll refused (no_poll_queues).
+ * run lists server.iopoll in rejected (EOPNOTSUPP: no poll queues).
  */
 export function blockPollCheck(devices: readonly BlockPollDevice[], nvmePollQueues = readText('/sys/module/nvme/parameters/poll_queues')): DoctorCheck {
   const id = 'iopoll_storage';
@@ -757,7 +757,7 @@ export function blockPollCheck(devices: readonly BlockPollDevice[], nvmePollQueu
   const shown = real.length ? real.join(', ') : devices.length ? 'loop devices only' : 'no block devices';
   return {
     id, label, ok: false, value: 'no poll queues',
-    reason: `no block device here has poll queues (queue/io_poll=0 on ${shown}${nvmeQueues}): a storage run with server.iopoll is refused with no_poll_queues and runs interrupt-driven`,
+    reason: `no block device here has poll queues (queue/io_poll=0 on ${shown}${nvmeQueues}): a storage run lists server.iopoll in rejected (EOPNOTSUPP: no poll queues) and runs interrupt-driven`,
     fix: real.some((n) => n.startsWith('nvme'))
       ? 'boot with nvme.poll_queues=N (N > 0) on the kernel command line, or reload the nvme module with poll_queues=N'
       : 'virtio-blk, loop and most drivers have no poll queues; on an NVMe disk boot with nvme.poll_queues=N — otherwise leave server.iopoll off',

@@ -38,7 +38,7 @@ describe('doctor: IOPOLL on block devices', () => {
 
   it('without poll queues says a storage IOPOLL run is refused, with the fix for the driver', () => {
     const virtio = blockPollCheck(readBlockPoll(sysBlock({ vda: '0', loop0: '0' })), null);
-    expect(virtio).toMatchObject({ ok: false, value: 'no poll queues', reason: expect.stringMatching(/io_poll=0 on vda.*no_poll_queues/) });
+    expect(virtio).toMatchObject({ ok: false, value: 'no poll queues', reason: expect.stringMatching(/io_poll=0 on vda.*rejected \(EOPNOTSUPP: no poll queues\)/) });
     expect(virtio.fix).toMatch(/virtio-blk/);
     const nvme = blockPollCheck(readBlockPoll(sysBlock({ nvme0n1: '0' })), '0');
     expect(nvme.fix).toMatch(/nvme\.poll_queues=N/);
