@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { batchedWaitWords, connectionServiceWords, serverConnectionServiceWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, zeroCopyWords, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
+import { batchedWaitWords, connectionServiceWords, serverConnectionServiceWords, echoErrorsText, formatBinaryBytes, formatKnobValue, knobLabel, LabError, latencyText, serverLoopWords, storageRunWords, zeroCopyWords, oneLineText, Profile, RunSummary, DoctorReport, TerminalEvent, HISTORY_WARNING_PREFIX } from './contract';
 import { LabService, type LoadTarget } from './host/labService';
 import { exportCommand } from './host/profiles/export/exportVerb';
 import { SERVER_MAX_DURATION_S, ServerOnly, type ServerListening, type ServerSummary } from './host/serverOnly';
@@ -549,7 +549,7 @@ function formatSummary(s: RunSummary): string {
     `  in flight    ${s.inFlightAtEnd.requests} at the end of the window${s.inFlightAtEnd.requests > 0 ? `, oldest ${fmtInt(s.inFlightAtEnd.oldestUs)} µs` : ''}`,
     ...(s.perConnection ? [`  per conn.    ${connectionServiceWords(s.perConnection)}`] : []),
     s.storage
-      ? `  storage      ${s.storage.pattern} ${s.storage.blockBytes} B × QD ${s.storage.queueDepth} × ${s.storage.jobs} job${s.storage.jobs === 1 ? '' : 's'}: ${fmtInt(s.throughputRps)} IOPS, ${(s.storage.bytesPerS / 1048576).toFixed(1)} MiB/s on ${s.storage.device || 'an unknown device'}, ${s.storage.path}${s.storage.labCreated ? ` (the lab's test file${s.storage.deleted ? ', deleted' : s.applied.storage.keep ? ', kept as asked' : ', NOT deleted'})` : ''}${s.storage.verified ? ', every read checked' : ''}; ring flags ${s.ring.flags.join('|') || 'none'}`
+      ? `  storage      ${storageRunWords(s)}; ring flags ${s.ring.flags.join('|') || 'none'}`
       : s.target
       ? `  target       ${s.target.host === s.target.address ? '' : `${s.target.host} = `}${s.target.address}:${s.target.port}, an echo server not run by this lab: no server-side numbers`
       : s.applied.server.engine === 'io_uring'

@@ -559,3 +559,16 @@ export type RunStatus = z.infer<typeof RunStatusSchema>;
 
 /** How a summary's warning that the run could not be saved to the history starts (the CLI exits 1 on it). */
 export const HISTORY_WARNING_PREFIX = 'run history: ';
+
+/**
+ * A storage run's headline in words: pattern, block size, queue depth and jobs, IOPS, bytes/s,
+ * the device and the file (whose, and what became of it), whether every read was checked. One
+ * sentence for `run`'s text, `runs show` and the Markdown export alike; null for an echo run.
+ */
+export function storageRunWords(s: { storage?: RunSummary['storage']; throughputRps: number; applied: { storage: { keep: boolean } } }): string | null {
+  const st = s.storage;
+  if (!st) return null;
+  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+  const file = st.labCreated ? ` (the lab's test file${st.deleted ? ', deleted' : s.applied.storage.keep ? ', kept as asked' : ', NOT deleted'})` : '';
+  return `${st.pattern} ${st.blockBytes} B × QD ${st.queueDepth} × ${st.jobs} job${st.jobs === 1 ? '' : 's'}: ${int(s.throughputRps)} IOPS, ${(st.bytesPerS / 1048576).toFixed(1)} MiB/s on ${st.device || 'an unknown device'}, ${st.path}${file}${st.verified ? ', every read checked' : ''}`;
+}

@@ -145,6 +145,21 @@ describe('uring-lab run, workload storage', () => {
     expect(testFiles()).toEqual([]);
   }, 30_000);
 
+  it('runs show and the Markdown export of a storage run give its IOPS, bytes/s, device and file, and list no echo knob as applied', () => {
+    const r = cli('storage.fileSizeMiB=16');
+    expect(r.code, r.stderr).toBe(0);
+    const show = spawnSync(process.execPath, [CLI, 'runs', 'show', r.summary.runId], { env, encoding: 'utf8' });
+    expect(show.status, show.stderr).toBe(0);
+    const md = spawnSync(process.execPath, [CLI, 'runs', 'export', r.summary.runId, '--format', 'md'], { env, encoding: 'utf8' });
+    expect(md.status, md.stderr).toBe(0);
+    for (const text of [show.stdout, md.stdout]) {
+      expect(text).toMatch(/^\| IOPS \| p50 µs .*\| I\/Os \|/m);
+      expect(text).toMatch(new RegExp(`^Storage: randread 4096 B × QD 32 × 1 job: [\\d,]+ IOPS, [\\d.]+ MiB/s on ${r.summary.storage.device}, .*test-.*\\.dat \\(the lab's test file, deleted\\), every read checked\\.$`, 'm'));
+      // Before: the receive path's knobs, which a storage run never uses, listed as applied.
+      expect(text).not.toMatch(/server\.(multishot|recvOnReady|quietSends|bufferRing)/);
+    }
+  }, 30_000);
+
   it('load.cpus pins the storage jobs as it pins an echo load; an echo-only knob (server.numa.cpus) is said unused and shown at its default, not applied', async () => {
     const child = spawn(process.execPath, [CLI, 'run', '--json', '--duration', '1.5', '--set', 'workload=storage', '--set', 'storage.fileSizeMiB=16', '--set', 'duration.warmupS=0',
       '--set', 'load.threads=2', '--set', 'load.cpus=1', '--set', 'server.numa.cpus=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

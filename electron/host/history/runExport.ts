@@ -3,7 +3,7 @@
  * analyse), `csv` (one row per frame with its main numbers, for a spreadsheet) and `md` (the
  * summary as Markdown, to paste into a ticket).
  */
-import { connectionServiceWords, knobLabel, latencyText, oneLineText, serverLoopWords, type ExportRunResult, type GetRunResult, type RejectedKnob, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
+import { connectionServiceWords, knobLabel, latencyText, oneLineText, serverLoopWords, storageRunWords, type ExportRunResult, type GetRunResult, type RejectedKnob, type RunExportFormat, type RunFrame, type RunStats } from '../../contract';
 import { defaultProfile } from '../profiles';
 import { knobChanges } from '../run/runRecord';
 
@@ -37,10 +37,12 @@ const cell = (text: string) => oneLineText(text, 300).replace(/[&<>]/g, (c) => M
 /** Text inside a code span: one line, no backtick to end the span early (HTML is literal there). */
 const code = (text: string) => oneLineText(text, 200).replace(/`/g, "'");
 
-function statsTable(stats: RunStats): string[] {
+function statsTable(stats: RunStats, storage = false): string[] {
   const l = stats.latencyUs;
   return [
-    '| throughput (req/s) | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | requests | errors | measured s |',
+    // A storage run counts I/Os: its throughput is IOPS (it read "req/s" in runs show and the export).
+    storage ? '| IOPS | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | I/Os | errors | measured s |'
+      : '| throughput (req/s) | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | requests | errors | measured s |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     `| ${fmt(stats.throughputRps)} | ${[l.p50, l.p90, l.p99, l.p999, l.max].map((us) => latencyText(stats.requests, us)).join(' | ')} | ${fmt(stats.requests)} | ${fmt(stats.errors)} | ${fmt(stats.measuredS, 2)} |`,
   ];
@@ -59,14 +61,16 @@ export function runMarkdown(run: GetRunResult, damaged: string | null = null): s
   if (run.pinned) lines.push('- pinned');
   lines.push('');
   if (s) {
-    lines.push(...statsTable({ measuredS: s.measuredS, requests: s.requests, errors: s.errors, throughputRps: s.throughputRps, latencyUs: s.latencyUs, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq }));
+    lines.push(...statsTable({ measuredS: s.measuredS, requests: s.requests, errors: s.errors, throughputRps: s.throughputRps, latencyUs: s.latencyUs, serverCpuNsPerReq: s.serverCpuNsPerReq, loadCpuNsPerReq: s.loadCpuNsPerReq }, !!s.storage));
+    const storage = storageRunWords(s);
+    if (storage) lines.push('', `Storage: ${cell(storage)}.`);
     lines.push('', `CPU per request: server ${s.serverCpuNsPerReq === null ? 'n/a' : `${fmt(s.serverCpuNsPerReq)} ns`}, load ${s.loadCpuNsPerReq === null ? 'n/a' : `${fmt(s.loadCpuNsPerReq)} ns`}; corrected p99 ${latencyText(s.requests, s.latencyCorrectedUs.p99)} µs; ${s.frames} frames.`);
     const loop = serverLoopWords(s);
     if (loop) lines.push('', `Server loop: ${loop.loop}; its CPU per request: ${loop.cpu}.`);
     if (s.perConnection) lines.push('', `Echoes per connection: ${connectionServiceWords(s.perConnection)}.`);
   } else if (meta.recovered) {
     lines.push('No summary: the lab process ended without closing the run. From the frames it saved (measured frames only):', '');
-    lines.push(...statsTable(meta.recovered.stats));
+    lines.push(...statsTable(meta.recovered.stats, meta.workload === 'storage'));
     lines.push('', `${meta.recovered.frames} frames saved.`);
   } else {
     lines.push('The run is still going: no numbers yet.');
