@@ -23,6 +23,9 @@ function labEventSchemaOver<F extends z.ZodType, S extends z.ZodType>(FrameSchem
     z.object({ type: z.literal('abProgress'), progress: AbProgressSchema }),
     /** An A/B experiment ended (completed, stopped or failed): its report. */
     z.object({ type: z.literal('abEnded'), report: AbReportSchema }),
+    /** A client deleted or (un)pinned a saved run: every window's History follows (one tab
+     *  deleted a run and another still listed it, then failed RUN_UNKNOWN on it). */
+    z.object({ type: z.literal('historyChanged'), runId: z.string(), deleted: z.boolean(), pinned: z.boolean().nullable() }),
   ]);
 }
 

@@ -240,8 +240,16 @@ export class LabService implements LabApi, LabSessions {
       getFrames: (params) => lab.framesFor(params),
       listRuns: async (params) => lab.history.list(params),
       getRun: async (params) => lab.history.get(params),
-      deleteRun: async (params) => lab.history.delete(params.runId),
-      pinRun: async (params) => lab.history.pin(params.runId, params.pinned),
+      deleteRun: async (params) => {
+        const res = await lab.history.delete(params.runId);
+        lab.emit({ type: 'historyChanged', runId: res.runId, deleted: true, pinned: null });
+        return res;
+      },
+      pinRun: async (params) => {
+        const res = await lab.history.pin(params.runId, params.pinned);
+        lab.emit({ type: 'historyChanged', runId: res.runId, deleted: false, pinned: res.pinned });
+        return res;
+      },
       exportRun: async (params) => lab.history.export(params.runId, params.format),
       diagnoseRun: (params) => diagnoseSavedRun((page) => lab.history.get(page), params.runId, params.params),
       doctor: () => lab.doctorFor(clientId),

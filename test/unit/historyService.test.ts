@@ -106,6 +106,9 @@ describe('runs of the lab service', () => {
     const { lab, runsDir } = makeLab();
     const summary = await runFor(lab, 150);
     const call = (method: string, params: unknown) => dispatchLabCall(lab, method, params);
+    // Every window hears of it (its History follows: one tab deleted a run another still listed).
+    const changes: unknown[] = [];
+    lab.onEvent((e) => { if (e.type === 'historyChanged') changes.push(e); });
     expect(await call('pinRun', { runId: summary.runId, pinned: true })).toEqual({ ok: true, result: { runId: summary.runId, pinned: true } });
     expect((await lab.listRuns()).runs[0].pinned).toBe(true);
     const md = await call('exportRun', { runId: summary.runId, format: 'md' });
@@ -118,6 +121,10 @@ describe('runs of the lab service', () => {
     expect(await call('exportRun', { runId: summary.runId, format: 'xml' })).toMatchObject({ ok: false, error: { field: 'params.format' } });
     expect(await call('deleteRun', { runId: summary.runId })).toEqual({ ok: true, result: { runId: summary.runId, deleted: true } });
     expect((await lab.listRuns()).total).toBe(0);
+    expect(changes).toEqual([
+      { type: 'historyChanged', runId: summary.runId, deleted: false, pinned: true },
+      { type: 'historyChanged', runId: summary.runId, deleted: true, pinned: null },
+    ]);
     expect(() => readFileSync(path.join(runsDir, summary.runId, 'meta.json'))).toThrow(/ENOENT/);
   });
 

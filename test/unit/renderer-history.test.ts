@@ -183,6 +183,28 @@ describe('history store', () => {
     expect(history.unlisted).toBe(1498);
   });
 
+  it('follows another window\'s deletes and pins (historyChanged), and a run gone under it (RUN_UNKNOWN) reads the list again, the reason kept', async () => {
+    let listed = [row('r1'), row('r2'), row('r3')];
+    hostWith({
+      listRuns: async () => ({ runs: listed, total: listed.length, unreadable: 0 }),
+      pinRun: async () => {
+        throw new LabError({ code: 'RUN_UNKNOWN', kind: 'input', field: 'runId', message: 'no saved run "r3"', fix: 'list them: uring-lab runs list' });
+      },
+    });
+    const history = useHistoryStore();
+    await history.refresh();
+    history.handleChange({ runId: 'r1', deleted: true, pinned: null });
+    history.handleChange({ runId: 'r2', deleted: false, pinned: true });
+    expect(history.runs.map((r) => [r.runId, r.pinned])).toEqual([['r2', true], ['r3', false]]);
+    expect(history.total).toBe(2);
+    // r3 deleted by `uring-lab runs delete` (no event reaches this window): the click finds out.
+    listed = [row('r2')];
+    await history.pin('r3', true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(history.runs.map((r) => r.runId)).toEqual(['r2']);
+    expect(history.failure).toMatchObject({ code: 'RUN_UNKNOWN' });
+  });
+
   it('shows the host\'s refusal (with its field) and keeps the list as it was', async () => {
     hostWith({
       listRuns: async () => ({ runs: [row('r1')], total: 1, unreadable: 0 }),

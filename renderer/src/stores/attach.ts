@@ -7,6 +7,7 @@ import { useAbStore } from './ab';
 import { useConnectionStore } from './connection';
 import type { FrameBuffer } from './frameBuffer';
 import { useFramesStore } from './frames';
+import { useHistoryStore } from './history';
 import { useRunStore } from './run';
 
 export function attachLab(client: LabClient, buffer?: FrameBuffer): void {
@@ -17,6 +18,7 @@ export function attachLab(client: LabClient, buffer?: FrameBuffer): void {
   // A/B events go to the A/B store; every other event is the run store's.
   useConnectionStore().attach(client, (event) => {
     if (event.type === 'abProgress' || event.type === 'abEnded') ab.handleEvent(event);
+    else if (event.type === 'historyChanged') useHistoryStore().handleChange(event);
     else run.handleEvent(event);
   });
 }

@@ -109,6 +109,7 @@ export const useHistoryStore = defineStore('history', () => {
       opened.value = { runId, meta: first.meta, pinned: first.pinned, frames, truncated: res.nextSeq !== null, skippedLines };
     });
     if (opening.value === runId) opening.value = null;
+    afterFailure();
   }
 
   function close(): void {
@@ -116,20 +117,44 @@ export const useHistoryStore = defineStore('history', () => {
     opening.value = null;
   }
 
-  async function pin(runId: string, pinned: boolean): Promise<void> {
-    const res = await guarded(() => callLab(apiOrThrow(), 'pinRun', { runId, pinned }));
-    if (!res) return;
-    runs.value = runs.value.map((r) => (r.runId === res.runId ? { ...r, pinned: res.pinned } : r));
-    if (opened.value?.runId === res.runId) opened.value = { ...opened.value, pinned: res.pinned };
+  function pinned(runId: string, pin: boolean): void {
+    runs.value = runs.value.map((r) => (r.runId === runId ? { ...r, pinned: pin } : r));
+    if (opened.value?.runId === runId) opened.value = { ...opened.value, pinned: pin };
   }
 
-  async function remove(runId: string): Promise<void> {
-    const res = await guarded(() => callLab(apiOrThrow(), 'deleteRun', { runId }));
-    if (!res) return;
+  function deleted(runId: string): void {
+    if (!runs.value.some((r) => r.runId === runId)) return;
     runs.value = runs.value.filter((r) => r.runId !== runId);
     total.value = Math.max(0, total.value - 1);
     if (opened.value?.runId === runId) close();
     if (layout.compare.includes(runId)) layout.toggleCompare(runId);
+  }
+
+  /** A run this window lists is gone (another window or `uring-lab runs delete` took it): the
+   *  list is read again, so the row does not stay behind its RUN_UNKNOWN error. */
+  function afterFailure(): void {
+    const why = failure.value;
+    if (why?.code !== 'RUN_UNKNOWN') return;
+    // The list read again clears the failure; the user still sees why their click did nothing.
+    void refresh().then(() => { if (!failure.value) failure.value = why; });
+  }
+
+  async function pin(runId: string, pin: boolean): Promise<void> {
+    const res = await guarded(() => callLab(apiOrThrow(), 'pinRun', { runId, pinned: pin }));
+    if (!res) return afterFailure();
+    pinned(res.runId, res.pinned);
+  }
+
+  async function remove(runId: string): Promise<void> {
+    const res = await guarded(() => callLab(apiOrThrow(), 'deleteRun', { runId }));
+    if (!res) return afterFailure();
+    deleted(runId);
+  }
+
+  /** Another window deleted or (un)pinned a saved run (the host's historyChanged event). */
+  function handleChange(event: { runId: string; deleted: boolean; pinned: boolean | null }): void {
+    if (event.deleted) deleted(event.runId);
+    else if (event.pinned !== null) pinned(event.runId, event.pinned);
   }
 
   /** What the last export's file does not cover (its run's frames file was damaged or short), or null. */
@@ -139,10 +164,10 @@ export const useHistoryStore = defineStore('history', () => {
   async function exportRun(runId: string, format: RunExportFormat): Promise<void> {
     exportWarning.value = null;
     const res = await guarded(() => callLab(apiOrThrow(), 'exportRun', { runId, format }));
-    if (!res) return;
+    if (!res) return afterFailure();
     downloadText(res.filename, res.mediaType, res.text);
     exportWarning.value = res.damaged ? `${res.filename}: ${res.damaged}` : null;
   }
 
-  return { runs, total, unlisted, unreadable, loading, loaded, listFailed, failure, exportWarning, opened, opening, compare, refresh, open, close, pin, remove, exportRun, toggleCompare: layout.toggleCompare };
+  return { runs, total, unlisted, unreadable, loading, loaded, listFailed, failure, exportWarning, opened, opening, compare, refresh, open, close, pin, remove, exportRun, handleChange, toggleCompare: layout.toggleCompare };
 });
