@@ -1,12 +1,12 @@
 import { createPinia, setActivePinia } from 'pinia';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { LabError, type FramesResult, type Phase } from '../../electron/contract';
 import type { ConnectionState } from '../../renderer/src/api/connection';
 import { usePhaseResultsStore } from '../../renderer/src/stores/phaseResults';
 import { attachLab } from '../../renderer/src/stores/attach';
 import { FrameBuffer } from '../../renderer/src/stores/frameBuffer';
 import { useRunStore } from '../../renderer/src/stores/run';
-import { attached, fakeClient, flush, runFrame, runSummary as summary, sqpollPhase } from './renderer-fixtures';
+import { attached, fakeClient, flush, profile, runFrame, runSummary as summary, sqpollPhase } from './renderer-fixtures';
 
 const SQPOLL = 'server.sqpoll.enabled';
 const phase = (index: number, applied: boolean, rejected: Phase['rejected'] = []): Phase => sqpollPhase(index, applied, { rejected });
@@ -267,6 +267,27 @@ describe('lab store', () => {
     expect(run.runState).toBe('idle');
     run.dismissVanishedRun();
     expect(run.vanishedRun).toBeNull();
+  });
+
+  it('a vanished run that the restarted host saved says how it was saved (History\'s word), not "result unknown"', async () => {
+    const { f, run } = await attached();
+    await run.start();
+    f.emit({ type: 'frame', frame: frame('r1', 0) });
+    f.setConn(lost);
+    const stats = { measuredS: 1, requests: 10, errors: 0, throughputRps: 10, latencyUs: { p50: 1, p90: 1, p99: 2, p999: 2, max: 3, mean: 1 }, serverCpuNsPerReq: 1, loadCpuNsPerReq: 1 };
+    (f.api as unknown as { getRun: ReturnType<typeof vi.fn> }).getRun = vi.fn(async () => ({
+      meta: {
+        format: 1, runId: 'r1', name: 'default', startedAt: '2026-11-30T07:00:00.000Z', endedAt: '2026-11-30T07:00:03.000Z', status: 'interrupted',
+        workload: 'echo', profile: profile(false), phases: [sqpollPhase(0, false)], summary: null,
+        recovered: { stats, frames: 30, reason: 'the lab process ended without closing the run (a crash, kill -9 or power loss)' },
+        owner: { pid: 1, startTicks: 1, bootId: 'b' },
+      },
+      pinned: false, frames: [], nextSeq: null, skippedLines: 0,
+    }));
+    f.setConn({ kind: 'open' });
+    await flush();
+    await flush();
+    expect(run.vanishedRun).toEqual({ runId: 'r1', message: 'ended while disconnected — saved as interrupted: the lab process ended without closing the run (a crash, kill -9 or power loss)' });
   });
 
   it('takes the summary of a run that ended while disconnected from the status', async () => {

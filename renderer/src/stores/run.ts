@@ -10,6 +10,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
 import type { LabEvent, Phase, RunFrame, RunState, RunStatus, RunSummary } from '../../../electron/contract';
+import { callLab } from './history';
 import { useConnectionStore } from './connection';
 import { useErrorStore } from './errors';
 import { useFramesStore } from './frames';
@@ -125,6 +126,22 @@ export const useRunStore = defineStore('run', () => {
     finishedRuns.add(id);
     vanishedRun.value = { runId: id, message: 'ended while disconnected — result unknown' };
     if (runId.value === id) runState.value = 'idle';
+    void savedEnd(id);
+  }
+
+  /** The history's word on a run the host forgot: the host that restarted found it unfinished
+   *  and saved it as interrupted, with why; "result unknown" stood while History said so. */
+  async function savedEnd(id: string): Promise<void> {
+    const api = conn.api();
+    if (!api) return;
+    try {
+      const { meta } = await callLab(api, 'getRun', { runId: id, limit: 1 });
+      if (vanishedRun.value?.runId !== id) return;
+      const why = meta.summary?.failure?.message ?? meta.recovered?.reason ?? null;
+      vanishedRun.value = { runId: id, message: `ended while disconnected — saved as ${meta.status}${why ? `: ${why}` : ''}` };
+    } catch {
+      // Not saved (its history failed, or it was deleted): the result stays unknown.
+    }
   }
 
   /**
