@@ -18,6 +18,7 @@ import {
   type DiagnoseRequest, type StackName, type WireKernelFrame,
 } from './protocol';
 import { WORKER_THREAD_PREFIXES } from '../contract/threadNames';
+import { probeFdReserve } from './probeFds';
 import { FrameClock } from './frameClock';
 import { ConnectionEchoDeltas } from './connectionEchoes';
 import { StartFaults } from './startFaults';
@@ -428,12 +429,12 @@ async function handleNative(message: Exclude<HostToEngine, { type: 'shutdown' }>
       cancelBeforeNative = false;
       let started: Native.StartResult;
       // The probes' descriptors are open by now where they attached, and the start's RLIMIT_NOFILE
-      // check counts them as open. The host's reserve for them stands only where the limit kept
-      // some out (EMFILE/ENFILE): then the limit that check asks for must hold them all, or each
-      // limit it named failed again with a larger one (157, then 234, then 237). Probes left out
-      // for another reason (no privileges, disabled) hold nothing.
+      // check counts them as open. Where the limit kept some out (EMFILE/ENFILE) the check reserves
+      // room for all of them, so the limit it asks for holds the run with its probes: without it
+      // each limit it named failed again with a larger one (157, then 234, then 237). Probes left
+      // out for another reason (no privileges, disabled) hold nothing.
       const outOfFds = probes.some((p) => !p.attached && /Too many open files/.test(p.reason ?? ''));
-      const config = outOfFds ? message.config : { ...message.config, fdReserve: 0 };
+      const config = outOfFds ? { ...message.config, fdReserve: probeFdReserve(true) } : message.config;
       try {
         const starting = native.startAsync(config);
         if (calledOff) native.cancelStart();

@@ -16,7 +16,7 @@ const execFileAsync = promisify(execFile);
 import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { ringRefusalCause } from './ioUringAccess';
-import { probeFdReserve } from './probeFds';
+import { probeFdReserve } from '../engine/probeFds';
 import {
   allowedCpuListIn, formatCpuList, knobAt, knobEntries, oneLineText, parseCpuList, type DoctorCapability, type DoctorCheck, type DoctorKnob, type DoctorNuma, type DoctorReport,
   type KnobEntry, type CacheInfo, poolBytesWords,

@@ -8,7 +8,6 @@
 import { knobEntries, knobForSetting, LabError, onlyWithFix, onlyWithHolds, onlyWithText, Profile, RejectedKnob, type KnobEntry } from '../../contract';
 import { setValueAt, valueAt } from '../profiles';
 import { ringRefusalCause } from '../ioUringAccess';
-import { probeFdReserve } from '../probeFds';
 import { ENGINE_PROTOCOL_VERSION, type NativeApplied, type NativeEngineConfig, type NativeRefusal, type NativeTarget, type EngineErrorData, type ProbesRequest } from '../../engine/protocol';
 
 const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
@@ -19,7 +18,7 @@ const ENGINE_KNOBS = knobEntries().filter((entry) => entry.engine);
  * address: names are resolved by the caller), and the profile's server part is only carried.
  */
 export function nativeConfigFor(profile: Profile, maxDurationMs: number, target: NativeTarget | null = null): NativeEngineConfig {
-  const config: Record<string, unknown> = { protocol: ENGINE_PROTOCOL_VERSION, port: 0, maxDurationMs: Math.round(maxDurationMs), fdReserve: probeFdReserve(profile.probes.enabled) };
+  const config: Record<string, unknown> = { protocol: ENGINE_PROTOCOL_VERSION, port: 0, maxDurationMs: Math.round(maxDurationMs) };
   for (const entry of ENGINE_KNOBS) setValueAt(config, entry.path.split('.'), valueAt(profile, entry.path.split('.')));
   if (target) config.target = { host: target.host, port: target.port };
   return config as unknown as NativeEngineConfig;

@@ -1,4 +1,4 @@
-/** The descriptors a run's eBPF probes hold in the engine process (the start's RLIMIT_NOFILE check and the doctor). */
+/** The descriptors a run's eBPF probes hold in the engine process (its start's RLIMIT_NOFILE check where the limit kept them out, and the doctor). */
 import os from 'node:os';
 
 /**
