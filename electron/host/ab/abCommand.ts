@@ -134,14 +134,25 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   if (io.isTTY && !values.json) io.stderr(`\r\x1b[K  0/${rounds * 2} arm-runs  the first is running (${durationS} s measured each)`);
   // Once the last arm has ended only the engine's shutdown and the report's output are left:
   // a first signal then waits for them (the report is printed and --out written, the exit code
-  // stays the experiment's), as `run` does after its run ended. The handlers used to be dropped
-  // before the shutdown, and a signal there killed the process with nothing printed or written.
+  // stays the experiment's), as `run` does after its run ended. A second one exits at once, and
+  // with the experiment's exit code where its report is known: 130 "without waiting for the
+  // experiment to stop" read as an experiment cut short that had completed.
   let signals = 0;
   let ended = false;
+  let finished: AbReport | null = null;
   let signalsAfterEnd = 0;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (ended && ++signalsAfterEnd === 1) return;
-    if (++signals > 1 || ended) {
+    if (ended) {
+      const what = finished ? `experiment ${finished.experimentId} had already ended (${finished.status})` : 'the experiment had already ended';
+      if (++signalsAfterEnd === 1) {
+        io.stderr(`uring-lab: ${oneLineText(`${signal}: ${what}; finishing its report, the exit code stays the experiment's`, 400)}\n`);
+        return;
+      }
+      const code = finished ? abExit(finished, finalNotSaved, store.dir).code : 1;
+      io.stderr(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting now with its exit code ${code}, without waiting for the lab to close`, 400)}\n`);
+      process.exit(code);
+    }
+    if (++signals > 1) {
       io.stderr(`uring-lab: ${signal} again, exiting without waiting for the experiment to stop\n`);
       process.exit(130);
     }
@@ -149,9 +160,11 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   };
   const releaseSignals = takeOverSignals(interrupt);
   let report: AbReport;
+  let decided: number | undefined;
   try {
     try {
       report = await experiment.report;
+      finished = report;
     } finally {
       ended = true;
       await lab.close();
@@ -159,12 +172,17 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     if (io.isTTY && !values.json) io.stderr('\n');
     if (outPath !== null) writeOutFile(values.out!, outPath, abReportHtml(report));
     io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatAbReport(report));
+    const exit = abExit(report, finalNotSaved, store.dir);
+    if (exit.line !== null) io.stderr(`uring-lab: ${exit.line}\n`);
+    decided = exit.code;
+    return exit.code;
   } finally {
-    releaseSignals();
+    // Not released before the process ends: the report is out ~1.5 s before the event loop has
+    // drained (the engine process's pipes close), and a signal there found no handler and was
+    // Node's default action (killed, exit 130, no line) after a completed experiment. The late
+    // handler keeps the decided exit code (earlySignals.ts).
+    releaseSignals(decided);
   }
-  const exit = abExit(report, finalNotSaved, store.dir);
-  if (exit.line !== null) io.stderr(`uring-lab: ${exit.line}\n`);
-  return exit.code;
 }
 
 /** The experiment's exit code and its one stderr line (null with exit 0), by the run contract:
