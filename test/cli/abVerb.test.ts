@@ -237,6 +237,37 @@ describe('uring-lab ab', () => {
     expect(out.search(/A\/B ab-\S+: A = tty, B = tty — completed, 1\/1 rounds/)).toBeGreaterThan(second);
   }, 120_000);
 
+  // `run` refuses these as bad input (exit 2) before it starts; `ab` ran arm A first, then
+  // failed (exit 1) with a failed record and without the fix in its line.
+  it('a profile `run` refuses as bad input is refused for its arm before any arm runs: exit 2, one line naming the arm, field and fix, no run, no record', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
+    const env = { ...process.env, URING_LAB_RUNS_DIR: runsDir };
+    const ok = profileFile('ok-arm', { load: { connections: 4 }, probes: { enabled: false } });
+    const huge = profileFile('B-huge', { workload: 'echo', load: { connections: 4096, messageBytes: 1048576 }, server: { bufferRing: { size: 1048576, count: 32768 } }, probes: { enabled: false } });
+    const sqpoll = profileFile('B-sqpoll', { load: { connections: 4 }, server: { sqpoll: { enabled: true, cpu: 99 } }, probes: { enabled: false } });
+    const storage = profileFile('S-ok', { workload: 'storage', storage: { fileSizeMiB: 8 }, probes: { enabled: false } });
+    const storageMissing = profileFile('S-missing', { workload: 'storage', storage: { path: path.join(dir, 'no-such.dat') }, probes: { enabled: false } });
+    for (const [a, b, arm, pattern] of [
+      [ok, huge, 'B', /arm B \(profile "B-huge"\): .*server\.bufferRing.*needs .* of memory.*nothing ran; lower server\.bufferRing/],
+      [ok, sqpoll, 'B', /arm B \(profile "B-sqpoll"\): server\.sqpoll\.cpu: CPU 99 .*nothing ran; pick one of those CPUs/],
+      [sqpoll, ok, 'A', /arm A \(profile "B-sqpoll"\): server\.sqpoll\.cpu/],
+      [storage, storageMissing, 'B', /arm B \(profile "S-missing"\): storage\.path: .*no-such\.dat cannot be used \(ENOENT\).*nothing ran; name an existing file/],
+    ] as const) {
+      const single = await startCli(['run', '--profile', arm === 'A' ? a : b, '--duration', '0.3'], { env }).done;
+      expect(single.code, `run refuses it: ${single.stderr}`).toBe(2);
+      const started = Date.now();
+      const r = await startCli(['ab', a, b, '--rounds', '1', '--duration', '0.3', '--warmup', '0', '--json'], { env }).done;
+      expect(r.code, `${path.basename(b)}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expectOneErrorLine(r.stderr, pattern);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    }
+    // Nothing ran: no arm's run in the history, no experiment record.
+    expect(readdirSync(runsDir).filter((n) => n.startsWith('run-'))).toEqual([]);
+    const experiments = path.join(runsDir, 'experiments');
+    expect(existsSync(experiments) ? readdirSync(experiments) : []).toEqual([]);
+  }, 120_000);
+
   it('bad input: exit 2 and one line naming what is wrong, nothing run', async () => {
     const ok = profileFile('ok', {});
     const bad = path.join(dir, 'bad.json');

@@ -20,7 +20,7 @@ import { LabService } from '../labService';
 import { loadProfileFile } from '../profiles';
 import { AbStore } from './abStore';
 import { abReportHtml } from './html';
-import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkComparableArms, labArmRunner, startAbExperiment } from './runner';
+import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkArmsStartable, checkComparableArms, labArmRunner, startAbExperiment } from './runner';
 
 export const AB_USAGE = `  uring-lab ab A.json B.json [--rounds N] [--duration S] [--warmup S] [--seed N] [--json] [--out report.html]
   uring-lab ab list [--json] | ab show ID [--json] | ab export ID --format json|html [--out FILE] | ab delete ID`;
@@ -111,7 +111,14 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   // is bad input now, not a report that points at runs nobody can find.
   // The experiment's own record too (URING_LAB_RUNS_DIR/experiments): unsaved, it was in no list.
   const store = new AbStore();
-  try { lab.checkHistory(); store.checkWritable(); } catch (err) { await lab.close(); throw err; }
+  try {
+    lab.checkHistory();
+    store.checkWritable();
+    // Both arms pass every check `run` makes before its start (the same code), before any arm
+    // runs: B over the memory budget, with a storage path that does not exist or an SQPOLL CPU
+    // this machine lacks used to cost A's arm first, then end exit 1 with a failed record.
+    await checkArmsStartable({ a, b, rounds, durationS, warmupS }, (p) => lab.checkStartable(p));
+  } catch (err) { await lab.close(); throw err; }
   let finalNotSaved: string | null = null;
   let experiment: ReturnType<typeof startAbExperiment>;
   try {

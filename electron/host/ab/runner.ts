@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import { median } from 'simple-statistics';
-import { LabError, unevenServiceWarning, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
+import { LabError, oneLineText, unevenServiceWarning, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
 import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { HOST_DIED } from './abStore';
 import { AB_ENTRY_PREFIX, ActiveRunRegistry } from '../run/contention';
@@ -82,6 +82,46 @@ function armProfile(profile: Profile, options: AbExperimentOptions): Profile {
   return { ...profile, duration: { warmupS: options.warmupS ?? profile.duration.warmupS, measureS: options.durationS } };
 }
 
+/** The experiment's warm-up: --warmup, else the longer of the two profiles' (the same for both arms). */
+function experimentWarmupS(options: AbExperimentOptions): number {
+  return options.warmupS ?? Math.max(options.a.duration.warmupS, options.b.duration.warmupS);
+}
+
+/**
+ * A and B as the experiment runs them: its own --duration and warm-up replace both profiles'
+ * duration. What is checked before the first arm, and what the report compares when an arm
+ * never ran (the files as given differ in duration where the arms never would).
+ */
+export function experimentArms(options: AbExperimentOptions): { a: Profile; b: Profile } {
+  const o = { ...options, warmupS: experimentWarmupS(options) };
+  return { a: armProfile(options.a, o), b: armProfile(options.b, o) };
+}
+
+/**
+ * Both arms through `check` (LabService.checkStartable: every check a run's start makes) before
+ * any arm runs, A first. A refusal is said of its arm: the one line names the arm, its profile,
+ * the field and the fix, and stays bad input (exit 2). Anything else (the engine could not
+ * plan) is passed on as it is.
+ */
+export async function checkArmsStartable(options: AbExperimentOptions, check: (profile: Profile) => Promise<void>): Promise<void> {
+  const arms = experimentArms(options);
+  for (const arm of ['a', 'b'] as const) {
+    try {
+      await check(arms[arm]);
+    } catch (err) {
+      const e = LabError.from(err);
+      if (e.kind !== 'input') throw err;
+      const name = oneLineText(arms[arm].name, 80);
+      throw new LabError({
+        code: e.code, kind: 'input', field: `${arm}.${e.field ?? 'profile'}`,
+        // Most refusals already begin with their field ("server.sqpoll.cpu: CPU 99 …"): not twice.
+        message: `arm ${arm.toUpperCase()} (profile "${name}"): ${e.field && !e.message.startsWith(e.field) ? `${e.field}: ` : ''}${e.message}; nothing ran`,
+        fix: e.fix ?? `fix profile ${arm.toUpperCase()}`,
+      });
+    }
+  }
+}
+
 export interface AbRun {
   experimentId: string;
   /** Resolves with the report (also when interrupted or failed: status says which). */
@@ -124,7 +164,7 @@ export function startAbExperiment(
   onSaved: (report: AbReport, final: boolean) => string | null | void = () => undefined,
 ): AbRun {
   const experimentId = `${AB_ENTRY_PREFIX}${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  options = { ...options, warmupS: options.warmupS ?? Math.max(options.a.duration.warmupS, options.b.duration.warmupS) };
+  options = { ...options, warmupS: experimentWarmupS(options) };
   // The machine to itself: another lab process's run (or experiment) now is refused, and this
   // experiment stays marked between its arms, so one started in another process meanwhile is
   // refused too (two at once each flagged the other's arms as shared, and both were lost).
