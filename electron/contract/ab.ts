@@ -102,7 +102,10 @@ export const AbReportSchema = z.object({
   kind: z.literal('uring-lab/ab-report'),
   version: z.literal(1),
   experimentId: z.string(),
-  status: z.enum(['completed', 'interrupted', 'failed']),
+  /** `running` only as read back while the experiment's lab process is still at it (ab show,
+   *  export, getAb): its saved record says `interrupted` (HOST_DIED) over the rounds so far, the
+   *  truth only if that process dies. Never written, and never an experiment's end. */
+  status: z.enum(['completed', 'interrupted', 'failed', 'running']),
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
   startedAt: z.string(),
   endedAt: z.string(),

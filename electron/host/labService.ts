@@ -33,7 +33,7 @@ export { engineTimeouts };
 import { checkBudget } from './run/budget';
 import { checkTopology } from './run/topology';
 import { parseParams } from './labParams';
-import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
+import { ActiveRunRegistry, MachineCpuWindow, refuseDuringOtherAb } from './run/contention';
 import { KEPT_FRAMES, RunRecord } from './run/runRecord';
 import { probeDoctorChecks } from './run/probes';
 import { diagnoseRequestFor } from '../engine/injections';
@@ -450,6 +450,11 @@ export class LabService implements LabApi, LabSessions {
           fix: this.run.controllerId === clientId ? 'stop it first' : 'watch it, wait for it to end, or take control of it (the lab window\'s Take control) and stop it',
         });
       }
+      // An A/B experiment of another lab process (its entry in the machine's register spans its
+      // arms): a run now would share the machine with its arms, and both ended exit 1 ("shared
+      // this machine") with the whole experiment lost. This host's own experiment is refused
+      // by refuseDuringAb, and its arms (runs of this process) pass here.
+      refuseDuringOtherAb(this.activeRunsDir);
       const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
       const untilStopped = parsed.data.untilStopped;
       const boundS = untilStopped ? UNTIL_STOPPED_LIMIT_S : profile.duration.warmupS + profile.duration.measureS;

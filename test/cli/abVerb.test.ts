@@ -268,6 +268,38 @@ describe('uring-lab ab', () => {
     expect(existsSync(experiments) ? readdirSync(experiments) : []).toEqual([]);
   }, 120_000);
 
+  // `ab show` of a live experiment read its saved record as it is: interrupted, HOST_DIED ("the
+  // lab process ended before the experiment finished"), while `ab list` said running.
+  it('show and show --json of a live experiment: running, no failure; a run from another process meanwhile is refused (AB_ACTIVE, exit 2) and spoils nothing', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
+    const env = { ...process.env, URING_LAB_RUNS_DIR: runsDir };
+    const p = profileFile('live', { load: { connections: 4 }, probes: { enabled: false } });
+    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json'], { env });
+    onTestFinished(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    await savedSamples(runsDir, 1);
+    const id = readdirSync(path.join(runsDir, 'experiments')).find((f) => f.endsWith('.json'))!.slice(0, -5);
+    const json = await startCli(['ab', 'show', id, '--json'], { env }).done;
+    expect(json.code, json.stderr).toBe(0);
+    const shown = AbReportSchema.parse(JSON.parse(json.stdout));
+    expect(shown.status).toBe('running');
+    expect(shown.failure).toBeNull();
+    const text = await startCli(['ab', 'show', id], { env }).done;
+    expect(text.stdout).toMatch(new RegExp(`A/B ${id}: A = live, B = live — running`));
+    expect(text.stdout).not.toMatch(/HOST_DIED|ended before the experiment finished/);
+    // A run of another lab process: refused before it starts, naming the experiment.
+    const run = await startCli(['run', '--profile', p, '--duration', '0.3', '--json'], { env }).done;
+    expect(run.code, run.stderr).toBe(2);
+    expectOneErrorLine(run.stderr, new RegExp(`A/B experiment ${id} is running in lab process ${child.pid}: .*wait for the experiment to end`));
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    // The refused run never ran beside an arm (no arm-run saw another run), nor was saved.
+    expect(report.machine.otherRuns).toBe(0);
+    expect(report.warnings.join(' ')).not.toMatch(/another uring-lab run|shared/);
+    expect(readdirSync(runsDir).filter((n) => n.startsWith('run-')).length).toBe(report.samples.length);
+  }, 90_000);
+
   it('bad input: exit 2 and one line naming what is wrong, nothing run', async () => {
     const ok = profileFile('ok', {});
     const bad = path.join(dir, 'bad.json');
