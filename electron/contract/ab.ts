@@ -126,6 +126,9 @@ export const AbReportSchema = z.object({
   percentiles: z.array(AbPercentileSchema),
   /** Knob paths whose applied values differ between A and B: what the comparison really compares. */
   knobDiff: z.array(z.object({ path: z.string(), a: z.unknown(), b: z.unknown() })),
+  /** What knobDiff compares: `applied` (both arms ran), or `requested` when an arm never ran
+   *  (both profiles as the experiment would have run them). Absent in older reports: applied. */
+  knobDiffBasis: z.enum(['applied', 'requested']).optional(),
   /** Knobs requested differently whose applied values are the same (refused on one side, or both). */
   identicalAfterRefusals: z.boolean(),
   warnings: z.array(z.string()),

@@ -137,7 +137,10 @@ describe('uring-lab ab', () => {
   // "arm A could not start") once its start was called off; it is an interruption.
   it('SIGINT while the first arm sets up: exit 130, status interrupted, no round counted, not a failure', async () => {
     const p = profileFile('large-setup', { load: { connections: 4096, messageBytes: 1048576 } });
-    const { child, done } = startCli(['ab', p, p, '--rounds', '1', '--duration', '0.5', '--warmup', '0', '--json']);
+    // B differs from A only in its file's duration, which the experiment's own --duration and
+    // --warmup replace on both arms.
+    const p10 = profileFile('large-setup-10', { load: { connections: 4096, messageBytes: 1048576 }, duration: { warmupS: 2, measureS: 10 } });
+    const { child, done } = startCli(['ab', p, p10, '--rounds', '1', '--duration', '0.5', '--warmup', '0', '--json']);
     const engine = await enginePidOf(child.pid!);
     await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, interval: 20 }).toBe(true);
     child.kill('SIGINT');
@@ -147,6 +150,13 @@ describe('uring-lab ab', () => {
     expect(report.status).toBe('interrupted');
     expect(report.failure?.code).toBe('INTERRUPTED');
     expect(report.samples).toEqual([]);
+    // No arm ran: the difference is the requested one, like with like (it read "duration.measureS
+    // A 0.5 B 10" from A as it would run beside B's file as given, "(applied)").
+    expect(report.knobDiffBasis).toBe('requested');
+    expect(report.knobDiff).toEqual([]);
+    expect(report.identicalAfterRefusals).toBe(false);
+    expect(report.warnings.join('\n')).toMatch(/neither arm ran: the knobs compared are the requested ones/);
+    expect(report.warnings.join('\n')).toMatch(/same profile once the experiment's own --duration and warm-up replace theirs/);
     expectOneErrorLine(r.stderr, /interrupted by SIGINT; 0 rounds counted/);
   }, 60_000);
 
@@ -267,6 +277,21 @@ describe('uring-lab ab', () => {
     const experiments = path.join(runsDir, 'experiments');
     expect(existsSync(experiments) ? readdirSync(experiments) : []).toEqual([]);
   }, 120_000);
+
+  // The files differ only in duration, which the experiment's --duration replaces on both arms:
+  // this was "after the kernel's refusals the applied knobs are identical" (nothing was refused).
+  it('profiles that differ only in their duration: an A/A experiment, not blamed on the kernel', async () => {
+    const one = profileFile('dur-1', { load: { connections: 4 }, probes: { enabled: false }, duration: { warmupS: 0, measureS: 1 } });
+    const ten = profileFile('dur-10', { load: { connections: 4 }, probes: { enabled: false }, duration: { warmupS: 0, measureS: 10 } });
+    const { code, report, stderr } = await ab([one, ten, '--rounds', '1', '--duration', '0.3', '--warmup', '0']);
+    expect(code, stderr).toBe(0);
+    expect(report.identicalAfterRefusals).toBe(false);
+    expect(report.knobDiffBasis).toBe('applied');
+    expect(report.knobDiff).toEqual([]);
+    const warnings = report.warnings.join('\n');
+    expect(warnings).not.toMatch(/kernel's refusals|ran the same configuration/);
+    expect(warnings).toMatch(/A and B are the same profile once the experiment's own --duration and warm-up replace theirs \(the files differ only in duration\.measureS\): this is an A\/A experiment/);
+  }, 60_000);
 
   // `ab show` of a live experiment read its saved record as it is: interrupted, HOST_DIED ("the
   // lab process ended before the experiment finished"), while `ab list` said running.

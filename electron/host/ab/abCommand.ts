@@ -245,7 +245,7 @@ export function formatAbReport(r: AbReport): string {
   lines.push('', 'pooled percentiles (µs):');
   for (const p of r.percentiles) lines.push(`  p${String(p.percentile).padEnd(5)} A ${f(p.aUs).padStart(8)}  B ${f(p.bUs).padStart(8)}  B/A ${p.ratio === null ? '—' : f(p.ratio, 3)}${p.ci ? ` (${f(p.ci[0], 3)}–${f(p.ci[1], 3)})` : ''}`);
   if (r.knobDiff.length) {
-    lines.push('', 'knobs that differ (applied):');
+    lines.push('', r.knobDiffBasis === 'requested' ? 'knobs that differ (requested, not applied: an arm never ran):' : 'knobs that differ (applied):');
     for (const d of r.knobDiff) lines.push(`  ${t(d.path)}: A ${t(JSON.stringify(d.a) ?? 'null')}  B ${t(JSON.stringify(d.b) ?? 'null')}`);
   }
   if (r.warnings.length) {

@@ -15,6 +15,7 @@ import { HOST_DIED } from './abStore';
 import { AB_ENTRY_PREFIX, ActiveRunRegistry } from '../run/contention';
 import { armSpikes, countedRounds, knobDifferences, metricsOf, pooledPercentiles, roundDiagnosis } from './report';
 import { MIN_SAMPLES_PER_ARM } from './statistics';
+import { withoutOtherWorkloadKnobs } from '../run/runRecord';
 import { seededRandom } from './statistics';
 
 /** One arm-run's outcome, as the runner needs it. */
@@ -293,17 +294,33 @@ function buildReport(input: ReportInput): AbReport {
   const statOptions = { seed: input.seed, resamples: options.resamples ?? 2000, alpha: options.alpha ?? 0.05, noise: options.noise ?? 0.02 };
   const metrics = metricsOf(samples, statOptions);
   const rounds = countedRounds(samples).size;
-  const appliedA = applied.a?.applied ?? options.a;
-  const appliedB = applied.b?.applied ?? options.b;
-  const requestedDiff = knobDifferences(options.a, options.b);
-  const knobDiff = knobDifferences(appliedA, appliedB);
-  const identicalAfterRefusals = requestedDiff.length > 0 && knobDiff.length === 0 && applied.a !== null && applied.b !== null;
+  // Like with like: the profiles as the experiment runs them (its --duration and warm-up on both
+  // arms), never A as applied beside B's file as given, which showed differences that never
+  // existed (duration.measureS A 1 B 10; echo-only knobs a storage run shows at their defaults).
+  // The other workload's knobs at their defaults, as a run's applied shows them: a storage
+  // arm's file may carry echo knobs its run never uses.
+  const asRun = experimentArms(options);
+  const requested = { a: withoutOtherWorkloadKnobs(asRun.a), b: withoutOtherWorkloadKnobs(asRun.b) };
+  const appliedA = applied.a?.applied ?? requested.a;
+  const appliedB = applied.b?.applied ?? requested.b;
+  const bothRan = applied.a !== null && applied.b !== null;
+  const requestedDiff = knobDifferences(requested.a, requested.b);
+  // An arm that never ran has no applied knobs: then both sides are compared as requested, and
+  // the report says so (knobDiffBasis).
+  const knobDiff = bothRan ? knobDifferences(appliedA, appliedB) : requestedDiff;
+  const identicalAfterRefusals = requestedDiff.length > 0 && knobDiff.length === 0 && bothRan;
   const warnings: string[] = [];
   if (identicalAfterRefusals) {
     warnings.push(`A and B ran the same configuration: they were asked to differ in ${requestedDiff.map((d) => d.path).join(', ')}, but after the kernel's refusals the applied knobs are identical; any difference is noise`);
   } else if (requestedDiff.length === 0) {
-    warnings.push('A and B are the same profile: this is an A/A experiment (every verdict should be ~)');
+    // Files that differ only in duration are the same profile here: the experiment's own window
+    // replaced both (this was blamed on the kernel's refusals, with nothing refused).
+    const fileDiff = knobDifferences(options.a, options.b);
+    warnings.push(fileDiff.length
+      ? `A and B are the same profile once the experiment's own --duration and warm-up replace theirs (the files differ only in ${fileDiff.map((d) => d.path).join(', ')}): this is an A/A experiment (every verdict should be ~)`
+      : 'A and B are the same profile: this is an A/A experiment (every verdict should be ~)');
   }
+  if (!bothRan) warnings.push(`${applied.a === null && applied.b === null ? 'neither arm ran' : `arm ${applied.a === null ? 'A' : 'B'} never ran`}: the knobs compared are the requested ones (as the experiment would have run them), not the applied ones`);
   for (const [arm, s] of [['A', applied.a], ['B', applied.b]] as const) {
     for (const r of s?.rejected ?? []) warnings.push(`${arm}: ${r.knob} was refused (${r.reason}); ${arm} ran without it`);
   }
@@ -342,7 +359,7 @@ function buildReport(input: ReportInput): AbReport {
     order: orderText, seed: input.seed,
     resamples: statOptions.resamples, noiseThreshold: statOptions.noise, alpha: statOptions.alpha,
     metrics, percentiles: pooledPercentiles(samples, statOptions), spikes: armSpikes(samples),
-    knobDiff, identicalAfterRefusals, warnings,
+    knobDiff, knobDiffBasis: bothRan ? 'applied' : 'requested', identicalAfterRefusals, warnings,
     machine: { cpus, loadAvgStart: input.loadAvgStart, loadAvgEnd: os.loadavg()[0], otherRuns: input.otherRuns },
     samples,
   };
