@@ -244,7 +244,11 @@ describe('uring-lab ab', () => {
     expect(first, out).toBeGreaterThanOrEqual(0);
     const second = out.search(/\r\x1b\[K {2}1\/2 arm-runs {2}next: round 1 [AB] {2}A .* req\/s {2}B .* req\/s {2}ETA \d+ s/);
     expect(second, out).toBeGreaterThan(first);
-    expect(out.search(/A\/B ab-\S+: A = tty, B = tty — completed, 1\/1 rounds/)).toBeGreaterThan(second);
+    // After the last arm there is no next one to name ("next: round 2 A" named one that does not exist).
+    const last = out.search(/\r\x1b\[K {2}2\/2 arm-runs {2}all done, making the report {2}A .* req\/s {2}B .* req\/s/);
+    expect(last, out).toBeGreaterThan(second);
+    expect(out).not.toMatch(/2\/2 arm-runs {2}next/);
+    expect(out.search(/A\/B ab-\S+: A = tty, B = tty — completed, 1\/1 rounds/)).toBeGreaterThan(last);
   }, 120_000);
 
   // `run` refuses these as bad input (exit 2) before it starts; `ab` ran arm A first, then

@@ -125,7 +125,10 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
       if (!io.isTTY || values.json) return;
       const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
-      io.stderr(`\r\x1b[K  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s`);
+      // After the last arm there is no next one: its round and arm are the last arm's, and
+      // "next: round 2 A" named an arm-run that does not exist.
+      const last = p.done >= p.total;
+      io.stderr(`\r\x1b[K  ${p.done}/${p.total} arm-runs  ${last ? 'all done, making the report' : `next: round ${p.round + 1} ${p.arm.toUpperCase()}`}  A ${m('a')}  B ${m('b')}${last ? '' : `  ETA ${p.etaS} s`}`);
     }, (report, final) => {
       if (store.save(report, final)) return null;
       if (final) finalNotSaved = store.lastSaveError ?? 'unknown error';
