@@ -152,6 +152,9 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
 }
 
 
+/** The most a second signal after a run's end waits for its save before the process exits. */
+export const SAVE_WAIT_MS = 2000;
+
 /** Exit code 130: the shell's convention for a command ended by SIGINT. */
 const EXIT_INTERRUPTED = 130;
 
@@ -193,8 +196,15 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
         return;
       }
       const code = endedWith ? runExit(endedWith).code : process.exitCode === undefined ? 1 : Number(process.exitCode);
-      process.stderr.write(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting now with its exit code ${code}, without waiting for the lab to close`, 400)}\n`);
-      process.exit(code);
+      if (signalsAfterEnd === 2) {
+        // Out without the rest of the close (the prune of old runs can take seconds), but not
+        // before the run's own end is on disk (ms): exiting there left the run `running`, later
+        // recovered as interrupted although it had completed and its summary was printed.
+        process.stderr.write(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting with its exit code ${code} once it is saved, without waiting for the lab to close`, 400)}\n`);
+        void Promise.race([lab.runsSaved(), new Promise((r) => setTimeout(r, SAVE_WAIT_MS).unref())]).then(() => process.exit(code));
+        return;
+      }
+      process.exit(code); // a third: at once
     }
     if (interruptedBy) {
       // A second signal: the user really wants out; the engine process dies with us.

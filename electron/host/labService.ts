@@ -352,6 +352,13 @@ export class LabService implements LabApi, LabSessions {
       () => probeDoctorChecks(async () => (busy() && checks.probes) || (checks.probes = await this.supervisor.probesCheck())));
   }
 
+  /** Resolves when every write of this host's runs so far is on disk (not the prune of old runs
+   *  after them): what a CLI that must leave at once still waits for, a few ms, so a run it
+   *  printed as completed is not found `running` and recovered as interrupted. */
+  runsSaved(): Promise<void> {
+    return this.history.settled();
+  }
+
   /** Throws the input error that would keep this host's runs from being saved (CLI verbs check it before they start one). */
   checkHistory(): void {
     this.history.checkWritable();

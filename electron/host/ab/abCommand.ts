@@ -159,8 +159,15 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
         return;
       }
       const code = finished ? abExit(finished, finalNotSaved, store.dir).code : 1;
-      io.stderr(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting now with its exit code ${code}, without waiting for the lab to close`, 400)}\n`);
-      process.exit(code);
+      if (signalsAfterEnd === 2) {
+        // The experiment's record is written synchronously; its last arm's run is written off
+        // the event loop: waited for (ms), or that run would be left `running` and recovered as
+        // interrupted. Not the engine's shutdown or the prune of old runs.
+        io.stderr(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting with its exit code ${code} once its runs are saved, without waiting for the lab to close`, 400)}\n`);
+        void Promise.race([lab.runsSaved(), new Promise((r) => setTimeout(r, 2000).unref())]).then(() => process.exit(code));
+        return;
+      }
+      process.exit(code); // a third: at once
     }
     if (++signals > 1) {
       io.stderr(`uring-lab: ${signal} again, exiting without waiting for the experiment to stop\n`);
