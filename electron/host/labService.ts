@@ -250,6 +250,8 @@ export class LabService implements LabApi, LabSessions {
         // The checks a run's start makes, for both arms before any runs (as `ab` does): a B the
         // lab would refuse cost A's arm first, then failed the experiment.
         checkComparableArms(arms.a, arms.b);
+        // The history is the experiment's, not an arm's: said as itself, not as arm A's field.
+        lab.history.checkWritable();
         await checkArmsStartable({ ...arms, rounds: arms.rounds ?? AB_DEFAULT_ROUNDS, durationS: arms.durationS ?? AB_DEFAULT_DURATION_S }, (p) => lab.checkStartable(p));
         lab.refuseAbDuringRun(clientId); // a run may have started meanwhile (the checks plan in the engine)
         return lab.ab.start(clientId, arms);
