@@ -10,7 +10,7 @@
  *       printed with status "interrupted".
  * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
-import { takeOverSignals } from './earlySignals'; // first: see the file
+import { settleSignals, takeOverSignals } from './earlySignals'; // first: see the file
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
@@ -640,7 +640,10 @@ if (require.main === module) {
     process.stderr.write(`uring-lab: ${oneLineText(`could not write to stdout (${err.message}); the output is incomplete`, 400)}\n`);
   });
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = stdoutLost && code === 0 ? 1 : code; },
+    (code) => {
+      process.exitCode = stdoutLost && code === 0 ? 1 : code;
+      settleSignals(process.exitCode);
+    },
     (err) => {
       if (err instanceof LabError) {
         process.stderr.write(`uring-lab: ${err.oneLine()}\n`);
@@ -651,6 +654,7 @@ if (require.main === module) {
         process.stderr.write(`uring-lab: ${process.env.URING_LAB_DEBUG ? text : oneLineText(text, 400)}\n`);
         process.exitCode = 1;
       }
+      settleSignals(process.exitCode);
     },
   );
 }

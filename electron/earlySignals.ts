@@ -48,6 +48,22 @@ const onLateSignal = (signal: NodeJS.Signals): void => {
 };
 
 /**
+ * The command has returned its exit code (every verb, whether or not it took the signals over):
+ * from here a signal ends the process at once with that code. A verb that never took them over
+ * (doctor, export, runs, diagnose) still had the early handler, whose "before the command got
+ * going", exit 130, was wrong once its output was out.
+ */
+export function settleSignals(code: number): void {
+  settledCode = code;
+  if (!process.listeners('SIGINT').includes(onLateSignal)) {
+    process.on('SIGINT', onLateSignal);
+    process.on('SIGTERM', onLateSignal);
+  }
+  process.off('SIGINT', onEarlySignal);
+  process.off('SIGTERM', onEarlySignal);
+}
+
+/**
  * A verb that handles SIGINT/SIGTERM itself hands them to `handler` (duplicates dropped, see
  * DUPLICATE_SIGNAL_MS) and calls the returned function when it is done with them, with the exit
  * code it has decided where it knows it (a late signal keeps that code: see onLateSignal). Its handler
