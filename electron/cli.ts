@@ -10,7 +10,7 @@
  *       printed with status "interrupted".
  * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
-import { settleSignals, takeOverSignals } from './earlySignals'; // first: see the file
+import { markStarted, settleSignals, takeOverSignals } from './earlySignals'; // first: see the file
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
@@ -112,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  markStarted(verb);
   switch (verb) {
     case 'run': return runCommand(rest);
     case 'server': return serverCommand(rest);

@@ -5,10 +5,21 @@
  * line, no exit code a script could read as "interrupted") when Ctrl-C came that early.
  * Nothing has started by then that needs stopping: the engine process follows its IPC channel.
  */
+let startedVerb: string | null = null;
 const onEarlySignal = (signal: NodeJS.Signals): void => {
-  process.stderr.write(`uring-lab: ${signal} before the command got going; nothing was left running\n`);
+  // A verb that never takes the signals over (doctor, export, runs, diagnose) is ended here too,
+  // while it works: "before the command got going" was wrong once it had started (doctor's
+  // report could be out already).
+  process.stderr.write(startedVerb === null
+    ? `uring-lab: ${signal} before the command got going; nothing was left running\n`
+    : `uring-lab: ${signal}: ${startedVerb} stopped before it finished; nothing was left running\n`);
   process.exit(130);
 };
+
+/** The command line has been read and `verb` is at work (the early handler's line says so). */
+export function markStarted(verb: string): void {
+  startedVerb = verb.replace(/[^\w-]/g, '?').slice(0, 20);
+}
 process.on('SIGINT', onEarlySignal);
 process.on('SIGTERM', onEarlySignal);
 

@@ -155,6 +155,20 @@ describe('uring-lab run exit codes', () => {
     expect((JSON.parse(shown.stdout) as { meta: { status: string } }).meta.status).toBe('completed');
   });
 
+  // A verb that never takes the signals over was ended by the early handler, whose line said
+  // "before the command got going" although doctor was at work (its report out already).
+  it('SIGINT to doctor while it works (its report out, the engine closing): exit 130, one line naming doctor, not "before the command got going"', async () => {
+    const started = start(['doctor', '--json']);
+    await started.firstLine;
+    started.child.kill('SIGINT');
+    const r = await started.done;
+    expect(r.signal, r.stderr).toBeNull();
+    // Ended by the signal while closing (130), or already done (0): never a line about a command that had not started.
+    expect(r.stderr).not.toMatch(/before the command got going/);
+    if (r.code === 130) expectOneErrorLine(r.stderr, /^uring-lab: SIGINT: doctor stopped before it finished; nothing was left running$/);
+    else expect(r.code, r.stderr).toBe(0);
+  });
+
   it('an engine killed during its start: exit 1, one line, and --json still prints the failed summary (nothing measured, no run)', async () => {
     const { child, done } = start(['run', '--duration', '5', '--set', 'load.connections=8', '--json']);
     // At once: the engine is forked, still loading its probes and starting its server.
