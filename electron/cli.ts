@@ -10,7 +10,7 @@
  *       printed with status "interrupted".
  * Every error line is one line, bounded, with control characters escaped (LabError does it).
  */
-import { takeOverSignals } from './earlySignals'; // first: see the file
+import { markStarted, settleSignals, takeOverSignals } from './earlySignals'; // first: see the file
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
@@ -112,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  markStarted(verb);
   switch (verb) {
     case 'run': return runCommand(rest);
     case 'server': return serverCommand(rest);
@@ -152,6 +153,9 @@ function parse(verb: string, args: string[], options: ParseArgsOptionsConfig): {
 }
 
 
+/** The most a second signal after a run's end waits for its save before the process exits. */
+export const SAVE_WAIT_MS = 2000;
+
 /** Exit code 130: the shell's convention for a command ended by SIGINT. */
 const EXIT_INTERRUPTED = 130;
 
@@ -179,12 +183,31 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
   // Once the run has ended only its save is left (the history writes it off the event loop;
   // lab.close waits for it). A signal then waits for that save, a few ms, instead of exiting
   // at once: exiting there left the saved run `running`, recovered later without its summary.
-  // The exit code stays the run's. Only a signal after that one exits without waiting.
+  // The exit code stays the run's. A signal after that one exits without waiting, and still with
+  // the run's exit code: the run had ended (and was saved, or is being saved), and 130 with
+  // "without waiting for the run to stop" read as a run cut short that had completed.
   let ended = false;
+  let endedWith: RunSummary | null = null;
   let signalsAfterEnd = 0;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (ended && ++signalsAfterEnd === 1) return;
-    if (interruptedBy || ended) {
+    if (ended) {
+      const what = endedWith ? `run ${endedWith.runId} had already ended (${endedWith.status})` : 'the run had already ended';
+      if (++signalsAfterEnd === 1) {
+        process.stderr.write(`uring-lab: ${oneLineText(`${signal}: ${what}; finishing its save, the exit code stays the run's`, 400)}\n`);
+        return;
+      }
+      const code = endedWith ? runExit(endedWith).code : process.exitCode === undefined ? 1 : Number(process.exitCode);
+      if (signalsAfterEnd === 2) {
+        // Out without the rest of the close (the prune of old runs can take seconds), but not
+        // before the run's own end is on disk (ms): exiting there left the run `running`, later
+        // recovered as interrupted although it had completed and its summary was printed.
+        process.stderr.write(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting with its exit code ${code} once it is saved, without waiting for the lab to close`, 400)}\n`);
+        void Promise.race([lab.runsSaved(), new Promise((r) => setTimeout(r, SAVE_WAIT_MS).unref())]).then(() => process.exit(code));
+        return;
+      }
+      process.exit(code); // a third: at once
+    }
+    if (interruptedBy) {
       // A second signal: the user really wants out; the engine process dies with us.
       process.stderr.write(`uring-lab: ${signal} again, exiting without waiting for the run to stop\n`);
       process.exit(EXIT_INTERRUPTED);
@@ -193,12 +216,14 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
     void lab.interruptRun(`interrupted by ${signal}`).catch(() => undefined);
   };
   const releaseSignals = takeOverSignals(interrupt);
+  let decided: number | null = null;
   const setUp = !json && process.stderr.isTTY ? setUpTicker(requested, target) : null;
   try {
     const terminal = new Promise<TerminalEvent>((resolve) => {
       lab.onEvent((event) => {
         if (event.type === 'ended' || event.type === 'failed' || event.type === 'interrupted') {
           ended = true;
+          endedWith = event.summary;
           setUp?.stop();
           resolve(event);
         }
@@ -230,12 +255,14 @@ async function superviseRun(json: boolean, requested: Profile, target: LoadTarge
     const summary = (await terminal).summary;
     if (process.stderr.isTTY && !json) process.stderr.write('\n');
     process.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-    return exitCodeFor(summary);
+    decided = exitCodeFor(summary);
+    return decided;
   } finally {
     ended = true; // whatever brought us here, only the close (and the save) is left
     setUp?.stop();
     await lab.close();
-    releaseSignals();
+    // From here until the process ends a signal keeps the decided code (earlySignals.ts).
+    releaseSignals(decided ?? undefined);
   }
 }
 
@@ -268,49 +295,48 @@ function setUpTicker(profile: Profile, target: LoadTarget | null): { stop(): voi
 
 /** The exit code for a run's summary, with its one stderr line where it is not 0. */
 export function exitCodeFor(summary: RunSummary): number {
-  const say = (line: string) => process.stderr.write(`uring-lab: ${oneLineText(line, 400)}\n`);
+  const { code, line } = runExit(summary);
+  if (line !== null) process.stderr.write(`uring-lab: ${oneLineText(line, 400)}\n`);
+  return code;
+}
+
+/** A run's exit code and its one line (null with exit 0), without printing it: a late signal
+ *  (superviseRun) ends the process with this code once the run's end is decided. */
+export function runExit(summary: RunSummary): { code: number; line: string | null } {
   if (summary.status === 'interrupted') {
-    say(`run ${summary.runId} ${summary.failure?.message ?? 'interrupted'}; partial summary after ${summary.measuredS.toFixed(2)} s measured`);
-    return EXIT_INTERRUPTED;
+    return { code: EXIT_INTERRUPTED, line: `run ${summary.runId} ${summary.failure?.message ?? 'interrupted'}; partial summary after ${summary.measuredS.toFixed(2)} s measured` };
   }
   if (summary.status === 'failed') {
     const f = summary.failure;
-    say(`run ${summary.runId} failed: ${f?.message ?? 'unknown reason'}${f?.fix ? `; ${f.fix}` : ''}`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} failed: ${f?.message ?? 'unknown reason'}${f?.fix ? `; ${f.fix}` : ''}` };
   }
   if (summary.errors > 0) {
     const what = summary.applied.workload === 'storage'
       ? 'failed I/Os: an error, or a short read or write, as when the file shrinks under the run'
       : echoErrorsText(summary.errors, summary.mismatches);
-    say(`run ${summary.runId} completed with ${summary.errors} errors (${what}); its numbers exclude them`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} completed with ${summary.errors} errors (${what}); its numbers exclude them` };
   }
   if ((summary.warmupErrors ?? 0) > 0) {
     const what = summary.applied.workload === 'storage' ? 'failed I/Os' : echoErrorsText(summary.warmupErrors ?? 0, summary.warmupMismatches);
-    say(`run ${summary.runId} completed, but with ${summary.warmupErrors} errors (${what}) during its warm-up; its numbers exclude them`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} completed, but with ${summary.warmupErrors} errors (${what}) during its warm-up; its numbers exclude them` };
   }
   if ((summary.timeouts ?? 0) > 0) {
-    say(`run ${summary.runId} completed with ${summary.timeouts} requests timed out (older than load.timeoutMs; their connections were abandoned); its numbers exclude them`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} completed with ${summary.timeouts} requests timed out (older than load.timeoutMs; their connections were abandoned); its numbers exclude them` };
   }
   if (summary.contention.otherRuns.length > 0) {
     const other = summary.contention.otherRuns[0];
-    say(`run ${summary.runId} shared this machine with another uring-lab run (pid ${other.pid}${summary.contention.otherRuns.length > 1 ? ` and ${summary.contention.otherRuns.length - 1} more` : ''}): its numbers are not its own; run one at a time`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} shared this machine with another uring-lab run (pid ${other.pid}${summary.contention.otherRuns.length > 1 ? ` and ${summary.contention.otherRuns.length - 1} more` : ''}): its numbers are not its own; run one at a time` };
   }
   if (summary.requests === 0) {
-    say(`run ${summary.runId} completed no request in its measured window`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} completed no request in its measured window` };
   }
   // A run the history could not take (a full disk mid-run): its summary, printed, is then the
   // only whole copy; exit 0 read as "saved, find it in runs list".
   const unsaved = summary.warnings.find((w) => w.startsWith(HISTORY_WARNING_PREFIX));
   if (unsaved) {
-    say(`run ${summary.runId} completed, but the run history did not take all of it (${unsaved.slice(HISTORY_WARNING_PREFIX.length)}): the summary printed above is its only complete record; free space or point URING_LAB_RUNS_DIR elsewhere`);
-    return 1;
+    return { code: 1, line: `run ${summary.runId} completed, but the run history did not take all of it (${unsaved.slice(HISTORY_WARNING_PREFIX.length)}): the summary printed above is its only complete record; free space or point URING_LAB_RUNS_DIR elsewhere` };
   }
-  return 0;
+  return { code: 0, line: null };
 }
 
 
@@ -615,7 +641,10 @@ if (require.main === module) {
     process.stderr.write(`uring-lab: ${oneLineText(`could not write to stdout (${err.message}); the output is incomplete`, 400)}\n`);
   });
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = stdoutLost && code === 0 ? 1 : code; },
+    (code) => {
+      process.exitCode = stdoutLost && code === 0 ? 1 : code;
+      settleSignals(process.exitCode);
+    },
     (err) => {
       if (err instanceof LabError) {
         process.stderr.write(`uring-lab: ${err.oneLine()}\n`);
@@ -626,6 +655,7 @@ if (require.main === module) {
         process.stderr.write(`uring-lab: ${process.env.URING_LAB_DEBUG ? text : oneLineText(text, 400)}\n`);
         process.exitCode = 1;
       }
+      settleSignals(process.exitCode);
     },
   );
 }

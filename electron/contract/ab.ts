@@ -102,7 +102,10 @@ export const AbReportSchema = z.object({
   kind: z.literal('uring-lab/ab-report'),
   version: z.literal(1),
   experimentId: z.string(),
-  status: z.enum(['completed', 'interrupted', 'failed']),
+  /** `running` only as read back while the experiment's lab process is still at it (ab show,
+   *  export, getAb): its saved record says `interrupted` (HOST_DIED) over the rounds so far, the
+   *  truth only if that process dies. Never written, and never an experiment's end. */
+  status: z.enum(['completed', 'interrupted', 'failed', 'running']),
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
   startedAt: z.string(),
   endedAt: z.string(),
@@ -123,6 +126,9 @@ export const AbReportSchema = z.object({
   percentiles: z.array(AbPercentileSchema),
   /** Knob paths whose applied values differ between A and B: what the comparison really compares. */
   knobDiff: z.array(z.object({ path: z.string(), a: z.unknown(), b: z.unknown() })),
+  /** What knobDiff compares: `applied` (both arms ran), or `requested` when an arm never ran
+   *  (both profiles as the experiment would have run them). Absent in older reports: applied. */
+  knobDiffBasis: z.enum(['applied', 'requested']).optional(),
   /** Knobs requested differently whose applied values are the same (refused on one side, or both). */
   identicalAfterRefusals: z.boolean(),
   warnings: z.array(z.string()),

@@ -33,7 +33,7 @@ export { engineTimeouts };
 import { checkBudget } from './run/budget';
 import { checkTopology } from './run/topology';
 import { parseParams } from './labParams';
-import { ActiveRunRegistry, MachineCpuWindow } from './run/contention';
+import { ActiveRunRegistry, MachineCpuWindow, refuseDuringOtherAb } from './run/contention';
 import { KEPT_FRAMES, RunRecord } from './run/runRecord';
 import { probeDoctorChecks } from './run/probes';
 import { diagnoseRequestFor } from '../engine/injections';
@@ -44,6 +44,7 @@ import { planStorage, releaseStorage, withStoragePlan, type StoragePlan } from '
 import { setUpVeth, tearDownVeth, vethRefusal, type VethTopology } from './run/veth';
 import { AbController } from './ab/abController';
 import { AbStore } from './ab/abStore';
+import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkArmsStartable, checkComparableArms } from './ab/runner';
 
 /** `uring-lab load`'s echo server: `host` as the user gave it, the IPv4 `address` it resolved to. */
 export type LoadTarget = NonNullable<RunSummary['target']>;
@@ -260,7 +261,19 @@ export class LabService implements LabApi, LabSessions {
       importProfile: (params) => importProfileFor(lab.profileClient(clientId), params),
       exportProfile: (params) => exportProfileFor(lab.profileClient(clientId), params),
       applyProfile: (params) => { lab.refuseDuringAb('profile'); return lab.applyProfileFor(clientId, parseProfile(params.profile, 'applyProfile.profile')); },
-      startAb: async (params) => { lab.refuseAbDuringRun(clientId); return lab.ab.start(clientId, { ...params, a: parseProfile(params.a, 'startAb.a'), b: parseProfile(params.b, 'startAb.b') }); },
+      startAb: async (params) => {
+        lab.refuseAbDuringRun(clientId);
+        lab.ab.refuseIfRunning();
+        const arms = { ...params, a: parseProfile(params.a, 'startAb.a'), b: parseProfile(params.b, 'startAb.b') };
+        // The checks a run's start makes, for both arms before any runs (as `ab` does): a B the
+        // lab would refuse cost A's arm first, then failed the experiment.
+        checkComparableArms(arms.a, arms.b);
+        // The history is the experiment's, not an arm's: said as itself, not as arm A's field.
+        lab.history.checkWritable();
+        await checkArmsStartable({ ...arms, rounds: arms.rounds ?? AB_DEFAULT_ROUNDS, durationS: arms.durationS ?? AB_DEFAULT_DURATION_S }, (p) => lab.checkStartable(p));
+        lab.refuseAbDuringRun(clientId); // a run may have started meanwhile (the checks plan in the engine)
+        return lab.ab.start(clientId, arms);
+      },
       stopAb: () => lab.ab.stop(clientId),
       getAbState: async () => lab.ab.state(),
       listAb: async () => lab.ab.list(),
@@ -357,6 +370,13 @@ export class LabService implements LabApi, LabSessions {
     return runDoctor(async () => (busy() && checks.probe) || (checks.probe = await this.supervisor.probe()),
       async () => (await this.supervisor.plan(this.engineConfig(profile, 1000, null))).needs, () => vethRefusal(),
       () => probeDoctorChecks(async () => (busy() && checks.probes) || (checks.probes = await this.supervisor.probesCheck())));
+  }
+
+  /** Resolves when every write of this host's runs so far is on disk (not the prune of old runs
+   *  after them): what a CLI that must leave at once still waits for, a few ms, so a run it
+   *  printed as completed is not found `running` and recovered as interrupted. */
+  runsSaved(): Promise<void> {
+    return this.history.settled();
   }
 
   /** Throws the input error that would keep this host's runs from being saved (CLI verbs check it before they start one). */
@@ -457,17 +477,15 @@ export class LabService implements LabApi, LabSessions {
           fix: this.run.controllerId === clientId ? 'stop it first' : 'watch it, wait for it to end, or take control of it (the lab window\'s Take control) and stop it',
         });
       }
+      // An A/B experiment of another lab process (its entry in the machine's register spans its
+      // arms): a run now would share the machine with its arms, and both ended exit 1 ("shared
+      // this machine") with the whole experiment lost. This host's own experiment is refused
+      // by refuseDuringAb, and its arms (runs of this process) pass here.
+      refuseDuringOtherAb(this.activeRunsDir);
       const profile = parsed.data.profile === undefined ? this.profileOf(clientId) : parseProfile(parsed.data.profile, 'startRun.profile');
       const untilStopped = parsed.data.untilStopped;
       const boundS = untilStopped ? UNTIL_STOPPED_LIMIT_S : profile.duration.warmupS + profile.duration.measureS;
-      // topology 'veth' needs root or CAP_NET_ADMIN: refused up front, as bad input (exit 2).
-      const wantVeth = profile.topology === 'veth' && !target;
-      const vethMisfit = wantVeth ? vethRefusal() : null;
-      if (vethMisfit) throw vethMisfit;
-      // A history that cannot take the run (not a folder, read-only, under /proc): refused
-      // before anything starts, as the CLI refuses it. From the UI the run went ahead, measured,
-      // and was in no list afterwards.
-      this.history.checkWritable();
+      const wantVeth = this.checkStartInput(profile, target);
       let config = this.engineConfig(profile, boundS * 1000, target);
 
       this.state = 'starting';
@@ -479,11 +497,7 @@ export class LabService implements LabApi, LabSessions {
           veth = setUpVeth();
           config = this.engineConfig(profile, boundS * 1000, target, veth);
         }
-        // workload 'storage': the target is checked (and the lab's test file made) first: the
-        // engine's plan already reads the path. A start that fails deletes the file (finally).
-        storage = planStorage(profile);
-        config = withStoragePlan(config, storage);
-        await this.checkResources(profile, config);
+        ({ storage, config } = await this.planStart(profile, config));
         // Fault injection: memory cgroups of engines that died (kill -9) go before a new run.
         removeDeadInjectCgroups();
         // Called off during the steps above: the engine is not asked to start at all.
@@ -562,6 +576,51 @@ export class LabService implements LabApi, LabSessions {
     }
     config.maxDurationMs = Math.round(windowMs + 5000 + this.timeouts(config).startMs);
     return config;
+  }
+
+  /**
+   * A start's input checks that need nothing made: topology 'veth' needs root or CAP_NET_ADMIN,
+   * and a history that cannot take the run (not a folder, read-only, under /proc) is refused
+   * before anything starts, as the CLI refuses it (from the UI the run went ahead, measured, and
+   * was in no list afterwards). Returns whether the run wants a veth pair.
+   */
+  private checkStartInput(profile: Profile, target: LoadTarget | null): boolean {
+    const wantVeth = profile.topology === 'veth' && !target;
+    const vethMisfit = wantVeth ? vethRefusal() : null;
+    if (vethMisfit) throw vethMisfit;
+    this.history.checkWritable();
+    return wantVeth;
+  }
+
+  /**
+   * A start's checks against this machine: workload 'storage' has its target checked (and the
+   * lab's test file made) first, as the engine's plan already reads the path; then the nodes and
+   * CPUs named, and the memory the plan needs against the budget. The caller owns the returned
+   * test file; one made here is deleted when a check after it fails.
+   */
+  private async planStart(profile: Profile, config: NativeEngineConfig): Promise<{ storage: StoragePlan | null; config: NativeEngineConfig }> {
+    const storage = planStorage(profile);
+    try {
+      const planned = withStoragePlan(config, storage);
+      await this.checkResources(profile, planned);
+      return { storage, config: planned };
+    } catch (err) {
+      releaseStorage(storage);
+      throw err;
+    }
+  }
+
+  /**
+   * Every check a run's start makes before anything runs, and nothing started: the same code
+   * as startRunFor's (checkStartInput, planStart), so a profile `run` refuses as bad input
+   * (exit 2) is refused by `ab` (and the UI's startAb) before its first arm, not after arm A
+   * has run and B's start failed (exit 1, a failed record). Throws the refusal as it is.
+   */
+  async checkStartable(profile: Profile): Promise<void> {
+    this.checkStartInput(profile, null);
+    const boundS = profile.duration.warmupS + profile.duration.measureS;
+    const { storage } = await this.planStart(profile, this.engineConfig(profile, boundS * 1000, null));
+    releaseStorage(storage); // a test file made only to be checked
   }
 
   private async checkResources(profile: Profile, config: NativeEngineConfig): Promise<void> {

@@ -50,6 +50,14 @@ export function checkOutFile(target: string, inputs: string[] = []): string {
     if (kind) throw refuse(target, kind);
     // Root may write anything; a file with no write bit at all was made read-only on purpose.
     if ((existing.mode & 0o222) === 0) throw refuse(target, 'is read-only', 'make it writable (chmod u+w) if it is meant to be replaced, or write to another file');
+    // The file must be writable by this user, as the kernel judges it (owner, group, ACLs, a
+    // read-only mount), not by its mode bits alone: the write is a rename over it, which needs
+    // only the folder, so another user's 0644 file in a folder this user may write (not sticky)
+    // was replaced, owner and all.
+    try { accessSync(path, constants.W_OK); } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EACCES';
+      throw refuse(target, `is not writable by this user (${code}${code === 'EACCES' ? `: it belongs to uid ${existing.uid}, mode ${(existing.mode & 0o777).toString(8)}` : ''})`, 'write to a file of your own, or ask its owner to make it writable for you');
+    }
     for (const input of inputs) {
       const st = statOrNull(input);
       if (st && st.dev === existing.dev && st.ino === existing.ino) throw refuse(target, `is ${oneLineText(input, 120)}, this command's input: it would be replaced`, 'write to another file');

@@ -18,6 +18,7 @@ import { checkBudget } from './run/budget';
 import { lastLevelCache } from './run/bufferPool';
 import { adjustedKnobsWarning } from './run/runRecord';
 import { checkTopology } from './run/topology';
+import { refuseDuringOtherAb } from './run/contention';
 import type { InjectionResult } from '../contract/diagnose';
 import { diagnoseRequestFor, notReached, type IndexedInjectionResult } from '../engine/injections';
 import { removeDeadInjectCgroups } from './run/injectCleanup';
@@ -207,6 +208,9 @@ export class ServerOnly {
     const { profile } = this.options;
     let started: NativeStarted;
     try {
+      // An A/B experiment of another lab process needs the machine to itself (as for a run:
+      // startRunFor); a server beside its arms would take their CPUs.
+      refuseDuringOtherAb();
       const misfit = checkTopology(profile);
       if (misfit) throw misfit;
       const refusal = checkBudget(profile, await this.supervisor.plan(this.config));

@@ -6,7 +6,7 @@
  * experiment, or a run of any client, while one runs is refused; the experiment is listed among the saved ones.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AbReportSchema, type AbProgress, type AbReport, type LabEvent } from '../../electron/contract';
@@ -76,6 +76,23 @@ describe('A/B through the LabApi', () => {
     } finally {
       off();
     }
+  }, 60_000);
+
+  // startAb ran arm A, then B's start was refused (failed experiment, a failed record): the same
+  // checks a run's start makes now refuse it, for either arm, before any arm runs.
+  it('startAb with an arm a run would refuse as bad input: refused before any arm runs, naming the arm and field; nothing saved', async () => {
+    const runsBefore = readdirSync(runsDir).filter((n) => n.startsWith('run-'));
+    const experiments = path.join(runsDir, 'experiments');
+    const recordsBefore = existsSync(experiments) ? readdirSync(experiments) : [];
+    const badCpu = profile('b-sqpoll', { sqpoll: { enabled: true, cpu: 99 } });
+    await expect(lab.startAb({ a: profile('a'), b: badCpu, rounds: 1, durationS: 0.3, warmupS: 0 })).rejects.toMatchObject({
+      kind: 'input', field: 'b.server.sqpoll.cpu', message: expect.stringMatching(/^arm B \(profile "b-sqpoll"\): server\.sqpoll\.cpu: CPU 99 .*nothing ran/), fix: expect.stringMatching(/pick one of those CPUs/),
+    });
+    await expect(lab.startAb({ a: badCpu, b: profile('b'), rounds: 1, durationS: 0.3, warmupS: 0 })).rejects.toMatchObject({ kind: 'input', field: 'a.server.sqpoll.cpu' });
+    expect((await lab.getAbState()).running).toBe(false);
+    expect((await lab.getStatus()).running).toBe(false);
+    expect(readdirSync(runsDir).filter((n) => n.startsWith('run-'))).toEqual(runsBefore);
+    expect(existsSync(experiments) ? readdirSync(experiments) : []).toEqual(recordsBefore);
   }, 60_000);
 
   it('an experiment whose window closed can be stopped from another; while that window is open, only it can', async () => {

@@ -137,7 +137,10 @@ describe('uring-lab ab', () => {
   // "arm A could not start") once its start was called off; it is an interruption.
   it('SIGINT while the first arm sets up: exit 130, status interrupted, no round counted, not a failure', async () => {
     const p = profileFile('large-setup', { load: { connections: 4096, messageBytes: 1048576 } });
-    const { child, done } = startCli(['ab', p, p, '--rounds', '1', '--duration', '0.5', '--warmup', '0', '--json']);
+    // B differs from A only in its file's duration, which the experiment's own --duration and
+    // --warmup replace on both arms.
+    const p10 = profileFile('large-setup-10', { load: { connections: 4096, messageBytes: 1048576 }, duration: { warmupS: 2, measureS: 10 } });
+    const { child, done } = startCli(['ab', p, p10, '--rounds', '1', '--duration', '0.5', '--warmup', '0', '--json']);
     const engine = await enginePidOf(child.pid!);
     await expect.poll(() => hasThread(engine, 'uring-load'), { timeout: 20_000, interval: 20 }).toBe(true);
     child.kill('SIGINT');
@@ -147,6 +150,13 @@ describe('uring-lab ab', () => {
     expect(report.status).toBe('interrupted');
     expect(report.failure?.code).toBe('INTERRUPTED');
     expect(report.samples).toEqual([]);
+    // No arm ran: the difference is the requested one, like with like (it read "duration.measureS
+    // A 0.5 B 10" from A as it would run beside B's file as given, "(applied)").
+    expect(report.knobDiffBasis).toBe('requested');
+    expect(report.knobDiff).toEqual([]);
+    expect(report.identicalAfterRefusals).toBe(false);
+    expect(report.warnings.join('\n')).toMatch(/neither arm ran: the knobs compared are the requested ones/);
+    expect(report.warnings.join('\n')).toMatch(/same profile once the experiment's own --duration and warm-up replace theirs/);
     expectOneErrorLine(r.stderr, /interrupted by SIGINT; 0 rounds counted/);
   }, 60_000);
 
@@ -234,8 +244,90 @@ describe('uring-lab ab', () => {
     expect(first, out).toBeGreaterThanOrEqual(0);
     const second = out.search(/\r\x1b\[K {2}1\/2 arm-runs {2}next: round 1 [AB] {2}A .* req\/s {2}B .* req\/s {2}ETA \d+ s/);
     expect(second, out).toBeGreaterThan(first);
-    expect(out.search(/A\/B ab-\S+: A = tty, B = tty — completed, 1\/1 rounds/)).toBeGreaterThan(second);
+    // After the last arm there is no next one to name ("next: round 2 A" named one that does not exist).
+    const last = out.search(/\r\x1b\[K {2}2\/2 arm-runs {2}all done, making the report {2}A .* req\/s {2}B .* req\/s/);
+    expect(last, out).toBeGreaterThan(second);
+    expect(out).not.toMatch(/2\/2 arm-runs {2}next/);
+    expect(out.search(/A\/B ab-\S+: A = tty, B = tty — completed, 1\/1 rounds/)).toBeGreaterThan(last);
   }, 120_000);
+
+  // `run` refuses these as bad input (exit 2) before it starts; `ab` ran arm A first, then
+  // failed (exit 1) with a failed record and without the fix in its line.
+  it('a profile `run` refuses as bad input is refused for its arm before any arm runs: exit 2, one line naming the arm, field and fix, no run, no record', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
+    const env = { ...process.env, URING_LAB_RUNS_DIR: runsDir };
+    const ok = profileFile('ok-arm', { load: { connections: 4 }, probes: { enabled: false } });
+    const huge = profileFile('B-huge', { workload: 'echo', load: { connections: 4096, messageBytes: 1048576 }, server: { bufferRing: { size: 1048576, count: 32768 } }, probes: { enabled: false } });
+    const sqpoll = profileFile('B-sqpoll', { load: { connections: 4 }, server: { sqpoll: { enabled: true, cpu: 99 } }, probes: { enabled: false } });
+    const storage = profileFile('S-ok', { workload: 'storage', storage: { fileSizeMiB: 8 }, probes: { enabled: false } });
+    const storageMissing = profileFile('S-missing', { workload: 'storage', storage: { path: path.join(dir, 'no-such.dat') }, probes: { enabled: false } });
+    for (const [a, b, arm, pattern] of [
+      [ok, huge, 'B', /arm B \(profile "B-huge"\): .*server\.bufferRing.*needs .* of memory.*nothing ran; lower server\.bufferRing/],
+      [ok, sqpoll, 'B', /arm B \(profile "B-sqpoll"\): server\.sqpoll\.cpu: CPU 99 .*nothing ran; pick one of those CPUs/],
+      [sqpoll, ok, 'A', /arm A \(profile "B-sqpoll"\): server\.sqpoll\.cpu/],
+      [storage, storageMissing, 'B', /arm B \(profile "S-missing"\): storage\.path: .*no-such\.dat cannot be used \(ENOENT\).*nothing ran; name an existing file/],
+    ] as const) {
+      const single = await startCli(['run', '--profile', arm === 'A' ? a : b, '--duration', '0.3'], { env }).done;
+      expect(single.code, `run refuses it: ${single.stderr}`).toBe(2);
+      const started = Date.now();
+      const r = await startCli(['ab', a, b, '--rounds', '1', '--duration', '0.3', '--warmup', '0', '--json'], { env }).done;
+      expect(r.code, `${path.basename(b)}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expectOneErrorLine(r.stderr, pattern);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    }
+    // Nothing ran: no arm's run in the history, no experiment record.
+    expect(readdirSync(runsDir).filter((n) => n.startsWith('run-'))).toEqual([]);
+    const experiments = path.join(runsDir, 'experiments');
+    expect(existsSync(experiments) ? readdirSync(experiments) : []).toEqual([]);
+  }, 120_000);
+
+  // The files differ only in duration, which the experiment's --duration replaces on both arms:
+  // this was "after the kernel's refusals the applied knobs are identical" (nothing was refused).
+  it('profiles that differ only in their duration: an A/A experiment, not blamed on the kernel', async () => {
+    const one = profileFile('dur-1', { load: { connections: 4 }, probes: { enabled: false }, duration: { warmupS: 0, measureS: 1 } });
+    const ten = profileFile('dur-10', { load: { connections: 4 }, probes: { enabled: false }, duration: { warmupS: 0, measureS: 10 } });
+    const { code, report, stderr } = await ab([one, ten, '--rounds', '1', '--duration', '0.3', '--warmup', '0']);
+    expect(code, stderr).toBe(0);
+    expect(report.identicalAfterRefusals).toBe(false);
+    expect(report.knobDiffBasis).toBe('applied');
+    expect(report.knobDiff).toEqual([]);
+    const warnings = report.warnings.join('\n');
+    expect(warnings).not.toMatch(/kernel's refusals|ran the same configuration/);
+    expect(warnings).toMatch(/A and B are the same profile once the experiment's own --duration and warm-up replace theirs \(the files differ only in duration\.measureS\): this is an A\/A experiment/);
+  }, 60_000);
+
+  // `ab show` of a live experiment read its saved record as it is: interrupted, HOST_DIED ("the
+  // lab process ended before the experiment finished"), while `ab list` said running.
+  it('show and show --json of a live experiment: running, no failure; a run from another process meanwhile is refused (AB_ACTIVE, exit 2) and spoils nothing', async () => {
+    const runsDir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-runs-'));
+    const env = { ...process.env, URING_LAB_RUNS_DIR: runsDir };
+    const p = profileFile('live', { load: { connections: 4 }, probes: { enabled: false } });
+    const { child, done } = startCli(['ab', p, p, '--rounds', '20', '--duration', '0.3', '--warmup', '0', '--json'], { env });
+    onTestFinished(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    await savedSamples(runsDir, 1);
+    const id = readdirSync(path.join(runsDir, 'experiments')).find((f) => f.endsWith('.json'))!.slice(0, -5);
+    const json = await startCli(['ab', 'show', id, '--json'], { env }).done;
+    expect(json.code, json.stderr).toBe(0);
+    const shown = AbReportSchema.parse(JSON.parse(json.stdout));
+    expect(shown.status).toBe('running');
+    expect(shown.failure).toBeNull();
+    const text = await startCli(['ab', 'show', id], { env }).done;
+    expect(text.stdout).toMatch(new RegExp(`A/B ${id}: A = live, B = live — running`));
+    expect(text.stdout).not.toMatch(/HOST_DIED|ended before the experiment finished/);
+    // A run of another lab process: refused before it starts, naming the experiment.
+    const run = await startCli(['run', '--profile', p, '--duration', '0.3', '--json'], { env }).done;
+    expect(run.code, run.stderr).toBe(2);
+    expectOneErrorLine(run.stderr, new RegExp(`A/B experiment ${id} is running in lab process ${child.pid}: .*wait for the experiment to end`));
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const report = AbReportSchema.parse(JSON.parse(r.stdout.trim()));
+    // The refused run never ran beside an arm (no arm-run saw another run), nor was saved.
+    expect(report.machine.otherRuns).toBe(0);
+    expect(report.warnings.join(' ')).not.toMatch(/another uring-lab run|shared/);
+    expect(readdirSync(runsDir).filter((n) => n.startsWith('run-')).length).toBe(report.samples.length);
+  }, 90_000);
 
   it('bad input: exit 2 and one line naming what is wrong, nothing run', async () => {
     const ok = profileFile('ok', {});

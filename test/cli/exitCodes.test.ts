@@ -134,6 +134,41 @@ describe('uring-lab run exit codes', () => {
     }
   });
 
+  // A completed run's summary is out while its save and the prune of old runs finish: a first
+  // signal there was ignored silently, and a second exited 130 "without waiting for the run to
+  // stop" although the run had completed and was saved.
+  it('signals after a completed run\'s summary is printed keep its exit code (0), saying it had ended; the run is saved completed', async () => {
+    const started = start(['run', '--duration', '0.5', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--set', 'probes.enabled=false', '--json']);
+    const line = await started.firstLine;
+    // Two different signals: the same one twice within 50 ms is taken as one delivered twice.
+    started.child.kill('SIGINT');
+    started.child.kill('SIGTERM');
+    const r = await started.done;
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(0);
+    const printed = JSON.parse(line) as { runId: string; status: string };
+    expect(printed.status).toBe('completed');
+    expect(r.stderr).not.toMatch(/without waiting for the run to stop|interrupted/);
+    for (const l of r.stderr.trim().split('\n').filter(Boolean)) expect(l).toMatch(new RegExp(`^uring-lab: SIG(INT|TERM)(: run ${printed.runId} had already ended \\(completed\\)| again: run ${printed.runId} had already ended| after the command had finished; exiting now with its exit code 0)`));
+    const shown = await start(['runs', 'show', printed.runId, '--json']).done;
+    expect(shown.code, shown.stderr).toBe(0);
+    expect((JSON.parse(shown.stdout) as { meta: { status: string } }).meta.status).toBe('completed');
+  });
+
+  // A verb that never takes the signals over was ended by the early handler, whose line said
+  // "before the command got going" although doctor was at work (its report out already).
+  it('SIGINT to doctor while it works (its report out, the engine closing): exit 130, one line naming doctor, not "before the command got going"', async () => {
+    const started = start(['doctor', '--json']);
+    await started.firstLine;
+    started.child.kill('SIGINT');
+    const r = await started.done;
+    expect(r.signal, r.stderr).toBeNull();
+    // Ended by the signal while closing (130), or already done (0): never a line about a command that had not started.
+    expect(r.stderr).not.toMatch(/before the command got going/);
+    if (r.code === 130) expectOneErrorLine(r.stderr, /^uring-lab: SIGINT: doctor stopped before it finished; nothing was left running$/);
+    else expect(r.code, r.stderr).toBe(0);
+  });
+
   it('an engine killed during its start: exit 1, one line, and --json still prints the failed summary (nothing measured, no run)', async () => {
     const { child, done } = start(['run', '--duration', '5', '--set', 'load.connections=8', '--json']);
     // At once: the engine is forked, still loading its probes and starting its server.

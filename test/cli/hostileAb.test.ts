@@ -76,6 +76,29 @@ describe('hostile A/B', () => {
     }, 90_000);
   }
 
+  // The report is out ~1.5 s before the process ends (the event loop drains); the verb had
+  // released its signal handlers by then, and a signal there was Node's default action: killed
+  // by SIGINT (no exit code, no line) after an experiment that completed.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} after the report is printed: exit code the experiment's (0), one line saying it had finished`, async () => {
+      const runsDir = path.join(dir, `runs-after-report-${signal}`);
+      const p = profileFile(`after-report-${signal}`, { probes: { enabled: false } });
+      const started = startCli(['ab', p, p, '--rounds', '1', '--duration', '0.3', '--warmup', '0', '--json'], { env: envFor(runsDir) });
+      const line = await started.firstLine;
+      started.child.kill(signal);
+      // And again if it is still there (a second signal after the end: its code too stays 0).
+      await sleep(150);
+      if (started.child.exitCode === null && started.child.signalCode === null) started.child.kill(signal);
+      const r = await started.done;
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.code, r.stderr).toBe(0);
+      expect(AbReportSchema.parse(JSON.parse(line)).status).toBe('completed');
+      // Exited on the signal (or had already ended by itself): never a line that says interrupted.
+      expect(r.stderr).not.toMatch(/interrupted|without waiting for the experiment to stop/);
+      expectOneErrorLine(r.stderr, new RegExp(`${signal} after the command had finished; exiting now with its exit code 0`));
+    }, 90_000);
+  }
+
   it('SIGTERM to the engine process mid-arm: the experiment stops interrupted (exit 130, one line), no further arm runs', async () => {
     const runsDir = path.join(dir, 'runs-engine-kill');
     const p = profileFile('engine-kill', {});

@@ -8,11 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const CLI = path.join(__dirname, '../../dist/electron/cli.js');
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+const ROOT = process.getuid?.() === 0;
 const PRESET = path.join(__dirname, '../../resources/profiles/loopback-default.json');
 let tmp: string;
 let env: NodeJS.ProcessEnv;
@@ -91,6 +93,42 @@ describe('--out FILE', () => {
     expectRefused(cli('ab', input, PRESET, '--rounds', '50', '--out', input), 'ab onto an arm\'s profile');
     expect(readFileSync(input, 'utf8')).toBe(before);
   }, 120_000);
+
+  // A rename over a file needs only its folder: as nobody, root's 0644 file in a folder anyone
+  // may write (not sticky) passed the mode-bits check and was replaced, owner and all.
+  it.skipIf(!SETPRIV || !ROOT)(`another user's file that this user may not write is refused by every --out verb and left as it was, though its folder is writable${SETPRIV && ROOT ? '' : ' (skipped: needs root and setpriv)'}`, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-out-other-'));
+    try {
+      chmodSync(dir, 0o777);
+      const target = path.join(dir, 'roots.html');
+      writeFileSync(target, "root's file\n");
+      chmodSync(target, 0o644);
+      const profile = path.join(dir, 'p.json');
+      copyFileSync(PRESET, profile);
+      chmodSync(profile, 0o644);
+      const asNobody = (...args: string[]) => {
+        const r = spawnSync(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args], {
+          encoding: 'utf8', timeout: 60_000,
+          env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: path.join(dir, 'rt'), XDG_DATA_HOME: path.join(dir, 'data'), URING_LAB_RUNS_DIR: path.join(dir, 'runs') },
+        });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      };
+      for (const args of [
+        ['export', profile, '--format', 'fio', '--out', target],
+        ['ab', profile, profile, '--rounds', '50', '--duration', '3', '--out', target],
+        ['ab', 'export', 'ab-none', '--format', 'html', '--out', target],
+        ['runs', 'export', 'run-none', '--format', 'csv', '--out', target],
+      ]) {
+        const r = asNobody(...args);
+        expectRefused(r, args.slice(0, 2).join(' '));
+        expect(r.stderr).toMatch(/not writable by this user \(EACCES: it belongs to uid 0/);
+        expect(readFileSync(target, 'utf8')).toBe("root's file\n");
+        expect(statSync(target).uid).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('writes a symlink\'s target (the link stays) and keeps an existing file\'s permissions', () => {
     const dir = mkdtempSync(path.join(tmp, 'ok-'));

@@ -9,6 +9,13 @@ import { bootstrapRatio, holmAdjust, mannWhitneyU, normalCdf, normalQuantile, se
 import { metricsOf, POOLED_PERCENTILES, pooledPercentiles } from '../../electron/host/ab/report';
 import { HISTOGRAM_LAYOUT, LatencyHistogram, type SparseHistogram } from '../../electron/contract';
 import type { AbRoundArm } from '../../electron/contract/ab';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAbExperiment, type ArmRunner } from '../../electron/host/ab/runner';
+import { formatAbReport } from '../../electron/host/ab/abCommand';
+import { abReportHtml } from '../../electron/host/ab/html';
+import { parseProfile } from '../../electron/host/profiles';
 
 describe('normal distribution', () => {
   it('Φ⁻¹ matches the tables to 1e-8', () => {
@@ -202,5 +209,34 @@ describe('verdicts over six metrics at once', () => {
     // The same data with a clear effect on every round: Holm keeps it.
     const clear = A.flatMap((t, r) => [arm('a', r, t), arm('b', r, t + 12)]);
     expect(metricsOf(clear, { seed: 1, resamples: 2000, alpha: 0.05, noise: 0.02 }).find((m) => m.name === 'throughputRps')!.verdict).toBe('better');
+  });
+});
+
+describe('what the report compares when an arm never ran', () => {
+  // The report compared A as applied (or as the experiment ran it) with B's file as given:
+  // "duration.measureS A 1 B 10" (the experiment's --duration replaces both) and echo-only knobs
+  // a storage run never uses, labelled "(applied)". Now: both requested, as the experiment would
+  // have run them, and said to be requested.
+  it('compares both profiles as the experiment would have run them, and says so', async () => {
+    const runtime = mkdtempSync(path.join(os.tmpdir(), 'uring-lab-ab-unit-'));
+    try {
+      const base = { kind: 'uring-lab/profile', schemaVersion: 1, workload: 'storage' };
+      const a = parseProfile({ ...base, name: 'A', server: { multishot: false, numa: { cpus: [0] } }, duration: { warmupS: 0, measureS: 1 } });
+      const b = parseProfile({ ...base, name: 'B', storage: { queueDepth: 64 }, duration: { warmupS: 3, measureS: 10 } });
+      const never: ArmRunner = {
+        runArm: () => Promise.reject(Object.assign(new Error('the engine could not start'), { code: 'ENGINE_START' })),
+        interrupt: async () => undefined,
+      };
+      const report = await startAbExperiment({ a, b, rounds: 1, durationS: 0.5, warmupS: 0, activeRunsDir: path.join(runtime, 'active') }, never).report;
+      expect(report.status).toBe('failed');
+      expect(report.knobDiffBasis).toBe('requested');
+      expect(report.knobDiff).toEqual([{ path: 'storage.queueDepth', a: 32, b: 64 }]);
+      expect(report.identicalAfterRefusals).toBe(false);
+      expect(report.warnings.join('\n')).toMatch(/neither arm ran: the knobs compared are the requested ones/);
+      expect(formatAbReport(report)).toMatch(/knobs that differ \(requested, not applied: an arm never ran\):\n {2}storage\.queueDepth: A 32 {2}B 64\n/);
+      expect(abReportHtml(report)).toContain('Knobs that differ (as requested: an arm never ran)');
+    } finally {
+      rmSync(runtime, { recursive: true, force: true });
+    }
   });
 });

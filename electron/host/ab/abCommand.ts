@@ -20,7 +20,7 @@ import { LabService } from '../labService';
 import { loadProfileFile } from '../profiles';
 import { AbStore } from './abStore';
 import { abReportHtml } from './html';
-import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkComparableArms, labArmRunner, startAbExperiment } from './runner';
+import { AB_DEFAULT_DURATION_S, AB_DEFAULT_ROUNDS, checkArmsStartable, checkComparableArms, labArmRunner, startAbExperiment } from './runner';
 
 export const AB_USAGE = `  uring-lab ab A.json B.json [--rounds N] [--duration S] [--warmup S] [--seed N] [--json] [--out report.html]
   uring-lab ab list [--json] | ab show ID [--json] | ab export ID --format json|html [--out FILE] | ab delete ID`;
@@ -111,14 +111,24 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   // is bad input now, not a report that points at runs nobody can find.
   // The experiment's own record too (URING_LAB_RUNS_DIR/experiments): unsaved, it was in no list.
   const store = new AbStore();
-  try { lab.checkHistory(); store.checkWritable(); } catch (err) { await lab.close(); throw err; }
+  try {
+    lab.checkHistory();
+    store.checkWritable();
+    // Both arms pass every check `run` makes before its start (the same code), before any arm
+    // runs: B over the memory budget, with a storage path that does not exist or an SQPOLL CPU
+    // this machine lacks used to cost A's arm first, then end exit 1 with a failed record.
+    await checkArmsStartable({ a, b, rounds, durationS, warmupS }, (p) => lab.checkStartable(p));
+  } catch (err) { await lab.close(); throw err; }
   let finalNotSaved: string | null = null;
   let experiment: ReturnType<typeof startAbExperiment>;
   try {
     experiment = startAbExperiment({ a, b, rounds, durationS, warmupS, seed }, labArmRunner(lab), (p) => {
       if (!io.isTTY || values.json) return;
       const m = (arm: 'a' | 'b') => `${p.medians[arm].throughputRps === null ? '—' : Math.round(p.medians[arm].throughputRps!).toLocaleString('en-US')} req/s`;
-      io.stderr(`\r\x1b[K  ${p.done}/${p.total} arm-runs  next: round ${p.round + 1} ${p.arm.toUpperCase()}  A ${m('a')}  B ${m('b')}  ETA ${p.etaS} s`);
+      // After the last arm there is no next one: its round and arm are the last arm's, and
+      // "next: round 2 A" named an arm-run that does not exist.
+      const last = p.done >= p.total;
+      io.stderr(`\r\x1b[K  ${p.done}/${p.total} arm-runs  ${last ? 'all done, making the report' : `next: round ${p.round + 1} ${p.arm.toUpperCase()}`}  A ${m('a')}  B ${m('b')}${last ? '' : `  ETA ${p.etaS} s`}`);
     }, (report, final) => {
       if (store.save(report, final)) return null;
       if (final) finalNotSaved = store.lastSaveError ?? 'unknown error';
@@ -134,14 +144,32 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   if (io.isTTY && !values.json) io.stderr(`\r\x1b[K  0/${rounds * 2} arm-runs  the first is running (${durationS} s measured each)`);
   // Once the last arm has ended only the engine's shutdown and the report's output are left:
   // a first signal then waits for them (the report is printed and --out written, the exit code
-  // stays the experiment's), as `run` does after its run ended. The handlers used to be dropped
-  // before the shutdown, and a signal there killed the process with nothing printed or written.
+  // stays the experiment's), as `run` does after its run ended. A second one exits at once, and
+  // with the experiment's exit code where its report is known: 130 "without waiting for the
+  // experiment to stop" read as an experiment cut short that had completed.
   let signals = 0;
   let ended = false;
+  let finished: AbReport | null = null;
   let signalsAfterEnd = 0;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (ended && ++signalsAfterEnd === 1) return;
-    if (++signals > 1 || ended) {
+    if (ended) {
+      const what = finished ? `experiment ${finished.experimentId} had already ended (${finished.status})` : 'the experiment had already ended';
+      if (++signalsAfterEnd === 1) {
+        io.stderr(`uring-lab: ${oneLineText(`${signal}: ${what}; finishing its report, the exit code stays the experiment's`, 400)}\n`);
+        return;
+      }
+      const code = finished ? abExit(finished, finalNotSaved, store.dir).code : 1;
+      if (signalsAfterEnd === 2) {
+        // The experiment's record is written synchronously; its last arm's run is written off
+        // the event loop: waited for (ms), or that run would be left `running` and recovered as
+        // interrupted. Not the engine's shutdown or the prune of old runs.
+        io.stderr(`uring-lab: ${oneLineText(`${signal} again: ${what}; exiting with its exit code ${code} once its runs are saved, without waiting for the lab to close`, 400)}\n`);
+        void Promise.race([lab.runsSaved(), new Promise((r) => setTimeout(r, 2000).unref())]).then(() => process.exit(code));
+        return;
+      }
+      process.exit(code); // a third: at once
+    }
+    if (++signals > 1) {
       io.stderr(`uring-lab: ${signal} again, exiting without waiting for the experiment to stop\n`);
       process.exit(130);
     }
@@ -149,9 +177,11 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
   };
   const releaseSignals = takeOverSignals(interrupt);
   let report: AbReport;
+  let decided: number | undefined;
   try {
     try {
       report = await experiment.report;
+      finished = report;
     } finally {
       ended = true;
       await lab.close();
@@ -159,12 +189,17 @@ export async function abCommand(args: string[], io: AbCommandIo = { stdout: (t) 
     if (io.isTTY && !values.json) io.stderr('\n');
     if (outPath !== null) writeOutFile(values.out!, outPath, abReportHtml(report));
     io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatAbReport(report));
+    const exit = abExit(report, finalNotSaved, store.dir);
+    if (exit.line !== null) io.stderr(`uring-lab: ${exit.line}\n`);
+    decided = exit.code;
+    return exit.code;
   } finally {
-    releaseSignals();
+    // Not released before the process ends: the report is out ~1.5 s before the event loop has
+    // drained (the engine process's pipes close), and a signal there found no handler and was
+    // Node's default action (killed, exit 130, no line) after a completed experiment. The late
+    // handler keeps the decided exit code (earlySignals.ts).
+    releaseSignals(decided);
   }
-  const exit = abExit(report, finalNotSaved, store.dir);
-  if (exit.line !== null) io.stderr(`uring-lab: ${exit.line}\n`);
-  return exit.code;
 }
 
 /** The experiment's exit code and its one stderr line (null with exit 0), by the run contract:
@@ -220,7 +255,7 @@ export function formatAbReport(r: AbReport): string {
   lines.push('', 'pooled percentiles (µs):');
   for (const p of r.percentiles) lines.push(`  p${String(p.percentile).padEnd(5)} A ${f(p.aUs).padStart(8)}  B ${f(p.bUs).padStart(8)}  B/A ${p.ratio === null ? '—' : f(p.ratio, 3)}${p.ci ? ` (${f(p.ci[0], 3)}–${f(p.ci[1], 3)})` : ''}`);
   if (r.knobDiff.length) {
-    lines.push('', 'knobs that differ (applied):');
+    lines.push('', r.knobDiffBasis === 'requested' ? 'knobs that differ (requested, not applied: an arm never ran):' : 'knobs that differ (applied):');
     for (const d of r.knobDiff) lines.push(`  ${t(d.path)}: A ${t(JSON.stringify(d.a) ?? 'null')}  B ${t(JSON.stringify(d.b) ?? 'null')}`);
   }
   if (r.warnings.length) {

@@ -37,11 +37,17 @@ export class AbController {
     return { running: this.current !== null, experimentId: this.current?.run.experimentId ?? null, progress: this.current?.progress ?? null, lastReport: this.lastReport };
   }
 
-  start(clientId: string, params: AbStartParams): { experimentId: string } {
-    if (params.a === undefined || params.b === undefined) throw new LabError({ code: 'USAGE', kind: 'input', field: params.a === undefined ? 'a' : 'b', message: 'an A/B experiment needs two profiles', fix: 'give a and b' });
+  /** One experiment at a time per host: a second is refused before its arms are even checked
+   *  (the checks plan in the engine process, which the running one's arm is using). */
+  refuseIfRunning(): void {
     if (this.current) {
       throw new LabError({ code: 'AB_ACTIVE', message: `A/B experiment ${this.current.run.experimentId} is still going`, fix: 'stop it first, or wait for it to end' });
     }
+  }
+
+  start(clientId: string, params: AbStartParams): { experimentId: string } {
+    if (params.a === undefined || params.b === undefined) throw new LabError({ code: 'USAGE', kind: 'input', field: params.a === undefined ? 'a' : 'b', message: 'an A/B experiment needs two profiles', fix: 'give a and b' });
+    this.refuseIfRunning();
     checkComparableArms(params.a, params.b);
     this.store.checkWritable();
     const options = {

@@ -183,7 +183,14 @@ export class AbStore {
 
   get(experimentId: string): { report: AbReport; running: boolean } {
     const stored = this.read(experimentId);
-    return { report: stored.report, running: !stored.final && ownerAlive(stored.owner) };
+    const running = !stored.final && ownerAlive(stored.owner);
+    // A live experiment's record reads `interrupted`, failure HOST_DIED, in case its process
+    // dies; shown as it was, a running experiment read as a failed one while `ab list` said
+    // running. While its owner lives it is running, with no failure.
+    const report: AbReport = running && stored.report.failure?.code === HOST_DIED.code
+      ? { ...stored.report, status: 'running', failure: null }
+      : stored.report;
+    return { report, running };
   }
 
   list(): AbListRow[] {

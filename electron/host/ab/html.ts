@@ -51,9 +51,11 @@ export function abReportHtml(report: AbReport): string {
     + `<td>${m.ratio === null ? '—' : fmt(m.ratio, 3)}</td><td>${m.ci ? `${fmt(m.ci[0], 3)} – ${fmt(m.ci[1], 3)}` : '—'}</td>`
     + `<td>${pHeld(m) === null ? '—' : pHeld(m)! < 0.001 ? '&lt;0.001' : fmt(pHeld(m)!, 3)}</td><td>${badge(m.verdict)}</td><td>${roundDotsSvg(m)}</td></tr>`).join('');
   const pct = report.percentiles.map((p) => `<tr><th>p${p.percentile}</th><td>${fmt(p.aUs)}</td><td>${fmt(p.bUs)}</td><td>${p.ratio === null ? '—' : fmt(p.ratio, 3)}</td><td>${p.ci ? `${fmt(p.ci[0], 3)} – ${fmt(p.ci[1], 3)}` : '—'}</td></tr>`).join('');
+  // An arm that never ran has no applied knobs: the difference shown is the requested one.
+  const requested = report.knobDiffBasis === 'requested';
   const diff = report.knobDiff.length
     ? report.knobDiff.map((d) => `<tr><th class="mono">${esc(d.path)}</th><td class="mono">${esc(JSON.stringify(d.a))}</td><td class="mono">${esc(JSON.stringify(d.b))}</td></tr>`).join('')
-    : '<tr><td colspan="3">none: A and B ran the same applied knobs</td></tr>';
+    : `<tr><td colspan="3">${requested ? 'none: A and B were asked for the same knobs' : 'none: A and B ran the same applied knobs'}</td></tr>`;
   const warnings = report.warnings.map((w) => `<li>${esc(w)}</li>`).join('');
   // The data rides along as JSON: `<` escaped so no string in it can close the script element.
   const data = JSON.stringify(report).replace(/</g, '\\u003c');
@@ -88,7 +90,7 @@ ${percentileSvg(report, width)}
 <table><thead><tr><th>percentile</th><th class="a">A (µs)</th><th class="b">B (µs)</th><th>B/A</th><th>95 % CI (rounds resampled)</th></tr></thead><tbody>${pct}</tbody></table>
 ${spikesSection(report)}
 ${flameSection(report, width)}
-<h2>Knobs that differ (as applied)</h2>
+<h2>Knobs that differ (${requested ? 'as requested: an arm never ran' : 'as applied'})</h2>
 <table><thead><tr><th>knob</th><th class="a">A</th><th class="b">B</th></tr></thead><tbody>${diff}</tbody></table>
 <script type="application/json" id="ab-report">${data}</script>
 </body></html>

@@ -9,12 +9,13 @@
  */
 import os from 'node:os';
 import { median } from 'simple-statistics';
-import { LabError, unevenServiceWarning, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
+import { LabError, oneLineText, unevenServiceWarning, type LabEvent, type Profile, type RunSummary, type SparseHistogram } from '../../contract';
 import { AbReportSchema, type AbMetricName, type AbProgress, type AbReport, type AbRoundArm } from '../../contract/ab';
 import { HOST_DIED } from './abStore';
 import { AB_ENTRY_PREFIX, ActiveRunRegistry } from '../run/contention';
 import { armSpikes, countedRounds, knobDifferences, metricsOf, pooledPercentiles, roundDiagnosis } from './report';
 import { MIN_SAMPLES_PER_ARM } from './statistics';
+import { withoutOtherWorkloadKnobs } from '../run/runRecord';
 import { seededRandom } from './statistics';
 
 /** One arm-run's outcome, as the runner needs it. */
@@ -82,6 +83,46 @@ function armProfile(profile: Profile, options: AbExperimentOptions): Profile {
   return { ...profile, duration: { warmupS: options.warmupS ?? profile.duration.warmupS, measureS: options.durationS } };
 }
 
+/** The experiment's warm-up: --warmup, else the longer of the two profiles' (the same for both arms). */
+function experimentWarmupS(options: AbExperimentOptions): number {
+  return options.warmupS ?? Math.max(options.a.duration.warmupS, options.b.duration.warmupS);
+}
+
+/**
+ * A and B as the experiment runs them: its own --duration and warm-up replace both profiles'
+ * duration. What is checked before the first arm, and what the report compares when an arm
+ * never ran (the files as given differ in duration where the arms never would).
+ */
+export function experimentArms(options: AbExperimentOptions): { a: Profile; b: Profile } {
+  const o = { ...options, warmupS: experimentWarmupS(options) };
+  return { a: armProfile(options.a, o), b: armProfile(options.b, o) };
+}
+
+/**
+ * Both arms through `check` (LabService.checkStartable: every check a run's start makes) before
+ * any arm runs, A first. A refusal is said of its arm: the one line names the arm, its profile,
+ * the field and the fix, and stays bad input (exit 2). Anything else (the engine could not
+ * plan) is passed on as it is.
+ */
+export async function checkArmsStartable(options: AbExperimentOptions, check: (profile: Profile) => Promise<void>): Promise<void> {
+  const arms = experimentArms(options);
+  for (const arm of ['a', 'b'] as const) {
+    try {
+      await check(arms[arm]);
+    } catch (err) {
+      const e = LabError.from(err);
+      if (e.kind !== 'input') throw err;
+      const name = oneLineText(arms[arm].name, 80);
+      throw new LabError({
+        code: e.code, kind: 'input', field: `${arm}.${e.field ?? 'profile'}`,
+        // Most refusals already begin with their field ("server.sqpoll.cpu: CPU 99 …"): not twice.
+        message: `arm ${arm.toUpperCase()} (profile "${name}"): ${e.field && !e.message.startsWith(e.field) ? `${e.field}: ` : ''}${e.message}; nothing ran`,
+        fix: e.fix ?? `fix profile ${arm.toUpperCase()}`,
+      });
+    }
+  }
+}
+
 export interface AbRun {
   experimentId: string;
   /** Resolves with the report (also when interrupted or failed: status says which). */
@@ -124,7 +165,7 @@ export function startAbExperiment(
   onSaved: (report: AbReport, final: boolean) => string | null | void = () => undefined,
 ): AbRun {
   const experimentId = `${AB_ENTRY_PREFIX}${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  options = { ...options, warmupS: options.warmupS ?? Math.max(options.a.duration.warmupS, options.b.duration.warmupS) };
+  options = { ...options, warmupS: experimentWarmupS(options) };
   // The machine to itself: another lab process's run (or experiment) now is refused, and this
   // experiment stays marked between its arms, so one started in another process meanwhile is
   // refused too (two at once each flagged the other's arms as shared, and both were lost).
@@ -253,17 +294,33 @@ function buildReport(input: ReportInput): AbReport {
   const statOptions = { seed: input.seed, resamples: options.resamples ?? 2000, alpha: options.alpha ?? 0.05, noise: options.noise ?? 0.02 };
   const metrics = metricsOf(samples, statOptions);
   const rounds = countedRounds(samples).size;
-  const appliedA = applied.a?.applied ?? options.a;
-  const appliedB = applied.b?.applied ?? options.b;
-  const requestedDiff = knobDifferences(options.a, options.b);
-  const knobDiff = knobDifferences(appliedA, appliedB);
-  const identicalAfterRefusals = requestedDiff.length > 0 && knobDiff.length === 0 && applied.a !== null && applied.b !== null;
+  // Like with like: the profiles as the experiment runs them (its --duration and warm-up on both
+  // arms), never A as applied beside B's file as given, which showed differences that never
+  // existed (duration.measureS A 1 B 10; echo-only knobs a storage run shows at their defaults).
+  // The other workload's knobs at their defaults, as a run's applied shows them: a storage
+  // arm's file may carry echo knobs its run never uses.
+  const asRun = experimentArms(options);
+  const requested = { a: withoutOtherWorkloadKnobs(asRun.a), b: withoutOtherWorkloadKnobs(asRun.b) };
+  const appliedA = applied.a?.applied ?? requested.a;
+  const appliedB = applied.b?.applied ?? requested.b;
+  const bothRan = applied.a !== null && applied.b !== null;
+  const requestedDiff = knobDifferences(requested.a, requested.b);
+  // An arm that never ran has no applied knobs: then both sides are compared as requested, and
+  // the report says so (knobDiffBasis).
+  const knobDiff = bothRan ? knobDifferences(appliedA, appliedB) : requestedDiff;
+  const identicalAfterRefusals = requestedDiff.length > 0 && knobDiff.length === 0 && bothRan;
   const warnings: string[] = [];
   if (identicalAfterRefusals) {
     warnings.push(`A and B ran the same configuration: they were asked to differ in ${requestedDiff.map((d) => d.path).join(', ')}, but after the kernel's refusals the applied knobs are identical; any difference is noise`);
   } else if (requestedDiff.length === 0) {
-    warnings.push('A and B are the same profile: this is an A/A experiment (every verdict should be ~)');
+    // Files that differ only in duration are the same profile here: the experiment's own window
+    // replaced both (this was blamed on the kernel's refusals, with nothing refused).
+    const fileDiff = knobDifferences(options.a, options.b);
+    warnings.push(fileDiff.length
+      ? `A and B are the same profile once the experiment's own --duration and warm-up replace theirs (the files differ only in ${fileDiff.map((d) => d.path).join(', ')}): this is an A/A experiment (every verdict should be ~)`
+      : 'A and B are the same profile: this is an A/A experiment (every verdict should be ~)');
   }
+  if (!bothRan) warnings.push(`${applied.a === null && applied.b === null ? 'neither arm ran' : `arm ${applied.a === null ? 'A' : 'B'} never ran`}: the knobs compared are the requested ones (as the experiment would have run them), not the applied ones`);
   for (const [arm, s] of [['A', applied.a], ['B', applied.b]] as const) {
     for (const r of s?.rejected ?? []) warnings.push(`${arm}: ${r.knob} was refused (${r.reason}); ${arm} ran without it`);
   }
@@ -302,7 +359,7 @@ function buildReport(input: ReportInput): AbReport {
     order: orderText, seed: input.seed,
     resamples: statOptions.resamples, noiseThreshold: statOptions.noise, alpha: statOptions.alpha,
     metrics, percentiles: pooledPercentiles(samples, statOptions), spikes: armSpikes(samples),
-    knobDiff, identicalAfterRefusals, warnings,
+    knobDiff, knobDiffBasis: bothRan ? 'applied' : 'requested', identicalAfterRefusals, warnings,
     machine: { cpus, loadAvgStart: input.loadAvgStart, loadAvgEnd: os.loadavg()[0], otherRuns: input.otherRuns },
     samples,
   };

@@ -7,7 +7,7 @@
 import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { oneLineText, type RunSummary } from '../../contract';
+import { LabError, oneLineText, type RunSummary } from '../../contract';
 import { makeFolders } from '../makeFolders';
 import { readRegularFileSync } from '../history/regularFile';
 
@@ -118,6 +118,22 @@ export class ActiveRunRegistry {
     if (this.file) try { rmSync(this.file, { force: true }); } catch { /* gone already */ }
     this.file = null;
   }
+}
+
+/**
+ * Refuses a run (AB_ACTIVE, bad input: nothing starts) while an A/B experiment of another lab
+ * process of this user is going: its entry stays in the register between its arms, so it is
+ * seen even when no arm is running at this moment. Entries of this process are not others'
+ * (peek skips them): an experiment's own arms start here.
+ */
+export function refuseDuringOtherAb(dir?: string): void {
+  const experiment = new ActiveRunRegistry(dir).peek().find((e) => e.runId.startsWith(AB_ENTRY_PREFIX) && e.pid !== process.pid);
+  if (!experiment) return;
+  throw new LabError({
+    code: 'AB_ACTIVE', kind: 'input', field: 'run',
+    message: `A/B experiment ${oneLineText(experiment.runId, 80)} is running in lab process ${experiment.pid}: its arms need the machine to themselves, and a run now would spoil both`,
+    fix: `wait for the experiment to end (uring-lab ab list shows it running), or stop it (Ctrl-C in its terminal, or Stop in its window), then start the run`,
+  });
 }
 
 /** Busy jiffies of the whole machine (all CPUs) from /proc/stat, or null. */

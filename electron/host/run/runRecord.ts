@@ -17,6 +17,7 @@ import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, refusedKnobs } from '../engine/adapter';
 import { defaultProfile } from '../profiles';
 import { lastLevelCache } from './bufferPool';
+import { setValueAt } from '../profiles/profileShape';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
 import { SpikeReporter } from '../diagnose/report';
@@ -709,6 +710,21 @@ export function otherWorkloadKnobsWarning(requested: Profile): string | null {
   if (!unused.length) return null;
   const other = requested.workload === 'storage' ? 'echo' : 'storage';
   return `knobs of ${other} runs this ${requested.workload} run did not use: ${unused.map((c) => `${c.path} = ${JSON.stringify(c.to)}`).join(', ')}`;
+}
+
+/**
+ * The profile with the knobs of the other workload put back at their defaults, as its run's
+ * `applied` shows them (adapter.ts): what an arm would run, for comparing a requested profile
+ * with another (ab/runner.ts) without naming knobs its run never uses.
+ */
+export function withoutOtherWorkloadKnobs(requested: Profile): Profile {
+  const defaults = defaultProfile();
+  const out = structuredClone(requested) as unknown as Record<string, unknown>;
+  for (const c of knobChanges(defaults, requested)) {
+    const workloads = knobAt(c.path)?.workloads;
+    if (workloads && !workloads.includes(requested.workload)) setValueAt(out, c.path.split('.'), c.from);
+  }
+  return out as unknown as Profile;
 }
 
 /** Leaf knobs whose requested value differs between two profiles, as dotted paths. */
