@@ -634,6 +634,10 @@ if (require.main === module) {
   // Any other write error (a full disk: ENOSPC, an I/O error) lost output the user asked for:
   // one line, once, and the command ends as it would have but with exit 1 where it would have
   // said 0 (no stack trace from an error event nobody handled).
+  // A terminal that hung up (SIGHUP: the run is still stopped and saved) fails every write to
+  // stderr with EIO: there is no one left to tell, and an unhandled error event must not turn
+  // the orderly end into a crash.
+  process.stderr.on('error', () => undefined);
   let stdoutLost = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || stdoutLost) return;

@@ -20,8 +20,16 @@ const onEarlySignal = (signal: NodeJS.Signals): void => {
 export function markStarted(verb: string): void {
   startedVerb = verb.replace(/[^\w-]/g, '?').slice(0, 20);
 }
-process.on('SIGINT', onEarlySignal);
-process.on('SIGTERM', onEarlySignal);
+/**
+ * The signals that end a command in order: Ctrl-C, a kill or a supervisor's stop, and the hang-up
+ * of the terminal it runs in (closing it, or an ssh session dropping). SIGHUP took Node's default
+ * action: exit 129, no summary, and the run left "running" on disk until the next reader called
+ * it a crash. Now it is an interruption like the other two: stopped, saved, exit 130.
+ */
+export const ENDING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const listen = (fn: (signal: NodeJS.Signals) => void): void => { for (const s of ENDING_SIGNALS) process.on(s, fn); };
+const unlisten = (fn: (signal: NodeJS.Signals) => void): void => { for (const s of ENDING_SIGNALS) process.off(s, fn); };
+listen(onEarlySignal);
 
 /**
  * The same signal again this soon after the first is the same event delivered twice, not a
@@ -66,12 +74,8 @@ const onLateSignal = (signal: NodeJS.Signals): void => {
  */
 export function settleSignals(code: number): void {
   settledCode = code;
-  if (!process.listeners('SIGINT').includes(onLateSignal)) {
-    process.on('SIGINT', onLateSignal);
-    process.on('SIGTERM', onLateSignal);
-  }
-  process.off('SIGINT', onEarlySignal);
-  process.off('SIGTERM', onEarlySignal);
+  if (!process.listeners('SIGINT').includes(onLateSignal)) listen(onLateSignal);
+  unlisten(onEarlySignal);
 }
 
 /**
@@ -90,24 +94,17 @@ export function takeOverSignals(handler: (signal: NodeJS.Signals) => void): (cod
     last = { signal, at };
     handler(signal);
   };
-  process.on('SIGINT', listener);
-  process.on('SIGTERM', listener);
-  process.off('SIGINT', onEarlySignal);
-  process.off('SIGTERM', onEarlySignal);
+  listen(listener);
+  unlisten(onEarlySignal);
   // A verb taking the signals again in the same process (tests call verbs in-process) owns them
   // anew: the last one's outcome is not this one's.
-  process.off('SIGINT', onLateSignal);
-  process.off('SIGTERM', onLateSignal);
+  unlisten(onLateSignal);
   settledCode = null;
   return (code?: number) => {
     if (code !== undefined) settledCode = code;
     // The late handler goes on before the verb's comes off: with no listener at all the signal
     // is back at its default action, even for the moment between the two calls.
-    if (!process.listeners('SIGINT').includes(onLateSignal)) {
-      process.on('SIGINT', onLateSignal);
-      process.on('SIGTERM', onLateSignal);
-    }
-    process.off('SIGINT', listener);
-    process.off('SIGTERM', listener);
+    if (!process.listeners('SIGINT').includes(onLateSignal)) listen(onLateSignal);
+    unlisten(listener);
   };
 }

@@ -53,6 +53,24 @@ describe('uring-lab run exit codes', () => {
     expect(runSummaryOf(r).status).toBe('interrupted');
   });
 
+  it('SIGHUP (the terminal hung up) is an interruption too: exit 130, the summary, and the run saved as interrupted, not left running', async () => {
+    const { child, done } = start(['run', '--duration', '30', '--set', 'duration.warmupS=0', '--set', 'load.connections=4', '--json']);
+    await enginePidOf(child.pid!);
+    await runningRunOf(child.pid!);
+    await sleep(1000);
+    // Before: Node's default action, exit 129 with no summary, and the run "running" on disk.
+    child.kill('SIGHUP');
+    const r = await done;
+    expect(r.code).toBe(130);
+    const s = runSummaryOf(r);
+    expect(s.status).toBe('interrupted');
+    expect(s.failure?.message).toMatch(/SIGHUP/);
+    const shown = startCli(['runs', 'show', s.runId, '--json']);
+    const saved = JSON.parse((await shown.done).stdout).meta;
+    expect(saved.status).toBe('interrupted');
+    expect(saved.recovered).toBeNull();
+  });
+
   // 4,096 connections × 1 MiB: 8 GiB of load buffers to touch and 4,096 connects before the
   // first frame (~20 s here). The signal waited all of that, then stopped the run it had made.
   it('SIGINT or SIGTERM while a large run sets up calls the start off: exit 130, interrupted, nothing ran', async () => {
