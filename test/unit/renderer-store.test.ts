@@ -257,9 +257,15 @@ describe('lab store', () => {
     f.setConn(lost);
     f.setConn({ kind: 'connecting', attempt: 2 });
     expect(run.shownState).toBe('unknown');
-    // the restarted host knows nothing of r1
+    // the restarted host knows nothing of r1; until it has said so the page does not call r1
+    // running (it flashed "running" between the reconnect and getStatus's answer)
+    let answer: (s: ReturnType<typeof f.status>) => void = () => {};
+    f.api.getStatus.mockImplementationOnce(() => new Promise((r) => (answer = r)));
     f.setConn({ kind: 'open' });
+    expect(run.shownState).toBe('unknown');
+    answer(f.status());
     await flush();
+    expect(run.shownState).toBe('idle');
     expect(run.runState).toBe('idle');
     expect(run.vanishedRun).toEqual({ runId: 'r1', message: 'ended while disconnected — result unknown' });
     // its late frames (if any) are not adopted again

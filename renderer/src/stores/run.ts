@@ -66,11 +66,14 @@ export const useRunStore = defineStore('run', () => {
   const interruptedReason = ref<string | null>(null);
   const vanishedRun = shallowRef<VanishedRun | null>(null);
   const statusLoaded = ref(false);
+  /** Connected again with a live run from before the drop, and the host's word on it not in yet:
+   *  the page still says "unknown" (it showed the dead run as "running" for that moment). */
+  const resyncing = ref(false);
 
   const phase = computed<Phase | null>(() => phases.value[phases.value.length - 1] ?? null);
   /** Run state as far as this page can vouch for it. */
   const shownState = computed<ShownState>(() => {
-    if (conn.connected) return runState.value;
+    if (conn.connected) return resyncing.value ? 'unknown' : runState.value;
     if (conn.refused) return 'no access';
     return conn.everConnected ? 'unknown' : 'connecting';
   });
@@ -293,6 +296,8 @@ export const useRunStore = defineStore('run', () => {
       // Losing the connection again is shown by the connection banner, not as an error.
       const code = (err as { code?: unknown } | null)?.code;
       if (code !== 'DISCONNECTED' && code !== 'BAD_TOKEN') errors.report(err);
+    } finally {
+      resyncing.value = false;
     }
   }
 
@@ -301,7 +306,10 @@ export const useRunStore = defineStore('run', () => {
     () => conn.connected,
     (now, before) => {
       if (before && !now && runLive.value && runId.value) liveRunAtDrop ??= runId.value;
-      if (now && !before) void refreshStatus();
+      if (now && !before) {
+        if (liveRunAtDrop) resyncing.value = true;
+        void refreshStatus();
+      }
     },
     { flush: 'sync' },
   );
