@@ -274,7 +274,10 @@ describe('lab UI when the host goes away', () => {
     expect(await text(page, 'connection-state')).toBe('host connected');
     // resynced: the new host runs nothing, and the run the page knew is reported, not pretended
     await expect.poll(() => text(page, 'run-state')).toBe('idle');
-    expect(await page.getByTestId('run-vanished').textContent()).toMatch(/ended while disconnected — result unknown/);
+    // ... as the history saved it: the new host found it unfinished (its owner SIGKILLed) and
+    // says interrupted, with why (it said "result unknown" while History said interrupted).
+    await expect.poll(() => page.getByTestId('run-vanished').textContent(), { timeout: 10_000 })
+      .toMatch(/ended while disconnected — saved as interrupted: the lab process \(pid \d+\) ended without closing the run/);
     expect(await page.getByTestId('start-button').isDisabled()).toBe(false);
     expect(await page.getByTestId('stale-tag').count()).toBe(0);
     expect(errors).toEqual([]);

@@ -396,7 +396,9 @@ describe('first touch of fresh memory', () => {
     // while touched heap read 123-270 ns, too close to a bare-metal fault's ~0.4 µs to tell apart.
     const both = JSON.stringify({ clean, afterFrees });
     expect(clean.firstFaults, both).toBeGreaterThanOrEqual(2); // at least one per 2 MiB huge page
-    expect(afterFrees.firstFaults, both).toBeGreaterThanOrEqual(0.9 * clean.firstFaults);
+    // Against the clean process, but never more than one fault per 4 KiB page: the clean count
+    // itself ran over that (1,202 for 1,024 pages in one CI, with 1,024 after the frees).
+    expect(afterFrees.firstFaults, both).toBeGreaterThanOrEqual(0.9 * Math.min(clean.firstFaults, (4 << 20) / 4096));
     expect(afterFrees.firstNs, both).toBeGreaterThan(afterFrees.againNs);
   });
 });
