@@ -49,7 +49,8 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   }
   const hugepages = readHugepages(readText('/proc/meminfo') ?? '');
   const numa = readNuma();
-  const capabilities = capabilitiesFrom(caps, probeError, hugepages, numa);
+  const noRing = noRingOf(caps);
+  const capabilities = capabilitiesFrom(caps, probeError, hugepages, numa, noRing);
   checks.push(...ioUringChecks(caps, probeError));
   checks.push(...capabilityChecks(capabilities));
   checks.push(memlockCheck(await planned(plan)));
@@ -71,7 +72,7 @@ export async function runDoctor(probe?: CapabilityProber, plan?: MemoryPlanner, 
   checks.push(congestionCheck());
   checks.push(socketBufferCheck());
   checks.push(await fioCheck());
-  return { kernel: { release }, checks, numa, hugepages, cache, capabilities, knobs: knobAvailability(capabilities, knobEntries(), caps && caps.ring.errno !== 0 ? noRingWords(caps) : null) };
+  return { kernel: { release }, checks, numa, hugepages, cache, capabilities, knobs: knobAvailability(capabilities, knobEntries(), noRing) };
 }
 
 /** Bytes for people, in binary units ("8.0 MiB"). */
@@ -554,11 +555,10 @@ const CAPABILITIES: readonly CapabilityDef[] = [
 ];
 
 /** One verdict per capability: the probe's results where the kernel decides, /proc/meminfo for huge pages. */
-export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: string | null, hugepages: Hugepages | null, numa: DoctorNuma = readNuma()): DoctorCapability[] {
+export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: string | null, hugepages: Hugepages | null, numa: DoctorNuma = readNuma(), noRing = noRingOf(caps)): DoctorCapability[] {
   const out: DoctorCapability[] = [];
-  // No ring at all: every probe below needed one, so none of them says anything about the
-  // kernel (they read "refused with EPERM … needs Linux 6.0" on a 6.18 kernel with the switch off).
-  const noRing = caps && caps.ring.errno !== 0 ? noRingWords(caps) : null;
+  // No ring at all (noRing): every probe below needed one, so none of them says anything about
+  // the kernel (they read "refused with EPERM … needs Linux 6.0" on a 6.18 kernel with the switch off).
   for (const def of CAPABILITIES) {
     if (noRing) {
       out.push({ id: def.id, label: def.label, available: null, reason: `${noRing.reason}, so whether this kernel offers it is unknown`, fix: noRing.fix });
@@ -589,7 +589,7 @@ export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: strin
     const unknownToKernel = !missing || missing.code === 'ABSENT' || missing.code === 'EINVAL' || missing.code === 'EOPNOTSUPP';
     out.push({ id: def.id, label: def.label, available: false, reason: `${why}; needs ${def.since}`, fix: def.fix && !unknownToKernel ? def.fix : `a kernel of ${def.since} or newer` });
   }
-  out.push(iopollSocketsCapability(caps, probeError));
+  out.push(iopollSocketsCapability(caps, probeError, noRing));
   // Always there (a machine has at least one node and one CPU): what matters is which, so the
   // knob shows the values it may take; a node or CPU outside these is refused when a run starts.
   const nodes = numa.nodes.map((n) => `node ${n.id} (CPUs ${formatCpuList(n.cpus) || 'none'})`).join(', ');
@@ -604,11 +604,10 @@ export function capabilitiesFrom(caps: CapabilityProbe | null, probeError: strin
 }
 
 /** IOPOLL on sockets: the kernel refuses socket ops on IOPOLL rings; storage (where it belongs) arrives later. */
-function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: string | null): DoctorCapability {
+function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: string | null, noRing: { reason: string; fix: string } | null): DoctorCapability {
   const row = knobAt('server.iopoll');
   const label = 'IOPOLL on sockets';
   if (!caps) return { id: 'iopollSockets', label, available: null, reason: probeError ? `the io_uring probe failed: ${probeError}` : 'io_uring was not probed', fix: 'build the native addon (npm run build:native)' };
-  const noRing = caps.ring.errno !== 0 ? noRingWords(caps) : null;
   if (noRing) return { id: 'iopollSockets', label, available: null, reason: `${noRing.reason}, so whether this kernel offers it is unknown`, fix: noRing.fix };
   const r = caps.iopollSocket;
   if (r.errno === 0) return { id: 'iopollSockets', label, available: true, reason: 'the kernel completed a socket recv on an IOPOLL ring, which kernels normally refuse' };
@@ -619,8 +618,10 @@ function iopollSocketsCapability(caps: CapabilityProbe | null, probeError: strin
   };
 }
 
-/** Why no ring could be made, in the doctor's words: the ring probe's errno and its cause. */
-function noRingWords(caps: CapabilityProbe): { reason: string; fix: string } {
+/** Why no ring could be made, in the doctor's words (the ring probe's errno and its cause), or
+ *  null where a ring was made or the probe did not run. */
+function noRingOf(caps: CapabilityProbe | null): { reason: string; fix: string } | null {
+  if (!caps || caps.ring.errno === 0) return null;
   const perm = caps.ring.code === 'EPERM' || caps.ring.code === 'EACCES';
   const cause = perm ? ringRefusalCause() : { reason: caps.ring.reason, fix: 'use a kernel with CONFIG_IO_URING=y' };
   return { reason: `no io_uring ring could be made here (${caps.ring.code}: ${cause.reason})`, fix: cause.fix };

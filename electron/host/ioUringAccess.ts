@@ -19,7 +19,7 @@ function hasSysAdmin(): boolean {
 
 /** Why io_uring_setup refuses this process, with the fix; null when the switch lets it through
  *  (or the kernel has no switch: then only seccomp or the kernel config can refuse it). */
-export function ioUringBlocked(): { value: string; reason: string; fix: string } | null {
+function ioUringBlocked(): { reason: string; fix: string } | null {
   const value = readLine('/proc/sys/kernel/io_uring_disabled');
   if (value === null || value === '0') return null;
   if (value === '1') {
@@ -27,12 +27,11 @@ export function ioUringBlocked(): { value: string; reason: string; fix: string }
     const group = Number(readLine('/proc/sys/kernel/io_uring_group') ?? '-1');
     if (group >= 0 && (process.getgroups?.() ?? []).concat(process.getgid?.() ?? -1).includes(group)) return null;
     return {
-      value,
       reason: `io_uring is limited to privileged processes${group >= 0 ? ` and members of group ${group} (kernel.io_uring_group)` : ''} on this machine (kernel.io_uring_disabled = 1), and this one is neither`,
       fix: group >= 0 ? `add this user to group ${group}, run as root, or \`sysctl -w kernel.io_uring_disabled=0\`` : 'run as root, set kernel.io_uring_group to a group of this user, or `sysctl -w kernel.io_uring_disabled=0`',
     };
   }
-  return { value, reason: `io_uring is disabled for every process on this machine (kernel.io_uring_disabled = ${value})`, fix: '`sysctl -w kernel.io_uring_disabled=0` as root (and persist it in /etc/sysctl.d/)' };
+  return { reason: `io_uring is disabled for every process on this machine (kernel.io_uring_disabled = ${value})`, fix: '`sysctl -w kernel.io_uring_disabled=0` as root (and persist it in /etc/sysctl.d/)' };
 }
 
 /** An EPERM from io_uring_setup, explained: the switch above, or (switch open) a seccomp filter

@@ -10,7 +10,7 @@
  * from the bytes it echoed and a message size the caller names (see `requestsNote`).
  */
 import os from 'node:os';
-import { addSegments, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, oversubscribedRingsWarning, Profile, RejectedKnob, serverConnectionService, sqpollBusyShare, type ConnectionByteTally, type SegmentTotals, type ServerConnectionService, type SqpollWork } from '../contract';
+import { addSegments, segmentsPerRequest, addSqpollWork, coldPoolWarning, LabError, NAPI_ON_LO_WARNING, oversubscribedRingsWarning, Profile, RejectedKnob, serverConnectionService, sqpollBusyShare, type ConnectionByteTally, type SegmentTotals, type ServerConnectionService, type SqpollWork } from '../contract';
 import type { NativeEngineConfig, NativeSnapshot, NativeStarted } from '../engine/protocol';
 import { appliedProfile, engineTimeouts, nativeConfigFor, refusedKnobs, startCalledOffError } from './engine/adapter';
 import { EngineSupervisor, forkEngine } from './engine/supervisor';
@@ -373,7 +373,7 @@ export class ServerOnly {
       tcpSegments: this.segments && {
         out: this.segments.out, in: this.segments.in, dataOut: this.segments.dataOut, dataIn: this.segments.dataIn,
         lostSpans: this.segments.lostSpans,
-        perRequest: perSegmentRequest(this.segments, this.segments.lostSpans ? Math.floor(this.segmentBytesCounted / messageBytes) : requests),
+        perRequest: perRequestWords(segmentsPerRequest({ ...this.segments, requests: this.segments.lostSpans ? Math.floor(this.segmentBytesCounted / messageBytes) : requests })),
       },
       buffers: { peakInUse: this.peakBuffersInUse, total: this.buffersTotal },
       perConnection,
@@ -393,7 +393,7 @@ export class ServerOnly {
   }
 }
 
-/** Segments per request over `requests` (those of the spans counted), or null with none. */
-function perSegmentRequest(t: SegmentTotals, requests: number): { out: number; in: number; dataOut: number; dataIn: number } | null {
-  return requests > 0 ? { out: t.out / requests, in: t.in / requests, dataOut: t.dataOut / requests, dataIn: t.dataIn / requests } : null;
+/** segmentsPerRequest's ratios under the names the server's summary has always given them. */
+function perRequestWords(p: ReturnType<typeof segmentsPerRequest>): { out: number; in: number; dataOut: number; dataIn: number } | null {
+  return p && { out: p.outPerReq, in: p.inPerReq, dataOut: p.dataOutPerReq, dataIn: p.dataInPerReq };
 }

@@ -15,9 +15,8 @@ import {
 } from '../../contract';
 import type { NativeSnapshot, NativeStarted } from '../../engine/protocol';
 import { appliedProfile, refusedKnobs } from '../engine/adapter';
-import { defaultProfile } from '../profiles';
+import { defaultProfile, setValueAt } from '../profiles';
 import { lastLevelCache } from './bufferPool';
-import { setValueAt } from '../profiles/profileShape';
 import { storageRefusalWords, storageSummary, type StoragePlan } from './storage';
 import { KernelAccumulator, kernelFrameOf, probeStatusOf, withOverhead } from './probes';
 import { SpikeReporter } from '../diagnose/report';
@@ -695,18 +694,21 @@ export function adjustedKnobsWarning(requested: Profile, applied: Profile, rejec
   return `the engine set ${adjusted.map((c) => `${c.path} to ${JSON.stringify(c.to)} (asked ${JSON.stringify(c.from)}): ${knobAt(c.path)?.adjusted ?? 'what its workers applied'}`).join('; ')}`;
 }
 
-/**
- * The knobs set away from their defaults that act only in the other workload (server.numa.cpus
- * or load.connections in a storage run, storage.* in an echo run): a profile may carry both
- * workloads' settings, so they are not refused, but the run says it did not use them (the
- * summary's `applied` shows them at their defaults).
- */
-export function otherWorkloadKnobsWarning(requested: Profile): string | null {
-  const defaults = defaultProfile();
-  const unused = knobChanges(defaults, requested).filter((c) => {
+/** The knobs `requested` sets away from their defaults that act only in the other workload
+ *  (server.numa.cpus or load.connections in a storage run, storage.* in an echo run). */
+function otherWorkloadChanges(requested: Profile): KnobChange[] {
+  return knobChanges(defaultProfile(), requested).filter((c) => {
     const workloads = knobAt(c.path)?.workloads;
     return workloads && !workloads.includes(requested.workload);
   });
+}
+
+/**
+ * A profile may carry both workloads' settings, so the other workload's knobs are not refused,
+ * but the run says it did not use them (the summary's `applied` shows them at their defaults).
+ */
+export function otherWorkloadKnobsWarning(requested: Profile): string | null {
+  const unused = otherWorkloadChanges(requested);
   if (!unused.length) return null;
   const other = requested.workload === 'storage' ? 'echo' : 'storage';
   return `knobs of ${other} runs this ${requested.workload} run did not use: ${unused.map((c) => `${c.path} = ${JSON.stringify(c.to)}`).join(', ')}`;
@@ -718,12 +720,8 @@ export function otherWorkloadKnobsWarning(requested: Profile): string | null {
  * with another (ab/runner.ts) without naming knobs its run never uses.
  */
 export function withoutOtherWorkloadKnobs(requested: Profile): Profile {
-  const defaults = defaultProfile();
   const out = structuredClone(requested) as unknown as Record<string, unknown>;
-  for (const c of knobChanges(defaults, requested)) {
-    const workloads = knobAt(c.path)?.workloads;
-    if (workloads && !workloads.includes(requested.workload)) setValueAt(out, c.path.split('.'), c.from);
-  }
+  for (const c of otherWorkloadChanges(requested)) setValueAt(out, c.path.split('.'), c.from);
   return out as unknown as Profile;
 }
 

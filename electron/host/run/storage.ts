@@ -173,10 +173,10 @@ function checkAccess(profile: Profile, path: string): void {
   const write = writes(profile);
   try { accessSync(path, write ? constants.R_OK | constants.W_OK : constants.R_OK); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
-    const why = code === 'EROFS' ? 'its filesystem is read-only: put the file on a writable one, or use a read pattern'
-      : code === 'EPERM' ? 'it is immutable or append-only (lsattr shows i or a): chattr -i -a it, name another file, or use a read pattern'
-        : `this user may not ${write ? 'write' : 'read'} it: change its permissions, run as a user who may, or name another file`;
-    throw input('storage.path', `${path} cannot be opened to ${write ? profile.storage.pattern : 'read'} (${code}): ${why.split(': ')[0]}`, why.split(': ').slice(1).join(': '));
+    const [cause, fix] = code === 'EROFS' ? ['its filesystem is read-only', 'put the file on a writable one, or use a read pattern']
+      : code === 'EPERM' ? ['it is immutable or append-only (lsattr shows i or a)', 'chattr -i -a it, name another file, or use a read pattern']
+        : [`this user may not ${write ? 'write' : 'read'} it`, 'change its permissions, run as a user who may, or name another file'];
+    throw input('storage.path', `${path} cannot be opened to ${write ? profile.storage.pattern : 'read'} (${code}): ${cause}`, fix);
   }
 }
 

@@ -1,5 +1,5 @@
-#define _GNU_SOURCE
 /* The engine's side of the load interface; see load.h. */
+#define _GNU_SOURCE
 #include "core/load.h"
 
 #include <errno.h>
