@@ -81,6 +81,9 @@ describe('A/B through the LabApi', () => {
   // startAb ran arm A, then B's start was refused (failed experiment, a failed record): the same
   // checks a run's start makes now refuse it, for either arm, before any arm runs.
   it('startAb with an arm a run would refuse as bad input: refused before any arm runs, naming the arm and field; nothing saved', async () => {
+    // The test before stopped an experiment mid-arm: that arm's record may still be on its way to
+    // disk (its folder came after this list was read once in CI, and read as a run of this test).
+    await lab.runsSaved();
     const runsBefore = readdirSync(runsDir).filter((n) => n.startsWith('run-'));
     const experiments = path.join(runsDir, 'experiments');
     const recordsBefore = existsSync(experiments) ? readdirSync(experiments) : [];
